@@ -1,0 +1,145 @@
+/*
+ * file.c — whole-file reads with a size cap, and atomic writes: data goes to
+ * a temporary file next to the target and is renamed over it only once it is
+ * complete and on disk, so a crash or an error never leaves a half-written
+ * output under the final name.
+ */
+#include "secureai/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int sai_read_file(const char *path, size_t max, uint8_t **buf, size_t *len, sai_error *err)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sai_error_set(err, errno == ENOENT ? SAI_ENOTFOUND : SAI_EIO,
+                             "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return sai_error_set(err, SAI_EIO, "%s is not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return sai_error_set(err, SAI_ELIMIT, "%s is %lld bytes, more than the %zu allowed",
+                             path, (long long)st.st_size, max);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *p = malloc(size + 1);
+    if (p == NULL) {
+        close(fd);
+        return sai_error_set(err, SAI_ENOMEM, "out of memory reading %s", path);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, p + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(p);
+            close(fd);
+            return sai_error_set(err, SAI_EIO, "cannot read %s: %s", path,
+                                 n == 0 ? "file shrank while reading" : strerror(errno));
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    p[size] = '\0';
+    *buf = p;
+    *len = size;
+    return 0;
+}
+
+int sai_fsync_parent(const char *path, sai_error *err)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return sai_error_set(err, SAI_EIO, "cannot open directory of %s: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return sai_error_set(err, SAI_EIO, "cannot sync directory of %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int sai_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                          bool excl, sai_error *err)
+{
+    if (excl && access(path, F_OK) == 0)
+        return sai_error_set(err, SAI_EEXIST, "%s already exists; refusing to overwrite", path);
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32);
+    if (tmp == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    snprintf(tmp, plen + 32, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return sai_error_set(err, SAI_EIO, "cannot create a file next to %s: %s", path, strerror(e));
+    }
+    int ret = 0;
+    const uint8_t *p = data;
+    size_t left = len;
+    if (fchmod(fd, (mode_t)mode) != 0) {
+        ret = sai_error_set(err, SAI_EIO, "cannot set mode on %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            ret = sai_error_set(err, SAI_EIO, "cannot write %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        ret = sai_error_set(err, SAI_EIO, "cannot sync %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    if (excl) {
+        /* link() fails if path appeared meanwhile: no silent overwrite */
+        if (link(tmp, path) != 0) {
+            ret = sai_error_set(err, errno == EEXIST ? SAI_EEXIST : SAI_EIO,
+                                "cannot create %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        unlink(tmp);
+    } else if (rename(tmp, path) != 0) {
+        ret = sai_error_set(err, SAI_EIO, "cannot rename onto %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    return sai_fsync_parent(path, err);
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    return ret;
+}
+
+double sai_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
