@@ -695,15 +695,26 @@ int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
         char c1[40], c2[40];
         hexs(c1, low->sgx, 16);
         hexs(c2, low->tdx, 16);
+        /* the hint: the first component below even the lowest level */
+        char hint[64] = "";
+        for (int k = 0; k < 16 && !hint[0]; k++)
+            if (pck->compsvn[k] < low->sgx[k])
+                snprintf(hint, sizeof hint, "sgx compsvn[%d] %u < %u", k, pck->compsvn[k], low->sgx[k]);
+        if (!hint[0] && pck->pcesvn < low->pcesvn)
+            snprintf(hint, sizeof hint, "pcesvn %u < %u", pck->pcesvn, low->pcesvn);
+        for (int k = skip_module_svn ? 2 : 0; tdx && k < 16 && !hint[0]; k++)
+            if (q->td.tee_tcb_svn[k] < low->tdx[k])
+                snprintf(hint, sizeof hint, "tee_tcb_svn[%d] %u < %u", k, q->td.tee_tcb_svn[k],
+                         low->tdx[k]);
         if (tdx)
             fail(f, SAI_EPOLICY, "tcb_level",
-                 "TCB not supported: no TCB level matches (PCK compsvn %s pcesvn %u, TEE_TCB_SVN %s; "
-                 "lowest level needs compsvn %s pcesvn %u tdx %s)",
-                 a, pck->pcesvn, b, c1, low->pcesvn, c2);
+                 "TCB not supported: no TCB level matches (%s; PCK compsvn %s pcesvn %u, "
+                 "TEE_TCB_SVN %s; lowest level needs compsvn %s pcesvn %u tdx %s)",
+                 hint, a, pck->pcesvn, b, c1, low->pcesvn, c2);
         else
             fail(f, SAI_EPOLICY, "tcb_level",
-                 "TCB not supported: no TCB level matches (PCK compsvn %s pcesvn %u; lowest level "
-                 "needs compsvn %s pcesvn %u)", a, pck->pcesvn, c1, low->pcesvn);
+                 "TCB not supported: no TCB level matches (%s; PCK compsvn %s pcesvn %u; lowest "
+                 "level needs compsvn %s pcesvn %u)", hint, a, pck->pcesvn, c1, low->pcesvn);
         return SAI_EPOLICY;
     }
     snprintf(res->tcb_status, sizeof res->tcb_status, "%s", hit->m.status);
