@@ -459,6 +459,44 @@ static void test_collateral_gotdxguest_pieces(void **state)
     free(tcb); free(qe); free(tb); free(qb); free(tch); free(qch); free(pch); free(root); free(pck);
 }
 
+/* T2 (v5, TD 1.5) with go-tdx-guest's v5 tcbInfo for its FMSPC, carried in
+ * the dcap-qvl collateral of the same FMSPC (whose QE identity, CRLs and TCB
+ * Signing chain are current in Feb 2026): the README computes UpToDate. */
+static void test_collateral_t2_tcbinfo_v5(void **state)
+{
+    (void)state;
+    size_t n;
+    char tsig[200];
+    uint8_t *tb = load(vpath("tdx/gotdxguest_sample_tcbinfo_response_v5.json"), &n);
+    char *tcb = sub_json((char *)tb, "tcbInfo", tsig);
+    uint8_t *base = load(vpath("tdx/dcapqvl_tdx_quote_outdated_collateral.json"), &n);
+    cJSON *o = cJSON_Parse((char *)base);
+    assert_non_null(o);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "tcb_info", cJSON_CreateString(tcb));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "tcb_info_signature", cJSON_CreateString(tsig));
+    char *json = cJSON_PrintUnformatted(o);
+    sai_dcap_collateral *c = NULL;
+    sai_error err = { 0 };
+    if (sai_dcap_collateral_parse(json, strlen(json), &c, &err) != 0)
+        fail_msg("%s", err.msg);
+    sai_dcap_result r;
+    if (verify_file(vpath("tdx/gotdxguest_quote_v5_sample.dat"), c, ts("2026-02-20T00:00:00"), &r, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.verdict, SAI_DCAP_AFFIRMING);
+    assert_string_equal(r.tcb_status, "UpToDate");
+    assert_string_equal(r.tdx_module_status, "UpToDate");
+    /* before the QE identity was issued (2026-02-18T10:42:15Z): refused */
+    assert_int_not_equal(verify_file(vpath("tdx/gotdxguest_quote_v5_sample.dat"), c,
+                                     ts("2026-02-03T01:00:00"), &r, &err), 0);
+    assert_int_equal(r.verdict, SAI_DCAP_CONTRAINDICATED);
+    sai_dcap_collateral_free(c);
+    free(json);
+    cJSON_Delete(o);
+    free(base);
+    free(tcb);
+    free(tb);
+}
+
 /* ---- negative vectors (README repo expectations) ---- */
 static void test_negative_t1(void **state)
 {
@@ -771,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_collateral_sgx_config_swhardening),
         cmocka_unit_test(test_collateral_tdx_no_level),
         cmocka_unit_test(test_collateral_gotdxguest_pieces),
+        cmocka_unit_test(test_collateral_t2_tcbinfo_v5),
         cmocka_unit_test(test_negative_t1),
         cmocka_unit_test(test_flipped_bytes_refused),
         cmocka_unit_test(test_chain_substitutions_refused),
