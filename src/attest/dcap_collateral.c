@@ -517,6 +517,15 @@ int dcap_collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, time_
         rc = SAI_EPOLICY;
         goto out;
     }
+    /* The CRLs' windows: a cached PCK chain was checked against them at
+     * another time, so their validity at `at` is enforced here. */
+    if (at < c->sig_from || at > c->sig_until) {
+        fail(f, SAI_EPOLICY, "collateral_validity",
+             "the collateral (CRLs, issuer chains) is valid %lld .. %lld, not at %lld",
+             (long long)c->sig_from, (long long)c->sig_until, (long long)at);
+        rc = SAI_EPOLICY;
+        goto out;
+    }
     narrow(from, until, c->sig_from, c->sig_until);
 out:
     pthread_mutex_unlock(&c->lock);

@@ -321,6 +321,19 @@ static void test_collateral_tdx_uptodate(void **state)
     /* again: served from the cache, same answer */
     assert_int_equal(verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), c, 1752919234, &r, &err), 0);
     assert_string_equal(r.tcb_status, "UpToDate");
+    /* after the PCK CRL's nextUpdate (2025-07-19T10:00:35Z) but before the
+     * TCB info's: refused, both from the cache and from a fresh collateral */
+    rc = verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), c, 1752919300, &r, &err);
+    assert_int_not_equal(rc, 0);
+    assert_string_equal(r.failed_check, "collateral_validity");
+    {
+        sai_dcap_collateral *fresh = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
+        rc = verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), fresh, 1752919300, &r, &err);
+        assert_int_not_equal(rc, 0);
+        assert_string_equal(r.failed_check, "pck_chain");
+        assert_non_null(strstr(r.failed_detail, "CRL has expired"));
+        sai_dcap_collateral_free(fresh);
+    }
     /* after the collateral's nextUpdate: refused */
     rc = verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), c, 1752919234 + 86400 * 2, &r, &err);
     assert_int_not_equal(rc, 0);
