@@ -38,6 +38,11 @@ static X509_STORE *g_store;
 static pthread_once_t g_store_once = PTHREAD_ONCE_INIT;
 static void make_store(void) { g_store = dcap_store_new(NULL); }
 
+/* Chains verified without collateral (no CRLs) are cached process-wide; a
+ * collateral object keeps its own cache, checked against its CRLs. */
+static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static dcap_chain_cache g_cache[DCAP_CHAIN_CACHE];
+
 static int refuse(sai_dcap_result *res, sai_error *err, int code, const char *check,
                   const char *fmt, ...) SAI_PRINTF(5, 6);
 static int refuse(sai_dcap_result *res, sai_error *err, int code, const char *check,
@@ -100,9 +105,10 @@ static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
     *leaf_key = NULL;
     if (sai_hash(SAI_SHA256, key, q->cert_data, q->cert_len, err) != 0)
         return refuse(res, err, SAI_ECRYPTO, "pck_chain", "SHA-256 failed");
-    if (c != NULL) {
-        pthread_mutex_lock(dcap_collateral_lock(c));
-        dcap_chain_cache *cc = dcap_collateral_cache(c);
+    pthread_mutex_t *lock = c != NULL ? dcap_collateral_lock(c) : &g_cache_lock;
+    dcap_chain_cache *cc = c != NULL ? dcap_collateral_cache(c) : g_cache;
+    {
+        pthread_mutex_lock(lock);
         for (int i = 0; i < DCAP_CHAIN_CACHE; i++) {
             if (cc[i].used && memcmp(cc[i].key, key, 32) == 0 && at >= cc[i].from &&
                 at <= cc[i].until && EVP_PKEY_up_ref(cc[i].leaf_key) == 1) {
@@ -115,7 +121,7 @@ static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
                 break;
             }
         }
-        pthread_mutex_unlock(dcap_collateral_lock(c));
+        pthread_mutex_unlock(lock);
         if (*leaf_key != NULL)
             return 0;
     }
@@ -162,9 +168,8 @@ static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
         res->valid_from = from;
     if (until < res->valid_until)
         res->valid_until = until;
-    if (c != NULL) {
-        pthread_mutex_lock(dcap_collateral_lock(c));
-        dcap_chain_cache *cc = dcap_collateral_cache(c);
+    {
+        pthread_mutex_lock(lock);
         int slot = 0;
         while (slot < DCAP_CHAIN_CACHE && cc[slot].used)
             slot++;
@@ -179,7 +184,7 @@ static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
             cc[slot].until = until;
             cc[slot].used = true;
         }
-        pthread_mutex_unlock(dcap_collateral_lock(c));
+        pthread_mutex_unlock(lock);
     }
 out:
     sk_X509_pop_free(chain, X509_free);
