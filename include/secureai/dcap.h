@@ -202,7 +202,12 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *collateral,
 int sai_dcap_verify_bytes(const uint8_t *quote, size_t len, sai_dcap_collateral *collateral,
                           time_t at, sai_dcap_result *res, sai_error *err) SAI_MUST_CHECK;
 
+/* "affirming", "warning", "tcb-unknown", "contraindicated". */
 const char *sai_dcap_verdict_name(sai_dcap_verdict_t v);
+
+/* The result as one JSON object (hex fields, RFC 3339 times, the fields of
+ * the result's TEE only); *json is malloc'ed, the caller frees it. */
+int sai_dcap_result_json(const sai_dcap_result *r, char **json, sai_error *err) SAI_MUST_CHECK;
 
 /* ---- RA-TLS ----------------------------------------------------------------
  * Certificates carrying a quote: Gramine legacy extension (the nested OID

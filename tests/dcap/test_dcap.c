@@ -811,6 +811,30 @@ static void test_parser_limits(void **state)
     assert_null(c);
 }
 
+static void test_result_json(void **state)
+{
+    (void)state;
+    sai_dcap_collateral *c = collateral(vpath("sgx/dcapqvl_sgx_quote_collateral.json"));
+    sai_dcap_result r;
+    sai_error err = { 0 };
+    assert_int_equal(verify_file(vpath("sgx/dcapqvl_sgx_quote.dat"), c, 1752919277, &r, &err), 0);
+    char *json = NULL;
+    assert_int_equal(sai_dcap_result_json(&r, &json, &err), 0);
+    cJSON *j = cJSON_Parse(json);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(j, "tee")->valuestring, "sgx");
+    assert_string_equal(cJSON_GetObjectItem(j, "verdict")->valuestring, "warning");
+    assert_string_equal(cJSON_GetObjectItem(j, "mrenclave")->valuestring,
+                        "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb");
+    assert_string_equal(cJSON_GetObjectItem(j, "tcb_status")->valuestring,
+                        "ConfigurationAndSWHardeningNeeded");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "advisory_ids")), 2);
+    assert_null(cJSON_GetObjectItem(j, "mrtd"));
+    cJSON_Delete(j);
+    free(json);
+    sai_dcap_collateral_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_ratls),
         cmocka_unit_test(test_ratls_tamper),
         cmocka_unit_test(test_parser_limits),
+        cmocka_unit_test(test_result_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
