@@ -31,7 +31,7 @@
 
 #define SAI_DCAP_QUOTE_MAX     (64u * 1024u)   /* cap on any quote we parse */
 #define SAI_DCAP_COLLATERAL_MAX (1024u * 1024u)
-#define SAI_DCAP_MAX_ADVISORIES 32
+#define SAI_DCAP_MAX_ADVISORIES 64
 
 /* SHA-256 of the DER of the Intel SGX Root CA every chain must end in. */
 #define SAI_DCAP_ROOT_SHA256 \

@@ -24,7 +24,7 @@
 
 #define MAX_LEVELS   128
 #define MAX_ADV      SAI_DCAP_MAX_ADVISORIES
-#define MAX_MODULES  16
+#define MAX_MODULES  8
 
 typedef struct {
     char   status[40];
@@ -51,7 +51,7 @@ typedef struct {
     uint8_t  mrsigner[48];
     uint8_t  attributes[8], mask[8];
     size_t   nlevels;
-    isv_level levels[16];
+    isv_level levels[8];
 } tdx_module_id;
 
 struct sai_dcap_collateral {
@@ -251,7 +251,7 @@ static int parse_tcb_info(sai_dcap_collateral *c, const char *text, char *why, s
         const char *mid = jstr(m, "id");
         if (mid == NULL || strlen(mid) >= sizeof t->id || jhex(m, "mrsigner", t->mrsigner, 48) ||
             jhex(m, "attributes", t->attributes, 8) || jhex(m, "attributesMask", t->mask, 8) ||
-            isv_levels_parse(cJSON_GetObjectItemCaseSensitive(m, "tcbLevels"), t->levels, 16,
+            isv_levels_parse(cJSON_GetObjectItemCaseSensitive(m, "tcbLevels"), t->levels, 8,
                              &t->nlevels) != 0) {
             snprintf(why, wl, "tcb_info tdxModuleIdentities entry %zu is malformed", c->nmodules);
             goto out;
