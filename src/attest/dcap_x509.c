@@ -171,17 +171,31 @@ STACK_OF(X509) *dcap_pem_chain(const uint8_t *pem, size_t len, char *why, size_t
         return NULL;
     }
     X509 *x;
-    while (sk_X509_num(sk) < 8 && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        if (sk_X509_push(sk, x) <= 0) {
+    bool broken = false;
+    ERR_clear_error();
+    for (;;) {
+        x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        if (x == NULL) {
+            /* The end of the text is "no start line"; anything else is a
+             * damaged certificate, and a chain with one is refused whole
+             * (never silently shortened to the certificates before it). */
+            unsigned long e = ERR_peek_last_error();
+            broken = !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
+            break;
+        }
+        if (sk_X509_num(sk) >= 8 || sk_X509_push(sk, x) <= 0) {
             X509_free(x);
+            broken = true;
             break;
         }
     }
     ERR_clear_error();
     BIO_free(b);
-    if (sk_X509_num(sk) == 0) {
-        sk_X509_free(sk);
-        snprintf(why, whylen, "no PEM certificate could be parsed");
+    if (broken || sk_X509_num(sk) == 0) {
+        sk_X509_pop_free(sk, X509_free);
+        snprintf(why, whylen, broken ? "a certificate in the PEM chain is damaged or the chain is "
+                                       "longer than 8"
+                                     : "no PEM certificate could be parsed");
         return NULL;
     }
     return sk;
@@ -312,6 +326,21 @@ int dcap_chain_verify(X509_STORE *store, STACK_OF(X509) *chain, time_t at, bool 
         goto out;
     }
     STACK_OF(X509) *used = X509_STORE_CTX_get0_chain(ctx);
+    /* Every certificate supplied must be on the verified path: a chain with
+     * extra or damaged certificates is refused, not quietly trimmed. */
+    for (int i = 0; i < n; i++) {
+        X509 *x = sk_X509_value(chain, i);
+        bool on_path = false;
+        for (int k = 0; k < sk_X509_num(used) && !on_path; k++)
+            on_path = X509_cmp(x, sk_X509_value(used, k)) == 0;
+        if (!on_path) {
+            char cn[96] = "?";
+            dcap_cert_cn(x, cn, sizeof cn);
+            snprintf(why, whylen, "certificate %d (\"%s\") of the chain is not on the path to the root",
+                     i, cn);
+            goto out;
+        }
+    }
     for (int i = 0; i < sk_X509_num(used); i++) {
         X509 *x = sk_X509_value(used, i);
         narrow(from, until, dcap_asn1_time(X509_get0_notBefore(x)),

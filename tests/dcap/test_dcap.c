@@ -585,8 +585,10 @@ static void test_flipped_bytes_refused(void **state)
         /* certificate: leaf body, leaf signature, intermediate */
         size_t cert = (size_t)(p.cert_data - q);
         size_t cuts[] = { 200, 700, 1200, 1600, 2200 };
-        for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
-            size_t off = cert + cuts[k];
+        for (size_t k = 0; k < sizeof cuts / sizeof cuts[0] + 2; k++) {
+            /* the last two: inside the root certificate at the end */
+            size_t off = k < sizeof cuts / sizeof cuts[0] ? cert + cuts[k]
+                                                            : cert + p.cert_len - 100 - 300 * (k - 5);
             while (q[off] == '\n' || q[off] == '-')
                 off++;
             flip_case(q, n, off, at, "certificate", VECS[i].file);
@@ -659,6 +661,22 @@ static void test_chain_substitutions_refused(void **state)
     free(m);
     free(swapped);
     free(amd);
+
+    /* the chain plus an unrelated Intel-issued certificate (TCB Signing):
+     * refused, a chain is not trimmed to what verifies */
+    size_t tn;
+    uint8_t *tcbchain = load(vpath("tdx/derived_gotdxguest_tcbInfoIssuerChain.pem"), &tn);
+    char *extra = malloc(strlen(pem) + tn + 2);
+    strcpy(extra, pem);
+    memcpy(extra + strlen(pem), tcbchain, tn);
+    extra[strlen(pem) + tn] = 0;
+    m = rebuild_v4(q, &p, extra, &m_len);
+    assert_int_equal(sai_dcap_verify_bytes(m, m_len, NULL, at, &r, &err), SAI_EAUTH);
+    assert_string_equal(r.failed_check, "pck_chain");
+    assert_non_null(strstr(r.failed_detail, "not on the path"));
+    free(m);
+    free(extra);
+    free(tcbchain);
 
     /* leaf alone: no path to the root */
     char *leaf = strndup(pem, (size_t)(second - pem));
