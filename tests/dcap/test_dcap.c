@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include "secureai/crypto.h"
 #include "secureai/dcap.h"
@@ -853,6 +854,49 @@ static void test_result_json(void **state)
     sai_dcap_collateral_free(c);
 }
 
+/* The collateral's caches are shared: four threads verifying the same and
+ * different quotes at once all get the right answers. */
+typedef struct {
+    sai_dcap_collateral *c;
+    uint8_t *q;
+    size_t n;
+    int failures;
+} thread_arg;
+
+static void *verify_loop(void *arg)
+{
+    thread_arg *t = arg;
+    for (int i = 0; i < 40; i++) {
+        sai_dcap_result r;
+        if (sai_dcap_verify_bytes(t->q, t->n, t->c, 1752919234, &r, NULL) != 0 ||
+            strcmp(r.tcb_status, "UpToDate") != 0)
+            t->failures++;
+        if (sai_dcap_verify_bytes(t->q, t->n, NULL, 1752919234, &r, NULL) != 0)
+            t->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_verify(void **state)
+{
+    (void)state;
+    sai_dcap_collateral *c = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
+    size_t n;
+    uint8_t *q = load(vpath("tdx/dcapqvl_tdx_quote.dat"), &n);
+    pthread_t th[4];
+    thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thread_arg){ c, q, n, 0 };
+        assert_int_equal(pthread_create(&th[i], NULL, verify_loop, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    free(q);
+    sai_dcap_collateral_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -872,6 +916,7 @@ int main(void)
         cmocka_unit_test(test_ratls_tamper),
         cmocka_unit_test(test_parser_limits),
         cmocka_unit_test(test_result_json),
+        cmocka_unit_test(test_concurrent_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
