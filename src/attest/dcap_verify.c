@@ -95,7 +95,9 @@ static void fill_fields(const sai_dcap_quote *q, sai_dcap_result *res)
     snprintf(res->qe_tcb_status, sizeof res->qe_tcb_status, "unknown");
 }
 
-/* The PCK chain: from the collateral's cache, or verified now. On success
+/* The PCK chain: from a cache (the collateral's, which was checked against
+ * its CRLs, or the process-wide one without collateral), or verified now and
+ * cached for the validity window of its certificates. On success
  * *leaf_key holds a reference the caller frees. */
 static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
                      EVP_PKEY **leaf_key, dcap_pck_info *info, sai_dcap_result *res,
