@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "secureai/crypto.h"
 #include "secureai/dcap.h"
@@ -47,10 +48,19 @@ static uint8_t *load(const char *rel, size_t *len)
     exit(1);
 }
 
-/* Run fn until SECONDS have passed; return calls per second. */
+/* This thread's CPU time: the box is shared, wall time would measure the
+ * neighbours; CPU time on one thread is exactly "one core". */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Run fn until SECONDS of CPU time have passed; return calls per second. */
 static double rate(int (*fn)(void *), void *arg)
 {
-    double t0 = sai_now(), t;
+    double t0 = cpu_now(), t;
     long n = 0;
     do {
         for (int i = 0; i < 50; i++)
@@ -59,7 +69,7 @@ static double rate(int (*fn)(void *), void *arg)
                 exit(1);
             }
         n += 50;
-        t = sai_now();
+        t = cpu_now();
     } while (t - t0 < SECONDS);
     return (double)n / (t - t0);
 }
@@ -152,7 +162,7 @@ int main(void)
     cold_job cold = { q, cj, qn, cn };
     double cold_rate = rate(one_cold, &cold);
 
-    printf("dcap: TDX quote (dcapqvl_tdx_quote.dat, v4) verify + TCB appraisal, cached collateral/chain, 1 core\n");
+    printf("dcap: TDX quote (dcapqvl_tdx_quote.dat, v4) verify + TCB appraisal, cached collateral/chain, 1 core (thread CPU time)\n");
     printf("  %.0f verifications/s (%.3f ms each); goal %.0f/s: ratio %.2fx\n", with,
            1000.0 / with, GOAL_PER_SEC, with / GOAL_PER_SEC);
     printf("  baseline ECDSA P-256 verify: %.0f/s; one quote costs %.2f ECDSA verifies\n", ecdsa,

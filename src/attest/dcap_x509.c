@@ -141,10 +141,11 @@ EVP_PKEY *dcap_p256_from_xy(const uint8_t xy[64])
         EVP_PKEY_free(pkey);
         pkey = NULL;
     }
-    /* fromdata does not always check the point is on the curve: do it. */
+    /* On the curve and not infinity (the "quick" check: P-256 has cofactor
+     * 1, so the full check's order * Q multiplication adds nothing). */
     if (pkey != NULL) {
         EVP_PKEY_CTX *chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-        if (chk == NULL || EVP_PKEY_public_check(chk) != 1) {
+        if (chk == NULL || EVP_PKEY_public_check_quick(chk) != 1) {
             EVP_PKEY_free(pkey);
             pkey = NULL;
         }
