@@ -3,7 +3,7 @@
 # exit codes, `secureai: ...` messages naming file and chunk, no output left
 # behind by a failed unseal, keygen's refusal to overwrite, mode 0600.
 set -uo pipefail
-CLI=${SAI_CLI:?SAI_CLI not set}
+CLI=$(realpath "${SAI_CLI:?SAI_CLI not set}")
 t=$(mktemp -d /tmp/sai-cli-XXXXXX)
 trap 'rm -rf "$t"' EXIT
 fails=0
