@@ -104,8 +104,10 @@ static void check_round_trip(size_t n, uint32_t cs)
     if (n)
         assert_memory_equal(out, pt, n);
     /* random ranges, crossing chunk boundaries, through file and memory */
-    sai_seal_reader *m = NULL;
+    sai_seal_reader *m = NULL, *mp = NULL;
+    sai_seal_open_opts mo = {.map = true};
     assert_int_equal(sai_seal_open_mem(&m, ct, clen, "mem", g_key, NULL, &err), 0);
+    assert_int_equal(sai_seal_open(&mp, path_of("rt.sealed"), g_key, &mo, &err), 0);
     uint64_t s = n + 7;
     for (int k = 0; k < 200 && n > 0; k++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -119,7 +121,12 @@ static void check_round_trip(size_t n, uint32_t cs)
         assert_int_equal(sai_seal_read_at(m, off, out, len, &err), 0);
         if (len)
             assert_memory_equal(out, pt + off, len);
+        memset(out, 0, n);
+        assert_int_equal(sai_seal_read_at(mp, off, out, len, &err), 0);
+        if (len)
+            assert_memory_equal(out, pt + off, len);
     }
+    sai_seal_close(mp);
     /* past the end */
     assert_int_equal(sai_seal_read_at(r, n, out, 1, &err), SAI_EINVAL);
     assert_int_equal(sai_seal_read_at(r, n + 1, out, 0, &err), SAI_EINVAL);
@@ -367,6 +374,14 @@ static void test_chunk_from_other_file_rejected(void **state)
     assert_int_equal(sai_seal_read_at(r, 0, out, 64, &err), 0);
     assert_int_equal(sai_seal_read_at(r, 64, out, 64, &err), SAI_EAUTH);
     assert_non_null(strstr(err.msg, "chunk 1 of 3"));
+    sai_seal_close(r);
+    /* the same splice on disk, read through a mapped reader */
+    assert_int_equal(sai_write_file_atomic(path_of("a.sealed"), a, al, 0644, false, &err), 0);
+    sai_seal_open_opts mo = {.map = true};
+    assert_int_equal(sai_seal_open(&r, path_of("a.sealed"), g_key, &mo, &err), 0);
+    assert_int_equal(sai_seal_read_at(r, 0, out, 64, &err), 0);
+    assert_int_equal(sai_seal_read_at(r, 64, out, 64, &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "a.sealed: chunk 1 of 3"));
     sai_seal_close(r);
     /* b's header on a's body: every chunk fails */
     memcpy(a, b, hl);
