@@ -174,6 +174,9 @@ static int walk(const char *root, const char *rel, names_t *out, int depth, sai_
                                "are not sealed)", full);
         else if (out->n >= SAI_DATASET_SHARDS_MAX)
             rc = sai_error_set(err, SAI_ELIMIT, "more than %u files", SAI_DATASET_SHARDS_MAX);
+        else if (!sai_seal__name_ok(sub))
+            rc = sai_error_set(err, SAI_EINVAL, "%s: file name not allowed in a dataset "
+                               "(control characters or backslash)", full);
         else if (names_add(out, sub) != 0)
             rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         free(full);
