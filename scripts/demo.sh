@@ -50,6 +50,10 @@ if "$cli" unseal --key "$work/data.key" "$work/tampered.sealed" "$work/tampered.
 fi
 [ ! -e "$work/tampered.out" ] || die "a failed unseal left output behind"
 echo "refused as expected: $(cat "$work/tamper.err")"
+if "$cli" unseal --key "$work/data.key" "$shard" "$work/shard.out" 2>"$work/tamper2.err"; then
+  die "tampered shard was accepted"
+fi
+echo "the shard alone, as a sealed file: $(cat "$work/tamper2.err")"
 
 t1=$(date +%s.%N)
 bytes=$(find "$src" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
