@@ -364,12 +364,13 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
         const sai_sched_pool_t *p = &x->pools[i];
         sai_sched_demand_t d;
         sai_sched_demand_on(&x->cluster, pol, i, &job, NULL, &d);
-        if (job.conf == SAI_CONF_REQUIRED && !d.uses_tee)
+        if (d.uses_tee && p->tee == SAI_TEE_SGX && job.epc_mib > p->epc_mib)
+            fail[i] = "insufficient sgx.intel.com/epc";     /* the device plugin would refuse it */
+        else if (job.conf == SAI_CONF_REQUIRED && !d.uses_tee)
             fail[i] = p->tee == SAI_TEE_NONE ? "pod requires a TEE; node has none (no NFD TEE label)"
                                              : "pod requires a TEE kind this node does not offer";
         else if (!sai_sched_pool_eligible(&x->cluster, pol, i, &job))
-            fail[i] = d.epc > p->epc_mib && p->tee == SAI_TEE_SGX ? "insufficient sgx.intel.com/epc"
-                                                                   : "insufficient allocatable cpu or memory";
+            fail[i] = "insufficient allocatable cpu or memory";
         else if ((rank[i] = pol->pool_rank(&x->cluster, i, &job)) < 0)
             fail[i] = "policy excludes this node";
         if (!fail[i]) {
