@@ -394,9 +394,22 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
             for (i = 0; i < n; i++)
                 if (!fail[i]) cJSON_AddItemToArray(nn, cJSON_CreateString(info[i].name));
         }
-        for (i = 0; i < n; i++)
-            if (fail[i] && info[i].name[0] && !cJSON_HasObjectItem(fn, info[i].name))
-                cJSON_AddStringToObject(fn, info[i].name, fail[i]);
+        /* FailedNodes is a map: report each name once (a hash set keeps this
+         * O(n); cJSON's own lookup is a list walk) */
+        size_t hcap = 16;
+        while (hcap < 2 * n) hcap *= 2;
+        uint32_t *seen = calloc(hcap, sizeof *seen);
+        for (i = 0; i < n && seen; i++) {
+            if (!fail[i] || !info[i].name[0]) continue;
+            size_t h = name_hash(info[i].name) & (hcap - 1);
+            bool dup = false;
+            for (; seen[h]; h = (h + 1) & (hcap - 1))
+                if (strcmp(info[seen[h] - 1].name, info[i].name) == 0) { dup = true; break; }
+            if (dup) continue;
+            seen[h] = (uint32_t)i + 1;
+            cJSON_AddStringToObject(fn, info[i].name, fail[i]);
+        }
+        free(seen);
         cJSON_AddItemToObject(r, "FailedNodes", fn);
         cJSON_AddObjectToObject(r, "FailedAndUnresolvableNodes");
         cJSON_AddStringToObject(r, "Error", "");
