@@ -228,6 +228,7 @@ typedef struct sai_sched_opts {
     bool   check_all;           /* full invariant sweep on every event (tests) */
     double sample_every;        /* seconds between CSV samples; 0 = auto */
     FILE  *csv;                 /* optional time series */
+    double *job_wait;           /* optional, njobs entries: each job's wait (NaN if never run) */
 } sai_sched_opts_t;
 
 typedef struct sai_sched_pool_metrics {

@@ -159,6 +159,8 @@ static int start(sim_t *s, uint32_t j, uint32_t k, const sai_sched_demand_t *d)
     double rt = sai_sched_runtime_on(s->c, p, job, d);
     double wait = s->now - job->arrival;
     s->wait[j] = wait;
+    if (s->o->job_wait != NULL)
+        s->o->job_wait[j] = wait;
     s->slow[j] = (wait + rt) / (job->runtime > 0 ? job->runtime : 1);
     if (job->conf == SAI_CONF_REQUIRED && !d->uses_tee)
         s->m->violations++;
@@ -317,6 +319,9 @@ int sai_sched_simulate(const sai_sched_cluster_t *c, const sai_sched_workload_t 
         fputc('\n', o->csv);
     }
     m->jobs = w->njobs;
+    if (o->job_wait != NULL)
+        for (size_t j = 0; j < w->njobs; j++)
+            o->job_wait[j] = NAN;
     size_t next_arrival = 0;
     if (w->njobs > 0 && (rc = sai_sched_heap_push(&s.ev, w->jobs[0].arrival, EV_ARRIVAL, 0)) != 0)
         goto out;

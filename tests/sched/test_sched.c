@@ -399,6 +399,59 @@ static void test_extender_handler_malformed(void **state)
     sai_extender_free(x);
 }
 
+/* Under overload: backfilling lowers the mean wait; the priority queue
+ * serves high-priority jobs sooner than FCFS does. */
+static void test_backfill_and_priority(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    sai_sched_workload_t w;
+    synth(&w, 21, 1500, 0.3);
+    for (size_t i = 0; i < w.njobs; i++)
+        w.jobs[i].arrival /= 4;         /* overload: queues form */
+    sai_sched_opts_t o = {0};
+    sai_sched_metrics_t fcfs, bf;
+    sai_error err = {0};
+    o.policy = sai_sched_policy_find("binpack");
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &fcfs, &err), 0);
+    o.backfill = true;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &bf, &err), 0);
+    assert_true(fcfs.wait_mean > 0);
+    assert_true(bf.wait_mean < fcfs.wait_mean);
+    assert_int_equal(bf.invariant_failures, 0);
+    assert_int_equal(bf.violations, 0);
+    sai_sched_metrics_free(&fcfs); sai_sched_metrics_free(&bf);
+    /* priority: every fifth job has priority 10; their mean wait must drop
+     * when the priority queue is on */
+    sai_sched_metrics_t m_fcfs, m_prio;
+    double *wf = calloc(w.njobs, sizeof *wf), *wp = calloc(w.njobs, sizeof *wp);
+    assert_non_null(wf);
+    assert_non_null(wp);
+    for (size_t i = 0; i < w.njobs; i++)
+        w.jobs[i].priority = (i % 5 == 0) ? 10 : 0;
+    o.backfill = false;
+    o.priority_queue = false;
+    o.job_wait = wf;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &m_fcfs, &err), 0);
+    o.priority_queue = true;
+    o.job_wait = wp;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &m_prio, &err), 0);
+    double hf = 0, hp = 0;
+    size_t nh = 0;
+    for (size_t i = 0; i < w.njobs; i += 5) {
+        if (isnan(wf[i]) || isnan(wp[i])) continue;
+        hf += wf[i]; hp += wp[i]; nh++;
+    }
+    assert_true(nh > 100);
+    assert_true(hp < 0.5 * hf);
+    free(wf);
+    free(wp);
+    sai_sched_metrics_free(&m_fcfs); sai_sched_metrics_free(&m_prio);
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_violation_counter_checks_placement),
         cmocka_unit_test(test_runtime_model),
         cmocka_unit_test(test_security_first_keeps_tee_nodes_free),
+        cmocka_unit_test(test_backfill_and_priority),
         cmocka_unit_test(test_alibaba_trace_slice),
         cmocka_unit_test(test_k8s_quantities),
         cmocka_unit_test(test_extender_handler_malformed),
