@@ -133,8 +133,8 @@ static void series(const char *label, const char *path, const buf_t *body, int r
 
 int main(int argc, char **argv)
 {
-    int rounds = argc > 1 ? atoi(argv[1]) : 200;
-    if (rounds < 10) rounds = 10;
+    int rounds = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200;
+    if (rounds < 10 || rounds > 100000) rounds = 10;
     sai_extender_t *x;
     sai_error err;
     if (sai_extender_new(&x, sai_sched_policy_find("security-first"), &err) != 0) return 1;

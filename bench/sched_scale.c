@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "secureai/sched.h"
 #include "secureai/util.h"
@@ -38,6 +39,17 @@ static double peak_rss_mib(void)
  * stationary: short jobs at a light load, so every size reaches its steady
  * state within the first few percent of the run; this is the series that
  * measures how the cost grows with n at a fixed cluster state. */
+/* CPU time of this process: the machine is shared, so wall time of short
+ * runs is mostly other people's work; growth ratios use CPU time. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static bool g_scan;     /* the linear-scan reference instead of the index */
+
 static int run(const char *policy, size_t njobs, bool loaded, double *secs, double *evps)
 {
     sai_sched_spec_t spec;
@@ -63,18 +75,27 @@ static int run(const char *policy, size_t njobs, bool loaded, double *secs, doub
     }
     sai_sched_opts_t o = {0};
     o.policy = sai_sched_policy_find(policy);
+    o.linear_scan = g_scan;
     sai_sched_metrics_t m;
-    double t0 = sai_now();
-    if (sai_sched_simulate(&spec.cluster, &w, &o, &m, &err) != 0) {
-        fprintf(stderr, "sched_scale: %s\n", err.msg);
-        sai_sched_workload_free(&w);
-        return 1;
+    /* small runs are repeated and the fastest kept */
+    int reps = njobs <= 10000 ? 7 : njobs <= 100000 ? 3 : 1;
+    double best = 1e300, wall = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = cpu_now(), w0 = sai_now();
+        if (sai_sched_simulate(&spec.cluster, &w, &o, &m, &err) != 0) {
+            fprintf(stderr, "sched_scale: %s\n", err.msg);
+            sai_sched_workload_free(&w);
+            return 1;
+        }
+        double t = cpu_now() - t0;
+        if (t < best) { best = t; wall = sai_now() - w0; }
+        if (r + 1 < reps) sai_sched_metrics_free(&m);
     }
-    *secs = sai_now() - t0;
+    *secs = best;
     *evps = (double)m.events / *secs;
-    printf("  %-12s %-10s jobs=%-8zu nodes=10000 time=%7.2f s events=%llu events/s=%.3g "
+    printf("  %-12s %-10s jobs=%-8zu nodes=10000 cpu=%7.2f s wall=%7.2f s events=%llu events/s=%.3g "
            "wait_mean=%.1f s violations=%llu invariant_failures=%llu peak_rss=%.0f MiB\n",
-           policy, loaded ? "loaded" : "stationary", njobs, *secs, (unsigned long long)m.events, *evps, m.wait_mean,
+           policy, loaded ? "loaded" : "stationary", njobs, *secs, wall, (unsigned long long)m.events, *evps, m.wait_mean,
            (unsigned long long)m.violations, (unsigned long long)m.invariant_failures,
            peak_rss_mib());
     int bad = m.invariant_failures != 0 || m.violations != 0;
@@ -99,14 +120,25 @@ int main(int argc, char **argv)
             bad |= run(policies[p], sizes[i], false, &t[i], &e);
         bad |= run(policies[p], nsizes == 3 ? 1000000 : sizes[0], true, &tl, &e);
         if (tl > 60) {
-            printf("  %-12s ** loaded run over 60 s **\n", policies[p]);
+            printf("  %-12s ** loaded run over 60 s of CPU **\n", policies[p]);
             bad = 1;
         }
         if (nsizes == 3) {
             double nlogn = (1e6 * log(1e6)) / (1e4 * log(1e4));
-            printf("  %-12s growth 1e4 -> 1e6 jobs (stationary): %.1fx time; n log n predicts %.0fx, "
+            printf("  %-12s growth 1e4 -> 1e6 jobs (stationary): %.1fx CPU time; n log n predicts %.0fx, "
                    "linear %.0fx\n", policies[p], t[2] / t[0], nlogn, 100.0);
         }
+    }
+    /* the optimisation's own baseline: the same loaded 10^5-job binpack run
+     * with a linear scan of all 10,000 nodes per decision */
+    if (nsizes == 3) {
+        double ti, ts, e;
+        printf("  index vs linear scan (binpack, loaded, 10^5 jobs):\n");
+        bad |= run("binpack", 100000, true, &ti, &e);
+        g_scan = true;
+        bad |= run("binpack", 100000, true, &ts, &e);
+        g_scan = false;
+        printf("  index is %.1fx faster than the linear scan\n", ts / ti);
     }
     printf("sched_scale: peak RSS %.0f MiB (limit 2048)\n", peak_rss_mib());
     return bad || peak_rss_mib() > 2048;

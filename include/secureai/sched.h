@@ -229,6 +229,7 @@ typedef struct sai_sched_opts {
     double sample_every;        /* seconds between CSV samples; 0 = auto */
     FILE  *csv;                 /* optional time series */
     double *job_wait;           /* optional, njobs entries: each job's wait (NaN if never run) */
+    bool   linear_scan;         /* reference path: scan every node instead of the index */
 } sai_sched_opts_t;
 
 typedef struct sai_sched_pool_metrics {

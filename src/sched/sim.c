@@ -132,7 +132,8 @@ static int64_t choose(sim_t *s, uint32_t j, sai_sched_demand_t *out)
             continue;
         sai_sched_demand_t d;
         sai_sched_demand_on(s->c, s->pol, p, job, NULL, &d);
-        int64_t k = sai_pool_index_query(&s->idx[p], s->nodes, &d);
+        int64_t k = s->o->linear_scan ? sai_pool_index_scan(&s->idx[p], s->nodes, &d)
+                                      : sai_pool_index_query(&s->idx[p], s->nodes, &d);
         if (k < 0)
             continue;
         double key = sai_sched_node_key(s->c, s->pol, &s->nodes[k], job, &d);

@@ -452,6 +452,33 @@ static void test_backfill_and_priority(void **state)
     sai_sched_spec_free(&s);
 }
 
+/* The indexed simulator equals the linear-scan reference run for run
+ * (first fit has no ties, so the placements must be identical). */
+static void test_index_equals_reference_run(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    sai_sched_workload_t w;
+    synth(&w, 4, 1500, 0.3);
+    for (size_t i = 0; i < w.njobs; i++)
+        w.jobs[i].arrival /= 3;
+    sai_sched_opts_t o = {0};
+    sai_sched_metrics_t a, b;
+    sai_error err = {0};
+    o.policy = sai_sched_policy_find("first-fit");
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &a, &err), 0);
+    o.linear_scan = true;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &b, &err), 0);
+    assert_true(a.wait_mean == b.wait_mean && a.makespan == b.makespan && a.wait_p99 == b.wait_p99);
+    assert_true(a.wait_mean > 0);
+    for (size_t p = 0; p < a.npools; p++)
+        assert_int_equal(a.pools[p].jobs, b.pools[p].jobs);
+    sai_sched_metrics_free(&a); sai_sched_metrics_free(&b);
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_spec_parses_pools),
         cmocka_unit_test(test_spec_errors_name_line_and_field),
         cmocka_unit_test(test_index_matches_scan),
+        cmocka_unit_test(test_index_equals_reference_run),
         cmocka_unit_test(test_deterministic_for_a_seed),
         cmocka_unit_test(test_invariants_and_violations),
         cmocka_unit_test(test_violation_counter_checks_placement),
