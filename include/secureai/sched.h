@@ -290,6 +290,11 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
                         char **reply);
 int sai_extender_new(sai_extender_t **x, const sai_sched_policy_t *pol, sai_error *err) SAI_MUST_CHECK;
 void sai_extender_free(sai_extender_t *x);
+/* Fill the node cache from a v1.NodeList JSON (`kubectl get nodes -o json`),
+ * so that nodeCacheCapable requests (NodeNames only) work from the start.
+ * Returns the number of nodes loaded via *n. */
+int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
+                            sai_error *err) SAI_MUST_CHECK;
 /* Serve on addr:port until sai_extender_stop (or a signal). If port is 0 the
  * bound port is written to *bound (may be NULL) before serving. */
 int sai_extender_serve(sai_extender_t *x, const char *addr, uint16_t port,

@@ -14,11 +14,12 @@
 
 #include "cli.h"
 #include "secureai/sched.h"
+#include "secureai/util.h"
 
 static const char usage[] =
     "usage: secureai sched simulate --cluster FILE [options]\n"
     "       secureai sched compare  --cluster FILE [--policies A,B,...] [--svg FILE] [options]\n"
-    "       secureai sched extender --listen ADDR:PORT --policy NAME\n"
+    "       secureai sched extender --listen ADDR:PORT --policy NAME [--nodes FILE]\n"
     "       secureai sched policies\n"
     "\n"
     "Simulate scheduling of confidential and standard jobs on a mixed cluster\n"
@@ -49,11 +50,13 @@ static const char usage[] =
     "\n"
     "extender options:\n"
     "  --listen ADDR:PORT    address to serve on (port 0 = any free port)\n"
-    "  --policy NAME         placement policy (not `unsafe`)\n";
+    "  --policy NAME         placement policy (not `unsafe`)\n"
+    "  --nodes FILE          preload the node cache from a NodeList JSON\n"
+    "                        (kubectl get nodes -o json) for nodeCacheCapable\n";
 
 typedef struct run_opts {
     sai_sched_spec_t spec;
-    const char *policy, *policies, *json, *csv, *svg, *listen;
+    const char *policy, *policies, *json, *csv, *svg, *listen, *nodes;
     double sample;
     bool check_all;
     long long epc;
@@ -61,7 +64,7 @@ typedef struct run_opts {
 
 enum { O_CLUSTER = 256, O_POLICY, O_POLICIES, O_WORKLOAD, O_TRACE, O_JOBS, O_SKIP, O_COMPRESS,
        O_DSCALE, O_RATE, O_CONF, O_PREF, O_SEED, O_EPC, O_QUEUE, O_BACKFILL, O_CHECK, O_JSON,
-       O_CSV, O_SAMPLE, O_SVG, O_LISTEN, O_HELP };
+       O_CSV, O_SAMPLE, O_SVG, O_LISTEN, O_NODES, O_HELP };
 
 static const struct option longopts[] = {
     {"cluster", 1, 0, O_CLUSTER}, {"policy", 1, 0, O_POLICY}, {"policies", 1, 0, O_POLICIES},
@@ -71,7 +74,7 @@ static const struct option longopts[] = {
     {"seed", 1, 0, O_SEED}, {"epc", 1, 0, O_EPC}, {"queue", 1, 0, O_QUEUE},
     {"backfill", 0, 0, O_BACKFILL}, {"check-all", 0, 0, O_CHECK}, {"json", 1, 0, O_JSON},
     {"csv", 1, 0, O_CSV}, {"sample", 1, 0, O_SAMPLE}, {"svg", 1, 0, O_SVG},
-    {"listen", 1, 0, O_LISTEN}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
+    {"listen", 1, 0, O_LISTEN}, {"nodes", 1, 0, O_NODES}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
 };
 
 static bool num(const char *s, double lo, double hi, double *out)
@@ -170,6 +173,7 @@ static int parse(int argc, char **argv, run_opts_t *r)
             r->sample = d; break;
         case O_SVG: r->svg = optarg; break;
         case O_LISTEN: r->listen = optarg; break;
+        case O_NODES: r->nodes = optarg; break;
         default:
             return sai_cli_usage_error("sched %s: unknown or incomplete option '%s'", argv[0],
                                        argv[optind - 1]);
@@ -370,6 +374,20 @@ static int cmd_extender(int argc, char **argv)
     }
     *colon = '\0';
     if (sai_extender_new(&g_ext, pol, &err) != 0) { ret = sai_cli_fail(&err, "sched extender"); goto out; }
+    if (r.nodes) {
+        uint8_t *buf = NULL;
+        size_t len = 0, n = 0;
+        if (sai_read_file(r.nodes, 256u << 20, &buf, &len, &err) != 0 ||
+            sai_extender_load_nodes(g_ext, (const char *)buf, len, &n, &err) != 0) {
+            free(buf);
+            sai_extender_free(g_ext);
+            g_ext = NULL;
+            ret = sai_cli_fail(&err, "sched extender: --nodes %s", r.nodes);
+            goto out;
+        }
+        free(buf);
+        fprintf(stderr, "secureai: sched extender: %zu nodes cached from %s\n", n, r.nodes);
+    }
     signal(SIGPIPE, SIG_IGN);
     if (sai_extender_serve(g_ext, addr, (uint16_t)port, on_ready, NULL, &err) != 0)
         ret = sai_cli_fail(&err, "sched extender: %s", r.listen);

@@ -239,6 +239,32 @@ static void cache_put(sai_extender_t *x, const sai_ext_node_t *n)
     x->ncache++;
 }
 
+int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
+                            sai_error *err)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    const cJSON *items = root ? cJSON_GetObjectItemCaseSensitive(root, "items") : NULL;
+    *n = 0;
+    if (!cJSON_IsArray(items)) {
+        cJSON_Delete(root);
+        return sai_error_set(err, SAI_EFORMAT, "not a NodeList: expected a JSON object with `items`");
+    }
+    const cJSON *e;
+    int i = 0;
+    cJSON_ArrayForEach(e, items) {
+        sai_ext_node_t nd;
+        if (!parse_node(e, &nd)) {
+            cJSON_Delete(root);
+            return sai_error_set(err, SAI_EFORMAT, "items[%d]: node without metadata.name", i);
+        }
+        cache_put(x, &nd);
+        (*n)++;
+        i++;
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
 static char *finish_json(cJSON *root, int *status, int code)
 {
     char *s = cJSON_PrintUnformatted(root);

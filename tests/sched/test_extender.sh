@@ -11,7 +11,8 @@
 #
 # Cases run in order against one server (case 002 relies on the node cache
 # that case 001 filled). SAI_RECORD=1 appends the observed status/response
-# to cases that have none (then review them by hand).
+# to cases that have none (then review them by hand). The server starts with
+# --nodes cases/nodes.json (a NodeList preloaded into the node cache).
 set -euo pipefail
 : "${SAI_CLI:?}" "${SAI_SOURCE_DIR:?}"
 cases="$SAI_SOURCE_DIR/tests/sched/cases"
@@ -20,7 +21,8 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-"$SAI_CLI" sched extender --listen 127.0.0.1:0 --policy security-first >"$tmp/out" 2>"$tmp/err" &
+"$SAI_CLI" sched extender --listen 127.0.0.1:0 --policy security-first --nodes "$cases/nodes.json" \
+  >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on port" "$tmp/out" 2>/dev/null && break; sleep 0.05; done
 port=$(sed -n 's/^listening on port \([0-9]*\)$/\1/p' "$tmp/out")
