@@ -1,6 +1,6 @@
 /* fuzz_sched_extender.c — the kube-scheduler extender's ExtenderArgs JSON
  * handling (src/sched/extender_json.c) on arbitrary bytes, for filter and
- * prioritize, with the node cache carried across inputs: every input gets a
+ * prioritize and as a --nodes NodeList, with the node cache carried across inputs: every input gets a
  * JSON reply and an HTTP status, never a crash. */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,5 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         free(out);
     }
+    size_t n;
+    (void)sai_extender_load_nodes(x, (const char *)data, size, &n, NULL);   /* --nodes FILE */
     return 0;
 }
