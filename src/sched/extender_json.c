@@ -1,0 +1,472 @@
+/*
+ * extender_json.c — the kube-scheduler extender protocol (k8s.io/
+ * kube-scheduler/extender/v1) without the HTTP: ExtenderArgs JSON in,
+ * ExtenderFilterResult / HostPriorityList JSON out, decided by the same
+ * policy code as the simulator (policy.c, policy_*.c).
+ *
+ * A node becomes a one-node "pool": TEE kind from the Node Feature
+ * Discovery labels (feature.node.kubernetes.io/cpu-security.sgx.enabled,
+ * .sev.snp.enabled, .tdx.enabled), capacity from status.allocatable (cpu,
+ * memory, sgx.intel.com/epc), confidential-VM slots from the NFD labels
+ * cpu-security.sev.asids / cpu-security.tdx.total_keys when present.
+ * A pod's needs: summed container requests (cpu, memory), the
+ * sgx.intel.com/epc limit (=> required, SGX), runtimeClassName
+ * kata-qemu-snp / kata-qemu-tdx (=> required, that TEE) and the label
+ * secureai.io/confidentiality (required | preferred | none).
+ *
+ * Capacity is judged against allocatable, not current usage: kube-scheduler's
+ * own NodeResourcesFit plugin accounts for running pods before it calls us.
+ *
+ * nodeCacheCapable: when the request carries NodeNames only, node details
+ * come from a cache filled by earlier requests that carried full Nodes; an
+ * unknown name fails with a reason saying so (docs/scheduling.md).
+ *
+ * Untrusted input: every field is optional and type-checked; bodies are
+ * capped by the server; nothing here aborts on bad input (fuzz/
+ * fuzz_sched_extender.c).
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secureai/sched.h"
+#include "extender_int.h"
+
+#define LBL_SGX "feature.node.kubernetes.io/cpu-security.sgx.enabled"
+#define LBL_SNP "feature.node.kubernetes.io/cpu-security.sev.snp.enabled"
+#define LBL_TDX "feature.node.kubernetes.io/cpu-security.tdx.enabled"
+#define LBL_ASIDS "feature.node.kubernetes.io/cpu-security.sev.asids"
+#define LBL_TDX_KEYS "feature.node.kubernetes.io/cpu-security.tdx.total_keys"
+#define RES_EPC "sgx.intel.com/epc"
+#define LBL_CONF "secureai.io/confidentiality"
+#define EXT_MAX_NODES 100000
+#define EXT_CACHE_MAX 100000
+#define CVM_DEFAULT 1024   /* no NFD slot label: do not limit */
+
+/* Kubernetes resource.Quantity: "500m", "2", "1.5", "1Gi", "512Mi", "1G",
+ * "1e3". Returns the value in base units, or -1 when malformed. */
+double sai_k8s_quantity(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 64)
+        return -1;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !isfinite(v) || v < 0)
+        return -1;
+    static const struct { const char *suf; double mul; } sufs[] = {
+        {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+        {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0},
+        {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12},
+        {"P", 1e15}, {"E", 1e18}, {"", 1.0},
+    };
+    for (size_t i = 0; i < sizeof sufs / sizeof sufs[0]; i++)
+        if (strcmp(end, sufs[i].suf) == 0) {
+            double r = v * sufs[i].mul;
+            return isfinite(r) && r < 1e30 ? r : -1;
+        }
+    return -1;
+}
+
+static const char *str_at(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const cJSON *obj_at(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsObject(v) ? v : NULL;
+}
+
+static bool label_true(const cJSON *labels, const char *k)
+{
+    const char *v = str_at(labels, k);
+    return v != NULL && strcmp(v, "true") == 0;
+}
+
+/* Parse one v1.Node. Returns false when it has no usable name. */
+static bool parse_node(const cJSON *n, sai_ext_node_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const cJSON *md = obj_at(n, "metadata");
+    const char *name = md ? str_at(md, "name") : NULL;
+    if (name == NULL || *name == '\0' || strlen(name) >= sizeof out->name)
+        return false;
+    snprintf(out->name, sizeof out->name, "%s", name);
+    const cJSON *labels = md ? obj_at(md, "labels") : NULL;
+    const cJSON *st = obj_at(n, "status");
+    const cJSON *alloc = st ? obj_at(st, "allocatable") : NULL;
+    if (alloc == NULL && st != NULL)
+        alloc = obj_at(st, "capacity");
+    double cpu = alloc ? sai_k8s_quantity(str_at(alloc, "cpu")) : -1;
+    double mem = alloc ? sai_k8s_quantity(str_at(alloc, "memory")) : -1;
+    double epc = alloc ? sai_k8s_quantity(str_at(alloc, RES_EPC)) : -1;
+    out->cpu_milli = cpu > 0 ? (int64_t)llround(cpu * 1000) : 0;
+    out->mem_mib = mem > 0 ? (int64_t)(mem / 1048576.0) : 0;
+    out->tee = SAI_TEE_NONE;
+    if (labels && label_true(labels, LBL_SGX) && epc > 0) {
+        out->tee = SAI_TEE_SGX;
+        out->epc_mib = (int64_t)(epc / 1048576.0);
+    } else if (labels && label_true(labels, LBL_SNP)) {
+        out->tee = SAI_TEE_SNP;
+    } else if (labels && label_true(labels, LBL_TDX)) {
+        out->tee = SAI_TEE_TDX;
+    }
+    out->cvm_slots = 0;
+    if (out->tee == SAI_TEE_SNP || out->tee == SAI_TEE_TDX) {
+        double slots = sai_k8s_quantity(str_at(labels, out->tee == SAI_TEE_SNP ? LBL_ASIDS : LBL_TDX_KEYS));
+        out->cvm_slots = slots > 0 && slots < 1e6 ? (int32_t)slots : CVM_DEFAULT;
+    }
+    return true;
+}
+
+/* Parse the v1.Pod into a job. Returns 0 or an error sentence. */
+static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j)
+{
+    memset(j, 0, sizeof *j);
+    if (!cJSON_IsObject(pod))
+        return "Pod is missing or not an object";
+    const cJSON *md = obj_at(pod, "metadata");
+    const cJSON *labels = md ? obj_at(md, "labels") : NULL;
+    const cJSON *spec = obj_at(pod, "spec");
+    const cJSON *containers = spec ? cJSON_GetObjectItemCaseSensitive(spec, "containers") : NULL;
+    if (containers != NULL && !cJSON_IsArray(containers))
+        return "Pod.spec.containers is not a list";
+    const cJSON *c;
+    cJSON_ArrayForEach(c, containers) {
+        const cJSON *res = obj_at(c, "resources");
+        const cJSON *req = res ? obj_at(res, "requests") : NULL;
+        const cJSON *lim = res ? obj_at(res, "limits") : NULL;
+        const char *cpu_s = req ? str_at(req, "cpu") : NULL;
+        const char *mem_s = req ? str_at(req, "memory") : NULL;
+        if (!cpu_s && lim) cpu_s = str_at(lim, "cpu");     /* requests default to limits */
+        if (!mem_s && lim) mem_s = str_at(lim, "memory");
+        double cpu = cpu_s ? sai_k8s_quantity(cpu_s) : 0, mem = mem_s ? sai_k8s_quantity(mem_s) : 0;
+        if (cpu < 0 || mem < 0)
+            return "a container resource quantity is malformed";
+        const char *epc_s = lim ? str_at(lim, RES_EPC) : NULL;
+        if (!epc_s && req) epc_s = str_at(req, RES_EPC);
+        double epc = epc_s ? sai_k8s_quantity(epc_s) : 0;
+        if (epc < 0)
+            return "the sgx.intel.com/epc limit is malformed";
+        j->cpu_milli += (int64_t)llround(cpu * 1000);
+        j->mem_mib += (int64_t)ceil(mem / 1048576.0);
+        j->epc_mib += (int64_t)ceil(epc / 1048576.0);
+        if (j->cpu_milli > (INT64_C(1) << 50) || j->mem_mib > (INT64_C(1) << 50))
+            return "resource requests are out of range";
+    }
+    uint8_t allowed = 0;
+    if (j->epc_mib > 0)
+        allowed |= SAI_TEE_BIT(SAI_TEE_SGX);
+    const char *rc = spec ? str_at(spec, "runtimeClassName") : NULL;
+    if (rc && strcmp(rc, "kata-qemu-snp") == 0)
+        allowed |= SAI_TEE_BIT(SAI_TEE_SNP);
+    else if (rc && strcmp(rc, "kata-qemu-tdx") == 0)
+        allowed |= SAI_TEE_BIT(SAI_TEE_TDX);
+    const char *conf = labels ? str_at(labels, LBL_CONF) : NULL;
+    if (conf && strcmp(conf, "required") == 0)
+        j->conf = SAI_CONF_REQUIRED;
+    else if (conf && strcmp(conf, "preferred") == 0)
+        j->conf = SAI_CONF_PREFERRED;
+    else if (conf && strcmp(conf, "none") != 0)
+        return "label secureai.io/confidentiality must be required, preferred or none";
+    if (allowed != 0 && j->conf == SAI_CONF_NONE && !(conf && strcmp(conf, "none") == 0))
+        j->conf = SAI_CONF_REQUIRED;        /* asking for a TEE resource means needing it */
+    if (allowed != 0 && conf && strcmp(conf, "none") == 0)
+        j->conf = SAI_CONF_REQUIRED;        /* the TEE request wins over a contradicting label */
+    j->allowed = allowed ? allowed : SAI_TEE_ANY_CONF;
+    return NULL;
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* Open addressing over cache slots: hidx[i] = slot + 1, 0 = empty. */
+static const sai_ext_node_t *cache_get(sai_extender_t *x, const char *name)
+{
+    if (x->hcap == 0)
+        return NULL;
+    for (size_t i = name_hash(name) & (x->hcap - 1);; i = (i + 1) & (x->hcap - 1)) {
+        uint32_t v = x->hidx[i];
+        if (v == 0)
+            return NULL;
+        if (strcmp(x->cache[v - 1].name, name) == 0)
+            return &x->cache[v - 1];
+    }
+}
+
+static void hash_insert(sai_extender_t *x, size_t slot)
+{
+    size_t i = name_hash(x->cache[slot].name) & (x->hcap - 1);
+    while (x->hidx[i] != 0)
+        i = (i + 1) & (x->hcap - 1);
+    x->hidx[i] = (uint32_t)slot + 1;
+}
+
+static void cache_put(sai_extender_t *x, const sai_ext_node_t *n)
+{
+    sai_ext_node_t *old = (sai_ext_node_t *)cache_get(x, n->name);
+    if (old) { *old = *n; return; }
+    if (x->ncache >= EXT_CACHE_MAX)
+        return;
+    if (x->ncache == x->cache_cap) {
+        size_t nc = x->cache_cap ? x->cache_cap * 2 : 64;
+        sai_ext_node_t *na = realloc(x->cache, nc * sizeof *na);
+        if (!na) return;
+        x->cache = na;
+        x->cache_cap = nc;
+    }
+    if (2 * (x->ncache + 1) > x->hcap) {        /* keep the load factor <= 1/2 */
+        size_t nh = x->hcap ? x->hcap * 2 : 128;
+        while (nh < 2 * (x->ncache + 1)) nh *= 2;
+        uint32_t *ni = calloc(nh, sizeof *ni);
+        if (!ni) return;
+        free(x->hidx);
+        x->hidx = ni;
+        x->hcap = nh;
+        for (size_t k = 0; k < x->ncache; k++)
+            hash_insert(x, k);
+    }
+    x->cache[x->ncache] = *n;
+    hash_insert(x, x->ncache);
+    x->ncache++;
+}
+
+int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
+                            sai_error *err)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    const cJSON *items = root ? cJSON_GetObjectItemCaseSensitive(root, "items") : NULL;
+    *n = 0;
+    if (!cJSON_IsArray(items)) {
+        cJSON_Delete(root);
+        return sai_error_set(err, SAI_EFORMAT, "not a NodeList: expected a JSON object with `items`");
+    }
+    const cJSON *e;
+    int i = 0;
+    cJSON_ArrayForEach(e, items) {
+        sai_ext_node_t nd;
+        if (!parse_node(e, &nd)) {
+            cJSON_Delete(root);
+            return sai_error_set(err, SAI_EFORMAT, "items[%d]: node without metadata.name", i);
+        }
+        cache_put(x, &nd);
+        (*n)++;
+        i++;
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
+static char *finish_json(cJSON *root, int *status, int code)
+{
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    *status = code;
+    return s;
+}
+
+static char *error_reply(bool is_filter, const char *msg, int *status)
+{
+    if (is_filter) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNullToObject(r, "Nodes");
+        cJSON_AddNullToObject(r, "NodeNames");
+        cJSON_AddObjectToObject(r, "FailedNodes");
+        cJSON_AddObjectToObject(r, "FailedAndUnresolvableNodes");
+        cJSON_AddStringToObject(r, "Error", msg);
+        return finish_json(r, status, 200);
+    }
+    return finish_json(cJSON_CreateArray(), status, 400);
+}
+
+/* Build a cluster in which every node is its own pool. */
+static int build(sai_extender_t *x, size_t n)
+{
+    if (n > x->pools_cap) {
+        sai_sched_pool_t *np = realloc(x->pools, n * sizeof *np);
+        const cJSON **no = realloc(x->node_obj, n * sizeof *no);
+        if (np) x->pools = np;
+        if (no) x->node_obj = no;
+        if (!np || !no) return SAI_ENOMEM;
+        x->pools_cap = n;
+    }
+    return 0;
+}
+
+int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, size_t len,
+                        char **reply)
+{
+    int status = 200;
+    cJSON *args = cJSON_ParseWithLength(body, len);
+    if (args == NULL || !cJSON_IsObject(args)) {
+        cJSON_Delete(args);
+        *reply = error_reply(is_filter, "malformed ExtenderArgs: not a JSON object", &status);
+        return status;
+    }
+    sai_sched_job_t job;
+    const char *perr = parse_pod(cJSON_GetObjectItemCaseSensitive(args, "Pod"), &job);
+    if (perr) {
+        cJSON_Delete(args);
+        *reply = error_reply(is_filter, perr, &status);
+        return status;
+    }
+    const cJSON *nodes = obj_at(args, "Nodes");
+    const cJSON *items = nodes ? cJSON_GetObjectItemCaseSensitive(nodes, "items") : NULL;
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(args, "NodeNames");
+    bool full = cJSON_IsArray(items);
+    if (!full && !cJSON_IsArray(names)) {
+        cJSON_Delete(args);
+        *reply = error_reply(is_filter, "ExtenderArgs has neither Nodes.items nor NodeNames", &status);
+        return status;
+    }
+    const cJSON *list = full ? items : names;
+    size_t n = (size_t)cJSON_GetArraySize(list);
+    if (n > EXT_MAX_NODES) {
+        cJSON_Delete(args);
+        *reply = error_reply(is_filter, "too many nodes in one request", &status);
+        return status;
+    }
+    sai_ext_node_t *info = calloc(n ? n : 1, sizeof *info);
+    const char **fail = calloc(n ? n : 1, sizeof *fail);
+    if (!info || !fail || build(x, n) != 0) {
+        free(info); free(fail); cJSON_Delete(args);
+        *reply = error_reply(is_filter, "out of memory", &status);
+        return status;
+    }
+    /* 1. resolve every node */
+    size_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) {
+        x->node_obj[i] = e;
+        if (full) {
+            if (!parse_node(e, &info[i])) { fail[i] = "node has no metadata.name"; info[i].name[0] = 0; }
+            else cache_put(x, &info[i]);
+        } else {
+            const char *nm = cJSON_IsString(e) ? e->valuestring : NULL;
+            const sai_ext_node_t *c = nm ? cache_get(x, nm) : NULL;
+            if (c) info[i] = *c;
+            else {
+                fail[i] = "node unknown to the extender's cache (no earlier request carried its Node object)";
+                snprintf(info[i].name, sizeof info[i].name, "%s", nm ? nm : "");
+            }
+        }
+        sai_sched_pool_t *p = &x->pools[i];
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%.63s", info[i].name);
+        p->count = 1;
+        p->cpu_milli = info[i].cpu_milli;
+        p->mem_mib = info[i].mem_mib;
+        p->tee = info[i].tee;
+        p->epc_mib = info[i].epc_mib;
+        p->cvm_slots = info[i].cvm_slots;
+        p->speed = 1.0;
+        if (p->tee == SAI_TEE_SNP || p->tee == SAI_TEE_TDX) {
+            p->pod_cpu_overhead = 0;    /* kata overhead is in the pod's RuntimeClass overhead */
+            p->pod_mem_overhead = 0;
+        }
+        i++;
+    }
+    x->cluster.pools = x->pools;
+    x->cluster.npools = n;
+    /* 2. filter */
+    const sai_sched_policy_t *pol = x->policy;
+    double *rank = calloc(n ? n : 1, sizeof *rank);
+    if (!rank) {
+        free(info); free(fail); cJSON_Delete(args);
+        *reply = error_reply(is_filter, "out of memory", &status);
+        return status;
+    }
+    double rmin = INFINITY, rmax = -INFINITY;
+    for (i = 0; i < n; i++) {
+        if (fail[i]) continue;
+        const sai_sched_pool_t *p = &x->pools[i];
+        sai_sched_demand_t d;
+        sai_sched_demand_on(&x->cluster, pol, i, &job, NULL, &d);
+        if (d.uses_tee && p->tee == SAI_TEE_SGX && job.epc_mib > p->epc_mib)
+            fail[i] = "insufficient sgx.intel.com/epc";     /* the device plugin would refuse it */
+        else if (job.conf == SAI_CONF_REQUIRED && !d.uses_tee)
+            fail[i] = p->tee == SAI_TEE_NONE ? "pod requires a TEE; node has none (no NFD TEE label)"
+                                             : "pod requires a TEE kind this node does not offer";
+        else if (!sai_sched_pool_eligible(&x->cluster, pol, i, &job))
+            fail[i] = "insufficient allocatable cpu or memory";
+        else if ((rank[i] = pol->pool_rank(&x->cluster, i, &job)) < 0)
+            fail[i] = "policy excludes this node";
+        if (!fail[i]) {
+            if (rank[i] < rmin) rmin = rank[i];
+            if (rank[i] > rmax) rmax = rank[i];
+        }
+    }
+    cJSON *r;
+    if (is_filter) {
+        r = cJSON_CreateObject();
+        cJSON *fn = cJSON_CreateObject();
+        if (full) {
+            cJSON *nl = cJSON_AddObjectToObject(r, "Nodes");
+            cJSON *it = cJSON_AddArrayToObject(nl, "items");
+            for (i = 0; i < n; i++)
+                if (!fail[i]) cJSON_AddItemToArray(it, cJSON_Duplicate(x->node_obj[i], true));
+            cJSON_AddNullToObject(r, "NodeNames");
+        } else {
+            cJSON_AddNullToObject(r, "Nodes");
+            cJSON *nn = cJSON_AddArrayToObject(r, "NodeNames");
+            for (i = 0; i < n; i++)
+                if (!fail[i]) cJSON_AddItemToArray(nn, cJSON_CreateString(info[i].name));
+        }
+        /* FailedNodes is a map: report each name once (a hash set keeps this
+         * O(n); cJSON's own lookup is a list walk) */
+        size_t hcap = 16;
+        while (hcap < 2 * n) hcap *= 2;
+        uint32_t *seen = calloc(hcap, sizeof *seen);
+        for (i = 0; i < n && seen; i++) {
+            if (!fail[i] || !info[i].name[0]) continue;
+            size_t h = name_hash(info[i].name) & (hcap - 1);
+            bool dup = false;
+            for (; seen[h]; h = (h + 1) & (hcap - 1))
+                if (strcmp(info[seen[h] - 1].name, info[i].name) == 0) { dup = true; break; }
+            if (dup) continue;
+            seen[h] = (uint32_t)i + 1;
+            cJSON_AddStringToObject(fn, info[i].name, fail[i]);
+        }
+        free(seen);
+        cJSON_AddItemToObject(r, "FailedNodes", fn);
+        cJSON_AddObjectToObject(r, "FailedAndUnresolvableNodes");
+        cJSON_AddStringToObject(r, "Error", "");
+    } else {
+        r = cJSON_CreateArray();
+        for (i = 0; i < n; i++) {
+            if (!info[i].name[0]) continue;
+            int score = 0;
+            if (!fail[i]) {
+                sai_sched_node_t node = { (uint32_t)i, x->pools[i].cpu_milli, x->pools[i].mem_mib,
+                                          x->pools[i].tee == SAI_TEE_SGX ? x->pools[i].epc_mib : 0,
+                                          x->pools[i].cvm_slots, 0 };
+                sai_sched_demand_t d;
+                sai_sched_demand_on(&x->cluster, pol, i, &job, &node, &d);
+                double key = sai_sched_node_key(&x->cluster, pol, &node, &job, &d);
+                double rs = rmax > rmin ? (rmax - rank[i]) / (rmax - rmin) : 1.0;
+                score = (int)lround(10.0 * (0.6 * rs + 0.4 * key));
+                if (score < 0) score = 0;
+                if (score > 10) score = 10;
+            }
+            cJSON *h = cJSON_CreateObject();
+            cJSON_AddStringToObject(h, "Host", info[i].name);
+            cJSON_AddNumberToObject(h, "Score", score);
+            cJSON_AddItemToArray(r, h);
+        }
+    }
+    free(rank);
+    free(info);
+    free(fail);
+    char *out = finish_json(r, &status, 200);
+    cJSON_Delete(args);
+    *reply = out;
+    return status;
+}

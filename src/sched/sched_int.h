@@ -1,0 +1,34 @@
+/*
+ * sched_int.h — private to src/sched/: the per-pool node index.
+ */
+#ifndef SAI_SCHED_INT_H
+#define SAI_SCHED_INT_H
+
+#include "secureai/sched.h"
+
+/* A segment tree over the nodes of one pool (all nodes of a pool have the
+ * same capacity). Each tree node keeps the maximum free CPU, memory, EPC and
+ * CVM slots below it, and the min/max of a policy key; a query walks only
+ * subtrees that can hold the demand, and branch-and-bound on the key finds
+ * the exact first / best / worst fit in O(log n) in the common case instead
+ * of scanning every node. */
+typedef struct sai_pool_index {
+    uint32_t base, n, size;     /* nodes [base, base+n); size = leaves (power of 2) */
+    int64_t *cpu, *mem, *epc, *kmin, *kmax;
+    int32_t *cvm;
+    int64_t  cpu_cap, mem_cap;
+    sai_sched_pick pick;
+} sai_pool_index_t;
+
+int  sai_pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t base,
+                         uint32_t n, const sai_sched_pool_t *p, sai_sched_pick pick);
+void sai_pool_index_free(sai_pool_index_t *x);
+void sai_pool_index_update(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t node);
+/* Global node number of the chosen node, or -1. */
+int64_t sai_pool_index_query(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
+                             const sai_sched_demand_t *d);
+/* Reference path: the same choice by a linear scan (tests compare them). */
+int64_t sai_pool_index_scan(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
+                            const sai_sched_demand_t *d);
+
+#endif

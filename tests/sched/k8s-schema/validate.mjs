@@ -1,0 +1,83 @@
+// validate.mjs DIR... — type-check every YAML document in each DIR/*.yaml
+// against the Kubernetes API types: each document becomes a fresh object
+// literal typed as its kind (apiVersion + kind pick the type), and the
+// TypeScript compiler runs with --strict, whose excess-property check
+// rejects any field the type does not declare (a typo), any wrong type and
+// any missing required field. All directories are checked in one compiler
+// run (one module per directory); prints "RESULT <dir> valid|invalid" per
+// directory and exits 0 only when every directory is valid.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import yaml from "js-yaml";
+import ts from "typescript";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dirs = process.argv.slice(2);
+if (dirs.length === 0) { console.error("usage: node validate.mjs DIR..."); process.exit(2); }
+
+// apiVersion/kind -> [module, type]
+const types = {
+  "v1/Namespace": ["kubernetes-types/core/v1", "Namespace"],
+  "v1/Service": ["kubernetes-types/core/v1", "Service"],
+  "v1/Secret": ["kubernetes-types/core/v1", "Secret"],
+  "v1/ConfigMap": ["kubernetes-types/core/v1", "ConfigMap"],
+  "v1/PersistentVolumeClaim": ["kubernetes-types/core/v1", "PersistentVolumeClaim"],
+  "apps/v1/Deployment": ["kubernetes-types/apps/v1", "Deployment"],
+  "batch/v1/Job": ["kubernetes-types/batch/v1", "Job"],
+  "node.k8s.io/v1/RuntimeClass": ["kubernetes-types/node/v1", "RuntimeClass"],
+  "kubescheduler.config.k8s.io/v1/KubeSchedulerConfiguration": ["./kube-scheduler-config", "KubeSchedulerConfiguration"],
+};
+
+const work = fs.mkdtempSync(path.join(here, ".check-"));
+const files = [];
+const info = new Map();          // file -> {dir, header, origin, bad}
+try {
+  dirs.forEach((dir, k) => {
+    let src = "", n = 0, bad = false;
+    const imports = new Set(), origin = [];
+    const yamls = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort() : [];
+    for (const f of yamls) {
+      let docs;
+      try { docs = yaml.loadAll(fs.readFileSync(path.join(dir, f), "utf8")); }
+      catch (e) { console.error(`${dir}/${f}: YAML: ${e.message}`); bad = true; continue; }
+      docs.forEach((d, i) => {
+        if (d === null || d === undefined) return;
+        const key = `${d.apiVersion}/${d.kind}`;
+        const t = types[key];
+        if (!t) { console.error(`${dir}/${f} document ${i + 1}: no schema for ${key}`); bad = true; return; }
+        imports.add(`import type { ${t[1]} } from "${t[0].startsWith("./") ? path.join(here, t[0]) : t[0]}";`);
+        src += `// ${f} document ${i + 1}\nexport const doc${n}: ${t[1]} = ${JSON.stringify(d, null, 1)};\n`;
+        origin.push([src.split("\n").length, `${f} document ${i + 1} (${key})`]);
+        n++;
+      });
+    }
+    if (n === 0) { console.error(`${dir}: no manifests found`); bad = true; }
+    const file = path.join(work, `m${k}.ts`);
+    fs.writeFileSync(file, [...imports].join("\n") + "\n" + src + "export {};\n");
+    files.push(file);
+    info.set(path.resolve(file), { dir, nimports: imports.size, origin, bad, n });
+  });
+  const program = ts.createProgram(files, {
+    strict: true, noEmit: true, skipLibCheck: true, types: [],
+    module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10,
+    target: ts.ScriptTarget.ES2020, typeRoots: [], baseUrl: here,
+  });
+  for (const d of ts.getPreEmitDiagnostics(program)) {
+    const msg = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+    const it = d.file ? info.get(path.resolve(d.file.fileName)) : undefined;
+    if (!it) { console.error(msg); for (const v of info.values()) v.bad = true; continue; }
+    const { line } = d.file.getLineAndCharacterOfPosition(d.start);
+    const where = it.origin.find(([end]) => line + 1 - it.nimports <= end);
+    console.error(`${it.dir}/${where ? where[1] : "?"}: ${msg}`);
+    it.bad = true;
+  }
+} finally {
+  fs.rmSync(work, { recursive: true, force: true });
+}
+let allOk = true;
+for (const it of info.values()) {
+  console.log(`RESULT ${it.dir} ${it.bad ? "invalid" : "valid"} (${it.n} documents)`);
+  if (it.bad) allOk = false;
+}
+process.exit(allOk ? 0 : 1);

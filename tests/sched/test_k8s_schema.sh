@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# test_k8s_schema.sh — `secureai deploy k8s` output checked against the
+# Kubernetes API types (tests/sched/k8s-schema/validate.mjs: kubernetes-types
+# 1.30, generated from the Kubernetes OpenAPI document, type-checked by the
+# TypeScript compiler in strict mode; the KubeSchedulerConfiguration type is
+# transcribed from k8s.io/kube-scheduler/config/v1). Negative cases prove
+# that a mistyped field, a wrong type and a missing required field fail.
+set -euo pipefail
+: "${SAI_CLI:?}" "${SAI_SOURCE_DIR:?}"
+schema="$SAI_SOURCE_DIR/tests/sched/k8s-schema"
+bash "$schema/setup.sh"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0; pass=0
+ok()  { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+
+"$SAI_CLI" deploy k8s --out "$tmp/good" >/dev/null
+"$SAI_CLI" deploy k8s --out "$tmp/good2" --namespace ml --workers 8 --epc 128 \
+  --image registry.local/secureai@sha256:0123 --policy epc-aware >/dev/null
+
+# what the manifests must say, not just that they parse
+grep -q 'sgx.intel.com/epc: 128Mi' "$tmp/good2/50-train-sgx.yaml" && ok || bad "SGX job lacks its EPC limit"
+grep -q 'runtimeClassName: kata-qemu-snp' "$tmp/good/51-train-sev-snp.yaml" && ok || bad "SNP job lacks kata-qemu-snp"
+grep -q 'runtimeClassName: kata-qemu-tdx' "$tmp/good/52-train-tdx.yaml" && ok || bad "TDX job lacks kata-qemu-tdx"
+grep -q 'cpu-security.tdx.enabled: "true"' "$tmp/good/52-train-tdx.yaml" && ok || bad "TDX job lacks its NFD node selector"
+grep -q 'urlPrefix: "http://secureai-extender.ml.svc:8888"' "$tmp/good2/40-scheduler-config.yaml" && ok || bad "extender URL"
+grep -q 'schedulerName: secureai-scheduler' "$tmp/good/50-train-sgx.yaml" && ok || bad "jobs do not use the extender profile"
+grep -q 'secretName: secureai-kbs-tls' "$tmp/good/10-kbs.yaml" && ok || bad "KBS does not reference its TLS Secret"
+if grep -rqi -- '-----BEGIN' "$tmp/good"; then bad "a manifest embeds key material"; else ok; fi
+"$SAI_CLI" deploy k8s --out "$tmp/x" --policy unsafe 2>/dev/null && bad "deployed the unsafe policy" || ok
+
+# negative cases: each edit must make its copy fail; all copies are checked
+# in one compiler run together with the two good directories
+negs=()
+neg() {
+  local name=$1 file=$2 expr=$3
+  rm -rf "$tmp/neg-$name"; cp -r "$tmp/good" "$tmp/neg-$name"
+  sed -i "$expr" "$tmp/neg-$name/$file"
+  if cmp -s "$tmp/good/$file" "$tmp/neg-$name/$file"; then bad "negative case $name did not change $file"; fi
+  negs+=("$tmp/neg-$name")
+}
+neg typo-nodeSelector   50-train-sgx.yaml          's/nodeSelector:/nodeSelecter:/'
+neg typo-containerPort  10-kbs.yaml                's/containerPort: 8443/containerPrt: 8443/'
+neg typo-filterVerb     40-scheduler-config.yaml   's/filterVerb:/filterVerbs:/'
+neg typo-runtimeClass   51-train-sev-snp.yaml      's/runtimeClassName:/runtimeClass:/'
+neg typo-secretKeyRef   10-kbs.yaml                's/secretKeyRef:/secretKeyRefs:/'
+neg wrong-type          52-train-tdx.yaml          's/completions: 2/completions: "two"/'
+neg missing-required    10-kbs.yaml                '/key: token/d'
+neg typo-podFixed       20-runtimeclasses.yaml     '0,/podFixed:/s//podfixed:/'
+node "$SAI_SOURCE_DIR/tests/sched/k8s-schema/validate.mjs" "$tmp/good" "$tmp/good2" "${negs[@]}" \
+  >"$tmp/results" 2>"$tmp/diag" || true
+cat "$tmp/results"
+for d in "$tmp/good" "$tmp/good2"; do
+  grep -q "^RESULT $d valid" "$tmp/results" && ok || { bad "$d does not validate"; grep "^$d/" "$tmp/diag" || true; }
+done
+for d in "${negs[@]}"; do
+  if grep -q "^RESULT $d invalid" "$tmp/results"; then
+    ok; grep -m1 "^$d/" "$tmp/diag" | sed "s|^$tmp/||" || true
+  else
+    bad "negative case $(basename "$d") validated"
+  fi
+done
+echo "k8s schema checks: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,501 @@
+/* test_sched.c — the scheduling simulator: event heap, YAML spec errors,
+ * the node index against a linear scan, determinism, invariants and the
+ * violation counter, the TEE runtime model, the Alibaba trace reader, the
+ * extender's protocol handler. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secureai/sched.h"
+#include "sched/sched_int.h"
+
+double sai_k8s_quantity(const char *s);
+
+static const char mixed_yaml[] =
+    "pools:\n"
+    "  - name: std\n"
+    "    count: 4\n"
+    "    cpu_milli: 16000\n"
+    "    memory_mib: 65536\n"
+    "  - name: sgx\n"
+    "    count: 2\n"
+    "    cpu_milli: 8000\n"
+    "    memory_mib: 16384\n"
+    "    tee: sgx\n"
+    "    epc_mib: 93.5\n"
+    "  - name: snp\n"
+    "    count: 2\n"
+    "    cpu_milli: 32000\n"
+    "    memory_mib: 131072\n"
+    "    tee: sev-snp\n"
+    "    cvm_slots: 4\n"
+    "    pod_overhead: {cpu_milli: 1000, memory_mib: 2048}\n";
+
+static void load_mixed(sai_sched_spec_t *s)
+{
+    sai_error err = {0};
+    sai_sched_spec_init(s);
+    int rc = sai_sched_spec_parse(s, mixed_yaml, strlen(mixed_yaml), NULL, &err);
+    if (rc != 0) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void test_heap_order_and_fifo_ties(void **state)
+{
+    (void)state;
+    sai_sched_heap_t h = {0};
+    double ts[] = { 5, 1, 3, 1, 9, 3, 0.5, 7 };
+    for (uint32_t i = 0; i < 8; i++)
+        assert_int_equal(sai_sched_heap_push(&h, ts[i], 0, i), 0);
+    sai_sched_event_t ev, prev = { -1, 0, 0, 0 };
+    size_t n = 0;
+    while (sai_sched_heap_pop(&h, &ev)) {
+        assert_true(ev.t >= prev.t);
+        if (ev.t == prev.t)
+            assert_true(ev.idx > prev.idx);     /* ties in insertion order */
+        prev = ev;
+        n++;
+    }
+    assert_int_equal(n, 8);
+    sai_sched_heap_free(&h);
+}
+
+static void test_spec_parses_pools(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    assert_int_equal(s.cluster.npools, 3);
+    assert_int_equal(sai_sched_cluster_nodes(&s.cluster), 8);
+    assert_int_equal(s.cluster.pools[1].tee, SAI_TEE_SGX);
+    assert_int_equal(s.cluster.pools[1].epc_mib, 93);
+    assert_int_equal(s.cluster.pools[2].pod_cpu_overhead, 1000);
+    assert_true(fabs(s.cluster.tee_factor[SAI_TEE_SGX] - 1.25) < 1e-9);
+    assert_true(fabs(s.cluster.tee_factor[SAI_TEE_SNP] - 1.17) < 1e-9);
+    sai_sched_spec_free(&s);
+}
+
+static void expect_spec_error(const char *yaml, const char *needle)
+{
+    sai_sched_spec_t s;
+    sai_error err = {0};
+    sai_sched_spec_init(&s);
+    assert_int_not_equal(sai_sched_spec_parse(&s, yaml, strlen(yaml), NULL, &err), 0);
+    if (strstr(err.msg, needle) == NULL)
+        fail_msg("error '%s' does not contain '%s'", err.msg, needle);
+    sai_sched_spec_free(&s);
+}
+
+static void test_spec_errors_name_line_and_field(void **state)
+{
+    (void)state;
+    expect_spec_error("pools:\n  - name: a\n    cuont: 3\n    cpu_milli: 1\n    memory_mib: 1\n",
+                      "line 3: pools[0].cuont: unknown field");
+    expect_spec_error("pools:\n  - name: a\n    count: many\n    cpu_milli: 1\n    memory_mib: 1\n",
+                      "line 3: pools[0].count: expected an integer");
+    expect_spec_error("pools:\n  - {name: a, count: 1, cpu_milli: 1, memory_mib: 1, tee: sgx}\n",
+                      "line 2: pools[0]: an sgx pool needs epc_mib");
+    expect_spec_error("pools:\n  - {name: a, count: 1, cpu_milli: 1, memory_mib: 1, tee: sev}\n",
+                      "line 2: pools[0].tee: expected none, sgx, sev-snp or tdx");
+    expect_spec_error("pools: [\n", "line ");
+    expect_spec_error("poolz: []\n", "line 1: poolz: unknown field");
+    expect_spec_error("pools:\n  - {name: a, count: 1, cpu_milli: 1, memory_mib: 1}\n"
+                      "policies: [binpak]\n", "line 3: policies: unknown policy binpak");
+    expect_spec_error("pools:\n  - {name: a, count: 1, cpu_milli: 1, memory_mib: 1}\n"
+                      "workload:\n  kind: synthetic\n  confidential: 1.5\n",
+                      "line 5: workload.confidential: out of range");
+}
+
+/* The segment-tree index must choose a node as good as a full scan. */
+static void test_index_matches_scan(void **state)
+{
+    (void)state;
+    sai_sched_pool_t p = { "p", 37, 16000, 65536, SAI_TEE_SGX, 128, 8, 0, 0, 1, 1, 0 };
+    sai_sched_node_t nodes[37];
+    uint64_t r = 12345;
+    for (int pick = SAI_PICK_FIRST; pick <= SAI_PICK_EPC_BEST; pick++) {
+        for (int i = 0; i < 37; i++)
+            nodes[i] = (sai_sched_node_t){ 0, 16000, 65536, 128, 8, 0 };
+        sai_pool_index_t x;
+        assert_int_equal(sai_pool_index_init(&x, nodes, 0, 37, &p, (sai_sched_pick)pick), 0);
+        for (int step = 0; step < 3000; step++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t k = (uint32_t)((r >> 33) % 37);
+            nodes[k].cpu_free = (int64_t)((r >> 7) % 16001);
+            nodes[k].mem_free = (int64_t)((r >> 19) % 65537);
+            nodes[k].epc_free = (int64_t)((r >> 29) % 129);
+            nodes[k].cvm_free = (int32_t)((r >> 41) % 9);
+            sai_pool_index_update(&x, nodes, k);
+            sai_sched_demand_t d = { (int64_t)((r >> 3) % 12000), (int64_t)((r >> 23) % 40000),
+                                     (int64_t)((r >> 37) % 100), (int32_t)((r >> 50) % 2), true };
+            int64_t a = sai_pool_index_query(&x, nodes, &d), b = sai_pool_index_scan(&x, nodes, &d);
+            assert_int_equal(a < 0, b < 0);
+            if (a >= 0) {
+                assert_true(sai_sched_fits(&nodes[a], &d));
+                if (pick == SAI_PICK_FIRST) {
+                    assert_int_equal(a, b);
+                } else {
+                    /* same key (ties may go to a different node) */
+                    sai_pool_index_t *xp = &x;
+                    int64_t ka = pick == SAI_PICK_EPC_BEST ? nodes[a].epc_free * (xp->cpu_cap + 1) + nodes[a].cpu_free
+                                 : nodes[a].cpu_free * xp->mem_cap + nodes[a].mem_free * xp->cpu_cap;
+                    int64_t kb = pick == SAI_PICK_EPC_BEST ? nodes[b].epc_free * (xp->cpu_cap + 1) + nodes[b].cpu_free
+                                 : nodes[b].cpu_free * xp->mem_cap + nodes[b].mem_free * xp->cpu_cap;
+                    assert_true(ka == kb);
+                }
+            }
+        }
+        sai_pool_index_free(&x);
+    }
+}
+
+static void synth(sai_sched_workload_t *w, uint64_t seed, size_t n, double conf)
+{
+    sai_sched_synth_opts_t o;
+    sai_error err = {0};
+    sai_sched_synth_defaults(&o);
+    o.seed = seed;
+    o.njobs = n;
+    o.rate = 0.05;
+    o.conf_fraction = conf;
+    o.cpu_max = 6000;
+    o.mem_max = 12000;
+    o.epc_max = 120;
+    memset(w, 0, sizeof *w);
+    assert_int_equal(sai_sched_synth_generate(&o, w, &err), 0);
+    sai_sched_workload_sort(w);
+}
+
+static void run_policy(const sai_sched_spec_t *s, const sai_sched_workload_t *w, const char *pol,
+                       bool check_all, sai_sched_metrics_t *m)
+{
+    sai_sched_opts_t o = {0};
+    sai_error err = {0};
+    o.policy = sai_sched_policy_find(pol);
+    assert_non_null(o.policy);
+    o.check_all = check_all;
+    assert_int_equal(sai_sched_simulate(&s->cluster, w, &o, m, &err), 0);
+}
+
+static void test_deterministic_for_a_seed(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    sai_sched_workload_t w1, w2, w3;
+    synth(&w1, 7, 2000, 0.3);
+    synth(&w2, 7, 2000, 0.3);
+    synth(&w3, 8, 2000, 0.3);
+    sai_sched_metrics_t a, b, c;
+    run_policy(&s, &w1, "binpack", false, &a);
+    run_policy(&s, &w2, "binpack", false, &b);
+    run_policy(&s, &w3, "binpack", false, &c);
+    assert_true(a.wait_mean == b.wait_mean && a.makespan == b.makespan && a.events == b.events);
+    assert_true(a.wait_p99 == b.wait_p99 && a.cost_used == b.cost_used);
+    assert_true(a.makespan != c.makespan || a.wait_mean != c.wait_mean);
+    sai_sched_metrics_free(&a); sai_sched_metrics_free(&b); sai_sched_metrics_free(&c);
+    sai_sched_workload_free(&w1); sai_sched_workload_free(&w2); sai_sched_workload_free(&w3);
+    sai_sched_spec_free(&s);
+}
+
+/* Every event sweeps every node: capacities hold under every policy; safe
+ * policies never place a `required` job without a TEE; the unsafe baseline
+ * does, and the counter sees it. */
+static void test_invariants_and_violations(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    sai_sched_workload_t w;
+    synth(&w, 3, 1500, 0.4);
+    for (size_t i = 0; sai_sched_policies[i]; i++) {
+        sai_sched_metrics_t m;
+        run_policy(&s, &w, sai_sched_policies[i]->name, true, &m);
+        assert_int_equal(m.invariant_failures, 0);
+        assert_int_equal(m.completed + m.unschedulable, m.jobs);
+        if (sai_sched_policies[i]->safe)
+            assert_int_equal(m.violations, 0);
+        else
+            assert_true(m.violations > 0);
+        sai_sched_metrics_free(&m);
+    }
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
+/* The violation counter is not decorative: a safe policy's rule removed
+ * (the unsafe table with safe=true) would still be caught, because the
+ * simulator checks the placement, not the policy's promise. */
+static void test_violation_counter_checks_placement(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    sai_sched_workload_t w;
+    synth(&w, 5, 500, 1.0);
+    sai_sched_policy_t liar = *sai_sched_policy_find("unsafe");
+    liar.safe = true;       /* claims safety, but ranks the standard pool first */
+    const sai_sched_policy_t *u = sai_sched_policy_find("unsafe");
+    sai_sched_opts_t o = {0};
+    sai_sched_metrics_t m;
+    sai_error err = {0};
+    o.policy = u;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &m, &err), 0);
+    assert_true(m.violations > 0);
+    sai_sched_metrics_free(&m);
+    o.policy = &liar;       /* eligibility (policy.c) still enforces the rule */
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &m, &err), 0);
+    assert_int_equal(m.violations, 0);
+    sai_sched_metrics_free(&m);
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
+static void test_runtime_model(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    const sai_sched_policy_t *pol = sai_sched_policy_find("binpack");
+    sai_sched_job_t j = { 0, 0, 100.0, 1000, 1024, 64, SAI_CONF_REQUIRED, SAI_TEE_ANY_CONF, 0 };
+    sai_sched_demand_t d;
+    sai_sched_node_t sgx = { 1, 8000, 16384, 93, 0, 0 };
+    sai_sched_demand_on(&s.cluster, pol, 1, &j, &sgx, &d);
+    assert_true(d.uses_tee);
+    assert_int_equal(d.epc, 64);
+    /* 100 s x 1.25 + 100 ms + 1.6 ms x 64 MiB */
+    assert_true(fabs(sai_sched_runtime_on(&s.cluster, 1, &j, &d) - (125.0 + 0.1 + 0.1024)) < 1e-9);
+    /* 200 MiB working set on 93 MiB EPC: 93 reserved, 107 paged */
+    j.epc_mib = 200;
+    sai_sched_demand_on(&s.cluster, pol, 1, &j, &sgx, &d);
+    assert_int_equal(d.epc, 93);
+    double want = 125.0 * (1 + 1.8 * 107.0 / 200.0) + 0.1 + 0.0016 * 93 + 0.0045 * 107;
+    assert_true(fabs(sai_sched_runtime_on(&s.cluster, 1, &j, &d) - want) < 1e-9);
+    /* SEV-SNP: 1.17x, kata overhead and one CVM slot */
+    sai_sched_node_t snp = { 2, 32000, 131072, 0, 4, 0 };
+    sai_sched_demand_on(&s.cluster, pol, 2, &j, &snp, &d);
+    assert_int_equal(d.cpu, 2000);
+    assert_int_equal(d.mem, 1024 + 2048);
+    assert_int_equal(d.cvm, 1);
+    assert_true(fabs(sai_sched_runtime_on(&s.cluster, 2, &j, &d) - 117.0) < 1e-9);
+    /* a job without a confidentiality need runs at native speed anywhere */
+    j.conf = SAI_CONF_NONE;
+    sai_sched_demand_on(&s.cluster, pol, 2, &j, &snp, &d);
+    assert_false(d.uses_tee);
+    assert_true(fabs(sai_sched_runtime_on(&s.cluster, 2, &j, &d) - 100.0) < 1e-9);
+    sai_sched_spec_free(&s);
+}
+
+/* security-first keeps non-confidential jobs off TEE nodes when standard
+ * capacity exists; spread does not. */
+static void test_security_first_keeps_tee_nodes_free(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    sai_sched_workload_t w;
+    synth(&w, 11, 300, 0.0);
+    for (size_t i = 0; i < w.njobs; i++)
+        w.jobs[i].arrival *= 20;        /* light load: standard nodes always have room */
+    sai_sched_metrics_t a, b;
+    run_policy(&s, &w, "security-first", false, &a);
+    run_policy(&s, &w, "spread", false, &b);
+    assert_int_equal(a.pools[1].jobs + a.pools[2].jobs, 0);
+    assert_true(b.pools[1].jobs + b.pools[2].jobs > 0);
+    sai_sched_metrics_free(&a); sai_sched_metrics_free(&b);
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
+static void test_alibaba_trace_slice(void **state)
+{
+    (void)state;
+    const char *shared = getenv("SAI_SHARED_DIR") ? getenv("SAI_SHARED_DIR") : SAI_SHARED_DIR;
+    sai_sched_trace_opts_t o;
+    sai_sched_trace_defaults(&o);
+    snprintf(o.path, sizeof o.path, "%s/traces/alibaba-openb-gpu-v2023/openb_pod_list_default.csv", shared);
+    o.skip = 27;
+    o.limit = 400;
+    o.compress = 10;
+    o.conf_fraction = 0.5;
+    o.seed = 9;
+    sai_sched_workload_t w = {0}, w2 = {0};
+    sai_error err = {0};
+    int rc = sai_sched_trace_load(&o, &w, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(w.njobs, 400);
+    assert_true(w.jobs[0].arrival == 0);
+    size_t conf = 0;
+    for (size_t i = 0; i < w.njobs; i++) {
+        assert_true(w.jobs[i].runtime >= 1);
+        assert_true(w.jobs[i].cpu_milli >= 1000);
+        if (i) assert_true(w.jobs[i].arrival >= w.jobs[i - 1].arrival);
+        conf += w.jobs[i].conf == SAI_CONF_REQUIRED;
+    }
+    assert_true(conf > 150 && conf < 250);      /* ~50% by the seeded rule */
+    assert_int_equal(sai_sched_trace_load(&o, &w2, &err), 0);
+    for (size_t i = 0; i < w.njobs; i++)
+        assert_int_equal(w.jobs[i].conf, w2.jobs[i].conf);
+    sai_sched_workload_free(&w2);
+    o.seed = 10;     /* another seed picks other pods */
+    assert_int_equal(sai_sched_trace_load(&o, &w2, &err), 0);
+    size_t diff = 0;
+    for (size_t i = 0; i < w.njobs; i++)
+        diff += w.jobs[i].conf != w2.jobs[i].conf;
+    assert_true(diff > 50);
+    sai_sched_workload_free(&w);
+    sai_sched_workload_free(&w2);
+    /* malformed rows are errors naming the line */
+    const char bad[] = "name,cpu_milli,memory_mib,creation_time,deletion_time,scheduled_time\n"
+                       "p0,1000,10,0,5,1\np1,x,10,0,5,1\n";
+    rc = sai_sched_trace_parse(&o, bad, strlen(bad), &w, &err);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err.msg, "line 3"));
+    sai_sched_workload_free(&w);
+}
+
+static void test_k8s_quantities(void **state)
+{
+    (void)state;
+    assert_true(sai_k8s_quantity("500m") == 0.5);
+    assert_true(sai_k8s_quantity("2") == 2);
+    assert_true(sai_k8s_quantity("64Mi") == 64.0 * 1048576);
+    assert_true(sai_k8s_quantity("1G") == 1e9);
+    assert_true(sai_k8s_quantity("1.5Gi") == 1.5 * 1073741824);
+    assert_true(sai_k8s_quantity("12Zi") < 0);
+    assert_true(sai_k8s_quantity("-1") < 0);
+    assert_true(sai_k8s_quantity("") < 0);
+}
+
+static void test_extender_handler_malformed(void **state)
+{
+    (void)state;
+    sai_extender_t *x = NULL;
+    sai_error err = {0};
+    assert_int_not_equal(sai_extender_new(&x, sai_sched_policy_find("unsafe"), &err), 0);
+    assert_int_equal(sai_extender_new(&x, sai_sched_policy_find("security-first"), &err), 0);
+    const char *bad[] = { "", "{", "[]", "null", "{\"Pod\":1}", "{\"Pod\":{},\"Nodes\":{\"items\":5}}",
+                          "{\"Pod\":{\"spec\":{\"containers\":{}}},\"NodeNames\":[]}",
+                          "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}},\"NodeNames\":[]}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *out = NULL;
+        int code = sai_extender_handle(x, true, bad[i], strlen(bad[i]), &out);
+        assert_int_equal(code, 200);
+        assert_non_null(out);
+        assert_null(strstr(out, "\"Error\":\"\""));     /* a non-empty Error */
+        assert_non_null(strstr(out, "\"Error\":\""));
+        free(out);
+        code = sai_extender_handle(x, false, bad[i], strlen(bad[i]), &out);
+        assert_int_equal(code, 400);
+        free(out);
+    }
+    sai_extender_free(x);
+}
+
+/* Under overload: backfilling lowers the mean wait; the priority queue
+ * serves high-priority jobs sooner than FCFS does. */
+static void test_backfill_and_priority(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    sai_sched_workload_t w;
+    synth(&w, 21, 1500, 0.3);
+    for (size_t i = 0; i < w.njobs; i++)
+        w.jobs[i].arrival /= 4;         /* overload: queues form */
+    sai_sched_opts_t o = {0};
+    sai_sched_metrics_t fcfs, bf;
+    sai_error err = {0};
+    o.policy = sai_sched_policy_find("binpack");
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &fcfs, &err), 0);
+    o.backfill = true;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &bf, &err), 0);
+    assert_true(fcfs.wait_mean > 0);
+    assert_true(bf.wait_mean < fcfs.wait_mean);
+    assert_int_equal(bf.invariant_failures, 0);
+    assert_int_equal(bf.violations, 0);
+    sai_sched_metrics_free(&fcfs); sai_sched_metrics_free(&bf);
+    /* priority: every fifth job has priority 10; their mean wait must drop
+     * when the priority queue is on */
+    sai_sched_metrics_t m_fcfs, m_prio;
+    double *wf = calloc(w.njobs, sizeof *wf), *wp = calloc(w.njobs, sizeof *wp);
+    assert_non_null(wf);
+    assert_non_null(wp);
+    for (size_t i = 0; i < w.njobs; i++)
+        w.jobs[i].priority = (i % 5 == 0) ? 10 : 0;
+    o.backfill = false;
+    o.priority_queue = false;
+    o.job_wait = wf;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &m_fcfs, &err), 0);
+    o.priority_queue = true;
+    o.job_wait = wp;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &m_prio, &err), 0);
+    double hf = 0, hp = 0;
+    size_t nh = 0;
+    for (size_t i = 0; i < w.njobs; i += 5) {
+        if (isnan(wf[i]) || isnan(wp[i])) continue;
+        hf += wf[i]; hp += wp[i]; nh++;
+    }
+    assert_true(nh > 100);
+    assert_true(hp < 0.5 * hf);
+    free(wf);
+    free(wp);
+    sai_sched_metrics_free(&m_fcfs); sai_sched_metrics_free(&m_prio);
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
+/* The indexed simulator equals the linear-scan reference run for run
+ * (first fit has no ties, so the placements must be identical). */
+static void test_index_equals_reference_run(void **state)
+{
+    (void)state;
+    sai_sched_spec_t s;
+    load_mixed(&s);
+    sai_sched_workload_t w;
+    synth(&w, 4, 1500, 0.3);
+    for (size_t i = 0; i < w.njobs; i++)
+        w.jobs[i].arrival /= 3;
+    sai_sched_opts_t o = {0};
+    sai_sched_metrics_t a, b;
+    sai_error err = {0};
+    o.policy = sai_sched_policy_find("first-fit");
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &a, &err), 0);
+    o.linear_scan = true;
+    assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &b, &err), 0);
+    assert_true(a.wait_mean == b.wait_mean && a.makespan == b.makespan && a.wait_p99 == b.wait_p99);
+    assert_true(a.wait_mean > 0);
+    for (size_t p = 0; p < a.npools; p++)
+        assert_int_equal(a.pools[p].jobs, b.pools[p].jobs);
+    sai_sched_metrics_free(&a); sai_sched_metrics_free(&b);
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heap_order_and_fifo_ties),
+        cmocka_unit_test(test_spec_parses_pools),
+        cmocka_unit_test(test_spec_errors_name_line_and_field),
+        cmocka_unit_test(test_index_matches_scan),
+        cmocka_unit_test(test_index_equals_reference_run),
+        cmocka_unit_test(test_deterministic_for_a_seed),
+        cmocka_unit_test(test_invariants_and_violations),
+        cmocka_unit_test(test_violation_counter_checks_placement),
+        cmocka_unit_test(test_runtime_model),
+        cmocka_unit_test(test_security_first_keeps_tee_nodes_free),
+        cmocka_unit_test(test_backfill_and_priority),
+        cmocka_unit_test(test_alibaba_trace_slice),
+        cmocka_unit_test(test_k8s_quantities),
+        cmocka_unit_test(test_extender_handler_malformed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
