@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # test_attest_cli.sh — the attestation sub-commands end to end: platform
 # init, attest --tee sim, verify-evidence (exit codes, --json, --policy,
-# --at, tokens), raw SNP vectors, inspect-evidence, and the dcap integration
-# point's clear refusal.
+# --at, tokens), raw SNP vectors, inspect-evidence. TDX/SGX: test_dcap_cli.sh.
 set -u
 CLI=${SAI_CLI:?}
 V=${SAI_SHARED_DIR:?}/vectors/sev-snp
@@ -65,10 +64,7 @@ expect 0 "inspect raw report" "$CLI" inspect-evidence --report "$V/derived_oak_g
 grep -q '"cpuid_product":[[:space:]]*"Genoa"' "$T/out" && ok "inspect shows product" || bad "inspect product"
 expect 0 "inspect envelope" "$CLI" inspect-evidence "$T/ev.json"
 
-# integration points
-expect 1 "tdx quote: not built in this version" "$CLI" verify-evidence --tee tdx --quote "${SAI_SHARED_DIR}/vectors/tdx/trustee_tdx_quote_4.dat"
-grep -q "not built in this version" "$T/err" && ok "dcap message" || bad "dcap message"
-expect 1 "ratls: not built in this version" "$CLI" verify-evidence --ratls "${SAI_SHARED_DIR}/vectors/sgx/ccc_ratls_rats-tls-cert.pem"
+# TDX/SGX/RA-TLS through the same verifier: tests/attest/test_dcap_cli.sh
 
 # usage
 expect 2 "usage error" "$CLI" verify-evidence
