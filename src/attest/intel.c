@@ -19,8 +19,10 @@
 #include "secureai/dcap.h"
 #include "secureai/util.h"
 
-static const char *hint_for(const char *check)
+static const char *hint_for(const char *check, const char *detail)
 {
+    if (strstr(detail, "expired") != NULL || strstr(detail, "not yet valid") != NULL)
+        return "a certificate, CRL or collateral item is outside its validity: fetch current ones (Intel PCS/PCCS) or verify as of a time inside it (--at)";
     if (!strcmp(check, "tcb_level") || !strcmp(check, "tcb_status"))
         return "TCB not supported or Revoked: the platform needs a TCB recovery (microcode/firmware/TDX module update)";
     if (strstr(check, "validity") != NULL)
@@ -78,10 +80,10 @@ int sai_attest_from_dcap(sai_attest_result *res, const sai_dcap_result *d, int d
 
     if (d->verdict == SAI_DCAP_CONTRAINDICATED || dcap_rc != 0) {
         const char *check = d->failed_check[0] ? d->failed_check : "verification";
+        const char *detail = d->failed_detail[0] ? d->failed_detail
+                                                 : (err != NULL ? err->msg : "refused");
         int code = dcap_rc != 0 ? dcap_rc : SAI_EAUTH;
-        return sai_attest_refuse(res, err, code, check, hint_for(check), "%.250s",
-                                 d->failed_detail[0] ? d->failed_detail
-                                                     : (err != NULL ? err->msg : "refused"));
+        return sai_attest_refuse(res, err, code, check, hint_for(check, detail), "%.250s", detail);
     }
     if (d->verdict == SAI_DCAP_TCB_UNKNOWN)
         snprintf(res->tcb_status, sizeof res->tcb_status, "Unknown");
