@@ -3,18 +3,8 @@
 # init, attest --tee sim, verify-evidence (exit codes, --json, --policy,
 # --at, tokens), raw SNP vectors, inspect-evidence. TDX/SGX: test_dcap_cli.sh.
 set -u
-CLI=${SAI_CLI:?}
+. "$(dirname "$0")/cli_common.sh"
 V=${SAI_SHARED_DIR:?}/vectors/sev-snp
-T=$(mktemp -d /tmp/sai-attest-cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   - $1"; }
-bad()  { echo "FAIL - $1"; fails=$((fails + 1)); }
-expect() { # expect CODE DESC cmd...
-    local want=$1 desc=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"; local got=$?
-    if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, want $want)"; cat "$T/err"; fi
-}
 
 export SECUREAI_PLATFORM_DIR="$T/plat"
 expect 0 "platform init" "$CLI" platform init
@@ -72,4 +62,4 @@ expect 0 "--help" "$CLI" verify-evidence --help
 expect 1 "missing SNP device" "$CLI" attest --tee sev-snp --root "$T/none" --report-data 00 --out "$T/x.json"
 grep -q "no SEV-SNP guest interface found (looked at" "$T/err" && ok "missing device message" || bad "missing device message"
 
-[ "$fails" = 0 ] && echo "all ok" || { echo "$fails failure(s)"; exit 1; }
+finish

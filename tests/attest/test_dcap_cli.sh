@@ -8,18 +8,8 @@
 # Gramine trees serving real quotes) verify with and without --collateral;
 # inspect-evidence prints the quote fields.
 set -u
-CLI=${SAI_CLI:?}
+. "$(dirname "$0")/cli_common.sh"
 V=${SAI_SHARED_DIR:?}/vectors
-T=$(mktemp -d /tmp/sai-dcap-cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   - $1"; }
-bad()  { echo "FAIL - $1"; fails=$((fails + 1)); }
-expect() { # expect CODE DESC cmd...
-    local want=$1 desc=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"; local got=$?
-    if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, want $want)"; cat "$T/err"; fi
-}
 has()  { # has DESC REGEX FILE
     grep -q -- "$2" "$3" && ok "$1" || { bad "$1 (no /$2/ in $3)"; head -c 600 "$3"; echo; }
 }
@@ -246,4 +236,4 @@ expect 0 "verify-evidence --help mentions --collateral" "$CLI" verify-evidence -
 has "help: collateral" "collateral" "$T/out"
 expect 1 "--collateral with --report refused" "$CLI" verify-evidence --tee sev-snp --report "$T/x" --vcek "$T/x" --collateral "$T/x"
 
-[ "$fails" = 0 ] && echo "all ok" || { echo "$fails failure(s)"; exit 1; }
+finish
