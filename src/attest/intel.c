@@ -44,6 +44,8 @@ int sai_attest_from_dcap(sai_attest_result *res, const sai_dcap_result *d, int d
     res->verified_at = at;
     res->tee = d->tee == SAI_DCAP_TDX ? SAI_TEE_TDX : SAI_TEE_SGX;
     res->report_version = d->version;
+    if (d->version == 0)       /* not even the header parsed: no fields to map */
+        goto verdict;
     if (d->tee == SAI_DCAP_TDX) {
         snprintf(res->product, sizeof res->product, "%s",
                  d->body_type == SAI_DCAP_BODY_TD15 ? "TDX 1.5" : "TDX 1.0");
@@ -78,6 +80,7 @@ int sai_attest_from_dcap(sai_attest_result *res, const sai_dcap_result *d, int d
         ADD("isv_svn", d->isv_svn);
 #undef ADD
 
+verdict:
     if (d->verdict == SAI_DCAP_CONTRAINDICATED || dcap_rc != 0) {
         const char *check = d->failed_check[0] ? d->failed_check : "verification";
         const char *detail = d->failed_detail[0] ? d->failed_detail
