@@ -2,14 +2,15 @@
  * fuzz_dcap_quote.c — libFuzzer target for the DCAP quote parser (header,
  * bodies, signature data, QE report, QE auth data, certification data) and
  * the verification that follows a successful parse (PEM chain, X.509,
- * signatures), with no collateral, plus the RA-TLS extractor on the same
- * bytes. Seeds: the real quotes under $SAI_SHARED_DIR/vectors (see
+ * signatures), with no collateral, plus the RA-TLS extractor and the
+ * attest layer (inspect, result mapping) on the same bytes. Seeds: the real quotes under $SAI_SHARED_DIR/vectors (see
  * fuzz_dcap_seeds.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "fuzz_dcap_seeds.h"
+#include "secureai/attest.h"
 #include "secureai/dcap.h"
 
 static fuzz_seeds seeds;
@@ -41,6 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sai_ratls rt;
     if (sai_dcap_ratls_extract(b, len, &rt, NULL) == 0)
         sai_dcap_ratls_free(&rt);
+    /* the attest layer on the same bytes: inspect (quote fields, RA-TLS) and
+     * the mapped verification */
+    char *json = NULL;
+    if (sai_attest_inspect_ratls_json(&json, b, len, NULL) == 0)
+        free(json);
+    sai_attest_result res;
+    (void)sai_attest_verify_quote(SAI_TEE_NONE, b, len, NULL, 0, 1752919234, &res, NULL);
     free(b);
     return 0;
 }

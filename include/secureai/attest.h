@@ -103,7 +103,7 @@ typedef enum {
 } sai_verdict;
 
 #define SAI_ATTEST_MAX_TCB 12
-#define SAI_ATTEST_MAX_ADVISORIES 16
+#define SAI_ATTEST_MAX_ADVISORIES 64   /* = SAI_DCAP_MAX_ADVISORIES */
 
 typedef struct sai_attest_tcb_component {
     char     name[16];           /* "bl", "tee", "snp", "ucode", "fmc", "tdx_module", ... */
@@ -113,7 +113,7 @@ typedef struct sai_attest_tcb_component {
 typedef struct sai_attest_result {
     sai_tee_kind tee;
     bool     is_simulated;
-    char     product[16];        /* "Milan", "Genoa", "Turin", "Sim", or "" */
+    char     product[16];        /* "Milan", "Genoa", "Turin", "Sim", "TDX 1.0", "TDX 1.5", "SGX" */
     /* Primary measurement: SNP MEASUREMENT (48), TDX MRTD (48), SGX MRENCLAVE (32). */
     uint8_t  measurement[48];
     size_t   measurement_len;
@@ -123,12 +123,14 @@ typedef struct sai_attest_result {
     /* SGX */
     bool     has_sgx;
     uint8_t  mrenclave[32], mrsigner[32];
+    uint16_t isv_prodid, isv_svn;
     uint8_t  report_data[64];
     uint8_t  chip_id[64];
     sai_attest_tcb_component tcb[SAI_ATTEST_MAX_TCB];
     size_t   n_tcb;
-    char     tcb_status[40];     /* Intel status ("UpToDate", ...); "" for SNP/sim */
-    char     advisory_ids[SAI_ATTEST_MAX_ADVISORIES][24];
+    char     tcb_status[40];     /* Intel status ("UpToDate", ..., "Unknown" without
+                                    collateral); "" for SNP/sim */
+    char     advisory_ids[SAI_ATTEST_MAX_ADVISORIES][32];
     size_t   n_advisories;
     bool     debug;
     uint64_t guest_policy;       /* SNP POLICY */
@@ -153,8 +155,12 @@ const char *sai_verdict_name(sai_verdict v);   /* "affirming", "contraindicated"
  *   allow_debug: false                     (default false: debug forbidden)
  *   measurements: [hex, ...]               (SNP MEASUREMENT / TDX MRTD / SGX MRENCLAVE)
  *   mrtd: [hex], rtmr0..rtmr3: [hex], mrenclave: [hex], mrsigner: [hex]
- *   min_tcb: {bl: 2, tee: 0, snp: 5, ucode: 68, fmc: 0, ...}
- *   tcb_statuses: [UpToDate, SWHardeningNeeded]   (Intel results)
+ *   min_tcb: {bl: 2, tee: 0, snp: 5, ucode: 68, fmc: 0,      (SNP)
+ *             pce: 13, qe: 8, tdx_module: 3, isv_svn: 1}     (Intel)
+ *   isv_prodid: [0, 1]                     (SGX ISVPRODID allow-list)
+ *   tcb_statuses: [UpToDate, SWHardeningNeeded]   (Intel results; default
+ *             [UpToDate]: WARNING statuses and "Unknown" (no collateral)
+ *             pass only when listed)
  *   report_data: hex (64 bytes)
  *   max_age: seconds
  *   sim_roots: [sha256 hex of a sim platform ARK]
@@ -250,14 +256,41 @@ int  sai_evidence_build(char **json, size_t *json_len, sai_tee_kind tee, bool si
  * prints. Works without verifying. */
 int  sai_attest_inspect_json(char **json, const sai_evidence *ev, sai_error *err) SAI_MUST_CHECK;
 int  sai_attest_result_json(char **json, const sai_attest_result *res, sai_error *err) SAI_MUST_CHECK;
+/* The quotes in an RA-TLS certificate (kind, key binding, quote fields). */
+int  sai_attest_inspect_ratls_json(char **json, const uint8_t *cert, size_t len,
+                                   sai_error *err) SAI_MUST_CHECK;
 
-/* Integration point for helper dcap's TDX/SGX verifier and RA-TLS: returns
- * SAI_EUNSUPP "not built in this version" until wired. */
+/* The same with collateral given separately (TDX/SGX: dcap-qvl style JSON,
+ * see dcap.h); when collateral_json is non-NULL it replaces the envelope's
+ * "collateral". */
+int sai_attest_verify_envelope(const char *evidence_json, size_t len,
+                               const char *collateral_json, size_t collateral_len,
+                               const sai_attest_policy *policy,
+                               const uint8_t *expected_report_data,
+                               int64_t at, sai_attest_result *res,
+                               sai_error *err) SAI_MUST_CHECK;
+
+/* TDX/SGX (Intel DCAP, dcap.h) into the generic result. tee is the kind the
+ * caller expects (SAI_TEE_TDX / SAI_TEE_SGX; SAI_TEE_NONE = whatever the
+ * quote is); a quote of the other kind is refused (rule "tee").
+ * collateral_json may be NULL: the TCB status is then "Unknown", which the
+ * default policy refuses. Returns 0 when the quote verified (res not yet
+ * appraised: verdict NONE); otherwise a negative code with res->rule = the
+ * dcap check that failed (quote_signature, pck_chain, tcb_level, ...). */
 int  sai_attest_verify_quote(sai_tee_kind tee, const uint8_t *quote, size_t quote_len,
                              const char *collateral_json, size_t collateral_len,
                              int64_t at, sai_attest_result *res, sai_error *err) SAI_MUST_CHECK;
-int  sai_attest_verify_ratls(const uint8_t *cert, size_t cert_len, int64_t at,
+/* An RA-TLS certificate (PEM/DER): every quote in it must bind the
+ * certificate's key; the preferred one (DICE first) is verified and mapped. */
+int  sai_attest_verify_ratls(const uint8_t *cert, size_t cert_len,
+                             const char *collateral_json, size_t collateral_len, int64_t at,
                              sai_attest_result *res, sai_error *err) SAI_MUST_CHECK;
+/* Map a sai_dcap_result (from sai_dcap_verify, e.g. with a cached
+ * collateral object) into res; a CONTRAINDICATED result becomes a refusal
+ * (returns its code, res->rule = failed_check). at = verification time. */
+struct sai_dcap_result;
+int  sai_attest_from_dcap(sai_attest_result *res, const struct sai_dcap_result *d,
+                          int dcap_rc, int64_t at, sai_error *err) SAI_MUST_CHECK;
 
 /* Parse RFC 3339 ("2025-09-12T00:00:00Z", offsets allowed) to Unix seconds. */
 int  sai_parse_rfc3339(int64_t *out, const char *s, sai_error *err) SAI_MUST_CHECK;

@@ -2,6 +2,8 @@
 #ifndef SAI_ATTEST_INT_H
 #define SAI_ATTEST_INT_H
 
+#include <cjson/cJSON.h>
+
 #include "secureai/attest.h"
 
 /* Record a refusal in res (verdict, rule, values, hint) and err
@@ -27,5 +29,13 @@ void sai_attest_set_snp_tcb(sai_attest_result *res, const sai_snp_tcb *t, sai_sn
 /* The policy's trusted sim ARK fingerprints (borrowed). */
 void sai_attest_policy_sim_roots(const sai_attest_policy *p, const uint8_t (**roots)[32],
                                  size_t *n);
+
+/* JSON output (json_out.c): bytes as lower-case hex; a time as RFC 3339
+ * UTC (omitted when <= 0). 0 or -1 (out of memory). */
+int sai_json_add_hex(cJSON *o, const char *name, const uint8_t *b, size_t n);
+int sai_json_add_time(cJSON *o, const char *name, int64_t t);
+/* TDX (mrtd, rtmr0-3) / SGX (mrenclave, mrsigner, isv_prodid, isv_svn)
+ * fields and advisory_ids of a result; nothing for SNP/sim. */
+int sai_json_add_intel_claims(cJSON *o, const sai_attest_result *res);
 
 #endif

@@ -568,12 +568,6 @@ static const isv_level *isv_match(const isv_level *lv, size_t n, uint16_t svn)
     return NULL;
 }
 
-static void hexs(char *out, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
 int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
                              const dcap_pck_info *pck, time_t at, sai_dcap_result *res,
                              dcap_fail *f)
@@ -591,14 +585,14 @@ int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
         return SAI_EPOLICY;
     }
     if (memcmp(c->fmspc, pck->fmspc, 6) != 0) {
-        hexs(a, pck->fmspc, 6);
-        hexs(b, c->fmspc, 6);
+        sai_hex_encode(a, pck->fmspc, 6);
+        sai_hex_encode(b, c->fmspc, 6);
         fail(f, SAI_EPOLICY, "fmspc", "PCK FMSPC %s != tcb_info fmspc %s", a, b);
         return SAI_EPOLICY;
     }
     if (memcmp(c->pceid, pck->pceid, 2) != 0) {
-        hexs(a, pck->pceid, 2);
-        hexs(b, c->pceid, 2);
+        sai_hex_encode(a, pck->pceid, 2);
+        sai_hex_encode(b, c->pceid, 2);
         fail(f, SAI_EPOLICY, "pceid", "PCK PCE-ID %s != tcb_info pceId %s", a, b);
         return SAI_EPOLICY;
     }
@@ -606,8 +600,8 @@ int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
     /* QE identity */
     const sai_dcap_sgx_body *qe = &q->qe_report;
     if (memcmp(qe->mrsigner, c->qe_mrsigner, 32) != 0) {
-        hexs(a, qe->mrsigner, 32);
-        hexs(b, c->qe_mrsigner, 32);
+        sai_hex_encode(a, qe->mrsigner, 32);
+        sai_hex_encode(b, c->qe_mrsigner, 32);
         fail(f, SAI_EPOLICY, "qe_identity", "QE MRSIGNER %s != %s", a, b);
         return SAI_EPOLICY;
     }
@@ -622,7 +616,7 @@ int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
     }
     for (int i = 0; i < 16; i++)
         if ((qe->attributes[i] & c->qe_attr_mask[i]) != (c->qe_attr[i] & c->qe_attr_mask[i])) {
-            hexs(a, qe->attributes, 16);
+            sai_hex_encode(a, qe->attributes, 16);
             fail(f, SAI_EPOLICY, "qe_identity", "QE ATTRIBUTES %s do not match the identity", a);
             return SAI_EPOLICY;
         }
@@ -652,7 +646,7 @@ int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
                 return SAI_EPOLICY;
             }
             if (memcmp(t->mrsigner, q->td.mrsignerseam, 48) != 0) {
-                hexs(a, q->td.mrsignerseam, 48);
+                sai_hex_encode(a, q->td.mrsignerseam, 48);
                 fail(f, SAI_EPOLICY, "tdx_module", "MRSIGNERSEAM %s != %s's mrsigner", a, id);
                 return SAI_EPOLICY;
             }
@@ -672,8 +666,8 @@ int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
             snprintf(res->tdx_module_status, sizeof res->tdx_module_status, "%s", ml->m.status);
         } else if (c->has_tdx_module) {
             if (memcmp(c->tdx_mrsigner, q->td.mrsignerseam, 48) != 0) {
-                hexs(a, q->td.mrsignerseam, 48);
-                hexs(b, c->tdx_mrsigner, 48);
+                sai_hex_encode(a, q->td.mrsignerseam, 48);
+                sai_hex_encode(b, c->tdx_mrsigner, 48);
                 fail(f, SAI_EPOLICY, "tdx_module", "MRSIGNERSEAM %s != tdxModule mrsigner %s", a, b);
                 return SAI_EPOLICY;
             }
@@ -698,12 +692,12 @@ int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
             hit = L;
     }
     if (hit == NULL) {
-        hexs(a, pck->compsvn, 16);
-        hexs(b, q->td.tee_tcb_svn, 16);
+        sai_hex_encode(a, pck->compsvn, 16);
+        sai_hex_encode(b, q->td.tee_tcb_svn, 16);
         const tcb_level *low = &c->levels[c->nlevels - 1];
         char c1[40], c2[40];
-        hexs(c1, low->sgx, 16);
-        hexs(c2, low->tdx, 16);
+        sai_hex_encode(c1, low->sgx, 16);
+        sai_hex_encode(c2, low->tdx, 16);
         /* the hint: the first component below even the lowest level */
         char hint[64] = "";
         for (int k = 0; k < 16 && !hint[0]; k++)

@@ -14,6 +14,7 @@
  * Any failure stops with the check's name and the values (res.failed_*).
  */
 #include "dcap_internal.h"
+#include "secureai/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,12 +56,6 @@ static int refuse(sai_dcap_result *res, sai_error *err, int code, const char *ch
     snprintf(res->failed_check, sizeof res->failed_check, "%s", check);
     res->verdict = SAI_DCAP_CONTRAINDICATED;
     return sai_error_set(err, code, "dcap %s: %s", check, res->failed_detail);
-}
-
-static void hexs(char *out, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
 static void fill_fields(const sai_dcap_quote *q, sai_dcap_result *res)
@@ -210,7 +205,7 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
         return refuse(res, err, SAI_EFORMAT, "header", "attestation key type %u is not 2",
                       q->att_key_type);
     if (memcmp(q->qe_vendor_id, INTEL_QE_VENDOR, 16) != 0) {
-        hexs(a, q->qe_vendor_id, 16);
+        sai_hex_encode(a, q->qe_vendor_id, 16);
         return refuse(res, err, SAI_EAUTH, "qe_vendor", "QE vendor id %s is not Intel's", a);
     }
 
@@ -238,8 +233,8 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
     static const uint8_t zero[32];
     if (memcmp(h, q->qe_report.report_data, 32) != 0 ||
         memcmp(q->qe_report.report_data + 32, zero, 32) != 0) {
-        hexs(a, q->qe_report.report_data, 32);
-        hexs(b, h, 32);
+        sai_hex_encode(a, q->qe_report.report_data, 32);
+        sai_hex_encode(b, h, 32);
         return refuse(res, err, SAI_EAUTH, "qe_report_binding",
                       "QE report_data[0:32] %s != SHA-256(attestation key || QE auth data) %s "
                       "(or [32:64] not zero)", a, b);
@@ -269,8 +264,8 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
         const uint8_t *want = q->tee == SAI_DCAP_TDX ? TD_QE_MRSIGNER : SGX_QE_MRSIGNER;
         uint16_t prod = q->tee == SAI_DCAP_TDX ? 2 : 1;
         if (memcmp(q->qe_report.mrsigner, want, 32) != 0 || q->qe_report.isvprodid != prod) {
-            hexs(a, q->qe_report.mrsigner, 32);
-            hexs(b, want, 32);
+            sai_hex_encode(a, q->qe_report.mrsigner, 32);
+            sai_hex_encode(b, want, 32);
             return refuse(res, err, SAI_EPOLICY, "qe_identity",
                           "QE MRSIGNER %s ISVPRODID %u, expected Intel's %s ISVPRODID %u", a,
                           q->qe_report.isvprodid, b, prod);

@@ -9,6 +9,7 @@
  * until the chain is verified, and bounded like everything else).
  */
 #include "dcap_internal.h"
+#include "secureai/attest.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -231,26 +232,8 @@ time_t dcap_asn1_time(const ASN1_TIME *t)
 
 time_t dcap_rfc3339(const char *s)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int n = 0;
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-                            &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return (time_t)-1;
-    const char *rest = s + n;
-    if (*rest == '.') { /* fractional seconds: ignored */
-        rest++;
-        while (*rest >= '0' && *rest <= '9')
-            rest++;
-    }
-    if (strcmp(rest, "Z") != 0)
-        return (time_t)-1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-        return (time_t)-1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return timegm(&tm);
+    int64_t t = 0;   /* the one RFC 3339 parser (evidence.c), shared with --at */
+    return sai_parse_rfc3339(&t, s, NULL) == 0 ? (time_t)t : (time_t)-1;
 }
 
 static void narrow(time_t *from, time_t *until, time_t a, time_t b)

@@ -1,7 +1,7 @@
 /*
  * evidence.c — the self-describing evidence envelope (JSON) and the
- * top-level sai_attest_verify_evidence(): parse, dispatch on the TEE kind,
- * verify, appraise.
+ * top-level sai_attest_verify_evidence(): parse, dispatch on the TEE kind
+ * (SNP/sim: snp_verify.c; TDX/SGX: intel.c), verify, appraise.
  *
  * The envelope is untrusted input (fuzz/fuzz_evidence_envelope.c): every
  * field is type-checked and size-capped, unknown fields are ignored, and
@@ -231,38 +231,18 @@ out:
     return rc;
 }
 
-/* ---- integration points for the DCAP component ------------------------- */
-
-int sai_attest_verify_quote(sai_tee_kind tee, const uint8_t *quote, size_t quote_len,
-                            const char *collateral_json, size_t collateral_len,
-                            int64_t at, sai_attest_result *res, sai_error *err)
-{
-    /* INTEGRATION POINT (dcap): map sai_dcap_verify_quote()'s result into
-     * res (mrtd/rtmr or mrenclave/mrsigner, report_data, tcb_status,
-     * advisory ids, debug) and return 0 when the quote verified. */
-    memset(res, 0, sizeof *res);
-    res->tee = tee;
-    res->verified_at = at;
-    return sai_attest_refuse(res, err, SAI_EUNSUPP, "unsupported",
-                             "TDX/SGX verification is provided by the dcap component",
-                             "%s quote verification is not built in this version",
-                             sai_tee_kind_name(tee));
-}
-
-int sai_attest_verify_ratls(const uint8_t *cert, size_t cert_len, int64_t at,
-                            sai_attest_result *res, sai_error *err)
-{
-    /* INTEGRATION POINT (dcap): RA-TLS certificate -> quote -> result. */
-    memset(res, 0, sizeof *res);
-    res->verified_at = at;
-    return sai_attest_refuse(res, err, SAI_EUNSUPP, "unsupported",
-                             "RA-TLS verification is provided by the dcap component",
-                             "RA-TLS certificate verification is not built in this version");
-}
-
 /* ---- the top-level verifier ------------------------------------------------ */
 
 int sai_attest_verify_evidence(const char *json, size_t len, const sai_attest_policy *policy,
+                               const uint8_t *expected_report_data, int64_t at,
+                               sai_attest_result *res, sai_error *err)
+{
+    return sai_attest_verify_envelope(json, len, NULL, 0, policy, expected_report_data, at, res,
+                                      err);
+}
+
+int sai_attest_verify_envelope(const char *json, size_t len, const char *collateral_json,
+                               size_t collateral_len, const sai_attest_policy *policy,
                                const uint8_t *expected_report_data, int64_t at,
                                sai_attest_result *res, sai_error *err)
 {
@@ -300,8 +280,12 @@ int sai_attest_verify_evidence(const char *json, size_t len, const sai_attest_po
         rc = sai_attest_verify_snp(ev.report, ev.report_len, (const uint8_t *)ev.certs,
                                    ev.certs_len, NULL, 0, roots, n_roots, at, res, err);
     } else {
-        rc = sai_attest_verify_quote(ev.tee, ev.quote, ev.quote_len, ev.collateral,
-                                     ev.collateral_len, at, res, err);
+        if (collateral_json == NULL) {
+            collateral_json = ev.collateral;
+            collateral_len = ev.collateral_len;
+        }
+        rc = sai_attest_verify_quote(ev.tee, ev.quote, ev.quote_len, collateral_json,
+                                     collateral_len, at, res, err);
     }
     res->evidence_time = ev.generated_at;
     res->verified_at = at;

@@ -10,18 +10,8 @@
 #include <cjson/cJSON.h>
 
 #include "attest_int.h"
+#include "secureai/dcap.h"
 #include "secureai/util.h"
-
-static int hexstr(cJSON *o, const char *name, const uint8_t *b, size_t n)
-{
-    char *hex = malloc(2 * n + 1);
-    if (hex == NULL)
-        return -1;
-    sai_hex_encode(hex, b, n);
-    cJSON *s = cJSON_AddStringToObject(o, name, hex);
-    free(hex);
-    return s ? 0 : -1;
-}
 
 static int tcb_obj(cJSON *o, const char *name, uint64_t raw, sai_snp_product p)
 {
@@ -60,16 +50,16 @@ static int snp_fields(cJSON *o, const uint8_t *rep, size_t len, sai_error *err)
     snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)r.platform_info);
     bad |= !cJSON_AddStringToObject(o, "platform_info", buf);
     bad |= !cJSON_AddStringToObject(o, "signing_key", r.vlek ? "VLEK" : "VCEK");
-    bad |= hexstr(o, "family_id", r.family_id, 16);
-    bad |= hexstr(o, "image_id", r.image_id, 16);
-    bad |= hexstr(o, "report_data", r.report_data, 64);
-    bad |= hexstr(o, "measurement", r.measurement, 48);
-    bad |= hexstr(o, "host_data", r.host_data, 32);
-    bad |= hexstr(o, "id_key_digest", r.id_key_digest, 48);
-    bad |= hexstr(o, "author_key_digest", r.author_key_digest, 48);
-    bad |= hexstr(o, "report_id", r.report_id, 32);
-    bad |= hexstr(o, "report_id_ma", r.report_id_ma, 32);
-    bad |= hexstr(o, "chip_id", r.chip_id, 64);
+    bad |= sai_json_add_hex(o, "family_id", r.family_id, 16);
+    bad |= sai_json_add_hex(o, "image_id", r.image_id, 16);
+    bad |= sai_json_add_hex(o, "report_data", r.report_data, 64);
+    bad |= sai_json_add_hex(o, "measurement", r.measurement, 48);
+    bad |= sai_json_add_hex(o, "host_data", r.host_data, 32);
+    bad |= sai_json_add_hex(o, "id_key_digest", r.id_key_digest, 48);
+    bad |= sai_json_add_hex(o, "author_key_digest", r.author_key_digest, 48);
+    bad |= sai_json_add_hex(o, "report_id", r.report_id, 32);
+    bad |= sai_json_add_hex(o, "report_id_ma", r.report_id_ma, 32);
+    bad |= sai_json_add_hex(o, "chip_id", r.chip_id, 64);
     bad |= !cJSON_AddStringToObject(o, "cpuid_product", sai_snp_product_name(p));
     bad |= !cJSON_AddNumberToObject(o, "cpuid_fam", r.cpuid_fam);
     bad |= !cJSON_AddNumberToObject(o, "cpuid_mod", r.cpuid_mod);
@@ -82,6 +72,79 @@ static int snp_fields(cJSON *o, const uint8_t *rep, size_t len, sai_error *err)
     bad |= !cJSON_AddStringToObject(o, "current_firmware", buf);
     snprintf(buf, sizeof buf, "%u.%u build %u", r.committed_major, r.committed_minor, r.committed_build);
     bad |= !cJSON_AddStringToObject(o, "committed_firmware", buf);
+    if (bad)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int sgx_body(cJSON *o, const sai_dcap_sgx_body *b)
+{
+    int bad = 0;
+    bad |= sai_json_add_hex(o, "cpusvn", b->cpusvn, 16);
+    bad |= !cJSON_AddNumberToObject(o, "miscselect", b->miscselect);
+    bad |= sai_json_add_hex(o, "isvextprodid", b->isvextprodid, 16);
+    bad |= sai_json_add_hex(o, "attributes", b->attributes, 16);
+    bad |= !cJSON_AddBoolToObject(o, "debug", (b->attributes[0] & 0x02) != 0);
+    bad |= sai_json_add_hex(o, "mrenclave", b->mrenclave, 32);
+    bad |= sai_json_add_hex(o, "mrsigner", b->mrsigner, 32);
+    bad |= sai_json_add_hex(o, "configid", b->configid, 64);
+    bad |= !cJSON_AddNumberToObject(o, "isv_prodid", b->isvprodid);
+    bad |= !cJSON_AddNumberToObject(o, "isv_svn", b->isvsvn);
+    bad |= !cJSON_AddNumberToObject(o, "configsvn", b->configsvn);
+    bad |= sai_json_add_hex(o, "isvfamilyid", b->isvfamilyid, 16);
+    bad |= sai_json_add_hex(o, "report_data", b->report_data, 64);
+    return bad;
+}
+
+/* The fields of a DCAP quote (layout parse only, see dcap.h). */
+static int quote_fields(cJSON *o, const uint8_t *buf, size_t len, sai_error *err)
+{
+    sai_dcap_quote q;
+    int rc = sai_dcap_quote_parse(buf, len, &q, err);
+    if (rc != 0)
+        return rc;
+    int bad = 0;
+    bad |= !cJSON_AddNumberToObject(o, "quote_version", q.version);
+    bad |= !cJSON_AddStringToObject(o, "quote_tee", q.tee == SAI_DCAP_TDX ? "tdx" : "sgx");
+    bad |= !cJSON_AddNumberToObject(o, "att_key_type", q.att_key_type);
+    bad |= !cJSON_AddNumberToObject(o, "body_type", q.body_type);
+    if (q.version == 3) {
+        bad |= !cJSON_AddNumberToObject(o, "qe_svn", q.qe_svn);
+        bad |= !cJSON_AddNumberToObject(o, "pce_svn", q.pce_svn);
+    }
+    bad |= sai_json_add_hex(o, "qe_vendor_id", q.qe_vendor_id, 16);
+    bad |= sai_json_add_hex(o, "user_data", q.user_data, 20);
+    if (q.tee == SAI_DCAP_TDX) {
+        static const char *const rn[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
+        const sai_dcap_td_body *t = &q.td;
+        bad |= sai_json_add_hex(o, "tee_tcb_svn", t->tee_tcb_svn, 16);
+        bad |= sai_json_add_hex(o, "mrseam", t->mrseam, 48);
+        bad |= sai_json_add_hex(o, "mrsignerseam", t->mrsignerseam, 48);
+        bad |= sai_json_add_hex(o, "seam_attributes", t->seam_attributes, 8);
+        bad |= sai_json_add_hex(o, "td_attributes", t->td_attributes, 8);
+        bad |= !cJSON_AddBoolToObject(o, "debug", (t->td_attributes[0] & 0x01) != 0);
+        bad |= sai_json_add_hex(o, "xfam", t->xfam, 8);
+        bad |= sai_json_add_hex(o, "mrtd", t->mrtd, 48);
+        bad |= sai_json_add_hex(o, "mrconfigid", t->mrconfigid, 48);
+        bad |= sai_json_add_hex(o, "mrowner", t->mrowner, 48);
+        bad |= sai_json_add_hex(o, "mrownerconfig", t->mrownerconfig, 48);
+        for (int i = 0; i < 4; i++)
+            bad |= sai_json_add_hex(o, rn[i], t->rtmr[i], 48);
+        bad |= sai_json_add_hex(o, "report_data", t->report_data, 64);
+        if (t->v15) {
+            bad |= sai_json_add_hex(o, "tee_tcb_svn2", t->tee_tcb_svn2, 16);
+            bad |= sai_json_add_hex(o, "mrservicetd", t->mrservicetd, 48);
+        }
+    } else {
+        bad |= sgx_body(o, &q.sgx);
+    }
+    cJSON *qe = cJSON_AddObjectToObject(o, "qe_report");
+    bad |= qe == NULL || sgx_body(qe, &q.qe_report);
+    bad |= !cJSON_AddNumberToObject(o, "cert_data_type", q.cert_type);
+    int ncert = 0;
+    for (size_t i = 0; i + 27 <= q.cert_len; i++)
+        ncert += memcmp(q.cert_data + i, "-----BEGIN CERTIFICATE-----", 27) == 0;
+    bad |= !cJSON_AddNumberToObject(o, "pck_chain_certificates", ncert);
     if (bad)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     return 0;
@@ -113,10 +176,13 @@ int sai_attest_inspect_json(char **json, const sai_evidence *ev, sai_error *err)
     }
     if (ev->quote != NULL) {
         cJSON_AddNumberToObject(o, "quote_len", (double)ev->quote_len);
-        if (ev->quote_len >= 48) {
-            cJSON_AddNumberToObject(o, "quote_version", ev->quote[0] | ev->quote[1] << 8);
-            cJSON_AddStringToObject(o, "note", "TDX/SGX quote fields are decoded by the dcap component");
+        int rc = quote_fields(o, ev->quote, ev->quote_len, err);
+        if (rc != 0) {
+            cJSON_Delete(o);
+            return rc;
         }
+        if (ev->collateral != NULL)
+            cJSON_AddBoolToObject(o, "collateral", true);
     }
     int ncert = 0;
     for (const char *c = ev->certs; c != NULL && (c = strstr(c, "-----BEGIN CERTIFICATE-----")) != NULL; c++)
@@ -140,24 +206,79 @@ int sai_attest_result_json(char **json, const sai_attest_result *res, sai_error 
     if (res->product[0])
         cJSON_AddStringToObject(o, "product", res->product);
     if (res->measurement_len)
-        hexstr(o, "measurement", res->measurement, res->measurement_len);
-    hexstr(o, "report_data", res->report_data, 64);
-    hexstr(o, "chip_id", res->chip_id, 64);
+        sai_json_add_hex(o, "measurement", res->measurement, res->measurement_len);
+    sai_json_add_hex(o, "report_data", res->report_data, 64);
+    bool intel = res->tee == SAI_TEE_TDX || res->tee == SAI_TEE_SGX;
+    if (!intel)
+        sai_json_add_hex(o, "chip_id", res->chip_id, 64);
+    sai_json_add_intel_claims(o, res);
     cJSON *t = cJSON_AddObjectToObject(o, "tcb");
     for (size_t i = 0; t && i < res->n_tcb; i++)
         cJSON_AddNumberToObject(t, res->tcb[i].name, res->tcb[i].value);
     if (res->tcb_status[0])
         cJSON_AddStringToObject(o, "tcb_status", res->tcb_status);
     cJSON_AddBoolToObject(o, "debug", res->debug);
-    cJSON_AddNumberToObject(o, "vmpl", res->vmpl);
     cJSON_AddNumberToObject(o, "report_version", res->report_version);
-    cJSON_AddStringToObject(o, "signing_key", res->vlek ? "VLEK" : "VCEK");
+    if (!intel) {
+        cJSON_AddNumberToObject(o, "vmpl", res->vmpl);
+        cJSON_AddStringToObject(o, "signing_key", res->vlek ? "VLEK" : "VCEK");
+    }
     cJSON_AddNumberToObject(o, "verified_at", (double)res->verified_at);
     if (res->verdict != SAI_VERDICT_AFFIRMING && res->rule[0]) {
         cJSON_AddStringToObject(o, "rule", res->rule);
         cJSON_AddStringToObject(o, "values", res->values);
         if (res->hint[0])
             cJSON_AddStringToObject(o, "hint", res->hint);
+    }
+    return finish(json, o, err);
+}
+
+static const char *ratls_kind_name(sai_ratls_kind_t k)
+{
+    switch (k) {
+    case SAI_RATLS_GRAMINE_LEGACY: return "gramine-legacy";
+    case SAI_RATLS_INTEL_SDK:      return "intel-sgx-sdk";
+    case SAI_RATLS_TCG_DICE:       return "tcg-dice";
+    default:                       return "unknown";
+    }
+}
+
+int sai_attest_inspect_ratls_json(char **json, const uint8_t *cert, size_t len, sai_error *err)
+{
+    sai_ratls r;
+    *json = NULL;
+    int rc = sai_dcap_ratls_extract(cert, len, &r, err);
+    if (rc != 0)
+        return rc;
+    cJSON *o = cJSON_CreateObject(), *arr = NULL;
+    int bad = o == NULL;
+    if (!bad) {
+        bad |= !cJSON_AddStringToObject(o, "evidence", "ra-tls");
+        bad |= sai_json_add_hex(o, "spki_sha256", r.spki_sha256, 32);
+        bad |= !cJSON_AddBoolToObject(o, "self_signature_ok", r.self_signature_ok);
+        bad |= sai_json_add_time(o, "not_before", (int64_t)r.not_before);
+        bad |= sai_json_add_time(o, "not_after", (int64_t)r.not_after);
+        bad |= (arr = cJSON_AddArrayToObject(o, "quotes")) == NULL;
+    }
+    for (size_t i = 0; !bad && rc == 0 && i < r.n; i++) {
+        cJSON *q = cJSON_CreateObject();
+        if (q == NULL || !cJSON_AddItemToArray(arr, q)) {
+            cJSON_Delete(q);
+            bad = 1;
+            break;
+        }
+        bad |= !cJSON_AddStringToObject(q, "kind", ratls_kind_name(r.ev[i].kind));
+        bad |= !cJSON_AddBoolToObject(q, "binding_ok", r.ev[i].binding_ok);
+        bad |= !cJSON_AddStringToObject(q, "binding", r.ev[i].binding);
+        bad |= !cJSON_AddNumberToObject(q, "quote_len", (double)r.ev[i].quote_len);
+        rc = quote_fields(q, r.ev[i].quote, r.ev[i].quote_len, err);
+    }
+    sai_dcap_ratls_free(&r);
+    if (bad && rc == 0)
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+    if (rc != 0) {
+        cJSON_Delete(o);
+        return rc;
     }
     return finish(json, o, err);
 }

@@ -41,6 +41,9 @@ struct sai_attest_policy {
     char     statuses[MAX_STATUS][40];
     size_t   n_statuses;
     bool     statuses_set;
+    uint16_t isv_prodid[MAX_LIST];
+    size_t   n_isv_prodid;
+    bool     isv_prodid_set;
     uint8_t  report_data[64];
     bool     has_report_data;
     int64_t  max_age;           /* 0 = not checked */
@@ -200,8 +203,10 @@ static int add_sim_root(sai_attest_policy *p, const char *s, sai_error *err)
     return sai_attest_policy_add_sim_root(p, fp, err);
 }
 
+/* SNP: the REPORTED_TCB components; Intel: PCK PCESVN, QE ISVSVN, TDX
+ * module SVN (TEE_TCB_SVN[0]), SGX enclave ISVSVN (see intel.c). */
 static const char *const tcb_names[] = { "bl", "tee", "snp", "ucode", "fmc", "tdx_module",
-                                         "qe", "pce", "sgx", NULL };
+                                         "qe", "pce", "isv_svn", NULL };
 
 static int parse_min_tcb(sai_attest_policy *p, yaml_document_t *d, yaml_node_t *n, sai_error *err)
 {
@@ -214,7 +219,7 @@ static int parse_min_tcb(sai_attest_policy *p, yaml_document_t *d, yaml_node_t *
         for (size_t i = 0; k && tcb_names[i]; i++)
             known |= strcmp(k, tcb_names[i]) == 0;
         if (!known)
-            return sai_error_set(err, SAI_EINVAL, "policy: min_tcb: unknown component '%s' (bl, tee, snp, ucode, fmc, ...)",
+            return sai_error_set(err, SAI_EINVAL, "policy: min_tcb: unknown component '%s' (bl, tee, snp, ucode, fmc, pce, qe, tdx_module, isv_svn)",
                                  k ? k : "?");
         uint64_t val = 0;
         int rc = parse_uint(&val, v, 0xFFFFFFFFu, k, err);
@@ -225,6 +230,18 @@ static int parse_min_tcb(sai_attest_policy *p, yaml_document_t *d, yaml_node_t *
         snprintf(p->min_tcb[p->n_min_tcb].name, sizeof p->min_tcb[0].name, "%s", k);
         p->min_tcb[p->n_min_tcb++].value = (uint32_t)val;
     }
+    return 0;
+}
+
+static int add_isv_prodid(sai_attest_policy *p, const char *s, sai_error *err)
+{
+    uint64_t v = 0;
+    int rc = parse_uint(&v, s, 0xFFFF, "isv_prodid", err);
+    if (rc != 0)
+        return rc;
+    if (p->n_isv_prodid >= MAX_LIST)
+        return sai_error_set(err, SAI_ELIMIT, "policy: too many isv_prodid entries");
+    p->isv_prodid[p->n_isv_prodid++] = (uint16_t)v;
     return 0;
 }
 
@@ -255,6 +272,10 @@ static int apply_key(sai_attest_policy *p, yaml_document_t *d, const char *k, ya
     if (!strcmp(k, "tcb_statuses")) {
         p->statuses_set = true;
         return parse_strlist(d, v, k, add_status, p, err);
+    }
+    if (!strcmp(k, "isv_prodid")) {
+        p->isv_prodid_set = true;
+        return parse_strlist(d, v, k, add_isv_prodid, p, err);
     }
     if (!strcmp(k, "sim_roots"))
         return parse_strlist(d, v, k, add_sim_root, p, err);
@@ -401,7 +422,15 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
         if ((rc = check_list(&p->mrenclave, res->mrenclave, 32, "mrenclave", res, err)) != 0 ||
             (rc = check_list(&p->mrsigner, res->mrsigner, 32, "mrsigner", res, err)) != 0)
             return rc;
-    } else if ((p->mrenclave.set || p->mrsigner.set) && res->tee == SAI_TEE_SGX) {
+        bool ok = !p->isv_prodid_set;
+        for (size_t i = 0; i < p->n_isv_prodid; i++)
+            ok |= p->isv_prodid[i] == res->isv_prodid;
+        if (!ok)
+            return sai_attest_refuse(res, err, SAI_EPOLICY, "isv_prodid",
+                                     "add the enclave's ISVPRODID to isv_prodid if this product is trusted",
+                                     "ISVPRODID %u is not in the allow-list (%zu entries)",
+                                     res->isv_prodid, p->n_isv_prodid);
+    } else if ((p->mrenclave.set || p->mrsigner.set || p->isv_prodid_set) && res->tee == SAI_TEE_SGX) {
         return sai_attest_refuse(res, err, SAI_EPOLICY, "mrenclave", NULL, "result carries no MRENCLAVE/MRSIGNER");
     }
     for (size_t i = 0; i < p->n_min_tcb; i++) {
@@ -418,15 +447,38 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
             return sai_attest_refuse(res, err, SAI_EPOLICY, "min_tcb", tcb_hint(),
                                      "%s 0x%x < required 0x%x", want->name, have->value, want->value);
     }
-    if (p->statuses_set && res->tcb_status[0] != '\0') {
+    if (res->tcb_status[0] != '\0') {
+        /* Intel results: acceptable statuses default to [UpToDate]. */
         bool ok = false;
-        for (size_t i = 0; i < p->n_statuses; i++)
-            ok |= strcmp(p->statuses[i], res->tcb_status) == 0;
-        if (!ok)
+        char list[160] = "UpToDate";
+        if (p->statuses_set) {
+            size_t off = 0;
+            list[0] = '\0';
+            for (size_t i = 0; i < p->n_statuses; i++) {
+                ok |= strcmp(p->statuses[i], res->tcb_status) == 0;
+                int w = snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", p->statuses[i]);
+                if (w > 0 && (size_t)w < sizeof list - off)
+                    off += (size_t)w;
+            }
+        } else {
+            ok = strcmp(res->tcb_status, "UpToDate") == 0;
+        }
+        if (!ok) {
+            char adv[96] = "";
+            for (size_t i = 0, off = 0; i < res->n_advisories; i++) {
+                int w = snprintf(adv + off, sizeof adv - off, "%s%s", i ? ", " : "; advisories ",
+                                 res->advisory_ids[i]);
+                if (w < 0 || (size_t)w >= sizeof adv - off)
+                    break;
+                off += (size_t)w;
+            }
+            bool unknown = strcmp(res->tcb_status, "Unknown") == 0;
             return sai_attest_refuse(res, err, SAI_EPOLICY, "tcb_statuses",
-                                     "update the platform (see the advisory ids) or accept the status in tcb_statuses",
-                                     "TCB status %s is not acceptable (%zu advisories)",
-                                     res->tcb_status, res->n_advisories);
+                                     unknown ? "no collateral was given, so the TCB status is unknown: pass the collateral (--collateral C.json) or list Unknown in tcb_statuses"
+                                             : "update the platform (see the advisory ids) or accept the status in tcb_statuses",
+                                     "TCB status %s is not acceptable (acceptable: %s%s)",
+                                     res->tcb_status, list, adv);
+        }
     }
     const uint8_t *rds[2] = { p->has_report_data ? p->report_data : NULL, expected_rd };
     for (int i = 0; i < 2; i++) {

@@ -337,11 +337,6 @@ int sai_snp_verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vce
     return verifier_new(out, vcek, vcek_len, chain, chain_len, extra, n_extra, at, NULL, err);
 }
 
-static void hex_of(char *out, const uint8_t *b, size_t n)
-{
-    sai_hex_encode(out, b, n);
-}
-
 int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, size_t len,
                             sai_attest_result *res, sai_error *err)
 {
@@ -392,8 +387,8 @@ int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, si
         size_t n = v->hwid_len;
         if (n == 0 || memcmp(v->hwid, r.chip_id, n) != 0) {
             char a[129], b[129];
-            hex_of(a, r.chip_id, n ? n : 8);
-            hex_of(b, v->hwid, n);
+            sai_hex_encode(a, r.chip_id, n ? n : 8);
+            sai_hex_encode(b, v->hwid, n);
             return sai_attest_refuse(res, err, SAI_EAUTH, "chip_id",
                                      "the VCEK belongs to another chip",
                                      "report CHIP_ID %s != VCEK hwID %s", a, b);

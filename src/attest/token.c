@@ -31,15 +31,6 @@ const char *sai_verdict_name(sai_verdict v)
     }
 }
 
-static int add_hex(cJSON *o, const char *name, const uint8_t *b, size_t n)
-{
-    char hex[2 * 64 + 1];
-    if (n > 64)
-        return -1;
-    sai_hex_encode(hex, b, n);
-    return cJSON_AddStringToObject(o, name, hex) ? 0 : -1;
-}
-
 int sai_attest_token_sign(char **jwt, const sai_attest_result *res, const sai_ec_key *key,
                           int64_t iat, int64_t ttl, sai_error *err)
 {
@@ -65,9 +56,9 @@ int sai_attest_token_sign(char **jwt, const sai_attest_result *res, const sai_ec
         !cJSON_AddStringToObject(ev, "tee", kind) ||
         !cJSON_AddBoolToObject(ev, "simulated", res->is_simulated) ||
         !cJSON_AddBoolToObject(ev, "debug", res->debug) ||
-        add_hex(ev, "measurement", res->measurement, res->measurement_len) != 0 ||
-        add_hex(ev, "report_data", res->report_data, 64) != 0 ||
-        add_hex(ev, "chip_id", res->chip_id, 64) != 0)
+        sai_json_add_hex(ev, "measurement", res->measurement, res->measurement_len) != 0 ||
+        sai_json_add_hex(ev, "report_data", res->report_data, 64) != 0 ||
+        sai_json_add_hex(ev, "chip_id", res->chip_id, 64) != 0)
         goto oom;
     if (res->is_simulated &&
         !cJSON_AddStringToObject(root, "secureai.notice", "SIMULATED TEE: not hardware-backed"))
@@ -75,6 +66,8 @@ int sai_attest_token_sign(char **jwt, const sai_attest_result *res, const sai_ec
     if (res->product[0] && !cJSON_AddStringToObject(ev, "product", res->product))
         goto oom;
     if (res->tcb_status[0] && !cJSON_AddStringToObject(ev, "tcb_status", res->tcb_status))
+        goto oom;
+    if (sai_json_add_intel_claims(ev, res) != 0)
         goto oom;
     cJSON *tcb = cJSON_AddObjectToObject(ev, "tcb");
     if (tcb == NULL)

@@ -9,13 +9,14 @@
 
 #include "cli.h"
 #include "secureai/attest.h"
+#include "secureai/dcap.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
 
 static const char usage[] =
     "usage: secureai attest --tee sim|sev-snp|tdx|sgx --report-data HEX --out EVIDENCE.json\n"
     "                       [--platform-dir DIR] [--spec FILE] [--launch-policy FILE]\n"
-    "                       [--root DIR]\n"
+    "                       [--collateral C.json] [--root DIR] [--tsm-entry NAME]\n"
     "\n"
     "Collect TEE evidence whose report data is HEX (up to 64 bytes, zero-padded)\n"
     "and write it as a JSON evidence envelope ('-' = stdout).\n"
@@ -26,7 +27,50 @@ static const char usage[] =
     "  --spec, --launch-policy FILE\n"
     "                       sim without a launcher: files measured together with\n"
     "                       this binary into the launch measurement\n"
-    "  --root DIR           prefix for /sys and /dev paths (testing)\n";
+    "  --collateral C.json  tdx/sgx: embed this DCAP collateral (dcap-qvl JSON:\n"
+    "                       TCB info, QE identity, CRLs) so the envelope verifies\n"
+    "                       with a TCB status offline\n"
+    "  --root DIR           prefix for /sys and /dev paths (testing)\n"
+    "  --tsm-entry NAME     use this configfs-tsm report entry (testing)\n"
+    "\n"
+    "Verify the result with 'secureai verify-evidence EVIDENCE.json'.\n";
+
+/* Re-build the envelope with the collateral (checked to parse as DCAP
+ * collateral first, so a wrong file fails here rather than at the verifier). */
+static int add_collateral(char **json, size_t *len, const char *path, sai_error *err)
+{
+    uint8_t *c = NULL;
+    size_t cl = 0;
+    sai_dcap_collateral *dc = NULL;
+    sai_evidence ev;
+    int rc = sai_read_file(path, SAI_DCAP_COLLATERAL_MAX, &c, &cl, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = sai_dcap_collateral_parse((const char *)c, cl, &dc, err)) == 0 &&
+        (rc = sai_evidence_parse(&ev, *json, *len, err)) == 0) {
+        char *text = malloc(cl + 1);
+        char *out = NULL;
+        size_t ol = 0;
+        if (text == NULL) {
+            rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        } else {
+            memcpy(text, c, cl);
+            text[cl] = '\0';
+            rc = sai_evidence_build(&out, &ol, ev.tee, ev.simulated, ev.report, ev.report_len,
+                                    ev.quote, ev.quote_len, ev.certs, text, err);
+        }
+        free(text);
+        sai_evidence_clear(&ev);
+        if (rc == 0) {
+            free(*json);
+            *json = out;
+            *len = ol;
+        }
+    }
+    sai_dcap_collateral_free(dc);
+    free(c);
+    return rc;
+}
 
 static int run(int argc, char **argv)
 {
@@ -38,16 +82,18 @@ static int run(int argc, char **argv)
         { "spec", required_argument, NULL, 's' },
         { "launch-policy", required_argument, NULL, 'l' },
         { "root", required_argument, NULL, 'R' },
+        { "collateral", required_argument, NULL, 'C' },
+        { "tsm-entry", required_argument, NULL, 'E' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     sai_tee_opts o;
     memset(&o, 0, sizeof o);
     o.psp_fd = -1;
-    const char *tee = NULL, *rdhex = NULL, *out = NULL;
+    const char *tee = NULL, *rdhex = NULL, *out = NULL, *collateral = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "t:r:o:p:s:l:R:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:r:o:p:s:l:R:C:E:h", opts, NULL)) != -1) {
         switch (c) {
         case 't': tee = optarg; break;
         case 'r': rdhex = optarg; break;
@@ -56,6 +102,8 @@ static int run(int argc, char **argv)
         case 's': o.spec_path = optarg; break;
         case 'l': o.policy_path = optarg; break;
         case 'R': o.root = optarg; break;
+        case 'C': collateral = optarg; break;
+        case 'E': o.tsm_entry = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default:  return sai_cli_usage_error("attest: bad option");
         }
@@ -67,6 +115,8 @@ static int run(int argc, char **argv)
     sai_tee_kind kind = sai_tee_kind_from_name(tee);
     if (kind == SAI_TEE_NONE)
         return sai_cli_usage_error("attest: unknown TEE '%s' (sim, sev-snp, tdx, sgx)", tee);
+    if (collateral != NULL && kind != SAI_TEE_TDX && kind != SAI_TEE_SGX)
+        return sai_cli_usage_error("attest: --collateral is for --tee tdx or sgx");
     sai_error err;
     sai_error_clear(&err);
     uint8_t rd[64] = {0};
@@ -82,6 +132,10 @@ static int run(int argc, char **argv)
     sai_tee_close(t);
     if (rc != 0)
         return sai_cli_fail(&err, "attest");
+    if (collateral != NULL && (rc = add_collateral(&json, &len, collateral, &err)) != 0) {
+        free(json);
+        return sai_cli_fail(&err, "attest: --collateral %s", collateral);
+    }
     if (strcmp(out, "-") == 0) {
         fwrite(json, 1, len, stdout);
         fputc('\n', stdout);

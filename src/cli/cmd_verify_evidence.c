@@ -1,7 +1,8 @@
 /*
  * cmd_verify_evidence.c — `secureai verify-evidence`: verify an evidence
- * envelope or raw vectors (SNP report + VCEK [+ chain]) and appraise the
- * result with a policy. Exit 0 only for an affirming verdict.
+ * envelope or raw evidence (SNP report + VCEK [+ chain], TDX/SGX quote
+ * [+ collateral], RA-TLS certificate) and appraise the result with a
+ * policy. Exit 0 only for an affirming verdict.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,21 +13,31 @@
 #include "cli.h"
 #include "secureai/attest.h"
 #include "secureai/crypto.h"
+#include "secureai/dcap.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
 
 static const char usage[] =
-    "usage: secureai verify-evidence EVIDENCE.json [options]\n"
+    "usage: secureai verify-evidence EVIDENCE.json [--collateral C.json] [options]\n"
     "       secureai verify-evidence --tee sev-snp --report R.bin --vcek V.der [--chain ASK_ARK.pem] [options]\n"
     "       secureai verify-evidence --tee tdx|sgx --quote Q.dat [--collateral C.json] [options]\n"
-    "       secureai verify-evidence --ratls CERT.pem [options]\n"
+    "       secureai verify-evidence --ratls CERT.pem [--collateral C.json] [options]\n"
     "\n"
-    "Verify attestation evidence (signature, certificate chain to the pinned AMD\n"
-    "roots or a trusted sim platform, TCB and chip id) and appraise it with a\n"
-    "policy. Exits 0 only when the verdict is affirming.\n"
+    "Verify attestation evidence and appraise it with a policy. SEV-SNP/sim:\n"
+    "report signature, chain to the pinned AMD roots (or a trusted sim\n"
+    "platform), TCB and chip id. TDX/SGX (Intel DCAP): quote and QE report\n"
+    "signatures, QE binding, PCK chain to the pinned Intel SGX Root CA; with\n"
+    "collateral also CRLs, QE identity and the TCB status (without it the\n"
+    "status is Unknown). RA-TLS: the quote must bind the certificate's key.\n"
+    "Exits 0 only when the verdict is affirming: an Intel TCB status other than\n"
+    "UpToDate (SWHardeningNeeded, ..., Unknown) passes only if the policy lists\n"
+    "it in tcb_statuses.\n"
     "\n"
     "options:\n"
-    "  --policy P           appraisal policy (YAML); default: sim refused, debug refused\n"
+    "  --collateral C.json  TDX/SGX collateral (dcap-qvl JSON: tcb_info, qe_identity,\n"
+    "                       CRLs, issuer chains); replaces the envelope's\n"
+    "  --policy P           appraisal policy (YAML); default: sim refused, debug\n"
+    "                       refused, Intel TCB status must be UpToDate\n"
     "  --at RFC3339         verify as of this time (real certificates expire)\n"
     "  --report-data HEX    expected report data (64 bytes of hex)\n"
     "  --platform-dir DIR   trust this sim platform's ARK (default: the local one)\n"
@@ -129,10 +140,16 @@ static int run(int argc, char **argv)
     memset(&res, 0, sizeof res);
     uint8_t *a = NULL, *b = NULL, *d = NULL;
     size_t al = 0, bl = 0, dl = 0;
-    if (evidence != NULL) {
+    if (collateral != NULL && report != NULL) {
+        rc = sai_error_set(&err, SAI_EINVAL, "--collateral is for TDX/SGX evidence");
+    } else if (collateral != NULL &&
+               (rc = read_arg_file(collateral, SAI_DCAP_COLLATERAL_MAX, &b, &bl, &err)) != 0) {
+        sai_error_prefix(&err, "%s", collateral);
+    } else if (evidence != NULL) {
         rc = read_arg_file(evidence, SAI_EVIDENCE_MAX, &a, &al, &err);
         if (rc == 0)
-            rc = sai_attest_verify_evidence((const char *)a, al, pol, rdp, at, &res, &err);
+            rc = sai_attest_verify_envelope((const char *)a, al, (const char *)b, bl, pol, rdp,
+                                            at, &res, &err);
         else
             sai_error_prefix(&err, "%s", evidence);
     } else if (report != NULL) {
@@ -151,17 +168,14 @@ static int run(int argc, char **argv)
         sai_tee_kind k = sai_tee_kind_from_name(tee);
         if (k != SAI_TEE_TDX && k != SAI_TEE_SGX) {
             rc = sai_error_set(&err, SAI_EINVAL, "--quote needs --tee tdx or --tee sgx");
-        } else if ((rc = read_arg_file(quote, 65536, &a, &al, &err)) == 0 &&
-                   (collateral == NULL || (rc = read_arg_file(collateral, 1 << 20, &b, &bl, &err)) == 0)) {
-            /* INTEGRATION POINT (dcap): sai_attest_verify_quote maps the dcap result. */
+        } else if ((rc = read_arg_file(quote, SAI_DCAP_QUOTE_MAX, &a, &al, &err)) == 0) {
             rc = sai_attest_verify_quote(k, a, al, (const char *)b, bl, at, &res, &err);
             if (rc == 0)
                 rc = sai_attest_policy_appraise(pol, &res, rdp, at, &err);
         }
     } else {
         if ((rc = read_arg_file(ratls, 65536, &a, &al, &err)) == 0) {
-            /* INTEGRATION POINT (dcap): RA-TLS certificate verification. */
-            rc = sai_attest_verify_ratls(a, al, at, &res, &err);
+            rc = sai_attest_verify_ratls(a, al, (const char *)b, bl, at, &res, &err);
             if (rc == 0)
                 rc = sai_attest_policy_appraise(pol, &res, rdp, at, &err);
         }
@@ -214,6 +228,12 @@ static int run(int argc, char **argv)
         printf("verdict: affirming (%s%s%s%s), measurement %s\n",
                sai_tee_kind_name(res.tee), res.product[0] ? " " : "", res.product,
                res.is_simulated ? ", SIMULATED TEE" : "", m);
+        if (res.tcb_status[0])
+            printf("tcb_status: %s%s\n", res.tcb_status,
+                   strcmp(res.tcb_status, "Unknown") == 0 ? " (no collateral: accepted by the policy's tcb_statuses)"
+                   : strcmp(res.tcb_status, "UpToDate") != 0 ? " (accepted by the policy's tcb_statuses)" : "");
+        for (size_t i = 0; i < res.n_advisories; i++)
+            printf("advisory: %s\n", res.advisory_ids[i]);
     }
     return 0;
 }

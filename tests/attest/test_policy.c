@@ -143,6 +143,33 @@ static void test_tcb_statuses(void **state)
     PASS("tcb_statuses: [UpToDate, SWHardeningNeeded]\n", &r);
     base_snp(&r); r.tee = SAI_TEE_SGX; snprintf(r.tcb_status, sizeof r.tcb_status, "OutOfDate");
     FAILS("tcb_statuses: [UpToDate]\n", &r, "tcb_statuses");
+    /* default for Intel results: UpToDate only; Unknown (no collateral) too
+     * needs listing; SNP results carry no status and are not affected */
+    base_snp(&r); r.tee = SAI_TEE_TDX; snprintf(r.tcb_status, sizeof r.tcb_status, "UpToDate");
+    PASS("allow_debug: false\n", &r);
+    base_snp(&r); r.tee = SAI_TEE_TDX; snprintf(r.tcb_status, sizeof r.tcb_status, "SWHardeningNeeded");
+    FAILS("allow_debug: false\n", &r, "tcb_statuses");
+    base_snp(&r); r.tee = SAI_TEE_TDX; snprintf(r.tcb_status, sizeof r.tcb_status, "Unknown");
+    FAILS("allow_debug: false\n", &r, "tcb_statuses");
+    assert_non_null(strstr(r.hint, "no collateral"));
+    base_snp(&r); r.tee = SAI_TEE_TDX; snprintf(r.tcb_status, sizeof r.tcb_status, "Unknown");
+    PASS("tcb_statuses: [UpToDate, Unknown]\n", &r);
+    base_snp(&r);
+    PASS("allow_debug: false\n", &r);
+}
+
+static void test_isv_prodid(void **state)
+{
+    (void)state;
+    sai_attest_result r;
+    base_snp(&r); r.tee = SAI_TEE_SGX; r.has_sgx = true; r.isv_prodid = 7;
+    snprintf(r.tcb_status, sizeof r.tcb_status, "UpToDate");
+    PASS("isv_prodid: [1, 7]\n", &r);
+    r.verdict = SAI_VERDICT_NONE;
+    FAILS("isv_prodid: [1]\n", &r, "isv_prodid");
+    /* an SGX result without SGX fields cannot satisfy it */
+    base_snp(&r); r.tee = SAI_TEE_SGX;
+    FAILS("isv_prodid: [0]\n", &r, "mrenclave");
 }
 
 static void test_report_data(void **state)
@@ -187,6 +214,9 @@ static void test_strict_parsing(void **state)
         "min_tcb: {microcode: 3}\n",
         "min_tcb: {ucode: -1}\n",
         "tcb_statuses: [Fine]\n",
+        "isv_prodid: [70000]\n",
+        "isv_prodid: [-1]\n",
+        "min_tcb: {sgx: 1}\n",
         "report_data: 00\n",
         "max_age: soon\n",
         "sim_roots: [00]\n",
@@ -216,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_td_and_sgx_measurements),
         cmocka_unit_test(test_min_tcb),
         cmocka_unit_test(test_tcb_statuses),
+        cmocka_unit_test(test_isv_prodid),
         cmocka_unit_test(test_report_data),
         cmocka_unit_test(test_max_age),
         cmocka_unit_test(test_strict_parsing),

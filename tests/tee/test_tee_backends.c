@@ -224,10 +224,21 @@ static void test_tdx_configfs_and_dev_fallback(void **state)
     assert_int_equal(ev.quote_len, qlen);
     assert_memory_equal(ev.quote, q, qlen);
     sai_evidence_clear(&ev);
-    /* the DCAP verifier is not in this build: a clear refusal, never affirming */
+    /* the envelope goes through the one verifier: T4 is a debug TD, so the
+     * default policy refuses it; allowing debug and the Unknown TCB status
+     * (no collateral) affirms it with its MRTD */
     sai_attest_result res;
-    assert_int_equal(sai_attest_verify_evidence(json, jlen, NULL, NULL, 0, &res, &err), SAI_EUNSUPP);
-    assert_non_null(strstr(err.msg, "not built in this version"));
+    const int64_t at = 1704067200; /* 2024-01-01, inside the PCK validity */
+    assert_int_equal(sai_attest_verify_evidence(json, jlen, NULL, NULL, at, &res, &err), SAI_EPOLICY);
+    assert_string_equal(res.rule, "debug");
+    static const char pol_yaml[] = "allow_debug: true\ntcb_statuses: [Unknown]\n";
+    sai_attest_policy *pol = NULL;
+    assert_int_equal(sai_attest_policy_load(&pol, pol_yaml, sizeof pol_yaml - 1, &err), 0);
+    assert_int_equal(sai_attest_verify_evidence(json, jlen, pol, NULL, at, &res, &err), 0);
+    assert_int_equal(res.verdict, SAI_VERDICT_AFFIRMING);
+    assert_memory_equal(res.mrtd, want, 48);
+    assert_string_equal(res.tcb_status, "Unknown");
+    sai_attest_policy_free(pol);
     assert_int_equal(sai_tee_derive_sealing_key(t, NULL, 0, key, &err), SAI_EUNSUPP);
     free(json);
     sai_tee_close(t);
