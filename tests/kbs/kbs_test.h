@@ -22,7 +22,7 @@ typedef struct test_kbs {
     sai_kbs_server  *srv;
     sai_kbs_verifier v;
     pthread_t        th;
-    char             dir[256];
+    char             dir[512];
     char             url[64];
     char             fp[65];
     char             admin_hdr[200];
@@ -58,7 +58,8 @@ static inline int test_kbs_start_dir(test_kbs *t, const char *dir, void (*cfg_tw
     cfg.rate_per_s = 0;
     if (cfg_tweak)
         cfg_tweak(&cfg);
-    if (sai_kbs_verifier_default(&t->v, NULL, &err) != 0 ||
+    if (sai_kbs_verifier_default(&t->v, cfg.attestation_policy[0] ? cfg.attestation_policy : NULL,
+                                 &err) != 0 ||
         sai_kbs_server_new(&t->srv, &cfg, &t->v, &err) != 0) {
         fprintf(stderr, "server: %s\n", err.msg);
         return -1;
@@ -66,7 +67,7 @@ static inline int test_kbs_start_dir(test_kbs *t, const char *dir, void (*cfg_tw
     snprintf(t->url, sizeof t->url, "%s://127.0.0.1:%d", cfg.insecure_http ? "http" : "https",
              sai_kbs_server_port(t->srv));
     snprintf(t->fp, sizeof t->fp, "%s", sai_kbs_server_fingerprint(t->srv));
-    char path[400];
+    char path[600];
     uint8_t *tok = NULL;
     size_t tl = 0;
     snprintf(path, sizeof path, "%s/admin.token", dir);
@@ -92,7 +93,7 @@ static inline void test_kbs_stop(test_kbs *t, bool remove_dir)
     sai_kbs_verifier_release(&t->v);
     t->srv = NULL;
     if (remove_dir) {
-        char cmd[400];
+        char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
         if (system(cmd) != 0)
             fprintf(stderr, "cannot remove %s\n", t->dir);
