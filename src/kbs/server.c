@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -652,6 +653,9 @@ static int open_listener(sai_kbs_server *s, sai_error *err)
     if (s->fd < 0)
         return sai_error_set(err, SAI_EIO, "socket: %s", strerror(errno));
     setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* Inherited by accepted sockets on Linux: replies go out without
+     * waiting for the client's delayed ACK. */
+    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(s->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s->fd, 1024) != 0)
         return sai_error_set(err, SAI_ENET, "cannot listen on %s:%d: %s", a, s->cfg.port,
                              strerror(errno));
