@@ -622,6 +622,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     worker *w = arg;
     sai_kbs_server *s = w->s;
     if (w == &s->w[0]) {
+        sai_kbs_store_sync(s->store);
         sai_kbs_metrics_gauge(s->metrics, "connections", atomic_load(&s->conns));
         sai_kbs_metrics_gauge(s->metrics, "sessions", (double)sai_kbs_sessions_live(s->sessions));
     }
@@ -841,6 +842,7 @@ int sai_kbs_server_run(sai_kbs_server *s, sai_error *err)
     worker_main(&s->w[0]);
     for (int i = 1; i <= started; i++)
         pthread_join(s->w[i].th, NULL);
+    sai_kbs_store_sync(s->store);
     log_line(s, "notice", "\"msg\":\"stopped\"");
     return 0;
 }
