@@ -88,6 +88,24 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
+/* utime + stime of a process, seconds. */
+static double cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 typedef struct result {
     double flows_per_s, p50_ms, p99_ms;
     size_t flows;
@@ -226,7 +244,9 @@ int main(int argc, char **argv)
     double base_s = seconds < 10 ? 2 : 5;
     result base = run(url, fp, 1, base_s);
     long rss0 = rss_kb(pid);
+    double cpu0 = cpu_s(pid), self0 = cpu_s(getpid());
     result r = run(url, fp, clients, seconds);
+    double cpu1 = cpu_s(pid), self1 = cpu_s(getpid());
     long rss1 = rss_kb(pid);
     kill(pid, SIGTERM);
     int st = 0;
@@ -237,6 +257,12 @@ int main(int argc, char **argv)
            clients, seconds, r.flows, r.errors, r.flows_per_s, r.p50_ms, r.p99_ms);
     printf("kbs_load: ratio vs 1 client %.2fx; server RSS %ld KiB at start, %ld KiB at end (%+ld KiB)\n",
            base.flows_per_s > 0 ? r.flows_per_s / base.flows_per_s : 0, rss0, rss1, rss1 - rss0);
+    if (r.flows) {
+        double srv = (cpu1 - cpu0) * 1e3 / (double)r.flows;
+        printf("kbs_load: CPU per flow: server %.2f ms, clients %.2f ms (+ sim PSP signer "
+               "processes); server-bound capacity on 2 free cores ~%.0f flows/s\n", srv,
+               (self1 - self0) * 1e3 / (double)r.flows, srv > 0 ? 2000.0 / srv : 0);
+    }
     printf("kbs_load: goal >= 500 flows/s with p99 < 20 ms: %s\n",
            r.flows_per_s >= 500 && r.p99_ms < 20 ? "met" : "not met on this machine");
     char cmd[200];

@@ -66,6 +66,7 @@ struct sai_kbs_server {
     sai_kbs_ratelimit *rl;
     sai_kbs_metrics   *metrics;
     sai_ec_key        *signer;
+    sai_kbs_issued    *issued;
     uint8_t            admin_hash[SAI_SHA256_LEN];
     SSL_CTX           *ssl;
     char               fp[65];
@@ -263,12 +264,14 @@ static int h_attest(sai_kbs_server *s, struct evhttp_request *req, const char *p
         sai_kbs_metrics_verdict(s->metrics, "attest", false);
         goto out;
     }
+    int64_t now = sai_kbs_wall_now();
     if ((rc = sai_kbs_jwk_format(r.tee_key, &jwk, &err)) != 0 ||
-        (rc = sai_kbs_token_issue(&jwt, s->signer, &claims, jwk, sai_kbs_wall_now(),
-                                  s->cfg.token_ttl_s, &err)) != 0) {
+        (rc = sai_kbs_token_issue(&jwt, s->signer, &claims, jwk, now, s->cfg.token_ttl_s,
+                                  &err)) != 0) {
         reply_error(req, code = 500, err.msg);
         goto out;
     }
+    sai_kbs_issued_add(s->issued, jwt, now + s->cfg.token_ttl_s);
     size_t n = strlen(jwt) + 64;
     if ((out = malloc(n)) == NULL) {
         reply_error(req, code = 500, "out of memory");
@@ -306,8 +309,10 @@ static int h_resource(sai_kbs_server *s, struct evhttp_request *req, const char 
         reply_error(req, code = 401, "an attestation token is required (Authorization: Bearer)");
         goto out;
     }
-    if ((rc = sai_kbs_token_verify(s->signer, tok, strlen(tok), sai_kbs_wall_now(), &claims,
-                                   &tee_key, &err)) != 0) {
+    int64_t now = sai_kbs_wall_now();
+    bool ours = sai_kbs_issued_has(s->issued, tok, now);
+    if ((rc = sai_kbs_token_decode(s->signer, tok, strlen(tok), now, ours, &claims, &tee_key,
+                                   &err)) != 0) {
         reply_error(req, code = 401, err.msg);
         audit(s, "release", peer, name, "deny", err.msg);
         sai_kbs_metrics_verdict(s->metrics, "release", false);
@@ -756,6 +761,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
     if ((rc = sai_kbs_key_ensure(&s->signer, path, err)) != 0 ||
         (rc = load_admin_token(s, err)) != 0 ||
         (rc = sai_kbs_sessions_new(&s->sessions, 65536, s->cfg.nonce_ttl_s, err)) != 0 ||
+        (rc = sai_kbs_issued_new(&s->issued, err)) != 0 ||
         (rc = sai_kbs_ratelimit_new(&s->rl, s->cfg.rate_per_s, s->cfg.rate_burst, err)) != 0)
         goto fail;
     if (sai_kbs_metrics_new(&s->metrics) != 0) {
@@ -872,6 +878,7 @@ void sai_kbs_server_free(sai_kbs_server *s)
     sai_kbs_metrics_free(s->metrics);
     sai_kbs_ratelimit_free(s->rl);
     sai_kbs_sessions_free(s->sessions);
+    sai_kbs_issued_free(s->issued);
     sai_ec_free(s->signer);
     sai_kbs_store_close(s->store);
     sai_wipe(s->admin_hash, sizeof s->admin_hash);
