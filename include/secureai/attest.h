@@ -80,6 +80,21 @@ typedef struct sai_snp_report {
 int sai_snp_report_parse(sai_snp_report *r, const uint8_t *buf, size_t len,
                          sai_error *err) SAI_MUST_CHECK;
 
+/* The AMD KDS extensions of a VCEK/VLEK certificate (DER or PEM; first
+ * certificate). Values are -1 when absent. hwID may be 64 bytes (Milan,
+ * Genoa) or 8 (Turin); raw or OCTET STRING-wrapped encodings are accepted. */
+typedef struct sai_snp_cert_ext {
+    int      bl, tee, snp, ucode, fmc;
+    uint8_t  hwid[64];
+    size_t   hwid_len;
+    bool     is_vlek;            /* subject CN "SEV-VLEK" */
+    char     product_name[32];   /* extension 1.3.6.1.4.1.3704.1.2, e.g. "Milan-B0" */
+    char     csp_id[128];        /* VLEK: extension 1.3.6.1.4.1.3704.1.5 */
+} sai_snp_cert_ext;
+
+int sai_snp_cert_extensions(sai_snp_cert_ext *out, const uint8_t *cert, size_t len,
+                            sai_error *err) SAI_MUST_CHECK;
+
 /* ---- the generic result that the policy appraises ------------------------ */
 typedef enum {
     SAI_VERDICT_NONE = 0,        /* not (yet) appraised */
