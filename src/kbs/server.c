@@ -209,13 +209,14 @@ static int h_auth(sai_kbs_server *s, struct evhttp_request *req, const char *pee
     char id[33], *nb64 = NULL, out[256];
     uint8_t nonce[SAI_KBS_NONCE_LEN];
     int code = 200;
+    bool full = false;
     int rc = body ? sai_kbs_parse_auth(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
     if (rc == 0)
-        rc = sai_kbs_session_create(s->sessions, r.tee, id, nonce, &err);
+        full = (rc = sai_kbs_session_create(s->sessions, r.tee, id, nonce, &err)) == SAI_ELIMIT;
     if (rc == 0)
         rc = sai_b64url_encode(&nb64, nonce, sizeof nonce, &err);
     if (rc != 0) {
-        code = rc == SAI_ELIMIT && err.msg[0] == 't' ? 503 : http_code(rc);
+        code = full ? 503 : http_code(rc);
         reply_error(req, code, err.msg);
     } else {
         snprintf(out, sizeof out, "{\"nonce\":\"%s\",\"session\":\"%s\",\"expires_in\":%d}", nb64,
