@@ -31,6 +31,7 @@
 #endif
 
 typedef struct worker {
+    sai_kbs_attester att;
     const char *url, *fp, *resource;
     double      until;
     double     *lat;
@@ -42,11 +43,10 @@ typedef struct worker {
 static void *run_worker(void *arg)
 {
     worker *w = arg;
-    sai_kbs_attester att;
     sai_kbs_client *c = NULL;
     sai_error err;
     sai_kbs_client_opts o = {.url = w->url, .pin_sha256 = w->fp, .timeout_s = 10};
-    if (sai_kbs_attester_open(&att, "sim", &err) != 0 || sai_kbs_client_new(&c, &o, &err) != 0) {
+    if (sai_kbs_client_new(&c, &o, &err) != 0) {
         snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
         w->errors++;
         return NULL;
@@ -54,7 +54,7 @@ static void *run_worker(void *arg)
     while (sai_now() < w->until) {
         double t0 = sai_now();
         sai_secret *s = NULL;
-        if (sai_kbs_client_get_resource(c, &att, w->resource, &s, NULL, &err) != 0) {
+        if (sai_kbs_client_get_resource(c, &w->att, w->resource, &s, NULL, &err) != 0) {
             if (w->errors++ == 0)
                 snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
             continue;
@@ -64,7 +64,6 @@ static void *run_worker(void *arg)
             w->lat[w->n++] = sai_now() - t0;
     }
     sai_kbs_client_free(c);
-    sai_kbs_attester_close(&att);
     return NULL;
 }
 
@@ -116,10 +115,21 @@ static result run(const char *url, const char *fp, int clients, double seconds)
 {
     worker *w = calloc((size_t)clients, sizeof *w);
     pthread_t *th = calloc((size_t)clients, sizeof *th);
+    /* Each sim TEE forks its PSP signer, which inherits the descriptors open
+     * at that moment (the PSPs made earlier): open them one by one here and
+     * close them in reverse order, so every PSP sees its EOF. */
+    for (int i = 0; i < clients; i++) {
+        sai_error err;
+        if (sai_kbs_attester_open(&w[i].att, "sim", &err) != 0) {
+            fprintf(stderr, "kbs_load: sim TEE: %s\n", err.msg);
+            exit(1);
+        }
+    }
     double start = sai_now(), until = start + seconds;
     for (int i = 0; i < clients; i++) {
-        w[i] = (worker){.url = url, .fp = fp, .resource = "bench/key/k1", .until = until,
-                        .cap = (size_t)(seconds * 5000) + 16};
+        sai_kbs_attester att = w[i].att;
+        w[i] = (worker){.att = att, .url = url, .fp = fp, .resource = "bench/key/k1",
+                        .until = until, .cap = (size_t)(seconds * 5000) + 16};
         w[i].lat = malloc(w[i].cap * sizeof(double));
         pthread_create(&th[i], NULL, run_worker, &w[i]);
     }
@@ -133,6 +143,8 @@ static result run(const char *url, const char *fp, int clients, double seconds)
             fprintf(stderr, "kbs_load: client %d: %d errors, first: %s\n", i, w[i].errors, w[i].first_error);
     }
     double elapsed = sai_now() - start;
+    for (int i = clients - 1; i >= 0; i--)
+        sai_kbs_attester_close(&w[i].att);
     double *all = malloc((total + 1) * sizeof(double));
     size_t k = 0;
     for (int i = 0; i < clients; i++) {

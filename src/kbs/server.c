@@ -761,7 +761,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
     snprintf(path, sizeof path, "%s/signing.key", s->cfg.data_dir);
     if ((rc = sai_kbs_key_ensure(&s->signer, path, err)) != 0 ||
         (rc = load_admin_token(s, err)) != 0 ||
-        (rc = sai_kbs_sessions_new(&s->sessions, 65536, s->cfg.nonce_ttl_s, err)) != 0 ||
+        (rc = sai_kbs_sessions_new(&s->sessions, 16384, s->cfg.nonce_ttl_s, err)) != 0 ||
         (rc = sai_kbs_issued_new(&s->issued, err)) != 0 ||
         (rc = sai_kbs_ratelimit_new(&s->rl, s->cfg.rate_per_s, s->cfg.rate_burst, err)) != 0)
         goto fail;
