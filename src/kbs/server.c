@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -628,7 +629,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     worker *w = arg;
     sai_kbs_server *s = w->s;
     if (w == &s->w[0]) {
-        sai_kbs_store_sync(s->store);
         sai_kbs_metrics_gauge(s->metrics, "connections", atomic_load(&s->conns));
         sai_kbs_metrics_gauge(s->metrics, "sessions", (double)sai_kbs_sessions_live(s->sessions));
     }
@@ -830,6 +830,19 @@ fail:
 int sai_kbs_server_port(const sai_kbs_server *s) { return s->port; }
 const char *sai_kbs_server_fingerprint(const sai_kbs_server *s) { return s->fp; }
 
+/* Group commit of decision records: fsync what was committed in the last
+ * 100 ms, off the event loops. */
+static void *sync_main(void *arg)
+{
+    sai_kbs_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        sai_kbs_store_sync(s->store);
+    }
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -841,6 +854,8 @@ int sai_kbs_server_run(sai_kbs_server *s, sai_error *err)
 {
     signal(SIGPIPE, SIG_IGN);
     int started = 0;
+    pthread_t syncer;
+    bool have_syncer = pthread_create(&syncer, NULL, sync_main, s) == 0;
     for (int i = 1; i < s->nw; i++) {
         if (pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]) != 0)
             break;
@@ -849,6 +864,8 @@ int sai_kbs_server_run(sai_kbs_server *s, sai_error *err)
     worker_main(&s->w[0]);
     for (int i = 1; i <= started; i++)
         pthread_join(s->w[i].th, NULL);
+    if (have_syncer)
+        pthread_join(syncer, NULL);
     sai_kbs_store_sync(s->store);
     log_line(s, "notice", "\"msg\":\"stopped\"");
     return 0;

@@ -21,13 +21,16 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
 
 struct sai_kbs_store {
     sqlite3        *db;
-    bool            dirty;      /* audit entries committed without fsync */
+    atomic_bool     dirty;      /* audit entries committed without fsync */
+    sqlite3        *sync_db;    /* a second connection, for checkpoints only */
+    pthread_mutex_t sync_mu;
     pthread_mutex_t mu;
     sai_secret     *keys;       /* [0..31] store key, [32..63] audit chain key */
     sai_aead       *aead;
@@ -93,6 +96,7 @@ int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_er
     if (s == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->sync_mu, NULL);
     int rc;
     uint8_t master[32];
     if ((rc = sai_secret_new(&s->keys, 64, err)) != 0)
@@ -128,6 +132,13 @@ int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_er
         goto fail;
     }
     chmod(path, 0600);
+    if (sqlite3_open_v2(path, &s->sync_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        rc = sai_error_set(err, SAI_EIO, "cannot open %s twice", path);
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->sync_db, 5000);
+    sqlite3_exec(s->sync_db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     *out = s;
     return 0;
 fail:
@@ -139,8 +150,11 @@ void sai_kbs_store_close(sai_kbs_store *s)
 {
     if (s == NULL)
         return;
+    if (s->sync_db)
+        sqlite3_close(s->sync_db);
     if (s->db)
         sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->sync_mu);
     sai_aead_free(s->aead);
     sai_secret_free(s->keys);
     pthread_mutex_destroy(&s->mu);
@@ -162,7 +176,7 @@ static int begin_mode(sai_kbs_store *s, bool durable, sai_error *err)
     sqlite3_exec(s->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                  NULL, NULL, NULL);
     if (!durable)
-        s->dirty = true;
+        atomic_store(&s->dirty, true);
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         int rc = db_fail(s, err, "cannot begin a transaction");
         pthread_mutex_unlock(&s->mu);
@@ -176,17 +190,17 @@ static int begin(sai_kbs_store *s, sai_error *err)
     return begin_mode(s, true, err);
 }
 
+/* On its own connection, so the request path (s->mu) never waits for the
+ * disk: a PASSIVE checkpoint runs beside writers. In WAL mode a checkpoint
+ * first syncs the WAL, then the database. */
 int sai_kbs_store_sync(sai_kbs_store *s)
 {
     int rc = 0;
-    pthread_mutex_lock(&s->mu);
-    if (s->dirty) {
-        /* In WAL mode a checkpoint first syncs the WAL (then the database). */
-        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+    pthread_mutex_lock(&s->sync_mu);
+    if (atomic_exchange(&s->dirty, false))
+        rc = sqlite3_wal_checkpoint_v2(s->sync_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
              SQLITE_OK ? 0 : SAI_EIO;
-        s->dirty = false;
-    }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->sync_mu);
     return rc;
 }
 
