@@ -289,9 +289,18 @@ int sai_kbs_attester_open(sai_kbs_attester *a, const char *tee, sai_error *err)
     return 0;
 }
 
+void sai_kbs_attester_borrow(sai_kbs_attester *a, struct sai_tee *t)
+{
+    memset(a, 0, sizeof *a);
+    a->ctx = t;
+    a->tee = sai_tee_kind_name(sai_tee_kind_of(t));
+    a->evidence = evidence;
+    a->borrowed = true;
+}
+
 void sai_kbs_attester_close(sai_kbs_attester *a)
 {
-    if (a && a->ctx)
+    if (a && a->ctx && !a->borrowed)
         sai_tee_close(a->ctx);
     if (a)
         memset(a, 0, sizeof *a);

@@ -26,6 +26,13 @@ typedef struct sai_kbs_store sai_kbs_store;
 
 /* Open (creating when missing) <dir>/kbs.db and <dir>/master.key. */
 int  sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err);
+/* The same; a master key created now is sealed to the TEE kind seal_tee
+ * (NULL: a plain 0600 file). An existing sealed key is unsealed whatever
+ * seal_tee says. */
+int  sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
+                               const char *seal_tee, sai_error *err);
+int  sai_kbs_master_key_load(const char *dir, bool create, const char *seal_tee, uint8_t key[32],
+                             sai_error *err);
 void sai_kbs_store_close(sai_kbs_store *s);
 
 /* Each of these writes its audit entry in the same transaction, so an

@@ -756,7 +756,8 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
     }
     if (s->cfg.threads < 1)
         s->cfg.threads = 1;
-    if ((rc = sai_kbs_store_open(&s->store, s->cfg.data_dir, true, err)) != 0)
+    if ((rc = sai_kbs_store_open_sealed(&s->store, s->cfg.data_dir, true,
+                                        s->cfg.seal_master_key, err)) != 0)
         goto fail;
     snprintf(path, sizeof path, "%s/signing.key", s->cfg.data_dir);
     if ((rc = sai_kbs_key_ensure(&s->signer, path, err)) != 0 ||

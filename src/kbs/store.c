@@ -9,8 +9,8 @@
  * in tests/kbs/test_kbs_crash.sh checks it). Secrets at rest are
  * AES-256-GCM under HKDF(master key, "secureai/v1/kbs-store") with the
  * resource name as associated data, so a row copied under another name does
- * not open. The master key is 32 random bytes in a 0600 file; we refuse to
- * use a key file that group or others can read.
+ * not open. The master key is 32 random bytes in a 0600 file, optionally
+ * sealed to the KBS's own TEE (masterkey.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,45 +49,13 @@ static const char *k_schema =
     "  actor TEXT NOT NULL, subject TEXT NOT NULL, verdict TEXT NOT NULL,"
     "  detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);";
 
-static int load_master_key(const char *dir, bool create, uint8_t key[32], sai_error *err)
+int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, SAI_KBS_MASTER_KEY_FILE);
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno != ENOENT || !create)
-            return sai_error_set(err, SAI_ENOTFOUND, "no master key at %s", path);
-        uint8_t fresh[32];
-        if (sai_random_bytes(fresh, 32, err) != 0)
-            return err ? err->code : SAI_ECRYPTO;
-        int rc = sai_write_file_atomic(path, fresh, 32, 0600, true, err);
-        sai_wipe(fresh, 32);
-        if (rc != 0)
-            return rc;
-        if (stat(path, &st) != 0)
-            return sai_error_set(err, SAI_EIO, "cannot stat %s", path);
-    }
-    if ((st.st_mode & 077) != 0)
-        return sai_error_set(err, SAI_EPOLICY,
-                             "master key %s is readable by group or others (mode %o); chmod 600 it",
-                             path, (unsigned)(st.st_mode & 0777));
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = sai_read_file(path, 64, &buf, &len, err);
-    if (rc != 0)
-        return rc;
-    if (len != 32) {
-        sai_wipe(buf, len);
-        free(buf);
-        return sai_error_set(err, SAI_EFORMAT, "master key %s must be 32 bytes, is %zu", path, len);
-    }
-    memcpy(key, buf, 32);
-    sai_wipe(buf, len);
-    free(buf);
-    return 0;
+    return sai_kbs_store_open_sealed(out, dir, create, NULL, err);
 }
 
-int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
+int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
+                              const char *seal_tee, sai_error *err)
 {
     *out = NULL;
     if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
@@ -101,7 +69,7 @@ int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_er
     uint8_t master[32];
     if ((rc = sai_secret_new(&s->keys, 64, err)) != 0)
         goto fail;
-    if ((rc = load_master_key(dir, create, master, err)) != 0)
+    if ((rc = sai_kbs_master_key_load(dir, create, seal_tee, master, err)) != 0)
         goto fail;
     rc = sai_hkdf_sha256(s->keys->data, 32, master, 32, NULL, 0,
                          (const uint8_t *)"secureai/v1/kbs-store", 21, err);
