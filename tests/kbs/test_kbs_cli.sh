@@ -11,6 +11,8 @@ pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# sql DB STATEMENT (Debian's python3 has sqlite3; the sqlite3 program is not a dependency)
+sql() { /usr/bin/python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' "$1" "$2"; }
 
 export SECUREAI_PLATFORM_DIR=$tmp/platform
 # The sim platform comes from `secureai platform init` (the attest module's
@@ -70,11 +72,11 @@ head=$(sed -n 's/.*head \([0-9a-f]*\)$/\1/p' "$tmp/verify.out")
 "$cli" kbs audit verify --data-dir "$tmp/kbs" --expect-head "$head" >/dev/null || fail "expect-head"
 # edit one entry -> detected
 cp -r "$tmp/kbs" "$tmp/kbs2"
-sqlite3 "$tmp/kbs2/kbs.db" "UPDATE audit SET verdict='allow' WHERE seq=2" 
+sql "$tmp/kbs2/kbs.db" "UPDATE audit SET verdict='allow' WHERE seq=2"
 if "$cli" kbs audit verify --data-dir "$tmp/kbs2" 2>"$tmp/v2.err"; then fail "edit not detected"; fi
 grep -q "audit chain broken at entry 2" "$tmp/v2.err" || fail "edit message: $(cat "$tmp/v2.err")"
 # cut the newest entry -> the chain is valid but the head moved
-sqlite3 "$tmp/kbs/kbs.db" "DELETE FROM audit WHERE seq=(SELECT max(seq) FROM audit)"
+sql "$tmp/kbs/kbs.db" "DELETE FROM audit WHERE seq=(SELECT max(seq) FROM audit)"
 if "$cli" kbs audit verify --data-dir "$tmp/kbs" --expect-head "$head" 2>/dev/null; then fail "cut not detected"; fi
 
 # a KBS that is down: a bounded, clear error
