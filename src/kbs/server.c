@@ -466,6 +466,8 @@ static int h_admin(sai_kbs_server *s, struct evhttp_request *req, const char *pe
         unsigned long long limit = 100;
         if (q && strncmp(q, "?limit=", 7) == 0)
             limit = strtoull(q + 7, NULL, 10);
+        if (limit == 0 || limit > 10000)   /* bounded answer; older entries: audit verify */
+            limit = 10000;
         if ((rc = sai_kbs_audit_dump(s->store, limit, &json, &err)) != 0) {
             reply_error(req, 500, err.msg);
             return 500;
@@ -568,8 +570,9 @@ static void on_request(struct evhttp_request *req, void *arg)
     char pesc[200];
     json_str(pesc, sizeof pesc, path);
     log_line(s, code >= 500 ? "error" : code >= 400 ? "warn" : "info",
-             "\"msg\":\"request\",\"peer\":\"%s\",\"method\":%d,\"path\":%s,\"status\":%d,\"ms\":%.3f",
-             peer, (int)m, pesc, code, dt * 1e3);
+             "\"msg\":\"request\",\"peer\":\"%s\",\"method\":\"%s\",\"path\":%s,\"status\":%d,\"ms\":%.3f",
+             peer, m == EVHTTP_REQ_GET ? "GET" : m == EVHTTP_REQ_POST ? "POST" : m == EVHTTP_REQ_PUT ? "PUT"
+             : m == EVHTTP_REQ_DELETE ? "DELETE" : "OTHER", pesc, code, dt * 1e3);
 }
 
 /* ---- connections ------------------------------------------------------------------- */
