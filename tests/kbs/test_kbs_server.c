@@ -516,7 +516,7 @@ static void test_down_kbs_bounded_error(void **state)
 static void tweak_limits(sai_kbs_config *c)
 {
     tweak_main(c);
-    c->header_timeout_s = 1;
+    c->header_timeout_s = 2;
     c->idle_timeout_s = 1;
     c->max_connections = 4;
     c->rate_per_s = 1;
@@ -563,7 +563,7 @@ static void test_limits(void **state)
     assert_true(slow >= 0);
     double t0 = sai_now();
     bool closed = false;
-    while (sai_now() - t0 < 4.0 && !closed) {
+    while (sai_now() - t0 < 6.0 && !closed) {
         if (send(slow, "\x16", 1, MSG_NOSIGNAL) != 1)
             closed = true;
         struct pollfd p = {.fd = slow, .events = POLLIN};
@@ -574,7 +574,7 @@ static void test_limits(void **state)
         }
     }
     assert_true(closed);
-    assert_true(sai_now() - t0 < 3.0);
+    assert_true(sai_now() - t0 < 4.5);   /* the 2 s deadline, not the bytes, decided */
     close(slow);
     /* Connection cap: 4 held; the 5th is closed at once. */
     usleep(200 * 1000);
@@ -584,11 +584,11 @@ static void test_limits(void **state)
     usleep(100 * 1000);
     int extra = raw_connect(port);
     assert_true(extra >= 0);
-    assert_true(time_to_close(extra, 2.0) < 0.5);
+    assert_true(time_to_close(extra, 3.0) < 1.2);   /* well before the 2 s deadline */
     close(extra);
     for (int i = 0; i < 4; i++)
         close(held[i]);
-    usleep(1200 * 1000);
+    usleep(2200 * 1000);
     /* Rate limit: a burst of 3 at 1/s, then 429. */
     sai_kbs_client *c = test_client(&t);
     int ok = 0, limited = 0;
