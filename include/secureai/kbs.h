@@ -191,5 +191,8 @@ int sai_kbs_policy_validate(const char *policy_json, size_t len, sai_error *err)
  * Needs the master key (the chain is keyed). *entries gets the count. */
 int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65],
                          sai_error *err) SAI_MUST_CHECK;
+/* The last `limit` entries (0: all) as a JSON array, offline (malloc'ed). */
+int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json,
+                         sai_error *err) SAI_MUST_CHECK;
 
 #endif
