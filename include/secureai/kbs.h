@@ -101,8 +101,7 @@ typedef struct sai_kbs_config {
     double   rate_burst;
     int      nonce_ttl_s;         /* default 60 */
     int      token_ttl_s;         /* default 300 */
-    bool     log_json;            /* structured log lines on stderr */
-    bool     quiet;
+    bool     quiet;               /* log lines (JSON, stderr) only for 4xx/5xx and notices */
 } sai_kbs_config;
 
 void sai_kbs_config_defaults(sai_kbs_config *c);
