@@ -524,7 +524,14 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     /* The next request on this connection must arrive complete within the
      * idle + header budget, whatever trickle of bytes keeps it alive. */
-    arm_deadline(conn_of(req), s->cfg.idle_timeout_s + s->cfg.header_timeout_s);
+    conn *cn = conn_of(req);
+    arm_deadline(cn, s->cfg.idle_timeout_s + s->cfg.header_timeout_s);
+    /* evhttp falls back to a plain socket when bev_cb fails (out of memory):
+     * never serve anything but an error over such a connection. */
+    if (!s->cfg.insecure_http && cn == NULL) {
+        reply_error(req, 400, "TLS is required");
+        return;
+    }
     if (uri == NULL || strlen(uri) >= sizeof path) {
         reply_error(req, 414, "the URI is too long");
         return;
