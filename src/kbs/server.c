@@ -420,6 +420,7 @@ static int h_admin(sai_kbs_server *s, struct evhttp_request *req, const char *pe
             }
             size_t n = strlen(pol) + strlen(name) + 64;
             code = 500;
+            audit(s, "admin.read-resource", peer, name, "ok", "metadata");
             if ((out = malloc(n)) != NULL) {
                 code = 200;
                 snprintf(out, n, "{\"name\":\"%s\",\"length\":%zu,\"policy\":%s}", name,
@@ -474,6 +475,7 @@ static int h_admin(sai_kbs_server *s, struct evhttp_request *req, const char *pe
         }
         (void)entries;
         (void)head;
+        audit(s, "admin.read-audit", peer, "audit", "ok", q ? q : "");
         reply_json(req, 200, json);
         free(json);
         return 200;
