@@ -816,6 +816,10 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
             goto fail;
         }
         evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg.max_body);
+        /* Drain (not buffer) an oversized body, then answer 413: without this
+         * the close races the upload and the client sees a reset instead of
+         * the status. The connection deadline still bounds the upload. */
+        evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
         evhttp_set_max_headers_size(w->http, 16 * 1024);
         evhttp_set_timeout(w->http, s->cfg.header_timeout_s);
         evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
