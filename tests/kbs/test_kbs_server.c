@@ -104,6 +104,22 @@ static void test_happy_path(void **state)
     sai_kbs_client_opts o = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), 0);
     sai_secret_free(sec);
+    /* A TEE the caller opened itself (the pipeline's enclave), borrowed. */
+    sai_tee *tee = NULL;
+    sai_tee_opts to;
+    memset(&to, 0, sizeof to);
+    to.psp_fd = -1;
+    assert_int_equal(sai_tee_open(&tee, SAI_TEE_SIM, &to, &err), 0);
+    sai_kbs_attester borrowed;
+    sai_kbs_attester_borrow(&borrowed, tee);
+    assert_string_equal(borrowed.tee, "sim");
+    assert_int_equal(sai_kbs_client_get_resource(c, &borrowed, "demo/dataset/key1", &sec, NULL, &err), 0);
+    sai_secret_free(sec);
+    sai_kbs_attester_close(&borrowed);   /* leaves the TEE open */
+    uint8_t m[48];
+    size_t ml = 0;
+    assert_int_equal(sai_tee_measure(tee, m, &ml, &err), 0);
+    sai_tee_close(tee);
     sai_kbs_client_free(c);
 }
 
