@@ -234,6 +234,28 @@ static void test_evidence_bound_to_other_key_refused(void **state)
     assert_non_null(strstr(resp, "report_data"));
     free(resp);
     free(body);
+    /* A session opened for another TEE kind: sim evidence does not pass. */
+    {
+        char *r2 = NULL, sess3[65];
+        uint8_t n3[32];
+        assert_int_equal(test_req(c, "POST", "/kbs/v0/auth", NULL,
+                                  "{\"version\":\"0.1.0\",\"tee\":\"sev-snp\"}", &r2), 200);
+        cJSON *j = cJSON_Parse(r2);
+        uint8_t *raw = NULL;
+        size_t rl = 0;
+        const char *nn = cJSON_GetObjectItem(j, "nonce")->valuestring;
+        assert_int_equal(sai_b64_decode(&raw, &rl, nn, strlen(nn), NULL), 0);
+        memcpy(n3, raw, 32);
+        snprintf(sess3, sizeof sess3, "%s", cJSON_GetObjectItem(j, "session")->valuestring);
+        free(raw);
+        cJSON_Delete(j);
+        free(r2);
+        body = attest_body(sess3, n3, mine, mine);
+        assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL, body, &r2), 403);
+        assert_non_null(strstr(r2, "session was for sev-snp"));
+        free(r2);
+        free(body);
+    }
     /* Evidence bound to another session's nonce. */
     uint8_t nonce2[32];
     char session2[65];
