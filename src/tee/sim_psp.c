@@ -287,6 +287,17 @@ static void signer_serve(signer *s, int fd)
     }
 }
 
+/* Close every descriptor above stderr except a and b. */
+static void close_all_fds_except(int a, int b)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    if (lo > 3)
+        (void)close_range(3, (unsigned)lo - 1, 0);
+    if (hi > lo + 1)
+        (void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+    (void)close_range((unsigned)hi + 1, ~0u, 0);
+}
+
 int sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir, const uint8_t measurement[48],
                       sai_error *err)
 {
@@ -319,6 +330,10 @@ int sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir, const uint8_t 
         /* the signer: keys exist only from here on, only in this process */
         close(sv[0]);
         close(hp[0]);
+        /* Keep nothing else the parent had open: an inherited end of another
+         * PSP's socket would keep that PSP alive (its close would then wait
+         * forever), and the signer needs no other descriptor anyway. */
+        close_all_fds_except(sv[1], hp[1]);
         prctl(PR_SET_DUMPABLE, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         signal(SIGPIPE, SIG_IGN);

@@ -259,6 +259,30 @@ static void test_sealing_key_and_measure(void **state)
     sai_tee_close(t);
 }
 
+/* Two sim TEEs in one process, the older closed first: each PSP signer must
+ * hold only its own socket, or closing the first one waits forever on a
+ * signer kept alive by the second one's inherited descriptor. */
+static void test_two_tees_close_in_any_order(void **state)
+{
+    (void)state;
+    sai_tee_opts o;
+    memset(&o, 0, sizeof o);
+    o.platform_dir = dir_a;
+    sai_tee *t1 = NULL, *t2 = NULL;
+    sai_error err;
+    uint8_t rd[64] = {0};
+    char *ev = NULL;
+    size_t evlen = 0;
+    alarm(20);   /* a hang fails the test instead of stalling the suite */
+    assert_int_equal(sai_tee_open(&t1, SAI_TEE_SIM, &o, &err), 0);
+    assert_int_equal(sai_tee_open(&t2, SAI_TEE_SIM, &o, &err), 0);
+    sai_tee_close(t1);
+    assert_int_equal(sai_tee_get_evidence(t2, rd, &ev, &evlen, &err), 0);
+    free(ev);
+    sai_tee_close(t2);
+    alarm(0);
+}
+
 /* The launcher measures binary + spec + policy and starts the PSP; the
  * enclave (here: the secureai CLI) gets only the PSP fd. It cannot even
  * find the platform directory, yet its evidence carries the launcher's
@@ -320,6 +344,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_platform_init_refuses_overwrite),
+        cmocka_unit_test(test_two_tees_close_in_any_order),
         cmocka_unit_test(test_roundtrip_affirms),
         cmocka_unit_test(test_refused_without_allow_simulated),
         cmocka_unit_test(test_refused_measurement_and_report_data),
