@@ -1,0 +1,39 @@
+/*
+ * seal_internal.h — helpers shared by the files of src/seal/ (not public).
+ */
+#ifndef SAI_SEAL_INTERNAL_H
+#define SAI_SEAL_INTERNAL_H
+
+#include "secureai/seal.h"
+
+#define SAI_SEAL_INFO_FILE     "secureai/v1/file"
+#define SAI_SEAL_INFO_MANIFEST "secureai/v1/manifest"
+
+/* Encode a header for (chunk_size, length, salt, key_id) into buf (at least
+ * SAI_SEAL_HEADER_MAX bytes) and fill h. */
+int sai_seal__header_build(sai_seal_header *h, uint8_t *buf, uint32_t chunk_size,
+                           uint64_t length, const uint8_t salt[SAI_SEAL_SALT_LEN],
+                           const char *key_id, sai_error *err);
+
+/* HKDF(data key, salt, info_prefix || key id) into out (32 bytes). */
+int sai_seal__derive(uint8_t out[32], const uint8_t key[SAI_SEAL_KEY_LEN],
+                     const uint8_t salt[SAI_SEAL_SALT_LEN], const char *info_prefix,
+                     const char *key_id, sai_error *err);
+
+/* 11-byte big-endian i || last flag. */
+void sai_seal__nonce(uint8_t nonce[SAI_AEAD_NONCE_LEN], uint64_t i, bool last);
+
+/* Plaintext length of chunk i. */
+static inline size_t sai_seal__chunk_len(const sai_seal_header *h, uint64_t i)
+{
+    if (i + 1 < h->chunks)
+        return h->chunk_size;
+    return (size_t)(h->length - (h->chunks - 1) * (uint64_t)h->chunk_size);
+}
+
+static inline uint64_t sai_seal__chunk_off(const sai_seal_header *h, uint64_t i)
+{
+    return (uint64_t)h->header_len + i * ((uint64_t)h->chunk_size + SAI_AEAD_TAG_LEN);
+}
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * writer.c — the streaming sealer: plaintext in, sealed file out, in
+ * constant memory (one plaintext chunk being filled, one ciphertext chunk
+ * being written), whatever the input size.
+ *
+ * The plaintext length goes into the authenticated header, so it is fixed
+ * when the writer is created; finish refuses a short or long stream. Output
+ * is written to "<path>.tmp.XXXXXX" and renamed onto path only after the
+ * last chunk is sealed and fsync'ed, so a failed or interrupted seal never
+ * leaves a partial file under the final name.
+ */
+#include "seal_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct sai_seal_writer {
+    int             fd;
+    char           *path;
+    char           *tmp;
+    bool            excl;
+    bool            done;
+    sai_seal_header h;
+    uint8_t         hdr[SAI_SEAL_HEADER_MAX];
+    sai_aead       *aead;
+    sai_hash_ctx   *hash;
+    uint8_t        *acc;       /* plaintext chunk being filled */
+    size_t          acc_len;
+    uint8_t        *out;       /* chunk_size + tag */
+    uint64_t        index;     /* next chunk to seal */
+    uint64_t        written;   /* plaintext bytes accepted */
+};
+
+static int write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error *err)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return sai_error_set(err, SAI_EIO, "cannot write %s: %s", name, strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void sai_seal_writer_free(sai_seal_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    if (!w->done && w->tmp != NULL)
+        unlink(w->tmp);
+    sai_aead_free(w->aead);
+    sai_hash_free(w->hash);
+    if (w->acc != NULL) {
+        sai_wipe(w->acc, w->h.chunk_size);   /* plaintext */
+        free(w->acc);
+    }
+    free(w->out);
+    free(w->path);
+    free(w->tmp);
+    free(w);
+}
+
+int sai_seal_writer_new(sai_seal_writer **out, const char *path,
+                        const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
+                        uint64_t length, sai_error *err)
+{
+    *out = NULL;
+    sai_seal_params defp = {0};
+    if (p == NULL)
+        p = &defp;
+    const char *kid = p->key_id ? p->key_id : SAI_SEAL_DEFAULT_KEY_ID;
+    uint32_t cs = p->chunk_size ? p->chunk_size : SAI_SEAL_CHUNK_DEFAULT;
+    uint8_t salt[SAI_SEAL_SALT_LEN];
+    uint8_t fkey[32];
+    sai_seal_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    w->fd = -1;
+    w->excl = p->excl;
+    int rc = sai_random_bytes(salt, sizeof salt, err);
+    if (rc == 0)
+        rc = sai_seal__header_build(&w->h, w->hdr, cs, length, salt, kid, err);
+    if (rc != 0)
+        goto fail;
+    if (p->excl && access(path, F_OK) == 0) {
+        rc = sai_error_set(err, SAI_EEXIST, "%s already exists; refusing to overwrite", path);
+        goto fail;
+    }
+    rc = sai_seal__derive(fkey, key, salt, SAI_SEAL_INFO_FILE, kid, err);
+    if (rc == 0)
+        rc = sai_aead_new(&w->aead, fkey, err);
+    sai_wipe(fkey, sizeof fkey);
+    if (rc != 0)
+        goto fail;
+    if (p->hash_output && (rc = sai_hash_new(&w->hash, SAI_SHA256, err)) != 0)
+        goto fail;
+    w->acc = malloc(cs);
+    w->out = malloc((size_t)cs + SAI_AEAD_TAG_LEN);
+    size_t pl = strlen(path);
+    w->path = strdup(path);
+    w->tmp = malloc(pl + 16);
+    if (w->acc == NULL || w->out == NULL || w->path == NULL || w->tmp == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto fail;
+    }
+    snprintf(w->tmp, pl + 16, "%s.tmp.XXXXXX", path);
+    w->fd = mkostemp(w->tmp, O_CLOEXEC);
+    if (w->fd < 0) {
+        free(w->tmp);
+        w->tmp = NULL;
+        rc = sai_error_set(err, SAI_EIO, "cannot create a file next to %s: %s", path,
+                           strerror(errno));
+        goto fail;
+    }
+    if (fchmod(w->fd, (mode_t)(p->mode ? p->mode : 0644)) != 0) {
+        rc = sai_error_set(err, SAI_EIO, "cannot set mode on %s: %s", w->tmp, strerror(errno));
+        goto fail;
+    }
+    rc = write_all(w->fd, w->hdr, w->h.header_len, w->tmp, err);
+    if (rc == 0 && w->hash)
+        rc = sai_hash_update(w->hash, w->hdr, w->h.header_len, err);
+    if (rc != 0)
+        goto fail;
+    *out = w;
+    return 0;
+fail:
+    sai_seal_writer_free(w);
+    return rc;
+}
+
+/* Seal chunk w->index from pt (pt_len bytes) and append it. */
+static int emit(sai_seal_writer *w, const uint8_t *pt, size_t pt_len, sai_error *err)
+{
+    uint8_t nonce[SAI_AEAD_NONCE_LEN];
+    bool last = w->index + 1 == w->h.chunks;
+    sai_seal__nonce(nonce, w->index, last);
+    int rc = sai_aead_seal(w->aead, w->out, w->out + pt_len, pt, pt_len, w->hdr,
+                           w->h.header_len, nonce, err);
+    if (rc != 0)
+        return rc;
+    size_t n = pt_len + SAI_AEAD_TAG_LEN;
+    rc = write_all(w->fd, w->out, n, w->tmp, err);
+    if (rc == 0 && w->hash)
+        rc = sai_hash_update(w->hash, w->out, n, err);
+    if (rc == 0)
+        w->index++;
+    return rc;
+}
+
+int sai_seal_writer_write(sai_seal_writer *w, const void *data, size_t len, sai_error *err)
+{
+    const uint8_t *p = data;
+    if (w->done)
+        return sai_error_set(err, SAI_ESTATE, "%s: write after finish", w->path);
+    if (len > w->h.length - w->written)
+        return sai_error_set(err, SAI_EINVAL, "%s: more input than the declared %llu bytes",
+                             w->path, (unsigned long long)w->h.length);
+    w->written += len;
+    size_t cs = w->h.chunk_size;
+    while (len > 0) {
+        /* The last chunk is sealed by finish, never here. */
+        bool is_last = w->index + 1 == w->h.chunks;
+        if (w->acc_len == 0 && len >= cs && !is_last) {
+            int rc = emit(w, p, cs, err);        /* straight from the caller's buffer */
+            if (rc != 0)
+                return rc;
+            p += cs;
+            len -= cs;
+            continue;
+        }
+        size_t take = cs - w->acc_len < len ? cs - w->acc_len : len;
+        memcpy(w->acc + w->acc_len, p, take);
+        w->acc_len += take;
+        p += take;
+        len -= take;
+        if (w->acc_len == cs && !is_last) {
+            int rc = emit(w, w->acc, cs, err);
+            if (rc != 0)
+                return rc;
+            w->acc_len = 0;
+        }
+    }
+    return 0;
+}
+
+int sai_seal_writer_finish(sai_seal_writer *w, uint8_t ct_sha256[SAI_SHA256_LEN], sai_error *err)
+{
+    int rc;
+    if (w->done)
+        return sai_error_set(err, SAI_ESTATE, "%s: finished twice", w->path);
+    if (w->written != w->h.length || w->index + 1 != w->h.chunks)
+        return sai_error_set(err, SAI_EINVAL, "%s: input ended after %llu of %llu bytes",
+                             w->path, (unsigned long long)w->written,
+                             (unsigned long long)w->h.length);
+    if ((rc = emit(w, w->acc, w->acc_len, err)) != 0)
+        return rc;
+    sai_wipe(w->acc, w->acc_len);
+    w->acc_len = 0;
+    if (ct_sha256 != NULL) {
+        if (w->hash == NULL)
+            return sai_error_set(err, SAI_ESTATE, "%s: hash_output was not requested", w->path);
+        rc = sai_hash_final(w->hash, ct_sha256, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (fsync(w->fd) != 0)
+        return sai_error_set(err, SAI_EIO, "cannot sync %s: %s", w->tmp, strerror(errno));
+    close(w->fd);
+    w->fd = -1;
+    if (w->excl) {
+        if (link(w->tmp, w->path) != 0)
+            return sai_error_set(err, errno == EEXIST ? SAI_EEXIST : SAI_EIO,
+                                 "cannot create %s: %s", w->path, strerror(errno));
+        unlink(w->tmp);
+    } else if (rename(w->tmp, w->path) != 0) {
+        return sai_error_set(err, SAI_EIO, "cannot rename onto %s: %s", w->path, strerror(errno));
+    }
+    w->done = true;
+    return sai_fsync_parent(w->path, err);
+}
+
+int sai_seal_file(const char *in, const char *out, const uint8_t key[static SAI_SEAL_KEY_LEN],
+                  const sai_seal_params *p, sai_progress *progress,
+                  uint8_t ct_sha256[SAI_SHA256_LEN], sai_error *err)
+{
+    int fd = open(in, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sai_error_set(err, errno == ENOENT ? SAI_ENOTFOUND : SAI_EIO, "cannot open %s: %s",
+                             in, strerror(errno));
+    sai_seal_writer *w = NULL;
+    uint8_t *buf = NULL;
+    int rc;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = sai_error_set(err, SAI_EINVAL, "%s is not a regular file", in);
+        goto out;
+    }
+    sai_seal_params pp = p ? *p : (sai_seal_params){0};
+    if (ct_sha256 != NULL)
+        pp.hash_output = true;
+    rc = sai_seal_writer_new(&w, out, key, &pp, (uint64_t)st.st_size, err);
+    if (rc != 0)
+        goto out;
+    /* Read a whole number of chunks at a time so the writer seals straight
+     * from this buffer. */
+    size_t cs = w->h.chunk_size, bl = cs;
+    while (bl < (1u << 20))
+        bl += cs;
+    buf = malloc(bl);
+    if (buf == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    uint64_t done = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, bl);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = sai_error_set(err, SAI_EIO, "cannot read %s: %s", in, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if ((rc = sai_seal_writer_write(w, buf, (size_t)n, err)) != 0)
+            goto out;
+        done += (uint64_t)n;
+        if (progress)
+            sai_progress_update(progress, done);
+    }
+    rc = sai_seal_writer_finish(w, ct_sha256, err);
+out:
+    if (buf != NULL) {
+        sai_wipe(buf, bl);
+        free(buf);
+    }
+    sai_seal_writer_free(w);
+    close(fd);
+    return rc;
+}
