@@ -1,0 +1,173 @@
+/*
+ * conv.c — 2-D convolution, forward and backward, as im2col + OpenBLAS
+ * sgemm per image (no bias: every convolution here is followed by batch
+ * norm). A 1x1 stride-1 unpadded convolution skips im2col: the image itself
+ * is the column matrix. Images are spread over the engine threads, each
+ * with its own column buffer; BLAS runs single-threaded inside (see
+ * sai_nn_set_threads), and each thread accumulates the weight gradient into
+ * a private buffer that is summed once at the end, so no two threads write
+ * the same memory.
+ */
+#include <string.h>
+
+#include <cblas.h>
+
+#include "nn/nn_internal.h"
+
+/* x[C][H][W] -> col[C*k*k][Ho*Wo] */
+static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
+                   float *col)
+{
+    for (int c = 0; c < C; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *row = col + ((size_t)(c * k + ki) * k + kj) * Ho * Wo;
+                const float *xc = x + (size_t)c * H * W;
+                for (int oh = 0; oh < Ho; oh++) {
+                    int ih = oh * s - p + ki;
+                    float *r = row + (size_t)oh * Wo;
+                    if (ih < 0 || ih >= H) {
+                        memset(r, 0, (size_t)Wo * sizeof(float));
+                        continue;
+                    }
+                    const float *xr = xc + (size_t)ih * W;
+                    if (s == 1) {
+                        int lo = p - kj, ow0 = lo > 0 ? lo : 0;          /* first ow with iw >= 0 */
+                        int ow1 = W + p - kj; if (ow1 > Wo) ow1 = Wo;    /* first ow with iw >= W */
+                        if (ow1 < ow0) ow1 = ow0;
+                        for (int ow = 0; ow < ow0; ow++) r[ow] = 0.0f;
+                        if (ow1 > ow0)
+                            memcpy(r + ow0, xr + ow0 - p + kj, (size_t)(ow1 - ow0) * sizeof(float));
+                        for (int ow = ow1; ow < Wo; ow++) r[ow] = 0.0f;
+                    } else {
+                        for (int ow = 0; ow < Wo; ow++) {
+                            int iw = ow * s - p + kj;
+                            r[ow] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+/* dx[C][H][W] += col2im(dcol[C*k*k][Ho*Wo]) */
+static void col2im(const float *dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
+                   float *dx)
+{
+    for (int c = 0; c < C; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                const float *row = dcol + ((size_t)(c * k + ki) * k + kj) * Ho * Wo;
+                float *xc = dx + (size_t)c * H * W;
+                for (int oh = 0; oh < Ho; oh++) {
+                    int ih = oh * s - p + ki;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    const float *r = row + (size_t)oh * Wo;
+                    float *xr = xc + (size_t)ih * W;
+                    if (s == 1) {
+                        int lo = p - kj, ow0 = lo > 0 ? lo : 0;
+                        int ow1 = W + p - kj; if (ow1 > Wo) ow1 = Wo;
+                        float *d = xr - p + kj;
+                        for (int ow = ow0; ow < ow1; ow++)
+                            d[ow] += r[ow];
+                    } else {
+                        for (int ow = 0; ow < Wo; ow++) {
+                            int iw = ow * s - p + kj;
+                            if (iw >= 0 && iw < W)
+                                xr[iw] += r[ow];
+                        }
+                    }
+                }
+            }
+}
+
+static int team(const sai_nn_model_t *m, int n)
+{
+    int t = sai_nn_get_threads();
+    if (t > m->scratch_threads) t = m->scratch_threads;
+    if (t > n) t = n;
+    return t < 1 ? 1 : t;
+}
+
+static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+void nn_conv_forward(sai_nn_model_t *m, const nn_op *op, int n)
+{
+    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+    const float *W = m->tensors[op->w].data;
+    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
+    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k;
+    bool direct = (k == 1 && s == 1 && p == 0);
+    int T = team(m, n);
+    (void)T;
+    SAI_OMP(omp parallel for num_threads(T) schedule(static))
+    for (int i = 0; i < n; i++) {
+        const float *x = a->x + (size_t)i * a->size;
+        float *y = o->x + (size_t)i * o->size;
+        const float *col = x;
+        if (!direct) {
+            float *cb = m->col + (size_t)sai_nn_tid() * r16(m->col_floats);
+            im2col(x, C, H, Wd, k, s, p, Ho, Wo, cb);
+            col = cb;
+        }
+        /* y[Co][P] = W[Co][K] * col[K][P] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, P, K, 1.0f, W, K, col, P,
+                    0.0f, y, P);
+    }
+}
+
+void nn_conv_backward(sai_nn_model_t *m, const nn_op *op, int n)
+{
+    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+    nn_tensor *wt = &m->tensors[op->w];
+    const float *W = wt->data;
+    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
+    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k;
+    bool direct = (k == 1 && s == 1 && p == 0);
+    bool need_dx = a->need_grad;
+    int T = team(m, n);
+    int used[SAI_NN_MAX_THREADS] = {0};
+    SAI_OMP(omp parallel num_threads(T))
+    {
+        int tid = sai_nn_tid();
+        float *dw = tid == 0 ? wt->grad : m->dwbuf + (size_t)tid * r16(m->dw_floats);
+        if (tid != 0)
+            memset(dw, 0, wt->numel * sizeof(float));
+        used[tid] = 1;
+        float *cb = m->col + (size_t)tid * r16(m->col_floats);
+        float *dcb = m->dcol + (size_t)tid * r16(m->col_floats);
+        SAI_OMP(omp for schedule(static))
+        for (int i = 0; i < n; i++) {
+            const float *x = a->x + (size_t)i * a->size;
+            const float *dy = o->dx + (size_t)i * o->size;
+            float *dx = a->dx + (size_t)i * a->size;
+            const float *col = x;
+            if (!direct) {
+                im2col(x, C, H, Wd, k, s, p, Ho, Wo, cb);
+                col = cb;
+            }
+            /* dW[Co][K] += dy[Co][P] * col[K][P]^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, K, P, 1.0f, dy, P, col, P,
+                        1.0f, dw, K);
+            if (!need_dx)
+                continue;
+            if (direct) {
+                /* dx[C][P] += W[Co][C]^T * dy[Co][P] */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, Co, 1.0f, W, K, dy, P,
+                            1.0f, dx, P);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, Co, 1.0f, W, K, dy, P,
+                            0.0f, dcb, P);
+                col2im(dcb, C, H, Wd, k, s, p, Ho, Wo, dx);
+            }
+        }
+    }
+    for (int t = 1; t < T; t++) {
+        if (!used[t])
+            continue;
+        const float *src = m->dwbuf + (size_t)t * r16(m->dw_floats);
+        float *g = wt->grad;
+        for (size_t j = 0; j < wt->numel; j++)
+            g[j] += src[j];
+    }
+}
