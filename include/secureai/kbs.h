@@ -1,0 +1,189 @@
+/*
+ * kbs.h — the key broker service (KBS): attestation-gated release of secrets.
+ *
+ * Protocol (RCAR, after the Confidential Containers Trustee KBS; JSON over
+ * HTTPS, see docs/kbs.md):
+ *   POST /kbs/v0/auth     {version, tee}               -> {nonce, session}
+ *   POST /kbs/v0/attest   {session, tee-pubkey (JWK), evidence}
+ *                                                       -> {token}  (JWT ES384)
+ *   GET  /kbs/v0/resource/<repo>/<type>/<tag>  (Authorization: Bearer token)
+ *                                                       -> JWE-style wrap of the secret
+ * The evidence's 64-byte report data must equal
+ *   SHA-512(nonce (32 raw bytes) || TEE public key as the raw uncompressed
+ *           P-384 point 0x04||X||Y (97 bytes)).
+ *
+ * The server (server.c) is libevent evhttp over OpenSSL bufferevents; the
+ * store (store.c) is SQLite in WAL mode with synchronous=FULL, secrets sealed
+ * under a 0600 master key; every decision goes to a hash-chained audit log
+ * (audit.c). The verifier of evidence and the producer of evidence are
+ * reached through the small function tables below, so the KBS does not care
+ * which TEE backend or verifier sits behind them.
+ */
+#ifndef SECUREAI_KBS_H
+#define SECUREAI_KBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secureai/common.h"
+#include "secureai/crypto.h"
+
+#define SAI_KBS_NONCE_LEN        32
+#define SAI_KBS_REPORT_DATA_LEN  64
+#define SAI_KBS_MAX_SECRET       (64 * 1024)
+#define SAI_KBS_MAX_EVIDENCE     (256 * 1024)
+
+/* ---- appraised claims: what a verifier says about a piece of evidence ---- */
+typedef struct sai_kbs_claims {
+    char     tee[16];            /* "sim", "sev-snp", "tdx", "sgx" */
+    char     measurement[129];   /* lower-case hex of the launch measurement */
+    char     host_data[129];     /* hex of data bound at launch (pipeline spec hash), "" if none */
+    uint8_t  tcb[4];             /* bootloader, tee, snp, microcode SVNs (SNP order) */
+    char     tcb_status[24];     /* "up-to-date", "out-of-date", ... as the verifier says */
+    char     policy_id[64];      /* the attestation policy that appraised it */
+    bool     debug;
+    bool     simulated;
+} sai_kbs_claims;
+
+/* Verifier table (server side). verify() must check the evidence's signature
+ * chain, freshness and the attestation policy, and that its report data equals
+ * report_data; it fills *out and returns 0, or SAI_EAUTH / SAI_EPOLICY /
+ * SAI_EFORMAT with a sentence. Called from several server threads at once. */
+typedef struct sai_kbs_verifier {
+    void *ctx;
+    int (*verify)(void *ctx, const char *tee, const char *evidence, size_t len,
+                  const uint8_t report_data[static SAI_KBS_REPORT_DATA_LEN],
+                  sai_kbs_claims *out, sai_error *err);
+    /* Optional: replace the attestation policy (YAML text), from the admin
+     * API or the store at start; NULL when the verifier has no policy. */
+    int (*set_policy)(void *ctx, const char *text, size_t len, sai_error *err);
+} sai_kbs_verifier;
+
+/* Attester table (client side, inside the TEE): evidence JSON binding the
+ * given report data. *json is malloc'ed; the caller frees it. */
+typedef struct sai_kbs_attester {
+    void       *ctx;
+    const char *tee;
+    int (*evidence)(void *ctx, const uint8_t report_data[static SAI_KBS_REPORT_DATA_LEN],
+                    char **json, size_t *len, sai_error *err);
+} sai_kbs_attester;
+
+/* The default tables over src/attest and src/tee (attest_glue.c): the verifier
+ * with an optional YAML attestation policy file (NULL: built-in default). */
+int  sai_kbs_verifier_default(sai_kbs_verifier *v, const char *policy_path, sai_error *err);
+void sai_kbs_verifier_release(sai_kbs_verifier *v);
+int  sai_kbs_attester_open(sai_kbs_attester *a, const char *tee, sai_error *err);
+void sai_kbs_attester_close(sai_kbs_attester *a);
+
+/* ---- server ---------------------------------------------------------------- */
+typedef struct sai_kbs_config {
+    char     listen_addr[64];     /* default 127.0.0.1 */
+    int      port;                /* 0: pick a free port (see sai_kbs_server_port) */
+    char     data_dir[512];       /* store, master key, TLS key/cert, signing key */
+    char     tls_cert[512];       /* "" -> <data_dir>/tls.crt, generated if missing */
+    char     tls_key[512];
+    char     admin_token_file[512]; /* "" -> <data_dir>/admin.token, generated if missing */
+    char     attestation_policy[512]; /* YAML file for the verifier, "" -> default */
+    bool     insecure_http;       /* plain HTTP; refused unless listen_addr is loopback */
+    int      threads;             /* event-loop threads, default 2 */
+    size_t   max_body;            /* request body cap, default 512 KiB */
+    int      header_timeout_s;    /* evhttp read timeout, default 10 */
+    int      idle_timeout_s;      /* keep-alive idle, default 30 */
+    int      max_connections;     /* default 512 */
+    double   rate_per_s;          /* per-client token bucket; 0 = unlimited */
+    double   rate_burst;
+    int      nonce_ttl_s;         /* default 60 */
+    int      token_ttl_s;         /* default 300 */
+    bool     log_json;            /* structured log lines on stderr */
+    bool     quiet;
+} sai_kbs_config;
+
+void sai_kbs_config_defaults(sai_kbs_config *c);
+/* Read a kbs.yaml over the defaults (flat "key: value" map, see docs/kbs.md). */
+int  sai_kbs_config_load(sai_kbs_config *c, const char *path, sai_error *err) SAI_MUST_CHECK;
+
+typedef struct sai_kbs_server sai_kbs_server;
+
+/* Open the store, keys and certificate, bind the socket. The verifier table is
+ * copied (its ctx is borrowed and must outlive the server). */
+int  sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
+                        const sai_kbs_verifier *verifier, sai_error *err) SAI_MUST_CHECK;
+int  sai_kbs_server_port(const sai_kbs_server *s);
+/* Hex SHA-256 of the DER certificate ("" in --insecure-http mode). */
+const char *sai_kbs_server_fingerprint(const sai_kbs_server *s);
+/* Run the event loops until sai_kbs_server_stop (async-signal-safe). */
+int  sai_kbs_server_run(sai_kbs_server *s, sai_error *err);
+void sai_kbs_server_stop(sai_kbs_server *s);
+void sai_kbs_server_free(sai_kbs_server *s);
+
+/* ---- client ---------------------------------------------------------------- */
+typedef struct sai_kbs_client_opts {
+    const char *url;          /* https://127.0.0.1:8443 or http://... */
+    const char *ca_file;      /* verify the KBS certificate against this CA/cert */
+    const char *pin_sha256;   /* or: hex SHA-256 of the KBS's DER certificate */
+    double      timeout_s;    /* per request, default 5 */
+    int         retries;      /* connection attempts, default 4, backoff 100ms doubling */
+} sai_kbs_client_opts;
+
+typedef struct sai_kbs_client sai_kbs_client;
+
+int  sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_error *err) SAI_MUST_CHECK;
+void sai_kbs_client_free(sai_kbs_client *c);
+
+/* One HTTP exchange (keeps the connection alive). *resp is malloc'ed,
+ * NUL-terminated, capped at 1 MiB. extra_header is "Name: value" or NULL. */
+int  sai_kbs_client_request(sai_kbs_client *c, const char *method, const char *path,
+                            const char *extra_header, const void *body, size_t body_len,
+                            int *status, char **resp, size_t *resp_len,
+                            sai_error *err) SAI_MUST_CHECK;
+
+/* The whole RCAR flow: auth -> ephemeral P-384 key -> evidence over
+ * SHA-512(nonce || pubkey) -> attest -> resource -> unwrap. *secret is a
+ * locked buffer the caller frees with sai_secret_free. The attestation token
+ * is returned in *token_out when not NULL (malloc'ed). */
+int  sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
+                                 const char *resource, sai_secret **secret,
+                                 char **token_out, sai_error *err) SAI_MUST_CHECK;
+/* Convenience: a client for one call. */
+int  sai_kbs_get_resource(const sai_kbs_client_opts *o, const sai_kbs_attester *att,
+                          const char *resource, sai_secret **secret, sai_error *err) SAI_MUST_CHECK;
+
+/* ---- building blocks (exported for tests, fuzzers and the pipeline) ------- */
+
+/* Report data that binds a session: SHA-512(nonce || point). */
+int sai_kbs_report_data(uint8_t out[static SAI_KBS_REPORT_DATA_LEN],
+                        const uint8_t nonce[static SAI_KBS_NONCE_LEN],
+                        const uint8_t point[static SAI_P384_POINT_LEN], sai_error *err) SAI_MUST_CHECK;
+
+/* JWK {"kty":"EC","crv":"P-384","x":..,"y":..} <-> key. Parsing checks the
+ * point is on the curve; extra members are ignored; "d" is refused. */
+int sai_kbs_jwk_parse(sai_ec_key **out, const char *json, size_t len, sai_error *err) SAI_MUST_CHECK;
+int sai_kbs_jwk_format(const sai_ec_key *k, char **json, sai_error *err) SAI_MUST_CHECK;
+
+/* JWE-style compact wrap of secret to a P-384 public key:
+ *   b64u(header) . "" . b64u(iv) . b64u(ciphertext) . b64u(tag)
+ * header {"alg":"ECDH-ES+HKDF-SHA256","enc":"A256GCM","epk":JWK};
+ * CEK = HKDF-SHA-256(Z, salt = "", info = "secureai/v1/kbs-wrap" || epk point || recipient point);
+ * AAD = the ASCII of b64u(header). */
+int sai_kbs_wrap(char **jwe, const sai_ec_key *recipient, const uint8_t *secret, size_t len,
+                 sai_error *err) SAI_MUST_CHECK;
+int sai_kbs_unwrap(sai_secret **out, const sai_ec_key *recipient_priv, const char *jwe,
+                   size_t len, sai_error *err) SAI_MUST_CHECK;
+
+/* Resource release policy (JSON):
+ *   {"tee":["sim","sev-snp"], "measurements":["hex",...], "min_tcb":{"bootloader":n,
+ *    "tee":n,"snp":n,"microcode":n}, "allow_debug":false, "allow_simulated":true,
+ *    "pipeline_spec_hash":"hex"}
+ * Every member optional except that an empty policy releases to nobody
+ * unless it says "tee". Returns 0 (release) or SAI_EPOLICY with the reason. */
+int sai_kbs_policy_check(const char *policy_json, const sai_kbs_claims *claims,
+                         sai_error *err) SAI_MUST_CHECK;
+int sai_kbs_policy_validate(const char *policy_json, size_t len, sai_error *err) SAI_MUST_CHECK;
+
+/* Audit log verification on a store directory (what `kbs audit verify` runs).
+ * Needs the master key (the chain is keyed). *entries gets the count. */
+int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65],
+                         sai_error *err) SAI_MUST_CHECK;
+
+#endif

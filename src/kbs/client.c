@@ -1,0 +1,456 @@
+/*
+ * client.c — the KBS client: a small blocking HTTP(S) client over libevent's
+ * evhttp (one private event_base, one keep-alive connection) and the whole
+ * RCAR flow as one library call, sai_kbs_client_get_resource, which the
+ * pipeline's enclave and `secureai kbs get-resource` use.
+ *
+ * Trust in the KBS: https always verifies the server, either against a CA
+ * file (chain + the URL's host or IP) or against a pinned SHA-256 of its
+ * DER certificate; there is no "don't verify" switch. A KBS that is down
+ * gives SAI_ENET after a bounded number of attempts with doubling backoff;
+ * every request has a timeout, so nothing here can hang.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "kbs/kbs_internal.h"
+#include "secureai/util.h"
+
+#define RESP_MAX (1024 * 1024)
+
+struct sai_kbs_client {
+    struct event_base        *base;
+    struct evhttp_connection *evcon;
+    SSL_CTX                  *ctx;
+    char                      host[256];
+    int                       port;
+    bool                      tls;
+    bool                      host_is_ip;
+    bool                      pinned;
+    uint8_t                   pin[32];
+    double                    timeout_s;
+    int                       retries;
+    /* per-request state */
+    int                       status;
+    char                     *resp;
+    size_t                    resp_len;
+    bool                      done, too_big;
+    enum evhttp_request_error req_err;
+    bool                      have_req_err;
+    char                      tls_err[200];
+};
+
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+    sai_kbs_client *c = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (c == NULL || !c->pinned)
+        return ok;
+    /* Pinned: the leaf's fingerprint decides; the chain is not consulted. */
+    if (X509_STORE_CTX_get_error_depth(xs) != 0)
+        return 1;
+    X509 *leaf = X509_STORE_CTX_get_current_cert(xs);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (leaf == NULL || X509_digest(leaf, EVP_sha256(), md, &n) != 1 || n != 32 ||
+        !sai_ct_equal(md, c->pin, 32)) {
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    return 1;
+}
+
+int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_error *err)
+{
+    *out = NULL;
+    sai_kbs_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    int rc = 0;
+    c->timeout_s = o->timeout_s > 0 ? o->timeout_s : 5;
+    c->retries = o->retries > 0 ? o->retries : 4;
+    struct evhttp_uri *u = o->url ? evhttp_uri_parse(o->url) : NULL;
+    const char *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
+    const char *host = u ? evhttp_uri_get_host(u) : NULL;
+    if (u == NULL || scheme == NULL || host == NULL || strlen(host) >= sizeof c->host ||
+        (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+        rc = sai_error_set(err, SAI_EINVAL, "the KBS URL must be https://HOST:PORT (or http:// "
+                           "for a loopback test server), not %s", o->url ? o->url : "(none)");
+        goto out;
+    }
+    c->tls = strcmp(scheme, "https") == 0;
+    snprintf(c->host, sizeof c->host, "%s", host);
+    c->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : (c->tls ? 443 : 80);
+    unsigned char tmp[16];
+    c->host_is_ip = inet_pton(AF_INET, c->host, tmp) == 1 || inet_pton(AF_INET6, c->host, tmp) == 1;
+    if (c->tls) {
+        if ((o->pin_sha256 == NULL || !*o->pin_sha256) && (o->ca_file == NULL || !*o->ca_file)) {
+            rc = sai_error_set(err, SAI_EINVAL, "an https KBS needs --ca CERT or --pin SHA256 to be "
+                               "verified; the fingerprint is printed when the KBS starts");
+            goto out;
+        }
+        c->ctx = SSL_CTX_new(TLS_client_method());
+        if (c->ctx == NULL || SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) != 1) {
+            rc = sai_error_set(err, SAI_ECRYPTO, "cannot create a TLS context");
+            goto out;
+        }
+        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, verify_cb);
+        if (o->pin_sha256 && *o->pin_sha256) {
+            char hex[65];
+            size_t j = 0;
+            for (const char *p = o->pin_sha256; *p && j < 64; p++)
+                if (*p != ':')
+                    hex[j++] = *p;
+            hex[j] = '\0';
+            if (j != 64 || sai_hex_decode(c->pin, 32, hex, NULL) != 0) {
+                rc = sai_error_set(err, SAI_EINVAL, "--pin must be the 64 hex digits of the "
+                                   "KBS certificate's SHA-256");
+                goto out;
+            }
+            c->pinned = true;
+        } else if (SSL_CTX_load_verify_locations(c->ctx, o->ca_file, NULL) != 1) {
+            rc = sai_error_set(err, SAI_EIO, "cannot load CA certificates from %s", o->ca_file);
+            goto out;
+        }
+    }
+    if ((c->base = event_base_new()) == NULL)
+        rc = sai_error_set(err, SAI_ENOMEM, "cannot create an event loop");
+out:
+    if (u)
+        evhttp_uri_free(u);
+    if (rc != 0)
+        sai_kbs_client_free(c);
+    else
+        *out = c;
+    return rc;
+}
+
+static void drop_connection(sai_kbs_client *c)
+{
+    if (c->evcon)
+        evhttp_connection_free(c->evcon);
+    c->evcon = NULL;
+}
+
+void sai_kbs_client_free(sai_kbs_client *c)
+{
+    if (c == NULL)
+        return;
+    drop_connection(c);
+    if (c->base)
+        event_base_free(c->base);
+    SSL_CTX_free(c->ctx);
+    free(c->resp);
+    free(c);
+}
+
+static int connect_kbs(sai_kbs_client *c, sai_error *err)
+{
+    if (c->evcon)
+        return 0;
+    struct bufferevent *bev = NULL;
+    if (c->tls) {
+        SSL *ssl = SSL_new(c->ctx);
+        if (ssl == NULL)
+            return sai_error_set(err, SAI_ECRYPTO, "cannot create a TLS session");
+        SSL_set_app_data(ssl, c);
+        if (!c->host_is_ip)
+            SSL_set_tlsext_host_name(ssl, c->host);
+        if (!c->pinned) {
+            X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+            if (c->host_is_ip)
+                X509_VERIFY_PARAM_set1_ip_asc(param, c->host);
+            else
+                X509_VERIFY_PARAM_set1_host(param, c->host, 0);
+        }
+        bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+        if (bev == NULL) {
+            SSL_free(ssl);
+            return sai_error_set(err, SAI_ENOMEM, "cannot create a TLS buffer");
+        }
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    }
+    c->evcon = evhttp_connection_base_bufferevent_new(c->base, NULL, bev, c->host,
+                                                      (ev_uint16_t)c->port);
+    if (c->evcon == NULL) {
+        if (bev)
+            bufferevent_free(bev);
+        return sai_error_set(err, SAI_ENOMEM, "cannot create an HTTP connection");
+    }
+    struct timeval tv = {(time_t)c->timeout_s, (suseconds_t)((c->timeout_s - (time_t)c->timeout_s) * 1e6)};
+    evhttp_connection_set_timeout_tv(c->evcon, &tv);
+    evhttp_connection_set_retries(c->evcon, 0);
+    return 0;
+}
+
+static void on_error(enum evhttp_request_error e, void *arg)
+{
+    sai_kbs_client *c = arg;
+    c->req_err = e;
+    c->have_req_err = true;
+    if (c->evcon && c->tls) {
+        struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+        unsigned long ssl_e = bev ? bufferevent_get_openssl_error(bev) : 0;
+        if (ssl_e)
+            ERR_error_string_n(ssl_e, c->tls_err, sizeof c->tls_err);
+    }
+}
+
+static void on_response(struct evhttp_request *req, void *arg)
+{
+    sai_kbs_client *c = arg;
+    c->done = true;
+    if (req != NULL) {
+        c->status = evhttp_request_get_response_code(req);
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t n = evbuffer_get_length(in);
+        if (n > RESP_MAX) {
+            c->too_big = true;
+        } else if ((c->resp = malloc(n + 1)) != NULL) {
+            evbuffer_remove(in, c->resp, n);
+            c->resp[n] = '\0';
+            c->resp_len = n;
+        }
+    }
+    event_base_loopbreak(c->base);
+}
+
+static int one_request(sai_kbs_client *c, const char *method, const char *path,
+                       const char *extra_header, const void *body, size_t body_len,
+                       sai_error *err)
+{
+    int rc = connect_kbs(c, err);
+    if (rc != 0)
+        return rc;
+    c->status = 0;
+    free(c->resp);
+    c->resp = NULL;
+    c->resp_len = 0;
+    c->done = c->too_big = c->have_req_err = false;
+    c->tls_err[0] = '\0';
+    struct evhttp_request *req = evhttp_request_new(on_response, c);
+    if (req == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    evhttp_request_set_error_cb(req, on_error);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char hostport[300];
+    snprintf(hostport, sizeof hostport, "%s:%d", c->host, c->port);
+    evhttp_add_header(h, "Host", hostport);
+    evhttp_add_header(h, "Accept", "application/json");
+    if (body) {
+        evhttp_add_header(h, "Content-Type", "application/json");
+        evbuffer_add(evhttp_request_get_output_buffer(req), body, body_len);
+    }
+    if (extra_header) {
+        const char *colon = strchr(extra_header, ':');
+        char name[64];
+        if (colon && (size_t)(colon - extra_header) < sizeof name) {
+            memcpy(name, extra_header, (size_t)(colon - extra_header));
+            name[colon - extra_header] = '\0';
+            const char *v = colon + 1;
+            while (*v == ' ')
+                v++;
+            evhttp_add_header(h, name, v);
+        }
+    }
+    enum evhttp_cmd_type m = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST
+                           : strcmp(method, "PUT") == 0 ? EVHTTP_REQ_PUT
+                           : strcmp(method, "DELETE") == 0 ? EVHTTP_REQ_DELETE : EVHTTP_REQ_GET;
+    if (evhttp_make_request(c->evcon, req, m, path) != 0) {
+        drop_connection(c);
+        return sai_error_set(err, SAI_ENET, "cannot send the request to %s", hostport);
+    }
+    /* The request and connection timeouts bound this loop. */
+    while (!c->done)
+        if (event_base_dispatch(c->base) != 0 && !c->done)
+            break;
+    if (c->too_big)
+        return sai_error_set(err, SAI_ELIMIT, "the KBS's answer is larger than %d bytes", RESP_MAX);
+    if (!c->done || c->status == 0) {
+        drop_connection(c);
+        if (c->tls_err[0])
+            return sai_error_set(err, SAI_EAUTH, "TLS with %s failed (is the pin or CA right?): %s",
+                                 hostport, c->tls_err);
+        const char *why = !c->have_req_err ? "connection failed"
+                        : c->req_err == EVREQ_HTTP_TIMEOUT ? "timed out"
+                        : c->req_err == EVREQ_HTTP_EOF ? "connection closed or refused"
+                        : "connection failed";
+        return sai_error_set(err, SAI_ENET, "%s: %s", hostport, why);
+    }
+    return 0;
+}
+
+int sai_kbs_client_request(sai_kbs_client *c, const char *method, const char *path,
+                           const char *extra_header, const void *body, size_t body_len,
+                           int *status, char **resp, size_t *resp_len, sai_error *err)
+{
+    *status = 0;
+    *resp = NULL;
+    *resp_len = 0;
+    int rc = SAI_ENET;
+    long backoff_ms = 100;
+    for (int attempt = 0; attempt < c->retries; attempt++) {
+        if (attempt > 0) {
+            struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            backoff_ms *= 2;
+        }
+        rc = one_request(c, method, path, extra_header, body, body_len, err);
+        if (rc != SAI_ENET)
+            break;
+    }
+    if (rc == SAI_ENET)
+        return sai_error_prefix(err, "cannot reach the KBS after %d attempts", c->retries);
+    if (rc != 0)
+        return rc;
+    *status = c->status;
+    *resp = c->resp ? c->resp : strdup("");
+    *resp_len = c->resp_len;
+    c->resp = NULL;
+    if (*resp == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* A JSON API call: 2xx -> 0 and the parsed body; else the server's sentence. */
+static int call(sai_kbs_client *c, const char *what, const char *method, const char *path,
+                const char *hdr, const char *body, cJSON **out, sai_error *err)
+{
+    int status = 0;
+    char *resp = NULL;
+    size_t len = 0;
+    *out = NULL;
+    int rc = sai_kbs_client_request(c, method, path, hdr, body, body ? strlen(body) : 0, &status,
+                                    &resp, &len, err);
+    if (rc != 0)
+        return sai_error_prefix(err, "%s", what);
+    cJSON *j = cJSON_ParseWithLength(resp, len);
+    free(resp);
+    if (status < 200 || status > 299) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+        rc = status == 401 ? SAI_EAUTH : status == 403 ? SAI_EPOLICY : status == 404 ? SAI_ENOTFOUND
+           : status == 429 || status == 413 ? SAI_ELIMIT : status == 400 ? SAI_EINVAL : SAI_ENET;
+        rc = sai_error_set(err, rc, "%s: the KBS answered %d: %s", what, status,
+                           cJSON_IsString(e) ? e->valuestring : "(no reason given)");
+        cJSON_Delete(j);
+        return rc;
+    }
+    if (j == NULL)
+        return sai_error_set(err, SAI_EFORMAT, "%s: the KBS's answer is not JSON", what);
+    *out = j;
+    return 0;
+}
+
+int sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
+                                const char *resource, sai_secret **secret, char **token_out,
+                                sai_error *err)
+{
+    *secret = NULL;
+    if (token_out)
+        *token_out = NULL;
+    if (!sai_kbs_resource_name_ok(resource))
+        return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
+    cJSON *j = NULL, *body = NULL;
+    sai_ec_key *eph = NULL;
+    char req[128], *evidence = NULL, *jwk = NULL, *text = NULL, *hdr = NULL, *token = NULL;
+    size_t ev_len = 0;
+    uint8_t *nonce = NULL, point[SAI_P384_POINT_LEN], rd[SAI_KBS_REPORT_DATA_LEN];
+    size_t nonce_len = 0;
+    char path[300];
+    int rc;
+
+    snprintf(req, sizeof req, "{\"version\":\"0.1.0\",\"tee\":\"%s\"}", att->tee);
+    if ((rc = call(c, "auth", "POST", "/kbs/v0/auth", NULL, req, &j, err)) != 0)
+        goto out;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "nonce");
+    const cJSON *sess = cJSON_GetObjectItemCaseSensitive(j, "session");
+    if (!cJSON_IsString(n) || !cJSON_IsString(sess) || strlen(sess->valuestring) > 64 ||
+        sai_b64_decode(&nonce, &nonce_len, n->valuestring, strlen(n->valuestring), NULL) != 0 ||
+        nonce_len != SAI_KBS_NONCE_LEN) {
+        rc = sai_error_set(err, SAI_EFORMAT, "auth: the KBS sent no usable nonce");
+        goto out;
+    }
+    /* A fresh key per flow: the secret is wrapped to it and it dies with us. */
+    if ((rc = sai_ec_generate(&eph, err)) != 0 || (rc = sai_ec_public_raw(eph, point, err)) != 0 ||
+        (rc = sai_kbs_report_data(rd, nonce, point, err)) != 0 ||
+        (rc = sai_kbs_jwk_format(eph, &jwk, err)) != 0)
+        goto out;
+    if ((rc = att->evidence(att->ctx, rd, &evidence, &ev_len, err)) != 0) {
+        sai_error_prefix(err, "evidence from the %s TEE", att->tee);
+        goto out;
+    }
+    body = cJSON_CreateObject();
+    cJSON *ev = cJSON_ParseWithLength(evidence, ev_len);
+    if (ev == NULL)
+        ev = cJSON_CreateString(evidence);
+    cJSON_AddStringToObject(body, "session", sess->valuestring);
+    cJSON_AddItemToObject(body, "tee-pubkey", cJSON_Parse(jwk));
+    cJSON_AddItemToObject(body, "evidence", ev);
+    if ((text = cJSON_PrintUnformatted(body)) == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    cJSON_Delete(j);
+    j = NULL;
+    if ((rc = call(c, "attest", "POST", "/kbs/v0/attest", NULL, text, &j, err)) != 0)
+        goto out;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "token");
+    if (!cJSON_IsString(t) || (token = strdup(t->valuestring)) == NULL) {
+        rc = sai_error_set(err, SAI_EFORMAT, "attest: the KBS sent no token");
+        goto out;
+    }
+    size_t hl = strlen(token) + 32;
+    if ((hdr = malloc(hl)) == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(hdr, hl, "Authorization: Bearer %s", token);
+    snprintf(path, sizeof path, "/kbs/v0/resource/%s", resource);
+    cJSON_Delete(j);
+    j = NULL;
+    if ((rc = call(c, "resource", "GET", path, hdr, NULL, &j, err)) != 0)
+        goto out;
+    const cJSON *jwe = cJSON_GetObjectItemCaseSensitive(j, "jwe");
+    if (!cJSON_IsString(jwe)) {
+        rc = sai_error_set(err, SAI_EFORMAT, "resource: the KBS sent no wrapped secret");
+        goto out;
+    }
+    if ((rc = sai_kbs_unwrap(secret, eph, jwe->valuestring, strlen(jwe->valuestring), err)) != 0)
+        sai_error_prefix(err, "resource %s", resource);
+    if (rc == 0 && token_out) {
+        *token_out = token;
+        token = NULL;
+    }
+out:
+    cJSON_Delete(j);
+    cJSON_Delete(body);
+    sai_ec_free(eph);
+    free(evidence); free(jwk); free(text); free(hdr); free(token); free(nonce);
+    return rc;
+}
+
+int sai_kbs_get_resource(const sai_kbs_client_opts *o, const sai_kbs_attester *att,
+                         const char *resource, sai_secret **secret, sai_error *err)
+{
+    sai_kbs_client *c = NULL;
+    int rc = sai_kbs_client_new(&c, o, err);
+    if (rc != 0)
+        return rc;
+    rc = sai_kbs_client_get_resource(c, att, resource, secret, NULL, err);
+    sai_kbs_client_free(c);
+    return rc;
+}

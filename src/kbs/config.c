@@ -1,0 +1,145 @@
+/*
+ * config.c — kbs.yaml: a flat map of scalars over the defaults. Unknown keys
+ * are an error (a misspelt limit must not silently fall back to a default).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "kbs/kbs_internal.h"
+
+void sai_kbs_config_defaults(sai_kbs_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
+    c->port = 8443;
+    snprintf(c->data_dir, sizeof c->data_dir, "kbs-data");
+    c->threads = 2;
+    c->max_body = 512 * 1024;
+    c->header_timeout_s = 10;
+    c->idle_timeout_s = 30;
+    c->max_connections = 512;
+    c->rate_per_s = 50;
+    c->rate_burst = 100;
+    c->nonce_ttl_s = 60;
+    c->token_ttl_s = 300;
+    c->log_json = true;
+}
+
+static int set_str(char *dst, size_t cap, const char *v, const char *k, sai_error *err)
+{
+    if (strlen(v) >= cap)
+        return sai_error_set(err, SAI_ELIMIT, "config: %s is too long", k);
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static int set_num(double *dst, const char *v, double lo, double hi, const char *k, sai_error *err)
+{
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0' || d < lo || d > hi)
+        return sai_error_set(err, SAI_EINVAL, "config: %s must be a number in %g..%g", k, lo, hi);
+    *dst = d;
+    return 0;
+}
+
+static int apply(sai_kbs_config *c, const char *k, const char *v, sai_error *err)
+{
+    double d = 0;
+    int rc;
+#define STR(name) if (strcmp(k, #name) == 0) return set_str(c->name, sizeof c->name, v, k, err)
+#define NUM(name, lo, hi, T)                                    \
+    if (strcmp(k, #name) == 0) {                                \
+        if ((rc = set_num(&d, v, lo, hi, k, err)) == 0) {       \
+            c->name = (T)d;                                     \
+        }                                                       \
+        return rc;                                              \
+    }
+    STR(listen_addr);
+    STR(data_dir);
+    STR(tls_cert);
+    STR(tls_key);
+    STR(admin_token_file);
+    STR(attestation_policy);
+    NUM(port, 0, 65535, int);
+    NUM(threads, 1, 64, int);
+    NUM(max_body, 1024, 64 << 20, size_t);
+    NUM(header_timeout_s, 1, 3600, int);
+    NUM(idle_timeout_s, 1, 3600, int);
+    NUM(max_connections, 1, 1 << 20, int);
+    NUM(rate_per_s, 0, 1e9, double);
+    NUM(rate_burst, 0, 1e9, double);
+    NUM(nonce_ttl_s, 1, 86400, int);
+    NUM(token_ttl_s, 1, 86400, int);
+#undef STR
+#undef NUM
+    if (strcmp(k, "insecure_http") == 0 || strcmp(k, "log_json") == 0) {
+        bool b = strcmp(v, "true") == 0 || strcmp(v, "yes") == 0;
+        if (!b && strcmp(v, "false") != 0 && strcmp(v, "no") != 0)
+            return sai_error_set(err, SAI_EINVAL, "config: %s must be true or false", k);
+        if (k[0] == 'i')
+            c->insecure_http = b;
+        else
+            c->log_json = b;
+        return 0;
+    }
+    return sai_error_set(err, SAI_EINVAL, "config: unknown key \"%s\"", k);
+}
+
+int sai_kbs_config_load(sai_kbs_config *c, const char *path, sai_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return sai_error_set(err, SAI_EIO, "cannot open %s", path);
+    yaml_parser_t p;
+    yaml_event_t ev;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    int rc = 0, depth = 0;
+    char key[128] = "";
+    bool have_key = false, done = false;
+    while (!done && rc == 0) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = sai_error_set(err, SAI_EFORMAT, "%s: YAML error at line %zu: %s", path,
+                               p.problem_mark.line + 1, p.problem ? p.problem : "?");
+            break;
+        }
+        switch (ev.type) {
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > 1)
+                rc = sai_error_set(err, SAI_EFORMAT, "%s: nested maps are not supported", path);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            rc = sai_error_set(err, SAI_EFORMAT, "%s: lists are not supported", path);
+            break;
+        case YAML_SCALAR_EVENT: {
+            const char *s = (const char *)ev.data.scalar.value;
+            if (!have_key) {
+                if (strlen(s) >= sizeof key)
+                    rc = sai_error_set(err, SAI_EFORMAT, "%s: key too long", path);
+                else
+                    memcpy(key, s, strlen(s) + 1);
+                have_key = true;
+            } else {
+                rc = apply(c, key, s, err);
+                if (rc != 0)
+                    sai_error_prefix(err, "%s", path);
+                have_key = false;
+            }
+            break;
+        }
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,145 @@
+/*
+ * kbs_internal.h — private interfaces between the KBS's files: the store
+ * (store.c), the audit chain (audit.c), request parsers (request.c), the
+ * session table (session.c), limits (limits.c), metrics (metrics.c), result
+ * tokens (token.c) and TLS material (tls.c). Not installed; src/kbs only
+ * (and the KBS tests and fuzzers).
+ */
+#ifndef SAI_KBS_INTERNAL_H
+#define SAI_KBS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "secureai/kbs.h"
+
+/* ---- store (SQLite) ------------------------------------------------------- */
+typedef struct sai_kbs_store sai_kbs_store;
+
+#define SAI_KBS_MASTER_KEY_FILE "master.key"
+#define SAI_KBS_DB_FILE         "kbs.db"
+#define SAI_KBS_NAME_MAX        255
+
+/* Open (creating when missing) <dir>/kbs.db and <dir>/master.key. */
+int  sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err);
+void sai_kbs_store_close(sai_kbs_store *s);
+
+/* Each of these writes its audit entry in the same transaction, so an
+ * acknowledged change and its record are durable together. */
+int sai_kbs_store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+                               size_t len, const char *policy_json, const char *actor,
+                               sai_error *err);
+int sai_kbs_store_delete_resource(sai_kbs_store *s, const char *name, const char *actor,
+                                  sai_error *err);
+/* *secret locked buffer, *policy malloc'ed JSON. SAI_ENOTFOUND when absent. */
+int sai_kbs_store_get_resource(sai_kbs_store *s, const char *name, sai_secret **secret,
+                               char **policy, sai_error *err);
+int sai_kbs_store_put_setting(sai_kbs_store *s, const char *key, const char *value,
+                              const char *actor, sai_error *err);
+/* *value malloc'ed; SAI_ENOTFOUND when absent. */
+int sai_kbs_store_get_setting(sai_kbs_store *s, const char *key, char **value, sai_error *err);
+
+/* Append one audit entry (its own transaction). */
+int sai_kbs_audit_append(sai_kbs_store *s, const char *event, const char *actor,
+                         const char *subject, const char *verdict, const char *detail,
+                         sai_error *err);
+/* The last `limit` entries (0: all) as a JSON array (malloc'ed). */
+int sai_kbs_audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
+int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err);
+
+/* Internal to store.c/audit.c: append within an open transaction. */
+struct sqlite3;
+int sai_kbs_audit_append_locked(sai_kbs_store *s, const char *event, const char *actor,
+                                const char *subject, const char *verdict,
+                                const char *detail, sai_error *err);
+struct sqlite3 *sai_kbs_store_db(sai_kbs_store *s);
+const uint8_t *sai_kbs_store_audit_key(sai_kbs_store *s);
+
+/* ---- request parsers (request.c; fuzzed) --------------------------------- */
+typedef struct sai_kbs_auth_req {
+    char version[16];
+    char tee[16];
+} sai_kbs_auth_req;
+
+typedef struct sai_kbs_attest_req {
+    char        session[65];
+    sai_ec_key *tee_key;          /* owned */
+    uint8_t     point[SAI_P384_POINT_LEN];
+    char       *evidence;         /* owned, JSON text of the evidence */
+    size_t      evidence_len;
+} sai_kbs_attest_req;
+
+typedef struct sai_kbs_put_req {
+    uint8_t *secret;              /* owned; wiped on free */
+    size_t   secret_len;
+    char    *policy;              /* owned, JSON text */
+} sai_kbs_put_req;
+
+int  sai_kbs_parse_auth(sai_kbs_auth_req *r, const char *body, size_t len, sai_error *err);
+int  sai_kbs_parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, sai_error *err);
+void sai_kbs_attest_req_free(sai_kbs_attest_req *r);
+int  sai_kbs_parse_put(sai_kbs_put_req *r, const char *body, size_t len, sai_error *err);
+void sai_kbs_put_req_free(sai_kbs_put_req *r);
+/* "repo/type/tag": three segments of [A-Za-z0-9._-], 1..64 bytes, not "." or "..". */
+bool sai_kbs_resource_name_ok(const char *name);
+bool sai_kbs_tee_name_ok(const char *tee);
+/* Parse JSON with a size cap; NULL and a sentence on failure. */
+cJSON *sai_kbs_json_parse(const char *body, size_t len, sai_error *err);
+int sai_kbs_jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[static SAI_P384_POINT_LEN],
+                          sai_error *err);
+
+/* ---- sessions (session.c) --------------------------------------------------- */
+typedef struct sai_kbs_sessions sai_kbs_sessions;
+int  sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, int ttl_s, sai_error *err);
+void sai_kbs_sessions_free(sai_kbs_sessions *t);
+/* A fresh session: id (hex, 32 chars + NUL) and its nonce. SAI_ELIMIT when full. */
+int  sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, char id[33],
+                            uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err);
+/* Consume a session: single use; SAI_ENOTFOUND (unknown or already used) or
+ * SAI_EAUTH (expired). */
+int  sai_kbs_session_take(sai_kbs_sessions *t, const char *id, char tee[16],
+                          uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err);
+size_t sai_kbs_sessions_live(sai_kbs_sessions *t);
+
+/* ---- rate limiter (limits.c) ----------------------------------------------- */
+typedef struct sai_kbs_ratelimit sai_kbs_ratelimit;
+int  sai_kbs_ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, sai_error *err);
+void sai_kbs_ratelimit_free(sai_kbs_ratelimit *r);
+bool sai_kbs_ratelimit_allow(sai_kbs_ratelimit *r, const char *client, double now);
+
+/* ---- metrics (metrics.c) --------------------------------------------------- */
+typedef struct sai_kbs_metrics sai_kbs_metrics;
+int  sai_kbs_metrics_new(sai_kbs_metrics **out);
+void sai_kbs_metrics_free(sai_kbs_metrics *m);
+void sai_kbs_metrics_request(sai_kbs_metrics *m, const char *route, int status, double seconds);
+void sai_kbs_metrics_verdict(sai_kbs_metrics *m, const char *event, bool allowed);
+void sai_kbs_metrics_gauge(sai_kbs_metrics *m, const char *name, double v);
+/* Prometheus text exposition (malloc'ed). */
+char *sai_kbs_metrics_render(sai_kbs_metrics *m);
+
+/* ---- attestation-result tokens (token.c) ----------------------------------- */
+/* JWT ES384 with claims {iss, iat, exp, jti, tee, measurement, host_data, tcb,
+ * tcb_status, policy_id, verdict, debug, simulated, tee-pubkey (JWK)}. */
+int sai_kbs_token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
+                        const char *tee_jwk_json, int64_t now, int ttl_s, sai_error *err);
+/* Verify signature and expiry; fill claims and the TEE key from the token. */
+int sai_kbs_token_verify(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
+                         sai_kbs_claims *c, sai_ec_key **tee_key, sai_error *err);
+
+/* ---- TLS material (tls.c) ---------------------------------------------------- */
+/* Load or create (self-signed P-384, CN/SAN localhost + 127.0.0.1) the
+ * key/cert pair; fill the hex SHA-256 fingerprint of the DER certificate. */
+int sai_kbs_tls_ensure(const char *cert_path, const char *key_path, char fp_hex[65],
+                       bool *created, sai_error *err);
+/* Hex SHA-256 of the first certificate in a PEM file. */
+int sai_kbs_cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error *err);
+/* Load or create a P-384 key PEM file (0600). */
+int sai_kbs_key_ensure(sai_ec_key **out, const char *path, sai_error *err);
+
+int64_t sai_kbs_wall_now(void);
+
+#endif

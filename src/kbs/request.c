@@ -1,0 +1,320 @@
+/*
+ * request.c — parsers for everything a KBS client sends: the JSON bodies of
+ * /auth, /attest and the admin calls, JWKs, resource names. All input here is
+ * untrusted; every field has a type and a length cap, and anything else is
+ * SAI_EINVAL with a sentence the server returns as a 400 body. Fuzzed by
+ * fuzz/fuzz_kbs_request.c and fuzz/fuzz_kbs_jwk.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kbs/kbs_internal.h"
+#include "secureai/util.h"
+
+#define JSON_MAX (SAI_KBS_MAX_EVIDENCE + 128 * 1024)
+
+cJSON *sai_kbs_json_parse(const char *body, size_t len, sai_error *err)
+{
+    if (body == NULL || len == 0) {
+        sai_error_set(err, SAI_EINVAL, "the request body is empty");
+        return NULL;
+    }
+    if (len > JSON_MAX) {
+        sai_error_set(err, SAI_ELIMIT, "the request body is %zu bytes, more than %d", len, JSON_MAX);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (j == NULL) {
+        sai_error_set(err, SAI_EINVAL, "the request body is not valid JSON");
+        return NULL;
+    }
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        sai_error_set(err, SAI_EINVAL, "the request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* A string member of at most max bytes (required). */
+static const char *get_str(const cJSON *o, const char *name, size_t max, sai_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (v == NULL) {
+        sai_error_set(err, SAI_EINVAL, "member \"%s\" is missing", name);
+        return NULL;
+    }
+    if (!cJSON_IsString(v) || v->valuestring == NULL) {
+        sai_error_set(err, SAI_EINVAL, "member \"%s\" must be a string", name);
+        return NULL;
+    }
+    if (strlen(v->valuestring) > max) {
+        sai_error_set(err, SAI_ELIMIT, "member \"%s\" is longer than %zu bytes", name, max);
+        return NULL;
+    }
+    return v->valuestring;
+}
+
+bool sai_kbs_tee_name_ok(const char *tee)
+{
+    static const char *known[] = {"sim", "sev-snp", "tdx", "sgx"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(tee, known[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool segment_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 64)
+        return false;
+    if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool sai_kbs_resource_name_ok(const char *name)
+{
+    if (name == NULL)
+        return false;
+    const char *p = name;
+    for (int seg = 0; seg < 3; seg++) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (!segment_ok(p, n))
+            return false;
+        if (seg < 2) {
+            if (slash == NULL)
+                return false;
+            p = slash + 1;
+        } else if (slash != NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int sai_kbs_parse_auth(sai_kbs_auth_req *r, const char *body, size_t len, sai_error *err)
+{
+    memset(r, 0, sizeof *r);
+    cJSON *j = sai_kbs_json_parse(body, len, err);
+    if (j == NULL)
+        return err ? err->code : SAI_EINVAL;
+    int rc = 0;
+    const char *v = get_str(j, "version", sizeof r->version - 1, err);
+    const char *t = v ? get_str(j, "tee", sizeof r->tee - 1, err) : NULL;
+    if (v == NULL || t == NULL) {
+        rc = err ? err->code : SAI_EINVAL;
+    } else if (strcmp(v, "0.1.0") != 0 && strcmp(v, "0") != 0) {
+        rc = sai_error_set(err, SAI_EINVAL, "protocol version \"%s\" is not supported (use 0.1.0)", v);
+    } else if (!sai_kbs_tee_name_ok(t)) {
+        rc = sai_error_set(err, SAI_EINVAL, "unknown TEE kind \"%s\"", t);
+    } else {
+        snprintf(r->version, sizeof r->version, "%s", v);
+        snprintf(r->tee, sizeof r->tee, "%s", t);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int b64_exact(uint8_t *out, size_t want, const char *s, const char *what, sai_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    if (strlen(s) > 4 * want || sai_b64_decode(&buf, &n, s, strlen(s), NULL) != 0 || n != want) {
+        free(buf);
+        return sai_error_set(err, SAI_EINVAL, "%s must be %zu bytes of base64url", what, want);
+    }
+    memcpy(out, buf, want);
+    free(buf);
+    return 0;
+}
+
+int sai_kbs_jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[static SAI_P384_POINT_LEN],
+                          sai_error *err)
+{
+    *out = NULL;
+    if (!cJSON_IsObject(jwk))
+        return sai_error_set(err, SAI_EINVAL, "the JWK must be a JSON object");
+    const char *kty = get_str(jwk, "kty", 8, err);
+    if (kty == NULL)
+        return err ? err->code : SAI_EINVAL;
+    const char *crv = get_str(jwk, "crv", 8, err);
+    if (crv == NULL)
+        return err ? err->code : SAI_EINVAL;
+    if (strcmp(kty, "EC") != 0 || strcmp(crv, "P-384") != 0)
+        return sai_error_set(err, SAI_EINVAL, "the JWK must be kty EC on crv P-384");
+    if (cJSON_GetObjectItemCaseSensitive(jwk, "d") != NULL)
+        return sai_error_set(err, SAI_EINVAL, "the JWK carries a private key (\"d\"); send only the public key");
+    const char *x = get_str(jwk, "x", 128, err);
+    if (x == NULL)
+        return err ? err->code : SAI_EINVAL;
+    const char *y = get_str(jwk, "y", 128, err);
+    if (y == NULL)
+        return err ? err->code : SAI_EINVAL;
+    uint8_t xy[96];
+    if (b64_exact(xy, 48, x, "JWK x", err) != 0 || b64_exact(xy + 48, 48, y, "JWK y", err) != 0)
+        return err ? err->code : SAI_EINVAL;
+    if (sai_ec_from_public_xy(out, xy, xy + 48, err) != 0)
+        return sai_error_set(err, SAI_EINVAL, "the JWK is not a point on P-384");
+    point[0] = 0x04;
+    memcpy(point + 1, xy, 96);
+    return 0;
+}
+
+int sai_kbs_jwk_parse(sai_ec_key **out, const char *json, size_t len, sai_error *err)
+{
+    *out = NULL;
+    cJSON *j = sai_kbs_json_parse(json, len, err);
+    if (j == NULL)
+        return err ? err->code : SAI_EINVAL;
+    uint8_t point[SAI_P384_POINT_LEN];
+    int rc = sai_kbs_jwk_from_json(out, j, point, err);
+    cJSON_Delete(j);
+    return rc;
+}
+
+int sai_kbs_jwk_format(const sai_ec_key *k, char **json, sai_error *err)
+{
+    *json = NULL;
+    uint8_t pt[SAI_P384_POINT_LEN];
+    int rc = sai_ec_public_raw(k, pt, err);
+    if (rc != 0)
+        return rc;
+    char *x = NULL, *y = NULL;
+    if ((rc = sai_b64url_encode(&x, pt + 1, 48, err)) != 0)
+        return rc;
+    if ((rc = sai_b64url_encode(&y, pt + 49, 48, err)) != 0) {
+        free(x);
+        return rc;
+    }
+    /* RFC 7638 member order, no whitespace: also the JWK thumbprint input. */
+    size_t n = strlen(x) + strlen(y) + 64;
+    *json = malloc(n);
+    if (*json == NULL)
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+    else
+        snprintf(*json, n, "{\"crv\":\"P-384\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+    free(x);
+    free(y);
+    return rc;
+}
+
+void sai_kbs_attest_req_free(sai_kbs_attest_req *r)
+{
+    sai_ec_free(r->tee_key);
+    free(r->evidence);
+    memset(r, 0, sizeof *r);
+}
+
+int sai_kbs_parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, sai_error *err)
+{
+    memset(r, 0, sizeof *r);
+    cJSON *j = sai_kbs_json_parse(body, len, err);
+    if (j == NULL)
+        return err ? err->code : SAI_EINVAL;
+    int rc = 0;
+    const char *sess = get_str(j, "session", 64, err);
+    if (sess == NULL) {
+        rc = err ? err->code : SAI_EINVAL;
+        goto out;
+    }
+    snprintf(r->session, sizeof r->session, "%s", sess);
+    const cJSON *jwk = cJSON_GetObjectItemCaseSensitive(j, "tee-pubkey");
+    if (jwk == NULL) {
+        rc = sai_error_set(err, SAI_EINVAL, "member \"tee-pubkey\" is missing");
+        goto out;
+    }
+    if ((rc = sai_kbs_jwk_from_json(&r->tee_key, jwk, r->point, err)) != 0)
+        goto out;
+    /* Evidence: a JSON object (sent as is) or a string holding the JSON. */
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(j, "evidence");
+    if (ev == NULL) {
+        rc = sai_error_set(err, SAI_EINVAL, "member \"evidence\" is missing");
+        goto out;
+    }
+    if (cJSON_IsString(ev) && ev->valuestring)
+        r->evidence = strdup(ev->valuestring);
+    else if (cJSON_IsObject(ev))
+        r->evidence = cJSON_PrintUnformatted(ev);
+    else {
+        rc = sai_error_set(err, SAI_EINVAL, "member \"evidence\" must be an object or a string");
+        goto out;
+    }
+    if (r->evidence == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    r->evidence_len = strlen(r->evidence);
+    if (r->evidence_len == 0 || r->evidence_len > SAI_KBS_MAX_EVIDENCE)
+        rc = sai_error_set(err, SAI_ELIMIT, "the evidence must be 1..%d bytes", SAI_KBS_MAX_EVIDENCE);
+out:
+    cJSON_Delete(j);
+    if (rc != 0)
+        sai_kbs_attest_req_free(r);
+    return rc;
+}
+
+void sai_kbs_put_req_free(sai_kbs_put_req *r)
+{
+    if (r->secret) {
+        sai_wipe(r->secret, r->secret_len);
+        free(r->secret);
+    }
+    free(r->policy);
+    memset(r, 0, sizeof *r);
+}
+
+/* {"secret": base64url, "policy": {...}} */
+int sai_kbs_parse_put(sai_kbs_put_req *r, const char *body, size_t len, sai_error *err)
+{
+    memset(r, 0, sizeof *r);
+    cJSON *j = sai_kbs_json_parse(body, len, err);
+    if (j == NULL)
+        return err ? err->code : SAI_EINVAL;
+    int rc = 0;
+    const char *sec = get_str(j, "secret", (SAI_KBS_MAX_SECRET * 4) / 3 + 4, err);
+    if (sec == NULL) {
+        rc = err ? err->code : SAI_EINVAL;
+        goto out;
+    }
+    if (sai_b64_decode(&r->secret, &r->secret_len, sec, strlen(sec), NULL) != 0 ||
+        r->secret_len == 0 || r->secret_len > SAI_KBS_MAX_SECRET) {
+        rc = sai_error_set(err, SAI_EINVAL, "member \"secret\" must be 1..%d bytes of base64url",
+                           SAI_KBS_MAX_SECRET);
+        goto out;
+    }
+    const cJSON *pol = cJSON_GetObjectItemCaseSensitive(j, "policy");
+    if (!cJSON_IsObject(pol)) {
+        rc = sai_error_set(err, SAI_EINVAL, "member \"policy\" must be a JSON object");
+        goto out;
+    }
+    r->policy = cJSON_PrintUnformatted(pol);
+    if (r->policy == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = sai_kbs_policy_validate(r->policy, strlen(r->policy), err);
+out:
+    cJSON_Delete(j);
+    if (rc != 0)
+        sai_kbs_put_req_free(r);
+    return rc;
+}
+
+int sai_kbs_report_data(uint8_t out[static SAI_KBS_REPORT_DATA_LEN],
+                        const uint8_t nonce[static SAI_KBS_NONCE_LEN],
+                        const uint8_t point[static SAI_P384_POINT_LEN], sai_error *err)
+{
+    uint8_t buf[SAI_KBS_NONCE_LEN + SAI_P384_POINT_LEN];
+    memcpy(buf, nonce, SAI_KBS_NONCE_LEN);
+    memcpy(buf + SAI_KBS_NONCE_LEN, point, SAI_P384_POINT_LEN);
+    return sai_hash(SAI_SHA512, out, buf, sizeof buf, err);
+}

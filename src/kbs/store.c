@@ -1,0 +1,383 @@
+/*
+ * store.c — the KBS's durable state: resources (secret sealed under the
+ * master key + release policy), settings (the attestation policy) and the
+ * audit chain, in one SQLite database.
+ *
+ * Durability: WAL journal with synchronous=FULL, so a COMMIT has reached the
+ * disk before the admin sees "201"; a change and its audit entry share one
+ * transaction, so after kill -9 both are there or neither is (the crash test
+ * in tests/kbs/test_kbs_crash.sh checks it). Secrets at rest are
+ * AES-256-GCM under HKDF(master key, "secureai/v1/kbs-store") with the
+ * resource name as associated data, so a row copied under another name does
+ * not open. The master key is 32 random bytes in a 0600 file; we refuse to
+ * use a key file that group or others can read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "kbs/kbs_internal.h"
+#include "secureai/util.h"
+
+struct sai_kbs_store {
+    sqlite3        *db;
+    pthread_mutex_t mu;
+    sai_secret     *keys;       /* [0..31] store key, [32..63] audit chain key */
+    sai_aead       *aead;
+};
+
+sqlite3 *sai_kbs_store_db(sai_kbs_store *s) { return s->db; }
+const uint8_t *sai_kbs_store_audit_key(sai_kbs_store *s) { return s->keys->data + 32; }
+
+static const char *k_schema =
+    "CREATE TABLE IF NOT EXISTS resource("
+    "  name TEXT PRIMARY KEY, sealed BLOB NOT NULL, policy TEXT NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS setting(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit("
+    "  seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, event TEXT NOT NULL,"
+    "  actor TEXT NOT NULL, subject TEXT NOT NULL, verdict TEXT NOT NULL,"
+    "  detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);";
+
+static int load_master_key(const char *dir, bool create, uint8_t key[32], sai_error *err)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, SAI_KBS_MASTER_KEY_FILE);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT || !create)
+            return sai_error_set(err, SAI_ENOTFOUND, "no master key at %s", path);
+        uint8_t fresh[32];
+        if (sai_random_bytes(fresh, 32, err) != 0)
+            return err ? err->code : SAI_ECRYPTO;
+        int rc = sai_write_file_atomic(path, fresh, 32, 0600, true, err);
+        sai_wipe(fresh, 32);
+        if (rc != 0)
+            return rc;
+        if (stat(path, &st) != 0)
+            return sai_error_set(err, SAI_EIO, "cannot stat %s", path);
+    }
+    if ((st.st_mode & 077) != 0)
+        return sai_error_set(err, SAI_EPOLICY,
+                             "master key %s is readable by group or others (mode %o); chmod 600 it",
+                             path, (unsigned)(st.st_mode & 0777));
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = sai_read_file(path, 64, &buf, &len, err);
+    if (rc != 0)
+        return rc;
+    if (len != 32) {
+        sai_wipe(buf, len);
+        free(buf);
+        return sai_error_set(err, SAI_EFORMAT, "master key %s must be 32 bytes, is %zu", path, len);
+    }
+    memcpy(key, buf, 32);
+    sai_wipe(buf, len);
+    free(buf);
+    return 0;
+}
+
+int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
+{
+    *out = NULL;
+    if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return sai_error_set(err, SAI_EIO, "cannot create %s: %s", dir, strerror(errno));
+    sai_kbs_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    pthread_mutex_init(&s->mu, NULL);
+    int rc;
+    uint8_t master[32];
+    if ((rc = sai_secret_new(&s->keys, 64, err)) != 0)
+        goto fail;
+    if ((rc = load_master_key(dir, create, master, err)) != 0)
+        goto fail;
+    rc = sai_hkdf_sha256(s->keys->data, 32, master, 32, NULL, 0,
+                         (const uint8_t *)"secureai/v1/kbs-store", 21, err);
+    if (rc == 0)
+        rc = sai_hkdf_sha256(s->keys->data + 32, 32, master, 32, NULL, 0,
+                             (const uint8_t *)"secureai/v1/kbs-audit", 21, err);
+    sai_wipe(master, sizeof master);
+    if (rc != 0)
+        goto fail;
+    if ((rc = sai_aead_new(&s->aead, s->keys->data, err)) != 0)
+        goto fail;
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, SAI_KBS_DB_FILE);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = sai_error_set(err, SAI_EIO, "cannot open %s: %s", path,
+                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    char *emsg = NULL;
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                     &emsg) != SQLITE_OK ||
+        sqlite3_exec(s->db, k_schema, NULL, NULL, &emsg) != SQLITE_OK) {
+        rc = sai_error_set(err, SAI_EIO, "cannot initialise %s: %s", path, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        goto fail;
+    }
+    chmod(path, 0600);
+    *out = s;
+    return 0;
+fail:
+    sai_kbs_store_close(s);
+    return rc;
+}
+
+void sai_kbs_store_close(sai_kbs_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->db)
+        sqlite3_close(s->db);
+    sai_aead_free(s->aead);
+    sai_secret_free(s->keys);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static int db_fail(sai_kbs_store *s, sai_error *err, const char *what)
+{
+    return sai_error_set(err, SAI_EIO, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int begin(sai_kbs_store *s, sai_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = db_fail(s, err, "cannot begin a transaction");
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
+    return 0;
+}
+
+static int end(sai_kbs_store *s, int rc, sai_error *err)
+{
+    if (rc == 0) {
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            rc = db_fail(s, err, "cannot commit");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+    } else {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int sai_kbs_store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+                               size_t len, const char *policy_json, const char *actor,
+                               sai_error *err)
+{
+    if (len == 0 || len > SAI_KBS_MAX_SECRET)
+        return sai_error_set(err, SAI_ELIMIT, "a secret must be 1..%d bytes", SAI_KBS_MAX_SECRET);
+    size_t blen = SAI_AEAD_NONCE_LEN + len + SAI_AEAD_TAG_LEN;
+    uint8_t *blob = malloc(blen);
+    if (blob == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    int rc = sai_random_bytes(blob, SAI_AEAD_NONCE_LEN, err);
+    if (rc != 0) {
+        free(blob);
+        return rc;
+    }
+    if ((rc = begin(s, err)) != 0) {
+        free(blob);
+        return rc;
+    }
+    rc = sai_aead_seal(s->aead, blob + SAI_AEAD_NONCE_LEN, blob + SAI_AEAD_NONCE_LEN + len,
+                       secret, len, (const uint8_t *)name, strlen(name), blob, err);
+    sqlite3_stmt *st = NULL;
+    if (rc == 0 && sqlite3_prepare_v2(s->db,
+                        "INSERT OR REPLACE INTO resource(name,sealed,policy,created) "
+                        "VALUES(?,?,?,strftime('%s','now'))", -1, &st, NULL) != SQLITE_OK)
+        rc = db_fail(s, err, "cannot prepare insert");
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, blob, (int)blen, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, policy_json, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = db_fail(s, err, "cannot store resource");
+    }
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = sai_kbs_audit_append_locked(s, "admin.put-resource", actor, name, "ok", policy_json, err);
+    free(blob);
+    return end(s, rc, err);
+}
+
+int sai_kbs_store_delete_resource(sai_kbs_store *s, const char *name, const char *actor,
+                                  sai_error *err)
+{
+    int rc = begin(s, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM resource WHERE name=?", -1, &st, NULL) != SQLITE_OK)
+        rc = db_fail(s, err, "cannot prepare delete");
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = db_fail(s, err, "cannot delete resource");
+        else if (sqlite3_changes(s->db) == 0)
+            rc = sai_error_set(err, SAI_ENOTFOUND, "no resource %s", name);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = sai_kbs_audit_append_locked(s, "admin.delete-resource", actor, name, "ok", "", err);
+    return end(s, rc, err);
+}
+
+int sai_kbs_store_get_resource(sai_kbs_store *s, const char *name, sai_secret **secret,
+                               char **policy, sai_error *err)
+{
+    *secret = NULL;
+    *policy = NULL;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT sealed, policy FROM resource WHERE name=?", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = db_fail(s, err, "cannot prepare select");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) {
+        rc = sai_error_set(err, SAI_ENOTFOUND, "no resource %s", name);
+        goto out;
+    }
+    if (step != SQLITE_ROW) {
+        rc = db_fail(s, err, "cannot read resource");
+        goto out;
+    }
+    const uint8_t *blob = sqlite3_column_blob(st, 0);
+    size_t blen = (size_t)sqlite3_column_bytes(st, 0);
+    if (blob == NULL || blen <= SAI_AEAD_NONCE_LEN + SAI_AEAD_TAG_LEN) {
+        rc = sai_error_set(err, SAI_EFORMAT, "resource %s is damaged in the store", name);
+        goto out;
+    }
+    size_t len = blen - SAI_AEAD_NONCE_LEN - SAI_AEAD_TAG_LEN;
+    if ((rc = sai_secret_new(secret, len, err)) != 0)
+        goto out;
+    rc = sai_aead_open(s->aead, (*secret)->data, blob + SAI_AEAD_NONCE_LEN, len,
+                       blob + SAI_AEAD_NONCE_LEN + len, (const uint8_t *)name, strlen(name),
+                       blob, err);
+    if (rc != 0) {
+        sai_error_set(err, SAI_EAUTH, "resource %s does not authenticate under the master key", name);
+        goto out;
+    }
+    const char *p = (const char *)sqlite3_column_text(st, 1);
+    *policy = strdup(p ? p : "{}");
+    if (*policy == NULL)
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != 0) {
+        sai_secret_free(*secret);
+        *secret = NULL;
+        free(*policy);
+        *policy = NULL;
+    }
+    return rc;
+}
+
+int sai_kbs_store_put_setting(sai_kbs_store *s, const char *key, const char *value,
+                              const char *actor, sai_error *err)
+{
+    int rc = begin(s, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO setting(key,value) VALUES(?,?)", -1,
+                           &st, NULL) != SQLITE_OK)
+        rc = db_fail(s, err, "cannot prepare");
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = db_fail(s, err, "cannot store setting");
+    }
+    sqlite3_finalize(st);
+    if (rc == 0) {
+        uint8_t h[32];
+        char hex[65];
+        rc = sai_hash(SAI_SHA256, h, value, strlen(value), err);
+        sai_hex_encode(hex, h, 32);
+        if (rc == 0)
+            rc = sai_kbs_audit_append_locked(s, "admin.put-setting", actor, key, "ok", hex, err);
+    }
+    return end(s, rc, err);
+}
+
+int sai_kbs_store_get_setting(sai_kbs_store *s, const char *key, char **value, sai_error *err)
+{
+    *value = NULL;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM setting WHERE key=?", -1, &st, NULL) !=
+        SQLITE_OK) {
+        rc = db_fail(s, err, "cannot prepare");
+    } else {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(st, 0);
+            *value = strdup(v ? v : "");
+            if (*value == NULL)
+                rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        } else {
+            rc = sai_error_set(err, SAI_ENOTFOUND, "no setting %s", key);
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int sai_kbs_audit_append(sai_kbs_store *s, const char *event, const char *actor,
+                         const char *subject, const char *verdict, const char *detail,
+                         sai_error *err)
+{
+    int rc = begin(s, err);
+    if (rc != 0)
+        return rc;
+    rc = sai_kbs_audit_append_locked(s, event, actor, subject, verdict, detail, err);
+    return end(s, rc, err);
+}
+
+int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err);
+
+int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65], sai_error *err)
+{
+    sai_kbs_store *s = NULL;
+    int rc = sai_kbs_store_open(&s, data_dir, false, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    rc = sai_kbs_audit_check(s, entries, head_hex, err);
+    pthread_mutex_unlock(&s->mu);
+    sai_kbs_store_close(s);
+    return rc;
+}
+
+int sai_kbs_audit_dump_locked(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
+
+int sai_kbs_audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = sai_kbs_audit_dump_locked(s, limit, json, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}

@@ -1,0 +1,150 @@
+/*
+ * tls.c — the KBS's key material on disk: the TLS certificate (self-signed
+ * P-384, generated on first start when none is configured, SAN localhost and
+ * 127.0.0.1, one year) and the token signing key. Private keys are written
+ * 0600 with sai_write_file_atomic. The fingerprint clients pin is the hex
+ * SHA-256 of the DER certificate (what `openssl x509 -fingerprint -sha256`
+ * shows, without colons).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "kbs/kbs_internal.h"
+#include "secureai/util.h"
+
+int sai_kbs_key_ensure(sai_ec_key **out, const char *path, sai_error *err)
+{
+    *out = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = sai_read_file(path, 64 * 1024, &buf, &len, err);
+    if (rc == SAI_ENOTFOUND) {
+        char *pem = NULL;
+        size_t plen = 0;
+        if ((rc = sai_ec_generate(out, err)) != 0)
+            return rc;
+        if ((rc = sai_ec_private_pem(*out, &pem, &plen, err)) == 0) {
+            rc = sai_write_file_atomic(path, pem, plen, 0600, true, err);
+            sai_ec_pem_free(pem, plen);
+        }
+        if (rc != 0) {
+            sai_ec_free(*out);
+            *out = NULL;
+        }
+        return rc;
+    }
+    if (rc != 0)
+        return rc;
+    rc = sai_ec_from_pem(out, (const char *)buf, len, err);
+    sai_wipe(buf, len);
+    free(buf);
+    if (rc == 0 && !sai_ec_has_private(*out)) {
+        sai_ec_free(*out);
+        *out = NULL;
+        rc = sai_error_set(err, SAI_EFORMAT, "%s holds no private key", path);
+    }
+    return rc;
+}
+
+static int fingerprint_x509(X509 *x, char fp_hex[65], sai_error *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
+        return sai_error_set(err, SAI_ECRYPTO, "cannot hash the certificate");
+    sai_hex_encode(fp_hex, md, 32);
+    return 0;
+}
+
+int sai_kbs_cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error *err)
+{
+    FILE *f = fopen(cert_path, "r");
+    if (f == NULL)
+        return sai_error_set(err, SAI_EIO, "cannot open %s: %s", cert_path, strerror(errno));
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (x == NULL)
+        return sai_error_set(err, SAI_EFORMAT, "%s holds no PEM certificate", cert_path);
+    int rc = fingerprint_x509(x, fp_hex, err);
+    X509_free(x);
+    return rc;
+}
+
+static int make_cert(const char *cert_path, const char *key_path, sai_error *err)
+{
+    sai_ec_key *k = NULL;
+    int rc = sai_kbs_key_ensure(&k, key_path, err);
+    if (rc != 0)
+        return rc;
+    EVP_PKEY *pk = sai_ec_evp(k);
+    X509 *x = X509_new();
+    X509_EXTENSION *ext = NULL;
+    X509V3_CTX v3;
+    BIO *bio = BIO_new(BIO_s_mem());
+    uint8_t serial[16];
+    rc = sai_error_set(err, SAI_ECRYPTO, "cannot build the self-signed certificate");
+    if (x == NULL || bio == NULL || sai_random_bytes(serial, sizeof serial, NULL) != 0)
+        goto out;
+    serial[0] &= 0x7f;
+    BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
+    if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL) {
+        BN_free(bn);
+        goto out;
+    }
+    BN_free(bn);
+    X509_set_version(x, 2);
+    X509_gmtime_adj(X509_getm_notBefore(x), -300);
+    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
+    X509_set_pubkey(x, pk);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"secureai-kbs", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    const char *exts[][2] = {{"subjectAltName", "DNS:localhost,IP:127.0.0.1,IP:::1"},
+                             {"basicConstraints", "critical,CA:TRUE,pathlen:0"},
+                             {"keyUsage", "critical,digitalSignature,keyCertSign"},
+                             {"extendedKeyUsage", "serverAuth"}};
+    for (size_t i = 0; i < 4; i++) {
+        ext = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+        if (ext == NULL || X509_add_ext(x, ext, -1) != 1)
+            goto out;
+        X509_EXTENSION_free(ext);
+        ext = NULL;
+    }
+    if (X509_sign(x, pk, EVP_sha384()) == 0 || PEM_write_bio_X509(bio, x) != 1)
+        goto out;
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    rc = sai_write_file_atomic(cert_path, data, (size_t)n, 0644, true, err);
+out:
+    X509_EXTENSION_free(ext);
+    X509_free(x);
+    BIO_free(bio);
+    sai_ec_free(k);
+    return rc;
+}
+
+int sai_kbs_tls_ensure(const char *cert_path, const char *key_path, char fp_hex[65],
+                       bool *created, sai_error *err)
+{
+    struct stat st;
+    *created = false;
+    if (stat(cert_path, &st) != 0) {
+        if (stat(key_path, &st) == 0)
+            return sai_error_set(err, SAI_ESTATE, "%s exists but %s does not; refusing to guess",
+                                 key_path, cert_path);
+        int rc = make_cert(cert_path, key_path, err);
+        if (rc != 0)
+            return rc;
+        *created = true;
+    }
+    return sai_kbs_cert_fingerprint(cert_path, fp_hex, err);
+}
