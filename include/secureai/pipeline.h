@@ -299,6 +299,48 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
 int sai_report_write(const char *run_dir, char *out_path, size_t out_cap,
                      sai_error *err) SAI_MUST_CHECK;
 
+/* ======================================================================
+ * Running a pipeline.
+ * ==================================================================== */
+typedef struct sai_pipeline_run_opts {
+    const char *spec_path;
+    const char *dataset_dir;     /* overrides dataset.sealed (host-side, not measured) */
+    const char *out_dir;         /* overrides outputs.dir */
+    const char *kbs_url;         /* overrides kbs.url */
+    const char *kbs_pin;         /* hex SHA-256 of the KBS certificate, when the spec has no pin */
+    const char *enclave_binary;  /* NULL: /proc/self/exe */
+    int         threads;         /* engine threads in the enclave, 0 = all */
+    bool        quiet;
+} sai_pipeline_run_opts;
+
+typedef struct sai_pipeline_run_result {
+    uint8_t measurement[SAI_MEASUREMENT_LEN];
+    uint8_t spec_hash[SAI_SHA256_LEN];
+    char    model_path[4096];
+    char    provenance_path[4096];
+    char    run_dir[4096];
+    double  test_accuracy, train_images_per_s, wall_s;
+} sai_pipeline_run_result;
+
+/* Measure only: the launch measurement `secureai run` would give SPEC (for
+ * registering a KBS policy). */
+int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
+                         uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
+
+/* The untrusted host: measure, launch the enclave, hand over descriptors,
+ * answer evidence requests, write the outputs the enclave sends (only once
+ * it says DONE), run.json and report.html. */
+int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_result *res,
+                          sai_error *err) SAI_MUST_CHECK;
+
+/* The enclave process's main (`secureai run --enclave-fd N`). */
+int sai_pipeline_enclave_main(int chan_fd, sai_error *err);
+
+/* The same stages without an enclave, on plaintext files in plain_dir (the
+ * baseline of the overhead figures). Writes nothing. */
+int sai_pipeline_plain_run(const sai_pipeline_run_opts *o, const char *plain_dir,
+                           sai_pipeline_run_result *res, sai_error *err) SAI_MUST_CHECK;
+
 /* What a TEE kind protects, in plain words (used by the report and the CLI). */
 const char *sai_pipeline_tee_statement(const char *tee);
 

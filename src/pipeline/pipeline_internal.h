@@ -30,3 +30,29 @@ int  sai_pipeline__verifier(sai_evidence_verifier *v, const char *policy_path,
 void sai_pipeline__verifier_release(sai_evidence_verifier *v);
 
 #endif
+
+/* ---- stages (stages.c): shared by the enclave and the plain baseline ---- */
+#include "secureai/nn.h"
+
+typedef struct sai_stage_file {
+    const char      *name;     /* plaintext file name, e.g. "train-images-idx3-ubyte.gz" */
+    sai_nn_source_t  src;      /* random-access plaintext */
+} sai_stage_file;
+
+typedef void (*sai_stage_progress_fn)(void *ctx, const char *json_line);
+
+typedef struct sai_stage_result {
+    double test_accuracy, test_loss, train_loss, train_accuracy;
+    double train_images_per_s, infer_images_per_s;
+    double ingest_s, train_s, evaluate_s, infer_s;
+    uint64_t steps;
+    int    train_n, test_n;
+    uint8_t *ckpt;             /* plaintext checkpoint (wipe + free) */
+    size_t   ckpt_len;
+} sai_stage_result;
+
+/* ingest + preprocess + train + evaluate + infer as the spec says. */
+int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files, size_t n,
+                         sai_stage_progress_fn progress, void *ctx, sai_stage_result *res,
+                         sai_error *err) SAI_MUST_CHECK;
+void sai_pipeline__stage_result_clear(sai_stage_result *r);
