@@ -1,0 +1,291 @@
+/*
+ * attest.h — evidence parsing and verification, the appraisal policy and
+ * signed attestation results (EAR-style JWT, ES384).
+ *
+ * One verifier for sim and real SEV-SNP evidence: the same report parser,
+ * signature check and VCEK/VLEK -> ASK/ASVK -> ARK chain walk; only the trust
+ * anchor differs (AMD ARK/ASK fingerprints pinned in src/attest/snp_roots.c,
+ * or a sim platform's ARK fingerprint), and a policy must say
+ * `allow_simulated: true` to accept simulated evidence.
+ *
+ * Intel TDX/SGX quote verification is a separate component (dcap.h); its
+ * results map into sai_attest_result (mrtd/rtmr/mrenclave/mrsigner,
+ * tcb_status, advisory ids), so the same policy appraises them.
+ */
+#ifndef SECUREAI_ATTEST_H
+#define SECUREAI_ATTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "secureai/common.h"
+#include "secureai/tee.h"
+
+/* ---- SEV-SNP ATTESTATION_REPORT ------------------------------------------ */
+#define SAI_SNP_REPORT_LEN      0x4A0   /* 1184 */
+#define SAI_SNP_SIGNED_LEN      0x2A0   /* bytes covered by the signature */
+#define SAI_SNP_CERT_MAX        (16u * 1024u)
+
+typedef enum {
+    SAI_SNP_PRODUCT_UNKNOWN = 0,
+    SAI_SNP_PRODUCT_MILAN,
+    SAI_SNP_PRODUCT_GENOA,
+    SAI_SNP_PRODUCT_TURIN,
+    SAI_SNP_PRODUCT_SIM,
+} sai_snp_product;
+
+const char *sai_snp_product_name(sai_snp_product p);
+
+/* TCB_VERSION decoded; which bytes mean what depends on the product:
+ * Milan/Genoa [bl, tee, 0,0,0,0, snp, ucode], Turin [fmc, bl, tee, snp, 0,0,0, ucode]. */
+typedef struct sai_snp_tcb {
+    uint64_t raw;
+    uint8_t  bl, tee, snp, ucode, fmc;
+} sai_snp_tcb;
+
+void sai_snp_tcb_decode(sai_snp_tcb *t, uint64_t raw, sai_snp_product p);
+
+typedef struct sai_snp_report {
+    uint32_t version, guest_svn;
+    uint64_t policy;
+    uint8_t  family_id[16], image_id[16];
+    uint32_t vmpl, sig_algo;
+    uint64_t current_tcb_raw, platform_info;
+    uint32_t signer_info;           /* bit0 author key, bit1 mask chip key, bits4:2 signing key */
+    uint8_t  report_data[64];
+    uint8_t  measurement[48];
+    uint8_t  host_data[32];
+    uint8_t  id_key_digest[48], author_key_digest[48];
+    uint8_t  report_id[32], report_id_ma[32];
+    uint64_t reported_tcb_raw;
+    uint8_t  cpuid_fam, cpuid_mod, cpuid_step;   /* v3+; zero in v2 */
+    uint8_t  chip_id[64];
+    uint64_t committed_tcb_raw;
+    uint8_t  current_build, current_minor, current_major;
+    uint8_t  committed_build, committed_minor, committed_major;
+    uint64_t launch_tcb_raw;
+    uint64_t launch_mit_vector, current_mit_vector;   /* v5 */
+    uint8_t  sig_r[48], sig_s[48];  /* big-endian (converted from the report's LE) */
+    /* derived */
+    sai_snp_product cpuid_product;  /* from CPUID (v3+), UNKNOWN for v2 */
+    bool     debug;                 /* policy bit 19 */
+    bool     vlek;                  /* signer_info signing key == 1 */
+} sai_snp_report;
+
+/* Parse exactly SAI_SNP_REPORT_LEN bytes (longer input is refused). Checks
+ * version (2, 3, 5), signature algorithm (1 = ECDSA P-384/SHA-384), and that
+ * the unused upper bytes of r and s are zero. Does not verify anything. */
+int sai_snp_report_parse(sai_snp_report *r, const uint8_t *buf, size_t len,
+                         sai_error *err) SAI_MUST_CHECK;
+
+/* The AMD KDS extensions of a VCEK/VLEK certificate (DER or PEM; first
+ * certificate). Values are -1 when absent. hwID may be 64 bytes (Milan,
+ * Genoa) or 8 (Turin); raw or OCTET STRING-wrapped encodings are accepted. */
+typedef struct sai_snp_cert_ext {
+    int      bl, tee, snp, ucode, fmc;
+    uint8_t  hwid[64];
+    size_t   hwid_len;
+    bool     is_vlek;            /* subject CN "SEV-VLEK" */
+    char     product_name[32];   /* extension 1.3.6.1.4.1.3704.1.2, e.g. "Milan-B0" */
+    char     csp_id[128];        /* VLEK: extension 1.3.6.1.4.1.3704.1.5 */
+} sai_snp_cert_ext;
+
+int sai_snp_cert_extensions(sai_snp_cert_ext *out, const uint8_t *cert, size_t len,
+                            sai_error *err) SAI_MUST_CHECK;
+
+/* ---- the generic result that the policy appraises ------------------------ */
+typedef enum {
+    SAI_VERDICT_NONE = 0,        /* not (yet) appraised */
+    SAI_VERDICT_AFFIRMING,       /* verified and accepted by the policy */
+    SAI_VERDICT_CONTRAINDICATED, /* verification or policy refused it */
+} sai_verdict;
+
+#define SAI_ATTEST_MAX_TCB 12
+#define SAI_ATTEST_MAX_ADVISORIES 16
+
+typedef struct sai_attest_tcb_component {
+    char     name[16];           /* "bl", "tee", "snp", "ucode", "fmc", "tdx_module", ... */
+    uint32_t value;
+} sai_attest_tcb_component;
+
+typedef struct sai_attest_result {
+    sai_tee_kind tee;
+    bool     is_simulated;
+    char     product[16];        /* "Milan", "Genoa", "Turin", "Sim", or "" */
+    /* Primary measurement: SNP MEASUREMENT (48), TDX MRTD (48), SGX MRENCLAVE (32). */
+    uint8_t  measurement[48];
+    size_t   measurement_len;
+    /* TDX (filled by the dcap component) */
+    bool     has_td;
+    uint8_t  mrtd[48], rtmr[4][48];
+    /* SGX */
+    bool     has_sgx;
+    uint8_t  mrenclave[32], mrsigner[32];
+    uint8_t  report_data[64];
+    uint8_t  chip_id[64];
+    sai_attest_tcb_component tcb[SAI_ATTEST_MAX_TCB];
+    size_t   n_tcb;
+    char     tcb_status[40];     /* Intel status ("UpToDate", ...); "" for SNP/sim */
+    char     advisory_ids[SAI_ATTEST_MAX_ADVISORIES][24];
+    size_t   n_advisories;
+    bool     debug;
+    uint64_t guest_policy;       /* SNP POLICY */
+    uint32_t vmpl;
+    uint32_t report_version;
+    bool     vlek;
+    int64_t  evidence_time;      /* envelope "generated_at" (unsigned claim), 0 if none */
+    int64_t  verified_at;        /* the time the verification was done for */
+    uint8_t  signer_root_fp[32]; /* SHA-256 of the trust anchor the chain ended at */
+    sai_verdict verdict;
+    char     rule[32];           /* rule that refused ("signature", "measurement", ...) */
+    char     values[256];        /* the values that failed it */
+    char     hint[256];          /* what to do about it */
+} sai_attest_result;
+
+const char *sai_verdict_name(sai_verdict v);   /* "affirming", "contraindicated", "none" */
+
+/* ---- appraisal policy (YAML) ----------------------------------------------
+ * Keys (all optional; unknown keys are refused):
+ *   allowed_tee: [sev-snp, tdx, sgx, sim]  (default: sev-snp, tdx, sgx)
+ *   allow_simulated: false                 (default false)
+ *   allow_debug: false                     (default false: debug forbidden)
+ *   measurements: [hex, ...]               (SNP MEASUREMENT / TDX MRTD / SGX MRENCLAVE)
+ *   mrtd: [hex], rtmr0..rtmr3: [hex], mrenclave: [hex], mrsigner: [hex]
+ *   min_tcb: {bl: 2, tee: 0, snp: 5, ucode: 68, fmc: 0, ...}
+ *   tcb_statuses: [UpToDate, SWHardeningNeeded]   (Intel results)
+ *   report_data: hex (64 bytes)
+ *   max_age: seconds
+ *   sim_roots: [sha256 hex of a sim platform ARK]
+ */
+typedef struct sai_attest_policy sai_attest_policy;
+
+int  sai_attest_policy_load(sai_attest_policy **out, const char *yaml, size_t len,
+                            sai_error *err) SAI_MUST_CHECK;
+int  sai_attest_policy_load_file(sai_attest_policy **out, const char *path,
+                                 sai_error *err) SAI_MUST_CHECK;
+/* The default policy (no allow-lists, debug forbidden, sim refused). */
+int  sai_attest_policy_default(sai_attest_policy **out, sai_error *err) SAI_MUST_CHECK;
+void sai_attest_policy_free(sai_attest_policy *p);
+/* Add a trusted sim ARK fingerprint (e.g. the local platform's). */
+int  sai_attest_policy_add_sim_root(sai_attest_policy *p, const uint8_t fp[32],
+                                    sai_error *err) SAI_MUST_CHECK;
+
+/* Appraise a verified result against the policy. Sets res->verdict and, on
+ * refusal, res->rule / values / hint, and returns SAI_EPOLICY with err
+ * holding "<rule>: <values> (<hint>)". expected_report_data (may be NULL)
+ * adds to the policy's report_data rule; now is the appraisal time. */
+int  sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *res,
+                                const uint8_t *expected_report_data, int64_t now,
+                                sai_error *err) SAI_MUST_CHECK;
+
+/* ---- verification -------------------------------------------------------- */
+
+/* Verify a raw SNP report with its VCEK/VLEK (DER or PEM) and optionally the
+ * ASK/ASVK+ARK chain (PEM bundle; when NULL the signing cert must be
+ * followed in vcek by the chain, e.g. a VCEK+ASK+ARK PEM file). The chain
+ * must end in a pinned AMD root, or in one of extra_roots (SHA-256 of DER,
+ * n_extra entries: sim platform ARKs, in which case the result is marked
+ * simulated). at = verification time (Unix seconds). Fills res (not
+ * appraised: verdict stays NONE on success). */
+int sai_attest_verify_snp(const uint8_t *report, size_t report_len,
+                          const uint8_t *vcek, size_t vcek_len,
+                          const uint8_t *chain, size_t chain_len,
+                          const uint8_t (*extra_roots)[32], size_t n_extra,
+                          int64_t at, sai_attest_result *res, sai_error *err) SAI_MUST_CHECK;
+
+/* The same in two steps, so a verifier can cache a checked chain: _new
+ * verifies the chain (signatures, pinned root, validity at `at`) once;
+ * _verify checks one report against it (signature, TCB and chip id
+ * extensions, product). The verifier is immutable and thread-safe to share. */
+typedef struct sai_snp_verifier sai_snp_verifier;
+int  sai_snp_verifier_new(sai_snp_verifier **out,
+                          const uint8_t *vcek, size_t vcek_len,
+                          const uint8_t *chain, size_t chain_len,
+                          const uint8_t (*extra_roots)[32], size_t n_extra,
+                          int64_t at, sai_error *err) SAI_MUST_CHECK;
+int  sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, size_t report_len,
+                             sai_attest_result *res, sai_error *err) SAI_MUST_CHECK;
+void sai_snp_verifier_free(sai_snp_verifier *v);
+
+/* Verify an evidence envelope (JSON from sai_tee_get_evidence or
+ * `secureai attest`) and appraise it. policy NULL = the default policy (plus
+ * the local sim platform's ARK if one exists). expected_report_data may be
+ * NULL. at = time of verification (Unix seconds; 0 = now). Returns 0 only
+ * for an affirming verdict; otherwise a negative code, with res describing
+ * the refusal (res->rule, values, hint) whenever the envelope parsed. */
+int sai_attest_verify_evidence(const char *evidence_json, size_t len,
+                               const sai_attest_policy *policy,
+                               const uint8_t *expected_report_data,
+                               int64_t at, sai_attest_result *res,
+                               sai_error *err) SAI_MUST_CHECK;
+
+/* ---- the evidence envelope ------------------------------------------------
+ * {"format":"secureai-evidence/v1","tee":"sev-snp"|"sim"|"tdx"|"sgx",
+ *  "simulated":bool,"report":b64url,"certs":[PEM,...],"quote":b64url,
+ *  "collateral":{...},"generated_at":unix}
+ */
+typedef struct sai_evidence {
+    sai_tee_kind tee;
+    bool     simulated;
+    uint8_t *report;  size_t report_len;    /* SNP/sim report */
+    uint8_t *quote;   size_t quote_len;     /* TDX/SGX quote */
+    char    *certs;   size_t certs_len;     /* PEM bundle, signing cert first */
+    char    *collateral; size_t collateral_len; /* JSON text, may be NULL */
+    int64_t  generated_at;
+} sai_evidence;
+
+int  sai_evidence_parse(sai_evidence *ev, const char *json, size_t len,
+                        sai_error *err) SAI_MUST_CHECK;
+void sai_evidence_clear(sai_evidence *ev);
+/* Build an envelope; report or quote, certs may be NULL. *json malloc'ed. */
+int  sai_evidence_build(char **json, size_t *json_len, sai_tee_kind tee, bool simulated,
+                        const uint8_t *report, size_t report_len,
+                        const uint8_t *quote, size_t quote_len,
+                        const char *certs_pem, const char *collateral_json,
+                        sai_error *err) SAI_MUST_CHECK;
+
+/* Parsed fields as a JSON object (malloc'ed): what `secureai inspect-evidence`
+ * prints. Works without verifying. */
+int  sai_attest_inspect_json(char **json, const sai_evidence *ev, sai_error *err) SAI_MUST_CHECK;
+int  sai_attest_result_json(char **json, const sai_attest_result *res, sai_error *err) SAI_MUST_CHECK;
+
+/* Integration point for helper dcap's TDX/SGX verifier and RA-TLS: returns
+ * SAI_EUNSUPP "not built in this version" until wired. */
+int  sai_attest_verify_quote(sai_tee_kind tee, const uint8_t *quote, size_t quote_len,
+                             const char *collateral_json, size_t collateral_len,
+                             int64_t at, sai_attest_result *res, sai_error *err) SAI_MUST_CHECK;
+int  sai_attest_verify_ratls(const uint8_t *cert, size_t cert_len, int64_t at,
+                             sai_attest_result *res, sai_error *err) SAI_MUST_CHECK;
+
+/* Parse RFC 3339 ("2025-09-12T00:00:00Z", offsets allowed) to Unix seconds. */
+int  sai_parse_rfc3339(int64_t *out, const char *s, sai_error *err) SAI_MUST_CHECK;
+
+/* ---- signed attestation results (JWT, ES384, EAR-style claims) ----------- */
+typedef struct sai_ec_key sai_ec_key;
+
+/* Sign a result as a JWT: header {"alg":"ES384","typ":"JWT"}; claims
+ * eat_profile, iat, exp = iat + ttl, ear.verifier-id, submods.<tee>.ear.status
+ * and annotated evidence (measurement, report_data, chip id, tcb, simulated).
+ * *jwt malloc'ed. */
+int sai_attest_token_sign(char **jwt, const sai_attest_result *res, const sai_ec_key *key,
+                          int64_t iat, int64_t ttl, sai_error *err) SAI_MUST_CHECK;
+
+typedef struct sai_attest_token {
+    sai_verdict verdict;
+    sai_tee_kind tee;
+    bool     simulated;
+    int64_t  iat, exp;
+    uint8_t  measurement[48];
+    size_t   measurement_len;
+    uint8_t  report_data[64];
+    bool     has_report_data;
+} sai_attest_token;
+
+/* Verify signature (ES384 only; "none" and every other alg refused),
+ * expiry (exp > now, iat <= now + 60) and decode the claims. */
+int sai_attest_token_verify(sai_attest_token *out, const char *jwt, size_t len,
+                            const sai_ec_key *pub, int64_t now, sai_error *err) SAI_MUST_CHECK;
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * tee.h — the TEE backend interface (one small table of function pointers
+ * per backend, in the manner of curl's vtls).
+ *
+ * Backends: "sim" (the simulated AMD-style platform; the default on machines
+ * without TEE hardware), "sev-snp" and "tdx" (Linux configfs-tsm, with
+ * /dev/sev-guest and /dev/tdx_guest fallbacks), "sgx" (Gramine's
+ * /dev/attestation). Every backend produces a self-describing evidence
+ * envelope (JSON, see attest.h) that sai_attest_verify_evidence() checks.
+ *
+ * The sim backend never holds platform private keys: it talks to a separate
+ * signer process (the simulated PSP) over a pipe; see docs/attestation.md.
+ */
+#ifndef SECUREAI_TEE_H
+#define SECUREAI_TEE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secureai/common.h"
+
+#define SAI_TEE_REPORT_DATA_LEN 64
+#define SAI_TEE_MEASUREMENT_MAX 48
+#define SAI_TEE_SEAL_KEY_LEN    32
+#define SAI_EVIDENCE_MAX        (256u * 1024u)   /* cap on any evidence envelope */
+
+typedef enum {
+    SAI_TEE_NONE = 0,
+    SAI_TEE_SIM,
+    SAI_TEE_SEV_SNP,
+    SAI_TEE_TDX,
+    SAI_TEE_SGX,
+} sai_tee_kind;
+
+/* "sim", "sev-snp", "tdx", "sgx"; NULL for an unknown value. */
+const char *sai_tee_kind_name(sai_tee_kind k);
+/* SAI_TEE_NONE for an unknown name. */
+sai_tee_kind sai_tee_kind_from_name(const char *name);
+
+/* Options for sai_tee_open. Zero-initialise, then set what you need. */
+typedef struct sai_tee_opts {
+    /* sim: platform directory (NULL = SECUREAI_PLATFORM_DIR, else
+     * $XDG_DATA_HOME/secureai/sim-platform, else ~/.local/share/...). */
+    const char *platform_dir;
+    /* sim: an already running PSP signer reachable over this fd (the
+     * launcher passes it; also read from SECUREAI_SIM_PSP_FD). -1 = none. */
+    int         psp_fd;
+    /* sim, self-launch only (no launcher): the files whose SHA-384 forms the
+     * launch measurement together with /proc/self/exe. NULL = empty. */
+    const char *spec_path;
+    const char *policy_path;
+    /* sev-snp / tdx / sgx: prefix for /sys/kernel/config/tsm, /dev/...
+     * (tests point it at a fake tree). NULL = "" (the real root). */
+    const char *root;
+    /* sev-snp / tdx: configfs-tsm entry name (NULL = "secureai-<pid>-<n>",
+     * created and removed per request; tests name a pre-made entry). */
+    const char *tsm_entry;
+} sai_tee_opts;
+
+typedef struct sai_tee sai_tee;
+
+/* The backend table. Each backend is a const instance of this struct. */
+typedef struct sai_tee_backend {
+    sai_tee_kind kind;
+    const char  *name;
+    int  (*open)(sai_tee *t, const sai_tee_opts *o, sai_error *err);
+    void (*close)(sai_tee *t);
+    /* The launch measurement as the TEE reports it (SNP MEASUREMENT, TDX
+     * MRTD, SGX MRENCLAVE). *len is set to 48 or 32. */
+    int  (*measure)(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len,
+                    sai_error *err);
+    /* Evidence envelope JSON (malloc'ed, NUL-terminated) binding report_data. */
+    int  (*get_evidence)(sai_tee *t, const uint8_t report_data[SAI_TEE_REPORT_DATA_LEN],
+                         char **json, size_t *json_len, sai_error *err);
+    /* A 32-byte key bound to this platform and measurement (+ context). */
+    int  (*derive_sealing_key)(sai_tee *t, const uint8_t *context, size_t context_len,
+                               uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err);
+} sai_tee_backend;
+
+struct sai_tee {
+    const sai_tee_backend *be;
+    sai_tee_opts           opts;
+    void                  *priv;       /* backend state */
+};
+
+extern const sai_tee_backend sai_tee_backend_sim;
+extern const sai_tee_backend sai_tee_backend_sev_snp;
+extern const sai_tee_backend sai_tee_backend_tdx;
+extern const sai_tee_backend sai_tee_backend_sgx;
+
+/* Open a backend; opts may be NULL. Free with sai_tee_close. */
+int  sai_tee_open(sai_tee **out, sai_tee_kind kind, const sai_tee_opts *opts,
+                  sai_error *err) SAI_MUST_CHECK;
+void sai_tee_close(sai_tee *t);
+sai_tee_kind sai_tee_kind_of(const sai_tee *t);
+int  sai_tee_measure(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len,
+                     sai_error *err) SAI_MUST_CHECK;
+int  sai_tee_get_evidence(sai_tee *t, const uint8_t report_data[SAI_TEE_REPORT_DATA_LEN],
+                          char **json, size_t *json_len, sai_error *err) SAI_MUST_CHECK;
+int  sai_tee_derive_sealing_key(sai_tee *t, const uint8_t *context, size_t context_len,
+                                uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err) SAI_MUST_CHECK;
+
+/* ---- the simulated platform (sim) ------------------------------------------ */
+
+/* Resolve the platform directory: dir if not NULL, else $SECUREAI_PLATFORM_DIR,
+ * else $XDG_DATA_HOME/secureai/sim-platform, else $HOME/.local/share/...
+ * Writes at most cap bytes. */
+int sai_sim_platform_dir(char *out, size_t cap, const char *dir, sai_error *err) SAI_MUST_CHECK;
+
+/* Create the sim ARK -> ASK -> VCEK hierarchy (X.509, ECDSA P-384, VCEK
+ * with AMD's TCB and hwID extensions) and a sealing root in dir (0700;
+ * private keys 0600). Refuses (SAI_EEXIST) to overwrite unless force. */
+int sai_sim_platform_init(const char *dir, bool force, sai_error *err) SAI_MUST_CHECK;
+
+/* SHA-256 fingerprint of the platform's ARK (DER), the trust anchor a
+ * verifier pins for this simulated platform. */
+int sai_sim_platform_ark_fingerprint(const char *dir, uint8_t fp[32], sai_error *err) SAI_MUST_CHECK;
+
+/* The launcher computes the launch measurement:
+ * SHA-384( "secureai/sim/launch/v1" || u64 len || SHA-384(binary)
+ *          || u64 len || SHA-384(spec) || u64 len || SHA-384(policy) ).
+ * spec/policy may be NULL (empty). */
+int sai_sim_launch_measurement(uint8_t out[48], const char *binary_path,
+                               const char *spec_path, const char *policy_path,
+                               sai_error *err) SAI_MUST_CHECK;
+
+/* The simulated PSP: a separate signer process that holds the platform
+ * keys. It is started by the launcher with the measurement the launcher
+ * computed; the enclave only ever gets *enclave_fd (a socket). */
+typedef struct sai_sim_psp {
+    int   pid;          /* signer process */
+    int   enclave_fd;   /* give this to the enclave (SECUREAI_SIM_PSP_FD) */
+} sai_sim_psp;
+
+int  sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir,
+                       const uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
+/* Close the enclave fd (if still open here) and reap the signer. */
+void sai_sim_psp_stop(sai_sim_psp *psp);
+
+#endif

@@ -1,0 +1,31 @@
+/* attest_int.h — private helpers shared by the files in src/attest. */
+#ifndef SAI_ATTEST_INT_H
+#define SAI_ATTEST_INT_H
+
+#include "secureai/attest.h"
+
+/* Record a refusal in res (verdict, rule, values, hint) and err
+ * ("<rule>: <values> (hint: <hint>)"); returns code. res may be NULL. */
+int sai_attest_refuse(sai_attest_result *res, sai_error *err, int code, const char *rule,
+                      const char *hint, const char *fmt, ...) SAI_PRINTF(6, 7);
+
+/* Pinned AMD roots. */
+typedef struct sai_amd_root {
+    sai_snp_product product;
+    const char *name;
+    uint8_t ark[32];
+    uint8_t ask[32];
+    uint8_t asvk[32];
+} sai_amd_root;
+
+extern const sai_amd_root sai_amd_roots[];
+extern const size_t sai_amd_n_roots;
+
+/* Fill res->tcb[] from a decoded TCB for product p. */
+void sai_attest_set_snp_tcb(sai_attest_result *res, const sai_snp_tcb *t, sai_snp_product p);
+
+/* The policy's trusted sim ARK fingerprints (borrowed). */
+void sai_attest_policy_sim_roots(const sai_attest_policy *p, const uint8_t (**roots)[32],
+                                 size_t *n);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * sim_psp.c — the simulated PSP: a separate signer process that owns the
+ * sim platform's private keys, like AMD's Platform Security Processor owns
+ * the VCEK.
+ *
+ * Privilege separation in the OpenSSH monitor style: the launcher (host
+ * side) computes the launch measurement, then forks the signer; only the
+ * signer process ever reads vcek.key and seal.key, and it does so after the
+ * fork, so the enclave process never has them in its address space. The
+ * enclave holds one end of a socketpair and may ask three things, in
+ * length-capped, typed messages:
+ *   GET_REPORT(report_data[64]) -> ATTESTATION_REPORT (1184) || PEM chain
+ *   DERIVE_KEY(context<=256)    -> 32-byte key bound to measurement
+ *   MEASURE()                   -> the 48-byte launch measurement
+ * The measurement in every report is the one the launcher gave the signer;
+ * the enclave has no way to choose it. A malformed message ends the signer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "secureai/attest.h"
+#include "secureai/crypto.h"
+#include "secureai/util.h"
+#include "tee_int.h"
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+int sai_psp_call(int fd, uint32_t type, const void *body, size_t body_len,
+                 uint8_t **resp, size_t *resp_len, sai_error *err)
+{
+    uint8_t hdr[12];
+    *resp = NULL;
+    if (body_len > SAI_PSP_REQ_MAX)
+        return sai_error_set(err, SAI_ELIMIT, "PSP request too large");
+    put32(hdr, SAI_PSP_MAGIC);
+    put32(hdr + 4, type);
+    put32(hdr + 8, (uint32_t)body_len);
+    if (write_all(fd, hdr, sizeof hdr) != 0 || (body_len && write_all(fd, body, body_len) != 0))
+        return sai_error_set(err, SAI_EIO, "sim PSP is not reachable (signer gone?)");
+    if (read_all(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
+        return sai_error_set(err, SAI_EIO, "sim PSP did not answer");
+    int32_t status = (int32_t)get32(hdr + 4);
+    uint32_t n = get32(hdr + 8);
+    if (n > SAI_PSP_RESP_MAX)
+        return sai_error_set(err, SAI_EFORMAT, "sim PSP response too large");
+    uint8_t *buf = malloc(n + 1);
+    if (buf == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    if (read_all(fd, buf, n) != 0) {
+        free(buf);
+        return sai_error_set(err, SAI_EIO, "sim PSP response truncated");
+    }
+    buf[n] = '\0';
+    if (status != 0) {
+        int rc = sai_error_set(err, status < 0 ? status : SAI_EIO, "sim PSP: %s", (char *)buf);
+        free(buf);
+        return rc;
+    }
+    *resp = buf;
+    *resp_len = n;
+    return 0;
+}
+
+/* ---- the signer (child) ------------------------------------------------------ */
+
+typedef struct signer {
+    sai_ec_key      *vcek;
+    uint8_t          seal_root[32];
+    uint8_t          measurement[48];
+    uint8_t          report_id[32];
+    sai_sim_identity id;
+    char            *chain;      /* vcek.pem + ask.pem + ark.pem */
+    size_t           chain_len;
+} signer;
+
+static int load_text(char **out, size_t *len, const char *dir, const char *name, sai_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    uint8_t *b = NULL;
+    int rc = sai_read_file(path, 64 * 1024, &b, len, err);
+    *out = (char *)b;
+    return rc;
+}
+
+static int signer_load(signer *s, const char *dir, sai_error *err)
+{
+    char *pem = NULL, *a = NULL, *b = NULL, *c = NULL;
+    size_t len = 0, la, lb, lc;
+    int rc;
+    if ((rc = load_text(&pem, &len, dir, "vcek.key", err)) != 0)
+        return rc;
+    rc = sai_ec_from_pem(&s->vcek, pem, len, err);
+    sai_wipe(pem, len);
+    free(pem);
+    if (rc != 0)
+        return rc;
+    uint8_t *seal = NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/seal.key", dir);
+    if ((rc = sai_read_file(path, 64, &seal, &len, err)) != 0)
+        return rc;
+    if (len != 32) {
+        sai_wipe(seal, len);
+        free(seal);
+        return sai_error_set(err, SAI_EFORMAT, "%s is not 32 bytes", path);
+    }
+    memcpy(s->seal_root, seal, 32);
+    sai_wipe(seal, 32);
+    free(seal);
+    if ((rc = sai_sim_identity_load(&s->id, dir, err)) != 0 ||
+        (rc = load_text(&a, &la, dir, "vcek.pem", err)) != 0 ||
+        (rc = load_text(&b, &lb, dir, "ask.pem", err)) != 0 ||
+        (rc = load_text(&c, &lc, dir, "ark.pem", err)) != 0)
+        goto out;
+    s->chain = malloc(la + lb + lc + 1);
+    if (s->chain == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(s->chain, a, la);
+    memcpy(s->chain + la, b, lb);
+    memcpy(s->chain + la + lb, c, lc);
+    s->chain_len = la + lb + lc;
+    s->chain[s->chain_len] = '\0';
+out:
+    free(a); free(b); free(c);
+    return rc;
+}
+
+static void build_report(const signer *s, uint8_t rep[SAI_SNP_REPORT_LEN],
+                         const uint8_t report_data[64])
+{
+    memset(rep, 0, SAI_SNP_REPORT_LEN);
+    put32(rep + 0x00, 3);                  /* version */
+    put32(rep + 0x04, 0);                  /* guest_svn */
+    put64(rep + 0x08, 0x30000);            /* policy: SMT allowed, bit 17 must-be-one */
+    put32(rep + 0x30, 0);                  /* vmpl */
+    put32(rep + 0x34, 1);                  /* ECDSA P-384 with SHA-384 */
+    put64(rep + 0x38, s->id.tcb_raw);      /* current_tcb */
+    put64(rep + 0x40, 0x1);                /* platform_info: SMT enabled */
+    put32(rep + 0x48, 0);                  /* signer_info: VCEK */
+    memcpy(rep + 0x50, report_data, 64);
+    memcpy(rep + 0x90, s->measurement, 48);
+    memcpy(rep + 0x140, s->report_id, 32);
+    memset(rep + 0x160, 0xff, 32);         /* report_id_ma: no migration agent */
+    put64(rep + 0x180, s->id.tcb_raw);     /* reported_tcb */
+    memcpy(rep + 0x1A0, s->id.chip_id, 64);
+    put64(rep + 0x1E0, s->id.tcb_raw);     /* committed_tcb */
+    rep[0x1E8] = 0; rep[0x1E9] = 55; rep[0x1EA] = 1;   /* fw 1.55 build 0 */
+    rep[0x1EC] = 0; rep[0x1ED] = 55; rep[0x1EE] = 1;
+    put64(rep + 0x1F0, s->id.tcb_raw);     /* launch_tcb */
+}
+
+static int sign_report(const signer *s, uint8_t rep[SAI_SNP_REPORT_LEN])
+{
+    uint8_t sig[SAI_P384_SIG_LEN];
+    if (sai_ecdsa_sign(s->vcek, sig, rep, SAI_SNP_SIGNED_LEN, NULL) != 0)
+        return -1;
+    for (int i = 0; i < 48; i++) {           /* big-endian r||s -> 72-byte LE fields */
+        rep[0x2A0 + i] = sig[47 - i];
+        rep[0x2E8 + i] = sig[95 - i];
+    }
+    return 0;
+}
+
+static int reply(int fd, int32_t status, const void *data, size_t len)
+{
+    uint8_t hdr[12];
+    put32(hdr, SAI_PSP_MAGIC);
+    put32(hdr + 4, (uint32_t)status);
+    put32(hdr + 8, (uint32_t)len);
+    return write_all(fd, hdr, sizeof hdr) == 0 && (len == 0 || write_all(fd, data, len) == 0) ? 0 : -1;
+}
+
+static int reply_err(int fd, int code, const char *msg)
+{
+    return reply(fd, code, msg, strlen(msg));
+}
+
+static void signer_serve(signer *s, int fd)
+{
+    uint8_t hdr[12], body[SAI_PSP_REQ_MAX];
+    for (;;) {
+        if (read_all(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
+            return;
+        uint32_t type = get32(hdr + 4), n = get32(hdr + 8);
+        if (n > sizeof body || read_all(fd, body, n) != 0)
+            return;   /* a malformed message ends the session */
+        if (type == SAI_PSP_GET_REPORT) {
+            if (n != 64) {
+                reply_err(fd, SAI_EINVAL, "report data must be 64 bytes");
+                return;
+            }
+            size_t total = SAI_SNP_REPORT_LEN + s->chain_len;
+            uint8_t *out = malloc(total);
+            if (out == NULL)
+                return;
+            build_report(s, out, body);
+            if (sign_report(s, out) != 0) {
+                free(out);
+                reply_err(fd, SAI_ECRYPTO, "signing failed");
+                return;
+            }
+            memcpy(out + SAI_SNP_REPORT_LEN, s->chain, s->chain_len);
+            int rc = reply(fd, 0, out, total);
+            free(out);
+            if (rc != 0)
+                return;
+        } else if (type == SAI_PSP_DERIVE_KEY) {
+            static const char label[] = "secureai/sim/seal/v1";
+            uint8_t info[sizeof label - 1 + 256], key[32];
+            if (n > 256) {
+                reply_err(fd, SAI_EINVAL, "context longer than 256 bytes");
+                return;
+            }
+            memcpy(info, label, sizeof label - 1);
+            memcpy(info + sizeof label - 1, body, n);
+            if (sai_hkdf_sha256(key, 32, s->seal_root, 32, s->measurement, 48,
+                                info, sizeof label - 1 + n, NULL) != 0) {
+                reply_err(fd, SAI_ECRYPTO, "key derivation failed");
+                return;
+            }
+            int rc = reply(fd, 0, key, 32);
+            sai_wipe(key, sizeof key);
+            if (rc != 0)
+                return;
+        } else if (type == SAI_PSP_MEASURE) {
+            if (reply(fd, 0, s->measurement, 48) != 0)
+                return;
+        } else {
+            reply_err(fd, SAI_EINVAL, "unknown request");
+            return;
+        }
+    }
+}
+
+int sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir, const uint8_t measurement[48],
+                      sai_error *err)
+{
+    char dir[4096];
+    int sv[2];
+    int rc = sai_sim_platform_dir(dir, sizeof dir, platform_dir, err);
+    psp->pid = -1;
+    psp->enclave_fd = -1;
+    if (rc != 0)
+        return rc;
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/platform.json", dir);
+    if (access(probe, R_OK) != 0)
+        return sai_error_set(err, SAI_ENOTFOUND,
+                             "no sim platform in %s (run 'secureai platform init')", dir);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return sai_error_set(err, SAI_EIO, "socketpair: %s", strerror(errno));
+    /* a handshake pipe: the child reports whether it loaded the keys */
+    int hp[2];
+    if (pipe2(hp, O_CLOEXEC) != 0) {
+        close(sv[0]); close(sv[1]);
+        return sai_error_set(err, SAI_EIO, "pipe: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]); close(sv[1]); close(hp[0]); close(hp[1]);
+        return sai_error_set(err, SAI_EIO, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        /* the signer: keys exist only from here on, only in this process */
+        close(sv[0]);
+        close(hp[0]);
+        prctl(PR_SET_DUMPABLE, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        signal(SIGPIPE, SIG_IGN);
+        signer s;
+        memset(&s, 0, sizeof s);
+        memcpy(s.measurement, measurement, 48);
+        sai_error e;
+        sai_error_clear(&e);
+        int lrc = sai_random_bytes(s.report_id, sizeof s.report_id, &e);
+        if (lrc == 0)
+            lrc = signer_load(&s, dir, &e);
+        char msg[SAI_ERROR_MAX + 1];
+        msg[0] = lrc == 0 ? 'K' : 'E';
+        size_t ml = 1;
+        if (lrc != 0) {
+            ml += (size_t)snprintf(msg + 1, sizeof msg - 1, "%s", e.msg);
+            if (ml > sizeof msg - 1)
+                ml = sizeof msg - 1;
+        }
+        (void)write_all(hp[1], msg, ml);
+        close(hp[1]);
+        if (lrc == 0)
+            signer_serve(&s, sv[1]);
+        sai_wipe(s.seal_root, sizeof s.seal_root);
+        sai_ec_free(s.vcek);
+        _exit(lrc == 0 ? 0 : 1);
+    }
+    close(sv[1]);
+    close(hp[1]);
+    char msg[SAI_ERROR_MAX + 1];
+    ssize_t n;
+    do {
+        n = read(hp[0], msg, sizeof msg - 1);
+    } while (n < 0 && errno == EINTR);
+    close(hp[0]);
+    if (n <= 0 || msg[0] != 'K') {
+        msg[n > 0 ? n : 0] = '\0';
+        close(sv[0]);
+        waitpid(pid, NULL, 0);
+        return sai_error_set(err, SAI_EIO, "sim PSP failed to start: %s",
+                             n > 1 ? msg + 1 : "signer exited");
+    }
+    psp->pid = pid;
+    psp->enclave_fd = sv[0];
+    return 0;
+}
+
+void sai_sim_psp_stop(sai_sim_psp *psp)
+{
+    if (psp == NULL)
+        return;
+    if (psp->enclave_fd >= 0)
+        close(psp->enclave_fd);
+    psp->enclave_fd = -1;
+    if (psp->pid > 0) {
+        int st;
+        while (waitpid(psp->pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+    psp->pid = -1;
+}

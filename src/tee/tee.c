@@ -1,0 +1,104 @@
+/*
+ * tee.c — the backend table dispatch (sai_tee_open & co) and small helpers.
+ * Each backend is a const sai_tee_backend in its own file: sim.c, tsm.c
+ * (sev-snp, tdx), sgx.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tee_int.h"
+
+const char *sai_tee_kind_name(sai_tee_kind k)
+{
+    switch (k) {
+    case SAI_TEE_SIM:     return "sim";
+    case SAI_TEE_SEV_SNP: return "sev-snp";
+    case SAI_TEE_TDX:     return "tdx";
+    case SAI_TEE_SGX:     return "sgx";
+    default:              return NULL;
+    }
+}
+
+sai_tee_kind sai_tee_kind_from_name(const char *name)
+{
+    if (name == NULL)
+        return SAI_TEE_NONE;
+    for (int k = SAI_TEE_SIM; k <= SAI_TEE_SGX; k++)
+        if (strcmp(name, sai_tee_kind_name((sai_tee_kind)k)) == 0)
+            return (sai_tee_kind)k;
+    if (strcmp(name, "snp") == 0 || strcmp(name, "sev_snp") == 0)
+        return SAI_TEE_SEV_SNP;
+    return SAI_TEE_NONE;
+}
+
+int sai_tee_path(char *out, size_t cap, const char *root, const char *path)
+{
+    int n = snprintf(out, cap, "%s%s", root ? root : "", path);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static const sai_tee_backend *backend_for(sai_tee_kind kind)
+{
+    switch (kind) {
+    case SAI_TEE_SIM:     return &sai_tee_backend_sim;
+    case SAI_TEE_SEV_SNP: return &sai_tee_backend_sev_snp;
+    case SAI_TEE_TDX:     return &sai_tee_backend_tdx;
+    case SAI_TEE_SGX:     return &sai_tee_backend_sgx;
+    default:              return NULL;
+    }
+}
+
+int sai_tee_open(sai_tee **out, sai_tee_kind kind, const sai_tee_opts *opts, sai_error *err)
+{
+    const sai_tee_backend *be = backend_for(kind);
+    *out = NULL;
+    if (be == NULL)
+        return sai_error_set(err, SAI_EINVAL, "unknown TEE kind");
+    sai_tee *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    t->be = be;
+    if (opts != NULL)
+        t->opts = *opts;
+    else
+        t->opts.psp_fd = -1;
+    int rc = be->open(t, &t->opts, err);
+    if (rc != 0) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void sai_tee_close(sai_tee *t)
+{
+    if (t == NULL)
+        return;
+    if (t->be->close)
+        t->be->close(t);
+    free(t);
+}
+
+sai_tee_kind sai_tee_kind_of(const sai_tee *t)
+{
+    return t->be->kind;
+}
+
+int sai_tee_measure(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len, sai_error *err)
+{
+    return t->be->measure(t, out, len, err);
+}
+
+int sai_tee_get_evidence(sai_tee *t, const uint8_t rd[SAI_TEE_REPORT_DATA_LEN], char **json,
+                         size_t *json_len, sai_error *err)
+{
+    return t->be->get_evidence(t, rd, json, json_len, err);
+}
+
+int sai_tee_derive_sealing_key(sai_tee *t, const uint8_t *ctx, size_t ctx_len,
+                               uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err)
+{
+    return t->be->derive_sealing_key(t, ctx, ctx_len, key, err);
+}
