@@ -40,7 +40,7 @@ typedef struct sai_kbs_claims {
     char     measurement[129];   /* lower-case hex of the launch measurement */
     char     host_data[129];     /* hex of data bound at launch (pipeline spec hash), "" if none */
     uint8_t  tcb[4];             /* bootloader, tee, snp, microcode SVNs (SNP order) */
-    char     tcb_status[24];     /* "up-to-date", "out-of-date", ... as the verifier says */
+    char     tcb_status[40];     /* "up-to-date", "out-of-date", ... as the verifier says */
     char     policy_id[64];      /* the attestation policy that appraised it */
     bool     debug;
     bool     simulated;

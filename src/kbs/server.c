@@ -402,7 +402,30 @@ static int h_admin(sai_kbs_server *s, struct evhttp_request *req, const char *pe
             reply_json(req, 200, "{\"status\":\"deleted\"}");
             return 200;
         }
-        reply_error(req, 405, "use PUT or DELETE");
+        if (m == EVHTTP_REQ_GET) {
+            /* Existence and policy only; the secret never leaves this way. */
+            sai_secret *sec = NULL;
+            char *pol = NULL, *out = NULL;
+            if ((rc = sai_kbs_store_get_resource(s->store, name, &sec, &pol, &err)) != 0) {
+                reply_error(req, code = http_code(rc), err.msg);
+                return code;
+            }
+            size_t n = strlen(pol) + strlen(name) + 64;
+            code = 500;
+            if ((out = malloc(n)) != NULL) {
+                code = 200;
+                snprintf(out, n, "{\"name\":\"%s\",\"length\":%zu,\"policy\":%s}", name,
+                         sec->len, pol);
+                reply_json(req, 200, out);
+            } else {
+                reply_error(req, 500, "out of memory");
+            }
+            sai_secret_free(sec);
+            free(pol);
+            free(out);
+            return code;
+        }
+        reply_error(req, 405, "use GET, PUT or DELETE");
         return 405;
     }
     if (strcmp(rest, "policy") == 0 && (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_POST)) {

@@ -1,0 +1,581 @@
+/* test_kbs_server.c — the KBS as a real TLS server on loopback with the real
+ * client and the real sim TEE: the RCAR flow, each refusal it must make, the
+ * admin API's authentication, hostile bodies, the limits, metrics. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include "kbs/kbs_test.h"
+#include "secureai/attest.h"
+#include "secureai/tee.h"
+
+static test_kbs g_kbs;
+static char g_root[256], g_policy_path[400], g_meas_hex[97];
+static sai_kbs_attester g_att;
+
+static void tweak_main(sai_kbs_config *c)
+{
+    snprintf(c->attestation_policy, sizeof c->attestation_policy, "%s", g_policy_path);
+    c->max_body = 64 * 1024;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    sai_error err;
+    char dir[400], plat[400];
+    signal(SIGPIPE, SIG_IGN);
+    test_mkdtemp(g_root, sizeof g_root);
+    snprintf(plat, sizeof plat, "%s/platform", g_root);
+    setenv("SECUREAI_PLATFORM_DIR", plat, 1);
+    if (sai_sim_platform_init(plat, false, &err) != 0) {
+        fprintf(stderr, "platform: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(g_policy_path, sizeof g_policy_path, "%s/attestation.yaml", g_root);
+    const char *yaml = "allowed_tee: [sim]\nallow_simulated: true\nallow_debug: false\n";
+    if (sai_write_file_atomic(g_policy_path, yaml, strlen(yaml), 0600, false, &err) != 0)
+        return -1;
+    uint8_t m[48];
+    if (sai_sim_launch_measurement(m, "/proc/self/exe", NULL, NULL, &err) != 0)
+        return -1;
+    sai_hex_encode(g_meas_hex, m, 48);
+    if (sai_kbs_attester_open(&g_att, "sim", &err) != 0) {
+        fprintf(stderr, "attester: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(dir, sizeof dir, "%s/kbs", g_root);
+    return test_kbs_start_dir(&g_kbs, dir, tweak_main);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_kbs_stop(&g_kbs, false);
+    sai_kbs_attester_close(&g_att);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void put_ok(sai_kbs_client *c, const char *name, const char *secret, const char *meas)
+{
+    char pol[400];
+    snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}", meas);
+    assert_int_equal(test_put(&g_kbs, c, name, secret, pol), 201);
+}
+
+static void test_happy_path(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    sai_secret *sec = NULL;
+    char *token = NULL, *resp = NULL;
+    sai_error err;
+    put_ok(c, "demo/dataset/key1", "0123456789abcdef-dataset-key", g_meas_hex);
+    int rc = sai_kbs_client_get_resource(c, &g_att, "demo/dataset/key1", &sec, &token, &err);
+    if (rc != 0)
+        fail_msg("get_resource: %s", err.msg);
+    assert_int_equal(sec->len, 28);
+    assert_memory_equal(sec->data, "0123456789abcdef-dataset-key", 28);
+    assert_non_null(token);
+    sai_secret_free(sec);
+    free(token);
+    /* The release is in the audit log, and the chain is sound. */
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/admin/audit?limit=5", g_kbs.admin_hdr, NULL, &resp), 200);
+    assert_non_null(strstr(resp, "\"event\":\"release\",\"actor\":\"127.0.0.1\",\"subject\":\"demo/dataset/key1\",\"verdict\":\"allow\""));
+    free(resp);
+    uint64_t n = 0;
+    char head[65];
+    assert_int_equal(sai_kbs_audit_verify(g_kbs.dir, &n, head, &err), 0);
+    assert_true(n >= 4);
+    /* The CA path works too (the self-signed certificate as its own CA). */
+    char ca[600];
+    snprintf(ca, sizeof ca, "%s/tls.crt", g_kbs.dir);
+    sai_kbs_client_opts o = {.url = g_kbs.url, .ca_file = ca};
+    assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), 0);
+    sai_secret_free(sec);
+    sai_kbs_client_free(c);
+}
+
+static void test_wrong_measurement_refused(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    sai_secret *sec = NULL;
+    sai_error err;
+    char other[97];
+    memset(other, '0', 96);
+    other[96] = '\0';
+    put_ok(c, "demo/dataset/key2", "never-released", other);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/dataset/key2", &sec, NULL, &err),
+                     SAI_EPOLICY);
+    assert_null(sec);
+    assert_non_null(strstr(err.msg, "allow-list"));
+    /* Debug, other TEE kinds and unknown resources are refused as well. */
+    assert_int_equal(test_put(&g_kbs, c, "demo/dataset/key3", "x1", "{\"tee\":[\"sev-snp\"]}"), 201);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/dataset/key3", &sec, NULL, &err),
+                     SAI_EPOLICY);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/dataset/none", &sec, NULL, &err),
+                     SAI_ENOTFOUND);
+    sai_kbs_client_free(c);
+}
+
+/* The flow by hand, for the attacks. */
+static void do_auth(sai_kbs_client *c, char session[65], uint8_t nonce[32])
+{
+    char *resp = NULL;
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/auth", NULL, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", &resp), 200);
+    cJSON *j = cJSON_Parse(resp);
+    const char *n = cJSON_GetObjectItem(j, "nonce")->valuestring;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    assert_int_equal(sai_b64_decode(&raw, &len, n, strlen(n), NULL), 0);
+    assert_int_equal(len, 32);
+    memcpy(nonce, raw, 32);
+    snprintf(session, 65, "%s", cJSON_GetObjectItem(j, "session")->valuestring);
+    free(raw);
+    cJSON_Delete(j);
+    free(resp);
+}
+
+/* Evidence binding (nonce, bind_key); the body names send_key. */
+static char *attest_body(const char *session, const uint8_t nonce[32], sai_ec_key *bind_key,
+                         sai_ec_key *send_key)
+{
+    uint8_t pt[SAI_P384_POINT_LEN], rd[64];
+    char *ev = NULL, *jwk = NULL;
+    size_t evl = 0;
+    sai_error err;
+    assert_int_equal(sai_ec_public_raw(bind_key, pt, &err), 0);
+    assert_int_equal(sai_kbs_report_data(rd, nonce, pt, &err), 0);
+    assert_int_equal(g_att.evidence(g_att.ctx, rd, &ev, &evl, &err), 0);
+    assert_int_equal(sai_kbs_jwk_format(send_key, &jwk, &err), 0);
+    size_t n = evl + strlen(jwk) + 200;
+    char *body = malloc(n);
+    snprintf(body, n, "{\"session\":\"%s\",\"tee-pubkey\":%s,\"evidence\":%s}", session, jwk, ev);
+    free(ev);
+    free(jwk);
+    return body;
+}
+
+static char *token_from(const char *resp)
+{
+    cJSON *j = cJSON_Parse(resp);
+    char *t = strdup(cJSON_GetObjectItem(j, "token")->valuestring);
+    cJSON_Delete(j);
+    return t;
+}
+
+static void test_replayed_nonce_refused(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    sai_ec_key *k = NULL;
+    sai_error err;
+    char session[65], *resp = NULL;
+    uint8_t nonce[32];
+    assert_int_equal(sai_ec_generate(&k, &err), 0);
+    do_auth(c, session, nonce);
+    char *body = attest_body(session, nonce, k, k);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL, body, &resp), 200);
+    free(resp);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL, body, &resp), 401);
+    assert_non_null(strstr(resp, "already used"));
+    free(resp);
+    /* A made-up session is refused the same way. */
+    char *p = strstr(body, session);
+    p[0] = p[0] == 'a' ? 'b' : 'a';
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL, body, NULL), 401);
+    free(body);
+    sai_ec_free(k);
+    sai_kbs_client_free(c);
+}
+
+static void test_evidence_bound_to_other_key_refused(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    sai_ec_key *mine = NULL, *theirs = NULL;
+    sai_error err;
+    char session[65], *resp = NULL;
+    uint8_t nonce[32];
+    assert_int_equal(sai_ec_generate(&mine, &err), 0);
+    assert_int_equal(sai_ec_generate(&theirs, &err), 0);
+    do_auth(c, session, nonce);
+    /* Evidence captured from a TEE that bound its own key, replayed with ours. */
+    char *body = attest_body(session, nonce, theirs, mine);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL, body, &resp), 403);
+    assert_non_null(strstr(resp, "report_data"));
+    free(resp);
+    free(body);
+    /* Evidence bound to another session's nonce. */
+    uint8_t nonce2[32];
+    char session2[65];
+    do_auth(c, session2, nonce2);
+    body = attest_body(session2, nonce, mine, mine);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL, body, NULL), 403);
+    free(body);
+    sai_ec_free(mine);
+    sai_ec_free(theirs);
+    sai_kbs_client_free(c);
+}
+
+static char *valid_token(sai_kbs_client *c, sai_ec_key *k)
+{
+    char session[65], *resp = NULL;
+    uint8_t nonce[32];
+    do_auth(c, session, nonce);
+    char *body = attest_body(session, nonce, k, k);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL, body, &resp), 200);
+    char *t = token_from(resp);
+    free(resp);
+    free(body);
+    return t;
+}
+
+static void test_expired_and_tampered_tokens_refused(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    sai_ec_key *k = NULL, *signer = NULL;
+    sai_error err;
+    char hdr[8192], path[600], *resp = NULL;
+    assert_int_equal(sai_ec_generate(&k, &err), 0);
+    put_ok(c, "demo/model/key", "model-key-bytes", g_meas_hex);
+    char *tok = valid_token(c, k);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", tok);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/demo/model/key", hdr, NULL, NULL), 200);
+    /* Tampered payload (claims) and signature. */
+    char *dot = strchr(tok, '.');
+    dot[8] = dot[8] == 'A' ? 'B' : 'A';
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", tok);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/demo/model/key", hdr, NULL, &resp), 401);
+    assert_non_null(strstr(resp, "signature"));
+    free(resp);
+    dot[8] = dot[8] == 'A' ? 'B' : 'A';
+    size_t n = strlen(tok);
+    tok[n - 3] = tok[n - 3] == 'A' ? 'B' : 'A';
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", tok);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/demo/model/key", hdr, NULL, NULL), 401);
+    free(tok);
+    /* Expired: a token the KBS's own key signed, 10 minutes ago. */
+    snprintf(path, sizeof path, "%s/signing.key", g_kbs.dir);
+    assert_int_equal(sai_kbs_key_ensure(&signer, path, &err), 0);
+    sai_kbs_claims cl;
+    memset(&cl, 0, sizeof cl);
+    snprintf(cl.tee, sizeof cl.tee, "sim");
+    snprintf(cl.measurement, sizeof cl.measurement, "%s", g_meas_hex);
+    snprintf(cl.tcb_status, sizeof cl.tcb_status, "verified");
+    cl.simulated = true;
+    char *jwk = NULL;
+    assert_int_equal(sai_kbs_jwk_format(k, &jwk, &err), 0);
+    assert_int_equal(sai_kbs_token_issue(&tok, signer, &cl, jwk, sai_kbs_wall_now() - 600, 300, &err), 0);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", tok);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/demo/model/key", hdr, NULL, &resp), 401);
+    assert_non_null(strstr(resp, "expired"));
+    free(resp);
+    free(tok);
+    /* The same claims, fresh: accepted (so the refusal above is the expiry). */
+    assert_int_equal(sai_kbs_token_issue(&tok, signer, &cl, jwk, sai_kbs_wall_now(), 300, &err), 0);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", tok);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/demo/model/key", hdr, NULL, NULL), 200);
+    free(tok);
+    /* No token at all. */
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/demo/model/key", NULL, NULL, NULL), 401);
+    free(jwk);
+    sai_ec_free(signer);
+    sai_ec_free(k);
+    sai_kbs_client_free(c);
+}
+
+static void test_admin_requires_credential(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    const char *body = "{\"secret\":\"c2VjcmV0\",\"policy\":{\"tee\":[\"sim\"]}}";
+    assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/resource/a/b/c", NULL, body, NULL), 401);
+    assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/resource/a/b/c",
+                              "Authorization: Bearer not-the-token-at-all", body, NULL), 401);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/admin/audit", NULL, NULL, NULL), 401);
+    assert_int_equal(test_req(c, "DELETE", "/kbs/v0/admin/resource/demo/dataset/key1", NULL, NULL, NULL), 401);
+    assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/policy", NULL, "allow_debug: true\n", NULL), 401);
+    /* Nothing was stored; with the token it works, and delete removes it. */
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/admin/resource/a/b/c", g_kbs.admin_hdr, NULL, NULL), 404);
+    assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/resource/a/b/c", g_kbs.admin_hdr, body, NULL), 201);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/admin/resource/a/b/c", g_kbs.admin_hdr, NULL, NULL), 200);
+    assert_int_equal(test_req(c, "DELETE", "/kbs/v0/admin/resource/a/b/c", g_kbs.admin_hdr, NULL, NULL), 200);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/admin/resource/a/b/c", g_kbs.admin_hdr, NULL, NULL), 404);
+    sai_kbs_client_free(c);
+}
+
+static void test_attestation_policy_via_admin(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    sai_secret *sec = NULL;
+    sai_error err;
+    put_ok(c, "demo/dataset/pol", "policy-test", g_meas_hex);
+    assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/policy", g_kbs.admin_hdr,
+                              "allowed_tee: [sev-snp]\n", NULL), 201);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/dataset/pol", &sec, NULL, &err), SAI_EPOLICY);
+    assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/policy", g_kbs.admin_hdr,
+                              "allowed_tee: [sim]\nunknown_key: 1\n", NULL), 400);
+    assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/policy", g_kbs.admin_hdr,
+                              "allowed_tee: [sim]\nallow_simulated: true\n", NULL), 201);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/dataset/pol", &sec, NULL, &err), 0);
+    sai_secret_free(sec);
+    sai_kbs_client_free(c);
+}
+
+static void test_malformed_and_oversized_bodies(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    static const char *bad[] = {
+        "{", "[]", "null", "{\"version\":\"0.1.0\"}", "{\"version\":\"0.1.0\",\"tee\":7}",
+        "{\"version\":\"0.1.0\",\"tee\":\"simsimsimsimsimsimsim\"}", "\"str\"", "{\"a\":[[[[[[[[[[]]]]]]]]]]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *resp = NULL;
+        int st = test_req(c, "POST", "/kbs/v0/auth", NULL, bad[i], &resp);
+        assert_true(st >= 400 && st < 500);
+        cJSON *j = cJSON_Parse(resp);
+        assert_non_null(j);
+        assert_true(cJSON_IsString(cJSON_GetObjectItem(j, "error")));
+        cJSON_Delete(j);
+        free(resp);
+        st = test_req(c, "POST", "/kbs/v0/attest", NULL, bad[i], NULL);
+        assert_true(st >= 400 && st < 500);
+    }
+    /* A bad JWK, a bad evidence type. */
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL,
+        "{\"session\":\"00\",\"tee-pubkey\":{\"kty\":\"RSA\"},\"evidence\":{}}", NULL), 400);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/attest", NULL,
+        "{\"session\":\"00\",\"tee-pubkey\":{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AA\",\"y\":\"AA\"},\"evidence\":1}", NULL), 400);
+    /* Over the 64 KiB body cap. */
+    size_t big = 200 * 1024;
+    char *huge = malloc(big + 1);
+    memset(huge, ' ', big);
+    huge[0] = '{';
+    huge[big - 1] = '}';
+    huge[big] = '\0';
+    int status = test_req(c, "POST", "/kbs/v0/auth", NULL, huge, NULL);
+    assert_int_equal(status, 413);
+    free(huge);
+    sai_kbs_client_free(c);
+    /* Unknown paths and methods. */
+    c = test_client(&g_kbs);
+    assert_int_equal(test_req(c, "GET", "/nope", NULL, NULL, NULL), 404);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/auth", NULL, NULL, NULL), 405);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/../../etc", "Authorization: Bearer x", NULL, NULL), 401);
+    /* Still serving. */
+    assert_int_equal(test_req(c, "GET", "/healthz", NULL, NULL, NULL), 200);
+    sai_kbs_client_free(c);
+}
+
+static void test_metrics(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    char *resp = NULL;
+    assert_int_equal(test_req(c, "GET", "/metrics", NULL, NULL, &resp), 200);
+    assert_non_null(strstr(resp, "# TYPE sai_kbs_request_duration_seconds histogram"));
+    assert_non_null(strstr(resp, "sai_kbs_request_duration_seconds_bucket{route=\"attest\",le=\"+Inf\"}"));
+    assert_non_null(strstr(resp, "sai_kbs_verdicts_total{event=\"release\",verdict=\"allow\"}"));
+    assert_non_null(strstr(resp, "sai_kbs_requests_total{route=\"auth\",code=\"4xx\"}"));
+    free(resp);
+    sai_kbs_client_free(c);
+}
+
+static void test_client_verifies_server(void **state)
+{
+    (void)state;
+    sai_error err;
+    sai_secret *sec = NULL;
+    char pin[65];
+    snprintf(pin, sizeof pin, "%s", g_kbs.fp);
+    pin[10] = pin[10] == '0' ? '1' : '0';
+    sai_kbs_client_opts o = {.url = g_kbs.url, .pin_sha256 = pin};
+    assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "TLS"));
+    /* A CA that did not sign the KBS certificate. */
+    char other_dir[256], ca[400], key[400], fp[65];
+    bool created;
+    test_mkdtemp(other_dir, sizeof other_dir);
+    snprintf(ca, sizeof ca, "%s/ca.crt", other_dir);
+    snprintf(key, sizeof key, "%s/ca.key", other_dir);
+    assert_int_equal(sai_kbs_tls_ensure(ca, key, fp, &created, &err), 0);
+    sai_kbs_client_opts o2 = {.url = g_kbs.url, .ca_file = ca};
+    assert_int_equal(sai_kbs_get_resource(&o2, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
+    /* No way to verify -> refused before connecting. */
+    sai_kbs_client_opts o3 = {.url = g_kbs.url};
+    sai_kbs_client *c = NULL;
+    assert_int_equal(sai_kbs_client_new(&c, &o3, &err), SAI_EINVAL);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", other_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_down_kbs_bounded_error(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);  /* a port nobody listens on */
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", ntohs(sa.sin_port));
+    sai_kbs_client_opts o = {.url = url, .pin_sha256 = g_kbs.fp, .retries = 3, .timeout_s = 2};
+    sai_secret *sec = NULL;
+    sai_error err;
+    double t0 = sai_now();
+    assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), SAI_ENET);
+    double dt = sai_now() - t0;
+    assert_true(dt < 3.0);
+    assert_non_null(strstr(err.msg, "after 3 attempts"));
+}
+
+/* ---- limits, each on its own server ------------------------------------------ */
+static void tweak_limits(sai_kbs_config *c)
+{
+    tweak_main(c);
+    c->header_timeout_s = 1;
+    c->idle_timeout_s = 1;
+    c->max_connections = 4;
+    c->rate_per_s = 1;
+    c->rate_burst = 3;
+}
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Seconds until the server closes fd (or `limit` if it does not). */
+static double time_to_close(int fd, double limit)
+{
+    double t0 = sai_now();
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (sai_now() - t0 < limit) {
+        if (poll(&p, 1, 50) > 0) {
+            char b[256];
+            ssize_t n = recv(fd, b, sizeof b, 0);
+            if (n <= 0)
+                return sai_now() - t0;
+        }
+    }
+    return limit;
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    test_kbs t;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(test_kbs_start(&t, tweak_limits), 0);
+    int port = sai_kbs_server_port(t.srv);
+    /* A slow client that trickles bytes is cut at the deadline. */
+    int slow = raw_connect(port);
+    assert_true(slow >= 0);
+    double t0 = sai_now();
+    bool closed = false;
+    while (sai_now() - t0 < 4.0 && !closed) {
+        if (send(slow, "\x16", 1, MSG_NOSIGNAL) != 1)
+            closed = true;
+        struct pollfd p = {.fd = slow, .events = POLLIN};
+        if (poll(&p, 1, 300) > 0) {
+            char b[64];
+            if (recv(slow, b, sizeof b, 0) <= 0)
+                closed = true;
+        }
+    }
+    assert_true(closed);
+    assert_true(sai_now() - t0 < 3.0);
+    close(slow);
+    /* Connection cap: 4 held; the 5th is closed at once. */
+    usleep(200 * 1000);
+    int held[4];
+    for (int i = 0; i < 4; i++)
+        assert_true((held[i] = raw_connect(port)) >= 0);
+    usleep(100 * 1000);
+    int extra = raw_connect(port);
+    assert_true(extra >= 0);
+    assert_true(time_to_close(extra, 2.0) < 0.5);
+    close(extra);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
+    usleep(1200 * 1000);
+    /* Rate limit: a burst of 3 at 1/s, then 429. */
+    sai_kbs_client *c = test_client(&t);
+    int ok = 0, limited = 0;
+    double t1 = sai_now();
+    for (int i = 0; i < 12; i++) {
+        int st = test_req(c, "POST", "/kbs/v0/auth", NULL, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", NULL);
+        ok += st == 200;
+        limited += st == 429;
+    }
+    assert_true(ok >= 3 && ok <= 3 + (int)(sai_now() - t1) + 1);
+    assert_true(limited >= 6);
+    assert_int_equal(test_req(c, "GET", "/healthz", NULL, NULL, NULL), 200);
+    sai_kbs_client_free(c);
+    test_kbs_stop(&t, true);
+}
+
+static void test_insecure_http_loopback_only(void **state)
+{
+    (void)state;
+    sai_kbs_config cfg;
+    sai_kbs_server *s = NULL;
+    sai_error err;
+    char dir[256];
+    test_mkdtemp(dir, sizeof dir);
+    sai_kbs_config_defaults(&cfg);
+    snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
+    snprintf(cfg.listen_addr, sizeof cfg.listen_addr, "0.0.0.0");
+    cfg.port = 0;
+    cfg.insecure_http = true;
+    cfg.quiet = true;
+    assert_int_equal(sai_kbs_server_new(&s, &cfg, &g_kbs.v, &err), SAI_EPOLICY);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_happy_path),
+        cmocka_unit_test(test_wrong_measurement_refused),
+        cmocka_unit_test(test_replayed_nonce_refused),
+        cmocka_unit_test(test_evidence_bound_to_other_key_refused),
+        cmocka_unit_test(test_expired_and_tampered_tokens_refused),
+        cmocka_unit_test(test_admin_requires_credential),
+        cmocka_unit_test(test_attestation_policy_via_admin),
+        cmocka_unit_test(test_malformed_and_oversized_bodies),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_client_verifies_server),
+        cmocka_unit_test(test_down_kbs_bounded_error),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_insecure_http_loopback_only),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

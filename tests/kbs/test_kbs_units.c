@@ -1,0 +1,349 @@
+/* test_kbs_units.c — the KBS's building blocks without the network: secret
+ * wrapping, JWKs, result tokens, release policies, the session table, the
+ * store's at-rest encryption and the audit chain's tamper detection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "kbs/kbs_test.h"
+
+static void test_wrap_roundtrip_and_tamper(void **state)
+{
+    (void)state;
+    sai_ec_key *tee = NULL, *other = NULL;
+    sai_error err;
+    char *jwe = NULL;
+    sai_secret *out = NULL;
+    const uint8_t secret[] = "dataset key 0123456789abcdef0123";
+    assert_int_equal(sai_ec_generate(&tee, &err), 0);
+    assert_int_equal(sai_ec_generate(&other, &err), 0);
+    assert_int_equal(sai_kbs_wrap(&jwe, tee, secret, sizeof secret, &err), 0);
+    assert_null(strstr(jwe, "dataset"));
+    assert_int_equal(sai_kbs_unwrap(&out, tee, jwe, strlen(jwe), &err), 0);
+    assert_int_equal(out->len, sizeof secret);
+    assert_memory_equal(out->data, secret, sizeof secret);
+    sai_secret_free(out);
+    /* Another key cannot open it. */
+    assert_int_equal(sai_kbs_unwrap(&out, other, jwe, strlen(jwe), &err), SAI_EAUTH);
+    assert_null(out);
+    /* Any flipped character in any part fails. */
+    size_t n = strlen(jwe);
+    for (size_t i = 0; i < n; i += 7) {
+        if (jwe[i] == '.')
+            continue;
+        char saved = jwe[i];
+        jwe[i] = saved == 'A' ? 'B' : 'A';
+        assert_int_not_equal(sai_kbs_unwrap(&out, tee, jwe, n, &err), 0);
+        assert_null(out);
+        jwe[i] = saved;
+    }
+    free(jwe);
+    sai_ec_free(tee);
+    sai_ec_free(other);
+}
+
+static void test_jwk(void **state)
+{
+    (void)state;
+    sai_ec_key *k = NULL, *back = NULL;
+    sai_error err;
+    char *json = NULL;
+    uint8_t a[SAI_P384_POINT_LEN], b[SAI_P384_POINT_LEN];
+    assert_int_equal(sai_ec_generate(&k, &err), 0);
+    assert_int_equal(sai_kbs_jwk_format(k, &json, &err), 0);
+    assert_int_equal(sai_kbs_jwk_parse(&back, json, strlen(json), &err), 0);
+    assert_int_equal(sai_ec_public_raw(k, a, &err), 0);
+    assert_int_equal(sai_ec_public_raw(back, b, &err), 0);
+    assert_memory_equal(a, b, sizeof a);
+    sai_ec_free(back);
+    /* Off-curve point, wrong curve, private member, short coordinate. */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s", json);
+    char *x = strstr(bad, "\"x\":\"") + 5;
+    x[3] = x[3] == 'A' ? 'B' : 'A';
+    assert_int_equal(sai_kbs_jwk_parse(&back, bad, strlen(bad), &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_jwk_parse(&back, "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\"}",
+                                       50, &err), SAI_EINVAL);
+    snprintf(bad, sizeof bad, "%.*s,\"d\":\"AAAA\"}", (int)strlen(json) - 1, json);
+    assert_int_equal(sai_kbs_jwk_parse(&back, bad, strlen(bad), &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_jwk_parse(&back, "{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AAAA\",\"y\":\"AAAA\"}",
+                                       52, &err), SAI_EINVAL);
+    assert_null(back);
+    free(json);
+    sai_ec_free(k);
+}
+
+static void claims_fill(sai_kbs_claims *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->tee, sizeof c->tee, "sim");
+    memset(c->measurement, 'a', 96);
+    memset(c->host_data, 'b', 64);
+    c->tcb[0] = 3; c->tcb[1] = 0; c->tcb[2] = 8; c->tcb[3] = 115;
+    snprintf(c->tcb_status, sizeof c->tcb_status, "up-to-date");
+    snprintf(c->policy_id, sizeof c->policy_id, "default");
+    c->simulated = true;
+}
+
+static void test_token(void **state)
+{
+    (void)state;
+    sai_ec_key *signer = NULL, *other = NULL, *tee = NULL, *got = NULL;
+    sai_error err;
+    sai_kbs_claims c, back;
+    char *jwk = NULL, *jwt = NULL;
+    claims_fill(&c);
+    assert_int_equal(sai_ec_generate(&signer, &err), 0);
+    assert_int_equal(sai_ec_generate(&other, &err), 0);
+    assert_int_equal(sai_ec_generate(&tee, &err), 0);
+    assert_int_equal(sai_kbs_jwk_format(tee, &jwk, &err), 0);
+    int64_t now = 1800000000;
+    assert_int_equal(sai_kbs_token_issue(&jwt, signer, &c, jwk, now, 300, &err), 0);
+    assert_int_equal(sai_kbs_token_verify(signer, jwt, strlen(jwt), now + 10, &back, &got, &err), 0);
+    assert_string_equal(back.measurement, c.measurement);
+    assert_string_equal(back.host_data, c.host_data);
+    assert_memory_equal(back.tcb, c.tcb, 4);
+    assert_true(back.simulated);
+    sai_ec_free(got);
+    /* Expired, wrong signer, tampered payload, alg none. */
+    assert_int_equal(sai_kbs_token_verify(signer, jwt, strlen(jwt), now + 300, &back, &got, &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "expired"));
+    assert_int_equal(sai_kbs_token_verify(other, jwt, strlen(jwt), now, &back, &got, &err), SAI_EAUTH);
+    char *dot = strchr(jwt, '.');
+    dot[5] = dot[5] == 'A' ? 'B' : 'A';
+    assert_int_equal(sai_kbs_token_verify(signer, jwt, strlen(jwt), now, &back, &got, &err), SAI_EAUTH);
+    assert_null(got);
+    char none[400];
+    snprintf(none, sizeof none, "eyJhbGciOiJub25lIn0.%s", dot + 1);
+    assert_int_equal(sai_kbs_token_verify(signer, none, strlen(none), now, &back, &got, &err), SAI_EAUTH);
+    free(jwk);
+    free(jwt);
+    sai_ec_free(signer);
+    sai_ec_free(other);
+    sai_ec_free(tee);
+}
+
+static void test_policy(void **state)
+{
+    (void)state;
+    sai_kbs_claims c;
+    sai_error err;
+    char pol[800], meas[97];
+    claims_fill(&c);
+    memset(meas, 'a', 96);
+    meas[96] = '\0';
+    snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"],"
+             "\"min_tcb\":{\"snp\":8},\"pipeline_spec_hash\":\"%.64s\"}", meas, c.host_data);
+    assert_int_equal(sai_kbs_policy_validate(pol, strlen(pol), &err), 0);
+    assert_int_equal(sai_kbs_policy_check(pol, &c, &err), 0);
+    sai_kbs_claims d = c;
+    d.measurement[0] = 'c';
+    assert_int_equal(sai_kbs_policy_check(pol, &d, &err), SAI_EPOLICY);
+    assert_non_null(strstr(err.msg, "allow-list"));
+    d = c;
+    d.tcb[2] = 7;
+    assert_int_equal(sai_kbs_policy_check(pol, &d, &err), SAI_EPOLICY);
+    d = c;
+    d.debug = true;
+    assert_int_equal(sai_kbs_policy_check(pol, &d, &err), SAI_EPOLICY);
+    d = c;
+    d.host_data[0] = 'c';
+    assert_int_equal(sai_kbs_policy_check(pol, &d, &err), SAI_EPOLICY);
+    d = c;
+    snprintf(d.tee, sizeof d.tee, "tdx");
+    assert_int_equal(sai_kbs_policy_check(pol, &d, &err), SAI_EPOLICY);
+    /* Simulated evidence needs allow_simulated. */
+    assert_int_equal(sai_kbs_policy_check("{\"tee\":[\"sim\"]}", &c, &err), SAI_EPOLICY);
+    /* Strictness: unknown member, no tee list, bad types. */
+    assert_int_equal(sai_kbs_policy_validate("{\"tee\":[\"sim\"],\"measurement\":[]}", 34, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_policy_validate("{}", 2, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_policy_validate("{\"tee\":[\"sim\"],\"allow_debug\":1}", 32, &err), SAI_EINVAL);
+}
+
+static void test_sessions_single_use_and_expiry(void **state)
+{
+    (void)state;
+    sai_kbs_sessions *t = NULL;
+    sai_error err;
+    char id[33], tee[16];
+    uint8_t n1[32], n2[32];
+    assert_int_equal(sai_kbs_sessions_new(&t, 4, 1, &err), 0);
+    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
+    assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), 0);
+    assert_memory_equal(n1, n2, 32);
+    assert_string_equal(tee, "sim");
+    assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), SAI_ENOTFOUND);
+    /* Full table -> refused; expiry frees it. */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
+    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), SAI_ELIMIT);
+    sleep(2);
+    assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
+    sai_kbs_sessions_free(t);
+}
+
+static int exec_sql(const char *dir, const char *sql)
+{
+    char path[400];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/kbs.db", dir);
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static void fill_store(const char *dir)
+{
+    sai_kbs_store *s = NULL;
+    sai_error err;
+    assert_int_equal(sai_kbs_store_open(&s, dir, true, &err), 0);
+    const char *pol = "{\"tee\":[\"sim\"],\"allow_simulated\":true}";
+    for (int i = 0; i < 5; i++) {
+        char name[64], sec[64];
+        snprintf(name, sizeof name, "repo/key/r%d", i);
+        snprintf(sec, sizeof sec, "PLAINTEXT-SECRET-%d", i);
+        assert_int_equal(sai_kbs_store_put_resource(s, name, (uint8_t *)sec, strlen(sec), pol, "t", &err), 0);
+        assert_int_equal(sai_kbs_audit_append(s, "auth", "127.0.0.1", "x", "ok", "sim", &err), 0);
+    }
+    sai_kbs_store_close(s);
+}
+
+static void test_store_at_rest_and_master_key(void **state)
+{
+    (void)state;
+    char dir[256], path[400];
+    sai_error err;
+    test_mkdtemp(dir, sizeof dir);
+    fill_store(dir);
+    /* The secrets are not in the database files in the clear. */
+    const char *files[] = {"kbs.db", "kbs.db-wal"};
+    for (int f = 0; f < 2; f++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        if (sai_read_file(path, 64 << 20, &buf, &len, &err) != 0)
+            continue;
+        assert_null(memmem(buf, len, "PLAINTEXT-SECRET", 16));
+        free(buf);
+    }
+    sai_kbs_store *s = NULL;
+    sai_secret *sec = NULL;
+    char *pol = NULL;
+    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs_store_get_resource(s, "repo/key/r3", &sec, &pol, &err), 0);
+    assert_memory_equal(sec->data, "PLAINTEXT-SECRET-3", 18);
+    sai_secret_free(sec);
+    free(pol);
+    sai_kbs_store_close(s);
+    /* A sealed row moved under another name does not open. */
+    assert_int_equal(exec_sql(dir, "UPDATE resource SET sealed=(SELECT sealed FROM resource "
+                                   "WHERE name='repo/key/r1') WHERE name='repo/key/r2'"), 0);
+    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs_store_get_resource(s, "repo/key/r2", &sec, &pol, &err), SAI_EAUTH);
+    sai_kbs_store_close(s);
+    /* A master key others can read is refused. */
+    snprintf(path, sizeof path, "%s/master.key", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    chmod(path, 0644);
+    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), SAI_EPOLICY);
+    chmod(path, 0600);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Edit, remove, reorder, cut: each is caught (the last only against a head). */
+static void test_audit_tamper(void **state)
+{
+    (void)state;
+    static const char *attacks[] = {
+        "UPDATE audit SET verdict='allow' WHERE seq=4",
+        "UPDATE audit SET detail='x' WHERE seq=1",
+        "DELETE FROM audit WHERE seq=3",
+        /* reorder: swap the contents of 5 and 6, keep seq */
+        "CREATE TEMP TABLE t AS SELECT * FROM audit WHERE seq IN (5,6);"
+        "UPDATE audit SET ts=(SELECT ts FROM t WHERE seq=6), event=(SELECT event FROM t WHERE seq=6),"
+        " actor=(SELECT actor FROM t WHERE seq=6), subject=(SELECT subject FROM t WHERE seq=6),"
+        " verdict=(SELECT verdict FROM t WHERE seq=6), detail=(SELECT detail FROM t WHERE seq=6),"
+        " prev=(SELECT prev FROM t WHERE seq=6), hash=(SELECT hash FROM t WHERE seq=6) WHERE seq=5;"
+        "UPDATE audit SET ts=(SELECT ts FROM t WHERE seq=5), event=(SELECT event FROM t WHERE seq=5),"
+        " actor=(SELECT actor FROM t WHERE seq=5), subject=(SELECT subject FROM t WHERE seq=5),"
+        " verdict=(SELECT verdict FROM t WHERE seq=5), detail=(SELECT detail FROM t WHERE seq=5),"
+        " prev=(SELECT prev FROM t WHERE seq=5), hash=(SELECT hash FROM t WHERE seq=5) WHERE seq=6;",
+        /* remove and renumber the rest (prev chain breaks) */
+        "DELETE FROM audit WHERE seq=2; UPDATE audit SET seq=seq-1 WHERE seq>2;",
+    };
+    for (size_t i = 0; i < sizeof attacks / sizeof *attacks; i++) {
+        char dir[256], head[65], cmd[300];
+        uint64_t n = 0;
+        sai_error err;
+        test_mkdtemp(dir, sizeof dir);
+        fill_store(dir);
+        assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
+        assert_int_equal(n, 10);
+        assert_int_equal(exec_sql(dir, attacks[i]), 0);
+        assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), SAI_EAUTH);
+        assert_non_null(strstr(err.msg, "audit chain broken"));
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    /* Cutting the newest entry leaves a valid but shorter chain: the head moves. */
+    char dir[256], head[65], head2[65], cmd[300];
+    uint64_t n = 0;
+    sai_error err;
+    test_mkdtemp(dir, sizeof dir);
+    fill_store(dir);
+    assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
+    assert_int_equal(exec_sql(dir, "DELETE FROM audit WHERE seq=10"), 0);
+    assert_int_equal(sai_kbs_audit_verify(dir, &n, head2, &err), 0);
+    assert_int_equal(n, 9);
+    assert_string_not_equal(head, head2);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_request_parsers(void **state)
+{
+    (void)state;
+    sai_kbs_auth_req a;
+    sai_kbs_attest_req r;
+    sai_kbs_put_req p;
+    sai_error err;
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 32, &err), 0);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"xen\"}", 32, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":1,\"tee\":\"sim\"}", 26, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "[1,2]", 5, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":", 11, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_attest(&r, "{\"session\":\"ab\"}", 16, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_put(&p, "{\"secret\":\"\",\"policy\":{}}", 25, &err), SAI_EINVAL);
+    assert_true(sai_kbs_resource_name_ok("repo/key/tag-1.0"));
+    assert_false(sai_kbs_resource_name_ok("repo/key"));
+    assert_false(sai_kbs_resource_name_ok("repo/../tag"));
+    assert_false(sai_kbs_resource_name_ok("repo/key/tag/x"));
+    assert_false(sai_kbs_resource_name_ok("repo//tag"));
+    assert_false(sai_kbs_resource_name_ok("re po/key/tag"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wrap_roundtrip_and_tamper),
+        cmocka_unit_test(test_jwk),
+        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_sessions_single_use_and_expiry),
+        cmocka_unit_test(test_store_at_rest_and_master_key),
+        cmocka_unit_test(test_audit_tamper),
+        cmocka_unit_test(test_request_parsers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
