@@ -29,6 +29,7 @@ static const char usage[] =
     "  {\"measurement\": \"<96 hex>\",          launch measurement (secureai run --measure)\n"
     "   \"dataset_identity\": \"<64 hex>\",     SHA-256 of the sealed dataset's manifest\n"
     "   \"spec_sha256\": \"<64 hex>\",          optional\n"
+    "   \"allow_simulated\": true,            accept sim evidence from this machine's platform\n"
     "   \"attestation_policy\": \"FILE\"}       optional, relative to POLICY's directory\n";
 
 static int hexfield(cJSON *o, const char *k, uint8_t *out, size_t n, bool required, bool *present)
@@ -97,7 +98,8 @@ static int run(int argc, char **argv)
             snprintf(ap, sizeof ap, "%s/%s", dirname(tmp), apj->valuestring);
         }
     }
-    if (sai_pipeline__verifier(&v, ap[0] ? ap : NULL, &err) != 0) {
+    bool allow_sim = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pj, "allow_simulated"));
+    if (sai_pipeline__verifier(&v, ap[0] ? ap : NULL, allow_sim, &err) != 0) {
         ret = sai_cli_fail(&err, "verify");
         goto out;
     }

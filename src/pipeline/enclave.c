@@ -36,6 +36,7 @@
 
 #include "secureai/kbs.h"
 #include "secureai/seal.h"
+#include "secureai/tee.h"
 #include "secureai/util.h"
 
 #define OUT_MODEL 1
@@ -48,6 +49,8 @@ typedef struct enclave {
     uint8_t            measurement[SAI_MEASUREMENT_LEN];
     uint8_t            spec_hash[32];
     sai_kbs_client    *kbs;
+    sai_tee           *tee_dev;        /* the TEE (sim: the PSP signer's socket) */
+    int                tee_fd;
     char              *kbs_url;
     char               evidence_format[32];
     /* data */
@@ -64,28 +67,23 @@ typedef struct enclave {
     uint8_t            dataset_id[32];
 } enclave;
 
-/* ---- the attester: evidence from the TEE through the launcher ---------- */
+/* ---- the attester: evidence straight from the TEE ------------------------
+ * Under sim the TEE is the PSP signer process the launcher started with the
+ * measurement it computed; the enclave holds a socket to it (handed over in
+ * HELLO) and can only ask for reports over its own report data. The host
+ * never produces or touches evidence. */
 
-static int relay_evidence(void *ctx, const uint8_t rd[static 64], char **json, size_t *len, sai_error *err)
+static int tee_evidence(void *ctx, const uint8_t rd[static 64], char **json, size_t *len, sai_error *err)
 {
     enclave *e = ctx;
-    uint8_t *d = NULL;
-    size_t n = 0;
-    int rc = sai_chan_send(&e->chan, SAI_MSG_EVIDENCE_REQ, rd, 64, NULL, 0, err);
-    if (rc)
-        return rc;
-    if ((rc = sai_chan_recv(&e->chan, SAI_MSG_EVIDENCE, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err)))
-        return rc;
-    *json = (char *)d;
-    *len = n;
-    return 0;
+    return sai_tee_get_evidence(e->tee_dev, rd, json, len, err);
 }
 
 static int get_key(enclave *e, const sai_kbs_resource *r, sai_secret **key, sai_error *err)
 {
     char res[200];
     snprintf(res, sizeof res, "%s/%s/%s", r->repo, r->type, r->tag);
-    sai_kbs_attester att = {e, e->tee, relay_evidence};
+    sai_kbs_attester att = {e, e->tee, tee_evidence};
     char *token = NULL;
     int rc = sai_kbs_client_get_resource(e->kbs, &att, res, key, &token, err);
     free(token);
@@ -248,7 +246,7 @@ static void progress_line(void *ctx, const char *line)
 
 /* ---- main ---------------------------------------------------------------------- */
 
-static int parse_hello(enclave *e, const uint8_t *d, size_t n, sai_error *err)
+static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error *err)
 {
     cJSON *o = cJSON_ParseWithLength((const char *)d, n);
     int rc = 0;
@@ -287,8 +285,20 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, sai_error *err)
     ko.pin_sha256 = pinhex[0] ? pinhex : NULL;
     ko.timeout_s = 5;
     ko.retries = (int)e->spec->kbs.retries;
-    if ((rc = sai_kbs_client_new(&e->kbs, &ko, err)))
+    if ((rc = sai_kbs_client_new(&e->kbs, &ko, err))) {
         sai_error_prefix(err, "key broker");
+        goto out;
+    }
+    sai_tee_kind kind = sai_tee_kind_from_name(e->tee);
+    sai_tee_opts to;
+    memset(&to, 0, sizeof to);
+    to.psp_fd = tee_fd;
+    if (kind != SAI_TEE_SIM || tee_fd < 0) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only", e->tee);
+        goto out;
+    }
+    if ((rc = sai_tee_open(&e->tee_dev, kind, &to, err)))
+        sai_error_prefix(err, "TEE");
 out:
     cJSON_Delete(o);
     return rc;
@@ -318,9 +328,14 @@ static int run(enclave *e, sai_error *err)
     cJSON *sj = NULL;
     double t0 = sai_now(), t;
 
-    if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err)))
+    int tee_fd = -1;
+    size_t ntee = 0;
+    if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, &tee_fd, 1, &ntee, err)))
         return rc;
-    rc = parse_hello(e, d, n, err);
+    if (ntee == 0)
+        tee_fd = -1;
+    e->tee_fd = tee_fd;
+    rc = parse_hello(e, d, n, tee_fd, err);
     free(d);
     d = NULL;
     if (rc)
@@ -411,7 +426,7 @@ static int run(enclave *e, sai_error *err)
     char *evjson = NULL;
     size_t evlen = 0;
     if ((rc = sai_ec_generate(&pk, err)) || (rc = sai_ec_public_raw(pk, pub, err)) ||
-        (rc = sai_provenance_report_data(rd, pub, err)) || (rc = relay_evidence(e, rd, &evjson, &evlen, err)))
+        (rc = sai_provenance_report_data(rd, pub, err)) || (rc = tee_evidence(e, rd, &evjson, &evlen, err)))
         goto out;
     evidence = (uint8_t *)evjson;
     ev_len = evlen;
@@ -482,6 +497,7 @@ int sai_pipeline_enclave_main(int chan_fd, sai_error *err)
     enclave e;
     memset(&e, 0, sizeof e);
     e.chan.fd = chan_fd;
+    e.tee_fd = -1;
     signal(SIGPIPE, SIG_IGN);
     int rc = run(&e, err);
     if (rc) {
@@ -503,6 +519,9 @@ int sai_pipeline_enclave_main(int chan_fd, sai_error *err)
     free(e.manifest);
     free(e.kbs_url);
     sai_kbs_client_free(e.kbs);
+    sai_tee_close(e.tee_dev);
+    if (e.tee_fd >= 0)
+        close(e.tee_fd);
     sai_pipeline_spec_free(e.spec);
     sai_chan_close(&e.chan);
     return rc;

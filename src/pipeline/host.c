@@ -5,9 +5,9 @@
  * execute, the canonical spec and the sandbox policy; measure.c), launches
  * it with fexecve on the very descriptor it measured, and from then on only
  * moves ciphertext: it opens the sealed shards and hands their descriptors
- * over, relays evidence requests to the TEE (under `sim` the launcher plays
- * the part of the platform's security processor and signs what it measured),
- * and writes what the enclave sends — the sealed model and the signed
+ * over, starts the simulated PSP (src/tee/sim_psp.c) with the measurement it
+ * computed and hands the enclave the only socket to it (the host never
+ * produces evidence itself), and writes what the enclave sends — the sealed model and the signed
  * provenance statement — only after the enclave says DONE. A run that fails
  * writes nothing.
  *
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "secureai/seal.h"
+#include "secureai/tee.h"
 #include "secureai/util.h"
 
 extern char **environ;
@@ -347,6 +348,8 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     uint8_t *d = NULL;
     size_t n = 0;
     outbuf model = {0}, prov = {0};
+    sai_sim_psp psp = {.pid = -1, .enclave_fd = -1};
+    bool psp_started = false;
     cJSON *hist = cJSON_CreateArray(), *done = NULL;
     char *hello = NULL;
     double t0 = sai_now();
@@ -359,8 +362,20 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         rc = sai_error_set(err, SAI_EINVAL, "no KBS URL (kbs.url or --kbs)");
         goto out;
     }
+    if (strcmp(p.spec->tee, "sim") != 0) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only (on SNP/TDX/SGX "
+                           "the enclave runs inside the confidential VM)", p.spec->tee);
+        goto out;
+    }
     if ((rc = open_shards(p.spec->dataset.sealed_dir, &sh, err)))
         goto out;
+    /* The simulated PSP: started with the measurement computed above; the
+     * enclave gets the only socket to it. */
+    if ((rc = sai_sim_psp_start(&psp, NULL, p.meas, err))) {
+        sai_error_prefix(err, "sim TEE (run `secureai platform init` first?)");
+        goto out;
+    }
+    psp_started = true;
     if ((rc = sai_chan_pair(&hc, &ec, err)) || (rc = launch(p.binfd, ec.fd, &pid, err)))
         goto out;
     sai_chan_close(&ec);
@@ -381,7 +396,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, strlen(hello), NULL, 0, err)) ||
+    rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, strlen(hello), &psp.enclave_fd, 1, err);
+    close(psp.enclave_fd);   /* only the enclave holds it now */
+    psp.enclave_fd = -1;
+    if (rc ||
         (rc = sai_chan_recv(&hc, SAI_MSG_READY, &d, &n, 4096, NULL, 0, NULL, err)))
         goto out;
     free(d);
@@ -412,33 +430,19 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         goto out;
 
     /* Serve the enclave until DONE. */
-    static const sai_msg_type want[] = {SAI_MSG_EVIDENCE_REQ, SAI_MSG_PROGRESS, SAI_MSG_OUTPUT,
-                                        SAI_MSG_OUTPUT_END};
+    static const sai_msg_type want[] = {SAI_MSG_PROGRESS, SAI_MSG_OUTPUT, SAI_MSG_OUTPUT_END};
     static const sai_msg_type want_done[] = {SAI_MSG_DONE};
     for (;;) {
         sai_msg_type got;
         bool outputs_done = model.ended && prov.ended;
-        rc = sai_chan_recv_any(&hc, outputs_done ? want_done : want, outputs_done ? 1 : 4, &got, &d, &n,
+        rc = sai_chan_recv_any(&hc, outputs_done ? want_done : want, outputs_done ? 1 : 3, &got, &d, &n,
                                SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err);
         if (rc) {
             if (rc == SAI_ESTATE)   /* the enclave's own sentence */
                 sai_error_prefix(err, "enclave");
             goto out;
         }
-        if (got == SAI_MSG_EVIDENCE_REQ) {
-            char *ev = NULL;
-            size_t evlen = 0;
-            if (n != 64) {
-                rc = sai_error_set(err, SAI_EFORMAT, "enclave: EVIDENCE_REQ is not 64 bytes");
-                goto out;
-            }
-            if ((rc = sai_pipeline__tee_evidence(p.spec->tee, p.meas, d, &ev, &evlen, err)))
-                goto out;
-            rc = sai_chan_send(&hc, SAI_MSG_EVIDENCE, ev, evlen, NULL, 0, err);
-            free(ev);
-            if (rc)
-                goto out;
-        } else if (got == SAI_MSG_PROGRESS) {
+        if (got == SAI_MSG_PROGRESS) {
             cJSON *pj = cJSON_ParseWithLength((const char *)d, n);
             if (cJSON_IsObject(pj)) {
                 print_progress(pj, o->quiet);
@@ -506,6 +510,8 @@ out:
             waitpid(pid, &st, 0);
         }
     }
+    if (psp_started)
+        sai_sim_psp_stop(&psp);
     shards_free(&sh);
     prepared_free(&p);
     free(model.p);

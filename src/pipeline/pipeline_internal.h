@@ -15,18 +15,13 @@ int sai_pipeline__seal_mem(uint8_t **out, size_t *out_len, const uint8_t key[sta
                            const char *key_id, const void *pt, size_t len,
                            sai_error *err) SAI_MUST_CHECK;
 
-/* Host side of the TEE: evidence JSON for (measurement, report data), as
- * the launcher of a `tee` enclave (sim: signed by the platform key).
- * *json malloc'ed. */
-int sai_pipeline__tee_evidence(const char *tee, const uint8_t measurement[static 48],
-                               const uint8_t report_data[static 64], char **json,
-                               size_t *len, sai_error *err) SAI_MUST_CHECK;
-
-/* Offline evidence verifier for `secureai verify` (policy: attestation
- * policy file, may be NULL for the built-in default). Release with
+/* Offline evidence verifier for `secureai verify` over src/attest.
+ * policy_path: an attestation policy (YAML) file; NULL builds one that
+ * accepts every TEE kind, and simulated evidence (from the local sim
+ * platform's ARK) only when allow_simulated. Release with
  * sai_pipeline__verifier_release. */
 int  sai_pipeline__verifier(sai_evidence_verifier *v, const char *policy_path,
-                            sai_error *err) SAI_MUST_CHECK;
+                            bool allow_simulated, sai_error *err) SAI_MUST_CHECK;
 void sai_pipeline__verifier_release(sai_evidence_verifier *v);
 
 #endif
