@@ -129,6 +129,12 @@ typedef struct sai_seal_reader sai_seal_reader;
 
 typedef struct sai_seal_open_opts {
     const char *expect_key_id;   /* NULL: any; else a mismatch is SAI_EAUTH */
+    /* Map the file instead of pread'ing it: chunks are decrypted straight
+     * from the page cache into the caller's buffer, with no kernel copy
+     * (the fast path for loaders that read a shard for many epochs; see
+     * docs/benchmarks.md). Caveat: if the untrusted host truncates the file
+     * while it is mapped, the process gets SIGBUS instead of an error. */
+    bool        map;
 } sai_seal_open_opts;
 
 int sai_seal_open(sai_seal_reader **out, const char *path,
@@ -257,6 +263,10 @@ long sai_dataset_find(const sai_dataset *d, const char *name);
  * against the manifest. The reader is the caller's (sai_seal_close). */
 int sai_dataset_open_shard(sai_dataset *d, size_t i, sai_seal_reader **out,
                            sai_error *err) SAI_MUST_CHECK;
+/* The same with reader options (opts->map; the key id is always the
+ * manifest's, whatever opts->expect_key_id says). */
+int sai_dataset_open_shard_opts(sai_dataset *d, size_t i, const sai_seal_open_opts *opts,
+                                sai_seal_reader **out, sai_error *err) SAI_MUST_CHECK;
 void sai_dataset_close(sai_dataset *d);
 
 /* Unseal a whole dataset into a new directory out_dir (temp name, renamed

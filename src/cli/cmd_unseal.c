@@ -5,6 +5,7 @@
  * byte is written (sai_unseal_file).
  */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,22 @@
 #include "secureai/seal.h"
 
 #define PROGRESS_MIN (64ull << 20)
+
+/* Bytes in the regular files under a directory: decides the progress line. */
+static uint64_t dir_bytes_acc;
+static int dir_bytes_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)p; (void)f;
+    if (flag == FTW_F && S_ISREG(st->st_mode))
+        dir_bytes_acc += (uint64_t)st->st_size;
+    return 0;
+}
+static uint64_t dir_bytes(const char *dir)
+{
+    dir_bytes_acc = 0;
+    nftw(dir, dir_bytes_cb, 16, FTW_PHYS);
+    return dir_bytes_acc;
+}
 
 static const char usage[] =
     "usage: secureai unseal --key KEYFILE IN OUT\n"
@@ -57,7 +74,8 @@ static int run(int argc, char **argv)
             ret = sai_cli_usage_error("unseal: a dataset cannot be written to stdout");
             goto out;
         }
-        sai_progress_begin(&prog, "unseal", 0, true);
+        uint64_t total = dir_bytes(in);   /* ciphertext: close enough */
+        sai_progress_begin(&prog, "unseal", total, total > PROGRESS_MIN);
         rc = sai_dataset_unseal_dir(in, out, key->data, &prog, &err);
     } else {
         sai_progress_begin(&prog, "unseal", (uint64_t)st.st_size,

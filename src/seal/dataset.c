@@ -376,6 +376,12 @@ long sai_dataset_find(const sai_dataset *d, const char *name)
 
 int sai_dataset_open_shard(sai_dataset *d, size_t i, sai_seal_reader **out, sai_error *err)
 {
+    return sai_dataset_open_shard_opts(d, i, NULL, out, err);
+}
+
+int sai_dataset_open_shard_opts(sai_dataset *d, size_t i, const sai_seal_open_opts *opts,
+                                sai_seal_reader **out, sai_error *err)
+{
     *out = NULL;
     if (i >= d->m.n_shards)
         return sai_error_set(err, SAI_EINVAL, "no shard %zu", i);
@@ -417,7 +423,8 @@ int sai_dataset_open_shard(sai_dataset *d, size_t i, sai_seal_reader **out, sai_
                            "SHA-256 differs: replaced, modified or from another dataset)", path);
         goto out;
     }
-    sai_seal_open_opts o = {.expect_key_id = d->m.key_id};
+    sai_seal_open_opts o = opts ? *opts : (sai_seal_open_opts){0};
+    o.expect_key_id = d->m.key_id;
     if ((rc = sai_seal_open_fd(out, fd, path, d->key_s->data, &o, err)) != 0)
         goto out;
     if (sai_seal_size(*out) != s->size) {

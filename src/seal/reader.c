@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -30,9 +31,10 @@
 #define NO_CHUNK UINT64_MAX
 
 struct sai_seal_reader {
-    int             fd;         /* -1 for a memory reader */
+    int             fd;         /* -1 for a memory or mapped reader */
     const uint8_t  *mem;
     uint64_t        mem_len;
+    void           *map;        /* our own mapping (opts->map), unmapped on close */
     char           *name;
     sai_seal_header h;
     uint8_t         hdr[SAI_SEAL_HEADER_MAX];
@@ -47,6 +49,8 @@ void sai_seal_close(sai_seal_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
+    if (r->map != NULL)
+        munmap(r->map, (size_t)r->mem_len);
     if (r->cache != NULL) {
         sai_wipe(r->cache, (size_t)r->h.chunk_size + SAI_AEAD_TAG_LEN);
         free(r->cache);
@@ -203,6 +207,23 @@ int sai_seal_open_fd(sai_seal_reader **out, int fd, const char *name,
     if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = sai_error_set(err, SAI_EIO, "%s is not a regular file", r->name);
         goto fail;
+    }
+    if (opts != NULL && opts->map && (uint64_t)st.st_size >= SAI_SEAL_HEADER_FIXED &&
+        (uint64_t)st.st_size <= SIZE_MAX) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, r->fd, 0);
+        if (m != MAP_FAILED) {
+            madvise(m, (size_t)st.st_size, MADV_WILLNEED);
+            r->map = m;
+            r->mem = m;
+            r->mem_len = (uint64_t)st.st_size;
+            close(r->fd);
+            r->fd = -1;
+            rc = open_common(r, key, r->mem_len, r->mem, (size_t)r->mem_len, opts, err);
+            if (rc != 0)
+                goto fail;
+            *out = r;
+            return 0;
+        }
     }
     ssize_t n;
     do
