@@ -178,6 +178,8 @@ int sai_nn_idx_parse(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_
  * images-idx3-ubyte[.gz] and labels). */
 int sai_nn_dataset_load_dir(sai_nn_dataset_t *ds, const char *kind, const char *dir,
                             bool train, sai_error *err) SAI_MUST_CHECK;
+/* Class name k of a dataset kind ("cifar10", "fashion-mnist"); "?" if unknown. */
+const char *sai_nn_class_name(const char *kind, int k);
 /* Set mean/std for a dataset kind (known constants). */
 int sai_nn_dataset_set_norm(sai_nn_dataset_t *ds, const char *kind, sai_error *err);
 

@@ -38,6 +38,21 @@ int sai_nn_dataset_set_norm(sai_nn_dataset_t *ds, const char *kind, sai_error *e
     return 0;
 }
 
+const char *sai_nn_class_name(const char *kind, int k)
+{
+    static const char *const cifar[10] = {"airplane", "automobile", "bird", "cat", "deer", "dog",
+                                          "frog", "horse", "ship", "truck"};
+    static const char *const fmnist[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+    if (k < 0 || k >= 10)
+        return "?";
+    if (strcmp(kind, "cifar10") == 0)
+        return cifar[k];
+    if (strcmp(kind, "fashion-mnist") == 0)
+        return fmnist[k];
+    return "?";
+}
+
 static int add_file_cifar(sai_nn_dataset_t *ds, const char *dir, const char *name, sai_error *err)
 {
     char path[4096];

@@ -18,7 +18,10 @@
 
 #include <cblas.h>
 
+#include "secureai/util.h"
 #include "nn/nn_internal.h"
+
+static void prof_report(void);
 
 /* ---- threads -------------------------------------------------------------- */
 
@@ -445,6 +448,7 @@ void sai_nn_model_free(sai_nn_model_t *m)
 {
     if (m == NULL)
         return;
+    prof_report();
     nn_aligned_free(m->arena);
     free(m);
 }
@@ -485,13 +489,40 @@ void sai_nn_model_tensor(const sai_nn_model_t *m, int i, sai_nn_tensor_info_t *i
 
 /* ---- drivers -------------------------------------------------------------- */
 
+/* SAI_NN_PROFILE=1 in the environment: per-op-kind wall time, printed on
+ * stderr when the model is freed (for tuning; off by default). */
+static const char *const k_opname[] = {"conv", "bn", "relu", "maxpool", "avgpool", "gap",
+                                       "linear", "add"};
+static double g_prof[2][8];
+static int g_prof_on = -1;
+
+static bool prof_on(void)
+{
+    if (g_prof_on < 0)
+        g_prof_on = getenv("SAI_NN_PROFILE") != NULL;
+    return g_prof_on == 1;
+}
+
+static void prof_report(void)
+{
+    if (!prof_on())
+        return;
+    for (int k = 0; k < 8; k++)
+        if (g_prof[0][k] + g_prof[1][k] > 0)
+            fprintf(stderr, "nn profile: %-8s forward %8.3f s  backward %8.3f s\n", k_opname[k],
+                    g_prof[0][k], g_prof[1][k]);
+    memset(g_prof, 0, sizeof(g_prof));
+}
+
 const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train)
 {
+    bool prof = prof_on();
     if (n <= 0 || n > m->max_batch)
         return NULL;
     memcpy(m->acts[0].x, x, (size_t)n * m->acts[0].size * sizeof(float));
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
+        double t0 = prof ? sai_now() : 0.0;
         switch (op->kind) {
         case OP_CONV:    nn_conv_forward(m, op, n); break;
         case OP_BN:      nn_bn_forward(m, op, n, train); break;
@@ -502,6 +533,8 @@ const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train
         case OP_GAP:     nn_pool_forward(m, op, n); break;
         case OP_LINEAR:  nn_linear_forward(m, op, n); break;
         }
+        if (prof)
+            g_prof[0][op->kind] += sai_now() - t0;
     }
     m->last_n = n;
     m->last_train = train;
@@ -523,8 +556,10 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
     for (int i = 0; i < m->nacts; i++)
         if (i != m->logits)
             memset(m->acts[i].dx, 0, (size_t)n * m->acts[i].size * sizeof(float));
+    bool prof = prof_on();
     for (int i = m->nops - 1; i >= 0; i--) {
         const nn_op *op = &m->ops[i];
+        double t0 = prof ? sai_now() : 0.0;
         switch (op->kind) {
         case OP_CONV:    nn_conv_backward(m, op, n); break;
         case OP_BN:      nn_bn_backward(m, op, n); break;
@@ -535,6 +570,8 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
         case OP_GAP:     nn_pool_backward(m, op, n); break;
         case OP_LINEAR:  nn_linear_backward(m, op, n); break;
         }
+        if (prof)
+            g_prof[1][op->kind] += sai_now() - t0;
     }
 }
 
