@@ -44,7 +44,8 @@ typedef struct sai_tee_opts {
      * $XDG_DATA_HOME/secureai/sim-platform, else ~/.local/share/...). */
     const char *platform_dir;
     /* sim: an already running PSP signer reachable over this fd (the
-     * launcher passes it; also read from SECUREAI_SIM_PSP_FD). -1 = none. */
+     * launcher passes it; also read from SECUREAI_SIM_PSP_FD). 0 or -1 =
+     * none (then the process launches its own signer: "self-launch"). */
     int         psp_fd;
     /* sim, self-launch only (no launcher): the files whose SHA-384 forms the
      * launch measurement together with /proc/self/exe. NULL = empty. */
@@ -137,5 +138,14 @@ int  sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir,
                        const uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
 /* Close the enclave fd (if still open here) and reap the signer. */
 void sai_sim_psp_stop(sai_sim_psp *psp);
+
+/* The whole launcher in one call: measure (binary, spec, policy), start the
+ * PSP with that measurement, then fork+exec `binary argv` with the PSP fd
+ * inherited and SECUREAI_SIM_PSP_FD set; the launcher's copy of the fd is
+ * closed. *enclave_pid is the enclave; wait for it, then sai_sim_psp_stop.
+ * measurement (may be NULL) receives the launch measurement. */
+int sai_sim_launch(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
+                   const char *binary, char *const argv[], const char *spec_path,
+                   const char *policy_path, uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
 
 #endif

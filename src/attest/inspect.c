@@ -118,7 +118,10 @@ int sai_attest_inspect_json(char **json, const sai_evidence *ev, sai_error *err)
             cJSON_AddStringToObject(o, "note", "TDX/SGX quote fields are decoded by the dcap component");
         }
     }
-    cJSON_AddNumberToObject(o, "certificates", ev->certs ? (double)(strstr(ev->certs, "BEGIN") ? 1 : 0) : 0);
+    int ncert = 0;
+    for (const char *c = ev->certs; c != NULL && (c = strstr(c, "-----BEGIN CERTIFICATE-----")) != NULL; c++)
+        ncert++;
+    cJSON_AddNumberToObject(o, "certificates", ncert);
     return finish(json, o, err);
 }
 

@@ -380,3 +380,40 @@ void sai_sim_psp_stop(sai_sim_psp *psp)
     }
     psp->pid = -1;
 }
+
+int sai_sim_launch(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
+                   const char *binary, char *const argv[], const char *spec_path,
+                   const char *policy_path, uint8_t measurement[48], sai_error *err)
+{
+    uint8_t m[48];
+    *enclave_pid = -1;
+    int rc = sai_sim_launch_measurement(m, binary, spec_path, policy_path, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = sai_sim_psp_start(psp, platform_dir, m, err)) != 0)
+        return rc;
+    if (measurement != NULL)
+        memcpy(measurement, m, 48);
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = sai_error_set(err, SAI_EIO, "fork: %s", strerror(errno));
+        sai_sim_psp_stop(psp);
+        return rc;
+    }
+    if (pid == 0) {
+        char fdbuf[16];
+        int fd = psp->enclave_fd;
+        int fl = fcntl(fd, F_GETFD);
+        if (fl < 0 || fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+            _exit(127);
+        snprintf(fdbuf, sizeof fdbuf, "%d", fd);
+        if (setenv("SECUREAI_SIM_PSP_FD", fdbuf, 1) != 0)
+            _exit(127);
+        execv(binary, argv);
+        _exit(127);
+    }
+    close(psp->enclave_fd);       /* only the enclave talks to the PSP */
+    psp->enclave_fd = -1;
+    *enclave_pid = pid;
+    return 0;
+}

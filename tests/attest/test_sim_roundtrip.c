@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "secureai/attest.h"
@@ -258,6 +259,51 @@ static void test_sealing_key_and_measure(void **state)
     sai_tee_close(t);
 }
 
+/* The launcher measures binary + spec + policy and starts the PSP; the
+ * enclave (here: the secureai CLI) gets only the PSP fd. It cannot even
+ * find the platform directory, yet its evidence carries the launcher's
+ * measurement and verifies. */
+static void test_launcher_measures_enclave(void **state)
+{
+    (void)state;
+    char spec[300], pol[300], out[300];
+    snprintf(spec, sizeof spec, "%s/spec.yaml", dir_a);
+    snprintf(pol, sizeof pol, "%s/policy.yaml", dir_a);
+    snprintf(out, sizeof out, "%s/launched.json", dir_a);
+    sai_error err;
+    assert_int_equal(sai_write_file_atomic(spec, "stages: [train]\n", 16, 0644, false, &err), 0);
+    assert_int_equal(sai_write_file_atomic(pol, "allow_debug: false\n", 19, 0644, false, &err), 0);
+    char *const argv[] = { (char *)SAI_CLI, (char *)"attest", (char *)"--tee", (char *)"sim",
+                           (char *)"--report-data", (char *)"c0ffee", (char *)"--out", out, NULL };
+    setenv("SECUREAI_PLATFORM_DIR", "/nonexistent/enclave-cannot-see-keys", 1);
+    sai_sim_psp psp;
+    int pid, st;
+    uint8_t m[48], want[48];
+    if (sai_sim_launch(&psp, &pid, dir_a, SAI_CLI, argv, spec, pol, m, &err) != 0)
+        fail_msg("launch: %s", err.msg);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    sai_sim_psp_stop(&psp);
+    unsetenv("SECUREAI_PLATFORM_DIR");
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(sai_sim_launch_measurement(want, SAI_CLI, spec, pol, &err), 0);
+    assert_memory_equal(m, want, 48);
+    uint8_t *json = NULL;
+    size_t len;
+    assert_int_equal(sai_read_file(out, 1 << 20, &json, &len, &err), 0);
+    sai_attest_policy *p = policy_for(NULL, fp_a);
+    sai_attest_result res;
+    uint8_t rd[64] = { 0xc0, 0xff, 0xee };
+    if (sai_attest_verify_evidence((char *)json, len, p, rd, 0, &res, &err) != 0)
+        fail_msg("verify: %s", err.msg);
+    assert_memory_equal(res.measurement, want, 48);
+    /* a different spec gives a different measurement */
+    assert_int_equal(sai_sim_launch_measurement(want, SAI_CLI, pol, spec, &err), 0);
+    assert_memory_not_equal(res.measurement, want, 48);
+    sai_attest_policy_free(p);
+    free(json);
+}
+
 static void test_missing_platform(void **state)
 {
     (void)state;
@@ -279,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_refused_measurement_and_report_data),
         cmocka_unit_test(test_refused_swapped_vcek_and_other_platform),
         cmocka_unit_test(test_sealing_key_and_measure),
+        cmocka_unit_test(test_launcher_measures_enclave),
         cmocka_unit_test(test_missing_platform),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
