@@ -43,7 +43,11 @@ int sai_kbs_store_put_setting(sai_kbs_store *s, const char *key, const char *val
 /* *value malloc'ed; SAI_ENOTFOUND when absent. */
 int sai_kbs_store_get_setting(sai_kbs_store *s, const char *key, char **value, sai_error *err);
 
-/* Append one audit entry (its own transaction). */
+/* fsync decision records committed since the last call (group commit). */
+int sai_kbs_store_sync(sai_kbs_store *s);
+
+/* Append one audit entry (its own transaction; admin.* entries are fsynced
+ * at once, decision records within the next sai_kbs_store_sync). */
 int sai_kbs_audit_append(sai_kbs_store *s, const char *event, const char *actor,
                          const char *subject, const char *verdict, const char *detail,
                          sai_error *err);

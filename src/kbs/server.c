@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -621,6 +622,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     worker *w = arg;
     sai_kbs_server *s = w->s;
     if (w == &s->w[0]) {
+        sai_kbs_store_sync(s->store);
         sai_kbs_metrics_gauge(s->metrics, "connections", atomic_load(&s->conns));
         sai_kbs_metrics_gauge(s->metrics, "sessions", (double)sai_kbs_sessions_live(s->sessions));
     }
@@ -652,6 +654,9 @@ static int open_listener(sai_kbs_server *s, sai_error *err)
     if (s->fd < 0)
         return sai_error_set(err, SAI_EIO, "socket: %s", strerror(errno));
     setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* Inherited by accepted sockets on Linux: replies go out without
+     * waiting for the client's delayed ACK. */
+    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(s->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s->fd, 1024) != 0)
         return sai_error_set(err, SAI_ENET, "cannot listen on %s:%d: %s", a, s->cfg.port,
                              strerror(errno));
@@ -837,6 +842,7 @@ int sai_kbs_server_run(sai_kbs_server *s, sai_error *err)
     worker_main(&s->w[0]);
     for (int i = 1; i <= started; i++)
         pthread_join(s->w[i].th, NULL);
+    sai_kbs_store_sync(s->store);
     log_line(s, "notice", "\"msg\":\"stopped\"");
     return 0;
 }
