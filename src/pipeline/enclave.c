@@ -194,7 +194,7 @@ static int open_dataset(enclave *e, const sai_secret *key, const char *const *na
         if (!sai_ct_equal(h, sh->sha256, 32))
             return sai_error_set(err, SAI_EAUTH, "shard %s: its SHA-256 does not match the manifest "
                                  "(altered, truncated or substituted)", sh->name);
-        sai_seal_open_opts o = {e->mf.key_id};
+        sai_seal_open_opts o = {.expect_key_id = e->mf.key_id};
         if ((rc = sai_seal_open_mem(&e->readers[i], e->shard_ct[i], e->shard_ct_len[i], sh->name, key->data,
                                     &o, err)))
             return sai_error_prefix(err, "shard %s", sh->name);

@@ -26,7 +26,7 @@ static void roundtrip(size_t len)
     sai_error err = {0};
     assert_int_equal(sai_pipeline__seal_mem(&ct, &ct_len, key, "model", pt, len, &err), 0);
     sai_seal_reader *r = NULL;
-    sai_seal_open_opts o = {"model"};
+    sai_seal_open_opts o = {.expect_key_id = "model"};
     if (sai_seal_open_mem(&r, ct, ct_len, "model.sealed", key, &o, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(sai_seal_size(r), len);
