@@ -310,6 +310,7 @@ typedef struct sai_pipeline_run_opts {
     const char *kbs_pin;         /* hex SHA-256 of the KBS certificate, when the spec has no pin */
     const char *enclave_binary;  /* NULL: /proc/self/exe */
     int         threads;         /* engine threads in the enclave, 0 = all */
+    unsigned    plain_max_steps; /* plain baseline only: stop after this many steps (0 = spec) */
     bool        quiet;
 } sai_pipeline_run_opts;
 

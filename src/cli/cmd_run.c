@@ -33,6 +33,7 @@ static const char usage[] =
     "  --measure         print the launch measurement and spec hash, run nothing\n"
     "  --plain DIR       baseline: the same stages on plaintext files in DIR, no\n"
     "                    enclave, no keys; prints accuracy and images/s; writes nothing\n"
+    "  --max-steps N     with --plain: stop after N training steps\n"
     "  --quiet           no progress lines\n";
 
 static int run(int argc, char **argv)
@@ -42,7 +43,8 @@ static int run(int argc, char **argv)
         {"kbs", required_argument, NULL, 'k'},     {"kbs-pin", required_argument, NULL, 'p'},
         {"threads", required_argument, NULL, 't'}, {"measure", no_argument, NULL, 'm'},
         {"plain", required_argument, NULL, 'P'},   {"quiet", no_argument, NULL, 'q'},
-        {"enclave-fd", required_argument, NULL, 'E'}, {NULL, 0, NULL, 0},
+        {"max-steps", required_argument, NULL, 'S'}, {"enclave-fd", required_argument, NULL, 'E'},
+        {NULL, 0, NULL, 0},
     };
     sai_pipeline_run_opts o = {0};
     bool measure = false;
@@ -66,6 +68,13 @@ static int run(int argc, char **argv)
         case 'm': measure = true; break;
         case 'P': plain = optarg; break;
         case 'q': o.quiet = true; break;
+        case 'S': {
+            long long v = sai_cli_parse_size(optarg);
+            if (v < 1 || v > 100000000)
+                return sai_cli_usage_error("run: --max-steps takes 1..100000000");
+            o.plain_max_steps = (unsigned)v;
+            break;
+        }
         case 'E': {
             long long v = sai_cli_parse_size(optarg);
             if (v < 3 || v > 1 << 20)
@@ -81,6 +90,8 @@ static int run(int argc, char **argv)
         int rc = sai_pipeline_enclave_main(enclave_fd, &err);
         return rc == 0 ? 0 : 1;
     }
+    if (o.plain_max_steps > 0 && plain == NULL)
+        return sai_cli_usage_error("run: --max-steps only applies to --plain (the enclave runs the measured spec)");
     if (optind != argc - 1)
         return sai_cli_usage_error("run: expected exactly one SPEC");
     o.spec_path = argv[optind];

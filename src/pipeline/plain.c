@@ -26,6 +26,8 @@ int sai_pipeline_plain_run(const sai_pipeline_run_opts *o, const char *plain_dir
     int rc = sai_pipeline_spec_load(&s, o->spec_path, err);
     if (rc)
         return rc;
+    if (o->plain_max_steps > 0)
+        s->hyper.max_steps = o->plain_max_steps;
     DIR *d = opendir(plain_dir);
     if (d == NULL) {
         sai_pipeline_spec_free(s);

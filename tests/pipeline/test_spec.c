@@ -81,9 +81,9 @@ static void test_examples(void **state)
     sai_pipeline_spec *s = NULL;
     sai_error err = {0};
     assert_int_equal(sai_pipeline_spec_load(&s, files[0], &err), 0);
-    assert_string_equal(s->model.arch, "resnet8");
+    assert_string_equal(s->model.arch, "smallcnn");
     assert_true(s->model.has_key);
-    assert_string_equal(s->model.key.tag, "fashion-mnist-resnet8");
+    assert_string_equal(s->model.key.tag, "fashion-mnist");
     assert_int_equal(s->hyper.epochs, 2);
     assert_int_equal(s->stages, 0x1f);
     sai_pipeline_spec_free(s);
