@@ -321,6 +321,7 @@ typedef struct sai_pipeline_run_result {
     char    provenance_path[4096];
     char    run_dir[4096];
     double  test_accuracy, train_images_per_s, wall_s;
+    double  ingest_s, train_s;        /* plain baseline: per-stage times */
 } sai_pipeline_run_result;
 
 /* Measure only: the launch measurement `secureai run` would give SPEC (for

@@ -109,8 +109,8 @@ static int run(int argc, char **argv)
     if (plain != NULL) {
         if (sai_pipeline_plain_run(&o, plain, &r, &err) != 0)
             return sai_cli_fail(&err, "run --plain %s", o.spec_path);
-        printf("plain: test_accuracy %.4f train_images_per_s %.1f wall_s %.2f\n", r.test_accuracy,
-               r.train_images_per_s, r.wall_s);
+        printf("plain: test_accuracy %.4f train_images_per_s %.1f wall_s %.3f ingest_s %.3f train_s %.3f\n",
+               r.test_accuracy, r.train_images_per_s, r.wall_s, r.ingest_s, r.train_s);
         return 0;
     }
     if (sai_pipeline_host_run(&o, &r, &err) != 0)

@@ -58,6 +58,8 @@ int sai_pipeline_plain_run(const sai_pipeline_run_opts *o, const char *plain_dir
         res->test_accuracy = sr.test_accuracy;
         res->train_images_per_s = sr.train_images_per_s;
         res->wall_s = sai_now() - t0;
+        res->ingest_s = sr.ingest_s;
+        res->train_s = sr.train_s;
     }
     for (size_t i = 0; i < n; i++) {
         sai_nn_source_file_close(&files[i].src);
