@@ -54,6 +54,8 @@ static const sai_evidence_verifier verifier = {"test-report", test_verify, NULL}
 static const uint8_t model[] = "SAI sealed model ciphertext ...";
 static uint8_t meas[48], dsid[32], spec[32];
 
+static const uint8_t *claimed_meas;   /* what the statement says, when not the evidence's */
+
 static char *sign_with(const sai_ec_key *signer, const sai_ec_key *bound, const uint8_t *m,
                        const uint8_t *ds)
 {
@@ -67,7 +69,7 @@ static char *sign_with(const sai_ec_key *signer, const sai_ec_key *bound, const 
     assert_int_equal(sai_hash(SAI_SHA256, f.subject_sha256, m, sizeof model, &err), 0);
     memcpy(f.dataset_identity, ds, 32);
     f.dataset_resource = "demo/dataset/fmnist";
-    memcpy(f.measurement, meas, 48);
+    memcpy(f.measurement, claimed_meas ? claimed_meas : meas, 48);
     memcpy(f.spec_hash, spec, 32);
     f.engine_version = "0.1.0";
     f.metrics_json = "{\"test_accuracy\":0.91,\"images_per_s\":1234.5}";
@@ -273,6 +275,15 @@ static void test_each_expectation(void **state)
     sai_ec_free(platform);
     platform = real;
     expect_fail(env, model, "evidence: the report signature does not verify");
+    free(env);
+    /* The host lied about the measurement in HELLO: the enclave signs a
+     * statement whose measurement differs from what the TEE attests. */
+    uint8_t lie[48];
+    memset(lie, 0x77, sizeof lie);
+    claimed_meas = lie;
+    env = sign_with(k, k, model, dsid);
+    claimed_meas = NULL;
+    expect_fail(env, model, "measurement: the statement's launch measurement differs from the evidence's");
     free(env);
     /* Not JSON / not an envelope. */
     expect_fail("{\"payloadType\":1}", model, "statement: ");
