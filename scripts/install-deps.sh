@@ -22,7 +22,7 @@ DEMO_PKGS=(
 )
 CHECK_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev llvm
-  python3 python3-torch python3-numpy
+  python3 python3-torch python3-numpy python3-cryptography
   nodejs
   libopenmpi-dev openmpi-bin
 )

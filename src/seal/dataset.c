@@ -174,6 +174,9 @@ static int walk(const char *root, const char *rel, names_t *out, int depth, sai_
                                "are not sealed)", full);
         else if (out->n >= SAI_DATASET_SHARDS_MAX)
             rc = sai_error_set(err, SAI_ELIMIT, "more than %u files", SAI_DATASET_SHARDS_MAX);
+        else if (!sai_seal__name_ok(sub))
+            rc = sai_error_set(err, SAI_EINVAL, "%s: file name not allowed in a dataset "
+                               "(control characters or backslash)", full);
         else if (names_add(out, sub) != 0)
             rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         free(full);
@@ -427,10 +430,12 @@ int sai_dataset_open_shard_opts(sai_dataset *d, size_t i, const sai_seal_open_op
     o.expect_key_id = d->m.key_id;
     if ((rc = sai_seal_open_fd(out, fd, path, d->key_s->data, &o, err)) != 0)
         goto out;
-    if (sai_seal_size(*out) != s->size) {
+    if (sai_seal_size(*out) != s->size ||
+        sai_seal_reader_header(*out)->chunk_size != d->m.chunk_size) {
         sai_seal_close(*out);
         *out = NULL;
-        rc = sai_error_set(err, SAI_EAUTH, "%s: plaintext length differs from the manifest", path);
+        rc = sai_error_set(err, SAI_EAUTH, "%s: length or chunk size differs from the manifest",
+                           path);
     }
 out:
     if (fd >= 0)

@@ -32,7 +32,7 @@ void sai_manifest_clear(sai_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
-static bool name_ok(const char *s)
+bool sai_seal__name_ok(const char *s)
 {
     size_t n = strnlen(s, SAI_DATASET_NAME_MAX + 1);
     if (n == 0 || n > SAI_DATASET_NAME_MAX || s[0] == '/')
@@ -163,7 +163,7 @@ int sai_manifest_parse(sai_manifest *m, const uint8_t *buf, size_t len, sai_erro
             sai_error_set(err, SAI_EFORMAT, "manifest shard %zu is missing a field", m->n_shards);
             goto out;
         }
-        if (!name_ok(nm->valuestring)) {
+        if (!sai_seal__name_ok(nm->valuestring)) {
             sai_error_set(err, SAI_EFORMAT, "manifest shard %zu has an unsafe name", m->n_shards);
             goto out;
         }

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -194,11 +195,8 @@ static int read_exact(int fd, uint8_t *p, size_t n)
 /* Walk the records checking both CRCs. Returns 1 (is tfrecord), 0 (not). */
 static int walk_tfrecord(int fd, uint64_t size, uint64_t *records)
 {
-    static int inited;
-    if (!inited) {
-        crc32c_init();
-        inited = 1;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc32c_init);
     uint8_t hdr[12], crc[4];
     uint8_t *buf = malloc(IO_BUF);
     uint64_t off = 0, n = 0;

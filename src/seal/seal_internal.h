@@ -20,6 +20,10 @@ int sai_seal__derive(uint8_t out[32], const uint8_t key[SAI_SEAL_KEY_LEN],
                      const uint8_t salt[SAI_SEAL_SALT_LEN], const char *info_prefix,
                      const char *key_id, sai_error *err);
 
+/* A relative shard name the manifest accepts (no "..", ".", empty or
+ * absolute components, no control characters or backslashes). */
+bool sai_seal__name_ok(const char *name);
+
 /* 11-byte big-endian i || last flag. */
 void sai_seal__nonce(uint8_t nonce[SAI_AEAD_NONCE_LEN], uint64_t i, bool last);
 

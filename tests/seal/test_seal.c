@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -527,6 +529,64 @@ static void test_writer_failures_leave_nothing(void **state)
     unlink(out);
 }
 
+/* Fault injection: the file-size limit makes a write fail part-way (EFBIG)
+ * in the sealer, the unsealer and the dataset sealer; each must fail and
+ * leave nothing behind: no output, no temp file. */
+static void test_io_failure_leaves_nothing(void **state)
+{
+    (void)state;
+    sai_error err;
+    char sub[128], in[160], out[160], cmd[300];
+    snprintf(sub, sizeof sub, "%s/io", g_dir);
+    mkdir(sub, 0700);
+    snprintf(in, sizeof in, "%s/in.bin", sub);
+    uint8_t *big = malloc(1u << 20);
+    fill(big, 1u << 20, 99, 0);
+    assert_int_equal(sai_write_file_atomic(in, big, 1u << 20, 0644, false, &err), 0);
+    snprintf(out, sizeof out, "%s/in.sealed", sub);
+    assert_int_equal(sai_seal_file(in, out, g_key, NULL, NULL, NULL, &err), 0);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 300000;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    char o2[160], o3[160], o4[160];
+    snprintf(o2, sizeof o2, "%s/again.sealed", sub);
+    snprintf(o3, sizeof o3, "%s/plain.out", sub);
+    snprintf(o4, sizeof o4, "%s/ds", sub);
+    int rc1 = sai_seal_file(in, o2, g_key, NULL, NULL, NULL, &err);
+    char m1[SAI_ERROR_MAX];
+    memcpy(m1, err.msg, sizeof m1);
+    int rc2 = sai_unseal_file(out, o3, g_key, true, NULL, &err);
+    /* a dataset of the input directory: the 1 MiB shard cannot be written */
+    char dsin[160];
+    snprintf(dsin, sizeof dsin, "%s/dsin", g_dir);
+    mkdir(dsin, 0700);
+    char dsf[200];
+    snprintf(dsf, sizeof dsf, "%s/f.bin", dsin);
+    int rc0 = sai_write_file_atomic(dsf, big, 200000, 0644, false, &err);
+    FILE *f = fopen(dsf, "ab");
+    size_t wr = f ? fwrite(big, 1, 100000, f) : 0;   /* 300000 bytes: at the limit */
+    if (f) fclose(f);
+    int rc3 = sai_dataset_seal_dir(dsin, o4, g_key, NULL, NULL, NULL, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    assert_int_equal(rc0, 0);
+    assert_int_equal(wr, 100000);
+    assert_int_equal(rc1, SAI_EIO);
+    assert_non_null(strstr(m1, "again.sealed"));
+    assert_int_equal(rc2, SAI_EIO);
+    assert_int_equal(rc3, SAI_EIO);
+    /* only the two inputs remain */
+    assert_int_equal(count_entries(sub), 2);
+    assert_int_not_equal(access(o4, F_OK), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", sub, dsin);
+    assert_int_equal(system(cmd), 0);
+    free(big);
+}
+
 static void test_key_files(void **state)
 {
     (void)state;
@@ -583,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_id_rejected),
         cmocka_unit_test(test_header_parser),
         cmocka_unit_test(test_writer_failures_leave_nothing),
+        cmocka_unit_test(test_io_failure_leaves_nothing),
         cmocka_unit_test(test_key_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
