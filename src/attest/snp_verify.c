@@ -293,6 +293,11 @@ static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek
         (rc = check_validity(ask, at, v->leaf_is_vlek ? "ASVK" : "ASK", res, err)) != 0 ||
         (rc = check_validity(ark, at, "ARK", res, err)) != 0)
         goto out;
+    if (X509_check_ca(leaf) != 0) {
+        rc = sai_attest_refuse(res, err, SAI_EAUTH, "chain", NULL,
+                               "the signing certificate is a CA certificate, not a VCEK/VLEK");
+        goto out;
+    }
     EVP_PKEY *pk = X509_get0_pubkey(leaf);
     if (pk == NULL || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC || EVP_PKEY_get_bits(pk) != 384 ||
         sai_ec_from_evp(&v->leaf_key, pk, err) != 0) {
