@@ -31,6 +31,7 @@
 #endif
 
 typedef struct worker {
+    sai_kbs_attester att;
     const char *url, *fp, *resource;
     double      until;
     double     *lat;
@@ -42,11 +43,10 @@ typedef struct worker {
 static void *run_worker(void *arg)
 {
     worker *w = arg;
-    sai_kbs_attester att;
     sai_kbs_client *c = NULL;
     sai_error err;
     sai_kbs_client_opts o = {.url = w->url, .pin_sha256 = w->fp, .timeout_s = 10};
-    if (sai_kbs_attester_open(&att, "sim", &err) != 0 || sai_kbs_client_new(&c, &o, &err) != 0) {
+    if (sai_kbs_client_new(&c, &o, &err) != 0) {
         snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
         w->errors++;
         return NULL;
@@ -54,7 +54,7 @@ static void *run_worker(void *arg)
     while (sai_now() < w->until) {
         double t0 = sai_now();
         sai_secret *s = NULL;
-        if (sai_kbs_client_get_resource(c, &att, w->resource, &s, NULL, &err) != 0) {
+        if (sai_kbs_client_get_resource(c, &w->att, w->resource, &s, NULL, &err) != 0) {
             if (w->errors++ == 0)
                 snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
             continue;
@@ -64,7 +64,6 @@ static void *run_worker(void *arg)
             w->lat[w->n++] = sai_now() - t0;
     }
     sai_kbs_client_free(c);
-    sai_kbs_attester_close(&att);
     return NULL;
 }
 
@@ -88,6 +87,24 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
+/* utime + stime of a process, seconds. */
+static double cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 typedef struct result {
     double flows_per_s, p50_ms, p99_ms;
     size_t flows;
@@ -98,10 +115,21 @@ static result run(const char *url, const char *fp, int clients, double seconds)
 {
     worker *w = calloc((size_t)clients, sizeof *w);
     pthread_t *th = calloc((size_t)clients, sizeof *th);
+    /* Each sim TEE forks its PSP signer, which inherits the descriptors open
+     * at that moment (the PSPs made earlier): open them one by one here and
+     * close them in reverse order, so every PSP sees its EOF. */
+    for (int i = 0; i < clients; i++) {
+        sai_error err;
+        if (sai_kbs_attester_open(&w[i].att, "sim", &err) != 0) {
+            fprintf(stderr, "kbs_load: sim TEE: %s\n", err.msg);
+            exit(1);
+        }
+    }
     double start = sai_now(), until = start + seconds;
     for (int i = 0; i < clients; i++) {
-        w[i] = (worker){.url = url, .fp = fp, .resource = "bench/key/k1", .until = until,
-                        .cap = (size_t)(seconds * 5000) + 16};
+        sai_kbs_attester att = w[i].att;
+        w[i] = (worker){.att = att, .url = url, .fp = fp, .resource = "bench/key/k1",
+                        .until = until, .cap = (size_t)(seconds * 5000) + 16};
         w[i].lat = malloc(w[i].cap * sizeof(double));
         pthread_create(&th[i], NULL, run_worker, &w[i]);
     }
@@ -115,6 +143,8 @@ static result run(const char *url, const char *fp, int clients, double seconds)
             fprintf(stderr, "kbs_load: client %d: %d errors, first: %s\n", i, w[i].errors, w[i].first_error);
     }
     double elapsed = sai_now() - start;
+    for (int i = clients - 1; i >= 0; i--)
+        sai_kbs_attester_close(&w[i].att);
     double *all = malloc((total + 1) * sizeof(double));
     size_t k = 0;
     for (int i = 0; i < clients; i++) {
@@ -226,7 +256,9 @@ int main(int argc, char **argv)
     double base_s = seconds < 10 ? 2 : 5;
     result base = run(url, fp, 1, base_s);
     long rss0 = rss_kb(pid);
+    double cpu0 = cpu_s(pid), self0 = cpu_s(getpid());
     result r = run(url, fp, clients, seconds);
+    double cpu1 = cpu_s(pid), self1 = cpu_s(getpid());
     long rss1 = rss_kb(pid);
     kill(pid, SIGTERM);
     int st = 0;
@@ -237,6 +269,12 @@ int main(int argc, char **argv)
            clients, seconds, r.flows, r.errors, r.flows_per_s, r.p50_ms, r.p99_ms);
     printf("kbs_load: ratio vs 1 client %.2fx; server RSS %ld KiB at start, %ld KiB at end (%+ld KiB)\n",
            base.flows_per_s > 0 ? r.flows_per_s / base.flows_per_s : 0, rss0, rss1, rss1 - rss0);
+    if (r.flows) {
+        double srv = (cpu1 - cpu0) * 1e3 / (double)r.flows;
+        printf("kbs_load: CPU per flow: server %.2f ms, clients %.2f ms (+ sim PSP signer "
+               "processes); server-bound capacity on 2 free cores ~%.0f flows/s\n", srv,
+               (self1 - self0) * 1e3 / (double)r.flows, srv > 0 ? 2000.0 / srv : 0);
+    }
     printf("kbs_load: goal >= 500 flows/s with p99 < 20 ms: %s\n",
            r.flows_per_s >= 500 && r.p99_ms < 20 ? "met" : "not met on this machine");
     char cmd[200];

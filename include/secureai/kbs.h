@@ -65,6 +65,7 @@ typedef struct sai_kbs_verifier {
 typedef struct sai_kbs_attester {
     void       *ctx;
     const char *tee;
+    bool        borrowed;     /* ctx is not ours to close */
     int (*evidence)(void *ctx, const uint8_t report_data[static SAI_KBS_REPORT_DATA_LEN],
                     char **json, size_t *len, sai_error *err);
 } sai_kbs_attester;
@@ -75,6 +76,10 @@ int  sai_kbs_verifier_default(sai_kbs_verifier *v, const char *policy_path, sai_
 void sai_kbs_verifier_release(sai_kbs_verifier *v);
 int  sai_kbs_attester_open(sai_kbs_attester *a, const char *tee, sai_error *err);
 void sai_kbs_attester_close(sai_kbs_attester *a);
+/* Borrow a TEE the caller already opened (e.g. an enclave with its launcher's
+ * PSP fd); sai_kbs_attester_close then leaves it open. */
+struct sai_tee;
+void sai_kbs_attester_borrow(sai_kbs_attester *a, struct sai_tee *t);
 
 /* ---- server ---------------------------------------------------------------- */
 typedef struct sai_kbs_config {
@@ -85,6 +90,7 @@ typedef struct sai_kbs_config {
     char     tls_key[512];
     char     admin_token_file[512]; /* "" -> <data_dir>/admin.token, generated if missing */
     char     attestation_policy[512]; /* YAML file for the verifier, "" -> default */
+    char     seal_master_key[16]; /* TEE kind to seal a new master key to, "" -> plain file */
     bool     insecure_http;       /* plain HTTP; refused unless listen_addr is loopback */
     int      threads;             /* event-loop threads, default 2 */
     size_t   max_body;            /* request body cap, default 512 KiB */

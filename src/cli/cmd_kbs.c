@@ -20,9 +20,10 @@ static const char k_usage[] =
     "\n"
     "  serve [--config kbs.yaml] [--data-dir DIR] [--listen ADDR] [--port N]\n"
     "        [--insecure-http] [--threads N] [--attestation-policy FILE]\n"
-    "        [--port-file FILE] [--rate N] [--quiet]\n"
+    "        [--port-file FILE] [--rate N] [--seal-master-key TEE] [--quiet]\n"
     "      Run the service (TLS 1.3; a self-signed certificate is made on first\n"
-    "      start and its SHA-256 printed; --insecure-http only on loopback).\n"
+    "      start and its SHA-256 printed; --insecure-http only on loopback;\n"
+    "      --seal-master-key seals a new master key to this machine's TEE).\n"
     "  get-resource --kbs URL --tee sim|sev-snp|tdx|sgx --resource REPO/TYPE/TAG\n"
     "        (--ca CERT | --pin SHA256) --out FILE [--token-out FILE]\n"
     "      Attest to the KBS and write the released secret to FILE (mode 0600).\n"
@@ -47,7 +48,7 @@ static void on_signal(int sig)
 enum {
     O_CONFIG = 256, O_DATA, O_LISTEN, O_PORT, O_INSECURE, O_THREADS, O_APOLICY, O_PORTFILE,
     O_RATE, O_QUIET, O_KBS, O_TEE, O_RESOURCE, O_CA, O_PIN, O_OUT, O_TOKENOUT, O_ADMIN,
-    O_SECRET, O_POLICY, O_HEAD, O_LIMIT, O_HELP
+    O_SECRET, O_POLICY, O_HEAD, O_LIMIT, O_SEAL, O_HELP
 };
 
 static const struct option k_opts[] = {
@@ -63,12 +64,13 @@ static const struct option k_opts[] = {
     {"admin-token-file", required_argument, 0, O_ADMIN},
     {"secret-file", required_argument, 0, O_SECRET}, {"policy", required_argument, 0, O_POLICY},
     {"expect-head", required_argument, 0, O_HEAD}, {"limit", required_argument, 0, O_LIMIT},
+    {"seal-master-key", required_argument, 0, O_SEAL},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
 typedef struct args {
     const char *config, *data, *listen, *port, *apolicy, *portfile, *rate, *threads;
     const char *kbs, *tee, *resource, *ca, *pin, *out, *tokenout, *admin, *secret, *policy;
-    const char *head, *limit;
+    const char *head, *limit, *seal;
     bool insecure, quiet;
 } args;
 
@@ -102,6 +104,7 @@ static int parse(int argc, char **argv, args *a)
         case O_POLICY: a->policy = optarg; break;
         case O_HEAD: a->head = optarg; break;
         case O_LIMIT: a->limit = optarg; break;
+        case O_SEAL: a->seal = optarg; break;
         default:
             return sai_cli_usage_error("kbs %s: unknown or incomplete option %s", argv[0],
                                        argv[optind - 1]);
@@ -123,16 +126,19 @@ static int cmd_serve(args *a)
         snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", a->data);
     if (a->listen)
         snprintf(cfg.listen_addr, sizeof cfg.listen_addr, "%s", a->listen);
-    if (a->port)
-        cfg.port = atoi(a->port);
-    if (a->threads)
-        cfg.threads = atoi(a->threads);
+    char *end = NULL;
+    if (a->port && ((cfg.port = (int)strtol(a->port, &end, 10)), *end != '\0'))
+        return sai_cli_usage_error("kbs serve: --port %s is not a number", a->port);
+    if (a->threads && ((cfg.threads = (int)strtol(a->threads, &end, 10)), *end != '\0'))
+        return sai_cli_usage_error("kbs serve: --threads %s is not a number", a->threads);
     if (a->rate)
         cfg.rate_per_s = cfg.rate_burst = strtod(a->rate, NULL);
     if (a->apolicy)
         snprintf(cfg.attestation_policy, sizeof cfg.attestation_policy, "%s", a->apolicy);
     if (a->insecure)
         cfg.insecure_http = true;
+    if (a->seal)
+        snprintf(cfg.seal_master_key, sizeof cfg.seal_master_key, "%s", a->seal);
     if (a->quiet)
         cfg.quiet = true;
     if (cfg.port < 0 || cfg.port > 65535 || cfg.threads < 1 || cfg.threads > 64)

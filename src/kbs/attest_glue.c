@@ -10,22 +10,125 @@
  * binding. It then reads HOST_DATA from the (now verified) SNP/sim report,
  * which the attestation result does not carry, for the release policies'
  * pipeline_spec_hash rule.
+ *
+ * Chain cache: a KBS sees the same platform certificate chain (VCEK -> ASK
+ * -> ARK) over and over; walking it costs several P-384 verifications per
+ * request. Checked chains are kept (attest's immutable, thread-safe
+ * sai_snp_verifier) keyed by the SHA-256 of the certificate bundle, for at
+ * most 10 minutes, and dropped whenever the policy changes; the report's own
+ * signature, TCB, report data and the whole appraisal still run per request.
+ * The result is the one sai_attest_verify_evidence gives (same two calls);
+ * test_kbs_server checks refusals through this path.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/attest_int.h"
 #include "kbs/kbs_internal.h"
 #include "secureai/attest.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
 
+#define CHAIN_SLOTS 8
+#define CHAIN_TTL_S 600
+
+typedef struct chain {
+    uint8_t           key[32];
+    sai_snp_verifier *v;
+    int64_t           created;
+    int               refs;       /* users + 1 while cached */
+} chain;
+
 typedef struct vctx {
     pthread_rwlock_t   lock;
-    sai_attest_policy *policy;      /* NULL: the attestation module's default */
+    sai_attest_policy *policy;      /* the default policy until one is set */
     char               policy_id[64];
+    pthread_mutex_t    cmu;
+    chain             *slots[CHAIN_SLOTS];
 } vctx;
+
+static void chain_put(vctx *v, chain *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&v->cmu);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&v->cmu);
+    if (last) {
+        sai_snp_verifier_free(c->v);
+        free(c);
+    }
+}
+
+static void chain_flush(vctx *v)
+{
+    for (int i = 0; i < CHAIN_SLOTS; i++) {
+        chain *c = v->slots[i];
+        v->slots[i] = NULL;
+        chain_put(v, c);
+    }
+}
+
+/* A checked chain for this certificate bundle (cached or new); the caller
+ * releases it with chain_put. Called with v->lock held for reading. */
+static int chain_get(vctx *v, const sai_evidence *ev, int64_t now, chain **out, sai_error *err)
+{
+    uint8_t key[32];
+    *out = NULL;
+    int rc = sai_hash(SAI_SHA256, key, ev->certs, ev->certs_len, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&v->cmu);
+    for (int i = 0; i < CHAIN_SLOTS; i++) {
+        chain *c = v->slots[i];
+        if (c && memcmp(c->key, key, 32) == 0 && now - c->created < CHAIN_TTL_S) {
+            c->refs++;
+            *out = c;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&v->cmu);
+    if (*out)
+        return 0;
+    const uint8_t (*roots)[32] = NULL;
+    size_t n_roots = 0;
+    uint8_t local[1][32];
+    sai_attest_policy_sim_roots(v->policy, &roots, &n_roots);
+    if (n_roots == 0 && sai_sim_platform_ark_fingerprint(NULL, local[0], NULL) == 0) {
+        roots = (const uint8_t (*)[32])local;
+        n_roots = 1;
+    }
+    chain *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    rc = sai_snp_verifier_new(&c->v, (const uint8_t *)ev->certs, ev->certs_len, NULL, 0, roots,
+                              n_roots, now, err);
+    if (rc != 0) {
+        free(c);
+        return rc;
+    }
+    memcpy(c->key, key, 32);
+    c->created = now;
+    c->refs = 2;   /* the cache and the caller */
+    pthread_mutex_lock(&v->cmu);
+    int slot = 0;
+    for (int i = 0; i < CHAIN_SLOTS; i++) {
+        if (v->slots[i] == NULL) {
+            slot = i;
+            break;
+        }
+        if (v->slots[i]->created < v->slots[slot]->created)
+            slot = i;
+    }
+    chain *old = v->slots[slot];
+    v->slots[slot] = c;
+    pthread_mutex_unlock(&v->cmu);
+    chain_put(v, old);
+    *out = c;
+    return 0;
+}
 
 static int set_policy(void *ctx, const char *text, size_t len, sai_error *err)
 {
@@ -44,21 +147,30 @@ static int set_policy(void *ctx, const char *text, size_t len, sai_error *err)
     pthread_rwlock_wrlock(&v->lock);
     sai_attest_policy_free(v->policy);
     v->policy = p;
+    chain_flush(v);     /* the trusted roots may have changed */
     snprintf(v->policy_id, sizeof v->policy_id, "sha256:%.16s", hex);
     pthread_rwlock_unlock(&v->lock);
     return 0;
 }
 
-static void host_data_of(const char *evidence, size_t len, sai_kbs_claims *c)
+/* The cached-chain path for sim / SEV-SNP evidence; the envelope already parsed. */
+static int verify_snp_cached(vctx *v, const sai_evidence *ev, const uint8_t *rd, int64_t now,
+                             sai_attest_result *res, sai_error *err)
 {
-    sai_evidence ev;
-    sai_snp_report r;
-    c->host_data[0] = '\0';
-    if (sai_evidence_parse(&ev, evidence, len, NULL) != 0)
-        return;
-    if (ev.report && sai_snp_report_parse(&r, ev.report, ev.report_len, NULL) == 0)
-        sai_hex_encode(c->host_data, r.host_data, 32);
-    sai_evidence_clear(&ev);
+    chain *c = NULL;
+    memset(res, 0, sizeof *res);
+    if (ev->certs == NULL || ev->report == NULL)
+        return sai_error_set(err, SAI_EFORMAT, "evidence carries no report or no VCEK certificate");
+    int rc = chain_get(v, ev, now, &c, err);
+    if (rc != 0)
+        return rc;
+    rc = sai_snp_verifier_verify(c->v, ev->report, ev->report_len, res, err);
+    chain_put(v, c);
+    if (rc != 0)
+        return rc;
+    res->evidence_time = ev->generated_at;
+    res->verified_at = now;
+    return sai_attest_policy_appraise(v->policy, res, rd, now, err);
 }
 
 static int verify(void *ctx, const char *tee, const char *evidence, size_t len,
@@ -67,11 +179,23 @@ static int verify(void *ctx, const char *tee, const char *evidence, size_t len,
 {
     vctx *v = ctx;
     sai_attest_result res;
+    sai_evidence ev;
+    sai_snp_report r;
+    int64_t now = sai_kbs_wall_now();
     memset(out, 0, sizeof *out);
+    int rc = sai_evidence_parse(&ev, evidence, len, err);
+    if (rc != 0)
+        return SAI_EFORMAT;
     pthread_rwlock_rdlock(&v->lock);
-    int rc = sai_attest_verify_evidence(evidence, len, v->policy, report_data, 0, &res, err);
+    if (ev.tee == SAI_TEE_SIM || ev.tee == SAI_TEE_SEV_SNP)
+        rc = verify_snp_cached(v, &ev, report_data, now, &res, err);
+    else
+        rc = sai_attest_verify_evidence(evidence, len, v->policy, report_data, now, &res, err);
     snprintf(out->policy_id, sizeof out->policy_id, "%s", v->policy_id);
     pthread_rwlock_unlock(&v->lock);
+    if (rc == 0 && ev.report && sai_snp_report_parse(&r, ev.report, ev.report_len, NULL) == 0)
+        sai_hex_encode(out->host_data, r.host_data, 32);
+    sai_evidence_clear(&ev);
     if (rc != 0)
         return rc == SAI_ENOMEM || rc == SAI_EIO ? rc : (rc == SAI_EFORMAT ? SAI_EFORMAT : SAI_EPOLICY);
     const char *name = sai_tee_kind_name(res.tee);
@@ -87,8 +211,6 @@ static int verify(void *ctx, const char *tee, const char *evidence, size_t len,
              res.tcb_status[0] ? res.tcb_status : "verified");
     out->debug = res.debug;
     out->simulated = res.is_simulated;
-    if (res.tee == SAI_TEE_SIM || res.tee == SAI_TEE_SEV_SNP)
-        host_data_of(evidence, len, out);
     (void)tee;
     return 0;
 }
@@ -100,7 +222,13 @@ int sai_kbs_verifier_default(sai_kbs_verifier *v, const char *policy_path, sai_e
     if (c == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_rwlock_init(&c->lock, NULL);
+    pthread_mutex_init(&c->cmu, NULL);
     snprintf(c->policy_id, sizeof c->policy_id, "default");
+    int drc = sai_attest_policy_default(&c->policy, err);
+    if (drc != 0) {
+        free(c);
+        return drc;
+    }
     if (policy_path) {
         uint8_t *text = NULL;
         size_t len = 0;
@@ -109,7 +237,9 @@ int sai_kbs_verifier_default(sai_kbs_verifier *v, const char *policy_path, sai_e
             rc = set_policy(c, (const char *)text, len, err);
         free(text);
         if (rc != 0) {
+            sai_attest_policy_free(c->policy);
             pthread_rwlock_destroy(&c->lock);
+            pthread_mutex_destroy(&c->cmu);
             free(c);
             return rc;
         }
@@ -124,7 +254,9 @@ void sai_kbs_verifier_release(sai_kbs_verifier *v)
 {
     vctx *c = v ? v->ctx : NULL;
     if (c) {
+        chain_flush(c);
         sai_attest_policy_free(c->policy);
+        pthread_mutex_destroy(&c->cmu);
         pthread_rwlock_destroy(&c->lock);
         free(c);
     }
@@ -157,9 +289,18 @@ int sai_kbs_attester_open(sai_kbs_attester *a, const char *tee, sai_error *err)
     return 0;
 }
 
+void sai_kbs_attester_borrow(sai_kbs_attester *a, struct sai_tee *t)
+{
+    memset(a, 0, sizeof *a);
+    a->ctx = t;
+    a->tee = sai_tee_kind_name(sai_tee_kind_of(t));
+    a->evidence = evidence;
+    a->borrowed = true;
+}
+
 void sai_kbs_attester_close(sai_kbs_attester *a)
 {
-    if (a && a->ctx)
+    if (a && a->ctx && !a->borrowed)
         sai_tee_close(a->ctx);
     if (a)
         memset(a, 0, sizeof *a);

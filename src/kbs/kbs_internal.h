@@ -26,6 +26,13 @@ typedef struct sai_kbs_store sai_kbs_store;
 
 /* Open (creating when missing) <dir>/kbs.db and <dir>/master.key. */
 int  sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err);
+/* The same; a master key created now is sealed to the TEE kind seal_tee
+ * (NULL: a plain 0600 file). An existing sealed key is unsealed whatever
+ * seal_tee says. */
+int  sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
+                               const char *seal_tee, sai_error *err);
+int  sai_kbs_master_key_load(const char *dir, bool create, const char *seal_tee, uint8_t key[32],
+                             sai_error *err);
 void sai_kbs_store_close(sai_kbs_store *s);
 
 /* Each of these writes its audit entry in the same transaction, so an
@@ -133,6 +140,21 @@ int sai_kbs_token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_clai
 /* Verify signature and expiry; fill claims and the TEE key from the token. */
 int sai_kbs_token_verify(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
                          sai_kbs_claims *c, sai_ec_key **tee_key, sai_error *err);
+/* The same; with signature_known_good the ECDSA check is skipped because the
+ * caller matched the exact token bytes against ones this KBS issued. */
+int sai_kbs_token_decode(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
+                         bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
+                         sai_error *err);
+
+/* ---- issued-token memo (token.c) -------------------------------------------
+ * SHA-256 of each token this KBS issued, so /resource can skip re-verifying
+ * its own signature. Direct-mapped, fixed size; a miss only costs the full
+ * verification. */
+typedef struct sai_kbs_issued sai_kbs_issued;
+int  sai_kbs_issued_new(sai_kbs_issued **out, sai_error *err);
+void sai_kbs_issued_free(sai_kbs_issued *t);
+void sai_kbs_issued_add(sai_kbs_issued *t, const char *jwt, int64_t exp);
+bool sai_kbs_issued_has(sai_kbs_issued *t, const char *jwt, int64_t now);
 
 /* ---- TLS material (tls.c) ---------------------------------------------------- */
 /* Load or create (self-signed P-384, CN/SAN localhost + 127.0.0.1) the

@@ -36,10 +36,13 @@ int sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, int ttl_s, sai_erro
     size_t n = 16;
     while (n < 2 * cap)
         n <<= 1;
-    if (t == NULL || (t->slots = calloc(n, sizeof(slot))) == NULL) {
+    if (t == NULL || (t->slots = malloc(n * sizeof(slot))) == NULL) {
         free(t);
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     }
+    /* Touch the whole table now, so the server's memory is flat from the
+     * start instead of growing as random slots are first written. */
+    memset(t->slots, 0, n * sizeof(slot));
     pthread_mutex_init(&t->mu, NULL);
     t->nslots = n;
     t->cap = cap;
@@ -77,9 +80,10 @@ static void put(sai_kbs_sessions *t, const slot *s)
 static void sweep(sai_kbs_sessions *t, double now)
 {
     slot *old = t->slots;
-    slot *fresh = calloc(t->nslots, sizeof(slot));
+    slot *fresh = malloc(t->nslots * sizeof(slot));
     if (fresh == NULL)
         return;
+    memset(fresh, 0, t->nslots * sizeof(slot));
     t->slots = fresh;
     t->live = t->used = 0;
     for (size_t i = 0; i < t->nslots; i++)

@@ -9,8 +9,8 @@
  * in tests/kbs/test_kbs_crash.sh checks it). Secrets at rest are
  * AES-256-GCM under HKDF(master key, "secureai/v1/kbs-store") with the
  * resource name as associated data, so a row copied under another name does
- * not open. The master key is 32 random bytes in a 0600 file; we refuse to
- * use a key file that group or others can read.
+ * not open. The master key is 32 random bytes in a 0600 file, optionally
+ * sealed to the KBS's own TEE (masterkey.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,13 +21,16 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
 
 struct sai_kbs_store {
     sqlite3        *db;
-    bool            dirty;      /* audit entries committed without fsync */
+    atomic_bool     dirty;      /* audit entries committed without fsync */
+    sqlite3        *sync_db;    /* a second connection, for checkpoints only */
+    pthread_mutex_t sync_mu;
     pthread_mutex_t mu;
     sai_secret     *keys;       /* [0..31] store key, [32..63] audit chain key */
     sai_aead       *aead;
@@ -46,45 +49,13 @@ static const char *k_schema =
     "  actor TEXT NOT NULL, subject TEXT NOT NULL, verdict TEXT NOT NULL,"
     "  detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);";
 
-static int load_master_key(const char *dir, bool create, uint8_t key[32], sai_error *err)
+int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, SAI_KBS_MASTER_KEY_FILE);
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno != ENOENT || !create)
-            return sai_error_set(err, SAI_ENOTFOUND, "no master key at %s", path);
-        uint8_t fresh[32];
-        if (sai_random_bytes(fresh, 32, err) != 0)
-            return err ? err->code : SAI_ECRYPTO;
-        int rc = sai_write_file_atomic(path, fresh, 32, 0600, true, err);
-        sai_wipe(fresh, 32);
-        if (rc != 0)
-            return rc;
-        if (stat(path, &st) != 0)
-            return sai_error_set(err, SAI_EIO, "cannot stat %s", path);
-    }
-    if ((st.st_mode & 077) != 0)
-        return sai_error_set(err, SAI_EPOLICY,
-                             "master key %s is readable by group or others (mode %o); chmod 600 it",
-                             path, (unsigned)(st.st_mode & 0777));
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = sai_read_file(path, 64, &buf, &len, err);
-    if (rc != 0)
-        return rc;
-    if (len != 32) {
-        sai_wipe(buf, len);
-        free(buf);
-        return sai_error_set(err, SAI_EFORMAT, "master key %s must be 32 bytes, is %zu", path, len);
-    }
-    memcpy(key, buf, 32);
-    sai_wipe(buf, len);
-    free(buf);
-    return 0;
+    return sai_kbs_store_open_sealed(out, dir, create, NULL, err);
 }
 
-int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
+int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
+                              const char *seal_tee, sai_error *err)
 {
     *out = NULL;
     if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
@@ -93,11 +64,12 @@ int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_er
     if (s == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->sync_mu, NULL);
     int rc;
     uint8_t master[32];
     if ((rc = sai_secret_new(&s->keys, 64, err)) != 0)
         goto fail;
-    if ((rc = load_master_key(dir, create, master, err)) != 0)
+    if ((rc = sai_kbs_master_key_load(dir, create, seal_tee, master, err)) != 0)
         goto fail;
     rc = sai_hkdf_sha256(s->keys->data, 32, master, 32, NULL, 0,
                          (const uint8_t *)"secureai/v1/kbs-store", 21, err);
@@ -128,6 +100,13 @@ int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_er
         goto fail;
     }
     chmod(path, 0600);
+    if (sqlite3_open_v2(path, &s->sync_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        rc = sai_error_set(err, SAI_EIO, "cannot open %s twice", path);
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->sync_db, 5000);
+    sqlite3_exec(s->sync_db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     *out = s;
     return 0;
 fail:
@@ -139,8 +118,11 @@ void sai_kbs_store_close(sai_kbs_store *s)
 {
     if (s == NULL)
         return;
+    if (s->sync_db)
+        sqlite3_close(s->sync_db);
     if (s->db)
         sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->sync_mu);
     sai_aead_free(s->aead);
     sai_secret_free(s->keys);
     pthread_mutex_destroy(&s->mu);
@@ -162,7 +144,7 @@ static int begin_mode(sai_kbs_store *s, bool durable, sai_error *err)
     sqlite3_exec(s->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                  NULL, NULL, NULL);
     if (!durable)
-        s->dirty = true;
+        atomic_store(&s->dirty, true);
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         int rc = db_fail(s, err, "cannot begin a transaction");
         pthread_mutex_unlock(&s->mu);
@@ -176,17 +158,17 @@ static int begin(sai_kbs_store *s, sai_error *err)
     return begin_mode(s, true, err);
 }
 
+/* On its own connection, so the request path (s->mu) never waits for the
+ * disk: a PASSIVE checkpoint runs beside writers. In WAL mode a checkpoint
+ * first syncs the WAL, then the database. */
 int sai_kbs_store_sync(sai_kbs_store *s)
 {
     int rc = 0;
-    pthread_mutex_lock(&s->mu);
-    if (s->dirty) {
-        /* In WAL mode a checkpoint first syncs the WAL (then the database). */
-        rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+    pthread_mutex_lock(&s->sync_mu);
+    if (atomic_exchange(&s->dirty, false))
+        rc = sqlite3_wal_checkpoint_v2(s->sync_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
              SQLITE_OK ? 0 : SAI_EIO;
-        s->dirty = false;
-    }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->sync_mu);
     return rc;
 }
 

@@ -394,6 +394,60 @@ static void test_malformed_and_oversized_bodies(void **state)
     sai_kbs_client_free(c);
 }
 
+/* Numbered protocol cases, tests/kbs/cases/NNNN.case: METHOD, PATH, optional
+ * HEADER (@ADMIN@ is replaced by the admin token) and BODY lines, the
+ * expected STATUS and a substring EXPECTed in the answer. */
+static void test_protocol_cases(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s/tests/kbs/cases/*.case", SAI_SOURCE_DIR);
+    FILE *ls = popen(cmd, "r");
+    assert_non_null(ls);
+    char file[512];
+    int n = 0;
+    sai_kbs_client *c = test_client(&g_kbs);
+    const char *admin = strchr(g_kbs.admin_hdr, ' ') + 1 + strlen("Bearer ");
+    while (fgets(file, sizeof file, ls)) {
+        file[strcspn(file, "\n")] = '\0';
+        uint8_t *text = NULL;
+        size_t len = 0;
+        sai_error err;
+        assert_int_equal(sai_read_file(file, 64 * 1024, &text, &len, &err), 0);
+        char method[16] = "", path[512] = "", hdr[512] = "", body[8192] = "", expect[256] = "";
+        int status = 0;
+        char *save = NULL;
+        for (char *line = strtok_r((char *)text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            if (strncmp(line, "METHOD ", 7) == 0) snprintf(method, sizeof method, "%s", line + 7);
+            else if (strncmp(line, "PATH ", 5) == 0) snprintf(path, sizeof path, "%s", line + 5);
+            else if (strncmp(line, "BODY ", 5) == 0) snprintf(body, sizeof body, "%s", line + 5);
+            else if (strncmp(line, "STATUS ", 7) == 0) status = atoi(line + 7);
+            else if (strncmp(line, "EXPECT ", 7) == 0) snprintf(expect, sizeof expect, "%s", line + 7);
+            else if (strncmp(line, "HEADER ", 7) == 0) {
+                char *at = strstr(line + 7, "@ADMIN@");
+                if (at) {
+                    *at = '\0';
+                    snprintf(hdr, sizeof hdr, "%s%s%s", line + 7, admin, at + 7);
+                } else {
+                    snprintf(hdr, sizeof hdr, "%s", line + 7);
+                }
+            }
+        }
+        char *resp = NULL;
+        int got = test_req(c, method, path, hdr[0] ? hdr : NULL, body[0] ? body : NULL, &resp);
+        if (got != status || resp == NULL || strstr(resp, expect) == NULL)
+            fail_msg("%s: %s %s -> %d %s (want %d with \"%s\")", file, method, path, got,
+                     resp ? resp : "", status, expect);
+        free(resp);
+        free(text);
+        n++;
+    }
+    pclose(ls);
+    assert_true(n >= 19);
+    assert_int_equal(test_req(c, "GET", "/healthz", NULL, NULL, NULL), 200);
+    sai_kbs_client_free(c);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -462,7 +516,7 @@ static void test_down_kbs_bounded_error(void **state)
 static void tweak_limits(sai_kbs_config *c)
 {
     tweak_main(c);
-    c->header_timeout_s = 1;
+    c->header_timeout_s = 2;
     c->idle_timeout_s = 1;
     c->max_connections = 4;
     c->rate_per_s = 1;
@@ -509,7 +563,7 @@ static void test_limits(void **state)
     assert_true(slow >= 0);
     double t0 = sai_now();
     bool closed = false;
-    while (sai_now() - t0 < 4.0 && !closed) {
+    while (sai_now() - t0 < 6.0 && !closed) {
         if (send(slow, "\x16", 1, MSG_NOSIGNAL) != 1)
             closed = true;
         struct pollfd p = {.fd = slow, .events = POLLIN};
@@ -520,7 +574,7 @@ static void test_limits(void **state)
         }
     }
     assert_true(closed);
-    assert_true(sai_now() - t0 < 3.0);
+    assert_true(sai_now() - t0 < 4.5);   /* the 2 s deadline, not the bytes, decided */
     close(slow);
     /* Connection cap: 4 held; the 5th is closed at once. */
     usleep(200 * 1000);
@@ -530,11 +584,11 @@ static void test_limits(void **state)
     usleep(100 * 1000);
     int extra = raw_connect(port);
     assert_true(extra >= 0);
-    assert_true(time_to_close(extra, 2.0) < 0.5);
+    assert_true(time_to_close(extra, 3.0) < 1.2);   /* well before the 2 s deadline */
     close(extra);
     for (int i = 0; i < 4; i++)
         close(held[i]);
-    usleep(1200 * 1000);
+    usleep(2200 * 1000);
     /* Rate limit: a burst of 3 at 1/s, then 429. */
     sai_kbs_client *c = test_client(&t);
     int ok = 0, limited = 0;
@@ -582,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_admin_requires_credential),
         cmocka_unit_test(test_attestation_policy_via_admin),
         cmocka_unit_test(test_malformed_and_oversized_bodies),
+        cmocka_unit_test(test_protocol_cases),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_client_verifies_server),
         cmocka_unit_test(test_down_kbs_bounded_error),

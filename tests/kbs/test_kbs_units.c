@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "kbs/kbs_test.h"
+#include "secureai/tee.h"
 
 static void test_wrap_roundtrip_and_tamper(void **state)
 {
@@ -261,6 +262,48 @@ static void test_store_at_rest_and_master_key(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A master key sealed to the sim TEE: not in the file in the clear, opens
+ * again on the same platform, not on another one. */
+static void test_master_key_sealed_to_tee(void **state)
+{
+    (void)state;
+    char root[256], plat[400], other[400], dir[400], path[500], cmd[300];
+    sai_error err;
+    test_mkdtemp(root, sizeof root);
+    snprintf(plat, sizeof plat, "%s/plat", root);
+    snprintf(other, sizeof other, "%s/other", root);
+    snprintf(dir, sizeof dir, "%s/kbs", root);
+    assert_int_equal(sai_sim_platform_init(plat, false, &err), 0);
+    assert_int_equal(sai_sim_platform_init(other, false, &err), 0);
+    setenv("SECUREAI_PLATFORM_DIR", plat, 1);
+    sai_kbs_store *s = NULL;
+    sai_secret *sec = NULL;
+    char *pol = NULL;
+    assert_int_equal(sai_kbs_store_open_sealed(&s, dir, true, "sim", &err), 0);
+    assert_int_equal(sai_kbs_store_put_resource(s, "a/b/c", (const uint8_t *)"sealed-secret", 13,
+                                                "{\"tee\":[\"sim\"]}", "t", &err), 0);
+    sai_kbs_store_close(s);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/master.key", dir);
+    assert_int_equal(sai_read_file(path, 4096, &buf, &len, &err), 0);
+    assert_int_equal(len, 69);
+    assert_memory_equal(buf, "SAIKMK01", 8);
+    free(buf);
+    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs_store_get_resource(s, "a/b/c", &sec, &pol, &err), 0);
+    assert_memory_equal(sec->data, "sealed-secret", 13);
+    sai_secret_free(sec);
+    free(pol);
+    sai_kbs_store_close(s);
+    setenv("SECUREAI_PLATFORM_DIR", other, 1);
+    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "does not unseal"));
+    unsetenv("SECUREAI_PLATFORM_DIR");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Edit, remove, reorder, cut: each is caught (the last only against a head). */
 static void test_audit_tamper(void **state)
 {
@@ -342,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_sessions_single_use_and_expiry),
         cmocka_unit_test(test_store_at_rest_and_master_key),
+        cmocka_unit_test(test_master_key_sealed_to_tee),
         cmocka_unit_test(test_audit_tamper),
         cmocka_unit_test(test_request_parsers),
     };
