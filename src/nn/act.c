@@ -32,6 +32,14 @@ void nn_add_forward(sai_nn_model_t *m, const nn_op *op, int n)
     const float *a = m->acts[op->in].x, *b = m->acts[op->in2].x;
     float *y = m->acts[op->out].x;
     long len = (long)n * (long)m->acts[op->out].size;
+    if (op->relu) {
+        SAI_OMP(omp parallel for schedule(static))
+        for (long i = 0; i < len; i++) {
+            float v = a[i] + b[i];
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+        return;
+    }
     SAI_OMP(omp parallel for schedule(static))
     for (long i = 0; i < len; i++)
         y[i] = a[i] + b[i];
@@ -39,13 +47,14 @@ void nn_add_forward(sai_nn_model_t *m, const nn_op *op, int n)
 
 void nn_add_backward(sai_nn_model_t *m, const nn_op *op, int n)
 {
-    const float *dy = m->acts[op->out].dx;
+    const float *dy = m->acts[op->out].dx, *y = m->acts[op->out].x;
     float *da = m->acts[op->in].dx, *db = m->acts[op->in2].dx;
     long len = (long)n * (long)m->acts[op->out].size;
-    bool ga = m->acts[op->in].need_grad, gb = m->acts[op->in2].need_grad;
+    bool ga = m->acts[op->in].need_grad, gb = m->acts[op->in2].need_grad, relu = op->relu;
     SAI_OMP(omp parallel for schedule(static))
     for (long i = 0; i < len; i++) {
-        if (ga) da[i] += dy[i];
-        if (gb) db[i] += dy[i];
+        float g = (relu && !(y[i] > 0.0f)) ? 0.0f : dy[i];
+        if (ga) da[i] += g;
+        if (gb) db[i] += g;
     }
 }

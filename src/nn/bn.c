@@ -19,6 +19,7 @@ void nn_bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train)
     float *rm = m->tensors[op->rm].data, *rv = m->tensors[op->rv].data;
     int C = a->c;
     size_t HW = (size_t)a->h * a->w, M = (size_t)n * HW;
+    bool relu = op->relu;
     SAI_OMP(omp parallel for schedule(static))
     for (int c = 0; c < C; c++) {
         float mean, istd;
@@ -57,8 +58,15 @@ void nn_bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train)
         for (int i = 0; i < n; i++) {
             const float *x = a->x + (size_t)i * a->size + (size_t)c * HW;
             float *y = o->x + (size_t)i * o->size + (size_t)c * HW;
-            for (size_t j = 0; j < HW; j++)
-                y[j] = x[j] * scale + shift;
+            if (relu) {
+                for (size_t j = 0; j < HW; j++) {
+                    float v = x[j] * scale + shift;
+                    y[j] = v > 0.0f ? v : 0.0f;
+                }
+            } else {
+                for (size_t j = 0; j < HW; j++)
+                    y[j] = x[j] * scale + shift;
+            }
         }
     }
 }
@@ -70,14 +78,19 @@ void nn_bn_backward(sai_nn_model_t *m, const nn_op *op, int n)
     float *dg = m->tensors[op->w].grad, *db = m->tensors[op->b].grad;
     int C = a->c;
     size_t HW = (size_t)a->h * a->w, M = (size_t)n * HW;
+    bool relu = op->relu;
     SAI_OMP(omp parallel for schedule(static))
     for (int c = 0; c < C; c++) {
         float mean = op->save_mean[c], istd = op->save_istd[c];
         double sdy = 0.0, sdyx = 0.0;
         for (int i = 0; i < n; i++) {
             const float *x = a->x + (size_t)i * a->size + (size_t)c * HW;
-            const float *dy = o->dx + (size_t)i * o->size + (size_t)c * HW;
+            const float *y = o->x + (size_t)i * o->size + (size_t)c * HW;
+            float *dy = o->dx + (size_t)i * o->size + (size_t)c * HW;
             float s1 = 0.0f, s2 = 0.0f;
+            if (relu)   /* fused ReLU: mask the incoming gradient in place, once */
+                for (size_t j = 0; j < HW; j++)
+                    dy[j] = y[j] > 0.0f ? dy[j] : 0.0f;
             for (size_t j = 0; j < HW; j++) {
                 s1 += dy[j];
                 s2 += dy[j] * (x[j] - mean);

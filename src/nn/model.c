@@ -151,7 +151,22 @@ static int simple(sai_nn_model_t *m, nn_op_kind kind, int in, int k, int stride)
     return out;
 }
 
-static int relu(sai_nn_model_t *m, int in) { return simple(m, OP_RELU, in, 0, 0); }
+/* ReLU right after batch norm or a residual add is fused into that op (one
+ * pass over memory instead of two, one activation fewer); the activation
+ * was created by the previous op and has no other consumer yet, so the
+ * op's output can simply become the ReLU's output. */
+static int relu(sai_nn_model_t *m, int in)
+{
+    if (in < 0)
+        return -1;
+    nn_op *last = m->nops > 0 ? &m->ops[m->nops - 1] : NULL;
+    if (last != NULL && last->out == in && !last->relu &&
+        (last->kind == OP_BN || last->kind == OP_ADD)) {
+        last->relu = true;
+        return in;
+    }
+    return simple(m, OP_RELU, in, 0, 0);
+}
 
 static int add(sai_nn_model_t *m, int a, int b)
 {
@@ -300,6 +315,8 @@ int nn_build(sai_nn_model_t *m, sai_error *err)
         else if (strcmp(l, "conv5x5") == 0)  x = conv(m, x, 3, 5, 1, 2, "c");
         else if (strcmp(l, "bn") == 0)       x = bn(m, x, "bn");
         else if (strcmp(l, "relu") == 0)     x = relu(m, x);
+        else if (strcmp(l, "bnrelu") == 0)   x = relu(m, bn(m, x, "bn"));
+        else if (strcmp(l, "addrelu") == 0)  x = relu(m, add(m, conv(m, x, m->in_c, 3, 1, 1, "a"), x));
         else if (strcmp(l, "maxpool") == 0)  x = simple(m, OP_MAXPOOL, x, 2, 2);
         else if (strcmp(l, "avgpool") == 0)  x = simple(m, OP_AVGPOOL, x, 2, 2);
         else if (strcmp(l, "gap") == 0)      x = simple(m, OP_GAP, x, 0, 0);

@@ -52,6 +52,7 @@ typedef struct nn_op {
     int in, in2, out;        /* act indices */
     int w, b, rm, rv;        /* tensor indices (-1 unused) */
     int k, stride, pad;
+    bool relu;               /* BN / ADD: ReLU fused into the output */
     float *save_mean, *save_istd;  /* BN, per channel, arena */
 } nn_op;
 
