@@ -83,7 +83,7 @@ static int get_key(enclave *e, const sai_kbs_resource *r, sai_secret **key, sai_
 {
     char res[200];
     snprintf(res, sizeof res, "%s/%s/%s", r->repo, r->type, r->tag);
-    sai_kbs_attester att = {e, e->tee, tee_evidence};
+    sai_kbs_attester att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
     char *token = NULL;
     int rc = sai_kbs_client_get_resource(e->kbs, &att, res, key, &token, err);
     free(token);
