@@ -11,7 +11,7 @@
 #      launch measurement of examples/fashion-mnist.yaml
 #   5. secureai run (enclave: attest, key, decrypt, train, seal, sign)
 #   6. secureai verify (offline: evidence, key binding, signature, model,
-#      dataset identity, measurement)
+#      dataset identity, measurement); then a tampered shard is refused
 #   7. overhead probe: the same model for SAI_DEMO_BASELINE_STEPS steps,
 #      plain (plaintext files, one process) and in the enclave (sealed data,
 #      attestation, isolation, sealing), back to back so both see the same
@@ -113,6 +113,16 @@ else
   verdict="FAILED"
 fi
 cat "$work/verify.txt"
+
+echo "== 6b. the host flips one byte of one shard: the enclave refuses, nothing is written"
+cp -r "$work/fashion-mnist.sealed" "$work/tampered.sealed"
+printf '\x01' | dd of="$work/tampered.sealed/train-labels-idx1-ubyte.gz.sealed" bs=1 seek=4096 conv=notrunc status=none
+if "$cli" run --quiet --dataset "$work/tampered.sealed" --out "$work/tampered-run" --kbs "$kbs" "$spec" \
+     >/dev/null 2>"$work/tampered.err"; then
+  die "a tampered dataset was accepted"
+fi
+[ ! -e "$work/tampered-run/model.sealed" ] || die "a refused run left a model behind"
+echo "refused: $(cat "$work/tampered.err")"
 
 echo "== 7. overhead probe: $base_steps steps plain, then the same in the enclave"
 plain=$("$cli" run --plain "$src" "$work/probe.yaml")
