@@ -322,7 +322,7 @@ static int run(enclave *e, sai_error *err)
     sai_stage_result sr = {0};
     uint8_t *sealed = NULL, *evidence = NULL;
     size_t sealed_len = 0, ev_len = 0;
-    char *stmt = NULL, *names_buf = NULL;
+    char *stmt = NULL;
     const char **names = NULL;
     sai_ec_key *pk = NULL;
     cJSON *sj = NULL;
@@ -487,7 +487,6 @@ out:
     free(sealed);
     free(evidence);
     free(stmt);
-    free(names_buf);
     sai_ec_free(pk);
     return rc;
 }
