@@ -271,10 +271,12 @@ static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sa
     cJSON_AddStringToObject(r, "measurement", hex);
     cJSON_AddStringToObject(r, "spec", s->source ? s->source : "");
     char stages[80] = "";
+    size_t sl = 0;
     for (unsigned b = 1; b <= SAI_STAGE_INFER; b <<= 1)
         if (s->stages & b) {
-            strcat(stages, stages[0] ? "," : "");
-            strcat(stages, sai_pipeline_stage_name(b));
+            int k = snprintf(stages + sl, sizeof stages - sl, "%s%s", sl ? "," : "", sai_pipeline_stage_name(b));
+            if (k > 0 && (size_t)k < sizeof stages - sl)
+                sl += (size_t)k;
         }
     cJSON_AddStringToObject(r, "stages", stages);
     cJSON_AddStringToObject(r, "model_arch", s->model.arch);
