@@ -101,8 +101,7 @@ typedef struct sai_kbs_config {
     double   rate_burst;
     int      nonce_ttl_s;         /* default 60 */
     int      token_ttl_s;         /* default 300 */
-    bool     log_json;            /* structured log lines on stderr */
-    bool     quiet;
+    bool     quiet;               /* log lines (JSON, stderr) only for 4xx/5xx and notices */
 } sai_kbs_config;
 
 void sai_kbs_config_defaults(sai_kbs_config *c);
@@ -190,6 +189,9 @@ int sai_kbs_policy_validate(const char *policy_json, size_t len, sai_error *err)
 /* Audit log verification on a store directory (what `kbs audit verify` runs).
  * Needs the master key (the chain is keyed). *entries gets the count. */
 int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65],
+                         sai_error *err) SAI_MUST_CHECK;
+/* The last `limit` entries (0: all) as a JSON array, offline (malloc'ed). */
+int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json,
                          sai_error *err) SAI_MUST_CHECK;
 
 #endif

@@ -346,8 +346,12 @@ static int cmd_audit(int argc, char **argv)
         return admin_call(&a, "audit show", "GET", path, NULL);
     if (!a.data)
         return sai_cli_usage_error("kbs audit show needs --data-dir or --kbs");
-    (void)path;
-    return sai_cli_usage_error("kbs audit show --data-dir: use `kbs audit verify` offline, or --kbs");
+    char *json = NULL;
+    if (sai_kbs_audit_export(a.data, a.limit ? strtoull(a.limit, NULL, 10) : 100, &json, &err) != 0)
+        return sai_cli_fail(&err, "kbs audit show");
+    printf("%s\n", json);
+    free(json);
+    return 0;
 }
 
 static int run(int argc, char **argv)

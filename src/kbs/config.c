@@ -25,7 +25,6 @@ void sai_kbs_config_defaults(sai_kbs_config *c)
     c->rate_burst = 100;
     c->nonce_ttl_s = 60;
     c->token_ttl_s = 300;
-    c->log_json = true;
 }
 
 static int set_str(char *dst, size_t cap, const char *v, const char *k, sai_error *err)
@@ -77,14 +76,14 @@ static int apply(sai_kbs_config *c, const char *k, const char *v, sai_error *err
     NUM(token_ttl_s, 1, 86400, int);
 #undef STR
 #undef NUM
-    if (strcmp(k, "insecure_http") == 0 || strcmp(k, "log_json") == 0) {
+    if (strcmp(k, "insecure_http") == 0 || strcmp(k, "quiet") == 0) {
         bool b = strcmp(v, "true") == 0 || strcmp(v, "yes") == 0;
         if (!b && strcmp(v, "false") != 0 && strcmp(v, "no") != 0)
             return sai_error_set(err, SAI_EINVAL, "config: %s must be true or false", k);
         if (k[0] == 'i')
             c->insecure_http = b;
         else
-            c->log_json = b;
+            c->quiet = b;
         return 0;
     }
     return sai_error_set(err, SAI_EINVAL, "config: unknown key \"%s\"", k);

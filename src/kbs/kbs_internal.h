@@ -1,9 +1,11 @@
 /*
  * kbs_internal.h — private interfaces between the KBS's files: the store
- * (store.c), the audit chain (audit.c), request parsers (request.c), the
+ * (store.c, masterkey.c), the audit chain (audit.c), request parsers
+ * (request.c), release policies (policy.c), secret wrapping (wrap.c), the
  * session table (session.c), limits (limits.c), metrics (metrics.c), result
- * tokens (token.c) and TLS material (tls.c). Not installed; src/kbs only
- * (and the KBS tests and fuzzers).
+ * tokens (token.c), TLS material (tls.c) and config (config.c); server.c and
+ * client.c use them, attest_glue.c binds the verifier to src/attest. Not
+ * installed: src/kbs, the KBS tests, fuzzers and bench only.
  */
 #ifndef SAI_KBS_INTERNAL_H
 #define SAI_KBS_INTERNAL_H

@@ -420,6 +420,7 @@ static int h_admin(sai_kbs_server *s, struct evhttp_request *req, const char *pe
             }
             size_t n = strlen(pol) + strlen(name) + 64;
             code = 500;
+            audit(s, "admin.read-resource", peer, name, "ok", "metadata");
             if ((out = malloc(n)) != NULL) {
                 code = 200;
                 snprintf(out, n, "{\"name\":\"%s\",\"length\":%zu,\"policy\":%s}", name,
@@ -474,6 +475,7 @@ static int h_admin(sai_kbs_server *s, struct evhttp_request *req, const char *pe
         }
         (void)entries;
         (void)head;
+        audit(s, "admin.read-audit", peer, "audit", "ok", q ? q : "");
         reply_json(req, 200, json);
         free(json);
         return 200;
@@ -524,7 +526,14 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     /* The next request on this connection must arrive complete within the
      * idle + header budget, whatever trickle of bytes keeps it alive. */
-    arm_deadline(conn_of(req), s->cfg.idle_timeout_s + s->cfg.header_timeout_s);
+    conn *cn = conn_of(req);
+    arm_deadline(cn, s->cfg.idle_timeout_s + s->cfg.header_timeout_s);
+    /* evhttp falls back to a plain socket when bev_cb fails (out of memory):
+     * never serve anything but an error over such a connection. */
+    if (!s->cfg.insecure_http && cn == NULL) {
+        reply_error(req, 400, "TLS is required");
+        return;
+    }
     if (uri == NULL || strlen(uri) >= sizeof path) {
         reply_error(req, 414, "the URI is too long");
         return;
@@ -807,6 +816,10 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
             goto fail;
         }
         evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg.max_body);
+        /* Drain (not buffer) an oversized body, then answer 413: without this
+         * the close races the upload and the client sees a reset instead of
+         * the status. The connection deadline still bounds the upload. */
+        evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
         evhttp_set_max_headers_size(w->http, 16 * 1024);
         evhttp_set_timeout(w->http, s->cfg.header_timeout_s);
         evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |

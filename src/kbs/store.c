@@ -385,6 +385,20 @@ int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[
 
 int sai_kbs_audit_dump_locked(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
 
+int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json, sai_error *err)
+{
+    sai_kbs_store *s = NULL;
+    *json = NULL;
+    int rc = sai_kbs_store_open(&s, data_dir, false, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    rc = sai_kbs_audit_dump_locked(s, limit, json, err);
+    pthread_mutex_unlock(&s->mu);
+    sai_kbs_store_close(s);
+    return rc;
+}
+
 int sai_kbs_audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err)
 {
     pthread_mutex_lock(&s->mu);

@@ -69,6 +69,7 @@ kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status $?"; pid=
 
 "$cli" kbs audit verify --data-dir "$tmp/kbs" > "$tmp/verify.out" || fail "audit verify"
 head=$(sed -n 's/.*head \([0-9a-f]*\)$/\1/p' "$tmp/verify.out")
+"$cli" kbs audit show --data-dir "$tmp/kbs" --limit 3 | grep -q '"event":"admin.delete-resource"' || fail "offline audit show"
 "$cli" kbs audit verify --data-dir "$tmp/kbs" --expect-head "$head" >/dev/null || fail "expect-head"
 # edit one entry -> detected
 cp -r "$tmp/kbs" "$tmp/kbs2"

@@ -354,6 +354,36 @@ static void test_audit_tamper(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_config(void **state)
+{
+    (void)state;
+    char dir[256], path[400], cmd[300];
+    sai_kbs_config c;
+    sai_error err;
+    test_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/kbs.yaml", dir);
+    const char *good = "port: 9443\nmax_connections: 7\nrate_per_s: 2.5\nseal_master_key: sim\n"
+                       "insecure_http: true\n";
+    assert_int_equal(sai_write_file_atomic(path, good, strlen(good), 0600, false, &err), 0);
+    sai_kbs_config_defaults(&c);
+    assert_int_equal(sai_kbs_config_load(&c, path, &err), 0);
+    assert_int_equal(c.port, 9443);
+    assert_int_equal(c.max_connections, 7);
+    assert_true(c.rate_per_s == 2.5);
+    assert_string_equal(c.seal_master_key, "sim");
+    assert_true(c.insecure_http);
+    assert_int_equal(c.nonce_ttl_s, 60);
+    const char *bad[] = {"max_conections: 7\n", "port: 70000\n", "port: 12x\n",
+                         "threads: [1, 2]\n", "insecure_http: maybe\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(sai_write_file_atomic(path, bad[i], strlen(bad[i]), 0600, false, &err), 0);
+        sai_kbs_config_defaults(&c);
+        assert_int_not_equal(sai_kbs_config_load(&c, path, &err), 0);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_request_parsers(void **state)
 {
     (void)state;
@@ -387,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_store_at_rest_and_master_key),
         cmocka_unit_test(test_master_key_sealed_to_tee),
         cmocka_unit_test(test_audit_tamper),
+        cmocka_unit_test(test_config),
         cmocka_unit_test(test_request_parsers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
