@@ -36,9 +36,6 @@ void sai_nn_set_threads(int threads)
     if (threads > SAI_NN_MAX_THREADS)
         threads = SAI_NN_MAX_THREADS;
     g_threads = threads;
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
     /* The engine parallelises around the GEMMs: BLAS stays single-threaded so
      * engine threads x BLAS threads never exceeds the cores. */
     openblas_set_num_threads(1);

@@ -12,14 +12,11 @@
 
 #include "secureai/nn.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#define SAI_OMP(x) _Pragma(#x)
-static inline int sai_nn_tid(void) { return omp_get_thread_num(); }
-#else
-#define SAI_OMP(x)
-static inline int sai_nn_tid(void) { return 0; }
-#endif
+/* The worker pool (threads.c): run fn over [0, n) split into one
+ * contiguous chunk per engine thread (at most max_threads; 0 = no cap);
+ * tid is 0..threads-1 and indexes per-thread scratch. */
+typedef void (*nn_task_fn)(void *ctx, long begin, long end, int tid);
+void nn_parallel(long n, int max_threads, nn_task_fn fn, void *ctx);
 
 #define SAI_NN_ALIGN 64
 #define SAI_NN_MAX_TENSORS 512
