@@ -56,7 +56,8 @@ static void add_bwd(void *vc, long b, long e, int tid)
 void nn_relu_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     ew_ctx c = {.a = m->acts[op->in].x, .out = m->acts[op->out].x};
-    nn_parallel((long)n * (long)m->acts[op->in].size, 0, relu_fwd, &c);
+    long len = (long)n * (long)m->acts[op->in].size;
+    nn_parallel(len, nn_grain((size_t)len), relu_fwd, &c);
 }
 
 void nn_relu_backward(sai_nn_model_t *m, const nn_op *op, int n)
@@ -64,14 +65,16 @@ void nn_relu_backward(sai_nn_model_t *m, const nn_op *op, int n)
     if (!m->acts[op->in].need_grad)
         return;
     ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx};
-    nn_parallel((long)n * (long)m->acts[op->in].size, 0, relu_bwd, &c);
+    long len = (long)n * (long)m->acts[op->in].size;
+    nn_parallel(len, nn_grain((size_t)len), relu_bwd, &c);
 }
 
 void nn_add_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     ew_ctx c = {.a = m->acts[op->in].x, .b = m->acts[op->in2].x, .out = m->acts[op->out].x,
                 .relu = op->relu};
-    nn_parallel((long)n * (long)m->acts[op->out].size, 0, add_fwd, &c);
+    long len = (long)n * (long)m->acts[op->out].size;
+    nn_parallel(len, nn_grain((size_t)len), add_fwd, &c);
 }
 
 void nn_add_backward(sai_nn_model_t *m, const nn_op *op, int n)
@@ -79,5 +82,6 @@ void nn_add_backward(sai_nn_model_t *m, const nn_op *op, int n)
     ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx,
                 .db = m->acts[op->in2].dx, .relu = op->relu,
                 .ga = m->acts[op->in].need_grad, .gb = m->acts[op->in2].need_grad};
-    nn_parallel((long)n * (long)m->acts[op->out].size, 0, add_bwd, &c);
+    long len = (long)n * (long)m->acts[op->out].size;
+    nn_parallel(len, nn_grain((size_t)len), add_bwd, &c);
 }

@@ -85,7 +85,7 @@ static void bn_fwd_task(void *vc, long c0, long c1, int tid)
 void nn_bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train)
 {
     bn_ctx c = {m, op, n, train};
-    nn_parallel(m->acts[op->in].c, 0, bn_fwd_task, &c);
+    nn_parallel(m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), bn_fwd_task, &c);
 }
 
 static void bn_bwd_task(void *vc, long c0, long c1, int tid)
@@ -138,5 +138,5 @@ static void bn_bwd_task(void *vc, long c0, long c1, int tid)
 void nn_bn_backward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     bn_ctx c = {m, (nn_op *)op, n, true};
-    nn_parallel(m->acts[op->in].c, 0, bn_bwd_task, &c);
+    nn_parallel(m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), bn_bwd_task, &c);
 }

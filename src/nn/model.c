@@ -353,7 +353,7 @@ static size_t layout(sai_nn_model_t *m, float *base)
     for (int i = 0; i < m->ntensors; i++) {
         nn_tensor *t = &m->tensors[i];
         TAKE(t->data, t->numel);
-        if (t->trainable) {
+        if (t->trainable && !m->inference) {
             TAKE(t->grad, t->numel);
             TAKE(t->mom, t->numel);
         }
@@ -362,7 +362,8 @@ static size_t layout(sai_nn_model_t *m, float *base)
     for (int i = 0; i < m->nacts; i++) {
         nn_act *a = &m->acts[i];
         TAKE(a->x, B * a->size);
-        TAKE(a->dx, B * a->size);
+        if (!m->inference)
+            TAKE(a->dx, B * a->size);
     }
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
@@ -373,8 +374,10 @@ static size_t layout(sai_nn_model_t *m, float *base)
     }
     size_t T = (size_t)m->scratch_threads;
     TAKE(m->col, T * round_up(m->col_floats));
-    TAKE(m->dcol, T * round_up(m->col_floats));
-    TAKE(m->dwbuf, T * round_up(m->dw_floats));
+    if (!m->inference) {
+        TAKE(m->dcol, T * round_up(m->col_floats));
+        TAKE(m->dwbuf, T * round_up(m->dw_floats));
+    }
 #undef TAKE
     return off;
 }
@@ -403,7 +406,7 @@ static void init_weights(sai_nn_model_t *m)
             for (size_t j = 0; j < t->numel; j++)
                 t->data[j] = v;
         }
-        if (t->trainable) {
+        if (t->grad != NULL) {
             memset(t->grad, 0, t->numel * sizeof(float));
             memset(t->mom, 0, t->numel * sizeof(float));
         }
@@ -412,6 +415,14 @@ static void init_weights(sai_nn_model_t *m)
 
 int sai_nn_model_create(sai_nn_model_t **out, const char *name, int in_c, int in_h, int in_w,
                         int num_classes, int max_batch, uint64_t seed, sai_error *err)
+{
+    return sai_nn_model_create_ex(out, name, in_c, in_h, in_w, num_classes, max_batch, seed, 0,
+                                  err);
+}
+
+int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int in_h, int in_w,
+                           int num_classes, int max_batch, uint64_t seed, unsigned flags,
+                           sai_error *err)
 {
     *out = NULL;
     if (name == NULL || strlen(name) >= 32)
@@ -427,6 +438,7 @@ int sai_nn_model_create(sai_nn_model_t **out, const char *name, int in_c, int in
     m->in_c = in_c; m->in_h = in_h; m->in_w = in_w;
     m->classes = num_classes; m->max_batch = max_batch;
     m->rng = seed ^ 0x5ec0de5a1ULL;
+    m->inference = (flags & SAI_NN_INFERENCE_ONLY) != 0;
     int rc = nn_build(m, err);
     if (rc != 0) {
         free(m);
@@ -557,6 +569,8 @@ const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train
 
 void sai_nn_zero_grad(sai_nn_model_t *m)
 {
+    if (m->inference)
+        return;
     for (int i = 0; i < m->ntensors; i++)
         if (m->tensors[i].trainable)
             memset(m->tensors[i].grad, 0, m->tensors[i].numel * sizeof(float));
@@ -564,6 +578,8 @@ void sai_nn_zero_grad(sai_nn_model_t *m)
 
 void sai_nn_backward(sai_nn_model_t *m, int n)
 {
+    if (m->inference || !m->last_train || n != m->last_n)
+        return;   /* nothing to differentiate (documented: train=true forward first) */
     /* Every kernel accumulates into its input gradients (an activation can
      * feed two ops: the residual branch and the shortcut), so all activation
      * gradients except the logits' (set by sai_nn_loss) start at zero. */
@@ -591,7 +607,7 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
 
 void sai_nn_set_input_grad(sai_nn_model_t *m, bool on)
 {
-    m->acts[0].need_grad = on;
+    m->acts[0].need_grad = on && !m->inference;
 }
 
 const float *sai_nn_input_grad(const sai_nn_model_t *m)

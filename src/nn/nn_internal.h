@@ -17,6 +17,8 @@
  * tid is 0..threads-1 and indexes per-thread scratch. */
 typedef void (*nn_task_fn)(void *ctx, long begin, long end, int tid);
 void nn_parallel(long n, int max_threads, nn_task_fn fn, void *ctx);
+/* Thread cap for a kernel touching `work` floats (small work runs inline). */
+int nn_grain(size_t work);
 
 #define SAI_NN_ALIGN 64
 #define SAI_NN_MAX_TENSORS 512
@@ -62,6 +64,7 @@ struct sai_nn_model {
     nn_op   ops[SAI_NN_MAX_OPS];
     int     logits;              /* act index of the output */
     int     last_n;
+    bool    inference;           /* SAI_NN_INFERENCE_ONLY */
     bool    last_train;
     float  *probs_grad;          /* unused placeholder */
     /* scratch */

@@ -30,7 +30,7 @@ void sai_nn_sgd_step(sai_nn_model_t *m, const sai_nn_sgd_t *opt, float lr)
 {
     for (int t = 0; t < m->ntensors; t++) {
         nn_tensor *ts = &m->tensors[t];
-        if (!ts->trainable)
+        if (!ts->trainable || ts->grad == NULL)
             continue;
         sgd_ctx c = {ts->data, ts->grad, ts->mom, opt->momentum, opt->weight_decay, lr,
                      opt->nesterov};

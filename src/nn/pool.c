@@ -51,7 +51,7 @@ static void pool_fwd_task(void *vc, long p0, long p1, int tid)
 void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     pool_ctx c = {m, op};
-    nn_parallel((long)n * m->acts[op->in].c, 0, pool_fwd_task, &c);
+    nn_parallel((long)n * m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), pool_fwd_task, &c);
 }
 
 static void pool_bwd_task(void *vc, long p0, long p1, int tid)
@@ -100,5 +100,5 @@ void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n)
     if (!m->acts[op->in].need_grad)
         return;
     pool_ctx c = {m, op};
-    nn_parallel((long)n * m->acts[op->in].c, 0, pool_bwd_task, &c);
+    nn_parallel((long)n * m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), pool_bwd_task, &c);
 }
