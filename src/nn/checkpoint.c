@@ -188,7 +188,7 @@ static int walk(sai_nn_model_t *m, const uint8_t *buf, size_t len, bool apply, s
     for (int i = 0; i < m->ntensors; i++) {
         nn_tensor *t = &m->tensors[i];
         uint16_t nl;
-        char name[64];
+        char name[96];
         uint8_t nd, hm;
         if (!get(&r, &nl, 2) || nl >= sizeof(name) || !get(&r, name, nl) || !get(&r, &nd, 1) ||
             !get(&r, &hm, 1))

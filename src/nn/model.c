@@ -195,7 +195,7 @@ static int linear(sai_nn_model_t *m, int in, int outf, const char *name)
 
 static int basic_block(sai_nn_model_t *m, int x, int planes, int stride, const char *p)
 {
-    char n[40];
+    char n[64];
     snprintf(n, sizeof(n), "%s.conv1", p);
     int y = conv(m, x, planes, 3, stride, 1, n);
     snprintf(n, sizeof(n), "%s.bn1", p);
@@ -216,7 +216,7 @@ static int basic_block(sai_nn_model_t *m, int x, int planes, int stride, const c
 
 static int bottleneck(sai_nn_model_t *m, int x, int planes, int stride, const char *p)
 {
-    char n[40];
+    char n[64];
     snprintf(n, sizeof(n), "%s.conv1", p);
     int y = conv(m, x, planes, 1, 1, 0, n);
     snprintf(n, sizeof(n), "%s.bn1", p);
@@ -246,7 +246,7 @@ static int build_resnet(sai_nn_model_t *m, int x, const int *blocks, const int *
     x = relu(m, bn(m, x, "bn1"));
     for (int s = 0; s < nstages; s++) {
         for (int b = 0; b < blocks[s]; b++) {
-            char p[24];
+            char p[32];
             snprintf(p, sizeof(p), "layer%d.%d", s + 1, b);
             int stride = (s > 0 && b == 0) ? 2 : 1;
             x = bottle ? bottleneck(m, x, widths[s], stride, p)

@@ -27,7 +27,7 @@ int nn_grain(size_t work);
 #define SAI_NN_MAX_THREADS 64
 
 typedef struct nn_tensor {
-    char   name[48];
+    char   name[96];
     int    ndim, shape[4];
     size_t numel;
     bool   trainable;
