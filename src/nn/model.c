@@ -374,6 +374,7 @@ static size_t layout(sai_nn_model_t *m, float *base)
     }
     size_t T = (size_t)m->scratch_threads;
     TAKE(m->col, T * round_up(m->col_floats));
+    TAKE(m->ybuf, T * round_up(m->ybuf_floats));
     if (!m->inference) {
         TAKE(m->dcol, T * round_up(m->col_floats));
         TAKE(m->dwbuf, T * round_up(m->dw_floats));
@@ -449,9 +450,15 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         if (op->kind != OP_CONV)
             continue;
         const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-        size_t col = (size_t)a->c * op->k * op->k * o->h * o->w;
+        int P = o->h * o->w, g = nn_conv_group(P);
+        if (g > max_batch)
+            g = max_batch;
+        size_t col = (size_t)a->c * op->k * op->k * P * (size_t)g;
         if (col > m->col_floats)
             m->col_floats = col;
+        size_t yb = g > 1 ? (size_t)o->c * P * (size_t)g : 0;
+        if (yb > m->ybuf_floats)
+            m->ybuf_floats = yb;
         if (m->tensors[op->w].numel > m->dw_floats)
             m->dw_floats = m->tensors[op->w].numel;
     }

@@ -70,7 +70,8 @@ struct sai_nn_model {
     /* scratch */
     size_t  col_floats;          /* per thread im2col/col2im buffer */
     size_t  dw_floats;           /* per thread conv weight-gradient buffer */
-    float  *col, *dcol, *dwbuf;  /* [nthreads_max] copies each */
+    size_t  ybuf_floats;         /* per thread [Co][g*P] output/gradient staging */
+    float  *col, *dcol, *dwbuf, *ybuf;  /* [nthreads_max] copies each */
     int     scratch_threads;
     void   *arena;
     size_t  arena_bytes;
@@ -91,6 +92,12 @@ void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
+
+/* Images per GEMM for a conv with P = Ho*Wo output pixels (conv.c). */
+static inline int nn_conv_group(int P)
+{
+    return P >= 256 ? 1 : (256 + P - 1) / P;
+}
 
 /* model builder (model.c) */
 int nn_build(sai_nn_model_t *m, sai_error *err);
