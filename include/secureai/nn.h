@@ -60,6 +60,13 @@ int sai_nn_model_create(sai_nn_model_t **out, const char *name, int in_c, int in
                         sai_error *err) SAI_MUST_CHECK;
 void sai_nn_model_free(sai_nn_model_t *m);
 
+/* Flags for sai_nn_model_create_ex. */
+#define SAI_NN_INFERENCE_ONLY 1u   /* no gradients, momentum or backward scratch:
+                                    * forward and checkpoint load only */
+int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int in_h,
+                           int in_w, int num_classes, int max_batch, uint64_t seed,
+                           unsigned flags, sai_error *err) SAI_MUST_CHECK;
+
 /* True when name is a model this engine can build. */
 bool        sai_nn_model_known(const char *name);
 const char *sai_nn_model_name(const sai_nn_model_t *m);
@@ -230,7 +237,8 @@ int sai_nn_ckpt_read_meta(const uint8_t *buf, size_t len, sai_nn_ckpt_meta_t *me
  * a tensor name or shape differs, or the buffer is truncated or corrupt. */
 int sai_nn_ckpt_load_mem(sai_nn_model_t *m, const uint8_t *buf, size_t len,
                          sai_nn_ckpt_meta_t *meta, sai_error *err) SAI_MUST_CHECK;
-/* Build the model the checkpoint describes and load it. */
+/* Build the model the checkpoint describes (inference-only: no gradient or
+ * momentum memory; the checkpoint's momentum is skipped) and load it. */
 int sai_nn_ckpt_load_model(sai_nn_model_t **out, const uint8_t *buf, size_t len,
                            int max_batch, sai_nn_ckpt_meta_t *meta, sai_error *err) SAI_MUST_CHECK;
 int sai_nn_ckpt_save_file(const sai_nn_model_t *m, const sai_nn_ckpt_meta_t *meta,

@@ -12,16 +12,27 @@
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
 
-void nn_bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train)
+typedef struct {
+    sai_nn_model_t *m;
+    nn_op *op;
+    int n;
+    bool train;
+} bn_ctx;
+
+static void bn_fwd_task(void *vc, long c0, long c1, int tid)
 {
+    const bn_ctx *cx = vc;
+    sai_nn_model_t *m = cx->m;
+    nn_op *op = cx->op;
+    int n = cx->n;
+    bool train = cx->train;
+    (void)tid;
     const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
     const float *g = m->tensors[op->w].data, *b = m->tensors[op->b].data;
     float *rm = m->tensors[op->rm].data, *rv = m->tensors[op->rv].data;
-    int C = a->c;
     size_t HW = (size_t)a->h * a->w, M = (size_t)n * HW;
     bool relu = op->relu;
-    SAI_OMP(omp parallel for schedule(static))
-    for (int c = 0; c < C; c++) {
+    for (long c = c0; c < c1; c++) {
         float mean, istd;
         if (train) {
             double sum = 0.0;
@@ -71,16 +82,25 @@ void nn_bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train)
     }
 }
 
-void nn_bn_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void nn_bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train)
 {
+    bn_ctx c = {m, op, n, train};
+    nn_parallel(m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), bn_fwd_task, &c);
+}
+
+static void bn_bwd_task(void *vc, long c0, long c1, int tid)
+{
+    const bn_ctx *cx = vc;
+    sai_nn_model_t *m = cx->m;
+    const nn_op *op = cx->op;
+    int n = cx->n;
+    (void)tid;
     const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
     const float *g = m->tensors[op->w].data;
     float *dg = m->tensors[op->w].grad, *db = m->tensors[op->b].grad;
-    int C = a->c;
     size_t HW = (size_t)a->h * a->w, M = (size_t)n * HW;
     bool relu = op->relu;
-    SAI_OMP(omp parallel for schedule(static))
-    for (int c = 0; c < C; c++) {
+    for (long c = c0; c < c1; c++) {
         float mean = op->save_mean[c], istd = op->save_istd[c];
         double sdy = 0.0, sdyx = 0.0;
         for (int i = 0; i < n; i++) {
@@ -113,4 +133,10 @@ void nn_bn_backward(sai_nn_model_t *m, const nn_op *op, int n)
                 dx[j] += k1 * (dy[j] - k2 - (x[j] - mean) * k3);
         }
     }
+}
+
+void nn_bn_backward(sai_nn_model_t *m, const nn_op *op, int n)
+{
+    bn_ctx c = {m, (nn_op *)op, n, true};
+    nn_parallel(m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), bn_bwd_task, &c);
 }

@@ -86,8 +86,14 @@ int sai_nn_ckpt_save_mem(const sai_nn_model_t *m, const sai_nn_ckpt_meta_t *meta
         for (int d = 0; d < t->ndim; d++)
             put32(&w, (uint32_t)t->shape[d]);
         put(&w, t->data, t->numel * sizeof(float));
-        if (t->trainable)
-            put(&w, t->mom, t->numel * sizeof(float));
+        if (t->trainable) {
+            if (t->mom != NULL) {
+                put(&w, t->mom, t->numel * sizeof(float));
+            } else {   /* inference-only model: no optimizer state to save */
+                memset(w.p + w.len, 0, t->numel * sizeof(float));
+                w.len += t->numel * sizeof(float);
+            }
+        }
     }
     int rc = sai_hash(SAI_SHA256, w.p + w.len, w.p, w.len, err);
     if (rc != 0) {
@@ -182,7 +188,7 @@ static int walk(sai_nn_model_t *m, const uint8_t *buf, size_t len, bool apply, s
     for (int i = 0; i < m->ntensors; i++) {
         nn_tensor *t = &m->tensors[i];
         uint16_t nl;
-        char name[64];
+        char name[96];
         uint8_t nd, hm;
         if (!get(&r, &nl, 2) || nl >= sizeof(name) || !get(&r, name, nl) || !get(&r, &nd, 1) ||
             !get(&r, &hm, 1))
@@ -212,7 +218,7 @@ static int walk(sai_nn_model_t *m, const uint8_t *buf, size_t len, bool apply, s
                                  "not match the model", name);
         size_t bytes = t->numel * sizeof(float);
         if (!get(&r, apply ? t->data : NULL, bytes) ||
-            (hm && !get(&r, apply ? t->mom : NULL, bytes)))
+            (hm && !get(&r, apply ? t->mom : NULL, bytes)))   /* mom NULL: skipped */
             return sai_error_set(err, SAI_EFORMAT, "checkpoint tensor '%s' data is truncated",
                                  name);
     }
@@ -256,8 +262,8 @@ int sai_nn_ckpt_load_model(sai_nn_model_t **out, const uint8_t *buf, size_t len,
     if (rc != 0)
         return rc;
     sai_nn_model_t *m;
-    rc = sai_nn_model_create(&m, meta->model, meta->in_c, meta->in_h, meta->in_w, meta->classes,
-                             max_batch, 0, err);
+    rc = sai_nn_model_create_ex(&m, meta->model, meta->in_c, meta->in_h, meta->in_w,
+                                meta->classes, max_batch, 0, SAI_NN_INFERENCE_ONLY, err);
     if (rc != 0)
         return rc;
     rc = sai_nn_ckpt_load_mem(m, buf, len, meta, err);

@@ -15,11 +15,14 @@ void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n)
     for (int i = 0; i < n; i++)
         for (int j = 0; j < out; j++)
             o->x[(size_t)i * out + j] = b[j];
-    openblas_set_num_threads(sai_nn_get_threads());
+    bool big = (double)n * in * out > 1e6;   /* small GEMMs: a BLAS hand-off costs more */
+    if (big)
+        openblas_set_num_threads(sai_nn_get_threads());
     /* y[n][out] += x[n][in] * W[out][in]^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, a->x, in, W, in,
                 1.0f, o->x, out);
-    openblas_set_num_threads(1);
+    if (big)
+        openblas_set_num_threads(1);
 }
 
 void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n)
@@ -30,7 +33,9 @@ void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n)
     for (int i = 0; i < n; i++)
         for (int j = 0; j < out; j++)
             bt->grad[j] += o->dx[(size_t)i * out + j];
-    openblas_set_num_threads(sai_nn_get_threads());
+    bool big = (double)n * in * out > 1e6;
+    if (big)
+        openblas_set_num_threads(sai_nn_get_threads());
     /* dW[out][in] += dy[n][out]^T * x[n][in] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, o->dx, out, a->x, in,
                 1.0f, wt->grad, in);
@@ -38,5 +43,6 @@ void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n)
     if (a->need_grad)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, o->dx, out,
                     wt->data, in, 1.0f, a->dx, in);
-    openblas_set_num_threads(1);
+    if (big)
+        openblas_set_num_threads(1);
 }

@@ -15,7 +15,7 @@ float sai_nn_loss(sai_nn_model_t *m, const int *labels, int n, int *correct)
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         const float *z = o->x + (size_t)i * K;
-        float *dz = o->dx + (size_t)i * K;
+        float *dz = o->dx != NULL ? o->dx + (size_t)i * K : NULL;   /* NULL: inference-only */
         int arg = 0;
         for (int j = 1; j < K; j++)
             if (z[j] > z[arg])
@@ -29,7 +29,7 @@ float sai_nn_loss(sai_nn_model_t *m, const int *labels, int n, int *correct)
             y = 0;
         total += lse - (double)z[y];
         hits += (arg == labels[i]);
-        for (int j = 0; j < K; j++)
+        for (int j = 0; dz != NULL && j < K; j++)
             dz[j] = (float)((exp((double)z[j] - lse) - (j == y ? 1.0 : 0.0)) / (double)n);
     }
     if (correct != NULL)

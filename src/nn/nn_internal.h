@@ -12,14 +12,13 @@
 
 #include "secureai/nn.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#define SAI_OMP(x) _Pragma(#x)
-static inline int sai_nn_tid(void) { return omp_get_thread_num(); }
-#else
-#define SAI_OMP(x)
-static inline int sai_nn_tid(void) { return 0; }
-#endif
+/* The worker pool (threads.c): run fn over [0, n) split into one
+ * contiguous chunk per engine thread (at most max_threads; 0 = no cap);
+ * tid is 0..threads-1 and indexes per-thread scratch. */
+typedef void (*nn_task_fn)(void *ctx, long begin, long end, int tid);
+void nn_parallel(long n, int max_threads, nn_task_fn fn, void *ctx);
+/* Thread cap for a kernel touching `work` floats (small work runs inline). */
+int nn_grain(size_t work);
 
 #define SAI_NN_ALIGN 64
 #define SAI_NN_MAX_TENSORS 512
@@ -28,7 +27,7 @@ static inline int sai_nn_tid(void) { return 0; }
 #define SAI_NN_MAX_THREADS 64
 
 typedef struct nn_tensor {
-    char   name[48];
+    char   name[96];
     int    ndim, shape[4];
     size_t numel;
     bool   trainable;
@@ -65,12 +64,14 @@ struct sai_nn_model {
     nn_op   ops[SAI_NN_MAX_OPS];
     int     logits;              /* act index of the output */
     int     last_n;
+    bool    inference;           /* SAI_NN_INFERENCE_ONLY */
     bool    last_train;
     float  *probs_grad;          /* unused placeholder */
     /* scratch */
     size_t  col_floats;          /* per thread im2col/col2im buffer */
     size_t  dw_floats;           /* per thread conv weight-gradient buffer */
-    float  *col, *dcol, *dwbuf;  /* [nthreads_max] copies each */
+    size_t  ybuf_floats;         /* per thread [Co][g*P] output/gradient staging */
+    float  *col, *dcol, *dwbuf, *ybuf;  /* [nthreads_max] copies each */
     int     scratch_threads;
     void   *arena;
     size_t  arena_bytes;
@@ -91,6 +92,12 @@ void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
+
+/* Images per GEMM for a conv with P = Ho*Wo output pixels (conv.c). */
+static inline int nn_conv_group(int P)
+{
+    return P >= 256 ? 1 : (256 + P - 1) / P;
+}
 
 /* model builder (model.c) */
 int nn_build(sai_nn_model_t *m, sai_error *err);

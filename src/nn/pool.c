@@ -8,15 +8,21 @@
 
 #include "nn/nn_internal.h"
 
-void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n)
+typedef struct {
+    const sai_nn_model_t *m;
+    const nn_op *op;
+} pool_ctx;
+
+static void pool_fwd_task(void *vc, long p0, long p1, int tid)
 {
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+    const pool_ctx *cx = vc;
+    const nn_op *op = cx->op;
+    const nn_act *a = &cx->m->acts[op->in], *o = &cx->m->acts[op->out];
     int H = a->h, W = a->w, Ho = o->h, Wo = o->w, k = op->k, s = op->stride;
-    long planes = (long)n * a->c;
     size_t HW = (size_t)H * W, HWo = (size_t)Ho * Wo;
     nn_op_kind kind = op->kind;
-    SAI_OMP(omp parallel for schedule(static))
-    for (long pl = 0; pl < planes; pl++) {
+    (void)tid;
+    for (long pl = p0; pl < p1; pl++) {
         const float *x = a->x + (size_t)pl * HW;
         float *y = o->x + (size_t)pl * HWo;
         if (kind == OP_GAP) {
@@ -42,17 +48,22 @@ void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n)
     }
 }
 
-void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    if (!a->need_grad)
-        return;
+    pool_ctx c = {m, op};
+    nn_parallel((long)n * m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), pool_fwd_task, &c);
+}
+
+static void pool_bwd_task(void *vc, long p0, long p1, int tid)
+{
+    const pool_ctx *cx = vc;
+    const nn_op *op = cx->op;
+    const nn_act *a = &cx->m->acts[op->in], *o = &cx->m->acts[op->out];
     int H = a->h, W = a->w, Ho = o->h, Wo = o->w, k = op->k, s = op->stride;
-    long planes = (long)n * a->c;
     size_t HW = (size_t)H * W, HWo = (size_t)Ho * Wo;
     nn_op_kind kind = op->kind;
-    SAI_OMP(omp parallel for schedule(static))
-    for (long pl = 0; pl < planes; pl++) {
+    (void)tid;
+    for (long pl = p0; pl < p1; pl++) {
         const float *x = a->x + (size_t)pl * HW;
         const float *dy = o->dx + (size_t)pl * HWo;
         float *dx = a->dx + (size_t)pl * HW;
@@ -82,4 +93,12 @@ void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n)
                 dx[best] += g;
             }
     }
+}
+
+void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n)
+{
+    if (!m->acts[op->in].need_grad)
+        return;
+    pool_ctx c = {m, op};
+    nn_parallel((long)n * m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), pool_bwd_task, &c);
 }

@@ -48,7 +48,7 @@ static void assert_same(const sai_nn_model_t *a, const sai_nn_model_t *b)
         sai_nn_model_tensor(b, t, &tb);
         assert_string_equal(ta.name, tb.name);
         assert_memory_equal(ta.data, tb.data, ta.numel * sizeof(float));
-        if (ta.trainable)
+        if (ta.momentum != NULL && tb.momentum != NULL)   /* inference-only models have none */
             assert_memory_equal(ta.momentum, tb.momentum, ta.numel * sizeof(float));
     }
 }
@@ -84,6 +84,25 @@ static void test_roundtrip(void **state)
     sai_nn_model_t *c;
     assert_int_equal(sai_nn_ckpt_load_model(&c, buf, len, 2, NULL, &err), 0);
     assert_same(a, c);
+    /* it is inference-only: less memory, no momentum, same logits */
+    sai_nn_tensor_info_t ti;
+    sai_nn_model_tensor(c, 0, &ti);
+    assert_null(ti.momentum);
+    assert_null(ti.grad);
+    assert_true(sai_nn_model_arena_bytes(c) < sai_nn_model_arena_bytes(a) / 2);
+    assert_memory_equal(za, sai_nn_forward(c, x, 1, false), sizeof(za));
+    sai_nn_zero_grad(c);
+    sai_nn_backward(c, 1);   /* a no-op, must not crash */
+    /* saving it again keeps the weights (momentum written as zeros) */
+    uint8_t *buf2;
+    size_t len2;
+    assert_int_equal(sai_nn_ckpt_save_mem(c, &meta, &buf2, &len2, &err), 0);
+    assert_int_equal(len2, len);
+    sai_nn_model_t *d = trained(3);
+    assert_int_equal(sai_nn_ckpt_load_mem(d, buf2, len2, NULL, &err), 0);
+    assert_memory_equal(za, sai_nn_forward(d, x, 1, false), sizeof(za));
+    sai_nn_model_free(d);
+    free(buf2);
     sai_nn_model_free(c);
     char path[] = "/tmp/sai_nn_ckpt_XXXXXX";
     int fd = mkstemp(path);

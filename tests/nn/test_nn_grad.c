@@ -117,6 +117,34 @@ static void test_layers(void **state)
     }
 }
 
+/* Architecture check: trainable parameter counts equal those of the same
+ * networks in PyTorch (bench/train_throughput.py's definitions; ResNet-18/50
+ * match the well-known CIFAR variants' 11,173,962 and 23,520,842), and a
+ * forward pass of every model gives finite logits. */
+static void test_model_zoo(void **state)
+{
+    (void)state;
+    static const struct { const char *name; size_t params; } zoo[] = {
+        {"resnet8", 78042}, {"resnet20", 272474}, {"resnet56", 855770},
+        {"resnet18", 11173962}, {"resnet50", 23520842},
+    };
+    static float x[2 * 3 * 32 * 32];
+    for (size_t i = 0; i < sizeof(x) / sizeof(x[0]); i++)
+        x[i] = (float)(i % 13) / 13.0f - 0.5f;
+    for (size_t i = 0; i < sizeof(zoo) / sizeof(zoo[0]); i++) {
+        sai_error err;
+        sai_nn_model_t *m = NULL;
+        assert_int_equal(sai_nn_model_create_ex(&m, zoo[i].name, 3, 32, 32, 10, 2, 1,
+                                                SAI_NN_INFERENCE_ONLY, &err), 0);
+        print_message("%-9s %zu parameters\n", zoo[i].name, sai_nn_model_num_params(m));
+        assert_int_equal(sai_nn_model_num_params(m), zoo[i].params);
+        const float *z = sai_nn_forward(m, x, 2, false);
+        for (int j = 0; j < 20; j++)
+            assert_true(isfinite(z[j]));
+        sai_nn_model_free(m);
+    }
+}
+
 static void test_bad_model(void **state)
 {
     (void)state;
@@ -133,6 +161,7 @@ int main(void)
     sai_nn_set_threads(2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layers),
+        cmocka_unit_test(test_model_zoo),
         cmocka_unit_test(test_bad_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
