@@ -397,11 +397,42 @@ static size_t layout(sai_nn_model_t *m, float *base)
             for (int i = 0; i < m->nacts; i++)
                 m->acts[i].x = slot_ptr[slot_of[i]];
     } else {
-        for (int i = 0; i < m->nacts; i++) {
-            nn_act *a = &m->acts[i];
-            TAKE(a->x, B * a->size);
-            TAKE(a->dx, B * a->size);
+        for (int i = 0; i < m->nacts; i++)
+            TAKE(m->acts[i].x, B * m->acts[i].size);
+        /* Activation gradients live only from the backward of their last
+         * reader (which starts accumulating into them) down to the backward
+         * of their producer: buffers are shared between disjoint ranges
+         * (greedy interval colouring in backward order). ResNet-50 keeps a
+         * handful of gradient buffers instead of one per activation. */
+        bool done[SAI_NN_MAX_ACTS] = {false};
+        int occ_prod[SAI_NN_MAX_ACTS], slot_of[SAI_NN_MAX_ACTS], nslots = 0;
+        size_t slot_size[SAI_NN_MAX_ACTS];
+        float *slot_ptr[SAI_NN_MAX_ACTS];
+        for (int k = 0; k < m->nacts; k++) {
+            int i = -1;
+            for (int c = 0; c < m->nacts; c++)
+                if (!done[c] && (i < 0 || m->acts[c].last > m->acts[i].last))
+                    i = c;
+            done[i] = true;
+            int best = -1;
+            for (int sl = 0; sl < nslots; sl++)
+                if (occ_prod[sl] > m->acts[i].last &&
+                    (best < 0 || slot_size[sl] > slot_size[best]))
+                    best = sl;
+            if (best < 0) {
+                best = nslots++;
+                slot_size[best] = 0;
+            }
+            if (B * m->acts[i].size > slot_size[best])
+                slot_size[best] = B * m->acts[i].size;
+            occ_prod[best] = m->acts[i].prod;
+            slot_of[i] = best;
         }
+        for (int sl = 0; sl < nslots; sl++)
+            TAKE(slot_ptr[sl], slot_size[sl]);
+        if (base)
+            for (int i = 0; i < m->nacts; i++)
+                m->acts[i].dx = slot_ptr[slot_of[i]];
     }
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
@@ -483,6 +514,15 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         free(m);
         return rc;
     }
+    for (int i = 0; i < m->nacts; i++)
+        m->acts[i].prod = m->acts[i].last = -1;
+    for (int j = 0; j < m->nops; j++) {
+        m->acts[m->ops[j].in].last = j;
+        if (m->ops[j].in2 >= 0)
+            m->acts[m->ops[j].in2].last = j;
+        m->acts[m->ops[j].out].prod = j;
+    }
+    m->acts[m->logits].last = m->nops;
     for (int i = 0; i < m->nops; i++) {
         const nn_op *op = &m->ops[i];
         if (op->kind != OP_CONV)
@@ -626,15 +666,17 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
     if (m->inference || !m->last_train || n != m->last_n)
         return;   /* nothing to differentiate (documented: train=true forward first) */
     /* Every kernel accumulates into its input gradients (an activation can
-     * feed two ops: the residual branch and the shortcut), so all activation
-     * gradients except the logits' (set by sai_nn_loss) start at zero. */
-    for (int i = 0; i < m->nacts; i++)
-        if (i != m->logits)
-            memset(m->acts[i].dx, 0, (size_t)n * m->acts[i].size * sizeof(float));
+     * feed two ops: the residual branch and the shortcut), so each starts at
+     * zero, except the logits' (set by sai_nn_loss). */
     bool prof = prof_on();
     for (int i = m->nops - 1; i >= 0; i--) {
         const nn_op *op = &m->ops[i];
         double t0 = prof ? sai_now() : 0.0;
+        /* An activation's gradient buffer is zeroed when its live range
+         * starts: at the backward of its last reader (buffers are shared). */
+        for (int a = 0; a < m->nacts; a++)
+            if (m->acts[a].last == i)
+                memset(m->acts[a].dx, 0, (size_t)n * m->acts[a].size * sizeof(float));
         switch (op->kind) {
         case OP_CONV:    nn_conv_backward(m, op, n); break;
         case OP_BN:      nn_bn_backward(m, op, n); break;

@@ -39,6 +39,7 @@ typedef struct nn_act {
     int    c, h, w;
     size_t size;        /* c*h*w */
     bool   need_grad;   /* false for the input */
+    int    prod, last;  /* producing op (-1: input), last reading op (logits: nops) */
     float *x, *dx;
 } nn_act;
 
