@@ -1,18 +1,41 @@
 #!/usr/bin/env bash
-# demo.sh — `make demo`'s main job. Until the pipeline lands: seal the real
-# Fashion-MNIST (Debian's dataset-fashion-mnist) into a sealed dataset,
-# inspect it, unseal it and check the result is byte-identical.
+# demo.sh — `make demo`: the confidential pipeline end to end on the real
+# Fashion-MNIST (Debian's dataset-fashion-mnist), on the simulated TEE.
 #
-#   scripts/demo.sh [WORKDIR]      (default: demo-out/ in the source tree)
+#   scripts/demo.sh [WORKDIR]      (default: build/demo in the source tree)
 #
+#   1. sim platform (a fresh simulated AMD-style key hierarchy)
+#   2. data owner: data key + model key, seal the dataset
+#   3. key broker on loopback, attestation policy for this platform
+#   4. register both keys with a release policy that admits exactly the
+#      launch measurement of examples/fashion-mnist.yaml
+#   5. secureai run (enclave: attest, key, decrypt, train, seal, sign)
+#   6. secureai verify (offline: evidence, key binding, signature, model,
+#      dataset identity, measurement); then a tampered shard is refused
+#   7. overhead probe: the same model for SAI_DEMO_BASELINE_STEPS steps,
+#      plain (plaintext files, one process) and in the enclave (sealed data,
+#      attestation, isolation, sealing), back to back so both see the same
+#      machine load
+#   8. stop the KBS, print a summary
+#
+# Environment: SAI_CLI (default build/secureai), SAI_DEMO_DATA (default
+# /usr/share/datasets/fashion-mnist), SAI_DEMO_SPEC (default
+# examples/fashion-mnist.yaml), SAI_DEMO_BASELINE_STEPS (default 50).
 # Safe to run again: the work directory is recreated each time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cli=${SAI_CLI:-$root/build/secureai}
 src=${SAI_DEMO_DATA:-/usr/share/datasets/fashion-mnist}
-work=${1:-$root/demo-out}
+spec=${SAI_DEMO_SPEC:-$root/examples/fashion-mnist.yaml}
+base_steps=${SAI_DEMO_BASELINE_STEPS:-50}
+work=${1:-$root/build/demo}
+kbs_pid=
 
 die() { echo "demo: $*" >&2; exit 1; }
+stop_kbs() {
+  if [ -n "$kbs_pid" ]; then kill "$kbs_pid" 2>/dev/null || true; wait "$kbs_pid" 2>/dev/null || true; kbs_pid=; fi
+}
+trap stop_kbs EXIT
 [ -x "$cli" ] || die "$cli not built (run 'make build')"
 [ -d "$src" ] || die "$src missing (Debian package dataset-fashion-mnist; scripts/install-deps.sh demo)"
 
@@ -20,46 +43,122 @@ t0=$(date +%s.%N)
 rm -rf "$work"
 mkdir -p "$work"
 chmod 700 "$work"
+export SECUREAI_PLATFORM_DIR="$work/platform"
+export OPENBLAS_NUM_THREADS=1
 
-echo "== 1. data owner: a fresh 256-bit data key"
-"$cli" keygen --out "$work/data.key"
+echo "== 1. simulated TEE platform"
+"$cli" platform init >/dev/null
+fp=$("$cli" platform info | awk '/^sim_ark_sha256/ {print $2}')
+echo "sim ARK sha256:$fp (SIMULATED: software isolation only)"
 
-echo "== 2. seal $src -> $work/fashion-mnist.sealed"
-"$cli" seal --key "$work/data.key" --key-id demo/fashion-mnist "$src" "$work/fashion-mnist.sealed" \
+echo "== 2. data owner: keys, seal $src"
+"$cli" keygen --out "$work/data.key" >/dev/null
+"$cli" keygen --out "$work/model.key" >/dev/null
+"$cli" seal --key "$work/data.key" --key-id demo/dataset/fashion-mnist "$src" "$work/fashion-mnist.sealed" \
   | tee "$work/seal.txt"
-id=$(sed -n 's/^dataset id: sha256://p' "$work/seal.txt")
+dsid=$(sed -n 's/^dataset id: sha256://p' "$work/seal.txt")
+[ ${#dsid} = 64 ] || die "no dataset identity from seal"
 
-echo "== 3. inspect (no key: what the untrusted host sees)"
-"$cli" inspect "$work/fashion-mnist.sealed"
+echo "== 3. key broker on loopback"
+printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$fp" > "$work/attestation.yaml"
+"$cli" kbs serve --data-dir "$work/kbs" --insecure-http --port 0 --port-file "$work/kbs.port" \
+  --attestation-policy "$work/attestation.yaml" --quiet >"$work/kbs.log" 2>&1 &
+kbs_pid=$!
+for _ in $(seq 100); do [ -s "$work/kbs.port" ] && break; sleep 0.1; done
+[ -s "$work/kbs.port" ] || { cat "$work/kbs.log" >&2; die "the KBS did not start"; }
+kbs=http://127.0.0.1:$(cat "$work/kbs.port")
+echo "KBS at $kbs (pid $kbs_pid)"
 
-echo "== 4. inspect --key (manifest MAC verified)"
-"$cli" inspect --key "$work/data.key" --json "$work/fashion-mnist.sealed" >"$work/inspect.json"
-grep -q '"mac_verified":true' "$work/inspect.json" || die "manifest MAC not verified"
+echo "== 4. register the keys for exactly this pipeline's measurement"
+run_opts=(--dataset "$work/fashion-mnist.sealed" --out "$work/run" --kbs "$kbs")
+meas=$("$cli" run --measure "${run_opts[@]}" "$spec" | awk '/^measurement/ {print $2}')
+echo "launch measurement $meas"
+printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$meas" > "$work/release.json"
+"$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$work/kbs/admin.token" \
+  --resource demo/dataset/fashion-mnist --secret-file "$work/data.key" --policy "$work/release.json" >/dev/null
+"$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$work/kbs/admin.token" \
+  --resource demo/model/fashion-mnist --secret-file "$work/model.key" --policy "$work/release.json" >/dev/null
+# The overhead probe (step 7): same model and batch, a few steps, its own
+# measurement and keys.
+arch=$(awk '$1 == "arch:" {print $2; exit}' "$spec")
+batch=$(awk '$1 == "batch:" {print $2; exit}' "$spec")
+cat > "$work/probe.yaml" <<EOF
+version: 1
+name: overhead-probe
+stages: [ingest, preprocess, train]
+dataset: {sealed: $work/fashion-mnist.sealed, resource: {repo: demo, type: dataset, tag: fashion-mnist-probe}}
+model: {arch: $arch, key: {repo: demo, type: model, tag: probe}}
+hyper: {epochs: 1, batch: $batch, max_steps: $base_steps, lr: 0.1, seed: 1}
+kbs: {url: "$kbs"}
+outputs: {dir: $work/probe}
+EOF
+pmeas=$("$cli" run --measure "$work/probe.yaml" | awk '/^measurement/ {print $2}')
+printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$pmeas" > "$work/probe-release.json"
+for r in dataset/fashion-mnist-probe:data.key model/probe:model.key; do
+  "$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$work/kbs/admin.token" --resource "demo/${r%%:*}" \
+    --secret-file "$work/${r#*:}" --policy "$work/probe-release.json" >/dev/null
+done
 
-echo "== 5. unseal and compare"
-"$cli" unseal --key "$work/data.key" "$work/fashion-mnist.sealed" "$work/fashion-mnist.out"
-diff -r "$src" "$work/fashion-mnist.out" >/dev/null || die "unsealed data differs from the original"
+echo "== 5. secureai run $spec"
+t_run0=$(date +%s.%N)
+"$cli" run "${run_opts[@]}" "$spec" | tee "$work/run.txt"
+t_run1=$(date +%s.%N)
 
-echo "== 6. tamper with one byte of one shard: unseal must refuse"
+echo "== 6. secureai verify"
+printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true}\n' "$meas" "$dsid" > "$work/verify.json"
+if "$cli" verify "$work/run/model.sealed" --provenance "$work/run/provenance.json" --policy "$work/verify.json" \
+     >"$work/verify.txt" 2>&1; then
+  verdict="VERIFIED"
+else
+  verdict="FAILED"
+fi
+cat "$work/verify.txt"
+
+echo "== 6b. the host flips one byte of one shard: the enclave refuses, nothing is written"
 cp -r "$work/fashion-mnist.sealed" "$work/tampered.sealed"
-shard="$work/tampered.sealed/train-labels-idx1-ubyte.gz.sealed"
-printf '\x00' | dd of="$shard" bs=1 seek=1000 conv=notrunc status=none
-printf '\x01' | dd of="$shard" bs=1 seek=1001 conv=notrunc status=none
-if "$cli" unseal --key "$work/data.key" "$work/tampered.sealed" "$work/tampered.out" 2>"$work/tamper.err"; then
-  die "tampered dataset was accepted"
+printf '\x01' | dd of="$work/tampered.sealed/train-labels-idx1-ubyte.gz.sealed" bs=1 seek=4096 conv=notrunc status=none
+if "$cli" run --quiet --dataset "$work/tampered.sealed" --out "$work/tampered-run" --kbs "$kbs" "$spec" \
+     >/dev/null 2>"$work/tampered.err"; then
+  die "a tampered dataset was accepted"
 fi
-[ ! -e "$work/tampered.out" ] || die "a failed unseal left output behind"
-echo "refused as expected: $(cat "$work/tamper.err")"
-if "$cli" unseal --key "$work/data.key" "$shard" "$work/shard.out" 2>"$work/tamper2.err"; then
-  die "tampered shard was accepted"
-fi
-echo "the shard alone, as a sealed file: $(cat "$work/tamper2.err")"
+[ ! -e "$work/tampered-run/model.sealed" ] || die "a refused run left a model behind"
+echo "refused: $(cat "$work/tampered.err")"
 
+echo "== 7. overhead probe: $base_steps steps plain, then the same in the enclave"
+plain=$("$cli" run --plain "$src" "$work/probe.yaml")
+echo "$plain"
+"$cli" run --quiet "$work/probe.yaml" >/dev/null
+field() { echo "$1" | awk -v k="$2" '{for (i = 2; i < NF; i++) if ($i == k) print $(i + 1)}'; }
+pwall=$(field "$plain" wall_s)
+ptrain=$(field "$plain" train_s)
+swall=$(sed -n 's/.*"total_s":[[:space:]]*\([0-9.]*\).*/\1/p' "$work/probe/run.json")
+strain=$(sed -n 's/.*"train_s":[[:space:]]*\([0-9.]*\).*/\1/p' "$work/probe/run.json")
+echo "plain ${pwall}s (training ${ptrain}s), enclave ${swall}s (training ${strain}s)"
+stop_kbs
+
+acc=$(awk '/^test_accuracy/ {print $2}' "$work/run.txt")
+ips=$(awk '/^test_accuracy/ {print $4}' "$work/run.txt")
 t1=$(date +%s.%N)
-bytes=$(find "$src" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
-shards=$(ls "$work/fashion-mnist.sealed" | grep -c '\.sealed$')
 echo
-echo "demo: sealed Fashion-MNIST ($shards shards, $bytes bytes) under key id demo/fashion-mnist"
-echo "demo: dataset id sha256:$id"
-echo "demo: unsealed copy is byte-identical; a one-byte change was refused"
-awk -v a="$t0" -v b="$t1" -v w="$work" 'BEGIN {printf "demo: done in %.1f s (work dir %s)\n", b - a, w}'
+echo "================ SecureAI demo summary ================"
+echo "TEE              sim (software isolation only; NO hardware memory protection)"
+echo "dataset          Fashion-MNIST, identity sha256:$dsid"
+echo "measurement      $meas"
+awk -v a="$acc" 'BEGIN {printf "test accuracy    %.2f%%\n", a * 100}'
+awk -v e="$ips" 'BEGIN {printf "training         %.1f images/s in the enclave\n", e}'
+awk -v pw="$pwall" -v sw="$swall" -v pt="$ptrain" -v st="$strain" -v n="$base_steps" 'BEGIN {
+  if (pw > 0 && pt > 0) printf "overhead         %+.1f%% end to end, %+.1f%% training alone (%s steps, plain vs enclave, back to back)\n",
+    (sw / pw - 1) * 100, (st / pt - 1) * 100, n}'
+python3 - "$work/run/run.json" <<'EOF' 2>/dev/null || true
+import json, sys
+t = json.load(open(sys.argv[1]))["timing"]
+print("security costs   attestation+key release %.3fs, ingest (decrypt+decode) %.3fs, sealing %.3fs, provenance %.3fs"
+      % (t["attest_s"], t["ingest_s"], t["seal_s"], t["provenance_s"]))
+EOF
+echo "verdict          $verdict"
+echo "model            $work/run/model.sealed (opens only with the model owner's key)"
+echo "provenance       $work/run/provenance.json"
+echo "report           $work/run/report.html"
+awk -v a="$t0" -v b="$t1" -v r0="$t_run0" -v r1="$t_run1" \
+  'BEGIN {printf "time             %.1f s total, %.1f s in secureai run\n", b - a, r1 - r0}'
+[ "$verdict" = VERIFIED ] || exit 1

@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""train_throughput.py THREADS — the PyTorch half of bench/train_throughput:
+the same ResNet-8 / ResNet-18 / ResNet-50 (CIFAR variants) trained with SGD
+(momentum 0.9, weight decay 5e-4) on random 32x32 batches, plus batch-1
+latency and batch-64 inference throughput. Prints one JSON object per line.
+Run with Debian's /usr/bin/python3 (python3-torch)."""
+import json
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Basic(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or cin != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.downsample = None
+        if stride != 1 or cin != planes * 4:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, planes * 4, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes * 4))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = F.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet(nn.Module):
+    def __init__(self, block, blocks, widths, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        layers, cin = [], widths[0]
+        for s, (n, w) in enumerate(zip(blocks, widths)):
+            seq = []
+            for b in range(n):
+                seq.append(block(cin, w, 2 if (s > 0 and b == 0) else 1))
+                cin = w * block.expansion
+            layers.append(nn.Sequential(*seq))
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x):
+        x = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+MODELS = {
+    "resnet8": lambda: ResNet(Basic, [1, 1, 1], [16, 32, 64]),
+    "resnet18": lambda: ResNet(Basic, [2, 2, 2, 2], [64, 128, 256, 512]),
+    "resnet50": lambda: ResNet(Bottleneck, [3, 4, 6, 3], [64, 128, 256, 512]),
+}
+
+
+def bench(name, batch, steps, lat_runs, inf_runs):
+    torch.manual_seed(0)
+    m = MODELS[name]()
+    opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(batch, 3, 32, 32)
+    y = torch.randint(0, 10, (batch,))
+    m.train()
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(m(x), y).backward()
+        opt.step()
+
+    step()
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    train = batch * steps / (time.perf_counter() - t)
+    m.eval()
+    with torch.no_grad():
+        x1 = torch.randn(1, 3, 32, 32)
+        m(x1)
+        lat = []
+        for _ in range(lat_runs):
+            t = time.perf_counter()
+            m(x1)
+            lat.append(time.perf_counter() - t)
+        lat.sort()
+        x64 = torch.randn(64, 3, 32, 32)
+        m(x64)
+        t = time.perf_counter()
+        for _ in range(inf_runs):
+            m(x64)
+        inf = 64 * inf_runs / (time.perf_counter() - t)
+    return {"model": name, "batch": batch, "train_images_per_s": train,
+            "latency_ms": 1000 * lat[len(lat) // 2], "infer_images_per_s": inf,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main():
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    only = sys.argv[2].split(",") if len(sys.argv) > 2 else None
+    torch.set_num_threads(threads)
+    for name, batch, steps, lat, inf in (("resnet8", 128, 6, 20, 4), ("resnet18", 64, 3, 5, 2),
+                                         ("resnet50", 32, 3, 5, 2)):
+        if only and name not in only:
+            continue
+        print(json.dumps(bench(name, batch, steps, lat, inf)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

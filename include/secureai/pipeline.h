@@ -1,0 +1,349 @@
+/*
+ * pipeline.h — SecureAI's confidential pipeline: the spec, the enclave
+ * runtime (host/enclave privilege separation), the sandbox that hardens the
+ * enclave process under the `sim` TEE, provenance statements and run reports.
+ *
+ * Who calls what:
+ *   secureai run     sai_pipeline_spec_load -> sai_pipeline_measure ->
+ *                    sai_pipeline_host_run (launches the enclave process)
+ *   the enclave      sai_sandbox_harden (before any key arrives) -> stages ->
+ *                    sai_provenance_sign
+ *   secureai verify  sai_provenance_verify
+ *   secureai report  sai_report_render
+ *
+ * Trust boundary (docs/threat-model.md): the host process is untrusted; it
+ * measures and launches the enclave, opens files and hands their descriptors
+ * over, and only ever sees ciphertext. The enclave is a separate process (the
+ * same binary, re-executed from the descriptor that was measured) that talks
+ * to the host over a socketpair with typed, length-capped messages.
+ */
+#ifndef SECUREAI_PIPELINE_H
+#define SECUREAI_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secureai/common.h"
+#include "secureai/crypto.h"
+
+/* ======================================================================
+ * The pipeline spec (YAML). See docs/pipeline.md for every field.
+ * ==================================================================== */
+
+#define SAI_SPEC_MAX_BYTES   (256u * 1024u)   /* a spec file larger than this is refused */
+#define SAI_SPEC_VERSION     1
+
+enum {
+    SAI_STAGE_INGEST     = 1u << 0,
+    SAI_STAGE_PREPROCESS = 1u << 1,
+    SAI_STAGE_TRAIN      = 1u << 2,
+    SAI_STAGE_EVALUATE   = 1u << 3,
+    SAI_STAGE_INFER      = 1u << 4,
+};
+
+typedef struct sai_kbs_resource {
+    char *repo, *type, *tag;                 /* each [A-Za-z0-9._-]{1,64} */
+} sai_kbs_resource;
+
+typedef struct sai_pipeline_spec {
+    unsigned version;                        /* SAI_SPEC_VERSION */
+    char    *name;                           /* [A-Za-z0-9._-]{1,64} */
+    char    *tee;                            /* "sim" (default), "sev-snp", "tdx", "sgx" */
+    unsigned stages;                         /* SAI_STAGE_* bits, in canonical order */
+
+    struct {
+        char            *sealed_dir;         /* host-side path (not measured) */
+        char            *format;             /* "idx" or "cifar10" */
+        sai_kbs_resource key;                /* where the dataset key lives */
+        char            *identity;           /* expected dataset identity (64 hex), optional */
+    } dataset;
+
+    struct {
+        char            *arch;               /* engine model name, e.g. "resnet8", "mlp" */
+        unsigned         classes;
+        unsigned         width;              /* base channel width, 0 = engine default */
+        bool             has_key;            /* model key from the KBS; else generated */
+        sai_kbs_resource key;
+    } model;
+
+    struct {
+        unsigned epochs;
+        unsigned batch;
+        unsigned max_steps;                  /* 0 = whole epochs */
+        unsigned train_limit, test_limit;    /* 0 = every record */
+        double   lr, momentum, weight_decay;
+        uint64_t seed;
+    } hyper;
+
+    struct {
+        bool normalize;
+        bool flip, crop;                     /* augmentation */
+    } preprocess;
+
+    struct {
+        char *url;                           /* http(s)://127.0.0.1:PORT (host-side, not measured) */
+        char *ca;                            /* path to a CA bundle, optional (its hash is measured) */
+        char *pin;                           /* "sha256:<64 hex>" of the KBS key, optional */
+        unsigned retries;                    /* bounded retries with backoff, default 4 */
+    } kbs;
+
+    struct {
+        char *dir;                           /* host-side output directory (not measured) */
+        char *model_name;                    /* file name of the sealed model, default "model.sealed" */
+    } outputs;
+
+    char *source;                            /* path the spec was loaded from, or NULL */
+} sai_pipeline_spec;
+
+/* Parse and validate a spec from memory. `name` is used in messages
+ * ("spec.yaml:12: hyper.lr: must be > 0"). *out is caller-owned; free with
+ * sai_pipeline_spec_free. Every failure names the line and the field. */
+int  sai_pipeline_spec_parse(sai_pipeline_spec **out, const char *name,
+                             const char *yaml, size_t len, sai_error *err) SAI_MUST_CHECK;
+int  sai_pipeline_spec_load(sai_pipeline_spec **out, const char *path, sai_error *err) SAI_MUST_CHECK;
+void sai_pipeline_spec_free(sai_pipeline_spec *s);
+
+/* The canonical form: compact JSON with a fixed key order holding only what
+ * the enclave acts on (host-side paths and the KBS address are left out, so
+ * moving files does not change the measurement; the CA's bytes are
+ * represented by ca_sha256). *out is malloc'ed and NUL-terminated. */
+int  sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
+                                 char **out, size_t *len, sai_error *err) SAI_MUST_CHECK;
+/* SHA-256 of the canonical form. */
+int  sai_pipeline_spec_hash(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
+                            uint8_t out[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
+/* Rebuild a spec from its canonical JSON (what the enclave receives). */
+int  sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, size_t len,
+                                      sai_error *err) SAI_MUST_CHECK;
+const char *sai_pipeline_stage_name(unsigned bit);
+
+/* ======================================================================
+ * Launch measurement (computed by the host launcher, never by the enclave):
+ *   M = SHA-384("secureai/v1/launch" || 0x00 ||
+ *               u64be(len B) || B ||      B = the enclave binary's bytes
+ *               u64be(len S) || S ||      S = canonical spec
+ *               u64be(len P) || P)        P = sandbox policy text
+ * ==================================================================== */
+#define SAI_MEASUREMENT_LEN SAI_SHA384_LEN
+
+int sai_pipeline_measure_fd(uint8_t out[static SAI_MEASUREMENT_LEN], int binary_fd,
+                            const char *canonical_spec, size_t spec_len,
+                            sai_error *err) SAI_MUST_CHECK;
+
+/* ======================================================================
+ * The sandbox (sim TEE enclave hardening). Installed by the enclave process
+ * on itself, before it asks for any key.
+ * ==================================================================== */
+
+/* The allow-list as text, one syscall name per line (part of the launch
+ * measurement, so a looser sandbox is a different enclave). */
+const char *sai_sandbox_policy_text(void);
+
+typedef struct sai_sandbox_status {
+    bool dumpable_off;       /* PR_SET_DUMPABLE 0 (also blocks ptrace attach by same uid) */
+    bool core_off;           /* RLIMIT_CORE 0/0 */
+    bool no_new_privs;       /* PR_SET_NO_NEW_PRIVS */
+    bool seccomp;            /* the allow-list is installed */
+} sai_sandbox_status;
+
+/* Apply everything: not dumpable, no core dumps, no new privileges, the
+ * seccomp allow-list (open/openat/creat/... fail with EACCES; execve,
+ * ptrace, process_vm_*, socket families other than AF_INET/AF_INET6 kill
+ * the process). Irreversible. */
+int sai_sandbox_harden(sai_sandbox_status *st, sai_error *err) SAI_MUST_CHECK;
+/* Only the process-level parts (no seccomp): for tests and for the host. */
+int sai_sandbox_harden_process(sai_sandbox_status *st, sai_error *err) SAI_MUST_CHECK;
+
+/* ======================================================================
+ * The host<->enclave channel: typed, length-capped messages over a
+ * SOCK_SEQPACKET socketpair, optionally carrying file descriptors. Every
+ * message is   u32be type || u32be length || payload   in one packet; a
+ * receiver names the type it expects and anything else is fatal.
+ * ==================================================================== */
+#define SAI_CHAN_MAX_PAYLOAD (1u << 16)   /* one packet (fits the default socket buffer); bulk data is chunked */
+#define SAI_CHAN_MAX_FDS     64
+
+typedef enum {
+    SAI_MSG_HELLO = 1,          /* H->E: canonical spec, measurement */
+    SAI_MSG_READY,              /* E->H: sandbox installed */
+    SAI_MSG_SHARD_FDS,          /* H->E: manifest bytes + shard fds (names in payload) */
+    SAI_MSG_EVIDENCE_REQ,       /* E->H: 64-byte report data */
+    SAI_MSG_EVIDENCE,           /* H->E: evidence blob (from the TEE backend) */
+    SAI_MSG_KBS_CONN,           /* H->E: a connected socket to the KBS (fd) */
+    SAI_MSG_PROGRESS,           /* E->H: one line of metrics JSON */
+    SAI_MSG_OUTPUT,             /* E->H: name + one chunk of an output file */
+    SAI_MSG_OUTPUT_END,         /* E->H: name + sha256 of the whole file */
+    SAI_MSG_DONE,               /* E->H: final metrics JSON */
+    SAI_MSG_ERROR,              /* E->H: one sentence */
+    SAI_MSG_KBS_REQ,            /* E->H: an HTTP request for the KBS (relayed) */
+    SAI_MSG_KBS_RESP,           /* H->E: the KBS response (status + body) */
+    SAI_MSG_MAX_
+} sai_msg_type;
+
+typedef struct sai_chan {
+    int      fd;
+    uint64_t sent, received;    /* message counters (logged on error) */
+} sai_chan;
+
+/* A pair: [0] for the host, [1] for the enclave. Close-on-exec is set on the
+ * host's end only. */
+int sai_chan_pair(sai_chan *host, sai_chan *enclave, sai_error *err) SAI_MUST_CHECK;
+void sai_chan_close(sai_chan *c);
+
+int sai_chan_send(sai_chan *c, sai_msg_type type, const void *data, size_t len,
+                  const int *fds, size_t nfds, sai_error *err) SAI_MUST_CHECK;
+
+/* Receive exactly one message of type `want` (SAI_MSG_ERROR is returned as
+ * SAI_ESTATE with the peer's sentence in err). *data is malloc'ed (plus a
+ * NUL byte); received fds go to fds[0..*nfds) (at most max_fds, else
+ * fatal). A different type, a truncated packet or a length over max_len is
+ * SAI_EFORMAT and the caller must tear the channel down. */
+int sai_chan_recv(sai_chan *c, sai_msg_type want, uint8_t **data, size_t *len,
+                  size_t max_len, int *fds, size_t max_fds, size_t *nfds,
+                  sai_error *err) SAI_MUST_CHECK;
+/* Like sai_chan_recv but accepts any type in want[0..nwant); *got says which. */
+int sai_chan_recv_any(sai_chan *c, const sai_msg_type *want, size_t nwant,
+                      sai_msg_type *got, uint8_t **data, size_t *len, size_t max_len,
+                      int *fds, size_t max_fds, size_t *nfds, sai_error *err) SAI_MUST_CHECK;
+
+/* ======================================================================
+ * Provenance: an in-toto Statement v1 in a DSSE envelope, signed ES384
+ * with an enclave key whose public half is bound into attestation evidence:
+ *
+ *   report_data (64 bytes) = SHA-512("secureai/v1/provenance" || 0x00 ||
+ *                                    public key raw point (97 bytes))
+ *
+ * The statement's predicate carries that evidence (base64url) and the raw
+ * public key; the DSSE signature is over
+ *   PAE(payloadType, payload) = "DSSEv1" SP len(type) SP type SP len(body) SP body
+ * ==================================================================== */
+#define SAI_PROVENANCE_PREDICATE "https://secureai.dev/provenance/v1"
+#define SAI_PROVENANCE_PAYLOAD_TYPE "application/vnd.in-toto+json"
+#define SAI_PROVENANCE_MAX_BYTES (4u * 1024u * 1024u)
+
+typedef struct sai_provenance_facts {
+    const char *subject_name;                 /* model ciphertext file name */
+    uint8_t     subject_sha256[SAI_SHA256_LEN];
+    uint8_t     dataset_identity[SAI_SHA256_LEN];
+    const char *dataset_resource;             /* "repo/type/tag" */
+    uint8_t     measurement[SAI_MEASUREMENT_LEN];
+    uint8_t     spec_hash[SAI_SHA256_LEN];
+    const char *engine_version;
+    const char *metrics_json;                 /* a JSON object, copied verbatim */
+    const char *tee;                          /* "sim", ... */
+    const char *time;                         /* RFC 3339 UTC */
+    const uint8_t *evidence;                  /* the TEE's evidence blob */
+    size_t      evidence_len;
+    const char *evidence_format;              /* e.g. "sim-snp" */
+} sai_provenance_facts;
+
+/* The report data that binds a provenance key (see above). */
+int sai_provenance_report_data(uint8_t out[static 64],
+                               const uint8_t pub[static SAI_P384_POINT_LEN],
+                               sai_error *err) SAI_MUST_CHECK;
+
+/* Build and sign. *envelope is malloc'ed JSON text. */
+int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts *f,
+                        const sai_ec_key *key, sai_error *err) SAI_MUST_CHECK;
+
+/* Evidence verification is the attestation module's job; the pipeline
+ * reaches it through this small table so the verifier is swappable per TEE
+ * kind. `verify` checks the evidence's chain and signature against `policy`
+ * (its meaning belongs to the backend), and returns the report data and the
+ * launch measurement it attests to. */
+typedef struct sai_evidence_verifier {
+    const char *format;
+    int (*verify)(void *ctx, const uint8_t *evidence, size_t len,
+                  uint8_t report_data[static 64],
+                  uint8_t measurement[static SAI_MEASUREMENT_LEN],
+                  char *tee, size_t tee_len, sai_error *err);
+    void *ctx;
+} sai_evidence_verifier;
+
+typedef struct sai_provenance_expect {
+    const uint8_t *model;                     /* the model ciphertext bytes */
+    size_t         model_len;
+    const uint8_t *dataset_identity;          /* 32 bytes, required */
+    const uint8_t *measurement;               /* 48 bytes, required */
+    const uint8_t *spec_hash;                 /* 32 bytes, optional */
+} sai_provenance_expect;
+
+/* What verification established (valid only when it returns 0). */
+typedef struct sai_provenance_result {
+    char tee[32];
+    char time[40];
+    char subject_name[128];
+    char metrics[1024];                       /* the metrics JSON, truncated */
+} sai_provenance_result;
+
+/* Every check, in order: envelope shape, signature by the embedded key,
+ * the statement's fields, the evidence (via v), the key binding in the
+ * report data, the evidence's measurement equals the statement's and the
+ * expected one, dataset identity, model hash. On failure err->msg is one
+ * line naming the first check that failed. */
+int sai_provenance_verify(const char *envelope, size_t len,
+                          const sai_provenance_expect *exp,
+                          const sai_evidence_verifier *v,
+                          sai_provenance_result *res, sai_error *err) SAI_MUST_CHECK;
+
+/* ======================================================================
+ * Run directory and report. A run directory holds:
+ *   run.json        facts of the run (spec hash, measurement, tee, metrics
+ *                   history, throughput, attestation result, paths)
+ *   <model>.sealed  the sealed model, provenance.json, report.html
+ * ==================================================================== */
+int sai_report_render(char **html, size_t *len, const char *run_json, size_t run_len,
+                      const char *provenance, size_t prov_len, sai_error *err) SAI_MUST_CHECK;
+/* Read RUN_DIR/run.json (+ provenance.json if present), write RUN_DIR/report.html. */
+int sai_report_write(const char *run_dir, char *out_path, size_t out_cap,
+                     sai_error *err) SAI_MUST_CHECK;
+
+/* ======================================================================
+ * Running a pipeline.
+ * ==================================================================== */
+typedef struct sai_pipeline_run_opts {
+    const char *spec_path;
+    const char *dataset_dir;     /* overrides dataset.sealed (host-side, not measured) */
+    const char *out_dir;         /* overrides outputs.dir */
+    const char *kbs_url;         /* overrides kbs.url */
+    const char *kbs_pin;         /* hex SHA-256 of the KBS certificate, when the spec has no pin */
+    const char *enclave_binary;  /* NULL: /proc/self/exe */
+    int         threads;         /* engine threads in the enclave, 0 = all */
+    unsigned    plain_max_steps; /* plain baseline only: stop after this many steps (0 = spec) */
+    bool        quiet;
+} sai_pipeline_run_opts;
+
+typedef struct sai_pipeline_run_result {
+    uint8_t measurement[SAI_MEASUREMENT_LEN];
+    uint8_t spec_hash[SAI_SHA256_LEN];
+    char    model_path[4096];
+    char    provenance_path[4096];
+    char    run_dir[4096];
+    double  test_accuracy, train_images_per_s, wall_s;
+    double  ingest_s, train_s;        /* plain baseline: per-stage times */
+} sai_pipeline_run_result;
+
+/* Measure only: the launch measurement `secureai run` would give SPEC (for
+ * registering a KBS policy). */
+int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
+                         uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
+
+/* The untrusted host: measure, launch the enclave, hand over descriptors,
+ * answer evidence requests, write the outputs the enclave sends (only once
+ * it says DONE), run.json and report.html. */
+int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_result *res,
+                          sai_error *err) SAI_MUST_CHECK;
+
+/* The enclave process's main (`secureai run --enclave-fd N`). */
+int sai_pipeline_enclave_main(int chan_fd, sai_error *err);
+
+/* The same stages without an enclave, on plaintext files in plain_dir (the
+ * baseline of the overhead figures). Writes nothing. */
+int sai_pipeline_plain_run(const sai_pipeline_run_opts *o, const char *plain_dir,
+                           sai_pipeline_run_result *res, sai_error *err) SAI_MUST_CHECK;
+
+/* What a TEE kind protects, in plain words (used by the report and the CLI). */
+const char *sai_pipeline_tee_statement(const char *tee);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * cmd_run.c — `secureai run SPEC`: run a confidential pipeline.
+ *
+ * The host half runs here (sai_pipeline_host_run); the enclave half is the
+ * same binary re-executed by the host from the descriptor it measured,
+ * with the internal option --enclave-fd (not for users: it expects the
+ * host's channel on that descriptor).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "secureai/pipeline.h"
+#include "secureai/util.h"
+
+static const char usage[] =
+    "usage: secureai run [options] SPEC\n"
+    "\n"
+    "Run the pipeline SPEC (YAML, see docs/pipeline.md) inside a TEE enclave:\n"
+    "the host measures and launches the enclave and only moves ciphertext; the\n"
+    "enclave attests to the KBS, receives the dataset key, trains, seals the\n"
+    "model and signs a provenance statement. Outputs go to outputs.dir:\n"
+    "the sealed model, provenance.json, run.json and report.html.\n"
+    "\n"
+    "options:\n"
+    "  --dataset DIR     sealed dataset directory (overrides dataset.sealed)\n"
+    "  --out DIR         output directory (overrides outputs.dir)\n"
+    "  --kbs URL         KBS address (overrides kbs.url)\n"
+    "  --kbs-pin HEX     SHA-256 of the KBS certificate (when the spec has no kbs.pin)\n"
+    "  --threads N       engine threads inside the enclave (default: all cores)\n"
+    "  --measure         print the launch measurement and spec hash, run nothing\n"
+    "  --plain DIR       baseline: the same stages on plaintext files in DIR, no\n"
+    "                    enclave, no keys; prints accuracy and images/s; writes nothing\n"
+    "  --max-steps N     with --plain: stop after N training steps\n"
+    "  --quiet           no progress lines\n";
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dataset", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'},
+        {"kbs", required_argument, NULL, 'k'},     {"kbs-pin", required_argument, NULL, 'p'},
+        {"threads", required_argument, NULL, 't'}, {"measure", no_argument, NULL, 'm'},
+        {"plain", required_argument, NULL, 'P'},   {"quiet", no_argument, NULL, 'q'},
+        {"max-steps", required_argument, NULL, 'S'}, {"enclave-fd", required_argument, NULL, 'E'},
+        {NULL, 0, NULL, 0},
+    };
+    sai_pipeline_run_opts o = {0};
+    bool measure = false;
+    const char *plain = NULL;
+    int enclave_fd = -1, c;
+    sai_error err = {0};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o.dataset_dir = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'k': o.kbs_url = optarg; break;
+        case 'p': o.kbs_pin = optarg; break;
+        case 't': {
+            long long v = sai_cli_parse_size(optarg);
+            if (v < 0 || v > 256)
+                return sai_cli_usage_error("run: --threads takes 0..256");
+            o.threads = (int)v;
+            break;
+        }
+        case 'm': measure = true; break;
+        case 'P': plain = optarg; break;
+        case 'q': o.quiet = true; break;
+        case 'S': {
+            long long v = sai_cli_parse_size(optarg);
+            if (v < 1 || v > 100000000)
+                return sai_cli_usage_error("run: --max-steps takes 1..100000000");
+            o.plain_max_steps = (unsigned)v;
+            break;
+        }
+        case 'E': {
+            long long v = sai_cli_parse_size(optarg);
+            if (v < 3 || v > 1 << 20)
+                return sai_cli_usage_error("run: bad --enclave-fd");
+            enclave_fd = (int)v;
+            break;
+        }
+        default: return sai_cli_usage_error("run: unknown option");
+        }
+    }
+    if (enclave_fd >= 0) {
+        /* The enclave process. Its failures travel to the host as ERROR. */
+        int rc = sai_pipeline_enclave_main(enclave_fd, &err);
+        return rc == 0 ? 0 : 1;
+    }
+    if (o.plain_max_steps > 0 && plain == NULL)
+        return sai_cli_usage_error("run: --max-steps only applies to --plain (the enclave runs the measured spec)");
+    if (optind != argc - 1)
+        return sai_cli_usage_error("run: expected exactly one SPEC");
+    o.spec_path = argv[optind];
+    if (measure) {
+        uint8_t m[SAI_MEASUREMENT_LEN], h[SAI_SHA256_LEN];
+        char mh[97], hh[65];
+        if (sai_pipeline_measure(&o, m, h, &err) != 0)
+            return sai_cli_fail(&err, "run --measure %s", o.spec_path);
+        sai_hex_encode(mh, m, sizeof m);
+        sai_hex_encode(hh, h, sizeof h);
+        printf("measurement %s\nspec_sha256 %s\n", mh, hh);
+        return 0;
+    }
+    sai_pipeline_run_result r;
+    if (plain != NULL) {
+        if (sai_pipeline_plain_run(&o, plain, &r, &err) != 0)
+            return sai_cli_fail(&err, "run --plain %s", o.spec_path);
+        printf("plain: test_accuracy %.4f train_images_per_s %.1f wall_s %.3f ingest_s %.3f train_s %.3f\n",
+               r.test_accuracy, r.train_images_per_s, r.wall_s, r.ingest_s, r.train_s);
+        return 0;
+    }
+    if (sai_pipeline_host_run(&o, &r, &err) != 0)
+        return sai_cli_fail(&err, "run %s", o.spec_path);
+    char mh[97];
+    sai_hex_encode(mh, r.measurement, sizeof r.measurement);
+    printf("model       %s\nprovenance  %s\nreport      %s/report.html\nmeasurement %s\n"
+           "test_accuracy %.4f train_images_per_s %.1f wall_s %.2f\n",
+           r.model_path, r.provenance_path, r.run_dir, mh, r.test_accuracy, r.train_images_per_s, r.wall_s);
+    return 0;
+}
+
+const sai_cmd_t sai_cmd_run = {"run", "run a confidential pipeline spec inside a TEE enclave", usage, run};

@@ -1,0 +1,226 @@
+/*
+ * cmd_train.c — `secureai train`: load a dataset directory, train a model
+ * with sai_nn_train, evaluate on the test split when it is there, write a
+ * checkpoint. Progress: a redrawn line on a terminal, or one JSON object per
+ * interval with --json (the last one the summary).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "secureai/nn.h"
+
+static const char usage[] =
+    "usage: secureai train --model NAME --dataset cifar10|fashion-mnist --data DIR\n"
+    "                      --out CKPT [options]\n"
+    "\n"
+    "Train a model on a dataset directory (CIFAR-10 binary batches, or IDX files\n"
+    "plain or .gz) and write a checkpoint. Evaluates on the test split afterwards\n"
+    "when the directory has one.\n"
+    "\n"
+    "  --model NAME       resnet8 (default), resnet20, resnet56, resnet18, resnet50, smallcnn\n"
+    "  --dataset KIND     cifar10 (default) or fashion-mnist\n"
+    "  --data DIR         dataset directory\n"
+    "  --out CKPT         checkpoint to write\n"
+    "  --epochs N         epochs (default 1)\n"
+    "  --batch B          batch size (default 128)\n"
+    "  --max-steps N      stop after N steps\n"
+    "  --lr F             base learning rate (default 0.1)\n"
+    "  --momentum F       SGD momentum (default 0.9)\n"
+    "  --wd F             weight decay (default 5e-4)\n"
+    "  --nesterov         Nesterov momentum\n"
+    "  --sched KIND       cosine (default), step, const\n"
+    "  --warmup N         linear warm-up steps (default 0)\n"
+    "  --step-size N      step schedule: steps between decays (gamma 0.1)\n"
+    "  --no-augment       no random crop / flip (CIFAR-10 default: crop 4 + flip)\n"
+    "  --threads T        engine threads (default: all cores)\n"
+    "  --seed S           seed for initialisation, shuffling, augmentation (default 1)\n"
+    "  --interval N       steps between progress reports (default 50)\n"
+    "  --json             one JSON object per line on stdout; the last is the summary\n";
+
+typedef struct {
+    bool json, tty;
+} prog_ctx;
+
+static void fmt_eta(char *b, size_t n, double s)
+{
+    int t = (int)(s + 0.5);
+    snprintf(b, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+}
+
+static void on_progress(void *vctx, const sai_nn_progress_info_t *p)
+{
+    prog_ctx *c = vctx;
+    if (p->final)
+        return;   /* the summary is printed by run(), with the test accuracy */
+    if (c->json) {
+        printf("{\"epoch\":%u,\"epochs\":%u,\"step\":%llu,\"total_steps\":%llu,\"loss\":%.6f,"
+               "\"accuracy\":%.6f,\"images_per_s\":%.2f,\"seconds\":%.3f,\"eta_s\":%.1f}\n",
+               p->epoch, p->epochs, (unsigned long long)p->step,
+               (unsigned long long)p->total_steps, p->loss, p->accuracy, p->images_per_s,
+               p->seconds, p->eta_s);
+        fflush(stdout);
+    } else if (c->tty) {
+        char eta[32];
+        fmt_eta(eta, sizeof(eta), p->eta_s);
+        fprintf(stderr, "\r\033[Kepoch %u/%u  step %llu/%llu  loss %.4f  acc %.2f%%  %.1f img/s  "
+                "ETA %s", p->epoch, p->epochs, (unsigned long long)p->step,
+                (unsigned long long)p->total_steps, p->loss, 100.0 * p->accuracy,
+                p->images_per_s, eta);
+    }
+}
+
+static bool parse_float(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0.0f)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int run(int argc, char **argv)
+{
+    enum { O_MOM = 256, O_WD, O_NEST, O_SCHED, O_WARM, O_STEPSZ, O_NOAUG, O_INT, O_JSON };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"dataset", required_argument, NULL, 'd'},
+        {"data", required_argument, NULL, 'D'}, {"out", required_argument, NULL, 'o'},
+        {"epochs", required_argument, NULL, 'e'}, {"batch", required_argument, NULL, 'b'},
+        {"max-steps", required_argument, NULL, 'M'}, {"lr", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'}, {"seed", required_argument, NULL, 's'},
+        {"momentum", required_argument, NULL, O_MOM}, {"wd", required_argument, NULL, O_WD},
+        {"nesterov", no_argument, NULL, O_NEST}, {"sched", required_argument, NULL, O_SCHED},
+        {"warmup", required_argument, NULL, O_WARM},
+        {"step-size", required_argument, NULL, O_STEPSZ},
+        {"no-augment", no_argument, NULL, O_NOAUG}, {"interval", required_argument, NULL, O_INT},
+        {"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *model = "resnet8", *kind = "cifar10", *dir = NULL, *out = NULL, *sched = "cosine";
+    long long epochs = 1, batch = 128, max_steps = 0, threads = 0, seed = 1, warm = 0, stepsz = 0,
+              interval = 50;
+    float lr = 0.1f, mom = 0.9f, wd = 5e-4f;
+    bool nest = false, noaug = false, json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:d:D:o:e:b:M:l:t:s:h", opts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'd': kind = optarg; break;
+        case 'D': dir = optarg; break;
+        case 'o': out = optarg; break;
+        case 'e': ok = (epochs = sai_cli_parse_size(optarg)) > 0; break;
+        case 'b': ok = (batch = sai_cli_parse_size(optarg)) > 0 && batch <= 4096; break;
+        case 'M': ok = (max_steps = sai_cli_parse_size(optarg)) >= 0; break;
+        case 'l': ok = parse_float(optarg, &lr); break;
+        case 't': ok = (threads = sai_cli_parse_size(optarg)) > 0; break;
+        case 's': ok = (seed = sai_cli_parse_size(optarg)) >= 0; break;
+        case O_MOM: ok = parse_float(optarg, &mom) && mom < 1.0f; break;
+        case O_WD: ok = parse_float(optarg, &wd); break;
+        case O_NEST: nest = true; break;
+        case O_SCHED: sched = optarg; break;
+        case O_WARM: ok = (warm = sai_cli_parse_size(optarg)) >= 0; break;
+        case O_STEPSZ: ok = (stepsz = sai_cli_parse_size(optarg)) > 0; break;
+        case O_NOAUG: noaug = true; break;
+        case O_INT: ok = (interval = sai_cli_parse_size(optarg)) > 0; break;
+        case O_JSON: json = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return sai_cli_usage_error("train: bad option");
+        }
+        if (!ok)
+            return sai_cli_usage_error("train: bad option value '%s'", optarg);
+    }
+    if (dir == NULL || out == NULL)
+        return sai_cli_usage_error("train: --data DIR and --out CKPT are required");
+    if (!sai_nn_model_known(model))
+        return sai_cli_usage_error("train: unknown model '%s'", model);
+    if (strcmp(kind, "cifar10") != 0 && strcmp(kind, "fashion-mnist") != 0)
+        return sai_cli_usage_error("train: unknown dataset '%s'", kind);
+    sai_nn_sched_kind sk;
+    if (strcmp(sched, "cosine") == 0) sk = SAI_NN_SCHED_COSINE;
+    else if (strcmp(sched, "step") == 0) sk = SAI_NN_SCHED_STEP;
+    else if (strcmp(sched, "const") == 0) sk = SAI_NN_SCHED_CONST;
+    else return sai_cli_usage_error("train: unknown schedule '%s'", sched);
+
+    sai_nn_set_threads((int)threads);
+    sai_error err = {0};
+    sai_nn_dataset_t train, test;
+    if (sai_nn_dataset_load_dir(&train, kind, dir, true, &err) != 0)
+        return sai_cli_fail(&err, "train: loading %s training data from %s", kind, dir);
+    bool have_test = sai_nn_dataset_load_dir(&test, kind, dir, false, &err) == 0;
+    sai_nn_model_t *m = NULL;
+    int ret = 1;
+    if (sai_nn_model_create(&m, model, train.c, train.h, train.w, 10, (int)batch, (uint64_t)seed,
+                            &err) != 0) {
+        sai_cli_fail(&err, "train: building %s", model);
+        goto out;
+    }
+    bool cifar = strcmp(kind, "cifar10") == 0;
+    prog_ctx pc = {json, isatty(STDERR_FILENO) != 0};
+    sai_nn_train_cfg_t cfg = {
+        .epochs = (uint32_t)epochs, .batch = (int)batch, .max_steps = (uint64_t)max_steps,
+        .sgd = {.momentum = mom, .weight_decay = wd, .nesterov = nest},
+        .sched = {.kind = sk, .base_lr = lr, .gamma = 0.1f, .step_size = (uint64_t)stepsz,
+                  .warmup_steps = (uint64_t)warm},
+        .aug = {.crop_pad = (cifar && !noaug) ? 4 : 0, .hflip = cifar && !noaug},
+        .seed = (uint64_t)seed, .progress_every = (uint64_t)interval,
+        .progress = on_progress, .progress_ctx = &pc,
+    };
+    if (sk == SAI_NN_SCHED_STEP && stepsz == 0)
+        cfg.sched.step_size = (uint64_t)(train.n / batch) * (uint64_t)(epochs > 3 ? epochs / 3 : 1);
+    sai_nn_train_result_t res;
+    if (sai_nn_train(m, &train, &cfg, &res, &err) != 0) {
+        sai_cli_fail(&err, "train");
+        goto out;
+    }
+    if (pc.tty && !json)
+        fputc('\n', stderr);
+    sai_nn_eval_result_t ev = {0};
+    if (have_test && sai_nn_evaluate(m, &test, &ev, &err) != 0) {
+        sai_cli_fail(&err, "train: evaluating");
+        goto out;
+    }
+    sai_nn_ckpt_meta_t meta = {.step = res.steps, .epoch = res.epochs, .sgd = cfg.sgd, .lr = lr};
+    snprintf(meta.dataset, sizeof(meta.dataset), "%s", kind);
+    if (sai_nn_ckpt_save_file(m, &meta, out, &err) != 0) {
+        sai_cli_fail(&err, "train: writing %s", out);
+        goto out;
+    }
+    if (json) {
+        printf("{\"summary\":true,\"model\":\"%s\",\"dataset\":\"%s\",\"epochs\":%u,\"steps\":%llu,"
+               "\"batch\":%lld,\"threads\":%d,\"loss\":%.6f,\"accuracy\":%.6f,"
+               "\"images_per_s\":%.2f,\"seconds\":%.3f",
+               model, kind, res.epochs, (unsigned long long)res.steps, batch, sai_nn_get_threads(),
+               res.loss, res.accuracy, res.images_per_s, res.seconds);
+        if (have_test)
+            printf(",\"test_accuracy\":%.6f,\"test_loss\":%.6f,\"test_n\":%d", ev.accuracy,
+                   ev.loss, ev.n);
+        printf(",\"checkpoint\":\"%s\"}\n", out);
+    } else {
+        printf("trained %s on %s: %u epoch(s), %llu steps, %.1f s, %.1f images/s\n"
+               "last epoch: loss %.4f, training accuracy %.2f%%\n",
+               model, kind, res.epochs, (unsigned long long)res.steps, res.seconds,
+               res.images_per_s, res.loss, 100.0 * res.accuracy);
+        if (have_test)
+            printf("test accuracy %.2f%% (%d/%d), test loss %.4f\n", 100.0 * ev.accuracy,
+                   ev.correct, ev.n, ev.loss);
+        printf("checkpoint: %s\n", out);
+    }
+    ret = 0;
+out:
+    sai_nn_model_free(m);
+    sai_nn_dataset_free(&train);
+    if (have_test)
+        sai_nn_dataset_free(&test);
+    return ret;
+}
+
+const sai_cmd_t sai_cmd_train = {"train", "train a model (ResNet family, small CNN) on CIFAR-10 "
+                                 "or Fashion-MNIST", usage, run};

@@ -1,0 +1,292 @@
+/*
+ * conv.c — 2-D convolution, forward and backward, as im2col + OpenBLAS
+ * sgemm per image (no bias: every convolution here is followed by batch
+ * norm). A 1x1 stride-1 unpadded convolution skips im2col: the image itself
+ * is the column matrix. Images are spread over the engine threads, each
+ * with its own column buffer; BLAS runs single-threaded inside (see
+ * sai_nn_set_threads), and each thread accumulates the weight gradient into
+ * a private buffer that is summed once at the end, so no two threads write
+ * the same memory.
+ */
+#include <string.h>
+
+#include <cblas.h>
+
+#include "nn/nn_internal.h"
+
+/* x[C][H][W] -> col[C*k*k][Ho*Wo], rows ld floats apart (ld >= Ho*Wo lets
+ * several images share one column matrix side by side) */
+static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
+                   float *col, size_t ld)
+{
+    for (int c = 0; c < C; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *row = col + ((size_t)(c * k + ki) * k + kj) * ld;
+                const float *xc = x + (size_t)c * H * W;
+                for (int oh = 0; oh < Ho; oh++) {
+                    int ih = oh * s - p + ki;
+                    float *r = row + (size_t)oh * Wo;
+                    if (ih < 0 || ih >= H) {
+                        memset(r, 0, (size_t)Wo * sizeof(float));
+                        continue;
+                    }
+                    const float *xr = xc + (size_t)ih * W;
+                    if (s == 1) {
+                        int lo = p - kj, ow0 = lo > 0 ? lo : 0;          /* first ow with iw >= 0 */
+                        int ow1 = W + p - kj; if (ow1 > Wo) ow1 = Wo;    /* first ow with iw >= W */
+                        if (ow1 < ow0) ow1 = ow0;
+                        for (int ow = 0; ow < ow0; ow++) r[ow] = 0.0f;
+                        if (ow1 > ow0)
+                            memcpy(r + ow0, xr + ow0 - p + kj, (size_t)(ow1 - ow0) * sizeof(float));
+                        for (int ow = ow1; ow < Wo; ow++) r[ow] = 0.0f;
+                    } else {
+                        for (int ow = 0; ow < Wo; ow++) {
+                            int iw = ow * s - p + kj;
+                            r[ow] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+/* dx[C][H][W] += col2im(dcol[C*k*k][Ho*Wo]), rows ld floats apart */
+static void col2im(const float *dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
+                   float *dx, size_t ld)
+{
+    for (int c = 0; c < C; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                const float *row = dcol + ((size_t)(c * k + ki) * k + kj) * ld;
+                float *xc = dx + (size_t)c * H * W;
+                for (int oh = 0; oh < Ho; oh++) {
+                    int ih = oh * s - p + ki;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    const float *r = row + (size_t)oh * Wo;
+                    float *xr = xc + (size_t)ih * W;
+                    if (s == 1) {
+                        int lo = p - kj, ow0 = lo > 0 ? lo : 0;
+                        int ow1 = W + p - kj; if (ow1 > Wo) ow1 = Wo;
+                        float *d = xr - p + kj;
+                        for (int ow = ow0; ow < ow1; ow++)
+                            d[ow] += r[ow];
+                    } else {
+                        for (int ow = 0; ow < Wo; ow++) {
+                            int iw = ow * s - p + kj;
+                            if (iw >= 0 && iw < W)
+                                xr[iw] += r[ow];
+                        }
+                    }
+                }
+            }
+}
+
+static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+typedef struct {
+    sai_nn_model_t *m;
+    const nn_op *op;
+    float *dw[SAI_NN_MAX_THREADS];   /* per thread weight-gradient target */
+    bool used[SAI_NN_MAX_THREADS];   /* thread t zeroed and filled dw[t] */
+    int n;
+} conv_ctx;
+
+static void conv_fwd_task(void *vc, long i0, long i1, int tid)
+{
+    const conv_ctx *cx = vc;
+    sai_nn_model_t *m = cx->m;
+    const nn_op *op = cx->op;
+    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+    const float *W = m->tensors[op->w].data;
+    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
+    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k;
+    bool direct = (k == 1 && s == 1 && p == 0);
+    float *cb = m->col + (size_t)tid * r16(m->col_floats);
+    for (long i = i0; i < i1; i++) {
+        const float *x = a->x + (size_t)i * a->size;
+        float *y = o->x + (size_t)i * o->size;
+        const float *col = x;
+        if (!direct) {
+            im2col(x, C, H, Wd, k, s, p, Ho, Wo, cb, (size_t)P);
+            col = cb;
+        }
+        /* y[Co][P] = W[Co][K] * col[K][P] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, P, K, 1.0f, W, K, col, P,
+                    0.0f, y, P);
+    }
+}
+
+/* Small feature maps (late ResNet stages: 8x8, 4x4) make per-image GEMMs
+ * too thin to run well (N = Ho*Wo = 16). Such layers put g images side by
+ * side in one column matrix, [K][g*P], run one GEMM into [Co][g*P] and
+ * scatter the result back to NCHW (backward: gather dy, one GEMM each for
+ * dW and dcol, col2im per image). */
+static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
+{
+    const conv_ctx *cx = vc;
+    sai_nn_model_t *m = cx->m;
+    const nn_op *op = cx->op;
+    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+    const float *W = m->tensors[op->w].data;
+    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
+    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k, g = nn_conv_group(P);
+    float *cb = m->col + (size_t)tid * r16(m->col_floats);
+    float *yb = m->ybuf + (size_t)tid * r16(m->ybuf_floats);
+    for (long grp = g0; grp < g1; grp++) {
+        long i0 = grp * g, i1 = i0 + g < cx->n ? i0 + g : cx->n;
+        int cnt = (int)(i1 - i0);
+        size_t LD = (size_t)cnt * P;
+        for (int j = 0; j < cnt; j++)
+            im2col(a->x + (size_t)(i0 + j) * a->size, C, H, Wd, k, s, p, Ho, Wo,
+                   cb + (size_t)j * P, LD);
+        /* yb[Co][cnt*P] = W[Co][K] * col[K][cnt*P] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)LD, K, 1.0f, W, K, cb,
+                    (int)LD, 0.0f, yb, (int)LD);
+        for (int j = 0; j < cnt; j++) {
+            float *y = o->x + (size_t)(i0 + j) * o->size;
+            for (int co = 0; co < Co; co++)
+                memcpy(y + (size_t)co * P, yb + (size_t)co * LD + (size_t)j * P,
+                       (size_t)P * sizeof(float));
+        }
+    }
+}
+
+void nn_conv_forward(sai_nn_model_t *m, const nn_op *op, int n)
+{
+    conv_ctx c = {.m = m, .op = op, .n = n};
+    int g = nn_conv_group(m->acts[op->out].h * m->acts[op->out].w);
+    if (g > 1 && n > 1) {
+        nn_parallel((n + g - 1) / g, m->scratch_threads, conv_fwd_group_task, &c);
+        return;
+    }
+    nn_parallel(n, m->scratch_threads, conv_fwd_task, &c);
+}
+
+static void conv_bwd_task(void *vc, long i0, long i1, int tid)
+{
+    conv_ctx *cx = vc;
+    sai_nn_model_t *m = cx->m;
+    const nn_op *op = cx->op;
+    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+    const nn_tensor *wt = &m->tensors[op->w];
+    const float *W = wt->data;
+    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
+    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k;
+    bool direct = (k == 1 && s == 1 && p == 0);
+    bool need_dx = a->need_grad;
+    float *dw = cx->dw[tid];
+    if (tid != 0)
+        memset(dw, 0, wt->numel * sizeof(float));
+    cx->used[tid] = true;
+    float *cb = m->col + (size_t)tid * r16(m->col_floats);
+    float *dcb = m->dcol + (size_t)tid * r16(m->col_floats);
+    for (long i = i0; i < i1; i++) {
+        const float *x = a->x + (size_t)i * a->size;
+        const float *dy = o->dx + (size_t)i * o->size;
+        float *dx = a->dx + (size_t)i * a->size;
+        const float *col = x;
+        if (!direct) {
+            im2col(x, C, H, Wd, k, s, p, Ho, Wo, cb, (size_t)P);
+            col = cb;
+        }
+        /* dW[Co][K] += dy[Co][P] * col[K][P]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, K, P, 1.0f, dy, P, col, P,
+                    1.0f, dw, K);
+        if (!need_dx)
+            continue;
+        if (direct) {
+            /* dx[C][P] += W[Co][C]^T * dy[Co][P] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, Co, 1.0f, W, K, dy, P,
+                        1.0f, dx, P);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, Co, 1.0f, W, K, dy, P,
+                        0.0f, dcb, P);
+            col2im(dcb, C, H, Wd, k, s, p, Ho, Wo, dx, (size_t)P);
+        }
+    }
+}
+
+static void conv_bwd_group_task(void *vc, long g0, long g1, int tid)
+{
+    conv_ctx *cx = vc;
+    sai_nn_model_t *m = cx->m;
+    const nn_op *op = cx->op;
+    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+    const nn_tensor *wt = &m->tensors[op->w];
+    const float *W = wt->data;
+    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
+    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k, g = nn_conv_group(P);
+    float *dw = cx->dw[tid];
+    if (tid != 0)
+        memset(dw, 0, wt->numel * sizeof(float));
+    cx->used[tid] = true;
+    float *cb = m->col + (size_t)tid * r16(m->col_floats);
+    float *dcb = m->dcol + (size_t)tid * r16(m->col_floats);
+    float *yb = m->ybuf + (size_t)tid * r16(m->ybuf_floats);
+    for (long grp = g0; grp < g1; grp++) {
+        long i0 = grp * g, i1 = i0 + g < cx->n ? i0 + g : cx->n;
+        int cnt = (int)(i1 - i0);
+        size_t LD = (size_t)cnt * P;
+        for (int j = 0; j < cnt; j++) {
+            const float *dy = o->dx + (size_t)(i0 + j) * o->size;
+            for (int co = 0; co < Co; co++)
+                memcpy(yb + (size_t)co * LD + (size_t)j * P, dy + (size_t)co * P,
+                       (size_t)P * sizeof(float));
+            im2col(a->x + (size_t)(i0 + j) * a->size, C, H, Wd, k, s, p, Ho, Wo,
+                   cb + (size_t)j * P, LD);
+        }
+        /* dW[Co][K] += dy[Co][cnt*P] * col[K][cnt*P]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, K, (int)LD, 1.0f, yb, (int)LD,
+                    cb, (int)LD, 1.0f, dw, K);
+        if (!a->need_grad)
+            continue;
+        /* dcol[K][cnt*P] = W[Co][K]^T * dy[Co][cnt*P] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)LD, Co, 1.0f, W, K, yb,
+                    (int)LD, 0.0f, dcb, (int)LD);
+        for (int j = 0; j < cnt; j++)
+            col2im(dcb + (size_t)j * P, C, H, Wd, k, s, p, Ho, Wo,
+                   a->dx + (size_t)(i0 + j) * a->size, LD);
+    }
+}
+
+typedef struct {
+    float *g;
+    const float *src[SAI_NN_MAX_THREADS];
+    int nsrc;
+} sum_ctx;
+
+static void sum_task(void *vc, long b, long e, int tid)
+{
+    const sum_ctx *c = vc;
+    (void)tid;
+    for (int t = 0; t < c->nsrc; t++)
+        for (long j = b; j < e; j++)
+            c->g[j] += c->src[t][j];
+}
+
+void nn_conv_backward(sai_nn_model_t *m, const nn_op *op, int n)
+{
+    nn_tensor *wt = &m->tensors[op->w];
+    int T = sai_nn_get_threads();
+    if (T > m->scratch_threads)
+        T = m->scratch_threads;
+    if (T > n)
+        T = n;
+    conv_ctx c = {.m = m, .op = op, .n = n};
+    c.dw[0] = wt->grad;
+    for (int t = 1; t < T; t++)
+        c.dw[t] = m->dwbuf + (size_t)t * r16(m->dw_floats);
+    int g = nn_conv_group(m->acts[op->out].h * m->acts[op->out].w);
+    if (g > 1 && n > 1)
+        nn_parallel((n + g - 1) / g, T, conv_bwd_group_task, &c);
+    else
+        nn_parallel(n, T, conv_bwd_task, &c);
+    /* Threads 1..T-1 that ran each zeroed and filled a private buffer. */
+    sum_ctx sc = {.g = wt->grad, .nsrc = 0};
+    for (int t = 1; t < T; t++)
+        if (c.used[t])
+            sc.src[sc.nsrc++] = c.dw[t];
+    if (sc.nsrc > 0)
+        nn_parallel((long)wt->numel, 0, sum_task, &sc);
+}

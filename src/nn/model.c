@@ -1,0 +1,703 @@
+/*
+ * model.c — the model graph: builders for the ResNet family and the small
+ * CNN, the arena that owns every tensor, and the forward/backward drivers.
+ *
+ * A model is a flat list of ops over a table of activations (one per op
+ * output, each sized for max_batch images together with its gradient) and a
+ * table of named tensors whose names follow torchvision's state_dict
+ * ("layer1.0.conv1.weight", "bn1.running_mean", "fc.bias"), so weights map
+ * one to one onto the PyTorch reference in tests/nn/torch_ref.py.
+ * Everything lives in one 64-byte aligned arena allocated at build time:
+ * forward, backward and the optimizer step allocate nothing.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "secureai/util.h"
+#include "nn/nn_internal.h"
+
+static void prof_report(void);
+
+/* ---- threads -------------------------------------------------------------- */
+
+static int g_threads = 0;
+
+void sai_nn_set_threads(int threads)
+{
+    if (threads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (int)c : 1;
+    }
+    if (threads > SAI_NN_MAX_THREADS)
+        threads = SAI_NN_MAX_THREADS;
+    g_threads = threads;
+    /* The engine parallelises around the GEMMs: BLAS stays single-threaded so
+     * engine threads x BLAS threads never exceeds the cores. */
+    openblas_set_num_threads(1);
+}
+
+int sai_nn_get_threads(void)
+{
+    if (g_threads == 0)
+        sai_nn_set_threads(0);
+    return g_threads;
+}
+
+/* ---- builder -------------------------------------------------------------- */
+
+static int add_act(sai_nn_model_t *m, int c, int h, int w)
+{
+    if (m->nacts >= SAI_NN_MAX_ACTS)
+        return -1;
+    nn_act *a = &m->acts[m->nacts];
+    memset(a, 0, sizeof(*a));
+    a->c = c; a->h = h; a->w = w;
+    a->size = (size_t)c * h * w;
+    a->need_grad = true;
+    return m->nacts++;
+}
+
+static int add_tensor(sai_nn_model_t *m, const char *prefix, const char *suffix, bool trainable,
+                      int ndim, int d0, int d1, int d2, int d3)
+{
+    if (m->ntensors >= SAI_NN_MAX_TENSORS)
+        return -1;
+    nn_tensor *t = &m->tensors[m->ntensors];
+    memset(t, 0, sizeof(*t));
+    if (prefix[0] != '\0')
+        snprintf(t->name, sizeof(t->name), "%s.%s", prefix, suffix);
+    else
+        snprintf(t->name, sizeof(t->name), "%s", suffix);
+    t->ndim = ndim;
+    t->shape[0] = d0; t->shape[1] = d1; t->shape[2] = d2; t->shape[3] = d3;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++)
+        t->numel *= (size_t)t->shape[i];
+    t->trainable = trainable;
+    return m->ntensors++;
+}
+
+static nn_op *add_op(sai_nn_model_t *m, nn_op_kind kind, int in, int out)
+{
+    if (m->nops >= SAI_NN_MAX_OPS)
+        return NULL;
+    nn_op *op = &m->ops[m->nops++];
+    memset(op, 0, sizeof(*op));
+    op->kind = kind;
+    op->in = in; op->in2 = -1; op->out = out;
+    op->w = op->b = op->rm = op->rv = -1;
+    return op;
+}
+
+/* A builder error (table overflow) is sticky: every helper returns -1 after it. */
+static int conv(sai_nn_model_t *m, int in, int cout, int k, int stride, int pad, const char *name)
+{
+    if (in < 0)
+        return -1;
+    const nn_act *a = &m->acts[in];
+    int ho = (a->h + 2 * pad - k) / stride + 1, wo = (a->w + 2 * pad - k) / stride + 1;
+    int out = add_act(m, cout, ho, wo);
+    int w = add_tensor(m, name, "weight", true, 4, cout, a->c, k, k);
+    nn_op *op = add_op(m, OP_CONV, in, out);
+    if (out < 0 || w < 0 || op == NULL)
+        return -1;
+    op->w = w; op->k = k; op->stride = stride; op->pad = pad;
+    m->macs += (double)cout * a->c * k * k * ho * wo;
+    return out;
+}
+
+static int bn(sai_nn_model_t *m, int in, const char *name)
+{
+    if (in < 0)
+        return -1;
+    const nn_act *a = &m->acts[in];
+    int out = add_act(m, a->c, a->h, a->w);
+    int g = add_tensor(m, name, "weight", true, 1, a->c, 0, 0, 0);
+    int b = add_tensor(m, name, "bias", true, 1, a->c, 0, 0, 0);
+    int rm = add_tensor(m, name, "running_mean", false, 1, a->c, 0, 0, 0);
+    int rv = add_tensor(m, name, "running_var", false, 1, a->c, 0, 0, 0);
+    nn_op *op = add_op(m, OP_BN, in, out);
+    if (out < 0 || g < 0 || b < 0 || rm < 0 || rv < 0 || op == NULL)
+        return -1;
+    op->w = g; op->b = b; op->rm = rm; op->rv = rv;
+    return out;
+}
+
+static int simple(sai_nn_model_t *m, nn_op_kind kind, int in, int k, int stride)
+{
+    if (in < 0)
+        return -1;
+    const nn_act *a = &m->acts[in];
+    int c = a->c, h = a->h, w = a->w;
+    if (kind == OP_MAXPOOL || kind == OP_AVGPOOL) {
+        h = (h - k) / stride + 1;
+        w = (w - k) / stride + 1;
+    } else if (kind == OP_GAP) {
+        h = w = 1;
+    }
+    int out = add_act(m, c, h, w);
+    nn_op *op = add_op(m, kind, in, out);
+    if (out < 0 || op == NULL)
+        return -1;
+    op->k = k; op->stride = stride;
+    return out;
+}
+
+/* ReLU right after batch norm or a residual add is fused into that op (one
+ * pass over memory instead of two, one activation fewer); the activation
+ * was created by the previous op and has no other consumer yet, so the
+ * op's output can simply become the ReLU's output. */
+static int relu(sai_nn_model_t *m, int in)
+{
+    if (in < 0)
+        return -1;
+    nn_op *last = m->nops > 0 ? &m->ops[m->nops - 1] : NULL;
+    if (last != NULL && last->out == in && !last->relu &&
+        (last->kind == OP_BN || last->kind == OP_ADD)) {
+        last->relu = true;
+        return in;
+    }
+    return simple(m, OP_RELU, in, 0, 0);
+}
+
+static int add(sai_nn_model_t *m, int a, int b)
+{
+    if (a < 0 || b < 0)
+        return -1;
+    int out = add_act(m, m->acts[a].c, m->acts[a].h, m->acts[a].w);
+    nn_op *op = add_op(m, OP_ADD, a, out);
+    if (out < 0 || op == NULL)
+        return -1;
+    op->in2 = b;
+    return out;
+}
+
+static int linear(sai_nn_model_t *m, int in, int outf, const char *name)
+{
+    if (in < 0)
+        return -1;
+    int inf = (int)m->acts[in].size;
+    int out = add_act(m, outf, 1, 1);
+    int w = add_tensor(m, name, "weight", true, 2, outf, inf, 0, 0);
+    int b = add_tensor(m, name, "bias", true, 1, outf, 0, 0, 0);
+    nn_op *op = add_op(m, OP_LINEAR, in, out);
+    if (out < 0 || w < 0 || b < 0 || op == NULL)
+        return -1;
+    op->w = w; op->b = b;
+    m->macs += (double)inf * outf;
+    return out;
+}
+
+static int basic_block(sai_nn_model_t *m, int x, int planes, int stride, const char *p)
+{
+    char n[64];
+    snprintf(n, sizeof(n), "%s.conv1", p);
+    int y = conv(m, x, planes, 3, stride, 1, n);
+    snprintf(n, sizeof(n), "%s.bn1", p);
+    y = relu(m, bn(m, y, n));
+    snprintf(n, sizeof(n), "%s.conv2", p);
+    y = conv(m, y, planes, 3, 1, 1, n);
+    snprintf(n, sizeof(n), "%s.bn2", p);
+    y = bn(m, y, n);
+    int sc = x;
+    if (x >= 0 && (stride != 1 || m->acts[x].c != planes)) {
+        snprintf(n, sizeof(n), "%s.downsample.0", p);
+        sc = conv(m, x, planes, 1, stride, 0, n);
+        snprintf(n, sizeof(n), "%s.downsample.1", p);
+        sc = bn(m, sc, n);
+    }
+    return relu(m, add(m, y, sc));
+}
+
+static int bottleneck(sai_nn_model_t *m, int x, int planes, int stride, const char *p)
+{
+    char n[64];
+    snprintf(n, sizeof(n), "%s.conv1", p);
+    int y = conv(m, x, planes, 1, 1, 0, n);
+    snprintf(n, sizeof(n), "%s.bn1", p);
+    y = relu(m, bn(m, y, n));
+    snprintf(n, sizeof(n), "%s.conv2", p);
+    y = conv(m, y, planes, 3, stride, 1, n);
+    snprintf(n, sizeof(n), "%s.bn2", p);
+    y = relu(m, bn(m, y, n));
+    snprintf(n, sizeof(n), "%s.conv3", p);
+    y = conv(m, y, planes * 4, 1, 1, 0, n);
+    snprintf(n, sizeof(n), "%s.bn3", p);
+    y = bn(m, y, n);
+    int sc = x;
+    if (x >= 0 && (stride != 1 || m->acts[x].c != planes * 4)) {
+        snprintf(n, sizeof(n), "%s.downsample.0", p);
+        sc = conv(m, x, planes * 4, 1, stride, 0, n);
+        snprintf(n, sizeof(n), "%s.downsample.1", p);
+        sc = bn(m, sc, n);
+    }
+    return relu(m, add(m, y, sc));
+}
+
+static int build_resnet(sai_nn_model_t *m, int x, const int *blocks, const int *widths,
+                        int nstages, bool bottle)
+{
+    x = conv(m, x, widths[0], 3, 1, 1, "conv1");
+    x = relu(m, bn(m, x, "bn1"));
+    for (int s = 0; s < nstages; s++) {
+        for (int b = 0; b < blocks[s]; b++) {
+            char p[32];
+            snprintf(p, sizeof(p), "layer%d.%d", s + 1, b);
+            int stride = (s > 0 && b == 0) ? 2 : 1;
+            x = bottle ? bottleneck(m, x, widths[s], stride, p)
+                       : basic_block(m, x, widths[s], stride, p);
+        }
+    }
+    x = simple(m, OP_GAP, x, 0, 0);
+    return linear(m, x, m->classes, "fc");
+}
+
+static int build_smallcnn(sai_nn_model_t *m, int x)
+{
+    x = relu(m, bn(m, conv(m, x, 32, 3, 1, 1, "conv1"), "bn1"));
+    x = relu(m, bn(m, conv(m, x, 32, 3, 1, 1, "conv2"), "bn2"));
+    x = simple(m, OP_MAXPOOL, x, 2, 2);
+    x = relu(m, bn(m, conv(m, x, 64, 3, 1, 1, "conv3"), "bn3"));
+    x = relu(m, bn(m, conv(m, x, 64, 3, 1, 1, "conv4"), "bn4"));
+    x = simple(m, OP_MAXPOOL, x, 2, 2);
+    x = relu(m, linear(m, x, 128, "fc1"));
+    return linear(m, x, m->classes, "fc2");
+}
+
+static const char *const k_models[] = {
+    "resnet8", "resnet20", "resnet56", "resnet18", "resnet50", "smallcnn", NULL,
+};
+
+bool sai_nn_model_known(const char *name)
+{
+    for (int i = 0; k_models[i] != NULL; i++)
+        if (strcmp(name, k_models[i]) == 0)
+            return true;
+    return false;
+}
+
+int nn_build(sai_nn_model_t *m, sai_error *err)
+{
+    int x = add_act(m, m->in_c, m->in_h, m->in_w);
+    m->acts[x].need_grad = false;  /* sai_nn_set_input_grad turns it on (tests) */
+    int out = -1;
+    static const int cifar_w[] = {16, 32, 64}, img_w[] = {64, 128, 256, 512};
+    if (strcmp(m->name, "resnet8") == 0) {
+        static const int b[] = {1, 1, 1};
+        out = build_resnet(m, x, b, cifar_w, 3, false);
+    } else if (strcmp(m->name, "resnet20") == 0) {
+        static const int b[] = {3, 3, 3};
+        out = build_resnet(m, x, b, cifar_w, 3, false);
+    } else if (strcmp(m->name, "resnet56") == 0) {
+        static const int b[] = {9, 9, 9};
+        out = build_resnet(m, x, b, cifar_w, 3, false);
+    } else if (strcmp(m->name, "resnet18") == 0) {
+        static const int b[] = {2, 2, 2, 2};
+        out = build_resnet(m, x, b, img_w, 4, false);
+    } else if (strcmp(m->name, "resnet50") == 0) {
+        static const int b[] = {3, 4, 6, 3};
+        out = build_resnet(m, x, b, img_w, 4, true);
+    } else if (strncmp(m->name, "test-", 5) == 0) {
+        /* One-layer graphs for the per-layer gradient checks (tests/nn). */
+        const char *l = m->name + 5;
+        if (strcmp(l, "conv3x3") == 0)       x = conv(m, x, 4, 3, 1, 1, "c");
+        else if (strcmp(l, "conv3x3s2") == 0) x = conv(m, x, 4, 3, 2, 1, "c");
+        else if (strcmp(l, "conv1x1") == 0)  x = conv(m, x, 5, 1, 1, 0, "c");
+        else if (strcmp(l, "conv1x1s2") == 0) x = conv(m, x, 5, 1, 2, 0, "c");
+        else if (strcmp(l, "conv5x5") == 0)  x = conv(m, x, 3, 5, 1, 2, "c");
+        else if (strcmp(l, "bn") == 0)       x = bn(m, x, "bn");
+        else if (strcmp(l, "relu") == 0)     x = relu(m, x);
+        else if (strcmp(l, "bnrelu") == 0)   x = relu(m, bn(m, x, "bn"));
+        else if (strcmp(l, "addrelu") == 0)  x = relu(m, add(m, conv(m, x, m->in_c, 3, 1, 1, "a"), x));
+        else if (strcmp(l, "maxpool") == 0)  x = simple(m, OP_MAXPOOL, x, 2, 2);
+        else if (strcmp(l, "avgpool") == 0)  x = simple(m, OP_AVGPOOL, x, 2, 2);
+        else if (strcmp(l, "gap") == 0)      x = simple(m, OP_GAP, x, 0, 0);
+        else if (strcmp(l, "add") == 0)      x = add(m, conv(m, x, m->in_c, 3, 1, 1, "a"), x);
+        else if (strcmp(l, "linear") == 0)   x = linear(m, x, 7, "l");
+        else
+            return sai_error_set(err, SAI_ENOTFOUND, "unknown test model '%s'", m->name);
+        out = linear(m, x, m->classes, "fc");
+    } else if (strcmp(m->name, "smallcnn") == 0) {
+        if (m->in_h % 4 != 0 || m->in_w % 4 != 0)
+            return sai_error_set(err, SAI_EINVAL, "smallcnn needs an input size divisible by 4");
+        out = build_smallcnn(m, x);
+    } else {
+        return sai_error_set(err, SAI_ENOTFOUND,
+                             "unknown model '%s' (resnet8, resnet20, resnet56, resnet18, "
+                             "resnet50, smallcnn)", m->name);
+    }
+    if (out < 0)
+        return sai_error_set(err, SAI_ELIMIT, "model '%s' exceeds the graph limits", m->name);
+    for (int i = 0; i < m->nacts; i++)
+        if (m->acts[i].h <= 0 || m->acts[i].w <= 0)
+            return sai_error_set(err, SAI_EINVAL, "input %dx%d is too small for '%s'",
+                                 m->in_h, m->in_w, m->name);
+    m->logits = out;
+    return 0;
+}
+
+/* ---- arena ---------------------------------------------------------------- */
+
+static size_t round_up(size_t n) { return (n + 15) & ~(size_t)15; }   /* floats: 64 bytes */
+
+/* Lays out (base == NULL: only counts) every buffer; returns floats used. */
+static size_t layout(sai_nn_model_t *m, float *base)
+{
+    size_t off = 0;
+#define TAKE(ptr, count) do { size_t c_ = round_up(count); if (base) (ptr) = base + off; off += c_; } while (0)
+    for (int i = 0; i < m->ntensors; i++) {
+        nn_tensor *t = &m->tensors[i];
+        TAKE(t->data, t->numel);
+        if (t->trainable && !m->inference) {
+            TAKE(t->grad, t->numel);
+            TAKE(t->mom, t->numel);
+        }
+    }
+    size_t B = (size_t)m->max_batch;
+    if (m->inference) {
+        /* Without a backward pass an activation is dead after its last
+         * reader: activations share buffers by liveness (an op never writes
+         * into a buffer it reads). ResNet-50 at batch 64: 2.2 GiB -> ~0.1. */
+        int last[SAI_NN_MAX_ACTS], prod[SAI_NN_MAX_ACTS], slot_of[SAI_NN_MAX_ACTS];
+        int free_at[SAI_NN_MAX_ACTS], nslots = 0;
+        size_t slot_size[SAI_NN_MAX_ACTS];
+        float *slot_ptr[SAI_NN_MAX_ACTS];
+        for (int i = 0; i < m->nacts; i++)
+            last[i] = prod[i] = -1;
+        for (int j = 0; j < m->nops; j++) {
+            const nn_op *op = &m->ops[j];
+            last[op->in] = j;
+            if (op->in2 >= 0)
+                last[op->in2] = j;
+            prod[op->out] = j;
+        }
+        last[m->logits] = m->nops;
+        for (int i = 0; i < m->nacts; i++) {
+            int best = -1;
+            for (int sl = 0; sl < nslots; sl++)
+                if (free_at[sl] < prod[i] && (best < 0 || slot_size[sl] > slot_size[best]))
+                    best = sl;
+            if (best < 0) {
+                best = nslots++;
+                slot_size[best] = 0;
+            }
+            if (B * m->acts[i].size > slot_size[best])
+                slot_size[best] = B * m->acts[i].size;
+            free_at[best] = last[i] > prod[i] ? last[i] : prod[i];
+            slot_of[i] = best;
+        }
+        for (int sl = 0; sl < nslots; sl++)
+            TAKE(slot_ptr[sl], slot_size[sl]);
+        if (base)
+            for (int i = 0; i < m->nacts; i++)
+                m->acts[i].x = slot_ptr[slot_of[i]];
+    } else {
+        for (int i = 0; i < m->nacts; i++)
+            TAKE(m->acts[i].x, B * m->acts[i].size);
+        /* Activation gradients live only from the backward of their last
+         * reader (which starts accumulating into them) down to the backward
+         * of their producer: buffers are shared between disjoint ranges
+         * (greedy interval colouring in backward order). ResNet-50 keeps a
+         * handful of gradient buffers instead of one per activation. */
+        bool done[SAI_NN_MAX_ACTS] = {false};
+        int occ_prod[SAI_NN_MAX_ACTS], slot_of[SAI_NN_MAX_ACTS], nslots = 0;
+        size_t slot_size[SAI_NN_MAX_ACTS];
+        float *slot_ptr[SAI_NN_MAX_ACTS];
+        for (int k = 0; k < m->nacts; k++) {
+            int i = -1;
+            for (int c = 0; c < m->nacts; c++)
+                if (!done[c] && (i < 0 || m->acts[c].last > m->acts[i].last))
+                    i = c;
+            done[i] = true;
+            int best = -1;
+            for (int sl = 0; sl < nslots; sl++)
+                if (occ_prod[sl] > m->acts[i].last &&
+                    (best < 0 || slot_size[sl] > slot_size[best]))
+                    best = sl;
+            if (best < 0) {
+                best = nslots++;
+                slot_size[best] = 0;
+            }
+            if (B * m->acts[i].size > slot_size[best])
+                slot_size[best] = B * m->acts[i].size;
+            occ_prod[best] = m->acts[i].prod;
+            slot_of[i] = best;
+        }
+        for (int sl = 0; sl < nslots; sl++)
+            TAKE(slot_ptr[sl], slot_size[sl]);
+        if (base)
+            for (int i = 0; i < m->nacts; i++)
+                m->acts[i].dx = slot_ptr[slot_of[i]];
+    }
+    for (int i = 0; i < m->nops; i++) {
+        nn_op *op = &m->ops[i];
+        if (op->kind == OP_BN) {
+            TAKE(op->save_mean, (size_t)m->acts[op->in].c);
+            TAKE(op->save_istd, (size_t)m->acts[op->in].c);
+        }
+    }
+    size_t T = (size_t)m->scratch_threads;
+    TAKE(m->col, T * round_up(m->col_floats));
+    TAKE(m->ybuf, T * round_up(m->ybuf_floats));
+    if (!m->inference) {
+        TAKE(m->dcol, T * round_up(m->col_floats));
+        TAKE(m->dwbuf, T * round_up(m->dw_floats));
+    }
+#undef TAKE
+    return off;
+}
+
+static void init_weights(sai_nn_model_t *m)
+{
+    for (int i = 0; i < m->ntensors; i++) {
+        nn_tensor *t = &m->tensors[i];
+        const char *suffix = strrchr(t->name, '.');
+        suffix = suffix ? suffix + 1 : t->name;
+        if (t->ndim == 4) {
+            /* Kaiming normal, fan_out, ReLU gain (torchvision's ResNet init). */
+            float sd = sqrtf(2.0f / (float)(t->shape[0] * t->shape[2] * t->shape[3]));
+            for (size_t j = 0; j < t->numel; j++)
+                t->data[j] = sd * nn_rng_normal(&m->rng);
+        } else if (t->ndim == 2 || (t->ndim == 1 && strcmp(suffix, "bias") == 0 &&
+                                    i > 0 && m->tensors[i - 1].ndim == 2)) {
+            /* nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b. */
+            int fan_in = t->ndim == 2 ? t->shape[1] : m->tensors[i - 1].shape[1];
+            float bound = 1.0f / sqrtf((float)fan_in);
+            for (size_t j = 0; j < t->numel; j++)
+                t->data[j] = bound * (2.0f * sai_nn_rng_uniform(&m->rng) - 1.0f);
+        } else {
+            float v = (strcmp(suffix, "weight") == 0 || strcmp(suffix, "running_var") == 0)
+                          ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->numel; j++)
+                t->data[j] = v;
+        }
+        if (t->grad != NULL) {
+            memset(t->grad, 0, t->numel * sizeof(float));
+            memset(t->mom, 0, t->numel * sizeof(float));
+        }
+    }
+}
+
+int sai_nn_model_create(sai_nn_model_t **out, const char *name, int in_c, int in_h, int in_w,
+                        int num_classes, int max_batch, uint64_t seed, sai_error *err)
+{
+    return sai_nn_model_create_ex(out, name, in_c, in_h, in_w, num_classes, max_batch, seed, 0,
+                                  err);
+}
+
+int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int in_h, int in_w,
+                           int num_classes, int max_batch, uint64_t seed, unsigned flags,
+                           sai_error *err)
+{
+    *out = NULL;
+    if (name == NULL || strlen(name) >= 32)
+        return sai_error_set(err, SAI_EINVAL, "model name missing or too long");
+    if (in_c <= 0 || in_c > 16 || in_h <= 0 || in_h > 1024 || in_w <= 0 || in_w > 1024 ||
+        num_classes < 2 || num_classes > 1000 || max_batch <= 0 || max_batch > 65536)
+        return sai_error_set(err, SAI_EINVAL, "bad model dimensions (c=%d h=%d w=%d classes=%d "
+                             "batch=%d)", in_c, in_h, in_w, num_classes, max_batch);
+    sai_nn_model_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    snprintf(m->name, sizeof(m->name), "%s", name);
+    m->in_c = in_c; m->in_h = in_h; m->in_w = in_w;
+    m->classes = num_classes; m->max_batch = max_batch;
+    m->rng = seed ^ 0x5ec0de5a1ULL;
+    m->inference = (flags & SAI_NN_INFERENCE_ONLY) != 0;
+    int rc = nn_build(m, err);
+    if (rc != 0) {
+        free(m);
+        return rc;
+    }
+    for (int i = 0; i < m->nacts; i++)
+        m->acts[i].prod = m->acts[i].last = -1;
+    for (int j = 0; j < m->nops; j++) {
+        m->acts[m->ops[j].in].last = j;
+        if (m->ops[j].in2 >= 0)
+            m->acts[m->ops[j].in2].last = j;
+        m->acts[m->ops[j].out].prod = j;
+    }
+    m->acts[m->logits].last = m->nops;
+    for (int i = 0; i < m->nops; i++) {
+        const nn_op *op = &m->ops[i];
+        if (op->kind != OP_CONV)
+            continue;
+        const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+        int P = o->h * o->w, g = nn_conv_group(P);
+        if (g > max_batch)
+            g = max_batch;
+        size_t col = (size_t)a->c * op->k * op->k * P * (size_t)g;
+        if (col > m->col_floats)
+            m->col_floats = col;
+        size_t yb = g > 1 ? (size_t)o->c * P * (size_t)g : 0;
+        if (yb > m->ybuf_floats)
+            m->ybuf_floats = yb;
+        if (m->tensors[op->w].numel > m->dw_floats)
+            m->dw_floats = m->tensors[op->w].numel;
+    }
+    m->scratch_threads = sai_nn_get_threads();
+    size_t floats = layout(m, NULL);
+    m->arena_bytes = floats * sizeof(float);
+    m->arena = nn_aligned_alloc(m->arena_bytes);
+    if (m->arena == NULL) {
+        free(m);
+        return sai_error_set(err, SAI_ENOMEM, "cannot allocate a %zu MiB arena for '%s'",
+                             floats * sizeof(float) >> 20, name);
+    }
+    layout(m, m->arena);
+    init_weights(m);
+    *out = m;
+    return 0;
+}
+
+void sai_nn_model_free(sai_nn_model_t *m)
+{
+    if (m == NULL)
+        return;
+    prof_report();
+    nn_aligned_free(m->arena);
+    free(m);
+}
+
+const char *sai_nn_model_name(const sai_nn_model_t *m) { return m->name; }
+int sai_nn_model_max_batch(const sai_nn_model_t *m) { return m->max_batch; }
+int sai_nn_model_classes(const sai_nn_model_t *m) { return m->classes; }
+size_t sai_nn_model_arena_bytes(const sai_nn_model_t *m) { return m->arena_bytes; }
+double sai_nn_model_macs(const sai_nn_model_t *m) { return m->macs; }
+int sai_nn_model_num_tensors(const sai_nn_model_t *m) { return m->ntensors; }
+
+void sai_nn_model_input(const sai_nn_model_t *m, int *c, int *h, int *w)
+{
+    *c = m->in_c; *h = m->in_h; *w = m->in_w;
+}
+
+size_t sai_nn_model_num_params(const sai_nn_model_t *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].trainable)
+            n += m->tensors[i].numel;
+    return n;
+}
+
+void sai_nn_model_tensor(const sai_nn_model_t *m, int i, sai_nn_tensor_info_t *info)
+{
+    const nn_tensor *t = &m->tensors[i];
+    info->name = t->name;
+    info->ndim = t->ndim;
+    memcpy(info->shape, t->shape, sizeof(info->shape));
+    info->numel = t->numel;
+    info->data = t->data;
+    info->grad = t->grad;
+    info->momentum = t->mom;
+    info->trainable = t->trainable;
+}
+
+/* ---- drivers -------------------------------------------------------------- */
+
+/* SAI_NN_PROFILE=1 in the environment: per-op-kind wall time, printed on
+ * stderr when the model is freed (for tuning; off by default). */
+static const char *const k_opname[] = {"conv", "bn", "relu", "maxpool", "avgpool", "gap",
+                                       "linear", "add"};
+static double g_prof[2][8];
+static int g_prof_on = -1;
+
+static bool prof_on(void)
+{
+    if (g_prof_on < 0)
+        g_prof_on = getenv("SAI_NN_PROFILE") != NULL;
+    return g_prof_on == 1;
+}
+
+static void prof_report(void)
+{
+    if (!prof_on())
+        return;
+    for (int k = 0; k < 8; k++)
+        if (g_prof[0][k] + g_prof[1][k] > 0)
+            fprintf(stderr, "nn profile: %-8s forward %8.3f s  backward %8.3f s\n", k_opname[k],
+                    g_prof[0][k], g_prof[1][k]);
+    memset(g_prof, 0, sizeof(g_prof));
+}
+
+const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train)
+{
+    bool prof = prof_on();
+    if (n <= 0 || n > m->max_batch)
+        return NULL;
+    memcpy(m->acts[0].x, x, (size_t)n * m->acts[0].size * sizeof(float));
+    for (int i = 0; i < m->nops; i++) {
+        nn_op *op = &m->ops[i];
+        double t0 = prof ? sai_now() : 0.0;
+        switch (op->kind) {
+        case OP_CONV:    nn_conv_forward(m, op, n); break;
+        case OP_BN:      nn_bn_forward(m, op, n, train); break;
+        case OP_RELU:    nn_relu_forward(m, op, n); break;
+        case OP_ADD:     nn_add_forward(m, op, n); break;
+        case OP_MAXPOOL:
+        case OP_AVGPOOL:
+        case OP_GAP:     nn_pool_forward(m, op, n); break;
+        case OP_LINEAR:  nn_linear_forward(m, op, n); break;
+        }
+        if (prof)
+            g_prof[0][op->kind] += sai_now() - t0;
+    }
+    m->last_n = n;
+    m->last_train = train;
+    return m->acts[m->logits].x;
+}
+
+void sai_nn_zero_grad(sai_nn_model_t *m)
+{
+    if (m->inference)
+        return;
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].trainable)
+            memset(m->tensors[i].grad, 0, m->tensors[i].numel * sizeof(float));
+}
+
+void sai_nn_backward(sai_nn_model_t *m, int n)
+{
+    if (m->inference || !m->last_train || n != m->last_n)
+        return;   /* nothing to differentiate (documented: train=true forward first) */
+    /* Every kernel accumulates into its input gradients (an activation can
+     * feed two ops: the residual branch and the shortcut), so each starts at
+     * zero, except the logits' (set by sai_nn_loss). */
+    bool prof = prof_on();
+    for (int i = m->nops - 1; i >= 0; i--) {
+        const nn_op *op = &m->ops[i];
+        double t0 = prof ? sai_now() : 0.0;
+        /* An activation's gradient buffer is zeroed when its live range
+         * starts: at the backward of its last reader (buffers are shared). */
+        for (int a = 0; a < m->nacts; a++)
+            if (m->acts[a].last == i)
+                memset(m->acts[a].dx, 0, (size_t)n * m->acts[a].size * sizeof(float));
+        switch (op->kind) {
+        case OP_CONV:    nn_conv_backward(m, op, n); break;
+        case OP_BN:      nn_bn_backward(m, op, n); break;
+        case OP_RELU:    nn_relu_backward(m, op, n); break;
+        case OP_ADD:     nn_add_backward(m, op, n); break;
+        case OP_MAXPOOL:
+        case OP_AVGPOOL:
+        case OP_GAP:     nn_pool_backward(m, op, n); break;
+        case OP_LINEAR:  nn_linear_backward(m, op, n); break;
+        }
+        if (prof)
+            g_prof[1][op->kind] += sai_now() - t0;
+    }
+}
+
+void sai_nn_set_input_grad(sai_nn_model_t *m, bool on)
+{
+    m->acts[0].need_grad = on && !m->inference;
+}
+
+const float *sai_nn_input_grad(const sai_nn_model_t *m)
+{
+    return m->acts[0].need_grad ? m->acts[0].dx : NULL;
+}

@@ -1,0 +1,114 @@
+/*
+ * nn_internal.h — shared between the files of src/nn/: the model graph
+ * (a flat list of ops over a table of activations and a table of named
+ * tensors), the kernels' signatures and the OpenMP helpers.
+ */
+#ifndef SAI_NN_INTERNAL_H
+#define SAI_NN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secureai/nn.h"
+
+/* The worker pool (threads.c): run fn over [0, n) split into one
+ * contiguous chunk per engine thread (at most max_threads; 0 = no cap);
+ * tid is 0..threads-1 and indexes per-thread scratch. */
+typedef void (*nn_task_fn)(void *ctx, long begin, long end, int tid);
+void nn_parallel(long n, int max_threads, nn_task_fn fn, void *ctx);
+/* Thread cap for a kernel touching `work` floats (small work runs inline). */
+int nn_grain(size_t work);
+
+#define SAI_NN_ALIGN 64
+#define SAI_NN_MAX_TENSORS 512
+#define SAI_NN_MAX_ACTS 512
+#define SAI_NN_MAX_OPS 512
+#define SAI_NN_MAX_THREADS 64
+
+typedef struct nn_tensor {
+    char   name[96];
+    int    ndim, shape[4];
+    size_t numel;
+    bool   trainable;
+    float *data, *grad, *mom;
+} nn_tensor;
+
+/* One activation: per image c x h x w floats; x and dx hold max_batch images. */
+typedef struct nn_act {
+    int    c, h, w;
+    size_t size;        /* c*h*w */
+    bool   need_grad;   /* false for the input */
+    int    prod, last;  /* producing op (-1: input), last reading op (logits: nops) */
+    float *x, *dx;
+} nn_act;
+
+typedef enum {
+    OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_GAP, OP_LINEAR, OP_ADD,
+} nn_op_kind;
+
+typedef struct nn_op {
+    nn_op_kind kind;
+    int in, in2, out;        /* act indices */
+    int w, b, rm, rv;        /* tensor indices (-1 unused) */
+    int k, stride, pad;
+    bool relu;               /* BN / ADD: ReLU fused into the output */
+    float *save_mean, *save_istd;  /* BN, per channel, arena */
+} nn_op;
+
+struct sai_nn_model {
+    char    name[32];
+    int     in_c, in_h, in_w, classes, max_batch;
+    int     ntensors, nacts, nops;
+    nn_tensor tensors[SAI_NN_MAX_TENSORS];
+    nn_act  acts[SAI_NN_MAX_ACTS];
+    nn_op   ops[SAI_NN_MAX_OPS];
+    int     logits;              /* act index of the output */
+    int     last_n;
+    bool    inference;           /* SAI_NN_INFERENCE_ONLY */
+    bool    last_train;
+    float  *probs_grad;          /* unused placeholder */
+    /* scratch */
+    size_t  col_floats;          /* per thread im2col/col2im buffer */
+    size_t  dw_floats;           /* per thread conv weight-gradient buffer */
+    size_t  ybuf_floats;         /* per thread [Co][g*P] output/gradient staging */
+    float  *col, *dcol, *dwbuf, *ybuf;  /* [nthreads_max] copies each */
+    int     scratch_threads;
+    void   *arena;
+    size_t  arena_bytes;
+    double  macs;
+    uint64_t rng;
+};
+
+/* kernels (explicit shapes; backward accumulates into gradients) */
+void nn_conv_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_conv_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train);
+void nn_bn_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_relu_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_relu_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_add_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_add_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
+
+/* Images per GEMM for a conv with P = Ho*Wo output pixels (conv.c). */
+static inline int nn_conv_group(int P)
+{
+    return P >= 256 ? 1 : (256 + P - 1) / P;
+}
+
+/* model builder (model.c) */
+int nn_build(sai_nn_model_t *m, sai_error *err);
+
+/* bounds-checked read from a source (source.c) */
+int nn_src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error *err);
+
+/* arena helpers (tensor.c) */
+void *nn_aligned_alloc(size_t bytes);
+void  nn_aligned_free(void *p);
+float nn_rng_normal(uint64_t *s);
+
+#endif

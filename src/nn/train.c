@@ -1,0 +1,158 @@
+/*
+ * train.c — training and evaluation loops as library calls: the CLI's
+ * `secureai train` / `eval` and the pipeline's enclave runtime call these
+ * with a dataset they loaded themselves. Buffers for one batch are
+ * allocated once per call; the steps themselves allocate nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "secureai/util.h"
+#include "nn/nn_internal.h"
+
+static int check_shapes(const sai_nn_model_t *m, const sai_nn_dataset_t *ds, sai_error *err)
+{
+    if (ds->n <= 0)
+        return sai_error_set(err, SAI_EINVAL, "the dataset is empty");
+    if (ds->c != m->in_c || ds->h != m->in_h || ds->w != m->in_w)
+        return sai_error_set(err, SAI_EINVAL, "dataset images are %dx%dx%d, model '%s' takes "
+                             "%dx%dx%d", ds->c, ds->h, ds->w, m->name, m->in_c, m->in_h, m->in_w);
+    if (ds->classes > m->classes)
+        return sai_error_set(err, SAI_EINVAL, "dataset has %d classes, model only %d",
+                             ds->classes, m->classes);
+    return 0;
+}
+
+int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_train_cfg_t *cfg,
+                 sai_nn_train_result_t *res, sai_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    int rc = check_shapes(m, ds, err);
+    if (rc != 0)
+        return rc;
+    int B = cfg->batch;
+    if (B <= 0 || B > m->max_batch)
+        return sai_error_set(err, SAI_EINVAL, "batch %d is outside 1..%d", B, m->max_batch);
+    if (B > ds->n)
+        B = ds->n;
+    if (cfg->epochs == 0)
+        return sai_error_set(err, SAI_EINVAL, "epochs must be at least 1");
+    uint64_t spe = (uint64_t)(ds->n / B);
+    uint64_t total = spe * cfg->epochs;
+    if (cfg->max_steps > 0 && cfg->max_steps < total)
+        total = cfg->max_steps;
+    sai_nn_sched_t sched = cfg->sched;
+    if (sched.total_steps == 0)
+        sched.total_steps = total;
+    size_t img = (size_t)ds->c * ds->h * ds->w;
+    int *idx = malloc((size_t)ds->n * sizeof(int));
+    int *y = malloc((size_t)B * sizeof(int));
+    float *x = nn_aligned_alloc((size_t)B * img * sizeof(float));
+    if (idx == NULL || y == NULL || x == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < ds->n; i++)
+        idx[i] = i;
+    uint64_t rng = cfg->seed * 0x9E3779B97F4A7C15ULL + 1;
+    uint64_t every = cfg->progress_every ? cfg->progress_every : 50;
+    double t0 = sai_now();
+    uint64_t step = 0, seen = 0;
+    double iv_loss = 0.0, ep_loss = 0.0;
+    uint64_t iv_correct = 0, iv_n = 0, iv_steps = 0, ep_correct = 0, ep_n = 0, ep_steps = 0;
+    uint32_t ep = 0;
+    for (ep = 0; ep < cfg->epochs && step < total; ep++) {
+        sai_nn_shuffle(idx, ds->n, &rng);
+        ep_loss = 0.0; ep_correct = 0; ep_n = 0; ep_steps = 0;
+        for (uint64_t s = 0; s < spe && step < total; s++, step++) {
+            const sai_nn_augment_t *aug = (cfg->aug.crop_pad > 0 || cfg->aug.hflip) ? &cfg->aug : NULL;
+            sai_nn_dataset_batch(ds, idx + s * (uint64_t)B, B, aug, &rng, x, y);
+            sai_nn_forward(m, x, B, true);
+            int correct = 0;
+            float loss = sai_nn_loss(m, y, B, &correct);
+            sai_nn_zero_grad(m);
+            sai_nn_backward(m, B);
+            sai_nn_sgd_step(m, &cfg->sgd, sai_nn_sched_lr(&sched, step));
+            seen += (uint64_t)B;
+            iv_loss += loss; iv_correct += (uint64_t)correct; iv_n += (uint64_t)B; iv_steps++;
+            ep_loss += loss; ep_correct += (uint64_t)correct; ep_n += (uint64_t)B; ep_steps++;
+            if (cfg->progress != NULL && ((step + 1) % every == 0 || step + 1 == total)) {
+                double el = sai_now() - t0;
+                sai_nn_progress_info_t p = {
+                    .epoch = ep + 1, .epochs = cfg->epochs, .step = step + 1, .total_steps = total,
+                    .loss = (float)(iv_loss / (double)iv_steps),
+                    .accuracy = (float)iv_correct / (float)iv_n,
+                    .images_per_s = (double)seen / el, .seconds = el,
+                    .eta_s = el / (double)(step + 1) * (double)(total - step - 1),
+                };
+                cfg->progress(cfg->progress_ctx, &p);
+                iv_loss = 0.0; iv_correct = 0; iv_n = 0; iv_steps = 0;
+            }
+        }
+    }
+    res->steps = step;
+    res->epochs = ep;
+    res->seconds = sai_now() - t0;
+    res->images_per_s = res->seconds > 0 ? (double)seen / res->seconds : 0.0;
+    res->loss = ep_steps ? (float)(ep_loss / (double)ep_steps) : 0.0f;
+    res->accuracy = ep_n ? (float)ep_correct / (float)ep_n : 0.0f;
+    if (cfg->progress != NULL) {
+        sai_nn_progress_info_t p = {
+            .final = true, .epoch = ep, .epochs = cfg->epochs, .step = step, .total_steps = total,
+            .loss = res->loss, .accuracy = res->accuracy, .images_per_s = res->images_per_s,
+            .seconds = res->seconds,
+        };
+        cfg->progress(cfg->progress_ctx, &p);
+    }
+out:
+    free(idx);
+    free(y);
+    nn_aligned_free(x);
+    return rc;
+}
+
+int sai_nn_evaluate(sai_nn_model_t *m, const sai_nn_dataset_t *ds, sai_nn_eval_result_t *res,
+                    sai_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    int rc = check_shapes(m, ds, err);
+    if (rc != 0)
+        return rc;
+    if (m->classes > 16)
+        return sai_error_set(err, SAI_EUNSUPP, "evaluation supports up to 16 classes");
+    int B = m->max_batch;
+    size_t img = (size_t)ds->c * ds->h * ds->w;
+    int *idx = malloc((size_t)B * sizeof(int)), *y = malloc((size_t)B * sizeof(int));
+    float *x = nn_aligned_alloc((size_t)B * img * sizeof(float));
+    if (idx == NULL || y == NULL || x == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    double loss = 0.0;
+    for (int s = 0; s < ds->n; s += B) {
+        int n = ds->n - s < B ? ds->n - s : B;
+        for (int i = 0; i < n; i++)
+            idx[i] = s + i;
+        sai_nn_dataset_batch(ds, idx, n, NULL, NULL, x, y);
+        const float *z = sai_nn_forward(m, x, n, false);
+        int correct = 0;
+        loss += (double)sai_nn_loss(m, y, n, &correct) * n;
+        res->correct += correct;
+        for (int i = 0; i < n; i++) {
+            int arg = 0;
+            for (int j = 1; j < m->classes; j++)
+                if (z[(size_t)i * m->classes + j] > z[(size_t)i * m->classes + arg])
+                    arg = j;
+            res->confusion[y[i]][arg]++;
+        }
+    }
+    res->n = ds->n;
+    res->classes = m->classes;
+    res->accuracy = (float)res->correct / (float)res->n;
+    res->loss = (float)(loss / res->n);
+out:
+    free(idx);
+    free(y);
+    nn_aligned_free(x);
+    return rc;
+}

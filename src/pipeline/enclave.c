@@ -1,0 +1,527 @@
+/*
+ * enclave.c — the enclave side of a pipeline run (the process the host
+ * launched from the binary it measured; `secureai run --enclave-fd N`).
+ *
+ * Order matters and is the security argument:
+ *   1. HELLO: the canonical spec (what was measured) and where the KBS is.
+ *   2. Set up what needs the file system or fresh threads (OpenSSL config,
+ *      the KBS client's event loop), then sai_sandbox_harden: not dumpable,
+ *      no core, no capabilities, seccomp allow-list. Then READY.
+ *      No key exists in this process before this point.
+ *   3. SHARD_FDS: manifest, its MAC and one descriptor per sealed shard.
+ *      The enclave opens no path; it only reads what the host handed over.
+ *   4. Attest to the KBS (RCAR; the evidence comes from the TEE, which under
+ *      `sim` is the launcher: EVIDENCE_REQ/EVIDENCE) and receive the dataset
+ *      key in a locked sai_secret.
+ *   5. Check the manifest MAC, the dataset identity (against the spec, when
+ *      it names one) and each shard's SHA-256 against the manifest; the
+ *      STREAM reader then authenticates every chunk as it decrypts.
+ *   6. Run the stages; fetch the model key; seal the checkpoint; wipe.
+ *   7. Generate a provenance key, bind it into fresh evidence, sign the
+ *      statement; send the sealed model and the statement; DONE.
+ * Any failure sends one ERROR sentence and exits non-zero; nothing partial
+ * leaves the enclave (the host writes outputs only after DONE).
+ */
+#include "pipeline/pipeline_internal.h"
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "secureai/kbs.h"
+#include "secureai/seal.h"
+#include "secureai/tee.h"
+#include "secureai/util.h"
+
+#define OUT_MODEL 1
+#define OUT_PROVENANCE 2
+
+typedef struct enclave {
+    sai_chan           chan;
+    sai_pipeline_spec *spec;
+    char               tee[16];
+    uint8_t            measurement[SAI_MEASUREMENT_LEN];
+    uint8_t            spec_hash[32];
+    sai_kbs_client    *kbs;
+    sai_tee           *tee_dev;        /* the TEE (sim: the PSP signer's socket) */
+    int                tee_fd;
+    char              *kbs_url;
+    char               evidence_format[32];
+    /* data */
+    uint8_t           *manifest;
+    size_t             manifest_len;
+    char               mac_hex[65];
+    sai_manifest       mf;
+    bool               mf_ok;
+    uint8_t          **shard_ct;      /* the sealed bytes of each shard, in memory */
+    size_t            *shard_ct_len;
+    sai_seal_reader  **readers;
+    sai_stage_file    *files;
+    size_t             nshards;
+    uint8_t            dataset_id[32];
+} enclave;
+
+/* ---- the attester: evidence straight from the TEE ------------------------
+ * Under sim the TEE is the PSP signer process the launcher started with the
+ * measurement it computed; the enclave holds a socket to it (handed over in
+ * HELLO) and can only ask for reports over its own report data. The host
+ * never produces or touches evidence. */
+
+static int tee_evidence(void *ctx, const uint8_t rd[static 64], char **json, size_t *len, sai_error *err)
+{
+    enclave *e = ctx;
+    return sai_tee_get_evidence(e->tee_dev, rd, json, len, err);
+}
+
+static int get_key(enclave *e, const sai_kbs_resource *r, sai_secret **key, sai_error *err)
+{
+    char res[200];
+    snprintf(res, sizeof res, "%s/%s/%s", r->repo, r->type, r->tag);
+    sai_kbs_attester att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
+    char *token = NULL;
+    int rc = sai_kbs_client_get_resource(e->kbs, &att, res, key, &token, err);
+    free(token);
+    if (rc)
+        return sai_error_prefix(err, "key broker: resource %s", res);
+    if ((*key)->len != SAI_SEAL_KEY_LEN) {
+        size_t got = (*key)->len;
+        sai_secret_free(*key);
+        *key = NULL;
+        return sai_error_set(err, SAI_EFORMAT, "key broker: resource %s is %zu bytes, not a 32-byte key", res,
+                             got);
+    }
+    return 0;
+}
+
+/* ---- the dataset ------------------------------------------------------- */
+
+static int read_fd_all(int fd, const char *name, uint8_t **out, size_t *len, sai_error *err)
+{
+    /* pread in a loop until EOF; capped like the engine's source cap. */
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *b = malloc(cap);
+    if (b == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    for (;;) {
+        if (n == cap) {
+            if (cap >= (size_t)SAI_NN_DATA_MAX_BYTES * 2) {
+                free(b);
+                return sai_error_set(err, SAI_ELIMIT, "shard %s is too large", name);
+            }
+            uint8_t *nb = realloc(b, cap * 2);
+            if (nb == NULL) {
+                free(b);
+                return sai_error_set(err, SAI_ENOMEM, "out of memory");
+            }
+            b = nb;
+            cap *= 2;
+        }
+        ssize_t k = pread(fd, b + n, cap - n, (off_t)n);
+        if (k < 0) {
+            free(b);
+            return sai_error_set(err, SAI_EIO, "shard %s: read failed", name);
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+static int src_read(void *ctx, uint64_t off, void *buf, size_t len, sai_error *err)
+{
+    return sai_seal_read_at(ctx, off, buf, len, err);
+}
+
+static int open_dataset(enclave *e, const sai_secret *key, const char *const *names, const int *fds,
+                        size_t nfds, sai_error *err)
+{
+    int rc;
+    /* The MAC first: nothing of the manifest is believed before it. */
+    uint8_t mac[32], want[32];
+    if (strlen(e->mac_hex) != 64 || sai_hex_decode(want, 32, e->mac_hex, NULL) != 0)
+        return sai_error_set(err, SAI_EFORMAT, "dataset: manifest.mac is not 64 hex digits");
+    if ((rc = sai_manifest_mac(mac, key->data, e->manifest, e->manifest_len, err)))
+        return rc;
+    if (!sai_ct_equal(mac, want, 32))
+        return sai_error_set(err, SAI_EAUTH, "dataset: the manifest's MAC does not verify under the "
+                             "released key (not this dataset, or altered)");
+    if ((rc = sai_manifest_parse(&e->mf, e->manifest, e->manifest_len, err)))
+        return sai_error_prefix(err, "dataset manifest");
+    e->mf_ok = true;
+    if ((rc = sai_hash(SAI_SHA256, e->dataset_id, e->manifest, e->manifest_len, err)))
+        return rc;
+    if (e->spec->dataset.identity != NULL) {
+        uint8_t exp[32];
+        char got[65];
+        if (sai_hex_decode(exp, 32, e->spec->dataset.identity, NULL) != 0)
+            return sai_error_set(err, SAI_EINVAL, "spec: bad dataset identity");
+        sai_hex_encode(got, e->dataset_id, 32);
+        if (!sai_ct_equal(exp, e->dataset_id, 32))
+            return sai_error_set(err, SAI_EAUTH, "dataset: identity %.16s... is not the %.16s... the spec "
+                                 "names (the host substituted another dataset)", got, e->spec->dataset.identity);
+    }
+    size_t n = e->mf.n_shards;
+    e->nshards = n;
+    e->shard_ct = calloc(n, sizeof *e->shard_ct);
+    e->shard_ct_len = calloc(n, sizeof *e->shard_ct_len);
+    e->readers = calloc(n, sizeof *e->readers);
+    e->files = calloc(n, sizeof *e->files);
+    if (n && (!e->shard_ct || !e->shard_ct_len || !e->readers || !e->files))
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const sai_dataset_shard *sh = &e->mf.shards[i];
+        size_t j = 0;
+        while (j < nfds && strcmp(names[j], sh->name) != 0)
+            j++;
+        if (j == nfds)
+            return sai_error_set(err, SAI_ENOTFOUND, "shard %s: the host did not hand it over", sh->name);
+        /* Read the ciphertext once, hash it, decrypt from that copy: the
+         * host cannot change the file between the check and the use. */
+        if ((rc = read_fd_all(fds[j], sh->name, &e->shard_ct[i], &e->shard_ct_len[i], err)))
+            return rc;
+        uint8_t h[32];
+        if ((rc = sai_hash(SAI_SHA256, h, e->shard_ct[i], e->shard_ct_len[i], err)))
+            return rc;
+        if (!sai_ct_equal(h, sh->sha256, 32))
+            return sai_error_set(err, SAI_EAUTH, "shard %s: its SHA-256 does not match the manifest "
+                                 "(altered, truncated or substituted)", sh->name);
+        sai_seal_open_opts o = {.expect_key_id = e->mf.key_id};
+        if ((rc = sai_seal_open_mem(&e->readers[i], e->shard_ct[i], e->shard_ct_len[i], sh->name, key->data,
+                                    &o, err)))
+            return sai_error_prefix(err, "shard %s", sh->name);
+        if (sai_seal_size(e->readers[i]) != sh->size)
+            return sai_error_set(err, SAI_EAUTH, "shard %s: length differs from the manifest", sh->name);
+        e->files[i].name = sh->name;
+        e->files[i].src.read_at = src_read;
+        e->files[i].src.ctx = e->readers[i];
+        e->files[i].src.size = sh->size;
+        e->files[i].src.name = sh->name;
+    }
+    return 0;
+}
+
+/* ---- output to the host ------------------------------------------------------ */
+
+static int send_output(enclave *e, uint8_t id, const uint8_t *data, size_t len, sai_error *err)
+{
+    uint8_t *pkt = malloc(SAI_CHAN_MAX_PAYLOAD);
+    if (pkt == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    int rc = 0;
+    size_t off = 0, room = SAI_CHAN_MAX_PAYLOAD - 1;
+    do {
+        size_t k = len - off < room ? len - off : room;
+        pkt[0] = id;
+        if (k)
+            memcpy(pkt + 1, data + off, k);
+        rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT, pkt, k + 1, NULL, 0, err);
+        off += k;
+    } while (rc == 0 && off < len);
+    if (rc == 0) {
+        pkt[0] = id;
+        rc = sai_hash(SAI_SHA256, pkt + 1, data, len, err);
+        if (rc == 0)
+            rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, pkt, 33, NULL, 0, err);
+    }
+    free(pkt);
+    return rc;
+}
+
+static void progress_line(void *ctx, const char *line)
+{
+    enclave *e = ctx;
+    sai_error ignore = {0};
+    if (sai_chan_send(&e->chan, SAI_MSG_PROGRESS, line, strlen(line), NULL, 0, &ignore) != 0)
+        return;   /* progress is best effort; a dead host shows at the next real message */
+}
+
+/* ---- main ---------------------------------------------------------------------- */
+
+static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error *err)
+{
+    cJSON *o = cJSON_ParseWithLength((const char *)d, n);
+    int rc = 0;
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
+    const cJSON *meas = cJSON_GetObjectItemCaseSensitive(o, "measurement");
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "kbs_url");
+    const cJSON *pin = cJSON_GetObjectItemCaseSensitive(o, "kbs_pin");
+    const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "evidence_format");
+    if (!cJSON_IsString(spec) || !cJSON_IsString(meas) || !cJSON_IsString(url) ||
+        strlen(meas->valuestring) != 96 || sai_hex_decode(e->measurement, 48, meas->valuestring, NULL) != 0) {
+        rc = sai_error_set(err, SAI_EFORMAT, "HELLO is malformed");
+        goto out;
+    }
+    if ((rc = sai_pipeline_spec_from_canonical(&e->spec, spec->valuestring, strlen(spec->valuestring), err)))
+        goto out;
+    if ((rc = sai_hash(SAI_SHA256, e->spec_hash, spec->valuestring, strlen(spec->valuestring), err)))
+        goto out;
+    snprintf(e->tee, sizeof e->tee, "%s", e->spec->tee);
+    snprintf(e->evidence_format, sizeof e->evidence_format, "%s",
+             cJSON_IsString(fmt) ? fmt->valuestring : e->tee);
+    if ((e->kbs_url = strdup(url->valuestring)) == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    sai_nn_set_threads(cJSON_IsNumber(thr) ? (int)thr->valuedouble : 0);
+    /* The KBS is trusted through the measured pin (spec) when there is one;
+     * the host's pin only applies when the spec has none. */
+    char pinhex[65] = "";
+    if (e->spec->kbs.pin != NULL)
+        snprintf(pinhex, sizeof pinhex, "%s", e->spec->kbs.pin + 7);
+    else if (cJSON_IsString(pin))
+        snprintf(pinhex, sizeof pinhex, "%s", pin->valuestring);
+    sai_kbs_client_opts ko = {0};
+    ko.url = e->kbs_url;
+    ko.pin_sha256 = pinhex[0] ? pinhex : NULL;
+    ko.timeout_s = 5;
+    ko.retries = (int)e->spec->kbs.retries;
+    if ((rc = sai_kbs_client_new(&e->kbs, &ko, err))) {
+        sai_error_prefix(err, "key broker");
+        goto out;
+    }
+    sai_tee_kind kind = sai_tee_kind_from_name(e->tee);
+    sai_tee_opts to;
+    memset(&to, 0, sizeof to);
+    to.psp_fd = tee_fd;
+    if (kind != SAI_TEE_SIM || tee_fd < 0) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only", e->tee);
+        goto out;
+    }
+    if ((rc = sai_tee_open(&e->tee_dev, kind, &to, err)))
+        sai_error_prefix(err, "TEE");
+out:
+    cJSON_Delete(o);
+    return rc;
+}
+
+static void rfc3339(char *out, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int run(enclave *e, sai_error *err)
+{
+    uint8_t *d = NULL;
+    size_t n = 0, nfds = 0;
+    int fds[SAI_CHAN_MAX_FDS];
+    int rc;
+    sai_secret *dkey = NULL, *mkey = NULL;
+    sai_stage_result sr = {0};
+    uint8_t *sealed = NULL, *evidence = NULL;
+    size_t sealed_len = 0, ev_len = 0;
+    char *stmt = NULL;
+    const char **names = NULL;
+    sai_ec_key *pk = NULL;
+    cJSON *sj = NULL;
+    double t0 = sai_now(), t;
+
+    int tee_fd = -1;
+    size_t ntee = 0;
+    if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, &tee_fd, 1, &ntee, err)))
+        return rc;
+    if (ntee == 0)
+        tee_fd = -1;
+    e->tee_fd = tee_fd;
+    rc = parse_hello(e, d, n, tee_fd, err);
+    free(d);
+    d = NULL;
+    if (rc)
+        return rc;
+
+    /* Load what lazily reads files while the file system is still there. */
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+    uint8_t warm[16];
+    if ((rc = sai_random_bytes(warm, sizeof warm, err)))
+        return rc;
+    sai_sandbox_status st;
+    if ((rc = sai_sandbox_harden(&st, err)))
+        return rc;
+    char ready[160];
+    snprintf(ready, sizeof ready, "{\"dumpable\":%s,\"core\":%s,\"no_new_privs\":%s,\"seccomp\":%s}",
+             st.dumpable_off ? "false" : "true", st.core_off ? "false" : "true", st.no_new_privs ? "true" : "false",
+             st.seccomp ? "true" : "false");
+    if ((rc = sai_chan_send(&e->chan, SAI_MSG_READY, ready, strlen(ready), NULL, 0, err)))
+        return rc;
+
+    /* The shards. */
+    if ((rc = sai_chan_recv(&e->chan, SAI_MSG_SHARD_FDS, &d, &n, SAI_CHAN_MAX_PAYLOAD, fds, SAI_CHAN_MAX_FDS,
+                            &nfds, err)))
+        return rc;
+    sj = cJSON_ParseWithLength((const char *)d, n);
+    free(d);
+    d = NULL;
+    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(sj, "manifest");
+    const cJSON *jmac = cJSON_GetObjectItemCaseSensitive(sj, "mac");
+    const cJSON *jn = cJSON_GetObjectItemCaseSensitive(sj, "names");
+    if (!cJSON_IsString(jm) || !cJSON_IsString(jmac) || !cJSON_IsArray(jn) ||
+        (size_t)cJSON_GetArraySize(jn) != nfds ||
+        sai_b64_decode(&e->manifest, &e->manifest_len, jm->valuestring, strlen(jm->valuestring), NULL) != 0) {
+        rc = sai_error_set(err, SAI_EFORMAT, "SHARD_FDS is malformed");
+        goto out;
+    }
+    snprintf(e->mac_hex, sizeof e->mac_hex, "%.64s", jmac->valuestring);
+    names = calloc(nfds + 1, sizeof *names);
+    if (names == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nfds; i++) {
+        const cJSON *it = cJSON_GetArrayItem(jn, (int)i);
+        names[i] = cJSON_IsString(it) ? it->valuestring : "";
+    }
+
+    /* Attest and receive the dataset key. */
+    t = sai_now();
+    if ((rc = get_key(e, &e->spec->dataset.key, &dkey, err)))
+        goto out;
+    double attest_s = sai_now() - t;
+
+    t = sai_now();
+    if ((rc = open_dataset(e, dkey, names, fds, nfds, err)))
+        goto out;
+    double open_s = sai_now() - t;
+    for (size_t i = 0; i < nfds; i++)
+        close(fds[i]);
+    nfds = 0;
+
+    /* The stages. */
+    if ((rc = sai_pipeline__stages(e->spec, e->files, e->nshards, progress_line, e, &sr, err)))
+        goto out;
+    sai_secret_free(dkey);
+    dkey = NULL;
+
+    /* The model key and the sealed checkpoint. */
+    t = sai_now();
+    if (!e->spec->model.has_key) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "the spec has no model.key: registering a generated model key "
+                           "with the KBS is not supported yet");
+        goto out;
+    }
+    if ((rc = get_key(e, &e->spec->model.key, &mkey, err)))
+        goto out;
+    char kid[200];
+    snprintf(kid, sizeof kid, "%s/%s/%s", e->spec->model.key.repo, e->spec->model.key.type, e->spec->model.key.tag);
+    if ((rc = sai_pipeline__seal_mem(&sealed, &sealed_len, mkey->data, kid, sr.ckpt, sr.ckpt_len, err)))
+        goto out;
+    sai_secret_free(mkey);
+    mkey = NULL;
+    double seal_s = sai_now() - t;
+
+    /* Provenance: a fresh key, bound into fresh evidence. */
+    t = sai_now();
+    uint8_t pub[SAI_P384_POINT_LEN], rd[64];
+    char *evjson = NULL;
+    size_t evlen = 0;
+    if ((rc = sai_ec_generate(&pk, err)) || (rc = sai_ec_public_raw(pk, pub, err)) ||
+        (rc = sai_provenance_report_data(rd, pub, err)) || (rc = tee_evidence(e, rd, &evjson, &evlen, err)))
+        goto out;
+    evidence = (uint8_t *)evjson;
+    ev_len = evlen;
+    char metrics[512], when[40];
+    snprintf(metrics, sizeof metrics,
+             "{\"test_accuracy\":%.5f,\"test_loss\":%.5f,\"train_loss\":%.5f,\"train_accuracy\":%.5f,"
+             "\"steps\":%llu,\"train_records\":%d,\"test_records\":%d,\"train_images_per_s\":%.1f}",
+             sr.test_accuracy, sr.test_loss, sr.train_loss, sr.train_accuracy, (unsigned long long)sr.steps,
+             sr.train_n, sr.test_n, sr.train_images_per_s);
+    rfc3339(when, sizeof when);
+    char resource[200];
+    snprintf(resource, sizeof resource, "%s/%s/%s", e->spec->dataset.key.repo, e->spec->dataset.key.type,
+             e->spec->dataset.key.tag);
+    sai_provenance_facts f = {0};
+    f.subject_name = e->spec->outputs.model_name;
+    if ((rc = sai_hash(SAI_SHA256, f.subject_sha256, sealed, sealed_len, err)))
+        goto out;
+    memcpy(f.dataset_identity, e->dataset_id, 32);
+    f.dataset_resource = resource;
+    memcpy(f.measurement, e->measurement, 48);
+    memcpy(f.spec_hash, e->spec_hash, 32);
+    f.engine_version = SAI_VERSION;
+    f.metrics_json = metrics;
+    f.tee = e->tee;
+    f.time = when;
+    f.evidence = evidence;
+    f.evidence_len = ev_len;
+    f.evidence_format = e->evidence_format;
+    size_t stmt_len = 0;
+    if ((rc = sai_provenance_sign(&stmt, &stmt_len, &f, pk, err)))
+        goto out;
+    double prov_s = sai_now() - t;
+
+    if ((rc = send_output(e, OUT_MODEL, sealed, sealed_len, err)) ||
+        (rc = send_output(e, OUT_PROVENANCE, (const uint8_t *)stmt, stmt_len, err)))
+        goto out;
+    char hex[65];
+    sai_hex_encode(hex, e->dataset_id, 32);
+    char done[2048];
+    snprintf(done, sizeof done,
+             "{\"metrics\":%s,\"throughput\":{\"train_images_per_s\":%.1f,\"infer_images_per_s\":%.1f},"
+             "\"timing\":{\"attest_s\":%.4f,\"ingest_s\":%.4f,\"train_s\":%.4f,\"evaluate_s\":%.4f,"
+             "\"infer_s\":%.4f,\"seal_s\":%.4f,\"provenance_s\":%.4f,\"enclave_s\":%.4f},"
+             "\"dataset_identity\":\"%s\",\"sandbox\":%s,"
+             "\"attestation\":{\"verdict\":\"affirming\",\"evidence_format\":\"%s\","
+             "\"detail\":\"the KBS verified the evidence and released the dataset and model keys\"}}",
+             metrics, sr.train_images_per_s, sr.infer_images_per_s, attest_s, open_s + sr.ingest_s, sr.train_s,
+             sr.evaluate_s, sr.infer_s, seal_s, prov_s, sai_now() - t0, hex, ready, e->evidence_format);
+    rc = sai_chan_send(&e->chan, SAI_MSG_DONE, done, strlen(done), NULL, 0, err);
+out:
+    for (size_t i = 0; i < nfds; i++)
+        close(fds[i]);
+    free(names);
+    cJSON_Delete(sj);
+    sai_secret_free(dkey);
+    sai_secret_free(mkey);
+    sai_pipeline__stage_result_clear(&sr);
+    free(sealed);
+    free(evidence);
+    free(stmt);
+    sai_ec_free(pk);
+    return rc;
+}
+
+int sai_pipeline_enclave_main(int chan_fd, sai_error *err)
+{
+    enclave e;
+    memset(&e, 0, sizeof e);
+    e.chan.fd = chan_fd;
+    e.tee_fd = -1;
+    signal(SIGPIPE, SIG_IGN);
+    int rc = run(&e, err);
+    if (rc) {
+        sai_error ignore = {0};
+        const char *msg = err && err->msg[0] ? err->msg : sai_strerror(rc);
+        if (sai_chan_send(&e.chan, SAI_MSG_ERROR, msg, strlen(msg), NULL, 0, &ignore) != 0)
+            rc = rc ? rc : SAI_EIO;   /* the host is gone; nothing more to tell */
+    }
+    for (size_t i = 0; i < e.nshards; i++) {
+        sai_seal_close(e.readers ? e.readers[i] : NULL);
+        free(e.shard_ct ? e.shard_ct[i] : NULL);
+    }
+    free(e.readers);
+    free(e.shard_ct);
+    free(e.shard_ct_len);
+    free(e.files);
+    if (e.mf_ok)
+        sai_manifest_clear(&e.mf);
+    free(e.manifest);
+    free(e.kbs_url);
+    sai_kbs_client_free(e.kbs);
+    sai_tee_close(e.tee_dev);
+    if (e.tee_fd >= 0)
+        close(e.tee_fd);
+    sai_pipeline_spec_free(e.spec);
+    sai_chan_close(&e.chan);
+    return rc;
+}

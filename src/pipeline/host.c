@@ -1,0 +1,532 @@
+/*
+ * host.c — the untrusted host side of `secureai run`.
+ *
+ * The host measures the enclave (SHA-384 over the binary it is about to
+ * execute, the canonical spec and the sandbox policy; measure.c), launches
+ * it with fexecve on the very descriptor it measured, and from then on only
+ * moves ciphertext: it opens the sealed shards and hands their descriptors
+ * over, starts the simulated PSP (src/tee/sim_psp.c) with the measurement it
+ * computed and hands the enclave the only socket to it (the host never
+ * produces evidence itself), and writes what the enclave sends — the sealed model and the signed
+ * provenance statement — only after the enclave says DONE. A run that fails
+ * writes nothing.
+ *
+ * Nothing the host does can make the enclave accept the wrong data or
+ * release a key: that is the enclave's and the KBS's job (enclave.c,
+ * docs/threat-model.md). The host is still written defensively because it
+ * is also the user's program: every message from the enclave is typed and
+ * capped (channel.c), and a dead or silent enclave ends the run.
+ */
+#include "pipeline/pipeline_internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "secureai/seal.h"
+#include "secureai/tee.h"
+#include "secureai/util.h"
+
+extern char **environ;
+
+static int set_str(char **field, const char *v, sai_error *err)
+{
+    if (v == NULL)
+        return 0;
+    char *c = strdup(v);
+    if (c == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    free(*field);
+    *field = c;
+    return 0;
+}
+
+typedef struct prepared {
+    sai_pipeline_spec *spec;
+    char              *canon;
+    size_t             canon_len;
+    uint8_t            meas[SAI_MEASUREMENT_LEN];
+    uint8_t            spec_hash[32];
+    int                binfd;
+} prepared;
+
+static void prepared_free(prepared *p)
+{
+    sai_pipeline_spec_free(p->spec);
+    free(p->canon);
+    if (p->binfd >= 0)
+        close(p->binfd);
+    memset(p, 0, sizeof *p);
+    p->binfd = -1;
+}
+
+static int prepare(const sai_pipeline_run_opts *o, prepared *p, sai_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->binfd = -1;
+    int rc;
+    if ((rc = sai_pipeline_spec_load(&p->spec, o->spec_path, err)))
+        return rc;
+    if ((rc = set_str(&p->spec->dataset.sealed_dir, o->dataset_dir, err)) ||
+        (rc = set_str(&p->spec->outputs.dir, o->out_dir, err)) || (rc = set_str(&p->spec->kbs.url, o->kbs_url, err)))
+        return rc;
+    uint8_t ca_hash[32], *cap = NULL;
+    if (p->spec->kbs.ca != NULL) {
+        /* The CA's bytes are measured; the enclave itself checks the KBS
+         * through a pin (it opens no files), see docs/pipeline.md. */
+        uint8_t *ca = NULL;
+        size_t ca_len = 0;
+        if ((rc = sai_read_file(p->spec->kbs.ca, 1 << 20, &ca, &ca_len, err)))
+            return sai_error_prefix(err, "kbs.ca %s", p->spec->kbs.ca);
+        rc = sai_hash(SAI_SHA256, ca_hash, ca, ca_len, err);
+        free(ca);
+        if (rc)
+            return rc;
+        cap = ca_hash;
+    }
+    if ((rc = sai_pipeline_spec_canonical(p->spec, cap, &p->canon, &p->canon_len, err)) ||
+        (rc = sai_hash(SAI_SHA256, p->spec_hash, p->canon, p->canon_len, err)))
+        return rc;
+    const char *bin = o->enclave_binary ? o->enclave_binary : "/proc/self/exe";
+    p->binfd = open(bin, O_RDONLY | O_CLOEXEC);
+    if (p->binfd < 0)
+        return sai_error_set(err, SAI_EIO, "cannot open the enclave binary %s: %s", bin, strerror(errno));
+    return sai_pipeline_measure_fd(p->meas, p->binfd, p->canon, p->canon_len, err);
+}
+
+int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
+                         uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err)
+{
+    prepared p;
+    int rc = prepare(o, &p, err);
+    if (rc == 0) {
+        memcpy(out, p.meas, SAI_MEASUREMENT_LEN);
+        memcpy(spec_hash, p.spec_hash, 32);
+    }
+    prepared_free(&p);
+    return rc;
+}
+
+/* ---- the sealed dataset as the host sees it: names and descriptors ------- */
+typedef struct shards {
+    uint8_t *manifest, *mac;
+    size_t   manifest_len, mac_len;
+    char   **names;
+    int     *fds;
+    size_t   n;
+} shards;
+
+static void shards_free(shards *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->names[i]);
+        if (s->fds[i] >= 0)
+            close(s->fds[i]);
+    }
+    free(s->names);
+    free(s->fds);
+    free(s->manifest);
+    free(s->mac);
+    memset(s, 0, sizeof *s);
+}
+
+static int open_shards(const char *dir, shards *s, sai_error *err)
+{
+    memset(s, 0, sizeof *s);
+    char path[4096];
+    int rc;
+    snprintf(path, sizeof path, "%s/%s", dir, SAI_DATASET_MANIFEST);
+    if ((rc = sai_read_file(path, SAI_DATASET_MANIFEST_MAX, &s->manifest, &s->manifest_len, err)))
+        return sai_error_prefix(err, "sealed dataset %s", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, SAI_DATASET_MAC);
+    if ((rc = sai_read_file(path, 256, &s->mac, &s->mac_len, err)))
+        return sai_error_prefix(err, "sealed dataset %s", dir);
+    while (s->mac_len > 0 && (s->mac[s->mac_len - 1] == '\n' || s->mac[s->mac_len - 1] == '\r'))
+        s->mac[--s->mac_len] = 0;
+    /* Parsed here only to learn the file names; the enclave checks the MAC. */
+    sai_manifest m;
+    if ((rc = sai_manifest_parse(&m, s->manifest, s->manifest_len, err)))
+        return sai_error_prefix(err, "sealed dataset %s", dir);
+    if (m.n_shards > SAI_CHAN_MAX_FDS) {
+        sai_manifest_clear(&m);
+        return sai_error_set(err, SAI_ELIMIT, "sealed dataset %s has %zu shards; a run takes at most %d", dir,
+                             m.n_shards, SAI_CHAN_MAX_FDS);
+    }
+    s->names = calloc(m.n_shards + 1, sizeof *s->names);
+    s->fds = calloc(m.n_shards + 1, sizeof *s->fds);
+    if (s->names == NULL || s->fds == NULL) {
+        sai_manifest_clear(&m);
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m.n_shards; i++) {
+        s->fds[i] = -1;
+        s->names[i] = strdup(m.shards[i].name);
+        s->n++;
+        if (s->names[i] == NULL) {
+            rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(path, sizeof path, "%s/%s.sealed", dir, m.shards[i].name);
+        s->fds[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (s->fds[i] < 0) {
+            rc = sai_error_set(err, SAI_EIO, "shard %s: cannot open %s: %s", m.shards[i].name, path, strerror(errno));
+            break;
+        }
+    }
+    sai_manifest_clear(&m);
+    return rc;
+}
+
+/* ---- launching ------------------------------------------------------------ */
+
+static int launch(int binfd, int chan_fd, pid_t *pid, sai_error *err)
+{
+    char fdarg[16];
+    snprintf(fdarg, sizeof fdarg, "%d", chan_fd);
+    char *argv[] = {"secureai", "run", "--enclave-fd", fdarg, NULL};
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0)
+        return sai_error_set(err, SAI_EIO, "fork: %s", strerror(errno));
+    if (p == 0) {
+        /* One BLAS thread: the engine parallelises around it (nn.h). */
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+#if defined(__SANITIZE_ADDRESS__)
+        /* LeakSanitizer stops the world with ptrace, which the enclave's
+         * filter kills; sanitizer builds check leaks everywhere else. */
+        const char *ao = getenv("ASAN_OPTIONS");
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s%sdetect_leaks=0", ao ? ao : "", ao && *ao ? ":" : "");
+        setenv("ASAN_OPTIONS", buf, 1);
+#endif
+        fexecve(binfd, argv, environ);
+        _exit(127);
+    }
+    *pid = p;
+    return 0;
+}
+
+typedef struct outbuf {
+    uint8_t *p;
+    size_t   len, cap;
+    bool     ended;
+} outbuf;
+
+static int out_append(outbuf *o, const uint8_t *d, size_t n, sai_error *err)
+{
+    if (o->ended)
+        return sai_error_set(err, SAI_EFORMAT, "enclave sent output after its end");
+    if (o->len + n > (size_t)SAI_NN_CKPT_MAX + (1u << 20))
+        return sai_error_set(err, SAI_ELIMIT, "enclave output too large");
+    if (o->len + n > o->cap) {
+        size_t nc = (o->len + n) * 2 + 65536;
+        uint8_t *np = realloc(o->p, nc);
+        if (np == NULL)
+            return sai_error_set(err, SAI_ENOMEM, "out of memory");
+        o->p = np;
+        o->cap = nc;
+    }
+    if (n)
+        memcpy(o->p + o->len, d, n);
+    o->len += n;
+    return 0;
+}
+
+static void hex_of(char *out, const uint8_t *b, size_t n)
+{
+    sai_hex_encode(out, b, n);
+}
+
+static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sai_pipeline_run_opts *o,
+                         outbuf *model, outbuf *prov, cJSON *done, cJSON *hist, double wall,
+                         sai_pipeline_run_result *res, sai_error *err)
+{
+    int rc;
+    const char *dir = s->outputs.dir;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return sai_error_set(err, SAI_EIO, "cannot create %s: %s", dir, strerror(errno));
+    snprintf(res->run_dir, sizeof res->run_dir, "%s", dir);
+    snprintf(res->model_path, sizeof res->model_path, "%s/%s", dir, s->outputs.model_name);
+    snprintf(res->provenance_path, sizeof res->provenance_path, "%s/provenance.json", dir);
+    if ((rc = sai_write_file_atomic(res->model_path, model->p, model->len, 0644, false, err)) ||
+        (rc = sai_write_file_atomic(res->provenance_path, prov->p, prov->len, 0644, false, err)))
+        return rc;
+    uint8_t mh[32];
+    char hex[129];
+    if ((rc = sai_hash(SAI_SHA256, mh, model->p, model->len, err)))
+        return rc;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "name", s->name);
+    cJSON_AddStringToObject(r, "tee", s->tee);
+    hex_of(hex, p->spec_hash, 32);
+    cJSON_AddStringToObject(r, "spec_sha256", hex);
+    hex_of(hex, p->meas, 48);
+    cJSON_AddStringToObject(r, "measurement", hex);
+    cJSON_AddStringToObject(r, "spec", s->source ? s->source : "");
+    char stages[80] = "";
+    size_t sl = 0;
+    for (unsigned b = 1; b <= SAI_STAGE_INFER; b <<= 1)
+        if (s->stages & b) {
+            int k = snprintf(stages + sl, sizeof stages - sl, "%s%s", sl ? "," : "", sai_pipeline_stage_name(b));
+            if (k > 0 && (size_t)k < sizeof stages - sl)
+                sl += (size_t)k;
+        }
+    cJSON_AddStringToObject(r, "stages", stages);
+    cJSON_AddStringToObject(r, "model_arch", s->model.arch);
+    static const char *const keys[] = {"dataset_identity", "sandbox", "metrics", "throughput", "timing",
+                                       "attestation"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(done, keys[i]);
+        if (v != NULL)
+            cJSON_AddItemToObject(r, keys[i], v);
+    }
+    cJSON *tim = cJSON_GetObjectItemCaseSensitive(r, "timing");
+    if (cJSON_IsObject(tim))
+        cJSON_AddNumberToObject(tim, "total_s", wall);
+    cJSON *att = cJSON_GetObjectItemCaseSensitive(r, "attestation");
+    if (cJSON_IsObject(att))
+        cJSON_AddStringToObject(att, "kbs", s->kbs.url);
+    /* The test accuracy at the last step, so the curve has its end point. */
+    cJSON *met = cJSON_GetObjectItemCaseSensitive(r, "metrics");
+    cJSON *last = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
+    if (last != NULL && cJSON_IsObject(met)) {
+        cJSON *ta = cJSON_GetObjectItemCaseSensitive(met, "test_accuracy");
+        cJSON *tl = cJSON_GetObjectItemCaseSensitive(met, "test_loss");
+        if (cJSON_IsNumber(ta))
+            cJSON_AddNumberToObject(last, "test_acc", ta->valuedouble);
+        if (cJSON_IsNumber(tl))
+            cJSON_AddNumberToObject(last, "test_loss", tl->valuedouble);
+        if (cJSON_IsNumber(ta))
+            res->test_accuracy = ta->valuedouble;
+    }
+    cJSON *thr = cJSON_GetObjectItemCaseSensitive(r, "throughput");
+    cJSON *tip = cJSON_GetObjectItemCaseSensitive(thr, "train_images_per_s");
+    if (cJSON_IsNumber(tip))
+        res->train_images_per_s = tip->valuedouble;
+    cJSON_AddItemReferenceToObject(r, "history", hist);
+    cJSON *outs = cJSON_AddObjectToObject(r, "outputs");
+    cJSON_AddStringToObject(outs, "model", s->outputs.model_name);
+    hex_of(hex, mh, 32);
+    cJSON_AddStringToObject(outs, "model_sha256", hex);
+    cJSON_AddStringToObject(outs, "provenance", "provenance.json");
+    cJSON_AddStringToObject(outs, "report", "report.html");
+    char *txt = cJSON_Print(r);
+    cJSON_Delete(r);
+    if (txt == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    rc = sai_write_file_atomic(path, txt, strlen(txt), 0644, false, err);
+    free(txt);
+    if (rc == 0)
+        rc = sai_report_write(dir, NULL, 0, err);
+    (void)o;
+    return rc;
+}
+
+static void print_progress(cJSON *p, bool quiet)
+{
+    if (quiet)
+        return;
+    cJSON *e = cJSON_GetObjectItemCaseSensitive(p, "epoch"), *s = cJSON_GetObjectItemCaseSensitive(p, "step"),
+          *t = cJSON_GetObjectItemCaseSensitive(p, "total_steps"), *l = cJSON_GetObjectItemCaseSensitive(p, "loss"),
+          *a = cJSON_GetObjectItemCaseSensitive(p, "train_acc"),
+          *ips = cJSON_GetObjectItemCaseSensitive(p, "images_per_s");
+    if (cJSON_IsNumber(e) && cJSON_IsNumber(s) && cJSON_IsNumber(t) && cJSON_IsNumber(l) && cJSON_IsNumber(a) &&
+        cJSON_IsNumber(ips))
+        fprintf(stderr, "  [enclave] epoch %.0f step %.0f/%.0f loss %.4f acc %.4f %.0f img/s\n", e->valuedouble,
+                s->valuedouble, t->valuedouble, l->valuedouble, a->valuedouble, ips->valuedouble);
+}
+
+int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_result *res, sai_error *err)
+{
+    sai_pipeline_run_result local;
+    if (res == NULL)
+        res = &local;
+    memset(res, 0, sizeof *res);
+    prepared p;
+    shards sh = {0};
+    sai_chan hc = {.fd = -1}, ec = {.fd = -1};
+    pid_t pid = -1;
+    uint8_t *d = NULL;
+    size_t n = 0;
+    outbuf model = {0}, prov = {0};
+    sai_sim_psp psp = {.pid = -1, .enclave_fd = -1};
+    bool psp_started = false;
+    cJSON *hist = cJSON_CreateArray(), *done = NULL;
+    char *hello = NULL;
+    double t0 = sai_now();
+    int rc = prepare(o, &p, err);
+    if (rc)
+        goto out;
+    memcpy(res->measurement, p.meas, 48);
+    memcpy(res->spec_hash, p.spec_hash, 32);
+    if (p.spec->kbs.url == NULL) {
+        rc = sai_error_set(err, SAI_EINVAL, "no KBS URL (kbs.url or --kbs)");
+        goto out;
+    }
+    if (strcmp(p.spec->tee, "sim") != 0) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only (on SNP/TDX/SGX "
+                           "the enclave runs inside the confidential VM)", p.spec->tee);
+        goto out;
+    }
+    if ((rc = open_shards(p.spec->dataset.sealed_dir, &sh, err)))
+        goto out;
+    /* The simulated PSP: started with the measurement computed above; the
+     * enclave gets the only socket to it. */
+    if ((rc = sai_sim_psp_start(&psp, NULL, p.meas, err))) {
+        sai_error_prefix(err, "sim TEE (run `secureai platform init` first?)");
+        goto out;
+    }
+    psp_started = true;
+    if ((rc = sai_chan_pair(&hc, &ec, err)) || (rc = launch(p.binfd, ec.fd, &pid, err)))
+        goto out;
+    sai_chan_close(&ec);
+
+    /* HELLO */
+    cJSON *h = cJSON_CreateObject();
+    char hex[129];
+    hex_of(hex, p.meas, 48);
+    cJSON_AddStringToObject(h, "spec", p.canon);
+    cJSON_AddStringToObject(h, "measurement", hex);
+    cJSON_AddStringToObject(h, "kbs_url", p.spec->kbs.url);
+    if (o->kbs_pin)
+        cJSON_AddStringToObject(h, "kbs_pin", o->kbs_pin);
+    cJSON_AddNumberToObject(h, "threads", o->threads);
+    hello = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    if (hello == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, strlen(hello), &psp.enclave_fd, 1, err);
+    close(psp.enclave_fd);   /* only the enclave holds it now */
+    psp.enclave_fd = -1;
+    if (rc ||
+        (rc = sai_chan_recv(&hc, SAI_MSG_READY, &d, &n, 4096, NULL, 0, NULL, err)))
+        goto out;
+    free(d);
+    d = NULL;
+
+    /* SHARD_FDS */
+    cJSON *sj = cJSON_CreateObject();
+    char *m64 = NULL;
+    if ((rc = sai_b64url_encode(&m64, sh.manifest, sh.manifest_len, err))) {
+        cJSON_Delete(sj);
+        goto out;
+    }
+    cJSON_AddStringToObject(sj, "manifest", m64);
+    free(m64);
+    cJSON_AddStringToObject(sj, "mac", (const char *)sh.mac);
+    cJSON *names = cJSON_AddArrayToObject(sj, "names");
+    for (size_t i = 0; i < sh.n; i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(sh.names[i]));
+    char *stxt = cJSON_PrintUnformatted(sj);
+    cJSON_Delete(sj);
+    if (stxt == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = sai_chan_send(&hc, SAI_MSG_SHARD_FDS, stxt, strlen(stxt), sh.fds, sh.n, err);
+    free(stxt);
+    if (rc)
+        goto out;
+
+    /* Serve the enclave until DONE. */
+    static const sai_msg_type want[] = {SAI_MSG_PROGRESS, SAI_MSG_OUTPUT, SAI_MSG_OUTPUT_END};
+    static const sai_msg_type want_done[] = {SAI_MSG_DONE};
+    for (;;) {
+        sai_msg_type got;
+        bool outputs_done = model.ended && prov.ended;
+        rc = sai_chan_recv_any(&hc, outputs_done ? want_done : want, outputs_done ? 1 : 3, &got, &d, &n,
+                               SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err);
+        if (rc) {
+            if (rc == SAI_ESTATE)   /* the enclave's own sentence */
+                sai_error_prefix(err, "enclave");
+            goto out;
+        }
+        if (got == SAI_MSG_PROGRESS) {
+            cJSON *pj = cJSON_ParseWithLength((const char *)d, n);
+            if (cJSON_IsObject(pj)) {
+                print_progress(pj, o->quiet);
+                cJSON_AddItemToArray(hist, pj);
+            } else {
+                cJSON_Delete(pj);
+            }
+        } else if (got == SAI_MSG_OUTPUT || got == SAI_MSG_OUTPUT_END) {
+            outbuf *ob = n >= 1 && d[0] == 1 ? &model : n >= 1 && d[0] == 2 ? &prov : NULL;
+            if (ob == NULL) {
+                rc = sai_error_set(err, SAI_EFORMAT, "enclave: output for an unknown file");
+                goto out;
+            }
+            if (got == SAI_MSG_OUTPUT) {
+                if ((rc = out_append(ob, d + 1, n - 1, err)))
+                    goto out;
+            } else {
+                uint8_t hh[32];
+                if (n != 33 || (rc = sai_hash(SAI_SHA256, hh, ob->p, ob->len, err)) != 0 ||
+                    memcmp(hh, d + 1, 32) != 0) {
+                    rc = sai_error_set(err, SAI_EFORMAT, "enclave: an output arrived damaged");
+                    goto out;
+                }
+                ob->ended = true;
+            }
+        } else if (got == SAI_MSG_DONE) {
+            done = cJSON_ParseWithLength((const char *)d, n);
+            if (!cJSON_IsObject(done)) {
+                rc = sai_error_set(err, SAI_EFORMAT, "enclave: DONE is not a JSON object");
+                goto out;
+            }
+            break;
+        }
+        free(d);
+        d = NULL;
+    }
+    free(d);
+    d = NULL;
+    int status = 0;
+    sai_chan_close(&hc);
+    if (waitpid(pid, &status, 0) == pid)
+        pid = -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        rc = sai_error_set(err, SAI_ESTATE, "the enclave exited abnormally after DONE");
+        goto out;
+    }
+    res->wall_s = sai_now() - t0;
+    rc = write_outputs(p.spec, &p, o, &model, &prov, done, hist, res->wall_s, res, err);
+out:
+    free(d);
+    free(hello);
+    sai_chan_close(&hc);
+    sai_chan_close(&ec);
+    if (pid > 0) {
+        /* Give a failing enclave a moment to exit on its own, then stop it. */
+        int st;
+        bool reaped = false;
+        for (int i = 0; i < 50 && !reaped; i++) {
+            reaped = waitpid(pid, &st, WNOHANG) == pid;
+            if (!reaped)
+                usleep(10000);
+        }
+        if (!reaped) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+        }
+    }
+    if (psp_started)
+        sai_sim_psp_stop(&psp);
+    shards_free(&sh);
+    prepared_free(&p);
+    free(model.p);
+    free(prov.p);
+    cJSON_Delete(hist);
+    cJSON_Delete(done);
+    return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * stages.c — the pipeline's stages over plaintext byte sources: ingest
+ * (decode IDX / CIFAR-10 records from the sources), preprocess
+ * (normalisation, augmentation settings), train, evaluate, infer, and the
+ * plaintext checkpoint. The enclave calls this with sources that decrypt
+ * sealed shards on demand (enclave.c); the plain baseline with plaintext
+ * files (plain.c) — the same code on both sides, so the overhead measured
+ * between them is the security machinery's alone.
+ */
+#include "pipeline/pipeline_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secureai/util.h"
+
+static const sai_stage_file *find(const sai_stage_file *f, size_t n, const char *prefix)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(f[i].name, prefix, strlen(prefix)) == 0)
+            return &f[i];
+    return NULL;
+}
+
+static int load(const sai_pipeline_spec *s, const sai_stage_file *f, size_t n, bool train,
+                sai_nn_dataset_t *ds, sai_error *err)
+{
+    int rc;
+    const char *kind = strcmp(s->dataset.format, "cifar10") == 0 ? "cifar10" : "fashion-mnist";
+    if ((rc = sai_nn_dataset_set_norm(ds, kind, err)))
+        return rc;
+    if (strcmp(kind, "cifar10") == 0) {
+        bool any = false;
+        for (size_t i = 0; i < n; i++) {
+            bool is_train = strncmp(f[i].name, "data_batch_", 11) == 0;
+            bool is_test = strncmp(f[i].name, "test_batch", 10) == 0;
+            if ((train && is_train) || (!train && is_test)) {
+                if ((rc = sai_nn_dataset_add_cifar10(ds, &f[i].src, err)))
+                    return sai_error_prefix(err, "%s", f[i].name);
+                any = true;
+            }
+        }
+        if (!any)
+            return sai_error_set(err, SAI_ENOTFOUND, "the dataset has no %s shard",
+                                 train ? "data_batch_*.bin" : "test_batch.bin");
+    } else {
+        const sai_stage_file *im = find(f, n, train ? "train-images" : "t10k-images");
+        const sai_stage_file *lb = find(f, n, train ? "train-labels" : "t10k-labels");
+        if (im == NULL || lb == NULL)
+            return sai_error_set(err, SAI_ENOTFOUND, "the dataset has no %s-images/-labels shards",
+                                 train ? "train" : "t10k");
+        if ((rc = sai_nn_dataset_add_idx(ds, &im->src, &lb->src, err)))
+            return sai_error_prefix(err, "%s", im->name);
+    }
+    /* Limits keep the leading records (tests and quick runs). */
+    unsigned lim = train ? s->hyper.train_limit : s->hyper.test_limit;
+    if (lim > 0 && (unsigned)ds->n > lim)
+        ds->n = (int)lim;
+    return 0;
+}
+
+typedef struct pctx {
+    sai_stage_progress_fn fn;
+    void *ctx;
+} pctx;
+
+static void on_progress(void *ctx, const sai_nn_progress_info_t *p)
+{
+    pctx *pc = ctx;
+    if (pc->fn == NULL || p->final)
+        return;
+    char line[256];
+    snprintf(line, sizeof line,
+             "{\"epoch\":%u,\"step\":%llu,\"total_steps\":%llu,\"loss\":%.5f,\"train_acc\":%.5f,"
+             "\"images_per_s\":%.1f,\"seconds\":%.3f}",
+             p->epoch, (unsigned long long)p->step, (unsigned long long)p->total_steps, p->loss,
+             p->accuracy, p->images_per_s, p->seconds);
+    pc->fn(pc->ctx, line);
+}
+
+void sai_pipeline__stage_result_clear(sai_stage_result *r)
+{
+    if (r->ckpt != NULL) {
+        sai_wipe(r->ckpt, r->ckpt_len);
+        free(r->ckpt);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files, size_t n,
+                         sai_stage_progress_fn progress, void *ctx, sai_stage_result *res,
+                         sai_error *err)
+{
+    memset(res, 0, sizeof *res);
+    sai_nn_dataset_t train, test;
+    sai_nn_dataset_init(&train);
+    sai_nn_dataset_init(&test);
+    sai_nn_model_t *m = NULL;
+    int rc = 0;
+    float *x = NULL;
+    double t = sai_now();
+    bool want_train = s->stages & SAI_STAGE_TRAIN;
+    bool want_test = s->stages & (SAI_STAGE_EVALUATE | SAI_STAGE_INFER);
+
+    /* ingest */
+    if (!(s->stages & SAI_STAGE_INGEST))
+        return sai_error_set(err, SAI_EINVAL, "a pipeline without the ingest stage has no data");
+    if ((want_train && (rc = load(s, files, n, true, &train, err))) ||
+        (want_test && (rc = load(s, files, n, false, &test, err))))
+        goto out;
+    res->ingest_s = sai_now() - t;
+    res->train_n = train.n;
+    res->test_n = test.n;
+
+    /* preprocess: normalisation constants are the dataset's; augmentation
+     * is applied per batch by the engine. Without the stage, identity
+     * normalisation. */
+    if (!(s->stages & SAI_STAGE_PREPROCESS) || !s->preprocess.normalize) {
+        for (int c = 0; c < 3; c++) {
+            train.mean[c] = test.mean[c] = 0.0f;
+            train.std[c] = test.std[c] = 1.0f;
+        }
+    }
+    const sai_nn_dataset_t *shape = want_train ? &train : &test;
+    if ((rc = sai_nn_model_create(&m, s->model.arch, shape->c, shape->h, shape->w, (int)s->model.classes,
+                                  (int)s->hyper.batch, s->hyper.seed, err)))
+        goto out;
+
+    /* train */
+    if (want_train) {
+        sai_nn_train_cfg_t cfg = {0};
+        pctx pc = {progress, ctx};
+        cfg.epochs = s->hyper.epochs;
+        cfg.batch = (int)s->hyper.batch;
+        cfg.max_steps = s->hyper.max_steps;
+        cfg.sgd.momentum = (float)s->hyper.momentum;
+        cfg.sgd.weight_decay = (float)s->hyper.weight_decay;
+        cfg.sched.kind = SAI_NN_SCHED_COSINE;
+        cfg.sched.base_lr = (float)s->hyper.lr;
+        cfg.sched.min_lr = 0.0f;
+        if (s->stages & SAI_STAGE_PREPROCESS) {
+            cfg.aug.hflip = s->preprocess.flip;
+            cfg.aug.crop_pad = s->preprocess.crop ? (shape->h >= 32 ? 4 : 2) : 0;
+        }
+        cfg.seed = s->hyper.seed;
+        cfg.progress_every = 50;
+        cfg.progress = on_progress;
+        cfg.progress_ctx = &pc;
+        sai_nn_train_result_t tr;
+        t = sai_now();
+        if ((rc = sai_nn_train(m, &train, &cfg, &tr, err)))
+            goto out;
+        res->train_s = sai_now() - t;
+        res->train_loss = tr.loss;
+        res->train_accuracy = tr.accuracy;
+        res->train_images_per_s = tr.images_per_s;
+        res->steps = tr.steps;
+    }
+
+    /* evaluate */
+    if (s->stages & SAI_STAGE_EVALUATE) {
+        sai_nn_eval_result_t ev;
+        t = sai_now();
+        if ((rc = sai_nn_evaluate(m, &test, &ev, err)))
+            goto out;
+        res->evaluate_s = sai_now() - t;
+        res->test_accuracy = ev.accuracy;
+        res->test_loss = ev.loss;
+    }
+
+    /* infer: batched forward passes over (up to 2000) test images; the
+     * predictions stay in the enclave, only the throughput leaves. */
+    if (s->stages & SAI_STAGE_INFER) {
+        int B = (int)s->hyper.batch, total = test.n < 2000 ? test.n : 2000, done = 0;
+        size_t img = (size_t)test.c * test.h * test.w;
+        x = malloc((size_t)B * img * sizeof(float));
+        int *idx = malloc((size_t)B * sizeof(int)), *y = malloc((size_t)B * sizeof(int));
+        if (x == NULL || idx == NULL || y == NULL) {
+            free(idx);
+            free(y);
+            rc = sai_error_set(err, SAI_ENOMEM, "out of memory for inference");
+            goto out;
+        }
+        t = sai_now();
+        while (done < total) {
+            int k = total - done < B ? total - done : B;
+            for (int i = 0; i < k; i++)
+                idx[i] = done + i;
+            sai_nn_dataset_batch(&test, idx, k, NULL, NULL, x, y);
+            (void)sai_nn_forward(m, x, k, false);
+            done += k;
+        }
+        res->infer_s = sai_now() - t;
+        res->infer_images_per_s = res->infer_s > 0 ? total / res->infer_s : 0;
+        free(idx);
+        free(y);
+    }
+
+    /* the checkpoint (plaintext; the caller seals and wipes it) */
+    sai_nn_ckpt_meta_t meta = {0};
+    snprintf(meta.dataset, sizeof meta.dataset, "%s", train.kind[0] ? train.kind : test.kind);
+    meta.step = res->steps;
+    meta.epoch = s->hyper.epochs;
+    meta.sgd.momentum = (float)s->hyper.momentum;
+    meta.sgd.weight_decay = (float)s->hyper.weight_decay;
+    meta.lr = (float)s->hyper.lr;
+    rc = sai_nn_ckpt_save_mem(m, &meta, &res->ckpt, &res->ckpt_len, err);
+out:
+    if (x != NULL) {
+        sai_wipe(x, (size_t)s->hyper.batch * (size_t)test.c * test.h * test.w * sizeof(float));
+        free(x);
+    }
+    /* The decoded images are plaintext data: wipe before returning memory. */
+    if (train.pixels)
+        sai_wipe(train.pixels, (size_t)train.n * train.c * train.h * train.w);
+    if (test.pixels)
+        sai_wipe(test.pixels, (size_t)test.n * test.c * test.h * test.w);
+    sai_nn_dataset_free(&train);
+    sai_nn_dataset_free(&test);
+    sai_nn_model_free(m);
+    if (rc)
+        sai_pipeline__stage_result_clear(res);
+    return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * tee_glue.c — the pipeline's contact with src/attest for `secureai
+ * verify`: the evidence carried in a provenance statement is checked by the
+ * attestation module's verifier (chain to the pinned AMD root or a sim
+ * platform ARK, report signature, policy), which returns the report data
+ * and launch measurement the provenance checks then compare.
+ */
+#include "pipeline/pipeline_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secureai/attest.h"
+#include "secureai/tee.h"
+
+static int verify(void *ctx, const uint8_t *evidence, size_t len, uint8_t rd[static 64],
+                  uint8_t meas[static SAI_MEASUREMENT_LEN], char *tee, size_t tee_len, sai_error *err)
+{
+    sai_attest_result res;
+    memset(&res, 0, sizeof res);
+    int rc = sai_attest_verify_evidence((const char *)evidence, len, ctx, NULL, 0, &res, err);
+    if (rc)
+        return rc;
+    if (res.measurement_len != SAI_MEASUREMENT_LEN)
+        return sai_error_set(err, SAI_EFORMAT, "the evidence carries a %zu-byte measurement, not 48",
+                             res.measurement_len);
+    memcpy(rd, res.report_data, 64);
+    memcpy(meas, res.measurement, SAI_MEASUREMENT_LEN);
+    const char *name = sai_tee_kind_name(res.tee);
+    snprintf(tee, tee_len, "%s", name ? name : "?");
+    return 0;
+}
+
+int sai_pipeline__verifier(sai_evidence_verifier *v, const char *policy_path, bool allow_simulated,
+                           sai_error *err)
+{
+    memset(v, 0, sizeof *v);
+    sai_attest_policy *p = NULL;
+    int rc;
+    if (policy_path != NULL) {
+        rc = sai_attest_policy_load_file(&p, policy_path, err);
+    } else {
+        /* The measurement and dataset are checked by the provenance
+         * verifier; here: which TEE kinds count. Simulated evidence only
+         * when the verify policy says so, from this machine's sim platform
+         * (the attestation module pins its ARK when no sim_roots are given). */
+        char yaml[160];
+        snprintf(yaml, sizeof yaml, "allowed_tee: [sev-snp, tdx, sgx%s]\nallow_simulated: %s\n",
+                 allow_simulated ? ", sim" : "", allow_simulated ? "true" : "false");
+        rc = sai_attest_policy_load(&p, yaml, strlen(yaml), err);
+    }
+    if (rc)
+        return sai_error_prefix(err, "attestation policy");
+    v->format = NULL;   /* the envelope is self-describing */
+    v->verify = verify;
+    v->ctx = p;
+    return 0;
+}
+
+void sai_pipeline__verifier_release(sai_evidence_verifier *v)
+{
+    if (v != NULL) {
+        sai_attest_policy_free(v->ctx);
+        memset(v, 0, sizeof *v);
+    }
+}

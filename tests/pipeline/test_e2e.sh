@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# test_e2e.sh — the confidential pipeline end to end on a tiny slice of
+# Fashion-MNIST: sim platform, a KBS on loopback, a sealed dataset whose key
+# is released only to this pipeline's measurement, `secureai run`, `secureai
+# verify`, `secureai report`; then the attacks of issue 6:
+#   - a spec whose measurement differs gets no key and writes nothing;
+#   - a flipped byte in one shard stops the run naming the shard, no model;
+#   - a substituted dataset (same key, other content) is caught by identity;
+#   - a tampered statement / model, or an unbound key, fails verify;
+#   - the KBS being down gives a clear error after bounded retries.
+set -u
+CLI=${SAI_CLI:?}
+SRC=${SAI_SOURCE_DIR:?}
+FM=/usr/share/datasets/fashion-mnist
+T=$(mktemp -d /tmp/sai-pipeline-e2e.XXXXXX)
+KBS_PID=
+cleanup() {
+    if [ -n "$KBS_PID" ]; then kill "$KBS_PID" 2>/dev/null; wait "$KBS_PID" 2>/dev/null; fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+ok()  { echo "ok   - $1"; }
+bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
+expect() { # expect CODE DESC cmd...
+    local want=$1 desc=$2; shift 2
+    "$@" >"$T/.o" 2>"$T/.e"; local got=$?
+    if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, want $want)"; tail -5 "$T/.e"; fi
+}
+has() { grep -q -- "$2" "$1" && ok "$3" || { bad "$3"; echo "  no '$2' in:"; head -3 "$1"; }; }
+
+if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then echo "skip: $FM missing"; exit 0; fi
+export SECUREAI_PLATFORM_DIR="$T/plat"
+export OMP_NUM_THREADS=1
+cd "$T" || exit 1
+
+# ---- data owner: tiny datasets, sealed under one key ------------------------
+/usr/bin/python3 "$SRC/tests/pipeline/mkidx.py" "$FM" plain 256 128 || { bad "mkidx"; exit 1; }
+/usr/bin/python3 "$SRC/tests/pipeline/mkidx.py" "$FM" other 300 128 || { bad "mkidx"; exit 1; }
+"$CLI" platform init >/dev/null 2>&1 || { bad "platform init"; exit 1; }
+"$CLI" keygen --out data.key >/dev/null 2>&1 && "$CLI" keygen --out model.key >/dev/null 2>&1
+"$CLI" seal --key data.key plain sealed >seal.out 2>&1 || { bad "seal"; cat seal.out; exit 1; }
+"$CLI" seal --key data.key other sealed-other >/dev/null 2>&1 || { bad "seal other"; exit 1; }
+DSID=$(sed -n 's/^dataset id: sha256:\([0-9a-f]\{64\}\)$/\1/p' seal.out)
+[ ${#DSID} = 64 ] && ok "dataset identity printed by seal" || bad "dataset identity ($DSID)"
+
+# ---- the KBS on loopback ------------------------------------------------------
+FP=$("$CLI" platform info | awk '/^sim_ark_sha256/ {print $2}')
+printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$FP" > att.yaml
+"$CLI" kbs serve --data-dir kbsd --insecure-http --port 0 --port-file port \
+    --attestation-policy att.yaml --quiet >kbs.log 2>&1 &
+KBS_PID=$!
+for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
+PORT=$(cat port 2>/dev/null)
+[ -n "$PORT" ] && ok "KBS listening on 127.0.0.1:$PORT" || { bad "KBS did not start"; cat kbs.log; exit 1; }
+KBS=http://127.0.0.1:$PORT
+
+spec() { # spec FILE [extra hyper lines] [extra dataset lines]
+    cat > "$1" <<EOF
+version: 1
+name: e2e
+stages: [ingest, preprocess, train, evaluate, infer]
+dataset:
+  sealed: $T/sealed
+  resource: {repo: e2e, type: dataset, tag: fm}
+$3
+model:
+  arch: smallcnn
+  key: {repo: e2e, type: model, tag: fm}
+hyper:
+  epochs: 1
+  batch: 32
+  max_steps: 4
+  lr: 0.05
+$2
+kbs: {url: "$KBS", retries: 2}
+outputs: {dir: $T/out}
+EOF
+}
+spec good.yaml "" ""
+spec evil.yaml "  seed: 666" ""                           # different code path => different measurement
+spec pinned.yaml "" "  identity: $DSID"
+M=$("$CLI" run --measure good.yaml | awk '/^measurement/ {print $2}')
+MP=$("$CLI" run --measure pinned.yaml | awk '/^measurement/ {print $2}')
+ME=$("$CLI" run --measure evil.yaml | awk '/^measurement/ {print $2}')
+[ ${#M} = 96 ] && [ "$M" != "$ME" ] && [ "$M" != "$MP" ] && ok "measurements differ per spec" || bad "measurements"
+M2=$("$CLI" run --measure --dataset /elsewhere --out /elsewhere good.yaml | awk '/^measurement/ {print $2}')
+[ "$M" = "$M2" ] && ok "host-side paths do not change the measurement" || bad "paths changed the measurement"
+
+# ---- register keys with a policy that admits exactly these measurements ------
+printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$M" "$MP" > release.json
+for r in dataset model; do
+    k=data.key; [ $r = model ] && k=model.key
+    expect 0 "put-resource e2e/$r/fm" "$CLI" kbs put-resource --kbs "$KBS" --admin-token-file kbsd/admin.token \
+        --resource e2e/$r/fm --secret-file $k --policy release.json
+done
+
+# ---- the pipeline -------------------------------------------------------------------
+expect 0 "secureai run" "$CLI" run --quiet --threads 1 good.yaml
+for f in model.sealed provenance.json run.json report.html; do
+    [ -s "out/$f" ] && ok "wrote out/$f" || bad "missing out/$f"
+done
+has out/run.json '"seccomp":	true' "run.json records the sandbox"
+has out/run.json "\"dataset_identity\":	\"$DSID\"" "run.json records the dataset identity"
+printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true}\n' "$M" "$DSID" > verify.json
+expect 0 "secureai verify accepts the genuine run" "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify.json
+has "$T/.o" "verified: model.sealed" "verify says what it verified"
+has "$T/.o" "software isolation only" "verify states what sim protects"
+# The model opens with the model owner's key and nothing else.
+expect 0 "the model owner unseals the model" "$CLI" unseal --key model.key out/model.sealed ckpt.bin
+head -c 8 ckpt.bin | grep -q SAINNCK && ok "the sealed model is an engine checkpoint" || bad "checkpoint magic"
+expect 1 "the data key does not open the model" "$CLI" unseal --key data.key out/model.sealed ckpt2.bin
+# The report.
+expect 0 "secureai report" "$CLI" report out
+has out/report.html "software isolation only" "report states what sim protects"
+has out/report.html "$DSID" "report shows the dataset identity"
+grep -Eq 'https?://' out/report.html && bad "report has a URL" || ok "report has no URL"
+# Running twice works.
+expect 0 "secureai run again" "$CLI" run --quiet --threads 1 good.yaml
+
+# ---- verify: tampering ---------------------------------------------------------------
+cp out/provenance.json prov.json
+/usr/bin/python3 - prov.json <<'EOF'
+import base64, json, sys
+p = sys.argv[1]
+env = json.load(open(p))
+pl = env["payload"]; pl += "=" * (-len(pl) % 4)
+st = json.loads(base64.urlsafe_b64decode(pl))
+for name, edit in [("metrics", lambda s: s["predicate"]["metrics"].update(test_accuracy=0.99)),
+                   ("dataset", lambda s: s["predicate"]["dataset"].update(identity="0" * 64)),
+                   ("time", lambda s: s["predicate"].update(time="2030-01-01T00:00:00Z"))]:
+    s = json.loads(json.dumps(st)); edit(s)
+    e = dict(env); e["payload"] = base64.urlsafe_b64encode(json.dumps(s).encode()).decode().rstrip("=")
+    json.dump(e, open(p.replace(".json", "-" + name + ".json"), "w"))
+EOF
+for f in metrics dataset time; do
+    expect 1 "verify rejects a statement with $f changed" "$CLI" verify out/model.sealed --provenance prov-$f.json --policy verify.json
+    [ "$(wc -l < "$T/.e")" = 1 ] && ok "one-line reason ($f)" || bad "reason is not one line ($f)"
+done
+cp out/model.sealed model2.sealed
+printf '\x01' | dd of=model2.sealed bs=1 seek=200 conv=notrunc status=none
+expect 1 "verify rejects a different model file" "$CLI" verify model2.sealed --provenance out/provenance.json --policy verify.json
+has "$T/.e" "model:" "the reason names the model"
+printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true}\n' "$ME" "$DSID" > verify-evil.json
+expect 1 "verify rejects an unexpected measurement" "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify-evil.json
+printf '{"measurement":"%s","dataset_identity":"%s"}\n' "$M" "$DSID" > verify-nosim.json
+expect 1 "verify refuses sim evidence unless the policy allows it" "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify-nosim.json
+# A statement re-signed by a key that is not the one bound in the evidence:
+# the attacker keeps the genuine evidence, swaps in its own key and signature.
+/usr/bin/python3 - out/provenance.json prov-rekeyed.json <<'EOF'
+import base64, json, subprocess, sys, tempfile, os
+env = json.load(open(sys.argv[1]))
+pl = env["payload"]; pl += "=" * (-len(pl) % 4)
+st = json.loads(base64.urlsafe_b64decode(pl))
+d = tempfile.mkdtemp()
+k = os.path.join(d, "k.pem")
+subprocess.run(["openssl", "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", k], check=True)
+der = subprocess.run(["openssl", "ec", "-in", k, "-pubout", "-outform", "DER"], capture_output=True, check=True).stdout
+point = der[-97:]
+st["predicate"]["signing_key"]["public"] = base64.urlsafe_b64encode(point).decode().rstrip("=")
+body = json.dumps(st).encode()
+t = "application/vnd.in-toto+json"
+pae = b"DSSEv1 %d %s %d " % (len(t), t.encode(), len(body)) + body
+open(os.path.join(d, "m"), "wb").write(pae)
+sig = subprocess.run(["openssl", "dgst", "-sha384", "-sign", k, os.path.join(d, "m")], capture_output=True, check=True).stdout
+# DER ECDSA-Sig-Value -> raw r||s
+def ints(b):
+    i = 2 if b[1] < 0x80 else 3
+    out = []
+    for _ in range(2):
+        assert b[i] == 2; n = b[i + 1]; v = b[i + 2:i + 2 + n]; i += 2 + n
+        out.append(int.from_bytes(v, "big").to_bytes(48, "big"))
+    return out[0] + out[1]
+env["payload"] = base64.urlsafe_b64encode(body).decode().rstrip("=")
+env["signatures"][0]["sig"] = base64.urlsafe_b64encode(ints(sig)).decode().rstrip("=")
+json.dump(env, open(sys.argv[2], "w"))
+EOF
+expect 1 "verify rejects a statement signed by a key not bound in the evidence" "$CLI" verify out/model.sealed --provenance prov-rekeyed.json --policy verify.json
+has "$T/.e" "binding:" "the reason names the key binding"
+
+# ---- run: attacks --------------------------------------------------------------------------
+rm -rf out-evil
+expect 1 "a spec with another measurement gets no key" "$CLI" run --quiet --out "$T/out-evil" evil.yaml
+has "$T/.e" "key broker" "the refusal comes from the key broker"
+[ ! -e out-evil ] && ok "the refused run wrote nothing" || bad "the refused run wrote files"
+
+cp -r sealed sealed-flip
+SH=sealed-flip/train-labels-idx1-ubyte.gz.sealed
+printf '\xff' | dd of="$SH" bs=1 seek=100 conv=notrunc status=none
+expect 1 "a flipped byte in one shard stops the run" "$CLI" run --quiet --dataset "$T/sealed-flip" --out "$T/out-flip" good.yaml
+has "$T/.e" "shard train-labels-idx1-ubyte.gz" "the error names the shard"
+[ ! -e out-flip/model.sealed ] && ok "no model after a flipped byte" || bad "a model was written"
+
+expect 1 "a substituted dataset is refused when the spec pins the identity" \
+    "$CLI" run --quiet --dataset "$T/sealed-other" --out "$T/out-sub" pinned.yaml
+has "$T/.e" "identity" "the error names the dataset identity"
+[ ! -e out-sub/model.sealed ] && ok "no model from a substituted dataset" || bad "a model was written"
+expect 0 "without a pinned identity the run completes on the substitute" \
+    "$CLI" run --quiet --dataset "$T/sealed-other" --out "$T/out-sub2" good.yaml
+expect 1 "... and verify catches the substituted dataset" \
+    "$CLI" verify out-sub2/model.sealed --provenance out-sub2/provenance.json --policy verify.json
+has "$T/.e" "dataset:" "the reason names the dataset"
+
+# ---- KBS down -----------------------------------------------------------------------
+kill "$KBS_PID"; wait "$KBS_PID" 2>/dev/null; KBS_PID=
+start=$(date +%s)
+expect 1 "KBS down fails the run" timeout 60 "$CLI" run --quiet --out "$T/out-down" good.yaml
+took=$(( $(date +%s) - start ))
+[ "$took" -lt 30 ] && ok "KBS down fails in ${took}s (bounded retries, no hang)" || bad "KBS down took ${took}s"
+has "$T/.e" "key broker" "the error names the key broker"
+[ ! -e out-down/model.sealed ] && ok "no model when the KBS is down" || bad "a model was written"
+
+echo "# $fails failure(s)"
+[ "$fails" = 0 ]
