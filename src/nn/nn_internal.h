@@ -67,7 +67,6 @@ struct sai_nn_model {
     int     last_n;
     bool    inference;           /* SAI_NN_INFERENCE_ONLY */
     bool    last_train;
-    float  *probs_grad;          /* unused placeholder */
     /* scratch */
     size_t  col_floats;          /* per thread im2col/col2im buffer */
     size_t  dw_floats;           /* per thread conv weight-gradient buffer */
