@@ -124,16 +124,22 @@ fi
 [ ! -e "$work/tampered-run/model.sealed" ] || die "a refused run left a model behind"
 echo "refused: $(cat "$work/tampered.err")"
 
-echo "== 7. overhead probe: $base_steps steps plain, then the same in the enclave"
-plain=$("$cli" run --plain "$src" "$work/probe.yaml")
-echo "$plain"
-"$cli" run --quiet "$work/probe.yaml" >/dev/null
+echo "== 7. overhead probe: $base_steps steps plain, then the same in the enclave, twice, alternating"
+# The machine is shared and noisy: alternate the two modes and keep the best
+# time of each, so one slow moment does not read as a security cost.
 field() { echo "$1" | awk -v k="$2" '{for (i = 2; i < NF; i++) if ($i == k) print $(i + 1)}'; }
-pwall=$(field "$plain" wall_s)
-ptrain=$(field "$plain" train_s)
-swall=$(sed -n 's/.*"total_s":[[:space:]]*\([0-9.]*\).*/\1/p' "$work/probe/run.json")
-strain=$(sed -n 's/.*"train_s":[[:space:]]*\([0-9.]*\).*/\1/p' "$work/probe/run.json")
-echo "plain ${pwall}s (training ${ptrain}s), enclave ${swall}s (training ${strain}s)"
+json_field() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.]*\).*/\1/p" "$1"; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN {print (a == "" || (b != "" && b < a)) ? b : a}'; }
+pwall= ptrain= swall= strain=
+for round in 1 2; do
+  plain=$("$cli" run --plain "$src" "$work/probe.yaml")
+  pwall=$(min "$pwall" "$(field "$plain" wall_s)")
+  ptrain=$(min "$ptrain" "$(field "$plain" train_s)")
+  "$cli" run --quiet --out "$work/probe-$round" "$work/probe.yaml" >/dev/null
+  swall=$(min "$swall" "$(json_field "$work/probe-$round/run.json" total_s)")
+  strain=$(min "$strain" "$(json_field "$work/probe-$round/run.json" train_s)")
+done
+echo "best of 2: plain ${pwall}s (training ${ptrain}s), enclave ${swall}s (training ${strain}s)"
 stop_kbs
 
 acc=$(awk '/^test_accuracy/ {print $2}' "$work/run.txt")
@@ -147,7 +153,7 @@ echo "measurement      $meas"
 awk -v a="$acc" 'BEGIN {printf "test accuracy    %.2f%%\n", a * 100}'
 awk -v e="$ips" 'BEGIN {printf "training         %.1f images/s in the enclave\n", e}'
 awk -v pw="$pwall" -v sw="$swall" -v pt="$ptrain" -v st="$strain" -v n="$base_steps" 'BEGIN {
-  if (pw > 0 && pt > 0) printf "overhead         %+.1f%% end to end, %+.1f%% training alone (%s steps, plain vs enclave, back to back)\n",
+  if (pw > 0 && pt > 0) printf "overhead         %+.1f%% end to end, %+.1f%% training alone (%s steps, best of 2 alternating runs each)\n",
     (sw / pw - 1) * 100, (st / pt - 1) * 100, n}'
 python3 - "$work/run/run.json" <<'EOF' 2>/dev/null || true
 import json, sys

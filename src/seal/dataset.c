@@ -82,7 +82,12 @@ static char *make_tmp_dir(const char *out, sai_error *err)
         sai_error_set(err, SAI_ENOMEM, "out of memory");
         return NULL;
     }
-    snprintf(t, n, "%s.tmp.XXXXXX", out);
+    /* "out/" names the same directory as "out": drop trailing slashes so the
+     * temporary sits next to it, not inside a directory that does not exist */
+    size_t len = strlen(out);
+    while (len > 1 && out[len - 1] == '/')
+        len--;
+    snprintf(t, n, "%.*s.tmp.XXXXXX", (int)len, out);
     if (mkdtemp(t) == NULL) {
         sai_error_set(err, SAI_EIO, "cannot create a directory next to %s: %s", out,
                       strerror(errno));

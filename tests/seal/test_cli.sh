@@ -108,6 +108,9 @@ expect_rc 0 "inspect dataset" "$CLI" inspect ds
 grep -q "sub/b.raw" out && grep -q "$id" out && ok "inspect lists shards and id" || bad "inspect ds: $(cat out)"
 expect_rc 0 "unseal dataset" "$CLI" unseal --key key ds dsout
 diff -r in dsout >/dev/null && ok "dataset round trip" || bad "dataset differs"
+expect_rc 0 "seal and unseal with trailing slashes" "$CLI" seal --key key in/ ds-slash/
+expect_rc 0 "unseal to a path with a trailing slash" "$CLI" unseal --key key ds-slash/ dsout-slash/
+diff -r in dsout-slash >/dev/null && ok "trailing-slash round trip" || bad "trailing-slash dataset differs"
 expect_rc 0 "second dataset" "$CLI" seal --key key in ds2
 cp ds2/a.raw.sealed ds/a.raw.sealed
 expect_rc 1 "shard from another dataset" "$CLI" unseal --key key ds dsbad
