@@ -379,9 +379,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     }
     if ((rc = open_shards(p.spec->dataset.sealed_dir, &sh, err)))
         goto out;
-    /* The simulated PSP: started with the measurement computed above; the
-     * enclave gets the only socket to it. */
-    if ((rc = sai_sim_psp_start(&psp, NULL, p.meas, err))) {
+    /* The simulated PSP: started with the measurement computed above and
+     * HOST_DATA = the spec hash (so a KBS release policy can name the
+     * pipeline spec: pipeline_spec_hash); the enclave gets the only socket. */
+    if ((rc = sai_sim_psp_start_ex(&psp, NULL, p.meas, p.spec_hash, err))) {
         sai_error_prefix(err, "sim TEE (run `secureai platform init` first?)");
         goto out;
     }

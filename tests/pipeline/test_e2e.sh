@@ -55,18 +55,19 @@ PORT=$(cat port 2>/dev/null)
 [ -n "$PORT" ] && ok "KBS listening on 127.0.0.1:$PORT" || { bad "KBS did not start"; cat kbs.log; exit 1; }
 KBS=http://127.0.0.1:$PORT
 
-spec() { # spec FILE [extra hyper lines] [extra dataset lines]
+spec() { # spec FILE [extra hyper lines] [extra dataset lines] [resource tag]
+    local tag=${4:-fm}
     cat > "$1" <<EOF
 version: 1
 name: e2e
 stages: [ingest, preprocess, train, evaluate, infer]
 dataset:
   sealed: $T/sealed
-  resource: {repo: e2e, type: dataset, tag: fm}
+  resource: {repo: e2e, type: dataset, tag: $tag}
 $3
 model:
   arch: smallcnn
-  key: {repo: e2e, type: model, tag: fm}
+  key: {repo: e2e, type: model, tag: $tag}
 hyper:
   epochs: 1
   batch: 32
@@ -200,6 +201,32 @@ expect 0 "without a pinned identity the run completes on the substitute" \
 expect 1 "... and verify catches the substituted dataset" \
     "$CLI" verify out-sub2/model.sealed --provenance out-sub2/provenance.json --policy verify.json
 has "$T/.e" "dataset:" "the reason names the dataset"
+
+# ---- HOST_DATA: the launcher binds the spec hash; the KBS's pipeline_spec_hash rule applies ----
+# Two specs, each with its own resources, admitted by measurement; the one
+# whose release policy names another spec hash is refused, the other served.
+spec hd.yaml "" "" hd
+spec hx.yaml "" "" hx
+MH=$("$CLI" run --measure hd.yaml | awk '/^measurement/ {print $2}')
+SH=$("$CLI" run --measure hd.yaml | awk '/^spec_sha256/ {print $2}')
+MX=$("$CLI" run --measure hx.yaml | awk '/^measurement/ {print $2}')
+SX=$("$CLI" run --measure hx.yaml | awk '/^spec_sha256/ {print $2}')
+[ ${#SH} = 64 ] && [ "$SH" != "$SX" ] && ok "spec hashes differ per spec" || bad "spec hashes ($SH $SX)"
+for t in hd hx; do
+    m=$MH; [ $t = hx ] && m=$MX
+    printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"],"pipeline_spec_hash":"%s"}\n' "$m" "$SH" > rel-$t.json
+    for r in dataset model; do
+        k=data.key; [ $r = model ] && k=model.key
+        expect 0 "put-resource e2e/$r/$t (pipeline_spec_hash of hd.yaml)" "$CLI" kbs put-resource --kbs "$KBS" \
+            --admin-token-file kbsd/admin.token --resource e2e/$r/$t --secret-file $k --policy rel-$t.json
+    done
+done
+expect 0 "a run whose spec hash is the policy's pipeline_spec_hash gets its keys (HOST_DATA = spec hash)" \
+    "$CLI" run --quiet --threads 1 --out "$T/out-hd" hd.yaml
+expect 1 "a genuine run is refused a resource whose policy names another spec hash" \
+    "$CLI" run --quiet --threads 1 --out "$T/out-hx" hx.yaml
+has "$T/.e" "another pipeline spec" "the refusal names the pipeline spec"
+[ ! -e out-hx ] && ok "the spec-refused run wrote nothing" || bad "the spec-refused run wrote files"
 
 # ---- KBS down -----------------------------------------------------------------------
 kill "$KBS_PID"; wait "$KBS_PID" 2>/dev/null; KBS_PID=
