@@ -129,6 +129,8 @@ typedef struct sai_kbs_client_opts {
     const char *pin_sha256;   /* or: hex SHA-256 of the KBS's DER certificate */
     double      timeout_s;    /* per request, default 5 */
     int         retries;      /* connection attempts, default 4, backoff 100ms doubling */
+    const char *ca_pem;       /* or: the CA certificate(s) as PEM bytes (no file needed, e.g. */
+    size_t      ca_pem_len;   /*   in a sandbox that opens no files); used when no pin is given */
 } sai_kbs_client_opts;
 
 typedef struct sai_kbs_client sai_kbs_client;

@@ -26,6 +26,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -77,6 +78,36 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
     return 1;
 }
 
+/* Trust the certificates in a PEM buffer (at least one; anything that is
+ * not a certificate is an error, so a truncated bundle cannot half-load). */
+static int load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len, sai_error *err)
+{
+    if (len > 1 << 20)
+        return sai_error_set(err, SAI_ELIMIT, "the CA PEM is larger than 1 MiB");
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    int n = 0, rc = 0;
+    X509 *x;
+    if (b == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    ERR_clear_error();
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        int ok = X509_STORE_add_cert(st, x);
+        X509_free(x);
+        if (ok != 1) {
+            rc = sai_error_set(err, SAI_ECRYPTO, "cannot add CA certificate %d", n + 1);
+            break;
+        }
+        n++;
+    }
+    unsigned long e = ERR_peek_last_error();
+    if (rc == 0 && (n == 0 || (e != 0 && ERR_GET_REASON(e) != PEM_R_NO_START_LINE)))
+        rc = sai_error_set(err, SAI_EFORMAT, "the CA PEM holds no (or a malformed) certificate");
+    ERR_clear_error();
+    BIO_free(b);
+    return rc;
+}
+
 int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_error *err)
 {
     *out = NULL;
@@ -101,7 +132,8 @@ int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_e
     unsigned char tmp[16];
     c->host_is_ip = inet_pton(AF_INET, c->host, tmp) == 1 || inet_pton(AF_INET6, c->host, tmp) == 1;
     if (c->tls) {
-        if ((o->pin_sha256 == NULL || !*o->pin_sha256) && (o->ca_file == NULL || !*o->ca_file)) {
+        if ((o->pin_sha256 == NULL || !*o->pin_sha256) && (o->ca_file == NULL || !*o->ca_file) &&
+            (o->ca_pem == NULL || o->ca_pem_len == 0)) {
             rc = sai_error_set(err, SAI_EINVAL, "an https KBS needs --ca CERT or --pin SHA256 to be "
                                "verified; the fingerprint is printed when the KBS starts");
             goto out;
@@ -125,6 +157,9 @@ int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_e
                 goto out;
             }
             c->pinned = true;
+        } else if (o->ca_pem != NULL && o->ca_pem_len > 0) {
+            if ((rc = load_ca_pem(c->ctx, o->ca_pem, o->ca_pem_len, err)))
+                goto out;
         } else if (SSL_CTX_load_verify_locations(c->ctx, o->ca_file, NULL) != 1) {
             rc = sai_error_set(err, SAI_EIO, "cannot load CA certificates from %s", o->ca_file);
             goto out;

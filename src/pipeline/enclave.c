@@ -246,6 +246,24 @@ static void progress_line(void *ctx, const char *line)
 
 /* ---- main ---------------------------------------------------------------------- */
 
+/* kbs.ca_sha256 of the canonical spec (measured), if the spec names a CA. */
+static int measured_ca_hash(const char *canon, uint8_t out[32], bool *have, sai_error *err)
+{
+    cJSON *o = cJSON_Parse(canon);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "kbs"), "ca_sha256");
+    int rc = 0;
+    *have = false;
+    if (o == NULL)
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec is not JSON");
+    else if (h != NULL && (!cJSON_IsString(h) || strlen(h->valuestring) != 64 ||
+                           sai_hex_decode(out, 32, h->valuestring, NULL) != 0))
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: bad kbs.ca_sha256");
+    else
+        *have = h != NULL;
+    cJSON_Delete(o);
+    return rc;
+}
+
 static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error *err)
 {
     cJSON *o = cJSON_ParseWithLength((const char *)d, n);
@@ -254,6 +272,7 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
     const cJSON *meas = cJSON_GetObjectItemCaseSensitive(o, "measurement");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "kbs_url");
     const cJSON *pin = cJSON_GetObjectItemCaseSensitive(o, "kbs_pin");
+    const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "kbs_ca");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "evidence_format");
     if (!cJSON_IsString(spec) || !cJSON_IsString(meas) || !cJSON_IsString(url) ||
@@ -273,16 +292,35 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
         goto out;
     }
     sai_nn_set_threads(cJSON_IsNumber(thr) ? (int)thr->valuedouble : 0);
-    /* The KBS is trusted through the measured pin (spec) when there is one;
-     * the host's pin only applies when the spec has none. */
+    /* The KBS is trusted through what the spec measured: its pin, else its
+     * CA (the host sends the CA's bytes; they must hash to the measured
+     * kbs.ca_sha256); the host's pin only applies when the spec has neither. */
+    uint8_t ca_want[32];
+    bool have_ca = false;
+    if ((rc = measured_ca_hash(spec->valuestring, ca_want, &have_ca, err)))
+        goto out;
     char pinhex[65] = "";
-    if (e->spec->kbs.pin != NULL)
+    const char *ca_pem = NULL;
+    if (e->spec->kbs.pin != NULL) {
         snprintf(pinhex, sizeof pinhex, "%s", e->spec->kbs.pin + 7);
-    else if (cJSON_IsString(pin))
+    } else if (have_ca) {
+        uint8_t got[32];
+        if (!cJSON_IsString(ca) || strlen(ca->valuestring) > SAI_PIPELINE_CA_MAX ||
+            (rc = sai_hash(SAI_SHA256, got, ca->valuestring, strlen(ca->valuestring), err)) != 0 ||
+            memcmp(got, ca_want, 32) != 0) {
+            if (rc == 0)
+                rc = sai_error_set(err, SAI_EAUTH, "the KBS CA the host sent is not the measured kbs.ca");
+            goto out;
+        }
+        ca_pem = ca->valuestring;
+    } else if (cJSON_IsString(pin)) {
         snprintf(pinhex, sizeof pinhex, "%s", pin->valuestring);
+    }
     sai_kbs_client_opts ko = {0};
     ko.url = e->kbs_url;
     ko.pin_sha256 = pinhex[0] ? pinhex : NULL;
+    ko.ca_pem = ca_pem;
+    ko.ca_pem_len = ca_pem ? strlen(ca_pem) : 0;
     ko.timeout_s = 5;
     ko.retries = (int)e->spec->kbs.retries;
     if ((rc = sai_kbs_client_new(&e->kbs, &ko, err))) {

@@ -8,6 +8,9 @@
 
 #include "secureai/pipeline.h"
 
+/* kbs.ca travels to the enclave inside HELLO (one 64 KiB message). */
+#define SAI_PIPELINE_CA_MAX (32 * 1024)
+
 /* Seal a buffer in memory in the sealed-file format (src/seal's building
  * blocks; the enclave cannot create files). *out is malloc'ed.
  * Request to seal: a public sai_seal_mem / fd-based writer. */

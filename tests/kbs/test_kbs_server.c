@@ -104,6 +104,14 @@ static void test_happy_path(void **state)
     sai_kbs_client_opts o = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), 0);
     sai_secret_free(sec);
+    /* ... and the CA as PEM bytes in memory (what a sandboxed enclave has). */
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    assert_int_equal(sai_read_file(ca, 1 << 20, &pem, &pem_len, &err), 0);
+    sai_kbs_client_opts op = {.url = g_kbs.url, .ca_pem = (const char *)pem, .ca_pem_len = pem_len};
+    assert_int_equal(sai_kbs_get_resource(&op, &g_att, "demo/dataset/key1", &sec, &err), 0);
+    sai_secret_free(sec);
+    free(pem);
     /* A TEE the caller opened itself (the pipeline's enclave), borrowed. */
     sai_tee *tee = NULL;
     sai_tee_opts to;
@@ -519,6 +527,20 @@ static void test_client_verifies_server(void **state)
     assert_int_equal(sai_kbs_tls_ensure(ca, key, fp, &created, &err), 0);
     sai_kbs_client_opts o2 = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_get_resource(&o2, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
+    /* The same wrong CA as PEM bytes is refused too; a PEM buffer without a
+     * certificate (or with a truncated one) is refused before connecting. */
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    assert_int_equal(sai_read_file(ca, 1 << 20, &pem, &pem_len, &err), 0);
+    sai_kbs_client_opts op = {.url = g_kbs.url, .ca_pem = (const char *)pem, .ca_pem_len = pem_len};
+    assert_int_equal(sai_kbs_get_resource(&op, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
+    sai_kbs_client *bad = NULL;
+    op.ca_pem_len = pem_len / 2;
+    assert_int_equal(sai_kbs_client_new(&bad, &op, &err), SAI_EFORMAT);
+    op.ca_pem = "not a certificate";
+    op.ca_pem_len = strlen(op.ca_pem);
+    assert_int_equal(sai_kbs_client_new(&bad, &op, &err), SAI_EFORMAT);
+    free(pem);
     /* No way to verify -> refused before connecting. */
     sai_kbs_client_opts o3 = {.url = g_kbs.url};
     sai_kbs_client *c = NULL;

@@ -14,8 +14,10 @@ SRC=${SAI_SOURCE_DIR:?}
 FM=/usr/share/datasets/fashion-mnist
 T=$(mktemp -d /tmp/sai-pipeline-e2e.XXXXXX)
 KBS_PID=
+TLS_PID=
 cleanup() {
     if [ -n "$KBS_PID" ]; then kill "$KBS_PID" 2>/dev/null; wait "$KBS_PID" 2>/dev/null; fi
+    if [ -n "$TLS_PID" ]; then kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null; fi
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -55,8 +57,8 @@ PORT=$(cat port 2>/dev/null)
 [ -n "$PORT" ] && ok "KBS listening on 127.0.0.1:$PORT" || { bad "KBS did not start"; cat kbs.log; exit 1; }
 KBS=http://127.0.0.1:$PORT
 
-spec() { # spec FILE [extra hyper lines] [extra dataset lines] [resource tag]
-    local tag=${4:-fm}
+spec() { # spec FILE [extra hyper lines] [extra dataset lines] [resource tag] [kbs line]
+    local tag=${4:-fm} kbsline=${5:-"kbs: {url: \"$KBS\", retries: 2}"}
     cat > "$1" <<EOF
 version: 1
 name: e2e
@@ -74,7 +76,7 @@ hyper:
   max_steps: 4
   lr: 0.05
 $2
-kbs: {url: "$KBS", retries: 2}
+$kbsline
 outputs: {dir: $T/out}
 EOF
 }
@@ -227,6 +229,40 @@ expect 1 "a genuine run is refused a resource whose policy names another spec ha
     "$CLI" run --quiet --threads 1 --out "$T/out-hx" hx.yaml
 has "$T/.e" "another pipeline spec" "the refusal names the pipeline spec"
 [ ! -e out-hx ] && ok "the spec-refused run wrote nothing" || bad "the spec-refused run wrote files"
+
+# ---- kbs.ca: the enclave verifies a TLS KBS with the measured CA (no pin) ----
+"$CLI" kbs serve --data-dir kbsd-tls --port 0 --port-file port-tls \
+    --attestation-policy att.yaml --quiet >kbs-tls.log 2>&1 &
+TLS_PID=$!
+for _ in $(seq 50); do [ -s port-tls ] && break; sleep 0.1; done
+TPORT=$(cat port-tls 2>/dev/null)
+if [ -n "$TPORT" ] && [ -s kbsd-tls/tls.crt ]; then
+    ok "TLS KBS listening on 127.0.0.1:$TPORT"
+    TKBS=https://127.0.0.1:$TPORT
+    # a wrong CA: a self-signed certificate of another key, same names
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout wrong.key \
+        -out wrong-ca.crt -days 1 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+    spec ca.yaml "" "" ca "kbs: {url: \"$TKBS\", ca: $T/kbsd-tls/tls.crt, retries: 2}"
+    spec wrongca.yaml "" "" ca "kbs: {url: \"$TKBS\", ca: $T/wrong-ca.crt, retries: 2}"
+    MC=$("$CLI" run --measure ca.yaml | awk '/^measurement/ {print $2}')
+    MW=$("$CLI" run --measure wrongca.yaml | awk '/^measurement/ {print $2}')
+    [ "$MC" != "$MW" ] && ok "the CA is measured" || bad "the CA did not change the measurement"
+    printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$MC" "$MW" > rel-ca.json
+    for r in dataset model; do
+        k=data.key; [ $r = model ] && k=model.key
+        expect 0 "put-resource e2e/$r/ca over TLS (--ca)" "$CLI" kbs put-resource --kbs "$TKBS" --ca kbsd-tls/tls.crt \
+            --admin-token-file kbsd-tls/admin.token --resource e2e/$r/ca --secret-file $k --policy rel-ca.json
+    done
+    expect 0 "a run with kbs.ca (no pin) verifies the KBS's self-signed certificate" \
+        "$CLI" run --quiet --threads 1 --out "$T/out-ca" ca.yaml
+    [ -s out-ca/model.sealed ] && ok "the kbs.ca run wrote its model" || bad "no model from the kbs.ca run"
+    expect 1 "a run with a wrong kbs.ca fails" "$CLI" run --quiet --threads 1 --out "$T/out-wrongca" wrongca.yaml
+    has "$T/.e" "does not match the pin or CA" "the wrong-CA error says the KBS certificate was refused"
+    [ ! -e out-wrongca ] && ok "the wrong-CA run wrote nothing" || bad "the wrong-CA run wrote files"
+else
+    bad "TLS KBS did not start"; cat kbs-tls.log
+fi
+kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null; TLS_PID=
 
 # ---- KBS down -----------------------------------------------------------------------
 kill "$KBS_PID"; wait "$KBS_PID" 2>/dev/null; KBS_PID=
