@@ -261,6 +261,15 @@ typedef struct sai_evidence_verifier {
     void *ctx;
 } sai_evidence_verifier;
 
+/* The attestation module's verifier for `secureai verify` (src/attest).
+ * policy_path: an attestation policy (YAML) file; NULL builds one that
+ * accepts every TEE kind, and simulated evidence (from the local sim
+ * platform's ARK) only when allow_simulated. Release with
+ * sai_pipeline_verifier_release. */
+int  sai_pipeline_verifier_new(sai_evidence_verifier *v, const char *policy_path,
+                               bool allow_simulated, sai_error *err) SAI_MUST_CHECK;
+void sai_pipeline_verifier_release(sai_evidence_verifier *v);
+
 typedef struct sai_provenance_expect {
     const uint8_t *model;                     /* the model ciphertext bytes */
     size_t         model_len;

@@ -452,7 +452,8 @@ static int run(enclave *e, sai_error *err)
         goto out;
     char kid[200];
     snprintf(kid, sizeof kid, "%s/%s/%s", e->spec->model.key.repo, e->spec->model.key.type, e->spec->model.key.tag);
-    if ((rc = sai_pipeline__seal_mem(&sealed, &sealed_len, mkey->data, kid, sr.ckpt, sr.ckpt_len, err)))
+    sai_seal_params sp = {.key_id = kid};
+    if ((rc = sai_seal_buffer(&sealed, &sealed_len, mkey->data, &sp, sr.ckpt, sr.ckpt_len, err)))
         goto out;
     sai_secret_free(mkey);
     mkey = NULL;
