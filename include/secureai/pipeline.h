@@ -63,8 +63,12 @@ typedef struct sai_pipeline_spec {
         char            *arch;               /* engine model name, e.g. "resnet8", "mlp" */
         unsigned         classes;
         unsigned         width;              /* base channel width, 0 = engine default */
-        bool             has_key;            /* model key from the KBS; else generated */
-        sai_kbs_resource key;
+        bool             has_key;            /* model.key given (required) */
+        sai_kbs_resource key;                /* where the model key lives in the KBS */
+        bool             generate_key;       /* the enclave generates the key and registers
+                                              * it under `key` (attested registration) */
+        char            *key_policy;         /* with generate_key: the release policy
+                                              * registered with it (compact JSON object) */
     } model;
 
     struct {

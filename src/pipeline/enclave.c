@@ -99,6 +99,29 @@ static int get_key(enclave *e, const sai_kbs_resource *r, sai_secret **key, sai_
     return 0;
 }
 
+/* The model key generated here, never outside: 32 random bytes in a locked
+ * buffer, registered with the KBS under r with the spec's release policy
+ * (attested registration: the KBS takes it only into an enclave-writable
+ * repo and never overwrites, so no one else's key can be replaced). */
+static int generate_key(enclave *e, const sai_kbs_resource *r, const char *policy, sai_secret **key,
+                        sai_error *err)
+{
+    char res[200];
+    snprintf(res, sizeof res, "%s/%s/%s", r->repo, r->type, r->tag);
+    sai_kbs_attester att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
+    int rc = sai_secret_new(key, SAI_SEAL_KEY_LEN, err);
+    if (rc == 0)
+        rc = sai_random_bytes((*key)->data, SAI_SEAL_KEY_LEN, err);
+    if (rc == 0)
+        rc = sai_kbs_client_register_resource(e->kbs, &att, res, (*key)->data, SAI_SEAL_KEY_LEN, policy, err);
+    if (rc) {
+        sai_secret_free(*key);
+        *key = NULL;
+        return sai_error_prefix(err, "key broker: registering the generated model key as %s", res);
+    }
+    return 0;
+}
+
 /* ---- the dataset ------------------------------------------------------- */
 
 static int read_fd_all(int fd, const char *name, uint8_t **out, size_t *len, sai_error *err)
@@ -444,11 +467,13 @@ static int run(enclave *e, sai_error *err)
     /* The model key and the sealed checkpoint. */
     t = sai_now();
     if (!e->spec->model.has_key) {
-        rc = sai_error_set(err, SAI_EUNSUPP, "the spec has no model.key: registering a generated model key "
-                           "with the KBS is not supported yet");
+        rc = sai_error_set(err, SAI_EINVAL, "the spec has no model.key (where the model key is, or "
+                           "where to register a generated one)");
         goto out;
     }
-    if ((rc = get_key(e, &e->spec->model.key, &mkey, err)))
+    if ((rc = e->spec->model.generate_key
+                  ? generate_key(e, &e->spec->model.key, e->spec->model.key_policy, &mkey, err)
+                  : get_key(e, &e->spec->model.key, &mkey, err)))
         goto out;
     char kid[200];
     snprintf(kid, sizeof kid, "%s/%s/%s", e->spec->model.key.repo, e->spec->model.key.type, e->spec->model.key.tag);

@@ -50,15 +50,16 @@ DSID=$(sed -n 's/^dataset id: sha256:\([0-9a-f]\{64\}\)$/\1/p' seal.out)
 FP=$("$CLI" platform info | awk '/^sim_ark_sha256/ {print $2}')
 printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$FP" > att.yaml
 "$CLI" kbs serve --data-dir kbsd --insecure-http --port 0 --port-file port \
-    --attestation-policy att.yaml --quiet >kbs.log 2>&1 &
+    --attestation-policy att.yaml --enclave-writable gen --quiet >kbs.log 2>&1 &
 KBS_PID=$!
 for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
 PORT=$(cat port 2>/dev/null)
 [ -n "$PORT" ] && ok "KBS listening on 127.0.0.1:$PORT" || { bad "KBS did not start"; cat kbs.log; exit 1; }
 KBS=http://127.0.0.1:$PORT
 
-spec() { # spec FILE [extra hyper lines] [extra dataset lines] [resource tag] [kbs line]
+spec() { # spec FILE [extra hyper lines] [extra dataset lines] [resource tag] [kbs line] [model key lines]
     local tag=${4:-fm} kbsline=${5:-"kbs: {url: \"$KBS\", retries: 2}"}
+    local keylines=${6:-"  key: {repo: e2e, type: model, tag: ${4:-fm}}"}
     cat > "$1" <<EOF
 version: 1
 name: e2e
@@ -69,7 +70,7 @@ dataset:
 $3
 model:
   arch: smallcnn
-  key: {repo: e2e, type: model, tag: $tag}
+$keylines
 hyper:
   epochs: 1
   batch: 32
@@ -229,6 +230,30 @@ expect 1 "a genuine run is refused a resource whose policy names another spec ha
     "$CLI" run --quiet --threads 1 --out "$T/out-hx" hx.yaml
 has "$T/.e" "another pipeline spec" "the refusal names the pipeline spec"
 [ ! -e out-hx ] && ok "the spec-refused run wrote nothing" || bad "the spec-refused run wrote files"
+
+# ---- a model key generated inside the enclave and registered with the KBS ----
+spec gen.yaml "" "" gen "" "  key: {repo: gen, type: model, tag: run1}
+  generate_key: true
+  key_policy: '{\"tee\": [\"sim\"], \"allow_simulated\": true}'"
+MG=$("$CLI" run --measure gen.yaml | awk '/^measurement/ {print $2}')
+printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$MG" > rel-gen.json
+expect 0 "put-resource e2e/dataset/gen" "$CLI" kbs put-resource --kbs "$KBS" --admin-token-file kbsd/admin.token \
+    --resource e2e/dataset/gen --secret-file data.key --policy rel-gen.json
+expect 1 "no model key under gen/model/run1 before the run" "$CLI" kbs get-resource --kbs "$KBS" --tee sim \
+    --resource gen/model/run1 --out gen-before.key
+expect 0 "a run that generates its model key inside the enclave and registers it" \
+    "$CLI" run --quiet --threads 1 --out "$T/out-gen" gen.yaml
+expect 0 "the registered key is released under its policy (kbs get-resource from a sim TEE)" \
+    "$CLI" kbs get-resource --kbs "$KBS" --tee sim --resource gen/model/run1 --out gen.key
+expect 0 "the generated key opens the model" "$CLI" unseal --key gen.key out-gen/model.sealed gen-ckpt.bin
+head -c 8 gen-ckpt.bin | grep -q SAINNCK && ok "the generated-key model is an engine checkpoint" || bad "checkpoint magic (gen)"
+expect 1 "the model owner's registered key does not open it" "$CLI" unseal --key model.key out-gen/model.sealed x.bin
+expect 1 "a second run cannot overwrite the registered key" "$CLI" run --quiet --threads 1 --out "$T/out-gen2" gen.yaml
+has "$T/.e" "never overwrites" "the refusal says registration never overwrites"
+[ ! -e out-gen2 ] && ok "the refused registration wrote nothing" || bad "the refused registration wrote files"
+"$CLI" kbs audit show --kbs "$KBS" --admin-token-file kbsd/admin.token --limit 200 >audit.txt 2>&1
+grep -q 'register' audit.txt && grep -q "$MG" audit.txt && ok "the registration is audited with the enclave's measurement" \
+    || { bad "registration audit"; head -5 audit.txt; }
 
 # ---- kbs.ca: the enclave verifies a TLS KBS with the measured CA (no pin) ----
 "$CLI" kbs serve --data-dir kbsd-tls --port 0 --port-file port-tls \
