@@ -298,6 +298,30 @@ out:
     return code;
 }
 
+/* The caller's attestation-result token (Authorization: Bearer), issued by
+ * this KBS and unexpired: 0 and its claims, or 401 answered and audited
+ * under event. */
+static int attested_caller(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+                          const char *name, const char *event, sai_kbs_claims *claims,
+                          sai_ec_key **tee_key)
+{
+    sai_error err;
+    const char *tok = bearer(req);
+    if (tok == NULL) {
+        reply_error(req, 401, "an attestation token is required (Authorization: Bearer)");
+        audit(s, event, peer, name, "deny", "no attestation token");
+        return 401;
+    }
+    int64_t now = sai_kbs_wall_now();
+    bool ours = sai_kbs_issued_has(s->issued, tok, now);
+    if (sai_kbs_token_decode(s->signer, tok, strlen(tok), now, ours, claims, tee_key, &err) != 0) {
+        reply_error(req, 401, err.msg);
+        audit(s, event, peer, name, "deny", err.msg);
+        return 401;
+    }
+    return 0;
+}
+
 static int h_resource(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                       const char *name)
 {
@@ -307,20 +331,11 @@ static int h_resource(sai_kbs_server *s, struct evhttp_request *req, const char 
     sai_error err;
     char *policy = NULL, *jwe = NULL, *out = NULL;
     int code = 200, rc;
-    const char *tok = bearer(req);
-    if (tok == NULL) {
-        reply_error(req, code = 401, "an attestation token is required (Authorization: Bearer)");
-        goto out;
-    }
-    int64_t now = sai_kbs_wall_now();
-    bool ours = sai_kbs_issued_has(s->issued, tok, now);
-    if ((rc = sai_kbs_token_decode(s->signer, tok, strlen(tok), now, ours, &claims, &tee_key,
-                                   &err)) != 0) {
-        reply_error(req, code = 401, err.msg);
-        audit(s, "release", peer, name, "deny", err.msg);
+    if ((code = attested_caller(s, req, peer, name, "release", &claims, &tee_key)) != 0) {
         sai_kbs_metrics_verdict(s->metrics, "release", false);
         goto out;
     }
+    code = 200;
     if (!sai_kbs_resource_name_ok(name)) {
         reply_error(req, code = 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
         goto out;
@@ -391,21 +406,10 @@ static int h_register(sai_kbs_server *s, struct evhttp_request *req, const char 
     sai_error err;
     sai_kbs_put_req r = {0};
     char detail[400];
-    int code = 201, rc;
-    const char *tok = bearer(req);
-    if (tok == NULL) {
-        reply_error(req, code = 401, "an attestation token is required (Authorization: Bearer)");
-        audit(s, "register", peer, name, "deny", "no attestation token");
-        return code;
-    }
-    int64_t now = sai_kbs_wall_now();
-    bool ours = sai_kbs_issued_has(s->issued, tok, now);
-    if ((rc = sai_kbs_token_decode(s->signer, tok, strlen(tok), now, ours, &claims, &tee_key,
-                                   &err)) != 0) {
-        reply_error(req, code = 401, err.msg);
-        audit(s, "register", peer, name, "deny", err.msg);
+    int code, rc;
+    if ((code = attested_caller(s, req, peer, name, "register", &claims, &tee_key)) != 0)
         goto out;
-    }
+    code = 201;
     if (!sai_kbs_resource_name_ok(name)) {
         reply_error(req, code = 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
         goto out;
