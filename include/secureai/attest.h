@@ -177,6 +177,10 @@ void sai_attest_policy_free(sai_attest_policy *p);
 /* Add a trusted sim ARK fingerprint (e.g. the local platform's). */
 int  sai_attest_policy_add_sim_root(sai_attest_policy *p, const uint8_t fp[32],
                                     sai_error *err) SAI_MUST_CHECK;
+/* The policy's trusted sim ARK fingerprints (borrowed from p; *n may be 0,
+ * e.g. for a verifier that then falls back to the local platform's ARK). */
+void sai_attest_policy_sim_roots(const sai_attest_policy *p, const uint8_t (**roots)[32],
+                                 size_t *n);
 
 /* Appraise a verified result against the policy. Sets res->verdict and, on
  * refusal, res->rule / values / hint, and returns SAI_EPOLICY with err

@@ -102,6 +102,8 @@ typedef struct sai_kbs_config {
     int      nonce_ttl_s;         /* default 60 */
     int      token_ttl_s;         /* default 300 */
     bool     quiet;               /* log lines (JSON, stderr) only for 4xx/5xx and notices */
+    char     enclave_writable[512]; /* repos an attested TEE may register new resources in
+                                     * (POST /kbs/v0/resource/...), comma-separated; "" = none */
 } sai_kbs_config;
 
 void sai_kbs_config_defaults(sai_kbs_config *c);
@@ -129,6 +131,8 @@ typedef struct sai_kbs_client_opts {
     const char *pin_sha256;   /* or: hex SHA-256 of the KBS's DER certificate */
     double      timeout_s;    /* per request, default 5 */
     int         retries;      /* connection attempts, default 4, backoff 100ms doubling */
+    const char *ca_pem;       /* or: the CA certificate(s) as PEM bytes (no file needed, e.g. */
+    size_t      ca_pem_len;   /*   in a sandbox that opens no files); used when no pin is given */
 } sai_kbs_client_opts;
 
 typedef struct sai_kbs_client sai_kbs_client;
@@ -150,6 +154,14 @@ int  sai_kbs_client_request(sai_kbs_client *c, const char *method, const char *p
 int  sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
                                  const char *resource, sai_secret **secret,
                                  char **token_out, sai_error *err) SAI_MUST_CHECK;
+/* Attested registration: attest (as for get_resource), then store secret
+ * under resource (repo/type/tag) with policy_json (a release policy, JSON
+ * object) via POST /kbs/v0/resource/<name>, authorised by the attestation
+ * token. The KBS accepts it only in repos its config marks enclave_writable
+ * and never overwrites (SAI_EEXIST); the attempt is audited. */
+int  sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *att,
+                                      const char *resource, const uint8_t *secret, size_t len,
+                                      const char *policy_json, sai_error *err) SAI_MUST_CHECK;
 /* Convenience: a client for one call. */
 int  sai_kbs_get_resource(const sai_kbs_client_opts *o, const sai_kbs_attester *att,
                           const char *resource, sai_secret **secret, sai_error *err) SAI_MUST_CHECK;

@@ -63,8 +63,12 @@ typedef struct sai_pipeline_spec {
         char            *arch;               /* engine model name, e.g. "resnet8", "mlp" */
         unsigned         classes;
         unsigned         width;              /* base channel width, 0 = engine default */
-        bool             has_key;            /* model key from the KBS; else generated */
-        sai_kbs_resource key;
+        bool             has_key;            /* model.key given (required) */
+        sai_kbs_resource key;                /* where the model key lives in the KBS */
+        bool             generate_key;       /* the enclave generates the key and registers
+                                              * it under `key` (attested registration) */
+        char            *key_policy;         /* with generate_key: the release policy
+                                              * registered with it (compact JSON object) */
     } model;
 
     struct {
@@ -260,6 +264,15 @@ typedef struct sai_evidence_verifier {
                   char *tee, size_t tee_len, sai_error *err);
     void *ctx;
 } sai_evidence_verifier;
+
+/* The attestation module's verifier for `secureai verify` (src/attest).
+ * policy_path: an attestation policy (YAML) file; NULL builds one that
+ * accepts every TEE kind, and simulated evidence (from the local sim
+ * platform's ARK) only when allow_simulated. Release with
+ * sai_pipeline_verifier_release. */
+int  sai_pipeline_verifier_new(sai_evidence_verifier *v, const char *policy_path,
+                               bool allow_simulated, sai_error *err) SAI_MUST_CHECK;
+void sai_pipeline_verifier_release(sai_evidence_verifier *v);
 
 typedef struct sai_provenance_expect {
     const uint8_t *model;                     /* the model ciphertext bytes */

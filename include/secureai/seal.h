@@ -112,6 +112,14 @@ int sai_seal_writer_finish(sai_seal_writer *w, uint8_t ct_sha256[SAI_SHA256_LEN]
 /* Frees; if finish did not succeed, the temp file is removed. */
 void sai_seal_writer_free(sai_seal_writer *w);
 
+/* Seal len bytes at pt into a new malloc'ed buffer (*out, *out_len), in
+ * exactly the sealed-file format (for callers that may not create files,
+ * e.g. a sandboxed enclave). p may be NULL; only key_id and chunk_size
+ * apply. The caller frees *out (it holds ciphertext only). */
+int sai_seal_buffer(uint8_t **out, size_t *out_len, const uint8_t key[static SAI_SEAL_KEY_LEN],
+                    const sai_seal_params *p, const void *pt, size_t len,
+                    sai_error *err) SAI_MUST_CHECK;
+
 /* Seal a whole file (streaming). progress may be NULL. */
 int sai_seal_file(const char *in, const char *out, const uint8_t key[static SAI_SEAL_KEY_LEN],
                   const sai_seal_params *p, sai_progress *progress,

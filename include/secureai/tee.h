@@ -137,6 +137,16 @@ typedef struct sai_sim_psp {
 int  sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir,
                        const uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
 /* Close the enclave fd (if still open here) and reap the signer. */
+/* As above, plus the 32 bytes of HOST_DATA every report carries (offset
+ * 0xC0), chosen by the launcher as the SNP host does at launch; the guest
+ * cannot change it. NULL = zeros (what sai_sim_psp_start does). The
+ * pipeline host sets it to the spec hash, which the KBS's
+ * pipeline_spec_hash release rule checks. */
+#define SAI_SIM_HOST_DATA_LEN 32
+int  sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir,
+                          const uint8_t measurement[48],
+                          const uint8_t host_data[SAI_SIM_HOST_DATA_LEN],
+                          sai_error *err) SAI_MUST_CHECK;
 void sai_sim_psp_stop(sai_sim_psp *psp);
 
 /* The whole launcher in one call: measure (binary, spec, policy), start the
@@ -147,5 +157,10 @@ void sai_sim_psp_stop(sai_sim_psp *psp);
 int sai_sim_launch(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
                    const char *binary, char *const argv[], const char *spec_path,
                    const char *policy_path, uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
+/* sai_sim_launch with HOST_DATA (see sai_sim_psp_start_ex; NULL = zeros). */
+int sai_sim_launch_ex(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
+                      const char *binary, char *const argv[], const char *spec_path,
+                      const char *policy_path, const uint8_t host_data[SAI_SIM_HOST_DATA_LEN],
+                      uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
 
 #endif

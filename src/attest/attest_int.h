@@ -26,10 +26,6 @@ extern const size_t sai_amd_n_roots;
 /* Fill res->tcb[] from a decoded TCB for product p. */
 void sai_attest_set_snp_tcb(sai_attest_result *res, const sai_snp_tcb *t, sai_snp_product p);
 
-/* The policy's trusted sim ARK fingerprints (borrowed). */
-void sai_attest_policy_sim_roots(const sai_attest_policy *p, const uint8_t (**roots)[32],
-                                 size_t *n);
-
 /* JSON output (json_out.c): bytes as lower-case hex; a time as RFC 3339
  * UTC (omitted when <= 0). 0 or -1 (out of memory). */
 int sai_json_add_hex(cJSON *o, const char *name, const uint8_t *b, size_t n);

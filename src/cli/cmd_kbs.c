@@ -20,10 +20,14 @@ static const char k_usage[] =
     "\n"
     "  serve [--config kbs.yaml] [--data-dir DIR] [--listen ADDR] [--port N]\n"
     "        [--insecure-http] [--threads N] [--attestation-policy FILE]\n"
-    "        [--port-file FILE] [--rate N] [--seal-master-key TEE] [--quiet]\n"
+    "        [--port-file FILE] [--rate N] [--seal-master-key TEE] [--quiet] [--dry-run]\n"
+    "        [--enclave-writable REPO[,REPO...]]\n"
     "      Run the service (TLS 1.3; a self-signed certificate is made on first\n"
     "      start and its SHA-256 printed; --insecure-http only on loopback;\n"
-    "      --seal-master-key seals a new master key to this machine's TEE).\n"
+    "      --seal-master-key seals a new master key to this machine's TEE;\n"
+    "      --dry-run loads the configuration, checks the options and stops;\n"
+    "      --enclave-writable lets attested TEEs register new resources, never\n"
+    "      overwriting, in these repositories: POST /kbs/v0/resource/R).\n"
     "  get-resource --kbs URL --tee sim|sev-snp|tdx|sgx --resource REPO/TYPE/TAG\n"
     "        (--ca CERT | --pin SHA256) --out FILE [--token-out FILE]\n"
     "      Attest to the KBS and write the released secret to FILE (mode 0600).\n"
@@ -48,7 +52,7 @@ static void on_signal(int sig)
 enum {
     O_CONFIG = 256, O_DATA, O_LISTEN, O_PORT, O_INSECURE, O_THREADS, O_APOLICY, O_PORTFILE,
     O_RATE, O_QUIET, O_KBS, O_TEE, O_RESOURCE, O_CA, O_PIN, O_OUT, O_TOKENOUT, O_ADMIN,
-    O_SECRET, O_POLICY, O_HEAD, O_LIMIT, O_SEAL, O_HELP
+    O_SECRET, O_POLICY, O_HEAD, O_LIMIT, O_SEAL, O_HELP, O_DRYRUN, O_EWRITE
 };
 
 static const struct option k_opts[] = {
@@ -65,13 +69,14 @@ static const struct option k_opts[] = {
     {"secret-file", required_argument, 0, O_SECRET}, {"policy", required_argument, 0, O_POLICY},
     {"expect-head", required_argument, 0, O_HEAD}, {"limit", required_argument, 0, O_LIMIT},
     {"seal-master-key", required_argument, 0, O_SEAL},
-    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+    {"help", no_argument, 0, O_HELP}, {"dry-run", no_argument, 0, O_DRYRUN},
+    {"enclave-writable", required_argument, 0, O_EWRITE}, {0, 0, 0, 0}};
 
 typedef struct args {
     const char *config, *data, *listen, *port, *apolicy, *portfile, *rate, *threads;
     const char *kbs, *tee, *resource, *ca, *pin, *out, *tokenout, *admin, *secret, *policy;
-    const char *head, *limit, *seal;
-    bool insecure, quiet;
+    const char *head, *limit, *seal, *ewrite;
+    bool insecure, quiet, dry_run;
 } args;
 
 static int parse(int argc, char **argv, args *a)
@@ -105,6 +110,8 @@ static int parse(int argc, char **argv, args *a)
         case O_HEAD: a->head = optarg; break;
         case O_LIMIT: a->limit = optarg; break;
         case O_SEAL: a->seal = optarg; break;
+        case O_DRYRUN: a->dry_run = true; break;
+        case O_EWRITE: a->ewrite = optarg; break;
         default:
             return sai_cli_usage_error("kbs %s: unknown or incomplete option %s", argv[0],
                                        argv[optind - 1]);
@@ -141,8 +148,16 @@ static int cmd_serve(args *a)
         snprintf(cfg.seal_master_key, sizeof cfg.seal_master_key, "%s", a->seal);
     if (a->quiet)
         cfg.quiet = true;
+    if (a->ewrite && (size_t)snprintf(cfg.enclave_writable, sizeof cfg.enclave_writable, "%s",
+                                      a->ewrite) >= sizeof cfg.enclave_writable)
+        return sai_cli_usage_error("kbs serve: --enclave-writable is too long");
     if (cfg.port < 0 || cfg.port > 65535 || cfg.threads < 1 || cfg.threads > 64)
         return sai_cli_usage_error("kbs serve: --port or --threads out of range");
+    if (a->dry_run) {
+        printf("kbs serve: options ok (listen %s:%d, data-dir %s, tls %s)\n", cfg.listen_addr, cfg.port,
+               cfg.data_dir, cfg.insecure_http ? "off" : cfg.tls_cert[0] ? cfg.tls_cert : "self-signed");
+        return 0;
+    }
 
     sai_kbs_verifier v;
     if (sai_kbs_verifier_default(&v, cfg.attestation_policy[0] ? cfg.attestation_policy : NULL,

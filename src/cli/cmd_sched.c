@@ -52,19 +52,20 @@ static const char usage[] =
     "  --listen ADDR:PORT    address to serve on (port 0 = any free port)\n"
     "  --policy NAME         placement policy (not `unsafe`)\n"
     "  --nodes FILE          preload the node cache from a NodeList JSON\n"
-    "                        (kubectl get nodes -o json) for nodeCacheCapable\n";
+    "                        (kubectl get nodes -o json) for nodeCacheCapable\n"
+"  --dry-run             check the options and stop (serve nothing)\n";
 
 typedef struct run_opts {
     sai_sched_spec_t spec;
     const char *policy, *policies, *json, *csv, *svg, *listen, *nodes;
     double sample;
-    bool check_all;
+    bool check_all, dry_run;
     long long epc;
 } run_opts_t;
 
 enum { O_CLUSTER = 256, O_POLICY, O_POLICIES, O_WORKLOAD, O_TRACE, O_JOBS, O_SKIP, O_COMPRESS,
        O_DSCALE, O_RATE, O_CONF, O_PREF, O_SEED, O_EPC, O_QUEUE, O_BACKFILL, O_CHECK, O_JSON,
-       O_CSV, O_SAMPLE, O_SVG, O_LISTEN, O_NODES, O_HELP };
+       O_CSV, O_SAMPLE, O_SVG, O_LISTEN, O_NODES, O_HELP, O_DRYRUN };
 
 static const struct option longopts[] = {
     {"cluster", 1, 0, O_CLUSTER}, {"policy", 1, 0, O_POLICY}, {"policies", 1, 0, O_POLICIES},
@@ -74,7 +75,8 @@ static const struct option longopts[] = {
     {"seed", 1, 0, O_SEED}, {"epc", 1, 0, O_EPC}, {"queue", 1, 0, O_QUEUE},
     {"backfill", 0, 0, O_BACKFILL}, {"check-all", 0, 0, O_CHECK}, {"json", 1, 0, O_JSON},
     {"csv", 1, 0, O_CSV}, {"sample", 1, 0, O_SAMPLE}, {"svg", 1, 0, O_SVG},
-    {"listen", 1, 0, O_LISTEN}, {"nodes", 1, 0, O_NODES}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}
+    {"listen", 1, 0, O_LISTEN}, {"nodes", 1, 0, O_NODES}, {"help", 0, 0, O_HELP},
+    {"dry-run", 0, 0, O_DRYRUN}, {0, 0, 0, 0}
 };
 
 static bool num(const char *s, double lo, double hi, double *out)
@@ -174,6 +176,7 @@ static int parse(int argc, char **argv, run_opts_t *r)
         case O_SVG: r->svg = optarg; break;
         case O_LISTEN: r->listen = optarg; break;
         case O_NODES: r->nodes = optarg; break;
+        case O_DRYRUN: r->dry_run = true; break;
         default:
             return sai_cli_usage_error("sched %s: unknown or incomplete option '%s'", argv[0],
                                        argv[optind - 1]);
@@ -373,6 +376,11 @@ static int cmd_extender(int argc, char **argv)
         goto out;
     }
     *colon = '\0';
+    if (r.dry_run) {
+        printf("sched extender: options ok (listen %s:%.0f, policy %s)\n", addr, port, pname);
+        ret = 0;
+        goto out;
+    }
     if (sai_extender_new(&g_ext, pol, &err) != 0) { ret = sai_cli_fail(&err, "sched extender"); goto out; }
     if (r.nodes) {
         uint8_t *buf = NULL;

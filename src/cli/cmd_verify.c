@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "pipeline/pipeline_internal.h"
 #include "secureai/pipeline.h"
 #include "secureai/util.h"
 
@@ -99,7 +98,7 @@ static int run(int argc, char **argv)
         }
     }
     bool allow_sim = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pj, "allow_simulated"));
-    if (sai_pipeline__verifier(&v, ap[0] ? ap : NULL, allow_sim, &err) != 0) {
+    if (sai_pipeline_verifier_new(&v, ap[0] ? ap : NULL, allow_sim, &err) != 0) {
         ret = sai_cli_fail(&err, "verify");
         goto out;
     }
@@ -117,7 +116,7 @@ static int run(int argc, char **argv)
         printf("note: %s\n", sai_pipeline_tee_statement("sim"));
     ret = 0;
 out:
-    sai_pipeline__verifier_release(&v);
+    sai_pipeline_verifier_release(&v);
     cJSON_Delete(pj);
     free(model);
     free(prov);

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest/attest_int.h"
 #include "kbs/kbs_internal.h"
 #include "secureai/attest.h"
 #include "secureai/tee.h"

@@ -26,6 +26,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -77,6 +78,36 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
     return 1;
 }
 
+/* Trust the certificates in a PEM buffer (at least one; anything that is
+ * not a certificate is an error, so a truncated bundle cannot half-load). */
+static int load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len, sai_error *err)
+{
+    if (len > 1 << 20)
+        return sai_error_set(err, SAI_ELIMIT, "the CA PEM is larger than 1 MiB");
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    int n = 0, rc = 0;
+    X509 *x;
+    if (b == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    ERR_clear_error();
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        int ok = X509_STORE_add_cert(st, x);
+        X509_free(x);
+        if (ok != 1) {
+            rc = sai_error_set(err, SAI_ECRYPTO, "cannot add CA certificate %d", n + 1);
+            break;
+        }
+        n++;
+    }
+    unsigned long e = ERR_peek_last_error();
+    if (rc == 0 && (n == 0 || (e != 0 && ERR_GET_REASON(e) != PEM_R_NO_START_LINE)))
+        rc = sai_error_set(err, SAI_EFORMAT, "the CA PEM holds no (or a malformed) certificate");
+    ERR_clear_error();
+    BIO_free(b);
+    return rc;
+}
+
 int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_error *err)
 {
     *out = NULL;
@@ -101,7 +132,8 @@ int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_e
     unsigned char tmp[16];
     c->host_is_ip = inet_pton(AF_INET, c->host, tmp) == 1 || inet_pton(AF_INET6, c->host, tmp) == 1;
     if (c->tls) {
-        if ((o->pin_sha256 == NULL || !*o->pin_sha256) && (o->ca_file == NULL || !*o->ca_file)) {
+        if ((o->pin_sha256 == NULL || !*o->pin_sha256) && (o->ca_file == NULL || !*o->ca_file) &&
+            (o->ca_pem == NULL || o->ca_pem_len == 0)) {
             rc = sai_error_set(err, SAI_EINVAL, "an https KBS needs --ca CERT or --pin SHA256 to be "
                                "verified; the fingerprint is printed when the KBS starts");
             goto out;
@@ -125,6 +157,9 @@ int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_e
                 goto out;
             }
             c->pinned = true;
+        } else if (o->ca_pem != NULL && o->ca_pem_len > 0) {
+            if ((rc = load_ca_pem(c->ctx, o->ca_pem, o->ca_pem_len, err)))
+                goto out;
         } else if (SSL_CTX_load_verify_locations(c->ctx, o->ca_file, NULL) != 1) {
             rc = sai_error_set(err, SAI_EIO, "cannot load CA certificates from %s", o->ca_file);
             goto out;
@@ -359,7 +394,8 @@ static int call(sai_kbs_client *c, const char *what, const char *method, const c
     if (status < 200 || status > 299) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
         rc = status == 401 ? SAI_EAUTH : status == 403 ? SAI_EPOLICY : status == 404 ? SAI_ENOTFOUND
-           : status == 429 || status == 413 ? SAI_ELIMIT : status == 400 ? SAI_EINVAL : SAI_ENET;
+           : status == 409 ? SAI_EEXIST : status == 429 || status == 413 ? SAI_ELIMIT
+           : status == 400 ? SAI_EINVAL : SAI_ENET;
         rc = sai_error_set(err, rc, "%s: the KBS answered %d: %s", what, status,
                            cJSON_IsString(e) ? e->valuestring : "(no reason given)");
         cJSON_Delete(j);
@@ -371,22 +407,20 @@ static int call(sai_kbs_client *c, const char *what, const char *method, const c
     return 0;
 }
 
-int sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
-                                const char *resource, sai_secret **secret, char **token_out,
-                                sai_error *err)
+/* RCAR up to the token: /auth nonce, a fresh ephemeral key (*eph, the
+ * secret is wrapped to it), evidence over SHA-512(nonce || key), /attest.
+ * *token is malloc'ed. */
+static int attest_token(sai_kbs_client *c, const sai_kbs_attester *att, sai_ec_key **eph_out,
+                        char **token_out, sai_error *err)
 {
-    *secret = NULL;
-    if (token_out)
-        *token_out = NULL;
-    if (!sai_kbs_resource_name_ok(resource))
-        return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
+    *eph_out = NULL;
+    *token_out = NULL;
     cJSON *j = NULL, *body = NULL;
     sai_ec_key *eph = NULL;
-    char req[128], *evidence = NULL, *jwk = NULL, *text = NULL, *hdr = NULL, *token = NULL;
+    char req[128], *evidence = NULL, *jwk = NULL, *text = NULL, *token = NULL;
     size_t ev_len = 0;
     uint8_t *nonce = NULL, point[SAI_P384_POINT_LEN], rd[SAI_KBS_REPORT_DATA_LEN];
     size_t nonce_len = 0;
-    char path[300];
     int rc;
 
     snprintf(req, sizeof req, "{\"version\":\"0.1.0\",\"tee\":\"%s\"}", att->tee);
@@ -429,15 +463,50 @@ int sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
         rc = sai_error_set(err, SAI_EFORMAT, "attest: the KBS sent no token");
         goto out;
     }
+    *eph_out = eph;
+    eph = NULL;
+    *token_out = token;
+    token = NULL;
+out:
+    cJSON_Delete(j);
+    cJSON_Delete(body);
+    sai_ec_free(eph);
+    free(evidence); free(jwk); free(text); free(token); free(nonce);
+    return rc;
+}
+
+static char *bearer_header(const char *token, sai_error *err)
+{
     size_t hl = strlen(token) + 32;
-    if ((hdr = malloc(hl)) == NULL) {
-        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+    char *hdr = malloc(hl);
+    if (hdr == NULL)
+        sai_error_set(err, SAI_ENOMEM, "out of memory");
+    else
+        snprintf(hdr, hl, "Authorization: Bearer %s", token);
+    return hdr;
+}
+
+int sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
+                                const char *resource, sai_secret **secret, char **token_out,
+                                sai_error *err)
+{
+    *secret = NULL;
+    if (token_out)
+        *token_out = NULL;
+    if (!sai_kbs_resource_name_ok(resource))
+        return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
+    cJSON *j = NULL;
+    sai_ec_key *eph = NULL;
+    char *hdr = NULL, *token = NULL;
+    char path[300];
+    int rc;
+    if ((rc = attest_token(c, att, &eph, &token, err)) != 0)
+        goto out;
+    if ((hdr = bearer_header(token, err)) == NULL) {
+        rc = SAI_ENOMEM;
         goto out;
     }
-    snprintf(hdr, hl, "Authorization: Bearer %s", token);
     snprintf(path, sizeof path, "/kbs/v0/resource/%s", resource);
-    cJSON_Delete(j);
-    j = NULL;
     if ((rc = call(c, "resource", "GET", path, hdr, NULL, &j, err)) != 0)
         goto out;
     const cJSON *jwe = cJSON_GetObjectItemCaseSensitive(j, "jwe");
@@ -453,9 +522,54 @@ int sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
     }
 out:
     cJSON_Delete(j);
-    cJSON_Delete(body);
     sai_ec_free(eph);
-    free(evidence); free(jwk); free(text); free(hdr); free(token); free(nonce);
+    free(hdr);
+    free(token);
+    return rc;
+}
+
+int sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *att,
+                                     const char *resource, const uint8_t *secret, size_t len,
+                                     const char *policy_json, sai_error *err)
+{
+    if (!sai_kbs_resource_name_ok(resource))
+        return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
+    if (len == 0 || len > SAI_KBS_MAX_SECRET)
+        return sai_error_set(err, SAI_ELIMIT, "a secret must be 1..%d bytes", SAI_KBS_MAX_SECRET);
+    cJSON *pol = policy_json ? cJSON_Parse(policy_json) : NULL;
+    char *ptext = cJSON_IsObject(pol) ? cJSON_PrintUnformatted(pol) : NULL;
+    cJSON_Delete(pol);
+    if (ptext == NULL)
+        return sai_error_set(err, SAI_EINVAL, "the release policy must be a JSON object");
+    sai_ec_key *eph = NULL;
+    char *hdr = NULL, *token = NULL, *b64 = NULL, *text = NULL;
+    size_t tl = 0;
+    cJSON *j = NULL;
+    char path[300];
+    int rc = attest_token(c, att, &eph, &token, err);
+    if (rc == 0 && (hdr = bearer_header(token, err)) == NULL)
+        rc = SAI_ENOMEM;
+    if (rc == 0)
+        rc = sai_b64url_encode(&b64, secret, len, err);
+    /* built by hand so the secret's only copies are b64 and text, both wiped */
+    if (rc == 0) {
+        tl = strlen(b64) + strlen(ptext) + 32;
+        text = malloc(tl);
+    }
+    if (rc == 0 && text == NULL)
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+    if (rc == 0 && text != NULL) {
+        snprintf(text, tl, "{\"secret\":\"%s\",\"policy\":%s}", b64, ptext);
+        snprintf(path, sizeof path, "/kbs/v0/resource/%s", resource);
+        rc = call(c, "register", "POST", path, hdr, text, &j, err);
+    }
+    if (b64)
+        sai_wipe(b64, strlen(b64));
+    if (text)
+        sai_wipe(text, tl);
+    cJSON_Delete(j);
+    sai_ec_free(eph);
+    free(b64); free(text); free(hdr); free(token); free(ptext);
     return rc;
 }
 

@@ -64,6 +64,7 @@ static int apply(sai_kbs_config *c, const char *k, const char *v, sai_error *err
     STR(admin_token_file);
     STR(attestation_policy);
     STR(seal_master_key);
+    STR(enclave_writable);
     NUM(port, 0, 65535, int);
     NUM(threads, 1, 64, int);
     NUM(max_body, 1024, 64 << 20, size_t);

@@ -42,6 +42,11 @@ void sai_kbs_store_close(sai_kbs_store *s);
 int sai_kbs_store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
                                size_t len, const char *policy_json, const char *actor,
                                sai_error *err);
+/* Attested registration: like put, but never overwrites (SAI_EEXIST) and
+ * audits as "register" with detail (who registered: tee, measurement, policy). */
+int sai_kbs_store_register_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+                                    size_t len, const char *policy_json, const char *actor,
+                                    const char *detail, sai_error *err);
 int sai_kbs_store_delete_resource(sai_kbs_store *s, const char *name, const char *actor,
                                   sai_error *err);
 /* *secret locked buffer, *policy malloc'ed JSON. SAI_ENOTFOUND when absent. */

@@ -14,8 +14,8 @@ static const char *k_routes[] = {"auth", "attest", "resource", "admin", "metrics
 #define NROUTES 7
 static const double k_le[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5};
 #define NLE 12
-static const char *k_events[] = {"attest", "release", "admin"};
-#define NEVENTS 3
+static const char *k_events[] = {"attest", "release", "admin", "register"};
+#define NEVENTS 4
 static const char *k_gauges[] = {"connections", "sessions"};
 #define NGAUGES 2
 

@@ -155,6 +155,7 @@ static int http_code(int rc)
     case SAI_EAUTH: return 401;
     case SAI_EPOLICY: return 403;
     case SAI_ENOTFOUND: return 404;
+    case SAI_EEXIST: return 409;
     case SAI_ELIMIT: return 413;
     case SAI_EUNSUPP: return 501;
     default: return 500;
@@ -297,6 +298,30 @@ out:
     return code;
 }
 
+/* The caller's attestation-result token (Authorization: Bearer), issued by
+ * this KBS and unexpired: 0 and its claims, or 401 answered and audited
+ * under event. */
+static int attested_caller(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+                          const char *name, const char *event, sai_kbs_claims *claims,
+                          sai_ec_key **tee_key)
+{
+    sai_error err;
+    const char *tok = bearer(req);
+    if (tok == NULL) {
+        reply_error(req, 401, "an attestation token is required (Authorization: Bearer)");
+        audit(s, event, peer, name, "deny", "no attestation token");
+        return 401;
+    }
+    int64_t now = sai_kbs_wall_now();
+    bool ours = sai_kbs_issued_has(s->issued, tok, now);
+    if (sai_kbs_token_decode(s->signer, tok, strlen(tok), now, ours, claims, tee_key, &err) != 0) {
+        reply_error(req, 401, err.msg);
+        audit(s, event, peer, name, "deny", err.msg);
+        return 401;
+    }
+    return 0;
+}
+
 static int h_resource(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                       const char *name)
 {
@@ -306,20 +331,11 @@ static int h_resource(sai_kbs_server *s, struct evhttp_request *req, const char 
     sai_error err;
     char *policy = NULL, *jwe = NULL, *out = NULL;
     int code = 200, rc;
-    const char *tok = bearer(req);
-    if (tok == NULL) {
-        reply_error(req, code = 401, "an attestation token is required (Authorization: Bearer)");
-        goto out;
-    }
-    int64_t now = sai_kbs_wall_now();
-    bool ours = sai_kbs_issued_has(s->issued, tok, now);
-    if ((rc = sai_kbs_token_decode(s->signer, tok, strlen(tok), now, ours, &claims, &tee_key,
-                                   &err)) != 0) {
-        reply_error(req, code = 401, err.msg);
-        audit(s, "release", peer, name, "deny", err.msg);
+    if ((code = attested_caller(s, req, peer, name, "release", &claims, &tee_key)) != 0) {
         sai_kbs_metrics_verdict(s->metrics, "release", false);
         goto out;
     }
+    code = 200;
     if (!sai_kbs_resource_name_ok(name)) {
         reply_error(req, code = 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
         goto out;
@@ -361,6 +377,69 @@ out:
     free(policy);
     free(jwe);
     free(out);
+    return code;
+}
+
+/* Is repo one of the comma-separated names in the enclave_writable config? */
+static bool repo_writable(const char *list, const char *name)
+{
+    size_t rl = strcspn(name, "/");
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ", ");
+        if (n == rl && n > 0 && strncmp(p, name, n) == 0)
+            return true;
+        p += n;
+        p += strspn(p, ", ");
+    }
+    return false;
+}
+
+/* Attested registration: a TEE holding a valid attestation-result token
+ * from this KBS stores a secret it generated (e.g. a model key) under a new
+ * name in an enclave-writable repo, with a release policy. Never
+ * overwrites; every attempt is audited with the registrant's claims. */
+static int h_register(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+                      const char *name)
+{
+    sai_kbs_claims claims;
+    sai_ec_key *tee_key = NULL;
+    sai_error err;
+    sai_kbs_put_req r = {0};
+    char detail[400];
+    int code, rc;
+    if ((code = attested_caller(s, req, peer, name, "register", &claims, &tee_key)) != 0)
+        goto out;
+    code = 201;
+    if (!sai_kbs_resource_name_ok(name)) {
+        reply_error(req, code = 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
+        goto out;
+    }
+    snprintf(detail, sizeof detail, "tee=%s measurement=%s", claims.tee, claims.measurement);
+    if (!repo_writable(s->cfg.enclave_writable, name)) {
+        reply_error(req, code = 403, "this repository is not enclave-writable (enclave_writable)");
+        audit(s, "register", peer, name, "deny", "repository not enclave-writable");
+        goto out;
+    }
+    size_t len;
+    char *body = body_of(req, &len);
+    rc = body ? sai_kbs_parse_put(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
+    free(body);
+    if (rc == 0) {
+        size_t dl = strlen(detail);
+        snprintf(detail + dl, sizeof detail - dl, " policy=%.300s", r.policy);
+        rc = sai_kbs_store_register_resource(s->store, name, r.secret, r.secret_len, r.policy, peer,
+                                             detail, &err);
+    }
+    if (rc != 0) {
+        reply_error(req, code = http_code(rc), err.msg);
+        audit(s, "register", peer, name, "deny", err.msg);
+        goto out;
+    }
+    reply_json(req, 201, "{\"status\":\"registered\"}");
+out:
+    sai_kbs_put_req_free(&r);
+    sai_ec_free(tee_key);
+    sai_kbs_metrics_verdict(s->metrics, "register", code == 201);
     return code;
 }
 
@@ -565,6 +644,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         if (qm)
             *qm = '\0';
         code = h_resource(s, req, peer, path + 17);
+    } else if (strcmp(route, "resource") == 0 && m == EVHTTP_REQ_POST) {
+        code = h_register(s, req, peer, path + 17);
     } else if (strcmp(route, "admin") == 0) {
         code = h_admin(s, req, peer, path + 14);
     } else if (strcmp(route, "other") == 0) {

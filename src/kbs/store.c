@@ -186,9 +186,11 @@ static int end(sai_kbs_store *s, int rc, sai_error *err)
     return rc;
 }
 
-int sai_kbs_store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
-                               size_t len, const char *policy_json, const char *actor,
-                               sai_error *err)
+/* Seal and store; exclusive: refuse (SAI_EEXIST) when the name exists. The
+ * audit entry is written in the same transaction. */
+static int put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret, size_t len,
+                        const char *policy_json, bool exclusive, const char *event,
+                        const char *actor, const char *detail, sai_error *err)
 {
     if (len == 0 || len > SAI_KBS_MAX_SECRET)
         return sai_error_set(err, SAI_ELIMIT, "a secret must be 1..%d bytes", SAI_KBS_MAX_SECRET);
@@ -208,22 +210,42 @@ int sai_kbs_store_put_resource(sai_kbs_store *s, const char *name, const uint8_t
     rc = sai_aead_seal(s->aead, blob + SAI_AEAD_NONCE_LEN, blob + SAI_AEAD_NONCE_LEN + len,
                        secret, len, (const uint8_t *)name, strlen(name), blob, err);
     sqlite3_stmt *st = NULL;
-    if (rc == 0 && sqlite3_prepare_v2(s->db,
-                        "INSERT OR REPLACE INTO resource(name,sealed,policy,created) "
-                        "VALUES(?,?,?,strftime('%s','now'))", -1, &st, NULL) != SQLITE_OK)
+    if (rc == 0 && sqlite3_prepare_v2(s->db, exclusive
+                        ? "INSERT INTO resource(name,sealed,policy,created) "
+                          "VALUES(?,?,?,strftime('%s','now'))"
+                        : "INSERT OR REPLACE INTO resource(name,sealed,policy,created) "
+                          "VALUES(?,?,?,strftime('%s','now'))", -1, &st, NULL) != SQLITE_OK)
         rc = db_fail(s, err, "cannot prepare insert");
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, blob, (int)blen, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, policy_json, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        int sr = sqlite3_step(st);
+        if (exclusive && sr == SQLITE_CONSTRAINT)
+            rc = sai_error_set(err, SAI_EEXIST, "resource %s exists; registration never overwrites", name);
+        else if (sr != SQLITE_DONE)
             rc = db_fail(s, err, "cannot store resource");
     }
     sqlite3_finalize(st);
     if (rc == 0)
-        rc = sai_kbs_audit_append_locked(s, "admin.put-resource", actor, name, "ok", policy_json, err);
+        rc = sai_kbs_audit_append_locked(s, event, actor, name, "ok", detail, err);
     free(blob);
     return end(s, rc, err);
+}
+
+int sai_kbs_store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+                               size_t len, const char *policy_json, const char *actor,
+                               sai_error *err)
+{
+    return put_resource(s, name, secret, len, policy_json, false, "admin.put-resource", actor,
+                        policy_json, err);
+}
+
+int sai_kbs_store_register_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+                                    size_t len, const char *policy_json, const char *actor,
+                                    const char *detail, sai_error *err)
+{
+    return put_resource(s, name, secret, len, policy_json, true, "register", actor, detail, err);
 }
 
 int sai_kbs_store_delete_resource(sai_kbs_store *s, const char *name, const char *actor,

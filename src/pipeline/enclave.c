@@ -99,6 +99,29 @@ static int get_key(enclave *e, const sai_kbs_resource *r, sai_secret **key, sai_
     return 0;
 }
 
+/* The model key generated here, never outside: 32 random bytes in a locked
+ * buffer, registered with the KBS under r with the spec's release policy
+ * (attested registration: the KBS takes it only into an enclave-writable
+ * repo and never overwrites, so no one else's key can be replaced). */
+static int generate_key(enclave *e, const sai_kbs_resource *r, const char *policy, sai_secret **key,
+                        sai_error *err)
+{
+    char res[200];
+    snprintf(res, sizeof res, "%s/%s/%s", r->repo, r->type, r->tag);
+    sai_kbs_attester att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
+    int rc = sai_secret_new(key, SAI_SEAL_KEY_LEN, err);
+    if (rc == 0)
+        rc = sai_random_bytes((*key)->data, SAI_SEAL_KEY_LEN, err);
+    if (rc == 0)
+        rc = sai_kbs_client_register_resource(e->kbs, &att, res, (*key)->data, SAI_SEAL_KEY_LEN, policy, err);
+    if (rc) {
+        sai_secret_free(*key);
+        *key = NULL;
+        return sai_error_prefix(err, "key broker: registering the generated model key as %s", res);
+    }
+    return 0;
+}
+
 /* ---- the dataset ------------------------------------------------------- */
 
 static int read_fd_all(int fd, const char *name, uint8_t **out, size_t *len, sai_error *err)
@@ -246,6 +269,24 @@ static void progress_line(void *ctx, const char *line)
 
 /* ---- main ---------------------------------------------------------------------- */
 
+/* kbs.ca_sha256 of the canonical spec (measured), if the spec names a CA. */
+static int measured_ca_hash(const char *canon, uint8_t out[32], bool *have, sai_error *err)
+{
+    cJSON *o = cJSON_Parse(canon);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "kbs"), "ca_sha256");
+    int rc = 0;
+    *have = false;
+    if (o == NULL)
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec is not JSON");
+    else if (h != NULL && (!cJSON_IsString(h) || strlen(h->valuestring) != 64 ||
+                           sai_hex_decode(out, 32, h->valuestring, NULL) != 0))
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: bad kbs.ca_sha256");
+    else
+        *have = h != NULL;
+    cJSON_Delete(o);
+    return rc;
+}
+
 static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error *err)
 {
     cJSON *o = cJSON_ParseWithLength((const char *)d, n);
@@ -254,6 +295,7 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
     const cJSON *meas = cJSON_GetObjectItemCaseSensitive(o, "measurement");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "kbs_url");
     const cJSON *pin = cJSON_GetObjectItemCaseSensitive(o, "kbs_pin");
+    const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "kbs_ca");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "evidence_format");
     if (!cJSON_IsString(spec) || !cJSON_IsString(meas) || !cJSON_IsString(url) ||
@@ -273,16 +315,35 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
         goto out;
     }
     sai_nn_set_threads(cJSON_IsNumber(thr) ? (int)thr->valuedouble : 0);
-    /* The KBS is trusted through the measured pin (spec) when there is one;
-     * the host's pin only applies when the spec has none. */
+    /* The KBS is trusted through what the spec measured: its pin, else its
+     * CA (the host sends the CA's bytes; they must hash to the measured
+     * kbs.ca_sha256); the host's pin only applies when the spec has neither. */
+    uint8_t ca_want[32];
+    bool have_ca = false;
+    if ((rc = measured_ca_hash(spec->valuestring, ca_want, &have_ca, err)))
+        goto out;
     char pinhex[65] = "";
-    if (e->spec->kbs.pin != NULL)
+    const char *ca_pem = NULL;
+    if (e->spec->kbs.pin != NULL) {
         snprintf(pinhex, sizeof pinhex, "%s", e->spec->kbs.pin + 7);
-    else if (cJSON_IsString(pin))
+    } else if (have_ca) {
+        uint8_t got[32];
+        if (!cJSON_IsString(ca) || strlen(ca->valuestring) > SAI_PIPELINE_CA_MAX ||
+            (rc = sai_hash(SAI_SHA256, got, ca->valuestring, strlen(ca->valuestring), err)) != 0 ||
+            memcmp(got, ca_want, 32) != 0) {
+            if (rc == 0)
+                rc = sai_error_set(err, SAI_EAUTH, "the KBS CA the host sent is not the measured kbs.ca");
+            goto out;
+        }
+        ca_pem = ca->valuestring;
+    } else if (cJSON_IsString(pin)) {
         snprintf(pinhex, sizeof pinhex, "%s", pin->valuestring);
+    }
     sai_kbs_client_opts ko = {0};
     ko.url = e->kbs_url;
     ko.pin_sha256 = pinhex[0] ? pinhex : NULL;
+    ko.ca_pem = ca_pem;
+    ko.ca_pem_len = ca_pem ? strlen(ca_pem) : 0;
     ko.timeout_s = 5;
     ko.retries = (int)e->spec->kbs.retries;
     if ((rc = sai_kbs_client_new(&e->kbs, &ko, err))) {
@@ -406,15 +467,18 @@ static int run(enclave *e, sai_error *err)
     /* The model key and the sealed checkpoint. */
     t = sai_now();
     if (!e->spec->model.has_key) {
-        rc = sai_error_set(err, SAI_EUNSUPP, "the spec has no model.key: registering a generated model key "
-                           "with the KBS is not supported yet");
+        rc = sai_error_set(err, SAI_EINVAL, "the spec has no model.key (where the model key is, or "
+                           "where to register a generated one)");
         goto out;
     }
-    if ((rc = get_key(e, &e->spec->model.key, &mkey, err)))
+    if ((rc = e->spec->model.generate_key
+                  ? generate_key(e, &e->spec->model.key, e->spec->model.key_policy, &mkey, err)
+                  : get_key(e, &e->spec->model.key, &mkey, err)))
         goto out;
     char kid[200];
     snprintf(kid, sizeof kid, "%s/%s/%s", e->spec->model.key.repo, e->spec->model.key.type, e->spec->model.key.tag);
-    if ((rc = sai_pipeline__seal_mem(&sealed, &sealed_len, mkey->data, kid, sr.ckpt, sr.ckpt_len, err)))
+    sai_seal_params sp = {.key_id = kid};
+    if ((rc = sai_seal_buffer(&sealed, &sealed_len, mkey->data, &sp, sr.ckpt, sr.ckpt_len, err)))
         goto out;
     sai_secret_free(mkey);
     mkey = NULL;

@@ -55,12 +55,15 @@ typedef struct prepared {
     uint8_t            meas[SAI_MEASUREMENT_LEN];
     uint8_t            spec_hash[32];
     int                binfd;
+    char              *ca;          /* kbs.ca's bytes (PEM), sent to the enclave in HELLO */
+    size_t             ca_len;
 } prepared;
 
 static void prepared_free(prepared *p)
 {
     sai_pipeline_spec_free(p->spec);
     free(p->canon);
+    free(p->ca);
     if (p->binfd >= 0)
         close(p->binfd);
     memset(p, 0, sizeof *p);
@@ -79,13 +82,21 @@ static int prepare(const sai_pipeline_run_opts *o, prepared *p, sai_error *err)
         return rc;
     uint8_t ca_hash[32], *cap = NULL;
     if (p->spec->kbs.ca != NULL) {
-        /* The CA's bytes are measured; the enclave itself checks the KBS
-         * through a pin (it opens no files), see docs/pipeline.md. */
+        /* The CA's bytes are measured, and sent to the enclave in HELLO
+         * (it opens no files); the enclave checks them against the measured
+         * hash and verifies the KBS with them, see docs/pipeline.md. */
         uint8_t *ca = NULL;
         size_t ca_len = 0;
-        if ((rc = sai_read_file(p->spec->kbs.ca, 1 << 20, &ca, &ca_len, err)))
+        if ((rc = sai_read_file(p->spec->kbs.ca, SAI_PIPELINE_CA_MAX, &ca, &ca_len, err)))
             return sai_error_prefix(err, "kbs.ca %s", p->spec->kbs.ca);
         rc = sai_hash(SAI_SHA256, ca_hash, ca, ca_len, err);
+        if (rc == 0 && (memchr(ca, '\0', ca_len) != NULL || (p->ca = malloc(ca_len + 1)) == NULL))
+            rc = sai_error_set(err, SAI_EFORMAT, "kbs.ca %s: not a PEM file", p->spec->kbs.ca);
+        if (rc == 0) {
+            memcpy(p->ca, ca, ca_len);
+            p->ca[ca_len] = '\0';
+            p->ca_len = ca_len;
+        }
         free(ca);
         if (rc)
             return rc;
@@ -379,9 +390,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     }
     if ((rc = open_shards(p.spec->dataset.sealed_dir, &sh, err)))
         goto out;
-    /* The simulated PSP: started with the measurement computed above; the
-     * enclave gets the only socket to it. */
-    if ((rc = sai_sim_psp_start(&psp, NULL, p.meas, err))) {
+    /* The simulated PSP: started with the measurement computed above and
+     * HOST_DATA = the spec hash (so a KBS release policy can name the
+     * pipeline spec: pipeline_spec_hash); the enclave gets the only socket. */
+    if ((rc = sai_sim_psp_start_ex(&psp, NULL, p.meas, p.spec_hash, err))) {
         sai_error_prefix(err, "sim TEE (run `secureai platform init` first?)");
         goto out;
     }
@@ -399,6 +411,8 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     cJSON_AddStringToObject(h, "kbs_url", p.spec->kbs.url);
     if (o->kbs_pin)
         cJSON_AddStringToObject(h, "kbs_pin", o->kbs_pin);
+    if (p.ca)
+        cJSON_AddStringToObject(h, "kbs_ca", p.ca);
     cJSON_AddNumberToObject(h, "threads", o->threads);
     hello = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);

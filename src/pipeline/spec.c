@@ -297,6 +297,22 @@ static int model_pair(parser *p, const char *prefix, const char *key, yaml_node_
         s->model.has_key = true;
         return get_resource(p, vn, f, &s->model.key);
     }
+    if (strcmp(key, "generate_key") == 0)
+        return get_bool(p, vn, f, &s->model.generate_key);
+    if (strcmp(key, "key_policy") == 0) {
+        int rc = get_string(p, vn, f, &s->model.key_policy, 4096, false);
+        if (rc)
+            return rc;
+        /* kept compact, so the measured form does not depend on spacing */
+        cJSON *j = cJSON_Parse(s->model.key_policy);
+        char *c = cJSON_IsObject(j) ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (c == NULL)
+            return fail(p, vn, f, "must be a JSON object (a KBS release policy)");
+        free(s->model.key_policy);
+        s->model.key_policy = c;
+        return 0;
+    }
     return unknown(p, kn, f);
 }
 
@@ -566,6 +582,13 @@ int sai_pipeline_spec_parse(sai_pipeline_spec **out, const char *name, const cha
         rc = sai_error_set(err, SAI_EINVAL, "%s: model.classes must be at least 2", name);
         goto out;
     }
+    if (s->model.generate_key != (s->model.key_policy != NULL) ||
+        (s->model.generate_key && !s->model.has_key)) {
+        rc = sai_error_set(err, SAI_EINVAL, "%s: model.generate_key: true needs model.key (where to "
+                           "register it) and model.key_policy (its release policy), and key_policy "
+                           "needs generate_key", name);
+        goto out;
+    }
     rc = spec_finish(s, err);
 out:
     yaml_document_delete(&doc);
@@ -615,6 +638,7 @@ void sai_pipeline_spec_free(sai_pipeline_spec *s)
     free(s->dataset.identity);
     free(s->model.arch);
     free_res(&s->model.key);
+    free(s->model.key_policy);
     free(s->kbs.url);
     free(s->kbs.ca);
     free(s->kbs.pin);
@@ -667,6 +691,10 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_sh
         cJSON_AddNumberToObject(m, "width", s->model.width);
         if (s->model.has_key)
             cJSON_AddItemToObject(m, "key", res_json(&s->model.key));
+        if (s->model.generate_key) {   /* absent otherwise: older specs keep their hash */
+            cJSON_AddBoolToObject(m, "generate_key", 1);
+            cJSON_AddStringToObject(m, "key_policy", s->model.key_policy ? s->model.key_policy : "");
+        }
     }
     h = cJSON_AddObjectToObject(o, "hyper");
     if (h) {
@@ -819,6 +847,15 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, 
         s->model.has_key = true;
         if ((rc = jres(m, "key", &s->model.key, err)))
             goto out;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "generate_key"))) {
+        s->model.generate_key = true;
+        if ((rc = jstr(m, "key_policy", &s->model.key_policy, true, err)))
+            goto out;
+        if (!s->model.has_key) {
+            rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: generate_key without key");
+            goto out;
+        }
     }
     s->preprocess.normalize = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pp, "normalize"));
     s->preprocess.flip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pp, "flip"));

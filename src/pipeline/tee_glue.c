@@ -32,7 +32,7 @@ static int verify(void *ctx, const uint8_t *evidence, size_t len, uint8_t rd[sta
     return 0;
 }
 
-int sai_pipeline__verifier(sai_evidence_verifier *v, const char *policy_path, bool allow_simulated,
+int sai_pipeline_verifier_new(sai_evidence_verifier *v, const char *policy_path, bool allow_simulated,
                            sai_error *err)
 {
     memset(v, 0, sizeof *v);
@@ -58,7 +58,7 @@ int sai_pipeline__verifier(sai_evidence_verifier *v, const char *policy_path, bo
     return 0;
 }
 
-void sai_pipeline__verifier_release(sai_evidence_verifier *v)
+void sai_pipeline_verifier_release(sai_evidence_verifier *v)
 {
     if (v != NULL) {
         sai_attest_policy_free(v->ctx);

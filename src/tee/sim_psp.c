@@ -12,8 +12,9 @@
  *   GET_REPORT(report_data[64]) -> ATTESTATION_REPORT (1184) || PEM chain
  *   DERIVE_KEY(context<=256)    -> 32-byte key bound to measurement
  *   MEASURE()                   -> the 48-byte launch measurement
- * The measurement in every report is the one the launcher gave the signer;
- * the enclave has no way to choose it. A malformed message ends the signer.
+ * The measurement and HOST_DATA in every report are the ones the launcher
+ * gave the signer (as the SNP host supplies HOST_DATA at launch); the
+ * enclave has no way to choose them. A malformed message ends the signer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +120,7 @@ typedef struct signer {
     sai_ec_key      *vcek;
     uint8_t          seal_root[32];
     uint8_t          measurement[48];
+    uint8_t          host_data[32];   /* set by the launcher, zeros if none */
     uint8_t          report_id[32];
     sai_sim_identity id;
     char            *chain;      /* vcek.pem + ask.pem + ark.pem */
@@ -194,6 +196,7 @@ static void build_report(const signer *s, uint8_t rep[SAI_SNP_REPORT_LEN],
     put32(rep + 0x48, 0);                  /* signer_info: VCEK */
     memcpy(rep + 0x50, report_data, 64);
     memcpy(rep + 0x90, s->measurement, 48);
+    memcpy(rep + 0xC0, s->host_data, 32);   /* HOST_DATA: the launcher's, never the guest's */
     memcpy(rep + 0x140, s->report_id, 32);
     memset(rep + 0x160, 0xff, 32);         /* report_id_ma: no migration agent */
     put64(rep + 0x180, s->id.tcb_raw);     /* reported_tcb */
@@ -301,6 +304,12 @@ static void close_all_fds_except(int a, int b)
 int sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir, const uint8_t measurement[48],
                       sai_error *err)
 {
+    return sai_sim_psp_start_ex(psp, platform_dir, measurement, NULL, err);
+}
+
+int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8_t measurement[48],
+                         const uint8_t host_data[SAI_SIM_HOST_DATA_LEN], sai_error *err)
+{
     char dir[4096];
     int sv[2];
     int rc = sai_sim_platform_dir(dir, sizeof dir, platform_dir, err);
@@ -340,6 +349,8 @@ int sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir, const uint8_t 
         signer s;
         memset(&s, 0, sizeof s);
         memcpy(s.measurement, measurement, 48);
+        if (host_data != NULL)
+            memcpy(s.host_data, host_data, sizeof s.host_data);
         sai_error e;
         sai_error_clear(&e);
         int lrc = sai_random_bytes(s.report_id, sizeof s.report_id, &e);
@@ -400,12 +411,21 @@ int sai_sim_launch(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
                    const char *binary, char *const argv[], const char *spec_path,
                    const char *policy_path, uint8_t measurement[48], sai_error *err)
 {
+    return sai_sim_launch_ex(psp, enclave_pid, platform_dir, binary, argv, spec_path, policy_path,
+                             NULL, measurement, err);
+}
+
+int sai_sim_launch_ex(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
+                      const char *binary, char *const argv[], const char *spec_path,
+                      const char *policy_path, const uint8_t host_data[SAI_SIM_HOST_DATA_LEN],
+                      uint8_t measurement[48], sai_error *err)
+{
     uint8_t m[48];
     *enclave_pid = -1;
     int rc = sai_sim_launch_measurement(m, binary, spec_path, policy_path, err);
     if (rc != 0)
         return rc;
-    if ((rc = sai_sim_psp_start(psp, platform_dir, m, err)) != 0)
+    if ((rc = sai_sim_psp_start_ex(psp, platform_dir, m, host_data, err)) != 0)
         return rc;
     if (measurement != NULL)
         memcpy(measurement, m, 48);

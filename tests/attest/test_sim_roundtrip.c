@@ -259,6 +259,51 @@ static void test_sealing_key_and_measure(void **state)
     sai_tee_close(t);
 }
 
+/* HOST_DATA is the launcher's (sai_sim_psp_start_ex), in every report, and
+ * the report still verifies; sai_sim_psp_start gives zeros. */
+static void host_data_of(const uint8_t *hd, uint8_t got[32])
+{
+    uint8_t m[48] = {0x42}, rd[64] = {1};
+    sai_sim_psp psp;
+    sai_error err;
+    assert_int_equal(hd ? sai_sim_psp_start_ex(&psp, dir_a, m, hd, &err) : sai_sim_psp_start(&psp, dir_a, m, &err), 0);
+    sai_tee_opts o;
+    memset(&o, 0, sizeof o);
+    o.psp_fd = psp.enclave_fd;
+    sai_tee *t = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(sai_tee_open(&t, SAI_TEE_SIM, &o, &err), 0);
+    assert_int_equal(sai_tee_get_evidence(t, rd, &json, &len, &err), 0);
+    sai_evidence ev;
+    sai_snp_report r;
+    assert_int_equal(sai_evidence_parse(&ev, json, len, &err), 0);
+    assert_int_equal(sai_snp_report_parse(&r, ev.report, ev.report_len, &err), 0);
+    memcpy(got, r.host_data, 32);
+    assert_memory_equal(r.measurement, m, 48);
+    sai_attest_policy *p = policy_for(NULL, fp_a);
+    sai_attest_result res;
+    if (sai_attest_verify_evidence(json, len, p, rd, 0, &res, &err) != 0)
+        fail_msg("verify: %s", err.msg);
+    sai_attest_policy_free(p);
+    sai_evidence_clear(&ev);
+    free(json);
+    sai_tee_close(t);         /* borrows the fd ... */
+    sai_sim_psp_stop(&psp);   /* ... which is closed here, ending the signer */
+}
+
+static void test_host_data_from_launcher(void **state)
+{
+    (void)state;
+    uint8_t hd[32], got[32], zero[32] = {0};
+    for (int i = 0; i < 32; i++)
+        hd[i] = (uint8_t)(0xA0 + i);
+    host_data_of(hd, got);
+    assert_memory_equal(got, hd, 32);
+    host_data_of(NULL, got);
+    assert_memory_equal(got, zero, 32);
+}
+
 /* Two sim TEEs in one process, the older closed first: each PSP signer must
  * hold only its own socket, or closing the first one waits forever on a
  * signer kept alive by the second one's inherited descriptor. */
@@ -350,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_refused_measurement_and_report_data),
         cmocka_unit_test(test_refused_swapped_vcek_and_other_platform),
         cmocka_unit_test(test_sealing_key_and_measure),
+        cmocka_unit_test(test_host_data_from_launcher),
         cmocka_unit_test(test_launcher_measures_enclave),
         cmocka_unit_test(test_missing_platform),
     };

@@ -26,6 +26,7 @@ static void tweak_main(sai_kbs_config *c)
 {
     snprintf(c->attestation_policy, sizeof c->attestation_policy, "%s", g_policy_path);
     c->max_body = 64 * 1024;
+    snprintf(c->enclave_writable, sizeof c->enclave_writable, "models, gen");
 }
 
 static int setup(void **state)
@@ -104,6 +105,14 @@ static void test_happy_path(void **state)
     sai_kbs_client_opts o = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), 0);
     sai_secret_free(sec);
+    /* ... and the CA as PEM bytes in memory (what a sandboxed enclave has). */
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    assert_int_equal(sai_read_file(ca, 1 << 20, &pem, &pem_len, &err), 0);
+    sai_kbs_client_opts op = {.url = g_kbs.url, .ca_pem = (const char *)pem, .ca_pem_len = pem_len};
+    assert_int_equal(sai_kbs_get_resource(&op, &g_att, "demo/dataset/key1", &sec, &err), 0);
+    sai_secret_free(sec);
+    free(pem);
     /* A TEE the caller opened itself (the pipeline's enclave), borrowed. */
     sai_tee *tee = NULL;
     sai_tee_opts to;
@@ -143,6 +152,67 @@ static void test_wrong_measurement_refused(void **state)
                      SAI_EPOLICY);
     assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/dataset/none", &sec, NULL, &err),
                      SAI_ENOTFOUND);
+    sai_kbs_client_free(c);
+}
+
+/* Attested registration (POST /kbs/v0/resource/...): an attested TEE stores
+ * a key it generated, in an enclave-writable repo only, never overwriting,
+ * audited; the admin token is not what authorises it, and is not enough. */
+static void test_attested_registration(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    sai_error err;
+    sai_secret *sec = NULL;
+    char pol[300], *resp = NULL;
+    snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}",
+             g_meas_hex);
+    const uint8_t key[32] = {7, 1, 2, 3};
+    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "models/model/run1", key, 32, pol, &err), 0);
+    /* released to a TEE the registered policy admits */
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "models/model/run1", &sec, NULL, &err), 0);
+    assert_int_equal(sec->len, 32);
+    assert_memory_equal(sec->data, key, 32);
+    sai_secret_free(sec);
+    /* never overwrites: neither a second registration of the same name... */
+    const uint8_t other[32] = {9};
+    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "models/model/run1", other, 32, pol, &err),
+                     SAI_EEXIST);   /* 409 */
+    assert_non_null(strstr(err.msg, "409"));
+    assert_non_null(strstr(err.msg, "never overwrites"));
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "models/model/run1", &sec, NULL, &err), 0);
+    assert_memory_equal(sec->data, key, 32);
+    sai_secret_free(sec);
+    /* ... nor into a repo the config does not mark enclave-writable */
+    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "demo/model/x", key, 32, pol, &err),
+                     SAI_EPOLICY);
+    assert_non_null(strstr(err.msg, "enclave-writable"));
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/model/x", &sec, NULL, &err), SAI_ENOTFOUND);
+    /* a bad release policy is refused like the admin's */
+    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "gen/model/badpol", key, 32,
+                                                      "{\"tee\":\"sim\"}", &err), SAI_EINVAL);
+    /* without an attestation token (or with the admin token, or a forged one): 401 */
+    const char *body = "{\"secret\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"policy\":{\"tee\":[\"sim\"]}}";
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/resource/gen/model/x", NULL, body, &resp), 401);
+    free(resp);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/resource/gen/model/x", g_kbs.admin_hdr, body, &resp), 401);
+    free(resp);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/resource/gen/model/x",
+                              "Authorization: Bearer eyJhbGciOiJFUzM4NCJ9.e30.AAAA", body, &resp), 401);
+    free(resp);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "gen/model/x", &sec, NULL, &err), SAI_ENOTFOUND);
+    /* the admin can still replace it (admin auth unchanged) */
+    assert_int_equal(test_put(&g_kbs, c, "models/model/run1", "replaced-by-admin", pol), 201);
+    /* every attempt is in the audit log, with the registrant's measurement */
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/admin/audit?limit=50", g_kbs.admin_hdr, NULL, &resp), 200);
+    assert_non_null(strstr(resp, "\"event\":\"register\",\"actor\":\"127.0.0.1\",\"subject\":\"models/model/run1\",\"verdict\":\"ok\""));
+    assert_non_null(strstr(resp, g_meas_hex));
+    assert_non_null(strstr(resp, "\"subject\":\"demo/model/x\",\"verdict\":\"deny\""));
+    assert_non_null(strstr(resp, "\"subject\":\"gen/model/x\",\"verdict\":\"deny\""));
+    free(resp);
+    uint64_t n = 0;
+    char head[65];
+    assert_int_equal(sai_kbs_audit_verify(g_kbs.dir, &n, head, &err), 0);
     sai_kbs_client_free(c);
 }
 
@@ -519,6 +589,20 @@ static void test_client_verifies_server(void **state)
     assert_int_equal(sai_kbs_tls_ensure(ca, key, fp, &created, &err), 0);
     sai_kbs_client_opts o2 = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_get_resource(&o2, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
+    /* The same wrong CA as PEM bytes is refused too; a PEM buffer without a
+     * certificate (or with a truncated one) is refused before connecting. */
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    assert_int_equal(sai_read_file(ca, 1 << 20, &pem, &pem_len, &err), 0);
+    sai_kbs_client_opts op = {.url = g_kbs.url, .ca_pem = (const char *)pem, .ca_pem_len = pem_len};
+    assert_int_equal(sai_kbs_get_resource(&op, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
+    sai_kbs_client *bad = NULL;
+    op.ca_pem_len = pem_len / 2;
+    assert_int_equal(sai_kbs_client_new(&bad, &op, &err), SAI_EFORMAT);
+    op.ca_pem = "not a certificate";
+    op.ca_pem_len = strlen(op.ca_pem);
+    assert_int_equal(sai_kbs_client_new(&bad, &op, &err), SAI_EFORMAT);
+    free(pem);
     /* No way to verify -> refused before connecting. */
     sai_kbs_client_opts o3 = {.url = g_kbs.url};
     sai_kbs_client *c = NULL;
@@ -667,6 +751,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_happy_path),
         cmocka_unit_test(test_wrong_measurement_refused),
+        cmocka_unit_test(test_attested_registration),
         cmocka_unit_test(test_replayed_nonce_refused),
         cmocka_unit_test(test_evidence_bound_to_other_key_refused),
         cmocka_unit_test(test_expired_and_tampered_tokens_refused),

@@ -14,8 +14,10 @@ SRC=${SAI_SOURCE_DIR:?}
 FM=/usr/share/datasets/fashion-mnist
 T=$(mktemp -d /tmp/sai-pipeline-e2e.XXXXXX)
 KBS_PID=
+TLS_PID=
 cleanup() {
     if [ -n "$KBS_PID" ]; then kill "$KBS_PID" 2>/dev/null; wait "$KBS_PID" 2>/dev/null; fi
+    if [ -n "$TLS_PID" ]; then kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null; fi
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -48,32 +50,34 @@ DSID=$(sed -n 's/^dataset id: sha256:\([0-9a-f]\{64\}\)$/\1/p' seal.out)
 FP=$("$CLI" platform info | awk '/^sim_ark_sha256/ {print $2}')
 printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$FP" > att.yaml
 "$CLI" kbs serve --data-dir kbsd --insecure-http --port 0 --port-file port \
-    --attestation-policy att.yaml --quiet >kbs.log 2>&1 &
+    --attestation-policy att.yaml --enclave-writable gen --quiet >kbs.log 2>&1 &
 KBS_PID=$!
 for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
 PORT=$(cat port 2>/dev/null)
 [ -n "$PORT" ] && ok "KBS listening on 127.0.0.1:$PORT" || { bad "KBS did not start"; cat kbs.log; exit 1; }
 KBS=http://127.0.0.1:$PORT
 
-spec() { # spec FILE [extra hyper lines] [extra dataset lines]
+spec() { # spec FILE [extra hyper lines] [extra dataset lines] [resource tag] [kbs line] [model key lines]
+    local tag=${4:-fm} kbsline=${5:-"kbs: {url: \"$KBS\", retries: 2}"}
+    local keylines=${6:-"  key: {repo: e2e, type: model, tag: ${4:-fm}}"}
     cat > "$1" <<EOF
 version: 1
 name: e2e
 stages: [ingest, preprocess, train, evaluate, infer]
 dataset:
   sealed: $T/sealed
-  resource: {repo: e2e, type: dataset, tag: fm}
+  resource: {repo: e2e, type: dataset, tag: $tag}
 $3
 model:
   arch: smallcnn
-  key: {repo: e2e, type: model, tag: fm}
+$keylines
 hyper:
   epochs: 1
   batch: 32
   max_steps: 4
   lr: 0.05
 $2
-kbs: {url: "$KBS", retries: 2}
+$kbsline
 outputs: {dir: $T/out}
 EOF
 }
@@ -200,6 +204,90 @@ expect 0 "without a pinned identity the run completes on the substitute" \
 expect 1 "... and verify catches the substituted dataset" \
     "$CLI" verify out-sub2/model.sealed --provenance out-sub2/provenance.json --policy verify.json
 has "$T/.e" "dataset:" "the reason names the dataset"
+
+# ---- HOST_DATA: the launcher binds the spec hash; the KBS's pipeline_spec_hash rule applies ----
+# Two specs, each with its own resources, admitted by measurement; the one
+# whose release policy names another spec hash is refused, the other served.
+spec hd.yaml "" "" hd
+spec hx.yaml "" "" hx
+MH=$("$CLI" run --measure hd.yaml | awk '/^measurement/ {print $2}')
+SH=$("$CLI" run --measure hd.yaml | awk '/^spec_sha256/ {print $2}')
+MX=$("$CLI" run --measure hx.yaml | awk '/^measurement/ {print $2}')
+SX=$("$CLI" run --measure hx.yaml | awk '/^spec_sha256/ {print $2}')
+[ ${#SH} = 64 ] && [ "$SH" != "$SX" ] && ok "spec hashes differ per spec" || bad "spec hashes ($SH $SX)"
+for t in hd hx; do
+    m=$MH; [ $t = hx ] && m=$MX
+    printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"],"pipeline_spec_hash":"%s"}\n' "$m" "$SH" > rel-$t.json
+    for r in dataset model; do
+        k=data.key; [ $r = model ] && k=model.key
+        expect 0 "put-resource e2e/$r/$t (pipeline_spec_hash of hd.yaml)" "$CLI" kbs put-resource --kbs "$KBS" \
+            --admin-token-file kbsd/admin.token --resource e2e/$r/$t --secret-file $k --policy rel-$t.json
+    done
+done
+expect 0 "a run whose spec hash is the policy's pipeline_spec_hash gets its keys (HOST_DATA = spec hash)" \
+    "$CLI" run --quiet --threads 1 --out "$T/out-hd" hd.yaml
+expect 1 "a genuine run is refused a resource whose policy names another spec hash" \
+    "$CLI" run --quiet --threads 1 --out "$T/out-hx" hx.yaml
+has "$T/.e" "another pipeline spec" "the refusal names the pipeline spec"
+[ ! -e out-hx ] && ok "the spec-refused run wrote nothing" || bad "the spec-refused run wrote files"
+
+# ---- a model key generated inside the enclave and registered with the KBS ----
+spec gen.yaml "" "" gen "" "  key: {repo: gen, type: model, tag: run1}
+  generate_key: true
+  key_policy: '{\"tee\": [\"sim\"], \"allow_simulated\": true}'"
+MG=$("$CLI" run --measure gen.yaml | awk '/^measurement/ {print $2}')
+printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$MG" > rel-gen.json
+expect 0 "put-resource e2e/dataset/gen" "$CLI" kbs put-resource --kbs "$KBS" --admin-token-file kbsd/admin.token \
+    --resource e2e/dataset/gen --secret-file data.key --policy rel-gen.json
+expect 1 "no model key under gen/model/run1 before the run" "$CLI" kbs get-resource --kbs "$KBS" --tee sim \
+    --resource gen/model/run1 --out gen-before.key
+expect 0 "a run that generates its model key inside the enclave and registers it" \
+    "$CLI" run --quiet --threads 1 --out "$T/out-gen" gen.yaml
+expect 0 "the registered key is released under its policy (kbs get-resource from a sim TEE)" \
+    "$CLI" kbs get-resource --kbs "$KBS" --tee sim --resource gen/model/run1 --out gen.key
+expect 0 "the generated key opens the model" "$CLI" unseal --key gen.key out-gen/model.sealed gen-ckpt.bin
+head -c 8 gen-ckpt.bin | grep -q SAINNCK && ok "the generated-key model is an engine checkpoint" || bad "checkpoint magic (gen)"
+expect 1 "the model owner's registered key does not open it" "$CLI" unseal --key model.key out-gen/model.sealed x.bin
+expect 1 "a second run cannot overwrite the registered key" "$CLI" run --quiet --threads 1 --out "$T/out-gen2" gen.yaml
+has "$T/.e" "never overwrites" "the refusal says registration never overwrites"
+[ ! -e out-gen2 ] && ok "the refused registration wrote nothing" || bad "the refused registration wrote files"
+"$CLI" kbs audit show --kbs "$KBS" --admin-token-file kbsd/admin.token --limit 200 >audit.txt 2>&1
+grep -q 'register' audit.txt && grep -q "$MG" audit.txt && ok "the registration is audited with the enclave's measurement" \
+    || { bad "registration audit"; head -5 audit.txt; }
+
+# ---- kbs.ca: the enclave verifies a TLS KBS with the measured CA (no pin) ----
+"$CLI" kbs serve --data-dir kbsd-tls --port 0 --port-file port-tls \
+    --attestation-policy att.yaml --quiet >kbs-tls.log 2>&1 &
+TLS_PID=$!
+for _ in $(seq 50); do [ -s port-tls ] && break; sleep 0.1; done
+TPORT=$(cat port-tls 2>/dev/null)
+if [ -n "$TPORT" ] && [ -s kbsd-tls/tls.crt ]; then
+    ok "TLS KBS listening on 127.0.0.1:$TPORT"
+    TKBS=https://127.0.0.1:$TPORT
+    # a wrong CA: a self-signed certificate of another key, same names
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout wrong.key \
+        -out wrong-ca.crt -days 1 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+    spec ca.yaml "" "" ca "kbs: {url: \"$TKBS\", ca: $T/kbsd-tls/tls.crt, retries: 2}"
+    spec wrongca.yaml "" "" ca "kbs: {url: \"$TKBS\", ca: $T/wrong-ca.crt, retries: 2}"
+    MC=$("$CLI" run --measure ca.yaml | awk '/^measurement/ {print $2}')
+    MW=$("$CLI" run --measure wrongca.yaml | awk '/^measurement/ {print $2}')
+    [ "$MC" != "$MW" ] && ok "the CA is measured" || bad "the CA did not change the measurement"
+    printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$MC" "$MW" > rel-ca.json
+    for r in dataset model; do
+        k=data.key; [ $r = model ] && k=model.key
+        expect 0 "put-resource e2e/$r/ca over TLS (--ca)" "$CLI" kbs put-resource --kbs "$TKBS" --ca kbsd-tls/tls.crt \
+            --admin-token-file kbsd-tls/admin.token --resource e2e/$r/ca --secret-file $k --policy rel-ca.json
+    done
+    expect 0 "a run with kbs.ca (no pin) verifies the KBS's self-signed certificate" \
+        "$CLI" run --quiet --threads 1 --out "$T/out-ca" ca.yaml
+    [ -s out-ca/model.sealed ] && ok "the kbs.ca run wrote its model" || bad "no model from the kbs.ca run"
+    expect 1 "a run with a wrong kbs.ca fails" "$CLI" run --quiet --threads 1 --out "$T/out-wrongca" wrongca.yaml
+    has "$T/.e" "does not match the pin or CA" "the wrong-CA error says the KBS certificate was refused"
+    [ ! -e out-wrongca ] && ok "the wrong-CA run wrote nothing" || bad "the wrong-CA run wrote files"
+else
+    bad "TLS KBS did not start"; cat kbs-tls.log
+fi
+kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null; TLS_PID=
 
 # ---- KBS down -----------------------------------------------------------------------
 kill "$KBS_PID"; wait "$KBS_PID" 2>/dev/null; KBS_PID=

@@ -233,6 +233,62 @@ static void test_canonical_hash(void **state)
     sai_pipeline_spec_free(t);
 }
 
+/* model.generate_key + model.key_policy: both or neither, with model.key;
+ * the policy is a JSON object, measured in compact form, and survives the
+ * canonical round trip the enclave relies on. */
+static void test_generated_model_key(void **state)
+{
+    (void)state;
+    const char *gen = "  arch: mlp\n  key: {repo: gen, type: model, tag: r1}\n  generate_key: true\n"
+                      "  key_policy: '{\"tee\": [\"sim\"],  \"allow_simulated\": true}'\n";
+    char *y = edit("  arch: mlp\n", gen);
+    sai_pipeline_spec *s = parse_ok(y);
+    assert_true(s->model.generate_key);
+    assert_string_equal(s->model.key_policy, "{\"tee\":[\"sim\"],\"allow_simulated\":true}");
+    sai_error err = {0};
+    char *c = NULL, *c2 = NULL;
+    size_t n = 0, n2 = 0;
+    assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c, &n, &err), 0);
+    sai_pipeline_spec *t = NULL;
+    if (sai_pipeline_spec_from_canonical(&t, c, n, &err))
+        fail_msg("%s", err.msg);
+    assert_true(t->model.generate_key);
+    assert_string_equal(t->model.key_policy, s->model.key_policy);
+    assert_int_equal(sai_pipeline_spec_canonical(t, NULL, &c2, &n2, &err), 0);
+    assert_string_equal(c, c2);
+    /* the policy is measured: another policy, another hash */
+    uint8_t h0[32], h1[32];
+    hash_of(y, h0);
+    free(y);
+    y = edit("  arch: mlp\n", "  arch: mlp\n  key: {repo: gen, type: model, tag: r1}\n  generate_key: true\n"
+                              "  key_policy: '{\"tee\": [\"sev-snp\"]}'\n");
+    hash_of(y, h1);
+    assert_memory_not_equal(h0, h1, 32);
+    free(y);
+    /* and a spec that does not generate keeps its old hash (no new fields) */
+    hash_of(base, h1);
+    assert_memory_not_equal(h0, h1, 32);
+    assert_null(strstr(c, "generate_key\":false"));
+    free(c);
+    free(c2);
+    sai_pipeline_spec_free(s);
+    sai_pipeline_spec_free(t);
+    /* the rules */
+    y = edit("  arch: mlp\n", "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  generate_key: true\n");
+    expect_error(y, "key_policy");
+    free(y);
+    y = edit("  arch: mlp\n", "  arch: mlp\n  generate_key: true\n  key_policy: '{}'\n");
+    expect_error(y, "needs model.key");
+    free(y);
+    y = edit("  arch: mlp\n", "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  key_policy: '{}'\n");
+    expect_error(y, "needs generate_key");
+    free(y);
+    y = edit("  arch: mlp\n", "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  generate_key: true\n"
+                              "  key_policy: '[1, 2]'\n");
+    expect_error(y, "model.key_policy");
+    free(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_errors_name_line_and_field),
         cmocka_unit_test(test_canonical_hash),
+        cmocka_unit_test(test_generated_model_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,7 +43,7 @@ neg typo-nodeSelector   50-train-sgx.yaml          's/nodeSelector:/nodeSelecter
 neg typo-containerPort  10-kbs.yaml                's/containerPort: 8443/containerPrt: 8443/'
 neg typo-filterVerb     40-scheduler-config.yaml   's/filterVerb:/filterVerbs:/'
 neg typo-runtimeClass   51-train-sev-snp.yaml      's/runtimeClassName:/runtimeClass:/'
-neg typo-secretKeyRef   10-kbs.yaml                's/secretKeyRef:/secretKeyRefs:/'
+neg typo-secretName     10-kbs.yaml                's/secretName: secureai-kbs-admin/secretNme: secureai-kbs-admin/'
 neg wrong-type          52-train-tdx.yaml          's/completions: 2/completions: "two"/'
 neg missing-required    10-kbs.yaml                '/key: token/d'
 neg typo-podFixed       20-runtimeclasses.yaml     '0,/podFixed:/s//podfixed:/'
