@@ -32,12 +32,6 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <seccomp.h>
-
-/* libseccomp's SCMP_Ax() macros leave the struct field datum_b implicit,
- * which clang (not gcc) reports under -Wextra; the zero it gets is intended. */
-#if defined(__clang__)
-#pragma clang diagnostic ignored "-Wmissing-field-initializers"
-#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
