@@ -6,9 +6,12 @@
  * naming the chunk) and the last chunk, whose nonce carries the "last"
  * flag, is decrypted. After open, sai_seal_size is an authenticated value.
  *
- * read_at touches only the chunks a range spans. A chunk the range covers
- * whole is read (preadv: ciphertext into the caller's buffer, tag aside)
- * and decrypted in place there: no copy on the hot path of large reads. A
+ * read_at touches only the chunks a range spans. A run of chunks the range
+ * covers whole is read in batches of up to BATCH_BYTES with one preadv each
+ * (ciphertexts into the caller's buffer, tags aside) and each batch is
+ * decrypted in place while it is still in L2: one syscall per batch, no
+ * copy on the hot path of large reads. Nothing of a batch is released
+ * until read_at returns 0; a failed chunk wipes the whole range. A
  * chunk covered in part is decrypted into a one-chunk cache, so the small
  * record reads of a data loader decrypt each chunk once, not once per
  * record. The header and file key are fixed at open: bytes swapped in on
@@ -30,6 +33,12 @@
 
 #define NO_CHUNK UINT64_MAX
 
+/* One preadv reads at most this many bytes (or BATCH_MAX chunks): big
+ * enough to amortise the syscall, small enough that the copy the kernel
+ * makes is still in L2 when it is decrypted. */
+#define BATCH_BYTES (256u << 10)
+#define BATCH_MAX   64u
+
 struct sai_seal_reader {
     int             fd;         /* -1 for a memory or mapped reader */
     const uint8_t  *mem;
@@ -41,6 +50,8 @@ struct sai_seal_reader {
     sai_aead       *aead;
     uint8_t        *cache;      /* chunk_size + tag bytes */
     uint64_t        cache_idx;
+    uint8_t         tags[BATCH_MAX][SAI_AEAD_TAG_LEN];
+    struct iovec    iov[2 * BATCH_MAX];
 };
 
 void sai_seal_close(sai_seal_reader *r)
@@ -131,6 +142,58 @@ static int load_cache(sai_seal_reader *r, uint64_t i, sai_error *err)
     if (rc == 0)
         r->cache_idx = i;
     return rc;
+}
+
+/* Decrypt the n whole chunks i.. into dst (their plaintext lengths laid end
+ * to end; for the fd path the ciphertexts are read there with one preadv
+ * and decrypted in place). Returns 0, or an error with dst[0, all) wiped. */
+static int decrypt_run(sai_seal_reader *r, uint64_t i, uint64_t n, uint8_t *dst, sai_error *err)
+{
+    size_t done = 0, all = 0, got = 0;
+    uint64_t k = 0;
+    for (uint64_t j = 0; j < n; j++)
+        all += sai_seal__chunk_len(&r->h, i + j);
+    if (r->fd >= 0 && n > 1) {
+        for (k = 0; k < n; k++) {
+            size_t cl = sai_seal__chunk_len(&r->h, i + k);
+            r->iov[2 * k] = (struct iovec){dst + done, cl};
+            r->iov[2 * k + 1] = (struct iovec){r->tags[k], SAI_AEAD_TAG_LEN};
+            done += cl;
+        }
+        ssize_t m;
+        do
+            m = preadv(r->fd, r->iov, (int)(2 * n), (off_t)sai_seal__chunk_off(&r->h, i));
+        while (m < 0 && errno == EINTR);
+        got = m > 0 ? (size_t)m : 0;   /* a short or failed read: the rest one by one */
+        done = 0;
+        for (k = 0; k < n; k++) {
+            size_t cl = sai_seal__chunk_len(&r->h, i + k);
+            if (got < cl + SAI_AEAD_TAG_LEN)
+                break;
+            got -= cl + SAI_AEAD_TAG_LEN;
+            uint8_t nonce[SAI_AEAD_NONCE_LEN];
+            sai_seal__nonce(nonce, i + k, i + k + 1 == r->h.chunks);
+            int rc = sai_aead_open(r->aead, dst + done, dst + done, cl, r->tags[k], r->hdr,
+                                   r->h.header_len, nonce, err);
+            if (rc != 0) {
+                sai_wipe(dst, all);
+                if (rc == SAI_EAUTH)
+                    return chunk_auth_error(r, i + k, err);
+                return sai_error_prefix(err, "%s: chunk %llu", r->name,
+                                        (unsigned long long)(i + k));
+            }
+            done += cl;
+        }
+    }
+    for (; k < n; k++) {
+        int rc = decrypt_chunk(r, i + k, dst + done, err);
+        if (rc != 0) {
+            sai_wipe(dst, all);
+            return rc;
+        }
+        done += sai_seal__chunk_len(&r->h, i + k);
+    }
+    return 0;
 }
 
 static int open_common(sai_seal_reader *r, const uint8_t *key, uint64_t file_size,
@@ -287,24 +350,33 @@ int sai_seal_read_at(sai_seal_reader *r, uint64_t offset, void *buf, size_t len,
     uint8_t *out = buf;
     uint64_t cs = r->h.chunk_size, end = offset + len;
     uint64_t i0 = offset / cs, i1 = (end - 1) / cs;
-    for (uint64_t i = i0; i <= i1; i++) {
+    uint64_t batch = BATCH_BYTES / cs;
+    batch = batch < 1 ? 1 : batch > BATCH_MAX ? BATCH_MAX : batch;
+    for (uint64_t i = i0; i <= i1;) {
         uint64_t cstart = i * cs;
         size_t clen = sai_seal__chunk_len(&r->h, i);
         size_t s = offset > cstart ? (size_t)(offset - cstart) : 0;
         size_t e = end < cstart + clen ? (size_t)(end - cstart) : clen;
         uint8_t *dst = out + (cstart + s - offset);
+        uint64_t n = 1;
         int rc;
         if (s == 0 && e == clen && i != r->cache_idx) {
-            rc = decrypt_chunk(r, i, dst, err);
+            /* the run of whole chunks from i (the last one may be short only
+             * if it is the file's last chunk, which ends the range) */
+            while (n < batch && i + n <= i1 && end >= (i + n) * cs + sai_seal__chunk_len(&r->h, i + n)
+                   && i + n != r->cache_idx)
+                n++;
+            rc = decrypt_run(r, i, n, dst, err);
         } else {
             rc = load_cache(r, i, err);
             if (rc == 0)
                 memcpy(dst, r->cache + s, e - s);
         }
         if (rc != 0) {
-            sai_wipe(out, (size_t)(dst - out));   /* what earlier chunks released */
+            sai_wipe(out, len);   /* what earlier chunks released, and the rest */
             return rc;
         }
+        i += n;
     }
     return 0;
 }
@@ -365,9 +437,14 @@ int sai_unseal_file(const char *in, const char *out, const uint8_t key[static SA
     int rc = sai_seal_open(&r, in, key, NULL, err);
     if (rc != 0)
         return rc;
+    /* Whole-file, in order: tell the kernel (bigger readahead), and copy
+     * out in L2-sized pieces so what read_at decrypted is still in cache
+     * when write() copies it. */
+    if (r->fd >= 0)
+        (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     size_t cs = r->h.chunk_size;
     bl = cs;
-    while (bl < (1u << 20))
+    while (bl + cs <= BATCH_BYTES)
         bl += cs;
     buf = malloc(bl);
     if (buf == NULL) {

@@ -1,7 +1,12 @@
 /*
  * writer.c — the streaming sealer: plaintext in, sealed file out, in
- * constant memory (one plaintext chunk being filled, one ciphertext chunk
- * being written), whatever the input size.
+ * constant memory (one plaintext chunk being filled, a few ciphertext
+ * chunks being written), whatever the input size.
+ *
+ * Sealed chunks are appended to an output buffer of up to OUT_BYTES and
+ * written with one write() per buffer, not one per chunk. (fallocate of
+ * the known size was tried: 2.5 vs 2.7 GB/s of CPU time on tmpfs, i.e. no
+ * gain, so the file just grows.)
  *
  * The plaintext length goes into the authenticated header, so it is fixed
  * when the writer is created; finish refuses a short or long stream. Output
@@ -18,6 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Ciphertext batched per write(): small enough to stay in L2. */
+#define OUT_BYTES (256u << 10)
+
 struct sai_seal_writer {
     int             fd;
     char           *path;
@@ -30,7 +38,9 @@ struct sai_seal_writer {
     sai_hash_ctx   *hash;
     uint8_t        *acc;       /* plaintext chunk being filled */
     size_t          acc_len;
-    uint8_t        *out;       /* chunk_size + tag */
+    uint8_t        *out;       /* out_cap bytes: whole sealed chunks */
+    size_t          out_cap;
+    size_t          out_len;
     uint64_t        index;     /* next chunk to seal */
     uint64_t        written;   /* plaintext bytes accepted */
 };
@@ -104,7 +114,11 @@ int sai_seal_writer_new(sai_seal_writer **out, const char *path,
     if (p->hash_output && (rc = sai_hash_new(&w->hash, SAI_SHA256, err)) != 0)
         goto fail;
     w->acc = malloc(cs);
-    w->out = malloc((size_t)cs + SAI_AEAD_TAG_LEN);
+    size_t unit = (size_t)cs + SAI_AEAD_TAG_LEN;
+    w->out_cap = unit;
+    while (w->out_cap + unit <= OUT_BYTES)
+        w->out_cap += unit;
+    w->out = malloc(w->out_cap);
     size_t pl = strlen(path);
     w->path = strdup(path);
     w->tmp = malloc(pl + 16);
@@ -137,23 +151,35 @@ fail:
     return rc;
 }
 
-/* Seal chunk w->index from pt (pt_len bytes) and append it. */
+static int flush_out(sai_seal_writer *w, sai_error *err)
+{
+    int rc = write_all(w->fd, w->out, w->out_len, w->tmp, err);
+    w->out_len = 0;
+    return rc;
+}
+
+/* Seal chunk w->index from pt (pt_len bytes) into the output buffer, and
+ * write the buffer when it is full. */
 static int emit(sai_seal_writer *w, const uint8_t *pt, size_t pt_len, sai_error *err)
 {
     uint8_t nonce[SAI_AEAD_NONCE_LEN];
     bool last = w->index + 1 == w->h.chunks;
+    size_t n = pt_len + SAI_AEAD_TAG_LEN;
+    int rc;
+    if (w->out_cap - w->out_len < n && (rc = flush_out(w, err)) != 0)
+        return rc;
+    uint8_t *o = w->out + w->out_len;
     sai_seal__nonce(nonce, w->index, last);
-    int rc = sai_aead_seal(w->aead, w->out, w->out + pt_len, pt, pt_len, w->hdr,
-                           w->h.header_len, nonce, err);
+    rc = sai_aead_seal(w->aead, o, o + pt_len, pt, pt_len, w->hdr, w->h.header_len, nonce, err);
     if (rc != 0)
         return rc;
-    size_t n = pt_len + SAI_AEAD_TAG_LEN;
-    rc = write_all(w->fd, w->out, n, w->tmp, err);
-    if (rc == 0 && w->hash)
-        rc = sai_hash_update(w->hash, w->out, n, err);
-    if (rc == 0)
-        w->index++;
-    return rc;
+    if (w->hash && (rc = sai_hash_update(w->hash, o, n, err)) != 0)   /* while in L1/L2 */
+        return rc;
+    w->out_len += n;
+    w->index++;
+    if (last || w->out_cap - w->out_len < n)
+        return flush_out(w, err);
+    return 0;
 }
 
 int sai_seal_writer_write(sai_seal_writer *w, const void *data, size_t len, sai_error *err)
@@ -250,10 +276,10 @@ int sai_seal_file(const char *in, const char *out, const uint8_t key[static SAI_
     rc = sai_seal_writer_new(&w, out, key, &pp, (uint64_t)st.st_size, err);
     if (rc != 0)
         goto out;
-    /* Read a whole number of chunks at a time so the writer seals straight
-     * from this buffer. */
+    /* Read a whole number of chunks at a time, L2-sized, so the writer
+     * seals straight from this buffer while it is still in cache. */
     size_t cs = w->h.chunk_size, bl = cs;
-    while (bl < (1u << 20))
+    while (bl + cs <= OUT_BYTES)
         bl += cs;
     buf = malloc(bl);
     if (buf == NULL) {

@@ -356,6 +356,65 @@ static void test_chunks_swapped_rejected(void **state)
     free(ct);
 }
 
+/* The fd reader reads runs of whole chunks with one preadv per batch and
+ * decrypts them in place: a chunk modified in the middle of a batch fails
+ * the whole read_at naming that chunk, and the caller's buffer is wiped
+ * (the chunks before it had been decrypted, those after it not checked). */
+static void test_batched_read_tamper_wipes(void **state)
+{
+    (void)state;
+    sai_error err;
+    enum { CS = 4096, N = 100 };               /* two batches and a bit */
+    size_t n = (size_t)CS * N - 123;           /* short last chunk */
+    uint8_t *pt = malloc(n), *out = malloc(n);
+    fill(pt, n, 77, 0);
+    size_t clen;
+    uint8_t *ct = seal_buf("batch.sealed", pt, n, CS, NULL, g_key, &clen);
+    size_t hl = 56 + strlen(SAI_SEAL_DEFAULT_KEY_ID);
+    sai_seal_reader *r = NULL;
+    /* untouched: one read of everything, and one starting mid-chunk */
+    assert_int_equal(sai_seal_open(&r, path_of("batch.sealed"), g_key, NULL, &err), 0);
+    assert_int_equal(sai_seal_read_at(r, 0, out, n, &err), 0);
+    assert_memory_equal(out, pt, n);
+    assert_int_equal(sai_seal_read_at(r, 100, out, n - 100, &err), 0);
+    assert_memory_equal(out, pt + 100, n - 100);
+    sai_seal_close(r);
+    for (int k = 0; k < 3; k++) {
+        uint64_t bad = k == 0 ? 37 : k == 1 ? 70 : N - 1;   /* batch 0, batch 1, last */
+        uint8_t *c2 = malloc(clen);
+        memcpy(c2, ct, clen);
+        c2[hl + bad * (CS + 16) + (k == 2 ? 5 : CS / 2)] ^= 0x40;
+        FILE *f = fopen(path_of("batch2.sealed"), "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(c2, 1, clen, f), clen);
+        fclose(f);
+        int orc = sai_seal_open(&r, path_of("batch2.sealed"), g_key, NULL, &err);
+        if (k == 2) {                          /* open authenticates the last chunk */
+            assert_int_equal(orc, SAI_EAUTH);
+            free(c2);
+            continue;
+        }
+        assert_int_equal(orc, 0);
+        memset(out, 0, n);
+        assert_int_equal(sai_seal_read_at(r, 0, out, n, &err), SAI_EAUTH);
+        char want[64];
+        snprintf(want, sizeof want, "chunk %llu of %d", (unsigned long long)bad, N);
+        assert_non_null(strstr(err.msg, want));
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(out[i], 0);
+        /* the chunks before it still read, a range after it too */
+        assert_int_equal(sai_seal_read_at(r, 0, out, bad * CS, &err), 0);
+        assert_memory_equal(out, pt, bad * CS);
+        assert_int_equal(sai_seal_read_at(r, (bad + 1) * CS, out, n - (bad + 1) * CS, &err), 0);
+        assert_memory_equal(out, pt + (bad + 1) * CS, n - (bad + 1) * CS);
+        sai_seal_close(r);
+        free(c2);
+    }
+    free(ct);
+    free(pt);
+    free(out);
+}
+
 /* A chunk copied from another file sealed with the same key, key id and
  * chunk size, at the same index: the per-file salt gives it another key. */
 static void test_chunk_from_other_file_rejected(void **state)
@@ -645,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_writer_failures_leave_nothing),
         cmocka_unit_test(test_io_failure_leaves_nothing),
         cmocka_unit_test(test_key_files),
+        cmocka_unit_test(test_batched_read_tamper_wipes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
