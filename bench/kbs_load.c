@@ -1,7 +1,7 @@
 /*
  * kbs_load.c — load benchmark of the key broker service on loopback.
  *
- *   kbs_load [SECONDS=60] [CLIENTS=4]
+ *   kbs_load [SECONDS=60] [CLIENTS=4] [fresh]
  *
  * Starts `secureai kbs serve` (TLS, 2 threads) as a child process with a
  * fresh sim platform, registers one resource, then runs CLIENTS threads,
@@ -9,12 +9,15 @@
  * flow (auth -> sim evidence -> attest -> resource -> unwrap) in a loop for
  * SECONDS. Prints flows/s, p50/p99 latency, the server's RSS at the start
  * and end of the run, and, as the same-run baseline, the single-client rate
- * measured first (ratio = concurrent / single). Bounded in clients (<= 64)
- * and time (<= 600 s); loopback only.
+ * measured first (ratio = concurrent / single). With `fresh`, every flow
+ * opens a new TLS connection (a full handshake, as one run of `secureai kbs
+ * get-resource` does). Bounded in clients (<= 64) and time (<= 600 s);
+ * loopback only.
  */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,7 @@ typedef struct worker {
     sai_kbs_attester att;
     const char *url, *fp, *resource;
     double      until;
+    bool        fresh;      /* a new connection (TLS handshake) per flow */
     double     *lat;
     size_t      n, cap;
     int         errors;
@@ -54,6 +58,15 @@ static void *run_worker(void *arg)
     while (sai_now() < w->until) {
         double t0 = sai_now();
         sai_secret *s = NULL;
+        if (w->fresh) {
+            sai_kbs_client_free(c);
+            c = NULL;
+            if (sai_kbs_client_new(&c, &o, &err) != 0) {
+                if (w->errors++ == 0)
+                    snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
+                break;
+            }
+        }
         if (sai_kbs_client_get_resource(c, &w->att, w->resource, &s, NULL, &err) != 0) {
             if (w->errors++ == 0)
                 snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
@@ -111,7 +124,7 @@ typedef struct result {
     int    errors;
 } result;
 
-static result run(const char *url, const char *fp, int clients, double seconds)
+static result run(const char *url, const char *fp, int clients, double seconds, bool fresh)
 {
     worker *w = calloc((size_t)clients, sizeof *w);
     pthread_t *th = calloc((size_t)clients, sizeof *th);
@@ -129,7 +142,7 @@ static result run(const char *url, const char *fp, int clients, double seconds)
     for (int i = 0; i < clients; i++) {
         sai_kbs_attester att = w[i].att;
         w[i] = (worker){.att = att, .url = url, .fp = fp, .resource = "bench/key/k1",
-                        .until = until, .cap = (size_t)(seconds * 5000) + 16};
+                        .until = until, .fresh = fresh, .cap = (size_t)(seconds * 5000) + 16};
         w[i].lat = malloc(w[i].cap * sizeof(double));
         pthread_create(&th[i], NULL, run_worker, &w[i]);
     }
@@ -168,8 +181,10 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 60;
     int clients = argc > 2 ? atoi(argv[2]) : 4;
-    if (seconds < 1 || seconds > 600 || clients < 1 || clients > 64) {
-        fprintf(stderr, "usage: kbs_load [SECONDS 1..600] [CLIENTS 1..64]\n");
+    bool fresh = argc > 3 && strcmp(argv[3], "fresh") == 0;
+    if (seconds < 1 || seconds > 600 || clients < 1 || clients > 64 ||
+        (argc > 3 && !fresh)) {
+        fprintf(stderr, "usage: kbs_load [SECONDS 1..600] [CLIENTS 1..64] [fresh]\n");
         return 2;
     }
     const char *cli = getenv("SAI_CLI");
@@ -254,10 +269,10 @@ int main(int argc, char **argv)
     sai_kbs_client_free(c);
 
     double base_s = seconds < 10 ? 2 : 5;
-    result base = run(url, fp, 1, base_s);
+    result base = run(url, fp, 1, base_s, fresh);
     long rss0 = rss_kb(pid);
     double cpu0 = cpu_s(pid), self0 = cpu_s(getpid());
-    result r = run(url, fp, clients, seconds);
+    result r = run(url, fp, clients, seconds, fresh);
     double cpu1 = cpu_s(pid), self1 = cpu_s(getpid());
     long rss1 = rss_kb(pid);
     kill(pid, SIGTERM);
@@ -265,8 +280,8 @@ int main(int argc, char **argv)
     waitpid(pid, &st, 0);
     printf("kbs_load: baseline 1 client, %.0f s: %.1f flows/s, p50 %.2f ms, p99 %.2f ms\n", base_s,
            base.flows_per_s, base.p50_ms, base.p99_ms);
-    printf("kbs_load: %d clients, %.0f s: %zu flows, %d errors, %.1f flows/s, p50 %.2f ms, p99 %.2f ms\n",
-           clients, seconds, r.flows, r.errors, r.flows_per_s, r.p50_ms, r.p99_ms);
+    printf("kbs_load: %d clients%s, %.0f s: %zu flows, %d errors, %.1f flows/s, p50 %.2f ms, p99 %.2f ms\n",
+           clients, fresh ? " (new TLS connection per flow)" : "", seconds, r.flows, r.errors, r.flows_per_s, r.p50_ms, r.p99_ms);
     printf("kbs_load: ratio vs 1 client %.2fx; server RSS %ld KiB at start, %ld KiB at end (%+ld KiB)\n",
            base.flows_per_s > 0 ? r.flows_per_s / base.flows_per_s : 0, rss0, rss1, rss1 - rss0);
     if (r.flows) {
