@@ -238,3 +238,18 @@ out:
     close(fd);
     return rc;
 }
+
+/* Write all of p to fd (retrying on EINTR); shared by the writer and the reader. */
+int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error *err)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return sai_error_set(err, SAI_EIO, "cannot write %s: %s", name, strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

@@ -393,20 +393,6 @@ int sai_seal_verify(sai_seal_reader *r, sai_progress *progress, sai_error *err)
     return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error *err)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return sai_error_set(err, SAI_EIO, "cannot write %s: %s", name, strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int copy_out(sai_seal_reader *r, int fd, const char *name, uint8_t *buf, size_t bl,
                     sai_progress *progress, sai_error *err)
 {
@@ -415,7 +401,7 @@ static int copy_out(sai_seal_reader *r, int fd, const char *name, uint8_t *buf, 
         size_t n = size - off < bl ? (size_t)(size - off) : bl;
         int rc = sai_seal_read_at(r, off, buf, n, err);
         if (rc == 0)
-            rc = write_all(fd, buf, n, name, err);
+            rc = sai_seal__write_all(fd, buf, n, name, err);
         if (rc != 0)
             return rc;
         off += n;

@@ -45,20 +45,6 @@ struct sai_seal_writer {
     uint64_t        written;   /* plaintext bytes accepted */
 };
 
-static int write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error *err)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return sai_error_set(err, SAI_EIO, "cannot write %s: %s", name, strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 void sai_seal_writer_free(sai_seal_writer *w)
 {
     if (w == NULL)
@@ -139,7 +125,7 @@ int sai_seal_writer_new(sai_seal_writer **out, const char *path,
         rc = sai_error_set(err, SAI_EIO, "cannot set mode on %s: %s", w->tmp, strerror(errno));
         goto fail;
     }
-    rc = write_all(w->fd, w->hdr, w->h.header_len, w->tmp, err);
+    rc = sai_seal__write_all(w->fd, w->hdr, w->h.header_len, w->tmp, err);
     if (rc == 0 && w->hash)
         rc = sai_hash_update(w->hash, w->hdr, w->h.header_len, err);
     if (rc != 0)
@@ -153,7 +139,7 @@ fail:
 
 static int flush_out(sai_seal_writer *w, sai_error *err)
 {
-    int rc = write_all(w->fd, w->out, w->out_len, w->tmp, err);
+    int rc = sai_seal__write_all(w->fd, w->out, w->out_len, w->tmp, err);
     w->out_len = 0;
     return rc;
 }
