@@ -118,7 +118,7 @@ static void test_layers(void **state)
 }
 
 /* Architecture check: trainable parameter counts equal those of the same
- * networks in PyTorch (bench/train_throughput.py's definitions; ResNet-18/50
+ * networks in PyTorch (scripts/torch_resnet.py, shared by the bench; ResNet-18/50
  * match the well-known CIFAR variants' 11,173,962 and 23,520,842), and a
  * forward pass of every model gives finite logits. */
 static void test_model_zoo(void **state)

@@ -8,46 +8,15 @@ DIR/torch.bin: per step the loss, the logits and every trainable
 parameter's gradient (in the file's tensor order), then the final value of
 every tensor. Nothing is stored in the repository: the C test writes the
 inputs, this script produces the fixture at test time."""
+import os
 import struct
 import sys
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, cin, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = None
-        if stride != 1 or cin != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, 0, bias=False),
-                                            nn.BatchNorm2d(planes))
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
-
-
-class ResNet8(nn.Module):
-    def __init__(self, cin, classes):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.layer1 = nn.Sequential(Block(16, 16, 1))
-        self.layer2 = nn.Sequential(Block(16, 32, 2))
-        self.layer3 = nn.Sequential(Block(32, 64, 2))
-        self.fc = nn.Linear(64, classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from torch_resnet import resnet8  # noqa: E402
 
 
 def main():
@@ -67,7 +36,7 @@ def main():
         tensors[name] = torch.frombuffer(bytearray(raw[off:off + 4 * numel]), dtype=torch.float32)
         off += 4 * numel
         names.append(name)
-    model = ResNet8(c, classes)
+    model = resnet8(c, classes)
     sd = model.state_dict()
     for k in sd:
         if k.endswith("num_batches_tracked"):
