@@ -3,32 +3,14 @@
  * dataset (src/seal/, docs/format.md).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "seal_cli.h"
 #include "secureai/seal.h"
-
-#define PROGRESS_MIN (64ull << 20)
-
-/* Bytes in the regular files under a directory: decides the progress line. */
-static uint64_t dir_bytes_acc;
-static int dir_bytes_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)p; (void)f;
-    if (flag == FTW_F && S_ISREG(st->st_mode))
-        dir_bytes_acc += (uint64_t)st->st_size;
-    return 0;
-}
-static uint64_t dir_bytes(const char *dir)
-{
-    dir_bytes_acc = 0;
-    nftw(dir, dir_bytes_cb, 16, FTW_PHYS);
-    return dir_bytes_acc;
-}
 
 static const char usage[] =
     "usage: secureai seal --key KEYFILE [--key-id ID] [--chunk-size BYTES] IN OUT\n"
@@ -95,8 +77,8 @@ static int run(int argc, char **argv)
     if (S_ISDIR(st.st_mode)) {
         uint8_t id[SAI_SHA256_LEN];
         char hex[2 * SAI_SHA256_LEN + 1];
-        uint64_t total = dir_bytes(in);
-        sai_progress_begin(&prog, "seal", total, total > PROGRESS_MIN);
+        uint64_t total = sai_cli_dir_bytes(in);
+        sai_progress_begin(&prog, "seal", total, total > SAI_CLI_PROGRESS_MIN);
         if (sai_dataset_seal_dir(in, out, key->data, &p, &prog, id, &err) != 0) {
             sai_progress_end(&prog);
             ret = sai_cli_fail(&err, "seal %s", in);
@@ -107,7 +89,7 @@ static int run(int argc, char **argv)
         printf("sealed dataset %s\ndataset id: sha256:%s\n", out, hex);
     } else {
         uint64_t sz = tree_size(in);
-        sai_progress_begin(&prog, "seal", sz, sz > PROGRESS_MIN);
+        sai_progress_begin(&prog, "seal", sz, sz > SAI_CLI_PROGRESS_MIN);
         int rc = sai_seal_file(in, out, key->data, &p, &prog, NULL, &err);
         sai_progress_end(&prog);
         if (rc != 0) {

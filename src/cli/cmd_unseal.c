@@ -5,32 +5,14 @@
  * byte is written (sai_unseal_file).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "seal_cli.h"
 #include "secureai/seal.h"
-
-#define PROGRESS_MIN (64ull << 20)
-
-/* Bytes in the regular files under a directory: decides the progress line. */
-static uint64_t dir_bytes_acc;
-static int dir_bytes_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)p; (void)f;
-    if (flag == FTW_F && S_ISREG(st->st_mode))
-        dir_bytes_acc += (uint64_t)st->st_size;
-    return 0;
-}
-static uint64_t dir_bytes(const char *dir)
-{
-    dir_bytes_acc = 0;
-    nftw(dir, dir_bytes_cb, 16, FTW_PHYS);
-    return dir_bytes_acc;
-}
 
 static const char usage[] =
     "usage: secureai unseal --key KEYFILE IN OUT\n"
@@ -74,12 +56,12 @@ static int run(int argc, char **argv)
             ret = sai_cli_usage_error("unseal: a dataset cannot be written to stdout");
             goto out;
         }
-        uint64_t total = dir_bytes(in);   /* ciphertext: close enough */
-        sai_progress_begin(&prog, "unseal", total, total > PROGRESS_MIN);
+        uint64_t total = sai_cli_dir_bytes(in);   /* ciphertext: close enough */
+        sai_progress_begin(&prog, "unseal", total, total > SAI_CLI_PROGRESS_MIN);
         rc = sai_dataset_unseal_dir(in, out, key->data, &prog, &err);
     } else {
         sai_progress_begin(&prog, "unseal", (uint64_t)st.st_size,
-                           (uint64_t)st.st_size > PROGRESS_MIN);
+                           (uint64_t)st.st_size > SAI_CLI_PROGRESS_MIN);
         rc = sai_unseal_file(in, out, key->data, true, &prog, &err);
     }
     sai_progress_end(&prog);
