@@ -182,9 +182,9 @@ static int get_bool(parser *p, const yaml_node_t *n, const char *field, bool *ou
     return 0;
 }
 
-/* Iterate a mapping: for each pair, call fn(key, value). Duplicate keys are
+/* Iterate a mapping: for each pair, call fn(field path, key, value). Duplicate keys are
  * an error (YAML says they are; libyaml does not check). */
-typedef int (*pair_fn)(parser *p, const char *prefix, const char *key,
+typedef int (*pair_fn)(parser *p, const char *field, const char *key,
                        yaml_node_t *kn, yaml_node_t *vn, void *ctx);
 
 static int walk_map(parser *p, yaml_node_t *map, const char *prefix, pair_fn fn, void *ctx,
@@ -200,19 +200,18 @@ static int walk_map(parser *p, yaml_node_t *map, const char *prefix, pair_fn fn,
         if (kn == NULL || vn == NULL || kn->type != YAML_SCALAR_NODE)
             return fail(p, kn != NULL ? kn : map, prefix, "keys must be plain names");
         const char *key = scalar(kn);
+        char f[160];   /* the field's dotted path, for the handler and messages */
+        if (snprintf(f, sizeof f, "%s%s%s", prefix, prefix[0] ? "." : "", key) >= (int)sizeof f)
+            return fail(p, kn, prefix, "field name too long");
         for (yaml_node_pair_t *b = map->data.mapping.pairs.start; b < a; b++) {
             yaml_node_t *k2 = yaml_document_get_node(p->doc, b->key);
-            if (k2 != NULL && k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), key) == 0) {
-                char f[160];
-                if (snprintf(f, sizeof f, "%s%s%s", prefix, prefix[0] ? "." : "", key) >= (int)sizeof f)
-                    return fail(p, kn, prefix, "field name too long");
+            if (k2 != NULL && k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), key) == 0)
                 return fail(p, kn, f, "duplicate field");
-            }
         }
         for (size_t i = 0; i < nreq && i < 32; i++)
             if (strcmp(required[i], key) == 0)
                 seen |= 1u << i;
-        rc = fn(p, prefix, key, kn, vn, ctx);
+        rc = fn(p, f, key, kn, vn, ctx);
         if (rc)
             return rc;
     }
@@ -222,23 +221,16 @@ static int walk_map(parser *p, yaml_node_t *map, const char *prefix, pair_fn fn,
     return 0;
 }
 
-#define FIELD(buf, prefix, key)                                                         \
-    char buf[160];                                                                      \
-    if (snprintf(buf, sizeof buf, "%s%s%s", (prefix), (prefix)[0] ? "." : "", (key)) >= \
-        (int)sizeof buf)                                                                \
-    return fail(p, kn, (prefix), "field name too long")
-
 static int unknown(parser *p, yaml_node_t *kn, const char *field)
 {
     return fail(p, kn, field, "unknown field");
 }
 
 /* ---- resource {repo, type, tag} ---------------------------------------- */
-static int res_pair(parser *p, const char *prefix, const char *key, yaml_node_t *kn,
+static int res_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
     sai_kbs_resource *r = ctx;
-    FIELD(f, prefix, key);
     if (strcmp(key, "repo") == 0) return get_string(p, vn, f, &r->repo, 64, true);
     if (strcmp(key, "type") == 0) return get_string(p, vn, f, &r->type, 64, true);
     if (strcmp(key, "tag") == 0)  return get_string(p, vn, f, &r->tag, 64, true);
@@ -252,11 +244,10 @@ static int get_resource(parser *p, yaml_node_t *vn, const char *field, sai_kbs_r
 }
 
 /* ---- dataset ------------------------------------------------------------- */
-static int dataset_pair(parser *p, const char *prefix, const char *key, yaml_node_t *kn,
+static int dataset_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                         yaml_node_t *vn, void *ctx)
 {
     sai_pipeline_spec *s = ctx;
-    FIELD(f, prefix, key);
     if (strcmp(key, "sealed") == 0)
         return get_string(p, vn, f, &s->dataset.sealed_dir, 4096, false);
     if (strcmp(key, "format") == 0) {
@@ -282,11 +273,10 @@ static int dataset_pair(parser *p, const char *prefix, const char *key, yaml_nod
 }
 
 /* ---- model ------------------------------------------------------------------ */
-static int model_pair(parser *p, const char *prefix, const char *key, yaml_node_t *kn,
+static int model_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                       yaml_node_t *vn, void *ctx)
 {
     sai_pipeline_spec *s = ctx;
-    FIELD(f, prefix, key);
     if (strcmp(key, "arch") == 0)
         return get_string(p, vn, f, &s->model.arch, 32, true);
     if (strcmp(key, "classes") == 0)
@@ -317,11 +307,10 @@ static int model_pair(parser *p, const char *prefix, const char *key, yaml_node_
 }
 
 /* ---- hyper ------------------------------------------------------------------ */
-static int hyper_pair(parser *p, const char *prefix, const char *key, yaml_node_t *kn,
+static int hyper_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                       yaml_node_t *vn, void *ctx)
 {
     sai_pipeline_spec *s = ctx;
-    FIELD(f, prefix, key);
     if (strcmp(key, "epochs") == 0)       return get_uint(p, vn, f, &s->hyper.epochs, 1, 1000);
     if (strcmp(key, "batch") == 0)        return get_uint(p, vn, f, &s->hyper.batch, 1, 4096);
     if (strcmp(key, "max_steps") == 0)    return get_uint(p, vn, f, &s->hyper.max_steps, 0, 100000000);
@@ -335,11 +324,10 @@ static int hyper_pair(parser *p, const char *prefix, const char *key, yaml_node_
 }
 
 /* ---- preprocess ------------------------------------------------------------ */
-static int pre_pair(parser *p, const char *prefix, const char *key, yaml_node_t *kn,
+static int pre_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
     sai_pipeline_spec *s = ctx;
-    FIELD(f, prefix, key);
     if (strcmp(key, "normalize") == 0)
         return get_bool(p, vn, f, &s->preprocess.normalize);
     if (strcmp(key, "augment") == 0) {
@@ -361,11 +349,10 @@ static int pre_pair(parser *p, const char *prefix, const char *key, yaml_node_t 
 }
 
 /* ---- kbs ---------------------------------------------------------------- */
-static int kbs_pair(parser *p, const char *prefix, const char *key, yaml_node_t *kn,
+static int kbs_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
     sai_pipeline_spec *s = ctx;
-    FIELD(f, prefix, key);
     if (strcmp(key, "url") == 0) {
         int rc = get_string(p, vn, f, &s->kbs.url, 256, false);
         if (rc == 0 && strncmp(s->kbs.url, "http://", 7) != 0 && strncmp(s->kbs.url, "https://", 8) != 0)
@@ -388,11 +375,10 @@ static int kbs_pair(parser *p, const char *prefix, const char *key, yaml_node_t 
 }
 
 /* ---- outputs ------------------------------------------------------------ */
-static int out_pair(parser *p, const char *prefix, const char *key, yaml_node_t *kn,
+static int out_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
     sai_pipeline_spec *s = ctx;
-    FIELD(f, prefix, key);
     if (strcmp(key, "dir") == 0)
         return get_string(p, vn, f, &s->outputs.dir, 4096, false);
     if (strcmp(key, "model") == 0)
@@ -401,11 +387,10 @@ static int out_pair(parser *p, const char *prefix, const char *key, yaml_node_t 
 }
 
 /* ---- top level -------------------------------------------------------- */
-static int top_pair(parser *p, const char *prefix, const char *key, yaml_node_t *kn,
+static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
     sai_pipeline_spec *s = ctx;
-    FIELD(f, prefix, key);
     if (strcmp(key, "version") == 0) {
         int rc = get_uint(p, vn, f, &s->version, 1, 1000);
         if (rc == 0 && s->version != SAI_SPEC_VERSION)
