@@ -253,3 +253,24 @@ int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, 
     }
     return 0;
 }
+
+/* Publish a finished temp file: fsync and close *fd (set to -1), then move
+ * tmp onto path: link() when excl (fails if path appeared meanwhile: no
+ * silent overwrite), else rename(). On failure tmp is left for the caller
+ * to unlink; the caller syncs path's directory. Shared by writer and reader. */
+int sai_seal__publish(int *fd, const char *tmp, const char *path, bool excl, sai_error *err)
+{
+    if (fsync(*fd) != 0)
+        return sai_error_set(err, SAI_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+    close(*fd);
+    *fd = -1;
+    if (excl) {
+        if (link(tmp, path) != 0)
+            return sai_error_set(err, errno == EEXIST ? SAI_EEXIST : SAI_EIO,
+                                 "cannot create %s: %s", path, strerror(errno));
+        unlink(tmp);
+    } else if (rename(tmp, path) != 0) {
+        return sai_error_set(err, SAI_EIO, "cannot rename onto %s: %s", path, strerror(errno));
+    }
+    return 0;
+}

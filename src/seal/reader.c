@@ -465,23 +465,8 @@ int sai_unseal_file(const char *in, const char *out, const uint8_t key[static SA
     }
     if ((rc = copy_out(r, fd, tmp, buf, bl, progress, err)) != 0)
         goto out;
-    if (fsync(fd) != 0) {
-        rc = sai_error_set(err, SAI_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+    if ((rc = sai_seal__publish(&fd, tmp, out, excl, err)) != 0)
         goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (excl) {
-        if (link(tmp, out) != 0) {
-            rc = sai_error_set(err, errno == EEXIST ? SAI_EEXIST : SAI_EIO,
-                               "cannot create %s: %s", out, strerror(errno));
-            goto out;
-        }
-        unlink(tmp);
-    } else if (rename(tmp, out) != 0) {
-        rc = sai_error_set(err, SAI_EIO, "cannot rename onto %s: %s", out, strerror(errno));
-        goto out;
-    }
     free(tmp);
     tmp = NULL;
     rc = sai_fsync_parent(out, err);

@@ -30,6 +30,9 @@ void sai_seal__nonce(uint8_t nonce[SAI_AEAD_NONCE_LEN], uint64_t i, bool last);
 /* Write all len bytes of p to fd, retrying on EINTR; name is for the message. */
 int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error *err);
 
+/* fsync and close *fd, then link (excl) or rename tmp onto path; format.c. */
+int sai_seal__publish(int *fd, const char *tmp, const char *path, bool excl, sai_error *err);
+
 /* Plaintext length of chunk i. */
 static inline size_t sai_seal__chunk_len(const sai_seal_header *h, uint64_t i)
 {

@@ -224,18 +224,8 @@ int sai_seal_writer_finish(sai_seal_writer *w, uint8_t ct_sha256[SAI_SHA256_LEN]
         if (rc != 0)
             return rc;
     }
-    if (fsync(w->fd) != 0)
-        return sai_error_set(err, SAI_EIO, "cannot sync %s: %s", w->tmp, strerror(errno));
-    close(w->fd);
-    w->fd = -1;
-    if (w->excl) {
-        if (link(w->tmp, w->path) != 0)
-            return sai_error_set(err, errno == EEXIST ? SAI_EEXIST : SAI_EIO,
-                                 "cannot create %s: %s", w->path, strerror(errno));
-        unlink(w->tmp);
-    } else if (rename(w->tmp, w->path) != 0) {
-        return sai_error_set(err, SAI_EIO, "cannot rename onto %s: %s", w->path, strerror(errno));
-    }
+    if ((rc = sai_seal__publish(&w->fd, w->tmp, w->path, w->excl, err)) != 0)
+        return rc;
     w->done = true;
     return sai_fsync_parent(w->path, err);
 }
