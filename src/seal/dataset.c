@@ -492,16 +492,8 @@ int sai_dataset_unseal_dir(const char *in_dir, const char *out_dir,
             size_t n = s->size - off < bl ? (size_t)(s->size - off) : bl;
             if ((rc = sai_seal_read_at(r, off, buf, n, err)) != 0)
                 goto out;
-            for (size_t w = 0; w < n;) {
-                ssize_t k = write(fd, buf + w, n - w);
-                if (k < 0 && errno == EINTR)
-                    continue;
-                if (k < 0) {
-                    rc = sai_error_set(err, SAI_EIO, "cannot write %s: %s", dst, strerror(errno));
-                    goto out;
-                }
-                w += (size_t)k;
-            }
+            if ((rc = sai_seal__write_all(fd, buf, n, dst, err)) != 0)
+                goto out;
             off += n;
             done += n;
             if (progress)
