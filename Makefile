@@ -11,13 +11,14 @@ JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD        ?= build
 FUZZ_SECONDS ?= 30
 CTEST_ARGS   ?=
+CMAKE_ARGS   ?=
 
 .PHONY: all build demo check test asan fuzz bench deps deps-check deps-bench clean
 
 all: build
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 deps:
@@ -34,14 +35,15 @@ demo: deps
 	@scripts/demo.sh
 
 check: deps-check
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build CMAKE_ARGS=-DSAI_REQUIRE_TESTS=ON
 	@$(MAKE) --no-print-directory test
 
 test:
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 asan: deps-check
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSAI_SANITIZE=ON -DSAI_BENCH=OFF >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSAI_SANITIZE=ON -DSAI_BENCH=OFF \
+	  -DSAI_REQUIRE_TESTS=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
