@@ -63,6 +63,9 @@ void sai_nn_model_free(sai_nn_model_t *m);
 /* Flags for sai_nn_model_create_ex. */
 #define SAI_NN_INFERENCE_ONLY 1u   /* no gradients, momentum or backward scratch:
                                     * forward and checkpoint load only */
+#define SAI_NN_NO_WINOGRAD    2u   /* 3x3 stride-1 convolutions by im2col + sgemm
+                                    * instead of Winograd F(2x2,3x3) (tests and
+                                    * benchmarks compare the two) */
 int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int in_h,
                            int in_w, int num_classes, int max_batch, uint64_t seed,
                            unsigned flags, sai_error *err) SAI_MUST_CHECK;

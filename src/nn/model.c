@@ -306,6 +306,7 @@ int nn_build(sai_nn_model_t *m, sai_error *err)
         /* One-layer graphs for the per-layer gradient checks (tests/nn). */
         const char *l = m->name + 5;
         if (strcmp(l, "conv3x3") == 0)       x = conv(m, x, 4, 3, 1, 1, "c");
+        else if (strcmp(l, "wino") == 0)     x = conv(m, x, 9, 3, 1, 1, "c");   /* Winograd (c >= 8) */
         else if (strcmp(l, "conv3x3s2") == 0) x = conv(m, x, 4, 3, 2, 1, "c");
         else if (strcmp(l, "conv1x1") == 0)  x = conv(m, x, 5, 1, 1, 0, "c");
         else if (strcmp(l, "conv1x1s2") == 0) x = conv(m, x, 5, 1, 2, 0, "c");
@@ -444,6 +445,10 @@ static size_t layout(sai_nn_model_t *m, float *base)
     size_t T = (size_t)m->scratch_threads;
     TAKE(m->col, T * round_up(m->col_floats));
     TAKE(m->ybuf, T * round_up(m->ybuf_floats));
+    m->wino_floats = round_up(m->wino_floats);
+    TAKE(m->wino, T * m->wino_floats);
+    TAKE(m->wino_u, m->wino_u_floats);
+    TAKE(m->wino_tap, T * round_up(9 * (size_t)m->wino_tap_c));
     if (!m->inference) {
         TAKE(m->dcol, T * round_up(m->col_floats));
         TAKE(m->dwbuf, T * round_up(m->dw_floats));
@@ -509,6 +514,7 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
     m->classes = num_classes; m->max_batch = max_batch;
     m->rng = seed ^ 0x5ec0de5a1ULL;
     m->inference = (flags & SAI_NN_INFERENCE_ONLY) != 0;
+    m->wino_off = (flags & SAI_NN_NO_WINOGRAD) != 0;
     int rc = nn_build(m, err);
     if (rc != 0) {
         free(m);
@@ -528,6 +534,19 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         if (op->kind != OP_CONV)
             continue;
         const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
+        if (m->tensors[op->w].numel > m->dw_floats)
+            m->dw_floats = m->tensors[op->w].numel;
+        if (nn_wino_eligible(m, op)) {
+            /* no im2col buffer: Winograd tiles instead */
+            size_t wf = nn_wino_thread_floats(m, op, !m->inference);
+            if (wf > m->wino_floats)
+                m->wino_floats = wf;
+            if (a->c > m->wino_tap_c)
+                m->wino_tap_c = a->c;
+            if (16 * m->tensors[op->w].numel / 9 > m->wino_u_floats)
+                m->wino_u_floats = 16 * m->tensors[op->w].numel / 9;
+            continue;
+        }
         int P = o->h * o->w, g = nn_conv_group(P);
         if (g > max_batch)
             g = max_batch;
@@ -537,8 +556,6 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         size_t yb = g > 1 ? (size_t)o->c * P * (size_t)g : 0;
         if (yb > m->ybuf_floats)
             m->ybuf_floats = yb;
-        if (m->tensors[op->w].numel > m->dw_floats)
-            m->dw_floats = m->tensors[op->w].numel;
     }
     m->scratch_threads = sai_nn_get_threads();
     size_t floats = layout(m, NULL);

@@ -72,6 +72,12 @@ struct sai_nn_model {
     size_t  dw_floats;           /* per thread conv weight-gradient buffer */
     size_t  ybuf_floats;         /* per thread [Co][g*P] output/gradient staging */
     float  *col, *dcol, *dwbuf, *ybuf;  /* [nthreads_max] copies each */
+    bool    wino_off;            /* SAI_NN_NO_WINOGRAD */
+    size_t  wino_floats;         /* per thread Winograd tiles (winograd.c) */
+    size_t  wino_u_floats;       /* shared transformed weights [16][K][C] */
+    float  *wino, *wino_u;
+    int     wino_tap_c;          /* largest C: per thread [9][C] tap scratch */
+    float  *wino_tap;
     int     scratch_threads;
     void   *arena;
     size_t  arena_bytes;
@@ -92,6 +98,15 @@ void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
+
+/* Winograd F(2x2,3x3) for 3x3 stride-1 pad-1 convolutions (winograd.c). */
+bool   nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op);
+bool   nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op);
+int    nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op);
+size_t nn_wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train);
+void   nn_wino_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void   nn_wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
+                        bool *used);
 
 /* Images per GEMM for a conv with P = Ho*Wo output pixels (conv.c). */
 static inline int nn_conv_group(int P)

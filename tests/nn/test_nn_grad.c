@@ -115,6 +115,13 @@ static void test_layers(void **state)
         print_message("%-16s max relative error %.2e\n", layers[i], e);
         assert_true(e < 1e-2);
     }
+    /* the Winograd path (3x3 stride 1, >= 8 channels), even and odd sizes */
+    static const int wino[][2] = {{6, 6}, {5, 7}};
+    for (size_t i = 0; i < 2; i++) {
+        double e = check_model("test-wino", 8, wino[i][0], wino[i][1], 40, 1e-2f);
+        print_message("test-wino %dx%d   max relative error %.2e\n", wino[i][0], wino[i][1], e);
+        assert_true(e < 1e-2);
+    }
 }
 
 /* Architecture check: trainable parameter counts equal those of the same
