@@ -448,7 +448,8 @@ static size_t layout(sai_nn_model_t *m, float *base)
     m->wino_floats = round_up(m->wino_floats);
     TAKE(m->wino, T * m->wino_floats);
     TAKE(m->wino_u, m->wino_u_floats);
-    TAKE(m->wino_tap, T * round_up(9 * (size_t)m->wino_tap_c));
+    m->wino_tap_floats = round_up(27 * (size_t)m->wino_tap_c);
+    TAKE(m->wino_tap, T * m->wino_tap_floats);
     if (!m->inference) {
         TAKE(m->dcol, T * round_up(m->col_floats));
         TAKE(m->dwbuf, T * round_up(m->dw_floats));
@@ -543,8 +544,8 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
                 m->wino_floats = wf;
             if (a->c > m->wino_tap_c)
                 m->wino_tap_c = a->c;
-            if (16 * m->tensors[op->w].numel / 9 > m->wino_u_floats)
-                m->wino_u_floats = 16 * m->tensors[op->w].numel / 9;
+            if (nn_wino_u_floats(m, op) > m->wino_u_floats)
+                m->wino_u_floats = nn_wino_u_floats(m, op);
             continue;
         }
         int P = o->h * o->w, g = nn_conv_group(P);

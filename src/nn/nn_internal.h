@@ -76,7 +76,8 @@ struct sai_nn_model {
     size_t  wino_floats;         /* per thread Winograd tiles (winograd.c) */
     size_t  wino_u_floats;       /* shared transformed weights [16][K][C] */
     float  *wino, *wino_u;
-    int     wino_tap_c;          /* largest C: per thread [9][C] tap scratch */
+    int     wino_tap_c;          /* largest C: per thread tap scratch */
+    size_t  wino_tap_floats;     /* per thread: [9][C] taps + [18][C] half transform */
     float  *wino_tap;
     int     scratch_threads;
     void   *arena;
@@ -104,6 +105,7 @@ bool   nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op);
 bool   nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op);
 int    nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op);
 size_t nn_wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train);
+size_t nn_wino_u_floats(const sai_nn_model_t *m, const nn_op *op);
 void   nn_wino_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void   nn_wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
                         bool *used);

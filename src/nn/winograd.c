@@ -1,10 +1,11 @@
 /*
- * winograd.c — 3x3 stride-1 pad-1 convolutions as Winograd F(2x2,3x3)
- * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks"):
- * every 2x2 output tile is A^T [ (G g G^T) . (B^T d B) ] A over the 4x4
- * input tile d, so a layer becomes 16 independent GEMMs over transformed
- * tiles with 16 multiply-adds per output pair of channels per tile instead
- * of 36 — 2.25x less arithmetic than im2col.
+ * winograd.c — 3x3 stride-1 pad-1 convolutions as Winograd F(4x4,3x3)
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
+ * interpolation points 0, 1, -1, 2, -2, inf): every 4x4 output tile is
+ * A^T [ (G g G^T) . (B^T d B) ] A over the 6x6 input tile d, so a layer
+ * becomes 36 independent GEMMs over transformed tiles with 36
+ * multiply-adds per output pair of channels per tile instead of 144 — 4x
+ * less arithmetic than im2col.
  *
  * Backward is the exact adjoint of that algorithm, sharing the transformed
  * output gradient dM = A dY A^T between the two GEMMs:
@@ -13,19 +14,20 @@
  * so training runs all three passes at the reduced cost. Results match the
  * im2col path to float rounding (nn.test_nn_wino checks forward, input and
  * weight gradients on odd and even sizes; nn.test_nn_torch pins the whole
- * ResNet-8 to PyTorch).
+ * ResNet-8 to PyTorch; nn.test_nn_grad checks the layer by finite
+ * differences).
  *
  * Layout: per chunk of nt tiles (a range of the thread's images' tiles, in
- * image / tile-row / tile-column order), V[16][C][nt], M[16][K][nt] and
- * dV[16][C][nt]; transformed weights U[16][K][C] are shared (computed at the
- * start of each forward and backward). Each thread accumulates a private
- * dU[16][K][C] and transforms it into its private weight-gradient buffer,
- * summed by nn_conv_backward like the im2col path's.
+ * image / tile-row / tile-column order), V[36][C][nt], M[36][K][nt] and
+ * dV[36][C][nt]; transformed weights U[36][K][C] are shared (computed at
+ * the start of each forward and backward). Each thread accumulates a
+ * private dU[36][K][C] and transforms it into its private weight-gradient
+ * buffer, summed by nn_conv_backward like the im2col path's.
  *
- * The transforms are written over runs of tiles in one tile row so the
- * compiler vectorises them; they are built for AVX2 as well as the
- * baseline and picked at load time (GCC function multi-versioning), so the
- * binary runs on any x86-64.
+ * The transforms run over runs of tiles in one tile row, structure of
+ * arrays, so the compiler vectorises them; they are built for AVX2 as well
+ * as the baseline and picked at load time (GCC function multi-versioning),
+ * so the binary runs on any x86-64.
  */
 #include <string.h>
 
@@ -40,7 +42,21 @@
 #define WINO_CLONES
 #endif
 
-#define WINO_MAX_ROW 1040   /* padded row: 2 * ceil(1024 / 2) + 2 floats, rounded up */
+/* The transforms' loops over tiles read and write through arrays of row
+ * pointers that never overlap; say so, or the compiler keeps them scalar. */
+#if defined(__clang__)
+#define IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define IVDEP _Pragma("GCC ivdep")
+#else
+#define IVDEP
+#endif
+
+#define WM 4                        /* output tile */
+#define WA 6                        /* input tile (WM + 2) */
+#define WX (WA * WA)                /* transformed planes */
+#define WINO_MAX_T 264              /* tiles per row: ceil(1024 / 4) + margin */
+#define WINO_MAX_ROW (WM * WINO_MAX_T + 8)
 
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -63,10 +79,11 @@ int nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op)
 {
     const nn_act *a = &m->acts[op->in];
     int C = a->c, K = m->acts[op->out].c, mx = C > K ? C : K;
-    int nt = (int)(524288 / (16 * (size_t)mx));
+    int nt = (int)(524288 / (WX * (size_t)mx));
     nt &= ~15;
     nt = nt < 32 ? 32 : nt > 512 ? 512 : nt;
-    size_t tiles = (size_t)m->max_batch * (size_t)((a->h + 1) / 2) * (size_t)((a->w + 1) / 2);
+    size_t tiles = (size_t)m->max_batch * (size_t)((a->h + WM - 1) / WM) *
+                   (size_t)((a->w + WM - 1) / WM);
     return tiles < (size_t)nt ? (int)tiles : nt;
 }
 
@@ -74,13 +91,16 @@ size_t nn_wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool trai
 {
     size_t C = (size_t)m->acts[op->in].c, K = (size_t)m->acts[op->out].c;
     size_t nt = (size_t)nn_wino_chunk(m, op);
-    size_t f = r16(16 * C * nt) + r16(16 * K * nt);
+    size_t f = r16(WX * C * nt) + r16(WX * K * nt);
     if (train)
-        f += r16(16 * C * nt) + r16(16 * K * C);
+        f += r16(WX * C * nt) + r16(WX * K * C);
     return f;
 }
 
-/* ---- weight transforms ---------------------------------------------- */
+size_t nn_wino_u_floats(const sai_nn_model_t *m, const nn_op *op)
+{
+    return WX * (size_t)m->acts[op->in].c * (size_t)m->acts[op->out].c;
+}
 
 typedef struct {
     sai_nn_model_t *m;
@@ -91,11 +111,75 @@ typedef struct {
     bool used[SAI_NN_MAX_THREADS];
 } wino_ctx;
 
-/* The weight transforms run over a row of c at a time (taps gathered into
- * tap[9][C] first) so the compiler vectorises them and every U store is
- * contiguous. */
+/* ---- the 1-D transforms, on structure-of-arrays rows ------------------ */
 
-/* U[xi][k][c] = (G g G^T)[xi] for g = W[k][c], k in [k0, k1). */
+/* o = B^T d (6 from 6) */
+#define BT6(d, o, j) do { \
+    float d0_ = (d)[0][j], d1_ = (d)[1][j], d2_ = (d)[2][j]; \
+    float d3_ = (d)[3][j], d4_ = (d)[4][j], d5_ = (d)[5][j]; \
+    (o)[0][j] = 4.0f * d0_ - 5.0f * d2_ + d4_; \
+    (o)[1][j] = -4.0f * (d1_ + d2_) + d3_ + d4_; \
+    (o)[2][j] = 4.0f * (d1_ - d2_) - d3_ + d4_; \
+    (o)[3][j] = 2.0f * (d3_ - d1_) - d2_ + d4_; \
+    (o)[4][j] = 2.0f * (d1_ - d3_) - d2_ + d4_; \
+    (o)[5][j] = 4.0f * d1_ - 5.0f * d3_ + d5_; } while (0)
+
+/* o = B v (6 from 6), the adjoint of BT6 */
+#define B6(v, o, j) do { \
+    float v0_ = (v)[0][j], v1_ = (v)[1][j], v2_ = (v)[2][j]; \
+    float v3_ = (v)[3][j], v4_ = (v)[4][j], v5_ = (v)[5][j]; \
+    (o)[0][j] = 4.0f * v0_; \
+    (o)[1][j] = 4.0f * (v2_ - v1_) + 2.0f * (v4_ - v3_) + 4.0f * v5_; \
+    (o)[2][j] = -5.0f * v0_ - 4.0f * (v1_ + v2_) - v3_ - v4_; \
+    (o)[3][j] = v1_ - v2_ + 2.0f * (v3_ - v4_) - 5.0f * v5_; \
+    (o)[4][j] = v0_ + v1_ + v2_ + v3_ + v4_; \
+    (o)[5][j] = v5_; } while (0)
+
+/* o = A^T m (4 from 6) */
+#define AT6(mm, o, j) do { \
+    float m0_ = (mm)[0][j], m1_ = (mm)[1][j], m2_ = (mm)[2][j]; \
+    float m3_ = (mm)[3][j], m4_ = (mm)[4][j], m5_ = (mm)[5][j]; \
+    float s12_ = m1_ + m2_, d12_ = m1_ - m2_, s34_ = m3_ + m4_, d34_ = m3_ - m4_; \
+    (o)[0][j] = m0_ + s12_ + s34_; \
+    (o)[1][j] = d12_ + 2.0f * d34_; \
+    (o)[2][j] = s12_ + 4.0f * s34_; \
+    (o)[3][j] = d12_ + 8.0f * d34_ + m5_; } while (0)
+
+/* o = A y (6 from 4), the adjoint of AT6 */
+#define A6(y, o, j) do { \
+    float y0_ = (y)[0][j], y1_ = (y)[1][j], y2_ = (y)[2][j], y3_ = (y)[3][j]; \
+    float e_ = y0_ + y2_, f_ = y1_ + y3_, g_ = y0_ + 4.0f * y2_, h_ = 2.0f * y1_ + 8.0f * y3_; \
+    (o)[0][j] = y0_; \
+    (o)[1][j] = e_ + f_; \
+    (o)[2][j] = e_ - f_; \
+    (o)[3][j] = g_ + h_; \
+    (o)[4][j] = g_ - h_; \
+    (o)[5][j] = y3_; } while (0)
+
+/* o = G g (6 from 3) */
+#define G6(g, o, j) do { \
+    float g0_ = (g)[0][j], g1_ = (g)[1][j], g2_ = (g)[2][j]; \
+    float a_ = g0_ + g2_, b_ = g0_ * (1.0f / 24.0f) + g2_ * (1.0f / 6.0f); \
+    (o)[0][j] = 0.25f * g0_; \
+    (o)[1][j] = -(a_ + g1_) * (1.0f / 6.0f); \
+    (o)[2][j] = -(a_ - g1_) * (1.0f / 6.0f); \
+    (o)[3][j] = b_ + g1_ * (1.0f / 12.0f); \
+    (o)[4][j] = b_ - g1_ * (1.0f / 12.0f); \
+    (o)[5][j] = g2_; } while (0)
+
+/* o = G^T u (3 from 6), the adjoint of G6 */
+#define GT6(u, o, j) do { \
+    float u0_ = (u)[0][j], u1_ = (u)[1][j], u2_ = (u)[2][j]; \
+    float u3_ = (u)[3][j], u4_ = (u)[4][j], u5_ = (u)[5][j]; \
+    (o)[0][j] = 0.25f * u0_ - (u1_ + u2_) * (1.0f / 6.0f) + (u3_ + u4_) * (1.0f / 24.0f); \
+    (o)[1][j] = (u2_ - u1_) * (1.0f / 6.0f) + (u3_ - u4_) * (1.0f / 12.0f); \
+    (o)[2][j] = (u3_ + u4_ - u1_ - u2_) * (1.0f / 6.0f) + u5_; } while (0)
+
+/* ---- weight transforms ---------------------------------------------- */
+
+/* U[xi][k][c] = (G g G^T)[xi] for g = W[k][c], k in [k0, k1), a row of c
+ * at a time (taps gathered into tap[9][C] first) so the loops vectorise
+ * and every U store is contiguous. */
 WINO_CLONES
 static void wtrans_task(void *vc, long k0, long k1, int tid)
 {
@@ -103,62 +187,70 @@ static void wtrans_task(void *vc, long k0, long k1, int tid)
     const float *W = cx->m->tensors[cx->op->w].data;
     int C = cx->C, K = cx->K;
     size_t S = (size_t)K * C;
-    float *tap = cx->m->wino_tap + (size_t)tid * 9 * (size_t)cx->m->wino_tap_c;
+    float *tap = cx->m->wino_tap + (size_t)tid * (size_t)cx->m->wino_tap_floats;
+    float *gg = tap + 9 * (size_t)cx->m->wino_tap_c;   /* [6][3][C]: G g */
     for (long k = k0; k < k1; k++) {
         const float *wk = W + (size_t)k * C * 9;
         for (int c = 0; c < C; c++)
             for (int q = 0; q < 9; q++)
                 tap[(size_t)q * C + c] = wk[(size_t)c * 9 + q];
-        float *u = cx->m->wino_u + (size_t)k * C;
-        for (int i = 0; i < 4; i++) {
-            /* row i of G g: G's row i over the taps' rows */
-            const float *g0 = tap, *g1 = tap + 3 * (size_t)C, *g2 = tap + 6 * (size_t)C;
-            float *u0 = u + (size_t)(i * 4 + 0) * S, *u1 = u + (size_t)(i * 4 + 1) * S;
-            float *u2 = u + (size_t)(i * 4 + 2) * S, *u3 = u + (size_t)(i * 4 + 3) * S;
-            for (int c = 0; c < C; c++) {
-                float t[3];
-                for (int j = 0; j < 3; j++) {
-                    float a0 = g0[(size_t)j * C + c], a1 = g1[(size_t)j * C + c];
-                    float a2 = g2[(size_t)j * C + c];
-                    t[j] = i == 0 ? a0 : i == 1 ? 0.5f * (a0 + a1 + a2)
-                         : i == 2 ? 0.5f * (a0 - a1 + a2) : a2;
-                }
-                u0[c] = t[0];
-                u1[c] = 0.5f * (t[0] + t[1] + t[2]);
-                u2[c] = 0.5f * (t[0] - t[1] + t[2]);
-                u3[c] = t[2];
-            }
+        for (int j = 0; j < 3; j++) {   /* column j of g: rows 0..2 are taps j, 3+j, 6+j */
+            const float *in[3] = {tap + (size_t)j * C, tap + (size_t)(3 + j) * C,
+                                  tap + (size_t)(6 + j) * C};
+            float *out[6];
+            for (int i = 0; i < 6; i++)
+                out[i] = gg + (size_t)(i * 3 + j) * C;
+            IVDEP
+            for (int c = 0; c < C; c++)
+                G6(in, out, c);
+        }
+        for (int i = 0; i < 6; i++) {   /* row i of (G g) G^T */
+            const float *in[3] = {gg + (size_t)(i * 3) * C, gg + (size_t)(i * 3 + 1) * C,
+                                  gg + (size_t)(i * 3 + 2) * C};
+            float *out[6];
+            for (int q = 0; q < 6; q++)
+                out[q] = cx->m->wino_u + (size_t)(i * WA + q) * S + (size_t)k * C;
+            IVDEP
+            for (int c = 0; c < C; c++)
+                G6(in, out, c);
         }
     }
 }
 
 static void weight_transform(wino_ctx *cx)
 {
-    int T = nn_grain((size_t)cx->K * cx->C * 16);
+    int T = nn_grain((size_t)cx->K * cx->C * WX);
     nn_parallel(cx->K, T < cx->m->scratch_threads ? T : cx->m->scratch_threads, wtrans_task, cx);
 }
 
-/* dw[k][c] += G^T dU[k][c] G; tap is [9][C] scratch */
+/* dw[k][c] += G^T dU[k][c] G; tap is the thread's tap scratch */
 WINO_CLONES
-static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap)
+static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap, int tap_c)
 {
     size_t S = (size_t)K * C;
+    float *gu = tap + 9 * (size_t)tap_c;   /* [3][6][C]: G^T dU */
     for (int k = 0; k < K; k++) {
-        const float *u = dU + (size_t)k * C;
-        for (int a = 0; a < 3; a++) {
-            /* row a of G^T dU: combine rows 0..3 of each column q */
-            for (int c = 0; c < C; c++) {
-                float t[4];
-                for (int q = 0; q < 4; q++) {
-                    float u0 = u[(size_t)(0 * 4 + q) * S + c], u1 = u[(size_t)(1 * 4 + q) * S + c];
-                    float u2 = u[(size_t)(2 * 4 + q) * S + c], u3 = u[(size_t)(3 * 4 + q) * S + c];
-                    t[q] = a == 0 ? u0 + 0.5f * (u1 + u2) : a == 1 ? 0.5f * (u1 - u2)
-                         : 0.5f * (u1 + u2) + u3;
-                }
-                tap[(size_t)(a * 3 + 0) * C + c] = t[0] + 0.5f * (t[1] + t[2]);
-                tap[(size_t)(a * 3 + 1) * C + c] = 0.5f * (t[1] - t[2]);
-                tap[(size_t)(a * 3 + 2) * C + c] = 0.5f * (t[1] + t[2]) + t[3];
-            }
+        for (int q = 0; q < 6; q++) {   /* column q of dU */
+            const float *in[6];
+            float *out[3];
+            for (int i = 0; i < 6; i++)
+                in[i] = dU + (size_t)(i * WA + q) * S + (size_t)k * C;
+            for (int a = 0; a < 3; a++)
+                out[a] = gu + (size_t)(a * 6 + q) * C;
+            IVDEP
+            for (int c = 0; c < C; c++)
+                GT6(in, out, c);
+        }
+        for (int a = 0; a < 3; a++) {   /* row a of (G^T dU) G */
+            const float *in[6];
+            float *out[3];
+            for (int q = 0; q < 6; q++)
+                in[q] = gu + (size_t)(a * 6 + q) * C;
+            for (int b = 0; b < 3; b++)
+                out[b] = tap + (size_t)(a * 3 + b) * C;
+            IVDEP
+            for (int c = 0; c < C; c++)
+                GT6(in, out, c);
         }
         float *g = dw + (size_t)k * C * 9;
         for (int c = 0; c < C; c++)
@@ -167,19 +259,17 @@ static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap)
     }
 }
 
-/* ---- tile transforms over one run of tiles in a tile row ------------- */
+/* ---- tile transforms over one run of cnt tiles in tile row ty -------- */
 
-/* V[xi][ld * .] for tiles tx0..tx0+cnt-1 of tile row ty of plane x (H x W):
- * v[xi * vs + j] for j < cnt. */
-WINO_CLONES
-static void in_transform(const float *x, int H, int W, int ty, int tx0, int cnt, float *v,
-                         size_t vs)
+/* Padded input rows 4ty-1 .. 4ty+4, columns 4tx0-1 .. 4(tx0+cnt)+2 (zero
+ * outside the plane), split by column phase: s[r][p][j] = column 4j + p. */
+static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, int cnt,
+                      int shift, float (*buf)[WINO_MAX_ROW])
 {
-    float rows[4][WINO_MAX_ROW];
-    int wlen = 2 * cnt + 2, col0 = 2 * tx0 - 1;
-    for (int r = 0; r < 4; r++) {
-        int ih = 2 * ty - 1 + r;
-        float *d = rows[r];
+    int wlen = WM * cnt + 4, col0 = WM * tx0 - shift;
+    for (int r = 0; r < nrows; r++) {
+        int ih = y0 + r;
+        float *d = buf[r];
         if (ih < 0 || ih >= H) {
             memset(d, 0, (size_t)wlen * sizeof(float));
             continue;
@@ -187,144 +277,139 @@ static void in_transform(const float *x, int H, int W, int ty, int tx0, int cnt,
         const float *xr = x + (size_t)ih * W;
         int j0 = col0 < 0 ? -col0 : 0;
         int j1 = W - col0 < wlen ? W - col0 : wlen;
-        for (int j = 0; j < j0; j++)
-            d[j] = 0.0f;
-        if (j1 > j0)
-            memcpy(d + j0, xr + col0 + j0, (size_t)(j1 - j0) * sizeof(float));
-        for (int j = j1 > j0 ? j1 : j0; j < wlen; j++)
-            d[j] = 0.0f;
-    }
-    /* row transform (d B), then column transform (B^T .) */
-    float e[4][4][WINO_MAX_ROW / 2];
-    for (int r = 0; r < 4; r++) {
-        const float *d = rows[r];
-        for (int j = 0; j < cnt; j++) {
-            float a0 = d[2 * j], a1 = d[2 * j + 1], a2 = d[2 * j + 2], a3 = d[2 * j + 3];
-            e[r][0][j] = a0 - a2;
-            e[r][1][j] = a1 + a2;
-            e[r][2][j] = a2 - a1;
-            e[r][3][j] = a1 - a3;
-        }
-    }
-    for (int q = 0; q < 4; q++) {
-        float *v0 = v + (size_t)(0 * 4 + q) * vs, *v1 = v + (size_t)(1 * 4 + q) * vs;
-        float *v2 = v + (size_t)(2 * 4 + q) * vs, *v3 = v + (size_t)(3 * 4 + q) * vs;
-        const float *e0 = e[0][q], *e1 = e[1][q], *e2 = e[2][q], *e3 = e[3][q];
-        for (int j = 0; j < cnt; j++) {
-            v0[j] = e0[j] - e2[j];
-            v1[j] = e1[j] + e2[j];
-            v2[j] = e2[j] - e1[j];
-            v3[j] = e1[j] - e3[j];
-        }
+        if (j1 < j0)
+            j1 = j0;
+        memset(d, 0, (size_t)j0 * sizeof(float));
+        memcpy(d + j0, xr + col0 + j0, (size_t)(j1 - j0) * sizeof(float));
+        memset(d + j1, 0, (size_t)(wlen - j1) * sizeof(float));
     }
 }
 
-/* y rows 2ty, 2ty+1 of plane y (H x W) from M tiles: y = A^T m A. */
+/* V planes for the run: v[xi * vs + j] */
+WINO_CLONES
+static void in_transform(const float *x, int H, int W, int ty, int tx0, int cnt, float *v,
+                         size_t vs)
+{
+    float rows[WA][WINO_MAX_ROW];
+    float d[WA][WINO_MAX_T], e[WA][WA][WINO_MAX_T];
+    load_rows(x, H, W, WM * ty - 1, WA, tx0, cnt, 1, rows);
+    for (int r = 0; r < WA; r++) {
+        const float *row = rows[r];
+        for (int j = 0; j < cnt; j++)
+            for (int i = 0; i < WA; i++)
+                d[i][j] = row[WM * j + i];
+        for (int j = 0; j < cnt; j++)
+            BT6(d, e[r], j);
+    }
+    for (int q = 0; q < WA; q++) {
+        const float *in[WA];
+        float *out[WA];
+        for (int r = 0; r < WA; r++) {
+            in[r] = e[r][q];
+            out[r] = v + (size_t)(r * WA + q) * vs;
+        }
+        IVDEP
+        for (int j = 0; j < cnt; j++)
+            BT6(in, out, j);
+    }
+}
+
+/* y rows 4ty .. 4ty+3 of plane y (H x W) from M planes: y = A^T m A. */
 WINO_CLONES
 static void out_transform(const float *mm, size_t ms, float *y, int H, int W, int ty, int tx0,
                           int cnt)
 {
-    float o[2][WINO_MAX_ROW];
-    float t[2][4][WINO_MAX_ROW / 2];   /* A^T m: 2 rows x 4 columns per tile */
-    for (int q = 0; q < 4; q++) {
-        const float *m0 = mm + (size_t)(0 * 4 + q) * ms, *m1 = mm + (size_t)(1 * 4 + q) * ms;
-        const float *m2 = mm + (size_t)(2 * 4 + q) * ms, *m3 = mm + (size_t)(3 * 4 + q) * ms;
-        for (int j = 0; j < cnt; j++) {
-            t[0][q][j] = m0[j] + m1[j] + m2[j];
-            t[1][q][j] = m1[j] - m2[j] - m3[j];
-        }
+    float t[WM][WA][WINO_MAX_T], o[WM][WINO_MAX_T];
+    float row[WINO_MAX_ROW];
+    for (int q = 0; q < WA; q++) {
+        const float *in[WA];
+        float *out[WM];
+        for (int i = 0; i < WA; i++)
+            in[i] = mm + (size_t)(i * WA + q) * ms;
+        for (int r = 0; r < WM; r++)
+            out[r] = t[r][q];
+        IVDEP
+        for (int j = 0; j < cnt; j++)
+            AT6(in, out, j);
     }
-    for (int r = 0; r < 2; r++)
-        for (int j = 0; j < cnt; j++) {
-            o[r][2 * j] = t[r][0][j] + t[r][1][j] + t[r][2][j];
-            o[r][2 * j + 1] = t[r][1][j] - t[r][2][j] - t[r][3][j];
-        }
-    int c0 = 2 * tx0, len = 2 * cnt;
+    int c0 = WM * tx0, len = WM * cnt;
     if (c0 + len > W)
         len = W - c0;
-    for (int r = 0; r < 2; r++) {
-        int oh = 2 * ty + r;
-        if (oh < H)
-            memcpy(y + (size_t)oh * W + c0, o[r], (size_t)len * sizeof(float));
+    for (int r = 0; r < WM; r++) {
+        int oh = WM * ty + r;
+        if (oh >= H)
+            break;
+        for (int j = 0; j < cnt; j++)
+            AT6(t[r], o, j);
+        for (int j = 0; j < cnt; j++)
+            for (int s = 0; s < WM; s++)
+                row[WM * j + s] = o[s][j];
+        memcpy(y + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
     }
 }
 
-/* dM = A dY A^T for the 2x2 tiles of dy rows 2ty, 2ty+1 (zero outside). */
+/* dM = A dY A^T for the 4x4 tiles of dy rows 4ty .. 4ty+3 (zero outside). */
 WINO_CLONES
 static void dy_transform(const float *dy, int H, int W, int ty, int tx0, int cnt, float *dm,
                          size_t ms)
 {
-    float rows[2][WINO_MAX_ROW];
-    int c0 = 2 * tx0, len = 2 * cnt, have = W - c0 < len ? W - c0 : len;
-    for (int r = 0; r < 2; r++) {
-        int oh = 2 * ty + r;
-        if (oh >= H) {
-            memset(rows[r], 0, (size_t)len * sizeof(float));
-            continue;
-        }
-        memcpy(rows[r], dy + (size_t)oh * W + c0, (size_t)have * sizeof(float));
-        for (int j = have; j < len; j++)
-            rows[r][j] = 0.0f;
+    float rows[WM][WINO_MAX_ROW];
+    float yv[WM][WINO_MAX_T], a[WM][WA][WINO_MAX_T];
+    load_rows(dy, H, W, WM * ty, WM, tx0, cnt, 0, rows);
+    for (int r = 0; r < WM; r++) {
+        for (int j = 0; j < cnt; j++)
+            for (int s = 0; s < WM; s++)
+                yv[s][j] = rows[r][WM * j + s];
+        for (int j = 0; j < cnt; j++)
+            A6(yv, a[r], j);
     }
-    /* rows of A dY: (p, q), (p + r, q + s), (p - r, q - s), (-r, -s);
-     * each row (u, w) times A^T: (u, u + w, u - w, -w) */
-    float u[4][WINO_MAX_ROW / 2], w[4][WINO_MAX_ROW / 2];
-    for (int j = 0; j < cnt; j++) {
-        float p = rows[0][2 * j], q = rows[0][2 * j + 1];
-        float r = rows[1][2 * j], s = rows[1][2 * j + 1];
-        u[0][j] = p;     w[0][j] = q;
-        u[1][j] = p + r; w[1][j] = q + s;
-        u[2][j] = p - r; w[2][j] = q - s;
-        u[3][j] = -r;    w[3][j] = -s;
-    }
-    for (int i = 0; i < 4; i++) {
-        float *d0 = dm + (size_t)(i * 4 + 0) * ms, *d1 = dm + (size_t)(i * 4 + 1) * ms;
-        float *d2 = dm + (size_t)(i * 4 + 2) * ms, *d3 = dm + (size_t)(i * 4 + 3) * ms;
-        const float *ui = u[i], *wi = w[i];
-        for (int j = 0; j < cnt; j++) {
-            d0[j] = ui[j];
-            d1[j] = ui[j] + wi[j];
-            d2[j] = ui[j] - wi[j];
-            d3[j] = -wi[j];
-        }
+    for (int q = 0; q < WA; q++) {
+        const float *in[WM];
+        float *out[WA];
+        for (int r = 0; r < WM; r++)
+            in[r] = a[r][q];
+        for (int i = 0; i < WA; i++)
+            out[i] = dm + (size_t)(i * WA + q) * ms;
+        IVDEP
+        for (int j = 0; j < cnt; j++)
+            A6(in, out, j);
     }
 }
 
-/* dx += B dV B^T over the 4x4 input tiles (overlapping by 2) of tile row ty. */
+/* dx += B dV B^T over the 6x6 input tiles (overlapping by 2) of tile row ty. */
 WINO_CLONES
 static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, int ty, int tx0,
                          int cnt)
 {
-    /* B v for a 4-vector: (v0, v1 - v2 + v3, -v0 + v1 + v2, -v3) */
-    float t[4][4][WINO_MAX_ROW / 2];   /* rows of B dV: [row][col q][tile] */
-    for (int q = 0; q < 4; q++) {
-        const float *v0 = dv + (size_t)(0 * 4 + q) * vs, *v1 = dv + (size_t)(1 * 4 + q) * vs;
-        const float *v2 = dv + (size_t)(2 * 4 + q) * vs, *v3 = dv + (size_t)(3 * 4 + q) * vs;
-        for (int j = 0; j < cnt; j++) {
-            t[0][q][j] = v0[j];
-            t[1][q][j] = v1[j] - v2[j] + v3[j];
-            t[2][q][j] = -v0[j] + v1[j] + v2[j];
-            t[3][q][j] = -v3[j];
-        }
-    }
-    /* columns: tile j covers padded columns 2j..2j+3 (real 2(tx0+j)-1 ..);
-     * even pass adds columns 2j, 2j+1 (no overlap between tiles), odd pass
-     * adds 2j+2, 2j+3. */
+    float t[WA][WA][WINO_MAX_T], o[WA][WINO_MAX_T];
     float row[WINO_MAX_ROW];
-    int col0 = 2 * tx0 - 1, wlen = 2 * cnt + 2;
-    for (int r = 0; r < 4; r++) {
-        int ih = 2 * ty - 1 + r;
+    for (int q = 0; q < WA; q++) {
+        const float *in[WA];
+        float *out[WA];
+        for (int i = 0; i < WA; i++) {
+            in[i] = dv + (size_t)(i * WA + q) * vs;
+            out[i] = t[i][q];
+        }
+        IVDEP
+        for (int j = 0; j < cnt; j++)
+            B6(in, out, j);
+    }
+    /* tile j covers padded columns 4j .. 4j+5 (real 4(tx0+j)-1 ..): columns
+     * 4j .. 4j+3 are stored, then 4j+4, 4j+5 added (next tile's first two) */
+    int col0 = WM * tx0 - 1, wlen = WM * cnt + 2;
+    for (int r = 0; r < WA; r++) {
+        int ih = WM * ty - 1 + r;
         if (ih < 0 || ih >= H)
             continue;
-        const float *a0 = t[r][0], *a1 = t[r][1], *a2 = t[r][2], *a3 = t[r][3];
+        for (int j = 0; j < cnt; j++)
+            B6(t[r], o, j);
+        for (int j = 0; j < cnt; j++)
+            for (int s = 0; s < WM; s++)
+                row[WM * j + s] = o[s][j];
+        row[WM * cnt] = row[WM * cnt + 1] = 0.0f;
         for (int j = 0; j < cnt; j++) {
-            row[2 * j] = a0[j];
-            row[2 * j + 1] = a1[j] - a2[j] + a3[j];
-        }
-        row[2 * cnt] = row[2 * cnt + 1] = 0.0f;
-        for (int j = 0; j < cnt; j++) {
-            row[2 * j + 2] += -a0[j] + a1[j] + a2[j];
-            row[2 * j + 3] += -a3[j];
+            row[WM * j + 4] += o[4][j];
+            row[WM * j + 5] += o[5][j];
         }
         float *xr = dx + (size_t)ih * W;
         int j0 = col0 < 0 ? -col0 : 0;
@@ -374,13 +459,13 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
     const nn_act *a = &m->acts[cx->op->in], *o = &m->acts[cx->op->out];
     int C = cx->C, K = cx->K, H = cx->H, W = cx->W;
     float *V = m->wino + (size_t)tid * m->wino_floats;
-    float *M = V + r16(16 * (size_t)C * cx->nt);
+    float *M = V + r16(WX * (size_t)C * cx->nt);
     long total = (long)cx->n * cx->P;
     for (long ch = c0; ch < c1; ch++) {
         long t0 = ch * cx->nt;
         int nt = (int)(total - t0 < cx->nt ? total - t0 : cx->nt);
         gather_v(cx, a->x, a->size, t0, nt, V);
-        for (int xi = 0; xi < 16; xi++)
+        for (int xi = 0; xi < WX; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
                         m->wino_u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
                         M + (size_t)xi * K * nt, nt);
@@ -404,8 +489,8 @@ static void setup(wino_ctx *cx, sai_nn_model_t *m, const nn_op *op, int n)
     cx->K = m->acts[op->out].c;
     cx->H = a->h;
     cx->W = a->w;
-    cx->th = (a->h + 1) / 2;
-    cx->tw = (a->w + 1) / 2;
+    cx->th = (a->h + WM - 1) / WM;
+    cx->tw = (a->w + WM - 1) / WM;
     cx->P = cx->th * cx->tw;
     cx->nt = nn_wino_chunk(m, op);
 }
@@ -429,10 +514,10 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
     int C = cx->C, K = cx->K, H = cx->H, W = cx->W;
     bool need_dx = a->need_grad;
     float *V = m->wino + (size_t)tid * m->wino_floats;
-    float *dM = V + r16(16 * (size_t)C * cx->nt);
-    float *dV = dM + r16(16 * (size_t)K * cx->nt);
-    float *dU = dV + r16(16 * (size_t)C * cx->nt);
-    memset(dU, 0, 16 * (size_t)K * C * sizeof(float));
+    float *dM = V + r16(WX * (size_t)C * cx->nt);
+    float *dV = dM + r16(WX * (size_t)K * cx->nt);
+    float *dU = dV + r16(WX * (size_t)C * cx->nt);
+    memset(dU, 0, WX * (size_t)K * C * sizeof(float));
     long end = i1 * cx->P;
     for (long t0 = i0 * cx->P; t0 < end; t0 += cx->nt) {
         int nt = (int)(end - t0 < cx->nt ? end - t0 : cx->nt);
@@ -444,13 +529,13 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
                              dM + (size_t)k * nt + off, ms);
         });
         gather_v(cx, a->x, a->size, t0, nt, V);
-        for (int xi = 0; xi < 16; xi++)
+        for (int xi = 0; xi < WX; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nt, 1.0f,
                         dM + (size_t)xi * ms, nt, V + (size_t)xi * vs, nt, 1.0f,
                         dU + (size_t)xi * K * C, C);
         if (!need_dx)
             continue;
-        for (int xi = 0; xi < 16; xi++)
+        for (int xi = 0; xi < WX; xi++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, nt, K, 1.0f,
                         m->wino_u + (size_t)xi * K * C, C, dM + (size_t)xi * ms, nt, 0.0f,
                         dV + (size_t)xi * vs, nt);
@@ -464,7 +549,7 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
     float *dw = cx->dw[tid];
     if (tid != 0)
         memset(dw, 0, (size_t)K * C * 9 * sizeof(float));
-    dw_from_du(dU, dw, K, C, m->wino_tap + (size_t)tid * 9 * (size_t)m->wino_tap_c);
+    dw_from_du(dU, dw, K, C, m->wino_tap + (size_t)tid * m->wino_tap_floats, m->wino_tap_c);
     cx->used[tid] = true;
 }
 
