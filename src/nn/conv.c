@@ -154,7 +154,7 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
 
 void nn_conv_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
-    if (nn_wino_eligible(m, op)) {
+    if (nn_wino_eligible(m, op, n)) {
         nn_wino_forward(m, op, n);
         return;
     }
@@ -282,7 +282,7 @@ void nn_conv_backward(sai_nn_model_t *m, const nn_op *op, int n)
     for (int t = 1; t < T; t++)
         c.dw[t] = m->dwbuf + (size_t)t * r16(m->dw_floats);
     int g = nn_conv_group(m->acts[op->out].h * m->acts[op->out].w);
-    if (nn_wino_eligible(m, op))
+    if (nn_wino_eligible(m, op, n))
         nn_wino_backward(m, op, n, c.dw, T, c.used);
     else if (g > 1 && n > 1)
         nn_parallel((n + g - 1) / g, T, conv_bwd_group_task, &c);

@@ -537,8 +537,7 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
         if (m->tensors[op->w].numel > m->dw_floats)
             m->dw_floats = m->tensors[op->w].numel;
-        if (nn_wino_eligible(m, op)) {
-            /* no im2col buffer: Winograd tiles instead */
+        if (!m->wino_off && nn_wino_shape_ok(m, op)) {
             size_t wf = nn_wino_thread_floats(m, op, !m->inference);
             if (wf > m->wino_floats)
                 m->wino_floats = wf;
@@ -546,7 +545,6 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
                 m->wino_tap_c = a->c;
             if (nn_wino_u_floats(m, op) > m->wino_u_floats)
                 m->wino_u_floats = nn_wino_u_floats(m, op);
-            continue;
         }
         int P = o->h * o->w, g = nn_conv_group(P);
         if (g > max_batch)

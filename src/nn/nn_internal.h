@@ -102,7 +102,7 @@ void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
 
 /* Winograd F(2x2,3x3) for 3x3 stride-1 pad-1 convolutions (winograd.c). */
 bool   nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op);
-bool   nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op);
+bool   nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n);
 int    nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op);
 size_t nn_wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train);
 size_t nn_wino_u_floats(const sai_nn_model_t *m, const nn_op *op);

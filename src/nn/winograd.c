@@ -55,8 +55,7 @@
 #define WM 4                        /* output tile */
 #define WA 6                        /* input tile (WM + 2) */
 #define WX (WA * WA)                /* transformed planes */
-#define WINO_MAX_T 264              /* tiles per row: ceil(1024 / 4) + margin */
-#define WINO_MAX_ROW (WM * WINO_MAX_T + 8)
+#define WINO_MAX_ROW (WM * 64 + 8)  /* a tile-row segment of a run, padded */
 
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -68,18 +67,24 @@ bool nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op)
            a->c >= 8 && m->acts[op->out].c >= 8 && a->w <= 1024;
 }
 
-bool nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op)
+/* Below 8 tiles in the whole batch (batch-1 inference on 8x8 and 4x4
+ * maps) transforming the weights costs more than the GEMMs save: those
+ * calls take the im2col path, whose buffers every model keeps. */
+bool nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n)
 {
-    return !m->wino_off && nn_wino_shape_ok(m, op);
+    const nn_act *a = &m->acts[op->in];
+    long tiles = (long)n * ((a->h + WM - 1) / WM) * ((a->w + WM - 1) / WM);
+    return !m->wino_off && nn_wino_shape_ok(m, op) && tiles >= 8;
 }
 
-/* Tiles per chunk: V and M of one chunk stay within ~2 MiB each, and no
+/* Tiles per chunk: V and M of one chunk stay within ~1 MiB each (the L2
+ * of this machine class; 0.5 and 2 MiB were slower on ResNet-18), and no
  * more than the largest batch has (small models stay small). */
 int nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op)
 {
     const nn_act *a = &m->acts[op->in];
     int C = a->c, K = m->acts[op->out].c, mx = C > K ? C : K;
-    int nt = (int)(524288 / (WX * (size_t)mx));
+    int nt = (int)(262144 / (WX * (size_t)mx));
     nt &= ~15;
     nt = nt < 32 ? 32 : nt > 512 ? 512 : nt;
     size_t tiles = (size_t)m->max_batch * (size_t)((a->h + WM - 1) / WM) *
@@ -259,14 +264,32 @@ static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap, int
     }
 }
 
-/* ---- tile transforms over one run of cnt tiles in tile row ty -------- */
+/* ---- tile transforms over one run of tiles ---------------------------- */
 
-/* Padded input rows 4ty-1 .. 4ty+4, columns 4tx0-1 .. 4(tx0+cnt)+2 (zero
- * outside the plane), split by column phase: s[r][p][j] = column 4j + p. */
-static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, int cnt,
+/* A run is up to WINO_RUN consecutive tiles of one image (tile index r0 ..
+ * r0+cnt-1 in row-major tile order, possibly over several tile rows): the
+ * loads and stores go a tile-row segment at a time, the arithmetic over the
+ * whole run, so vector loops stay long even on 8x8 and 4x4 maps. */
+#define WINO_RUN 64
+
+/* Tile-row segments of the run: ty, first column tx0, n tiles, at run
+ * offset off. */
+#define FOR_SEGS(tw, r0, cnt, ...)                                         \
+    do {                                                                    \
+        for (int off = 0; off < (cnt);) {                                   \
+            int ty = ((r0) + off) / (tw), tx0 = ((r0) + off) % (tw);        \
+            int n = (tw) - tx0 < (cnt) - off ? (tw) - tx0 : (cnt) - off;    \
+            __VA_ARGS__;                                                    \
+            off += n;                                                       \
+        }                                                                   \
+    } while (0)
+
+/* Rows y0 .. y0+nrows-1 of plane x (H x W), columns WM*tx0 - shift onwards,
+ * WM*n + 4 of them, zero outside the plane. */
+static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, int n,
                       int shift, float (*buf)[WINO_MAX_ROW])
 {
-    int wlen = WM * cnt + 4, col0 = WM * tx0 - shift;
+    int wlen = WM * n + 4, col0 = WM * tx0 - shift;
     for (int r = 0; r < nrows; r++) {
         int ih = y0 + r;
         float *d = buf[r];
@@ -285,22 +308,29 @@ static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, 
     }
 }
 
-/* V planes for the run: v[xi * vs + j] */
+/* V planes for the run: v[xi * vs + t] */
 WINO_CLONES
-static void in_transform(const float *x, int H, int W, int ty, int tx0, int cnt, float *v,
+static void in_transform(const float *x, int H, int W, int tw, int r0, int cnt, float *v,
                          size_t vs)
 {
     float rows[WA][WINO_MAX_ROW];
-    float d[WA][WINO_MAX_T], e[WA][WA][WINO_MAX_T];
-    load_rows(x, H, W, WM * ty - 1, WA, tx0, cnt, 1, rows);
-    for (int r = 0; r < WA; r++) {
-        const float *row = rows[r];
-        for (int j = 0; j < cnt; j++)
-            for (int i = 0; i < WA; i++)
-                d[i][j] = row[WM * j + i];
-        for (int j = 0; j < cnt; j++)
-            BT6(d, e[r], j);
-    }
+    float e[WA][WA][WINO_RUN];   /* [input row][B^T column][tile] */
+    FOR_SEGS(tw, r0, cnt, {
+        load_rows(x, H, W, WM * ty - 1, WA, tx0, n, 1, rows);
+        for (int r = 0; r < WA; r++) {
+            const float *row = rows[r];
+            float d[WA][WINO_RUN];
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < WA; i++)
+                    d[i][j] = row[WM * j + i];
+            float *o[WA];
+            for (int q = 0; q < WA; q++)
+                o[q] = e[r][q] + off;
+            IVDEP
+            for (int j = 0; j < n; j++)
+                BT6(d, o, j);
+        }
+    });
     for (int q = 0; q < WA; q++) {
         const float *in[WA];
         float *out[WA];
@@ -314,12 +344,12 @@ static void in_transform(const float *x, int H, int W, int ty, int tx0, int cnt,
     }
 }
 
-/* y rows 4ty .. 4ty+3 of plane y (H x W) from M planes: y = A^T m A. */
+/* y = A^T m A into plane y (H x W) for the run's tiles. */
 WINO_CLONES
-static void out_transform(const float *mm, size_t ms, float *y, int H, int W, int ty, int tx0,
+static void out_transform(const float *mm, size_t ms, float *y, int H, int W, int tw, int r0,
                           int cnt)
 {
-    float t[WM][WA][WINO_MAX_T], o[WM][WINO_MAX_T];
+    float t[WM][WA][WINO_RUN];   /* [output row][column][tile] */
     float row[WINO_MAX_ROW];
     for (int q = 0; q < WA; q++) {
         const float *in[WA];
@@ -332,37 +362,54 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
         for (int j = 0; j < cnt; j++)
             AT6(in, out, j);
     }
-    int c0 = WM * tx0, len = WM * cnt;
-    if (c0 + len > W)
-        len = W - c0;
-    for (int r = 0; r < WM; r++) {
-        int oh = WM * ty + r;
-        if (oh >= H)
-            break;
-        for (int j = 0; j < cnt; j++)
-            AT6(t[r], o, j);
-        for (int j = 0; j < cnt; j++)
-            for (int s = 0; s < WM; s++)
-                row[WM * j + s] = o[s][j];
-        memcpy(y + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
-    }
+    FOR_SEGS(tw, r0, cnt, {
+        int c0 = WM * tx0, len = WM * n;
+        if (c0 + len > W)
+            len = W - c0;
+        for (int r = 0; r < WM; r++) {
+            int oh = WM * ty + r;
+            if (oh >= H)
+                break;
+            float o[WM][WINO_RUN];
+            const float *in[WA];
+            float *out[WM];
+            for (int q = 0; q < WA; q++)
+                in[q] = t[r][q] + off;
+            for (int s2 = 0; s2 < WM; s2++)
+                out[s2] = o[s2];
+            IVDEP
+            for (int j = 0; j < n; j++)
+                AT6(in, out, j);
+            for (int j = 0; j < n; j++)
+                for (int s2 = 0; s2 < WM; s2++)
+                    row[WM * j + s2] = o[s2][j];
+            memcpy(y + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
+        }
+    });
 }
 
-/* dM = A dY A^T for the 4x4 tiles of dy rows 4ty .. 4ty+3 (zero outside). */
+/* dM = A dY A^T for the run's 4x4 tiles of plane dy (zero outside). */
 WINO_CLONES
-static void dy_transform(const float *dy, int H, int W, int ty, int tx0, int cnt, float *dm,
+static void dy_transform(const float *dy, int H, int W, int tw, int r0, int cnt, float *dm,
                          size_t ms)
 {
     float rows[WM][WINO_MAX_ROW];
-    float yv[WM][WINO_MAX_T], a[WM][WA][WINO_MAX_T];
-    load_rows(dy, H, W, WM * ty, WM, tx0, cnt, 0, rows);
-    for (int r = 0; r < WM; r++) {
-        for (int j = 0; j < cnt; j++)
-            for (int s = 0; s < WM; s++)
-                yv[s][j] = rows[r][WM * j + s];
-        for (int j = 0; j < cnt; j++)
-            A6(yv, a[r], j);
-    }
+    float a[WM][WA][WINO_RUN];   /* [dy row][A column][tile] */
+    FOR_SEGS(tw, r0, cnt, {
+        load_rows(dy, H, W, WM * ty, WM, tx0, n, 0, rows);
+        for (int r = 0; r < WM; r++) {
+            float yv[WM][WINO_RUN];
+            for (int j = 0; j < n; j++)
+                for (int s2 = 0; s2 < WM; s2++)
+                    yv[s2][j] = rows[r][WM * j + s2];
+            float *o[WA];
+            for (int i = 0; i < WA; i++)
+                o[i] = a[r][i] + off;
+            IVDEP
+            for (int j = 0; j < n; j++)
+                A6(yv, o, j);
+        }
+    });
     for (int q = 0; q < WA; q++) {
         const float *in[WM];
         float *out[WA];
@@ -376,12 +423,12 @@ static void dy_transform(const float *dy, int H, int W, int ty, int tx0, int cnt
     }
 }
 
-/* dx += B dV B^T over the 6x6 input tiles (overlapping by 2) of tile row ty. */
+/* dx += B dV B^T over the run's 6x6 input tiles (overlapping by 2). */
 WINO_CLONES
-static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, int ty, int tx0,
+static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, int tw, int r0,
                          int cnt)
 {
-    float t[WA][WA][WINO_MAX_T], o[WA][WINO_MAX_T];
+    float t[WA][WA][WINO_RUN];   /* [dx row][column][tile] */
     float row[WINO_MAX_ROW];
     for (int q = 0; q < WA; q++) {
         const float *in[WA];
@@ -394,47 +441,59 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
         for (int j = 0; j < cnt; j++)
             B6(in, out, j);
     }
-    /* tile j covers padded columns 4j .. 4j+5 (real 4(tx0+j)-1 ..): columns
-     * 4j .. 4j+3 are stored, then 4j+4, 4j+5 added (next tile's first two) */
-    int col0 = WM * tx0 - 1, wlen = WM * cnt + 2;
-    for (int r = 0; r < WA; r++) {
-        int ih = WM * ty - 1 + r;
-        if (ih < 0 || ih >= H)
-            continue;
-        for (int j = 0; j < cnt; j++)
-            B6(t[r], o, j);
-        for (int j = 0; j < cnt; j++)
-            for (int s = 0; s < WM; s++)
-                row[WM * j + s] = o[s][j];
-        row[WM * cnt] = row[WM * cnt + 1] = 0.0f;
-        for (int j = 0; j < cnt; j++) {
-            row[WM * j + 4] += o[4][j];
-            row[WM * j + 5] += o[5][j];
+    /* tile j of a segment covers padded columns 4j .. 4j+5 (real
+     * 4(tx0+j)-1 ..): columns 4j .. 4j+3 are stored, then 4j+4, 4j+5 added
+     * (the next tile's first two) */
+    FOR_SEGS(tw, r0, cnt, {
+        int col0 = WM * tx0 - 1, wlen = WM * n + 2;
+        for (int r = 0; r < WA; r++) {
+            int ih = WM * ty - 1 + r;
+            if (ih < 0 || ih >= H)
+                continue;
+            float o[WA][WINO_RUN];
+            const float *in[WA];
+            float *out[WA];
+            for (int q = 0; q < WA; q++) {
+                in[q] = t[r][q] + off;
+                out[q] = o[q];
+            }
+            IVDEP
+            for (int j = 0; j < n; j++)
+                B6(in, out, j);
+            for (int j = 0; j < n; j++)
+                for (int s2 = 0; s2 < WM; s2++)
+                    row[WM * j + s2] = o[s2][j];
+            row[WM * n] = row[WM * n + 1] = 0.0f;
+            for (int j = 0; j < n; j++) {
+                row[WM * j + 4] += o[4][j];
+                row[WM * j + 5] += o[5][j];
+            }
+            float *xr = dx + (size_t)ih * W;
+            int j0 = col0 < 0 ? -col0 : 0;
+            int j1 = W - col0 < wlen ? W - col0 : wlen;
+            for (int j = j0; j < j1; j++)
+                xr[col0 + j] += row[j];
         }
-        float *xr = dx + (size_t)ih * W;
-        int j0 = col0 < 0 ? -col0 : 0;
-        int j1 = W - col0 < wlen ? W - col0 : wlen;
-        for (int j = j0; j < j1; j++)
-            xr[col0 + j] += row[j];
-    }
+    });
 }
 
 /* ---- chunks ------------------------------------------------------------ */
 
-/* Visit the runs of tiles of global tile range [t0, t0 + nt): fn(img, ty,
- * tx0, cnt, offset of the run in the chunk). */
-#define FOR_RUNS(cx, t0, nt, BODY)                                          \
+/* Visit the runs of global tile range [t0, t0 + nt): image img, first tile
+ * r0 of that image, cnt tiles, offset off of the run in the chunk. */
+#define FOR_RUNS(cx, t0, nt, ...)                                          \
     do {                                                                    \
         long t_ = (t0), end_ = (t0) + (nt);                                 \
         while (t_ < end_) {                                                 \
             long img = t_ / (cx)->P;                                        \
-            int r_ = (int)(t_ % (cx)->P), ty = r_ / (cx)->tw;               \
-            int tx0 = r_ % (cx)->tw;                                        \
-            int cnt = (cx)->tw - tx0;                                       \
+            int r0 = (int)(t_ % (cx)->P);                                   \
+            int cnt = (cx)->P - r0;                                         \
             if (cnt > end_ - t_)                                            \
                 cnt = (int)(end_ - t_);                                     \
+            if (cnt > WINO_RUN)                                             \
+                cnt = WINO_RUN;                                             \
             int off = (int)(t_ - (t0));                                     \
-            BODY;                                                           \
+            __VA_ARGS__;                                                    \
             t_ += cnt;                                                      \
         }                                                                   \
     } while (0)
@@ -447,8 +506,8 @@ static void gather_v(const wino_ctx *cx, const float *xall, size_t isz, long t0,
     FOR_RUNS(cx, t0, nt, {
         const float *x = xall + (size_t)img * isz;
         for (int c = 0; c < C; c++)
-            in_transform(x + (size_t)c * H * W, H, W, ty, tx0, cnt, V + (size_t)c * nt + off,
-                         vs);
+            in_transform(x + (size_t)c * H * W, H, W, cx->tw, r0, cnt,
+                         V + (size_t)c * nt + off, vs);
     });
 }
 
@@ -473,8 +532,8 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
         FOR_RUNS(cx, t0, nt, {
             float *y = o->x + (size_t)img * o->size;
             for (int k = 0; k < K; k++)
-                out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, H, W, ty,
-                              tx0, cnt);
+                out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, H, W,
+                              cx->tw, r0, cnt);
         });
     }
 }
@@ -500,8 +559,16 @@ void nn_wino_forward(sai_nn_model_t *m, const nn_op *op, int n)
     wino_ctx cx = {0};
     setup(&cx, m, op, n);
     weight_transform(&cx);
-    long chunks = ((long)n * cx.P + cx.nt - 1) / cx.nt;
-    nn_parallel(chunks, m->scratch_threads, fwd_task, &cx);
+    /* as many chunks as fit the buffers, rounded up to a multiple of the
+     * threads so they all get the same number of tiles */
+    long total = (long)n * cx.P;
+    long T = sai_nn_get_threads() < m->scratch_threads ? sai_nn_get_threads() : m->scratch_threads;
+    long chunks = (total + cx.nt - 1) / cx.nt;
+    chunks = (chunks + T - 1) / T * T;
+    if (chunks > total)
+        chunks = total;
+    cx.nt = (int)((total + chunks - 1) / chunks);
+    nn_parallel((total + cx.nt - 1) / cx.nt, m->scratch_threads, fwd_task, &cx);
 }
 
 /* Backward over whole images [i0, i1): the input-gradient tiles of one image
@@ -525,7 +592,7 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
         FOR_RUNS(cx, t0, nt, {
             const float *dy = o->dx + (size_t)img * o->size;
             for (int k = 0; k < K; k++)
-                dy_transform(dy + (size_t)k * H * W, H, W, ty, tx0, cnt,
+                dy_transform(dy + (size_t)k * H * W, H, W, cx->tw, r0, cnt,
                              dM + (size_t)k * nt + off, ms);
         });
         gather_v(cx, a->x, a->size, t0, nt, V);
@@ -542,8 +609,8 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
         FOR_RUNS(cx, t0, nt, {
             float *dx = a->dx + (size_t)img * a->size;
             for (int c = 0; c < C; c++)
-                dx_transform(dV + (size_t)c * nt + off, vs, dx + (size_t)c * H * W, H, W, ty,
-                             tx0, cnt);
+                dx_transform(dV + (size_t)c * nt + off, vs, dx + (size_t)c * H * W, H, W,
+                             cx->tw, r0, cnt);
         });
     }
     float *dw = cx->dw[tid];

@@ -94,7 +94,8 @@ static void test_shapes(void **state)
     (void)state;
     check_shape(8, 6, 6, 3, 1);
     check_shape(8, 7, 5, 2, 2);     /* odd sizes: partial tiles on both edges */
-    check_shape(12, 1, 1, 3, 2);    /* a 1x1 image is all padding but its centre */
+    check_shape(12, 1, 1, 8, 2);    /* a 1x1 image is all padding but its centre */
+    check_shape(12, 4, 4, 3, 2);    /* 3 tiles: below the threshold, both models use im2col */
     check_shape(16, 13, 9, 5, 2);
     check_shape(8, 40, 40, 4, 2);   /* 400 tiles per image, 512 per chunk: chunks straddle images */
     check_shape(8, 40, 40, 4, 1);
