@@ -36,15 +36,30 @@ static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int
                         int lo = p - kj, ow0 = lo > 0 ? lo : 0;          /* first ow with iw >= 0 */
                         int ow1 = W + p - kj; if (ow1 > Wo) ow1 = Wo;    /* first ow with iw >= W */
                         if (ow1 < ow0) ow1 = ow0;
+                        /* an inline loop, not memcpy: rows are 32 floats or less,
+                         * where the call costs more than the copy */
+                        int base = kj - p;
                         for (int ow = 0; ow < ow0; ow++) r[ow] = 0.0f;
-                        if (ow1 > ow0)
-                            memcpy(r + ow0, xr + ow0 - p + kj, (size_t)(ow1 - ow0) * sizeof(float));
+                        for (int ow = ow0; ow < ow1; ow++) r[ow] = xr[ow + base];
                         for (int ow = ow1; ow < Wo; ow++) r[ow] = 0.0f;
                     } else {
-                        for (int ow = 0; ow < Wo; ow++) {
-                            int iw = ow * s - p + kj;
-                            r[ow] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
-                        }
+                        /* ow in [ow0, ow1) reads inside the row: no test in the loop */
+                        int ow0 = 0, ow1 = Wo;
+                        while (ow0 < Wo && ow0 * s - p + kj < 0)
+                            ow0++;
+                        while (ow1 > ow0 && (ow1 - 1) * s - p + kj >= W)
+                            ow1--;
+                        int base = kj - p;
+                        for (int ow = 0; ow < ow0; ow++)
+                            r[ow] = 0.0f;
+                        if (s == 2)   /* a constant stride vectorises */
+                            for (int ow = ow0; ow < ow1; ow++)
+                                r[ow] = xr[2 * ow + base];
+                        else
+                            for (int ow = ow0; ow < ow1; ow++)
+                                r[ow] = xr[ow * s + base];
+                        for (int ow = ow1; ow < Wo; ow++)
+                            r[ow] = 0.0f;
                     }
                 }
             }
@@ -72,11 +87,14 @@ static void col2im(const float *dcol, int C, int H, int W, int k, int s, int p, 
                         for (int ow = ow0; ow < ow1; ow++)
                             d[ow] += r[ow];
                     } else {
-                        for (int ow = 0; ow < Wo; ow++) {
-                            int iw = ow * s - p + kj;
-                            if (iw >= 0 && iw < W)
-                                xr[iw] += r[ow];
-                        }
+                        int ow0 = 0, ow1 = Wo;
+                        while (ow0 < Wo && ow0 * s - p + kj < 0)
+                            ow0++;
+                        while (ow1 > ow0 && (ow1 - 1) * s - p + kj >= W)
+                            ow1--;
+                        int base = kj - p;
+                        for (int ow = ow0; ow < ow1; ow++)
+                            xr[ow * s + base] += r[ow];
                     }
                 }
             }
