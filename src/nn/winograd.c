@@ -318,17 +318,21 @@ static void in_transform(const float *x, int H, int W, int tw, int r0, int cnt, 
     FOR_SEGS(tw, r0, cnt, {
         load_rows(x, H, W, WM * ty - 1, WA, tx0, n, 1, rows);
         for (int r = 0; r < WA; r++) {
+            /* straight from the row (stride WM): staging it through a
+             * small array made the vector loads wait on scalar stores */
             const float *row = rows[r];
-            float d[WA][WINO_RUN];
-            for (int j = 0; j < n; j++)
-                for (int i = 0; i < WA; i++)
-                    d[i][j] = row[WM * j + i];
-            float *o[WA];
-            for (int q = 0; q < WA; q++)
-                o[q] = e[r][q] + off;
-            IVDEP
-            for (int j = 0; j < n; j++)
-                BT6(d, o, j);
+            float *o0 = e[r][0] + off, *o1 = e[r][1] + off, *o2 = e[r][2] + off;
+            float *o3 = e[r][3] + off, *o4 = e[r][4] + off, *o5 = e[r][5] + off;
+            for (int j = 0; j < n; j++) {
+                const float *d = row + WM * j;
+                float d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3], d4 = d[4], d5 = d[5];
+                o0[j] = 4.0f * d0 - 5.0f * d2 + d4;
+                o1[j] = -4.0f * (d1 + d2) + d3 + d4;
+                o2[j] = 4.0f * (d1 - d2) - d3 + d4;
+                o3[j] = 2.0f * (d3 - d1) - d2 + d4;
+                o4[j] = 2.0f * (d1 - d3) - d2 + d4;
+                o5[j] = 4.0f * d1 - 5.0f * d3 + d5;
+            }
         }
     });
     for (int q = 0; q < WA; q++) {
@@ -398,16 +402,20 @@ static void dy_transform(const float *dy, int H, int W, int tw, int r0, int cnt,
     FOR_SEGS(tw, r0, cnt, {
         load_rows(dy, H, W, WM * ty, WM, tx0, n, 0, rows);
         for (int r = 0; r < WM; r++) {
-            float yv[WM][WINO_RUN];
-            for (int j = 0; j < n; j++)
-                for (int s2 = 0; s2 < WM; s2++)
-                    yv[s2][j] = rows[r][WM * j + s2];
-            float *o[WA];
-            for (int i = 0; i < WA; i++)
-                o[i] = a[r][i] + off;
-            IVDEP
-            for (int j = 0; j < n; j++)
-                A6(yv, o, j);
+            const float *row = rows[r];
+            float *o0 = a[r][0] + off, *o1 = a[r][1] + off, *o2 = a[r][2] + off;
+            float *o3 = a[r][3] + off, *o4 = a[r][4] + off, *o5 = a[r][5] + off;
+            for (int j = 0; j < n; j++) {
+                const float *yv = row + WM * j;
+                float y0 = yv[0], y1 = yv[1], y2 = yv[2], y3 = yv[3];
+                float ee = y0 + y2, ff = y1 + y3, gg = y0 + 4.0f * y2, hh = 2.0f * y1 + 8.0f * y3;
+                o0[j] = y0;
+                o1[j] = ee + ff;
+                o2[j] = ee - ff;
+                o3[j] = gg + hh;
+                o4[j] = gg - hh;
+                o5[j] = y3;
+            }
         }
     });
     for (int q = 0; q < WA; q++) {
