@@ -307,6 +307,7 @@ int nn_build(sai_nn_model_t *m, sai_error *err)
         const char *l = m->name + 5;
         if (strcmp(l, "conv3x3") == 0)       x = conv(m, x, 4, 3, 1, 1, "c");
         else if (strcmp(l, "wino") == 0)     x = conv(m, x, 9, 3, 1, 1, "c");   /* Winograd (c >= 8) */
+        else if (strcmp(l, "wino256") == 0)  x = conv(m, conv(m, x, 256, 1, 1, 0, "e"), 256, 3, 1, 1, "c"); /* blocked dU */
         else if (strcmp(l, "conv3x3s2") == 0) x = conv(m, x, 4, 3, 2, 1, "c");
         else if (strcmp(l, "conv1x1") == 0)  x = conv(m, x, 5, 1, 1, 0, "c");
         else if (strcmp(l, "conv1x1s2") == 0) x = conv(m, x, 5, 1, 2, 0, "c");

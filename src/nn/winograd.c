@@ -21,8 +21,9 @@
  * image / tile-row / tile-column order), V[36][C][nt], M[36][K][nt] and
  * dV[36][C][nt]; transformed weights U[36][K][C] are shared (computed at
  * the start of each forward and backward). Each thread accumulates a
- * private dU[36][K][C] and transforms it into its private weight-gradient
- * buffer, summed by nn_conv_backward like the im2col path's.
+ * private dU[36][K][C] (a block of K rows at a time for the largest layers,
+ * see du_rows) and transforms it into its private weight-gradient buffer,
+ * summed by nn_conv_backward like the im2col path's.
  *
  * The transforms run over runs of tiles in one tile row, structure of
  * arrays, so the compiler vectorises them; they are built for AVX2 as well
@@ -92,13 +93,28 @@ int nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op)
     return tiles < (size_t)nt ? (int)tiles : nt;
 }
 
+/* Rows of k the weight-gradient accumulator dU[36][rows][C] holds. Up to
+ * 8 MiB it holds all K and accumulates over the thread's chunks; above
+ * that (256x256 and 512x512 layers: 9.4 and 38 MiB per thread) it holds a
+ * block of rows at a time, turned into dW after every chunk: such layers
+ * have one or two chunks per thread, so the extra transforms cost little,
+ * and training ResNet-18/50 keeps ~60 MiB less. */
+#define WINO_DU_FLOATS (2u << 20)
+static int du_rows(int C, int K)
+{
+    if ((size_t)WX * K * C <= WINO_DU_FLOATS)
+        return K;
+    int kb = (int)(WINO_DU_FLOATS / ((size_t)WX * C)) & ~15;
+    return kb < 16 ? 16 : kb > K ? K : kb;
+}
+
 size_t nn_wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train)
 {
     size_t C = (size_t)m->acts[op->in].c, K = (size_t)m->acts[op->out].c;
     size_t nt = (size_t)nn_wino_chunk(m, op);
     size_t f = r16(WX * C * nt) + r16(WX * K * nt);
     if (train)
-        f += r16(WX * C * nt) + r16(WX * K * C);
+        f += r16(WX * C * nt) + r16(WX * (size_t)du_rows((int)C, (int)K) * C);
     return f;
 }
 
@@ -592,7 +608,13 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
     float *dM = V + r16(WX * (size_t)C * cx->nt);
     float *dV = dM + r16(WX * (size_t)K * cx->nt);
     float *dU = dV + r16(WX * (size_t)C * cx->nt);
-    memset(dU, 0, WX * (size_t)K * C * sizeof(float));
+    float *tap = m->wino_tap + (size_t)tid * m->wino_tap_floats;
+    int kb = du_rows(C, K);
+    float *dw = cx->dw[tid];
+    if (tid != 0)
+        memset(dw, 0, (size_t)K * C * 9 * sizeof(float));
+    if (kb == K)
+        memset(dU, 0, WX * (size_t)K * C * sizeof(float));
     long end = i1 * cx->P;
     for (long t0 = i0 * cx->P; t0 < end; t0 += cx->nt) {
         int nt = (int)(end - t0 < cx->nt ? end - t0 : cx->nt);
@@ -604,10 +626,21 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
                              dM + (size_t)k * nt + off, ms);
         });
         gather_v(cx, a->x, a->size, t0, nt, V);
-        for (int xi = 0; xi < WX; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nt, 1.0f,
-                        dM + (size_t)xi * ms, nt, V + (size_t)xi * vs, nt, 1.0f,
-                        dU + (size_t)xi * K * C, C);
+        if (kb == K) {
+            for (int xi = 0; xi < WX; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nt, 1.0f,
+                            dM + (size_t)xi * ms, nt, V + (size_t)xi * vs, nt, 1.0f,
+                            dU + (size_t)xi * K * C, C);
+        } else {
+            for (int k0 = 0; k0 < K; k0 += kb) {
+                int kn = K - k0 < kb ? K - k0 : kb;
+                for (int xi = 0; xi < WX; xi++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, kn, C, nt, 1.0f,
+                                dM + (size_t)xi * ms + (size_t)k0 * nt, nt,
+                                V + (size_t)xi * vs, nt, 0.0f, dU + (size_t)xi * kn * C, C);
+                dw_from_du(dU, dw + (size_t)k0 * C * 9, kn, C, tap, m->wino_tap_c);
+            }
+        }
         if (!need_dx)
             continue;
         for (int xi = 0; xi < WX; xi++)
@@ -621,10 +654,8 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
                              cx->tw, r0, cnt);
         });
     }
-    float *dw = cx->dw[tid];
-    if (tid != 0)
-        memset(dw, 0, (size_t)K * C * 9 * sizeof(float));
-    dw_from_du(dU, dw, K, C, m->wino_tap + (size_t)tid * m->wino_tap_floats, m->wino_tap_c);
+    if (kb == K)
+        dw_from_du(dU, dw, K, C, tap, m->wino_tap_c);
     cx->used[tid] = true;
 }
 

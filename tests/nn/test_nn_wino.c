@@ -50,13 +50,13 @@ static void run(sai_nn_model_t *m, const float *x, const int *y, int n)
     sai_nn_backward(m, n);
 }
 
-static void check_shape(int C, int H, int W, int n, int threads)
+static void check_model(const char *name, int C, int H, int W, int n, int threads)
 {
     sai_error err;
     sai_nn_model_t *w, *d;
     sai_nn_set_threads(threads);
-    assert_int_equal(sai_nn_model_create_ex(&w, "test-wino", C, H, W, 3, n, 5, 0, &err), 0);
-    assert_int_equal(sai_nn_model_create_ex(&d, "test-wino", C, H, W, 3, n, 5,
+    assert_int_equal(sai_nn_model_create_ex(&w, name, C, H, W, 3, n, 5, 0, &err), 0);
+    assert_int_equal(sai_nn_model_create_ex(&d, name, C, H, W, 3, n, 5,
                                             SAI_NN_NO_WINOGRAD, &err), 0);
     sai_nn_set_input_grad(w, true);
     sai_nn_set_input_grad(d, true);
@@ -78,8 +78,8 @@ static void check_shape(int C, int H, int W, int n, int threads)
     gw = grad_of(w, "fc.weight", &nw);
     gd = grad_of(d, "fc.weight", &nd);
     double e_fc = rel(gw, gd, nd);
-    print_message("C=%d %dx%d n=%d threads=%d: input grad %.1e, conv weight grad %.1e, "
-                  "fc weight grad (forward) %.1e\n", C, H, W, n, threads, e_in, e_w, e_fc);
+    print_message("%s C=%d %dx%d n=%d threads=%d: input grad %.1e, conv weight grad %.1e, "
+                  "fc weight grad (forward) %.1e\n", name, C, H, W, n, threads, e_in, e_w, e_fc);
     assert_true(e_in < 1e-5);
     assert_true(e_w < 1e-5);
     assert_true(e_fc < 1e-5);
@@ -87,6 +87,11 @@ static void check_shape(int C, int H, int W, int n, int threads)
     free(y);
     sai_nn_model_free(w);
     sai_nn_model_free(d);
+}
+
+static void check_shape(int C, int H, int W, int n, int threads)
+{
+    check_model("test-wino", C, H, W, n, threads);
 }
 
 static void test_shapes(void **state)
@@ -99,6 +104,10 @@ static void test_shapes(void **state)
     check_shape(16, 13, 9, 5, 2);
     check_shape(8, 40, 40, 4, 2);   /* 400 tiles per image, 512 per chunk: chunks straddle images */
     check_shape(8, 40, 40, 4, 1);
+    /* 256 -> 256 channels (after a 1x1 expansion from 4): dU is
+     * accumulated a block of rows at a time */
+    check_model("test-wino256", 4, 8, 8, 2, 2);
+    check_model("test-wino256", 4, 8, 8, 2, 1);
 }
 
 /* ResNet-8 end to end: logits and every parameter after three SGD steps. */
