@@ -390,20 +390,21 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
             int oh = WM * ty + r;
             if (oh >= H)
                 break;
-            float o[WM][WINO_RUN];
-            const float *in[WA];
-            float *out[WM];
-            for (int q = 0; q < WA; q++)
-                in[q] = t[r][q] + off;
-            for (int s2 = 0; s2 < WM; s2++)
-                out[s2] = o[s2];
+            /* whole tiles go straight into y; a partial last tile through row */
+            float *dst = len == WM * n ? y + (size_t)oh * W + c0 : row;
+            const float *t0 = t[r][0] + off, *t1 = t[r][1] + off, *t2 = t[r][2] + off;
+            const float *t3 = t[r][3] + off, *t4 = t[r][4] + off, *t5 = t[r][5] + off;
             IVDEP
-            for (int j = 0; j < n; j++)
-                AT6(in, out, j);
-            for (int j = 0; j < n; j++)
-                for (int s2 = 0; s2 < WM; s2++)
-                    row[WM * j + s2] = o[s2][j];
-            memcpy(y + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
+            for (int j = 0; j < n; j++) {
+                float s12 = t1[j] + t2[j], d12 = t1[j] - t2[j];
+                float s34 = t3[j] + t4[j], d34 = t3[j] - t4[j];
+                dst[WM * j + 0] = t0[j] + s12 + s34;
+                dst[WM * j + 1] = d12 + 2.0f * d34;
+                dst[WM * j + 2] = s12 + 4.0f * s34;
+                dst[WM * j + 3] = d12 + 8.0f * d34 + t5[j];
+            }
+            if (dst == row)
+                memcpy(y + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
         }
     });
 }
@@ -474,23 +475,22 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
             int ih = WM * ty - 1 + r;
             if (ih < 0 || ih >= H)
                 continue;
-            float o[WA][WINO_RUN];
-            const float *in[WA];
-            float *out[WA];
-            for (int q = 0; q < WA; q++) {
-                in[q] = t[r][q] + off;
-                out[q] = o[q];
-            }
+            float c4[WINO_RUN], c5[WINO_RUN];   /* columns 4j+4, 4j+5 */
+            const float *v0 = t[r][0] + off, *v1 = t[r][1] + off, *v2 = t[r][2] + off;
+            const float *v3 = t[r][3] + off, *v4 = t[r][4] + off, *v5 = t[r][5] + off;
             IVDEP
-            for (int j = 0; j < n; j++)
-                B6(in, out, j);
-            for (int j = 0; j < n; j++)
-                for (int s2 = 0; s2 < WM; s2++)
-                    row[WM * j + s2] = o[s2][j];
+            for (int j = 0; j < n; j++) {
+                row[WM * j + 0] = 4.0f * v0[j];
+                row[WM * j + 1] = 4.0f * (v2[j] - v1[j]) + 2.0f * (v4[j] - v3[j]) + 4.0f * v5[j];
+                row[WM * j + 2] = -5.0f * v0[j] - 4.0f * (v1[j] + v2[j]) - v3[j] - v4[j];
+                row[WM * j + 3] = v1[j] - v2[j] + 2.0f * (v3[j] - v4[j]) - 5.0f * v5[j];
+                c4[j] = v0[j] + v1[j] + v2[j] + v3[j] + v4[j];
+                c5[j] = v5[j];
+            }
             row[WM * n] = row[WM * n + 1] = 0.0f;
             for (int j = 0; j < n; j++) {
-                row[WM * j + 4] += o[4][j];
-                row[WM * j + 5] += o[5][j];
+                row[WM * j + 4] += c4[j];
+                row[WM * j + 5] += c5[j];
             }
             float *xr = dx + (size_t)ih * W;
             int j0 = col0 < 0 ? -col0 : 0;
