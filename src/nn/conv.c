@@ -14,11 +14,65 @@
 
 #include "nn/nn_internal.h"
 
+/* 3x3 stride-2 pad-1 (the ResNets' downsampling convolutions): each input
+ * row is split once into its even and odd columns, zero-padded by one on
+ * both sides, and the three kj rows of the column matrix are contiguous
+ * slices of those (iw = 2*ow + kj - 1: kj 0 -> odd[ow-1], 1 -> even[ow],
+ * 2 -> odd[ow]), instead of three strided gathers from the row. (col2im
+ * keeps the generic loop order: its sums must round as before, see
+ * docs/engine.md.) */
+#define S2_MAX 1040
+static bool s2k3_ok(int k, int s, int p, int W, int Wo)
+{
+    return k == 3 && s == 2 && p == 1 && Wo + 2 <= S2_MAX && (W + 1) / 2 <= Wo + 1;
+}
+
+static void im2col_s2k3(const float *x, int C, int H, int W, int Ho, int Wo, float *col,
+                        size_t ld)
+{
+    float ev[S2_MAX], od[S2_MAX];   /* ev[1 + j] = x[2j], od[1 + j] = x[2j + 1] */
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int ki = 0; ki < 3; ki++) {
+            float *r0 = col + (size_t)(c * 3 + ki) * 3 * ld;
+            float *r1 = r0 + ld, *r2 = r1 + ld;
+            for (int oh = 0; oh < Ho; oh++) {
+                int ih = 2 * oh - 1 + ki;
+                float *a = r0 + (size_t)oh * Wo, *b = r1 + (size_t)oh * Wo, *d = r2 + (size_t)oh * Wo;
+                if (ih < 0 || ih >= H) {
+                    memset(a, 0, (size_t)Wo * sizeof(float));
+                    memset(b, 0, (size_t)Wo * sizeof(float));
+                    memset(d, 0, (size_t)Wo * sizeof(float));
+                    continue;
+                }
+                const float *xr = xc + (size_t)ih * W;
+                for (int j = 0; j < Wo + 2; j++)
+                    ev[j] = od[j] = 0.0f;
+                for (int j = 0; j < W / 2; j++) {
+                    ev[1 + j] = xr[2 * j];
+                    od[1 + j] = xr[2 * j + 1];
+                }
+                if (W & 1)
+                    ev[1 + W / 2] = xr[W - 1];
+                for (int ow = 0; ow < Wo; ow++) {
+                    a[ow] = od[ow];
+                    b[ow] = ev[1 + ow];
+                    d[ow] = od[1 + ow];
+                }
+            }
+        }
+    }
+}
+
 /* x[C][H][W] -> col[C*k*k][Ho*Wo], rows ld floats apart (ld >= Ho*Wo lets
  * several images share one column matrix side by side) */
 static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
                    float *col, size_t ld)
 {
+    if (s2k3_ok(k, s, p, W, Wo)) {
+        im2col_s2k3(x, C, H, W, Ho, Wo, col, ld);
+        return;
+    }
     for (int c = 0; c < C; c++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
@@ -93,8 +147,12 @@ static void col2im(const float *dcol, int C, int H, int W, int k, int s, int p, 
                         while (ow1 > ow0 && (ow1 - 1) * s - p + kj >= W)
                             ow1--;
                         int base = kj - p;
-                        for (int ow = ow0; ow < ow1; ow++)
-                            xr[ow * s + base] += r[ow];
+                        if (s == 2)   /* a constant stride vectorises */
+                            for (int ow = ow0; ow < ow1; ow++)
+                                xr[2 * ow + base] += r[ow];
+                        else
+                            for (int ow = ow0; ow < ow1; ow++)
+                                xr[ow * s + base] += r[ow];
                     }
                 }
             }
