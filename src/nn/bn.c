@@ -367,6 +367,6 @@ static void bn_bwd_task(void *vc, long c0, long c1, int tid)
 
 void nn_bn_backward(sai_nn_model_t *m, const nn_op *op, int n)
 {
-    bn_ctx c = {m, (nn_op *)op, n, true, false};
+    bn_ctx c = {m, (nn_op *)op, n, true, nn_dx_fresh(m, op, op->in)};
     nn_parallel(m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), bn_bwd_task, &c);
 }

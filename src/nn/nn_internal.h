@@ -93,6 +93,16 @@ void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
 
+/* Backward: op is the first to touch act's gradient in this pass (it is the
+ * act's last reader), so the buffer holds stale data. Kernels listed in
+ * nn_bwd_stores (model.c) then store instead of accumulating and the driver
+ * skips zeroing the buffer; for other kernels the driver zeroes it first. */
+static inline bool nn_dx_fresh(const sai_nn_model_t *m, const nn_op *op, int act)
+{
+    return m->acts[act].last == (int)(op - m->ops);
+}
+bool nn_bwd_stores(const nn_op *op);
+
 /* Images per GEMM for a conv with P = Ho*Wo output pixels (conv.c). */
 static inline int nn_conv_group(int P)
 {
