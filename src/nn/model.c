@@ -661,6 +661,19 @@ void sai_nn_zero_grad(sai_nn_model_t *m)
             memset(m->tensors[i].grad, 0, m->tensors[i].numel * sizeof(float));
 }
 
+static void zero_task(void *ctx, long b, long e, int tid)
+{
+    (void)tid;
+    memset((float *)ctx + b, 0, (size_t)(e - b) * sizeof(float));
+}
+
+/* memset on the engine threads: a serial one left the worker spinning, then
+ * asleep, and the next kernel waited for it to wake */
+static void zero_floats(float *p, size_t len)
+{
+    nn_parallel((long)len, nn_grain(len), zero_task, p);
+}
+
 /* Kernels whose backward stores into an input gradient that starts its
  * live range at them (nn_dx_fresh) instead of accumulating: the driver then
  * skips a memset of the buffer and the kernel a read of it. ResNet-8: the
@@ -687,7 +700,7 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
         if (!nn_bwd_stores(op))
             for (int a = 0; a < m->nacts; a++)
                 if (m->acts[a].last == i && m->acts[a].need_grad)
-                    memset(m->acts[a].dx, 0, (size_t)n * m->acts[a].size * sizeof(float));
+                    zero_floats(m->acts[a].dx, (size_t)n * m->acts[a].size);
         switch (op->kind) {
         case OP_CONV:    nn_conv_backward(m, op, n); break;
         case OP_BN:      nn_bn_backward(m, op, n); break;
