@@ -118,14 +118,16 @@ static inline AVX2 __m256 chain8(__m256 acc, const __m256 r[8])
     return acc;
 }
 
-/* out[k] = row_sum / row_sq (sq: mean given) of rows x[k], k < 8 */
-static AVX2 void rows8_stat(const float *const x[8], size_t L, bool sq, float mean, float out[8])
+/* out[k] = row_sum / row_sq (sq: mean given) of rows x + k*sx, k < 8.
+ * (Rows as base + stride, not an array of pointers: the stores of the
+ * intrinsics may alias anything, so an array was re-read every iteration.) */
+static AVX2 void rows8_stat(const float *x, size_t sx, size_t L, bool sq, float mean, float out[8])
 {
     __m256 acc = _mm256_setzero_ps(), vm = _mm256_set1_ps(mean), r[8];
     size_t j = 0;
     for (; j + 8 <= L; j += 8) {
         for (int k = 0; k < 8; k++) {
-            r[k] = _mm256_loadu_ps(x[k] + j);
+            r[k] = _mm256_loadu_ps(x + k * sx + j);
             if (sq) {
                 __m256 d = _mm256_sub_ps(r[k], vm);
                 r[k] = _mm256_mul_ps(d, d);
@@ -137,10 +139,12 @@ static AVX2 void rows8_stat(const float *const x[8], size_t L, bool sq, float me
     _mm256_storeu_ps(out, acc);
     if (j < L)
         for (int k = 0; k < 8; k++)
-            out[k] = sq ? row_sq(x[k] + j, L - j, mean, out[k]) : row_sum(x[k] + j, L - j, out[k]);
+            out[k] = sq ? row_sq(x + k * sx + j, L - j, mean, out[k])
+                        : row_sum(x + k * sx + j, L - j, out[k]);
 }
 
-static AVX2 void rows8_bwd(const float *const x[8], const float *const y[8], float *const dy[8],
+/* rows x + k*sx, y + k*sy, dy + k*sy */
+static AVX2 void rows8_bwd(const float *x, size_t sx, const float *y, float *dy, size_t sy,
                            size_t L, float mean, bool relu, float s1[8], float s2[8])
 {
     __m256 a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), vm = _mm256_set1_ps(mean);
@@ -148,13 +152,13 @@ static AVX2 void rows8_bwd(const float *const x[8], const float *const y[8], flo
     size_t j = 0;
     for (; j + 8 <= L; j += 8) {
         for (int k = 0; k < 8; k++) {
-            d[k] = _mm256_loadu_ps(dy[k] + j);
+            d[k] = _mm256_loadu_ps(dy + k * sy + j);
             if (relu) {
-                __m256 mask = _mm256_cmp_ps(_mm256_loadu_ps(y[k] + j), zero, _CMP_GT_OQ);
+                __m256 mask = _mm256_cmp_ps(_mm256_loadu_ps(y + k * sy + j), zero, _CMP_GT_OQ);
                 d[k] = _mm256_and_ps(mask, d[k]);
-                _mm256_storeu_ps(dy[k] + j, d[k]);
+                _mm256_storeu_ps(dy + k * sy + j, d[k]);
             }
-            p[k] = _mm256_mul_ps(d[k], _mm256_sub_ps(_mm256_loadu_ps(x[k] + j), vm));
+            p[k] = _mm256_mul_ps(d[k], _mm256_sub_ps(_mm256_loadu_ps(x + k * sx + j), vm));
         }
         tr8(d);
         tr8(p);
@@ -165,7 +169,8 @@ static AVX2 void rows8_bwd(const float *const x[8], const float *const y[8], flo
     _mm256_storeu_ps(s2, a2);
     if (j < L)
         for (int k = 0; k < 8; k++)
-            row_bwd(x[k] + j, y[k] + j, dy[k] + j, L - j, mean, relu, &s1[k], &s2[k]);
+            row_bwd(x + k * sx + j, y + k * sy + j, dy + k * sy + j, L - j, mean, relu, &s1[k],
+                    &s2[k]);
 }
 
 static AVX2 void norm_avx2(const float *x, float *y, size_t L, float scale, float shift, bool relu)
@@ -251,11 +256,8 @@ static double chan_stat(const nn_act *a, long c, int n, bool sq, float mean)
 #ifdef BN_AVX2
     if (have_avx2())
         for (; i + 8 <= n; i += 8) {
-            const float *x[8];
             float s[8];
-            for (int k = 0; k < 8; k++)
-                x[k] = a->x + (size_t)(i + k) * a->size + (size_t)c * HW;
-            rows8_stat(x, HW, sq, mean, s);
+            rows8_stat(a->x + (size_t)i * a->size + (size_t)c * HW, a->size, HW, sq, mean, s);
             for (int k = 0; k < 8; k++)
                 acc += s[k];
         }
@@ -328,14 +330,11 @@ static void bn_bwd_task(void *vc, long c0, long c1, int tid)
 #ifdef BN_AVX2
         if (have_avx2())
             for (; i + 8 <= n; i += 8) {
-                const float *x[8], *y[8];
-                float *dy[8], s1[8], s2[8];
-                for (int k = 0; k < 8; k++) {
-                    x[k] = a->x + (size_t)(i + k) * a->size + (size_t)c * HW;
-                    y[k] = o->x + (size_t)(i + k) * o->size + (size_t)c * HW;
-                    dy[k] = o->dx + (size_t)(i + k) * o->size + (size_t)c * HW;
-                }
-                rows8_bwd(x, y, dy, HW, mean, relu, s1, s2);
+                float s1[8], s2[8];
+                size_t off = (size_t)c * HW;
+                rows8_bwd(a->x + (size_t)i * a->size + off, a->size,
+                          o->x + (size_t)i * o->size + off, o->dx + (size_t)i * o->size + off,
+                          o->size, HW, mean, relu, s1, s2);
                 for (int k = 0; k < 8; k++) {
                     sdy += s1[k];
                     sdyx += s2[k];
