@@ -55,17 +55,29 @@ static float row_sq(const float *x, size_t L, float mean, float s)
     return s;
 }
 
-/* Masks dy in place (fused ReLU) and sums dy and dy*(x-mean). */
-static void row_bwd(const float *x, const float *y, float *dy, size_t L, float mean, bool relu,
+/* The fused ReLU's mask in backward: y > 0 exactly when x*scale + shift > 0
+ * with the forward's scale and shift (saved per channel), so the backward
+ * reads x, which it needs anyway, instead of y as well, and never writes
+ * the masked gradient back: two streams fewer over the activation. */
+typedef struct {
+    bool relu;
+    float scale, shift;
+} bn_mask;
+
+static inline float masked(const bn_mask *mk, float x, float dy)
+{
+    return mk->relu && !(x * mk->scale + mk->shift > 0.0f) ? 0.0f : dy;
+}
+
+/* Sums g and g*(x-mean), g = dy masked by the fused ReLU. */
+static void row_bwd(const float *x, const float *dy, size_t L, float mean, const bn_mask *mk,
                     float *s1, float *s2)
 {
     float a = *s1, b = *s2;
-    if (relu)
-        for (size_t j = 0; j < L; j++)
-            dy[j] = y[j] > 0.0f ? dy[j] : 0.0f;
     for (size_t j = 0; j < L; j++) {
-        a += dy[j];
-        b += dy[j] * (x[j] - mean);
+        float g = masked(mk, x[j], dy[j]);
+        a += g;
+        b += g * (x[j] - mean);
     }
     *s1 = a;
     *s2 = b;
@@ -143,22 +155,28 @@ static AVX2 void rows8_stat(const float *x, size_t sx, size_t L, bool sq, float 
                         : row_sum(x + k * sx + j, L - j, out[k]);
 }
 
-/* rows x + k*sx, y + k*sy, dy + k*sy */
-static AVX2 void rows8_bwd(const float *x, size_t sx, const float *y, float *dy, size_t sy,
-                           size_t L, float mean, bool relu, float s1[8], float s2[8])
+/* dy masked by the fused ReLU (recomputed from x, see bn_mask) */
+static inline AVX2 __m256 masked8(const bn_mask *mk, __m256 x, __m256 dy)
+{
+    if (!mk->relu)
+        return dy;
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(mk->scale)),
+                             _mm256_set1_ps(mk->shift));
+    return _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), dy);
+}
+
+/* rows x + k*sx, dy + k*sy */
+static AVX2 void rows8_bwd(const float *x, size_t sx, const float *dy, size_t sy, size_t L,
+                           float mean, const bn_mask *mk, float s1[8], float s2[8])
 {
     __m256 a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), vm = _mm256_set1_ps(mean);
-    __m256 zero = _mm256_setzero_ps(), d[8], p[8];
+    __m256 d[8], p[8];
     size_t j = 0;
     for (; j + 8 <= L; j += 8) {
         for (int k = 0; k < 8; k++) {
-            d[k] = _mm256_loadu_ps(dy + k * sy + j);
-            if (relu) {
-                __m256 mask = _mm256_cmp_ps(_mm256_loadu_ps(y + k * sy + j), zero, _CMP_GT_OQ);
-                d[k] = _mm256_and_ps(mask, d[k]);
-                _mm256_storeu_ps(dy + k * sy + j, d[k]);
-            }
-            p[k] = _mm256_mul_ps(d[k], _mm256_sub_ps(_mm256_loadu_ps(x + k * sx + j), vm));
+            __m256 xv = _mm256_loadu_ps(x + k * sx + j);
+            d[k] = masked8(mk, xv, _mm256_loadu_ps(dy + k * sy + j));
+            p[k] = _mm256_mul_ps(d[k], _mm256_sub_ps(xv, vm));
         }
         tr8(d);
         tr8(p);
@@ -169,8 +187,7 @@ static AVX2 void rows8_bwd(const float *x, size_t sx, const float *y, float *dy,
     _mm256_storeu_ps(s2, a2);
     if (j < L)
         for (int k = 0; k < 8; k++)
-            row_bwd(x + k * sx + j, y + k * sy + j, dy + k * sy + j, L - j, mean, relu, &s1[k],
-                    &s2[k]);
+            row_bwd(x + k * sx + j, dy + k * sy + j, L - j, mean, mk, &s1[k], &s2[k]);
 }
 
 static AVX2 void norm_avx2(const float *x, float *y, size_t L, float scale, float shift, bool relu)
@@ -190,20 +207,22 @@ static AVX2 void norm_avx2(const float *x, float *y, size_t L, float scale, floa
 }
 
 static AVX2 void dx_avx2(const float *x, const float *dy, float *dx, size_t L, float mean,
-                         float k1, float k2, float k3, bool fresh)
+                         const bn_mask *mk, float k1, float k2, float k3, bool fresh)
 {
     __m256 vm = _mm256_set1_ps(mean), v1 = _mm256_set1_ps(k1), v2 = _mm256_set1_ps(k2);
     __m256 v3 = _mm256_set1_ps(k3);
     size_t j = 0;
     for (; j + 8 <= L; j += 8) {
-        __m256 xm = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm), v3);
-        __m256 g = _mm256_mul_ps(v1, _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(dy + j), v2), xm));
+        __m256 xv = _mm256_loadu_ps(x + j);
+        __m256 dyv = masked8(mk, xv, _mm256_loadu_ps(dy + j));
+        __m256 xm = _mm256_mul_ps(_mm256_sub_ps(xv, vm), v3);
+        __m256 g = _mm256_mul_ps(v1, _mm256_sub_ps(_mm256_sub_ps(dyv, v2), xm));
         if (!fresh)
             g = _mm256_add_ps(_mm256_loadu_ps(dx + j), g);
         _mm256_storeu_ps(dx + j, g);
     }
     for (; j < L; j++) {
-        float g = k1 * (dy[j] - k2 - (x[j] - mean) * k3);
+        float g = k1 * (masked(mk, x[j], dy[j]) - k2 - (x[j] - mean) * k3);
         dx[j] = fresh ? g : dx[j] + g;
     }
 }
@@ -230,21 +249,19 @@ static void norm_plane(const float *x, float *y, size_t L, float scale, float sh
     }
 }
 
-static void dx_plane(const float *x, const float *dy, float *dx, size_t L, float mean, float k1,
-                     float k2, float k3, bool fresh)
+static void dx_plane(const float *x, const float *dy, float *dx, size_t L, float mean,
+                     const bn_mask *mk, float k1, float k2, float k3, bool fresh)
 {
 #ifdef BN_AVX2
     if (have_avx2()) {
-        dx_avx2(x, dy, dx, L, mean, k1, k2, k3, fresh);
+        dx_avx2(x, dy, dx, L, mean, mk, k1, k2, k3, fresh);
         return;
     }
 #endif
-    if (fresh)
-        for (size_t j = 0; j < L; j++)
-            dx[j] = k1 * (dy[j] - k2 - (x[j] - mean) * k3);
-    else
-        for (size_t j = 0; j < L; j++)
-            dx[j] += k1 * (dy[j] - k2 - (x[j] - mean) * k3);
+    for (size_t j = 0; j < L; j++) {
+        float g = k1 * (masked(mk, x[j], dy[j]) - k2 - (x[j] - mean) * k3);
+        dx[j] = fresh ? g : dx[j] + g;
+    }
 }
 
 /* sum over images of the per-image float sums (sq: of squared deviations) */
@@ -299,6 +316,10 @@ static void bn_fwd_task(void *vc, long c0, long c1, int tid)
             istd = 1.0f / sqrtf(rv[c] + BN_EPS);
         }
         float scale = g[c] * istd, shift = b[c] - mean * scale;
+        if (train) {
+            op->save_scale[c] = scale;   /* the ReLU mask in backward (bn_mask) */
+            op->save_shift[c] = shift;
+        }
         for (int i = 0; i < n; i++)
             norm_plane(a->x + (size_t)i * a->size + (size_t)c * HW,
                        o->x + (size_t)i * o->size + (size_t)c * HW, HW, scale, shift, op->relu);
@@ -322,9 +343,9 @@ static void bn_bwd_task(void *vc, long c0, long c1, int tid)
     const float *g = m->tensors[op->w].data;
     float *dg = m->tensors[op->w].grad, *db = m->tensors[op->b].grad;
     size_t HW = (size_t)a->h * a->w, M = (size_t)n * HW;
-    bool relu = op->relu;
     for (long c = c0; c < c1; c++) {
         float mean = op->save_mean[c], istd = op->save_istd[c];
+        bn_mask mk = {op->relu, op->save_scale[c], op->save_shift[c]};
         double sdy = 0.0, sdyx = 0.0;
         int i = 0;
 #ifdef BN_AVX2
@@ -333,8 +354,7 @@ static void bn_bwd_task(void *vc, long c0, long c1, int tid)
                 float s1[8], s2[8];
                 size_t off = (size_t)c * HW;
                 rows8_bwd(a->x + (size_t)i * a->size + off, a->size,
-                          o->x + (size_t)i * o->size + off, o->dx + (size_t)i * o->size + off,
-                          o->size, HW, mean, relu, s1, s2);
+                          o->dx + (size_t)i * o->size + off, o->size, HW, mean, &mk, s1, s2);
                 for (int k = 0; k < 8; k++) {
                     sdy += s1[k];
                     sdyx += s2[k];
@@ -344,8 +364,7 @@ static void bn_bwd_task(void *vc, long c0, long c1, int tid)
         for (; i < n; i++) {
             float s1 = 0.0f, s2 = 0.0f;
             row_bwd(a->x + (size_t)i * a->size + (size_t)c * HW,
-                    o->x + (size_t)i * o->size + (size_t)c * HW,
-                    o->dx + (size_t)i * o->size + (size_t)c * HW, HW, mean, relu, &s1, &s2);
+                    o->dx + (size_t)i * o->size + (size_t)c * HW, HW, mean, &mk, &s1, &s2);
             sdy += s1;
             sdyx += s2;
         }
@@ -359,7 +378,7 @@ static void bn_bwd_task(void *vc, long c0, long c1, int tid)
         for (int im = 0; im < n; im++)
             dx_plane(a->x + (size_t)im * a->size + (size_t)c * HW,
                      o->dx + (size_t)im * o->size + (size_t)c * HW,
-                     a->dx + (size_t)im * a->size + (size_t)c * HW, HW, mean, k1, k2, k3,
+                     a->dx + (size_t)im * a->size + (size_t)c * HW, HW, mean, &mk, k1, k2, k3,
                      cx->dx_fresh);
     }
 }

@@ -439,6 +439,8 @@ static size_t layout(sai_nn_model_t *m, float *base)
         if (op->kind == OP_BN) {
             TAKE(op->save_mean, (size_t)m->acts[op->in].c);
             TAKE(op->save_istd, (size_t)m->acts[op->in].c);
+            TAKE(op->save_scale, (size_t)m->acts[op->in].c);
+            TAKE(op->save_shift, (size_t)m->acts[op->in].c);
         }
     }
     size_t T = (size_t)m->scratch_threads;

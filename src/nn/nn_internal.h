@@ -54,6 +54,7 @@ typedef struct nn_op {
     int k, stride, pad;
     bool relu;               /* BN / ADD: ReLU fused into the output */
     float *save_mean, *save_istd;  /* BN, per channel, arena */
+    float *save_scale, *save_shift;  /* BN: the forward's y = x*scale + shift */
 } nn_op;
 
 struct sai_nn_model {
