@@ -18,6 +18,7 @@
  * and the AVX2 code uses separate multiplies and adds).
  */
 #include <math.h>
+#include <stdatomic.h>
 
 #include "nn/nn_internal.h"
 
@@ -86,14 +87,17 @@ static void row_bwd(const float *x, const float *dy, size_t L, float mean, const
 #ifdef BN_AVX2
 #define AVX2 __attribute__((target("avx2")))
 
+/* CPUID once; atomic because the first calls come from several threads */
 static bool have_avx2(void)
 {
-    static int v = -1;
-    if (v < 0) {
+    static atomic_int v = -1;
+    int r = atomic_load_explicit(&v, memory_order_relaxed);
+    if (r < 0) {
         __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") ? 1 : 0;
+        r = __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store_explicit(&v, r, memory_order_relaxed);
     }
-    return v == 1;
+    return r == 1;
 }
 
 /* r[m] := column m of the 8x8 matrix whose rows are r[0..7] */
