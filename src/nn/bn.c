@@ -137,24 +137,38 @@ static inline AVX2 __m256 chain8(__m256 acc, const __m256 r[8])
 /* out[k] = row_sum / row_sq (sq: mean given) of rows x + k*sx, k < 8.
  * (Rows as base + stride, not an array of pointers: the stores of the
  * intrinsics may alias anything, so an array was re-read every iteration.) */
-static AVX2 void rows8_stat(const float *x, size_t sx, size_t L, bool sq, float mean, float out[8])
+static inline AVX2 __m256 stat_block(const float *x, size_t sx, bool sq, __m256 vm, __m256 acc)
 {
-    __m256 acc = _mm256_setzero_ps(), vm = _mm256_set1_ps(mean), r[8];
+    __m256 r[8];
+    for (int k = 0; k < 8; k++) {
+        r[k] = _mm256_loadu_ps(x + k * sx);
+        if (sq) {
+            __m256 d = _mm256_sub_ps(r[k], vm);
+            r[k] = _mm256_mul_ps(d, d);
+        }
+    }
+    tr8(r);
+    return chain8(acc, r);
+}
+
+/* G (1 or 2) groups of 8 rows, group g at x + 8*g*sx: two independent
+ * chains in one loop hide the add latency (8 dependent adds per block) */
+static AVX2 void rows8_stat(const float *x, size_t sx, size_t L, bool sq, float mean, int G,
+                            float *out)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), vm = _mm256_set1_ps(mean);
+    const float *x1 = x + 8 * sx;
     size_t j = 0;
     for (; j + 8 <= L; j += 8) {
-        for (int k = 0; k < 8; k++) {
-            r[k] = _mm256_loadu_ps(x + k * sx + j);
-            if (sq) {
-                __m256 d = _mm256_sub_ps(r[k], vm);
-                r[k] = _mm256_mul_ps(d, d);
-            }
-        }
-        tr8(r);
-        acc = chain8(acc, r);
+        a0 = stat_block(x + j, sx, sq, vm, a0);
+        if (G > 1)
+            a1 = stat_block(x1 + j, sx, sq, vm, a1);
     }
-    _mm256_storeu_ps(out, acc);
+    _mm256_storeu_ps(out, a0);
+    if (G > 1)
+        _mm256_storeu_ps(out + 8, a1);
     if (j < L)
-        for (int k = 0; k < 8; k++)
+        for (int k = 0; k < 8 * G; k++)
             out[k] = sq ? row_sq(x + k * sx + j, L - j, mean, out[k])
                         : row_sum(x + k * sx + j, L - j, out[k]);
 }
@@ -276,11 +290,13 @@ static double chan_stat(const nn_act *a, long c, int n, bool sq, float mean)
     int i = 0;
 #ifdef BN_AVX2
     if (have_avx2())
-        for (; i + 8 <= n; i += 8) {
-            float s[8];
-            rows8_stat(a->x + (size_t)i * a->size + (size_t)c * HW, a->size, HW, sq, mean, s);
-            for (int k = 0; k < 8; k++)
+        while (i + 8 <= n) {
+            float s[16];
+            int G = i + 16 <= n ? 2 : 1;
+            rows8_stat(a->x + (size_t)i * a->size + (size_t)c * HW, a->size, HW, sq, mean, G, s);
+            for (int k = 0; k < 8 * G; k++)
                 acc += s[k];
+            i += 8 * G;
         }
 #endif
     for (; i < n; i++) {
