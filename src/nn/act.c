@@ -1,56 +1,114 @@
 /*
  * act.c — element-wise ops: ReLU and the residual add (optionally with a
  * fused ReLU). Flat loops over n*c*h*w floats, split across the engine
- * threads in contiguous chunks and vectorised by the compiler.
+ * threads in contiguous chunks and vectorised by the compiler (separate
+ * loops per case, restrict pointers, so that each one vectorises).
+ *
+ * Backward stores into an input gradient whose live range starts here
+ * (nn_dx_fresh) instead of accumulating into a zeroed buffer: in a ResNet
+ * both inputs of every residual add start there, and the add's backward
+ * then writes two buffers instead of zeroing, reading and writing them.
  */
 #include "nn/nn_internal.h"
 
 typedef struct {
     const float *a, *b, *y, *dy;
     float *out, *da, *db;
-    bool relu, ga, gb;
+    bool relu, ga, gb, fa, fb;   /* fa/fb: da/db are fresh (store) */
 } ew_ctx;
+
+/* y > 0 ? g : 0 with g read unconditionally, so that the loops if-convert
+ * and vectorise (a conditional load kept them scalar, with a branch on the
+ * sign of y: 2.6% of a ResNet-8 step in add_bwd alone) */
+static inline float relu_mask(float y, float g)
+{
+    return y > 0.0f ? g : 0.0f;
+}
 
 static void relu_fwd(void *vc, long b, long e, int tid)
 {
     const ew_ctx *c = vc;
+    const float *restrict a = c->a;
+    float *restrict out = c->out;
     (void)tid;
     for (long i = b; i < e; i++)
-        c->out[i] = c->a[i] > 0.0f ? c->a[i] : 0.0f;
+        out[i] = a[i] > 0.0f ? a[i] : 0.0f;
 }
 
 static void relu_bwd(void *vc, long b, long e, int tid)
 {
     const ew_ctx *c = vc;
+    const float *restrict y = c->y, *restrict dy = c->dy;
+    float *restrict da = c->da;
     (void)tid;
-    for (long i = b; i < e; i++)
-        c->da[i] += c->y[i] > 0.0f ? c->dy[i] : 0.0f;
+    if (c->fa)
+        for (long i = b; i < e; i++)
+            da[i] = relu_mask(y[i], dy[i]);
+    else
+        for (long i = b; i < e; i++)
+            da[i] += relu_mask(y[i], dy[i]);
 }
 
 static void add_fwd(void *vc, long b, long e, int tid)
 {
     const ew_ctx *c = vc;
+    const float *restrict x1 = c->a, *restrict x2 = c->b;
+    float *restrict out = c->out;
     (void)tid;
     if (c->relu) {
         for (long i = b; i < e; i++) {
-            float v = c->a[i] + c->b[i];
-            c->out[i] = v > 0.0f ? v : 0.0f;
+            float v = x1[i] + x2[i];
+            out[i] = v > 0.0f ? v : 0.0f;
         }
     } else {
         for (long i = b; i < e; i++)
-            c->out[i] = c->a[i] + c->b[i];
+            out[i] = x1[i] + x2[i];
     }
+}
+
+/* one input gradient: d (=|+=) g, g = dy masked by y > 0 when relu */
+static void add_bwd_one(const float *restrict y, const float *restrict dy, float *restrict d,
+                        long b, long e, bool relu, bool fresh)
+{
+    if (relu && fresh)
+        for (long i = b; i < e; i++)
+            d[i] = relu_mask(y[i], dy[i]);
+    else if (relu)
+        for (long i = b; i < e; i++)
+            d[i] += relu_mask(y[i], dy[i]);
+    else if (fresh)
+        for (long i = b; i < e; i++)
+            d[i] = dy[i];
+    else
+        for (long i = b; i < e; i++)
+            d[i] += dy[i];
 }
 
 static void add_bwd(void *vc, long b, long e, int tid)
 {
     const ew_ctx *c = vc;
+    const float *restrict y = c->y, *restrict dy = c->dy;
+    float *restrict da = c->da, *restrict db = c->db;
     (void)tid;
-    for (long i = b; i < e; i++) {
-        float g = (c->relu && !(c->y[i] > 0.0f)) ? 0.0f : c->dy[i];
-        if (c->ga) c->da[i] += g;
-        if (c->gb) c->db[i] += g;
+    if (c->ga && c->gb && c->fa && c->fb) {
+        /* the ResNet case: one pass writes both */
+        if (c->relu)
+            for (long i = b; i < e; i++) {
+                float g = relu_mask(y[i], dy[i]);
+                da[i] = g;
+                db[i] = g;
+            }
+        else
+            for (long i = b; i < e; i++) {
+                da[i] = dy[i];
+                db[i] = dy[i];
+            }
+        return;
     }
+    if (c->ga)
+        add_bwd_one(y, dy, da, b, e, c->relu, c->fa);
+    if (c->gb)
+        add_bwd_one(y, dy, db, b, e, c->relu, c->fb);
 }
 
 void nn_relu_forward(sai_nn_model_t *m, const nn_op *op, int n)
@@ -64,7 +122,8 @@ void nn_relu_backward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     if (!m->acts[op->in].need_grad)
         return;
-    ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx};
+    ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx,
+                .fa = nn_dx_fresh(m, op, op->in)};
     long len = (long)n * (long)m->acts[op->in].size;
     nn_parallel(len, nn_grain((size_t)len), relu_bwd, &c);
 }
@@ -81,7 +140,9 @@ void nn_add_backward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx,
                 .db = m->acts[op->in2].dx, .relu = op->relu,
-                .ga = m->acts[op->in].need_grad, .gb = m->acts[op->in2].need_grad};
+                .ga = m->acts[op->in].need_grad, .gb = m->acts[op->in2].need_grad,
+                .fa = nn_dx_fresh(m, op, op->in),
+                .fb = op->in2 != op->in && nn_dx_fresh(m, op, op->in2)};   /* x + x: da, then db += */
     long len = (long)n * (long)m->acts[op->out].size;
     nn_parallel(len, nn_grain((size_t)len), add_bwd, &c);
 }

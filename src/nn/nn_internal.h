@@ -54,6 +54,7 @@ typedef struct nn_op {
     int k, stride, pad;
     bool relu;               /* BN / ADD: ReLU fused into the output */
     float *save_mean, *save_istd;  /* BN, per channel, arena */
+    float *save_scale, *save_shift;  /* BN: the forward's y = x*scale + shift */
 } nn_op;
 
 struct sai_nn_model {
@@ -100,7 +101,7 @@ void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
 
-/* Winograd F(2x2,3x3) for 3x3 stride-1 pad-1 convolutions (winograd.c). */
+/* Winograd F(4x4,3x3) for 3x3 stride-1 pad-1 convolutions (winograd.c). */
 bool   nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op);
 bool   nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n);
 int    nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op);
@@ -109,6 +110,16 @@ size_t nn_wino_u_floats(const sai_nn_model_t *m, const nn_op *op);
 void   nn_wino_forward(sai_nn_model_t *m, const nn_op *op, int n);
 void   nn_wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
                         bool *used);
+
+/* Backward: op is the first to touch act's gradient in this pass (it is the
+ * act's last reader), so the buffer holds stale data. Kernels listed in
+ * nn_bwd_stores (model.c) then store instead of accumulating and the driver
+ * skips zeroing the buffer; for other kernels the driver zeroes it first. */
+static inline bool nn_dx_fresh(const sai_nn_model_t *m, const nn_op *op, int act)
+{
+    return m->acts[act].last == (int)(op - m->ops);
+}
+bool nn_bwd_stores(const nn_op *op);
 
 /* Images per GEMM for a conv with P = Ho*Wo output pixels (conv.c). */
 static inline int nn_conv_group(int P)

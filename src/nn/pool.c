@@ -11,6 +11,7 @@
 typedef struct {
     const sai_nn_model_t *m;
     const nn_op *op;
+    bool fresh;   /* backward, GAP: dx is stale, store (see nn_bwd_stores) */
 } pool_ctx;
 
 static void pool_fwd_task(void *vc, long p0, long p1, int tid)
@@ -50,7 +51,7 @@ static void pool_fwd_task(void *vc, long p0, long p1, int tid)
 
 void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
-    pool_ctx c = {m, op};
+    pool_ctx c = {m, op, false};
     nn_parallel((long)n * m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), pool_fwd_task, &c);
 }
 
@@ -69,8 +70,12 @@ static void pool_bwd_task(void *vc, long p0, long p1, int tid)
         float *dx = a->dx + (size_t)pl * HW;
         if (kind == OP_GAP) {
             float g = dy[0] / (float)HW;
-            for (size_t j = 0; j < HW; j++)
-                dx[j] += g;
+            if (cx->fresh)   /* first writer of dx (nn_dx_fresh): store */
+                for (size_t j = 0; j < HW; j++)
+                    dx[j] = g;
+            else
+                for (size_t j = 0; j < HW; j++)
+                    dx[j] += g;
             continue;
         }
         for (int oh = 0; oh < Ho; oh++)
@@ -99,6 +104,6 @@ void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     if (!m->acts[op->in].need_grad)
         return;
-    pool_ctx c = {m, op};
+    pool_ctx c = {m, op, op->kind == OP_GAP && nn_dx_fresh(m, op, op->in)};
     nn_parallel((long)n * m->acts[op->in].c, nn_grain((size_t)n * m->acts[op->in].size), pool_bwd_task, &c);
 }
