@@ -27,6 +27,7 @@ static bool s2k3_ok(int k, int s, int p, int W, int Wo)
     return k == 3 && s == 2 && p == 1 && Wo + 2 <= S2_MAX && (W + 1) / 2 <= Wo + 1;
 }
 
+NN_INLINE_COPIES
 static void im2col_s2k3(const float *x, int C, int H, int W, int Ho, int Wo, float *col,
                         size_t ld)
 {
@@ -40,9 +41,8 @@ static void im2col_s2k3(const float *x, int C, int H, int W, int Ho, int Wo, flo
                 int ih = 2 * oh - 1 + ki;
                 float *a = r0 + (size_t)oh * Wo, *b = r1 + (size_t)oh * Wo, *d = r2 + (size_t)oh * Wo;
                 if (ih < 0 || ih >= H) {
-                    memset(a, 0, (size_t)Wo * sizeof(float));
-                    memset(b, 0, (size_t)Wo * sizeof(float));
-                    memset(d, 0, (size_t)Wo * sizeof(float));
+                    for (int ow = 0; ow < Wo; ow++)
+                        a[ow] = b[ow] = d[ow] = 0.0f;
                     continue;
                 }
                 const float *xr = xc + (size_t)ih * W;
@@ -66,6 +66,7 @@ static void im2col_s2k3(const float *x, int C, int H, int W, int Ho, int Wo, flo
 
 /* x[C][H][W] -> col[C*k*k][Ho*Wo], rows ld floats apart (ld >= Ho*Wo lets
  * several images share one column matrix side by side) */
+NN_INLINE_COPIES
 static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
                    float *col, size_t ld)
 {
@@ -82,7 +83,8 @@ static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int
                     int ih = oh * s - p + ki;
                     float *r = row + (size_t)oh * Wo;
                     if (ih < 0 || ih >= H) {
-                        memset(r, 0, (size_t)Wo * sizeof(float));
+                        for (int ow = 0; ow < Wo; ow++)
+                            r[ow] = 0.0f;
                         continue;
                     }
                     const float *xr = xc + (size_t)ih * W;
@@ -198,6 +200,7 @@ static void conv_fwd_task(void *vc, long i0, long i1, int tid)
  * side in one column matrix, [K][g*P], run one GEMM into [Co][g*P] and
  * scatter the result back to NCHW (backward: gather dy, one GEMM each for
  * dW and dcol, col2im per image). */
+NN_INLINE_COPIES
 static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
 {
     const conv_ctx *cx = vc;
@@ -221,9 +224,12 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
                     (int)LD, 0.0f, yb, (int)LD);
         for (int j = 0; j < cnt; j++) {
             float *y = o->x + (size_t)(i0 + j) * o->size;
-            for (int co = 0; co < Co; co++)
-                memcpy(y + (size_t)co * P, yb + (size_t)co * LD + (size_t)j * P,
-                       (size_t)P * sizeof(float));
+            for (int co = 0; co < Co; co++) {
+                const float *src = yb + (size_t)co * LD + (size_t)j * P;
+                float *dst = y + (size_t)co * P;
+                for (int q = 0; q < P; q++)
+                    dst[q] = src[q];
+            }
         }
     }
 }
@@ -287,6 +293,7 @@ static void conv_bwd_task(void *vc, long i0, long i1, int tid)
     }
 }
 
+NN_INLINE_COPIES
 static void conv_bwd_group_task(void *vc, long g0, long g1, int tid)
 {
     conv_ctx *cx = vc;
@@ -310,9 +317,12 @@ static void conv_bwd_group_task(void *vc, long g0, long g1, int tid)
         size_t LD = (size_t)cnt * P;
         for (int j = 0; j < cnt; j++) {
             const float *dy = o->dx + (size_t)(i0 + j) * o->size;
-            for (int co = 0; co < Co; co++)
-                memcpy(yb + (size_t)co * LD + (size_t)j * P, dy + (size_t)co * P,
-                       (size_t)P * sizeof(float));
+            for (int co = 0; co < Co; co++) {
+                const float *src = dy + (size_t)co * P;
+                float *dst = yb + (size_t)co * LD + (size_t)j * P;
+                for (int q = 0; q < P; q++)
+                    dst[q] = src[q];
+            }
             im2col(a->x + (size_t)(i0 + j) * a->size, C, H, Wd, k, s, p, Ho, Wo,
                    cb + (size_t)j * P, LD);
         }

@@ -302,6 +302,7 @@ static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap, int
 
 /* Rows y0 .. y0+nrows-1 of plane x (H x W), columns WM*tx0 - shift onwards,
  * WM*n + 4 of them, zero outside the plane. */
+NN_INLINE_COPIES
 static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, int n,
                       int shift, float (*buf)[WINO_MAX_ROW])
 {
@@ -310,7 +311,8 @@ static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, 
         int ih = y0 + r;
         float *d = buf[r];
         if (ih < 0 || ih >= H) {
-            memset(d, 0, (size_t)wlen * sizeof(float));
+            for (int j = 0; j < wlen; j++)
+                d[j] = 0.0f;
             continue;
         }
         const float *xr = x + (size_t)ih * W;
@@ -318,9 +320,12 @@ static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, 
         int j1 = W - col0 < wlen ? W - col0 : wlen;
         if (j1 < j0)
             j1 = j0;
-        memset(d, 0, (size_t)j0 * sizeof(float));
-        memcpy(d + j0, xr + col0 + j0, (size_t)(j1 - j0) * sizeof(float));
-        memset(d + j1, 0, (size_t)(wlen - j1) * sizeof(float));
+        for (int j = 0; j < j0; j++)
+            d[j] = 0.0f;
+        for (int j = j0; j < j1; j++)
+            d[j] = xr[col0 + j];
+        for (int j = j1; j < wlen; j++)
+            d[j] = 0.0f;
     }
 }
 
