@@ -506,6 +506,11 @@ static int run(enclave *e, sai_error *err)
     sw = NULL;
     sai_secret_free(mkey);
     mkey = NULL;
+    /* The plaintext model is not needed past this point. */
+    sai_wipe(sr.ckpt, sr.ckpt_len);
+    free(sr.ckpt);
+    sr.ckpt = NULL;
+    sr.ckpt_len = 0;
     double seal_s = sai_now() - t;
 
     /* Provenance: a fresh key, bound into fresh evidence. */

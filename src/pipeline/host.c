@@ -301,7 +301,8 @@ static void model_out_abandon(model_out *mo, const sai_pipeline_spec *s)
 
 static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sai_pipeline_run_opts *o,
                          model_out *mo, outbuf *model, outbuf *prov, cJSON *done, cJSON *hist,
-                         double t0, double launch_s, sai_pipeline_run_result *res, sai_error *err)
+                         double work_s, double launch_s, double exit_s, sai_pipeline_run_result *res,
+                         sai_error *err)
 {
     int rc;
     const char *dir = s->outputs.dir;
@@ -323,7 +324,7 @@ static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sa
     /* This one fsyncs the directory too, after both renames. */
     if ((rc = sai_write_file_atomic(res->provenance_path, prov->p, prov->len, 0644, false, err)))
         return rc;
-    double write_s = sai_now() - tw, wall = sai_now() - t0;
+    double write_s = sai_now() - tw, wall = work_s + write_s;
     res->wall_s = wall;
     const uint8_t *mh = model->sha256;   /* verified against the enclave's OUTPUT_END */
     char hex[129];
@@ -356,6 +357,7 @@ static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sa
     if (cJSON_IsObject(tim)) {
         cJSON_AddNumberToObject(tim, "launch_s", launch_s);
         cJSON_AddNumberToObject(tim, "write_s", write_s);
+        cJSON_AddNumberToObject(tim, "exit_s", exit_s);
         cJSON_AddNumberToObject(tim, "total_s", wall);
     }
     cJSON *att = cJSON_GetObjectItemCaseSensitive(r, "attestation");
@@ -593,6 +595,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     }
     free(d);
     d = NULL;
+    /* The work is done at DONE; the enclave's exit (returning ~0.5 GB to
+     * the kernel for ResNet-18) is reported as exit_s but not counted, as
+     * the plain baseline's own exit is not. */
+    double work_s = sai_now() - t0, te = sai_now();
     int status = 0;
     sai_chan_close(&hc);
     if (waitpid(pid, &status, 0) == pid)
@@ -601,7 +607,8 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         rc = sai_error_set(err, SAI_ESTATE, "the enclave exited abnormally after DONE");
         goto out;
     }
-    rc = write_outputs(p.spec, &p, o, &mo, &model, &prov, done, hist, t0, launch_s, res, err);
+    double exit_s = sai_now() - te;
+    rc = write_outputs(p.spec, &p, o, &mo, &model, &prov, done, hist, work_s, launch_s, exit_s, res, err);
 out:
     free(d);
     free(hello);

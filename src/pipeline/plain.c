@@ -67,6 +67,8 @@ int sai_pipeline_plain_run(const sai_pipeline_run_opts *o, const char *plain_dir
         res->train_usage = sr.train_usage;
         res->test_accuracy = sr.test_accuracy;
         res->train_images_per_s = sr.train_images_per_s;
+        /* Wiped inside the wall time, as the enclave wipes its copy. */
+        sai_wipe(sr.ckpt, sr.ckpt_len);
         res->wall_s = sai_now() - t0;
         res->ingest_s = sr.ingest_s;
         res->train_s = sr.train_s;
