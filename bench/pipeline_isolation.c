@@ -16,7 +16,7 @@
  * a futex wake with no waiter (the call the engine's worker pool makes) and
  * of getppid, in one child before and after sai_sandbox_harden, best of 7
  * batches of 200000 calls. Multiplied by the syscalls of a training step
- * (strace -c -f: ~400 futex calls per ResNet-18 step) it bounds the
+ * (strace -c -f: ~500 futex calls per ResNet-18 step) it bounds the
  * sandbox's share of the training time without depending on machine noise.
  *
  *   build/bench/pipeline_isolation [STEPS] [ROUNDS]   (default 15 steps, 5 rounds)
