@@ -324,8 +324,21 @@ typedef struct sai_pipeline_run_opts {
     const char *enclave_binary;  /* NULL: /proc/self/exe */
     int         threads;         /* engine threads in the enclave, 0 = all */
     unsigned    plain_max_steps; /* plain baseline only: stop after this many steps (0 = spec) */
+    const char *plain_ckpt_out;  /* plain baseline only: write the plaintext checkpoint here
+                                    (atomic, fsync'd, counted in wall_s), as the enclave run
+                                    writes its sealed one; NULL: write nothing */
     bool        quiet;
 } sai_pipeline_run_opts;
+
+/* What the training stage cost its process (getrusage(RUSAGE_SELF) deltas
+ * around sai_nn_train, all threads): CPU time is less sensitive than wall
+ * time to other jobs on a shared machine, and faults / context switches show
+ * whether the enclave's training differs from the plain one's in kind. */
+typedef struct sai_train_usage {
+    double   cpu_s;             /* user + system */
+    double   sys_s;
+    long     minflt, nvcsw, nivcsw;
+} sai_train_usage;
 
 typedef struct sai_pipeline_run_result {
     uint8_t measurement[SAI_MEASUREMENT_LEN];
@@ -335,6 +348,8 @@ typedef struct sai_pipeline_run_result {
     char    run_dir[4096];
     double  test_accuracy, train_images_per_s, wall_s;
     double  ingest_s, train_s;        /* plain baseline: per-stage times */
+    double  ckpt_write_s;             /* plain baseline: writing ckpt_out (fsync'd) */
+    sai_train_usage train_usage;      /* plain baseline */
 } sai_pipeline_run_result;
 
 /* Measure only: the launch measurement `secureai run` would give SPEC (for

@@ -102,6 +102,14 @@ int sai_seal_writer_new(sai_seal_writer **out, const char *path,
                         const uint8_t key[static SAI_SEAL_KEY_LEN],
                         const sai_seal_params *p, uint64_t length,
                         sai_error *err) SAI_MUST_CHECK;
+/* The same, sealing into fd (from its current offset) instead of a new
+ * file: name is for messages only; the descriptor stays the caller's
+ * (never closed), and finish neither fsyncs nor renames. p->excl and
+ * p->mode do not apply. */
+int sai_seal_writer_new_fd(sai_seal_writer **out, int fd, const char *name,
+                           const uint8_t key[static SAI_SEAL_KEY_LEN],
+                           const sai_seal_params *p, uint64_t length,
+                           sai_error *err) SAI_MUST_CHECK;
 int sai_seal_writer_write(sai_seal_writer *w, const void *data, size_t len,
                           sai_error *err) SAI_MUST_CHECK;
 /* Seals the last chunk, fsyncs and renames. Fails (and removes the temp
@@ -109,6 +117,9 @@ int sai_seal_writer_write(sai_seal_writer *w, const void *data, size_t len,
  * not NULL, receives the SHA-256 of the whole sealed file. */
 int sai_seal_writer_finish(sai_seal_writer *w, uint8_t ct_sha256[SAI_SHA256_LEN],
                            sai_error *err) SAI_MUST_CHECK;
+/* The size of the sealed output (header, chunks and tags), known from the
+ * declared length as soon as the writer exists. */
+uint64_t sai_seal_writer_sealed_len(const sai_seal_writer *w);
 /* Frees; if finish did not succeed, the temp file is removed. */
 void sai_seal_writer_free(sai_seal_writer *w);
 

@@ -8,15 +8,19 @@
  *      the KBS client's event loop), then sai_sandbox_harden: not dumpable,
  *      no core, no capabilities, seccomp allow-list. Then READY.
  *      No key exists in this process before this point.
- *   3. SHARD_FDS: manifest, its MAC and one descriptor per sealed shard.
- *      The enclave opens no path; it only reads what the host handed over.
+ *   3. SHARD_FDS: manifest, its MAC, one descriptor per sealed shard and
+ *      one for the sealed model (a temporary file the host opened and
+ *      publishes only after DONE). The enclave opens no path; it only reads
+ *      and writes what the host handed over.
  *   4. Attest to the KBS (RCAR; the evidence comes from the TEE, which under
  *      `sim` is the launcher: EVIDENCE_REQ/EVIDENCE) and receive the dataset
  *      key in a locked sai_secret.
  *   5. Check the manifest MAC, the dataset identity (against the spec, when
  *      it names one) and each shard's SHA-256 against the manifest; the
  *      STREAM reader then authenticates every chunk as it decrypts.
- *   6. Run the stages; fetch the model key; seal the checkpoint; wipe.
+ *   6. Run the stages; fetch the model key; seal the checkpoint straight
+ *      into the model descriptor (ciphertext only; two chunks of memory);
+ *      wipe.
  *   7. Generate a provenance key, bind it into fresh evidence, sign the
  *      statement; send the sealed model and the statement; DONE.
  * Any failure sends one ERROR sentence and exits non-zero; nothing partial
@@ -234,7 +238,10 @@ static int open_dataset(enclave *e, const sai_secret *key, const char *const *na
 
 /* ---- output to the host ------------------------------------------------------ */
 
-static int send_output(enclave *e, uint8_t id, const uint8_t *data, size_t len, sai_error *err)
+/* The data in chunks, then OUTPUT_END with its SHA-256 (computed once by
+ * the caller: the model's is also the provenance subject's). */
+static int send_output(enclave *e, uint8_t id, const uint8_t *data, size_t len, const uint8_t sha256[32],
+                       sai_error *err)
 {
     uint8_t *pkt = malloc(SAI_CHAN_MAX_PAYLOAD);
     if (pkt == NULL)
@@ -251,9 +258,8 @@ static int send_output(enclave *e, uint8_t id, const uint8_t *data, size_t len, 
     } while (rc == 0 && off < len);
     if (rc == 0) {
         pkt[0] = id;
-        rc = sai_hash(SAI_SHA256, pkt + 1, data, len, err);
-        if (rc == 0)
-            rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, pkt, 33, NULL, 0, err);
+        memcpy(pkt + 1, sha256, 32);
+        rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, pkt, 33, NULL, 0, err);
     }
     free(pkt);
     return rc;
@@ -377,12 +383,14 @@ static int run(enclave *e, sai_error *err)
 {
     uint8_t *d = NULL;
     size_t n = 0, nfds = 0;
-    int fds[SAI_CHAN_MAX_FDS];
+    int fds[SAI_CHAN_MAX_FDS], model_fd = -1;
     int rc;
+    sai_seal_writer *sw = NULL;
     sai_secret *dkey = NULL, *mkey = NULL;
     sai_stage_result sr = {0};
-    uint8_t *sealed = NULL, *evidence = NULL;
-    size_t sealed_len = 0, ev_len = 0;
+    uint8_t *evidence = NULL;
+    size_t ev_len = 0;
+    uint64_t sealed_len = 0;
     char *stmt = NULL;
     const char **names = NULL;
     sai_ec_key *pk = NULL;
@@ -427,7 +435,10 @@ static int run(enclave *e, sai_error *err)
     const cJSON *jm = cJSON_GetObjectItemCaseSensitive(sj, "manifest");
     const cJSON *jmac = cJSON_GetObjectItemCaseSensitive(sj, "mac");
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(sj, "names");
-    if (!cJSON_IsString(jm) || !cJSON_IsString(jmac) || !cJSON_IsArray(jn) ||
+    /* The last descriptor is the sealed model's. */
+    if (nfds > 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sj, "model_fd")))
+        model_fd = fds[--nfds];
+    if (model_fd < 0 || !cJSON_IsString(jm) || !cJSON_IsString(jmac) || !cJSON_IsArray(jn) ||
         (size_t)cJSON_GetArraySize(jn) != nfds ||
         sai_b64_decode(&e->manifest, &e->manifest_len, jm->valuestring, strlen(jm->valuestring), NULL) != 0) {
         rc = sai_error_set(err, SAI_EFORMAT, "SHARD_FDS is malformed");
@@ -464,7 +475,8 @@ static int run(enclave *e, sai_error *err)
     sai_secret_free(dkey);
     dkey = NULL;
 
-    /* The model key and the sealed checkpoint. */
+    /* The model key (released or registered after attestation: counted
+     * with the dataset key as key release) and the sealed checkpoint. */
     t = sai_now();
     if (!e->spec->model.has_key) {
         rc = sai_error_set(err, SAI_EINVAL, "the spec has no model.key (where the model key is, or "
@@ -475,13 +487,30 @@ static int run(enclave *e, sai_error *err)
                   ? generate_key(e, &e->spec->model.key, e->spec->model.key_policy, &mkey, err)
                   : get_key(e, &e->spec->model.key, &mkey, err)))
         goto out;
+    double model_key_s = sai_now() - t;
+    t = sai_now();
     char kid[200];
     snprintf(kid, sizeof kid, "%s/%s/%s", e->spec->model.key.repo, e->spec->model.key.type, e->spec->model.key.tag);
-    sai_seal_params sp = {.key_id = kid};
-    if ((rc = sai_seal_buffer(&sealed, &sealed_len, mkey->data, &sp, sr.ckpt, sr.ckpt_len, err)))
+    /* Sealed straight into the host's file, hashed chunk by chunk while in
+     * cache (the hash is the provenance subject's): no sealed copy of the
+     * whole checkpoint in memory, no second pass, no copy through the
+     * channel. */
+    sai_seal_params sp = {.key_id = kid, .hash_output = true};
+    uint8_t model_sha[32];
+    if ((rc = sai_seal_writer_new_fd(&sw, model_fd, "the sealed model", mkey->data, &sp, sr.ckpt_len, err)) ||
+        (rc = sai_seal_writer_write(sw, sr.ckpt, sr.ckpt_len, err)) ||
+        (rc = sai_seal_writer_finish(sw, model_sha, err)))
         goto out;
+    sealed_len = sai_seal_writer_sealed_len(sw);
+    sai_seal_writer_free(sw);
+    sw = NULL;
     sai_secret_free(mkey);
     mkey = NULL;
+    /* The plaintext model is not needed past this point. */
+    sai_wipe(sr.ckpt, sr.ckpt_len);
+    free(sr.ckpt);
+    sr.ckpt = NULL;
+    sr.ckpt_len = 0;
     double seal_s = sai_now() - t;
 
     /* Provenance: a fresh key, bound into fresh evidence. */
@@ -506,8 +535,7 @@ static int run(enclave *e, sai_error *err)
              e->spec->dataset.key.tag);
     sai_provenance_facts f = {0};
     f.subject_name = e->spec->outputs.model_name;
-    if ((rc = sai_hash(SAI_SHA256, f.subject_sha256, sealed, sealed_len, err)))
-        goto out;
+    memcpy(f.subject_sha256, model_sha, 32);
     memcpy(f.dataset_identity, e->dataset_id, 32);
     f.dataset_resource = resource;
     memcpy(f.measurement, e->measurement, 48);
@@ -524,31 +552,46 @@ static int run(enclave *e, sai_error *err)
         goto out;
     double prov_s = sai_now() - t;
 
-    if ((rc = send_output(e, OUT_MODEL, sealed, sealed_len, err)) ||
-        (rc = send_output(e, OUT_PROVENANCE, (const uint8_t *)stmt, stmt_len, err)))
+    t = sai_now();
+    uint8_t stmt_sha[32];
+    uint8_t mend[1 + 32 + 8];
+    mend[0] = OUT_MODEL;
+    memcpy(mend + 1, model_sha, 32);
+    for (int i = 0; i < 8; i++)
+        mend[33 + i] = (uint8_t)(sealed_len >> (8 * i));
+    if ((rc = sai_hash(SAI_SHA256, stmt_sha, stmt, stmt_len, err)) ||
+        (rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, mend, sizeof mend, NULL, 0, err)) ||
+        (rc = send_output(e, OUT_PROVENANCE, (const uint8_t *)stmt, stmt_len, stmt_sha, err)))
         goto out;
+    double output_s = sai_now() - t;
     char hex[65];
     sai_hex_encode(hex, e->dataset_id, 32);
     char done[2048];
     snprintf(done, sizeof done,
              "{\"metrics\":%s,\"throughput\":{\"train_images_per_s\":%.1f,\"infer_images_per_s\":%.1f},"
-             "\"timing\":{\"attest_s\":%.4f,\"ingest_s\":%.4f,\"train_s\":%.4f,\"evaluate_s\":%.4f,"
-             "\"infer_s\":%.4f,\"seal_s\":%.4f,\"provenance_s\":%.4f,\"enclave_s\":%.4f},"
+             "\"timing\":{\"attest_s\":%.4f,\"model_key_s\":%.4f,\"ingest_s\":%.4f,\"train_s\":%.4f,"
+             "\"evaluate_s\":%.4f,\"infer_s\":%.4f,\"seal_s\":%.4f,\"provenance_s\":%.4f,\"output_s\":%.4f,"
+             "\"enclave_s\":%.4f,\"train_cpu_s\":%.4f,\"train_sys_s\":%.4f,\"train_minflt\":%ld,"
+             "\"train_nvcsw\":%ld,\"train_nivcsw\":%ld},"
              "\"dataset_identity\":\"%s\",\"sandbox\":%s,"
              "\"attestation\":{\"verdict\":\"affirming\",\"evidence_format\":\"%s\","
              "\"detail\":\"the KBS verified the evidence and released the dataset and model keys\"}}",
-             metrics, sr.train_images_per_s, sr.infer_images_per_s, attest_s, open_s + sr.ingest_s, sr.train_s,
-             sr.evaluate_s, sr.infer_s, seal_s, prov_s, sai_now() - t0, hex, ready, e->evidence_format);
+             metrics, sr.train_images_per_s, sr.infer_images_per_s, attest_s, model_key_s, open_s + sr.ingest_s,
+             sr.train_s, sr.evaluate_s, sr.infer_s, seal_s, prov_s, output_s, sai_now() - t0,
+             sr.train_usage.cpu_s, sr.train_usage.sys_s, sr.train_usage.minflt, sr.train_usage.nvcsw,
+             sr.train_usage.nivcsw, hex, ready, e->evidence_format);
     rc = sai_chan_send(&e->chan, SAI_MSG_DONE, done, strlen(done), NULL, 0, err);
 out:
     for (size_t i = 0; i < nfds; i++)
         close(fds[i]);
+    if (model_fd >= 0)
+        close(model_fd);
+    sai_seal_writer_free(sw);
     free(names);
     cJSON_Delete(sj);
     sai_secret_free(dkey);
     sai_secret_free(mkey);
     sai_pipeline__stage_result_clear(&sr);
-    free(sealed);
     free(evidence);
     free(stmt);
     sai_ec_free(pk);

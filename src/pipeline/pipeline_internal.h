@@ -25,6 +25,7 @@ typedef struct sai_stage_result {
     double test_accuracy, test_loss, train_loss, train_accuracy;
     double train_images_per_s, infer_images_per_s;
     double ingest_s, train_s, evaluate_s, infer_s;
+    sai_train_usage train_usage;   /* getrusage over the train stage */
     uint64_t steps;
     int    train_n, test_n;
     uint8_t *ckpt;             /* plaintext checkpoint (wipe + free) */

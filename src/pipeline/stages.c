@@ -12,8 +12,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "secureai/util.h"
+
+static double tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* u = after - before (getrusage(RUSAGE_SELF): every thread of the process). */
+static void usage_delta(sai_train_usage *u, const struct rusage *a, const struct rusage *b)
+{
+    u->sys_s = tv_s(b->ru_stime) - tv_s(a->ru_stime);
+    u->cpu_s = tv_s(b->ru_utime) - tv_s(a->ru_utime) + u->sys_s;
+    u->minflt = b->ru_minflt - a->ru_minflt;
+    u->nvcsw = b->ru_nvcsw - a->ru_nvcsw;
+    u->nivcsw = b->ru_nivcsw - a->ru_nivcsw;
+}
 
 static const sai_stage_file *find(const sai_stage_file *f, size_t n, const char *prefix)
 {
@@ -148,10 +164,14 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
         cfg.progress = on_progress;
         cfg.progress_ctx = &pc;
         sai_nn_train_result_t tr;
+        struct rusage ru0, ru1;
+        int have_ru = getrusage(RUSAGE_SELF, &ru0) == 0;
         t = sai_now();
         if ((rc = sai_nn_train(m, &train, &cfg, &tr, err)))
             goto out;
         res->train_s = sai_now() - t;
+        if (have_ru && getrusage(RUSAGE_SELF, &ru1) == 0)
+            usage_delta(&res->train_usage, &ru0, &ru1);
         res->train_loss = tr.loss;
         res->train_accuracy = tr.accuracy;
         res->train_images_per_s = tr.images_per_s;

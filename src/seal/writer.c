@@ -13,6 +13,11 @@
  * is written to "<path>.tmp.XXXXXX" and renamed onto path only after the
  * last chunk is sealed and fsync'ed, so a failed or interrupted seal never
  * leaves a partial file under the final name.
+ *
+ * sai_seal_writer_new_fd writes to a descriptor the caller owns instead (a
+ * sandboxed enclave that may not create files seals its checkpoint straight
+ * into a file its host opened, in two chunks of memory instead of a sealed
+ * copy of the whole checkpoint); there the caller fsyncs and publishes.
  */
 #include "seal_internal.h"
 
@@ -28,6 +33,7 @@
 
 struct sai_seal_writer {
     int             fd;
+    bool            borrowed;  /* fd is the caller's: not closed, not published */
     char           *path;
     char           *tmp;
     bool            excl;
@@ -49,7 +55,7 @@ void sai_seal_writer_free(sai_seal_writer *w)
 {
     if (w == NULL)
         return;
-    if (w->fd >= 0)
+    if (w->fd >= 0 && !w->borrowed)
         close(w->fd);
     if (!w->done && w->tmp != NULL)
         unlink(w->tmp);
@@ -65,9 +71,9 @@ void sai_seal_writer_free(sai_seal_writer *w)
     free(w);
 }
 
-int sai_seal_writer_new(sai_seal_writer **out, const char *path,
-                        const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
-                        uint64_t length, sai_error *err)
+static int writer_new(sai_seal_writer **out, const char *path, int fd,
+                      const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
+                      uint64_t length, sai_error *err)
 {
     *out = NULL;
     sai_seal_params defp = {0};
@@ -82,12 +88,13 @@ int sai_seal_writer_new(sai_seal_writer **out, const char *path,
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     w->fd = -1;
     w->excl = p->excl;
+    w->borrowed = fd >= 0;
     int rc = sai_random_bytes(salt, sizeof salt, err);
     if (rc == 0)
         rc = sai_seal__header_build(&w->h, w->hdr, cs, length, salt, kid, err);
     if (rc != 0)
         goto fail;
-    if (p->excl && access(path, F_OK) == 0) {
+    if (!w->borrowed && p->excl && access(path, F_OK) == 0) {
         rc = sai_error_set(err, SAI_EEXIST, "%s already exists; refusing to overwrite", path);
         goto fail;
     }
@@ -107,10 +114,20 @@ int sai_seal_writer_new(sai_seal_writer **out, const char *path,
     w->out = malloc(w->out_cap);
     size_t pl = strlen(path);
     w->path = strdup(path);
-    w->tmp = malloc(pl + 16);
-    if (w->acc == NULL || w->out == NULL || w->path == NULL || w->tmp == NULL) {
+    w->tmp = w->borrowed ? NULL : malloc(pl + 16);
+    if (w->acc == NULL || w->out == NULL || w->path == NULL || (!w->borrowed && w->tmp == NULL)) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto fail;
+    }
+    if (w->borrowed) {
+        w->fd = fd;
+        rc = sai_seal__write_all(w->fd, w->hdr, w->h.header_len, w->path, err);
+        if (rc == 0 && w->hash)
+            rc = sai_hash_update(w->hash, w->hdr, w->h.header_len, err);
+        if (rc != 0)
+            goto fail;
+        *out = w;
+        return 0;
     }
     snprintf(w->tmp, pl + 16, "%s.tmp.XXXXXX", path);
     w->fd = mkostemp(w->tmp, O_CLOEXEC);
@@ -137,9 +154,31 @@ fail:
     return rc;
 }
 
+int sai_seal_writer_new(sai_seal_writer **out, const char *path,
+                        const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
+                        uint64_t length, sai_error *err)
+{
+    return writer_new(out, path, -1, key, p, length, err);
+}
+
+int sai_seal_writer_new_fd(sai_seal_writer **out, int fd, const char *name,
+                           const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
+                           uint64_t length, sai_error *err)
+{
+    *out = NULL;
+    if (fd < 0)
+        return sai_error_set(err, SAI_EINVAL, "%s: no descriptor to seal into", name);
+    return writer_new(out, name, fd, key, p, length, err);
+}
+
+uint64_t sai_seal_writer_sealed_len(const sai_seal_writer *w)
+{
+    return w->h.sealed_len;
+}
+
 static int flush_out(sai_seal_writer *w, sai_error *err)
 {
-    int rc = sai_seal__write_all(w->fd, w->out, w->out_len, w->tmp, err);
+    int rc = sai_seal__write_all(w->fd, w->out, w->out_len, w->tmp ? w->tmp : w->path, err);
     w->out_len = 0;
     return rc;
 }
@@ -223,6 +262,10 @@ int sai_seal_writer_finish(sai_seal_writer *w, uint8_t ct_sha256[SAI_SHA256_LEN]
         rc = sai_hash_final(w->hash, ct_sha256, err);
         if (rc != 0)
             return rc;
+    }
+    if (w->borrowed) {   /* the caller fsyncs and publishes its descriptor */
+        w->done = true;
+        return 0;
     }
     if ((rc = sai_seal__publish(&w->fd, w->tmp, w->path, w->excl, err)) != 0)
         return rc;

@@ -105,6 +105,11 @@ for f in model.sealed provenance.json run.json report.html; do
     [ -s "out/$f" ] && ok "wrote out/$f" || bad "missing out/$f"
 done
 has out/run.json '"seccomp":	true' "run.json records the sandbox"
+# The enclave sealed the model straight into a hidden temporary file the host
+# opened; the host published it after DONE under the SHA-256 the enclave sent.
+has out/run.json "\"model_sha256\":	\"$(sha256sum out/model.sealed | cut -c1-64)\"" \
+    "run.json's model_sha256 is the published file's"
+[ -z "$(ls -A out | grep '^\.')" ] && ok "no temporary model file left after a run" || bad "a temporary file was left"
 has out/run.json "\"dataset_identity\":	\"$DSID\"" "run.json records the dataset identity"
 printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true}\n' "$M" "$DSID" > verify.json
 expect 0 "secureai verify accepts the genuine run" "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify.json
@@ -194,6 +199,8 @@ printf '\xff' | dd of="$SH" bs=1 seek=100 conv=notrunc status=none
 expect 1 "a flipped byte in one shard stops the run" "$CLI" run --quiet --dataset "$T/sealed-flip" --out "$T/out-flip" good.yaml
 has "$T/.e" "shard train-labels-idx1-ubyte.gz" "the error names the shard"
 [ ! -e out-flip/model.sealed ] && ok "no model after a flipped byte" || bad "a model was written"
+[ ! -e out-flip ] && ok "the failed run left nothing behind (its temporary model file removed)" \
+    || bad "the failed run left $(ls -A out-flip)"
 
 expect 1 "a substituted dataset is refused when the spec pins the identity" \
     "$CLI" run --quiet --dataset "$T/sealed-other" --out "$T/out-sub" pinned.yaml
