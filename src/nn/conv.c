@@ -14,6 +14,19 @@
 
 #include "nn/nn_internal.h"
 
+/* Output columns [*ow0, *ow1) of a strided row whose input column
+ * ow * s - p + kj lies inside [0, W). */
+static void col_range(int s, int p, int kj, int W, int Wo, int *ow0, int *ow1)
+{
+    int a = 0, b = Wo;
+    while (a < Wo && a * s - p + kj < 0)
+        a++;
+    while (b > a && (b - 1) * s - p + kj >= W)
+        b--;
+    *ow0 = a;
+    *ow1 = b;
+}
+
 /* 3x3 stride-2 pad-1 (the ResNets' downsampling convolutions): each input
  * row is split once into its even and odd columns, zero-padded by one on
  * both sides, and the three kj rows of the column matrix are contiguous
@@ -100,11 +113,8 @@ static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int
                         for (int ow = ow1; ow < Wo; ow++) r[ow] = 0.0f;
                     } else {
                         /* ow in [ow0, ow1) reads inside the row: no test in the loop */
-                        int ow0 = 0, ow1 = Wo;
-                        while (ow0 < Wo && ow0 * s - p + kj < 0)
-                            ow0++;
-                        while (ow1 > ow0 && (ow1 - 1) * s - p + kj >= W)
-                            ow1--;
+                        int ow0, ow1;
+                        col_range(s, p, kj, W, Wo, &ow0, &ow1);
                         int base = kj - p;
                         for (int ow = 0; ow < ow0; ow++)
                             r[ow] = 0.0f;
@@ -143,11 +153,8 @@ static void col2im(const float *dcol, int C, int H, int W, int k, int s, int p, 
                         for (int ow = ow0; ow < ow1; ow++)
                             d[ow] += r[ow];
                     } else {
-                        int ow0 = 0, ow1 = Wo;
-                        while (ow0 < Wo && ow0 * s - p + kj < 0)
-                            ow0++;
-                        while (ow1 > ow0 && (ow1 - 1) * s - p + kj >= W)
-                            ow1--;
+                        int ow0, ow1;
+                        col_range(s, p, kj, W, Wo, &ow0, &ow1);
                         int base = kj - p;
                         if (s == 2)   /* a constant stride vectorises */
                             for (int ow = ow0; ow < ow1; ow++)

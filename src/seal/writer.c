@@ -121,28 +121,24 @@ static int writer_new(sai_seal_writer **out, const char *path, int fd,
     }
     if (w->borrowed) {
         w->fd = fd;
-        rc = sai_seal__write_all(w->fd, w->hdr, w->h.header_len, w->path, err);
-        if (rc == 0 && w->hash)
-            rc = sai_hash_update(w->hash, w->hdr, w->h.header_len, err);
-        if (rc != 0)
+    } else {
+        snprintf(w->tmp, pl + 16, "%s.tmp.XXXXXX", path);
+        w->fd = mkostemp(w->tmp, O_CLOEXEC);
+        if (w->fd < 0) {
+            free(w->tmp);
+            w->tmp = NULL;
+            rc = sai_error_set(err, SAI_EIO, "cannot create a file next to %s: %s", path,
+                               strerror(errno));
             goto fail;
-        *out = w;
-        return 0;
+        }
+        if (fchmod(w->fd, (mode_t)(p->mode ? p->mode : 0644)) != 0) {
+            rc = sai_error_set(err, SAI_EIO, "cannot set mode on %s: %s", w->tmp,
+                               strerror(errno));
+            goto fail;
+        }
     }
-    snprintf(w->tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    w->fd = mkostemp(w->tmp, O_CLOEXEC);
-    if (w->fd < 0) {
-        free(w->tmp);
-        w->tmp = NULL;
-        rc = sai_error_set(err, SAI_EIO, "cannot create a file next to %s: %s", path,
-                           strerror(errno));
-        goto fail;
-    }
-    if (fchmod(w->fd, (mode_t)(p->mode ? p->mode : 0644)) != 0) {
-        rc = sai_error_set(err, SAI_EIO, "cannot set mode on %s: %s", w->tmp, strerror(errno));
-        goto fail;
-    }
-    rc = sai_seal__write_all(w->fd, w->hdr, w->h.header_len, w->tmp, err);
+    rc = sai_seal__write_all(w->fd, w->hdr, w->h.header_len, w->borrowed ? w->path : w->tmp,
+                             err);
     if (rc == 0 && w->hash)
         rc = sai_hash_update(w->hash, w->hdr, w->h.header_len, err);
     if (rc != 0)

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "secureai/nn.h"
+#include "nn_testutil.h"
 #include "secureai/util.h"
 
 #define N 8
@@ -28,16 +29,6 @@
 #define W 32
 #define K 10
 #define STEPS 3
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double d = 0.0, r = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        r += (double)b[i] * b[i];
-    }
-    return sqrt(d) / (sqrt(r) + 1e-12);
-}
 
 static void write_inputs(const char *dir, sai_nn_model_t *m, const float *x, const int *y,
                          const sai_nn_sgd_t *sgd, float lr)
@@ -114,7 +105,7 @@ static void run_oracle(bool nesterov)
         sai_nn_backward(m, N);
         assert_true(pos + 1 + N * K <= total);
         double el = fabs((double)loss - r[pos]) / fabs(r[pos]);
-        double ez = rel_err(z, r + pos + 1, N * K);
+        double ez = nn_rel_err(z, r + pos + 1, N * K);
         print_message("step %d: loss %.6f torch %.6f (rel %.1e), logits rel %.1e\n", s, loss,
                       r[pos], el, ez);
         assert_true(el < 1e-4);
@@ -126,7 +117,7 @@ static void run_oracle(bool nesterov)
             if (!ti.trainable)
                 continue;
             assert_true(pos + ti.numel <= total);
-            double e = rel_err(ti.grad, r + pos, ti.numel);
+            double e = nn_rel_err(ti.grad, r + pos, ti.numel);
             if (e > worst)
                 worst = e;
             if (e >= 1e-4)
@@ -141,7 +132,7 @@ static void run_oracle(bool nesterov)
         sai_nn_tensor_info_t ti;
         sai_nn_model_tensor(m, t, &ti);
         assert_true(pos + ti.numel <= total);
-        double e = rel_err(ti.data, r + pos, ti.numel);
+        double e = nn_rel_err(ti.data, r + pos, ti.numel);
         if (e >= 1e-4)
             print_message("  final %s rel %.2e\n", ti.name, e);
         assert_true(e < 1e-4);

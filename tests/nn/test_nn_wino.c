@@ -16,17 +16,7 @@
 #include <cmocka.h>
 
 #include "secureai/nn.h"
-
-/* norm-wise relative difference ||a - b|| / ||b|| */
-static double rel(const float *a, const float *b, size_t n)
-{
-    double d = 0.0, s = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        s += (double)b[i] * b[i];
-    }
-    return sqrt(d) / (sqrt(s) + 1e-30);
-}
+#include "nn_testutil.h"
 
 static float *grad_of(sai_nn_model_t *m, const char *name, size_t *numel)
 {
@@ -71,13 +61,13 @@ static void check_model(const char *name, int C, int H, int W, int n, int thread
     run(w, x, y, n);
     run(d, x, y, n);
     size_t nw = 0, nd = 0;
-    double e_in = rel(sai_nn_input_grad(w), sai_nn_input_grad(d), (size_t)n * img);
+    double e_in = nn_rel_err(sai_nn_input_grad(w), sai_nn_input_grad(d), (size_t)n * img);
     const float *gw = grad_of(w, "c.weight", &nw), *gd = grad_of(d, "c.weight", &nd);
     assert_int_equal(nw, nd);
-    double e_w = rel(gw, gd, nd);
+    double e_w = nn_rel_err(gw, gd, nd);
     gw = grad_of(w, "fc.weight", &nw);
     gd = grad_of(d, "fc.weight", &nd);
-    double e_fc = rel(gw, gd, nd);
+    double e_fc = nn_rel_err(gw, gd, nd);
     print_message("%s C=%d %dx%d n=%d threads=%d: input grad %.1e, conv weight grad %.1e, "
                   "fc weight grad (forward) %.1e\n", name, C, H, W, n, threads, e_in, e_w, e_fc);
     assert_true(e_in < 1e-5);
@@ -133,12 +123,12 @@ static void test_resnet8(void **state)
         sai_nn_sgd_step(w, &sgd, 0.1f);
         sai_nn_sgd_step(d, &sgd, 0.1f);
     }
-    double worst = rel(sai_nn_forward(w, x, n, false), sai_nn_forward(d, x, n, false), 40);
+    double worst = nn_rel_err(sai_nn_forward(w, x, n, false), sai_nn_forward(d, x, n, false), 40);
     for (int t = 0; t < sai_nn_model_num_tensors(w); t++) {
         sai_nn_tensor_info_t a, b;
         sai_nn_model_tensor(w, t, &a);
         sai_nn_model_tensor(d, t, &b);
-        double e = rel(a.data, b.data, a.numel);
+        double e = nn_rel_err(a.data, b.data, a.numel);
         if (e > worst)
             worst = e;
     }
