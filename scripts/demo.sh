@@ -139,7 +139,8 @@ for round in 1 2; do
   swall=$(min "$swall" "$(json_field "$work/probe-$round/run.json" total_s)")
   strain=$(min "$strain" "$(json_field "$work/probe-$round/run.json" train_s)")
 done
-echo "best of 2: plain ${pwall}s (training ${ptrain}s), enclave ${swall}s (training ${strain}s)"
+LC_ALL=C printf 'best of 2: plain %.3fs (training %.3fs), enclave %.3fs (training %.3fs)\n' \
+  "$pwall" "$ptrain" "$swall" "$strain"
 stop_kbs
 
 acc=$(awk '/^test_accuracy/ {print $2}' "$work/run.txt")
