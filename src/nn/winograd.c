@@ -65,7 +65,7 @@ bool nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op)
 {
     const nn_act *a = &m->acts[op->in];
     return op->kind == OP_CONV && op->k == 3 && op->stride == 1 && op->pad == 1 &&
-           a->c >= 8 && m->acts[op->out].c >= 8 && a->w <= 1024;
+           a->c >= 8 && m->acts[op->out].c >= 8;
 }
 
 /* Below 8 tiles in the whole batch (batch-1 inference on 8x8 and 4x4
@@ -126,75 +126,95 @@ size_t nn_wino_u_floats(const sai_nn_model_t *m, const nn_op *op)
 typedef struct {
     sai_nn_model_t *m;
     const nn_op *op;
-    int C, K, H, W, th, tw, P, nt;   /* P = tiles per image, nt = tiles per chunk */
+    int C, K, H, W, tw, P, nt;   /* P = tiles per image, nt = tiles per chunk */
     int n;
     float *dw[SAI_NN_MAX_THREADS];
     bool used[SAI_NN_MAX_THREADS];
 } wino_ctx;
 
-/* ---- the 1-D transforms, on structure-of-arrays rows ------------------ */
+/* ---- the 1-D transforms ------------------------------------------------
+ * Each is written once, on a handful of scalars; the loops that call them
+ * gather their inputs from rows of tiles and scatter the outputs, and GCC
+ * vectorises those loops across tiles after inlining. */
 
 /* o = B^T d (6 from 6) */
-#define BT6(d, o, j) do { \
-    float d0_ = (d)[0][j], d1_ = (d)[1][j], d2_ = (d)[2][j]; \
-    float d3_ = (d)[3][j], d4_ = (d)[4][j], d5_ = (d)[5][j]; \
-    (o)[0][j] = 4.0f * d0_ - 5.0f * d2_ + d4_; \
-    (o)[1][j] = -4.0f * (d1_ + d2_) + d3_ + d4_; \
-    (o)[2][j] = 4.0f * (d1_ - d2_) - d3_ + d4_; \
-    (o)[3][j] = 2.0f * (d3_ - d1_) - d2_ + d4_; \
-    (o)[4][j] = 2.0f * (d1_ - d3_) - d2_ + d4_; \
-    (o)[5][j] = 4.0f * d1_ - 5.0f * d3_ + d5_; } while (0)
+static inline void bt6(const float d[6], float o[6])
+{
+    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    o[1] = -4.0f * (d[1] + d[2]) + d[3] + d[4];
+    o[2] = 4.0f * (d[1] - d[2]) - d[3] + d[4];
+    o[3] = 2.0f * (d[3] - d[1]) - d[2] + d[4];
+    o[4] = 2.0f * (d[1] - d[3]) - d[2] + d[4];
+    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+}
 
-/* o = B v (6 from 6), the adjoint of BT6 */
-#define B6(v, o, j) do { \
-    float v0_ = (v)[0][j], v1_ = (v)[1][j], v2_ = (v)[2][j]; \
-    float v3_ = (v)[3][j], v4_ = (v)[4][j], v5_ = (v)[5][j]; \
-    (o)[0][j] = 4.0f * v0_; \
-    (o)[1][j] = 4.0f * (v2_ - v1_) + 2.0f * (v4_ - v3_) + 4.0f * v5_; \
-    (o)[2][j] = -5.0f * v0_ - 4.0f * (v1_ + v2_) - v3_ - v4_; \
-    (o)[3][j] = v1_ - v2_ + 2.0f * (v3_ - v4_) - 5.0f * v5_; \
-    (o)[4][j] = v0_ + v1_ + v2_ + v3_ + v4_; \
-    (o)[5][j] = v5_; } while (0)
+/* o = B v (6 from 6), the adjoint of bt6 */
+static inline void b6(const float v[6], float o[6])
+{
+    o[0] = 4.0f * v[0];
+    o[1] = 4.0f * (v[2] - v[1]) + 2.0f * (v[4] - v[3]) + 4.0f * v[5];
+    o[2] = -5.0f * v[0] - 4.0f * (v[1] + v[2]) - v[3] - v[4];
+    o[3] = v[1] - v[2] + 2.0f * (v[3] - v[4]) - 5.0f * v[5];
+    o[4] = v[0] + v[1] + v[2] + v[3] + v[4];
+    o[5] = v[5];
+}
 
 /* o = A^T m (4 from 6) */
-#define AT6(mm, o, j) do { \
-    float m0_ = (mm)[0][j], m1_ = (mm)[1][j], m2_ = (mm)[2][j]; \
-    float m3_ = (mm)[3][j], m4_ = (mm)[4][j], m5_ = (mm)[5][j]; \
-    float s12_ = m1_ + m2_, d12_ = m1_ - m2_, s34_ = m3_ + m4_, d34_ = m3_ - m4_; \
-    (o)[0][j] = m0_ + s12_ + s34_; \
-    (o)[1][j] = d12_ + 2.0f * d34_; \
-    (o)[2][j] = s12_ + 4.0f * s34_; \
-    (o)[3][j] = d12_ + 8.0f * d34_ + m5_; } while (0)
+static inline void at6(const float m[6], float o[4])
+{
+    float s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
+    o[0] = m[0] + s12 + s34;
+    o[1] = d12 + 2.0f * d34;
+    o[2] = s12 + 4.0f * s34;
+    o[3] = d12 + 8.0f * d34 + m[5];
+}
 
-/* o = A y (6 from 4), the adjoint of AT6 */
-#define A6(y, o, j) do { \
-    float y0_ = (y)[0][j], y1_ = (y)[1][j], y2_ = (y)[2][j], y3_ = (y)[3][j]; \
-    float e_ = y0_ + y2_, f_ = y1_ + y3_, g_ = y0_ + 4.0f * y2_, h_ = 2.0f * y1_ + 8.0f * y3_; \
-    (o)[0][j] = y0_; \
-    (o)[1][j] = e_ + f_; \
-    (o)[2][j] = e_ - f_; \
-    (o)[3][j] = g_ + h_; \
-    (o)[4][j] = g_ - h_; \
-    (o)[5][j] = y3_; } while (0)
+/* o = A y (6 from 4), the adjoint of at6 */
+static inline void a6(const float y[4], float o[6])
+{
+    float e = y[0] + y[2], f = y[1] + y[3], g = y[0] + 4.0f * y[2], h = 2.0f * y[1] + 8.0f * y[3];
+    o[0] = y[0];
+    o[1] = e + f;
+    o[2] = e - f;
+    o[3] = g + h;
+    o[4] = g - h;
+    o[5] = y[3];
+}
 
 /* o = G g (6 from 3) */
-#define G6(g, o, j) do { \
-    float g0_ = (g)[0][j], g1_ = (g)[1][j], g2_ = (g)[2][j]; \
-    float a_ = g0_ + g2_, b_ = g0_ * (1.0f / 24.0f) + g2_ * (1.0f / 6.0f); \
-    (o)[0][j] = 0.25f * g0_; \
-    (o)[1][j] = -(a_ + g1_) * (1.0f / 6.0f); \
-    (o)[2][j] = -(a_ - g1_) * (1.0f / 6.0f); \
-    (o)[3][j] = b_ + g1_ * (1.0f / 12.0f); \
-    (o)[4][j] = b_ - g1_ * (1.0f / 12.0f); \
-    (o)[5][j] = g2_; } while (0)
+static inline void g6(const float g[3], float o[6])
+{
+    float a = g[0] + g[2], b = g[0] * (1.0f / 24.0f) + g[2] * (1.0f / 6.0f);
+    o[0] = 0.25f * g[0];
+    o[1] = -(a + g[1]) * (1.0f / 6.0f);
+    o[2] = -(a - g[1]) * (1.0f / 6.0f);
+    o[3] = b + g[1] * (1.0f / 12.0f);
+    o[4] = b - g[1] * (1.0f / 12.0f);
+    o[5] = g[2];
+}
 
-/* o = G^T u (3 from 6), the adjoint of G6 */
-#define GT6(u, o, j) do { \
-    float u0_ = (u)[0][j], u1_ = (u)[1][j], u2_ = (u)[2][j]; \
-    float u3_ = (u)[3][j], u4_ = (u)[4][j], u5_ = (u)[5][j]; \
-    (o)[0][j] = 0.25f * u0_ - (u1_ + u2_) * (1.0f / 6.0f) + (u3_ + u4_) * (1.0f / 24.0f); \
-    (o)[1][j] = (u2_ - u1_) * (1.0f / 6.0f) + (u3_ - u4_) * (1.0f / 12.0f); \
-    (o)[2][j] = (u3_ + u4_ - u1_ - u2_) * (1.0f / 6.0f) + u5_; } while (0)
+/* o = G^T u (3 from 6), the adjoint of g6 */
+static inline void gt6(const float u[6], float o[3])
+{
+    o[0] = 0.25f * u[0] - (u[1] + u[2]) * (1.0f / 6.0f) + (u[3] + u[4]) * (1.0f / 24.0f);
+    o[1] = (u[2] - u[1]) * (1.0f / 6.0f) + (u[3] - u[4]) * (1.0f / 12.0f);
+    o[2] = (u[3] + u[4] - u[1] - u[2]) * (1.0f / 6.0f) + u[5];
+}
+
+/* out[q][j] = f(in[0..ni)[j]) for j < cnt: a transform down a column of
+ * rows (the rows never overlap) */
+#define ROWS_APPLY(f, ni, no, in, out, cnt)                                 \
+    do {                                                                    \
+        IVDEP                                                               \
+        for (int j_ = 0; j_ < (cnt); j_++) {                                \
+            float a_[6], b_[6];                                             \
+            for (int i_ = 0; i_ < (ni); i_++)                               \
+                a_[i_] = (in)[i_][j_];                                      \
+            f(a_, b_);                                                      \
+            for (int q_ = 0; q_ < (no); q_++)                               \
+                (out)[q_][j_] = b_[q_];                                     \
+        }                                                                   \
+    } while (0)
 
 /* ---- weight transforms ---------------------------------------------- */
 
@@ -221,9 +241,7 @@ static void wtrans_task(void *vc, long k0, long k1, int tid)
             float *out[6];
             for (int i = 0; i < 6; i++)
                 out[i] = gg + (size_t)(i * 3 + j) * C;
-            IVDEP
-            for (int c = 0; c < C; c++)
-                G6(in, out, c);
+            ROWS_APPLY(g6, 3, 6, in, out, C);
         }
         for (int i = 0; i < 6; i++) {   /* row i of (G g) G^T */
             const float *in[3] = {gg + (size_t)(i * 3) * C, gg + (size_t)(i * 3 + 1) * C,
@@ -231,9 +249,7 @@ static void wtrans_task(void *vc, long k0, long k1, int tid)
             float *out[6];
             for (int q = 0; q < 6; q++)
                 out[q] = cx->m->wino_u + (size_t)(i * WA + q) * S + (size_t)k * C;
-            IVDEP
-            for (int c = 0; c < C; c++)
-                G6(in, out, c);
+            ROWS_APPLY(g6, 3, 6, in, out, C);
         }
     }
 }
@@ -258,9 +274,7 @@ static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap, int
                 in[i] = dU + (size_t)(i * WA + q) * S + (size_t)k * C;
             for (int a = 0; a < 3; a++)
                 out[a] = gu + (size_t)(a * 6 + q) * C;
-            IVDEP
-            for (int c = 0; c < C; c++)
-                GT6(in, out, c);
+            ROWS_APPLY(gt6, 6, 3, in, out, C);
         }
         for (int a = 0; a < 3; a++) {   /* row a of (G^T dU) G */
             const float *in[6];
@@ -269,9 +283,7 @@ static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap, int
                 in[q] = gu + (size_t)(a * 6 + q) * C;
             for (int b = 0; b < 3; b++)
                 out[b] = tap + (size_t)(a * 3 + b) * C;
-            IVDEP
-            for (int c = 0; c < C; c++)
-                GT6(in, out, c);
+            ROWS_APPLY(gt6, 6, 3, in, out, C);
         }
         float *g = dw + (size_t)k * C * 9;
         for (int c = 0; c < C; c++)
@@ -342,17 +354,12 @@ static void in_transform(const float *x, int H, int W, int tw, int r0, int cnt, 
             /* straight from the row (stride WM): staging it through a
              * small array made the vector loads wait on scalar stores */
             const float *row = rows[r];
-            float *o0 = e[r][0] + off, *o1 = e[r][1] + off, *o2 = e[r][2] + off;
-            float *o3 = e[r][3] + off, *o4 = e[r][4] + off, *o5 = e[r][5] + off;
+            IVDEP
             for (int j = 0; j < n; j++) {
-                const float *d = row + WM * j;
-                float d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3], d4 = d[4], d5 = d[5];
-                o0[j] = 4.0f * d0 - 5.0f * d2 + d4;
-                o1[j] = -4.0f * (d1 + d2) + d3 + d4;
-                o2[j] = 4.0f * (d1 - d2) - d3 + d4;
-                o3[j] = 2.0f * (d3 - d1) - d2 + d4;
-                o4[j] = 2.0f * (d1 - d3) - d2 + d4;
-                o5[j] = 4.0f * d1 - 5.0f * d3 + d5;
+                float o[6];
+                bt6(row + WM * j, o);
+                for (int q = 0; q < WA; q++)
+                    e[r][q][off + j] = o[q];
             }
         }
     });
@@ -363,9 +370,7 @@ static void in_transform(const float *x, int H, int W, int tw, int r0, int cnt, 
             in[r] = e[r][q];
             out[r] = v + (size_t)(r * WA + q) * vs;
         }
-        IVDEP
-        for (int j = 0; j < cnt; j++)
-            BT6(in, out, j);
+        ROWS_APPLY(bt6, 6, 6, in, out, cnt);
     }
 }
 
@@ -383,9 +388,7 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
             in[i] = mm + (size_t)(i * WA + q) * ms;
         for (int r = 0; r < WM; r++)
             out[r] = t[r][q];
-        IVDEP
-        for (int j = 0; j < cnt; j++)
-            AT6(in, out, j);
+        ROWS_APPLY(at6, 6, 4, in, out, cnt);
     }
     FOR_SEGS(tw, r0, cnt, {
         int c0 = WM * tx0, len = WM * n;
@@ -397,16 +400,12 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
                 break;
             /* whole tiles go straight into y; a partial last tile through row */
             float *dst = len == WM * n ? y + (size_t)oh * W + c0 : row;
-            const float *t0 = t[r][0] + off, *t1 = t[r][1] + off, *t2 = t[r][2] + off;
-            const float *t3 = t[r][3] + off, *t4 = t[r][4] + off, *t5 = t[r][5] + off;
             IVDEP
             for (int j = 0; j < n; j++) {
-                float s12 = t1[j] + t2[j], d12 = t1[j] - t2[j];
-                float s34 = t3[j] + t4[j], d34 = t3[j] - t4[j];
-                dst[WM * j + 0] = t0[j] + s12 + s34;
-                dst[WM * j + 1] = d12 + 2.0f * d34;
-                dst[WM * j + 2] = s12 + 4.0f * s34;
-                dst[WM * j + 3] = d12 + 8.0f * d34 + t5[j];
+                float mm6[6];
+                for (int q = 0; q < WA; q++)
+                    mm6[q] = t[r][q][off + j];
+                at6(mm6, dst + WM * j);
             }
             if (dst == row)
                 memcpy(y + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
@@ -425,18 +424,12 @@ static void dy_transform(const float *dy, int H, int W, int tw, int r0, int cnt,
         load_rows(dy, H, W, WM * ty, WM, tx0, n, 0, rows);
         for (int r = 0; r < WM; r++) {
             const float *row = rows[r];
-            float *o0 = a[r][0] + off, *o1 = a[r][1] + off, *o2 = a[r][2] + off;
-            float *o3 = a[r][3] + off, *o4 = a[r][4] + off, *o5 = a[r][5] + off;
+            IVDEP
             for (int j = 0; j < n; j++) {
-                const float *yv = row + WM * j;
-                float y0 = yv[0], y1 = yv[1], y2 = yv[2], y3 = yv[3];
-                float ee = y0 + y2, ff = y1 + y3, gg = y0 + 4.0f * y2, hh = 2.0f * y1 + 8.0f * y3;
-                o0[j] = y0;
-                o1[j] = ee + ff;
-                o2[j] = ee - ff;
-                o3[j] = gg + hh;
-                o4[j] = gg - hh;
-                o5[j] = y3;
+                float o[6];
+                a6(row + WM * j, o);
+                for (int i = 0; i < WA; i++)
+                    a[r][i][off + j] = o[i];
             }
         }
     });
@@ -447,9 +440,7 @@ static void dy_transform(const float *dy, int H, int W, int tw, int r0, int cnt,
             in[r] = a[r][q];
         for (int i = 0; i < WA; i++)
             out[i] = dm + (size_t)(i * WA + q) * ms;
-        IVDEP
-        for (int j = 0; j < cnt; j++)
-            A6(in, out, j);
+        ROWS_APPLY(a6, 4, 6, in, out, cnt);
     }
 }
 
@@ -467,9 +458,7 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
             in[i] = dv + (size_t)(i * WA + q) * vs;
             out[i] = t[i][q];
         }
-        IVDEP
-        for (int j = 0; j < cnt; j++)
-            B6(in, out, j);
+        ROWS_APPLY(b6, 6, 6, in, out, cnt);
     }
     /* tile j of a segment covers padded columns 4j .. 4j+5 (real
      * 4(tx0+j)-1 ..): columns 4j .. 4j+3 are stored, then 4j+4, 4j+5 added
@@ -481,16 +470,16 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
             if (ih < 0 || ih >= H)
                 continue;
             float c4[WINO_RUN], c5[WINO_RUN];   /* columns 4j+4, 4j+5 */
-            const float *v0 = t[r][0] + off, *v1 = t[r][1] + off, *v2 = t[r][2] + off;
-            const float *v3 = t[r][3] + off, *v4 = t[r][4] + off, *v5 = t[r][5] + off;
             IVDEP
             for (int j = 0; j < n; j++) {
-                row[WM * j + 0] = 4.0f * v0[j];
-                row[WM * j + 1] = 4.0f * (v2[j] - v1[j]) + 2.0f * (v4[j] - v3[j]) + 4.0f * v5[j];
-                row[WM * j + 2] = -5.0f * v0[j] - 4.0f * (v1[j] + v2[j]) - v3[j] - v4[j];
-                row[WM * j + 3] = v1[j] - v2[j] + 2.0f * (v3[j] - v4[j]) - 5.0f * v5[j];
-                c4[j] = v0[j] + v1[j] + v2[j] + v3[j] + v4[j];
-                c5[j] = v5[j];
+                float v6[6], o[6];
+                for (int q = 0; q < WA; q++)
+                    v6[q] = t[r][q][off + j];
+                b6(v6, o);
+                for (int q = 0; q < WM; q++)
+                    row[WM * j + q] = o[q];
+                c4[j] = o[4];
+                c5[j] = o[5];
             }
             row[WM * n] = row[WM * n + 1] = 0.0f;
             for (int j = 0; j < n; j++) {
@@ -577,9 +566,8 @@ static void setup(wino_ctx *cx, sai_nn_model_t *m, const nn_op *op, int n)
     cx->K = m->acts[op->out].c;
     cx->H = a->h;
     cx->W = a->w;
-    cx->th = (a->h + WM - 1) / WM;
     cx->tw = (a->w + WM - 1) / WM;
-    cx->P = cx->th * cx->tw;
+    cx->P = (a->h + WM - 1) / WM * cx->tw;
     cx->nt = nn_wino_chunk(m, op);
 }
 
