@@ -83,7 +83,7 @@ static void test_renders_facts(void **state)
     assert_int_equal(sai_report_render(&html, &n, run_json, strlen(run_json), prov, strlen(prov), &err), 0);
     assert_int_equal(strlen(html), n);
     assert_non_null(strstr(html, "software isolation only"));
-    assert_non_null(strstr(html, "NO hardware memory protection"));
+    assert_non_null(strstr(html, "no hardware memory protection"));
     assert_non_null(strstr(html, "0.9123"));
     assert_non_null(strstr(html, "4321.5"));
     assert_non_null(strstr(html, "9876.5"));
