@@ -316,10 +316,10 @@ static void test_security_first_keeps_tee_nodes_free(void **state)
 static void test_alibaba_trace_slice(void **state)
 {
     (void)state;
-    const char *shared = getenv("SAI_SHARED_DIR") ? getenv("SAI_SHARED_DIR") : SAI_SHARED_DIR;
     sai_sched_trace_opts_t o;
     sai_sched_trace_defaults(&o);
-    snprintf(o.path, sizeof o.path, "%s/traces/alibaba-openb-gpu-v2023/openb_pod_list_default.csv", shared);
+    snprintf(o.path, sizeof o.path, "%s/traces/alibaba-openb-gpu-v2023/openb_pod_list_default.csv",
+             SAI_TEST_DATA_DIR);
     o.skip = 27;
     o.limit = 400;
     o.compress = 10;
