@@ -357,6 +357,12 @@ typedef struct sai_pipeline_run_result {
 int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
                          uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
 
+/* The canonical form of SPEC with the host-side overrides applied: the
+ * bytes the platform measures and whose SHA-256 is HOST_DATA (*canon is
+ * malloc'ed, NUL-terminated). */
+int sai_pipeline_canonical_spec(const sai_pipeline_run_opts *o, char **canon, size_t *len,
+                                sai_error *err) SAI_MUST_CHECK;
+
 /* The untrusted host: measure, launch the enclave, hand over descriptors,
  * answer evidence requests, write the outputs the enclave sends (only once
  * it says DONE), run.json and report.html. */

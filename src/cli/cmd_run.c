@@ -30,7 +30,10 @@ static const char usage[] =
     "  --kbs URL         KBS address (overrides kbs.url)\n"
     "  --kbs-pin HEX     SHA-256 of the KBS certificate (when the spec has no kbs.pin)\n"
     "  --threads N       engine threads inside the enclave (default: all cores)\n"
-    "  --measure         print the launch measurement and spec hash, run nothing\n"
+    "  --measure         print the launch measurement and spec hash (asked of the\n"
+    "                    platform, which measures), run nothing\n"
+    "  --canonical-out FILE  with --measure: also write the canonical spec (the\n"
+    "                    measured bytes; their SHA-256 is HOST_DATA) to FILE\n"
     "  --plain DIR       baseline: the same stages on plaintext files in DIR, no\n"
     "                    enclave, no keys; prints accuracy, images/s and timings;\n"
     "                    writes nothing unless --plain-ckpt is given\n"
@@ -57,12 +60,12 @@ static int run(int argc, char **argv)
         {"max-steps", required_argument, NULL, 'S'}, {"enclave-fd", required_argument, NULL, 'E'},
         {"dry-run", no_argument, NULL, 'D'},       {"plain-ckpt", required_argument, NULL, 'C'},
         {"tee-fd", required_argument, NULL, 'T'},  {"insecure-dev", no_argument, NULL, 'I'},
-        {"platform-socket", required_argument, NULL, 'L'},
+        {"platform-socket", required_argument, NULL, 'L'}, {"canonical-out", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     sai_pipeline_run_opts o = {0};
     bool measure = false, dry_run = false;
-    const char *plain = NULL;
+    const char *plain = NULL, *canon_out = NULL;
     int enclave_fd = -1, tee_fd = -1, c;
     sai_error err = {0};
     optind = 1;
@@ -101,6 +104,7 @@ static int run(int argc, char **argv)
         }
         case 'I': o.insecure_dev = true; break;
         case 'L': o.platform_socket = optarg; break;
+        case 'K': canon_out = optarg; break;
         default: return sai_cli_usage_error("run: unknown option");
         }
     }
@@ -122,6 +126,18 @@ static int run(int argc, char **argv)
         printf("run: options ok (spec %s%s%s)\n", o.spec_path, o.kbs_url ? ", kbs " : "",
                o.kbs_url ? o.kbs_url : "");
         return 0;
+    }
+    if (canon_out != NULL && !measure)
+        return sai_cli_usage_error("run: --canonical-out only applies to --measure");
+    if (canon_out != NULL) {
+        char *cs = NULL;
+        size_t cl = 0;
+        int crc = sai_pipeline_canonical_spec(&o, &cs, &cl, &err);
+        if (crc == 0)
+            crc = sai_write_file_atomic(canon_out, cs, cl, 0644, false, &err);
+        free(cs);
+        if (crc != 0)
+            return sai_cli_fail(&err, "run --canonical-out %s", canon_out);
     }
     if (measure) {
         uint8_t m[SAI_MEASUREMENT_LEN], h[SAI_SHA256_LEN];

@@ -313,6 +313,33 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
     if ((rc = sai_hash(SAI_SHA256, e->spec_hash, spec->valuestring, strlen(spec->valuestring), err)))
         goto out;
     snprintf(e->tee, sizeof e->tee, "%s", e->spec->tee);
+    /* Nothing of the spec is used before it is known to be the measured one. */
+    sai_tee_kind kind = sai_tee_kind_from_name(e->tee);
+    sai_tee_opts to;
+    memset(&to, 0, sizeof to);
+    to.psp_fd = tee_fd;
+    if (kind != SAI_TEE_SIM || tee_fd < 0) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only", e->tee);
+        goto out;
+    }
+    if ((rc = sai_tee_open(&e->tee_dev, kind, &to, err))) {
+        sai_error_prefix(err, "TEE");
+        goto out;
+    }
+    /* The spec the host sent must be the one the platform measured: its
+     * SHA-256 is the HOST_DATA the platform recorded at launch (and signs
+     * into every report), which the host cannot change. */
+    uint8_t hd[32];
+    bool insecure = false;
+    if ((rc = sai_sim_launch_claims(e->tee_dev, e->measurement, hd, &insecure, err))) {
+        sai_error_prefix(err, "TEE");
+        goto out;
+    }
+    if (!SAI_WEAKENED("spec_host_data") && !sai_ct_equal(hd, e->spec_hash, 32)) {
+        rc = sai_error_set(err, SAI_EAUTH, "the spec the host sent is not the one the platform measured "
+                           "(its SHA-256 differs from HOST_DATA)");
+        goto out;
+    }
     snprintf(e->evidence_format, sizeof e->evidence_format, "%s",
              cJSON_IsString(fmt) ? fmt->valuestring : e->tee);
     if ((e->kbs_url = strdup(url->valuestring)) == NULL) {
@@ -353,32 +380,6 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
     ko.retries = (int)e->spec->kbs.retries;
     if ((rc = sai_kbs_client_new(&e->kbs, &ko, err))) {
         sai_error_prefix(err, "key broker");
-        goto out;
-    }
-    sai_tee_kind kind = sai_tee_kind_from_name(e->tee);
-    sai_tee_opts to;
-    memset(&to, 0, sizeof to);
-    to.psp_fd = tee_fd;
-    if (kind != SAI_TEE_SIM || tee_fd < 0) {
-        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only", e->tee);
-        goto out;
-    }
-    if ((rc = sai_tee_open(&e->tee_dev, kind, &to, err))) {
-        sai_error_prefix(err, "TEE");
-        goto out;
-    }
-    /* The spec the host sent must be the one the platform measured: its
-     * SHA-256 is the HOST_DATA the platform recorded at launch (and signs
-     * into every report), which the host cannot change. */
-    uint8_t hd[32];
-    bool insecure = false;
-    if ((rc = sai_sim_launch_claims(e->tee_dev, e->measurement, hd, &insecure, err))) {
-        sai_error_prefix(err, "TEE");
-        goto out;
-    }
-    if (!SAI_WEAKENED("spec_host_data") && !sai_ct_equal(hd, e->spec_hash, 32)) {
-        rc = sai_error_set(err, SAI_EAUTH, "the spec the host sent is not the one the platform measured "
-                           "(its SHA-256 differs from HOST_DATA)");
         goto out;
     }
 out:

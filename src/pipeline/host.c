@@ -114,6 +114,20 @@ static int platform_connect(const sai_pipeline_run_opts *o, sai_sim_conn *c, sai
     return sai_sim_connect(c, &co, err);
 }
 
+int sai_pipeline_canonical_spec(const sai_pipeline_run_opts *o, char **canon, size_t *len, sai_error *err)
+{
+    prepared p;
+    int rc = prepare(o, &p, err);
+    *canon = NULL;
+    if (rc == 0) {
+        *canon = p.canon;
+        *len = p.canon_len;
+        p.canon = NULL;
+    }
+    prepared_free(&p);
+    return rc;
+}
+
 /* The platform measures: the host can only ask what a launch would get. */
 int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
                          uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err)

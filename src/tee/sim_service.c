@@ -75,6 +75,7 @@
 #define SVC_INFO    1u
 #define SVC_MEASURE 2u
 #define SVC_LAUNCH  3u
+#define SVC_WEAK_ENV 0x7fu   /* test-only build: enclave_env */
 #define SVC_REPLY   0x80u
 #define SVC_EXITED  0x81u
 #define SVC_HDR     12u
@@ -342,7 +343,7 @@ static int image_load(image *im, const char *path, sai_error *err)
         }
         /* Execute-only for everyone but the platform: the kernel then marks
          * the enclave non-dumpable at exec. */
-        if (fchmod(im->fd, 0511) != 0 ||
+        if (fchmod(im->fd, SAI_WEAKENED("enclave_isolation") ? 0555 : 0511) != 0 ||
             fcntl(im->fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
             rc = sai_error_set(err, SAI_EIO, "sealing the enclave image: %s", strerror(errno));
             goto out;
@@ -404,6 +405,10 @@ typedef struct platform {
     gid_t          enclave_gid;
     bool           switch_uid;    /* false only for --insecure-dev */
     bool           quiet;
+#ifdef SAI_REDTEAM_WEAKEN
+    char          *weak_env;      /* enclave_env: the launcher's environment */
+    size_t         weak_env_len;
+#endif
 } platform;
 
 static int caps_set(uint32_t mask)
@@ -422,11 +427,16 @@ static void reply_err(int fd, int code, const char *msg)
 
 /* The enclave child: become the enclave user, keep only fds 3 and 4, a
  * fixed environment, and execute the sealed image. Never returns. */
-static void enclave_exec(const platform *pf, int chan_fd, int psp_fd, pid_t monitor)
+static void enclave_exec(const platform *pf, int chan_fd, int psp_fd, pid_t monitor, const struct ucred *peer)
 {
+    uid_t uid = pf->enclave_uid;
+    gid_t gid = pf->enclave_gid;
+    if (SAI_WEAKENED("enclave_isolation")) {   /* test-only: run as the launcher */
+        uid = peer->uid;
+        gid = peer->gid;
+    }
     if (pf->switch_uid) {
-        if (setgroups(0, NULL) != 0 || setresgid(pf->enclave_gid, pf->enclave_gid, pf->enclave_gid) != 0 ||
-            setresuid(pf->enclave_uid, pf->enclave_uid, pf->enclave_uid) != 0)
+        if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
             _exit(126);
         if (caps_set(0) != 0)
             _exit(126);
@@ -466,8 +476,14 @@ static void enclave_exec(const platform *pf, int chan_fd, int psp_fd, pid_t moni
         snprintf(weaken, sizeof weaken, "SAI_WEAKEN=%s", getenv("SAI_WEAKEN"));
         envp[ne++] = weaken;
     }
-    if (SAI_WEAKENED("enclave_env"))
-        execveat(5, "", argv, environ, AT_EMPTY_PATH);
+    if (pf->weak_env != NULL) {   /* enclave_env: the launcher's environment, as before issue 11 */
+        static char *wenv[256];
+        size_t k = 0;
+        for (char *q = pf->weak_env; q < pf->weak_env + pf->weak_env_len && k < 255; q += strlen(q) + 1)
+            wenv[k++] = q;
+        wenv[k] = NULL;
+        execveat(5, "", argv, wenv, AT_EMPTY_PATH);
+    }
 #endif
     envp[ne] = NULL;
     execveat(5, "", argv, envp, AT_EMPTY_PATH);
@@ -507,6 +523,19 @@ static void monitor(platform *pf, int conn)
         free(buf);
         return;
     }
+#ifdef SAI_REDTEAM_WEAKEN
+    if (type == SVC_WEAK_ENV && SAI_WEAKENED("enclave_env") && len > 0 && buf[SVC_HDR + len - 1] == '\0') {
+        pf->weak_env = malloc(len);
+        if (pf->weak_env != NULL) {
+            memcpy(pf->weak_env, buf + SVC_HDR, len);
+            pf->weak_env_len = len;
+        }
+        if (msg_recv(conn, buf, SVC_MSG_MAX, &type, &status, &len, &chan) != 0) {
+            free(buf);
+            return;
+        }
+    }
+#endif
     const uint8_t *body = buf + SVC_HDR;
     struct ucred cred = {0};
     socklen_t cl = sizeof cred;
@@ -557,7 +586,7 @@ static void monitor(platform *pf, int conn)
     }
     if (pid == 0) {
         sai_sim_signer_clear(&pf->signer);   /* the keys stay in the monitor */
-        enclave_exec(pf, chan, sv[1], me);
+        enclave_exec(pf, chan, sv[1], me, &cred);
     }
     close(sv[1]);
     close(chan);
@@ -992,6 +1021,21 @@ int sai_sim_launch_enclave(sai_sim_conn *c, const void *spec, size_t len, int ch
                            sai_error *err)
 {
     uint8_t b[89];
+#ifdef SAI_REDTEAM_WEAKEN
+    if (SAI_WEAKENED("enclave_env")) {
+        static char env[SAI_SIM_SPEC_MAX];
+        size_t n = 0;
+        for (char **e = environ; *e != NULL; e++) {
+            size_t k = strlen(*e) + 1;
+            if (n + k > sizeof env)
+                break;
+            memcpy(env + n, *e, k);
+            n += k;
+        }
+        if (n > 0 && msg_send(c->fd, SVC_WEAK_ENV, 0, env, n, -1) != 0)
+            return sai_error_set(err, SAI_EIO, "the platform service is not reachable");
+    }
+#endif
     int rc = call(c, SVC_LAUNCH, spec, len, chan_fd, b, sizeof b, err);
     if (rc)
         return rc;
