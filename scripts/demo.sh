@@ -4,7 +4,9 @@
 #
 #   scripts/demo.sh [WORKDIR]      (default: build/demo in the source tree)
 #
-#   1. sim platform (a fresh simulated AMD-style key hierarchy)
+#   1. the platform service (scripts/platform-service.sh): its own system
+#      user holds the simulated AMD-style key hierarchy and launches enclaves
+#      under another user; stopped again at the end if this script started it
 #   2. data owner: data key + model key, seal the dataset
 #   3. key broker on loopback, attestation policy for this platform
 #   4. register both keys with a release policy that admits exactly the
@@ -30,12 +32,18 @@ spec=${SAI_DEMO_SPEC:-$root/examples/fashion-mnist.yaml}
 base_steps=${SAI_DEMO_BASELINE_STEPS:-50}
 work=${1:-$root/build/demo}
 kbs_pid=
+platform_started=
+insecure=()
 
 die() { echo "demo: $*" >&2; exit 1; }
 stop_kbs() {
   if [ -n "$kbs_pid" ]; then kill "$kbs_pid" 2>/dev/null || true; wait "$kbs_pid" 2>/dev/null || true; kbs_pid=; fi
 }
-trap stop_kbs EXIT
+stop_all() {
+  stop_kbs
+  if [ -n "$platform_started" ]; then "$root/scripts/platform-service.sh" stop "$cli" || true; platform_started=; fi
+}
+trap stop_all EXIT
 [ -x "$cli" ] || die "$cli not built (run 'make build')"
 [ -d "$src" ] || die "$src missing (Debian package dataset-fashion-mnist; scripts/install-deps.sh demo)"
 
@@ -43,12 +51,26 @@ t0=$(date +%s.%N)
 rm -rf "$work"
 mkdir -p "$work"
 chmod 700 "$work"
-export SECUREAI_PLATFORM_DIR="$work/platform"
 export OPENBLAS_NUM_THREADS=1
+export SECUREAI_PLATFORM_SOCKET=${SECUREAI_PLATFORM_SOCKET:-/run/secureai/platform.sock}
 
-echo "== 1. simulated TEE platform"
-"$cli" platform init >/dev/null
-fp=$("$cli" platform info | awk '/^sim_ark_sha256/ {print $2}')
+echo "== 1. the platform service (simulated TEE)"
+if [ "$(id -u)" -eq 0 ] || "$cli" platform info >/dev/null 2>&1; then
+  state=$("$root/scripts/platform-service.sh" start "$cli")
+  [ "$state" = started ] && platform_started=1
+  "$cli" platform info | tee "$work/platform.txt"
+  fp=$(awk '/^sim_ark_sha256/ {print $2}' "$work/platform.txt")
+  owner=$(awk '/^platform_key_owner/ {print $2}' "$work/platform.txt")
+  echo "the platform key belongs to $owner alone; enclaves run as $(awk '/^enclave_user/ {print $2}' "$work/platform.txt")"
+else
+  echo "demo: not root and no platform service: running with --insecure-dev (you hold the platform key;" \
+       "nothing this demo produces is proven)" >&2
+  export SECUREAI_PLATFORM_DIR="$work/platform"
+  "$cli" platform init >/dev/null
+  fp=$("$cli" platform info | awk '/^sim_ark_sha256/ {print $2}')
+  owner="$(id -un) (INSECURE-DEV)"
+  insecure=(--insecure-dev)
+fi
 echo "sim ARK sha256:$fp (SIMULATED: software isolation only)"
 
 echo "== 2. data owner: keys, seal $src"
@@ -70,7 +92,7 @@ kbs=http://127.0.0.1:$(cat "$work/kbs.port")
 echo "KBS at $kbs (pid $kbs_pid)"
 
 echo "== 4. register the keys for exactly this pipeline's measurement"
-run_opts=(--dataset "$work/fashion-mnist.sealed" --out "$work/run" --kbs "$kbs")
+run_opts=("${insecure[@]}" --dataset "$work/fashion-mnist.sealed" --out "$work/run" --kbs "$kbs")
 meas=$("$cli" run --measure "${run_opts[@]}" "$spec" | awk '/^measurement/ {print $2}')
 echo "launch measurement $meas"
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$meas" > "$work/release.json"
@@ -92,7 +114,7 @@ hyper: {epochs: 1, batch: $batch, max_steps: $base_steps, lr: 0.1, seed: 1}
 kbs: {url: "$kbs"}
 outputs: {dir: $work/probe}
 EOF
-pmeas=$("$cli" run --measure "$work/probe.yaml" | awk '/^measurement/ {print $2}')
+pmeas=$("$cli" run "${insecure[@]}" --measure "$work/probe.yaml" | awk '/^measurement/ {print $2}')
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$pmeas" > "$work/probe-release.json"
 for r in dataset/fashion-mnist-probe:data.key model/probe:model.key; do
   "$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$work/kbs/admin.token" --resource "demo/${r%%:*}" \
@@ -105,7 +127,8 @@ t_run0=$(date +%s.%N)
 t_run1=$(date +%s.%N)
 
 echo "== 6. secureai verify"
-printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true}\n' "$meas" "$dsid" > "$work/verify.json"
+printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true,"attestation_policy":"attestation.yaml"}\n' \
+  "$meas" "$dsid" > "$work/verify.json"
 if "$cli" verify "$work/run/model.sealed" --provenance "$work/run/provenance.json" --policy "$work/verify.json" \
      >"$work/verify.txt" 2>&1; then
   verdict="VERIFIED"
@@ -117,7 +140,7 @@ cat "$work/verify.txt"
 echo "== 6b. the host flips one byte of one shard: the enclave refuses, nothing is written"
 cp -r "$work/fashion-mnist.sealed" "$work/tampered.sealed"
 printf '\x01' | dd of="$work/tampered.sealed/train-labels-idx1-ubyte.gz.sealed" bs=1 seek=4096 conv=notrunc status=none
-if "$cli" run --quiet --dataset "$work/tampered.sealed" --out "$work/tampered-run" --kbs "$kbs" "$spec" \
+if "$cli" run "${insecure[@]}" --quiet --dataset "$work/tampered.sealed" --out "$work/tampered-run" --kbs "$kbs" "$spec" \
      >/dev/null 2>"$work/tampered.err"; then
   die "a tampered dataset was accepted"
 fi
@@ -135,7 +158,7 @@ for round in 1 2; do
   plain=$("$cli" run --plain "$src" "$work/probe.yaml")
   pwall=$(min "$pwall" "$(field "$plain" wall_s)")
   ptrain=$(min "$ptrain" "$(field "$plain" train_s)")
-  "$cli" run --quiet --out "$work/probe-$round" "$work/probe.yaml" >/dev/null
+  "$cli" run "${insecure[@]}" --quiet --out "$work/probe-$round" "$work/probe.yaml" >/dev/null
   swall=$(min "$swall" "$(json_field "$work/probe-$round/run.json" total_s)")
   strain=$(min "$strain" "$(json_field "$work/probe-$round/run.json" train_s)")
 done
@@ -149,6 +172,11 @@ t1=$(date +%s.%N)
 echo
 echo "================ SecureAI demo summary ================"
 echo "TEE              sim (software isolation only; NO hardware memory protection)"
+if [ ${#insecure[@]} -eq 0 ]; then
+  echo "platform key     owned by $owner; the enclave ran as another user with a fixed environment"
+else
+  echo "platform key     held by you ($owner): INSECURE-DEV, nothing is proven"
+fi
 echo "dataset          Fashion-MNIST, identity sha256:$dsid"
 echo "measurement      $meas"
 awk -v a="$acc" 'BEGIN {printf "test accuracy    %.2f%%\n", a * 100}'

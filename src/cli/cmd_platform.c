@@ -35,7 +35,7 @@ static const char usage[] =
     "'serve' is the platform service: the only holder of the platform keys and\n"
     "the only launcher of enclaves (docs/threat-model.md). Start it as root: it\n"
     "creates the platform in DIR if missing, gives DIR to --user alone (0700),\n"
-    "drops to that user keeping only CAP_SETUID/CAP_SETGID, seals the enclave\n"
+    "drops to that user keeping only CAP_SETUID/SETGID/KILL, seals the enclave\n"
     "image into memory, and launches each enclave under --enclave-user with a\n"
     "fixed environment. Runs until SIGTERM.\n"
     "  --socket PATH        listen here (default /run/secureai/platform.sock)\n"

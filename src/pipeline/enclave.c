@@ -31,7 +31,9 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,6 +620,12 @@ int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err)
     e.chan.fd = chan_fd;
     e.tee_fd = tee_fd;
     signal(SIGPIPE, SIG_IGN);
+    /* Die with the platform's launch monitor (it exits when the host goes
+     * away), set again here after exec; a monitor that died before this
+     * line shows as a hung-up PSP socket. */
+    struct pollfd pf = {tee_fd, 0, 0};
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR))))
+        _exit(1);
     int rc = run(&e, err);
     if (rc) {
         sai_error ignore = {0};

@@ -4,7 +4,9 @@
  * enclaves, as the AMD PSP or the TDX module does on real hardware.
  *
  * `secureai platform serve` runs as its own system user (started by root,
- * it drops to that user keeping only CAP_SETUID and CAP_SETGID), keeps the
+ * it drops to that user keeping only CAP_SETUID and CAP_SETGID, to start
+ * enclaves under their own uid, and CAP_KILL, to stop them: a parent-death
+ * signal across uids needs it too), keeps the
  * platform keys in a directory no other user can read, and listens on a
  * Unix socket. At start it copies the enclave image into a sealed memfd
  * (F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL) and hashes those
@@ -609,7 +611,7 @@ static void monitor(platform *pf, int conn)
             /* The launcher closed its end or sent something it may not: the
              * run is over; the enclave dies with this process. */
             log_line(pf, "launcher of pid %d went away: stopping the enclave", (int)pid);
-            kill(pid, SIGKILL);
+            kill(pid, SIGKILL);   /* CAP_KILL: the enclave runs under another uid */
             break;
         }
         if (psp >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
@@ -797,11 +799,11 @@ int sai_sim_service_serve(const sai_sim_service_opts *o, sai_error *err)
     if (geteuid() == 0) {
         /* Drop to the service user, keeping only what launching needs. */
         for (int cap = 0; cap <= 63; cap++)
-            if (cap != CAP_SETUID && cap != CAP_SETGID)
+            if (cap != CAP_SETUID && cap != CAP_SETGID && cap != CAP_KILL)
                 (void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
         if (prctl(PR_SET_KEEPCAPS, 1) != 0 || setgroups(0, NULL) != 0 || setresgid(sg, sg, sg) != 0 ||
             setresuid(su, su, su) != 0 || prctl(PR_SET_KEEPCAPS, 0) != 0 ||
-            caps_set(1u << CAP_SETUID | 1u << CAP_SETGID) != 0) {
+            caps_set(1u << CAP_SETUID | 1u << CAP_SETGID | 1u << CAP_KILL) != 0) {
             close(lfd);
             platform_clear(&pf);
             return sai_error_set(err, SAI_EIO, "cannot drop to the service user: %s", strerror(errno));

@@ -300,6 +300,36 @@ else
 fi
 kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null; TLS_PID=
 
+# ---- the host dies mid-run: the enclave dies at once and nothing is left ------------
+spec long.yaml "  max_steps: 100000
+  epochs: 100" "" long
+sed -i '/^  max_steps: 4$/d; /^  epochs: 1$/d' long.yaml
+ML=$("$CLI" run --measure long.yaml | awk '/^measurement/ {print $2}')
+printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$ML" > rel-long.json
+for r in dataset model; do
+    k=data.key; [ $r = model ] && k=model.key
+    "$CLI" kbs put-resource --kbs "$KBS" --admin-token-file kbsd/admin.token --resource e2e/$r/long \
+        --secret-file $k --policy rel-long.json >/dev/null 2>&1
+done
+"$CLI" run --quiet --threads 1 --out "$T/out-killed" long.yaml >/dev/null 2>&1 &
+HOST=$!
+EPID=
+for _ in $(seq 300); do
+    # this test's platform service -> the launch monitor -> the enclave
+    for mon in $(pgrep -P "$SAI_PLATFORM_PID"); do EPID=$(pgrep -P "$mon" | head -1); done
+    [ -n "$EPID" ] && break
+    sleep 0.05
+done
+sleep 0.5
+kill -9 "$HOST" 2>/dev/null; wait "$HOST" 2>/dev/null
+gone=
+for _ in $(seq 40); do
+    kill -0 "$EPID" 2>/dev/null || { gone=1; break; }
+    sleep 0.05
+done
+[ -n "$EPID" ] && [ -n "$gone" ] && ok "killing the host stops its enclave within 2 s" || bad "the enclave outlived its host (pid $EPID)"
+[ -z "$(ls -A out-killed 2>/dev/null)" ] && ok "a killed host leaves no file behind" || { bad "a killed host left files"; ls -la out-killed; }
+
 # ---- KBS down -----------------------------------------------------------------------
 kill "$KBS_PID"; wait "$KBS_PID" 2>/dev/null; KBS_PID=
 start=$(date +%s)
