@@ -29,8 +29,9 @@ static const char usage[] =
     "            ~/.local/share/secureai/sim-platform)\n"
     "  --force   replace an existing platform (invalidates its evidence and keys)\n"
     "\n"
-    "'info' prints the ARK fingerprint to put in a policy's sim_roots; with\n"
-    "--socket (or $SECUREAI_PLATFORM_SOCKET) it asks the running service.\n"
+    "'info' prints the ARK fingerprint to put in a policy's sim_roots; it asks\n"
+    "the running service (--socket, $SECUREAI_PLATFORM_SOCKET, or the default\n"
+    "socket when it exists) unless a directory is named.\n"
     "\n"
     "'serve' is the platform service: the only holder of the platform keys and\n"
     "the only launcher of enclaves (docs/threat-model.md). Start it as root: it\n"
@@ -97,7 +98,11 @@ static int run(int argc, char **argv)
             return sai_cli_fail(&err, "platform serve");
         return 0;
     }
-    if (strcmp(sub, "info") == 0 && dir == NULL && (sock != NULL || getenv("SECUREAI_PLATFORM_SOCKET") != NULL)) {
+    /* info asks the running service unless a directory is named. */
+    const char *env_sock = getenv("SECUREAI_PLATFORM_SOCKET");
+    bool ask_service = sock != NULL || (env_sock != NULL && env_sock[0] != '\0') ||
+                       (getenv("SECUREAI_PLATFORM_DIR") == NULL && access(SAI_SIM_SOCKET_DEFAULT, F_OK) == 0);
+    if (strcmp(sub, "info") == 0 && dir == NULL && ask_service) {
         sai_sim_connect_opts co = {.socket_path = sock};
         sai_sim_conn conn;
         sai_sim_platform_info in;
