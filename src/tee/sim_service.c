@@ -21,9 +21,10 @@
  *   LAUNCH(spec; chan fd)-> measurement, HOST_DATA, pid; later EXITED(status)
  * The launch measurement is
  *   M = SHA-384("secureai/sim/launch/v2" || 0 || u64be(48) || SHA-384(image)
- *               || u64be(|L|) || L || u64be(|S|) || S)
+ *               || u64be(|L|) || L || u64be(|E|) || E || u64be(|S|) || S)
  * with L the library manifest ("<sha384 hex>  <path>\n" per object, in load
- * order) and S the canonical spec; HOST_DATA = SHA-256(S). The platform
+ * order), E the enclave's environment ("K=V\0" each) and S the canonical
+ * spec; HOST_DATA = SHA-256(S). The platform
  * computes both from the bytes it launches with, so the launcher can no
  * longer name a measurement or HOST_DATA of its own.
  *
@@ -176,6 +177,8 @@ typedef struct image {
     uint8_t sha384[48];
     char   *libs;               /* the library manifest L */
     size_t  libs_len;
+    char    env[512];           /* the enclave's environment E: "K=V\0"... */
+    size_t  env_len;
     char    path[4096];         /* where it was copied from */
 } image;
 
@@ -299,6 +302,37 @@ static int library_manifest(image *im, sai_error *err)
     return 0;
 }
 
+/* The enclave's whole environment, fixed by the platform and measured: one
+ * BLAS thread (the engine parallelises around it), the C locale, and the
+ * platform administrator's OpenBLAS kernel choice from the service's own
+ * environment (some kernels compute wrong results on some CPUs), never
+ * anything of the launcher's. */
+static int enclave_environment(image *im, sai_error *err)
+{
+    static const char *const fixed[] = {"OPENBLAS_NUM_THREADS=1", "LC_ALL=C"};
+    static const char *const from_platform[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        size_t k = strlen(fixed[i]) + 1;
+        memcpy(im->env + n, fixed[i], k);
+        n += k;
+    }
+    for (size_t i = 0; i < sizeof from_platform / sizeof from_platform[0]; i++) {
+        const char *v = getenv(from_platform[i]);
+        if (v == NULL || v[0] == '\0')
+            continue;
+        for (const char *c = v; *c; c++)
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
+                return sai_error_set(err, SAI_EINVAL, "%s must be alphanumeric", from_platform[i]);
+        int k = snprintf(im->env + n, sizeof im->env - n, "%s=%s", from_platform[i], v);
+        if (k < 0 || (size_t)k + 1 > sizeof im->env - n)
+            return sai_error_set(err, SAI_ELIMIT, "%s is too long", from_platform[i]);
+        n += (size_t)k + 1;
+    }
+    im->env_len = n;
+    return 0;
+}
+
 static void image_clear(image *im)
 {
     if (im->fd >= 0)
@@ -353,6 +387,8 @@ static int image_load(image *im, const char *path, sai_error *err)
     }
     if ((rc = hash_fd(im->fd, im->sha384, err)) == 0)
         rc = library_manifest(im, err);
+    if (rc == 0)
+        rc = enclave_environment(im, err);
 out:
     if (src >= 0)
         close(src);
@@ -385,6 +421,10 @@ static int measure(const image *im, const uint8_t *spec, size_t spec_len, uint8_
         rc = put_len(h, im->libs_len, err);
     if (rc == 0)
         rc = sai_hash_update(h, im->libs, im->libs_len, err);
+    if (rc == 0)
+        rc = put_len(h, im->env_len, err);
+    if (rc == 0)
+        rc = sai_hash_update(h, im->env, im->env_len, err);
     if (rc == 0)
         rc = put_len(h, spec_len, err);
     if (rc == 0)
@@ -462,10 +502,10 @@ static void enclave_exec(const platform *pf, int chan_fd, int psp_fd, pid_t moni
     if (fcntl(5, F_SETFD, FD_CLOEXEC) != 0)
         _exit(126);
     char *const argv[] = {"secureai", "run", "--enclave-fd", "3", "--tee-fd", "4", NULL};
-    char *envp[8];
+    char *envp[16];
     int ne = 0;
-    envp[ne++] = "OPENBLAS_NUM_THREADS=1";
-    envp[ne++] = "LC_ALL=C";
+    for (const char *q = pf->img.env; q < pf->img.env + pf->img.env_len && ne < 10; q += strlen(q) + 1)
+        envp[ne++] = (char *)q;
 #if defined(__SANITIZE_ADDRESS__)
     /* LeakSanitizer stops the world with ptrace, which the enclave's filter
      * kills; sanitizer builds check leaks everywhere else. */
