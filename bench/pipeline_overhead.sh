@@ -49,11 +49,29 @@ models=${BENCH_PIPELINE_MODELS:-"fmnist:resnet8 cifar10:resnet18 cifar10:resnet5
 fm=/usr/share/datasets/fashion-mnist
 T=$(mktemp -d /tmp/sai-bench-pipeline.XXXXXX)
 kbs_pid=
-cleanup() { [ -n "$kbs_pid" ] && { kill "$kbs_pid" 2>/dev/null; wait "$kbs_pid" 2>/dev/null; }; rm -rf "$T"; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/tests/helpers/platform.sh"
+cleanup() {
+  sai_platform_stop
+  [ -n "$kbs_pid" ] && { kill "$kbs_pid" 2>/dev/null; wait "$kbs_pid" 2>/dev/null; }
+  rm -rf "$T"
+}
 trap cleanup EXIT
-export SECUREAI_PLATFORM_DIR=$T/plat OPENBLAS_NUM_THREADS=1
-"$cli" platform init >/dev/null
-fp=$("$cli" platform info | awk '/^sim_ark_sha256/ {print $2}')
+export OPENBLAS_NUM_THREADS=1
+# Enclaves are launched by a platform service of the benchmark's own (as on
+# a real machine); without root, --insecure-dev measures the same work.
+insecure=()
+if sai_platform_can_run; then
+  chmod 755 "$T"
+  sai_platform_start "$cli" "$T/platform" || exit 1
+  fp=$SAI_PLATFORM_FP
+else
+  echo "pipeline_overhead: not root: enclaves launched with --insecure-dev" >&2
+  export SECUREAI_PLATFORM_DIR=$T/plat
+  "$cli" platform init >/dev/null
+  fp=$("$cli" platform info | awk '/^sim_ark_sha256/ {print $2}')
+  insecure=(--insecure-dev)
+fi
 printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$fp" > "$T/att.yaml"
 "$cli" kbs serve --data-dir "$T/kbs" --insecure-http --port 0 --port-file "$T/port" \
   --attestation-policy "$T/att.yaml" --quiet >"$T/kbs.log" 2>&1 &
@@ -88,7 +106,7 @@ hyper: {epochs: 1, batch: 32, max_steps: $steps, lr: 0.05, seed: 1}
 kbs: {url: "$kbs"}
 outputs: {dir: $T/out-$arch}
 YAML
-  meas=$("$cli" run --measure "$T/$arch.yaml" | awk '/^measurement/ {print $2}')
+  meas=$("$cli" run "${insecure[@]}" --measure "$T/$arch.yaml" | awk '/^measurement/ {print $2}')
   printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$meas" > "$T/rel.json"
   for r in "dataset/$kind:data.key" "model/$arch:model.key"; do
     "$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$T/kbs/admin.token" --resource "bench/${r%%:*}" \
@@ -97,7 +115,7 @@ YAML
   : > "$T/plain-$arch.txt"
   mkdir -p "$T/plain-out"
   run_plain() { "$cli" run --plain "$plain" --plain-ckpt "$T/plain-out/$arch.ckpt" "$T/$arch.yaml" >> "$T/plain-$arch.txt"; }
-  run_sim() { "$cli" run --quiet "$T/$arch.yaml" >/dev/null; cp "$T/out-$arch/run.json" "$T/run-$arch-$1.json"; }
+  run_sim() { "$cli" run "${insecure[@]}" --quiet "$T/$arch.yaml" >/dev/null; cp "$T/out-$arch/run.json" "$T/run-$arch-$1.json"; }
   for i in $(seq "$repeat"); do
     [ -n "$lock" ] && { exec {lk}>>"$lock"; flock "$lk"; }
     if [ $((i % 2)) = 1 ]; then run_plain; run_sim "$i"; else run_sim "$i"; run_plain; fi
