@@ -33,7 +33,7 @@ rt_world_stop() {
     [ -n "${RT:-}" ] && rm -rf "$RT"
 }
 
-rt_platform_start() { # rt_platform_start normal|weak CLI
+rt_platform_start() { # rt_platform_start normal|weak CLI: sets RT_FP
     local mode=$1 cli=$2
     mkdir -p "$RT/$mode"
     env ${RT_WEAKEN:+SAI_WEAKEN=$RT_WEAKEN} "$cli" platform serve --dir "$RT/$mode/platform" \
@@ -48,7 +48,7 @@ rt_platform_start() { # rt_platform_start normal|weak CLI
         sleep 0.1
     done
     [ -n "$fp" ] || { echo "platform ($mode) did not start:" >&2; cat "$RT/$mode/platform.log" >&2; return 1; }
-    echo "$fp"
+    RT_FP=$fp
 }
 
 rt_world_start() {
@@ -69,8 +69,10 @@ rt_world_start() {
         RT_IMAGE_WEAK=$RT/atk/img/secureai-weak
     fi
     local fpn fpw
-    fpn=$(rt_platform_start normal "$SAI_CLI") || return 1
-    fpw=$(RT_IMAGE=${RT_IMAGE_WEAK:-} rt_platform_start weak "$SAI_CLI_WEAK") || return 1
+    rt_platform_start normal "$SAI_CLI" || return 1
+    fpn=$RT_FP
+    RT_IMAGE=${RT_IMAGE_WEAK:-} rt_platform_start weak "$SAI_CLI_WEAK" || return 1
+    fpw=$RT_FP
     # data owner
     /usr/bin/python3 "$SAI_SOURCE_DIR/tests/pipeline/mkidx.py" "$RT_FM" "$RT/owner/plain" 256 128 || return 1
     "$SAI_CLI" keygen --out "$RT/owner/data.key" >/dev/null && "$SAI_CLI" keygen --out "$RT/owner/model.key" >/dev/null &&
