@@ -20,10 +20,10 @@
 #include "secureai/util.h"
 
 static sai_sched_pool_t pools[] = {
-    { "standard", 7000, 32000, 131072, SAI_TEE_NONE, 0, 0, 0, 0, 1.0, 1.2, 0 },
-    { "sgx", 1500, 16000, 65536, SAI_TEE_SGX, 188, 0, 0, 0, 1.1, 1.1, 0 },
-    { "snp", 1000, 64000, 262144, SAI_TEE_SNP, 0, 16, 1000, 2048, 1.0, 2.5, 0 },
-    { "tdx", 500, 64000, 262144, SAI_TEE_TDX, 0, 16, 1000, 2048, 1.2, 2.8, 0 },
+    { "standard", 7000, 32000, 131072, SAI_SCHED_TEE_NONE, 0, 0, 0, 0, 1.0, 1.2, 0 },
+    { "sgx", 1500, 16000, 65536, SAI_SCHED_TEE_SGX, 188, 0, 0, 0, 1.1, 1.1, 0 },
+    { "snp", 1000, 64000, 262144, SAI_SCHED_TEE_SNP, 0, 16, 1000, 2048, 1.0, 2.5, 0 },
+    { "tdx", 500, 64000, 262144, SAI_SCHED_TEE_TDX, 0, 16, 1000, 2048, 1.2, 2.8, 0 },
 };
 
 static double peak_rss_mib(void)

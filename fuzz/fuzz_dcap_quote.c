@@ -3,8 +3,8 @@
  * bodies, signature data, QE report, QE auth data, certification data) and
  * the verification that follows a successful parse (PEM chain, X.509,
  * signatures), with no collateral, plus the RA-TLS extractor and the
- * attest layer (inspect, result mapping) on the same bytes. Seeds: the real quotes under $SAI_SHARED_DIR/vectors (see
- * fuzz_dcap_seeds.h).
+ * attest layer (inspect, result mapping) on the same bytes. Seeds: the real
+ * quotes under $SAI_TEST_DATA_DIR/vectors (see fuzz_dcap_seeds.h).
  */
 #include <stdint.h>
 #include <stdlib.h>

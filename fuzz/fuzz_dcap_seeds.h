@@ -1,6 +1,7 @@
 /*
  * fuzz_dcap_seeds.h — shared by the DCAP fuzz targets: real vectors from
- * $SAI_SHARED_DIR/vectors (when the variable is set) are loaded once and
+ * $SAI_TEST_DATA_DIR/vectors (when the variable is set; scripts/fuzz.sh sets
+ * it to tests/data) are loaded once and
  * used as the base of a structure-aware mode: input byte 0 odd = "take seed
  * data[1] % n and XOR the (u16 offset, u8 value) triples that follow into
  * it", which reaches the signature, chain and TCB code that random bytes
@@ -26,7 +27,7 @@ typedef struct {
 
 static void fuzz_seeds_load(fuzz_seeds *s, const char *const *rel)
 {
-    const char *dir = getenv("SAI_SHARED_DIR");
+    const char *dir = getenv("SAI_TEST_DATA_DIR");
     if (dir == NULL)
         return;
     for (size_t i = 0; rel[i] != NULL && s->n < FUZZ_MAX_SEEDS; i++) {

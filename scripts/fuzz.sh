@@ -16,7 +16,7 @@ for t in "${targets[@]}"; do
   seeds=()
   [ -d "$root/fuzz/corpus/$name" ] && seeds+=("$root/fuzz/corpus/$name")
   echo "fuzz: $name for ${secs}s"
-  SAI_SHARED_DIR="$root/../shared" "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  SAI_TEST_DATA_DIR="$root/tests/data" "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$out/$name-" -print_final_stats=0 "$corpus" "${seeds[@]}" \
     >"$out/$name.log" 2>&1 || { echo "fuzz: $name FAILED"; tail -40 "$out/$name.log"; exit 1; }
   grep -E "^#[0-9]+.*DONE" "$out/$name.log" | tail -1 || true

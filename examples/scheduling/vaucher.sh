@@ -3,7 +3,7 @@
 # binpack vs spread for 0/25/50/75/100% SGX jobs (93.5 MiB EPC), then the
 # EPC size 32/64/128/256 MiB with 100% SGX jobs. Prints Markdown tables
 # (docs/scheduling.md quotes them).
-#   SAI_CLI=build/secureai SAI_SHARED_DIR=../shared examples/scheduling/vaucher.sh
+#   SAI_CLI=build/secureai examples/scheduling/vaucher.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cli=${SAI_CLI:-secureai}

@@ -123,25 +123,20 @@ int  sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json,
 const char *sai_pipeline_stage_name(unsigned bit);
 
 /* ======================================================================
- * Launch measurement (computed by the host launcher, never by the enclave):
- *   M = SHA-384("secureai/v1/launch" || 0x00 ||
- *               u64be(len B) || B ||      B = the enclave binary's bytes
- *               u64be(len S) || S ||      S = canonical spec
- *               u64be(len P) || P)        P = sandbox policy text
+ * Launch measurement: computed by the platform (under sim the platform
+ * service, src/tee/sim_service.c) over the enclave image it launches, the
+ * shared objects the loader maps for it and the canonical spec; never by the
+ * host, never by the enclave. The sandbox policy is code in the image.
  * ==================================================================== */
 #define SAI_MEASUREMENT_LEN SAI_SHA384_LEN
-
-int sai_pipeline_measure_fd(uint8_t out[static SAI_MEASUREMENT_LEN], int binary_fd,
-                            const char *canonical_spec, size_t spec_len,
-                            sai_error *err) SAI_MUST_CHECK;
 
 /* ======================================================================
  * The sandbox (sim TEE enclave hardening). Installed by the enclave process
  * on itself, before it asks for any key.
  * ==================================================================== */
 
-/* The allow-list as text, one syscall name per line (part of the launch
- * measurement, so a looser sandbox is a different enclave). */
+/* The allow-list as text, one syscall name per line (compiled into the
+ * image, so a looser sandbox is a different measurement). */
 const char *sai_sandbox_policy_text(void);
 
 typedef struct sai_sandbox_status {
@@ -423,7 +418,11 @@ typedef struct sai_pipeline_run_opts {
     const char *out_dir;         /* overrides outputs.dir */
     const char *kbs_url;         /* overrides kbs.url */
     const char *kbs_pin;         /* hex SHA-256 of the KBS certificate, when the spec has no pin */
-    const char *enclave_binary;  /* NULL: /proc/self/exe */
+    const char *platform_socket; /* the sim platform service (NULL: $SECUREAI_PLATFORM_SOCKET,
+                                    else /run/secureai/platform.sock) */
+    bool        insecure_dev;    /* no platform service: this user's own platform launches the
+                                    enclave; the launcher holds the platform key, nothing is proven */
+    const char *enclave_binary;  /* insecure_dev only: the enclave image (NULL: this program) */
     int         threads;         /* engine threads in the enclave, 0 = all */
     unsigned    plain_max_steps; /* plain baseline only: stop after this many steps (0 = spec) */
     const char *plain_ckpt_out;  /* plain baseline only: write the plaintext checkpoint here
@@ -445,6 +444,7 @@ typedef struct sai_train_usage {
 typedef struct sai_pipeline_run_result {
     uint8_t measurement[SAI_MEASUREMENT_LEN];
     uint8_t spec_hash[SAI_SHA256_LEN];
+    bool    insecure_dev;             /* launched without the platform service */
     char    model_path[4096];
     char    provenance_path[4096];
     char    run_dir[4096];
@@ -459,14 +459,21 @@ typedef struct sai_pipeline_run_result {
 int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
                          uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
 
+/* The canonical form of SPEC with the host-side overrides applied: the
+ * bytes the platform measures and whose SHA-256 is HOST_DATA (*canon is
+ * malloc'ed, NUL-terminated). */
+int sai_pipeline_canonical_spec(const sai_pipeline_run_opts *o, char **canon, size_t *len,
+                                sai_error *err) SAI_MUST_CHECK;
+
 /* The untrusted host: measure, launch the enclave, hand over descriptors,
  * answer evidence requests, write the outputs the enclave sends (only once
  * it says DONE), run.json and report.html. */
 int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_result *res,
                           sai_error *err) SAI_MUST_CHECK;
 
-/* The enclave process's main (`secureai run --enclave-fd N`). */
-int sai_pipeline_enclave_main(int chan_fd, sai_error *err);
+/* The enclave process's main (`secureai run --enclave-fd 3 --tee-fd 4`, as
+ * the platform launches it: 3 = the host's channel, 4 = its PSP socket). */
+int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err);
 
 /* The same stages without an enclave, on plaintext files in plain_dir (the
  * baseline of the overhead figures). Writes nothing. */

@@ -21,16 +21,18 @@
 
 #include "secureai/common.h"
 
-typedef enum sai_tee_kind {
-    SAI_TEE_NONE = 0,
-    SAI_TEE_SGX,
-    SAI_TEE_SNP,
-    SAI_TEE_TDX,
-    SAI_TEE_COUNT
-} sai_tee_kind;
+typedef enum sai_sched_tee {
+    SAI_SCHED_TEE_NONE = 0,
+    SAI_SCHED_TEE_SGX,
+    SAI_SCHED_TEE_SNP,
+    SAI_SCHED_TEE_TDX,
+    SAI_SCHED_TEE_COUNT
+} sai_sched_tee;
 
-#define SAI_TEE_BIT(k) (1u << (k))
-#define SAI_TEE_ANY_CONF (SAI_TEE_BIT(SAI_TEE_SGX) | SAI_TEE_BIT(SAI_TEE_SNP) | SAI_TEE_BIT(SAI_TEE_TDX))
+#define SAI_SCHED_TEE_BIT(k) (1u << (k))
+#define SAI_SCHED_TEE_ANY_CONF \
+    (SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_SGX) | SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_SNP) | \
+     SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_TDX))
 
 typedef enum sai_conf_level {
     SAI_CONF_NONE = 0,      /* may run anywhere */
@@ -52,7 +54,7 @@ typedef struct sai_sched_pool {
     uint32_t count;
     int64_t  cpu_milli;         /* allocatable per node */
     int64_t  mem_mib;
-    sai_tee_kind tee;
+    sai_sched_tee tee;
     int64_t  epc_mib;           /* usable EPC (SGX only) */
     int32_t  cvm_slots;         /* confidential VMs per node (SNP ASIDs / TDX keys); 0 = none */
     int64_t  pod_cpu_overhead;  /* added per confidential pod (kata runtime class) */
@@ -65,7 +67,7 @@ typedef struct sai_sched_pool {
 typedef struct sai_sched_cluster {
     sai_sched_pool_t *pools;
     size_t   npools;
-    double   tee_factor[SAI_TEE_COUNT];  /* defaults per kind */
+    double   tee_factor[SAI_SCHED_TEE_COUNT];  /* defaults per kind */
     double   sgx_paging_factor;
     double   sgx_start_s, sgx_start_ms_mib, sgx_paged_ms_mib;
 } sai_sched_cluster_t;
@@ -78,7 +80,7 @@ typedef struct sai_sched_job {
     int64_t  mem_mib;
     int64_t  epc_mib;           /* enclave working set when run under SGX */
     uint8_t  conf;              /* sai_conf_level */
-    uint8_t  allowed;           /* bit mask of TEE kinds (SAI_TEE_BIT) */
+    uint8_t  allowed;           /* bit mask of TEE kinds (SAI_SCHED_TEE_BIT) */
     int32_t  priority;          /* higher first when the priority queue is on */
 } sai_sched_job_t;
 
@@ -127,7 +129,7 @@ extern const sai_sched_policy_t *const sai_sched_policies[];
 
 /* Whether a job may use pool p's TEE / may run on p at all under the
  * confidentiality rule (ignores capacity). */
-bool sai_sched_tee_allowed(const sai_sched_job_t *j, sai_tee_kind k);
+bool sai_sched_tee_allowed(const sai_sched_job_t *j, sai_sched_tee k);
 /* The demand of j on pool p under policy pol. */
 void sai_sched_demand_on(const sai_sched_cluster_t *c, const sai_sched_policy_t *pol,
                          size_t p, const sai_sched_job_t *j, const sai_sched_node_t *n,
@@ -197,10 +199,10 @@ int sai_sched_spec_parse(sai_sched_spec_t *s, const char *yaml, size_t len,
                          const char *base_dir, sai_error *err) SAI_MUST_CHECK;
 int sai_sched_spec_load(sai_sched_spec_t *s, const char *path, sai_error *err) SAI_MUST_CHECK;
 uint64_t sai_sched_cluster_nodes(const sai_sched_cluster_t *c);
-const char *sai_tee_name(sai_tee_kind k);
-int sai_tee_parse(const char *s, sai_tee_kind *k);
+const char *sai_sched_tee_name(sai_sched_tee k);
+int sai_sched_tee_parse(const char *s, sai_sched_tee *k);
 /* "sgx,sev-snp" -> mask; 0 on error. */
-uint8_t sai_tee_mask_parse(const char *s);
+uint8_t sai_sched_tee_mask_parse(const char *s);
 
 /* ---- workloads --------------------------------------------------------- */
 void sai_sched_workload_free(sai_sched_workload_t *w);

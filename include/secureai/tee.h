@@ -163,4 +163,70 @@ int sai_sim_launch_ex(sai_sim_psp *psp, int *enclave_pid, const char *platform_d
                       const char *policy_path, const uint8_t host_data[SAI_SIM_HOST_DATA_LEN],
                       uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
 
+/* ---- the platform service (sim) -------------------------------------------
+ * The only holder of the sim platform keys and the only launcher of sim
+ * enclaves (src/tee/sim_service.c, docs/threat-model.md). */
+#define SAI_SIM_SOCKET_DEFAULT "/run/secureai/platform.sock"
+#define SAI_SIM_SERVICE_USER   "secureai-platform"
+#define SAI_SIM_ENCLAVE_USER   "secureai-enclave"
+#define SAI_SIM_SPEC_MAX       (60u * 1024u)
+
+typedef struct sai_sim_service_opts {
+    const char *socket_path;     /* NULL = SAI_SIM_SOCKET_DEFAULT */
+    const char *platform_dir;    /* created (init) when missing */
+    const char *enclave_image;   /* NULL = this program */
+    const char *user;            /* started as root: run as this user */
+    const char *enclave_user;    /* NULL = SAI_SIM_ENCLAVE_USER */
+    int         ready_fd;        /* -1, or gets "ready\n" once serving */
+    bool        quiet;
+} sai_sim_service_opts;
+
+/* Serve until SIGTERM/SIGINT. */
+int sai_sim_service_serve(const sai_sim_service_opts *o, sai_error *err) SAI_MUST_CHECK;
+
+typedef struct sai_sim_connect_opts {
+    const char *socket_path;     /* NULL = $SECUREAI_PLATFORM_SOCKET, else the default */
+    bool        insecure_dev;    /* no service: this user's own platform (nothing proven) */
+    const char *platform_dir;    /* insecure_dev only */
+    const char *enclave_image;   /* insecure_dev only; NULL = this program */
+} sai_sim_connect_opts;
+
+/* One connection carries one request; closing it stops a launched enclave. */
+typedef struct sai_sim_conn {
+    int fd;
+    int local_pid;               /* insecure_dev: our own monitor */
+} sai_sim_conn;
+
+typedef struct sai_sim_platform_info {
+    uint8_t  ark_sha256[32];
+    uint32_t service_uid, enclave_uid;
+    bool     insecure_dev;
+} sai_sim_platform_info;
+
+typedef struct sai_sim_launched {
+    uint8_t  measurement[48];
+    uint8_t  host_data[32];      /* SHA-256 of the spec the platform measured */
+    int      pid;
+    uint32_t enclave_uid;
+    bool     insecure_dev;
+} sai_sim_launched;
+
+int  sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *err) SAI_MUST_CHECK;
+void sai_sim_disconnect(sai_sim_conn *c);
+int  sai_sim_info(sai_sim_conn *c, sai_sim_platform_info *info, sai_error *err) SAI_MUST_CHECK;
+/* The measurement and HOST_DATA a launch with this spec would get. */
+int  sai_sim_measure(sai_sim_conn *c, const void *spec, size_t len, uint8_t measurement[48],
+                     uint8_t host_data[32], sai_error *err) SAI_MUST_CHECK;
+/* Launch the platform's enclave image with this spec; chan_fd becomes the
+ * enclave's descriptor 3 (the caller keeps the other end). */
+int  sai_sim_launch_enclave(sai_sim_conn *c, const void *spec, size_t len, int chan_fd,
+                            sai_sim_launched *out, sai_error *err) SAI_MUST_CHECK;
+/* Wait (at most timeout_ms, -1 = forever) for the enclave's wait status. */
+int  sai_sim_wait_exit(sai_sim_conn *c, int timeout_ms, int *status, sai_error *err) SAI_MUST_CHECK;
+
+/* Inside a sim enclave: the measurement and HOST_DATA the platform recorded
+ * at launch (from a report over the enclave's own PSP socket). */
+int  sai_sim_launch_claims(sai_tee *t, uint8_t measurement[48], uint8_t host_data[32],
+                           bool *insecure_dev, sai_error *err) SAI_MUST_CHECK;
+
 #endif

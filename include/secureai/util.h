@@ -31,6 +31,11 @@ int sai_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
 /* Write data to path atomically: a temporary file in the same directory,
  * fsync, rename, fsync of the directory. mode e.g. 0600. With excl, fail
  * with SAI_EEXIST when path exists. */
+/* write(2) / read(2) until all len bytes moved, retrying EINTR. 0, or -1
+ * with errno set (read: a short read at end of file sets errno = EIO). */
+int sai_write_full(int fd, const void *buf, size_t len) SAI_MUST_CHECK;
+int sai_read_full(int fd, void *buf, size_t len) SAI_MUST_CHECK;
+
 int sai_write_file_atomic(const char *path, const void *data, size_t len,
                           unsigned mode, bool excl, sai_error *err) SAI_MUST_CHECK;
 

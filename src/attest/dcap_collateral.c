@@ -7,7 +7,7 @@
  * SVN components are all <= the platform's; the TDX module identity; the QE
  * identity; status convergence; advisory ids.
  *
- * Everything here comes from untrusted JSON until dcap_collateral_check has
+ * Everything here comes from untrusted JSON until sai_dcap__collateral_check has
  * verified the signatures; the appraisal only runs after that.
  */
 #include "dcap_internal.h"
@@ -93,9 +93,9 @@ struct sai_dcap_collateral {
     unsigned cache_next;
 };
 
-X509_STORE *dcap_collateral_store(sai_dcap_collateral *c) { return c->store; }
-pthread_mutex_t *dcap_collateral_lock(sai_dcap_collateral *c) { return &c->lock; }
-dcap_chain_cache *dcap_collateral_cache(sai_dcap_collateral *c) { return c->cache; }
+X509_STORE *sai_dcap__collateral_store(sai_dcap_collateral *c) { return c->store; }
+pthread_mutex_t *sai_dcap__collateral_lock(sai_dcap_collateral *c) { return &c->lock; }
+dcap_chain_cache *sai_dcap__collateral_cache(sai_dcap_collateral *c) { return c->cache; }
 
 void sai_dcap_collateral_free(sai_dcap_collateral *c)
 {
@@ -140,7 +140,7 @@ static int jhex(const cJSON *o, const char *k, uint8_t *out, size_t n)
 
 static int jtime(const cJSON *o, const char *k, time_t *out)
 {
-    *out = dcap_rfc3339(jstr(o, k));
+    *out = sai_dcap__rfc3339(jstr(o, k));
     return *out == (time_t)-1 ? -1 : 0;
 }
 
@@ -405,13 +405,13 @@ int sai_dcap_collateral_parse(const char *json, size_t len, sai_dcap_collateral 
         goto out;
     }
     char cwhy[120];
-    if ((c->tcb_chain = dcap_pem_chain((const uint8_t *)tcb_chain, strlen(tcb_chain), cwhy,
-                                       sizeof cwhy)) == NULL) {
+    if ((c->tcb_chain = sai_dcap__pem_chain((const uint8_t *)tcb_chain, strlen(tcb_chain), cwhy,
+                                            sizeof cwhy)) == NULL) {
         snprintf(why, sizeof why, "tcb_info_issuer_chain: %s", cwhy);
         goto out;
     }
-    if ((c->qe_chain = dcap_pem_chain((const uint8_t *)qe_chain, strlen(qe_chain), cwhy,
-                                      sizeof cwhy)) == NULL) {
+    if ((c->qe_chain = sai_dcap__pem_chain((const uint8_t *)qe_chain, strlen(qe_chain), cwhy,
+                                           sizeof cwhy)) == NULL) {
         snprintf(why, sizeof why, "qe_identity_issuer_chain: %s", cwhy);
         goto out;
     }
@@ -421,7 +421,7 @@ int sai_dcap_collateral_parse(const char *json, size_t len, sai_dcap_collateral 
     if (parse_tcb_info(c, c->tcb_text, why, sizeof why) ||
         parse_qe_identity(c, c->qe_text, why, sizeof why))
         goto out;
-    if ((c->store = dcap_store_new(c->crls)) == NULL) {
+    if ((c->store = sai_dcap__store_new(c->crls)) == NULL) {
         rc = SAI_ECRYPTO;
         snprintf(why, sizeof why, "could not build the certificate store");
         goto out;
@@ -462,19 +462,19 @@ static int check_signed(sai_dcap_collateral *c, STACK_OF(X509) *chain, const cha
                         time_t *until, dcap_fail *f)
 {
     char why[300];
-    int rc = dcap_chain_verify(c->store, chain, at, true, from, until, why, sizeof why);
+    int rc = sai_dcap__chain_verify(c->store, chain, at, true, from, until, why, sizeof why);
     if (rc != 0) {
         fail(f, rc, "collateral_chain", "%s issuer chain: %s", what, why);
         return rc;
     }
     char cn[96];
     X509 *leaf = sk_X509_value(chain, 0);
-    if (dcap_cert_cn(leaf, cn, sizeof cn) != 0 || strcmp(cn, "Intel SGX TCB Signing") != 0) {
+    if (sai_dcap__cert_cn(leaf, cn, sizeof cn) != 0 || strcmp(cn, "Intel SGX TCB Signing") != 0) {
         fail(f, SAI_EAUTH, "collateral_chain",
              "%s is signed by \"%s\", not \"Intel SGX TCB Signing\"", what, cn);
         return SAI_EAUTH;
     }
-    if (!dcap_p256_verify(X509_get0_pubkey(leaf), sig, text, strlen(text))) {
+    if (!sai_dcap__p256_verify(X509_get0_pubkey(leaf), sig, text, strlen(text))) {
         fail(f, SAI_EAUTH, "collateral_signature", "%s signature does not verify with the "
                                                    "TCB Signing key", what);
         return SAI_EAUTH;
@@ -482,8 +482,8 @@ static int check_signed(sai_dcap_collateral *c, STACK_OF(X509) *chain, const cha
     return 0;
 }
 
-int dcap_collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, time_t *until,
-                          dcap_fail *f)
+int sai_dcap__collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, time_t *until,
+                               dcap_fail *f)
 {
     pthread_mutex_lock(&c->lock);
     int rc = 0;
@@ -496,8 +496,8 @@ int dcap_collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, time_
             goto out;
         for (int i = 0; i < sk_X509_CRL_num(c->crls); i++) {
             X509_CRL *crl = sk_X509_CRL_value(c->crls, i);
-            narrow(&a, &b, dcap_asn1_time(X509_CRL_get0_lastUpdate(crl)),
-                   dcap_asn1_time(X509_CRL_get0_nextUpdate(crl)));
+            narrow(&a, &b, sai_dcap__asn1_time(X509_CRL_get0_lastUpdate(crl)),
+                   sai_dcap__asn1_time(X509_CRL_get0_nextUpdate(crl)));
         }
         narrow(&a, &b, c->tcb_issue, c->tcb_next);
         narrow(&a, &b, c->qe_issue, c->qe_next);
@@ -568,9 +568,9 @@ static const isv_level *isv_match(const isv_level *lv, size_t n, uint16_t svn)
     return NULL;
 }
 
-int dcap_collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
-                             const dcap_pck_info *pck, time_t at, sai_dcap_result *res,
-                             dcap_fail *f)
+int sai_dcap__collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
+                                  const dcap_pck_info *pck, time_t at, sai_dcap_result *res,
+                                  dcap_fail *f)
 {
     char a[130], b[130];
     bool tdx = q->tee == SAI_DCAP_TDX;

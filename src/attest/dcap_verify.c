@@ -37,7 +37,7 @@ static const uint8_t TD_QE_MRSIGNER[32] = {
 
 static X509_STORE *g_store;
 static pthread_once_t g_store_once = PTHREAD_ONCE_INIT;
-static void make_store(void) { g_store = dcap_store_new(NULL); }
+static void make_store(void) { g_store = sai_dcap__store_new(NULL); }
 
 /* Chains verified without collateral (no CRLs) are cached process-wide; a
  * collateral object keeps its own cache, checked against its CRLs. */
@@ -102,8 +102,8 @@ static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
     *leaf_key = NULL;
     if (sai_hash(SAI_SHA256, key, q->cert_data, q->cert_len, err) != 0)
         return refuse(res, err, SAI_ECRYPTO, "pck_chain", "SHA-256 failed");
-    pthread_mutex_t *lock = c != NULL ? dcap_collateral_lock(c) : &g_cache_lock;
-    dcap_chain_cache *cc = c != NULL ? dcap_collateral_cache(c) : g_cache;
+    pthread_mutex_t *lock = c != NULL ? sai_dcap__collateral_lock(c) : &g_cache_lock;
+    dcap_chain_cache *cc = c != NULL ? sai_dcap__collateral_cache(c) : g_cache;
     {
         pthread_mutex_lock(lock);
         for (int i = 0; i < DCAP_CHAIN_CACHE; i++) {
@@ -125,12 +125,12 @@ static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
 
     char why[400];
     int rc = 0;
-    STACK_OF(X509) *chain = dcap_pem_chain(q->cert_data, q->cert_len, why, sizeof why);
+    STACK_OF(X509) *chain = sai_dcap__pem_chain(q->cert_data, q->cert_len, why, sizeof why);
     if (chain == NULL)
         return refuse(res, err, SAI_EAUTH, "pck_chain", "PCK certificate chain: %s", why);
     X509_STORE *store;
     if (c != NULL) {
-        store = dcap_collateral_store(c);
+        store = sai_dcap__collateral_store(c);
     } else {
         pthread_once(&g_store_once, make_store);
         store = g_store;
@@ -140,19 +140,19 @@ static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
         goto out;
     }
     time_t from = 0, until = (time_t)INT64_MAX;
-    rc = dcap_chain_verify(store, chain, at, c != NULL, &from, &until, why, sizeof why);
+    rc = sai_dcap__chain_verify(store, chain, at, c != NULL, &from, &until, why, sizeof why);
     if (rc != 0) {
         rc = refuse(res, err, rc, "pck_chain", "%s", why);
         goto out;
     }
     X509 *leaf = sk_X509_value(chain, 0);
     char cn[96];
-    if (dcap_cert_cn(leaf, cn, sizeof cn) != 0 || strcmp(cn, "Intel SGX PCK Certificate") != 0) {
+    if (sai_dcap__cert_cn(leaf, cn, sizeof cn) != 0 || strcmp(cn, "Intel SGX PCK Certificate") != 0) {
         rc = refuse(res, err, SAI_EAUTH, "pck_chain",
                     "leaf certificate \"%s\" is not an Intel SGX PCK Certificate", cn);
         goto out;
     }
-    if ((rc = dcap_pck_parse(leaf, info, why, sizeof why)) != 0) {
+    if ((rc = sai_dcap__pck_parse(leaf, info, why, sizeof why)) != 0) {
         rc = refuse(res, err, rc, "pck_extension", "%s", why);
         goto out;
     }
@@ -210,11 +210,11 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
     }
 
     /* 2. quote signature */
-    EVP_PKEY *att = dcap_p256_from_xy(q->att_key);
+    EVP_PKEY *att = sai_dcap__p256_from_xy(q->att_key);
     if (att == NULL)
         return refuse(res, err, SAI_EAUTH, "quote_signature",
                       "the attestation key is not a P-256 point");
-    int sig_ok = dcap_p256_verify(att, q->signature, q->signed_data, q->signed_len);
+    int sig_ok = sai_dcap__p256_verify(att, q->signature, q->signed_data, q->signed_len);
     EVP_PKEY_free(att);
     if (!sig_ok)
         return refuse(res, err, SAI_EAUTH, "quote_signature",
@@ -253,7 +253,7 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
     res->pck_pcesvn = info.pcesvn;
 
     /* 5. QE report signed by the PCK key */
-    sig_ok = dcap_p256_verify(pck, q->qe_report_sig, q->qe_report_raw, 384);
+    sig_ok = sai_dcap__p256_verify(pck, q->qe_report_sig, q->qe_report_raw, 384);
     EVP_PKEY_free(pck);
     if (!sig_ok)
         return refuse(res, err, SAI_EAUTH, "qe_report_signature",
@@ -274,8 +274,8 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
         return 0;
     }
     dcap_fail f = { 0 };
-    if ((rc = dcap_collateral_check(c, at, &res->valid_from, &res->valid_until, &f)) != 0 ||
-        (rc = dcap_collateral_appraise(c, q, &info, at, res, &f)) != 0)
+    if ((rc = sai_dcap__collateral_check(c, at, &res->valid_from, &res->valid_until, &f)) != 0 ||
+        (rc = sai_dcap__collateral_appraise(c, q, &info, at, res, &f)) != 0)
         return refuse(res, err, rc, f.check, "%s", f.detail);
     if (strcmp(res->tcb_status, "Revoked") == 0)
         return refuse(res, err, SAI_EPOLICY, "tcb_status", "TCB status is Revoked");

@@ -71,13 +71,21 @@ static void load_root(void)
     g_root = x;
 }
 
-X509 *dcap_root(void)
+/* The pinned Intel SGX Root CA (parsed once, borrowed). */
+static X509 *pinned_root(void)
 {
     pthread_once(&g_root_once, load_root);
     return g_root;
 }
 
-int dcap_der_next(dcap_der *d, uint8_t *tag, const uint8_t **val, size_t *vlen)
+/* A bounded DER reader. */
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+} dcap_der;
+
+/* Read one TLV (single-byte tags, definite lengths up to 4 bytes). */
+static int der_next(dcap_der *d, uint8_t *tag, const uint8_t **val, size_t *vlen)
 {
     if (d->left < 2)
         return -1;
@@ -108,7 +116,7 @@ int dcap_der_next(dcap_der *d, uint8_t *tag, const uint8_t **val, size_t *vlen)
     return 0;
 }
 
-int dcap_p256_verify(EVP_PKEY *pub, const uint8_t sig[64], const void *msg, size_t len)
+int sai_dcap__p256_verify(EVP_PKEY *pub, const uint8_t sig[64], const void *msg, size_t len)
 {
     uint8_t der[80];
     size_t der_len = sizeof der;
@@ -123,7 +131,7 @@ int dcap_p256_verify(EVP_PKEY *pub, const uint8_t sig[64], const void *msg, size
     return ok;
 }
 
-EVP_PKEY *dcap_p256_from_xy(const uint8_t xy[64])
+EVP_PKEY *sai_dcap__p256_from_xy(const uint8_t xy[64])
 {
     uint8_t point[65];
     point[0] = 0x04;
@@ -158,7 +166,7 @@ EVP_PKEY *dcap_p256_from_xy(const uint8_t xy[64])
     return pkey;
 }
 
-STACK_OF(X509) *dcap_pem_chain(const uint8_t *pem, size_t len, char *why, size_t whylen)
+STACK_OF(X509) *sai_dcap__pem_chain(const uint8_t *pem, size_t len, char *why, size_t whylen)
 {
     if (len > INT32_MAX) {
         snprintf(why, whylen, "certificate chain too large");
@@ -203,9 +211,9 @@ STACK_OF(X509) *dcap_pem_chain(const uint8_t *pem, size_t len, char *why, size_t
     return sk;
 }
 
-X509_STORE *dcap_store_new(STACK_OF(X509_CRL) *crls)
+X509_STORE *sai_dcap__store_new(STACK_OF(X509_CRL) *crls)
 {
-    X509 *root = dcap_root();
+    X509 *root = pinned_root();
     if (root == NULL)
         return NULL;
     X509_STORE *st = X509_STORE_new();
@@ -222,7 +230,7 @@ X509_STORE *dcap_store_new(STACK_OF(X509_CRL) *crls)
     return st;
 }
 
-time_t dcap_asn1_time(const ASN1_TIME *t)
+time_t sai_dcap__asn1_time(const ASN1_TIME *t)
 {
     struct tm tm;
     if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
@@ -230,7 +238,7 @@ time_t dcap_asn1_time(const ASN1_TIME *t)
     return timegm(&tm);
 }
 
-time_t dcap_rfc3339(const char *s)
+time_t sai_dcap__rfc3339(const char *s)
 {
     int64_t t = 0;   /* the one RFC 3339 parser (evidence.c), shared with --at */
     return sai_parse_rfc3339(&t, s, NULL) == 0 ? (time_t)t : (time_t)-1;
@@ -244,10 +252,10 @@ static void narrow(time_t *from, time_t *until, time_t a, time_t b)
         *until = b;
 }
 
-int dcap_chain_verify(X509_STORE *store, STACK_OF(X509) *chain, time_t at, bool crl_check,
-                      time_t *from, time_t *until, char *why, size_t whylen)
+int sai_dcap__chain_verify(X509_STORE *store, STACK_OF(X509) *chain, time_t at, bool crl_check,
+                           time_t *from, time_t *until, char *why, size_t whylen)
 {
-    X509 *root = dcap_root();
+    X509 *root = pinned_root();
     if (root == NULL) {
         snprintf(why, whylen, "the pinned Intel SGX Root CA could not be loaded");
         return SAI_ECRYPTO;
@@ -300,7 +308,7 @@ int dcap_chain_verify(X509_STORE *store, STACK_OF(X509) *chain, time_t at, bool 
         X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
         char cn[96] = "?";
         if (bad != NULL)
-            dcap_cert_cn(bad, cn, sizeof cn);
+            sai_dcap__cert_cn(bad, cn, sizeof cn);
         char when[32] = "";
         struct tm tm;
         if (gmtime_r(&at, &tm) != NULL)
@@ -319,7 +327,7 @@ int dcap_chain_verify(X509_STORE *store, STACK_OF(X509) *chain, time_t at, bool 
             on_path = X509_cmp(x, sk_X509_value(used, k)) == 0;
         if (!on_path) {
             char cn[96] = "?";
-            dcap_cert_cn(x, cn, sizeof cn);
+            sai_dcap__cert_cn(x, cn, sizeof cn);
             snprintf(why, whylen, "certificate %d (\"%s\") of the chain is not on the path to the root",
                      i, cn);
             goto out;
@@ -327,8 +335,8 @@ int dcap_chain_verify(X509_STORE *store, STACK_OF(X509) *chain, time_t at, bool 
     }
     for (int i = 0; i < sk_X509_num(used); i++) {
         X509 *x = sk_X509_value(used, i);
-        narrow(from, until, dcap_asn1_time(X509_get0_notBefore(x)),
-               dcap_asn1_time(X509_get0_notAfter(x)));
+        narrow(from, until, sai_dcap__asn1_time(X509_get0_notBefore(x)),
+               sai_dcap__asn1_time(X509_get0_notAfter(x)));
     }
     rc = 0;
 out:
@@ -338,7 +346,7 @@ out:
     return rc;
 }
 
-int dcap_cert_cn(X509 *x, char *out, size_t outlen)
+int sai_dcap__cert_cn(X509 *x, char *out, size_t outlen)
 {
     out[0] = 0;
     int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)outlen);
@@ -373,7 +381,7 @@ static int sgx_sub(const uint8_t *oid, size_t n, int *a, int *b)
     return 0;
 }
 
-int dcap_pck_parse(X509 *leaf, dcap_pck_info *out, char *why, size_t whylen)
+int sai_dcap__pck_parse(X509 *leaf, dcap_pck_info *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
     const ASN1_OCTET_STRING *data = NULL;
@@ -394,20 +402,20 @@ int dcap_pck_parse(X509 *leaf, dcap_pck_info *out, char *why, size_t whylen)
     uint8_t tag;
     const uint8_t *v;
     size_t vn;
-    if (dcap_der_next(&top, &tag, &v, &vn) != 0 || tag != 0x30)
+    if (der_next(&top, &tag, &v, &vn) != 0 || tag != 0x30)
         goto bad;
     dcap_der seq = { v, vn };
     unsigned have = 0;
     while (seq.left > 0) {
-        if (dcap_der_next(&seq, &tag, &v, &vn) != 0 || tag != 0x30)
+        if (der_next(&seq, &tag, &v, &vn) != 0 || tag != 0x30)
             goto bad;
         dcap_der item = { v, vn };
         const uint8_t *oid, *val;
         size_t oidn, valn;
         uint8_t vtag;
         int a, b;
-        if (dcap_der_next(&item, &tag, &oid, &oidn) != 0 || tag != 0x06 ||
-            dcap_der_next(&item, &vtag, &val, &valn) != 0)
+        if (der_next(&item, &tag, &oid, &oidn) != 0 || tag != 0x06 ||
+            der_next(&item, &vtag, &val, &valn) != 0)
             goto bad;
         if (sgx_sub(oid, oidn, &a, &b) != 0 || b != -1)
             continue;
@@ -419,12 +427,12 @@ int dcap_pck_parse(X509 *leaf, dcap_pck_info *out, char *why, size_t whylen)
                 const uint8_t *cv, *coid, *cval;
                 size_t cn, coidn, cvaln;
                 uint8_t ctag;
-                if (dcap_der_next(&tcb, &tag, &cv, &cn) != 0 || tag != 0x30)
+                if (der_next(&tcb, &tag, &cv, &cn) != 0 || tag != 0x30)
                     goto bad;
                 dcap_der comp = { cv, cn };
                 int ca, cb;
-                if (dcap_der_next(&comp, &tag, &coid, &coidn) != 0 || tag != 0x06 ||
-                    dcap_der_next(&comp, &ctag, &cval, &cvaln) != 0)
+                if (der_next(&comp, &tag, &coid, &coidn) != 0 || tag != 0x06 ||
+                    der_next(&comp, &ctag, &cval, &cvaln) != 0)
                     goto bad;
                 if (sgx_sub(coid, coidn, &ca, &cb) != 0 || ca != 2)
                     continue;

@@ -215,8 +215,8 @@ int sai_dcap_ratls_extract(const uint8_t *cert, size_t len, sai_ratls *r, sai_er
     }
     EVP_PKEY *pub = X509_get0_pubkey(x);
     r->self_signature_ok = pub != NULL && X509_verify(x, pub) == 1;
-    r->not_before = dcap_asn1_time(X509_get0_notBefore(x));
-    r->not_after = dcap_asn1_time(X509_get0_notAfter(x));
+    r->not_before = sai_dcap__asn1_time(X509_get0_notBefore(x));
+    r->not_after = sai_dcap__asn1_time(X509_get0_notAfter(x));
 
     const uint8_t *claims = NULL;
     size_t claims_len = 0;

@@ -3,6 +3,9 @@
  * simulated TEE platform (sim ARK -> ASK -> VCEK, PSP sealing root).
  */
 #include <getopt.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +15,9 @@
 
 static const char usage[] =
     "usage: secureai platform init [--dir DIR] [--force]\n"
-    "       secureai platform info [--dir DIR]\n"
+    "       secureai platform info [--dir DIR | --socket PATH]\n"
+    "       secureai platform serve [--dir DIR] [--socket PATH] [--user USER]\n"
+    "                               [--enclave-user USER] [--enclave-image FILE] [--quiet]\n"
     "\n"
     "Create (init) or describe (info) the SIMULATED TEE platform: an AMD-style\n"
     "key hierarchy (sim ARK -> sim ASK -> sim VCEK, X.509, ECDSA P-384) and a\n"
@@ -24,7 +29,20 @@ static const char usage[] =
     "            ~/.local/share/secureai/sim-platform)\n"
     "  --force   replace an existing platform (invalidates its evidence and keys)\n"
     "\n"
-    "'info' prints the ARK fingerprint to put in a policy's sim_roots.\n";
+    "'info' prints the ARK fingerprint to put in a policy's sim_roots; with\n"
+    "--socket (or $SECUREAI_PLATFORM_SOCKET) it asks the running service.\n"
+    "\n"
+    "'serve' is the platform service: the only holder of the platform keys and\n"
+    "the only launcher of enclaves (docs/threat-model.md). Start it as root: it\n"
+    "creates the platform in DIR if missing, gives DIR to --user alone (0700),\n"
+    "drops to that user keeping only CAP_SETUID/CAP_SETGID, seals the enclave\n"
+    "image into memory, and launches each enclave under --enclave-user with a\n"
+    "fixed environment. Runs until SIGTERM.\n"
+    "  --socket PATH        listen here (default /run/secureai/platform.sock)\n"
+    "  --user USER          the service's own user (default secureai-platform)\n"
+    "  --enclave-user USER  the enclaves' user (default secureai-enclave)\n"
+    "  --enclave-image FILE the enclave image (default: this program)\n"
+    "  --quiet              no log lines\n";
 
 static int run(int argc, char **argv)
 {
@@ -32,10 +50,16 @@ static int run(int argc, char **argv)
         { "dir", required_argument, NULL, 'd' },
         { "platform-dir", required_argument, NULL, 'd' },
         { "force", no_argument, NULL, 'f' },
+        { "socket", required_argument, NULL, 's' },
+        { "user", required_argument, NULL, 'u' },
+        { "enclave-user", required_argument, NULL, 'e' },
+        { "enclave-image", required_argument, NULL, 'i' },
+        { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *dir = NULL;
+    const char *dir = NULL, *sock = NULL;
+    sai_sim_service_opts so = {.ready_fd = -1};
     bool force = false;
     if (argc < 2 || argv[1][0] == '-') {
         if (sai_cli_wants_help(argc, argv)) {
@@ -51,6 +75,11 @@ static int run(int argc, char **argv)
         switch (c) {
         case 'd': dir = optarg; break;
         case 'f': force = true; break;
+        case 's': sock = optarg; break;
+        case 'u': so.user = optarg; break;
+        case 'e': so.enclave_user = optarg; break;
+        case 'i': so.enclave_image = optarg; break;
+        case 'q': so.quiet = true; break;
         case 'h': fputs(usage, stdout); return 0;
         default:  return sai_cli_usage_error("platform: bad option");
         }
@@ -59,6 +88,41 @@ static int run(int argc, char **argv)
         return sai_cli_usage_error("platform: unexpected argument '%s'", argv[optind + 1]);
     sai_error err;
     sai_error_clear(&err);
+    if (strcmp(sub, "serve") == 0) {
+        so.socket_path = sock;
+        so.platform_dir = dir;
+        if (so.user == NULL && geteuid() == 0)
+            so.user = SAI_SIM_SERVICE_USER;
+        if (sai_sim_service_serve(&so, &err) != 0)
+            return sai_cli_fail(&err, "platform serve");
+        return 0;
+    }
+    if (strcmp(sub, "info") == 0 && dir == NULL && (sock != NULL || getenv("SECUREAI_PLATFORM_SOCKET") != NULL)) {
+        sai_sim_connect_opts co = {.socket_path = sock};
+        sai_sim_conn conn;
+        sai_sim_platform_info in;
+        if (sai_sim_connect(&conn, &co, &err) != 0)
+            return sai_cli_fail(&err, "platform info");
+        int rc = sai_sim_info(&conn, &in, &err);
+        sai_sim_disconnect(&conn);
+        if (rc != 0)
+            return sai_cli_fail(&err, "platform info");
+        char hx[65];
+        sai_hex_encode(hx, in.ark_sha256, 32);
+        char sname[64] = "?", ename[64] = "?";
+        struct passwd *pw = getpwuid(in.service_uid);
+        if (pw != NULL)
+            snprintf(sname, sizeof sname, "%s", pw->pw_name);
+        if ((pw = getpwuid(in.enclave_uid)) != NULL)
+            snprintf(ename, sizeof ename, "%s", pw->pw_name);
+        printf("kind SIMULATED (not hardware-backed)\nsim_ark_sha256 %s\n"
+               "platform_key_owner %s (uid %u)\nenclave_user %s (uid %u)\n", hx, sname,
+               (unsigned)in.service_uid, ename, (unsigned)in.enclave_uid);
+        return 0;
+    }
+    if (sock != NULL || so.user || so.enclave_user || so.enclave_image || so.quiet)
+        return sai_cli_usage_error("platform %s: --socket/--user/--enclave-user/--enclave-image/--quiet "
+                                   "belong to 'serve' (and --socket to 'info')", sub);
     char path[4096];
     if (sai_sim_platform_dir(path, sizeof path, dir, &err) != 0)
         return sai_cli_fail(&err, "platform");
@@ -83,4 +147,4 @@ static int run(int argc, char **argv)
     return sai_cli_usage_error("platform: unknown sub-command '%s'", sub);
 }
 
-const sai_cmd_t sai_cmd_platform = { "platform", "create or describe the simulated TEE platform", usage, run };
+const sai_cmd_t sai_cmd_platform = { "platform", "create, describe or serve the simulated TEE platform", usage, run };

@@ -30,13 +30,23 @@ static const char usage[] =
     "  --kbs URL         KBS address (overrides kbs.url)\n"
     "  --kbs-pin HEX     SHA-256 of the KBS certificate (when the spec has no kbs.pin)\n"
     "  --threads N       engine threads inside the enclave (default: all cores)\n"
-    "  --measure         print the launch measurement and spec hash, run nothing\n"
+    "  --measure         print the launch measurement and spec hash (asked of the\n"
+    "                    platform, which measures), run nothing\n"
+    "  --canonical-out FILE  with --measure: also write the canonical spec (the\n"
+    "                    measured bytes; their SHA-256 is HOST_DATA) to FILE\n"
     "  --plain DIR       baseline: the same stages on plaintext files in DIR, no\n"
     "                    enclave, no keys; prints accuracy, images/s and timings;\n"
     "                    writes nothing unless --plain-ckpt is given\n"
     "  --max-steps N     with --plain: stop after N training steps\n"
     "  --plain-ckpt FILE with --plain: write the plaintext checkpoint to FILE (fsync'd,\n"
     "                    counted in wall_s), as an enclave run writes its sealed one\n"
+    "  --platform-socket PATH\n"
+    "                    the platform service (default: $SECUREAI_PLATFORM_SOCKET,\n"
+    "                    else /run/secureai/platform.sock); it measures and launches\n"
+    "                    the enclave under its own user\n"
+    "  --insecure-dev    no platform service: launch from your own platform directory.\n"
+    "                    You then hold the platform key, so nothing the run produces\n"
+    "                    is proven; every output says so\n"
     "  --quiet           no progress lines\n"
     "  --dry-run         check the options and stop (reads nothing, runs nothing)\n";
 
@@ -49,12 +59,14 @@ static int run(int argc, char **argv)
         {"plain", required_argument, NULL, 'P'},   {"quiet", no_argument, NULL, 'q'},
         {"max-steps", required_argument, NULL, 'S'}, {"enclave-fd", required_argument, NULL, 'E'},
         {"dry-run", no_argument, NULL, 'D'},       {"plain-ckpt", required_argument, NULL, 'C'},
+        {"tee-fd", required_argument, NULL, 'T'},  {"insecure-dev", no_argument, NULL, 'I'},
+        {"platform-socket", required_argument, NULL, 'L'}, {"canonical-out", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     sai_pipeline_run_opts o = {0};
     bool measure = false, dry_run = false;
-    const char *plain = NULL;
-    int enclave_fd = -1, c;
+    const char *plain = NULL, *canon_out = NULL;
+    int enclave_fd = -1, tee_fd = -1, c;
     sai_error err = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -82,19 +94,25 @@ static int run(int argc, char **argv)
             o.plain_max_steps = (unsigned)v;
             break;
         }
-        case 'E': {
+        case 'E':
+        case 'T': {
             long long v = sai_cli_parse_size(optarg);
             if (v < 3 || v > 1 << 20)
-                return sai_cli_usage_error("run: bad --enclave-fd");
-            enclave_fd = (int)v;
+                return sai_cli_usage_error("run: bad --%s", c == 'E' ? "enclave-fd" : "tee-fd");
+            *(c == 'E' ? &enclave_fd : &tee_fd) = (int)v;
             break;
         }
+        case 'I': o.insecure_dev = true; break;
+        case 'L': o.platform_socket = optarg; break;
+        case 'K': canon_out = optarg; break;
         default: return sai_cli_usage_error("run: unknown option");
         }
     }
     if (enclave_fd >= 0) {
         /* The enclave process. Its failures travel to the host as ERROR. */
-        int rc = sai_pipeline_enclave_main(enclave_fd, &err);
+        if (tee_fd < 0)
+            return sai_cli_usage_error("run: --enclave-fd needs --tee-fd (the platform launches enclaves)");
+        int rc = sai_pipeline_enclave_main(enclave_fd, tee_fd, &err);
         return rc == 0 ? 0 : 1;
     }
     if (o.plain_ckpt_out != NULL && plain == NULL)
@@ -108,6 +126,18 @@ static int run(int argc, char **argv)
         printf("run: options ok (spec %s%s%s)\n", o.spec_path, o.kbs_url ? ", kbs " : "",
                o.kbs_url ? o.kbs_url : "");
         return 0;
+    }
+    if (canon_out != NULL && !measure)
+        return sai_cli_usage_error("run: --canonical-out only applies to --measure");
+    if (canon_out != NULL) {
+        char *cs = NULL;
+        size_t cl = 0;
+        int crc = sai_pipeline_canonical_spec(&o, &cs, &cl, &err);
+        if (crc == 0)
+            crc = sai_write_file_atomic(canon_out, cs, cl, 0644, false, &err);
+        free(cs);
+        if (crc != 0)
+            return sai_cli_fail(&err, "run --canonical-out %s", canon_out);
     }
     if (measure) {
         uint8_t m[SAI_MEASUREMENT_LEN], h[SAI_SHA256_LEN];
@@ -136,8 +166,12 @@ static int run(int argc, char **argv)
     char mh[97];
     sai_hex_encode(mh, r.measurement, sizeof r.measurement);
     printf("model       %s\nprovenance  %s\nreport      %s/report.html\nmeasurement %s\n"
-           "test_accuracy %.4f train_images_per_s %.1f wall_s %.2f\n",
-           r.model_path, r.provenance_path, r.run_dir, mh, r.test_accuracy, r.train_images_per_s, r.wall_s);
+           "test_accuracy %.4f train_images_per_s %.1f wall_s %.2f\n%s\n",
+           r.model_path, r.provenance_path, r.run_dir, mh, r.test_accuracy, r.train_images_per_s, r.wall_s,
+           r.insecure_dev ? "INSECURE-DEV: you held the platform key; nothing this run produced is proven"
+                          : "SIMULATED TEE: the platform service isolated the enclave from you and other "
+                            "non-root users; root and the kernel were not outside the boundary; nothing is "
+                            "hardware-protected");
     return 0;
 }
 

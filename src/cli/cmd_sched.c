@@ -144,7 +144,7 @@ static int parse(int argc, char **argv, run_opts_t *r)
             char *colon = strchr(buf, ':');
             if (colon) {
                 *colon = '\0';
-                uint8_t m = sai_tee_mask_parse(colon + 1);
+                uint8_t m = sai_sched_tee_mask_parse(colon + 1);
                 if (!m) return sai_cli_usage_error("--confidential: unknown TEE kinds '%s'", colon + 1);
                 r->spec.synth.allowed = r->spec.trace.allowed = m;
             }
@@ -186,7 +186,7 @@ static int parse(int argc, char **argv, run_opts_t *r)
         return sai_cli_usage_error("sched %s: unexpected argument '%s'", argv[0], argv[optind]);
     if (r->epc > 0)
         for (size_t p = 0; p < r->spec.cluster.npools; p++)
-            if (r->spec.cluster.pools[p].tee == SAI_TEE_SGX)
+            if (r->spec.cluster.pools[p].tee == SAI_SCHED_TEE_SGX)
                 r->spec.cluster.pools[p].epc_mib = r->epc;
     return 0;
 }

@@ -241,19 +241,19 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
     }
 }
 
-void nn_conv_forward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
-    if (nn_wino_eligible(m, op, n)) {
-        nn_wino_forward(m, op, n);
+    if (sai_nn__wino_eligible(m, op, n)) {
+        sai_nn__wino_forward(m, op, n);
         return;
     }
     conv_ctx c = {.m = m, .op = op, .n = n};
     int g = nn_conv_group(m->acts[op->out].h * m->acts[op->out].w);
     if (g > 1 && n > 1) {
-        nn_parallel((n + g - 1) / g, m->scratch_threads, conv_fwd_group_task, &c);
+        sai_nn__parallel((n + g - 1) / g, m->scratch_threads, conv_fwd_group_task, &c);
         return;
     }
-    nn_parallel(n, m->scratch_threads, conv_fwd_task, &c);
+    sai_nn__parallel(n, m->scratch_threads, conv_fwd_task, &c);
 }
 
 static void conv_bwd_task(void *vc, long i0, long i1, int tid)
@@ -362,7 +362,7 @@ static void sum_task(void *vc, long b, long e, int tid)
             c->g[j] += c->src[t][j];
 }
 
-void nn_conv_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     nn_tensor *wt = &m->tensors[op->w];
     int T = sai_nn_get_threads();
@@ -375,17 +375,17 @@ void nn_conv_backward(sai_nn_model_t *m, const nn_op *op, int n)
     for (int t = 1; t < T; t++)
         c.dw[t] = m->dwbuf + (size_t)t * r16(m->dw_floats);
     int g = nn_conv_group(m->acts[op->out].h * m->acts[op->out].w);
-    if (nn_wino_eligible(m, op, n))
-        nn_wino_backward(m, op, n, c.dw, T, c.used);
+    if (sai_nn__wino_eligible(m, op, n))
+        sai_nn__wino_backward(m, op, n, c.dw, T, c.used);
     else if (g > 1 && n > 1)
-        nn_parallel((n + g - 1) / g, T, conv_bwd_group_task, &c);
+        sai_nn__parallel((n + g - 1) / g, T, conv_bwd_group_task, &c);
     else
-        nn_parallel(n, T, conv_bwd_task, &c);
+        sai_nn__parallel(n, T, conv_bwd_task, &c);
     /* Threads 1..T-1 that ran each zeroed and filled a private buffer. */
     sum_ctx sc = {.g = wt->grad, .nsrc = 0};
     for (int t = 1; t < T; t++)
         if (c.used[t])
             sc.src[sc.nsrc++] = c.dw[t];
     if (sc.nsrc > 0)
-        nn_parallel((long)wt->numel, 0, sum_task, &sc);
+        sai_nn__parallel((long)wt->numel, 0, sum_task, &sc);
 }

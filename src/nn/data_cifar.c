@@ -52,7 +52,7 @@ int sai_nn_dataset_add_cifar10(sai_nn_dataset_t *ds, const sai_nn_source_t *src,
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     for (int i = 0; i < add; i += CHUNK) {
         int cnt = add - i < CHUNK ? add - i : CHUNK;
-        rc = nn_src_read(src, (uint64_t)i * SAI_NN_CIFAR_RECORD, buf,
+        rc = sai_nn__src_read(src, (uint64_t)i * SAI_NN_CIFAR_RECORD, buf,
                          (size_t)cnt * SAI_NN_CIFAR_RECORD, err);
         if (rc != 0)
             break;

@@ -149,7 +149,7 @@ static int read_all(const sai_nn_source_t *src, uint8_t **buf, sai_error *err)
     *buf = malloc(src->size ? src->size : 1);
     if (*buf == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
-    int rc = nn_src_read(src, 0, *buf, src->size, err);
+    int rc = sai_nn__src_read(src, 0, *buf, src->size, err);
     if (rc != 0) {
         free(*buf);
         *buf = NULL;

@@ -7,7 +7,7 @@
 
 #include "nn/nn_internal.h"
 
-void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__linear_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
     const float *W = m->tensors[op->w].data, *b = m->tensors[op->b].data;
@@ -25,7 +25,7 @@ void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n)
         openblas_set_num_threads(1);
 }
 
-void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__linear_backward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
     nn_tensor *wt = &m->tensors[op->w], *bt = &m->tensors[op->b];

@@ -281,7 +281,7 @@ bool sai_nn_model_known(const char *name)
     return false;
 }
 
-int nn_build(sai_nn_model_t *m, sai_error *err)
+int sai_nn__build(sai_nn_model_t *m, sai_error *err)
 {
     int x = add_act(m, m->in_c, m->in_h, m->in_w);
     m->acts[x].need_grad = false;  /* sai_nn_set_input_grad turns it on (tests) */
@@ -471,7 +471,7 @@ static void init_weights(sai_nn_model_t *m)
             /* Kaiming normal, fan_out, ReLU gain (torchvision's ResNet init). */
             float sd = sqrtf(2.0f / (float)(t->shape[0] * t->shape[2] * t->shape[3]));
             for (size_t j = 0; j < t->numel; j++)
-                t->data[j] = sd * nn_rng_normal(&m->rng);
+                t->data[j] = sd * sai_nn__rng_normal(&m->rng);
         } else if (t->ndim == 2 || (t->ndim == 1 && strcmp(suffix, "bias") == 0 &&
                                     i > 0 && m->tensors[i - 1].ndim == 2)) {
             /* nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b. */
@@ -519,7 +519,7 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
     m->rng = seed ^ 0x5ec0de5a1ULL;
     m->inference = (flags & SAI_NN_INFERENCE_ONLY) != 0;
     m->wino_off = (flags & SAI_NN_NO_WINOGRAD) != 0;
-    int rc = nn_build(m, err);
+    int rc = sai_nn__build(m, err);
     if (rc != 0) {
         free(m);
         return rc;
@@ -540,14 +540,14 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
         if (m->tensors[op->w].numel > m->dw_floats)
             m->dw_floats = m->tensors[op->w].numel;
-        if (!m->wino_off && nn_wino_shape_ok(m, op)) {
-            size_t wf = nn_wino_thread_floats(m, op, !m->inference);
+        if (!m->wino_off && sai_nn__wino_shape_ok(m, op)) {
+            size_t wf = sai_nn__wino_thread_floats(m, op, !m->inference);
             if (wf > m->wino_floats)
                 m->wino_floats = wf;
             if (a->c > m->wino_tap_c)
                 m->wino_tap_c = a->c;
-            if (nn_wino_u_floats(m, op) > m->wino_u_floats)
-                m->wino_u_floats = nn_wino_u_floats(m, op);
+            if (sai_nn__wino_u_floats(m, op) > m->wino_u_floats)
+                m->wino_u_floats = sai_nn__wino_u_floats(m, op);
         }
         int P = o->h * o->w, g = nn_conv_group(P);
         if (g > max_batch)
@@ -562,7 +562,7 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
     m->scratch_threads = sai_nn_get_threads();
     size_t floats = layout(m, NULL);
     m->arena_bytes = floats * sizeof(float);
-    m->arena = nn_aligned_alloc(m->arena_bytes);
+    m->arena = sai_nn__aligned_alloc(m->arena_bytes);
     if (m->arena == NULL) {
         free(m);
         return sai_error_set(err, SAI_ENOMEM, "cannot allocate a %zu MiB arena for '%s'",
@@ -579,7 +579,7 @@ void sai_nn_model_free(sai_nn_model_t *m)
     if (m == NULL)
         return;
     prof_report();
-    nn_aligned_free(m->arena);
+    sai_nn__aligned_free(m->arena);
     free(m);
 }
 
@@ -654,14 +654,14 @@ const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train
         nn_op *op = &m->ops[i];
         double t0 = prof ? sai_now() : 0.0;
         switch (op->kind) {
-        case OP_CONV:    nn_conv_forward(m, op, n); break;
-        case OP_BN:      nn_bn_forward(m, op, n, train); break;
-        case OP_RELU:    nn_relu_forward(m, op, n); break;
-        case OP_ADD:     nn_add_forward(m, op, n); break;
+        case OP_CONV:    sai_nn__conv_forward(m, op, n); break;
+        case OP_BN:      sai_nn__bn_forward(m, op, n, train); break;
+        case OP_RELU:    sai_nn__relu_forward(m, op, n); break;
+        case OP_ADD:     sai_nn__add_forward(m, op, n); break;
         case OP_MAXPOOL:
         case OP_AVGPOOL:
-        case OP_GAP:     nn_pool_forward(m, op, n); break;
-        case OP_LINEAR:  nn_linear_forward(m, op, n); break;
+        case OP_GAP:     sai_nn__pool_forward(m, op, n); break;
+        case OP_LINEAR:  sai_nn__linear_forward(m, op, n); break;
         }
         if (prof)
             g_prof[0][op->kind] += sai_now() - t0;
@@ -690,14 +690,14 @@ static void zero_task(void *ctx, long b, long e, int tid)
  * asleep, and the next kernel waited for it to wake */
 static void zero_floats(float *p, size_t len)
 {
-    nn_parallel((long)len, nn_grain(len), zero_task, p);
+    sai_nn__parallel((long)len, sai_nn__grain(len), zero_task, p);
 }
 
 /* Kernels whose backward stores into an input gradient that starts its
  * live range at them (nn_dx_fresh) instead of accumulating: the driver then
  * skips a memset of the buffer and the kernel a read of it. ResNet-8: the
  * inputs of every BN and residual add, ~60% of the zeroing. */
-bool nn_bwd_stores(const nn_op *op)
+bool sai_nn__bwd_stores(const nn_op *op)
 {
     return op->kind == OP_BN || op->kind == OP_ADD || op->kind == OP_RELU || op->kind == OP_GAP;
 }
@@ -715,20 +715,20 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
         double t0 = prof ? sai_now() : 0.0;
         /* An activation's gradient buffer is zeroed when its live range
          * starts: at the backward of its last reader (buffers are shared),
-         * unless that kernel stores into it (nn_bwd_stores). */
-        if (!nn_bwd_stores(op))
+         * unless that kernel stores into it (sai_nn__bwd_stores). */
+        if (!sai_nn__bwd_stores(op))
             for (int a = 0; a < m->nacts; a++)
                 if (m->acts[a].last == i && m->acts[a].need_grad)
                     zero_floats(m->acts[a].dx, (size_t)n * m->acts[a].size);
         switch (op->kind) {
-        case OP_CONV:    nn_conv_backward(m, op, n); break;
-        case OP_BN:      nn_bn_backward(m, op, n); break;
-        case OP_RELU:    nn_relu_backward(m, op, n); break;
-        case OP_ADD:     nn_add_backward(m, op, n); break;
+        case OP_CONV:    sai_nn__conv_backward(m, op, n); break;
+        case OP_BN:      sai_nn__bn_backward(m, op, n); break;
+        case OP_RELU:    sai_nn__relu_backward(m, op, n); break;
+        case OP_ADD:     sai_nn__add_backward(m, op, n); break;
         case OP_MAXPOOL:
         case OP_AVGPOOL:
-        case OP_GAP:     nn_pool_backward(m, op, n); break;
-        case OP_LINEAR:  nn_linear_backward(m, op, n); break;
+        case OP_GAP:     sai_nn__pool_backward(m, op, n); break;
+        case OP_LINEAR:  sai_nn__linear_backward(m, op, n); break;
         }
         if (prof)
             g_prof[1][op->kind] += sai_now() - t0;

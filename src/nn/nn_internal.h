@@ -16,9 +16,9 @@
  * contiguous chunk per engine thread (at most max_threads; 0 = no cap);
  * tid is 0..threads-1 and indexes per-thread scratch. */
 typedef void (*nn_task_fn)(void *ctx, long begin, long end, int tid);
-void nn_parallel(long n, int max_threads, nn_task_fn fn, void *ctx);
+void sai_nn__parallel(long n, int max_threads, nn_task_fn fn, void *ctx);
 /* Thread cap for a kernel touching `work` floats (small work runs inline). */
-int nn_grain(size_t work);
+int sai_nn__grain(size_t work);
 
 #define SAI_NN_ALIGN 64
 #define SAI_NN_MAX_TENSORS 512
@@ -88,18 +88,18 @@ struct sai_nn_model {
 };
 
 /* kernels (explicit shapes; backward accumulates into gradients) */
-void nn_conv_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_conv_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train);
-void nn_bn_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_relu_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_relu_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_add_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_add_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_pool_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train);
+void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__relu_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__relu_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__add_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__add_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__pool_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void sai_nn__linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
 
 /* Short row copies (16-64 floats) as inline loops: GCC otherwise turns the
  * loops into memcpy/memset calls whose overhead dominates at that size
@@ -112,24 +112,24 @@ void nn_linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
 #endif
 
 /* Winograd F(4x4,3x3) for 3x3 stride-1 pad-1 convolutions (winograd.c). */
-bool   nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op);
-bool   nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n);
-int    nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op);
-size_t nn_wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train);
-size_t nn_wino_u_floats(const sai_nn_model_t *m, const nn_op *op);
-void   nn_wino_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void   nn_wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
+bool   sai_nn__wino_shape_ok(const sai_nn_model_t *m, const nn_op *op);
+bool   sai_nn__wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n);
+int    sai_nn__wino_chunk(const sai_nn_model_t *m, const nn_op *op);
+size_t sai_nn__wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train);
+size_t sai_nn__wino_u_floats(const sai_nn_model_t *m, const nn_op *op);
+void   sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void   sai_nn__wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
                         bool *used);
 
 /* Backward: op is the first to touch act's gradient in this pass (it is the
  * act's last reader), so the buffer holds stale data. Kernels listed in
- * nn_bwd_stores (model.c) then store instead of accumulating and the driver
+ * sai_nn__bwd_stores (model.c) then store instead of accumulating and the driver
  * skips zeroing the buffer; for other kernels the driver zeroes it first. */
 static inline bool nn_dx_fresh(const sai_nn_model_t *m, const nn_op *op, int act)
 {
     return m->acts[act].last == (int)(op - m->ops);
 }
-bool nn_bwd_stores(const nn_op *op);
+bool sai_nn__bwd_stores(const nn_op *op);
 
 /* Images per GEMM for a conv with P = Ho*Wo output pixels (conv.c). */
 static inline int nn_conv_group(int P)
@@ -138,14 +138,14 @@ static inline int nn_conv_group(int P)
 }
 
 /* model builder (model.c) */
-int nn_build(sai_nn_model_t *m, sai_error *err);
+int sai_nn__build(sai_nn_model_t *m, sai_error *err);
 
 /* bounds-checked read from a source (source.c) */
-int nn_src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error *err);
+int sai_nn__src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error *err);
 
 /* arena helpers (tensor.c) */
-void *nn_aligned_alloc(size_t bytes);
-void  nn_aligned_free(void *p);
-float nn_rng_normal(uint64_t *s);
+void *sai_nn__aligned_alloc(size_t bytes);
+void  sai_nn__aligned_free(void *p);
+float sai_nn__rng_normal(uint64_t *s);
 
 #endif

@@ -36,7 +36,7 @@ void sai_nn_sgd_step(sai_nn_model_t *m, const sai_nn_sgd_t *opt, float lr)
                      opt->nesterov};
         long len = (long)ts->numel;
         if (len > 65536)
-            nn_parallel(len, 0, sgd_task, &c);
+            sai_nn__parallel(len, 0, sgd_task, &c);
         else
             sgd_task(&c, 0, len, 0);
     }

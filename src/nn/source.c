@@ -56,7 +56,7 @@ void sai_nn_source_file_close(sai_nn_source_t *src)
     memset(src, 0, sizeof(*src));
 }
 
-/* The buffer has no length of its own here: nn_src_read checks every read
+/* The buffer has no length of its own here: sai_nn__src_read checks every read
  * against src->size before calling read_at. */
 static int mem_read_at(void *ctx, uint64_t off, void *buf, size_t len, sai_error *err)
 {
@@ -74,7 +74,7 @@ void sai_nn_source_mem(sai_nn_source_t *src, const void *buf, size_t len)
     src->name = "memory";
 }
 
-int nn_src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error *err)
+int sai_nn__src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error *err)
 {
     if (off > src->size || len > src->size - off)
         return sai_error_set(err, SAI_EFORMAT, "%s: read of %zu bytes at %llu is past its end "

@@ -8,7 +8,7 @@
 
 #include "nn/nn_internal.h"
 
-void *nn_aligned_alloc(size_t bytes)
+void *sai_nn__aligned_alloc(size_t bytes)
 {
     void *p = NULL;
     if (bytes == 0)
@@ -18,7 +18,7 @@ void *nn_aligned_alloc(size_t bytes)
     return p;
 }
 
-void nn_aligned_free(void *p)
+void sai_nn__aligned_free(void *p)
 {
     free(p);
 }
@@ -36,7 +36,7 @@ float sai_nn_rng_uniform(uint64_t *s)
     return (float)(sai_nn_rng_next(s) >> 40) * (1.0f / 16777216.0f);
 }
 
-float nn_rng_normal(uint64_t *s)
+float sai_nn__rng_normal(uint64_t *s)
 {
     double u1 = ((double)(sai_nn_rng_next(s) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
     double u2 = (double)(sai_nn_rng_next(s) >> 11) * (1.0 / 9007199254740992.0);

@@ -1,5 +1,5 @@
 /*
- * threads.c — the engine's worker pool: nn_parallel(n, fn, ctx) splits
+ * threads.c — the engine's worker pool: sai_nn__parallel(n, fn, ctx) splits
  * [0, n) into one contiguous chunk per thread (the caller takes chunk 0)
  * and returns when all are done.
  *
@@ -10,7 +10,7 @@
  * ResNet-8, 52 img/s with libgomp's default policy against 178 img/s with
  * OMP_WAIT_POLICY=passive. This pool spins briefly (cheap hand-offs when
  * the machine is quiet) and then sleeps on a condition variable.
- * The pool is process-wide; concurrent nn_parallel callers are serialised,
+ * The pool is process-wide; concurrent sai_nn__parallel callers are serialised,
  * and a call from inside a task runs inline.
  */
 #include <pthread.h>
@@ -106,7 +106,7 @@ static int ensure_workers(int threads)
     return P.nworkers + 1;
 }
 
-int nn_grain(size_t work)
+int sai_nn__grain(size_t work)
 {
     /* ~64 KiB of floats per thread at least: below that a hand-off costs
      * more than it saves (batch-1 inference: 0.5 ms single-threaded against
@@ -115,7 +115,7 @@ int nn_grain(size_t work)
     return t < 1 ? 1 : t > SAI_NN_MAX_THREADS ? SAI_NN_MAX_THREADS : (int)t;
 }
 
-void nn_parallel(long n, int max_threads, nn_task_fn fn, void *ctx)
+void sai_nn__parallel(long n, int max_threads, nn_task_fn fn, void *ctx)
 {
     if (n <= 0)
         return;

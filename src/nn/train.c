@@ -47,7 +47,7 @@ int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_tra
     size_t img = (size_t)ds->c * ds->h * ds->w;
     int *idx = malloc((size_t)ds->n * sizeof(int));
     int *y = malloc((size_t)B * sizeof(int));
-    float *x = nn_aligned_alloc((size_t)B * img * sizeof(float));
+    float *x = sai_nn__aligned_alloc((size_t)B * img * sizeof(float));
     if (idx == NULL || y == NULL || x == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto out;
@@ -113,7 +113,7 @@ int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_tra
 out:
     free(idx);
     free(y);
-    nn_aligned_free(x);
+    sai_nn__aligned_free(x);
     return rc;
 }
 
@@ -129,7 +129,7 @@ int sai_nn_evaluate(sai_nn_model_t *m, const sai_nn_dataset_t *ds, sai_nn_eval_r
     int B = m->max_batch;
     size_t img = (size_t)ds->c * ds->h * ds->w;
     int *idx = malloc((size_t)B * sizeof(int)), *y = malloc((size_t)B * sizeof(int));
-    float *x = nn_aligned_alloc((size_t)B * img * sizeof(float));
+    float *x = sai_nn__aligned_alloc((size_t)B * img * sizeof(float));
     if (idx == NULL || y == NULL || x == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto out;
@@ -159,6 +159,6 @@ int sai_nn_evaluate(sai_nn_model_t *m, const sai_nn_dataset_t *ds, sai_nn_eval_r
 out:
     free(idx);
     free(y);
-    nn_aligned_free(x);
+    sai_nn__aligned_free(x);
     return rc;
 }

@@ -23,7 +23,7 @@
  * the start of each forward and backward). Each thread accumulates a
  * private dU[36][K][C] (a block of K rows at a time for the largest layers,
  * see du_rows) and transforms it into its private weight-gradient buffer,
- * summed by nn_conv_backward like the im2col path's.
+ * summed by sai_nn__conv_backward like the im2col path's.
  *
  * The transforms run over runs of tiles in one tile row, structure of
  * arrays, so the compiler vectorises them; they are built for AVX2 as well
@@ -61,7 +61,7 @@
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 /* Below 8 channels (the RGB stem) the transforms cost more than they save. */
-bool nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op)
+bool sai_nn__wino_shape_ok(const sai_nn_model_t *m, const nn_op *op)
 {
     const nn_act *a = &m->acts[op->in];
     return op->kind == OP_CONV && op->k == 3 && op->stride == 1 && op->pad == 1 &&
@@ -71,17 +71,17 @@ bool nn_wino_shape_ok(const sai_nn_model_t *m, const nn_op *op)
 /* Below 8 tiles in the whole batch (batch-1 inference on 8x8 and 4x4
  * maps) transforming the weights costs more than the GEMMs save: those
  * calls take the im2col path, whose buffers every model keeps. */
-bool nn_wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n)
+bool sai_nn__wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n)
 {
     const nn_act *a = &m->acts[op->in];
     long tiles = (long)n * ((a->h + WM - 1) / WM) * ((a->w + WM - 1) / WM);
-    return !m->wino_off && nn_wino_shape_ok(m, op) && tiles >= 8;
+    return !m->wino_off && sai_nn__wino_shape_ok(m, op) && tiles >= 8;
 }
 
 /* Tiles per chunk: V and M of one chunk stay within ~1 MiB each (the L2
  * of this machine class; 0.5 and 2 MiB were slower on ResNet-18), and no
  * more than the largest batch has (small models stay small). */
-int nn_wino_chunk(const sai_nn_model_t *m, const nn_op *op)
+int sai_nn__wino_chunk(const sai_nn_model_t *m, const nn_op *op)
 {
     const nn_act *a = &m->acts[op->in];
     int C = a->c, K = m->acts[op->out].c, mx = C > K ? C : K;
@@ -108,17 +108,17 @@ static int du_rows(int C, int K)
     return kb < 16 ? 16 : kb > K ? K : kb;
 }
 
-size_t nn_wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train)
+size_t sai_nn__wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train)
 {
     size_t C = (size_t)m->acts[op->in].c, K = (size_t)m->acts[op->out].c;
-    size_t nt = (size_t)nn_wino_chunk(m, op);
+    size_t nt = (size_t)sai_nn__wino_chunk(m, op);
     size_t f = r16(WX * C * nt) + r16(WX * K * nt);
     if (train)
         f += r16(WX * C * nt) + r16(WX * (size_t)du_rows((int)C, (int)K) * C);
     return f;
 }
 
-size_t nn_wino_u_floats(const sai_nn_model_t *m, const nn_op *op)
+size_t sai_nn__wino_u_floats(const sai_nn_model_t *m, const nn_op *op)
 {
     return WX * (size_t)m->acts[op->in].c * (size_t)m->acts[op->out].c;
 }
@@ -256,8 +256,8 @@ static void wtrans_task(void *vc, long k0, long k1, int tid)
 
 static void weight_transform(wino_ctx *cx)
 {
-    int T = nn_grain((size_t)cx->K * cx->C * WX);
-    nn_parallel(cx->K, T < cx->m->scratch_threads ? T : cx->m->scratch_threads, wtrans_task, cx);
+    int T = sai_nn__grain((size_t)cx->K * cx->C * WX);
+    sai_nn__parallel(cx->K, T < cx->m->scratch_threads ? T : cx->m->scratch_threads, wtrans_task, cx);
 }
 
 /* dw[k][c] += G^T dU[k][c] G; tap is the thread's tap scratch */
@@ -568,10 +568,10 @@ static void setup(wino_ctx *cx, sai_nn_model_t *m, const nn_op *op, int n)
     cx->W = a->w;
     cx->tw = (a->w + WM - 1) / WM;
     cx->P = (a->h + WM - 1) / WM * cx->tw;
-    cx->nt = nn_wino_chunk(m, op);
+    cx->nt = sai_nn__wino_chunk(m, op);
 }
 
-void nn_wino_forward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n)
 {
     wino_ctx cx = {0};
     setup(&cx, m, op, n);
@@ -585,7 +585,7 @@ void nn_wino_forward(sai_nn_model_t *m, const nn_op *op, int n)
     if (chunks > total)
         chunks = total;
     cx.nt = (int)((total + chunks - 1) / chunks);
-    nn_parallel((total + cx.nt - 1) / cx.nt, m->scratch_threads, fwd_task, &cx);
+    sai_nn__parallel((total + cx.nt - 1) / cx.nt, m->scratch_threads, fwd_task, &cx);
 }
 
 /* Backward over whole images [i0, i1): the input-gradient tiles of one image
@@ -652,7 +652,7 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
     cx->used[tid] = true;
 }
 
-void nn_wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
+void sai_nn__wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
                       bool *used)
 {
     wino_ctx cx = {0};
@@ -661,7 +661,7 @@ void nn_wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *d
         cx.dw[t] = dw[t];
     if (m->acts[op->in].need_grad)
         weight_transform(&cx);
-    nn_parallel(n, T, bwd_task, &cx);
+    sai_nn__parallel(n, T, bwd_task, &cx);
     for (int t = 0; t < T; t++)
         used[t] = cx.used[t];
 }

@@ -42,6 +42,7 @@
 #include "secureai/seal.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
+#include "util/weaken.h"
 
 #define OUT_MODEL 1
 #define OUT_PROVENANCE 2
@@ -297,13 +298,11 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
     cJSON *o = cJSON_ParseWithLength((const char *)d, n);
     int rc = 0;
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
-    const cJSON *meas = cJSON_GetObjectItemCaseSensitive(o, "measurement");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "kbs_url");
     const cJSON *pin = cJSON_GetObjectItemCaseSensitive(o, "kbs_pin");
     const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "kbs_ca");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
-    if (!cJSON_IsString(spec) || !cJSON_IsString(meas) || !cJSON_IsString(url) ||
-        strlen(meas->valuestring) != 96 || sai_hex_decode(e->measurement, 48, meas->valuestring, NULL) != 0) {
+    if (!cJSON_IsString(spec) || !cJSON_IsString(url)) {
         rc = sai_error_set(err, SAI_EFORMAT, "HELLO is malformed");
         goto out;
     }
@@ -312,6 +311,33 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
     if ((rc = sai_hash(SAI_SHA256, e->spec_hash, spec->valuestring, strlen(spec->valuestring), err)))
         goto out;
     snprintf(e->tee, sizeof e->tee, "%s", e->spec->tee);
+    /* Nothing of the spec is used before it is known to be the measured one. */
+    sai_tee_kind kind = sai_tee_kind_from_name(e->tee);
+    sai_tee_opts to;
+    memset(&to, 0, sizeof to);
+    to.psp_fd = tee_fd;
+    if (kind != SAI_TEE_SIM || tee_fd < 0) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only", e->tee);
+        goto out;
+    }
+    if ((rc = sai_tee_open(&e->tee_dev, kind, &to, err))) {
+        sai_error_prefix(err, "TEE");
+        goto out;
+    }
+    /* The spec the host sent must be the one the platform measured: its
+     * SHA-256 is the HOST_DATA the platform recorded at launch (and signs
+     * into every report), which the host cannot change. */
+    uint8_t hd[32];
+    bool insecure = false;
+    if ((rc = sai_sim_launch_claims(e->tee_dev, e->measurement, hd, &insecure, err))) {
+        sai_error_prefix(err, "TEE");
+        goto out;
+    }
+    if (!SAI_WEAKENED("spec_host_data") && !sai_ct_equal(hd, e->spec_hash, 32)) {
+        rc = sai_error_set(err, SAI_EAUTH, "the spec the host sent is not the one the platform measured "
+                           "(its SHA-256 differs from HOST_DATA)");
+        goto out;
+    }
     if ((e->kbs_url = strdup(url->valuestring)) == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto out;
@@ -352,16 +378,6 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
         sai_error_prefix(err, "key broker");
         goto out;
     }
-    sai_tee_kind kind = sai_tee_kind_from_name(e->tee);
-    sai_tee_opts to;
-    memset(&to, 0, sizeof to);
-    to.psp_fd = tee_fd;
-    if (kind != SAI_TEE_SIM || tee_fd < 0) {
-        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only", e->tee);
-        goto out;
-    }
-    if ((rc = sai_tee_open(&e->tee_dev, kind, &to, err)))
-        sai_error_prefix(err, "TEE");
 out:
     cJSON_Delete(o);
     return rc;
@@ -393,21 +409,18 @@ static int run(enclave *e, sai_error *err)
     cJSON *sj = NULL;
     double t0 = sai_now(), t;
 
-    int tee_fd = -1;
-    size_t ntee = 0;
-    if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, &tee_fd, 1, &ntee, err)))
+    if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err)))
         return rc;
-    if (ntee == 0)
-        tee_fd = -1;
-    e->tee_fd = tee_fd;
-    rc = parse_hello(e, d, n, tee_fd, err);
+    rc = parse_hello(e, d, n, e->tee_fd, err);
     free(d);
     d = NULL;
     if (rc)
         return rc;
 
-    /* Load what lazily reads files while the file system is still there. */
-    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+    /* Load what lazily reads files while the file system is still there;
+     * OpenSSL reads no configuration file (the platform also gives the
+     * enclave no environment, so no OPENSSL_CONF or OPENSSL_MODULES). */
+    OPENSSL_init_ssl(SAI_WEAKENED("enclave_env") ? OPENSSL_INIT_LOAD_CONFIG : OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
     uint8_t warm[16];
     if ((rc = sai_random_bytes(warm, sizeof warm, err)))
         return rc;
@@ -594,12 +607,12 @@ out:
     return rc;
 }
 
-int sai_pipeline_enclave_main(int chan_fd, sai_error *err)
+int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err)
 {
     enclave e;
     memset(&e, 0, sizeof e);
     e.chan.fd = chan_fd;
-    e.tee_fd = -1;
+    e.tee_fd = tee_fd;
     signal(SIGPIPE, SIG_IGN);
     int rc = run(&e, err);
     if (rc) {

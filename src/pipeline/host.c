@@ -56,9 +56,8 @@ typedef struct prepared {
     sai_pipeline_spec *spec;
     char              *canon;
     size_t             canon_len;
-    uint8_t            meas[SAI_MEASUREMENT_LEN];
+    uint8_t            meas[SAI_MEASUREMENT_LEN];   /* from the platform */
     uint8_t            spec_hash[32];
-    int                binfd;
     char              *ca;          /* kbs.ca's bytes (PEM), sent to the enclave in HELLO */
     size_t             ca_len;
 } prepared;
@@ -68,16 +67,12 @@ static void prepared_free(prepared *p)
     sai_pipeline_spec_free(p->spec);
     free(p->canon);
     free(p->ca);
-    if (p->binfd >= 0)
-        close(p->binfd);
     memset(p, 0, sizeof *p);
-    p->binfd = -1;
 }
 
 static int prepare(const sai_pipeline_run_opts *o, prepared *p, sai_error *err)
 {
     memset(p, 0, sizeof *p);
-    p->binfd = -1;
     int rc;
     if ((rc = sai_pipeline_spec_load(&p->spec, o->spec_path, err)))
         return rc;
@@ -109,22 +104,50 @@ static int prepare(const sai_pipeline_run_opts *o, prepared *p, sai_error *err)
     if ((rc = sai_pipeline_spec_canonical(p->spec, cap, &p->canon, &p->canon_len, err)) ||
         (rc = sai_hash(SAI_SHA256, p->spec_hash, p->canon, p->canon_len, err)))
         return rc;
-    const char *bin = o->enclave_binary ? o->enclave_binary : "/proc/self/exe";
-    p->binfd = open(bin, O_RDONLY | O_CLOEXEC);
-    if (p->binfd < 0)
-        return sai_error_set(err, SAI_EIO, "cannot open the enclave binary %s: %s", bin, strerror(errno));
-    return sai_pipeline_measure_fd(p->meas, p->binfd, p->canon, p->canon_len, err);
+    return 0;
 }
 
+static int platform_connect(const sai_pipeline_run_opts *o, sai_sim_conn *c, sai_error *err)
+{
+    sai_sim_connect_opts co = {.socket_path = o->platform_socket, .insecure_dev = o->insecure_dev,
+                               .enclave_image = o->enclave_binary};
+    return sai_sim_connect(c, &co, err);
+}
+
+int sai_pipeline_canonical_spec(const sai_pipeline_run_opts *o, char **canon, size_t *len, sai_error *err)
+{
+    prepared p;
+    int rc = prepare(o, &p, err);
+    *canon = NULL;
+    if (rc == 0) {
+        *canon = p.canon;
+        *len = p.canon_len;
+        p.canon = NULL;
+    }
+    prepared_free(&p);
+    return rc;
+}
+
+/* The platform measures: the host can only ask what a launch would get. */
 int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
                          uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err)
 {
     prepared p;
+    sai_sim_conn c = {.fd = -1, .local_pid = -1};
+    uint8_t hd[32];
     int rc = prepare(o, &p, err);
-    if (rc == 0) {
-        memcpy(out, p.meas, SAI_MEASUREMENT_LEN);
+    if (rc == 0 && strcmp(p.spec->tee, "sim") != 0)
+        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': the measurement comes from that TEE's launch "
+                           "tooling, not from this runtime", p.spec->tee);
+    if (rc == 0)
+        rc = platform_connect(o, &c, err);
+    if (rc == 0)
+        rc = sai_sim_measure(&c, p.canon, p.canon_len, out, hd, err);
+    if (rc == 0 && memcmp(hd, p.spec_hash, 32) != 0)
+        rc = sai_error_set(err, SAI_EAUTH, "the platform measured another spec than the one sent");
+    if (rc == 0)
         memcpy(spec_hash, p.spec_hash, 32);
-    }
+    sai_sim_disconnect(&c);
     prepared_free(&p);
     return rc;
 }
@@ -199,35 +222,6 @@ static int open_shards(const char *dir, shards *s, sai_error *err)
     return rc;
 }
 
-/* ---- launching ------------------------------------------------------------ */
-
-static int launch(int binfd, int chan_fd, pid_t *pid, sai_error *err)
-{
-    char fdarg[16];
-    snprintf(fdarg, sizeof fdarg, "%d", chan_fd);
-    char *argv[] = {"secureai", "run", "--enclave-fd", fdarg, NULL};
-    fflush(NULL);
-    pid_t p = fork();
-    if (p < 0)
-        return sai_error_set(err, SAI_EIO, "fork: %s", strerror(errno));
-    if (p == 0) {
-        /* One BLAS thread: the engine parallelises around it (nn.h). */
-        setenv("OPENBLAS_NUM_THREADS", "1", 1);
-#if defined(__SANITIZE_ADDRESS__)
-        /* LeakSanitizer stops the world with ptrace, which the enclave's
-         * filter kills; sanitizer builds check leaks everywhere else. */
-        const char *ao = getenv("ASAN_OPTIONS");
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s%sdetect_leaks=0", ao ? ao : "", ao && *ao ? ":" : "");
-        setenv("ASAN_OPTIONS", buf, 1);
-#endif
-        fexecve(binfd, argv, environ);
-        _exit(127);
-    }
-    *pid = p;
-    return 0;
-}
-
 typedef struct outbuf {
     uint8_t *p;
     size_t   len, cap;
@@ -260,12 +254,12 @@ static void hex_of(char *out, const uint8_t *b, size_t n)
     sai_hex_encode(out, b, n);
 }
 
-/* The sealed model's temporary file: <dir>/.<model>.XXXXXX, published by
- * rename after DONE. */
+/* The sealed model's file: anonymous (O_TMPFILE) until the run is DONE,
+ * then linked under a hidden name and renamed into place, so a host that
+ * dies or is killed mid-run leaves no file behind. */
 typedef struct model_out {
     int  fd;
     bool made_dir, published;
-    char tmp[4200];
 } model_out;
 
 static int model_out_open(model_out *mo, const sai_pipeline_spec *s, sai_error *err)
@@ -275,16 +269,28 @@ static int model_out_open(model_out *mo, const sai_pipeline_spec *s, sai_error *
         mo->made_dir = true;
     else if (errno != EEXIST)
         return sai_error_set(err, SAI_EIO, "cannot create %s: %s", dir, strerror(errno));
-    int k = snprintf(mo->tmp, sizeof mo->tmp, "%s/.%s.XXXXXX", dir, s->outputs.model_name);
-    if (k < 0 || (size_t)k >= sizeof mo->tmp)
-        return sai_error_set(err, SAI_ELIMIT, "output path too long");
-    mo->fd = mkostemp(mo->tmp, O_CLOEXEC);
-    if (mo->fd < 0) {
-        mo->tmp[0] = 0;
+    mo->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (mo->fd < 0)
         return sai_error_set(err, SAI_EIO, "cannot create a file in %s: %s", dir, strerror(errno));
+    return 0;
+}
+
+static int model_out_publish(model_out *mo, const sai_pipeline_spec *s, const char *path, sai_error *err)
+{
+    char fdp[64], tmp[4200];
+    snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", mo->fd);
+    int k = snprintf(tmp, sizeof tmp, "%s/.%s.%ld", s->outputs.dir, s->outputs.model_name, (long)getpid());
+    if (k < 0 || (size_t)k >= sizeof tmp)
+        return sai_error_set(err, SAI_ELIMIT, "output path too long");
+    unlink(tmp);
+    if (fsync(mo->fd) != 0 || linkat(AT_FDCWD, fdp, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0)
+        return sai_error_set(err, SAI_EIO, "cannot publish %s: %s", path, strerror(errno));
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sai_error_set(err, SAI_EIO, "cannot publish %s: %s", path, strerror(e));
     }
-    if (fchmod(mo->fd, 0644) != 0)
-        return sai_error_set(err, SAI_EIO, "cannot set the mode of %s: %s", mo->tmp, strerror(errno));
+    mo->published = true;
     return 0;
 }
 
@@ -293,8 +299,6 @@ static void model_out_abandon(model_out *mo, const sai_pipeline_spec *s)
     if (mo->fd >= 0)
         close(mo->fd);
     mo->fd = -1;
-    if (!mo->published && mo->tmp[0])
-        unlink(mo->tmp);
     if (!mo->published && mo->made_dir && s != NULL)
         rmdir(s->outputs.dir);   /* only if still empty */
 }
@@ -318,9 +322,8 @@ static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sa
     if (fstat(mo->fd, &st) != 0 || (uint64_t)st.st_size != (uint64_t)model->len)
         return sai_error_set(err, SAI_EFORMAT, "enclave: the sealed model is not the %zu bytes announced",
                              model->len);
-    if (fsync(mo->fd) != 0 || rename(mo->tmp, res->model_path) != 0)
-        return sai_error_set(err, SAI_EIO, "cannot publish %s: %s", res->model_path, strerror(errno));
-    mo->published = true;
+    if ((rc = model_out_publish(mo, s, res->model_path, err)))
+        return rc;
     /* This one fsyncs the directory too, after both renames. */
     if ((rc = sai_write_file_atomic(res->provenance_path, prov->p, prov->len, 0644, false, err)))
         return rc;
@@ -331,6 +334,13 @@ static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sa
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "name", s->name);
     cJSON_AddStringToObject(r, "tee", s->tee);
+    cJSON_AddStringToObject(r, "launched_by", res->insecure_dev ? "insecure-dev" : "platform-service");
+    cJSON_AddStringToObject(r, "protection", res->insecure_dev
+                                                 ? "INSECURE-DEV: the launcher held the platform key; nothing "
+                                                   "is proven"
+                                                 : sai_pipeline_tee_statement(s->tee));
+    cJSON_AddStringToObject(r, "written_by", "host (unverified: `secureai report --policy` checks the "
+                                              "signed provenance)");
     hex_of(hex, p->spec_hash, 32);
     cJSON_AddStringToObject(r, "spec_sha256", hex);
     hex_of(hex, p->meas, 48);
@@ -424,21 +434,19 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     prepared p;
     shards sh = {0};
     sai_chan hc = {.fd = -1}, ec = {.fd = -1};
-    pid_t pid = -1;
+    sai_sim_conn plat = {.fd = -1, .local_pid = -1};
+    sai_sim_launched launched;
+    bool running = false;
     uint8_t *d = NULL;
     size_t n = 0;
     outbuf model = {0}, prov = {0};
     model_out mo = {.fd = -1};
-    sai_sim_psp psp = {.pid = -1, .enclave_fd = -1};
-    bool psp_started = false;
     cJSON *hist = cJSON_CreateArray(), *done = NULL;
     char *hello = NULL;
     double t0 = sai_now();
     int rc = prepare(o, &p, err);
     if (rc)
         goto out;
-    memcpy(res->measurement, p.meas, 48);
-    memcpy(res->spec_hash, p.spec_hash, 32);
     if (p.spec->kbs.url == NULL) {
         rc = sai_error_set(err, SAI_EINVAL, "no KBS URL (kbs.url or --kbs)");
         goto out;
@@ -450,24 +458,29 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     }
     if ((rc = open_shards(p.spec->dataset.sealed_dir, &sh, err)))
         goto out;
-    /* The simulated PSP: started with the measurement computed above and
-     * HOST_DATA = the spec hash (so a KBS release policy can name the
-     * pipeline spec: pipeline_spec_hash); the enclave gets the only socket. */
-    if ((rc = sai_sim_psp_start_ex(&psp, NULL, p.meas, p.spec_hash, err))) {
-        sai_error_prefix(err, "sim TEE (run `secureai platform init` first?)");
+    /* The platform measures the image and this spec, records HOST_DATA =
+     * SHA-256(spec) and launches; the host gets its end of the channel and
+     * the numbers the platform will sign, nothing it could choose. */
+    if ((rc = platform_connect(o, &plat, err)) || (rc = sai_chan_pair(&hc, &ec, err)) ||
+        (rc = sai_sim_launch_enclave(&plat, p.canon, p.canon_len, ec.fd, &launched, err)))
         goto out;
-    }
-    psp_started = true;
-    if ((rc = sai_chan_pair(&hc, &ec, err)) || (rc = launch(p.binfd, ec.fd, &pid, err)))
-        goto out;
+    running = true;
     sai_chan_close(&ec);
+    memcpy(p.meas, launched.measurement, 48);
+    memcpy(res->measurement, p.meas, 48);
+    memcpy(res->spec_hash, p.spec_hash, 32);
+    res->insecure_dev = launched.insecure_dev;
+    if (!o->quiet)
+        fprintf(stderr, "%s\n", launched.insecure_dev
+                                    ? "secureai: INSECURE-DEV: no platform service; you hold the platform key, "
+                                      "so nothing this run produces is proven"
+                                    : "secureai: enclave launched by the platform service under its own user; "
+                                      "SIMULATED TEE: software isolation from you and other non-root users, "
+                                      "none from root or the kernel");
 
     /* HELLO */
     cJSON *h = cJSON_CreateObject();
-    char hex[129];
-    hex_of(hex, p.meas, 48);
     cJSON_AddStringToObject(h, "spec", p.canon);
-    cJSON_AddStringToObject(h, "measurement", hex);
     cJSON_AddStringToObject(h, "kbs_url", p.spec->kbs.url);
     if (o->kbs_pin)
         cJSON_AddStringToObject(h, "kbs_pin", o->kbs_pin);
@@ -480,10 +493,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto out;
     }
-    rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, strlen(hello), &psp.enclave_fd, 1, err);
-    close(psp.enclave_fd);   /* only the enclave holds it now */
-    psp.enclave_fd = -1;
-    if (rc ||
+    if ((rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, strlen(hello), NULL, 0, err)) ||
         (rc = sai_chan_recv(&hc, SAI_MSG_READY, &d, &n, 4096, NULL, 0, NULL, err)))
         goto out;
     free(d);
@@ -601,9 +611,9 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     double work_s = sai_now() - t0, te = sai_now();
     int status = 0;
     sai_chan_close(&hc);
-    if (waitpid(pid, &status, 0) == pid)
-        pid = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    rc = sai_sim_wait_exit(&plat, 60000, &status, err);
+    running = false;
+    if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         rc = sai_error_set(err, SAI_ESTATE, "the enclave exited abnormally after DONE");
         goto out;
     }
@@ -614,22 +624,14 @@ out:
     free(hello);
     sai_chan_close(&hc);
     sai_chan_close(&ec);
-    if (pid > 0) {
-        /* Give a failing enclave a moment to exit on its own, then stop it. */
+    if (running) {
+        /* Give a failing enclave a moment to exit on its own; closing the
+         * platform connection then stops it. */
         int st;
-        bool reaped = false;
-        for (int i = 0; i < 50 && !reaped; i++) {
-            reaped = waitpid(pid, &st, WNOHANG) == pid;
-            if (!reaped)
-                usleep(10000);
-        }
-        if (!reaped) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-        }
+        sai_error ignore = {0};
+        (void)!sai_sim_wait_exit(&plat, 500, &st, &ignore);
     }
-    if (psp_started)
-        sai_sim_psp_stop(&psp);
+    sai_sim_disconnect(&plat);
     model_out_abandon(&mo, p.spec);
     shards_free(&sh);
     prepared_free(&p);

@@ -34,7 +34,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pipeline/weaken_shim.h"
+#include "util/weaken.h"
 #include "secureai/attest.h"
 #include "secureai/util.h"
 

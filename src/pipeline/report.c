@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/weaken_shim.h"
+#include "util/weaken.h"
 #include "secureai/util.h"
 
 typedef struct buf {

@@ -870,11 +870,13 @@ out:
 const char *sai_pipeline_tee_statement(const char *tee)
 {
     if (tee == NULL || strcmp(tee, "sim") == 0)
-        return "sim: software isolation only. The enclave is a separate, hardened process (not dumpable, "
-               "no core dumps, seccomp allow-list, locked and wiped key pages) and the host only moves "
-               "ciphertext, but there is NO hardware memory protection: root on this machine, the kernel "
-               "or the hypervisor can read the enclave's memory. The evidence is signed by a simulated "
-               "platform key and proves nothing to a third party about hardware.";
+        return "sim: software isolation only. The platform service (its own system user, the only "
+               "holder of the platform key) measured and launched the enclave under a separate user with a "
+               "fixed environment; the enclave is hardened (not dumpable, no core dumps, seccomp allow-list, "
+               "locked and wiped key pages) and the host only moves ciphertext. That keeps the launching user "
+               "and every other non-root user outside the boundary; root, the kernel and the hypervisor are "
+               "NOT outside it: there is no hardware memory protection, and the evidence is signed by a "
+               "simulated platform key that proves nothing about hardware to a third party.";
     if (strcmp(tee, "sev-snp") == 0)
         return "sev-snp: the guest's memory is encrypted and integrity-protected by the AMD secure "
                "processor against the hypervisor and host; the evidence chains to AMD's root key.";

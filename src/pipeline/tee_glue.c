@@ -11,7 +11,7 @@
  * that allows sim used to be ignored.
  */
 #include "pipeline/pipeline_internal.h"
-#include "pipeline/weaken_shim.h"
+#include "util/weaken.h"
 
 #include <stdio.h>
 #include <stdlib.h>

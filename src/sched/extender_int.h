@@ -10,7 +10,7 @@
 
 typedef struct sai_ext_node {
     char    name[254];
-    sai_tee_kind tee;
+    sai_sched_tee tee;
     int64_t cpu_milli, mem_mib, epc_mib;
     int32_t cvm_slots;
 } sai_ext_node_t;

@@ -105,18 +105,18 @@ static bool parse_node(const cJSON *n, sai_ext_node_t *out)
     double epc = alloc ? sai_k8s_quantity(str_at(alloc, RES_EPC)) : -1;
     out->cpu_milli = cpu > 0 ? (int64_t)llround(cpu * 1000) : 0;
     out->mem_mib = mem > 0 ? (int64_t)(mem / 1048576.0) : 0;
-    out->tee = SAI_TEE_NONE;
+    out->tee = SAI_SCHED_TEE_NONE;
     if (labels && label_true(labels, LBL_SGX) && epc > 0) {
-        out->tee = SAI_TEE_SGX;
+        out->tee = SAI_SCHED_TEE_SGX;
         out->epc_mib = (int64_t)(epc / 1048576.0);
     } else if (labels && label_true(labels, LBL_SNP)) {
-        out->tee = SAI_TEE_SNP;
+        out->tee = SAI_SCHED_TEE_SNP;
     } else if (labels && label_true(labels, LBL_TDX)) {
-        out->tee = SAI_TEE_TDX;
+        out->tee = SAI_SCHED_TEE_TDX;
     }
     out->cvm_slots = 0;
-    if (out->tee == SAI_TEE_SNP || out->tee == SAI_TEE_TDX) {
-        double slots = sai_k8s_quantity(str_at(labels, out->tee == SAI_TEE_SNP ? LBL_ASIDS : LBL_TDX_KEYS));
+    if (out->tee == SAI_SCHED_TEE_SNP || out->tee == SAI_SCHED_TEE_TDX) {
+        double slots = sai_k8s_quantity(str_at(labels, out->tee == SAI_SCHED_TEE_SNP ? LBL_ASIDS : LBL_TDX_KEYS));
         out->cvm_slots = slots > 0 && slots < 1e6 ? (int32_t)slots : CVM_DEFAULT;
     }
     return true;
@@ -159,12 +159,12 @@ static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j)
     }
     uint8_t allowed = 0;
     if (j->epc_mib > 0)
-        allowed |= SAI_TEE_BIT(SAI_TEE_SGX);
+        allowed |= SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_SGX);
     const char *rc = spec ? str_at(spec, "runtimeClassName") : NULL;
     if (rc && strcmp(rc, "kata-qemu-snp") == 0)
-        allowed |= SAI_TEE_BIT(SAI_TEE_SNP);
+        allowed |= SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_SNP);
     else if (rc && strcmp(rc, "kata-qemu-tdx") == 0)
-        allowed |= SAI_TEE_BIT(SAI_TEE_TDX);
+        allowed |= SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_TDX);
     const char *conf = labels ? str_at(labels, LBL_CONF) : NULL;
     if (conf && strcmp(conf, "required") == 0)
         j->conf = SAI_CONF_REQUIRED;
@@ -176,7 +176,7 @@ static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j)
         j->conf = SAI_CONF_REQUIRED;        /* asking for a TEE resource means needing it */
     if (allowed != 0 && conf && strcmp(conf, "none") == 0)
         j->conf = SAI_CONF_REQUIRED;        /* the TEE request wins over a contradicting label */
-    j->allowed = allowed ? allowed : SAI_TEE_ANY_CONF;
+    j->allowed = allowed ? allowed : SAI_SCHED_TEE_ANY_CONF;
     return NULL;
 }
 
@@ -368,7 +368,7 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
         p->epc_mib = info[i].epc_mib;
         p->cvm_slots = info[i].cvm_slots;
         p->speed = 1.0;
-        if (p->tee == SAI_TEE_SNP || p->tee == SAI_TEE_TDX) {
+        if (p->tee == SAI_SCHED_TEE_SNP || p->tee == SAI_SCHED_TEE_TDX) {
             p->pod_cpu_overhead = 0;    /* kata overhead is in the pod's RuntimeClass overhead */
             p->pod_mem_overhead = 0;
         }
@@ -390,10 +390,10 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
         const sai_sched_pool_t *p = &x->pools[i];
         sai_sched_demand_t d;
         sai_sched_demand_on(&x->cluster, pol, i, &job, NULL, &d);
-        if (d.uses_tee && p->tee == SAI_TEE_SGX && job.epc_mib > p->epc_mib)
+        if (d.uses_tee && p->tee == SAI_SCHED_TEE_SGX && job.epc_mib > p->epc_mib)
             fail[i] = "insufficient sgx.intel.com/epc";     /* the device plugin would refuse it */
         else if (job.conf == SAI_CONF_REQUIRED && !d.uses_tee)
-            fail[i] = p->tee == SAI_TEE_NONE ? "pod requires a TEE; node has none (no NFD TEE label)"
+            fail[i] = p->tee == SAI_SCHED_TEE_NONE ? "pod requires a TEE; node has none (no NFD TEE label)"
                                              : "pod requires a TEE kind this node does not offer";
         else if (!sai_sched_pool_eligible(&x->cluster, pol, i, &job))
             fail[i] = "insufficient allocatable cpu or memory";
@@ -446,7 +446,7 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
             int score = 0;
             if (!fail[i]) {
                 sai_sched_node_t node = { (uint32_t)i, x->pools[i].cpu_milli, x->pools[i].mem_mib,
-                                          x->pools[i].tee == SAI_TEE_SGX ? x->pools[i].epc_mib : 0,
+                                          x->pools[i].tee == SAI_SCHED_TEE_SGX ? x->pools[i].epc_mib : 0,
                                           x->pools[i].cvm_slots, 0 };
                 sai_sched_demand_t d;
                 sai_sched_demand_on(&x->cluster, pol, i, &job, &node, &d);

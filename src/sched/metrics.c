@@ -42,7 +42,7 @@ int sai_sched_metrics_json(FILE *o, const sai_sched_cluster_t *c, const sai_sche
     for (size_t p = 0; p < m->npools && c != NULL && p < c->npools; p++) {
         fprintf(o, "%s\n    {\"name\": \"%s\", \"tee\": \"%s\", \"nodes\": %u, \"jobs\": %llu, "
                 "\"cpu_util\": %.4f, \"mem_util\": %.4f, \"epc_util\": %.4f}",
-                p ? "," : "", c->pools[p].name, sai_tee_name(c->pools[p].tee), c->pools[p].count,
+                p ? "," : "", c->pools[p].name, sai_sched_tee_name(c->pools[p].tee), c->pools[p].count,
                 (unsigned long long)m->pools[p].jobs, m->pools[p].cpu_util, m->pools[p].mem_util,
                 m->pools[p].epc_util);
     }

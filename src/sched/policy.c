@@ -28,12 +28,12 @@ const sai_sched_policy_t *sai_sched_policy_find(const char *name)
     return NULL;
 }
 
-bool sai_sched_tee_allowed(const sai_sched_job_t *j, sai_tee_kind k)
+bool sai_sched_tee_allowed(const sai_sched_job_t *j, sai_sched_tee k)
 {
-    if (k == SAI_TEE_NONE || k >= SAI_TEE_COUNT)
+    if (k == SAI_SCHED_TEE_NONE || k >= SAI_SCHED_TEE_COUNT)
         return false;
-    uint8_t allowed = j->allowed ? j->allowed : SAI_TEE_ANY_CONF;
-    return (allowed & SAI_TEE_BIT(k)) != 0;
+    uint8_t allowed = j->allowed ? j->allowed : SAI_SCHED_TEE_ANY_CONF;
+    return (allowed & SAI_SCHED_TEE_BIT(k)) != 0;
 }
 
 /* A pool offers its TEE to a job when the kind is allowed and, for
@@ -42,9 +42,9 @@ static bool pool_offers_tee(const sai_sched_pool_t *p, const sai_sched_job_t *j)
 {
     if (j->conf == SAI_CONF_NONE || !sai_sched_tee_allowed(j, p->tee))
         return false;
-    if ((p->tee == SAI_TEE_SNP || p->tee == SAI_TEE_TDX) && p->cvm_slots <= 0)
+    if ((p->tee == SAI_SCHED_TEE_SNP || p->tee == SAI_SCHED_TEE_TDX) && p->cvm_slots <= 0)
         return false;
-    if (p->tee == SAI_TEE_SGX && p->epc_mib <= 0)
+    if (p->tee == SAI_SCHED_TEE_SGX && p->epc_mib <= 0)
         return false;
     return true;
 }
@@ -62,9 +62,9 @@ void sai_sched_demand_on(const sai_sched_cluster_t *c, const sai_sched_policy_t 
         return;
     d->cpu += p->pod_cpu_overhead;
     d->mem += p->pod_mem_overhead;
-    if (p->tee == SAI_TEE_SNP || p->tee == SAI_TEE_TDX)
+    if (p->tee == SAI_SCHED_TEE_SNP || p->tee == SAI_SCHED_TEE_TDX)
         d->cvm = 1;
-    if (p->tee == SAI_TEE_SGX) {
+    if (p->tee == SAI_SCHED_TEE_SGX) {
         int64_t want = j->epc_mib > 0 ? j->epc_mib : 1;
         if (pol->epc_hard) {
             /* EPC is an extended resource (sgx.intel.com/epc): reserved, never
@@ -96,7 +96,7 @@ bool sai_sched_pool_eligible(const sai_sched_cluster_t *c, const sai_sched_polic
     sai_sched_demand_t d;
     sai_sched_demand_on(c, pol, pi, j, NULL, &d);
     sai_sched_node_t empty = { (uint32_t)pi, p->cpu_milli, p->mem_mib,
-                               p->tee == SAI_TEE_SGX ? p->epc_mib : 0, p->cvm_slots, 0 };
+                               p->tee == SAI_SCHED_TEE_SGX ? p->epc_mib : 0, p->cvm_slots, 0 };
     return sai_sched_fits(&empty, &d);
 }
 
@@ -109,7 +109,7 @@ double sai_sched_runtime_on(const sai_sched_cluster_t *c, size_t pi, const sai_s
         return rt;
     double f = p->tee_factor > 0 ? p->tee_factor : c->tee_factor[p->tee];
     rt *= f > 0 ? f : 1.0;
-    if (p->tee == SAI_TEE_SGX) {
+    if (p->tee == SAI_SCHED_TEE_SGX) {
         int64_t want = j->epc_mib > 0 ? j->epc_mib : 1;
         int64_t paged = want > d->epc ? want - d->epc : 0;
         if (paged > 0)
@@ -136,7 +136,7 @@ double sai_sched_node_key(const sai_sched_cluster_t *c, const sai_sched_policy_t
     case SAI_PICK_WORST:
         return left;
     case SAI_PICK_EPC_BEST:
-        if (p->tee == SAI_TEE_SGX && p->epc_mib > 0)
+        if (p->tee == SAI_SCHED_TEE_SGX && p->epc_mib > 0)
             return 1.0 - (double)(n->epc_free - d->epc) / (double)p->epc_mib;
         return 1.0 - left;
     case SAI_PICK_FIRST:

@@ -10,10 +10,10 @@
 static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t *j)
 {
     const sai_sched_pool_t *pl = &c->pools[p];
-    bool sgx = pl->tee == SAI_TEE_SGX;
+    bool sgx = pl->tee == SAI_SCHED_TEE_SGX;
     if (j->conf != SAI_CONF_NONE && sai_sched_tee_allowed(j, pl->tee))
         return sgx ? 0 : 1;              /* enclave jobs: SGX first, other TEEs next */
-    return sgx ? 3 : (pl->tee != SAI_TEE_NONE ? 2 : 0);
+    return sgx ? 3 : (pl->tee != SAI_SCHED_TEE_NONE ? 2 : 0);
 }
 
 const sai_sched_policy_t sai_policy_epc_aware = {

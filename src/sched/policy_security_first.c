@@ -8,7 +8,7 @@
 
 static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t *j)
 {
-    bool tee = c->pools[p].tee != SAI_TEE_NONE;
+    bool tee = c->pools[p].tee != SAI_SCHED_TEE_NONE;
     switch (j->conf) {
     case SAI_CONF_REQUIRED:  return 0;          /* eligibility already demands a TEE */
     case SAI_CONF_PREFERRED: return tee && sai_sched_tee_allowed(j, c->pools[p].tee) ? 0 : 1;

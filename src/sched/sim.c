@@ -104,7 +104,7 @@ static bool node_ok(const sim_t *s, uint32_t k)
 {
     const sai_sched_node_t *n = &s->nodes[k];
     const sai_sched_pool_t *p = &s->c->pools[n->pool];
-    int64_t epc_cap = p->tee == SAI_TEE_SGX ? p->epc_mib : 0;
+    int64_t epc_cap = p->tee == SAI_SCHED_TEE_SGX ? p->epc_mib : 0;
     return n->cpu_free >= 0 && n->cpu_free <= p->cpu_milli && n->mem_free >= 0 &&
            n->mem_free <= p->mem_mib && n->epc_free >= 0 && n->epc_free <= epc_cap &&
            n->cvm_free >= 0 && n->cvm_free <= p->cvm_slots;
@@ -167,7 +167,7 @@ static int start(sim_t *s, uint32_t j, uint32_t k, const sai_sched_demand_t *d)
         s->m->violations++;
     if (d->uses_tee)
         s->m->on_tee++;
-    if (d->uses_tee && s->c->pools[p].tee == SAI_TEE_SGX && job->epc_mib > d->epc)
+    if (d->uses_tee && s->c->pools[p].tee == SAI_SCHED_TEE_SGX && job->epc_mib > d->epc)
         s->m->paged++;
     s->pool_cpu_used[p] += d->cpu;
     s->pool_cpu_s[p] += (double)d->cpu * rt;
@@ -305,7 +305,7 @@ int sai_sched_simulate(const sai_sched_cluster_t *c, const sai_sched_workload_t 
             sai_sched_node_t *n = &s.nodes[k];
             n->pool = (uint32_t)p;
             n->cpu_free = pl->cpu_milli; n->mem_free = pl->mem_mib;
-            n->epc_free = pl->tee == SAI_TEE_SGX ? pl->epc_mib : 0;
+            n->epc_free = pl->tee == SAI_SCHED_TEE_SGX ? pl->epc_mib : 0;
             n->cvm_free = pl->cvm_slots;
         }
         if (sai_pool_index_init(&s.idx[p], s.nodes, s.pool_base[p], pl->count, pl, s.pol->pick) != 0) {
@@ -400,7 +400,7 @@ int sai_sched_simulate(const sai_sched_cluster_t *c, const sai_sched_workload_t 
         double n = (double)pl->count;
         m->pools[p].cpu_util = s.pool_cpu_s[p] / ((double)pl->cpu_milli * n * span);
         m->pools[p].mem_util = s.pool_mem_s[p] / ((double)pl->mem_mib * n * span);
-        m->pools[p].epc_util = pl->tee == SAI_TEE_SGX && pl->epc_mib > 0
+        m->pools[p].epc_util = pl->tee == SAI_SCHED_TEE_SGX && pl->epc_mib > 0
                                    ? s.pool_epc_s[p] / ((double)pl->epc_mib * n * span) : 0;
         m->pools[p].jobs = s.pool_jobs[p];
         m->cost_provisioned += pl->cost_per_hour * n * m->makespan / 3600.0;

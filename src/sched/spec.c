@@ -19,33 +19,33 @@
 #define SPEC_MAX_POOLS 256
 #define SPEC_MAX_BYTES (1u << 20)
 
-static const char *const tee_names[SAI_TEE_COUNT] = { "none", "sgx", "sev-snp", "tdx" };
+static const char *const tee_names[SAI_SCHED_TEE_COUNT] = { "none", "sgx", "sev-snp", "tdx" };
 
-const char *sai_tee_name(sai_tee_kind k)
+const char *sai_sched_tee_name(sai_sched_tee k)
 {
-    return k < SAI_TEE_COUNT ? tee_names[k] : "?";
+    return k < SAI_SCHED_TEE_COUNT ? tee_names[k] : "?";
 }
 
-int sai_tee_parse(const char *s, sai_tee_kind *k)
+int sai_sched_tee_parse(const char *s, sai_sched_tee *k)
 {
-    for (int i = 0; i < SAI_TEE_COUNT; i++)
-        if (strcmp(s, tee_names[i]) == 0) { *k = (sai_tee_kind)i; return 0; }
-    if (strcmp(s, "snp") == 0) { *k = SAI_TEE_SNP; return 0; }
+    for (int i = 0; i < SAI_SCHED_TEE_COUNT; i++)
+        if (strcmp(s, tee_names[i]) == 0) { *k = (sai_sched_tee)i; return 0; }
+    if (strcmp(s, "snp") == 0) { *k = SAI_SCHED_TEE_SNP; return 0; }
     return SAI_EINVAL;
 }
 
-uint8_t sai_tee_mask_parse(const char *s)
+uint8_t sai_sched_tee_mask_parse(const char *s)
 {
     uint8_t m = 0;
     char buf[128];
     snprintf(buf, sizeof buf, "%s", s);
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        sai_tee_kind k;
-        if (strcmp(t, "any") == 0) { m |= SAI_TEE_ANY_CONF; continue; }
-        if (sai_tee_parse(t, &k) != 0 || k == SAI_TEE_NONE)
+        sai_sched_tee k;
+        if (strcmp(t, "any") == 0) { m |= SAI_SCHED_TEE_ANY_CONF; continue; }
+        if (sai_sched_tee_parse(t, &k) != 0 || k == SAI_SCHED_TEE_NONE)
             return 0;
-        m |= (uint8_t)SAI_TEE_BIT(k);
+        m |= (uint8_t)SAI_SCHED_TEE_BIT(k);
     }
     return m;
 }
@@ -53,10 +53,10 @@ uint8_t sai_tee_mask_parse(const char *s)
 void sai_sched_spec_init(sai_sched_spec_t *s)
 {
     memset(s, 0, sizeof *s);
-    s->cluster.tee_factor[SAI_TEE_NONE] = 1.0;
-    s->cluster.tee_factor[SAI_TEE_SGX] = SAI_SCHED_SGX_FACTOR_DEFAULT;
-    s->cluster.tee_factor[SAI_TEE_SNP] = SAI_SCHED_SNP_FACTOR_DEFAULT;
-    s->cluster.tee_factor[SAI_TEE_TDX] = SAI_SCHED_TDX_FACTOR_DEFAULT;
+    s->cluster.tee_factor[SAI_SCHED_TEE_NONE] = 1.0;
+    s->cluster.tee_factor[SAI_SCHED_TEE_SGX] = SAI_SCHED_SGX_FACTOR_DEFAULT;
+    s->cluster.tee_factor[SAI_SCHED_TEE_SNP] = SAI_SCHED_SNP_FACTOR_DEFAULT;
+    s->cluster.tee_factor[SAI_SCHED_TEE_TDX] = SAI_SCHED_TDX_FACTOR_DEFAULT;
     s->cluster.sgx_paging_factor = SAI_SCHED_SGX_PAGING_FACTOR;
     s->cluster.sgx_start_s = SAI_SCHED_SGX_START_S;
     s->cluster.sgx_start_ms_mib = SAI_SCHED_SGX_START_MS_MIB;
@@ -144,14 +144,14 @@ static int get_mask(ctx_t *x, const yaml_node_t *n, uint8_t *out)
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
             const yaml_node_t *e = yaml_document_get_node(x->doc, *it);
             const char *s = scalar(e);
-            uint8_t b = s ? sai_tee_mask_parse(s) : 0;
+            uint8_t b = s ? sai_sched_tee_mask_parse(s) : 0;
             if (b == 0)
                 return fail(x, e, "expected sgx, sev-snp or tdx", NULL);
             m |= b;
         }
     } else {
         const char *s = scalar(n);
-        m = s ? sai_tee_mask_parse(s) : 0;
+        m = s ? sai_sched_tee_mask_parse(s) : 0;
     }
     if (m == 0)
         return fail(x, n, "expected a list of TEE kinds (sgx, sev-snp, tdx)", NULL);
@@ -198,7 +198,7 @@ static int parse_pool(ctx_t *x, const yaml_node_t *n, size_t idx, sai_sched_pool
             have_mem = true;
         } else if (!strcmp(key, "tee")) {
             const char *s = scalar(v);
-            if (!s || sai_tee_parse(s, &p->tee) != 0)
+            if (!s || sai_sched_tee_parse(s, &p->tee) != 0)
                 return fail(x, v, "expected none, sgx, sev-snp or tdx, got ", s ? s : "?");
         } else if (!strcmp(key, "epc_mib")) {
             /* fractional MiB (Vaucher's 93.5) rounds down to whole MiB */
@@ -238,11 +238,11 @@ static int parse_pool(ctx_t *x, const yaml_node_t *n, size_t idx, sai_sched_pool
         return fail(x, n, "a pool needs count, cpu_milli and memory_mib", NULL);
     if (p->name[0] == '\0')
         snprintf(p->name, sizeof p->name, "pool%zu", idx);
-    if (p->tee == SAI_TEE_SGX && p->epc_mib <= 0)
+    if (p->tee == SAI_SCHED_TEE_SGX && p->epc_mib <= 0)
         return fail(x, n, "an sgx pool needs epc_mib > 0", NULL);
-    if (p->tee != SAI_TEE_SGX && p->epc_mib != 0)
+    if (p->tee != SAI_SCHED_TEE_SGX && p->epc_mib != 0)
         return fail(x, n, "epc_mib only applies to tee: sgx", NULL);
-    if ((p->tee == SAI_TEE_SNP || p->tee == SAI_TEE_TDX) && p->cvm_slots <= 0)
+    if ((p->tee == SAI_SCHED_TEE_SNP || p->tee == SAI_SCHED_TEE_TDX) && p->cvm_slots <= 0)
         return fail(x, n, "a sev-snp or tdx pool needs cvm_slots > 0", NULL);
     return 0;
 }
@@ -257,9 +257,9 @@ static int parse_tee(ctx_t *x, const yaml_node_t *n, sai_sched_cluster_t *c)
     FOR_PAIRS(x, n, key, v) {
         double dv;
         snprintf(x->path, sizeof x->path, "tee.%.64s", key);
-        if (!strcmp(key, "sgx_factor")) { if ((rc = get_double(x, v, 1, 100, &c->tee_factor[SAI_TEE_SGX]))) return rc; }
-        else if (!strcmp(key, "sev_snp_factor")) { if ((rc = get_double(x, v, 1, 100, &c->tee_factor[SAI_TEE_SNP]))) return rc; }
-        else if (!strcmp(key, "tdx_factor")) { if ((rc = get_double(x, v, 1, 100, &c->tee_factor[SAI_TEE_TDX]))) return rc; }
+        if (!strcmp(key, "sgx_factor")) { if ((rc = get_double(x, v, 1, 100, &c->tee_factor[SAI_SCHED_TEE_SGX]))) return rc; }
+        else if (!strcmp(key, "sev_snp_factor")) { if ((rc = get_double(x, v, 1, 100, &c->tee_factor[SAI_SCHED_TEE_SNP]))) return rc; }
+        else if (!strcmp(key, "tdx_factor")) { if ((rc = get_double(x, v, 1, 100, &c->tee_factor[SAI_SCHED_TEE_TDX]))) return rc; }
         else if (!strcmp(key, "sgx_paging_factor")) { if ((rc = get_double(x, v, 1, 1000, &c->sgx_paging_factor))) return rc; }
         else if (!strcmp(key, "sgx_start_ms")) { if ((rc = get_double(x, v, 0, 1e6, &dv))) return rc; c->sgx_start_s = dv / 1000.0; }
         else if (!strcmp(key, "sgx_start_ms_per_mib")) { if ((rc = get_double(x, v, 0, 1e6, &c->sgx_start_ms_mib))) return rc; }

@@ -35,7 +35,7 @@ void sai_sched_trace_defaults(sai_sched_trace_opts_t *o)
     o->compress = 1.0;
     o->demand_scale = 1.0;
     o->conf_fraction = 0.25;
-    o->allowed = SAI_TEE_ANY_CONF;
+    o->allowed = SAI_SCHED_TEE_ANY_CONF;
     o->epc_per_gib = 2.0;
     o->epc_max = 256;
 }

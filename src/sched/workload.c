@@ -109,7 +109,7 @@ void sai_sched_synth_defaults(sai_sched_synth_opts_t *o)
     o->epc_min = 8; o->epc_max = 128;
     o->conf_fraction = 0.25;
     o->pref_fraction = 0.0;
-    o->allowed = SAI_TEE_ANY_CONF;
+    o->allowed = SAI_SCHED_TEE_ANY_CONF;
 }
 
 int sai_sched_synth_generate(const sai_sched_synth_opts_t *o, sai_sched_workload_t *w,

@@ -128,3 +128,26 @@ static int sim_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 const sai_tee_backend sai_tee_backend_sim = {
     SAI_TEE_SIM, "sim", sim_open, sim_close, sim_measure, sim_get_evidence, sim_derive,
 };
+
+int sai_sim_launch_claims(sai_tee *t, uint8_t measurement[48], uint8_t host_data[32], bool *insecure_dev,
+                          sai_error *err)
+{
+    if (t == NULL || t->be != &sai_tee_backend_sim)
+        return sai_error_set(err, SAI_EUNSUPP, "launch claims: not a sim TEE");
+    sim_state *s = t->priv;
+    static const uint8_t zero[64];
+    uint8_t *resp = NULL;
+    size_t n = 0;
+    int rc = sai_psp_call(s->fd, SAI_PSP_GET_REPORT, zero, 64, &resp, &n, err);
+    if (rc != 0)
+        return rc;
+    if (n < SAI_SNP_REPORT_LEN) {
+        free(resp);
+        return sai_error_set(err, SAI_EFORMAT, "sim PSP returned a short report");
+    }
+    memcpy(measurement, resp + 0x90, 48);
+    memcpy(host_data, resp + 0xC0, 32);
+    *insecure_dev = memcmp(resp + 0x10, SAI_SIM_INSECURE_DEV_MARK, sizeof SAI_SIM_INSECURE_DEV_MARK - 1) == 0;
+    free(resp);
+    return 0;
+}

@@ -116,17 +116,6 @@ int sai_psp_call(int fd, uint32_t type, const void *body, size_t body_len,
 
 /* ---- the signer (child) ------------------------------------------------------ */
 
-typedef struct signer {
-    sai_ec_key      *vcek;
-    uint8_t          seal_root[32];
-    uint8_t          measurement[48];
-    uint8_t          host_data[32];   /* set by the launcher, zeros if none */
-    uint8_t          report_id[32];
-    sai_sim_identity id;
-    char            *chain;      /* vcek.pem + ask.pem + ark.pem */
-    size_t           chain_len;
-} signer;
-
 static int load_text(char **out, size_t *len, const char *dir, const char *name, sai_error *err)
 {
     char path[4200];
@@ -137,7 +126,7 @@ static int load_text(char **out, size_t *len, const char *dir, const char *name,
     return rc;
 }
 
-static int signer_load(signer *s, const char *dir, sai_error *err)
+int sai_sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err)
 {
     char *pem = NULL, *a = NULL, *b = NULL, *c = NULL;
     size_t len = 0, la, lb, lc;
@@ -182,7 +171,7 @@ out:
     return rc;
 }
 
-static void build_report(const signer *s, uint8_t rep[SAI_SNP_REPORT_LEN],
+static void build_report(const sai_sim_signer *s, uint8_t rep[SAI_SNP_REPORT_LEN],
                          const uint8_t report_data[64])
 {
     memset(rep, 0, SAI_SNP_REPORT_LEN);
@@ -194,6 +183,8 @@ static void build_report(const signer *s, uint8_t rep[SAI_SNP_REPORT_LEN],
     put64(rep + 0x38, s->id.tcb_raw);      /* current_tcb */
     put64(rep + 0x40, 0x1);                /* platform_info: SMT enabled */
     put32(rep + 0x48, 0);                  /* signer_info: VCEK */
+    if (s->insecure_dev)                   /* family_id: who launched (docs/threat-model.md) */
+        memcpy(rep + 0x10, SAI_SIM_INSECURE_DEV_MARK, sizeof SAI_SIM_INSECURE_DEV_MARK - 1);
     memcpy(rep + 0x50, report_data, 64);
     memcpy(rep + 0x90, s->measurement, 48);
     memcpy(rep + 0xC0, s->host_data, 32);   /* HOST_DATA: the launcher's, never the guest's */
@@ -207,7 +198,7 @@ static void build_report(const signer *s, uint8_t rep[SAI_SNP_REPORT_LEN],
     put64(rep + 0x1F0, s->id.tcb_raw);     /* launch_tcb */
 }
 
-static int sign_report(const signer *s, uint8_t rep[SAI_SNP_REPORT_LEN])
+static int sign_report(const sai_sim_signer *s, uint8_t rep[SAI_SNP_REPORT_LEN])
 {
     uint8_t sig[SAI_P384_SIG_LEN];
     if (sai_ecdsa_sign(s->vcek, sig, rep, SAI_SNP_SIGNED_LEN, NULL) != 0)
@@ -233,61 +224,63 @@ static int reply_err(int fd, int code, const char *msg)
     return reply(fd, code, msg, strlen(msg));
 }
 
-static void signer_serve(signer *s, int fd)
+int sai_sim_signer_handle(const sai_sim_signer *s, int fd)
 {
     uint8_t hdr[12], body[SAI_PSP_REQ_MAX];
-    for (;;) {
-        if (read_all(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
-            return;
-        uint32_t type = get32(hdr + 4), n = get32(hdr + 8);
-        if (n > sizeof body || read_all(fd, body, n) != 0)
-            return;   /* a malformed message ends the session */
-        if (type == SAI_PSP_GET_REPORT) {
-            if (n != 64) {
-                reply_err(fd, SAI_EINVAL, "report data must be 64 bytes");
-                return;
-            }
-            size_t total = SAI_SNP_REPORT_LEN + s->chain_len;
-            uint8_t *out = malloc(total);
-            if (out == NULL)
-                return;
-            build_report(s, out, body);
-            if (sign_report(s, out) != 0) {
-                free(out);
-                reply_err(fd, SAI_ECRYPTO, "signing failed");
-                return;
-            }
-            memcpy(out + SAI_SNP_REPORT_LEN, s->chain, s->chain_len);
-            int rc = reply(fd, 0, out, total);
-            free(out);
-            if (rc != 0)
-                return;
-        } else if (type == SAI_PSP_DERIVE_KEY) {
-            static const char label[] = "secureai/sim/seal/v1";
-            uint8_t info[sizeof label - 1 + 256], key[32];
-            if (n > 256) {
-                reply_err(fd, SAI_EINVAL, "context longer than 256 bytes");
-                return;
-            }
-            memcpy(info, label, sizeof label - 1);
-            memcpy(info + sizeof label - 1, body, n);
-            if (sai_hkdf_sha256(key, 32, s->seal_root, 32, s->measurement, 48,
-                                info, sizeof label - 1 + n, NULL) != 0) {
-                reply_err(fd, SAI_ECRYPTO, "key derivation failed");
-                return;
-            }
-            int rc = reply(fd, 0, key, 32);
-            sai_wipe(key, sizeof key);
-            if (rc != 0)
-                return;
-        } else if (type == SAI_PSP_MEASURE) {
-            if (reply(fd, 0, s->measurement, 48) != 0)
-                return;
-        } else {
-            reply_err(fd, SAI_EINVAL, "unknown request");
-            return;
+    if (read_all(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
+        return -1;
+    uint32_t type = get32(hdr + 4), n = get32(hdr + 8);
+    if (n > sizeof body || read_all(fd, body, n) != 0)
+        return -1;   /* a malformed message ends the session */
+    if (type == SAI_PSP_GET_REPORT) {
+        if (n != 64) {
+            reply_err(fd, SAI_EINVAL, "report data must be 64 bytes");
+            return -1;
         }
+        size_t total = SAI_SNP_REPORT_LEN + s->chain_len;
+        uint8_t *out = malloc(total);
+        if (out == NULL)
+            return -1;
+        build_report(s, out, body);
+        if (sign_report(s, out) != 0) {
+            free(out);
+            reply_err(fd, SAI_ECRYPTO, "signing failed");
+            return -1;
+        }
+        memcpy(out + SAI_SNP_REPORT_LEN, s->chain, s->chain_len);
+        int rc = reply(fd, 0, out, total);
+        free(out);
+        return rc;
     }
+    if (type == SAI_PSP_DERIVE_KEY) {
+        static const char label[] = "secureai/sim/seal/v1";
+        uint8_t info[sizeof label - 1 + 256], key[32];
+        if (n > 256) {
+            reply_err(fd, SAI_EINVAL, "context longer than 256 bytes");
+            return -1;
+        }
+        memcpy(info, label, sizeof label - 1);
+        memcpy(info + sizeof label - 1, body, n);
+        if (sai_hkdf_sha256(key, 32, s->seal_root, 32, s->measurement, 48, info, sizeof label - 1 + n, NULL) != 0) {
+            reply_err(fd, SAI_ECRYPTO, "key derivation failed");
+            return -1;
+        }
+        int rc = reply(fd, 0, key, 32);
+        sai_wipe(key, sizeof key);
+        return rc;
+    }
+    if (type == SAI_PSP_MEASURE)
+        return reply(fd, 0, s->measurement, 48);
+    reply_err(fd, SAI_EINVAL, "unknown request");
+    return -1;
+}
+
+void sai_sim_signer_clear(sai_sim_signer *s)
+{
+    sai_wipe(s->seal_root, sizeof s->seal_root);
+    sai_ec_free(s->vcek);
+    free(s->chain);
+    memset(s, 0, sizeof *s);
 }
 
 /* Close every descriptor above stderr except a and b. */
@@ -346,8 +339,9 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
         prctl(PR_SET_DUMPABLE, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         signal(SIGPIPE, SIG_IGN);
-        signer s;
+        sai_sim_signer s;
         memset(&s, 0, sizeof s);
+        s.insecure_dev = true;   /* launched by the user, not by the platform service */
         memcpy(s.measurement, measurement, 48);
         if (host_data != NULL)
             memcpy(s.host_data, host_data, sizeof s.host_data);
@@ -355,7 +349,7 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
         sai_error_clear(&e);
         int lrc = sai_random_bytes(s.report_id, sizeof s.report_id, &e);
         if (lrc == 0)
-            lrc = signer_load(&s, dir, &e);
+            lrc = sai_sim_signer_load(&s, dir, &e);
         char msg[SAI_ERROR_MAX + 1];
         msg[0] = lrc == 0 ? 'K' : 'E';
         size_t ml = 1;
@@ -367,9 +361,9 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
         (void)write_all(hp[1], msg, ml);
         close(hp[1]);
         if (lrc == 0)
-            signer_serve(&s, sv[1]);
-        sai_wipe(s.seal_root, sizeof s.seal_root);
-        sai_ec_free(s.vcek);
+            while (sai_sim_signer_handle(&s, sv[1]) == 0)
+                ;
+        sai_sim_signer_clear(&s);
         _exit(lrc == 0 ? 0 : 1);
     }
     close(sv[1]);

@@ -2,6 +2,9 @@
 #ifndef SAI_TEE_INT_H
 #define SAI_TEE_INT_H
 
+#include <stdbool.h>
+
+#include "secureai/crypto.h"
 #include "secureai/tee.h"
 
 /* Join root + path into out (cap bytes); root may be NULL/"". */
@@ -26,5 +29,29 @@ int sai_sim_identity_load(sai_sim_identity *id, const char *dir, sai_error *err)
 /* Client side: one request, one response (*resp malloc'ed). */
 int sai_psp_call(int fd, uint32_t type, const void *body, size_t body_len,
                  uint8_t **resp, size_t *resp_len, sai_error *err);
+
+/* The signer: the platform keys and what the platform recorded at launch.
+ * Only the sim PSP process (self-launch, insecure-dev) or the platform
+ * service's launch monitor (sim_service.c) ever holds one. */
+typedef struct sai_sim_signer {
+    sai_ec_key      *vcek;
+    uint8_t          seal_root[32];
+    uint8_t          measurement[48];
+    uint8_t          host_data[32];   /* set by the launcher, zeros if none */
+    uint8_t          report_id[32];
+    bool             insecure_dev;    /* not launched by the platform service */
+    sai_sim_identity id;
+    char            *chain;           /* vcek.pem + ask.pem + ark.pem */
+    size_t           chain_len;
+} sai_sim_signer;
+
+/* Reports of enclaves the platform service did not launch carry this in
+ * FAMILY_ID (offset 0x10): the launcher held the platform key. */
+#define SAI_SIM_INSECURE_DEV_MARK "INSECURE-DEV"
+
+int  sai_sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err);
+/* Serve one PSP request on fd; 0 = go on, -1 = the session is over. */
+int  sai_sim_signer_handle(const sai_sim_signer *s, int fd);
+void sai_sim_signer_clear(sai_sim_signer *s);
 
 #endif

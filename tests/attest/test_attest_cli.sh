@@ -4,7 +4,7 @@
 # --at, tokens), raw SNP vectors, inspect-evidence. TDX/SGX: test_dcap_cli.sh.
 set -u
 . "$(dirname "$0")/cli_common.sh"
-V=${SAI_SHARED_DIR:?}/vectors/sev-snp
+V=${SAI_TEST_DATA_DIR:?}/vectors/sev-snp
 
 export SECUREAI_PLATFORM_DIR="$T/plat"
 expect 0 "platform init" "$CLI" platform init

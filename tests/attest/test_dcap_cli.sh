@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_dcap_cli.sh — TDX, SGX and RA-TLS evidence through the one verifier
 # (`secureai verify-evidence`, the same YAML policy as SEV-SNP): every
-# verifying Intel vector of ../shared/vectors verifies at a time inside its
+# verifying Intel vector of tests/data/vectors verifies at a time inside its
 # validity with the README's field values; the negative vectors are refused
 # for the stated reason; one passing and one failing case per policy rule on
 # real TDX/SGX results; attest --tee tdx|sgx envelopes (fake configfs-tsm /
@@ -9,7 +9,7 @@
 # inspect-evidence prints the quote fields.
 set -u
 . "$(dirname "$0")/cli_common.sh"
-V=${SAI_SHARED_DIR:?}/vectors
+V=${SAI_TEST_DATA_DIR:?}/vectors
 has()  { # has DESC REGEX FILE
     grep -q -- "$2" "$3" && ok "$1" || { bad "$1 (no /$2/ in $3)"; head -c 600 "$3"; echo; }
 }

@@ -1,9 +1,9 @@
 /* test_snp_vectors.c — real SEV-SNP evidence from AMD hardware
- * (../shared/vectors/sev-snp, see its README): every vector verifies at a
- * time inside its validity with the README's field values; every negative
+ * (tests/data/vectors/sev-snp, see its README): every vector verifies at a
+ * time inside its validity with the field values its origin asserts; every negative
  * case is refused for the stated reason; a flipped byte in the signed
  * region, the signature or the certificate is refused. Vectors are read
- * from SAI_SHARED_DIR at run time, never copied into the repository. */
+ * from SAI_TEST_DATA_DIR (tests/data) at run time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,7 +89,7 @@ static uint8_t *load(const char *name, size_t *len)
     char path[1024];
     uint8_t *buf = NULL;
     sai_error err;
-    snprintf(path, sizeof path, "%s/vectors/sev-snp/%s", SAI_SHARED_DIR, name);
+    snprintf(path, sizeof path, "%s/vectors/sev-snp/%s", SAI_TEST_DATA_DIR, name);
     if (sai_read_file(path, 1 << 20, &buf, len, &err) != 0)
         fail_msg("cannot read vector %s: %s", path, err.msg);
     return buf;

@@ -1,7 +1,7 @@
 /*
  * test_dcap.c — the DCAP verifier against the real TDX/SGX quotes and RA-TLS
- * certificates in SAI_SHARED_DIR/vectors (never copied into the repo): every
- * vector the vectors README marks as verifying verifies at a time inside its
+ * certificates in SAI_TEST_DATA_DIR/vectors (tests/data/vectors): every
+ * vector the vectors collection marks as verifying verifies at a time inside its
  * validity, with the README's field values; every negative vector is refused
  * for the stated reason; with collateral the stated TCB status; and for every
  * verifying vector a flipped byte in the signed region, the signature and the
@@ -25,7 +25,7 @@
 #include "secureai/dcap.h"
 #include "secureai/util.h"
 
-#define V SAI_SHARED_DIR "/vectors/"
+#define V SAI_TEST_DATA_DIR "/vectors/"
 
 /* GCC 12+ reports a false dangling-pointer through load() once inlined. */
 #pragma GCC diagnostic ignored "-Wpragmas"
@@ -648,7 +648,7 @@ static void test_chain_substitutions_refused(void **state)
 
     /* leaf + intermediate + a foreign self-signed root (AMD's ARK) */
     size_t an;
-    uint8_t *amd = load(SAI_SHARED_DIR "/vectors/sev-snp/amd_ask_ark_milan.pem", &an);
+    uint8_t *amd = load(V "sev-snp/amd_ask_ark_milan.pem", &an);
     size_t ark_off = (size_t)(strstr((char *)amd + 10, "-----BEGIN CERTIFICATE-----") - (char *)amd);
     size_t keep = (size_t)(third - pem);
     char *swapped = malloc(keep + an - ark_off + 1);

@@ -9,28 +9,32 @@
 #                           allow_simulated, attestation_policy att.yaml);
 #                           E2E_M (measurement), E2E_DSID (dataset identity).
 #                           Returns 77 (skip) when the dataset is missing.
-#   e2e_cleanup          stops the KBS.
-# Needs SAI_CLI and SAI_SOURCE_DIR; sets SECUREAI_PLATFORM_DIR=DIR/plat.
+#                        The enclave is launched by a platform service of
+#                        the test's own (tests/helpers/platform.sh, root),
+#                        whose platform directory is DIR/plat/platform.
+#   e2e_cleanup          stops the KBS and the platform service.
+# Needs SAI_CLI and SAI_SOURCE_DIR.
+. "${SAI_SOURCE_DIR:?}/tests/helpers/platform.sh"
 E2E_KBS_PID=
 e2e_cleanup() {
     if [ -n "$E2E_KBS_PID" ]; then kill "$E2E_KBS_PID" 2>/dev/null; wait "$E2E_KBS_PID" 2>/dev/null; fi
     E2E_KBS_PID=
+    sai_platform_stop
 }
 
 e2e_tiny_run() {
     local d=$1 cli=${SAI_CLI:?} src=${SAI_SOURCE_DIR:?} fm=/usr/share/datasets/fashion-mnist
     [ -f "$fm/train-images-idx3-ubyte.gz" ] || { echo "skip: $fm missing"; return 77; }
-    export SECUREAI_PLATFORM_DIR="$d/plat"
-    mkdir -p "$d" && (
+    sai_platform_can_run || { echo "SKIP: enclaves are launched by the platform service, which needs root"; return 77; }
+    mkdir -p "$d" && chmod 755 "$d" && sai_platform_start "$cli" "$d/plat" || { echo "e2e_tiny_run: platform service"; return 1; }
+    (
         cd "$d" || exit 1
         /usr/bin/python3 "$src/tests/pipeline/mkidx.py" "$fm" plain 256 128 >/dev/null || exit 1
-        "$cli" platform init >/dev/null 2>&1 || exit 1
         "$cli" keygen --out data.key >/dev/null 2>&1 && "$cli" keygen --out model.key >/dev/null 2>&1 || exit 1
         "$cli" seal --key data.key plain sealed >seal.out 2>&1 || exit 1
     ) || { echo "e2e_tiny_run: set-up failed"; return 1; }
     E2E_DSID=$(sed -n 's/^dataset id: sha256:\([0-9a-f]\{64\}\)$/\1/p' "$d/seal.out")
-    local fp
-    fp=$("$cli" platform info | awk '/^sim_ark_sha256/ {print $2}')
+    local fp=$SAI_PLATFORM_FP
     printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$fp" > "$d/att.yaml"
     "$cli" kbs serve --data-dir "$d/kbsd" --insecure-http --port 0 --port-file "$d/port" \
         --attestation-policy "$d/att.yaml" --quiet >"$d/kbs.log" 2>&1 &

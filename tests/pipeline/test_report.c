@@ -115,6 +115,7 @@ static void test_renders_facts(void **state)
     assert_non_null(strstr(html, "VERIFIED</span>: the provenance statement"));
     assert_non_null(strstr(html, SAI_PROVENANCE_SIM_TEXT));
     assert_non_null(strstr(html, "software isolation only"));
+    assert_non_null(strstr(html, "no hardware memory protection"));
     assert_non_null(strstr(html, "0.9123"));
     assert_non_null(strstr(html, "4321.5"));
     assert_non_null(strstr(html, "9876.5"));

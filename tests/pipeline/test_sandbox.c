@@ -2,7 +2,12 @@
  * test_sandbox.c — each hardening step of the sim enclave, shown to hold in
  * a child process after sai_sandbox_harden:
  *   not dumpable + no core dumps + no capabilities + no_new_privs + seccomp
- *     (read back from /proc/self/status through a descriptor opened before);
+ *     (read back from /proc/self/status through a descriptor opened before):
+ *     the effective, permitted, inheritable and ambient sets are empty for
+ *     every caller; the bounding set is empty too when the caller could
+ *     drop it (root, or any process holding CAP_SETPCAP); an unprivileged
+ *     caller cannot shrink its bounding set, and no_new_privs (plus the
+ *     execve kill) is what keeps it from ever regaining what it names;
  *   open/openat fail with EACCES, an inherited descriptor still reads;
  *   AF_UNIX sockets, re-enabling dumping and raising RLIMIT_CORE are refused;
  *   execve kills the process with SIGSYS;
@@ -16,6 +21,7 @@
 #include <linux/capability.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,11 +68,34 @@ static long status_field(int fd, const char *name)
     return strtol(p, NULL, 10);
 }
 
+/* A capability set of /proc/self/status (hex), or -1 when it is absent. */
+static int status_caps(int fd, const char *name, unsigned long long *out)
+{
+    char buf[8192];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *p = strstr(buf, name);
+    if (p == NULL)
+        return -1;
+    char *end;
+    errno = 0;
+    *out = strtoull(p + strlen(name), &end, 16);
+    return errno == 0 && end != p + strlen(name) && *end == '\n' ? 0 : -1;
+}
+
 static int child_status(void)
 {
     int fd = open("/proc/self/status", O_RDONLY);
     if (fd < 0)
         return 90;
+    /* Only a process with CAP_SETPCAP can shrink its bounding set; root
+     * must always be able to (a root without it is a failure here too). */
+    unsigned long long eff0;
+    if (status_caps(fd, "CapEff:", &eff0) != 0)
+        return 93;
+    bool can_drop_bounding = geteuid() == 0 || (eff0 >> CAP_SETPCAP & 1);
     sai_sandbox_status st;
     sai_error err = {0};
     if (sai_sandbox_harden(&st, &err) != 0)
@@ -82,8 +111,17 @@ static int child_status(void)
         return 3;
     if (status_field(fd, "NoNewPrivs:") != 1)
         return 4;
-    if (status_field(fd, "CapEff:") != 0 || status_field(fd, "CapPrm:") != 0 || status_field(fd, "CapBnd:") != 0)
-        return 5;
+    static const char *const cleared[] = {"CapEff:", "CapPrm:", "CapInh:", "CapAmb:"};
+    for (size_t i = 0; i < sizeof cleared / sizeof cleared[0]; i++) {
+        unsigned long long v;
+        if (status_caps(fd, cleared[i], &v) != 0 || v != 0)
+            return 5;
+    }
+    unsigned long long bnd;
+    if (status_caps(fd, "CapBnd:", &bnd) != 0)
+        return 6;
+    if (can_drop_bounding && bnd != 0)
+        return 7;
     return 0;
 }
 

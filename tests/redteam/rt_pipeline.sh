@@ -6,15 +6,11 @@
 set -u
 CLI=${SAI_CLI:?}
 SRC=${SAI_SOURCE_DIR:?}
-if [ ! -f "$SRC/tests/redteam/rt_common.sh" ]; then
-    echo "skip: tests/redteam/rt_common.sh (the red-team framework) is not in this tree yet"
-    exit 0
-fi
 . "$SRC/tests/redteam/rt_common.sh"
 . "$SRC/tests/pipeline/e2e_common.sh"
 rt_require_root_or_skip
-WEAK=${SAI_CLI_WEAK:-}
-[ -n "$WEAK" ] && [ -x "$WEAK" ] || { echo "FAIL: SAI_CLI_WEAK (the weakened test build) is not set"; exit 1; }
+rt_weak_available || { echo "SKIP: no weakened build (secureai-weak) in this configuration"; exit 77; }
+WEAK=$SAI_CLI_WEAK
 T=$(mktemp -d /tmp/sai-rt-pipe.XXXXXX)
 trap 'e2e_cleanup; rm -rf "$T"' EXIT
 fails=0

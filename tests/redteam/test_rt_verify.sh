@@ -67,7 +67,7 @@ subprocess.run(["openssl", "ecparam", "-name", "secp384r1", "-genkey", "-noout",
 der = subprocess.run(["openssl", "ec", "-in", k, "-pubout", "-outform", "DER"], capture_output=True, check=True).stdout
 point = der[-97:]
 rd = hashlib.sha512(b"secureai/v1/provenance\0" + point).hexdigest()
-subprocess.run([cli, "attest", "--tee", "sim", "--report-data", rd, "--platform-dir", d + "/plat",
+subprocess.run([cli, "attest", "--tee", "sim", "--report-data", rd, "--platform-dir", d + "/plat/platform",
                 "--spec", d + "/spec.yaml", "--out", d + "/fmt-ev.json"], check=True)
 ev = open(d + "/fmt-ev.json", "rb").read()
 rep = base64.urlsafe_b64decode(json.loads(ev)["report"] + "==")
@@ -88,14 +88,24 @@ env["payload"] = base64.urlsafe_b64encode(body).decode().rstrip("=")
 env["signatures"][0]["sig"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
 json.dump(env, open(d + "/fmt-stmt.json", "w"))
 ds = json.load(open(d + "/verify.json"))["dataset_identity"]
+# `secureai attest` straight from the platform directory is an insecure-dev
+# launch (the sim PSP marks its FAMILY_ID), so the policy must admit that.
+json.dump({"measurement": meas, "dataset_identity": ds, "allow_simulated": True, "allow_insecure_dev": True,
+           "attestation_policy": "att.yaml"}, open(d + "/fmt-policy.json", "w"))
 json.dump({"measurement": meas, "dataset_identity": ds, "allow_simulated": True, "attestation_policy": "att.yaml"},
-          open(d + "/fmt-policy.json", "w"))
+          open(d + "/fmt-policy-strict.json", "w"))
 PY
 chmod a+r "$T"/fmt-*.json 2>/dev/null
 expect_refused "evidence.format chosen by the host" "the statement says format 'sev-snp' but the evidence is 'secureai-evidence/v1:sim'" \
     V "$CLI" "$T/fmt-policy.json" "$T/fmt-stmt.json"
 expect_accepted "evidence_format off: the host-chosen format is accepted (attack works)" \
     Vw evidence_format "$T/fmt-policy.json" "$T/fmt-stmt.json"
+as_attacker env SAI_WEAKEN=evidence_format "$WEAK" verify "$T/out/model.sealed" --provenance "$T/fmt-stmt.json" \
+    --policy "$T/fmt-policy.json"
+grep -q "INSECURE-DEV: the launcher held the platform key; nothing is proven" "$A/.o" \
+    && ok "verify of insecure-dev evidence prints the INSECURE-DEV line" || bad "no INSECURE-DEV line"
+expect_refused "insecure-dev evidence without allow_insecure_dev" "insecure-dev: INSECURE-DEV" \
+    Vw evidence_format "$T/fmt-policy-strict.json" "$T/fmt-stmt.json"
 
 # ---- freshness: an old statement replayed ---------------------------------------------
 later=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)

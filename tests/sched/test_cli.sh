@@ -4,8 +4,7 @@
 # errors that name the line and field, the Vaucher scenario's qualitative
 # findings on a small slice of the real Alibaba trace.
 set -euo pipefail
-: "${SAI_CLI:?}" "${SAI_SOURCE_DIR:?}" "${SAI_SHARED_DIR:?}"
-export SAI_SHARED_DIR
+: "${SAI_CLI:?}" "${SAI_SOURCE_DIR:?}"
 ex="$SAI_SOURCE_DIR/examples/scheduling"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 pass=0; fail=0

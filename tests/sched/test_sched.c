@@ -73,11 +73,11 @@ static void test_spec_parses_pools(void **state)
     load_mixed(&s);
     assert_int_equal(s.cluster.npools, 3);
     assert_int_equal(sai_sched_cluster_nodes(&s.cluster), 8);
-    assert_int_equal(s.cluster.pools[1].tee, SAI_TEE_SGX);
+    assert_int_equal(s.cluster.pools[1].tee, SAI_SCHED_TEE_SGX);
     assert_int_equal(s.cluster.pools[1].epc_mib, 93);
     assert_int_equal(s.cluster.pools[2].pod_cpu_overhead, 1000);
-    assert_true(fabs(s.cluster.tee_factor[SAI_TEE_SGX] - 1.25) < 1e-9);
-    assert_true(fabs(s.cluster.tee_factor[SAI_TEE_SNP] - 1.17) < 1e-9);
+    assert_true(fabs(s.cluster.tee_factor[SAI_SCHED_TEE_SGX] - 1.25) < 1e-9);
+    assert_true(fabs(s.cluster.tee_factor[SAI_SCHED_TEE_SNP] - 1.17) < 1e-9);
     sai_sched_spec_free(&s);
 }
 
@@ -116,7 +116,7 @@ static void test_spec_errors_name_line_and_field(void **state)
 static void test_index_matches_scan(void **state)
 {
     (void)state;
-    sai_sched_pool_t p = { "p", 37, 16000, 65536, SAI_TEE_SGX, 128, 8, 0, 0, 1, 1, 0 };
+    sai_sched_pool_t p = { "p", 37, 16000, 65536, SAI_SCHED_TEE_SGX, 128, 8, 0, 0, 1, 1, 0 };
     sai_sched_node_t nodes[37];
     uint64_t r = 12345;
     for (int pick = SAI_PICK_FIRST; pick <= SAI_PICK_EPC_BEST; pick++) {
@@ -263,7 +263,7 @@ static void test_runtime_model(void **state)
     sai_sched_spec_t s;
     load_mixed(&s);
     const sai_sched_policy_t *pol = sai_sched_policy_find("binpack");
-    sai_sched_job_t j = { 0, 0, 100.0, 1000, 1024, 64, SAI_CONF_REQUIRED, SAI_TEE_ANY_CONF, 0 };
+    sai_sched_job_t j = { 0, 0, 100.0, 1000, 1024, 64, SAI_CONF_REQUIRED, SAI_SCHED_TEE_ANY_CONF, 0 };
     sai_sched_demand_t d;
     sai_sched_node_t sgx = { 1, 8000, 16384, 93, 0, 0 };
     sai_sched_demand_on(&s.cluster, pol, 1, &j, &sgx, &d);
@@ -316,10 +316,10 @@ static void test_security_first_keeps_tee_nodes_free(void **state)
 static void test_alibaba_trace_slice(void **state)
 {
     (void)state;
-    const char *shared = getenv("SAI_SHARED_DIR") ? getenv("SAI_SHARED_DIR") : SAI_SHARED_DIR;
     sai_sched_trace_opts_t o;
     sai_sched_trace_defaults(&o);
-    snprintf(o.path, sizeof o.path, "%s/traces/alibaba-openb-gpu-v2023/openb_pod_list_default.csv", shared);
+    snprintf(o.path, sizeof o.path, "%s/traces/alibaba-openb-gpu-v2023/openb_pod_list_default.csv",
+             SAI_TEST_DATA_DIR);
     o.skip = 27;
     o.limit = 400;
     o.compress = 10;

@@ -1,6 +1,6 @@
 /* test_tee_backends.c — the sev-snp, tdx and sgx backends against fake
  * configfs-tsm and Gramine /dev/attestation trees built here, serving real
- * hardware outputs from ../shared/vectors. The SNP path goes all the way:
+ * hardware outputs from tests/data/vectors. The SNP path goes all the way:
  * fake configfs -> evidence envelope (certs from the auxblob GUID table) ->
  * sai_attest_verify_evidence affirms it. */
 #include <setjmp.h>
@@ -27,7 +27,7 @@ static uint8_t *load(const char *rel, size_t *len)
     char path[1024];
     uint8_t *buf = NULL;
     sai_error err;
-    snprintf(path, sizeof path, "%s/vectors/%s", SAI_SHARED_DIR, rel);
+    snprintf(path, sizeof path, "%s/vectors/%s", SAI_TEST_DATA_DIR, rel);
     if (sai_read_file(path, 1 << 20, &buf, len, &err) != 0)
         fail_msg("cannot read %s: %s", path, err.msg);
     return buf;
