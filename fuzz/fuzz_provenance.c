@@ -2,7 +2,8 @@
  * fuzz_provenance.c — sai_provenance_verify on arbitrary bytes: the DSSE
  * envelope, base64, the in-toto statement and every field check. The
  * evidence verifier here accepts anything 112+ bytes long (measurement ||
- * report data), so the fuzzer can reach the checks after the evidence.
+ * report data), so the fuzzer can reach the checks after the evidence
+ * (the evidence must then still parse as an envelope for HOST_DATA).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t model[4] = "abc";
     uint8_t ds[32] = {0}, meas[48] = {0};
-    sai_provenance_expect e = {model, sizeof model, ds, meas, NULL};
+    sai_provenance_expect e = {model, sizeof model, ds, meas, NULL, 0, 0, false};
     sai_evidence_verifier v = {NULL, any_evidence, NULL};
     sai_provenance_result r;
     sai_error err = {0};

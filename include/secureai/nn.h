@@ -275,6 +275,12 @@ typedef struct sai_nn_train_cfg {
     uint64_t progress_every;     /* steps between progress callbacks; 0 = 50 */
     sai_nn_progress_fn progress;
     void    *progress_ctx;
+    /* Called after every epoch but the last with the model between steps
+     * (e.g. to evaluate the test set); its time is not counted in the
+     * training's seconds / images_per_s. A non-zero return stops training
+     * with that code (err filled by the callback). */
+    int    (*epoch_end)(void *ctx, uint32_t epoch, uint64_t step, sai_error *err);
+    void    *epoch_ctx;
 } sai_nn_train_cfg_t;
 
 typedef struct sai_nn_train_result {

@@ -230,19 +230,54 @@ typedef struct sai_provenance_facts {
     uint8_t     spec_hash[SAI_SHA256_LEN];
     const char *engine_version;
     const char *metrics_json;                 /* a JSON object, copied verbatim */
+    const char *epochs_json;                  /* optional JSON array: the per-epoch test curve,
+                                               * signed as metrics.epochs */
     const char *tee;                          /* "sim", ... */
     const char *time;                         /* RFC 3339 UTC */
-    const uint8_t *evidence;                  /* the TEE's evidence blob */
+    const uint8_t *evidence;                  /* the TEE's evidence envelope (secureai-evidence/v1);
+                                               * evidence.format and the protection line are
+                                               * derived from these bytes, never from the host */
     size_t      evidence_len;
-    const char *evidence_format;              /* e.g. "sim-snp" */
 } sai_provenance_facts;
+
+/* What a sim TEE protects, in the words every output of a sim run uses, and
+ * the line for a sim report whose FAMILY_ID marks an --insecure-dev launch. */
+#define SAI_PROVENANCE_SIM_TEXT                                                                   \
+    "simulated TEE: software isolation by the platform service; the launching user and other "  \
+    "non-root users are outside the boundary; root and the kernel are not; nothing is "         \
+    "hardware-protected"
+#define SAI_PROVENANCE_INSECURE_DEV_TEXT "INSECURE-DEV: the launcher held the platform key; nothing is proven"
+/* FAMILY_ID (16 bytes at 0x10 of a sim report) of an --insecure-dev launch:
+ * these bytes, zero-padded. Under the platform service it is all zero. */
+#define SAI_PROVENANCE_INSECURE_DEV_FAMILY "INSECURE-DEV"
+/* A statement dated more than this far after the verification time is refused. */
+#define SAI_PROVENANCE_MAX_SKEW_S 300
+
+/* What the evidence envelope itself says (no verification): its format
+ * name "secureai-evidence/v1:<tee>", whether it is simulated, HOST_DATA and
+ * whether a sim report carries the --insecure-dev FAMILY_ID marker. */
+typedef struct sai_provenance_evidence_info {
+    char    format[64];
+    char    tee[16];
+    bool    simulated;                        /* tee sim or the envelope says simulated */
+    bool    has_host_data;                    /* SNP / sim reports carry HOST_DATA */
+    uint8_t host_data[32];
+    bool    insecure_dev;                     /* sim FAMILY_ID = "INSECURE-DEV" */
+    bool    family_unknown;                   /* sim FAMILY_ID neither zero nor the marker */
+    int64_t generated_at;                     /* envelope generated_at, 0 if none */
+} sai_provenance_evidence_info;
+
+int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const uint8_t *evidence,
+                                     size_t len, sai_error *err) SAI_MUST_CHECK;
 
 /* The report data that binds a provenance key (see above). */
 int sai_provenance_report_data(uint8_t out[static 64],
                                const uint8_t pub[static SAI_P384_POINT_LEN],
                                sai_error *err) SAI_MUST_CHECK;
 
-/* Build and sign. *envelope is malloc'ed JSON text. */
+/* Build and sign. *envelope is malloc'ed JSON text. The evidence must be a
+ * secureai-evidence/v1 envelope: evidence.format and predicate.protection
+ * are taken from it. */
 int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts *f,
                         const sai_ec_key *key, sai_error *err) SAI_MUST_CHECK;
 
@@ -262,11 +297,13 @@ typedef struct sai_evidence_verifier {
 
 /* The attestation module's verifier for `secureai verify` (src/attest).
  * policy_path: an attestation policy (YAML) file; NULL builds one that
- * accepts every TEE kind, and simulated evidence (from the local sim
- * platform's ARK) only when allow_simulated. Release with
+ * accepts every TEE kind. Simulated evidence is accepted only when
+ * allow_simulated, whatever the attestation policy says (both must allow
+ * it). at: verification time (Unix seconds, 0 = now). Release with
  * sai_pipeline_verifier_release. */
 int  sai_pipeline_verifier_new(sai_evidence_verifier *v, const char *policy_path,
                                bool allow_simulated, sai_error *err) SAI_MUST_CHECK;
+void sai_pipeline_verifier_set_time(sai_evidence_verifier *v, int64_t at);
 void sai_pipeline_verifier_release(sai_evidence_verifier *v);
 
 typedef struct sai_provenance_expect {
@@ -275,6 +312,10 @@ typedef struct sai_provenance_expect {
     const uint8_t *dataset_identity;          /* 32 bytes, required */
     const uint8_t *measurement;               /* 48 bytes, required */
     const uint8_t *spec_hash;                 /* 32 bytes, optional */
+    int64_t        now;                       /* verification time, Unix seconds; 0 = time(NULL) */
+    int64_t        max_age;                   /* seconds; 0 = no freshness limit (the future
+                                               * beyond SAI_PROVENANCE_MAX_SKEW_S is always refused) */
+    bool           allow_insecure_dev;        /* accept sim evidence of an --insecure-dev launch */
 } sai_provenance_expect;
 
 /* What verification established (valid only when it returns 0). */
@@ -283,27 +324,88 @@ typedef struct sai_provenance_result {
     char time[40];
     char subject_name[128];
     char metrics[1024];                       /* the metrics JSON, truncated */
+    char evidence_format[64];
+    char kbs_channel[32];                     /* predicate.kbs_channel, "" when absent */
+    bool simulated;
+    bool insecure_dev;                        /* sim evidence of an --insecure-dev launch */
+    const char *protection;                   /* what the TEE protects (static text, from the
+                                               * evidence, not from the statement) */
 } sai_provenance_result;
 
-/* Every check, in order: envelope shape, signature by the embedded key,
- * the statement's fields, the evidence (via v), the key binding in the
- * report data, the evidence's measurement equals the statement's and the
- * expected one, dataset identity, model hash. On failure err->msg is one
- * line naming the first check that failed. */
+/* Every check, in order: envelope shape (no duplicate keys at any level, no
+ * unknown envelope fields), signature by the embedded key, the statement's
+ * fields, the evidence (via v), evidence.format = the evidence's own, the key
+ * binding in the report data, the evidence's measurement equals the
+ * statement's and the expected one, TEE kind, the insecure-dev marker,
+ * spec_sha256 = the evidence's HOST_DATA (always) and the expected one,
+ * freshness, dataset identity, model hash. On failure err->msg is one line
+ * naming the first check that failed. */
 int sai_provenance_verify(const char *envelope, size_t len,
                           const sai_provenance_expect *exp,
                           const sai_evidence_verifier *v,
                           sai_provenance_result *res, sai_error *err) SAI_MUST_CHECK;
 
+/* Parse a duration: plain seconds ("3600") or a number with a unit s, m, h
+ * or d ("90m", "24h", "7d"). */
+int sai_parse_duration(int64_t *secs, const char *s, sai_error *err) SAI_MUST_CHECK;
+
+/* A verify policy (JSON; docs/pipeline.md):
+ *   {"measurement": "<96 hex>", "dataset_identity": "<64 hex>",
+ *    "spec_sha256": "<64 hex>", "allow_simulated": bool, "allow_insecure_dev": bool,
+ *    "max_age": seconds | "24h", "attestation_policy": "FILE"}
+ * Unknown keys are refused (a misspelt rule must not be silently ignored). */
+typedef struct sai_verify_policy {
+    uint8_t measurement[SAI_MEASUREMENT_LEN];
+    uint8_t dataset_identity[SAI_SHA256_LEN];
+    uint8_t spec_sha256[SAI_SHA256_LEN];
+    bool    has_spec_sha256;
+    bool    allow_simulated, allow_insecure_dev;
+    int64_t max_age;                          /* 0 = none */
+    char    attestation_policy[4096];         /* resolved against the policy's directory; "" = none */
+} sai_verify_policy;
+
+int sai_verify_policy_load(sai_verify_policy *p, const char *path, sai_error *err) SAI_MUST_CHECK;
+
+/* What `secureai verify` does, from files: read MODEL and STATEMENT, build
+ * the verifier of the policy, sai_provenance_verify. max_age > 0 overrides
+ * the policy's; at = verification time (0 = now). `secureai report --policy`
+ * uses the same function. */
+int sai_provenance_verify_files(const char *model_path, const uint8_t *statement, size_t len,
+                                const sai_verify_policy *pol, int64_t max_age, int64_t at,
+                                sai_provenance_result *res, sai_error *err) SAI_MUST_CHECK;
+
+/* The verified statement's payload (after sai_provenance_verify returned 0
+ * on the same bytes), parsed; NULL if it does not decode. */
+struct cJSON;
+struct cJSON *sai_provenance_payload(const char *envelope, size_t len);
+
 /* ======================================================================
  * Run directory and report. A run directory holds:
- *   run.json        facts of the run (spec hash, measurement, tee, metrics
- *                   history, throughput, attestation result, paths)
+ *   run.json        facts of the run written by the (untrusted) host
  *   <model>.sealed  the sealed model, provenance.json, report.html
+ * The report takes what it shows as verified only from a provenance
+ * statement it verified itself against a verify policy; everything from
+ * run.json is marked "host-written (unverified)".
  * ==================================================================== */
+typedef struct sai_report_check {
+    bool        policy_given;                 /* false: "not verified: no policy given" */
+    int         rc;                           /* sai_provenance_verify's result */
+    char        reason[SAI_ERROR_MAX];        /* its message when rc != 0 */
+    sai_provenance_result res;                /* when rc == 0 */
+    bool        model_checked;                /* the model file was hashed against the statement */
+} sai_report_check;
+
+/* check NULL = no policy given. */
 int sai_report_render(char **html, size_t *len, const char *run_json, size_t run_len,
-                      const char *provenance, size_t prov_len, sai_error *err) SAI_MUST_CHECK;
-/* Read RUN_DIR/run.json (+ provenance.json if present), write RUN_DIR/report.html. */
+                      const char *provenance, size_t prov_len, const sai_report_check *check,
+                      sai_error *err) SAI_MUST_CHECK;
+/* Read RUN_DIR/run.json (+ provenance.json if present), verify the
+ * statement against policy_path (NULL: not verified), write
+ * RUN_DIR/report.html. *verified (may be NULL) says whether it verified. */
+int sai_report_write_verified(const char *run_dir, const char *policy_path, int64_t max_age,
+                              char *out_path, size_t out_cap, bool *verified,
+                              sai_error *err) SAI_MUST_CHECK;
+/* The same without a policy (the host writes this after a run). */
 int sai_report_write(const char *run_dir, char *out_path, size_t out_cap,
                      sai_error *err) SAI_MUST_CHECK;
 

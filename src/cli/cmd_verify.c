@@ -1,126 +1,105 @@
 /*
  * cmd_verify.c — `secureai verify MODEL --provenance STATEMENT --policy POLICY`:
- * offline check of a pipeline's provenance (sai_provenance_verify). Exit 0
- * only when everything holds; otherwise one line saying what did not.
+ * offline check of a pipeline's provenance (sai_provenance_verify_files, the
+ * code path `secureai report --policy` uses too). Exit 0 only when
+ * everything holds; otherwise one line saying what did not.
  */
-#include <cjson/cJSON.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "secureai/attest.h"
 #include "secureai/pipeline.h"
 #include "secureai/util.h"
 
 static const char usage[] =
     "usage: secureai verify MODEL --provenance STATEMENT --policy POLICY\n"
+    "                       [--max-age DURATION] [--at TIME]\n"
     "\n"
     "Check that MODEL (a sealed model file) is what the provenance STATEMENT\n"
     "says: the attestation evidence and its certificate chain, that the key\n"
     "which signed the statement is the one bound in the evidence, the\n"
-    "signature, the model's SHA-256, and that the dataset identity and the\n"
-    "launch measurement are the ones POLICY expects. Exit 0 only when all\n"
-    "hold; otherwise one line naming the first check that failed.\n"
+    "signature, that the statement's evidence format and spec hash are the\n"
+    "evidence's own (spec_sha256 = HOST_DATA), the model's SHA-256, and that\n"
+    "the dataset identity and the launch measurement are the ones POLICY\n"
+    "expects. Exit 0 only when all hold; otherwise one line naming the first\n"
+    "check that failed. The envelope and the statement may not repeat a key.\n"
     "\n"
-    "POLICY is JSON:\n"
+    "  --max-age DURATION  refuse a statement (or evidence) older than this:\n"
+    "                      seconds or 90m, 24h, 7d (overrides the policy's)\n"
+    "  --at TIME           verify as of this RFC 3339 time instead of now\n"
+    "A statement dated more than 5 minutes in the future is always refused.\n"
+    "\n"
+    "POLICY is JSON (unknown keys are refused):\n"
     "  {\"measurement\": \"<96 hex>\",          launch measurement (secureai run --measure)\n"
     "   \"dataset_identity\": \"<64 hex>\",     SHA-256 of the sealed dataset's manifest\n"
     "   \"spec_sha256\": \"<64 hex>\",          optional\n"
-    "   \"allow_simulated\": true,            accept sim evidence from this machine's platform\n"
+    "   \"allow_simulated\": true,            accept sim evidence (needed even when an\n"
+    "                                       attestation_policy allows sim)\n"
+    "   \"allow_insecure_dev\": true,         accept sim evidence of an --insecure-dev run\n"
+    "                                       (proves nothing; development only)\n"
+    "   \"max_age\": \"7d\",                    optional freshness limit\n"
     "   \"attestation_policy\": \"FILE\"}       optional, relative to POLICY's directory\n";
-
-static int hexfield(cJSON *o, const char *k, uint8_t *out, size_t n, bool required, bool *present)
-{
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    *present = false;
-    if (v == NULL)
-        return required ? -1 : 0;
-    if (!cJSON_IsString(v) || strlen(v->valuestring) != 2 * n || sai_hex_decode(out, n, v->valuestring, NULL) != 0)
-        return -1;
-    *present = true;
-    return 0;
-}
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"provenance", required_argument, NULL, 'p'}, {"policy", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0}};
-    const char *prov_path = NULL, *pol_path = NULL;
+    static const struct option opts[] = {{"provenance", required_argument, NULL, 'p'},
+                                         {"policy", required_argument, NULL, 'P'},
+                                         {"max-age", required_argument, NULL, 'a'},
+                                         {"at", required_argument, NULL, 't'},
+                                         {NULL, 0, NULL, 0}};
+    const char *prov_path = NULL, *pol_path = NULL, *age_s = NULL, *at_s = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'p') prov_path = optarg;
         else if (c == 'P') pol_path = optarg;
+        else if (c == 'a') age_s = optarg;
+        else if (c == 't') at_s = optarg;
         else return sai_cli_usage_error("verify: unknown option");
     }
     if (optind != argc - 1 || prov_path == NULL || pol_path == NULL)
         return sai_cli_usage_error("verify: expected MODEL --provenance STATEMENT --policy POLICY");
     const char *model_path = argv[optind];
     sai_error err = {0};
-    uint8_t *model = NULL, *prov = NULL, *pol = NULL;
-    size_t model_len = 0, prov_len = 0, pol_len = 0;
+    uint8_t *prov = NULL;
+    size_t prov_len = 0;
     int ret = 1;
-    cJSON *pj = NULL;
-    sai_evidence_verifier v = {0};
-    if (sai_read_file(model_path, (size_t)3 << 30, &model, &model_len, &err) != 0) {
-        ret = sai_cli_fail(&err, "verify: model %s", model_path);
-        goto out;
-    }
+    int64_t max_age = 0, at = 0;
+    sai_verify_policy pol;
+    if (age_s != NULL && sai_parse_duration(&max_age, age_s, &err) != 0)
+        return sai_cli_fail(&err, "verify: --max-age");
+    if (at_s != NULL && sai_parse_rfc3339(&at, at_s, &err) != 0)
+        return sai_cli_fail(&err, "verify: --at");
+    if (sai_verify_policy_load(&pol, pol_path, &err) != 0)
+        return sai_cli_fail(&err, "verify");
     if (sai_read_file(prov_path, SAI_PROVENANCE_MAX_BYTES, &prov, &prov_len, &err) != 0) {
         ret = sai_cli_fail(&err, "verify: statement %s", prov_path);
         goto out;
     }
-    if (sai_read_file(pol_path, 1 << 20, &pol, &pol_len, &err) != 0) {
-        ret = sai_cli_fail(&err, "verify: policy %s", pol_path);
-        goto out;
-    }
-    pj = cJSON_ParseWithLength((const char *)pol, pol_len);
-    uint8_t meas[48], ds[32], spec[32];
-    bool has_m, has_d, has_s;
-    if (!cJSON_IsObject(pj) || hexfield(pj, "measurement", meas, 48, true, &has_m) != 0 ||
-        hexfield(pj, "dataset_identity", ds, 32, true, &has_d) != 0 ||
-        hexfield(pj, "spec_sha256", spec, 32, false, &has_s) != 0) {
-        fprintf(stderr, "secureai: verify: policy %s: needs \"measurement\" (96 hex) and "
-                        "\"dataset_identity\" (64 hex)\n", pol_path);
-        goto out;
-    }
-    char ap[4096] = "";
-    cJSON *apj = cJSON_GetObjectItemCaseSensitive(pj, "attestation_policy");
-    if (cJSON_IsString(apj)) {
-        if (apj->valuestring[0] == '/') {
-            snprintf(ap, sizeof ap, "%s", apj->valuestring);
-        } else {
-            char tmp[4096];
-            snprintf(tmp, sizeof tmp, "%s", pol_path);
-            snprintf(ap, sizeof ap, "%s/%s", dirname(tmp), apj->valuestring);
-        }
-    }
-    bool allow_sim = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pj, "allow_simulated"));
-    if (sai_pipeline_verifier_new(&v, ap[0] ? ap : NULL, allow_sim, &err) != 0) {
-        ret = sai_cli_fail(&err, "verify");
-        goto out;
-    }
-    sai_provenance_expect e = {model, model_len, ds, meas, has_s ? spec : NULL};
     sai_provenance_result r;
-    if (sai_provenance_verify((const char *)prov, prov_len, &e, &v, &r, &err) != 0) {
+    if (sai_provenance_verify_files(model_path, prov, prov_len, &pol, max_age, at, &r, &err) != 0) {
         fprintf(stderr, "secureai: verify: FAILED: %s\n", err.msg);
         goto out;
     }
     char mh[17];
-    sai_hex_encode(mh, meas, 8);
-    printf("verified: %s was produced by enclave %s... under TEE '%s' at %s from the expected dataset; "
-           "metrics %s\n", r.subject_name, mh, r.tee, r.time, r.metrics);
+    sai_hex_encode(mh, pol.measurement, 8);
+    printf("verified: %s was produced by enclave %s... under TEE '%s' (evidence %s) at %s from the expected "
+           "dataset; metrics %s\n", r.subject_name, mh, r.tee, r.evidence_format, r.time, r.metrics);
+    if (r.insecure_dev)
+        printf("%s\n", SAI_PROVENANCE_INSECURE_DEV_TEXT);
+    else if (r.simulated)
+        printf("note: %s\n", SAI_PROVENANCE_SIM_TEXT);
     if (strcmp(r.tee, "sim") == 0)
         printf("note: %s\n", sai_pipeline_tee_statement("sim"));
+    if (strcmp(r.kbs_channel, "insecure-http") == 0)
+        printf("WARNING: the enclave fetched its keys over plain HTTP (kbs.insecure_http): anyone on the "
+               "network path could read or replace them\n");
     ret = 0;
 out:
-    sai_pipeline_verifier_release(&v);
-    cJSON_Delete(pj);
-    free(model);
     free(prov);
-    free(pol);
     return ret;
 }
 

@@ -89,6 +89,12 @@ int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_tra
                 iv_loss = 0.0; iv_correct = 0; iv_n = 0; iv_steps = 0;
             }
         }
+        if (cfg->epoch_end != NULL && step < total) {
+            double c0 = sai_now();
+            if ((rc = cfg->epoch_end(cfg->epoch_ctx, ep + 1, step, err)) != 0)
+                goto out;
+            t0 += sai_now() - c0;   /* not training time */
+        }
     }
     res->steps = step;
     res->epochs = ep;

@@ -59,7 +59,6 @@ typedef struct enclave {
     sai_tee           *tee_dev;        /* the TEE (sim: the PSP signer's socket) */
     int                tee_fd;
     char              *kbs_url;
-    char               evidence_format[32];
     /* data */
     uint8_t           *manifest;
     size_t             manifest_len;
@@ -305,7 +304,6 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
     const cJSON *pin = cJSON_GetObjectItemCaseSensitive(o, "kbs_pin");
     const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "kbs_ca");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "evidence_format");
     if (!cJSON_IsString(spec) || !cJSON_IsString(url)) {
         rc = sai_error_set(err, SAI_EFORMAT, "HELLO is malformed");
         goto out;
@@ -342,8 +340,6 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
                            "(its SHA-256 differs from HOST_DATA)");
         goto out;
     }
-    snprintf(e->evidence_format, sizeof e->evidence_format, "%s",
-             cJSON_IsString(fmt) ? fmt->valuestring : e->tee);
     if ((e->kbs_url = strdup(url->valuestring)) == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto out;
@@ -557,11 +553,11 @@ static int run(enclave *e, sai_error *err)
     memcpy(f.spec_hash, e->spec_hash, 32);
     f.engine_version = SAI_VERSION;
     f.metrics_json = metrics;
+    f.epochs_json = sr.epochs_json;
     f.tee = e->tee;
     f.time = when;
     f.evidence = evidence;
     f.evidence_len = ev_len;
-    f.evidence_format = e->evidence_format;
     size_t stmt_len = 0;
     if ((rc = sai_provenance_sign(&stmt, &stmt_len, &f, pk, err)))
         goto out;
@@ -589,12 +585,12 @@ static int run(enclave *e, sai_error *err)
              "\"enclave_s\":%.4f,\"train_cpu_s\":%.4f,\"train_sys_s\":%.4f,\"train_minflt\":%ld,"
              "\"train_nvcsw\":%ld,\"train_nivcsw\":%ld},"
              "\"dataset_identity\":\"%s\",\"sandbox\":%s,"
-             "\"attestation\":{\"verdict\":\"affirming\",\"evidence_format\":\"%s\","
+             "\"attestation\":{\"verdict\":\"affirming\","
              "\"detail\":\"the KBS verified the evidence and released the dataset and model keys\"}}",
              metrics, sr.train_images_per_s, sr.infer_images_per_s, attest_s, model_key_s, open_s + sr.ingest_s,
              sr.train_s, sr.evaluate_s, sr.infer_s, seal_s, prov_s, output_s, sai_now() - t0,
              sr.train_usage.cpu_s, sr.train_usage.sys_s, sr.train_usage.minflt, sr.train_usage.nvcsw,
-             sr.train_usage.nivcsw, hex, ready, e->evidence_format);
+             sr.train_usage.nivcsw, hex, ready);
     rc = sai_chan_send(&e->chan, SAI_MSG_DONE, done, strlen(done), NULL, 0, err);
 out:
     for (size_t i = 0; i < nfds; i++)

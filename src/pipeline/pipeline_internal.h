@@ -30,6 +30,12 @@ typedef struct sai_stage_result {
     int    train_n, test_n;
     uint8_t *ckpt;             /* plaintext checkpoint (wipe + free) */
     size_t   ckpt_len;
+    /* With train + evaluate: the test set's accuracy and loss at the end of
+     * every epoch (the last one is the evaluate stage's), a JSON array
+     * [{"epoch":1,"step":N,"test_accuracy":a,"test_loss":l},...] (malloc'ed;
+     * it goes into the statement's signed metrics as "epochs"). */
+    char    *epochs_json;
+    double   epoch_eval_s;     /* time of the extra per-epoch evaluations (in evaluate_s) */
 } sai_stage_result;
 
 /* ingest + preprocess + train + evaluate + infer as the spec says. */

@@ -7,10 +7,17 @@
  * string taken from run.json or the provenance statement is HTML-escaped:
  * those files passed through the untrusted host.
  *
- * What the page shows: the TEE kind and, in plain words, what it protects
- * (sai_pipeline_tee_statement); loss and accuracy curves; throughput; the
- * attestation result; the provenance chain from dataset to model.
- * Tests: tests/pipeline/test_report.c.
+ * What the page shows, first: the verdict it computed itself. With a verify
+ * policy (`secureai report RUN_DIR --policy POLICY`) the report runs the
+ * checks of `secureai verify` on provenance.json and the model file
+ * (sai_provenance_verify_files), and takes the TEE kind, what it protects,
+ * the metrics and the per-epoch test curves, the model hash, the dataset
+ * identity and the measurement from that verified statement only. Anything
+ * that comes only from run.json (throughput, timings, the training-progress
+ * curve, file names) is marked "host-written (unverified)"; without a policy
+ * the page says "not verified: no policy given" and shows nothing as
+ * verified. Tests: tests/pipeline/test_report.c,
+ * tests/redteam/test_rt_report.sh.
  */
 #include "secureai/pipeline.h"
 
@@ -21,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/weaken.h"
 #include "secureai/util.h"
 
 typedef struct buf {
@@ -111,10 +119,11 @@ static void rownum(buf *b, const char *k, const cJSON *o, const char *key, int d
     row(b, k, s);
 }
 
-/* A line chart of up to 4 series from history[] (x = series "step"). */
+/* A line chart of up to 4 series from hist[] (x = member xkey, "step" or
+ * "epoch"). */
 typedef struct series { const char *key, *label, *color; } series;
 
-static void chart(buf *b, const cJSON *hist, const char *title, const series *ss, size_t ns)
+static void chart(buf *b, const cJSON *hist, const char *xkey, const char *title, const series *ss, size_t ns)
 {
     const double W = 560, H = 220, L = 50, R = 10, T = 24, B = 30;
     int n = cJSON_GetArraySize(hist);
@@ -122,7 +131,7 @@ static void chart(buf *b, const cJSON *hist, const char *title, const series *ss
     for (int i = 0; i < n; i++) {
         const cJSON *h = cJSON_GetArrayItem(hist, i);
         double x, y;
-        if (!jnum(h, "step", &x))
+        if (!jnum(h, xkey, &x))
             continue;
         for (size_t s = 0; s < ns; s++)
             if (jnum(h, ss[s].key, &y)) {
@@ -155,17 +164,25 @@ static void chart(buf *b, const cJSON *hist, const char *title, const series *ss
                    "<line x1='%.0f' y1='%.1f' x2='%.0f' y2='%.1f' stroke='#eee'/>",
                 PY(y) + 3, y, L, PY(y), W - R, PY(y));
     }
-    bprintf(b, "<text x='%.0f' y='%.0f' font-size='10'>step %.0f</text>", L, H - 8, xmin);
-    bprintf(b, "<text x='%.0f' y='%.0f' font-size='10' text-anchor='end'>step %.0f</text>", W - R, H - 8, xmax);
+    bprintf(b, "<text x='%.0f' y='%.0f' font-size='10'>%s %.0f</text>", L, H - 8, xkey, xmin);
+    bprintf(b, "<text x='%.0f' y='%.0f' font-size='10' text-anchor='end'>%s %.0f</text>", W - R, H - 8, xkey,
+            xmax);
     for (size_t s = 0; s < ns; s++) {
         bprintf(b, "<polyline fill='none' stroke='%s' stroke-width='2' points='", ss[s].color);
         for (int i = 0; i < n; i++) {
             const cJSON *h = cJSON_GetArrayItem(hist, i);
             double x, y;
-            if (jnum(h, "step", &x) && jnum(h, ss[s].key, &y))
+            if (jnum(h, xkey, &x) && jnum(h, ss[s].key, &y))
                 bprintf(b, "%.1f,%.1f ", PX(x), PY(y));
         }
-        bprintf(b, "'/><text x='%.0f' y='%.0f' font-size='11' fill='%s'>", W - R - 150, T + 14.0 * (double)(s + 1),
+        bprintf(b, "'/>");
+        for (int i = 0; i < n; i++) {
+            const cJSON *h = cJSON_GetArrayItem(hist, i);
+            double x, y;
+            if (jnum(h, xkey, &x) && jnum(h, ss[s].key, &y))
+                bprintf(b, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>", PX(x), PY(y), ss[s].color);
+        }
+        bprintf(b, "<text x='%.0f' y='%.0f' font-size='11' fill='%s'>", W - R - 150, T + 14.0 * (double)(s + 1),
                 ss[s].color);
         besc(b, ss[s].label);
         bprintf(b, "</text>");
@@ -175,8 +192,30 @@ static void chart(buf *b, const cJSON *hist, const char *title, const series *ss
     bprintf(b, "</svg></figure>\n");
 }
 
+
+static const char UNVERIFIED[] = "host-written (unverified)";
+
+/* A row whose value came from run.json: marked as such. */
+static void row_host(buf *b, const char *k, const char *v)
+{
+    bprintf(b, "<tr><th>");
+    besc(b, k);
+    bprintf(b, "</th><td><code>");
+    besc(b, v ? v : "(none)");
+    bprintf(b, "</code> <span class='host'>%s</span></td></tr>\n", UNVERIFIED);
+}
+
+static void rownum_host(buf *b, const char *k, const cJSON *o, const char *key, int decimals)
+{
+    double v;
+    char s[64] = "(none)";
+    if (jnum(o, key, &v))
+        snprintf(s, sizeof s, "%.*f", decimals, v);
+    row_host(b, k, s);
+}
+
 int sai_report_render(char **html, size_t *len, const char *run_json, size_t run_len,
-                      const char *provenance, size_t prov_len, sai_error *err)
+                      const char *provenance, size_t prov_len, const sai_report_check *chk, sai_error *err)
 {
     *html = NULL;
     cJSON *run = cJSON_ParseWithLength(run_json, run_len);
@@ -184,25 +223,28 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
         cJSON_Delete(run);
         return sai_error_set(err, SAI_EFORMAT, "run.json is not a JSON object");
     }
-    cJSON *stmt = NULL, *env = NULL;
-    if (provenance != NULL) {
-        env = cJSON_ParseWithLength(provenance, prov_len);
-        const char *p64 = jstr(env, "payload");
-        uint8_t *pl = NULL;
-        size_t pn = 0;
-        if (p64 != NULL && sai_b64_decode(&pl, &pn, p64, strlen(p64), NULL) == 0) {
-            stmt = cJSON_ParseWithLength((const char *)pl, pn);
-            free(pl);
-        }
-    }
+    /* Only a statement this report verified itself (same bytes) is shown as
+     * verified; run.json passed through the untrusted host and may say
+     * anything. */
+    bool verified = chk != NULL && chk->policy_given && chk->rc == 0 && provenance != NULL;
+    bool weak = SAI_WEAKENED("report_verify");   /* red-team build: trust run.json as before */
+    cJSON *stmt = verified ? sai_provenance_payload(provenance, prov_len) : NULL;
+    if (stmt == NULL)
+        verified = false;
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(stmt, "predicate");
+    const cJSON *vmet = cJSON_GetObjectItemCaseSensitive(pr, "metrics");
     buf b = {0};
     const char *name = jstr(run, "name");
-    const char *tee = jstr(run, "tee");
-    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(run, "metrics");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(run, "throughput");
-    const cJSON *att = cJSON_GetObjectItemCaseSensitive(run, "attestation");
     const cJSON *hist = cJSON_GetObjectItemCaseSensitive(run, "history");
     const cJSON *tim = cJSON_GetObjectItemCaseSensitive(run, "timing");
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(run, "attestation");
+    const char *tee = verified ? jstr(pr, "tee") : NULL;
+    if (weak) {
+        verified = true;
+        tee = jstr(run, "tee");
+        vmet = cJSON_GetObjectItemCaseSensitive(run, "metrics");
+    }
 
     bprintf(&b, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>\n"
                 "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
@@ -212,42 +254,103 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
                 "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:4px 8px;"
                 "text-align:left;vertical-align:top}th{background:#f6f6f6;font-weight:normal;width:14em}"
                 "code{word-break:break-all}.warn{background:#fff4e0;border-left:4px solid #e69500;padding:.6em 1em}"
+                ".verdict{font-size:1.2em;padding:.6em 1em;border:2px solid}"
+                ".verdict.ok{border-color:#0a7b24}.verdict.bad{border-color:#b00020;background:#fdecee}"
                 ".ok{color:#0a7b24;font-weight:bold}.bad{color:#b00020;font-weight:bold}"
+                ".host{color:#8a6d00;font-size:.85em}"
                 "ol.chain li{margin:.3em 0}figure{display:inline-block;margin:.5em}</style>\n"
                 "</head><body>\n<h1>SecureAI run: ");
     besc(&b, name ? name : "(unnamed)");
-    bprintf(&b, "</h1>\n<h2>What the TEE protects</h2>\n<p class='%s'><strong>TEE kind: ",
-            tee == NULL || strcmp(tee, "sim") == 0 ? "warn" : "");
-    besc(&b, tee ? tee : "unknown");
-    bprintf(&b, ".</strong> ");
-    besc(&b, sai_pipeline_tee_statement(tee));
-    bprintf(&b, "</p>\n");
+    bprintf(&b, " <span class='host'>(name %s)</span></h1>\n", UNVERIFIED);
+
+    /* The verdict this report computed, first and prominent. */
+    bprintf(&b, "<h2>Verification</h2>\n");
+    if (verified && !weak) {
+        bprintf(&b, "<p class='verdict ok'><span class='ok'>VERIFIED</span>: the provenance statement, its "
+                    "attestation evidence and the model file (SHA-256) were checked by this report against "
+                    "the verify policy (the checks of <code>secureai verify</code>). Values marked "
+                    "<em>verified</em> below come from that statement.</p>\n");
+    } else if (weak) {
+        bprintf(&b, "<p class='verdict ok'><span class='ok'>VERIFIED</span> (red-team build: run.json "
+                    "trusted)</p>\n");
+    } else if (chk == NULL || !chk->policy_given) {
+        bprintf(&b, "<p class='verdict bad'><span class='bad'>not verified: no policy given</span>. Nothing on "
+                    "this page is verified; everything shown is %s. Run <code>secureai report RUN_DIR --policy "
+                    "POLICY</code> to verify.</p>\n", UNVERIFIED);
+    } else {
+        bprintf(&b, "<p class='verdict bad'><span class='bad'>NOT VERIFIED</span>: ");
+        besc(&b, provenance == NULL ? "no provenance statement in this run directory" : chk->reason);
+        bprintf(&b, ". Nothing on this page is verified; everything shown is %s.</p>\n", UNVERIFIED);
+    }
+
+    bprintf(&b, "<h2>What the TEE protects</h2>\n");
+    if (verified) {
+        bool sim = tee == NULL || strcmp(tee, "sim") == 0;
+        bprintf(&b, "<p class='%s'><strong>TEE kind: ", sim ? "warn" : "");
+        besc(&b, tee ? tee : "unknown");
+        bprintf(&b, "</strong> <span class='ok'>verified</span>. ");
+        if (!weak && chk->res.protection != NULL) {
+            bprintf(&b, "<strong>");
+            besc(&b, chk->res.protection);
+            bprintf(&b, ".</strong> ");
+        }
+        besc(&b, sai_pipeline_tee_statement(tee));
+        bprintf(&b, "</p>\n");
+        if (!weak && strcmp(chk->res.kbs_channel, "insecure-http") == 0)
+            bprintf(&b, "<p class='warn'><strong>WARNING: the enclave fetched its keys over plain HTTP "
+                        "(kbs.insecure_http)</strong>: anyone on the network path could read or replace them.</p>\n");
+    } else {
+        const char *claimed = jstr(run, "tee");
+        bprintf(&b, "<p class='warn'><strong>TEE kind: not verified.</strong> run.json claims <code>");
+        besc(&b, claimed ? claimed : "(none)");
+        bprintf(&b, "</code> <span class='host'>%s</span>; no protection is established by this page.</p>\n",
+                UNVERIFIED);
+    }
 
     bprintf(&b, "<h2>Results</h2>\n<table>\n");
-    rownum(&b, "test accuracy", metrics, "test_accuracy", 4);
-    rownum(&b, "test loss", metrics, "test_loss", 4);
-    rownum(&b, "final train loss", metrics, "train_loss", 4);
-    rownum(&b, "training throughput (images/s)", thr, "train_images_per_s", 1);
-    rownum(&b, "inference throughput (images/s)", thr, "infer_images_per_s", 1);
-    rownum(&b, "attestation + key release (s)", tim, "attest_s", 3);
-    rownum(&b, "ingest: decrypt + decode (s)", tim, "ingest_s", 3);
-    rownum(&b, "training (s)", tim, "train_s", 3);
-    rownum(&b, "evaluation (s)", tim, "evaluate_s", 3);
-    rownum(&b, "checkpoint sealing (s)", tim, "seal_s", 3);
-    rownum(&b, "wall time (s)", tim, "total_s", 3);
+    if (verified) {
+        rownum(&b, "test accuracy (verified)", vmet, "test_accuracy", 4);
+        rownum(&b, "test loss (verified)", vmet, "test_loss", 4);
+        rownum(&b, "final train loss (verified)", vmet, "train_loss", 4);
+    } else {
+        const cJSON *hm = cJSON_GetObjectItemCaseSensitive(run, "metrics");
+        rownum_host(&b, "test accuracy", hm, "test_accuracy", 4);
+        rownum_host(&b, "test loss", hm, "test_loss", 4);
+        rownum_host(&b, "final train loss", hm, "train_loss", 4);
+    }
+    rownum_host(&b, "training throughput (images/s)", thr, "train_images_per_s", 1);
+    rownum_host(&b, "inference throughput (images/s)", thr, "infer_images_per_s", 1);
+    rownum_host(&b, "attestation + key release (s)", tim, "attest_s", 3);
+    rownum_host(&b, "ingest: decrypt + decode (s)", tim, "ingest_s", 3);
+    rownum_host(&b, "training (s)", tim, "train_s", 3);
+    rownum_host(&b, "evaluation (s)", tim, "evaluate_s", 3);
+    rownum_host(&b, "checkpoint sealing (s)", tim, "seal_s", 3);
+    rownum_host(&b, "wall time (s)", tim, "total_s", 3);
     bprintf(&b, "</table>\n");
 
-    bprintf(&b, "<h2>Training curves</h2>\n");
-    static const series loss[] = {{"loss", "train loss", "#c0392b"}, {"test_loss", "test loss", "#8e44ad"}};
-    static const series acc[] = {{"train_acc", "train accuracy", "#2471a3"}, {"test_acc", "test accuracy", "#1e8449"}};
-    chart(&b, hist, "loss", loss, 2);
-    chart(&b, hist, "accuracy", acc, 2);
+    bprintf(&b, "<h2>Test curves per epoch</h2>\n");
+    static const series tacc[] = {{"test_accuracy", "test accuracy", "#1e8449"}};
+    static const series tloss[] = {{"test_loss", "test loss", "#8e44ad"}};
+    if (verified) {
+        const cJSON *ep = cJSON_GetObjectItemCaseSensitive(vmet, "epochs");
+        bprintf(&b, "<p>From the <span class='ok'>verified</span> statement's metrics (the enclave evaluated "
+                    "the test set at the end of every epoch).</p>\n");
+        chart(&b, ep, "epoch", "test accuracy per epoch (verified)", tacc, 1);
+        chart(&b, ep, "epoch", "test loss per epoch (verified)", tloss, 1);
+    } else {
+        bprintf(&b, "<p>Not drawn: the per-epoch test metrics are shown only from a verified statement.</p>\n");
+    }
+    bprintf(&b, "<h2>Training progress</h2>\n<p class='host'>From run.json: %s.</p>\n", UNVERIFIED);
+    static const series loss[] = {{"loss", "train loss", "#c0392b"}};
+    static const series acc[] = {{"train_acc", "train accuracy", "#2471a3"}};
+    chart(&b, hist, "step", "train loss (host-written)", loss, 1);
+    chart(&b, hist, "step", "train accuracy (host-written)", acc, 1);
 
     bprintf(&b, "<h2>Attestation</h2>\n<table>\n");
     const char *verdict = jstr(att, "verdict");
-    bprintf(&b, "<tr><th>verdict</th><td class='%s'>", verdict && strcmp(verdict, "affirming") == 0 ? "ok" : "bad");
+    bprintf(&b, "<tr><th>key broker verdict</th><td>");
     besc(&b, verdict ? verdict : "(none)");
-    bprintf(&b, "</td></tr>\n");
+    bprintf(&b, " <span class='host'>%s</span></td></tr>\n", UNVERIFIED);
     /* The KBS address as text without its scheme: the page must not carry
      * anything a browser could mistake for a resource to fetch. */
     const char *kbs = jstr(att, "kbs");
@@ -258,23 +361,34 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
         snprintf(kbuf, sizeof kbuf, "%s (plain HTTP)", kbs + 7);
     else
         snprintf(kbuf, sizeof kbuf, "%s", kbs ? kbs : "(none)");
-    row(&b, "key broker", kbuf);
-    row(&b, "evidence format", jstr(att, "evidence_format"));
-    row(&b, "detail", jstr(att, "detail"));
-    row(&b, "launch measurement (SHA-384)", jstr(run, "measurement"));
-    row(&b, "spec hash (SHA-256)", jstr(run, "spec_sha256"));
+    row_host(&b, "key broker", kbuf);
+    row_host(&b, "detail", jstr(att, "detail"));
+    if (verified && !weak) {
+        row(&b, "evidence format (verified)", chk->res.evidence_format);
+        row(&b, "launch measurement (SHA-384, verified)", jstr(pr, "launch_measurement"));
+        row(&b, "spec hash (SHA-256, verified = HOST_DATA)", jstr(pr, "spec_sha256"));
+        row(&b, "statement time (verified)", chk->res.time);
+        const char *kc = chk->res.kbs_channel;
+        row(&b, "KBS channel (verified)", kc[0] ? kc : "(not recorded)");
+    } else if (weak) {
+        row(&b, "launch measurement (SHA-384, verified)", jstr(run, "measurement"));
+        row(&b, "spec hash (SHA-256, verified)", jstr(run, "spec_sha256"));
+    } else {
+        row_host(&b, "launch measurement (SHA-384)", jstr(run, "measurement"));
+        row_host(&b, "spec hash (SHA-256)", jstr(run, "spec_sha256"));
+    }
     bprintf(&b, "</table>\n");
 
     bprintf(&b, "<h2>Provenance chain</h2>\n");
-    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(stmt, "predicate");
-    if (pr == NULL) {
-        bprintf(&b, "<p class='bad'>No provenance statement in this run directory.</p>\n");
+    if (!verified || weak) {
+        bprintf(&b, "<p class='bad'>%s</p>\n", provenance == NULL ? "No provenance statement in this run directory."
+                                                                 : "Not shown: the statement was not verified.");
     } else {
         const cJSON *ds = cJSON_GetObjectItemCaseSensitive(pr, "dataset");
         const cJSON *s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(stmt, "subject"), 0);
         const cJSON *ev = cJSON_GetObjectItemCaseSensitive(pr, "evidence");
         const cJSON *sk = cJSON_GetObjectItemCaseSensitive(pr, "signing_key");
-        const cJSON *sig0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(env, "signatures"), 0);
+        bprintf(&b, "<p>Every value in this chain is from the verified statement.</p>\n");
         bprintf(&b, "<ol class='chain'>\n<li><strong>dataset</strong> identity <code>");
         besc(&b, jstr(ds, "identity"));
         bprintf(&b, "</code> (KBS resource <code>");
@@ -291,8 +405,6 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
         besc(&b, jstr(ev, "report_data"));
         bprintf(&b, "</code></li>\n<li><strong>statement</strong> signed <code>");
         besc(&b, jstr(sk, "alg"));
-        bprintf(&b, "</code> by key <code>");
-        besc(&b, jstr(sig0, "keyid"));
         bprintf(&b, "</code> at <code>");
         besc(&b, jstr(pr, "time"));
         bprintf(&b, "</code>, engine <code>");
@@ -301,30 +413,20 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
         besc(&b, jstr(s0, "name"));
         bprintf(&b, "</code> SHA-256 <code>");
         besc(&b, jstr(cJSON_GetObjectItemCaseSensitive(s0, "digest"), "sha256"));
-        bprintf(&b, "</code></li>\n</ol>\n");
-    }
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(run, "verify");
-    if (ver != NULL) {
-        const char *vv = jstr(ver, "verdict");
-        bprintf(&b, "<p>Offline verification (<code>secureai verify</code>): <span class='%s'>",
-                vv && strcmp(vv, "ok") == 0 ? "ok" : "bad");
-        besc(&b, vv ? vv : "?");
-        bprintf(&b, "</span> ");
-        besc(&b, jstr(ver, "reason"));
-        bprintf(&b, "</p>\n");
+        bprintf(&b, "</code> %s</li>\n</ol>\n",
+                chk->model_checked ? "<span class='ok'>= the model file's SHA-256 (checked)</span>" : "");
     }
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(run, "outputs");
     bprintf(&b, "<h2>Files</h2>\n<table>\n");
-    row(&b, "sealed model", jstr(outs, "model"));
-    row(&b, "model SHA-256", jstr(outs, "model_sha256"));
-    row(&b, "provenance statement", jstr(outs, "provenance"));
+    row_host(&b, "sealed model", jstr(outs, "model"));
+    row_host(&b, "model SHA-256", jstr(outs, "model_sha256"));
+    row_host(&b, "provenance statement", jstr(outs, "provenance"));
     bprintf(&b, "</table>\n<p><small>secureai ");
     besc(&b, SAI_VERSION);
     bprintf(&b, " &middot; this page loads nothing from the network.</small></p>\n</body></html>\n");
 
     cJSON_Delete(run);
     cJSON_Delete(stmt);
-    cJSON_Delete(env);
     if (b.oom) {
         free(b.p);
         return sai_error_set(err, SAI_ENOMEM, "out of memory rendering the report");
@@ -335,7 +437,21 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
     return 0;
 }
 
-int sai_report_write(const char *run_dir, char *out_path, size_t out_cap, sai_error *err)
+/* The model file named by run.json (a plain file name in the run
+ * directory; its bytes are hashed against the statement, so the name only
+ * locates it). */
+static void model_path(char *out, size_t cap, const char *run_dir, const uint8_t *run, size_t run_len)
+{
+    cJSON *r = cJSON_ParseWithLength((const char *)run, run_len);
+    const char *m = jstr(cJSON_GetObjectItemCaseSensitive(r, "outputs"), "model");
+    if (m == NULL || m[0] == '\0' || m[0] == '.' || strchr(m, '/') != NULL)
+        m = "model.sealed";
+    snprintf(out, cap, "%s/%s", run_dir, m);
+    cJSON_Delete(r);
+}
+
+int sai_report_write_verified(const char *run_dir, const char *policy_path, int64_t max_age, char *out_path,
+                              size_t out_cap, bool *verified, sai_error *err)
 {
     char path[4096];
     uint8_t *run = NULL, *prov = NULL;
@@ -343,23 +459,56 @@ int sai_report_write(const char *run_dir, char *out_path, size_t out_cap, sai_er
     char *html = NULL;
     size_t hlen = 0;
     int rc;
+    sai_report_check *chk = NULL;
+    if (verified)
+        *verified = false;
     if (snprintf(path, sizeof path, "%s/run.json", run_dir) >= (int)sizeof path)
         return sai_error_set(err, SAI_EINVAL, "run directory path too long");
     if ((rc = sai_read_file(path, 16u << 20, &run, &run_len, err)))
         return sai_error_prefix(err, "%s", path);
     snprintf(path, sizeof path, "%s/provenance.json", run_dir);
-    sai_error ignore = {0};
-    if (sai_read_file(path, SAI_PROVENANCE_MAX_BYTES, &prov, &prov_len, &ignore) != 0)
+    sai_error perr = {0};
+    if (sai_read_file(path, SAI_PROVENANCE_MAX_BYTES, &prov, &prov_len, &perr) != 0)
         prov = NULL;
-    rc = sai_report_render(&html, &hlen, (const char *)run, run_len, (const char *)prov, prov_len, err);
+    if (policy_path != NULL) {
+        sai_verify_policy pol;
+        if ((rc = sai_verify_policy_load(&pol, policy_path, err)))
+            goto out;
+        if ((chk = calloc(1, sizeof *chk)) == NULL) {
+            rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+            goto out;
+        }
+        chk->policy_given = true;
+        if (prov == NULL) {
+            chk->rc = perr.code ? perr.code : SAI_ENOTFOUND;
+            snprintf(chk->reason, sizeof chk->reason, "provenance.json: %.400s", perr.msg);
+        } else {
+            char mp[4200];
+            sai_error verr = {0};
+            model_path(mp, sizeof mp, run_dir, run, run_len);
+            chk->rc = sai_provenance_verify_files(mp, prov, prov_len, &pol, max_age, 0, &chk->res, &verr);
+            snprintf(chk->reason, sizeof chk->reason, "%s", verr.msg);
+            chk->model_checked = chk->rc == 0;
+        }
+        if (verified)
+            *verified = chk->rc == 0 || SAI_WEAKENED("report_verify");
+    }
+    rc = sai_report_render(&html, &hlen, (const char *)run, run_len, (const char *)prov, prov_len, chk, err);
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/report.html", run_dir);
         rc = sai_write_file_atomic(path, html, hlen, 0644, false, err);
         if (rc == 0 && out_path != NULL)
             snprintf(out_path, out_cap, "%s", path);
     }
+out:
+    free(chk);
     free(run);
     free(prov);
     free(html);
     return rc;
+}
+
+int sai_report_write(const char *run_dir, char *out_path, size_t out_cap, sai_error *err)
+{
+    return sai_report_write_verified(run_dir, NULL, 0, out_path, out_cap, NULL, err);
 }

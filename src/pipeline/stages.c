@@ -101,7 +101,47 @@ void sai_pipeline__stage_result_clear(sai_stage_result *r)
         sai_wipe(r->ckpt, r->ckpt_len);
         free(r->ckpt);
     }
+    free(r->epochs_json);
     memset(r, 0, sizeof *r);
+}
+
+/* The per-epoch test curve: appended as JSON text, one entry per epoch. */
+typedef struct epochs {
+    sai_nn_model_t          *m;
+    const sai_nn_dataset_t  *test;
+    char                    *json;
+    size_t                   len, cap;
+    double                   eval_s;
+} epochs;
+
+static int epochs_add(epochs *e, uint32_t epoch, uint64_t step, double acc, double loss, sai_error *err)
+{
+    char one[160];
+    int n = snprintf(one, sizeof one, "%s{\"epoch\":%u,\"step\":%llu,\"test_accuracy\":%.5f,\"test_loss\":%.5f}",
+                     e->len ? "," : "[", epoch, (unsigned long long)step, acc, loss);
+    if (n < 0 || (size_t)n >= sizeof one)
+        return sai_error_set(err, SAI_EINVAL, "epoch entry too long");
+    if (e->len + (size_t)n + 2 > e->cap) {
+        size_t nc = (e->cap ? e->cap * 2 : 1024) + (size_t)n;
+        char *p = realloc(e->json, nc);
+        if (p == NULL)
+            return sai_error_set(err, SAI_ENOMEM, "out of memory");
+        e->json = p;
+        e->cap = nc;
+    }
+    memcpy(e->json + e->len, one, (size_t)n + 1);
+    e->len += (size_t)n;
+    return 0;
+}
+
+static int on_epoch_end(void *ctx, uint32_t epoch, uint64_t step, sai_error *err)
+{
+    epochs *e = ctx;
+    sai_nn_eval_result_t ev;
+    double t = sai_now();
+    int rc = sai_nn_evaluate(e->m, e->test, &ev, err);
+    e->eval_s += sai_now() - t;
+    return rc ? rc : epochs_add(e, epoch, step, ev.accuracy, ev.loss, err);
 }
 
 int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files, size_t n,
@@ -115,6 +155,7 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
     sai_nn_model_t *m = NULL;
     int rc = 0;
     float *x = NULL;
+    epochs eps = {0};
     double t = sai_now();
     bool want_train = s->stages & SAI_STAGE_TRAIN;
     bool want_test = s->stages & (SAI_STAGE_EVALUATE | SAI_STAGE_INFER);
@@ -163,13 +204,20 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
         cfg.progress_every = 50;
         cfg.progress = on_progress;
         cfg.progress_ctx = &pc;
+        eps.m = m;
+        eps.test = &test;
+        if ((s->stages & SAI_STAGE_EVALUATE) && test.n > 0) {
+            cfg.epoch_end = on_epoch_end;
+            cfg.epoch_ctx = &eps;
+        }
         sai_nn_train_result_t tr;
         struct rusage ru0, ru1;
         int have_ru = getrusage(RUSAGE_SELF, &ru0) == 0;
         t = sai_now();
         if ((rc = sai_nn_train(m, &train, &cfg, &tr, err)))
             goto out;
-        res->train_s = sai_now() - t;
+        res->train_s = sai_now() - t - eps.eval_s;
+        res->epoch_eval_s = eps.eval_s;
         if (have_ru && getrusage(RUSAGE_SELF, &ru1) == 0)
             usage_delta(&res->train_usage, &ru0, &ru1);
         res->train_loss = tr.loss;
@@ -184,9 +232,24 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
         t = sai_now();
         if ((rc = sai_nn_evaluate(m, &test, &ev, err)))
             goto out;
-        res->evaluate_s = sai_now() - t;
+        res->evaluate_s = sai_now() - t + eps.eval_s;
         res->test_accuracy = ev.accuracy;
         res->test_loss = ev.loss;
+        if (want_train) {
+            /* The last epoch's point is this evaluation (same model). */
+            uint32_t last = s->hyper.epochs;
+            uint64_t spe = train.n > 0 && s->hyper.batch > 0
+                               ? (uint64_t)train.n / (s->hyper.batch < (unsigned)train.n ? s->hyper.batch : (unsigned)train.n)
+                               : 0;
+            if (spe > 0 && res->steps < spe * last)
+                last = (uint32_t)((res->steps + spe - 1) / spe);
+            if ((rc = epochs_add(&eps, last, res->steps, ev.accuracy, ev.loss, err)))
+                goto out;
+            res->epochs_json = eps.json;
+            eps.json = NULL;
+            res->epochs_json[eps.len] = ']';
+            res->epochs_json[eps.len + 1] = '\0';
+        }
     }
 
     /* infer: batched forward passes over (up to 2000) test images; the
@@ -227,6 +290,7 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
     meta.lr = (float)s->hyper.lr;
     rc = sai_nn_ckpt_save_mem(m, &meta, &res->ckpt, &res->ckpt_len, err);
 out:
+    free(eps.json);
     if (x != NULL) {
         sai_wipe(x, (size_t)s->hyper.batch * (size_t)test.c * test.h * test.w * sizeof(float));
         free(x);

@@ -122,11 +122,51 @@ has "$T/.o" "software isolation only" "verify states what sim protects"
 expect 0 "the model owner unseals the model" "$CLI" unseal --key model.key out/model.sealed ckpt.bin
 head -c 8 ckpt.bin | grep -q SAINNCK && ok "the sealed model is an engine checkpoint" || bad "checkpoint magic"
 expect 1 "the data key does not open the model" "$CLI" unseal --key data.key out/model.sealed ckpt2.bin
-# The report.
-expect 0 "secureai report" "$CLI" report out
+expect 0 "secureai verify (again)" "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify.json
+has "$T/.o" "simulated TEE: software isolation by the platform service" "verify says what the sim boundary is"
+has "$T/.o" "(evidence secureai-evidence/v1:sim)" "verify names the evidence's own format"
+# The statement: evidence.format from the evidence, the protection line, the
+# per-epoch test curve (1 epoch here) in the signed metrics.
+/usr/bin/python3 - out/provenance.json >stmt.txt <<'EOF2'
+import base64, json, sys
+env = json.load(open(sys.argv[1]))
+pl = env["payload"]; pl += "=" * (-len(pl) % 4)
+st = json.loads(base64.urlsafe_b64decode(pl))
+p = st["predicate"]
+print("format", p["evidence"]["format"]); print("protection", p["protection"])
+print("epochs", len(p["metrics"]["epochs"]), p["metrics"]["epochs"][-1]["test_accuracy"] == p["metrics"]["test_accuracy"])
+EOF2
+has stmt.txt "format secureai-evidence/v1:sim" "the statement's evidence.format is the evidence's"
+has stmt.txt "protection simulated TEE: software isolation by the platform service" "the statement says what sim protects"
+has stmt.txt "epochs 1 True" "the signed metrics carry the per-epoch test curve"
+# verify: freshness (as of a later time), the policy's allow_simulated next
+# to an attestation policy that allows sim (tests/redteam/test_rt_verify.sh
+# runs these as an unprivileged attacker).
+expect 1 "verify --max-age refuses an old statement" "$CLI" verify out/model.sealed --provenance out/provenance.json \
+    --policy verify.json --max-age 7d --at "$(date -u -d '+8 days' +%Y-%m-%dT%H:%M:%SZ)"
+has "$T/.e" "freshness: the statement is dated 20" "the refusal gives the statement's date"
+expect 0 "verify --max-age accepts a fresh one" "$CLI" verify out/model.sealed --provenance out/provenance.json \
+    --policy verify.json --max-age 1h
+expect 1 "verify refuses a statement from the future" "$CLI" verify out/model.sealed --provenance out/provenance.json \
+    --policy verify.json --at "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+has "$T/.e" "in the future" "the refusal says the statement is from the future"
+printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":false,"attestation_policy":"att.yaml"}\n' \
+    "$M" "$DSID" > verify-nosim-att.json
+expect 1 "allow_simulated: false holds next to an attestation_policy that allows sim" "$CLI" verify out/model.sealed \
+    --provenance out/provenance.json --policy verify-nosim-att.json
+has "$T/.e" "allow_simulated" "the refusal names allow_simulated"
+# The report: verifies provenance.json and the model itself with the policy.
+expect 0 "secureai report --policy" "$CLI" report out --policy verify.json
+has "$T/.o" "verified: the provenance statement and the model file" "report says it verified"
 has out/report.html "software isolation only" "report states what sim protects"
+has out/report.html "simulated TEE: software isolation by the platform service" "report states the sim boundary"
 has out/report.html "$DSID" "report shows the dataset identity"
+has out/report.html "test accuracy per epoch (verified)" "report draws the verified per-epoch test curve"
 grep -Eq 'https?://' out/report.html && bad "report has a URL" || ok "report has no URL"
+expect 0 "secureai report without a policy" "$CLI" report out
+has out/report.html "not verified: no policy given" "report without a policy says it verified nothing"
+grep -q "(verified)" out/report.html && bad "report without a policy shows something as verified" \
+    || ok "report without a policy shows nothing as verified"
 # Running twice works.
 expect 0 "secureai run again" "$CLI" run --quiet --threads 1 good.yaml
 
