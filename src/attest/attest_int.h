@@ -30,6 +30,10 @@ void sai_attest_set_snp_tcb(sai_attest_result *res, const sai_snp_tcb *t, sai_sn
  * UTC (omitted when <= 0). 0 or -1 (out of memory). */
 int sai_json_add_hex(cJSON *o, const char *name, const uint8_t *b, size_t n);
 int sai_json_add_time(cJSON *o, const char *name, int64_t t);
+/* t as RFC 3339 UTC ("2025-12-10T22:14:21Z") for messages; "@<seconds>"
+ * when it is outside 0001..9999. */
+#define SAI_ATTEST_TIME_STR 32
+void sai_attest__time_str(char out[SAI_ATTEST_TIME_STR], int64_t t);
 /* TDX (mrtd, rtmr0-3) / SGX (mrenclave, mrsigner, isv_prodid, isv_svn)
  * fields and advisory_ids of a result; nothing for SNP/sim. */
 int sai_json_add_intel_claims(cJSON *o, const sai_attest_result *res);

@@ -10,6 +10,7 @@
  * Everything here comes from untrusted JSON until sai_dcap__collateral_check has
  * verified the signatures; the appraisal only runs after that.
  */
+#include "attest_int.h"
 #include "dcap_internal.h"
 
 #include <cjson/cJSON.h>
@@ -367,6 +368,14 @@ int sai_dcap_collateral_parse(const char *json, size_t len, sai_dcap_collateral 
     if (json == NULL || len > SAI_DCAP_COLLATERAL_MAX)
         return sai_error_set(err, SAI_ELIMIT, "collateral: larger than %u bytes",
                              SAI_DCAP_COLLATERAL_MAX);
+    /* empty is an error like any other unreadable collateral, said plainly
+     * (never "no collateral": that is the caller passing NULL) */
+    size_t ws = 0;
+    while (ws < len && (json[ws] == ' ' || json[ws] == '\t' || json[ws] == '\n' || json[ws] == '\r'))
+        ws++;
+    if (ws == len)
+        return sai_error_set(err, SAI_EFORMAT, "the collateral is empty (%zu bytes%s)", len,
+                             len ? ", all white space" : "");
     char why[200] = "";
     int rc = SAI_EFORMAT;
     sai_dcap_collateral *c = calloc(1, sizeof *c);
@@ -482,9 +491,17 @@ static int check_signed(sai_dcap_collateral *c, STACK_OF(X509) *chain, const cha
     return 0;
 }
 
+/* t as RFC 3339 into buf, for the validity messages. */
+static const char *ts(char buf[SAI_ATTEST_TIME_STR], time_t t)
+{
+    sai_attest__time_str(buf, (int64_t)t);
+    return buf;
+}
+
 int sai_dcap__collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, time_t *until,
                                dcap_fail *f)
 {
+    char t1[SAI_ATTEST_TIME_STR], t2[SAI_ATTEST_TIME_STR], t3[SAI_ATTEST_TIME_STR];
     pthread_mutex_lock(&c->lock);
     int rc = 0;
     if (!(c->sigs_ok && at >= c->sig_from && at <= c->sig_until)) {
@@ -506,14 +523,14 @@ int sai_dcap__collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, 
         c->sig_until = b;
     }
     if (at < c->tcb_issue || at > c->tcb_next) {
-        fail(f, SAI_EPOLICY, "tcb_info_validity", "tcb_info is valid %lld .. %lld, not at %lld",
-             (long long)c->tcb_issue, (long long)c->tcb_next, (long long)at);
+        fail(f, SAI_EPOLICY, "tcb_info_validity", "tcb_info is valid %s .. %s, not at %s",
+             ts(t1, c->tcb_issue), ts(t2, c->tcb_next), ts(t3, at));
         rc = SAI_EPOLICY;
         goto out;
     }
     if (at < c->qe_issue || at > c->qe_next) {
-        fail(f, SAI_EPOLICY, "qe_identity_validity", "qe_identity is valid %lld .. %lld, not at %lld",
-             (long long)c->qe_issue, (long long)c->qe_next, (long long)at);
+        fail(f, SAI_EPOLICY, "qe_identity_validity", "qe_identity is valid %s .. %s, not at %s",
+             ts(t1, c->qe_issue), ts(t2, c->qe_next), ts(t3, at));
         rc = SAI_EPOLICY;
         goto out;
     }
@@ -521,8 +538,8 @@ int sai_dcap__collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, 
      * another time, so their validity at `at` is enforced here. */
     if (at < c->sig_from || at > c->sig_until) {
         fail(f, SAI_EPOLICY, "collateral_validity",
-             "the collateral (CRLs, issuer chains) is valid %lld .. %lld, not at %lld",
-             (long long)c->sig_from, (long long)c->sig_until, (long long)at);
+             "the collateral (CRLs, issuer chains) is valid %s .. %s, not at %s",
+             ts(t1, c->sig_from), ts(t2, c->sig_until), ts(t3, at));
         rc = SAI_EPOLICY;
         goto out;
     }
@@ -709,15 +726,19 @@ int sai_dcap__collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *
             if (q->td.tee_tcb_svn[k] < low->tdx[k])
                 snprintf(hint, sizeof hint, "tee_tcb_svn[%d] %u < %u", k, q->td.tee_tcb_svn[k],
                          low->tdx[k]);
+        /* Must fit the 255 characters of a refusal's values (attest.h), or
+         * truncation cuts the last vector and its closing parenthesis: the
+         * longest TDX message (25-character hint, 5-digit pcesvns) is 250. */
         if (tdx)
             fail(f, SAI_EPOLICY, "tcb_level",
-                 "TCB not supported: no TCB level matches (%s; PCK compsvn %s pcesvn %u, "
-                 "TEE_TCB_SVN %s; lowest level needs compsvn %s pcesvn %u tdx %s)",
-                 hint, a, pck->pcesvn, b, c1, low->pcesvn, c2);
+                 "TCB not supported: %s (PCK compsvn %s pcesvn %u, TEE_TCB_SVN %s; "
+                 "lowest: compsvn %s pcesvn %u tdx %s)",
+                 hint[0] ? hint : "no level matches", a, pck->pcesvn, b, c1, low->pcesvn, c2);
         else
             fail(f, SAI_EPOLICY, "tcb_level",
-                 "TCB not supported: no TCB level matches (%s; PCK compsvn %s pcesvn %u; lowest "
-                 "level needs compsvn %s pcesvn %u)", hint, a, pck->pcesvn, c1, low->pcesvn);
+                 "TCB not supported: %s (PCK compsvn %s pcesvn %u; lowest: compsvn %s "
+                 "pcesvn %u)", hint[0] ? hint : "no level matches", a, pck->pcesvn, c1,
+                 low->pcesvn);
         return SAI_EPOLICY;
     }
     snprintf(res->tcb_status, sizeof res->tcb_status, "%s", hit->m.status);

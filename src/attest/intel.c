@@ -86,7 +86,7 @@ verdict:
         const char *detail = d->failed_detail[0] ? d->failed_detail
                                                  : (err != NULL ? err->msg : "refused");
         int code = dcap_rc != 0 ? dcap_rc : SAI_EAUTH;
-        return sai_attest_refuse(res, err, code, check, hint_for(check, detail), "%.250s", detail);
+        return sai_attest_refuse(res, err, code, check, hint_for(check, detail), "%s", detail);
     }
     if (d->verdict == SAI_DCAP_TCB_UNKNOWN)
         snprintf(res->tcb_status, sizeof res->tcb_status, "Unknown");
@@ -102,8 +102,11 @@ static int load_collateral(sai_dcap_collateral **c, const char *json, size_t len
                            sai_attest_result *res, sai_error *err)
 {
     *c = NULL;
-    if (json == NULL || len == 0)
-        return 0;
+    if (json == NULL)
+        return 0;   /* none given: the TCB status will be Unknown */
+    /* given but empty is an error (sai_dcap_collateral_parse says so), never
+     * "no collateral": a truncated download must not pass a policy that
+     * accepts Unknown, nor be refused as if no collateral had been given */
     int rc = sai_dcap_collateral_parse(json, len, c, err);
     if (rc != 0)
         return sai_attest_refuse(res, err, rc, "collateral",

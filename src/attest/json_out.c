@@ -3,6 +3,7 @@
  * (inspect-evidence, verify-evidence --json, token claims, the dcap result):
  * one way to write bytes as lower-case hex and a time as RFC 3339 UTC.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -22,14 +23,21 @@ int sai_json_add_hex(cJSON *o, const char *name, const uint8_t *b, size_t n)
     return s != NULL ? 0 : -1;
 }
 
-int sai_json_add_time(cJSON *o, const char *name, int64_t t)
+void sai_attest__time_str(char out[SAI_ATTEST_TIME_STR], int64_t t)
 {
-    char buf[32];
     struct tm tm;
     time_t tt = (time_t)t;
-    if (t <= 0 || t >= 253402300799LL || gmtime_r(&tt, &tm) == NULL)
+    if (t < -62135596800LL || t > 253402300799LL || gmtime_r(&tt, &tm) == NULL ||
+        strftime(out, SAI_ATTEST_TIME_STR, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, SAI_ATTEST_TIME_STR, "@%lld", (long long)t);
+}
+
+int sai_json_add_time(cJSON *o, const char *name, int64_t t)
+{
+    char buf[SAI_ATTEST_TIME_STR];
+    if (t <= 0 || t >= 253402300799LL)
         return 0;   /* absent or out of range: omitted */
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    sai_attest__time_str(buf, t);
     return cJSON_AddStringToObject(o, name, buf) != NULL ? 0 : -1;
 }
 

@@ -14,6 +14,7 @@
  *    [hash-alg, H(SPKI DER)] (alg 1 = SHA-256, 7 = SHA-384, 8 = SHA-512).
  * The CBOR reader below is minimal and bounded (definite lengths, depth 8).
  */
+#include "attest_int.h"
 #include "dcap_internal.h"
 
 #include <openssl/err.h>
@@ -322,8 +323,11 @@ int sai_dcap_ratls_verify(const uint8_t *cert, size_t len, sai_dcap_collateral *
         snprintf(detail, sizeof detail, "the certificate's self-signature does not verify");
     } else if (at < r.not_before || at > r.not_after) {
         check = "ratls_validity";
-        snprintf(detail, sizeof detail, "the certificate is valid %lld .. %lld, not at %lld",
-                 (long long)r.not_before, (long long)r.not_after, (long long)at);
+        char t1[SAI_ATTEST_TIME_STR], t2[SAI_ATTEST_TIME_STR], t3[SAI_ATTEST_TIME_STR];
+        sai_attest__time_str(t1, (int64_t)r.not_before);
+        sai_attest__time_str(t2, (int64_t)r.not_after);
+        sai_attest__time_str(t3, (int64_t)at);
+        snprintf(detail, sizeof detail, "the certificate is valid %s .. %s, not at %s", t1, t2, t3);
     }
     for (size_t i = 0; check == NULL && i < r.n; i++)
         if (!r.ev[i].binding_ok) {

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -123,6 +124,15 @@ static void cert_cn(const X509 *x, char *out, size_t cap)
     X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)cap);
 }
 
+/* An ASN.1 time as RFC 3339 UTC ("2025-12-10T22:14:21Z"), or "?" when unreadable. */
+static void asn1_time_str(const ASN1_TIME *t, char out[SAI_ATTEST_TIME_STR])
+{
+    struct tm tm;
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
+        strftime(out, SAI_ATTEST_TIME_STR, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, SAI_ATTEST_TIME_STR, "?");
+}
+
 static int check_validity(const X509 *x, int64_t at, const char *what,
                           sai_attest_result *res, sai_error *err)
 {
@@ -133,18 +143,14 @@ static int check_validity(const X509 *x, int64_t at, const char *what,
         return sai_attest_refuse(res, err, SAI_EFORMAT, "validity", NULL,
                                  "%s has an unreadable validity period", what);
     if (a > 0 || b < 0) {
-        char nbs[64] = "", nas[64] = "";
-        BIO *m = BIO_new(BIO_s_mem());
-        if (m != NULL) {
-            ASN1_TIME_print(m, nb); BIO_read(m, nbs, sizeof nbs - 1);
-            (void)BIO_reset(m);
-            ASN1_TIME_print(m, na); BIO_read(m, nas, sizeof nas - 1);
-            BIO_free(m);
-        }
+        char ats[SAI_ATTEST_TIME_STR], nbs[SAI_ATTEST_TIME_STR], nas[SAI_ATTEST_TIME_STR];
+        sai_attest__time_str(ats, at);
+        asn1_time_str(nb, nbs);
+        asn1_time_str(na, nas);
         return sai_attest_refuse(res, err, SAI_EAUTH, "validity",
                                  "verify as of a time inside the validity (--at RFC3339) or fetch a current certificate",
-                                 "%s is %s at %lld (valid %s .. %s)", what,
-                                 a > 0 ? "not yet valid" : "expired", (long long)at, nbs, nas);
+                                 "%s is %s at %s (valid %s .. %s)", what,
+                                 a > 0 ? "not yet valid" : "expired", ats, nbs, nas);
     }
     return 0;
 }
@@ -314,7 +320,8 @@ static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek
     if (v->ext_bl < 0 || v->ext_tee < 0 || v->ext_snp < 0 || v->ext_ucode < 0 ||
         (v->product == SAI_SNP_PRODUCT_TURIN && v->ext_fmc < 0)) {
         rc = sai_attest_refuse(res, err, SAI_EFORMAT, "tcb_extension", NULL,
-                               "signing certificate lacks the KDS TCB extensions (blSPL/teeSPL/snpSPL/ucodeSPL)");
+                               "signing certificate lacks the KDS TCB extensions (blSPL/teeSPL/snpSPL/ucodeSPL%s)",
+                               v->product == SAI_SNP_PRODUCT_TURIN ? "/fmcSPL" : "");
         goto out;
     }
     if (!v->leaf_is_vlek && v->hwid_len == 0) {
@@ -375,12 +382,31 @@ int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, si
                                  sai_snp_product_name(v->product));
     bool turin = v->product == SAI_SNP_PRODUCT_TURIN;
     if (tcb.bl != v->ext_bl || tcb.tee != v->ext_tee || tcb.snp != v->ext_snp ||
-        tcb.ucode != v->ext_ucode || (turin && tcb.fmc != v->ext_fmc))
+        tcb.ucode != v->ext_ucode || (turin && tcb.fmc != v->ext_fmc)) {
+        /* name every component that differs, then both sides in full (fmc
+         * only on Turin, the one product whose REPORTED_TCB carries it) */
+        char diff[48] = "", fmc_r[16] = "", fmc_c[16] = "";
+        size_t dl = 0;
+        int nd = 0;
+#define DIFF(name, a, b) do { if ((int)(a) != (b)) dl += (size_t)snprintf(diff + dl, sizeof diff - dl, \
+                                                        "%s%s", nd++ ? ", " : "", name); } while (0)
+        if (turin)
+            DIFF("fmc", tcb.fmc, v->ext_fmc);
+        DIFF("bl", tcb.bl, v->ext_bl);
+        DIFF("tee", tcb.tee, v->ext_tee);
+        DIFF("snp", tcb.snp, v->ext_snp);
+        DIFF("ucode", tcb.ucode, v->ext_ucode);
+#undef DIFF
+        if (turin) {
+            snprintf(fmc_r, sizeof fmc_r, "fmc %u ", tcb.fmc);
+            snprintf(fmc_c, sizeof fmc_c, "fmcSPL %d ", v->ext_fmc);
+        }
         return sai_attest_refuse(res, err, SAI_EAUTH, "tcb_extension",
                                  "fetch the VCEK issued for this REPORTED_TCB",
-                                 "REPORTED_TCB bl %u tee %u snp %u ucode %u%s != certificate blSPL %d teeSPL %d snpSPL %d ucodeSPL %d",
-                                 tcb.bl, tcb.tee, tcb.snp, tcb.ucode, turin ? " (Turin)" : "",
-                                 v->ext_bl, v->ext_tee, v->ext_snp, v->ext_ucode);
+                                 "%s %s: REPORTED_TCB %sbl %u tee %u snp %u ucode %u != certificate %sblSPL %d teeSPL %d snpSPL %d ucodeSPL %d",
+                                 diff, nd > 1 ? "differ" : "differs", fmc_r, tcb.bl, tcb.tee, tcb.snp, tcb.ucode,
+                                 fmc_c, v->ext_bl, v->ext_tee, v->ext_snp, v->ext_ucode);
+    }
     bool mask_chip = (r.signer_info >> 1) & 1;
     if (!v->leaf_is_vlek && !mask_chip) {
         /* Turin hwID is 8 bytes = CHIP_ID[0:8] */

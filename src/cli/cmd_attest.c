@@ -45,9 +45,10 @@ static int add_collateral(char **json, size_t *len, const char *path, sai_error 
     sai_evidence ev;
     int rc = sai_read_file(path, SAI_DCAP_COLLATERAL_MAX, &c, &cl, err);
     if (rc != 0)
-        return rc;
-    if ((rc = sai_dcap_collateral_parse((const char *)c, cl, &dc, err)) == 0 &&
-        (rc = sai_evidence_parse(&ev, *json, *len, err)) == 0) {
+        return rc;   /* the message names the file */
+    if ((rc = sai_dcap_collateral_parse((const char *)c, cl, &dc, err)) != 0) {
+        sai_error_prefix(err, "%s", path);
+    } else if ((rc = sai_evidence_parse(&ev, *json, *len, err)) == 0) {
         char *text = malloc(cl + 1);
         char *out = NULL;
         size_t ol = 0;
@@ -134,7 +135,7 @@ static int run(int argc, char **argv)
         return sai_cli_fail(&err, "attest");
     if (collateral != NULL && (rc = add_collateral(&json, &len, collateral, &err)) != 0) {
         free(json);
-        return sai_cli_fail(&err, "attest: --collateral %s", collateral);
+        return sai_cli_fail(&err, "attest: --collateral");
     }
     if (strcmp(out, "-") == 0) {
         fwrite(json, 1, len, stdout);

@@ -10,13 +10,18 @@
 
 #include "cli.h"
 #include "secureai/attest.h"
+#include "secureai/tee.h"
 #include "secureai/util.h"
 
 static const char usage[] =
     "usage: secureai inspect-evidence EVIDENCE.json\n"
-    "       secureai inspect-evidence --report R.bin        (SEV-SNP report)\n"
-    "       secureai inspect-evidence --quote Q.dat         (TDX v4/v5, SGX v3 quote)\n"
-    "       secureai inspect-evidence --ratls CERT.pem      (RA-TLS certificate)\n"
+    "       secureai inspect-evidence [--tee sev-snp] --report R.bin   (SEV-SNP report)\n"
+    "       secureai inspect-evidence [--tee tdx|sgx] --quote Q.dat    (TDX v4/v5, SGX v3 quote)\n"
+    "       secureai inspect-evidence --ratls CERT.pem                 (RA-TLS certificate)\n"
+    "\n"
+    "--tee means what it means to verify-evidence: the kind the evidence must\n"
+    "be (a quote of the other kind, or an envelope of another kind, is an\n"
+    "error); without it the kind is read from the evidence.\n"
     "\n"
     "Print the parsed fields as JSON: SNP measurement, report data, chip id,\n"
     "TCB, policy bits; TDX MRTD, RTMR0-3, MRSEAM, TD attributes (debug),\n"
@@ -27,17 +32,19 @@ static const char usage[] =
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
+        { "tee", required_argument, NULL, 't' },
         { "report", required_argument, NULL, 'r' },
         { "quote", required_argument, NULL, 'q' },
         { "ratls", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *report = NULL, *quote = NULL, *ratls = NULL;
+    const char *tee = NULL, *report = NULL, *quote = NULL, *ratls = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:q:T:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:r:q:T:h", opts, NULL)) != -1) {
         switch (c) {
+        case 't': tee = optarg; break;
         case 'r': report = optarg; break;
         case 'q': quote = optarg; break;
         case 'T': ratls = optarg; break;
@@ -48,6 +55,18 @@ static int run(int argc, char **argv)
     const char *path = optind < argc ? argv[optind++] : NULL;
     if ((path != NULL) + (report != NULL) + (quote != NULL) + (ratls != NULL) != 1 || optind != argc)
         return sai_cli_usage_error("inspect-evidence: give one of EVIDENCE.json, --report R.bin, --quote Q.dat, --ratls CERT.pem");
+    sai_tee_kind want = SAI_TEE_NONE;
+    if (tee != NULL) {
+        want = sai_tee_kind_from_name(tee);
+        if (want == SAI_TEE_NONE)
+            return sai_cli_usage_error("inspect-evidence: unknown TEE '%s' (sim, sev-snp, tdx, sgx)", tee);
+        if (report != NULL && want != SAI_TEE_SEV_SNP)
+            return sai_cli_usage_error("inspect-evidence: --report is for --tee sev-snp");
+        if (quote != NULL && want != SAI_TEE_TDX && want != SAI_TEE_SGX)
+            return sai_cli_usage_error("inspect-evidence: --quote needs --tee tdx or --tee sgx");
+        if (ratls != NULL && want != SAI_TEE_SGX)
+            return sai_cli_usage_error("inspect-evidence: --ratls is for --tee sgx");
+    }
     const char *file = path ? path : report ? report : quote ? quote : ratls;
     sai_error err;
     sai_error_clear(&err);
@@ -56,7 +75,7 @@ static int run(int argc, char **argv)
     sai_evidence ev;
     memset(&ev, 0, sizeof ev);
     if (sai_read_file(file, SAI_EVIDENCE_MAX, &buf, &len, &err) != 0)
-        return sai_cli_fail(&err, "inspect-evidence: %s", file);
+        return sai_cli_fail(&err, "inspect-evidence");   /* the message names the file */
     int rc;
     char *json = NULL;
     if (ratls != NULL) {
@@ -85,7 +104,13 @@ static int run(int argc, char **argv)
     }
     free(buf);
     if (rc != 0)
+        return sai_cli_fail(&err, "inspect-evidence: %s", file);
+    if (want != SAI_TEE_NONE && ev.tee != want) {
+        rc = sai_error_set(&err, SAI_EFORMAT, "--tee %s but %s is %s evidence", tee, file,
+                           sai_tee_kind_name(ev.tee));
+        sai_evidence_clear(&ev);
         return sai_cli_fail(&err, "inspect-evidence");
+    }
     rc = sai_attest_inspect_json(&json, &ev, &err);
     sai_evidence_clear(&ev);
     if (rc != 0)

@@ -46,9 +46,27 @@ static const char usage[] =
     "  --token-out FILE     where to write the token (default stdout)\n"
     "  --token-ttl SECONDS  token lifetime (default 300)\n";
 
+/* sai_read_file's messages name the file already: callers add no prefix. */
 static int read_arg_file(const char *path, size_t cap, uint8_t **buf, size_t *len, sai_error *err)
 {
     return sai_read_file(path, cap, buf, len, err);
+}
+
+/* An empty --collateral is an error naming the file, never "no collateral"
+ * (which would pass a policy accepting Unknown). */
+static int read_collateral(const char *path, uint8_t **buf, size_t *len, sai_error *err)
+{
+    int rc = read_arg_file(path, SAI_DCAP_COLLATERAL_MAX, buf, len, err);
+    if (rc != 0)
+        return rc;
+    size_t i = 0;
+    while (i < *len && strchr(" \t\r\n", (*buf)[i]) != NULL)
+        i++;
+    if (i == *len)
+        return sai_error_set(err, SAI_EFORMAT,
+                             "collateral file %s is empty (%zu bytes%s): give the collateral JSON, or omit --collateral",
+                             path, *len, *len ? ", all white space" : "");
+    return 0;
 }
 
 static int run(int argc, char **argv)
@@ -142,16 +160,13 @@ static int run(int argc, char **argv)
     size_t al = 0, bl = 0, dl = 0;
     if (collateral != NULL && report != NULL) {
         rc = sai_error_set(&err, SAI_EINVAL, "--collateral is for TDX/SGX evidence");
-    } else if (collateral != NULL &&
-               (rc = read_arg_file(collateral, SAI_DCAP_COLLATERAL_MAX, &b, &bl, &err)) != 0) {
-        sai_error_prefix(&err, "%s", collateral);
+    } else if (collateral != NULL && (rc = read_collateral(collateral, &b, &bl, &err)) != 0) {
+        /* the message names the file */
     } else if (evidence != NULL) {
         rc = read_arg_file(evidence, SAI_EVIDENCE_MAX, &a, &al, &err);
         if (rc == 0)
             rc = sai_attest_verify_envelope((const char *)a, al, (const char *)b, bl, pol, rdp,
                                             at, &res, &err);
-        else
-            sai_error_prefix(&err, "%s", evidence);
     } else if (report != NULL) {
         if (tee != NULL && sai_tee_kind_from_name(tee) != SAI_TEE_SEV_SNP) {
             rc = sai_error_set(&err, SAI_EINVAL, "--report is for --tee sev-snp");

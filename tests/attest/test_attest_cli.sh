@@ -48,11 +48,20 @@ grep -q "debug" "$T/err" && ok "debug rule named" || bad "debug rule"
 expect 1 "raw S4 VLEK refused after expiry" "$CLI" verify-evidence --tee sev-snp --report "$V/trustee_test-vlek-report.bin" \
     --vcek "$V/trustee_test-vlek.der" --chain "$V/amd_ask_ark_milan_vlek.pem" --at 2026-01-01T00:00:00Z
 grep -q "expired" "$T/err" && ok "expiry named" || bad "expiry message"
+grep -q "VLEK is expired at 2026-01-01T00:00:00Z (valid 2024-12-10T22:14:21Z .. 2025-12-10T22:14:21Z)" "$T/err" \
+    && ok "validity as RFC 3339 dates" || { bad "validity dates"; cat "$T/err"; }
+expect 1 "raw S4 VLEK refused before its validity" "$CLI" verify-evidence --tee sev-snp --report "$V/trustee_test-vlek-report.bin" \
+    --vcek "$V/trustee_test-vlek.der" --chain "$V/amd_ask_ark_milan_vlek.pem" --at 2024-06-01T12:30:00Z
+grep -q "VLEK is not yet valid at 2024-06-01T12:30:00Z (valid 2024-12-10T22:14:21Z .. 2025-12-10T22:14:21Z)" "$T/err" \
+    && ok "not-yet-valid as RFC 3339 dates" || { bad "not-yet-valid dates"; cat "$T/err"; }
 expect 0 "raw S4 VLEK verifies inside validity" "$CLI" verify-evidence --tee sev-snp --report "$V/trustee_test-vlek-report.bin" \
     --vcek "$V/trustee_test-vlek.der" --chain "$V/amd_ask_ark_milan_vlek.pem" --at 2025-06-01T00:00:00Z
 expect 0 "inspect raw report" "$CLI" inspect-evidence --report "$V/derived_oak_genoa_oc_report.bin"
 grep -q '"cpuid_product":[[:space:]]*"Genoa"' "$T/out" && ok "inspect shows product" || bad "inspect product"
 expect 0 "inspect envelope" "$CLI" inspect-evidence "$T/ev.json"
+expect 0 "inspect --tee sev-snp --report" "$CLI" inspect-evidence --tee sev-snp --report "$V/derived_oak_genoa_oc_report.bin"
+grep -q '"cpuid_product":[[:space:]]*"Genoa"' "$T/out" && ok "inspect --tee shows product" || bad "inspect --tee product"
+expect 2 "inspect --tee tdx --report is a usage error" "$CLI" inspect-evidence --tee tdx --report "$V/derived_oak_genoa_oc_report.bin"
 
 # TDX/SGX/RA-TLS through the same verifier: tests/attest/test_dcap_cli.sh
 

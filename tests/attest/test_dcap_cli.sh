@@ -96,6 +96,7 @@ while IFS='|' read -r c rd; do
     has "$c: debug named" "debug" "$T/err"
     expect 1 "RA-TLS $c refused in 2051" "$CLI" verify-evidence --ratls "$SGX/ccc_ratls_$c.pem" --at 2051-01-01T00:00:00Z \
         --policy "$(pol "${UNKNOWN_OK}allow_debug: true\n")"
+    has "$c 2051: times as RFC 3339" "ratls_validity: the certificate is valid [0-9-]*T[0-9:]*Z .. [0-9-]*T[0-9:]*Z, not at 2051-01-01T00:00:00Z" "$T/err"
 done <<'EOF'
 gramine-cert|d8673446fe0f6842d4af0d182c8751d7e967039116deff5f85a43b2ca90c2831
 intel-sgxsdk-cert|e551b081
@@ -120,6 +121,8 @@ has "T1 flipped: quote_signature named" "quote_signature" "$T/err"
 expect 1 "T9 + collateral refused: no TCB level matches" "$CLI" verify-evidence --tee tdx --quote "$TDX/dcapqvl_tdx_quote_outdated.dat" \
     --collateral "$TDX/dcapqvl_tdx_quote_outdated_collateral.json" --at 2026-03-20T10:41:14Z --policy "$(pol "tcb_statuses: [UpToDate, OutOfDate]\n")"
 has "T9: tcb_level named" "tcb_level: TCB not supported" "$T/err"
+has "T9: message complete (lowest level's tdx vector and closing parenthesis)" \
+    "pcesvn 5 tdx 05000200000000000000000000000000) (hint:" "$T/err"
 expect 1 "T8 collateral 2 days stale refused" "$CLI" verify-evidence --tee tdx --quote "$TDX/dcapqvl_tdx_quote.dat" \
     --collateral "$TDX/dcapqvl_tdx_quote_collateral.json" --at 2025-07-21T10:00:34Z
 has "T8 stale: expiry named" "expired.*outside its validity" "$T/err"
@@ -127,6 +130,21 @@ expect 1 "SGX collateral on a TDX quote refused" "$CLI" verify-evidence --tee td
     --collateral "$SGX/dcapqvl_sgx_quote_collateral.json" --at "$T8_AT"
 expect 1 "--tee sgx with a TDX quote refused" "$CLI" verify-evidence --tee sgx --quote "$TDX/dcapqvl_tdx_quote.dat" --at "$T8_AT" --policy "$(pol "$UNKNOWN_OK")"
 has "kind mismatch named" "tee: evidence says sgx but the quote is a tdx quote" "$T/err"
+# an empty or white-space --collateral is an error naming the file, never "no
+# collateral": not with a policy that accepts Unknown, not under the default
+: > "$T/empty.json"; printf ' \n\t\r\n' > "$T/blank.json"
+for f in empty blank; do
+    expect 1 "$f --collateral refused although Unknown is accepted" "$CLI" verify-evidence --tee tdx --quote "$TDX/dcapqvl_tdx_quote.dat" \
+        --collateral "$T/$f.json" --at "$T8_AT" --policy "$(pol "$UNKNOWN_OK")"
+    has "$f collateral: the file is named" "collateral file $T/$f.json is empty" "$T/err"
+    expect 1 "$f --collateral refused by the default policy" "$CLI" verify-evidence --tee sgx --quote "$SGX/dcapqvl_sgx_quote.dat" \
+        --collateral "$T/$f.json" --at "$G1_AT"
+    has "$f collateral: the file is named" "collateral file $T/$f.json is empty" "$T/err"
+    grep -q "no collateral" "$T/err" && bad "$f collateral: refusal says no collateral was given" || ok "$f collateral: not called no collateral"
+    expect 1 "$f --collateral with --ratls refused" "$CLI" verify-evidence --ratls "$SGX/ccc_ratls_gramine-cert.pem" \
+        --collateral "$T/$f.json" --at 2024-01-01T00:00:00Z --policy "$(pol "${UNKNOWN_OK}allow_debug: true\n")"
+    has "$f collateral (ratls): the file is named" "collateral file $T/$f.json is empty" "$T/err"
+done
 echo '{"tcb_info": 1}' > "$T/badcoll.json"
 expect 1 "unreadable collateral refused" "$CLI" verify-evidence --tee tdx --quote "$TDX/dcapqvl_tdx_quote.dat" --collateral "$T/badcoll.json" --at "$T8_AT"
 has "collateral rule named" "collateral" "$T/err"
@@ -183,6 +201,20 @@ expect 0 "attest --tee tdx without collateral" "$CLI" attest --tee tdx --root "$
 expect 1 "tdx envelope without collateral refused by default (Unknown)" "$CLI" verify-evidence "$T/tdx0.json" --at "$T8_AT"
 expect 0 "tdx envelope + --collateral C.json: affirming" "$CLI" verify-evidence "$T/tdx0.json" --collateral "$TDX/dcapqvl_tdx_quote_collateral.json" --at "$T8_AT"
 expect 1 "--collateral replaces the envelope's (SGX collateral refused)" "$CLI" verify-evidence "$T/tdx.json" --collateral "$SGX/dcapqvl_sgx_quote_collateral.json" --at "$T8_AT"
+expect 1 "an empty --collateral does not drop the envelope's (Unknown accepted)" "$CLI" verify-evidence "$T/tdx.json" \
+    --collateral "$T/empty.json" --at "$T8_AT" --policy "$(pol "$UNKNOWN_OK")"
+has "envelope + empty collateral: the file is named" "collateral file $T/empty.json is empty" "$T/err"
+python3 - "$T/tdx.json" "$T/tdx-emptycoll.json" <<'PY' || bad "python empty collateral"
+import json, sys
+e = json.load(open(sys.argv[1])); e["collateral"] = {}
+json.dump(e, open(sys.argv[2], "w"))
+PY
+expect 1 "an envelope with an empty collateral object refused (Unknown accepted)" "$CLI" verify-evidence "$T/tdx-emptycoll.json" \
+    --at "$T8_AT" --policy "$(pol "$UNKNOWN_OK")"
+has "envelope empty collateral: collateral named" "refused: collateral:" "$T/err"
+expect 1 "attest --collateral refuses an empty file" "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q --report-data 00 \
+    --collateral "$T/blank.json" --out "$T/x.json"
+has "attest empty collateral: the file is named" "$T/blank.json: the collateral is empty (5 bytes, all white space)" "$T/err"
 expect 0 "inspect tdx envelope" "$CLI" inspect-evidence "$T/tdx.json"
 field "inspect tdx" mrtd "$T8_MRTD"
 field "inspect tdx" td_attributes 0000001000000000
@@ -232,6 +264,35 @@ field "inspect ratls" spki_sha256 5a5a5b2d177433048e9d62409d1acc4ec526c06e294d09
 has "inspect ratls: both quotes" "gramine-legacy" "$T/out"
 has "inspect ratls: both quotes" "tcg-dice" "$T/out"
 expect 1 "inspect --quote of garbage fails" "$CLI" inspect-evidence --quote "$T/badcoll.json"
+# --tee means what it means to verify-evidence (which requires it with --quote)
+expect 0 "inspect --tee tdx --quote" "$CLI" inspect-evidence --tee tdx --quote "$TDX/dcapqvl_tdx_quote.dat"
+field "inspect --tee tdx" tee tdx
+field "inspect --tee tdx" mrtd "$T8_MRTD"
+expect 0 "inspect --tee sgx --quote" "$CLI" inspect-evidence --tee sgx --quote "$SGX/dcapqvl_sgx_quote.dat"
+field "inspect --tee sgx" mrenclave "$G1_MRENCLAVE"
+expect 1 "inspect --tee sgx on a TDX quote refused" "$CLI" inspect-evidence --tee sgx --quote "$TDX/dcapqvl_tdx_quote.dat"
+has "inspect kind mismatch named" "\-\-tee sgx but .*dcapqvl_tdx_quote.dat is tdx evidence" "$T/err"
+expect 1 "inspect --tee sgx on a TDX envelope refused" "$CLI" inspect-evidence --tee sgx "$T/tdx.json"
+expect 0 "inspect --tee tdx on a TDX envelope" "$CLI" inspect-evidence --tee tdx "$T/tdx.json"
+expect 0 "inspect --tee sgx --ratls" "$CLI" inspect-evidence --tee sgx --ratls "$SGX/ccc_ratls_gramine-cert.pem"
+expect 2 "inspect --tee sev-snp --quote is a usage error" "$CLI" inspect-evidence --tee sev-snp --quote "$TDX/dcapqvl_tdx_quote.dat"
+expect 2 "inspect --tee bogus is a usage error" "$CLI" inspect-evidence --tee bogus --quote "$TDX/dcapqvl_tdx_quote.dat"
+# a file over a size limit is named once, not twice
+truncate -s 300000 "$T/big.json"; truncate -s 1100000 "$T/bigcoll.json"
+once() { # once DESC: $T/err names FILE exactly once
+    local n; n=$(grep -o -F "$2" "$T/err" | wc -l)
+    [ "$n" = 1 ] && ok "$1" || { bad "$1 (named $n times)"; cat "$T/err"; }
+}
+expect 1 "oversized envelope refused" "$CLI" verify-evidence "$T/big.json"
+once "verify-evidence: size limit names the file once" "$T/big.json"
+has "verify-evidence: size limit given" "300000 bytes, more than the 262144 allowed" "$T/err"
+expect 1 "oversized envelope refused by inspect" "$CLI" inspect-evidence "$T/big.json"
+once "inspect-evidence: size limit names the file once" "$T/big.json"
+expect 1 "oversized collateral refused" "$CLI" verify-evidence --tee tdx --quote "$TDX/dcapqvl_tdx_quote.dat" --collateral "$T/bigcoll.json"
+once "verify-evidence --collateral: size limit names the file once" "$T/bigcoll.json"
+expect 1 "oversized collateral refused by attest" "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q --report-data 00 \
+    --collateral "$T/bigcoll.json" --out "$T/x.json"
+once "attest --collateral: size limit names the file once" "$T/bigcoll.json"
 expect 0 "verify-evidence --help mentions --collateral" "$CLI" verify-evidence --help
 has "help: collateral" "collateral" "$T/out"
 expect 1 "--collateral with --report refused" "$CLI" verify-evidence --tee sev-snp --report "$T/x" --vcek "$T/x" --collateral "$T/x"

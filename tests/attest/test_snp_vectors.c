@@ -373,6 +373,68 @@ static void test_turin_chain_and_tcb_order(void **state)
     free(chain);
 }
 
+/* A Turin report built over the real Turin VCEK: version 3, CPUID family
+ * 1Ah, REPORTED_TCB in Turin order. Its signature is not AMD's, but the TCB
+ * comparison comes before the signature, so a mismatch is refused by name. */
+static void turin_report(uint8_t rep[SAI_SNP_REPORT_LEN], const sai_snp_cert_ext *e,
+                         int fmc, int ucode)
+{
+    memset(rep, 0, SAI_SNP_REPORT_LEN);
+    rep[0x00] = 3;                          /* version */
+    rep[0x34] = 1;                          /* ECDSA P-384 with SHA-384 */
+    uint64_t raw = (uint64_t)(uint8_t)fmc | (uint64_t)e->bl << 8 | (uint64_t)e->tee << 16 |
+                   (uint64_t)e->snp << 24 | (uint64_t)(uint8_t)ucode << 56;
+    for (int i = 0; i < 8; i++)
+        rep[0x180 + i] = (uint8_t)(raw >> (8 * i));
+    rep[0x188] = 0x1A;                      /* CPUID family: Turin */
+    rep[0x189] = 0x02;
+    memcpy(rep + 0x1A0, e->hwid, e->hwid_len);
+}
+
+static void test_turin_fmc_mismatch_named(void **state)
+{
+    (void)state;
+    size_t vlen, clen;
+    uint8_t *vcek = load("virtee_vcek_turin.der", &vlen), *chain = load("amd_ask_ark_turin_vcek.pem", &clen);
+    sai_snp_verifier *v = NULL;
+    sai_snp_cert_ext e;
+    sai_error err;
+    sai_attest_result res;
+    uint8_t rep[SAI_SNP_REPORT_LEN];
+    char want[160];
+    assert_int_equal(sai_snp_cert_extensions(&e, vcek, vlen, &err), 0);
+    if (sai_snp_verifier_new(&v, vcek, vlen, chain, clen, NULL, 0, at_of("2025-06-01T00:00:00Z"), &err) != 0)
+        fail_msg("turin chain: %s", err.msg);
+
+    /* the same TCB as the VCEK: past the TCB and chip checks, refused only
+     * by the signature (the built report is laid out as Turin's) */
+    turin_report(rep, &e, e.fmc, e.ucode);
+    assert_int_equal(sai_snp_verifier_verify(v, rep, sizeof rep, &res, &err), SAI_EAUTH);
+    assert_string_equal(res.rule, "signature");
+
+    /* fmc alone differs: named, with both values */
+    int fmc = (e.fmc + 1) & 0xFF;
+    turin_report(rep, &e, fmc, e.ucode);
+    assert_int_equal(sai_snp_verifier_verify(v, rep, sizeof rep, &res, &err), SAI_EAUTH);
+    assert_string_equal(res.rule, "tcb_extension");
+    if (strncmp(res.values, "fmc differs: ", 13) != 0)
+        fail_msg("fmc not named first: %s", res.values);
+    snprintf(want, sizeof want, "REPORTED_TCB fmc %d bl %d tee %d snp %d ucode %d != certificate fmcSPL %d blSPL %d",
+             fmc, e.bl, e.tee, e.snp, e.ucode, e.fmc, e.bl);
+    if (strstr(res.values, want) == NULL)
+        fail_msg("want '%s' in '%s'", want, res.values);
+    assert_non_null(strstr(err.msg, want));
+
+    /* ucode and fmc differ: both named */
+    turin_report(rep, &e, fmc, (e.ucode + 1) & 0xFF);
+    assert_int_equal(sai_snp_verifier_verify(v, rep, sizeof rep, &res, &err), SAI_EAUTH);
+    if (strncmp(res.values, "fmc, ucode differ: ", 19) != 0)
+        fail_msg("fmc and ucode not named: %s", res.values);
+    sai_snp_verifier_free(v);
+    free(vcek);
+    free(chain);
+}
+
 /* Synthetic VCEKs with both hwID encodings parse; their signature is bad. */
 static void test_hwid_encodings_and_invalid_vceks(void **state)
 {
@@ -449,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_report_format_errors),
         cmocka_unit_test(test_pinned_roots_match_bundles),
         cmocka_unit_test(test_turin_chain_and_tcb_order),
+        cmocka_unit_test(test_turin_fmc_mismatch_named),
         cmocka_unit_test(test_hwid_encodings_and_invalid_vceks),
         cmocka_unit_test(test_policy_on_real_evidence),
     };

@@ -327,6 +327,8 @@ static void test_collateral_tdx_uptodate(void **state)
     rc = verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), c, 1752919300, &r, &err);
     assert_int_not_equal(rc, 0);
     assert_string_equal(r.failed_check, "collateral_validity");
+    /* times as RFC 3339, not Unix seconds */
+    assert_non_null(strstr(r.failed_detail, "Z .. 2025-07-19T10:00:35Z, not at 2025-07-19T10:01:40Z"));
     {
         sai_dcap_collateral *fresh = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
         rc = verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), fresh, 1752919300, &r, &err);
@@ -381,6 +383,11 @@ static void test_collateral_tdx_no_level(void **state)
     assert_string_equal(r.failed_check, "tcb_level");
     assert_non_null(strstr(r.failed_detail, "TCB not supported"));
     assert_non_null(strstr(r.failed_detail, "sgx compsvn[7] 3 < 5"));
+    /* whole within a refusal's 255 characters of values (attest.h): ends
+     * with the lowest level's TDX vector and the closing parenthesis */
+    size_t dl = strlen(r.failed_detail);
+    assert_true(dl <= 255);
+    assert_string_equal(r.failed_detail + dl - 37, "tdx 05000200000000000000000000000000)");
     sai_dcap_collateral_free(c);
 }
 
@@ -827,6 +834,13 @@ static void test_parser_limits(void **state)
     sai_dcap_collateral *c = NULL;
     assert_int_not_equal(sai_dcap_collateral_parse("{}", 2, &c, NULL), 0);
     assert_int_not_equal(sai_dcap_collateral_parse("[", 1, &c, NULL), 0);
+    assert_null(c);
+    /* empty and white space: refused as empty, never taken as "none" */
+    sai_error err = { 0 };
+    assert_int_equal(sai_dcap_collateral_parse("", 0, &c, &err), SAI_EFORMAT);
+    assert_string_equal(err.msg, "the collateral is empty (0 bytes)");
+    assert_int_equal(sai_dcap_collateral_parse(" \n\t\r\n", 5, &c, &err), SAI_EFORMAT);
+    assert_string_equal(err.msg, "the collateral is empty (5 bytes, all white space)");
     assert_null(c);
 }
 
