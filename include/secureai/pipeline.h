@@ -153,6 +153,9 @@ typedef struct sai_sandbox_status {
 int sai_sandbox_harden(sai_sandbox_status *st, sai_error *err) SAI_MUST_CHECK;
 /* Only the process-level parts (no seccomp): for tests and for the host. */
 int sai_sandbox_harden_process(sai_sandbox_status *st, sai_error *err) SAI_MUST_CHECK;
+/* After the enclave's last key-broker call: no new socket, connect, bind,
+ * listen or accept for the rest of the process's life (EACCES). */
+int sai_sandbox_no_network(sai_error *err) SAI_MUST_CHECK;
 
 /* ======================================================================
  * The host<->enclave channel: typed, length-capped messages over a

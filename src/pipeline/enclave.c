@@ -480,14 +480,9 @@ static int run(enclave *e, sai_error *err)
         close(fds[i]);
     nfds = 0;
 
-    /* The stages. */
-    if ((rc = sai_pipeline__stages(e->spec, e->files, e->nshards, progress_line, e, &sr, err)))
-        goto out;
-    sai_secret_free(dkey);
-    dkey = NULL;
-
-    /* The model key (released or registered after attestation: counted
-     * with the dataset key as key release) and the sealed checkpoint. */
+    /* The model key too (released, or generated here and registered),
+     * before any untrusted record is decoded: then the enclave closes its
+     * KBS connections and gives up the network for good. */
     t = sai_now();
     if (!e->spec->model.has_key) {
         rc = sai_error_set(err, SAI_EINVAL, "the spec has no model.key (where the model key is, or "
@@ -499,6 +494,17 @@ static int run(enclave *e, sai_error *err)
                   : get_key(e, &e->spec->model.key, &mkey, err)))
         goto out;
     double model_key_s = sai_now() - t;
+    sai_kbs_client_free(e->kbs);
+    e->kbs = NULL;
+    if ((rc = sai_sandbox_no_network(err)))
+        goto out;
+
+    /* The stages. */
+    if ((rc = sai_pipeline__stages(e->spec, e->files, e->nshards, progress_line, e, &sr, err)))
+        goto out;
+    sai_secret_free(dkey);
+    dkey = NULL;
+
     t = sai_now();
     char kid[200];
     snprintf(kid, sizeof kid, "%s/%s/%s", e->spec->model.key.repo, e->spec->model.key.type, e->spec->model.key.tag);

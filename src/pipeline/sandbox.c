@@ -26,6 +26,7 @@
  * Tests: tests/pipeline/test_sandbox.c.
  */
 #include "secureai/pipeline.h"
+#include "util/weaken.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +59,9 @@ static const char *const allow_plain[] = {
     "recvmsg", "sendmsg", "recvfrom", "sendto", "connect", "shutdown", "getsockopt",
     "setsockopt", "getsockname", "getpeername", "poll", "ppoll", "select", "pselect6",
     "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "pipe2", "eventfd2",
+    /* stacking a stricter filter later (sai_sandbox_no_network); a filter
+     * can only take permissions away */
+    "seccomp",
 };
 
 /* Fail with EACCES: file-system access by name. */
@@ -83,7 +87,7 @@ const char *sai_sandbox_policy_text(void)
     return "secureai sandbox v1\n"
            "dumpable=0 core=0 no_new_privs=1 caps=none\n"
            "default=errno(EPERM)\n"
-           "allow=io,memory,threads,time,signals,sockets(AF_INET,AF_INET6)\n"
+           "allow=io,memory,threads,time,signals,sockets(AF_INET,AF_INET6),seccomp(stricter filters)\n"
            "errno(EACCES)=open,openat,openat2,creat,stat,access,readlink,unlink,rename,mkdir,...\n"
            "kill=execve,execveat,ptrace,process_vm_readv,process_vm_writev,mount,bpf,keyctl,...\n"
            "conditional=newfstatat(AT_EMPTY_PATH),clone(CLONE_THREAD),clone3->ENOSYS,"
@@ -171,6 +175,35 @@ static int install_seccomp(sai_error *err)
 fail:
     seccomp_release(ctx);
     return sai_error_set(err, SAI_EIO, "cannot install the seccomp filter: %s", strerror(-rc));
+}
+
+/* A second filter on top of the first (filters stack; the strictest
+ * answer wins): no new socket, no connect, bind, listen or accept. Sockets
+ * the enclave already holds (the host channel, the PSP socket) keep
+ * working; a compromised decoder can no longer dial anywhere. */
+int sai_sandbox_no_network(sai_error *err)
+{
+    static const char *const net[] = {"socket", "socketpair", "connect", "bind", "listen", "accept",
+                                      "accept4"};
+    if (SAI_WEAKENED("no_network"))
+        return 0;
+    int rc = 0;
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (ctx == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "cannot create a seccomp filter");
+    /* no_new_privs is already set, and the first filter refuses the prctl
+     * libseccomp would otherwise make to set it again */
+    if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0)
+        goto fail;
+    for (size_t i = 0; i < sizeof net / sizeof net[0]; i++)
+        ADD(ctx, SCMP_ACT_ERRNO(EACCES), net[i], 0);
+    if ((rc = seccomp_load(ctx)) < 0)
+        goto fail;
+    seccomp_release(ctx);
+    return 0;
+fail:
+    seccomp_release(ctx);
+    return sai_error_set(err, SAI_EIO, "cannot install the no-network filter: %s", strerror(-rc));
 }
 
 int sai_sandbox_harden(sai_sandbox_status *st, sai_error *err)

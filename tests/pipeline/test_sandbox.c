@@ -31,6 +31,8 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -186,6 +188,47 @@ static void test_no_file_system(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* After the last key-broker call: no new connection to anywhere, while the
+ * sockets already held (the host channel) keep working. */
+static int child_no_network(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
+        return 90;
+    sai_error err = {0};
+    if (sai_sandbox_harden(NULL, &err) != 0)
+        return 91;
+    int s = socket(AF_INET, SOCK_STREAM, 0);   /* still allowed before */
+    if (s < 0)
+        return 1;
+    if (sai_sandbox_no_network(&err) != 0)
+        return 92;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    errno = 0;
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != -1 || errno != EACCES)
+        return 2;
+    errno = 0;
+    if (socket(AF_INET, SOCK_STREAM, 0) != -1 || errno != EACCES)
+        return 3;
+    errno = 0;
+    if (socket(AF_INET6, SOCK_DGRAM, 0) != -1 || errno != EACCES)
+        return 4;
+    errno = 0;
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != -1 || errno != EACCES)
+        return 5;
+    if (write(sv[0], "x", 1) != 1 || read(sv[1], &(char){0}, 1) != 1)
+        return 6;
+    return 0;
+}
+
+static void test_no_network_after_keys(void **state)
+{
+    (void)state;
+    int st = run_child(child_no_network);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static int child_exec(void)
 {
     sai_error err = {0};
@@ -329,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_process_hardening),
         cmocka_unit_test(test_no_file_system),
         cmocka_unit_test(test_exec_kills),
+        cmocka_unit_test(test_no_network_after_keys),
         cmocka_unit_test(test_ptrace_attach_fails),
         cmocka_unit_test(test_secrets_locked_under_filter),
         cmocka_unit_test(test_policy_text_is_stable),
