@@ -107,6 +107,7 @@ int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts
     cJSON_AddItemToObject(pr, "metrics", metrics);
     cJSON_AddStringToObject(pr, "tee", f->tee);
     cJSON_AddStringToObject(pr, "time", f->time ? f->time : "");
+    if (f->kbs_channel) cJSON_AddStringToObject(pr, "kbs_channel", f->kbs_channel);
     cJSON *sk = cJSON_AddObjectToObject(pr, "signing_key");
     cJSON_AddStringToObject(sk, "alg", "ES384");
     cJSON_AddStringToObject(sk, "public", pub64);
