@@ -103,13 +103,13 @@ stages: [ingest, preprocess, train]
 dataset: {sealed: $sealed, format: $fmt, resource: {repo: bench, type: dataset, tag: $kind}}
 model: {arch: $arch, key: {repo: bench, type: model, tag: $arch}}
 hyper: {epochs: 1, batch: 32, max_steps: $steps, lr: 0.05, seed: 1}
-kbs: {url: "$kbs"}
+kbs: {url: "$kbs", insecure_http: true}
 outputs: {dir: $T/out-$arch}
 YAML
   meas=$("$cli" run "${insecure[@]}" --measure "$T/$arch.yaml" | awk '/^measurement/ {print $2}')
   printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$meas" > "$T/rel.json"
   for r in "dataset/$kind:data.key" "model/$arch:model.key"; do
-    "$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$T/kbs/admin.token" --resource "bench/${r%%:*}" \
+    "$cli" kbs put-resource --insecure-http --kbs "$kbs" --admin-token-file "$T/kbs/admin.token" --resource "bench/${r%%:*}" \
       --secret-file "$T/${r#*:}" --policy "$T/rel.json" >/dev/null
   done
   : > "$T/plain-$arch.txt"

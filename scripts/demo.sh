@@ -8,9 +8,11 @@
 #      user holds the simulated AMD-style key hierarchy and launches enclaves
 #      under another user; stopped again at the end if this script started it
 #   2. data owner: data key + model key, seal the dataset
-#   3. key broker on loopback, attestation policy for this platform
+#   3. key broker on loopback over TLS 1.3, attestation policy for this
+#      platform; a copy of the spec with the KBS's certificate pin (measured:
+#      the host cannot point the enclave at another KBS)
 #   4. register both keys with a release policy that admits exactly the
-#      launch measurement of examples/fashion-mnist.yaml
+#      launch measurement of that spec
 #   5. secureai run (enclave: attest, key, decrypt, train, seal, sign)
 #   6. secureai verify (offline: evidence, key binding, signature, model,
 #      dataset identity, measurement); then a tampered shard is refused
@@ -81,24 +83,37 @@ echo "== 2. data owner: keys, seal $src"
 dsid=$(sed -n 's/^dataset id: sha256://p' "$work/seal.txt")
 [ ${#dsid} = 64 ] || die "no dataset identity from seal"
 
-echo "== 3. key broker on loopback"
+echo "== 3. key broker on loopback (TLS 1.3, pinned in the measured spec)"
 printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$fp" > "$work/attestation.yaml"
-"$cli" kbs serve --data-dir "$work/kbs" --insecure-http --port 0 --port-file "$work/kbs.port" \
+"$cli" kbs serve --data-dir "$work/kbs" --port 0 --port-file "$work/kbs.port" \
   --attestation-policy "$work/attestation.yaml" --quiet >"$work/kbs.log" 2>&1 &
 kbs_pid=$!
 for _ in $(seq 100); do [ -s "$work/kbs.port" ] && break; sleep 0.1; done
 [ -s "$work/kbs.port" ] || { cat "$work/kbs.log" >&2; die "the KBS did not start"; }
-kbs=http://127.0.0.1:$(cat "$work/kbs.port")
-echo "KBS at $kbs (pid $kbs_pid)"
+kbs=https://127.0.0.1:$(cat "$work/kbs.port")
+pin=$("$cli" kbs info --data-dir "$work/kbs" | awk '/^certificate_sha256/ {print $2}')
+[ ${#pin} = 64 ] || die "no certificate pin from kbs info"
+echo "KBS at $kbs (pid $kbs_pid), certificate sha256:$pin"
+# The pin goes into the spec the enclave runs (it is measured), not onto a
+# command line: the run's spec is a copy of $spec with this KBS's pin.
+run_spec=$work/$(basename "$spec")
+if grep -q '^  pin: ' "$spec"; then
+  sed "s|^  pin: .*|  pin: sha256:$pin|" "$spec" > "$run_spec"
+else
+  sed "s|^kbs:.*|&\n  pin: sha256:$pin|" "$spec" > "$run_spec"
+fi
+grep -q "pin: sha256:$pin" "$run_spec" || die "could not put the pin into $run_spec"
+spec=$run_spec
+kbs_admin=(--kbs "$kbs" --pin "$pin" --admin-token-file "$work/kbs/admin.token")
 
 echo "== 4. register the keys for exactly this pipeline's measurement"
 run_opts=("${insecure[@]}" --dataset "$work/fashion-mnist.sealed" --out "$work/run" --kbs "$kbs")
 meas=$("$cli" run --measure "${run_opts[@]}" "$spec" | awk '/^measurement/ {print $2}')
-echo "launch measurement $meas"
+echo "launch measurement $meas ($spec)"
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$meas" > "$work/release.json"
-"$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$work/kbs/admin.token" \
+"$cli" kbs put-resource "${kbs_admin[@]}" \
   --resource demo/dataset/fashion-mnist --secret-file "$work/data.key" --policy "$work/release.json" >/dev/null
-"$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$work/kbs/admin.token" \
+"$cli" kbs put-resource "${kbs_admin[@]}" \
   --resource demo/model/fashion-mnist --secret-file "$work/model.key" --policy "$work/release.json" >/dev/null
 # The overhead probe (step 7): same model and batch, a few steps, its own
 # measurement and keys.
@@ -111,13 +126,13 @@ stages: [ingest, preprocess, train]
 dataset: {sealed: $work/fashion-mnist.sealed, resource: {repo: demo, type: dataset, tag: fashion-mnist-probe}}
 model: {arch: $arch, key: {repo: demo, type: model, tag: probe}}
 hyper: {epochs: 1, batch: $batch, max_steps: $base_steps, lr: 0.1, seed: 1}
-kbs: {url: "$kbs"}
+kbs: {url: "$kbs", pin: "sha256:$pin"}
 outputs: {dir: $work/probe}
 EOF
 pmeas=$("$cli" run "${insecure[@]}" --measure "$work/probe.yaml" | awk '/^measurement/ {print $2}')
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$pmeas" > "$work/probe-release.json"
 for r in dataset/fashion-mnist-probe:data.key model/probe:model.key; do
-  "$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$work/kbs/admin.token" --resource "demo/${r%%:*}" \
+  "$cli" kbs put-resource "${kbs_admin[@]}" --resource "demo/${r%%:*}" \
     --secret-file "$work/${r#*:}" --policy "$work/probe-release.json" >/dev/null
 done
 
@@ -179,6 +194,7 @@ else
 fi
 echo "dataset          Fashion-MNIST, identity sha256:$dsid"
 echo "measurement      $meas"
+echo "key broker       TLS 1.3, certificate sha256:${pin:0:16}... pinned in the measured spec"
 awk -v a="$acc" 'BEGIN {printf "test accuracy    %.2f%%\n", a * 100}'
 awk -v e="$ips" 'BEGIN {printf "training         %.1f images/s in the enclave\n", e}'
 awk -v pw="$pwall" -v sw="$swall" -v pt="$ptrain" -v st="$strain" -v n="$base_steps" 'BEGIN {

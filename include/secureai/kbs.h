@@ -119,6 +119,16 @@ int  sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
 int  sai_kbs_server_port(const sai_kbs_server *s);
 /* Hex SHA-256 of the DER certificate ("" in --insecure-http mode). */
 const char *sai_kbs_server_fingerprint(const sai_kbs_server *s);
+/* Hex SHA-256 of the key-wrapping key's raw point (<data_dir>/wrap.key, made
+ * on first start; public half in <data_dir>/wrap.pub): what a pipeline spec
+ * pins as kbs.wrap_key_sha256. Enclaves fetch the key from
+ * GET /kbs/v0/wrap-key and wrap registered secrets to it. */
+const char *sai_kbs_server_wrap_key_sha256(const sai_kbs_server *s);
+/* The same two hashes from a data directory, offline (`secureai kbs info`):
+ * cert_hex gets "" when there is no certificate (an --insecure-http KBS),
+ * wrap_hex "" when the KBS has not started yet. */
+int sai_kbs_info(const char *data_dir, const char *tls_cert, char cert_hex[65], char wrap_hex[65],
+                 sai_error *err) SAI_MUST_CHECK;
 /* Run the event loops until sai_kbs_server_stop (async-signal-safe). */
 int  sai_kbs_server_run(sai_kbs_server *s, sai_error *err);
 void sai_kbs_server_stop(sai_kbs_server *s);
@@ -126,16 +136,29 @@ void sai_kbs_server_free(sai_kbs_server *s);
 
 /* ---- client ---------------------------------------------------------------- */
 typedef struct sai_kbs_client_opts {
-    const char *url;          /* https://127.0.0.1:8443 or http://... */
+    const char *url;          /* https://127.0.0.1:8443 (http://... only with allow_insecure_http) */
     const char *ca_file;      /* verify the KBS certificate against this CA/cert */
     const char *pin_sha256;   /* or: hex SHA-256 of the KBS's DER certificate */
     double      timeout_s;    /* per request, default 5 */
     int         retries;      /* connection attempts, default 4, backoff 100ms doubling */
     const char *ca_pem;       /* or: the CA certificate(s) as PEM bytes (no file needed, e.g. */
     size_t      ca_pem_len;   /*   in a sandbox that opens no files); used when no pin is given */
+    bool        allow_insecure_http; /* accept an http:// URL (a loopback test KBS); without it
+                                      * an http:// URL is SAI_EPOLICY, so whoever hands the client
+                                      * its URL cannot downgrade the channel */
 } sai_kbs_client_opts;
 
 typedef struct sai_kbs_client sai_kbs_client;
+
+/* How a client reaches its KBS (recorded in provenance as "kbs_channel"). */
+typedef enum sai_kbs_channel {
+    SAI_KBS_CHANNEL_TLS_PIN = 1,   /* TLS 1.3, certificate SHA-256 pinned */
+    SAI_KBS_CHANNEL_TLS_CA,        /* TLS 1.3, chain to a given CA + host name / IP */
+    SAI_KBS_CHANNEL_INSECURE_HTTP, /* plain HTTP: anyone on the path reads and rewrites it */
+} sai_kbs_channel;
+/* "tls-pin", "tls-ca", "insecure-http" ("?" otherwise). */
+const char *sai_kbs_channel_name(sai_kbs_channel ch);
+sai_kbs_channel sai_kbs_client_channel(const sai_kbs_client *c);
 
 int  sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_error *err) SAI_MUST_CHECK;
 void sai_kbs_client_free(sai_kbs_client *c);
@@ -154,14 +177,22 @@ int  sai_kbs_client_request(sai_kbs_client *c, const char *method, const char *p
 int  sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
                                  const char *resource, sai_secret **secret,
                                  char **token_out, sai_error *err) SAI_MUST_CHECK;
-/* Attested registration: attest (as for get_resource), then store secret
- * under resource (repo/type/tag) with policy_json (a release policy, JSON
- * object) via POST /kbs/v0/resource/<name>, authorised by the attestation
- * token. The KBS accepts it only in repos its config marks enclave_writable
- * and never overwrites (SAI_EEXIST); the attempt is audited. */
+/* Attested registration: attest (as for get_resource), fetch the KBS's
+ * key-wrapping key (GET /kbs/v0/wrap-key) and check that the SHA-256 of its
+ * raw point equals wrap_key_sha256 (the pin the caller trusts, e.g. the
+ * measured spec's kbs.wrap_key_sha256), wrap secret to it
+ * (sai_kbs_wrap_register: the secret never travels in clear, not even
+ * inside TLS), then store it under resource (repo/type/tag) with
+ * policy_json (a release policy, JSON object) via POST
+ * /kbs/v0/resource/<name>, authorised by the attestation token. The KBS
+ * accepts it only in repos its config marks enclave_writable and never
+ * overwrites (SAI_EEXIST); the attempt is audited. A wrap key that does not
+ * match the pin is SAI_EAUTH and nothing is sent. */
 int  sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *att,
                                       const char *resource, const uint8_t *secret, size_t len,
-                                      const char *policy_json, sai_error *err) SAI_MUST_CHECK;
+                                      const char *policy_json,
+                                      const uint8_t wrap_key_sha256[static SAI_SHA256_LEN],
+                                      sai_error *err) SAI_MUST_CHECK;
 /* Convenience: a client for one call. */
 int  sai_kbs_get_resource(const sai_kbs_client_opts *o, const sai_kbs_attester *att,
                           const char *resource, sai_secret **secret, sai_error *err) SAI_MUST_CHECK;
@@ -187,6 +218,26 @@ int sai_kbs_wrap(char **jwe, const sai_ec_key *recipient, const uint8_t *secret,
                  sai_error *err) SAI_MUST_CHECK;
 int sai_kbs_unwrap(sai_secret **out, const sai_ec_key *recipient_priv, const char *jwe,
                    size_t len, sai_error *err) SAI_MUST_CHECK;
+
+/* The other direction, for attested registration: a secret the TEE made,
+ * wrapped to the KBS's long-term key-wrapping key (wrap.key in its data
+ * dir). Same compact form and construction, with its own HKDF label
+ * ("secureai/v1/kbs-register", so a release can never be replayed as a
+ * registration) and AAD = ASCII(b64u(header)) || "." || b64u(A) as in JWE's
+ * JSON serialisation, where
+ *   A = "secureai/v1/kbs-register" || 0x00 || resource name || 0x00 ||
+ *       SHA-256(the attestation token authorising the registration)
+ * so the wrap is good for this resource in this attestation session only. */
+int sai_kbs_wrap_register(char **jwe, const sai_ec_key *kbs_wrap_key, const char *resource,
+                          const char *token, const uint8_t *secret, size_t len,
+                          sai_error *err) SAI_MUST_CHECK;
+int sai_kbs_unwrap_register(sai_secret **out, const sai_ec_key *kbs_wrap_priv, const char *resource,
+                            const char *token, const char *jwe, size_t len,
+                            sai_error *err) SAI_MUST_CHECK;
+/* SHA-256 of a key's raw uncompressed point (0x04||X||Y), the form a spec
+ * pins as kbs.wrap_key_sha256. */
+int sai_kbs_wrap_key_hash(const sai_ec_key *k, uint8_t out[static SAI_SHA256_LEN],
+                          sai_error *err) SAI_MUST_CHECK;
 
 /* Resource release policy (JSON):
  *   {"tee":["sim","sev-snp"], "measurements":["hex",...], "min_tcb":{"bootloader":n,

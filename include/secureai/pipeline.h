@@ -86,9 +86,16 @@ typedef struct sai_pipeline_spec {
     } preprocess;
 
     struct {
-        char *url;                           /* http(s)://127.0.0.1:PORT (host-side, not measured) */
+        char *url;                           /* https://HOST:PORT (host-side, not measured) */
         char *ca;                            /* path to a CA bundle, optional (its hash is measured) */
-        char *pin;                           /* "sha256:<64 hex>" of the KBS key, optional */
+        char *pin;                           /* "sha256:<64 hex>" of the KBS certificate, optional */
+        bool  insecure_http;                 /* plain http:// to a test KBS allowed (measured;
+                                              * recorded as kbs_channel in the provenance) */
+        char *wrap_key_sha256;               /* "sha256:<64 hex>" of the KBS's key-wrapping
+                                              * public key (raw P-384 point); needed with
+                                              * model.generate_key */
+        bool     has_ca_sha256;              /* from the canonical form (the enclave): */
+        uint8_t  ca_sha256[SAI_SHA256_LEN];  /*   the measured hash of kbs.ca's bytes */
         unsigned retries;                    /* bounded retries with backoff, default 4 */
     } kbs;
 
@@ -117,6 +124,17 @@ int  sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_s
 /* SHA-256 of the canonical form. */
 int  sai_pipeline_spec_hash(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
                             uint8_t out[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
+/* The KBS client the enclave uses, built only from what the (canonical,
+ * measured) spec says: TLS with kbs.pin, else with kbs.ca whose bytes
+ * (ca_pem, handed over by the host) must hash to the measured
+ * kbs.ca_sha256; plain http:// only with kbs.insecure_http: true. url is
+ * the host's choice and trusted for nothing but reachability. SAI_EPOLICY
+ * for a refused http:// URL, SAI_EAUTH for a CA that is not the measured
+ * one. (kbs_glue.c) */
+struct sai_kbs_client;
+int  sai_pipeline_kbs_client_for_spec(const sai_pipeline_spec *s, const char *url, const char *ca_pem,
+                                      size_t ca_len, struct sai_kbs_client **out,
+                                      sai_error *err) SAI_MUST_CHECK;
 /* Rebuild a spec from its canonical JSON (what the enclave receives). */
 int  sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, size_t len,
                                       sai_error *err) SAI_MUST_CHECK;
@@ -241,6 +259,8 @@ typedef struct sai_provenance_facts {
                                                * evidence.format and the protection line are
                                                * derived from these bytes, never from the host */
     size_t      evidence_len;
+    const char *kbs_channel;                  /* how the keys travelled: "tls-pin", "tls-ca"
+                                               * or "insecure-http" (sai_kbs_channel_name) */
 } sai_provenance_facts;
 
 /* What a sim TEE protects, in the words every output of a sim run uses, and

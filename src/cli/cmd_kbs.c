@@ -27,7 +27,12 @@ static const char k_usage[] =
     "      --seal-master-key seals a new master key to this machine's TEE;\n"
     "      --dry-run loads the configuration, checks the options and stops;\n"
     "      --enclave-writable lets attested TEEs register new resources, never\n"
-    "      overwriting, in these repositories: POST /kbs/v0/resource/R).\n"
+    "      overwriting, in these repositories: POST /kbs/v0/resource/R; the\n"
+    "      secret arrives wrapped to the KBS's wrap key, DATA_DIR/wrap.key, made\n"
+    "      on first start, public half in DATA_DIR/wrap.pub).\n"
+    "  info --data-dir DIR [--config kbs.yaml]\n"
+    "      Print the certificate's SHA-256 (a spec's kbs.pin) and the wrap key's\n"
+    "      (a spec's kbs.wrap_key_sha256) from a KBS data directory.\n"
     "  get-resource --kbs URL --tee sim|sev-snp|tdx|sgx --resource REPO/TYPE/TAG\n"
     "        (--ca CERT | --pin SHA256) --out FILE [--token-out FILE]\n"
     "      Attest to the KBS and write the released secret to FILE (mode 0600).\n"
@@ -36,6 +41,7 @@ static const char k_usage[] =
     "  delete-resource --kbs URL --admin-token-file F --resource R (--ca|--pin)\n"
     "  put-policy --kbs URL --admin-token-file F --policy FILE (--ca|--pin)\n"
     "      Replace the attestation policy (YAML) the verifier applies.\n"
+    "  The client commands refuse an http:// KBS unless --insecure-http is given.\n"
     "  audit verify --data-dir DIR [--expect-head HEX]\n"
     "      Check the hash chain of the audit log; prints entries and head hash.\n"
     "  audit show (--data-dir DIR | --kbs URL --admin-token-file F (--ca|--pin))\n"
@@ -174,6 +180,7 @@ static int cmd_serve(args *a)
     else
         printf("kbs: listening on http://%s:%d (insecure, loopback only)\n", cfg.listen_addr,
                sai_kbs_server_port(s));
+    printf("kbs: wrap key sha256 %s\n", sai_kbs_server_wrap_key_sha256(s));
     fflush(stdout);
     if (a->portfile) {
         char buf[16];
@@ -197,9 +204,36 @@ static int cmd_serve(args *a)
     return rc == 0 ? 0 : sai_cli_fail(&err, "kbs serve");
 }
 
+/* The two pins a pipeline spec needs, from the KBS's data directory. */
+static int cmd_info(args *a)
+{
+    sai_kbs_config cfg;
+    sai_error err = {0};
+    char cert[65], wrap[65];
+    sai_kbs_config_defaults(&cfg);
+    if (a->config && sai_kbs_config_load(&cfg, a->config, &err) != 0)
+        return sai_cli_fail(&err, "kbs info");
+    if (a->data)
+        snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", a->data);
+    if (sai_kbs_info(cfg.data_dir, cfg.tls_cert, cert, wrap, &err) != 0)
+        return sai_cli_fail(&err, "kbs info");
+    if (!cert[0] && !wrap[0]) {
+        fprintf(stderr, "secureai: kbs info: %s holds no certificate and no wrap key (start `kbs serve` "
+                        "once)\n", cfg.data_dir);
+        return 1;
+    }
+    if (cert[0])
+        printf("certificate_sha256 %s\nkbs.pin sha256:%s\n", cert, cert);
+    if (wrap[0])
+        printf("wrap_key_sha256 %s\nkbs.wrap_key_sha256 sha256:%s\nwrap_key_pem %s/wrap.pub\n", wrap, wrap,
+               cfg.data_dir);
+    return 0;
+}
+
 static int open_client(args *a, sai_kbs_client **c, sai_error *err)
 {
-    sai_kbs_client_opts o = {.url = a->kbs, .ca_file = a->ca, .pin_sha256 = a->pin};
+    sai_kbs_client_opts o = {.url = a->kbs, .ca_file = a->ca, .pin_sha256 = a->pin,
+                             .allow_insecure_http = a->insecure};
     return sai_kbs_client_new(c, &o, err);
 }
 
@@ -390,6 +424,8 @@ static int run(int argc, char **argv)
         return cmd_serve(&a);
     if (strcmp(sub, "get-resource") == 0)
         return cmd_get(&a);
+    if (strcmp(sub, "info") == 0)
+        return cmd_info(&a);
     if (strcmp(sub, "put-resource") == 0)
         return cmd_put(&a);
     if (strcmp(sub, "delete-resource") == 0) {

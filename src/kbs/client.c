@@ -6,7 +6,10 @@
  *
  * Trust in the KBS: https always verifies the server, either against a CA
  * file (chain + the URL's host or IP) or against a pinned SHA-256 of its
- * DER certificate; there is no "don't verify" switch. A KBS that is down
+ * DER certificate; there is no "don't verify" switch. Plain http:// is
+ * refused unless the caller says allow_insecure_http (for the pipeline:
+ * only when the measured spec says kbs.insecure_http), so whoever chooses
+ * the URL cannot downgrade the channel to one a proxy can rewrite. A KBS that is down
  * gives SAI_ENET after a bounded number of attempts with doubling backoff;
  * every request has a timeout, so nothing here can hang.
  */
@@ -32,6 +35,7 @@
 
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
+#include "util/weaken.h"
 
 #define RESP_MAX (1024 * 1024)
 
@@ -45,6 +49,7 @@ struct sai_kbs_client {
     bool                      host_is_ip;
     bool                      pinned;
     uint8_t                   pin[32];
+    sai_kbs_channel           channel;
     double                    timeout_s;
     int                       retries;
     /* per-request state */
@@ -127,6 +132,13 @@ int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_e
         goto out;
     }
     c->tls = strcmp(scheme, "https") == 0;
+    if (!c->tls && !o->allow_insecure_http && !SAI_WEAKENED("kbs_downgrade")) {
+        rc = sai_error_set(err, SAI_EPOLICY, "the KBS URL %s is plain HTTP: refused (key transport is TLS 1.3 "
+                           "with a pinned or CA-verified certificate; plain HTTP only where explicitly "
+                           "allowed, e.g. a spec's kbs.insecure_http: true)", o->url);
+        goto out;
+    }
+    c->channel = SAI_KBS_CHANNEL_INSECURE_HTTP;
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : (c->tls ? 443 : 80);
     unsigned char tmp[16];
@@ -157,6 +169,7 @@ int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_e
                 goto out;
             }
             c->pinned = true;
+            c->channel = SAI_KBS_CHANNEL_TLS_PIN;
         } else if (o->ca_pem != NULL && o->ca_pem_len > 0) {
             if ((rc = load_ca_pem(c->ctx, o->ca_pem, o->ca_pem_len, err)))
                 goto out;
@@ -164,6 +177,8 @@ int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_e
             rc = sai_error_set(err, SAI_EIO, "cannot load CA certificates from %s", o->ca_file);
             goto out;
         }
+        if (!c->pinned)
+            c->channel = SAI_KBS_CHANNEL_TLS_CA;
     }
     if ((c->base = event_base_new()) == NULL)
         rc = sai_error_set(err, SAI_ENOMEM, "cannot create an event loop");
@@ -175,6 +190,21 @@ out:
     else
         *out = c;
     return rc;
+}
+
+const char *sai_kbs_channel_name(sai_kbs_channel ch)
+{
+    switch (ch) {
+    case SAI_KBS_CHANNEL_TLS_PIN: return "tls-pin";
+    case SAI_KBS_CHANNEL_TLS_CA: return "tls-ca";
+    case SAI_KBS_CHANNEL_INSECURE_HTTP: return "insecure-http";
+    }
+    return "?";
+}
+
+sai_kbs_channel sai_kbs_client_channel(const sai_kbs_client *c)
+{
+    return c->channel;
 }
 
 static void drop_connection(sai_kbs_client *c)
@@ -539,9 +569,40 @@ out:
     return rc;
 }
 
+/* The KBS's key-wrapping key, if its raw point hashes to the pin. */
+static int fetch_wrap_key(sai_kbs_client *c, const uint8_t want[static SAI_SHA256_LEN], sai_ec_key **out,
+                          sai_error *err)
+{
+    cJSON *j = NULL;
+    char *jwk = NULL;
+    uint8_t got[SAI_SHA256_LEN];
+    *out = NULL;
+    int rc = call(c, "wrap-key", "GET", "/kbs/v0/wrap-key", NULL, NULL, &j, err);
+    if (rc != 0)
+        return rc;
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "jwk");
+    if (!cJSON_IsObject(k) || (jwk = cJSON_PrintUnformatted(k)) == NULL)
+        rc = sai_error_set(err, SAI_EFORMAT, "wrap-key: the KBS sent no key");
+    if (rc == 0 && (rc = sai_kbs_jwk_parse(out, jwk, strlen(jwk), err)) == 0 &&
+        (rc = sai_kbs_wrap_key_hash(*out, got, err)) == 0 && !sai_ct_equal(got, want, SAI_SHA256_LEN)) {
+        char hex[65];
+        sai_hex_encode(hex, got, SAI_SHA256_LEN);
+        rc = sai_error_set(err, SAI_EAUTH, "wrap-key: the KBS's key-wrapping key sha256:%s is not the pinned "
+                           "one (kbs.wrap_key_sha256): not registering", hex);
+    }
+    if (rc != 0) {
+        sai_ec_free(*out);
+        *out = NULL;
+    }
+    free(jwk);
+    cJSON_Delete(j);
+    return rc;
+}
+
 int sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *att,
                                      const char *resource, const uint8_t *secret, size_t len,
-                                     const char *policy_json, sai_error *err)
+                                     const char *policy_json,
+                                     const uint8_t wrap_key_sha256[static SAI_SHA256_LEN], sai_error *err)
 {
     if (!sai_kbs_resource_name_ok(resource))
         return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
@@ -552,35 +613,41 @@ int sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *
     cJSON_Delete(pol);
     if (ptext == NULL)
         return sai_error_set(err, SAI_EINVAL, "the release policy must be a JSON object");
-    sai_ec_key *eph = NULL;
-    char *hdr = NULL, *token = NULL, *b64 = NULL, *text = NULL;
+    sai_ec_key *eph = NULL, *wk = NULL;
+    char *hdr = NULL, *token = NULL, *payload = NULL, *text = NULL;
     size_t tl = 0;
+    bool clear = SAI_WEAKENED("kbs_wrap");
     cJSON *j = NULL;
     char path[300];
-    int rc = attest_token(c, att, &eph, &token, err);
+    /* The wrap key first: a KBS that is not the pinned one learns nothing,
+     * not even that a registration was attempted. */
+    int rc = clear ? 0 : fetch_wrap_key(c, wrap_key_sha256, &wk, err);
+    if (rc == 0)
+        rc = attest_token(c, att, &eph, &token, err);
     if (rc == 0 && (hdr = bearer_header(token, err)) == NULL)
         rc = SAI_ENOMEM;
     if (rc == 0)
-        rc = sai_b64url_encode(&b64, secret, len, err);
-    /* built by hand so the secret's only copies are b64 and text, both wiped */
+        rc = clear ? sai_b64url_encode(&payload, secret, len, err)
+                   : sai_kbs_wrap_register(&payload, wk, resource, token, secret, len, err);
     if (rc == 0) {
-        tl = strlen(b64) + strlen(ptext) + 32;
+        tl = strlen(payload) + strlen(ptext) + 32;
         text = malloc(tl);
     }
     if (rc == 0 && text == NULL)
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
     if (rc == 0 && text != NULL) {
-        snprintf(text, tl, "{\"secret\":\"%s\",\"policy\":%s}", b64, ptext);
+        snprintf(text, tl, "{\"%s\":\"%s\",\"policy\":%s}", clear ? "secret" : "jwe", payload, ptext);
         snprintf(path, sizeof path, "/kbs/v0/resource/%s", resource);
         rc = call(c, "register", "POST", path, hdr, text, &j, err);
     }
-    if (b64)
-        sai_wipe(b64, strlen(b64));
+    if (payload)
+        sai_wipe(payload, strlen(payload));
     if (text)
         sai_wipe(text, tl);
     cJSON_Delete(j);
     sai_ec_free(eph);
-    free(b64); free(text); free(hdr); free(token); free(ptext);
+    sai_ec_free(wk);
+    free(payload); free(text); free(hdr); free(token); free(ptext);
     return rc;
 }
 

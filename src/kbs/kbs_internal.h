@@ -102,6 +102,15 @@ int  sai_kbs_parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, s
 void sai_kbs_attest_req_free(sai_kbs_attest_req *r);
 int  sai_kbs_parse_put(sai_kbs_put_req *r, const char *body, size_t len, sai_error *err);
 void sai_kbs_put_req_free(sai_kbs_put_req *r);
+
+/* Attested registration body: {"jwe": ..., "policy": {...}} (a "secret"
+ * member is SAI_EPOLICY). */
+typedef struct sai_kbs_register_req {
+    char *jwe;                    /* owned: the secret wrapped to the KBS wrap key */
+    char *policy;                 /* owned, JSON text, validated */
+} sai_kbs_register_req;
+int  sai_kbs_parse_register(sai_kbs_register_req *r, const char *body, size_t len, sai_error *err);
+void sai_kbs_register_req_free(sai_kbs_register_req *r);
 /* "repo/type/tag": three segments of [A-Za-z0-9._-], 1..64 bytes, not "." or "..". */
 bool sai_kbs_resource_name_ok(const char *name);
 bool sai_kbs_tee_name_ok(const char *tee);
@@ -172,6 +181,13 @@ int sai_kbs_tls_ensure(const char *cert_path, const char *key_path, char fp_hex[
 int sai_kbs_cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error *err);
 /* Load or create a P-384 key PEM file (0600). */
 int sai_kbs_key_ensure(sai_ec_key **out, const char *path, sai_error *err);
+
+/* The long-term key-wrapping key (attested registration): <dir>/wrap.key
+ * (private, 0600, created when missing) and <dir>/wrap.pub (public PEM,
+ * 0644, rewritten to match); fills the hex SHA-256 of its raw point. */
+#define SAI_KBS_WRAP_KEY_FILE "wrap.key"
+#define SAI_KBS_WRAP_PUB_FILE "wrap.pub"
+int sai_kbs_wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65], sai_error *err);
 
 int64_t sai_kbs_wall_now(void);
 

@@ -338,6 +338,50 @@ out:
     return rc;
 }
 
+void sai_kbs_register_req_free(sai_kbs_register_req *r)
+{
+    free(r->jwe);
+    free(r->policy);
+    memset(r, 0, sizeof *r);
+}
+
+/* {"jwe": <sai_kbs_wrap_register output>, "policy": {...}}; a clear
+ * "secret" member is refused outright (the registration path never takes a
+ * secret that crossed the network unwrapped). */
+int sai_kbs_parse_register(sai_kbs_register_req *r, const char *body, size_t len, sai_error *err)
+{
+    memset(r, 0, sizeof *r);
+    cJSON *j = sai_kbs_json_parse(body, len, err);
+    if (j == NULL)
+        return err ? err->code : SAI_EINVAL;
+    int rc = 0;
+    const char *jwe = NULL;
+    const cJSON *pol = cJSON_GetObjectItemCaseSensitive(j, "policy");
+    if (cJSON_GetObjectItemCaseSensitive(j, "secret") != NULL) {
+        rc = sai_error_set(err, SAI_EPOLICY, "an unwrapped secret is refused: a registered secret must be "
+                           "wrapped to the KBS's wrap key (member \"jwe\", see GET /kbs/v0/wrap-key)");
+        goto out;
+    }
+    if ((jwe = get_str(j, "jwe", (SAI_KBS_MAX_SECRET * 4) / 3 + 4096, err)) == NULL) {
+        rc = err ? err->code : SAI_EINVAL;
+        goto out;
+    }
+    if (!cJSON_IsObject(pol)) {
+        rc = sai_error_set(err, SAI_EINVAL, "member \"policy\" must be a JSON object");
+        goto out;
+    }
+    if ((r->jwe = strdup(jwe)) == NULL || (r->policy = cJSON_PrintUnformatted(pol)) == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = sai_kbs_policy_validate(r->policy, strlen(r->policy), err);
+out:
+    cJSON_Delete(j);
+    if (rc != 0)
+        sai_kbs_register_req_free(r);
+    return rc;
+}
+
 int sai_kbs_report_data(uint8_t out[static SAI_KBS_REPORT_DATA_LEN],
                         const uint8_t nonce[static SAI_KBS_NONCE_LEN],
                         const uint8_t point[static SAI_P384_POINT_LEN], sai_error *err)

@@ -41,6 +41,7 @@
 
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
+#include "util/weaken.h"
 
 typedef struct worker {
     struct sai_kbs_server      *s;
@@ -67,6 +68,9 @@ struct sai_kbs_server {
     sai_kbs_ratelimit *rl;
     sai_kbs_metrics   *metrics;
     sai_ec_key        *signer;
+    sai_ec_key        *wrap_key;      /* long-term key-wrapping key (registration) */
+    char               wrap_sha[65];  /* hex SHA-256 of its raw point */
+    char              *wrap_jwk;      /* {"jwk":..,"sha256":..}, served at /kbs/v0/wrap-key */
     sai_kbs_issued    *issued;
     uint8_t            admin_hash[SAI_SHA256_LEN];
     SSL_CTX           *ssl;
@@ -396,15 +400,19 @@ static bool repo_writable(const char *list, const char *name)
 
 /* Attested registration: a TEE holding a valid attestation-result token
  * from this KBS stores a secret it generated (e.g. a model key) under a new
- * name in an enclave-writable repo, with a release policy. Never
- * overwrites; every attempt is audited with the registrant's claims. */
+ * name in an enclave-writable repo, with a release policy. The secret
+ * arrives wrapped to this KBS's wrap key, bound to the name and the token
+ * (sai_kbs_wrap_register); a clear one is refused. Never overwrites; every
+ * attempt is audited with the registrant's claims. */
 static int h_register(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                       const char *name)
 {
     sai_kbs_claims claims;
     sai_ec_key *tee_key = NULL;
     sai_error err;
-    sai_kbs_put_req r = {0};
+    sai_kbs_register_req r = {0};
+    sai_kbs_put_req clear = {0};
+    sai_secret *sec = NULL;
     char detail[400];
     int code, rc;
     if ((code = attested_caller(s, req, peer, name, "register", &claims, &tee_key)) != 0)
@@ -422,22 +430,45 @@ static int h_register(sai_kbs_server *s, struct evhttp_request *req, const char 
     }
     size_t len;
     char *body = body_of(req, &len);
-    rc = body ? sai_kbs_parse_put(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
+    const uint8_t *secret = NULL;
+    size_t secret_len = 0;
+    const char *policy = NULL;
+    if (body == NULL) {
+        rc = sai_error_set(&err, SAI_ENOMEM, "oom");
+    } else if (SAI_WEAKENED("kbs_wrap") && strstr(body, "\"secret\"") != NULL) {
+        if ((rc = sai_kbs_parse_put(&clear, body, len, &err)) == 0) {
+            secret = clear.secret;
+            secret_len = clear.secret_len;
+            policy = clear.policy;
+        }
+    } else if ((rc = sai_kbs_parse_register(&r, body, len, &err)) == 0) {
+        rc = sai_kbs_unwrap_register(&sec, s->wrap_key, name, bearer(req), r.jwe, strlen(r.jwe), &err);
+        if (rc == 0) {
+            secret = sec->data;
+            secret_len = sec->len;
+            policy = r.policy;
+        } else {
+            rc = sai_error_set(&err, SAI_EAUTH, "the wrapped secret does not open under this KBS's wrap key "
+                               "for this resource and attestation token");
+        }
+    }
     free(body);
     if (rc == 0) {
         size_t dl = strlen(detail);
-        snprintf(detail + dl, sizeof detail - dl, " policy=%.300s", r.policy);
-        rc = sai_kbs_store_register_resource(s->store, name, r.secret, r.secret_len, r.policy, peer,
+        snprintf(detail + dl, sizeof detail - dl, " policy=%.300s", policy);
+        rc = sai_kbs_store_register_resource(s->store, name, secret, secret_len, policy, peer,
                                              detail, &err);
     }
     if (rc != 0) {
-        reply_error(req, code = http_code(rc), err.msg);
+        reply_error(req, code = rc == SAI_EAUTH ? 403 : http_code(rc), err.msg);
         audit(s, "register", peer, name, "deny", err.msg);
         goto out;
     }
     reply_json(req, 201, "{\"status\":\"registered\"}");
 out:
-    sai_kbs_put_req_free(&r);
+    sai_kbs_register_req_free(&r);
+    sai_kbs_put_req_free(&clear);
+    sai_secret_free(sec);
     sai_ec_free(tee_key);
     sai_kbs_metrics_verdict(s->metrics, "register", code == 201);
     return code;
@@ -567,6 +598,7 @@ static const char *route_of(const char *path)
 {
     if (strcmp(path, "/kbs/v0/auth") == 0) return "auth";
     if (strcmp(path, "/kbs/v0/attest") == 0) return "attest";
+    if (strcmp(path, "/kbs/v0/wrap-key") == 0) return "wrap-key";
     if (strncmp(path, "/kbs/v0/resource/", 17) == 0) return "resource";
     if (strncmp(path, "/kbs/v0/admin/", 14) == 0) return "admin";
     if (strcmp(path, "/metrics") == 0) return "metrics";
@@ -636,6 +668,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         } else {
             reply_error(req, code = 500, "out of memory");
         }
+    } else if (strcmp(route, "wrap-key") == 0 && m == EVHTTP_REQ_GET) {
+        reply_json(req, code = 200, s->wrap_jwk);
     } else if (strcmp(route, "auth") == 0 && m == EVHTTP_REQ_POST) {
         code = h_auth(s, req, peer);
     } else if (strcmp(route, "attest") == 0 && m == EVHTTP_REQ_POST) {
@@ -828,6 +862,27 @@ static int make_ssl(sai_kbs_server *s, sai_error *err)
     return 0;
 }
 
+/* The key-wrapping key and the answer GET /kbs/v0/wrap-key gives. */
+static int make_wrap_key(sai_kbs_server *s, sai_error *err)
+{
+    char *jwk = NULL;
+    int rc = sai_kbs_wrap_key_ensure(&s->wrap_key, s->cfg.data_dir, s->wrap_sha, err);
+    if (rc == 0)
+        rc = sai_kbs_jwk_format(s->wrap_key, &jwk, err);
+    if (rc == 0) {
+        size_t n = strlen(jwk) + 120;
+        if ((s->wrap_jwk = malloc(n)) == NULL)
+            rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        else
+            snprintf(s->wrap_jwk, n, "{\"jwk\":%s,\"sha256\":\"%s\"}", jwk, s->wrap_sha);
+    }
+    free(jwk);
+    if (rc == 0)
+        log_line(s, "notice", "\"msg\":\"wrap key\",\"file\":\"%s/" SAI_KBS_WRAP_PUB_FILE "\","
+                 "\"sha256\":\"%s\"", s->cfg.data_dir, s->wrap_sha);
+    return rc;
+}
+
 int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
                        const sai_kbs_verifier *verifier, sai_error *err)
 {
@@ -854,6 +909,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
         goto fail;
     snprintf(path, sizeof path, "%s/signing.key", s->cfg.data_dir);
     if ((rc = sai_kbs_key_ensure(&s->signer, path, err)) != 0 ||
+        (rc = make_wrap_key(s, err)) != 0 ||
         (rc = load_admin_token(s, err)) != 0 ||
         (rc = sai_kbs_sessions_new(&s->sessions, 16384, s->cfg.nonce_ttl_s, err)) != 0 ||
         (rc = sai_kbs_issued_new(&s->issued, err)) != 0 ||
@@ -927,6 +983,7 @@ fail:
 
 int sai_kbs_server_port(const sai_kbs_server *s) { return s->port; }
 const char *sai_kbs_server_fingerprint(const sai_kbs_server *s) { return s->fp; }
+const char *sai_kbs_server_wrap_key_sha256(const sai_kbs_server *s) { return s->wrap_sha; }
 
 /* Group commit of decision records: fsync what was committed in the last
  * 100 ms, off the event loops. */
@@ -996,6 +1053,8 @@ void sai_kbs_server_free(sai_kbs_server *s)
     sai_kbs_sessions_free(s->sessions);
     sai_kbs_issued_free(s->issued);
     sai_ec_free(s->signer);
+    sai_ec_free(s->wrap_key);
+    free(s->wrap_jwk);
     sai_kbs_store_close(s->store);
     sai_wipe(s->admin_hash, sizeof s->admin_hash);
     pthread_mutex_destroy(&s->log_mu);

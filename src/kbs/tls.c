@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -56,6 +57,38 @@ int sai_kbs_key_ensure(sai_ec_key **out, const char *path, sai_error *err)
         sai_ec_free(*out);
         *out = NULL;
         rc = sai_error_set(err, SAI_EFORMAT, "%s holds no private key", path);
+    }
+    return rc;
+}
+
+int sai_kbs_wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65], sai_error *err)
+{
+    char path[600];
+    char *pem = NULL;
+    size_t plen = 0;
+    uint8_t h[SAI_SHA256_LEN];
+    *out = NULL;
+    snprintf(path, sizeof path, "%s/" SAI_KBS_WRAP_KEY_FILE, dir);
+    int rc = sai_kbs_key_ensure(out, path, err);
+    if (rc == 0)
+        rc = sai_kbs_wrap_key_hash(*out, h, err);
+    if (rc == 0)
+        rc = sai_ec_public_pem(*out, &pem, &plen, err);
+    if (rc == 0) {
+        /* rewritten only when missing or not this key's */
+        uint8_t *cur = NULL;
+        size_t cl = 0;
+        snprintf(path, sizeof path, "%s/" SAI_KBS_WRAP_PUB_FILE, dir);
+        if (sai_read_file(path, 64 * 1024, &cur, &cl, NULL) != 0 || cl != plen || memcmp(cur, pem, plen) != 0)
+            rc = sai_write_file_atomic(path, pem, plen, 0644, false, err);
+        free(cur);
+    }
+    free(pem);
+    if (rc == 0) {
+        sai_hex_encode(sha_hex, h, SAI_SHA256_LEN);
+    } else {
+        sai_ec_free(*out);
+        *out = NULL;
     }
     return rc;
 }
@@ -174,4 +207,38 @@ int sai_kbs_tls_ensure(const char *cert_path, const char *key_path, char fp_hex[
         *created = true;
     }
     return sai_kbs_cert_fingerprint(cert_path, fp_hex, err);
+}
+
+int sai_kbs_info(const char *data_dir, const char *tls_cert, char cert_hex[65], char wrap_hex[65],
+                 sai_error *err)
+{
+    char path[600];
+    cert_hex[0] = wrap_hex[0] = '\0';
+    if (tls_cert && *tls_cert)
+        snprintf(path, sizeof path, "%s", tls_cert);
+    else
+        snprintf(path, sizeof path, "%s/tls.crt", data_dir);
+    if (access(path, F_OK) == 0) {
+        int rc = sai_kbs_cert_fingerprint(path, cert_hex, err);
+        if (rc != 0)
+            return rc;
+    }
+    snprintf(path, sizeof path, "%s/" SAI_KBS_WRAP_PUB_FILE, data_dir);
+    uint8_t *pem = NULL, h[SAI_SHA256_LEN];
+    size_t len = 0;
+    int rc = sai_read_file(path, 64 * 1024, &pem, &len, err);
+    if (rc == SAI_ENOTFOUND)
+        return 0;
+    sai_ec_key *k = NULL;
+    if (rc == 0)
+        rc = sai_ec_from_pem(&k, (const char *)pem, len, err);
+    if (rc == 0)
+        rc = sai_kbs_wrap_key_hash(k, h, err);
+    if (rc == 0)
+        sai_hex_encode(wrap_hex, h, SAI_SHA256_LEN);
+    else
+        sai_error_prefix(err, "%s", path);
+    sai_ec_free(k);
+    free(pem);
+    return rc;
 }

@@ -56,6 +56,7 @@ typedef struct enclave {
     uint8_t            measurement[SAI_MEASUREMENT_LEN];
     uint8_t            spec_hash[32];
     sai_kbs_client    *kbs;
+    const char        *kbs_channel;    /* "tls-pin", "tls-ca" or "insecure-http" (static) */
     sai_tee           *tee_dev;        /* the TEE (sim: the PSP signer's socket) */
     int                tee_fd;
     char              *kbs_url;
@@ -118,8 +119,13 @@ static int generate_key(enclave *e, const sai_kbs_resource *r, const char *polic
     int rc = sai_secret_new(key, SAI_SEAL_KEY_LEN, err);
     if (rc == 0)
         rc = sai_random_bytes((*key)->data, SAI_SEAL_KEY_LEN, err);
+    uint8_t wk[32];
+    if (rc == 0 && (e->spec->kbs.wrap_key_sha256 == NULL ||
+                    sai_hex_decode(wk, 32, e->spec->kbs.wrap_key_sha256 + 7, NULL) != 0))
+        rc = sai_error_set(err, SAI_EINVAL, "spec: generate_key without kbs.wrap_key_sha256");
     if (rc == 0)
-        rc = sai_kbs_client_register_resource(e->kbs, &att, res, (*key)->data, SAI_SEAL_KEY_LEN, policy, err);
+        rc = sai_kbs_client_register_resource(e->kbs, &att, res, (*key)->data, SAI_SEAL_KEY_LEN, policy, wk,
+                                              err);
     if (rc) {
         sai_secret_free(*key);
         *key = NULL;
@@ -277,31 +283,12 @@ static void progress_line(void *ctx, const char *line)
 
 /* ---- main ---------------------------------------------------------------------- */
 
-/* kbs.ca_sha256 of the canonical spec (measured), if the spec names a CA. */
-static int measured_ca_hash(const char *canon, uint8_t out[32], bool *have, sai_error *err)
-{
-    cJSON *o = cJSON_Parse(canon);
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "kbs"), "ca_sha256");
-    int rc = 0;
-    *have = false;
-    if (o == NULL)
-        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec is not JSON");
-    else if (h != NULL && (!cJSON_IsString(h) || strlen(h->valuestring) != 64 ||
-                           sai_hex_decode(out, 32, h->valuestring, NULL) != 0))
-        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: bad kbs.ca_sha256");
-    else
-        *have = h != NULL;
-    cJSON_Delete(o);
-    return rc;
-}
-
 static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error *err)
 {
     cJSON *o = cJSON_ParseWithLength((const char *)d, n);
     int rc = 0;
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "kbs_url");
-    const cJSON *pin = cJSON_GetObjectItemCaseSensitive(o, "kbs_pin");
     const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "kbs_ca");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
     if (!cJSON_IsString(spec) || !cJSON_IsString(url)) {
@@ -345,41 +332,14 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
         goto out;
     }
     sai_nn_set_threads(cJSON_IsNumber(thr) ? (int)thr->valuedouble : 0);
-    /* The KBS is trusted through what the spec measured: its pin, else its
-     * CA (the host sends the CA's bytes; they must hash to the measured
-     * kbs.ca_sha256); the host's pin only applies when the spec has neither. */
-    uint8_t ca_want[32];
-    bool have_ca = false;
-    if ((rc = measured_ca_hash(spec->valuestring, ca_want, &have_ca, err)))
+    /* The KBS is trusted only through what the spec measured (kbs_glue.c):
+     * its pin, else its CA (the host sends the bytes; they must hash to the
+     * measured kbs.ca_sha256), plain HTTP only with kbs.insecure_http. The
+     * host's URL is trusted for reachability only. */
+    if ((rc = sai_pipeline_kbs_client_for_spec(e->spec, e->kbs_url, cJSON_IsString(ca) ? ca->valuestring : NULL,
+                                               cJSON_IsString(ca) ? strlen(ca->valuestring) : 0, &e->kbs, err)))
         goto out;
-    char pinhex[65] = "";
-    const char *ca_pem = NULL;
-    if (e->spec->kbs.pin != NULL) {
-        snprintf(pinhex, sizeof pinhex, "%s", e->spec->kbs.pin + 7);
-    } else if (have_ca) {
-        uint8_t got[32];
-        if (!cJSON_IsString(ca) || strlen(ca->valuestring) > SAI_PIPELINE_CA_MAX ||
-            (rc = sai_hash(SAI_SHA256, got, ca->valuestring, strlen(ca->valuestring), err)) != 0 ||
-            memcmp(got, ca_want, 32) != 0) {
-            if (rc == 0)
-                rc = sai_error_set(err, SAI_EAUTH, "the KBS CA the host sent is not the measured kbs.ca");
-            goto out;
-        }
-        ca_pem = ca->valuestring;
-    } else if (cJSON_IsString(pin)) {
-        snprintf(pinhex, sizeof pinhex, "%s", pin->valuestring);
-    }
-    sai_kbs_client_opts ko = {0};
-    ko.url = e->kbs_url;
-    ko.pin_sha256 = pinhex[0] ? pinhex : NULL;
-    ko.ca_pem = ca_pem;
-    ko.ca_pem_len = ca_pem ? strlen(ca_pem) : 0;
-    ko.timeout_s = 5;
-    ko.retries = (int)e->spec->kbs.retries;
-    if ((rc = sai_kbs_client_new(&e->kbs, &ko, err))) {
-        sai_error_prefix(err, "key broker");
-        goto out;
-    }
+    e->kbs_channel = sai_kbs_channel_name(sai_kbs_client_channel(e->kbs));
 out:
     cJSON_Delete(o);
     return rc;
@@ -564,6 +524,7 @@ static int run(enclave *e, sai_error *err)
     f.time = when;
     f.evidence = evidence;
     f.evidence_len = ev_len;
+    f.kbs_channel = e->kbs_channel;   /* recorded at set-up: the client is gone by now */
     size_t stmt_len = 0;
     if ((rc = sai_provenance_sign(&stmt, &stmt_len, &f, pk, err)))
         goto out;

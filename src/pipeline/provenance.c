@@ -178,6 +178,8 @@ int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts
     cJSON_AddStringToObject(pr, "tee", f->tee);
     cJSON_AddStringToObject(pr, "time", f->time ? f->time : "");
     cJSON_AddStringToObject(pr, "protection", protection_text(&info));
+    if (f->kbs_channel)
+        cJSON_AddStringToObject(pr, "kbs_channel", f->kbs_channel);
     cJSON *sk = cJSON_AddObjectToObject(pr, "signing_key");
     cJSON_AddStringToObject(sk, "alg", "ES384");
     cJSON_AddStringToObject(sk, "public", pub64);

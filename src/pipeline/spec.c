@@ -349,6 +349,19 @@ static int pre_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
 }
 
 /* ---- kbs ---------------------------------------------------------------- */
+/* "sha256:<64 hex>", kept in lower case so the measured form is unique. */
+static int get_sha256(parser *p, const yaml_node_t *vn, const char *f, char **out)
+{
+    int rc = get_string(p, vn, f, out, 71, false);
+    uint8_t tmp[32];
+    if (rc == 0 && (strncmp(*out, "sha256:", 7) != 0 || strlen(*out) != 71 ||
+                    sai_hex_decode(tmp, 32, *out + 7, NULL) != 0))
+        return fail(p, vn, f, "must be sha256:<64 hex digits>");
+    for (char *c = *out + 7; rc == 0 && *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return rc;
+}
+
 static int kbs_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
@@ -361,28 +374,45 @@ static int kbs_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     }
     if (strcmp(key, "ca") == 0)
         return get_string(p, vn, f, &s->kbs.ca, 4096, false);
-    if (strcmp(key, "pin") == 0) {
-        int rc = get_string(p, vn, f, &s->kbs.pin, 71, false);
-        uint8_t tmp[32];
-        if (rc == 0 && (strncmp(s->kbs.pin, "sha256:", 7) != 0 || strlen(s->kbs.pin) != 71 ||
-                        sai_hex_decode(tmp, 32, s->kbs.pin + 7, NULL) != 0))
-            return fail(p, vn, f, "must be sha256:<64 hex digits>");
-        return rc;
-    }
+    if (strcmp(key, "pin") == 0)
+        return get_sha256(p, vn, f, &s->kbs.pin);
+    if (strcmp(key, "wrap_key_sha256") == 0)
+        return get_sha256(p, vn, f, &s->kbs.wrap_key_sha256);
+    if (strcmp(key, "insecure_http") == 0)
+        return get_bool(p, vn, f, &s->kbs.insecure_http);
     if (strcmp(key, "retries") == 0)
         return get_uint(p, vn, f, &s->kbs.retries, 0, 10);
     return unknown(p, kn, f);
 }
 
 /* ---- outputs ------------------------------------------------------------ */
+/* The sealed model's file name, next to the run's other outputs: a plain
+ * name (ident_ok: no slash, not . or ..), none of theirs, and not a dot
+ * file (the host's temporary files are .<name>.XXXXXX). */
+static bool model_name_ok(const char *n)
+{
+    static const char *const taken[] = {"run.json", "provenance.json", "report.html"};
+    if (!ident_ok(n) || n[0] == '.')
+        return false;
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
+        if (strcmp(n, taken[i]) == 0)
+            return false;
+    return true;
+}
+
 static int out_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
     sai_pipeline_spec *s = ctx;
     if (strcmp(key, "dir") == 0)
         return get_string(p, vn, f, &s->outputs.dir, 4096, false);
-    if (strcmp(key, "model") == 0)
-        return get_string(p, vn, f, &s->outputs.model_name, 64, true);
+    if (strcmp(key, "model") == 0) {
+        int rc = get_string(p, vn, f, &s->outputs.model_name, 64, true);
+        if (rc == 0 && !model_name_ok(s->outputs.model_name))
+            return fail(p, vn, f, "'%s' is taken by another output of the run (run.json, provenance.json, "
+                        "report.html) or starts with a dot: the model would be lost", s->outputs.model_name);
+        return rc;
+    }
     return unknown(p, kn, f);
 }
 
@@ -483,6 +513,27 @@ static void spec_defaults(sai_pipeline_spec *s)
     s->kbs.retries = 4;
 }
 
+/* What must hold before any key is fetched (checked at load, so a spec
+ * error never costs a training run): where the model key is, and how the
+ * enclave trusts the KBS. */
+static int spec_check_kbs(const sai_pipeline_spec *s, const char *name, sai_error *err)
+{
+    if (!s->model.has_key)
+        return sai_error_set(err, SAI_EINVAL, "%s: model.key is required (where the model key is in the "
+                             "KBS, or where to register a generated one)", name);
+    if (s->kbs.pin == NULL && s->kbs.ca == NULL && !s->kbs.insecure_http)
+        return sai_error_set(err, SAI_EINVAL, "%s: the KBS must be pinned (kbs.pin) or CA-anchored (kbs.ca); "
+                             "plain HTTP to a test KBS needs kbs.insecure_http: true", name);
+    if (s->kbs.url != NULL && strncmp(s->kbs.url, "http://", 7) == 0 && !s->kbs.insecure_http)
+        return sai_error_set(err, SAI_EINVAL, "%s: kbs.url %s is plain HTTP, which the enclave refuses unless "
+                             "the spec says kbs.insecure_http: true", name, s->kbs.url);
+    if (s->model.generate_key && s->kbs.wrap_key_sha256 == NULL)
+        return sai_error_set(err, SAI_EINVAL, "%s: model.generate_key needs kbs.wrap_key_sha256 (the KBS's "
+                             "key-wrapping key, `secureai kbs info`): the generated key travels to the KBS "
+                             "wrapped to it", name);
+    return 0;
+}
+
 static int spec_finish(sai_pipeline_spec *s, sai_error *err)
 {
     int rc;
@@ -574,6 +625,8 @@ int sai_pipeline_spec_parse(sai_pipeline_spec **out, const char *name, const cha
                            "needs generate_key", name);
         goto out;
     }
+    if ((rc = spec_check_kbs(s, name, err)))
+        goto out;
     rc = spec_finish(s, err);
 out:
     yaml_document_delete(&doc);
@@ -627,6 +680,7 @@ void sai_pipeline_spec_free(sai_pipeline_spec *s)
     free(s->kbs.url);
     free(s->kbs.ca);
     free(s->kbs.pin);
+    free(s->kbs.wrap_key_sha256);
     free(s->outputs.dir);
     free(s->outputs.model_name);
     free(s->source);
@@ -713,6 +767,11 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_sh
         }
         if (s->kbs.pin)
             cJSON_AddStringToObject(k, "pin", s->kbs.pin);
+        /* absent unless set: a pinned spec without them keeps its hash */
+        if (s->kbs.wrap_key_sha256)
+            cJSON_AddStringToObject(k, "wrap_key_sha256", s->kbs.wrap_key_sha256);
+        if (s->kbs.insecure_http)
+            cJSON_AddBoolToObject(k, "insecure_http", 1);
         cJSON_AddNumberToObject(k, "retries", s->kbs.retries);
     }
     cJSON_AddStringToObject(o, "model_file", s->outputs.model_name ? s->outputs.model_name : "model.sealed");
@@ -785,6 +844,12 @@ static int jres(cJSON *o, const char *key, sai_kbs_resource *r, sai_error *err)
     return 0;
 }
 
+static bool sha256_ref_ok(const char *v)
+{
+    uint8_t tmp[32];
+    return strncmp(v, "sha256:", 7) == 0 && strlen(v) == 71 && sai_hex_decode(tmp, 32, v + 7, NULL) == 0;
+}
+
 int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, size_t len,
                                      sai_error *err)
 {
@@ -824,10 +889,26 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, 
         (rc = jdbl(h, "momentum", &s->hyper.momentum, err)) ||
         (rc = jdbl(h, "weight_decay", &s->hyper.weight_decay, err)) || (rc = jstr(h, "seed", &seed, true, err)) ||
         (rc = jstr(k, "pin", &s->kbs.pin, false, err)) || (rc = jnum(k, "retries", &s->kbs.retries, err)) ||
+        (rc = jstr(k, "wrap_key_sha256", &s->kbs.wrap_key_sha256, false, err)) ||
         (rc = jstr(o, "model_file", &s->outputs.model_name, true, err)))
         goto out;
     s->hyper.seed = strtoull(seed, NULL, 10);
     free(seed);
+    s->kbs.insecure_http = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "insecure_http"));
+    const cJSON *cah = cJSON_GetObjectItemCaseSensitive(k, "ca_sha256");
+    if (cah != NULL) {
+        if (!cJSON_IsString(cah) || strlen(cah->valuestring) != 64 ||
+            sai_hex_decode(s->kbs.ca_sha256, 32, cah->valuestring, NULL) != 0) {
+            rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: bad kbs.ca_sha256");
+            goto out;
+        }
+        s->kbs.has_ca_sha256 = true;
+    }
+    if ((s->kbs.pin && !sha256_ref_ok(s->kbs.pin)) ||
+        (s->kbs.wrap_key_sha256 && !sha256_ref_ok(s->kbs.wrap_key_sha256))) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: kbs.pin / kbs.wrap_key_sha256 is not sha256:<hex>");
+        goto out;
+    }
     if (cJSON_GetObjectItemCaseSensitive(m, "key") != NULL) {
         s->model.has_key = true;
         if ((rc = jres(m, "key", &s->model.key, err)))
@@ -852,8 +933,23 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, 
             if (cJSON_IsString(it) && strcmp(it->valuestring, stage_names[i]) == 0)
                 s->stages |= 1u << i;
     }
-    if (!ident_ok(s->name) || !ident_ok(s->outputs.model_name) || s->hyper.batch == 0 || s->model.classes < 2) {
+    if (!ident_ok(s->name) || !model_name_ok(s->outputs.model_name) || s->hyper.batch == 0 ||
+        s->model.classes < 2) {
         rc = sai_error_set(err, SAI_EFORMAT, "canonical spec has an invalid value");
+        goto out;
+    }
+    /* The same rules as at load (the CA is represented by its hash here). */
+    if (!s->model.has_key) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: no model.key");
+        goto out;
+    }
+    if (s->kbs.pin == NULL && !s->kbs.has_ca_sha256 && !s->kbs.insecure_http) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: the KBS must be pinned (kbs.pin) or CA-anchored "
+                           "(kbs.ca)");
+        goto out;
+    }
+    if (s->model.generate_key && s->kbs.wrap_key_sha256 == NULL) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: generate_key without kbs.wrap_key_sha256");
         goto out;
     }
 out:

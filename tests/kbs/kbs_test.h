@@ -25,6 +25,7 @@ typedef struct test_kbs {
     char             dir[512];
     char             url[64];
     char             fp[65];
+    uint8_t          wrap[32];       /* SHA-256 of the wrap key's raw point */
     char             admin_hdr[200];
 } test_kbs;
 
@@ -67,6 +68,8 @@ static inline int test_kbs_start_dir(test_kbs *t, const char *dir, void (*cfg_tw
     snprintf(t->url, sizeof t->url, "%s://127.0.0.1:%d", cfg.insecure_http ? "http" : "https",
              sai_kbs_server_port(t->srv));
     snprintf(t->fp, sizeof t->fp, "%s", sai_kbs_server_fingerprint(t->srv));
+    if (sai_hex_decode(t->wrap, sizeof t->wrap, sai_kbs_server_wrap_key_sha256(t->srv), NULL) != 0)
+        return -1;
     char path[600];
     uint8_t *tok = NULL;
     size_t tl = 0;
@@ -102,7 +105,8 @@ static inline void test_kbs_stop(test_kbs *t, bool remove_dir)
 
 static inline sai_kbs_client *test_client(const test_kbs *t)
 {
-    sai_kbs_client_opts o = {.url = t->url, .pin_sha256 = t->fp[0] ? t->fp : NULL, .timeout_s = 5};
+    sai_kbs_client_opts o = {.url = t->url, .pin_sha256 = t->fp[0] ? t->fp : NULL, .timeout_s = 5,
+                             .allow_insecure_http = t->fp[0] == '\0'};
     sai_kbs_client *c = NULL;
     sai_error err;
     if (sai_kbs_client_new(&c, &o, &err) != 0) {

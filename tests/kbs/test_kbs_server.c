@@ -168,7 +168,7 @@ static void test_attested_registration(void **state)
     snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}",
              g_meas_hex);
     const uint8_t key[32] = {7, 1, 2, 3};
-    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "models/model/run1", key, 32, pol, &err), 0);
+    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "models/model/run1", key, 32, pol, g_kbs.wrap, &err), 0);
     /* released to a TEE the registered policy admits */
     assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "models/model/run1", &sec, NULL, &err), 0);
     assert_int_equal(sec->len, 32);
@@ -176,7 +176,8 @@ static void test_attested_registration(void **state)
     sai_secret_free(sec);
     /* never overwrites: neither a second registration of the same name... */
     const uint8_t other[32] = {9};
-    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "models/model/run1", other, 32, pol, &err),
+    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "models/model/run1", other, 32, pol, g_kbs.wrap,
+                                                      &err),
                      SAI_EEXIST);   /* 409 */
     assert_non_null(strstr(err.msg, "409"));
     assert_non_null(strstr(err.msg, "never overwrites"));
@@ -184,13 +185,13 @@ static void test_attested_registration(void **state)
     assert_memory_equal(sec->data, key, 32);
     sai_secret_free(sec);
     /* ... nor into a repo the config does not mark enclave-writable */
-    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "demo/model/x", key, 32, pol, &err),
+    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "demo/model/x", key, 32, pol, g_kbs.wrap, &err),
                      SAI_EPOLICY);
     assert_non_null(strstr(err.msg, "enclave-writable"));
     assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/model/x", &sec, NULL, &err), SAI_ENOTFOUND);
     /* a bad release policy is refused like the admin's */
     assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "gen/model/badpol", key, 32,
-                                                      "{\"tee\":\"sim\"}", &err), SAI_EINVAL);
+                                                      "{\"tee\":\"sim\"}", g_kbs.wrap, &err), SAI_EINVAL);
     /* without an attestation token (or with the admin token, or a forged one): 401 */
     const char *body = "{\"secret\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"policy\":{\"tee\":[\"sim\"]}}";
     assert_int_equal(test_req(c, "POST", "/kbs/v0/resource/gen/model/x", NULL, body, &resp), 401);
@@ -734,6 +735,115 @@ static void test_limits(void **state)
     test_kbs_stop(&t, true);
 }
 
+/* A registered secret travels wrapped to the KBS's long-term wrap key
+ * (attack 4 of docs/threat-model.md: a passive proxy on the path reads
+ * nothing): the server refuses a clear one even with a valid attestation
+ * token; the client refuses a KBS whose wrap key is not the pinned one
+ * before sending anything; a wrap is good for one resource name and one
+ * attestation token only. */
+static void test_registration_is_wrapped(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = test_client(&g_kbs);
+    sai_error err;
+    sai_secret *sec = NULL;
+    char *token = NULL, *resp = NULL, *jwe = NULL, hdr[2048], body[4096], pol[300];
+    struct stat st;
+    char path[700];
+    snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}",
+             g_meas_hex);
+    /* the key pair on disk: private 0600, public next to it */
+    snprintf(path, sizeof path, "%s/wrap.key", g_kbs.dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof path, "%s/wrap.pub", g_kbs.dir);
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    sai_ec_key *wk = NULL;
+    assert_int_equal(sai_read_file(path, 65536, &pem, &pem_len, &err), 0);
+    assert_int_equal(sai_ec_from_pem(&wk, (const char *)pem, pem_len, &err), 0);
+    assert_false(sai_ec_has_private(wk));
+    free(pem);
+    /* GET /kbs/v0/wrap-key serves it with its hash */
+    char hex[65];
+    sai_hex_encode(hex, g_kbs.wrap, 32);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/wrap-key", NULL, NULL, &resp), 200);
+    assert_non_null(strstr(resp, hex));
+    free(resp);
+    /* a valid attestation token (from a release) */
+    put_ok(c, "demo/dataset/wraptok", "k", g_meas_hex);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/dataset/wraptok", &sec, &token, &err), 0);
+    sai_secret_free(sec);
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", token);
+    /* a clear secret is refused, token or not */
+    snprintf(body, sizeof body, "{\"secret\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"policy\":%s}", pol);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/resource/gen/model/clear", hdr, body, &resp), 403);
+    assert_non_null(strstr(resp, "unwrapped"));
+    free(resp);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "gen/model/clear", &sec, NULL, &err), SAI_ENOTFOUND);
+    /* a wrap for another name, or made under another token, does not open */
+    const uint8_t key[32] = {5, 4, 3};
+    assert_int_equal(sai_kbs_wrap_register(&jwe, wk, "gen/model/a", token, key, 32, &err), 0);
+    snprintf(body, sizeof body, "{\"jwe\":\"%s\",\"policy\":%s}", jwe, pol);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/resource/gen/model/b", hdr, body, &resp), 403);
+    free(resp);
+    free(jwe);
+    assert_int_equal(sai_kbs_wrap_register(&jwe, wk, "gen/model/a", "another.token.x", key, 32, &err), 0);
+    snprintf(body, sizeof body, "{\"jwe\":\"%s\",\"policy\":%s}", jwe, pol);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/resource/gen/model/a", hdr, body, &resp), 403);
+    free(resp);
+    free(jwe);
+    /* the right name and token: registered, and released as it was made */
+    assert_int_equal(sai_kbs_wrap_register(&jwe, wk, "gen/model/a", token, key, 32, &err), 0);
+    snprintf(body, sizeof body, "{\"jwe\":\"%s\",\"policy\":%s}", jwe, pol);
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/resource/gen/model/a", hdr, body, &resp), 201);
+    free(resp);
+    free(jwe);
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "gen/model/a", &sec, NULL, &err), 0);
+    assert_memory_equal(sec->data, key, 32);
+    sai_secret_free(sec);
+    /* a KBS whose wrap key is not the pinned one gets nothing */
+    uint8_t wrong[32];
+    memcpy(wrong, g_kbs.wrap, 32);
+    wrong[0] ^= 1;
+    assert_int_equal(sai_kbs_client_register_resource(c, &g_att, "gen/model/wrongpin", key, 32, pol, wrong, &err),
+                     SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "not the pinned"));
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "gen/model/wrongpin", &sec, NULL, &err), SAI_ENOTFOUND);
+    sai_ec_free(wk);
+    free(token);
+    sai_kbs_client_free(c);
+}
+
+/* The client takes plain http:// only when its caller allows it, and says
+ * which channel it uses. */
+static void test_client_refuses_http_unless_allowed(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = NULL;
+    sai_error err;
+    sai_kbs_client_opts o = {.url = "http://127.0.0.1:1"};
+    assert_int_equal(sai_kbs_client_new(&c, &o, &err), SAI_EPOLICY);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "plain HTTP"));
+    o.pin_sha256 = g_kbs.fp;   /* a pin does not make http acceptable */
+    assert_int_equal(sai_kbs_client_new(&c, &o, &err), SAI_EPOLICY);
+    o.allow_insecure_http = true;
+    assert_int_equal(sai_kbs_client_new(&c, &o, &err), 0);
+    assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "insecure-http");
+    sai_kbs_client_free(c);
+    sai_kbs_client_opts p = {.url = g_kbs.url, .pin_sha256 = g_kbs.fp};
+    assert_int_equal(sai_kbs_client_new(&c, &p, &err), 0);
+    assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "tls-pin");
+    sai_kbs_client_free(c);
+    char ca[600];
+    snprintf(ca, sizeof ca, "%s/tls.crt", g_kbs.dir);
+    sai_kbs_client_opts q = {.url = g_kbs.url, .ca_file = ca};
+    assert_int_equal(sai_kbs_client_new(&c, &q, &err), 0);
+    assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "tls-ca");
+    sai_kbs_client_free(c);
+}
+
 static void test_insecure_http_loopback_only(void **state)
 {
     (void)state;
@@ -760,6 +870,8 @@ int main(void)
         cmocka_unit_test(test_happy_path),
         cmocka_unit_test(test_wrong_measurement_refused),
         cmocka_unit_test(test_attested_registration),
+        cmocka_unit_test(test_registration_is_wrapped),
+        cmocka_unit_test(test_client_refuses_http_unless_allowed),
         cmocka_unit_test(test_replayed_nonce_refused),
         cmocka_unit_test(test_evidence_bound_to_other_key_refused),
         cmocka_unit_test(test_expired_and_tampered_tokens_refused),

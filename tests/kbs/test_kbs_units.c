@@ -49,6 +49,45 @@ static void test_wrap_roundtrip_and_tamper(void **state)
     sai_ec_free(other);
 }
 
+/* The registration direction: round trip, and the wrap is bound to its
+ * resource name, its attestation token and its purpose (a release wrap
+ * and a registration wrap do not open as each other). */
+static void test_wrap_register_binding(void **state)
+{
+    (void)state;
+    sai_ec_key *kbs = NULL;
+    sai_error err;
+    char *jwe = NULL, *rel = NULL;
+    sai_secret *out = NULL;
+    const uint8_t key[32] = {1, 2, 3, 4, 5};
+    assert_int_equal(sai_ec_generate(&kbs, &err), 0);
+    assert_int_equal(sai_kbs_wrap_register(&jwe, kbs, "gen/model/r1", "tok.en.1", key, 32, &err), 0);
+    assert_int_equal(sai_kbs_unwrap_register(&out, kbs, "gen/model/r1", "tok.en.1", jwe, strlen(jwe), &err), 0);
+    assert_int_equal(out->len, 32);
+    assert_memory_equal(out->data, key, 32);
+    sai_secret_free(out);
+    assert_int_equal(sai_kbs_unwrap_register(&out, kbs, "gen/model/r2", "tok.en.1", jwe, strlen(jwe), &err),
+                     SAI_EAUTH);
+    assert_int_equal(sai_kbs_unwrap_register(&out, kbs, "gen/model/r1", "tok.en.2", jwe, strlen(jwe), &err),
+                     SAI_EAUTH);
+    assert_int_equal(sai_kbs_unwrap(&out, kbs, jwe, strlen(jwe), &err), SAI_EAUTH);
+    assert_null(out);
+    assert_int_equal(sai_kbs_wrap(&rel, kbs, key, 32, &err), 0);
+    assert_int_equal(sai_kbs_unwrap_register(&out, kbs, "gen/model/r1", "tok.en.1", rel, strlen(rel), &err),
+                     SAI_EAUTH);
+    free(jwe);
+    assert_int_equal(sai_kbs_wrap_register(&jwe, kbs, "not a name", "t", key, 32, &err), SAI_EINVAL);
+    assert_null(jwe);
+    /* the pin form: SHA-256 of the raw point */
+    uint8_t h[32], pt[SAI_P384_POINT_LEN], want[32];
+    assert_int_equal(sai_kbs_wrap_key_hash(kbs, h, &err), 0);
+    assert_int_equal(sai_ec_public_raw(kbs, pt, &err), 0);
+    assert_int_equal(sai_hash(SAI_SHA256, want, pt, sizeof pt, &err), 0);
+    assert_memory_equal(h, want, 32);
+    free(rel);
+    sai_ec_free(kbs);
+}
+
 static void test_jwk(void **state)
 {
     (void)state;
@@ -448,6 +487,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrap_roundtrip_and_tamper),
+        cmocka_unit_test(test_wrap_register_binding),
         cmocka_unit_test(test_jwk),
         cmocka_unit_test(test_tls_self_signed_p256),
         cmocka_unit_test(test_token),

@@ -61,7 +61,7 @@ PORT=$(cat port 2>/dev/null)
 KBS=http://127.0.0.1:$PORT
 
 spec() { # spec FILE [extra hyper lines] [extra dataset lines] [resource tag] [kbs line] [model key lines]
-    local tag=${4:-fm} kbsline=${5:-"kbs: {url: \"$KBS\", retries: 2}"}
+    local tag=${4:-fm} kbsline=${5:-"kbs: {url: \"$KBS\", insecure_http: true, retries: 2}"}
     local keylines=${6:-"  key: {repo: e2e, type: model, tag: ${4:-fm}}"}
     cat > "$1" <<EOF
 version: 1
@@ -98,7 +98,7 @@ M2=$("$CLI" run --measure --dataset /elsewhere --out /elsewhere good.yaml | awk 
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$M" "$MP" > release.json
 for r in dataset model; do
     k=data.key; [ $r = model ] && k=model.key
-    expect 0 "put-resource e2e/$r/fm" "$CLI" kbs put-resource --kbs "$KBS" --admin-token-file kbsd/admin.token \
+    expect 0 "put-resource e2e/$r/fm" "$CLI" kbs put-resource --insecure-http --kbs "$KBS" --admin-token-file kbsd/admin.token \
         --resource e2e/$r/fm --secret-file $k --policy release.json
 done
 
@@ -270,7 +270,7 @@ for t in hd hx; do
     printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"],"pipeline_spec_hash":"%s"}\n' "$m" "$SH" > rel-$t.json
     for r in dataset model; do
         k=data.key; [ $r = model ] && k=model.key
-        expect 0 "put-resource e2e/$r/$t (pipeline_spec_hash of hd.yaml)" "$CLI" kbs put-resource --kbs "$KBS" \
+        expect 0 "put-resource e2e/$r/$t (pipeline_spec_hash of hd.yaml)" "$CLI" kbs put-resource --insecure-http --kbs "$KBS" \
             --admin-token-file kbsd/admin.token --resource e2e/$r/$t --secret-file $k --policy rel-$t.json
     done
 done
@@ -282,19 +282,21 @@ has "$T/.e" "another pipeline spec" "the refusal names the pipeline spec"
 [ ! -e out-hx ] && ok "the spec-refused run wrote nothing" || bad "the spec-refused run wrote files"
 
 # ---- a model key generated inside the enclave and registered with the KBS ----
-spec gen.yaml "" "" gen "" "  key: {repo: gen, type: model, tag: run1}
+WK=$("$CLI" kbs info --data-dir kbsd | awk '/^wrap_key_sha256/ {print $2}')
+spec gen.yaml "" "" gen "kbs: {url: \"$KBS\", insecure_http: true, wrap_key_sha256: \"sha256:$WK\", retries: 2}" \
+    "  key: {repo: gen, type: model, tag: run1}
   generate_key: true
   key_policy: '{\"tee\": [\"sim\"], \"allow_simulated\": true}'"
 MG=$("$CLI" run --measure gen.yaml | awk '/^measurement/ {print $2}')
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$MG" > rel-gen.json
-expect 0 "put-resource e2e/dataset/gen" "$CLI" kbs put-resource --kbs "$KBS" --admin-token-file kbsd/admin.token \
+expect 0 "put-resource e2e/dataset/gen" "$CLI" kbs put-resource --insecure-http --kbs "$KBS" --admin-token-file kbsd/admin.token \
     --resource e2e/dataset/gen --secret-file data.key --policy rel-gen.json
-expect 1 "no model key under gen/model/run1 before the run" env SECUREAI_PLATFORM_DIR="$T/plat/platform" "$CLI" kbs get-resource --kbs "$KBS" --tee sim \
+expect 1 "no model key under gen/model/run1 before the run" env SECUREAI_PLATFORM_DIR="$T/plat/platform" "$CLI" kbs get-resource --insecure-http --kbs "$KBS" --tee sim \
     --resource gen/model/run1 --out gen-before.key
 expect 0 "a run that generates its model key inside the enclave and registers it" \
     "$CLI" run --quiet --threads 1 --out "$T/out-gen" gen.yaml
 expect 0 "the registered key is released under its policy (kbs get-resource from a sim TEE)" \
-    env SECUREAI_PLATFORM_DIR="$T/plat/platform" "$CLI" kbs get-resource --kbs "$KBS" --tee sim \
+    env SECUREAI_PLATFORM_DIR="$T/plat/platform" "$CLI" kbs get-resource --insecure-http --kbs "$KBS" --tee sim \
     --resource gen/model/run1 --out gen.key
 expect 0 "the generated key opens the model" "$CLI" unseal --key gen.key out-gen/model.sealed gen-ckpt.bin
 head -c 8 gen-ckpt.bin | grep -q SAINNCK && ok "the generated-key model is an engine checkpoint" || bad "checkpoint magic (gen)"
@@ -302,7 +304,7 @@ expect 1 "the model owner's registered key does not open it" "$CLI" unseal --key
 expect 1 "a second run cannot overwrite the registered key" "$CLI" run --quiet --threads 1 --out "$T/out-gen2" gen.yaml
 has "$T/.e" "never overwrites" "the refusal says registration never overwrites"
 [ ! -e out-gen2 ] && ok "the refused registration wrote nothing" || bad "the refused registration wrote files"
-"$CLI" kbs audit show --kbs "$KBS" --admin-token-file kbsd/admin.token --limit 200 >audit.txt 2>&1
+"$CLI" kbs audit show --insecure-http --kbs "$KBS" --admin-token-file kbsd/admin.token --limit 200 >audit.txt 2>&1
 grep -q 'register' audit.txt && grep -q "$MG" audit.txt && ok "the registration is audited with the enclave's measurement" \
     || { bad "registration audit"; head -5 audit.txt; }
 
@@ -332,6 +334,13 @@ if [ -n "$TPORT" ] && [ -s kbsd-tls/tls.crt ]; then
     expect 0 "a run with kbs.ca (no pin) verifies the KBS's self-signed certificate" \
         "$CLI" run --quiet --threads 1 --out "$T/out-ca" ca.yaml
     [ -s out-ca/model.sealed ] && ok "the kbs.ca run wrote its model" || bad "no model from the kbs.ca run"
+    python3 -c 'import json,base64,sys; e=json.load(open(sys.argv[1])); p=e["payload"]; \
+        s=json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4))); sys.exit(s["predicate"]["kbs_channel"]!="tls-ca")' \
+        out-ca/provenance.json && ok "the provenance says the keys came over TLS with the CA (kbs_channel)" \
+        || bad "kbs_channel in the kbs.ca run's provenance"
+    expect 1 "a CA-anchored spec handed an http:// KBS URL by the host is refused (no downgrade)" \
+        "$CLI" run --quiet --threads 1 --kbs "$KBS" --out "$T/out-downgrade" ca.yaml
+    has "$T/.e" "kbs.insecure_http" "the downgrade refusal names kbs.insecure_http"
     expect 1 "a run with a wrong kbs.ca fails" "$CLI" run --quiet --threads 1 --out "$T/out-wrongca" wrongca.yaml
     has "$T/.e" "does not match the pin or CA" "the wrong-CA error says the KBS certificate was refused"
     [ ! -e out-wrongca ] && ok "the wrong-CA run wrote nothing" || bad "the wrong-CA run wrote files"
@@ -348,7 +357,7 @@ ML=$("$CLI" run --measure long.yaml | awk '/^measurement/ {print $2}')
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s"]}\n' "$ML" > rel-long.json
 for r in dataset model; do
     k=data.key; [ $r = model ] && k=model.key
-    "$CLI" kbs put-resource --kbs "$KBS" --admin-token-file kbsd/admin.token --resource e2e/$r/long \
+    "$CLI" kbs put-resource --insecure-http --kbs "$KBS" --admin-token-file kbsd/admin.token --resource e2e/$r/long \
         --secret-file $k --policy rel-long.json >/dev/null 2>&1
 done
 "$CLI" run --quiet --threads 1 --out "$T/out-killed" long.yaml >/dev/null 2>&1 &

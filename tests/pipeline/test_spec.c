@@ -12,6 +12,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
+#include "kbs/kbs_internal.h"
+#include "secureai/kbs.h"
 #include "secureai/pipeline.h"
 #include "secureai/util.h"
 
@@ -23,13 +27,18 @@ static const char *base =
     "  resource: {repo: r, type: dataset, tag: t}\n"/* 5 */
     "model:\n"                                      /* 6 */
     "  arch: mlp\n"                                 /* 7 */
-    "hyper:\n"                                      /* 8 */
-    "  lr: 0.1\n"                                   /* 9 */
-    "  batch: 32\n"                                 /* 10 */
-    "kbs:\n"                                        /* 11 */
-    "  url: http://127.0.0.1:1\n"                   /* 12 */
-    "outputs:\n"                                    /* 13 */
-    "  dir: /tmp/out\n";                            /* 14 */
+    "  key: {repo: r, type: model, tag: m}\n"       /* 8 */
+    "hyper:\n"                                      /* 9 */
+    "  lr: 0.1\n"                                   /* 10 */
+    "  batch: 32\n"                                 /* 11 */
+    "kbs:\n"                                        /* 12 */
+    "  url: http://127.0.0.1:1\n"                   /* 13 */
+    "  insecure_http: true\n"                       /* 14 */
+    "outputs:\n"                                    /* 15 */
+    "  dir: /tmp/out\n";                            /* 16 */
+
+#define PIN0 "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+#define PIN1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
 static sai_pipeline_spec *parse_ok(const char *y)
 {
@@ -60,6 +69,23 @@ static char *edit(const char *from, const char *to)
     size_t n = strlen(base) - strlen(from) + strlen(to) + 1;
     char *o = malloc(n);
     snprintf(o, n, "%.*s%s%s", (int)(p - base), base, to, p + strlen(from));
+    return o;
+}
+
+#define ARCHKEY "  arch: mlp\n  key: {repo: r, type: model, tag: m}\n"
+#define WRAPPED "  insecure_http: true\n  wrap_key_sha256: " PIN1 "\n"
+
+/* edit() twice: from1 -> to1, then "  insecure_http: true\n" -> kbs_lines. */
+static char *edit2(const char *from1, const char *to1, const char *kbs_lines)
+{
+    char *a = edit(from1, to1);
+    const char *from = "  insecure_http: true\n";
+    const char *p = strstr(a, from);
+    assert_non_null(p);
+    size_t n = strlen(a) - strlen(from) + strlen(kbs_lines) + 1;
+    char *o = malloc(n);
+    snprintf(o, n, "%.*s%s%s", (int)(p - a), a, kbs_lines, p + strlen(from));
+    free(a);
     return o;
 }
 
@@ -99,7 +125,8 @@ static void test_defaults(void **state)
     assert_int_equal(s->hyper.batch, 32);
     assert_true(s->hyper.lr == 0.1);
     assert_int_equal(s->kbs.retries, 4);
-    assert_false(s->model.has_key);
+    assert_true(s->model.has_key);
+    assert_true(s->kbs.insecure_http);
     sai_pipeline_spec_free(s);
 }
 
@@ -108,16 +135,16 @@ static void test_errors_name_line_and_field(void **state)
     (void)state;
     char *y;
     y = edit("  lr: 0.1\n", "  lr: -3\n");
-    expect_error(y, "t.yaml:9: hyper.lr: ");
+    expect_error(y, "t.yaml:10: hyper.lr: ");
     free(y);
     y = edit("  lr: 0.1\n", "  lr: fast\n");
-    expect_error(y, "t.yaml:9: hyper.lr: 'fast' is not a number");
+    expect_error(y, "t.yaml:10: hyper.lr: 'fast' is not a number");
     free(y);
     y = edit("  batch: 32\n", "  bacth: 32\n");
-    expect_error(y, "t.yaml:10: hyper.bacth: unknown field");
+    expect_error(y, "t.yaml:11: hyper.bacth: unknown field");
     free(y);
     y = edit("  batch: 32\n", "  batch: 0\n");
-    expect_error(y, "t.yaml:10: hyper.batch: 0 is out of range");
+    expect_error(y, "t.yaml:11: hyper.batch: 0 is out of range");
     free(y);
     y = edit("tag: t}", "tag: ../x}");
     expect_error(y, "t.yaml:5: dataset.resource.tag: '../x' is not a name");
@@ -126,7 +153,7 @@ static void test_errors_name_line_and_field(void **state)
     expect_error(y, "t.yaml:5: dataset.resource: missing field 'tag'");
     free(y);
     y = edit("  url: http://127.0.0.1:1\n", "  url: ftp://x\n");
-    expect_error(y, "t.yaml:12: kbs.url: ");
+    expect_error(y, "t.yaml:13: kbs.url: ");
     free(y);
     y = edit("name: t\n", "name: t\ntee: sgx2\n");
     expect_error(y, "t.yaml:3: tee: 'sgx2' is not a TEE kind");
@@ -146,7 +173,7 @@ static void test_errors_name_line_and_field(void **state)
     y = edit("version: 1\n", "version: 2\n");
     expect_error(y, "t.yaml:1: version: version 2 is not supported");
     free(y);
-    y = edit("model:\n  arch: mlp\n", "");
+    y = edit("model:\n  arch: mlp\n  key: {repo: r, type: model, tag: m}\n", "");
     expect_error(y, "t.yaml:1: (top level): missing field 'model'");
     free(y);
     y = edit("  sealed: /tmp/x\n", "  sealed: &a /tmp/x\n  format: *a\n");
@@ -159,7 +186,7 @@ static void test_errors_name_line_and_field(void **state)
     expect_error(y, "t.yaml:5: dataset.identity: must be 64 hex digits");
     free(y);
     y = edit("  url: http://127.0.0.1:1\n", "  url: http://127.0.0.1:1\n  pin: sha1:00\n");
-    expect_error(y, "t.yaml:13: kbs.pin: must be sha256:");
+    expect_error(y, "t.yaml:14: kbs.pin: must be sha256:");
     free(y);
 }
 
@@ -201,9 +228,10 @@ static void test_canonical_hash(void **state)
         {"tag: t}", "tag: u}"},
         {"  arch: mlp\n", "  arch: resnet8\n"},
         {"name: t\n", "name: t\nstages: [train]\n"},
-        {"  url: http://127.0.0.1:1\n", "  url: http://127.0.0.1:1\n  pin: sha256:" \
-         "0000000000000000000000000000000000000000000000000000000000000000\n"},
-        {"  arch: mlp\n", "  arch: mlp\n  key: {repo: a, type: b, tag: c}\n"},
+        {"  url: http://127.0.0.1:1\n", "  url: http://127.0.0.1:1\n  pin: " PIN0 "\n"},
+        {"  url: http://127.0.0.1:1\n", "  url: http://127.0.0.1:1\n  wrap_key_sha256: " PIN0 "\n"},
+        {"type: model, tag: m}", "type: model, tag: m2}"},
+        {"  insecure_http: true\n", "  insecure_http: true\n  retries: 3\n"},
     };
     for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
         y = edit(changes[i][0], changes[i][1]);
@@ -241,7 +269,7 @@ static void test_generated_model_key(void **state)
     (void)state;
     const char *gen = "  arch: mlp\n  key: {repo: gen, type: model, tag: r1}\n  generate_key: true\n"
                       "  key_policy: '{\"tee\": [\"sim\"],  \"allow_simulated\": true}'\n";
-    char *y = edit("  arch: mlp\n", gen);
+    char *y = edit2(ARCHKEY, gen, WRAPPED);
     sai_pipeline_spec *s = parse_ok(y);
     assert_true(s->model.generate_key);
     assert_string_equal(s->model.key_policy, "{\"tee\":[\"sim\"],\"allow_simulated\":true}");
@@ -260,8 +288,8 @@ static void test_generated_model_key(void **state)
     uint8_t h0[32], h1[32];
     hash_of(y, h0);
     free(y);
-    y = edit("  arch: mlp\n", "  arch: mlp\n  key: {repo: gen, type: model, tag: r1}\n  generate_key: true\n"
-                              "  key_policy: '{\"tee\": [\"sev-snp\"]}'\n");
+    y = edit2(ARCHKEY, "  arch: mlp\n  key: {repo: gen, type: model, tag: r1}\n  generate_key: true\n"
+                       "  key_policy: '{\"tee\": [\"sev-snp\"]}'\n", WRAPPED);
     hash_of(y, h1);
     assert_memory_not_equal(h0, h1, 32);
     free(y);
@@ -274,19 +302,191 @@ static void test_generated_model_key(void **state)
     sai_pipeline_spec_free(s);
     sai_pipeline_spec_free(t);
     /* the rules */
-    y = edit("  arch: mlp\n", "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  generate_key: true\n");
+    y = edit2(ARCHKEY, "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  generate_key: true\n", WRAPPED);
     expect_error(y, "key_policy");
     free(y);
-    y = edit("  arch: mlp\n", "  arch: mlp\n  generate_key: true\n  key_policy: '{}'\n");
+    y = edit2(ARCHKEY, "  arch: mlp\n  generate_key: true\n  key_policy: '{}'\n", WRAPPED);
     expect_error(y, "needs model.key");
     free(y);
-    y = edit("  arch: mlp\n", "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  key_policy: '{}'\n");
+    y = edit2(ARCHKEY, "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  key_policy: '{}'\n", WRAPPED);
     expect_error(y, "needs generate_key");
     free(y);
-    y = edit("  arch: mlp\n", "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  generate_key: true\n"
-                              "  key_policy: '[1, 2]'\n");
+    y = edit2(ARCHKEY, "  arch: mlp\n  key: {repo: g, type: m, tag: r}\n  generate_key: true\n"
+                       "  key_policy: '[1, 2]'\n", WRAPPED);
     expect_error(y, "model.key_policy");
     free(y);
+    /* a generated key travels to the KBS wrapped to its pinned wrap key */
+    y = edit(ARCHKEY, gen);
+    expect_error(y, "model.generate_key needs kbs.wrap_key_sha256");
+    free(y);
+}
+
+/* How the enclave trusts the KBS is decided at load, from the spec alone
+ * (attack 4 of docs/threat-model.md): pinned, CA-anchored, or plain HTTP
+ * only when the spec itself says so; and the model key's place is known
+ * before anything runs. */
+static void test_kbs_trust_rules(void **state)
+{
+    (void)state;
+    char *y = edit("  insecure_http: true\n", "");
+    expect_error(y, "the KBS must be pinned (kbs.pin) or CA-anchored (kbs.ca)");
+    free(y);
+    y = edit("  insecure_http: true\n", "  pin: " PIN0 "\n");
+    expect_error(y, "plain HTTP");   /* a pin does not make an http:// URL acceptable */
+    free(y);
+    y = edit("  url: http://127.0.0.1:1\n  insecure_http: true\n", "  url: https://127.0.0.1:1\n  pin: " PIN0 "\n");
+    sai_pipeline_spec *s = parse_ok(y);
+    assert_false(s->kbs.insecure_http);
+    sai_pipeline_spec_free(s);
+    free(y);
+    y = edit("  url: http://127.0.0.1:1\n  insecure_http: true\n", "  url: https://127.0.0.1:1\n  ca: /x.pem\n");
+    s = parse_ok(y);
+    sai_pipeline_spec_free(s);
+    free(y);
+    y = edit("  insecure_http: true\n", "  insecure_http: maybe\n");
+    expect_error(y, "t.yaml:14: kbs.insecure_http: 'maybe' is not true or false");
+    free(y);
+    y = edit("  insecure_http: true\n", "  insecure_http: true\n  wrap_key_sha256: abc\n");
+    expect_error(y, "t.yaml:15: kbs.wrap_key_sha256: must be sha256:");
+    free(y);
+    /* no model.key: refused at load, not after training */
+    y = edit("  key: {repo: r, type: model, tag: m}\n", "");
+    expect_error(y, "model.key is required");
+    free(y);
+    /* insecure_http is measured (and, absent, leaves a pinned spec's hash alone) */
+    uint8_t h0[32], h1[32];
+    y = edit("  insecure_http: true\n", "  insecure_http: true\n  pin: " PIN0 "\n");
+    char *z = edit("  url: http://127.0.0.1:1\n  insecure_http: true\n", "  url: https://127.0.0.1:1\n  pin: " PIN0 "\n");
+    hash_of(y, h0);
+    hash_of(z, h1);
+    assert_memory_not_equal(h0, h1, 32);
+    free(y);
+    free(z);
+    /* the canonical form carries both, the enclave's copy reads them back,
+     * and a canonical form without any KBS anchor is refused there too */
+    y = edit("  insecure_http: true\n", "  insecure_http: true\n  wrap_key_sha256: sha256:"
+             "ABCDEF0000000000000000000000000000000000000000000000000000000000\n");
+    s = parse_ok(y);
+    free(y);
+    sai_error err = {0};
+    char *c = NULL;
+    size_t n = 0;
+    uint8_t ca[32] = {9, 8, 7};
+    assert_int_equal(sai_pipeline_spec_canonical(s, ca, &c, &n, &err), 0);
+    assert_non_null(strstr(c, "\"insecure_http\":true"));
+    assert_non_null(strstr(c, "\"wrap_key_sha256\":\"sha256:abcdef00"));
+    sai_pipeline_spec *t = NULL;
+    if (sai_pipeline_spec_from_canonical(&t, c, n, &err))
+        fail_msg("%s", err.msg);
+    assert_true(t->kbs.insecure_http);
+    assert_true(t->kbs.has_ca_sha256);
+    assert_memory_equal(t->kbs.ca_sha256, ca, 32);
+    assert_string_equal(t->kbs.wrap_key_sha256, s->kbs.wrap_key_sha256);
+    sai_pipeline_spec_free(t);
+    free(c);
+    assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c, &n, &err), 0);
+    char *p = strstr(c, "\"insecure_http\":true,");
+    assert_non_null(p);
+    memmove(p, p + strlen("\"insecure_http\":true,"), strlen(p + strlen("\"insecure_http\":true,")) + 1);
+    assert_int_not_equal(sai_pipeline_spec_from_canonical(&t, c, strlen(c), &err), 0);
+    assert_non_null(strstr(err.msg, "pinned"));
+    free(c);
+    sai_pipeline_spec_free(s);
+}
+
+/* outputs.model names a file next to run.json, provenance.json and
+ * report.html: none of theirs, no path, no dot file. */
+static void test_model_file_name(void **state)
+{
+    (void)state;
+    const char *bad[] = {"run.json", "provenance.json", "report.html", ".model", "..", "a/b", "../m"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[100];
+        snprintf(line, sizeof line, "  dir: /tmp/out\n  model: '%s'\n", bad[i]);
+        char *y = edit("  dir: /tmp/out\n", line);
+        expect_error(y, "t.yaml:17: outputs.model: ");
+        free(y);
+    }
+    char *y = edit("  dir: /tmp/out\n", "  dir: /tmp/out\n  model: run.sealed\n");
+    sai_pipeline_spec *s = parse_ok(y);
+    assert_string_equal(s->outputs.model_name, "run.sealed");
+    sai_pipeline_spec_free(s);
+    free(y);
+}
+
+static sai_pipeline_spec *enclave_spec(const char *y, const uint8_t *ca_sha)
+{
+    sai_pipeline_spec *s = parse_ok(y), *t = NULL;
+    sai_error err = {0};
+    char *c = NULL;
+    size_t n = 0;
+    assert_int_equal(sai_pipeline_spec_canonical(s, ca_sha, &c, &n, &err), 0);
+    if (sai_pipeline_spec_from_canonical(&t, c, n, &err))
+        fail_msg("%s", err.msg);
+    free(c);
+    sai_pipeline_spec_free(s);
+    return t;
+}
+
+/* The enclave's KBS client comes from the measured spec only: the host's
+ * URL cannot downgrade it to HTTP, and its CA bytes must be the measured
+ * ones. */
+static void test_kbs_client_for_spec(void **state)
+{
+    (void)state;
+    sai_kbs_client *c = NULL;
+    sai_error err = {0};
+    char *y = edit("  url: http://127.0.0.1:1\n  insecure_http: true\n", "  url: https://127.0.0.1:1\n  pin: " PIN0 "\n");
+    sai_pipeline_spec *pinned = enclave_spec(y, NULL);
+    free(y);
+    /* the downgrade: the host hands a pinned enclave an http:// URL */
+    assert_int_equal(sai_pipeline_kbs_client_for_spec(pinned, "http://127.0.0.1:9", NULL, 0, &c, &err), SAI_EPOLICY);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "kbs.insecure_http"));
+    assert_int_equal(sai_pipeline_kbs_client_for_spec(pinned, "ftp://x", NULL, 0, &c, &err), SAI_EINVAL);
+    assert_int_equal(sai_pipeline_kbs_client_for_spec(pinned, "https://127.0.0.1:9", NULL, 0, &c, &err), 0);
+    assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "tls-pin");
+    sai_kbs_client_free(c);
+    c = NULL;
+    sai_pipeline_spec_free(pinned);
+    /* http only where the spec says so */
+    sai_pipeline_spec *insecure = enclave_spec(base, NULL);
+    assert_int_equal(sai_pipeline_kbs_client_for_spec(insecure, "http://127.0.0.1:9", NULL, 0, &c, &err), 0);
+    assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "insecure-http");
+    sai_kbs_client_free(c);
+    c = NULL;
+    sai_pipeline_spec_free(insecure);
+    /* CA-anchored: the bytes must hash to the measured kbs.ca_sha256 */
+    char dir[] = "/tmp/spec-ca-XXXXXX", crt[64], key[64], fp[65];
+    bool created = false;
+    assert_non_null(mkdtemp(dir));
+    snprintf(crt, sizeof crt, "%s/tls.crt", dir);
+    snprintf(key, sizeof key, "%s/tls.key", dir);
+    assert_int_equal(sai_kbs_tls_ensure(crt, key, fp, &created, &err), 0);
+    uint8_t *pem = NULL, ca_sha[32];
+    size_t pem_len = 0;
+    assert_int_equal(sai_read_file(crt, 65536, &pem, &pem_len, &err), 0);
+    assert_int_equal(sai_hash(SAI_SHA256, ca_sha, pem, pem_len, &err), 0);
+    y = edit("  url: http://127.0.0.1:1\n  insecure_http: true\n", "  url: https://127.0.0.1:1\n  ca: /x.pem\n");
+    sai_pipeline_spec *anchored = enclave_spec(y, ca_sha);
+    free(y);
+    assert_int_equal(sai_pipeline_kbs_client_for_spec(anchored, "https://127.0.0.1:9", NULL, 0, &c, &err), SAI_EAUTH);
+    pem[pem_len / 2] ^= 1;
+    assert_int_equal(sai_pipeline_kbs_client_for_spec(anchored, "https://127.0.0.1:9", (const char *)pem, pem_len, &c,
+                                                      &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "not the measured kbs.ca"));
+    pem[pem_len / 2] ^= 1;
+    assert_int_equal(sai_pipeline_kbs_client_for_spec(anchored, "http://127.0.0.1:9", (const char *)pem, pem_len, &c,
+                                                      &err), SAI_EPOLICY);
+    assert_int_equal(sai_pipeline_kbs_client_for_spec(anchored, "https://127.0.0.1:9", (const char *)pem, pem_len, &c,
+                                                      &err), 0);
+    assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "tls-ca");
+    sai_kbs_client_free(c);
+    sai_pipeline_spec_free(anchored);
+    free(pem);
+    unlink(crt);
+    unlink(key);
+    rmdir(dir);
 }
 
 int main(void)
@@ -297,6 +497,9 @@ int main(void)
         cmocka_unit_test(test_errors_name_line_and_field),
         cmocka_unit_test(test_canonical_hash),
         cmocka_unit_test(test_generated_model_key),
+        cmocka_unit_test(test_kbs_trust_rules),
+        cmocka_unit_test(test_model_file_name),
+        cmocka_unit_test(test_kbs_client_for_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
