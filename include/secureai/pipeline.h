@@ -440,7 +440,6 @@ typedef struct sai_pipeline_run_opts {
     const char *dataset_dir;     /* overrides dataset.sealed (host-side, not measured) */
     const char *out_dir;         /* overrides outputs.dir */
     const char *kbs_url;         /* overrides kbs.url */
-    const char *kbs_pin;         /* hex SHA-256 of the KBS certificate, when the spec has no pin */
     const char *platform_socket; /* the sim platform service (NULL: $SECUREAI_PLATFORM_SOCKET,
                                     else /run/secureai/platform.sock) */
     bool        insecure_dev;    /* no platform service: this user's own platform launches the

@@ -28,7 +28,6 @@ static const char usage[] =
     "  --dataset DIR     sealed dataset directory (overrides dataset.sealed)\n"
     "  --out DIR         output directory (overrides outputs.dir)\n"
     "  --kbs URL         KBS address (overrides kbs.url)\n"
-    "  --kbs-pin HEX     SHA-256 of the KBS certificate (when the spec has no kbs.pin)\n"
     "  --threads N       engine threads inside the enclave (default: all cores)\n"
     "  --measure         print the launch measurement and spec hash (asked of the\n"
     "                    platform, which measures), run nothing\n"
@@ -54,7 +53,7 @@ static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"dataset", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'},
-        {"kbs", required_argument, NULL, 'k'},     {"kbs-pin", required_argument, NULL, 'p'},
+        {"kbs", required_argument, NULL, 'k'},
         {"threads", required_argument, NULL, 't'}, {"measure", no_argument, NULL, 'm'},
         {"plain", required_argument, NULL, 'P'},   {"quiet", no_argument, NULL, 'q'},
         {"max-steps", required_argument, NULL, 'S'}, {"enclave-fd", required_argument, NULL, 'E'},
@@ -74,7 +73,6 @@ static int run(int argc, char **argv)
         case 'd': o.dataset_dir = optarg; break;
         case 'o': o.out_dir = optarg; break;
         case 'k': o.kbs_url = optarg; break;
-        case 'p': o.kbs_pin = optarg; break;
         case 't': {
             long long v = sai_cli_parse_size(optarg);
             if (v < 0 || v > 256)

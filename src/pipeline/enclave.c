@@ -46,8 +46,6 @@
 #include "secureai/util.h"
 #include "util/weaken.h"
 
-#define OUT_MODEL 1
-#define OUT_PROVENANCE 2
 
 typedef struct enclave {
     sai_chan           chan;
@@ -61,9 +59,7 @@ typedef struct enclave {
     int                tee_fd;
     char              *kbs_url;
     /* data */
-    uint8_t           *manifest;
-    size_t             manifest_len;
-    char               mac_hex[65];
+    sai_proto_shards   shards;         /* SHARD_FDS, decoded */
     sai_manifest       mf;
     bool               mf_ok;
     uint8_t          **shard_ct;      /* the sealed bytes of each shard, in memory */
@@ -181,18 +177,17 @@ static int open_dataset(enclave *e, const sai_secret *key, const char *const *na
 {
     int rc;
     /* The MAC first: nothing of the manifest is believed before it. */
-    uint8_t mac[32], want[32];
-    if (strlen(e->mac_hex) != 64 || sai_hex_decode(want, 32, e->mac_hex, NULL) != 0)
-        return sai_error_set(err, SAI_EFORMAT, "dataset: manifest.mac is not 64 hex digits");
-    if ((rc = sai_manifest_mac(mac, key->data, e->manifest, e->manifest_len, err)))
+    uint8_t mac[32];
+    const uint8_t *want = e->shards.mac;
+    if ((rc = sai_manifest_mac(mac, key->data, e->shards.manifest, e->shards.manifest_len, err)))
         return rc;
     if (!sai_ct_equal(mac, want, 32))
         return sai_error_set(err, SAI_EAUTH, "dataset: the manifest's MAC does not verify under the "
                              "released key (not this dataset, or altered)");
-    if ((rc = sai_manifest_parse(&e->mf, e->manifest, e->manifest_len, err)))
+    if ((rc = sai_manifest_parse(&e->mf, e->shards.manifest, e->shards.manifest_len, err)))
         return sai_error_prefix(err, "dataset manifest");
     e->mf_ok = true;
-    if ((rc = sai_hash(SAI_SHA256, e->dataset_id, e->manifest, e->manifest_len, err)))
+    if ((rc = sai_hash(SAI_SHA256, e->dataset_id, e->shards.manifest, e->shards.manifest_len, err)))
         return rc;
     if (e->spec->dataset.identity != NULL) {
         uint8_t exp[32];
@@ -248,7 +243,7 @@ static int open_dataset(enclave *e, const sai_secret *key, const char *const *na
 
 /* The data in chunks, then OUTPUT_END with its SHA-256 (computed once by
  * the caller: the model's is also the provenance subject's). */
-static int send_output(enclave *e, uint8_t id, const uint8_t *data, size_t len, const uint8_t sha256[32],
+static int send_output(enclave *e, sai_proto_out id, const uint8_t *data, size_t len, const uint8_t sha256[32],
                        sai_error *err)
 {
     uint8_t *pkt = malloc(SAI_CHAN_MAX_PAYLOAD);
@@ -258,17 +253,15 @@ static int send_output(enclave *e, uint8_t id, const uint8_t *data, size_t len, 
     size_t off = 0, room = SAI_CHAN_MAX_PAYLOAD - 1;
     do {
         size_t k = len - off < room ? len - off : room;
-        pkt[0] = id;
+        pkt[0] = (uint8_t)id;
         if (k)
             memcpy(pkt + 1, data + off, k);
         rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT, pkt, k + 1, NULL, 0, err);
         off += k;
     } while (rc == 0 && off < len);
-    if (rc == 0) {
-        pkt[0] = id;
-        memcpy(pkt + 1, sha256, 32);
-        rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, pkt, 33, NULL, 0, err);
-    }
+    if (rc == 0)
+        rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, pkt,
+                           sai_proto_output_end_encode(pkt, id, sha256, 0), NULL, 0, err);
     free(pkt);
     return rc;
 }
@@ -285,19 +278,13 @@ static void progress_line(void *ctx, const char *line)
 
 static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error *err)
 {
-    cJSON *o = cJSON_ParseWithLength((const char *)d, n);
-    int rc = 0;
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
-    const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "kbs_url");
-    const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "kbs_ca");
-    const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
-    if (!cJSON_IsString(spec) || !cJSON_IsString(url)) {
-        rc = sai_error_set(err, SAI_EFORMAT, "HELLO is malformed");
+    sai_proto_hello h;
+    int rc = sai_proto_hello_decode(&h, d, n, err);
+    if (rc)
+        return rc;
+    if ((rc = sai_pipeline_spec_from_canonical(&e->spec, h.spec, h.spec_len, err)))
         goto out;
-    }
-    if ((rc = sai_pipeline_spec_from_canonical(&e->spec, spec->valuestring, strlen(spec->valuestring), err)))
-        goto out;
-    if ((rc = sai_hash(SAI_SHA256, e->spec_hash, spec->valuestring, strlen(spec->valuestring), err)))
+    if ((rc = sai_hash(SAI_SHA256, e->spec_hash, h.spec, h.spec_len, err)))
         goto out;
     snprintf(e->tee, sizeof e->tee, "%s", e->spec->tee);
     /* Nothing of the spec is used before it is known to be the measured one. */
@@ -327,21 +314,18 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
                            "(its SHA-256 differs from HOST_DATA)");
         goto out;
     }
-    if ((e->kbs_url = strdup(url->valuestring)) == NULL) {
-        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
-        goto out;
-    }
-    sai_nn_set_threads(cJSON_IsNumber(thr) ? (int)thr->valuedouble : 0);
+    e->kbs_url = h.kbs_url;
+    h.kbs_url = NULL;
+    sai_nn_set_threads(h.threads);
     /* The KBS is trusted only through what the spec measured (kbs_glue.c):
      * its pin, else its CA (the host sends the bytes; they must hash to the
      * measured kbs.ca_sha256), plain HTTP only with kbs.insecure_http. The
      * host's URL is trusted for reachability only. */
-    if ((rc = sai_pipeline_kbs_client_for_spec(e->spec, e->kbs_url, cJSON_IsString(ca) ? ca->valuestring : NULL,
-                                               cJSON_IsString(ca) ? strlen(ca->valuestring) : 0, &e->kbs, err)))
+    if ((rc = sai_pipeline_kbs_client_for_spec(e->spec, e->kbs_url, h.kbs_ca, h.kbs_ca_len, &e->kbs, err)))
         goto out;
     e->kbs_channel = sai_kbs_channel_name(sai_kbs_client_channel(e->kbs));
 out:
-    cJSON_Delete(o);
+    sai_proto_hello_clear(&h);
     return rc;
 }
 
@@ -366,9 +350,7 @@ static int run(enclave *e, sai_error *err)
     size_t ev_len = 0;
     uint64_t sealed_len = 0;
     char *stmt = NULL;
-    const char **names = NULL;
     sai_ec_key *pk = NULL;
-    cJSON *sj = NULL;
     double t0 = sai_now(), t;
 
     if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err)))
@@ -390,41 +372,22 @@ static int run(enclave *e, sai_error *err)
     if ((rc = sai_sandbox_harden(&st, err)))
         return rc;
     char ready[160];
-    snprintf(ready, sizeof ready, "{\"dumpable\":%s,\"core\":%s,\"no_new_privs\":%s,\"seccomp\":%s}",
-             st.dumpable_off ? "false" : "true", st.core_off ? "false" : "true", st.no_new_privs ? "true" : "false",
-             st.seccomp ? "true" : "false");
-    if ((rc = sai_chan_send(&e->chan, SAI_MSG_READY, ready, strlen(ready), NULL, 0, err)))
+    int ready_len = sai_proto_ready_encode(&st, ready, sizeof ready);
+    if (ready_len < 0)
+        return sai_error_set(err, SAI_ELIMIT, "READY does not fit");
+    if ((rc = sai_chan_send(&e->chan, SAI_MSG_READY, ready, (size_t)ready_len, NULL, 0, err)))
         return rc;
 
     /* The shards. */
     if ((rc = sai_chan_recv(&e->chan, SAI_MSG_SHARD_FDS, &d, &n, SAI_CHAN_MAX_PAYLOAD, fds, SAI_CHAN_MAX_FDS,
                             &nfds, err)))
         return rc;
-    sj = cJSON_ParseWithLength((const char *)d, n);
+    rc = sai_proto_shards_decode(&e->shards, d, n, nfds, err);
     free(d);
     d = NULL;
-    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(sj, "manifest");
-    const cJSON *jmac = cJSON_GetObjectItemCaseSensitive(sj, "mac");
-    const cJSON *jn = cJSON_GetObjectItemCaseSensitive(sj, "names");
-    /* The last descriptor is the sealed model's. */
-    if (nfds > 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sj, "model_fd")))
-        model_fd = fds[--nfds];
-    if (model_fd < 0 || !cJSON_IsString(jm) || !cJSON_IsString(jmac) || !cJSON_IsArray(jn) ||
-        (size_t)cJSON_GetArraySize(jn) != nfds ||
-        sai_b64_decode(&e->manifest, &e->manifest_len, jm->valuestring, strlen(jm->valuestring), NULL) != 0) {
-        rc = sai_error_set(err, SAI_EFORMAT, "SHARD_FDS is malformed");
+    if (rc)
         goto out;
-    }
-    snprintf(e->mac_hex, sizeof e->mac_hex, "%.64s", jmac->valuestring);
-    names = calloc(nfds + 1, sizeof *names);
-    if (names == NULL) {
-        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < nfds; i++) {
-        const cJSON *it = cJSON_GetArrayItem(jn, (int)i);
-        names[i] = cJSON_IsString(it) ? it->valuestring : "";
-    }
+    model_fd = fds[--nfds];   /* the last descriptor is the sealed model's */
 
     /* Attest and receive the dataset key. */
     t = sai_now();
@@ -433,7 +396,7 @@ static int run(enclave *e, sai_error *err)
     double attest_s = sai_now() - t;
 
     t = sai_now();
-    if ((rc = open_dataset(e, dkey, names, fds, nfds, err)))
+    if ((rc = open_dataset(e, dkey, (const char *const *)e->shards.names, fds, nfds, err)))
         goto out;
     double open_s = sai_now() - t;
     for (size_t i = 0; i < nfds; i++)
@@ -532,14 +495,11 @@ static int run(enclave *e, sai_error *err)
 
     t = sai_now();
     uint8_t stmt_sha[32];
-    uint8_t mend[1 + 32 + 8];
-    mend[0] = OUT_MODEL;
-    memcpy(mend + 1, model_sha, 32);
-    for (int i = 0; i < 8; i++)
-        mend[33 + i] = (uint8_t)(sealed_len >> (8 * i));
+    uint8_t mend[SAI_PROTO_OUTPUT_END_MAX];
+    size_t mend_len = sai_proto_output_end_encode(mend, SAI_PROTO_OUT_MODEL, model_sha, sealed_len);
     if ((rc = sai_hash(SAI_SHA256, stmt_sha, stmt, stmt_len, err)) ||
-        (rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, mend, sizeof mend, NULL, 0, err)) ||
-        (rc = send_output(e, OUT_PROVENANCE, (const uint8_t *)stmt, stmt_len, stmt_sha, err)))
+        (rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, mend, mend_len, NULL, 0, err)) ||
+        (rc = send_output(e, SAI_PROTO_OUT_PROVENANCE, (const uint8_t *)stmt, stmt_len, stmt_sha, err)))
         goto out;
     double output_s = sai_now() - t;
     char hex[65];
@@ -565,8 +525,6 @@ out:
     if (model_fd >= 0)
         close(model_fd);
     sai_seal_writer_free(sw);
-    free(names);
-    cJSON_Delete(sj);
     sai_secret_free(dkey);
     sai_secret_free(mkey);
     sai_pipeline__stage_result_clear(&sr);
@@ -606,7 +564,7 @@ int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err)
     free(e.files);
     if (e.mf_ok)
         sai_manifest_clear(&e.mf);
-    free(e.manifest);
+    sai_proto_shards_clear(&e.shards);
     free(e.kbs_url);
     sai_kbs_client_free(e.kbs);
     sai_tee_close(e.tee_dev);

@@ -154,8 +154,9 @@ int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_
 
 /* ---- the sealed dataset as the host sees it: names and descriptors ------- */
 typedef struct shards {
-    uint8_t *manifest, *mac;
-    size_t   manifest_len, mac_len;
+    uint8_t *manifest;
+    size_t   manifest_len;
+    uint8_t  mac[32];          /* manifest.mac, decoded (the enclave checks it) */
     char   **names;
     int     *fds;
     size_t   n;
@@ -171,7 +172,6 @@ static void shards_free(shards *s)
     free(s->names);
     free(s->fds);
     free(s->manifest);
-    free(s->mac);
     memset(s, 0, sizeof *s);
 }
 
@@ -184,10 +184,19 @@ static int open_shards(const char *dir, shards *s, sai_error *err)
     if ((rc = sai_read_file(path, SAI_DATASET_MANIFEST_MAX, &s->manifest, &s->manifest_len, err)))
         return sai_error_prefix(err, "sealed dataset %s", dir);
     snprintf(path, sizeof path, "%s/%s", dir, SAI_DATASET_MAC);
-    if ((rc = sai_read_file(path, 256, &s->mac, &s->mac_len, err)))
+    uint8_t *mac = NULL;
+    size_t mac_len = 0;
+    if ((rc = sai_read_file(path, 256, &mac, &mac_len, err)))
         return sai_error_prefix(err, "sealed dataset %s", dir);
-    while (s->mac_len > 0 && (s->mac[s->mac_len - 1] == '\n' || s->mac[s->mac_len - 1] == '\r'))
-        s->mac[--s->mac_len] = 0;
+    while (mac_len > 0 && (mac[mac_len - 1] == '\n' || mac[mac_len - 1] == '\r'))
+        mac_len--;
+    char hex[65] = "";
+    if (mac_len == 64)
+        memcpy(hex, mac, 64);
+    bool mac_ok = mac_len == 64 && sai_hex_decode(s->mac, 32, hex, NULL) == 0;
+    free(mac);
+    if (!mac_ok)
+        return sai_error_set(err, SAI_EFORMAT, "sealed dataset %s: %s is not 64 hex digits", dir, SAI_DATASET_MAC);
     /* Parsed here only to learn the file names; the enclave checks the MAC. */
     sai_manifest m;
     if ((rc = sai_manifest_parse(&m, s->manifest, s->manifest_len, err)))
@@ -478,61 +487,40 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
                                       "SIMULATED TEE: software isolation from you and other non-root users, "
                                       "none from root or the kernel");
 
-    /* HELLO */
-    cJSON *h = cJSON_CreateObject();
-    cJSON_AddStringToObject(h, "spec", p.canon);
-    cJSON_AddStringToObject(h, "kbs_url", p.spec->kbs.url);
-    if (o->kbs_pin)
-        cJSON_AddStringToObject(h, "kbs_pin", o->kbs_pin);
-    if (p.ca)
-        cJSON_AddStringToObject(h, "kbs_ca", p.ca);
-    cJSON_AddNumberToObject(h, "threads", o->threads);
-    hello = cJSON_PrintUnformatted(h);
-    cJSON_Delete(h);
-    if (hello == NULL) {
-        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+    /* HELLO, READY */
+    sai_proto_hello hl = {.spec = p.canon, .spec_len = p.canon_len, .kbs_url = p.spec->kbs.url,
+                          .kbs_ca = p.ca, .kbs_ca_len = p.ca_len, .threads = o->threads};
+    size_t hello_len = 0;
+    sai_sandbox_status ready;
+    if ((rc = sai_proto_hello_encode(&hl, &hello, &hello_len, err)) ||
+        (rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, hello_len, NULL, 0, err)) ||
+        (rc = sai_chan_recv(&hc, SAI_MSG_READY, &d, &n, 4096, NULL, 0, NULL, err)) ||
+        (rc = sai_proto_ready_decode(&ready, d, n, err))) {
+        if (rc == SAI_ESTATE)   /* the enclave's own sentence */
+            sai_error_prefix(err, "enclave");
         goto out;
     }
-    if ((rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, strlen(hello), NULL, 0, err)) ||
-        (rc = sai_chan_recv(&hc, SAI_MSG_READY, &d, &n, 4096, NULL, 0, NULL, err)))
-        goto out;
     free(d);
     d = NULL;
     double launch_s = sai_now() - t0;   /* measuring, the TEE, fork+exec, HELLO, hardening */
 
-    /* SHARD_FDS */
-    cJSON *sj = cJSON_CreateObject();
-    char *m64 = NULL;
-    if ((rc = sai_b64url_encode(&m64, sh.manifest, sh.manifest_len, err))) {
-        cJSON_Delete(sj);
-        goto out;
-    }
-    cJSON_AddStringToObject(sj, "manifest", m64);
-    free(m64);
-    cJSON_AddStringToObject(sj, "mac", (const char *)sh.mac);
-    cJSON_AddBoolToObject(sj, "model_fd", true);   /* the last descriptor */
-    cJSON *names = cJSON_AddArrayToObject(sj, "names");
-    for (size_t i = 0; i < sh.n; i++)
-        cJSON_AddItemToArray(names, cJSON_CreateString(sh.names[i]));
-    char *stxt = cJSON_PrintUnformatted(sj);
-    cJSON_Delete(sj);
-    if (stxt == NULL) {
-        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
-        goto out;
-    }
+    /* SHARD_FDS: the shards' descriptors, then the model's file */
+    sai_proto_shards ps = {.manifest = sh.manifest, .manifest_len = sh.manifest_len, .names = sh.names, .n = sh.n};
+    memcpy(ps.mac, sh.mac, 32);
+    char *stxt = NULL;
+    size_t stxt_len = 0;
     int xfds[SAI_CHAN_MAX_FDS];
     if (sh.n + 1 > SAI_CHAN_MAX_FDS) {
-        free(stxt);
         rc = sai_error_set(err, SAI_ELIMIT, "too many shards (%zu)", sh.n);
         goto out;
     }
-    if ((rc = model_out_open(&mo, p.spec, err))) {
+    if ((rc = sai_proto_shards_encode(&ps, &stxt, &stxt_len, err)) || (rc = model_out_open(&mo, p.spec, err))) {
         free(stxt);
         goto out;
     }
     memcpy(xfds, sh.fds, sh.n * sizeof *xfds);
     xfds[sh.n] = mo.fd;
-    rc = sai_chan_send(&hc, SAI_MSG_SHARD_FDS, stxt, strlen(stxt), xfds, sh.n + 1, err);
+    rc = sai_chan_send(&hc, SAI_MSG_SHARD_FDS, stxt, stxt_len, xfds, sh.n + 1, err);
     free(stxt);
     if (rc)
         goto out;
@@ -559,45 +547,38 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
                 cJSON_Delete(pj);
             }
         } else if (got == SAI_MSG_OUTPUT || got == SAI_MSG_OUTPUT_END) {
-            outbuf *ob = n >= 1 && d[0] == 1 ? &model : n >= 1 && d[0] == 2 ? &prov : NULL;
-            if (ob == NULL) {
-                rc = sai_error_set(err, SAI_EFORMAT, "enclave: output for an unknown file");
+            sai_proto_output po;
+            if ((rc = sai_proto_output_decode(&po, got == SAI_MSG_OUTPUT_END, d, n, err)))
+                goto out;
+            outbuf *ob = po.id == SAI_PROTO_OUT_MODEL ? &model : &prov;
+            if (ob->ended) {
+                rc = sai_error_set(err, SAI_EFORMAT, "enclave: output after its end");
                 goto out;
             }
-            if (ob == &model) {
+            if (po.id == SAI_PROTO_OUT_MODEL) {
                 /* Sealed into the file by the enclave: only its SHA-256 and
                  * length come through the channel. */
-                if (got != SAI_MSG_OUTPUT_END || n != 41 || model.ended) {
-                    rc = sai_error_set(err, SAI_EFORMAT, "enclave: unexpected model output message");
-                    goto out;
-                }
-                memcpy(model.sha256, d + 1, 32);
-                uint64_t len = 0;
-                for (int i = 7; i >= 0; i--)
-                    len = len << 8 | d[33 + i];
-                if (len > (uint64_t)SAI_NN_CKPT_MAX + (1u << 20)) {
+                if (po.sealed_len > (uint64_t)SAI_NN_CKPT_MAX + (1u << 20)) {
                     rc = sai_error_set(err, SAI_ELIMIT, "enclave output too large");
                     goto out;
                 }
-                model.len = (size_t)len;
+                memcpy(model.sha256, po.sha256, 32);
+                model.len = (size_t)po.sealed_len;
                 model.ended = true;
-            } else if (got == SAI_MSG_OUTPUT) {
-                if ((rc = out_append(ob, d + 1, n - 1, err)))
+            } else if (!po.end) {
+                if ((rc = out_append(ob, po.data, po.len, err)))
                     goto out;
             } else {
-                if (n != 33 || (rc = sai_hash(SAI_SHA256, ob->sha256, ob->p, ob->len, err)) != 0 ||
-                    memcmp(ob->sha256, d + 1, 32) != 0) {
+                if ((rc = sai_hash(SAI_SHA256, ob->sha256, ob->p, ob->len, err)) != 0 ||
+                    memcmp(ob->sha256, po.sha256, 32) != 0) {
                     rc = sai_error_set(err, SAI_EFORMAT, "enclave: an output arrived damaged");
                     goto out;
                 }
                 ob->ended = true;
             }
         } else if (got == SAI_MSG_DONE) {
-            done = cJSON_ParseWithLength((const char *)d, n);
-            if (!cJSON_IsObject(done)) {
-                rc = sai_error_set(err, SAI_EFORMAT, "enclave: DONE is not a JSON object");
+            if ((rc = sai_proto_done_decode(&done, d, n, err)))
                 goto out;
-            }
             break;
         }
         free(d);
