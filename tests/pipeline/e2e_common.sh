@@ -1,7 +1,8 @@
 # e2e_common.sh — sourced by shell tests that need a real pipeline run (a
 # provenance statement made by the sim TEE): a tiny sealed Fashion-MNIST
-# slice, a KBS on loopback that releases its key to this spec's measurement,
-# one `secureai run` of a few steps. Mirrors test_e2e.sh's set-up.
+# slice, a TLS KBS on loopback (self-signed; the spec anchors it with kbs.ca)
+# that releases its keys to this spec's measurement, one `secureai run` of a
+# few steps. Mirrors test_e2e.sh's set-up.
 #
 #   e2e_tiny_run DIR     -> DIR/out/{model.sealed,provenance.json,run.json},
 #                           DIR/att.yaml (attestation policy pinning this sim
@@ -36,12 +37,14 @@ e2e_tiny_run() {
     E2E_DSID=$(sed -n 's/^dataset id: sha256:\([0-9a-f]\{64\}\)$/\1/p' "$d/seal.out")
     local fp=$SAI_PLATFORM_FP
     printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$fp" > "$d/att.yaml"
-    "$cli" kbs serve --data-dir "$d/kbsd" --insecure-http --port 0 --port-file "$d/port" \
+    "$cli" kbs serve --data-dir "$d/kbsd" --port 0 --port-file "$d/port" \
         --attestation-policy "$d/att.yaml" --quiet >"$d/kbs.log" 2>&1 &
     E2E_KBS_PID=$!
-    for _ in $(seq 50); do [ -s "$d/port" ] && break; sleep 0.1; done
+    for _ in $(seq 100); do [ -s "$d/port" ] && [ -s "$d/kbsd/tls.crt" ] && break; sleep 0.1; done
+    [ -s "$d/port" ] && [ -s "$d/kbsd/tls.crt" ] || { echo "e2e_tiny_run: KBS did not start"; cat "$d/kbs.log"; return 1; }
+    cp "$d/kbsd/tls.crt" "$d/kbs-ca.crt"
     local kbs
-    kbs=http://127.0.0.1:$(cat "$d/port" 2>/dev/null)
+    kbs=https://127.0.0.1:$(cat "$d/port")
     cat > "$d/spec.yaml" <<EOS
 version: 1
 name: tiny
@@ -57,7 +60,7 @@ hyper:
   batch: 32
   train_limit: 64
   lr: 0.05
-kbs: {url: "$kbs", retries: 2}
+kbs: {url: "$kbs", ca: $d/kbs-ca.crt, retries: 2}
 outputs: {dir: $d/out}
 EOS
     E2E_M=$("$cli" run --measure "$d/spec.yaml" | awk '/^measurement/ {print $2}')
@@ -65,7 +68,7 @@ EOS
     local r k
     for r in dataset model; do
         k=$d/data.key; [ $r = model ] && k=$d/model.key
-        "$cli" kbs put-resource --kbs "$kbs" --admin-token-file "$d/kbsd/admin.token" --resource e2e/$r/fm \
+        "$cli" kbs put-resource --kbs "$kbs" --ca "$d/kbs-ca.crt" --admin-token-file "$d/kbsd/admin.token" --resource e2e/$r/fm \
             --secret-file "$k" --policy "$d/release.json" >/dev/null 2>&1 || { echo "e2e_tiny_run: put-resource"; return 1; }
     done
     "$cli" run --quiet --threads 1 "$d/spec.yaml" >"$d/run.log" 2>&1 || { echo "e2e_tiny_run: run failed"; cat "$d/run.log"; return 1; }

@@ -19,42 +19,71 @@
 #     Weak build, SAI_WEAKEN=kbs_wrap: the capture holds the key in clear
 #     and it opens the model.
 #
-# Needs root (rt_common.sh); the attacker is the unprivileged sai-rt-attacker.
+# Every run is launched by the unprivileged attacker (sai-rt-attacker)
+# through a platform service, as on a real machine: the shipped one
+# ($SAI_CLI platform serve) and, for the weak halves, the weakened build
+# started with SAI_WEAKEN=kbs_downgrade resp. SAI_WEAKEN=kbs_wrap in the
+# *service's* environment (the only way the enclave gets it; the
+# launcher's environment does not reach the enclave). Needs root
+# (rt_common.sh); skipped with the reason otherwise.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/rt_common.sh"
 rt_require_root_or_skip
 CLI=${SAI_CLI:?SAI_CLI must name the shipped secureai}
 FM=/usr/share/datasets/fashion-mnist
 [ -f "$FM/train-images-idx3-ubyte.gz" ] || { echo "SKIP: $FM missing"; exit 77; }
-rt_weak_available || { echo "FAIL - SAI_CLI_WEAK (secureai-weak) is not built"; exit 1; }
+# The sanitizer build has no weakened twin; the plain build runs this test.
+rt_weak_available || { echo "SKIP: no weakened build (secureai-weak) in this configuration"; exit 77; }
 
 T=$(mktemp -d /tmp/rt4-XXXXXX)
 chmod 755 "$T"
 PIDS=()
 # A background job started through a shell function is a subshell: stop the
-# process it runs (its child) as well as the subshell itself.
+# process it runs (its child) as well as the subshell itself; a platform
+# service's children (monitors, enclaves) go with it.
 cleanup() {
-    for p in "${PIDS[@]}"; do
-        kill $(pgrep -P "$p") "$p" 2>/dev/null; wait "$p" 2>/dev/null
-    done
+    local p
+    for p in "${PIDS[@]}"; do kill $(pgrep -P "$p") "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
     rm -rf "$T"
 }
 trap cleanup EXIT
 cd "$T" || exit 1
 A=$T/attacker                       # everything the attacker owns
 mkdir -p "$A" && chown "$RT_USER": "$A" && chmod 700 "$A"
-as_attacker() { rt_attacker env HOME="$A" SECUREAI_PLATFORM_DIR="$A/platform" OPENBLAS_NUM_THREADS=1 "$@"; }
+as_attacker() { rt_attacker env HOME="$A" OPENBLAS_NUM_THREADS=1 "$@"; }
 
-# ---- the data owner (root): platform, keys, a small sealed dataset ----------
-# The launcher holds the sim platform today (attack 1 is another test); it is
-# the attacker's.
-as_attacker "$CLI" platform init >/dev/null 2>&1 || { echo "FAIL - platform init"; exit 1; }
-ARK=$(as_attacker "$CLI" platform info | awk '/^sim_ark_sha256/ {print $2}')
+# ---- the machine (root): platform services --------------------------------------
+for u in secureai-platform secureai-enclave; do
+    id "$u" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$u" ||
+        { echo "FAIL - cannot create $u"; exit 1; }
+done
+start_platform() { # start_platform NAME CLI [SAI_WEAKEN value]: socket $T/NAME/run/platform.sock; sets ARK
+    local name=$1 cli=$2 weaken=${3:-}
+    mkdir -p "$T/$name"
+    env ${weaken:+SAI_WEAKEN=$weaken} "$cli" platform serve --dir "$T/$name/platform" \
+        --socket "$T/$name/run/platform.sock" >"$T/$name.log" 2>&1 &
+    PIDS+=($!)
+    ARK=
+    for _ in $(seq 100); do
+        ARK=$("$cli" platform info --socket "$T/$name/run/platform.sock" 2>/dev/null |
+              awk '/^sim_ark_sha256/ {print $2}')
+        [ -n "$ARK" ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL - platform service $name did not start"; cat "$T/$name.log"; exit 1
+}
+start_platform shipped "$CLI";                          ARKS=$ARK
+start_platform weak-dg "$SAI_CLI_WEAK" kbs_downgrade;   ARKS="$ARKS, $ARK"
+start_platform weak-wrap "$SAI_CLI_WEAK" kbs_wrap;      ARKS="$ARKS, $ARK"
+sock() { echo "$T/$1/run/platform.sock"; }
+
+# ---- the data owner (root): keys, a small sealed dataset ----------------------
 /usr/bin/python3 "$SAI_SOURCE_DIR/tests/pipeline/mkidx.py" "$FM" plain 256 64 >/dev/null || exit 1
 (umask 077; "$CLI" keygen --out data.key && "$CLI" keygen --out model.key) >/dev/null 2>&1
 "$CLI" seal --key data.key plain sealed >/dev/null 2>&1 || { echo "FAIL - seal"; exit 1; }
 chmod -R a+rX sealed
-printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$ARK" > att.yaml
+printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$ARKS" > att.yaml
 chmod 644 att.yaml
 
 start_kbs() { # start_kbs "RUNNER CLI" DIR PORTFILE LOG ARGS...
@@ -95,22 +124,27 @@ outputs: {dir: $T/unused}
 SPEC
     chmod 644 "$1"
 }
-measure() { "$1" run --measure "$2" | awk '/^measurement/ {print $2}'; }
+measure() { # measure PLATFORM SPEC: the measurement, asked of that platform service
+    "$CLI" run --measure --platform-socket "$(sock "$1")" "$2" | awk '/^measurement/ {print $2}'
+}
 register() { # register TAG SPEC [ADMIN...]: the owner's keys for the spec's measurement under both builds
     local tag=$1 s=$2 m mw; shift 2
     local admin=("${ADMIN[@]}"); [ $# -gt 0 ] && admin=("$@")
-    m=$(measure "$CLI" "$s"); mw=$(measure "$SAI_CLI_WEAK" "$s")
+    m=$(measure shipped "$s"); mw=$(measure weak-dg "$s")
+    [ ${#m} = 96 ] && [ ${#mw} = 96 ] && [ "$m" != "$mw" ] || { echo "FAIL - measurements of $s"; exit 1; }
+    [ "$(measure weak-wrap "$s")" = "$mw" ] || { echo "FAIL - SAI_WEAKEN changed the measurement"; exit 1; }
     printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$m" "$mw" > "rel-$tag.json"
     "$CLI" kbs put-resource "${admin[@]}" --resource "rt/dataset/$tag" --secret-file data.key \
         --policy "rel-$tag.json" >/dev/null &&
     "$CLI" kbs put-resource "${admin[@]}" --resource "rt/model/$tag" --secret-file model.key \
         --policy "rel-$tag.json" >/dev/null || { echo "FAIL - put-resource $tag"; exit 1; }
 }
-run_as_attacker() { # run_as_attacker CLI SPEC OUT URL [ENV...]
-    local cli=$1 s=$2 out=$3 url=$4; shift 4
+run_as_attacker() { # run_as_attacker PLATFORM SPEC OUT URL: the attacker launches SPEC on that platform
+    local plat=$1 s=$2 out=$3 url=$4 cli=$CLI
+    [ "$plat" != shipped ] && cli=$SAI_CLI_WEAK
     mkdir -p "$out" && chown "$RT_USER": "$out"
-    as_attacker env "$@" "$cli" run --quiet --threads 1 --dataset "$T/sealed" --out "$out" --kbs "$url" "$s" \
-        >"$out.log" 2>&1
+    as_attacker "$cli" run --quiet --threads 1 --platform-socket "$(sock "$plat")" --dataset "$T/sealed" \
+        --out "$out" --kbs "$url" "$s" >"$out.log" 2>&1
 }
 attacker_opens() { # attacker_opens KEYFILE MODEL: the attacker decrypts the model with its key
     rm -f "$A/plain.bin"
@@ -137,14 +171,14 @@ wait_port "$A/proxy.port"
 PROXY=http://127.0.0.1:$(cat "$A/proxy.port")
 
 rt_expect_fail "(a) the shipped enclave refuses the attacker's http:// KBS URL" \
-    run_as_attacker "$CLI" pinned.yaml "$T/out-a" "$PROXY"
+    run_as_attacker shipped pinned.yaml "$T/out-a" "$PROXY"
 grep -q "kbs.insecure_http" "$T/out-a.log" && rt_ok "(a) the refusal names the measured kbs.insecure_http" ||
     { rt_bad "(a) refusal reason"; cat "$T/out-a.log"; }
 rt_expect_fail "(a) no model sealed under the attacker's key" attacker_opens "$A/evil.key" "$T/out-a/model.sealed"
 rt_expect_fail "(a) the proxy saw no request (nothing left the enclave)" test -s "$A/capture-a"
 rm -f "$A/capture-a"
 rt_expect_ok "(a) weak build, SAI_WEAKEN=kbs_downgrade: the run completes through the attacker's KBS" \
-    run_as_attacker "$SAI_CLI_WEAK" pinned.yaml "$T/out-aw" "$PROXY" SAI_WEAKEN=kbs_downgrade
+    run_as_attacker weak-dg pinned.yaml "$T/out-aw" "$PROXY"
 rt_expect_ok "(a) weak build: the attacker's key opens the model (key substituted)" \
     attacker_opens "$A/evil.key" "$T/out-aw/model.sealed"
 
@@ -185,14 +219,14 @@ sys.exit(1)
 PY
 }
 rt_expect_ok "(b) the shipped enclave registers its generated key over the spec's insecure_http channel" \
-    run_as_attacker "$CLI" gen-s.yaml "$T/out-b" "$PPROXY"
+    run_as_attacker shipped gen-s.yaml "$T/out-b" "$PPROXY"
 grep -q '"jwe"' "$A/capture-b" && rt_ok "(b) the captured registration carries a wrapped key" ||
     rt_bad "(b) no wrapped registration in the capture"
 rt_expect_fail "(b) no key in the capture" extract_key "$A/capture-b" "$A/stolen-s.key"
 rt_expect_fail "(b) nothing from the capture opens the model" attacker_opens "$A/stolen-s.key" "$T/out-b/model.sealed"
 rm -f "$A/capture-b"
 rt_expect_ok "(b) weak build, SAI_WEAKEN=kbs_wrap: the run registers its key" \
-    run_as_attacker "$SAI_CLI_WEAK" gen-w.yaml "$T/out-bw" "$WPROXY" SAI_WEAKEN=kbs_wrap
+    run_as_attacker weak-wrap gen-w.yaml "$T/out-bw" "$WPROXY"
 rt_expect_ok "(b) weak build: the key is in the capture" extract_key "$A/capture-b" "$A/stolen-w.key"
 rt_expect_ok "(b) weak build: the captured key opens the model (a key only sev-snp was to receive)" \
     attacker_opens "$A/stolen-w.key" "$T/out-bw/model.sealed"
