@@ -79,6 +79,20 @@ static void usage(FILE *out)
     fprintf(out, "\n'secureai <command> --help' describes one command.\n");
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Sanitizer builds only. The platform starts an enclave from an image it
+ * cannot read, so the kernel makes it non-dumpable at exec and its
+ * /proc/self/environ (where the sanitizer runtime reads ASAN_OPTIONS) is
+ * not readable to it: these defaults apply there. LeakSanitizer stops the
+ * world with ptrace, which the enclave's filter kills; every other process
+ * gets ASAN_OPTIONS from the environment (make asan: detect_leaks=1). */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "detect_leaks=0:abort_on_error=1";
+}
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {

@@ -595,7 +595,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     rc = sai_sim_wait_exit(&plat, 60000, &status, err);
     running = false;
     if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        rc = sai_error_set(err, SAI_ESTATE, "the enclave exited abnormally after DONE");
+        if (rc == 0)
+            rc = sai_error_set(err, SAI_ESTATE, "the enclave exited abnormally after DONE (%s %d)",
+                               WIFSIGNALED(status) ? "signal" : "status",
+                               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
         goto out;
     }
     double exit_s = sai_now() - te;

@@ -30,7 +30,8 @@
  *
  * The enclave runs from the memfd under a dedicated uid, with a fixed
  * environment (nothing of the launcher's: no LD_PRELOAD, no OPENSSL_CONF),
- * descriptors 0-2 on /dev/null, 3 = the launcher's channel, 4 = its PSP
+ * stdin and stdout on /dev/null, stderr on the platform's log, 3 = the
+ * launcher's channel, 4 = its PSP
  * socket to the monitor, and nothing else. The memfd is execute-only for
  * the enclave's uid, so the kernel makes the process non-dumpable from its
  * first instruction (no /proc/PID/mem race before the sandbox is up). The
@@ -487,12 +488,10 @@ static void enclave_exec(const platform *pf, int chan_fd, int psp_fd, pid_t moni
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor)
         _exit(126);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    /* stdin and stdout go nowhere; stderr is the platform's log (the
+     * enclave writes no secret there; sanitizer reports land there). */
     int nul = open("/dev/null", O_RDWR);
     if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0)
-        _exit(126);
-    if (!pf->switch_uid)   /* insecure-dev: the launcher's stderr, for debugging */
-        ;
-    else if (dup2(nul, 2) < 0)
         _exit(126);
     /* 3 = channel, 4 = PSP: move them out of the way first. */
     int c = fcntl(chan_fd, F_DUPFD, 10), p = fcntl(psp_fd, F_DUPFD, 10), img = fcntl(pf->img.fd, F_DUPFD, 10);
@@ -506,12 +505,8 @@ static void enclave_exec(const platform *pf, int chan_fd, int psp_fd, pid_t moni
     int ne = 0;
     for (const char *q = pf->img.env; q < pf->img.env + pf->img.env_len && ne < 10; q += strlen(q) + 1)
         envp[ne++] = (char *)q;
-#if defined(__SANITIZE_ADDRESS__)
-    /* LeakSanitizer stops the world with ptrace, which the enclave's filter
-     * kills; sanitizer builds check leaks everywhere else. */
-    envp[ne++] = "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1";
-    envp[ne++] = "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1";
-#endif
+    /* Sanitizer builds: the enclave cannot read its own environment, see
+     * __asan_default_options in src/cli/main.c. */
 #ifdef SAI_REDTEAM_WEAKEN
     static char weaken[512];
     if (getenv("SAI_WEAKEN") != NULL) {
