@@ -33,10 +33,15 @@ typedef enum {
     SAI_TEE_SGX,
 } sai_tee_kind;
 
+/* The one TEE name table (src/tee/tee.c); sched's sai_sched_tee is separate. */
 /* "sim", "sev-snp", "tdx", "sgx"; NULL for an unknown value. */
 const char *sai_tee_kind_name(sai_tee_kind k);
-/* SAI_TEE_NONE for an unknown name. */
+/* The canonical names above and the aliases "snp" and "sev_snp" (CLI,
+ * evidence); SAI_TEE_NONE for an unknown name or NULL. */
 sai_tee_kind sai_tee_kind_from_name(const char *name);
+/* The canonical names only (pipeline specs, KBS requests: a canonical form
+ * must have one spelling); SAI_TEE_NONE otherwise. */
+sai_tee_kind sai_tee_kind_from_canonical_name(const char *name);
 
 /* Options for sai_tee_open. Zero-initialise, then set what you need. */
 typedef struct sai_tee_opts {
