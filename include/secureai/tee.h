@@ -1,6 +1,7 @@
 /*
  * tee.h — the TEE backend interface (one small table of function pointers
- * per backend, in the manner of curl's vtls).
+ * per backend, in the manner of curl's vtls; the table is private to
+ * src/tee, callers see only sai_tee and the functions).
  *
  * Backends: "sim" (the simulated AMD-style platform; the default on machines
  * without TEE hardware), "sev-snp" and "tdx" (Linux configfs-tsm, with
@@ -64,36 +65,9 @@ typedef struct sai_tee_opts {
     const char *tsm_entry;
 } sai_tee_opts;
 
+/* An open TEE. The backend table behind it is private (src/tee/tee_int.h,
+ * as curl keeps its TLS backends): use the functions below. */
 typedef struct sai_tee sai_tee;
-
-/* The backend table. Each backend is a const instance of this struct. */
-typedef struct sai_tee_backend {
-    sai_tee_kind kind;
-    const char  *name;
-    int  (*open)(sai_tee *t, const sai_tee_opts *o, sai_error *err);
-    void (*close)(sai_tee *t);
-    /* The launch measurement as the TEE reports it (SNP MEASUREMENT, TDX
-     * MRTD, SGX MRENCLAVE). *len is set to 48 or 32. */
-    int  (*measure)(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len,
-                    sai_error *err);
-    /* Evidence envelope JSON (malloc'ed, NUL-terminated) binding report_data. */
-    int  (*get_evidence)(sai_tee *t, const uint8_t report_data[SAI_TEE_REPORT_DATA_LEN],
-                         char **json, size_t *json_len, sai_error *err);
-    /* A 32-byte key bound to this platform and measurement (+ context). */
-    int  (*derive_sealing_key)(sai_tee *t, const uint8_t *context, size_t context_len,
-                               uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err);
-} sai_tee_backend;
-
-struct sai_tee {
-    const sai_tee_backend *be;
-    sai_tee_opts           opts;
-    void                  *priv;       /* backend state */
-};
-
-extern const sai_tee_backend sai_tee_backend_sim;
-extern const sai_tee_backend sai_tee_backend_sev_snp;
-extern const sai_tee_backend sai_tee_backend_tdx;
-extern const sai_tee_backend sai_tee_backend_sgx;
 
 /* Open a backend; opts may be NULL. Free with sai_tee_close. */
 int  sai_tee_open(sai_tee **out, sai_tee_kind kind, const sai_tee_opts *opts,

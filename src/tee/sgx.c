@@ -133,5 +133,5 @@ static int sgx_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 }
 
 const sai_tee_backend sai_tee_backend_sgx = {
-    SAI_TEE_SGX, "sgx", sgx_open, sgx_close, sgx_measure, sgx_get_evidence, sgx_derive,
+    SAI_TEE_SGX, sgx_open, sgx_close, sgx_measure, sgx_get_evidence, sgx_derive,
 };

@@ -126,7 +126,7 @@ static int sim_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 }
 
 const sai_tee_backend sai_tee_backend_sim = {
-    SAI_TEE_SIM, "sim", sim_open, sim_close, sim_measure, sim_get_evidence, sim_derive,
+    SAI_TEE_SIM, sim_open, sim_close, sim_measure, sim_get_evidence, sim_derive,
 };
 
 int sai_sim_launch_claims(sai_tee *t, uint8_t measurement[48], uint8_t host_data[32], bool *insecure_dev,

@@ -340,7 +340,7 @@ static int snp_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 }
 
 const sai_tee_backend sai_tee_backend_sev_snp = {
-    SAI_TEE_SEV_SNP, "sev-snp", snp_open, tsm_close, snp_measure, snp_get_evidence, snp_derive,
+    SAI_TEE_SEV_SNP, snp_open, tsm_close, snp_measure, snp_get_evidence, snp_derive,
 };
 
 /* ---- TDX ---------------------------------------------------------------------- */
@@ -405,5 +405,5 @@ static int tdx_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 }
 
 const sai_tee_backend sai_tee_backend_tdx = {
-    SAI_TEE_TDX, "tdx", tdx_open, tsm_close, tdx_measure, tdx_get_evidence, tdx_derive,
+    SAI_TEE_TDX, tdx_open, tsm_close, tdx_measure, tdx_get_evidence, tdx_derive,
 };
