@@ -7,7 +7,11 @@
  * without TEE hardware), "sev-snp" and "tdx" (Linux configfs-tsm, with
  * /dev/sev-guest and /dev/tdx_guest fallbacks), "sgx" (Gramine's
  * /dev/attestation). Every backend produces a self-describing evidence
- * envelope (JSON, see attest.h) that sai_attest_verify_evidence() checks.
+ * envelope (JSON, built here by sai_evidence_build: the producer owns its
+ * format) that sai_attest_verify_evidence() (attest.h) parses and checks.
+ * tee depends only on crypto (and util); attest includes this header for
+ * the envelope format, the SNP report sizes and sai_tee_kind, never the
+ * other way round (docs/attestation.md, "Module layering").
  *
  * The sim backend never holds platform private keys: it talks to a separate
  * signer process (the simulated PSP) over a pipe; see docs/attestation.md.
@@ -25,6 +29,11 @@
 #define SAI_TEE_MEASUREMENT_MAX 48
 #define SAI_TEE_SEAL_KEY_LEN    32
 #define SAI_EVIDENCE_MAX        (256u * 1024u)   /* cap on any evidence envelope */
+
+/* ---- SEV-SNP ATTESTATION_REPORT sizes (the sim PSP signs this layout too) - */
+#define SAI_SNP_REPORT_LEN      0x4A0   /* 1184 */
+#define SAI_SNP_SIGNED_LEN      0x2A0   /* bytes covered by the signature */
+#define SAI_SNP_CERT_MAX        (16u * 1024u)
 
 typedef enum {
     SAI_TEE_NONE = 0,
@@ -80,6 +89,30 @@ int  sai_tee_get_evidence(sai_tee *t, const uint8_t report_data[SAI_TEE_REPORT_D
                           char **json, size_t *json_len, sai_error *err) SAI_MUST_CHECK;
 int  sai_tee_derive_sealing_key(sai_tee *t, const uint8_t *context, size_t context_len,
                                 uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err) SAI_MUST_CHECK;
+
+/* ---- the evidence envelope ------------------------------------------------
+ * {"format":"secureai-evidence/v1","tee":"sev-snp"|"sim"|"tdx"|"sgx",
+ *  "simulated":bool,"notice":"SIMULATED TEE: ..." (sim only),
+ *  "report":b64url,"certs":[PEM,...],"quote":b64url,
+ *  "collateral":{...},"generated_at":unix}
+ * Produced here; parsed and verified by attest (sai_evidence_parse). */
+#define SAI_EVIDENCE_FORMAT "secureai-evidence/v1"
+
+/* What goes into an envelope. Zero-initialise, then set what you have:
+ * report (SNP/sim) or quote (TDX/SGX); certs_pem and collateral_json may be
+ * NULL. Nothing here is owned by the struct. */
+typedef struct sai_evidence_parts {
+    sai_tee_kind   tee;
+    bool           simulated;
+    const uint8_t *report;  size_t report_len;
+    const uint8_t *quote;   size_t quote_len;
+    const char    *certs_pem;         /* PEM bundle, signing cert first */
+    const char    *collateral_json;   /* JSON text */
+} sai_evidence_parts;
+
+/* Build an envelope from parts; *json malloc'ed, NUL-terminated. */
+int sai_evidence_build(char **json, size_t *json_len, const sai_evidence_parts *parts,
+                       sai_error *err) SAI_MUST_CHECK;
 
 /* ---- the simulated platform (sim) ------------------------------------------ */
 

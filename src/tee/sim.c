@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "secureai/attest.h"
 #include "secureai/crypto.h"
 #include "tee_int.h"
 
@@ -102,8 +101,10 @@ static int sim_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
         free(resp);
         return sai_error_set(err, SAI_EFORMAT, "sim PSP returned no certificate chain");
     }
-    rc = sai_evidence_build(json, json_len, SAI_TEE_SIM, true, resp, SAI_SNP_REPORT_LEN, NULL, 0,
-                            (const char *)resp + SAI_SNP_REPORT_LEN, NULL, err);
+    sai_evidence_parts ev = {.tee = SAI_TEE_SIM, .simulated = true,
+                             .report = resp, .report_len = SAI_SNP_REPORT_LEN,
+                             .certs_pem = (const char *)resp + SAI_SNP_REPORT_LEN};
+    rc = sai_evidence_build(json, json_len, &ev, err);
     free(resp);
     return rc;
 }

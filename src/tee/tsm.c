@@ -25,7 +25,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "secureai/attest.h"
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 #include "tee_int.h"
@@ -286,7 +285,9 @@ static int snp_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     int rc = snp_report(t, rd, &rep, &len, &pem, err);
     if (rc != 0)
         return rc;
-    rc = sai_evidence_build(json, json_len, SAI_TEE_SEV_SNP, false, rep, len, NULL, 0, pem, NULL, err);
+    sai_evidence_parts ev = {.tee = SAI_TEE_SEV_SNP, .report = rep, .report_len = len,
+                             .certs_pem = pem};
+    rc = sai_evidence_build(json, json_len, &ev, err);
     free(rep);
     free(pem);
     return rc;
@@ -374,7 +375,8 @@ static int tdx_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     int rc = tdx_quote(t, rd, &q, &n, err);
     if (rc != 0)
         return rc;
-    rc = sai_evidence_build(json, json_len, SAI_TEE_TDX, false, NULL, 0, q, n, NULL, NULL, err);
+    sai_evidence_parts ev = {.tee = SAI_TEE_TDX, .quote = q, .quote_len = n};
+    rc = sai_evidence_build(json, json_len, &ev, err);
     free(q);
     return rc;
 }
