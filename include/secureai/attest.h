@@ -23,10 +23,8 @@
 #include "secureai/common.h"
 #include "secureai/tee.h"
 
-/* ---- SEV-SNP ATTESTATION_REPORT ------------------------------------------ */
-#define SAI_SNP_REPORT_LEN      0x4A0   /* 1184 */
-#define SAI_SNP_SIGNED_LEN      0x2A0   /* bytes covered by the signature */
-#define SAI_SNP_CERT_MAX        (16u * 1024u)
+/* ---- SEV-SNP ATTESTATION_REPORT ------------------------------------------
+ * (SAI_SNP_REPORT_LEN, SAI_SNP_SIGNED_LEN, SAI_SNP_CERT_MAX: tee.h) */
 
 typedef enum {
     SAI_SNP_PRODUCT_UNKNOWN = 0,
@@ -232,10 +230,8 @@ int sai_attest_verify_evidence(const char *evidence_json, size_t len,
                                sai_error *err) SAI_MUST_CHECK;
 
 /* ---- the evidence envelope ------------------------------------------------
- * {"format":"secureai-evidence/v1","tee":"sev-snp"|"sim"|"tdx"|"sgx",
- *  "simulated":bool,"report":b64url,"certs":[PEM,...],"quote":b64url,
- *  "collateral":{...},"generated_at":unix}
- */
+ * The format and sai_evidence_build belong to tee (tee.h), its producer;
+ * attest parses it. */
 typedef struct sai_evidence {
     sai_tee_kind tee;
     bool     simulated;
@@ -249,12 +245,6 @@ typedef struct sai_evidence {
 int  sai_evidence_parse(sai_evidence *ev, const char *json, size_t len,
                         sai_error *err) SAI_MUST_CHECK;
 void sai_evidence_clear(sai_evidence *ev);
-/* Build an envelope; report or quote, certs may be NULL. *json malloc'ed. */
-int  sai_evidence_build(char **json, size_t *json_len, sai_tee_kind tee, bool simulated,
-                        const uint8_t *report, size_t report_len,
-                        const uint8_t *quote, size_t quote_len,
-                        const char *certs_pem, const char *collateral_json,
-                        sai_error *err) SAI_MUST_CHECK;
 
 /* Parsed fields as a JSON object (malloc'ed): what `secureai inspect-evidence`
  * prints. Works without verifying. */

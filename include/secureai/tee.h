@@ -1,12 +1,17 @@
 /*
  * tee.h — the TEE backend interface (one small table of function pointers
- * per backend, in the manner of curl's vtls).
+ * per backend, in the manner of curl's vtls; the table is private to
+ * src/tee, callers see only sai_tee and the functions).
  *
  * Backends: "sim" (the simulated AMD-style platform; the default on machines
  * without TEE hardware), "sev-snp" and "tdx" (Linux configfs-tsm, with
  * /dev/sev-guest and /dev/tdx_guest fallbacks), "sgx" (Gramine's
  * /dev/attestation). Every backend produces a self-describing evidence
- * envelope (JSON, see attest.h) that sai_attest_verify_evidence() checks.
+ * envelope (JSON, built here by sai_evidence_build: the producer owns its
+ * format) that sai_attest_verify_evidence() (attest.h) parses and checks.
+ * tee depends only on crypto (and util); attest includes this header for
+ * the envelope format, the SNP report sizes and sai_tee_kind, never the
+ * other way round (docs/attestation.md, "Module layering").
  *
  * The sim backend never holds platform private keys: it talks to a separate
  * signer process (the simulated PSP) over a pipe; see docs/attestation.md.
@@ -25,6 +30,11 @@
 #define SAI_TEE_SEAL_KEY_LEN    32
 #define SAI_EVIDENCE_MAX        (256u * 1024u)   /* cap on any evidence envelope */
 
+/* ---- SEV-SNP ATTESTATION_REPORT sizes (the sim PSP signs this layout too) - */
+#define SAI_SNP_REPORT_LEN      0x4A0   /* 1184 */
+#define SAI_SNP_SIGNED_LEN      0x2A0   /* bytes covered by the signature */
+#define SAI_SNP_CERT_MAX        (16u * 1024u)
+
 typedef enum {
     SAI_TEE_NONE = 0,
     SAI_TEE_SIM,
@@ -33,10 +43,15 @@ typedef enum {
     SAI_TEE_SGX,
 } sai_tee_kind;
 
+/* The one TEE name table (src/tee/tee.c); sched's sai_sched_tee is separate. */
 /* "sim", "sev-snp", "tdx", "sgx"; NULL for an unknown value. */
 const char *sai_tee_kind_name(sai_tee_kind k);
-/* SAI_TEE_NONE for an unknown name. */
+/* The canonical names above and the aliases "snp" and "sev_snp" (CLI,
+ * evidence); SAI_TEE_NONE for an unknown name or NULL. */
 sai_tee_kind sai_tee_kind_from_name(const char *name);
+/* The canonical names only (pipeline specs, KBS requests: a canonical form
+ * must have one spelling); SAI_TEE_NONE otherwise. */
+sai_tee_kind sai_tee_kind_from_canonical_name(const char *name);
 
 /* Options for sai_tee_open. Zero-initialise, then set what you need. */
 typedef struct sai_tee_opts {
@@ -59,36 +74,9 @@ typedef struct sai_tee_opts {
     const char *tsm_entry;
 } sai_tee_opts;
 
+/* An open TEE. The backend table behind it is private (src/tee/tee_int.h,
+ * as curl keeps its TLS backends): use the functions below. */
 typedef struct sai_tee sai_tee;
-
-/* The backend table. Each backend is a const instance of this struct. */
-typedef struct sai_tee_backend {
-    sai_tee_kind kind;
-    const char  *name;
-    int  (*open)(sai_tee *t, const sai_tee_opts *o, sai_error *err);
-    void (*close)(sai_tee *t);
-    /* The launch measurement as the TEE reports it (SNP MEASUREMENT, TDX
-     * MRTD, SGX MRENCLAVE). *len is set to 48 or 32. */
-    int  (*measure)(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len,
-                    sai_error *err);
-    /* Evidence envelope JSON (malloc'ed, NUL-terminated) binding report_data. */
-    int  (*get_evidence)(sai_tee *t, const uint8_t report_data[SAI_TEE_REPORT_DATA_LEN],
-                         char **json, size_t *json_len, sai_error *err);
-    /* A 32-byte key bound to this platform and measurement (+ context). */
-    int  (*derive_sealing_key)(sai_tee *t, const uint8_t *context, size_t context_len,
-                               uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err);
-} sai_tee_backend;
-
-struct sai_tee {
-    const sai_tee_backend *be;
-    sai_tee_opts           opts;
-    void                  *priv;       /* backend state */
-};
-
-extern const sai_tee_backend sai_tee_backend_sim;
-extern const sai_tee_backend sai_tee_backend_sev_snp;
-extern const sai_tee_backend sai_tee_backend_tdx;
-extern const sai_tee_backend sai_tee_backend_sgx;
 
 /* Open a backend; opts may be NULL. Free with sai_tee_close. */
 int  sai_tee_open(sai_tee **out, sai_tee_kind kind, const sai_tee_opts *opts,
@@ -101,6 +89,30 @@ int  sai_tee_get_evidence(sai_tee *t, const uint8_t report_data[SAI_TEE_REPORT_D
                           char **json, size_t *json_len, sai_error *err) SAI_MUST_CHECK;
 int  sai_tee_derive_sealing_key(sai_tee *t, const uint8_t *context, size_t context_len,
                                 uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err) SAI_MUST_CHECK;
+
+/* ---- the evidence envelope ------------------------------------------------
+ * {"format":"secureai-evidence/v1","tee":"sev-snp"|"sim"|"tdx"|"sgx",
+ *  "simulated":bool,"notice":"SIMULATED TEE: ..." (sim only),
+ *  "report":b64url,"certs":[PEM,...],"quote":b64url,
+ *  "collateral":{...},"generated_at":unix}
+ * Produced here; parsed and verified by attest (sai_evidence_parse). */
+#define SAI_EVIDENCE_FORMAT "secureai-evidence/v1"
+
+/* What goes into an envelope. Zero-initialise, then set what you have:
+ * report (SNP/sim) or quote (TDX/SGX); certs_pem and collateral_json may be
+ * NULL. Nothing here is owned by the struct. */
+typedef struct sai_evidence_parts {
+    sai_tee_kind   tee;
+    bool           simulated;
+    const uint8_t *report;  size_t report_len;
+    const uint8_t *quote;   size_t quote_len;
+    const char    *certs_pem;         /* PEM bundle, signing cert first */
+    const char    *collateral_json;   /* JSON text */
+} sai_evidence_parts;
+
+/* Build an envelope from parts; *json malloc'ed, NUL-terminated. */
+int sai_evidence_build(char **json, size_t *json_len, const sai_evidence_parts *parts,
+                       sai_error *err) SAI_MUST_CHECK;
 
 /* ---- the simulated platform (sim) ------------------------------------------ */
 

@@ -1,5 +1,6 @@
 /*
- * evidence.c — the self-describing evidence envelope (JSON) and the
+ * evidence.c — parsing the self-describing evidence envelope (JSON; its
+ * format and builder belong to its producer, src/tee/evidence.c) and the
  * top-level sai_attest_verify_evidence(): parse, dispatch on the TEE kind
  * (SNP/sim: snp_verify.c; TDX/SGX: intel.c), verify, appraise.
  *
@@ -18,8 +19,6 @@
 
 #include "attest_int.h"
 #include "secureai/util.h"
-
-#define ENVELOPE_FORMAT "secureai-evidence/v1"
 
 void sai_evidence_clear(sai_evidence *ev)
 {
@@ -64,8 +63,8 @@ int sai_evidence_parse(sai_evidence *ev, const char *json, size_t len, sai_error
         goto out;
     }
     cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, ENVELOPE_FORMAT) != 0) {
-        rc = sai_error_set(err, SAI_EFORMAT, "evidence \"format\" is not \"%s\"", ENVELOPE_FORMAT);
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SAI_EVIDENCE_FORMAT) != 0) {
+        rc = sai_error_set(err, SAI_EFORMAT, "evidence \"format\" is not \"%s\"", SAI_EVIDENCE_FORMAT);
         goto out;
     }
     cJSON *tee = cJSON_GetObjectItemCaseSensitive(root, "tee");
@@ -138,96 +137,6 @@ out:
     cJSON_Delete(root);
     if (rc != 0)
         sai_evidence_clear(ev);
-    return rc;
-}
-
-/* Split a PEM bundle into the JSON array of single certificates. */
-static int add_certs(cJSON *arr, const char *pem)
-{
-    const char *end_marker = "-----END CERTIFICATE-----";
-    const char *p = pem;
-    while ((p = strstr(p, "-----BEGIN CERTIFICATE-----")) != NULL) {
-        const char *e = strstr(p, end_marker);
-        if (e == NULL)
-            return -1;
-        e += strlen(end_marker);
-        size_t n = (size_t)(e - p);
-        char *one = malloc(n + 2);
-        if (one == NULL)
-            return -1;
-        memcpy(one, p, n);
-        one[n] = '\n';
-        one[n + 1] = '\0';
-        cJSON *s = cJSON_CreateString(one);
-        free(one);
-        if (s == NULL || !cJSON_AddItemToArray(arr, s))
-            return -1;
-        p = e;
-    }
-    return 0;
-}
-
-int sai_evidence_build(char **json, size_t *json_len, sai_tee_kind tee, bool simulated,
-                       const uint8_t *report, size_t report_len,
-                       const uint8_t *quote, size_t quote_len,
-                       const char *certs_pem, const char *collateral_json, sai_error *err)
-{
-    int rc = SAI_ENOMEM;
-    char *b64 = NULL;
-    cJSON *root = cJSON_CreateObject();
-    *json = NULL;
-    if (root == NULL)
-        goto oom;
-    if (!cJSON_AddStringToObject(root, "format", ENVELOPE_FORMAT) ||
-        !cJSON_AddStringToObject(root, "tee", sai_tee_kind_name(tee)) ||
-        !cJSON_AddBoolToObject(root, "simulated", simulated))
-        goto oom;
-    if (simulated &&
-        !cJSON_AddStringToObject(root, "notice",
-                                 "SIMULATED TEE: this evidence was produced by the secureai sim platform, not by TEE hardware"))
-        goto oom;
-    if (report != NULL) {
-        if ((rc = sai_b64url_encode(&b64, report, report_len, err)) != 0)
-            goto out;
-        if (!cJSON_AddStringToObject(root, "report", b64))
-            goto oom;
-        free(b64);
-        b64 = NULL;
-    }
-    if (quote != NULL) {
-        if ((rc = sai_b64url_encode(&b64, quote, quote_len, err)) != 0)
-            goto out;
-        if (!cJSON_AddStringToObject(root, "quote", b64))
-            goto oom;
-        free(b64);
-        b64 = NULL;
-    }
-    if (certs_pem != NULL) {
-        cJSON *arr = cJSON_AddArrayToObject(root, "certs");
-        if (arr == NULL || add_certs(arr, certs_pem) != 0)
-            goto oom;
-    }
-    if (collateral_json != NULL) {
-        cJSON *c = cJSON_Parse(collateral_json);
-        if (c == NULL) {
-            rc = sai_error_set(err, SAI_EFORMAT, "collateral is not JSON");
-            goto out;
-        }
-        cJSON_AddItemToObject(root, "collateral", c);
-    }
-    if (!cJSON_AddNumberToObject(root, "generated_at", (double)time(NULL)))
-        goto oom;
-    *json = cJSON_Print(root);
-    if (*json == NULL)
-        goto oom;
-    *json_len = strlen(*json);
-    rc = 0;
-    goto out;
-oom:
-    rc = sai_error_set(err, SAI_ENOMEM, "out of memory building evidence");
-out:
-    free(b64);
-    cJSON_Delete(root);
     return rc;
 }
 

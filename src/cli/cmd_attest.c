@@ -57,8 +57,11 @@ static int add_collateral(char **json, size_t *len, const char *path, sai_error 
         } else {
             memcpy(text, c, cl);
             text[cl] = '\0';
-            rc = sai_evidence_build(&out, &ol, ev.tee, ev.simulated, ev.report, ev.report_len,
-                                    ev.quote, ev.quote_len, ev.certs, text, err);
+            sai_evidence_parts parts = {.tee = ev.tee, .simulated = ev.simulated,
+                                        .report = ev.report, .report_len = ev.report_len,
+                                        .quote = ev.quote, .quote_len = ev.quote_len,
+                                        .certs_pem = ev.certs, .collateral_json = text};
+            rc = sai_evidence_build(&out, &ol, &parts, err);
         }
         free(text);
         sai_evidence_clear(&ev);

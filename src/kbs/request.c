@@ -13,6 +13,7 @@
 #include <openssl/params.h>
 
 #include "kbs/kbs_internal.h"
+#include "secureai/tee.h"
 #include "secureai/util.h"
 
 #define JSON_MAX (SAI_KBS_MAX_EVIDENCE + 128 * 1024)
@@ -62,11 +63,7 @@ static const char *get_str(const cJSON *o, const char *name, size_t max, sai_err
 
 bool sai_kbs_tee_name_ok(const char *tee)
 {
-    static const char *known[] = {"sim", "sev-snp", "tdx", "sgx"};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(tee, known[i]) == 0)
-            return true;
-    return false;
+    return sai_tee_kind_from_canonical_name(tee) != SAI_TEE_NONE;
 }
 
 static bool segment_ok(const char *s, size_t n)

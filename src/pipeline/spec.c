@@ -28,6 +28,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "secureai/tee.h"
 #include "secureai/util.h"
 
 static const char *const stage_names[] = {"ingest", "preprocess", "train", "evaluate", "infer"};
@@ -40,8 +41,6 @@ const char *sai_pipeline_stage_name(unsigned bit)
             return stage_names[i];
     return "?";
 }
-
-static const char *const tee_kinds[] = {"sim", "sev-snp", "tdx", "sgx"};
 
 typedef struct parser {
     yaml_document_t *doc;
@@ -434,9 +433,8 @@ static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
         int rc = get_string(p, vn, f, &s->tee, 16, true);
         if (rc)
             return rc;
-        for (size_t i = 0; i < sizeof tee_kinds / sizeof tee_kinds[0]; i++)
-            if (strcmp(s->tee, tee_kinds[i]) == 0)
-                return 0;
+        if (sai_tee_kind_from_canonical_name(s->tee) != SAI_TEE_NONE)
+            return 0;
         return fail(p, vn, f, "'%s' is not a TEE kind (sim, sev-snp, tdx, sgx)", s->tee);
     }
     if (strcmp(key, "stages") == 0) {
@@ -965,7 +963,8 @@ out:
 /* ---- what each TEE kind protects ------------------------------------------ */
 const char *sai_pipeline_tee_statement(const char *tee)
 {
-    if (tee == NULL || strcmp(tee, "sim") == 0)
+    switch (tee == NULL ? SAI_TEE_SIM : sai_tee_kind_from_canonical_name(tee)) {
+    case SAI_TEE_SIM:
         return "sim: software isolation only. The platform service (its own system user, the only "
                "holder of the platform key) measured and launched the enclave under a separate user with a "
                "fixed environment; the enclave is hardened (not dumpable, no core dumps, seccomp allow-list, "
@@ -973,14 +972,16 @@ const char *sai_pipeline_tee_statement(const char *tee)
                "and every other non-root user outside the boundary; root, the kernel and the hypervisor are "
                "NOT outside it: there is no hardware memory protection, and the evidence is signed by a "
                "simulated platform key that proves nothing about hardware to a third party.";
-    if (strcmp(tee, "sev-snp") == 0)
+    case SAI_TEE_SEV_SNP:
         return "sev-snp: the guest's memory is encrypted and integrity-protected by the AMD secure "
                "processor against the hypervisor and host; the evidence chains to AMD's root key.";
-    if (strcmp(tee, "tdx") == 0)
+    case SAI_TEE_TDX:
         return "tdx: the trust domain's memory is encrypted and integrity-protected by the CPU against "
                "the VMM and host; the evidence is an Intel DCAP quote.";
-    if (strcmp(tee, "sgx") == 0)
+    case SAI_TEE_SGX:
         return "sgx: the enclave's pages live in encrypted EPC memory that the OS cannot read; the "
                "evidence is an Intel DCAP quote.";
-    return "unknown TEE kind: no protection is claimed.";
+    default:
+        return "unknown TEE kind: no protection is claimed.";
+    }
 }

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "secureai/attest.h"
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 #include "tee_int.h"
@@ -94,7 +93,8 @@ static int sgx_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     int rc = sgx_quote(t, rd, &q, &n, err);
     if (rc != 0)
         return rc;
-    rc = sai_evidence_build(json, json_len, SAI_TEE_SGX, false, NULL, 0, q, n, NULL, NULL, err);
+    sai_evidence_parts ev = {.tee = SAI_TEE_SGX, .quote = q, .quote_len = n};
+    rc = sai_evidence_build(json, json_len, &ev, err);
     free(q);
     return rc;
 }
@@ -133,5 +133,5 @@ static int sgx_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 }
 
 const sai_tee_backend sai_tee_backend_sgx = {
-    SAI_TEE_SGX, "sgx", sgx_open, sgx_close, sgx_measure, sgx_get_evidence, sgx_derive,
+    SAI_TEE_SGX, sgx_open, sgx_close, sgx_measure, sgx_get_evidence, sgx_derive,
 };

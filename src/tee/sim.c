@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "secureai/attest.h"
 #include "secureai/crypto.h"
 #include "tee_int.h"
 
@@ -102,8 +101,10 @@ static int sim_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
         free(resp);
         return sai_error_set(err, SAI_EFORMAT, "sim PSP returned no certificate chain");
     }
-    rc = sai_evidence_build(json, json_len, SAI_TEE_SIM, true, resp, SAI_SNP_REPORT_LEN, NULL, 0,
-                            (const char *)resp + SAI_SNP_REPORT_LEN, NULL, err);
+    sai_evidence_parts ev = {.tee = SAI_TEE_SIM, .simulated = true,
+                             .report = resp, .report_len = SAI_SNP_REPORT_LEN,
+                             .certs_pem = (const char *)resp + SAI_SNP_REPORT_LEN};
+    rc = sai_evidence_build(json, json_len, &ev, err);
     free(resp);
     return rc;
 }
@@ -126,7 +127,7 @@ static int sim_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 }
 
 const sai_tee_backend sai_tee_backend_sim = {
-    SAI_TEE_SIM, "sim", sim_open, sim_close, sim_measure, sim_get_evidence, sim_derive,
+    SAI_TEE_SIM, sim_open, sim_close, sim_measure, sim_get_evidence, sim_derive,
 };
 
 int sai_sim_launch_claims(sai_tee *t, uint8_t measurement[48], uint8_t host_data[32], bool *insecure_dev,

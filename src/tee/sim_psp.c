@@ -27,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "secureai/attest.h"
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 #include "tee_int.h"

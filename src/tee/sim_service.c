@@ -65,7 +65,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "secureai/attest.h"
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 #include "tee_int.h"

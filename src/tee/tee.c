@@ -9,26 +9,54 @@
 
 #include "tee_int.h"
 
+/* The one table of TEE names (pipeline specs, KBS requests, evidence and
+ * the CLI all go through it). sched keeps its own sai_sched_tee: it places
+ * work on node types and has no crypto. */
+static const struct {
+    sai_tee_kind kind;
+    const char  *name;
+} tee_names[] = {
+    {SAI_TEE_SIM,     "sim"},
+    {SAI_TEE_SEV_SNP, "sev-snp"},
+    {SAI_TEE_TDX,     "tdx"},
+    {SAI_TEE_SGX,     "sgx"},
+};
+
+/* Accepted by sai_tee_kind_from_name only, never printed. */
+static const struct {
+    sai_tee_kind kind;
+    const char  *alias;
+} tee_aliases[] = {
+    {SAI_TEE_SEV_SNP, "snp"},
+    {SAI_TEE_SEV_SNP, "sev_snp"},
+};
+
 const char *sai_tee_kind_name(sai_tee_kind k)
 {
-    switch (k) {
-    case SAI_TEE_SIM:     return "sim";
-    case SAI_TEE_SEV_SNP: return "sev-snp";
-    case SAI_TEE_TDX:     return "tdx";
-    case SAI_TEE_SGX:     return "sgx";
-    default:              return NULL;
-    }
+    for (size_t i = 0; i < sizeof tee_names / sizeof tee_names[0]; i++)
+        if (tee_names[i].kind == k)
+            return tee_names[i].name;
+    return NULL;
+}
+
+sai_tee_kind sai_tee_kind_from_canonical_name(const char *name)
+{
+    if (name == NULL)
+        return SAI_TEE_NONE;
+    for (size_t i = 0; i < sizeof tee_names / sizeof tee_names[0]; i++)
+        if (strcmp(name, tee_names[i].name) == 0)
+            return tee_names[i].kind;
+    return SAI_TEE_NONE;
 }
 
 sai_tee_kind sai_tee_kind_from_name(const char *name)
 {
-    if (name == NULL)
-        return SAI_TEE_NONE;
-    for (int k = SAI_TEE_SIM; k <= SAI_TEE_SGX; k++)
-        if (strcmp(name, sai_tee_kind_name((sai_tee_kind)k)) == 0)
-            return (sai_tee_kind)k;
-    if (strcmp(name, "snp") == 0 || strcmp(name, "sev_snp") == 0)
-        return SAI_TEE_SEV_SNP;
+    sai_tee_kind k = sai_tee_kind_from_canonical_name(name);
+    if (k != SAI_TEE_NONE || name == NULL)
+        return k;
+    for (size_t i = 0; i < sizeof tee_aliases / sizeof tee_aliases[0]; i++)
+        if (strcmp(name, tee_aliases[i].alias) == 0)
+            return tee_aliases[i].kind;
     return SAI_TEE_NONE;
 }
 

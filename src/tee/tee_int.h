@@ -7,6 +7,38 @@
 #include "secureai/crypto.h"
 #include "secureai/tee.h"
 
+/* ---- the backend table (private: callers use the sai_tee_* functions) ---- */
+
+/* Each backend is a const instance of this struct (sim.c, tsm.c, sgx.c). */
+typedef struct sai_tee_backend {
+    sai_tee_kind kind;            /* its name: sai_tee_kind_name(kind) */
+    int  (*open)(sai_tee *t, const sai_tee_opts *o, sai_error *err);
+    void (*close)(sai_tee *t);
+    /* The launch measurement as the TEE reports it (SNP MEASUREMENT, TDX
+     * MRTD, SGX MRENCLAVE). *len is set to 48 or 32. */
+    int  (*measure)(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len,
+                    sai_error *err);
+    /* Evidence envelope JSON (malloc'ed, NUL-terminated) binding report_data. */
+    int  (*get_evidence)(sai_tee *t, const uint8_t report_data[SAI_TEE_REPORT_DATA_LEN],
+                         char **json, size_t *json_len, sai_error *err);
+    /* A 32-byte key bound to this platform and measurement (+ context). */
+    int  (*derive_sealing_key)(sai_tee *t, const uint8_t *context, size_t context_len,
+                               uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err);
+} sai_tee_backend;
+
+struct sai_tee {
+    const sai_tee_backend *be;
+    sai_tee_opts           opts;
+    void                  *priv;       /* backend state */
+};
+
+extern const sai_tee_backend sai_tee_backend_sim;
+extern const sai_tee_backend sai_tee_backend_sev_snp;
+extern const sai_tee_backend sai_tee_backend_tdx;
+extern const sai_tee_backend sai_tee_backend_sgx;
+
+/* ---- helpers ---- */
+
 /* Join root + path into out (cap bytes); root may be NULL/"". */
 int sai_tee_path(char *out, size_t cap, const char *root, const char *path);
 

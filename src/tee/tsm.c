@@ -25,7 +25,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "secureai/attest.h"
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 #include "tee_int.h"
@@ -286,7 +285,9 @@ static int snp_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     int rc = snp_report(t, rd, &rep, &len, &pem, err);
     if (rc != 0)
         return rc;
-    rc = sai_evidence_build(json, json_len, SAI_TEE_SEV_SNP, false, rep, len, NULL, 0, pem, NULL, err);
+    sai_evidence_parts ev = {.tee = SAI_TEE_SEV_SNP, .report = rep, .report_len = len,
+                             .certs_pem = pem};
+    rc = sai_evidence_build(json, json_len, &ev, err);
     free(rep);
     free(pem);
     return rc;
@@ -340,7 +341,7 @@ static int snp_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 }
 
 const sai_tee_backend sai_tee_backend_sev_snp = {
-    SAI_TEE_SEV_SNP, "sev-snp", snp_open, tsm_close, snp_measure, snp_get_evidence, snp_derive,
+    SAI_TEE_SEV_SNP, snp_open, tsm_close, snp_measure, snp_get_evidence, snp_derive,
 };
 
 /* ---- TDX ---------------------------------------------------------------------- */
@@ -374,7 +375,8 @@ static int tdx_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     int rc = tdx_quote(t, rd, &q, &n, err);
     if (rc != 0)
         return rc;
-    rc = sai_evidence_build(json, json_len, SAI_TEE_TDX, false, NULL, 0, q, n, NULL, NULL, err);
+    sai_evidence_parts ev = {.tee = SAI_TEE_TDX, .quote = q, .quote_len = n};
+    rc = sai_evidence_build(json, json_len, &ev, err);
     free(q);
     return rc;
 }
@@ -405,5 +407,5 @@ static int tdx_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
 }
 
 const sai_tee_backend sai_tee_backend_tdx = {
-    SAI_TEE_TDX, "tdx", tdx_open, tsm_close, tdx_measure, tdx_get_evidence, tdx_derive,
+    SAI_TEE_TDX, tdx_open, tsm_close, tdx_measure, tdx_get_evidence, tdx_derive,
 };

@@ -61,8 +61,8 @@ static void test_envelope_refusals(void **state)
     char *json = NULL;
     size_t len;
     sai_error e;
-    assert_int_equal(sai_evidence_build(&json, &len, SAI_TEE_SEV_SNP, false, rep, sizeof rep, NULL, 0,
-                                        NULL, NULL, &e), 0);
+    sai_evidence_parts parts = {.tee = SAI_TEE_SEV_SNP, .report = rep, .report_len = sizeof rep};
+    assert_int_equal(sai_evidence_build(&json, &len, &parts, &e), 0);
     sai_attest_result res;
     assert_int_equal(sai_attest_verify_evidence(json, len, NULL, NULL, 0, &res, &e), SAI_EFORMAT);
     assert_string_equal(res.rule, "chain");

@@ -210,8 +210,9 @@ static void test_refused_swapped_vcek_and_other_platform(void **state)
     snprintf(mixed, n, "%s%s", (char *)bvcek, ask);
     char *json2 = NULL;
     size_t len2;
-    assert_int_equal(sai_evidence_build(&json2, &len2, SAI_TEE_SIM, true, ev.report, ev.report_len,
-                                        NULL, 0, mixed, NULL, &err), 0);
+    sai_evidence_parts parts = {.tee = SAI_TEE_SIM, .simulated = true, .report = ev.report,
+                                .report_len = ev.report_len, .certs_pem = mixed};
+    assert_int_equal(sai_evidence_build(&json2, &len2, &parts, &err), 0);
     sai_attest_policy *p = policy_for(NULL, fp_a);
     sai_attest_result res;
     assert_int_equal(sai_attest_verify_evidence(json2, len2, p, rd, 0, &res, &err), SAI_EAUTH);

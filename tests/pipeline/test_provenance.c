@@ -50,9 +50,10 @@ static char *make_evidence(const uint8_t m[48], const uint8_t rd[64], size_t *le
     memcpy(rep + 0x2A0, sig, 48);
     memcpy(rep + 0x2E8, sig + 48, 48);
     char *json = NULL;
-    assert_int_equal(sai_evidence_build(&json, len, sai_tee_kind_from_name(ev_tee_name),
-                                        strcmp(ev_tee_name, "sim") == 0, rep, sizeof rep, NULL, 0, NULL, NULL,
-                                        NULL), 0);
+    sai_evidence_parts parts = {.tee = sai_tee_kind_from_name(ev_tee_name),
+                                .simulated = strcmp(ev_tee_name, "sim") == 0,
+                                .report = rep, .report_len = sizeof rep};
+    assert_int_equal(sai_evidence_build(&json, len, &parts, NULL), 0);
     {   /* the statement's time unless a test says otherwise (2026-11-26T04:30:00Z) */
         cJSON *o = cJSON_Parse(json);
         cJSON_ReplaceItemInObject(o, "generated_at",

@@ -40,7 +40,9 @@ static char *make_provenance(void)
     rep[0x34] = 1;
     char *ev = NULL;
     size_t evlen = 0;
-    assert_int_equal(sai_evidence_build(&ev, &evlen, SAI_TEE_SIM, true, rep, sizeof rep, NULL, 0, NULL, NULL, NULL), 0);
+    sai_evidence_parts parts = {.tee = SAI_TEE_SIM, .simulated = true, .report = rep,
+                                .report_len = sizeof rep};
+    assert_int_equal(sai_evidence_build(&ev, &evlen, &parts, NULL), 0);
     sai_provenance_facts f = {0};
     f.subject_name = "model.sealed";
     memset(f.subject_sha256, 0xab, 32);

@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "secureai/attest.h"
+#include "secureai/pipeline.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
 
@@ -304,6 +305,38 @@ static void test_sgx_gramine(void **state)
     free(q);
 }
 
+/* The one TEE name table (src/tee/tee.c): every kind round-trips; the
+ * aliases "snp"/"sev_snp" are accepted by the lenient parser only, so specs
+ * and KBS requests (canonical names) still refuse them. */
+static void test_tee_names(void **state)
+{
+    (void)state;
+    static const struct { sai_tee_kind k; const char *n; } want[] = {
+        {SAI_TEE_SIM, "sim"}, {SAI_TEE_SEV_SNP, "sev-snp"}, {SAI_TEE_TDX, "tdx"}, {SAI_TEE_SGX, "sgx"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_string_equal(sai_tee_kind_name(want[i].k), want[i].n);
+        assert_int_equal(sai_tee_kind_from_name(want[i].n), want[i].k);
+        assert_int_equal(sai_tee_kind_from_canonical_name(want[i].n), want[i].k);
+    }
+    assert_null(sai_tee_kind_name(SAI_TEE_NONE));
+    assert_null(sai_tee_kind_name((sai_tee_kind)99));
+    assert_int_equal(sai_tee_kind_from_name("snp"), SAI_TEE_SEV_SNP);
+    assert_int_equal(sai_tee_kind_from_name("sev_snp"), SAI_TEE_SEV_SNP);
+    const char *bad[] = {"snp", "sev_snp", "SIM", "nitro", "", "sim "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(sai_tee_kind_from_canonical_name(bad[i]), SAI_TEE_NONE);
+    assert_int_equal(sai_tee_kind_from_name("nitro"), SAI_TEE_NONE);
+    assert_int_equal(sai_tee_kind_from_name(NULL), SAI_TEE_NONE);
+    assert_int_equal(sai_tee_kind_from_canonical_name(NULL), SAI_TEE_NONE);
+    /* pipeline/spec.c's statements go through the same table */
+    assert_non_null(strstr(sai_pipeline_tee_statement(NULL), "sim: software isolation only"));
+    assert_non_null(strstr(sai_pipeline_tee_statement("sev-snp"), "sev-snp: "));
+    assert_non_null(strstr(sai_pipeline_tee_statement("tdx"), "tdx: "));
+    assert_non_null(strstr(sai_pipeline_tee_statement("sgx"), "sgx: "));
+    assert_non_null(strstr(sai_pipeline_tee_statement("snp"), "unknown TEE kind"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_missing_devices),
         cmocka_unit_test(test_tdx_configfs_and_dev_fallback),
         cmocka_unit_test(test_sgx_gramine),
+        cmocka_unit_test(test_tee_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
