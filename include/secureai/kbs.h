@@ -34,6 +34,12 @@
 #define SAI_KBS_MAX_SECRET       (64 * 1024)
 #define SAI_KBS_MAX_EVIDENCE     (256 * 1024)
 
+/* Where a secret lives in a KBS: GET/POST /kbs/v0/resource/<repo>/<type>/<tag>.
+ * Pipeline specs name their dataset and model keys this way. */
+typedef struct sai_kbs_resource {
+    char *repo, *type, *tag;                 /* each [A-Za-z0-9._-]{1,64} */
+} sai_kbs_resource;
+
 /* ---- appraised claims: what a verifier says about a piece of evidence ---- */
 typedef struct sai_kbs_claims {
     char     tee[16];            /* "sim", "sev-snp", "tdx", "sgx" */

@@ -26,6 +26,7 @@
 
 #include "secureai/common.h"
 #include "secureai/crypto.h"
+#include "secureai/kbs.h"     /* sai_kbs_resource */
 
 /* ======================================================================
  * The pipeline spec (YAML). See docs/pipeline.md for every field.
@@ -41,10 +42,6 @@ enum {
     SAI_STAGE_EVALUATE   = 1u << 3,
     SAI_STAGE_INFER      = 1u << 4,
 };
-
-typedef struct sai_kbs_resource {
-    char *repo, *type, *tag;                 /* each [A-Za-z0-9._-]{1,64} */
-} sai_kbs_resource;
 
 typedef struct sai_pipeline_spec {
     unsigned version;                        /* SAI_SPEC_VERSION */
