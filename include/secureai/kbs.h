@@ -12,12 +12,13 @@
  *   SHA-512(nonce (32 raw bytes) || TEE public key as the raw uncompressed
  *           P-384 point 0x04||X||Y (97 bytes)).
  *
- * The server (server.c) is libevent evhttp over OpenSSL bufferevents; the
- * store (store.c) is SQLite in WAL mode with synchronous=FULL, secrets sealed
- * under a 0600 master key; every decision goes to a hash-chained audit log
- * (audit.c). The verifier of evidence and the producer of evidence are
- * reached through the small function tables below, so the KBS does not care
- * which TEE backend or verifier sits behind them.
+ * The server (server.c; its route table in routes.c, the admin API in
+ * admin.c) is libevent evhttp over OpenSSL bufferevents; the store (store.c)
+ * is SQLite in WAL mode with synchronous=FULL, secrets sealed under a 0600
+ * master key; every decision goes to a hash-chained audit log (audit.c). The
+ * verifier of evidence and the producer of evidence are reached through the
+ * small function tables below, so the KBS does not care which TEE backend or
+ * verifier sits behind them.
  */
 #ifndef SECUREAI_KBS_H
 #define SECUREAI_KBS_H

@@ -3,8 +3,9 @@
  * (store.c, masterkey.c), the audit chain (audit.c), request parsers
  * (request.c), release policies (policy.c), secret wrapping (wrap.c), the
  * session table (session.c), limits (limits.c), metrics (metrics.c), result
- * tokens (token.c), TLS material (tls.c) and config (config.c); server.c and
- * client.c use them, attest_glue.c binds the verifier to src/attest. Not
+ * tokens (token.c), TLS material (tls.c) and config (config.c); the server
+ * (server.c, routes.c, admin.c, http.c; see server_internal.h) and client.c
+ * use them, attest_glue.c binds the verifier to src/attest. Not
  * installed: src/kbs, the KBS tests, fuzzers and bench only.
  */
 #ifndef SAI_KBS_INTERNAL_H

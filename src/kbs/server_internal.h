@@ -1,0 +1,86 @@
+/*
+ * server_internal.h — private to the KBS server's files: the server object,
+ * the reply and request helpers (http.c), the route table (routes.c), the
+ * admin API (admin.c) and the log line (server.c, the transport). Not
+ * installed.
+ */
+#ifndef SAI_KBS_SERVER_INTERNAL_H
+#define SAI_KBS_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "kbs/kbs_internal.h"
+#include "secureai/util.h"
+
+struct evhttp_request;
+struct sai_kbs_worker;
+
+struct sai_kbs_server {
+    sai_kbs_config     cfg;
+    sai_kbs_verifier   verifier;
+    sai_kbs_store     *store;
+    sai_kbs_sessions  *sessions;
+    sai_kbs_ratelimit *rl;
+    sai_kbs_metrics   *metrics;
+    sai_ec_key        *signer;
+    sai_ec_key        *wrap_key;      /* long-term key-wrapping key (registration) */
+    char               wrap_sha[65];  /* hex SHA-256 of its raw point */
+    char              *wrap_jwk;      /* {"jwk":..,"sha256":..}, served at /kbs/v0/wrap-key */
+    sai_kbs_issued    *issued;
+    uint8_t            admin_hash[SAI_SHA256_LEN];
+    SSL_CTX           *ssl;
+    char               fp[65];
+    int                fd, port;
+    struct sai_kbs_worker *w;
+    int                nw;
+    atomic_int         conns;
+    atomic_int         stopping;
+    pthread_mutex_t    log_mu;
+};
+
+/* ---- the log (server.c): one JSON object a line on stderr; fmt gives the
+ * fields after "ts" and "level". "info" lines are dropped when quiet. */
+void sai_kbs_log(sai_kbs_server *s, const char *level, const char *fmt, ...) SAI_PRINTF(3, 4);
+
+/* ---- replies and request helpers (http.c) ------------------------------- */
+/* A JSON string literal of s (escaped, capped) into out. */
+void sai_kbs_json_str(char *out, size_t cap, const char *s);
+void sai_kbs_reply(struct evhttp_request *req, int code, const char *ctype, const char *body,
+                   size_t len);
+void sai_kbs_reply_json(struct evhttp_request *req, int code, const char *json);
+/* {"error": what, "status": code} */
+void sai_kbs_reply_error(struct evhttp_request *req, int code, const char *what);
+/* The HTTP status for an SAI_E* code. */
+int  sai_kbs_http_code(int rc);
+/* The body as a NUL-terminated malloc'ed copy (evhttp already enforced the cap). */
+char *sai_kbs_body(struct evhttp_request *req, size_t *len);
+/* The token of "Authorization: Bearer <token>", or NULL (borrowed from req). */
+const char *sai_kbs_bearer(struct evhttp_request *req);
+/* Append an audit record; a failure is logged (the request's answer stands). */
+void sai_kbs_audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,
+                   const char *verdict, const char *detail);
+
+/* ---- routes (routes.c) --------------------------------------------------- */
+/* A route's handler: rest is what follows the route's path prefix ("" for
+ * an exact route), query string included. Answers req, returns the status. */
+typedef int (*sai_kbs_handler)(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+                               const char *rest);
+/* Rate-limit, find path's route and answer req: the status, and in *route
+ * the route's name for metrics ("other" when no route matches). */
+int sai_kbs_route(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+                  const char *path, double now, const char **route);
+
+/* ---- admin API (admin.c) ------------------------------------------------- */
+int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+                         const char *rest);
+/* Hash the admin token (admin_token_file, or <data_dir>/admin.token, made
+ * on first start) into s->admin_hash. */
+int sai_kbs_admin_token_load(sai_kbs_server *s, sai_error *err);
+
+#endif
