@@ -8,7 +8,7 @@
  * SHA-256), or kbs.ca (its bytes arrive from the host and must hash to the
  * measured kbs.ca_sha256), and plain HTTP only when the spec itself says
  * kbs.insecure_http: true. A spec that says none of them is refused at load
- * (spec.c) and again here. See docs/kbs.md ("Channel") and threat 4 of
+ * (spec_yaml.c) and again here. See docs/kbs.md ("Channel") and threat 4 of
  * docs/threat-model.md.
  */
 #include "pipeline/pipeline_internal.h"

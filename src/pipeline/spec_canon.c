@@ -1,0 +1,294 @@
+/*
+ * spec_canon.c — the pipeline spec's canonical form: compact JSON with a
+ * fixed key order, whose hash is measured (sai_pipeline_spec_canonical,
+ * _hash), and the way back from it inside the enclave
+ * (sai_pipeline_spec_from_canonical), which applies the load-time rules
+ * again.
+ *
+ * The canonical form holds only what the enclave acts on; host-side paths
+ * (sealed_dir, outputs) and the KBS address are left out so that the
+ * untrusted host choosing where files live cannot change the measurement,
+ * while anything that changes what the code does with the data
+ * (hyper-parameters, stages, key resources, CA, pin) does.
+ */
+#include "pipeline/spec_internal.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secureai/util.h"
+
+static cJSON *res_json(const sai_kbs_resource *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    cJSON_AddStringToObject(o, "repo", r->repo ? r->repo : "");
+    cJSON_AddStringToObject(o, "type", r->type ? r->type : "");
+    cJSON_AddStringToObject(o, "tag", r->tag ? r->tag : "");
+    return o;
+}
+
+int sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
+                                char **out, size_t *len, sai_error *err)
+{
+    *out = NULL;
+    char hex[65];
+    char num[64];
+    cJSON *o = cJSON_CreateObject(), *a, *d, *m, *h, *pp, *k;
+    if (o == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    cJSON_AddNumberToObject(o, "version", s->version);
+    cJSON_AddStringToObject(o, "name", s->name ? s->name : "");
+    cJSON_AddStringToObject(o, "tee", s->tee ? s->tee : "sim");
+    a = cJSON_AddArrayToObject(o, "stages");
+    for (size_t i = 0; a && i < SAI_SPEC_NSTAGES; i++)
+        if (s->stages & (1u << i))
+            cJSON_AddItemToArray(a, cJSON_CreateString(sai_spec_stage_names[i]));
+    d = cJSON_AddObjectToObject(o, "dataset");
+    if (d) {
+        cJSON_AddStringToObject(d, "format", s->dataset.format ? s->dataset.format : "idx");
+        cJSON_AddItemToObject(d, "resource", res_json(&s->dataset.key));
+        if (s->dataset.identity)
+            cJSON_AddStringToObject(d, "identity", s->dataset.identity);
+    }
+    m = cJSON_AddObjectToObject(o, "model");
+    if (m) {
+        cJSON_AddStringToObject(m, "arch", s->model.arch ? s->model.arch : "");
+        cJSON_AddNumberToObject(m, "classes", s->model.classes);
+        cJSON_AddNumberToObject(m, "width", s->model.width);
+        if (s->model.has_key)
+            cJSON_AddItemToObject(m, "key", res_json(&s->model.key));
+        if (s->model.generate_key) {   /* absent otherwise: older specs keep their hash */
+            cJSON_AddBoolToObject(m, "generate_key", 1);
+            cJSON_AddStringToObject(m, "key_policy", s->model.key_policy ? s->model.key_policy : "");
+        }
+    }
+    h = cJSON_AddObjectToObject(o, "hyper");
+    if (h) {
+        cJSON_AddNumberToObject(h, "epochs", s->hyper.epochs);
+        cJSON_AddNumberToObject(h, "batch", s->hyper.batch);
+        cJSON_AddNumberToObject(h, "max_steps", s->hyper.max_steps);
+        cJSON_AddNumberToObject(h, "train_limit", s->hyper.train_limit);
+        cJSON_AddNumberToObject(h, "test_limit", s->hyper.test_limit);
+        /* Doubles as %.17g strings: exact and independent of cJSON's
+         * shortest-representation heuristics. */
+        snprintf(num, sizeof num, "%.17g", s->hyper.lr);
+        cJSON_AddStringToObject(h, "lr", num);
+        snprintf(num, sizeof num, "%.17g", s->hyper.momentum);
+        cJSON_AddStringToObject(h, "momentum", num);
+        snprintf(num, sizeof num, "%.17g", s->hyper.weight_decay);
+        cJSON_AddStringToObject(h, "weight_decay", num);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)s->hyper.seed);
+        cJSON_AddStringToObject(h, "seed", num);
+    }
+    pp = cJSON_AddObjectToObject(o, "preprocess");
+    if (pp) {
+        cJSON_AddBoolToObject(pp, "normalize", s->preprocess.normalize);
+        cJSON_AddBoolToObject(pp, "flip", s->preprocess.flip);
+        cJSON_AddBoolToObject(pp, "crop", s->preprocess.crop);
+    }
+    k = cJSON_AddObjectToObject(o, "kbs");
+    if (k) {
+        if (ca_sha256 != NULL) {
+            sai_hex_encode(hex, ca_sha256, 32);
+            cJSON_AddStringToObject(k, "ca_sha256", hex);
+        }
+        if (s->kbs.pin)
+            cJSON_AddStringToObject(k, "pin", s->kbs.pin);
+        /* absent unless set: a pinned spec without them keeps its hash */
+        if (s->kbs.wrap_key_sha256)
+            cJSON_AddStringToObject(k, "wrap_key_sha256", s->kbs.wrap_key_sha256);
+        if (s->kbs.insecure_http)
+            cJSON_AddBoolToObject(k, "insecure_http", 1);
+        cJSON_AddNumberToObject(k, "retries", s->kbs.retries);
+    }
+    cJSON_AddStringToObject(o, "model_file", s->outputs.model_name ? s->outputs.model_name : "model.sealed");
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (txt == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory for the canonical spec");
+    *out = txt;
+    if (len)
+        *len = strlen(txt);
+    return 0;
+}
+
+int sai_pipeline_spec_hash(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
+                           uint8_t out[static SAI_SHA256_LEN], sai_error *err)
+{
+    char *c = NULL;
+    size_t n = 0;
+    int rc = sai_pipeline_spec_canonical(s, ca_sha256, &c, &n, err);
+    if (rc)
+        return rc;
+    rc = sai_hash(SAI_SHA256, out, c, n, err);
+    free(c);
+    return rc;
+}
+
+/* ---- back from canonical JSON (inside the enclave) ------------------------ */
+
+static int jstr(cJSON *o, const char *key, char **out, bool required, sai_error *err)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (v == NULL && !required)
+        return 0;
+    if (!cJSON_IsString(v) || v->valuestring == NULL)
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: '%s' is missing or not a string", key);
+    if ((*out = strdup(v->valuestring)) == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int jnum(cJSON *o, const char *key, unsigned *out, sai_error *err)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 4294967295.0)
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: '%s' is missing or not a count", key);
+    *out = (unsigned)v->valuedouble;
+    return 0;
+}
+
+static int jdbl(cJSON *o, const char *key, double *out, sai_error *err)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    char *end = NULL;
+    if (!cJSON_IsString(v) || (*out = strtod(v->valuestring, &end), *end != '\0'))
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: '%s' is not a number string", key);
+    return 0;
+}
+
+static int jres(cJSON *o, const char *key, sai_kbs_resource *r, sai_error *err)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    int rc;
+    if (!cJSON_IsObject(v))
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: '%s' is not a resource", key);
+    if ((rc = jstr(v, "repo", &r->repo, true, err)) || (rc = jstr(v, "type", &r->type, true, err)) ||
+        (rc = jstr(v, "tag", &r->tag, true, err)))
+        return rc;
+    if (!sai_spec_ident_ok(r->repo) || !sai_spec_ident_ok(r->type) || !sai_spec_ident_ok(r->tag))
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: '%s' has a bad name", key);
+    return 0;
+}
+
+static bool sha256_ref_ok(const char *v)
+{
+    uint8_t tmp[32];
+    return strncmp(v, "sha256:", 7) == 0 && strlen(v) == 71 && sai_hex_decode(tmp, 32, v + 7, NULL) == 0;
+}
+
+int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, size_t len,
+                                     sai_error *err)
+{
+    *out = NULL;
+    if (len > SAI_SPEC_MAX_BYTES)
+        return sai_error_set(err, SAI_ELIMIT, "canonical spec too large");
+    cJSON *o = cJSON_ParseWithLength(json, len);
+    if (o == NULL)
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec is not JSON");
+    sai_pipeline_spec *s = calloc(1, sizeof *s);
+    int rc = 0;
+    if (s == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "dataset");
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model");
+    cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "hyper");
+    cJSON *pp = cJSON_GetObjectItemCaseSensitive(o, "preprocess");
+    cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kbs");
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "stages");
+    if (!cJSON_IsObject(d) || !cJSON_IsObject(m) || !cJSON_IsObject(h) || !cJSON_IsObject(pp) ||
+        !cJSON_IsObject(k) || !cJSON_IsArray(st)) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec lacks a section");
+        goto out;
+    }
+    char *seed = NULL;
+    if ((rc = jnum(o, "version", &s->version, err)) || (rc = jstr(o, "name", &s->name, true, err)) ||
+        (rc = jstr(o, "tee", &s->tee, true, err)) || (rc = jstr(d, "format", &s->dataset.format, true, err)) ||
+        (rc = jres(d, "resource", &s->dataset.key, err)) ||
+        (rc = jstr(d, "identity", &s->dataset.identity, false, err)) ||
+        (rc = jstr(m, "arch", &s->model.arch, true, err)) || (rc = jnum(m, "classes", &s->model.classes, err)) ||
+        (rc = jnum(m, "width", &s->model.width, err)) || (rc = jnum(h, "epochs", &s->hyper.epochs, err)) ||
+        (rc = jnum(h, "batch", &s->hyper.batch, err)) || (rc = jnum(h, "max_steps", &s->hyper.max_steps, err)) ||
+        (rc = jnum(h, "train_limit", &s->hyper.train_limit, err)) ||
+        (rc = jnum(h, "test_limit", &s->hyper.test_limit, err)) || (rc = jdbl(h, "lr", &s->hyper.lr, err)) ||
+        (rc = jdbl(h, "momentum", &s->hyper.momentum, err)) ||
+        (rc = jdbl(h, "weight_decay", &s->hyper.weight_decay, err)) || (rc = jstr(h, "seed", &seed, true, err)) ||
+        (rc = jstr(k, "pin", &s->kbs.pin, false, err)) || (rc = jnum(k, "retries", &s->kbs.retries, err)) ||
+        (rc = jstr(k, "wrap_key_sha256", &s->kbs.wrap_key_sha256, false, err)) ||
+        (rc = jstr(o, "model_file", &s->outputs.model_name, true, err)))
+        goto out;
+    s->hyper.seed = strtoull(seed, NULL, 10);
+    free(seed);
+    s->kbs.insecure_http = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "insecure_http"));
+    const cJSON *cah = cJSON_GetObjectItemCaseSensitive(k, "ca_sha256");
+    if (cah != NULL) {
+        if (!cJSON_IsString(cah) || strlen(cah->valuestring) != 64 ||
+            sai_hex_decode(s->kbs.ca_sha256, 32, cah->valuestring, NULL) != 0) {
+            rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: bad kbs.ca_sha256");
+            goto out;
+        }
+        s->kbs.has_ca_sha256 = true;
+    }
+    if ((s->kbs.pin && !sha256_ref_ok(s->kbs.pin)) ||
+        (s->kbs.wrap_key_sha256 && !sha256_ref_ok(s->kbs.wrap_key_sha256))) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: kbs.pin / kbs.wrap_key_sha256 is not sha256:<hex>");
+        goto out;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(m, "key") != NULL) {
+        s->model.has_key = true;
+        if ((rc = jres(m, "key", &s->model.key, err)))
+            goto out;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "generate_key"))) {
+        s->model.generate_key = true;
+        if ((rc = jstr(m, "key_policy", &s->model.key_policy, true, err)))
+            goto out;
+        if (!s->model.has_key) {
+            rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: generate_key without key");
+            goto out;
+        }
+    }
+    s->preprocess.normalize = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pp, "normalize"));
+    s->preprocess.flip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pp, "flip"));
+    s->preprocess.crop = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pp, "crop"));
+    cJSON *it;
+    cJSON_ArrayForEach(it, st)
+    {
+        for (size_t i = 0; i < SAI_SPEC_NSTAGES; i++)
+            if (cJSON_IsString(it) && strcmp(it->valuestring, sai_spec_stage_names[i]) == 0)
+                s->stages |= 1u << i;
+    }
+    if (!sai_spec_ident_ok(s->name) || !sai_spec_model_name_ok(s->outputs.model_name) || s->hyper.batch == 0 ||
+        s->model.classes < 2) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec has an invalid value");
+        goto out;
+    }
+    /* The same rules as at load (the CA is represented by its hash here). */
+    if (!s->model.has_key) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: no model.key");
+        goto out;
+    }
+    if (s->kbs.pin == NULL && !s->kbs.has_ca_sha256 && !s->kbs.insecure_http) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: the KBS must be pinned (kbs.pin) or CA-anchored "
+                           "(kbs.ca)");
+        goto out;
+    }
+    if (s->model.generate_key && s->kbs.wrap_key_sha256 == NULL) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: generate_key without kbs.wrap_key_sha256");
+        goto out;
+    }
+out:
+    cJSON_Delete(o);
+    if (rc) {
+        sai_pipeline_spec_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * spec_internal.h — shared by the pipeline spec's files only: spec.c (the
+ * shared rules), spec_yaml.c (the YAML reader) and spec_canon.c (the
+ * canonical form). Not installed.
+ */
+#ifndef SAI_PIPELINE_SPEC_INTERNAL_H
+#define SAI_PIPELINE_SPEC_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "secureai/pipeline.h"
+
+/* The stage names, in canonical order: name i is the stage bit 1u << i. */
+#define SAI_SPEC_NSTAGES 5u
+extern const char *const sai_spec_stage_names[SAI_SPEC_NSTAGES];
+
+/* Identifiers that end up in URLs and file names: [A-Za-z0-9._-]{1,64},
+ * not "." or "..". */
+bool sai_spec_ident_ok(const char *s);
+/* The sealed model's file name (outputs.model_name). */
+bool sai_spec_model_name_ok(const char *n);
+
+#endif
