@@ -1,15 +1,17 @@
 #!/usr/bin/python3
-"""scan_memory.py KEY_HEX SECONDS — red-team attack 2: wait for an enclave
+"""scan_memory.py KEY_HEX SECONDS [IGNORE_PIDS] — red-team attack 2: wait for an enclave
 process (`secureai run --enclave-fd`), open its /proc/PID/mem and maps as
 early as possible, and search its readable memory for the key. Exit 0 when
-found, 1 when refused or not found, 2 when no enclave appeared."""
+found, 1 when refused or not found, 2 when no enclave appeared. IGNORE_PIDS
+(comma-separated) are enclaves that were there before this attack began."""
 import os, sys, time
 
 key, deadline = bytes.fromhex(sys.argv[1]), time.time() + float(sys.argv[2])
+ignore = {int(p) for p in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if p}
 
 def enclave_pid():
     for p in os.listdir("/proc"):
-        if p.isdigit():
+        if p.isdigit() and int(p) not in ignore:
             try:
                 if b"--enclave-fd" in open(f"/proc/{p}/cmdline", "rb").read():
                     return int(p)

@@ -20,11 +20,12 @@ rt_attacker cc -shared -fPIC -o "$RT/atk/delay.so" "$SAI_SOURCE_DIR/tests/redtea
     { echo "FAIL - cannot build the attacker's library"; exit 1; }
 
 attack() { # attack normal|weak: run and scan concurrently, as the attacker
-    local mode=$1 rc
+    local mode=$1 rc before
+    before=$(pgrep -f -- "--enclave-fd" | paste -sd, -)
     rt_run_as_attacker "$mode" "$RT/atk/out-$mode" LD_PRELOAD="$RT/atk/delay.so" RT_DELAY_MS=3000 \
         >"$RT/atk/run-$mode.log" 2>&1 &
     local run=$!
-    rt_attacker /usr/bin/python3 "$SAI_SOURCE_DIR/tests/redteam/scan_memory.py" "$RT_DATA_KEY" 60 | tee "$RT/atk/scan-$mode.txt"
+    rt_attacker /usr/bin/python3 "$SAI_SOURCE_DIR/tests/redteam/scan_memory.py" "$RT_DATA_KEY" 60 "$before" | tee "$RT/atk/scan-$mode.txt"
     rc=${PIPESTATUS[0]}
     pkill -KILL -u "$RT_USER" -f -- "run --quiet --threads 1 --platform-socket $RT/$mode/" 2>/dev/null
     wait "$run" 2>/dev/null             # the launcher is gone; its enclave dies with it
