@@ -92,22 +92,13 @@ int sai_write_file_atomic(const char *path, const void *data, size_t len, unsign
         return sai_error_set(err, SAI_EIO, "cannot create a file next to %s: %s", path, strerror(e));
     }
     int ret = 0;
-    const uint8_t *p = data;
-    size_t left = len;
     if (fchmod(fd, (mode_t)mode) != 0) {
         ret = sai_error_set(err, SAI_EIO, "cannot set mode on %s: %s", tmp, strerror(errno));
         goto fail;
     }
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ret = sai_error_set(err, SAI_EIO, "cannot write %s: %s", path, strerror(errno));
-            goto fail;
-        }
-        p += n;
-        left -= (size_t)n;
+    if (sai_write_full(fd, data, len) != 0) {
+        ret = sai_error_set(err, SAI_EIO, "cannot write %s: %s", path, strerror(errno));
+        goto fail;
     }
     if (fsync(fd) != 0) {
         ret = sai_error_set(err, SAI_EIO, "cannot sync %s: %s", path, strerror(errno));
