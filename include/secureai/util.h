@@ -6,6 +6,7 @@
 #ifndef SECUREAI_UTIL_H
 #define SECUREAI_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,7 @@ void sai_buf_commit(sai_buf *b, size_t n);
 int  sai_buf_append(sai_buf *b, const void *p, size_t n) SAI_MUST_CHECK;
 /* Append formatted text; SAI_EINVAL when the format fails. */
 int  sai_buf_printf(sai_buf *b, const char *fmt, ...) SAI_PRINTF(2, 3) SAI_MUST_CHECK;
+int  sai_buf_vprintf(sai_buf *b, const char *fmt, va_list ap) SAI_PRINTF(2, 0) SAI_MUST_CHECK;
 /* Hand the content to the caller (free() it; NUL-terminated; NULL when
  * nothing was ever stored) and leave the buffer empty with the same max. */
 uint8_t *sai_buf_take(sai_buf *b, size_t *len);

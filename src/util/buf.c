@@ -61,12 +61,21 @@ int sai_buf_append(sai_buf *b, const void *p, size_t n)
 
 int sai_buf_printf(sai_buf *b, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = sai_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int sai_buf_vprintf(sai_buf *b, const char *fmt, va_list ap)
+{
     for (;;) {
         size_t room = b->data != NULL ? b->cap - b->len + 1 : 0;   /* + the NUL's byte */
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(room ? (char *)b->data + b->len : NULL, room, fmt, ap);
-        va_end(ap);
+        va_list aq;
+        va_copy(aq, ap);   /* a second attempt after growing needs the arguments again */
+        int n = vsnprintf(room ? (char *)b->data + b->len : NULL, room, fmt, aq);
+        va_end(aq);
         if (n < 0)
             return SAI_EINVAL;
         if ((size_t)n < room) {

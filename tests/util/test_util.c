@@ -178,6 +178,14 @@ static void test_buf(void **state)
     assert_int_equal(b.len, 601);
     assert_int_equal(b.data[600], '7');
     assert_int_equal(b.data[601], '\0');
+    /* a long printf into a buffer that has to grow several times */
+    sai_buf w;
+    sai_buf_init(&w, 100000);
+    assert_int_equal(sai_buf_printf(&w, "%s|%05000d|%s", "head", 3, "tail"), 0);
+    assert_int_equal(w.len, 5010);
+    assert_memory_equal(w.data, "head|0000", 9);
+    assert_string_equal((char *)w.data + 5004, "3|tail");
+    sai_buf_free(&w);
     /* reserve + commit, as a reader filling the buffer directly */
     assert_int_equal(sai_buf_reserve(&b, 399), 0);
     memset(b.data + b.len, 'r', 399);
