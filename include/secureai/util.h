@@ -1,10 +1,12 @@
 /*
  * util.h — small helpers every module uses: hex/base64url, whole-file I/O
- * with size caps, atomic replace-on-success writes, a progress line.
+ * with size caps, full reads and writes, atomic replace-on-success writes, a
+ * capped growable buffer, a progress line.
  */
 #ifndef SECUREAI_UTIL_H
 #define SECUREAI_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,19 +30,52 @@ int sai_b64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len
 int sai_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
                   sai_error *err) SAI_MUST_CHECK;
 
-/* Write data to path atomically: a temporary file in the same directory,
- * fsync, rename, fsync of the directory. mode e.g. 0600. With excl, fail
- * with SAI_EEXIST when path exists. */
 /* write(2) / read(2) until all len bytes moved, retrying EINTR. 0, or -1
- * with errno set (read: a short read at end of file sets errno = EIO). */
+ * with errno set (read: a short read at end of file sets errno = EIO).
+ * For all-or-nothing transfers only; a loop that wants partial reads
+ * (read until EOF, poll-driven non-blocking I/O) keeps its own. */
 int sai_write_full(int fd, const void *buf, size_t len) SAI_MUST_CHECK;
 int sai_read_full(int fd, void *buf, size_t len) SAI_MUST_CHECK;
 
+/* Write data to path atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory. mode e.g. 0600. With excl, fail
+ * with SAI_EEXIST when path exists. */
 int sai_write_file_atomic(const char *path, const void *data, size_t len,
                           unsigned mode, bool excl, sai_error *err) SAI_MUST_CHECK;
 
 /* fsync the directory that contains path (after a rename). */
 int sai_fsync_parent(const char *path, sai_error *err);
+
+/* A growable byte buffer with a hard cap (curl's dynbuf, OpenSSH's sshbuf),
+ * for anything filled from outside. The buffer owns data; once anything was
+ * stored, data[len] is a NUL byte, so text can be used as a C string.
+ * Growth is geometric and never beyond max bytes of content. Calls return 0,
+ * SAI_ELIMIT (would pass max; the buffer is unchanged) or SAI_ENOMEM, and
+ * set no message: the caller words its own. Growing leaves stale copies in
+ * freed memory, so it is not for secrets. */
+typedef struct sai_buf {
+    uint8_t *data;   /* NULL until the first byte is stored */
+    size_t   len;    /* bytes of content */
+    size_t   cap;    /* bytes of content that fit without growing */
+    size_t   max;    /* the cap on len */
+} sai_buf;
+
+/* An empty buffer holding at most max bytes (clamped to SIZE_MAX - 1). */
+void sai_buf_init(sai_buf *b, size_t max);
+/* Room for n more bytes after len (data + len is then writable for n bytes;
+ * sai_buf_commit them). */
+int  sai_buf_reserve(sai_buf *b, size_t n) SAI_MUST_CHECK;
+/* Count n bytes written at data + len after a reserve as content. */
+void sai_buf_commit(sai_buf *b, size_t n);
+int  sai_buf_append(sai_buf *b, const void *p, size_t n) SAI_MUST_CHECK;
+/* Append formatted text; SAI_EINVAL when the format fails. */
+int  sai_buf_printf(sai_buf *b, const char *fmt, ...) SAI_PRINTF(2, 3) SAI_MUST_CHECK;
+int  sai_buf_vprintf(sai_buf *b, const char *fmt, va_list ap) SAI_PRINTF(2, 0) SAI_MUST_CHECK;
+/* Hand the content to the caller (free() it; NUL-terminated; NULL when
+ * nothing was ever stored) and leave the buffer empty with the same max. */
+uint8_t *sai_buf_take(sai_buf *b, size_t *len);
+/* Free the content and leave the buffer empty with the same max. */
+void sai_buf_free(sai_buf *b);
 
 /* Monotonic seconds. */
 double sai_now(void);

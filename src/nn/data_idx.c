@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "nn/nn_internal.h"
+#include "secureai/util.h"
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -18,45 +19,35 @@ static uint32_t be32(const uint8_t *p)
 
 static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len, sai_error *err)
 {
-    size_t cap = len * 4 + 4096, used = 0;
-    if (cap > SAI_NN_DATA_MAX_BYTES)
-        cap = SAI_NN_DATA_MAX_BYTES;
-    uint8_t *buf = malloc(cap);
-    if (buf == NULL)
+    size_t first = len * 4 + 4096;
+    sai_buf b;
+    sai_buf_init(&b, SAI_NN_DATA_MAX_BYTES);
+    if (sai_buf_reserve(&b, first < b.max ? first : b.max) != 0)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-        free(buf);
+        sai_buf_free(&b);
         return sai_error_set(err, SAI_ENOMEM, "zlib init failed");
     }
     int rc = 0;
     size_t in_off = 0;
     for (;;) {
-        if (used == cap) {
-            if (cap >= SAI_NN_DATA_MAX_BYTES) {
-                rc = sai_error_set(err, SAI_ELIMIT, "gzip data expands beyond the %llu-byte cap",
-                                   (unsigned long long)SAI_NN_DATA_MAX_BYTES);
-                break;
-            }
-            size_t ncap = cap * 2 > SAI_NN_DATA_MAX_BYTES ? SAI_NN_DATA_MAX_BYTES : cap * 2;
-            uint8_t *nb = realloc(buf, ncap);
-            if (nb == NULL) {
-                rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
-                break;
-            }
-            buf = nb;
-            cap = ncap;
+        if (b.len == b.cap && (rc = sai_buf_reserve(&b, 1)) != 0) {
+            rc = rc == SAI_ELIMIT ? sai_error_set(err, SAI_ELIMIT, "gzip data expands beyond the %llu-byte cap",
+                                                  (unsigned long long)SAI_NN_DATA_MAX_BYTES)
+                                  : sai_error_set(err, SAI_ENOMEM, "out of memory");
+            break;
         }
         size_t chunk_in = len - in_off > (1u << 30) ? (1u << 30) : len - in_off;
-        size_t chunk_out = cap - used > (1u << 30) ? (1u << 30) : cap - used;
+        size_t chunk_out = b.cap - b.len > (1u << 30) ? (1u << 30) : b.cap - b.len;
         zs.next_in = (Bytef *)(uintptr_t)(in + in_off);
         zs.avail_in = (uInt)chunk_in;
-        zs.next_out = buf + used;
+        zs.next_out = b.data + b.len;
         zs.avail_out = (uInt)chunk_out;
         int z = inflate(&zs, Z_NO_FLUSH);
         in_off += chunk_in - zs.avail_in;
-        used += chunk_out - zs.avail_out;
+        sai_buf_commit(&b, chunk_out - zs.avail_out);
         if (z == Z_STREAM_END)
             break;
         if (z != Z_OK && !(z == Z_BUF_ERROR && zs.avail_out == 0)) {
@@ -71,11 +62,10 @@ static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
     }
     inflateEnd(&zs);
     if (rc != 0) {
-        free(buf);
+        sai_buf_free(&b);
         return rc;
     }
-    *out = buf;
-    *out_len = used;
+    *out = sai_buf_take(&b, out_len);
     return 0;
 }
 

@@ -135,36 +135,30 @@ static int generate_key(enclave *e, const sai_kbs_resource *r, const char *polic
 static int read_fd_all(int fd, const char *name, uint8_t **out, size_t *len, sai_error *err)
 {
     /* pread in a loop until EOF; capped like the engine's source cap. */
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *b = malloc(cap);
-    if (b == NULL)
-        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    sai_buf b;
+    sai_buf_init(&b, (size_t)SAI_NN_DATA_MAX_BYTES * 2);
+    int rc = sai_buf_reserve(&b, 1 << 20);
     for (;;) {
-        if (n == cap) {
-            if (cap >= (size_t)SAI_NN_DATA_MAX_BYTES * 2) {
-                free(b);
-                return sai_error_set(err, SAI_ELIMIT, "shard %s is too large", name);
-            }
-            uint8_t *nb = realloc(b, cap * 2);
-            if (nb == NULL) {
-                free(b);
-                return sai_error_set(err, SAI_ENOMEM, "out of memory");
-            }
-            b = nb;
-            cap *= 2;
+        if (rc == 0 && b.len == b.cap)
+            rc = sai_buf_reserve(&b, 1);
+        if (rc != 0) {
+            rc = rc == SAI_ELIMIT ? sai_error_set(err, SAI_ELIMIT, "shard %s is too large", name)
+                                  : sai_error_set(err, SAI_ENOMEM, "out of memory");
+            goto out;
         }
-        ssize_t k = pread(fd, b + n, cap - n, (off_t)n);
+        ssize_t k = pread(fd, b.data + b.len, b.cap - b.len, (off_t)b.len);
         if (k < 0) {
-            free(b);
-            return sai_error_set(err, SAI_EIO, "shard %s: read failed", name);
+            rc = sai_error_set(err, SAI_EIO, "shard %s: read failed", name);
+            goto out;
         }
         if (k == 0)
             break;
-        n += (size_t)k;
+        sai_buf_commit(&b, (size_t)k);
     }
-    *out = b;
-    *len = n;
-    return 0;
+    *out = sai_buf_take(&b, len);
+out:
+    sai_buf_free(&b);
+    return rc;
 }
 
 static int src_read(void *ctx, uint64_t off, void *buf, size_t len, sai_error *err)

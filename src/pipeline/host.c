@@ -231,9 +231,11 @@ static int open_shards(const char *dir, shards *s, sai_error *err)
     return rc;
 }
 
+#define OUT_MAX ((size_t)SAI_NN_CKPT_MAX + (1u << 20))
+
 typedef struct outbuf {
-    uint8_t *p;
-    size_t   len, cap;
+    sai_buf  b;            /* the output's bytes (provenance; capped at OUT_MAX) */
+    size_t   sealed_len;   /* the model: sealed into the file, only its length comes */
     bool     ended;
     uint8_t  sha256[32];   /* checked against OUTPUT_END */
 } outbuf;
@@ -242,19 +244,11 @@ static int out_append(outbuf *o, const uint8_t *d, size_t n, sai_error *err)
 {
     if (o->ended)
         return sai_error_set(err, SAI_EFORMAT, "enclave sent output after its end");
-    if (o->len + n > (size_t)SAI_NN_CKPT_MAX + (1u << 20))
+    int rc = sai_buf_append(&o->b, d, n);
+    if (rc == SAI_ELIMIT)
         return sai_error_set(err, SAI_ELIMIT, "enclave output too large");
-    if (o->len + n > o->cap) {
-        size_t nc = (o->len + n) * 2 + 65536;
-        uint8_t *np = realloc(o->p, nc);
-        if (np == NULL)
-            return sai_error_set(err, SAI_ENOMEM, "out of memory");
-        o->p = np;
-        o->cap = nc;
-    }
-    if (n)
-        memcpy(o->p + o->len, d, n);
-    o->len += n;
+    if (rc != 0)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -328,13 +322,13 @@ static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sa
      * its checkpoint pays the same fsync); run.json and the report do not. */
     double tw = sai_now();
     struct stat st;
-    if (fstat(mo->fd, &st) != 0 || (uint64_t)st.st_size != (uint64_t)model->len)
+    if (fstat(mo->fd, &st) != 0 || (uint64_t)st.st_size != (uint64_t)model->sealed_len)
         return sai_error_set(err, SAI_EFORMAT, "enclave: the sealed model is not the %zu bytes announced",
-                             model->len);
+                             model->sealed_len);
     if ((rc = model_out_publish(mo, s, res->model_path, err)))
         return rc;
     /* This one fsyncs the directory too, after both renames. */
-    if ((rc = sai_write_file_atomic(res->provenance_path, prov->p, prov->len, 0644, false, err)))
+    if ((rc = sai_write_file_atomic(res->provenance_path, prov->b.data, prov->b.len, 0644, false, err)))
         return rc;
     double write_s = sai_now() - tw, wall = work_s + write_s;
     res->wall_s = wall;
@@ -449,6 +443,8 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     uint8_t *d = NULL;
     size_t n = 0;
     outbuf model = {0}, prov = {0};
+    sai_buf_init(&model.b, OUT_MAX);
+    sai_buf_init(&prov.b, OUT_MAX);
     model_out mo = {.fd = -1};
     cJSON *hist = cJSON_CreateArray(), *done = NULL;
     char *hello = NULL;
@@ -558,18 +554,18 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
             if (po.id == SAI_PROTO_OUT_MODEL) {
                 /* Sealed into the file by the enclave: only its SHA-256 and
                  * length come through the channel. */
-                if (po.sealed_len > (uint64_t)SAI_NN_CKPT_MAX + (1u << 20)) {
+                if (po.sealed_len > (uint64_t)OUT_MAX) {
                     rc = sai_error_set(err, SAI_ELIMIT, "enclave output too large");
                     goto out;
                 }
                 memcpy(model.sha256, po.sha256, 32);
-                model.len = (size_t)po.sealed_len;
+                model.sealed_len = (size_t)po.sealed_len;
                 model.ended = true;
             } else if (!po.end) {
                 if ((rc = out_append(ob, po.data, po.len, err)))
                     goto out;
             } else {
-                if ((rc = sai_hash(SAI_SHA256, ob->sha256, ob->p, ob->len, err)) != 0 ||
+                if ((rc = sai_hash(SAI_SHA256, ob->sha256, ob->b.data, ob->b.len, err)) != 0 ||
                     memcmp(ob->sha256, po.sha256, 32) != 0) {
                     rc = sai_error_set(err, SAI_EFORMAT, "enclave: an output arrived damaged");
                     goto out;
@@ -619,8 +615,8 @@ out:
     model_out_abandon(&mo, p.spec);
     shards_free(&sh);
     prepared_free(&p);
-    free(model.p);
-    free(prov.p);
+    sai_buf_free(&model.b);
+    sai_buf_free(&prov.b);
     cJSON_Delete(hist);
     cJSON_Delete(done);
     return rc;

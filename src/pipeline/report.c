@@ -31,10 +31,10 @@
 #include "util/weaken.h"
 #include "secureai/util.h"
 
+/* The page, uncapped as before; the first failure sticks. */
 typedef struct buf {
-    char  *p;
-    size_t len, cap;
-    bool   oom;
+    sai_buf s;
+    bool    oom;
 } buf;
 
 SAI_PRINTF(2, 3)
@@ -42,28 +42,11 @@ static void bprintf(buf *b, const char *fmt, ...)
 {
     if (b->oom)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t nc = (b->cap ? b->cap * 2 : 8192) + (size_t)n;
-        char *np = realloc(b->p, nc);
-        if (np == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (sai_buf_vprintf(&b->s, fmt, ap) != 0)
+        b->oom = true;
+    va_end(ap);
 }
 
 static void besc(buf *b, const char *s)
@@ -234,6 +217,7 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(stmt, "predicate");
     const cJSON *vmet = cJSON_GetObjectItemCaseSensitive(pr, "metrics");
     buf b = {0};
+    sai_buf_init(&b.s, SIZE_MAX);
     const char *name = jstr(run, "name");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(run, "throughput");
     const cJSON *hist = cJSON_GetObjectItemCaseSensitive(run, "history");
@@ -428,12 +412,10 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
     cJSON_Delete(run);
     cJSON_Delete(stmt);
     if (b.oom) {
-        free(b.p);
+        sai_buf_free(&b.s);
         return sai_error_set(err, SAI_ENOMEM, "out of memory rendering the report");
     }
-    *html = b.p;
-    if (len)
-        *len = b.len;
+    *html = (char *)sai_buf_take(&b.s, len);
     return 0;
 }
 

@@ -109,8 +109,7 @@ void sai_pipeline__stage_result_clear(sai_stage_result *r)
 typedef struct epochs {
     sai_nn_model_t          *m;
     const sai_nn_dataset_t  *test;
-    char                    *json;
-    size_t                   len, cap;
+    sai_buf                  json;   /* uncapped, as before: one short entry per epoch */
     double                   eval_s;
 } epochs;
 
@@ -118,19 +117,11 @@ static int epochs_add(epochs *e, uint32_t epoch, uint64_t step, double acc, doub
 {
     char one[160];
     int n = snprintf(one, sizeof one, "%s{\"epoch\":%u,\"step\":%llu,\"test_accuracy\":%.5f,\"test_loss\":%.5f}",
-                     e->len ? "," : "[", epoch, (unsigned long long)step, acc, loss);
+                     e->json.len ? "," : "[", epoch, (unsigned long long)step, acc, loss);
     if (n < 0 || (size_t)n >= sizeof one)
         return sai_error_set(err, SAI_EINVAL, "epoch entry too long");
-    if (e->len + (size_t)n + 2 > e->cap) {
-        size_t nc = (e->cap ? e->cap * 2 : 1024) + (size_t)n;
-        char *p = realloc(e->json, nc);
-        if (p == NULL)
-            return sai_error_set(err, SAI_ENOMEM, "out of memory");
-        e->json = p;
-        e->cap = nc;
-    }
-    memcpy(e->json + e->len, one, (size_t)n + 1);
-    e->len += (size_t)n;
+    if (sai_buf_append(&e->json, one, (size_t)n) != 0)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -156,6 +147,7 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
     int rc = 0;
     float *x = NULL;
     epochs eps = {0};
+    sai_buf_init(&eps.json, SIZE_MAX);
     double t = sai_now();
     bool want_train = s->stages & SAI_STAGE_TRAIN;
     bool want_test = s->stages & (SAI_STAGE_EVALUATE | SAI_STAGE_INFER);
@@ -245,10 +237,11 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
                 last = (uint32_t)((res->steps + spe - 1) / spe);
             if ((rc = epochs_add(&eps, last, res->steps, ev.accuracy, ev.loss, err)))
                 goto out;
-            res->epochs_json = eps.json;
-            eps.json = NULL;
-            res->epochs_json[eps.len] = ']';
-            res->epochs_json[eps.len + 1] = '\0';
+            if (sai_buf_append(&eps.json, "]", 1) != 0) {
+                rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+                goto out;
+            }
+            res->epochs_json = (char *)sai_buf_take(&eps.json, NULL);
         }
     }
 
@@ -290,7 +283,7 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
     meta.lr = (float)s->hyper.lr;
     rc = sai_nn_ckpt_save_mem(m, &meta, &res->ckpt, &res->ckpt_len, err);
 out:
-    free(eps.json);
+    sai_buf_free(&eps.json);
     if (x != NULL) {
         sai_wipe(x, (size_t)s->hyper.batch * (size_t)test.c * test.h * test.w * sizeof(float));
         free(x);

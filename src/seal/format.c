@@ -221,17 +221,10 @@ int sai_seal_key_load(sai_secret **out, const char *path, sai_error *err)
     rc = sai_secret_new(&k, SAI_SEAL_KEY_LEN, err);
     if (rc != 0)
         goto out;
-    size_t got = 0;
-    while (got < SAI_SEAL_KEY_LEN) {
-        ssize_t n = read(fd, k->data + got, SAI_SEAL_KEY_LEN - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            sai_secret_free(k);
-            rc = sai_error_set(err, SAI_EIO, "cannot read key file %s", path);
-            goto out;
-        }
-        got += (size_t)n;
+    if (sai_read_full(fd, k->data, SAI_SEAL_KEY_LEN) != 0) {
+        sai_secret_free(k);
+        rc = sai_error_set(err, SAI_EIO, "cannot read key file %s", path);
+        goto out;
     }
     *out = k;
 out:
@@ -239,18 +232,12 @@ out:
     return rc;
 }
 
-/* Write all of p to fd (retrying on EINTR); shared by the writer and the reader. */
+/* Write all of p to fd, with a message naming the file; shared by the writer
+ * and the reader. */
 int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error *err)
 {
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return sai_error_set(err, SAI_EIO, "cannot write %s: %s", name, strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
+    if (sai_write_full(fd, p, len) != 0)
+        return sai_error_set(err, SAI_EIO, "cannot write %s: %s", name, strerror(errno));
     return 0;
 }
 

@@ -178,20 +178,6 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static int read_exact(int fd, uint8_t *p, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 /* Walk the records checking both CRCs. Returns 1 (is tfrecord), 0 (not). */
 static int walk_tfrecord(int fd, uint64_t size, uint64_t *records)
 {
@@ -204,7 +190,7 @@ static int walk_tfrecord(int fd, uint64_t size, uint64_t *records)
     if (buf == NULL || lseek(fd, 0, SEEK_SET) != 0)
         goto out;
     while (off < size) {
-        if (size - off < 16 || read_exact(fd, hdr, 12) != 0)
+        if (size - off < 16 || sai_read_full(fd, hdr, 12) != 0)
             goto out;
         uint64_t len = 0;
         for (int i = 7; i >= 0; i--)
@@ -214,14 +200,14 @@ static int walk_tfrecord(int fd, uint64_t size, uint64_t *records)
         uint32_t c = ~0u;   /* incremental CRC32C over the data */
         for (uint64_t left = len; left > 0;) {
             size_t t = left < IO_BUF ? (size_t)left : IO_BUF;
-            if (read_exact(fd, buf, t) != 0)
+            if (sai_read_full(fd, buf, t) != 0)
                 goto out;
             for (size_t k = 0; k < t; k++)
                 c = crc32c_table[(c ^ buf[k]) & 0xff] ^ (c >> 8);
             left -= t;
         }
         c = ~c;
-        if (read_exact(fd, crc, 4) != 0 || le32(crc) != ((c >> 15) | (c << 17)) + 0xa282ead8u)
+        if (sai_read_full(fd, crc, 4) != 0 || le32(crc) != ((c >> 15) | (c << 17)) + 0xa282ead8u)
             goto out;
         off += 16 + len;
         n++;
@@ -245,7 +231,7 @@ static int is_cifar(int fd, uint64_t size, uint64_t *records)
         goto out;
     for (uint64_t left = size; left > 0;) {
         size_t t = left < (uint64_t)CIFAR_REC * 300 ? (size_t)left : (size_t)CIFAR_REC * 300;
-        if (read_exact(fd, buf, t) != 0)
+        if (sai_read_full(fd, buf, t) != 0)
             goto out;
         for (size_t k = 0; k < t; k += CIFAR_REC)
             if (buf[k] > 9)

@@ -27,7 +27,7 @@ bool sai_seal__name_ok(const char *name);
 /* 11-byte big-endian i || last flag. */
 void sai_seal__nonce(uint8_t nonce[SAI_AEAD_NONCE_LEN], uint64_t i, bool last);
 
-/* Write all len bytes of p to fd, retrying on EINTR; name is for the message. */
+/* Write all len bytes of p to fd (sai_write_full); name is for the message. */
 int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error *err);
 
 /* fsync and close *fd, then link (excl) or rename tmp onto path; format.c. */

@@ -31,36 +31,6 @@
 #include "secureai/util.h"
 #include "tee_int.h"
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
@@ -87,9 +57,9 @@ int sai_psp_call(int fd, uint32_t type, const void *body, size_t body_len,
     put32(hdr, SAI_PSP_MAGIC);
     put32(hdr + 4, type);
     put32(hdr + 8, (uint32_t)body_len);
-    if (write_all(fd, hdr, sizeof hdr) != 0 || (body_len && write_all(fd, body, body_len) != 0))
+    if (sai_write_full(fd, hdr, sizeof hdr) != 0 || (body_len && sai_write_full(fd, body, body_len) != 0))
         return sai_error_set(err, SAI_EIO, "sim PSP is not reachable (signer gone?)");
-    if (read_all(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
+    if (sai_read_full(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
         return sai_error_set(err, SAI_EIO, "sim PSP did not answer");
     int32_t status = (int32_t)get32(hdr + 4);
     uint32_t n = get32(hdr + 8);
@@ -98,7 +68,7 @@ int sai_psp_call(int fd, uint32_t type, const void *body, size_t body_len,
     uint8_t *buf = malloc(n + 1);
     if (buf == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
-    if (read_all(fd, buf, n) != 0) {
+    if (sai_read_full(fd, buf, n) != 0) {
         free(buf);
         return sai_error_set(err, SAI_EIO, "sim PSP response truncated");
     }
@@ -215,7 +185,7 @@ static int reply(int fd, int32_t status, const void *data, size_t len)
     put32(hdr, SAI_PSP_MAGIC);
     put32(hdr + 4, (uint32_t)status);
     put32(hdr + 8, (uint32_t)len);
-    return write_all(fd, hdr, sizeof hdr) == 0 && (len == 0 || write_all(fd, data, len) == 0) ? 0 : -1;
+    return sai_write_full(fd, hdr, sizeof hdr) == 0 && (len == 0 || sai_write_full(fd, data, len) == 0) ? 0 : -1;
 }
 
 static int reply_err(int fd, int code, const char *msg)
@@ -226,10 +196,10 @@ static int reply_err(int fd, int code, const char *msg)
 int sai_sim_signer_handle(const sai_sim_signer *s, int fd)
 {
     uint8_t hdr[12], body[SAI_PSP_REQ_MAX];
-    if (read_all(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
+    if (sai_read_full(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
         return -1;
     uint32_t type = get32(hdr + 4), n = get32(hdr + 8);
-    if (n > sizeof body || read_all(fd, body, n) != 0)
+    if (n > sizeof body || sai_read_full(fd, body, n) != 0)
         return -1;   /* a malformed message ends the session */
     if (type == SAI_PSP_GET_REPORT) {
         if (n != 64) {
@@ -357,7 +327,8 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
             if (ml > sizeof msg - 1)
                 ml = sizeof msg - 1;
         }
-        (void)write_all(hp[1], msg, ml);
+        if (sai_write_full(hp[1], msg, ml) != 0)
+            lrc = SAI_EIO;   /* the parent saw no 'K' and has given up */
         close(hp[1]);
         if (lrc == 0)
             while (sai_sim_signer_handle(&s, sv[1]) == 0)

@@ -92,22 +92,13 @@ int sai_write_file_atomic(const char *path, const void *data, size_t len, unsign
         return sai_error_set(err, SAI_EIO, "cannot create a file next to %s: %s", path, strerror(e));
     }
     int ret = 0;
-    const uint8_t *p = data;
-    size_t left = len;
     if (fchmod(fd, (mode_t)mode) != 0) {
         ret = sai_error_set(err, SAI_EIO, "cannot set mode on %s: %s", tmp, strerror(errno));
         goto fail;
     }
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ret = sai_error_set(err, SAI_EIO, "cannot write %s: %s", path, strerror(errno));
-            goto fail;
-        }
-        p += n;
-        left -= (size_t)n;
+    if (sai_write_full(fd, data, len) != 0) {
+        ret = sai_error_set(err, SAI_EIO, "cannot write %s: %s", path, strerror(errno));
+        goto fail;
     }
     if (fsync(fd) != 0) {
         ret = sai_error_set(err, SAI_EIO, "cannot sync %s: %s", path, strerror(errno));
@@ -144,11 +135,12 @@ double sai_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int sai_write_full(int fd, const void *buf, size_t len)
+/* One loop for both directions: all len bytes, or -1 with errno (EIO when
+ * the other end is done before len bytes moved). */
+static int full_io(int fd, uint8_t *p, size_t len, bool wr)
 {
-    const uint8_t *p = buf;
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = wr ? write(fd, p, len) : read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -163,21 +155,12 @@ int sai_write_full(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int sai_write_full(int fd, const void *buf, size_t len)
+{
+    return full_io(fd, (uint8_t *)(uintptr_t)buf, len, true);   /* write(2) only reads it */
+}
+
 int sai_read_full(int fd, void *buf, size_t len)
 {
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return full_io(fd, buf, len, false);
 }
