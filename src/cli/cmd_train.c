@@ -16,10 +16,10 @@
 #include "secureai/nn.h"
 
 /* Shown in the usage; the values themselves are sai_nn_train_cfg_defaults'. */
-#define DEF_LR "0.1"
-#define DEF_NEST "off"
-#define DEF_SCHED "cosine"
-#define DEF_WARM "0"
+#define DEF_LR "fashion-mnist 0.4, cifar10 0.1"
+#define DEF_NEST "fashion-mnist on, cifar10 off"
+#define DEF_SCHED "fashion-mnist onecycle,\n                     cifar10 cosine"
+#define DEF_WARM "onecycle 30%, others 0"
 #define DEF_AUG_FM "none"
 #define DEF_LS "0"
 
@@ -239,6 +239,11 @@ static int run(int argc, char **argv)
     if (warm >= 0) {
         cfg.sched.warmup_steps = (uint64_t)warm;
         cfg.sched.warmup_frac = warm_frac;
+    } else if (sched != NULL) {
+        /* a schedule named without --warmup: one-cycle rises over 30% of the
+         * run (OneCycleLR's pct_start), the others start at the peak */
+        cfg.sched.warmup_steps = 0;
+        cfg.sched.warmup_frac = cfg.sched.kind == SAI_NN_SCHED_ONECYCLE ? 0.3f : 0.0f;
     }
     cfg.sched.step_size = (uint64_t)stepsz;
 
