@@ -45,7 +45,10 @@ float sai_nn_sched_lr(const sai_nn_sched_t *s, uint64_t step)
         uint64_t len = s->total_steps > s->warmup_steps ? s->total_steps - s->warmup_steps : 1;
         if (t >= len)
             return s->min_lr;
-        return (float)anneal(s->base_lr, s->min_lr, (double)t / (double)len);
+        /* written as before one-cycle existed (pi*t/len, not pi*(t/len)),
+         * so cosine runs keep their learning rates bit for bit */
+        double c = 0.5 * (1.0 + cos(PI * (double)t / (double)len));
+        return (float)(s->min_lr + (s->base_lr - s->min_lr) * c);
     }
     case SAI_NN_SCHED_CONST:
     default:
