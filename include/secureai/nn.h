@@ -95,6 +95,11 @@ const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train
  * number of arg-max hits. */
 float sai_nn_loss(sai_nn_model_t *m, const int *labels, int n, int *correct);
 
+/* The same with label smoothing eps in [0, 1): the target is
+ * (1 - eps) * onehot + eps / classes, as torch.nn.CrossEntropyLoss(
+ * label_smoothing=eps); the returned loss is the smoothed one. */
+float sai_nn_loss_smoothed(sai_nn_model_t *m, const int *labels, int n, float eps, int *correct);
+
 /* Zero every parameter gradient. */
 void sai_nn_zero_grad(sai_nn_model_t *m);
 /* Backward pass of the last forward (which must have used train=true) from
@@ -122,6 +127,10 @@ typedef enum {
     SAI_NN_SCHED_CONST = 0,
     SAI_NN_SCHED_STEP,     /* lr *= gamma every step_size steps */
     SAI_NN_SCHED_COSINE,   /* cosine from lr to min_lr over total_steps */
+    SAI_NN_SCHED_ONECYCLE, /* PyTorch's OneCycleLR (cosine annealing, no momentum
+                            * cycling): the warm-up rises by half a cosine from
+                            * base_lr/25 to base_lr, then a cosine falls to min_lr
+                            * at total_steps */
 } sai_nn_sched_kind;
 
 typedef struct sai_nn_sched {
@@ -131,7 +140,10 @@ typedef struct sai_nn_sched {
     float    gamma;         /* step decay factor */
     uint64_t step_size;     /* step: steps between decays */
     uint64_t total_steps;   /* cosine: length */
-    uint64_t warmup_steps;  /* linear warm-up from 0 to base_lr, then the schedule */
+    uint64_t warmup_steps;  /* linear warm-up from 0 to base_lr (onecycle: the
+                             * rising phase), then the schedule */
+    float    warmup_frac;   /* sai_nn_train: when warmup_steps is 0, warm up for
+                             * this fraction of the run's steps (0 = none) */
 } sai_nn_sched_t;
 
 /* Learning rate at step (0-based). */
@@ -271,6 +283,7 @@ typedef struct sai_nn_train_cfg {
     sai_nn_sgd_t sgd;
     sai_nn_sched_t sched;        /* total_steps filled in when 0 (cosine) */
     sai_nn_augment_t aug;
+    float    label_smoothing;    /* 0 = plain cross-entropy */
     uint64_t seed;
     uint64_t progress_every;     /* steps between progress callbacks; 0 = 50 */
     sai_nn_progress_fn progress;
@@ -289,6 +302,13 @@ typedef struct sai_nn_train_result {
     float    loss, accuracy;     /* last epoch's training loss and accuracy */
     double   seconds, images_per_s;
 } sai_nn_train_result_t;
+
+/* The engine's measured defaults for a dataset kind ("cifar10",
+ * "fashion-mnist"; others get the fashion-mnist ones without augmentation):
+ * optimizer, schedule, augmentation and label smoothing (docs/engine.md,
+ * "Training defaults"). Sets epochs 1 and batch 128 and clears everything
+ * else (seed 0, no progress callback); callers override what they choose. */
+void sai_nn_train_cfg_defaults(sai_nn_train_cfg_t *cfg, const char *kind);
 
 /* Train m on ds. The model's max_batch must be >= cfg->batch. */
 int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_train_cfg_t *cfg,

@@ -33,6 +33,9 @@ for k in ("images_per_s", "loss", "accuracy", "seconds"):
     assert isinstance(s[k], (int, float)) and s[k] >= 0, k
 assert s["steps"] == 20, s["steps"]
 assert 0 <= s["accuracy"] <= 1
+# CIFAR-10 defaults (docs/engine.md, "Training defaults"), --lr overriding
+assert (s["sched"], s["lr"], s["nesterov"], s["crop_pad"], s["hflip"],
+        s["label_smoothing"]) == ("cosine", 0.05, False, 4, True, 0), s
 ' || fail "train summary"
 head -n1 "$d/train.jsonl" | grep -q '"epoch":1' || fail "progress line"
 
@@ -62,5 +65,10 @@ grep -q "^secureai: .*truncated" "$d/err" || fail "truncated message: $(cat "$d/
 if "$cli" train --model nosuch --data "$d/c10" --out "$d/x" 2>/dev/null; then fail "bad model"; fi
 if "$cli" train --data "$d/nonexistent" --out "$d/x" 2> "$d/err"; then fail "missing data"; fi
 grep -q "^secureai: train" "$d/err" || fail "missing data message"
+for bad in "--augment bogus" "--augment crop99" "--warmup 100%" "--label-smoothing 1" "--sched x"; do
+  # shellcheck disable=SC2086
+  if "$cli" train --data "$d/c10" --out "$d/x" $bad 2> "$d/err"; then fail "train $bad accepted"; fi
+  grep -q "^secureai: train" "$d/err" || fail "train $bad message: $(cat "$d/err")"
+done
 if "$cli" gen-data cifar10 --n 3 --out "$d/x" 2>/dev/null; then fail "gen-data n"; fi
 echo "nn cli ok"

@@ -214,6 +214,18 @@ static void test_schedules(void **state)
     assert_float_equal(sai_nn_sched_lr(&st, 4), 1.0f, 1e-7);
     assert_float_equal(sai_nn_sched_lr(&st, 5), 0.1f, 1e-7);
     assert_float_equal(sai_nn_sched_lr(&st, 12), 0.01f, 1e-7);
+    /* one-cycle, PyTorch's OneCycleLR(max_lr=0.1, total_steps=111,
+     * pct_start=11/111, anneal_strategy='cos', div_factor=25,
+     * final_div_factor=inf, cycle_momentum=False) */
+    sai_nn_sched_t oc = {.kind = SAI_NN_SCHED_ONECYCLE, .base_lr = 0.1f, .total_steps = 111,
+                         .warmup_steps = 10};
+    assert_float_equal(sai_nn_sched_lr(&oc, 0), 0.004f, 1e-7);
+    assert_float_equal(sai_nn_sched_lr(&oc, 5), 0.052f, 1e-7);
+    assert_float_equal(sai_nn_sched_lr(&oc, 10), 0.1f, 1e-7);
+    assert_float_equal(sai_nn_sched_lr(&oc, 35), 0.0853553f, 1e-6);
+    assert_float_equal(sai_nn_sched_lr(&oc, 60), 0.05f, 1e-6);
+    assert_float_equal(sai_nn_sched_lr(&oc, 110), 0.0f, 1e-7);
+    assert_float_equal(sai_nn_sched_lr(&oc, 500), 0.0f, 1e-7);
 }
 
 int main(void)

@@ -22,10 +22,13 @@
 
 #define N 3
 
+static float g_smooth;   /* label smoothing of the loss under test */
+
 static float loss_at(sai_nn_model_t *m, const float *x, const int *y)
 {
     sai_nn_forward(m, x, N, true);
-    return sai_nn_loss(m, y, N, NULL);
+    return g_smooth > 0.0f ? sai_nn_loss_smoothed(m, y, N, g_smooth, NULL)
+                           : sai_nn_loss(m, y, N, NULL);
 }
 
 static double check_model(const char *name, int c, int h, int w, int maxs, float eps)
@@ -156,6 +159,54 @@ static void test_model_zoo(void **state)
     }
 }
 
+/* Label smoothing: the loss equals -sum_j t_j log softmax(z)_j with
+ * t = (1-eps) onehot + eps/K, computed here from the logits in double; eps 0
+ * is the plain loss bit for bit; and the gradient it stores passes the
+ * finite-difference check of the smoothed loss (with eps 0.3 a gradient
+ * that ignored the smoothing is off by ~30% and fails it). */
+static void test_label_smoothing(void **state)
+{
+    (void)state;
+    sai_error err;
+    sai_nn_model_t *m = NULL;
+    assert_int_equal(sai_nn_model_create(&m, "test-linear", 2, 6, 6, 3, N, 7, &err), 0);
+    float x[N * 72];
+    uint64_t rng = 5;
+    for (size_t i = 0; i < N * 72; i++)
+        x[i] = 4.0f * sai_nn_rng_uniform(&rng) - 2.0f;
+    int y[N] = {2, 0, 1};
+    const float *z = sai_nn_forward(m, x, N, true);
+    float zc[N * 3];
+    memcpy(zc, z, sizeof(zc));
+    const double e = 0.2;
+    double want = 0.0;
+    for (int i = 0; i < N; i++) {
+        double mx = fmax(fmax(zc[3 * i], zc[3 * i + 1]), zc[3 * i + 2]), s = 0.0;
+        for (int j = 0; j < 3; j++)
+            s += exp(zc[3 * i + j] - mx);
+        for (int j = 0; j < 3; j++) {
+            double t = (j == y[i] ? 1.0 - e : 0.0) + e / 3.0;
+            want -= t * (zc[3 * i + j] - mx - log(s)) / N;
+        }
+    }
+    float got = sai_nn_loss_smoothed(m, y, N, (float)e, NULL);
+    print_message("smoothed loss %.7f, expected %.7f\n", (double)got, want);
+    assert_true(fabs(got - want) < 1e-6 * fmax(1.0, want));
+    assert_true(fabs(got - sai_nn_loss(m, y, N, NULL)) > 1e-3);   /* it does change the loss */
+    float a = sai_nn_loss(m, y, N, NULL), b = sai_nn_loss_smoothed(m, y, N, 0.0f, NULL);
+    assert_memory_equal(&a, &b, sizeof(a));
+    sai_nn_model_free(m);
+
+    g_smooth = 0.3f;
+    double err_lin = check_model("test-linear", 2, 6, 6, 40, 1e-2f);
+    double err_bn = check_model("test-bn", 2, 6, 6, 40, 1e-2f);
+    g_smooth = 0.0f;
+    print_message("label smoothing 0.3: max relative error %.2e (linear), %.2e (bn)\n",
+                  err_lin, err_bn);
+    assert_true(err_lin < 1e-2);
+    assert_true(err_bn < 1e-2);
+}
+
 static void test_bad_model(void **state)
 {
     (void)state;
@@ -173,6 +224,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layers),
         cmocka_unit_test(test_model_zoo),
+        cmocka_unit_test(test_label_smoothing),
         cmocka_unit_test(test_bad_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

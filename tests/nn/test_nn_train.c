@@ -2,7 +2,7 @@
  * test_nn_train.c — training as a library call: ResNet-8 learns the
  * generated CIFAR-10 set (test accuracy > 90% after three epochs of 320 images), and
  * a seed makes a run reproducible bit for bit (identical checkpoints) while
- * another seed does not.
+ * another seed does not; the training defaults and the warm-up fraction.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,6 +69,84 @@ static void test_learns_and_reproduces(void **state)
     free(c);
 }
 
+/* Six steps of resnet8 on the generated set with cfg; the checkpoint. */
+static void steps6(const sai_nn_train_cfg_t *cfg, uint8_t **ckpt, size_t *len)
+{
+    sai_error err;
+    sai_nn_dataset_t tr;
+    assert_int_equal(sai_nn_dataset_load_dir(&tr, "cifar10", g_dir, true, &err), 0);
+    sai_nn_model_t *m;
+    assert_int_equal(sai_nn_model_create(&m, "resnet8", 3, 32, 32, 10, 32, 3, &err), 0);
+    sai_nn_train_result_t res;
+    assert_int_equal(sai_nn_train(m, &tr, cfg, &res, &err), 0);
+    assert_int_equal(res.steps, 6);
+    assert_int_equal(sai_nn_ckpt_save_mem(m, NULL, ckpt, len, &err), 0);
+    sai_nn_model_free(m);
+    sai_nn_dataset_free(&tr);
+}
+
+/* The defaults: Fashion-MNIST's are the sweep's winner (docs/engine.md,
+ * "Training defaults"), CIFAR-10's the earlier ones; a warm-up fraction is
+ * resolved against the run's steps (0.5 of 6 trains exactly like 3 warm-up
+ * steps, and unlike none); out-of-range settings are refused. */
+static void test_defaults(void **state)
+{
+    (void)state;
+    sai_nn_train_cfg_t fm, cf;
+    sai_nn_train_cfg_defaults(&fm, "fashion-mnist");
+    assert_int_equal(fm.sched.kind, SAI_NN_SCHED_ONECYCLE);
+    assert_float_equal(fm.sched.base_lr, 0.4f, 0.0f);
+    assert_float_equal(fm.sched.warmup_frac, 0.3f, 0.0f);
+    assert_true(fm.sgd.nesterov);
+    assert_float_equal(fm.sgd.momentum, 0.9f, 0.0f);
+    assert_float_equal(fm.sgd.weight_decay, 5e-4f, 0.0f);
+    assert_int_equal(fm.aug.crop_pad, 0);
+    assert_false(fm.aug.hflip);
+    assert_float_equal(fm.label_smoothing, 0.0f, 0.0f);
+    sai_nn_train_cfg_defaults(&cf, "cifar10");
+    assert_int_equal(cf.sched.kind, SAI_NN_SCHED_COSINE);
+    assert_float_equal(cf.sched.base_lr, 0.1f, 0.0f);
+    assert_int_equal(cf.aug.crop_pad, 4);
+    assert_true(cf.aug.hflip);
+    assert_false(cf.sgd.nesterov);
+
+    sai_nn_train_cfg_t cfg;
+    sai_nn_train_cfg_defaults(&cfg, "fashion-mnist");
+    cfg.batch = 32;
+    cfg.max_steps = 6;
+    cfg.seed = 2;
+    cfg.label_smoothing = 0.1f;
+    cfg.sched.warmup_frac = 0.5f;
+    uint8_t *a, *b, *c;
+    size_t la, lb, lc;
+    steps6(&cfg, &a, &la);
+    cfg.sched.warmup_frac = 0.0f;
+    cfg.sched.warmup_steps = 3;
+    steps6(&cfg, &b, &lb);
+    cfg.sched.warmup_steps = 0;
+    steps6(&cfg, &c, &lc);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    assert_memory_not_equal(a, c, la);
+    free(a);
+    free(b);
+    free(c);
+
+    sai_error err;
+    sai_nn_dataset_t tr;
+    assert_int_equal(sai_nn_dataset_load_dir(&tr, "cifar10", g_dir, true, &err), 0);
+    sai_nn_model_t *m;
+    assert_int_equal(sai_nn_model_create(&m, "resnet8", 3, 32, 32, 10, 32, 3, &err), 0);
+    sai_nn_train_result_t res;
+    cfg.label_smoothing = 1.0f;
+    assert_int_equal(sai_nn_train(m, &tr, &cfg, &res, &err), SAI_EINVAL);
+    cfg.label_smoothing = 0.0f;
+    cfg.sched.warmup_frac = 1.0f;
+    assert_int_equal(sai_nn_train(m, &tr, &cfg, &res, &err), SAI_EINVAL);
+    sai_nn_model_free(m);
+    sai_nn_dataset_free(&tr);
+}
+
 int main(void)
 {
     sai_nn_set_threads(2);
@@ -79,6 +157,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_and_reproduces),
+        cmocka_unit_test(test_defaults),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];
