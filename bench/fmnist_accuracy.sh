@@ -15,7 +15,7 @@ out=$(mktemp -d /tmp/sai_fmnist.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 start=$(date +%s.%N)
 "$cli" train --model "$model" --dataset fashion-mnist --data "$data" --epochs 3 --batch 128 \
-  --lr 0.1 --wd 5e-4 --sched cosine --threads 2 --seed 1 --interval 100 --out "$out/fm.ckpt" \
+  --lr 0.1 --wd 5e-4 --sched cosine --no-nesterov --threads 2 --seed 1 --interval 100 --out "$out/fm.ckpt" \
   --json > "$out/train.jsonl"
 end=$(date +%s.%N)
 tail -n1 "$out/train.jsonl"
