@@ -263,6 +263,40 @@ static void close_all_fds_except(int a, int b)
     (void)close_range((unsigned)hi + 1, ~0u, 0);
 }
 
+/* The start-up handshake of a child that loads the platform keys (the
+ * PSP signer, the insecure-dev monitor): one write of 'K', or 'E' and the
+ * reason, on a pipe the parent reads once. Both close their end. */
+int sai_sim_start_report(int fd, int rc, const sai_error *e)
+{
+    char msg[SAI_ERROR_MAX + 1];
+    msg[0] = rc == 0 ? 'K' : 'E';
+    size_t ml = 1;
+    if (rc != 0) {
+        ml += (size_t)snprintf(msg + 1, sizeof msg - 1, "%s", e->msg);
+        if (ml > sizeof msg - 1)
+            ml = sizeof msg - 1;
+    }
+    int wr = sai_write_full(fd, msg, ml);
+    close(fd);
+    return wr;
+}
+
+int sai_sim_start_wait(int fd, char *why, size_t cap)
+{
+    char msg[SAI_ERROR_MAX + 1];
+    ssize_t n;
+    do {
+        n = read(fd, msg, sizeof msg - 1);
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    why[0] = '\0';
+    if (n > 0 && msg[0] == 'K')
+        return 0;
+    if (n > 1)
+        snprintf(why, cap, "%.*s", (int)(n - 1), msg + 1);
+    return -1;
+}
+
 int sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir, const uint8_t measurement[48],
                       sai_error *err)
 {
@@ -319,17 +353,8 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
         int lrc = sai_random_bytes(s.report_id, sizeof s.report_id, &e);
         if (lrc == 0)
             lrc = sai_sim_signer_load(&s, dir, &e);
-        char msg[SAI_ERROR_MAX + 1];
-        msg[0] = lrc == 0 ? 'K' : 'E';
-        size_t ml = 1;
-        if (lrc != 0) {
-            ml += (size_t)snprintf(msg + 1, sizeof msg - 1, "%s", e.msg);
-            if (ml > sizeof msg - 1)
-                ml = sizeof msg - 1;
-        }
-        if (sai_write_full(hp[1], msg, ml) != 0)
+        if (sai_sim_start_report(hp[1], lrc, &e) != 0)
             lrc = SAI_EIO;   /* the parent saw no 'K' and has given up */
-        close(hp[1]);
         if (lrc == 0)
             while (sai_sim_signer_handle(&s, sv[1]) == 0)
                 ;
@@ -338,18 +363,11 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
     }
     close(sv[1]);
     close(hp[1]);
-    char msg[SAI_ERROR_MAX + 1];
-    ssize_t n;
-    do {
-        n = read(hp[0], msg, sizeof msg - 1);
-    } while (n < 0 && errno == EINTR);
-    close(hp[0]);
-    if (n <= 0 || msg[0] != 'K') {
-        msg[n > 0 ? n : 0] = '\0';
+    char why[SAI_ERROR_MAX];
+    if (sai_sim_start_wait(hp[0], why, sizeof why) != 0) {
         close(sv[0]);
         waitpid(pid, NULL, 0);
-        return sai_error_set(err, SAI_EIO, "sim PSP failed to start: %s",
-                             n > 1 ? msg + 1 : "signer exited");
+        return sai_error_set(err, SAI_EIO, "sim PSP failed to start: %s", why[0] ? why : "signer exited");
     }
     psp->pid = pid;
     psp->enclave_fd = sv[0];

@@ -958,12 +958,7 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
         sai_error_clear(&e);
         int lrc = platform_load(&pf, dir, o->enclave_image ? o->enclave_image : "/proc/self/exe", &e);
         pf.signer.insecure_dev = true;
-        char msg[SAI_ERROR_MAX + 1];
-        msg[0] = lrc == 0 ? 'K' : 'E';
-        size_t ml = 1 + (lrc ? (size_t)snprintf(msg + 1, sizeof msg - 1, "%s", e.msg) : 0);
-        int wr = sai_write_full(hp[1], msg, ml < sizeof msg ? ml : sizeof msg - 1);
-        close(hp[1]);
-        if (wr != 0)
+        if (sai_sim_start_report(hp[1], lrc, &e) != 0)
             lrc = SAI_EIO;
         if (lrc == 0)
             monitor(&pf, sv[1]);
@@ -972,19 +967,13 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
     }
     close(sv[1]);
     close(hp[1]);
-    char msg[SAI_ERROR_MAX + 1];
-    ssize_t n;
-    do {
-        n = read(hp[0], msg, sizeof msg - 1);
-    } while (n < 0 && errno == EINTR);
-    close(hp[0]);
     c->fd = sv[0];
     c->local_pid = pid;
-    if (n <= 0 || msg[0] != 'K') {
-        msg[n > 0 ? n : 0] = '\0';
+    char why[SAI_ERROR_MAX];
+    if (sai_sim_start_wait(hp[0], why, sizeof why) != 0) {
         sai_sim_disconnect(c);
         return sai_error_set(err, SAI_EIO, "sim platform (insecure-dev) failed to start: %s",
-                             n > 1 ? msg + 1 : "it exited");
+                             why[0] ? why : "it exited");
     }
     return 0;
 }

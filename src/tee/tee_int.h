@@ -86,4 +86,11 @@ int  sai_sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err);
 int  sai_sim_signer_handle(const sai_sim_signer *s, int fd);
 void sai_sim_signer_clear(sai_sim_signer *s);
 
+/* The start-up handshake of a child that loads the platform keys: the
+ * child reports once (0 or its error), the parent waits once (0 when the
+ * child is serving, else -1 with its reason in why, "" if it just exited).
+ * Each closes its end of the pipe. */
+int sai_sim_start_report(int fd, int rc, const sai_error *e);
+int sai_sim_start_wait(int fd, char *why, size_t cap);
+
 #endif
