@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pipeline/pipeline_internal.h"
+#include "secureai/tee.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
