@@ -265,6 +265,20 @@ static const char *dup_key(const cJSON *o)
     return NULL;
 }
 
+/* A member name from untrusted JSON as an error message may show it: at
+ * most 40 printable ASCII characters, anything else as '?' (a message is
+ * always one line). */
+static const char *shown_key(char out[48], const char *k)
+{
+    size_t i = 0;
+    for (; k[i] != '\0' && i < 40; i++)
+        out[i] = k[i] >= 0x20 && k[i] < 0x7f && k[i] != '"' && k[i] != '\\' ? k[i] : '?';
+    if (k[i] != '\0')
+        out[i++] = '.', out[i++] = '.', out[i++] = '.';
+    out[i] = '\0';
+    return out;
+}
+
 /* The first member of o whose name is not in allowed[], or NULL. */
 static const char *unknown_key(const cJSON *o, const char *const *allowed, size_t n)
 {
@@ -319,6 +333,7 @@ int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance
                           const sai_evidence_verifier *v, sai_provenance_result *res, sai_error *err)
 {
     int rc = 0;
+    char kb[48];
     cJSON *env = NULL, *st = NULL;
     uint8_t *payload = NULL, *sig = NULL, *pub = NULL, *evidence = NULL, *msg = NULL;
     size_t payload_len = 0, sig_len = 0, pub_len = 0, ev_len = 0, msg_len = 0;
@@ -339,10 +354,10 @@ int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance
     static const char *const sig_keys[] = {"keyid", "sig"};
     if (strict && (k = dup_key(env)) != NULL)
         VFAIL(SAI_EFORMAT, "statement: the envelope has the key \"%s\" twice (refused: parsers disagree on "
-              "which one counts)", k);
+              "which one counts)", shown_key(kb, k));
     if (strict && (k = unknown_key(env, env_keys, 3)) != NULL)
         VFAIL(SAI_EFORMAT, "statement: unknown envelope field \"%s\" (a DSSE envelope has payloadType, payload, "
-              "signatures)", k);
+              "signatures)", shown_key(kb, k));
     const char *ptype = jget_str(env, "payloadType");
     const char *p64 = jget_str(env, "payload");
     const cJSON *sigs = cJSON_GetObjectItemCaseSensitive(env, "signatures");
@@ -351,7 +366,7 @@ int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance
     if (p64 == NULL || !cJSON_IsArray(sigs) || cJSON_GetArraySize(sigs) != 1)
         VFAIL(SAI_EFORMAT, "statement: the envelope needs a payload and exactly one signature");
     if (strict && (k = unknown_key(cJSON_GetArrayItem(sigs, 0), sig_keys, 2)) != NULL)
-        VFAIL(SAI_EFORMAT, "statement: unknown signature field \"%s\" (keyid, sig)", k);
+        VFAIL(SAI_EFORMAT, "statement: unknown signature field \"%s\" (keyid, sig)", shown_key(kb, k));
     const char *s64 = jget_str(cJSON_GetArrayItem(sigs, 0), "sig");
     if (s64 == NULL || sai_b64_decode(&sig, &sig_len, s64, strlen(s64), NULL) != 0 || sig_len != SAI_P384_SIG_LEN)
         VFAIL(SAI_EFORMAT, "statement: the signature is not a 96-byte ES384 signature");
@@ -363,9 +378,9 @@ int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance
     static const char *const st_keys[] = {"_type", "subject", "predicateType", "predicate"};
     if (strict && (k = dup_key(st)) != NULL)
         VFAIL(SAI_EFORMAT, "statement: the in-toto statement has the key \"%s\" twice (refused: parsers "
-              "disagree on which one counts)", k);
+              "disagree on which one counts)", shown_key(kb, k));
     if (strict && (k = unknown_key(st, st_keys, 4)) != NULL)
-        VFAIL(SAI_EFORMAT, "statement: unknown in-toto statement field \"%s\"", k);
+        VFAIL(SAI_EFORMAT, "statement: unknown in-toto statement field \"%s\"", shown_key(kb, k));
     const char *t = jget_str(st, "_type"), *pt = jget_str(st, "predicateType");
     const cJSON *subj = cJSON_GetObjectItemCaseSensitive(st, "subject");
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(st, "predicate");
