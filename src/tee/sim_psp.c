@@ -374,19 +374,21 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
     return 0;
 }
 
+void sai_sim_close_reap(int *fd, int *pid)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+    if (*pid > 0)
+        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    *pid = -1;
+}
+
 void sai_sim_psp_stop(sai_sim_psp *psp)
 {
-    if (psp == NULL)
-        return;
-    if (psp->enclave_fd >= 0)
-        close(psp->enclave_fd);
-    psp->enclave_fd = -1;
-    if (psp->pid > 0) {
-        int st;
-        while (waitpid(psp->pid, &st, 0) < 0 && errno == EINTR)
-            ;
-    }
-    psp->pid = -1;
+    if (psp != NULL)
+        sai_sim_close_reap(&psp->enclave_fd, &psp->pid);
 }
 
 int sai_sim_launch(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,

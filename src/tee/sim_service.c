@@ -980,15 +980,8 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
 
 void sai_sim_disconnect(sai_sim_conn *c)
 {
-    if (c == NULL)
-        return;
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    if (c->local_pid > 0)
-        while (waitpid(c->local_pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    c->local_pid = -1;
+    if (c != NULL)
+        sai_sim_close_reap(&c->fd, &c->local_pid);
 }
 
 /* One request, one REPLY. */

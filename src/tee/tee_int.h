@@ -93,4 +93,7 @@ void sai_sim_signer_clear(sai_sim_signer *s);
 int sai_sim_start_report(int fd, int rc, const sai_error *e);
 int sai_sim_start_wait(int fd, char *why, size_t cap);
 
+/* Close *fd (a channel to a child) and wait for the child *pid; both -1 after. */
+void sai_sim_close_reap(int *fd, int *pid);
+
 #endif
