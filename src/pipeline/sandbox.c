@@ -26,7 +26,6 @@
  * Tests: tests/pipeline/test_sandbox.c.
  */
 #include "secureai/pipeline.h"
-#include "util/weaken.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,8 +134,19 @@ int sai_sandbox_harden_process(sai_sandbox_status *st, sai_error *err)
     do {                                                                               \
         int nr_ = seccomp_syscall_resolve_name(name);                                  \
         if (nr_ != __NR_SCMP_ERROR && (rc = seccomp_rule_add(ctx, act, nr_, __VA_ARGS__)) < 0) \
-            goto fail;                                                                 \
+            goto out;                                                                  \
     } while (0)
+
+/* Load ctx into the kernel and release it; what names the filter in errors. */
+static int load_filter(scmp_filter_ctx ctx, int rc, const char *what, sai_error *err)
+{
+    if (rc >= 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (rc < 0)
+        return sai_error_set(err, SAI_EIO, "cannot install the %s: %s", what, strerror(-rc));
+    return 0;
+}
 
 static int install_seccomp(sai_error *err)
 {
@@ -168,13 +178,8 @@ static int install_seccomp(sai_error *err)
     ADD(ctx, SCMP_ACT_ALLOW, "prctl", 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_DUMPABLE, 0));
     ADD(ctx, SCMP_ACT_ALLOW, "prlimit64", 1, SCMP_A2(SCMP_CMP_EQ, 0, 0));
     ADD(ctx, SCMP_ACT_ALLOW, "getrlimit", 0);
-    if ((rc = seccomp_load(ctx)) < 0)
-        goto fail;
-    seccomp_release(ctx);
-    return 0;
-fail:
-    seccomp_release(ctx);
-    return sai_error_set(err, SAI_EIO, "cannot install the seccomp filter: %s", strerror(-rc));
+out:
+    return load_filter(ctx, rc, "seccomp filter", err);
 }
 
 /* A second filter on top of the first (filters stack; the strictest
@@ -185,8 +190,6 @@ int sai_sandbox_no_network(sai_error *err)
 {
     static const char *const net[] = {"socket", "socketpair", "connect", "bind", "listen", "accept",
                                       "accept4"};
-    if (SAI_WEAKENED("no_network"))
-        return 0;
     int rc = 0;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
@@ -194,16 +197,11 @@ int sai_sandbox_no_network(sai_error *err)
     /* no_new_privs is already set, and the first filter refuses the prctl
      * libseccomp would otherwise make to set it again */
     if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0)
-        goto fail;
+        goto out;
     for (size_t i = 0; i < sizeof net / sizeof net[0]; i++)
         ADD(ctx, SCMP_ACT_ERRNO(EACCES), net[i], 0);
-    if ((rc = seccomp_load(ctx)) < 0)
-        goto fail;
-    seccomp_release(ctx);
-    return 0;
-fail:
-    seccomp_release(ctx);
-    return sai_error_set(err, SAI_EIO, "cannot install the no-network filter: %s", strerror(-rc));
+out:
+    return load_filter(ctx, rc, "no-network filter", err);
 }
 
 int sai_sandbox_harden(sai_sandbox_status *st, sai_error *err)

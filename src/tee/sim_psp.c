@@ -297,6 +297,34 @@ int sai_sim_start_wait(int fd, char *why, size_t cap)
     return -1;
 }
 
+/* A child that will load the platform keys from dir: checks the platform
+ * exists, makes the socket it will serve on (type) and its start-up pipe,
+ * and forks. In the child (0 returned) sv[1] and hp[1] are open; in the
+ * parent (pid returned) sv[0] and hp[0]; the other ends are closed. */
+pid_t sai_sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2], sai_error *err)
+{
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/platform.json", dir);
+    if (access(probe, R_OK) != 0)
+        return sai_error_set(err, SAI_ENOTFOUND, "no sim platform in %s (run 'secureai platform init')", dir);
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0)
+        return sai_error_set(err, SAI_EIO, "socketpair: %s", strerror(errno));
+    if (pipe2(hp, O_CLOEXEC) != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return sai_error_set(err, SAI_EIO, "pipe: %s", strerror(errno));
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]); close(sv[1]); close(hp[0]); close(hp[1]);
+        return sai_error_set(err, SAI_EIO, "fork: %s", strerror(errno));
+    }
+    close(pid == 0 ? sv[0] : sv[1]);
+    close(pid == 0 ? hp[0] : hp[1]);
+    return pid;
+}
+
 int sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir, const uint8_t measurement[48],
                       sai_error *err)
 {
@@ -313,28 +341,12 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
     psp->enclave_fd = -1;
     if (rc != 0)
         return rc;
-    char probe[4200];
-    snprintf(probe, sizeof probe, "%s/platform.json", dir);
-    if (access(probe, R_OK) != 0)
-        return sai_error_set(err, SAI_ENOTFOUND,
-                             "no sim platform in %s (run 'secureai platform init')", dir);
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return sai_error_set(err, SAI_EIO, "socketpair: %s", strerror(errno));
-    /* a handshake pipe: the child reports whether it loaded the keys */
     int hp[2];
-    if (pipe2(hp, O_CLOEXEC) != 0) {
-        close(sv[0]); close(sv[1]);
-        return sai_error_set(err, SAI_EIO, "pipe: %s", strerror(errno));
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sv[0]); close(sv[1]); close(hp[0]); close(hp[1]);
-        return sai_error_set(err, SAI_EIO, "fork: %s", strerror(errno));
-    }
+    pid_t pid = sai_sim_fork_keyholder(dir, SOCK_STREAM, sv, hp, err);
+    if (pid < 0)
+        return pid;
     if (pid == 0) {
         /* the signer: keys exist only from here on, only in this process */
-        close(sv[0]);
-        close(hp[0]);
         /* Keep nothing else the parent had open: an inherited end of another
          * PSP's socket would keep that PSP alive (its close would then wait
          * forever), and the signer needs no other descriptor anyway. */
@@ -361,8 +373,6 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
         sai_sim_signer_clear(&s);
         _exit(lrc == 0 ? 0 : 1);
     }
-    close(sv[1]);
-    close(hp[1]);
     char why[SAI_ERROR_MAX];
     if (sai_sim_start_wait(hp[0], why, sizeof why) != 0) {
         close(sv[0]);

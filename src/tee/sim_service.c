@@ -924,28 +924,11 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
     int rc = sai_sim_platform_dir(dir, sizeof dir, o->platform_dir, err);
     if (rc)
         return rc;
-    char probe[4200];
-    snprintf(probe, sizeof probe, "%s/platform.json", dir);
-    if (access(probe, R_OK) != 0)
-        return sai_error_set(err, SAI_ENOTFOUND, "no sim platform in %s (run 'secureai platform init')", dir);
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-        return sai_error_set(err, SAI_EIO, "socketpair: %s", strerror(errno));
-    int hp[2];
-    if (pipe2(hp, O_CLOEXEC) != 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return sai_error_set(err, SAI_EIO, "pipe: %s", strerror(errno));
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sv[0]); close(sv[1]); close(hp[0]); close(hp[1]);
-        return sai_error_set(err, SAI_EIO, "fork: %s", strerror(errno));
-    }
+    int sv[2], hp[2];
+    pid_t pid = sai_sim_fork_keyholder(dir, SOCK_SEQPACKET, sv, hp, err);
+    if (pid < 0)
+        return pid;
     if (pid == 0) {
-        close(sv[0]);
-        close(hp[0]);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         prctl(PR_SET_DUMPABLE, 0);
         signal(SIGPIPE, SIG_IGN);
@@ -965,8 +948,6 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
         platform_clear(&pf);
         _exit(lrc == 0 ? 0 : 1);
     }
-    close(sv[1]);
-    close(hp[1]);
     c->fd = sv[0];
     c->local_pid = pid;
     char why[SAI_ERROR_MAX];

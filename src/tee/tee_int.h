@@ -3,6 +3,7 @@
 #define SAI_TEE_INT_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "secureai/crypto.h"
 #include "secureai/tee.h"
@@ -95,5 +96,8 @@ int sai_sim_start_wait(int fd, char *why, size_t cap);
 
 /* Close *fd (a channel to a child) and wait for the child *pid; both -1 after. */
 void sai_sim_close_reap(int *fd, int *pid);
+
+/* Fork a child that will load the platform keys from dir (see sim_psp.c). */
+pid_t sai_sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2], sai_error *err);
 
 #endif
