@@ -93,6 +93,32 @@ ME=$("$CLI" run --measure evil.yaml | awk '/^measurement/ {print $2}')
 [ ${#M} = 96 ] && [ "$M" != "$ME" ] && [ "$M" != "$MP" ] && ok "measurements differ per spec" || bad "measurements"
 M2=$("$CLI" run --measure --dataset /elsewhere --out /elsewhere good.yaml | awk '/^measurement/ {print $2}')
 [ "$M" = "$M2" ] && ok "host-side paths do not change the measurement" || bad "paths changed the measurement"
+# What the platform measures besides the spec: its image and the enclave's
+# environment (the platform's OpenBLAS kernel choice). A second service with
+# another image, or another OPENBLAS_CORETYPE, gives another measurement for
+# the same spec; one with the same image and environment, the same.
+measure_with() { # measure_with NAME [env...] -- [serve options...]
+    local name=$1 mt; shift
+    local envs=() opts=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+    [ "${1:-}" = -- ] && shift
+    opts=("$@")
+    env "${envs[@]}" "$CLI" platform serve --dir "$T/$name/platform" --socket "$T/$name/p.sock" --quiet "${opts[@]}" \
+        >"$T/$name.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 100); do "$CLI" platform info --socket "$T/$name/p.sock" >/dev/null 2>&1 && break; sleep 0.1; done
+    mt=$("$CLI" run --measure --platform-socket "$T/$name/p.sock" good.yaml | awk '/^measurement/ {print $2}')
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    echo "$mt"
+}
+cp "$CLI" "$T/other-image" && printf 'x' >> "$T/other-image"
+MS=$(measure_with same)
+MI=$(measure_with img -- --enclave-image "$T/other-image")
+OTHER_CORE=Prescott; [ "${OPENBLAS_CORETYPE:-}" = Prescott ] && OTHER_CORE=Nehalem
+ME2=$(measure_with envb OPENBLAS_CORETYPE=$OTHER_CORE)
+[ "$MS" = "$M" ] && ok "another platform with the same image and environment measures the same" || bad "measurement not reproducible ($MS)"
+[ ${#MI} = 96 ] && [ "$MI" != "$M" ] && ok "the enclave image is measured" || bad "image change not measured ($MI)"
+[ ${#ME2} = 96 ] && [ "$ME2" != "$M" ] && ok "the enclave environment is measured" || bad "environment change not measured ($ME2)"
 
 # ---- register keys with a policy that admits exactly these measurements ------
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$M" "$MP" > release.json
