@@ -306,16 +306,22 @@ void sai_extender_stop(sai_extender_t *x);
 
 /* ---- Kubernetes manifests ---------------------------------------------- */
 typedef struct sai_k8s_opts {
-    const char *ns;
+    const char *ns;             /* a DNS label */
     const char *image;
+    const char *scheduler_image;/* kube-scheduler, matching the cluster's version */
     const char *extender_url;   /* e.g. http://secureai-extender.secureai.svc:8888 */
     const char *policy;
+    const char *kbs_pin;        /* sha256:<hex> of the KBS certificate; NULL = all zero */
     uint32_t workers;
     int64_t  epc_mib;
 } sai_k8s_opts_t;
 
 void sai_k8s_defaults(sai_k8s_opts_t *o);
-/* Writes kbs.yaml, workers.yaml, scheduler-config.yaml, extender.yaml into dir. */
+/* Writes the manifests (namespace, KBS, admission policy, extender, second
+ * scheduler, pipeline specs, training Jobs) into dir; docs/scheduling.md. */
 int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error *err) SAI_MUST_CHECK;
+/* kube-scheduler's NodeResourcesFit scoring strategy for a policy's pick
+ * rule: "MostAllocated" or "LeastAllocated". */
+const char *sai_k8s_scoring_strategy(const sai_sched_policy_t *pol);
 
 #endif

@@ -13,16 +13,25 @@
 static const char usage[] =
     "usage: secureai deploy k8s --out DIR [options]\n"
     "\n"
-    "Write Kubernetes manifests: namespace, key broker (Deployment, Service,\n"
-    "PVC; Secrets referenced by name only), kata confidential runtime classes,\n"
-    "the scheduler extender, a KubeSchedulerConfiguration calling it, and one\n"
-    "training Job per TEE kind (SGX with an EPC limit, SEV-SNP and TDX with\n"
-    "kata runtime classes; NFD node selectors).\n"
+    "Write Kubernetes manifests that `kubectl apply -f DIR/` accepts: namespace,\n"
+    "key broker (Deployment, Service, PVC; Secrets referenced by name only), an\n"
+    "admission policy (a pod labelled secureai.io/confidentiality=required must\n"
+    "use a confidential RuntimeClass or an SGX enclave), the scheduler extender,\n"
+    "a second scheduler `secureai-scheduler` (ServiceAccount, RBAC, ConfigMap\n"
+    "with its KubeSchedulerConfiguration, Deployment with leader election), the\n"
+    "pipeline specs, and one training Job per TEE kind (SGX via Intel's device\n"
+    "plugin, SEV-SNP and TDX via the CoCo RuntimeClasses; NFD node selectors).\n"
+    "Prerequisites the cluster installs itself: the CoCo operator, Intel's SGX\n"
+    "device plugin and webhook, node-feature-discovery (docs/scheduling.md).\n"
     "\n"
     "options:\n"
     "  --out DIR          output directory (created if missing)\n"
     "  --namespace NS     default secureai\n"
     "  --image IMAGE      container image (default ghcr.io/secureai/secureai:0.1.0)\n"
+    "  --scheduler-image IMAGE  kube-scheduler image, the cluster's version\n"
+    "                     (default registry.k8s.io/kube-scheduler:v1.30.6)\n"
+    "  --kbs-pin sha256:HEX  the KBS certificate pin for the pipeline specs\n"
+    "                     (`secureai kbs info`; default all zero: fails closed)\n"
     "  --policy NAME      extender policy (default security-first)\n"
     "  --extender-url URL default http://secureai-extender.<ns>.svc:8888\n"
     "  --workers N        workers per training Job (default 2)\n"
@@ -38,7 +47,8 @@ static int run(int argc, char **argv)
         return sai_cli_usage_error("deploy: unknown target '%s' (only k8s)", argv[1]);
     static const struct option lo[] = {
         {"out", 1, 0, 'o'}, {"namespace", 1, 0, 'n'}, {"image", 1, 0, 'i'}, {"policy", 1, 0, 'p'},
-        {"extender-url", 1, 0, 'u'}, {"workers", 1, 0, 'w'}, {"epc", 1, 0, 'e'}, {0, 0, 0, 0}
+        {"extender-url", 1, 0, 'u'}, {"workers", 1, 0, 'w'}, {"epc", 1, 0, 'e'},
+        {"scheduler-image", 1, 0, 's'}, {"kbs-pin", 1, 0, 'k'}, {0, 0, 0, 0}
     };
     sai_k8s_opts_t o;
     sai_k8s_defaults(&o);
@@ -55,6 +65,8 @@ static int run(int argc, char **argv)
         case 'i': o.image = optarg; break;
         case 'p': o.policy = optarg; break;
         case 'u': o.extender_url = optarg; break;
+        case 's': o.scheduler_image = optarg; break;
+        case 'k': o.kbs_pin = optarg; break;
         case 'w':
             if ((v = sai_cli_parse_size(optarg)) < 1 || v > 10000)
                 return sai_cli_usage_error("deploy k8s: --workers expects 1..10000");

@@ -29,6 +29,12 @@ struct sai_extender {
     struct evhttp *http;
 };
 
-double sai_k8s_quantity(const char *s);
+/* Kubernetes quantities (quantity.c): apimachinery's grammar, exact. */
+typedef enum sai_k8s_unit { SAI_K8S_MILLI = 0, SAI_K8S_MIB } sai_k8s_unit;
+#define SAI_K8S_QTY_MAX (INT64_C(1) << 52)   /* saturation, in units */
+#define SAI_K8S_QTY_MAX_CHARS 128
+/* 0 and *out in units (rounded up or down), or -1 when s is not a
+ * non-negative quantity. */
+int sai_k8s_quantity_parse(const char *s, sai_k8s_unit unit, bool round_up, int64_t *out);
 
 #endif

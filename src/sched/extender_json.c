@@ -4,15 +4,29 @@
  * ExtenderFilterResult / HostPriorityList JSON out, decided by the same
  * policy code as the simulator (policy.c, policy_*.c).
  *
- * A node becomes a one-node "pool": TEE kind from the Node Feature
- * Discovery labels (feature.node.kubernetes.io/cpu-security.sgx.enabled,
- * .sev.snp.enabled, .tdx.enabled), capacity from status.allocatable (cpu,
- * memory, sgx.intel.com/epc), confidential-VM slots from the NFD labels
- * cpu-security.sev.asids / cpu-security.tdx.total_keys when present.
- * A pod's needs: summed container requests (cpu, memory), the
- * sgx.intel.com/epc limit (=> required, SGX), runtimeClassName
- * kata-qemu-snp / kata-qemu-tdx (=> required, that TEE) and the label
- * secureai.io/confidentiality (required | preferred | none).
+ * A node becomes a one-node "pool". TEE kind from the labels NFD really
+ * publishes: its built-in cpu-security.sgx.enabled / .sev.snp.enabled /
+ * .tdx.enabled, or the NodeFeatureRule labels of Intel's and CoCo's setups
+ * (intel.feature.node.kubernetes.io/sgx, amd.feature.node.kubernetes.io/snp,
+ * intel.feature.node.kubernetes.io/tdx). Capacity from status.allocatable:
+ * cpu, memory, sgx.intel.com/epc (Intel's device plugin); confidential-VM
+ * slots from the extended resources CoCo's NodeFeatureRules publish,
+ * sev-snp.amd.com/esids and tdx.intel.com/keys (absent: not limited here;
+ * kube-scheduler counts them anyway when the RuntimeClass overhead asks).
+ * A pod's needs: summed container requests (cpu, memory; limits when a
+ * request is absent) plus spec.overhead (the RuntimeClass's podFixed); the
+ * sgx.intel.com/epc request (=> SGX); runtimeClassName kata-qemu-snp /
+ * kata-qemu-nvidia-gpu-snp (=> SEV-SNP), kata-qemu-tdx /
+ * kata-qemu-nvidia-gpu-tdx (=> TDX); the label secureai.io/confidentiality
+ * (required | preferred | none). A pod labelled `required` without any of
+ * those TEE requests is refused on every node: it would run as an ordinary
+ * container (the admission policy of `deploy k8s` refuses it too).
+ * Quantities are parsed exactly (quantity.c).
+ *
+ * Failures that no preemption can cure (no TEE, wrong TEE, a pod larger
+ * than the node's allocatable or its whole EPC, a pod that cannot be
+ * confidential) go to FailedAndUnresolvableNodes; a node missing from the
+ * cache goes to FailedNodes (a later request may resolve it).
  *
  * Capacity is judged against allocatable, not current usage: kube-scheduler's
  * own NodeResourcesFit plugin accounts for running pods before it calls us.
@@ -36,37 +50,25 @@
 #define LBL_SGX "feature.node.kubernetes.io/cpu-security.sgx.enabled"
 #define LBL_SNP "feature.node.kubernetes.io/cpu-security.sev.snp.enabled"
 #define LBL_TDX "feature.node.kubernetes.io/cpu-security.tdx.enabled"
-#define LBL_ASIDS "feature.node.kubernetes.io/cpu-security.sev.asids"
-#define LBL_TDX_KEYS "feature.node.kubernetes.io/cpu-security.tdx.total_keys"
+#define LBL_SGX_RULE "intel.feature.node.kubernetes.io/sgx"
+#define LBL_SNP_RULE "amd.feature.node.kubernetes.io/snp"
+#define LBL_TDX_RULE "intel.feature.node.kubernetes.io/tdx"
 #define RES_EPC "sgx.intel.com/epc"
+#define RES_ESIDS "sev-snp.amd.com/esids"
+#define RES_TDX_KEYS "tdx.intel.com/keys"
 #define LBL_CONF "secureai.io/confidentiality"
 #define EXT_MAX_NODES 100000
 #define EXT_CACHE_MAX 100000
-#define CVM_DEFAULT 1024   /* no NFD slot label: do not limit */
+#define CVM_DEFAULT 1024   /* no slot resource: do not limit */
+#define ERR_NOT_CONF "pod is labelled secureai.io/confidentiality=required but has no confidential " \
+    "RuntimeClass (kata-qemu-snp, kata-qemu-tdx, kata-qemu-nvidia-gpu-snp, kata-qemu-nvidia-gpu-tdx) " \
+    "and no sgx.intel.com/epc request: it would run as an ordinary container"
 
-/* Kubernetes resource.Quantity: "500m", "2", "1.5", "1Gi", "512Mi", "1G",
- * "1e3". Returns the value in base units, or -1 when malformed. */
-double sai_k8s_quantity(const char *s)
-{
-    if (s == NULL || *s == '\0' || strlen(s) > 64)
-        return -1;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || !isfinite(v) || v < 0)
-        return -1;
-    static const struct { const char *suf; double mul; } sufs[] = {
-        {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-        {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0},
-        {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12},
-        {"P", 1e15}, {"E", 1e18}, {"", 1.0},
-    };
-    for (size_t i = 0; i < sizeof sufs / sizeof sufs[0]; i++)
-        if (strcmp(end, sufs[i].suf) == 0) {
-            double r = v * sufs[i].mul;
-            return isfinite(r) && r < 1e30 ? r : -1;
-        }
-    return -1;
-}
+/* Confidential RuntimeClasses (the CoCo operator's names) and their TEE. */
+static const struct { const char *name; sai_sched_tee tee; } conf_rc[] = {
+    {"kata-qemu-snp", SAI_SCHED_TEE_SNP}, {"kata-qemu-nvidia-gpu-snp", SAI_SCHED_TEE_SNP},
+    {"kata-qemu-tdx", SAI_SCHED_TEE_TDX}, {"kata-qemu-nvidia-gpu-tdx", SAI_SCHED_TEE_TDX},
+};
 
 static const char *str_at(const cJSON *o, const char *k)
 {
@@ -86,6 +88,13 @@ static bool label_true(const cJSON *labels, const char *k)
     return v != NULL && strcmp(v, "true") == 0;
 }
 
+static int64_t qty(const cJSON *o, const char *k, sai_k8s_unit u, bool up)
+{
+    int64_t v = 0;
+    const char *t = o ? str_at(o, k) : NULL;
+    return t && sai_k8s_quantity_parse(t, u, up, &v) == 0 ? v : 0;
+}
+
 /* Parse one v1.Node. Returns false when it has no usable name. */
 static bool parse_node(const cJSON *n, sai_ext_node_t *out)
 {
@@ -100,32 +109,60 @@ static bool parse_node(const cJSON *n, sai_ext_node_t *out)
     const cJSON *alloc = st ? obj_at(st, "allocatable") : NULL;
     if (alloc == NULL && st != NULL)
         alloc = obj_at(st, "capacity");
-    double cpu = alloc ? sai_k8s_quantity(str_at(alloc, "cpu")) : -1;
-    double mem = alloc ? sai_k8s_quantity(str_at(alloc, "memory")) : -1;
-    double epc = alloc ? sai_k8s_quantity(str_at(alloc, RES_EPC)) : -1;
-    out->cpu_milli = cpu > 0 ? (int64_t)llround(cpu * 1000) : 0;
-    out->mem_mib = mem > 0 ? (int64_t)(mem / 1048576.0) : 0;
+    /* capacity rounds down: a node never offers more than it has */
+    out->cpu_milli = qty(alloc, "cpu", SAI_K8S_MILLI, false);
+    out->mem_mib = qty(alloc, "memory", SAI_K8S_MIB, false);
+    int64_t epc = qty(alloc, RES_EPC, SAI_K8S_MIB, false);
     out->tee = SAI_SCHED_TEE_NONE;
-    if (labels && label_true(labels, LBL_SGX) && epc > 0) {
+    bool sgx = labels && (label_true(labels, LBL_SGX) || label_true(labels, LBL_SGX_RULE));
+    bool snp = labels && (label_true(labels, LBL_SNP) || label_true(labels, LBL_SNP_RULE));
+    bool tdx = labels && (label_true(labels, LBL_TDX) || label_true(labels, LBL_TDX_RULE));
+    if (sgx && epc > 0) {
         out->tee = SAI_SCHED_TEE_SGX;
-        out->epc_mib = (int64_t)(epc / 1048576.0);
-    } else if (labels && label_true(labels, LBL_SNP)) {
+        out->epc_mib = epc;
+    } else if (snp) {
         out->tee = SAI_SCHED_TEE_SNP;
-    } else if (labels && label_true(labels, LBL_TDX)) {
+    } else if (tdx) {
         out->tee = SAI_SCHED_TEE_TDX;
     }
     out->cvm_slots = 0;
     if (out->tee == SAI_SCHED_TEE_SNP || out->tee == SAI_SCHED_TEE_TDX) {
-        double slots = sai_k8s_quantity(str_at(labels, out->tee == SAI_SCHED_TEE_SNP ? LBL_ASIDS : LBL_TDX_KEYS));
-        out->cvm_slots = slots > 0 && slots < 1e6 ? (int32_t)slots : CVM_DEFAULT;
+        const char *res = out->tee == SAI_SCHED_TEE_SNP ? RES_ESIDS : RES_TDX_KEYS;
+        int64_t slots = 0;
+        const char *t = alloc ? str_at(alloc, res) : NULL;
+        if (t == NULL || sai_k8s_quantity_parse(t, SAI_K8S_MILLI, false, &slots) != 0)
+            out->cvm_slots = CVM_DEFAULT;
+        else
+            out->cvm_slots = slots / 1000 > INT32_MAX ? INT32_MAX : (int32_t)(slots / 1000);
     }
     return true;
 }
 
-/* Parse the v1.Pod into a job. Returns 0 or an error sentence. */
-static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j)
+/* Adds one ResourceList's cpu and memory to *cpu, *mem (units: milli, MiB,
+ * rounded up). Returns an error sentence or NULL. */
+static const char *add_cpu_mem(const cJSON *req, const cJSON *lim, int64_t *cpu, int64_t *mem)
+{
+    const char *cpu_s = req ? str_at(req, "cpu") : NULL;
+    const char *mem_s = req ? str_at(req, "memory") : NULL;
+    if (!cpu_s && lim) cpu_s = str_at(lim, "cpu");     /* requests default to limits */
+    if (!mem_s && lim) mem_s = str_at(lim, "memory");
+    int64_t c = 0, m = 0;
+    if ((cpu_s && sai_k8s_quantity_parse(cpu_s, SAI_K8S_MILLI, true, &c) != 0) ||
+        (mem_s && sai_k8s_quantity_parse(mem_s, SAI_K8S_MIB, true, &m) != 0))
+        return "a resource quantity is malformed";
+    *cpu += c;
+    *mem += m;
+    if (*cpu > SAI_K8S_QTY_MAX) *cpu = SAI_K8S_QTY_MAX;
+    if (*mem > SAI_K8S_QTY_MAX) *mem = SAI_K8S_QTY_MAX;
+    return NULL;
+}
+
+/* Parse the v1.Pod into a job. Returns 0 or an error sentence; *not_conf
+ * is set for a `required` pod that asks for no TEE at all. */
+static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j, bool *not_conf)
 {
     memset(j, 0, sizeof *j);
+    *not_conf = false;
     if (!cJSON_IsObject(pod))
         return "Pod is missing or not an object";
     const cJSON *md = obj_at(pod, "metadata");
@@ -139,32 +176,31 @@ static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j)
         const cJSON *res = obj_at(c, "resources");
         const cJSON *req = res ? obj_at(res, "requests") : NULL;
         const cJSON *lim = res ? obj_at(res, "limits") : NULL;
-        const char *cpu_s = req ? str_at(req, "cpu") : NULL;
-        const char *mem_s = req ? str_at(req, "memory") : NULL;
-        if (!cpu_s && lim) cpu_s = str_at(lim, "cpu");     /* requests default to limits */
-        if (!mem_s && lim) mem_s = str_at(lim, "memory");
-        double cpu = cpu_s ? sai_k8s_quantity(cpu_s) : 0, mem = mem_s ? sai_k8s_quantity(mem_s) : 0;
-        if (cpu < 0 || mem < 0)
-            return "a container resource quantity is malformed";
+        const char *e = add_cpu_mem(req, lim, &j->cpu_milli, &j->mem_mib);
+        if (e)
+            return e;
         const char *epc_s = lim ? str_at(lim, RES_EPC) : NULL;
         if (!epc_s && req) epc_s = str_at(req, RES_EPC);
-        double epc = epc_s ? sai_k8s_quantity(epc_s) : 0;
-        if (epc < 0)
-            return "the sgx.intel.com/epc limit is malformed";
-        j->cpu_milli += (int64_t)llround(cpu * 1000);
-        j->mem_mib += (int64_t)ceil(mem / 1048576.0);
-        j->epc_mib += (int64_t)ceil(epc / 1048576.0);
-        if (j->cpu_milli > (INT64_C(1) << 50) || j->mem_mib > (INT64_C(1) << 50))
-            return "resource requests are out of range";
+        int64_t epc = 0;
+        if (epc_s && sai_k8s_quantity_parse(epc_s, SAI_K8S_MIB, true, &epc) != 0)
+            return "the sgx.intel.com/epc request is malformed";
+        j->epc_mib += epc;
+        if (j->epc_mib > SAI_K8S_QTY_MAX) j->epc_mib = SAI_K8S_QTY_MAX;
+    }
+    /* the RuntimeClass overhead, set on the pod by the RuntimeClass admission */
+    const cJSON *ovh = spec ? obj_at(spec, "overhead") : NULL;
+    if (ovh) {
+        const char *e = add_cpu_mem(ovh, NULL, &j->cpu_milli, &j->mem_mib);
+        if (e)
+            return e;
     }
     uint8_t allowed = 0;
     if (j->epc_mib > 0)
         allowed |= SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_SGX);
     const char *rc = spec ? str_at(spec, "runtimeClassName") : NULL;
-    if (rc && strcmp(rc, "kata-qemu-snp") == 0)
-        allowed |= SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_SNP);
-    else if (rc && strcmp(rc, "kata-qemu-tdx") == 0)
-        allowed |= SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_TDX);
+    for (size_t i = 0; rc && i < sizeof conf_rc / sizeof conf_rc[0]; i++)
+        if (strcmp(rc, conf_rc[i].name) == 0)
+            allowed |= SAI_SCHED_TEE_BIT(conf_rc[i].tee);
     const char *conf = labels ? str_at(labels, LBL_CONF) : NULL;
     if (conf && strcmp(conf, "required") == 0)
         j->conf = SAI_CONF_REQUIRED;
@@ -172,10 +208,10 @@ static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j)
         j->conf = SAI_CONF_PREFERRED;
     else if (conf && strcmp(conf, "none") != 0)
         return "label secureai.io/confidentiality must be required, preferred or none";
-    if (allowed != 0 && j->conf == SAI_CONF_NONE && !(conf && strcmp(conf, "none") == 0))
-        j->conf = SAI_CONF_REQUIRED;        /* asking for a TEE resource means needing it */
-    if (allowed != 0 && conf && strcmp(conf, "none") == 0)
-        j->conf = SAI_CONF_REQUIRED;        /* the TEE request wins over a contradicting label */
+    if (allowed != 0)
+        j->conf = SAI_CONF_REQUIRED;    /* asking for a TEE means needing it, whatever the label */
+    else if (j->conf == SAI_CONF_REQUIRED)
+        *not_conf = true;
     j->allowed = allowed ? allowed : SAI_SCHED_TEE_ANY_CONF;
     return NULL;
 }
@@ -312,7 +348,8 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
         return status;
     }
     sai_sched_job_t job;
-    const char *perr = parse_pod(cJSON_GetObjectItemCaseSensitive(args, "Pod"), &job);
+    bool not_conf;
+    const char *perr = parse_pod(cJSON_GetObjectItemCaseSensitive(args, "Pod"), &job, &not_conf);
     if (perr) {
         cJSON_Delete(args);
         *reply = error_reply(is_filter, perr, &status);
@@ -336,8 +373,9 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
     }
     sai_ext_node_t *info = calloc(n ? n : 1, sizeof *info);
     const char **fail = calloc(n ? n : 1, sizeof *fail);
-    if (!info || !fail || build(x, n) != 0) {
-        free(info); free(fail); cJSON_Delete(args);
+    bool *transient = calloc(n ? n : 1, sizeof *transient);  /* FailedNodes, not Unresolvable */
+    if (!info || !fail || !transient || build(x, n) != 0) {
+        free(info); free(fail); free(transient); cJSON_Delete(args);
         *reply = error_reply(is_filter, "out of memory", &status);
         return status;
     }
@@ -355,6 +393,7 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
             if (c) info[i] = *c;
             else {
                 fail[i] = "node unknown to the extender's cache (no earlier request carried its Node object)";
+                transient[i] = true;
                 snprintf(info[i].name, sizeof info[i].name, "%s", nm ? nm : "");
             }
         }
@@ -380,7 +419,7 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
     const sai_sched_policy_t *pol = x->policy;
     double *rank = calloc(n ? n : 1, sizeof *rank);
     if (!rank) {
-        free(info); free(fail); cJSON_Delete(args);
+        free(info); free(fail); free(transient); cJSON_Delete(args);
         *reply = error_reply(is_filter, "out of memory", &status);
         return status;
     }
@@ -390,10 +429,12 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
         const sai_sched_pool_t *p = &x->pools[i];
         sai_sched_demand_t d;
         sai_sched_demand_on(&x->cluster, pol, i, &job, NULL, &d);
-        if (d.uses_tee && p->tee == SAI_SCHED_TEE_SGX && job.epc_mib > p->epc_mib)
+        if (not_conf)
+            fail[i] = ERR_NOT_CONF;
+        else if (d.uses_tee && p->tee == SAI_SCHED_TEE_SGX && job.epc_mib > p->epc_mib)
             fail[i] = "insufficient sgx.intel.com/epc";     /* the device plugin would refuse it */
         else if (job.conf == SAI_CONF_REQUIRED && !d.uses_tee)
-            fail[i] = p->tee == SAI_SCHED_TEE_NONE ? "pod requires a TEE; node has none (no NFD TEE label)"
+            fail[i] = p->tee == SAI_SCHED_TEE_NONE ? "pod requires a TEE; node has none (no NFD TEE label; for SGX no sgx.intel.com/epc)"
                                              : "pod requires a TEE kind this node does not offer";
         else if (!sai_sched_pool_eligible(&x->cluster, pol, i, &job))
             fail[i] = "insufficient allocatable cpu or memory";
@@ -407,7 +448,7 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
     cJSON *r;
     if (is_filter) {
         r = cJSON_CreateObject();
-        cJSON *fn = cJSON_CreateObject();
+        cJSON *fn = cJSON_CreateObject(), *fu = cJSON_CreateObject();
         if (full) {
             cJSON *nl = cJSON_AddObjectToObject(r, "Nodes");
             cJSON *it = cJSON_AddArrayToObject(nl, "items");
@@ -433,11 +474,11 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
                 if (strcmp(info[seen[h] - 1].name, info[i].name) == 0) { dup = true; break; }
             if (dup) continue;
             seen[h] = (uint32_t)i + 1;
-            cJSON_AddStringToObject(fn, info[i].name, fail[i]);
+            cJSON_AddStringToObject(transient[i] ? fn : fu, info[i].name, fail[i]);
         }
         free(seen);
         cJSON_AddItemToObject(r, "FailedNodes", fn);
-        cJSON_AddObjectToObject(r, "FailedAndUnresolvableNodes");
+        cJSON_AddItemToObject(r, "FailedAndUnresolvableNodes", fu);
         cJSON_AddStringToObject(r, "Error", "");
     } else {
         r = cJSON_CreateArray();
@@ -465,6 +506,7 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
     free(rank);
     free(info);
     free(fail);
+    free(transient);
     char *out = finish_json(r, &status, 200);
     cJSON_Delete(args);
     *reply = out;

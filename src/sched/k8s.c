@@ -1,14 +1,27 @@
 /*
  * k8s.c — Kubernetes manifests for a SecureAI deployment (`secureai deploy
- * k8s`): the key broker (Deployment + Service, secrets only referenced by
- * name, never embedded), the kata confidential runtime classes, training
- * worker Jobs (one per TEE kind, with the right TEE requests, runtime
- * classes and NFD node selectors), the scheduler extender (Deployment +
- * Service) and a KubeSchedulerConfiguration whose profile calls the
- * extender. The output is plain YAML written with stdio; tests validate it
- * against the Kubernetes API types (tests/sched/test_k8s_schema.sh).
+ * k8s`), written so that `kubectl apply -f DIR/` works on a cluster that
+ * runs what confidential clusters already run (docs/scheduling.md,
+ * "deploy k8s"):
+ *
+ *   00 namespace; 10 key broker (Deployment, Service, PVC; Secrets only
+ *   referenced by name); 20 the admission policy (ValidatingAdmissionPolicy
+ *   + binding: a pod labelled `required` must be confidential); 30 the
+ *   extender (Deployment + Service); 40 a second scheduler
+ *   `secureai-scheduler` (ServiceAccount, RBAC, ConfigMap holding its
+ *   KubeSchedulerConfiguration, Deployment with leader election; the
+ *   cluster's default scheduler and its profile are left alone); 45 the
+ *   pipeline specs the Jobs mount; 50..52 one training Job per TEE kind.
+ *
+ * Not written, because the cluster's own operators install them and a
+ * second copy would collide: the CoCo RuntimeClasses (kata-qemu-snp,
+ * kata-qemu-tdx), Intel's SGX device plugin and admission webhook, NFD.
+ * The output is plain YAML written with stdio; tests validate it against
+ * the Kubernetes API types, kube-scheduler's rules, kubectl, and the
+ * admission policy's CEL with a CEL evaluator (tests/sched/test_k8s_*.sh).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,8 +32,10 @@ void sai_k8s_defaults(sai_k8s_opts_t *o)
 {
     o->ns = "secureai";
     o->image = "ghcr.io/secureai/secureai:0.1.0";
+    o->scheduler_image = "registry.k8s.io/kube-scheduler:v1.30.6";
     o->extender_url = NULL;
     o->policy = "security-first";
+    o->kbs_pin = NULL;
     o->workers = 2;
     o->epc_mib = 64;
 }
@@ -36,6 +51,28 @@ static bool safe_token(const char *s, size_t max)
               c == '/' || c == ':' || c == '_' || (c >= 'A' && c <= 'Z') || c == '@'))
             return false;
     }
+    return true;
+}
+
+/* A DNS-1123 label, as a namespace name must be. */
+static bool dns_label(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+static bool pin_ok(const char *s)
+{
+    if (strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64)
+        return false;
+    for (const char *p = s + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
     return true;
 }
 
@@ -166,38 +203,69 @@ static const char kbs_yaml[] =
     "      targetPort: https\n"
     "      protocol: TCP\n";
 
-static const char rc_yaml[] =
-    "# Kata confidential runtime classes (normally installed by the kata /\n"
-    "# confidential-containers operator). The overhead is what the simulator's\n"
-    "# pod_overhead models: the guest kernel and agent of each confidential VM.\n"
-    "apiVersion: node.k8s.io/v1\n"
-    "kind: RuntimeClass\n"
+
+/* The admission policy. CEL, admissionregistration.k8s.io/v1 (GA in 1.30).
+ * A pod labelled secureai.io/confidentiality=required is admitted only with
+ * a confidential RuntimeClass (the CoCo operator's names for SEV-SNP and
+ * TDX guests) or with a container that asks Intel's SGX device plugin for an
+ * enclave and EPC. The same list is in extender_json.c (SAI_K8S_CONF_RC). */
+static const char vap_yaml[] =
+    "# A pod labelled secureai.io/confidentiality=required must be confidential:\n"
+    "# a confidential RuntimeClass (CoCo's kata-qemu-snp / kata-qemu-tdx and\n"
+    "# their GPU variants) or a container requesting an SGX enclave with EPC from\n"
+    "# Intel's SGX device plugin. Without this, such a pod could run as an\n"
+    "# ordinary container. The scheduler extender refuses it too.\n"
+    "apiVersion: admissionregistration.k8s.io/v1\n"
+    "kind: ValidatingAdmissionPolicy\n"
     "metadata:\n"
-    "  name: kata-qemu-snp\n"
-    "handler: kata-qemu-snp\n"
-    "overhead:\n"
-    "  podFixed:\n"
-    "    cpu: \"1\"\n"
-    "    memory: 2Gi\n"
-    "scheduling:\n"
-    "  nodeSelector:\n"
-    "    feature.node.kubernetes.io/cpu-security.sev.snp.enabled: \"true\"\n"
+    "  name: secureai-confidential-pods\n"
+    "spec:\n"
+    "  failurePolicy: Fail\n"
+    "  matchConstraints:\n"
+    "    resourceRules:\n"
+    "      - apiGroups: [\"\"]\n"
+    "        apiVersions: [\"v1\"]\n"
+    "        operations: [\"CREATE\", \"UPDATE\"]\n"
+    "        resources: [\"pods\"]\n"
+    "  matchConditions:\n"
+    "    - name: labelled-required\n"
+    "      expression: >-\n"
+    "        has(object.metadata.labels) &&\n"
+    "        'secureai.io/confidentiality' in object.metadata.labels &&\n"
+    "        object.metadata.labels['secureai.io/confidentiality'] == 'required'\n"
+    "  variables:\n"
+    "    - name: confidentialRuntimeClass\n"
+    "      expression: >-\n"
+    "        has(object.spec.runtimeClassName) &&\n"
+    "        object.spec.runtimeClassName in ['kata-qemu-snp', 'kata-qemu-tdx',\n"
+    "        'kata-qemu-nvidia-gpu-snp', 'kata-qemu-nvidia-gpu-tdx']\n"
+    "    - name: sgxEnclave\n"
+    "      expression: >-\n"
+    "        object.spec.containers.exists(c, has(c.resources) &&\n"
+    "        ((has(c.resources.limits) && 'sgx.intel.com/enclave' in c.resources.limits &&\n"
+    "        'sgx.intel.com/epc' in c.resources.limits) ||\n"
+    "        (has(c.resources.requests) && 'sgx.intel.com/enclave' in c.resources.requests &&\n"
+    "        'sgx.intel.com/epc' in c.resources.requests)))\n"
+    "  validations:\n"
+    "    - expression: variables.confidentialRuntimeClass || variables.sgxEnclave\n"
+    "      reason: Forbidden\n"
+    "      message: >-\n"
+    "        a pod labelled secureai.io/confidentiality=required needs a confidential\n"
+    "        RuntimeClass (kata-qemu-snp, kata-qemu-tdx, kata-qemu-nvidia-gpu-snp,\n"
+    "        kata-qemu-nvidia-gpu-tdx) or a container requesting sgx.intel.com/enclave\n"
+    "        and sgx.intel.com/epc; otherwise it would run as an ordinary container\n"
     "---\n"
-    "apiVersion: node.k8s.io/v1\n"
-    "kind: RuntimeClass\n"
+    "apiVersion: admissionregistration.k8s.io/v1\n"
+    "kind: ValidatingAdmissionPolicyBinding\n"
     "metadata:\n"
-    "  name: kata-qemu-tdx\n"
-    "handler: kata-qemu-tdx\n"
-    "overhead:\n"
-    "  podFixed:\n"
-    "    cpu: \"1\"\n"
-    "    memory: 2Gi\n"
-    "scheduling:\n"
-    "  nodeSelector:\n"
-    "    feature.node.kubernetes.io/cpu-security.tdx.enabled: \"true\"\n";
+    "  name: secureai-confidential-pods\n"
+    "spec:\n"
+    "  policyName: secureai-confidential-pods\n"
+    "  validationActions: [\"Deny\"]\n";
 
 /* One training Job per TEE kind. %1$s ns, %2$s image, %3$u workers,
- * %4$s name suffix, %5$s extra pod spec lines, %6$s extra limits, %7$s NFD label */
+ * %4$s TEE name, %5$s extra pod metadata/spec lines, %6$s extra limits,
+ * %7$s node selector line(s) */
 static const char job_yaml[] =
     "apiVersion: batch/v1\n"
     "kind: Job\n"
@@ -217,18 +285,17 @@ static const char job_yaml[] =
     "      labels:\n"
     "        app.kubernetes.io/name: secureai-train\n"
     "        secureai.io/confidentiality: required\n"
-    "    spec:\n"
+    "%5$s"
     "      schedulerName: secureai-scheduler\n"
     "      restartPolicy: Never\n"
     "      automountServiceAccountToken: false\n"
-    "%5$s"
     "      nodeSelector:\n"
-    "        %7$s: \"true\"\n"
+    "%7$s"
     "      containers:\n"
     "        - name: worker\n"
     "          image: %2$s\n"
-    "          # The TEE kind, the KBS pin or CA and the release policy are in the\n"
-    "          # measured spec (ConfigMap secureai-pipeline); its tee must be %4$s.\n"
+    "          # The TEE kind, the KBS pin and the release policy are in the\n"
+    "          # measured spec (ConfigMap secureai-pipeline-%4$s).\n"
     "          args: [\"run\", \"/etc/secureai/pipeline.yaml\", \"--kbs\", \"https://secureai-kbs.%1$s.svc:8443\"]\n"
     "          env:\n"
     "            - name: SAI_WORKER_INDEX\n"
@@ -246,10 +313,80 @@ static const char job_yaml[] =
     "            - name: pipeline\n"
     "              mountPath: /etc/secureai\n"
     "              readOnly: true\n"
+    "            - name: datasets\n"
+    "              mountPath: /var/lib/secureai/datasets\n"
+    "              readOnly: true\n"
+    "            - name: run\n"
+    "              mountPath: /var/lib/secureai/run\n"
     "      volumes:\n"
     "        - name: pipeline\n"
     "          configMap:\n"
-    "            name: secureai-pipeline\n";
+    "            name: secureai-pipeline-%4$s\n"
+    "        - name: datasets\n"
+    "          persistentVolumeClaim:\n"
+    "            claimName: secureai-datasets\n"
+    "            readOnly: true\n"
+    "        - name: run\n"
+    "          emptyDir: {}\n";
+
+/* The sealed datasets the Jobs read (the operator fills the volume with
+ * `secureai seal` output; sealed data is safe to store outside a TEE). */
+static const char datasets_yaml[] =
+    "apiVersion: v1\n"
+    "kind: PersistentVolumeClaim\n"
+    "metadata:\n"
+    "  name: secureai-datasets\n"
+    "  namespace: %1$s\n"
+    "spec:\n"
+    "  accessModes: [\"ReadOnlyMany\"]\n"
+    "  resources:\n"
+    "    requests:\n"
+    "      storage: 10Gi\n";
+
+/* The measured pipeline spec a Job runs. %1$s ns, %2$s TEE, %3$s KBS pin */
+static const char pipeline_yaml[] =
+    "apiVersion: v1\n"
+    "kind: ConfigMap\n"
+    "metadata:\n"
+    "  name: secureai-pipeline-%2$s\n"
+    "  namespace: %1$s\n"
+    "  labels:\n"
+    "    app.kubernetes.io/part-of: secureai\n"
+    "data:\n"
+    "  pipeline.yaml: |\n"
+    "    # Fields: docs/pipeline.md. Everything but the host-side paths\n"
+    "    # (dataset.sealed, outputs.dir) and kbs.url is measured.\n"
+    "    version: 1\n"
+    "    name: fashion-mnist-smallcnn-%2$s\n"
+    "    tee: %2$s\n"
+    "    stages: [ingest, preprocess, train, evaluate, infer]\n"
+    "    dataset:\n"
+    "      sealed: /var/lib/secureai/datasets/fashion-mnist.sealed\n"
+    "      format: idx\n"
+    "      resource: {repo: demo, type: dataset, tag: fashion-mnist}\n"
+    "    model:\n"
+    "      arch: smallcnn\n"
+    "      classes: 10\n"
+    "      key: {repo: demo, type: model, tag: fashion-mnist}\n"
+    "    hyper:\n"
+    "      epochs: 2\n"
+    "      batch: 128\n"
+    "      lr: 0.1\n"
+    "      momentum: 0.9\n"
+    "      weight_decay: 0.0005\n"
+    "      seed: 1\n"
+    "    preprocess:\n"
+    "      normalize: true\n"
+    "      augment: []\n"
+    "    kbs:\n"
+    "      url: https://secureai-kbs.%1$s.svc:8443\n"
+    "      # `secureai kbs info --data-dir DIR` prints the KBS's pin; the\n"
+    "      # all-zero default matches no certificate (fails closed).\n"
+    "      pin: %3$s\n"
+    "      retries: 4\n"
+    "    outputs:\n"
+    "      dir: /var/lib/secureai/run\n"
+    "      model: model.sealed\n";
 
 static const char ext_yaml[] =
     "# The scheduler extender: untrusted like any scheduler, it never sees a key.\n"
@@ -308,35 +445,189 @@ static const char ext_yaml[] =
     "      port: 8888\n"
     "      targetPort: http\n";
 
-/* nodeCacheCapable is false on purpose: this extender does not watch the
- * API server, so it needs the Node objects in each request (docs). */
+/* The second scheduler, after "Configure Multiple Schedulers" in the
+ * Kubernetes docs: its own ServiceAccount bound to system:kube-scheduler
+ * and system:volume-scheduler, read access to the authentication
+ * ConfigMap in kube-system, a Lease of its own for leader election (the
+ * system:kube-scheduler role may only get/update the lease named
+ * kube-scheduler), and its configuration in a ConfigMap (no API server
+ * serves KubeSchedulerConfiguration, so it cannot be applied as a kind).
+ * %1$s ns, %2$s scheduler image, %3$s extender URL, %4$s scoring strategy */
 static const char sched_yaml[] =
-    "# Pass to kube-scheduler with --config. The profile `secureai-scheduler`\n"
-    "# calls the SecureAI extender for filter and prioritize; pods opt in with\n"
-    "# spec.schedulerName: secureai-scheduler.\n"
-    "apiVersion: kubescheduler.config.k8s.io/v1\n"
-    "kind: KubeSchedulerConfiguration\n"
-    "leaderElection:\n"
-    "  leaderElect: false\n"
-    "profiles:\n"
-    "  - schedulerName: secureai-scheduler\n"
-    "extenders:\n"
-    "  - urlPrefix: \"%1$s\"\n"
-    "    filterVerb: filter\n"
-    "    prioritizeVerb: prioritize\n"
-    "    weight: 5\n"
-    "    enableHTTPS: false\n"
-    "    httpTimeout: 5s\n"
-    "    nodeCacheCapable: false\n"
-    "    ignorable: false\n"
-    "    managedResources:\n"
-    "      - name: sgx.intel.com/epc\n"
-    "        ignoredByScheduler: false\n";
+    "apiVersion: v1\n"
+    "kind: ServiceAccount\n"
+    "metadata:\n"
+    "  name: secureai-scheduler\n"
+    "  namespace: %1$s\n"
+    "---\n"
+    "apiVersion: rbac.authorization.k8s.io/v1\n"
+    "kind: ClusterRoleBinding\n"
+    "metadata:\n"
+    "  name: secureai-scheduler-as-kube-scheduler\n"
+    "subjects:\n"
+    "  - kind: ServiceAccount\n"
+    "    name: secureai-scheduler\n"
+    "    namespace: %1$s\n"
+    "roleRef:\n"
+    "  apiGroup: rbac.authorization.k8s.io\n"
+    "  kind: ClusterRole\n"
+    "  name: system:kube-scheduler\n"
+    "---\n"
+    "apiVersion: rbac.authorization.k8s.io/v1\n"
+    "kind: ClusterRoleBinding\n"
+    "metadata:\n"
+    "  name: secureai-scheduler-as-volume-scheduler\n"
+    "subjects:\n"
+    "  - kind: ServiceAccount\n"
+    "    name: secureai-scheduler\n"
+    "    namespace: %1$s\n"
+    "roleRef:\n"
+    "  apiGroup: rbac.authorization.k8s.io\n"
+    "  kind: ClusterRole\n"
+    "  name: system:volume-scheduler\n"
+    "---\n"
+    "apiVersion: rbac.authorization.k8s.io/v1\n"
+    "kind: RoleBinding\n"
+    "metadata:\n"
+    "  name: secureai-scheduler-extension-apiserver-authentication-reader\n"
+    "  namespace: kube-system\n"
+    "subjects:\n"
+    "  - kind: ServiceAccount\n"
+    "    name: secureai-scheduler\n"
+    "    namespace: %1$s\n"
+    "roleRef:\n"
+    "  apiGroup: rbac.authorization.k8s.io\n"
+    "  kind: Role\n"
+    "  name: extension-apiserver-authentication-reader\n"
+    "---\n"
+    "apiVersion: rbac.authorization.k8s.io/v1\n"
+    "kind: Role\n"
+    "metadata:\n"
+    "  name: secureai-scheduler-leader-election\n"
+    "  namespace: %1$s\n"
+    "rules:\n"
+    "  - apiGroups: [\"coordination.k8s.io\"]\n"
+    "    resources: [\"leases\"]\n"
+    "    verbs: [\"create\"]\n"
+    "  - apiGroups: [\"coordination.k8s.io\"]\n"
+    "    resources: [\"leases\"]\n"
+    "    resourceNames: [\"secureai-scheduler\"]\n"
+    "    verbs: [\"get\", \"update\"]\n"
+    "---\n"
+    "apiVersion: rbac.authorization.k8s.io/v1\n"
+    "kind: RoleBinding\n"
+    "metadata:\n"
+    "  name: secureai-scheduler-leader-election\n"
+    "  namespace: %1$s\n"
+    "subjects:\n"
+    "  - kind: ServiceAccount\n"
+    "    name: secureai-scheduler\n"
+    "    namespace: %1$s\n"
+    "roleRef:\n"
+    "  apiGroup: rbac.authorization.k8s.io\n"
+    "  kind: Role\n"
+    "  name: secureai-scheduler-leader-election\n"
+    "---\n"
+    "# Only the profile `secureai-scheduler`: this is a second scheduler, the\n"
+    "# cluster's own kube-scheduler keeps serving `default-scheduler`. The\n"
+    "# extender has no managedResources, so kube-scheduler calls it for every\n"
+    "# pod of this profile (HTTPExtender.IsInterested). Binpack/spread inside\n"
+    "# what the extender allows is NodeResourcesFit's scoring strategy.\n"
+    "apiVersion: v1\n"
+    "kind: ConfigMap\n"
+    "metadata:\n"
+    "  name: secureai-scheduler-config\n"
+    "  namespace: %1$s\n"
+    "data:\n"
+    "  config.yaml: |\n"
+    "    apiVersion: kubescheduler.config.k8s.io/v1\n"
+    "    kind: KubeSchedulerConfiguration\n"
+    "    leaderElection:\n"
+    "      leaderElect: true\n"
+    "      resourceNamespace: %1$s\n"
+    "      resourceName: secureai-scheduler\n"
+    "    profiles:\n"
+    "      - schedulerName: secureai-scheduler\n"
+    "        pluginConfig:\n"
+    "          - name: NodeResourcesFit\n"
+    "            args:\n"
+    "              scoringStrategy:\n"
+    "                type: %4$s\n"
+    "                resources:\n"
+    "                  - name: cpu\n"
+    "                    weight: 1\n"
+    "                  - name: memory\n"
+    "                    weight: 1\n"
+    "    extenders:\n"
+    "      - urlPrefix: \"%3$s\"\n"
+    "        filterVerb: filter\n"
+    "        prioritizeVerb: prioritize\n"
+    "        weight: 5\n"
+    "        enableHTTPS: false\n"
+    "        httpTimeout: 5s\n"
+    "        nodeCacheCapable: false\n"
+    "        ignorable: false\n"
+    "---\n"
+    "apiVersion: apps/v1\n"
+    "kind: Deployment\n"
+    "metadata:\n"
+    "  name: secureai-scheduler\n"
+    "  namespace: %1$s\n"
+    "  labels:\n"
+    "    app.kubernetes.io/name: secureai-scheduler\n"
+    "spec:\n"
+    "  replicas: 2\n"
+    "  selector:\n"
+    "    matchLabels:\n"
+    "      app.kubernetes.io/name: secureai-scheduler\n"
+    "  template:\n"
+    "    metadata:\n"
+    "      labels:\n"
+    "        app.kubernetes.io/name: secureai-scheduler\n"
+    "    spec:\n"
+    "      serviceAccountName: secureai-scheduler\n"
+    "      securityContext:\n"
+    "        runAsNonRoot: true\n"
+    "        runAsUser: 65532\n"
+    "        seccompProfile:\n"
+    "          type: RuntimeDefault\n"
+    "      containers:\n"
+    "        - name: kube-scheduler\n"
+    "          image: %2$s\n"
+    "          command: [\"kube-scheduler\", \"--config=/etc/kubernetes/secureai-scheduler/config.yaml\"]\n"
+    "          livenessProbe:\n"
+    "            httpGet:\n"
+    "              path: /healthz\n"
+    "              port: 10259\n"
+    "              scheme: HTTPS\n"
+    "            initialDelaySeconds: 15\n"
+    "          readinessProbe:\n"
+    "            httpGet:\n"
+    "              path: /healthz\n"
+    "              port: 10259\n"
+    "              scheme: HTTPS\n"
+    "          resources:\n"
+    "            requests:\n"
+    "              cpu: 100m\n"
+    "              memory: 128Mi\n"
+    "            limits:\n"
+    "              memory: 512Mi\n"
+    "          securityContext:\n"
+    "            allowPrivilegeEscalation: false\n"
+    "            readOnlyRootFilesystem: true\n"
+    "            capabilities:\n"
+    "              drop: [\"ALL\"]\n"
+    "          volumeMounts:\n"
+    "            - name: config\n"
+    "              mountPath: /etc/kubernetes/secureai-scheduler\n"
+    "              readOnly: true\n"
+    "      volumes:\n"
+    "        - name: config\n"
+    "          configMap:\n"
+    "            name: secureai-scheduler-config\n";
 
 static int write_one(const char *dir, const char *name, sai_error *err, const char *fmt, ...)
     SAI_PRINTF(4, 5);
-
-#include <stdarg.h>
 
 static int write_one(const char *dir, const char *name, sai_error *err, const char *fmt, ...)
 {
@@ -355,14 +646,29 @@ static int write_one(const char *dir, const char *name, sai_error *err, const ch
     return 0;
 }
 
+/* kube-scheduler's NodeResourcesFit scoring strategy for a policy's pick
+ * rule inside what the extender allows (sim.c models the same rule). */
+const char *sai_k8s_scoring_strategy(const sai_sched_policy_t *pol)
+{
+    return pol->pick == SAI_PICK_WORST ? "LeastAllocated" : "MostAllocated";
+}
+
 int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error *err)
 {
-    if (!safe_token(o->ns, 63) || !safe_token(o->image, 255) || !safe_token(o->policy, 31))
-        return sai_error_set(err, SAI_EINVAL, "namespace, image and policy must be plain tokens");
-    if (sai_sched_policy_find(o->policy) == NULL || !sai_sched_policy_find(o->policy)->safe)
+    if (!dns_label(o->ns))
+        return sai_error_set(err, SAI_EINVAL, "namespace must be a DNS label (a-z, 0-9, '-', at most 63)");
+    if (!safe_token(o->image, 255) || !safe_token(o->scheduler_image, 255) ||
+        !safe_token(o->policy, 31))
+        return sai_error_set(err, SAI_EINVAL, "images and policy must be plain tokens");
+    const sai_sched_policy_t *pol = sai_sched_policy_find(o->policy);
+    if (pol == NULL || !pol->safe)
         return sai_error_set(err, SAI_EINVAL, "policy %s is unknown or not safe to deploy", o->policy);
     if (o->workers == 0 || o->workers > 10000 || o->epc_mib <= 0 || o->epc_mib > 1 << 20)
         return sai_error_set(err, SAI_EINVAL, "workers must be 1..10000 and epc 1..1048576 MiB");
+    const char *pin = o->kbs_pin ? o->kbs_pin
+                                 : "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    if (!pin_ok(pin))
+        return sai_error_set(err, SAI_EINVAL, "the KBS pin must be sha256:<64 lower-case hex digits>");
     char url[512];
     if (o->extender_url) {
         if (!safe_token(o->extender_url, 400))
@@ -376,23 +682,43 @@ int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error *err)
     int rc;
     if ((rc = write_one(dir, "00-namespace.yaml", err, ns_yaml, o->ns)) ||
         (rc = write_one(dir, "10-kbs.yaml", err, kbs_yaml, o->ns, o->image)) ||
-        (rc = write_one(dir, "20-runtimeclasses.yaml", err, "%s", rc_yaml)) ||
+        (rc = write_one(dir, "20-admission-policy.yaml", err, "%s", vap_yaml)) ||
         (rc = write_one(dir, "30-extender.yaml", err, ext_yaml, o->ns, o->image, o->policy)) ||
-        (rc = write_one(dir, "40-scheduler-config.yaml", err, sched_yaml, url)))
+        (rc = write_one(dir, "40-scheduler.yaml", err, sched_yaml, o->ns, o->scheduler_image, url,
+                        sai_k8s_scoring_strategy(pol))))
         return rc;
-    char epc[160];
-    snprintf(epc, sizeof epc, "              sgx.intel.com/epc: %lldMi\n", (long long)o->epc_mib);
-    const char *nf = "feature.node.kubernetes.io/cpu-security.";
-    char l_sgx[128], l_snp[128], l_tdx[128];
-    snprintf(l_sgx, sizeof l_sgx, "%ssgx.enabled", nf);
-    snprintf(l_snp, sizeof l_snp, "%ssev.snp.enabled", nf);
-    snprintf(l_tdx, sizeof l_tdx, "%stdx.enabled", nf);
+    if ((rc = write_one(dir, "44-datasets.yaml", err, datasets_yaml, o->ns)))
+        return rc;
+    static const char *const tees[] = {"sgx", "sev-snp", "tdx"};
+    for (size_t i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "45-pipeline-%s.yaml", tees[i]);
+        if ((rc = write_one(dir, name, err, pipeline_yaml, o->ns, tees[i], pin)))
+            return rc;
+    }
+    /* SGX: Intel's device plugin serves sgx.intel.com/epc and
+     * sgx.intel.com/enclave; its admission webhook mounts the aesmd socket
+     * for quote generation when the pod carries the quote-provider
+     * annotation. NFD (with Intel's NodeFeatureRule) labels the nodes. */
+    char sgx_lim[200];
+    snprintf(sgx_lim, sizeof sgx_lim,
+             "              sgx.intel.com/epc: %lldMi\n"
+             "              sgx.intel.com/enclave: \"1\"\n", (long long)o->epc_mib);
+    static const char sgx_meta[] =
+        "      annotations:\n"
+        "        sgx.intel.com/quote-provider: aesmd\n"
+        "    spec:\n";
+    static const char snp_meta[] = "    spec:\n      runtimeClassName: kata-qemu-snp\n";
+    static const char tdx_meta[] = "    spec:\n      runtimeClassName: kata-qemu-tdx\n";
+    static const char sgx_sel[] = "        feature.node.kubernetes.io/cpu-security.sgx.enabled: \"true\"\n";
+    static const char snp_sel[] = "        feature.node.kubernetes.io/cpu-security.sev.snp.enabled: \"true\"\n";
+    static const char tdx_sel[] = "        feature.node.kubernetes.io/cpu-security.tdx.enabled: \"true\"\n";
     if ((rc = write_one(dir, "50-train-sgx.yaml", err, job_yaml, o->ns, o->image, o->workers, "sgx",
-                        "", epc, l_sgx)) ||
+                        sgx_meta, sgx_lim, sgx_sel)) ||
         (rc = write_one(dir, "51-train-sev-snp.yaml", err, job_yaml, o->ns, o->image, o->workers,
-                        "sev-snp", "      runtimeClassName: kata-qemu-snp\n", "", l_snp)) ||
+                        "sev-snp", snp_meta, "", snp_sel)) ||
         (rc = write_one(dir, "52-train-tdx.yaml", err, job_yaml, o->ns, o->image, o->workers, "tdx",
-                        "      runtimeClassName: kata-qemu-tdx\n", "", l_tdx)))
+                        tdx_meta, "", tdx_sel)))
         return rc;
     return 0;
 }

@@ -20,10 +20,15 @@ bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 
 # what the manifests must say, not just that they parse
 grep -q 'sgx.intel.com/epc: 128Mi' "$tmp/good2/50-train-sgx.yaml" && ok || bad "SGX job lacks its EPC limit"
+grep -q 'sgx.intel.com/enclave: "1"' "$tmp/good2/50-train-sgx.yaml" && ok || bad "SGX job lacks the enclave device"
+grep -q 'sgx.intel.com/quote-provider: aesmd' "$tmp/good2/50-train-sgx.yaml" && ok || bad "SGX job lacks the quote-provider annotation"
+grep -q 'name: secureai-pipeline-sgx' "$tmp/good/45-pipeline-sgx.yaml" && ok || bad "no pipeline ConfigMap for the SGX Job"
+grep -q 'tee: sev-snp' "$tmp/good/45-pipeline-sev-snp.yaml" && ok || bad "the SNP pipeline spec is not for sev-snp"
+if ls "$tmp/good" | grep -q runtimeclass; then bad "writes RuntimeClasses that collide with CoCo's"; else ok; fi
 grep -q 'runtimeClassName: kata-qemu-snp' "$tmp/good/51-train-sev-snp.yaml" && ok || bad "SNP job lacks kata-qemu-snp"
 grep -q 'runtimeClassName: kata-qemu-tdx' "$tmp/good/52-train-tdx.yaml" && ok || bad "TDX job lacks kata-qemu-tdx"
 grep -q 'cpu-security.tdx.enabled: "true"' "$tmp/good/52-train-tdx.yaml" && ok || bad "TDX job lacks its NFD node selector"
-grep -q 'urlPrefix: "http://secureai-extender.ml.svc:8888"' "$tmp/good2/40-scheduler-config.yaml" && ok || bad "extender URL"
+grep -q 'urlPrefix: "http://secureai-extender.ml.svc:8888"' "$tmp/good2/40-scheduler.yaml" && ok || bad "extender URL"
 grep -q 'schedulerName: secureai-scheduler' "$tmp/good/50-train-sgx.yaml" && ok || bad "jobs do not use the extender profile"
 grep -q 'secretName: secureai-kbs-tls' "$tmp/good/10-kbs.yaml" && ok || bad "KBS does not reference its TLS Secret"
 if grep -rqi -- '-----BEGIN' "$tmp/good"; then bad "a manifest embeds key material"; else ok; fi
@@ -41,12 +46,16 @@ neg() {
 }
 neg typo-nodeSelector   50-train-sgx.yaml          's/nodeSelector:/nodeSelecter:/'
 neg typo-containerPort  10-kbs.yaml                's/containerPort: 8443/containerPrt: 8443/'
-neg typo-filterVerb     40-scheduler-config.yaml   's/filterVerb:/filterVerbs:/'
+neg typo-filterVerb     40-scheduler.yaml   's/filterVerb:/filterVerbs:/'
 neg typo-runtimeClass   51-train-sev-snp.yaml      's/runtimeClassName:/runtimeClass:/'
 neg typo-secretName     10-kbs.yaml                's/secretName: secureai-kbs-admin/secretNme: secureai-kbs-admin/'
 neg wrong-type          52-train-tdx.yaml          's/completions: 2/completions: "two"/'
 neg missing-required    10-kbs.yaml                '/key: token/d'
-neg typo-podFixed       20-runtimeclasses.yaml     '0,/podFixed:/s//podfixed:/'
+neg typo-matchCond      20-admission-policy.yaml   's/matchConditions:/matchCondition:/'
+neg typo-leaderElect    40-scheduler.yaml          's/leaderElect: true/leaderElekt: true/'
+neg typo-scoring        40-scheduler.yaml          's/scoringStrategy:/scoringStrategie:/'
+neg typo-roleRef        40-scheduler.yaml          '0,/roleRef:/s//roleref:/'
+neg typo-vap-resources  20-admission-policy.yaml   's/resources: \["pods"\]/resource: ["pods"]/'
 node "$SAI_SOURCE_DIR/tests/sched/k8s-schema/validate.mjs" "$tmp/good" "$tmp/good2" "${negs[@]}" \
   >"$tmp/results" 2>"$tmp/diag" || true
 cat "$tmp/results"

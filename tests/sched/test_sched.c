@@ -14,8 +14,7 @@
 
 #include "secureai/sched.h"
 #include "sched/sched_int.h"
-
-double sai_k8s_quantity(const char *s);
+#include "sched/extender_int.h"
 
 static const char mixed_yaml[] =
     "pools:\n"
@@ -361,17 +360,56 @@ static void test_alibaba_trace_slice(void **state)
     sai_sched_workload_free(&w);
 }
 
+/* apimachinery's quantity grammar, exact: each case is what
+ * resource.MustParse(s).MilliValue() (cpu) or the value in MiB rounded up
+ * (memory, EPC) gives; malformed strings are refused. */
+static int64_t q(const char *s, sai_k8s_unit u, bool up)
+{
+    int64_t v = -7;
+    return sai_k8s_quantity_parse(s, u, up, &v) == 0 ? v : -1;
+}
+
 static void test_k8s_quantities(void **state)
 {
     (void)state;
-    assert_true(sai_k8s_quantity("500m") == 0.5);
-    assert_true(sai_k8s_quantity("2") == 2);
-    assert_true(sai_k8s_quantity("64Mi") == 64.0 * 1048576);
-    assert_true(sai_k8s_quantity("1G") == 1e9);
-    assert_true(sai_k8s_quantity("1.5Gi") == 1.5 * 1073741824);
-    assert_true(sai_k8s_quantity("12Zi") < 0);
-    assert_true(sai_k8s_quantity("-1") < 0);
-    assert_true(sai_k8s_quantity("") < 0);
+    assert_int_equal(q("500m", SAI_K8S_MILLI, true), 500);
+    assert_int_equal(q("2", SAI_K8S_MILLI, true), 2000);
+    assert_int_equal(q("+2", SAI_K8S_MILLI, true), 2000);
+    assert_int_equal(q("0.1", SAI_K8S_MILLI, true), 100);
+    assert_int_equal(q(".5", SAI_K8S_MILLI, true), 500);
+    assert_int_equal(q("5.", SAI_K8S_MILLI, true), 5000);
+    assert_int_equal(q("1e3", SAI_K8S_MILLI, true), 1000000);
+    assert_int_equal(q("1E3", SAI_K8S_MILLI, true), 1000000);
+    assert_int_equal(q("1e-3", SAI_K8S_MILLI, true), 1);
+    assert_int_equal(q("1n", SAI_K8S_MILLI, true), 1);          /* rounds up, as MilliValue */
+    assert_int_equal(q("1n", SAI_K8S_MILLI, false), 0);
+    assert_int_equal(q("100u", SAI_K8S_MILLI, true), 1);
+    assert_int_equal(q("1k", SAI_K8S_MILLI, true), 1000000);
+    assert_int_equal(q("64Mi", SAI_K8S_MIB, true), 64);
+    assert_int_equal(q("1.5Gi", SAI_K8S_MIB, true), 1536);
+    assert_int_equal(q("1G", SAI_K8S_MIB, true), 954);             /* 10^9 B = 953.67 MiB */
+    assert_int_equal(q("1G", SAI_K8S_MIB, false), 953);
+    assert_int_equal(q("1048577", SAI_K8S_MIB, true), 2);
+    assert_int_equal(q("1Ei", SAI_K8S_MIB, true), INT64_C(1) << 40);
+    assert_int_equal(q("1E", SAI_K8S_MIB, true), 953674316407LL);  /* 10^18 / 2^20 = ...406.25, up */
+    assert_int_equal(q("0", SAI_K8S_MIB, true), 0);
+    assert_int_equal(q("0.000Mi", SAI_K8S_MIB, true), 0);
+    /* huge values saturate: never wrap, never become "no request" */
+    assert_int_equal(q("9e29", SAI_K8S_MIB, true), SAI_K8S_QTY_MAX);
+    assert_int_equal(q("99999999999999999999999999999999999999999999Ei", SAI_K8S_MIB, true), SAI_K8S_QTY_MAX);
+    assert_int_equal(q("1e100000", SAI_K8S_MILLI, true), SAI_K8S_QTY_MAX);
+    assert_int_equal(q("1e-100000", SAI_K8S_MILLI, true), 1);
+    assert_int_equal(q("123456789012345678901234567890123456789012345678901234567890e-58", SAI_K8S_MILLI, true), 12346);
+    /* not quantities */
+    static const char *const bad[] = {
+        "", " 4", "4 ", "0x10", "12Zi", "1e", "1E+", "1e3.5", "1.2.3", ".", "-1", "1Ki2", "1mi",
+        "1KI", "1b", "e3", "+", "1 Mi", "1,5", "inf", "nan", "1e3Mi",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t v;
+        if (sai_k8s_quantity_parse(bad[i], SAI_K8S_MILLI, true, &v) == 0)
+            fail_msg("accepted '%s'", bad[i]);
+    }
 }
 
 static void test_extender_handler_malformed(void **state)

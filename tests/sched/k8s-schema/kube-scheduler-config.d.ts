@@ -32,7 +32,25 @@ export interface Plugins {
   permit?: PluginSet; preBind?: PluginSet; bind?: PluginSet; postBind?: PluginSet;
   multiPoint?: PluginSet;
 }
-export interface PluginConfig { name: string; args?: { [k: string]: unknown }; }
+// k8s.io/kube-scheduler/config/v1 types_pluginargs.go: NodeResourcesFitArgs.
+// Only the plugins whose args `deploy k8s` writes are typed; any other
+// plugin name fails the check (add its args type here when it is used).
+export interface ResourceSpec { name: string; weight?: number; }
+export interface UtilizationShapePoint { utilization: number; score: number; }
+export interface RequestedToCapacityRatioParam { shape?: UtilizationShapePoint[]; }
+export interface ScoringStrategy {
+  type?: "LeastAllocated" | "MostAllocated" | "RequestedToCapacityRatio";
+  resources?: ResourceSpec[];
+  requestedToCapacityRatio?: RequestedToCapacityRatioParam;
+}
+export interface NodeResourcesFitArgs {
+  apiVersion?: "kubescheduler.config.k8s.io/v1";
+  kind?: "NodeResourcesFitArgs";
+  ignoredResources?: string[];
+  ignoredResourceGroups?: string[];
+  scoringStrategy?: ScoringStrategy;
+}
+export interface PluginConfig { name: "NodeResourcesFit"; args?: NodeResourcesFitArgs; }
 
 export interface KubeSchedulerProfile {
   schedulerName?: string;

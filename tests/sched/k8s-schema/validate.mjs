@@ -23,6 +23,12 @@ const types = {
   "v1/Secret": ["kubernetes-types/core/v1", "Secret"],
   "v1/ConfigMap": ["kubernetes-types/core/v1", "ConfigMap"],
   "v1/PersistentVolumeClaim": ["kubernetes-types/core/v1", "PersistentVolumeClaim"],
+  "v1/ServiceAccount": ["kubernetes-types/core/v1", "ServiceAccount"],
+  "rbac.authorization.k8s.io/v1/Role": ["kubernetes-types/rbac/v1", "Role"],
+  "rbac.authorization.k8s.io/v1/RoleBinding": ["kubernetes-types/rbac/v1", "RoleBinding"],
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ["kubernetes-types/rbac/v1", "ClusterRoleBinding"],
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": ["kubernetes-types/admissionregistration/v1", "ValidatingAdmissionPolicy"],
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding": ["kubernetes-types/admissionregistration/v1", "ValidatingAdmissionPolicyBinding"],
   "apps/v1/Deployment": ["kubernetes-types/apps/v1", "Deployment"],
   "batch/v1/Job": ["kubernetes-types/batch/v1", "Job"],
   "node.k8s.io/v1/RuntimeClass": ["kubernetes-types/node/v1", "RuntimeClass"],
@@ -41,6 +47,17 @@ try {
       let docs;
       try { docs = yaml.loadAll(fs.readFileSync(path.join(dir, f), "utf8")); }
       catch (e) { console.error(`${dir}/${f}: YAML: ${e.message}`); bad = true; continue; }
+      // a component config held in a ConfigMap (kube-scheduler's --config
+      // file) is checked as its own document too
+      for (const d of [...docs]) {
+        if (d && d.kind === "ConfigMap" && d.data)
+          for (const [key, text] of Object.entries(d.data)) {
+            if (!key.endsWith(".yaml")) continue;
+            let inner;
+            try { inner = yaml.load(text); } catch (e) { console.error(`${dir}/${f}: ${key}: YAML: ${e.message}`); bad = true; continue; }
+            if (inner && typeof inner === "object" && "apiVersion" in inner && "kind" in inner) docs.push(inner);
+          }
+      }
       docs.forEach((d, i) => {
         if (d === null || d === undefined) return;
         const key = `${d.apiVersion}/${d.kind}`;
@@ -58,7 +75,7 @@ try {
     files.push(file);
     info.set(path.resolve(file), { dir, nimports: imports.size, origin, bad, n });
   });
-  const program = ts.createProgram(files, {
+  const program = ts.createProgram([path.join(here, "k8s-types-fixes.d.ts"), ...files], {
     strict: true, noEmit: true, skipLibCheck: true, types: [],
     module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10,
     target: ts.ScriptTarget.ES2020, typeRoots: [], baseUrl: here,
