@@ -111,32 +111,32 @@ static void add_bwd(void *vc, long b, long e, int tid)
         add_bwd_one(y, dy, db, b, e, c->relu, c->fb);
 }
 
-void sai_nn__relu_forward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__relu_forward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     ew_ctx c = {.a = m->acts[op->in].x, .out = m->acts[op->out].x};
     long len = (long)n * (long)m->acts[op->in].size;
-    sai_nn__parallel(len, sai_nn__grain((size_t)len), relu_fwd, &c);
+    sai_nn__parallel(len, sai_nn__grain(T, (size_t)len), relu_fwd, &c);
 }
 
-void sai_nn__relu_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__relu_backward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     if (!m->acts[op->in].need_grad)
         return;
     ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx,
                 .fa = nn_dx_fresh(m, op, op->in)};
     long len = (long)n * (long)m->acts[op->in].size;
-    sai_nn__parallel(len, sai_nn__grain((size_t)len), relu_bwd, &c);
+    sai_nn__parallel(len, sai_nn__grain(T, (size_t)len), relu_bwd, &c);
 }
 
-void sai_nn__add_forward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__add_forward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     ew_ctx c = {.a = m->acts[op->in].x, .b = m->acts[op->in2].x, .out = m->acts[op->out].x,
                 .relu = op->relu};
     long len = (long)n * (long)m->acts[op->out].size;
-    sai_nn__parallel(len, sai_nn__grain((size_t)len), add_fwd, &c);
+    sai_nn__parallel(len, sai_nn__grain(T, (size_t)len), add_fwd, &c);
 }
 
-void sai_nn__add_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__add_backward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx,
                 .db = m->acts[op->in2].dx, .relu = op->relu,
@@ -144,5 +144,5 @@ void sai_nn__add_backward(sai_nn_model_t *m, const nn_op *op, int n)
                 .fa = nn_dx_fresh(m, op, op->in),
                 .fb = op->in2 != op->in && nn_dx_fresh(m, op, op->in2)};   /* x + x: da, then db += */
     long len = (long)n * (long)m->acts[op->out].size;
-    sai_nn__parallel(len, sai_nn__grain((size_t)len), add_bwd, &c);
+    sai_nn__parallel(len, sai_nn__grain(T, (size_t)len), add_bwd, &c);
 }

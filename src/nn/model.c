@@ -23,31 +23,6 @@
 
 static void prof_report(void);
 
-/* ---- threads -------------------------------------------------------------- */
-
-static int g_threads = 0;
-
-void sai_nn_set_threads(int threads)
-{
-    if (threads <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? (int)c : 1;
-    }
-    if (threads > SAI_NN_MAX_THREADS)
-        threads = SAI_NN_MAX_THREADS;
-    g_threads = threads;
-    /* The engine parallelises around the GEMMs: BLAS stays single-threaded so
-     * engine threads x BLAS threads never exceeds the cores. */
-    openblas_set_num_threads(1);
-}
-
-int sai_nn_get_threads(void)
-{
-    if (g_threads == 0)
-        sai_nn_set_threads(0);
-    return g_threads;
-}
-
 /* ---- builder -------------------------------------------------------------- */
 
 static int add_act(sai_nn_model_t *m, int c, int h, int w)
@@ -559,7 +534,7 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         if (yb > m->ybuf_floats)
             m->ybuf_floats = yb;
     }
-    m->scratch_threads = sai_nn_get_threads();
+    m->scratch_threads = sai_nn_get_threads();   /* the most threads any pass uses */
     size_t floats = layout(m, NULL);
     m->arena_bytes = floats * sizeof(float);
     m->arena = sai_nn__aligned_alloc(m->arena_bytes);
@@ -650,18 +625,19 @@ const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train
     if (n <= 0 || n > m->max_batch)
         return NULL;
     memcpy(m->acts[0].x, x, (size_t)n * m->acts[0].size * sizeof(float));
+    int T = sai_nn__pass_threads(m);
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
         double t0 = prof ? sai_now() : 0.0;
         switch (op->kind) {
-        case OP_CONV:    sai_nn__conv_forward(m, op, n); break;
-        case OP_BN:      sai_nn__bn_forward(m, op, n, train); break;
-        case OP_RELU:    sai_nn__relu_forward(m, op, n); break;
-        case OP_ADD:     sai_nn__add_forward(m, op, n); break;
+        case OP_CONV:    sai_nn__conv_forward(m, op, n, T); break;
+        case OP_BN:      sai_nn__bn_forward(m, op, n, train, T); break;
+        case OP_RELU:    sai_nn__relu_forward(m, op, n, T); break;
+        case OP_ADD:     sai_nn__add_forward(m, op, n, T); break;
         case OP_MAXPOOL:
         case OP_AVGPOOL:
-        case OP_GAP:     sai_nn__pool_forward(m, op, n); break;
-        case OP_LINEAR:  sai_nn__linear_forward(m, op, n); break;
+        case OP_GAP:     sai_nn__pool_forward(m, op, n, T); break;
+        case OP_LINEAR:  sai_nn__linear_forward(m, op, n, T); break;
         }
         if (prof)
             g_prof[0][op->kind] += sai_now() - t0;
@@ -688,9 +664,9 @@ static void zero_task(void *ctx, long b, long e, int tid)
 
 /* memset on the engine threads: a serial one left the worker spinning, then
  * asleep, and the next kernel waited for it to wake */
-static void zero_floats(float *p, size_t len)
+static void zero_floats(float *p, size_t len, int T)
 {
-    sai_nn__parallel((long)len, sai_nn__grain(len), zero_task, p);
+    sai_nn__parallel((long)len, sai_nn__grain(T, len), zero_task, p);
 }
 
 /* Kernels whose backward stores into an input gradient that starts its
@@ -710,6 +686,7 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
      * feed two ops: the residual branch and the shortcut), so each starts at
      * zero, except the logits' (set by sai_nn_loss). */
     bool prof = prof_on();
+    int T = sai_nn__pass_threads(m);
     for (int i = m->nops - 1; i >= 0; i--) {
         const nn_op *op = &m->ops[i];
         double t0 = prof ? sai_now() : 0.0;
@@ -719,16 +696,16 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
         if (!sai_nn__bwd_stores(op))
             for (int a = 0; a < m->nacts; a++)
                 if (m->acts[a].last == i && m->acts[a].need_grad)
-                    zero_floats(m->acts[a].dx, (size_t)n * m->acts[a].size);
+                    zero_floats(m->acts[a].dx, (size_t)n * m->acts[a].size, T);
         switch (op->kind) {
-        case OP_CONV:    sai_nn__conv_backward(m, op, n); break;
-        case OP_BN:      sai_nn__bn_backward(m, op, n); break;
-        case OP_RELU:    sai_nn__relu_backward(m, op, n); break;
-        case OP_ADD:     sai_nn__add_backward(m, op, n); break;
+        case OP_CONV:    sai_nn__conv_backward(m, op, n, T); break;
+        case OP_BN:      sai_nn__bn_backward(m, op, n, T); break;
+        case OP_RELU:    sai_nn__relu_backward(m, op, n, T); break;
+        case OP_ADD:     sai_nn__add_backward(m, op, n, T); break;
         case OP_MAXPOOL:
         case OP_AVGPOOL:
-        case OP_GAP:     sai_nn__pool_backward(m, op, n); break;
-        case OP_LINEAR:  sai_nn__linear_backward(m, op, n); break;
+        case OP_GAP:     sai_nn__pool_backward(m, op, n, T); break;
+        case OP_LINEAR:  sai_nn__linear_backward(m, op, n, T); break;
         }
         if (prof)
             g_prof[1][op->kind] += sai_now() - t0;

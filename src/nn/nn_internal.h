@@ -13,18 +13,23 @@
 #include "secureai/nn.h"
 
 /* The worker pool (threads.c): run fn over [0, n) split into one
- * contiguous chunk per engine thread (at most max_threads; 0 = no cap);
- * tid is 0..threads-1 and indexes per-thread scratch. */
+ * contiguous chunk per thread, min(threads, n) of them (threads comes from
+ * the caller, never from the global setting); tid is 0..threads-1 and
+ * indexes per-thread scratch. */
 typedef void (*nn_task_fn)(void *ctx, long begin, long end, int tid);
-void sai_nn__parallel(long n, int max_threads, nn_task_fn fn, void *ctx);
-/* Thread cap for a kernel touching `work` floats (small work runs inline). */
-int sai_nn__grain(size_t work);
+void sai_nn__parallel(long n, int threads, nn_task_fn fn, void *ctx);
+/* Threads for a kernel touching `work` floats out of `threads` available
+ * (small work runs inline). */
+int sai_nn__grain(int threads, size_t work);
+/* Threads for one pass over m: the setting, capped by the threads m's
+ * scratch was sized for. Read by the drivers only. */
+int sai_nn__pass_threads(const sai_nn_model_t *m);
 
 #define SAI_NN_ALIGN 64
 #define SAI_NN_MAX_TENSORS 512
 #define SAI_NN_MAX_ACTS 512
 #define SAI_NN_MAX_OPS 512
-#define SAI_NN_MAX_THREADS 64
+#define SAI_NN_MAX_THREADS SAI_NN_THREADS_MAX
 
 typedef struct nn_tensor {
     char   name[96];
@@ -87,19 +92,20 @@ struct sai_nn_model {
     uint64_t rng;
 };
 
-/* kernels (explicit shapes; backward accumulates into gradients) */
-void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train);
-void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__relu_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__relu_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__add_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__add_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__pool_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
+/* kernels (explicit shapes; backward accumulates into gradients); T is the
+ * pass's thread count (sai_nn__pass_threads), passed by the driver */
+void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train, int T);
+void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__relu_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__relu_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__add_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__add_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__pool_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__pool_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__linear_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__linear_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
 
 /* Short row copies (16-64 floats) as inline loops: GCC otherwise turns the
  * loops into memcpy/memset calls whose overhead dominates at that size
@@ -117,7 +123,7 @@ bool   sai_nn__wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n);
 int    sai_nn__wino_chunk(const sai_nn_model_t *m, const nn_op *op);
 size_t sai_nn__wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train);
 size_t sai_nn__wino_u_floats(const sai_nn_model_t *m, const nn_op *op);
-void   sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void   sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
 void   sai_nn__wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
                         bool *used);
 

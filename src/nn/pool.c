@@ -49,10 +49,10 @@ static void pool_fwd_task(void *vc, long p0, long p1, int tid)
     }
 }
 
-void sai_nn__pool_forward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__pool_forward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     pool_ctx c = {m, op, false};
-    sai_nn__parallel((long)n * m->acts[op->in].c, sai_nn__grain((size_t)n * m->acts[op->in].size), pool_fwd_task, &c);
+    sai_nn__parallel((long)n * m->acts[op->in].c, sai_nn__grain(T, (size_t)n * m->acts[op->in].size), pool_fwd_task, &c);
 }
 
 static void pool_bwd_task(void *vc, long p0, long p1, int tid)
@@ -100,10 +100,10 @@ static void pool_bwd_task(void *vc, long p0, long p1, int tid)
     }
 }
 
-void sai_nn__pool_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__pool_backward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     if (!m->acts[op->in].need_grad)
         return;
     pool_ctx c = {m, op, op->kind == OP_GAP && nn_dx_fresh(m, op, op->in)};
-    sai_nn__parallel((long)n * m->acts[op->in].c, sai_nn__grain((size_t)n * m->acts[op->in].size), pool_bwd_task, &c);
+    sai_nn__parallel((long)n * m->acts[op->in].c, sai_nn__grain(T, (size_t)n * m->acts[op->in].size), pool_bwd_task, &c);
 }

@@ -20,7 +20,7 @@ typedef struct sai_proto_hello {
     char  *kbs_url;       /* where the KBS is (reachability only: trust comes from the spec) */
     char  *kbs_ca;        /* kbs.ca's PEM, or NULL; must hash to the measured kbs.ca_sha256 */
     size_t kbs_ca_len;
-    int    threads;       /* engine threads, 0 = all, at most 256 */
+    int    threads;       /* engine threads, 0 = all, at most SAI_NN_THREADS_MAX */
 } sai_proto_hello;
 
 int  sai_proto_hello_encode(const sai_proto_hello *h, char **out, size_t *len, sai_error *err) SAI_MUST_CHECK;

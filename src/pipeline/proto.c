@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "secureai/nn.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
 
@@ -98,7 +99,7 @@ int sai_proto_hello_decode(sai_proto_hello *h, const uint8_t *d, size_t n, sai_e
     const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "kbs_ca");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
     if (spec == NULL || url == NULL || (ca != NULL && bounded_string(o, "kbs_ca", SAI_PIPELINE_CA_MAX) == NULL) ||
-        !cJSON_IsNumber(thr) || thr->valuedouble < 0 || thr->valuedouble > 256 ||
+        !cJSON_IsNumber(thr) || thr->valuedouble < 0 || thr->valuedouble > SAI_NN_THREADS_MAX ||
         thr->valuedouble != (double)(int)thr->valuedouble) {
         rc = sai_error_set(err, SAI_EFORMAT, "HELLO is malformed");
         goto out;

@@ -41,6 +41,7 @@ static void test_hello_roundtrip_and_refusals(void **state)
         "{\"spec\":1,\"kbs_url\":\"u\",\"threads\":1}",                                  /* type */
         "{\"spec\":\"s\",\"kbs_url\":\"u\",\"threads\":1.5}",                            /* not an integer */
         "{\"spec\":\"s\",\"kbs_url\":\"u\",\"threads\":257}",                            /* cap */
+        "{\"spec\":\"s\",\"kbs_url\":\"u\",\"threads\":65}",                             /* SAI_NN_THREADS_MAX */
         "{\"spec\":\"s\",\"threads\":1}",                                                /* missing */
         "[1]", "", "{",
     };
