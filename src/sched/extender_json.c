@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "secureai/sched.h"
-#include "extender_int.h"
+#include "sched/extender_internal.h"
 
 #define LBL_SGX "feature.node.kubernetes.io/cpu-security.sgx.enabled"
 #define LBL_SNP "feature.node.kubernetes.io/cpu-security.sev.snp.enabled"
@@ -46,7 +46,7 @@
 
 /* Kubernetes resource.Quantity: "500m", "2", "1.5", "1Gi", "512Mi", "1G",
  * "1e3". Returns the value in base units, or -1 when malformed. */
-double sai_k8s_quantity(const char *s)
+double sai_sched__k8s_quantity(const char *s)
 {
     if (s == NULL || *s == '\0' || strlen(s) > 64)
         return -1;
@@ -100,9 +100,9 @@ static bool parse_node(const cJSON *n, sai_ext_node_t *out)
     const cJSON *alloc = st ? obj_at(st, "allocatable") : NULL;
     if (alloc == NULL && st != NULL)
         alloc = obj_at(st, "capacity");
-    double cpu = alloc ? sai_k8s_quantity(str_at(alloc, "cpu")) : -1;
-    double mem = alloc ? sai_k8s_quantity(str_at(alloc, "memory")) : -1;
-    double epc = alloc ? sai_k8s_quantity(str_at(alloc, RES_EPC)) : -1;
+    double cpu = alloc ? sai_sched__k8s_quantity(str_at(alloc, "cpu")) : -1;
+    double mem = alloc ? sai_sched__k8s_quantity(str_at(alloc, "memory")) : -1;
+    double epc = alloc ? sai_sched__k8s_quantity(str_at(alloc, RES_EPC)) : -1;
     out->cpu_milli = cpu > 0 ? (int64_t)llround(cpu * 1000) : 0;
     out->mem_mib = mem > 0 ? (int64_t)(mem / 1048576.0) : 0;
     out->tee = SAI_SCHED_TEE_NONE;
@@ -116,7 +116,7 @@ static bool parse_node(const cJSON *n, sai_ext_node_t *out)
     }
     out->cvm_slots = 0;
     if (out->tee == SAI_SCHED_TEE_SNP || out->tee == SAI_SCHED_TEE_TDX) {
-        double slots = sai_k8s_quantity(str_at(labels, out->tee == SAI_SCHED_TEE_SNP ? LBL_ASIDS : LBL_TDX_KEYS));
+        double slots = sai_sched__k8s_quantity(str_at(labels, out->tee == SAI_SCHED_TEE_SNP ? LBL_ASIDS : LBL_TDX_KEYS));
         out->cvm_slots = slots > 0 && slots < 1e6 ? (int32_t)slots : CVM_DEFAULT;
     }
     return true;
@@ -143,12 +143,12 @@ static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j)
         const char *mem_s = req ? str_at(req, "memory") : NULL;
         if (!cpu_s && lim) cpu_s = str_at(lim, "cpu");     /* requests default to limits */
         if (!mem_s && lim) mem_s = str_at(lim, "memory");
-        double cpu = cpu_s ? sai_k8s_quantity(cpu_s) : 0, mem = mem_s ? sai_k8s_quantity(mem_s) : 0;
+        double cpu = cpu_s ? sai_sched__k8s_quantity(cpu_s) : 0, mem = mem_s ? sai_sched__k8s_quantity(mem_s) : 0;
         if (cpu < 0 || mem < 0)
             return "a container resource quantity is malformed";
         const char *epc_s = lim ? str_at(lim, RES_EPC) : NULL;
         if (!epc_s && req) epc_s = str_at(req, RES_EPC);
-        double epc = epc_s ? sai_k8s_quantity(epc_s) : 0;
+        double epc = epc_s ? sai_sched__k8s_quantity(epc_s) : 0;
         if (epc < 0)
             return "the sgx.intel.com/epc limit is malformed";
         j->cpu_milli += (int64_t)llround(cpu * 1000);

@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "secureai/sched.h"
-#include "sched/sched_int.h"
+#include "sched/sched_internal.h"
 
-double sai_k8s_quantity(const char *s);
+double sai_sched__k8s_quantity(const char *s);
 
 static const char mixed_yaml[] =
     "pools:\n"
@@ -123,7 +123,7 @@ static void test_index_matches_scan(void **state)
         for (int i = 0; i < 37; i++)
             nodes[i] = (sai_sched_node_t){ 0, 16000, 65536, 128, 8, 0 };
         sai_pool_index_t x;
-        assert_int_equal(sai_pool_index_init(&x, nodes, 0, 37, &p, (sai_sched_pick)pick), 0);
+        assert_int_equal(sai_sched__pool_index_init(&x, nodes, 0, 37, &p, (sai_sched_pick)pick), 0);
         for (int step = 0; step < 3000; step++) {
             r = r * 6364136223846793005ull + 1442695040888963407ull;
             uint32_t k = (uint32_t)((r >> 33) % 37);
@@ -131,10 +131,10 @@ static void test_index_matches_scan(void **state)
             nodes[k].mem_free = (int64_t)((r >> 19) % 65537);
             nodes[k].epc_free = (int64_t)((r >> 29) % 129);
             nodes[k].cvm_free = (int32_t)((r >> 41) % 9);
-            sai_pool_index_update(&x, nodes, k);
+            sai_sched__pool_index_update(&x, nodes, k);
             sai_sched_demand_t d = { (int64_t)((r >> 3) % 12000), (int64_t)((r >> 23) % 40000),
                                      (int64_t)((r >> 37) % 100), (int32_t)((r >> 50) % 2), true };
-            int64_t a = sai_pool_index_query(&x, nodes, &d), b = sai_pool_index_scan(&x, nodes, &d);
+            int64_t a = sai_sched__pool_index_query(&x, nodes, &d), b = sai_sched__pool_index_scan(&x, nodes, &d);
             assert_int_equal(a < 0, b < 0);
             if (a >= 0) {
                 assert_true(sai_sched_fits(&nodes[a], &d));
@@ -151,7 +151,7 @@ static void test_index_matches_scan(void **state)
                 }
             }
         }
-        sai_pool_index_free(&x);
+        sai_sched__pool_index_free(&x);
     }
 }
 
@@ -364,14 +364,14 @@ static void test_alibaba_trace_slice(void **state)
 static void test_k8s_quantities(void **state)
 {
     (void)state;
-    assert_true(sai_k8s_quantity("500m") == 0.5);
-    assert_true(sai_k8s_quantity("2") == 2);
-    assert_true(sai_k8s_quantity("64Mi") == 64.0 * 1048576);
-    assert_true(sai_k8s_quantity("1G") == 1e9);
-    assert_true(sai_k8s_quantity("1.5Gi") == 1.5 * 1073741824);
-    assert_true(sai_k8s_quantity("12Zi") < 0);
-    assert_true(sai_k8s_quantity("-1") < 0);
-    assert_true(sai_k8s_quantity("") < 0);
+    assert_true(sai_sched__k8s_quantity("500m") == 0.5);
+    assert_true(sai_sched__k8s_quantity("2") == 2);
+    assert_true(sai_sched__k8s_quantity("64Mi") == 64.0 * 1048576);
+    assert_true(sai_sched__k8s_quantity("1G") == 1e9);
+    assert_true(sai_sched__k8s_quantity("1.5Gi") == 1.5 * 1073741824);
+    assert_true(sai_sched__k8s_quantity("12Zi") < 0);
+    assert_true(sai_sched__k8s_quantity("-1") < 0);
+    assert_true(sai_sched__k8s_quantity("") < 0);
 }
 
 static void test_extender_handler_malformed(void **state)

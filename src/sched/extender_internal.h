@@ -1,8 +1,8 @@
 /*
- * extender_int.h — private state of the extender (extender.c, extender_json.c).
+ * extender_internal.h — private state of the extender (extender.c, extender_json.c).
  */
-#ifndef SAI_EXTENDER_INT_H
-#define SAI_EXTENDER_INT_H
+#ifndef SAI_SCHED_EXTENDER_INTERNAL_H
+#define SAI_SCHED_EXTENDER_INTERNAL_H
 
 #include <cjson/cJSON.h>
 
@@ -29,6 +29,6 @@ struct sai_extender {
     struct evhttp *http;
 };
 
-double sai_k8s_quantity(const char *s);
+double sai_sched__k8s_quantity(const char *s);
 
 #endif
