@@ -25,43 +25,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (which % 6) {
     case 0: {
         sai_proto_hello h;
-        if ((rc = sai_proto_hello_decode(&h, d, n, &err)) == 0) {
+        if ((rc = sai_pipeline__proto_hello_decode(&h, d, n, &err)) == 0) {
             if (h.spec == NULL || h.kbs_url == NULL || h.spec_len != strlen(h.spec) || h.threads < 0 ||
                 h.threads > 256 || h.spec_len > SAI_SIM_SPEC_MAX)
                 abort();
-            sai_proto_hello_clear(&h);
+            sai_pipeline__proto_hello_clear(&h);
         }
         break;
     }
     case 1: {
         sai_sandbox_status st;
-        rc = sai_proto_ready_decode(&st, d, n, &err);
+        rc = sai_pipeline__proto_ready_decode(&st, d, n, &err);
         break;
     }
     case 2: {
         sai_proto_shards s;
         size_t nfds = (which >> 3) % 8;
-        if ((rc = sai_proto_shards_decode(&s, d, n, nfds, &err)) == 0) {
+        if ((rc = sai_pipeline__proto_shards_decode(&s, d, n, nfds, &err)) == 0) {
             if (s.n + 1 != nfds)
                 abort();
             for (size_t i = 0; i < s.n; i++)
                 if (s.names[i] == NULL || s.names[i][0] == '\0' || strchr(s.names[i], '/') != NULL)
                     abort();
-            sai_proto_shards_clear(&s);
+            sai_pipeline__proto_shards_clear(&s);
         }
         break;
     }
     case 3:
     case 4: {
         sai_proto_output o;
-        if ((rc = sai_proto_output_decode(&o, which % 6 == 4, d, n, &err)) == 0 &&
+        if ((rc = sai_pipeline__proto_output_decode(&o, which % 6 == 4, d, n, &err)) == 0 &&
             o.id != SAI_PROTO_OUT_MODEL && o.id != SAI_PROTO_OUT_PROVENANCE)
             abort();
         break;
     }
     default: {
         cJSON *o = NULL;
-        if ((rc = sai_proto_done_decode(&o, d, n, &err)) == 0)
+        if ((rc = sai_pipeline__proto_done_decode(&o, d, n, &err)) == 0)
             cJSON_Delete(o);
         break;
     }

@@ -6,7 +6,7 @@
  * activations, their gradients and all scratch), so a training step
  * allocates nothing. Convolutions are im2col + OpenBLAS sgemm (1x1 stride-1
  * convolutions go straight to sgemm). Non-GEMM kernels are loops parallel
- * over the batch or the channels (OpenMP); OpenBLAS is pinned to one thread
+ * over the batch or the channels (the engine's own pool, threads.c); OpenBLAS is pinned to one thread
  * so the two never oversubscribe the cores.
  *
  * Models: "resnet8", "resnet20", "resnet56" (CIFAR style, 16-32-64),
@@ -27,11 +27,23 @@
 
 /* ---- threads ------------------------------------------------------------ */
 
-/* Engine threads for the non-GEMM kernels and the per-image GEMM loops.
+/* The one limit on engine threads: every command's --threads takes
+ * 0..SAI_NN_THREADS_MAX (0 = every online CPU), and so does the pipeline's
+ * HELLO message. */
+#define SAI_NN_THREADS_MAX 64
+
+/* Engine threads for the non-GEMM kernels and the per-image GEMM loops
+ * (src/nn/threads.c holds the setting; sai_nn_forward, sai_nn_backward and
+ * sai_nn_sgd_step read it once per call and pass it to the kernels).
  * OpenBLAS is set to one thread (the engine parallelises around it).
- * threads <= 0 means the number of online CPUs. */
+ * threads <= 0 means the number of online CPUs; more than
+ * SAI_NN_THREADS_MAX is clamped. A model sizes its per-thread scratch for
+ * the setting at sai_nn_model_create and never uses more threads. */
 void sai_nn_set_threads(int threads);
 int  sai_nn_get_threads(void);
+/* threads as sai_nn_set_threads would resolve it (<= 0: online CPUs,
+ * capped at SAI_NN_THREADS_MAX), without changing the setting. */
+int  sai_nn_threads_resolve(int threads);
 
 /* ---- models ------------------------------------------------------------- */
 

@@ -442,7 +442,7 @@ typedef struct sai_pipeline_run_opts {
     bool        insecure_dev;    /* no platform service: this user's own platform launches the
                                     enclave; the launcher holds the platform key, nothing is proven */
     const char *enclave_binary;  /* insecure_dev only: the enclave image (NULL: this program) */
-    int         threads;         /* engine threads in the enclave, 0 = all */
+    int         threads;         /* engine threads in the enclave, 0 = all, at most SAI_NN_THREADS_MAX */
     unsigned    plain_max_steps; /* plain baseline only: stop after this many steps (0 = spec) */
     const char *plain_ckpt_out;  /* plain baseline only: write the plaintext checkpoint here
                                     (atomic, fsync'd, counted in wall_s), as the enclave run

@@ -30,5 +30,10 @@ int sai_cli_usage_error(const char *fmt, ...) SAI_PRINTF(1, 2);
 bool sai_cli_wants_help(int argc, char **argv);
 /* Parse a non-negative integer with an optional K/M/G suffix; -1 on error. */
 long long sai_cli_parse_size(const char *s);
+/* The one --threads parser for every command: 0 (every online CPU) up to
+ * SAI_NN_THREADS_MAX (secureai/nn.h). On success stores the value and
+ * returns 0; otherwise prints "secureai: <cmd>: --threads takes ..." and
+ * returns 2 (the usage exit code) for the caller to return. */
+int sai_cli_parse_threads(const char *cmd, const char *s, int *out);
 
 #endif

@@ -28,7 +28,8 @@ static int run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     const char *ckpt = NULL, *dir = NULL, *kind = NULL;
-    long long batch = 256, threads = 0;
+    long long batch = 256;
+    int threads = 0, rc;
     bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:D:d:b:t:jh", opts, NULL)) != -1) {
@@ -37,7 +38,10 @@ static int run(int argc, char **argv)
         case 'D': dir = optarg; break;
         case 'd': kind = optarg; break;
         case 'b': batch = sai_cli_parse_size(optarg); break;
-        case 't': threads = sai_cli_parse_size(optarg); break;
+        case 't':
+            if ((rc = sai_cli_parse_threads("eval", optarg, &threads)) != 0)
+                return rc;
+            break;
         case 'j': json = true; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return sai_cli_usage_error("eval: bad option");
@@ -45,9 +49,9 @@ static int run(int argc, char **argv)
     }
     if (ckpt == NULL || dir == NULL)
         return sai_cli_usage_error("eval: --checkpoint and --data are required");
-    if (batch <= 0 || batch > 4096 || threads < 0)
-        return sai_cli_usage_error("eval: bad --batch or --threads");
-    sai_nn_set_threads((int)threads);
+    if (batch <= 0 || batch > 4096)
+        return sai_cli_usage_error("eval: bad --batch");
+    sai_nn_set_threads(threads);
     sai_error err = {0};
     sai_nn_model_t *m = NULL;
     sai_nn_ckpt_meta_t meta;

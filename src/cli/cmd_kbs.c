@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "secureai/kbs.h"
+#include "secureai/nn.h"
 #include "secureai/util.h"
 
 static const char k_usage[] =
@@ -142,8 +143,11 @@ static int cmd_serve(args *a)
     char *end = NULL;
     if (a->port && ((cfg.port = (int)strtol(a->port, &end, 10)), *end != '\0'))
         return sai_cli_usage_error("kbs serve: --port %s is not a number", a->port);
-    if (a->threads && ((cfg.threads = (int)strtol(a->threads, &end, 10)), *end != '\0'))
-        return sai_cli_usage_error("kbs serve: --threads %s is not a number", a->threads);
+    int trc;
+    if (a->threads && (trc = sai_cli_parse_threads("kbs serve", a->threads, &cfg.threads)) != 0)
+        return trc;
+    if (a->threads && cfg.threads == 0)
+        cfg.threads = sai_nn_threads_resolve(0);
     if (a->rate)
         cfg.rate_per_s = cfg.rate_burst = strtod(a->rate, NULL);
     if (a->apolicy)

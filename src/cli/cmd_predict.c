@@ -14,7 +14,8 @@
 #include "secureai/util.h"
 
 static const char usage[] =
-    "usage: secureai predict --checkpoint CKPT --input FILE [--top K] [--limit N] [--json]\n"
+    "usage: secureai predict --checkpoint CKPT --input FILE [--top K] [--limit N]\n"
+    "                        [--threads T] [--json]\n"
     "\n"
     "Print the top-K classes (default 5) with probabilities for every image in\n"
     "FILE (at most N, default 100): a raw uint8 CxHxW image of the checkpoint's\n"
@@ -25,18 +26,23 @@ static int run(int argc, char **argv)
     static const struct option opts[] = {
         {"checkpoint", required_argument, NULL, 'c'}, {"input", required_argument, NULL, 'i'},
         {"top", required_argument, NULL, 'k'}, {"limit", required_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"threads", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     const char *ckpt = NULL, *input = NULL;
     long long top = 5, limit = 100;
     bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:i:k:n:jh", opts, NULL)) != -1) {
+    int c, threads = 0, rc;
+    while ((c = getopt_long(argc, argv, "c:i:k:n:t:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': ckpt = optarg; break;
         case 'i': input = optarg; break;
         case 'k': top = sai_cli_parse_size(optarg); break;
         case 'n': limit = sai_cli_parse_size(optarg); break;
+        case 't':
+            if ((rc = sai_cli_parse_threads("predict", optarg, &threads)) != 0)
+                return rc;
+            break;
         case 'j': json = true; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return sai_cli_usage_error("predict: bad option");
@@ -46,7 +52,7 @@ static int run(int argc, char **argv)
         return sai_cli_usage_error("predict: --checkpoint and --input are required");
     if (top <= 0 || limit <= 0 || limit > 100000)
         return sai_cli_usage_error("predict: bad --top or --limit");
-    sai_nn_set_threads(0);
+    sai_nn_set_threads(threads);
     sai_error err = {0};
     sai_nn_model_t *m = NULL;
     sai_nn_ckpt_meta_t meta;

@@ -28,7 +28,7 @@ static const char usage[] =
     "  --dataset DIR     sealed dataset directory (overrides dataset.sealed)\n"
     "  --out DIR         output directory (overrides outputs.dir)\n"
     "  --kbs URL         KBS address (overrides kbs.url)\n"
-    "  --threads N       engine threads inside the enclave (default: all cores)\n"
+    "  --threads N       engine threads inside the enclave, 0..64 (default 0: all cores)\n"
     "  --measure         print the launch measurement and spec hash (asked of the\n"
     "                    platform, which measures), run nothing\n"
     "  --canonical-out FILE  with --measure: also write the canonical spec (the\n"
@@ -74,10 +74,9 @@ static int run(int argc, char **argv)
         case 'o': o.out_dir = optarg; break;
         case 'k': o.kbs_url = optarg; break;
         case 't': {
-            long long v = sai_cli_parse_size(optarg);
-            if (v < 0 || v > 256)
-                return sai_cli_usage_error("run: --threads takes 0..256");
-            o.threads = (int)v;
+            int rc = sai_cli_parse_threads("run", optarg, &o.threads);
+            if (rc != 0)
+                return rc;
             break;
         }
         case 'm': measure = true; break;

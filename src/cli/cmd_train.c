@@ -52,7 +52,7 @@ static const char usage[] =
     "                     default: cifar10 crop,flip; fashion-mnist " DEF_AUG_FM "\n"
     "  --no-augment       same as --augment none\n"
     "  --label-smoothing F  label smoothing in [0, 1) (default " DEF_LS ")\n"
-    "  --threads T        engine threads (default: all cores)\n"
+    "  --threads T        engine threads, 0..64 (default 0: all cores)\n"
     "  --seed S           seed for initialisation, shuffling, augmentation (default 1)\n"
     "  --interval N       steps between progress reports (default 50)\n"
     "  --json             one JSON object per line on stdout; the last is the summary\n";
@@ -172,11 +172,11 @@ static int run(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *model = "resnet8", *kind = "cifar10", *dir = NULL, *out = NULL, *sched = NULL;
-    long long epochs = 1, batch = 128, max_steps = 0, threads = 0, seed = 1, warm = -1, stepsz = 0,
+    long long epochs = 1, batch = 128, max_steps = 0, seed = 1, warm = -1, stepsz = 0,
               interval = 50;
     /* Unset (NAN / -1) means the engine default for the dataset. */
     float lr = NAN, mom = NAN, wd = NAN, ls = NAN, warm_frac = 0.0f;
-    int nest = -1, crop = 0;
+    int nest = -1, crop = 0, threads = 0, rc;
     bool json = false, aug_set = false, flip = false;
     int c;
     while ((c = getopt_long(argc, argv, "m:d:D:o:e:b:M:l:t:s:h", opts, NULL)) != -1) {
@@ -190,7 +190,10 @@ static int run(int argc, char **argv)
         case 'b': ok = (batch = sai_cli_parse_size(optarg)) > 0 && batch <= 4096; break;
         case 'M': ok = (max_steps = sai_cli_parse_size(optarg)) >= 0; break;
         case 'l': ok = parse_float(optarg, &lr); break;
-        case 't': ok = (threads = sai_cli_parse_size(optarg)) > 0; break;
+        case 't':
+            if ((rc = sai_cli_parse_threads("train", optarg, &threads)) != 0)
+                return rc;
+            break;
         case 's': ok = (seed = sai_cli_parse_size(optarg)) >= 0; break;
         case O_MOM: ok = parse_float(optarg, &mom) && mom < 1.0f; break;
         case O_WD: ok = parse_float(optarg, &wd); break;
@@ -247,7 +250,7 @@ static int run(int argc, char **argv)
     }
     cfg.sched.step_size = (uint64_t)stepsz;
 
-    sai_nn_set_threads((int)threads);
+    sai_nn_set_threads(threads);
     sai_error err = {0};
     sai_nn_dataset_t train, test;
     if (sai_nn_dataset_load_dir(&train, kind, dir, true, &err) != 0)

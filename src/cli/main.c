@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "secureai/nn.h"
 
 int sai_cli_fail(const sai_error *err, const char *what, ...)
 {
@@ -64,6 +65,16 @@ long long sai_cli_parse_size(const char *s)
     if (*end != '\0' || v > (unsigned long long)(1ll << 50) / mul)
         return -1;
     return (long long)(v * mul);
+}
+
+int sai_cli_parse_threads(const char *cmd, const char *s, int *out)
+{
+    long long v = sai_cli_parse_size(s);
+    if (v < 0 || v > SAI_NN_THREADS_MAX || (s != NULL && strpbrk(s, "KkMmGgiB") != NULL))
+        return sai_cli_usage_error("%s: --threads takes 0..%d (0 = every online CPU), not '%s'", cmd,
+                                   SAI_NN_THREADS_MAX, s ? s : "");
+    *out = (int)v;
+    return 0;
 }
 
 static void usage(FILE *out)

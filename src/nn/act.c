@@ -4,8 +4,9 @@
  * threads in contiguous chunks and vectorised by the compiler (separate
  * loops per case, restrict pointers, so that each one vectorises).
  *
- * Backward stores into an input gradient whose live range starts here
- * (nn_dx_fresh) instead of accumulating into a zeroed buffer: in a ResNet
+ * Kernels take explicit pointers and lengths; the driver (model.c) reads
+ * the activation table. Backward stores into an input gradient whose live
+ * range starts here (`fresh`, nn_dx_fresh in the driver) instead of accumulating into a zeroed buffer: in a ResNet
  * both inputs of every residual add start there, and the add's backward
  * then writes two buffers instead of zeroing, reading and writing them.
  */
@@ -111,38 +112,33 @@ static void add_bwd(void *vc, long b, long e, int tid)
         add_bwd_one(y, dy, db, b, e, c->relu, c->fb);
 }
 
-void sai_nn__relu_forward(sai_nn_model_t *m, const nn_op *op, int n)
+/* y[len] = max(x, 0) */
+void sai_nn__relu_forward(float *y, const float *x, long len, int T)
 {
-    ew_ctx c = {.a = m->acts[op->in].x, .out = m->acts[op->out].x};
-    long len = (long)n * (long)m->acts[op->in].size;
-    sai_nn__parallel(len, sai_nn__grain((size_t)len), relu_fwd, &c);
+    ew_ctx c = {.a = x, .out = y};
+    sai_nn__parallel(len, sai_nn__grain(T, (size_t)len), relu_fwd, &c);
 }
 
-void sai_nn__relu_backward(sai_nn_model_t *m, const nn_op *op, int n)
+/* dx[len] (=|+=) dy masked by y > 0; fresh: store */
+void sai_nn__relu_backward(float *dx, const float *y, const float *dy, long len, bool fresh, int T)
 {
-    if (!m->acts[op->in].need_grad)
-        return;
-    ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx,
-                .fa = nn_dx_fresh(m, op, op->in)};
-    long len = (long)n * (long)m->acts[op->in].size;
-    sai_nn__parallel(len, sai_nn__grain((size_t)len), relu_bwd, &c);
+    ew_ctx c = {.y = y, .dy = dy, .da = dx, .fa = fresh};
+    sai_nn__parallel(len, sai_nn__grain(T, (size_t)len), relu_bwd, &c);
 }
 
-void sai_nn__add_forward(sai_nn_model_t *m, const nn_op *op, int n)
+/* y[len] = a + b (relu: then max(., 0)) */
+void sai_nn__add_forward(float *y, const float *a, const float *b, long len, bool relu, int T)
 {
-    ew_ctx c = {.a = m->acts[op->in].x, .b = m->acts[op->in2].x, .out = m->acts[op->out].x,
-                .relu = op->relu};
-    long len = (long)n * (long)m->acts[op->out].size;
-    sai_nn__parallel(len, sai_nn__grain((size_t)len), add_fwd, &c);
+    ew_ctx c = {.a = a, .b = b, .out = y, .relu = relu};
+    sai_nn__parallel(len, sai_nn__grain(T, (size_t)len), add_fwd, &c);
 }
 
-void sai_nn__add_backward(sai_nn_model_t *m, const nn_op *op, int n)
+/* da[len], db[len] (=|+=) dy (relu: masked by y > 0); a NULL gradient is
+ * not needed; fa/fb: store. da == db (x + x) takes fb = false. */
+void sai_nn__add_backward(float *da, float *db, const float *y, const float *dy, long len, bool relu,
+                          bool fa, bool fb, int T)
 {
-    ew_ctx c = {.y = m->acts[op->out].x, .dy = m->acts[op->out].dx, .da = m->acts[op->in].dx,
-                .db = m->acts[op->in2].dx, .relu = op->relu,
-                .ga = m->acts[op->in].need_grad, .gb = m->acts[op->in2].need_grad,
-                .fa = nn_dx_fresh(m, op, op->in),
-                .fb = op->in2 != op->in && nn_dx_fresh(m, op, op->in2)};   /* x + x: da, then db += */
-    long len = (long)n * (long)m->acts[op->out].size;
-    sai_nn__parallel(len, sai_nn__grain((size_t)len), add_bwd, &c);
+    ew_ctx c = {.y = y, .dy = dy, .da = da, .db = db, .relu = relu,
+                .ga = da != NULL, .gb = db != NULL, .fa = fa, .fb = fb};
+    sai_nn__parallel(len, sai_nn__grain(T, (size_t)len), add_bwd, &c);
 }

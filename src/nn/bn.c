@@ -346,10 +346,10 @@ static void bn_fwd_task(void *vc, long c0, long c1, int tid)
     }
 }
 
-void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train)
+void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 {
     bn_ctx c = {m, op, n, train, false};
-    sai_nn__parallel(m->acts[op->in].c, sai_nn__grain((size_t)n * m->acts[op->in].size), bn_fwd_task, &c);
+    sai_nn__parallel(m->acts[op->in].c, sai_nn__grain(T, (size_t)n * m->acts[op->in].size), bn_fwd_task, &c);
 }
 
 static void bn_bwd_task(void *vc, long c0, long c1, int tid)
@@ -403,8 +403,8 @@ static void bn_bwd_task(void *vc, long c0, long c1, int tid)
     }
 }
 
-void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     bn_ctx c = {m, (nn_op *)op, n, true, nn_dx_fresh(m, op, op->in)};
-    sai_nn__parallel(m->acts[op->in].c, sai_nn__grain((size_t)n * m->acts[op->in].size), bn_bwd_task, &c);
+    sai_nn__parallel(m->acts[op->in].c, sai_nn__grain(T, (size_t)n * m->acts[op->in].size), bn_bwd_task, &c);
 }

@@ -4,7 +4,7 @@
  * norm). A 1x1 stride-1 unpadded convolution skips im2col: the image itself
  * is the column matrix. Images are spread over the engine threads, each
  * with its own column buffer; BLAS runs single-threaded inside (see
- * sai_nn_set_threads), and each thread accumulates the weight gradient into
+ * threads.c), and each thread accumulates the weight gradient into
  * a private buffer that is summed once at the end, so no two threads write
  * the same memory.
  */
@@ -241,19 +241,19 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
     }
 }
 
-void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     if (sai_nn__wino_eligible(m, op, n)) {
-        sai_nn__wino_forward(m, op, n);
+        sai_nn__wino_forward(m, op, n, T);
         return;
     }
     conv_ctx c = {.m = m, .op = op, .n = n};
     int g = nn_conv_group(m->acts[op->out].h * m->acts[op->out].w);
     if (g > 1 && n > 1) {
-        sai_nn__parallel((n + g - 1) / g, m->scratch_threads, conv_fwd_group_task, &c);
+        sai_nn__parallel((n + g - 1) / g, T, conv_fwd_group_task, &c);
         return;
     }
-    sai_nn__parallel(n, m->scratch_threads, conv_fwd_task, &c);
+    sai_nn__parallel(n, T, conv_fwd_task, &c);
 }
 
 static void conv_bwd_task(void *vc, long i0, long i1, int tid)
@@ -362,12 +362,9 @@ static void sum_task(void *vc, long b, long e, int tid)
             c->g[j] += c->src[t][j];
 }
 
-void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     nn_tensor *wt = &m->tensors[op->w];
-    int T = sai_nn_get_threads();
-    if (T > m->scratch_threads)
-        T = m->scratch_threads;
     if (T > n)
         T = n;
     conv_ctx c = {.m = m, .op = op, .n = n};
@@ -387,5 +384,5 @@ void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n)
         if (c.used[t])
             sc.src[sc.nsrc++] = c.dw[t];
     if (sc.nsrc > 0)
-        sai_nn__parallel((long)wt->numel, 0, sum_task, &sc);
+        sai_nn__parallel((long)wt->numel, T, sum_task, &sc);
 }

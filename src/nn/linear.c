@@ -7,42 +7,41 @@
 
 #include "nn/nn_internal.h"
 
-void sai_nn__linear_forward(sai_nn_model_t *m, const nn_op *op, int n)
+/* y[N][out] = x[N][in] * W[out][in]^T + b[out] */
+void sai_nn__linear_forward(float *y, const float *x, const float *W, const float *b, int N, int in,
+                            int out, int T)
 {
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    const float *W = m->tensors[op->w].data, *b = m->tensors[op->b].data;
-    int in = (int)a->size, out = (int)o->size;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < N; i++)
         for (int j = 0; j < out; j++)
-            o->x[(size_t)i * out + j] = b[j];
-    bool big = (double)n * in * out > 1e6;   /* small GEMMs: a BLAS hand-off costs more */
+            y[(size_t)i * out + j] = b[j];
+    bool big = (double)N * in * out > 1e6;   /* small GEMMs: a BLAS hand-off costs more */
     if (big)
-        openblas_set_num_threads(sai_nn_get_threads());
-    /* y[n][out] += x[n][in] * W[out][in]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, a->x, in, W, in,
-                1.0f, o->x, out);
+        openblas_set_num_threads(T);
+    /* y[N][out] += x[N][in] * W[out][in]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, W, in,
+                1.0f, y, out);
     if (big)
         openblas_set_num_threads(1);
 }
 
-void sai_nn__linear_backward(sai_nn_model_t *m, const nn_op *op, int n)
+/* db[out] += sum over N of dy; dW[out][in] += dy^T x; dx[N][in] += dy W
+ * (dx NULL: not needed) */
+void sai_nn__linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
+                             const float *W, int N, int in, int out, int T)
 {
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    nn_tensor *wt = &m->tensors[op->w], *bt = &m->tensors[op->b];
-    int in = (int)a->size, out = (int)o->size;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < N; i++)
         for (int j = 0; j < out; j++)
-            bt->grad[j] += o->dx[(size_t)i * out + j];
-    bool big = (double)n * in * out > 1e6;
+            db[j] += dy[(size_t)i * out + j];
+    bool big = (double)N * in * out > 1e6;
     if (big)
-        openblas_set_num_threads(sai_nn_get_threads());
-    /* dW[out][in] += dy[n][out]^T * x[n][in] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, o->dx, out, a->x, in,
-                1.0f, wt->grad, in);
-    /* dx[n][in] += dy[n][out] * W[out][in] */
-    if (a->need_grad)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, o->dx, out,
-                    wt->data, in, 1.0f, a->dx, in);
+        openblas_set_num_threads(T);
+    /* dW[out][in] += dy[N][out]^T * x[N][in] */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in,
+                1.0f, dW, in);
+    /* dx[N][in] += dy[N][out] * W[out][in] */
+    if (dx != NULL)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out,
+                    W, in, 1.0f, dx, in);
     if (big)
         openblas_set_num_threads(1);
 }

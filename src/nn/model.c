@@ -23,31 +23,6 @@
 
 static void prof_report(void);
 
-/* ---- threads -------------------------------------------------------------- */
-
-static int g_threads = 0;
-
-void sai_nn_set_threads(int threads)
-{
-    if (threads <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? (int)c : 1;
-    }
-    if (threads > SAI_NN_MAX_THREADS)
-        threads = SAI_NN_MAX_THREADS;
-    g_threads = threads;
-    /* The engine parallelises around the GEMMs: BLAS stays single-threaded so
-     * engine threads x BLAS threads never exceeds the cores. */
-    openblas_set_num_threads(1);
-}
-
-int sai_nn_get_threads(void)
-{
-    if (g_threads == 0)
-        sai_nn_set_threads(0);
-    return g_threads;
-}
-
 /* ---- builder -------------------------------------------------------------- */
 
 static int add_act(sai_nn_model_t *m, int c, int h, int w)
@@ -559,7 +534,7 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         if (yb > m->ybuf_floats)
             m->ybuf_floats = yb;
     }
-    m->scratch_threads = sai_nn_get_threads();
+    m->scratch_threads = sai_nn_get_threads();   /* the most threads any pass uses */
     size_t floats = layout(m, NULL);
     m->arena_bytes = floats * sizeof(float);
     m->arena = sai_nn__aligned_alloc(m->arena_bytes);
@@ -617,13 +592,131 @@ void sai_nn_model_tensor(const sai_nn_model_t *m, int i, sai_nn_tensor_info_t *i
     info->trainable = t->trainable;
 }
 
+/* ---- the op table ----------------------------------------------------------
+ * One entry per op kind: its name (profile), forward, backward, and whether
+ * its backward stores into an input gradient that starts its live range
+ * there (nn_dx_fresh) instead of accumulating: the driver then skips a
+ * memset of the buffer and the kernel a read of it (ResNet-8: the inputs of
+ * every BN and residual add, ~60% of the zeroing). The adapters below are
+ * the only code besides the builder that reads the activation table: they
+ * turn an op into the explicit shapes and pointers of its kernel. */
+
+typedef struct {
+    const char *name;
+    void (*forward)(sai_nn_model_t *m, nn_op *op, int n, bool train, int T);
+    void (*backward)(sai_nn_model_t *m, const nn_op *op, int n, int T);
+    bool bwd_stores;
+} nn_op_impl;
+
+#define IN(op)  (&m->acts[(op)->in])
+#define OUT(op) (&m->acts[(op)->out])
+#define GRAD_OR_NULL(a) ((a)->need_grad ? (a)->dx : NULL)
+
+static void conv_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
+{
+    (void)train;
+    sai_nn__conv_forward(m, op, n, T);
+}
+
+static void bn_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
+{
+    sai_nn__bn_forward(m, op, n, train, T);
+}
+
+static void relu_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
+{
+    (void)train;
+    sai_nn__relu_forward(OUT(op)->x, IN(op)->x, (long)n * (long)IN(op)->size, T);
+}
+
+static void relu_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
+{
+    if (IN(op)->need_grad)
+        sai_nn__relu_backward(IN(op)->dx, OUT(op)->x, OUT(op)->dx, (long)n * (long)IN(op)->size,
+                              nn_dx_fresh(m, op, op->in), T);
+}
+
+static void add_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
+{
+    (void)train;
+    sai_nn__add_forward(OUT(op)->x, IN(op)->x, m->acts[op->in2].x, (long)n * (long)OUT(op)->size,
+                        op->relu, T);
+}
+
+static void add_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
+{
+    const nn_act *b = &m->acts[op->in2];
+    sai_nn__add_backward(GRAD_OR_NULL(IN(op)), GRAD_OR_NULL(b), OUT(op)->x, OUT(op)->dx,
+                         (long)n * (long)OUT(op)->size, op->relu, nn_dx_fresh(m, op, op->in),
+                         op->in2 != op->in && nn_dx_fresh(m, op, op->in2),   /* x + x: da, then db += */
+                         T);
+}
+
+static void pool_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
+{
+    (void)train;
+    const nn_act *a = IN(op);
+    sai_nn__pool_forward(OUT(op)->x, a->x, n * a->c, a->h, a->w, op->k, op->stride,
+                         op->kind == OP_MAXPOOL, T);
+}
+
+static void pool_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
+{
+    const nn_act *a = IN(op);
+    if (a->need_grad)
+        sai_nn__pool_backward(a->dx, a->x, OUT(op)->dx, n * a->c, a->h, a->w, op->k, op->stride,
+                              op->kind == OP_MAXPOOL, T);
+}
+
+static void gap_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
+{
+    (void)train;
+    const nn_act *a = IN(op);
+    sai_nn__gap_forward(OUT(op)->x, a->x, n * a->c, a->h * a->w, T);
+}
+
+static void gap_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
+{
+    const nn_act *a = IN(op);
+    if (a->need_grad)
+        sai_nn__gap_backward(a->dx, OUT(op)->dx, n * a->c, a->h * a->w, nn_dx_fresh(m, op, op->in), T);
+}
+
+static void linear_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
+{
+    (void)train;
+    sai_nn__linear_forward(OUT(op)->x, IN(op)->x, m->tensors[op->w].data, m->tensors[op->b].data, n,
+                           (int)IN(op)->size, (int)OUT(op)->size, T);
+}
+
+static void linear_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
+{
+    const nn_tensor *w = &m->tensors[op->w];
+    sai_nn__linear_backward(GRAD_OR_NULL(IN(op)), w->grad, m->tensors[op->b].grad, OUT(op)->dx,
+                            IN(op)->x, w->data, n, (int)IN(op)->size, (int)OUT(op)->size, T);
+}
+
+static const nn_op_impl k_ops[] = {
+    [OP_CONV]    = {"conv", conv_fwd, sai_nn__conv_backward, false},
+    [OP_BN]      = {"bn", bn_fwd, sai_nn__bn_backward, true},
+    [OP_RELU]    = {"relu", relu_fwd, relu_bwd, true},
+    [OP_MAXPOOL] = {"maxpool", pool_fwd, pool_bwd, false},
+    [OP_AVGPOOL] = {"avgpool", pool_fwd, pool_bwd, false},
+    [OP_GAP]     = {"gap", gap_fwd, gap_bwd, true},
+    [OP_LINEAR]  = {"linear", linear_fwd, linear_bwd, false},
+    [OP_ADD]     = {"add", add_fwd, add_bwd, true},
+};
+_Static_assert(sizeof k_ops / sizeof k_ops[0] == OP_ADD + 1, "one table entry per op kind");
+
+#undef IN
+#undef OUT
+#undef GRAD_OR_NULL
+
 /* ---- drivers -------------------------------------------------------------- */
 
 /* SAI_NN_PROFILE=1 in the environment: per-op-kind wall time, printed on
  * stderr when the model is freed (for tuning; off by default). */
-static const char *const k_opname[] = {"conv", "bn", "relu", "maxpool", "avgpool", "gap",
-                                       "linear", "add"};
-static double g_prof[2][8];
+static double g_prof[2][OP_ADD + 1];
 static int g_prof_on = -1;
 
 static bool prof_on(void)
@@ -637,9 +730,9 @@ static void prof_report(void)
 {
     if (!prof_on())
         return;
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k <= OP_ADD; k++)
         if (g_prof[0][k] + g_prof[1][k] > 0)
-            fprintf(stderr, "nn profile: %-8s forward %8.3f s  backward %8.3f s\n", k_opname[k],
+            fprintf(stderr, "nn profile: %-8s forward %8.3f s  backward %8.3f s\n", k_ops[k].name,
                     g_prof[0][k], g_prof[1][k]);
     memset(g_prof, 0, sizeof(g_prof));
 }
@@ -650,19 +743,11 @@ const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train
     if (n <= 0 || n > m->max_batch)
         return NULL;
     memcpy(m->acts[0].x, x, (size_t)n * m->acts[0].size * sizeof(float));
+    int T = sai_nn__pass_threads(m);
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
         double t0 = prof ? sai_now() : 0.0;
-        switch (op->kind) {
-        case OP_CONV:    sai_nn__conv_forward(m, op, n); break;
-        case OP_BN:      sai_nn__bn_forward(m, op, n, train); break;
-        case OP_RELU:    sai_nn__relu_forward(m, op, n); break;
-        case OP_ADD:     sai_nn__add_forward(m, op, n); break;
-        case OP_MAXPOOL:
-        case OP_AVGPOOL:
-        case OP_GAP:     sai_nn__pool_forward(m, op, n); break;
-        case OP_LINEAR:  sai_nn__linear_forward(m, op, n); break;
-        }
+        k_ops[op->kind].forward(m, op, n, train, T);
         if (prof)
             g_prof[0][op->kind] += sai_now() - t0;
     }
@@ -688,18 +773,9 @@ static void zero_task(void *ctx, long b, long e, int tid)
 
 /* memset on the engine threads: a serial one left the worker spinning, then
  * asleep, and the next kernel waited for it to wake */
-static void zero_floats(float *p, size_t len)
+static void zero_floats(float *p, size_t len, int T)
 {
-    sai_nn__parallel((long)len, sai_nn__grain(len), zero_task, p);
-}
-
-/* Kernels whose backward stores into an input gradient that starts its
- * live range at them (nn_dx_fresh) instead of accumulating: the driver then
- * skips a memset of the buffer and the kernel a read of it. ResNet-8: the
- * inputs of every BN and residual add, ~60% of the zeroing. */
-bool sai_nn__bwd_stores(const nn_op *op)
-{
-    return op->kind == OP_BN || op->kind == OP_ADD || op->kind == OP_RELU || op->kind == OP_GAP;
+    sai_nn__parallel((long)len, sai_nn__grain(T, len), zero_task, p);
 }
 
 void sai_nn_backward(sai_nn_model_t *m, int n)
@@ -710,26 +786,18 @@ void sai_nn_backward(sai_nn_model_t *m, int n)
      * feed two ops: the residual branch and the shortcut), so each starts at
      * zero, except the logits' (set by sai_nn_loss). */
     bool prof = prof_on();
+    int T = sai_nn__pass_threads(m);
     for (int i = m->nops - 1; i >= 0; i--) {
         const nn_op *op = &m->ops[i];
         double t0 = prof ? sai_now() : 0.0;
         /* An activation's gradient buffer is zeroed when its live range
          * starts: at the backward of its last reader (buffers are shared),
-         * unless that kernel stores into it (sai_nn__bwd_stores). */
-        if (!sai_nn__bwd_stores(op))
+         * unless that kernel stores into it (bwd_stores). */
+        if (!k_ops[op->kind].bwd_stores)
             for (int a = 0; a < m->nacts; a++)
                 if (m->acts[a].last == i && m->acts[a].need_grad)
-                    zero_floats(m->acts[a].dx, (size_t)n * m->acts[a].size);
-        switch (op->kind) {
-        case OP_CONV:    sai_nn__conv_backward(m, op, n); break;
-        case OP_BN:      sai_nn__bn_backward(m, op, n); break;
-        case OP_RELU:    sai_nn__relu_backward(m, op, n); break;
-        case OP_ADD:     sai_nn__add_backward(m, op, n); break;
-        case OP_MAXPOOL:
-        case OP_AVGPOOL:
-        case OP_GAP:     sai_nn__pool_backward(m, op, n); break;
-        case OP_LINEAR:  sai_nn__linear_backward(m, op, n); break;
-        }
+                    zero_floats(m->acts[a].dx, (size_t)n * m->acts[a].size, T);
+        k_ops[op->kind].backward(m, op, n, T);
         if (prof)
             g_prof[1][op->kind] += sai_now() - t0;
     }

@@ -13,18 +13,23 @@
 #include "secureai/nn.h"
 
 /* The worker pool (threads.c): run fn over [0, n) split into one
- * contiguous chunk per engine thread (at most max_threads; 0 = no cap);
- * tid is 0..threads-1 and indexes per-thread scratch. */
+ * contiguous chunk per thread, min(threads, n) of them (threads comes from
+ * the caller, never from the global setting); tid is 0..threads-1 and
+ * indexes per-thread scratch. */
 typedef void (*nn_task_fn)(void *ctx, long begin, long end, int tid);
-void sai_nn__parallel(long n, int max_threads, nn_task_fn fn, void *ctx);
-/* Thread cap for a kernel touching `work` floats (small work runs inline). */
-int sai_nn__grain(size_t work);
+void sai_nn__parallel(long n, int threads, nn_task_fn fn, void *ctx);
+/* Threads for a kernel touching `work` floats out of `threads` available
+ * (small work runs inline). */
+int sai_nn__grain(int threads, size_t work);
+/* Threads for one pass over m: the setting, capped by the threads m's
+ * scratch was sized for. Read by the drivers only. */
+int sai_nn__pass_threads(const sai_nn_model_t *m);
 
 #define SAI_NN_ALIGN 64
 #define SAI_NN_MAX_TENSORS 512
 #define SAI_NN_MAX_ACTS 512
 #define SAI_NN_MAX_OPS 512
-#define SAI_NN_MAX_THREADS 64
+#define SAI_NN_MAX_THREADS SAI_NN_THREADS_MAX
 
 typedef struct nn_tensor {
     char   name[96];
@@ -87,19 +92,31 @@ struct sai_nn_model {
     uint64_t rng;
 };
 
-/* kernels (explicit shapes; backward accumulates into gradients) */
-void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train);
-void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__relu_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__relu_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__add_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__add_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__pool_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__pool_backward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__linear_forward(sai_nn_model_t *m, const nn_op *op, int n);
-void sai_nn__linear_backward(sai_nn_model_t *m, const nn_op *op, int n);
+/* Kernels: backward accumulates into gradients; T is the pass's thread
+ * count (sai_nn__pass_threads), passed by the driver. Convolution and batch
+ * norm still take the model and the op (their scratch, Winograd buffers and
+ * saved statistics live in the model's arena). */
+void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train, int T);
+void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
+/* Explicit shapes, llm.c style: pointers and sizes only, no model; the
+ * driver (model.c) is the one reader of the activation table. */
+void sai_nn__relu_forward(float *y, const float *x, long len, int T);
+void sai_nn__relu_backward(float *dx, const float *y, const float *dy, long len, bool fresh, int T);
+void sai_nn__add_forward(float *y, const float *a, const float *b, long len, bool relu, int T);
+void sai_nn__add_backward(float *da, float *db, const float *y, const float *dy, long len, bool relu,
+                          bool fa, bool fb, int T);
+void sai_nn__pool_forward(float *y, const float *x, int NC, int H, int W, int k, int s, bool max,
+                          int T);
+void sai_nn__pool_backward(float *dx, const float *x, const float *dy, int NC, int H, int W, int k,
+                           int s, bool max, int T);
+void sai_nn__gap_forward(float *y, const float *x, int NC, int HW, int T);
+void sai_nn__gap_backward(float *dx, const float *dy, int NC, int HW, bool fresh, int T);
+void sai_nn__linear_forward(float *y, const float *x, const float *W, const float *b, int N, int in,
+                            int out, int T);
+void sai_nn__linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
+                             const float *W, int N, int in, int out, int T);
 
 /* Short row copies (16-64 floats) as inline loops: GCC otherwise turns the
  * loops into memcpy/memset calls whose overhead dominates at that size
@@ -117,19 +134,19 @@ bool   sai_nn__wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n);
 int    sai_nn__wino_chunk(const sai_nn_model_t *m, const nn_op *op);
 size_t sai_nn__wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train);
 size_t sai_nn__wino_u_floats(const sai_nn_model_t *m, const nn_op *op);
-void   sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n);
+void   sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
 void   sai_nn__wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
                         bool *used);
 
 /* Backward: op is the first to touch act's gradient in this pass (it is the
- * act's last reader), so the buffer holds stale data. Kernels listed in
- * sai_nn__bwd_stores (model.c) then store instead of accumulating and the driver
- * skips zeroing the buffer; for other kernels the driver zeroes it first. */
+ * act's last reader), so the buffer holds stale data. Kernels whose op
+ * table entry (model.c) says bwd_stores then store instead of accumulating
+ * and the driver skips zeroing the buffer; for other kernels the driver
+ * zeroes it first. */
 static inline bool nn_dx_fresh(const sai_nn_model_t *m, const nn_op *op, int act)
 {
     return m->acts[act].last == (int)(op - m->ops);
 }
-bool sai_nn__bwd_stores(const nn_op *op);
 
 /* Images per GEMM for a conv with P = Ho*Wo output pixels (conv.c). */
 static inline int nn_conv_group(int P)

@@ -28,6 +28,7 @@ static void sgd_task(void *vc, long b, long e, int tid)
 
 void sai_nn_sgd_step(sai_nn_model_t *m, const sai_nn_sgd_t *opt, float lr)
 {
+    int T = sai_nn__pass_threads(m);
     for (int t = 0; t < m->ntensors; t++) {
         nn_tensor *ts = &m->tensors[t];
         if (!ts->trainable || ts->grad == NULL)
@@ -36,7 +37,7 @@ void sai_nn_sgd_step(sai_nn_model_t *m, const sai_nn_sgd_t *opt, float lr)
                      opt->nesterov};
         long len = (long)ts->numel;
         if (len > 65536)
-            sai_nn__parallel(len, 0, sgd_task, &c);
+            sai_nn__parallel(len, T, sgd_task, &c);
         else
             sgd_task(&c, 0, len, 0);
     }

@@ -1,5 +1,10 @@
 /*
- * threads.c — the engine's worker pool: sai_nn__parallel(n, fn, ctx) splits
+ * threads.c — the engine's thread setting and its worker pool.
+ *
+ * The setting (sai_nn_set_threads) is the only global: the drivers
+ * (sai_nn_forward, sai_nn_backward, sai_nn_sgd_step) read it once per call,
+ * cap it by the model's scratch (model->scratch_threads) and pass the count
+ * down; no kernel reads it. sai_nn__parallel(n, threads, fn, ctx) splits
  * [0, n) into one contiguous chunk per thread (the caller takes chunk 0)
  * and returns when all are done.
  *
@@ -16,8 +21,49 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <cblas.h>
 
 #include "nn/nn_internal.h"
+
+_Static_assert(SAI_NN_MAX_THREADS == SAI_NN_THREADS_MAX, "one limit for the setting and the pool");
+
+/* ---- the setting ----------------------------------------------------------- */
+
+static int g_threads = 0;   /* 0: not set yet (resolved on first read) */
+
+int sai_nn_threads_resolve(int threads)
+{
+    if (threads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (c > SAI_NN_THREADS_MAX ? SAI_NN_THREADS_MAX : (int)c) : 1;
+    }
+    return threads > SAI_NN_THREADS_MAX ? SAI_NN_THREADS_MAX : threads;
+}
+
+void sai_nn_set_threads(int threads)
+{
+    g_threads = sai_nn_threads_resolve(threads);
+    /* The engine parallelises around the GEMMs: BLAS stays single-threaded so
+     * engine threads x BLAS threads never exceeds the cores. */
+    openblas_set_num_threads(1);
+}
+
+int sai_nn_get_threads(void)
+{
+    if (g_threads == 0)
+        sai_nn_set_threads(0);
+    return g_threads;
+}
+
+int sai_nn__pass_threads(const sai_nn_model_t *m)
+{
+    int t = sai_nn_get_threads();
+    return t < m->scratch_threads ? t : m->scratch_threads;
+}
+
+/* ---- the pool -------------------------------------------------------------- */
 
 #define SPIN 20000
 
@@ -106,22 +152,22 @@ static int ensure_workers(int threads)
     return P.nworkers + 1;
 }
 
-int sai_nn__grain(size_t work)
+int sai_nn__grain(int threads, size_t work)
 {
     /* ~64 KiB of floats per thread at least: below that a hand-off costs
      * more than it saves (batch-1 inference: 0.5 ms single-threaded against
      * >10 ms when the second core is busy with another job). */
     size_t t = work / 16384;
-    return t < 1 ? 1 : t > SAI_NN_MAX_THREADS ? SAI_NN_MAX_THREADS : (int)t;
+    if (t < 1)
+        t = 1;
+    return (size_t)threads < t ? threads : (int)t;
 }
 
-void sai_nn__parallel(long n, int max_threads, nn_task_fn fn, void *ctx)
+void sai_nn__parallel(long n, int threads, nn_task_fn fn, void *ctx)
 {
     if (n <= 0)
         return;
-    int T = sai_nn_get_threads();
-    if (max_threads > 0 && T > max_threads)
-        T = max_threads;
+    int T = threads < SAI_NN_MAX_THREADS ? threads : SAI_NN_MAX_THREADS;
     if (T > n)
         T = (int)n;
     if (T <= 1 || in_task) {

@@ -130,6 +130,7 @@ typedef struct {
     int n;
     float *dw[SAI_NN_MAX_THREADS];
     bool used[SAI_NN_MAX_THREADS];
+    int T;                           /* the pass's threads (driver) */
 } wino_ctx;
 
 /* ---- the 1-D transforms ------------------------------------------------
@@ -256,8 +257,7 @@ static void wtrans_task(void *vc, long k0, long k1, int tid)
 
 static void weight_transform(wino_ctx *cx)
 {
-    int T = sai_nn__grain((size_t)cx->K * cx->C * WX);
-    sai_nn__parallel(cx->K, T < cx->m->scratch_threads ? T : cx->m->scratch_threads, wtrans_task, cx);
+    sai_nn__parallel(cx->K, sai_nn__grain(cx->T, (size_t)cx->K * cx->C * WX), wtrans_task, cx);
 }
 
 /* dw[k][c] += G^T dU[k][c] G; tap is the thread's tap scratch */
@@ -571,21 +571,21 @@ static void setup(wino_ctx *cx, sai_nn_model_t *m, const nn_op *op, int n)
     cx->nt = sai_nn__wino_chunk(m, op);
 }
 
-void sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n)
+void sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 {
     wino_ctx cx = {0};
     setup(&cx, m, op, n);
+    cx.T = T;
     weight_transform(&cx);
     /* as many chunks as fit the buffers, rounded up to a multiple of the
      * threads so they all get the same number of tiles */
     long total = (long)n * cx.P;
-    long T = sai_nn_get_threads() < m->scratch_threads ? sai_nn_get_threads() : m->scratch_threads;
     long chunks = (total + cx.nt - 1) / cx.nt;
     chunks = (chunks + T - 1) / T * T;
     if (chunks > total)
         chunks = total;
     cx.nt = (int)((total + chunks - 1) / chunks);
-    sai_nn__parallel((total + cx.nt - 1) / cx.nt, m->scratch_threads, fwd_task, &cx);
+    sai_nn__parallel((total + cx.nt - 1) / cx.nt, T, fwd_task, &cx);
 }
 
 /* Backward over whole images [i0, i1): the input-gradient tiles of one image
@@ -657,6 +657,7 @@ void sai_nn__wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *con
 {
     wino_ctx cx = {0};
     setup(&cx, m, op, n);
+    cx.T = T;
     for (int t = 0; t < T; t++)
         cx.dw[t] = dw[t];
     if (m->acts[op->in].need_grad)

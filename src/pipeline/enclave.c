@@ -255,7 +255,7 @@ static int send_output(enclave *e, sai_proto_out id, const uint8_t *data, size_t
     } while (rc == 0 && off < len);
     if (rc == 0)
         rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, pkt,
-                           sai_proto_output_end_encode(pkt, id, sha256, 0), NULL, 0, err);
+                           sai_pipeline__proto_output_end_encode(pkt, id, sha256, 0), NULL, 0, err);
     free(pkt);
     return rc;
 }
@@ -273,7 +273,7 @@ static void progress_line(void *ctx, const char *line)
 static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error *err)
 {
     sai_proto_hello h;
-    int rc = sai_proto_hello_decode(&h, d, n, err);
+    int rc = sai_pipeline__proto_hello_decode(&h, d, n, err);
     if (rc)
         return rc;
     if ((rc = sai_pipeline_spec_from_canonical(&e->spec, h.spec, h.spec_len, err)))
@@ -319,7 +319,7 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
         goto out;
     e->kbs_channel = sai_kbs_channel_name(sai_kbs_client_channel(e->kbs));
 out:
-    sai_proto_hello_clear(&h);
+    sai_pipeline__proto_hello_clear(&h);
     return rc;
 }
 
@@ -366,7 +366,7 @@ static int run(enclave *e, sai_error *err)
     if ((rc = sai_sandbox_harden(&st, err)))
         return rc;
     char ready[160];
-    int ready_len = sai_proto_ready_encode(&st, ready, sizeof ready);
+    int ready_len = sai_pipeline__proto_ready_encode(&st, ready, sizeof ready);
     if (ready_len < 0)
         return sai_error_set(err, SAI_ELIMIT, "READY does not fit");
     if ((rc = sai_chan_send(&e->chan, SAI_MSG_READY, ready, (size_t)ready_len, NULL, 0, err)))
@@ -376,7 +376,7 @@ static int run(enclave *e, sai_error *err)
     if ((rc = sai_chan_recv(&e->chan, SAI_MSG_SHARD_FDS, &d, &n, SAI_CHAN_MAX_PAYLOAD, fds, SAI_CHAN_MAX_FDS,
                             &nfds, err)))
         return rc;
-    rc = sai_proto_shards_decode(&e->shards, d, n, nfds, err);
+    rc = sai_pipeline__proto_shards_decode(&e->shards, d, n, nfds, err);
     free(d);
     d = NULL;
     if (rc)
@@ -490,7 +490,7 @@ static int run(enclave *e, sai_error *err)
     t = sai_now();
     uint8_t stmt_sha[32];
     uint8_t mend[SAI_PROTO_OUTPUT_END_MAX];
-    size_t mend_len = sai_proto_output_end_encode(mend, SAI_PROTO_OUT_MODEL, model_sha, sealed_len);
+    size_t mend_len = sai_pipeline__proto_output_end_encode(mend, SAI_PROTO_OUT_MODEL, model_sha, sealed_len);
     if ((rc = sai_hash(SAI_SHA256, stmt_sha, stmt, stmt_len, err)) ||
         (rc = sai_chan_send(&e->chan, SAI_MSG_OUTPUT_END, mend, mend_len, NULL, 0, err)) ||
         (rc = send_output(e, SAI_PROTO_OUT_PROVENANCE, (const uint8_t *)stmt, stmt_len, stmt_sha, err)))
@@ -558,7 +558,7 @@ int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err)
     free(e.files);
     if (e.mf_ok)
         sai_manifest_clear(&e.mf);
-    sai_proto_shards_clear(&e.shards);
+    sai_pipeline__proto_shards_clear(&e.shards);
     free(e.kbs_url);
     sai_kbs_client_free(e.kbs);
     sai_tee_close(e.tee_dev);

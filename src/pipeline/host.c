@@ -488,10 +488,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
                           .kbs_ca = p.ca, .kbs_ca_len = p.ca_len, .threads = o->threads};
     size_t hello_len = 0;
     sai_sandbox_status ready;
-    if ((rc = sai_proto_hello_encode(&hl, &hello, &hello_len, err)) ||
+    if ((rc = sai_pipeline__proto_hello_encode(&hl, &hello, &hello_len, err)) ||
         (rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, hello_len, NULL, 0, err)) ||
         (rc = sai_chan_recv(&hc, SAI_MSG_READY, &d, &n, 4096, NULL, 0, NULL, err)) ||
-        (rc = sai_proto_ready_decode(&ready, d, n, err))) {
+        (rc = sai_pipeline__proto_ready_decode(&ready, d, n, err))) {
         if (rc == SAI_ESTATE)   /* the enclave's own sentence */
             sai_error_prefix(err, "enclave");
         goto out;
@@ -510,7 +510,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         rc = sai_error_set(err, SAI_ELIMIT, "too many shards (%zu)", sh.n);
         goto out;
     }
-    if ((rc = sai_proto_shards_encode(&ps, &stxt, &stxt_len, err)) || (rc = model_out_open(&mo, p.spec, err))) {
+    if ((rc = sai_pipeline__proto_shards_encode(&ps, &stxt, &stxt_len, err)) || (rc = model_out_open(&mo, p.spec, err))) {
         free(stxt);
         goto out;
     }
@@ -544,7 +544,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
             }
         } else if (got == SAI_MSG_OUTPUT || got == SAI_MSG_OUTPUT_END) {
             sai_proto_output po;
-            if ((rc = sai_proto_output_decode(&po, got == SAI_MSG_OUTPUT_END, d, n, err)))
+            if ((rc = sai_pipeline__proto_output_decode(&po, got == SAI_MSG_OUTPUT_END, d, n, err)))
                 goto out;
             outbuf *ob = po.id == SAI_PROTO_OUT_MODEL ? &model : &prov;
             if (ob->ended) {
@@ -573,7 +573,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
                 ob->ended = true;
             }
         } else if (got == SAI_MSG_DONE) {
-            if ((rc = sai_proto_done_decode(&done, d, n, err)))
+            if ((rc = sai_pipeline__proto_done_decode(&done, d, n, err)))
                 goto out;
             break;
         }

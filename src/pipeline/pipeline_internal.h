@@ -20,16 +20,16 @@ typedef struct sai_proto_hello {
     char  *kbs_url;       /* where the KBS is (reachability only: trust comes from the spec) */
     char  *kbs_ca;        /* kbs.ca's PEM, or NULL; must hash to the measured kbs.ca_sha256 */
     size_t kbs_ca_len;
-    int    threads;       /* engine threads, 0 = all, at most 256 */
+    int    threads;       /* engine threads, 0 = all, at most SAI_NN_THREADS_MAX */
 } sai_proto_hello;
 
-int  sai_proto_hello_encode(const sai_proto_hello *h, char **out, size_t *len, sai_error *err) SAI_MUST_CHECK;
-int  sai_proto_hello_decode(sai_proto_hello *h, const uint8_t *d, size_t n, sai_error *err) SAI_MUST_CHECK;
-void sai_proto_hello_clear(sai_proto_hello *h);
+int  sai_pipeline__proto_hello_encode(const sai_proto_hello *h, char **out, size_t *len, sai_error *err) SAI_MUST_CHECK;
+int  sai_pipeline__proto_hello_decode(sai_proto_hello *h, const uint8_t *d, size_t n, sai_error *err) SAI_MUST_CHECK;
+void sai_pipeline__proto_hello_clear(sai_proto_hello *h);
 
 /* READY carries the sandbox status; returns the length written, -1 if cap is too small. */
-int  sai_proto_ready_encode(const sai_sandbox_status *st, char *out, size_t cap);
-int  sai_proto_ready_decode(sai_sandbox_status *st, const uint8_t *d, size_t n, sai_error *err) SAI_MUST_CHECK;
+int  sai_pipeline__proto_ready_encode(const sai_sandbox_status *st, char *out, size_t cap);
+int  sai_pipeline__proto_ready_decode(sai_sandbox_status *st, const uint8_t *d, size_t n, sai_error *err) SAI_MUST_CHECK;
 
 typedef struct sai_proto_shards {
     uint8_t *manifest;    /* the manifest's bytes (MACed: believed only after the MAC) */
@@ -39,11 +39,11 @@ typedef struct sai_proto_shards {
     size_t   n;
 } sai_proto_shards;
 
-int  sai_proto_shards_encode(const sai_proto_shards *s, char **out, size_t *len, sai_error *err) SAI_MUST_CHECK;
+int  sai_pipeline__proto_shards_encode(const sai_proto_shards *s, char **out, size_t *len, sai_error *err) SAI_MUST_CHECK;
 /* nfds: descriptors that came with it (n shards, then the model's file). */
-int  sai_proto_shards_decode(sai_proto_shards *s, const uint8_t *d, size_t n, size_t nfds,
+int  sai_pipeline__proto_shards_decode(sai_proto_shards *s, const uint8_t *d, size_t n, size_t nfds,
                              sai_error *err) SAI_MUST_CHECK;
-void sai_proto_shards_clear(sai_proto_shards *s);
+void sai_pipeline__proto_shards_clear(sai_proto_shards *s);
 
 typedef enum sai_proto_out { SAI_PROTO_OUT_MODEL = 1, SAI_PROTO_OUT_PROVENANCE = 2 } sai_proto_out;
 #define SAI_PROTO_OUTPUT_END_MAX 41
@@ -57,12 +57,12 @@ typedef struct sai_proto_output {
     uint64_t       sealed_len;   /* OUTPUT_END of the model: the file's length */
 } sai_proto_output;
 
-size_t sai_proto_output_end_encode(uint8_t out[SAI_PROTO_OUTPUT_END_MAX], sai_proto_out id,
+size_t sai_pipeline__proto_output_end_encode(uint8_t out[SAI_PROTO_OUTPUT_END_MAX], sai_proto_out id,
                                    const uint8_t sha256[32], uint64_t sealed_len);
-int  sai_proto_output_decode(sai_proto_output *o, bool end, const uint8_t *d, size_t n,
+int  sai_pipeline__proto_output_decode(sai_proto_output *o, bool end, const uint8_t *d, size_t n,
                              sai_error *err) SAI_MUST_CHECK;
 /* DONE: a strict JSON object (*out owned by the caller). */
-int  sai_proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error *err) SAI_MUST_CHECK;
+int  sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error *err) SAI_MUST_CHECK;
 
 /* ---- stages (stages.c): shared by the enclave and the plain baseline ---- */
 #include "secureai/nn.h"

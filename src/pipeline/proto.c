@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "secureai/nn.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
 
@@ -66,7 +67,7 @@ static char *dup_or_null(const char *s, size_t *len)
 
 /* ---- HELLO ------------------------------------------------------------------ */
 
-int sai_proto_hello_encode(const sai_proto_hello *h, char **out, size_t *len, sai_error *err)
+int sai_pipeline__proto_hello_encode(const sai_proto_hello *h, char **out, size_t *len, sai_error *err)
 {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && cJSON_AddStringToObject(o, "spec", h->spec) && cJSON_AddStringToObject(o, "kbs_url", h->kbs_url) &&
@@ -85,7 +86,7 @@ int sai_proto_hello_encode(const sai_proto_hello *h, char **out, size_t *len, sa
     return 0;
 }
 
-int sai_proto_hello_decode(sai_proto_hello *h, const uint8_t *d, size_t n, sai_error *err)
+int sai_pipeline__proto_hello_decode(sai_proto_hello *h, const uint8_t *d, size_t n, sai_error *err)
 {
     static const char *const names[] = {"spec", "kbs_url", "kbs_ca", "threads"};
     memset(h, 0, sizeof *h);
@@ -98,7 +99,7 @@ int sai_proto_hello_decode(sai_proto_hello *h, const uint8_t *d, size_t n, sai_e
     const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "kbs_ca");
     const cJSON *thr = cJSON_GetObjectItemCaseSensitive(o, "threads");
     if (spec == NULL || url == NULL || (ca != NULL && bounded_string(o, "kbs_ca", SAI_PIPELINE_CA_MAX) == NULL) ||
-        !cJSON_IsNumber(thr) || thr->valuedouble < 0 || thr->valuedouble > 256 ||
+        !cJSON_IsNumber(thr) || thr->valuedouble < 0 || thr->valuedouble > SAI_NN_THREADS_MAX ||
         thr->valuedouble != (double)(int)thr->valuedouble) {
         rc = sai_error_set(err, SAI_EFORMAT, "HELLO is malformed");
         goto out;
@@ -110,11 +111,11 @@ int sai_proto_hello_decode(sai_proto_hello *h, const uint8_t *d, size_t n, sai_e
 out:
     cJSON_Delete(o);
     if (rc)
-        sai_proto_hello_clear(h);
+        sai_pipeline__proto_hello_clear(h);
     return rc;
 }
 
-void sai_proto_hello_clear(sai_proto_hello *h)
+void sai_pipeline__proto_hello_clear(sai_proto_hello *h)
 {
     free(h->spec);
     free(h->kbs_url);
@@ -124,7 +125,7 @@ void sai_proto_hello_clear(sai_proto_hello *h)
 
 /* ---- READY ------------------------------------------------------------------ */
 
-int sai_proto_ready_encode(const sai_sandbox_status *st, char *out, size_t cap)
+int sai_pipeline__proto_ready_encode(const sai_sandbox_status *st, char *out, size_t cap)
 {
     int k = snprintf(out, cap, "{\"dumpable\":%s,\"core\":%s,\"no_new_privs\":%s,\"seccomp\":%s}",
                      st->dumpable_off ? "false" : "true", st->core_off ? "false" : "true",
@@ -132,7 +133,7 @@ int sai_proto_ready_encode(const sai_sandbox_status *st, char *out, size_t cap)
     return k > 0 && (size_t)k < cap ? k : -1;
 }
 
-int sai_proto_ready_decode(sai_sandbox_status *st, const uint8_t *d, size_t n, sai_error *err)
+int sai_pipeline__proto_ready_decode(sai_sandbox_status *st, const uint8_t *d, size_t n, sai_error *err)
 {
     static const char *const names[] = {"dumpable", "core", "no_new_privs", "seccomp"};
     memset(st, 0, sizeof *st);
@@ -152,7 +153,7 @@ int sai_proto_ready_decode(sai_sandbox_status *st, const uint8_t *d, size_t n, s
 
 /* ---- SHARD_FDS ------------------------------------------------------------- */
 
-int sai_proto_shards_encode(const sai_proto_shards *s, char **out, size_t *len, sai_error *err)
+int sai_pipeline__proto_shards_encode(const sai_proto_shards *s, char **out, size_t *len, sai_error *err)
 {
     char *m64 = NULL, mac[65];
     int rc = sai_b64url_encode(&m64, s->manifest, s->manifest_len, err);
@@ -178,7 +179,7 @@ int sai_proto_shards_encode(const sai_proto_shards *s, char **out, size_t *len, 
     return 0;
 }
 
-int sai_proto_shards_decode(sai_proto_shards *s, const uint8_t *d, size_t n, size_t nfds, sai_error *err)
+int sai_pipeline__proto_shards_decode(sai_proto_shards *s, const uint8_t *d, size_t n, size_t nfds, sai_error *err)
 {
     static const char *const names[] = {"manifest", "mac", "names"};
     memset(s, 0, sizeof *s);
@@ -217,11 +218,11 @@ int sai_proto_shards_decode(sai_proto_shards *s, const uint8_t *d, size_t n, siz
 out:
     cJSON_Delete(o);
     if (rc)
-        sai_proto_shards_clear(s);
+        sai_pipeline__proto_shards_clear(s);
     return rc;
 }
 
-void sai_proto_shards_clear(sai_proto_shards *s)
+void sai_pipeline__proto_shards_clear(sai_proto_shards *s)
 {
     for (size_t i = 0; s->names != NULL && i < s->n; i++)
         free(s->names[i]);
@@ -232,7 +233,7 @@ void sai_proto_shards_clear(sai_proto_shards *s)
 
 /* ---- OUTPUT / OUTPUT_END -------------------------------------------------- */
 
-size_t sai_proto_output_end_encode(uint8_t out[SAI_PROTO_OUTPUT_END_MAX], sai_proto_out id,
+size_t sai_pipeline__proto_output_end_encode(uint8_t out[SAI_PROTO_OUTPUT_END_MAX], sai_proto_out id,
                                    const uint8_t sha256[32], uint64_t sealed_len)
 {
     out[0] = (uint8_t)id;
@@ -244,7 +245,7 @@ size_t sai_proto_output_end_encode(uint8_t out[SAI_PROTO_OUTPUT_END_MAX], sai_pr
     return 41;
 }
 
-int sai_proto_output_decode(sai_proto_output *o, bool end, const uint8_t *d, size_t n, sai_error *err)
+int sai_pipeline__proto_output_decode(sai_proto_output *o, bool end, const uint8_t *d, size_t n, sai_error *err)
 {
     memset(o, 0, sizeof *o);
     if (n < 1 || (d[0] != SAI_PROTO_OUT_MODEL && d[0] != SAI_PROTO_OUT_PROVENANCE))
@@ -270,7 +271,7 @@ int sai_proto_output_decode(sai_proto_output *o, bool end, const uint8_t *d, siz
 
 /* ---- DONE ------------------------------------------------------------------ */
 
-int sai_proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error *err)
+int sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error *err)
 {
     static const char *const names[] = {"metrics", "throughput", "timing", "dataset_identity", "sandbox",
                                         "attestation"};

@@ -24,7 +24,7 @@ const char *sai_pipeline_stage_name(unsigned bit)
 }
 
 /* Identifiers that end up in URLs and file names. */
-bool sai_spec_ident_ok(const char *s)
+bool sai_pipeline__spec_ident_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
@@ -36,12 +36,12 @@ bool sai_spec_ident_ok(const char *s)
 }
 
 /* The sealed model's file name, next to the run's other outputs: a plain
- * name (sai_spec_ident_ok: no slash, not . or ..), none of theirs, and not a dot
+ * name (sai_pipeline__spec_ident_ok: no slash, not . or ..), none of theirs, and not a dot
  * file (the host's temporary files are .<name>.XXXXXX). */
-bool sai_spec_model_name_ok(const char *n)
+bool sai_pipeline__spec_model_name_ok(const char *n)
 {
     static const char *const taken[] = {"run.json", "provenance.json", "report.html"};
-    if (!sai_spec_ident_ok(n) || n[0] == '.')
+    if (!sai_pipeline__spec_ident_ok(n) || n[0] == '.')
         return false;
     for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
         if (strcmp(n, taken[i]) == 0)

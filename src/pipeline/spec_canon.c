@@ -170,7 +170,7 @@ static int jres(cJSON *o, const char *key, sai_kbs_resource *r, sai_error *err)
     if ((rc = jstr(v, "repo", &r->repo, true, err)) || (rc = jstr(v, "type", &r->type, true, err)) ||
         (rc = jstr(v, "tag", &r->tag, true, err)))
         return rc;
-    if (!sai_spec_ident_ok(r->repo) || !sai_spec_ident_ok(r->type) || !sai_spec_ident_ok(r->tag))
+    if (!sai_pipeline__spec_ident_ok(r->repo) || !sai_pipeline__spec_ident_ok(r->type) || !sai_pipeline__spec_ident_ok(r->tag))
         return sai_error_set(err, SAI_EFORMAT, "canonical spec: '%s' has a bad name", key);
     return 0;
 }
@@ -264,7 +264,7 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, 
             if (cJSON_IsString(it) && strcmp(it->valuestring, sai_spec_stage_names[i]) == 0)
                 s->stages |= 1u << i;
     }
-    if (!sai_spec_ident_ok(s->name) || !sai_spec_model_name_ok(s->outputs.model_name) || s->hyper.batch == 0 ||
+    if (!sai_pipeline__spec_ident_ok(s->name) || !sai_pipeline__spec_model_name_ok(s->outputs.model_name) || s->hyper.batch == 0 ||
         s->model.classes < 2) {
         rc = sai_error_set(err, SAI_EFORMAT, "canonical spec has an invalid value");
         goto out;

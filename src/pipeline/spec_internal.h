@@ -16,8 +16,8 @@ extern const char *const sai_spec_stage_names[SAI_SPEC_NSTAGES];
 
 /* Identifiers that end up in URLs and file names: [A-Za-z0-9._-]{1,64},
  * not "." or "..". */
-bool sai_spec_ident_ok(const char *s);
+bool sai_pipeline__spec_ident_ok(const char *s);
 /* The sealed model's file name (outputs.model_name). */
-bool sai_spec_model_name_ok(const char *n);
+bool sai_pipeline__spec_model_name_ok(const char *n);
 
 #endif

@@ -72,7 +72,7 @@ static int get_string(parser *p, const yaml_node_t *n, const char *field, char *
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)v[i] < 0x20)
             return fail(p, n, field, "contains a control character");
-    if (ident && !sai_spec_ident_ok(v))
+    if (ident && !sai_pipeline__spec_ident_ok(v))
         return fail(p, n, field, "'%s' is not a name ([A-Za-z0-9._-], 1-64 characters)", v);
     char *c = strdup(v);
     if (c == NULL)
@@ -364,7 +364,7 @@ static int out_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
         return get_string(p, vn, f, &s->outputs.dir, 4096, false);
     if (strcmp(key, "model") == 0) {
         int rc = get_string(p, vn, f, &s->outputs.model_name, 64, true);
-        if (rc == 0 && !sai_spec_model_name_ok(s->outputs.model_name))
+        if (rc == 0 && !sai_pipeline__spec_model_name_ok(s->outputs.model_name))
             return fail(p, vn, f, "'%s' is taken by another output of the run (run.json, provenance.json, "
                         "report.html) or starts with a dot: the model would be lost", s->outputs.model_name);
         return rc;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extender_int.h"
+#include "sched/extender_internal.h"
 
 #define EXT_MAX_BODY (64u << 20)
 

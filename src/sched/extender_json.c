@@ -45,7 +45,7 @@
 #include <string.h>
 
 #include "secureai/sched.h"
-#include "extender_int.h"
+#include "sched/extender_internal.h"
 
 #define LBL_SGX "feature.node.kubernetes.io/cpu-security.sgx.enabled"
 #define LBL_SNP "feature.node.kubernetes.io/cpu-security.sev.snp.enabled"
@@ -92,7 +92,7 @@ static int64_t qty(const cJSON *o, const char *k, sai_k8s_unit u, bool up)
 {
     int64_t v = 0;
     const char *t = o ? str_at(o, k) : NULL;
-    return t && sai_k8s_quantity_parse(t, u, up, &v) == 0 ? v : 0;
+    return t && sai_sched__quantity_parse(t, u, up, &v) == 0 ? v : 0;
 }
 
 /* Parse one v1.Node. Returns false when it has no usable name. */
@@ -130,7 +130,7 @@ static bool parse_node(const cJSON *n, sai_ext_node_t *out)
         const char *res = out->tee == SAI_SCHED_TEE_SNP ? RES_ESIDS : RES_TDX_KEYS;
         int64_t slots = 0;
         const char *t = alloc ? str_at(alloc, res) : NULL;
-        if (t == NULL || sai_k8s_quantity_parse(t, SAI_K8S_MILLI, false, &slots) != 0)
+        if (t == NULL || sai_sched__quantity_parse(t, SAI_K8S_MILLI, false, &slots) != 0)
             out->cvm_slots = CVM_DEFAULT;
         else
             out->cvm_slots = slots / 1000 > INT32_MAX ? INT32_MAX : (int32_t)(slots / 1000);
@@ -147,8 +147,8 @@ static const char *add_cpu_mem(const cJSON *req, const cJSON *lim, int64_t *cpu,
     if (!cpu_s && lim) cpu_s = str_at(lim, "cpu");     /* requests default to limits */
     if (!mem_s && lim) mem_s = str_at(lim, "memory");
     int64_t c = 0, m = 0;
-    if ((cpu_s && sai_k8s_quantity_parse(cpu_s, SAI_K8S_MILLI, true, &c) != 0) ||
-        (mem_s && sai_k8s_quantity_parse(mem_s, SAI_K8S_MIB, true, &m) != 0))
+    if ((cpu_s && sai_sched__quantity_parse(cpu_s, SAI_K8S_MILLI, true, &c) != 0) ||
+        (mem_s && sai_sched__quantity_parse(mem_s, SAI_K8S_MIB, true, &m) != 0))
         return "a resource quantity is malformed";
     *cpu += c;
     *mem += m;
@@ -182,7 +182,7 @@ static const char *parse_pod(const cJSON *pod, sai_sched_job_t *j, bool *not_con
         const char *epc_s = lim ? str_at(lim, RES_EPC) : NULL;
         if (!epc_s && req) epc_s = str_at(req, RES_EPC);
         int64_t epc = 0;
-        if (epc_s && sai_k8s_quantity_parse(epc_s, SAI_K8S_MIB, true, &epc) != 0)
+        if (epc_s && sai_sched__quantity_parse(epc_s, SAI_K8S_MIB, true, &epc) != 0)
             return "the sgx.intel.com/epc request is malformed";
         j->epc_mib += epc;
         if (j->epc_mib > SAI_K8S_QTY_MAX) j->epc_mib = SAI_K8S_QTY_MAX;

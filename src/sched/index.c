@@ -2,13 +2,13 @@
  * index.c — per-pool segment trees that make a placement decision cost
  * O(log nodes) instead of a scan of all nodes (10,000 nodes x 1,000,000
  * jobs must simulate in a minute; see bench/sched_scale.c). A linear scan
- * (sai_pool_index_scan) stays next to it as the reference the tests compare
+ * (sai_sched__pool_index_scan) stays next to it as the reference the tests compare
  * against.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched_int.h"
+#include "sched/sched_internal.h"
 
 static int64_t node_key(const sai_pool_index_t *x, const sai_sched_node_t *n)
 {
@@ -41,7 +41,7 @@ static void set_leaf(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_
     }
 }
 
-int sai_pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t base,
+int sai_sched__pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t base,
                         uint32_t n, const sai_sched_pool_t *p, sai_sched_pick pick)
 {
     memset(x, 0, sizeof *x);
@@ -55,7 +55,7 @@ int sai_pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint
     x->epc = malloc(m * sizeof(int64_t)); x->kmin = malloc(m * sizeof(int64_t));
     x->kmax = malloc(m * sizeof(int64_t)); x->cvm = malloc(m * sizeof(int32_t));
     if (!x->cpu || !x->mem || !x->epc || !x->kmin || !x->kmax || !x->cvm) {
-        sai_pool_index_free(x);
+        sai_sched__pool_index_free(x);
         return SAI_ENOMEM;
     }
     for (uint32_t k = 0; k < x->size; k++)
@@ -65,13 +65,13 @@ int sai_pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint
     return 0;
 }
 
-void sai_pool_index_free(sai_pool_index_t *x)
+void sai_sched__pool_index_free(sai_pool_index_t *x)
 {
     free(x->cpu); free(x->mem); free(x->epc); free(x->kmin); free(x->kmax); free(x->cvm);
     memset(x, 0, sizeof *x);
 }
 
-void sai_pool_index_update(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t node)
+void sai_sched__pool_index_update(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t node)
 {
     uint32_t k = node - x->base;
     set_leaf(x, nodes, k);
@@ -119,7 +119,7 @@ static void bnb(const sai_pool_index_t *x, uint32_t i, const sai_sched_demand_t 
     bnb(x, b, d, minimise, best_key, best);
 }
 
-int64_t sai_pool_index_query(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
+int64_t sai_sched__pool_index_query(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
                              const sai_sched_demand_t *d)
 {
     (void)nodes;
@@ -133,7 +133,7 @@ int64_t sai_pool_index_query(const sai_pool_index_t *x, const sai_sched_node_t *
     return k < 0 ? -1 : (int64_t)x->base + k;
 }
 
-int64_t sai_pool_index_scan(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
+int64_t sai_sched__pool_index_scan(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
                             const sai_sched_demand_t *d)
 {
     int64_t best = -1, best_key = 0;

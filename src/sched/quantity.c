@@ -19,12 +19,12 @@
  */
 #include <string.h>
 
-#include "extender_int.h"
+#include "sched/extender_internal.h"
 
 typedef unsigned __int128 u128;
 #define U128_LIMIT (((u128)1) << 120)
 
-int sai_k8s_quantity_parse(const char *s, sai_k8s_unit unit, bool round_up, int64_t *out)
+int sai_sched__quantity_parse(const char *s, sai_k8s_unit unit, bool round_up, int64_t *out)
 {
     *out = 0;
     if (s == NULL)

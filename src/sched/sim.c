@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched_int.h"
+#include "sched/sched_internal.h"
 #include "secureai/util.h"
 
 enum { EV_ARRIVAL = 0, EV_FINISH = 1 };
@@ -132,8 +132,8 @@ static int64_t choose(sim_t *s, uint32_t j, sai_sched_demand_t *out)
             continue;
         sai_sched_demand_t d;
         sai_sched_demand_on(s->c, s->pol, p, job, NULL, &d);
-        int64_t k = s->o->linear_scan ? sai_pool_index_scan(&s->idx[p], s->nodes, &d)
-                                      : sai_pool_index_query(&s->idx[p], s->nodes, &d);
+        int64_t k = s->o->linear_scan ? sai_sched__pool_index_scan(&s->idx[p], s->nodes, &d)
+                                      : sai_sched__pool_index_query(&s->idx[p], s->nodes, &d);
         if (k < 0)
             continue;
         double key = sai_sched_node_key(s->c, s->pol, &s->nodes[k], job, &d);
@@ -153,7 +153,7 @@ static int start(sim_t *s, uint32_t j, uint32_t k, const sai_sched_demand_t *d)
     uint32_t p = n->pool;
     n->cpu_free -= d->cpu; n->mem_free -= d->mem; n->epc_free -= d->epc; n->cvm_free -= d->cvm;
     n->running++;
-    sai_pool_index_update(&s->idx[p], s->nodes, k);
+    sai_sched__pool_index_update(&s->idx[p], s->nodes, k);
     check_node(s, k);
     s->run[j].node = k;
     s->run[j].d = *d;
@@ -189,7 +189,7 @@ static void finish(sim_t *s, uint32_t j)
     n->cvm_free += r->d.cvm;
     n->running--;
     s->pool_cpu_used[n->pool] -= r->d.cpu;
-    sai_pool_index_update(&s->idx[n->pool], s->nodes, r->node);
+    sai_sched__pool_index_update(&s->idx[n->pool], s->nodes, r->node);
     check_node(s, r->node);
     s->running--;
     s->m->completed++;
@@ -308,7 +308,7 @@ int sai_sched_simulate(const sai_sched_cluster_t *c, const sai_sched_workload_t 
             n->epc_free = pl->tee == SAI_SCHED_TEE_SGX ? pl->epc_mib : 0;
             n->cvm_free = pl->cvm_slots;
         }
-        if (sai_pool_index_init(&s.idx[p], s.nodes, s.pool_base[p], pl->count, pl, s.pol->pick) != 0) {
+        if (sai_sched__pool_index_init(&s.idx[p], s.nodes, s.pool_base[p], pl->count, pl, s.pol->pick) != 0) {
             rc = sai_error_set(err, SAI_ENOMEM, "out of memory for the node index");
             goto out;
         }
@@ -411,7 +411,7 @@ int sai_sched_simulate(const sai_sched_cluster_t *c, const sai_sched_workload_t 
 out:
     if (s.idx != NULL)
         for (size_t p = 0; p < np; p++)
-            sai_pool_index_free(&s.idx[p]);
+            sai_sched__pool_index_free(&s.idx[p]);
     sai_sched_heap_free(&s.ev);
     free(s.nodes); free(s.pool_base); free(s.idx); free(s.run); free(s.wait); free(s.slow);
     free(s.queue); free(s.pool_cpu_used); free(s.pool_cpu_s); free(s.pool_mem_s);

@@ -7,7 +7,7 @@
  * STREAM nonces as writer.c; the whole output is one allocation.
  * tests/seal/test_seal_buffer.c reads the result back with sai_seal_open_mem.
  */
-#include "seal_internal.h"
+#include "seal/seal_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

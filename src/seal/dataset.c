@@ -14,7 +14,7 @@
  * Both directions build the output under "<out>.tmp.XXXXXX" and rename it
  * into place (RENAME_NOREPLACE) only when complete.
  */
-#include "seal_internal.h"
+#include "seal/seal_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
  * The parser trusts none of it; the header is authenticated because every
  * chunk's tag covers it as associated data.
  */
-#include "seal_internal.h"
+#include "seal/seal_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,7 +14,7 @@
  * The parser runs on untrusted bytes (inspect without a key, and the
  * fuzzer); sai_dataset_open checks the MAC before calling it.
  */
-#include "seal_internal.h"
+#include "seal/seal_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -20,7 +20,7 @@
  * Callers: the CLI (unseal), the dataset reader (dataset.c), the pipeline's
  * shard streaming and the training data loaders.
  */
-#include "seal_internal.h"
+#include "seal/seal_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

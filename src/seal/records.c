@@ -10,7 +10,7 @@
  * announces a format by name or magic but does not add up is an error, so
  * a damaged shard is caught when it is sealed, not during training.
  */
-#include "seal_internal.h"
+#include "seal/seal_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

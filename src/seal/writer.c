@@ -19,7 +19,7 @@
  * into a file its host opened, in two chunks of memory instead of a sealed
  * copy of the whole checkpoint); there the caller fsyncs and publishes.
  */
-#include "seal_internal.h"
+#include "seal/seal_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -71,4 +71,21 @@ for bad in "--augment bogus" "--augment crop99" "--warmup 100%" "--label-smoothi
   grep -q "^secureai: train" "$d/err" || fail "train $bad message: $(cat "$d/err")"
 done
 if "$cli" gen-data cifar10 --n 3 --out "$d/x" 2>/dev/null; then fail "gen-data n"; fi
+
+# --threads: one parser and one limit (0..SAI_NN_THREADS_MAX = 64) for every command
+"$cli" predict --checkpoint "$d/r8.ckpt" --input "$d/raw.bin" --threads 1 | grep -q '^image' \
+  || fail "predict --threads 1"
+"$cli" eval --checkpoint "$d/r8.ckpt" --data "$d/c10" --threads 0 --json | grep -q '"accuracy"' \
+  || fail "eval --threads 0"
+for t in 65 -1 2K x ""; do
+  for cmd in "train --data $d/c10 --out $d/x" "eval --checkpoint $d/r8.ckpt --data $d/c10" \
+             "predict --checkpoint $d/r8.ckpt --input $d/raw.bin" "run --dry-run" \
+             "kbs serve --insecure-http --dry-run"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$cli" $cmd --threads "$t" >/dev/null 2> "$d/err" || rc=$?
+    [ "$rc" -eq 2 ] || fail "$cmd --threads '$t': exit $rc"
+    grep -q -- "--threads takes 0..64" "$d/err" || fail "$cmd --threads '$t': $(cat "$d/err")"
+  done
+done
 echo "nn cli ok"

@@ -26,14 +26,14 @@ static void test_hello_roundtrip_and_refusals(void **state)
                          .threads = 3}, g;
     char *txt = NULL;
     size_t len = 0;
-    assert_int_equal(sai_proto_hello_encode(&h, &txt, &len, &err), 0);
-    assert_int_equal(sai_proto_hello_decode(&g, (const uint8_t *)txt, len, &err), 0);
+    assert_int_equal(sai_pipeline__proto_hello_encode(&h, &txt, &len, &err), 0);
+    assert_int_equal(sai_pipeline__proto_hello_decode(&g, (const uint8_t *)txt, len, &err), 0);
     assert_string_equal(g.spec, h.spec);
     assert_int_equal(g.spec_len, strlen(h.spec));
     assert_string_equal(g.kbs_url, h.kbs_url);
     assert_string_equal(g.kbs_ca, "PEM");
     assert_int_equal(g.threads, 3);
-    sai_proto_hello_clear(&g);
+    sai_pipeline__proto_hello_clear(&g);
     free(txt);
     static const char *const bad[] = {
         "{\"spec\":\"s\",\"kbs_url\":\"u\",\"threads\":1,\"kbs_pin\":\"00\"}",          /* unknown member */
@@ -41,12 +41,13 @@ static void test_hello_roundtrip_and_refusals(void **state)
         "{\"spec\":1,\"kbs_url\":\"u\",\"threads\":1}",                                  /* type */
         "{\"spec\":\"s\",\"kbs_url\":\"u\",\"threads\":1.5}",                            /* not an integer */
         "{\"spec\":\"s\",\"kbs_url\":\"u\",\"threads\":257}",                            /* cap */
+        "{\"spec\":\"s\",\"kbs_url\":\"u\",\"threads\":65}",                             /* SAI_NN_THREADS_MAX */
         "{\"spec\":\"s\",\"threads\":1}",                                                /* missing */
         "[1]", "", "{",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err.msg[0] = '\0';
-        assert_int_not_equal(DEC(sai_proto_hello_decode, bad[i], &g), 0);
+        assert_int_not_equal(DEC(sai_pipeline__proto_hello_decode, bad[i], &g), 0);
         assert_true(err.msg[0] != '\0');
         assert_null(g.spec);
     }
@@ -58,13 +59,13 @@ static void test_ready(void **state)
     sai_error err = {0};
     sai_sandbox_status st = {.dumpable_off = true, .core_off = true, .no_new_privs = true, .seccomp = true}, got;
     char buf[160];
-    int k = sai_proto_ready_encode(&st, buf, sizeof buf);
+    int k = sai_pipeline__proto_ready_encode(&st, buf, sizeof buf);
     assert_true(k > 0);
-    assert_int_equal(sai_proto_ready_decode(&got, (const uint8_t *)buf, (size_t)k, &err), 0);
+    assert_int_equal(sai_pipeline__proto_ready_decode(&got, (const uint8_t *)buf, (size_t)k, &err), 0);
     assert_true(got.dumpable_off && got.core_off && got.no_new_privs && got.seccomp);
-    assert_int_not_equal(DEC(sai_proto_ready_decode, "{\"dumpable\":false,\"core\":false,\"no_new_privs\":true}",
+    assert_int_not_equal(DEC(sai_pipeline__proto_ready_decode, "{\"dumpable\":false,\"core\":false,\"no_new_privs\":true}",
                              &got), 0);
-    assert_int_not_equal(DEC(sai_proto_ready_decode, "{\"dumpable\":0,\"core\":false,\"no_new_privs\":true,"
+    assert_int_not_equal(DEC(sai_pipeline__proto_ready_decode, "{\"dumpable\":0,\"core\":false,\"no_new_privs\":true,"
                              "\"seccomp\":true}", &got), 0);
 }
 
@@ -78,25 +79,25 @@ static void test_shards(void **state)
     memset(s.mac, 0xab, 32);
     char *txt = NULL;
     size_t len = 0;
-    assert_int_equal(sai_proto_shards_encode(&s, &txt, &len, &err), 0);
+    assert_int_equal(sai_pipeline__proto_shards_encode(&s, &txt, &len, &err), 0);
     /* two shards and the model's descriptor */
-    assert_int_equal(sai_proto_shards_decode(&g, (const uint8_t *)txt, len, 3, &err), 0);
+    assert_int_equal(sai_pipeline__proto_shards_decode(&g, (const uint8_t *)txt, len, 3, &err), 0);
     assert_int_equal(g.n, 2);
     assert_memory_equal(g.manifest, man, sizeof man - 1);
     assert_memory_equal(g.mac, s.mac, 32);
     assert_string_equal(g.names[1], "t10k.gz");
-    sai_proto_shards_clear(&g);
+    sai_pipeline__proto_shards_clear(&g);
     /* descriptors that do not match the names, no model descriptor */
-    assert_int_not_equal(sai_proto_shards_decode(&g, (const uint8_t *)txt, len, 2, &err), 0);
-    assert_int_not_equal(sai_proto_shards_decode(&g, (const uint8_t *)txt, len, 0, &err), 0);
+    assert_int_not_equal(sai_pipeline__proto_shards_decode(&g, (const uint8_t *)txt, len, 2, &err), 0);
+    assert_int_not_equal(sai_pipeline__proto_shards_decode(&g, (const uint8_t *)txt, len, 0, &err), 0);
     free(txt);
     char bad[300];
     snprintf(bad, sizeof bad, "{\"manifest\":\"eA\",\"mac\":\"%064d\",\"names\":[\"../x\"]}", 0);
-    assert_int_not_equal(sai_proto_shards_decode(&g, (const uint8_t *)bad, strlen(bad), 2, &err), 0);
+    assert_int_not_equal(sai_pipeline__proto_shards_decode(&g, (const uint8_t *)bad, strlen(bad), 2, &err), 0);
     snprintf(bad, sizeof bad, "{\"manifest\":\"eA\",\"mac\":\"zz%062d\",\"names\":[\"x\"]}", 0);
-    assert_int_not_equal(sai_proto_shards_decode(&g, (const uint8_t *)bad, strlen(bad), 2, &err), 0);
+    assert_int_not_equal(sai_pipeline__proto_shards_decode(&g, (const uint8_t *)bad, strlen(bad), 2, &err), 0);
     snprintf(bad, sizeof bad, "{\"manifest\":\"eA\",\"mac\":\"%064d\",\"names\":[\"x\"],\"model_fd\":true}", 0);
-    assert_int_not_equal(sai_proto_shards_decode(&g, (const uint8_t *)bad, strlen(bad), 2, &err), 0);
+    assert_int_not_equal(sai_pipeline__proto_shards_decode(&g, (const uint8_t *)bad, strlen(bad), 2, &err), 0);
 }
 
 static void test_outputs(void **state)
@@ -106,21 +107,21 @@ static void test_outputs(void **state)
     uint8_t sha[32], buf[SAI_PROTO_OUTPUT_END_MAX];
     memset(sha, 7, sizeof sha);
     sai_proto_output o;
-    size_t k = sai_proto_output_end_encode(buf, SAI_PROTO_OUT_MODEL, sha, 123456789012ull);
-    assert_int_equal(sai_proto_output_decode(&o, true, buf, k, &err), 0);
+    size_t k = sai_pipeline__proto_output_end_encode(buf, SAI_PROTO_OUT_MODEL, sha, 123456789012ull);
+    assert_int_equal(sai_pipeline__proto_output_decode(&o, true, buf, k, &err), 0);
     assert_int_equal(o.id, SAI_PROTO_OUT_MODEL);
     assert_memory_equal(o.sha256, sha, 32);
     assert_true(o.sealed_len == 123456789012ull);
-    k = sai_proto_output_end_encode(buf, SAI_PROTO_OUT_PROVENANCE, sha, 0);
+    k = sai_pipeline__proto_output_end_encode(buf, SAI_PROTO_OUT_PROVENANCE, sha, 0);
     assert_int_equal(k, 33);
-    assert_int_equal(sai_proto_output_decode(&o, true, buf, k, &err), 0);
-    assert_int_not_equal(sai_proto_output_decode(&o, true, buf, k - 1, &err), 0);     /* short */
+    assert_int_equal(sai_pipeline__proto_output_decode(&o, true, buf, k, &err), 0);
+    assert_int_not_equal(sai_pipeline__proto_output_decode(&o, true, buf, k - 1, &err), 0);     /* short */
     buf[0] = 3;
-    assert_int_not_equal(sai_proto_output_decode(&o, true, buf, k, &err), 0);         /* no such output */
+    assert_int_not_equal(sai_pipeline__proto_output_decode(&o, true, buf, k, &err), 0);         /* no such output */
     const uint8_t model_bytes[] = {SAI_PROTO_OUT_MODEL, 1, 2, 3};
-    assert_int_not_equal(sai_proto_output_decode(&o, false, model_bytes, sizeof model_bytes, &err), 0);
+    assert_int_not_equal(sai_pipeline__proto_output_decode(&o, false, model_bytes, sizeof model_bytes, &err), 0);
     const uint8_t prov[] = {SAI_PROTO_OUT_PROVENANCE, 'a', 'b'};
-    assert_int_equal(sai_proto_output_decode(&o, false, prov, sizeof prov, &err), 0);
+    assert_int_equal(sai_pipeline__proto_output_decode(&o, false, prov, sizeof prov, &err), 0);
     assert_int_equal(o.len, 2);
 }
 
@@ -132,17 +133,17 @@ static void test_done(void **state)
     snprintf(ok, sizeof ok, "{\"metrics\":{},\"throughput\":{},\"timing\":{},\"dataset_identity\":\"%064d\","
              "\"sandbox\":{},\"attestation\":{}}", 0);
     cJSON *o = NULL;
-    assert_int_equal(DEC(sai_proto_done_decode, ok, &o), 0);
+    assert_int_equal(DEC(sai_pipeline__proto_done_decode, ok, &o), 0);
     cJSON_Delete(o);
     snprintf(bad, sizeof bad, "{\"metrics\":{},\"throughput\":{},\"timing\":{},\"dataset_identity\":\"%063d\","
              "\"sandbox\":{},\"attestation\":{}}", 0);
-    assert_int_not_equal(DEC(sai_proto_done_decode, bad, &o), 0);
+    assert_int_not_equal(DEC(sai_pipeline__proto_done_decode, bad, &o), 0);
     snprintf(bad, sizeof bad, "{\"metrics\":{},\"metrics\":{},\"throughput\":{},\"timing\":{},"
              "\"dataset_identity\":\"%064d\",\"sandbox\":{},\"attestation\":{}}", 0);
-    assert_int_not_equal(DEC(sai_proto_done_decode, bad, &o), 0);
+    assert_int_not_equal(DEC(sai_pipeline__proto_done_decode, bad, &o), 0);
     snprintf(bad, sizeof bad, "{\"metrics\":[],\"throughput\":{},\"timing\":{},\"dataset_identity\":\"%064d\","
              "\"sandbox\":{},\"attestation\":{}}", 0);
-    assert_int_not_equal(DEC(sai_proto_done_decode, bad, &o), 0);
+    assert_int_not_equal(DEC(sai_pipeline__proto_done_decode, bad, &o), 0);
 }
 
 int main(void)

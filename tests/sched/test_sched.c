@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "secureai/sched.h"
-#include "sched/sched_int.h"
-#include "sched/extender_int.h"
+#include "sched/sched_internal.h"
+#include "sched/extender_internal.h"
 
 static const char mixed_yaml[] =
     "pools:\n"
@@ -122,7 +122,7 @@ static void test_index_matches_scan(void **state)
         for (int i = 0; i < 37; i++)
             nodes[i] = (sai_sched_node_t){ 0, 16000, 65536, 128, 8, 0 };
         sai_pool_index_t x;
-        assert_int_equal(sai_pool_index_init(&x, nodes, 0, 37, &p, (sai_sched_pick)pick), 0);
+        assert_int_equal(sai_sched__pool_index_init(&x, nodes, 0, 37, &p, (sai_sched_pick)pick), 0);
         for (int step = 0; step < 3000; step++) {
             r = r * 6364136223846793005ull + 1442695040888963407ull;
             uint32_t k = (uint32_t)((r >> 33) % 37);
@@ -130,10 +130,10 @@ static void test_index_matches_scan(void **state)
             nodes[k].mem_free = (int64_t)((r >> 19) % 65537);
             nodes[k].epc_free = (int64_t)((r >> 29) % 129);
             nodes[k].cvm_free = (int32_t)((r >> 41) % 9);
-            sai_pool_index_update(&x, nodes, k);
+            sai_sched__pool_index_update(&x, nodes, k);
             sai_sched_demand_t d = { (int64_t)((r >> 3) % 12000), (int64_t)((r >> 23) % 40000),
                                      (int64_t)((r >> 37) % 100), (int32_t)((r >> 50) % 2), true };
-            int64_t a = sai_pool_index_query(&x, nodes, &d), b = sai_pool_index_scan(&x, nodes, &d);
+            int64_t a = sai_sched__pool_index_query(&x, nodes, &d), b = sai_sched__pool_index_scan(&x, nodes, &d);
             assert_int_equal(a < 0, b < 0);
             if (a >= 0) {
                 assert_true(sai_sched_fits(&nodes[a], &d));
@@ -150,7 +150,7 @@ static void test_index_matches_scan(void **state)
                 }
             }
         }
-        sai_pool_index_free(&x);
+        sai_sched__pool_index_free(&x);
     }
 }
 
@@ -366,7 +366,7 @@ static void test_alibaba_trace_slice(void **state)
 static int64_t q(const char *s, sai_k8s_unit u, bool up)
 {
     int64_t v = -7;
-    return sai_k8s_quantity_parse(s, u, up, &v) == 0 ? v : -1;
+    return sai_sched__quantity_parse(s, u, up, &v) == 0 ? v : -1;
 }
 
 static void test_k8s_quantities(void **state)
@@ -407,7 +407,7 @@ static void test_k8s_quantities(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t v;
-        if (sai_k8s_quantity_parse(bad[i], SAI_K8S_MILLI, true, &v) == 0)
+        if (sai_sched__quantity_parse(bad[i], SAI_K8S_MILLI, true, &v) == 0)
             fail_msg("accepted '%s'", bad[i]);
     }
 }

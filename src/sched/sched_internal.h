@@ -1,8 +1,8 @@
 /*
- * sched_int.h — private to src/sched/: the per-pool node index.
+ * sched_internal.h — private to src/sched/: the per-pool node index.
  */
-#ifndef SAI_SCHED_INT_H
-#define SAI_SCHED_INT_H
+#ifndef SAI_SCHED_INTERNAL_H
+#define SAI_SCHED_INTERNAL_H
 
 #include "secureai/sched.h"
 
@@ -20,15 +20,15 @@ typedef struct sai_pool_index {
     sai_sched_pick pick;
 } sai_pool_index_t;
 
-int  sai_pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t base,
+int  sai_sched__pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t base,
                          uint32_t n, const sai_sched_pool_t *p, sai_sched_pick pick);
-void sai_pool_index_free(sai_pool_index_t *x);
-void sai_pool_index_update(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t node);
+void sai_sched__pool_index_free(sai_pool_index_t *x);
+void sai_sched__pool_index_update(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t node);
 /* Global node number of the chosen node, or -1. */
-int64_t sai_pool_index_query(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
+int64_t sai_sched__pool_index_query(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
                              const sai_sched_demand_t *d);
 /* Reference path: the same choice by a linear scan (tests compare them). */
-int64_t sai_pool_index_scan(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
+int64_t sai_sched__pool_index_scan(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
                             const sai_sched_demand_t *d);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * extender_int.h — private state of the extender (extender.c, extender_json.c).
+ * extender_internal.h — private state of the extender (extender.c, extender_json.c).
  */
 #ifndef SAI_EXTENDER_INT_H
 #define SAI_EXTENDER_INT_H
@@ -35,6 +35,6 @@ typedef enum sai_k8s_unit { SAI_K8S_MILLI = 0, SAI_K8S_MIB } sai_k8s_unit;
 #define SAI_K8S_QTY_MAX_CHARS 128
 /* 0 and *out in units (rounded up or down), or -1 when s is not a
  * non-negative quantity. */
-int sai_k8s_quantity_parse(const char *s, sai_k8s_unit unit, bool round_up, int64_t *out);
+int sai_sched__quantity_parse(const char *s, sai_k8s_unit unit, bool round_up, int64_t *out);
 
 #endif
