@@ -72,6 +72,11 @@ typedef struct sai_tee_opts {
     /* sev-snp / tdx: configfs-tsm entry name (NULL = "secureai-<pid>-<n>",
      * created and removed per request; tests name a pre-made entry). */
     const char *tsm_entry;
+    /* sev-snp: the privilege level (VMPL) reports and sealing keys are
+     * requested at. 0 = the lowest the guest may ask for (configfs-tsm's
+     * privlevel_floor: the VMPL the guest runs at, e.g. under an SVSM);
+     * 1..3 = exactly that level (below the floor is refused). */
+    int         privlevel;
 } sai_tee_opts;
 
 /* An open TEE. The backend table behind it is private (src/tee/tee_int.h,

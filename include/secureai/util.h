@@ -30,6 +30,15 @@ int sai_b64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len
 int sai_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
                   sai_error *err) SAI_MUST_CHECK;
 
+/* Read a file to end of file, at most max bytes (more: SAI_ELIMIT). For
+ * pseudo-files (configfs, sysfs, procfs, Gramine's /dev/attestation) whose
+ * st_size is not their length: configfs text attributes stat as 4096 and
+ * return a few bytes, binary attributes and Gramine's files stat as 0 and
+ * produce their content on read. st_size is a hint for the first buffer at
+ * most. *buf malloc'ed with one extra NUL byte after the data. */
+int sai_read_pseudo_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+                         sai_error *err) SAI_MUST_CHECK;
+
 /* write(2) / read(2) until all len bytes moved, retrying EINTR. 0, or -1
  * with errno set (read: a short read at end of file sets errno = EIO).
  * For all-or-nothing transfers only; a loop that wants partial reads

@@ -16,7 +16,8 @@
 static const char usage[] =
     "usage: secureai attest --tee sim|sev-snp|tdx|sgx --report-data HEX --out EVIDENCE.json\n"
     "                       [--platform-dir DIR] [--spec FILE] [--launch-policy FILE]\n"
-    "                       [--collateral C.json] [--root DIR] [--tsm-entry NAME]\n"
+    "                       [--collateral C.json] [--require-certs] [--privlevel N]\n"
+    "                       [--root DIR] [--tsm-entry NAME]\n"
     "\n"
     "Collect TEE evidence whose report data is HEX (up to 64 bytes, zero-padded)\n"
     "and write it as a JSON evidence envelope ('-' = stdout).\n"
@@ -30,6 +31,11 @@ static const char usage[] =
     "  --collateral C.json  tdx/sgx: embed this DCAP collateral (dcap-qvl JSON:\n"
     "                       TCB info, QE identity, CRLs) so the envelope verifies\n"
     "                       with a TCB status offline\n"
+    "  --require-certs      sev-snp: fail when the platform returns no VCEK/VLEK\n"
+    "                       certificate table (default: a warning; the evidence\n"
+    "                       then verifies only with --vcek/--chain)\n"
+    "  --privlevel N        sev-snp: request the report at VMPL N (default: the\n"
+    "                       guest's floor, configfs-tsm privlevel_floor)\n"
     "  --root DIR           prefix for /sys and /dev paths (testing)\n"
     "  --tsm-entry NAME     use this configfs-tsm report entry (testing)\n"
     "\n"
@@ -76,6 +82,27 @@ static int add_collateral(char **json, size_t *len, const char *path, sai_error 
     return rc;
 }
 
+/* SEV-SNP evidence without the VCEK/VLEK certificate table verifies only
+ * when the verifier is given the certificates (--vcek/--chain): say so on
+ * stderr, or refuse with --require-certs. */
+static int check_certs(const char *json, size_t len, bool require, sai_error *err)
+{
+    sai_evidence ev;
+    int rc = sai_evidence_parse(&ev, json, len, err);
+    if (rc != 0)
+        return rc;
+    bool none = ev.certs == NULL;
+    sai_evidence_clear(&ev);
+    if (!none)
+        return 0;
+    if (require)
+        return sai_error_set(err, SAI_ENOTFOUND,
+                             "the platform returned no VCEK/VLEK certificate table (configfs-tsm auxblob / SNP_GET_EXT_REPORT) and --require-certs is set");
+    fprintf(stderr, "secureai: warning: the evidence carries no VCEK/VLEK certificate: the host supplied no certificate table; "
+                    "verify it with 'secureai verify-evidence EVIDENCE.json --vcek VCEK.der --chain ASK_ARK.pem'\n");
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -88,6 +115,8 @@ static int run(int argc, char **argv)
         { "root", required_argument, NULL, 'R' },
         { "collateral", required_argument, NULL, 'C' },
         { "tsm-entry", required_argument, NULL, 'E' },
+        { "require-certs", no_argument, NULL, 'Q' },
+        { "privlevel", required_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -95,9 +124,10 @@ static int run(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.psp_fd = -1;
     const char *tee = NULL, *rdhex = NULL, *out = NULL, *collateral = NULL;
+    bool require_certs = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "t:r:o:p:s:l:R:C:E:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:r:o:p:s:l:R:C:E:QV:h", opts, NULL)) != -1) {
         switch (c) {
         case 't': tee = optarg; break;
         case 'r': rdhex = optarg; break;
@@ -108,6 +138,12 @@ static int run(int argc, char **argv)
         case 'R': o.root = optarg; break;
         case 'C': collateral = optarg; break;
         case 'E': o.tsm_entry = optarg; break;
+        case 'Q': require_certs = true; break;
+        case 'V':
+            if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '3')
+                return sai_cli_usage_error("attest: --privlevel must be 0..3");
+            o.privlevel = optarg[0] - '0';
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default:  return sai_cli_usage_error("attest: bad option");
         }
@@ -121,6 +157,8 @@ static int run(int argc, char **argv)
         return sai_cli_usage_error("attest: unknown TEE '%s' (sim, sev-snp, tdx, sgx)", tee);
     if (collateral != NULL && kind != SAI_TEE_TDX && kind != SAI_TEE_SGX)
         return sai_cli_usage_error("attest: --collateral is for --tee tdx or sgx");
+    if ((require_certs || o.privlevel != 0) && kind != SAI_TEE_SEV_SNP)
+        return sai_cli_usage_error("attest: --require-certs and --privlevel are for --tee sev-snp");
     sai_error err;
     sai_error_clear(&err);
     uint8_t rd[64] = {0};
@@ -139,6 +177,10 @@ static int run(int argc, char **argv)
     if (collateral != NULL && (rc = add_collateral(&json, &len, collateral, &err)) != 0) {
         free(json);
         return sai_cli_fail(&err, "attest: --collateral");
+    }
+    if (kind == SAI_TEE_SEV_SNP && (rc = check_certs(json, len, require_certs, &err)) != 0) {
+        free(json);
+        return sai_cli_fail(&err, "attest");
     }
     if (strcmp(out, "-") == 0) {
         fwrite(json, 1, len, stdout);

@@ -19,6 +19,7 @@
 
 static const char usage[] =
     "usage: secureai verify-evidence EVIDENCE.json [--collateral C.json] [options]\n"
+    "       secureai verify-evidence EVIDENCE.json --vcek V.der [--chain ASK_ARK.pem] [options]\n"
     "       secureai verify-evidence --tee sev-snp --report R.bin --vcek V.der [--chain ASK_ARK.pem] [options]\n"
     "       secureai verify-evidence --tee tdx|sgx --quote Q.dat [--collateral C.json] [options]\n"
     "       secureai verify-evidence --ratls CERT.pem [--collateral C.json] [options]\n"
@@ -32,6 +33,10 @@ static const char usage[] =
     "Exits 0 only when the verdict is affirming: an Intel TCB status other than\n"
     "UpToDate (SWHardeningNeeded, ..., Unknown) passes only if the policy lists\n"
     "it in tcb_statuses.\n"
+    "\n"
+    "An SEV-SNP envelope is checked with the certificates it carries; with\n"
+    "--vcek (and --chain) it is checked with those instead (for evidence\n"
+    "collected where the host supplied no certificate table).\n"
     "\n"
     "options:\n"
     "  --collateral C.json  TDX/SGX collateral (dcap-qvl JSON: tcb_info, qe_identity,\n"
@@ -67,6 +72,50 @@ static int read_collateral(const char *path, uint8_t **buf, size_t *len, sai_err
                              "collateral file %s is empty (%zu bytes%s): give the collateral JSON, or omit --collateral",
                              path, *len, *len ? ", all white space" : "");
     return 0;
+}
+
+/* An SEV-SNP (or sim) envelope checked with --vcek [--chain] in place of the
+ * certificates it carries, e.g. evidence from a host that supplied no
+ * certificate table. TDX/SGX envelopes have no VCEK: refused, never
+ * silently ignored. */
+static int verify_envelope_with_certs(const char *path, const char *vcek, const char *chain,
+                                      const sai_attest_policy *pol, const uint8_t *rdp, int64_t at,
+                                      sai_attest_result *res, sai_error *err)
+{
+    uint8_t *j = NULL, *v = NULL, *c = NULL;
+    size_t jl = 0, vl = 0, cl = 0;
+    sai_evidence ev;
+    memset(&ev, 0, sizeof ev);
+    int rc;
+    if (vcek == NULL) {
+        return sai_error_set(err, SAI_EINVAL,
+                             "--chain with an evidence file needs --vcek too (the signing certificate the chain belongs to)");
+    }
+    if ((rc = read_arg_file(path, SAI_EVIDENCE_MAX, &j, &jl, err)) != 0 ||
+        (rc = sai_evidence_parse(&ev, (const char *)j, jl, err)) != 0)
+        goto out;
+    if (ev.tee != SAI_TEE_SEV_SNP && ev.tee != SAI_TEE_SIM) {
+        rc = sai_error_set(err, SAI_EINVAL, "--vcek/--chain are for SEV-SNP evidence; %s is %s evidence",
+                           path, sai_tee_kind_name(ev.tee));
+        goto out;
+    }
+    if ((rc = read_arg_file(vcek, 65536, &v, &vl, err)) != 0 ||
+        (chain != NULL && (rc = read_arg_file(chain, 65536, &c, &cl, err)) != 0))
+        goto out;
+    const uint8_t (*roots)[32] = NULL;
+    size_t n_roots = 0;
+    sai_attest_policy_sim_roots(pol, &roots, &n_roots);
+    if (ev.certs != NULL)
+        fprintf(stderr, "secureai: note: checking with --vcek%s, not the certificates in %s\n",
+                chain ? "/--chain" : "", path);
+    rc = sai_attest_verify_snp(ev.report, ev.report_len, v, vl, c, cl, roots, n_roots, at, res, err);
+    res->evidence_time = ev.generated_at;
+    if (rc == 0)
+        rc = sai_attest_policy_appraise(pol, res, rdp, at, err);
+out:
+    sai_evidence_clear(&ev);
+    free(j); free(v); free(c);
+    return rc;
 }
 
 static int run(int argc, char **argv)
@@ -162,6 +211,8 @@ static int run(int argc, char **argv)
         rc = sai_error_set(&err, SAI_EINVAL, "--collateral is for TDX/SGX evidence");
     } else if (collateral != NULL && (rc = read_collateral(collateral, &b, &bl, &err)) != 0) {
         /* the message names the file */
+    } else if (evidence != NULL && (vcek != NULL || chain != NULL)) {
+        rc = verify_envelope_with_certs(evidence, vcek, chain, pol, rdp, at, &res, &err);
     } else if (evidence != NULL) {
         rc = read_arg_file(evidence, SAI_EVIDENCE_MAX, &a, &al, &err);
         if (rc == 0)

@@ -4,10 +4,18 @@
  * attestation_type must say "dcap". Sealing keys come from
  * /dev/attestation/keys/_sgx_mrenclave (bound to MRENCLAVE by the CPU),
  * stretched with HKDF over the caller's context. opts.root prefixes every
- * path so tests run against a fake tree.
+ * path so tests run against the emulator (tests/tee/emu/tee_emu.c).
+ *
+ * Gramine's pseudo-files all stat as 0 bytes and make their content when
+ * opened (libos attestation pseudo-fs): every read goes to end of file
+ * (sai_read_pseudo_file). user_report_data is one process-wide value that
+ * the quote file reads when it is opened, and Gramine takes no lock between
+ * the two: two threads collecting quotes at once could each get the other's
+ * report data. quote_lock makes write-then-open one step in this process.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +25,8 @@
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 #include "tee_int.h"
+
+static pthread_mutex_t quote_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct sgx_state {
     char dir[4096];
@@ -43,14 +53,22 @@ static int sgx_open(sai_tee *t, const sai_tee_opts *o, sai_error *err)
     uint8_t *type = NULL;
     size_t n = 0;
     snprintf(path, sizeof path, "%s/attestation_type", s->dir);
-    if (sai_read_file(path, 64, &type, &n, NULL) == 0) {
-        bool dcap = n >= 4 && memcmp(type, "dcap", 4) == 0;
-        free(type);
-        if (!dcap) {
-            free(s);
-            return sai_error_set(err, SAI_EUNSUPP, "Gramine attestation type is not \"dcap\"");
-        }
+    int rc = sai_read_pseudo_file(path, 64, &type, &n, err);
+    if (rc != 0) {
+        free(s);
+        return rc;
     }
+    while (n > 0 && (type[n - 1] == '\n' || type[n - 1] == '\0'))
+        type[--n] = '\0';
+    bool dcap = strcmp((const char *)type, "dcap") == 0;
+    if (!dcap) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "Gramine attestation type is \"%.32s\", not \"dcap\"",
+                           (const char *)type);
+        free(type);
+        free(s);
+        return rc;
+    }
+    free(type);
     t->priv = s;
     return 0;
 }
@@ -65,16 +83,28 @@ static int sgx_quote(sai_tee *t, const uint8_t rd[64], uint8_t **q, size_t *qlen
 {
     const sgx_state *s = t->priv;
     char path[4200];
+    int rc;
     snprintf(path, sizeof path, "%s/user_report_data", s->dir);
+    pthread_mutex_lock(&quote_lock);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sai_error_set(err, SAI_EIO, "open %s: %s", path, strerror(errno));
+    if (fd < 0) {
+        rc = sai_error_set(err, SAI_EIO, "open %s: %s", path, strerror(errno));
+        goto out;
+    }
     ssize_t w = write(fd, rd, 64);
-    close(fd);
-    if (w != 64)
-        return sai_error_set(err, SAI_EIO, "write %s failed", path);
+    int e = errno;
+    if (close(fd) != 0 && w == 64) {   /* Gramine saves it on close */
+        w = -1;
+        e = errno;
+    }
+    if (w != 64) {
+        rc = sai_error_set(err, SAI_EIO, "write %s: %s", path, w < 0 ? strerror(e) : "short write");
+        goto out;
+    }
     snprintf(path, sizeof path, "%s/quote", s->dir);
-    int rc = sai_read_file(path, 64 * 1024, q, qlen, err);
+    rc = sai_read_pseudo_file(path, 64 * 1024, q, qlen, err);
+out:
+    pthread_mutex_unlock(&quote_lock);
     if (rc != 0)
         return rc;
     if (*qlen < 48 + 384) {
@@ -119,7 +149,7 @@ static int sgx_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
     uint8_t *k = NULL;
     size_t n = 0;
     snprintf(path, sizeof path, "%s/keys/_sgx_mrenclave", s->dir);
-    int rc = sai_read_file(path, 64, &k, &n, err);
+    int rc = sai_read_pseudo_file(path, 64, &k, &n, err);
     if (rc != 0)
         return rc;
     static const char label[] = "secureai/sgx/seal/v1";

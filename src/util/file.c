@@ -59,6 +59,70 @@ int sai_read_file(const char *path, size_t max, uint8_t **buf, size_t *len, sai_
     return 0;
 }
 
+int sai_read_pseudo_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+                         sai_error *err)
+{
+    sai_buf b;
+    struct stat st;
+    int rc = 0;
+    *buf = NULL;
+    *len = 0;
+    sai_buf_init(&b, max);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sai_error_set(err, errno == ENOENT ? SAI_ENOTFOUND : SAI_EIO,
+                             "cannot open %s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        rc = sai_error_set(err, SAI_EIO, "%s is not a file", path);
+        goto out;
+    }
+    /* st_size only sizes the first read; the content ends where read() says */
+    size_t chunk = st.st_size > 0 && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : 4096;
+    for (;;) {
+        if (b.len == max) {
+            /* full: one more byte means the file is larger than allowed */
+            uint8_t probe;
+            ssize_t n = read(fd, &probe, 1);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n > 0)
+                rc = sai_error_set(err, SAI_ELIMIT, "%s is more than the %zu bytes allowed", path, max);
+            else if (n < 0)
+                rc = sai_error_set(err, SAI_EIO, "cannot read %s: %s", path, strerror(errno));
+            break;
+        }
+        size_t want = chunk < max - b.len ? chunk : max - b.len;
+        if (sai_buf_reserve(&b, want) != 0) {
+            rc = sai_error_set(err, SAI_ENOMEM, "out of memory reading %s", path);
+            break;
+        }
+        ssize_t n = read(fd, b.data + b.len, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = sai_error_set(err, SAI_EIO, "cannot read %s: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        sai_buf_commit(&b, (size_t)n);
+        chunk = 4096;
+    }
+out:
+    close(fd);
+    if (rc != 0) {
+        if (b.data != NULL)
+            explicit_bzero(b.data, b.len);   /* a key file read half-way */
+        sai_buf_free(&b);
+        return rc;
+    }
+    if (b.data == NULL && sai_buf_reserve(&b, 0) != 0)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory reading %s", path);
+    b.data[b.len] = '\0';
+    *buf = sai_buf_take(&b, len);
+    return 0;
+}
+
 int sai_fsync_parent(const char *path, sai_error *err)
 {
     char *copy = strdup(path);

@@ -4,8 +4,9 @@
 # verifying Intel vector of tests/data/vectors verifies at a time inside its
 # validity with the README's field values; the negative vectors are refused
 # for the stated reason; one passing and one failing case per policy rule on
-# real TDX/SGX results; attest --tee tdx|sgx envelopes (fake configfs-tsm /
-# Gramine trees serving real quotes) verify with and without --collateral;
+# real TDX/SGX results; attest --tee tdx|sgx envelopes (the configfs-tsm /
+# Gramine emulator, tests/tee/emu, serving real quotes) verify with and
+# without --collateral;
 # inspect-evidence prints the quote fields.
 set -u
 . "$(dirname "$0")/cli_common.sh"
@@ -187,17 +188,20 @@ expect 0 "expected report data (--report-data) matches" t8 --report-data "$T8_RD
 expect 1 "expected report data (--report-data) differs" t8 --report-data "$(printf 'ab%.0s' $(seq 64))"
 has "report_data named" "report_data" "$T/err"
 
-# ---- 6. envelopes: attest --tee tdx|sgx on fake device trees, then verify ------------
-TSM=$T/tdxroot/sys/kernel/config/tsm/report/q
-mkdir -p "$TSM"
-printf 'tdx_guest\n' > "$TSM/provider"; printf '1\n' > "$TSM/generation"; : > "$TSM/inblob"
-cp "$TDX/dcapqvl_tdx_quote.dat" "$TSM/outblob"
-expect 0 "attest --tee tdx (configfs-tsm) with --collateral" "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q \
+# ---- 6. envelopes: attest --tee tdx|sgx on the emulator, then verify ------------------
+# tests/tee/emu/tee_emu.c (LD_PRELOAD) gives configfs-tsm and Gramine's
+# /dev/attestation their real semantics (docs/hardware.md) and serves the
+# real quotes; ASan, when built in, must not insist on coming first.
+EMU=${SAI_TEE_EMU:?}
+emu() { env LD_PRELOAD="$EMU" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" SAI_EMU_QUIET=1 "$@"; }
+tdxemu() { emu SAI_EMU_ROOT="$T/tdxroot" SAI_EMU_TSM_PROVIDER=tdx_guest SAI_EMU_OUTBLOB="$TDX/dcapqvl_tdx_quote.dat" "$@"; }
+gremu() { emu SAI_EMU_ROOT="$T/gr" SAI_EMU_GRAMINE=dcap SAI_EMU_OUTBLOB="$SGX/dcapqvl_sgx_quote.dat" "$@"; }
+expect 0 "attest --tee tdx (configfs-tsm) with --collateral" tdxemu "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q \
     --report-data 00 --collateral "$TDX/dcapqvl_tdx_quote_collateral.json" --out "$T/tdx.json"
 expect 0 "tdx envelope + embedded collateral: affirming (default policy)" "$CLI" verify-evidence "$T/tdx.json" --at "$T8_AT" --json
 field "tdx envelope" tcb_status UpToDate
 field "tdx envelope" mrtd "$T8_MRTD"
-expect 0 "attest --tee tdx without collateral" "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q --report-data 00 --out "$T/tdx0.json"
+expect 0 "attest --tee tdx without collateral" tdxemu "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q --report-data 00 --out "$T/tdx0.json"
 expect 1 "tdx envelope without collateral refused by default (Unknown)" "$CLI" verify-evidence "$T/tdx0.json" --at "$T8_AT"
 expect 0 "tdx envelope + --collateral C.json: affirming" "$CLI" verify-evidence "$T/tdx0.json" --collateral "$TDX/dcapqvl_tdx_quote_collateral.json" --at "$T8_AT"
 expect 1 "--collateral replaces the envelope's (SGX collateral refused)" "$CLI" verify-evidence "$T/tdx.json" --collateral "$SGX/dcapqvl_sgx_quote_collateral.json" --at "$T8_AT"
@@ -212,7 +216,7 @@ PY
 expect 1 "an envelope with an empty collateral object refused (Unknown accepted)" "$CLI" verify-evidence "$T/tdx-emptycoll.json" \
     --at "$T8_AT" --policy "$(pol "$UNKNOWN_OK")"
 has "envelope empty collateral: collateral named" "refused: collateral:" "$T/err"
-expect 1 "attest --collateral refuses an empty file" "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q --report-data 00 \
+expect 1 "attest --collateral refuses an empty file" tdxemu "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q --report-data 00 \
     --collateral "$T/blank.json" --out "$T/x.json"
 has "attest empty collateral: the file is named" "$T/blank.json: the collateral is empty (5 bytes, all white space)" "$T/err"
 expect 0 "inspect tdx envelope" "$CLI" inspect-evidence "$T/tdx.json"
@@ -234,14 +238,12 @@ PY
 expect 1 "tampered quote in an envelope refused" "$CLI" verify-evidence "$T/tamper.json" --at "$T8_AT"
 has "tampered: quote_signature" "quote_signature" "$T/err"
 
-GR=$T/gr/dev/attestation
-mkdir -p "$GR"; printf dcap > "$GR/attestation_type"; : > "$GR/user_report_data"; cp "$SGX/dcapqvl_sgx_quote.dat" "$GR/quote"
-expect 0 "attest --tee sgx (Gramine) with --collateral" "$CLI" attest --tee sgx --root "$T/gr" --report-data 00 \
+expect 0 "attest --tee sgx (Gramine) with --collateral" gremu "$CLI" attest --tee sgx --root "$T/gr" --report-data 00 \
     --collateral "$SGX/dcapqvl_sgx_quote_collateral.json" --out "$T/sgx.json"
 expect 1 "sgx envelope refused by default (ConfigurationAndSWHardeningNeeded)" "$CLI" verify-evidence "$T/sgx.json" --at "$G1_AT"
 expect 0 "sgx envelope accepted when the status is listed" "$CLI" verify-evidence "$T/sgx.json" --at "$G1_AT" --policy "$(pol "$G1_OK")"
 has "human output names the status" "tcb_status: ConfigurationAndSWHardeningNeeded" "$T/out"
-expect 1 "attest --collateral refuses a non-collateral file" "$CLI" attest --tee sgx --root "$T/gr" --report-data 00 \
+expect 1 "attest --collateral refuses a non-collateral file" gremu "$CLI" attest --tee sgx --root "$T/gr" --report-data 00 \
     --collateral "$T/badcoll.json" --out "$T/x.json"
 
 # token carries the Intel claims
@@ -290,7 +292,7 @@ expect 1 "oversized envelope refused by inspect" "$CLI" inspect-evidence "$T/big
 once "inspect-evidence: size limit names the file once" "$T/big.json"
 expect 1 "oversized collateral refused" "$CLI" verify-evidence --tee tdx --quote "$TDX/dcapqvl_tdx_quote.dat" --collateral "$T/bigcoll.json"
 once "verify-evidence --collateral: size limit names the file once" "$T/bigcoll.json"
-expect 1 "oversized collateral refused by attest" "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q --report-data 00 \
+expect 1 "oversized collateral refused by attest" tdxemu "$CLI" attest --tee tdx --root "$T/tdxroot" --tsm-entry q --report-data 00 \
     --collateral "$T/bigcoll.json" --out "$T/x.json"
 once "attest --collateral: size limit names the file once" "$T/bigcoll.json"
 expect 0 "verify-evidence --help mentions --collateral" "$CLI" verify-evidence --help
