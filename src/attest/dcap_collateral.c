@@ -10,8 +10,8 @@
  * Everything here comes from untrusted JSON until sai_dcap__collateral_check has
  * verified the signatures; the appraisal only runs after that.
  */
-#include "attest_int.h"
-#include "dcap_internal.h"
+#include "attest/attest_internal.h"
+#include "attest/dcap_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>

@@ -13,7 +13,7 @@
  *   7. with collateral: its own signatures and validity, then the TCB status
  * Any failure stops with the check's name and the values (res.failed_*).
  */
-#include "dcap_internal.h"
+#include "attest/dcap_internal.h"
 #include "secureai/util.h"
 
 #include <stdarg.h>

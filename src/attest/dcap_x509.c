@@ -8,7 +8,7 @@
  * reader here walks the SGX extension (a certificate field, so untrusted
  * until the chain is verified, and bounded like everything else).
  */
-#include "dcap_internal.h"
+#include "attest/dcap_internal.h"
 #include "secureai/attest.h"
 
 #include <openssl/core_names.h>

@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "attest_int.h"
+#include "attest/attest_internal.h"
 #include "secureai/util.h"
 
 void sai_evidence_clear(sai_evidence *ev)
@@ -163,7 +163,7 @@ int sai_attest_verify_envelope(const char *json, size_t len, const char *collate
         at = (int64_t)time(NULL);
     res->verified_at = at;
     if ((rc = sai_evidence_parse(&ev, json, len, err)) != 0) {
-        sai_attest_refuse(res, NULL, rc, "format", NULL, "%s", err ? err->msg : "bad evidence");
+        sai_attest__refuse(res, NULL, rc, "format", NULL, "%s", err ? err->msg : "bad evidence");
         return rc;
     }
     if (policy == NULL) {
@@ -181,7 +181,7 @@ int sai_attest_verify_envelope(const char *json, size_t len, const char *collate
             n_roots = 1;
         }
         if (ev.certs == NULL) {
-            rc = sai_attest_refuse(res, err, SAI_EFORMAT, "chain",
+            rc = sai_attest__refuse(res, err, SAI_EFORMAT, "chain",
                                    "collect evidence with the certificate table (configfs auxblob / extended report), or use --vcek and --chain",
                                    "evidence carries no VCEK/VLEK certificate");
             goto out;
@@ -203,7 +203,7 @@ int sai_attest_verify_envelope(const char *json, size_t len, const char *collate
     rc = sai_attest_policy_appraise(policy, res, expected_report_data, at, err);
 out:
     if (rc != 0 && res->verdict == SAI_VERDICT_NONE)
-        sai_attest_refuse(res, NULL, rc, "verification", NULL, "%s", err ? err->msg : "");
+        sai_attest__refuse(res, NULL, rc, "verification", NULL, "%s", err ? err->msg : "");
     sai_attest_policy_free(defpol);
     sai_evidence_clear(&ev);
     return rc;

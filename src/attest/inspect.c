@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "attest_int.h"
+#include "attest/attest_internal.h"
 #include "secureai/dcap.h"
 #include "secureai/util.h"
 
@@ -50,16 +50,16 @@ static int snp_fields(cJSON *o, const uint8_t *rep, size_t len, sai_error *err)
     snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)r.platform_info);
     bad |= !cJSON_AddStringToObject(o, "platform_info", buf);
     bad |= !cJSON_AddStringToObject(o, "signing_key", r.vlek ? "VLEK" : "VCEK");
-    bad |= sai_json_add_hex(o, "family_id", r.family_id, 16);
-    bad |= sai_json_add_hex(o, "image_id", r.image_id, 16);
-    bad |= sai_json_add_hex(o, "report_data", r.report_data, 64);
-    bad |= sai_json_add_hex(o, "measurement", r.measurement, 48);
-    bad |= sai_json_add_hex(o, "host_data", r.host_data, 32);
-    bad |= sai_json_add_hex(o, "id_key_digest", r.id_key_digest, 48);
-    bad |= sai_json_add_hex(o, "author_key_digest", r.author_key_digest, 48);
-    bad |= sai_json_add_hex(o, "report_id", r.report_id, 32);
-    bad |= sai_json_add_hex(o, "report_id_ma", r.report_id_ma, 32);
-    bad |= sai_json_add_hex(o, "chip_id", r.chip_id, 64);
+    bad |= sai_attest__json_add_hex(o, "family_id", r.family_id, 16);
+    bad |= sai_attest__json_add_hex(o, "image_id", r.image_id, 16);
+    bad |= sai_attest__json_add_hex(o, "report_data", r.report_data, 64);
+    bad |= sai_attest__json_add_hex(o, "measurement", r.measurement, 48);
+    bad |= sai_attest__json_add_hex(o, "host_data", r.host_data, 32);
+    bad |= sai_attest__json_add_hex(o, "id_key_digest", r.id_key_digest, 48);
+    bad |= sai_attest__json_add_hex(o, "author_key_digest", r.author_key_digest, 48);
+    bad |= sai_attest__json_add_hex(o, "report_id", r.report_id, 32);
+    bad |= sai_attest__json_add_hex(o, "report_id_ma", r.report_id_ma, 32);
+    bad |= sai_attest__json_add_hex(o, "chip_id", r.chip_id, 64);
     bad |= !cJSON_AddStringToObject(o, "cpuid_product", sai_snp_product_name(p));
     bad |= !cJSON_AddNumberToObject(o, "cpuid_fam", r.cpuid_fam);
     bad |= !cJSON_AddNumberToObject(o, "cpuid_mod", r.cpuid_mod);
@@ -80,19 +80,19 @@ static int snp_fields(cJSON *o, const uint8_t *rep, size_t len, sai_error *err)
 static int sgx_body(cJSON *o, const sai_dcap_sgx_body *b)
 {
     int bad = 0;
-    bad |= sai_json_add_hex(o, "cpusvn", b->cpusvn, 16);
+    bad |= sai_attest__json_add_hex(o, "cpusvn", b->cpusvn, 16);
     bad |= !cJSON_AddNumberToObject(o, "miscselect", b->miscselect);
-    bad |= sai_json_add_hex(o, "isvextprodid", b->isvextprodid, 16);
-    bad |= sai_json_add_hex(o, "attributes", b->attributes, 16);
+    bad |= sai_attest__json_add_hex(o, "isvextprodid", b->isvextprodid, 16);
+    bad |= sai_attest__json_add_hex(o, "attributes", b->attributes, 16);
     bad |= !cJSON_AddBoolToObject(o, "debug", (b->attributes[0] & 0x02) != 0);
-    bad |= sai_json_add_hex(o, "mrenclave", b->mrenclave, 32);
-    bad |= sai_json_add_hex(o, "mrsigner", b->mrsigner, 32);
-    bad |= sai_json_add_hex(o, "configid", b->configid, 64);
+    bad |= sai_attest__json_add_hex(o, "mrenclave", b->mrenclave, 32);
+    bad |= sai_attest__json_add_hex(o, "mrsigner", b->mrsigner, 32);
+    bad |= sai_attest__json_add_hex(o, "configid", b->configid, 64);
     bad |= !cJSON_AddNumberToObject(o, "isv_prodid", b->isvprodid);
     bad |= !cJSON_AddNumberToObject(o, "isv_svn", b->isvsvn);
     bad |= !cJSON_AddNumberToObject(o, "configsvn", b->configsvn);
-    bad |= sai_json_add_hex(o, "isvfamilyid", b->isvfamilyid, 16);
-    bad |= sai_json_add_hex(o, "report_data", b->report_data, 64);
+    bad |= sai_attest__json_add_hex(o, "isvfamilyid", b->isvfamilyid, 16);
+    bad |= sai_attest__json_add_hex(o, "report_data", b->report_data, 64);
     return bad;
 }
 
@@ -112,28 +112,28 @@ static int quote_fields(cJSON *o, const uint8_t *buf, size_t len, sai_error *err
         bad |= !cJSON_AddNumberToObject(o, "qe_svn", q.qe_svn);
         bad |= !cJSON_AddNumberToObject(o, "pce_svn", q.pce_svn);
     }
-    bad |= sai_json_add_hex(o, "qe_vendor_id", q.qe_vendor_id, 16);
-    bad |= sai_json_add_hex(o, "user_data", q.user_data, 20);
+    bad |= sai_attest__json_add_hex(o, "qe_vendor_id", q.qe_vendor_id, 16);
+    bad |= sai_attest__json_add_hex(o, "user_data", q.user_data, 20);
     if (q.tee == SAI_DCAP_TDX) {
         static const char *const rn[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
         const sai_dcap_td_body *t = &q.td;
-        bad |= sai_json_add_hex(o, "tee_tcb_svn", t->tee_tcb_svn, 16);
-        bad |= sai_json_add_hex(o, "mrseam", t->mrseam, 48);
-        bad |= sai_json_add_hex(o, "mrsignerseam", t->mrsignerseam, 48);
-        bad |= sai_json_add_hex(o, "seam_attributes", t->seam_attributes, 8);
-        bad |= sai_json_add_hex(o, "td_attributes", t->td_attributes, 8);
+        bad |= sai_attest__json_add_hex(o, "tee_tcb_svn", t->tee_tcb_svn, 16);
+        bad |= sai_attest__json_add_hex(o, "mrseam", t->mrseam, 48);
+        bad |= sai_attest__json_add_hex(o, "mrsignerseam", t->mrsignerseam, 48);
+        bad |= sai_attest__json_add_hex(o, "seam_attributes", t->seam_attributes, 8);
+        bad |= sai_attest__json_add_hex(o, "td_attributes", t->td_attributes, 8);
         bad |= !cJSON_AddBoolToObject(o, "debug", (t->td_attributes[0] & 0x01) != 0);
-        bad |= sai_json_add_hex(o, "xfam", t->xfam, 8);
-        bad |= sai_json_add_hex(o, "mrtd", t->mrtd, 48);
-        bad |= sai_json_add_hex(o, "mrconfigid", t->mrconfigid, 48);
-        bad |= sai_json_add_hex(o, "mrowner", t->mrowner, 48);
-        bad |= sai_json_add_hex(o, "mrownerconfig", t->mrownerconfig, 48);
+        bad |= sai_attest__json_add_hex(o, "xfam", t->xfam, 8);
+        bad |= sai_attest__json_add_hex(o, "mrtd", t->mrtd, 48);
+        bad |= sai_attest__json_add_hex(o, "mrconfigid", t->mrconfigid, 48);
+        bad |= sai_attest__json_add_hex(o, "mrowner", t->mrowner, 48);
+        bad |= sai_attest__json_add_hex(o, "mrownerconfig", t->mrownerconfig, 48);
         for (int i = 0; i < 4; i++)
-            bad |= sai_json_add_hex(o, rn[i], t->rtmr[i], 48);
-        bad |= sai_json_add_hex(o, "report_data", t->report_data, 64);
+            bad |= sai_attest__json_add_hex(o, rn[i], t->rtmr[i], 48);
+        bad |= sai_attest__json_add_hex(o, "report_data", t->report_data, 64);
         if (t->v15) {
-            bad |= sai_json_add_hex(o, "tee_tcb_svn2", t->tee_tcb_svn2, 16);
-            bad |= sai_json_add_hex(o, "mrservicetd", t->mrservicetd, 48);
+            bad |= sai_attest__json_add_hex(o, "tee_tcb_svn2", t->tee_tcb_svn2, 16);
+            bad |= sai_attest__json_add_hex(o, "mrservicetd", t->mrservicetd, 48);
         }
     } else {
         bad |= sgx_body(o, &q.sgx);
@@ -206,12 +206,12 @@ int sai_attest_result_json(char **json, const sai_attest_result *res, sai_error 
     if (res->product[0])
         cJSON_AddStringToObject(o, "product", res->product);
     if (res->measurement_len)
-        sai_json_add_hex(o, "measurement", res->measurement, res->measurement_len);
-    sai_json_add_hex(o, "report_data", res->report_data, 64);
+        sai_attest__json_add_hex(o, "measurement", res->measurement, res->measurement_len);
+    sai_attest__json_add_hex(o, "report_data", res->report_data, 64);
     bool intel = res->tee == SAI_TEE_TDX || res->tee == SAI_TEE_SGX;
     if (!intel)
-        sai_json_add_hex(o, "chip_id", res->chip_id, 64);
-    sai_json_add_intel_claims(o, res);
+        sai_attest__json_add_hex(o, "chip_id", res->chip_id, 64);
+    sai_attest__json_add_intel_claims(o, res);
     cJSON *t = cJSON_AddObjectToObject(o, "tcb");
     for (size_t i = 0; t && i < res->n_tcb; i++)
         cJSON_AddNumberToObject(t, res->tcb[i].name, res->tcb[i].value);
@@ -254,10 +254,10 @@ int sai_attest_inspect_ratls_json(char **json, const uint8_t *cert, size_t len, 
     int bad = o == NULL;
     if (!bad) {
         bad |= !cJSON_AddStringToObject(o, "evidence", "ra-tls");
-        bad |= sai_json_add_hex(o, "spki_sha256", r.spki_sha256, 32);
+        bad |= sai_attest__json_add_hex(o, "spki_sha256", r.spki_sha256, 32);
         bad |= !cJSON_AddBoolToObject(o, "self_signature_ok", r.self_signature_ok);
-        bad |= sai_json_add_time(o, "not_before", (int64_t)r.not_before);
-        bad |= sai_json_add_time(o, "not_after", (int64_t)r.not_after);
+        bad |= sai_attest__json_add_time(o, "not_before", (int64_t)r.not_before);
+        bad |= sai_attest__json_add_time(o, "not_after", (int64_t)r.not_after);
         bad |= (arr = cJSON_AddArrayToObject(o, "quotes")) == NULL;
     }
     for (size_t i = 0; !bad && rc == 0 && i < r.n; i++) {

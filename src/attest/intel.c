@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "attest_int.h"
+#include "attest/attest_internal.h"
 #include "secureai/dcap.h"
 #include "secureai/util.h"
 
@@ -86,7 +86,7 @@ verdict:
         const char *detail = d->failed_detail[0] ? d->failed_detail
                                                  : (err != NULL ? err->msg : "refused");
         int code = dcap_rc != 0 ? dcap_rc : SAI_EAUTH;
-        return sai_attest_refuse(res, err, code, check, hint_for(check, detail), "%s", detail);
+        return sai_attest__refuse(res, err, code, check, hint_for(check, detail), "%s", detail);
     }
     if (d->verdict == SAI_DCAP_TCB_UNKNOWN)
         snprintf(res->tcb_status, sizeof res->tcb_status, "Unknown");
@@ -109,7 +109,7 @@ static int load_collateral(sai_dcap_collateral **c, const char *json, size_t len
      * accepts Unknown, nor be refused as if no collateral had been given */
     int rc = sai_dcap_collateral_parse(json, len, c, err);
     if (rc != 0)
-        return sai_attest_refuse(res, err, rc, "collateral",
+        return sai_attest__refuse(res, err, rc, "collateral",
                                  "give the dcap-qvl style collateral JSON (tcb_info, qe_identity, CRLs, issuer chains)",
                                  "%.200s", err != NULL ? err->msg : "unreadable collateral");
     return 0;
@@ -125,7 +125,7 @@ int sai_attest_verify_quote(sai_tee_kind tee, const uint8_t *quote, size_t quote
     res->tee = tee;
     res->verified_at = at;
     if (tee != SAI_TEE_NONE && tee != SAI_TEE_TDX && tee != SAI_TEE_SGX)
-        return sai_attest_refuse(res, err, SAI_EINVAL, "tee", NULL,
+        return sai_attest__refuse(res, err, SAI_EINVAL, "tee", NULL,
                                  "%s evidence is not a DCAP quote", sai_tee_kind_name(tee));
     int rc = load_collateral(&c, collateral_json, collateral_len, res, err);
     if (rc != 0)
@@ -138,7 +138,7 @@ int sai_attest_verify_quote(sai_tee_kind tee, const uint8_t *quote, size_t quote
     if (mrc != 0)
         return mrc;
     if (tee != SAI_TEE_NONE && res->tee != tee)
-        return sai_attest_refuse(res, err, SAI_EFORMAT, "tee",
+        return sai_attest__refuse(res, err, SAI_EFORMAT, "tee",
                                  "the evidence's TEE kind must match the quote's",
                                  "evidence says %s but the quote is a %s quote",
                                  sai_tee_kind_name(tee), sai_tee_kind_name(res->tee));

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "attest_int.h"
+#include "attest/attest_internal.h"
 #include "secureai/util.h"
 
-int sai_json_add_hex(cJSON *o, const char *name, const uint8_t *b, size_t n)
+int sai_attest__json_add_hex(cJSON *o, const char *name, const uint8_t *b, size_t n)
 {
     char small[2 * 64 + 1];
     char *hex = n <= 64 ? small : malloc(2 * n + 1);
@@ -32,7 +32,7 @@ void sai_attest__time_str(char out[SAI_ATTEST_TIME_STR], int64_t t)
         snprintf(out, SAI_ATTEST_TIME_STR, "@%lld", (long long)t);
 }
 
-int sai_json_add_time(cJSON *o, const char *name, int64_t t)
+int sai_attest__json_add_time(cJSON *o, const char *name, int64_t t)
 {
     char buf[SAI_ATTEST_TIME_STR];
     if (t <= 0 || t >= 253402300799LL)
@@ -41,18 +41,18 @@ int sai_json_add_time(cJSON *o, const char *name, int64_t t)
     return cJSON_AddStringToObject(o, name, buf) != NULL ? 0 : -1;
 }
 
-int sai_json_add_intel_claims(cJSON *o, const sai_attest_result *res)
+int sai_attest__json_add_intel_claims(cJSON *o, const sai_attest_result *res)
 {
     static const char *const rn[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
     int bad = 0;
     if (res->has_td) {
-        bad |= sai_json_add_hex(o, "mrtd", res->mrtd, 48);
+        bad |= sai_attest__json_add_hex(o, "mrtd", res->mrtd, 48);
         for (int i = 0; i < 4; i++)
-            bad |= sai_json_add_hex(o, rn[i], res->rtmr[i], 48);
+            bad |= sai_attest__json_add_hex(o, rn[i], res->rtmr[i], 48);
     }
     if (res->has_sgx) {
-        bad |= sai_json_add_hex(o, "mrenclave", res->mrenclave, 32);
-        bad |= sai_json_add_hex(o, "mrsigner", res->mrsigner, 32);
+        bad |= sai_attest__json_add_hex(o, "mrenclave", res->mrenclave, 32);
+        bad |= sai_attest__json_add_hex(o, "mrsigner", res->mrsigner, 32);
         bad |= !cJSON_AddNumberToObject(o, "isv_prodid", res->isv_prodid);
         bad |= !cJSON_AddNumberToObject(o, "isv_svn", res->isv_svn);
     }

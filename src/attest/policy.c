@@ -15,7 +15,7 @@
 
 #include <yaml.h>
 
-#include "attest_int.h"
+#include "attest/attest_internal.h"
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 
@@ -374,7 +374,7 @@ static int check_list(const hexlist *l, const uint8_t *v, size_t len, const char
         return 0;
     char hex[97];
     sai_hex_encode(hex, v, len);
-    return sai_attest_refuse(res, err, SAI_EPOLICY, rule,
+    return sai_attest__refuse(res, err, SAI_EPOLICY, rule,
                              "add the value to the policy's allow-list if this build is trusted",
                              "%s %s is not in the allow-list (%zu entries)", rule, hex, l->n);
 }
@@ -393,15 +393,15 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
                                : (1u << SAI_TEE_SEV_SNP | 1u << SAI_TEE_TDX | 1u << SAI_TEE_SGX |
                                   (p->allow_simulated ? 1u << SAI_TEE_SIM : 0));
     if (res->is_simulated && !p->allow_simulated)
-        return sai_attest_refuse(res, err, SAI_EPOLICY, "allow_simulated",
+        return sai_attest__refuse(res, err, SAI_EPOLICY, "allow_simulated",
                                  "set allow_simulated: true only for development and tests",
                                  "evidence is from the SIMULATED TEE and the policy does not allow simulated evidence");
     if (!(mask & (1u << res->tee)))
-        return sai_attest_refuse(res, err, SAI_EPOLICY, "allowed_tee",
+        return sai_attest__refuse(res, err, SAI_EPOLICY, "allowed_tee",
                                  "list the TEE kind in allowed_tee",
                                  "TEE kind %s is not in allowed_tee", kind ? kind : "?");
     if (res->debug && !p->allow_debug)
-        return sai_attest_refuse(res, err, SAI_EPOLICY, "debug",
+        return sai_attest__refuse(res, err, SAI_EPOLICY, "debug",
                                  "launch the guest/enclave without the debug policy bit",
                                  "%s is in DEBUG mode (its memory is readable by the host) and allow_debug is false",
                                  kind ? kind : "TEE");
@@ -416,7 +416,7 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
             if ((rc = check_list(&p->rtmr[i], res->rtmr[i], 48, rn[i], res, err)) != 0)
                 return rc;
     } else if (p->mrtd.set && res->tee == SAI_TEE_TDX) {
-        return sai_attest_refuse(res, err, SAI_EPOLICY, "mrtd", NULL, "result carries no MRTD");
+        return sai_attest__refuse(res, err, SAI_EPOLICY, "mrtd", NULL, "result carries no MRTD");
     }
     if (res->has_sgx) {
         if ((rc = check_list(&p->mrenclave, res->mrenclave, 32, "mrenclave", res, err)) != 0 ||
@@ -426,12 +426,12 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
         for (size_t i = 0; i < p->n_isv_prodid; i++)
             ok |= p->isv_prodid[i] == res->isv_prodid;
         if (!ok)
-            return sai_attest_refuse(res, err, SAI_EPOLICY, "isv_prodid",
+            return sai_attest__refuse(res, err, SAI_EPOLICY, "isv_prodid",
                                      "add the enclave's ISVPRODID to isv_prodid if this product is trusted",
                                      "ISVPRODID %u is not in the allow-list (%zu entries)",
                                      res->isv_prodid, p->n_isv_prodid);
     } else if ((p->mrenclave.set || p->mrsigner.set || p->isv_prodid_set) && res->tee == SAI_TEE_SGX) {
-        return sai_attest_refuse(res, err, SAI_EPOLICY, "mrenclave", NULL, "result carries no MRENCLAVE/MRSIGNER");
+        return sai_attest__refuse(res, err, SAI_EPOLICY, "mrenclave", NULL, "result carries no MRENCLAVE/MRSIGNER");
     }
     for (size_t i = 0; i < p->n_min_tcb; i++) {
         const sai_attest_tcb_component *want = &p->min_tcb[i];
@@ -440,11 +440,11 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
             if (strcmp(res->tcb[j].name, want->name) == 0)
                 have = &res->tcb[j];
         if (have == NULL)
-            return sai_attest_refuse(res, err, SAI_EPOLICY, "min_tcb", NULL,
+            return sai_attest__refuse(res, err, SAI_EPOLICY, "min_tcb", NULL,
                                      "%s evidence reports no TCB component '%s' (required >= 0x%x)",
                                      kind ? kind : "?", want->name, want->value);
         if (have->value < want->value)
-            return sai_attest_refuse(res, err, SAI_EPOLICY, "min_tcb", tcb_hint(),
+            return sai_attest__refuse(res, err, SAI_EPOLICY, "min_tcb", tcb_hint(),
                                      "%s 0x%x < required 0x%x", want->name, have->value, want->value);
     }
     if (res->tcb_status[0] != '\0') {
@@ -473,7 +473,7 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
                 off += (size_t)w;
             }
             bool unknown = strcmp(res->tcb_status, "Unknown") == 0;
-            return sai_attest_refuse(res, err, SAI_EPOLICY, "tcb_statuses",
+            return sai_attest__refuse(res, err, SAI_EPOLICY, "tcb_statuses",
                                      unknown ? "no collateral was given, so the TCB status is unknown: pass the collateral (--collateral C.json) or list Unknown in tcb_statuses"
                                              : "update the platform (see the advisory ids) or accept the status in tcb_statuses",
                                      "TCB status %s is not acceptable (acceptable: %s%s)",
@@ -487,17 +487,17 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
         char a[129], b[129];
         sai_hex_encode(a, res->report_data, 64);
         sai_hex_encode(b, rds[i], 64);
-        return sai_attest_refuse(res, err, SAI_EPOLICY, "report_data",
+        return sai_attest__refuse(res, err, SAI_EPOLICY, "report_data",
                                  "the evidence was made for another nonce/key (replay or wrong session)",
                                  "report data %.32s... != expected %.32s...", a, b);
     }
     if (p->max_age > 0) {
         if (res->evidence_time <= 0)
-            return sai_attest_refuse(res, err, SAI_EPOLICY, "max_age", "collect fresh evidence",
+            return sai_attest__refuse(res, err, SAI_EPOLICY, "max_age", "collect fresh evidence",
                                      "evidence carries no generation time");
         int64_t age = now - res->evidence_time;
         if (age > p->max_age || age < -300)
-            return sai_attest_refuse(res, err, SAI_EPOLICY, "max_age", "collect fresh evidence",
+            return sai_attest__refuse(res, err, SAI_EPOLICY, "max_age", "collect fresh evidence",
                                      "evidence age %lld s is outside 0..%lld s",
                                      (long long)age, (long long)p->max_age);
     }

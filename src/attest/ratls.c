@@ -14,8 +14,8 @@
  *    [hash-alg, H(SPKI DER)] (alg 1 = SHA-256, 7 = SHA-384, 8 = SHA-512).
  * The CBOR reader below is minimal and bounded (definite lengths, depth 8).
  */
-#include "attest_int.h"
-#include "dcap_internal.h"
+#include "attest/attest_internal.h"
+#include "attest/dcap_internal.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

@@ -8,7 +8,7 @@
  * reported precisely. Certificates themselves are never embedded: they
  * arrive with the evidence (auxblob / extended report) or via --chain.
  */
-#include "attest_int.h"
+#include "attest/attest_internal.h"
 
 #define H(...) { __VA_ARGS__ }
 

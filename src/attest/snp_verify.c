@@ -27,7 +27,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "attest_int.h"
+#include "attest/attest_internal.h"
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 
@@ -43,7 +43,7 @@ struct sai_snp_verifier {
     size_t          hwid_len;
 };
 
-int sai_attest_refuse(sai_attest_result *res, sai_error *err, int code, const char *rule,
+int sai_attest__refuse(sai_attest_result *res, sai_error *err, int code, const char *rule,
                       const char *hint, const char *fmt, ...)
 {
     char values[256];
@@ -62,7 +62,7 @@ int sai_attest_refuse(sai_attest_result *res, sai_error *err, int code, const ch
     return sai_error_set(err, code, "%s: %s", rule, values);
 }
 
-void sai_attest_set_snp_tcb(sai_attest_result *res, const sai_snp_tcb *t, sai_snp_product p)
+void sai_attest__set_snp_tcb(sai_attest_result *res, const sai_snp_tcb *t, sai_snp_product p)
 {
     res->n_tcb = 0;
 #define ADD(n, v) do { snprintf(res->tcb[res->n_tcb].name, sizeof res->tcb[0].name, "%s", n); \
@@ -140,14 +140,14 @@ static int check_validity(const X509 *x, int64_t at, const char *what,
     const ASN1_TIME *nb = X509_get0_notBefore(x), *na = X509_get0_notAfter(x);
     int a = ASN1_TIME_cmp_time_t(nb, t), b = ASN1_TIME_cmp_time_t(na, t);
     if (a == -2 || b == -2)
-        return sai_attest_refuse(res, err, SAI_EFORMAT, "validity", NULL,
+        return sai_attest__refuse(res, err, SAI_EFORMAT, "validity", NULL,
                                  "%s has an unreadable validity period", what);
     if (a > 0 || b < 0) {
         char ats[SAI_ATTEST_TIME_STR], nbs[SAI_ATTEST_TIME_STR], nas[SAI_ATTEST_TIME_STR];
         sai_attest__time_str(ats, at);
         asn1_time_str(nb, nbs);
         asn1_time_str(na, nas);
-        return sai_attest_refuse(res, err, SAI_EAUTH, "validity",
+        return sai_attest__refuse(res, err, SAI_EAUTH, "validity",
                                  "verify as of a time inside the validity (--at RFC3339) or fetch a current certificate",
                                  "%s is %s at %s (valid %s .. %s)", what,
                                  a > 0 ? "not yet valid" : "expired", ats, nbs, nas);
@@ -255,14 +255,14 @@ static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek
             }
     }
     if (ark == NULL) {
-        rc = sai_attest_refuse(res, err, SAI_EAUTH, "chain",
+        rc = sai_attest__refuse(res, err, SAI_EAUTH, "chain",
                                "pass the AMD ASK/ARK bundle for this product (--chain), or for sim evidence trust the platform's ARK",
                                "no certificate after the VCEK is a pinned AMD ARK%s",
                                n_extra ? " or a trusted sim ARK" : "");
         goto out;
     }
     if (!sig_ok(ark, ark)) {
-        rc = sai_attest_refuse(res, err, SAI_EAUTH, "chain", NULL, "ARK self-signature does not verify");
+        rc = sai_attest__refuse(res, err, SAI_EAUTH, "chain", NULL, "ARK self-signature does not verify");
         goto out;
     }
     for (int i = 1; i < sk_X509_num(sk) && ask == NULL; i++) {
@@ -271,7 +271,7 @@ static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek
             ask = c;
     }
     if (ask == NULL) {
-        rc = sai_attest_refuse(res, err, SAI_EAUTH, "chain",
+        rc = sai_attest__refuse(res, err, SAI_EAUTH, "chain",
                                "the VCEK/VLEK must be signed by an ASK/ASVK that the ARK signed",
                                "no ASK/ASVK links the signing certificate to the %s ARK",
                                root ? root->name : "sim");
@@ -285,7 +285,7 @@ static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek
         uint8_t fp[32];
         if (cert_fp(ask, fp) != 0 ||
             memcmp(fp, v->leaf_is_vlek ? root->asvk : root->ask, 32) != 0) {
-            rc = sai_attest_refuse(res, err, SAI_EAUTH, "chain",
+            rc = sai_attest__refuse(res, err, SAI_EAUTH, "chain",
                                    "a VCEK chains through the ASK, a VLEK through the ASVK",
                                    "intermediate '%s' is not the pinned %s for %s",
                                    ask_cn, v->leaf_is_vlek ? "ASVK" : "ASK", root->name);
@@ -300,14 +300,14 @@ static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek
         (rc = check_validity(ark, at, "ARK", res, err)) != 0)
         goto out;
     if (X509_check_ca(leaf) != 0) {
-        rc = sai_attest_refuse(res, err, SAI_EAUTH, "chain", NULL,
+        rc = sai_attest__refuse(res, err, SAI_EAUTH, "chain", NULL,
                                "the signing certificate is a CA certificate, not a VCEK/VLEK");
         goto out;
     }
     EVP_PKEY *pk = X509_get0_pubkey(leaf);
     if (pk == NULL || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC || EVP_PKEY_get_bits(pk) != 384 ||
         sai_ec_from_evp(&v->leaf_key, pk, err) != 0) {
-        rc = sai_attest_refuse(res, err, SAI_EFORMAT, "chain", NULL,
+        rc = sai_attest__refuse(res, err, SAI_EFORMAT, "chain", NULL,
                                "signing certificate key is not ECDSA P-384");
         goto out;
     }
@@ -319,13 +319,13 @@ static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek
     v->hwid_len = ext_hwid(leaf, v->hwid);
     if (v->ext_bl < 0 || v->ext_tee < 0 || v->ext_snp < 0 || v->ext_ucode < 0 ||
         (v->product == SAI_SNP_PRODUCT_TURIN && v->ext_fmc < 0)) {
-        rc = sai_attest_refuse(res, err, SAI_EFORMAT, "tcb_extension", NULL,
+        rc = sai_attest__refuse(res, err, SAI_EFORMAT, "tcb_extension", NULL,
                                "signing certificate lacks the KDS TCB extensions (blSPL/teeSPL/snpSPL/ucodeSPL%s)",
                                v->product == SAI_SNP_PRODUCT_TURIN ? "/fmcSPL" : "");
         goto out;
     }
     if (!v->leaf_is_vlek && v->hwid_len == 0) {
-        rc = sai_attest_refuse(res, err, SAI_EFORMAT, "chip_id", NULL, "VCEK lacks the hwID extension");
+        rc = sai_attest__refuse(res, err, SAI_EFORMAT, "chip_id", NULL, "VCEK lacks the hwID extension");
         goto out;
     }
     *out = v;
@@ -351,7 +351,7 @@ int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, si
     memset(res, 0, sizeof *res);
     int rc = sai_snp_report_parse(&r, report, len, err);
     if (rc != 0)
-        return sai_attest_refuse(res, err, rc, "format", NULL, "%s", err ? err->msg : "bad report");
+        return sai_attest__refuse(res, err, rc, "format", NULL, "%s", err ? err->msg : "bad report");
 
     res->tee = v->simulated ? SAI_TEE_SIM : SAI_TEE_SEV_SNP;
     res->is_simulated = v->simulated;
@@ -368,15 +368,15 @@ int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, si
     memcpy(res->signer_root_fp, v->root_fp, 32);
     sai_snp_tcb tcb;
     sai_snp_tcb_decode(&tcb, r.reported_tcb_raw, v->product);
-    sai_attest_set_snp_tcb(res, &tcb, v->product);
+    sai_attest__set_snp_tcb(res, &tcb, v->product);
 
     if (r.version >= 3 && r.vlek != v->leaf_is_vlek)
-        return sai_attest_refuse(res, err, SAI_EAUTH, "signing_key", NULL,
+        return sai_attest__refuse(res, err, SAI_EAUTH, "signing_key", NULL,
                                  "report says signed by %s, certificate is a %s",
                                  r.vlek ? "VLEK" : "VCEK", v->leaf_is_vlek ? "VLEK" : "VCEK");
     if (r.cpuid_product != SAI_SNP_PRODUCT_UNKNOWN && v->product != SAI_SNP_PRODUCT_SIM &&
         r.cpuid_product != v->product)
-        return sai_attest_refuse(res, err, SAI_EAUTH, "product", NULL,
+        return sai_attest__refuse(res, err, SAI_EAUTH, "product", NULL,
                                  "report CPUID family %02x model %02x is %s, certificate chain is %s",
                                  r.cpuid_fam, r.cpuid_mod, sai_snp_product_name(r.cpuid_product),
                                  sai_snp_product_name(v->product));
@@ -401,7 +401,7 @@ int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, si
             snprintf(fmc_r, sizeof fmc_r, "fmc %u ", tcb.fmc);
             snprintf(fmc_c, sizeof fmc_c, "fmcSPL %d ", v->ext_fmc);
         }
-        return sai_attest_refuse(res, err, SAI_EAUTH, "tcb_extension",
+        return sai_attest__refuse(res, err, SAI_EAUTH, "tcb_extension",
                                  "fetch the VCEK issued for this REPORTED_TCB",
                                  "%s %s: REPORTED_TCB %sbl %u tee %u snp %u ucode %u != certificate %sblSPL %d teeSPL %d snpSPL %d ucodeSPL %d",
                                  diff, nd > 1 ? "differ" : "differs", fmc_r, tcb.bl, tcb.tee, tcb.snp, tcb.ucode,
@@ -415,7 +415,7 @@ int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, si
             char a[129], b[129];
             sai_hex_encode(a, r.chip_id, n ? n : 8);
             sai_hex_encode(b, v->hwid, n);
-            return sai_attest_refuse(res, err, SAI_EAUTH, "chip_id",
+            return sai_attest__refuse(res, err, SAI_EAUTH, "chip_id",
                                      "the VCEK belongs to another chip",
                                      "report CHIP_ID %s != VCEK hwID %s", a, b);
         }
@@ -426,7 +426,7 @@ int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, si
     memcpy(sig, r.sig_r, 48);
     memcpy(sig + 48, r.sig_s, 48);
     if (sai_ecdsa_verify(v->leaf_key, sig, report, SAI_SNP_SIGNED_LEN, NULL) != 0)
-        return sai_attest_refuse(res, err, SAI_EAUTH, "signature",
+        return sai_attest__refuse(res, err, SAI_EAUTH, "signature",
                                  "the report was altered or was not signed by this VCEK/VLEK",
                                  "report signature does not verify with the %s",
                                  v->leaf_is_vlek ? "VLEK" : "VCEK");
@@ -493,7 +493,7 @@ int sai_attest_verify_snp(const uint8_t *report, size_t report_len,
     int rc = verifier_new(&v, vcek, vcek_len, chain, chain_len, extra, n_extra, at, res, err);
     if (rc != 0) {
         if (res->rule[0] == '\0')
-            sai_attest_refuse(res, NULL, rc, "chain", NULL, "%s", err ? err->msg : "");
+            sai_attest__refuse(res, NULL, rc, "chain", NULL, "%s", err ? err->msg : "");
         /* still expose the parsed fields for diagnostics */
         sai_snp_report r;
         if (sai_snp_report_parse(&r, report, report_len, NULL) == 0) {

@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "attest_int.h"
+#include "attest/attest_internal.h"
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 
@@ -56,9 +56,9 @@ int sai_attest_token_sign(char **jwt, const sai_attest_result *res, const sai_ec
         !cJSON_AddStringToObject(ev, "tee", kind) ||
         !cJSON_AddBoolToObject(ev, "simulated", res->is_simulated) ||
         !cJSON_AddBoolToObject(ev, "debug", res->debug) ||
-        sai_json_add_hex(ev, "measurement", res->measurement, res->measurement_len) != 0 ||
-        sai_json_add_hex(ev, "report_data", res->report_data, 64) != 0 ||
-        sai_json_add_hex(ev, "chip_id", res->chip_id, 64) != 0)
+        sai_attest__json_add_hex(ev, "measurement", res->measurement, res->measurement_len) != 0 ||
+        sai_attest__json_add_hex(ev, "report_data", res->report_data, 64) != 0 ||
+        sai_attest__json_add_hex(ev, "chip_id", res->chip_id, 64) != 0)
         goto oom;
     if (res->is_simulated &&
         !cJSON_AddStringToObject(root, "secureai.notice", "SIMULATED TEE: not hardware-backed"))
@@ -67,7 +67,7 @@ int sai_attest_token_sign(char **jwt, const sai_attest_result *res, const sai_ec
         goto oom;
     if (res->tcb_status[0] && !cJSON_AddStringToObject(ev, "tcb_status", res->tcb_status))
         goto oom;
-    if (sai_json_add_intel_claims(ev, res) != 0)
+    if (sai_attest__json_add_intel_claims(ev, res) != 0)
         goto oom;
     cJSON *tcb = cJSON_AddObjectToObject(ev, "tcb");
     if (tcb == NULL)

@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "tee_int.h"
+#include "tee/tee_internal.h"
 #include "secureai/util.h"
 
 /* Split a PEM bundle into the JSON array of single certificates. */

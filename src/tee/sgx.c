@@ -24,7 +24,7 @@
 
 #include "secureai/crypto.h"
 #include "secureai/util.h"
-#include "tee_int.h"
+#include "tee/tee_internal.h"
 
 static pthread_mutex_t quote_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -38,7 +38,7 @@ static int sgx_open(sai_tee *t, const sai_tee_opts *o, sai_error *err)
     struct stat st;
     if (s == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
-    if (sai_tee_path(s->dir, sizeof s->dir, o->root, "/dev/attestation") != 0) {
+    if (sai_tee__path(s->dir, sizeof s->dir, o->root, "/dev/attestation") != 0) {
         free(s);
         return sai_error_set(err, SAI_ELIMIT, "root path too long");
     }

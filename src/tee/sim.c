@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "secureai/crypto.h"
-#include "tee_int.h"
+#include "tee/tee_internal.h"
 
 typedef struct sim_state {
     int         fd;
@@ -75,7 +75,7 @@ static int sim_measure(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t 
     sim_state *s = t->priv;
     uint8_t *resp = NULL;
     size_t n = 0;
-    int rc = sai_psp_call(s->fd, SAI_PSP_MEASURE, NULL, 0, &resp, &n, err);
+    int rc = sai_tee__psp_call(s->fd, SAI_PSP_MEASURE, NULL, 0, &resp, &n, err);
     if (rc != 0)
         return rc;
     if (n != 48) {
@@ -94,7 +94,7 @@ static int sim_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     sim_state *s = t->priv;
     uint8_t *resp = NULL;
     size_t n = 0;
-    int rc = sai_psp_call(s->fd, SAI_PSP_GET_REPORT, rd, 64, &resp, &n, err);
+    int rc = sai_tee__psp_call(s->fd, SAI_PSP_GET_REPORT, rd, 64, &resp, &n, err);
     if (rc != 0)
         return rc;
     if (n <= SAI_SNP_REPORT_LEN) {
@@ -114,7 +114,7 @@ static int sim_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
     sim_state *s = t->priv;
     uint8_t *resp = NULL;
     size_t n = 0;
-    int rc = sai_psp_call(s->fd, SAI_PSP_DERIVE_KEY, ctx, ctx_len, &resp, &n, err);
+    int rc = sai_tee__psp_call(s->fd, SAI_PSP_DERIVE_KEY, ctx, ctx_len, &resp, &n, err);
     if (rc != 0)
         return rc;
     if (n == 32)
@@ -139,7 +139,7 @@ int sai_sim_launch_claims(sai_tee *t, uint8_t measurement[48], uint8_t host_data
     static const uint8_t zero[64];
     uint8_t *resp = NULL;
     size_t n = 0;
-    int rc = sai_psp_call(s->fd, SAI_PSP_GET_REPORT, zero, 64, &resp, &n, err);
+    int rc = sai_tee__psp_call(s->fd, SAI_PSP_GET_REPORT, zero, 64, &resp, &n, err);
     if (rc != 0)
         return rc;
     if (n < SAI_SNP_REPORT_LEN) {

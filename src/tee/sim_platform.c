@@ -23,7 +23,7 @@
 
 #include "secureai/crypto.h"
 #include "secureai/util.h"
-#include "tee_int.h"
+#include "tee/tee_internal.h"
 
 /* Sim platform TCB: bl 4, tee 0, snp 22, ucode 213 (Milan byte order). */
 #define SIM_BL    4
@@ -266,7 +266,7 @@ out:
     return rc;
 }
 
-int sai_sim_identity_load(sai_sim_identity *id, const char *dir, sai_error *err)
+int sai_tee__sim_identity_load(sai_sim_identity *id, const char *dir, sai_error *err)
 {
     char path[4200];
     uint8_t *buf = NULL;

@@ -29,7 +29,7 @@
 
 #include "secureai/crypto.h"
 #include "secureai/util.h"
-#include "tee_int.h"
+#include "tee/tee_internal.h"
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -47,7 +47,7 @@ static void put64(uint8_t *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-int sai_psp_call(int fd, uint32_t type, const void *body, size_t body_len,
+int sai_tee__psp_call(int fd, uint32_t type, const void *body, size_t body_len,
                  uint8_t **resp, size_t *resp_len, sai_error *err)
 {
     uint8_t hdr[12];
@@ -95,7 +95,7 @@ static int load_text(char **out, size_t *len, const char *dir, const char *name,
     return rc;
 }
 
-int sai_sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err)
+int sai_tee__sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err)
 {
     char *pem = NULL, *a = NULL, *b = NULL, *c = NULL;
     size_t len = 0, la, lb, lc;
@@ -120,7 +120,7 @@ int sai_sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err)
     memcpy(s->seal_root, seal, 32);
     sai_wipe(seal, 32);
     free(seal);
-    if ((rc = sai_sim_identity_load(&s->id, dir, err)) != 0 ||
+    if ((rc = sai_tee__sim_identity_load(&s->id, dir, err)) != 0 ||
         (rc = load_text(&a, &la, dir, "vcek.pem", err)) != 0 ||
         (rc = load_text(&b, &lb, dir, "ask.pem", err)) != 0 ||
         (rc = load_text(&c, &lc, dir, "ark.pem", err)) != 0)
@@ -193,7 +193,7 @@ static int reply_err(int fd, int code, const char *msg)
     return reply(fd, code, msg, strlen(msg));
 }
 
-int sai_sim_signer_handle(const sai_sim_signer *s, int fd)
+int sai_tee__sim_signer_handle(const sai_sim_signer *s, int fd)
 {
     uint8_t hdr[12], body[SAI_PSP_REQ_MAX];
     if (sai_read_full(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
@@ -244,7 +244,7 @@ int sai_sim_signer_handle(const sai_sim_signer *s, int fd)
     return -1;
 }
 
-void sai_sim_signer_clear(sai_sim_signer *s)
+void sai_tee__sim_signer_clear(sai_sim_signer *s)
 {
     sai_wipe(s->seal_root, sizeof s->seal_root);
     sai_ec_free(s->vcek);
@@ -266,7 +266,7 @@ static void close_all_fds_except(int a, int b)
 /* The start-up handshake of a child that loads the platform keys (the
  * PSP signer, the insecure-dev monitor): one write of 'K', or 'E' and the
  * reason, on a pipe the parent reads once. Both close their end. */
-int sai_sim_start_report(int fd, int rc, const sai_error *e)
+int sai_tee__sim_start_report(int fd, int rc, const sai_error *e)
 {
     char msg[SAI_ERROR_MAX + 1];
     msg[0] = rc == 0 ? 'K' : 'E';
@@ -281,7 +281,7 @@ int sai_sim_start_report(int fd, int rc, const sai_error *e)
     return wr;
 }
 
-int sai_sim_start_wait(int fd, char *why, size_t cap)
+int sai_tee__sim_start_wait(int fd, char *why, size_t cap)
 {
     char msg[SAI_ERROR_MAX + 1];
     ssize_t n;
@@ -301,7 +301,7 @@ int sai_sim_start_wait(int fd, char *why, size_t cap)
  * exists, makes the socket it will serve on (type) and its start-up pipe,
  * and forks. In the child (0 returned) sv[1] and hp[1] are open; in the
  * parent (pid returned) sv[0] and hp[0]; the other ends are closed. */
-pid_t sai_sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2], sai_error *err)
+pid_t sai_tee__sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2], sai_error *err)
 {
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/platform.json", dir);
@@ -342,7 +342,7 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
     if (rc != 0)
         return rc;
     int hp[2];
-    pid_t pid = sai_sim_fork_keyholder(dir, SOCK_STREAM, sv, hp, err);
+    pid_t pid = sai_tee__sim_fork_keyholder(dir, SOCK_STREAM, sv, hp, err);
     if (pid < 0)
         return pid;
     if (pid == 0) {
@@ -364,17 +364,17 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
         sai_error_clear(&e);
         int lrc = sai_random_bytes(s.report_id, sizeof s.report_id, &e);
         if (lrc == 0)
-            lrc = sai_sim_signer_load(&s, dir, &e);
-        if (sai_sim_start_report(hp[1], lrc, &e) != 0)
+            lrc = sai_tee__sim_signer_load(&s, dir, &e);
+        if (sai_tee__sim_start_report(hp[1], lrc, &e) != 0)
             lrc = SAI_EIO;   /* the parent saw no 'K' and has given up */
         if (lrc == 0)
-            while (sai_sim_signer_handle(&s, sv[1]) == 0)
+            while (sai_tee__sim_signer_handle(&s, sv[1]) == 0)
                 ;
-        sai_sim_signer_clear(&s);
+        sai_tee__sim_signer_clear(&s);
         _exit(lrc == 0 ? 0 : 1);
     }
     char why[SAI_ERROR_MAX];
-    if (sai_sim_start_wait(hp[0], why, sizeof why) != 0) {
+    if (sai_tee__sim_start_wait(hp[0], why, sizeof why) != 0) {
         close(sv[0]);
         waitpid(pid, NULL, 0);
         return sai_error_set(err, SAI_EIO, "sim PSP failed to start: %s", why[0] ? why : "signer exited");
@@ -384,7 +384,7 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
     return 0;
 }
 
-void sai_sim_close_reap(int *fd, int *pid)
+void sai_tee__sim_close_reap(int *fd, int *pid)
 {
     if (*fd >= 0)
         close(*fd);
@@ -398,7 +398,7 @@ void sai_sim_close_reap(int *fd, int *pid)
 void sai_sim_psp_stop(sai_sim_psp *psp)
 {
     if (psp != NULL)
-        sai_sim_close_reap(&psp->enclave_fd, &psp->pid);
+        sai_tee__sim_close_reap(&psp->enclave_fd, &psp->pid);
 }
 
 int sai_sim_launch(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,

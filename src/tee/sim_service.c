@@ -67,7 +67,7 @@
 
 #include "secureai/crypto.h"
 #include "secureai/util.h"
-#include "tee_int.h"
+#include "tee/tee_internal.h"
 #include "util/weaken.h"
 
 #ifndef MFD_EXEC
@@ -621,7 +621,7 @@ static void monitor(platform *pf, int conn)
         goto out;
     }
     if (pid == 0) {
-        sai_sim_signer_clear(&pf->signer);   /* the keys stay in the monitor */
+        sai_tee__sim_signer_clear(&pf->signer);   /* the keys stay in the monitor */
         enclave_exec(pf, chan, sv[1], me, &cred);
     }
     close(sv[1]);
@@ -649,7 +649,7 @@ static void monitor(platform *pf, int conn)
             break;
         }
         if (psp >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
-            sai_sim_signer_handle(&pf->signer, psp) != 0) {
+            sai_tee__sim_signer_handle(&pf->signer, psp) != 0) {
             close(psp);
             psp = -1;
         }
@@ -683,7 +683,7 @@ static int platform_load(platform *pf, const char *dir, const char *image_path, 
     int rc;
     memset(&pf->signer, 0, sizeof pf->signer);
     pf->img.fd = -1;
-    if ((rc = sai_sim_signer_load(&pf->signer, dir, err)) ||
+    if ((rc = sai_tee__sim_signer_load(&pf->signer, dir, err)) ||
         (rc = sai_sim_platform_ark_fingerprint(dir, pf->ark_fp, err)) ||
         (rc = image_load(&pf->img, image_path, err)))
         return rc;
@@ -692,7 +692,7 @@ static int platform_load(platform *pf, const char *dir, const char *image_path, 
 
 static void platform_clear(platform *pf)
 {
-    sai_sim_signer_clear(&pf->signer);
+    sai_tee__sim_signer_clear(&pf->signer);
     image_clear(&pf->img);
 }
 
@@ -925,7 +925,7 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
     if (rc)
         return rc;
     int sv[2], hp[2];
-    pid_t pid = sai_sim_fork_keyholder(dir, SOCK_SEQPACKET, sv, hp, err);
+    pid_t pid = sai_tee__sim_fork_keyholder(dir, SOCK_SEQPACKET, sv, hp, err);
     if (pid < 0)
         return pid;
     if (pid == 0) {
@@ -941,7 +941,7 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
         sai_error_clear(&e);
         int lrc = platform_load(&pf, dir, o->enclave_image ? o->enclave_image : "/proc/self/exe", &e);
         pf.signer.insecure_dev = true;
-        if (sai_sim_start_report(hp[1], lrc, &e) != 0)
+        if (sai_tee__sim_start_report(hp[1], lrc, &e) != 0)
             lrc = SAI_EIO;
         if (lrc == 0)
             monitor(&pf, sv[1]);
@@ -951,7 +951,7 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
     c->fd = sv[0];
     c->local_pid = pid;
     char why[SAI_ERROR_MAX];
-    if (sai_sim_start_wait(hp[0], why, sizeof why) != 0) {
+    if (sai_tee__sim_start_wait(hp[0], why, sizeof why) != 0) {
         sai_sim_disconnect(c);
         return sai_error_set(err, SAI_EIO, "sim platform (insecure-dev) failed to start: %s",
                              why[0] ? why : "it exited");
@@ -962,7 +962,7 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
 void sai_sim_disconnect(sai_sim_conn *c)
 {
     if (c != NULL)
-        sai_sim_close_reap(&c->fd, &c->local_pid);
+        sai_tee__sim_close_reap(&c->fd, &c->local_pid);
 }
 
 /* One request, one REPLY. */

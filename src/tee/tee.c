@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tee_int.h"
+#include "tee/tee_internal.h"
 
 /* The one table of TEE names (pipeline specs, KBS requests, evidence and
  * the CLI all go through it). sched keeps its own sai_sched_tee: it places
@@ -60,7 +60,7 @@ sai_tee_kind sai_tee_kind_from_name(const char *name)
     return SAI_TEE_NONE;
 }
 
-int sai_tee_path(char *out, size_t cap, const char *root, const char *path)
+int sai_tee__path(char *out, size_t cap, const char *root, const char *path)
 {
     int n = snprintf(out, cap, "%s%s", root ? root : "", path);
     return n < 0 || (size_t)n >= cap ? -1 : 0;

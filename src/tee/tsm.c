@@ -38,7 +38,7 @@
 
 #include "secureai/crypto.h"
 #include "secureai/util.h"
-#include "tee_int.h"
+#include "tee/tee_internal.h"
 
 #define TSM_DIR "/sys/kernel/config/tsm/report"
 #define OUTBLOB_MAX (64 * 1024)   /* the kernel's TSM_OUTBLOB_MAX is 32 KiB */
@@ -120,8 +120,8 @@ static int tsm_open_common(sai_tee *t, const sai_tee_opts *o, const char *devnam
         free(s);
         return sai_error_set(err, SAI_EINVAL, "privilege level %d is not 0..3", o->privlevel);
     }
-    if (sai_tee_path(tsm, sizeof tsm, o->root, TSM_DIR) != 0 ||
-        sai_tee_path(dev, sizeof dev, o->root, devname) != 0) {
+    if (sai_tee__path(tsm, sizeof tsm, o->root, TSM_DIR) != 0 ||
+        sai_tee__path(dev, sizeof dev, o->root, devname) != 0) {
         free(s);
         return sai_error_set(err, SAI_ELIMIT, "root path too long");
     }

@@ -1,4 +1,4 @@
-/* tee_int.h — private helpers shared by the files in src/tee. */
+/* tee_internal.h — private helpers shared by the files in src/tee. */
 #ifndef SAI_TEE_INT_H
 #define SAI_TEE_INT_H
 
@@ -41,7 +41,7 @@ extern const sai_tee_backend sai_tee_backend_sgx;
 /* ---- helpers ---- */
 
 /* Join root + path into out (cap bytes); root may be NULL/"". */
-int sai_tee_path(char *out, size_t cap, const char *root, const char *path);
+int sai_tee__path(char *out, size_t cap, const char *root, const char *path);
 
 /* The sim platform's fixed identity, written at init (platform.json). */
 typedef struct sai_sim_identity {
@@ -49,7 +49,7 @@ typedef struct sai_sim_identity {
     uint64_t tcb_raw;     /* Milan/Genoa byte order */
 } sai_sim_identity;
 
-int sai_sim_identity_load(sai_sim_identity *id, const char *dir, sai_error *err);
+int sai_tee__sim_identity_load(sai_sim_identity *id, const char *dir, sai_error *err);
 
 /* PSP protocol */
 #define SAI_PSP_MAGIC        0x50535053u   /* "SPSP" */
@@ -60,7 +60,7 @@ int sai_sim_identity_load(sai_sim_identity *id, const char *dir, sai_error *err)
 #define SAI_PSP_RESP_MAX     (64u * 1024u)
 
 /* Client side: one request, one response (*resp malloc'ed). */
-int sai_psp_call(int fd, uint32_t type, const void *body, size_t body_len,
+int sai_tee__psp_call(int fd, uint32_t type, const void *body, size_t body_len,
                  uint8_t **resp, size_t *resp_len, sai_error *err);
 
 /* The signer: the platform keys and what the platform recorded at launch.
@@ -82,22 +82,22 @@ typedef struct sai_sim_signer {
  * FAMILY_ID (offset 0x10): the launcher held the platform key. */
 #define SAI_SIM_INSECURE_DEV_MARK "INSECURE-DEV"
 
-int  sai_sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err);
+int  sai_tee__sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err);
 /* Serve one PSP request on fd; 0 = go on, -1 = the session is over. */
-int  sai_sim_signer_handle(const sai_sim_signer *s, int fd);
-void sai_sim_signer_clear(sai_sim_signer *s);
+int  sai_tee__sim_signer_handle(const sai_sim_signer *s, int fd);
+void sai_tee__sim_signer_clear(sai_sim_signer *s);
 
 /* The start-up handshake of a child that loads the platform keys: the
  * child reports once (0 or its error), the parent waits once (0 when the
  * child is serving, else -1 with its reason in why, "" if it just exited).
  * Each closes its end of the pipe. */
-int sai_sim_start_report(int fd, int rc, const sai_error *e);
-int sai_sim_start_wait(int fd, char *why, size_t cap);
+int sai_tee__sim_start_report(int fd, int rc, const sai_error *e);
+int sai_tee__sim_start_wait(int fd, char *why, size_t cap);
 
 /* Close *fd (a channel to a child) and wait for the child *pid; both -1 after. */
-void sai_sim_close_reap(int *fd, int *pid);
+void sai_tee__sim_close_reap(int *fd, int *pid);
 
 /* Fork a child that will load the platform keys from dir (see sim_psp.c). */
-pid_t sai_sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2], sai_error *err);
+pid_t sai_tee__sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2], sai_error *err);
 
 #endif
