@@ -1,0 +1,299 @@
+/*
+ * test_dist_ring.c — the TCP ring between forked workers on loopback
+ * (docs/distributed.md): the all-reduce equals the average of every
+ * worker's vector summed in the documented fixed order, bit for bit, on
+ * every worker and on a repeat; broadcast copies the root's bytes; a
+ * killed or hung worker fails the step on every other worker within the
+ * deadline; a worker without the group secret, of another job, or with
+ * evidence the policy refuses cannot join.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dist/dist_testutil.h"
+
+/* Worker r's input: floats of varied magnitude, so the order of the
+ * additions shows in the last bits. */
+static float input(int r, size_t i)
+{
+    uint64_t z = (uint64_t)r * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull + 1;
+    z = (z ^ (z >> 31)) * 0x94D049BB133111EBull;
+    z ^= z >> 29;
+    float u = (float)(z >> 40) / (float)(1u << 24) - 0.5f;
+    return ldexpf(u, (int)((z >> 8) % 17) - 8);
+}
+
+/* The documented order: segment s summed from worker s round the ring. */
+static void reference(float *out, size_t n, int N)
+{
+    for (int s = 0; s < N; s++) {
+        size_t lo = n * (size_t)s / (size_t)N, hi = n * (size_t)(s + 1) / (size_t)N;
+        for (size_t x = lo; x < hi; x++) {
+            float acc = input(s, x);
+            for (int j = 1; j < N; j++)
+                acc = acc + input((s + j) % N, x);
+            out[x] = acc / (float)N;
+        }
+    }
+}
+
+typedef struct ar_arg {
+    size_t n, chunk;
+    int    mode;          /* 0 plain; 1 kill rank 2 at step 1; 2 hang rank 2 at step 1 */
+} ar_arg;
+
+static int ar_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    ar_arg *a = argp;
+    sai_error err = {0};
+    sai_dist_comm_t *c = NULL;
+    float *v = malloc((a->n + 1) * sizeof *v), *first = (float *)(void *)res->out;
+    int rc;
+    cfg->chunk_bytes = a->chunk;
+    if ((rc = dt_connect(run, rank, cfg, &c, &err)))
+        goto out;
+    for (uint64_t step = 0; step < 2; step++) {
+        for (size_t i = 0; i < a->n; i++)
+            v[i] = input(rank, i);
+        if ((rc = sai_dist_step_begin(c, step, &err)))
+            goto out;
+        if (step == 1 && rank == 2 && a->mode == 1)
+            raise(SIGKILL);
+        if (step == 1 && rank == 2 && a->mode == 2)
+            sleep(60);   /* the parent kills it */
+        double t0 = sai_now();
+        rc = sai_dist_allreduce_avg(c, v, a->n, &err);
+        res->seconds = sai_now() - t0;
+        if (rc)
+            goto out;
+        if (step == 0) {
+            memcpy(first, v, a->n * sizeof *v);
+            res->out_len = a->n * sizeof *v;
+        } else if (memcmp(first, v, a->n * sizeof *v) != 0) {
+            rc = sai_error_set(&err, -100, "the repeat gave other bits");
+        }
+    }
+out:
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    free(v);
+    return rc;
+}
+
+static void run_allreduce(int N, size_t n, size_t chunk)
+{
+    dt_run run;
+    ar_arg a = {.n = n, .chunk = chunk};
+    dt_start(&run, N, n * sizeof(float) + 4, ar_worker, &a, 20000);
+    dt_wait(&run);
+    float *ref = malloc((n + 1) * sizeof *ref);
+    reference(ref, n, N);
+    for (int r = 0; r < N; r++) {
+        dt_result *res = dt_res(&run, r);
+        if (res->rc != 0)
+            fail_msg("N=%d n=%zu: worker %d: %s", N, n, r, res->msg);
+        assert_int_equal(res->out_len, n * sizeof(float));
+        if (memcmp(res->out, ref, n * sizeof(float)) != 0)
+            fail_msg("N=%d n=%zu: worker %d differs from the fixed-order average", N, n, r);
+    }
+    /* and the average is an average: close to the naive one */
+    for (size_t x = 0; x < n; x += 97) {
+        double s = 0;
+        for (int r = 0; r < N; r++)
+            s += input(r, x);
+        assert_true(fabs(s / N - ref[x]) <= 1e-6 * (1 + fabs(s)));
+    }
+    free(ref);
+    dt_free(&run);
+}
+
+static void test_allreduce_exact(void **state)
+{
+    (void)state;
+    run_allreduce(2, 100003, 4096);    /* many chunks per segment: pipelined */
+    run_allreduce(3, 50001, 1024);
+    run_allreduce(4, 3, 64);           /* fewer values than workers: empty chunks */
+    run_allreduce(4, 200000, 0);       /* default chunk */
+}
+
+/* The test can fail: the naive order (worker 0 first) differs somewhere. */
+static void test_order_matters(void **state)
+{
+    (void)state;
+    size_t n = 50001, diff = 0;
+    float *ref = malloc(n * sizeof *ref);
+    reference(ref, n, 4);
+    for (size_t x = 0; x < n; x++) {
+        float acc = input(0, x);
+        for (int j = 1; j < 4; j++)
+            acc = acc + input(j, x);
+        diff += (acc / 4.0f) != ref[x];
+    }
+    assert_true(diff > 0);
+    free(ref);
+}
+
+typedef struct bc_arg { size_t len; uint32_t root; } bc_arg;
+
+static int bc_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    bc_arg *a = argp;
+    sai_error err = {0};
+    sai_dist_comm_t *c = NULL;
+    cfg->chunk_bytes = 1024;
+    for (size_t i = 0; i < a->len; i++)
+        res->out[i] = (uint8_t)((unsigned)rank == a->root ? i * 7 + 3 : 0);
+    int rc;
+    if ((rc = dt_connect(run, rank, cfg, &c, &err)) == 0 &&
+        (rc = sai_dist_step_begin(c, 0, &err)) == 0)
+        rc = sai_dist_broadcast(c, a->root, res->out, a->len, &err);
+    res->out_len = a->len;
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void test_broadcast(void **state)
+{
+    (void)state;
+    dt_run run;
+    bc_arg a = {.len = 10007, .root = 2};
+    dt_start(&run, 4, a.len, bc_worker, &a, 20000);
+    dt_wait(&run);
+    for (int r = 0; r < 4; r++) {
+        dt_result *res = dt_res(&run, r);
+        if (res->rc)
+            fail_msg("worker %d: %s", r, res->msg);
+        for (size_t i = 0; i < a.len; i++)
+            if (res->out[i] != (uint8_t)(i * 7 + 3))
+                fail_msg("worker %d: byte %zu differs", r, i);
+    }
+    dt_free(&run);
+}
+
+/* A worker killed (mode 1) or hung (mode 2) at step 1: every other worker
+ * fails step 1 within the deadline, with an error naming the step. */
+static void fault_case(int mode, int timeout_ms)
+{
+    dt_run run;
+    ar_arg a = {.n = 300000, .chunk = 0, .mode = mode};
+    dt_start(&run, 4, a.n * sizeof(float), ar_worker, &a, timeout_ms);
+    for (int r = 0; r < 4; r++) {
+        if (r == 2)
+            continue;
+        int st;
+        waitpid(run.pid[r], &st, 0);
+        run.pid[r] = 0;
+    }
+    kill(run.pid[2], SIGKILL);
+    dt_wait(&run);
+    for (int r = 0; r < 4; r++) {
+        if (r == 2)
+            continue;
+        dt_result *res = dt_res(&run, r);
+        if (getenv("SAI_DIST_TEST_VERBOSE"))
+            fprintf(stderr, "  worker %d after %.2f s: %s\n", r, res->seconds, res->msg);
+        if (res->rc == 0)
+            fail_msg("mode %d: worker %d completed a step with a worker missing", mode, r);
+        if (strstr(res->msg, "step 1") == NULL)
+            fail_msg("mode %d: worker %d: \"%s\" does not name step 1", mode, r, res->msg);
+        if (res->seconds > timeout_ms / 1000.0 + 1.0)
+            fail_msg("mode %d: worker %d took %.2f s (deadline %d ms): %s", mode, r,
+                     res->seconds, timeout_ms, res->msg);
+    }
+    dt_free(&run);
+}
+
+static void test_killed_worker(void **state)
+{
+    (void)state;
+    fault_case(1, 3000);
+}
+
+static void test_hung_worker(void **state)
+{
+    (void)state;
+    fault_case(2, 1500);
+}
+
+/* ---- membership ------------------------------------------------------------ */
+
+typedef struct join_arg { int mode; } join_arg;   /* 0 wrong secret, 1 other job, 2 evidence */
+
+static int require_a(void *ctx, uint32_t peer, const uint8_t *ev, size_t len, sai_error *err)
+{
+    (void)ctx;
+    if (len == 13 && memcmp(ev, "measurement-A", 13) == 0)
+        return 0;
+    return sai_error_set(err, SAI_EPOLICY, "launch measurement of worker %u not in the policy",
+                         peer);
+}
+
+static int join_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    join_arg *a = argp;
+    static const uint8_t other[SAI_DIST_SECRET_LEN] = "not-the-group-secret-of-the-job";
+    sai_error err = {0};
+    sai_dist_comm_t *c = NULL;
+    cfg->verify_peer = require_a;
+    cfg->evidence = (const uint8_t *)"measurement-A";
+    cfg->evidence_len = 13;
+    if (rank == 1) {
+        if (a->mode == 0)
+            cfg->group_secret = other;
+        if (a->mode == 1)
+            memcpy(cfg->job_id, "test-job-000002", SAI_DIST_JOB_ID_LEN);
+        if (a->mode == 2)
+            cfg->evidence = (const uint8_t *)"measurement-B";
+    }
+    int rc = dt_connect(run, rank, cfg, &c, &err);
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void join_case(int mode, const char *want)
+{
+    dt_run run;
+    join_arg a = {mode};
+    dt_start(&run, 2, 0, join_worker, &a, 1500);
+    dt_wait(&run);
+    dt_result *res = dt_res(&run, 0);
+    if (res->rc == 0)
+        fail_msg("mode %d: worker 0 let worker 1 join", mode);
+    if (strstr(res->msg, want) == NULL || strstr(res->msg, "worker 1") == NULL)
+        fail_msg("mode %d: \"%s\" does not say \"%s\" about worker 1", mode, res->msg, want);
+    if (getenv("SAI_DIST_TEST_VERBOSE")) fprintf(stderr, "  worker 0: %s\n", res->msg);
+    assert_int_not_equal(dt_res(&run, 1)->rc, 0);
+    dt_free(&run);
+}
+
+static void test_join_refusals(void **state)
+{
+    (void)state;
+    join_case(0, "group secret");
+    join_case(1, "another job");
+    join_case(2, "not in the policy");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allreduce_exact),
+        cmocka_unit_test(test_order_matters),
+        cmocka_unit_test(test_broadcast),
+        cmocka_unit_test(test_killed_worker),
+        cmocka_unit_test(test_hung_worker),
+        cmocka_unit_test(test_join_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
