@@ -164,5 +164,10 @@ int sai_dist_allreduce_grads(sai_dist_comm_t *c, struct sai_nn_model *m, float *
 /* Copy every tensor (parameters, momentum and BN buffers) from root. */
 int sai_dist_broadcast_model(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_t root,
                              sai_error *err) SAI_MUST_CHECK;
+/* Copy only the buffers (BN running statistics) from root: each worker
+ * updates them from its own batches, so without this they drift apart
+ * (PyTorch DDP's broadcast_buffers). One broadcast of them packed. */
+int sai_dist_broadcast_buffers(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_t root,
+                               sai_error *err) SAI_MUST_CHECK;
 
 #endif

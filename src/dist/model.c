@@ -65,3 +65,43 @@ int sai_dist_broadcast_model(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_
     }
     return 0;
 }
+
+int sai_dist_broadcast_buffers(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_t root,
+                               sai_error *err)
+{
+    int nt = sai_nn_model_num_tensors(m);
+    size_t n = 0, off = 0;
+    for (int i = 0; i < nt; i++) {
+        sai_nn_tensor_info_t ti;
+        sai_nn_model_tensor(m, i, &ti);
+        if (!ti.trainable)
+            n += ti.numel;
+    }
+    if (n == 0)
+        return 0;
+    float *buf = malloc(n * sizeof *buf);
+    if (buf == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    for (int i = 0; i < nt; i++) {
+        sai_nn_tensor_info_t ti;
+        sai_nn_model_tensor(m, i, &ti);
+        if (!ti.trainable) {
+            memcpy(buf + off, ti.data, ti.numel * sizeof(float));
+            off += ti.numel;
+        }
+    }
+    int rc = sai_dist_broadcast(c, root, buf, n * sizeof(float), err);
+    if (rc == 0) {
+        off = 0;
+        for (int i = 0; i < nt; i++) {
+            sai_nn_tensor_info_t ti;
+            sai_nn_model_tensor(m, i, &ti);
+            if (!ti.trainable) {
+                memcpy(ti.data, buf + off, ti.numel * sizeof(float));
+                off += ti.numel;
+            }
+        }
+    }
+    free(buf);
+    return rc;
+}
