@@ -111,14 +111,18 @@ static inline void dt_start(dt_run *run, int n, size_t out_cap, dt_fn fn, void *
         close(run->lfd[i]);
 }
 
-static inline void dt_wait(dt_run *run)
+/* Wait for every worker still running; returns how many of those did not
+ * exit normally (a sanitizer abort, a crash), so tests can assert 0. */
+static inline int dt_wait(dt_run *run)
 {
+    int bad = 0;
     for (int i = 0; i < run->n; i++) {
         int st;
-        if (run->pid[i] > 0)
-            waitpid(run->pid[i], &st, 0);
+        if (run->pid[i] > 0 && waitpid(run->pid[i], &st, 0) == run->pid[i])
+            bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
         run->pid[i] = 0;
     }
+    return bad;
 }
 
 static inline void dt_free(dt_run *run)

@@ -92,7 +92,7 @@ static void run_allreduce(int N, size_t n, size_t chunk)
     dt_run run;
     ar_arg a = {.n = n, .chunk = chunk};
     dt_start(&run, N, n * sizeof(float) + 4, ar_worker, &a, 20000);
-    dt_wait(&run);
+    assert_int_equal(dt_wait(&run), 0);
     float *ref = malloc((n + 1) * sizeof *ref);
     reference(ref, n, N);
     for (int r = 0; r < N; r++) {
@@ -167,7 +167,7 @@ static void test_broadcast(void **state)
     dt_run run;
     bc_arg a = {.len = 10007, .root = 2};
     dt_start(&run, 4, a.len, bc_worker, &a, 20000);
-    dt_wait(&run);
+    assert_int_equal(dt_wait(&run), 0);
     for (int r = 0; r < 4; r++) {
         dt_result *res = dt_res(&run, r);
         if (res->rc)
@@ -190,11 +190,12 @@ static void fault_case(int mode, int timeout_ms)
         if (r == 2)
             continue;
         int st;
-        waitpid(run.pid[r], &st, 0);
+        assert_int_equal(waitpid(run.pid[r], &st, 0), run.pid[r]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         run.pid[r] = 0;
     }
     kill(run.pid[2], SIGKILL);
-    dt_wait(&run);
+    assert_int_equal(dt_wait(&run), 1);   /* worker 2, killed */
     for (int r = 0; r < 4; r++) {
         if (r == 2)
             continue;
@@ -266,7 +267,7 @@ static void join_case(int mode, const char *want)
     dt_run run;
     join_arg a = {mode};
     dt_start(&run, 2, 0, join_worker, &a, 1500);
-    dt_wait(&run);
+    assert_int_equal(dt_wait(&run), 0);
     dt_result *res = dt_res(&run, 0);
     if (res->rc == 0)
         fail_msg("mode %d: worker 0 let worker 1 join", mode);

@@ -105,7 +105,7 @@ static void test_two_workers_train_identically(void **state)
     size_t nf = model_floats(a);
     dt_run run;
     dt_start(&run, 2, nf * sizeof(float), train_worker, NULL, 20000);
-    dt_wait(&run);
+    assert_int_equal(dt_wait(&run), 0);
     for (int r = 0; r < 2; r++)
         if (dt_res(&run, r)->rc)
             fail_msg("worker %d: %s", r, dt_res(&run, r)->msg);
