@@ -11,13 +11,12 @@
  *     cross-job frame is refused with the peer and the step named;
  *   - the handshake: per-connection keys from the job's group secret and an
  *     ephemeral P-384 ECDH whose transcript includes both workers' evidence;
- *   - transports behind a small table (TCP now; MPI later);
+ *   - transports behind a small table: TCP, and MPI when built with OpenMPI;
  *   - collectives: ring all-reduce (reduce-scatter then all-gather, chunked
  *     and pipelined) and broadcast, in a fixed reduction order so repeated
  *     runs and every worker give the same bits.
  *
- * Not here yet (docs/distributed.md, "Not built yet"): the MPI transport,
- * the parameter-server mode, membership checked against the KBS policy,
+ * Not here yet (docs/distributed.md, "Not built yet"): the parameter-server mode, membership checked against the KBS policy,
  * the spec's dist: section and `secureai run --workers`.
  */
 #ifndef SECUREAI_DIST_H
@@ -126,6 +125,18 @@ int sai_dist_comm_tcp(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int list
 /* Bind and listen on host:port (port 0 = any); *port gets the bound port. */
 int sai_dist_tcp_listen(int *fd, const char *host, uint16_t *port, sai_error *err) SAI_MUST_CHECK;
 void sai_dist_comm_free(sai_dist_comm_t *c);
+
+/* MPI ring (src/dist/mpi.c): the same handshake and frames carried in MPI
+ * messages between ring neighbours, for `mpirun -np N`. Available only
+ * when the build found OpenMPI; otherwise these return SAI_EUNSUPP.
+ * sai_dist_mpi_init initialises MPI unless the caller has, and gives this
+ * process's rank and the size of MPI_COMM_WORLD (use them as cfg->rank and
+ * cfg->world); sai_dist_mpi_finalize finalises it if we initialised it. */
+bool sai_dist_mpi_available(void);
+int  sai_dist_mpi_init(uint32_t *rank, uint32_t *world, sai_error *err) SAI_MUST_CHECK;
+int  sai_dist_comm_mpi(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg,
+                       sai_error *err) SAI_MUST_CHECK;
+void sai_dist_mpi_finalize(void);
 
 /* Start training step `step` (strictly increasing; the first may be 0).
  * Every collective runs inside a step, and each link's frames are counted

@@ -10,6 +10,7 @@
 #ifndef SAI_DIST_TESTUTIL_H
 #define SAI_DIST_TESTUTIL_H
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,32 @@
 #include "secureai/util.h"
 
 #define DT_MAX 8
+
+/* Worker r's input: floats of varied magnitude, so the order of the
+ * additions shows in the last bits. */
+static inline float dt_input(int r, size_t i)
+{
+    uint64_t z = (uint64_t)r * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull + 1;
+    z = (z ^ (z >> 31)) * 0x94D049BB133111EBull;
+    z ^= z >> 29;
+    float u = (float)(z >> 40) / (float)(1u << 24) - 0.5f;
+    return ldexpf(u, (int)((z >> 8) % 17) - 8);
+}
+
+/* The documented order: segment s summed from worker s round the ring. */
+static inline void dt_reference(float *out, size_t n, int N)
+{
+    for (int s = 0; s < N; s++) {
+        size_t lo = n * (size_t)s / (size_t)N, hi = n * (size_t)(s + 1) / (size_t)N;
+        for (size_t x = lo; x < hi; x++) {
+            float acc = dt_input(s, x);
+            for (int j = 1; j < N; j++)
+                acc = acc + dt_input((s + j) % N, x);
+            out[x] = acc / (float)N;
+        }
+    }
+}
+
 
 typedef struct dt_result {
     int    rc;

@@ -18,31 +18,6 @@
 
 #include "dist/dist_testutil.h"
 
-/* Worker r's input: floats of varied magnitude, so the order of the
- * additions shows in the last bits. */
-static float input(int r, size_t i)
-{
-    uint64_t z = (uint64_t)r * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull + 1;
-    z = (z ^ (z >> 31)) * 0x94D049BB133111EBull;
-    z ^= z >> 29;
-    float u = (float)(z >> 40) / (float)(1u << 24) - 0.5f;
-    return ldexpf(u, (int)((z >> 8) % 17) - 8);
-}
-
-/* The documented order: segment s summed from worker s round the ring. */
-static void reference(float *out, size_t n, int N)
-{
-    for (int s = 0; s < N; s++) {
-        size_t lo = n * (size_t)s / (size_t)N, hi = n * (size_t)(s + 1) / (size_t)N;
-        for (size_t x = lo; x < hi; x++) {
-            float acc = input(s, x);
-            for (int j = 1; j < N; j++)
-                acc = acc + input((s + j) % N, x);
-            out[x] = acc / (float)N;
-        }
-    }
-}
-
 typedef struct ar_arg {
     size_t n, chunk;
     int    mode;          /* 0 plain; 1 kill rank 2 at step 1; 2 hang rank 2 at step 1 */
@@ -60,7 +35,7 @@ static int ar_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res,
         goto out;
     for (uint64_t step = 0; step < 2; step++) {
         for (size_t i = 0; i < a->n; i++)
-            v[i] = input(rank, i);
+            v[i] = dt_input(rank, i);
         if ((rc = sai_dist_step_begin(c, step, &err)))
             goto out;
         if (step == 1 && rank == 2 && a->mode == 1)
@@ -94,7 +69,7 @@ static void run_allreduce(int N, size_t n, size_t chunk)
     dt_start(&run, N, n * sizeof(float) + 4, ar_worker, &a, 20000);
     assert_int_equal(dt_wait(&run), 0);
     float *ref = malloc((n + 1) * sizeof *ref);
-    reference(ref, n, N);
+    dt_reference(ref, n, N);
     for (int r = 0; r < N; r++) {
         dt_result *res = dt_res(&run, r);
         if (res->rc != 0)
@@ -107,7 +82,7 @@ static void run_allreduce(int N, size_t n, size_t chunk)
     for (size_t x = 0; x < n; x += 97) {
         double s = 0;
         for (int r = 0; r < N; r++)
-            s += input(r, x);
+            s += dt_input(r, x);
         assert_true(fabs(s / N - ref[x]) <= 1e-6 * (1 + fabs(s)));
     }
     free(ref);
@@ -129,11 +104,11 @@ static void test_order_matters(void **state)
     (void)state;
     size_t n = 50001, diff = 0;
     float *ref = malloc(n * sizeof *ref);
-    reference(ref, n, 4);
+    dt_reference(ref, n, 4);
     for (size_t x = 0; x < n; x++) {
-        float acc = input(0, x);
+        float acc = dt_input(0, x);
         for (int j = 1; j < 4; j++)
-            acc = acc + input(j, x);
+            acc = acc + dt_input(j, x);
         diff += (acc / 4.0f) != ref[x];
     }
     assert_true(diff > 0);
