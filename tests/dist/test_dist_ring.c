@@ -5,9 +5,15 @@
  * every worker and on a repeat; broadcast copies the root's bytes; a
  * killed or hung worker fails the step on every other worker within the
  * deadline; a worker without the group secret, of another job, or with
- * evidence the policy refuses cannot join.
+ * evidence the policy refuses cannot join; a proxy on the wire that flips,
+ * replays or reorders a frame makes the step fail with the peer and the
+ * step named.
  */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -261,6 +267,137 @@ static void test_join_refusals(void **state)
     join_case(2, "not in the policy");
 }
 
+/* ---- an attacker on the wire ------------------------------------------------
+ * Worker 0's connection to worker 1 goes through a proxy that forwards the
+ * handshake untouched and then changes the frame stream: flips a ciphertext
+ * byte, replays the first frame, or swaps the first two. 2048 floats and
+ * 1 KiB chunks make every frame 1024 + 64 bytes; the handshake from the
+ * connecting side is hello_i (137 bytes, no evidence) + finish_i (36). */
+#define WIRE_HS    (137 + 36)
+#define WIRE_FRAME (1024 + SAI_DIST_FRAME_OVERHEAD)
+
+typedef struct wire_arg { int lfd; uint16_t to_port; int mode; } wire_arg;
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* mode 0 tamper, 1 replay, 2 reorder */
+static void proxy_main(const wire_arg *w)
+{
+    int c = accept(w->lfd, NULL, NULL);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(w->to_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (c < 0 || s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
+        _exit(1);
+    static uint8_t held[WIRE_FRAME];
+    size_t off = 0;   /* bytes read so far from worker 0 */
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
+        if (poll(pf, 2, 10000) <= 0)
+            _exit(0);
+        uint8_t buf[4096];
+        if (pf[1].revents) {   /* worker 1 -> worker 0: the handshake answers */
+            ssize_t k = read(s, buf, sizeof buf);
+            if (k <= 0 || write_all(c, buf, (size_t)k))
+                _exit(0);
+        }
+        if (!pf[0].revents)
+            continue;
+        ssize_t k = read(c, buf, sizeof buf);
+        if (k <= 0)
+            _exit(0);
+        for (ssize_t j = 0; j < k; j++, off++) {
+            uint8_t b = buf[j];
+            size_t f0 = WIRE_HS, f1 = WIRE_HS + WIRE_FRAME, f2 = WIRE_HS + 2 * WIRE_FRAME;
+            if (w->mode == 0 && off == f0 + SAI_DIST_FRAME_HDR_LEN + 10)
+                b ^= 0x04;
+            if (w->mode == 2 && off >= f0 && off < f1) {
+                held[off - f0] = b;   /* frame 0 waits */
+                continue;
+            }
+            if (write_all(s, &b, 1))
+                _exit(0);
+            if (w->mode == 1 && off >= f0 && off < f1)
+                held[off - f0] = b;
+            if ((w->mode == 1 && off + 1 == f1) || (w->mode == 2 && off + 1 == f2))
+                if (write_all(s, held, sizeof held))   /* frame 0 again / late */
+                    _exit(0);
+        }
+    }
+}
+
+static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    wire_arg *w = argp;
+    sai_error err = {0};
+    sai_dist_comm_t *c = NULL;
+    float v[2048];
+    int rc;
+    cfg->chunk_bytes = 1024;
+    if (rank == 0) {   /* through the proxy */
+        int fd = run->lfd[0];
+        run->lfd[0] = -1;
+        rc = sai_dist_comm_tcp(&c, cfg, fd, "127.0.0.1", w->to_port, &err);
+    } else {
+        rc = dt_connect(run, rank, cfg, &c, &err);
+    }
+    for (size_t i = 0; i < 2048; i++)
+        v[i] = dt_input(rank, i);
+    if (rc == 0 && (rc = sai_dist_step_begin(c, 0, &err)) == 0)
+        rc = sai_dist_allreduce_avg(c, v, 2048, &err);
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void wire_case(int mode, const char *want)
+{
+    sai_error err = {0};
+    wire_arg proxy = {.mode = mode};    /* listens on lfd, forwards to worker 1 */
+    wire_arg worker = {.mode = mode};   /* worker 0 dials the proxy's port */
+    assert_int_equal(sai_dist_tcp_listen(&proxy.lfd, "127.0.0.1", &worker.to_port, &err), 0);
+    dt_run run;
+    dt_start(&run, 2, 0, wire_worker, &worker, 3000);
+    proxy.to_port = run.port[1];
+    pid_t pp = fork();
+    if (pp == 0) {
+        proxy_main(&proxy);
+        _exit(0);
+    }
+    close(proxy.lfd);
+    assert_int_equal(dt_wait(&run), 0);
+    kill(pp, SIGKILL);
+    waitpid(pp, NULL, 0);
+    dt_result *r1 = dt_res(&run, 1);
+    if (getenv("SAI_DIST_TEST_VERBOSE"))
+        fprintf(stderr, "  worker 1: %s\n  worker 0: %s\n", r1->msg, dt_res(&run, 0)->msg);
+    if (r1->rc == 0 || strstr(r1->msg, want) == NULL || strstr(r1->msg, "worker 0") == NULL ||
+        strstr(r1->msg, "step 0") == NULL)
+        fail_msg("mode %d: worker 1 said \"%s\", wanted \"%s\" naming worker 0 and step 0",
+                 mode, r1->msg, want);
+    assert_int_not_equal(dt_res(&run, 0)->rc, 0);   /* the step fails for both */
+    dt_free(&run);
+}
+
+static void test_wire_attacks(void **state)
+{
+    (void)state;
+    wire_case(0, "tag does not verify");
+    wire_case(1, "chunk 0 (replayed)");
+    wire_case(2, "chunk 1 (reordered, or a frame was dropped)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_killed_worker),
         cmocka_unit_test(test_hung_worker),
         cmocka_unit_test(test_join_refusals),
+        cmocka_unit_test(test_wire_attacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
