@@ -91,16 +91,30 @@ int sai_dist_derive_keys(uint8_t keys[2][32], uint8_t confirm[2][32],
 /* ---- the communicator ------------------------------------------------------ */
 typedef struct sai_dist_comm sai_dist_comm_t;
 
-/* Checks a peer's evidence during the handshake (e.g. against the job's
- * policy). Return 0 to accept; non-zero (err filled) refuses the peer. */
+/* Evidence is bound to one handshake by its 64-byte report data:
+ *   report_data = SHA-512("secureai/dist/v1 evidence" || hello[0..133))
+ * i.e. the hello's magic, version, flags, job id, sender, receiver, world
+ * and the sender's fresh ephemeral key. A TEE puts it in its report
+ * (sai_tee get_evidence(report_data)), so evidence from another handshake,
+ * job or worker does not verify here.
+ *
+ * get_evidence produces this worker's evidence for report_data; *ev is
+ * malloc'ed and freed by the caller (dist). */
+typedef int (*sai_dist_evidence_fn)(void *ctx, const uint8_t report_data[64], uint8_t **ev,
+                                    size_t *len, sai_error *err);
+/* Checks a peer's evidence against the job's policy and that it carries
+ * report_data. Return 0 to accept; non-zero (err filled) refuses the peer. */
 typedef int (*sai_dist_verify_fn)(void *ctx, uint32_t peer, const uint8_t *evidence,
-                                  size_t len, sai_error *err);
+                                  size_t len, const uint8_t report_data[64], sai_error *err);
 
 typedef struct sai_dist_cfg {
     uint8_t        job_id[SAI_DIST_JOB_ID_LEN];
     const uint8_t *group_secret;     /* SAI_DIST_SECRET_LEN bytes, borrowed */
     uint32_t       rank, world;      /* 0 <= rank < world <= SAI_DIST_MAX_WORKERS */
-    const uint8_t *evidence;         /* this worker's evidence, borrowed; may be NULL */
+    sai_dist_evidence_fn get_evidence; /* bound evidence per handshake, or NULL: */
+    void          *evidence_ctx;
+    const uint8_t *evidence;         /* ... then these fixed bytes (not bound to the
+                                      * handshake), borrowed; may be NULL */
     size_t         evidence_len;
     sai_dist_verify_fn verify_peer;  /* NULL accepts any evidence */
     void          *verify_ctx;

@@ -20,6 +20,16 @@
 #include <string.h>
 
 static const char hs_label[] = "secureai/dist/v1 handshake";
+static const char ev_label[] = "secureai/dist/v1 evidence";
+
+/* The report data a hello's evidence must carry (dist.h). */
+static int report_data(uint8_t out[64], const uint8_t *hello, sai_error *err)
+{
+    uint8_t buf[sizeof ev_label - 1 + SAI_DIST_HELLO_FIXED - 4];
+    memcpy(buf, ev_label, sizeof ev_label - 1);
+    memcpy(buf + sizeof ev_label - 1, hello, SAI_DIST_HELLO_FIXED - 4);
+    return sai_hash(SAI_SHA512, out, buf, sizeof buf, err);
+}
 
 void sai_dist__hs_clear(sai_dist_hs *hs)
 {
@@ -39,14 +49,11 @@ int sai_dist__hs_start(sai_dist_hs *hs, const sai_dist_cfg_t *cfg, bool initiato
     int rc = sai_ec_generate(&hs->eph, err);
     if (rc)
         return rc;
-    if (cfg->evidence_len > SAI_DIST_MAX_EVIDENCE)
-        return sai_error_set(err, SAI_ELIMIT, "evidence of %zu bytes is over the cap",
-                             cfg->evidence_len);
-    hs->mine_len = SAI_DIST_HELLO_FIXED + cfg->evidence_len;
-    hs->mine = malloc(hs->mine_len);
-    if (hs->mine == NULL)
-        return sai_error_set(err, SAI_ENOMEM, "out of memory");
-    uint8_t *p = hs->mine;
+    uint8_t fixed[SAI_DIST_HELLO_FIXED], rd[64];
+    uint8_t *ev_owned = NULL;
+    const uint8_t *ev = cfg->evidence;
+    size_t ev_len = cfg->evidence != NULL ? cfg->evidence_len : 0;
+    uint8_t *p = fixed;
     memcpy(p, "SAIH", 4);
     p[4] = 0;
     p[5] = SAI_DIST_FRAME_VERSION;
@@ -58,9 +65,27 @@ int sai_dist__hs_start(sai_dist_hs *hs, const sai_dist_cfg_t *cfg, bool initiato
     sai_dist__put32(p + 32, cfg->world);
     if ((rc = sai_ec_public_raw(hs->eph, p + 36, err)))
         return rc;
-    sai_dist__put32(p + 36 + SAI_P384_POINT_LEN, (uint32_t)cfg->evidence_len);
-    if (cfg->evidence_len > 0)
-        memcpy(p + SAI_DIST_HELLO_FIXED, cfg->evidence, cfg->evidence_len);
+    if (cfg->get_evidence != NULL) {
+        if ((rc = report_data(rd, fixed, err)))
+            return rc;
+        if ((rc = cfg->get_evidence(cfg->evidence_ctx, rd, &ev_owned, &ev_len, err)))
+            return sai_error_prefix(err, "cannot produce this worker's evidence");
+        ev = ev_owned;
+    }
+    if (ev_len > SAI_DIST_MAX_EVIDENCE) {
+        free(ev_owned);
+        return sai_error_set(err, SAI_ELIMIT, "evidence of %zu bytes is over the cap", ev_len);
+    }
+    sai_dist__put32(p + 36 + SAI_P384_POINT_LEN, (uint32_t)ev_len);
+    hs->mine_len = SAI_DIST_HELLO_FIXED + ev_len;
+    if ((hs->mine = malloc(hs->mine_len)) == NULL) {
+        free(ev_owned);
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    }
+    memcpy(hs->mine, fixed, SAI_DIST_HELLO_FIXED);
+    if (ev_len > 0)
+        memcpy(hs->mine + SAI_DIST_HELLO_FIXED, ev, ev_len);
+    free(ev_owned);
     return 0;
 }
 
@@ -108,9 +133,12 @@ int sai_dist__hs_peer_hello(sai_dist_hs *hs, const uint8_t *buf, size_t len, sai
     if (((h.flags & SAI_DIST_FLAG_PLAINTEXT) != 0) != cfg->insecure_plaintext || (h.flags & ~1u))
         return sai_error_set(err, SAI_EPOLICY, "worker %u wants other frame flags (0x%x)",
                              h.sender, h.flags);
+    uint8_t rd[64];
+    if (cfg->verify_peer != NULL && (rc = report_data(rd, buf, err)))
+        return rc;
     if (cfg->verify_peer != NULL &&
         (rc = cfg->verify_peer(cfg->verify_ctx, h.sender, buf + SAI_DIST_HELLO_FIXED,
-                               h.evidence_len, err))) {
+                               h.evidence_len, rd, err))) {
         sai_error_prefix(err, "evidence of worker %u refused", h.sender);
         return rc < 0 ? rc : SAI_EPOLICY;
     }

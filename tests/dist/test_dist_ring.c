@@ -5,7 +5,8 @@
  * every worker and on a repeat; broadcast copies the root's bytes; a
  * killed or hung worker fails the step on every other worker within the
  * deadline; a worker without the group secret, of another job, or with
- * evidence the policy refuses cannot join; a proxy on the wire that flips,
+ * evidence the policy refuses (another measurement, or evidence of another
+ * handshake) cannot join; a proxy on the wire that flips,
  * replays or reorders a frame makes the step fail with the peer and the
  * step named.
  */
@@ -208,15 +209,36 @@ static void test_hung_worker(void **state)
 
 /* ---- membership ------------------------------------------------------------ */
 
-typedef struct join_arg { int mode; } join_arg;   /* 0 wrong secret, 1 other job, 2 evidence */
+/* 0 wrong secret, 1 other job, 2 other measurement, 3 evidence of another
+ * handshake (replayed), 4 bound evidence, all honest */
+typedef struct join_arg { int mode; } join_arg;
 
-static int require_a(void *ctx, uint32_t peer, const uint8_t *ev, size_t len, sai_error *err)
+/* A stand-in TEE: evidence = measurement (13 bytes) || report data (64). */
+static int fake_tee(void *ctx, const uint8_t rd[64], uint8_t **ev, size_t *len, sai_error *err)
 {
-    (void)ctx;
-    if (len == 13 && memcmp(ev, "measurement-A", 13) == 0)
-        return 0;
-    return sai_error_set(err, SAI_EPOLICY, "launch measurement of worker %u not in the policy",
-                         peer);
+    bool stale = ctx != NULL;
+    if ((*ev = malloc(13 + 64)) == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    memcpy(*ev, "measurement-A", 13);
+    if (stale)
+        memset(*ev + 13, 0x42, 64);   /* what an earlier handshake's report said */
+    else
+        memcpy(*ev + 13, rd, 64);
+    *len = 13 + 64;
+    return 0;
+}
+
+static int require_a(void *ctx, uint32_t peer, const uint8_t *ev, size_t len,
+                     const uint8_t rd[64], sai_error *err)
+{
+    bool bound = ctx != NULL;
+    if (len < 13 || memcmp(ev, "measurement-A", 13) != 0)
+        return sai_error_set(err, SAI_EPOLICY,
+                             "launch measurement of worker %u not in the policy", peer);
+    if (bound && (len != 13 + 64 || memcmp(ev + 13, rd, 64) != 0))
+        return sai_error_set(err, SAI_EPOLICY,
+                             "the report data does not bind this handshake");
+    return 0;
 }
 
 static int join_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
@@ -225,9 +247,16 @@ static int join_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
     static const uint8_t other[SAI_DIST_SECRET_LEN] = "not-the-group-secret-of-the-job";
     sai_error err = {0};
     sai_dist_comm_t *c = NULL;
+    static int bound_marker, stale_marker;
     cfg->verify_peer = require_a;
     cfg->evidence = (const uint8_t *)"measurement-A";
     cfg->evidence_len = 13;
+    if (a->mode >= 3) {
+        cfg->verify_ctx = &bound_marker;
+        cfg->get_evidence = fake_tee;
+        if (rank == 1 && a->mode == 3)
+            cfg->evidence_ctx = &stale_marker;
+    }
     if (rank == 1) {
         if (a->mode == 0)
             cfg->group_secret = other;
@@ -265,6 +294,21 @@ static void test_join_refusals(void **state)
     join_case(0, "group secret");
     join_case(1, "another job");
     join_case(2, "not in the policy");
+    join_case(3, "does not bind this handshake");
+}
+
+/* The same stand-in TEE with evidence bound to each handshake: both join. */
+static void test_join_with_bound_evidence(void **state)
+{
+    (void)state;
+    dt_run run;
+    join_arg a = {4};
+    dt_start(&run, 2, 0, join_worker, &a, 5000);
+    assert_int_equal(dt_wait(&run), 0);
+    for (int r = 0; r < 2; r++)
+        if (dt_res(&run, r)->rc)
+            fail_msg("worker %d: %s", r, dt_res(&run, r)->msg);
+    dt_free(&run);
 }
 
 /* ---- an attacker on the wire ------------------------------------------------
@@ -407,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_killed_worker),
         cmocka_unit_test(test_hung_worker),
         cmocka_unit_test(test_join_refusals),
+        cmocka_unit_test(test_join_with_bound_evidence),
         cmocka_unit_test(test_wire_attacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
