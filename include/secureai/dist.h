@@ -16,8 +16,10 @@
  *     and pipelined) and broadcast, in a fixed reduction order so repeated
  *     runs and every worker give the same bits.
  *
- * Not here yet (docs/distributed.md, "Not built yet"): the parameter-server mode, membership checked against the KBS policy,
- * the spec's dist: section and `secureai run --workers`.
+ * Not here yet (docs/distributed.md, "Not built yet"): the parameter-server
+ * mode, real TEE evidence and the KBS policy behind get_evidence /
+ * verify_peer, the group secret from the KBS, the spec's dist: section and
+ * `secureai run --workers`.
  */
 #ifndef SECUREAI_DIST_H
 #define SECUREAI_DIST_H
