@@ -1,0 +1,137 @@
+/*
+ * dist_int.h — private to src/dist/: the link and communicator structures,
+ * the transport table, and the handshake messages.
+ */
+#ifndef SAI_DIST_INT_H
+#define SAI_DIST_INT_H
+
+#include "secureai/crypto.h"
+#include "secureai/dist.h"
+
+/* ---- links ---------------------------------------------------------------- */
+struct sai_dist_link {
+    sai_aead *aead;
+    uint8_t   job[SAI_DIST_JOB_ID_LEN];
+    uint32_t  sender, receiver;
+    bool      plaintext;
+    bool      have_step;
+    bool      dead;
+    uint64_t  step;
+    uint32_t  chunk;          /* the next frame's chunk index */
+    double    crypto_s;       /* time inside AES-GCM */
+};
+
+/* ---- transports ------------------------------------------------------------
+ * A transport moves bytes between this worker and its two ring neighbours:
+ * io[SAI_DIST_NEXT] is the connection to rank+1, io[SAI_DIST_PREV] the one
+ * from rank-1 (for world == 2 both lead to the same worker, over two
+ * connections). Frames are built and checked above it, so a transport sees
+ * only ciphertext. */
+enum { SAI_DIST_NEXT = 0, SAI_DIST_PREV = 1 };
+
+typedef struct sai_dist_io {
+    const uint8_t *sbuf;
+    size_t         slen, sdone;
+    uint8_t       *rbuf;
+    size_t         rlen, rdone;
+} sai_dist_io;
+
+typedef struct sai_dist_transport_ops {
+    const char *name;
+    /* Progress every pending transfer (sdone < slen, rdone < rlen) until at
+     * least one of them completes; SAI_ENET naming the peer when a peer
+     * closes or fails, or when the deadline (sai_now() seconds) passes. */
+    int  (*xfer)(void *t, sai_dist_io io[2], double deadline, sai_error *err);
+    void (*close)(void *t);
+} sai_dist_transport_ops;
+
+/* ---- the communicator ----------------------------------------------------- */
+struct sai_dist_comm {
+    uint32_t rank, world, next, prev;
+    int      timeout_ms;
+    size_t   chunk_bytes;
+    const sai_dist_transport_ops *ops;
+    void    *t;
+    sai_dist_link_t *tx;      /* frames to next */
+    sai_dist_link_t *rx;      /* frames from prev */
+    uint8_t *sframe, *rframe, *payload;   /* chunk_bytes + overhead each */
+    bool     dead;
+    bool     have_step;
+    uint64_t step;
+    sai_dist_stats_t st;
+};
+
+/* Validate cfg and allocate a communicator without a transport (enough
+ * for world == 1); the transport's constructor fills ops, t, tx and rx. */
+int sai_dist__comm_alloc(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, sai_error *err);
+
+/* Mark the communicator failed: close the transport (so the neighbours see
+ * the failure at once instead of at their deadline) and refuse every later
+ * call. Returns err->code (or code when err is NULL). */
+int sai_dist__fail(sai_dist_comm_t *c, int code, sai_error *err);
+
+/* ---- the handshake ---------------------------------------------------------
+ * hello = "SAIH" | u16 version | u16 flags | job[16] | u32 sender |
+ *         u32 receiver | u32 world | P-384 point[97] | u32 evidence_len |
+ *         evidence
+ * finish = "SAIC" | HMAC-SHA-256(confirm key, transcript) */
+#define SAI_DIST_HELLO_FIXED 137
+#define SAI_DIST_FIN_LEN     36
+#define SAI_DIST_FLAG_PLAINTEXT 1u
+
+typedef struct sai_dist_hello {
+    uint16_t flags;
+    uint8_t  job[SAI_DIST_JOB_ID_LEN];
+    uint32_t sender, receiver, world;
+    uint8_t  point[SAI_P384_POINT_LEN];
+    uint32_t evidence_len;
+} sai_dist_hello;
+
+/* One side of one connection's handshake. */
+typedef struct sai_dist_hs {
+    const sai_dist_cfg_t *cfg;
+    bool        initiator;
+    uint32_t    peer;
+    sai_ec_key *eph;
+    uint8_t    *mine;         /* my hello, malloc'ed */
+    size_t      mine_len;
+    uint8_t    *theirs;       /* the peer's hello */
+    size_t      theirs_len;
+    uint8_t     keys[2][32];
+    uint8_t     confirm[2][32];
+    uint8_t     transcript[32];
+} sai_dist_hs;
+
+int  sai_dist__hs_start(sai_dist_hs *hs, const sai_dist_cfg_t *cfg, bool initiator,
+                        uint32_t peer, sai_error *err);
+/* Parse the fixed part of a hello (SAI_DIST_HELLO_FIXED bytes). */
+int  sai_dist__hello_parse(sai_dist_hello *h, const uint8_t *buf, sai_error *err);
+/* Check the peer's complete hello (fixed part + evidence), derive the keys. */
+int  sai_dist__hs_peer_hello(sai_dist_hs *hs, const uint8_t *buf, size_t len, sai_error *err);
+void sai_dist__hs_finish_msg(const sai_dist_hs *hs, uint8_t out[SAI_DIST_FIN_LEN], bool mine);
+int  sai_dist__hs_check_finish(const sai_dist_hs *hs, const uint8_t msg[SAI_DIST_FIN_LEN],
+                               sai_error *err);
+/* The link for my sending direction (send=true) or the peer's. */
+int  sai_dist__hs_link(sai_dist_hs *hs, sai_dist_link_t **out, bool send, sai_error *err);
+void sai_dist__hs_clear(sai_dist_hs *hs);
+
+/* big-endian helpers */
+static inline void sai_dist__put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static inline uint32_t sai_dist__get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void sai_dist__put64(uint8_t *p, uint64_t v)
+{
+    sai_dist__put32(p, (uint32_t)(v >> 32));
+    sai_dist__put32(p + 4, (uint32_t)v);
+}
+static inline uint64_t sai_dist__get64(const uint8_t *p)
+{
+    return (uint64_t)sai_dist__get32(p) << 32 | sai_dist__get32(p + 4);
+}
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * dist_testutil.h — fork N workers over loopback for the dist tests.
+ *
+ * The parent binds one listening socket per worker on 127.0.0.1 (port 0)
+ * before forking, so every worker's address is known and no port can
+ * collide; worker r gets its own listener and connects to r+1's port.
+ * Results go through one MAP_SHARED region, so a worker that fails writes
+ * its error sentence where the parent can assert on it.
+ */
+#ifndef SAI_DIST_TESTUTIL_H
+#define SAI_DIST_TESTUTIL_H
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "secureai/dist.h"
+#include "secureai/util.h"
+
+#define DT_MAX 8
+
+/* Worker r's input: floats of varied magnitude, so the order of the
+ * additions shows in the last bits. */
+static inline float dt_input(int r, size_t i)
+{
+    uint64_t z = (uint64_t)r * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull + 1;
+    z = (z ^ (z >> 31)) * 0x94D049BB133111EBull;
+    z ^= z >> 29;
+    float u = (float)(z >> 40) / (float)(1u << 24) - 0.5f;
+    return ldexpf(u, (int)((z >> 8) % 17) - 8);
+}
+
+/* The documented order: segment s summed from worker s round the ring. */
+static inline void dt_reference(float *out, size_t n, int N)
+{
+    for (int s = 0; s < N; s++) {
+        size_t lo = n * (size_t)s / (size_t)N, hi = n * (size_t)(s + 1) / (size_t)N;
+        for (size_t x = lo; x < hi; x++) {
+            float acc = dt_input(s, x);
+            for (int j = 1; j < N; j++)
+                acc = acc + dt_input((s + j) % N, x);
+            out[x] = acc / (float)N;
+        }
+    }
+}
+
+
+typedef struct dt_result {
+    int    rc;
+    char   msg[SAI_ERROR_MAX];
+    double seconds;       /* of the part the worker function times */
+    size_t out_len;
+    uint8_t out[];        /* worker output, out_cap bytes per worker */
+} dt_result;
+
+typedef struct dt_run {
+    int      n;
+    size_t   out_cap;
+    uint8_t *shm;
+    size_t   slot;
+    pid_t    pid[DT_MAX];
+    int      lfd[DT_MAX];
+    uint16_t port[DT_MAX];
+} dt_run;
+
+static inline dt_result *dt_res(dt_run *r, int i)
+{
+    return (dt_result *)(void *)(r->shm + r->slot * (size_t)i);
+}
+
+/* The worker body: cfg is filled (rank, world, job, secret, timeout); it
+ * may change cfg, then calls dt_connect. Returns 0 or fills res. */
+typedef int (*dt_fn)(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *arg);
+
+static const uint8_t dt_secret[SAI_DIST_SECRET_LEN] = "group-secret-of-the-test-job-01";
+
+static inline int dt_connect(dt_run *run, int rank, const sai_dist_cfg_t *cfg,
+                             sai_dist_comm_t **c, sai_error *err)
+{
+    int next = (rank + 1) % run->n;
+    int fd = run->lfd[rank];
+    run->lfd[rank] = -1;
+    return sai_dist_comm_tcp(c, cfg, fd, "127.0.0.1", run->port[next], err);
+}
+
+/* Start n workers; wait for all of them unless keep_pids (then the caller
+ * waits with dt_wait). */
+static inline void dt_start(dt_run *run, int n, size_t out_cap, dt_fn fn, void *arg,
+                            int timeout_ms)
+{
+    memset(run, 0, sizeof *run);
+    run->n = n;
+    run->out_cap = out_cap;
+    run->slot = (sizeof(dt_result) + out_cap + 63) & ~(size_t)63;
+    run->shm = mmap(NULL, run->slot * (size_t)n, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (run->shm == MAP_FAILED) {
+        perror("mmap");
+        abort();
+    }
+    for (int i = 0; i < n; i++) {
+        sai_error err = {0};
+        run->port[i] = 0;
+        if (sai_dist_tcp_listen(&run->lfd[i], "127.0.0.1", &run->port[i], &err) != 0) {
+            fprintf(stderr, "listen: %s\n", err.msg);
+            abort();
+        }
+    }
+    fflush(NULL);
+    for (int i = 0; i < n; i++) {
+        pid_t p = fork();
+        if (p < 0) {
+            perror("fork");
+            abort();
+        }
+        if (p == 0) {
+            for (int j = 0; j < n; j++)
+                if (j != i)
+                    close(run->lfd[j]);
+            sai_dist_cfg_t cfg;
+            memset(&cfg, 0, sizeof cfg);
+            memcpy(cfg.job_id, "test-job-000001", SAI_DIST_JOB_ID_LEN);
+            cfg.group_secret = dt_secret;
+            cfg.rank = (uint32_t)i;
+            cfg.world = (uint32_t)n;
+            cfg.timeout_ms = timeout_ms;
+            dt_result *res = dt_res(run, i);
+            res->rc = fn(run, i, &cfg, res, arg);
+            _exit(0);
+        }
+        run->pid[i] = p;
+    }
+    for (int i = 0; i < n; i++)
+        close(run->lfd[i]);
+}
+
+/* Wait for every worker still running; returns how many of those did not
+ * exit normally (a sanitizer abort, a crash), so tests can assert 0. */
+static inline int dt_wait(dt_run *run)
+{
+    int bad = 0;
+    for (int i = 0; i < run->n; i++) {
+        int st;
+        if (run->pid[i] > 0 && waitpid(run->pid[i], &st, 0) == run->pid[i])
+            bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+        run->pid[i] = 0;
+    }
+    return bad;
+}
+
+static inline void dt_free(dt_run *run)
+{
+    munmap(run->shm, run->slot * (size_t)run->n);
+}
+
+#endif

@@ -1,0 +1,458 @@
+/*
+ * test_dist_ring.c — the TCP ring between forked workers on loopback
+ * (docs/distributed.md): the all-reduce equals the average of every
+ * worker's vector summed in the documented fixed order, bit for bit, on
+ * every worker and on a repeat; broadcast copies the root's bytes; a
+ * killed or hung worker fails the step on every other worker within the
+ * deadline; a worker without the group secret, of another job, or with
+ * evidence the policy refuses (another measurement, or evidence of another
+ * handshake) cannot join; a proxy on the wire that flips,
+ * replays or reorders a frame makes the step fail with the peer and the
+ * step named.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dist/dist_testutil.h"
+
+typedef struct ar_arg {
+    size_t n, chunk;
+    int    mode;          /* 0 plain; 1 kill rank 2 at step 1; 2 hang rank 2 at step 1 */
+} ar_arg;
+
+static int ar_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    ar_arg *a = argp;
+    sai_error err = {0};
+    sai_dist_comm_t *c = NULL;
+    float *v = malloc((a->n + 1) * sizeof *v), *first = (float *)(void *)res->out;
+    int rc;
+    cfg->chunk_bytes = a->chunk;
+    if ((rc = dt_connect(run, rank, cfg, &c, &err)))
+        goto out;
+    for (uint64_t step = 0; step < 2; step++) {
+        for (size_t i = 0; i < a->n; i++)
+            v[i] = dt_input(rank, i);
+        if ((rc = sai_dist_step_begin(c, step, &err)))
+            goto out;
+        if (step == 1 && rank == 2 && a->mode == 1)
+            raise(SIGKILL);
+        if (step == 1 && rank == 2 && a->mode == 2)
+            sleep(60);   /* the parent kills it */
+        double t0 = sai_now();
+        rc = sai_dist_allreduce_avg(c, v, a->n, &err);
+        res->seconds = sai_now() - t0;
+        if (rc)
+            goto out;
+        if (step == 0) {
+            memcpy(first, v, a->n * sizeof *v);
+            res->out_len = a->n * sizeof *v;
+        } else if (memcmp(first, v, a->n * sizeof *v) != 0) {
+            rc = sai_error_set(&err, -100, "the repeat gave other bits");
+        }
+    }
+out:
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    free(v);
+    return rc;
+}
+
+static void run_allreduce(int N, size_t n, size_t chunk)
+{
+    dt_run run;
+    ar_arg a = {.n = n, .chunk = chunk};
+    dt_start(&run, N, n * sizeof(float) + 4, ar_worker, &a, 20000);
+    assert_int_equal(dt_wait(&run), 0);
+    float *ref = malloc((n + 1) * sizeof *ref);
+    dt_reference(ref, n, N);
+    for (int r = 0; r < N; r++) {
+        dt_result *res = dt_res(&run, r);
+        if (res->rc != 0)
+            fail_msg("N=%d n=%zu: worker %d: %s", N, n, r, res->msg);
+        assert_int_equal(res->out_len, n * sizeof(float));
+        if (memcmp(res->out, ref, n * sizeof(float)) != 0)
+            fail_msg("N=%d n=%zu: worker %d differs from the fixed-order average", N, n, r);
+    }
+    /* and the average is an average: close to the naive one */
+    for (size_t x = 0; x < n; x += 97) {
+        double s = 0;
+        for (int r = 0; r < N; r++)
+            s += dt_input(r, x);
+        assert_true(fabs(s / N - ref[x]) <= 1e-6 * (1 + fabs(s)));
+    }
+    free(ref);
+    dt_free(&run);
+}
+
+static void test_allreduce_exact(void **state)
+{
+    (void)state;
+    run_allreduce(2, 100003, 4096);    /* many chunks per segment: pipelined */
+    run_allreduce(3, 50001, 1024);
+    run_allreduce(4, 3, 64);           /* fewer values than workers: empty chunks */
+    run_allreduce(4, 200000, 0);       /* default chunk */
+}
+
+/* The test can fail: the naive order (worker 0 first) differs somewhere. */
+static void test_order_matters(void **state)
+{
+    (void)state;
+    size_t n = 50001, diff = 0;
+    float *ref = malloc(n * sizeof *ref);
+    dt_reference(ref, n, 4);
+    for (size_t x = 0; x < n; x++) {
+        float acc = dt_input(0, x);
+        for (int j = 1; j < 4; j++)
+            acc = acc + dt_input(j, x);
+        diff += (acc / 4.0f) != ref[x];
+    }
+    assert_true(diff > 0);
+    free(ref);
+}
+
+typedef struct bc_arg { size_t len; uint32_t root; } bc_arg;
+
+static int bc_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    bc_arg *a = argp;
+    sai_error err = {0};
+    sai_dist_comm_t *c = NULL;
+    cfg->chunk_bytes = 1024;
+    for (size_t i = 0; i < a->len; i++)
+        res->out[i] = (uint8_t)((unsigned)rank == a->root ? i * 7 + 3 : 0);
+    int rc;
+    if ((rc = dt_connect(run, rank, cfg, &c, &err)) == 0 &&
+        (rc = sai_dist_step_begin(c, 0, &err)) == 0)
+        rc = sai_dist_broadcast(c, a->root, res->out, a->len, &err);
+    res->out_len = a->len;
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void test_broadcast(void **state)
+{
+    (void)state;
+    dt_run run;
+    bc_arg a = {.len = 10007, .root = 2};
+    dt_start(&run, 4, a.len, bc_worker, &a, 20000);
+    assert_int_equal(dt_wait(&run), 0);
+    for (int r = 0; r < 4; r++) {
+        dt_result *res = dt_res(&run, r);
+        if (res->rc)
+            fail_msg("worker %d: %s", r, res->msg);
+        for (size_t i = 0; i < a.len; i++)
+            if (res->out[i] != (uint8_t)(i * 7 + 3))
+                fail_msg("worker %d: byte %zu differs", r, i);
+    }
+    dt_free(&run);
+}
+
+/* A worker killed (mode 1) or hung (mode 2) at step 1: every other worker
+ * fails step 1 within the deadline, with an error naming the step. */
+static void fault_case(int mode, int timeout_ms)
+{
+    dt_run run;
+    ar_arg a = {.n = 300000, .chunk = 0, .mode = mode};
+    dt_start(&run, 4, a.n * sizeof(float), ar_worker, &a, timeout_ms);
+    for (int r = 0; r < 4; r++) {
+        if (r == 2)
+            continue;
+        int st;
+        assert_int_equal(waitpid(run.pid[r], &st, 0), run.pid[r]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        run.pid[r] = 0;
+    }
+    kill(run.pid[2], SIGKILL);
+    assert_int_equal(dt_wait(&run), 1);   /* worker 2, killed */
+    for (int r = 0; r < 4; r++) {
+        if (r == 2)
+            continue;
+        dt_result *res = dt_res(&run, r);
+        if (getenv("SAI_DIST_TEST_VERBOSE"))
+            fprintf(stderr, "  worker %d after %.2f s: %s\n", r, res->seconds, res->msg);
+        if (res->rc == 0)
+            fail_msg("mode %d: worker %d completed a step with a worker missing", mode, r);
+        if (strstr(res->msg, "step 1") == NULL)
+            fail_msg("mode %d: worker %d: \"%s\" does not name step 1", mode, r, res->msg);
+        if (res->seconds > timeout_ms / 1000.0 + 1.0)
+            fail_msg("mode %d: worker %d took %.2f s (deadline %d ms): %s", mode, r,
+                     res->seconds, timeout_ms, res->msg);
+    }
+    dt_free(&run);
+}
+
+static void test_killed_worker(void **state)
+{
+    (void)state;
+    fault_case(1, 3000);
+}
+
+static void test_hung_worker(void **state)
+{
+    (void)state;
+    fault_case(2, 1500);
+}
+
+/* ---- membership ------------------------------------------------------------ */
+
+/* 0 wrong secret, 1 other job, 2 other measurement, 3 evidence of another
+ * handshake (replayed), 4 bound evidence, all honest */
+typedef struct join_arg { int mode; } join_arg;
+
+/* A stand-in TEE: evidence = measurement (13 bytes) || report data (64). */
+static int fake_tee(void *ctx, const uint8_t rd[64], uint8_t **ev, size_t *len, sai_error *err)
+{
+    bool stale = ctx != NULL;
+    if ((*ev = malloc(13 + 64)) == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    memcpy(*ev, "measurement-A", 13);
+    if (stale)
+        memset(*ev + 13, 0x42, 64);   /* what an earlier handshake's report said */
+    else
+        memcpy(*ev + 13, rd, 64);
+    *len = 13 + 64;
+    return 0;
+}
+
+static int require_a(void *ctx, uint32_t peer, const uint8_t *ev, size_t len,
+                     const uint8_t rd[64], sai_error *err)
+{
+    bool bound = ctx != NULL;
+    if (len < 13 || memcmp(ev, "measurement-A", 13) != 0)
+        return sai_error_set(err, SAI_EPOLICY,
+                             "launch measurement of worker %u not in the policy", peer);
+    if (bound && (len != 13 + 64 || memcmp(ev + 13, rd, 64) != 0))
+        return sai_error_set(err, SAI_EPOLICY,
+                             "the report data does not bind this handshake");
+    return 0;
+}
+
+static int join_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    join_arg *a = argp;
+    static const uint8_t other[SAI_DIST_SECRET_LEN] = "not-the-group-secret-of-the-job";
+    sai_error err = {0};
+    sai_dist_comm_t *c = NULL;
+    static int bound_marker, stale_marker;
+    cfg->verify_peer = require_a;
+    cfg->evidence = (const uint8_t *)"measurement-A";
+    cfg->evidence_len = 13;
+    if (a->mode >= 3) {
+        cfg->verify_ctx = &bound_marker;
+        cfg->get_evidence = fake_tee;
+        if (rank == 1 && a->mode == 3)
+            cfg->evidence_ctx = &stale_marker;
+    }
+    if (rank == 1) {
+        if (a->mode == 0)
+            cfg->group_secret = other;
+        if (a->mode == 1)
+            memcpy(cfg->job_id, "test-job-000002", SAI_DIST_JOB_ID_LEN);
+        if (a->mode == 2)
+            cfg->evidence = (const uint8_t *)"measurement-B";
+    }
+    int rc = dt_connect(run, rank, cfg, &c, &err);
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void join_case(int mode, const char *want)
+{
+    dt_run run;
+    join_arg a = {mode};
+    dt_start(&run, 2, 0, join_worker, &a, 1500);
+    assert_int_equal(dt_wait(&run), 0);
+    dt_result *res = dt_res(&run, 0);
+    if (res->rc == 0)
+        fail_msg("mode %d: worker 0 let worker 1 join", mode);
+    if (strstr(res->msg, want) == NULL || strstr(res->msg, "worker 1") == NULL)
+        fail_msg("mode %d: \"%s\" does not say \"%s\" about worker 1", mode, res->msg, want);
+    if (getenv("SAI_DIST_TEST_VERBOSE")) fprintf(stderr, "  worker 0: %s\n", res->msg);
+    assert_int_not_equal(dt_res(&run, 1)->rc, 0);
+    dt_free(&run);
+}
+
+static void test_join_refusals(void **state)
+{
+    (void)state;
+    join_case(0, "group secret");
+    join_case(1, "another job");
+    join_case(2, "not in the policy");
+    join_case(3, "does not bind this handshake");
+}
+
+/* The same stand-in TEE with evidence bound to each handshake: both join. */
+static void test_join_with_bound_evidence(void **state)
+{
+    (void)state;
+    dt_run run;
+    join_arg a = {4};
+    dt_start(&run, 2, 0, join_worker, &a, 5000);
+    assert_int_equal(dt_wait(&run), 0);
+    for (int r = 0; r < 2; r++)
+        if (dt_res(&run, r)->rc)
+            fail_msg("worker %d: %s", r, dt_res(&run, r)->msg);
+    dt_free(&run);
+}
+
+/* ---- an attacker on the wire ------------------------------------------------
+ * Worker 0's connection to worker 1 goes through a proxy that forwards the
+ * handshake untouched and then changes the frame stream: flips a ciphertext
+ * byte, replays the first frame, or swaps the first two. 2048 floats and
+ * 1 KiB chunks make every frame 1024 + 64 bytes; the handshake from the
+ * connecting side is hello_i (137 bytes, no evidence) + finish_i (36). */
+#define WIRE_HS    (137 + 36)
+#define WIRE_FRAME (1024 + SAI_DIST_FRAME_OVERHEAD)
+
+typedef struct wire_arg { int lfd; uint16_t to_port; int mode; } wire_arg;
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* mode 0 tamper, 1 replay, 2 reorder */
+static void proxy_main(const wire_arg *w)
+{
+    int c = accept(w->lfd, NULL, NULL);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(w->to_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (c < 0 || s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
+        _exit(1);
+    static uint8_t held[WIRE_FRAME];
+    size_t off = 0;   /* bytes read so far from worker 0 */
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
+        if (poll(pf, 2, 10000) <= 0)
+            _exit(0);
+        uint8_t buf[4096];
+        if (pf[1].revents) {   /* worker 1 -> worker 0: the handshake answers */
+            ssize_t k = read(s, buf, sizeof buf);
+            if (k <= 0 || write_all(c, buf, (size_t)k))
+                _exit(0);
+        }
+        if (!pf[0].revents)
+            continue;
+        ssize_t k = read(c, buf, sizeof buf);
+        if (k <= 0)
+            _exit(0);
+        for (ssize_t j = 0; j < k; j++, off++) {
+            uint8_t b = buf[j];
+            size_t f0 = WIRE_HS, f1 = WIRE_HS + WIRE_FRAME, f2 = WIRE_HS + 2 * WIRE_FRAME;
+            if (w->mode == 0 && off == f0 + SAI_DIST_FRAME_HDR_LEN + 10)
+                b ^= 0x04;
+            if (w->mode == 2 && off >= f0 && off < f1) {
+                held[off - f0] = b;   /* frame 0 waits */
+                continue;
+            }
+            if (write_all(s, &b, 1))
+                _exit(0);
+            if (w->mode == 1 && off >= f0 && off < f1)
+                held[off - f0] = b;
+            if ((w->mode == 1 && off + 1 == f1) || (w->mode == 2 && off + 1 == f2))
+                if (write_all(s, held, sizeof held))   /* frame 0 again / late */
+                    _exit(0);
+        }
+    }
+}
+
+static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    wire_arg *w = argp;
+    sai_error err = {0};
+    sai_dist_comm_t *c = NULL;
+    float v[2048];
+    int rc;
+    cfg->chunk_bytes = 1024;
+    if (rank == 0) {   /* through the proxy */
+        int fd = run->lfd[0];
+        run->lfd[0] = -1;
+        rc = sai_dist_comm_tcp(&c, cfg, fd, "127.0.0.1", w->to_port, &err);
+    } else {
+        rc = dt_connect(run, rank, cfg, &c, &err);
+    }
+    for (size_t i = 0; i < 2048; i++)
+        v[i] = dt_input(rank, i);
+    if (rc == 0 && (rc = sai_dist_step_begin(c, 0, &err)) == 0)
+        rc = sai_dist_allreduce_avg(c, v, 2048, &err);
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void wire_case(int mode, const char *want)
+{
+    sai_error err = {0};
+    wire_arg proxy = {.mode = mode};    /* listens on lfd, forwards to worker 1 */
+    wire_arg worker = {.mode = mode};   /* worker 0 dials the proxy's port */
+    assert_int_equal(sai_dist_tcp_listen(&proxy.lfd, "127.0.0.1", &worker.to_port, &err), 0);
+    dt_run run;
+    dt_start(&run, 2, 0, wire_worker, &worker, 3000);
+    proxy.to_port = run.port[1];
+    pid_t pp = fork();
+    if (pp == 0) {
+        proxy_main(&proxy);
+        _exit(0);
+    }
+    close(proxy.lfd);
+    assert_int_equal(dt_wait(&run), 0);
+    kill(pp, SIGKILL);
+    waitpid(pp, NULL, 0);
+    dt_result *r1 = dt_res(&run, 1);
+    if (getenv("SAI_DIST_TEST_VERBOSE"))
+        fprintf(stderr, "  worker 1: %s\n  worker 0: %s\n", r1->msg, dt_res(&run, 0)->msg);
+    if (r1->rc == 0 || strstr(r1->msg, want) == NULL || strstr(r1->msg, "worker 0") == NULL ||
+        strstr(r1->msg, "step 0") == NULL)
+        fail_msg("mode %d: worker 1 said \"%s\", wanted \"%s\" naming worker 0 and step 0",
+                 mode, r1->msg, want);
+    assert_int_not_equal(dt_res(&run, 0)->rc, 0);   /* the step fails for both */
+    dt_free(&run);
+}
+
+static void test_wire_attacks(void **state)
+{
+    (void)state;
+    wire_case(0, "tag does not verify");
+    wire_case(1, "chunk 0 (replayed)");
+    wire_case(2, "chunk 1 (reordered, or a frame was dropped)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allreduce_exact),
+        cmocka_unit_test(test_order_matters),
+        cmocka_unit_test(test_broadcast),
+        cmocka_unit_test(test_killed_worker),
+        cmocka_unit_test(test_hung_worker),
+        cmocka_unit_test(test_join_refusals),
+        cmocka_unit_test(test_join_with_bound_evidence),
+        cmocka_unit_test(test_wire_attacks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
