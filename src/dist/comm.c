@@ -22,7 +22,7 @@
  * formed once, by worker s-1, and copied to everyone: every worker holds
  * the same bits, and a repeat with the same inputs gives them again.
  */
-#include "dist_int.h"
+#include "dist/dist_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -16,7 +16,7 @@
  * Callers: comm.c (collectives), handshake.c (links from the derived keys),
  * tests/dist/test_dist_frame.c.
  */
-#include "dist_int.h"
+#include "dist/dist_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  *
  * This file builds and checks messages; the transport (tcp.c) moves them.
  */
-#include "dist_int.h"
+#include "dist/dist_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

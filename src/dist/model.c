@@ -4,7 +4,7 @@
  * all-reduce, and every tensor broadcast from a root (initial weights,
  * momentum, BN running statistics).
  */
-#include "dist_int.h"
+#include "dist/dist_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
  * ordinary SAI_E* error; a worker that dies is also seen by mpirun, whose
  * default is to stop the whole job.
  */
-#include "dist_int.h"
+#include "dist/dist_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

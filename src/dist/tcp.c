@@ -9,7 +9,7 @@
  * after it, the collectives only send and receive on these descriptors,
  * which that filter leaves alone.
  */
-#include "dist_int.h"
+#include "dist/dist_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * dist_int.h — private to src/dist/: the link and communicator structures,
+ * dist_internal.h — private to src/dist/: the link and communicator structures,
  * the transport table, and the handshake messages.
  */
 #ifndef SAI_DIST_INT_H
