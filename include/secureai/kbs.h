@@ -147,7 +147,9 @@ typedef struct sai_kbs_client_opts {
     const char *ca_file;      /* verify the KBS certificate against this CA/cert */
     const char *pin_sha256;   /* or: hex SHA-256 of the KBS's DER certificate */
     double      timeout_s;    /* per request, default 5 */
-    int         retries;      /* connection attempts, default 4, backoff 100ms doubling */
+    int         retries;      /* attempts, default 4: a KBS that cannot be reached is retried
+                               * with backoff 100 ms doubling; a 429 (or 503 with
+                               * Retry-After) after waiting as told, at most 10 s a time */
     const char *ca_pem;       /* or: the CA certificate(s) as PEM bytes (no file needed, e.g. */
     size_t      ca_pem_len;   /*   in a sandbox that opens no files); used when no pin is given */
     bool        allow_insecure_http; /* accept an http:// URL (a loopback test KBS); without it
