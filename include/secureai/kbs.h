@@ -104,16 +104,27 @@ typedef struct sai_kbs_config {
     int      header_timeout_s;    /* evhttp read timeout, default 10 */
     int      idle_timeout_s;      /* keep-alive idle, default 30 */
     int      max_connections;     /* default 512 */
-    double   rate_per_s;          /* per-client token bucket; 0 = unlimited */
+    int      max_connections_per_addr; /* concurrent TLS connections from one address, default 64 */
+    int      max_handshakes;      /* unfinished TLS handshakes, default 128 */
+    int      max_handshakes_per_addr; /* ... from one address, default 16 */
+    int      handshake_timeout_s; /* accept to finished handshake, default 5 */
+    double   rate_per_s;          /* per-client token bucket (requests/s); 0 = unlimited */
     double   rate_burst;
-    int      nonce_ttl_s;         /* default 60 */
+    int      max_sessions;        /* pending /auth sessions, default 16384 */
+    int      max_sessions_per_addr; /* ... from one address, default 256 */
+    int      nonce_ttl_s;         /* default 15 */
     int      token_ttl_s;         /* default 300 */
     bool     quiet;               /* log lines (JSON, stderr) only for 4xx/5xx and notices */
+    bool     accept_audit_cut;    /* start even though the audit chain no longer holds the
+                                   * recorded anchor (the cut is audited); default false */
     char     enclave_writable[512]; /* repos an attested TEE may register new resources in
                                      * (POST /kbs/v0/resource/...), comma-separated; "" = none */
 } sai_kbs_config;
 
 void sai_kbs_config_defaults(sai_kbs_config *c);
+/* What a real start would refuse in the configuration alone (--dry-run
+ * runs it too): ranges, --insecure-http off loopback. */
+int  sai_kbs_config_check(const sai_kbs_config *c, sai_error *err) SAI_MUST_CHECK;
 /* Read a kbs.yaml over the defaults (flat "key: value" map, see docs/kbs.md). */
 int  sai_kbs_config_load(sai_kbs_config *c, const char *path, sai_error *err) SAI_MUST_CHECK;
 

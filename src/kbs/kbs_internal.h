@@ -122,22 +122,39 @@ int sai_kbs_jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[stat
 
 /* ---- sessions (session.c) --------------------------------------------------- */
 typedef struct sai_kbs_sessions sai_kbs_sessions;
-int  sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, int ttl_s, sai_error *err);
+/* At most cap pending sessions, per_addr of them from one client address
+ * (0: cap). */
+int  sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, int ttl_s,
+                          sai_error *err);
 void sai_kbs_sessions_free(sai_kbs_sessions *t);
-/* A fresh session: id (hex, 32 chars + NUL) and its nonce. SAI_ELIMIT when full. */
-int  sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, char id[33],
+/* A fresh session for a client at addr: id (hex, 32 chars + NUL) and its
+ * nonce. An address at its cap loses its oldest pending session; a full
+ * table loses its oldest; SAI_ELIMIT only if that cannot make room. */
+int  sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, const char *addr, char id[33],
                             uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err);
 /* Consume a session: single use; SAI_ENOTFOUND (unknown or already used) or
  * SAI_EAUTH (expired). */
 int  sai_kbs_session_take(sai_kbs_sessions *t, const char *id, char tee[16],
                           uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err);
 size_t sai_kbs_sessions_live(sai_kbs_sessions *t);
+/* Pending sessions evicted so far (to make room for newer ones). */
+uint64_t sai_kbs_sessions_evicted(sai_kbs_sessions *t);
 
 /* ---- rate limiter (limits.c) ----------------------------------------------- */
 typedef struct sai_kbs_ratelimit sai_kbs_ratelimit;
 int  sai_kbs_ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, sai_error *err);
 void sai_kbs_ratelimit_free(sai_kbs_ratelimit *r);
 bool sai_kbs_ratelimit_allow(sai_kbs_ratelimit *r, const char *client, double now);
+
+/* Counters per client address (limits.c): at most max_keys distinct
+ * addresses with a non-zero count; not locked (the caller's lock). add()
+ * returns the new count, UINT32_MAX when a new address does not fit. */
+typedef struct sai_kbs_addrcount sai_kbs_addrcount;
+int      sai_kbs_addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *err);
+void     sai_kbs_addrcount_free(sai_kbs_addrcount *t);
+void     sai_kbs_addrcount_clear(sai_kbs_addrcount *t);
+uint32_t sai_kbs_addrcount_get(const sai_kbs_addrcount *t, const char *addr);
+uint32_t sai_kbs_addrcount_add(sai_kbs_addrcount *t, const char *addr, int delta);
 
 /* ---- metrics (metrics.c) --------------------------------------------------- */
 typedef struct sai_kbs_metrics sai_kbs_metrics;

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -23,7 +24,28 @@
 #include "secureai/attest.h"
 #include "secureai/tee.h"
 
-static char g_root[256];
+#include <pthread.h>
+
+static char g_root[256], g_policy_path[400], g_meas_hex[97];
+static sai_kbs_attester g_att;
+
+static int raw_connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in me = {.sin_family = AF_INET};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    inet_pton(AF_INET, src, &me.sin_addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof me) != 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static const char *k_auth = "{\"version\":\"0.1.0\",\"tee\":\"sim\"}";
 
 /* ---- 1. the client never dies of SIGPIPE ------------------------------------ */
 
@@ -116,14 +138,143 @@ static void test_client_survives_sigpipe(void **state)
     sigpipe_case("http");
 }
 
+/* ---- 2. a slowloris from one address does not lock out others ------------------- */
+#define NSLOW 40
+
+typedef struct slowloris {
+    int           port;
+    int           fds[NSLOW];
+    atomic_int    stop;
+    atomic_int    reconnects;
+    pthread_t     th;
+} slowloris;
+
+/* 40 connections from 127.0.0.2 that never finish a handshake (half send a
+ * partial TLS record header and stall, half send nothing); each one the
+ * server closes is opened again at once. */
+static void *slowloris_main(void *arg)
+{
+    slowloris *l = arg;
+    for (int i = 0; i < NSLOW; i++)
+        l->fds[i] = -1;
+    while (!atomic_load(&l->stop)) {
+        for (int i = 0; i < NSLOW; i++) {
+            if (l->fds[i] >= 0) {
+                struct pollfd p = {.fd = l->fds[i], .events = POLLIN};
+                char b[64];
+                if (poll(&p, 1, 0) > 0 && recv(l->fds[i], b, sizeof b, MSG_DONTWAIT) <= 0) {
+                    close(l->fds[i]);
+                    l->fds[i] = -1;
+                    atomic_fetch_add(&l->reconnects, 1);
+                }
+            }
+            if (l->fds[i] < 0 && (l->fds[i] = raw_connect_from("127.0.0.2", l->port)) >= 0 && i % 2)
+                (void)!send(l->fds[i], "\x16\x03\x01\x02", 4, MSG_NOSIGNAL);
+        }
+        usleep(20 * 1000);
+    }
+    for (int i = 0; i < NSLOW; i++)
+        if (l->fds[i] >= 0)
+            close(l->fds[i]);
+    return NULL;
+}
+
+static void tweak_slow(sai_kbs_config *c)
+{
+    c->max_connections = 32;
+    c->max_connections_per_addr = 8;
+    c->max_handshakes = 16;
+    c->max_handshakes_per_addr = 4;
+    c->handshake_timeout_s = 1;
+    c->header_timeout_s = 2;
+}
+
+static void test_slowloris_one_address(void **state)
+{
+    (void)state;
+    test_kbs t;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(test_kbs_start(&t, tweak_slow), 0);
+    slowloris l;
+    memset(&l, 0, sizeof l);
+    l.port = sai_kbs_server_port(t.srv);
+    assert_int_equal(pthread_create(&l.th, NULL, slowloris_main, &l), 0);
+    usleep(300 * 1000);
+    /* Legitimate clients from 127.0.0.1, a fresh TLS connection each. */
+    int ok = 0;
+    double t0 = sai_now();
+    for (int i = 0; i < 12; i++) {
+        sai_kbs_client *c = test_client(&t);
+        ok += test_req(c, "GET", "/healthz", NULL, NULL, NULL) == 200;
+        sai_kbs_client_free(c);
+        usleep(100 * 1000);
+    }
+    double dt = sai_now() - t0;
+    /* Still under attack: the handshake slots the attacker holds are capped. */
+    sai_kbs_client *c = test_client(&t);
+    char *resp = NULL;
+    assert_int_equal(test_req(c, "GET", "/metrics", NULL, NULL, &resp), 200);
+    const char *h = strstr(resp, "\nsai_kbs_handshakes ");
+    assert_non_null(h);
+    int hs = atoi(h + strlen("\nsai_kbs_handshakes "));
+    free(resp);
+    sai_kbs_client_free(c);
+    atomic_store(&l.stop, 1);
+    pthread_join(l.th, NULL);
+    test_kbs_stop(&t, true);
+    if (ok != 12)
+        fail_msg("%d of 12 legitimate requests succeeded under the slowloris", ok);
+    assert_true(dt < 6.0);
+    assert_true(hs <= 4 + 1);                       /* 4 from 127.0.0.2, maybe ours */
+    assert_true(atomic_load(&l.reconnects) >= NSLOW - 8);   /* the excess was closed at once */
+}
+
+/* ---- 3. an /auth flood neither locks others out nor grows the audit log --------- */
+static void tweak_sessions(sai_kbs_config *c)
+{
+    snprintf(c->attestation_policy, sizeof c->attestation_policy, "%s", g_policy_path);
+    c->max_sessions = 64;
+    c->max_sessions_per_addr = 16;
+}
+
+static void test_auth_flood(void **state)
+{
+    (void)state;
+    test_kbs t;
+    sai_error err;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(test_kbs_start(&t, tweak_sessions), 0);
+    sai_kbs_client *c = test_client(&t);
+    char pol[300];
+    snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}",
+             g_meas_hex);
+    assert_int_equal(test_put(&t, c, "demo/dataset/k", "flood-test-secret", pol), 201);
+    uint64_t before = 0, after = 0;
+    char head[65];
+    assert_int_equal(sai_kbs_audit_verify(t.dir, &before, head, &err), 0);
+    for (int i = 0; i < 300; i++) {
+        int st = test_req(c, "POST", "/kbs/v0/auth", NULL, k_auth, NULL);
+        if (st != 200)
+            fail_msg("/auth number %d of the flood: %d", i + 1, st);
+    }
+    assert_int_equal(sai_kbs_audit_verify(t.dir, &after, head, &err), 0);
+    assert_int_equal(after, before);      /* no audit row per /auth */
+    /* A legitimate flow right after it completes. */
+    sai_secret *sec = NULL;
+    if (sai_kbs_client_get_resource(c, &g_att, "demo/dataset/k", &sec, NULL, &err) != 0)
+        fail_msg("get_resource after the flood: %s", err.msg);
+    assert_int_equal(sec->len, 17);
+    sai_secret_free(sec);
+    sai_kbs_client_free(c);
+    test_kbs_stop(&t, true);
+}
+
 /* ---- 5. the client waits out a 429 as Retry-After says ------------------------ */
 static void tweak_rate(sai_kbs_config *c)
 {
     c->rate_per_s = 1;
     c->rate_burst = 1;
 }
-
-static const char *k_auth = "{\"version\":\"0.1.0\",\"tee\":\"sim\"}";
 
 static void test_client_honours_retry_after(void **state)
 {
@@ -149,7 +300,27 @@ static void test_client_honours_retry_after(void **state)
 static int setup(void **state)
 {
     (void)state;
+    sai_error err;
+    char plat[400];
     test_mkdtemp(g_root, sizeof g_root);
+    snprintf(plat, sizeof plat, "%s/platform", g_root);
+    setenv("SECUREAI_PLATFORM_DIR", plat, 1);
+    if (sai_sim_platform_init(plat, false, &err) != 0) {
+        fprintf(stderr, "platform: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(g_policy_path, sizeof g_policy_path, "%s/attestation.yaml", g_root);
+    const char *yaml = "allowed_tee: [sim]\nallow_simulated: true\nallow_debug: false\n";
+    if (sai_write_file_atomic(g_policy_path, yaml, strlen(yaml), 0600, false, &err) != 0)
+        return -1;
+    uint8_t m[48];
+    if (sai_sim_launch_measurement(m, "/proc/self/exe", NULL, NULL, &err) != 0)
+        return -1;
+    sai_hex_encode(g_meas_hex, m, 48);
+    if (sai_kbs_attester_open(&g_att, "sim", &err) != 0) {
+        fprintf(stderr, "attester: %s\n", err.msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -157,6 +328,7 @@ static int teardown(void **state)
 {
     (void)state;
     char cmd[300];
+    sai_kbs_attester_close(&g_att);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -165,6 +337,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_survives_sigpipe),
+        cmocka_unit_test(test_slowloris_one_address),
+        cmocka_unit_test(test_auth_flood),
         cmocka_unit_test(test_client_honours_retry_after),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -249,19 +249,65 @@ static void test_sessions_single_use_and_expiry(void **state)
     sai_error err;
     char id[33], tee[16];
     uint8_t n1[32], n2[32];
-    assert_int_equal(sai_kbs_sessions_new(&t, 4, 1, &err), 0);
-    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
+    assert_int_equal(sai_kbs_sessions_new(&t, 4, 0, 1, &err), 0);
+    assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", id, n1, &err), 0);
     assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), 0);
     assert_memory_equal(n1, n2, 32);
     assert_string_equal(tee, "sim");
     assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), SAI_ENOTFOUND);
-    /* Full table -> refused; expiry frees it. */
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
-    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), SAI_ELIMIT);
+    /* A full table makes room by evicting its oldest pending session. */
+    char ids[5][33];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", ids[i], n1, &err), 0);
+    assert_int_equal(sai_kbs_session_take(t, ids[0], tee, n2, &err), SAI_ENOTFOUND);
+    assert_int_equal(sai_kbs_session_take(t, ids[1], tee, n2, &err), 0);
+    assert_int_equal(sai_kbs_sessions_evicted(t), 1);
+    /* Expiry. */
     sleep(2);
-    assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), SAI_EAUTH);
-    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
+    assert_int_equal(sai_kbs_session_take(t, ids[4], tee, n2, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", id, n1, &err), 0);
+    sai_kbs_sessions_free(t);
+}
+
+/* Issue 13: /auth from 8 addresses, far past the table's size, never gets
+ * a legitimate client refused, nor its pending session lost: each address
+ * only displaces its own oldest sessions. */
+static void test_sessions_flood_per_address(void **state)
+{
+    (void)state;
+    sai_kbs_sessions *t = NULL;
+    sai_error err;
+    char id[33], mine[33], tee[16], addr[32];
+    uint8_t n[32], got[32], my_nonce[32];
+    assert_int_equal(sai_kbs_sessions_new(&t, 64, 4, 60, &err), 0);
+    for (int round = 0; round < 50; round++) {
+        if (round == 10)
+            assert_int_equal(sai_kbs_session_create(t, "sim", "192.0.2.1", mine, my_nonce, &err), 0);
+        for (int a = 0; a < 8; a++) {
+            snprintf(addr, sizeof addr, "10.0.0.%d", a + 1);
+            assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+        }
+    }
+    assert_true(sai_kbs_sessions_live(t) <= 8 * 4 + 1);
+    assert_int_equal(sai_kbs_session_take(t, mine, tee, got, &err), 0);
+    assert_memory_equal(got, my_nonce, 32);
+    /* The newest of a flooding address is there, its older ones are not. */
+    assert_int_equal(sai_kbs_session_take(t, id, tee, got, &err), 0);
+    assert_true(sai_kbs_sessions_evicted(t) >= 8 * 45);
+    /* Many addresses (more than the table holds at 4 each): the oldest
+     * pending sessions go first, so a fresh one survives. */
+    for (int a = 0; a < 40; a++) {
+        snprintf(addr, sizeof addr, "10.1.0.%d", a + 1);
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+    }
+    assert_int_equal(sai_kbs_session_create(t, "sim", "192.0.2.1", mine, my_nonce, &err), 0);
+    for (int a = 0; a < 10; a++) {
+        snprintf(addr, sizeof addr, "10.2.0.%d", a + 1);
+        assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+    }
+    assert_true(sai_kbs_sessions_live(t) <= 64);
+    assert_int_equal(sai_kbs_session_take(t, mine, tee, got, &err), 0);
     sai_kbs_sessions_free(t);
 }
 
@@ -449,7 +495,15 @@ static void test_config(void **state)
     assert_true(c.rate_per_s == 2.5);
     assert_string_equal(c.seal_master_key, "sim");
     assert_true(c.insecure_http);
-    assert_int_equal(c.nonce_ttl_s, 60);
+    assert_int_equal(c.nonce_ttl_s, 15);
+    assert_true(c.rate_per_s == 2.5 && c.rate_burst == 400);
+    assert_int_equal(c.max_connections_per_addr, 64);
+    /* what a real start refuses, the check refuses (and --dry-run runs it) */
+    assert_int_equal(sai_kbs_config_check(&c, &err), 0);
+    snprintf(c.listen_addr, sizeof c.listen_addr, "0.0.0.0");
+    assert_int_equal(sai_kbs_config_check(&c, &err), SAI_EPOLICY);
+    c.insecure_http = false;
+    assert_int_equal(sai_kbs_config_check(&c, &err), 0);
     const char *bad[] = {"max_conections: 7\n", "port: 70000\n", "port: 12x\n",
                          "threads: [1, 2]\n", "insecure_http: maybe\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -493,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_sessions_single_use_and_expiry),
+        cmocka_unit_test(test_sessions_flood_per_address),
         cmocka_unit_test(test_store_at_rest_and_master_key),
         cmocka_unit_test(test_master_key_sealed_to_tee),
         cmocka_unit_test(test_audit_tamper),
