@@ -161,6 +161,7 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
     if (c->counted) {
         pthread_mutex_lock(&s->addr_mu);
         sai_kbs_addrcount_add(s->conns_by_addr, c->addr, -1);
+        s->admitted--;
         if (c->state == C_HANDSHAKE) {
             sai_kbs_addrcount_add(s->hs_by_addr, c->addr, -1);
             s->handshakes--;
@@ -207,7 +208,9 @@ static void admit(conn *c)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->addr, sizeof c->addr);
     const char *why = NULL;
     pthread_mutex_lock(&s->addr_mu);
-    if (sai_kbs_addrcount_get(s->conns_by_addr, c->addr) >= (uint32_t)s->cfg.max_connections_per_addr)
+    if (s->admitted >= s->cfg.max_connections)
+        why = "connections";
+    else if (sai_kbs_addrcount_get(s->conns_by_addr, c->addr) >= (uint32_t)s->cfg.max_connections_per_addr)
         why = "connections from this address";
     else if (!c->hs_done_early &&
              sai_kbs_addrcount_get(s->hs_by_addr, c->addr) >= (uint32_t)s->cfg.max_handshakes_per_addr)
@@ -218,6 +221,7 @@ static void admit(conn *c)
         why = "connections";
     if (why == NULL) {
         c->counted = true;
+        s->admitted++;
         if (c->hs_done_early) {
             c->state = C_OPEN;
         } else {
@@ -291,9 +295,12 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
     }
     sai_kbs_json_errors(c->bev);
     c->deadline = evtimer_new(base, deadline_cb, c);
-    /* Over the global cap: close as soon as evhttp has attached the socket;
-     * otherwise admit it then (the peer address is known from then on). */
-    if (n > s->cfg.max_connections) {
+    /* Admitted or closed as soon as evhttp has attached the socket (the
+     * peer address is known from then on). Connections waiting for that
+     * (one loop turn) do not count against the caps, so a flood of
+     * refused ones cannot make the cap refuse others; past a hard ceiling
+     * of 4 x max_connections of them, new ones are closed unseen. */
+    if (n > 4 * s->cfg.max_connections) {
         c->state = C_REFUSED;
         atomic_fetch_add(&s->refused, 1);
     }

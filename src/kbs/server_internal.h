@@ -48,6 +48,7 @@ struct sai_kbs_server {
     sai_kbs_addrcount *conns_by_addr; /* admitted TLS connections per address */
     sai_kbs_addrcount *hs_by_addr;    /* unfinished handshakes per address */
     int                handshakes;
+    int                admitted;      /* connections holding a slot */
 };
 
 /* ---- the log (server.c): one JSON object a line on stderr; fmt gives the

@@ -84,6 +84,23 @@ int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
 
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, SAI_KBS_DB_FILE);
+    /* SQLite gives kbs.db-wal and kbs.db-shm the database file's mode when
+     * it creates them: create the database 0600 first (an empty file is an
+     * empty database), and tighten files an older version left 0644. No
+     * umask: it is process-wide and the library runs in other programs. */
+    if (create) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    static const char *const k_suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof k_suffixes / sizeof *k_suffixes; i++) {
+        char f[1100];
+        struct stat st;
+        snprintf(f, sizeof f, "%s%s", path, k_suffixes[i]);
+        if (lstat(f, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
+            chmod(f, st.st_mode & 0700);
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         rc = sai_error_set(err, SAI_EIO, "cannot open %s: %s", path,
@@ -99,7 +116,6 @@ int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
         sqlite3_free(emsg);
         goto fail;
     }
-    chmod(path, 0600);
     if (sqlite3_open_v2(path, &s->sync_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
         SQLITE_OK) {
         rc = sai_error_set(err, SAI_EIO, "cannot open %s twice", path);

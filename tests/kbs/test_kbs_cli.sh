@@ -22,6 +22,21 @@ have_platform=0
 "$cli" platform init >/dev/null 2>&1 && have_platform=1
 printf 'allowed_tee: [sim]\nallow_simulated: true\n' > "$tmp/att.yaml"
 
+# every sub-command has its own --help; the listing names only real ones
+for sub in serve info get-resource put-resource delete-resource put-policy audit; do
+  "$cli" kbs $sub --help > "$tmp/help.out" || fail "kbs $sub --help"
+  grep -q "^usage: secureai kbs $sub " "$tmp/help.out" || fail "kbs $sub --help: $(head -1 "$tmp/help.out")"
+  [ "$(grep -cE '^  [a-z][a-z-]* ' "$tmp/help.out")" -le 2 ] || fail "kbs $sub --help printed every sub-command"
+done
+"$cli" --help | grep -q 'kbs .*admin' && fail "secureai --help lists a kbs admin sub-command"
+"$cli" kbs --help | grep -q '^  admin' && fail "kbs --help lists admin"
+# --dry-run refuses what a real start refuses
+if "$cli" kbs serve --data-dir "$tmp/dry" --listen 0.0.0.0 --insecure-http --dry-run 2>"$tmp/dry.err"; then
+  fail "dry-run accepted --insecure-http on 0.0.0.0"
+fi
+grep -q "loopback" "$tmp/dry.err" || fail "dry-run message: $(cat "$tmp/dry.err")"
+"$cli" kbs serve --data-dir "$tmp/dry" --listen 127.0.0.1 --insecure-http --dry-run >/dev/null || fail "dry-run loopback"
+
 "$cli" kbs serve --data-dir "$tmp/kbs" --port 0 --port-file "$tmp/port" \
   --attestation-policy "$tmp/att.yaml" --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!

@@ -297,6 +297,80 @@ static void test_client_honours_retry_after(void **state)
     test_kbs_stop(&t, true);
 }
 
+/* ---- 5. the small ones --------------------------------------------------------- */
+static void tweak_small(sai_kbs_config *c)
+{
+    c->max_body = 64 * 1024;
+}
+
+/* A JSON error body: {"error": "...", "status": code}. */
+static void assert_json_error(const char *resp, int code)
+{
+    cJSON *j = cJSON_Parse(resp);
+    if (j == NULL)
+        fail_msg("not JSON: %.200s", resp);
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(j, "error")));
+    assert_int_equal(cJSON_GetObjectItem(j, "status")->valueint, code);
+    cJSON_Delete(j);
+}
+
+static void test_small_findings(void **state)
+{
+    (void)state;
+    test_kbs t;
+    sai_error err;
+    struct stat st;
+    char path[700], *resp = NULL;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(test_kbs_start(&t, tweak_small), 0);
+    /* The database's WAL and shared-memory files are private like it. */
+    const char *files[] = {"kbs.db", "kbs.db-wal", "kbs.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", t.dir, files[i]);
+        assert_int_equal(stat(path, &st), 0);
+        if ((st.st_mode & 0777) != 0600)
+            fail_msg("%s is %o", files[i], (unsigned)(st.st_mode & 0777));
+    }
+    sai_kbs_client *c = test_client(&t);
+    /* evhttp's own refusals come back as the documented JSON error. */
+    size_t big = 70 * 1024;
+    char *huge = malloc(big + 1);
+    memset(huge, ' ', big);
+    huge[0] = '{';
+    huge[big - 1] = '}';
+    huge[big] = '\0';
+    assert_int_equal(test_req(c, "POST", "/kbs/v0/auth", NULL, huge, &resp), 413);
+    assert_json_error(resp, 413);
+    free(resp);
+    free(huge);
+    sai_kbs_client_free(c);
+    c = test_client(&t);
+    char *longpath = malloc(20001);
+    memcpy(longpath, "/kbs/v0/resource/", 17);
+    memset(longpath + 17, 'a', 20000 - 17);
+    longpath[20000] = '\0';
+    assert_int_equal(test_req(c, "GET", longpath, NULL, NULL, &resp), 400);
+    assert_json_error(resp, 400);
+    free(resp);
+    free(longpath);
+    sai_kbs_client_free(c);
+    /* Authenticated admin calls that fail are audited with their reason. */
+    c = test_client(&t);
+    assert_int_equal(test_req(c, "DELETE", "/kbs/v0/admin/resource/no/such/thing", t.admin_hdr, NULL, NULL), 404);
+    assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/resource/a/b/c", t.admin_hdr, "{\"secret\":1}", NULL), 400);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/admin/nothing-here", t.admin_hdr, NULL, NULL), 404);
+    assert_int_equal(test_req(c, "GET", "/kbs/v0/admin/audit?limit=20", t.admin_hdr, NULL, &resp), 200);
+    assert_non_null(strstr(resp, "\"event\":\"admin.failed\",\"actor\":\"127.0.0.1\",\"subject\":\"resource/no/such/thing\",\"verdict\":\"fail\",\"detail\":\"DELETE 404"));
+    assert_non_null(strstr(resp, "\"subject\":\"resource/a/b/c\",\"verdict\":\"fail\",\"detail\":\"PUT 400: member"));
+    assert_non_null(strstr(resp, "\"subject\":\"nothing-here\",\"verdict\":\"fail\""));
+    free(resp);
+    sai_kbs_client_free(c);
+    uint64_t n = 0;
+    char head[65];
+    assert_int_equal(sai_kbs_audit_verify(t.dir, &n, head, &err), 0);
+    test_kbs_stop(&t, true);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -340,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_slowloris_one_address),
         cmocka_unit_test(test_auth_flood),
         cmocka_unit_test(test_client_honours_retry_after),
+        cmocka_unit_test(test_small_findings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -551,7 +551,7 @@ static void test_protocol_cases(void **state)
         n++;
     }
     pclose(ls);
-    assert_true(n >= 19);
+    assert_true(n >= 24);
     assert_int_equal(test_req(c, "GET", "/healthz", NULL, NULL, NULL), 200);
     sai_kbs_client_free(c);
 }
