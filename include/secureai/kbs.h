@@ -273,6 +273,14 @@ int sai_kbs_policy_validate(const char *policy_json, size_t len, sai_error *err)
  * Needs the master key (the chain is keyed). *entries gets the count. */
 int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65],
                          sai_error *err) SAI_MUST_CHECK;
+/* The same, and with expect_head (a head hex recorded earlier, or NULL):
+ * that hash must still be in the chain, as entry *anchor_seq (the chain
+ * then extends the anchor by *entries - *anchor_seq entries); SAI_EAUTH
+ * "audit chain cut: ..." when it is not. Both also check the anchors the
+ * KBS keeps itself (docs/kbs.md). */
+int sai_kbs_audit_verify_anchor(const char *data_dir, const char *expect_head, uint64_t *entries,
+                                char head_hex[65], uint64_t *anchor_seq,
+                                sai_error *err) SAI_MUST_CHECK;
 /* The last `limit` entries (0: all) as a JSON array, offline (malloc'ed). */
 int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json,
                          sai_error *err) SAI_MUST_CHECK;

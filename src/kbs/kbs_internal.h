@@ -70,8 +70,33 @@ int sai_kbs_audit_append(sai_kbs_store *s, const char *event, const char *actor,
 int sai_kbs_audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
 int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err);
 
-/* Internal to store.c/audit.c: append within an open transaction. */
+/* ---- audit anchors (audit.c, store.c) ----------------------------------------
+ * A cut of the newest entries leaves a valid, shorter chain. Two anchors
+ * outside the audit table name the last entry: the audit_head row (same
+ * transaction as each entry) and the file <data_dir>/audit.anchor
+ * ("secureai-kbs-audit-anchor/v1 <seq> <hash>", rewritten after each group
+ * commit by a server that enabled it). The check walks the chain and
+ * requires both anchors to name an entry it still has, with that hash;
+ * SAI_EAUTH "audit chain cut: ..." otherwise (also: a missing audit table,
+ * or resources with an empty log). */
+#define SAI_KBS_ANCHOR_FILE "audit.anchor"
 struct sqlite3;
+int  sai_kbs_audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *entries,
+                                char head_hex[65], sai_error *err);
+/* Is the hash hex (a head recorded earlier) entry *seq of the chain? */
+int  sai_kbs_audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, const char *head_hex,
+                        uint64_t *seq, sai_error *err);
+/* Accept a cut the check reported (why): recreate a dropped table, re-anchor
+ * at the current head, and audit it ("audit.cut-accepted"). */
+int  sai_kbs_audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why, sai_error *err);
+int  sai_kbs_anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error *err);
+/* The head from audit_head on db (seq 0 and zeros for an empty chain). */
+int  sai_kbs_store_head(struct sqlite3 *db, uint64_t *seq, char hash_hex[65]);
+void sai_kbs_store_anchor_enable(sai_kbs_store *s, const char *path, uint64_t seq);
+bool sai_kbs_store_audit_missing(sai_kbs_store *s);
+extern const char *const sai_kbs_audit_schema;
+
+/* Internal to store.c/audit.c: append within an open transaction. */
 int sai_kbs_audit_append_locked(sai_kbs_store *s, const char *event, const char *actor,
                                 const char *subject, const char *verdict,
                                 const char *detail, sai_error *err);

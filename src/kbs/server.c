@@ -435,6 +435,30 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
     if ((rc = sai_kbs_store_open_sealed(&s->store, s->cfg.data_dir, true,
                                         s->cfg.seal_master_key, err)) != 0)
         goto fail;
+    /* The audit chain must still hold its anchors; a cut one is not
+     * appended to unless the operator accepts it (and that is audited). */
+    {
+        uint64_t n = 0;
+        char head[65];
+        sai_error cut = {0};
+        int crc = sai_kbs_audit_anchor_check(s->store, s->cfg.data_dir, &n, head, &cut);
+        if (crc != 0 && (crc != SAI_EAUTH || !s->cfg.accept_audit_cut)) {
+            rc = sai_error_set(err, crc, "%s; refusing to start on it (kbs audit verify --data-dir %s shows "
+                               "it; kbs serve --accept-audit-cut starts anyway and records the cut)",
+                               cut.msg, s->cfg.data_dir);
+            goto fail;
+        }
+        if (crc != 0) {
+            sai_kbs_log(s, "warn", "\"msg\":\"audit cut accepted\",\"why\":\"%.400s\"", cut.msg);
+            if ((rc = sai_kbs_audit_accept_cut(s->store, s->cfg.data_dir, cut.msg, err)) != 0 ||
+                (rc = sai_kbs_audit_anchor_check(s->store, s->cfg.data_dir, &n, head, err)) != 0)
+                goto fail;
+        }
+        snprintf(path, sizeof path, "%s/" SAI_KBS_ANCHOR_FILE, s->cfg.data_dir);
+        if ((rc = sai_kbs_anchor_write(path, n, head, err)) != 0)
+            goto fail;
+        sai_kbs_store_anchor_enable(s->store, path, n);
+    }
     snprintf(path, sizeof path, "%s/signing.key", s->cfg.data_dir);
     if ((rc = sai_kbs_key_ensure(&s->signer, path, err)) != 0 ||
         (rc = make_wrap_key(s, err)) != 0 ||

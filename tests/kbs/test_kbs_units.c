@@ -462,17 +462,56 @@ static void test_audit_tamper(void **state)
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         assert_int_equal(system(cmd), 0);
     }
-    /* Cutting the newest entry leaves a valid but shorter chain: the head moves. */
+    /* Cutting the newest entries leaves a valid but shorter chain; the
+     * anchors outside the table see it (issue 13), and so does a head
+     * recorded earlier, while a chain that only grew since still matches. */
+    static const char *cuts[] = {
+        "DELETE FROM audit WHERE seq=10",
+        "DELETE FROM audit WHERE seq>=7",
+        "DELETE FROM audit",
+        "DROP TABLE audit",
+        /* the head record moved back with the cut: the anchor file holds */
+        "DELETE FROM audit WHERE seq>=9; UPDATE audit_head SET seq=8, hash=(SELECT hash FROM audit WHERE seq=8)",
+        /* everything local rewritten: resources without any entry */
+        "DELETE FROM audit; DELETE FROM audit_head",
+    };
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        char dir[256], head[65], cmd[300], anchor[400];
+        uint64_t n = 0;
+        sai_error err;
+        test_mkdtemp(dir, sizeof dir);
+        fill_store(dir);
+        assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
+        /* what a running KBS keeps next to the database */
+        snprintf(anchor, sizeof anchor, "%s/" SAI_KBS_ANCHOR_FILE, dir);
+        assert_int_equal(sai_kbs_anchor_write(anchor, n, head, &err), 0);
+        if (i == sizeof cuts / sizeof *cuts - 1)
+            unlink(anchor);
+        assert_int_equal(exec_sql(dir, cuts[i]), 0);
+        if (sai_kbs_audit_verify(dir, &n, head, &err) != SAI_EAUTH)
+            fail_msg("cut %zu verified as intact", i);
+        assert_non_null(strstr(err.msg, "audit chain cut"));
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+    }
     char dir[256], head[65], head2[65], cmd[300];
-    uint64_t n = 0;
+    uint64_t n = 0, at = 0;
     sai_error err;
     test_mkdtemp(dir, sizeof dir);
     fill_store(dir);
     assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
-    assert_int_equal(exec_sql(dir, "DELETE FROM audit WHERE seq=10"), 0);
-    assert_int_equal(sai_kbs_audit_verify(dir, &n, head2, &err), 0);
-    assert_int_equal(n, 9);
-    assert_string_not_equal(head, head2);
+    sai_kbs_store *s = NULL;
+    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs_audit_append(s, "attest", "127.0.0.1", "x", "allow", "", &err), 0);
+    assert_int_equal(sai_kbs_audit_append(s, "attest", "127.0.0.1", "y", "allow", "", &err), 0);
+    sai_kbs_store_close(s);
+    assert_int_equal(sai_kbs_audit_verify_anchor(dir, head, &n, head2, &at, &err), 0);
+    assert_int_equal(n, 12);
+    assert_int_equal(at, 10);
+    assert_int_equal(exec_sql(dir, "DELETE FROM audit WHERE seq>=10; "
+                                   "UPDATE audit_head SET seq=9, hash=(SELECT hash FROM audit WHERE seq=9)"), 0);
+    assert_int_equal(sai_kbs_audit_verify_anchor(dir, head, &n, head2, &at, &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "is not in the chain"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -522,8 +561,13 @@ static void test_request_parsers(void **state)
     sai_kbs_attest_req r;
     sai_kbs_put_req p;
     sai_error err;
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 32, &err), 0);
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"xen\"}", 32, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 31, &err), 0);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"} \r\n", 34, &err), 0);
+    /* one value and nothing after it (a NUL included); no member twice */
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 32, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\",\"tee\":\"sim\"}", 43, &err),
+                     SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"xen\"}", 31, &err), SAI_EINVAL);
     assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":1,\"tee\":\"sim\"}", 26, &err), SAI_EINVAL);
     assert_int_equal(sai_kbs_parse_auth(&a, "[1,2]", 5, &err), SAI_EINVAL);
     assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":", 11, &err), SAI_EINVAL);
