@@ -447,14 +447,17 @@ static int cmd_audit(int argc, char **argv)
                    (unsigned long long)(n - at));
         return 0;
     }
-    char path[64];
-    snprintf(path, sizeof path, "/kbs/v0/admin/audit?limit=%s", a.limit ? a.limit : "100");
+    char path[64], *end = NULL;
+    unsigned long long limit = a.limit ? strtoull(a.limit, &end, 10) : 100;
+    if (a.limit && (end == a.limit || *end != '\0' || limit < 1 || limit > 10000))
+        return sai_cli_usage_error("kbs audit show: --limit must be a whole number 1..10000");
+    snprintf(path, sizeof path, "/kbs/v0/admin/audit?limit=%llu", limit);
     if (a.kbs)
         return admin_call(&a, "audit show", "GET", path, NULL);
     if (!a.data)
         return sai_cli_usage_error("kbs audit show needs --data-dir or --kbs");
     char *json = NULL;
-    if (sai_kbs_audit_export(a.data, a.limit ? strtoull(a.limit, NULL, 10) : 100, &json, &err) != 0)
+    if (sai_kbs_audit_export(a.data, limit, &json, &err) != 0)
         return sai_cli_fail(&err, "kbs audit show");
     printf("%s\n", json);
     free(json);

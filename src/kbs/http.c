@@ -117,7 +117,7 @@ static void json_errors_cb(struct evbuffer *buf, const struct evbuffer_cb_info *
     line[ll] = '\0';
     line[strcspn(line, "\r\n")] = '\0';
     const char *sp = strchr(line, ' ');
-    int code = sp ? atoi(sp + 1) : 0;
+    long code = sp ? strtol(sp + 1, NULL, 10) : 0;
     if (code < 400 || code > 599)
         return;
     struct evbuffer *keep = evbuffer_new();
@@ -126,8 +126,8 @@ static void json_errors_cb(struct evbuffer *buf, const struct evbuffer_cb_info *
     evbuffer_remove_buffer(buf, keep, (size_t)start.pos);   /* earlier responses */
     evbuffer_drain(buf, evbuffer_get_length(buf));          /* the HTML one */
     char esc[200], json[300];
-    sai_kbs_json_str(esc, sizeof esc, early_error_text(code));
-    int jl = snprintf(json, sizeof json, "{\"error\":%s,\"status\":%d}", esc, code);
+    sai_kbs_json_str(esc, sizeof esc, early_error_text((int)code));
+    int jl = snprintf(json, sizeof json, "{\"error\":%s,\"status\":%ld}", esc, code);
     evbuffer_add_buffer(buf, keep);
     evbuffer_add_printf(buf, "%s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
                         "Connection: close\r\nContent-Length: %d\r\n\r\n%s", line, jl, json);
