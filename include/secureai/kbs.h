@@ -104,16 +104,27 @@ typedef struct sai_kbs_config {
     int      header_timeout_s;    /* evhttp read timeout, default 10 */
     int      idle_timeout_s;      /* keep-alive idle, default 30 */
     int      max_connections;     /* default 512 */
-    double   rate_per_s;          /* per-client token bucket; 0 = unlimited */
+    int      max_connections_per_addr; /* concurrent TLS connections from one address, default 64 */
+    int      max_handshakes;      /* unfinished TLS handshakes, default 128 */
+    int      max_handshakes_per_addr; /* ... from one address, default 16 */
+    int      handshake_timeout_s; /* accept to finished handshake, default 5 */
+    double   rate_per_s;          /* per-client token bucket (requests/s); 0 = unlimited */
     double   rate_burst;
-    int      nonce_ttl_s;         /* default 60 */
+    int      max_sessions;        /* pending /auth sessions, default 16384 */
+    int      max_sessions_per_addr; /* ... from one address, default 256 */
+    int      nonce_ttl_s;         /* default 15 */
     int      token_ttl_s;         /* default 300 */
     bool     quiet;               /* log lines (JSON, stderr) only for 4xx/5xx and notices */
+    bool     accept_audit_cut;    /* start even though the audit chain no longer holds the
+                                   * recorded anchor (the cut is audited); default false */
     char     enclave_writable[512]; /* repos an attested TEE may register new resources in
                                      * (POST /kbs/v0/resource/...), comma-separated; "" = none */
 } sai_kbs_config;
 
 void sai_kbs_config_defaults(sai_kbs_config *c);
+/* What a real start would refuse in the configuration alone (--dry-run
+ * runs it too): ranges, --insecure-http off loopback. */
+int  sai_kbs_config_check(const sai_kbs_config *c, sai_error *err) SAI_MUST_CHECK;
 /* Read a kbs.yaml over the defaults (flat "key: value" map, see docs/kbs.md). */
 int  sai_kbs_config_load(sai_kbs_config *c, const char *path, sai_error *err) SAI_MUST_CHECK;
 
@@ -147,7 +158,9 @@ typedef struct sai_kbs_client_opts {
     const char *ca_file;      /* verify the KBS certificate against this CA/cert */
     const char *pin_sha256;   /* or: hex SHA-256 of the KBS's DER certificate */
     double      timeout_s;    /* per request, default 5 */
-    int         retries;      /* connection attempts, default 4, backoff 100ms doubling */
+    int         retries;      /* attempts, default 4: a KBS that cannot be reached is retried
+                               * with backoff 100 ms doubling; a 429 (or 503 with
+                               * Retry-After) after waiting as told, at most 10 s a time */
     const char *ca_pem;       /* or: the CA certificate(s) as PEM bytes (no file needed, e.g. */
     size_t      ca_pem_len;   /*   in a sandbox that opens no files); used when no pin is given */
     bool        allow_insecure_http; /* accept an http:// URL (a loopback test KBS); without it
@@ -260,6 +273,14 @@ int sai_kbs_policy_validate(const char *policy_json, size_t len, sai_error *err)
  * Needs the master key (the chain is keyed). *entries gets the count. */
 int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65],
                          sai_error *err) SAI_MUST_CHECK;
+/* The same, and with expect_head (a head hex recorded earlier, or NULL):
+ * that hash must still be in the chain, as entry *anchor_seq (the chain
+ * then extends the anchor by *entries - *anchor_seq entries); SAI_EAUTH
+ * "audit chain cut: ..." when it is not. Both also check the anchors the
+ * KBS keeps itself (docs/kbs.md). */
+int sai_kbs_audit_verify_anchor(const char *data_dir, const char *expect_head, uint64_t *entries,
+                                char head_hex[65], uint64_t *anchor_seq,
+                                sai_error *err) SAI_MUST_CHECK;
 /* The last `limit` entries (0: all) as a JSON array, offline (malloc'ed). */
 int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json,
                          sai_error *err) SAI_MUST_CHECK;

@@ -14,39 +14,87 @@
 #include "secureai/nn.h"
 #include "secureai/util.h"
 
+/* One usage text per sub-command: `secureai kbs SUB --help` prints its own,
+ * `secureai kbs --help` all of them. */
+typedef struct sub_usage {
+    const char *name, *text;
+} sub_usage;
+
+#define U_SERVE \
+    "  serve [--config kbs.yaml] [--data-dir DIR] [--listen ADDR] [--port N]\n" \
+    "        [--insecure-http] [--threads N] [--attestation-policy FILE]\n" \
+    "        [--port-file FILE] [--rate N] [--seal-master-key TEE] [--quiet] [--dry-run]\n" \
+    "        [--enclave-writable REPO[,REPO...]] [--accept-audit-cut]\n" \
+    "      Run the service (TLS 1.3; a self-signed certificate is made on first\n" \
+    "      start and its SHA-256 printed; --insecure-http only on loopback;\n" \
+    "      --seal-master-key seals a new master key to this machine's TEE;\n" \
+    "      --dry-run loads the configuration, checks the options as a real start\n" \
+    "      would and stops; --rate N allows N requests/s (burst N) per client\n" \
+    "      address; --enclave-writable lets attested TEEs register new resources,\n" \
+    "      never overwriting, in these repositories: POST /kbs/v0/resource/R; the\n" \
+    "      secret arrives wrapped to the KBS's wrap key, DATA_DIR/wrap.key, made\n" \
+    "      on first start, public half in DATA_DIR/wrap.pub). A KBS whose audit\n" \
+    "      chain no longer holds its recorded anchor (entries cut) refuses to start;\n" \
+    "      --accept-audit-cut starts anyway and audits the cut.\n"
+#define U_INFO \
+    "  info --data-dir DIR [--config kbs.yaml]\n" \
+    "      Print the certificate's SHA-256 (a spec's kbs.pin) and the wrap key's\n" \
+    "      (a spec's kbs.wrap_key_sha256) from a KBS data directory.\n"
+#define U_GET_RESOURCE \
+    "  get-resource --kbs URL --tee sim|sev-snp|tdx|sgx --resource REPO/TYPE/TAG\n" \
+    "        (--ca CERT | --pin SHA256) --out FILE [--token-out FILE] [--insecure-http]\n" \
+    "      Attest to the KBS and write the released secret to FILE (mode 0600).\n" \
+    "      With --tee sim the client's platform (SECUREAI_PLATFORM_DIR) must be the\n" \
+    "      one the KBS trusts.\n"
+#define U_PUT_RESOURCE \
+    "  put-resource --kbs URL --admin-token-file F --resource R --secret-file F\n" \
+    "        --policy FILE|JSON (--ca CERT | --pin SHA256)\n" \
+    "      Store (or replace) a secret and its release policy (admin).\n"
+#define U_DELETE_RESOURCE \
+    "  delete-resource --kbs URL --admin-token-file F --resource R (--ca|--pin)\n" \
+    "      Delete a resource (admin).\n"
+#define U_PUT_POLICY \
+    "  put-policy --kbs URL --admin-token-file F --policy FILE (--ca|--pin)\n" \
+    "      Replace the attestation policy (YAML) the verifier applies (admin).\n"
+#define U_AUDIT \
+    "  audit verify --data-dir DIR [--expect-head HEX]\n" \
+    "      Check the hash chain of the audit log and its recorded anchors; prints\n" \
+    "      entries and head hash. --expect-head: a head recorded earlier must still\n" \
+    "      be in the chain (it may have grown since: \"extends the anchor by N\").\n" \
+    "  audit show (--data-dir DIR | --kbs URL --admin-token-file F (--ca|--pin))\n" \
+    "        [--limit N]\n" \
+    "      The last N (default 100, at most 10000) entries as JSON.\n"
+
+static const sub_usage k_subs[] = {
+    {"serve", U_SERVE},
+    {"info", U_INFO},
+    {"get-resource", U_GET_RESOURCE},
+    {"put-resource", U_PUT_RESOURCE},
+    {"delete-resource", U_DELETE_RESOURCE},
+    {"put-policy", U_PUT_POLICY},
+    {"audit", U_AUDIT},
+};
+#define NSUBS (sizeof k_subs / sizeof k_subs[0])
+
+#define U_TAIL "  The client commands refuse an http:// KBS unless --insecure-http is given.\n"
+
 static const char k_usage[] =
-    "usage: secureai kbs <sub-command> [options]\n"
+    "usage: secureai kbs <sub-command> [options]   (secureai kbs SUB --help: one of them)\n"
     "\n"
     "The key broker service: releases secrets only to attested TEEs.\n"
-    "\n"
-    "  serve [--config kbs.yaml] [--data-dir DIR] [--listen ADDR] [--port N]\n"
-    "        [--insecure-http] [--threads N] [--attestation-policy FILE]\n"
-    "        [--port-file FILE] [--rate N] [--seal-master-key TEE] [--quiet] [--dry-run]\n"
-    "        [--enclave-writable REPO[,REPO...]]\n"
-    "      Run the service (TLS 1.3; a self-signed certificate is made on first\n"
-    "      start and its SHA-256 printed; --insecure-http only on loopback;\n"
-    "      --seal-master-key seals a new master key to this machine's TEE;\n"
-    "      --dry-run loads the configuration, checks the options and stops;\n"
-    "      --enclave-writable lets attested TEEs register new resources, never\n"
-    "      overwriting, in these repositories: POST /kbs/v0/resource/R; the\n"
-    "      secret arrives wrapped to the KBS's wrap key, DATA_DIR/wrap.key, made\n"
-    "      on first start, public half in DATA_DIR/wrap.pub).\n"
-    "  info --data-dir DIR [--config kbs.yaml]\n"
-    "      Print the certificate's SHA-256 (a spec's kbs.pin) and the wrap key's\n"
-    "      (a spec's kbs.wrap_key_sha256) from a KBS data directory.\n"
-    "  get-resource --kbs URL --tee sim|sev-snp|tdx|sgx --resource REPO/TYPE/TAG\n"
-    "        (--ca CERT | --pin SHA256) --out FILE [--token-out FILE]\n"
-    "      Attest to the KBS and write the released secret to FILE (mode 0600).\n"
-    "  put-resource --kbs URL --admin-token-file F --resource R --secret-file F\n"
-    "        --policy FILE|JSON (--ca CERT | --pin SHA256)\n"
-    "  delete-resource --kbs URL --admin-token-file F --resource R (--ca|--pin)\n"
-    "  put-policy --kbs URL --admin-token-file F --policy FILE (--ca|--pin)\n"
-    "      Replace the attestation policy (YAML) the verifier applies.\n"
-    "  The client commands refuse an http:// KBS unless --insecure-http is given.\n"
-    "  audit verify --data-dir DIR [--expect-head HEX]\n"
-    "      Check the hash chain of the audit log; prints entries and head hash.\n"
-    "  audit show (--data-dir DIR | --kbs URL --admin-token-file F (--ca|--pin))\n"
-    "        [--limit N]\n";
+    "\n" U_SERVE U_INFO U_GET_RESOURCE U_PUT_RESOURCE U_DELETE_RESOURCE U_PUT_POLICY U_AUDIT U_TAIL;
+
+static void print_usage(FILE *f, const char *sub)
+{
+    for (size_t i = 0; i < NSUBS; i++)
+        if (sub && strcmp(sub, k_subs[i].name) == 0) {
+            fprintf(f, "usage: secureai kbs %s [options]\n\n%s", sub, k_subs[i].text);
+            if (strcmp(sub, "serve") != 0 && strcmp(sub, "info") != 0)
+                fputs(U_TAIL, f);
+            return;
+        }
+    fputs(k_usage, f);
+}
 
 static sai_kbs_server *volatile g_server;
 
@@ -59,7 +107,7 @@ static void on_signal(int sig)
 enum {
     O_CONFIG = 256, O_DATA, O_LISTEN, O_PORT, O_INSECURE, O_THREADS, O_APOLICY, O_PORTFILE,
     O_RATE, O_QUIET, O_KBS, O_TEE, O_RESOURCE, O_CA, O_PIN, O_OUT, O_TOKENOUT, O_ADMIN,
-    O_SECRET, O_POLICY, O_HEAD, O_LIMIT, O_SEAL, O_HELP, O_DRYRUN, O_EWRITE
+    O_SECRET, O_POLICY, O_HEAD, O_LIMIT, O_SEAL, O_HELP, O_DRYRUN, O_EWRITE, O_ACCEPTCUT
 };
 
 static const struct option k_opts[] = {
@@ -77,13 +125,14 @@ static const struct option k_opts[] = {
     {"expect-head", required_argument, 0, O_HEAD}, {"limit", required_argument, 0, O_LIMIT},
     {"seal-master-key", required_argument, 0, O_SEAL},
     {"help", no_argument, 0, O_HELP}, {"dry-run", no_argument, 0, O_DRYRUN},
-    {"enclave-writable", required_argument, 0, O_EWRITE}, {0, 0, 0, 0}};
+    {"enclave-writable", required_argument, 0, O_EWRITE},
+    {"accept-audit-cut", no_argument, 0, O_ACCEPTCUT}, {0, 0, 0, 0}};
 
 typedef struct args {
     const char *config, *data, *listen, *port, *apolicy, *portfile, *rate, *threads;
     const char *kbs, *tee, *resource, *ca, *pin, *out, *tokenout, *admin, *secret, *policy;
     const char *head, *limit, *seal, *ewrite;
-    bool insecure, quiet, dry_run;
+    bool insecure, quiet, dry_run, accept_cut;
 } args;
 
 static int parse(int argc, char **argv, args *a)
@@ -119,6 +168,7 @@ static int parse(int argc, char **argv, args *a)
         case O_SEAL: a->seal = optarg; break;
         case O_DRYRUN: a->dry_run = true; break;
         case O_EWRITE: a->ewrite = optarg; break;
+        case O_ACCEPTCUT: a->accept_cut = true; break;
         default:
             return sai_cli_usage_error("kbs %s: unknown or incomplete option %s", argv[0],
                                        argv[optind - 1]);
@@ -161,8 +211,14 @@ static int cmd_serve(args *a)
     if (a->ewrite && (size_t)snprintf(cfg.enclave_writable, sizeof cfg.enclave_writable, "%s",
                                       a->ewrite) >= sizeof cfg.enclave_writable)
         return sai_cli_usage_error("kbs serve: --enclave-writable is too long");
+    if (a->accept_cut)
+        cfg.accept_audit_cut = true;
     if (cfg.port < 0 || cfg.port > 65535 || cfg.threads < 1 || cfg.threads > 64)
         return sai_cli_usage_error("kbs serve: --port or --threads out of range");
+    /* The configuration checks a real start makes, so --dry-run says no
+     * where serve would (--insecure-http off loopback). */
+    if (sai_kbs_config_check(&cfg, &err) != 0)
+        return sai_cli_fail(&err, "kbs serve");
     if (a->dry_run) {
         printf("kbs serve: options ok (listen %s:%d, data-dir %s, tls %s)\n", cfg.listen_addr, cfg.port,
                cfg.data_dir, cfg.insecure_http ? "off" : cfg.tls_cert[0] ? cfg.tls_cert : "self-signed");
@@ -186,21 +242,23 @@ static int cmd_serve(args *a)
                sai_kbs_server_port(s));
     printf("kbs: wrap key sha256 %s\n", sai_kbs_server_wrap_key_sha256(s));
     fflush(stdout);
-    if (a->portfile) {
-        char buf[16];
-        int n = snprintf(buf, sizeof buf, "%d\n", sai_kbs_server_port(s));
-        if (sai_write_file_atomic(a->portfile, buf, (size_t)n, 0644, false, &err) != 0) {
-            sai_kbs_server_free(s);
-            sai_kbs_verifier_release(&v);
-            return sai_cli_fail(&err, "kbs serve: port file");
-        }
-    }
+    /* Handlers before the port file: whoever waits for it may SIGTERM at once. */
     g_server = s;
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (a->portfile) {
+        char buf[16];
+        int n = snprintf(buf, sizeof buf, "%d\n", sai_kbs_server_port(s));
+        if (sai_write_file_atomic(a->portfile, buf, (size_t)n, 0644, false, &err) != 0) {
+            g_server = NULL;
+            sai_kbs_server_free(s);
+            sai_kbs_verifier_release(&v);
+            return sai_cli_fail(&err, "kbs serve: port file");
+        }
+    }
     int rc = sai_kbs_server_run(s, &err);
     g_server = NULL;
     sai_kbs_server_free(s);
@@ -381,26 +439,29 @@ static int cmd_audit(int argc, char **argv)
     if (strcmp(argv[1], "verify") == 0) {
         if (!a.data)
             return sai_cli_usage_error("kbs audit verify needs --data-dir");
-        uint64_t n = 0;
+        uint64_t n = 0, at = 0;
         char head[65];
-        if (sai_kbs_audit_verify(a.data, &n, head, &err) != 0)
+        if (sai_kbs_audit_verify_anchor(a.data, a.head, &n, head, &at, &err) != 0)
             return sai_cli_fail(&err, "kbs audit verify");
-        if (a.head && strcmp(a.head, head) != 0) {
-            fprintf(stderr, "secureai: kbs audit verify: the chain's head %s is not the expected "
-                            "%s (entries were cut or replaced)\n", head, a.head);
-            return 1;
-        }
         printf("audit: %llu entries, chain intact, head %s\n", (unsigned long long)n, head);
+        if (a.head && at == n)
+            printf("audit: the head is the expected anchor\n");
+        else if (a.head)
+            printf("audit: chain extends the anchor (entry %llu) by %llu entries\n", (unsigned long long)at,
+                   (unsigned long long)(n - at));
         return 0;
     }
-    char path[64];
-    snprintf(path, sizeof path, "/kbs/v0/admin/audit?limit=%s", a.limit ? a.limit : "100");
+    char path[64], *end = NULL;
+    unsigned long long limit = a.limit ? strtoull(a.limit, &end, 10) : 100;
+    if (a.limit && (end == a.limit || *end != '\0' || limit < 1 || limit > 10000))
+        return sai_cli_usage_error("kbs audit show: --limit must be a whole number 1..10000");
+    snprintf(path, sizeof path, "/kbs/v0/admin/audit?limit=%llu", limit);
     if (a.kbs)
         return admin_call(&a, "audit show", "GET", path, NULL);
     if (!a.data)
         return sai_cli_usage_error("kbs audit show needs --data-dir or --kbs");
     char *json = NULL;
-    if (sai_kbs_audit_export(a.data, a.limit ? strtoull(a.limit, NULL, 10) : 100, &json, &err) != 0)
+    if (sai_kbs_audit_export(a.data, limit, &json, &err) != 0)
         return sai_cli_fail(&err, "kbs audit show");
     printf("%s\n", json);
     free(json);
@@ -410,12 +471,12 @@ static int cmd_audit(int argc, char **argv)
 static int run(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(k_usage, argc < 2 ? stderr : stdout);
+        print_usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
     if (sai_cli_wants_help(argc - 1, argv + 1)) {
-        fputs(k_usage, stdout);
+        print_usage(stdout, sub);
         return 0;
     }
     if (strcmp(sub, "audit") == 0)
@@ -453,5 +514,5 @@ static int run(int argc, char **argv)
     return sai_cli_usage_error("kbs: unknown sub-command %s", sub);
 }
 
-const sai_cmd_t sai_cmd_kbs = {"kbs", "key broker service: serve, get-resource, admin, audit",
-                               k_usage, run};
+const sai_cmd_t sai_cmd_kbs = {"kbs", "key broker service: serve, info, get-resource, put-resource, "
+                               "delete-resource, put-policy, audit", k_usage, run};

@@ -22,12 +22,34 @@ static bool admin_ok(sai_kbs_server *s, struct evhttp_request *req)
     return sai_ct_equal(h, s->admin_hash, sizeof h) == 1;
 }
 
+/* Strict ?limit=N (1..10000); no query: 100. */
+static int audit_limit(const char *rest, unsigned long long *limit)
+{
+    const char *q = strchr(rest, '?');
+    *limit = 100;
+    if (q == NULL || q[1] == '\0')
+        return 0;
+    if (strncmp(q, "?limit=", 7) != 0)
+        return -1;
+    const char *v = q + 7;
+    if (*v < '1' || *v > '9' || strlen(v) > 5 || strspn(v, "0123456789") != strlen(v))
+        return -1;
+    *limit = strtoull(v, NULL, 10);
+    return *limit <= 10000 ? 0 : -1;
+}
+
+static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+                          const char *rest, char *why, size_t why_cap);
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    return m == EVHTTP_REQ_GET ? "GET" : m == EVHTTP_REQ_POST ? "POST" : m == EVHTTP_REQ_PUT ? "PUT"
+         : m == EVHTTP_REQ_DELETE ? "DELETE" : "OTHER";
+}
+
 int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                          const char *rest)
 {
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    sai_error err;
-    int code = 200, rc;
     if (!admin_ok(s, req)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
         sai_kbs_reply_error(req, 401, "admin credential missing or wrong");
@@ -36,11 +58,41 @@ int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const ch
         return 401;
     }
     sai_kbs_metrics_verdict(s->metrics, "admin", true);
+    char why[300] = "";
+    int code = admin_dispatch(s, req, peer, rest, why, sizeof why);
+    /* An authenticated call that did nothing is a record too: who tried
+     * what, and why it failed (changes that happened are audited with the
+     * change, in its transaction). */
+    if (code >= 400) {
+        char subject[300], detail[340];
+        snprintf(subject, sizeof subject, "%.*s", (int)strcspn(rest, "?"), rest);
+        snprintf(detail, sizeof detail, "%s %d: %.300s", method_name(evhttp_request_get_command(req)),
+                 code, why);
+        sai_kbs_audit(s, "admin.failed", peer, subject, "fail", detail);
+    }
+    return code;
+}
+
+/* Reply with an error and keep its reason for the audit record. */
+static int fail(struct evhttp_request *req, int code, const char *msg, char *why, size_t cap)
+{
+    size_t n = strnlen(msg, cap - 1);   /* a reason, cut to fit */
+    memcpy(why, msg, n);
+    why[n] = '\0';
+    sai_kbs_reply_error(req, code, msg);
+    return code;
+}
+
+static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+                          const char *rest, char *why, size_t why_cap)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    sai_error err;
+    int code = 200, rc;
     if (strncmp(rest, "resource/", 9) == 0) {
         const char *name = rest + 9;
         if (!sai_kbs_resource_name_ok(name)) {
-            sai_kbs_reply_error(req, 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
-            return 400;
+            return fail(req, 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]", why, why_cap);
         }
         if (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_POST) {
             size_t len;
@@ -53,18 +105,14 @@ int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const ch
                                                 peer, &err);
                 sai_kbs_put_req_free(&r);
             }
-            if (rc != 0) {
-                sai_kbs_reply_error(req, code = sai_kbs_http_code(rc), err.msg);
-                return code;
-            }
+            if (rc != 0)
+                return fail(req, sai_kbs_http_code(rc), err.msg, why, why_cap);
             sai_kbs_reply_json(req, 201, "{\"status\":\"stored\"}");
             return 201;
         }
         if (m == EVHTTP_REQ_DELETE) {
-            if ((rc = sai_kbs_store_delete_resource(s->store, name, peer, &err)) != 0) {
-                sai_kbs_reply_error(req, code = sai_kbs_http_code(rc), err.msg);
-                return code;
-            }
+            if ((rc = sai_kbs_store_delete_resource(s->store, name, peer, &err)) != 0)
+                return fail(req, sai_kbs_http_code(rc), err.msg, why, why_cap);
             sai_kbs_reply_json(req, 200, "{\"status\":\"deleted\"}");
             return 200;
         }
@@ -72,10 +120,8 @@ int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const ch
             /* Existence and policy only; the secret never leaves this way. */
             sai_secret *sec = NULL;
             char *pol = NULL, *out = NULL;
-            if ((rc = sai_kbs_store_get_resource(s->store, name, &sec, &pol, &err)) != 0) {
-                sai_kbs_reply_error(req, code = sai_kbs_http_code(rc), err.msg);
-                return code;
-            }
+            if ((rc = sai_kbs_store_get_resource(s->store, name, &sec, &pol, &err)) != 0)
+                return fail(req, sai_kbs_http_code(rc), err.msg, why, why_cap);
             size_t n = strlen(pol) + strlen(name) + 64;
             code = 500;
             sai_kbs_audit(s, "admin.read-resource", peer, name, "ok", "metadata");
@@ -92,16 +138,14 @@ int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const ch
             free(out);
             return code;
         }
-        sai_kbs_reply_error(req, 405, "use GET, PUT or DELETE");
-        return 405;
+        return fail(req, 405, "use GET, PUT or DELETE", why, why_cap);
     }
     if (strcmp(rest, "policy") == 0 && (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_POST)) {
         size_t len;
         char *body = sai_kbs_body(req, &len);
         if (body == NULL || len == 0 || memchr(body, '\0', len) != NULL) {
             free(body);
-            sai_kbs_reply_error(req, 400, "the attestation policy (YAML text) is the request body");
-            return 400;
+            return fail(req, 400, "the attestation policy (YAML text) is the request body", why, why_cap);
         }
         rc = 0;
         if (s->verifier.set_policy == NULL)
@@ -111,32 +155,25 @@ int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const ch
         if (rc == 0)
             rc = sai_kbs_store_put_setting(s->store, "attestation_policy", body, peer, &err);
         free(body);
-        if (rc != 0) {
-            sai_kbs_reply_error(req, code = sai_kbs_http_code(rc), err.msg);
-            return code;
-        }
+        if (rc != 0)
+            return fail(req, sai_kbs_http_code(rc), err.msg, why, why_cap);
         sai_kbs_reply_json(req, 201, "{\"status\":\"stored\"}");
         return 201;
     }
-    if (strncmp(rest, "audit", 5) == 0 && m == EVHTTP_REQ_GET) {
+    if ((strcmp(rest, "audit") == 0 || strncmp(rest, "audit?", 6) == 0) && m == EVHTTP_REQ_GET) {
         char *json = NULL;
+        unsigned long long limit;
+        if (audit_limit(rest, &limit) != 0)
+            return fail(req, 400, "the query is ?limit=N with N a whole number 1..10000", why, why_cap);
+        if ((rc = sai_kbs_audit_dump(s->store, limit, &json, &err)) != 0)
+            return fail(req, 500, err.msg, why, why_cap);
         const char *q = strchr(rest, '?');
-        unsigned long long limit = 100;
-        if (q && strncmp(q, "?limit=", 7) == 0)
-            limit = strtoull(q + 7, NULL, 10);
-        if (limit == 0 || limit > 10000)   /* bounded answer; older entries: audit verify */
-            limit = 10000;
-        if ((rc = sai_kbs_audit_dump(s->store, limit, &json, &err)) != 0) {
-            sai_kbs_reply_error(req, 500, err.msg);
-            return 500;
-        }
         sai_kbs_audit(s, "admin.read-audit", peer, "audit", "ok", q ? q : "");
         sai_kbs_reply_json(req, 200, json);
         free(json);
         return 200;
     }
-    sai_kbs_reply_error(req, 404, "no such admin endpoint");
-    return 404;
+    return fail(req, 404, "no such admin endpoint", why, why_cap);
 }
 
 int sai_kbs_admin_token_load(sai_kbs_server *s, sai_error *err)

@@ -10,10 +10,20 @@
  * previous hash (reordered or removed entry) or a hash that does not
  * recompute (edited entry) is reported with the seq where it happens. Keying
  * the chain means someone who can write the database but does not hold the
- * master key cannot rebuild a consistent chain after an edit. A cut of the
- * newest entries is only visible against a head hash recorded elsewhere:
- * `kbs audit verify` prints it, and `--expect-head` checks it.
+ * master key cannot rebuild a consistent chain after an edit.
+ *
+ * A cut of the newest entries leaves a valid, shorter chain. Three anchors
+ * outside the audit table see it: the audit_head row (seq and hash of the
+ * last entry, written in the same transaction as every entry), the file
+ * audit.anchor (the same, rewritten after each group commit, so never ahead
+ * of what is durable), both checked by `kbs audit verify` and at every
+ * start (the server refuses to append to a cut chain unless told to accept
+ * it, which it audits); and a head recorded elsewhere, `--expect-head`,
+ * which must still be in the chain (the chain may have grown since). Whoever
+ * can rewrite the database and the data directory can also rewrite the
+ * first two; only the third, kept off the host, holds against that.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +109,152 @@ int sai_kbs_audit_append_locked(sai_kbs_store *s, const char *event, const char 
     sqlite3_bind_text(st, 9, hex, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = sai_error_set(err, SAI_EIO, "audit: cannot append: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    /* The head anchor moves with the entry, in its transaction. */
+    if (rc == 0 && sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO audit_head(id,seq,hash) VALUES(1,?,?)",
+                                      -1, &st, NULL) != SQLITE_OK)
+        return sai_error_set(err, SAI_EIO, "audit: %s", sqlite3_errmsg(db));
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+        sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sai_error_set(err, SAI_EIO, "audit: cannot move the head: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+int sai_kbs_store_head(sqlite3 *db, uint64_t *seq, char hash_hex[65])
+{
+    sqlite3_stmt *st = NULL;
+    *seq = 0;
+    memset(hash_hex, '0', 64);
+    hash_hex[64] = '\0';
+    if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit_head WHERE id=1", -1, &st, NULL) != SQLITE_OK)
+        return SAI_EIO;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        *seq = (uint64_t)sqlite3_column_int64(st, 0);
+        snprintf(hash_hex, 65, "%s", h ? h : "");
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int sai_kbs_anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error *err)
+{
+    char text[128];
+    int n = snprintf(text, sizeof text, "secureai-kbs-audit-anchor/v1 %llu %s\n", (unsigned long long)seq,
+                     hash_hex);
+    return sai_write_file_atomic(path, text, (size_t)n, 0600, false, err);
+}
+
+/* 0 when the anchor (what names it: which) holds: entry seq is in the
+ * chain with hash hash_hex. */
+static int anchor_holds(sai_kbs_store *s, const char *which, uint64_t seq, const char *hash_hex,
+                        uint64_t entries, const char *head, sai_error *err)
+{
+    if (seq == 0)
+        return 0;
+    if (seq > entries)
+        return sai_error_set(err, SAI_EAUTH, "audit chain cut: %s names entry %llu (%.16s...), the chain "
+                             "has %llu entries (head %.16s...)", which, (unsigned long long)seq, hash_hex,
+                             (unsigned long long)entries, head);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(sai_kbs_store_db(s), "SELECT hash FROM audit WHERE seq=?", -1, &st, NULL) != SQLITE_OK)
+        return sai_error_set(err, SAI_EIO, "audit: %s", sqlite3_errmsg(sai_kbs_store_db(s)));
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    const char *h = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (h == NULL || strcmp(h, hash_hex) != 0)
+        rc = sai_error_set(err, SAI_EAUTH, "audit chain cut and rewritten: %s names entry %llu with hash "
+                           "%.16s..., the chain's entry %llu is %.16s...", which, (unsigned long long)seq,
+                           hash_hex, (unsigned long long)seq, h ? h : "(none)");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int count_rows(sqlite3 *db, const char *sql, uint64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return SAI_EIO;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int sai_kbs_audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *entries,
+                               char head_hex[65], sai_error *err)
+{
+    sqlite3 *db = sai_kbs_store_db(s);
+    *entries = 0;
+    memset(head_hex, '0', 64);
+    head_hex[64] = '\0';
+    if (sai_kbs_store_audit_missing(s))
+        return sai_error_set(err, SAI_EAUTH, "audit chain cut: kbs.db has no audit table (dropped)");
+    int rc = sai_kbs_audit_check(s, entries, head_hex, err);
+    if (rc != 0)
+        return rc;
+    uint64_t seq = 0, nres = 0;
+    char hash[65];
+    if (sai_kbs_store_head(db, &seq, hash) != 0)
+        return sai_error_set(err, SAI_EIO, "audit: cannot read the head record: %s", sqlite3_errmsg(db));
+    if ((rc = anchor_holds(s, "the database's head record", seq, hash, *entries, head_hex, err)) != 0)
+        return rc;
+    char path[1100];
+    uint8_t *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/" SAI_KBS_ANCHOR_FILE, dir);
+    rc = sai_read_file(path, 4096, &text, &len, NULL);
+    if (rc == 0) {
+        unsigned long long fs = 0;
+        char fh[65] = "";
+        char *t = (char *)text;
+        if (sscanf(t, "secureai-kbs-audit-anchor/v1 %llu %64[0-9a-f]", &fs, fh) != 2 || strlen(fh) != 64)
+            rc = sai_error_set(err, SAI_EAUTH, "audit chain cut? %s is damaged", path);
+        else
+            rc = anchor_holds(s, SAI_KBS_ANCHOR_FILE, fs, fh, *entries, head_hex, err);
+        free(text);
+        if (rc != 0)
+            return rc;
+    } else if (rc != SAI_ENOTFOUND) {
+        return sai_error_set(err, SAI_EIO, "cannot read %s", path);
+    }
+    /* Every resource was stored with an entry: resources and no entries
+     * is every row deleted, head record and anchor file with them. */
+    if (*entries == 0 && count_rows(db, "SELECT count(*) FROM resource", &nres) == 0 && nres > 0)
+        return sai_error_set(err, SAI_EAUTH, "audit chain cut: the log is empty but the store holds %llu "
+                             "resources, each stored with an entry", (unsigned long long)nres);
+    return 0;
+}
+
+int sai_kbs_audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, const char *head_hex,
+                       uint64_t *seq, sai_error *err)
+{
+    char want[65];
+    size_t n = strlen(hex);
+    if (n != 64 || strspn(hex, "0123456789abcdefABCDEF") != 64)
+        return sai_error_set(err, SAI_EINVAL, "--expect-head must be the 64 hex digits a verify printed");
+    for (size_t i = 0; i < 64; i++)
+        want[i] = (char)tolower((unsigned char)hex[i]);
+    want[64] = '\0';
+    sqlite3_stmt *st = NULL;
+    sqlite3 *db = sai_kbs_store_db(s);
+    if (sqlite3_prepare_v2(db, "SELECT seq FROM audit WHERE hash=?", -1, &st, NULL) != SQLITE_OK)
+        return sai_error_set(err, SAI_EIO, "audit: %s", sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (seq)
+            *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    } else {
+        rc = sai_error_set(err, SAI_EAUTH, "audit chain cut: the expected head %s is not in the chain "
+                           "(%llu entries, head %s): entries were cut or replaced", want,
+                           (unsigned long long)entries, head_hex);
+    }
     sqlite3_finalize(st);
     return rc;
 }

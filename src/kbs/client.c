@@ -12,9 +12,20 @@
  * the URL cannot downgrade the channel to one a proxy can rewrite. A KBS that is down
  * gives SAI_ENET after a bounded number of attempts with doubling backoff;
  * every request has a timeout, so nothing here can hang.
+ *
+ * SIGPIPE: a KBS that hangs up mid-handshake (all its slots taken, a
+ * restart) must cost a retry, not the process; the library runs inside the
+ * enclave and other programs, so it does not touch the process's signal
+ * dispositions. TLS goes through a socket BIO that writes with
+ * send(MSG_NOSIGNAL) (swapped in before the first handshake byte); plain
+ * HTTP (libevent's own writev) blocks SIGPIPE in the calling thread for the
+ * exchange and discards one it raised.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -38,6 +49,7 @@
 #include "util/weaken.h"
 
 #define RESP_MAX (1024 * 1024)
+#define SAI_KBS_RETRY_AFTER_MAX_S 10.0
 
 struct sai_kbs_client {
     struct event_base        *base;
@@ -54,6 +66,7 @@ struct sai_kbs_client {
     int                       retries;
     /* per-request state */
     int                       status;
+    double                    retry_after;   /* seconds from Retry-After, -1: none */
     char                     *resp;
     size_t                    resp_len;
     bool                      done, too_big;
@@ -62,6 +75,168 @@ struct sai_kbs_client {
     char                      tls_err[200];
     bool                      tls_verify_failed;
 };
+
+/* ---- a socket BIO that never raises SIGPIPE ---------------------------------- */
+typedef struct nosig {
+    int  fd;
+    bool eof;
+} nosig;
+
+static BIO_METHOD *g_nosig_meth;
+static int g_nosig_type;
+static pthread_once_t g_nosig_once = PTHREAD_ONCE_INIT;
+
+static bool retryable(int e)
+{
+    return e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == EINPROGRESS || e == EALREADY;
+}
+
+static int nosig_write(BIO *b, const char *buf, int len)
+{
+    nosig *d = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = send(d->fd, buf, (size_t)len, MSG_NOSIGNAL);
+    if (n < 0 && retryable(errno))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static int nosig_read(BIO *b, char *buf, int len)
+{
+    nosig *d = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = recv(d->fd, buf, (size_t)len, 0);
+    if (n < 0 && retryable(errno))
+        BIO_set_retry_read(b);
+    else if (n == 0)
+        d->eof = true;
+    return (int)n;
+}
+
+static int nosig_puts(BIO *b, const char *s)
+{
+    return nosig_write(b, s, (int)strlen(s));
+}
+
+static long nosig_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    nosig *d = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_C_SET_FD:
+        d->fd = *(int *)ptr;
+        d->eof = false;
+        BIO_set_shutdown(b, (int)num);
+        BIO_set_init(b, 1);
+        return 1;
+    case BIO_C_GET_FD:
+        if (!BIO_get_init(b))
+            return -1;
+        if (ptr)
+            *(int *)ptr = d->fd;
+        return d->fd;
+    case BIO_CTRL_GET_CLOSE:
+        return BIO_get_shutdown(b);
+    case BIO_CTRL_SET_CLOSE:
+        BIO_set_shutdown(b, (int)num);
+        return 1;
+    case BIO_CTRL_EOF:
+        return d->eof;
+    case BIO_CTRL_DUP:
+    case BIO_CTRL_FLUSH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int nosig_create(BIO *b)
+{
+    nosig *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return 0;
+    d->fd = -1;
+    BIO_set_data(b, d);
+    BIO_set_init(b, 0);
+    return 1;
+}
+
+static int nosig_destroy(BIO *b)
+{
+    nosig *d = BIO_get_data(b);
+    if (d && BIO_get_shutdown(b) && BIO_get_init(b) && d->fd >= 0)
+        close(d->fd);
+    free(d);
+    BIO_set_data(b, NULL);
+    return 1;
+}
+
+static void nosig_init(void)
+{
+    g_nosig_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR;
+    BIO_METHOD *m = BIO_meth_new(g_nosig_type, "secureai socket (MSG_NOSIGNAL)");
+    if (m == NULL || !BIO_meth_set_write(m, nosig_write) || !BIO_meth_set_read(m, nosig_read) ||
+        !BIO_meth_set_puts(m, nosig_puts) || !BIO_meth_set_ctrl(m, nosig_ctrl) ||
+        !BIO_meth_set_create(m, nosig_create) || !BIO_meth_set_destroy(m, nosig_destroy)) {
+        BIO_meth_free(m);
+        return;
+    }
+    g_nosig_meth = m;
+}
+
+/* Put the no-SIGPIPE BIO under the connection's TLS (once per socket:
+ * libevent gives each new socket a plain socket BIO when it connects). */
+static int tls_nosigpipe(struct bufferevent *bev, sai_error *err)
+{
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (ssl == NULL || fd < 0)
+        return 0;
+    BIO *cur = SSL_get_wbio(ssl);
+    pthread_once(&g_nosig_once, nosig_init);
+    if (cur != NULL && BIO_method_type(cur) == g_nosig_type)
+        return 0;
+    BIO *b = g_nosig_meth ? BIO_new(g_nosig_meth) : NULL;
+    if (b == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "cannot create a TLS socket BIO");
+    BIO_set_fd(b, (int)fd, BIO_NOCLOSE);   /* libevent closes the socket */
+    SSL_set_bio(ssl, b, b);
+    return 0;
+}
+
+/* Plain HTTP: SIGPIPE blocked in this thread for the exchange; one raised
+ * by it is discarded (sigpending/sigtimedwait may be refused in a sandbox
+ * that ignores SIGPIPE anyway: then nothing is pending). */
+typedef struct sigpipe_guard {
+    sigset_t old;
+    bool     active, was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pend);
+    g->was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1;
+    g->active = pthread_sigmask(SIG_BLOCK, &set, &g->old) == 0;
+}
+
+static void sigpipe_restore(sigpipe_guard *g)
+{
+    if (!g->active)
+        return;
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pend);
+    if (!g->was_pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&set, NULL, &zero) == SIGPIPE) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    g->active = false;
+}
 
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
@@ -287,6 +462,10 @@ static void on_response(struct evhttp_request *req, void *arg)
     c->done = true;
     if (req != NULL) {
         c->status = evhttp_request_get_response_code(req);
+        const char *ra = evhttp_find_header(evhttp_request_get_input_headers(req), "Retry-After");
+        char *end = NULL;
+        double v = ra ? strtod(ra, &end) : -1;
+        c->retry_after = ra && end != ra && *end == '\0' && v >= 0 ? v : -1;
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t n = evbuffer_get_length(in);
         if (n > RESP_MAX) {
@@ -308,6 +487,7 @@ static int one_request(sai_kbs_client *c, const char *method, const char *path,
     if (rc != 0)
         return rc;
     c->status = 0;
+    c->retry_after = -1;
     free(c->resp);
     c->resp = NULL;
     c->resp_len = 0;
@@ -342,7 +522,11 @@ static int one_request(sai_kbs_client *c, const char *method, const char *path,
     enum evhttp_cmd_type m = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST
                            : strcmp(method, "PUT") == 0 ? EVHTTP_REQ_PUT
                            : strcmp(method, "DELETE") == 0 ? EVHTTP_REQ_DELETE : EVHTTP_REQ_GET;
+    sigpipe_guard guard = {.active = false};
+    if (!c->tls)
+        sigpipe_block(&guard);
     if (evhttp_make_request(c->evcon, req, m, path) != 0) {
+        sigpipe_restore(&guard);
         drop_connection(c);
         return sai_error_set(err, SAI_ENET, "cannot send the request to %s", hostport);
     }
@@ -353,10 +537,17 @@ static int one_request(sai_kbs_client *c, const char *method, const char *path,
     int one = 1;
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* evhttp_make_request connected a new socket under a plain socket BIO;
+     * nothing has been written yet. */
+    if (c->tls && (rc = tls_nosigpipe(bev, err)) != 0) {
+        drop_connection(c);
+        return rc;
+    }
     /* The request and connection timeouts bound this loop. */
     while (!c->done)
         if (event_base_dispatch(c->base) != 0 && !c->done)
             break;
+    sigpipe_restore(&guard);
     if (c->too_big)
         return sai_error_set(err, SAI_ELIMIT, "the KBS's answer is larger than %d bytes", RESP_MAX);
     if (!c->done || c->status == 0) {
@@ -383,13 +574,12 @@ int sai_kbs_client_request(sai_kbs_client *c, const char *method, const char *pa
     *resp = NULL;
     *resp_len = 0;
     int rc = SAI_ENET;
-    long backoff_ms = 100;
+    long backoff_ms = 100, wait_ms = 0;
     bool fresh_retry = false;
     for (int attempt = 0; attempt < c->retries; attempt++) {
-        if (attempt > 0) {
-            struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
+        if (attempt > 0 && wait_ms > 0) {
+            struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
-            backoff_ms *= 2;
         }
         bool reused = c->evcon != NULL;
         rc = one_request(c, method, path, extra_header, body, body_len, err);
@@ -402,8 +592,22 @@ int sai_kbs_client_request(sai_kbs_client *c, const char *method, const char *pa
             fresh_retry = true;
             rc = one_request(c, method, path, extra_header, body, body_len, err);
         }
+        /* 429 (rate limit) and 503 with Retry-After (sessions full) were
+         * refused before anything was done: wait as told (at most
+         * SAI_KBS_RETRY_AFTER_MAX_S a time) and try again, within the same
+         * number of attempts. The last answer is returned as it is. */
+        if (rc == 0 && (c->status == 429 || (c->status == 503 && c->retry_after >= 0)) &&
+            attempt + 1 < c->retries) {
+            double ra = c->retry_after >= 0 ? c->retry_after : 1.0;
+            if (ra > SAI_KBS_RETRY_AFTER_MAX_S)
+                ra = SAI_KBS_RETRY_AFTER_MAX_S;
+            wait_ms = ra < 0.05 ? 50 : (long)(ra * 1000);
+            continue;
+        }
         if (rc != SAI_ENET)
             break;
+        wait_ms = backoff_ms;
+        backoff_ms *= 2;
     }
     if (rc == SAI_ENET)
         return sai_error_prefix(err, "cannot reach the KBS after %d attempts", c->retries);

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -64,6 +66,79 @@ void sai_kbs_reply_error(struct evhttp_request *req, int code, const char *what)
     sai_kbs_reply_json(req, code, body);
 }
 
+/* ---- evhttp's own error pages, as JSON --------------------------------------
+ * libevent 2.1 answers a body over the cap (413), a request line or headers
+ * over theirs (400) and a method it does not allow itself, with a fixed
+ * HTML page and no hook. Its page ends in ERR_TAIL and is always the last
+ * thing on the connection (it closes after it); when the output buffer
+ * ends in one, the whole response is replaced by the JSON error every
+ * other answer uses. Nothing is sent before the event loop writes, so
+ * the client only ever sees the JSON. */
+#define ERR_HEAD "<HTML><HEAD>\n<TITLE>"
+#define ERR_TAIL "</BODY></HTML>\n"
+
+static const char *early_error_text(int code)
+{
+    switch (code) {
+    case 413: return "the request body is larger than this server accepts (max_body)";
+    case 400: return "malformed request: the request line or headers are invalid or too long";
+    case 501: return "method not implemented";
+    default: return "the request was refused before it was read completely";
+    }
+}
+
+static void json_errors_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)arg;
+    const size_t tl = sizeof ERR_TAIL - 1;
+    size_t len = evbuffer_get_length(buf);
+    if (info->n_added == 0 || len < tl + 16)
+        return;
+    char tail[sizeof ERR_TAIL];
+    struct evbuffer_ptr p;
+    if (evbuffer_ptr_set(buf, &p, len - tl, EVBUFFER_PTR_SET) != 0 ||
+        evbuffer_copyout_from(buf, &p, tail, tl) != (ev_ssize_t)tl || memcmp(tail, ERR_TAIL, tl) != 0)
+        return;
+    /* The page's body, then the last status line before it. */
+    struct evbuffer_ptr body = evbuffer_search(buf, "\r\n\r\n" ERR_HEAD, 4 + sizeof ERR_HEAD - 1, NULL);
+    if (body.pos < 0)
+        return;
+    struct evbuffer_ptr start = {.pos = -1}, at = evbuffer_search(buf, "HTTP/1.", 7, NULL);
+    while (at.pos >= 0 && at.pos < body.pos) {
+        start = at;
+        if (evbuffer_ptr_set(buf, &at, 1, EVBUFFER_PTR_ADD) != 0)
+            break;
+        at = evbuffer_search(buf, "HTTP/1.", 7, &at);
+    }
+    if (start.pos < 0)
+        return;
+    char line[80] = "";
+    size_t ll = evbuffer_copyout_from(buf, &start, line, sizeof line - 1) > 0 ? sizeof line - 1 : 0;
+    line[ll] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    const char *sp = strchr(line, ' ');
+    long code = sp ? strtol(sp + 1, NULL, 10) : 0;
+    if (code < 400 || code > 599)
+        return;
+    struct evbuffer *keep = evbuffer_new();
+    if (keep == NULL)
+        return;
+    evbuffer_remove_buffer(buf, keep, (size_t)start.pos);   /* earlier responses */
+    evbuffer_drain(buf, evbuffer_get_length(buf));          /* the HTML one */
+    char esc[200], json[300];
+    sai_kbs_json_str(esc, sizeof esc, early_error_text((int)code));
+    int jl = snprintf(json, sizeof json, "{\"error\":%s,\"status\":%ld}", esc, code);
+    evbuffer_add_buffer(buf, keep);
+    evbuffer_add_printf(buf, "%s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                        "Connection: close\r\nContent-Length: %d\r\n\r\n%s", line, jl, json);
+    evbuffer_free(keep);
+}
+
+void sai_kbs_json_errors(struct bufferevent *bev)
+{
+    evbuffer_add_cb(bufferevent_get_output(bev), json_errors_cb, NULL);
+}
+
 int sai_kbs_http_code(int rc)
 {
     switch (rc) {
@@ -94,10 +169,14 @@ char *sai_kbs_body(struct evhttp_request *req, size_t *len)
 
 const char *sai_kbs_bearer(struct evhttp_request *req)
 {
+    /* The scheme is case-insensitive (RFC 9110 11.1): "bearer" is Bearer. */
     const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (a == NULL || strncmp(a, "Bearer ", 7) != 0)
+    if (a == NULL || strncasecmp(a, "Bearer", 6) != 0 || (a[6] != ' ' && a[6] != '\t'))
         return NULL;
-    return a + 7;
+    a += 6;
+    while (*a == ' ' || *a == '\t')
+        a++;
+    return *a ? a : NULL;
 }
 
 void sai_kbs_audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,

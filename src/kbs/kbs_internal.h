@@ -70,8 +70,33 @@ int sai_kbs_audit_append(sai_kbs_store *s, const char *event, const char *actor,
 int sai_kbs_audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
 int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err);
 
-/* Internal to store.c/audit.c: append within an open transaction. */
+/* ---- audit anchors (audit.c, store.c) ----------------------------------------
+ * A cut of the newest entries leaves a valid, shorter chain. Two anchors
+ * outside the audit table name the last entry: the audit_head row (same
+ * transaction as each entry) and the file <data_dir>/audit.anchor
+ * ("secureai-kbs-audit-anchor/v1 <seq> <hash>", rewritten after each group
+ * commit by a server that enabled it). The check walks the chain and
+ * requires both anchors to name an entry it still has, with that hash;
+ * SAI_EAUTH "audit chain cut: ..." otherwise (also: a missing audit table,
+ * or resources with an empty log). */
+#define SAI_KBS_ANCHOR_FILE "audit.anchor"
 struct sqlite3;
+int  sai_kbs_audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *entries,
+                                char head_hex[65], sai_error *err);
+/* Is the hash hex (a head recorded earlier) entry *seq of the chain? */
+int  sai_kbs_audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, const char *head_hex,
+                        uint64_t *seq, sai_error *err);
+/* Accept a cut the check reported (why): recreate a dropped table, re-anchor
+ * at the current head, and audit it ("audit.cut-accepted"). */
+int  sai_kbs_audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why, sai_error *err);
+int  sai_kbs_anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error *err);
+/* The head from audit_head on db (seq 0 and zeros for an empty chain). */
+int  sai_kbs_store_head(struct sqlite3 *db, uint64_t *seq, char hash_hex[65]);
+void sai_kbs_store_anchor_enable(sai_kbs_store *s, const char *path, uint64_t seq);
+bool sai_kbs_store_audit_missing(sai_kbs_store *s);
+extern const char *const sai_kbs_audit_schema;
+
+/* Internal to store.c/audit.c: append within an open transaction. */
 int sai_kbs_audit_append_locked(sai_kbs_store *s, const char *event, const char *actor,
                                 const char *subject, const char *verdict,
                                 const char *detail, sai_error *err);
@@ -122,22 +147,39 @@ int sai_kbs_jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[stat
 
 /* ---- sessions (session.c) --------------------------------------------------- */
 typedef struct sai_kbs_sessions sai_kbs_sessions;
-int  sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, int ttl_s, sai_error *err);
+/* At most cap pending sessions, per_addr of them from one client address
+ * (0: cap). */
+int  sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, int ttl_s,
+                          sai_error *err);
 void sai_kbs_sessions_free(sai_kbs_sessions *t);
-/* A fresh session: id (hex, 32 chars + NUL) and its nonce. SAI_ELIMIT when full. */
-int  sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, char id[33],
+/* A fresh session for a client at addr: id (hex, 32 chars + NUL) and its
+ * nonce. An address at its cap loses its oldest pending session; a full
+ * table loses its oldest; SAI_ELIMIT only if that cannot make room. */
+int  sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, const char *addr, char id[33],
                             uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err);
 /* Consume a session: single use; SAI_ENOTFOUND (unknown or already used) or
  * SAI_EAUTH (expired). */
 int  sai_kbs_session_take(sai_kbs_sessions *t, const char *id, char tee[16],
                           uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err);
 size_t sai_kbs_sessions_live(sai_kbs_sessions *t);
+/* Pending sessions evicted so far (to make room for newer ones). */
+uint64_t sai_kbs_sessions_evicted(sai_kbs_sessions *t);
 
 /* ---- rate limiter (limits.c) ----------------------------------------------- */
 typedef struct sai_kbs_ratelimit sai_kbs_ratelimit;
 int  sai_kbs_ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, sai_error *err);
 void sai_kbs_ratelimit_free(sai_kbs_ratelimit *r);
 bool sai_kbs_ratelimit_allow(sai_kbs_ratelimit *r, const char *client, double now);
+
+/* Counters per client address (limits.c): at most max_keys distinct
+ * addresses with a non-zero count; not locked (the caller's lock). add()
+ * returns the new count, UINT32_MAX when a new address does not fit. */
+typedef struct sai_kbs_addrcount sai_kbs_addrcount;
+int      sai_kbs_addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *err);
+void     sai_kbs_addrcount_free(sai_kbs_addrcount *t);
+void     sai_kbs_addrcount_clear(sai_kbs_addrcount *t);
+uint32_t sai_kbs_addrcount_get(const sai_kbs_addrcount *t, const char *addr);
+uint32_t sai_kbs_addrcount_add(sai_kbs_addrcount *t, const char *addr, int delta);
 
 /* ---- metrics (metrics.c) --------------------------------------------------- */
 typedef struct sai_kbs_metrics sai_kbs_metrics;

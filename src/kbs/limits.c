@@ -69,3 +69,108 @@ bool sai_kbs_ratelimit_allow(sai_kbs_ratelimit *r, const char *client, double no
     pthread_mutex_unlock(&r->mu);
     return ok;
 }
+
+/* ---- per-address counters ------------------------------------------------------
+ * Open addressing with linear probing over a power of two >= 2 * max_keys
+ * slots and backward-shift deletion (no tombstones), so a churn of
+ * addresses cannot degrade it. Not locked: the caller holds its own lock. */
+typedef struct addr_slot {
+    char     addr[48];
+    uint32_t n;           /* 0: empty */
+} addr_slot;
+
+struct sai_kbs_addrcount {
+    addr_slot *s;
+    size_t     mask, keys, max_keys;
+};
+
+int sai_kbs_addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *err)
+{
+    size_t n = 16;
+    while (n < 2 * max_keys)
+        n <<= 1;
+    sai_kbs_addrcount *t = calloc(1, sizeof *t);
+    if (t == NULL || (t->s = calloc(n, sizeof *t->s)) == NULL) {
+        free(t);
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    }
+    t->mask = n - 1;
+    t->max_keys = max_keys;
+    *out = t;
+    return 0;
+}
+
+void sai_kbs_addrcount_free(sai_kbs_addrcount *t)
+{
+    if (t == NULL)
+        return;
+    free(t->s);
+    free(t);
+}
+
+void sai_kbs_addrcount_clear(sai_kbs_addrcount *t)
+{
+    memset(t->s, 0, (t->mask + 1) * sizeof *t->s);
+    t->keys = 0;
+}
+
+static size_t addr_hash(const char *a)
+{
+    uint32_t h = 2166136261u;  /* FNV-1a */
+    for (const char *p = a; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+static size_t addr_find(const sai_kbs_addrcount *t, const char *addr)
+{
+    size_t i = addr_hash(addr) & t->mask;
+    while (t->s[i].n != 0 && strncmp(t->s[i].addr, addr, sizeof t->s[i].addr) != 0)
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+uint32_t sai_kbs_addrcount_get(const sai_kbs_addrcount *t, const char *addr)
+{
+    return t->s[addr_find(t, addr)].n;
+}
+
+uint32_t sai_kbs_addrcount_add(sai_kbs_addrcount *t, const char *addr, int delta)
+{
+    size_t i = addr_find(t, addr);
+    addr_slot *e = &t->s[i];
+    if (delta > 0) {
+        if (e->n == 0) {
+            if (t->keys >= t->max_keys)
+                return UINT32_MAX;      /* more addresses than it was sized for */
+            snprintf(e->addr, sizeof e->addr, "%s", addr);
+            t->keys++;
+        }
+        e->n += (uint32_t)delta;
+        return e->n;
+    }
+    if (e->n == 0)
+        return 0;
+    uint32_t d = (uint32_t)-delta;
+    e->n = e->n > d ? e->n - d : 0;
+    if (e->n > 0)
+        return e->n;
+    /* Backward-shift deletion: pull later entries of the probe run back
+     * into the hole when their home slot allows it. */
+    t->keys--;
+    size_t hole = i, j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        if (t->s[j].n == 0)
+            break;
+        size_t home = addr_hash(t->s[j].addr) & t->mask;
+        /* j's entry may move to hole iff home is not cyclically in (hole, j] */
+        bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!stays) {
+            t->s[hole] = t->s[j];
+            hole = j;
+        }
+    }
+    memset(&t->s[hole], 0, sizeof t->s[hole]);
+    return 0;
+}

@@ -16,8 +16,9 @@ static const double k_le[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1
 #define NLE 12
 static const char *k_events[] = {"attest", "release", "admin", "register"};
 #define NEVENTS 4
-static const char *k_gauges[] = {"connections", "sessions"};
-#define NGAUGES 2
+static const char *k_gauges[] = {"connections", "sessions", "handshakes", "connections_refused",
+                                 "sessions_evicted"};
+#define NGAUGES 5
 
 struct sai_kbs_metrics {
     pthread_mutex_t mu;

@@ -18,6 +18,43 @@
 
 #define JSON_MAX (SAI_KBS_MAX_EVIDENCE + 128 * 1024)
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first member name that appears twice in an object anywhere in v, or
+ * NULL. cJSON keeps both and its lookups return the first, while another
+ * parser may take the last: a body must mean one thing. Sorted, so a
+ * hostile object with 100,000 members costs n log n, not n^2. */
+static const char *json_duplicate(const cJSON *v, int depth)
+{
+    if (depth > 64)
+        return NULL;        /* cJSON itself nests at most 1000; ours are shallow */
+    size_t n = 0;
+    for (const cJSON *c = v->child; c; c = c->next) {
+        const char *d = json_duplicate(c, depth + 1);
+        if (d)
+            return d;
+        n++;
+    }
+    if (!cJSON_IsObject(v) || n < 2)
+        return NULL;
+    const char **names = malloc(n * sizeof *names);
+    if (names == NULL)
+        return "(out of memory)";
+    size_t i = 0;
+    for (const cJSON *c = v->child; c; c = c->next)
+        names[i++] = c->string ? c->string : "";
+    qsort(names, n, sizeof *names, cmp_str);
+    const char *d = NULL;
+    for (i = 1; i < n && d == NULL; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            d = names[i];
+    free(names);
+    return d;
+}
+
 cJSON *sai_kbs_json_parse(const char *body, size_t len, sai_error *err)
 {
     if (body == NULL || len == 0) {
@@ -32,6 +69,22 @@ cJSON *sai_kbs_json_parse(const char *body, size_t len, sai_error *err)
     cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (j == NULL) {
         sai_error_set(err, SAI_EINVAL, "the request body is not valid JSON");
+        return NULL;
+    }
+    /* One JSON value and nothing after it but white space: a second value
+     * (or a NUL and anything) is not silently ignored. */
+    size_t off = end ? (size_t)(end - body) : len;
+    while (off < len && (body[off] == ' ' || body[off] == '\t' || body[off] == '\n' || body[off] == '\r'))
+        off++;
+    if (off != len) {
+        cJSON_Delete(j);
+        sai_error_set(err, SAI_EINVAL, "the request body has bytes after its JSON value");
+        return NULL;
+    }
+    const char *dup = json_duplicate(j, 0);
+    if (dup != NULL) {
+        sai_error_set(err, SAI_EINVAL, "member \"%.60s\" appears twice in an object", dup);
+        cJSON_Delete(j);
         return NULL;
     }
     if (!cJSON_IsObject(j)) {

@@ -42,17 +42,21 @@ static int h_auth(sai_kbs_server *s, struct evhttp_request *req, const char *pee
     bool full = false;
     int rc = body ? sai_kbs_parse_auth(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
     if (rc == 0)
-        full = (rc = sai_kbs_session_create(s->sessions, r.tee, id, nonce, &err)) == SAI_ELIMIT;
+        full = (rc = sai_kbs_session_create(s->sessions, r.tee, peer, id, nonce, &err)) == SAI_ELIMIT;
     if (rc == 0)
         rc = sai_b64url_encode(&nb64, nonce, sizeof nonce, &err);
     if (rc != 0) {
         code = full ? 503 : sai_kbs_http_code(rc);
+        if (full)
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
         sai_kbs_reply_error(req, code, err.msg);
     } else {
+        /* Not audited: a nonce is no decision, and a row per /auth let
+         * anyone grow the audit log without a credential. The /attest that
+         * consumes the session records it (subject = the session id). */
         snprintf(out, sizeof out, "{\"nonce\":\"%s\",\"session\":\"%s\",\"expires_in\":%d}", nb64,
                  id, s->cfg.nonce_ttl_s);
         sai_kbs_reply_json(req, 200, out);
-        sai_kbs_audit(s, "auth", peer, id, "ok", r.tee);
     }
     sai_wipe(nonce, sizeof nonce);
     free(nb64);

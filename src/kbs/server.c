@@ -53,13 +53,24 @@ typedef struct sai_kbs_worker {
     bool                        closing;
 } worker;
 
-/* One per TLS connection, hung on the SSL object; freed with it. */
+/* One per TLS connection, hung on the SSL object; freed with it.
+ *   NEW        accepted; admitted (or closed) by a zero-delay timer, the
+ *              first moment the socket and so the peer address are known
+ *   HANDSHAKE  admitted; counted against the handshake caps; closed at the
+ *              handshake deadline
+ *   OPEN       handshake done; the request deadline applies
+ *   REFUSED    over a cap: closed at once */
+enum { C_NEW, C_HANDSHAKE, C_OPEN, C_REFUSED };
+
 typedef struct conn {
     struct sai_kbs_server *s;
     struct bufferevent    *bev;
     struct event          *deadline;
+    int                    state;
+    bool                   counted;       /* holds a per-address connection slot */
+    bool                   hs_done_early; /* handshake finished before admission */
+    char                   addr[48];
 } conn;
-
 static int g_conn_ix = -1;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -146,7 +157,18 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
         return;
     if (c->deadline)
         event_free(c->deadline);
-    atomic_fetch_sub(&c->s->conns, 1);
+    sai_kbs_server *s = c->s;
+    if (c->counted) {
+        pthread_mutex_lock(&s->addr_mu);
+        sai_kbs_addrcount_add(s->conns_by_addr, c->addr, -1);
+        s->admitted--;
+        if (c->state == C_HANDSHAKE) {
+            sai_kbs_addrcount_add(s->hs_by_addr, c->addr, -1);
+            s->handshakes--;
+        }
+        pthread_mutex_unlock(&s->addr_mu);
+    }
+    atomic_fetch_sub(&s->conns, 1);
     free(c);
 }
 
@@ -156,12 +178,99 @@ static void init_once(void)
     g_conn_ix = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
 }
 
-static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+static void close_conn(conn *c)
 {
-    conn *c = arg;
     evutil_socket_t sfd = bufferevent_getfd(c->bev);
     if (sfd >= 0)
         shutdown(sfd, SHUT_RDWR);   /* evhttp sees EOF and frees the connection */
+}
+
+/* Admission, once the socket is attached: per-address connection cap and
+ * the caps on unfinished handshakes (all, and per address). A connection
+ * that never starts TLS, or trickles its handshake, holds a handshake slot
+ * for handshake_timeout_s at most; one address can hold at most
+ * max_handshakes_per_addr of them and max_connections_per_addr connections,
+ * so it cannot take the slots other addresses need. */
+static void admit(conn *c)
+{
+    sai_kbs_server *s = c->s;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        c->state = C_REFUSED;
+        close_conn(c);
+        return;
+    }
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->addr, sizeof c->addr);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->addr, sizeof c->addr);
+    const char *why = NULL;
+    pthread_mutex_lock(&s->addr_mu);
+    if (s->admitted >= s->cfg.max_connections)
+        why = "connections";
+    else if (sai_kbs_addrcount_get(s->conns_by_addr, c->addr) >= (uint32_t)s->cfg.max_connections_per_addr)
+        why = "connections from this address";
+    else if (!c->hs_done_early &&
+             sai_kbs_addrcount_get(s->hs_by_addr, c->addr) >= (uint32_t)s->cfg.max_handshakes_per_addr)
+        why = "unfinished handshakes from this address";
+    else if (!c->hs_done_early && s->handshakes >= s->cfg.max_handshakes)
+        why = "unfinished handshakes";
+    if (why == NULL && sai_kbs_addrcount_add(s->conns_by_addr, c->addr, 1) == UINT32_MAX)
+        why = "connections";
+    if (why == NULL) {
+        c->counted = true;
+        s->admitted++;
+        if (c->hs_done_early) {
+            c->state = C_OPEN;
+        } else {
+            sai_kbs_addrcount_add(s->hs_by_addr, c->addr, 1);
+            s->handshakes++;
+            c->state = C_HANDSHAKE;
+        }
+    }
+    pthread_mutex_unlock(&s->addr_mu);
+    if (why != NULL) {
+        c->state = C_REFUSED;
+        atomic_fetch_add(&s->refused, 1);
+        close_conn(c);
+        return;
+    }
+    arm_deadline(c, c->state == C_OPEN ? s->cfg.header_timeout_s : s->cfg.handshake_timeout_s);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    if (c->state == C_NEW)
+        admit(c);
+    else
+        close_conn(c);
+}
+
+/* The handshake finished: release its handshake slot, and from now on the
+ * request deadline applies. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    if (!(where & SSL_CB_HANDSHAKE_DONE))
+        return;
+    conn *c = SSL_get_ex_data(ssl, g_conn_ix);
+    if (c == NULL)
+        return;
+    if (c->state == C_NEW) {
+        c->hs_done_early = true;
+        return;
+    }
+    if (c->state != C_HANDSHAKE)
+        return;
+    sai_kbs_server *s = c->s;
+    pthread_mutex_lock(&s->addr_mu);
+    sai_kbs_addrcount_add(s->hs_by_addr, c->addr, -1);
+    s->handshakes--;
+    c->state = C_OPEN;
+    pthread_mutex_unlock(&s->addr_mu);
+    arm_deadline(c, s->cfg.header_timeout_s);
 }
 
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
@@ -184,10 +293,29 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
         SSL_free(ssl);
         return NULL;
     }
+    sai_kbs_json_errors(c->bev);
     c->deadline = evtimer_new(base, deadline_cb, c);
-    /* Over the cap: close as soon as evhttp has attached the socket. */
-    arm_deadline(c, n > s->cfg.max_connections ? 0 : s->cfg.header_timeout_s);
+    /* Admitted or closed as soon as evhttp has attached the socket (the
+     * peer address is known from then on). Connections waiting for that
+     * (one loop turn) do not count against the caps, so a flood of
+     * refused ones cannot make the cap refuse others; past a hard ceiling
+     * of 4 x max_connections of them, new ones are closed unseen. */
+    if (n > 4 * s->cfg.max_connections) {
+        c->state = C_REFUSED;
+        atomic_fetch_add(&s->refused, 1);
+    }
+    arm_deadline(c, 0);
     return c->bev;
+}
+
+/* --insecure-http: a plain socket, evhttp's timeouts, no caps (loopback
+ * tests only); its early errors in JSON too. */
+static struct bufferevent *bev_plain_cb(struct event_base *base, void *arg)
+{
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev)
+        sai_kbs_json_errors(bev);
+    return bev;
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -196,7 +324,13 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     sai_kbs_server *s = w->s;
     if (w == &s->w[0]) {
         sai_kbs_metrics_gauge(s->metrics, "connections", atomic_load(&s->conns));
+        sai_kbs_metrics_gauge(s->metrics, "connections_refused", (double)atomic_load(&s->refused));
+        pthread_mutex_lock(&s->addr_mu);
+        sai_kbs_metrics_gauge(s->metrics, "handshakes", s->handshakes);
+        pthread_mutex_unlock(&s->addr_mu);
         sai_kbs_metrics_gauge(s->metrics, "sessions", (double)sai_kbs_sessions_live(s->sessions));
+        sai_kbs_metrics_gauge(s->metrics, "sessions_evicted",
+                              (double)sai_kbs_sessions_evicted(s->sessions));
     }
     if (atomic_load(&s->stopping) && !w->closing) {
         w->closing = true;
@@ -209,12 +343,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
-static bool is_loopback(const char *addr)
-{
-    return strcmp(addr, "127.0.0.1") == 0 || strncmp(addr, "127.", 4) == 0 ||
-           strcmp(addr, "::1") == 0 || strcmp(addr, "localhost") == 0;
-}
-
 static int open_listener(sai_kbs_server *s, sai_error *err)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port)};
@@ -258,6 +386,7 @@ static int make_ssl(sai_kbs_server *s, sai_error *err)
         SSL_CTX_check_private_key(s->ssl) != 1)
         return sai_error_set(err, SAI_ECRYPTO, "cannot load TLS certificate %s / key %s", cert, key);
     SSL_CTX_set_session_cache_mode(s->ssl, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_info_callback(s->ssl, info_cb);
     sai_kbs_log(s, "notice", "\"msg\":\"tls certificate\",\"file\":\"%s\",\"generated\":%s,"
              "\"sha256\":\"%s\"", cert, created ? "true" : "false", s->fp);
     return 0;
@@ -296,25 +425,51 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
     s->verifier = *verifier;
     s->fd = -1;
     pthread_mutex_init(&s->log_mu, NULL);
+    pthread_mutex_init(&s->addr_mu, NULL);
     int rc = 0;
     char path[600];
-    if (s->cfg.insecure_http && !is_loopback(s->cfg.listen_addr)) {
-        rc = sai_error_set(err, SAI_EPOLICY, "--insecure-http is only allowed on a loopback "
-                           "address, not %s", s->cfg.listen_addr);
+    if ((rc = sai_kbs_config_check(&s->cfg, err)) != 0)
         goto fail;
-    }
     if (s->cfg.threads < 1)
         s->cfg.threads = 1;
     if ((rc = sai_kbs_store_open_sealed(&s->store, s->cfg.data_dir, true,
                                         s->cfg.seal_master_key, err)) != 0)
         goto fail;
+    /* The audit chain must still hold its anchors; a cut one is not
+     * appended to unless the operator accepts it (and that is audited). */
+    {
+        uint64_t n = 0;
+        char head[65];
+        sai_error cut = {0};
+        int crc = sai_kbs_audit_anchor_check(s->store, s->cfg.data_dir, &n, head, &cut);
+        if (crc != 0 && (crc != SAI_EAUTH || !s->cfg.accept_audit_cut)) {
+            rc = sai_error_set(err, crc, "%s; refusing to start on it (kbs audit verify --data-dir %s shows "
+                               "it; kbs serve --accept-audit-cut starts anyway and records the cut)",
+                               cut.msg, s->cfg.data_dir);
+            goto fail;
+        }
+        if (crc != 0) {
+            sai_kbs_log(s, "warn", "\"msg\":\"audit cut accepted\",\"why\":\"%.400s\"", cut.msg);
+            if ((rc = sai_kbs_audit_accept_cut(s->store, s->cfg.data_dir, cut.msg, err)) != 0 ||
+                (rc = sai_kbs_audit_anchor_check(s->store, s->cfg.data_dir, &n, head, err)) != 0)
+                goto fail;
+        }
+        snprintf(path, sizeof path, "%s/" SAI_KBS_ANCHOR_FILE, s->cfg.data_dir);
+        if ((rc = sai_kbs_anchor_write(path, n, head, err)) != 0)
+            goto fail;
+        sai_kbs_store_anchor_enable(s->store, path, n);
+    }
     snprintf(path, sizeof path, "%s/signing.key", s->cfg.data_dir);
     if ((rc = sai_kbs_key_ensure(&s->signer, path, err)) != 0 ||
         (rc = make_wrap_key(s, err)) != 0 ||
         (rc = sai_kbs_admin_token_load(s, err)) != 0 ||
-        (rc = sai_kbs_sessions_new(&s->sessions, 16384, s->cfg.nonce_ttl_s, err)) != 0 ||
+        (rc = sai_kbs_sessions_new(&s->sessions, (size_t)s->cfg.max_sessions,
+                                         (size_t)s->cfg.max_sessions_per_addr, s->cfg.nonce_ttl_s, err)) != 0 ||
         (rc = sai_kbs_issued_new(&s->issued, err)) != 0 ||
         (rc = sai_kbs_ratelimit_new(&s->rl, s->cfg.rate_per_s, s->cfg.rate_burst, err)) != 0)
+        goto fail;
+    if ((rc = sai_kbs_addrcount_new(&s->conns_by_addr, (size_t)s->cfg.max_connections, err)) != 0 ||
+        (rc = sai_kbs_addrcount_new(&s->hs_by_addr, (size_t)s->cfg.max_connections, err)) != 0)
         goto fail;
     if (sai_kbs_metrics_new(&s->metrics) != 0) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -363,8 +518,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
         evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE);
         evhttp_set_gencb(w->http, on_request, w);
-        if (!s->cfg.insecure_http)
-            evhttp_set_bevcb(w->http, bev_cb, w);
+        evhttp_set_bevcb(w->http, s->cfg.insecure_http ? bev_plain_cb : bev_cb, w);
         w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
         struct timeval tv = {0, 100 * 1000};
         if (w->tick == NULL || event_add(w->tick, &tv) != 0) {
@@ -458,6 +612,9 @@ void sai_kbs_server_free(sai_kbs_server *s)
     free(s->wrap_jwk);
     sai_kbs_store_close(s->store);
     sai_wipe(s->admin_hash, sizeof s->admin_hash);
+    sai_kbs_addrcount_free(s->conns_by_addr);
+    sai_kbs_addrcount_free(s->hs_by_addr);
+    pthread_mutex_destroy(&s->addr_mu);
     pthread_mutex_destroy(&s->log_mu);
     free(s);
 }

@@ -18,6 +18,7 @@
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
 
+struct bufferevent;
 struct evhttp_request;
 struct sai_kbs_worker;
 
@@ -40,8 +41,14 @@ struct sai_kbs_server {
     struct sai_kbs_worker *w;
     int                nw;
     atomic_int         conns;
+    atomic_int         refused;       /* connections closed at admission, ever */
     atomic_int         stopping;
     pthread_mutex_t    log_mu;
+    pthread_mutex_t    addr_mu;       /* the two tables and handshakes below */
+    sai_kbs_addrcount *conns_by_addr; /* admitted TLS connections per address */
+    sai_kbs_addrcount *hs_by_addr;    /* unfinished handshakes per address */
+    int                handshakes;
+    int                admitted;      /* connections holding a slot */
 };
 
 /* ---- the log (server.c): one JSON object a line on stderr; fmt gives the
@@ -54,6 +61,10 @@ void sai_kbs_json_str(char *out, size_t cap, const char *s);
 void sai_kbs_reply(struct evhttp_request *req, int code, const char *ctype, const char *body,
                    size_t len);
 void sai_kbs_reply_json(struct evhttp_request *req, int code, const char *json);
+/* Rewrite the HTML error pages evhttp itself sends (413 for a body over
+ * the cap, 400 for a request line or headers over theirs) into the JSON
+ * error every other answer uses, on this connection's output. */
+void sai_kbs_json_errors(struct bufferevent *bev);
 /* {"error": what, "status": code} */
 void sai_kbs_reply_error(struct evhttp_request *req, int code, const char *what);
 /* The HTTP status for an SAI_E* code. */

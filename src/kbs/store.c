@@ -28,6 +28,9 @@
 
 struct sai_kbs_store {
     sqlite3        *db;
+    bool            audit_missing;  /* an existing database without its audit table */
+    char            anchor_path[1100]; /* "" until the server enables the file anchor */
+    uint64_t        anchor_seq;     /* what the file anchor says now */
     atomic_bool     dirty;      /* audit entries committed without fsync */
     sqlite3        *sync_db;    /* a second connection, for checkpoints only */
     pthread_mutex_t sync_mu;
@@ -43,11 +46,58 @@ static const char *k_schema =
     "CREATE TABLE IF NOT EXISTS resource("
     "  name TEXT PRIMARY KEY, sealed BLOB NOT NULL, policy TEXT NOT NULL,"
     "  created INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS setting(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS setting(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+/* The audit chain and, outside it, its head (written in the same
+ * transaction as every entry: the anchor a cut of the table cannot move). */
+const char *const sai_kbs_audit_schema =
     "CREATE TABLE IF NOT EXISTS audit("
     "  seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, event TEXT NOT NULL,"
     "  actor TEXT NOT NULL, subject TEXT NOT NULL, verdict TEXT NOT NULL,"
     "  detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);";
+static const char *k_head_schema =
+    "CREATE TABLE IF NOT EXISTS audit_head(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  seq INTEGER NOT NULL, hash TEXT NOT NULL);";
+
+static bool has_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return yes;
+}
+
+/* Tables: a new database gets all of them; an existing one is not given
+ * back an audit table that is gone (that is a cut the anchor check must
+ * see), and one from before the head anchor gets it from its chain. */
+static int init_schema(sai_kbs_store *s, const char *path, sai_error *err)
+{
+    bool fresh = !has_table(s->db, "resource") && !has_table(s->db, "audit");
+    bool had_head = has_table(s->db, "audit_head");
+    char *emsg = NULL;
+    int rc = sqlite3_exec(s->db, k_schema, NULL, NULL, &emsg);
+    if (rc == SQLITE_OK && fresh)
+        rc = sqlite3_exec(s->db, sai_kbs_audit_schema, NULL, NULL, &emsg);
+    if (rc == SQLITE_OK && !had_head) {
+        rc = sqlite3_exec(s->db, k_head_schema, NULL, NULL, &emsg);
+        if (rc == SQLITE_OK && has_table(s->db, "audit"))
+            rc = sqlite3_exec(s->db, "INSERT OR IGNORE INTO audit_head(id,seq,hash) "
+                                     "SELECT 1, seq, hash FROM audit ORDER BY seq DESC LIMIT 1", NULL, NULL, &emsg);
+    }
+    if (rc != SQLITE_OK) {
+        rc = sai_error_set(err, SAI_EIO, "cannot initialise %s: %s", path, emsg ? emsg : "?");
+        sqlite3_free(emsg);
+        return rc;
+    }
+    s->audit_missing = !has_table(s->db, "audit");
+    return 0;
+}
+
+bool sai_kbs_store_audit_missing(sai_kbs_store *s) { return s->audit_missing; }
 
 int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
 {
@@ -84,6 +134,23 @@ int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
 
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, SAI_KBS_DB_FILE);
+    /* SQLite gives kbs.db-wal and kbs.db-shm the database file's mode when
+     * it creates them: create the database 0600 first (an empty file is an
+     * empty database), and tighten files an older version left 0644. No
+     * umask: it is process-wide and the library runs in other programs. */
+    if (create) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    static const char *const k_suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof k_suffixes / sizeof *k_suffixes; i++) {
+        char f[1100];
+        struct stat st;
+        snprintf(f, sizeof f, "%s%s", path, k_suffixes[i]);
+        if (lstat(f, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
+            chmod(f, st.st_mode & 0700);
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         rc = sai_error_set(err, SAI_EIO, "cannot open %s: %s", path,
@@ -93,13 +160,13 @@ int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
     sqlite3_busy_timeout(s->db, 5000);
     char *emsg = NULL;
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                     &emsg) != SQLITE_OK ||
-        sqlite3_exec(s->db, k_schema, NULL, NULL, &emsg) != SQLITE_OK) {
+                     &emsg) != SQLITE_OK) {
         rc = sai_error_set(err, SAI_EIO, "cannot initialise %s: %s", path, emsg ? emsg : "?");
         sqlite3_free(emsg);
         goto fail;
     }
-    chmod(path, 0600);
+    if ((rc = init_schema(s, path, err)) != 0)
+        goto fail;
     if (sqlite3_open_v2(path, &s->sync_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
         SQLITE_OK) {
         rc = sai_error_set(err, SAI_EIO, "cannot open %s twice", path);
@@ -164,12 +231,28 @@ static int begin(sai_kbs_store *s, sai_error *err)
 int sai_kbs_store_sync(sai_kbs_store *s)
 {
     int rc = 0;
+    uint64_t seq = 0;
+    char hash[65] = "";
     pthread_mutex_lock(&s->sync_mu);
+    /* The head as of now, before the checkpoint makes everything up to it
+     * durable: the file anchor never names an entry a power loss can take. */
+    bool anchor = s->anchor_path[0] && sai_kbs_store_head(s->sync_db, &seq, hash) == 0 &&
+                  seq != s->anchor_seq;
     if (atomic_exchange(&s->dirty, false))
         rc = sqlite3_wal_checkpoint_v2(s->sync_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
              SQLITE_OK ? 0 : SAI_EIO;
+    if (rc == 0 && anchor && sai_kbs_anchor_write(s->anchor_path, seq, hash, NULL) == 0)
+        s->anchor_seq = seq;
     pthread_mutex_unlock(&s->sync_mu);
     return rc;
+}
+
+void sai_kbs_store_anchor_enable(sai_kbs_store *s, const char *path, uint64_t seq)
+{
+    pthread_mutex_lock(&s->sync_mu);
+    snprintf(s->anchor_path, sizeof s->anchor_path, "%s", path);
+    s->anchor_seq = seq;
+    pthread_mutex_unlock(&s->sync_mu);
 }
 
 static int end(sai_kbs_store *s, int rc, sai_error *err)
@@ -394,18 +477,55 @@ int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], 
 
 int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65], sai_error *err)
 {
+    return sai_kbs_audit_verify_anchor(data_dir, NULL, entries, head_hex, NULL, err);
+}
+
+int sai_kbs_audit_verify_anchor(const char *data_dir, const char *expect_head, uint64_t *entries,
+                                char head_hex[65], uint64_t *anchor_seq, sai_error *err)
+{
     sai_kbs_store *s = NULL;
+    *entries = 0;
+    head_hex[0] = '\0';
+    if (anchor_seq)
+        *anchor_seq = 0;
     int rc = sai_kbs_store_open(&s, data_dir, false, err);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&s->mu);
-    rc = sai_kbs_audit_check(s, entries, head_hex, err);
+    rc = sai_kbs_audit_anchor_check(s, data_dir, entries, head_hex, err);
+    if (rc == 0 && expect_head)
+        rc = sai_kbs_audit_find(s, expect_head, *entries, head_hex, anchor_seq, err);
     pthread_mutex_unlock(&s->mu);
     sai_kbs_store_close(s);
     return rc;
 }
 
 int sai_kbs_audit_dump_locked(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
+
+int sai_kbs_audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why, sai_error *err)
+{
+    int rc = begin(s, err);
+    if (rc != 0)
+        return rc;
+    if (s->audit_missing && sqlite3_exec(s->db, sai_kbs_audit_schema, NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_fail(s, err, "cannot recreate the audit table");
+    if (rc == 0 && sqlite3_exec(s->db, "DELETE FROM audit_head; INSERT INTO audit_head(id,seq,hash) "
+                                       "SELECT 1, seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                                NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_fail(s, err, "cannot re-anchor the audit chain");
+    if (rc == 0)
+        rc = sai_kbs_audit_append_locked(s, "audit.cut-accepted", "kbs serve --accept-audit-cut", "audit",
+                                         "accepted", why, err);
+    if ((rc = end(s, rc, err)) != 0)
+        return rc;
+    s->audit_missing = false;
+    uint64_t seq = 0;
+    char hash[65], path[1100];
+    snprintf(path, sizeof path, "%s/" SAI_KBS_ANCHOR_FILE, dir);
+    if (sai_kbs_store_head(s->db, &seq, hash) != 0)
+        return db_fail(s, err, "cannot read the audit head");
+    return sai_kbs_anchor_write(path, seq, hash, err);
+}
 
 int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json, sai_error *err)
 {

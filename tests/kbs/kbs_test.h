@@ -103,10 +103,11 @@ static inline void test_kbs_stop(test_kbs *t, bool remove_dir)
     }
 }
 
-static inline sai_kbs_client *test_client(const test_kbs *t)
+/* retries 0: the library's default (4 attempts; 429s are waited out). */
+static inline sai_kbs_client *test_client_retries(const test_kbs *t, int retries)
 {
     sai_kbs_client_opts o = {.url = t->url, .pin_sha256 = t->fp[0] ? t->fp : NULL, .timeout_s = 5,
-                             .allow_insecure_http = t->fp[0] == '\0'};
+                             .allow_insecure_http = t->fp[0] == '\0', .retries = retries};
     sai_kbs_client *c = NULL;
     sai_error err;
     if (sai_kbs_client_new(&c, &o, &err) != 0) {
@@ -114,6 +115,11 @@ static inline sai_kbs_client *test_client(const test_kbs *t)
         abort();
     }
     return c;
+}
+
+static inline sai_kbs_client *test_client(const test_kbs *t)
+{
+    return test_client_retries(t, 0);
 }
 
 /* One request; returns the status, *resp (malloc'ed) when resp != NULL. */

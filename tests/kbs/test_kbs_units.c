@@ -249,19 +249,65 @@ static void test_sessions_single_use_and_expiry(void **state)
     sai_error err;
     char id[33], tee[16];
     uint8_t n1[32], n2[32];
-    assert_int_equal(sai_kbs_sessions_new(&t, 4, 1, &err), 0);
-    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
+    assert_int_equal(sai_kbs_sessions_new(&t, 4, 0, 1, &err), 0);
+    assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", id, n1, &err), 0);
     assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), 0);
     assert_memory_equal(n1, n2, 32);
     assert_string_equal(tee, "sim");
     assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), SAI_ENOTFOUND);
-    /* Full table -> refused; expiry frees it. */
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
-    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), SAI_ELIMIT);
+    /* A full table makes room by evicting its oldest pending session. */
+    char ids[5][33];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", ids[i], n1, &err), 0);
+    assert_int_equal(sai_kbs_session_take(t, ids[0], tee, n2, &err), SAI_ENOTFOUND);
+    assert_int_equal(sai_kbs_session_take(t, ids[1], tee, n2, &err), 0);
+    assert_int_equal(sai_kbs_sessions_evicted(t), 1);
+    /* Expiry. */
     sleep(2);
-    assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), SAI_EAUTH);
-    assert_int_equal(sai_kbs_session_create(t, "sim", id, n1, &err), 0);
+    assert_int_equal(sai_kbs_session_take(t, ids[4], tee, n2, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", id, n1, &err), 0);
+    sai_kbs_sessions_free(t);
+}
+
+/* Issue 13: /auth from 8 addresses, far past the table's size, never gets
+ * a legitimate client refused, nor its pending session lost: each address
+ * only displaces its own oldest sessions. */
+static void test_sessions_flood_per_address(void **state)
+{
+    (void)state;
+    sai_kbs_sessions *t = NULL;
+    sai_error err;
+    char id[33], mine[33], tee[16], addr[32];
+    uint8_t n[32], got[32], my_nonce[32];
+    assert_int_equal(sai_kbs_sessions_new(&t, 64, 4, 60, &err), 0);
+    for (int round = 0; round < 50; round++) {
+        if (round == 10)
+            assert_int_equal(sai_kbs_session_create(t, "sim", "192.0.2.1", mine, my_nonce, &err), 0);
+        for (int a = 0; a < 8; a++) {
+            snprintf(addr, sizeof addr, "10.0.0.%d", a + 1);
+            assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+        }
+    }
+    assert_true(sai_kbs_sessions_live(t) <= 8 * 4 + 1);
+    assert_int_equal(sai_kbs_session_take(t, mine, tee, got, &err), 0);
+    assert_memory_equal(got, my_nonce, 32);
+    /* The newest of a flooding address is there, its older ones are not. */
+    assert_int_equal(sai_kbs_session_take(t, id, tee, got, &err), 0);
+    assert_true(sai_kbs_sessions_evicted(t) >= 8 * 45);
+    /* Many addresses (more than the table holds at 4 each): the oldest
+     * pending sessions go first, so a fresh one survives. */
+    for (int a = 0; a < 40; a++) {
+        snprintf(addr, sizeof addr, "10.1.0.%d", a + 1);
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+    }
+    assert_int_equal(sai_kbs_session_create(t, "sim", "192.0.2.1", mine, my_nonce, &err), 0);
+    for (int a = 0; a < 10; a++) {
+        snprintf(addr, sizeof addr, "10.2.0.%d", a + 1);
+        assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+    }
+    assert_true(sai_kbs_sessions_live(t) <= 64);
+    assert_int_equal(sai_kbs_session_take(t, mine, tee, got, &err), 0);
     sai_kbs_sessions_free(t);
 }
 
@@ -416,17 +462,56 @@ static void test_audit_tamper(void **state)
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         assert_int_equal(system(cmd), 0);
     }
-    /* Cutting the newest entry leaves a valid but shorter chain: the head moves. */
+    /* Cutting the newest entries leaves a valid but shorter chain; the
+     * anchors outside the table see it (issue 13), and so does a head
+     * recorded earlier, while a chain that only grew since still matches. */
+    static const char *cuts[] = {
+        "DELETE FROM audit WHERE seq=10",
+        "DELETE FROM audit WHERE seq>=7",
+        "DELETE FROM audit",
+        "DROP TABLE audit",
+        /* the head record moved back with the cut: the anchor file holds */
+        "DELETE FROM audit WHERE seq>=9; UPDATE audit_head SET seq=8, hash=(SELECT hash FROM audit WHERE seq=8)",
+        /* everything local rewritten: resources without any entry */
+        "DELETE FROM audit; DELETE FROM audit_head",
+    };
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        char dir[256], head[65], cmd[300], anchor[400];
+        uint64_t n = 0;
+        sai_error err;
+        test_mkdtemp(dir, sizeof dir);
+        fill_store(dir);
+        assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
+        /* what a running KBS keeps next to the database */
+        snprintf(anchor, sizeof anchor, "%s/" SAI_KBS_ANCHOR_FILE, dir);
+        assert_int_equal(sai_kbs_anchor_write(anchor, n, head, &err), 0);
+        if (i == sizeof cuts / sizeof *cuts - 1)
+            unlink(anchor);
+        assert_int_equal(exec_sql(dir, cuts[i]), 0);
+        if (sai_kbs_audit_verify(dir, &n, head, &err) != SAI_EAUTH)
+            fail_msg("cut %zu verified as intact", i);
+        assert_non_null(strstr(err.msg, "audit chain cut"));
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+    }
     char dir[256], head[65], head2[65], cmd[300];
-    uint64_t n = 0;
+    uint64_t n = 0, at = 0;
     sai_error err;
     test_mkdtemp(dir, sizeof dir);
     fill_store(dir);
     assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
-    assert_int_equal(exec_sql(dir, "DELETE FROM audit WHERE seq=10"), 0);
-    assert_int_equal(sai_kbs_audit_verify(dir, &n, head2, &err), 0);
-    assert_int_equal(n, 9);
-    assert_string_not_equal(head, head2);
+    sai_kbs_store *s = NULL;
+    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs_audit_append(s, "attest", "127.0.0.1", "x", "allow", "", &err), 0);
+    assert_int_equal(sai_kbs_audit_append(s, "attest", "127.0.0.1", "y", "allow", "", &err), 0);
+    sai_kbs_store_close(s);
+    assert_int_equal(sai_kbs_audit_verify_anchor(dir, head, &n, head2, &at, &err), 0);
+    assert_int_equal(n, 12);
+    assert_int_equal(at, 10);
+    assert_int_equal(exec_sql(dir, "DELETE FROM audit WHERE seq>=10; "
+                                   "UPDATE audit_head SET seq=9, hash=(SELECT hash FROM audit WHERE seq=9)"), 0);
+    assert_int_equal(sai_kbs_audit_verify_anchor(dir, head, &n, head2, &at, &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "is not in the chain"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -449,7 +534,15 @@ static void test_config(void **state)
     assert_true(c.rate_per_s == 2.5);
     assert_string_equal(c.seal_master_key, "sim");
     assert_true(c.insecure_http);
-    assert_int_equal(c.nonce_ttl_s, 60);
+    assert_int_equal(c.nonce_ttl_s, 15);
+    assert_true(c.rate_per_s == 2.5 && c.rate_burst == 400);
+    assert_int_equal(c.max_connections_per_addr, 64);
+    /* what a real start refuses, the check refuses (and --dry-run runs it) */
+    assert_int_equal(sai_kbs_config_check(&c, &err), 0);
+    snprintf(c.listen_addr, sizeof c.listen_addr, "0.0.0.0");
+    assert_int_equal(sai_kbs_config_check(&c, &err), SAI_EPOLICY);
+    c.insecure_http = false;
+    assert_int_equal(sai_kbs_config_check(&c, &err), 0);
     const char *bad[] = {"max_conections: 7\n", "port: 70000\n", "port: 12x\n",
                          "threads: [1, 2]\n", "insecure_http: maybe\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -468,8 +561,13 @@ static void test_request_parsers(void **state)
     sai_kbs_attest_req r;
     sai_kbs_put_req p;
     sai_error err;
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 32, &err), 0);
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"xen\"}", 32, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 31, &err), 0);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"} \r\n", 34, &err), 0);
+    /* one value and nothing after it (a NUL included); no member twice */
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 32, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\",\"tee\":\"sim\"}", 43, &err),
+                     SAI_EINVAL);
+    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"xen\"}", 31, &err), SAI_EINVAL);
     assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":1,\"tee\":\"sim\"}", 26, &err), SAI_EINVAL);
     assert_int_equal(sai_kbs_parse_auth(&a, "[1,2]", 5, &err), SAI_EINVAL);
     assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":", 11, &err), SAI_EINVAL);
@@ -493,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_sessions_single_use_and_expiry),
+        cmocka_unit_test(test_sessions_flood_per_address),
         cmocka_unit_test(test_store_at_rest_and_master_key),
         cmocka_unit_test(test_master_key_sealed_to_tee),
         cmocka_unit_test(test_audit_tamper),
