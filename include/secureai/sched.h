@@ -109,7 +109,9 @@ typedef enum sai_sched_pick {
     SAI_PICK_FIRST = 0,         /* lowest node index that fits */
     SAI_PICK_BEST,              /* least free capacity left (bin packing) */
     SAI_PICK_WORST,             /* most free capacity left (spreading) */
-    SAI_PICK_EPC_BEST           /* least EPC left, then least CPU */
+    SAI_PICK_EPC_BEST,          /* least EPC left, then least CPU */
+    SAI_PICK_VAUCHER_BEST,      /* Vaucher et al. binpack: least EPC (SGX) / memory left */
+    SAI_PICK_VAUCHER_WORST      /* Vaucher et al. spread: most EPC (SGX) / memory left */
 } sai_sched_pick;
 
 typedef struct sai_sched_policy {

@@ -14,8 +14,16 @@ static int64_t node_key(const sai_pool_index_t *x, const sai_sched_node_t *n)
 {
     if (x->pick == SAI_PICK_EPC_BEST)
         return n->epc_free * (x->cpu_cap + 1) + n->cpu_free;
+    if (x->pick == SAI_PICK_VAUCHER_BEST || x->pick == SAI_PICK_VAUCHER_WORST)
+        return x->epc_cap > 0 ? n->epc_free * (x->mem_cap + 1) + n->mem_free : n->mem_free;
     /* proportional to (free CPU share + free memory share) */
     return n->cpu_free * x->mem_cap + n->mem_free * x->cpu_cap;
+}
+
+/* Spreading rules maximise the free-capacity key, packing rules minimise it. */
+static bool picks_most_free(sai_sched_pick p)
+{
+    return p == SAI_PICK_WORST || p == SAI_PICK_VAUCHER_WORST;
 }
 
 static void pull(sai_pool_index_t *x, uint32_t i)
@@ -47,6 +55,7 @@ int sai_pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint
     memset(x, 0, sizeof *x);
     x->base = base; x->n = n; x->pick = pick;
     x->cpu_cap = p->cpu_milli; x->mem_cap = p->mem_mib;
+    x->epc_cap = p->tee == SAI_SCHED_TEE_SGX ? p->epc_mib : 0;
     x->size = 1;
     while (x->size < n)
         x->size *= 2;
@@ -129,7 +138,7 @@ int64_t sai_pool_index_query(const sai_pool_index_t *x, const sai_sched_node_t *
     if (x->pick == SAI_PICK_FIRST)
         k = first_fit(x, 1, d);
     else
-        bnb(x, 1, d, x->pick != SAI_PICK_WORST, &key, &k);
+        bnb(x, 1, d, !picks_most_free(x->pick), &key, &k);
     return k < 0 ? -1 : (int64_t)x->base + k;
 }
 
@@ -144,7 +153,7 @@ int64_t sai_pool_index_scan(const sai_pool_index_t *x, const sai_sched_node_t *n
         if (x->pick == SAI_PICK_FIRST)
             return (int64_t)x->base + k;
         int64_t key = node_key(x, nd);
-        bool better = best < 0 || (x->pick == SAI_PICK_WORST ? key > best_key : key < best_key);
+        bool better = best < 0 || (picks_most_free(x->pick) ? key > best_key : key < best_key);
         if (better) { best = k; best_key = key; }
     }
     return best < 0 ? -1 : (int64_t)x->base + best;

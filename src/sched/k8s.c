@@ -650,7 +650,8 @@ static int write_one(const char *dir, const char *name, sai_error *err, const ch
  * rule inside what the extender allows (sim.c models the same rule). */
 const char *sai_k8s_scoring_strategy(const sai_sched_policy_t *pol)
 {
-    return pol->pick == SAI_PICK_WORST ? "LeastAllocated" : "MostAllocated";
+    bool spread = pol->pick == SAI_PICK_WORST || pol->pick == SAI_PICK_VAUCHER_WORST;
+    return spread ? "LeastAllocated" : "MostAllocated";
 }
 
 int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error *err)

@@ -16,7 +16,7 @@ typedef struct sai_pool_index {
     uint32_t base, n, size;     /* nodes [base, base+n); size = leaves (power of 2) */
     int64_t *cpu, *mem, *epc, *kmin, *kmax;
     int32_t *cvm;
-    int64_t  cpu_cap, mem_cap;
+    int64_t  cpu_cap, mem_cap, epc_cap;
     sai_sched_pick pick;
 } sai_pool_index_t;
 

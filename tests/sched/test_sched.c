@@ -118,7 +118,7 @@ static void test_index_matches_scan(void **state)
     sai_sched_pool_t p = { "p", 37, 16000, 65536, SAI_SCHED_TEE_SGX, 128, 8, 0, 0, 1, 1, 0 };
     sai_sched_node_t nodes[37];
     uint64_t r = 12345;
-    for (int pick = SAI_PICK_FIRST; pick <= SAI_PICK_EPC_BEST; pick++) {
+    for (int pick = SAI_PICK_FIRST; pick <= SAI_PICK_VAUCHER_WORST; pick++) {
         for (int i = 0; i < 37; i++)
             nodes[i] = (sai_sched_node_t){ 0, 16000, 65536, 128, 8, 0 };
         sai_pool_index_t x;
@@ -142,9 +142,12 @@ static void test_index_matches_scan(void **state)
                 } else {
                     /* same key (ties may go to a different node) */
                     sai_pool_index_t *xp = &x;
+                    bool vau = pick == SAI_PICK_VAUCHER_BEST || pick == SAI_PICK_VAUCHER_WORST;
                     int64_t ka = pick == SAI_PICK_EPC_BEST ? nodes[a].epc_free * (xp->cpu_cap + 1) + nodes[a].cpu_free
+                                 : vau ? nodes[a].epc_free * (xp->mem_cap + 1) + nodes[a].mem_free
                                  : nodes[a].cpu_free * xp->mem_cap + nodes[a].mem_free * xp->cpu_cap;
                     int64_t kb = pick == SAI_PICK_EPC_BEST ? nodes[b].epc_free * (xp->cpu_cap + 1) + nodes[b].cpu_free
+                                 : vau ? nodes[b].epc_free * (xp->mem_cap + 1) + nodes[b].mem_free
                                  : nodes[b].cpu_free * xp->mem_cap + nodes[b].mem_free * xp->cpu_cap;
                     assert_true(ka == kb);
                 }
@@ -517,6 +520,99 @@ static void test_index_equals_reference_run(void **state)
     sai_sched_spec_free(&s);
 }
 
+/* The Vaucher et al. scenario (examples/scheduling/vaucher-icdcs18.yaml with
+ * the trace from tests/data). */
+static void load_vaucher(sai_sched_spec_t *s, size_t run, double share, int64_t epc)
+{
+    char yaml[2048];
+    sai_error err = {0};
+    snprintf(yaml, sizeof yaml,
+             "pools:\n"
+             "  - {name: standard, count: 2, cpu_milli: 8000, memory_mib: 65536, tee: none}\n"
+             "  - {name: sgx, count: 2, cpu_milli: 8000, memory_mib: 8192, tee: sgx, epc_mib: %lld}\n"
+             "tee: {sgx_factor: 1.0, sgx_paging_factor: 2.8}\n"
+             "workload:\n"
+             "  kind: alibaba\n"
+             "  trace: %s/traces/alibaba-openb-gpu-v2023/openb_pod_list_default.csv\n"
+             "  seed: %zu\n  skip: %zu\n  jobs: 300\n  compress: 30\n  demand_scale: 0.01\n"
+             "  confidential: %g\n  allowed: [sgx]\n  epc_per_gib: 24\n  epc_max: 256\n"
+             "  runtime_max: 1800\n",
+             (long long)epc, SAI_TEST_DATA_DIR, 2018 + run, 27 + 230 * run, share);
+    sai_sched_spec_init(s);
+    int rc = sai_sched_spec_parse(s, yaml, strlen(yaml), NULL, &err);
+    if (rc != 0) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void vaucher_run(size_t run, double share, int64_t epc, const char *pol, sai_sched_metrics_t *m)
+{
+    sai_sched_spec_t s;
+    sai_sched_workload_t w = {0};
+    sai_error err = {0};
+    load_vaucher(&s, run, share, epc);
+    assert_int_equal(sai_sched_trace_load(&s.trace, &w, &err), 0);
+    assert_int_equal(w.njobs, 300);
+    run_policy(&s, &w, pol, false, m);
+    assert_int_equal(m->violations, 0);
+    assert_int_equal(m->invariant_failures, 0);
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
+/* Vaucher's binpack places standard jobs on SGX nodes last; kube-scheduler's
+ * MostAllocated (`binpack`) prefers the small SGX nodes because they are
+ * fuller in proportion. Then the robust trend of the EPC sweep (bench/
+ * sched_vaucher.c runs 30 slices; here 3): makespan never grows with the
+ * EPC, and 32 MiB takes several times as long as 256 MiB (30 runs:
+ * 3.5..6.7x). */
+static void test_vaucher_strategies(void **state)
+{
+    (void)state;
+    sai_sched_metrics_t a, b;
+    vaucher_run(0, 0.0, 93, "vaucher-binpack", &a);
+    vaucher_run(0, 0.0, 93, "binpack", &b);
+    assert_int_equal(a.pools[0].jobs, 300);     /* standard nodes never ran short here */
+    assert_int_equal(a.pools[1].jobs, 0);
+    assert_true(b.pools[1].jobs > 250);
+    sai_sched_metrics_free(&a); sai_sched_metrics_free(&b);
+    vaucher_run(0, 0.0, 93, "vaucher-spread", &a);
+    assert_int_equal(a.pools[1].jobs, 0);
+    sai_sched_metrics_free(&a);
+    /* a standard job that fits no standard node now does go to an SGX node */
+    sai_sched_pool_t pools[2] = {
+        { "std", 1, 4000, 8192, SAI_SCHED_TEE_NONE, 0, 0, 0, 0, 1, 1, 0 },
+        { "sgx", 1, 4000, 8192, SAI_SCHED_TEE_SGX, 93, 0, 0, 0, 1, 1, 0 },
+    };
+    sai_sched_cluster_t c = { pools, 2, {0, 1, 1, 1}, 2.8, 0, 0, 0 };
+    sai_sched_job_t jobs[3] = {
+        { 0, 0, 100, 3000, 1000, 0, SAI_CONF_NONE, 0, 0 },
+        { 1, 1, 100, 3000, 1000, 0, SAI_CONF_NONE, 0, 0 },
+        { 2, 2, 100, 500, 500, 0, SAI_CONF_NONE, 0, 0 },
+    };
+    sai_sched_workload_t w = { jobs, 3, 3 };
+    sai_sched_opts_t o = {0};
+    sai_error err = {0};
+    o.policy = sai_sched_policy_find("vaucher-binpack");
+    assert_int_equal(sai_sched_simulate(&c, &w, &o, &a, &err), 0);
+    assert_int_equal(a.pools[0].jobs, 2);       /* jobs 0 and 2 */
+    assert_int_equal(a.pools[1].jobs, 1);       /* job 1: std was full */
+    assert_true(a.wait_max == 0);
+    sai_sched_metrics_free(&a);
+
+    static const int64_t epc[4] = { 32, 64, 128, 256 };
+    for (size_t run = 0; run < 30; run += 10) {
+        double span[4];
+        for (int e = 0; e < 4; e++) {
+            vaucher_run(run, 1.0, epc[e], "vaucher-binpack", &a);
+            span[e] = a.makespan;
+            sai_sched_metrics_free(&a);
+        }
+        for (int e = 1; e < 4; e++)
+            assert_true(span[e] <= span[e - 1]);
+        assert_true(span[0] / span[3] > 3.0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_security_first_keeps_tee_nodes_free),
         cmocka_unit_test(test_backfill_and_priority),
         cmocka_unit_test(test_alibaba_trace_slice),
+        cmocka_unit_test(test_vaucher_strategies),
         cmocka_unit_test(test_k8s_quantities),
         cmocka_unit_test(test_extender_handler_malformed),
     };
