@@ -29,10 +29,10 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
 
 const sai_sched_policy_t sai_policy_vaucher_binpack = {
     "vaucher-binpack", "Vaucher et al. binpack: tightest EPC/memory fit, standard jobs on SGX nodes last",
-    true, true, SAI_PICK_VAUCHER_BEST, rank
+    true, true, SAI_PICK_VAUCHER_BEST, rank, NULL
 };
 
 const sai_sched_policy_t sai_policy_vaucher_spread = {
     "vaucher-spread", "Vaucher et al. spread: most free EPC/memory, standard jobs on SGX nodes last",
-    true, true, SAI_PICK_VAUCHER_WORST, rank
+    true, true, SAI_PICK_VAUCHER_WORST, rank, NULL
 };

@@ -15,7 +15,7 @@ py() { /usr/bin/python3 -c "$@"; }
 "$SAI_CLI" sched --help | grep -q 'usage: secureai sched simulate' && ok || bad "sched --help"
 "$SAI_CLI" sched simulate --help | grep -q -- '--confidential' && ok || bad "simulate --help"
 "$SAI_CLI" deploy --help | grep -q 'deploy k8s' && ok || bad "deploy --help"
-[ "$("$SAI_CLI" sched policies | wc -l)" -eq 10 ] && ok || bad "policies list"
+[ "$("$SAI_CLI" sched policies | wc -l)" -eq 11 ] && ok || bad "policies list"
 
 # simulate: synthetic workload, JSON + CSV, deterministic per seed
 sim() { "$SAI_CLI" sched simulate --cluster "$ex/mixed-cluster.yaml" --workload synthetic --jobs 2000 \
