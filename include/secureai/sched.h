@@ -87,6 +87,7 @@ typedef struct sai_sched_job {
 typedef struct sai_sched_workload {
     sai_sched_job_t *jobs;      /* sorted by arrival, then id */
     size_t njobs, cap;
+    size_t gpu_jobs;            /* trace jobs that requested GPUs (not modelled: see trace.c) */
 } sai_sched_workload_t;
 
 /* ---- the node state a policy sees ------------------------------------- */

@@ -333,6 +333,7 @@ static void test_alibaba_trace_slice(void **state)
     if (rc) fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, 0);
     assert_int_equal(w.njobs, 400);
+    assert_true(w.gpu_jobs > 0 && w.gpu_jobs <= w.njobs);
     assert_true(w.jobs[0].arrival == 0);
     size_t conf = 0;
     for (size_t i = 0; i < w.njobs; i++) {
@@ -354,6 +355,18 @@ static void test_alibaba_trace_slice(void **state)
     assert_true(diff > 50);
     sai_sched_workload_free(&w);
     sai_sched_workload_free(&w2);
+    /* GPU requests are counted, not dropped silently (284 of the example's
+     * 300 pods ask for one); a trace without the GPU columns counts none */
+    const char gpu[] = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time,scheduled_time\n"
+                       "p0,1000,10,1,1000,0,5,1\np1,1000,10,0,0,1,5,1\np2,1000,10,0,250,2,5,2\n";
+    sai_sched_trace_opts_t og = o;
+    og.skip = 0;
+    og.limit = 0;
+    assert_int_equal(sai_sched_trace_parse(&og, gpu, strlen(gpu), &w, &err), 0);
+    assert_int_equal(w.njobs, 3);
+    assert_int_equal(w.gpu_jobs, 2);
+    sai_sched_workload_free(&w);
+    memset(&w, 0, sizeof w);
     /* malformed rows are errors naming the line */
     const char bad[] = "name,cpu_milli,memory_mib,creation_time,deletion_time,scheduled_time\n"
                        "p0,1000,10,0,5,1\np1,x,10,0,5,1\n";
@@ -589,7 +602,7 @@ static void test_vaucher_strategies(void **state)
         { 1, 1, 100, 3000, 1000, 0, SAI_CONF_NONE, 0, 0 },
         { 2, 2, 100, 500, 500, 0, SAI_CONF_NONE, 0, 0 },
     };
-    sai_sched_workload_t w = { jobs, 3, 3 };
+    sai_sched_workload_t w = { jobs, 3, 3, 0 };
     sai_sched_opts_t o = {0};
     sai_error err = {0};
     o.policy = sai_sched_policy_find("vaucher-binpack");
@@ -667,7 +680,7 @@ static void test_fit_load_aware_and_index(void **state)
         { 1, 1, 1000, 1000, 1024, 0, SAI_CONF_NONE, 0, 0 },
         { 2, 2, 1000, 1000, 1024, 0, SAI_CONF_NONE, 0, 0 },
     };
-    sai_sched_workload_t w = { jobs, 3, 3 };
+    sai_sched_workload_t w = { jobs, 3, 3, 0 };
     sai_sched_opts_t o = {0};
     sai_sched_metrics_t m;
     sai_error err = {0};
