@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # vaucher.sh — the Vaucher et al. (ICDCS 2018) sweep on vaucher-icdcs18.yaml:
-# binpack vs spread for 0/25/50/75/100% SGX jobs (93.5 MiB EPC), then the
-# EPC size 32/64/128/256 MiB with 100% SGX jobs. Prints Markdown tables
-# (docs/scheduling.md quotes them).
+# the paper's binpack vs spread (vaucher-binpack, vaucher-spread) for 0/25/50/75/100% SGX jobs (93.5 MiB EPC), then the
+# EPC size 32/64/128/256 MiB with 100% SGX jobs, on ONE seed and slice.
+# Prints Markdown tables. One slice is an anecdote: bench/sched_vaucher.c
+# repeats this over 30 seeds and slices with intervals (docs/scheduling.md).
 #   SAI_CLI=build/secureai examples/scheduling/vaucher.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -87,6 +87,7 @@ typedef struct sai_sched_job {
 typedef struct sai_sched_workload {
     sai_sched_job_t *jobs;      /* sorted by arrival, then id */
     size_t njobs, cap;
+    size_t gpu_jobs;            /* trace jobs that requested GPUs (not modelled: see trace.c) */
 } sai_sched_workload_t;
 
 /* ---- the node state a policy sees ------------------------------------- */
@@ -109,8 +110,37 @@ typedef enum sai_sched_pick {
     SAI_PICK_FIRST = 0,         /* lowest node index that fits */
     SAI_PICK_BEST,              /* least free capacity left (bin packing) */
     SAI_PICK_WORST,             /* most free capacity left (spreading) */
-    SAI_PICK_EPC_BEST           /* least EPC left, then least CPU */
+    SAI_PICK_EPC_BEST,          /* least EPC left, then least CPU */
+    SAI_PICK_VAUCHER_BEST,      /* Vaucher et al. binpack: least EPC (SGX) / memory left */
+    SAI_PICK_VAUCHER_WORST,     /* Vaucher et al. spread: most EPC (SGX) / memory left */
+    SAI_PICK_FIT                /* the highest NodeResourcesFit score (policy->fit) */
 } sai_sched_pick;
+
+/* kube-scheduler's NodeResourcesFit scoring strategies, computed as the
+ * plugin does (pkg/scheduler/framework/plugins/noderesources): int64
+ * arithmetic, per-resource scores on 0..MaxNodeScore (100), weighted mean
+ * with integer division (RequestedToCapacityRatio: rounded), resources whose
+ * allocatable is 0 skipped, an extended resource (EPC) skipped when the pod
+ * does not request it. requested = what the node's pods request + the pod. */
+#define SAI_FIT_MAX_NODE_SCORE 100
+typedef enum sai_fit_type {
+    SAI_FIT_MOST_ALLOCATED = 1,
+    SAI_FIT_LEAST_ALLOCATED,
+    SAI_FIT_REQUESTED_TO_CAPACITY_RATIO
+} sai_fit_type;
+
+typedef struct sai_fit_point { int64_t utilization, score; } sai_fit_point_t;  /* 0..100, 0..10 */
+
+typedef struct sai_sched_fit {
+    sai_fit_type type;
+    int64_t w_cpu, w_mem, w_epc;   /* weights of cpu, memory, sgx.intel.com/epc; 0 = not listed */
+    sai_fit_point_t shape[8];      /* RequestedToCapacityRatio only, increasing utilization */
+    size_t nshape;
+} sai_sched_fit_t;
+
+/* Resource order in the arrays below: cpu, memory, EPC. */
+int64_t sai_sched_fit_score_raw(const sai_sched_fit_t *f, const int64_t requested[3],
+                                const int64_t allocatable[3], const int64_t pod[3]);
 
 typedef struct sai_sched_policy {
     const char *name;
@@ -121,6 +151,7 @@ typedef struct sai_sched_policy {
     /* Rank of a pool for a job: lower is better, negative = not eligible.
      * Ties are broken by the node scores, then by pool order. */
     double (*pool_rank)(const sai_sched_cluster_t *c, size_t pool, const sai_sched_job_t *j);
+    const sai_sched_fit_t *fit;     /* SAI_PICK_FIT: the scoring strategy kube-scheduler runs */
 } sai_sched_policy_t;
 
 const sai_sched_policy_t *sai_sched_policy_find(const char *name);
@@ -142,6 +173,9 @@ double sai_sched_runtime_on(const sai_sched_cluster_t *c, size_t p, const sai_sc
  * CVM slots, the size of an empty node); ignores current load. */
 bool sai_sched_pool_eligible(const sai_sched_cluster_t *c, const sai_sched_policy_t *pol,
                              size_t p, const sai_sched_job_t *j);
+/* NodeResourcesFit's score of node n (of pool n->pool) for demand d. */
+int64_t sai_sched_fit_score(const sai_sched_fit_t *f, const sai_sched_cluster_t *c,
+                            const sai_sched_node_t *n, const sai_sched_demand_t *d);
 /* How much a policy likes node n for job j within its pool, in [0,1]
  * (1 = best): the pick rule (bin packing, spreading, EPC fit) as a number.
  * Used by the extender's prioritize; the simulator uses exact orderings. */

@@ -204,6 +204,10 @@ static int load_workload(run_opts_t *r, sai_sched_workload_t *w, const char *cmd
     }
     if (rc != 0)
         return sai_cli_fail(&err, "sched %s: workload", cmd);
+    if (w->gpu_jobs > 0)
+        fprintf(stderr, "sched %s: %zu of %zu trace pods requested GPUs; GPUs are not modelled, "
+                "so they run as CPU-only jobs (their GPU requests are ignored, not honoured)\n",
+                cmd, w->gpu_jobs, w->njobs);
     sai_sched_workload_sort(w);
     return 0;
 }

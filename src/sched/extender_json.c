@@ -486,14 +486,12 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
             if (!info[i].name[0]) continue;
             int score = 0;
             if (!fail[i]) {
-                sai_sched_node_t node = { (uint32_t)i, x->pools[i].cpu_milli, x->pools[i].mem_mib,
-                                          x->pools[i].tee == SAI_SCHED_TEE_SGX ? x->pools[i].epc_mib : 0,
-                                          x->pools[i].cvm_slots, 0 };
-                sai_sched_demand_t d;
-                sai_sched_demand_on(&x->cluster, pol, i, &job, &node, &d);
-                double key = sai_sched_node_key(&x->cluster, pol, &node, &job, &d);
+                /* only what kube-scheduler cannot know: how well the node's
+                 * TEE kind suits the pod under the policy. Load (cpu,
+                 * memory, EPC in use) is NodeResourcesFit's score, which
+                 * kube-scheduler adds to this one. */
                 double rs = rmax > rmin ? (rmax - rank[i]) / (rmax - rmin) : 1.0;
-                score = (int)lround(10.0 * (0.6 * rs + 0.4 * key));
+                score = (int)lround(10.0 * rs);
                 if (score < 0) score = 0;
                 if (score > 10) score = 10;
             }

@@ -532,7 +532,9 @@ static const char sched_yaml[] =
     "# cluster's own kube-scheduler keeps serving `default-scheduler`. The\n"
     "# extender has no managedResources, so kube-scheduler calls it for every\n"
     "# pod of this profile (HTTPExtender.IsInterested). Binpack/spread inside\n"
-    "# what the extender allows is NodeResourcesFit's scoring strategy.\n"
+    "# what the extender allows is NodeResourcesFit's scoring strategy, the\n"
+    "# only score plugin besides the extender (`secureai sched simulate`\n"
+    "# computes the same scores).\n"
     "apiVersion: v1\n"
     "kind: ConfigMap\n"
     "metadata:\n"
@@ -548,16 +550,18 @@ static const char sched_yaml[] =
     "      resourceName: secureai-scheduler\n"
     "    profiles:\n"
     "      - schedulerName: secureai-scheduler\n"
+    "        plugins:\n"
+    "          score:\n"
+    "            disabled:\n"
+    "              - name: \"*\"\n"
+    "            enabled:\n"
+    "              - name: NodeResourcesFit\n"
+    "                weight: 1\n"
     "        pluginConfig:\n"
     "          - name: NodeResourcesFit\n"
     "            args:\n"
     "              scoringStrategy:\n"
-    "                type: %4$s\n"
-    "                resources:\n"
-    "                  - name: cpu\n"
-    "                    weight: 1\n"
-    "                  - name: memory\n"
-    "                    weight: 1\n"
+    "%4$s"
     "    extenders:\n"
     "      - urlPrefix: \"%3$s\"\n"
     "        filterVerb: filter\n"
@@ -648,9 +652,41 @@ static int write_one(const char *dir, const char *name, sai_error *err, const ch
 
 /* kube-scheduler's NodeResourcesFit scoring strategy for a policy's pick
  * rule inside what the extender allows (sim.c models the same rule). */
+/* The scoringStrategy block of NodeResourcesFitArgs for a policy: the
+ * policy's own strategy (binpack, spread, rtcr: fit.c) with its weights and
+ * shape, else the strategy of its pick rule over cpu, memory and EPC. */
+static void scoring_yaml(const sai_sched_policy_t *pol, char *b, size_t n)
+{
+    static const sai_sched_fit_t most = { SAI_FIT_MOST_ALLOCATED, 1, 1, 1, {{0, 0}}, 0 };
+    static const sai_sched_fit_t least = { SAI_FIT_LEAST_ALLOCATED, 1, 1, 1, {{0, 0}}, 0 };
+    const sai_sched_fit_t *f = pol->fit ? pol->fit
+                               : strcmp(sai_k8s_scoring_strategy(pol), "LeastAllocated") == 0 ? &least : &most;
+    size_t o = 0;
+    o += (size_t)snprintf(b + o, n - o, "                type: %s\n                resources:\n",
+                          sai_k8s_scoring_strategy(pol));
+    static const char *const res[3] = { "cpu", "memory", "sgx.intel.com/epc" };
+    const int64_t w[3] = { f->w_cpu, f->w_mem, f->w_epc };
+    for (int r = 0; r < 3 && o < n; r++)
+        if (w[r] > 0)
+            o += (size_t)snprintf(b + o, n - o, "                  - name: %s\n                    weight: %lld\n",
+                                  res[r], (long long)w[r]);
+    if (f->type == SAI_FIT_REQUESTED_TO_CAPACITY_RATIO && o < n) {
+        o += (size_t)snprintf(b + o, n - o, "                requestedToCapacityRatio:\n                  shape:\n");
+        for (size_t i = 0; i < f->nshape && o < n; i++)
+            o += (size_t)snprintf(b + o, n - o, "                    - utilization: %lld\n"
+                                  "                      score: %lld\n",
+                                  (long long)f->shape[i].utilization, (long long)f->shape[i].score);
+    }
+}
+
 const char *sai_k8s_scoring_strategy(const sai_sched_policy_t *pol)
 {
-    return pol->pick == SAI_PICK_WORST ? "LeastAllocated" : "MostAllocated";
+    if (pol->fit != NULL)
+        return pol->fit->type == SAI_FIT_MOST_ALLOCATED    ? "MostAllocated"
+               : pol->fit->type == SAI_FIT_LEAST_ALLOCATED ? "LeastAllocated"
+                                                           : "RequestedToCapacityRatio";
+    bool spread = pol->pick == SAI_PICK_WORST || pol->pick == SAI_PICK_VAUCHER_WORST;
+    return spread ? "LeastAllocated" : "MostAllocated";
 }
 
 int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error *err)
@@ -679,13 +715,15 @@ int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error *err)
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return sai_error_set(err, SAI_EIO, "%s: %s", dir, strerror(errno));
+    char scoring[1024];
+    scoring_yaml(pol, scoring, sizeof scoring);
     int rc;
     if ((rc = write_one(dir, "00-namespace.yaml", err, ns_yaml, o->ns)) ||
         (rc = write_one(dir, "10-kbs.yaml", err, kbs_yaml, o->ns, o->image)) ||
         (rc = write_one(dir, "20-admission-policy.yaml", err, "%s", vap_yaml)) ||
         (rc = write_one(dir, "30-extender.yaml", err, ext_yaml, o->ns, o->image, o->policy)) ||
         (rc = write_one(dir, "40-scheduler.yaml", err, sched_yaml, o->ns, o->scheduler_image, url,
-                        sai_k8s_scoring_strategy(pol))))
+                        scoring)))
         return rc;
     if ((rc = write_one(dir, "44-datasets.yaml", err, datasets_yaml, o->ns)))
         return rc;

@@ -12,12 +12,14 @@
 
 extern const sai_sched_policy_t sai_policy_first_fit, sai_policy_binpack, sai_policy_spread,
     sai_policy_security_first, sai_policy_throughput_first, sai_policy_cost_aware,
-    sai_policy_epc_aware, sai_policy_unsafe;
+    sai_policy_epc_aware, sai_policy_vaucher_binpack, sai_policy_vaucher_spread, sai_policy_rtcr,
+    sai_policy_unsafe;
 
 const sai_sched_policy_t *const sai_sched_policies[] = {
     &sai_policy_first_fit, &sai_policy_binpack, &sai_policy_spread,
     &sai_policy_security_first, &sai_policy_throughput_first, &sai_policy_cost_aware,
-    &sai_policy_epc_aware, &sai_policy_unsafe, NULL
+    &sai_policy_epc_aware, &sai_policy_vaucher_binpack, &sai_policy_vaucher_spread,
+    &sai_policy_rtcr, &sai_policy_unsafe, NULL
 };
 
 const sai_sched_policy_t *sai_sched_policy_find(const char *name)
@@ -139,6 +141,17 @@ double sai_sched_node_key(const sai_sched_cluster_t *c, const sai_sched_policy_t
         if (p->tee == SAI_SCHED_TEE_SGX && p->epc_mib > 0)
             return 1.0 - (double)(n->epc_free - d->epc) / (double)p->epc_mib;
         return 1.0 - left;
+    case SAI_PICK_VAUCHER_BEST:
+    case SAI_PICK_VAUCHER_WORST: {
+        double f = mem_left;
+        if (p->tee == SAI_SCHED_TEE_SGX && p->epc_mib > 0)
+            f = (double)(n->epc_free - d->epc) / (double)p->epc_mib;
+        if (f < 0) f = 0;
+        if (f > 1) f = 1;
+        return pol->pick == SAI_PICK_VAUCHER_BEST ? 1.0 - f : f;
+    }
+    case SAI_PICK_FIT:
+        return (double)sai_sched_fit_score(pol->fit, c, n, d) / SAI_FIT_MAX_NODE_SCORE;
     case SAI_PICK_FIRST:
     default:
         return 1.0;

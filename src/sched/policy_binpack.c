@@ -1,6 +1,8 @@
 /*
- * policy_binpack.c — best-fit bin packing (kube-scheduler MostAllocated):
- * among all eligible nodes, the one left with the least free CPU+memory.
+ * policy_binpack.c — bin packing as the cluster does it: kube-scheduler's
+ * NodeResourcesFit with scoringStrategy MostAllocated over cpu, memory and
+ * sgx.intel.com/epc (weight 1 each), the node with the highest score
+ * (fit.c); `deploy k8s --policy binpack` writes the same strategy.
  */
 #include "secureai/sched.h"
 
@@ -10,6 +12,9 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
     return 0;
 }
 
+const sai_sched_fit_t sai_fit_most_allocated = { SAI_FIT_MOST_ALLOCATED, 1, 1, 1, {{0, 0}}, 0 };
+
 const sai_sched_policy_t sai_policy_binpack = {
-    "binpack", "best fit: fullest node that fits (MostAllocated)", true, true, SAI_PICK_BEST, rank
+    "binpack", "kube-scheduler NodeResourcesFit MostAllocated (cpu, memory, EPC)", true, true,
+    SAI_PICK_FIT, rank, &sai_fit_most_allocated
 };

@@ -19,5 +19,5 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
 }
 
 const sai_sched_policy_t sai_policy_cost_aware = {
-    "cost-aware", "cheapest node-hours for the job", true, true, SAI_PICK_BEST, rank
+    "cost-aware", "cheapest node-hours for the job", true, true, SAI_PICK_BEST, rank, NULL
 };

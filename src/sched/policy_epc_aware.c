@@ -18,5 +18,5 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
 
 const sai_sched_policy_t sai_policy_epc_aware = {
     "epc-aware", "SGX jobs by tightest EPC fit; others kept off SGX nodes", true, true,
-    SAI_PICK_EPC_BEST, rank
+    SAI_PICK_EPC_BEST, rank, NULL
 };

@@ -12,5 +12,5 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
 }
 
 const sai_sched_policy_t sai_policy_first_fit = {
-    "first-fit", "first node (in spec order) that fits", true, true, SAI_PICK_FIRST, rank
+    "first-fit", "first node (in spec order) that fits", true, true, SAI_PICK_FIRST, rank, NULL
 };

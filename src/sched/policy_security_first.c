@@ -18,5 +18,5 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
 
 const sai_sched_policy_t sai_policy_security_first = {
     "security-first", "TEE nodes for confidential work, standard nodes for the rest",
-    true, true, SAI_PICK_BEST, rank
+    true, true, SAI_PICK_BEST, rank, NULL
 };

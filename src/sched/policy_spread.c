@@ -1,6 +1,8 @@
 /*
- * policy_spread.c — spread (kube-scheduler LeastAllocated): the eligible
- * node with the most free CPU+memory.
+ * policy_spread.c — spreading as the cluster does it: kube-scheduler's
+ * NodeResourcesFit with scoringStrategy LeastAllocated over cpu, memory and
+ * sgx.intel.com/epc (weight 1 each), the node with the highest score
+ * (fit.c); `deploy k8s --policy spread` writes the same strategy.
  */
 #include "secureai/sched.h"
 
@@ -10,6 +12,9 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
     return 0;
 }
 
+const sai_sched_fit_t sai_fit_least_allocated = { SAI_FIT_LEAST_ALLOCATED, 1, 1, 1, {{0, 0}}, 0 };
+
 const sai_sched_policy_t sai_policy_spread = {
-    "spread", "least allocated node (LeastAllocated)", true, true, SAI_PICK_WORST, rank
+    "spread", "kube-scheduler NodeResourcesFit LeastAllocated (cpu, memory, EPC)", true, true,
+    SAI_PICK_FIT, rank, &sai_fit_least_allocated
 };

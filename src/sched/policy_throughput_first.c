@@ -16,5 +16,5 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
 
 const sai_sched_policy_t sai_policy_throughput_first = {
     "throughput-first", "fastest eligible node (speed and TEE overhead)", true, true,
-    SAI_PICK_BEST, rank
+    SAI_PICK_BEST, rank, NULL
 };

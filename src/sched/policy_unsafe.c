@@ -16,5 +16,5 @@ static double rank(const sai_sched_cluster_t *c, size_t p, const sai_sched_job_t
 
 const sai_sched_policy_t sai_policy_unsafe = {
     "unsafe", "BASELINE ONLY: first fit ignoring confidentiality and EPC", false, false,
-    SAI_PICK_FIRST, rank
+    SAI_PICK_FIRST, rank, NULL
 };

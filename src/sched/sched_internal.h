@@ -15,8 +15,9 @@
 typedef struct sai_pool_index {
     uint32_t base, n, size;     /* nodes [base, base+n); size = leaves (power of 2) */
     int64_t *cpu, *mem, *epc, *kmin, *kmax;
+    int64_t *cpu_lo, *mem_lo, *epc_lo;  /* minimum free below (NodeResourcesFit bounds) */
     int32_t *cvm;
-    int64_t  cpu_cap, mem_cap;
+    int64_t  cpu_cap, mem_cap, epc_cap;
     sai_sched_pick pick;
 } sai_pool_index_t;
 
@@ -27,6 +28,18 @@ void sai_sched__pool_index_update(sai_pool_index_t *x, const sai_sched_node_t *n
 /* Global node number of the chosen node, or -1. */
 int64_t sai_sched__pool_index_query(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
                              const sai_sched_demand_t *d);
+/* SAI_PICK_FIT: the fitting node with the highest NodeResourcesFit score,
+ * the lowest node number among equal scores (kube-scheduler picks one of
+ * them at random; docs/scheduling.md). Branch and bound: MostAllocated's
+ * score cannot exceed its value at the subtree's least free capacity,
+ * LeastAllocated's at its most; RequestedToCapacityRatio (any shape) is
+ * not pruned. *score gets the score. */
+int64_t sai_sched__pool_index_query_fit(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
+                                 const sai_sched_demand_t *d, const sai_sched_fit_t *f,
+                                 const sai_sched_cluster_t *c, int64_t *score);
+int64_t sai_sched__pool_index_scan_fit(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
+                                const sai_sched_demand_t *d, const sai_sched_fit_t *f,
+                                const sai_sched_cluster_t *c, int64_t *score);
 /* Reference path: the same choice by a linear scan (tests compare them). */
 int64_t sai_sched__pool_index_scan(const sai_pool_index_t *x, const sai_sched_node_t *nodes,
                             const sai_sched_demand_t *d);

@@ -132,11 +132,18 @@ static int64_t choose(sim_t *s, uint32_t j, sai_sched_demand_t *out)
             continue;
         sai_sched_demand_t d;
         sai_sched_demand_on(s->c, s->pol, p, job, NULL, &d);
-        int64_t k = s->o->linear_scan ? sai_sched__pool_index_scan(&s->idx[p], s->nodes, &d)
-                                      : sai_sched__pool_index_query(&s->idx[p], s->nodes, &d);
+        int64_t k, score = 0;
+        if (s->pol->pick == SAI_PICK_FIT)   /* kube-scheduler's NodeResourcesFit score */
+            k = s->o->linear_scan
+                    ? sai_sched__pool_index_scan_fit(&s->idx[p], s->nodes, &d, s->pol->fit, s->c, &score)
+                    : sai_sched__pool_index_query_fit(&s->idx[p], s->nodes, &d, s->pol->fit, s->c, &score);
+        else
+            k = s->o->linear_scan ? sai_sched__pool_index_scan(&s->idx[p], s->nodes, &d)
+                                  : sai_sched__pool_index_query(&s->idx[p], s->nodes, &d);
         if (k < 0)
             continue;
-        double key = sai_sched_node_key(s->c, s->pol, &s->nodes[k], job, &d);
+        double key = s->pol->pick == SAI_PICK_FIT ? (double)score
+                                                  : sai_sched_node_key(s->c, s->pol, &s->nodes[k], job, &d);
         if (best < 0 || r < best_rank || key > best_key) {
             best = k; best_rank = r; best_key = key;
         }

@@ -14,6 +14,12 @@
  * seed and fractions always pick the same pods, whatever the slice. A
  * confidential pod's EPC working set is epc_per_gib MiB per GiB of requested
  * memory, at least 1 MiB and at most epc_max.
+ *
+ * GPUs are not modelled (no pool has GPUs, and no TEE here offers
+ * confidential GPU memory): a pod's num_gpu / gpu_milli request cannot be
+ * honoured, so it is not dropped silently either. Each kept pod that asked
+ * for a GPU is counted in w->gpu_jobs and replayed as a CPU-only job; the
+ * CLI says how many (docs/scheduling.md). The GPU columns are optional.
  */
 #include <limits.h>
 #include <math.h>
@@ -65,7 +71,7 @@ static bool parse_num(const char *s, double *v)
     return *end == '\0' && isfinite(*v) && *v >= 0;
 }
 
-typedef struct row { double create, runtime; int64_t cpu, mem; char name[48]; size_t line; } row_t;
+typedef struct row { double create, runtime; int64_t cpu, mem; bool gpu; char name[48]; size_t line; } row_t;
 
 static int row_cmp(const void *a, const void *b)
 {
@@ -81,7 +87,7 @@ int sai_sched_trace_parse(const sai_sched_trace_opts_t *o, const char *csv, size
     int rc = 0;
     row_t *rows = NULL;
     size_t nrows = 0, cap = 0, lineno = 0;
-    int idx[C_N];
+    int idx[C_N], gpu_idx[2] = { -1, -1 };    /* num_gpu, gpu_milli (optional) */
     char *buf = malloc(len + 1);
     if (buf == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -110,6 +116,10 @@ int sai_sched_trace_parse(const sai_sched_trace_opts_t *o, const char *csv, size
                                        col_names[c]);
                     goto out;
                 }
+            }
+            for (size_t i = 0; i < nf; i++) {
+                if (strcmp(f[i], "num_gpu") == 0) gpu_idx[0] = (int)i;
+                if (strcmp(f[i], "gpu_milli") == 0) gpu_idx[1] = (int)i;
             }
             continue;
         }
@@ -145,6 +155,12 @@ int sai_sched_trace_parse(const sai_sched_trace_opts_t *o, const char *csv, size
         r->cpu = (int64_t)v[C_CPU];
         r->mem = (int64_t)v[C_MEM];
         r->line = lineno;
+        r->gpu = false;
+        for (int g = 0; g < 2; g++) {
+            double gv;
+            if (gpu_idx[g] >= 0 && (size_t)gpu_idx[g] < nf && parse_num(f[gpu_idx[g]], &gv) && gv > 0)
+                r->gpu = true;
+        }
         snprintf(r->name, sizeof r->name, "%s", (size_t)idx[C_NAME] < nf ? f[idx[C_NAME]] : "");
     }
     if (lineno == 0) {
@@ -181,6 +197,7 @@ int sai_sched_trace_parse(const sai_sched_trace_opts_t *o, const char *csv, size
         rc = sai_sched_workload_push(w, &j, err);
         if (rc != 0)
             goto out;
+        w->gpu_jobs += r->gpu;
     }
 out:
     free(rows);

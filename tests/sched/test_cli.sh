@@ -15,7 +15,7 @@ py() { /usr/bin/python3 -c "$@"; }
 "$SAI_CLI" sched --help | grep -q 'usage: secureai sched simulate' && ok || bad "sched --help"
 "$SAI_CLI" sched simulate --help | grep -q -- '--confidential' && ok || bad "simulate --help"
 "$SAI_CLI" deploy --help | grep -q 'deploy k8s' && ok || bad "deploy --help"
-[ "$("$SAI_CLI" sched policies | wc -l)" -eq 8 ] && ok || bad "policies list"
+[ "$("$SAI_CLI" sched policies | wc -l)" -eq 11 ] && ok || bad "policies list"
 
 # simulate: synthetic workload, JSON + CSV, deterministic per seed
 sim() { "$SAI_CLI" sched simulate --cluster "$ex/mixed-cluster.yaml" --workload synthetic --jobs 2000 \
@@ -55,7 +55,7 @@ set -e
 
 # Vaucher scenario: waits stay near the all-standard case up to 50% SGX
 # jobs and grow beyond; a smaller EPC lengthens the batch.
-w() { "$SAI_CLI" sched simulate --cluster "$ex/vaucher-icdcs18.yaml" --policy binpack "$@" |
+w() { "$SAI_CLI" sched simulate --cluster "$ex/vaucher-icdcs18.yaml" --policy vaucher-binpack "$@" |
       py 'import json,sys; m=json.load(sys.stdin); print(m["wait_mean_s"], m["makespan_s"])'; }
 read -r w0 m0 < <(w --confidential 0:sgx)
 read -r w50 m50 < <(w --confidential 0.5:sgx)

@@ -118,7 +118,7 @@ static void test_index_matches_scan(void **state)
     sai_sched_pool_t p = { "p", 37, 16000, 65536, SAI_SCHED_TEE_SGX, 128, 8, 0, 0, 1, 1, 0 };
     sai_sched_node_t nodes[37];
     uint64_t r = 12345;
-    for (int pick = SAI_PICK_FIRST; pick <= SAI_PICK_EPC_BEST; pick++) {
+    for (int pick = SAI_PICK_FIRST; pick <= SAI_PICK_VAUCHER_WORST; pick++) {
         for (int i = 0; i < 37; i++)
             nodes[i] = (sai_sched_node_t){ 0, 16000, 65536, 128, 8, 0 };
         sai_pool_index_t x;
@@ -142,9 +142,12 @@ static void test_index_matches_scan(void **state)
                 } else {
                     /* same key (ties may go to a different node) */
                     sai_pool_index_t *xp = &x;
+                    bool vau = pick == SAI_PICK_VAUCHER_BEST || pick == SAI_PICK_VAUCHER_WORST;
                     int64_t ka = pick == SAI_PICK_EPC_BEST ? nodes[a].epc_free * (xp->cpu_cap + 1) + nodes[a].cpu_free
+                                 : vau ? nodes[a].epc_free * (xp->mem_cap + 1) + nodes[a].mem_free
                                  : nodes[a].cpu_free * xp->mem_cap + nodes[a].mem_free * xp->cpu_cap;
                     int64_t kb = pick == SAI_PICK_EPC_BEST ? nodes[b].epc_free * (xp->cpu_cap + 1) + nodes[b].cpu_free
+                                 : vau ? nodes[b].epc_free * (xp->mem_cap + 1) + nodes[b].mem_free
                                  : nodes[b].cpu_free * xp->mem_cap + nodes[b].mem_free * xp->cpu_cap;
                     assert_true(ka == kb);
                 }
@@ -330,6 +333,7 @@ static void test_alibaba_trace_slice(void **state)
     if (rc) fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, 0);
     assert_int_equal(w.njobs, 400);
+    assert_true(w.gpu_jobs > 0 && w.gpu_jobs <= w.njobs);
     assert_true(w.jobs[0].arrival == 0);
     size_t conf = 0;
     for (size_t i = 0; i < w.njobs; i++) {
@@ -351,6 +355,18 @@ static void test_alibaba_trace_slice(void **state)
     assert_true(diff > 50);
     sai_sched_workload_free(&w);
     sai_sched_workload_free(&w2);
+    /* GPU requests are counted, not dropped silently (284 of the example's
+     * 300 pods ask for one); a trace without the GPU columns counts none */
+    const char gpu[] = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time,scheduled_time\n"
+                       "p0,1000,10,1,1000,0,5,1\np1,1000,10,0,0,1,5,1\np2,1000,10,0,250,2,5,2\n";
+    sai_sched_trace_opts_t og = o;
+    og.skip = 0;
+    og.limit = 0;
+    assert_int_equal(sai_sched_trace_parse(&og, gpu, strlen(gpu), &w, &err), 0);
+    assert_int_equal(w.njobs, 3);
+    assert_int_equal(w.gpu_jobs, 2);
+    sai_sched_workload_free(&w);
+    memset(&w, 0, sizeof w);
     /* malformed rows are errors naming the line */
     const char bad[] = "name,cpu_milli,memory_mib,creation_time,deletion_time,scheduled_time\n"
                        "p0,1000,10,0,5,1\np1,x,10,0,5,1\n";
@@ -517,6 +533,214 @@ static void test_index_equals_reference_run(void **state)
     sai_sched_spec_free(&s);
 }
 
+/* The Vaucher et al. scenario (examples/scheduling/vaucher-icdcs18.yaml with
+ * the trace from tests/data). */
+static void load_vaucher(sai_sched_spec_t *s, size_t run, double share, int64_t epc)
+{
+    char yaml[2048];
+    sai_error err = {0};
+    snprintf(yaml, sizeof yaml,
+             "pools:\n"
+             "  - {name: standard, count: 2, cpu_milli: 8000, memory_mib: 65536, tee: none}\n"
+             "  - {name: sgx, count: 2, cpu_milli: 8000, memory_mib: 8192, tee: sgx, epc_mib: %lld}\n"
+             "tee: {sgx_factor: 1.0, sgx_paging_factor: 2.8}\n"
+             "workload:\n"
+             "  kind: alibaba\n"
+             "  trace: %s/traces/alibaba-openb-gpu-v2023/openb_pod_list_default.csv\n"
+             "  seed: %zu\n  skip: %zu\n  jobs: 300\n  compress: 30\n  demand_scale: 0.01\n"
+             "  confidential: %g\n  allowed: [sgx]\n  epc_per_gib: 24\n  epc_max: 256\n"
+             "  runtime_max: 1800\n",
+             (long long)epc, SAI_TEST_DATA_DIR, 2018 + run, 27 + 230 * run, share);
+    sai_sched_spec_init(s);
+    int rc = sai_sched_spec_parse(s, yaml, strlen(yaml), NULL, &err);
+    if (rc != 0) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static void vaucher_run(size_t run, double share, int64_t epc, const char *pol, sai_sched_metrics_t *m)
+{
+    sai_sched_spec_t s;
+    sai_sched_workload_t w = {0};
+    sai_error err = {0};
+    load_vaucher(&s, run, share, epc);
+    assert_int_equal(sai_sched_trace_load(&s.trace, &w, &err), 0);
+    assert_int_equal(w.njobs, 300);
+    run_policy(&s, &w, pol, false, m);
+    assert_int_equal(m->violations, 0);
+    assert_int_equal(m->invariant_failures, 0);
+    sai_sched_workload_free(&w);
+    sai_sched_spec_free(&s);
+}
+
+/* Vaucher's binpack places standard jobs on SGX nodes last; kube-scheduler's
+ * MostAllocated (`binpack`) prefers the small SGX nodes because they are
+ * fuller in proportion. Then the robust trend of the EPC sweep (bench/
+ * sched_vaucher.c runs 30 slices; here 3): makespan never grows with the
+ * EPC, and 32 MiB takes several times as long as 256 MiB (30 runs:
+ * 3.5..6.7x). */
+static void test_vaucher_strategies(void **state)
+{
+    (void)state;
+    sai_sched_metrics_t a, b;
+    vaucher_run(0, 0.0, 93, "vaucher-binpack", &a);
+    vaucher_run(0, 0.0, 93, "binpack", &b);
+    assert_int_equal(a.pools[0].jobs, 300);     /* standard nodes never ran short here */
+    assert_int_equal(a.pools[1].jobs, 0);
+    assert_true(b.pools[1].jobs > 250);
+    sai_sched_metrics_free(&a); sai_sched_metrics_free(&b);
+    vaucher_run(0, 0.0, 93, "vaucher-spread", &a);
+    assert_int_equal(a.pools[1].jobs, 0);
+    sai_sched_metrics_free(&a);
+    /* a standard job that fits no standard node now does go to an SGX node */
+    sai_sched_pool_t pools[2] = {
+        { "std", 1, 4000, 8192, SAI_SCHED_TEE_NONE, 0, 0, 0, 0, 1, 1, 0 },
+        { "sgx", 1, 4000, 8192, SAI_SCHED_TEE_SGX, 93, 0, 0, 0, 1, 1, 0 },
+    };
+    sai_sched_cluster_t c = { pools, 2, {0, 1, 1, 1}, 2.8, 0, 0, 0 };
+    sai_sched_job_t jobs[3] = {
+        { 0, 0, 100, 3000, 1000, 0, SAI_CONF_NONE, 0, 0 },
+        { 1, 1, 100, 3000, 1000, 0, SAI_CONF_NONE, 0, 0 },
+        { 2, 2, 100, 500, 500, 0, SAI_CONF_NONE, 0, 0 },
+    };
+    sai_sched_workload_t w = { jobs, 3, 3, 0 };
+    sai_sched_opts_t o = {0};
+    sai_error err = {0};
+    o.policy = sai_sched_policy_find("vaucher-binpack");
+    assert_int_equal(sai_sched_simulate(&c, &w, &o, &a, &err), 0);
+    assert_int_equal(a.pools[0].jobs, 2);       /* jobs 0 and 2 */
+    assert_int_equal(a.pools[1].jobs, 1);       /* job 1: std was full */
+    assert_true(a.wait_max == 0);
+    sai_sched_metrics_free(&a);
+
+    static const int64_t epc[4] = { 32, 64, 128, 256 };
+    for (size_t run = 0; run < 30; run += 10) {
+        double span[4];
+        for (int e = 0; e < 4; e++) {
+            vaucher_run(run, 1.0, epc[e], "vaucher-binpack", &a);
+            span[e] = a.makespan;
+            sai_sched_metrics_free(&a);
+        }
+        for (int e = 1; e < 4; e++)
+            assert_true(span[e] <= span[e - 1]);
+        assert_true(span[0] / span[3] > 3.0);
+    }
+}
+
+/* NodeResourcesFit, hand-computed (int64 as in the plugin). Node: 4 CPU,
+ * 8 GiB, 93 MiB EPC; its pods request 1 CPU, 2 GiB, 50 MiB EPC; the pod
+ * requests 1 CPU, 1 GiB and (second half) 20 MiB EPC. */
+static void test_fit_scores_by_hand(void **state)
+{
+    (void)state;
+    const int64_t alloc[3] = { 4000, 8192, 93 };
+    const int64_t req[3] = { 2000, 3072, 50 }, pod[3] = { 1000, 1024, 0 };
+    const int64_t req_e[3] = { 2000, 3072, 70 }, pod_e[3] = { 1000, 1024, 20 };
+    sai_sched_fit_t most = { SAI_FIT_MOST_ALLOCATED, 1, 1, 1, {{0, 0}}, 0 };
+    sai_sched_fit_t least = { SAI_FIT_LEAST_ALLOCATED, 1, 1, 1, {{0, 0}}, 0 };
+    sai_sched_fit_t rtcr = { SAI_FIT_REQUESTED_TO_CAPACITY_RATIO, 1, 1, 3, {{0, 0}, {100, 10}}, 2 };
+    /* cpu 2000*100/4000 = 50, memory 3072*100/8192 = 37; EPC not requested:
+     * skipped, so (50 + 37) / 2 = 43 */
+    assert_int_equal(sai_sched_fit_score_raw(&most, req, alloc, pod), 43);
+    /* + EPC 70*100/93 = 75: (50 + 37 + 75) / 3 = 54 */
+    assert_int_equal(sai_sched_fit_score_raw(&most, req_e, alloc, pod_e), 54);
+    /* least: cpu 2000*100/4000 = 50, memory 5120*100/8192 = 62: 112/2 = 56;
+     * + EPC 23*100/93 = 24: 136/3 = 45 */
+    assert_int_equal(sai_sched_fit_score_raw(&least, req, alloc, pod), 56);
+    assert_int_equal(sai_sched_fit_score_raw(&least, req_e, alloc, pod_e), 45);
+    /* RTCR {0:0, 100:10} -> scores x10: cpu 50, memory 37, EPC 75 (weight
+     * 3): (50 + 37 + 225) / 5 = 62.4 -> 62; without EPC 87/2 = 43.5 -> 44
+     * (rounded, where Most truncates to 43) */
+    assert_int_equal(sai_sched_fit_score_raw(&rtcr, req_e, alloc, pod_e), 62);
+    assert_int_equal(sai_sched_fit_score_raw(&rtcr, req, alloc, pod), 44);
+    /* a resource scoring 0 leaves RTCR's mean: cpu util 10*100/4000 = 0 */
+    const int64_t small[3] = { 10, 4096, 0 }, spod[3] = { 10, 4096, 0 };
+    assert_int_equal(sai_sched_fit_score_raw(&rtcr, small, alloc, spod), 50);
+    assert_int_equal(sai_sched_fit_score_raw(&most, small, alloc, spod), 25);  /* (0 + 50) / 2 */
+    /* over capacity: Most caps at 100, Least gives 0; allocatable 0 skipped */
+    const int64_t over[3] = { 5000, 8192, 0 }, zero[3] = { 0, 8192, 0 };
+    assert_int_equal(sai_sched_fit_score_raw(&most, over, alloc, pod), 100);
+    assert_int_equal(sai_sched_fit_score_raw(&least, over, alloc, pod), 0);
+    assert_int_equal(sai_sched_fit_score_raw(&most, req, zero, pod), 37);
+    /* a piecewise shape: {0:10, 50:2, 100:8}: util 37 -> 100 + (20-100)*37/50
+     * = 100 - 59 = 41 (Go's truncating division of -2960/50 = -59) */
+    sai_sched_fit_t shape = { SAI_FIT_REQUESTED_TO_CAPACITY_RATIO, 0, 1, 0, {{0, 10}, {50, 2}, {100, 8}}, 3 };
+    assert_int_equal(sai_sched_fit_score_raw(&shape, req, alloc, pod), 41);
+}
+
+/* Identical nodes under different load do not tie: binpack (MostAllocated)
+ * joins the loaded node, spread (LeastAllocated) the empty one; and the
+ * index finds the same node as a scan, ties to the lowest number. */
+static void test_fit_load_aware_and_index(void **state)
+{
+    (void)state;
+    sai_sched_pool_t pools[1] = { { "p", 3, 4000, 8192, SAI_SCHED_TEE_NONE, 0, 0, 0, 0, 1, 1, 0 } };
+    sai_sched_cluster_t c = { pools, 1, {0, 1, 1, 1}, 2.8, 0, 0, 0 };
+    sai_sched_job_t jobs[3] = {
+        { 0, 0, 1000, 1000, 1024, 0, SAI_CONF_NONE, 0, 0 },
+        { 1, 1, 1000, 1000, 1024, 0, SAI_CONF_NONE, 0, 0 },
+        { 2, 2, 1000, 1000, 1024, 0, SAI_CONF_NONE, 0, 0 },
+    };
+    sai_sched_workload_t w = { jobs, 3, 3, 0 };
+    sai_sched_opts_t o = {0};
+    sai_sched_metrics_t m;
+    sai_error err = {0};
+    double wait[3];
+    o.job_wait = wait;
+    o.check_all = true;
+    o.csv = NULL;
+    /* binpack: all three on node 0 (one node, so pool jobs = 3 says little:
+     * check through the node index directly below) */
+    o.policy = sai_sched_policy_find("binpack");
+    assert_int_equal(sai_sched_simulate(&c, &w, &o, &m, &err), 0);
+    assert_int_equal(m.completed, 3);
+    sai_sched_metrics_free(&m);
+
+    sai_sched_node_t nodes[3] = { { 0, 4000, 8192, 0, 0, 0 }, { 0, 3000, 7168, 0, 0, 1 },
+                                  { 0, 4000, 8192, 0, 0, 0 } };
+    sai_sched_demand_t d = { 1000, 1024, 0, 0, false };
+    const sai_sched_policy_t *bp = sai_sched_policy_find("binpack"), *sp = sai_sched_policy_find("spread");
+    sai_pool_index_t x;
+    int64_t sc;
+    assert_int_equal(sai_sched__pool_index_init(&x, nodes, 0, 3, &pools[0], SAI_PICK_FIT), 0);
+    assert_int_equal(sai_sched__pool_index_query_fit(&x, nodes, &d, bp->fit, &c, &sc), 1);
+    assert_int_equal(sc, (2000 * 100 / 4000 + 2048 * 100 / 8192) / 2);    /* 37 */
+    assert_int_equal(sai_sched__pool_index_query_fit(&x, nodes, &d, sp->fit, &c, &sc), 0);  /* tie 0/2 */
+    assert_int_equal(sc, (75 + 87) / 2);                                   /* 81 */
+    sai_sched__pool_index_free(&x);
+
+    /* random loads: index == scan, node and score */
+    sai_sched_pool_t big = { "b", 53, 16000, 65536, SAI_SCHED_TEE_SGX, 128, 8, 0, 0, 1, 1, 0 };
+    sai_sched_cluster_t cb = { &big, 1, {0, 1, 1, 1}, 2.8, 0, 0, 0 };
+    sai_sched_node_t nb[53];
+    uint64_t r = 99;
+    const char *fits[3] = { "binpack", "spread", "rtcr" };
+    for (int fi = 0; fi < 3; fi++) {
+        const sai_sched_fit_t *f = sai_sched_policy_find(fits[fi])->fit;
+        for (int i = 0; i < 53; i++)
+            nb[i] = (sai_sched_node_t){ 0, 16000, 65536, 128, 8, 0 };
+        assert_int_equal(sai_sched__pool_index_init(&x, nb, 0, 53, &big, SAI_PICK_FIT), 0);
+        for (int step = 0; step < 2000; step++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t k = (uint32_t)((r >> 33) % 53);
+            /* coarse values so that equal scores (ties) are common */
+            nb[k].cpu_free = (int64_t)((r >> 7) % 5) * 4000;
+            nb[k].mem_free = (int64_t)((r >> 19) % 5) * 16384;
+            nb[k].epc_free = (int64_t)((r >> 29) % 5) * 32;
+            nb[k].cvm_free = 8;
+            sai_sched__pool_index_update(&x, nb, k);
+            sai_sched_demand_t dd = { (int64_t)((r >> 3) % 8000), (int64_t)((r >> 23) % 30000),
+                                      (int64_t)((r >> 37) % 60), 0, true };
+            int64_t sa, sb;
+            int64_t a = sai_sched__pool_index_query_fit(&x, nb, &dd, f, &cb, &sa);
+            int64_t b = sai_sched__pool_index_scan_fit(&x, nb, &dd, f, &cb, &sb);
+            assert_int_equal(a, b);
+            if (a >= 0)
+                assert_int_equal(sa, sb);
+        }
+        sai_sched__pool_index_free(&x);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +756,9 @@ int main(void)
         cmocka_unit_test(test_security_first_keeps_tee_nodes_free),
         cmocka_unit_test(test_backfill_and_priority),
         cmocka_unit_test(test_alibaba_trace_slice),
+        cmocka_unit_test(test_vaucher_strategies),
+        cmocka_unit_test(test_fit_scores_by_hand),
+        cmocka_unit_test(test_fit_load_aware_and_index),
         cmocka_unit_test(test_k8s_quantities),
         cmocka_unit_test(test_extender_handler_malformed),
     };
