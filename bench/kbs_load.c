@@ -242,7 +242,7 @@ int main(int argc, char **argv)
     snprintf(cert, sizeof cert, "%s/tls.crt", data);
     snprintf(tokpath, sizeof tokpath, "%s/admin.token", data);
     uint8_t m[48];
-    if (sai_kbs_cert_fingerprint(cert, fp, &err) != 0 ||
+    if (sai_kbs__cert_fingerprint(cert, fp, &err) != 0 ||
         sai_read_file(tokpath, 4096, &buf, &len, &err) != 0 ||
         sai_sim_launch_measurement(m, "/proc/self/exe", NULL, NULL, &err) != 0) {
         fprintf(stderr, "kbs_load: %s\n", err.msg);

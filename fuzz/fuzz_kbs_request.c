@@ -26,19 +26,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 7) {
     case 0: {
         sai_kbs_auth_req r;
-        (void)sai_kbs_parse_auth(&r, s, n, &err);
+        (void)sai_kbs__parse_auth(&r, s, n, &err);
         break;
     }
     case 1: {
         sai_kbs_attest_req r;
-        if (sai_kbs_parse_attest(&r, s, n, &err) == 0)
-            sai_kbs_attest_req_free(&r);
+        if (sai_kbs__parse_attest(&r, s, n, &err) == 0)
+            sai_kbs__attest_req_free(&r);
         break;
     }
     case 2: {
         sai_kbs_put_req r;
-        if (sai_kbs_parse_put(&r, s, n, &err) == 0)
-            sai_kbs_put_req_free(&r);
+        if (sai_kbs__parse_put(&r, s, n, &err) == 0)
+            sai_kbs__put_req_free(&r);
         break;
     }
     case 3: {
@@ -49,12 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 4:
-        (void)sai_kbs_resource_name_ok(s);
+        (void)sai_kbs__resource_name_ok(s);
         break;
     case 5: {
         sai_kbs_claims c;
         sai_ec_key *k = NULL;
-        if (sai_kbs_token_verify(g_key, s, n, 1800000000, &c, &k, &err) == 0)
+        if (sai_kbs__token_verify(g_key, s, n, 1800000000, &c, &k, &err) == 0)
             sai_ec_free(k);
         break;
     }

@@ -15,7 +15,7 @@
 
 static bool admin_ok(sai_kbs_server *s, struct evhttp_request *req)
 {
-    const char *t = sai_kbs_bearer(req);
+    const char *t = sai_kbs__bearer(req);
     uint8_t h[SAI_SHA256_LEN];
     if (t == NULL || sai_hash(SAI_SHA256, h, t, strlen(t), NULL) != 0)
         return false;
@@ -47,17 +47,17 @@ static const char *method_name(enum evhttp_cmd_type m)
          : m == EVHTTP_REQ_DELETE ? "DELETE" : "OTHER";
 }
 
-int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+int sai_kbs__admin_handle(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                          const char *rest)
 {
     if (!admin_ok(s, req)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-        sai_kbs_reply_error(req, 401, "admin credential missing or wrong");
-        sai_kbs_audit(s, "admin.denied", peer, rest, "deny", "bad or missing bearer token");
-        sai_kbs_metrics_verdict(s->metrics, "admin", false);
+        sai_kbs__reply_error(req, 401, "admin credential missing or wrong");
+        sai_kbs__audit(s, "admin.denied", peer, rest, "deny", "bad or missing bearer token");
+        sai_kbs__metrics_verdict(s->metrics, "admin", false);
         return 401;
     }
-    sai_kbs_metrics_verdict(s->metrics, "admin", true);
+    sai_kbs__metrics_verdict(s->metrics, "admin", true);
     char why[300] = "";
     int code = admin_dispatch(s, req, peer, rest, why, sizeof why);
     /* An authenticated call that did nothing is a record too: who tried
@@ -68,7 +68,7 @@ int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const ch
         snprintf(subject, sizeof subject, "%.*s", (int)strcspn(rest, "?"), rest);
         snprintf(detail, sizeof detail, "%s %d: %.300s", method_name(evhttp_request_get_command(req)),
                  code, why);
-        sai_kbs_audit(s, "admin.failed", peer, subject, "fail", detail);
+        sai_kbs__audit(s, "admin.failed", peer, subject, "fail", detail);
     }
     return code;
 }
@@ -79,7 +79,7 @@ static int fail(struct evhttp_request *req, int code, const char *msg, char *why
     size_t n = strnlen(msg, cap - 1);   /* a reason, cut to fit */
     memcpy(why, msg, n);
     why[n] = '\0';
-    sai_kbs_reply_error(req, code, msg);
+    sai_kbs__reply_error(req, code, msg);
     return code;
 }
 
@@ -91,47 +91,47 @@ static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const c
     int code = 200, rc;
     if (strncmp(rest, "resource/", 9) == 0) {
         const char *name = rest + 9;
-        if (!sai_kbs_resource_name_ok(name)) {
+        if (!sai_kbs__resource_name_ok(name)) {
             return fail(req, 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]", why, why_cap);
         }
         if (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_POST) {
             size_t len;
-            char *body = sai_kbs_body(req, &len);
+            char *body = sai_kbs__body(req, &len);
             sai_kbs_put_req r;
-            rc = body ? sai_kbs_parse_put(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
+            rc = body ? sai_kbs__parse_put(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
             free(body);
             if (rc == 0) {
-                rc = sai_kbs_store_put_resource(s->store, name, r.secret, r.secret_len, r.policy,
+                rc = sai_kbs__store_put_resource(s->store, name, r.secret, r.secret_len, r.policy,
                                                 peer, &err);
-                sai_kbs_put_req_free(&r);
+                sai_kbs__put_req_free(&r);
             }
             if (rc != 0)
-                return fail(req, sai_kbs_http_code(rc), err.msg, why, why_cap);
-            sai_kbs_reply_json(req, 201, "{\"status\":\"stored\"}");
+                return fail(req, sai_kbs__http_code(rc), err.msg, why, why_cap);
+            sai_kbs__reply_json(req, 201, "{\"status\":\"stored\"}");
             return 201;
         }
         if (m == EVHTTP_REQ_DELETE) {
-            if ((rc = sai_kbs_store_delete_resource(s->store, name, peer, &err)) != 0)
-                return fail(req, sai_kbs_http_code(rc), err.msg, why, why_cap);
-            sai_kbs_reply_json(req, 200, "{\"status\":\"deleted\"}");
+            if ((rc = sai_kbs__store_delete_resource(s->store, name, peer, &err)) != 0)
+                return fail(req, sai_kbs__http_code(rc), err.msg, why, why_cap);
+            sai_kbs__reply_json(req, 200, "{\"status\":\"deleted\"}");
             return 200;
         }
         if (m == EVHTTP_REQ_GET) {
             /* Existence and policy only; the secret never leaves this way. */
             sai_secret *sec = NULL;
             char *pol = NULL, *out = NULL;
-            if ((rc = sai_kbs_store_get_resource(s->store, name, &sec, &pol, &err)) != 0)
-                return fail(req, sai_kbs_http_code(rc), err.msg, why, why_cap);
+            if ((rc = sai_kbs__store_get_resource(s->store, name, &sec, &pol, &err)) != 0)
+                return fail(req, sai_kbs__http_code(rc), err.msg, why, why_cap);
             size_t n = strlen(pol) + strlen(name) + 64;
             code = 500;
-            sai_kbs_audit(s, "admin.read-resource", peer, name, "ok", "metadata");
+            sai_kbs__audit(s, "admin.read-resource", peer, name, "ok", "metadata");
             if ((out = malloc(n)) != NULL) {
                 code = 200;
                 snprintf(out, n, "{\"name\":\"%s\",\"length\":%zu,\"policy\":%s}", name,
                          sec->len, pol);
-                sai_kbs_reply_json(req, 200, out);
+                sai_kbs__reply_json(req, 200, out);
             } else {
-                sai_kbs_reply_error(req, 500, "out of memory");
+                sai_kbs__reply_error(req, 500, "out of memory");
             }
             sai_secret_free(sec);
             free(pol);
@@ -142,7 +142,7 @@ static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const c
     }
     if (strcmp(rest, "policy") == 0 && (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_POST)) {
         size_t len;
-        char *body = sai_kbs_body(req, &len);
+        char *body = sai_kbs__body(req, &len);
         if (body == NULL || len == 0 || memchr(body, '\0', len) != NULL) {
             free(body);
             return fail(req, 400, "the attestation policy (YAML text) is the request body", why, why_cap);
@@ -153,11 +153,11 @@ static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const c
         else
             rc = s->verifier.set_policy(s->verifier.ctx, body, len, &err);
         if (rc == 0)
-            rc = sai_kbs_store_put_setting(s->store, "attestation_policy", body, peer, &err);
+            rc = sai_kbs__store_put_setting(s->store, "attestation_policy", body, peer, &err);
         free(body);
         if (rc != 0)
-            return fail(req, sai_kbs_http_code(rc), err.msg, why, why_cap);
-        sai_kbs_reply_json(req, 201, "{\"status\":\"stored\"}");
+            return fail(req, sai_kbs__http_code(rc), err.msg, why, why_cap);
+        sai_kbs__reply_json(req, 201, "{\"status\":\"stored\"}");
         return 201;
     }
     if ((strcmp(rest, "audit") == 0 || strncmp(rest, "audit?", 6) == 0) && m == EVHTTP_REQ_GET) {
@@ -165,18 +165,18 @@ static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const c
         unsigned long long limit;
         if (audit_limit(rest, &limit) != 0)
             return fail(req, 400, "the query is ?limit=N with N a whole number 1..10000", why, why_cap);
-        if ((rc = sai_kbs_audit_dump(s->store, limit, &json, &err)) != 0)
+        if ((rc = sai_kbs__audit_dump(s->store, limit, &json, &err)) != 0)
             return fail(req, 500, err.msg, why, why_cap);
         const char *q = strchr(rest, '?');
-        sai_kbs_audit(s, "admin.read-audit", peer, "audit", "ok", q ? q : "");
-        sai_kbs_reply_json(req, 200, json);
+        sai_kbs__audit(s, "admin.read-audit", peer, "audit", "ok", q ? q : "");
+        sai_kbs__reply_json(req, 200, json);
         free(json);
         return 200;
     }
     return fail(req, 404, "no such admin endpoint", why, why_cap);
 }
 
-int sai_kbs_admin_token_load(sai_kbs_server *s, sai_error *err)
+int sai_kbs__admin_token_load(sai_kbs_server *s, sai_error *err)
 {
     char path[600];
     if (s->cfg.admin_token_file[0])
@@ -198,7 +198,7 @@ int sai_kbs_admin_token_load(sai_kbs_server *s, sai_error *err)
         sai_wipe(raw, sizeof raw);
         if (rc != 0)
             return rc;
-        sai_kbs_log(s, "notice", "\"msg\":\"generated an admin token\",\"file\":\"%s\"", path);
+        sai_kbs__log(s, "notice", "\"msg\":\"generated an admin token\",\"file\":\"%s\"", path);
         rc = sai_read_file(path, 4096, &buf, &len, err);
     }
     if (rc != 0)

@@ -180,7 +180,7 @@ static int verify(void *ctx, const char *tee, const char *evidence, size_t len,
     sai_attest_result res;
     sai_evidence ev;
     sai_snp_report r;
-    int64_t now = sai_kbs_wall_now();
+    int64_t now = sai_kbs__wall_now();
     memset(out, 0, sizeof *out);
     int rc = sai_evidence_parse(&ev, evidence, len, err);
     if (rc != 0)

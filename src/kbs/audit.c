@@ -67,11 +67,11 @@ static int entry_hash(const uint8_t key[32], uint64_t seq, int64_t ts, const cha
     return rc;
 }
 
-int sai_kbs_audit_append_locked(sai_kbs_store *s, const char *event, const char *actor,
+int sai_kbs__audit_append_locked(sai_kbs_store *s, const char *event, const char *actor,
                                 const char *subject, const char *verdict,
                                 const char *detail, sai_error *err)
 {
-    sqlite3 *db = sai_kbs_store_db(s);
+    sqlite3 *db = sai_kbs__store_db(s);
     sqlite3_stmt *st = NULL;
     uint64_t seq = 1;
     uint8_t prev[32] = {0};
@@ -88,11 +88,11 @@ int sai_kbs_audit_append_locked(sai_kbs_store *s, const char *event, const char 
     sqlite3_finalize(st);
     if (rc != 0)
         return rc;
-    int64_t ts = sai_kbs_wall_now();
+    int64_t ts = sai_kbs__wall_now();
     const char *f[5] = {event, actor ? actor : "", subject ? subject : "",
                         verdict ? verdict : "", detail ? detail : ""};
     uint8_t h[32];
-    if ((rc = entry_hash(sai_kbs_store_audit_key(s), seq, ts, f, prev, h, err)) != 0)
+    if ((rc = entry_hash(sai_kbs__store_audit_key(s), seq, ts, f, prev, h, err)) != 0)
         return rc;
     char hex[65], prevhex[65];
     sai_hex_encode(hex, h, 32);
@@ -124,7 +124,7 @@ int sai_kbs_audit_append_locked(sai_kbs_store *s, const char *event, const char 
     return rc;
 }
 
-int sai_kbs_store_head(sqlite3 *db, uint64_t *seq, char hash_hex[65])
+int sai_kbs__store_head(sqlite3 *db, uint64_t *seq, char hash_hex[65])
 {
     sqlite3_stmt *st = NULL;
     *seq = 0;
@@ -141,7 +141,7 @@ int sai_kbs_store_head(sqlite3 *db, uint64_t *seq, char hash_hex[65])
     return 0;
 }
 
-int sai_kbs_anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error *err)
+int sai_kbs__anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error *err)
 {
     char text[128];
     int n = snprintf(text, sizeof text, "secureai-kbs-audit-anchor/v1 %llu %s\n", (unsigned long long)seq,
@@ -162,8 +162,8 @@ static int anchor_holds(sai_kbs_store *s, const char *which, uint64_t seq, const
                              (unsigned long long)entries, head);
     sqlite3_stmt *st = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(sai_kbs_store_db(s), "SELECT hash FROM audit WHERE seq=?", -1, &st, NULL) != SQLITE_OK)
-        return sai_error_set(err, SAI_EIO, "audit: %s", sqlite3_errmsg(sai_kbs_store_db(s)));
+    if (sqlite3_prepare_v2(sai_kbs__store_db(s), "SELECT hash FROM audit WHERE seq=?", -1, &st, NULL) != SQLITE_OK)
+        return sai_error_set(err, SAI_EIO, "audit: %s", sqlite3_errmsg(sai_kbs__store_db(s)));
     sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
     const char *h = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     if (h == NULL || strcmp(h, hash_hex) != 0)
@@ -186,21 +186,21 @@ static int count_rows(sqlite3 *db, const char *sql, uint64_t *n)
     return 0;
 }
 
-int sai_kbs_audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *entries,
+int sai_kbs__audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *entries,
                                char head_hex[65], sai_error *err)
 {
-    sqlite3 *db = sai_kbs_store_db(s);
+    sqlite3 *db = sai_kbs__store_db(s);
     *entries = 0;
     memset(head_hex, '0', 64);
     head_hex[64] = '\0';
-    if (sai_kbs_store_audit_missing(s))
+    if (sai_kbs__store_audit_missing(s))
         return sai_error_set(err, SAI_EAUTH, "audit chain cut: kbs.db has no audit table (dropped)");
-    int rc = sai_kbs_audit_check(s, entries, head_hex, err);
+    int rc = sai_kbs__audit_check(s, entries, head_hex, err);
     if (rc != 0)
         return rc;
     uint64_t seq = 0, nres = 0;
     char hash[65];
-    if (sai_kbs_store_head(db, &seq, hash) != 0)
+    if (sai_kbs__store_head(db, &seq, hash) != 0)
         return sai_error_set(err, SAI_EIO, "audit: cannot read the head record: %s", sqlite3_errmsg(db));
     if ((rc = anchor_holds(s, "the database's head record", seq, hash, *entries, head_hex, err)) != 0)
         return rc;
@@ -231,7 +231,7 @@ int sai_kbs_audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *entr
     return 0;
 }
 
-int sai_kbs_audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, const char *head_hex,
+int sai_kbs__audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, const char *head_hex,
                        uint64_t *seq, sai_error *err)
 {
     char want[65];
@@ -242,7 +242,7 @@ int sai_kbs_audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, cons
         want[i] = (char)tolower((unsigned char)hex[i]);
     want[64] = '\0';
     sqlite3_stmt *st = NULL;
-    sqlite3 *db = sai_kbs_store_db(s);
+    sqlite3 *db = sai_kbs__store_db(s);
     if (sqlite3_prepare_v2(db, "SELECT seq FROM audit WHERE hash=?", -1, &st, NULL) != SQLITE_OK)
         return sai_error_set(err, SAI_EIO, "audit: %s", sqlite3_errmsg(db));
     sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);
@@ -259,9 +259,9 @@ int sai_kbs_audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, cons
     return rc;
 }
 
-int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err)
+int sai_kbs__audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err)
 {
-    sqlite3 *db = sai_kbs_store_db(s);
+    sqlite3 *db = sai_kbs__store_db(s);
     sqlite3_stmt *st = NULL;
     uint8_t prev[32] = {0};
     uint64_t expect = 1;
@@ -303,7 +303,7 @@ int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], 
                                (unsigned long long)seq, (unsigned long long)(seq - 1));
             break;
         }
-        if ((rc = entry_hash(sai_kbs_store_audit_key(s), seq, ts, f, prev, want, err)) != 0)
+        if ((rc = entry_hash(sai_kbs__store_audit_key(s), seq, ts, f, prev, want, err)) != 0)
             break;
         if (!sai_ct_equal(want, stored, 32)) {
             rc = sai_error_set(err, SAI_EAUTH, "audit chain broken at entry %llu: its contents "
@@ -323,7 +323,7 @@ int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], 
 
 int sai_kbs_audit_dump_locked(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err)
 {
-    sqlite3 *db = sai_kbs_store_db(s);
+    sqlite3 *db = sai_kbs__store_db(s);
     sqlite3_stmt *st = NULL;
     *json = NULL;
     const char *sql = limit ? "SELECT * FROM (SELECT seq,ts,event,actor,subject,verdict,detail,"

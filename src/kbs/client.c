@@ -738,7 +738,7 @@ int sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
     *secret = NULL;
     if (token_out)
         *token_out = NULL;
-    if (!sai_kbs_resource_name_ok(resource))
+    if (!sai_kbs__resource_name_ok(resource))
         return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
     cJSON *j = NULL;
     sai_ec_key *eph = NULL;
@@ -808,7 +808,7 @@ int sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *
                                      const char *policy_json,
                                      const uint8_t wrap_key_sha256[static SAI_SHA256_LEN], sai_error *err)
 {
-    if (!sai_kbs_resource_name_ok(resource))
+    if (!sai_kbs__resource_name_ok(resource))
         return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
     if (len == 0 || len > SAI_KBS_MAX_SECRET)
         return sai_error_set(err, SAI_ELIMIT, "a secret must be 1..%d bytes", SAI_KBS_MAX_SECRET);

@@ -17,7 +17,7 @@
 #include "kbs/server_internal.h"
 
 /* A JSON string literal of s (escaped, capped) into out. */
-void sai_kbs_json_str(char *out, size_t cap, const char *s)
+void sai_kbs__json_str(char *out, size_t cap, const char *s)
 {
     size_t n = 0;
     if (cap < 3)
@@ -39,7 +39,7 @@ void sai_kbs_json_str(char *out, size_t cap, const char *s)
 }
 
 /* ---- replies ---------------------------------------------------------------- */
-void sai_kbs_reply(struct evhttp_request *req, int code, const char *ctype, const char *body,
+void sai_kbs__reply(struct evhttp_request *req, int code, const char *ctype, const char *body,
                    size_t len)
 {
     struct evbuffer *b = evbuffer_new();
@@ -53,17 +53,17 @@ void sai_kbs_reply(struct evhttp_request *req, int code, const char *ctype, cons
         evbuffer_free(b);
 }
 
-void sai_kbs_reply_json(struct evhttp_request *req, int code, const char *json)
+void sai_kbs__reply_json(struct evhttp_request *req, int code, const char *json)
 {
-    sai_kbs_reply(req, code, "application/json", json, strlen(json));
+    sai_kbs__reply(req, code, "application/json", json, strlen(json));
 }
 
-void sai_kbs_reply_error(struct evhttp_request *req, int code, const char *what)
+void sai_kbs__reply_error(struct evhttp_request *req, int code, const char *what)
 {
     char esc[600], body[700];
-    sai_kbs_json_str(esc, sizeof esc, what);
+    sai_kbs__json_str(esc, sizeof esc, what);
     snprintf(body, sizeof body, "{\"error\":%s,\"status\":%d}", esc, code);
-    sai_kbs_reply_json(req, code, body);
+    sai_kbs__reply_json(req, code, body);
 }
 
 /* ---- evhttp's own error pages, as JSON --------------------------------------
@@ -126,7 +126,7 @@ static void json_errors_cb(struct evbuffer *buf, const struct evbuffer_cb_info *
     evbuffer_remove_buffer(buf, keep, (size_t)start.pos);   /* earlier responses */
     evbuffer_drain(buf, evbuffer_get_length(buf));          /* the HTML one */
     char esc[200], json[300];
-    sai_kbs_json_str(esc, sizeof esc, early_error_text((int)code));
+    sai_kbs__json_str(esc, sizeof esc, early_error_text((int)code));
     int jl = snprintf(json, sizeof json, "{\"error\":%s,\"status\":%ld}", esc, code);
     evbuffer_add_buffer(buf, keep);
     evbuffer_add_printf(buf, "%s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
@@ -134,12 +134,12 @@ static void json_errors_cb(struct evbuffer *buf, const struct evbuffer_cb_info *
     evbuffer_free(keep);
 }
 
-void sai_kbs_json_errors(struct bufferevent *bev)
+void sai_kbs__json_errors(struct bufferevent *bev)
 {
     evbuffer_add_cb(bufferevent_get_output(bev), json_errors_cb, NULL);
 }
 
-int sai_kbs_http_code(int rc)
+int sai_kbs__http_code(int rc)
 {
     switch (rc) {
     case SAI_EINVAL: case SAI_EFORMAT: return 400;
@@ -155,7 +155,7 @@ int sai_kbs_http_code(int rc)
 
 /* ---- request helpers ---------------------------------------------------------- */
 /* The body as a NUL-terminated malloc'ed copy (evhttp already enforced the cap). */
-char *sai_kbs_body(struct evhttp_request *req, size_t *len)
+char *sai_kbs__body(struct evhttp_request *req, size_t *len)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     *len = evbuffer_get_length(in);
@@ -167,7 +167,7 @@ char *sai_kbs_body(struct evhttp_request *req, size_t *len)
     return b;
 }
 
-const char *sai_kbs_bearer(struct evhttp_request *req)
+const char *sai_kbs__bearer(struct evhttp_request *req)
 {
     /* The scheme is case-insensitive (RFC 9110 11.1): "bearer" is Bearer. */
     const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
@@ -179,10 +179,10 @@ const char *sai_kbs_bearer(struct evhttp_request *req)
     return *a ? a : NULL;
 }
 
-void sai_kbs_audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,
+void sai_kbs__audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,
                    const char *verdict, const char *detail)
 {
     sai_error err;
-    if (sai_kbs_audit_append(s->store, event, actor, subject, verdict, detail, &err) != 0)
-        sai_kbs_log(s, "error", "\"msg\":\"audit append failed\",\"why\":\"%s\"", err.msg);
+    if (sai_kbs__audit_append(s->store, event, actor, subject, verdict, detail, &err) != 0)
+        sai_kbs__log(s, "error", "\"msg\":\"audit append failed\",\"why\":\"%s\"", err.msg);
 }

@@ -25,7 +25,7 @@ struct sai_kbs_ratelimit {
     bucket b[NBUCKETS];
 };
 
-int sai_kbs_ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, sai_error *err)
+int sai_kbs__ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, sai_error *err)
 {
     sai_kbs_ratelimit *r = calloc(1, sizeof *r);
     if (r == NULL)
@@ -37,7 +37,7 @@ int sai_kbs_ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, sa
     return 0;
 }
 
-void sai_kbs_ratelimit_free(sai_kbs_ratelimit *r)
+void sai_kbs__ratelimit_free(sai_kbs_ratelimit *r)
 {
     if (r == NULL)
         return;
@@ -45,7 +45,7 @@ void sai_kbs_ratelimit_free(sai_kbs_ratelimit *r)
     free(r);
 }
 
-bool sai_kbs_ratelimit_allow(sai_kbs_ratelimit *r, const char *client, double now)
+bool sai_kbs__ratelimit_allow(sai_kbs_ratelimit *r, const char *client, double now)
 {
     if (r == NULL || r->rate <= 0)
         return true;
@@ -84,7 +84,7 @@ struct sai_kbs_addrcount {
     size_t     mask, keys, max_keys;
 };
 
-int sai_kbs_addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *err)
+int sai_kbs__addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *err)
 {
     size_t n = 16;
     while (n < 2 * max_keys)
@@ -100,7 +100,7 @@ int sai_kbs_addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *e
     return 0;
 }
 
-void sai_kbs_addrcount_free(sai_kbs_addrcount *t)
+void sai_kbs__addrcount_free(sai_kbs_addrcount *t)
 {
     if (t == NULL)
         return;
@@ -108,7 +108,7 @@ void sai_kbs_addrcount_free(sai_kbs_addrcount *t)
     free(t);
 }
 
-void sai_kbs_addrcount_clear(sai_kbs_addrcount *t)
+void sai_kbs__addrcount_clear(sai_kbs_addrcount *t)
 {
     memset(t->s, 0, (t->mask + 1) * sizeof *t->s);
     t->keys = 0;
@@ -130,12 +130,12 @@ static size_t addr_find(const sai_kbs_addrcount *t, const char *addr)
     return i;
 }
 
-uint32_t sai_kbs_addrcount_get(const sai_kbs_addrcount *t, const char *addr)
+uint32_t sai_kbs__addrcount_get(const sai_kbs_addrcount *t, const char *addr)
 {
     return t->s[addr_find(t, addr)].n;
 }
 
-uint32_t sai_kbs_addrcount_add(sai_kbs_addrcount *t, const char *addr, int delta)
+uint32_t sai_kbs__addrcount_add(sai_kbs_addrcount *t, const char *addr, int delta)
 {
     size_t i = addr_find(t, addr);
     addr_slot *e = &t->s[i];

@@ -80,7 +80,7 @@ static int unseal(const uint8_t *file, uint8_t key[32], sai_error *err)
     return rc;
 }
 
-int sai_kbs_master_key_load(const char *dir, bool create, const char *seal_tee, uint8_t key[32],
+int sai_kbs__master_key_load(const char *dir, bool create, const char *seal_tee, uint8_t key[32],
                             sai_error *err)
 {
     char path[1024];

@@ -43,7 +43,7 @@ static int validate(const cJSON *p, sai_error *err)
     if (!cJSON_IsArray(tee) || cJSON_GetArraySize(tee) == 0 || cJSON_GetArraySize(tee) > 4)
         return sai_error_set(err, SAI_EINVAL, "release policy: \"tee\" must list 1..4 TEE kinds");
     for (const cJSON *t = tee->child; t; t = t->next)
-        if (!cJSON_IsString(t) || !sai_kbs_tee_name_ok(t->valuestring))
+        if (!cJSON_IsString(t) || !sai_kbs__tee_name_ok(t->valuestring))
             return sai_error_set(err, SAI_EINVAL, "release policy: unknown TEE kind in \"tee\"");
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(p, "measurements");
     if (ms) {

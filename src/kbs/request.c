@@ -55,7 +55,7 @@ static const char *json_duplicate(const cJSON *v, int depth)
     return d;
 }
 
-cJSON *sai_kbs_json_parse(const char *body, size_t len, sai_error *err)
+cJSON *sai_kbs__json_parse(const char *body, size_t len, sai_error *err)
 {
     if (body == NULL || len == 0) {
         sai_error_set(err, SAI_EINVAL, "the request body is empty");
@@ -114,7 +114,7 @@ static const char *get_str(const cJSON *o, const char *name, size_t max, sai_err
     return v->valuestring;
 }
 
-bool sai_kbs_tee_name_ok(const char *tee)
+bool sai_kbs__tee_name_ok(const char *tee)
 {
     return sai_tee_kind_from_canonical_name(tee) != SAI_TEE_NONE;
 }
@@ -134,7 +134,7 @@ static bool segment_ok(const char *s, size_t n)
     return true;
 }
 
-bool sai_kbs_resource_name_ok(const char *name)
+bool sai_kbs__resource_name_ok(const char *name)
 {
     if (name == NULL)
         return false;
@@ -155,10 +155,10 @@ bool sai_kbs_resource_name_ok(const char *name)
     return true;
 }
 
-int sai_kbs_parse_auth(sai_kbs_auth_req *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_auth(sai_kbs_auth_req *r, const char *body, size_t len, sai_error *err)
 {
     memset(r, 0, sizeof *r);
-    cJSON *j = sai_kbs_json_parse(body, len, err);
+    cJSON *j = sai_kbs__json_parse(body, len, err);
     if (j == NULL)
         return err ? err->code : SAI_EINVAL;
     int rc = 0;
@@ -168,7 +168,7 @@ int sai_kbs_parse_auth(sai_kbs_auth_req *r, const char *body, size_t len, sai_er
         rc = err ? err->code : SAI_EINVAL;
     } else if (strcmp(v, "0.1.0") != 0 && strcmp(v, "0") != 0) {
         rc = sai_error_set(err, SAI_EINVAL, "protocol version \"%s\" is not supported (use 0.1.0)", v);
-    } else if (!sai_kbs_tee_name_ok(t)) {
+    } else if (!sai_kbs__tee_name_ok(t)) {
         rc = sai_error_set(err, SAI_EINVAL, "unknown TEE kind \"%s\"", t);
     } else {
         snprintf(r->version, sizeof r->version, "%s", v);
@@ -218,7 +218,7 @@ static int point_to_key(sai_ec_key **out, const uint8_t point[static SAI_P384_PO
     return rc;
 }
 
-int sai_kbs_jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[static SAI_P384_POINT_LEN],
+int sai_kbs__jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[static SAI_P384_POINT_LEN],
                           sai_error *err)
 {
     *out = NULL;
@@ -251,11 +251,11 @@ int sai_kbs_jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[stat
 int sai_kbs_jwk_parse(sai_ec_key **out, const char *json, size_t len, sai_error *err)
 {
     *out = NULL;
-    cJSON *j = sai_kbs_json_parse(json, len, err);
+    cJSON *j = sai_kbs__json_parse(json, len, err);
     if (j == NULL)
         return err ? err->code : SAI_EINVAL;
     uint8_t point[SAI_P384_POINT_LEN];
-    int rc = sai_kbs_jwk_from_json(out, j, point, err);
+    int rc = sai_kbs__jwk_from_json(out, j, point, err);
     cJSON_Delete(j);
     return rc;
 }
@@ -286,17 +286,17 @@ int sai_kbs_jwk_format(const sai_ec_key *k, char **json, sai_error *err)
     return rc;
 }
 
-void sai_kbs_attest_req_free(sai_kbs_attest_req *r)
+void sai_kbs__attest_req_free(sai_kbs_attest_req *r)
 {
     sai_ec_free(r->tee_key);
     free(r->evidence);
     memset(r, 0, sizeof *r);
 }
 
-int sai_kbs_parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, sai_error *err)
 {
     memset(r, 0, sizeof *r);
-    cJSON *j = sai_kbs_json_parse(body, len, err);
+    cJSON *j = sai_kbs__json_parse(body, len, err);
     if (j == NULL)
         return err ? err->code : SAI_EINVAL;
     int rc = 0;
@@ -311,7 +311,7 @@ int sai_kbs_parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, sa
         rc = sai_error_set(err, SAI_EINVAL, "member \"tee-pubkey\" is missing");
         goto out;
     }
-    if ((rc = sai_kbs_jwk_from_json(&r->tee_key, jwk, r->point, err)) != 0)
+    if ((rc = sai_kbs__jwk_from_json(&r->tee_key, jwk, r->point, err)) != 0)
         goto out;
     /* Evidence: a JSON object (sent as is) or a string holding the JSON. */
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(j, "evidence");
@@ -337,11 +337,11 @@ int sai_kbs_parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, sa
 out:
     cJSON_Delete(j);
     if (rc != 0)
-        sai_kbs_attest_req_free(r);
+        sai_kbs__attest_req_free(r);
     return rc;
 }
 
-void sai_kbs_put_req_free(sai_kbs_put_req *r)
+void sai_kbs__put_req_free(sai_kbs_put_req *r)
 {
     if (r->secret) {
         sai_wipe(r->secret, r->secret_len);
@@ -352,10 +352,10 @@ void sai_kbs_put_req_free(sai_kbs_put_req *r)
 }
 
 /* {"secret": base64url, "policy": {...}} */
-int sai_kbs_parse_put(sai_kbs_put_req *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_put(sai_kbs_put_req *r, const char *body, size_t len, sai_error *err)
 {
     memset(r, 0, sizeof *r);
-    cJSON *j = sai_kbs_json_parse(body, len, err);
+    cJSON *j = sai_kbs__json_parse(body, len, err);
     if (j == NULL)
         return err ? err->code : SAI_EINVAL;
     int rc = 0;
@@ -384,11 +384,11 @@ int sai_kbs_parse_put(sai_kbs_put_req *r, const char *body, size_t len, sai_erro
 out:
     cJSON_Delete(j);
     if (rc != 0)
-        sai_kbs_put_req_free(r);
+        sai_kbs__put_req_free(r);
     return rc;
 }
 
-void sai_kbs_register_req_free(sai_kbs_register_req *r)
+void sai_kbs__register_req_free(sai_kbs_register_req *r)
 {
     free(r->jwe);
     free(r->policy);
@@ -398,10 +398,10 @@ void sai_kbs_register_req_free(sai_kbs_register_req *r)
 /* {"jwe": <sai_kbs_wrap_register output>, "policy": {...}}; a clear
  * "secret" member is refused outright (the registration path never takes a
  * secret that crossed the network unwrapped). */
-int sai_kbs_parse_register(sai_kbs_register_req *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_register(sai_kbs_register_req *r, const char *body, size_t len, sai_error *err)
 {
     memset(r, 0, sizeof *r);
-    cJSON *j = sai_kbs_json_parse(body, len, err);
+    cJSON *j = sai_kbs__json_parse(body, len, err);
     if (j == NULL)
         return err ? err->code : SAI_EINVAL;
     int rc = 0;
@@ -428,7 +428,7 @@ int sai_kbs_parse_register(sai_kbs_register_req *r, const char *body, size_t len
 out:
     cJSON_Delete(j);
     if (rc != 0)
-        sai_kbs_register_req_free(r);
+        sai_kbs__register_req_free(r);
     return rc;
 }
 

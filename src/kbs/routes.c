@@ -33,30 +33,30 @@ static int h_auth(sai_kbs_server *s, struct evhttp_request *req, const char *pee
                   const char *rest)
 {
     size_t len;
-    char *body = sai_kbs_body(req, &len);
+    char *body = sai_kbs__body(req, &len);
     sai_kbs_auth_req r;
     sai_error err;
     char id[33], *nb64 = NULL, out[256];
     uint8_t nonce[SAI_KBS_NONCE_LEN];
     int code = 200;
     bool full = false;
-    int rc = body ? sai_kbs_parse_auth(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
+    int rc = body ? sai_kbs__parse_auth(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
     if (rc == 0)
-        full = (rc = sai_kbs_session_create(s->sessions, r.tee, peer, id, nonce, &err)) == SAI_ELIMIT;
+        full = (rc = sai_kbs__session_create(s->sessions, r.tee, peer, id, nonce, &err)) == SAI_ELIMIT;
     if (rc == 0)
         rc = sai_b64url_encode(&nb64, nonce, sizeof nonce, &err);
     if (rc != 0) {
-        code = full ? 503 : sai_kbs_http_code(rc);
+        code = full ? 503 : sai_kbs__http_code(rc);
         if (full)
             evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-        sai_kbs_reply_error(req, code, err.msg);
+        sai_kbs__reply_error(req, code, err.msg);
     } else {
         /* Not audited: a nonce is no decision, and a row per /auth let
          * anyone grow the audit log without a credential. The /attest that
          * consumes the session records it (subject = the session id). */
         snprintf(out, sizeof out, "{\"nonce\":\"%s\",\"session\":\"%s\",\"expires_in\":%d}", nb64,
                  id, s->cfg.nonce_ttl_s);
-        sai_kbs_reply_json(req, 200, out);
+        sai_kbs__reply_json(req, 200, out);
     }
     sai_wipe(nonce, sizeof nonce);
     free(nb64);
@@ -68,22 +68,22 @@ static int h_attest(sai_kbs_server *s, struct evhttp_request *req, const char *p
                     const char *rest)
 {
     size_t len;
-    char *body = sai_kbs_body(req, &len);
+    char *body = sai_kbs__body(req, &len);
     sai_kbs_attest_req r = {0};
     sai_kbs_claims claims;
     sai_error err;
     char tee[16] = "", *jwk = NULL, *jwt = NULL, *out = NULL;
     uint8_t nonce[SAI_KBS_NONCE_LEN], rd[SAI_KBS_REPORT_DATA_LEN];
     int code = 200;
-    int rc = body ? sai_kbs_parse_attest(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
+    int rc = body ? sai_kbs__parse_attest(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
     if (rc != 0) {
-        sai_kbs_reply_error(req, code = sai_kbs_http_code(rc), err.msg);
+        sai_kbs__reply_error(req, code = sai_kbs__http_code(rc), err.msg);
         goto out;
     }
-    if ((rc = sai_kbs_session_take(s->sessions, r.session, tee, nonce, &err)) != 0) {
-        sai_kbs_reply_error(req, code = 401, err.msg);
-        sai_kbs_audit(s, "attest", peer, r.session, "deny", err.msg);
-        sai_kbs_metrics_verdict(s->metrics, "attest", false);
+    if ((rc = sai_kbs__session_take(s->sessions, r.session, tee, nonce, &err)) != 0) {
+        sai_kbs__reply_error(req, code = 401, err.msg);
+        sai_kbs__audit(s, "attest", peer, r.session, "deny", err.msg);
+        sai_kbs__metrics_verdict(s->metrics, "attest", false);
         goto out;
     }
     memset(&claims, 0, sizeof claims);
@@ -95,33 +95,33 @@ static int h_attest(sai_kbs_server *s, struct evhttp_request *req, const char *p
                            claims.tee, tee);
     if (rc != 0) {
         code = rc == SAI_ENOMEM || rc == SAI_EIO || rc == SAI_ECRYPTO ? 500 : 403;
-        sai_kbs_reply_error(req, code, err.msg);
-        sai_kbs_audit(s, "attest", peer, r.session, "deny", err.msg);
-        sai_kbs_metrics_verdict(s->metrics, "attest", false);
+        sai_kbs__reply_error(req, code, err.msg);
+        sai_kbs__audit(s, "attest", peer, r.session, "deny", err.msg);
+        sai_kbs__metrics_verdict(s->metrics, "attest", false);
         goto out;
     }
-    int64_t now = sai_kbs_wall_now();
+    int64_t now = sai_kbs__wall_now();
     if ((rc = sai_kbs_jwk_format(r.tee_key, &jwk, &err)) != 0 ||
-        (rc = sai_kbs_token_issue(&jwt, s->signer, &claims, jwk, now, s->cfg.token_ttl_s,
+        (rc = sai_kbs__token_issue(&jwt, s->signer, &claims, jwk, now, s->cfg.token_ttl_s,
                                   &err)) != 0) {
-        sai_kbs_reply_error(req, code = 500, err.msg);
+        sai_kbs__reply_error(req, code = 500, err.msg);
         goto out;
     }
-    sai_kbs_issued_add(s->issued, jwt, now + s->cfg.token_ttl_s);
+    sai_kbs__issued_add(s->issued, jwt, now + s->cfg.token_ttl_s);
     if ((out = json_member("token", jwt)) == NULL) {
-        sai_kbs_reply_error(req, code = 500, "out of memory");
+        sai_kbs__reply_error(req, code = 500, "out of memory");
         goto out;
     }
     char detail[400];
     snprintf(detail, sizeof detail, "tee=%s measurement=%s tcb=%u.%u.%u.%u debug=%d simulated=%d",
              claims.tee, claims.measurement, claims.tcb[0], claims.tcb[1], claims.tcb[2],
              claims.tcb[3], claims.debug, claims.simulated);
-    sai_kbs_audit(s, "attest", peer, r.session, "allow", detail);
-    sai_kbs_metrics_verdict(s->metrics, "attest", true);
-    sai_kbs_reply_json(req, 200, out);
+    sai_kbs__audit(s, "attest", peer, r.session, "allow", detail);
+    sai_kbs__metrics_verdict(s->metrics, "attest", true);
+    sai_kbs__reply_json(req, 200, out);
 out:
     sai_wipe(nonce, sizeof nonce);
-    sai_kbs_attest_req_free(&r);
+    sai_kbs__attest_req_free(&r);
     free(jwk);
     free(jwt);
     free(out);
@@ -137,17 +137,17 @@ static int attested_caller(sai_kbs_server *s, struct evhttp_request *req, const 
                           sai_ec_key **tee_key)
 {
     sai_error err;
-    const char *tok = sai_kbs_bearer(req);
+    const char *tok = sai_kbs__bearer(req);
     if (tok == NULL) {
-        sai_kbs_reply_error(req, 401, "an attestation token is required (Authorization: Bearer)");
-        sai_kbs_audit(s, event, peer, name, "deny", "no attestation token");
+        sai_kbs__reply_error(req, 401, "an attestation token is required (Authorization: Bearer)");
+        sai_kbs__audit(s, event, peer, name, "deny", "no attestation token");
         return 401;
     }
-    int64_t now = sai_kbs_wall_now();
-    bool ours = sai_kbs_issued_has(s->issued, tok, now);
-    if (sai_kbs_token_decode(s->signer, tok, strlen(tok), now, ours, claims, tee_key, &err) != 0) {
-        sai_kbs_reply_error(req, 401, err.msg);
-        sai_kbs_audit(s, event, peer, name, "deny", err.msg);
+    int64_t now = sai_kbs__wall_now();
+    bool ours = sai_kbs__issued_has(s->issued, tok, now);
+    if (sai_kbs__token_decode(s->signer, tok, strlen(tok), now, ours, claims, tee_key, &err) != 0) {
+        sai_kbs__reply_error(req, 401, err.msg);
+        sai_kbs__audit(s, event, peer, name, "deny", err.msg);
         return 401;
     }
     return 0;
@@ -168,43 +168,43 @@ static int h_resource(sai_kbs_server *s, struct evhttp_request *req, const char 
     char *policy = NULL, *jwe = NULL, *out = NULL;
     int code = 200, rc;
     if ((code = attested_caller(s, req, peer, name, "release", &claims, &tee_key)) != 0) {
-        sai_kbs_metrics_verdict(s->metrics, "release", false);
+        sai_kbs__metrics_verdict(s->metrics, "release", false);
         goto out;
     }
     code = 200;
-    if (!sai_kbs_resource_name_ok(name)) {
-        sai_kbs_reply_error(req, code = 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
+    if (!sai_kbs__resource_name_ok(name)) {
+        sai_kbs__reply_error(req, code = 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
         goto out;
     }
-    if ((rc = sai_kbs_store_get_resource(s->store, name, &secret, &policy, &err)) != 0) {
-        sai_kbs_reply_error(req, code = sai_kbs_http_code(rc), rc == SAI_ENOTFOUND ? "no such resource" : err.msg);
-        sai_kbs_audit(s, "release", peer, name, "deny", err.msg);
-        sai_kbs_metrics_verdict(s->metrics, "release", false);
+    if ((rc = sai_kbs__store_get_resource(s->store, name, &secret, &policy, &err)) != 0) {
+        sai_kbs__reply_error(req, code = sai_kbs__http_code(rc), rc == SAI_ENOTFOUND ? "no such resource" : err.msg);
+        sai_kbs__audit(s, "release", peer, name, "deny", err.msg);
+        sai_kbs__metrics_verdict(s->metrics, "release", false);
         goto out;
     }
     if ((rc = sai_kbs_policy_check(policy, &claims, &err)) != 0) {
-        sai_kbs_reply_error(req, code = 403, err.msg);
-        sai_kbs_audit(s, "release", peer, name, "deny", err.msg);
-        sai_kbs_metrics_verdict(s->metrics, "release", false);
+        sai_kbs__reply_error(req, code = 403, err.msg);
+        sai_kbs__audit(s, "release", peer, name, "deny", err.msg);
+        sai_kbs__metrics_verdict(s->metrics, "release", false);
         goto out;
     }
     if ((rc = sai_kbs_wrap(&jwe, tee_key, secret->data, secret->len, &err)) != 0) {
-        sai_kbs_reply_error(req, code = 500, err.msg);
+        sai_kbs__reply_error(req, code = 500, err.msg);
         goto out;
     }
     if ((out = json_member("jwe", jwe)) == NULL) {
-        sai_kbs_reply_error(req, code = 500, "out of memory");
+        sai_kbs__reply_error(req, code = 500, "out of memory");
         goto out;
     }
     char detail[300];
     snprintf(detail, sizeof detail, "tee=%s measurement=%s", claims.tee, claims.measurement);
     /* The record is durable before the wrapped secret leaves. */
-    if (sai_kbs_audit_append(s->store, "release", peer, name, "allow", detail, &err) != 0) {
-        sai_kbs_reply_error(req, code = 500, "cannot record the release; refusing");
+    if (sai_kbs__audit_append(s->store, "release", peer, name, "allow", detail, &err) != 0) {
+        sai_kbs__reply_error(req, code = 500, "cannot record the release; refusing");
         goto out;
     }
-    sai_kbs_metrics_verdict(s->metrics, "release", true);
-    sai_kbs_reply_json(req, 200, out);
+    sai_kbs__metrics_verdict(s->metrics, "release", true);
+    sai_kbs__reply_json(req, 200, out);
 out:
     sai_ec_free(tee_key);
     sai_secret_free(secret);
@@ -248,31 +248,31 @@ static int h_register(sai_kbs_server *s, struct evhttp_request *req, const char 
     if ((code = attested_caller(s, req, peer, name, "register", &claims, &tee_key)) != 0)
         goto out;
     code = 201;
-    if (!sai_kbs_resource_name_ok(name)) {
-        sai_kbs_reply_error(req, code = 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
+    if (!sai_kbs__resource_name_ok(name)) {
+        sai_kbs__reply_error(req, code = 400, "a resource name is repo/type/tag of [A-Za-z0-9._-]");
         goto out;
     }
     snprintf(detail, sizeof detail, "tee=%s measurement=%s", claims.tee, claims.measurement);
     if (!repo_writable(s->cfg.enclave_writable, name)) {
-        sai_kbs_reply_error(req, code = 403, "this repository is not enclave-writable (enclave_writable)");
-        sai_kbs_audit(s, "register", peer, name, "deny", "repository not enclave-writable");
+        sai_kbs__reply_error(req, code = 403, "this repository is not enclave-writable (enclave_writable)");
+        sai_kbs__audit(s, "register", peer, name, "deny", "repository not enclave-writable");
         goto out;
     }
     size_t len;
-    char *body = sai_kbs_body(req, &len);
+    char *body = sai_kbs__body(req, &len);
     const uint8_t *secret = NULL;
     size_t secret_len = 0;
     const char *policy = NULL;
     if (body == NULL) {
         rc = sai_error_set(&err, SAI_ENOMEM, "oom");
     } else if (SAI_WEAKENED("kbs_wrap") && strstr(body, "\"secret\"") != NULL) {
-        if ((rc = sai_kbs_parse_put(&clear, body, len, &err)) == 0) {
+        if ((rc = sai_kbs__parse_put(&clear, body, len, &err)) == 0) {
             secret = clear.secret;
             secret_len = clear.secret_len;
             policy = clear.policy;
         }
-    } else if ((rc = sai_kbs_parse_register(&r, body, len, &err)) == 0) {
-        rc = sai_kbs_unwrap_register(&sec, s->wrap_key, name, sai_kbs_bearer(req), r.jwe, strlen(r.jwe), &err);
+    } else if ((rc = sai_kbs__parse_register(&r, body, len, &err)) == 0) {
+        rc = sai_kbs_unwrap_register(&sec, s->wrap_key, name, sai_kbs__bearer(req), r.jwe, strlen(r.jwe), &err);
         if (rc == 0) {
             secret = sec->data;
             secret_len = sec->len;
@@ -286,47 +286,47 @@ static int h_register(sai_kbs_server *s, struct evhttp_request *req, const char 
     if (rc == 0) {
         size_t dl = strlen(detail);
         snprintf(detail + dl, sizeof detail - dl, " policy=%.300s", policy);
-        rc = sai_kbs_store_register_resource(s->store, name, secret, secret_len, policy, peer,
+        rc = sai_kbs__store_register_resource(s->store, name, secret, secret_len, policy, peer,
                                              detail, &err);
     }
     if (rc != 0) {
-        sai_kbs_reply_error(req, code = rc == SAI_EAUTH ? 403 : sai_kbs_http_code(rc), err.msg);
-        sai_kbs_audit(s, "register", peer, name, "deny", err.msg);
+        sai_kbs__reply_error(req, code = rc == SAI_EAUTH ? 403 : sai_kbs__http_code(rc), err.msg);
+        sai_kbs__audit(s, "register", peer, name, "deny", err.msg);
         goto out;
     }
-    sai_kbs_reply_json(req, 201, "{\"status\":\"registered\"}");
+    sai_kbs__reply_json(req, 201, "{\"status\":\"registered\"}");
 out:
-    sai_kbs_register_req_free(&r);
-    sai_kbs_put_req_free(&clear);
+    sai_kbs__register_req_free(&r);
+    sai_kbs__put_req_free(&clear);
     sai_secret_free(sec);
     sai_ec_free(tee_key);
-    sai_kbs_metrics_verdict(s->metrics, "register", code == 201);
+    sai_kbs__metrics_verdict(s->metrics, "register", code == 201);
     return code;
 }
 
 static int h_wrap_key(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                       const char *rest)
 {
-    sai_kbs_reply_json(req, 200, s->wrap_jwk);
+    sai_kbs__reply_json(req, 200, s->wrap_jwk);
     return 200;
 }
 
 static int h_healthz(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                      const char *rest)
 {
-    sai_kbs_reply_json(req, 200, "{\"status\":\"ok\"}");
+    sai_kbs__reply_json(req, 200, "{\"status\":\"ok\"}");
     return 200;
 }
 
 static int h_metrics(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                      const char *rest)
 {
-    char *text = sai_kbs_metrics_render(s->metrics);
+    char *text = sai_kbs__metrics_render(s->metrics);
     if (text == NULL) {
-        sai_kbs_reply_error(req, 500, "out of memory");
+        sai_kbs__reply_error(req, 500, "out of memory");
         return 500;
     }
-    sai_kbs_reply(req, 200, "text/plain; version=0.0.4", text, strlen(text));
+    sai_kbs__reply(req, 200, "text/plain; version=0.0.4", text, strlen(text));
     free(text);
     return 200;
 }
@@ -351,7 +351,7 @@ static const route routes[] = {
     {"attest",   EVHTTP_REQ_POST, "/kbs/v0/attest",    h_attest,   false},
     {"resource", EVHTTP_REQ_GET,  "/kbs/v0/resource/", h_resource, false},
     {"resource", EVHTTP_REQ_POST, "/kbs/v0/resource/", h_register, false},
-    {"admin",    ANY_METHOD,      "/kbs/v0/admin/",    sai_kbs_admin_handle, false},
+    {"admin",    ANY_METHOD,      "/kbs/v0/admin/",    sai_kbs__admin_handle, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -365,7 +365,7 @@ static const char *route_rest(const route *r, const char *path)
     return strcmp(path, r->path) == 0 ? path + n : NULL;
 }
 
-int sai_kbs_route(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+int sai_kbs__route(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                   const char *path, double now, const char **name)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -383,17 +383,17 @@ int sai_kbs_route(sai_kbs_server *s, struct evhttp_request *req, const char *pee
         }
     }
     *name = named ? named->name : "other";
-    if (!sai_kbs_ratelimit_allow(s->rl, peer, now) && !(named && named->unlimited)) {
+    if (!sai_kbs__ratelimit_allow(s->rl, peer, now) && !(named && named->unlimited)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-        sai_kbs_reply_error(req, 429, "rate limit exceeded; slow down");
+        sai_kbs__reply_error(req, 429, "rate limit exceeded; slow down");
         return 429;
     }
     if (hit)
         return hit->fn(s, req, peer, rest);
     if (named) {
-        sai_kbs_reply_error(req, 405, "method not allowed on this endpoint");
+        sai_kbs__reply_error(req, 405, "method not allowed on this endpoint");
         return 405;
     }
-    sai_kbs_reply_error(req, 404, "no such endpoint");
+    sai_kbs__reply_error(req, 404, "no such endpoint");
     return 404;
 }

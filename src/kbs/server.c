@@ -75,7 +75,7 @@ static int g_conn_ix = -1;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* ---- logging -------------------------------------------------------------- */
-void sai_kbs_log(sai_kbs_server *s, const char *level, const char *fmt, ...)
+void sai_kbs__log(sai_kbs_server *s, const char *level, const char *fmt, ...)
 {
     if (s->cfg.quiet && strcmp(level, "info") == 0)
         return;
@@ -85,7 +85,7 @@ void sai_kbs_log(sai_kbs_server *s, const char *level, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     pthread_mutex_lock(&s->log_mu);
-    fprintf(stderr, "{\"ts\":%lld,\"level\":\"%s\",%s}\n", (long long)sai_kbs_wall_now(), level, msg);
+    fprintf(stderr, "{\"ts\":%lld,\"level\":\"%s\",%s}\n", (long long)sai_kbs__wall_now(), level, msg);
     pthread_mutex_unlock(&s->log_mu);
 }
 
@@ -125,25 +125,25 @@ static void on_request(struct evhttp_request *req, void *arg)
     /* evhttp falls back to a plain socket when bev_cb fails (out of memory):
      * never serve anything but an error over such a connection. */
     if (!s->cfg.insecure_http && cn == NULL) {
-        sai_kbs_reply_error(req, 400, "TLS is required");
+        sai_kbs__reply_error(req, 400, "TLS is required");
         return;
     }
     if (uri == NULL || strlen(uri) >= sizeof path) {
-        sai_kbs_reply_error(req, 414, "the URI is too long");
+        sai_kbs__reply_error(req, 414, "the URI is too long");
         return;
     }
     snprintf(path, sizeof path, "%s", uri);
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     const char *route;
-    int code = sai_kbs_route(s, req, peer, path, t0, &route);
+    int code = sai_kbs__route(s, req, peer, path, t0, &route);
     double dt = sai_now() - t0;
-    sai_kbs_metrics_request(s->metrics, route, code, dt);
+    sai_kbs__metrics_request(s->metrics, route, code, dt);
     char *qm = strchr(path, '?');
     if (qm)
         *qm = '\0';
     char pesc[200];
-    sai_kbs_json_str(pesc, sizeof pesc, path);
-    sai_kbs_log(s, code >= 500 ? "error" : code >= 400 ? "warn" : "info",
+    sai_kbs__json_str(pesc, sizeof pesc, path);
+    sai_kbs__log(s, code >= 500 ? "error" : code >= 400 ? "warn" : "info",
                 "\"msg\":\"request\",\"peer\":\"%s\",\"method\":\"%s\",\"path\":%s,\"status\":%d,\"ms\":%.3f",
                 peer, m == EVHTTP_REQ_GET ? "GET" : m == EVHTTP_REQ_POST ? "POST" : m == EVHTTP_REQ_PUT ? "PUT"
                 : m == EVHTTP_REQ_DELETE ? "DELETE" : "OTHER", pesc, code, dt * 1e3);
@@ -160,10 +160,10 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
     sai_kbs_server *s = c->s;
     if (c->counted) {
         pthread_mutex_lock(&s->addr_mu);
-        sai_kbs_addrcount_add(s->conns_by_addr, c->addr, -1);
+        sai_kbs__addrcount_add(s->conns_by_addr, c->addr, -1);
         s->admitted--;
         if (c->state == C_HANDSHAKE) {
-            sai_kbs_addrcount_add(s->hs_by_addr, c->addr, -1);
+            sai_kbs__addrcount_add(s->hs_by_addr, c->addr, -1);
             s->handshakes--;
         }
         pthread_mutex_unlock(&s->addr_mu);
@@ -210,14 +210,14 @@ static void admit(conn *c)
     pthread_mutex_lock(&s->addr_mu);
     if (s->admitted >= s->cfg.max_connections)
         why = "connections";
-    else if (sai_kbs_addrcount_get(s->conns_by_addr, c->addr) >= (uint32_t)s->cfg.max_connections_per_addr)
+    else if (sai_kbs__addrcount_get(s->conns_by_addr, c->addr) >= (uint32_t)s->cfg.max_connections_per_addr)
         why = "connections from this address";
     else if (!c->hs_done_early &&
-             sai_kbs_addrcount_get(s->hs_by_addr, c->addr) >= (uint32_t)s->cfg.max_handshakes_per_addr)
+             sai_kbs__addrcount_get(s->hs_by_addr, c->addr) >= (uint32_t)s->cfg.max_handshakes_per_addr)
         why = "unfinished handshakes from this address";
     else if (!c->hs_done_early && s->handshakes >= s->cfg.max_handshakes)
         why = "unfinished handshakes";
-    if (why == NULL && sai_kbs_addrcount_add(s->conns_by_addr, c->addr, 1) == UINT32_MAX)
+    if (why == NULL && sai_kbs__addrcount_add(s->conns_by_addr, c->addr, 1) == UINT32_MAX)
         why = "connections";
     if (why == NULL) {
         c->counted = true;
@@ -225,7 +225,7 @@ static void admit(conn *c)
         if (c->hs_done_early) {
             c->state = C_OPEN;
         } else {
-            sai_kbs_addrcount_add(s->hs_by_addr, c->addr, 1);
+            sai_kbs__addrcount_add(s->hs_by_addr, c->addr, 1);
             s->handshakes++;
             c->state = C_HANDSHAKE;
         }
@@ -266,7 +266,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
         return;
     sai_kbs_server *s = c->s;
     pthread_mutex_lock(&s->addr_mu);
-    sai_kbs_addrcount_add(s->hs_by_addr, c->addr, -1);
+    sai_kbs__addrcount_add(s->hs_by_addr, c->addr, -1);
     s->handshakes--;
     c->state = C_OPEN;
     pthread_mutex_unlock(&s->addr_mu);
@@ -293,7 +293,7 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
         SSL_free(ssl);
         return NULL;
     }
-    sai_kbs_json_errors(c->bev);
+    sai_kbs__json_errors(c->bev);
     c->deadline = evtimer_new(base, deadline_cb, c);
     /* Admitted or closed as soon as evhttp has attached the socket (the
      * peer address is known from then on). Connections waiting for that
@@ -314,7 +314,7 @@ static struct bufferevent *bev_plain_cb(struct event_base *base, void *arg)
 {
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (bev)
-        sai_kbs_json_errors(bev);
+        sai_kbs__json_errors(bev);
     return bev;
 }
 
@@ -323,14 +323,14 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     worker *w = arg;
     sai_kbs_server *s = w->s;
     if (w == &s->w[0]) {
-        sai_kbs_metrics_gauge(s->metrics, "connections", atomic_load(&s->conns));
-        sai_kbs_metrics_gauge(s->metrics, "connections_refused", (double)atomic_load(&s->refused));
+        sai_kbs__metrics_gauge(s->metrics, "connections", atomic_load(&s->conns));
+        sai_kbs__metrics_gauge(s->metrics, "connections_refused", (double)atomic_load(&s->refused));
         pthread_mutex_lock(&s->addr_mu);
-        sai_kbs_metrics_gauge(s->metrics, "handshakes", s->handshakes);
+        sai_kbs__metrics_gauge(s->metrics, "handshakes", s->handshakes);
         pthread_mutex_unlock(&s->addr_mu);
-        sai_kbs_metrics_gauge(s->metrics, "sessions", (double)sai_kbs_sessions_live(s->sessions));
-        sai_kbs_metrics_gauge(s->metrics, "sessions_evicted",
-                              (double)sai_kbs_sessions_evicted(s->sessions));
+        sai_kbs__metrics_gauge(s->metrics, "sessions", (double)sai_kbs__sessions_live(s->sessions));
+        sai_kbs__metrics_gauge(s->metrics, "sessions_evicted",
+                              (double)sai_kbs__sessions_evicted(s->sessions));
     }
     if (atomic_load(&s->stopping) && !w->closing) {
         w->closing = true;
@@ -376,7 +376,7 @@ static int make_ssl(sai_kbs_server *s, sai_error *err)
         snprintf(cert, sizeof cert, "%s/tls.crt", s->cfg.data_dir);
     if (!key[0])
         snprintf(key, sizeof key, "%s/tls.key", s->cfg.data_dir);
-    int rc = sai_kbs_tls_ensure(cert, key, s->fp, &created, err);
+    int rc = sai_kbs__tls_ensure(cert, key, s->fp, &created, err);
     if (rc != 0)
         return rc;
     s->ssl = SSL_CTX_new(TLS_server_method());
@@ -387,7 +387,7 @@ static int make_ssl(sai_kbs_server *s, sai_error *err)
         return sai_error_set(err, SAI_ECRYPTO, "cannot load TLS certificate %s / key %s", cert, key);
     SSL_CTX_set_session_cache_mode(s->ssl, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_info_callback(s->ssl, info_cb);
-    sai_kbs_log(s, "notice", "\"msg\":\"tls certificate\",\"file\":\"%s\",\"generated\":%s,"
+    sai_kbs__log(s, "notice", "\"msg\":\"tls certificate\",\"file\":\"%s\",\"generated\":%s,"
              "\"sha256\":\"%s\"", cert, created ? "true" : "false", s->fp);
     return 0;
 }
@@ -396,7 +396,7 @@ static int make_ssl(sai_kbs_server *s, sai_error *err)
 static int make_wrap_key(sai_kbs_server *s, sai_error *err)
 {
     char *jwk = NULL;
-    int rc = sai_kbs_wrap_key_ensure(&s->wrap_key, s->cfg.data_dir, s->wrap_sha, err);
+    int rc = sai_kbs__wrap_key_ensure(&s->wrap_key, s->cfg.data_dir, s->wrap_sha, err);
     if (rc == 0)
         rc = sai_kbs_jwk_format(s->wrap_key, &jwk, err);
     if (rc == 0) {
@@ -408,7 +408,7 @@ static int make_wrap_key(sai_kbs_server *s, sai_error *err)
     }
     free(jwk);
     if (rc == 0)
-        sai_kbs_log(s, "notice", "\"msg\":\"wrap key\",\"file\":\"%s/" SAI_KBS_WRAP_PUB_FILE "\","
+        sai_kbs__log(s, "notice", "\"msg\":\"wrap key\",\"file\":\"%s/" SAI_KBS_WRAP_PUB_FILE "\","
                  "\"sha256\":\"%s\"", s->cfg.data_dir, s->wrap_sha);
     return rc;
 }
@@ -432,7 +432,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
         goto fail;
     if (s->cfg.threads < 1)
         s->cfg.threads = 1;
-    if ((rc = sai_kbs_store_open_sealed(&s->store, s->cfg.data_dir, true,
+    if ((rc = sai_kbs__store_open_sealed(&s->store, s->cfg.data_dir, true,
                                         s->cfg.seal_master_key, err)) != 0)
         goto fail;
     /* The audit chain must still hold its anchors; a cut one is not
@@ -441,7 +441,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
         uint64_t n = 0;
         char head[65];
         sai_error cut = {0};
-        int crc = sai_kbs_audit_anchor_check(s->store, s->cfg.data_dir, &n, head, &cut);
+        int crc = sai_kbs__audit_anchor_check(s->store, s->cfg.data_dir, &n, head, &cut);
         if (crc != 0 && (crc != SAI_EAUTH || !s->cfg.accept_audit_cut)) {
             rc = sai_error_set(err, crc, "%s; refusing to start on it (kbs audit verify --data-dir %s shows "
                                "it; kbs serve --accept-audit-cut starts anyway and records the cut)",
@@ -449,36 +449,36 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
             goto fail;
         }
         if (crc != 0) {
-            sai_kbs_log(s, "warn", "\"msg\":\"audit cut accepted\",\"why\":\"%.400s\"", cut.msg);
-            if ((rc = sai_kbs_audit_accept_cut(s->store, s->cfg.data_dir, cut.msg, err)) != 0 ||
-                (rc = sai_kbs_audit_anchor_check(s->store, s->cfg.data_dir, &n, head, err)) != 0)
+            sai_kbs__log(s, "warn", "\"msg\":\"audit cut accepted\",\"why\":\"%.400s\"", cut.msg);
+            if ((rc = sai_kbs__audit_accept_cut(s->store, s->cfg.data_dir, cut.msg, err)) != 0 ||
+                (rc = sai_kbs__audit_anchor_check(s->store, s->cfg.data_dir, &n, head, err)) != 0)
                 goto fail;
         }
         snprintf(path, sizeof path, "%s/" SAI_KBS_ANCHOR_FILE, s->cfg.data_dir);
-        if ((rc = sai_kbs_anchor_write(path, n, head, err)) != 0)
+        if ((rc = sai_kbs__anchor_write(path, n, head, err)) != 0)
             goto fail;
-        sai_kbs_store_anchor_enable(s->store, path, n);
+        sai_kbs__store_anchor_enable(s->store, path, n);
     }
     snprintf(path, sizeof path, "%s/signing.key", s->cfg.data_dir);
-    if ((rc = sai_kbs_key_ensure(&s->signer, path, err)) != 0 ||
+    if ((rc = sai_kbs__key_ensure(&s->signer, path, err)) != 0 ||
         (rc = make_wrap_key(s, err)) != 0 ||
-        (rc = sai_kbs_admin_token_load(s, err)) != 0 ||
-        (rc = sai_kbs_sessions_new(&s->sessions, (size_t)s->cfg.max_sessions,
+        (rc = sai_kbs__admin_token_load(s, err)) != 0 ||
+        (rc = sai_kbs__sessions_new(&s->sessions, (size_t)s->cfg.max_sessions,
                                          (size_t)s->cfg.max_sessions_per_addr, s->cfg.nonce_ttl_s, err)) != 0 ||
-        (rc = sai_kbs_issued_new(&s->issued, err)) != 0 ||
-        (rc = sai_kbs_ratelimit_new(&s->rl, s->cfg.rate_per_s, s->cfg.rate_burst, err)) != 0)
+        (rc = sai_kbs__issued_new(&s->issued, err)) != 0 ||
+        (rc = sai_kbs__ratelimit_new(&s->rl, s->cfg.rate_per_s, s->cfg.rate_burst, err)) != 0)
         goto fail;
-    if ((rc = sai_kbs_addrcount_new(&s->conns_by_addr, (size_t)s->cfg.max_connections, err)) != 0 ||
-        (rc = sai_kbs_addrcount_new(&s->hs_by_addr, (size_t)s->cfg.max_connections, err)) != 0)
+    if ((rc = sai_kbs__addrcount_new(&s->conns_by_addr, (size_t)s->cfg.max_connections, err)) != 0 ||
+        (rc = sai_kbs__addrcount_new(&s->hs_by_addr, (size_t)s->cfg.max_connections, err)) != 0)
         goto fail;
-    if (sai_kbs_metrics_new(&s->metrics) != 0) {
+    if (sai_kbs__metrics_new(&s->metrics) != 0) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto fail;
     }
     /* A policy put through the admin API outlives restarts. */
     char *pol = NULL;
     if (s->verifier.set_policy &&
-        sai_kbs_store_get_setting(s->store, "attestation_policy", &pol, NULL) == 0) {
+        sai_kbs__store_get_setting(s->store, "attestation_policy", &pol, NULL) == 0) {
         rc = s->verifier.set_policy(s->verifier.ctx, pol, strlen(pol), err);
         free(pol);
         if (rc != 0) {
@@ -526,7 +526,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
             goto fail;
         }
     }
-    sai_kbs_log(s, "notice", "\"msg\":\"listening\",\"addr\":\"%s\",\"port\":%d,\"tls\":%s,"
+    sai_kbs__log(s, "notice", "\"msg\":\"listening\",\"addr\":\"%s\",\"port\":%d,\"tls\":%s,"
              "\"threads\":%d", s->cfg.listen_addr, s->port, s->cfg.insecure_http ? "false" : "true",
              s->nw);
     *out = s;
@@ -548,7 +548,7 @@ static void *sync_main(void *arg)
     while (!atomic_load(&s->stopping)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        sai_kbs_store_sync(s->store);
+        sai_kbs__store_sync(s->store);
     }
     return NULL;
 }
@@ -576,8 +576,8 @@ int sai_kbs_server_run(sai_kbs_server *s, sai_error *err)
         pthread_join(s->w[i].th, NULL);
     if (have_syncer)
         pthread_join(syncer, NULL);
-    sai_kbs_store_sync(s->store);
-    sai_kbs_log(s, "notice", "\"msg\":\"stopped\"");
+    sai_kbs__store_sync(s->store);
+    sai_kbs__log(s, "notice", "\"msg\":\"stopped\"");
     return 0;
 }
 
@@ -603,17 +603,17 @@ void sai_kbs_server_free(sai_kbs_server *s)
     if (s->fd >= 0)
         close(s->fd);
     SSL_CTX_free(s->ssl);
-    sai_kbs_metrics_free(s->metrics);
-    sai_kbs_ratelimit_free(s->rl);
-    sai_kbs_sessions_free(s->sessions);
-    sai_kbs_issued_free(s->issued);
+    sai_kbs__metrics_free(s->metrics);
+    sai_kbs__ratelimit_free(s->rl);
+    sai_kbs__sessions_free(s->sessions);
+    sai_kbs__issued_free(s->issued);
     sai_ec_free(s->signer);
     sai_ec_free(s->wrap_key);
     free(s->wrap_jwk);
-    sai_kbs_store_close(s->store);
+    sai_kbs__store_close(s->store);
     sai_wipe(s->admin_hash, sizeof s->admin_hash);
-    sai_kbs_addrcount_free(s->conns_by_addr);
-    sai_kbs_addrcount_free(s->hs_by_addr);
+    sai_kbs__addrcount_free(s->conns_by_addr);
+    sai_kbs__addrcount_free(s->hs_by_addr);
     pthread_mutex_destroy(&s->addr_mu);
     pthread_mutex_destroy(&s->log_mu);
     free(s);

@@ -53,28 +53,28 @@ struct sai_kbs_server {
 
 /* ---- the log (server.c): one JSON object a line on stderr; fmt gives the
  * fields after "ts" and "level". "info" lines are dropped when quiet. */
-void sai_kbs_log(sai_kbs_server *s, const char *level, const char *fmt, ...) SAI_PRINTF(3, 4);
+void sai_kbs__log(sai_kbs_server *s, const char *level, const char *fmt, ...) SAI_PRINTF(3, 4);
 
 /* ---- replies and request helpers (http.c) ------------------------------- */
 /* A JSON string literal of s (escaped, capped) into out. */
-void sai_kbs_json_str(char *out, size_t cap, const char *s);
-void sai_kbs_reply(struct evhttp_request *req, int code, const char *ctype, const char *body,
+void sai_kbs__json_str(char *out, size_t cap, const char *s);
+void sai_kbs__reply(struct evhttp_request *req, int code, const char *ctype, const char *body,
                    size_t len);
-void sai_kbs_reply_json(struct evhttp_request *req, int code, const char *json);
+void sai_kbs__reply_json(struct evhttp_request *req, int code, const char *json);
 /* Rewrite the HTML error pages evhttp itself sends (413 for a body over
  * the cap, 400 for a request line or headers over theirs) into the JSON
  * error every other answer uses, on this connection's output. */
-void sai_kbs_json_errors(struct bufferevent *bev);
+void sai_kbs__json_errors(struct bufferevent *bev);
 /* {"error": what, "status": code} */
-void sai_kbs_reply_error(struct evhttp_request *req, int code, const char *what);
+void sai_kbs__reply_error(struct evhttp_request *req, int code, const char *what);
 /* The HTTP status for an SAI_E* code. */
-int  sai_kbs_http_code(int rc);
+int  sai_kbs__http_code(int rc);
 /* The body as a NUL-terminated malloc'ed copy (evhttp already enforced the cap). */
-char *sai_kbs_body(struct evhttp_request *req, size_t *len);
+char *sai_kbs__body(struct evhttp_request *req, size_t *len);
 /* The token of "Authorization: Bearer <token>", or NULL (borrowed from req). */
-const char *sai_kbs_bearer(struct evhttp_request *req);
+const char *sai_kbs__bearer(struct evhttp_request *req);
 /* Append an audit record; a failure is logged (the request's answer stands). */
-void sai_kbs_audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,
+void sai_kbs__audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,
                    const char *verdict, const char *detail);
 
 /* ---- routes (routes.c) --------------------------------------------------- */
@@ -84,14 +84,14 @@ typedef int (*sai_kbs_handler)(sai_kbs_server *s, struct evhttp_request *req, co
                                const char *rest);
 /* Rate-limit, find path's route and answer req: the status, and in *route
  * the route's name for metrics ("other" when no route matches). */
-int sai_kbs_route(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+int sai_kbs__route(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                   const char *path, double now, const char **route);
 
 /* ---- admin API (admin.c) ------------------------------------------------- */
-int sai_kbs_admin_handle(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+int sai_kbs__admin_handle(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
                          const char *rest);
 /* Hash the admin token (admin_token_file, or <data_dir>/admin.token, made
  * on first start) into s->admin_hash. */
-int sai_kbs_admin_token_load(sai_kbs_server *s, sai_error *err);
+int sai_kbs__admin_token_load(sai_kbs_server *s, sai_error *err);
 
 #endif

@@ -43,7 +43,7 @@ struct sai_kbs_sessions {
     sai_kbs_addrcount *by_addr;     /* LIVE sessions per address */
 };
 
-int sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, int ttl_s,
+int sai_kbs__sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, int ttl_s,
                          sai_error *err)
 {
     sai_kbs_sessions *t = calloc(1, sizeof *t);
@@ -53,7 +53,7 @@ int sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, in
     while (n < 2 * cap)
         n <<= 1;
     if (t == NULL || (t->slots = malloc(n * sizeof(slot))) == NULL ||
-        sai_kbs_addrcount_new(&t->by_addr, cap, err) != 0) {
+        sai_kbs__addrcount_new(&t->by_addr, cap, err) != 0) {
         if (t)
             free(t->slots);
         free(t);
@@ -71,13 +71,13 @@ int sai_kbs_sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, in
     return 0;
 }
 
-void sai_kbs_sessions_free(sai_kbs_sessions *t)
+void sai_kbs__sessions_free(sai_kbs_sessions *t)
 {
     if (t == NULL)
         return;
     sai_wipe(t->slots, t->nslots * sizeof(slot));
     free(t->slots);
-    sai_kbs_addrcount_free(t->by_addr);
+    sai_kbs__addrcount_free(t->by_addr);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -107,11 +107,11 @@ static void sweep(sai_kbs_sessions *t, double now)
     memset(fresh, 0, t->nslots * sizeof(slot));
     t->slots = fresh;
     t->live = t->used = 0;
-    sai_kbs_addrcount_clear(t->by_addr);
+    sai_kbs__addrcount_clear(t->by_addr);
     for (size_t i = 0; i < t->nslots; i++)
         if (old[i].state == LIVE && old[i].expires > now) {
             put(t, &old[i]);
-            sai_kbs_addrcount_add(t->by_addr, old[i].addr, 1);
+            sai_kbs__addrcount_add(t->by_addr, old[i].addr, 1);
             t->live++;
             t->used++;
         }
@@ -124,7 +124,7 @@ static void retire(sai_kbs_sessions *t, slot *s)
 {
     s->state = GONE;
     t->live--;
-    sai_kbs_addrcount_add(t->by_addr, s->addr, -1);
+    sai_kbs__addrcount_add(t->by_addr, s->addr, -1);
     sai_wipe(s->nonce, sizeof s->nonce);
 }
 
@@ -142,14 +142,14 @@ static void make_room(sai_kbs_sessions *t, const char *addr, double now)
         else if (oldest == NULL || s->created < oldest->created)
             oldest = s;
     }
-    bool full = addr ? sai_kbs_addrcount_get(t->by_addr, addr) >= t->per_addr : t->live >= t->cap;
+    bool full = addr ? sai_kbs__addrcount_get(t->by_addr, addr) >= t->per_addr : t->live >= t->cap;
     if (full && oldest) {
         retire(t, oldest);
         t->evicted++;
     }
 }
 
-int sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, const char *addr, char id_hex[33],
+int sai_kbs__session_create(sai_kbs_sessions *t, const char *tee, const char *addr, char id_hex[33],
                            uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err)
 {
     slot s = {.state = LIVE};
@@ -164,7 +164,7 @@ int sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, const char *add
     s.created = now;
     s.expires = now + t->ttl_s;
     pthread_mutex_lock(&t->mu);
-    if (sai_kbs_addrcount_get(t->by_addr, s.addr) >= t->per_addr)
+    if (sai_kbs__addrcount_get(t->by_addr, s.addr) >= t->per_addr)
         make_room(t, s.addr, now);
     if (t->live >= t->cap)
         make_room(t, NULL, now);
@@ -173,7 +173,7 @@ int sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, const char *add
      * rebuild is amortised over at least cap/2 creations. */
     if (t->used >= t->cap + t->cap / 2)
         sweep(t, now);
-    if (t->live >= t->cap || sai_kbs_addrcount_add(t->by_addr, s.addr, 1) == UINT32_MAX) {
+    if (t->live >= t->cap || sai_kbs__addrcount_add(t->by_addr, s.addr, 1) == UINT32_MAX) {
         pthread_mutex_unlock(&t->mu);
         sai_wipe(&s, sizeof s);
         return sai_error_set(err, SAI_ELIMIT, "too many outstanding sessions; try again later");
@@ -188,7 +188,7 @@ int sai_kbs_session_create(sai_kbs_sessions *t, const char *tee, const char *add
     return 0;
 }
 
-int sai_kbs_session_take(sai_kbs_sessions *t, const char *id_hex, char tee[16],
+int sai_kbs__session_take(sai_kbs_sessions *t, const char *id_hex, char tee[16],
                          uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err)
 {
     uint8_t id[16];
@@ -221,7 +221,7 @@ int sai_kbs_session_take(sai_kbs_sessions *t, const char *id_hex, char tee[16],
     return rc;
 }
 
-uint64_t sai_kbs_sessions_evicted(sai_kbs_sessions *t)
+uint64_t sai_kbs__sessions_evicted(sai_kbs_sessions *t)
 {
     pthread_mutex_lock(&t->mu);
     uint64_t n = t->evicted;
@@ -229,7 +229,7 @@ uint64_t sai_kbs_sessions_evicted(sai_kbs_sessions *t)
     return n;
 }
 
-size_t sai_kbs_sessions_live(sai_kbs_sessions *t)
+size_t sai_kbs__sessions_live(sai_kbs_sessions *t)
 {
     pthread_mutex_lock(&t->mu);
     size_t n = t->live;

@@ -39,8 +39,8 @@ struct sai_kbs_store {
     sai_aead       *aead;
 };
 
-sqlite3 *sai_kbs_store_db(sai_kbs_store *s) { return s->db; }
-const uint8_t *sai_kbs_store_audit_key(sai_kbs_store *s) { return s->keys->data + 32; }
+sqlite3 *sai_kbs__store_db(sai_kbs_store *s) { return s->db; }
+const uint8_t *sai_kbs__store_audit_key(sai_kbs_store *s) { return s->keys->data + 32; }
 
 static const char *k_schema =
     "CREATE TABLE IF NOT EXISTS resource("
@@ -97,14 +97,14 @@ static int init_schema(sai_kbs_store *s, const char *path, sai_error *err)
     return 0;
 }
 
-bool sai_kbs_store_audit_missing(sai_kbs_store *s) { return s->audit_missing; }
+bool sai_kbs__store_audit_missing(sai_kbs_store *s) { return s->audit_missing; }
 
-int sai_kbs_store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
+int sai_kbs__store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
 {
-    return sai_kbs_store_open_sealed(out, dir, create, NULL, err);
+    return sai_kbs__store_open_sealed(out, dir, create, NULL, err);
 }
 
-int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
+int sai_kbs__store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
                               const char *seal_tee, sai_error *err)
 {
     *out = NULL;
@@ -119,7 +119,7 @@ int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
     uint8_t master[32];
     if ((rc = sai_secret_new(&s->keys, 64, err)) != 0)
         goto fail;
-    if ((rc = sai_kbs_master_key_load(dir, create, seal_tee, master, err)) != 0)
+    if ((rc = sai_kbs__master_key_load(dir, create, seal_tee, master, err)) != 0)
         goto fail;
     rc = sai_hkdf_sha256(s->keys->data, 32, master, 32, NULL, 0,
                          (const uint8_t *)"secureai/v1/kbs-store", 21, err);
@@ -177,11 +177,11 @@ int sai_kbs_store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
     *out = s;
     return 0;
 fail:
-    sai_kbs_store_close(s);
+    sai_kbs__store_close(s);
     return rc;
 }
 
-void sai_kbs_store_close(sai_kbs_store *s)
+void sai_kbs__store_close(sai_kbs_store *s)
 {
     if (s == NULL)
         return;
@@ -203,7 +203,7 @@ static int db_fail(sai_kbs_store *s, sai_error *err, const char *what)
 
 /* durable: fsync at COMMIT (admin changes). Otherwise (decision records on
  * the request path) the COMMIT reaches the WAL in the page cache, which
- * survives a crash of the process, and sai_kbs_store_sync fsyncs the batch
+ * survives a crash of the process, and sai_kbs__store_sync fsyncs the batch
  * within 100 ms: group commit, so a flow does not wait for the disk. */
 static int begin_mode(sai_kbs_store *s, bool durable, sai_error *err)
 {
@@ -228,7 +228,7 @@ static int begin(sai_kbs_store *s, sai_error *err)
 /* On its own connection, so the request path (s->mu) never waits for the
  * disk: a PASSIVE checkpoint runs beside writers. In WAL mode a checkpoint
  * first syncs the WAL, then the database. */
-int sai_kbs_store_sync(sai_kbs_store *s)
+int sai_kbs__store_sync(sai_kbs_store *s)
 {
     int rc = 0;
     uint64_t seq = 0;
@@ -236,18 +236,18 @@ int sai_kbs_store_sync(sai_kbs_store *s)
     pthread_mutex_lock(&s->sync_mu);
     /* The head as of now, before the checkpoint makes everything up to it
      * durable: the file anchor never names an entry a power loss can take. */
-    bool anchor = s->anchor_path[0] && sai_kbs_store_head(s->sync_db, &seq, hash) == 0 &&
+    bool anchor = s->anchor_path[0] && sai_kbs__store_head(s->sync_db, &seq, hash) == 0 &&
                   seq != s->anchor_seq;
     if (atomic_exchange(&s->dirty, false))
         rc = sqlite3_wal_checkpoint_v2(s->sync_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
              SQLITE_OK ? 0 : SAI_EIO;
-    if (rc == 0 && anchor && sai_kbs_anchor_write(s->anchor_path, seq, hash, NULL) == 0)
+    if (rc == 0 && anchor && sai_kbs__anchor_write(s->anchor_path, seq, hash, NULL) == 0)
         s->anchor_seq = seq;
     pthread_mutex_unlock(&s->sync_mu);
     return rc;
 }
 
-void sai_kbs_store_anchor_enable(sai_kbs_store *s, const char *path, uint64_t seq)
+void sai_kbs__store_anchor_enable(sai_kbs_store *s, const char *path, uint64_t seq)
 {
     pthread_mutex_lock(&s->sync_mu);
     snprintf(s->anchor_path, sizeof s->anchor_path, "%s", path);
@@ -311,12 +311,12 @@ static int put_resource(sai_kbs_store *s, const char *name, const uint8_t *secre
     }
     sqlite3_finalize(st);
     if (rc == 0)
-        rc = sai_kbs_audit_append_locked(s, event, actor, name, "ok", detail, err);
+        rc = sai_kbs__audit_append_locked(s, event, actor, name, "ok", detail, err);
     free(blob);
     return end(s, rc, err);
 }
 
-int sai_kbs_store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+int sai_kbs__store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
                                size_t len, const char *policy_json, const char *actor,
                                sai_error *err)
 {
@@ -324,14 +324,14 @@ int sai_kbs_store_put_resource(sai_kbs_store *s, const char *name, const uint8_t
                         policy_json, err);
 }
 
-int sai_kbs_store_register_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+int sai_kbs__store_register_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
                                     size_t len, const char *policy_json, const char *actor,
                                     const char *detail, sai_error *err)
 {
     return put_resource(s, name, secret, len, policy_json, true, "register", actor, detail, err);
 }
 
-int sai_kbs_store_delete_resource(sai_kbs_store *s, const char *name, const char *actor,
+int sai_kbs__store_delete_resource(sai_kbs_store *s, const char *name, const char *actor,
                                   sai_error *err)
 {
     int rc = begin(s, err);
@@ -349,11 +349,11 @@ int sai_kbs_store_delete_resource(sai_kbs_store *s, const char *name, const char
     }
     sqlite3_finalize(st);
     if (rc == 0)
-        rc = sai_kbs_audit_append_locked(s, "admin.delete-resource", actor, name, "ok", "", err);
+        rc = sai_kbs__audit_append_locked(s, "admin.delete-resource", actor, name, "ok", "", err);
     return end(s, rc, err);
 }
 
-int sai_kbs_store_get_resource(sai_kbs_store *s, const char *name, sai_secret **secret,
+int sai_kbs__store_get_resource(sai_kbs_store *s, const char *name, sai_secret **secret,
                                char **policy, sai_error *err)
 {
     *secret = NULL;
@@ -408,7 +408,7 @@ out:
     return rc;
 }
 
-int sai_kbs_store_put_setting(sai_kbs_store *s, const char *key, const char *value,
+int sai_kbs__store_put_setting(sai_kbs_store *s, const char *key, const char *value,
                               const char *actor, sai_error *err)
 {
     int rc = begin(s, err);
@@ -431,12 +431,12 @@ int sai_kbs_store_put_setting(sai_kbs_store *s, const char *key, const char *val
         rc = sai_hash(SAI_SHA256, h, value, strlen(value), err);
         sai_hex_encode(hex, h, 32);
         if (rc == 0)
-            rc = sai_kbs_audit_append_locked(s, "admin.put-setting", actor, key, "ok", hex, err);
+            rc = sai_kbs__audit_append_locked(s, "admin.put-setting", actor, key, "ok", hex, err);
     }
     return end(s, rc, err);
 }
 
-int sai_kbs_store_get_setting(sai_kbs_store *s, const char *key, char **value, sai_error *err)
+int sai_kbs__store_get_setting(sai_kbs_store *s, const char *key, char **value, sai_error *err)
 {
     *value = NULL;
     pthread_mutex_lock(&s->mu);
@@ -461,7 +461,7 @@ int sai_kbs_store_get_setting(sai_kbs_store *s, const char *key, char **value, s
     return rc;
 }
 
-int sai_kbs_audit_append(sai_kbs_store *s, const char *event, const char *actor,
+int sai_kbs__audit_append(sai_kbs_store *s, const char *event, const char *actor,
                          const char *subject, const char *verdict, const char *detail,
                          sai_error *err)
 {
@@ -469,11 +469,11 @@ int sai_kbs_audit_append(sai_kbs_store *s, const char *event, const char *actor,
     int rc = begin_mode(s, admin, err);
     if (rc != 0)
         return rc;
-    rc = sai_kbs_audit_append_locked(s, event, actor, subject, verdict, detail, err);
+    rc = sai_kbs__audit_append_locked(s, event, actor, subject, verdict, detail, err);
     return end(s, rc, err);
 }
 
-int sai_kbs_audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err);
+int sai_kbs__audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err);
 
 int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65], sai_error *err)
 {
@@ -488,21 +488,21 @@ int sai_kbs_audit_verify_anchor(const char *data_dir, const char *expect_head, u
     head_hex[0] = '\0';
     if (anchor_seq)
         *anchor_seq = 0;
-    int rc = sai_kbs_store_open(&s, data_dir, false, err);
+    int rc = sai_kbs__store_open(&s, data_dir, false, err);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&s->mu);
-    rc = sai_kbs_audit_anchor_check(s, data_dir, entries, head_hex, err);
+    rc = sai_kbs__audit_anchor_check(s, data_dir, entries, head_hex, err);
     if (rc == 0 && expect_head)
-        rc = sai_kbs_audit_find(s, expect_head, *entries, head_hex, anchor_seq, err);
+        rc = sai_kbs__audit_find(s, expect_head, *entries, head_hex, anchor_seq, err);
     pthread_mutex_unlock(&s->mu);
-    sai_kbs_store_close(s);
+    sai_kbs__store_close(s);
     return rc;
 }
 
 int sai_kbs_audit_dump_locked(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
 
-int sai_kbs_audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why, sai_error *err)
+int sai_kbs__audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why, sai_error *err)
 {
     int rc = begin(s, err);
     if (rc != 0)
@@ -514,7 +514,7 @@ int sai_kbs_audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why,
                                 NULL, NULL, NULL) != SQLITE_OK)
         rc = db_fail(s, err, "cannot re-anchor the audit chain");
     if (rc == 0)
-        rc = sai_kbs_audit_append_locked(s, "audit.cut-accepted", "kbs serve --accept-audit-cut", "audit",
+        rc = sai_kbs__audit_append_locked(s, "audit.cut-accepted", "kbs serve --accept-audit-cut", "audit",
                                          "accepted", why, err);
     if ((rc = end(s, rc, err)) != 0)
         return rc;
@@ -522,26 +522,26 @@ int sai_kbs_audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why,
     uint64_t seq = 0;
     char hash[65], path[1100];
     snprintf(path, sizeof path, "%s/" SAI_KBS_ANCHOR_FILE, dir);
-    if (sai_kbs_store_head(s->db, &seq, hash) != 0)
+    if (sai_kbs__store_head(s->db, &seq, hash) != 0)
         return db_fail(s, err, "cannot read the audit head");
-    return sai_kbs_anchor_write(path, seq, hash, err);
+    return sai_kbs__anchor_write(path, seq, hash, err);
 }
 
 int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json, sai_error *err)
 {
     sai_kbs_store *s = NULL;
     *json = NULL;
-    int rc = sai_kbs_store_open(&s, data_dir, false, err);
+    int rc = sai_kbs__store_open(&s, data_dir, false, err);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&s->mu);
     rc = sai_kbs_audit_dump_locked(s, limit, json, err);
     pthread_mutex_unlock(&s->mu);
-    sai_kbs_store_close(s);
+    sai_kbs__store_close(s);
     return rc;
 }
 
-int sai_kbs_audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err)
+int sai_kbs__audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err)
 {
     pthread_mutex_lock(&s->mu);
     int rc = sai_kbs_audit_dump_locked(s, limit, json, err);

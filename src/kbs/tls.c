@@ -27,7 +27,7 @@
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
 
-int sai_kbs_key_ensure(sai_ec_key **out, const char *path, sai_error *err)
+int sai_kbs__key_ensure(sai_ec_key **out, const char *path, sai_error *err)
 {
     *out = NULL;
     uint8_t *buf = NULL;
@@ -61,7 +61,7 @@ int sai_kbs_key_ensure(sai_ec_key **out, const char *path, sai_error *err)
     return rc;
 }
 
-int sai_kbs_wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65], sai_error *err)
+int sai_kbs__wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65], sai_error *err)
 {
     char path[600];
     char *pem = NULL;
@@ -69,7 +69,7 @@ int sai_kbs_wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65],
     uint8_t h[SAI_SHA256_LEN];
     *out = NULL;
     snprintf(path, sizeof path, "%s/" SAI_KBS_WRAP_KEY_FILE, dir);
-    int rc = sai_kbs_key_ensure(out, path, err);
+    int rc = sai_kbs__key_ensure(out, path, err);
     if (rc == 0)
         rc = sai_kbs_wrap_key_hash(*out, h, err);
     if (rc == 0)
@@ -103,7 +103,7 @@ static int fingerprint_x509(X509 *x, char fp_hex[65], sai_error *err)
     return 0;
 }
 
-int sai_kbs_cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error *err)
+int sai_kbs__cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error *err)
 {
     FILE *f = fopen(cert_path, "r");
     if (f == NULL)
@@ -192,7 +192,7 @@ out:
     return rc;
 }
 
-int sai_kbs_tls_ensure(const char *cert_path, const char *key_path, char fp_hex[65],
+int sai_kbs__tls_ensure(const char *cert_path, const char *key_path, char fp_hex[65],
                        bool *created, sai_error *err)
 {
     struct stat st;
@@ -206,7 +206,7 @@ int sai_kbs_tls_ensure(const char *cert_path, const char *key_path, char fp_hex[
             return rc;
         *created = true;
     }
-    return sai_kbs_cert_fingerprint(cert_path, fp_hex, err);
+    return sai_kbs__cert_fingerprint(cert_path, fp_hex, err);
 }
 
 int sai_kbs_info(const char *data_dir, const char *tls_cert, char cert_hex[65], char wrap_hex[65],
@@ -219,7 +219,7 @@ int sai_kbs_info(const char *data_dir, const char *tls_cert, char cert_hex[65], 
     else
         snprintf(path, sizeof path, "%s/tls.crt", data_dir);
     if (access(path, F_OK) == 0) {
-        int rc = sai_kbs_cert_fingerprint(path, cert_hex, err);
+        int rc = sai_kbs__cert_fingerprint(path, cert_hex, err);
         if (rc != 0)
             return rc;
     }

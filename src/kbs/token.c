@@ -20,14 +20,14 @@
 #define TOKEN_MAX (16 * 1024)
 #define SKEW_S    30
 
-int64_t sai_kbs_wall_now(void)
+int64_t sai_kbs__wall_now(void)
 {
     return (int64_t)time(NULL);
 }
 
 static const char k_hdr[] = "{\"alg\":\"ES384\",\"typ\":\"JWT\",\"kid\":\"kbs\"}";
 
-int sai_kbs_token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
+int sai_kbs__token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
                         const char *tee_jwk_json, int64_t now, int ttl_s, sai_error *err)
 {
     *jwt = NULL;
@@ -99,13 +99,13 @@ static int copy_str(char *dst, size_t cap, const cJSON *o, const char *name, sai
     return 0;
 }
 
-int sai_kbs_token_verify(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
+int sai_kbs__token_verify(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
                          sai_kbs_claims *c, sai_ec_key **tee_key, sai_error *err)
 {
-    return sai_kbs_token_decode(signer, jwt, len, now, false, c, tee_key, err);
+    return sai_kbs__token_decode(signer, jwt, len, now, false, c, tee_key, err);
 }
 
-int sai_kbs_token_decode(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
+int sai_kbs__token_decode(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
                          bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
                          sai_error *err)
 {
@@ -179,7 +179,7 @@ int sai_kbs_token_decode(const sai_ec_key *signer, const char *jwt, size_t len, 
     c->debug = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "debug"));
     c->simulated = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(p, "simulated"));
     uint8_t pt[SAI_P384_POINT_LEN];
-    rc = sai_kbs_jwk_from_json(tee_key, cJSON_GetObjectItemCaseSensitive(p, "tee-pubkey"), pt, err);
+    rc = sai_kbs__jwk_from_json(tee_key, cJSON_GetObjectItemCaseSensitive(p, "tee-pubkey"), pt, err);
 out:
     cJSON_Delete(h);
     cJSON_Delete(p);
@@ -200,7 +200,7 @@ struct sai_kbs_issued {
     issued_slot     slot[ISSUED_SLOTS];
 };
 
-int sai_kbs_issued_new(sai_kbs_issued **out, sai_error *err)
+int sai_kbs__issued_new(sai_kbs_issued **out, sai_error *err)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL)
@@ -209,7 +209,7 @@ int sai_kbs_issued_new(sai_kbs_issued **out, sai_error *err)
     return 0;
 }
 
-void sai_kbs_issued_free(sai_kbs_issued *t)
+void sai_kbs__issued_free(sai_kbs_issued *t)
 {
     if (t == NULL)
         return;
@@ -222,7 +222,7 @@ static size_t issued_ix(const uint8_t h[SAI_SHA256_LEN])
     return ((size_t)h[0] << 8 | h[1]) % ISSUED_SLOTS;
 }
 
-void sai_kbs_issued_add(sai_kbs_issued *t, const char *jwt, int64_t exp)
+void sai_kbs__issued_add(sai_kbs_issued *t, const char *jwt, int64_t exp)
 {
     uint8_t h[SAI_SHA256_LEN];
     if (sai_hash(SAI_SHA256, h, jwt, strlen(jwt), NULL) != 0)
@@ -234,7 +234,7 @@ void sai_kbs_issued_add(sai_kbs_issued *t, const char *jwt, int64_t exp)
     pthread_mutex_unlock(&t->mu);
 }
 
-bool sai_kbs_issued_has(sai_kbs_issued *t, const char *jwt, int64_t now)
+bool sai_kbs__issued_has(sai_kbs_issued *t, const char *jwt, int64_t now)
 {
     uint8_t h[SAI_SHA256_LEN];
     if (sai_hash(SAI_SHA256, h, jwt, strlen(jwt), NULL) != 0)

@@ -209,7 +209,7 @@ static int unwrap_ex(sai_secret **out, const char *label, const sai_ec_key *reci
         rc = sai_error_set(err, SAI_EFORMAT, "the wrapped secret must be " WRAP_ALG " / A256GCM");
         goto out;
     }
-    if ((rc = sai_kbs_jwk_from_json(&epk, cJSON_GetObjectItemCaseSensitive(h, "epk"), epk_pt, err)) != 0 ||
+    if ((rc = sai_kbs__jwk_from_json(&epk, cJSON_GetObjectItemCaseSensitive(h, "epk"), epk_pt, err)) != 0 ||
         (rc = sai_ec_public_raw(recipient_priv, rcpt_pt, err)) != 0 ||
         (rc = derive(cek, label, recipient_priv, epk, epk_pt, rcpt_pt, err)) != 0 ||
         (rc = make_aad(&aad, &aad_len, part[0], plen[0], extra, extra_len, err)) != 0 ||
@@ -244,7 +244,7 @@ static int register_aad(uint8_t **a, size_t *alen, const char *resource, const c
 {
     size_t rl = strlen(resource), ll = sizeof REG_INFO - 1;
     size_t n = ll + 1 + rl + 1 + SAI_SHA256_LEN;
-    if (!sai_kbs_resource_name_ok(resource))
+    if (!sai_kbs__resource_name_ok(resource))
         return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
     if ((*a = malloc(n)) == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");

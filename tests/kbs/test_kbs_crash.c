@@ -39,7 +39,7 @@ static pid_t start_server(const char *dir, test_kbs *t)
             char cert[600], path[600];
             sai_error err;
             snprintf(cert, sizeof cert, "%s/tls.crt", dir);
-            assert_int_equal(sai_kbs_cert_fingerprint(cert, t->fp, &err), 0);
+            assert_int_equal(sai_kbs__cert_fingerprint(cert, t->fp, &err), 0);
             snprintf(t->url, sizeof t->url, "https://127.0.0.1:%d", port);
             snprintf(path, sizeof path, "%s/admin.token", dir);
             assert_int_equal(sai_read_file(path, 4096, &buf, &len, &err), 0);

@@ -379,7 +379,7 @@ static void test_expired_and_tampered_tokens_refused(void **state)
     free(tok);
     /* Expired: a token the KBS's own key signed, 10 minutes ago. */
     snprintf(path, sizeof path, "%s/signing.key", g_kbs.dir);
-    assert_int_equal(sai_kbs_key_ensure(&signer, path, &err), 0);
+    assert_int_equal(sai_kbs__key_ensure(&signer, path, &err), 0);
     sai_kbs_claims cl;
     memset(&cl, 0, sizeof cl);
     snprintf(cl.tee, sizeof cl.tee, "sim");
@@ -388,14 +388,14 @@ static void test_expired_and_tampered_tokens_refused(void **state)
     cl.simulated = true;
     char *jwk = NULL;
     assert_int_equal(sai_kbs_jwk_format(k, &jwk, &err), 0);
-    assert_int_equal(sai_kbs_token_issue(&tok, signer, &cl, jwk, sai_kbs_wall_now() - 600, 300, &err), 0);
+    assert_int_equal(sai_kbs__token_issue(&tok, signer, &cl, jwk, sai_kbs__wall_now() - 600, 300, &err), 0);
     snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", tok);
     assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/demo/model/key", hdr, NULL, &resp), 401);
     assert_non_null(strstr(resp, "expired"));
     free(resp);
     free(tok);
     /* The same claims, fresh: accepted (so the refusal above is the expiry). */
-    assert_int_equal(sai_kbs_token_issue(&tok, signer, &cl, jwk, sai_kbs_wall_now(), 300, &err), 0);
+    assert_int_equal(sai_kbs__token_issue(&tok, signer, &cl, jwk, sai_kbs__wall_now(), 300, &err), 0);
     snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", tok);
     assert_int_equal(test_req(c, "GET", "/kbs/v0/resource/demo/model/key", hdr, NULL, NULL), 200);
     free(tok);
@@ -587,7 +587,7 @@ static void test_client_verifies_server(void **state)
     test_mkdtemp(other_dir, sizeof other_dir);
     snprintf(ca, sizeof ca, "%s/ca.crt", other_dir);
     snprintf(key, sizeof key, "%s/ca.key", other_dir);
-    assert_int_equal(sai_kbs_tls_ensure(ca, key, fp, &created, &err), 0);
+    assert_int_equal(sai_kbs__tls_ensure(ca, key, fp, &created, &err), 0);
     sai_kbs_client_opts o2 = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_get_resource(&o2, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
     /* The same wrong CA as PEM bytes is refused too; a PEM buffer without a

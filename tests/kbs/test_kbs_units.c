@@ -133,7 +133,7 @@ static void test_tls_self_signed_p256(void **state)
     test_mkdtemp(dir, sizeof dir);
     snprintf(cert, sizeof cert, "%s/tls.crt", dir);
     snprintf(key, sizeof key, "%s/tls.key", dir);
-    assert_int_equal(sai_kbs_tls_ensure(cert, key, fp, &created, &err), 0);
+    assert_int_equal(sai_kbs__tls_ensure(cert, key, fp, &created, &err), 0);
     assert_true(created);
     assert_int_equal(stat(key, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -147,7 +147,7 @@ static void test_tls_self_signed_p256(void **state)
     assert_int_equal(EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof group, &glen), 1);
     assert_string_equal(group, "prime256v1");
     EVP_PKEY_free(pk);
-    assert_int_equal(sai_kbs_tls_ensure(cert, key, fp2, &created, &err), 0);
+    assert_int_equal(sai_kbs__tls_ensure(cert, key, fp2, &created, &err), 0);
     assert_false(created);
     assert_string_equal(fp, fp2);
     char cmd[300];
@@ -180,24 +180,24 @@ static void test_token(void **state)
     assert_int_equal(sai_ec_generate(&tee, &err), 0);
     assert_int_equal(sai_kbs_jwk_format(tee, &jwk, &err), 0);
     int64_t now = 1800000000;
-    assert_int_equal(sai_kbs_token_issue(&jwt, signer, &c, jwk, now, 300, &err), 0);
-    assert_int_equal(sai_kbs_token_verify(signer, jwt, strlen(jwt), now + 10, &back, &got, &err), 0);
+    assert_int_equal(sai_kbs__token_issue(&jwt, signer, &c, jwk, now, 300, &err), 0);
+    assert_int_equal(sai_kbs__token_verify(signer, jwt, strlen(jwt), now + 10, &back, &got, &err), 0);
     assert_string_equal(back.measurement, c.measurement);
     assert_string_equal(back.host_data, c.host_data);
     assert_memory_equal(back.tcb, c.tcb, 4);
     assert_true(back.simulated);
     sai_ec_free(got);
     /* Expired, wrong signer, tampered payload, alg none. */
-    assert_int_equal(sai_kbs_token_verify(signer, jwt, strlen(jwt), now + 300, &back, &got, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs__token_verify(signer, jwt, strlen(jwt), now + 300, &back, &got, &err), SAI_EAUTH);
     assert_non_null(strstr(err.msg, "expired"));
-    assert_int_equal(sai_kbs_token_verify(other, jwt, strlen(jwt), now, &back, &got, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs__token_verify(other, jwt, strlen(jwt), now, &back, &got, &err), SAI_EAUTH);
     char *dot = strchr(jwt, '.');
     dot[5] = dot[5] == 'A' ? 'B' : 'A';
-    assert_int_equal(sai_kbs_token_verify(signer, jwt, strlen(jwt), now, &back, &got, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs__token_verify(signer, jwt, strlen(jwt), now, &back, &got, &err), SAI_EAUTH);
     assert_null(got);
     char none[400];
     snprintf(none, sizeof none, "eyJhbGciOiJub25lIn0.%s", dot + 1);
-    assert_int_equal(sai_kbs_token_verify(signer, none, strlen(none), now, &back, &got, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs__token_verify(signer, none, strlen(none), now, &back, &got, &err), SAI_EAUTH);
     free(jwk);
     free(jwt);
     sai_ec_free(signer);
@@ -249,24 +249,24 @@ static void test_sessions_single_use_and_expiry(void **state)
     sai_error err;
     char id[33], tee[16];
     uint8_t n1[32], n2[32];
-    assert_int_equal(sai_kbs_sessions_new(&t, 4, 0, 1, &err), 0);
-    assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", id, n1, &err), 0);
-    assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), 0);
+    assert_int_equal(sai_kbs__sessions_new(&t, 4, 0, 1, &err), 0);
+    assert_int_equal(sai_kbs__session_create(t, "sim", "10.0.0.1", id, n1, &err), 0);
+    assert_int_equal(sai_kbs__session_take(t, id, tee, n2, &err), 0);
     assert_memory_equal(n1, n2, 32);
     assert_string_equal(tee, "sim");
-    assert_int_equal(sai_kbs_session_take(t, id, tee, n2, &err), SAI_ENOTFOUND);
+    assert_int_equal(sai_kbs__session_take(t, id, tee, n2, &err), SAI_ENOTFOUND);
     /* A full table makes room by evicting its oldest pending session. */
     char ids[5][33];
     for (int i = 0; i < 5; i++)
-        assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", ids[i], n1, &err), 0);
-    assert_int_equal(sai_kbs_session_take(t, ids[0], tee, n2, &err), SAI_ENOTFOUND);
-    assert_int_equal(sai_kbs_session_take(t, ids[1], tee, n2, &err), 0);
-    assert_int_equal(sai_kbs_sessions_evicted(t), 1);
+        assert_int_equal(sai_kbs__session_create(t, "sim", "10.0.0.1", ids[i], n1, &err), 0);
+    assert_int_equal(sai_kbs__session_take(t, ids[0], tee, n2, &err), SAI_ENOTFOUND);
+    assert_int_equal(sai_kbs__session_take(t, ids[1], tee, n2, &err), 0);
+    assert_int_equal(sai_kbs__sessions_evicted(t), 1);
     /* Expiry. */
     sleep(2);
-    assert_int_equal(sai_kbs_session_take(t, ids[4], tee, n2, &err), SAI_EAUTH);
-    assert_int_equal(sai_kbs_session_create(t, "sim", "10.0.0.1", id, n1, &err), 0);
-    sai_kbs_sessions_free(t);
+    assert_int_equal(sai_kbs__session_take(t, ids[4], tee, n2, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs__session_create(t, "sim", "10.0.0.1", id, n1, &err), 0);
+    sai_kbs__sessions_free(t);
 }
 
 /* Issue 13: /auth from 8 addresses, far past the table's size, never gets
@@ -279,36 +279,36 @@ static void test_sessions_flood_per_address(void **state)
     sai_error err;
     char id[33], mine[33], tee[16], addr[32];
     uint8_t n[32], got[32], my_nonce[32];
-    assert_int_equal(sai_kbs_sessions_new(&t, 64, 4, 60, &err), 0);
+    assert_int_equal(sai_kbs__sessions_new(&t, 64, 4, 60, &err), 0);
     for (int round = 0; round < 50; round++) {
         if (round == 10)
-            assert_int_equal(sai_kbs_session_create(t, "sim", "192.0.2.1", mine, my_nonce, &err), 0);
+            assert_int_equal(sai_kbs__session_create(t, "sim", "192.0.2.1", mine, my_nonce, &err), 0);
         for (int a = 0; a < 8; a++) {
             snprintf(addr, sizeof addr, "10.0.0.%d", a + 1);
-            assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+            assert_int_equal(sai_kbs__session_create(t, "sim", addr, id, n, &err), 0);
         }
     }
-    assert_true(sai_kbs_sessions_live(t) <= 8 * 4 + 1);
-    assert_int_equal(sai_kbs_session_take(t, mine, tee, got, &err), 0);
+    assert_true(sai_kbs__sessions_live(t) <= 8 * 4 + 1);
+    assert_int_equal(sai_kbs__session_take(t, mine, tee, got, &err), 0);
     assert_memory_equal(got, my_nonce, 32);
     /* The newest of a flooding address is there, its older ones are not. */
-    assert_int_equal(sai_kbs_session_take(t, id, tee, got, &err), 0);
-    assert_true(sai_kbs_sessions_evicted(t) >= 8 * 45);
+    assert_int_equal(sai_kbs__session_take(t, id, tee, got, &err), 0);
+    assert_true(sai_kbs__sessions_evicted(t) >= 8 * 45);
     /* Many addresses (more than the table holds at 4 each): the oldest
      * pending sessions go first, so a fresh one survives. */
     for (int a = 0; a < 40; a++) {
         snprintf(addr, sizeof addr, "10.1.0.%d", a + 1);
         for (int k = 0; k < 4; k++)
-            assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+            assert_int_equal(sai_kbs__session_create(t, "sim", addr, id, n, &err), 0);
     }
-    assert_int_equal(sai_kbs_session_create(t, "sim", "192.0.2.1", mine, my_nonce, &err), 0);
+    assert_int_equal(sai_kbs__session_create(t, "sim", "192.0.2.1", mine, my_nonce, &err), 0);
     for (int a = 0; a < 10; a++) {
         snprintf(addr, sizeof addr, "10.2.0.%d", a + 1);
-        assert_int_equal(sai_kbs_session_create(t, "sim", addr, id, n, &err), 0);
+        assert_int_equal(sai_kbs__session_create(t, "sim", addr, id, n, &err), 0);
     }
-    assert_true(sai_kbs_sessions_live(t) <= 64);
-    assert_int_equal(sai_kbs_session_take(t, mine, tee, got, &err), 0);
-    sai_kbs_sessions_free(t);
+    assert_true(sai_kbs__sessions_live(t) <= 64);
+    assert_int_equal(sai_kbs__session_take(t, mine, tee, got, &err), 0);
+    sai_kbs__sessions_free(t);
 }
 
 static int exec_sql(const char *dir, const char *sql)
@@ -327,16 +327,16 @@ static void fill_store(const char *dir)
 {
     sai_kbs_store *s = NULL;
     sai_error err;
-    assert_int_equal(sai_kbs_store_open(&s, dir, true, &err), 0);
+    assert_int_equal(sai_kbs__store_open(&s, dir, true, &err), 0);
     const char *pol = "{\"tee\":[\"sim\"],\"allow_simulated\":true}";
     for (int i = 0; i < 5; i++) {
         char name[64], sec[64];
         snprintf(name, sizeof name, "repo/key/r%d", i);
         snprintf(sec, sizeof sec, "PLAINTEXT-SECRET-%d", i);
-        assert_int_equal(sai_kbs_store_put_resource(s, name, (uint8_t *)sec, strlen(sec), pol, "t", &err), 0);
-        assert_int_equal(sai_kbs_audit_append(s, "auth", "127.0.0.1", "x", "ok", "sim", &err), 0);
+        assert_int_equal(sai_kbs__store_put_resource(s, name, (uint8_t *)sec, strlen(sec), pol, "t", &err), 0);
+        assert_int_equal(sai_kbs__audit_append(s, "auth", "127.0.0.1", "x", "ok", "sim", &err), 0);
     }
-    sai_kbs_store_close(s);
+    sai_kbs__store_close(s);
 }
 
 static void test_store_at_rest_and_master_key(void **state)
@@ -360,25 +360,25 @@ static void test_store_at_rest_and_master_key(void **state)
     sai_kbs_store *s = NULL;
     sai_secret *sec = NULL;
     char *pol = NULL;
-    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
-    assert_int_equal(sai_kbs_store_get_resource(s, "repo/key/r3", &sec, &pol, &err), 0);
+    assert_int_equal(sai_kbs__store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs__store_get_resource(s, "repo/key/r3", &sec, &pol, &err), 0);
     assert_memory_equal(sec->data, "PLAINTEXT-SECRET-3", 18);
     sai_secret_free(sec);
     free(pol);
-    sai_kbs_store_close(s);
+    sai_kbs__store_close(s);
     /* A sealed row moved under another name does not open. */
     assert_int_equal(exec_sql(dir, "UPDATE resource SET sealed=(SELECT sealed FROM resource "
                                    "WHERE name='repo/key/r1') WHERE name='repo/key/r2'"), 0);
-    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
-    assert_int_equal(sai_kbs_store_get_resource(s, "repo/key/r2", &sec, &pol, &err), SAI_EAUTH);
-    sai_kbs_store_close(s);
+    assert_int_equal(sai_kbs__store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs__store_get_resource(s, "repo/key/r2", &sec, &pol, &err), SAI_EAUTH);
+    sai_kbs__store_close(s);
     /* A master key others can read is refused. */
     snprintf(path, sizeof path, "%s/master.key", dir);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     chmod(path, 0644);
-    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), SAI_EPOLICY);
+    assert_int_equal(sai_kbs__store_open(&s, dir, false, &err), SAI_EPOLICY);
     chmod(path, 0600);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -402,10 +402,10 @@ static void test_master_key_sealed_to_tee(void **state)
     sai_kbs_store *s = NULL;
     sai_secret *sec = NULL;
     char *pol = NULL;
-    assert_int_equal(sai_kbs_store_open_sealed(&s, dir, true, "sim", &err), 0);
-    assert_int_equal(sai_kbs_store_put_resource(s, "a/b/c", (const uint8_t *)"sealed-secret", 13,
+    assert_int_equal(sai_kbs__store_open_sealed(&s, dir, true, "sim", &err), 0);
+    assert_int_equal(sai_kbs__store_put_resource(s, "a/b/c", (const uint8_t *)"sealed-secret", 13,
                                                 "{\"tee\":[\"sim\"]}", "t", &err), 0);
-    sai_kbs_store_close(s);
+    sai_kbs__store_close(s);
     uint8_t *buf = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/master.key", dir);
@@ -413,14 +413,14 @@ static void test_master_key_sealed_to_tee(void **state)
     assert_int_equal(len, 69);
     assert_memory_equal(buf, "SAIKMK01", 8);
     free(buf);
-    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
-    assert_int_equal(sai_kbs_store_get_resource(s, "a/b/c", &sec, &pol, &err), 0);
+    assert_int_equal(sai_kbs__store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs__store_get_resource(s, "a/b/c", &sec, &pol, &err), 0);
     assert_memory_equal(sec->data, "sealed-secret", 13);
     sai_secret_free(sec);
     free(pol);
-    sai_kbs_store_close(s);
+    sai_kbs__store_close(s);
     setenv("SECUREAI_PLATFORM_DIR", other, 1);
-    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), SAI_EAUTH);
+    assert_int_equal(sai_kbs__store_open(&s, dir, false, &err), SAI_EAUTH);
     assert_non_null(strstr(err.msg, "does not unseal"));
     unsetenv("SECUREAI_PLATFORM_DIR");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
@@ -484,7 +484,7 @@ static void test_audit_tamper(void **state)
         assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
         /* what a running KBS keeps next to the database */
         snprintf(anchor, sizeof anchor, "%s/" SAI_KBS_ANCHOR_FILE, dir);
-        assert_int_equal(sai_kbs_anchor_write(anchor, n, head, &err), 0);
+        assert_int_equal(sai_kbs__anchor_write(anchor, n, head, &err), 0);
         if (i == sizeof cuts / sizeof *cuts - 1)
             unlink(anchor);
         assert_int_equal(exec_sql(dir, cuts[i]), 0);
@@ -501,10 +501,10 @@ static void test_audit_tamper(void **state)
     fill_store(dir);
     assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
     sai_kbs_store *s = NULL;
-    assert_int_equal(sai_kbs_store_open(&s, dir, false, &err), 0);
-    assert_int_equal(sai_kbs_audit_append(s, "attest", "127.0.0.1", "x", "allow", "", &err), 0);
-    assert_int_equal(sai_kbs_audit_append(s, "attest", "127.0.0.1", "y", "allow", "", &err), 0);
-    sai_kbs_store_close(s);
+    assert_int_equal(sai_kbs__store_open(&s, dir, false, &err), 0);
+    assert_int_equal(sai_kbs__audit_append(s, "attest", "127.0.0.1", "x", "allow", "", &err), 0);
+    assert_int_equal(sai_kbs__audit_append(s, "attest", "127.0.0.1", "y", "allow", "", &err), 0);
+    sai_kbs__store_close(s);
     assert_int_equal(sai_kbs_audit_verify_anchor(dir, head, &n, head2, &at, &err), 0);
     assert_int_equal(n, 12);
     assert_int_equal(at, 10);
@@ -561,24 +561,24 @@ static void test_request_parsers(void **state)
     sai_kbs_attest_req r;
     sai_kbs_put_req p;
     sai_error err;
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 31, &err), 0);
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"} \r\n", 34, &err), 0);
+    assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 31, &err), 0);
+    assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"} \r\n", 34, &err), 0);
     /* one value and nothing after it (a NUL included); no member twice */
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 32, &err), SAI_EINVAL);
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\",\"tee\":\"sim\"}", 43, &err),
+    assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 32, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\",\"tee\":\"sim\"}", 43, &err),
                      SAI_EINVAL);
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"xen\"}", 31, &err), SAI_EINVAL);
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":1,\"tee\":\"sim\"}", 26, &err), SAI_EINVAL);
-    assert_int_equal(sai_kbs_parse_auth(&a, "[1,2]", 5, &err), SAI_EINVAL);
-    assert_int_equal(sai_kbs_parse_auth(&a, "{\"version\":", 11, &err), SAI_EINVAL);
-    assert_int_equal(sai_kbs_parse_attest(&r, "{\"session\":\"ab\"}", 16, &err), SAI_EINVAL);
-    assert_int_equal(sai_kbs_parse_put(&p, "{\"secret\":\"\",\"policy\":{}}", 25, &err), SAI_EINVAL);
-    assert_true(sai_kbs_resource_name_ok("repo/key/tag-1.0"));
-    assert_false(sai_kbs_resource_name_ok("repo/key"));
-    assert_false(sai_kbs_resource_name_ok("repo/../tag"));
-    assert_false(sai_kbs_resource_name_ok("repo/key/tag/x"));
-    assert_false(sai_kbs_resource_name_ok("repo//tag"));
-    assert_false(sai_kbs_resource_name_ok("re po/key/tag"));
+    assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"xen\"}", 31, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":1,\"tee\":\"sim\"}", 26, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs__parse_auth(&a, "[1,2]", 5, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":", 11, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs__parse_attest(&r, "{\"session\":\"ab\"}", 16, &err), SAI_EINVAL);
+    assert_int_equal(sai_kbs__parse_put(&p, "{\"secret\":\"\",\"policy\":{}}", 25, &err), SAI_EINVAL);
+    assert_true(sai_kbs__resource_name_ok("repo/key/tag-1.0"));
+    assert_false(sai_kbs__resource_name_ok("repo/key"));
+    assert_false(sai_kbs__resource_name_ok("repo/../tag"));
+    assert_false(sai_kbs__resource_name_ok("repo/key/tag/x"));
+    assert_false(sai_kbs__resource_name_ok("repo//tag"));
+    assert_false(sai_kbs__resource_name_ok("re po/key/tag"));
 }
 
 int main(void)

@@ -462,7 +462,7 @@ static void test_kbs_client_for_spec(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(crt, sizeof crt, "%s/tls.crt", dir);
     snprintf(key, sizeof key, "%s/tls.key", dir);
-    assert_int_equal(sai_kbs_tls_ensure(crt, key, fp, &created, &err), 0);
+    assert_int_equal(sai_kbs__tls_ensure(crt, key, fp, &created, &err), 0);
     uint8_t *pem = NULL, ca_sha[32];
     size_t pem_len = 0;
     assert_int_equal(sai_read_file(crt, 65536, &pem, &pem_len, &err), 0);

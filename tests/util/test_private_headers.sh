@@ -23,18 +23,13 @@ grep -rn '#include *"[^"]*\(_int\|_internal\)\.h"' include/ && { echo "FAIL: a p
 # One dialect (README.md, "Layout"): a private header is
 # src/<m>/<name>_internal.h, and a function it declares for other files of
 # the module is sai_<m>__<name> (dcap, a part of attest: sai_dcap__).
-# PENDING: modules whose renames wait for their owners' branches to merge;
-# each leaves this list when its headers and functions are renamed.
-PENDING=" kbs "
 for h in src/*/*_int.h; do
     [ -e "$h" ] || continue
     mod=$(cut -d/ -f2 <<<"$h")
-    case "$PENDING" in *" $mod "*) continue ;; esac
     echo "FAIL: $h: private headers are named *_internal.h"; bad=1
 done
 for h in src/*/*_internal.h; do
     mod=$(cut -d/ -f2 <<<"$h")
-    case "$PENDING" in *" $mod "*) continue ;; esac
     base=$(basename "$h" _internal.h)
     prefix="sai_${mod}__"
     [ "$base" = dcap ] && prefix="sai_dcap__"
