@@ -2,7 +2,8 @@
  * extender.c — the kube-scheduler extender HTTP server (libevent evhttp):
  * POST /filter and POST /prioritize (the urlPrefix is configured in the
  * KubeSchedulerConfiguration, see `secureai deploy k8s`), GET /healthz.
- * Bodies are capped at 64 MiB (a 5,000-node NodeList is ~15 MiB); anything
+ * Bodies are capped at SAI_EXT_MAX_BODY, 64 MiB (about 6,500 kubelet-shaped
+ * Node objects), and their parse at SAI_EXT_PARSE_BUDGET; anything
  * else is 404/405. The protocol work is in extender_json.c.
  */
 #include <event2/buffer.h>
@@ -15,7 +16,6 @@
 
 #include "sched/extender_internal.h"
 
-#define EXT_MAX_BODY (64u << 20)
 
 int sai_extender_new(sai_extender_t **out, const sai_sched_policy_t *pol, sai_error *err)
 {
@@ -44,15 +44,24 @@ void sai_extender_free(sai_extender_t *x)
     free(x);
 }
 
-static void reply(struct evhttp_request *req, int code, const char *body)
+static void free_reply(const void *data, size_t len, void *arg)
+{
+    (void)len; (void)arg;
+    free((void *)data);
+}
+
+/* Sends body and takes it (freed once written): a reply listing 6,000 Node
+ * objects is tens of MiB, and a copy would count against the memory limit. */
+static void reply(struct evhttp_request *req, int code, char *body)
 {
     struct evbuffer *b = evbuffer_new();
-    if (b == NULL) {
+    if (b == NULL || evbuffer_add_reference(b, body, strlen(body), free_reply, NULL) != 0) {
+        if (b) evbuffer_free(b);
+        free(body);
         evhttp_send_error(req, 500, "out of memory");
         return;
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evbuffer_add(b, body, strlen(body));
     evhttp_send_reply(req, code, code == 200 ? "OK" : "Bad Request", b);
     evbuffer_free(b);
 }
@@ -68,8 +77,12 @@ static void handle(struct evhttp_request *req, sai_extender_t *x, bool is_filter
     const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
     char *out = NULL;
     int code = sai_extender_handle(x, is_filter, body, len, &out);
-    reply(req, out ? code : 500, out ? out : "{\"Error\":\"out of memory\"}");
-    free(out);
+    evbuffer_drain(in, len);   /* the body is not needed for the reply: free it first */
+    if (out == NULL) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    reply(req, code, out);
 }
 
 static void on_filter(struct evhttp_request *req, void *arg) { handle(req, arg, true); }
@@ -110,7 +123,7 @@ int sai_extender_serve(sai_extender_t *x, const char *addr, uint16_t port,
         rc = sai_error_set(err, SAI_ENOMEM, "cannot create the HTTP server");
         goto out;
     }
-    evhttp_set_max_body_size(x->http, EXT_MAX_BODY);
+    evhttp_set_max_body_size(x->http, SAI_EXT_MAX_BODY);
     evhttp_set_max_headers_size(x->http, 64 << 10);
     evhttp_set_timeout(x->http, 30);
     evhttp_set_allowed_methods(x->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);

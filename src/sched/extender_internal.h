@@ -8,6 +8,14 @@
 
 #include "secureai/sched.h"
 
+/* Memory (docs/scheduling.md, "Memory"): a request body is at most
+ * SAI_EXT_MAX_BODY, and parsing it may allocate at most SAI_EXT_PARSE_BUDGET;
+ * with the body held twice (input buffer, contiguous copy) and the reply,
+ * peak RSS stays under the 1Gi limit deploy k8s gives the extender
+ * (test_extender_memory.sh measures it). */
+#define SAI_EXT_MAX_BODY (64u << 20)
+#define SAI_EXT_PARSE_BUDGET ((size_t)512 << 20)
+
 typedef struct sai_ext_node {
     char    name[254];
     sai_sched_tee tee;

@@ -40,7 +40,9 @@
  * fuzz_sched_extender.c).
  */
 #include <cjson/cJSON.h>
+#include <malloc.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,57 @@ static const struct { const char *name; sai_sched_tee tee; } conf_rc[] = {
     {"kata-qemu-snp", SAI_SCHED_TEE_SNP}, {"kata-qemu-nvidia-gpu-snp", SAI_SCHED_TEE_SNP},
     {"kata-qemu-tdx", SAI_SCHED_TEE_TDX}, {"kata-qemu-nvidia-gpu-tdx", SAI_SCHED_TEE_TDX},
 };
+
+/* The parse budget (docs/scheduling.md, "Memory"): what cJSON allocates
+ * while one request is parsed is counted, and the parse fails once it passes
+ * SAI_EXT_PARSE_BUDGET. A realistic NodeList costs about 6 bytes of tree per
+ * byte of JSON, so a full 64 MiB body fits; a body of tiny values costs
+ * about 40 and is refused long before it could take the pod's memory. The
+ * hooks are process-wide (cJSON has no per-parse allocator) but count only
+ * on a thread inside budgeted_parse(); elsewhere they are malloc and free. */
+static _Thread_local size_t parse_left;
+static _Thread_local bool parse_counting, parse_over;
+
+static void *budget_malloc(size_t n)
+{
+    if (!parse_counting)
+        return malloc(n);
+    if (n > parse_left) {
+        parse_over = true;
+        return NULL;
+    }
+    void *p = malloc(n);
+    if (p != NULL) {
+        size_t u = malloc_usable_size(p);
+        parse_left -= u < parse_left ? u : parse_left;
+    }
+    return p;
+}
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+static void hooks_init(void)
+{
+    cJSON_Hooks h = {.malloc_fn = budget_malloc, .free_fn = free};
+    cJSON_InitHooks(&h);
+}
+
+/* NULL and *over set when the budget ran out (the tree built so far is freed) */
+static cJSON *budgeted_parse(const char *json, size_t len, bool *over)
+{
+    pthread_once(&hooks_once, hooks_init);
+    parse_left = SAI_EXT_PARSE_BUDGET;
+    parse_over = false;
+    parse_counting = true;
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    parse_counting = false;
+    *over = parse_over;
+    if (parse_over) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
+    return root;
+}
 
 static const char *str_at(const cJSON *o, const char *k)
 {
@@ -278,9 +331,13 @@ static void cache_put(sai_extender_t *x, const sai_ext_node_t *n)
 int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
                             sai_error *err)
 {
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    bool over;
+    cJSON *root = budgeted_parse(json, len, &over);
     const cJSON *items = root ? cJSON_GetObjectItemCaseSensitive(root, "items") : NULL;
     *n = 0;
+    if (over)
+        return sai_error_set(err, SAI_ELIMIT, "the NodeList needs more than the %u MiB parse budget",
+                             (unsigned)(SAI_EXT_PARSE_BUDGET >> 20));
     if (!cJSON_IsArray(items)) {
         cJSON_Delete(root);
         return sai_error_set(err, SAI_EFORMAT, "not a NodeList: expected a JSON object with `items`");
@@ -341,7 +398,13 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
                         char **reply)
 {
     int status = 200;
-    cJSON *args = cJSON_ParseWithLength(body, len);
+    bool over;
+    cJSON *args = budgeted_parse(body, len, &over);
+    if (over) {
+        *reply = error_reply(is_filter, "ExtenderArgs too costly to parse: more than the parse budget "
+                             "(docs/scheduling.md, Memory)", &status);
+        return status;
+    }
     if (args == NULL || !cJSON_IsObject(args)) {
         cJSON_Delete(args);
         *reply = error_reply(is_filter, "malformed ExtenderArgs: not a JSON object", &status);
@@ -453,7 +516,8 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
             cJSON *nl = cJSON_AddObjectToObject(r, "Nodes");
             cJSON *it = cJSON_AddArrayToObject(nl, "items");
             for (i = 0; i < n; i++)
-                if (!fail[i]) cJSON_AddItemToArray(it, cJSON_Duplicate(x->node_obj[i], true));
+                /* a reference, not a copy: args outlives r, and cJSON only reads it */
+                if (!fail[i]) cJSON_AddItemReferenceToArray(it, (cJSON *)x->node_obj[i]);
             cJSON_AddNullToObject(r, "NodeNames");
         } else {
             cJSON_AddNullToObject(r, "Nodes");

@@ -425,7 +425,7 @@ static const char ext_yaml[] =
     "              cpu: 100m\n"
     "              memory: 128Mi\n"
     "            limits:\n"
-    "              memory: 512Mi\n"
+    "              memory: 1Gi   # 2 x 64 MiB body + 512 MiB parse budget + reply (extender_internal.h)\n"
     "          securityContext:\n"
     "            allowPrivilegeEscalation: false\n"
     "            readOnlyRootFilesystem: true\n"
