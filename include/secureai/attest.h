@@ -111,6 +111,8 @@ typedef struct sai_attest_tcb_component {
 typedef struct sai_attest_result {
     sai_tee_kind tee;
     bool     is_simulated;
+    bool     is_emulated;        /* SEV-SNP evidence from an emulation's test root
+                                    (emulated_roots); is_simulated is true too */
     char     product[16];        /* "Milan", "Genoa", "Turin", "Sim", "TDX 1.0", "TDX 1.5", "SGX" */
     /* Primary measurement: SNP MEASUREMENT (48), TDX MRTD (48), SGX MRENCLAVE (32). */
     uint8_t  measurement[48];
@@ -162,6 +164,11 @@ const char *sai_verdict_name(sai_verdict v);   /* "affirming", "contraindicated"
  *   report_data: hex (64 bytes)
  *   max_age: seconds
  *   sim_roots: [sha256 hex of a sim platform ARK]
+ *   emulated_roots: [sha256 hex]           TEST / EMULATION ONLY: the ARK of an
+ *             SEV-SNP emulation (docs/hardware.md). Evidence chaining to it
+ *             is SEV-SNP evidence marked is_simulated and is_emulated, so
+ *             allow_simulated must be true as well. Never list a root here
+ *             that signs anything but test reports.
  */
 typedef struct sai_attest_policy sai_attest_policy;
 
@@ -175,8 +182,16 @@ void sai_attest_policy_free(sai_attest_policy *p);
 /* Add a trusted sim ARK fingerprint (e.g. the local platform's). */
 int  sai_attest_policy_add_sim_root(sai_attest_policy *p, const uint8_t fp[32],
                                     sai_error *err) SAI_MUST_CHECK;
-/* The policy's trusted sim ARK fingerprints (borrowed from p; *n may be 0,
- * e.g. for a verifier that then falls back to the local platform's ARK). */
+/* TEST / EMULATION ONLY: trust the ARK of an SEV-SNP emulation. */
+int  sai_attest_policy_add_emulated_root(sai_attest_policy *p, const uint8_t fp[32],
+                                         sai_error *err) SAI_MUST_CHECK;
+/* Whether fp is one of the policy's emulated (test) roots. */
+bool sai_attest_policy_root_is_emulated(const sai_attest_policy *p, const uint8_t fp[32]);
+/* The policy's trusted non-AMD roots: sim ARK fingerprints and emulated
+ * (test) roots, in one list (borrowed from p; *n may be 0, e.g. for a
+ * verifier that then falls back to the local platform's ARK). Chains that
+ * end in one of them verify as sim evidence; sai_attest_policy_appraise
+ * turns those that end in an emulated root into emulated SEV-SNP evidence. */
 void sai_attest_policy_sim_roots(const sai_attest_policy *p, const uint8_t (**roots)[32],
                                  size_t *n);
 

@@ -267,6 +267,10 @@ typedef struct sai_provenance_facts {
     "non-root users are outside the boundary; root and the kernel are not; nothing is "         \
     "hardware-protected"
 #define SAI_PROVENANCE_INSECURE_DEV_TEXT "INSECURE-DEV: the launcher held the platform key; nothing is proven"
+/* What every output of a run on an SEV-SNP emulation says (docs/hardware.md). */
+#define SAI_PROVENANCE_EMULATED_TEXT                                                              \
+    "EMULATED SEV-SNP platform: the report is signed by a test root, not by a chain to AMD's "     \
+    "roots; nothing is hardware-protected"
 /* FAMILY_ID (16 bytes at 0x10 of a sim report) of an --insecure-dev launch:
  * these bytes, zero-padded. Under the platform service it is all zero. */
 #define SAI_PROVENANCE_INSECURE_DEV_FAMILY "INSECURE-DEV"
@@ -283,6 +287,9 @@ typedef struct sai_provenance_evidence_info {
     bool    has_host_data;                    /* SNP / sim reports carry HOST_DATA */
     uint8_t host_data[32];
     bool    insecure_dev;                     /* sim FAMILY_ID = "INSECURE-DEV" */
+    bool    emulated;                         /* SEV-SNP whose certificates do not chain to a
+                                               * pinned AMD root (an emulation's test root, or
+                                               * none): simulated is set too */
     bool    family_unknown;                   /* sim FAMILY_ID neither zero nor the marker */
     int64_t generated_at;                     /* envelope generated_at, 0 if none */
 } sai_provenance_evidence_info;
@@ -347,6 +354,7 @@ typedef struct sai_provenance_result {
     char evidence_format[64];
     char kbs_channel[32];                     /* predicate.kbs_channel, "" when absent */
     bool simulated;
+    bool emulated;                            /* SEV-SNP evidence from an emulation's test root */
     bool insecure_dev;                        /* sim evidence of an --insecure-dev launch */
     const char *protection;                   /* what the TEE protects (static text, from the
                                                * evidence, not from the statement) */
@@ -442,6 +450,8 @@ typedef struct sai_pipeline_run_opts {
     bool        insecure_dev;    /* no platform service: this user's own platform launches the
                                     enclave; the launcher holds the platform key, nothing is proven */
     const char *enclave_binary;  /* insecure_dev only: the enclave image (NULL: this program) */
+    const char *tee_root;        /* confidential-VM mode (tee: sev-snp / tdx): prefix of the guest's
+                                    TEE interfaces (tests: an emulator's tree); NULL = the real ones */
     int         threads;         /* engine threads in the enclave, 0 = all, at most SAI_NN_THREADS_MAX */
     unsigned    plain_max_steps; /* plain baseline only: stop after this many steps (0 = spec) */
     const char *plain_ckpt_out;  /* plain baseline only: write the plaintext checkpoint here
@@ -464,6 +474,9 @@ typedef struct sai_pipeline_run_result {
     uint8_t measurement[SAI_MEASUREMENT_LEN];
     uint8_t spec_hash[SAI_SHA256_LEN];
     bool    insecure_dev;             /* launched without the platform service */
+    bool    cvm;                      /* confidential-VM mode (tee: sev-snp / tdx) */
+    bool    emulated;                 /* cvm: the evidence is an emulation's (test root) */
+    char    protection[512];          /* cvm: what the platform protects, as the enclave saw it */
     char    model_path[4096];
     char    provenance_path[4096];
     char    run_dir[4096];
@@ -477,6 +490,12 @@ typedef struct sai_pipeline_run_result {
  * registering a KBS policy). */
 int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
                          uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
+
+/* The spec's TEE kind and hash (SHA-256 of its canonical form): what a VMM
+ * binds at launch in confidential-VM mode (HOST_DATA on SEV-SNP; MRCONFIGID
+ * = the hash || 16 zero bytes on TDX). */
+int sai_pipeline_launch_binding(const sai_pipeline_run_opts *o, char tee[static 16],
+                                uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
 
 /* The canonical form of SPEC with the host-side overrides applied: the
  * bytes the platform measures and whose SHA-256 is HOST_DATA (*canon is
@@ -493,6 +512,11 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
 /* The enclave process's main (`secureai run --enclave-fd 3 --tee-fd 4`, as
  * the platform launches it: 3 = the host's channel, 4 = its PSP socket). */
 int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err);
+
+/* The same in a confidential VM (`run --enclave-fd 3 --cvm`, started by the
+ * host half in the same guest, tee: sev-snp / tdx): the evidence comes from
+ * the guest's own TEE (configfs-tsm under tee_root, NULL = the real one). */
+int sai_pipeline_enclave_main_cvm(int chan_fd, const char *tee_root, sai_error *err);
 
 /* The same stages without an enclave, on plaintext files in plain_dir (the
  * baseline of the overhead figures). Writes nothing. */

@@ -201,8 +201,12 @@ int sai_attest_result_json(char **json, const sai_attest_result *res, sai_error 
     cJSON_AddStringToObject(o, "verdict", sai_verdict_name(res->verdict));
     cJSON_AddStringToObject(o, "tee", k ? k : "none");
     cJSON_AddBoolToObject(o, "simulated", res->is_simulated);
+    if (res->is_emulated)
+        cJSON_AddBoolToObject(o, "emulated", true);
     if (res->is_simulated)
-        cJSON_AddStringToObject(o, "notice", "SIMULATED TEE: not hardware-backed");
+        cJSON_AddStringToObject(o, "notice", res->is_emulated
+                                                 ? "EMULATED SEV-SNP platform (test root): not hardware-backed"
+                                                 : "SIMULATED TEE: not hardware-backed");
     if (res->product[0])
         cJSON_AddStringToObject(o, "product", res->product);
     if (res->measurement_len)

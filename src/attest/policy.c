@@ -47,7 +47,11 @@ struct sai_attest_policy {
     uint8_t  report_data[64];
     bool     has_report_data;
     int64_t  max_age;           /* 0 = not checked */
+    /* Every trusted non-AMD root, in one array (the verifiers take one list
+     * of extra roots): sim platform ARKs and, flagged, the test roots of an
+     * SEV-SNP emulation (emulated_roots). */
     uint8_t  sim_roots[MAX_SIM_ROOTS][32];
+    bool     root_emulated[MAX_SIM_ROOTS];
     size_t   n_sim_roots;
 };
 
@@ -71,12 +75,35 @@ void sai_attest_policy_free(sai_attest_policy *p)
     free(p);
 }
 
-int sai_attest_policy_add_sim_root(sai_attest_policy *p, const uint8_t fp[32], sai_error *err)
+static int add_root(sai_attest_policy *p, const uint8_t fp[32], bool emulated, sai_error *err)
 {
+    for (size_t i = 0; i < p->n_sim_roots; i++)
+        if (memcmp(p->sim_roots[i], fp, 32) == 0 && p->root_emulated[i] != emulated)
+            return sai_error_set(err, SAI_EINVAL, "policy: a root cannot be both a sim root and an emulated "
+                                 "(test) root");
     if (p->n_sim_roots >= MAX_SIM_ROOTS)
-        return sai_error_set(err, SAI_ELIMIT, "too many sim roots");
+        return sai_error_set(err, SAI_ELIMIT, "too many sim/emulated roots (at most %d)", MAX_SIM_ROOTS);
+    p->root_emulated[p->n_sim_roots] = emulated;
     memcpy(p->sim_roots[p->n_sim_roots++], fp, 32);
     return 0;
+}
+
+int sai_attest_policy_add_sim_root(sai_attest_policy *p, const uint8_t fp[32], sai_error *err)
+{
+    return add_root(p, fp, false, err);
+}
+
+int sai_attest_policy_add_emulated_root(sai_attest_policy *p, const uint8_t fp[32], sai_error *err)
+{
+    return add_root(p, fp, true, err);
+}
+
+bool sai_attest_policy_root_is_emulated(const sai_attest_policy *p, const uint8_t fp[32])
+{
+    for (size_t i = 0; i < p->n_sim_roots; i++)
+        if (p->root_emulated[i] && memcmp(p->sim_roots[i], fp, 32) == 0)
+            return true;
+    return false;
 }
 
 /* ---- YAML ------------------------------------------------------------------ */
@@ -203,6 +230,15 @@ static int add_sim_root(sai_attest_policy *p, const char *s, sai_error *err)
     return sai_attest_policy_add_sim_root(p, fp, err);
 }
 
+/* TEST / EMULATION ONLY: the root of an SEV-SNP emulation (docs/hardware.md). */
+static int add_emulated_root(sai_attest_policy *p, const char *s, sai_error *err)
+{
+    uint8_t fp[32];
+    if (s == NULL || strlen(s) != 64 || sai_hex_decode(fp, 32, s, err) != 0)
+        return sai_error_set(err, SAI_EINVAL, "policy: emulated_roots entries are SHA-256 fingerprints (64 hex digits)");
+    return sai_attest_policy_add_emulated_root(p, fp, err);
+}
+
 /* SNP: the REPORTED_TCB components; Intel: PCK PCESVN, QE ISVSVN, TDX
  * module SVN (TEE_TCB_SVN[0]), SGX enclave ISVSVN (see intel.c). */
 static const char *const tcb_names[] = { "bl", "tee", "snp", "ucode", "fmc", "tdx_module",
@@ -279,6 +315,8 @@ static int apply_key(sai_attest_policy *p, yaml_document_t *d, const char *k, ya
     }
     if (!strcmp(k, "sim_roots"))
         return parse_strlist(d, v, k, add_sim_root, p, err);
+    if (!strcmp(k, "emulated_roots"))
+        return parse_strlist(d, v, k, add_emulated_root, p, err);
     if (!strcmp(k, "report_data")) {
         const char *s = scalar(d, v);
         if (s == NULL || strlen(s) != 128 || sai_hex_decode(p->report_data, 64, s, NULL) != 0)
@@ -389,13 +427,27 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
 {
     int rc;
     const char *kind = sai_tee_kind_name(res->tee);
+    /* A chain that ended in a root the policy lists under emulated_roots is
+     * an SEV-SNP emulation's (test root): SEV-SNP evidence that stays
+     * simulated (not hardware) and says so (is_emulated, product). The
+     * verifier cannot tell it from a sim platform's chain; only the policy
+     * that trusted the root can. */
+    if (res->tee == SAI_TEE_SIM && sai_attest_policy_root_is_emulated(p, res->signer_root_fp)) {
+        res->tee = SAI_TEE_SEV_SNP;
+        res->is_simulated = true;
+        res->is_emulated = true;
+        snprintf(res->product, sizeof res->product, "%s", "EMULATED");
+        kind = sai_tee_kind_name(res->tee);
+    }
     unsigned mask = p->tee_set ? p->tee_mask
                                : (1u << SAI_TEE_SEV_SNP | 1u << SAI_TEE_TDX | 1u << SAI_TEE_SGX |
                                   (p->allow_simulated ? 1u << SAI_TEE_SIM : 0));
     if (res->is_simulated && !p->allow_simulated)
         return sai_attest__refuse(res, err, SAI_EPOLICY, "allow_simulated",
                                  "set allow_simulated: true only for development and tests",
-                                 "evidence is from the SIMULATED TEE and the policy does not allow simulated evidence");
+                                 res->is_emulated ? "evidence is from an EMULATED SEV-SNP platform (a test root) and the "
+                                                    "policy does not allow simulated evidence"
+                                                  : "evidence is from the SIMULATED TEE and the policy does not allow simulated evidence");
     if (!(mask & (1u << res->tee)))
         return sai_attest__refuse(res, err, SAI_EPOLICY, "allowed_tee",
                                  "list the TEE kind in allowed_tee",

@@ -61,7 +61,11 @@ int sai_attest_token_sign(char **jwt, const sai_attest_result *res, const sai_ec
         sai_attest__json_add_hex(ev, "chip_id", res->chip_id, 64) != 0)
         goto oom;
     if (res->is_simulated &&
-        !cJSON_AddStringToObject(root, "secureai.notice", "SIMULATED TEE: not hardware-backed"))
+        !cJSON_AddStringToObject(root, "secureai.notice",
+                                 res->is_emulated ? "EMULATED SEV-SNP platform (test root): not hardware-backed"
+                                                  : "SIMULATED TEE: not hardware-backed"))
+        goto oom;
+    if (res->is_emulated && !cJSON_AddBoolToObject(ev, "emulated", true))
         goto oom;
     if (res->product[0] && !cJSON_AddStringToObject(ev, "product", res->product))
         goto oom;

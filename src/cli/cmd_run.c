@@ -46,6 +46,9 @@ static const char usage[] =
     "  --insecure-dev    no platform service: launch from your own platform directory.\n"
     "                    You then hold the platform key, so nothing the run produces\n"
     "                    is proven; every output says so\n"
+    "  --tee-root DIR    tee: sev-snp / tdx (confidential-VM mode): prefix of the guest's TEE\n"
+    "                    interfaces (/sys/kernel/config/tsm, /dev/sev-guest); TESTS ONLY,\n"
+    "                    e.g. an emulator's tree (docs/hardware.md)\n"
     "  --quiet           no progress lines\n"
     "  --dry-run         check the options and stop (reads nothing, runs nothing)\n";
 
@@ -60,10 +63,11 @@ static int run(int argc, char **argv)
         {"dry-run", no_argument, NULL, 'D'},       {"plain-ckpt", required_argument, NULL, 'C'},
         {"tee-fd", required_argument, NULL, 'T'},  {"insecure-dev", no_argument, NULL, 'I'},
         {"platform-socket", required_argument, NULL, 'L'}, {"canonical-out", required_argument, NULL, 'K'},
+        {"cvm", no_argument, NULL, 'V'},           {"tee-root", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     sai_pipeline_run_opts o = {0};
-    bool measure = false, dry_run = false;
+    bool measure = false, dry_run = false, cvm = false;
     const char *plain = NULL, *canon_out = NULL;
     int enclave_fd = -1, tee_fd = -1, c;
     sai_error err = {0};
@@ -102,8 +106,19 @@ static int run(int argc, char **argv)
         case 'I': o.insecure_dev = true; break;
         case 'L': o.platform_socket = optarg; break;
         case 'K': canon_out = optarg; break;
+        case 'V': cvm = true; break;
+        case 'R': o.tee_root = optarg; break;
         default: return sai_cli_usage_error("run: unknown option");
         }
+    }
+    if (cvm && enclave_fd < 0)
+        return sai_cli_usage_error("run: --cvm is internal (the enclave half in a confidential VM)");
+    if (enclave_fd >= 0 && cvm) {
+        /* The enclave half in a confidential VM, started by the host half. */
+        if (tee_fd >= 0)
+            return sai_cli_usage_error("run: --cvm takes no --tee-fd (the guest's own TEE gives the evidence)");
+        int rc = sai_pipeline_enclave_main_cvm(enclave_fd, o.tee_root, &err);
+        return rc == 0 ? 0 : 1;
     }
     if (enclave_fd >= 0) {
         /* The enclave process. Its failures travel to the host as ERROR. */
@@ -138,7 +153,19 @@ static int run(int argc, char **argv)
     }
     if (measure) {
         uint8_t m[SAI_MEASUREMENT_LEN], h[SAI_SHA256_LEN];
-        char mh[97], hh[65];
+        char mh[97], hh[65], tee[16];
+        if (sai_pipeline_launch_binding(&o, tee, h, &err) != 0)
+            return sai_cli_fail(&err, "run --measure %s", o.spec_path);
+        if (strcmp(tee, "sev-snp") == 0 || strcmp(tee, "tdx") == 0) {
+            /* Confidential VM: the VMM binds the spec; the guest's launch
+             * measurement comes from the launch tooling (docs/hardware.md). */
+            sai_hex_encode(hh, h, sizeof h);
+            printf("spec_sha256 %s\n%s %s%s\nmeasurement (from the guest's launch tooling, e.g. "
+                   "sev-snp-measure / MRTD of the TD image: see docs/hardware.md)\n",
+                   hh, strcmp(tee, "tdx") == 0 ? "mrconfigid" : "host_data", hh,
+                   strcmp(tee, "tdx") == 0 ? "00000000000000000000000000000000" : "");
+            return 0;
+        }
         if (sai_pipeline_measure(&o, m, h, &err) != 0)
             return sai_cli_fail(&err, "run --measure %s", o.spec_path);
         sai_hex_encode(mh, m, sizeof m);
@@ -165,7 +192,8 @@ static int run(int argc, char **argv)
     printf("model       %s\nprovenance  %s\nreport      %s/report.html\nmeasurement %s\n"
            "test_accuracy %.4f train_images_per_s %.1f wall_s %.2f\n%s\n",
            r.model_path, r.provenance_path, r.run_dir, mh, r.test_accuracy, r.train_images_per_s, r.wall_s,
-           r.insecure_dev ? "INSECURE-DEV: you held the platform key; nothing this run produced is proven"
+           r.cvm ? r.protection
+           : r.insecure_dev ? "INSECURE-DEV: you held the platform key; nothing this run produced is proven"
                           : "SIMULATED TEE: the platform service isolated the enclave from you and other "
                             "non-root users; root and the kernel were not outside the boundary; nothing is "
                             "hardware-protected");

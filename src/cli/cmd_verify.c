@@ -90,6 +90,8 @@ static int run(int argc, char **argv)
            "dataset; metrics %s\n", r.subject_name, mh, r.tee, r.evidence_format, r.time, r.metrics);
     if (r.insecure_dev)
         printf("%s\n", SAI_PROVENANCE_INSECURE_DEV_TEXT);
+    else if (r.emulated)
+        printf("note: %s\n", SAI_PROVENANCE_EMULATED_TEXT);
     else if (r.simulated)
         printf("note: %s\n", SAI_PROVENANCE_SIM_TEXT);
     if (strcmp(r.tee, "sim") == 0)

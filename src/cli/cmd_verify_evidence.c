@@ -293,7 +293,8 @@ static int run(int argc, char **argv)
         sai_hex_encode(m, res.measurement, res.measurement_len);
         printf("verdict: affirming (%s%s%s%s), measurement %s\n",
                sai_tee_kind_name(res.tee), res.product[0] ? " " : "", res.product,
-               res.is_simulated ? ", SIMULATED TEE" : "", m);
+               res.is_emulated ? ", EMULATED platform: test root, not hardware" : res.is_simulated ? ", SIMULATED TEE" : "",
+               m);
         if (res.tcb_status[0])
             printf("tcb_status: %s%s\n", res.tcb_status,
                    strcmp(res.tcb_status, "Unknown") == 0 ? " (no collateral: accepted by the policy's tcb_statuses)"

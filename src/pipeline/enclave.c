@@ -57,6 +57,11 @@ typedef struct enclave {
     const char        *kbs_channel;    /* "tls-pin", "tls-ca" or "insecure-http" (static) */
     sai_tee           *tee_dev;        /* the TEE (sim: the PSP signer's socket) */
     int                tee_fd;
+    /* confidential-VM mode (tee: sev-snp / tdx; cvm.c) */
+    bool               is_cvm;
+    const char        *tee_root;       /* the guest interfaces' prefix (tests), NULL = real */
+    sai_cvm_attester   cvm;            /* evidence from the guest's own TEE */
+    bool               emulated;       /* its evidence does not chain to AMD's roots */
     char              *kbs_url;
     /* data */
     sai_proto_shards   shards;         /* SHARD_FDS, decoded */
@@ -79,6 +84,8 @@ typedef struct enclave {
 static int tee_evidence(void *ctx, const uint8_t rd[static 64], char **json, size_t *len, sai_error *err)
 {
     enclave *e = ctx;
+    if (e->is_cvm)
+        return sai_pipeline__cvm_evidence(&e->cvm, rd, json, len, err);
     return sai_tee_get_evidence(e->tee_dev, rd, json, len, err);
 }
 
@@ -283,30 +290,45 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
     snprintf(e->tee, sizeof e->tee, "%s", e->spec->tee);
     /* Nothing of the spec is used before it is known to be the measured one. */
     sai_tee_kind kind = sai_tee_kind_from_name(e->tee);
-    sai_tee_opts to;
-    memset(&to, 0, sizeof to);
-    to.psp_fd = tee_fd;
-    if (kind != SAI_TEE_SIM || tee_fd < 0) {
-        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only", e->tee);
-        goto out;
-    }
-    if ((rc = sai_tee_open(&e->tee_dev, kind, &to, err))) {
-        sai_error_prefix(err, "TEE");
-        goto out;
-    }
-    /* The spec the host sent must be the one the platform measured: its
-     * SHA-256 is the HOST_DATA the platform recorded at launch (and signs
-     * into every report), which the host cannot change. */
-    uint8_t hd[32];
-    bool insecure = false;
-    if ((rc = sai_sim_launch_claims(e->tee_dev, e->measurement, hd, &insecure, err))) {
-        sai_error_prefix(err, "TEE");
-        goto out;
-    }
-    if (!SAI_WEAKENED("spec_host_data") && !sai_ct_equal(hd, e->spec_hash, 32)) {
-        rc = sai_error_set(err, SAI_EAUTH, "the spec the host sent is not the one the platform measured "
-                           "(its SHA-256 differs from HOST_DATA)");
-        goto out;
+    if (e->is_cvm) {
+        /* Confidential VM: the guest is the TEE; the VMM bound the spec at
+         * launch (HOST_DATA / MRCONFIGID), the guest's own report says
+         * which (cvm.c). The attester is forked now: before the KBS
+         * client's thread and before the sandbox closes the file system. */
+        if (kind != SAI_TEE_SEV_SNP && kind != SAI_TEE_TDX) {
+            rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': confidential-VM mode is for sev-snp and tdx", e->tee);
+            goto out;
+        }
+        if ((rc = sai_pipeline__cvm_attester_start(&e->cvm, kind, e->tee_root, e->chan.fd, err)) ||
+            (rc = sai_pipeline__cvm_launch_claims(&e->cvm, kind, e->spec_hash, e->measurement, &e->emulated, err)))
+            goto out;
+    } else {
+        sai_tee_opts to;
+        memset(&to, 0, sizeof to);
+        to.psp_fd = tee_fd;
+        if (kind != SAI_TEE_SIM || tee_fd < 0) {
+            rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': the sim platform launches sim enclaves only (sev-snp "
+                               "and tdx run in confidential-VM mode)", e->tee);
+            goto out;
+        }
+        if ((rc = sai_tee_open(&e->tee_dev, kind, &to, err))) {
+            sai_error_prefix(err, "TEE");
+            goto out;
+        }
+        /* The spec the host sent must be the one the platform measured: its
+         * SHA-256 is the HOST_DATA the platform recorded at launch (and signs
+         * into every report), which the host cannot change. */
+        uint8_t hd[32];
+        bool insecure = false;
+        if ((rc = sai_sim_launch_claims(e->tee_dev, e->measurement, hd, &insecure, err))) {
+            sai_error_prefix(err, "TEE");
+            goto out;
+        }
+        if (!SAI_WEAKENED("spec_host_data") && !sai_ct_equal(hd, e->spec_hash, 32)) {
+            rc = sai_error_set(err, SAI_EAUTH, "the spec the host sent is not the one the platform measured "
+                               "(its SHA-256 differs from HOST_DATA)");
+            goto out;
+        }
     }
     e->kbs_url = h.kbs_url;
     h.kbs_url = NULL;
@@ -496,9 +518,15 @@ static int run(enclave *e, sai_error *err)
         (rc = send_output(e, SAI_PROTO_OUT_PROVENANCE, (const uint8_t *)stmt, stmt_len, stmt_sha, err)))
         goto out;
     double output_s = sai_now() - t;
-    char hex[65];
+    char hex[65], mhex[97], cvm_info[600] = "";
     sai_hex_encode(hex, e->dataset_id, 32);
-    char done[2048];
+    sai_hex_encode(mhex, e->measurement, 48);
+    if (e->is_cvm)
+        snprintf(cvm_info, sizeof cvm_info,
+                 ",\"launched_by\":\"confidential-vm\",\"launch_measurement\":\"%s\",\"emulated\":%s,"
+                 "\"protection\":\"%s\"", mhex, e->emulated ? "true" : "false",
+                 e->emulated ? SAI_PROVENANCE_EMULATED_TEXT : sai_pipeline_tee_statement(e->tee));
+    char done[2600];
     snprintf(done, sizeof done,
              "{\"metrics\":%s,\"throughput\":{\"train_images_per_s\":%.1f,\"infer_images_per_s\":%.1f},"
              "\"timing\":{\"attest_s\":%.4f,\"model_key_s\":%.4f,\"ingest_s\":%.4f,\"train_s\":%.4f,"
@@ -507,11 +535,11 @@ static int run(enclave *e, sai_error *err)
              "\"train_nvcsw\":%ld,\"train_nivcsw\":%ld},"
              "\"dataset_identity\":\"%s\",\"sandbox\":%s,"
              "\"attestation\":{\"verdict\":\"affirming\","
-             "\"detail\":\"the KBS verified the evidence and released the dataset and model keys\"}}",
+             "\"detail\":\"the KBS verified the evidence and released the dataset and model keys\"%s}}",
              metrics, sr.train_images_per_s, sr.infer_images_per_s, attest_s, model_key_s, open_s + sr.ingest_s,
              sr.train_s, sr.evaluate_s, sr.infer_s, seal_s, prov_s, output_s, sai_now() - t0,
              sr.train_usage.cpu_s, sr.train_usage.sys_s, sr.train_usage.minflt, sr.train_usage.nvcsw,
-             sr.train_usage.nivcsw, hex, ready);
+             sr.train_usage.nivcsw, hex, ready, cvm_info);
     rc = sai_chan_send(&e->chan, SAI_MSG_DONE, done, strlen(done), NULL, 0, err);
 out:
     for (size_t i = 0; i < nfds; i++)
@@ -528,17 +556,22 @@ out:
     return rc;
 }
 
-int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err)
+static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root, sai_error *err)
 {
     enclave e;
     memset(&e, 0, sizeof e);
     e.chan.fd = chan_fd;
     e.tee_fd = tee_fd;
+    e.is_cvm = cvm;
+    e.tee_root = tee_root;
+    e.cvm.fd = -1;
+    e.cvm.pid = -1;
     signal(SIGPIPE, SIG_IGN);
     /* Die with the platform's launch monitor (it exits when the host goes
      * away), set again here after exec; a monitor that died before this
-     * line shows as a hung-up PSP socket. */
-    struct pollfd pf = {tee_fd, 0, 0};
+     * line shows as a hung-up PSP socket. In a confidential VM: with the
+     * host half, our parent. */
+    struct pollfd pf = {cvm ? chan_fd : tee_fd, 0, 0};
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR))))
         _exit(1);
     int rc = run(&e, err);
@@ -562,9 +595,20 @@ int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err)
     free(e.kbs_url);
     sai_kbs_client_free(e.kbs);
     sai_tee_close(e.tee_dev);
+    sai_pipeline__cvm_attester_stop(&e.cvm);
     if (e.tee_fd >= 0)
         close(e.tee_fd);
     sai_pipeline_spec_free(e.spec);
     sai_chan_close(&e.chan);
     return rc;
+}
+
+int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err)
+{
+    return enclave_main(chan_fd, tee_fd, false, NULL, err);
+}
+
+int sai_pipeline_enclave_main_cvm(int chan_fd, const char *tee_root, sai_error *err)
+{
+    return enclave_main(chan_fd, -1, true, tee_root, err);
 }

@@ -60,6 +60,7 @@ typedef struct prepared {
     uint8_t            spec_hash[32];
     char              *ca;          /* kbs.ca's bytes (PEM), sent to the enclave in HELLO */
     size_t             ca_len;
+    bool               cvm;         /* tee: sev-snp / tdx: confidential-VM mode (cvm.c) */
 } prepared;
 
 static void prepared_free(prepared *p)
@@ -101,6 +102,8 @@ static int prepare(const sai_pipeline_run_opts *o, prepared *p, sai_error *err)
             return rc;
         cap = ca_hash;
     }
+    sai_tee_kind kind = sai_tee_kind_from_canonical_name(p->spec->tee);
+    p->cvm = kind == SAI_TEE_SEV_SNP || kind == SAI_TEE_TDX;
     if ((rc = sai_pipeline_spec_canonical(p->spec, cap, &p->canon, &p->canon_len, err)) ||
         (rc = sai_hash(SAI_SHA256, p->spec_hash, p->canon, p->canon_len, err)))
         return rc;
@@ -123,6 +126,19 @@ int sai_pipeline_canonical_spec(const sai_pipeline_run_opts *o, char **canon, si
         *canon = p.canon;
         *len = p.canon_len;
         p.canon = NULL;
+    }
+    prepared_free(&p);
+    return rc;
+}
+
+int sai_pipeline_launch_binding(const sai_pipeline_run_opts *o, char tee[static 16],
+                                uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err)
+{
+    prepared p;
+    int rc = prepare(o, &p, err);
+    if (rc == 0) {
+        snprintf(tee, 16, "%s", p.spec->tee);
+        memcpy(spec_hash, p.spec_hash, 32);
     }
     prepared_free(&p);
     return rc;
@@ -337,11 +353,14 @@ static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sa
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "name", s->name);
     cJSON_AddStringToObject(r, "tee", s->tee);
-    cJSON_AddStringToObject(r, "launched_by", res->insecure_dev ? "insecure-dev" : "platform-service");
-    cJSON_AddStringToObject(r, "protection", res->insecure_dev
-                                                 ? "INSECURE-DEV: the launcher held the platform key; nothing "
-                                                   "is proven"
-                                                 : sai_pipeline_tee_statement(s->tee));
+    cJSON_AddStringToObject(r, "launched_by", p->cvm ? "confidential-vm" : res->insecure_dev ? "insecure-dev"
+                                                                                              : "platform-service");
+    cJSON_AddStringToObject(r, "protection", p->cvm ? res->protection
+                                             : res->insecure_dev ? "INSECURE-DEV: the launcher held the platform "
+                                                                   "key; nothing is proven"
+                                                                 : sai_pipeline_tee_statement(s->tee));
+    if (p->cvm)
+        cJSON_AddBoolToObject(r, "emulated", res->emulated);
     cJSON_AddStringToObject(r, "written_by", "host (unverified: `secureai report --policy` checks the "
                                               "signed provenance)");
     hex_of(hex, p->spec_hash, 32);
@@ -428,6 +447,25 @@ static void print_progress(cJSON *p, bool quiet)
                 s->valuedouble, t->valuedouble, l->valuedouble, a->valuedouble, ips->valuedouble);
 }
 
+/* Confidential VM: the launch measurement and the platform's label come
+ * from the enclave half (from its own report; the provenance statement is
+ * what proves them). */
+static int cvm_done(prepared *p, cJSON *done, sai_pipeline_run_result *res, bool quiet, sai_error *err)
+{
+    cJSON *att = cJSON_GetObjectItemCaseSensitive(done, "attestation");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(att, "launch_measurement");
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(att, "protection");
+    if (!cJSON_IsString(m) || strlen(m->valuestring) != 96 || sai_hex_decode(p->meas, 48, m->valuestring, NULL) != 0 ||
+        !cJSON_IsString(pr))
+        return sai_error_set(err, SAI_EFORMAT, "DONE: no launch measurement or protection from the enclave");
+    memcpy(res->measurement, p->meas, 48);
+    res->emulated = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(att, "emulated"));
+    snprintf(res->protection, sizeof res->protection, "%s", pr->valuestring);
+    if (!quiet && res->emulated)
+        fprintf(stderr, "secureai: %s\n", SAI_PROVENANCE_EMULATED_TEXT);
+    return 0;
+}
+
 int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_result *res, sai_error *err)
 {
     sai_pipeline_run_result local;
@@ -439,6 +477,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     sai_chan hc = {.fd = -1}, ec = {.fd = -1};
     sai_sim_conn plat = {.fd = -1, .local_pid = -1};
     sai_sim_launched launched;
+    pid_t cvm_pid = -1;
     bool running = false;
     uint8_t *d = NULL;
     size_t n = 0;
@@ -456,32 +495,46 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         rc = sai_error_set(err, SAI_EINVAL, "no KBS URL (kbs.url or --kbs)");
         goto out;
     }
-    if (strcmp(p.spec->tee, "sim") != 0) {
-        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves only (on SNP/TDX/SGX "
-                           "the enclave runs inside the confidential VM)", p.spec->tee);
+    if (strcmp(p.spec->tee, "sim") != 0 && !p.cvm) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "TEE '%s': this runtime launches sim enclaves and runs sev-snp / "
+                           "tdx pipelines in confidential-VM mode only", p.spec->tee);
         goto out;
     }
     if ((rc = open_shards(p.spec->dataset.sealed_dir, &sh, err)))
         goto out;
-    /* The platform measures the image and this spec, records HOST_DATA =
-     * SHA-256(spec) and launches; the host gets its end of the channel and
-     * the numbers the platform will sign, nothing it could choose. */
-    if ((rc = platform_connect(o, &plat, err)) || (rc = sai_chan_pair(&hc, &ec, err)) ||
-        (rc = sai_sim_launch_enclave(&plat, p.canon, p.canon_len, ec.fd, &launched, err)))
-        goto out;
-    running = true;
-    sai_chan_close(&ec);
-    memcpy(p.meas, launched.measurement, 48);
-    memcpy(res->measurement, p.meas, 48);
     memcpy(res->spec_hash, p.spec_hash, 32);
-    res->insecure_dev = launched.insecure_dev;
-    if (!o->quiet)
-        fprintf(stderr, "%s\n", launched.insecure_dev
-                                    ? "secureai: INSECURE-DEV: no platform service; you hold the platform key, "
-                                      "so nothing this run produces is proven"
-                                    : "secureai: enclave launched by the platform service under its own user; "
-                                      "SIMULATED TEE: software isolation from you and other non-root users, "
-                                      "none from root or the kernel");
+    res->cvm = p.cvm;
+    if (p.cvm) {
+        /* Confidential VM: this guest is the TEE. The VMM bound the spec at
+         * launch; the enclave half checks that binding in its own report
+         * before it uses the spec, then runs as under sim (cvm.c). */
+        if ((rc = sai_chan_pair(&hc, &ec, err)) || (rc = sai_pipeline__cvm_spawn(ec.fd, o->tee_root, &cvm_pid, err)))
+            goto out;
+        running = true;
+        sai_chan_close(&ec);
+        if (!o->quiet)
+            fprintf(stderr, "secureai: confidential-VM mode (%s): the pipeline runs in this guest, which is the "
+                    "TEE; the spec must be the one the VMM bound at launch\n", p.spec->tee);
+    } else {
+        /* The platform measures the image and this spec, records HOST_DATA =
+         * SHA-256(spec) and launches; the host gets its end of the channel and
+         * the numbers the platform will sign, nothing it could choose. */
+        if ((rc = platform_connect(o, &plat, err)) || (rc = sai_chan_pair(&hc, &ec, err)) ||
+            (rc = sai_sim_launch_enclave(&plat, p.canon, p.canon_len, ec.fd, &launched, err)))
+            goto out;
+        running = true;
+        sai_chan_close(&ec);
+        memcpy(p.meas, launched.measurement, 48);
+        memcpy(res->measurement, p.meas, 48);
+        res->insecure_dev = launched.insecure_dev;
+        if (!o->quiet)
+            fprintf(stderr, "%s\n", launched.insecure_dev
+                                        ? "secureai: INSECURE-DEV: no platform service; you hold the platform key, "
+                                          "so nothing this run produces is proven"
+                                        : "secureai: enclave launched by the platform service under its own user; "
+                                          "SIMULATED TEE: software isolation from you and other non-root users, "
+                                          "none from root or the kernel");
+    }
 
     /* HELLO, READY */
     sai_proto_hello hl = {.spec = p.canon, .spec_len = p.canon_len, .kbs_url = p.spec->kbs.url,
@@ -575,6 +628,8 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         } else if (got == SAI_MSG_DONE) {
             if ((rc = sai_pipeline__proto_done_decode(&done, d, n, err)))
                 goto out;
+            if (p.cvm && (rc = cvm_done(&p, done, res, o->quiet, err)))
+                goto out;
             break;
         }
         free(d);
@@ -588,7 +643,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     double work_s = sai_now() - t0, te = sai_now();
     int status = 0;
     sai_chan_close(&hc);
-    rc = sai_sim_wait_exit(&plat, 60000, &status, err);
+    rc = p.cvm ? sai_pipeline__cvm_wait(cvm_pid, 60000, &status, err) : sai_sim_wait_exit(&plat, 60000, &status, err);
     running = false;
     if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         if (rc == 0)
@@ -609,7 +664,14 @@ out:
          * platform connection then stops it. */
         int st;
         sai_error ignore = {0};
-        (void)!sai_sim_wait_exit(&plat, 500, &st, &ignore);
+        if (p.cvm && cvm_pid > 0) {
+            if (sai_pipeline__cvm_wait(cvm_pid, 500, &st, &ignore) != 0) {
+                kill(cvm_pid, SIGKILL);
+                (void)!sai_pipeline__cvm_wait(cvm_pid, -1, &st, &ignore);
+            }
+        } else {
+            (void)!sai_sim_wait_exit(&plat, 500, &st, &ignore);
+        }
     }
     sai_sim_disconnect(&plat);
     model_out_abandon(&mo, p.spec);

@@ -97,4 +97,36 @@ int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files
                          sai_error *err) SAI_MUST_CHECK;
 void sai_pipeline__stage_result_clear(sai_stage_result *r);
 
+/* ---- confidential-VM mode (cvm.c) ---------------------------------------- */
+#include <sys/types.h>
+#include "secureai/tee.h"
+
+/* The enclave's evidence source in a confidential VM: an attester process
+ * forked before the sandbox, holding the configfs-tsm backend. */
+typedef struct sai_cvm_attester {
+    int   fd;
+    pid_t pid;
+} sai_cvm_attester;
+
+/* Open the guest's TEE (kind sev-snp / tdx; tee_root: the backends' path
+ * prefix, NULL = the real one) and fork the attester; close_fd (or -1) is
+ * closed in the attester. */
+int  sai_pipeline__cvm_attester_start(sai_cvm_attester *a, sai_tee_kind kind, const char *tee_root, int close_fd,
+                                      sai_error *err) SAI_MUST_CHECK;
+void sai_pipeline__cvm_attester_stop(sai_cvm_attester *a);
+int  sai_pipeline__cvm_evidence(sai_cvm_attester *a, const uint8_t rd[static 64], char **json, size_t *len,
+                                sai_error *err) SAI_MUST_CHECK;
+/* A fresh report over random report data: checks that it carries that data
+ * and that HOST_DATA (SNP) / MRCONFIGID (TDX: the hash || 16 zero bytes) is
+ * spec_hash; returns MEASUREMENT / MRTD and whether the evidence does not
+ * chain to AMD's roots (an emulation's test root). */
+int  sai_pipeline__cvm_launch_claims(sai_cvm_attester *a, sai_tee_kind kind, const uint8_t spec_hash[static 32],
+                                     uint8_t measurement[static SAI_MEASUREMENT_LEN], bool *emulated,
+                                     sai_error *err) SAI_MUST_CHECK;
+/* The host half: start `secureai run --enclave-fd 3 --cvm [--tee-root R]`
+ * (this program) with chan_fd as its descriptor 3. */
+int  sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid, sai_error *err) SAI_MUST_CHECK;
+/* Wait at most timeout_ms (-1: forever) for it to exit. */
+int  sai_pipeline__cvm_wait(pid_t pid, int timeout_ms, int *status, sai_error *err) SAI_MUST_CHECK;
+
 #endif

@@ -36,6 +36,7 @@
 
 #include "util/weaken.h"
 #include "secureai/attest.h"
+#include "secureai/dcap.h"
 #include "secureai/util.h"
 
 static const char binding_label[] = "secureai/v1/provenance";
@@ -63,6 +64,18 @@ int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const u
     snprintf(info->format, sizeof info->format, "secureai-evidence/v1:%s", info->tee);
     info->simulated = ev.simulated || ev.tee == SAI_TEE_SIM;
     info->generated_at = ev.generated_at;
+    if (ev.tee == SAI_TEE_SEV_SNP) {
+        /* Claimed SEV-SNP: hardware only if its certificates chain to a
+         * pinned AMD root. Anything else (an emulation's test root, no
+         * certificates) is labelled EMULATED and counts as simulated in
+         * every output, whatever a verifier was told to trust. */
+        sai_snp_verifier *sv = NULL;
+        int64_t at = ev.generated_at > 0 ? ev.generated_at : (int64_t)time(NULL);
+        if (ev.certs == NULL ||
+            sai_snp_verifier_new(&sv, (const uint8_t *)ev.certs, ev.certs_len, NULL, 0, NULL, 0, at, NULL) != 0)
+            info->emulated = info->simulated = true;
+        sai_snp_verifier_free(sv);
+    }
     if (ev.report != NULL) {
         sai_snp_report r;
         if ((rc = sai_snp_report_parse(&r, ev.report, ev.report_len, err)) != 0) {
@@ -77,6 +90,16 @@ int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const u
             info->insecure_dev = memcmp(r.family_id, marker, 16) == 0;
             info->family_unknown = !info->insecure_dev && memcmp(r.family_id, zero, 16) != 0;
         }
+    } else if (ev.tee == SAI_TEE_TDX && ev.quote != NULL) {
+        /* MRCONFIGID = SHA-256(spec) || 16 zero bytes (confidential-VM mode,
+         * docs/hardware.md); any other MRCONFIGID binds no spec. */
+        sai_dcap_quote q;
+        static const uint8_t zero[16];
+        if (sai_dcap_quote_parse(ev.quote, ev.quote_len, &q, NULL) == 0 && q.tee == SAI_DCAP_TDX &&
+            memcmp(q.td.mrconfigid + 32, zero, 16) == 0) {
+            info->has_host_data = true;
+            memcpy(info->host_data, q.td.mrconfigid, 32);
+        }
     }
     sai_evidence_clear(&ev);
     return 0;
@@ -88,6 +111,8 @@ static const char *protection_text(const sai_provenance_evidence_info *in)
 {
     if (in->insecure_dev || in->family_unknown)
         return SAI_PROVENANCE_INSECURE_DEV_TEXT;
+    if (in->emulated)
+        return SAI_PROVENANCE_EMULATED_TEXT;
     if (in->simulated)
         return SAI_PROVENANCE_SIM_TEXT;
     return sai_pipeline_tee_statement(in->tee);
@@ -514,6 +539,7 @@ int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance
     const char *kc = jget_str(pr, "kbs_channel");
     snprintf(res->kbs_channel, sizeof res->kbs_channel, "%s", kc ? kc : "");
     res->simulated = info.simulated;
+    res->emulated = info.emulated;
     res->insecure_dev = info.insecure_dev || info.family_unknown;
     res->protection = protection_text(&info);
     char *m = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(pr, "metrics"));

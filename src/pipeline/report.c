@@ -269,7 +269,8 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
 
     bprintf(&b, "<h2>What the TEE protects</h2>\n");
     if (verified) {
-        bool sim = tee == NULL || strcmp(tee, "sim") == 0;
+        bool emulated = !weak && chk->res.emulated;
+        bool sim = tee == NULL || strcmp(tee, "sim") == 0 || emulated;
         bprintf(&b, "<p class='%s'><strong>TEE kind: ", sim ? "warn" : "");
         besc(&b, tee ? tee : "unknown");
         bprintf(&b, "</strong> <span class='ok'>verified</span>. ");
@@ -278,7 +279,8 @@ int sai_report_render(char **html, size_t *len, const char *run_json, size_t run
             besc(&b, chk->res.protection);
             bprintf(&b, ".</strong> ");
         }
-        besc(&b, sai_pipeline_tee_statement(tee));
+        if (!emulated)   /* an emulation's evidence protects nothing the TEE kind's line promises */
+            besc(&b, sai_pipeline_tee_statement(tee));
         bprintf(&b, "</p>\n");
         if (!weak && strcmp(chk->res.kbs_channel, "insecure-http") == 0)
             bprintf(&b, "<p class='warn'><strong>WARNING: the enclave fetched its keys over plain HTTP "

@@ -43,6 +43,20 @@
  *                            commits a different inblob to the same entry
  *   SAI_EMU_AUX_FAIL=1       auxblob reads fail with EIO
  *   SAI_EMU_KEY_STATUS=N     SNP_GET_DERIVED_KEY firmware status
+ *   SAI_EMU_SNP_SIGN=DIR     SNP: make fresh reports instead of serving
+ *                            SAI_EMU_OUTBLOB, signed with DIR/vcek.key, a
+ *                            TEST chain (`secureai platform init --dir DIR`:
+ *                            ECDSA P-384 ARK -> ASK -> VCEK with the KDS
+ *                            extensions; DIR/platform.json gives CHIP_ID and
+ *                            the TCB). Real layout (version 3), the request's
+ *                            report data and VMPL, no debug bit. Never
+ *                            verifies against AMD's roots: a verifier must be
+ *                            told to trust DIR's ARK (emulated_roots)
+ *   SAI_EMU_MEASUREMENT=HEX  SNP_SIGN: MEASUREMENT (96 hex; default zeros)
+ *   SAI_EMU_HOST_DATA=HEX    SNP_SIGN: HOST_DATA (64 hex), what the VMM
+ *                            sets at launch (default zeros)
+ *   SAI_EMU_CORRUPT=OFF      SNP_SIGN: flip byte OFF of each report after
+ *                            signing (a verifier must refuse it)
  *   SAI_EMU_SGX_KEY=16CHARS  the Gramine sealing key
  *   SAI_EMU_DELAY_US=N       Gramine: sleep after saving user_report_data
  *                            and before making a quote (widens races)
@@ -66,6 +80,12 @@
 #include <unistd.h>
 
 #include <linux/sev-guest.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #define TSM_REL   "/sys/kernel/config/tsm/report"
 #define MAX_FD    4096
@@ -339,9 +359,135 @@ static uint8_t *cert_table(size_t *len)
     return t;
 }
 
+/* ---- a fresh SNP report signed with a test VCEK (SAI_EMU_SNP_SIGN) ------------- */
+
+static void put64le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly n bytes of hex from s (stops at a quote or the end); -1 otherwise. */
+static int hex_in(uint8_t *out, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        int a = s ? hexval(s[2 * i]) : -1, b = a >= 0 ? hexval(s[2 * i + 1]) : -1;
+        if (a < 0 || b < 0)
+            return -1;
+        out[i] = (uint8_t)(a << 4 | b);
+    }
+    return 0;
+}
+
+/* "key": N or "key": "..." in platform.json (written by secureai platform init). */
+static const char *json_at(const char *j, const char *key)
+{
+    char k[32];
+    snprintf(k, sizeof k, "\"%s\"", key);
+    const char *p = strstr(j, k);
+    if (p == NULL)
+        return NULL;
+    p += strlen(k);
+    while (*p == ' ' || *p == '\t' || *p == ':' || *p == '"')
+        p++;
+    return p;
+}
+
+static uint8_t *snp_sign_report(const char *dir, const uint8_t rd[64], unsigned vmpl, size_t *len)
+{
+    char path[4096];
+    size_t jl = 0, kl = 0;
+    uint8_t *rep = NULL, *der = NULL;
+    snprintf(path, sizeof path, "%s/platform.json", dir);
+    uint8_t *j = slurp(path, &jl);
+    snprintf(path, sizeof path, "%s/vcek.key", dir);
+    uint8_t *k = slurp(path, &kl);
+    BIO *bio = NULL;
+    EVP_PKEY *pk = NULL;
+    EVP_MD_CTX *md = NULL;
+    ECDSA_SIG *sig = NULL;
+    if (j == NULL || k == NULL || jl >= BLOB_MAX)
+        goto out;
+    j[jl] = '\0';
+    const char *tn[4] = {"bl", "tee", "snp", "ucode"};
+    long tv[4];
+    for (int i = 0; i < 4; i++) {
+        const char *v = json_at((char *)j, tn[i]);
+        if (v == NULL)
+            goto out;
+        tv[i] = strtol(v, NULL, 10);
+    }
+    uint64_t tcb = (uint64_t)tv[0] | (uint64_t)tv[1] << 8 | (uint64_t)tv[2] << 48 | (uint64_t)tv[3] << 56;
+    if ((rep = calloc(1, 0x4A0)) == NULL)
+        goto out;
+    put64le(rep + 0x00, 3);                       /* version */
+    put64le(rep + 0x08, 0x30000);                 /* policy: SMT, bit 17; no DEBUG */
+    for (int b = 0; b < 4; b++)
+        rep[0x30 + b] = (uint8_t)(vmpl >> (8 * b));   /* VMPL */
+    rep[0x34] = 1;                                /* ECDSA P-384 with SHA-384 */
+    put64le(rep + 0x38, tcb);                     /* current TCB */
+    put64le(rep + 0x40, 1);                       /* platform info: SMT enabled */
+    memcpy(rep + 0x50, rd, 64);                   /* REPORT_DATA: the request's */
+    if (cfg("SAI_EMU_MEASUREMENT") && hex_in(rep + 0x90, 48, cfg("SAI_EMU_MEASUREMENT")) != 0)
+        goto fail;
+    if (cfg("SAI_EMU_HOST_DATA") && hex_in(rep + 0xC0, 32, cfg("SAI_EMU_HOST_DATA")) != 0)
+        goto fail;
+    memset(rep + 0x160, 0xff, 32);                /* REPORT_ID_MA: no migration agent */
+    put64le(rep + 0x180, tcb);                    /* reported TCB */
+    if (hex_in(rep + 0x1A0, 64, json_at((char *)j, "chip_id")) != 0)
+        goto fail;
+    put64le(rep + 0x1E0, tcb);                    /* committed TCB */
+    put64le(rep + 0x1F0, tcb);                    /* launch TCB */
+    if ((bio = BIO_new_mem_buf(k, (int)kl)) == NULL ||
+        (pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, pk) != 1)
+        goto fail;
+    size_t dl = 0;
+    if (EVP_DigestSign(md, NULL, &dl, rep, 0x2A0) != 1 || (der = malloc(dl)) == NULL ||
+        EVP_DigestSign(md, der, &dl, rep, 0x2A0) != 1)
+        goto fail;
+    const unsigned char *dp = der;
+    const BIGNUM *r = NULL, *sv = NULL;
+    if ((sig = d2i_ECDSA_SIG(NULL, &dp, (long)dl)) == NULL)
+        goto fail;
+    ECDSA_SIG_get0(sig, &r, &sv);
+    if (BN_bn2lebinpad(r, rep + 0x2A0, 72) != 72 || BN_bn2lebinpad(sv, rep + 0x2E8, 72) != 72)
+        goto fail;
+    long flip = cfg_num("SAI_EMU_CORRUPT", -1);
+    if (flip >= 0 && flip < 0x4A0)
+        rep[flip] ^= 0x01;
+    *len = 0x4A0;
+    goto out;
+fail:
+    free(rep);
+    rep = NULL;
+out:
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(pk);
+    BIO_free(bio);
+    free(der);
+    if (k != NULL)
+        memset(k, 0, kl);
+    free(k);
+    free(j);
+    return rep;
+}
+
 /* The served report/quote with the request bound in when SAI_EMU_BIND. */
 static uint8_t *make_outblob(const uint8_t rd[64], unsigned vmpl, size_t *len)
 {
+    const char *sign = cfg("SAI_EMU_SNP_SIGN");
+    if (sign != NULL && (is_snp() || cfg("SAI_EMU_SEV_GUEST") != NULL))
+        return snp_sign_report(sign, rd, vmpl, len);
     const char *path = cfg("SAI_EMU_OUTBLOB");
     uint8_t *o = path ? slurp(path, len) : NULL;
     if (o == NULL || cfg_num("SAI_EMU_BIND", 0) == 0)
