@@ -18,14 +18,16 @@ fi
 # Layering: a module includes only the modules ARCHITECTURE.md's module map
 # lists to its right (plus util and common.h, which everything may use), so no
 # module includes a header of a module above it and the map has no cycle.
-# Two edges the map does not list yet, both downward:
+# Three edges the map does not list yet, both downward:
 #   kbs -> tee: the KBS client's attester (attest_glue.c) asks a TEE backend
 #               for evidence, as the pipeline does;
 #   nn -> crypto: the checkpoint format's SHA-256 trailer (checkpoint.c).
+#   pipeline -> dist: the enclave runtime of a distributed job joins the
+#               ring and checks its peers' evidence (dist_glue.c).
 declare -A allowed=(
   [util]="" [crypto]="" [seal]="crypto" [tee]="crypto" [attest]="crypto"
   [kbs]="attest crypto seal tee" [nn]="crypto"
-  [pipeline]="crypto seal tee attest kbs nn" [dist]="crypto attest nn"
+  [pipeline]="crypto seal tee attest kbs nn dist" [dist]="crypto attest nn"
   [serve]="attest kbs nn seal" [sched]=""
   [cli]="crypto seal tee attest kbs nn pipeline dist serve sched"
 )

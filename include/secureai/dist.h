@@ -11,7 +11,9 @@
  *     cross-job frame is refused with the peer and the step named;
  *   - the handshake: per-connection keys from the job's group secret and an
  *     ephemeral P-384 ECDH whose transcript includes both workers' evidence;
- *   - transports behind a small table: TCP, and MPI when built with OpenMPI;
+ *   - transports behind a small table: TCP sockets the worker opens, or
+ *     streams its host formed (the enclave: TCP, or the MPI relay plugin
+ *     that keeps libmpi out of libsecureai);
  *   - collectives: ring all-reduce (reduce-scatter then all-gather, chunked
  *     and pipelined) and broadcast, in a fixed reduction order so repeated
  *     runs and every worker give the same bits.
@@ -142,17 +144,37 @@ int sai_dist_comm_tcp(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int list
 int sai_dist_tcp_listen(int *fd, const char *host, uint16_t *port, sai_error *err) SAI_MUST_CHECK;
 void sai_dist_comm_free(sai_dist_comm_t *c);
 
-/* MPI ring (src/dist/mpi.c): the same handshake and frames carried in MPI
- * messages between ring neighbours, for `mpirun -np N`. Available only
- * when the build found OpenMPI; otherwise these return SAI_EUNSUPP.
- * sai_dist_mpi_init initialises MPI unless the caller has, and gives this
- * process's rank and the size of MPI_COMM_WORLD (use them as cfg->rank and
- * cfg->world); sai_dist_mpi_finalize finalises it if we initialised it. */
-bool sai_dist_mpi_available(void);
-int  sai_dist_mpi_init(uint32_t *rank, uint32_t *world, sai_error *err) SAI_MUST_CHECK;
-int  sai_dist_comm_mpi(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg,
-                       sai_error *err) SAI_MUST_CHECK;
-void sai_dist_mpi_finalize(void);
+/* A ring over two connected streams the caller formed (fds taken): the
+ * enclave's transport. Its untrusted host forms the ring (TCP connect and
+ * accept, sai_dist_tcp_ring_connect; or the MPI relay below) and hands the
+ * enclave one stream per neighbour, so the enclave never opens a socket and
+ * never links libmpi. The same handshake and frames as sai_dist_comm_tcp;
+ * a failed handshake is final (the host relays one connection each way). */
+int sai_dist_comm_stream(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int next_fd,
+                         int prev_fd, sai_error *err) SAI_MUST_CHECK;
+/* The host's half of a TCP ring: accept the previous worker on listen_fd
+ * (taken) and dial the next one, retrying until the deadline; fds[0] is the
+ * connection to next, fds[1] the one from prev. No handshake here: the
+ * enclaves run it over these sockets. */
+int sai_dist_tcp_ring_connect(int fds[2], uint32_t rank, uint32_t world, int listen_fd,
+                              const char *next_host, uint16_t next_port, int timeout_ms,
+                              sai_error *err) SAI_MUST_CHECK;
+
+/* The MPI relay (`mpirun -np N secureai ...`): the host loads
+ * libsecureai-mpi.so (built only when OpenMPI is found; plugin path NULL =
+ * $SECUREAI_MPI_RELAY, else next to this program, else the loader's path)
+ * with dlopen and runs it in a thread. It initialises MPI, gives this
+ * process's rank and the size of MPI_COMM_WORLD, and relays the bytes of
+ * enclave_fds (fds[0] to the next rank, fds[1] to the previous; give them
+ * to sai_dist_comm_stream) as MPI messages. libsecureai never links
+ * libmpi. sai_dist_relay_close waits up to grace_ms for the relay to drain
+ * (the enclave has closed its ends), then stops it and finalises MPI. */
+#define SAI_DIST_MPI_RELAY_SO "libsecureai-mpi.so"
+typedef struct sai_dist_relay sai_dist_relay_t;
+bool sai_dist_mpi_available(const char *plugin);
+int  sai_dist_mpi_relay_open(sai_dist_relay_t **out, const char *plugin, uint32_t *rank,
+                             uint32_t *world, int enclave_fds[2], sai_error *err) SAI_MUST_CHECK;
+int  sai_dist_relay_close(sai_dist_relay_t *r, int grace_ms, sai_error *err);
 
 /* Start training step `step` (strictly increasing; the first may be 0).
  * Every collective runs inside a step, and each link's frames are counted

@@ -96,6 +96,15 @@ typedef struct sai_pipeline_spec {
         unsigned retries;                    /* bounded retries with backoff, default 4 */
     } kbs;
 
+    struct {                                 /* data-parallel training (docs/distributed.md) */
+        unsigned workers;                    /* >= 2: distributed (measured); 0/1: one enclave,
+                                              * and the section is absent from the canonical form */
+        char    *transport;                  /* "tcp" (default) or "mpi" (measured) */
+        char    *algorithm;                  /* "ring" (measured) */
+        char    *rendezvous;                 /* HOST:PORT (host-side, not measured: reachability
+                                              * only, as kbs.url): worker r listens on PORT+r */
+    } dist;
+
     struct {
         char *dir;                           /* host-side output directory (not measured) */
         char *model_name;                    /* file name of the sealed model, default "model.sealed" */

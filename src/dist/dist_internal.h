@@ -115,6 +115,25 @@ int  sai_dist__hs_check_finish(const sai_dist_hs *hs, const uint8_t msg[SAI_DIST
 int  sai_dist__hs_link(sai_dist_hs *hs, sai_dist_link_t **out, bool send, sai_error *err);
 void sai_dist__hs_clear(sai_dist_hs *hs);
 
+/* ---- the MPI relay plugin (libsecureai-mpi.so, src/dist/mpi/relay.c) ------
+ * libmpi stays out of libsecureai, so out of the enclave's image and its
+ * measured loader manifest: the untrusted host loads this plugin with
+ * dlopen (relay.c) and it only pumps bytes between the two streams whose
+ * other ends the enclave holds (fds[SAI_DIST_NEXT], fds[SAI_DIST_PREV])
+ * and the ring neighbours' MPI ranks. What it moves is the handshake and
+ * the AEAD frames: ciphertext it cannot open. A zero-length MPI message
+ * means the other side's stream ended. Each returns 0 or -1 with msg. */
+#define SAI_DIST_MPI_RELAY_ABI 1
+typedef int  (*sai_dist__mpi_relay_abi_fn)(void);
+typedef int  (*sai_dist__mpi_relay_init_fn)(int *rank, int *size, char *msg, size_t cap);
+typedef int  (*sai_dist__mpi_relay_pump_fn)(const int fds[2], const volatile int *stop, char *msg,
+                                             size_t cap);
+typedef void (*sai_dist__mpi_relay_finalize_fn)(void);
+int  sai_dist__mpi_relay_abi(void);
+int  sai_dist__mpi_relay_init(int *rank, int *size, char *msg, size_t cap);
+int  sai_dist__mpi_relay_pump(const int fds[2], const volatile int *stop, char *msg, size_t cap);
+void sai_dist__mpi_relay_finalize(void);
+
 /* big-endian helpers */
 static inline void sai_dist__put32(uint8_t *p, uint32_t v)
 {

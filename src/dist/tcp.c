@@ -382,3 +382,127 @@ out:
     sai_dist_comm_free(c);
     return rc;
 }
+
+/* ---- a ring over descriptors the caller connected (the enclave) -------------
+ * The enclave never opens a socket: its untrusted host forms the ring (TCP
+ * connect/accept, or a relay over MPI) and hands over one connected stream
+ * per neighbour. The handshake and the frames are the same as above, so
+ * the host moves ciphertext it cannot open, alter or replay; it can only
+ * drop or delay it, which fails the step. The host relays exactly one
+ * connection per neighbour, so a failed handshake is final here (unlike
+ * the accept loop above, which may try the next caller). */
+int sai_dist_comm_stream(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int next_fd,
+                         int prev_fd, sai_error *err)
+{
+    sai_dist_comm_t *c = NULL;
+    tcp_t *t = NULL;
+    sai_dist_hs out_hs, in_hs;
+    bool out_started = false, in_started = false;
+    uint8_t fin[SAI_DIST_FIN_LEN];
+    *out = NULL;
+    int rc = sai_dist__comm_alloc(&c, cfg, err);
+    if (rc)
+        goto out;
+    if (c->world == 1) {
+        *out = c;
+        c = NULL;
+        goto out;
+    }
+    double deadline = sai_now() + c->timeout_ms / 1000.0;
+    if ((t = calloc(1, sizeof *t)) == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    t->fd[SAI_DIST_NEXT] = next_fd;
+    t->fd[SAI_DIST_PREV] = prev_fd;
+    next_fd = prev_fd = -1;
+    t->peer[SAI_DIST_NEXT] = c->next;
+    t->peer[SAI_DIST_PREV] = c->prev;
+    if (t->fd[0] < 0 || t->fd[1] < 0 || set_socket_opts(t->fd[0]) < 0 ||
+        set_socket_opts(t->fd[1]) < 0) {
+        rc = sai_error_set(err, SAI_EINVAL, "the ring's descriptors are not usable streams");
+        goto out;
+    }
+    int nfd = t->fd[SAI_DIST_NEXT], pfd = t->fd[SAI_DIST_PREV];
+    /* the order of sai_dist_comm_tcp: hello out, serve in, finish out, finish in */
+    if ((rc = sai_dist__hs_start(&out_hs, cfg, true, c->next, err)))
+        goto out;
+    out_started = true;
+    if ((rc = sai_dist__hs_start(&in_hs, cfg, false, c->prev, err)))
+        goto out;
+    in_started = true;
+    if ((rc = send_all(nfd, c->next, out_hs.mine, out_hs.mine_len, deadline, err)) ||
+        (rc = recv_hello(pfd, &in_hs, deadline, err)))
+        goto out;
+    sai_dist__hs_finish_msg(&in_hs, fin, true);
+    if ((rc = send_all(pfd, c->prev, in_hs.mine, in_hs.mine_len, deadline, err)) ||
+        (rc = send_all(pfd, c->prev, fin, sizeof fin, deadline, err)) ||
+        (rc = recv_hello(nfd, &out_hs, deadline, err)) ||
+        (rc = recv_all(nfd, c->next, fin, sizeof fin, deadline, err)) ||
+        (rc = sai_dist__hs_check_finish(&out_hs, fin, err)))
+        goto out;
+    sai_dist__hs_finish_msg(&out_hs, fin, true);
+    if ((rc = send_all(nfd, c->next, fin, sizeof fin, deadline, err)) ||
+        (rc = recv_all(pfd, c->prev, fin, sizeof fin, deadline, err)) ||
+        (rc = sai_dist__hs_check_finish(&in_hs, fin, err)) ||
+        (rc = sai_dist__hs_link(&out_hs, &c->tx, true, err)) ||
+        (rc = sai_dist__hs_link(&in_hs, &c->rx, false, err)))
+        goto out;
+    c->ops = &tcp_ops;
+    c->t = t;
+    t = NULL;
+    *out = c;
+    c = NULL;
+out:
+    if (next_fd >= 0)
+        close(next_fd);
+    if (prev_fd >= 0)
+        close(prev_fd);
+    if (out_started)
+        sai_dist__hs_clear(&out_hs);
+    if (in_started)
+        sai_dist__hs_clear(&in_hs);
+    sai_wipe(fin, sizeof fin);
+    tcp_close(t);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+/* The host's half of a TCP ring: listen_fd (taken) accepts the previous
+ * worker, the next one is dialled at next_host:next_port; the two
+ * connected sockets are what the enclave's sai_dist_comm_stream takes. */
+int sai_dist_tcp_ring_connect(int fds[2], uint32_t rank, uint32_t world, int listen_fd,
+                              const char *next_host, uint16_t next_port, int timeout_ms,
+                              sai_error *err)
+{
+    fds[0] = fds[1] = -1;
+    int rc = 0;
+    if (world < 2 || rank >= world) {
+        rc = sai_error_set(err, SAI_EINVAL, "rank %u of %u: no ring to form", rank, world);
+        goto out;
+    }
+    double deadline = sai_now() + (timeout_ms > 0 ? timeout_ms : 30000) / 1000.0;
+    uint32_t next = (rank + 1) % world, prev = (rank + world - 1) % world;
+    if ((rc = tcp_connect(&fds[SAI_DIST_NEXT], next_host, next_port, next, deadline, err)))
+        goto out;
+    struct pollfd pf = {.fd = listen_fd, .events = POLLIN};
+    int ms = remaining_ms(deadline);
+    if (ms == 0 || poll(&pf, 1, ms) <= 0) {
+        rc = sai_error_set(err, SAI_ENET, "worker %u did not connect within %d ms", prev,
+                           timeout_ms);
+        goto out;
+    }
+    fds[SAI_DIST_PREV] = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fds[SAI_DIST_PREV] < 0)
+        rc = sai_error_set(err, SAI_ENET, "accepting worker %u: %s", prev, strerror(errno));
+out:
+    if (listen_fd >= 0)
+        close(listen_fd);
+    if (rc) {
+        for (int d = 0; d < 2; d++)
+            if (fds[d] >= 0)
+                close(fds[d]);
+        fds[0] = fds[1] = -1;
+    }
+    return rc;
+}

@@ -64,6 +64,27 @@ int  sai_pipeline__proto_output_decode(sai_proto_output *o, bool end, const uint
 /* DONE: a strict JSON object (*out owned by the caller). */
 int  sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error *err) SAI_MUST_CHECK;
 
+/* ---- membership of a distributed job (dist_glue.c) ---------------------- */
+#include "secureai/dist.h"
+
+struct sai_attest_policy;
+struct sai_tee;
+typedef struct sai_pipeline_dist_member {
+    const struct sai_attest_policy *policy;     /* roots and TEE kinds peers must satisfy */
+    struct sai_tee *tee;                         /* this worker's TEE */
+    uint8_t measurement[SAI_MEASUREMENT_LEN];   /* this worker's launch, which peers must share */
+    uint8_t spec_hash[32];                      /* its HOST_DATA */
+} sai_pipeline_dist_member;
+
+/* job id = SHA-256("secureai/dist/v1 job" || spec hash)[0..16): another spec is another job. */
+int sai_pipeline__dist_job_id(uint8_t job[SAI_DIST_JOB_ID_LEN], const uint8_t spec_hash[32],
+                             sai_error *err) SAI_MUST_CHECK;
+/* sai_dist_evidence_fn / sai_dist_verify_fn over a sai_pipeline_dist_member. */
+int sai_pipeline__dist_get_evidence(void *ctx, const uint8_t report_data[64], uint8_t **ev,
+                                   size_t *len, sai_error *err);
+int sai_pipeline__dist_verify_peer(void *ctx, uint32_t peer, const uint8_t *evidence, size_t len,
+                                  const uint8_t report_data[64], sai_error *err);
+
 /* ---- stages (stages.c): shared by the enclave and the plain baseline ---- */
 #include "secureai/nn.h"
 

@@ -73,6 +73,9 @@ void sai_pipeline_spec_free(sai_pipeline_spec *s)
     free(s->kbs.ca);
     free(s->kbs.pin);
     free(s->kbs.wrap_key_sha256);
+    free(s->dist.transport);
+    free(s->dist.algorithm);
+    free(s->dist.rendezvous);
     free(s->outputs.dir);
     free(s->outputs.model_name);
     free(s->source);
@@ -103,4 +106,44 @@ const char *sai_pipeline_tee_statement(const char *tee)
     default:
         return "unknown TEE kind: no protection is claimed.";
     }
+}
+
+/* ---- dist.rendezvous ---------------------------------------------------------- */
+int sai_pipeline__spec_hostport(const char *hp, char **host, uint16_t *port, sai_error *err)
+{
+    *host = NULL;
+    const char *colon = strrchr(hp, ':');
+    const char *h = hp, *he = colon;
+    if (colon == NULL || colon == hp || colon[1] == '\0')
+        return sai_error_set(err, SAI_EINVAL, "rendezvous '%s' is not HOST:PORT", hp);
+    if (h[0] == '[') {
+        if (he[-1] != ']')
+            return sai_error_set(err, SAI_EINVAL, "rendezvous '%s': unbalanced [", hp);
+        h++;
+        he--;
+    }
+    unsigned long v = 0;
+    for (const char *c = colon + 1; *c; c++) {
+        if (*c < '0' || *c > '9' || (v = v * 10 + (unsigned long)(*c - '0')) > 65535)
+            return sai_error_set(err, SAI_EINVAL, "rendezvous '%s': bad port", hp);
+    }
+    if (v == 0 || he <= h)
+        return sai_error_set(err, SAI_EINVAL, "rendezvous '%s' is not HOST:PORT", hp);
+    for (const char *c = h; c < he; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '.' || *c == '-' || *c == ':' || *c == '_'))
+            return sai_error_set(err, SAI_EINVAL, "rendezvous '%s': bad host", hp);
+    if ((*host = strndup(h, (size_t)(he - h))) == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    *port = (uint16_t)v;
+    return 0;
+}
+
+bool sai_pipeline__spec_hostport_ok(const char *hp)
+{
+    char *h = NULL;
+    uint16_t port = 0;
+    sai_error ignore = {0};
+    int rc = sai_pipeline__spec_hostport(hp, &h, &port, &ignore);
+    free(h);
+    return rc == 0;
 }

@@ -105,6 +105,14 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_sh
             cJSON_AddBoolToObject(k, "insecure_http", 1);
         cJSON_AddNumberToObject(k, "retries", s->kbs.retries);
     }
+    if (s->dist.workers >= 2) {   /* absent otherwise: single-enclave specs keep their hash */
+        cJSON *ds = cJSON_AddObjectToObject(o, "dist");
+        if (ds) {
+            cJSON_AddNumberToObject(ds, "workers", s->dist.workers);
+            cJSON_AddStringToObject(ds, "transport", s->dist.transport ? s->dist.transport : "tcp");
+            cJSON_AddStringToObject(ds, "algorithm", s->dist.algorithm ? s->dist.algorithm : "ring");
+        }
+    }
     cJSON_AddStringToObject(o, "model_file", s->outputs.model_name ? s->outputs.model_name : "model.sealed");
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -251,6 +259,18 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, 
             goto out;
         if (!s->model.has_key) {
             rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: generate_key without key");
+            goto out;
+        }
+    }
+    cJSON *ds = cJSON_GetObjectItemCaseSensitive(o, "dist");
+    if (ds != NULL) {
+        if (!cJSON_IsObject(ds) || (rc = jnum(ds, "workers", &s->dist.workers, err)) ||
+            (rc = jstr(ds, "transport", &s->dist.transport, true, err)) ||
+            (rc = jstr(ds, "algorithm", &s->dist.algorithm, true, err)) || s->dist.workers < 2 ||
+            s->dist.workers > SAI_SPEC_MAX_WORKERS ||
+            (strcmp(s->dist.transport, "tcp") != 0 && strcmp(s->dist.transport, "mpi") != 0) ||
+            strcmp(s->dist.algorithm, "ring") != 0) {
+            rc = rc ? rc : sai_error_set(err, SAI_EFORMAT, "canonical spec: bad dist section");
             goto out;
         }
     }

@@ -7,6 +7,7 @@
 #define SAI_PIPELINE_SPEC_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "secureai/pipeline.h"
 
@@ -19,5 +20,11 @@ extern const char *const sai_spec_stage_names[SAI_SPEC_NSTAGES];
 bool sai_pipeline__spec_ident_ok(const char *s);
 /* The sealed model's file name (outputs.model_name). */
 bool sai_pipeline__spec_model_name_ok(const char *n);
+
+/* dist.rendezvous: HOST:PORT (a name, an IPv4 address or [IPv6]), port 1..65535. */
+bool sai_pipeline__spec_hostport_ok(const char *hp);
+/* Parse it; host is malloc'ed. */
+int  sai_pipeline__spec_hostport(const char *hp, char **host, uint16_t *port, sai_error *err);
+#define SAI_SPEC_MAX_WORKERS 256
 
 #endif

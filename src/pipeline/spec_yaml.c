@@ -355,6 +355,35 @@ static int kbs_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     return unknown(p, kn, f);
 }
 
+/* ---- dist ------------------------------------------------------------------ */
+static int dist_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
+                     yaml_node_t *vn, void *ctx)
+{
+    sai_pipeline_spec *s = ctx;
+    int rc;
+    if (strcmp(key, "workers") == 0)
+        return get_uint(p, vn, f, &s->dist.workers, 1, SAI_SPEC_MAX_WORKERS);
+    if (strcmp(key, "transport") == 0) {
+        if ((rc = get_string(p, vn, f, &s->dist.transport, 8, true)) == 0 &&
+            strcmp(s->dist.transport, "tcp") != 0 && strcmp(s->dist.transport, "mpi") != 0)
+            return fail(p, vn, f, "'%s' is not a transport (tcp, mpi)", s->dist.transport);
+        return rc;
+    }
+    if (strcmp(key, "algorithm") == 0) {
+        if ((rc = get_string(p, vn, f, &s->dist.algorithm, 8, true)) == 0 &&
+            strcmp(s->dist.algorithm, "ring") != 0)
+            return fail(p, vn, f, "'%s' is not an algorithm this build has (ring)", s->dist.algorithm);
+        return rc;
+    }
+    if (strcmp(key, "rendezvous") == 0) {
+        if ((rc = get_string(p, vn, f, &s->dist.rendezvous, 300, false)) == 0 &&
+            !sai_pipeline__spec_hostport_ok(s->dist.rendezvous))
+            return fail(p, vn, f, "'%s' is not HOST:PORT", s->dist.rendezvous);
+        return rc;
+    }
+    return unknown(p, kn, f);
+}
+
 /* ---- outputs ------------------------------------------------------------ */
 static int out_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
@@ -438,6 +467,8 @@ static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
         static const char *const req[] = {"url"};
         return walk_map(p, vn, f, kbs_pair, s, req, 1);
     }
+    if (strcmp(key, "dist") == 0)
+        return walk_map(p, vn, f, dist_pair, s, NULL, 0);
     if (strcmp(key, "outputs") == 0) {
         static const char *const req[] = {"dir"};
         return walk_map(p, vn, f, out_pair, s, req, 1);
@@ -493,6 +524,7 @@ static int spec_finish(sai_pipeline_spec *s, sai_error *err)
 {
     int rc;
     if ((rc = set_default(&s->tee, "sim", err)) || (rc = set_default(&s->dataset.format, "idx", err)) ||
+        (rc = set_default(&s->dist.transport, "tcp", err)) || (rc = set_default(&s->dist.algorithm, "ring", err)) ||
         (rc = set_default(&s->outputs.model_name, "model.sealed", err)))
         return rc;
     return 0;

@@ -78,13 +78,28 @@ typedef int (*dt_fn)(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res,
 
 static const uint8_t dt_secret[SAI_DIST_SECRET_LEN] = "group-secret-of-the-test-job-01";
 
+/* Non-zero: workers join as an enclave does, over two sockets its host
+ * connected (sai_dist_tcp_ring_connect, then sai_dist_comm_stream). */
+static int dt_relayed;
+
+static inline int dt_join(int lfd, const char *host, uint16_t port, const sai_dist_cfg_t *cfg,
+                          sai_dist_comm_t **c, sai_error *err)
+{
+    if (!dt_relayed || cfg->world < 2)
+        return sai_dist_comm_tcp(c, cfg, lfd, host, port, err);
+    int fds[2];
+    int rc = sai_dist_tcp_ring_connect(fds, cfg->rank, cfg->world, lfd, host, port,
+                                       cfg->timeout_ms, err);
+    return rc ? rc : sai_dist_comm_stream(c, cfg, fds[0], fds[1], err);
+}
+
 static inline int dt_connect(dt_run *run, int rank, const sai_dist_cfg_t *cfg,
                              sai_dist_comm_t **c, sai_error *err)
 {
     int next = (rank + 1) % run->n;
     int fd = run->lfd[rank];
     run->lfd[rank] = -1;
-    return sai_dist_comm_tcp(c, cfg, fd, "127.0.0.1", run->port[next], err);
+    return dt_join(fd, "127.0.0.1", run->port[next], cfg, c, err);
 }
 
 /* Start n workers; wait for all of them unless keep_pids (then the caller

@@ -391,7 +391,7 @@ static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
     if (rank == 0) {   /* through the proxy */
         int fd = run->lfd[0];
         run->lfd[0] = -1;
-        rc = sai_dist_comm_tcp(&c, cfg, fd, "127.0.0.1", w->to_port, &err);
+        rc = dt_join(fd, "127.0.0.1", w->to_port, cfg, &c, &err);
     } else {
         rc = dt_connect(run, rank, cfg, &c, &err);
     }
@@ -442,6 +442,23 @@ static void test_wire_attacks(void **state)
     wire_case(2, "chunk 1 (reordered, or a frame was dropped)");
 }
 
+/* The same tests with the ring formed by each worker's host and handed to
+ * the worker as two connected streams (the enclave's path: it never opens
+ * a socket). */
+static int relayed_on(void **state)
+{
+    (void)state;
+    dt_relayed = 1;
+    return 0;
+}
+
+static int relayed_off(void **state)
+{
+    (void)state;
+    dt_relayed = 0;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +470,11 @@ int main(void)
         cmocka_unit_test(test_join_refusals),
         cmocka_unit_test(test_join_with_bound_evidence),
         cmocka_unit_test(test_wire_attacks),
+        cmocka_unit_test_setup_teardown(test_allreduce_exact, relayed_on, relayed_off),
+        cmocka_unit_test_setup_teardown(test_broadcast, relayed_on, relayed_off),
+        cmocka_unit_test_setup_teardown(test_killed_worker, relayed_on, relayed_off),
+        cmocka_unit_test_setup_teardown(test_hung_worker, relayed_on, relayed_off),
+        cmocka_unit_test_setup_teardown(test_wire_attacks, relayed_on, relayed_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,6 +261,70 @@ static void test_canonical_hash(void **state)
     sai_pipeline_spec_free(t);
 }
 
+/* dist: workers, transport and algorithm are measured (part of HOST_DATA);
+ * the rendezvous address is host-side (reachability only) and is not;
+ * a spec without the section keeps its hash; bad values name the field. */
+static void test_dist_section(void **state)
+{
+    (void)state;
+    uint8_t h0[32], h1[32], h2[32];
+    hash_of(base, h0);
+    char *y = edit("outputs:\n", "dist: {workers: 2, rendezvous: 127.0.0.1:7000}\noutputs:\n");
+    hash_of(y, h1);
+    assert_memory_not_equal(h0, h1, 32);
+    char *z = edit("outputs:\n", "dist: {workers: 2, transport: tcp, algorithm: ring, rendezvous: host.example:9}\n"
+                                  "outputs:\n");
+    hash_of(z, h2);
+    assert_memory_equal(h1, h2, 32);   /* defaults spelled out; another rendezvous */
+    free(z);
+    const char *changes[] = {"dist: {workers: 3}\noutputs:\n", "dist: {workers: 2, transport: mpi}\noutputs:\n"};
+    for (size_t i = 0; i < 2; i++) {
+        z = edit("outputs:\n", changes[i]);
+        hash_of(z, h2);
+        assert_memory_not_equal(h1, h2, 32);
+        free(z);
+    }
+    z = edit("outputs:\n", "dist: {workers: 1}\noutputs:\n");   /* one worker: not distributed */
+    hash_of(z, h2);
+    assert_memory_equal(h0, h2, 32);
+    free(z);
+    /* round trip through the canonical form */
+    sai_pipeline_spec *s = parse_ok(y), *t = NULL;
+    sai_error err = {0};
+    char *c1 = NULL, *c2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    assert_int_equal(s->dist.workers, 2);
+    assert_string_equal(s->dist.rendezvous, "127.0.0.1:7000");
+    assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c1, &n1, &err), 0);
+    if (sai_pipeline_spec_from_canonical(&t, c1, n1, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(t->dist.workers, 2);
+    assert_string_equal(t->dist.transport, "tcp");
+    assert_null(t->dist.rendezvous);
+    assert_int_equal(sai_pipeline_spec_canonical(t, NULL, &c2, &n2, &err), 0);
+    assert_string_equal(c1, c2);
+    free(c1);
+    free(c2);
+    free(y);
+    sai_pipeline_spec_free(s);
+    sai_pipeline_spec_free(t);
+    const char *bad[][2] = {
+        {"dist: {workers: 0}\n", "dist.workers"},
+        {"dist: {workers: 2, transport: udp}\n", "not a transport"},
+        {"dist: {workers: 2, algorithm: ps}\n", "not an algorithm"},
+        {"dist: {workers: 2, rendezvous: nohostport}\n", "not HOST:PORT"},
+        {"dist: {workers: 2, rendezvous: 'a:70000'}\n", "not HOST:PORT"},
+        {"dist: {workers: 2, peers: 3}\n", "dist.peers: unknown field"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%soutputs:\n", bad[i][0]);
+        z = edit("outputs:\n", buf);
+        expect_error(z, bad[i][1]);
+        free(z);
+    }
+}
+
 /* model.generate_key + model.key_policy: both or neither, with model.key;
  * the policy is a JSON object, measured in compact form, and survives the
  * canonical round trip the enclave relies on. */
@@ -496,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_errors_name_line_and_field),
         cmocka_unit_test(test_canonical_hash),
+        cmocka_unit_test(test_dist_section),
         cmocka_unit_test(test_generated_model_key),
         cmocka_unit_test(test_kbs_trust_rules),
         cmocka_unit_test(test_model_file_name),
