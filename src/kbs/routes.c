@@ -240,7 +240,11 @@ static int h_attest(sai_kbs_server *s, struct evhttp_request *req, const char *p
         goto out;
     }
     memset(&claims, 0, sizeof claims);
-    rc = sai_kbs_report_data(rd, nonce, r.point, &err);
+    rc = strncmp(tee, T_PREFIX, strlen(T_PREFIX)) == 0
+       ? sai_error_set(&err, SAI_EAUTH, "the session was opened with protocol " SAI_KBS_TRUSTEE_VERSION)
+       : 0;
+    if (rc == 0)
+        rc = sai_kbs_report_data(rd, nonce, r.point, &err);
     if (rc == 0)
         rc = s->verifier.verify(s->verifier.ctx, tee, r.evidence, r.evidence_len, rd, &claims, &err);
     if (rc == 0 && strcmp(claims.tee, tee) != 0)
