@@ -541,8 +541,10 @@ int sai_kbs__parse_trustee_attest(sai_kbs_trustee_attest *r, const char *body, s
     const char *nonce = cJSON_IsObject(rt) ? str_member(rt, "nonce", sizeof r->nonce - 1) : NULL;
     const cJSON *pe = cJSON_IsObject(te) ? cJSON_GetObjectItemCaseSensitive(te, "primary_evidence") : NULL;
     const cJSON *ae = cJSON_IsObject(te) ? cJSON_GetObjectItemCaseSensitive(te, "additional_evidence") : NULL;
-    if (!cJSON_IsObject(rt) || nonce == NULL) {
-        rc = sai_error_set(err, SAI_EINVAL, "\"runtime-data\" must be an object with a string \"nonce\"");
+    if (!cJSON_IsObject(rt) || nonce == NULL || nonce[0] == '\0' ||
+        strspn(nonce, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_") != strlen(nonce)) {
+        /* Nonces are base64 (Trustee's and this KBS's alike). */
+        rc = sai_error_set(err, SAI_EINVAL, "\"runtime-data\" must be an object with a base64 \"nonce\"");
     } else if (!cJSON_IsObject(te) || pe == NULL) {
         rc = sai_error_set(err, SAI_EINVAL, "\"tee-evidence\" must be an object with \"primary_evidence\"");
     } else if (init != NULL && !cJSON_IsNull(init)) {
