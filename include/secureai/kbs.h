@@ -8,6 +8,10 @@
  *                                                       -> {token}  (JWT ES384)
  *   GET  /kbs/v0/resource/<repo>/<type>/<tag>  (Authorization: Bearer token)
  *                                                       -> JWE-style wrap of the secret
+ * and, selected by the version in /auth, Trustee's protocol 0.4.0 (auth with
+ * {version "0.4.0", tee, extra-params}, a kbs-session-id cookie, attest with
+ * {runtime-data, tee-evidence}, resources as flattened JWE JSON; see
+ * sai_kbs_client_get_resource_trustee and docs/kbs.md).
  * The evidence's 64-byte report data must equal
  *   SHA-512(nonce (32 raw bytes) || TEE public key as the raw uncompressed
  *           P-384 point 0x04||X||Y (97 bytes)).
@@ -35,7 +39,8 @@
 #define SAI_KBS_MAX_SECRET       (64 * 1024)
 #define SAI_KBS_MAX_EVIDENCE     (256 * 1024)
 
-/* Where a secret lives in a KBS: GET/POST /kbs/v0/resource/<repo>/<type>/<tag>.
+/* Where a secret lives in a KBS: GET /kbs/v0/resource/<repo>/<type>/<tag>
+ * (POST /kbs/v0/register/... for an attested registration).
  * Pipeline specs name their dataset and model keys this way. */
 typedef struct sai_kbs_resource {
     char *repo, *type, *tag;                 /* each [A-Za-z0-9._-]{1,64} */
@@ -118,7 +123,7 @@ typedef struct sai_kbs_config {
     bool     accept_audit_cut;    /* start even though the audit chain no longer holds the
                                    * recorded anchor (the cut is audited); default false */
     char     enclave_writable[512]; /* repos an attested TEE may register new resources in
-                                     * (POST /kbs/v0/resource/...), comma-separated; "" = none */
+                                     * (POST /kbs/v0/register/...), comma-separated; "" = none */
 } sai_kbs_config;
 
 void sai_kbs_config_defaults(sai_kbs_config *c);
@@ -213,6 +218,24 @@ int  sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester 
                                       const char *policy_json,
                                       const uint8_t wrap_key_sha256[static SAI_SHA256_LEN],
                                       sai_error *err) SAI_MUST_CHECK;
+/* Trustee's protocol (0.4.0, as confidential-containers' kbs_protocol
+ * speaks it; docs/kbs.md "Two protocols"): the TEE key types its clients
+ * generate. */
+typedef enum sai_kbs_tee_key {
+    SAI_KBS_TEE_KEY_P256 = 1,   /* EC P-256, ECDH-ES+A256KW (kbs_protocol's default) */
+    SAI_KBS_TEE_KEY_P521 = 2,   /* EC P-521, ECDH-ES+A256KW */
+    SAI_KBS_TEE_KEY_RSA  = 3,   /* RSA 2048, RSA-OAEP-256 */
+} sai_kbs_tee_key;
+/* The whole flow in Trustee's protocol: POST /kbs/v0/auth {"version":"0.4.0",
+ * "tee": Trustee's name of att->tee ("sample" for sim), "extra-params"} ->
+ * kbs-session-id cookie and nonce; a fresh key of type key; evidence over
+ * SHA-384(JCS(runtime data)); /attest {"runtime-data", "tee-evidence"} with
+ * the cookie -> token; GET /kbs/v0/resource/<resource> with the cookie (or,
+ * with bearer, Authorization: Bearer token) -> flattened JWE, unwrapped with
+ * OpenSSL. *secret as for sai_kbs_client_get_resource. */
+int  sai_kbs_client_get_resource_trustee(sai_kbs_client *c, const sai_kbs_attester *att,
+                                         const char *resource, sai_kbs_tee_key key, bool bearer,
+                                         sai_secret **secret, sai_error *err) SAI_MUST_CHECK;
 /* Convenience: a client for one call. */
 int  sai_kbs_get_resource(const sai_kbs_client_opts *o, const sai_kbs_attester *att,
                           const char *resource, sai_secret **secret, sai_error *err) SAI_MUST_CHECK;

@@ -31,7 +31,7 @@ typedef struct sub_usage {
     "      --dry-run loads the configuration, checks the options as a real start\n" \
     "      would and stops; --rate N allows N requests/s (burst N) per client\n" \
     "      address; --enclave-writable lets attested TEEs register new resources,\n" \
-    "      never overwriting, in these repositories: POST /kbs/v0/resource/R; the\n" \
+    "      never overwriting, in these repositories: POST /kbs/v0/register/R; the\n" \
     "      secret arrives wrapped to the KBS's wrap key, DATA_DIR/wrap.key, made\n" \
     "      on first start, public half in DATA_DIR/wrap.pub). A KBS whose audit\n" \
     "      chain no longer holds its recorded anchor (entries cut) refuses to start;\n" \
@@ -43,7 +43,11 @@ typedef struct sub_usage {
 #define U_GET_RESOURCE \
     "  get-resource --kbs URL --tee sim|sev-snp|tdx|sgx --resource REPO/TYPE/TAG\n" \
     "        (--ca CERT | --pin SHA256) --out FILE [--token-out FILE] [--insecure-http]\n" \
+    "        [--protocol secureai|trustee [--tee-key p256|p521|rsa] [--auth cookie|bearer]]\n" \
     "      Attest to the KBS and write the released secret to FILE (mode 0600).\n" \
+    "      --protocol trustee speaks Trustee's KBS protocol 0.4.0 (kbs_protocol's:\n" \
+    "      kbs-session-id cookie, a TEE key of --tee-key, default p256, flattened\n" \
+    "      JWE); --tee sim is Trustee's \"sample\" TEE there.\n" \
     "      With --tee sim the client's platform (SECUREAI_PLATFORM_DIR) must be the\n" \
     "      one the KBS trusts.\n"
 #define U_PUT_RESOURCE \
@@ -107,7 +111,8 @@ static void on_signal(int sig)
 enum {
     O_CONFIG = 256, O_DATA, O_LISTEN, O_PORT, O_INSECURE, O_THREADS, O_APOLICY, O_PORTFILE,
     O_RATE, O_QUIET, O_KBS, O_TEE, O_RESOURCE, O_CA, O_PIN, O_OUT, O_TOKENOUT, O_ADMIN,
-    O_SECRET, O_POLICY, O_HEAD, O_LIMIT, O_SEAL, O_HELP, O_DRYRUN, O_EWRITE, O_ACCEPTCUT
+    O_SECRET, O_POLICY, O_HEAD, O_LIMIT, O_SEAL, O_HELP, O_DRYRUN, O_EWRITE, O_ACCEPTCUT,
+    O_PROTOCOL, O_TEEKEY, O_AUTH
 };
 
 static const struct option k_opts[] = {
@@ -126,12 +131,14 @@ static const struct option k_opts[] = {
     {"seal-master-key", required_argument, 0, O_SEAL},
     {"help", no_argument, 0, O_HELP}, {"dry-run", no_argument, 0, O_DRYRUN},
     {"enclave-writable", required_argument, 0, O_EWRITE},
-    {"accept-audit-cut", no_argument, 0, O_ACCEPTCUT}, {0, 0, 0, 0}};
+    {"accept-audit-cut", no_argument, 0, O_ACCEPTCUT},
+    {"protocol", required_argument, 0, O_PROTOCOL}, {"tee-key", required_argument, 0, O_TEEKEY},
+    {"auth", required_argument, 0, O_AUTH}, {0, 0, 0, 0}};
 
 typedef struct args {
     const char *config, *data, *listen, *port, *apolicy, *portfile, *rate, *threads;
     const char *kbs, *tee, *resource, *ca, *pin, *out, *tokenout, *admin, *secret, *policy;
-    const char *head, *limit, *seal, *ewrite;
+    const char *head, *limit, *seal, *ewrite, *protocol, *teekey, *auth;
     bool insecure, quiet, dry_run, accept_cut;
 } args;
 
@@ -169,6 +176,9 @@ static int parse(int argc, char **argv, args *a)
         case O_DRYRUN: a->dry_run = true; break;
         case O_EWRITE: a->ewrite = optarg; break;
         case O_ACCEPTCUT: a->accept_cut = true; break;
+        case O_PROTOCOL: a->protocol = optarg; break;
+        case O_TEEKEY: a->teekey = optarg; break;
+        case O_AUTH: a->auth = optarg; break;
         default:
             return sai_cli_usage_error("kbs %s: unknown or incomplete option %s", argv[0],
                                        argv[optind - 1]);
@@ -308,10 +318,28 @@ static int cmd_get(args *a)
     sai_kbs_client *c = NULL;
     sai_secret *secret = NULL;
     char *token = NULL;
+    bool trustee = a->protocol && strcmp(a->protocol, "trustee") == 0;
+    sai_kbs_tee_key key = SAI_KBS_TEE_KEY_P256;
+    if (a->protocol && !trustee && strcmp(a->protocol, "secureai") != 0)
+        return sai_cli_usage_error("kbs get-resource: --protocol is secureai or trustee");
+    if (!trustee && (a->teekey || a->auth))
+        return sai_cli_usage_error("kbs get-resource: --tee-key and --auth are for --protocol trustee");
+    if (trustee && a->tokenout)
+        return sai_cli_usage_error("kbs get-resource: --token-out is for --protocol secureai");
+    if (a->teekey && strcmp(a->teekey, "p256") != 0)
+        key = strcmp(a->teekey, "p521") == 0 ? SAI_KBS_TEE_KEY_P521
+            : strcmp(a->teekey, "rsa") == 0 ? SAI_KBS_TEE_KEY_RSA : 0;
+    if (key == 0)
+        return sai_cli_usage_error("kbs get-resource: --tee-key is p256, p521 or rsa");
+    if (a->auth && strcmp(a->auth, "cookie") != 0 && strcmp(a->auth, "bearer") != 0)
+        return sai_cli_usage_error("kbs get-resource: --auth is cookie or bearer");
     if (sai_kbs_attester_open(&att, a->tee, &err) != 0)
         return sai_cli_fail(&err, "kbs get-resource: TEE %s", a->tee);
     int rc = open_client(a, &c, &err);
-    if (rc == 0)
+    if (rc == 0 && trustee)
+        rc = sai_kbs_client_get_resource_trustee(c, &att, a->resource, key,
+                                                 a->auth && strcmp(a->auth, "bearer") == 0, &secret, &err);
+    else if (rc == 0)
         rc = sai_kbs_client_get_resource(c, &att, a->resource, &secret, &token, &err);
     if (rc == 0)
         rc = sai_write_file_atomic(a->out, secret->data, secret->len, 0600, false, &err);

@@ -74,6 +74,7 @@ struct sai_kbs_client {
     bool                      have_req_err;
     char                      tls_err[200];
     bool                      tls_verify_failed;
+    char                      cookie[40];    /* kbs-session-id of the last Set-Cookie (Trustee) */
 };
 
 /* ---- a socket BIO that never raises SIGPIPE ---------------------------------- */
@@ -466,6 +467,11 @@ static void on_response(struct evhttp_request *req, void *arg)
         char *end = NULL;
         double v = ra ? strtod(ra, &end) : -1;
         c->retry_after = ra && end != ra && *end == '\0' && v >= 0 ? v : -1;
+        /* Trustee's session: Set-Cookie: kbs-session-id=<32 hex>; ... */
+        const char *sc = evhttp_find_header(evhttp_request_get_input_headers(req), "Set-Cookie");
+        const size_t nl = sizeof SAI_KBS_TRUSTEE_COOKIE;
+        if (sc && strncmp(sc, SAI_KBS_TRUSTEE_COOKIE "=", nl) == 0 && strcspn(sc + nl, "; ") < sizeof c->cookie)
+            snprintf(c->cookie, sizeof c->cookie, "%.*s", (int)strcspn(sc + nl, "; "), sc + nl);
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t n = evbuffer_get_length(in);
         if (n > RESP_MAX) {
@@ -841,7 +847,7 @@ int sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
     if (rc == 0 && text != NULL) {
         snprintf(text, tl, "{\"%s\":\"%s\",\"policy\":%s}", clear ? "secret" : "jwe", payload, ptext);
-        snprintf(path, sizeof path, "/kbs/v0/resource/%s", resource);
+        snprintf(path, sizeof path, "/kbs/v0/register/%s", resource);
         rc = call(c, "register", "POST", path, hdr, text, &j, err);
     }
     if (payload)
@@ -865,4 +871,9 @@ int sai_kbs_get_resource(const sai_kbs_client_opts *o, const sai_kbs_attester *a
     rc = sai_kbs_client_get_resource(c, att, resource, secret, NULL, err);
     sai_kbs_client_free(c);
     return rc;
+}
+
+const char *sai_kbs__client_cookie(const sai_kbs_client *c)
+{
+    return c->cookie;
 }

@@ -66,6 +66,19 @@ void sai_kbs__reply_error(struct evhttp_request *req, int code, const char *what
     sai_kbs__reply_json(req, code, body);
 }
 
+void sai_kbs__reply_trustee_error(struct evhttp_request *req, int code, const char *kind,
+                                 const char *what, bool both)
+{
+    char esc[600], body[1400];
+    sai_kbs__json_str(esc, sizeof esc, what);
+    if (both)
+        snprintf(body, sizeof body, "{\"type\":\"" SAI_KBS_TRUSTEE_ERRORS "%s\",\"detail\":%s,"
+                 "\"error\":%s,\"status\":%d}", kind, esc, esc, code);
+    else
+        snprintf(body, sizeof body, "{\"type\":\"" SAI_KBS_TRUSTEE_ERRORS "%s\",\"detail\":%s}", kind, esc);
+    sai_kbs__reply_json(req, code, body);
+}
+
 /* ---- evhttp's own error pages, as JSON --------------------------------------
  * libevent 2.1 answers a body over the cap (413), a request line or headers
  * over theirs (400) and a method it does not allow itself, with a fixed
@@ -177,6 +190,33 @@ const char *sai_kbs__bearer(struct evhttp_request *req)
     while (*a == ' ' || *a == '\t')
         a++;
     return *a ? a : NULL;
+}
+
+bool sai_kbs__session_cookie(struct evhttp_request *req, char id[static 33])
+{
+    const char *c = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+    const size_t nl = sizeof SAI_KBS_TRUSTEE_COOKIE - 1;
+    for (const char *p = c; p && *p;) {
+        p += strspn(p, " \t;");
+        if (strncmp(p, SAI_KBS_TRUSTEE_COOKIE "=", nl + 1) == 0) {
+            p += nl + 1;
+            size_t n = strcspn(p, "; \t");
+            if (n != 32 || strspn(p, "0123456789abcdef") < 32)
+                return false;
+            memcpy(id, p, 32);
+            id[32] = '\0';
+            return true;
+        }
+        p += strcspn(p, ";");
+    }
+    return false;
+}
+
+void sai_kbs__set_session_cookie(struct evhttp_request *req, const char *id, int max_age_s)
+{
+    char v[160];
+    snprintf(v, sizeof v, SAI_KBS_TRUSTEE_COOKIE "=%s; Path=/kbs/v0; Max-Age=%d; HttpOnly", id, max_age_s);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", v);
 }
 
 void sai_kbs__audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,

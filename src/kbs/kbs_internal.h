@@ -196,6 +196,11 @@ char *sai_kbs__metrics_render(sai_kbs_metrics *m);
  * tcb_status, policy_id, verdict, debug, simulated, tee-pubkey (JWK)}. */
 int sai_kbs__token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
                         const char *tee_jwk_json, int64_t now, int ttl_s, sai_error *err);
+/* The same with the protocol the token was issued in ("trustee": its
+ * tee-pubkey is a Trustee key, see sai_kbs_tkey; NULL: SecureAI's). */
+int sai_kbs__token_issue_ex(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
+                           const char *tee_jwk_json, const char *protocol, int64_t now, int ttl_s,
+                           sai_error *err);
 /* Verify signature and expiry; fill claims and the TEE key from the token. */
 int sai_kbs__token_verify(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
                          sai_kbs_claims *c, sai_ec_key **tee_key, sai_error *err);
@@ -204,6 +209,14 @@ int sai_kbs__token_verify(const sai_ec_key *signer, const char *jwt, size_t len,
 int sai_kbs__token_decode(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
                          bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
                          sai_error *err);
+
+struct sai_kbs_tkey;
+/* The same for either protocol: a SecureAI token fills *tee_key, a Trustee
+ * one (protocol "trustee") *tkey instead (tkey may be NULL: then a Trustee
+ * token is refused). */
+int sai_kbs__token_decode_ex(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
+                            bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
+                            struct sai_kbs_tkey *tkey, sai_error *err);
 
 /* ---- issued-token memo (token.c) -------------------------------------------
  * SHA-256 of each token this KBS issued, so /resource can skip re-verifying
@@ -231,6 +244,80 @@ int sai_kbs__key_ensure(sai_ec_key **out, const char *path, sai_error *err);
 #define SAI_KBS_WRAP_KEY_FILE "wrap.key"
 #define SAI_KBS_WRAP_PUB_FILE "wrap.pub"
 int sai_kbs__wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65], sai_error *err);
+
+/* ---- Trustee's protocol (trustee.c; fuzzed by fuzz/fuzz_kbs_trustee.c) -------- */
+#define SAI_KBS_TRUSTEE_VERSION "0.4.0"
+#define SAI_KBS_TRUSTEE_COOKIE  "kbs-session-id"
+#define SAI_KBS_TRUSTEE_ERRORS  "https://github.com/confidential-containers/kbs/errors/"
+/* A Trustee TEE name -> the SecureAI kind whose evidence it carries here
+ * ("sample" -> "sim", "snp" -> "sev-snp", "tdx", "sgx"); SAI_EUNSUPP for a
+ * name Trustee knows that this KBS cannot appraise, SAI_EINVAL otherwise. */
+int sai_kbs__trustee_tee(const char *name, const char **kind, sai_error *err);
+/* The reverse, NULL when none. */
+const char *sai_kbs__trustee_tee_name(const char *kind);
+/* RFC 8785 canonical JSON of v (malloc'ed); integers only among numbers,
+ * strings must be UTF-8. */
+int sai_kbs__jcs(const cJSON *v, char **out, size_t *len, sai_error *err);
+
+/* A TEE key as Trustee clients send it. */
+struct evp_pkey_st;
+enum { SAI_KBS_TKEY_EC = 1, SAI_KBS_TKEY_RSA = 2 };
+typedef struct sai_kbs_tkey {
+    int                 kind;       /* SAI_KBS_TKEY_* */
+    char                crv[8];     /* "P-256" / "P-521" for EC */
+    size_t              coord_len;  /* 32 / 66 */
+    struct evp_pkey_st *pkey;       /* public (server) or key pair (client) */
+    char               *jwk;        /* the typed members, canonical JSON */
+} sai_kbs_tkey;
+int  sai_kbs__tkey_from_json(sai_kbs_tkey *k, const cJSON *jwk, sai_error *err);
+int  sai_kbs__tkey_parse(sai_kbs_tkey *k, const char *json, size_t len, sai_error *err);
+int  sai_kbs__tkey_generate(sai_kbs_tkey *k, sai_kbs_tee_key type, sai_error *err);
+void sai_kbs__tkey_free(sai_kbs_tkey *k);
+/* SHA-384(JCS({"additional-evidence", "nonce", "tee-pubkey"})) || 16 zeros. */
+int sai_kbs__trustee_report_data(uint8_t rd[static SAI_KBS_REPORT_DATA_LEN], const char *nonce,
+                                 const char *tkey_jwk, const char *additional_evidence,
+                                 sai_error *err);
+
+typedef struct sai_kbs_trustee_attest {
+    char         nonce[96];
+    sai_kbs_tkey key;
+    char        *additional;   /* "" (other devices' evidence is refused) */
+    char        *evidence;     /* primary_evidence as JSON text */
+    size_t       evidence_len;
+} sai_kbs_trustee_attest;
+int  sai_kbs__parse_trustee_attest(sai_kbs_trustee_attest *r, const char *body, size_t len,
+                                  sai_error *err);
+void sai_kbs__trustee_attest_free(sai_kbs_trustee_attest *r);
+
+/* Flattened JWE JSON of secret to k: A256GCM, the CEK wrapped with
+ * ECDH-ES+A256KW (EC) or RSA-OAEP-256 (RSA). */
+int sai_kbs__trustee_wrap(char **json, const sai_kbs_tkey *k, const uint8_t *secret, size_t len,
+                          sai_error *err);
+int sai_kbs__trustee_unwrap(sai_secret **out, const sai_kbs_tkey *priv, const char *json, size_t len,
+                            sai_error *err);
+
+/* /auth: 0 for a valid 0.4.0 request (tee and the kind it maps to);
+ * SAI_ENOTFOUND for a body that is SecureAI's (no string version, or
+ * "0.1.0"); else the refusal (SAI_EAUTH for a version or hash algorithm
+ * this KBS does not speak). */
+typedef struct sai_kbs_trustee_auth {
+    char        tee[16];
+    const char *kind;
+} sai_kbs_trustee_auth;
+int  sai_kbs__parse_trustee_auth(sai_kbs_trustee_auth *r, const char *body, size_t len, sai_error *err);
+/* The nonce as Trustee sends it: standard base64 (44 characters). */
+void sai_kbs__b64std_nonce(char out[static 45], const uint8_t nonce[static SAI_KBS_NONCE_LEN]);
+
+/* Attested kbs-session-id cookies -> their attestation token. */
+typedef struct sai_kbs_cookies sai_kbs_cookies;
+int   sai_kbs__cookies_new(sai_kbs_cookies **out, sai_error *err);
+void  sai_kbs__cookies_free(sai_kbs_cookies *t);
+void  sai_kbs__cookie_put(sai_kbs_cookies *t, const char *id, const char *token, int64_t exp);
+/* The token (malloc'ed) of an attested, unexpired cookie, or NULL. */
+char *sai_kbs__cookie_token(sai_kbs_cookies *t, const char *id, int64_t now);
+/* The client's kbs-session-id cookie from its last answer ("" if none). */
+struct sai_kbs_client;
+const char *sai_kbs__client_cookie(const struct sai_kbs_client *c);
 
 int64_t sai_kbs__wall_now(void);
 

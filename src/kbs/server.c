@@ -466,6 +466,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
         (rc = sai_kbs__sessions_new(&s->sessions, (size_t)s->cfg.max_sessions,
                                          (size_t)s->cfg.max_sessions_per_addr, s->cfg.nonce_ttl_s, err)) != 0 ||
         (rc = sai_kbs__issued_new(&s->issued, err)) != 0 ||
+        (rc = sai_kbs__cookies_new(&s->cookies, err)) != 0 ||
         (rc = sai_kbs__ratelimit_new(&s->rl, s->cfg.rate_per_s, s->cfg.rate_burst, err)) != 0)
         goto fail;
     if ((rc = sai_kbs__addrcount_new(&s->conns_by_addr, (size_t)s->cfg.max_connections, err)) != 0 ||
@@ -607,6 +608,7 @@ void sai_kbs_server_free(sai_kbs_server *s)
     sai_kbs__ratelimit_free(s->rl);
     sai_kbs__sessions_free(s->sessions);
     sai_kbs__issued_free(s->issued);
+    sai_kbs__cookies_free(s->cookies);
     sai_ec_free(s->signer);
     sai_ec_free(s->wrap_key);
     free(s->wrap_jwk);

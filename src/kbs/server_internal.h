@@ -34,6 +34,7 @@ struct sai_kbs_server {
     char               wrap_sha[65];  /* hex SHA-256 of its raw point */
     char              *wrap_jwk;      /* {"jwk":..,"sha256":..}, served at /kbs/v0/wrap-key */
     sai_kbs_issued    *issued;
+    sai_kbs_cookies   *cookies;       /* attested kbs-session-id cookies (Trustee) */
     uint8_t            admin_hash[SAI_SHA256_LEN];
     SSL_CTX           *ssl;
     char               fp[65];
@@ -73,6 +74,14 @@ int  sai_kbs__http_code(int rc);
 char *sai_kbs__body(struct evhttp_request *req, size_t *len);
 /* The token of "Authorization: Bearer <token>", or NULL (borrowed from req). */
 const char *sai_kbs__bearer(struct evhttp_request *req);
+/* Trustee's ErrorInformation {"type": SAI_KBS_TRUSTEE_ERRORS kind, "detail":
+ * what}; with both also SecureAI's "error" and "status" (for a client whose
+ * protocol is not known yet: either kind of client reads its members). */
+void sai_kbs__reply_trustee_error(struct evhttp_request *req, int code, const char *kind,
+                                 const char *what, bool both);
+/* The kbs-session-id cookie (32 hex) into id, or false. */
+bool sai_kbs__session_cookie(struct evhttp_request *req, char id[static 33]);
+void sai_kbs__set_session_cookie(struct evhttp_request *req, const char *id, int max_age_s);
 /* Append an audit record; a failure is logged (the request's answer stands). */
 void sai_kbs__audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,
                    const char *verdict, const char *detail);

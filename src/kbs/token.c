@@ -30,6 +30,13 @@ static const char k_hdr[] = "{\"alg\":\"ES384\",\"typ\":\"JWT\",\"kid\":\"kbs\"}
 int sai_kbs__token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
                         const char *tee_jwk_json, int64_t now, int ttl_s, sai_error *err)
 {
+    return sai_kbs__token_issue_ex(jwt, signer, c, tee_jwk_json, NULL, now, ttl_s, err);
+}
+
+int sai_kbs__token_issue_ex(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
+                           const char *tee_jwk_json, const char *protocol, int64_t now, int ttl_s,
+                           sai_error *err)
+{
     *jwt = NULL;
     int rc = 0;
     char *payload = NULL, *bh = NULL, *bp = NULL, *bs = NULL, *input = NULL;
@@ -61,6 +68,8 @@ int sai_kbs__token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_cla
     cJSON_AddBoolToObject(o, "simulated", c->simulated);
     cJSON_AddItemToObject(o, "tee-pubkey", jwk);
     jwk = NULL;
+    if (protocol != NULL)
+        cJSON_AddStringToObject(o, "kbs-protocol", protocol);
     if ((payload = cJSON_PrintUnformatted(o)) == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto out;
@@ -109,8 +118,17 @@ int sai_kbs__token_decode(const sai_ec_key *signer, const char *jwt, size_t len,
                          bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
                          sai_error *err)
 {
+    return sai_kbs__token_decode_ex(signer, jwt, len, now, signature_known_good, c, tee_key, NULL, err);
+}
+
+int sai_kbs__token_decode_ex(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
+                            bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
+                            sai_kbs_tkey *tkey, sai_error *err)
+{
     memset(c, 0, sizeof *c);
     *tee_key = NULL;
+    if (tkey)
+        memset(tkey, 0, sizeof *tkey);
     if (len == 0 || len > TOKEN_MAX)
         return sai_error_set(err, SAI_EAUTH, "the token is empty or too long");
     const char *d1 = memchr(jwt, '.', len);
@@ -178,6 +196,16 @@ int sai_kbs__token_decode(const sai_ec_key *signer, const char *jwt, size_t len,
         c->tcb[i] = (uint8_t)t[i];
     c->debug = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "debug"));
     c->simulated = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(p, "simulated"));
+    /* A token issued in a Trustee session carries a Trustee key (EC P-256 /
+     * P-521 or RSA); it is usable only where the caller can wrap to one. */
+    const cJSON *proto = cJSON_GetObjectItemCaseSensitive(p, "kbs-protocol");
+    if (proto != NULL) {
+        if (!cJSON_IsString(proto) || strcmp(proto->valuestring, "trustee") != 0 || tkey == NULL)
+            rc = sai_error_set(err, SAI_EAUTH, "the token is for another protocol");
+        else
+            rc = sai_kbs__tkey_from_json(tkey, cJSON_GetObjectItemCaseSensitive(p, "tee-pubkey"), err);
+        goto out;
+    }
     uint8_t pt[SAI_P384_POINT_LEN];
     rc = sai_kbs__jwk_from_json(tee_key, cJSON_GetObjectItemCaseSensitive(p, "tee-pubkey"), pt, err);
 out:

@@ -581,6 +581,87 @@ static void test_request_parsers(void **state)
     assert_false(sai_kbs__resource_name_ok("re po/key/tag"));
 }
 
+
+/* Trustee's protocol building blocks (trustee.c): RFC 8785 canonical JSON
+ * (its own example of member order by UTF-16 code units, where U+1F600
+ * sorts before U+FB33), the runtime-data report data against a value
+ * computed independently (Python), the TEE keys Trustee clients send and
+ * the ones refused, and the flattened JWE for each key type: it opens with
+ * the right key only, and a flipped byte anywhere is refused. */
+static void test_trustee_blocks(void **state)
+{
+    (void)state;
+    sai_error err;
+    char *out = NULL;
+    size_t len = 0;
+    cJSON *j = cJSON_Parse("{\"\\u20ac\":\"Euro Sign\",\"\\r\":\"Carriage Return\",\"\\ufb33\":\"Hebrew\","
+                           "\"1\":\"One\",\"\\ud83d\\ude00\":\"Emoji\",\"\\u0080\":\"Control\","
+                           "\"\\u00f6\":\"o\",\"n\":[1,-2,true,null,\"a\\u0001\\\"\\\\/\"]}");
+    assert_non_null(j);
+    assert_int_equal(sai_kbs__jcs(j, &out, &len, &err), 0);
+    assert_string_equal(out, "{\"\\r\":\"Carriage Return\",\"1\":\"One\","
+                             "\"n\":[1,-2,true,null,\"a\\u0001\\\"\\\\/\"],\"\xc2\x80\":\"Control\",\"\xc3\xb6\":\"o\","
+                             "\"\xe2\x82\xac\":\"Euro Sign\",\"\xf0\x9f\x98\x80\":\"Emoji\","
+                             "\"\xef\xac\xb3\":\"Hebrew\"}");
+    free(out);
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"a\":1.5}");
+    assert_int_equal(sai_kbs__jcs(j, &out, &len, &err), SAI_EUNSUPP);
+    cJSON_Delete(j);
+
+    uint8_t rd[SAI_KBS_REPORT_DATA_LEN], want[SAI_KBS_REPORT_DATA_LEN] = {0};
+    assert_int_equal(sai_hex_decode(want, 48, "d20490d30e5f16cba693abc1ca3c31ed977d2722d0adf01a98097"
+                                    "2d16913dc38f103c1f12abf477df0523af2b12e4b43", &err), 0);
+    assert_int_equal(sai_kbs__trustee_report_data(rd, "bm9uY2U=", "{\"kty\":\"EC\",\"crv\":\"P-256\","
+                     "\"alg\":\"ECDH-ES+A256KW\",\"x\":\"AAAA\",\"y\":\"BBBB\"}", "", &err), 0);
+    assert_memory_equal(rd, want, sizeof rd);
+
+    static const char *const refused[] = {
+        "{\"kty\":\"EC\",\"crv\":\"P-384\",\"alg\":\"ECDH-ES+A256KW\",\"x\":\"AA\",\"y\":\"AA\"}",
+        "{\"kty\":\"RSA\",\"alg\":\"RSA1_5\",\"n\":\"AQAB\",\"e\":\"AQAB\"}",
+        "{\"kty\":\"RSA\",\"alg\":\"RSA-OAEP-256\",\"n\":\"AQAB\",\"e\":\"AQAB\"}",    /* 17-bit modulus */
+        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ECDH-ES\",\"x\":\"AA\",\"y\":\"AA\"}",
+        "{\"kty\":\"oct\",\"alg\":\"A256KW\",\"k\":\"AA\"}",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        sai_kbs_tkey k;
+        assert_int_not_equal(sai_kbs__tkey_parse(&k, refused[i], strlen(refused[i]), &err), 0);
+    }
+    const uint8_t secret[] = "the dataset key, 32 bytes long..";
+    for (int t = SAI_KBS_TEE_KEY_P256; t <= SAI_KBS_TEE_KEY_RSA; t++) {
+        sai_kbs_tkey priv, pub, other;
+        assert_int_equal(sai_kbs__tkey_generate(&priv, (sai_kbs_tee_key)t, &err), 0);
+        assert_int_equal(sai_kbs__tkey_generate(&other, (sai_kbs_tee_key)t, &err), 0);
+        /* the server sees only the public JWK; with "d" it refuses it */
+        assert_int_equal(sai_kbs__tkey_parse(&pub, priv.jwk, strlen(priv.jwk), &err), 0);
+        assert_string_equal(pub.jwk, priv.jwk);
+        char *jwe = NULL;
+        sai_secret *got = NULL;
+        assert_int_equal(sai_kbs__trustee_wrap(&jwe, &pub, secret, 32, &err), 0);
+        assert_int_equal(sai_kbs__trustee_unwrap(&got, &priv, jwe, strlen(jwe), &err), 0);
+        assert_int_equal(got->len, 32);
+        assert_memory_equal(got->data, secret, 32);
+        sai_secret_free(got);
+        assert_int_not_equal(sai_kbs__trustee_unwrap(&got, &other, jwe, strlen(jwe), &err), 0);
+        assert_null(got);
+        /* a changed character in each member: refused, nothing returned */
+        static const char *const members[] = {"\"protected\":\"", "\"encrypted_key\":\"", "\"iv\":\"",
+                                              "\"ciphertext\":\"", "\"tag\":\""};
+        for (size_t m = 0; m < 5; m++) {
+            char *bad = strdup(jwe);
+            char *v = strstr(bad, members[m]) + strlen(members[m]) + 2;
+            *v = *v == 'A' ? 'B' : 'A';
+            assert_int_not_equal(sai_kbs__trustee_unwrap(&got, &priv, bad, strlen(bad), &err), 0);
+            assert_null(got);
+            free(bad);
+        }
+        free(jwe);
+        sai_kbs__tkey_free(&priv);
+        sai_kbs__tkey_free(&pub);
+        sai_kbs__tkey_free(&other);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_audit_tamper),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_request_parsers),
+        cmocka_unit_test(test_trustee_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
