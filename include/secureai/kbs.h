@@ -56,6 +56,7 @@ typedef struct sai_kbs_claims {
     char     policy_id[64];      /* the attestation policy that appraised it */
     bool     debug;
     bool     simulated;
+    bool     emulated;           /* SEV-SNP from an emulation's test root (docs/hardware.md) */
 } sai_kbs_claims;
 
 /* Verifier table (server side). verify() must check the evidence's signature

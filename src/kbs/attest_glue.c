@@ -210,6 +210,7 @@ static int verify(void *ctx, const char *tee, const char *evidence, size_t len,
              res.tcb_status[0] ? res.tcb_status : "verified");
     out->debug = res.debug;
     out->simulated = res.is_simulated;
+    out->emulated = res.is_emulated;
     (void)tee;
     return 0;
 }

@@ -154,8 +154,9 @@ static int h_attest_trustee(sai_kbs_server *s, struct evhttp_request *req, const
         goto out;
     }
     snprintf(detail, sizeof detail, "protocol=trustee tee=%s measurement=%s tcb=%u.%u.%u.%u debug=%d "
-             "simulated=%d key=%s", claims.tee, claims.measurement, claims.tcb[0], claims.tcb[1],
+             "simulated=%d%s key=%s", claims.tee, claims.measurement, claims.tcb[0], claims.tcb[1],
              claims.tcb[2], claims.tcb[3], claims.debug, claims.simulated,
+             claims.emulated ? " EMULATED" : "",
              r.key.kind == SAI_KBS_TKEY_RSA ? "RSA" : r.key.crv);
     sai_kbs__audit(s, "attest", peer, id, "allow", detail);
     sai_kbs__metrics_verdict(s->metrics, "attest", true);
@@ -270,9 +271,9 @@ static int h_attest(sai_kbs_server *s, struct evhttp_request *req, const char *p
         goto out;
     }
     char detail[400];
-    snprintf(detail, sizeof detail, "tee=%s measurement=%s tcb=%u.%u.%u.%u debug=%d simulated=%d",
+    snprintf(detail, sizeof detail, "tee=%s measurement=%s tcb=%u.%u.%u.%u debug=%d simulated=%d%s",
              claims.tee, claims.measurement, claims.tcb[0], claims.tcb[1], claims.tcb[2],
-             claims.tcb[3], claims.debug, claims.simulated);
+             claims.tcb[3], claims.debug, claims.simulated, claims.emulated ? " EMULATED" : "");
     sai_kbs__audit(s, "attest", peer, r.session, "allow", detail);
     sai_kbs__metrics_verdict(s->metrics, "attest", true);
     sai_kbs__reply_json(req, 200, out);

@@ -66,6 +66,7 @@ int sai_kbs__token_issue_ex(char **jwt, const sai_ec_key *signer, const sai_kbs_
     cJSON_AddStringToObject(o, "policy_id", c->policy_id);
     cJSON_AddBoolToObject(o, "debug", c->debug);
     cJSON_AddBoolToObject(o, "simulated", c->simulated);
+    cJSON_AddBoolToObject(o, "emulated", c->emulated);
     cJSON_AddItemToObject(o, "tee-pubkey", jwk);
     jwk = NULL;
     if (protocol != NULL)
@@ -196,6 +197,7 @@ int sai_kbs__token_decode_ex(const sai_ec_key *signer, const char *jwt, size_t l
         c->tcb[i] = (uint8_t)t[i];
     c->debug = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "debug"));
     c->simulated = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(p, "simulated"));
+    c->emulated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "emulated"));
     /* A token issued in a Trustee session carries a Trustee key (EC P-256 /
      * P-521 or RSA); it is usable only where the caller can wrap to one. */
     const cJSON *proto = cJSON_GetObjectItemCaseSensitive(p, "kbs-protocol");

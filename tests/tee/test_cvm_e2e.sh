@@ -8,7 +8,7 @@
 #     attestation policy trusts that root explicitly (emulated_roots);
 #     `secureai verify` affirms the statement with the same explicit trust;
 #   - every output labels the evidence EMULATED (run log, run.json, the
-#     statement's protection, verify, the KBS audit's simulated=1);
+#     statement's protection, verify, the KBS audit: simulated=1 EMULATED);
 #   - a policy that pins only AMD's roots refuses it; a changed byte of the
 #     emulated report is refused (by the KBS in a run, by verify-evidence);
 #     a guest launched with another HOST_DATA refuses the spec; a TDX guest
@@ -119,7 +119,7 @@ print(json.dumps(json.loads(base64.urlsafe_b64decode(p))["predicate"]))' runout/
 has "the signed statement says EMULATED" '"protection": "EMULATED SEV-SNP' predicate.json
 has "the signed statement says sev-snp" '"tee": "sev-snp"' predicate.json
 "$CLI" kbs audit show --kbs "$KBS" --ca kbs-ca.crt --admin-token-file kbsd/admin.token --limit 50 >audit.txt 2>&1
-has "the KBS audit records sev-snp evidence as simulated" "tee=sev-snp measurement=$M.*simulated=1" audit.txt
+has "the KBS audit records sev-snp evidence as EMULATED" "tee=sev-snp measurement=$M.*simulated=1 EMULATED" audit.txt
 
 # ---- verify ------------------------------------------------------------------------------
 vpol() { printf '{"measurement":"%s","dataset_identity":"%s","spec_sha256":"%s","allow_simulated":true,"attestation_policy":"%s"}\n' \
