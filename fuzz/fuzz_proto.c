@@ -1,7 +1,7 @@
 /*
  * fuzz_proto.c — every decoder of the host<->enclave protocol (proto.c) on
- * arbitrary bytes: the enclave decodes HELLO and SHARD_FDS from the
- * untrusted host, the host decodes READY, OUTPUT, OUTPUT_END and DONE from
+ * arbitrary bytes: the enclave decodes HELLO, SHARD_FDS and DIST (first
+ * byte 1 with bit 7 set) from the untrusted host, the host decodes READY, OUTPUT, OUTPUT_END and DONE from
  * the enclave. The first byte picks the decoder (and, for SHARD_FDS, how
  * many descriptors came along). A decoder either fails with a one-line
  * reason and leaves nothing allocated, or returns values within their caps.
@@ -34,6 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 1: {
+        if (which & 0x80) {   /* DIST: world must equal the measured workers, rank below it */
+            sai_proto_dist dd;
+            unsigned workers = (which >> 3) % 8;
+            if ((rc = sai_pipeline__proto_dist_decode(&dd, d, n, 2, workers, &err)) == 0 &&
+                (workers < 2 || dd.world != workers || dd.rank >= dd.world))
+                abort();
+            break;
+        }
         sai_sandbox_status st;
         rc = sai_pipeline__proto_ready_decode(&st, d, n, &err);
         break;

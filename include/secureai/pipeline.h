@@ -204,6 +204,7 @@ typedef enum {
     SAI_MSG_ERROR,              /* E->H: one sentence */
     SAI_MSG_KBS_REQ,            /* E->H: an HTTP request for the KBS (relayed) */
     SAI_MSG_KBS_RESP,           /* H->E: the KBS response (status + body) */
+    SAI_MSG_DIST,               /* H->E: rank, world + the two ring streams (fds; distributed runs) */
     SAI_MSG_MAX_
 } sai_msg_type;
 

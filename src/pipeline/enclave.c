@@ -73,6 +73,9 @@ typedef struct enclave {
     sai_stage_file    *files;
     size_t             nshards;
     uint8_t            dataset_id[32];
+    /* a distributed job (spec dist.workers >= 2; docs/distributed.md) */
+    sai_proto_dist     dist;           /* DIST, decoded: rank and world (== dist.workers) */
+    int                ring_fds[2];    /* the streams to the next and from the previous worker */
 } enclave;
 
 /* ---- the attester: evidence straight from the TEE ------------------------
@@ -91,6 +94,9 @@ static int tee_evidence(void *ctx, const uint8_t rd[static 64], char **json, siz
 
 static int get_key(enclave *e, const sai_kbs_resource *r, sai_secret **key, sai_error *err)
 {
+    /* every key this enclave fetches is 32 bytes: the dataset and model keys
+     * (SAI_SEAL_KEY_LEN) and a job's group secret (SAI_DIST_SECRET_LEN) */
+    _Static_assert(SAI_SEAL_KEY_LEN == SAI_DIST_SECRET_LEN, "one key length");
     char res[200];
     snprintf(res, sizeof res, "%s/%s/%s", r->repo, r->type, r->tag);
     sai_kbs_attester att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
@@ -360,7 +366,7 @@ static int run(enclave *e, sai_error *err)
     int fds[SAI_CHAN_MAX_FDS], model_fd = -1;
     int rc;
     sai_seal_writer *sw = NULL;
-    sai_secret *dkey = NULL, *mkey = NULL;
+    sai_secret *dkey = NULL, *mkey = NULL, *gkey = NULL;
     sai_stage_result sr = {0};
     uint8_t *evidence = NULL;
     size_t ev_len = 0;
@@ -405,6 +411,26 @@ static int run(enclave *e, sai_error *err)
         goto out;
     model_fd = fds[--nfds];   /* the last descriptor is the sealed model's */
 
+    /* A distributed job: DIST says which rank this is and hands over the
+     * two ring streams the host formed; the world size must be the
+     * measured dist.workers (proto.c). */
+    if (e->spec->dist.workers >= 2) {
+        int rfds[SAI_CHAN_MAX_FDS];
+        size_t nr = 0;
+        if ((rc = sai_chan_recv(&e->chan, SAI_MSG_DIST, &d, &n, 256, rfds, SAI_CHAN_MAX_FDS, &nr, err)))
+            goto out;
+        rc = sai_pipeline__proto_dist_decode(&e->dist, d, n, nr, e->spec->dist.workers, err);
+        free(d);
+        d = NULL;
+        if (rc) {
+            for (size_t i = 0; i < nr; i++)
+                close(rfds[i]);
+            goto out;
+        }
+        e->ring_fds[0] = rfds[0];
+        e->ring_fds[1] = rfds[1];
+    }
+
     /* Attest and receive the dataset key. */
     t = sai_now();
     if ((rc = get_key(e, &e->spec->dataset.key, &dkey, err)))
@@ -432,11 +458,28 @@ static int run(enclave *e, sai_error *err)
                   ? generate_key(e, &e->spec->model.key, e->spec->model.key_policy, &mkey, err)
                   : get_key(e, &e->spec->model.key, &mkey, err)))
         goto out;
+    /* A distributed job's group secret (the other half of every ring key,
+     * docs/distributed.md "Key schedule"): resource <spec name>/dist/group,
+     * released by the KBS under its release policy, like the keys above. */
+    if (e->spec->dist.workers >= 2) {
+        char dist_type[] = "dist", group_tag[] = "group";
+        sai_kbs_resource gr = {.repo = e->spec->name, .type = dist_type, .tag = group_tag};
+        if ((rc = get_key(e, &gr, &gkey, err)))
+            goto out;
+    }
     double model_key_s = sai_now() - t;
     sai_kbs_client_free(e->kbs);
     e->kbs = NULL;
     if ((rc = sai_sandbox_no_network(err)))
         goto out;
+    if (e->spec->dist.workers >= 2) {
+        /* Not yet: the loop that trains over the ring (docs/distributed.md,
+         * "Not built yet"). Training alone on a distributed spec would give
+         * a model the spec does not describe, so the enclave refuses. */
+        rc = sai_error_set(err, SAI_EUNSUPP, "worker %u of %u: the distributed training loop is not built yet",
+                           e->dist.rank, e->dist.world);
+        goto out;
+    }
 
     /* The stages. */
     if ((rc = sai_pipeline__stages(e->spec, e->files, e->nshards, progress_line, e, &sr, err)))
@@ -549,6 +592,7 @@ out:
     sai_seal_writer_free(sw);
     sai_secret_free(dkey);
     sai_secret_free(mkey);
+    sai_secret_free(gkey);
     sai_pipeline__stage_result_clear(&sr);
     free(evidence);
     free(stmt);
@@ -566,6 +610,7 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
     e.tee_root = tee_root;
     e.cvm.fd = -1;
     e.cvm.pid = -1;
+    e.ring_fds[0] = e.ring_fds[1] = -1;
     signal(SIGPIPE, SIG_IGN);
     /* Die with the platform's launch monitor (it exits when the host goes
      * away), set again here after exec; a monitor that died before this
@@ -598,6 +643,9 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
     sai_pipeline__cvm_attester_stop(&e.cvm);
     if (e.tee_fd >= 0)
         close(e.tee_fd);
+    for (int i = 0; i < 2; i++)
+        if (e.ring_fds[i] >= 0)
+            close(e.ring_fds[i]);
     sai_pipeline_spec_free(e.spec);
     sai_chan_close(&e.chan);
     return rc;

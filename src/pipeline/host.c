@@ -491,6 +491,16 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     int rc = prepare(o, &p, err);
     if (rc)
         goto out;
+    if (p.spec->dist.workers >= 2) {
+        /* The enclave of a distributed job waits for DIST (rank and the two
+         * ring streams) after SHARD_FDS; the host side that forms the ring
+         * (`--workers N`, mpirun) is not built, so refuse before launching
+         * rather than leave an enclave waiting. */
+        rc = sai_error_set(err, SAI_EUNSUPP, "the spec is a distributed job (dist.workers %u): running one "
+                           "(secureai run --workers N, or under mpirun) is not built yet, see "
+                           "docs/distributed.md", p.spec->dist.workers);
+        goto out;
+    }
     if (p.spec->kbs.url == NULL) {
         rc = sai_error_set(err, SAI_EINVAL, "no KBS URL (kbs.url or --kbs)");
         goto out;

@@ -67,6 +67,18 @@ int  sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sa
 /* ---- membership of a distributed job (dist_glue.c) ---------------------- */
 #include "secureai/dist.h"
 
+/* DIST (H->E, after SHARD_FDS, only when the measured spec has dist.workers
+ * >= 2): {"rank":r,"world":w} + two descriptors, the stream to the next
+ * worker then the one from the previous. The decoder holds the host to the
+ * measured spec: world must equal `workers` (dist.workers) and rank < world,
+ * with exactly two descriptors; the host chooses only which rank this is. */
+typedef struct sai_proto_dist {
+    uint32_t rank, world;
+} sai_proto_dist;
+int sai_pipeline__proto_dist_encode(const sai_proto_dist *d, char *out, size_t cap);
+int sai_pipeline__proto_dist_decode(sai_proto_dist *d, const uint8_t *b, size_t n, size_t nfds,
+                                    unsigned workers, sai_error *err) SAI_MUST_CHECK;
+
 struct sai_attest_policy;
 struct sai_tee;
 typedef struct sai_pipeline_dist_member {

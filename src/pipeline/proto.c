@@ -11,6 +11,7 @@
  *   E->H OUTPUT      u8 output id || bytes                             sai_proto_output
  *   E->H OUTPUT_END  u8 id || SHA-256 [|| u64le sealed length (model)] sai_proto_output
  *   E->H DONE        a JSON object with the members run.json takes      (cJSON, checked)
+ *   H->E DIST        {"rank", "world"} + the streams to next, from prev  sai_proto_dist
  *
  * The JSON objects are strict: every member known, none twice, each of its
  * type and within its cap. The enclave decodes what the host sends (HELLO,
@@ -291,4 +292,46 @@ int sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai
     }
     *out = o;
     return 0;
+}
+
+/* ---- DIST ------------------------------------------------------------------- */
+
+int sai_pipeline__proto_dist_encode(const sai_proto_dist *d, char *out, size_t cap)
+{
+    int k = snprintf(out, cap, "{\"rank\":%u,\"world\":%u}", d->rank, d->world);
+    return k > 0 && (size_t)k < cap ? k : -1;
+}
+
+static int u32_member(const cJSON *o, const char *name, uint32_t *v)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!cJSON_IsNumber(j) || j->valuedouble < 0 || j->valuedouble > SAI_DIST_MAX_WORKERS ||
+        j->valuedouble != (double)(uint32_t)j->valuedouble)
+        return -1;
+    *v = (uint32_t)j->valuedouble;
+    return 0;
+}
+
+int sai_pipeline__proto_dist_decode(sai_proto_dist *d, const uint8_t *b, size_t n, size_t nfds,
+                                    unsigned workers, sai_error *err)
+{
+    static const char *const names[] = {"rank", "world"};
+    memset(d, 0, sizeof *d);
+    cJSON *o = cJSON_ParseWithLength((const char *)b, n);
+    int rc = strict_object(o, names, 2, "DIST", err);
+    if (rc == 0 && (u32_member(o, "rank", &d->rank) != 0 || u32_member(o, "world", &d->world) != 0))
+        rc = sai_error_set(err, SAI_EFORMAT, "DIST is malformed");
+    cJSON_Delete(o);
+    if (rc == 0 && nfds != 2)
+        rc = sai_error_set(err, SAI_EFORMAT, "DIST carries %zu descriptors, not the two ring streams", nfds);
+    /* The world size is measured (dist.workers); the host cannot shrink or
+     * grow the job, only say which rank this enclave is. */
+    if (rc == 0 && (workers < 2 || d->world != workers))
+        rc = sai_error_set(err, SAI_EPOLICY, "DIST: the host says %u workers, the measured spec dist.workers %u",
+                           d->world, workers);
+    if (rc == 0 && d->rank >= d->world)
+        rc = sai_error_set(err, SAI_EPOLICY, "DIST: rank %u is not below the world size %u", d->rank, d->world);
+    if (rc)
+        memset(d, 0, sizeof *d);
+    return rc;
 }

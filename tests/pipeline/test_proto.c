@@ -146,6 +146,38 @@ static void test_done(void **state)
     assert_int_not_equal(DEC(sai_pipeline__proto_done_decode, bad, &o), 0);
 }
 
+/* DIST: the host says which rank; the world size is the measured spec's. */
+static void test_dist(void **state)
+{
+    (void)state;
+    sai_error err = {0};
+    sai_proto_dist d = {.rank = 2, .world = 3}, got;
+    char buf[64];
+    int k = sai_pipeline__proto_dist_encode(&d, buf, sizeof buf);
+    assert_true(k > 0);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 3, &err), 0);
+    assert_int_equal(got.rank, 2);
+    assert_int_equal(got.world, 3);
+    /* another world size than the measured dist.workers */
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 4, &err), SAI_EPOLICY);
+    assert_non_null(strstr(err.msg, "dist.workers 4"));
+    /* a spec that is not distributed takes no DIST */
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 0, &err), SAI_EPOLICY);
+    /* rank outside the world */
+    const char *r3 = "{\"rank\":3,\"world\":3}";
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)r3, strlen(r3), 2, 3, &err), SAI_EPOLICY);
+    assert_non_null(strstr(err.msg, "rank 3"));
+    /* not the two streams */
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 1, 3, &err), SAI_EFORMAT);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 3, &err), SAI_EFORMAT);
+    /* malformed: unknown member, negative, fractional, missing */
+    static const char *const bad[] = {"{\"rank\":0,\"world\":3,\"x\":1}", "{\"rank\":-1,\"world\":3}",
+                                      "{\"rank\":0.5,\"world\":3}", "{\"world\":3}", "[0,3]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)bad[i], strlen(bad[i]), 2, 3, &err),
+                         SAI_EFORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_shards),
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_done),
+        cmocka_unit_test(test_dist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,6 +261,27 @@ static void test_canonical_hash(void **state)
     sai_pipeline_spec_free(t);
 }
 
+/* A distributed spec is refused by the host before anything is launched
+ * (the enclave of such a job waits for DIST, which only the not yet built
+ * `--workers` / mpirun host sends): a clear error, no hang, no output. */
+static void test_dist_run_refused_until_built(void **state)
+{
+    (void)state;
+    char *y = edit("outputs:\n", "dist: {workers: 2}\noutputs:\n");
+    char path[] = "/tmp/sai-dist-spec.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, y, strlen(y)), (ssize_t)strlen(y));
+    close(fd);
+    sai_pipeline_run_opts o = {.spec_path = path, .out_dir = "/nonexistent/sai-dist-out", .quiet = true};
+    sai_pipeline_run_result r;
+    sai_error err = {0};
+    assert_int_equal(sai_pipeline_host_run(&o, &r, &err), SAI_EUNSUPP);
+    assert_non_null(strstr(err.msg, "dist.workers 2"));
+    unlink(path);
+    free(y);
+}
+
 /* dist: workers, transport and algorithm are measured (part of HOST_DATA);
  * the rendezvous address is host-side (reachability only) and is not;
  * a spec without the section keeps its hash; bad values name the field. */
@@ -561,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_line_and_field),
         cmocka_unit_test(test_canonical_hash),
         cmocka_unit_test(test_dist_section),
+        cmocka_unit_test(test_dist_run_refused_until_built),
         cmocka_unit_test(test_generated_model_key),
         cmocka_unit_test(test_kbs_trust_rules),
         cmocka_unit_test(test_model_file_name),
