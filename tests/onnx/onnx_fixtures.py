@@ -8,7 +8,8 @@ Writes into DIR:
                  from torch.onnx.export in eval mode: BatchNorm folded into
                  the convolutions (Conv with bias), Identity-shared weights
   bn.onnx        the same model exported with TrainingMode.PRESERVE (model in
-                 eval mode): BatchNormalization nodes kept
+                 eval mode): BatchNormalization nodes kept, each after a Conv
+                 with a bias (every conv here has one)
   x.bin          N Fashion-MNIST test images (the Debian dataset package),
                  normalised as the engine does, float32 [N,1,28,28]
   torch.bin      PyTorch's logits for them, float32 [N,10]
@@ -46,6 +47,10 @@ def main():
     m = resnet8(cin=1, classes=10)
     with torch.no_grad():
         for mod in m.modules():
+            if isinstance(mod, nn.Conv2d):
+                # a bias on every convolution: bn.onnx then has Conv(bias) +
+                # BatchNormalization, which the importer folds into the mean
+                mod.bias = nn.Parameter(0.1 * torch.randn(mod.out_channels))
             if isinstance(mod, nn.BatchNorm2d):
                 mod.running_mean.uniform_(-0.5, 0.5)
                 mod.running_var.uniform_(0.5, 2.0)
