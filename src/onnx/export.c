@@ -19,9 +19,9 @@
 #include "secureai/onnx.h"
 
 typedef struct {
-    Onnx__NodeProto      node;
+    SaiOnnx__NodeProto      node;
     char                *in[5], *out[1];
-    Onnx__AttributeProto attr[3], *attrp[3];
+    SaiOnnx__AttributeProto attr[3], *attrp[3];
     int64_t              ints[3][4];
     char                 flat_name[24];
 } enode;
@@ -38,11 +38,11 @@ static void value_name(char *dst, size_t cap, int id, int last)
 
 static void set_ints(enode *e, int slot, const char *name, int64_t v, size_t n)
 {
-    Onnx__AttributeProto *a = &e->attr[slot];
-    onnx__attribute_proto__init(a);
+    SaiOnnx__AttributeProto *a = &e->attr[slot];
+    sai_onnx__attribute_proto__init(a);
     a->name = (char *)name;
     a->has_type = 1;
-    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->type = SAI_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
     for (size_t i = 0; i < n; i++)
         e->ints[slot][i] = v;
     a->n_ints = n;
@@ -61,11 +61,11 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
     int ntens = sai_nn_model_num_tensors(m);
     sai_nn_node_t *nodes = calloc((size_t)cnt + 1, sizeof(*nodes));
     enode *en = calloc((size_t)cnt * 2 + 1, sizeof(*en));   /* a Flatten may precede a Gemm */
-    Onnx__NodeProto **np = calloc((size_t)cnt * 2 + 1, sizeof(*np));
+    SaiOnnx__NodeProto **np = calloc((size_t)cnt * 2 + 1, sizeof(*np));
     char (*vname)[24] = calloc((size_t)cnt + 1, sizeof(*vname));
     bool *flat = calloc((size_t)cnt + 1, sizeof(*flat));
-    Onnx__TensorProto *tp = calloc((size_t)ntens + 1, sizeof(*tp));
-    Onnx__TensorProto **tpp = calloc((size_t)ntens + 1, sizeof(*tpp));
+    SaiOnnx__TensorProto *tp = calloc((size_t)ntens + 1, sizeof(*tp));
+    SaiOnnx__TensorProto **tpp = calloc((size_t)ntens + 1, sizeof(*tpp));
     int64_t (*tdims)[4] = calloc((size_t)ntens + 1, sizeof(*tdims));
     if (nodes == NULL || en == NULL || np == NULL || vname == NULL || flat == NULL ||
         tp == NULL || tpp == NULL || tdims == NULL) {
@@ -82,7 +82,7 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
         char *x = vname[n->in];
         if (n->kind == SAI_NN_NODE_LINEAR && !flat[n->in]) {
             enode *f = &en[ne];
-            onnx__node_proto__init(&f->node);
+            sai_onnx__node_proto__init(&f->node);
             snprintf(f->flat_name, sizeof(f->flat_name), "v%d_flat", n->in);
             f->in[0] = x;
             f->out[0] = f->flat_name;
@@ -93,7 +93,7 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
             x = f->flat_name;
         }
         enode *e = &en[ne];
-        onnx__node_proto__init(&e->node);
+        sai_onnx__node_proto__init(&e->node);
         e->in[0] = x;
         e->node.n_input = 1;
         for (int k = 0; k < 4; k++) {
@@ -117,10 +117,10 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
             break;
         case SAI_NN_NODE_BN:
             e->node.op_type = "BatchNormalization";
-            onnx__attribute_proto__init(&e->attr[0]);
+            sai_onnx__attribute_proto__init(&e->attr[0]);
             e->attr[0].name = "epsilon";
             e->attr[0].has_type = 1;
-            e->attr[0].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+            e->attr[0].type = SAI_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
             e->attr[0].has_f = 1;
             e->attr[0].f = SAI_NN_BN_EPS;
             e->attrp[0] = &e->attr[0];
@@ -142,10 +142,10 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
             break;
         case SAI_NN_NODE_LINEAR:
             e->node.op_type = "Gemm";
-            onnx__attribute_proto__init(&e->attr[0]);
+            sai_onnx__attribute_proto__init(&e->attr[0]);
             e->attr[0].name = "transB";
             e->attr[0].has_type = 1;
-            e->attr[0].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+            e->attr[0].type = SAI_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
             e->attr[0].has_i = 1;
             e->attr[0].i = 1;
             e->attrp[0] = &e->attr[0];
@@ -166,15 +166,15 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
     for (int i = 0; i < ntens; i++) {
         sai_nn_tensor_info_t ti;
         sai_nn_model_tensor(m, i, &ti);
-        Onnx__TensorProto *t = &tp[i];
-        onnx__tensor_proto__init(t);
+        SaiOnnx__TensorProto *t = &tp[i];
+        sai_onnx__tensor_proto__init(t);
         t->name = (char *)ti.name;
         for (int d = 0; d < ti.ndim; d++)
             tdims[i][d] = ti.shape[d];
         t->n_dims = (size_t)ti.ndim;
         t->dims = tdims[i];
         t->has_data_type = 1;
-        t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+        t->data_type = SAI_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
         t->has_raw_data = 1;
         t->raw_data.len = ti.numel * sizeof(float);
         t->raw_data.data = (uint8_t *)ti.data;
@@ -183,48 +183,48 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
 
     int c, h, w;
     sai_nn_model_input(m, &c, &h, &w);
-    Onnx__TensorShapeProto__Dimension din[4], dout[2], *dinp[4], *doutp[2];
+    SaiOnnx__TensorShapeProto__Dimension din[4], dout[2], *dinp[4], *doutp[2];
     int64_t in_dims[4] = {0, c, h, w};
     for (int i = 0; i < 4; i++) {
-        onnx__tensor_shape_proto__dimension__init(&din[i]);
+        sai_onnx__tensor_shape_proto__dimension__init(&din[i]);
         if (i == 0) {
-            din[i].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            din[i].value_case = SAI_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
             din[i].dim_param = "N";
         } else {
-            din[i].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            din[i].value_case = SAI_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
             din[i].dim_value = in_dims[i];
         }
         dinp[i] = &din[i];
     }
     for (int i = 0; i < 2; i++) {
-        onnx__tensor_shape_proto__dimension__init(&dout[i]);
+        sai_onnx__tensor_shape_proto__dimension__init(&dout[i]);
         doutp[i] = &dout[i];
     }
-    dout[0].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    dout[0].value_case = SAI_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
     dout[0].dim_param = "N";
-    dout[1].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    dout[1].value_case = SAI_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
     dout[1].dim_value = sai_nn_model_classes(m);
-    Onnx__TensorShapeProto sin = ONNX__TENSOR_SHAPE_PROTO__INIT, sout = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    SaiOnnx__TensorShapeProto sin = SAI_ONNX__TENSOR_SHAPE_PROTO__INIT, sout = SAI_ONNX__TENSOR_SHAPE_PROTO__INIT;
     sin.n_dim = 4; sin.dim = dinp;
     sout.n_dim = 2; sout.dim = doutp;
-    Onnx__TypeProto__Tensor ttin = ONNX__TYPE_PROTO__TENSOR__INIT,
-                            ttout = ONNX__TYPE_PROTO__TENSOR__INIT;
+    SaiOnnx__TypeProto__Tensor ttin = SAI_ONNX__TYPE_PROTO__TENSOR__INIT,
+                            ttout = SAI_ONNX__TYPE_PROTO__TENSOR__INIT;
     ttin.has_elem_type = ttout.has_elem_type = 1;
-    ttin.elem_type = ttout.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    ttin.elem_type = ttout.elem_type = SAI_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     ttin.shape = &sin;
     ttout.shape = &sout;
-    Onnx__TypeProto tin = ONNX__TYPE_PROTO__INIT, tout = ONNX__TYPE_PROTO__INIT;
-    tin.value_case = tout.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    SaiOnnx__TypeProto tin = SAI_ONNX__TYPE_PROTO__INIT, tout = SAI_ONNX__TYPE_PROTO__INIT;
+    tin.value_case = tout.value_case = SAI_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
     tin.tensor_type = &ttin;
     tout.tensor_type = &ttout;
-    Onnx__ValueInfoProto vin = ONNX__VALUE_INFO_PROTO__INIT, vout = ONNX__VALUE_INFO_PROTO__INIT;
-    Onnx__ValueInfoProto *vinp = &vin, *voutp = &vout;
+    SaiOnnx__ValueInfoProto vin = SAI_ONNX__VALUE_INFO_PROTO__INIT, vout = SAI_ONNX__VALUE_INFO_PROTO__INIT;
+    SaiOnnx__ValueInfoProto *vinp = &vin, *voutp = &vout;
     vin.name = "input";
     vin.type = &tin;
     vout.name = "logits";
     vout.type = &tout;
 
-    Onnx__GraphProto g = ONNX__GRAPH_PROTO__INIT;
+    SaiOnnx__GraphProto g = SAI_ONNX__GRAPH_PROTO__INIT;
     char gname[48];
     snprintf(gname, sizeof(gname), "secureai-%s", sai_nn_model_name(m));
     g.name = gname;
@@ -237,11 +237,11 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
     g.n_output = 1;
     g.output = &voutp;
 
-    Onnx__OperatorSetIdProto ops = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsp = &ops;
+    SaiOnnx__OperatorSetIdProto ops = SAI_ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsp = &ops;
     ops.domain = "";
     ops.has_version = 1;
     ops.version = SAI_ONNX_OPSET;
-    Onnx__ModelProto mp = ONNX__MODEL_PROTO__INIT;
+    SaiOnnx__ModelProto mp = SAI_ONNX__MODEL_PROTO__INIT;
     mp.has_ir_version = 1;
     mp.ir_version = 7;
     mp.n_opset_import = 1;
@@ -250,7 +250,7 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
     mp.producer_version = SAI_VERSION;
     mp.graph = &g;
 
-    size_t sz = onnx__model_proto__get_packed_size(&mp);
+    size_t sz = sai_onnx__model_proto__get_packed_size(&mp);
     if (sz > SAI_ONNX_MAX_BYTES) {
         rc = sai_error_set(err, SAI_ELIMIT, "the model is too large for ONNX (%zu bytes)", sz);
         goto out;
@@ -260,7 +260,7 @@ int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_err
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory for %zu bytes of ONNX", sz);
         goto out;
     }
-    *len = onnx__model_proto__pack(&mp, *buf);
+    *len = sai_onnx__model_proto__pack(&mp, *buf);
 out:
     free(nodes);
     free(en);

@@ -56,12 +56,12 @@ typedef struct {
 } lvalue;
 
 typedef struct {
-    const Onnx__GraphProto *g;
+    const SaiOnnx__GraphProto *g;
     lnode  *nodes;
     int     nn;
     lvalue *vals;
     int     nv;
-    const Onnx__TensorProto **consts;   /* Constant node outputs ... */
+    const SaiOnnx__TensorProto **consts;   /* Constant node outputs ... */
     const char **const_names;           /* ... and their value names */
     int     nconsts;
     int     in_c, in_h, in_w, classes;
@@ -78,7 +78,7 @@ static const char *k_supported =
 
 /* ---- tensors ----------------------------------------------------------- */
 
-static const Onnx__TensorProto *find_tensor(const lower_ctx *cx, const char *name)
+static const SaiOnnx__TensorProto *find_tensor(const lower_ctx *cx, const char *name)
 {
     for (size_t i = 0; i < cx->g->n_initializer; i++)
         if (cx->g->initializer[i]->name != NULL && strcmp(cx->g->initializer[i]->name, name) == 0)
@@ -89,7 +89,7 @@ static const Onnx__TensorProto *find_tensor(const lower_ctx *cx, const char *nam
     return NULL;
 }
 
-static int tensor_numel(const Onnx__TensorProto *t, size_t *numel, sai_error *err)
+static int tensor_numel(const SaiOnnx__TensorProto *t, size_t *numel, sai_error *err)
 {
     size_t n = 1;
     if (t->n_dims > 8)
@@ -109,7 +109,7 @@ static int tensor_numel(const Onnx__TensorProto *t, size_t *numel, sai_error *er
 }
 
 /* A float tensor's data as a new malloc'ed array (raw_data or float_data). */
-static int tensor_floats(const Onnx__TensorProto *t, float **out, size_t *numel, sai_error *err)
+static int tensor_floats(const SaiOnnx__TensorProto *t, float **out, size_t *numel, sai_error *err)
 {
     *out = NULL;
     int rc = tensor_numel(t, numel, err);
@@ -117,10 +117,10 @@ static int tensor_floats(const Onnx__TensorProto *t, float **out, size_t *numel,
         return rc;
     const char *nm = str_or(t->name, "?");
     if (t->n_external_data > 0 ||
-        (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
+        (t->has_data_location && t->data_location == SAI_ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
         return sai_error_set(err, SAI_EUNSUPP, "tensor '%s' keeps its data in an external file "
                              "(save the model with its weights inside)", nm);
-    if (!t->has_data_type || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+    if (!t->has_data_type || t->data_type != SAI_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
         return sai_error_set(err, SAI_EUNSUPP, "tensor '%s' is not float32 (data type %d)", nm,
                              (int)t->data_type);
     size_t n = *numel;
@@ -151,7 +151,7 @@ static int tensor_floats(const Onnx__TensorProto *t, float **out, size_t *numel,
 }
 
 /* An int64 tensor of at most cap values (Reshape's shape). */
-static int tensor_int64s(const Onnx__TensorProto *t, int64_t *out, size_t cap, size_t *count,
+static int tensor_int64s(const SaiOnnx__TensorProto *t, int64_t *out, size_t cap, size_t *count,
                          sai_error *err)
 {
     size_t n = 0;
@@ -159,7 +159,7 @@ static int tensor_int64s(const Onnx__TensorProto *t, int64_t *out, size_t cap, s
     if (rc != 0)
         return rc;
     const char *nm = str_or(t->name, "?");
-    if (!t->has_data_type || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || n > cap)
+    if (!t->has_data_type || t->data_type != SAI_ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || n > cap)
         return sai_error_set(err, SAI_EUNSUPP, "tensor '%s' is not a short int64 list", nm);
     if (t->has_raw_data && t->raw_data.len > 0) {
         if (t->raw_data.len != n * 8)
@@ -178,7 +178,7 @@ static int tensor_int64s(const Onnx__TensorProto *t, int64_t *out, size_t cap, s
 
 /* ---- attributes -------------------------------------------------------- */
 
-static const Onnx__AttributeProto *attr(const Onnx__NodeProto *nd, const char *name)
+static const SaiOnnx__AttributeProto *attr(const SaiOnnx__NodeProto *nd, const char *name)
 {
     for (size_t i = 0; i < nd->n_attribute; i++)
         if (nd->attribute[i]->name != NULL && strcmp(nd->attribute[i]->name, name) == 0)
@@ -186,23 +186,23 @@ static const Onnx__AttributeProto *attr(const Onnx__NodeProto *nd, const char *n
     return NULL;
 }
 
-static int64_t attr_int(const Onnx__NodeProto *nd, const char *name, int64_t dflt)
+static int64_t attr_int(const SaiOnnx__NodeProto *nd, const char *name, int64_t dflt)
 {
-    const Onnx__AttributeProto *a = attr(nd, name);
+    const SaiOnnx__AttributeProto *a = attr(nd, name);
     return (a != NULL && a->has_i) ? a->i : dflt;
 }
 
-static float attr_float(const Onnx__NodeProto *nd, const char *name, float dflt)
+static float attr_float(const SaiOnnx__NodeProto *nd, const char *name, float dflt)
 {
-    const Onnx__AttributeProto *a = attr(nd, name);
+    const SaiOnnx__AttributeProto *a = attr(nd, name);
     return (a != NULL && a->has_f) ? a->f : dflt;
 }
 
 /* ints attribute: n values all equal to *v (or absent: *v = dflt). */
-static bool attr_ints_uniform(const Onnx__NodeProto *nd, const char *name, size_t n, int64_t dflt,
+static bool attr_ints_uniform(const SaiOnnx__NodeProto *nd, const char *name, size_t n, int64_t dflt,
                               int64_t *v)
 {
-    const Onnx__AttributeProto *a = attr(nd, name);
+    const SaiOnnx__AttributeProto *a = attr(nd, name);
     *v = dflt;
     if (a == NULL)
         return true;
@@ -215,9 +215,9 @@ static bool attr_ints_uniform(const Onnx__NodeProto *nd, const char *name, size_
     return true;
 }
 
-static bool auto_pad_ok(const Onnx__NodeProto *nd)
+static bool auto_pad_ok(const SaiOnnx__NodeProto *nd)
 {
-    const Onnx__AttributeProto *a = attr(nd, "auto_pad");
+    const SaiOnnx__AttributeProto *a = attr(nd, "auto_pad");
     if (a == NULL || !a->has_s || a->s.len == 0)
         return true;
     return (a->s.len == 6 && memcmp(a->s.data, "NOTSET", 6) == 0) ||
@@ -276,7 +276,7 @@ static float *filled(size_t n, float v)
 }
 
 /* How many node inputs and graph outputs name the value. */
-static int readers(const Onnx__GraphProto *g, const char *name)
+static int readers(const SaiOnnx__GraphProto *g, const char *name)
 {
     int r = 0;
     for (size_t i = 0; i < g->n_node; i++)
@@ -292,7 +292,7 @@ static int readers(const Onnx__GraphProto *g, const char *name)
 #define NODE_ERR(code, ...) \
     do { rc = sai_error_set(err, code, __VA_ARGS__); goto out; } while (0)
 
-static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_error *err)
+static int lower_node(lower_ctx *cx, const SaiOnnx__NodeProto *nd, int idx, sai_error *err)
 {
     int rc = 0;
     const char *op = str_or(nd->op_type, "");
@@ -304,7 +304,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
         NODE_ERR(SAI_EUNSUPP, "unsupported ONNX operator '%s' of domain '%s' (%s); the importer "
                  "reads %s", op, nd->domain, where, k_supported);
     if (strcmp(op, "Constant") == 0) {
-        const Onnx__AttributeProto *a = attr(nd, "value");
+        const SaiOnnx__AttributeProto *a = attr(nd, "value");
         if (nd->n_output != 1 || a == NULL || a->t == NULL)
             NODE_ERR(SAI_EUNSUPP, "%s: only a tensor-valued Constant is supported", where);
         if (cx->nconsts >= SAI_ONNX_MAX_NODES)
@@ -329,7 +329,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
     if (nd->n_input < 1 || nd->n_output < 1 || nd->input[0] == NULL)
         NODE_ERR(SAI_EFORMAT, "%s has no input or output", where);
     lvalue *x = find_value(cx, nd->input[0]);
-    const Onnx__TensorProto *xt = x == NULL ? find_tensor(cx, nd->input[0]) : NULL;
+    const SaiOnnx__TensorProto *xt = x == NULL ? find_tensor(cx, nd->input[0]) : NULL;
     if (strcmp(op, "Identity") == 0 && xt != NULL) {
         /* torch.onnx.export shares equal initializers through Identity */
         if (nd->n_output != 1 || nd->output[0] == NULL || find_value(cx, nd->output[0]) != NULL ||
@@ -353,7 +353,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
     if (strcmp(op, "Conv") == 0) {
         if (xin.flat)
             NODE_ERR(SAI_EUNSUPP, "%s: convolution of a flattened value", where);
-        const Onnx__TensorProto *wt = nd->n_input >= 2 ? find_tensor(cx, nd->input[1]) : NULL;
+        const SaiOnnx__TensorProto *wt = nd->n_input >= 2 ? find_tensor(cx, nd->input[1]) : NULL;
         if (wt == NULL)
             NODE_ERR(SAI_EUNSUPP, "%s: the weight must be an initializer", where);
         if (wt->n_dims != 4 || wt->dims[2] != wt->dims[3] || wt->dims[1] != xin.c ||
@@ -386,7 +386,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
         int id = cx->nn;
         if (nd->n_input >= 3 && nd->input[2] != NULL && nd->input[2][0] != '\0') {
             /* bias: Conv + BN(gamma 1, beta B, mean 0, var 1 - eps) */
-            const Onnx__TensorProto *bt = find_tensor(cx, nd->input[2]);
+            const SaiOnnx__TensorProto *bt = find_tensor(cx, nd->input[2]);
             size_t bn_;
             if (bt == NULL)
                 NODE_ERR(SAI_EUNSUPP, "%s: the bias must be an initializer", where);
@@ -419,7 +419,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
                      where);
         size_t cnt[4];
         for (int i = 0; i < 4; i++) {
-            const Onnx__TensorProto *t = find_tensor(cx, nd->input[i + 1]);
+            const SaiOnnx__TensorProto *t = find_tensor(cx, nd->input[i + 1]);
             if (t == NULL)
                 NODE_ERR(SAI_EUNSUPP, "%s: parameter '%s' must be an initializer", where,
                          nd->input[i + 1]);
@@ -480,7 +480,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
         rc = add_value(cx, outname, cx->nn, xin.c, xin.h, xin.w, xin.flat, err);
     } else if (strcmp(op, "MaxPool") == 0 || strcmp(op, "AveragePool") == 0) {
         bool mx = op[0] == 'M';
-        const Onnx__AttributeProto *ka = attr(nd, "kernel_shape");
+        const SaiOnnx__AttributeProto *ka = attr(nd, "kernel_shape");
         int64_t k, s, p, dil;
         if (xin.flat)
             NODE_ERR(SAI_EUNSUPP, "%s: pooling of a flattened value", where);
@@ -515,7 +515,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
             NODE_ERR(SAI_EUNSUPP, "%s: only Flatten with axis 1 is supported", where);
         rc = add_value(cx, outname, xin.id, xin.c, xin.h, xin.w, true, err);
     } else if (strcmp(op, "Reshape") == 0) {
-        const Onnx__TensorProto *st = nd->n_input == 2 ? find_tensor(cx, nd->input[1]) : NULL;
+        const SaiOnnx__TensorProto *st = nd->n_input == 2 ? find_tensor(cx, nd->input[1]) : NULL;
         int64_t shp[2];
         size_t ns = 0;
         if (st == NULL)
@@ -538,7 +538,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
             attr_int(nd, "transA", 0) != 0)
             NODE_ERR(SAI_EUNSUPP, "%s: only alpha = beta = 1, transA = 0 is supported", where);
         bool tb = attr_int(nd, "transB", 0) != 0;
-        const Onnx__TensorProto *wt = nd->n_input >= 2 ? find_tensor(cx, nd->input[1]) : NULL;
+        const SaiOnnx__TensorProto *wt = nd->n_input >= 2 ? find_tensor(cx, nd->input[1]) : NULL;
         if (wt == NULL || wt->n_dims != 2)
             NODE_ERR(SAI_EUNSUPP, "%s: B must be a 2-D initializer", where);
         int64_t inf = (int64_t)xin.c * xin.h * xin.w;
@@ -560,7 +560,7 @@ static int lower_node(lower_ctx *cx, const Onnx__NodeProto *nd, int idx, sai_err
             owned[0] = t;
         }
         if (nd->n_input >= 3 && nd->input[2] != NULL && nd->input[2][0] != '\0') {
-            const Onnx__TensorProto *bt = find_tensor(cx, nd->input[2]);
+            const SaiOnnx__TensorProto *bt = find_tensor(cx, nd->input[2]);
             if (bt == NULL)
                 NODE_ERR(SAI_EUNSUPP, "%s: C must be an initializer", where);
             if ((rc = tensor_floats(bt, &owned[1], &bn_, err)) != 0)
@@ -599,10 +599,10 @@ static void lower_free(lower_ctx *cx)
     memset(cx, 0, sizeof(*cx));
 }
 
-static int input_shape(lower_ctx *cx, const Onnx__GraphProto *g, const char **name,
+static int input_shape(lower_ctx *cx, const SaiOnnx__GraphProto *g, const char **name,
                        sai_error *err)
 {
-    const Onnx__ValueInfoProto *in = NULL;
+    const SaiOnnx__ValueInfoProto *in = NULL;
     for (size_t i = 0; i < g->n_input; i++) {
         const char *nm = g->input[i]->name;
         if (nm == NULL || find_tensor(cx, nm) != NULL)
@@ -613,16 +613,16 @@ static int input_shape(lower_ctx *cx, const Onnx__GraphProto *g, const char **na
     }
     if (in == NULL)
         return sai_error_set(err, SAI_EFORMAT, "the graph has no input");
-    const Onnx__TypeProto *t = in->type;
-    if (t == NULL || t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
-        t->tensor_type == NULL || t->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
+    const SaiOnnx__TypeProto *t = in->type;
+    if (t == NULL || t->value_case != SAI_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+        t->tensor_type == NULL || t->tensor_type->elem_type != SAI_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
         t->tensor_type->shape == NULL || t->tensor_type->shape->n_dim != 4)
         return sai_error_set(err, SAI_EUNSUPP, "input '%s' must be a float32 [N,C,H,W] tensor",
                              in->name);
     int d[3];
     for (int i = 0; i < 3; i++) {
-        const Onnx__TensorShapeProto__Dimension *dm = t->tensor_type->shape->dim[i + 1];
-        if (dm->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
+        const SaiOnnx__TensorShapeProto__Dimension *dm = t->tensor_type->shape->dim[i + 1];
+        if (dm->value_case != SAI_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
             dm->dim_value <= 0 || dm->dim_value > 1024)
             return sai_error_set(err, SAI_EUNSUPP, "input '%s' needs a fixed C, H and W "
                                  "(1..1024)", in->name);
@@ -636,9 +636,9 @@ static int input_shape(lower_ctx *cx, const Onnx__GraphProto *g, const char **na
     return 0;
 }
 
-static int lower(lower_ctx *cx, const Onnx__ModelProto *mp, sai_error *err)
+static int lower(lower_ctx *cx, const SaiOnnx__ModelProto *mp, sai_error *err)
 {
-    const Onnx__GraphProto *g = mp->graph;
+    const SaiOnnx__GraphProto *g = mp->graph;
     int rc;
     if (g == NULL)
         return sai_error_set(err, SAI_EFORMAT, "the ONNX model has no graph");
@@ -682,14 +682,14 @@ static int lower(lower_ctx *cx, const Onnx__ModelProto *mp, sai_error *err)
     return 0;
 }
 
-static int unpack(const uint8_t *buf, size_t len, Onnx__ModelProto **mp, sai_error *err)
+static int unpack(const uint8_t *buf, size_t len, SaiOnnx__ModelProto **mp, sai_error *err)
 {
     *mp = NULL;
     if (len > SAI_ONNX_MAX_BYTES)
         return sai_error_set(err, SAI_ELIMIT, "ONNX file of %zu bytes is over the cap", len);
     if (len == 0)
         return sai_error_set(err, SAI_EFORMAT, "empty ONNX file");
-    *mp = onnx__model_proto__unpack(NULL, len, buf);
+    *mp = sai_onnx__model_proto__unpack(NULL, len, buf);
     if (*mp == NULL)
         return sai_error_set(err, SAI_EFORMAT, "not an ONNX model (protobuf parse failed)");
     return 0;
@@ -697,7 +697,7 @@ static int unpack(const uint8_t *buf, size_t len, Onnx__ModelProto **mp, sai_err
 
 int sai_onnx_check(const uint8_t *buf, size_t len, int *nodes, sai_error *err)
 {
-    Onnx__ModelProto *mp;
+    SaiOnnx__ModelProto *mp;
     lower_ctx cx;
     memset(&cx, 0, sizeof(cx));
     int rc = unpack(buf, len, &mp, err);
@@ -707,7 +707,7 @@ int sai_onnx_check(const uint8_t *buf, size_t len, int *nodes, sai_error *err)
         *nodes = cx.nn;
     lower_free(&cx);
     if (mp != NULL)
-        onnx__model_proto__free_unpacked(mp, NULL);
+        sai_onnx__model_proto__free_unpacked(mp, NULL);
     return rc;
 }
 
@@ -780,7 +780,7 @@ int sai_onnx_import(sai_nn_model_t **out, const uint8_t *buf, size_t len, int ma
                     sai_error *err)
 {
     *out = NULL;
-    Onnx__ModelProto *mp;
+    SaiOnnx__ModelProto *mp;
     lower_ctx cx;
     memset(&cx, 0, sizeof(cx));
     sai_nn_model_t *m = NULL;
@@ -823,6 +823,6 @@ out:
     sai_nn_model_free(m);
     lower_free(&cx);
     if (mp != NULL)
-        onnx__model_proto__free_unpacked(mp, NULL);
+        sai_onnx__model_proto__free_unpacked(mp, NULL);
     return rc;
 }
