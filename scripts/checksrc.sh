@@ -24,17 +24,20 @@ fi
 #   nn -> crypto: the checkpoint format's SHA-256 trailer (checkpoint.c).
 #   pipeline -> dist: the enclave runtime of a distributed job joins the
 #               ring and checks its peers' evidence (dist_glue.c).
+# onnx (src/onnx/, ONNX import/export) sits on nn: it reads the engine's
+# graph view (secureai/nn_graph.h, part of nn) and builds nn models.
 declare -A allowed=(
   [util]="" [crypto]="" [seal]="crypto" [tee]="crypto" [attest]="crypto"
-  [kbs]="attest crypto seal tee" [nn]="crypto"
+  [kbs]="attest crypto seal tee" [nn]="crypto" [onnx]="nn"
   [pipeline]="crypto seal tee attest kbs nn dist" [dist]="crypto attest nn"
-  [serve]="attest kbs nn seal" [sched]=""
-  [cli]="crypto seal tee attest kbs nn pipeline dist serve sched"
+  [serve]="attest kbs nn onnx seal" [sched]=""
+  [cli]="crypto seal tee attest kbs nn onnx pipeline dist serve sched"
 )
 owner() {   # owner HEADER: the module a project header belongs to ("" = base)
   case "$1" in
     secureai/common.h|secureai/util.h|util/*) echo "" ;;
     secureai/dcap.h) echo attest ;;
+    secureai/nn_graph.h) echo nn ;;
     secureai/*) basename "$1" .h ;;
     */*) echo "${1%%/*}" ;;
     *) echo "$2" ;;   # a bare name is the including module's own

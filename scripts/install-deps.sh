@@ -19,6 +19,7 @@ DEMO_PKGS=(
   libssl-dev libopenblas-dev libsqlite3-dev zlib1g-dev
   libevent-dev libyaml-dev libcjson-dev libseccomp-dev
   dataset-fashion-mnist openssl
+  libprotobuf-c-dev protobuf-c-compiler
 )
 CHECK_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev llvm
