@@ -16,6 +16,7 @@
 
 #include "kbs/kbs_internal.h"
 #include "secureai/kbs.h"
+#include "secureai/tee.h"
 #include "secureai/util.h"
 
 typedef struct test_kbs {
@@ -47,6 +48,36 @@ static inline void test_mkdtemp(char *dir, size_t cap)
 }
 
 /* cfg_tweak may adjust the config before the server starts (NULL: none). */
+/* A sim world in a fresh directory ROOT: a platform (SECUREAI_PLATFORM_DIR),
+ * an attestation policy accepting sim evidence at POLICY, this test
+ * binary's launch measurement in hex (97 bytes) and a sim attester. */
+static inline int test_sim_world(char *root, size_t root_cap, char *policy, size_t policy_cap,
+                                 char meas_hex[97], sai_kbs_attester *att)
+{
+    sai_error err;
+    char plat[400];
+    test_mkdtemp(root, root_cap);
+    snprintf(plat, sizeof plat, "%s/platform", root);
+    setenv("SECUREAI_PLATFORM_DIR", plat, 1);
+    if (sai_sim_platform_init(plat, false, &err) != 0) {
+        fprintf(stderr, "platform: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(policy, policy_cap, "%s/attestation.yaml", root);
+    const char *yaml = "allowed_tee: [sim]\nallow_simulated: true\nallow_debug: false\n";
+    if (sai_write_file_atomic(policy, yaml, strlen(yaml), 0600, false, &err) != 0)
+        return -1;
+    uint8_t m[48];
+    if (sai_sim_launch_measurement(m, "/proc/self/exe", NULL, NULL, &err) != 0)
+        return -1;
+    sai_hex_encode(meas_hex, m, 48);
+    if (sai_kbs_attester_open(att, "sim", &err) != 0) {
+        fprintf(stderr, "attester: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static inline int test_kbs_start_dir(test_kbs *t, const char *dir, void (*cfg_tweak)(sai_kbs_config *))
 {
     sai_kbs_config cfg;

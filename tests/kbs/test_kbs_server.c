@@ -32,28 +32,11 @@ static void tweak_main(sai_kbs_config *c)
 static int setup(void **state)
 {
     (void)state;
-    sai_error err;
-    char dir[400], plat[400];
+    char dir[400];
     signal(SIGPIPE, SIG_IGN);
-    test_mkdtemp(g_root, sizeof g_root);
-    snprintf(plat, sizeof plat, "%s/platform", g_root);
-    setenv("SECUREAI_PLATFORM_DIR", plat, 1);
-    if (sai_sim_platform_init(plat, false, &err) != 0) {
-        fprintf(stderr, "platform: %s\n", err.msg);
+    if (test_sim_world(g_root, sizeof g_root, g_policy_path, sizeof g_policy_path, g_meas_hex,
+                       &g_att) != 0)
         return -1;
-    }
-    snprintf(g_policy_path, sizeof g_policy_path, "%s/attestation.yaml", g_root);
-    const char *yaml = "allowed_tee: [sim]\nallow_simulated: true\nallow_debug: false\n";
-    if (sai_write_file_atomic(g_policy_path, yaml, strlen(yaml), 0600, false, &err) != 0)
-        return -1;
-    uint8_t m[48];
-    if (sai_sim_launch_measurement(m, "/proc/self/exe", NULL, NULL, &err) != 0)
-        return -1;
-    sai_hex_encode(g_meas_hex, m, 48);
-    if (sai_kbs_attester_open(&g_att, "sim", &err) != 0) {
-        fprintf(stderr, "attester: %s\n", err.msg);
-        return -1;
-    }
     snprintf(dir, sizeof dir, "%s/kbs", g_root);
     return test_kbs_start_dir(&g_kbs, dir, tweak_main);
 }
