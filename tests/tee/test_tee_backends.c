@@ -433,13 +433,15 @@ static void test_tsm_generation_race(void **state)
 struct worker {
     sai_tee *t;
     uint8_t  base;
+    int      iters;
+    bool     sgx;          /* report data in the quote (SGX) or the SNP report */
     int      bad;
 };
 
-static void *snp_worker(void *arg)
+static void *evidence_worker(void *arg)
 {
     struct worker *w = arg;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < w->iters; i++) {
         uint8_t rd[64];
         char *json = NULL;
         size_t jlen;
@@ -450,7 +452,7 @@ static void *snp_worker(void *arg)
             sai_evidence_parse(&ev, json, jlen, &err) != 0) {
             w->bad++;
         } else {
-            if (memcmp(ev.report + 0x50, rd, 64) != 0)
+            if (memcmp(w->sgx ? ev.quote + 368 : ev.report + 0x50, rd, 64) != 0)
                 w->bad++;
             sai_evidence_clear(&ev);
         }
@@ -469,8 +471,8 @@ static void test_tsm_threads(void **state)
     struct worker w[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
-        w[i] = (struct worker){.t = t, .base = (uint8_t)(i * 40), .bad = 0};
-        assert_int_equal(pthread_create(&th[i], NULL, snp_worker, &w[i]), 0);
+        w[i] = (struct worker){.t = t, .base = (uint8_t)(i * 40), .iters = 8};
+        assert_int_equal(pthread_create(&th[i], NULL, evidence_worker, &w[i]), 0);
     }
     for (int i = 0; i < 4; i++) {
         pthread_join(th[i], NULL);
@@ -621,29 +623,6 @@ static void test_sgx_gramine(void **state)
 
 /* Finding 6 (Gramine): user_report_data is process-global and the quote
  * reads it at open; without a lock two threads get each other's data. */
-static void *sgx_worker(void *arg)
-{
-    struct worker *w = arg;
-    for (int i = 0; i < 3; i++) {
-        uint8_t rd[64];
-        char *json = NULL;
-        size_t jlen;
-        sai_error err;
-        sai_evidence ev;
-        rd_fill(rd, (uint8_t)(w->base + i));
-        if (sai_tee_get_evidence(w->t, rd, &json, &jlen, &err) != 0 ||
-            sai_evidence_parse(&ev, json, jlen, &err) != 0) {
-            w->bad++;
-        } else {
-            if (memcmp(ev.quote + 368, rd, 64) != 0)
-                w->bad++;
-            sai_evidence_clear(&ev);
-        }
-        free(json);
-    }
-    return NULL;
-}
-
 static void test_sgx_threads(void **state)
 {
     (void)state;
@@ -655,8 +634,8 @@ static void test_sgx_threads(void **state)
     struct worker w[2];
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
-        w[i] = (struct worker){.t = t, .base = (uint8_t)(i * 100), .bad = 0};
-        assert_int_equal(pthread_create(&th[i], NULL, sgx_worker, &w[i]), 0);
+        w[i] = (struct worker){.t = t, .base = (uint8_t)(i * 100), .iters = 3, .sgx = true};
+        assert_int_equal(pthread_create(&th[i], NULL, evidence_worker, &w[i]), 0);
     }
     for (int i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);
