@@ -414,10 +414,10 @@ static size_t layout(sai_nn_model_t *m, float *base)
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
         if (op->kind == OP_BN) {
-            TAKE(op->save_mean, (size_t)m->acts[op->in].c);
-            TAKE(op->save_istd, (size_t)m->acts[op->in].c);
-            TAKE(op->save_scale, (size_t)m->acts[op->in].c);
-            TAKE(op->save_shift, (size_t)m->acts[op->in].c);
+            TAKE(op->save.mean, (size_t)m->acts[op->in].c);
+            TAKE(op->save.istd, (size_t)m->acts[op->in].c);
+            TAKE(op->save.scale, (size_t)m->acts[op->in].c);
+            TAKE(op->save.shift, (size_t)m->acts[op->in].c);
         }
     }
     size_t T = (size_t)m->scratch_threads;
@@ -620,7 +620,19 @@ static void conv_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 
 static void bn_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 {
-    sai_nn__bn_forward(m, op, n, train, T);
+    const nn_act *a = IN(op);
+    sai_nn__bn_forward(OUT(op)->x, a->x, m->tensors[op->w].data, m->tensors[op->b].data,
+                       m->tensors[op->rm].data, m->tensors[op->rv].data, &op->save, n, a->c,
+                       a->h * a->w, train, op->relu, T);
+}
+
+static void bn_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
+{
+    const nn_act *a = IN(op);
+    const nn_tensor *g = &m->tensors[op->w];
+    sai_nn__bn_backward(GRAD_OR_NULL(a), g->grad, m->tensors[op->b].grad, OUT(op)->dx, a->x,
+                        g->data, &op->save, n, a->c, a->h * a->w, op->relu,
+                        nn_dx_fresh(m, op, op->in), T);
 }
 
 static void relu_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
@@ -698,7 +710,7 @@ static void linear_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
 
 static const nn_op_impl k_ops[] = {
     [OP_CONV]    = {"conv", conv_fwd, sai_nn__conv_backward, false},
-    [OP_BN]      = {"bn", bn_fwd, sai_nn__bn_backward, true},
+    [OP_BN]      = {"bn", bn_fwd, bn_bwd, true},
     [OP_RELU]    = {"relu", relu_fwd, relu_bwd, true},
     [OP_MAXPOOL] = {"maxpool", pool_fwd, pool_bwd, false},
     [OP_AVGPOOL] = {"avgpool", pool_fwd, pool_bwd, false},

@@ -52,14 +52,20 @@ typedef enum {
     OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_GAP, OP_LINEAR, OP_ADD,
 } nn_op_kind;
 
+/* Batch norm's per-channel statistics of the last training-mode forward,
+ * read by its backward: the batch mean, 1/sqrt(var + eps), and the
+ * y = x*scale + shift the forward applied (the fused ReLU's mask). */
+typedef struct nn_bn_saved {
+    float *mean, *istd, *scale, *shift;
+} nn_bn_saved;
+
 typedef struct nn_op {
     nn_op_kind kind;
     int in, in2, out;        /* act indices */
     int w, b, rm, rv;        /* tensor indices (-1 unused) */
     int k, stride, pad;
     bool relu;               /* BN / ADD: ReLU fused into the output */
-    float *save_mean, *save_istd;  /* BN, per channel, arena */
-    float *save_scale, *save_shift;  /* BN: the forward's y = x*scale + shift */
+    nn_bn_saved save;        /* BN, C floats each, arena */
 } nn_op;
 
 struct sai_nn_model {
@@ -93,13 +99,11 @@ struct sai_nn_model {
 };
 
 /* Kernels: backward accumulates into gradients; T is the pass's thread
- * count (sai_nn__pass_threads), passed by the driver. Convolution and batch
- * norm still take the model and the op (their scratch, Winograd buffers and
- * saved statistics live in the model's arena). */
+ * count (sai_nn__pass_threads), passed by the driver. Convolution still
+ * takes the model and the op (its scratch and Winograd buffers live in the
+ * model's arena). */
 void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
 void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
-void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train, int T);
-void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
 /* Explicit shapes, llm.c style: pointers and sizes only, no model; the
  * driver (model.c) is the one reader of the activation table. */
 void sai_nn__relu_forward(float *y, const float *x, long len, int T);
@@ -117,6 +121,17 @@ void sai_nn__linear_forward(float *y, const float *x, const float *W, const floa
                             int out, int T);
 void sai_nn__linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
                              const float *W, int N, int in, int out, int T);
+/* Batch norm over x[N][C][HW], per channel. Training mode normalises with
+ * the batch statistics, saves them in *sv and updates the running mean and
+ * variance; evaluation mode uses the running ones and writes neither.
+ * relu: ReLU fused into y. Backward: dgamma, dbeta += ; dx (NULL: not
+ * needed) += or, dx_fresh, = (the op table's bwd_stores). */
+void sai_nn__bn_forward(float *y, const float *x, const float *gamma, const float *beta,
+                        float *run_mean, float *run_var, const nn_bn_saved *sv, int N, int C,
+                        int HW, bool train, bool relu, int T);
+void sai_nn__bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                         const float *gamma, const nn_bn_saved *sv, int N, int C, int HW,
+                         bool relu, bool dx_fresh, int T);
 
 /* Short row copies (16-64 floats) as inline loops: GCC otherwise turns the
  * loops into memcpy/memset calls whose overhead dominates at that size
