@@ -167,6 +167,8 @@ static void col2im(const float *dcol, int C, int H, int W, int k, int s, int p, 
             }
 }
 
+static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
+
 void sai_nn__conv_ws_fit(nn_conv_ws *ws, int C, int H, int W, int K, int k, int s, int p,
                          bool train)
 {
@@ -192,6 +194,12 @@ void sai_nn__conv_ws_fit(nn_conv_ws *ws, int C, int H, int W, int K, int k, int 
     size_t yb = g > 1 ? (size_t)K * P * (size_t)g : 0;
     if (yb > ws->ybuf_floats)
         ws->ybuf_floats = yb;
+    /* per-thread strides of whole cache lines (rounding commutes with max) */
+    ws->col_floats = r16(ws->col_floats);
+    ws->ybuf_floats = r16(ws->ybuf_floats);
+    ws->dw_floats = r16(ws->dw_floats);
+    ws->wino_floats = r16(ws->wino_floats);
+    ws->wino_tap_floats = r16(27 * (size_t)ws->wino_tap_c);
 }
 
 /* One call's arguments, for the image (or image group) tasks. */

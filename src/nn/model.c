@@ -420,15 +420,9 @@ static size_t layout(sai_nn_model_t *m, float *base)
             TAKE(op->save.shift, (size_t)m->acts[op->in].c);
         }
     }
-    /* the convolutions' scratch: strides rounded to 64 bytes (idempotent:
-     * layout runs twice) */
+    /* the convolutions' scratch (sized by sai_nn__conv_ws_fit) */
     nn_conv_ws *ws = &m->conv_ws;
     size_t T = (size_t)m->scratch_threads;
-    ws->col_floats = round_up(ws->col_floats);
-    ws->ybuf_floats = round_up(ws->ybuf_floats);
-    ws->dw_floats = round_up(ws->dw_floats);
-    ws->wino_floats = round_up(ws->wino_floats);
-    ws->wino_tap_floats = round_up(27 * (size_t)ws->wino_tap_c);
     TAKE(ws->col, T * ws->col_floats);
     TAKE(ws->ybuf, T * ws->ybuf_floats);
     TAKE(ws->wino, T * ws->wino_floats);

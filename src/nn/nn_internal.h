@@ -69,9 +69,10 @@ typedef struct nn_op {
 } nn_op;
 
 /* The convolution kernels' workspace (conv.c, winograd.c): sized at model
- * creation for the model's largest convolution and scratch_threads threads,
- * laid out in its arena. Per-thread buffers: thread t's block starts t * its
- * *_floats floats after the first (each a multiple of 16 floats, 64 bytes). */
+ * creation for the model's largest convolution (sai_nn__conv_ws_fit) and
+ * laid out in its arena for scratch_threads threads. Per-thread buffers:
+ * thread t's block starts t * its *_floats floats after the first (each a
+ * multiple of 16 floats, 64 bytes); wino_u is one shared block. */
 typedef struct nn_conv_ws {
     int    max_batch;        /* the largest N of a call: fixes Winograd's chunk of tiles */
     bool   winograd;         /* Winograd allowed (false: SAI_NN_NO_WINOGRAD) */
@@ -127,7 +128,9 @@ void sai_nn__conv_backward(float *dx, float *dw, const float *dy, const float *x
 /* Grows ws's sizes (not its buffers) to fit a convolution of this shape
  * for ws->max_batch images (ws->winograd set first); train: the backward's
  * buffers too. Model creation calls it for every convolution, then lays
- * the buffers out for scratch_threads threads (model.c, layout). */
+ * the buffers out for scratch_threads threads (model.c, layout): T blocks
+ * of each *_floats (dcol as col; dcol and dwbuf for training only), one of
+ * wino_u_floats. */
 void sai_nn__conv_ws_fit(nn_conv_ws *ws, int C, int H, int W, int K, int k, int s, int p,
                          bool train);
 void sai_nn__relu_forward(float *y, const float *x, long len, int T);
