@@ -30,11 +30,13 @@
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
 
+/* One call's arguments, for the channel tasks. x, y, dy, dx are [N][C][HW]. */
 typedef struct {
-    sai_nn_model_t *m;
-    nn_op *op;
-    int n;
-    bool train;
+    float *y, *dx, *dgamma, *dbeta, *run_mean, *run_var;
+    const float *x, *dy, *gamma, *beta;
+    const nn_bn_saved *sv;
+    int N, C, HW;
+    bool train, relu;
     bool dx_fresh;   /* backward: dx holds garbage, store instead of accumulating */
 } bn_ctx;
 
@@ -282,26 +284,27 @@ static void dx_plane(const float *x, const float *dy, float *dx, size_t L, float
     }
 }
 
-/* sum over images of the per-image float sums (sq: of squared deviations) */
-static double chan_stat(const nn_act *a, long c, int n, bool sq, float mean)
+/* sum over images of the per-image float sums (sq: of squared deviations)
+ * of channel c of x[N][C][HW] */
+static double chan_stat(const float *x, int N, int C, size_t HW, long c, bool sq, float mean)
 {
-    size_t HW = (size_t)a->h * a->w;
+    size_t CHW = (size_t)C * HW;
     double acc = 0.0;
     int i = 0;
 #ifdef BN_AVX2
     if (have_avx2())
-        while (i + 8 <= n) {
+        while (i + 8 <= N) {
             float s[16];
-            int G = i + 16 <= n ? 2 : 1;
-            rows8_stat(a->x + (size_t)i * a->size + (size_t)c * HW, a->size, HW, sq, mean, G, s);
+            int G = i + 16 <= N ? 2 : 1;
+            rows8_stat(x + (size_t)i * CHW + (size_t)c * HW, CHW, HW, sq, mean, G, s);
             for (int k = 0; k < 8 * G; k++)
                 acc += s[k];
             i += 8 * G;
         }
 #endif
-    for (; i < n; i++) {
-        const float *x = a->x + (size_t)i * a->size + (size_t)c * HW;
-        acc += sq ? row_sq(x, HW, mean, 0.0f) : row_sum(x, HW, 0.0f);
+    for (; i < N; i++) {
+        const float *xi = x + (size_t)i * CHW + (size_t)c * HW;
+        acc += sq ? row_sq(xi, HW, mean, 0.0f) : row_sum(xi, HW, 0.0f);
     }
     return acc;
 }
@@ -309,25 +312,23 @@ static double chan_stat(const nn_act *a, long c, int n, bool sq, float mean)
 static void bn_fwd_task(void *vc, long c0, long c1, int tid)
 {
     const bn_ctx *cx = vc;
-    sai_nn_model_t *m = cx->m;
-    nn_op *op = cx->op;
-    int n = cx->n;
+    int N = cx->N;
     bool train = cx->train;
     (void)tid;
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    const float *g = m->tensors[op->w].data, *b = m->tensors[op->b].data;
-    float *rm = m->tensors[op->rm].data, *rv = m->tensors[op->rv].data;
-    size_t HW = (size_t)a->h * a->w, M = (size_t)n * HW;
+    const float *g = cx->gamma, *b = cx->beta;
+    float *rm = cx->run_mean, *rv = cx->run_var;
+    const nn_bn_saved *sv = cx->sv;
+    size_t HW = (size_t)cx->HW, CHW = (size_t)cx->C * HW, M = (size_t)N * HW;
     for (long c = c0; c < c1; c++) {
         float mean, istd;
         if (train) {
-            double sum = chan_stat(a, c, n, false, 0.0f);
+            double sum = chan_stat(cx->x, N, cx->C, HW, c, false, 0.0f);
             mean = (float)(sum / (double)M);
-            double sq = chan_stat(a, c, n, true, mean);
+            double sq = chan_stat(cx->x, N, cx->C, HW, c, true, mean);
             float var = (float)(sq / (double)M);
             istd = 1.0f / sqrtf(var + BN_EPS);
-            op->save_mean[c] = mean;
-            op->save_istd[c] = istd;
+            sv->mean[c] = mean;
+            sv->istd[c] = istd;
             float unbiased = M > 1 ? (float)(sq / (double)(M - 1)) : var;
             rm[c] = (1.0f - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * mean;
             rv[c] = (1.0f - BN_MOMENTUM) * rv[c] + BN_MOMENTUM * unbiased;
@@ -337,74 +338,78 @@ static void bn_fwd_task(void *vc, long c0, long c1, int tid)
         }
         float scale = g[c] * istd, shift = b[c] - mean * scale;
         if (train) {
-            op->save_scale[c] = scale;   /* the ReLU mask in backward (bn_mask) */
-            op->save_shift[c] = shift;
+            sv->scale[c] = scale;   /* the ReLU mask in backward (bn_mask) */
+            sv->shift[c] = shift;
         }
-        for (int i = 0; i < n; i++)
-            norm_plane(a->x + (size_t)i * a->size + (size_t)c * HW,
-                       o->x + (size_t)i * o->size + (size_t)c * HW, HW, scale, shift, op->relu);
+        /* y[i][c][HW] = x[i][c][HW] * scale + shift (ReLU if fused) */
+        for (int i = 0; i < N; i++)
+            norm_plane(cx->x + (size_t)i * CHW + (size_t)c * HW,
+                       cx->y + (size_t)i * CHW + (size_t)c * HW, HW, scale, shift, cx->relu);
     }
 }
 
-void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
+void sai_nn__bn_forward(float *y, const float *x, const float *gamma, const float *beta,
+                        float *run_mean, float *run_var, const nn_bn_saved *sv, int N, int C,
+                        int HW, bool train, bool relu, int T)
 {
-    bn_ctx c = {m, op, n, train, false};
-    sai_nn__parallel(m->acts[op->in].c, sai_nn__grain(T, (size_t)n * m->acts[op->in].size), bn_fwd_task, &c);
+    bn_ctx c = {.y = y, .x = x, .gamma = gamma, .beta = beta, .run_mean = run_mean,
+                .run_var = run_var, .sv = sv, .N = N, .C = C, .HW = HW, .train = train,
+                .relu = relu};
+    sai_nn__parallel(C, sai_nn__grain(T, (size_t)N * C * HW), bn_fwd_task, &c);
 }
 
 static void bn_bwd_task(void *vc, long c0, long c1, int tid)
 {
     const bn_ctx *cx = vc;
-    sai_nn_model_t *m = cx->m;
-    const nn_op *op = cx->op;
-    int n = cx->n;
+    int N = cx->N;
     (void)tid;
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    const float *g = m->tensors[op->w].data;
-    float *dg = m->tensors[op->w].grad, *db = m->tensors[op->b].grad;
-    size_t HW = (size_t)a->h * a->w, M = (size_t)n * HW;
+    const float *g = cx->gamma, *x = cx->x, *dy = cx->dy;
+    const nn_bn_saved *sv = cx->sv;
+    size_t HW = (size_t)cx->HW, CHW = (size_t)cx->C * HW, M = (size_t)N * HW;
     for (long c = c0; c < c1; c++) {
-        float mean = op->save_mean[c], istd = op->save_istd[c];
-        bn_mask mk = {op->relu, op->save_scale[c], op->save_shift[c]};
+        float mean = sv->mean[c], istd = sv->istd[c];
+        bn_mask mk = {cx->relu, sv->scale[c], sv->shift[c]};
+        size_t off = (size_t)c * HW;
         double sdy = 0.0, sdyx = 0.0;
         int i = 0;
 #ifdef BN_AVX2
         if (have_avx2())
-            for (; i + 8 <= n; i += 8) {
+            for (; i + 8 <= N; i += 8) {
                 float s1[8], s2[8];
-                size_t off = (size_t)c * HW;
-                rows8_bwd(a->x + (size_t)i * a->size + off, a->size,
-                          o->dx + (size_t)i * o->size + off, o->size, HW, mean, &mk, s1, s2);
+                rows8_bwd(x + (size_t)i * CHW + off, CHW, dy + (size_t)i * CHW + off, CHW, HW,
+                          mean, &mk, s1, s2);
                 for (int k = 0; k < 8; k++) {
                     sdy += s1[k];
                     sdyx += s2[k];
                 }
             }
 #endif
-        for (; i < n; i++) {
+        for (; i < N; i++) {
             float s1 = 0.0f, s2 = 0.0f;
-            row_bwd(a->x + (size_t)i * a->size + (size_t)c * HW,
-                    o->dx + (size_t)i * o->size + (size_t)c * HW, HW, mean, &mk, &s1, &s2);
+            row_bwd(x + (size_t)i * CHW + off, dy + (size_t)i * CHW + off, HW, mean, &mk, &s1,
+                    &s2);
             sdy += s1;
             sdyx += s2;
         }
         float sum_dy = (float)sdy, sum_dyxhat = (float)sdyx * istd;
-        dg[c] += sum_dyxhat;
-        db[c] += sum_dy;
-        if (!a->need_grad)
+        cx->dgamma[c] += sum_dyxhat;
+        cx->dbeta[c] += sum_dy;
+        if (cx->dx == NULL)
             continue;
         /* dx = g*istd/M * (M*dy - sum(dy) - xhat*sum(dy*xhat)) */
         float k1 = g[c] * istd, k2 = sum_dy / (float)M, k3 = sum_dyxhat / (float)M * istd;
-        for (int im = 0; im < n; im++)
-            dx_plane(a->x + (size_t)im * a->size + (size_t)c * HW,
-                     o->dx + (size_t)im * o->size + (size_t)c * HW,
-                     a->dx + (size_t)im * a->size + (size_t)c * HW, HW, mean, &mk, k1, k2, k3,
-                     cx->dx_fresh);
+        for (int im = 0; im < N; im++)
+            dx_plane(x + (size_t)im * CHW + off, dy + (size_t)im * CHW + off,
+                     cx->dx + (size_t)im * CHW + off, HW, mean, &mk, k1, k2, k3, cx->dx_fresh);
     }
 }
 
-void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n, int T)
+void sai_nn__bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                         const float *gamma, const nn_bn_saved *sv, int N, int C, int HW,
+                         bool relu, bool dx_fresh, int T)
 {
-    bn_ctx c = {m, (nn_op *)op, n, true, nn_dx_fresh(m, op, op->in)};
-    sai_nn__parallel(m->acts[op->in].c, sai_nn__grain(T, (size_t)n * m->acts[op->in].size), bn_bwd_task, &c);
+    bn_ctx c = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .gamma = gamma,
+                .sv = sv, .N = N, .C = C, .HW = HW, .train = true, .relu = relu,
+                .dx_fresh = dx_fresh};
+    sai_nn__parallel(C, sai_nn__grain(T, (size_t)N * C * HW), bn_bwd_task, &c);
 }

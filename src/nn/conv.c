@@ -169,28 +169,61 @@ static void col2im(const float *dcol, int C, int H, int W, int k, int s, int p, 
 
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+void sai_nn__conv_ws_fit(nn_conv_ws *ws, int C, int H, int W, int K, int k, int s, int p,
+                         bool train)
+{
+    int Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
+    if (train && (size_t)K * C * k * k > ws->dw_floats)
+        ws->dw_floats = (size_t)K * C * k * k;
+    if (ws->winograd && sai_nn__wino_shape_ok(C, K, k, s, p)) {
+        size_t wf = sai_nn__wino_thread_floats(C, H, W, K, ws->max_batch, train);
+        if (wf > ws->wino_floats)
+            ws->wino_floats = wf;
+        if (C > ws->wino_tap_c)
+            ws->wino_tap_c = C;
+        if (sai_nn__wino_u_floats(C, K) > ws->wino_u_floats)
+            ws->wino_u_floats = sai_nn__wino_u_floats(C, K);
+    }
+    /* the im2col path: also for Winograd shapes (batches under 8 tiles) */
+    int P = Ho * Wo, g = nn_conv_group(P);
+    if (g > ws->max_batch)
+        g = ws->max_batch;
+    size_t col = (size_t)C * k * k * P * (size_t)g;
+    if (col > ws->col_floats)
+        ws->col_floats = col;
+    size_t yb = g > 1 ? (size_t)K * P * (size_t)g : 0;
+    if (yb > ws->ybuf_floats)
+        ws->ybuf_floats = yb;
+    /* per-thread strides of whole cache lines (rounding commutes with max) */
+    ws->col_floats = r16(ws->col_floats);
+    ws->ybuf_floats = r16(ws->ybuf_floats);
+    ws->dw_floats = r16(ws->dw_floats);
+    ws->wino_floats = r16(ws->wino_floats);
+    ws->wino_tap_floats = r16(27 * (size_t)ws->wino_tap_c);
+}
+
+/* One call's arguments, for the image (or image group) tasks. */
 typedef struct {
-    sai_nn_model_t *m;
-    const nn_op *op;
+    float *y, *dx;
+    const float *x, *dy, *w;
+    int N, C, H, W, K, k, s, p, Ho, Wo;
+    const nn_conv_ws *ws;
     float *dw[SAI_NN_MAX_THREADS];   /* per thread weight-gradient target */
     bool used[SAI_NN_MAX_THREADS];   /* thread t zeroed and filled dw[t] */
-    int n;
 } conv_ctx;
 
 static void conv_fwd_task(void *vc, long i0, long i1, int tid)
 {
     const conv_ctx *cx = vc;
-    sai_nn_model_t *m = cx->m;
-    const nn_op *op = cx->op;
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    const float *W = m->tensors[op->w].data;
-    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
-    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k;
+    const float *W = cx->w;
+    int C = cx->C, H = cx->H, Wd = cx->W, k = cx->k, s = cx->s, p = cx->p;
+    int Co = cx->K, Ho = cx->Ho, Wo = cx->Wo, P = Ho * Wo, K = C * k * k;
+    size_t isz = (size_t)C * H * Wd, osz = (size_t)Co * P;
     bool direct = (k == 1 && s == 1 && p == 0);
-    float *cb = m->col + (size_t)tid * r16(m->col_floats);
+    float *cb = cx->ws->col + (size_t)tid * cx->ws->col_floats;
     for (long i = i0; i < i1; i++) {
-        const float *x = a->x + (size_t)i * a->size;
-        float *y = o->x + (size_t)i * o->size;
+        const float *x = cx->x + (size_t)i * isz;
+        float *y = cx->y + (size_t)i * osz;
         const float *col = x;
         if (!direct) {
             im2col(x, C, H, Wd, k, s, p, Ho, Wo, cb, (size_t)P);
@@ -211,26 +244,24 @@ NN_INLINE_COPIES
 static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
 {
     const conv_ctx *cx = vc;
-    sai_nn_model_t *m = cx->m;
-    const nn_op *op = cx->op;
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    const float *W = m->tensors[op->w].data;
-    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
-    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k, g = nn_conv_group(P);
-    float *cb = m->col + (size_t)tid * r16(m->col_floats);
-    float *yb = m->ybuf + (size_t)tid * r16(m->ybuf_floats);
+    const float *W = cx->w;
+    int C = cx->C, H = cx->H, Wd = cx->W, k = cx->k, s = cx->s, p = cx->p;
+    int Co = cx->K, Ho = cx->Ho, Wo = cx->Wo, P = Ho * Wo, K = C * k * k, g = nn_conv_group(P);
+    size_t isz = (size_t)C * H * Wd, osz = (size_t)Co * P;
+    float *cb = cx->ws->col + (size_t)tid * cx->ws->col_floats;
+    float *yb = cx->ws->ybuf + (size_t)tid * cx->ws->ybuf_floats;
     for (long grp = g0; grp < g1; grp++) {
-        long i0 = grp * g, i1 = i0 + g < cx->n ? i0 + g : cx->n;
+        long i0 = grp * g, i1 = i0 + g < cx->N ? i0 + g : cx->N;
         int cnt = (int)(i1 - i0);
         size_t LD = (size_t)cnt * P;
         for (int j = 0; j < cnt; j++)
-            im2col(a->x + (size_t)(i0 + j) * a->size, C, H, Wd, k, s, p, Ho, Wo,
+            im2col(cx->x + (size_t)(i0 + j) * isz, C, H, Wd, k, s, p, Ho, Wo,
                    cb + (size_t)j * P, LD);
         /* yb[Co][cnt*P] = W[Co][K] * col[K][cnt*P] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)LD, K, 1.0f, W, K, cb,
                     (int)LD, 0.0f, yb, (int)LD);
         for (int j = 0; j < cnt; j++) {
-            float *y = o->x + (size_t)(i0 + j) * o->size;
+            float *y = cx->y + (size_t)(i0 + j) * osz;
             for (int co = 0; co < Co; co++) {
                 const float *src = yb + (size_t)co * LD + (size_t)j * P;
                 float *dst = y + (size_t)co * P;
@@ -241,43 +272,43 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
     }
 }
 
-void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n, int T)
+void sai_nn__conv_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
+                          int K, int k, int s, int p, const nn_conv_ws *ws, int T)
 {
-    if (sai_nn__wino_eligible(m, op, n)) {
-        sai_nn__wino_forward(m, op, n, T);
+    if (sai_nn__wino_eligible(ws, N, C, H, W, K, k, s, p)) {
+        sai_nn__wino_forward(y, x, w, N, C, H, W, K, ws, T);
         return;
     }
-    conv_ctx c = {.m = m, .op = op, .n = n};
-    int g = nn_conv_group(m->acts[op->out].h * m->acts[op->out].w);
-    if (g > 1 && n > 1) {
-        sai_nn__parallel((n + g - 1) / g, T, conv_fwd_group_task, &c);
+    conv_ctx c = {.y = y, .x = x, .w = w, .N = N, .C = C, .H = H, .W = W, .K = K, .k = k,
+                  .s = s, .p = p, .Ho = (H + 2 * p - k) / s + 1, .Wo = (W + 2 * p - k) / s + 1,
+                  .ws = ws};
+    int g = nn_conv_group(c.Ho * c.Wo);
+    if (g > 1 && N > 1) {
+        sai_nn__parallel((N + g - 1) / g, T, conv_fwd_group_task, &c);
         return;
     }
-    sai_nn__parallel(n, T, conv_fwd_task, &c);
+    sai_nn__parallel(N, T, conv_fwd_task, &c);
 }
 
 static void conv_bwd_task(void *vc, long i0, long i1, int tid)
 {
     conv_ctx *cx = vc;
-    sai_nn_model_t *m = cx->m;
-    const nn_op *op = cx->op;
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    const nn_tensor *wt = &m->tensors[op->w];
-    const float *W = wt->data;
-    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
-    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k;
+    const float *W = cx->w;
+    int C = cx->C, H = cx->H, Wd = cx->W, k = cx->k, s = cx->s, p = cx->p;
+    int Co = cx->K, Ho = cx->Ho, Wo = cx->Wo, P = Ho * Wo, K = C * k * k;
+    size_t isz = (size_t)C * H * Wd, osz = (size_t)Co * P;
     bool direct = (k == 1 && s == 1 && p == 0);
-    bool need_dx = a->need_grad;
+    bool need_dx = cx->dx != NULL;
     float *dw = cx->dw[tid];
     if (tid != 0)
-        memset(dw, 0, wt->numel * sizeof(float));
+        memset(dw, 0, (size_t)Co * K * sizeof(float));
     cx->used[tid] = true;
-    float *cb = m->col + (size_t)tid * r16(m->col_floats);
-    float *dcb = m->dcol + (size_t)tid * r16(m->col_floats);
+    float *cb = cx->ws->col + (size_t)tid * cx->ws->col_floats;
+    float *dcb = cx->ws->dcol + (size_t)tid * cx->ws->col_floats;
     for (long i = i0; i < i1; i++) {
-        const float *x = a->x + (size_t)i * a->size;
-        const float *dy = o->dx + (size_t)i * o->size;
-        float *dx = a->dx + (size_t)i * a->size;
+        const float *x = cx->x + (size_t)i * isz;
+        const float *dy = cx->dy + (size_t)i * osz;
+        float *dx = need_dx ? cx->dx + (size_t)i * isz : NULL;
         const float *col = x;
         if (!direct) {
             im2col(x, C, H, Wd, k, s, p, Ho, Wo, cb, (size_t)P);
@@ -304,46 +335,43 @@ NN_INLINE_COPIES
 static void conv_bwd_group_task(void *vc, long g0, long g1, int tid)
 {
     conv_ctx *cx = vc;
-    sai_nn_model_t *m = cx->m;
-    const nn_op *op = cx->op;
-    const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-    const nn_tensor *wt = &m->tensors[op->w];
-    const float *W = wt->data;
-    int C = a->c, H = a->h, Wd = a->w, k = op->k, s = op->stride, p = op->pad;
-    int Co = o->c, Ho = o->h, Wo = o->w, P = Ho * Wo, K = C * k * k, g = nn_conv_group(P);
+    const float *W = cx->w;
+    int C = cx->C, H = cx->H, Wd = cx->W, k = cx->k, s = cx->s, p = cx->p;
+    int Co = cx->K, Ho = cx->Ho, Wo = cx->Wo, P = Ho * Wo, K = C * k * k, g = nn_conv_group(P);
+    size_t isz = (size_t)C * H * Wd, osz = (size_t)Co * P;
     float *dw = cx->dw[tid];
     if (tid != 0)
-        memset(dw, 0, wt->numel * sizeof(float));
+        memset(dw, 0, (size_t)Co * K * sizeof(float));
     cx->used[tid] = true;
-    float *cb = m->col + (size_t)tid * r16(m->col_floats);
-    float *dcb = m->dcol + (size_t)tid * r16(m->col_floats);
-    float *yb = m->ybuf + (size_t)tid * r16(m->ybuf_floats);
+    float *cb = cx->ws->col + (size_t)tid * cx->ws->col_floats;
+    float *dcb = cx->ws->dcol + (size_t)tid * cx->ws->col_floats;
+    float *yb = cx->ws->ybuf + (size_t)tid * cx->ws->ybuf_floats;
     for (long grp = g0; grp < g1; grp++) {
-        long i0 = grp * g, i1 = i0 + g < cx->n ? i0 + g : cx->n;
+        long i0 = grp * g, i1 = i0 + g < cx->N ? i0 + g : cx->N;
         int cnt = (int)(i1 - i0);
         size_t LD = (size_t)cnt * P;
         for (int j = 0; j < cnt; j++) {
-            const float *dy = o->dx + (size_t)(i0 + j) * o->size;
+            const float *dy = cx->dy + (size_t)(i0 + j) * osz;
             for (int co = 0; co < Co; co++) {
                 const float *src = dy + (size_t)co * P;
                 float *dst = yb + (size_t)co * LD + (size_t)j * P;
                 for (int q = 0; q < P; q++)
                     dst[q] = src[q];
             }
-            im2col(a->x + (size_t)(i0 + j) * a->size, C, H, Wd, k, s, p, Ho, Wo,
+            im2col(cx->x + (size_t)(i0 + j) * isz, C, H, Wd, k, s, p, Ho, Wo,
                    cb + (size_t)j * P, LD);
         }
         /* dW[Co][K] += dy[Co][cnt*P] * col[K][cnt*P]^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, K, (int)LD, 1.0f, yb, (int)LD,
                     cb, (int)LD, 1.0f, dw, K);
-        if (!a->need_grad)
+        if (cx->dx == NULL)
             continue;
         /* dcol[K][cnt*P] = W[Co][K]^T * dy[Co][cnt*P] */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)LD, Co, 1.0f, W, K, yb,
                     (int)LD, 0.0f, dcb, (int)LD);
         for (int j = 0; j < cnt; j++)
             col2im(dcb + (size_t)j * P, C, H, Wd, k, s, p, Ho, Wo,
-                   a->dx + (size_t)(i0 + j) * a->size, LD);
+                   cx->dx + (size_t)(i0 + j) * isz, LD);
     }
 }
 
@@ -362,27 +390,31 @@ static void sum_task(void *vc, long b, long e, int tid)
             c->g[j] += c->src[t][j];
 }
 
-void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n, int T)
+void sai_nn__conv_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                           int N, int C, int H, int W, int K, int k, int s, int p,
+                           const nn_conv_ws *ws, int T)
 {
-    nn_tensor *wt = &m->tensors[op->w];
-    if (T > n)
-        T = n;
-    conv_ctx c = {.m = m, .op = op, .n = n};
-    c.dw[0] = wt->grad;
+    size_t numel = (size_t)K * C * k * k;
+    if (T > N)
+        T = N;
+    conv_ctx c = {.dx = dx, .dy = dy, .x = x, .w = w, .N = N, .C = C, .H = H, .W = W, .K = K,
+                  .k = k, .s = s, .p = p, .Ho = (H + 2 * p - k) / s + 1,
+                  .Wo = (W + 2 * p - k) / s + 1, .ws = ws};
+    c.dw[0] = dw;
     for (int t = 1; t < T; t++)
-        c.dw[t] = m->dwbuf + (size_t)t * r16(m->dw_floats);
-    int g = nn_conv_group(m->acts[op->out].h * m->acts[op->out].w);
-    if (sai_nn__wino_eligible(m, op, n))
-        sai_nn__wino_backward(m, op, n, c.dw, T, c.used);
-    else if (g > 1 && n > 1)
-        sai_nn__parallel((n + g - 1) / g, T, conv_bwd_group_task, &c);
+        c.dw[t] = ws->dwbuf + (size_t)t * ws->dw_floats;
+    int g = nn_conv_group(c.Ho * c.Wo);
+    if (sai_nn__wino_eligible(ws, N, C, H, W, K, k, s, p))
+        sai_nn__wino_backward(dx, c.dw, dy, x, w, N, C, H, W, K, ws, T, c.used);
+    else if (g > 1 && N > 1)
+        sai_nn__parallel((N + g - 1) / g, T, conv_bwd_group_task, &c);
     else
-        sai_nn__parallel(n, T, conv_bwd_task, &c);
+        sai_nn__parallel(N, T, conv_bwd_task, &c);
     /* Threads 1..T-1 that ran each zeroed and filled a private buffer. */
-    sum_ctx sc = {.g = wt->grad, .nsrc = 0};
+    sum_ctx sc = {.g = dw, .nsrc = 0};
     for (int t = 1; t < T; t++)
         if (c.used[t])
             sc.src[sc.nsrc++] = c.dw[t];
     if (sc.nsrc > 0)
-        sai_nn__parallel((long)wt->numel, T, sum_task, &sc);
+        sai_nn__parallel((long)numel, T, sum_task, &sc);
 }

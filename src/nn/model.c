@@ -414,23 +414,23 @@ static size_t layout(sai_nn_model_t *m, float *base)
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
         if (op->kind == OP_BN) {
-            TAKE(op->save_mean, (size_t)m->acts[op->in].c);
-            TAKE(op->save_istd, (size_t)m->acts[op->in].c);
-            TAKE(op->save_scale, (size_t)m->acts[op->in].c);
-            TAKE(op->save_shift, (size_t)m->acts[op->in].c);
+            TAKE(op->save.mean, (size_t)m->acts[op->in].c);
+            TAKE(op->save.istd, (size_t)m->acts[op->in].c);
+            TAKE(op->save.scale, (size_t)m->acts[op->in].c);
+            TAKE(op->save.shift, (size_t)m->acts[op->in].c);
         }
     }
+    /* the convolutions' scratch (sized by sai_nn__conv_ws_fit) */
+    nn_conv_ws *ws = &m->conv_ws;
     size_t T = (size_t)m->scratch_threads;
-    TAKE(m->col, T * round_up(m->col_floats));
-    TAKE(m->ybuf, T * round_up(m->ybuf_floats));
-    m->wino_floats = round_up(m->wino_floats);
-    TAKE(m->wino, T * m->wino_floats);
-    TAKE(m->wino_u, m->wino_u_floats);
-    m->wino_tap_floats = round_up(27 * (size_t)m->wino_tap_c);
-    TAKE(m->wino_tap, T * m->wino_tap_floats);
+    TAKE(ws->col, T * ws->col_floats);
+    TAKE(ws->ybuf, T * ws->ybuf_floats);
+    TAKE(ws->wino, T * ws->wino_floats);
+    TAKE(ws->wino_u, ws->wino_u_floats);
+    TAKE(ws->wino_tap, T * ws->wino_tap_floats);
     if (!m->inference) {
-        TAKE(m->dcol, T * round_up(m->col_floats));
-        TAKE(m->dwbuf, T * round_up(m->dw_floats));
+        TAKE(ws->dcol, T * ws->col_floats);
+        TAKE(ws->dwbuf, T * ws->dw_floats);
     }
 #undef TAKE
     return off;
@@ -493,7 +493,8 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
     m->classes = num_classes; m->max_batch = max_batch;
     m->rng = seed ^ 0x5ec0de5a1ULL;
     m->inference = (flags & SAI_NN_INFERENCE_ONLY) != 0;
-    m->wino_off = (flags & SAI_NN_NO_WINOGRAD) != 0;
+    m->conv_ws.winograd = (flags & SAI_NN_NO_WINOGRAD) == 0;
+    m->conv_ws.max_batch = max_batch;
     int rc = sai_nn__build(m, err);
     if (rc != 0) {
         free(m);
@@ -508,31 +509,14 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         m->acts[m->ops[j].out].prod = j;
     }
     m->acts[m->logits].last = m->nops;
+    nn_conv_ws *ws = &m->conv_ws;
     for (int i = 0; i < m->nops; i++) {
         const nn_op *op = &m->ops[i];
         if (op->kind != OP_CONV)
             continue;
-        const nn_act *a = &m->acts[op->in], *o = &m->acts[op->out];
-        if (m->tensors[op->w].numel > m->dw_floats)
-            m->dw_floats = m->tensors[op->w].numel;
-        if (!m->wino_off && sai_nn__wino_shape_ok(m, op)) {
-            size_t wf = sai_nn__wino_thread_floats(m, op, !m->inference);
-            if (wf > m->wino_floats)
-                m->wino_floats = wf;
-            if (a->c > m->wino_tap_c)
-                m->wino_tap_c = a->c;
-            if (sai_nn__wino_u_floats(m, op) > m->wino_u_floats)
-                m->wino_u_floats = sai_nn__wino_u_floats(m, op);
-        }
-        int P = o->h * o->w, g = nn_conv_group(P);
-        if (g > max_batch)
-            g = max_batch;
-        size_t col = (size_t)a->c * op->k * op->k * P * (size_t)g;
-        if (col > m->col_floats)
-            m->col_floats = col;
-        size_t yb = g > 1 ? (size_t)o->c * P * (size_t)g : 0;
-        if (yb > m->ybuf_floats)
-            m->ybuf_floats = yb;
+        const nn_act *a = &m->acts[op->in];
+        sai_nn__conv_ws_fit(ws, a->c, a->h, a->w, m->acts[op->out].c, op->k, op->stride,
+                            op->pad, !m->inference);
     }
     m->scratch_threads = sai_nn_get_threads();   /* the most threads any pass uses */
     size_t floats = layout(m, NULL);
@@ -615,12 +599,34 @@ typedef struct {
 static void conv_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 {
     (void)train;
-    sai_nn__conv_forward(m, op, n, T);
+    const nn_act *a = IN(op);
+    sai_nn__conv_forward(OUT(op)->x, a->x, m->tensors[op->w].data, n, a->c, a->h, a->w,
+                         OUT(op)->c, op->k, op->stride, op->pad, &m->conv_ws, T);
+}
+
+static void conv_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
+{
+    const nn_act *a = IN(op);
+    const nn_tensor *w = &m->tensors[op->w];
+    sai_nn__conv_backward(GRAD_OR_NULL(a), w->grad, OUT(op)->dx, a->x, w->data, n, a->c, a->h,
+                          a->w, OUT(op)->c, op->k, op->stride, op->pad, &m->conv_ws, T);
 }
 
 static void bn_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 {
-    sai_nn__bn_forward(m, op, n, train, T);
+    const nn_act *a = IN(op);
+    sai_nn__bn_forward(OUT(op)->x, a->x, m->tensors[op->w].data, m->tensors[op->b].data,
+                       m->tensors[op->rm].data, m->tensors[op->rv].data, &op->save, n, a->c,
+                       a->h * a->w, train, op->relu, T);
+}
+
+static void bn_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
+{
+    const nn_act *a = IN(op);
+    const nn_tensor *g = &m->tensors[op->w];
+    sai_nn__bn_backward(GRAD_OR_NULL(a), g->grad, m->tensors[op->b].grad, OUT(op)->dx, a->x,
+                        g->data, &op->save, n, a->c, a->h * a->w, op->relu,
+                        nn_dx_fresh(m, op, op->in), T);
 }
 
 static void relu_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
@@ -697,8 +703,8 @@ static void linear_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
 }
 
 static const nn_op_impl k_ops[] = {
-    [OP_CONV]    = {"conv", conv_fwd, sai_nn__conv_backward, false},
-    [OP_BN]      = {"bn", bn_fwd, sai_nn__bn_backward, true},
+    [OP_CONV]    = {"conv", conv_fwd, conv_bwd, false},
+    [OP_BN]      = {"bn", bn_fwd, bn_bwd, true},
     [OP_RELU]    = {"relu", relu_fwd, relu_bwd, true},
     [OP_MAXPOOL] = {"maxpool", pool_fwd, pool_bwd, false},
     [OP_AVGPOOL] = {"avgpool", pool_fwd, pool_bwd, false},

@@ -52,15 +52,41 @@ typedef enum {
     OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_GAP, OP_LINEAR, OP_ADD,
 } nn_op_kind;
 
+/* Batch norm's per-channel statistics of the last training-mode forward,
+ * read by its backward: the batch mean, 1/sqrt(var + eps), and the
+ * y = x*scale + shift the forward applied (the fused ReLU's mask). */
+typedef struct nn_bn_saved {
+    float *mean, *istd, *scale, *shift;
+} nn_bn_saved;
+
 typedef struct nn_op {
     nn_op_kind kind;
     int in, in2, out;        /* act indices */
     int w, b, rm, rv;        /* tensor indices (-1 unused) */
     int k, stride, pad;
     bool relu;               /* BN / ADD: ReLU fused into the output */
-    float *save_mean, *save_istd;  /* BN, per channel, arena */
-    float *save_scale, *save_shift;  /* BN: the forward's y = x*scale + shift */
+    nn_bn_saved save;        /* BN, C floats each, arena */
 } nn_op;
+
+/* The convolution kernels' workspace (conv.c, winograd.c): sized at model
+ * creation for the model's largest convolution (sai_nn__conv_ws_fit) and
+ * laid out in its arena for scratch_threads threads. Per-thread buffers:
+ * thread t's block starts t * its *_floats floats after the first (each a
+ * multiple of 16 floats, 64 bytes); wino_u is one shared block. */
+typedef struct nn_conv_ws {
+    int    max_batch;        /* the largest N of a call: fixes Winograd's chunk of tiles */
+    bool   winograd;         /* Winograd allowed (false: SAI_NN_NO_WINOGRAD) */
+    size_t col_floats;       /* per thread im2col (col) / col2im (dcol) columns */
+    size_t dw_floats;        /* per thread weight-gradient buffer (threads 1..) */
+    size_t ybuf_floats;      /* per thread [K][g*P] output/gradient staging */
+    float *col, *dcol, *dwbuf, *ybuf;   /* dcol, dwbuf: training only (else NULL) */
+    size_t wino_floats;      /* per thread Winograd tiles (winograd.c) */
+    size_t wino_u_floats;    /* shared transformed weights [36][K][C] */
+    float *wino, *wino_u;
+    int    wino_tap_c;       /* largest C: per thread tap scratch */
+    size_t wino_tap_floats;  /* per thread: [9][C] taps + [18][C] half transform */
+    float *wino_tap;
+} nn_conv_ws;
 
 struct sai_nn_model {
     char    name[32];
@@ -73,18 +99,7 @@ struct sai_nn_model {
     int     last_n;
     bool    inference;           /* SAI_NN_INFERENCE_ONLY */
     bool    last_train;
-    /* scratch */
-    size_t  col_floats;          /* per thread im2col/col2im buffer */
-    size_t  dw_floats;           /* per thread conv weight-gradient buffer */
-    size_t  ybuf_floats;         /* per thread [Co][g*P] output/gradient staging */
-    float  *col, *dcol, *dwbuf, *ybuf;  /* [nthreads_max] copies each */
-    bool    wino_off;            /* SAI_NN_NO_WINOGRAD */
-    size_t  wino_floats;         /* per thread Winograd tiles (winograd.c) */
-    size_t  wino_u_floats;       /* shared transformed weights [16][K][C] */
-    float  *wino, *wino_u;
-    int     wino_tap_c;          /* largest C: per thread tap scratch */
-    size_t  wino_tap_floats;     /* per thread: [9][C] taps + [18][C] half transform */
-    float  *wino_tap;
+    nn_conv_ws conv_ws;          /* convolution scratch, for scratch_threads threads */
     int     scratch_threads;
     void   *arena;
     size_t  arena_bytes;
@@ -92,16 +107,32 @@ struct sai_nn_model {
     uint64_t rng;
 };
 
-/* Kernels: backward accumulates into gradients; T is the pass's thread
- * count (sai_nn__pass_threads), passed by the driver. Convolution and batch
- * norm still take the model and the op (their scratch, Winograd buffers and
- * saved statistics live in the model's arena). */
-void sai_nn__conv_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
-void sai_nn__conv_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
-void sai_nn__bn_forward(sai_nn_model_t *m, nn_op *op, int n, bool train, int T);
-void sai_nn__bn_backward(sai_nn_model_t *m, const nn_op *op, int n, int T);
-/* Explicit shapes, llm.c style: pointers and sizes only, no model; the
- * driver (model.c) is the one reader of the activation table. */
+/* Kernels, with explicit shapes, llm.c style: pointers and sizes only, no
+ * model; the op table's adapters (model.c) are the one reader of the
+ * activation table. Backward accumulates into gradients (where a kernel
+ * takes `fresh`, it stores instead: the op table's bwd_stores); a NULL
+ * input gradient is not needed. T is the pass's thread count
+ * (sai_nn__pass_threads), passed by the driver; a kernel that takes a
+ * workspace must get T <= the threads it was sized for. */
+
+/* 2-D convolution, no bias: y[N][K][Ho][Wo] = w[K][C][k][k] (*) x[N][C][H][W]
+ * with stride s and zero padding p, Ho = (H + 2p - k) / s + 1, Wo likewise.
+ * 3x3 stride-1 pad-1 calls go to Winograd when ws allows it and the batch
+ * has 8 tiles or more (sai_nn__wino_eligible), the rest to im2col + sgemm.
+ * Backward: dw += and dx += (dx NULL: not needed). N <= ws->max_batch. */
+void sai_nn__conv_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
+                          int K, int k, int s, int p, const nn_conv_ws *ws, int T);
+void sai_nn__conv_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                           int N, int C, int H, int W, int K, int k, int s, int p,
+                           const nn_conv_ws *ws, int T);
+/* Grows ws's sizes (not its buffers) to fit a convolution of this shape
+ * for ws->max_batch images (ws->winograd set first); train: the backward's
+ * buffers too. Model creation calls it for every convolution, then lays
+ * the buffers out for scratch_threads threads (model.c, layout): T blocks
+ * of each *_floats (dcol as col; dcol and dwbuf for training only), one of
+ * wino_u_floats. */
+void sai_nn__conv_ws_fit(nn_conv_ws *ws, int C, int H, int W, int K, int k, int s, int p,
+                         bool train);
 void sai_nn__relu_forward(float *y, const float *x, long len, int T);
 void sai_nn__relu_backward(float *dx, const float *y, const float *dy, long len, bool fresh, int T);
 void sai_nn__add_forward(float *y, const float *a, const float *b, long len, bool relu, int T);
@@ -117,6 +148,17 @@ void sai_nn__linear_forward(float *y, const float *x, const float *W, const floa
                             int out, int T);
 void sai_nn__linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
                              const float *W, int N, int in, int out, int T);
+/* Batch norm over x[N][C][HW], per channel. Training mode normalises with
+ * the batch statistics, saves them in *sv and updates the running mean and
+ * variance; evaluation mode uses the running ones and writes neither.
+ * relu: ReLU fused into y. Backward: dgamma, dbeta += ; dx (NULL: not
+ * needed) += or, dx_fresh, = (the op table's bwd_stores). */
+void sai_nn__bn_forward(float *y, const float *x, const float *gamma, const float *beta,
+                        float *run_mean, float *run_var, const nn_bn_saved *sv, int N, int C,
+                        int HW, bool train, bool relu, int T);
+void sai_nn__bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                         const float *gamma, const nn_bn_saved *sv, int N, int C, int HW,
+                         bool relu, bool dx_fresh, int T);
 
 /* Short row copies (16-64 floats) as inline loops: GCC otherwise turns the
  * loops into memcpy/memset calls whose overhead dominates at that size
@@ -128,15 +170,23 @@ void sai_nn__linear_backward(float *dx, float *dW, float *db, const float *dy, c
 #define NN_INLINE_COPIES
 #endif
 
-/* Winograd F(4x4,3x3) for 3x3 stride-1 pad-1 convolutions (winograd.c). */
-bool   sai_nn__wino_shape_ok(const sai_nn_model_t *m, const nn_op *op);
-bool   sai_nn__wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n);
-int    sai_nn__wino_chunk(const sai_nn_model_t *m, const nn_op *op);
-size_t sai_nn__wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train);
-size_t sai_nn__wino_u_floats(const sai_nn_model_t *m, const nn_op *op);
-void   sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n, int T);
-void   sai_nn__wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
-                        bool *used);
+/* Winograd F(4x4,3x3) for 3x3 stride-1 pad-1 convolutions (winograd.c),
+ * called by sai_nn__conv_forward/backward: x, dx [N][C][H][W], y, dy
+ * [N][K][H][W], w [K][C][3][3]. The sizing functions serve model creation
+ * (the workspace); the chunk of tiles depends on the largest batch, so a
+ * call's sums do too (not on N alone). Backward: thread t accumulates into
+ * dw[t] (t > 0: zeroed first) and sets used[t]; the caller sums them. */
+bool   sai_nn__wino_shape_ok(int C, int K, int k, int s, int p);
+bool   sai_nn__wino_eligible(const nn_conv_ws *ws, int N, int C, int H, int W, int K, int k,
+                             int s, int p);
+int    sai_nn__wino_chunk(int C, int H, int W, int K, int max_batch);
+size_t sai_nn__wino_thread_floats(int C, int H, int W, int K, int max_batch, bool train);
+size_t sai_nn__wino_u_floats(int C, int K);
+void   sai_nn__wino_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
+                            int K, const nn_conv_ws *ws, int T);
+void   sai_nn__wino_backward(float *dx, float *const *dw, const float *dy, const float *x,
+                             const float *w, int N, int C, int H, int W, int K,
+                             const nn_conv_ws *ws, int T, bool *used);
 
 /* Backward: op is the first to touch act's gradient in this pass (it is the
  * act's last reader), so the buffer holds stale data. Kernels whose op

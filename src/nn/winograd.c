@@ -61,35 +61,32 @@
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 /* Below 8 channels (the RGB stem) the transforms cost more than they save. */
-bool sai_nn__wino_shape_ok(const sai_nn_model_t *m, const nn_op *op)
+bool sai_nn__wino_shape_ok(int C, int K, int k, int s, int p)
 {
-    const nn_act *a = &m->acts[op->in];
-    return op->kind == OP_CONV && op->k == 3 && op->stride == 1 && op->pad == 1 &&
-           a->c >= 8 && m->acts[op->out].c >= 8;
+    return k == 3 && s == 1 && p == 1 && C >= 8 && K >= 8;
 }
 
 /* Below 8 tiles in the whole batch (batch-1 inference on 8x8 and 4x4
  * maps) transforming the weights costs more than the GEMMs save: those
  * calls take the im2col path, whose buffers every model keeps. */
-bool sai_nn__wino_eligible(const sai_nn_model_t *m, const nn_op *op, int n)
+bool sai_nn__wino_eligible(const nn_conv_ws *ws, int N, int C, int H, int W, int K, int k,
+                           int s, int p)
 {
-    const nn_act *a = &m->acts[op->in];
-    long tiles = (long)n * ((a->h + WM - 1) / WM) * ((a->w + WM - 1) / WM);
-    return !m->wino_off && sai_nn__wino_shape_ok(m, op) && tiles >= 8;
+    long tiles = (long)N * ((H + WM - 1) / WM) * ((W + WM - 1) / WM);
+    return ws->winograd && sai_nn__wino_shape_ok(C, K, k, s, p) && tiles >= 8;
 }
 
 /* Tiles per chunk: V and M of one chunk stay within ~1 MiB each (the L2
  * of this machine class; 0.5 and 2 MiB were slower on ResNet-18), and no
  * more than the largest batch has (small models stay small). */
-int sai_nn__wino_chunk(const sai_nn_model_t *m, const nn_op *op)
+int sai_nn__wino_chunk(int C, int H, int W, int K, int max_batch)
 {
-    const nn_act *a = &m->acts[op->in];
-    int C = a->c, K = m->acts[op->out].c, mx = C > K ? C : K;
+    int mx = C > K ? C : K;
     int nt = (int)(262144 / (WX * (size_t)mx));
     nt &= ~15;
     nt = nt < 32 ? 32 : nt > 512 ? 512 : nt;
-    size_t tiles = (size_t)m->max_batch * (size_t)((a->h + WM - 1) / WM) *
-                   (size_t)((a->w + WM - 1) / WM);
+    size_t tiles = (size_t)max_batch * (size_t)((H + WM - 1) / WM) *
+                   (size_t)((W + WM - 1) / WM);
     return tiles < (size_t)nt ? (int)tiles : nt;
 }
 
@@ -108,24 +105,26 @@ static int du_rows(int C, int K)
     return kb < 16 ? 16 : kb > K ? K : kb;
 }
 
-size_t sai_nn__wino_thread_floats(const sai_nn_model_t *m, const nn_op *op, bool train)
+size_t sai_nn__wino_thread_floats(int Ci, int H, int W, int Ki, int max_batch, bool train)
 {
-    size_t C = (size_t)m->acts[op->in].c, K = (size_t)m->acts[op->out].c;
-    size_t nt = (size_t)sai_nn__wino_chunk(m, op);
+    size_t C = (size_t)Ci, K = (size_t)Ki;
+    size_t nt = (size_t)sai_nn__wino_chunk(Ci, H, W, Ki, max_batch);
     size_t f = r16(WX * C * nt) + r16(WX * K * nt);
     if (train)
         f += r16(WX * C * nt) + r16(WX * (size_t)du_rows((int)C, (int)K) * C);
     return f;
 }
 
-size_t sai_nn__wino_u_floats(const sai_nn_model_t *m, const nn_op *op)
+size_t sai_nn__wino_u_floats(int C, int K)
 {
-    return WX * (size_t)m->acts[op->in].c * (size_t)m->acts[op->out].c;
+    return WX * (size_t)C * (size_t)K;
 }
 
+/* One call's arguments: x, dx [n][C][H][W]; y, dy [n][K][H][W]; w [K][C][3][3] */
 typedef struct {
-    sai_nn_model_t *m;
-    const nn_op *op;
+    float *y, *dx;
+    const float *x, *dy, *w;
+    const nn_conv_ws *ws;
     int C, K, H, W, tw, P, nt;   /* P = tiles per image, nt = tiles per chunk */
     int n;
     float *dw[SAI_NN_MAX_THREADS];
@@ -226,11 +225,11 @@ WINO_CLONES
 static void wtrans_task(void *vc, long k0, long k1, int tid)
 {
     const wino_ctx *cx = vc;
-    const float *W = cx->m->tensors[cx->op->w].data;
+    const float *W = cx->w;
     int C = cx->C, K = cx->K;
     size_t S = (size_t)K * C;
-    float *tap = cx->m->wino_tap + (size_t)tid * (size_t)cx->m->wino_tap_floats;
-    float *gg = tap + 9 * (size_t)cx->m->wino_tap_c;   /* [6][3][C]: G g */
+    float *tap = cx->ws->wino_tap + (size_t)tid * cx->ws->wino_tap_floats;
+    float *gg = tap + 9 * (size_t)cx->ws->wino_tap_c;   /* [6][3][C]: G g */
     for (long k = k0; k < k1; k++) {
         const float *wk = W + (size_t)k * C * 9;
         for (int c = 0; c < C; c++)
@@ -249,7 +248,7 @@ static void wtrans_task(void *vc, long k0, long k1, int tid)
                                   gg + (size_t)(i * 3 + 2) * C};
             float *out[6];
             for (int q = 0; q < 6; q++)
-                out[q] = cx->m->wino_u + (size_t)(i * WA + q) * S + (size_t)k * C;
+                out[q] = cx->ws->wino_u + (size_t)(i * WA + q) * S + (size_t)k * C;
             ROWS_APPLY(g6, 3, 6, in, out, C);
         }
     }
@@ -532,23 +531,23 @@ static void gather_v(const wino_ctx *cx, const float *xall, size_t isz, long t0,
 static void fwd_task(void *vc, long c0, long c1, int tid)
 {
     const wino_ctx *cx = vc;
-    sai_nn_model_t *m = cx->m;
-    const nn_act *a = &m->acts[cx->op->in], *o = &m->acts[cx->op->out];
+    const nn_conv_ws *ws = cx->ws;
     int C = cx->C, K = cx->K, H = cx->H, W = cx->W;
-    float *V = m->wino + (size_t)tid * m->wino_floats;
+    size_t isz = (size_t)C * H * W, osz = (size_t)K * H * W;
+    float *V = ws->wino + (size_t)tid * ws->wino_floats;
     float *M = V + r16(WX * (size_t)C * cx->nt);
     long total = (long)cx->n * cx->P;
     for (long ch = c0; ch < c1; ch++) {
         long t0 = ch * cx->nt;
         int nt = (int)(total - t0 < cx->nt ? total - t0 : cx->nt);
-        gather_v(cx, a->x, a->size, t0, nt, V);
+        gather_v(cx, cx->x, isz, t0, nt, V);
         for (int xi = 0; xi < WX; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
-                        m->wino_u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
+                        ws->wino_u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
                         M + (size_t)xi * K * nt, nt);
         size_t ms = (size_t)K * nt;
         FOR_RUNS(cx, t0, nt, {
-            float *y = o->x + (size_t)img * o->size;
+            float *y = cx->y + (size_t)img * osz;
             for (int k = 0; k < K; k++)
                 out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, H, W,
                               cx->tw, r0, cnt);
@@ -556,30 +555,33 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
     }
 }
 
-static void setup(wino_ctx *cx, sai_nn_model_t *m, const nn_op *op, int n)
+static void setup(wino_ctx *cx, const float *w, int n, int C, int H, int W, int K,
+                  const nn_conv_ws *ws, int T)
 {
-    const nn_act *a = &m->acts[op->in];
-    cx->m = m;
-    cx->op = op;
+    cx->w = w;
+    cx->ws = ws;
     cx->n = n;
-    cx->C = a->c;
-    cx->K = m->acts[op->out].c;
-    cx->H = a->h;
-    cx->W = a->w;
-    cx->tw = (a->w + WM - 1) / WM;
-    cx->P = (a->h + WM - 1) / WM * cx->tw;
-    cx->nt = sai_nn__wino_chunk(m, op);
+    cx->C = C;
+    cx->K = K;
+    cx->H = H;
+    cx->W = W;
+    cx->tw = (W + WM - 1) / WM;
+    cx->P = (H + WM - 1) / WM * cx->tw;
+    cx->nt = sai_nn__wino_chunk(C, H, W, K, ws->max_batch);
+    cx->T = T;
 }
 
-void sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n, int T)
+void sai_nn__wino_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
+                          int K, const nn_conv_ws *ws, int T)
 {
     wino_ctx cx = {0};
-    setup(&cx, m, op, n);
-    cx.T = T;
+    setup(&cx, w, N, C, H, W, K, ws, T);
+    cx.y = y;
+    cx.x = x;
     weight_transform(&cx);
     /* as many chunks as fit the buffers, rounded up to a multiple of the
      * threads so they all get the same number of tiles */
-    long total = (long)n * cx.P;
+    long total = (long)N * cx.P;
     long chunks = (total + cx.nt - 1) / cx.nt;
     chunks = (chunks + T - 1) / T * T;
     if (chunks > total)
@@ -593,15 +595,15 @@ void sai_nn__wino_forward(sai_nn_model_t *m, const nn_op *op, int n, int T)
 static void bwd_task(void *vc, long i0, long i1, int tid)
 {
     wino_ctx *cx = vc;
-    sai_nn_model_t *m = cx->m;
-    const nn_act *a = &m->acts[cx->op->in], *o = &m->acts[cx->op->out];
+    const nn_conv_ws *ws = cx->ws;
     int C = cx->C, K = cx->K, H = cx->H, W = cx->W;
-    bool need_dx = a->need_grad;
-    float *V = m->wino + (size_t)tid * m->wino_floats;
+    size_t isz = (size_t)C * H * W, osz = (size_t)K * H * W;
+    bool need_dx = cx->dx != NULL;
+    float *V = ws->wino + (size_t)tid * ws->wino_floats;
     float *dM = V + r16(WX * (size_t)C * cx->nt);
     float *dV = dM + r16(WX * (size_t)K * cx->nt);
     float *dU = dV + r16(WX * (size_t)C * cx->nt);
-    float *tap = m->wino_tap + (size_t)tid * m->wino_tap_floats;
+    float *tap = ws->wino_tap + (size_t)tid * ws->wino_tap_floats;
     int kb = du_rows(C, K);
     float *dw = cx->dw[tid];
     if (tid != 0)
@@ -613,12 +615,12 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
         int nt = (int)(end - t0 < cx->nt ? end - t0 : cx->nt);
         size_t ms = (size_t)K * nt, vs = (size_t)C * nt;
         FOR_RUNS(cx, t0, nt, {
-            const float *dy = o->dx + (size_t)img * o->size;
+            const float *dy = cx->dy + (size_t)img * osz;
             for (int k = 0; k < K; k++)
                 dy_transform(dy + (size_t)k * H * W, H, W, cx->tw, r0, cnt,
                              dM + (size_t)k * nt + off, ms);
         });
-        gather_v(cx, a->x, a->size, t0, nt, V);
+        gather_v(cx, cx->x, isz, t0, nt, V);
         if (kb == K) {
             for (int xi = 0; xi < WX; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nt, 1.0f,
@@ -631,38 +633,41 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, kn, C, nt, 1.0f,
                                 dM + (size_t)xi * ms + (size_t)k0 * nt, nt,
                                 V + (size_t)xi * vs, nt, 0.0f, dU + (size_t)xi * kn * C, C);
-                dw_from_du(dU, dw + (size_t)k0 * C * 9, kn, C, tap, m->wino_tap_c);
+                dw_from_du(dU, dw + (size_t)k0 * C * 9, kn, C, tap, ws->wino_tap_c);
             }
         }
         if (!need_dx)
             continue;
         for (int xi = 0; xi < WX; xi++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, nt, K, 1.0f,
-                        m->wino_u + (size_t)xi * K * C, C, dM + (size_t)xi * ms, nt, 0.0f,
+                        ws->wino_u + (size_t)xi * K * C, C, dM + (size_t)xi * ms, nt, 0.0f,
                         dV + (size_t)xi * vs, nt);
         FOR_RUNS(cx, t0, nt, {
-            float *dx = a->dx + (size_t)img * a->size;
+            float *dx = cx->dx + (size_t)img * isz;
             for (int c = 0; c < C; c++)
                 dx_transform(dV + (size_t)c * nt + off, vs, dx + (size_t)c * H * W, H, W,
                              cx->tw, r0, cnt);
         });
     }
     if (kb == K)
-        dw_from_du(dU, dw, K, C, tap, m->wino_tap_c);
+        dw_from_du(dU, dw, K, C, tap, ws->wino_tap_c);
     cx->used[tid] = true;
 }
 
-void sai_nn__wino_backward(sai_nn_model_t *m, const nn_op *op, int n, float *const *dw, int T,
-                      bool *used)
+void sai_nn__wino_backward(float *dx, float *const *dw, const float *dy, const float *x,
+                           const float *w, int N, int C, int H, int W, int K,
+                           const nn_conv_ws *ws, int T, bool *used)
 {
     wino_ctx cx = {0};
-    setup(&cx, m, op, n);
-    cx.T = T;
+    setup(&cx, w, N, C, H, W, K, ws, T);
+    cx.dx = dx;
+    cx.dy = dy;
+    cx.x = x;
     for (int t = 0; t < T; t++)
         cx.dw[t] = dw[t];
-    if (m->acts[op->in].need_grad)
+    if (dx != NULL)
         weight_transform(&cx);
-    sai_nn__parallel(n, T, bwd_task, &cx);
+    sai_nn__parallel(N, T, bwd_task, &cx);
     for (int t = 0; t < T; t++)
         used[t] = cx.used[t];
 }

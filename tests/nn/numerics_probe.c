@@ -80,7 +80,7 @@ int main(int argc, char **argv)
                     for (size_t j = 0; j < HW; j++) {
                         size_t k = (size_t)im * a->size + (size_t)c * HW + j;
                         float v;
-                        if (op->kind == OP_BN) v = a->x[k] * op->save_scale[c] + op->save_shift[c];
+                        if (op->kind == OP_BN) v = a->x[k] * op->save.scale[c] + op->save.shift[c];
                         else v = a->x[k] + m->acts[op->in2].x[k];
                         fwrite(&v, 4, 1, o);
                     }
