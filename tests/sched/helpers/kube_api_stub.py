@@ -58,7 +58,7 @@ class H(BaseHTTPRequestHandler):
         u = urlsplit(self.path)
         q = parse_qs(u.query)
         with lock:
-            st = json.loads(json.dumps(state))
+            st = dict(state)     # POST replaces values, never mutates them
             if u.path == "/api/v1/nodes" and "continue" in q and st["expire_continue"] > 0:
                 state["expire_continue"] -= 1
                 expire = True
