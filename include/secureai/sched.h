@@ -331,6 +331,29 @@ void sai_extender_free(sai_extender_t *x);
  * Returns the number of nodes loaded via *n. */
 int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
                             sai_error *err) SAI_MUST_CHECK;
+/* Keep the node cache fed from the Kubernetes API server (nodeCacheCapable;
+ * docs/scheduling.md): a thread lists every node (GET /api/v1/nodes,
+ * paginated) every refresh_s seconds, and sooner (rate-limited) when a
+ * request names a node the cache lacks, and swaps the cache after each
+ * complete list. https is verified against ca_file (chain and host); plain
+ * http only to a loopback address (tests, `kubectl proxy`). */
+typedef struct sai_extender_kube_opts {
+    const char *api;          /* "in-cluster", https://HOST[:PORT] or http://LOOPBACK:PORT */
+    const char *token_file;   /* bearer token, re-read on every list; NULL: in-cluster's, else none */
+    const char *ca_file;      /* CA for https; NULL: in-cluster's (required for an https URL) */
+    double refresh_s;         /* seconds between lists; 0 = 30 */
+    void (*log)(const char *msg, void *arg);  /* progress and errors; NULL = stderr */
+    void *log_arg;
+} sai_extender_kube_opts_t;
+
+/* Check the options (URL, scheme, CA given) without reading files or
+ * connecting: `--dry-run`. */
+int sai_extender_kube_check(const sai_extender_kube_opts_t *o, sai_error *err) SAI_MUST_CHECK;
+/* Start the lister thread (at most once per extender); sai_extender_free
+ * stops it. The first list starts at once; until it completes /healthz
+ * answers 503 and NodeNames-only requests fail their nodes. */
+int sai_extender_watch_nodes(sai_extender_t *x, const sai_extender_kube_opts_t *o,
+                             sai_error *err) SAI_MUST_CHECK;
 /* Serve on addr:port until sai_extender_stop (or a signal). If port is 0 the
  * bound port is written to *bound (may be NULL) before serving. */
 int sai_extender_serve(sai_extender_t *x, const char *addr, uint16_t port,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "secureai/sched.h"
@@ -20,6 +21,8 @@ static const char usage[] =
     "usage: secureai sched simulate --cluster FILE [options]\n"
     "       secureai sched compare  --cluster FILE [--policies A,B,...] [--svg FILE] [options]\n"
     "       secureai sched extender --listen ADDR:PORT --policy NAME [--nodes FILE]\n"
+    "                               [--kube-api in-cluster|URL [--kube-token FILE] [--kube-ca FILE]\n"
+    "                                [--node-refresh SECONDS]]\n"
     "       secureai sched policies\n"
     "\n"
     "Simulate scheduling of confidential and standard jobs on a mixed cluster\n"
@@ -53,19 +56,28 @@ static const char usage[] =
     "  --policy NAME         placement policy (not `unsafe`)\n"
     "  --nodes FILE          preload the node cache from a NodeList JSON\n"
     "                        (kubectl get nodes -o json) for nodeCacheCapable\n"
+    "  --kube-api API        keep the node cache fed from the API server: in-cluster\n"
+    "                        (https://kubernetes.default.svc with the ServiceAccount's\n"
+    "                        token and CA), https://HOST[:PORT], or http://127.0.0.1:PORT\n"
+    "                        (loopback only: a test server or kubectl proxy)\n"
+    "  --kube-token FILE     bearer token, re-read before every list\n"
+    "  --kube-ca FILE        CA that the API server's certificate must chain to\n"
+    "  --node-refresh S      seconds between node lists (default 30)\n"
 "  --dry-run             check the options and stop (serve nothing)\n";
 
 typedef struct run_opts {
     sai_sched_spec_t spec;
     const char *policy, *policies, *json, *csv, *svg, *listen, *nodes;
-    double sample;
+    const char *kube_api, *kube_token, *kube_ca;
+    double sample, node_refresh;
     bool check_all, dry_run;
     long long epc;
 } run_opts_t;
 
 enum { O_CLUSTER = 256, O_POLICY, O_POLICIES, O_WORKLOAD, O_TRACE, O_JOBS, O_SKIP, O_COMPRESS,
        O_DSCALE, O_RATE, O_CONF, O_PREF, O_SEED, O_EPC, O_QUEUE, O_BACKFILL, O_CHECK, O_JSON,
-       O_CSV, O_SAMPLE, O_SVG, O_LISTEN, O_NODES, O_HELP, O_DRYRUN };
+       O_CSV, O_SAMPLE, O_SVG, O_LISTEN, O_NODES, O_HELP, O_DRYRUN, O_KUBE_API, O_KUBE_TOKEN,
+       O_KUBE_CA, O_NODE_REFRESH };
 
 static const struct option longopts[] = {
     {"cluster", 1, 0, O_CLUSTER}, {"policy", 1, 0, O_POLICY}, {"policies", 1, 0, O_POLICIES},
@@ -76,7 +88,8 @@ static const struct option longopts[] = {
     {"backfill", 0, 0, O_BACKFILL}, {"check-all", 0, 0, O_CHECK}, {"json", 1, 0, O_JSON},
     {"csv", 1, 0, O_CSV}, {"sample", 1, 0, O_SAMPLE}, {"svg", 1, 0, O_SVG},
     {"listen", 1, 0, O_LISTEN}, {"nodes", 1, 0, O_NODES}, {"help", 0, 0, O_HELP},
-    {"dry-run", 0, 0, O_DRYRUN}, {0, 0, 0, 0}
+    {"dry-run", 0, 0, O_DRYRUN}, {"kube-api", 1, 0, O_KUBE_API}, {"kube-token", 1, 0, O_KUBE_TOKEN},
+    {"kube-ca", 1, 0, O_KUBE_CA}, {"node-refresh", 1, 0, O_NODE_REFRESH}, {0, 0, 0, 0}
 };
 
 static bool num(const char *s, double lo, double hi, double *out)
@@ -177,6 +190,12 @@ static int parse(int argc, char **argv, run_opts_t *r)
         case O_LISTEN: r->listen = optarg; break;
         case O_NODES: r->nodes = optarg; break;
         case O_DRYRUN: r->dry_run = true; break;
+        case O_KUBE_API: r->kube_api = optarg; break;
+        case O_KUBE_TOKEN: r->kube_token = optarg; break;
+        case O_KUBE_CA: r->kube_ca = optarg; break;
+        case O_NODE_REFRESH:
+            if (!num(optarg, 1, 86400, &d)) return sai_cli_usage_error("--node-refresh: expected 1..86400 seconds");
+            r->node_refresh = d; break;
         default:
             return sai_cli_usage_error("sched %s: unknown or incomplete option '%s'", argv[0],
                                        argv[optind - 1]);
@@ -358,6 +377,19 @@ static void on_ready(uint16_t port, void *arg)
     fflush(stdout);
 }
 
+/* The node lister's progress and errors, one timestamped line each (its
+ * thread; stderr is unbuffered and a line is one write). */
+static void kube_log(const char *msg, void *arg)
+{
+    (void)arg;
+    char ts[32] = "";
+    time_t t = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s secureai: sched extender: %s\n", ts, msg);
+}
+
 static int cmd_extender(int argc, char **argv)
 {
     run_opts_t r = {0};
@@ -380,8 +412,19 @@ static int cmd_extender(int argc, char **argv)
         goto out;
     }
     *colon = '\0';
+    sai_extender_kube_opts_t ko = {.api = r.kube_api, .token_file = r.kube_token, .ca_file = r.kube_ca,
+                                   .refresh_s = r.node_refresh, .log = kube_log};
+    if (!r.kube_api && (r.kube_token || r.kube_ca || r.node_refresh > 0)) {
+        ret = sai_cli_usage_error("sched extender: --kube-token, --kube-ca and --node-refresh need --kube-api");
+        goto out;
+    }
+    if (r.kube_api && sai_extender_kube_check(&ko, &err) != 0) {
+        ret = sai_cli_usage_error("sched extender: %s", err.msg);
+        goto out;
+    }
     if (r.dry_run) {
-        printf("sched extender: options ok (listen %s:%.0f, policy %s)\n", addr, port, pname);
+        printf("sched extender: options ok (listen %s:%.0f, policy %s%s%s)\n", addr, port, pname,
+               r.kube_api ? ", nodes from " : "", r.kube_api ? r.kube_api : "");
         ret = 0;
         goto out;
     }
@@ -401,6 +444,12 @@ static int cmd_extender(int argc, char **argv)
         fprintf(stderr, "secureai: sched extender: %zu nodes cached from %s\n", n, r.nodes);
     }
     signal(SIGPIPE, SIG_IGN);
+    if (r.kube_api && sai_extender_watch_nodes(g_ext, &ko, &err) != 0) {
+        sai_extender_free(g_ext);
+        g_ext = NULL;
+        ret = sai_cli_fail(&err, "sched extender: --kube-api %s", r.kube_api);
+        goto out;
+    }
     if (sai_extender_serve(g_ext, addr, (uint16_t)port, on_ready, NULL, &err) != 0)
         ret = sai_cli_fail(&err, "sched extender: %s", r.listen);
     sai_extender_free(g_ext);

@@ -26,6 +26,12 @@ int sai_extender_new(sai_extender_t **out, const sai_sched_policy_t *pol, sai_er
     if (x == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     x->policy = pol;
+    x->cache = calloc(1, sizeof *x->cache);
+    if (x->cache == NULL || pthread_mutex_init(&x->mu, NULL) != 0) {
+        free(x->cache);
+        free(x);
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    }
     sai_sched_spec_t spec;
     sai_sched_spec_init(&spec);
     x->cluster = spec.cluster;      /* model defaults (TEE factors) */
@@ -37,8 +43,10 @@ void sai_extender_free(sai_extender_t *x)
 {
     if (x == NULL)
         return;
-    free(x->cache);
-    free(x->hidx);
+    sai_sched__kube_stop(x->kube);     /* joins the lister before the cache goes */
+    x->kube = NULL;
+    sai_sched__cache_free(x->cache);
+    pthread_mutex_destroy(&x->mu);
     free(x->pools);
     free(x->node_obj);
     free(x);
@@ -88,13 +96,24 @@ static void handle(struct evhttp_request *req, sai_extender_t *x, bool is_filter
 static void on_filter(struct evhttp_request *req, void *arg) { handle(req, arg, true); }
 static void on_prioritize(struct evhttp_request *req, void *arg) { handle(req, arg, false); }
 
+/* The Deployment's readinessProbe: with --kube-api the extender is ready
+ * once one complete node list is in the cache (like an informer's
+ * WaitForCacheSync); before that every NodeNames request would fail. */
 static void on_health(struct evhttp_request *req, void *arg)
 {
-    (void)arg;
+    sai_extender_t *x = arg;
+    bool fed, listed;
+    sai_sched__kube_status(x->kube, &fed, &listed);
     struct evbuffer *b = evbuffer_new();
     if (b) {
-        evbuffer_add(b, "ok\n", 3);
-        evhttp_send_reply(req, 200, "OK", b);
+        if (fed && !listed) {
+            const char *m = "not ready: no complete node list from the API server yet\n";
+            evbuffer_add(b, m, strlen(m));
+            evhttp_send_reply(req, 503, "Service Unavailable", b);
+        } else {
+            evbuffer_add(b, "ok\n", 3);
+            evhttp_send_reply(req, 200, "OK", b);
+        }
         evbuffer_free(b);
     }
 }

@@ -5,6 +5,7 @@
 #define SAI_EXTENDER_INT_H
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 
 #include "secureai/sched.h"
 
@@ -23,12 +24,23 @@ typedef struct sai_ext_node {
     int32_t cvm_slots;
 } sai_ext_node_t;
 
+/* The node cache (nodeCacheCapable): open addressing over slots. */
+typedef struct sai_ext_cache {
+    sai_ext_node_t *nodes;
+    size_t n, cap;
+    uint32_t *hidx;                 /* name hash -> slot + 1, 0 = empty */
+    size_t hcap;
+} sai_ext_cache_t;
+
+typedef struct sai_ext_kube sai_ext_kube_t;   /* kube_nodes.c */
+
 struct sai_extender {
     const sai_sched_policy_t *policy;
-    sai_ext_node_t *cache;          /* nodeCacheCapable: nodes seen in full requests */
-    size_t ncache, cache_cap;
-    uint32_t *hidx;                 /* name hash -> cache slot + 1 */
-    size_t hcap;
+    /* mu guards cache (the pointer and what it points to): the event loop
+     * reads and fills it, kube_nodes.c's thread swaps in a new one. */
+    pthread_mutex_t mu;
+    sai_ext_cache_t *cache;
+    sai_ext_kube_t *kube;           /* NULL unless --kube-api */
     sai_sched_pool_t *pools;        /* per-request scratch: one pool per node */
     const cJSON **node_obj;
     size_t pools_cap;
@@ -36,6 +48,26 @@ struct sai_extender {
     struct event_base *base;
     struct evhttp *http;
 };
+
+/* A NodeList page from the API server may be at most SAI_KUBE_PAGE_MAX bytes
+ * and its parse may allocate at most SAI_KUBE_PAGE_BUDGET (the list runs
+ * beside request handling; docs/scheduling.md, "Memory"). */
+#define SAI_KUBE_PAGE_MAX (32u << 20)
+#define SAI_KUBE_PAGE_BUDGET ((size_t)128 << 20)
+
+void sai_sched__cache_free(sai_ext_cache_t *c);
+/* Add the items of one v1.NodeList JSON to c (parsed within budget bytes).
+ * *cont: metadata.continue when non-empty (malloc'ed), else NULL; *n: the
+ * number of items. */
+int sai_sched__nodelist_add(sai_ext_cache_t *c, const char *json, size_t len, size_t budget,
+                            char **cont, size_t *n, sai_error *err);
+
+/* kube_nodes.c: is the cache fed from the API server, and has one list
+ * completed? (false, false without --kube-api) */
+void sai_sched__kube_status(sai_ext_kube_t *k, bool *fed, bool *listed);
+/* a request named a node the cache lacks: list again soon (rate-limited) */
+void sai_sched__kube_kick(sai_ext_kube_t *k);
+void sai_sched__kube_stop(sai_ext_kube_t *k);
 
 /* Kubernetes quantities (quantity.c): apimachinery's grammar, exact. */
 typedef enum sai_k8s_unit { SAI_K8S_MILLI = 0, SAI_K8S_MIB } sai_k8s_unit;

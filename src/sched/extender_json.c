@@ -32,8 +32,10 @@
  * own NodeResourcesFit plugin accounts for running pods before it calls us.
  *
  * nodeCacheCapable: when the request carries NodeNames only, node details
- * come from a cache filled by earlier requests that carried full Nodes; an
- * unknown name fails with a reason saying so (docs/scheduling.md).
+ * come from a cache: with --kube-api a complete node list from the API
+ * server (kube_nodes.c), refreshed periodically; else (or in addition)
+ * what --nodes and earlier requests that carried full Nodes put there. An
+ * unknown name fails with a reason saying which (docs/scheduling.md).
  *
  * Untrusted input: every field is optional and type-checked; bodies are
  * capped by the server; nothing here aborts on bad input (fuzz/
@@ -62,6 +64,11 @@
 #define EXT_MAX_NODES 100000
 #define EXT_CACHE_MAX 100000
 #define CVM_DEFAULT 1024   /* no slot resource: do not limit */
+#define ERR_UNKNOWN "node unknown to the extender's cache (no earlier request carried its Node object)"
+#define ERR_UNKNOWN_LISTED "node unknown to the extender's cache (not in the last node list from the " \
+    "API server; a new list is requested)"
+#define ERR_UNKNOWN_NOT_LISTED "node unknown to the extender's cache (no complete node list from the " \
+    "API server yet; see the extender's log)"
 #define ERR_NOT_CONF "pod is labelled secureai.io/confidentiality=required but has no confidential " \
     "RuntimeClass (kata-qemu-snp, kata-qemu-tdx, kata-qemu-nvidia-gpu-snp, kata-qemu-nvidia-gpu-tdx) " \
     "and no sgx.intel.com/epc request: it would run as an ordinary container"
@@ -78,7 +85,9 @@ static const struct { const char *name; sai_sched_tee tee; } conf_rc[] = {
  * byte of JSON, so a full 64 MiB body fits; a body of tiny values costs
  * about 40 and is refused long before it could take the pod's memory. The
  * hooks are process-wide (cJSON has no per-parse allocator) but count only
- * on a thread inside budgeted_parse(); elsewhere they are malloc and free. */
+ * on a thread inside budgeted_parse(); elsewhere they are malloc and free.
+ * The counters are per thread, so the node lister's thread (kube_nodes.c)
+ * parses its pages under its own, smaller budget beside a request. */
 static _Thread_local size_t parse_left;
 static _Thread_local bool parse_counting, parse_over;
 
@@ -107,10 +116,10 @@ static void hooks_init(void)
 }
 
 /* NULL and *over set when the budget ran out (the tree built so far is freed) */
-static cJSON *budgeted_parse(const char *json, size_t len, bool *over)
+static cJSON *budgeted_parse(const char *json, size_t len, size_t budget, bool *over)
 {
     pthread_once(&hooks_once, hooks_init);
-    parse_left = SAI_EXT_PARSE_BUDGET;
+    parse_left = budget;
     parse_over = false;
     parse_counting = true;
     cJSON *root = cJSON_ParseWithLength(json, len);
@@ -278,84 +287,111 @@ static uint64_t name_hash(const char *s)
 }
 
 /* Open addressing over cache slots: hidx[i] = slot + 1, 0 = empty. */
-static const sai_ext_node_t *cache_get(sai_extender_t *x, const char *name)
+static const sai_ext_node_t *cache_get(const sai_ext_cache_t *c, const char *name)
 {
-    if (x->hcap == 0)
+    if (c == NULL || c->hcap == 0)
         return NULL;
-    for (size_t i = name_hash(name) & (x->hcap - 1);; i = (i + 1) & (x->hcap - 1)) {
-        uint32_t v = x->hidx[i];
+    for (size_t i = name_hash(name) & (c->hcap - 1);; i = (i + 1) & (c->hcap - 1)) {
+        uint32_t v = c->hidx[i];
         if (v == 0)
             return NULL;
-        if (strcmp(x->cache[v - 1].name, name) == 0)
-            return &x->cache[v - 1];
+        if (strcmp(c->nodes[v - 1].name, name) == 0)
+            return &c->nodes[v - 1];
     }
 }
 
-static void hash_insert(sai_extender_t *x, size_t slot)
+static void hash_insert(sai_ext_cache_t *c, size_t slot)
 {
-    size_t i = name_hash(x->cache[slot].name) & (x->hcap - 1);
-    while (x->hidx[i] != 0)
-        i = (i + 1) & (x->hcap - 1);
-    x->hidx[i] = (uint32_t)slot + 1;
+    size_t i = name_hash(c->nodes[slot].name) & (c->hcap - 1);
+    while (c->hidx[i] != 0)
+        i = (i + 1) & (c->hcap - 1);
+    c->hidx[i] = (uint32_t)slot + 1;
 }
 
-static void cache_put(sai_extender_t *x, const sai_ext_node_t *n)
+static void cache_put(sai_ext_cache_t *c, const sai_ext_node_t *n)
 {
-    sai_ext_node_t *old = (sai_ext_node_t *)cache_get(x, n->name);
+    sai_ext_node_t *old = (sai_ext_node_t *)cache_get(c, n->name);
     if (old) { *old = *n; return; }
-    if (x->ncache >= EXT_CACHE_MAX)
+    if (c->n >= EXT_CACHE_MAX)
         return;
-    if (x->ncache == x->cache_cap) {
-        size_t nc = x->cache_cap ? x->cache_cap * 2 : 64;
-        sai_ext_node_t *na = realloc(x->cache, nc * sizeof *na);
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        sai_ext_node_t *na = realloc(c->nodes, nc * sizeof *na);
         if (!na) return;
-        x->cache = na;
-        x->cache_cap = nc;
+        c->nodes = na;
+        c->cap = nc;
     }
-    if (2 * (x->ncache + 1) > x->hcap) {        /* keep the load factor <= 1/2 */
-        size_t nh = x->hcap ? x->hcap * 2 : 128;
-        while (nh < 2 * (x->ncache + 1)) nh *= 2;
+    if (2 * (c->n + 1) > c->hcap) {        /* keep the load factor <= 1/2 */
+        size_t nh = c->hcap ? c->hcap * 2 : 128;
+        while (nh < 2 * (c->n + 1)) nh *= 2;
         uint32_t *ni = calloc(nh, sizeof *ni);
         if (!ni) return;
-        free(x->hidx);
-        x->hidx = ni;
-        x->hcap = nh;
-        for (size_t k = 0; k < x->ncache; k++)
-            hash_insert(x, k);
+        free(c->hidx);
+        c->hidx = ni;
+        c->hcap = nh;
+        for (size_t k = 0; k < c->n; k++)
+            hash_insert(c, k);
     }
-    x->cache[x->ncache] = *n;
-    hash_insert(x, x->ncache);
-    x->ncache++;
+    c->nodes[c->n] = *n;
+    hash_insert(c, c->n);
+    c->n++;
 }
 
-int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
-                            sai_error *err)
+void sai_sched__cache_free(sai_ext_cache_t *c)
+{
+    if (c == NULL)
+        return;
+    free(c->nodes);
+    free(c->hidx);
+    free(c);
+}
+
+int sai_sched__nodelist_add(sai_ext_cache_t *c, const char *json, size_t len, size_t budget,
+                            char **cont, size_t *n, sai_error *err)
 {
     bool over;
-    cJSON *root = budgeted_parse(json, len, &over);
+    cJSON *root = budgeted_parse(json, len, budget, &over);
     const cJSON *items = root ? cJSON_GetObjectItemCaseSensitive(root, "items") : NULL;
+    int rc = 0;
     *n = 0;
+    *cont = NULL;
     if (over)
-        return sai_error_set(err, SAI_ELIMIT, "the NodeList needs more than the %u MiB parse budget",
-                             (unsigned)(SAI_EXT_PARSE_BUDGET >> 20));
+        return sai_error_set(err, SAI_ELIMIT, "the NodeList needs more than the %zu MiB parse budget",
+                             budget >> 20);
     if (!cJSON_IsArray(items)) {
-        cJSON_Delete(root);
-        return sai_error_set(err, SAI_EFORMAT, "not a NodeList: expected a JSON object with `items`");
+        rc = sai_error_set(err, SAI_EFORMAT, "not a NodeList: expected a JSON object with `items`");
+        goto out;
     }
     const cJSON *e;
     int i = 0;
     cJSON_ArrayForEach(e, items) {
         sai_ext_node_t nd;
         if (!parse_node(e, &nd)) {
-            cJSON_Delete(root);
-            return sai_error_set(err, SAI_EFORMAT, "items[%d]: node without metadata.name", i);
+            rc = sai_error_set(err, SAI_EFORMAT, "items[%d]: node without metadata.name", i);
+            goto out;
         }
-        cache_put(x, &nd);
+        cache_put(c, &nd);
         (*n)++;
         i++;
     }
+    const cJSON *md = obj_at(root, "metadata");
+    const char *ct = md ? str_at(md, "continue") : NULL;
+    if (ct && *ct && (*cont = strdup(ct)) == NULL)
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+out:
     cJSON_Delete(root);
-    return 0;
+    return rc;
+}
+
+int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
+                            sai_error *err)
+{
+    char *cont = NULL;
+    pthread_mutex_lock(&x->mu);
+    int rc = sai_sched__nodelist_add(x->cache, json, len, SAI_EXT_PARSE_BUDGET, &cont, n, err);
+    pthread_mutex_unlock(&x->mu);
+    free(cont);     /* a file is one complete list */
+    return rc;
 }
 
 static char *finish_json(cJSON *root, int *status, int code)
@@ -399,7 +435,7 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
 {
     int status = 200;
     bool over;
-    cJSON *args = budgeted_parse(body, len, &over);
+    cJSON *args = budgeted_parse(body, len, SAI_EXT_PARSE_BUDGET, &over);
     if (over) {
         *reply = error_reply(is_filter, "ExtenderArgs too costly to parse: more than the parse budget "
                              "(docs/scheduling.md, Memory)", &status);
@@ -442,21 +478,28 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
         *reply = error_reply(is_filter, "out of memory", &status);
         return status;
     }
-    /* 1. resolve every node */
+    /* 1. resolve every node (under the cache lock: the node lister may be
+     * swapping in a fresh list) */
+    bool fed, listed, unknown = false;
+    sai_sched__kube_status(x->kube, &fed, &listed);
+    const char *why_unknown = !fed ? ERR_UNKNOWN
+                            : listed ? ERR_UNKNOWN_LISTED : ERR_UNKNOWN_NOT_LISTED;
     size_t i = 0;
     const cJSON *e;
+    pthread_mutex_lock(&x->mu);
     cJSON_ArrayForEach(e, list) {
         x->node_obj[i] = e;
         if (full) {
             if (!parse_node(e, &info[i])) { fail[i] = "node has no metadata.name"; info[i].name[0] = 0; }
-            else cache_put(x, &info[i]);
+            else cache_put(x->cache, &info[i]);
         } else {
             const char *nm = cJSON_IsString(e) ? e->valuestring : NULL;
-            const sai_ext_node_t *c = nm ? cache_get(x, nm) : NULL;
+            const sai_ext_node_t *c = nm ? cache_get(x->cache, nm) : NULL;
             if (c) info[i] = *c;
             else {
-                fail[i] = "node unknown to the extender's cache (no earlier request carried its Node object)";
+                fail[i] = why_unknown;
                 transient[i] = true;
+                unknown = true;
                 snprintf(info[i].name, sizeof info[i].name, "%s", nm ? nm : "");
             }
         }
@@ -476,6 +519,9 @@ int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, siz
         }
         i++;
     }
+    pthread_mutex_unlock(&x->mu);
+    if (unknown)
+        sai_sched__kube_kick(x->kube);
     x->cluster.pools = x->pools;
     x->cluster.npools = n;
     /* 2. filter */

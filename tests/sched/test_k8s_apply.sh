@@ -41,6 +41,8 @@ else
   echo "FAIL: kubectl apply exited non-zero"; cat "$tmp/out"; fail=1
 fi
 grep -q '^GET /apis/admissionregistration.k8s.io/v1' "$tmp/requests.log" || { echo "FAIL: kubectl never asked the stub"; fail=1; }
+grep -q '^clusterrole.rbac.authorization.k8s.io/secureai-extender-nodes created (dry run)$' "$tmp/out" \
+  || { echo "FAIL: the extender's ClusterRole was not mapped"; fail=1; }
 mkdir "$tmp/old"
 cat >"$tmp/old/40-scheduler-config.yaml" <<'Y'
 apiVersion: kubescheduler.config.k8s.io/v1

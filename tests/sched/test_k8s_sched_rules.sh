@@ -15,8 +15,11 @@
 # Every pod of the profile (the generated Jobs, and SNP, TDX, label-only,
 # preferred and ordinary pods) must reach the extender; the default
 # profile must not be taken over; the config must be the one the
-# Deployment mounts. The old config (managedResources: sgx.intel.com/epc)
-# is shown to fail the same check.
+# Deployment mounts. nodeCacheCapable is true and the extender can list
+# nodes itself (in-cluster, a ServiceAccount bound to get/list/watch on
+# nodes and nothing more). The old config (managedResources:
+# sgx.intel.com/epc), nodeCacheCapable false, a role without list and a pod
+# without its token are shown to fail the same check.
 set -euo pipefail
 : "${SAI_CLI:?}"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -38,6 +41,16 @@ if mutate == "old-managed":
     cfg["extenders"][0]["managedResources"] = [{"name": "sgx.intel.com/epc", "ignoredByScheduler": False}]
 if mutate == "default-profile":
     cfg["profiles"].append({"schedulerName": "default-scheduler"})
+if mutate == "no-node-cache":
+    cfg["extenders"][0]["nodeCacheCapable"] = False
+if mutate == "no-list":
+    for x in docs:
+        if x["kind"] == "ClusterRole":
+            for r in x["rules"]: r["verbs"] = [v for v in r["verbs"] if v != "list"]
+if mutate == "no-token":
+    for x in docs:
+        if x["kind"] == "Deployment" and x["metadata"]["name"] == "secureai-extender":
+            x["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
 # the Deployment runs kube-scheduler with this file
 dep = [x for x in docs if x["kind"] == "Deployment" and x["metadata"]["name"] == "secureai-scheduler"][0]
 ps = dep["spec"]["template"]["spec"]
@@ -70,6 +83,31 @@ if len(exts) != 1: bad("want one extender")
 ext = exts[0] if exts else {}
 if not ext.get("filterVerb"): bad("the extender does not filter")
 if ext.get("ignorable", False): bad("the extender is ignorable: a failure would let pods through")
+# nodeCacheCapable: kube-scheduler then sends NodeNames only (extender.go
+# convertToVictims / Filter: "if h.nodeCacheCapable { args.NodeNames = ...}"),
+# so the extender must know every node itself: it lists them from the API
+# server in-cluster, as a ServiceAccount bound to a role that may list nodes.
+if ext.get("nodeCacheCapable", False) is not True: bad("nodeCacheCapable is not true: every request carries full Node objects")
+xd = [x for x in docs if x["kind"] == "Deployment" and x["metadata"]["name"] == "secureai-extender"][0]
+xs = xd["spec"]["template"]["spec"]
+xargs = xs["containers"][0].get("args", [])
+if "--kube-api" not in xargs or xargs[xargs.index("--kube-api") + 1] != "in-cluster": bad("the extender does not list nodes in-cluster")
+xsa = xs.get("serviceAccountName", "default")
+if xs.get("automountServiceAccountToken", True) is False: bad("the extender's pod has no ServiceAccount token to list nodes with")
+def grants(rule, verb):
+    return ("" in rule.get("apiGroups", []) and ("nodes" in rule.get("resources", []) or "*" in rule.get("resources", []))
+            and (verb in rule.get("verbs", []) or "*" in rule.get("verbs", [])))
+croles = {x["metadata"]["name"]: x for x in docs if x["kind"] == "ClusterRole"}
+bound = [croles[b["roleRef"]["name"]] for b in docs if b["kind"] == "ClusterRoleBinding"
+         and b["roleRef"]["kind"] == "ClusterRole" and b["roleRef"]["name"] in croles
+         and any(sj["kind"] == "ServiceAccount" and sj["name"] == xsa
+                 and sj.get("namespace") == xd["metadata"]["namespace"] for sj in b["subjects"])]
+for verb in ("get", "list", "watch"):
+    if not any(grants(r, verb) for cr in bound for r in cr.get("rules", [])): bad("the extender's ServiceAccount may not %s nodes" % verb)
+for cr in bound:
+    for r in cr.get("rules", []):
+        if set(r.get("verbs", [])) - {"get", "list", "watch"} or set(r.get("resources", [])) != {"nodes"}:
+            bad("the extender's role grants more than reading nodes: %s" % r)
 managed = {m["name"] for m in ext.get("managedResources", []) or []}
 def interested(pod):
     if not managed: return True
@@ -110,5 +148,10 @@ if check "$tmp/m" MostAllocated old-managed >"$tmp/o1"; then echo "FAIL: managed
 else echo "ok: the old managedResources config fails: $(grep -c 'never reaches' "$tmp/o1") pods skip the extender"; fi
 if check "$tmp/m" MostAllocated default-profile >/dev/null; then echo "FAIL: default-profile takeover passed"; fail=1
 else echo "ok: a config taking over default-scheduler fails"; fi
-echo "scheduler rules: $([ $fail = 0 ] && echo '4 passed, 0 failed' || echo 'failed')"
+# ... and so do a scheduler sending full Nodes, and an extender that cannot list them
+for m in no-node-cache no-list no-token; do
+  if check "$tmp/m" MostAllocated $m >"$tmp/o-$m"; then echo "FAIL: $m passed"; fail=1
+  else echo "ok: $m fails: $(grep -m1 FAIL "$tmp/o-$m" | cut -c7-)"; fi
+done
+echo "scheduler rules: $([ $fail = 0 ] && echo '7 passed, 0 failed' || echo 'failed')"
 exit $fail

@@ -30,6 +30,9 @@ grep -q 'runtimeClassName: kata-qemu-tdx' "$tmp/good/52-train-tdx.yaml" && ok ||
 grep -q 'cpu-security.tdx.enabled: "true"' "$tmp/good/52-train-tdx.yaml" && ok || bad "TDX job lacks its NFD node selector"
 grep -q 'urlPrefix: "http://secureai-extender.ml.svc:8888"' "$tmp/good2/40-scheduler.yaml" && ok || bad "extender URL"
 grep -q 'schedulerName: secureai-scheduler' "$tmp/good/50-train-sgx.yaml" && ok || bad "jobs do not use the extender profile"
+grep -q 'nodeCacheCapable: true' "$tmp/good/40-scheduler.yaml" && ok || bad "the scheduler sends Node objects (nodeCacheCapable is not true)"
+grep -q '"--kube-api", "in-cluster"' "$tmp/good/30-extender.yaml" && ok || bad "the extender does not list nodes from the API server"
+grep -q 'kind: ClusterRole$' "$tmp/good/30-extender.yaml" && ok || bad "no ClusterRole for the extender's node list"
 grep -q 'secretName: secureai-kbs-tls' "$tmp/good/10-kbs.yaml" && ok || bad "KBS does not reference its TLS Secret"
 if grep -rqi -- '-----BEGIN' "$tmp/good"; then bad "a manifest embeds key material"; else ok; fi
 "$SAI_CLI" deploy k8s --out "$tmp/x" --policy unsafe 2>/dev/null && bad "deployed the unsafe policy" || ok
@@ -56,6 +59,7 @@ neg typo-leaderElect    40-scheduler.yaml          's/leaderElect: true/leaderEl
 neg typo-scoring        40-scheduler.yaml          's/scoringStrategy:/scoringStrategie:/'
 neg typo-roleRef        40-scheduler.yaml          '0,/roleRef:/s//roleref:/'
 neg typo-vap-resources  20-admission-policy.yaml   's/resources: \["pods"\]/resource: ["pods"]/'
+neg typo-rule-verbs     30-extender.yaml           's/verbs: \["get"/verb: ["get"/'
 node "$SAI_SOURCE_DIR/tests/sched/k8s-schema/validate.mjs" "$tmp/good" "$tmp/good2" "${negs[@]}" \
   >"$tmp/results" 2>"$tmp/diag" || true
 cat "$tmp/results"

@@ -26,6 +26,7 @@ const types = {
   "v1/ServiceAccount": ["kubernetes-types/core/v1", "ServiceAccount"],
   "rbac.authorization.k8s.io/v1/Role": ["kubernetes-types/rbac/v1", "Role"],
   "rbac.authorization.k8s.io/v1/RoleBinding": ["kubernetes-types/rbac/v1", "RoleBinding"],
+  "rbac.authorization.k8s.io/v1/ClusterRole": ["kubernetes-types/rbac/v1", "ClusterRole"],
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ["kubernetes-types/rbac/v1", "ClusterRoleBinding"],
   "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": ["kubernetes-types/admissionregistration/v1", "ValidatingAdmissionPolicy"],
   "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding": ["kubernetes-types/admissionregistration/v1", "ValidatingAdmissionPolicyBinding"],
