@@ -33,6 +33,7 @@ owner() {   # owner HEADER: the module a project header belongs to ("" = base)
   case "$1" in
     secureai/common.h|secureai/util.h|util/*) echo "" ;;
     secureai/dcap.h) echo attest ;;
+    secureai/tfrecord.h) echo nn ;;
     secureai/*) basename "$1" .h ;;
     */*) echo "${1%%/*}" ;;
     *) echo "$2" ;;   # a bare name is the including module's own
