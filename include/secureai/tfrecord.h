@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "secureai/common.h"
+#include "secureai/nn.h"
 
 #define SAI_TFRECORD_FRAME_OVERHEAD 16u          /* 8 length + 4 CRC + 4 CRC */
 #define SAI_TFRECORD_RECORD_MAX     (256u << 20) /* cap on one record's length */
@@ -141,5 +142,25 @@ int sai_tfexample_get(const sai_tfexample *ex, const char *key, sai_tffeature *f
  * of each). *out is malloc'ed; the caller frees it. */
 int sai_tfexample_encode(const sai_tffeature *features, size_t n, uint8_t **out,
                          size_t *out_len, sai_error *err) SAI_MUST_CHECK;
+
+/* ---- the engine's loader (src/nn/data_tfrecord.c) ------------------------------ */
+
+/* Which features hold the image and the label. The image is a float list
+ * of c*h*w values, pixel = clamp(round((v * scale + offset) * 255)), or one
+ * bytes value of c*h*w raw uint8 (CHW); encoded images (PNG, JPEG) are not
+ * decoded. The label is one int64 in 0..classes-1. */
+typedef struct sai_nn_tfrecord_map {
+    const char              *image;
+    const char              *label;
+    int                      c, h, w, classes;
+    float                    scale, offset;
+    sai_tfrecord_compression compression;
+} sai_nn_tfrecord_map_t;
+
+/* Append every Example of a TFRecord stream read from src (a plain file,
+ * memory or a sealed shard; the pipeline passes its sealed reader). Errors
+ * name the source and the record. */
+int sai_nn_dataset_add_tfrecord(sai_nn_dataset_t *ds, const sai_nn_source_t *src,
+                                const sai_nn_tfrecord_map_t *map, sai_error *err) SAI_MUST_CHECK;
 
 #endif

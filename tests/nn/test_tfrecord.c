@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -572,6 +573,68 @@ static void test_example_unpacked_and_garbage(void **state)
     assert_non_null(strstr(err.msg, "tf.train.Example"));
 }
 
+/* ---- the engine's loader ------------------------------------------------------------ */
+
+static void test_nn_loader(void **state)
+{
+    (void)state;
+    sai_error err;
+    sai_nn_dataset_t ds;
+    sai_nn_dataset_init(&ds);
+    sai_nn_source_t src;
+    assert_int_equal(sai_nn_source_file(&src, DATA "tfx_mnist.tfrecord", &err), 0);
+    sai_nn_tfrecord_map_t m = {.image = "image_floats", .label = "image_class", .c = 1, .h = 28,
+                               .w = 28, .classes = 10, .scale = 1.0f, .offset = 0.5f};
+    if (sai_nn_dataset_add_tfrecord(&ds, &src, &m, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(ds.n, 1000);
+    int counts[10] = {0};
+    static const int want[10] = {87, 137, 87, 90, 118, 79, 78, 107, 120, 97};
+    for (int i = 0; i < ds.n; i++)
+        counts[ds.labels[i]]++;
+    assert_memory_equal(counts, want, sizeof want);
+    /* pixels are the floats mapped to 0..255: record 0 against the decoder */
+    sai_tfrecord_reader *r;
+    const uint8_t *d;
+    size_t len;
+    assert_int_equal(sai_tfrecord_reader_open(&r, DATA "tfx_mnist.tfrecord", SAI_TFRECORD_NONE,
+                                              &err), 0);
+    assert_int_equal(sai_tfrecord_next(r, &d, &len, NULL, &err), 0);
+    sai_tfexample *ex;
+    sai_tffeature f;
+    assert_int_equal(sai_tfexample_parse(&ex, d, len, &err), 0);
+    assert_int_equal(sai_tfexample_get(ex, "image_floats", &f), 0);
+    int nonzero = 0;
+    for (int k = 0; k < 784; k++) {
+        int v = (int)lrintf((f.floats[k] + 0.5f) * 255.0f);
+        assert_int_equal(ds.pixels[k], v < 0 ? 0 : v > 255 ? 255 : v);
+        nonzero += ds.pixels[k] != 0;
+    }
+    assert_true(nonzero > 50);
+    sai_tfexample_free(ex);
+    sai_tfrecord_reader_close(r);
+    /* a mapping the records do not fit is refused naming the record */
+    m.label = "nope";
+    assert_int_equal(sai_nn_dataset_add_tfrecord(&ds, &src, &m, &err), SAI_EFORMAT);
+    assert_non_null(strstr(err.msg, "record 0"));
+    m.label = "image_class";
+    m.h = 27;
+    assert_int_not_equal(sai_nn_dataset_add_tfrecord(&ds, &src, &m, &err), 0);
+    sai_nn_source_file_close(&src);
+    /* the GZIP penguin file: 4 floats as a 1x2x2 "image", species as label */
+    sai_nn_dataset_t p;
+    sai_nn_dataset_init(&p);
+    assert_int_equal(sai_nn_source_file(&src, DATA "tfx_penguin_train.tfrecord.gz", &err), 0);
+    sai_nn_tfrecord_map_t pm = {.image = "body_mass_g", .label = "species", .c = 1, .h = 1,
+                                .w = 1, .classes = 3, .scale = 1.0f,
+                                .compression = SAI_TFRECORD_GZIP};
+    assert_int_equal(sai_nn_dataset_add_tfrecord(&p, &src, &pm, &err), 0);
+    assert_int_equal(p.n, 234);
+    sai_nn_source_file_close(&src);
+    sai_nn_dataset_free(&p);
+    sai_nn_dataset_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_writer_file_and_example_encode),
         cmocka_unit_test(test_damage_detected),
         cmocka_unit_test(test_example_unpacked_and_garbage),
+        cmocka_unit_test(test_nn_loader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
