@@ -38,6 +38,7 @@ owner() {   # owner HEADER: the module a project header belongs to ("" = base)
     secureai/common.h|secureai/util.h|util/*) echo "" ;;
     secureai/dcap.h) echo attest ;;
     secureai/nn_graph.h) echo nn ;;
+    secureai/tfrecord.h) echo nn ;;
     secureai/*) basename "$1" .h ;;
     */*) echo "${1%%/*}" ;;
     *) echo "$2" ;;   # a bare name is the including module's own

@@ -18,6 +18,7 @@ DEMO_PKGS=(
   build-essential cmake pkg-config
   libssl-dev libopenblas-dev libsqlite3-dev zlib1g-dev
   libevent-dev libyaml-dev libcjson-dev libseccomp-dev
+  libprotobuf-c-dev protobuf-c-compiler
   dataset-fashion-mnist openssl
   libprotobuf-c-dev protobuf-c-compiler
 )

@@ -288,6 +288,34 @@ int sai_dataset_open_shard_opts(sai_dataset *d, size_t i, const sai_seal_open_op
                                 sai_seal_reader **out, sai_error *err) SAI_MUST_CHECK;
 void sai_dataset_close(sai_dataset *d);
 
+/* ---- records of a sealed dataset ------------------------------------------------
+ * Record k of a shard, decrypting only the chunks it spans. cifar10-bin and
+ * idx shards have fixed-size records; TFRecord shards are addressed through
+ * "<name>.sai-index", a sealed file written next to "<name>.sealed" when the
+ * dataset is sealed: magic "SAI-TFRI", version, record count, the SHA-256 of
+ * the sealed shard it indexes, then one u64 frame offset per record. Being
+ * sealed under the data key and naming the shard's ciphertext hash (which the
+ * MACed manifest pins), it cannot be swapped in from another dataset. A
+ * dataset sealed without indexes is indexed at open by walking the frames.
+ * Errors name the shard and the record; a shard that fails its hash check is
+ * refused with the damaged chunk and the records in it named. */
+#define SAI_DATASET_INDEX_SUFFIX ".sai-index"
+#define SAI_DATASET_INDEX_MAGIC  "SAI-TFRI"
+#define SAI_DATASET_RECORD_MAX   (256u << 20)
+
+typedef struct sai_dataset_records sai_dataset_records;
+
+/* d is borrowed until close. idx.gz and raw shards are SAI_EUNSUPP. */
+int sai_dataset_records_open(sai_dataset_records **out, sai_dataset *d, size_t shard,
+                             sai_error *err) SAI_MUST_CHECK;
+uint64_t sai_dataset_records_count(const sai_dataset_records *r);
+/* Record k: *data (valid until the next call on r) and *len. For TFRecord
+ * the frame's CRCs are checked too and the record is its data only; for
+ * cifar10-bin it is the 3073-byte record; for idx the k-th item. */
+int sai_dataset_records_get(sai_dataset_records *r, uint64_t k, const uint8_t **data,
+                            size_t *len, sai_error *err) SAI_MUST_CHECK;
+void sai_dataset_records_close(sai_dataset_records *r);
+
 /* Unseal a whole dataset into a new directory out_dir (temp name, renamed
  * when every shard verified). */
 int sai_dataset_unseal_dir(const char *in_dir, const char *out_dir,

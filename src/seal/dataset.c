@@ -275,6 +275,10 @@ int sai_dataset_seal_dir(const char *in_dir, const char *out_dir,
                  (rc = sai_seal_file(src, dst, key, &pp, NULL, s->sha256, err)) == 0 &&
                  stat(src, &st) != 0)
             rc = sai_error_set(err, SAI_EIO, "cannot stat %s", src);
+        /* TFRecord records have no fixed size: a sealed index of their
+         * offsets keeps each one addressable (records_index.c) */
+        if (rc == 0 && s->format == SAI_REC_TFRECORD)
+            rc = sai_seal__tfrecord_index_write(dst, src, key, &pp, s->sha256, err);
         if (rc == 0) {
             s->size = (uint64_t)st.st_size;
             s->name = names.v[i];
@@ -364,6 +368,8 @@ out:
 }
 
 const sai_manifest *sai_dataset_manifest(const sai_dataset *d) { return &d->m; }
+const char *sai_seal__dataset_dir(const sai_dataset *d) { return d->dir; }
+const uint8_t *sai_seal__dataset_key(const sai_dataset *d) { return d->key_s->data; }
 const uint8_t *sai_dataset_id(const sai_dataset *d) { return d->id; }
 
 long sai_dataset_find(const sai_dataset *d, const char *name)

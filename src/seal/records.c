@@ -148,6 +148,7 @@ out:
 /* ---- TFRecord ----------------------------------------------------------------- */
 
 static uint32_t crc32c_table[256];
+static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
 
 static void crc32c_init(void)
 {
@@ -159,17 +160,17 @@ static void crc32c_init(void)
     }
 }
 
-static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
+static uint32_t crc32c_update(uint32_t c, const uint8_t *p, size_t n)
 {
-    crc = ~crc;
     while (n--)
-        crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+        c = crc32c_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+    return c;
 }
 
-static uint32_t masked_crc(const uint8_t *p, size_t n)
+uint32_t sai_seal__masked_crc32c(const uint8_t *p, size_t n)
 {
-    uint32_t c = crc32c(0, p, n);
+    pthread_once(&crc32c_once, crc32c_init);
+    uint32_t c = ~crc32c_update(~0u, p, n);
     return ((c >> 15) | (c << 17)) + 0xa282ead8u;
 }
 
@@ -178,14 +179,16 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-/* Walk the records checking both CRCs. Returns 1 (is tfrecord), 0 (not). */
-static int walk_tfrecord(int fd, uint64_t size, uint64_t *records)
+/* Walk the records checking both CRCs; with offs, also collect each frame's
+ * offset (*offs malloc'ed, *records entries). Returns 1 (is tfrecord), 0
+ * (not), SAI_ENOMEM. */
+static int walk_tfrecord(int fd, uint64_t size, uint64_t *records, uint64_t **offs)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, crc32c_init);
+    pthread_once(&crc32c_once, crc32c_init);
     uint8_t hdr[12], crc[4];
     uint8_t *buf = malloc(IO_BUF);
-    uint64_t off = 0, n = 0;
+    uint64_t off = 0, n = 0, cap = 0;
+    uint64_t *o = NULL;
     int ok = 0;
     if (buf == NULL || lseek(fd, 0, SEEK_SET) != 0)
         goto out;
@@ -195,28 +198,66 @@ static int walk_tfrecord(int fd, uint64_t size, uint64_t *records)
         uint64_t len = 0;
         for (int i = 7; i >= 0; i--)
             len = (len << 8) | hdr[i];
-        if (le32(hdr + 8) != masked_crc(hdr, 8) || len > size - off - 16)
+        if (le32(hdr + 8) != sai_seal__masked_crc32c(hdr, 8) || len > size - off - 16)
             goto out;
         uint32_t c = ~0u;   /* incremental CRC32C over the data */
         for (uint64_t left = len; left > 0;) {
             size_t t = left < IO_BUF ? (size_t)left : IO_BUF;
             if (sai_read_full(fd, buf, t) != 0)
                 goto out;
-            for (size_t k = 0; k < t; k++)
-                c = crc32c_table[(c ^ buf[k]) & 0xff] ^ (c >> 8);
+            c = crc32c_update(c, buf, t);
             left -= t;
         }
         c = ~c;
         if (sai_read_full(fd, crc, 4) != 0 || le32(crc) != ((c >> 15) | (c << 17)) + 0xa282ead8u)
             goto out;
+        if (offs != NULL) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 1024;
+                uint64_t *no = realloc(o, cap * sizeof *o);
+                if (no == NULL) {
+                    ok = SAI_ENOMEM;
+                    goto out;
+                }
+                o = no;
+            }
+            o[n] = off;
+        }
         off += 16 + len;
         n++;
     }
     *records = n;
     ok = n > 0;
 out:
+    if (ok == 1 && offs != NULL) {
+        *offs = o;
+        o = NULL;
+    }
+    free(o);
     free(buf);
     return ok;
+}
+
+int sai_seal__tfrecord_offsets(const char *path, uint64_t **offs, uint64_t *n, sai_error *err)
+{
+    *offs = NULL;
+    *n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sai_error_set(err, SAI_EIO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0)
+        rc = sai_error_set(err, SAI_EIO, "cannot stat %s", path);
+    else {
+        int w = walk_tfrecord(fd, (uint64_t)st.st_size, n, offs);
+        if (w == SAI_ENOMEM)
+            rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        else if (w != 1)
+            rc = sai_error_set(err, SAI_EFORMAT, "%s: not a TFRecord file", path);
+    }
+    close(fd);
+    return rc;
 }
 
 /* ---- CIFAR-10 binary ----------------------------------------------------------- */
@@ -299,7 +340,7 @@ int sai_record_detect(const char *path, sai_record_format *fmt, uint64_t *record
             goto out;
         }
     }
-    if (walk_tfrecord(fd, size, &recs)) {
+    if (walk_tfrecord(fd, size, &recs, NULL) == 1) {
         *fmt = SAI_REC_TFRECORD;
         *records = recs;
         goto out;

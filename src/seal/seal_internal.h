@@ -33,6 +33,20 @@ int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, 
 /* fsync and close *fd, then link (excl) or rename tmp onto path; format.c. */
 int sai_seal__publish(int *fd, const char *tmp, const char *path, bool excl, sai_error *err);
 
+/* TensorFlow's masked CRC-32C (records.c). */
+uint32_t sai_seal__masked_crc32c(const uint8_t *p, size_t n);
+/* Every record's frame offset in a plaintext TFRecord file (*offs malloc'ed,
+ * *n entries); SAI_EFORMAT if it is not one. records.c. */
+int sai_seal__tfrecord_offsets(const char *path, uint64_t **offs, uint64_t *n, sai_error *err);
+/* The dataset's directory and data key (borrowed; dataset.c). */
+const char *sai_seal__dataset_dir(const sai_dataset *d);
+const uint8_t *sai_seal__dataset_key(const sai_dataset *d);
+/* Seal the record index of a TFRecord shard next to its sealed file
+ * (records_index.c). */
+int sai_seal__tfrecord_index_write(const char *sealed_path, const char *plain_path,
+                                   const uint8_t key[SAI_SEAL_KEY_LEN], const sai_seal_params *p,
+                                   const uint8_t shard_sha256[SAI_SHA256_LEN], sai_error *err);
+
 /* Plaintext length of chunk i. */
 static inline size_t sai_seal__chunk_len(const sai_seal_header *h, uint64_t i)
 {
