@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     uint16_t port[2][MAXW];
     for (int m = 0; m < 2; m++)
         for (int r = 0; r < N; r++) {
-            sai_error err = {0};
+            sai_error_t err = {0};
             port[m][r] = 0;
             if (sai_dist_tcp_listen(&lfd[m][r], "127.0.0.1", &port[m][r], &err)) {
                 fprintf(stderr, "allreduce: %s\n", err.msg);
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < N; r++) {
         if ((pid[r] = fork()) != 0)
             continue;
-        sai_error err = {0};
+        sai_error_t err = {0};
         sai_dist_comm_t *c[2] = {NULL, NULL};
         float *v = malloc(n * sizeof *v);
         int rc = v == NULL ? SAI_ENOMEM : 0;

@@ -34,7 +34,7 @@
 #endif
 
 typedef struct worker {
-    sai_kbs_attester att;
+    sai_kbs_attester_t att;
     const char *url, *fp, *resource;
     double      until;
     bool        fresh;      /* a new connection (TLS handshake) per flow */
@@ -47,9 +47,9 @@ typedef struct worker {
 static void *run_worker(void *arg)
 {
     worker *w = arg;
-    sai_kbs_client *c = NULL;
-    sai_error err;
-    sai_kbs_client_opts o = {.url = w->url, .pin_sha256 = w->fp, .timeout_s = 10};
+    sai_kbs_client_t *c = NULL;
+    sai_error_t err;
+    sai_kbs_client_opts_t o = {.url = w->url, .pin_sha256 = w->fp, .timeout_s = 10};
     if (sai_kbs_client_new(&c, &o, &err) != 0) {
         snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
         w->errors++;
@@ -57,7 +57,7 @@ static void *run_worker(void *arg)
     }
     while (sai_now() < w->until) {
         double t0 = sai_now();
-        sai_secret *s = NULL;
+        sai_secret_t *s = NULL;
         if (w->fresh) {
             sai_kbs_client_free(c);
             c = NULL;
@@ -132,7 +132,7 @@ static result run(const char *url, const char *fp, int clients, double seconds, 
      * at that moment (the PSPs made earlier): open them one by one here and
      * close them in reverse order, so every PSP sees its EOF. */
     for (int i = 0; i < clients; i++) {
-        sai_error err;
+        sai_error_t err;
         if (sai_kbs_attester_open(&w[i].att, "sim", &err) != 0) {
             fprintf(stderr, "kbs_load: sim TEE: %s\n", err.msg);
             exit(1);
@@ -140,7 +140,7 @@ static result run(const char *url, const char *fp, int clients, double seconds, 
     }
     double start = sai_now(), until = start + seconds;
     for (int i = 0; i < clients; i++) {
-        sai_kbs_attester att = w[i].att;
+        sai_kbs_attester_t att = w[i].att;
         w[i] = (worker){.att = att, .url = url, .fp = fp, .resource = "bench/key/k1",
                         .until = until, .fresh = fresh, .cap = (size_t)(seconds * 5000) + 16};
         w[i].lat = malloc(w[i].cap * sizeof(double));
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
         cli = clibuf;
     }
     signal(SIGPIPE, SIG_IGN);
-    sai_error err;
+    sai_error_t err;
     char dir[] = "/tmp/kbs-bench-XXXXXX";
     if (mkdtemp(dir) == NULL)
         return 1;
@@ -254,8 +254,8 @@ int main(int argc, char **argv)
     free(buf);
     snprintf(body, sizeof body, "{\"secret\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\","
              "\"policy\":{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}}", meas);
-    sai_kbs_client_opts o = {.url = url, .pin_sha256 = fp};
-    sai_kbs_client *c = NULL;
+    sai_kbs_client_opts_t o = {.url = url, .pin_sha256 = fp};
+    sai_kbs_client_t *c = NULL;
     int status = 0;
     char *resp = NULL;
     if (sai_kbs_client_new(&c, &o, &err) != 0 ||

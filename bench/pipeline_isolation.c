@@ -37,7 +37,7 @@
 static double train_once(const sai_nn_dataset_t *ds, int steps)
 {
     sai_nn_model_t *m = NULL;
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_nn_model_create(&m, "resnet8", ds->c, ds->h, ds->w, 10, 32, 1, &err) != 0)
         return -1;
     sai_nn_train_cfg_t cfg;
@@ -92,7 +92,7 @@ static int seccomp_cost(double out[4])
         double r[4];
         r[0] = syscall_ns(0);
         r[1] = syscall_ns(1);
-        sai_error err = {0};
+        sai_error_t err = {0};
         if (sai_sandbox_harden(NULL, &err) != 0)
             _exit(2);
         r[2] = syscall_ns(0);
@@ -122,7 +122,7 @@ static double child(const sai_nn_dataset_t *ds, int steps, int harden)
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);
-        sai_error err = {0};
+        sai_error_t err = {0};
         if (harden && sai_sandbox_harden(NULL, &err) != 0)
             _exit(2);
         double t = train_once(ds, steps);
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
         ds.pixels[i] = (uint8_t)sai_nn_rng_next(&rng);
     for (int i = 0; i < ds.n; i++)
         ds.labels[i] = (uint8_t)(sai_nn_rng_next(&rng) % 10);
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_nn_dataset_set_norm(&ds, "fashion-mnist", &err) != 0)
         return 1;
     double sc[4];

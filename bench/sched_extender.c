@@ -37,7 +37,7 @@ static void ready(uint16_t p, void *arg)
 
 static void *serve(void *arg)
 {
-    sai_error err;
+    sai_error_t err;
     if (sai_extender_serve(arg, "127.0.0.1", 0, ready, NULL, &err) != 0)
         fprintf(stderr, "sched_extender: %s\n", err.msg);
     return NULL;
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     int rounds = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200;
     if (rounds < 10 || rounds > 100000) rounds = 10;
     sai_extender_t *x;
-    sai_error err;
+    sai_error_t err;
     if (sai_extender_new(&x, sai_sched_policy_find("security-first"), &err) != 0) return 1;
     pthread_t th;
     pthread_create(&th, NULL, serve, x);

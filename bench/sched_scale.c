@@ -68,7 +68,7 @@ static int run(const char *policy, size_t njobs, bool loaded, double *secs, doub
         so.runtime_max = 600;
     }
     sai_sched_workload_t w = {0};
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_sched_synth_generate(&so, &w, &err) != 0) {
         fprintf(stderr, "sched_scale: %s\n", err.msg);
         return 1;

@@ -83,7 +83,7 @@ static int run(const sai_sched_spec_t *base, size_t i, double share, int64_t epc
 {
     sai_sched_spec_t s = *base;
     sai_sched_pool_t pools[8];
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (s.cluster.npools > 8)
         return -1;
     memcpy(pools, base->cluster.pools, s.cluster.npools * sizeof *pools);
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sai_sched_spec_t spec;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_sched_spec_init(&spec);
     if (sai_sched_spec_load(&spec, path, &err) != 0) {
         fprintf(stderr, "sched_vaucher: %s\n", err.msg);

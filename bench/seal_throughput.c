@@ -39,7 +39,7 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void die(const char *what, const sai_error *err)
+static void die(const char *what, const sai_error_t *err)
 {
     fprintf(stderr, "seal_throughput: %s: %s\n", what, err ? err->msg : "");
     exit(1);
@@ -134,7 +134,7 @@ static double raw_gcm_stream(uint64_t total, const uint8_t *key)
 
 int main(int argc, char **argv)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     const char *env = getenv("SAI_BENCH_SEAL_MB");
     uint64_t mb = argc > 1 ? strtoull(argv[1], NULL, 10) : env ? strtoull(env, NULL, 10) : 1024;
     if (mb == 0)
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 
         /* unseal through the reader: what a training data loader does */
         t0 = now();
-        sai_seal_reader *rdr = NULL;
+        sai_seal_reader_t *rdr = NULL;
         if (sai_seal_open(&rdr, out, key, NULL, &err) != 0)
             die("open", &err);
         for (uint64_t off = 0; off < total; off += bl)
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
         rd = g > rd ? g : rd;
 
         /* the same with opts.map: decrypt straight from the page cache */
-        sai_seal_open_opts mo = {.map = true};
+        sai_seal_open_opts_t mo = {.map = true};
         t0 = now();
         if (sai_seal_open(&rdr, out, key, &mo, &err) != 0)
             die("open (map)", &err);

@@ -26,7 +26,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: train_steps [MODEL] [BATCH] [STEPS] [THREADS]\n");
         return 2;
     }
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m;
     sai_nn_set_threads(threads);
     if (sai_nn_model_create(&m, name, 3, 32, 32, 10, batch, 1, &err) != 0) {

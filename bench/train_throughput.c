@@ -66,7 +66,7 @@ static int cmp_d(const void *a, const void *b)
 static double train_rate(const row *r, unsigned flags, const float *x, const int *y,
                          size_t *arena)
 {
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m;
     if (sai_nn_model_create_ex(&m, r->name, 3, 32, 32, 10, r->batch, 1, flags, &err) != 0) {
         fprintf(stderr, "train_throughput: %s\n", err.msg);
@@ -93,7 +93,7 @@ static double train_rate(const row *r, unsigned flags, const float *x, const int
 
 static void bench_engine(row *r)
 {
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m, *inf;
     int B = r->batch > 64 ? r->batch : 64;
     if (sai_nn_model_create_ex(&inf, r->name, 3, 32, 32, 10, 64, 1, SAI_NN_INFERENCE_ONLY,

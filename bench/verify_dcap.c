@@ -77,15 +77,15 @@ static double rate(int (*fn)(void *), void *arg)
 typedef struct {
     const uint8_t *q;
     size_t n;
-    sai_dcap_collateral *c;
+    sai_dcap_collateral_t *c;
     time_t at;
 } job;
 
 static int one_quote(void *arg)
 {
     job *j = arg;
-    sai_dcap_result r;
-    sai_error err = { 0 };
+    sai_dcap_result_t r;
+    sai_error_t err = { 0 };
     int rc = sai_dcap_verify_bytes(j->q, j->n, j->c, j->at, &r, &err);
     if (rc != 0)
         fprintf(stderr, "verify_dcap: %s\n", err.msg);
@@ -100,11 +100,11 @@ typedef struct {
 static int one_cold(void *arg)
 {
     cold_job *j = arg;
-    sai_dcap_collateral *c = NULL;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = NULL;
+    sai_error_t err = { 0 };
     int rc = sai_dcap_collateral_parse((const char *)j->cj, j->cn, &c, &err);
     if (rc == 0) {
-        sai_dcap_result r;
+        sai_dcap_result_t r;
         rc = sai_dcap_verify_bytes(j->q, j->qn, c, 1752919234, &r, &err);
     }
     if (rc != 0)
@@ -135,8 +135,8 @@ int main(void)
     size_t qn, cn;
     uint8_t *q = load("tdx/dcapqvl_tdx_quote.dat", &qn);
     uint8_t *cj = load("tdx/dcapqvl_tdx_quote_collateral.json", &cn);
-    sai_dcap_collateral *c = NULL;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = NULL;
+    sai_error_t err = { 0 };
     if (sai_dcap_collateral_parse((const char *)cj, cn, &c, &err) != 0) {
         fprintf(stderr, "verify_dcap: %s\n", err.msg);
         return 1;

@@ -11,7 +11,7 @@
  *      uncached : sai_attest_verify_snp(), the chain re-verified every time
  *                 (two RSA-4096 PSS verifications + parsing)
  * 2. Both cores: N threads (default 2, $SAI_BENCH_THREADS) sharing one
- *    immutable sai_snp_verifier, as a KBS's worker threads would, each
+ *    immutable sai_snp_verifier_t, as a KBS's worker threads would, each
  *    verifying for a fixed wall time; the aggregate per wall second (what
  *    clients see) and per thread CPU second (what the cores give when the
  *    box is not shared), with one thread measured in the same way just
@@ -65,7 +65,7 @@ static uint8_t *load(const char *name, size_t *len)
 {
     char path[1200];
     uint8_t *buf = NULL;
-    sai_error err;
+    sai_error_t err;
     snprintf(path, sizeof path, "%s/vectors/sev-snp/%s", g_dir, name);
     if (sai_read_file(path, 1 << 20, &buf, len, &err) != 0) {
         fprintf(stderr, "verify_snp: %s\n", err.msg);
@@ -102,7 +102,7 @@ static double clock_s(clockid_t id)
 /* ---- 2. threads sharing one verifier ------------------------------------- */
 
 typedef struct worker {
-    const sai_snp_verifier *v;
+    const sai_snp_verifier_t *v;
     const uint8_t *rep;
     size_t rl;
     double wall_secs;
@@ -116,8 +116,8 @@ static atomic_int g_go;
 static void *work(void *arg)
 {
     worker *w = arg;
-    sai_attest_result res;
-    sai_error err;
+    sai_attest_result_t res;
+    sai_error_t err;
     while (!atomic_load(&g_go))
         ;
     double c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), t0 = clock_s(CLOCK_MONOTONIC);
@@ -132,7 +132,7 @@ static void *work(void *arg)
 }
 
 /* n threads for `secs` of wall time: aggregate per wall s and per CPU s. */
-static int threads_run(int n, const sai_snp_verifier *v, const uint8_t *rep, size_t rl,
+static int threads_run(int n, const sai_snp_verifier_t *v, const uint8_t *rep, size_t rl,
                        double secs, double *per_wall, double *per_cpu)
 {
     worker w[16];
@@ -165,7 +165,7 @@ static int threads_run(int n, const sai_snp_verifier *v, const uint8_t *rep, siz
 /* ---- 3. the bare verify, every way -------------------------------------- */
 
 typedef struct bare {
-    const sai_ec_key *k;
+    const sai_ec_key_t *k;
     EVP_PKEY *pk;
     const uint8_t *msg;
     uint8_t sig[96];
@@ -264,16 +264,16 @@ int main(void)
     uint8_t *chain = load("amd_ask_ark_milan.pem", &cl);
     if (rep == NULL || vcek == NULL || chain == NULL)
         return 1;
-    sai_error err;
+    sai_error_t err;
     int64_t at;
     if (sai_parse_rfc3339(&at, "2024-01-01T00:00:00Z", &err) != 0)
         return 1;
-    sai_snp_verifier *v = NULL;
+    sai_snp_verifier_t *v = NULL;
     if (sai_snp_verifier_new(&v, vcek, vl, chain, cl, NULL, 0, at, &err) != 0) {
         fprintf(stderr, "verify_snp: %s\n", err.msg);
         return 1;
     }
-    sai_attest_result res;
+    sai_attest_result_t res;
     const double secs = 2.0;
     char load_avg[64] = "?";
     FILE *la = fopen("/proc/loadavg", "r");
@@ -288,7 +288,7 @@ int main(void)
     /* ---- the bare verify's ingredients, from the real report and VCEK ---- */
     bare b;
     memset(&b, 0, sizeof b);
-    sai_snp_report r;
+    sai_snp_report_t r;
     if (sai_snp_report_parse(&r, rep, rl, &err) != 0)
         return 1;
     memcpy(b.sig, r.sig_r, 48);
@@ -296,7 +296,7 @@ int main(void)
     b.msg = rep;
     const unsigned char *p = vcek;
     X509 *x = d2i_X509(NULL, &p, (long)vl);
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     if (x == NULL || (b.pk = X509_get0_pubkey(x)) == NULL || sai_ec_from_evp(&k, b.pk, &err) != 0)
         return 1;
     b.k = k;

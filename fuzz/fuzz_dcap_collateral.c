@@ -40,10 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *b = fuzz_input(&seeds, data, size, &len);
     if (b == NULL)
         return 0;
-    sai_dcap_collateral *c = NULL;
+    sai_dcap_collateral_t *c = NULL;
     if (sai_dcap_collateral_parse((const char *)b, len, &c, NULL) == 0) {
         if (quote != NULL) {
-            sai_dcap_result r;
+            sai_dcap_result_t r;
             (void)sai_dcap_verify_bytes(quote, quote_len, c, 1752919234, &r, NULL);
         }
         sai_dcap_collateral_free(c);

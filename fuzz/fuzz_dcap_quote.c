@@ -34,12 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *b = fuzz_input(&seeds, data, size, &len);
     if (b == NULL)
         return 0;
-    sai_dcap_quote q;
+    sai_dcap_quote_t q;
     if (sai_dcap_quote_parse(b, len, &q, NULL) == 0) {
-        sai_dcap_result r;
+        sai_dcap_result_t r;
         (void)sai_dcap_verify(&q, NULL, 1752919234, &r, NULL);
     }
-    sai_ratls rt;
+    sai_ratls_t rt;
     if (sai_dcap_ratls_extract(b, len, &rt, NULL) == 0)
         sai_dcap_ratls_free(&rt);
     /* the attest layer on the same bytes: inspect (quote fields, RA-TLS) and
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *json = NULL;
     if (sai_attest_inspect_ratls_json(&json, b, len, NULL) == 0)
         free(json);
-    sai_attest_result res;
+    sai_attest_result_t res;
     (void)sai_attest_verify_quote(SAI_TEE_NONE, b, len, NULL, 0, 1752919234, &res, NULL);
     free(b);
     return 0;

@@ -9,8 +9,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static sai_attest_policy *pol;
-    sai_error err;
+    static sai_attest_policy_t *pol;
+    sai_error_t err;
     if (pol == NULL) {
         static const char y[] =
             "allow_simulated: true\n"
@@ -18,14 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sai_attest_policy_load(&pol, y, sizeof y - 1, &err) != 0)
             abort();
     }
-    sai_evidence ev;
+    sai_evidence_t ev;
     if (sai_evidence_parse(&ev, (const char *)data, size, &err) == 0) {
         char *json = NULL;
         if (sai_attest_inspect_json(&json, &ev, &err) == 0)
             free(json);
         sai_evidence_clear(&ev);
     }
-    sai_attest_result res;
+    sai_attest_result_t res;
     (void)sai_attest_verify_evidence((const char *)data, size, pol, NULL, 1750000000, &res, &err);
     return 0;
 }

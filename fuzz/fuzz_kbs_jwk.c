@@ -9,8 +9,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sai_ec_key *k = NULL, *back = NULL;
-    sai_error err;
+    sai_ec_key_t *k = NULL, *back = NULL;
+    sai_error_t err;
     if (sai_kbs_jwk_parse(&k, (const char *)data, size, &err) != 0)
         return 0;
     char *json = NULL;

@@ -10,15 +10,15 @@
 
 #include "kbs/kbs_internal.h"
 
-static sai_kbs_tkey g_keys[3];
+static sai_kbs_tkey_t g_keys[3];
 static int g_ready;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sai_error err;
+    sai_error_t err;
     if (!g_ready) {
         for (int i = 0; i < 3; i++)
-            if (sai_kbs__tkey_generate(&g_keys[i], (sai_kbs_tee_key)(i + 1), &err) != 0)
+            if (sai_kbs__tkey_generate(&g_keys[i], (sai_kbs_tee_key_t)(i + 1), &err) != 0)
                 abort();
         g_ready = 1;
     }
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 1: {
-        sai_kbs_trustee_attest r;
+        sai_kbs_trustee_attest_t r;
         if (sai_kbs__parse_trustee_attest(&r, text, len, &err) == 0) {
             uint8_t rd[SAI_KBS_REPORT_DATA_LEN];
             if (sai_kbs__trustee_report_data(rd, r.nonce, r.key.jwk, r.additional, &err) != 0)
@@ -53,14 +53,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 2: {
-        sai_kbs_trustee_auth r;
+        sai_kbs_trustee_auth_t r;
         (void)sai_kbs__parse_trustee_auth(&r, text, len, &err);
         break;
     }
     case 3: {
-        sai_kbs_tkey k;
+        sai_kbs_tkey_t k;
         if (sai_kbs__tkey_parse(&k, text, len, &err) == 0) {
-            sai_kbs_tkey back;
+            sai_kbs_tkey_t back;
             if (sai_kbs__tkey_parse(&back, k.jwk, strlen(k.jwk), &err) != 0 || strcmp(back.jwk, k.jwk) != 0)
                 abort();
             sai_kbs__tkey_free(&back);
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     default:
         for (int i = 0; i < 3; i++) {
-            sai_secret *s = NULL;
+            sai_secret_t *s = NULL;
             if (sai_kbs__trustee_unwrap(&s, &g_keys[i], text, len, &err) == 0)
                 sai_secret_free(s);
         }

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t kind = data[0] % 4;
     data++;
     size--;
-    sai_error err;
+    sai_error_t err;
     if (kind == 0) {
         sai_nn_source_t src;
         sai_nn_source_mem(&src, data, size);

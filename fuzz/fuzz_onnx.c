@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sai_error err;
+    sai_error_t err;
     int nodes;
     (void)sai_onnx_check(data, size, &nodes, &err);
     sai_nn_model_t *m = NULL;

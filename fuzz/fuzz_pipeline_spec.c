@@ -12,8 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sai_pipeline_spec *s = NULL, *t = NULL;
-    sai_error err = {0};
+    sai_pipeline_spec_t *s = NULL, *t = NULL;
+    sai_error_t err = {0};
     if (sai_pipeline_spec_parse(&s, "fuzz.yaml", (const char *)data, size, &err) != 0) {
         if (err.msg[0] == '\0')
             abort();   /* every failure says why */

@@ -8,10 +8,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sai_attest_policy *p = NULL;
-    sai_error err;
+    sai_attest_policy_t *p = NULL;
+    sai_error_t err;
     if (sai_attest_policy_load(&p, (const char *)data, size, &err) == 0) {
-        sai_attest_result r;
+        sai_attest_result_t r;
         memset(&r, 0, sizeof r);
         r.tee = SAI_TEE_SEV_SNP;
         r.measurement_len = 48;

@@ -20,11 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t which = data[0];
     const uint8_t *d = data + 1;
     size_t n = size - 1;
-    sai_error err = {0};
+    sai_error_t err = {0};
     int rc;
     switch (which % 6) {
     case 0: {
-        sai_proto_hello h;
+        sai_proto_hello_t h;
         if ((rc = sai_pipeline__proto_hello_decode(&h, d, n, &err)) == 0) {
             if (h.spec == NULL || h.kbs_url == NULL || h.spec_len != strlen(h.spec) || h.threads < 0 ||
                 h.threads > 256 || h.spec_len > SAI_SIM_SPEC_MAX)
@@ -35,19 +35,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 1: {
         if (which & 0x80) {   /* DIST: world must equal the measured workers, rank below it */
-            sai_proto_dist dd;
+            sai_proto_dist_t dd;
             unsigned workers = (which >> 3) % 8;
             if ((rc = sai_pipeline__proto_dist_decode(&dd, d, n, 2, workers, &err)) == 0 &&
                 (workers < 2 || dd.world != workers || dd.rank >= dd.world))
                 abort();
             break;
         }
-        sai_sandbox_status st;
+        sai_sandbox_status_t st;
         rc = sai_pipeline__proto_ready_decode(&st, d, n, &err);
         break;
     }
     case 2: {
-        sai_proto_shards s;
+        sai_proto_shards_t s;
         size_t nfds = (which >> 3) % 8;
         if ((rc = sai_pipeline__proto_shards_decode(&s, d, n, nfds, &err)) == 0) {
             if (s.n + 1 != nfds)
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 3:
     case 4: {
-        sai_proto_output o;
+        sai_proto_output_t o;
         if ((rc = sai_pipeline__proto_output_decode(&o, which % 6 == 4, d, n, &err)) == 0 &&
             o.id != SAI_PROTO_OUT_MODEL && o.id != SAI_PROTO_OUT_PROVENANCE)
             abort();

@@ -12,7 +12,7 @@
 #include "secureai/pipeline.h"
 
 static int any_evidence(void *ctx, const uint8_t *ev, size_t len, uint8_t rd[static 64],
-                        uint8_t meas[static 48], char *tee, size_t tee_len, sai_error *err)
+                        uint8_t meas[static 48], char *tee, size_t tee_len, sai_error_t *err)
 {
     (void)ctx;
     if (len < 112)
@@ -28,10 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t model[4] = "abc";
     uint8_t ds[32] = {0}, meas[48] = {0};
-    sai_provenance_expect e = {model, sizeof model, ds, meas, NULL, 0, 0, false};
-    sai_evidence_verifier v = {NULL, any_evidence, NULL};
-    sai_provenance_result r;
-    sai_error err = {0};
+    sai_provenance_expect_t e = {model, sizeof model, ds, meas, NULL, 0, 0, false};
+    sai_evidence_verifier_t v = {NULL, any_evidence, NULL};
+    sai_provenance_result_t r;
+    sai_error_t err = {0};
     if (sai_provenance_verify((const char *)data, size, &e, &v, &r, &err) == 0)
         abort();   /* cannot verify without a valid signature over matching facts */
     if (err.msg[0] == '\0' || strchr(err.msg, '\n') != NULL)

@@ -9,7 +9,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sai_sched_spec_t s;
-    sai_error err;
+    sai_error_t err;
     sai_sched_spec_init(&s);
     if (sai_sched_spec_parse(&s, (const char *)data, size, NULL, &err) == 0) {
         /* a parsed cluster must be usable by the simulator */

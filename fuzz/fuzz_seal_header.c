@@ -14,14 +14,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sai_seal_header h;
+    sai_seal_header_t h;
     if (sai_seal_header_parse(&h, data, size, NULL) == 0) {
         if (h.header_len > size || h.chunk_size < SAI_SEAL_CHUNK_MIN || h.chunks == 0 ||
             h.sealed_len != h.header_len + h.length + h.chunks * SAI_AEAD_TAG_LEN ||
             !sai_seal_key_id_valid(h.key_id))
             abort();
     }
-    sai_manifest m;
+    sai_manifest_t m;
     if (sai_manifest_parse(&m, data, size, NULL) == 0) {
         char *again = NULL;
         size_t len = 0;

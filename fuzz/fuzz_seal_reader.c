@@ -21,7 +21,7 @@ static const uint8_t key[SAI_SEAL_KEY_LEN] = {
     0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42,
     0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42};
 
-static void exercise(sai_seal_reader *r, size_t size)
+static void exercise(sai_seal_reader_t *r, size_t size)
 {
     uint64_t n = sai_seal_size(r);
     if (n > size)
@@ -44,7 +44,7 @@ static void exercise(sai_seal_reader *r, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     if (sai_seal_open_mem(&r, data, size, "fuzz", key, NULL, NULL) == 0) {
         exercise(r, size);
         sai_seal_close(r);

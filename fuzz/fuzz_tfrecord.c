@@ -20,7 +20,7 @@ typedef struct {
     size_t len, off, step;
 } src_t;
 
-static int rd(void *ctx, void *buf, size_t len, size_t *got, sai_error *err)
+static int rd(void *ctx, void *buf, size_t len, size_t *got, sai_error_t *err)
 {
     (void)err;
     src_t *s = ctx;
@@ -37,15 +37,15 @@ static volatile uint64_t sink;
 
 static void touch_example(const uint8_t *d, size_t len)
 {
-    sai_tfexample *ex;
+    sai_tfexample_t *ex;
     if (sai_tfexample_parse(&ex, d, len, NULL) != 0)
         return;
     size_t n = sai_tfexample_count(ex);
     for (size_t i = 0; i < n; i++) {
-        sai_tffeature f;
+        sai_tffeature_t f;
         if (sai_tfexample_at(ex, i, &f) != 0 || f.key == NULL)
             abort();
-        sai_tffeature g;
+        sai_tffeature_t g;
         if (sai_tfexample_get(ex, f.key, &g) != 0)
             abort();
         for (size_t k = 0; k < f.n; k++) {
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    sai_tfrecord_compression c = (sai_tfrecord_compression)(data[0] % 3);
+    sai_tfrecord_compression_t c = (sai_tfrecord_compression_t)(data[0] % 3);
     src_t s = {data + 1, size - 1, 0, 1 + (size_t)(data[0] >> 2) * 97};
     /* the in-memory frame parser on the raw bytes */
     const uint8_t *d;
@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         touch_example(d, dl);
     }
     /* the stream reader */
-    sai_tfrecord_reader *r;
+    sai_tfrecord_reader_t *r;
     if (sai_tfrecord_reader_new(&r, rd, &s, "fuzz", c, NULL) != 0)
         return 0;
     for (int i = 0; i < 10000; i++) {

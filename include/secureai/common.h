@@ -2,8 +2,8 @@
  * common.h — error reporting shared by every SecureAI module.
  *
  * Convention (ARCHITECTURE.md): a function returns 0 or a negative SAI_E*
- * code and, on failure, fills a caller-owned sai_error with one human
- * sentence. Nothing outside src/cli/ calls exit(). A NULL sai_error is
+ * code and, on failure, fills a caller-owned sai_error_t with one human
+ * sentence. Nothing outside src/cli/ calls exit(). A NULL sai_error_t is
  * allowed everywhere and simply drops the sentence.
  */
 #ifndef SECUREAI_COMMON_H
@@ -29,10 +29,10 @@
 
 #define SAI_ERROR_MAX 512
 
-typedef struct sai_error {
+typedef struct sai_error_t {
     int  code;
     char msg[SAI_ERROR_MAX];
-} sai_error;
+} sai_error_t;
 
 #if defined(__GNUC__)
 #define SAI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -44,15 +44,15 @@ typedef struct sai_error {
 
 /* Fill err (if not NULL) and return code, so callers can write
  *   return sai_error_set(err, SAI_EINVAL, "chunk size %u is too small", n); */
-int sai_error_set(sai_error *err, int code, const char *fmt, ...) SAI_PRINTF(3, 4);
+int sai_error_set(sai_error_t *err, int code, const char *fmt, ...) SAI_PRINTF(3, 4);
 
 /* Prefix an existing message: "<prefix>: <old message>". Returns err->code. */
-int sai_error_prefix(sai_error *err, const char *fmt, ...) SAI_PRINTF(2, 3);
+int sai_error_prefix(sai_error_t *err, const char *fmt, ...) SAI_PRINTF(2, 3);
 
 /* A short fixed name for a code ("authentication failed", ...). */
 const char *sai_strerror(int code);
 
 /* Reset to "no error". */
-void sai_error_clear(sai_error *err);
+void sai_error_clear(sai_error_t *err);
 
 #endif

@@ -3,8 +3,8 @@
  * collateral (TCB info, QE identity, CRLs) and RA-TLS certificates.
  *
  * Three steps, each usable alone:
- *   sai_dcap_quote_parse       bytes -> sai_dcap_quote (layout only, no crypto)
- *   sai_dcap_collateral_parse  dcap-qvl style JSON -> sai_dcap_collateral
+ *   sai_dcap_quote_parse       bytes -> sai_dcap_quote_t (layout only, no crypto)
+ *   sai_dcap_collateral_parse  dcap-qvl style JSON -> sai_dcap_collateral_t
  *   sai_dcap_verify            signatures, QE binding, PCK chain to the pinned
  *                              Intel SGX Root CA at a given time, CRLs, TCB
  *                              status and advisories when collateral is given
@@ -45,7 +45,7 @@ typedef enum { SAI_DCAP_SGX = 1, SAI_DCAP_TDX = 2 } sai_dcap_tee_t;
 #define SAI_DCAP_BODY_TD15  3
 
 /* SGX REPORT_BODY (384 bytes): the enclave in an SGX quote and the QE. */
-typedef struct sai_dcap_sgx_body {
+typedef struct sai_dcap_sgx_body_t {
     uint8_t  cpusvn[16];
     uint32_t miscselect;
     uint8_t  isvextprodid[16];
@@ -58,10 +58,10 @@ typedef struct sai_dcap_sgx_body {
     uint16_t configsvn;
     uint8_t  isvfamilyid[16];
     uint8_t  report_data[64];
-} sai_dcap_sgx_body;
+} sai_dcap_sgx_body_t;
 
 /* TD report body: TDX 1.0 (584 bytes) and the TDX 1.5 additions (648). */
-typedef struct sai_dcap_td_body {
+typedef struct sai_dcap_td_body_t {
     uint8_t tee_tcb_svn[16];
     uint8_t mrseam[48];
     uint8_t mrsignerseam[48];
@@ -77,11 +77,11 @@ typedef struct sai_dcap_td_body {
     bool    v15;                 /* the two fields below are present */
     uint8_t tee_tcb_svn2[16];
     uint8_t mrservicetd[48];
-} sai_dcap_td_body;
+} sai_dcap_td_body_t;
 
 /* A parsed quote. Fixed fields are copied; the pointers borrow from the
  * buffer given to sai_dcap_quote_parse, which must outlive this struct. */
-typedef struct sai_dcap_quote {
+typedef struct sai_dcap_quote_t {
     uint16_t version;            /* 3, 4 or 5 */
     uint16_t att_key_type;       /* 2 = ECDSA P-256 */
     uint32_t tee_type;           /* 0x00 SGX, 0x81 TDX */
@@ -90,8 +90,8 @@ typedef struct sai_dcap_quote {
     uint8_t  qe_vendor_id[16];
     uint8_t  user_data[20];
     uint16_t body_type;          /* SAI_DCAP_BODY_* */
-    sai_dcap_sgx_body sgx;       /* when tee == SGX */
-    sai_dcap_td_body  td;        /* when tee == TDX */
+    sai_dcap_sgx_body_t sgx;       /* when tee == SGX */
+    sai_dcap_td_body_t  td;        /* when tee == TDX */
 
     const uint8_t *signed_data;  /* header || (v5 type,size ||) body */
     size_t   signed_len;
@@ -100,20 +100,20 @@ typedef struct sai_dcap_quote {
     uint8_t  signature[64];      /* r || s over signed_data */
     uint8_t  att_key[64];        /* attestation key x || y */
     const uint8_t *qe_report_raw;  /* 384 bytes, signed by the PCK key */
-    sai_dcap_sgx_body qe_report;
+    sai_dcap_sgx_body_t qe_report;
     uint8_t  qe_report_sig[64];
     const uint8_t *qe_auth;
     size_t   qe_auth_len;
     uint16_t cert_type;          /* inner certification data type (5) */
     const uint8_t *cert_data;    /* PEM chain; trailing NULs not counted */
     size_t   cert_len;
-} sai_dcap_quote;
+} sai_dcap_quote_t;
 
 /* Parse a quote. Trailing bytes after the signature data are ignored (real
  * quotes carry buffer padding); quote_len says how many were used. Layout
  * only: nothing is trusted until sai_dcap_verify says so. */
-int sai_dcap_quote_parse(const uint8_t *buf, size_t len, sai_dcap_quote *q,
-                         sai_error *err) SAI_MUST_CHECK;
+int sai_dcap_quote_parse(const uint8_t *buf, size_t len, sai_dcap_quote_t *q,
+                         sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- collateral ----------------------------------------------------------
  * JSON object with the dcap-qvl field names (as the vectors carry it):
@@ -124,11 +124,11 @@ int sai_dcap_quote_parse(const uint8_t *buf, size_t len, sai_dcap_quote *q,
  * The object also caches what it has verified (its own signatures, PCK
  * chains) so repeated verifications are cheap; it is safe to share between
  * threads (a mutex guards the cache). */
-typedef struct sai_dcap_collateral sai_dcap_collateral;
+typedef struct sai_dcap_collateral_t sai_dcap_collateral_t;
 
-int  sai_dcap_collateral_parse(const char *json, size_t len, sai_dcap_collateral **out,
-                               sai_error *err) SAI_MUST_CHECK;
-void sai_dcap_collateral_free(sai_dcap_collateral *c);
+int  sai_dcap_collateral_parse(const char *json, size_t len, sai_dcap_collateral_t **out,
+                               sai_error_t *err) SAI_MUST_CHECK;
+void sai_dcap_collateral_free(sai_dcap_collateral_t *c);
 
 /* ---- verification -------------------------------------------------------- */
 typedef enum {
@@ -138,7 +138,7 @@ typedef enum {
     SAI_DCAP_TCB_UNKNOWN     = 3,
 } sai_dcap_verdict_t;
 
-typedef struct sai_dcap_result {
+typedef struct sai_dcap_result_t {
     sai_dcap_verdict_t verdict;
     sai_dcap_tee_t tee;
     uint16_t version;
@@ -186,7 +186,7 @@ typedef struct sai_dcap_result {
     /* on CONTRAINDICATED: the check and the values that failed it */
     char     failed_check[32];
     char     failed_detail[384];
-} sai_dcap_result;
+} sai_dcap_result_t;
 
 /* Verify a parsed quote as of time `at` (real certificates expire, so tests
  * pass a time inside the vector's validity). With collateral == NULL the TCB
@@ -195,19 +195,19 @@ typedef struct sai_dcap_result {
  * bad signature or chain, SAI_EPOLICY for a TCB/identity refusal, SAI_EFORMAT
  * for unsupported layouts) with the failing check in res and err. res is
  * always filled with whatever was parsed. */
-int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *collateral,
-                    time_t at, sai_dcap_result *res, sai_error *err) SAI_MUST_CHECK;
+int sai_dcap_verify(const sai_dcap_quote_t *q, sai_dcap_collateral_t *collateral,
+                    time_t at, sai_dcap_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 /* Parse + verify in one call. */
-int sai_dcap_verify_bytes(const uint8_t *quote, size_t len, sai_dcap_collateral *collateral,
-                          time_t at, sai_dcap_result *res, sai_error *err) SAI_MUST_CHECK;
+int sai_dcap_verify_bytes(const uint8_t *quote, size_t len, sai_dcap_collateral_t *collateral,
+                          time_t at, sai_dcap_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 /* "affirming", "warning", "tcb-unknown", "contraindicated". */
 const char *sai_dcap_verdict_name(sai_dcap_verdict_t v);
 
 /* The result as one JSON object (hex fields, RFC 3339 times, the fields of
  * the result's TEE only); *json is malloc'ed, the caller frees it. */
-int sai_dcap_result_json(const sai_dcap_result *r, char **json, sai_error *err) SAI_MUST_CHECK;
+int sai_dcap_result_json(const sai_dcap_result_t *r, char **json, sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- RA-TLS ----------------------------------------------------------------
  * Certificates carrying a quote: Gramine legacy extension (the nested OID
@@ -222,31 +222,31 @@ typedef enum {
 
 #define SAI_RATLS_MAX_EVIDENCE 3
 
-typedef struct sai_ratls_evidence {
+typedef struct sai_ratls_evidence_t {
     sai_ratls_kind_t kind;
     uint8_t *quote;              /* malloc'ed copy */
     size_t   quote_len;
     bool     binding_ok;         /* report_data binds this cert's public key */
     char     binding[160];       /* how it was bound, or why it was not */
-} sai_ratls_evidence;
+} sai_ratls_evidence_t;
 
-typedef struct sai_ratls {
+typedef struct sai_ratls_t {
     size_t   n;
-    sai_ratls_evidence ev[SAI_RATLS_MAX_EVIDENCE];
+    sai_ratls_evidence_t ev[SAI_RATLS_MAX_EVIDENCE];
     uint8_t  spki_sha256[32];
     bool     self_signature_ok;
     time_t   not_before, not_after;
-} sai_ratls;
+} sai_ratls_t;
 
 /* Accepts PEM or DER. Fails when the certificate carries no quote. */
-int  sai_dcap_ratls_extract(const uint8_t *cert, size_t len, sai_ratls *out,
-                            sai_error *err) SAI_MUST_CHECK;
-void sai_dcap_ratls_free(sai_ratls *r);
+int  sai_dcap_ratls_extract(const uint8_t *cert, size_t len, sai_ratls_t *out,
+                            sai_error_t *err) SAI_MUST_CHECK;
+void sai_dcap_ratls_free(sai_ratls_t *r);
 
 /* Extract, require every quote found to bind the key and the certificate's
  * self-signature to verify, then verify the preferred quote (DICE first) with
  * sai_dcap_verify. res describes that quote. */
-int sai_dcap_ratls_verify(const uint8_t *cert, size_t len, sai_dcap_collateral *collateral,
-                          time_t at, sai_dcap_result *res, sai_error *err) SAI_MUST_CHECK;
+int sai_dcap_ratls_verify(const uint8_t *cert, size_t len, sai_dcap_collateral_t *collateral,
+                          time_t at, sai_dcap_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 #endif

@@ -58,22 +58,22 @@ typedef struct sai_dist_link sai_dist_link_t;
 int  sai_dist_link_new(sai_dist_link_t **out, const uint8_t key[static 32],
                        const uint8_t job_id[static SAI_DIST_JOB_ID_LEN],
                        uint32_t sender, uint32_t receiver, bool plaintext,
-                       sai_error *err) SAI_MUST_CHECK;
+                       sai_error_t *err) SAI_MUST_CHECK;
 void sai_dist_link_free(sai_dist_link_t *l);
 /* step must be later than every step begun before (the first may be 0). */
-int  sai_dist_link_begin_step(sai_dist_link_t *l, uint64_t step, sai_error *err) SAI_MUST_CHECK;
+int  sai_dist_link_begin_step(sai_dist_link_t *l, uint64_t step, sai_error_t *err) SAI_MUST_CHECK;
 
 /* Seal len (<= SAI_DIST_MAX_PAYLOAD) bytes into frame, which has room for
  * len + SAI_DIST_FRAME_OVERHEAD bytes. */
 int sai_dist_frame_seal(sai_dist_link_t *l, uint8_t *frame, const void *payload,
-                        size_t len, sai_error *err) SAI_MUST_CHECK;
+                        size_t len, sai_error_t *err) SAI_MUST_CHECK;
 /* Open the next expected frame (frame_len = payload + overhead) into
  * payload (room for frame_len - overhead bytes). Refuses with SAI_EAUTH a
  * frame whose tag does not verify, with SAI_EPOLICY one of another job,
  * sender or receiver, or out of sequence (replayed, reordered, dropped),
  * naming the peer and step; payload is then wiped. */
 int sai_dist_frame_open(sai_dist_link_t *l, void *payload, const uint8_t *frame,
-                        size_t frame_len, sai_error *err) SAI_MUST_CHECK;
+                        size_t frame_len, sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- the key schedule (exposed for tests and docs/distributed.md) ----------
  * keys[0] for frames initiator -> responder, keys[1] for the other way,
@@ -90,7 +90,7 @@ int sai_dist_derive_keys(uint8_t keys[2][32], uint8_t confirm[2][32],
                          const uint8_t transcript[static 32],
                          const uint8_t job_id[static SAI_DIST_JOB_ID_LEN],
                          uint32_t initiator, uint32_t responder,
-                         sai_error *err) SAI_MUST_CHECK;
+                         sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- the communicator ------------------------------------------------------ */
 typedef struct sai_dist_comm sai_dist_comm_t;
@@ -99,17 +99,17 @@ typedef struct sai_dist_comm sai_dist_comm_t;
  *   report_data = SHA-512("secureai/dist/v1 evidence" || hello[0..133))
  * i.e. the hello's magic, version, flags, job id, sender, receiver, world
  * and the sender's fresh ephemeral key. A TEE puts it in its report
- * (sai_tee get_evidence(report_data)), so evidence from another handshake,
+ * (sai_tee_t get_evidence(report_data)), so evidence from another handshake,
  * job or worker does not verify here.
  *
  * get_evidence produces this worker's evidence for report_data; *ev is
  * malloc'ed and freed by the caller (dist). */
 typedef int (*sai_dist_evidence_fn)(void *ctx, const uint8_t report_data[64], uint8_t **ev,
-                                    size_t *len, sai_error *err);
+                                    size_t *len, sai_error_t *err);
 /* Checks a peer's evidence against the job's policy and that it carries
  * report_data. Return 0 to accept; non-zero (err filled) refuses the peer. */
 typedef int (*sai_dist_verify_fn)(void *ctx, uint32_t peer, const uint8_t *evidence,
-                                  size_t len, const uint8_t report_data[64], sai_error *err);
+                                  size_t len, const uint8_t report_data[64], sai_error_t *err);
 
 typedef struct sai_dist_cfg {
     uint8_t        job_id[SAI_DIST_JOB_ID_LEN];
@@ -139,9 +139,9 @@ typedef struct sai_dist_cfg {
  * the last refusal. world == 1 needs no socket (listen_fd may be -1). */
 int sai_dist_comm_tcp(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int listen_fd,
                       const char *next_host, uint16_t next_port,
-                      sai_error *err) SAI_MUST_CHECK;
+                      sai_error_t *err) SAI_MUST_CHECK;
 /* Bind and listen on host:port (port 0 = any); *port gets the bound port. */
-int sai_dist_tcp_listen(int *fd, const char *host, uint16_t *port, sai_error *err) SAI_MUST_CHECK;
+int sai_dist_tcp_listen(int *fd, const char *host, uint16_t *port, sai_error_t *err) SAI_MUST_CHECK;
 void sai_dist_comm_free(sai_dist_comm_t *c);
 
 /* A ring over two connected streams the caller formed (fds taken): the
@@ -151,14 +151,14 @@ void sai_dist_comm_free(sai_dist_comm_t *c);
  * never links libmpi. The same handshake and frames as sai_dist_comm_tcp;
  * a failed handshake is final (the host relays one connection each way). */
 int sai_dist_comm_stream(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int next_fd,
-                         int prev_fd, sai_error *err) SAI_MUST_CHECK;
+                         int prev_fd, sai_error_t *err) SAI_MUST_CHECK;
 /* The host's half of a TCP ring: accept the previous worker on listen_fd
  * (taken) and dial the next one, retrying until the deadline; fds[0] is the
  * connection to next, fds[1] the one from prev. No handshake here: the
  * enclaves run it over these sockets. */
 int sai_dist_tcp_ring_connect(int fds[2], uint32_t rank, uint32_t world, int listen_fd,
                               const char *next_host, uint16_t next_port, int timeout_ms,
-                              sai_error *err) SAI_MUST_CHECK;
+                              sai_error_t *err) SAI_MUST_CHECK;
 
 /* The MPI relay (`mpirun -np N secureai ...`): the host loads
  * libsecureai-mpi.so (built only when OpenMPI is found; plugin path NULL =
@@ -173,13 +173,13 @@ int sai_dist_tcp_ring_connect(int fds[2], uint32_t rank, uint32_t world, int lis
 typedef struct sai_dist_relay sai_dist_relay_t;
 bool sai_dist_mpi_available(const char *plugin);
 int  sai_dist_mpi_relay_open(sai_dist_relay_t **out, const char *plugin, uint32_t *rank,
-                             uint32_t *world, int enclave_fds[2], sai_error *err) SAI_MUST_CHECK;
-int  sai_dist_relay_close(sai_dist_relay_t *r, int grace_ms, sai_error *err);
+                             uint32_t *world, int enclave_fds[2], sai_error_t *err) SAI_MUST_CHECK;
+int  sai_dist_relay_close(sai_dist_relay_t *r, int grace_ms, sai_error_t *err);
 
 /* Start training step `step` (strictly increasing; the first may be 0).
  * Every collective runs inside a step, and each link's frames are counted
  * from 0 within it. */
-int sai_dist_step_begin(sai_dist_comm_t *c, uint64_t step, sai_error *err) SAI_MUST_CHECK;
+int sai_dist_step_begin(sai_dist_comm_t *c, uint64_t step, sai_error_t *err) SAI_MUST_CHECK;
 
 /* In-place average of n floats over all workers. The sum of segment s
  * (the ring's s-th of `world` equal parts) is formed starting at worker s
@@ -187,10 +187,10 @@ int sai_dist_step_begin(sai_dist_comm_t *c, uint64_t step, sai_error *err) SAI_M
  * world; the result is copied, not recomputed, to every worker, so every
  * worker gets the same bits, and a repeat with the same inputs too. On
  * failure the data is unspecified and the communicator is dead. */
-int sai_dist_allreduce_avg(sai_dist_comm_t *c, float *data, size_t n, sai_error *err) SAI_MUST_CHECK;
+int sai_dist_allreduce_avg(sai_dist_comm_t *c, float *data, size_t n, sai_error_t *err) SAI_MUST_CHECK;
 /* Copy len bytes from worker root to every worker (pipelined down the ring). */
 int sai_dist_broadcast(sai_dist_comm_t *c, uint32_t root, void *data, size_t len,
-                       sai_error *err) SAI_MUST_CHECK;
+                       sai_error_t *err) SAI_MUST_CHECK;
 
 typedef struct sai_dist_stats {
     uint64_t frames_sent, frames_received;
@@ -209,14 +209,14 @@ struct sai_nn_model;
  * all-reduce of the gradients packed in tensor order into scratch, which
  * holds sai_nn_model_num_params floats; NULL = allocate per call). */
 int sai_dist_allreduce_grads(sai_dist_comm_t *c, struct sai_nn_model *m, float *scratch,
-                             sai_error *err) SAI_MUST_CHECK;
+                             sai_error_t *err) SAI_MUST_CHECK;
 /* Copy every tensor (parameters, momentum and BN buffers) from root. */
 int sai_dist_broadcast_model(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_t root,
-                             sai_error *err) SAI_MUST_CHECK;
+                             sai_error_t *err) SAI_MUST_CHECK;
 /* Copy only the buffers (BN running statistics) from root: each worker
  * updates them from its own batches, so without this they drift apart
  * (PyTorch DDP's broadcast_buffers). One broadcast of them packed. */
 int sai_dist_broadcast_buffers(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_t root,
-                               sai_error *err) SAI_MUST_CHECK;
+                               sai_error_t *err) SAI_MUST_CHECK;
 
 #endif

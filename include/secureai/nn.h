@@ -69,7 +69,7 @@ typedef struct sai_nn_tensor_info {
  * reproducible. *out is owned by the caller: sai_nn_model_free. */
 int sai_nn_model_create(sai_nn_model_t **out, const char *name, int in_c, int in_h,
                         int in_w, int num_classes, int max_batch, uint64_t seed,
-                        sai_error *err) SAI_MUST_CHECK;
+                        sai_error_t *err) SAI_MUST_CHECK;
 void sai_nn_model_free(sai_nn_model_t *m);
 
 /* Flags for sai_nn_model_create_ex. */
@@ -80,7 +80,7 @@ void sai_nn_model_free(sai_nn_model_t *m);
                                     * benchmarks compare the two) */
 int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int in_h,
                            int in_w, int num_classes, int max_batch, uint64_t seed,
-                           unsigned flags, sai_error *err) SAI_MUST_CHECK;
+                           unsigned flags, sai_error_t *err) SAI_MUST_CHECK;
 
 /* True when name is a model this engine can build. */
 bool        sai_nn_model_known(const char *name);
@@ -143,10 +143,10 @@ typedef enum {
                             * cycling): the warm-up rises by half a cosine from
                             * base_lr/25 to base_lr, then a cosine falls to min_lr
                             * at total_steps */
-} sai_nn_sched_kind;
+} sai_nn_sched_kind_t;
 
 typedef struct sai_nn_sched {
-    sai_nn_sched_kind kind;
+    sai_nn_sched_kind_t kind;
     float    base_lr;
     float    min_lr;        /* cosine floor */
     float    gamma;         /* step decay factor */
@@ -167,7 +167,7 @@ float sai_nn_sched_lr(const sai_nn_sched_t *s, uint64_t step);
  * Returns 0 or a negative SAI_E* (short reads are errors). size is the total
  * length of the source. The pipeline implements it over sealed files. */
 typedef int (*sai_nn_read_at_fn)(void *ctx, uint64_t off, void *buf, size_t len,
-                                 sai_error *err);
+                                 sai_error_t *err);
 typedef struct sai_nn_source {
     sai_nn_read_at_fn read_at;
     void             *ctx;
@@ -177,7 +177,7 @@ typedef struct sai_nn_source {
 
 /* A source over a plain file (opened with open(2), read with pread(2)).
  * Close it with sai_nn_source_file_close. */
-int  sai_nn_source_file(sai_nn_source_t *src, const char *path, sai_error *err) SAI_MUST_CHECK;
+int  sai_nn_source_file(sai_nn_source_t *src, const char *path, sai_error_t *err) SAI_MUST_CHECK;
 void sai_nn_source_file_close(sai_nn_source_t *src);
 /* A source over a memory buffer (borrowed: must outlive the source). */
 void sai_nn_source_mem(sai_nn_source_t *src, const void *buf, size_t len);
@@ -199,23 +199,23 @@ void sai_nn_dataset_free(sai_nn_dataset_t *ds);
 /* Append every record of a CIFAR-10 binary batch. Fails on a size that is
  * not a multiple of 3073 or a label > 9. */
 int sai_nn_dataset_add_cifar10(sai_nn_dataset_t *ds, const sai_nn_source_t *src,
-                               sai_error *err) SAI_MUST_CHECK;
+                               sai_error_t *err) SAI_MUST_CHECK;
 /* Load IDX images (magic 0x803, u8) and labels (0x801), plain or gzip. */
 int sai_nn_dataset_add_idx(sai_nn_dataset_t *ds, const sai_nn_source_t *images,
-                           const sai_nn_source_t *labels, sai_error *err) SAI_MUST_CHECK;
+                           const sai_nn_source_t *labels, sai_error_t *err) SAI_MUST_CHECK;
 /* Parse an in-memory IDX file (plain or gzip): *out malloc'ed u8 payload,
  * dims[] filled (up to 4). Exposed for the fuzzer. */
 int sai_nn_idx_parse(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len,
-                     int *ndim, uint32_t dims[4], sai_error *err) SAI_MUST_CHECK;
+                     int *ndim, uint32_t dims[4], sai_error_t *err) SAI_MUST_CHECK;
 /* Load the train or test split of a dataset directory: "cifar10"
  * (data_batch_1..5.bin / test_batch.bin) or "fashion-mnist" (train-/t10k-
  * images-idx3-ubyte[.gz] and labels). */
 int sai_nn_dataset_load_dir(sai_nn_dataset_t *ds, const char *kind, const char *dir,
-                            bool train, sai_error *err) SAI_MUST_CHECK;
+                            bool train, sai_error_t *err) SAI_MUST_CHECK;
 /* Class name k of a dataset kind ("cifar10", "fashion-mnist"); "?" if unknown. */
 const char *sai_nn_class_name(const char *kind, int k);
 /* Set mean/std for a dataset kind (known constants). */
-int sai_nn_dataset_set_norm(sai_nn_dataset_t *ds, const char *kind, sai_error *err);
+int sai_nn_dataset_set_norm(sai_nn_dataset_t *ds, const char *kind, sai_error_t *err);
 
 typedef struct sai_nn_augment {
     int  crop_pad;    /* random crop after zero padding by this many pixels; 0 = off */
@@ -230,7 +230,7 @@ void sai_nn_dataset_batch(const sai_nn_dataset_t *ds, const int *idx, int n,
 /* Write CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin,
  * batches.meta.txt) with n training and n/5 (at least 10) test records of
  * synthetic, learnable images (a class-dependent pattern plus noise). */
-int sai_nn_gen_cifar10(const char *dir, int n, uint64_t seed, sai_error *err) SAI_MUST_CHECK;
+int sai_nn_gen_cifar10(const char *dir, int n, uint64_t seed, sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- random numbers ----------------------------------------------------- */
 uint64_t sai_nn_rng_next(uint64_t *state);      /* splitmix64 */
@@ -256,22 +256,22 @@ typedef struct sai_nn_ckpt_meta {
 /* Serialise every tensor (data, and momentum for trainable ones) and meta
  * (model/input fields are taken from m). *buf malloc'ed, caller frees. */
 int sai_nn_ckpt_save_mem(const sai_nn_model_t *m, const sai_nn_ckpt_meta_t *meta,
-                         uint8_t **buf, size_t *len, sai_error *err) SAI_MUST_CHECK;
+                         uint8_t **buf, size_t *len, sai_error_t *err) SAI_MUST_CHECK;
 /* Read only the metadata (after checking magic, version, length, checksum). */
 int sai_nn_ckpt_read_meta(const uint8_t *buf, size_t len, sai_nn_ckpt_meta_t *meta,
-                          sai_error *err) SAI_MUST_CHECK;
+                          sai_error_t *err) SAI_MUST_CHECK;
 /* Load into an existing model; fails (model untouched) when the model name,
  * a tensor name or shape differs, or the buffer is truncated or corrupt. */
 int sai_nn_ckpt_load_mem(sai_nn_model_t *m, const uint8_t *buf, size_t len,
-                         sai_nn_ckpt_meta_t *meta, sai_error *err) SAI_MUST_CHECK;
+                         sai_nn_ckpt_meta_t *meta, sai_error_t *err) SAI_MUST_CHECK;
 /* Build the model the checkpoint describes (inference-only: no gradient or
  * momentum memory; the checkpoint's momentum is skipped) and load it. */
 int sai_nn_ckpt_load_model(sai_nn_model_t **out, const uint8_t *buf, size_t len,
-                           int max_batch, sai_nn_ckpt_meta_t *meta, sai_error *err) SAI_MUST_CHECK;
+                           int max_batch, sai_nn_ckpt_meta_t *meta, sai_error_t *err) SAI_MUST_CHECK;
 int sai_nn_ckpt_save_file(const sai_nn_model_t *m, const sai_nn_ckpt_meta_t *meta,
-                          const char *path, sai_error *err) SAI_MUST_CHECK;
+                          const char *path, sai_error_t *err) SAI_MUST_CHECK;
 int sai_nn_ckpt_load_file(sai_nn_model_t **out, const char *path, int max_batch,
-                          sai_nn_ckpt_meta_t *meta, sai_error *err) SAI_MUST_CHECK;
+                          sai_nn_ckpt_meta_t *meta, sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- training as a library call ----------------------------------------- */
 
@@ -304,7 +304,7 @@ typedef struct sai_nn_train_cfg {
      * (e.g. to evaluate the test set); its time is not counted in the
      * training's seconds / images_per_s. A non-zero return stops training
      * with that code (err filled by the callback). */
-    int    (*epoch_end)(void *ctx, uint32_t epoch, uint64_t step, sai_error *err);
+    int    (*epoch_end)(void *ctx, uint32_t epoch, uint64_t step, sai_error_t *err);
     void    *epoch_ctx;
 } sai_nn_train_cfg_t;
 
@@ -324,7 +324,7 @@ void sai_nn_train_cfg_defaults(sai_nn_train_cfg_t *cfg, const char *kind);
 
 /* Train m on ds. The model's max_batch must be >= cfg->batch. */
 int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_train_cfg_t *cfg,
-                 sai_nn_train_result_t *res, sai_error *err) SAI_MUST_CHECK;
+                 sai_nn_train_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 typedef struct sai_nn_eval_result {
     int      n, correct, classes;
@@ -333,6 +333,6 @@ typedef struct sai_nn_eval_result {
 } sai_nn_eval_result_t;
 
 int sai_nn_evaluate(sai_nn_model_t *m, const sai_nn_dataset_t *ds, sai_nn_eval_result_t *res,
-                    sai_error *err) SAI_MUST_CHECK;
+                    sai_error_t *err) SAI_MUST_CHECK;
 
 #endif

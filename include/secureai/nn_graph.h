@@ -22,12 +22,12 @@ typedef enum {
     SAI_NN_NODE_GAP,        /* global average pool to C x 1 x 1 */
     SAI_NN_NODE_LINEAR,     /* weight [out][in] over the flattened input, bias [out] */
     SAI_NN_NODE_ADD,        /* in + in2, same shape */
-} sai_nn_node_kind;
+} sai_nn_node_kind_t;
 
 #define SAI_NN_BN_EPS 1e-5f
 
 typedef struct sai_nn_node {
-    sai_nn_node_kind kind;
+    sai_nn_node_kind_t kind;
     int in, in2;            /* value ids; in2 only for ADD (-1 otherwise) */
     int k, stride, pad;     /* CONV, pools */
     int c, h, w;            /* the output value's shape per image */

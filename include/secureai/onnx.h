@@ -37,16 +37,16 @@
  * *out is the caller's: sai_nn_model_free; sai_nn_model_name(*out) is the
  * architecture the graph matched. */
 int sai_onnx_import(sai_nn_model_t **out, const uint8_t *buf, size_t len, int max_batch,
-                    sai_error *err) SAI_MUST_CHECK;
+                    sai_error_t *err) SAI_MUST_CHECK;
 
 /* Lower only (parse, check every node, compute shapes) without building a
  * model: 0 when the graph uses only supported operators and attributes.
  * *nodes (may be NULL) gets the number of engine nodes. The fuzzer's entry. */
-int sai_onnx_check(const uint8_t *buf, size_t len, int *nodes, sai_error *err) SAI_MUST_CHECK;
+int sai_onnx_check(const uint8_t *buf, size_t len, int *nodes, sai_error_t *err) SAI_MUST_CHECK;
 
 /* Serialise m as an ONNX ModelProto: input "input" [N,C,H,W] float32,
  * output "logits" [N,classes]. *buf malloc'ed, caller frees. */
 int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len,
-                    sai_error *err) SAI_MUST_CHECK;
+                    sai_error_t *err) SAI_MUST_CHECK;
 
 #endif

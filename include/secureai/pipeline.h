@@ -26,7 +26,7 @@
 
 #include "secureai/common.h"
 #include "secureai/crypto.h"
-#include "secureai/kbs.h"     /* sai_kbs_resource */
+#include "secureai/kbs.h"     /* sai_kbs_resource_t */
 
 /* ======================================================================
  * The pipeline spec (YAML). See docs/pipeline.md for every field.
@@ -43,7 +43,7 @@ enum {
     SAI_STAGE_INFER      = 1u << 4,
 };
 
-typedef struct sai_pipeline_spec {
+typedef struct sai_pipeline_spec_t {
     unsigned version;                        /* SAI_SPEC_VERSION */
     char    *name;                           /* [A-Za-z0-9._-]{1,64} */
     char    *tee;                            /* "sim" (default), "sev-snp", "tdx", "sgx" */
@@ -52,7 +52,7 @@ typedef struct sai_pipeline_spec {
     struct {
         char            *sealed_dir;         /* host-side path (not measured) */
         char            *format;             /* "idx" or "cifar10" */
-        sai_kbs_resource key;                /* where the dataset key lives */
+        sai_kbs_resource_t key;                /* where the dataset key lives */
         char            *identity;           /* expected dataset identity (64 hex), optional */
     } dataset;
 
@@ -61,7 +61,7 @@ typedef struct sai_pipeline_spec {
         unsigned         classes;
         unsigned         width;              /* base channel width, 0 = engine default */
         bool             has_key;            /* model.key given (required) */
-        sai_kbs_resource key;                /* where the model key lives in the KBS */
+        sai_kbs_resource_t key;                /* where the model key lives in the KBS */
         bool             generate_key;       /* the enclave generates the key and registers
                                               * it under `key` (attested registration) */
         char            *key_policy;         /* with generate_key: the release policy
@@ -111,25 +111,25 @@ typedef struct sai_pipeline_spec {
     } outputs;
 
     char *source;                            /* path the spec was loaded from, or NULL */
-} sai_pipeline_spec;
+} sai_pipeline_spec_t;
 
 /* Parse and validate a spec from memory. `name` is used in messages
  * ("spec.yaml:12: hyper.lr: must be > 0"). *out is caller-owned; free with
  * sai_pipeline_spec_free. Every failure names the line and the field. */
-int  sai_pipeline_spec_parse(sai_pipeline_spec **out, const char *name,
-                             const char *yaml, size_t len, sai_error *err) SAI_MUST_CHECK;
-int  sai_pipeline_spec_load(sai_pipeline_spec **out, const char *path, sai_error *err) SAI_MUST_CHECK;
-void sai_pipeline_spec_free(sai_pipeline_spec *s);
+int  sai_pipeline_spec_parse(sai_pipeline_spec_t **out, const char *name,
+                             const char *yaml, size_t len, sai_error_t *err) SAI_MUST_CHECK;
+int  sai_pipeline_spec_load(sai_pipeline_spec_t **out, const char *path, sai_error_t *err) SAI_MUST_CHECK;
+void sai_pipeline_spec_free(sai_pipeline_spec_t *s);
 
 /* The canonical form: compact JSON with a fixed key order holding only what
  * the enclave acts on (host-side paths and the KBS address are left out, so
  * moving files does not change the measurement; the CA's bytes are
  * represented by ca_sha256). *out is malloc'ed and NUL-terminated. */
-int  sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
-                                 char **out, size_t *len, sai_error *err) SAI_MUST_CHECK;
+int  sai_pipeline_spec_canonical(const sai_pipeline_spec_t *s, const uint8_t *ca_sha256,
+                                 char **out, size_t *len, sai_error_t *err) SAI_MUST_CHECK;
 /* SHA-256 of the canonical form. */
-int  sai_pipeline_spec_hash(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
-                            uint8_t out[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
+int  sai_pipeline_spec_hash(const sai_pipeline_spec_t *s, const uint8_t *ca_sha256,
+                            uint8_t out[static SAI_SHA256_LEN], sai_error_t *err) SAI_MUST_CHECK;
 /* The KBS client the enclave uses, built only from what the (canonical,
  * measured) spec says: TLS with kbs.pin, else with kbs.ca whose bytes
  * (ca_pem, handed over by the host) must hash to the measured
@@ -137,13 +137,13 @@ int  sai_pipeline_spec_hash(const sai_pipeline_spec *s, const uint8_t *ca_sha256
  * the host's choice and trusted for nothing but reachability. SAI_EPOLICY
  * for a refused http:// URL, SAI_EAUTH for a CA that is not the measured
  * one. (kbs_glue.c) */
-struct sai_kbs_client;
-int  sai_pipeline_kbs_client_for_spec(const sai_pipeline_spec *s, const char *url, const char *ca_pem,
-                                      size_t ca_len, struct sai_kbs_client **out,
-                                      sai_error *err) SAI_MUST_CHECK;
+struct sai_kbs_client_t;
+int  sai_pipeline_kbs_client_for_spec(const sai_pipeline_spec_t *s, const char *url, const char *ca_pem,
+                                      size_t ca_len, struct sai_kbs_client_t **out,
+                                      sai_error_t *err) SAI_MUST_CHECK;
 /* Rebuild a spec from its canonical JSON (what the enclave receives). */
-int  sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, size_t len,
-                                      sai_error *err) SAI_MUST_CHECK;
+int  sai_pipeline_spec_from_canonical(sai_pipeline_spec_t **out, const char *json, size_t len,
+                                      sai_error_t *err) SAI_MUST_CHECK;
 const char *sai_pipeline_stage_name(unsigned bit);
 
 /* ======================================================================
@@ -163,23 +163,23 @@ const char *sai_pipeline_stage_name(unsigned bit);
  * image, so a looser sandbox is a different measurement). */
 const char *sai_sandbox_policy_text(void);
 
-typedef struct sai_sandbox_status {
+typedef struct sai_sandbox_status_t {
     bool dumpable_off;       /* PR_SET_DUMPABLE 0 (also blocks ptrace attach by same uid) */
     bool core_off;           /* RLIMIT_CORE 0/0 */
     bool no_new_privs;       /* PR_SET_NO_NEW_PRIVS */
     bool seccomp;            /* the allow-list is installed */
-} sai_sandbox_status;
+} sai_sandbox_status_t;
 
 /* Apply everything: not dumpable, no core dumps, no new privileges, the
  * seccomp allow-list (open/openat/creat/... fail with EACCES; execve,
  * ptrace, process_vm_*, socket families other than AF_INET/AF_INET6 kill
  * the process). Irreversible. */
-int sai_sandbox_harden(sai_sandbox_status *st, sai_error *err) SAI_MUST_CHECK;
+int sai_sandbox_harden(sai_sandbox_status_t *st, sai_error_t *err) SAI_MUST_CHECK;
 /* Only the process-level parts (no seccomp): for tests and for the host. */
-int sai_sandbox_harden_process(sai_sandbox_status *st, sai_error *err) SAI_MUST_CHECK;
+int sai_sandbox_harden_process(sai_sandbox_status_t *st, sai_error_t *err) SAI_MUST_CHECK;
 /* After the enclave's last key-broker call: no new socket, connect, bind,
  * listen or accept for the rest of the process's life (EACCES). */
-int sai_sandbox_no_network(sai_error *err) SAI_MUST_CHECK;
+int sai_sandbox_no_network(sai_error_t *err) SAI_MUST_CHECK;
 
 /* ======================================================================
  * The host<->enclave channel: typed, length-capped messages over a
@@ -206,33 +206,33 @@ typedef enum {
     SAI_MSG_KBS_RESP,           /* H->E: the KBS response (status + body) */
     SAI_MSG_DIST,               /* H->E: rank, world + the two ring streams (fds; distributed runs) */
     SAI_MSG_MAX_
-} sai_msg_type;
+} sai_msg_type_t;
 
-typedef struct sai_chan {
+typedef struct sai_chan_t {
     int      fd;
     uint64_t sent, received;    /* message counters (logged on error) */
-} sai_chan;
+} sai_chan_t;
 
 /* A pair: [0] for the host, [1] for the enclave. Close-on-exec is set on the
  * host's end only. */
-int sai_chan_pair(sai_chan *host, sai_chan *enclave, sai_error *err) SAI_MUST_CHECK;
-void sai_chan_close(sai_chan *c);
+int sai_chan_pair(sai_chan_t *host, sai_chan_t *enclave, sai_error_t *err) SAI_MUST_CHECK;
+void sai_chan_close(sai_chan_t *c);
 
-int sai_chan_send(sai_chan *c, sai_msg_type type, const void *data, size_t len,
-                  const int *fds, size_t nfds, sai_error *err) SAI_MUST_CHECK;
+int sai_chan_send(sai_chan_t *c, sai_msg_type_t type, const void *data, size_t len,
+                  const int *fds, size_t nfds, sai_error_t *err) SAI_MUST_CHECK;
 
 /* Receive exactly one message of type `want` (SAI_MSG_ERROR is returned as
  * SAI_ESTATE with the peer's sentence in err). *data is malloc'ed (plus a
  * NUL byte); received fds go to fds[0..*nfds) (at most max_fds, else
  * fatal). A different type, a truncated packet or a length over max_len is
  * SAI_EFORMAT and the caller must tear the channel down. */
-int sai_chan_recv(sai_chan *c, sai_msg_type want, uint8_t **data, size_t *len,
+int sai_chan_recv(sai_chan_t *c, sai_msg_type_t want, uint8_t **data, size_t *len,
                   size_t max_len, int *fds, size_t max_fds, size_t *nfds,
-                  sai_error *err) SAI_MUST_CHECK;
+                  sai_error_t *err) SAI_MUST_CHECK;
 /* Like sai_chan_recv but accepts any type in want[0..nwant); *got says which. */
-int sai_chan_recv_any(sai_chan *c, const sai_msg_type *want, size_t nwant,
-                      sai_msg_type *got, uint8_t **data, size_t *len, size_t max_len,
-                      int *fds, size_t max_fds, size_t *nfds, sai_error *err) SAI_MUST_CHECK;
+int sai_chan_recv_any(sai_chan_t *c, const sai_msg_type_t *want, size_t nwant,
+                      sai_msg_type_t *got, uint8_t **data, size_t *len, size_t max_len,
+                      int *fds, size_t max_fds, size_t *nfds, sai_error_t *err) SAI_MUST_CHECK;
 
 /* ======================================================================
  * Provenance: an in-toto Statement v1 in a DSSE envelope, signed ES384
@@ -249,7 +249,7 @@ int sai_chan_recv_any(sai_chan *c, const sai_msg_type *want, size_t nwant,
 #define SAI_PROVENANCE_PAYLOAD_TYPE "application/vnd.in-toto+json"
 #define SAI_PROVENANCE_MAX_BYTES (4u * 1024u * 1024u)
 
-typedef struct sai_provenance_facts {
+typedef struct sai_provenance_facts_t {
     const char *subject_name;                 /* model ciphertext file name */
     uint8_t     subject_sha256[SAI_SHA256_LEN];
     uint8_t     dataset_identity[SAI_SHA256_LEN];
@@ -268,7 +268,7 @@ typedef struct sai_provenance_facts {
     size_t      evidence_len;
     const char *kbs_channel;                  /* how the keys travelled: "tls-pin", "tls-ca"
                                                * or "insecure-http" (sai_kbs_channel_name) */
-} sai_provenance_facts;
+} sai_provenance_facts_t;
 
 /* What a sim TEE protects, in the words every output of a sim run uses, and
  * the line for a sim report whose FAMILY_ID marks an --insecure-dev launch. */
@@ -290,7 +290,7 @@ typedef struct sai_provenance_facts {
 /* What the evidence envelope itself says (no verification): its format
  * name "secureai-evidence/v1:<tee>", whether it is simulated, HOST_DATA and
  * whether a sim report carries the --insecure-dev FAMILY_ID marker. */
-typedef struct sai_provenance_evidence_info {
+typedef struct sai_provenance_evidence_info_t {
     char    format[64];
     char    tee[16];
     bool    simulated;                        /* tee sim or the envelope says simulated */
@@ -302,35 +302,35 @@ typedef struct sai_provenance_evidence_info {
                                                * none): simulated is set too */
     bool    family_unknown;                   /* sim FAMILY_ID neither zero nor the marker */
     int64_t generated_at;                     /* envelope generated_at, 0 if none */
-} sai_provenance_evidence_info;
+} sai_provenance_evidence_info_t;
 
-int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const uint8_t *evidence,
-                                     size_t len, sai_error *err) SAI_MUST_CHECK;
+int sai_provenance_evidence_info_get(sai_provenance_evidence_info_t *info, const uint8_t *evidence,
+                                     size_t len, sai_error_t *err) SAI_MUST_CHECK;
 
 /* The report data that binds a provenance key (see above). */
 int sai_provenance_report_data(uint8_t out[static 64],
                                const uint8_t pub[static SAI_P384_POINT_LEN],
-                               sai_error *err) SAI_MUST_CHECK;
+                               sai_error_t *err) SAI_MUST_CHECK;
 
 /* Build and sign. *envelope is malloc'ed JSON text. The evidence must be a
  * secureai-evidence/v1 envelope: evidence.format and predicate.protection
  * are taken from it. */
-int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts *f,
-                        const sai_ec_key *key, sai_error *err) SAI_MUST_CHECK;
+int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts_t *f,
+                        const sai_ec_key_t *key, sai_error_t *err) SAI_MUST_CHECK;
 
 /* Evidence verification is the attestation module's job; the pipeline
  * reaches it through this small table so the verifier is swappable per TEE
  * kind. `verify` checks the evidence's chain and signature against `policy`
  * (its meaning belongs to the backend), and returns the report data and the
  * launch measurement it attests to. */
-typedef struct sai_evidence_verifier {
+typedef struct sai_evidence_verifier_t {
     const char *format;
     int (*verify)(void *ctx, const uint8_t *evidence, size_t len,
                   uint8_t report_data[static 64],
                   uint8_t measurement[static SAI_MEASUREMENT_LEN],
-                  char *tee, size_t tee_len, sai_error *err);
+                  char *tee, size_t tee_len, sai_error_t *err);
     void *ctx;
-} sai_evidence_verifier;
+} sai_evidence_verifier_t;
 
 /* The attestation module's verifier for `secureai verify` (src/attest).
  * policy_path: an attestation policy (YAML) file; NULL builds one that
@@ -338,12 +338,12 @@ typedef struct sai_evidence_verifier {
  * allow_simulated, whatever the attestation policy says (both must allow
  * it). at: verification time (Unix seconds, 0 = now). Release with
  * sai_pipeline_verifier_release. */
-int  sai_pipeline_verifier_new(sai_evidence_verifier *v, const char *policy_path,
-                               bool allow_simulated, sai_error *err) SAI_MUST_CHECK;
-void sai_pipeline_verifier_set_time(sai_evidence_verifier *v, int64_t at);
-void sai_pipeline_verifier_release(sai_evidence_verifier *v);
+int  sai_pipeline_verifier_new(sai_evidence_verifier_t *v, const char *policy_path,
+                               bool allow_simulated, sai_error_t *err) SAI_MUST_CHECK;
+void sai_pipeline_verifier_set_time(sai_evidence_verifier_t *v, int64_t at);
+void sai_pipeline_verifier_release(sai_evidence_verifier_t *v);
 
-typedef struct sai_provenance_expect {
+typedef struct sai_provenance_expect_t {
     const uint8_t *model;                     /* the model ciphertext bytes */
     size_t         model_len;
     const uint8_t *dataset_identity;          /* 32 bytes, required */
@@ -353,10 +353,10 @@ typedef struct sai_provenance_expect {
     int64_t        max_age;                   /* seconds; 0 = no freshness limit (the future
                                                * beyond SAI_PROVENANCE_MAX_SKEW_S is always refused) */
     bool           allow_insecure_dev;        /* accept sim evidence of an --insecure-dev launch */
-} sai_provenance_expect;
+} sai_provenance_expect_t;
 
 /* What verification established (valid only when it returns 0). */
-typedef struct sai_provenance_result {
+typedef struct sai_provenance_result_t {
     char tee[32];
     char time[40];
     char subject_name[128];
@@ -368,7 +368,7 @@ typedef struct sai_provenance_result {
     bool insecure_dev;                        /* sim evidence of an --insecure-dev launch */
     const char *protection;                   /* what the TEE protects (static text, from the
                                                * evidence, not from the statement) */
-} sai_provenance_result;
+} sai_provenance_result_t;
 
 /* Every check, in order: envelope shape (no duplicate keys at any level, no
  * unknown envelope fields), signature by the embedded key, the statement's
@@ -379,20 +379,20 @@ typedef struct sai_provenance_result {
  * freshness, dataset identity, model hash. On failure err->msg is one line
  * naming the first check that failed. */
 int sai_provenance_verify(const char *envelope, size_t len,
-                          const sai_provenance_expect *exp,
-                          const sai_evidence_verifier *v,
-                          sai_provenance_result *res, sai_error *err) SAI_MUST_CHECK;
+                          const sai_provenance_expect_t *exp,
+                          const sai_evidence_verifier_t *v,
+                          sai_provenance_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 /* Parse a duration: plain seconds ("3600") or a number with a unit s, m, h
  * or d ("90m", "24h", "7d"). */
-int sai_parse_duration(int64_t *secs, const char *s, sai_error *err) SAI_MUST_CHECK;
+int sai_parse_duration(int64_t *secs, const char *s, sai_error_t *err) SAI_MUST_CHECK;
 
 /* A verify policy (JSON; docs/pipeline.md):
  *   {"measurement": "<96 hex>", "dataset_identity": "<64 hex>",
  *    "spec_sha256": "<64 hex>", "allow_simulated": bool, "allow_insecure_dev": bool,
  *    "max_age": seconds | "24h", "attestation_policy": "FILE"}
  * Unknown keys are refused (a misspelt rule must not be silently ignored). */
-typedef struct sai_verify_policy {
+typedef struct sai_verify_policy_t {
     uint8_t measurement[SAI_MEASUREMENT_LEN];
     uint8_t dataset_identity[SAI_SHA256_LEN];
     uint8_t spec_sha256[SAI_SHA256_LEN];
@@ -400,17 +400,17 @@ typedef struct sai_verify_policy {
     bool    allow_simulated, allow_insecure_dev;
     int64_t max_age;                          /* 0 = none */
     char    attestation_policy[4096];         /* resolved against the policy's directory; "" = none */
-} sai_verify_policy;
+} sai_verify_policy_t;
 
-int sai_verify_policy_load(sai_verify_policy *p, const char *path, sai_error *err) SAI_MUST_CHECK;
+int sai_verify_policy_load(sai_verify_policy_t *p, const char *path, sai_error_t *err) SAI_MUST_CHECK;
 
 /* What `secureai verify` does, from files: read MODEL and STATEMENT, build
  * the verifier of the policy, sai_provenance_verify. max_age > 0 overrides
  * the policy's; at = verification time (0 = now). `secureai report --policy`
  * uses the same function. */
 int sai_provenance_verify_files(const char *model_path, const uint8_t *statement, size_t len,
-                                const sai_verify_policy *pol, int64_t max_age, int64_t at,
-                                sai_provenance_result *res, sai_error *err) SAI_MUST_CHECK;
+                                const sai_verify_policy_t *pol, int64_t max_age, int64_t at,
+                                sai_provenance_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 /* The verified statement's payload (after sai_provenance_verify returned 0
  * on the same bytes), parsed; NULL if it does not decode. */
@@ -425,32 +425,32 @@ struct cJSON *sai_provenance_payload(const char *envelope, size_t len);
  * statement it verified itself against a verify policy; everything from
  * run.json is marked "host-written (unverified)".
  * ==================================================================== */
-typedef struct sai_report_check {
+typedef struct sai_report_check_t {
     bool        policy_given;                 /* false: "not verified: no policy given" */
     int         rc;                           /* sai_provenance_verify's result */
     char        reason[SAI_ERROR_MAX];        /* its message when rc != 0 */
-    sai_provenance_result res;                /* when rc == 0 */
+    sai_provenance_result_t res;                /* when rc == 0 */
     bool        model_checked;                /* the model file was hashed against the statement */
-} sai_report_check;
+} sai_report_check_t;
 
 /* check NULL = no policy given. */
 int sai_report_render(char **html, size_t *len, const char *run_json, size_t run_len,
-                      const char *provenance, size_t prov_len, const sai_report_check *check,
-                      sai_error *err) SAI_MUST_CHECK;
+                      const char *provenance, size_t prov_len, const sai_report_check_t *check,
+                      sai_error_t *err) SAI_MUST_CHECK;
 /* Read RUN_DIR/run.json (+ provenance.json if present), verify the
  * statement against policy_path (NULL: not verified), write
  * RUN_DIR/report.html. *verified (may be NULL) says whether it verified. */
 int sai_report_write_verified(const char *run_dir, const char *policy_path, int64_t max_age,
                               char *out_path, size_t out_cap, bool *verified,
-                              sai_error *err) SAI_MUST_CHECK;
+                              sai_error_t *err) SAI_MUST_CHECK;
 /* The same without a policy (the host writes this after a run). */
 int sai_report_write(const char *run_dir, char *out_path, size_t out_cap,
-                     sai_error *err) SAI_MUST_CHECK;
+                     sai_error_t *err) SAI_MUST_CHECK;
 
 /* ======================================================================
  * Running a pipeline.
  * ==================================================================== */
-typedef struct sai_pipeline_run_opts {
+typedef struct sai_pipeline_run_opts_t {
     const char *spec_path;
     const char *dataset_dir;     /* overrides dataset.sealed (host-side, not measured) */
     const char *out_dir;         /* overrides outputs.dir */
@@ -468,19 +468,19 @@ typedef struct sai_pipeline_run_opts {
                                     (atomic, fsync'd, counted in wall_s), as the enclave run
                                     writes its sealed one; NULL: write nothing */
     bool        quiet;
-} sai_pipeline_run_opts;
+} sai_pipeline_run_opts_t;
 
 /* What the training stage cost its process (getrusage(RUSAGE_SELF) deltas
  * around sai_nn_train, all threads): CPU time is less sensitive than wall
  * time to other jobs on a shared machine, and faults / context switches show
  * whether the enclave's training differs from the plain one's in kind. */
-typedef struct sai_train_usage {
+typedef struct sai_train_usage_t {
     double   cpu_s;             /* user + system */
     double   sys_s;
     long     minflt, nvcsw, nivcsw;
-} sai_train_usage;
+} sai_train_usage_t;
 
-typedef struct sai_pipeline_run_result {
+typedef struct sai_pipeline_run_result_t {
     uint8_t measurement[SAI_MEASUREMENT_LEN];
     uint8_t spec_hash[SAI_SHA256_LEN];
     bool    insecure_dev;             /* launched without the platform service */
@@ -493,45 +493,45 @@ typedef struct sai_pipeline_run_result {
     double  test_accuracy, train_images_per_s, wall_s;
     double  ingest_s, train_s;        /* plain baseline: per-stage times */
     double  ckpt_write_s;             /* plain baseline: writing ckpt_out (fsync'd) */
-    sai_train_usage train_usage;      /* plain baseline */
-} sai_pipeline_run_result;
+    sai_train_usage_t train_usage;      /* plain baseline */
+} sai_pipeline_run_result_t;
 
 /* Measure only: the launch measurement `secureai run` would give SPEC (for
  * registering a KBS policy). */
-int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
-                         uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
+int sai_pipeline_measure(const sai_pipeline_run_opts_t *o, uint8_t out[static SAI_MEASUREMENT_LEN],
+                         uint8_t spec_hash[static SAI_SHA256_LEN], sai_error_t *err) SAI_MUST_CHECK;
 
 /* The spec's TEE kind and hash (SHA-256 of its canonical form): what a VMM
  * binds at launch in confidential-VM mode (HOST_DATA on SEV-SNP; MRCONFIGID
  * = the hash || 16 zero bytes on TDX). */
-int sai_pipeline_launch_binding(const sai_pipeline_run_opts *o, char tee[static 16],
-                                uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err) SAI_MUST_CHECK;
+int sai_pipeline_launch_binding(const sai_pipeline_run_opts_t *o, char tee[static 16],
+                                uint8_t spec_hash[static SAI_SHA256_LEN], sai_error_t *err) SAI_MUST_CHECK;
 
 /* The canonical form of SPEC with the host-side overrides applied: the
  * bytes the platform measures and whose SHA-256 is HOST_DATA (*canon is
  * malloc'ed, NUL-terminated). */
-int sai_pipeline_canonical_spec(const sai_pipeline_run_opts *o, char **canon, size_t *len,
-                                sai_error *err) SAI_MUST_CHECK;
+int sai_pipeline_canonical_spec(const sai_pipeline_run_opts_t *o, char **canon, size_t *len,
+                                sai_error_t *err) SAI_MUST_CHECK;
 
 /* The untrusted host: measure, launch the enclave, hand over descriptors,
  * answer evidence requests, write the outputs the enclave sends (only once
  * it says DONE), run.json and report.html. */
-int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_result *res,
-                          sai_error *err) SAI_MUST_CHECK;
+int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res,
+                          sai_error_t *err) SAI_MUST_CHECK;
 
 /* The enclave process's main (`secureai run --enclave-fd 3 --tee-fd 4`, as
  * the platform launches it: 3 = the host's channel, 4 = its PSP socket). */
-int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err);
+int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error_t *err);
 
 /* The same in a confidential VM (`run --enclave-fd 3 --cvm`, started by the
  * host half in the same guest, tee: sev-snp / tdx): the evidence comes from
  * the guest's own TEE (configfs-tsm under tee_root, NULL = the real one). */
-int sai_pipeline_enclave_main_cvm(int chan_fd, const char *tee_root, sai_error *err);
+int sai_pipeline_enclave_main_cvm(int chan_fd, const char *tee_root, sai_error_t *err);
 
 /* The same stages without an enclave, on plaintext files in plain_dir (the
  * baseline of the overhead figures). Writes nothing. */
-int sai_pipeline_plain_run(const sai_pipeline_run_opts *o, const char *plain_dir,
-                           sai_pipeline_run_result *res, sai_error *err) SAI_MUST_CHECK;
+int sai_pipeline_plain_run(const sai_pipeline_run_opts_t *o, const char *plain_dir,
+                           sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 /* What a TEE kind protects, in plain words (used by the report and the CLI). */
 const char *sai_pipeline_tee_statement(const char *tee);

@@ -21,24 +21,24 @@
 
 #include "secureai/common.h"
 
-typedef enum sai_sched_tee {
+typedef enum sai_sched_tee_t {
     SAI_SCHED_TEE_NONE = 0,
     SAI_SCHED_TEE_SGX,
     SAI_SCHED_TEE_SNP,
     SAI_SCHED_TEE_TDX,
     SAI_SCHED_TEE_COUNT
-} sai_sched_tee;
+} sai_sched_tee_t;
 
 #define SAI_SCHED_TEE_BIT(k) (1u << (k))
 #define SAI_SCHED_TEE_ANY_CONF \
     (SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_SGX) | SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_SNP) | \
      SAI_SCHED_TEE_BIT(SAI_SCHED_TEE_TDX))
 
-typedef enum sai_conf_level {
+typedef enum sai_conf_level_t {
     SAI_CONF_NONE = 0,      /* may run anywhere */
     SAI_CONF_PREFERRED,     /* a TEE if one is free, else a standard node */
     SAI_CONF_REQUIRED       /* only on a node with an allowed TEE */
-} sai_conf_level;
+} sai_conf_level_t;
 
 /* Defaults (docs/scheduling.md cites the sources). */
 #define SAI_SCHED_SGX_FACTOR_DEFAULT 1.25   /* CIFAR-10/ResNet-50 reference, SGX ~25% */
@@ -54,7 +54,7 @@ typedef struct sai_sched_pool {
     uint32_t count;
     int64_t  cpu_milli;         /* allocatable per node */
     int64_t  mem_mib;
-    sai_sched_tee tee;
+    sai_sched_tee_t tee;
     int64_t  epc_mib;           /* usable EPC (SGX only) */
     int32_t  cvm_slots;         /* confidential VMs per node (SNP ASIDs / TDX keys); 0 = none */
     int64_t  pod_cpu_overhead;  /* added per confidential pod (kata runtime class) */
@@ -79,7 +79,7 @@ typedef struct sai_sched_job {
     int64_t  cpu_milli;
     int64_t  mem_mib;
     int64_t  epc_mib;           /* enclave working set when run under SGX */
-    uint8_t  conf;              /* sai_conf_level */
+    uint8_t  conf;              /* sai_conf_level_t */
     uint8_t  allowed;           /* bit mask of TEE kinds (SAI_SCHED_TEE_BIT) */
     int32_t  priority;          /* higher first when the priority queue is on */
 } sai_sched_job_t;
@@ -106,7 +106,7 @@ typedef struct sai_sched_demand {
 } sai_sched_demand_t;
 
 /* ---- policies: one table per policy (src/sched/policy_*.c) -------------- */
-typedef enum sai_sched_pick {
+typedef enum sai_sched_pick_t {
     SAI_PICK_FIRST = 0,         /* lowest node index that fits */
     SAI_PICK_BEST,              /* least free capacity left (bin packing) */
     SAI_PICK_WORST,             /* most free capacity left (spreading) */
@@ -114,7 +114,7 @@ typedef enum sai_sched_pick {
     SAI_PICK_VAUCHER_BEST,      /* Vaucher et al. binpack: least EPC (SGX) / memory left */
     SAI_PICK_VAUCHER_WORST,     /* Vaucher et al. spread: most EPC (SGX) / memory left */
     SAI_PICK_FIT                /* the highest NodeResourcesFit score (policy->fit) */
-} sai_sched_pick;
+} sai_sched_pick_t;
 
 /* kube-scheduler's NodeResourcesFit scoring strategies, computed as the
  * plugin does (pkg/scheduler/framework/plugins/noderesources): int64
@@ -123,16 +123,16 @@ typedef enum sai_sched_pick {
  * allocatable is 0 skipped, an extended resource (EPC) skipped when the pod
  * does not request it. requested = what the node's pods request + the pod. */
 #define SAI_FIT_MAX_NODE_SCORE 100
-typedef enum sai_fit_type {
+typedef enum sai_fit_type_t {
     SAI_FIT_MOST_ALLOCATED = 1,
     SAI_FIT_LEAST_ALLOCATED,
     SAI_FIT_REQUESTED_TO_CAPACITY_RATIO
-} sai_fit_type;
+} sai_fit_type_t;
 
 typedef struct sai_fit_point { int64_t utilization, score; } sai_fit_point_t;  /* 0..100, 0..10 */
 
 typedef struct sai_sched_fit {
-    sai_fit_type type;
+    sai_fit_type_t type;
     int64_t w_cpu, w_mem, w_epc;   /* weights of cpu, memory, sgx.intel.com/epc; 0 = not listed */
     sai_fit_point_t shape[8];      /* RequestedToCapacityRatio only, increasing utilization */
     size_t nshape;
@@ -147,7 +147,7 @@ typedef struct sai_sched_policy {
     const char *summary;
     bool safe;                  /* never puts a `required` job on a wrong node */
     bool epc_hard;              /* EPC is a reserved resource (no overcommit) */
-    sai_sched_pick pick;
+    sai_sched_pick_t pick;
     /* Rank of a pool for a job: lower is better, negative = not eligible.
      * Ties are broken by the node scores, then by pool order. */
     double (*pool_rank)(const sai_sched_cluster_t *c, size_t pool, const sai_sched_job_t *j);
@@ -160,7 +160,7 @@ extern const sai_sched_policy_t *const sai_sched_policies[];
 
 /* Whether a job may use pool p's TEE / may run on p at all under the
  * confidentiality rule (ignores capacity). */
-bool sai_sched_tee_allowed(const sai_sched_job_t *j, sai_sched_tee k);
+bool sai_sched_tee_allowed(const sai_sched_job_t *j, sai_sched_tee_t k);
 /* The demand of j on pool p under policy pol. */
 void sai_sched_demand_on(const sai_sched_cluster_t *c, const sai_sched_policy_t *pol,
                          size_t p, const sai_sched_job_t *j, const sai_sched_node_t *n,
@@ -184,7 +184,7 @@ double sai_sched_node_key(const sai_sched_cluster_t *c, const sai_sched_policy_t
                           const sai_sched_demand_t *d);
 
 /* ---- cluster / scenario spec (YAML) ------------------------------------ */
-typedef enum sai_sched_wl_kind { SAI_WL_NONE = 0, SAI_WL_SYNTHETIC, SAI_WL_ALIBABA } sai_sched_wl_kind;
+typedef enum sai_sched_wl_kind_t { SAI_WL_NONE = 0, SAI_WL_SYNTHETIC, SAI_WL_ALIBABA } sai_sched_wl_kind_t;
 
 typedef struct sai_sched_synth_opts {
     uint64_t seed;
@@ -216,7 +216,7 @@ typedef struct sai_sched_trace_opts {
 
 typedef struct sai_sched_spec {
     sai_sched_cluster_t cluster;
-    sai_sched_wl_kind   wl_kind;
+    sai_sched_wl_kind_t   wl_kind;
     sai_sched_synth_opts_t synth;
     sai_sched_trace_opts_t trace;
     char   policies[16][32];
@@ -230,28 +230,28 @@ void sai_sched_spec_free(sai_sched_spec_t *s);
 /* Parse a cluster or scenario YAML document. Errors name the line and the
  * field. `base_dir` resolves a relative trace path (may be NULL). */
 int sai_sched_spec_parse(sai_sched_spec_t *s, const char *yaml, size_t len,
-                         const char *base_dir, sai_error *err) SAI_MUST_CHECK;
-int sai_sched_spec_load(sai_sched_spec_t *s, const char *path, sai_error *err) SAI_MUST_CHECK;
+                         const char *base_dir, sai_error_t *err) SAI_MUST_CHECK;
+int sai_sched_spec_load(sai_sched_spec_t *s, const char *path, sai_error_t *err) SAI_MUST_CHECK;
 uint64_t sai_sched_cluster_nodes(const sai_sched_cluster_t *c);
-const char *sai_sched_tee_name(sai_sched_tee k);
-int sai_sched_tee_parse(const char *s, sai_sched_tee *k);
+const char *sai_sched_tee_name(sai_sched_tee_t k);
+int sai_sched_tee_parse(const char *s, sai_sched_tee_t *k);
 /* "sgx,sev-snp" -> mask; 0 on error. */
 uint8_t sai_sched_tee_mask_parse(const char *s);
 
 /* ---- workloads --------------------------------------------------------- */
 void sai_sched_workload_free(sai_sched_workload_t *w);
-int sai_sched_workload_push(sai_sched_workload_t *w, const sai_sched_job_t *j, sai_error *err);
+int sai_sched_workload_push(sai_sched_workload_t *w, const sai_sched_job_t *j, sai_error_t *err);
 void sai_sched_workload_sort(sai_sched_workload_t *w);
 void sai_sched_synth_defaults(sai_sched_synth_opts_t *o);
 int sai_sched_synth_generate(const sai_sched_synth_opts_t *o, sai_sched_workload_t *w,
-                             sai_error *err) SAI_MUST_CHECK;
+                             sai_error_t *err) SAI_MUST_CHECK;
 void sai_sched_trace_defaults(sai_sched_trace_opts_t *o);
 /* Reads the Alibaba OpenB pod list (see docs/scheduling.md for the rule that
  * marks jobs confidential: a keyed hash of seed and pod name). */
 int sai_sched_trace_load(const sai_sched_trace_opts_t *o, sai_sched_workload_t *w,
-                         sai_error *err) SAI_MUST_CHECK;
+                         sai_error_t *err) SAI_MUST_CHECK;
 int sai_sched_trace_parse(const sai_sched_trace_opts_t *o, const char *csv, size_t len,
-                          sai_sched_workload_t *w, sai_error *err) SAI_MUST_CHECK;
+                          sai_sched_workload_t *w, sai_error_t *err) SAI_MUST_CHECK;
 /* Deterministic uniform in [0,1) from a seed and a string. */
 double sai_sched_hash_unit(uint64_t seed, const char *s, size_t len);
 
@@ -290,7 +290,7 @@ typedef struct sai_sched_metrics {
 
 int sai_sched_simulate(const sai_sched_cluster_t *c, const sai_sched_workload_t *w,
                        const sai_sched_opts_t *o, sai_sched_metrics_t *m,
-                       sai_error *err) SAI_MUST_CHECK;
+                       sai_error_t *err) SAI_MUST_CHECK;
 void sai_sched_metrics_free(sai_sched_metrics_t *m);
 int sai_sched_metrics_json(FILE *out, const sai_sched_cluster_t *c, const sai_sched_metrics_t *m);
 void sai_sched_compare_table(FILE *out, const sai_sched_metrics_t *m, size_t n);
@@ -324,13 +324,13 @@ typedef struct sai_extender sai_extender_t;
  * *reply is malloc'ed. */
 int sai_extender_handle(sai_extender_t *x, bool is_filter, const char *body, size_t len,
                         char **reply);
-int sai_extender_new(sai_extender_t **x, const sai_sched_policy_t *pol, sai_error *err) SAI_MUST_CHECK;
+int sai_extender_new(sai_extender_t **x, const sai_sched_policy_t *pol, sai_error_t *err) SAI_MUST_CHECK;
 void sai_extender_free(sai_extender_t *x);
 /* Fill the node cache from a v1.NodeList JSON (`kubectl get nodes -o json`),
  * so that nodeCacheCapable requests (NodeNames only) work from the start.
  * Returns the number of nodes loaded via *n. */
 int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
-                            sai_error *err) SAI_MUST_CHECK;
+                            sai_error_t *err) SAI_MUST_CHECK;
 /* Keep the node cache fed from the Kubernetes API server (nodeCacheCapable;
  * docs/scheduling.md): a thread lists every node (GET /api/v1/nodes,
  * paginated) every refresh_s seconds, and sooner (rate-limited) when a
@@ -348,17 +348,17 @@ typedef struct sai_extender_kube_opts {
 
 /* Check the options (URL, scheme, CA given) without reading files or
  * connecting: `--dry-run`. */
-int sai_extender_kube_check(const sai_extender_kube_opts_t *o, sai_error *err) SAI_MUST_CHECK;
+int sai_extender_kube_check(const sai_extender_kube_opts_t *o, sai_error_t *err) SAI_MUST_CHECK;
 /* Start the lister thread (at most once per extender); sai_extender_free
  * stops it. The first list starts at once; until it completes /healthz
  * answers 503 and NodeNames-only requests fail their nodes. */
 int sai_extender_watch_nodes(sai_extender_t *x, const sai_extender_kube_opts_t *o,
-                             sai_error *err) SAI_MUST_CHECK;
+                             sai_error_t *err) SAI_MUST_CHECK;
 /* Serve on addr:port until sai_extender_stop (or a signal). If port is 0 the
  * bound port is written to *bound (may be NULL) before serving. */
 int sai_extender_serve(sai_extender_t *x, const char *addr, uint16_t port,
                        void (*on_ready)(uint16_t port, void *arg), void *arg,
-                       sai_error *err);
+                       sai_error_t *err);
 void sai_extender_stop(sai_extender_t *x);
 
 /* ---- Kubernetes manifests ---------------------------------------------- */
@@ -376,7 +376,7 @@ typedef struct sai_k8s_opts {
 void sai_k8s_defaults(sai_k8s_opts_t *o);
 /* Writes the manifests (namespace, KBS, admission policy, extender, second
  * scheduler, pipeline specs, training Jobs) into dir; docs/scheduling.md. */
-int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error *err) SAI_MUST_CHECK;
+int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error_t *err) SAI_MUST_CHECK;
 /* kube-scheduler's NodeResourcesFit scoring strategy for a policy's pick
  * rule: "MostAllocated" or "LeastAllocated". */
 const char *sai_k8s_scoring_strategy(const sai_sched_policy_t *pol);

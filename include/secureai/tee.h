@@ -1,7 +1,7 @@
 /*
  * tee.h — the TEE backend interface (one small table of function pointers
  * per backend, in the manner of curl's vtls; the table is private to
- * src/tee, callers see only sai_tee and the functions).
+ * src/tee, callers see only sai_tee_t and the functions).
  *
  * Backends: "sim" (the simulated AMD-style platform; the default on machines
  * without TEE hardware), "sev-snp" and "tdx" (Linux configfs-tsm, with
@@ -10,7 +10,7 @@
  * envelope (JSON, built here by sai_evidence_build: the producer owns its
  * format) that sai_attest_verify_evidence() (attest.h) parses and checks.
  * tee depends only on crypto (and util); attest includes this header for
- * the envelope format, the SNP report sizes and sai_tee_kind, never the
+ * the envelope format, the SNP report sizes and sai_tee_kind_t, never the
  * other way round (docs/attestation.md, "Module layering").
  *
  * The sim backend never holds platform private keys: it talks to a separate
@@ -41,20 +41,20 @@ typedef enum {
     SAI_TEE_SEV_SNP,
     SAI_TEE_TDX,
     SAI_TEE_SGX,
-} sai_tee_kind;
+} sai_tee_kind_t;
 
-/* The one TEE name table (src/tee/tee.c); sched's sai_sched_tee is separate. */
+/* The one TEE name table (src/tee/tee.c); sched's sai_sched_tee_t is separate. */
 /* "sim", "sev-snp", "tdx", "sgx"; NULL for an unknown value. */
-const char *sai_tee_kind_name(sai_tee_kind k);
+const char *sai_tee_kind_name(sai_tee_kind_t k);
 /* The canonical names above and the aliases "snp" and "sev_snp" (CLI,
  * evidence); SAI_TEE_NONE for an unknown name or NULL. */
-sai_tee_kind sai_tee_kind_from_name(const char *name);
+sai_tee_kind_t sai_tee_kind_from_name(const char *name);
 /* The canonical names only (pipeline specs, KBS requests: a canonical form
  * must have one spelling); SAI_TEE_NONE otherwise. */
-sai_tee_kind sai_tee_kind_from_canonical_name(const char *name);
+sai_tee_kind_t sai_tee_kind_from_canonical_name(const char *name);
 
 /* Options for sai_tee_open. Zero-initialise, then set what you need. */
-typedef struct sai_tee_opts {
+typedef struct sai_tee_opts_t {
     /* sim: platform directory (NULL = SECUREAI_PLATFORM_DIR, else
      * $XDG_DATA_HOME/secureai/sim-platform, else ~/.local/share/...). */
     const char *platform_dir;
@@ -77,23 +77,23 @@ typedef struct sai_tee_opts {
      * privlevel_floor: the VMPL the guest runs at, e.g. under an SVSM);
      * 1..3 = exactly that level (below the floor is refused). */
     int         privlevel;
-} sai_tee_opts;
+} sai_tee_opts_t;
 
 /* An open TEE. The backend table behind it is private (src/tee/tee_int.h,
  * as curl keeps its TLS backends): use the functions below. */
-typedef struct sai_tee sai_tee;
+typedef struct sai_tee_t sai_tee_t;
 
 /* Open a backend; opts may be NULL. Free with sai_tee_close. */
-int  sai_tee_open(sai_tee **out, sai_tee_kind kind, const sai_tee_opts *opts,
-                  sai_error *err) SAI_MUST_CHECK;
-void sai_tee_close(sai_tee *t);
-sai_tee_kind sai_tee_kind_of(const sai_tee *t);
-int  sai_tee_measure(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len,
-                     sai_error *err) SAI_MUST_CHECK;
-int  sai_tee_get_evidence(sai_tee *t, const uint8_t report_data[SAI_TEE_REPORT_DATA_LEN],
-                          char **json, size_t *json_len, sai_error *err) SAI_MUST_CHECK;
-int  sai_tee_derive_sealing_key(sai_tee *t, const uint8_t *context, size_t context_len,
-                                uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error *err) SAI_MUST_CHECK;
+int  sai_tee_open(sai_tee_t **out, sai_tee_kind_t kind, const sai_tee_opts_t *opts,
+                  sai_error_t *err) SAI_MUST_CHECK;
+void sai_tee_close(sai_tee_t *t);
+sai_tee_kind_t sai_tee_kind_of(const sai_tee_t *t);
+int  sai_tee_measure(sai_tee_t *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len,
+                     sai_error_t *err) SAI_MUST_CHECK;
+int  sai_tee_get_evidence(sai_tee_t *t, const uint8_t report_data[SAI_TEE_REPORT_DATA_LEN],
+                          char **json, size_t *json_len, sai_error_t *err) SAI_MUST_CHECK;
+int  sai_tee_derive_sealing_key(sai_tee_t *t, const uint8_t *context, size_t context_len,
+                                uint8_t key[SAI_TEE_SEAL_KEY_LEN], sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- the evidence envelope ------------------------------------------------
  * {"format":"secureai-evidence/v1","tee":"sev-snp"|"sim"|"tdx"|"sgx",
@@ -106,34 +106,34 @@ int  sai_tee_derive_sealing_key(sai_tee *t, const uint8_t *context, size_t conte
 /* What goes into an envelope. Zero-initialise, then set what you have:
  * report (SNP/sim) or quote (TDX/SGX); certs_pem and collateral_json may be
  * NULL. Nothing here is owned by the struct. */
-typedef struct sai_evidence_parts {
-    sai_tee_kind   tee;
+typedef struct sai_evidence_parts_t {
+    sai_tee_kind_t   tee;
     bool           simulated;
     const uint8_t *report;  size_t report_len;
     const uint8_t *quote;   size_t quote_len;
     const char    *certs_pem;         /* PEM bundle, signing cert first */
     const char    *collateral_json;   /* JSON text */
-} sai_evidence_parts;
+} sai_evidence_parts_t;
 
 /* Build an envelope from parts; *json malloc'ed, NUL-terminated. */
-int sai_evidence_build(char **json, size_t *json_len, const sai_evidence_parts *parts,
-                       sai_error *err) SAI_MUST_CHECK;
+int sai_evidence_build(char **json, size_t *json_len, const sai_evidence_parts_t *parts,
+                       sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- the simulated platform (sim) ------------------------------------------ */
 
 /* Resolve the platform directory: dir if not NULL, else $SECUREAI_PLATFORM_DIR,
  * else $XDG_DATA_HOME/secureai/sim-platform, else $HOME/.local/share/...
  * Writes at most cap bytes. */
-int sai_sim_platform_dir(char *out, size_t cap, const char *dir, sai_error *err) SAI_MUST_CHECK;
+int sai_sim_platform_dir(char *out, size_t cap, const char *dir, sai_error_t *err) SAI_MUST_CHECK;
 
 /* Create the sim ARK -> ASK -> VCEK hierarchy (X.509, ECDSA P-384, VCEK
  * with AMD's TCB and hwID extensions) and a sealing root in dir (0700;
  * private keys 0600). Refuses (SAI_EEXIST) to overwrite unless force. */
-int sai_sim_platform_init(const char *dir, bool force, sai_error *err) SAI_MUST_CHECK;
+int sai_sim_platform_init(const char *dir, bool force, sai_error_t *err) SAI_MUST_CHECK;
 
 /* SHA-256 fingerprint of the platform's ARK (DER), the trust anchor a
  * verifier pins for this simulated platform. */
-int sai_sim_platform_ark_fingerprint(const char *dir, uint8_t fp[32], sai_error *err) SAI_MUST_CHECK;
+int sai_sim_platform_ark_fingerprint(const char *dir, uint8_t fp[32], sai_error_t *err) SAI_MUST_CHECK;
 
 /* The launcher computes the launch measurement:
  * SHA-384( "secureai/sim/launch/v1" || u64 len || SHA-384(binary)
@@ -141,18 +141,18 @@ int sai_sim_platform_ark_fingerprint(const char *dir, uint8_t fp[32], sai_error 
  * spec/policy may be NULL (empty). */
 int sai_sim_launch_measurement(uint8_t out[48], const char *binary_path,
                                const char *spec_path, const char *policy_path,
-                               sai_error *err) SAI_MUST_CHECK;
+                               sai_error_t *err) SAI_MUST_CHECK;
 
 /* The simulated PSP: a separate signer process that holds the platform
  * keys. It is started by the launcher with the measurement the launcher
  * computed; the enclave only ever gets *enclave_fd (a socket). */
-typedef struct sai_sim_psp {
+typedef struct sai_sim_psp_t {
     int   pid;          /* signer process */
     int   enclave_fd;   /* give this to the enclave (SECUREAI_SIM_PSP_FD) */
-} sai_sim_psp;
+} sai_sim_psp_t;
 
-int  sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir,
-                       const uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
+int  sai_sim_psp_start(sai_sim_psp_t *psp, const char *platform_dir,
+                       const uint8_t measurement[48], sai_error_t *err) SAI_MUST_CHECK;
 /* Close the enclave fd (if still open here) and reap the signer. */
 /* As above, plus the 32 bytes of HOST_DATA every report carries (offset
  * 0xC0), chosen by the launcher as the SNP host does at launch; the guest
@@ -160,25 +160,25 @@ int  sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir,
  * pipeline host sets it to the spec hash, which the KBS's
  * pipeline_spec_hash release rule checks. */
 #define SAI_SIM_HOST_DATA_LEN 32
-int  sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir,
+int  sai_sim_psp_start_ex(sai_sim_psp_t *psp, const char *platform_dir,
                           const uint8_t measurement[48],
                           const uint8_t host_data[SAI_SIM_HOST_DATA_LEN],
-                          sai_error *err) SAI_MUST_CHECK;
-void sai_sim_psp_stop(sai_sim_psp *psp);
+                          sai_error_t *err) SAI_MUST_CHECK;
+void sai_sim_psp_stop(sai_sim_psp_t *psp);
 
 /* The whole launcher in one call: measure (binary, spec, policy), start the
  * PSP with that measurement, then fork+exec `binary argv` with the PSP fd
  * inherited and SECUREAI_SIM_PSP_FD set; the launcher's copy of the fd is
  * closed. *enclave_pid is the enclave; wait for it, then sai_sim_psp_stop.
  * measurement (may be NULL) receives the launch measurement. */
-int sai_sim_launch(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
+int sai_sim_launch(sai_sim_psp_t *psp, int *enclave_pid, const char *platform_dir,
                    const char *binary, char *const argv[], const char *spec_path,
-                   const char *policy_path, uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
+                   const char *policy_path, uint8_t measurement[48], sai_error_t *err) SAI_MUST_CHECK;
 /* sai_sim_launch with HOST_DATA (see sai_sim_psp_start_ex; NULL = zeros). */
-int sai_sim_launch_ex(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
+int sai_sim_launch_ex(sai_sim_psp_t *psp, int *enclave_pid, const char *platform_dir,
                       const char *binary, char *const argv[], const char *spec_path,
                       const char *policy_path, const uint8_t host_data[SAI_SIM_HOST_DATA_LEN],
-                      uint8_t measurement[48], sai_error *err) SAI_MUST_CHECK;
+                      uint8_t measurement[48], sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- the platform service (sim) -------------------------------------------
  * The only holder of the sim platform keys and the only launcher of sim
@@ -188,7 +188,7 @@ int sai_sim_launch_ex(sai_sim_psp *psp, int *enclave_pid, const char *platform_d
 #define SAI_SIM_ENCLAVE_USER   "secureai-enclave"
 #define SAI_SIM_SPEC_MAX       (60u * 1024u)
 
-typedef struct sai_sim_service_opts {
+typedef struct sai_sim_service_opts_t {
     const char *socket_path;     /* NULL = SAI_SIM_SOCKET_DEFAULT */
     const char *platform_dir;    /* created (init) when missing */
     const char *enclave_image;   /* NULL = this program */
@@ -196,54 +196,54 @@ typedef struct sai_sim_service_opts {
     const char *enclave_user;    /* NULL = SAI_SIM_ENCLAVE_USER */
     int         ready_fd;        /* -1, or gets "ready\n" once serving */
     bool        quiet;
-} sai_sim_service_opts;
+} sai_sim_service_opts_t;
 
 /* Serve until SIGTERM/SIGINT. */
-int sai_sim_service_serve(const sai_sim_service_opts *o, sai_error *err) SAI_MUST_CHECK;
+int sai_sim_service_serve(const sai_sim_service_opts_t *o, sai_error_t *err) SAI_MUST_CHECK;
 
-typedef struct sai_sim_connect_opts {
+typedef struct sai_sim_connect_opts_t {
     const char *socket_path;     /* NULL = $SECUREAI_PLATFORM_SOCKET, else the default */
     bool        insecure_dev;    /* no service: this user's own platform (nothing proven) */
     const char *platform_dir;    /* insecure_dev only */
     const char *enclave_image;   /* insecure_dev only; NULL = this program */
-} sai_sim_connect_opts;
+} sai_sim_connect_opts_t;
 
 /* One connection carries one request; closing it stops a launched enclave. */
-typedef struct sai_sim_conn {
+typedef struct sai_sim_conn_t {
     int fd;
     int local_pid;               /* insecure_dev: our own monitor */
-} sai_sim_conn;
+} sai_sim_conn_t;
 
-typedef struct sai_sim_platform_info {
+typedef struct sai_sim_platform_info_t {
     uint8_t  ark_sha256[32];
     uint32_t service_uid, enclave_uid;
     bool     insecure_dev;
-} sai_sim_platform_info;
+} sai_sim_platform_info_t;
 
-typedef struct sai_sim_launched {
+typedef struct sai_sim_launched_t {
     uint8_t  measurement[48];
     uint8_t  host_data[32];      /* SHA-256 of the spec the platform measured */
     int      pid;
     uint32_t enclave_uid;
     bool     insecure_dev;
-} sai_sim_launched;
+} sai_sim_launched_t;
 
-int  sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *err) SAI_MUST_CHECK;
-void sai_sim_disconnect(sai_sim_conn *c);
-int  sai_sim_info(sai_sim_conn *c, sai_sim_platform_info *info, sai_error *err) SAI_MUST_CHECK;
+int  sai_sim_connect(sai_sim_conn_t *c, const sai_sim_connect_opts_t *o, sai_error_t *err) SAI_MUST_CHECK;
+void sai_sim_disconnect(sai_sim_conn_t *c);
+int  sai_sim_info(sai_sim_conn_t *c, sai_sim_platform_info_t *info, sai_error_t *err) SAI_MUST_CHECK;
 /* The measurement and HOST_DATA a launch with this spec would get. */
-int  sai_sim_measure(sai_sim_conn *c, const void *spec, size_t len, uint8_t measurement[48],
-                     uint8_t host_data[32], sai_error *err) SAI_MUST_CHECK;
+int  sai_sim_measure(sai_sim_conn_t *c, const void *spec, size_t len, uint8_t measurement[48],
+                     uint8_t host_data[32], sai_error_t *err) SAI_MUST_CHECK;
 /* Launch the platform's enclave image with this spec; chan_fd becomes the
  * enclave's descriptor 3 (the caller keeps the other end). */
-int  sai_sim_launch_enclave(sai_sim_conn *c, const void *spec, size_t len, int chan_fd,
-                            sai_sim_launched *out, sai_error *err) SAI_MUST_CHECK;
+int  sai_sim_launch_enclave(sai_sim_conn_t *c, const void *spec, size_t len, int chan_fd,
+                            sai_sim_launched_t *out, sai_error_t *err) SAI_MUST_CHECK;
 /* Wait (at most timeout_ms, -1 = forever) for the enclave's wait status. */
-int  sai_sim_wait_exit(sai_sim_conn *c, int timeout_ms, int *status, sai_error *err) SAI_MUST_CHECK;
+int  sai_sim_wait_exit(sai_sim_conn_t *c, int timeout_ms, int *status, sai_error_t *err) SAI_MUST_CHECK;
 
 /* Inside a sim enclave: the measurement and HOST_DATA the platform recorded
  * at launch (from a report over the enclave's own PSP socket). */
-int  sai_sim_launch_claims(sai_tee *t, uint8_t measurement[48], uint8_t host_data[32],
-                           bool *insecure_dev, sai_error *err) SAI_MUST_CHECK;
+int  sai_sim_launch_claims(sai_tee_t *t, uint8_t measurement[48], uint8_t host_data[32],
+                           bool *insecure_dev, sai_error_t *err) SAI_MUST_CHECK;
 
 #endif

@@ -74,7 +74,7 @@ KeyLike = Union[str, "os.PathLike[str]", bytes, bytearray, "Key"]
 
 class Key:
     """A 32-byte data key held by the C library (a locked, wiped-on-free
-    sai_secret when loaded from a file)."""
+    sai_secret_t when loaded from a file)."""
 
     def __init__(self, key: KeyLike):
         self._secret = ctypes.c_void_p()

@@ -1,8 +1,8 @@
 """_lib — the ctypes binding to libsecureai.so (private to the package).
 
 Only the library's public API (include/secureai/*.h) is bound. The structs
-mirrored here (sai_error, sai_manifest, sai_dataset_shard, sai_tffeature,
-sai_tfbytes, sai_seal_params, sai_seal_open_opts) must match the headers;
+mirrored here (sai_error_t, sai_manifest_t, sai_dataset_shard_t, sai_tffeature_t,
+sai_tfbytes_t, sai_seal_params_t, sai_seal_open_opts_t) must match the headers;
 tests/ exercise every one of them.
 
 The library is found, in order, at $SECUREAI_LIB, next to this package's

@@ -55,7 +55,7 @@ typedef struct {
     isv_level levels[8];
 } tdx_module_id;
 
-struct sai_dcap_collateral {
+struct sai_dcap_collateral_t {
     /* signed texts and their proofs */
     char    *tcb_text, *qe_text;
     uint8_t  tcb_sig[64], qe_sig[64];
@@ -94,11 +94,11 @@ struct sai_dcap_collateral {
     unsigned cache_next;
 };
 
-X509_STORE *sai_dcap__collateral_store(sai_dcap_collateral *c) { return c->store; }
-pthread_mutex_t *sai_dcap__collateral_lock(sai_dcap_collateral *c) { return &c->lock; }
-dcap_chain_cache *sai_dcap__collateral_cache(sai_dcap_collateral *c) { return c->cache; }
+X509_STORE *sai_dcap__collateral_store(sai_dcap_collateral_t *c) { return c->store; }
+pthread_mutex_t *sai_dcap__collateral_lock(sai_dcap_collateral_t *c) { return &c->lock; }
+dcap_chain_cache *sai_dcap__collateral_cache(sai_dcap_collateral_t *c) { return c->cache; }
 
-void sai_dcap_collateral_free(sai_dcap_collateral *c)
+void sai_dcap_collateral_free(sai_dcap_collateral_t *c)
 {
     if (c == NULL)
         return;
@@ -203,7 +203,7 @@ static int comps_parse(const cJSON *arr, uint8_t out[16])
     return 0;
 }
 
-static int parse_tcb_info(sai_dcap_collateral *c, const char *text, char *why, size_t wl)
+static int parse_tcb_info(sai_dcap_collateral_t *c, const char *text, char *why, size_t wl)
 {
     int rc = -1;
     cJSON *j = cJSON_Parse(text);
@@ -298,7 +298,7 @@ out:
     return rc;
 }
 
-static int parse_qe_identity(sai_dcap_collateral *c, const char *text, char *why, size_t wl)
+static int parse_qe_identity(sai_dcap_collateral_t *c, const char *text, char *why, size_t wl)
 {
     int rc = -1;
     cJSON *j = cJSON_Parse(text);
@@ -335,7 +335,7 @@ out:
     return rc;
 }
 
-static int add_crl(sai_dcap_collateral *c, const char *hex, char *why, size_t wl, const char *name)
+static int add_crl(sai_dcap_collateral_t *c, const char *hex, char *why, size_t wl, const char *name)
 {
     size_t n = strlen(hex);
     if (n == 0 || n % 2 || n / 2 > SAI_DCAP_COLLATERAL_MAX) {
@@ -361,8 +361,8 @@ static int add_crl(sai_dcap_collateral *c, const char *hex, char *why, size_t wl
     return 0;
 }
 
-int sai_dcap_collateral_parse(const char *json, size_t len, sai_dcap_collateral **out,
-                              sai_error *err)
+int sai_dcap_collateral_parse(const char *json, size_t len, sai_dcap_collateral_t **out,
+                              sai_error_t *err)
 {
     *out = NULL;
     if (json == NULL || len > SAI_DCAP_COLLATERAL_MAX)
@@ -378,7 +378,7 @@ int sai_dcap_collateral_parse(const char *json, size_t len, sai_dcap_collateral 
                              len ? ", all white space" : "");
     char why[200] = "";
     int rc = SAI_EFORMAT;
-    sai_dcap_collateral *c = calloc(1, sizeof *c);
+    sai_dcap_collateral_t *c = calloc(1, sizeof *c);
     if (c == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
@@ -466,7 +466,7 @@ static void narrow(time_t *from, time_t *until, time_t a, time_t b)
         *until = b;
 }
 
-static int check_signed(sai_dcap_collateral *c, STACK_OF(X509) *chain, const char *text,
+static int check_signed(sai_dcap_collateral_t *c, STACK_OF(X509) *chain, const char *text,
                         const uint8_t sig[64], const char *what, time_t at, time_t *from,
                         time_t *until, dcap_fail *f)
 {
@@ -498,7 +498,7 @@ static const char *ts(char buf[SAI_ATTEST_TIME_STR], time_t t)
     return buf;
 }
 
-int sai_dcap__collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, time_t *until,
+int sai_dcap__collateral_check(sai_dcap_collateral_t *c, time_t at, time_t *from, time_t *until,
                                dcap_fail *f)
 {
     char t1[SAI_ATTEST_TIME_STR], t2[SAI_ATTEST_TIME_STR], t3[SAI_ATTEST_TIME_STR];
@@ -551,7 +551,7 @@ out:
 
 /* ---- appraisal ---- */
 
-static void add_adv(sai_dcap_result *res, const level_meta *m)
+static void add_adv(sai_dcap_result_t *res, const level_meta *m)
 {
     for (size_t i = 0; i < m->nadv; i++) {
         bool dup = false;
@@ -585,8 +585,8 @@ static const isv_level *isv_match(const isv_level *lv, size_t n, uint16_t svn)
     return NULL;
 }
 
-int sai_dcap__collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
-                                  const dcap_pck_info *pck, time_t at, sai_dcap_result *res,
+int sai_dcap__collateral_appraise(sai_dcap_collateral_t *c, const sai_dcap_quote_t *q,
+                                  const dcap_pck_info *pck, time_t at, sai_dcap_result_t *res,
                                   dcap_fail *f)
 {
     char a[130], b[130];
@@ -615,7 +615,7 @@ int sai_dcap__collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *
     }
 
     /* QE identity */
-    const sai_dcap_sgx_body *qe = &q->qe_report;
+    const sai_dcap_sgx_body_t *qe = &q->qe_report;
     if (memcmp(qe->mrsigner, c->qe_mrsigner, 32) != 0) {
         sai_hex_encode(a, qe->mrsigner, 32);
         sai_hex_encode(b, c->qe_mrsigner, 32);

@@ -64,15 +64,15 @@ typedef struct {
 
 /* Evaluate the TCB of a verified quote against verified collateral, fill
  * res's tcb fields. 0, or a negative code with f filled. */
-int sai_dcap__collateral_appraise(sai_dcap_collateral *c, const sai_dcap_quote *q,
-                                  const dcap_pck_info *pck, time_t at, sai_dcap_result *res,
+int sai_dcap__collateral_appraise(sai_dcap_collateral_t *c, const sai_dcap_quote_t *q,
+                                  const dcap_pck_info *pck, time_t at, sai_dcap_result_t *res,
                                   dcap_fail *f);
 /* The store (root + CRLs) of the collateral, and its chain cache. */
-X509_STORE *sai_dcap__collateral_store(sai_dcap_collateral *c);
-pthread_mutex_t *sai_dcap__collateral_lock(sai_dcap_collateral *c);
-dcap_chain_cache *sai_dcap__collateral_cache(sai_dcap_collateral *c);
+X509_STORE *sai_dcap__collateral_store(sai_dcap_collateral_t *c);
+pthread_mutex_t *sai_dcap__collateral_lock(sai_dcap_collateral_t *c);
+dcap_chain_cache *sai_dcap__collateral_cache(sai_dcap_collateral_t *c);
 /* Check the collateral's own signatures (cached) at `at`. */
-int sai_dcap__collateral_check(sai_dcap_collateral *c, time_t at, time_t *from, time_t *until,
+int sai_dcap__collateral_check(sai_dcap_collateral_t *c, time_t at, time_t *from, time_t *until,
                                dcap_fail *f);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * dcap_json.c — a sai_dcap_result as JSON, for `secureai inspect-evidence`,
+ * dcap_json.c — a sai_dcap_result_t as JSON, for `secureai inspect-evidence`,
  * `verify-evidence --json` and the claims the attest module builds. Hex is
  * lower case; times are RFC 3339 UTC; fields of the other TEE are omitted.
  */
@@ -12,7 +12,7 @@
 #include "secureai/dcap.h"
 #include "secureai/util.h"
 
-int sai_dcap_result_json(const sai_dcap_result *r, char **out, sai_error *err)
+int sai_dcap_result_json(const sai_dcap_result_t *r, char **out, sai_error_t *err)
 {
     *out = NULL;
     cJSON *o = cJSON_CreateObject();

@@ -42,7 +42,7 @@ static const uint8_t *take(rd *r, size_t n)
     return p;
 }
 
-static void parse_sgx_body(sai_dcap_sgx_body *b, const uint8_t *p)
+static void parse_sgx_body(sai_dcap_sgx_body_t *b, const uint8_t *p)
 {
     memcpy(b->cpusvn, p, 16);
     b->miscselect = le32(p + 16);
@@ -58,7 +58,7 @@ static void parse_sgx_body(sai_dcap_sgx_body *b, const uint8_t *p)
     memcpy(b->report_data, p + 320, 64);
 }
 
-static void parse_td_body(sai_dcap_td_body *b, const uint8_t *p, bool v15)
+static void parse_td_body(sai_dcap_td_body_t *b, const uint8_t *p, bool v15)
 {
     memcpy(b->tee_tcb_svn, p, 16);
     memcpy(b->mrseam, p + 16, 48);
@@ -81,7 +81,7 @@ static void parse_td_body(sai_dcap_td_body *b, const uint8_t *p, bool v15)
 }
 
 /* QE report || QE report sig || u16 auth len || auth || u16 type || u32 size || data */
-static int parse_qe_part(rd *r, sai_dcap_quote *q, sai_error *err)
+static int parse_qe_part(rd *r, sai_dcap_quote_t *q, sai_error_t *err)
 {
     const uint8_t *p;
     if ((p = take(r, SGX_BODY_LEN)) == NULL)
@@ -118,7 +118,7 @@ static int parse_qe_part(rd *r, sai_dcap_quote *q, sai_error *err)
     return 0;
 }
 
-int sai_dcap_quote_parse(const uint8_t *buf, size_t len, sai_dcap_quote *q, sai_error *err)
+int sai_dcap_quote_parse(const uint8_t *buf, size_t len, sai_dcap_quote_t *q, sai_error_t *err)
 {
     memset(q, 0, sizeof *q);
     if (buf == NULL)

@@ -44,9 +44,9 @@ static void make_store(void) { g_store = sai_dcap__store_new(NULL); }
 static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static dcap_chain_cache g_cache[DCAP_CHAIN_CACHE];
 
-static int refuse(sai_dcap_result *res, sai_error *err, int code, const char *check,
+static int refuse(sai_dcap_result_t *res, sai_error_t *err, int code, const char *check,
                   const char *fmt, ...) SAI_PRINTF(5, 6);
-static int refuse(sai_dcap_result *res, sai_error *err, int code, const char *check,
+static int refuse(sai_dcap_result_t *res, sai_error_t *err, int code, const char *check,
                   const char *fmt, ...)
 {
     va_list ap;
@@ -58,13 +58,13 @@ static int refuse(sai_dcap_result *res, sai_error *err, int code, const char *ch
     return sai_error_set(err, code, "dcap %s: %s", check, res->failed_detail);
 }
 
-static void fill_fields(const sai_dcap_quote *q, sai_dcap_result *res)
+static void fill_fields(const sai_dcap_quote_t *q, sai_dcap_result_t *res)
 {
     res->tee = q->tee;
     res->version = q->version;
     res->body_type = q->body_type;
     if (q->tee == SAI_DCAP_TDX) {
-        const sai_dcap_td_body *t = &q->td;
+        const sai_dcap_td_body_t *t = &q->td;
         memcpy(res->mrtd, t->mrtd, 48);
         memcpy(res->rtmr, t->rtmr, sizeof res->rtmr);
         memcpy(res->mrseam, t->mrseam, 48);
@@ -75,7 +75,7 @@ static void fill_fields(const sai_dcap_quote *q, sai_dcap_result *res)
         memcpy(res->report_data, t->report_data, 64);
         res->td_debug = (t->td_attributes[0] & 0x01) != 0;
     } else {
-        const sai_dcap_sgx_body *s = &q->sgx;
+        const sai_dcap_sgx_body_t *s = &q->sgx;
         memcpy(res->mrenclave, s->mrenclave, 32);
         memcpy(res->mrsigner, s->mrsigner, 32);
         res->isv_prodid = s->isvprodid;
@@ -94,9 +94,9 @@ static void fill_fields(const sai_dcap_quote *q, sai_dcap_result *res)
  * its CRLs, or the process-wide one without collateral), or verified now and
  * cached for the validity window of its certificates. On success
  * *leaf_key holds a reference the caller frees. */
-static int pck_chain(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
-                     EVP_PKEY **leaf_key, dcap_pck_info *info, sai_dcap_result *res,
-                     sai_error *err)
+static int pck_chain(const sai_dcap_quote_t *q, sai_dcap_collateral_t *c, time_t at,
+                     EVP_PKEY **leaf_key, dcap_pck_info *info, sai_dcap_result_t *res,
+                     sai_error_t *err)
 {
     uint8_t key[32];
     *leaf_key = NULL;
@@ -188,8 +188,8 @@ out:
     return rc;
 }
 
-int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
-                    sai_dcap_result *res, sai_error *err)
+int sai_dcap_verify(const sai_dcap_quote_t *q, sai_dcap_collateral_t *c, time_t at,
+                    sai_dcap_result_t *res, sai_error_t *err)
 {
     memset(res, 0, sizeof *res);
     res->valid_from = 0;
@@ -223,7 +223,7 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
 
     /* 3. QE report data binds the attestation key and QE auth data */
     uint8_t h[32];
-    sai_hash_ctx *hc = NULL;
+    sai_hash_ctx_t *hc = NULL;
     if (sai_hash_new(&hc, SAI_SHA256, err) != 0 || sai_hash_update(hc, q->att_key, 64, err) != 0 ||
         sai_hash_update(hc, q->qe_auth, q->qe_auth_len, err) != 0 || sai_hash_final(hc, h, err) != 0) {
         sai_hash_free(hc);
@@ -283,10 +283,10 @@ int sai_dcap_verify(const sai_dcap_quote *q, sai_dcap_collateral *c, time_t at,
     return 0;
 }
 
-int sai_dcap_verify_bytes(const uint8_t *quote, size_t len, sai_dcap_collateral *c, time_t at,
-                          sai_dcap_result *res, sai_error *err)
+int sai_dcap_verify_bytes(const uint8_t *quote, size_t len, sai_dcap_collateral_t *c, time_t at,
+                          sai_dcap_result_t *res, sai_error_t *err)
 {
-    sai_dcap_quote q;
+    sai_dcap_quote_t q;
     int rc = sai_dcap_quote_parse(quote, len, &q, err);
     if (rc != 0) {
         memset(res, 0, sizeof *res);

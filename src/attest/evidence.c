@@ -20,7 +20,7 @@
 #include "attest/attest_internal.h"
 #include "secureai/util.h"
 
-void sai_evidence_clear(sai_evidence *ev)
+void sai_evidence_clear(sai_evidence_t *ev)
 {
     if (ev == NULL)
         return;
@@ -32,7 +32,7 @@ void sai_evidence_clear(sai_evidence *ev)
 }
 
 static int get_b64(cJSON *o, const char *name, size_t cap, uint8_t **out, size_t *len,
-                   sai_error *err)
+                   sai_error_t *err)
 {
     cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
     if (it == NULL || cJSON_IsNull(it))
@@ -48,7 +48,7 @@ static int get_b64(cJSON *o, const char *name, size_t cap, uint8_t **out, size_t
     return 0;
 }
 
-int sai_evidence_parse(sai_evidence *ev, const char *json, size_t len, sai_error *err)
+int sai_evidence_parse(sai_evidence_t *ev, const char *json, size_t len, sai_error_t *err)
 {
     int rc = SAI_EFORMAT;
     memset(ev, 0, sizeof *ev);
@@ -142,21 +142,21 @@ out:
 
 /* ---- the top-level verifier ------------------------------------------------ */
 
-int sai_attest_verify_evidence(const char *json, size_t len, const sai_attest_policy *policy,
+int sai_attest_verify_evidence(const char *json, size_t len, const sai_attest_policy_t *policy,
                                const uint8_t *expected_report_data, int64_t at,
-                               sai_attest_result *res, sai_error *err)
+                               sai_attest_result_t *res, sai_error_t *err)
 {
     return sai_attest_verify_envelope(json, len, NULL, 0, policy, expected_report_data, at, res,
                                       err);
 }
 
 int sai_attest_verify_envelope(const char *json, size_t len, const char *collateral_json,
-                               size_t collateral_len, const sai_attest_policy *policy,
+                               size_t collateral_len, const sai_attest_policy_t *policy,
                                const uint8_t *expected_report_data, int64_t at,
-                               sai_attest_result *res, sai_error *err)
+                               sai_attest_result_t *res, sai_error_t *err)
 {
-    sai_evidence ev;
-    sai_attest_policy *defpol = NULL;
+    sai_evidence_t ev;
+    sai_attest_policy_t *defpol = NULL;
     int rc;
     memset(res, 0, sizeof *res);
     if (at == 0)
@@ -211,7 +211,7 @@ out:
 
 /* ---- time ------------------------------------------------------------------ */
 
-int sai_parse_rfc3339(int64_t *out, const char *s, sai_error *err)
+int sai_parse_rfc3339(int64_t *out, const char *s, sai_error_t *err)
 {
     int Y, M, D, h, m, sec, n = 0;
     if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 ||

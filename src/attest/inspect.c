@@ -13,9 +13,9 @@
 #include "secureai/dcap.h"
 #include "secureai/util.h"
 
-static int tcb_obj(cJSON *o, const char *name, uint64_t raw, sai_snp_product p)
+static int tcb_obj(cJSON *o, const char *name, uint64_t raw, sai_snp_product_t p)
 {
-    sai_snp_tcb t;
+    sai_snp_tcb_t t;
     sai_snp_tcb_decode(&t, raw, p);
     cJSON *x = cJSON_AddObjectToObject(o, name);
     char rawhex[24];
@@ -29,14 +29,14 @@ static int tcb_obj(cJSON *o, const char *name, uint64_t raw, sai_snp_product p)
     return 0;
 }
 
-static int snp_fields(cJSON *o, const uint8_t *rep, size_t len, sai_error *err)
+static int snp_fields(cJSON *o, const uint8_t *rep, size_t len, sai_error_t *err)
 {
-    sai_snp_report r;
+    sai_snp_report_t r;
     int rc = sai_snp_report_parse(&r, rep, len, err);
     if (rc != 0)
         return rc;
     char buf[32];
-    sai_snp_product p = r.cpuid_product;
+    sai_snp_product_t p = r.cpuid_product;
     int bad = 0;
     bad |= !cJSON_AddNumberToObject(o, "version", r.version);
     bad |= !cJSON_AddNumberToObject(o, "guest_svn", r.guest_svn);
@@ -77,7 +77,7 @@ static int snp_fields(cJSON *o, const uint8_t *rep, size_t len, sai_error *err)
     return 0;
 }
 
-static int sgx_body(cJSON *o, const sai_dcap_sgx_body *b)
+static int sgx_body(cJSON *o, const sai_dcap_sgx_body_t *b)
 {
     int bad = 0;
     bad |= sai_attest__json_add_hex(o, "cpusvn", b->cpusvn, 16);
@@ -97,9 +97,9 @@ static int sgx_body(cJSON *o, const sai_dcap_sgx_body *b)
 }
 
 /* The fields of a DCAP quote (layout parse only, see dcap.h). */
-static int quote_fields(cJSON *o, const uint8_t *buf, size_t len, sai_error *err)
+static int quote_fields(cJSON *o, const uint8_t *buf, size_t len, sai_error_t *err)
 {
-    sai_dcap_quote q;
+    sai_dcap_quote_t q;
     int rc = sai_dcap_quote_parse(buf, len, &q, err);
     if (rc != 0)
         return rc;
@@ -116,7 +116,7 @@ static int quote_fields(cJSON *o, const uint8_t *buf, size_t len, sai_error *err
     bad |= sai_attest__json_add_hex(o, "user_data", q.user_data, 20);
     if (q.tee == SAI_DCAP_TDX) {
         static const char *const rn[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
-        const sai_dcap_td_body *t = &q.td;
+        const sai_dcap_td_body_t *t = &q.td;
         bad |= sai_attest__json_add_hex(o, "tee_tcb_svn", t->tee_tcb_svn, 16);
         bad |= sai_attest__json_add_hex(o, "mrseam", t->mrseam, 48);
         bad |= sai_attest__json_add_hex(o, "mrsignerseam", t->mrsignerseam, 48);
@@ -150,14 +150,14 @@ static int quote_fields(cJSON *o, const uint8_t *buf, size_t len, sai_error *err
     return 0;
 }
 
-static int finish(char **json, cJSON *o, sai_error *err)
+static int finish(char **json, cJSON *o, sai_error_t *err)
 {
     *json = cJSON_Print(o);
     cJSON_Delete(o);
     return *json ? 0 : sai_error_set(err, SAI_ENOMEM, "out of memory");
 }
 
-int sai_attest_inspect_json(char **json, const sai_evidence *ev, sai_error *err)
+int sai_attest_inspect_json(char **json, const sai_evidence_t *ev, sai_error_t *err)
 {
     cJSON *o = cJSON_CreateObject();
     *json = NULL;
@@ -191,7 +191,7 @@ int sai_attest_inspect_json(char **json, const sai_evidence *ev, sai_error *err)
     return finish(json, o, err);
 }
 
-int sai_attest_result_json(char **json, const sai_attest_result *res, sai_error *err)
+int sai_attest_result_json(char **json, const sai_attest_result_t *res, sai_error_t *err)
 {
     cJSON *o = cJSON_CreateObject();
     *json = NULL;
@@ -247,9 +247,9 @@ static const char *ratls_kind_name(sai_ratls_kind_t k)
     }
 }
 
-int sai_attest_inspect_ratls_json(char **json, const uint8_t *cert, size_t len, sai_error *err)
+int sai_attest_inspect_ratls_json(char **json, const uint8_t *cert, size_t len, sai_error_t *err)
 {
-    sai_ratls r;
+    sai_ratls_t r;
     *json = NULL;
     int rc = sai_dcap_ratls_extract(cert, len, &r, err);
     if (rc != 0)

@@ -2,7 +2,7 @@
  * intel.c — TDX and SGX evidence (Intel DCAP quotes, RA-TLS certificates)
  * in the one verifier: the dcap component (dcap.h) does the cryptography and
  * Intel's TCB rules; this file maps its result into the TEE-neutral
- * sai_attest_result, so the YAML appraisal policy treats TDX and SGX exactly
+ * sai_attest_result_t, so the YAML appraisal policy treats TDX and SGX exactly
  * as it treats SEV-SNP (allowed kinds, measurement allow-lists, debug,
  * report data, min_tcb, acceptable TCB statuses).
  *
@@ -37,8 +37,8 @@ static const char *hint_for(const char *check, const char *detail)
     return "the quote is not genuine Intel evidence, or was altered";
 }
 
-int sai_attest_from_dcap(sai_attest_result *res, const sai_dcap_result *d, int dcap_rc,
-                         int64_t at, sai_error *err)
+int sai_attest_from_dcap(sai_attest_result_t *res, const sai_dcap_result_t *d, int dcap_rc,
+                         int64_t at, sai_error_t *err)
 {
     memset(res, 0, sizeof *res);
     res->verified_at = at;
@@ -98,8 +98,8 @@ verdict:
     return 0;
 }
 
-static int load_collateral(sai_dcap_collateral **c, const char *json, size_t len,
-                           sai_attest_result *res, sai_error *err)
+static int load_collateral(sai_dcap_collateral_t **c, const char *json, size_t len,
+                           sai_attest_result_t *res, sai_error_t *err)
 {
     *c = NULL;
     if (json == NULL)
@@ -115,12 +115,12 @@ static int load_collateral(sai_dcap_collateral **c, const char *json, size_t len
     return 0;
 }
 
-int sai_attest_verify_quote(sai_tee_kind tee, const uint8_t *quote, size_t quote_len,
+int sai_attest_verify_quote(sai_tee_kind_t tee, const uint8_t *quote, size_t quote_len,
                             const char *collateral_json, size_t collateral_len,
-                            int64_t at, sai_attest_result *res, sai_error *err)
+                            int64_t at, sai_attest_result_t *res, sai_error_t *err)
 {
-    sai_dcap_collateral *c = NULL;
-    sai_dcap_result d;
+    sai_dcap_collateral_t *c = NULL;
+    sai_dcap_result_t d;
     memset(res, 0, sizeof *res);
     res->tee = tee;
     res->verified_at = at;
@@ -146,11 +146,11 @@ int sai_attest_verify_quote(sai_tee_kind tee, const uint8_t *quote, size_t quote
 }
 
 int sai_attest_verify_ratls(const uint8_t *cert, size_t cert_len, const char *collateral_json,
-                            size_t collateral_len, int64_t at, sai_attest_result *res,
-                            sai_error *err)
+                            size_t collateral_len, int64_t at, sai_attest_result_t *res,
+                            sai_error_t *err)
 {
-    sai_dcap_collateral *c = NULL;
-    sai_dcap_result d;
+    sai_dcap_collateral_t *c = NULL;
+    sai_dcap_result_t d;
     memset(res, 0, sizeof *res);
     res->verified_at = at;
     int rc = load_collateral(&c, collateral_json, collateral_len, res, err);

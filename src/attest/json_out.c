@@ -41,7 +41,7 @@ int sai_attest__json_add_time(cJSON *o, const char *name, int64_t t)
     return cJSON_AddStringToObject(o, name, buf) != NULL ? 0 : -1;
 }
 
-int sai_attest__json_add_intel_claims(cJSON *o, const sai_attest_result *res)
+int sai_attest__json_add_intel_claims(cJSON *o, const sai_attest_result_t *res)
 {
     static const char *const rn[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
     int bad = 0;

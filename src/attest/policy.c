@@ -31,12 +31,12 @@ typedef struct hexlist {
     bool    set;
 } hexlist;
 
-struct sai_attest_policy {
-    unsigned tee_mask;          /* bit per sai_tee_kind */
+struct sai_attest_policy_t {
+    unsigned tee_mask;          /* bit per sai_tee_kind_t */
     bool     tee_set;
     bool     allow_simulated, allow_debug;
     hexlist  measurements, mrtd, rtmr[4], mrenclave, mrsigner;
-    sai_attest_tcb_component min_tcb[MAX_TCB];
+    sai_attest_tcb_component_t min_tcb[MAX_TCB];
     size_t   n_min_tcb;
     char     statuses[MAX_STATUS][40];
     size_t   n_statuses;
@@ -55,14 +55,14 @@ struct sai_attest_policy {
     size_t   n_sim_roots;
 };
 
-void sai_attest_policy_sim_roots(const sai_attest_policy *p, const uint8_t (**roots)[32],
+void sai_attest_policy_sim_roots(const sai_attest_policy_t *p, const uint8_t (**roots)[32],
                                  size_t *n)
 {
     *roots = (const uint8_t (*)[32])p->sim_roots;
     *n = p->n_sim_roots;
 }
 
-int sai_attest_policy_default(sai_attest_policy **out, sai_error *err)
+int sai_attest_policy_default(sai_attest_policy_t **out, sai_error_t *err)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL)
@@ -70,12 +70,12 @@ int sai_attest_policy_default(sai_attest_policy **out, sai_error *err)
     return 0;
 }
 
-void sai_attest_policy_free(sai_attest_policy *p)
+void sai_attest_policy_free(sai_attest_policy_t *p)
 {
     free(p);
 }
 
-static int add_root(sai_attest_policy *p, const uint8_t fp[32], bool emulated, sai_error *err)
+static int add_root(sai_attest_policy_t *p, const uint8_t fp[32], bool emulated, sai_error_t *err)
 {
     for (size_t i = 0; i < p->n_sim_roots; i++)
         if (memcmp(p->sim_roots[i], fp, 32) == 0 && p->root_emulated[i] != emulated)
@@ -88,17 +88,17 @@ static int add_root(sai_attest_policy *p, const uint8_t fp[32], bool emulated, s
     return 0;
 }
 
-int sai_attest_policy_add_sim_root(sai_attest_policy *p, const uint8_t fp[32], sai_error *err)
+int sai_attest_policy_add_sim_root(sai_attest_policy_t *p, const uint8_t fp[32], sai_error_t *err)
 {
     return add_root(p, fp, false, err);
 }
 
-int sai_attest_policy_add_emulated_root(sai_attest_policy *p, const uint8_t fp[32], sai_error *err)
+int sai_attest_policy_add_emulated_root(sai_attest_policy_t *p, const uint8_t fp[32], sai_error_t *err)
 {
     return add_root(p, fp, true, err);
 }
 
-bool sai_attest_policy_root_is_emulated(const sai_attest_policy *p, const uint8_t fp[32])
+bool sai_attest_policy_root_is_emulated(const sai_attest_policy_t *p, const uint8_t fp[32])
 {
     for (size_t i = 0; i < p->n_sim_roots; i++)
         if (p->root_emulated[i] && memcmp(p->sim_roots[i], fp, 32) == 0)
@@ -114,7 +114,7 @@ static const char *scalar(yaml_document_t *d, yaml_node_t *n)
     return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-static int parse_bool(bool *out, yaml_document_t *d, yaml_node_t *n, const char *key, sai_error *err)
+static int parse_bool(bool *out, yaml_document_t *d, yaml_node_t *n, const char *key, sai_error_t *err)
 {
     const char *s = scalar(d, n);
     if (s != NULL && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))) {
@@ -128,7 +128,7 @@ static int parse_bool(bool *out, yaml_document_t *d, yaml_node_t *n, const char 
     return sai_error_set(err, SAI_EINVAL, "policy: \"%s\" must be true or false", key);
 }
 
-static int parse_uint(uint64_t *out, const char *s, uint64_t max, const char *key, sai_error *err)
+static int parse_uint(uint64_t *out, const char *s, uint64_t max, const char *key, sai_error_t *err)
 {
     char *end = NULL;
     if (s == NULL || *s == '\0' || *s == '-')
@@ -141,7 +141,7 @@ static int parse_uint(uint64_t *out, const char *s, uint64_t max, const char *ke
     return 0;
 }
 
-static int parse_hex_var(uint8_t out[48], size_t *len, const char *s, const char *key, sai_error *err)
+static int parse_hex_var(uint8_t out[48], size_t *len, const char *s, const char *key, sai_error_t *err)
 {
     size_t n = s ? strlen(s) : 0;
     if (n != 64 && n != 96)
@@ -154,7 +154,7 @@ static int parse_hex_var(uint8_t out[48], size_t *len, const char *s, const char
 }
 
 static int parse_hexlist(hexlist *l, yaml_document_t *d, yaml_node_t *n, const char *key,
-                         sai_error *err)
+                         sai_error_t *err)
 {
     l->set = true;
     if (n->type == YAML_SCALAR_NODE) {
@@ -177,8 +177,8 @@ static int parse_hexlist(hexlist *l, yaml_document_t *d, yaml_node_t *n, const c
 }
 
 static int parse_strlist(yaml_document_t *d, yaml_node_t *n, const char *key,
-                         int (*each)(sai_attest_policy *, const char *, sai_error *),
-                         sai_attest_policy *p, sai_error *err)
+                         int (*each)(sai_attest_policy_t *, const char *, sai_error_t *),
+                         sai_attest_policy_t *p, sai_error_t *err)
 {
     if (n->type == YAML_SCALAR_NODE)
         return each(p, scalar(d, n), err);
@@ -195,9 +195,9 @@ static int parse_strlist(yaml_document_t *d, yaml_node_t *n, const char *key,
     return 0;
 }
 
-static int add_tee(sai_attest_policy *p, const char *s, sai_error *err)
+static int add_tee(sai_attest_policy_t *p, const char *s, sai_error_t *err)
 {
-    sai_tee_kind k = sai_tee_kind_from_name(s);
+    sai_tee_kind_t k = sai_tee_kind_from_name(s);
     if (k == SAI_TEE_NONE)
         return sai_error_set(err, SAI_EINVAL, "policy: allowed_tee: unknown TEE kind '%s' (sim, sev-snp, tdx, sgx)", s);
     p->tee_mask |= 1u << k;
@@ -209,7 +209,7 @@ static const char *const known_statuses[] = {
     "OutOfDate", "OutOfDateConfigurationNeeded", "Revoked", "Unknown", NULL,
 };
 
-static int add_status(sai_attest_policy *p, const char *s, sai_error *err)
+static int add_status(sai_attest_policy_t *p, const char *s, sai_error_t *err)
 {
     bool ok = false;
     for (size_t i = 0; known_statuses[i]; i++)
@@ -222,7 +222,7 @@ static int add_status(sai_attest_policy *p, const char *s, sai_error *err)
     return 0;
 }
 
-static int add_sim_root(sai_attest_policy *p, const char *s, sai_error *err)
+static int add_sim_root(sai_attest_policy_t *p, const char *s, sai_error_t *err)
 {
     uint8_t fp[32];
     if (s == NULL || strlen(s) != 64 || sai_hex_decode(fp, 32, s, err) != 0)
@@ -231,7 +231,7 @@ static int add_sim_root(sai_attest_policy *p, const char *s, sai_error *err)
 }
 
 /* TEST / EMULATION ONLY: the root of an SEV-SNP emulation (docs/hardware.md). */
-static int add_emulated_root(sai_attest_policy *p, const char *s, sai_error *err)
+static int add_emulated_root(sai_attest_policy_t *p, const char *s, sai_error_t *err)
 {
     uint8_t fp[32];
     if (s == NULL || strlen(s) != 64 || sai_hex_decode(fp, 32, s, err) != 0)
@@ -244,7 +244,7 @@ static int add_emulated_root(sai_attest_policy *p, const char *s, sai_error *err
 static const char *const tcb_names[] = { "bl", "tee", "snp", "ucode", "fmc", "tdx_module",
                                          "qe", "pce", "isv_svn", NULL };
 
-static int parse_min_tcb(sai_attest_policy *p, yaml_document_t *d, yaml_node_t *n, sai_error *err)
+static int parse_min_tcb(sai_attest_policy_t *p, yaml_document_t *d, yaml_node_t *n, sai_error_t *err)
 {
     if (n->type != YAML_MAPPING_NODE)
         return sai_error_set(err, SAI_EINVAL, "policy: \"min_tcb\" must be a mapping like {ucode: 0x48}");
@@ -269,7 +269,7 @@ static int parse_min_tcb(sai_attest_policy *p, yaml_document_t *d, yaml_node_t *
     return 0;
 }
 
-static int add_isv_prodid(sai_attest_policy *p, const char *s, sai_error *err)
+static int add_isv_prodid(sai_attest_policy_t *p, const char *s, sai_error_t *err)
 {
     uint64_t v = 0;
     int rc = parse_uint(&v, s, 0xFFFF, "isv_prodid", err);
@@ -281,8 +281,8 @@ static int add_isv_prodid(sai_attest_policy *p, const char *s, sai_error *err)
     return 0;
 }
 
-static int apply_key(sai_attest_policy *p, yaml_document_t *d, const char *k, yaml_node_t *v,
-                     sai_error *err)
+static int apply_key(sai_attest_policy_t *p, yaml_document_t *d, const char *k, yaml_node_t *v,
+                     sai_error_t *err)
 {
     uint64_t u = 0;
     if (!strcmp(k, "allowed_tee")) {
@@ -333,11 +333,11 @@ static int apply_key(sai_attest_policy *p, yaml_document_t *d, const char *k, ya
     return sai_error_set(err, SAI_EINVAL, "policy: unknown key \"%s\"", k);
 }
 
-int sai_attest_policy_load(sai_attest_policy **out, const char *yaml, size_t len, sai_error *err)
+int sai_attest_policy_load(sai_attest_policy_t **out, const char *yaml, size_t len, sai_error_t *err)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    sai_attest_policy *p = NULL;
+    sai_attest_policy_t *p = NULL;
     int rc = 0;
     *out = NULL;
     if (len > 256 * 1024)
@@ -381,7 +381,7 @@ out:
     return 0;
 }
 
-int sai_attest_policy_load_file(sai_attest_policy **out, const char *path, sai_error *err)
+int sai_attest_policy_load_file(sai_attest_policy_t **out, const char *path, sai_error_t *err)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -406,7 +406,7 @@ static bool in_hexlist(const hexlist *l, const uint8_t *v, size_t len)
 }
 
 static int check_list(const hexlist *l, const uint8_t *v, size_t len, const char *rule,
-                      sai_attest_result *res, sai_error *err)
+                      sai_attest_result_t *res, sai_error_t *err)
 {
     if (!l->set || in_hexlist(l, v, len))
         return 0;
@@ -422,8 +422,8 @@ static const char *tcb_hint(void)
     return "TCB OutOfDate: update the platform firmware/microcode, or lower min_tcb";
 }
 
-int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *res,
-                               const uint8_t *expected_rd, int64_t now, sai_error *err)
+int sai_attest_policy_appraise(const sai_attest_policy_t *p, sai_attest_result_t *res,
+                               const uint8_t *expected_rd, int64_t now, sai_error_t *err)
 {
     int rc;
     const char *kind = sai_tee_kind_name(res->tee);
@@ -486,8 +486,8 @@ int sai_attest_policy_appraise(const sai_attest_policy *p, sai_attest_result *re
         return sai_attest__refuse(res, err, SAI_EPOLICY, "mrenclave", NULL, "result carries no MRENCLAVE/MRSIGNER");
     }
     for (size_t i = 0; i < p->n_min_tcb; i++) {
-        const sai_attest_tcb_component *want = &p->min_tcb[i];
-        const sai_attest_tcb_component *have = NULL;
+        const sai_attest_tcb_component_t *want = &p->min_tcb[i];
+        const sai_attest_tcb_component_t *have = NULL;
         for (size_t j = 0; j < res->n_tcb; j++)
             if (strcmp(res->tcb[j].name, want->name) == 0)
                 have = &res->tcb[j];

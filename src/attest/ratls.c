@@ -153,7 +153,7 @@ static int dice_parse(const uint8_t *v, size_t n, const uint8_t **quote, size_t 
     return 0;
 }
 
-void sai_dcap_ratls_free(sai_ratls *r)
+void sai_dcap_ratls_free(sai_ratls_t *r)
 {
     if (r == NULL)
         return;
@@ -180,18 +180,18 @@ static X509 *load_cert(const uint8_t *cert, size_t len)
     return x;
 }
 
-static const uint8_t *report_data_of(const uint8_t *quote, size_t len, sai_dcap_quote *q)
+static const uint8_t *report_data_of(const uint8_t *quote, size_t len, sai_dcap_quote_t *q)
 {
     if (sai_dcap_quote_parse(quote, len, q, NULL) != 0)
         return NULL;
     return q->tee == SAI_DCAP_TDX ? q->td.report_data : q->sgx.report_data;
 }
 
-static int add_ev(sai_ratls *r, sai_ratls_kind_t kind, const uint8_t *q, size_t qlen)
+static int add_ev(sai_ratls_t *r, sai_ratls_kind_t kind, const uint8_t *q, size_t qlen)
 {
     if (r->n >= SAI_RATLS_MAX_EVIDENCE || qlen == 0 || qlen > SAI_DCAP_QUOTE_MAX)
         return -1;
-    sai_ratls_evidence *e = &r->ev[r->n];
+    sai_ratls_evidence_t *e = &r->ev[r->n];
     if ((e->quote = malloc(qlen)) == NULL)
         return -1;
     memcpy(e->quote, q, qlen);
@@ -201,7 +201,7 @@ static int add_ev(sai_ratls *r, sai_ratls_kind_t kind, const uint8_t *q, size_t 
     return 0;
 }
 
-int sai_dcap_ratls_extract(const uint8_t *cert, size_t len, sai_ratls *r, sai_error *err)
+int sai_dcap_ratls_extract(const uint8_t *cert, size_t len, sai_ratls_t *r, sai_error_t *err)
 {
     memset(r, 0, sizeof *r);
     X509 *x = load_cert(cert, len);
@@ -268,7 +268,7 @@ int sai_dcap_ratls_extract(const uint8_t *cert, size_t len, sai_ratls *r, sai_er
         size_t phn;
         if (sai_hash(SAI_SHA256, claims_h, claims, claims_len, NULL) == 0 &&
             claims_pubkey_hash(claims, claims_len, &alg, &ph, &phn) == 0) {
-            sai_hash_alg ha = alg == 1 ? SAI_SHA256 : alg == 7 ? SAI_SHA384 : alg == 8 ? SAI_SHA512 : 0;
+            sai_hash_alg_t ha = alg == 1 ? SAI_SHA256 : alg == 7 ? SAI_SHA384 : alg == 8 ? SAI_SHA512 : 0;
             uint8_t kh[64];
             claims_bind_key = ha != 0 && phn == sai_hash_len(ha) &&
                               sai_hash(ha, kh, spki, (size_t)spki_len, NULL) == 0 &&
@@ -276,8 +276,8 @@ int sai_dcap_ratls_extract(const uint8_t *cert, size_t len, sai_ratls *r, sai_er
         }
     }
     for (size_t i = 0; i < r->n; i++) {
-        sai_ratls_evidence *e = &r->ev[i];
-        sai_dcap_quote q;
+        sai_ratls_evidence_t *e = &r->ev[i];
+        sai_dcap_quote_t q;
         const uint8_t *rd = report_data_of(e->quote, e->quote_len, &q);
         if (rd == NULL) {
             snprintf(e->binding, sizeof e->binding, "the quote does not parse");
@@ -304,12 +304,12 @@ out:
     return rc;
 }
 
-int sai_dcap_ratls_verify(const uint8_t *cert, size_t len, sai_dcap_collateral *collateral,
-                          time_t at, sai_dcap_result *res, sai_error *err)
+int sai_dcap_ratls_verify(const uint8_t *cert, size_t len, sai_dcap_collateral_t *collateral,
+                          time_t at, sai_dcap_result_t *res, sai_error_t *err)
 {
     memset(res, 0, sizeof *res);
     res->verdict = SAI_DCAP_CONTRAINDICATED;
-    sai_ratls r;
+    sai_ratls_t r;
     int rc = sai_dcap_ratls_extract(cert, len, &r, err);
     if (rc != 0) {
         snprintf(res->failed_check, sizeof res->failed_check, "ratls_format");
@@ -348,7 +348,7 @@ int sai_dcap_ratls_verify(const uint8_t *cert, size_t len, sai_dcap_collateral *
     for (size_t i = 0; i < r.n; i++) {
         if (i == pick)
             continue;
-        sai_dcap_result other;
+        sai_dcap_result_t other;
         if ((rc = sai_dcap_verify_bytes(r.ev[i].quote, r.ev[i].quote_len, collateral, at, &other,
                                         err)) != 0) {
             *res = other;

@@ -2,7 +2,7 @@
  * snp_report.c — SEV-SNP ATTESTATION_REPORT parser (AMD SEV-SNP ABI,
  * Table "ATTESTATION_REPORT Structure"), versions 2, 3 and 5.
  *
- * Pure parsing of 1184 untrusted bytes into sai_snp_report: no allocation,
+ * Pure parsing of 1184 untrusted bytes into sai_snp_report_t: no allocation,
  * no verification (snp_verify.c does that). Reserved fields are NOT required
  * to be zero: real firmware sets bits there (POLICY bit 17 is must-be-one,
  * PLATFORM_INFO grows new bits per generation, e.g. on Turin), and a verifier
@@ -25,7 +25,7 @@ static uint64_t le64(const uint8_t *p)
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-const char *sai_snp_product_name(sai_snp_product p)
+const char *sai_snp_product_name(sai_snp_product_t p)
 {
     switch (p) {
     case SAI_SNP_PRODUCT_MILAN: return "Milan";
@@ -36,7 +36,7 @@ const char *sai_snp_product_name(sai_snp_product p)
     }
 }
 
-void sai_snp_tcb_decode(sai_snp_tcb *t, uint64_t raw, sai_snp_product p)
+void sai_snp_tcb_decode(sai_snp_tcb_t *t, uint64_t raw, sai_snp_product_t p)
 {
     uint8_t b[8];
     for (int i = 0; i < 8; i++)
@@ -52,7 +52,7 @@ void sai_snp_tcb_decode(sai_snp_tcb *t, uint64_t raw, sai_snp_product p)
 
 /* Family 19h: models 00h-0Fh Milan, 10h-1Fh and A0h-AFh Genoa (incl. Bergamo/
  * Siena). Family 1Ah: models 00h-1Fh Turin. */
-static sai_snp_product product_from_cpuid(uint8_t fam, uint8_t mod)
+static sai_snp_product_t product_from_cpuid(uint8_t fam, uint8_t mod)
 {
     if (fam == 0x19) {
         if (mod <= 0x0F) return SAI_SNP_PRODUCT_MILAN;
@@ -64,7 +64,7 @@ static sai_snp_product product_from_cpuid(uint8_t fam, uint8_t mod)
     return SAI_SNP_PRODUCT_UNKNOWN;
 }
 
-static int sig_component(uint8_t out[48], const uint8_t *le72, const char *name, sai_error *err)
+static int sig_component(uint8_t out[48], const uint8_t *le72, const char *name, sai_error_t *err)
 {
     for (int i = 48; i < 72; i++)
         if (le72[i] != 0)
@@ -75,7 +75,7 @@ static int sig_component(uint8_t out[48], const uint8_t *le72, const char *name,
     return 0;
 }
 
-int sai_snp_report_parse(sai_snp_report *r, const uint8_t *b, size_t len, sai_error *err)
+int sai_snp_report_parse(sai_snp_report_t *r, const uint8_t *b, size_t len, sai_error_t *err)
 {
     memset(r, 0, sizeof *r);
     if (b == NULL || len != SAI_SNP_REPORT_LEN)

@@ -31,9 +31,9 @@
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 
-struct sai_snp_verifier {
-    sai_ec_key     *leaf_key;
-    sai_snp_product product;
+struct sai_snp_verifier_t {
+    sai_ec_key_t     *leaf_key;
+    sai_snp_product_t product;
     bool            simulated;
     bool            leaf_is_vlek;
     uint8_t         root_fp[32];
@@ -43,7 +43,7 @@ struct sai_snp_verifier {
     size_t          hwid_len;
 };
 
-int sai_attest__refuse(sai_attest_result *res, sai_error *err, int code, const char *rule,
+int sai_attest__refuse(sai_attest_result_t *res, sai_error_t *err, int code, const char *rule,
                       const char *hint, const char *fmt, ...)
 {
     char values[256];
@@ -62,7 +62,7 @@ int sai_attest__refuse(sai_attest_result *res, sai_error *err, int code, const c
     return sai_error_set(err, code, "%s: %s", rule, values);
 }
 
-void sai_attest__set_snp_tcb(sai_attest_result *res, const sai_snp_tcb *t, sai_snp_product p)
+void sai_attest__set_snp_tcb(sai_attest_result_t *res, const sai_snp_tcb_t *t, sai_snp_product_t p)
 {
     res->n_tcb = 0;
 #define ADD(n, v) do { snprintf(res->tcb[res->n_tcb].name, sizeof res->tcb[0].name, "%s", n); \
@@ -77,7 +77,7 @@ void sai_attest__set_snp_tcb(sai_attest_result *res, const sai_snp_tcb *t, sai_s
 }
 
 /* Load one DER certificate or a PEM bundle into sk. */
-static int load_certs(STACK_OF(X509) *sk, const uint8_t *buf, size_t len, sai_error *err)
+static int load_certs(STACK_OF(X509) *sk, const uint8_t *buf, size_t len, sai_error_t *err)
 {
     if (len == 0 || len > SAI_SNP_CERT_MAX * 4)
         return sai_error_set(err, SAI_EFORMAT, "certificate input of %zu bytes", len);
@@ -134,7 +134,7 @@ static void asn1_time_str(const ASN1_TIME *t, char out[SAI_ATTEST_TIME_STR])
 }
 
 static int check_validity(const X509 *x, int64_t at, const char *what,
-                          sai_attest_result *res, sai_error *err)
+                          sai_attest_result_t *res, sai_error_t *err)
 {
     time_t t = (time_t)at;
     const ASN1_TIME *nb = X509_get0_notBefore(x), *na = X509_get0_notAfter(x);
@@ -206,7 +206,7 @@ static size_t ext_hwid(const X509 *x, uint8_t out[64])
     return n;
 }
 
-void sai_snp_verifier_free(sai_snp_verifier *v)
+void sai_snp_verifier_free(sai_snp_verifier_t *v)
 {
     if (v == NULL)
         return;
@@ -214,14 +214,14 @@ void sai_snp_verifier_free(sai_snp_verifier *v)
     free(v);
 }
 
-static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek_len,
+static int verifier_new(sai_snp_verifier_t **out, const uint8_t *vcek, size_t vcek_len,
                         const uint8_t *chain, size_t chain_len,
                         const uint8_t (*extra)[32], size_t n_extra, int64_t at,
-                        sai_attest_result *res, sai_error *err)
+                        sai_attest_result_t *res, sai_error_t *err)
 {
     int rc = SAI_EFORMAT;
     STACK_OF(X509) *sk = sk_X509_new_null();
-    sai_snp_verifier *v = calloc(1, sizeof *v);
+    sai_snp_verifier_t *v = calloc(1, sizeof *v);
     *out = NULL;
     if (sk == NULL || v == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -236,7 +236,7 @@ static int verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek
         goto out;
     }
     X509 *leaf = sk_X509_value(sk, 0), *ark = NULL, *ask = NULL;
-    const sai_amd_root *root = NULL;
+    const sai_amd_root_t *root = NULL;
     /* find the anchor: a pinned AMD ARK or a trusted sim ARK */
     for (int i = 1; i < sk_X509_num(sk) && ark == NULL; i++) {
         uint8_t fp[32];
@@ -337,17 +337,17 @@ out:
     return rc;
 }
 
-int sai_snp_verifier_new(sai_snp_verifier **out, const uint8_t *vcek, size_t vcek_len,
+int sai_snp_verifier_new(sai_snp_verifier_t **out, const uint8_t *vcek, size_t vcek_len,
                          const uint8_t *chain, size_t chain_len,
-                         const uint8_t (*extra)[32], size_t n_extra, int64_t at, sai_error *err)
+                         const uint8_t (*extra)[32], size_t n_extra, int64_t at, sai_error_t *err)
 {
     return verifier_new(out, vcek, vcek_len, chain, chain_len, extra, n_extra, at, NULL, err);
 }
 
-int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, size_t len,
-                            sai_attest_result *res, sai_error *err)
+int sai_snp_verifier_verify(const sai_snp_verifier_t *v, const uint8_t *report, size_t len,
+                            sai_attest_result_t *res, sai_error_t *err)
 {
-    sai_snp_report r;
+    sai_snp_report_t r;
     memset(res, 0, sizeof *res);
     int rc = sai_snp_report_parse(&r, report, len, err);
     if (rc != 0)
@@ -366,7 +366,7 @@ int sai_snp_verifier_verify(const sai_snp_verifier *v, const uint8_t *report, si
     res->report_version = r.version;
     res->vlek = r.vlek;
     memcpy(res->signer_root_fp, v->root_fp, 32);
-    sai_snp_tcb tcb;
+    sai_snp_tcb_t tcb;
     sai_snp_tcb_decode(&tcb, r.reported_tcb_raw, v->product);
     sai_attest__set_snp_tcb(res, &tcb, v->product);
 
@@ -456,7 +456,7 @@ static void ext_text(const X509 *x, const char *oid, char *out, size_t cap)
     out[n] = '\0';
 }
 
-int sai_snp_cert_extensions(sai_snp_cert_ext *out, const uint8_t *cert, size_t len, sai_error *err)
+int sai_snp_cert_extensions(sai_snp_cert_ext_t *out, const uint8_t *cert, size_t len, sai_error_t *err)
 {
     memset(out, 0, sizeof *out);
     STACK_OF(X509) *sk = sk_X509_new_null();
@@ -485,9 +485,9 @@ int sai_attest_verify_snp(const uint8_t *report, size_t report_len,
                           const uint8_t *vcek, size_t vcek_len,
                           const uint8_t *chain, size_t chain_len,
                           const uint8_t (*extra)[32], size_t n_extra,
-                          int64_t at, sai_attest_result *res, sai_error *err)
+                          int64_t at, sai_attest_result_t *res, sai_error_t *err)
 {
-    sai_snp_verifier *v = NULL;
+    sai_snp_verifier_t *v = NULL;
     memset(res, 0, sizeof *res);
     res->verified_at = at;
     int rc = verifier_new(&v, vcek, vcek_len, chain, chain_len, extra, n_extra, at, res, err);
@@ -495,7 +495,7 @@ int sai_attest_verify_snp(const uint8_t *report, size_t report_len,
         if (res->rule[0] == '\0')
             sai_attest__refuse(res, NULL, rc, "chain", NULL, "%s", err ? err->msg : "");
         /* still expose the parsed fields for diagnostics */
-        sai_snp_report r;
+        sai_snp_report_t r;
         if (sai_snp_report_parse(&r, report, report_len, NULL) == 0) {
             memcpy(res->measurement, r.measurement, 48);
             res->measurement_len = 48;

@@ -22,7 +22,7 @@
 #define EAR_PROFILE "tag:github.com,2023:veraison/ear"
 #define JWT_MAX     (64 * 1024)
 
-const char *sai_verdict_name(sai_verdict v)
+const char *sai_verdict_name(sai_verdict_t v)
 {
     switch (v) {
     case SAI_VERDICT_AFFIRMING:       return "affirming";
@@ -31,8 +31,8 @@ const char *sai_verdict_name(sai_verdict v)
     }
 }
 
-int sai_attest_token_sign(char **jwt, const sai_attest_result *res, const sai_ec_key *key,
-                          int64_t iat, int64_t ttl, sai_error *err)
+int sai_attest_token_sign(char **jwt, const sai_attest_result_t *res, const sai_ec_key_t *key,
+                          int64_t iat, int64_t ttl, sai_error_t *err)
 {
     int rc = SAI_ENOMEM;
     char *claims = NULL, *h64 = NULL, *c64 = NULL, *s64 = NULL, *input = NULL;
@@ -127,8 +127,8 @@ static int hex_field(uint8_t *out, size_t cap, size_t *len, cJSON *o, const char
     return 0;
 }
 
-int sai_attest_token_verify(sai_attest_token *out, const char *jwt, size_t len,
-                            const sai_ec_key *pub, int64_t now, sai_error *err)
+int sai_attest_token_verify(sai_attest_token_t *out, const char *jwt, size_t len,
+                            const sai_ec_key_t *pub, int64_t now, sai_error_t *err)
 {
     int rc = SAI_EFORMAT;
     uint8_t *hdr = NULL, *body = NULL, *sig = NULL;

@@ -23,7 +23,7 @@ typedef struct sai_cmd {
 } sai_cmd_t;
 
 /* Print "secureai: <what>: <err->msg>" on stderr and return 1 (the exit code). */
-int sai_cli_fail(const sai_error *err, const char *what, ...) SAI_PRINTF(2, 3);
+int sai_cli_fail(const sai_error_t *err, const char *what, ...) SAI_PRINTF(2, 3);
 /* Print "secureai: <message>" on stderr and return 2 (usage error). */
 int sai_cli_usage_error(const char *fmt, ...) SAI_PRINTF(1, 2);
 /* True when argv[1..] asks for help (-h or --help anywhere before "--"). */

@@ -43,12 +43,12 @@ static const char usage[] =
 
 /* Re-build the envelope with the collateral (checked to parse as DCAP
  * collateral first, so a wrong file fails here rather than at the verifier). */
-static int add_collateral(char **json, size_t *len, const char *path, sai_error *err)
+static int add_collateral(char **json, size_t *len, const char *path, sai_error_t *err)
 {
     uint8_t *c = NULL;
     size_t cl = 0;
-    sai_dcap_collateral *dc = NULL;
-    sai_evidence ev;
+    sai_dcap_collateral_t *dc = NULL;
+    sai_evidence_t ev;
     int rc = sai_read_file(path, SAI_DCAP_COLLATERAL_MAX, &c, &cl, err);
     if (rc != 0)
         return rc;   /* the message names the file */
@@ -63,7 +63,7 @@ static int add_collateral(char **json, size_t *len, const char *path, sai_error 
         } else {
             memcpy(text, c, cl);
             text[cl] = '\0';
-            sai_evidence_parts parts = {.tee = ev.tee, .simulated = ev.simulated,
+            sai_evidence_parts_t parts = {.tee = ev.tee, .simulated = ev.simulated,
                                         .report = ev.report, .report_len = ev.report_len,
                                         .quote = ev.quote, .quote_len = ev.quote_len,
                                         .certs_pem = ev.certs, .collateral_json = text};
@@ -85,9 +85,9 @@ static int add_collateral(char **json, size_t *len, const char *path, sai_error 
 /* SEV-SNP evidence without the VCEK/VLEK certificate table verifies only
  * when the verifier is given the certificates (--vcek/--chain): say so on
  * stderr, or refuse with --require-certs. */
-static int check_certs(const char *json, size_t len, bool require, sai_error *err)
+static int check_certs(const char *json, size_t len, bool require, sai_error_t *err)
 {
-    sai_evidence ev;
+    sai_evidence_t ev;
     int rc = sai_evidence_parse(&ev, json, len, err);
     if (rc != 0)
         return rc;
@@ -120,7 +120,7 @@ static int run(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.psp_fd = -1;
     const char *tee = NULL, *rdhex = NULL, *out = NULL, *collateral = NULL;
@@ -152,20 +152,20 @@ static int run(int argc, char **argv)
         return sai_cli_usage_error("attest: unexpected argument '%s'", argv[optind]);
     if (tee == NULL || rdhex == NULL || out == NULL)
         return sai_cli_usage_error("attest: --tee, --report-data and --out are required");
-    sai_tee_kind kind = sai_tee_kind_from_name(tee);
+    sai_tee_kind_t kind = sai_tee_kind_from_name(tee);
     if (kind == SAI_TEE_NONE)
         return sai_cli_usage_error("attest: unknown TEE '%s' (sim, sev-snp, tdx, sgx)", tee);
     if (collateral != NULL && kind != SAI_TEE_TDX && kind != SAI_TEE_SGX)
         return sai_cli_usage_error("attest: --collateral is for --tee tdx or sgx");
     if ((require_certs || o.privlevel != 0) && kind != SAI_TEE_SEV_SNP)
         return sai_cli_usage_error("attest: --require-certs and --privlevel are for --tee sev-snp");
-    sai_error err;
+    sai_error_t err;
     sai_error_clear(&err);
     uint8_t rd[64] = {0};
     size_t hl = strlen(rdhex);
     if (hl % 2 != 0 || hl > 128 || sai_hex_decode(rd, hl / 2, rdhex, &err) != 0)
         return sai_cli_usage_error("attest: --report-data must be at most 64 bytes of hex");
-    sai_tee *t = NULL;
+    sai_tee_t *t = NULL;
     if (sai_tee_open(&t, kind, &o, &err) != 0)
         return sai_cli_fail(&err, "attest");
     char *json = NULL;

@@ -83,7 +83,7 @@ static int run(int argc, char **argv)
         return sai_cli_usage_error("deploy k8s: unexpected argument '%s'", argv[optind]);
     if (out == NULL)
         return sai_cli_usage_error("deploy k8s: --out DIR is required");
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_k8s_write(out, &o, &err) != 0)
         return sai_cli_fail(&err, "deploy k8s");
     printf("wrote manifests to %s\n", out);

@@ -52,7 +52,7 @@ static int run(int argc, char **argv)
     if (batch <= 0 || batch > 4096)
         return sai_cli_usage_error("eval: bad --batch");
     sai_nn_set_threads(threads);
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_model_t *m = NULL;
     sai_nn_ckpt_meta_t meta;
     if (sai_nn_ckpt_load_file(&m, ckpt, (int)batch, &meta, &err) != 0)

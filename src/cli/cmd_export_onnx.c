@@ -36,7 +36,7 @@ static int run(int argc, char **argv)
     if (optind != argc - 1 || out == NULL)
         return sai_cli_usage_error("export-onnx: one CKPT and --out are required");
     const char *in = argv[optind];
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_model_t *m = NULL;
     uint8_t *buf = NULL;
     size_t len = 0;

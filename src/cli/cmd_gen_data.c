@@ -48,7 +48,7 @@ static int run(int argc, char **argv)
         return sai_cli_usage_error("gen-data: --out DIR is required");
     if (n < 5 || n > 1000000 || seed < 0)
         return sai_cli_usage_error("gen-data: --n must be 5..1000000 and --seed non-negative");
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_nn_gen_cifar10(out, (int)n, (uint64_t)seed, &err) != 0)
         return sai_cli_fail(&err, "gen-data");
     printf("wrote %lld training and %lld test CIFAR-10 records to %s\n", n, n / 5 < 10 ? 10 : n / 5,

@@ -44,7 +44,7 @@ static int run(int argc, char **argv)
     if (dataset != NULL && strcmp(dataset, "cifar10") != 0 && strcmp(dataset, "fashion-mnist") != 0)
         return sai_cli_usage_error("import-onnx: --dataset is cifar10 or fashion-mnist");
     const char *in = argv[optind];
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t *buf = NULL;
     size_t len = 0;
     sai_nn_model_t *m = NULL;

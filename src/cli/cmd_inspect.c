@@ -27,16 +27,16 @@ static const char usage[] =
     "  --json           machine-readable output\n"
     "  --key KEYFILE    verify before showing\n";
 
-static int inspect_file(const char *path, const sai_secret *key, bool json)
+static int inspect_file(const char *path, const sai_secret_t *key, bool json)
 {
-    sai_error err = {0};
-    sai_seal_header h;
+    sai_error_t err = {0};
+    sai_seal_header_t h;
     uint64_t fsize = 0;
     if (sai_seal_inspect(path, &h, &fsize, &err) != 0)
         return sai_cli_fail(&err, "inspect");
     const char *verified = "not checked (no --key)";
     if (key != NULL) {
-        sai_seal_reader *r = NULL;
+        sai_seal_reader_t *r = NULL;
         int rc = sai_seal_open(&r, path, key->data, NULL, &err);
         if (rc == 0)
             rc = sai_seal_verify(r, NULL, &err);
@@ -81,18 +81,18 @@ static int inspect_file(const char *path, const sai_secret *key, bool json)
     return 0;
 }
 
-static int inspect_dir(const char *dir, const sai_secret *key, bool json)
+static int inspect_dir(const char *dir, const sai_secret_t *key, bool json)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     char path[4096];
     uint8_t *buf = NULL;
     size_t len = 0;
-    sai_manifest m;
+    sai_manifest_t m;
     uint8_t id[SAI_SHA256_LEN];
     char idhex[2 * SAI_SHA256_LEN + 1];
     snprintf(path, sizeof path, "%s/%s", dir, SAI_DATASET_MANIFEST);
     if (key != NULL) {
-        sai_dataset *d = NULL;
+        sai_dataset_t *d = NULL;
         if (sai_dataset_open(&d, dir, key->data, &err) != 0)
             return sai_cli_fail(&err, "inspect");
         sai_dataset_close(d);
@@ -175,8 +175,8 @@ static int run(int argc, char **argv)
     if (argc - optind != 1)
         return sai_cli_usage_error("inspect: expected one FILE or DIR");
     const char *in = argv[optind];
-    sai_error err = {0};
-    sai_secret *key = NULL;
+    sai_error_t err = {0};
+    sai_secret_t *key = NULL;
     if (keyfile != NULL && sai_seal_key_load(&key, keyfile, &err) != 0)
         return sai_cli_fail(&err, "inspect");
     struct stat st;

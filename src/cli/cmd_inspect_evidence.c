@@ -55,7 +55,7 @@ static int run(int argc, char **argv)
     const char *path = optind < argc ? argv[optind++] : NULL;
     if ((path != NULL) + (report != NULL) + (quote != NULL) + (ratls != NULL) != 1 || optind != argc)
         return sai_cli_usage_error("inspect-evidence: give one of EVIDENCE.json, --report R.bin, --quote Q.dat, --ratls CERT.pem");
-    sai_tee_kind want = SAI_TEE_NONE;
+    sai_tee_kind_t want = SAI_TEE_NONE;
     if (tee != NULL) {
         want = sai_tee_kind_from_name(tee);
         if (want == SAI_TEE_NONE)
@@ -68,11 +68,11 @@ static int run(int argc, char **argv)
             return sai_cli_usage_error("inspect-evidence: --ratls is for --tee sgx");
     }
     const char *file = path ? path : report ? report : quote ? quote : ratls;
-    sai_error err;
+    sai_error_t err;
     sai_error_clear(&err);
     uint8_t *buf = NULL;
     size_t len = 0;
-    sai_evidence ev;
+    sai_evidence_t ev;
     memset(&ev, 0, sizeof ev);
     if (sai_read_file(file, SAI_EVIDENCE_MAX, &buf, &len, &err) != 0)
         return sai_cli_fail(&err, "inspect-evidence");   /* the message names the file */

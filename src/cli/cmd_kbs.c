@@ -100,7 +100,7 @@ static void print_usage(FILE *f, const char *sub)
     fputs(k_usage, f);
 }
 
-static sai_kbs_server *volatile g_server;
+static sai_kbs_server_t *volatile g_server;
 
 static void on_signal(int sig)
 {
@@ -191,8 +191,8 @@ static int parse(int argc, char **argv, args *a)
 
 static int cmd_serve(args *a)
 {
-    sai_kbs_config cfg;
-    sai_error err = {0};
+    sai_kbs_config_t cfg;
+    sai_error_t err = {0};
     sai_kbs_config_defaults(&cfg);
     if (a->config && sai_kbs_config_load(&cfg, a->config, &err) != 0)
         return sai_cli_fail(&err, "kbs serve");
@@ -235,11 +235,11 @@ static int cmd_serve(args *a)
         return 0;
     }
 
-    sai_kbs_verifier v;
+    sai_kbs_verifier_t v;
     if (sai_kbs_verifier_default(&v, cfg.attestation_policy[0] ? cfg.attestation_policy : NULL,
                                  &err) != 0)
         return sai_cli_fail(&err, "kbs serve: verifier");
-    sai_kbs_server *s = NULL;
+    sai_kbs_server_t *s = NULL;
     if (sai_kbs_server_new(&s, &cfg, &v, &err) != 0) {
         sai_kbs_verifier_release(&v);
         return sai_cli_fail(&err, "kbs serve");
@@ -279,8 +279,8 @@ static int cmd_serve(args *a)
 /* The two pins a pipeline spec needs, from the KBS's data directory. */
 static int cmd_info(args *a)
 {
-    sai_kbs_config cfg;
-    sai_error err = {0};
+    sai_kbs_config_t cfg;
+    sai_error_t err = {0};
     char cert[65], wrap[65];
     sai_kbs_config_defaults(&cfg);
     if (a->config && sai_kbs_config_load(&cfg, a->config, &err) != 0)
@@ -302,9 +302,9 @@ static int cmd_info(args *a)
     return 0;
 }
 
-static int open_client(args *a, sai_kbs_client **c, sai_error *err)
+static int open_client(args *a, sai_kbs_client_t **c, sai_error_t *err)
 {
-    sai_kbs_client_opts o = {.url = a->kbs, .ca_file = a->ca, .pin_sha256 = a->pin,
+    sai_kbs_client_opts_t o = {.url = a->kbs, .ca_file = a->ca, .pin_sha256 = a->pin,
                              .allow_insecure_http = a->insecure};
     return sai_kbs_client_new(c, &o, err);
 }
@@ -313,13 +313,13 @@ static int cmd_get(args *a)
 {
     if (!a->kbs || !a->tee || !a->resource || !a->out)
         return sai_cli_usage_error("kbs get-resource needs --kbs, --tee, --resource and --out");
-    sai_error err = {0};
-    sai_kbs_attester att;
-    sai_kbs_client *c = NULL;
-    sai_secret *secret = NULL;
+    sai_error_t err = {0};
+    sai_kbs_attester_t att;
+    sai_kbs_client_t *c = NULL;
+    sai_secret_t *secret = NULL;
     char *token = NULL;
     bool trustee = a->protocol && strcmp(a->protocol, "trustee") == 0;
-    sai_kbs_tee_key key = SAI_KBS_TEE_KEY_P256;
+    sai_kbs_tee_key_t key = SAI_KBS_TEE_KEY_P256;
     if (a->protocol && !trustee && strcmp(a->protocol, "secureai") != 0)
         return sai_cli_usage_error("kbs get-resource: --protocol is secureai or trustee");
     if (!trustee && (a->teekey || a->auth))
@@ -358,7 +358,7 @@ static int cmd_get(args *a)
 static int admin_call(args *a, const char *what, const char *method, const char *path,
                       const char *body)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (!a->kbs || !a->admin)
         return sai_cli_usage_error("kbs %s needs --kbs and --admin-token-file", what);
     uint8_t *tok = NULL;
@@ -369,7 +369,7 @@ static int admin_call(args *a, const char *what, const char *method, const char 
         tok[--tl] = '\0';
     size_t hl = tl + 32;
     char *hdr = malloc(hl);
-    sai_kbs_client *c = NULL;
+    sai_kbs_client_t *c = NULL;
     int status = 0, rc;
     char *resp = NULL;
     size_t rl = 0;
@@ -400,7 +400,7 @@ static int admin_call(args *a, const char *what, const char *method, const char 
     return 0;
 }
 
-static char *read_text(const char *path, size_t max, sai_error *err)
+static char *read_text(const char *path, size_t max, sai_error_t *err)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -413,7 +413,7 @@ static int cmd_put(args *a)
 {
     if (!a->resource || !a->secret || !a->policy)
         return sai_cli_usage_error("kbs put-resource needs --resource, --secret-file and --policy");
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t *sec = NULL;
     size_t sl = 0;
     char *pol = NULL, *b64 = NULL, *body = NULL, path[300];
@@ -463,7 +463,7 @@ static int cmd_audit(int argc, char **argv)
     int rc = parse(argc - 1, argv + 1, &a);
     if (rc != 0)
         return rc;
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (strcmp(argv[1], "verify") == 0) {
         if (!a.data)
             return sai_cli_usage_error("kbs audit verify needs --data-dir");
@@ -529,7 +529,7 @@ static int run(int argc, char **argv)
         return admin_call(&a, "delete-resource", "DELETE", path, NULL);
     }
     if (strcmp(sub, "put-policy") == 0) {
-        sai_error err = {0};
+        sai_error_t err = {0};
         if (!a.policy)
             return sai_cli_usage_error("kbs put-policy needs --policy FILE");
         char *pol = read_text(a.policy, 256 * 1024, &err);

@@ -31,7 +31,7 @@ static int run(int argc, char **argv)
     }
     if (out == NULL || optind != argc)
         return sai_cli_usage_error("keygen: expected --out KEYFILE");
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_seal_keygen(out, &err) != 0)
         return sai_cli_fail(&err, "keygen");
     fprintf(stderr, "secureai: wrote a new key to %s (mode 0600)\n", out);

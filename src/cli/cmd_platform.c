@@ -60,7 +60,7 @@ static int run(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL, *sock = NULL;
-    sai_sim_service_opts so = {.ready_fd = -1};
+    sai_sim_service_opts_t so = {.ready_fd = -1};
     bool force = false;
     if (argc < 2 || argv[1][0] == '-') {
         if (sai_cli_wants_help(argc, argv)) {
@@ -87,7 +87,7 @@ static int run(int argc, char **argv)
     }
     if (optind != argc - 1)
         return sai_cli_usage_error("platform: unexpected argument '%s'", argv[optind + 1]);
-    sai_error err;
+    sai_error_t err;
     sai_error_clear(&err);
     if (strcmp(sub, "serve") == 0) {
         so.socket_path = sock;
@@ -103,9 +103,9 @@ static int run(int argc, char **argv)
     bool ask_service = sock != NULL || (env_sock != NULL && env_sock[0] != '\0') ||
                        (getenv("SECUREAI_PLATFORM_DIR") == NULL && access(SAI_SIM_SOCKET_DEFAULT, F_OK) == 0);
     if (strcmp(sub, "info") == 0 && dir == NULL && ask_service) {
-        sai_sim_connect_opts co = {.socket_path = sock};
-        sai_sim_conn conn;
-        sai_sim_platform_info in;
+        sai_sim_connect_opts_t co = {.socket_path = sock};
+        sai_sim_conn_t conn;
+        sai_sim_platform_info_t in;
         if (sai_sim_connect(&conn, &co, &err) != 0)
             return sai_cli_fail(&err, "platform info");
         int rc = sai_sim_info(&conn, &in, &err);

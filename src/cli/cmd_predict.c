@@ -53,7 +53,7 @@ static int run(int argc, char **argv)
     if (top <= 0 || limit <= 0 || limit > 100000)
         return sai_cli_usage_error("predict: bad --top or --limit");
     sai_nn_set_threads(threads);
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_model_t *m = NULL;
     sai_nn_ckpt_meta_t meta;
     if (sai_nn_ckpt_load_file(&m, ckpt, 1, &meta, &err) != 0)

@@ -40,7 +40,7 @@ static int run(int argc, char **argv)
     }
     if (optind != argc - 1)
         return sai_cli_usage_error("report: expected exactly one RUN_DIR");
-    sai_error err = {0};
+    sai_error_t err = {0};
     int64_t max_age = 0;
     if (age_s != NULL && sai_parse_duration(&max_age, age_s, &err) != 0)
         return sai_cli_fail(&err, "report: --max-age");

@@ -66,11 +66,11 @@ static int run(int argc, char **argv)
         {"cvm", no_argument, NULL, 'V'},           {"tee-root", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
-    sai_pipeline_run_opts o = {0};
+    sai_pipeline_run_opts_t o = {0};
     bool measure = false, dry_run = false, cvm = false;
     const char *plain = NULL, *canon_out = NULL;
     int enclave_fd = -1, tee_fd = -1, c;
-    sai_error err = {0};
+    sai_error_t err = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -173,7 +173,7 @@ static int run(int argc, char **argv)
         printf("measurement %s\nspec_sha256 %s\n", mh, hh);
         return 0;
     }
-    sai_pipeline_run_result r;
+    sai_pipeline_run_result_t r;
     if (plain != NULL) {
         if (sai_pipeline_plain_run(&o, plain, &r, &err) != 0)
             return sai_cli_fail(&err, "run --plain %s", o.spec_path);

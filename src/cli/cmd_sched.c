@@ -105,7 +105,7 @@ static bool num(const char *s, double lo, double hi, double *out)
 /* Two passes: the cluster file first, then every override on top. */
 static int parse(int argc, char **argv, run_opts_t *r)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     const char *cluster = NULL;
     for (int i = 1; i < argc - 1; i++)
         if (!strcmp(argv[i], "--cluster"))
@@ -212,7 +212,7 @@ static int parse(int argc, char **argv, run_opts_t *r)
 
 static int load_workload(run_opts_t *r, sai_sched_workload_t *w, const char *cmd)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     int rc;
     if (r->spec.wl_kind == SAI_WL_ALIBABA) {
         if (r->spec.trace.path[0] == '\0')
@@ -251,7 +251,7 @@ static int close_out(FILE *f, const char *path)
 static int run_one(run_opts_t *r, const sai_sched_workload_t *w, const sai_sched_policy_t *pol,
                    FILE *csv, sai_sched_metrics_t *m)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_sched_opts_t o = {0};
     o.policy = pol;
     o.priority_queue = r->spec.priority_queue;
@@ -393,7 +393,7 @@ static void kube_log(const char *msg, void *arg)
 static int cmd_extender(int argc, char **argv)
 {
     run_opts_t r = {0};
-    sai_error err = {0};
+    sai_error_t err = {0};
     int ret;
     sai_sched_spec_init(&r.spec);
     if ((ret = parse(argc, argv, &r)) != 0)

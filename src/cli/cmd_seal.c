@@ -39,7 +39,7 @@ static int run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0}};
     const char *keyfile = NULL;
-    sai_seal_params p = {.excl = true};
+    sai_seal_params_t p = {.excl = true};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:i:c:h", opts, NULL)) != -1) {
@@ -63,8 +63,8 @@ static int run(int argc, char **argv)
     const char *in = argv[optind], *out = argv[optind + 1];
     if (p.key_id != NULL && !sai_seal_key_id_valid(p.key_id))
         return sai_cli_usage_error("seal: --key-id must be 1..64 characters of A-Z a-z 0-9 . _ : @ / + -");
-    sai_error err = {0};
-    sai_secret *key = NULL;
+    sai_error_t err = {0};
+    sai_secret_t *key = NULL;
     if (sai_seal_key_load(&key, keyfile, &err) != 0)
         return sai_cli_fail(&err, "seal");
     struct stat st;
@@ -73,7 +73,7 @@ static int run(int argc, char **argv)
         ret = sai_cli_fail(NULL, "seal: cannot open %s: %s", in, strerror(errno));
         goto out;
     }
-    sai_progress prog;
+    sai_progress_t prog;
     if (S_ISDIR(st.st_mode)) {
         uint8_t id[SAI_SHA256_LEN];
         char hex[2 * SAI_SHA256_LEN + 1];

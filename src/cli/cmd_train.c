@@ -251,7 +251,7 @@ static int run(int argc, char **argv)
     cfg.sched.step_size = (uint64_t)stepsz;
 
     sai_nn_set_threads(threads);
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_dataset_t train, test;
     if (sai_nn_dataset_load_dir(&train, kind, dir, true, &err) != 0)
         return sai_cli_fail(&err, "train: loading %s training data from %s", kind, dir);

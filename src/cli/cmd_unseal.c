@@ -40,13 +40,13 @@ static int run(int argc, char **argv)
     if (keyfile == NULL || argc - optind != 2)
         return sai_cli_usage_error("unseal: expected --key KEYFILE IN OUT");
     const char *in = argv[optind], *out = argv[optind + 1];
-    sai_error err = {0};
-    sai_secret *key = NULL;
+    sai_error_t err = {0};
+    sai_secret_t *key = NULL;
     if (sai_seal_key_load(&key, keyfile, &err) != 0)
         return sai_cli_fail(&err, "unseal");
     struct stat st;
     int ret = 0, rc;
-    sai_progress prog;
+    sai_progress_t prog;
     if (stat(in, &st) != 0) {
         ret = sai_cli_fail(NULL, "unseal: cannot open %s: %s", in, strerror(errno));
         goto out;

@@ -63,12 +63,12 @@ static int run(int argc, char **argv)
     if (optind != argc - 1 || prov_path == NULL || pol_path == NULL)
         return sai_cli_usage_error("verify: expected MODEL --provenance STATEMENT --policy POLICY");
     const char *model_path = argv[optind];
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t *prov = NULL;
     size_t prov_len = 0;
     int ret = 1;
     int64_t max_age = 0, at = 0;
-    sai_verify_policy pol;
+    sai_verify_policy_t pol;
     if (age_s != NULL && sai_parse_duration(&max_age, age_s, &err) != 0)
         return sai_cli_fail(&err, "verify: --max-age");
     if (at_s != NULL && sai_parse_rfc3339(&at, at_s, &err) != 0)
@@ -79,7 +79,7 @@ static int run(int argc, char **argv)
         ret = sai_cli_fail(&err, "verify: statement %s", prov_path);
         goto out;
     }
-    sai_provenance_result r;
+    sai_provenance_result_t r;
     if (sai_provenance_verify_files(model_path, prov, prov_len, &pol, max_age, at, &r, &err) != 0) {
         fprintf(stderr, "secureai: verify: FAILED: %s\n", err.msg);
         goto out;

@@ -52,14 +52,14 @@ static const char usage[] =
     "  --token-ttl SECONDS  token lifetime (default 300)\n";
 
 /* sai_read_file's messages name the file already: callers add no prefix. */
-static int read_arg_file(const char *path, size_t cap, uint8_t **buf, size_t *len, sai_error *err)
+static int read_arg_file(const char *path, size_t cap, uint8_t **buf, size_t *len, sai_error_t *err)
 {
     return sai_read_file(path, cap, buf, len, err);
 }
 
 /* An empty --collateral is an error naming the file, never "no collateral"
  * (which would pass a policy accepting Unknown). */
-static int read_collateral(const char *path, uint8_t **buf, size_t *len, sai_error *err)
+static int read_collateral(const char *path, uint8_t **buf, size_t *len, sai_error_t *err)
 {
     int rc = read_arg_file(path, SAI_DCAP_COLLATERAL_MAX, buf, len, err);
     if (rc != 0)
@@ -79,12 +79,12 @@ static int read_collateral(const char *path, uint8_t **buf, size_t *len, sai_err
  * certificate table. TDX/SGX envelopes have no VCEK: refused, never
  * silently ignored. */
 static int verify_envelope_with_certs(const char *path, const char *vcek, const char *chain,
-                                      const sai_attest_policy *pol, const uint8_t *rdp, int64_t at,
-                                      sai_attest_result *res, sai_error *err)
+                                      const sai_attest_policy_t *pol, const uint8_t *rdp, int64_t at,
+                                      sai_attest_result_t *res, sai_error_t *err)
 {
     uint8_t *j = NULL, *v = NULL, *c = NULL;
     size_t jl = 0, vl = 0, cl = 0;
-    sai_evidence ev;
+    sai_evidence_t ev;
     memset(&ev, 0, sizeof ev);
     int rc;
     if (vcek == NULL) {
@@ -176,7 +176,7 @@ static int run(int argc, char **argv)
     if (ttl <= 0)
         return sai_cli_usage_error("verify-evidence: bad --token-ttl");
 
-    sai_error err;
+    sai_error_t err;
     sai_error_clear(&err);
     int64_t at = 0;
     if (at_s != NULL && sai_parse_rfc3339(&at, at_s, &err) != 0)
@@ -189,7 +189,7 @@ static int run(int argc, char **argv)
             return sai_cli_usage_error("verify-evidence: --report-data must be 64 bytes of hex");
         rdp = rd;
     }
-    sai_attest_policy *pol = NULL;
+    sai_attest_policy_t *pol = NULL;
     int rc = policy_path ? sai_attest_policy_load_file(&pol, policy_path, &err)
                          : sai_attest_policy_default(&pol, &err);
     if (rc != 0)
@@ -203,7 +203,7 @@ static int run(int argc, char **argv)
         }
     }
 
-    sai_attest_result res;
+    sai_attest_result_t res;
     memset(&res, 0, sizeof res);
     uint8_t *a = NULL, *b = NULL, *d = NULL;
     size_t al = 0, bl = 0, dl = 0;
@@ -231,7 +231,7 @@ static int run(int argc, char **argv)
                 rc = sai_attest_policy_appraise(pol, &res, rdp, at, &err);
         }
     } else if (quote != NULL) {
-        sai_tee_kind k = sai_tee_kind_from_name(tee);
+        sai_tee_kind_t k = sai_tee_kind_from_name(tee);
         if (k != SAI_TEE_TDX && k != SAI_TEE_SGX) {
             rc = sai_error_set(&err, SAI_EINVAL, "--quote needs --tee tdx or --tee sgx");
         } else if ((rc = read_arg_file(quote, SAI_DCAP_QUOTE_MAX, &a, &al, &err)) == 0) {
@@ -255,7 +255,7 @@ static int run(int argc, char **argv)
     }
     if (json) {
         char *out = NULL;
-        sai_error e2;
+        sai_error_t e2;
         if (sai_attest_result_json(&out, &res, &e2) == 0) {
             puts(out);
             free(out);
@@ -264,9 +264,9 @@ static int run(int argc, char **argv)
     if (sign_key != NULL) {
         uint8_t *pem = NULL;
         size_t pl = 0;
-        sai_ec_key *k = NULL;
+        sai_ec_key_t *k = NULL;
         char *jwt = NULL;
-        sai_error e2;
+        sai_error_t e2;
         sai_error_clear(&e2);
         int trc = sai_read_file(sign_key, 65536, &pem, &pl, &e2);
         if (trc == 0)

@@ -11,7 +11,7 @@
 #include "commands.h"
 #include "secureai/nn.h"
 
-int sai_cli_fail(const sai_error *err, const char *what, ...)
+int sai_cli_fail(const sai_error_t *err, const char *what, ...)
 {
     va_list ap;
     fputs("secureai: ", stderr);

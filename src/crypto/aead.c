@@ -11,12 +11,12 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 
-struct sai_aead {
+struct sai_aead_t {
     EVP_CIPHER_CTX *enc;
     EVP_CIPHER_CTX *dec;
 };
 
-void sai_aead_free(sai_aead *a)
+void sai_aead_free(sai_aead_t *a)
 {
     if (a == NULL)
         return;
@@ -25,10 +25,10 @@ void sai_aead_free(sai_aead *a)
     free(a);
 }
 
-int sai_aead_new(sai_aead **out, const uint8_t key[static SAI_AEAD_KEY_LEN], sai_error *err)
+int sai_aead_new(sai_aead_t **out, const uint8_t key[static SAI_AEAD_KEY_LEN], sai_error_t *err)
 {
     *out = NULL;
-    sai_aead *a = calloc(1, sizeof *a);
+    sai_aead_t *a = calloc(1, sizeof *a);
     if (a == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     a->enc = EVP_CIPHER_CTX_new();
@@ -43,9 +43,9 @@ int sai_aead_new(sai_aead **out, const uint8_t key[static SAI_AEAD_KEY_LEN], sai
     return 0;
 }
 
-int sai_aead_seal(sai_aead *a, uint8_t *ct, uint8_t tag[static SAI_AEAD_TAG_LEN],
+int sai_aead_seal(sai_aead_t *a, uint8_t *ct, uint8_t tag[static SAI_AEAD_TAG_LEN],
                   const uint8_t *pt, size_t len, const uint8_t *aad, size_t aad_len,
-                  const uint8_t nonce[static SAI_AEAD_NONCE_LEN], sai_error *err)
+                  const uint8_t nonce[static SAI_AEAD_NONCE_LEN], sai_error_t *err)
 {
     int n;
     if (len > INT_MAX || aad_len > INT_MAX)
@@ -65,10 +65,10 @@ fail:
     return sai_error_set(err, SAI_ECRYPTO, "AES-256-GCM encryption failed");
 }
 
-int sai_aead_open(sai_aead *a, uint8_t *pt, const uint8_t *ct, size_t len,
+int sai_aead_open(sai_aead_t *a, uint8_t *pt, const uint8_t *ct, size_t len,
                   const uint8_t tag[static SAI_AEAD_TAG_LEN],
                   const uint8_t *aad, size_t aad_len,
-                  const uint8_t nonce[static SAI_AEAD_NONCE_LEN], sai_error *err)
+                  const uint8_t nonce[static SAI_AEAD_NONCE_LEN], sai_error_t *err)
 {
     int n;
     if (len > INT_MAX || aad_len > INT_MAX)

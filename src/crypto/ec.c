@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sai_ec_key {
+struct sai_ec_key_t {
     EVP_PKEY *pkey;
 };
 
-static int wrap(sai_ec_key **out, EVP_PKEY *pkey, sai_error *err)
+static int wrap(sai_ec_key_t **out, EVP_PKEY *pkey, sai_error_t *err)
 {
-    sai_ec_key *k = calloc(1, sizeof *k);
+    sai_ec_key_t *k = calloc(1, sizeof *k);
     if (k == NULL) {
         EVP_PKEY_free(pkey);
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -43,7 +43,7 @@ static int is_p384(EVP_PKEY *pkey)
     return strcmp(name, "secp384r1") == 0;
 }
 
-int sai_ec_generate(sai_ec_key **out, sai_error *err)
+int sai_ec_generate(sai_ec_key_t **out, sai_error_t *err)
 {
     *out = NULL;
     EVP_PKEY *pkey = EVP_EC_gen("P-384");
@@ -52,7 +52,7 @@ int sai_ec_generate(sai_ec_key **out, sai_error *err)
     return wrap(out, pkey, err);
 }
 
-void sai_ec_free(sai_ec_key *k)
+void sai_ec_free(sai_ec_key_t *k)
 {
     if (k == NULL)
         return;
@@ -60,7 +60,7 @@ void sai_ec_free(sai_ec_key *k)
     free(k);
 }
 
-bool sai_ec_has_private(const sai_ec_key *k)
+bool sai_ec_has_private(const sai_ec_key_t *k)
 {
     BIGNUM *d = NULL;
     if (EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1)
@@ -69,9 +69,9 @@ bool sai_ec_has_private(const sai_ec_key *k)
     return true;
 }
 
-void *sai_ec_evp(const sai_ec_key *k) { return k->pkey; }
+void *sai_ec_evp(const sai_ec_key_t *k) { return k->pkey; }
 
-int sai_ec_from_evp(sai_ec_key **out, void *evp_pkey, sai_error *err)
+int sai_ec_from_evp(sai_ec_key_t **out, void *evp_pkey, sai_error_t *err)
 {
     *out = NULL;
     EVP_PKEY *pkey = evp_pkey;
@@ -82,7 +82,7 @@ int sai_ec_from_evp(sai_ec_key **out, void *evp_pkey, sai_error *err)
     return wrap(out, pkey, err);
 }
 
-int sai_ec_from_pem(sai_ec_key **out, const char *pem, size_t len, sai_error *err)
+int sai_ec_from_pem(sai_ec_key_t **out, const char *pem, size_t len, sai_error_t *err)
 {
     *out = NULL;
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
@@ -103,7 +103,7 @@ int sai_ec_from_pem(sai_ec_key **out, const char *pem, size_t len, sai_error *er
     return wrap(out, pkey, err);
 }
 
-static int bio_to_string(BIO *bio, char **pem, size_t *len, sai_error *err)
+static int bio_to_string(BIO *bio, char **pem, size_t *len, sai_error_t *err)
 {
     char *data = NULL;
     long n = BIO_get_mem_data(bio, &data);
@@ -119,7 +119,7 @@ static int bio_to_string(BIO *bio, char **pem, size_t *len, sai_error *err)
     return 0;
 }
 
-int sai_ec_private_pem(const sai_ec_key *k, char **pem, size_t *len, sai_error *err)
+int sai_ec_private_pem(const sai_ec_key_t *k, char **pem, size_t *len, sai_error_t *err)
 {
     int ret;
     /* BIO_s_secmem keeps the PEM text in OpenSSL's secure heap when enabled */
@@ -134,7 +134,7 @@ int sai_ec_private_pem(const sai_ec_key *k, char **pem, size_t *len, sai_error *
     return ret;
 }
 
-int sai_ec_public_pem(const sai_ec_key *k, char **pem, size_t *len, sai_error *err)
+int sai_ec_public_pem(const sai_ec_key_t *k, char **pem, size_t *len, sai_error_t *err)
 {
     int ret;
     BIO *bio = BIO_new(BIO_s_mem());
@@ -156,7 +156,7 @@ void sai_ec_pem_free(char *pem, size_t len)
     free(pem);
 }
 
-int sai_ec_public_raw(const sai_ec_key *k, uint8_t out[static SAI_P384_POINT_LEN], sai_error *err)
+int sai_ec_public_raw(const sai_ec_key_t *k, uint8_t out[static SAI_P384_POINT_LEN], sai_error_t *err)
 {
     size_t len = 0;
     if (EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_PUB_KEY, out,
@@ -166,7 +166,7 @@ int sai_ec_public_raw(const sai_ec_key *k, uint8_t out[static SAI_P384_POINT_LEN
     return 0;
 }
 
-int sai_ec_from_public_raw(sai_ec_key **out, const uint8_t *point, size_t len, sai_error *err)
+int sai_ec_from_public_raw(sai_ec_key_t **out, const uint8_t *point, size_t len, sai_error_t *err)
 {
     *out = NULL;
     if (len != SAI_P384_POINT_LEN || point[0] != 0x04)
@@ -196,8 +196,8 @@ int sai_ec_from_public_raw(sai_ec_key **out, const uint8_t *point, size_t len, s
     return wrap(out, pkey, err);
 }
 
-int sai_ec_from_public_xy(sai_ec_key **out, const uint8_t x[static 48], const uint8_t y[static 48],
-                          sai_error *err)
+int sai_ec_from_public_xy(sai_ec_key_t **out, const uint8_t x[static 48], const uint8_t y[static 48],
+                          sai_error_t *err)
 {
     uint8_t point[SAI_P384_POINT_LEN];
     point[0] = 0x04;
@@ -207,7 +207,7 @@ int sai_ec_from_public_xy(sai_ec_key **out, const uint8_t x[static 48], const ui
 }
 
 int sai_ecdsa_raw_to_der(uint8_t *der, size_t *der_len, const uint8_t *raw, size_t scalar_len,
-                         sai_error *err)
+                         sai_error_t *err)
 {
     int ret = SAI_ECRYPTO;
     ECDSA_SIG *sig = ECDSA_SIG_new();
@@ -232,7 +232,7 @@ out:
 }
 
 int sai_ecdsa_der_to_raw(uint8_t *raw, size_t scalar_len, const uint8_t *der, size_t der_len,
-                         sai_error *err)
+                         sai_error_t *err)
 {
     const uint8_t *p = der;
     ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
@@ -250,8 +250,8 @@ int sai_ecdsa_der_to_raw(uint8_t *raw, size_t scalar_len, const uint8_t *der, si
     return 0;
 }
 
-int sai_ecdsa_sign(const sai_ec_key *k, uint8_t sig[static SAI_P384_SIG_LEN],
-                   const void *msg, size_t len, sai_error *err)
+int sai_ecdsa_sign(const sai_ec_key_t *k, uint8_t sig[static SAI_P384_SIG_LEN],
+                   const void *msg, size_t len, sai_error_t *err)
 {
     int ret = SAI_ECRYPTO;
     uint8_t der[128];
@@ -268,8 +268,8 @@ out:
     return sai_error_set(err, ret, "ECDSA P-384 signing failed");
 }
 
-int sai_ecdsa_verify(const sai_ec_key *k, const uint8_t sig[static SAI_P384_SIG_LEN],
-                     const void *msg, size_t len, sai_error *err)
+int sai_ecdsa_verify(const sai_ec_key_t *k, const uint8_t sig[static SAI_P384_SIG_LEN],
+                     const void *msg, size_t len, sai_error_t *err)
 {
     uint8_t digest[SAI_SHA384_LEN];
     int ret = sai_hash(SAI_SHA384, digest, msg, len, err);
@@ -278,8 +278,8 @@ int sai_ecdsa_verify(const sai_ec_key *k, const uint8_t sig[static SAI_P384_SIG_
     return sai_ecdsa_verify_digest(k, sig, digest, sizeof digest, err);
 }
 
-int sai_ecdsa_verify_digest(const sai_ec_key *k, const uint8_t sig[static SAI_P384_SIG_LEN],
-                            const uint8_t *digest, size_t dlen, sai_error *err)
+int sai_ecdsa_verify_digest(const sai_ec_key_t *k, const uint8_t sig[static SAI_P384_SIG_LEN],
+                            const uint8_t *digest, size_t dlen, sai_error_t *err)
 {
     uint8_t der[128];
     size_t der_len = sizeof der;
@@ -295,8 +295,8 @@ int sai_ecdsa_verify_digest(const sai_ec_key *k, const uint8_t sig[static SAI_P3
     return 0;
 }
 
-int sai_ecdh(const sai_ec_key *priv, const sai_ec_key *peer,
-             uint8_t shared[static SAI_ECDH_P384_LEN], sai_error *err)
+int sai_ecdh(const sai_ec_key_t *priv, const sai_ec_key_t *peer,
+             uint8_t shared[static SAI_ECDH_P384_LEN], sai_error_t *err)
 {
     size_t len = SAI_ECDH_P384_LEN;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv->pkey, NULL);

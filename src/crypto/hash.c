@@ -10,12 +10,12 @@
 #include <openssl/params.h>
 #include <stdlib.h>
 
-struct sai_hash_ctx {
+struct sai_hash_ctx_t {
     EVP_MD_CTX  *md;
-    sai_hash_alg alg;
+    sai_hash_alg_t alg;
 };
 
-static const EVP_MD *md_of(sai_hash_alg alg)
+static const EVP_MD *md_of(sai_hash_alg_t alg)
 {
     switch (alg) {
     case SAI_SHA256: return EVP_sha256();
@@ -25,7 +25,7 @@ static const EVP_MD *md_of(sai_hash_alg alg)
     return NULL;
 }
 
-size_t sai_hash_len(sai_hash_alg alg)
+size_t sai_hash_len(sai_hash_alg_t alg)
 {
     switch (alg) {
     case SAI_SHA256: return SAI_SHA256_LEN;
@@ -35,7 +35,7 @@ size_t sai_hash_len(sai_hash_alg alg)
     return 0;
 }
 
-int sai_hash(sai_hash_alg alg, uint8_t *out, const void *data, size_t len, sai_error *err)
+int sai_hash(sai_hash_alg_t alg, uint8_t *out, const void *data, size_t len, sai_error_t *err)
 {
     const EVP_MD *md = md_of(alg);
     if (md == NULL)
@@ -45,13 +45,13 @@ int sai_hash(sai_hash_alg alg, uint8_t *out, const void *data, size_t len, sai_e
     return 0;
 }
 
-int sai_hash_new(sai_hash_ctx **out, sai_hash_alg alg, sai_error *err)
+int sai_hash_new(sai_hash_ctx_t **out, sai_hash_alg_t alg, sai_error_t *err)
 {
     *out = NULL;
     const EVP_MD *md = md_of(alg);
     if (md == NULL)
         return sai_error_set(err, SAI_EINVAL, "unknown hash algorithm");
-    sai_hash_ctx *h = calloc(1, sizeof *h);
+    sai_hash_ctx_t *h = calloc(1, sizeof *h);
     if (h == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     h->alg = alg;
@@ -64,21 +64,21 @@ int sai_hash_new(sai_hash_ctx **out, sai_hash_alg alg, sai_error *err)
     return 0;
 }
 
-int sai_hash_update(sai_hash_ctx *h, const void *data, size_t len, sai_error *err)
+int sai_hash_update(sai_hash_ctx_t *h, const void *data, size_t len, sai_error_t *err)
 {
     if (len > 0 && EVP_DigestUpdate(h->md, data, len) != 1)
         return sai_error_set(err, SAI_ECRYPTO, "hash update failed");
     return 0;
 }
 
-int sai_hash_final(sai_hash_ctx *h, uint8_t *out, sai_error *err)
+int sai_hash_final(sai_hash_ctx_t *h, uint8_t *out, sai_error_t *err)
 {
     if (EVP_DigestFinal_ex(h->md, out, NULL) != 1)
         return sai_error_set(err, SAI_ECRYPTO, "hash finalisation failed");
     return 0;
 }
 
-void sai_hash_free(sai_hash_ctx *h)
+void sai_hash_free(sai_hash_ctx_t *h)
 {
     if (h == NULL)
         return;
@@ -87,7 +87,7 @@ void sai_hash_free(sai_hash_ctx *h)
 }
 
 int sai_hmac_sha256(uint8_t out[static SAI_SHA256_LEN], const uint8_t *key, size_t key_len,
-                    const void *data, size_t len, sai_error *err)
+                    const void *data, size_t len, sai_error_t *err)
 {
     size_t olen = 0;
     if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data, len,
@@ -98,7 +98,7 @@ int sai_hmac_sha256(uint8_t out[static SAI_SHA256_LEN], const uint8_t *key, size
 
 int sai_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *ikm, size_t ikm_len,
                     const uint8_t *salt, size_t salt_len, const uint8_t *info, size_t info_len,
-                    sai_error *err)
+                    sai_error_t *err)
 {
     int ret = SAI_ECRYPTO;
     EVP_KDF *kdf = NULL;

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int sai_random_bytes(void *buf, size_t len, sai_error *err)
+int sai_random_bytes(void *buf, size_t len, sai_error_t *err)
 {
     /* RAND_bytes takes an int; draw in slices so any size works. */
     uint8_t *p = buf;
@@ -35,14 +35,14 @@ int sai_ct_equal(const void *a, const void *b, size_t len)
     return CRYPTO_memcmp(a, b, len) == 0;
 }
 
-int sai_secret_new(sai_secret **out, size_t len, sai_error *err)
+int sai_secret_new(sai_secret_t **out, size_t len, sai_error_t *err)
 {
     *out = NULL;
     if (len == 0)
         return sai_error_set(err, SAI_EINVAL, "a secret cannot be empty");
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t map_len = (len + page - 1) / page * page;
-    sai_secret *s = calloc(1, sizeof *s);
+    sai_secret_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory for a secret");
     void *p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -61,7 +61,7 @@ int sai_secret_new(sai_secret **out, size_t len, sai_error *err)
     return 0;
 }
 
-void sai_secret_free(sai_secret *s)
+void sai_secret_free(sai_secret_t *s)
 {
     if (s == NULL)
         return;

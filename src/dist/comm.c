@@ -29,7 +29,7 @@
 
 #include "secureai/util.h"
 
-int sai_dist__comm_alloc(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, sai_error *err)
+int sai_dist__comm_alloc(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, sai_error_t *err)
 {
     *out = NULL;
     if (cfg->world == 0 || cfg->world > SAI_DIST_MAX_WORKERS || cfg->rank >= cfg->world)
@@ -89,7 +89,7 @@ void sai_dist_comm_free(sai_dist_comm_t *c)
     free(c);
 }
 
-int sai_dist__fail(sai_dist_comm_t *c, int code, sai_error *err)
+int sai_dist__fail(sai_dist_comm_t *c, int code, sai_error_t *err)
 {
     c->dead = true;
     close_transport(c);
@@ -100,7 +100,7 @@ int sai_dist__fail(sai_dist_comm_t *c, int code, sai_error *err)
     return sai_error_prefix(err, "step %llu", (unsigned long long)c->step);
 }
 
-static int check_alive(const sai_dist_comm_t *c, sai_error *err)
+static int check_alive(const sai_dist_comm_t *c, sai_error_t *err)
 {
     if (c->dead)
         return sai_error_set(err, SAI_ESTATE,
@@ -111,7 +111,7 @@ static int check_alive(const sai_dist_comm_t *c, sai_error *err)
     return 0;
 }
 
-int sai_dist_step_begin(sai_dist_comm_t *c, uint64_t step, sai_error *err)
+int sai_dist_step_begin(sai_dist_comm_t *c, uint64_t step, sai_error_t *err)
 {
     if (c->dead)
         return check_alive(c, err);
@@ -153,10 +153,10 @@ struct plan {
     uint32_t N, r, pos;
 };
 
-static int run(sai_dist_comm_t *c, plan *p, sai_error *err)
+static int run(sai_dist_comm_t *c, plan *p, sai_error_t *err)
 {
     double t0 = sai_now(), deadline = t0 + c->timeout_ms / 1000.0;
-    sai_dist_io io[2];
+    sai_dist_io_t io[2];
     memset(io, 0, sizeof io);
     size_t o = 0, sealed = 0, i = 0;
     bool sending = false, receiving = false;
@@ -279,7 +279,7 @@ static void ar_in_process(plan *p, size_t i, const uint8_t *payload, size_t len)
     }
 }
 
-int sai_dist_allreduce_avg(sai_dist_comm_t *c, float *data, size_t n, sai_error *err)
+int sai_dist_allreduce_avg(sai_dist_comm_t *c, float *data, size_t n, sai_error_t *err)
 {
     int rc = check_alive(c, err);
     if (rc)
@@ -335,7 +335,7 @@ static void bc_in_process(plan *p, size_t i, const uint8_t *payload, size_t len)
     memcpy(p->data + i * p->cb, payload, len);
 }
 
-int sai_dist_broadcast(sai_dist_comm_t *c, uint32_t root, void *data, size_t len, sai_error *err)
+int sai_dist_broadcast(sai_dist_comm_t *c, uint32_t root, void *data, size_t len, sai_error_t *err)
 {
     int rc = check_alive(c, err);
     if (rc)

@@ -10,7 +10,7 @@
 
 /* ---- links ---------------------------------------------------------------- */
 struct sai_dist_link {
-    sai_aead *aead;
+    sai_aead_t *aead;
     uint8_t   job[SAI_DIST_JOB_ID_LEN];
     uint32_t  sender, receiver;
     bool      plaintext;
@@ -29,28 +29,28 @@ struct sai_dist_link {
  * only ciphertext. */
 enum { SAI_DIST_NEXT = 0, SAI_DIST_PREV = 1 };
 
-typedef struct sai_dist_io {
+typedef struct sai_dist_io_t {
     const uint8_t *sbuf;
     size_t         slen, sdone;
     uint8_t       *rbuf;
     size_t         rlen, rdone;
-} sai_dist_io;
+} sai_dist_io_t;
 
-typedef struct sai_dist_transport_ops {
+typedef struct sai_dist_transport_ops_t {
     const char *name;
     /* Progress every pending transfer (sdone < slen, rdone < rlen) until at
      * least one of them completes; SAI_ENET naming the peer when a peer
      * closes or fails, or when the deadline (sai_now() seconds) passes. */
-    int  (*xfer)(void *t, sai_dist_io io[2], double deadline, sai_error *err);
+    int  (*xfer)(void *t, sai_dist_io_t io[2], double deadline, sai_error_t *err);
     void (*close)(void *t);
-} sai_dist_transport_ops;
+} sai_dist_transport_ops_t;
 
 /* ---- the communicator ----------------------------------------------------- */
 struct sai_dist_comm {
     uint32_t rank, world, next, prev;
     int      timeout_ms;
     size_t   chunk_bytes;
-    const sai_dist_transport_ops *ops;
+    const sai_dist_transport_ops_t *ops;
     void    *t;
     sai_dist_link_t *tx;      /* frames to next */
     sai_dist_link_t *rx;      /* frames from prev */
@@ -63,12 +63,12 @@ struct sai_dist_comm {
 
 /* Validate cfg and allocate a communicator without a transport (enough
  * for world == 1); the transport's constructor fills ops, t, tx and rx. */
-int sai_dist__comm_alloc(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, sai_error *err);
+int sai_dist__comm_alloc(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, sai_error_t *err);
 
 /* Mark the communicator failed: close the transport (so the neighbours see
  * the failure at once instead of at their deadline) and refuse every later
  * call. Returns err->code (or code when err is NULL). */
-int sai_dist__fail(sai_dist_comm_t *c, int code, sai_error *err);
+int sai_dist__fail(sai_dist_comm_t *c, int code, sai_error_t *err);
 
 /* ---- the handshake ---------------------------------------------------------
  * hello = "SAIH" | u16 version | u16 flags | job[16] | u32 sender |
@@ -79,20 +79,20 @@ int sai_dist__fail(sai_dist_comm_t *c, int code, sai_error *err);
 #define SAI_DIST_FIN_LEN     36
 #define SAI_DIST_FLAG_PLAINTEXT 1u
 
-typedef struct sai_dist_hello {
+typedef struct sai_dist_hello_t {
     uint16_t flags;
     uint8_t  job[SAI_DIST_JOB_ID_LEN];
     uint32_t sender, receiver, world;
     uint8_t  point[SAI_P384_POINT_LEN];
     uint32_t evidence_len;
-} sai_dist_hello;
+} sai_dist_hello_t;
 
 /* One side of one connection's handshake. */
-typedef struct sai_dist_hs {
+typedef struct sai_dist_hs_t {
     const sai_dist_cfg_t *cfg;
     bool        initiator;
     uint32_t    peer;
-    sai_ec_key *eph;
+    sai_ec_key_t *eph;
     uint8_t    *mine;         /* my hello, malloc'ed */
     size_t      mine_len;
     uint8_t    *theirs;       /* the peer's hello */
@@ -100,20 +100,20 @@ typedef struct sai_dist_hs {
     uint8_t     keys[2][32];
     uint8_t     confirm[2][32];
     uint8_t     transcript[32];
-} sai_dist_hs;
+} sai_dist_hs_t;
 
-int  sai_dist__hs_start(sai_dist_hs *hs, const sai_dist_cfg_t *cfg, bool initiator,
-                        uint32_t peer, sai_error *err);
+int  sai_dist__hs_start(sai_dist_hs_t *hs, const sai_dist_cfg_t *cfg, bool initiator,
+                        uint32_t peer, sai_error_t *err);
 /* Parse the fixed part of a hello (SAI_DIST_HELLO_FIXED bytes). */
-int  sai_dist__hello_parse(sai_dist_hello *h, const uint8_t *buf, sai_error *err);
+int  sai_dist__hello_parse(sai_dist_hello_t *h, const uint8_t *buf, sai_error_t *err);
 /* Check the peer's complete hello (fixed part + evidence), derive the keys. */
-int  sai_dist__hs_peer_hello(sai_dist_hs *hs, const uint8_t *buf, size_t len, sai_error *err);
-void sai_dist__hs_finish_msg(const sai_dist_hs *hs, uint8_t out[SAI_DIST_FIN_LEN], bool mine);
-int  sai_dist__hs_check_finish(const sai_dist_hs *hs, const uint8_t msg[SAI_DIST_FIN_LEN],
-                               sai_error *err);
+int  sai_dist__hs_peer_hello(sai_dist_hs_t *hs, const uint8_t *buf, size_t len, sai_error_t *err);
+void sai_dist__hs_finish_msg(const sai_dist_hs_t *hs, uint8_t out[SAI_DIST_FIN_LEN], bool mine);
+int  sai_dist__hs_check_finish(const sai_dist_hs_t *hs, const uint8_t msg[SAI_DIST_FIN_LEN],
+                               sai_error_t *err);
 /* The link for my sending direction (send=true) or the peer's. */
-int  sai_dist__hs_link(sai_dist_hs *hs, sai_dist_link_t **out, bool send, sai_error *err);
-void sai_dist__hs_clear(sai_dist_hs *hs);
+int  sai_dist__hs_link(sai_dist_hs_t *hs, sai_dist_link_t **out, bool send, sai_error_t *err);
+void sai_dist__hs_clear(sai_dist_hs_t *hs);
 
 /* ---- the MPI relay plugin (libsecureai-mpi.so, src/dist/mpi/relay.c) ------
  * libmpi stays out of libsecureai, so out of the enclave's image and its

@@ -35,7 +35,7 @@ void sai_dist_link_free(sai_dist_link_t *l)
 
 int sai_dist_link_new(sai_dist_link_t **out, const uint8_t key[static 32],
                       const uint8_t job_id[static SAI_DIST_JOB_ID_LEN], uint32_t sender,
-                      uint32_t receiver, bool plaintext, sai_error *err)
+                      uint32_t receiver, bool plaintext, sai_error_t *err)
 {
     *out = NULL;
     sai_dist_link_t *l = calloc(1, sizeof *l);
@@ -54,7 +54,7 @@ int sai_dist_link_new(sai_dist_link_t **out, const uint8_t key[static 32],
     return 0;
 }
 
-int sai_dist_link_begin_step(sai_dist_link_t *l, uint64_t step, sai_error *err)
+int sai_dist_link_begin_step(sai_dist_link_t *l, uint64_t step, sai_error_t *err)
 {
     if (l->dead)
         return sai_error_set(err, SAI_ESTATE, "the link from worker %u to worker %u failed earlier",
@@ -91,7 +91,7 @@ static void build_nonce(const sai_dist_link_t *l, uint8_t nonce[SAI_AEAD_NONCE_L
 }
 
 int sai_dist_frame_seal(sai_dist_link_t *l, uint8_t *frame, const void *payload, size_t len,
-                        sai_error *err)
+                        sai_error_t *err)
 {
     if (l->dead)
         return sai_error_set(err, SAI_ESTATE, "the link to worker %u failed earlier", l->receiver);
@@ -125,7 +125,7 @@ int sai_dist_frame_seal(sai_dist_link_t *l, uint8_t *frame, const void *payload,
 }
 
 /* Refuse: kill the link and name the peer and the step. */
-static int refuse(sai_dist_link_t *l, void *payload, size_t len, sai_error *err, int code,
+static int refuse(sai_dist_link_t *l, void *payload, size_t len, sai_error_t *err, int code,
                   const char *why)
 {
     l->dead = true;
@@ -136,7 +136,7 @@ static int refuse(sai_dist_link_t *l, void *payload, size_t len, sai_error *err,
 }
 
 int sai_dist_frame_open(sai_dist_link_t *l, void *payload, const uint8_t *frame,
-                        size_t frame_len, sai_error *err)
+                        size_t frame_len, sai_error_t *err)
 {
     if (l->dead)
         return sai_error_set(err, SAI_ESTATE, "the link from worker %u failed earlier", l->sender);
@@ -182,7 +182,7 @@ int sai_dist_frame_open(sai_dist_link_t *l, void *payload, const uint8_t *frame,
             memcpy(payload, ct, len);
     } else {
         double t0 = sai_now();
-        sai_error e2 = {0};
+        sai_error_t e2 = {0};
         int rc = sai_aead_open(l->aead, payload, ct, len, ct + len, frame,
                                SAI_DIST_FRAME_HDR_LEN, nonce, &e2);
         l->crypto_s += sai_now() - t0;
@@ -200,7 +200,7 @@ int sai_dist_frame_open(sai_dist_link_t *l, void *payload, const uint8_t *frame,
 
 static int expand(uint8_t out[32], const uint8_t *ikm, size_t ikm_len,
                   const uint8_t transcript[32], const char *label,
-                  const uint8_t job[SAI_DIST_JOB_ID_LEN], uint32_t a, uint32_t b, sai_error *err)
+                  const uint8_t job[SAI_DIST_JOB_ID_LEN], uint32_t a, uint32_t b, sai_error_t *err)
 {
     uint8_t info[64];
     size_t ll = strlen(label);
@@ -216,7 +216,7 @@ int sai_dist_derive_keys(uint8_t keys[2][32], uint8_t confirm[2][32],
                          const uint8_t group_secret[static SAI_DIST_SECRET_LEN],
                          const uint8_t *ecdh, size_t ecdh_len, const uint8_t transcript[static 32],
                          const uint8_t job_id[static SAI_DIST_JOB_ID_LEN], uint32_t initiator,
-                         uint32_t responder, sai_error *err)
+                         uint32_t responder, sai_error_t *err)
 {
     uint8_t ikm[SAI_DIST_SECRET_LEN + 64];
     int rc = 0;

@@ -23,7 +23,7 @@ static const char hs_label[] = "secureai/dist/v1 handshake";
 static const char ev_label[] = "secureai/dist/v1 evidence";
 
 /* The report data a hello's evidence must carry (dist.h). */
-static int report_data(uint8_t out[64], const uint8_t *hello, sai_error *err)
+static int report_data(uint8_t out[64], const uint8_t *hello, sai_error_t *err)
 {
     uint8_t buf[sizeof ev_label - 1 + SAI_DIST_HELLO_FIXED - 4];
     memcpy(buf, ev_label, sizeof ev_label - 1);
@@ -31,7 +31,7 @@ static int report_data(uint8_t out[64], const uint8_t *hello, sai_error *err)
     return sai_hash(SAI_SHA512, out, buf, sizeof buf, err);
 }
 
-void sai_dist__hs_clear(sai_dist_hs *hs)
+void sai_dist__hs_clear(sai_dist_hs_t *hs)
 {
     sai_ec_free(hs->eph);
     free(hs->mine);
@@ -39,8 +39,8 @@ void sai_dist__hs_clear(sai_dist_hs *hs)
     sai_wipe(hs, sizeof *hs);
 }
 
-int sai_dist__hs_start(sai_dist_hs *hs, const sai_dist_cfg_t *cfg, bool initiator, uint32_t peer,
-                       sai_error *err)
+int sai_dist__hs_start(sai_dist_hs_t *hs, const sai_dist_cfg_t *cfg, bool initiator, uint32_t peer,
+                       sai_error_t *err)
 {
     memset(hs, 0, sizeof *hs);
     hs->cfg = cfg;
@@ -89,7 +89,7 @@ int sai_dist__hs_start(sai_dist_hs *hs, const sai_dist_cfg_t *cfg, bool initiato
     return 0;
 }
 
-int sai_dist__hello_parse(sai_dist_hello *h, const uint8_t *p, sai_error *err)
+int sai_dist__hello_parse(sai_dist_hello_t *h, const uint8_t *p, sai_error_t *err)
 {
     if (memcmp(p, "SAIH", 4) != 0 || p[4] != 0 || p[5] != SAI_DIST_FRAME_VERSION)
         return sai_error_set(err, SAI_EFORMAT, "not a version 1 SecureAI dist hello");
@@ -106,12 +106,12 @@ int sai_dist__hello_parse(sai_dist_hello *h, const uint8_t *p, sai_error *err)
     return 0;
 }
 
-int sai_dist__hs_peer_hello(sai_dist_hs *hs, const uint8_t *buf, size_t len, sai_error *err)
+int sai_dist__hs_peer_hello(sai_dist_hs_t *hs, const uint8_t *buf, size_t len, sai_error_t *err)
 {
     const sai_dist_cfg_t *cfg = hs->cfg;
-    sai_dist_hello h;
-    sai_ec_key *peer = NULL;
-    sai_hash_ctx *hc = NULL;
+    sai_dist_hello_t h;
+    sai_ec_key_t *peer = NULL;
+    sai_hash_ctx_t *hc = NULL;
     uint8_t shared[SAI_ECDH_P384_LEN];
     int rc;
     if (len < SAI_DIST_HELLO_FIXED)
@@ -171,7 +171,7 @@ out:
 }
 
 /* mine = the finish I send; otherwise the one I expect from the peer. */
-void sai_dist__hs_finish_msg(const sai_dist_hs *hs, uint8_t out[SAI_DIST_FIN_LEN], bool mine)
+void sai_dist__hs_finish_msg(const sai_dist_hs_t *hs, uint8_t out[SAI_DIST_FIN_LEN], bool mine)
 {
     /* confirm[0] is the initiator's key, confirm[1] the responder's */
     int idx = (hs->initiator == mine) ? 0 : 1;
@@ -180,8 +180,8 @@ void sai_dist__hs_finish_msg(const sai_dist_hs *hs, uint8_t out[SAI_DIST_FIN_LEN
         memset(out + 4, 0, 32);   /* cannot verify against anything real */
 }
 
-int sai_dist__hs_check_finish(const sai_dist_hs *hs, const uint8_t msg[SAI_DIST_FIN_LEN],
-                              sai_error *err)
+int sai_dist__hs_check_finish(const sai_dist_hs_t *hs, const uint8_t msg[SAI_DIST_FIN_LEN],
+                              sai_error_t *err)
 {
     uint8_t want[SAI_DIST_FIN_LEN];
     sai_dist__hs_finish_msg(hs, want, false);
@@ -194,7 +194,7 @@ int sai_dist__hs_check_finish(const sai_dist_hs *hs, const uint8_t msg[SAI_DIST_
     return 0;
 }
 
-int sai_dist__hs_link(sai_dist_hs *hs, sai_dist_link_t **out, bool send, sai_error *err)
+int sai_dist__hs_link(sai_dist_hs_t *hs, sai_dist_link_t **out, bool send, sai_error_t *err)
 {
     /* keys[0]: initiator -> responder */
     int idx = (hs->initiator == send) ? 0 : 1;

@@ -12,7 +12,7 @@
 #include "secureai/nn.h"
 
 int sai_dist_allreduce_grads(sai_dist_comm_t *c, struct sai_nn_model *m, float *scratch,
-                             sai_error *err)
+                             sai_error_t *err)
 {
     size_t n = sai_nn_model_num_params(m);
     float *buf = scratch;
@@ -51,7 +51,7 @@ out:
 }
 
 int sai_dist_broadcast_model(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_t root,
-                             sai_error *err)
+                             sai_error_t *err)
 {
     int nt = sai_nn_model_num_tensors(m);
     for (int i = 0; i < nt; i++) {
@@ -67,7 +67,7 @@ int sai_dist_broadcast_model(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_
 }
 
 int sai_dist_broadcast_buffers(sai_dist_comm_t *c, struct sai_nn_model *m, uint32_t root,
-                               sai_error *err)
+                               sai_error_t *err)
 {
     int nt = sai_nn_model_num_tensors(m);
     size_t n = 0, off = 0;

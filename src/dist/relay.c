@@ -95,7 +95,7 @@ bool sai_dist_mpi_available(const char *plugin)
 }
 
 int sai_dist_mpi_relay_open(sai_dist_relay_t **out, const char *plugin, uint32_t *rank,
-                            uint32_t *world, int enclave_fds[2], sai_error *err)
+                            uint32_t *world, int enclave_fds[2], sai_error_t *err)
 {
     sai_dist_relay_t *r = NULL;
     int sv[2][2] = {{-1, -1}, {-1, -1}};
@@ -161,13 +161,13 @@ out:
         if (sv[i][1] >= 0)
             close(sv[i][1]);
     if (r != NULL) {
-        sai_error ignore = {0};
+        sai_error_t ignore = {0};
         (void)sai_dist_relay_close(r, 0, &ignore);
     }
     return rc;
 }
 
-int sai_dist_relay_close(sai_dist_relay_t *r, int grace_ms, sai_error *err)
+int sai_dist_relay_close(sai_dist_relay_t *r, int grace_ms, sai_error_t *err)
 {
     if (r == NULL)
         return 0;

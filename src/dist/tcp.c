@@ -51,7 +51,7 @@ static int set_socket_opts(int fd)
 
 /* ---- the transport table -------------------------------------------------- */
 
-static int tcp_xfer(void *tp, sai_dist_io io[2], double deadline, sai_error *err)
+static int tcp_xfer(void *tp, sai_dist_io_t io[2], double deadline, sai_error_t *err)
 {
     tcp_t *t = tp;
     for (;;) {
@@ -59,7 +59,7 @@ static int tcp_xfer(void *tp, sai_dist_io io[2], double deadline, sai_error *err
         int map[2], np = 0;
         bool progress = false, completed = false, pending = false;
         for (int d = 0; d < 2; d++) {
-            sai_dist_io *x = &io[d];
+            sai_dist_io_t *x = &io[d];
             if (x->sdone < x->slen) {
                 ssize_t n = send(t->fd[d], x->sbuf + x->sdone, x->slen - x->sdone, MSG_NOSIGNAL);
                 if (n > 0) {
@@ -125,7 +125,7 @@ static void tcp_close(void *tp)
     free(t);
 }
 
-static const sai_dist_transport_ops tcp_ops = {
+static const sai_dist_transport_ops_t tcp_ops = {
     .name = "tcp",
     .xfer = tcp_xfer,
     .close = tcp_close,
@@ -134,10 +134,10 @@ static const sai_dist_transport_ops tcp_ops = {
 /* ---- blocking helpers for the handshake ------------------------------------ */
 
 static int fd_io(int fd, uint32_t peer, const void *sbuf, size_t slen, void *rbuf, size_t rlen,
-                 double deadline, sai_error *err)
+                 double deadline, sai_error_t *err)
 {
     tcp_t one = {.fd = {fd, -1}, .peer = {peer, 0}};
-    sai_dist_io io[2] = {{.sbuf = sbuf, .slen = slen, .rbuf = rbuf, .rlen = rlen}, {0}};
+    sai_dist_io_t io[2] = {{.sbuf = sbuf, .slen = slen, .rbuf = rbuf, .rlen = rlen}, {0}};
     while (io[0].sdone < io[0].slen || io[0].rdone < io[0].rlen) {
         int rc = tcp_xfer(&one, io, deadline, err);
         if (rc)
@@ -147,22 +147,22 @@ static int fd_io(int fd, uint32_t peer, const void *sbuf, size_t slen, void *rbu
 }
 
 static int send_all(int fd, uint32_t peer, const void *buf, size_t len, double deadline,
-                    sai_error *err)
+                    sai_error_t *err)
 {
     return fd_io(fd, peer, buf, len, NULL, 0, deadline, err);
 }
 
-static int recv_all(int fd, uint32_t peer, void *buf, size_t len, double deadline, sai_error *err)
+static int recv_all(int fd, uint32_t peer, void *buf, size_t len, double deadline, sai_error_t *err)
 {
     return fd_io(fd, peer, NULL, 0, buf, len, deadline, err);
 }
 
 /* Receive a peer's hello (fixed part, then the evidence it announces) and
  * feed it to the handshake. */
-static int recv_hello(int fd, sai_dist_hs *hs, double deadline, sai_error *err)
+static int recv_hello(int fd, sai_dist_hs_t *hs, double deadline, sai_error_t *err)
 {
     uint8_t fixed[SAI_DIST_HELLO_FIXED];
-    sai_dist_hello h;
+    sai_dist_hello_t h;
     uint8_t *all = NULL;
     int rc;
     if ((rc = recv_all(fd, hs->peer, fixed, sizeof fixed, deadline, err)) ||
@@ -180,7 +180,7 @@ static int recv_hello(int fd, sai_dist_hs *hs, double deadline, sai_error *err)
 
 /* ---- setup ------------------------------------------------------------------ */
 
-int sai_dist_tcp_listen(int *fd, const char *host, uint16_t *port, sai_error *err)
+int sai_dist_tcp_listen(int *fd, const char *host, uint16_t *port, sai_error_t *err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -221,7 +221,7 @@ out:
 /* Connect to host:port, retrying refused connections (the neighbour may
  * not listen yet) until the deadline. */
 static int tcp_connect(int *out, const char *host, uint16_t port, uint32_t peer, double deadline,
-                       sai_error *err)
+                       sai_error_t *err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
@@ -266,14 +266,14 @@ static int tcp_connect(int *out, const char *host, uint16_t port, uint32_t peer,
 }
 
 int sai_dist_comm_tcp(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int listen_fd,
-                      const char *next_host, uint16_t next_port, sai_error *err)
+                      const char *next_host, uint16_t next_port, sai_error_t *err)
 {
     sai_dist_comm_t *c = NULL;
     tcp_t *t = NULL;
-    sai_dist_hs out_hs, in_hs;
+    sai_dist_hs_t out_hs, in_hs;
     bool out_started = false, in_started = false;
     int cfd = -1;
-    sai_error last = {0};
+    sai_error_t last = {0};
     uint8_t fin[SAI_DIST_FIN_LEN];
     *out = NULL;
     int rc = sai_dist__comm_alloc(&c, cfg, err);
@@ -392,11 +392,11 @@ out:
  * connection per neighbour, so a failed handshake is final here (unlike
  * the accept loop above, which may try the next caller). */
 int sai_dist_comm_stream(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int next_fd,
-                         int prev_fd, sai_error *err)
+                         int prev_fd, sai_error_t *err)
 {
     sai_dist_comm_t *c = NULL;
     tcp_t *t = NULL;
-    sai_dist_hs out_hs, in_hs;
+    sai_dist_hs_t out_hs, in_hs;
     bool out_started = false, in_started = false;
     uint8_t fin[SAI_DIST_FIN_LEN];
     *out = NULL;
@@ -473,7 +473,7 @@ out:
  * connected sockets are what the enclave's sai_dist_comm_stream takes. */
 int sai_dist_tcp_ring_connect(int fds[2], uint32_t rank, uint32_t world, int listen_fd,
                               const char *next_host, uint16_t next_port, int timeout_ms,
-                              sai_error *err)
+                              sai_error_t *err)
 {
     fds[0] = fds[1] = -1;
     int rc = 0;

@@ -13,7 +13,7 @@
 
 #include "kbs/server_internal.h"
 
-static bool admin_ok(sai_kbs_server *s, struct evhttp_request *req)
+static bool admin_ok(sai_kbs_server_t *s, struct evhttp_request *req)
 {
     const char *t = sai_kbs__bearer(req);
     uint8_t h[SAI_SHA256_LEN];
@@ -38,7 +38,7 @@ static int audit_limit(const char *rest, unsigned long long *limit)
     return *limit <= 10000 ? 0 : -1;
 }
 
-static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int admin_dispatch(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                           const char *rest, char *why, size_t why_cap);
 
 static const char *method_name(enum evhttp_cmd_type m)
@@ -47,7 +47,7 @@ static const char *method_name(enum evhttp_cmd_type m)
          : m == EVHTTP_REQ_DELETE ? "DELETE" : "OTHER";
 }
 
-int sai_kbs__admin_handle(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+int sai_kbs__admin_handle(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                          const char *rest)
 {
     if (!admin_ok(s, req)) {
@@ -83,11 +83,11 @@ static int fail(struct evhttp_request *req, int code, const char *msg, char *why
     return code;
 }
 
-static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int admin_dispatch(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                           const char *rest, char *why, size_t why_cap)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    sai_error err;
+    sai_error_t err;
     int code = 200, rc;
     if (strncmp(rest, "resource/", 9) == 0) {
         const char *name = rest + 9;
@@ -97,7 +97,7 @@ static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const c
         if (m == EVHTTP_REQ_PUT || m == EVHTTP_REQ_POST) {
             size_t len;
             char *body = sai_kbs__body(req, &len);
-            sai_kbs_put_req r;
+            sai_kbs_put_req_t r;
             rc = body ? sai_kbs__parse_put(&r, body, len, &err) : sai_error_set(&err, SAI_ENOMEM, "oom");
             free(body);
             if (rc == 0) {
@@ -118,7 +118,7 @@ static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const c
         }
         if (m == EVHTTP_REQ_GET) {
             /* Existence and policy only; the secret never leaves this way. */
-            sai_secret *sec = NULL;
+            sai_secret_t *sec = NULL;
             char *pol = NULL, *out = NULL;
             if ((rc = sai_kbs__store_get_resource(s->store, name, &sec, &pol, &err)) != 0)
                 return fail(req, sai_kbs__http_code(rc), err.msg, why, why_cap);
@@ -176,7 +176,7 @@ static int admin_dispatch(sai_kbs_server *s, struct evhttp_request *req, const c
     return fail(req, 404, "no such admin endpoint", why, why_cap);
 }
 
-int sai_kbs__admin_token_load(sai_kbs_server *s, sai_error *err)
+int sai_kbs__admin_token_load(sai_kbs_server_t *s, sai_error_t *err)
 {
     char path[600];
     if (s->cfg.admin_token_file[0])

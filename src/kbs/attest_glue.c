@@ -1,7 +1,7 @@
 /*
  * attest_glue.c — the KBS's default verifier and attester tables over the
  * attestation module (src/attest) and the TEE backends (src/tee). The KBS
- * itself only sees sai_kbs_verifier / sai_kbs_attester (kbs.h); this file is
+ * itself only sees sai_kbs_verifier_t / sai_kbs_attester_t (kbs.h); this file is
  * the one place that knows the attestation API.
  *
  * The verifier appraises evidence with sai_attest_verify_evidence under the
@@ -14,7 +14,7 @@
  * Chain cache: a KBS sees the same platform certificate chain (VCEK -> ASK
  * -> ARK) over and over; walking it costs several P-384 verifications per
  * request. Checked chains are kept (attest's immutable, thread-safe
- * sai_snp_verifier) keyed by the SHA-256 of the certificate bundle, for at
+ * sai_snp_verifier_t) keyed by the SHA-256 of the certificate bundle, for at
  * most 10 minutes, and dropped whenever the policy changes; the report's own
  * signature, TCB, report data and the whole appraisal still run per request.
  * The result is the one sai_attest_verify_evidence gives (same two calls);
@@ -35,14 +35,14 @@
 
 typedef struct chain {
     uint8_t           key[32];
-    sai_snp_verifier *v;
+    sai_snp_verifier_t *v;
     int64_t           created;
     int               refs;       /* users + 1 while cached */
 } chain;
 
 typedef struct vctx {
     pthread_rwlock_t   lock;
-    sai_attest_policy *policy;      /* the default policy until one is set */
+    sai_attest_policy_t *policy;      /* the default policy until one is set */
     char               policy_id[64];
     pthread_mutex_t    cmu;
     chain             *slots[CHAIN_SLOTS];
@@ -72,7 +72,7 @@ static void chain_flush(vctx *v)
 
 /* A checked chain for this certificate bundle (cached or new); the caller
  * releases it with chain_put. Called with v->lock held for reading. */
-static int chain_get(vctx *v, const sai_evidence *ev, int64_t now, chain **out, sai_error *err)
+static int chain_get(vctx *v, const sai_evidence_t *ev, int64_t now, chain **out, sai_error_t *err)
 {
     uint8_t key[32];
     *out = NULL;
@@ -129,10 +129,10 @@ static int chain_get(vctx *v, const sai_evidence *ev, int64_t now, chain **out, 
     return 0;
 }
 
-static int set_policy(void *ctx, const char *text, size_t len, sai_error *err)
+static int set_policy(void *ctx, const char *text, size_t len, sai_error_t *err)
 {
     vctx *v = ctx;
-    sai_attest_policy *p = NULL;
+    sai_attest_policy_t *p = NULL;
     int rc = sai_attest_policy_load(&p, text, len, err);
     if (rc != 0)
         return sai_error_prefix(err, "attestation policy");
@@ -153,8 +153,8 @@ static int set_policy(void *ctx, const char *text, size_t len, sai_error *err)
 }
 
 /* The cached-chain path for sim / SEV-SNP evidence; the envelope already parsed. */
-static int verify_snp_cached(vctx *v, const sai_evidence *ev, const uint8_t *rd, int64_t now,
-                             sai_attest_result *res, sai_error *err)
+static int verify_snp_cached(vctx *v, const sai_evidence_t *ev, const uint8_t *rd, int64_t now,
+                             sai_attest_result_t *res, sai_error_t *err)
 {
     chain *c = NULL;
     memset(res, 0, sizeof *res);
@@ -174,12 +174,12 @@ static int verify_snp_cached(vctx *v, const sai_evidence *ev, const uint8_t *rd,
 
 static int verify(void *ctx, const char *tee, const char *evidence, size_t len,
                   const uint8_t report_data[static SAI_KBS_REPORT_DATA_LEN],
-                  sai_kbs_claims *out, sai_error *err)
+                  sai_kbs_claims_t *out, sai_error_t *err)
 {
     vctx *v = ctx;
-    sai_attest_result res;
-    sai_evidence ev;
-    sai_snp_report r;
+    sai_attest_result_t res;
+    sai_evidence_t ev;
+    sai_snp_report_t r;
     int64_t now = sai_kbs__wall_now();
     memset(out, 0, sizeof *out);
     int rc = sai_evidence_parse(&ev, evidence, len, err);
@@ -215,7 +215,7 @@ static int verify(void *ctx, const char *tee, const char *evidence, size_t len,
     return 0;
 }
 
-int sai_kbs_verifier_default(sai_kbs_verifier *v, const char *policy_path, sai_error *err)
+int sai_kbs_verifier_default(sai_kbs_verifier_t *v, const char *policy_path, sai_error_t *err)
 {
     memset(v, 0, sizeof *v);
     vctx *c = calloc(1, sizeof *c);
@@ -250,7 +250,7 @@ int sai_kbs_verifier_default(sai_kbs_verifier *v, const char *policy_path, sai_e
     return 0;
 }
 
-void sai_kbs_verifier_release(sai_kbs_verifier *v)
+void sai_kbs_verifier_release(sai_kbs_verifier_t *v)
 {
     vctx *c = v ? v->ctx : NULL;
     if (c) {
@@ -265,19 +265,19 @@ void sai_kbs_verifier_release(sai_kbs_verifier *v)
 }
 
 static int evidence(void *ctx, const uint8_t report_data[static SAI_KBS_REPORT_DATA_LEN],
-                    char **json, size_t *len, sai_error *err)
+                    char **json, size_t *len, sai_error_t *err)
 {
     return sai_tee_get_evidence(ctx, report_data, json, len, err);
 }
 
-int sai_kbs_attester_open(sai_kbs_attester *a, const char *tee, sai_error *err)
+int sai_kbs_attester_open(sai_kbs_attester_t *a, const char *tee, sai_error_t *err)
 {
     memset(a, 0, sizeof *a);
-    sai_tee_kind k = sai_tee_kind_from_name(tee);
+    sai_tee_kind_t k = sai_tee_kind_from_name(tee);
     if (k == SAI_TEE_NONE)
         return sai_error_set(err, SAI_EINVAL, "unknown TEE kind \"%s\" (sim, sev-snp, tdx, sgx)", tee);
-    sai_tee *t = NULL;
-    sai_tee_opts o;
+    sai_tee_t *t = NULL;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.psp_fd = -1;
     int rc = sai_tee_open(&t, k, &o, err);
@@ -289,7 +289,7 @@ int sai_kbs_attester_open(sai_kbs_attester *a, const char *tee, sai_error *err)
     return 0;
 }
 
-void sai_kbs_attester_borrow(sai_kbs_attester *a, struct sai_tee *t)
+void sai_kbs_attester_borrow(sai_kbs_attester_t *a, struct sai_tee_t *t)
 {
     memset(a, 0, sizeof *a);
     a->ctx = t;
@@ -298,7 +298,7 @@ void sai_kbs_attester_borrow(sai_kbs_attester *a, struct sai_tee *t)
     a->borrowed = true;
 }
 
-void sai_kbs_attester_close(sai_kbs_attester *a)
+void sai_kbs_attester_close(sai_kbs_attester_t *a)
 {
     if (a && a->ctx && !a->borrowed)
         sai_tee_close(a->ctx);

@@ -40,7 +40,7 @@ static void put_u64(uint8_t *p, uint64_t v)
 }
 
 static int entry_hash(const uint8_t key[32], uint64_t seq, int64_t ts, const char *f[5],
-                      const uint8_t prev[32], uint8_t out[32], sai_error *err)
+                      const uint8_t prev[32], uint8_t out[32], sai_error_t *err)
 {
     size_t total = 17 + 16 + 32;
     for (int i = 0; i < 5; i++)
@@ -67,9 +67,9 @@ static int entry_hash(const uint8_t key[32], uint64_t seq, int64_t ts, const cha
     return rc;
 }
 
-int sai_kbs__audit_append_locked(sai_kbs_store *s, const char *event, const char *actor,
+int sai_kbs__audit_append_locked(sai_kbs_store_t *s, const char *event, const char *actor,
                                 const char *subject, const char *verdict,
-                                const char *detail, sai_error *err)
+                                const char *detail, sai_error_t *err)
 {
     sqlite3 *db = sai_kbs__store_db(s);
     sqlite3_stmt *st = NULL;
@@ -141,7 +141,7 @@ int sai_kbs__store_head(sqlite3 *db, uint64_t *seq, char hash_hex[65])
     return 0;
 }
 
-int sai_kbs__anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error *err)
+int sai_kbs__anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error_t *err)
 {
     char text[128];
     int n = snprintf(text, sizeof text, "secureai-kbs-audit-anchor/v1 %llu %s\n", (unsigned long long)seq,
@@ -151,8 +151,8 @@ int sai_kbs__anchor_write(const char *path, uint64_t seq, const char *hash_hex, 
 
 /* 0 when the anchor (what names it: which) holds: entry seq is in the
  * chain with hash hash_hex. */
-static int anchor_holds(sai_kbs_store *s, const char *which, uint64_t seq, const char *hash_hex,
-                        uint64_t entries, const char *head, sai_error *err)
+static int anchor_holds(sai_kbs_store_t *s, const char *which, uint64_t seq, const char *hash_hex,
+                        uint64_t entries, const char *head, sai_error_t *err)
 {
     if (seq == 0)
         return 0;
@@ -186,8 +186,8 @@ static int count_rows(sqlite3 *db, const char *sql, uint64_t *n)
     return 0;
 }
 
-int sai_kbs__audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *entries,
-                               char head_hex[65], sai_error *err)
+int sai_kbs__audit_anchor_check(sai_kbs_store_t *s, const char *dir, uint64_t *entries,
+                               char head_hex[65], sai_error_t *err)
 {
     sqlite3 *db = sai_kbs__store_db(s);
     *entries = 0;
@@ -231,8 +231,8 @@ int sai_kbs__audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *ent
     return 0;
 }
 
-int sai_kbs__audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, const char *head_hex,
-                       uint64_t *seq, sai_error *err)
+int sai_kbs__audit_find(sai_kbs_store_t *s, const char *hex, uint64_t entries, const char *head_hex,
+                       uint64_t *seq, sai_error_t *err)
 {
     char want[65];
     size_t n = strlen(hex);
@@ -259,7 +259,7 @@ int sai_kbs__audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, con
     return rc;
 }
 
-int sai_kbs__audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err)
+int sai_kbs__audit_check(sai_kbs_store_t *s, uint64_t *entries, char head_hex[65], sai_error_t *err)
 {
     sqlite3 *db = sai_kbs__store_db(s);
     sqlite3_stmt *st = NULL;
@@ -321,7 +321,7 @@ int sai_kbs__audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65],
     return rc;
 }
 
-int sai_kbs_audit_dump_locked(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err)
+int sai_kbs_audit_dump_locked(sai_kbs_store_t *s, uint64_t limit, char **json, sai_error_t *err)
 {
     sqlite3 *db = sai_kbs__store_db(s);
     sqlite3_stmt *st = NULL;

@@ -51,7 +51,7 @@
 #define RESP_MAX (1024 * 1024)
 #define SAI_KBS_RETRY_AFTER_MAX_S 10.0
 
-struct sai_kbs_client {
+struct sai_kbs_client_t {
     struct event_base        *base;
     struct evhttp_connection *evcon;
     SSL_CTX                  *ctx;
@@ -61,7 +61,7 @@ struct sai_kbs_client {
     bool                      host_is_ip;
     bool                      pinned;
     uint8_t                   pin[32];
-    sai_kbs_channel           channel;
+    sai_kbs_channel_t           channel;
     double                    timeout_s;
     int                       retries;
     /* per-request state */
@@ -186,7 +186,7 @@ static void nosig_init(void)
 
 /* Put the no-SIGPIPE BIO under the connection's TLS (once per socket:
  * libevent gives each new socket a plain socket BIO when it connects). */
-static int tls_nosigpipe(struct bufferevent *bev, sai_error *err)
+static int tls_nosigpipe(struct bufferevent *bev, sai_error_t *err)
 {
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
@@ -242,7 +242,7 @@ static void sigpipe_restore(sigpipe_guard *g)
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-    sai_kbs_client *c = ssl ? SSL_get_app_data(ssl) : NULL;
+    sai_kbs_client_t *c = ssl ? SSL_get_app_data(ssl) : NULL;
     if (c == NULL || !c->pinned)
         return ok;
     /* Pinned: the leaf's fingerprint decides; the chain is not consulted. */
@@ -261,7 +261,7 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 
 /* Trust the certificates in a PEM buffer (at least one; anything that is
  * not a certificate is an error, so a truncated bundle cannot half-load). */
-static int load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len, sai_error *err)
+static int load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len, sai_error_t *err)
 {
     if (len > 1 << 20)
         return sai_error_set(err, SAI_ELIMIT, "the CA PEM is larger than 1 MiB");
@@ -289,10 +289,10 @@ static int load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len, sai_error *err
     return rc;
 }
 
-int sai_kbs_client_new(sai_kbs_client **out, const sai_kbs_client_opts *o, sai_error *err)
+int sai_kbs_client_new(sai_kbs_client_t **out, const sai_kbs_client_opts_t *o, sai_error_t *err)
 {
     *out = NULL;
-    sai_kbs_client *c = calloc(1, sizeof *c);
+    sai_kbs_client_t *c = calloc(1, sizeof *c);
     if (c == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     int rc = 0;
@@ -368,7 +368,7 @@ out:
     return rc;
 }
 
-const char *sai_kbs_channel_name(sai_kbs_channel ch)
+const char *sai_kbs_channel_name(sai_kbs_channel_t ch)
 {
     switch (ch) {
     case SAI_KBS_CHANNEL_TLS_PIN: return "tls-pin";
@@ -378,19 +378,19 @@ const char *sai_kbs_channel_name(sai_kbs_channel ch)
     return "?";
 }
 
-sai_kbs_channel sai_kbs_client_channel(const sai_kbs_client *c)
+sai_kbs_channel_t sai_kbs_client_channel(const sai_kbs_client_t *c)
 {
     return c->channel;
 }
 
-static void drop_connection(sai_kbs_client *c)
+static void drop_connection(sai_kbs_client_t *c)
 {
     if (c->evcon)
         evhttp_connection_free(c->evcon);
     c->evcon = NULL;
 }
 
-void sai_kbs_client_free(sai_kbs_client *c)
+void sai_kbs_client_free(sai_kbs_client_t *c)
 {
     if (c == NULL)
         return;
@@ -402,7 +402,7 @@ void sai_kbs_client_free(sai_kbs_client *c)
     free(c);
 }
 
-static int connect_kbs(sai_kbs_client *c, sai_error *err)
+static int connect_kbs(sai_kbs_client_t *c, sai_error_t *err)
 {
     if (c->evcon)
         return 0;
@@ -444,7 +444,7 @@ static int connect_kbs(sai_kbs_client *c, sai_error *err)
 
 static void on_error(enum evhttp_request_error e, void *arg)
 {
-    sai_kbs_client *c = arg;
+    sai_kbs_client_t *c = arg;
     c->req_err = e;
     c->have_req_err = true;
     if (c->evcon && c->tls) {
@@ -459,7 +459,7 @@ static void on_error(enum evhttp_request_error e, void *arg)
 
 static void on_response(struct evhttp_request *req, void *arg)
 {
-    sai_kbs_client *c = arg;
+    sai_kbs_client_t *c = arg;
     c->done = true;
     if (req != NULL) {
         c->status = evhttp_request_get_response_code(req);
@@ -485,9 +485,9 @@ static void on_response(struct evhttp_request *req, void *arg)
     event_base_loopbreak(c->base);
 }
 
-static int one_request(sai_kbs_client *c, const char *method, const char *path,
+static int one_request(sai_kbs_client_t *c, const char *method, const char *path,
                        const char *extra_header, const void *body, size_t body_len,
-                       sai_error *err)
+                       sai_error_t *err)
 {
     int rc = connect_kbs(c, err);
     if (rc != 0)
@@ -572,9 +572,9 @@ static int one_request(sai_kbs_client *c, const char *method, const char *path,
     return 0;
 }
 
-int sai_kbs_client_request(sai_kbs_client *c, const char *method, const char *path,
+int sai_kbs_client_request(sai_kbs_client_t *c, const char *method, const char *path,
                            const char *extra_header, const void *body, size_t body_len,
-                           int *status, char **resp, size_t *resp_len, sai_error *err)
+                           int *status, char **resp, size_t *resp_len, sai_error_t *err)
 {
     *status = 0;
     *resp = NULL;
@@ -629,8 +629,8 @@ int sai_kbs_client_request(sai_kbs_client *c, const char *method, const char *pa
 }
 
 /* A JSON API call: 2xx -> 0 and the parsed body; else the server's sentence. */
-static int call(sai_kbs_client *c, const char *what, const char *method, const char *path,
-                const char *hdr, const char *body, cJSON **out, sai_error *err)
+static int call(sai_kbs_client_t *c, const char *what, const char *method, const char *path,
+                const char *hdr, const char *body, cJSON **out, sai_error_t *err)
 {
     int status = 0;
     char *resp = NULL;
@@ -661,13 +661,13 @@ static int call(sai_kbs_client *c, const char *what, const char *method, const c
 /* RCAR up to the token: /auth nonce, a fresh ephemeral key (*eph, the
  * secret is wrapped to it), evidence over SHA-512(nonce || key), /attest.
  * *token is malloc'ed. */
-static int attest_token(sai_kbs_client *c, const sai_kbs_attester *att, sai_ec_key **eph_out,
-                        char **token_out, sai_error *err)
+static int attest_token(sai_kbs_client_t *c, const sai_kbs_attester_t *att, sai_ec_key_t **eph_out,
+                        char **token_out, sai_error_t *err)
 {
     *eph_out = NULL;
     *token_out = NULL;
     cJSON *j = NULL, *body = NULL;
-    sai_ec_key *eph = NULL;
+    sai_ec_key_t *eph = NULL;
     char req[128], *evidence = NULL, *jwk = NULL, *text = NULL, *token = NULL;
     size_t ev_len = 0;
     uint8_t *nonce = NULL, point[SAI_P384_POINT_LEN], rd[SAI_KBS_REPORT_DATA_LEN];
@@ -726,7 +726,7 @@ out:
     return rc;
 }
 
-static char *bearer_header(const char *token, sai_error *err)
+static char *bearer_header(const char *token, sai_error_t *err)
 {
     size_t hl = strlen(token) + 32;
     char *hdr = malloc(hl);
@@ -737,9 +737,9 @@ static char *bearer_header(const char *token, sai_error *err)
     return hdr;
 }
 
-int sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
-                                const char *resource, sai_secret **secret, char **token_out,
-                                sai_error *err)
+int sai_kbs_client_get_resource(sai_kbs_client_t *c, const sai_kbs_attester_t *att,
+                                const char *resource, sai_secret_t **secret, char **token_out,
+                                sai_error_t *err)
 {
     *secret = NULL;
     if (token_out)
@@ -747,7 +747,7 @@ int sai_kbs_client_get_resource(sai_kbs_client *c, const sai_kbs_attester *att,
     if (!sai_kbs__resource_name_ok(resource))
         return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
     cJSON *j = NULL;
-    sai_ec_key *eph = NULL;
+    sai_ec_key_t *eph = NULL;
     char *hdr = NULL, *token = NULL;
     char path[300];
     int rc;
@@ -780,8 +780,8 @@ out:
 }
 
 /* The KBS's key-wrapping key, if its raw point hashes to the pin. */
-static int fetch_wrap_key(sai_kbs_client *c, const uint8_t want[static SAI_SHA256_LEN], sai_ec_key **out,
-                          sai_error *err)
+static int fetch_wrap_key(sai_kbs_client_t *c, const uint8_t want[static SAI_SHA256_LEN], sai_ec_key_t **out,
+                          sai_error_t *err)
 {
     cJSON *j = NULL;
     char *jwk = NULL;
@@ -809,10 +809,10 @@ static int fetch_wrap_key(sai_kbs_client *c, const uint8_t want[static SAI_SHA25
     return rc;
 }
 
-int sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *att,
+int sai_kbs_client_register_resource(sai_kbs_client_t *c, const sai_kbs_attester_t *att,
                                      const char *resource, const uint8_t *secret, size_t len,
                                      const char *policy_json,
-                                     const uint8_t wrap_key_sha256[static SAI_SHA256_LEN], sai_error *err)
+                                     const uint8_t wrap_key_sha256[static SAI_SHA256_LEN], sai_error_t *err)
 {
     if (!sai_kbs__resource_name_ok(resource))
         return sai_error_set(err, SAI_EINVAL, "resource \"%s\" is not repo/type/tag", resource);
@@ -823,7 +823,7 @@ int sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *
     cJSON_Delete(pol);
     if (ptext == NULL)
         return sai_error_set(err, SAI_EINVAL, "the release policy must be a JSON object");
-    sai_ec_key *eph = NULL, *wk = NULL;
+    sai_ec_key_t *eph = NULL, *wk = NULL;
     char *hdr = NULL, *token = NULL, *payload = NULL, *text = NULL;
     size_t tl = 0;
     bool clear = SAI_WEAKENED("kbs_wrap");
@@ -861,10 +861,10 @@ int sai_kbs_client_register_resource(sai_kbs_client *c, const sai_kbs_attester *
     return rc;
 }
 
-int sai_kbs_get_resource(const sai_kbs_client_opts *o, const sai_kbs_attester *att,
-                         const char *resource, sai_secret **secret, sai_error *err)
+int sai_kbs_get_resource(const sai_kbs_client_opts_t *o, const sai_kbs_attester_t *att,
+                         const char *resource, sai_secret_t **secret, sai_error_t *err)
 {
-    sai_kbs_client *c = NULL;
+    sai_kbs_client_t *c = NULL;
     int rc = sai_kbs_client_new(&c, o, err);
     if (rc != 0)
         return rc;
@@ -873,7 +873,7 @@ int sai_kbs_get_resource(const sai_kbs_client_opts *o, const sai_kbs_attester *a
     return rc;
 }
 
-const char *sai_kbs__client_cookie(const sai_kbs_client *c)
+const char *sai_kbs__client_cookie(const sai_kbs_client_t *c)
 {
     return c->cookie;
 }

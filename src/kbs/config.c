@@ -10,7 +10,7 @@
 
 #include "kbs/kbs_internal.h"
 
-void sai_kbs_config_defaults(sai_kbs_config *c)
+void sai_kbs_config_defaults(sai_kbs_config_t *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
@@ -38,7 +38,7 @@ void sai_kbs_config_defaults(sai_kbs_config *c)
     c->token_ttl_s = 300;
 }
 
-static int set_str(char *dst, size_t cap, const char *v, const char *k, sai_error *err)
+static int set_str(char *dst, size_t cap, const char *v, const char *k, sai_error_t *err)
 {
     if (strlen(v) >= cap)
         return sai_error_set(err, SAI_ELIMIT, "config: %s is too long", k);
@@ -46,7 +46,7 @@ static int set_str(char *dst, size_t cap, const char *v, const char *k, sai_erro
     return 0;
 }
 
-static int set_num(double *dst, const char *v, double lo, double hi, const char *k, sai_error *err)
+static int set_num(double *dst, const char *v, double lo, double hi, const char *k, sai_error_t *err)
 {
     char *end = NULL;
     double d = strtod(v, &end);
@@ -56,7 +56,7 @@ static int set_num(double *dst, const char *v, double lo, double hi, const char 
     return 0;
 }
 
-static int apply(sai_kbs_config *c, const char *k, const char *v, sai_error *err)
+static int apply(sai_kbs_config_t *c, const char *k, const char *v, sai_error_t *err)
 {
     double d = 0;
     int rc;
@@ -115,7 +115,7 @@ static bool is_loopback(const char *addr)
     return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 || strcmp(addr, "localhost") == 0;
 }
 
-int sai_kbs_config_check(const sai_kbs_config *c, sai_error *err)
+int sai_kbs_config_check(const sai_kbs_config_t *c, sai_error_t *err)
 {
     if (c->insecure_http && !is_loopback(c->listen_addr))
         return sai_error_set(err, SAI_EPOLICY, "--insecure-http is only allowed on a loopback "
@@ -129,7 +129,7 @@ int sai_kbs_config_check(const sai_kbs_config *c, sai_error *err)
     return 0;
 }
 
-int sai_kbs_config_load(sai_kbs_config *c, const char *path, sai_error *err)
+int sai_kbs_config_load(sai_kbs_config_t *c, const char *path, sai_error_t *err)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)

@@ -219,10 +219,10 @@ void sai_kbs__set_session_cookie(struct evhttp_request *req, const char *id, int
     evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", v);
 }
 
-void sai_kbs__audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,
+void sai_kbs__audit(sai_kbs_server_t *s, const char *event, const char *actor, const char *subject,
                    const char *verdict, const char *detail)
 {
-    sai_error err;
+    sai_error_t err;
     if (sai_kbs__audit_append(s->store, event, actor, subject, verdict, detail, &err) != 0)
         sai_kbs__log(s, "error", "\"msg\":\"audit append failed\",\"why\":\"%s\"", err.msg);
 }

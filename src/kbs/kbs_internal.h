@@ -21,54 +21,54 @@
 #include "secureai/kbs.h"
 
 /* ---- store (SQLite) ------------------------------------------------------- */
-typedef struct sai_kbs_store sai_kbs_store;
+typedef struct sai_kbs_store_t sai_kbs_store_t;
 
 #define SAI_KBS_MASTER_KEY_FILE "master.key"
 #define SAI_KBS_DB_FILE         "kbs.db"
 #define SAI_KBS_NAME_MAX        255
 
 /* Open (creating when missing) <dir>/kbs.db and <dir>/master.key. */
-int  sai_kbs__store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err);
+int  sai_kbs__store_open(sai_kbs_store_t **out, const char *dir, bool create, sai_error_t *err);
 /* The same; a master key created now is sealed to the TEE kind seal_tee
  * (NULL: a plain 0600 file). An existing sealed key is unsealed whatever
  * seal_tee says. */
-int  sai_kbs__store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
-                               const char *seal_tee, sai_error *err);
+int  sai_kbs__store_open_sealed(sai_kbs_store_t **out, const char *dir, bool create,
+                               const char *seal_tee, sai_error_t *err);
 int  sai_kbs__master_key_load(const char *dir, bool create, const char *seal_tee, uint8_t key[32],
-                             sai_error *err);
-void sai_kbs__store_close(sai_kbs_store *s);
+                             sai_error_t *err);
+void sai_kbs__store_close(sai_kbs_store_t *s);
 
 /* Each of these writes its audit entry in the same transaction, so an
  * acknowledged change and its record are durable together. */
-int sai_kbs__store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+int sai_kbs__store_put_resource(sai_kbs_store_t *s, const char *name, const uint8_t *secret,
                                size_t len, const char *policy_json, const char *actor,
-                               sai_error *err);
+                               sai_error_t *err);
 /* Attested registration: like put, but never overwrites (SAI_EEXIST) and
  * audits as "register" with detail (who registered: tee, measurement, policy). */
-int sai_kbs__store_register_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+int sai_kbs__store_register_resource(sai_kbs_store_t *s, const char *name, const uint8_t *secret,
                                     size_t len, const char *policy_json, const char *actor,
-                                    const char *detail, sai_error *err);
-int sai_kbs__store_delete_resource(sai_kbs_store *s, const char *name, const char *actor,
-                                  sai_error *err);
+                                    const char *detail, sai_error_t *err);
+int sai_kbs__store_delete_resource(sai_kbs_store_t *s, const char *name, const char *actor,
+                                  sai_error_t *err);
 /* *secret locked buffer, *policy malloc'ed JSON. SAI_ENOTFOUND when absent. */
-int sai_kbs__store_get_resource(sai_kbs_store *s, const char *name, sai_secret **secret,
-                               char **policy, sai_error *err);
-int sai_kbs__store_put_setting(sai_kbs_store *s, const char *key, const char *value,
-                              const char *actor, sai_error *err);
+int sai_kbs__store_get_resource(sai_kbs_store_t *s, const char *name, sai_secret_t **secret,
+                               char **policy, sai_error_t *err);
+int sai_kbs__store_put_setting(sai_kbs_store_t *s, const char *key, const char *value,
+                              const char *actor, sai_error_t *err);
 /* *value malloc'ed; SAI_ENOTFOUND when absent. */
-int sai_kbs__store_get_setting(sai_kbs_store *s, const char *key, char **value, sai_error *err);
+int sai_kbs__store_get_setting(sai_kbs_store_t *s, const char *key, char **value, sai_error_t *err);
 
 /* fsync decision records committed since the last call (group commit). */
-int sai_kbs__store_sync(sai_kbs_store *s);
+int sai_kbs__store_sync(sai_kbs_store_t *s);
 
 /* Append one audit entry (its own transaction; admin.* entries are fsynced
  * at once, decision records within the next sai_kbs__store_sync). */
-int sai_kbs__audit_append(sai_kbs_store *s, const char *event, const char *actor,
+int sai_kbs__audit_append(sai_kbs_store_t *s, const char *event, const char *actor,
                          const char *subject, const char *verdict, const char *detail,
-                         sai_error *err);
+                         sai_error_t *err);
 /* The last `limit` entries (0: all) as a JSON array (malloc'ed). */
-int sai_kbs__audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
-int sai_kbs__audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err);
+int sai_kbs__audit_dump(sai_kbs_store_t *s, uint64_t limit, char **json, sai_error_t *err);
+int sai_kbs__audit_check(sai_kbs_store_t *s, uint64_t *entries, char head_hex[65], sai_error_t *err);
 
 /* ---- audit anchors (audit.c, store.c) ----------------------------------------
  * A cut of the newest entries leaves a valid, shorter chain. Two anchors
@@ -81,169 +81,169 @@ int sai_kbs__audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65],
  * or resources with an empty log). */
 #define SAI_KBS_ANCHOR_FILE "audit.anchor"
 struct sqlite3;
-int  sai_kbs__audit_anchor_check(sai_kbs_store *s, const char *dir, uint64_t *entries,
-                                char head_hex[65], sai_error *err);
+int  sai_kbs__audit_anchor_check(sai_kbs_store_t *s, const char *dir, uint64_t *entries,
+                                char head_hex[65], sai_error_t *err);
 /* Is the hash hex (a head recorded earlier) entry *seq of the chain? */
-int  sai_kbs__audit_find(sai_kbs_store *s, const char *hex, uint64_t entries, const char *head_hex,
-                        uint64_t *seq, sai_error *err);
+int  sai_kbs__audit_find(sai_kbs_store_t *s, const char *hex, uint64_t entries, const char *head_hex,
+                        uint64_t *seq, sai_error_t *err);
 /* Accept a cut the check reported (why): recreate a dropped table, re-anchor
  * at the current head, and audit it ("audit.cut-accepted"). */
-int  sai_kbs__audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why, sai_error *err);
-int  sai_kbs__anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error *err);
+int  sai_kbs__audit_accept_cut(sai_kbs_store_t *s, const char *dir, const char *why, sai_error_t *err);
+int  sai_kbs__anchor_write(const char *path, uint64_t seq, const char *hash_hex, sai_error_t *err);
 /* The head from audit_head on db (seq 0 and zeros for an empty chain). */
 int  sai_kbs__store_head(struct sqlite3 *db, uint64_t *seq, char hash_hex[65]);
-void sai_kbs__store_anchor_enable(sai_kbs_store *s, const char *path, uint64_t seq);
-bool sai_kbs__store_audit_missing(sai_kbs_store *s);
+void sai_kbs__store_anchor_enable(sai_kbs_store_t *s, const char *path, uint64_t seq);
+bool sai_kbs__store_audit_missing(sai_kbs_store_t *s);
 extern const char *const sai_kbs_audit_schema;
 
 /* Internal to store.c/audit.c: append within an open transaction. */
-int sai_kbs__audit_append_locked(sai_kbs_store *s, const char *event, const char *actor,
+int sai_kbs__audit_append_locked(sai_kbs_store_t *s, const char *event, const char *actor,
                                 const char *subject, const char *verdict,
-                                const char *detail, sai_error *err);
-struct sqlite3 *sai_kbs__store_db(sai_kbs_store *s);
-const uint8_t *sai_kbs__store_audit_key(sai_kbs_store *s);
+                                const char *detail, sai_error_t *err);
+struct sqlite3 *sai_kbs__store_db(sai_kbs_store_t *s);
+const uint8_t *sai_kbs__store_audit_key(sai_kbs_store_t *s);
 
 /* ---- request parsers (request.c; fuzzed) --------------------------------- */
-typedef struct sai_kbs_auth_req {
+typedef struct sai_kbs_auth_req_t {
     char version[16];
     char tee[16];
-} sai_kbs_auth_req;
+} sai_kbs_auth_req_t;
 
-typedef struct sai_kbs_attest_req {
+typedef struct sai_kbs_attest_req_t {
     char        session[65];
-    sai_ec_key *tee_key;          /* owned */
+    sai_ec_key_t *tee_key;          /* owned */
     uint8_t     point[SAI_P384_POINT_LEN];
     char       *evidence;         /* owned, JSON text of the evidence */
     size_t      evidence_len;
-} sai_kbs_attest_req;
+} sai_kbs_attest_req_t;
 
-typedef struct sai_kbs_put_req {
+typedef struct sai_kbs_put_req_t {
     uint8_t *secret;              /* owned; wiped on free */
     size_t   secret_len;
     char    *policy;              /* owned, JSON text */
-} sai_kbs_put_req;
+} sai_kbs_put_req_t;
 
-int  sai_kbs__parse_auth(sai_kbs_auth_req *r, const char *body, size_t len, sai_error *err);
-int  sai_kbs__parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, sai_error *err);
-void sai_kbs__attest_req_free(sai_kbs_attest_req *r);
-int  sai_kbs__parse_put(sai_kbs_put_req *r, const char *body, size_t len, sai_error *err);
-void sai_kbs__put_req_free(sai_kbs_put_req *r);
+int  sai_kbs__parse_auth(sai_kbs_auth_req_t *r, const char *body, size_t len, sai_error_t *err);
+int  sai_kbs__parse_attest(sai_kbs_attest_req_t *r, const char *body, size_t len, sai_error_t *err);
+void sai_kbs__attest_req_free(sai_kbs_attest_req_t *r);
+int  sai_kbs__parse_put(sai_kbs_put_req_t *r, const char *body, size_t len, sai_error_t *err);
+void sai_kbs__put_req_free(sai_kbs_put_req_t *r);
 
 /* Attested registration body: {"jwe": ..., "policy": {...}} (a "secret"
  * member is SAI_EPOLICY). */
-typedef struct sai_kbs_register_req {
+typedef struct sai_kbs_register_req_t {
     char *jwe;                    /* owned: the secret wrapped to the KBS wrap key */
     char *policy;                 /* owned, JSON text, validated */
-} sai_kbs_register_req;
-int  sai_kbs__parse_register(sai_kbs_register_req *r, const char *body, size_t len, sai_error *err);
-void sai_kbs__register_req_free(sai_kbs_register_req *r);
+} sai_kbs_register_req_t;
+int  sai_kbs__parse_register(sai_kbs_register_req_t *r, const char *body, size_t len, sai_error_t *err);
+void sai_kbs__register_req_free(sai_kbs_register_req_t *r);
 /* "repo/type/tag": three segments of [A-Za-z0-9._-], 1..64 bytes, not "." or "..". */
 bool sai_kbs__resource_name_ok(const char *name);
 bool sai_kbs__tee_name_ok(const char *tee);
 /* Parse JSON with a size cap; NULL and a sentence on failure. */
-cJSON *sai_kbs__json_parse(const char *body, size_t len, sai_error *err);
-int sai_kbs__jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[static SAI_P384_POINT_LEN],
-                          sai_error *err);
+cJSON *sai_kbs__json_parse(const char *body, size_t len, sai_error_t *err);
+int sai_kbs__jwk_from_json(sai_ec_key_t **out, const cJSON *jwk, uint8_t point[static SAI_P384_POINT_LEN],
+                          sai_error_t *err);
 
 /* ---- sessions (session.c) --------------------------------------------------- */
-typedef struct sai_kbs_sessions sai_kbs_sessions;
+typedef struct sai_kbs_sessions_t sai_kbs_sessions_t;
 /* At most cap pending sessions, per_addr of them from one client address
  * (0: cap). */
-int  sai_kbs__sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, int ttl_s,
-                          sai_error *err);
-void sai_kbs__sessions_free(sai_kbs_sessions *t);
+int  sai_kbs__sessions_new(sai_kbs_sessions_t **out, size_t cap, size_t per_addr, int ttl_s,
+                          sai_error_t *err);
+void sai_kbs__sessions_free(sai_kbs_sessions_t *t);
 /* A fresh session for a client at addr: id (hex, 32 chars + NUL) and its
  * nonce. An address at its cap loses its oldest pending session; a full
  * table loses its oldest; SAI_ELIMIT only if that cannot make room. */
-int  sai_kbs__session_create(sai_kbs_sessions *t, const char *tee, const char *addr, char id[33],
-                            uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err);
+int  sai_kbs__session_create(sai_kbs_sessions_t *t, const char *tee, const char *addr, char id[33],
+                            uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error_t *err);
 /* Consume a session: single use; SAI_ENOTFOUND (unknown or already used) or
  * SAI_EAUTH (expired). */
-int  sai_kbs__session_take(sai_kbs_sessions *t, const char *id, char tee[16],
-                          uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err);
-size_t sai_kbs__sessions_live(sai_kbs_sessions *t);
+int  sai_kbs__session_take(sai_kbs_sessions_t *t, const char *id, char tee[16],
+                          uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error_t *err);
+size_t sai_kbs__sessions_live(sai_kbs_sessions_t *t);
 /* Pending sessions evicted so far (to make room for newer ones). */
-uint64_t sai_kbs__sessions_evicted(sai_kbs_sessions *t);
+uint64_t sai_kbs__sessions_evicted(sai_kbs_sessions_t *t);
 
 /* ---- rate limiter (limits.c) ----------------------------------------------- */
-typedef struct sai_kbs_ratelimit sai_kbs_ratelimit;
-int  sai_kbs__ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, sai_error *err);
-void sai_kbs__ratelimit_free(sai_kbs_ratelimit *r);
-bool sai_kbs__ratelimit_allow(sai_kbs_ratelimit *r, const char *client, double now);
+typedef struct sai_kbs_ratelimit_t sai_kbs_ratelimit_t;
+int  sai_kbs__ratelimit_new(sai_kbs_ratelimit_t **out, double rate, double burst, sai_error_t *err);
+void sai_kbs__ratelimit_free(sai_kbs_ratelimit_t *r);
+bool sai_kbs__ratelimit_allow(sai_kbs_ratelimit_t *r, const char *client, double now);
 
 /* Counters per client address (limits.c): at most max_keys distinct
  * addresses with a non-zero count; not locked (the caller's lock). add()
  * returns the new count, UINT32_MAX when a new address does not fit. */
-typedef struct sai_kbs_addrcount sai_kbs_addrcount;
-int      sai_kbs__addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *err);
-void     sai_kbs__addrcount_free(sai_kbs_addrcount *t);
-void     sai_kbs__addrcount_clear(sai_kbs_addrcount *t);
-uint32_t sai_kbs__addrcount_get(const sai_kbs_addrcount *t, const char *addr);
-uint32_t sai_kbs__addrcount_add(sai_kbs_addrcount *t, const char *addr, int delta);
+typedef struct sai_kbs_addrcount_t sai_kbs_addrcount_t;
+int      sai_kbs__addrcount_new(sai_kbs_addrcount_t **out, size_t max_keys, sai_error_t *err);
+void     sai_kbs__addrcount_free(sai_kbs_addrcount_t *t);
+void     sai_kbs__addrcount_clear(sai_kbs_addrcount_t *t);
+uint32_t sai_kbs__addrcount_get(const sai_kbs_addrcount_t *t, const char *addr);
+uint32_t sai_kbs__addrcount_add(sai_kbs_addrcount_t *t, const char *addr, int delta);
 
 /* ---- metrics (metrics.c) --------------------------------------------------- */
-typedef struct sai_kbs_metrics sai_kbs_metrics;
-int  sai_kbs__metrics_new(sai_kbs_metrics **out);
-void sai_kbs__metrics_free(sai_kbs_metrics *m);
-void sai_kbs__metrics_request(sai_kbs_metrics *m, const char *route, int status, double seconds);
-void sai_kbs__metrics_verdict(sai_kbs_metrics *m, const char *event, bool allowed);
-void sai_kbs__metrics_gauge(sai_kbs_metrics *m, const char *name, double v);
+typedef struct sai_kbs_metrics_t sai_kbs_metrics_t;
+int  sai_kbs__metrics_new(sai_kbs_metrics_t **out);
+void sai_kbs__metrics_free(sai_kbs_metrics_t *m);
+void sai_kbs__metrics_request(sai_kbs_metrics_t *m, const char *route, int status, double seconds);
+void sai_kbs__metrics_verdict(sai_kbs_metrics_t *m, const char *event, bool allowed);
+void sai_kbs__metrics_gauge(sai_kbs_metrics_t *m, const char *name, double v);
 /* Prometheus text exposition (malloc'ed). */
-char *sai_kbs__metrics_render(sai_kbs_metrics *m);
+char *sai_kbs__metrics_render(sai_kbs_metrics_t *m);
 
 /* ---- attestation-result tokens (token.c) ----------------------------------- */
 /* JWT ES384 with claims {iss, iat, exp, jti, tee, measurement, host_data, tcb,
  * tcb_status, policy_id, verdict, debug, simulated, tee-pubkey (JWK)}. */
-int sai_kbs__token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
-                        const char *tee_jwk_json, int64_t now, int ttl_s, sai_error *err);
+int sai_kbs__token_issue(char **jwt, const sai_ec_key_t *signer, const sai_kbs_claims_t *c,
+                        const char *tee_jwk_json, int64_t now, int ttl_s, sai_error_t *err);
 /* The same with the protocol the token was issued in ("trustee": its
- * tee-pubkey is a Trustee key, see sai_kbs_tkey; NULL: SecureAI's). */
-int sai_kbs__token_issue_ex(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
+ * tee-pubkey is a Trustee key, see sai_kbs_tkey_t; NULL: SecureAI's). */
+int sai_kbs__token_issue_ex(char **jwt, const sai_ec_key_t *signer, const sai_kbs_claims_t *c,
                            const char *tee_jwk_json, const char *protocol, int64_t now, int ttl_s,
-                           sai_error *err);
+                           sai_error_t *err);
 /* Verify signature and expiry; fill claims and the TEE key from the token. */
-int sai_kbs__token_verify(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
-                         sai_kbs_claims *c, sai_ec_key **tee_key, sai_error *err);
+int sai_kbs__token_verify(const sai_ec_key_t *signer, const char *jwt, size_t len, int64_t now,
+                         sai_kbs_claims_t *c, sai_ec_key_t **tee_key, sai_error_t *err);
 /* The same; with signature_known_good the ECDSA check is skipped because the
  * caller matched the exact token bytes against ones this KBS issued. */
-int sai_kbs__token_decode(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
-                         bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
-                         sai_error *err);
+int sai_kbs__token_decode(const sai_ec_key_t *signer, const char *jwt, size_t len, int64_t now,
+                         bool signature_known_good, sai_kbs_claims_t *c, sai_ec_key_t **tee_key,
+                         sai_error_t *err);
 
-struct sai_kbs_tkey;
+struct sai_kbs_tkey_t;
 /* The same for either protocol: a SecureAI token fills *tee_key, a Trustee
  * one (protocol "trustee") *tkey instead (tkey may be NULL: then a Trustee
  * token is refused). */
-int sai_kbs__token_decode_ex(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
-                            bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
-                            struct sai_kbs_tkey *tkey, sai_error *err);
+int sai_kbs__token_decode_ex(const sai_ec_key_t *signer, const char *jwt, size_t len, int64_t now,
+                            bool signature_known_good, sai_kbs_claims_t *c, sai_ec_key_t **tee_key,
+                            struct sai_kbs_tkey_t *tkey, sai_error_t *err);
 
 /* ---- issued-token memo (token.c) -------------------------------------------
  * SHA-256 of each token this KBS issued, so /resource can skip re-verifying
  * its own signature. Direct-mapped, fixed size; a miss only costs the full
  * verification. */
-typedef struct sai_kbs_issued sai_kbs_issued;
-int  sai_kbs__issued_new(sai_kbs_issued **out, sai_error *err);
-void sai_kbs__issued_free(sai_kbs_issued *t);
-void sai_kbs__issued_add(sai_kbs_issued *t, const char *jwt, int64_t exp);
-bool sai_kbs__issued_has(sai_kbs_issued *t, const char *jwt, int64_t now);
+typedef struct sai_kbs_issued_t sai_kbs_issued_t;
+int  sai_kbs__issued_new(sai_kbs_issued_t **out, sai_error_t *err);
+void sai_kbs__issued_free(sai_kbs_issued_t *t);
+void sai_kbs__issued_add(sai_kbs_issued_t *t, const char *jwt, int64_t exp);
+bool sai_kbs__issued_has(sai_kbs_issued_t *t, const char *jwt, int64_t now);
 
 /* ---- TLS material (tls.c) ---------------------------------------------------- */
 /* Load or create (self-signed P-384, CN/SAN localhost + 127.0.0.1) the
  * key/cert pair; fill the hex SHA-256 fingerprint of the DER certificate. */
 int sai_kbs__tls_ensure(const char *cert_path, const char *key_path, char fp_hex[65],
-                       bool *created, sai_error *err);
+                       bool *created, sai_error_t *err);
 /* Hex SHA-256 of the first certificate in a PEM file. */
-int sai_kbs__cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error *err);
+int sai_kbs__cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error_t *err);
 /* Load or create a P-384 key PEM file (0600). */
-int sai_kbs__key_ensure(sai_ec_key **out, const char *path, sai_error *err);
+int sai_kbs__key_ensure(sai_ec_key_t **out, const char *path, sai_error_t *err);
 
 /* The long-term key-wrapping key (attested registration): <dir>/wrap.key
  * (private, 0600, created when missing) and <dir>/wrap.pub (public PEM,
  * 0644, rewritten to match); fills the hex SHA-256 of its raw point. */
 #define SAI_KBS_WRAP_KEY_FILE "wrap.key"
 #define SAI_KBS_WRAP_PUB_FILE "wrap.pub"
-int sai_kbs__wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65], sai_error *err);
+int sai_kbs__wrap_key_ensure(sai_ec_key_t **out, const char *dir, char sha_hex[65], sai_error_t *err);
 
 /* ---- Trustee's protocol (trustee.c; fuzzed by fuzz/fuzz_kbs_trustee.c) -------- */
 #define SAI_KBS_TRUSTEE_VERSION "0.4.0"
@@ -252,72 +252,72 @@ int sai_kbs__wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65]
 /* A Trustee TEE name -> the SecureAI kind whose evidence it carries here
  * ("sample" -> "sim", "snp" -> "sev-snp", "tdx", "sgx"); SAI_EUNSUPP for a
  * name Trustee knows that this KBS cannot appraise, SAI_EINVAL otherwise. */
-int sai_kbs__trustee_tee(const char *name, const char **kind, sai_error *err);
+int sai_kbs__trustee_tee(const char *name, const char **kind, sai_error_t *err);
 /* The reverse, NULL when none. */
 const char *sai_kbs__trustee_tee_name(const char *kind);
 /* RFC 8785 canonical JSON of v (malloc'ed); integers only among numbers,
  * strings must be UTF-8. */
-int sai_kbs__jcs(const cJSON *v, char **out, size_t *len, sai_error *err);
+int sai_kbs__jcs(const cJSON *v, char **out, size_t *len, sai_error_t *err);
 
 /* A TEE key as Trustee clients send it. */
 struct evp_pkey_st;
 enum { SAI_KBS_TKEY_EC = 1, SAI_KBS_TKEY_RSA = 2 };
-typedef struct sai_kbs_tkey {
+typedef struct sai_kbs_tkey_t {
     int                 kind;       /* SAI_KBS_TKEY_* */
     char                crv[8];     /* "P-256" / "P-521" for EC */
     size_t              coord_len;  /* 32 / 66 */
     struct evp_pkey_st *pkey;       /* public (server) or key pair (client) */
     char               *jwk;        /* the typed members, canonical JSON */
-} sai_kbs_tkey;
-int  sai_kbs__tkey_from_json(sai_kbs_tkey *k, const cJSON *jwk, sai_error *err);
-int  sai_kbs__tkey_parse(sai_kbs_tkey *k, const char *json, size_t len, sai_error *err);
-int  sai_kbs__tkey_generate(sai_kbs_tkey *k, sai_kbs_tee_key type, sai_error *err);
-void sai_kbs__tkey_free(sai_kbs_tkey *k);
+} sai_kbs_tkey_t;
+int  sai_kbs__tkey_from_json(sai_kbs_tkey_t *k, const cJSON *jwk, sai_error_t *err);
+int  sai_kbs__tkey_parse(sai_kbs_tkey_t *k, const char *json, size_t len, sai_error_t *err);
+int  sai_kbs__tkey_generate(sai_kbs_tkey_t *k, sai_kbs_tee_key_t type, sai_error_t *err);
+void sai_kbs__tkey_free(sai_kbs_tkey_t *k);
 /* SHA-384(JCS({"additional-evidence", "nonce", "tee-pubkey"})) || 16 zeros. */
 int sai_kbs__trustee_report_data(uint8_t rd[static SAI_KBS_REPORT_DATA_LEN], const char *nonce,
                                  const char *tkey_jwk, const char *additional_evidence,
-                                 sai_error *err);
+                                 sai_error_t *err);
 
-typedef struct sai_kbs_trustee_attest {
+typedef struct sai_kbs_trustee_attest_t {
     char         nonce[96];
-    sai_kbs_tkey key;
+    sai_kbs_tkey_t key;
     char        *additional;   /* "" (other devices' evidence is refused) */
     char        *evidence;     /* primary_evidence as JSON text */
     size_t       evidence_len;
-} sai_kbs_trustee_attest;
-int  sai_kbs__parse_trustee_attest(sai_kbs_trustee_attest *r, const char *body, size_t len,
-                                  sai_error *err);
-void sai_kbs__trustee_attest_free(sai_kbs_trustee_attest *r);
+} sai_kbs_trustee_attest_t;
+int  sai_kbs__parse_trustee_attest(sai_kbs_trustee_attest_t *r, const char *body, size_t len,
+                                  sai_error_t *err);
+void sai_kbs__trustee_attest_free(sai_kbs_trustee_attest_t *r);
 
 /* Flattened JWE JSON of secret to k: A256GCM, the CEK wrapped with
  * ECDH-ES+A256KW (EC) or RSA-OAEP-256 (RSA). */
-int sai_kbs__trustee_wrap(char **json, const sai_kbs_tkey *k, const uint8_t *secret, size_t len,
-                          sai_error *err);
-int sai_kbs__trustee_unwrap(sai_secret **out, const sai_kbs_tkey *priv, const char *json, size_t len,
-                            sai_error *err);
+int sai_kbs__trustee_wrap(char **json, const sai_kbs_tkey_t *k, const uint8_t *secret, size_t len,
+                          sai_error_t *err);
+int sai_kbs__trustee_unwrap(sai_secret_t **out, const sai_kbs_tkey_t *priv, const char *json, size_t len,
+                            sai_error_t *err);
 
 /* /auth: 0 for a valid 0.4.0 request (tee and the kind it maps to);
  * SAI_ENOTFOUND for a body that is SecureAI's (no string version, or
  * "0.1.0"); else the refusal (SAI_EAUTH for a version or hash algorithm
  * this KBS does not speak). */
-typedef struct sai_kbs_trustee_auth {
+typedef struct sai_kbs_trustee_auth_t {
     char        tee[16];
     const char *kind;
-} sai_kbs_trustee_auth;
-int  sai_kbs__parse_trustee_auth(sai_kbs_trustee_auth *r, const char *body, size_t len, sai_error *err);
+} sai_kbs_trustee_auth_t;
+int  sai_kbs__parse_trustee_auth(sai_kbs_trustee_auth_t *r, const char *body, size_t len, sai_error_t *err);
 /* The nonce as Trustee sends it: standard base64 (44 characters). */
 void sai_kbs__b64std_nonce(char out[static 45], const uint8_t nonce[static SAI_KBS_NONCE_LEN]);
 
 /* Attested kbs-session-id cookies -> their attestation token. */
-typedef struct sai_kbs_cookies sai_kbs_cookies;
-int   sai_kbs__cookies_new(sai_kbs_cookies **out, sai_error *err);
-void  sai_kbs__cookies_free(sai_kbs_cookies *t);
-void  sai_kbs__cookie_put(sai_kbs_cookies *t, const char *id, const char *token, int64_t exp);
+typedef struct sai_kbs_cookies_t sai_kbs_cookies_t;
+int   sai_kbs__cookies_new(sai_kbs_cookies_t **out, sai_error_t *err);
+void  sai_kbs__cookies_free(sai_kbs_cookies_t *t);
+void  sai_kbs__cookie_put(sai_kbs_cookies_t *t, const char *id, const char *token, int64_t exp);
 /* The token (malloc'ed) of an attested, unexpired cookie, or NULL. */
-char *sai_kbs__cookie_token(sai_kbs_cookies *t, const char *id, int64_t now);
+char *sai_kbs__cookie_token(sai_kbs_cookies_t *t, const char *id, int64_t now);
 /* The client's kbs-session-id cookie from its last answer ("" if none). */
-struct sai_kbs_client;
-const char *sai_kbs__client_cookie(const struct sai_kbs_client *c);
+struct sai_kbs_client_t;
+const char *sai_kbs__client_cookie(const struct sai_kbs_client_t *c);
 
 int64_t sai_kbs__wall_now(void);
 

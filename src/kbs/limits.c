@@ -19,15 +19,15 @@ typedef struct bucket {
     double tokens, last;
 } bucket;
 
-struct sai_kbs_ratelimit {
+struct sai_kbs_ratelimit_t {
     pthread_mutex_t mu;
     double rate, burst;
     bucket b[NBUCKETS];
 };
 
-int sai_kbs__ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, sai_error *err)
+int sai_kbs__ratelimit_new(sai_kbs_ratelimit_t **out, double rate, double burst, sai_error_t *err)
 {
-    sai_kbs_ratelimit *r = calloc(1, sizeof *r);
+    sai_kbs_ratelimit_t *r = calloc(1, sizeof *r);
     if (r == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_mutex_init(&r->mu, NULL);
@@ -37,7 +37,7 @@ int sai_kbs__ratelimit_new(sai_kbs_ratelimit **out, double rate, double burst, s
     return 0;
 }
 
-void sai_kbs__ratelimit_free(sai_kbs_ratelimit *r)
+void sai_kbs__ratelimit_free(sai_kbs_ratelimit_t *r)
 {
     if (r == NULL)
         return;
@@ -45,7 +45,7 @@ void sai_kbs__ratelimit_free(sai_kbs_ratelimit *r)
     free(r);
 }
 
-bool sai_kbs__ratelimit_allow(sai_kbs_ratelimit *r, const char *client, double now)
+bool sai_kbs__ratelimit_allow(sai_kbs_ratelimit_t *r, const char *client, double now)
 {
     if (r == NULL || r->rate <= 0)
         return true;
@@ -79,17 +79,17 @@ typedef struct addr_slot {
     uint32_t n;           /* 0: empty */
 } addr_slot;
 
-struct sai_kbs_addrcount {
+struct sai_kbs_addrcount_t {
     addr_slot *s;
     size_t     mask, keys, max_keys;
 };
 
-int sai_kbs__addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *err)
+int sai_kbs__addrcount_new(sai_kbs_addrcount_t **out, size_t max_keys, sai_error_t *err)
 {
     size_t n = 16;
     while (n < 2 * max_keys)
         n <<= 1;
-    sai_kbs_addrcount *t = calloc(1, sizeof *t);
+    sai_kbs_addrcount_t *t = calloc(1, sizeof *t);
     if (t == NULL || (t->s = calloc(n, sizeof *t->s)) == NULL) {
         free(t);
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -100,7 +100,7 @@ int sai_kbs__addrcount_new(sai_kbs_addrcount **out, size_t max_keys, sai_error *
     return 0;
 }
 
-void sai_kbs__addrcount_free(sai_kbs_addrcount *t)
+void sai_kbs__addrcount_free(sai_kbs_addrcount_t *t)
 {
     if (t == NULL)
         return;
@@ -108,7 +108,7 @@ void sai_kbs__addrcount_free(sai_kbs_addrcount *t)
     free(t);
 }
 
-void sai_kbs__addrcount_clear(sai_kbs_addrcount *t)
+void sai_kbs__addrcount_clear(sai_kbs_addrcount_t *t)
 {
     memset(t->s, 0, (t->mask + 1) * sizeof *t->s);
     t->keys = 0;
@@ -122,7 +122,7 @@ static size_t addr_hash(const char *a)
     return h;
 }
 
-static size_t addr_find(const sai_kbs_addrcount *t, const char *addr)
+static size_t addr_find(const sai_kbs_addrcount_t *t, const char *addr)
 {
     size_t i = addr_hash(addr) & t->mask;
     while (t->s[i].n != 0 && strncmp(t->s[i].addr, addr, sizeof t->s[i].addr) != 0)
@@ -130,12 +130,12 @@ static size_t addr_find(const sai_kbs_addrcount *t, const char *addr)
     return i;
 }
 
-uint32_t sai_kbs__addrcount_get(const sai_kbs_addrcount *t, const char *addr)
+uint32_t sai_kbs__addrcount_get(const sai_kbs_addrcount_t *t, const char *addr)
 {
     return t->s[addr_find(t, addr)].n;
 }
 
-uint32_t sai_kbs__addrcount_add(sai_kbs_addrcount *t, const char *addr, int delta)
+uint32_t sai_kbs__addrcount_add(sai_kbs_addrcount_t *t, const char *addr, int delta)
 {
     size_t i = addr_find(t, addr);
     addr_slot *e = &t->s[i];

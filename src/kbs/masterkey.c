@@ -25,10 +25,10 @@
 #define MK_SEALED    (MK_HDR + SAI_AEAD_NONCE_LEN + 32 + SAI_AEAD_TAG_LEN)
 #define MK_CONTEXT   "secureai/v1/kbs-master-key"
 
-static int sealing_key(sai_tee_kind kind, uint8_t k[32], sai_error *err)
+static int sealing_key(sai_tee_kind_t kind, uint8_t k[32], sai_error_t *err)
 {
-    sai_tee *t = NULL;
-    sai_tee_opts o;
+    sai_tee_t *t = NULL;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.psp_fd = -1;
     int rc = sai_tee_open(&t, kind, &o, err);
@@ -39,13 +39,13 @@ static int sealing_key(sai_tee_kind kind, uint8_t k[32], sai_error *err)
     return rc;
 }
 
-static int seal_new(const char *path, const char *tee, uint8_t key[32], sai_error *err)
+static int seal_new(const char *path, const char *tee, uint8_t key[32], sai_error_t *err)
 {
-    sai_tee_kind kind = sai_tee_kind_from_name(tee);
+    sai_tee_kind_t kind = sai_tee_kind_from_name(tee);
     if (kind == SAI_TEE_NONE)
         return sai_error_set(err, SAI_EINVAL, "seal_master_key: unknown TEE kind \"%s\"", tee);
     uint8_t file[MK_SEALED], k[32];
-    sai_aead *a = NULL;
+    sai_aead_t *a = NULL;
     memcpy(file, MK_MAGIC, 8);
     file[8] = (uint8_t)kind;
     int rc = sealing_key(kind, k, err);
@@ -60,13 +60,13 @@ static int seal_new(const char *path, const char *tee, uint8_t key[32], sai_erro
     return rc;
 }
 
-static int unseal(const uint8_t *file, uint8_t key[32], sai_error *err)
+static int unseal(const uint8_t *file, uint8_t key[32], sai_error_t *err)
 {
-    sai_tee_kind kind = (sai_tee_kind)file[8];
+    sai_tee_kind_t kind = (sai_tee_kind_t)file[8];
     if (sai_tee_kind_name(kind) == NULL || kind == SAI_TEE_NONE)
         return sai_error_set(err, SAI_EFORMAT, "the sealed master key names an unknown TEE");
     uint8_t k[32];
-    sai_aead *a = NULL;
+    sai_aead_t *a = NULL;
     int rc = sealing_key(kind, k, err);
     if (rc == 0 && (rc = sai_aead_new(&a, k, err)) == 0) {
         rc = sai_aead_open(a, key, file + MK_HDR + SAI_AEAD_NONCE_LEN, 32,
@@ -81,7 +81,7 @@ static int unseal(const uint8_t *file, uint8_t key[32], sai_error *err)
 }
 
 int sai_kbs__master_key_load(const char *dir, bool create, const char *seal_tee, uint8_t key[32],
-                            sai_error *err)
+                            sai_error_t *err)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, SAI_KBS_MASTER_KEY_FILE);

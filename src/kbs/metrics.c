@@ -20,7 +20,7 @@ static const char *k_gauges[] = {"connections", "sessions", "handshakes", "conne
                                  "sessions_evicted"};
 #define NGAUGES 5
 
-struct sai_kbs_metrics {
+struct sai_kbs_metrics_t {
     pthread_mutex_t mu;
     uint64_t req[NROUTES][6];          /* status class 0..5 (1xx..5xx; 0 other) */
     uint64_t hist[NROUTES][NLE + 1];
@@ -30,7 +30,7 @@ struct sai_kbs_metrics {
     double   gauge[NGAUGES];
 };
 
-int sai_kbs__metrics_new(sai_kbs_metrics **out)
+int sai_kbs__metrics_new(sai_kbs_metrics_t **out)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL)
@@ -39,7 +39,7 @@ int sai_kbs__metrics_new(sai_kbs_metrics **out)
     return 0;
 }
 
-void sai_kbs__metrics_free(sai_kbs_metrics *m)
+void sai_kbs__metrics_free(sai_kbs_metrics_t *m)
 {
     if (m == NULL)
         return;
@@ -55,7 +55,7 @@ static int route_ix(const char *route)
     return NROUTES - 1;
 }
 
-void sai_kbs__metrics_request(sai_kbs_metrics *m, const char *route, int status, double seconds)
+void sai_kbs__metrics_request(sai_kbs_metrics_t *m, const char *route, int status, double seconds)
 {
     int r = route_ix(route);
     int cls = status >= 100 && status < 600 ? status / 100 : 0;
@@ -70,7 +70,7 @@ void sai_kbs__metrics_request(sai_kbs_metrics *m, const char *route, int status,
     pthread_mutex_unlock(&m->mu);
 }
 
-void sai_kbs__metrics_verdict(sai_kbs_metrics *m, const char *event, bool allowed)
+void sai_kbs__metrics_verdict(sai_kbs_metrics_t *m, const char *event, bool allowed)
 {
     for (int i = 0; i < NEVENTS; i++)
         if (strcmp(event, k_events[i]) == 0) {
@@ -80,7 +80,7 @@ void sai_kbs__metrics_verdict(sai_kbs_metrics *m, const char *event, bool allowe
         }
 }
 
-void sai_kbs__metrics_gauge(sai_kbs_metrics *m, const char *name, double v)
+void sai_kbs__metrics_gauge(sai_kbs_metrics_t *m, const char *name, double v)
 {
     for (int i = 0; i < NGAUGES; i++)
         if (strcmp(name, k_gauges[i]) == 0) {
@@ -90,7 +90,7 @@ void sai_kbs__metrics_gauge(sai_kbs_metrics *m, const char *name, double v)
         }
 }
 
-char *sai_kbs__metrics_render(sai_kbs_metrics *m)
+char *sai_kbs__metrics_render(sai_kbs_metrics_t *m)
 {
     size_t cap = 32 * 1024, n = 0;
     char *out = malloc(cap);

@@ -27,7 +27,7 @@ static bool hex_ok(const char *s, size_t min, size_t max)
     return true;
 }
 
-static int validate(const cJSON *p, sai_error *err)
+static int validate(const cJSON *p, sai_error_t *err)
 {
     if (!cJSON_IsObject(p))
         return sai_error_set(err, SAI_EINVAL, "a release policy must be a JSON object");
@@ -79,7 +79,7 @@ static int validate(const cJSON *p, sai_error *err)
     return 0;
 }
 
-int sai_kbs_policy_validate(const char *policy_json, size_t len, sai_error *err)
+int sai_kbs_policy_validate(const char *policy_json, size_t len, sai_error_t *err)
 {
     cJSON *p = cJSON_ParseWithLength(policy_json, len);
     if (p == NULL)
@@ -89,7 +89,7 @@ int sai_kbs_policy_validate(const char *policy_json, size_t len, sai_error *err)
     return rc;
 }
 
-int sai_kbs_policy_check(const char *policy_json, const sai_kbs_claims *c, sai_error *err)
+int sai_kbs_policy_check(const char *policy_json, const sai_kbs_claims_t *c, sai_error_t *err)
 {
     cJSON *p = cJSON_Parse(policy_json);
     int rc = 0;

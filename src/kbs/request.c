@@ -55,7 +55,7 @@ static const char *json_duplicate(const cJSON *v, int depth)
     return d;
 }
 
-cJSON *sai_kbs__json_parse(const char *body, size_t len, sai_error *err)
+cJSON *sai_kbs__json_parse(const char *body, size_t len, sai_error_t *err)
 {
     if (body == NULL || len == 0) {
         sai_error_set(err, SAI_EINVAL, "the request body is empty");
@@ -96,7 +96,7 @@ cJSON *sai_kbs__json_parse(const char *body, size_t len, sai_error *err)
 }
 
 /* A string member of at most max bytes (required). */
-static const char *get_str(const cJSON *o, const char *name, size_t max, sai_error *err)
+static const char *get_str(const cJSON *o, const char *name, size_t max, sai_error_t *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
     if (v == NULL) {
@@ -155,7 +155,7 @@ bool sai_kbs__resource_name_ok(const char *name)
     return true;
 }
 
-int sai_kbs__parse_auth(sai_kbs_auth_req *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_auth(sai_kbs_auth_req_t *r, const char *body, size_t len, sai_error_t *err)
 {
     memset(r, 0, sizeof *r);
     cJSON *j = sai_kbs__json_parse(body, len, err);
@@ -178,7 +178,7 @@ int sai_kbs__parse_auth(sai_kbs_auth_req *r, const char *body, size_t len, sai_e
     return rc;
 }
 
-static int b64_exact(uint8_t *out, size_t want, const char *s, const char *what, sai_error *err)
+static int b64_exact(uint8_t *out, size_t want, const char *s, const char *what, sai_error_t *err)
 {
     uint8_t *buf = NULL;
     size_t n = 0;
@@ -196,8 +196,8 @@ static int b64_exact(uint8_t *out, size_t want, const char *s, const char *what,
  * order group: OpenSSL's "quick" check (on the curve) is the complete one,
  * and skips the n*Q scalar multiplication EVP_PKEY_public_check adds, which
  * was a third of the server's time per flow (perf, bench/kbs_load). */
-static int point_to_key(sai_ec_key **out, const uint8_t point[static SAI_P384_POINT_LEN],
-                        sai_error *err)
+static int point_to_key(sai_ec_key_t **out, const uint8_t point[static SAI_P384_POINT_LEN],
+                        sai_error_t *err)
 {
     EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
@@ -218,8 +218,8 @@ static int point_to_key(sai_ec_key **out, const uint8_t point[static SAI_P384_PO
     return rc;
 }
 
-int sai_kbs__jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[static SAI_P384_POINT_LEN],
-                          sai_error *err)
+int sai_kbs__jwk_from_json(sai_ec_key_t **out, const cJSON *jwk, uint8_t point[static SAI_P384_POINT_LEN],
+                          sai_error_t *err)
 {
     *out = NULL;
     if (!cJSON_IsObject(jwk))
@@ -248,7 +248,7 @@ int sai_kbs__jwk_from_json(sai_ec_key **out, const cJSON *jwk, uint8_t point[sta
     return point_to_key(out, point, err);
 }
 
-int sai_kbs_jwk_parse(sai_ec_key **out, const char *json, size_t len, sai_error *err)
+int sai_kbs_jwk_parse(sai_ec_key_t **out, const char *json, size_t len, sai_error_t *err)
 {
     *out = NULL;
     cJSON *j = sai_kbs__json_parse(json, len, err);
@@ -260,7 +260,7 @@ int sai_kbs_jwk_parse(sai_ec_key **out, const char *json, size_t len, sai_error 
     return rc;
 }
 
-int sai_kbs_jwk_format(const sai_ec_key *k, char **json, sai_error *err)
+int sai_kbs_jwk_format(const sai_ec_key_t *k, char **json, sai_error_t *err)
 {
     *json = NULL;
     uint8_t pt[SAI_P384_POINT_LEN];
@@ -286,14 +286,14 @@ int sai_kbs_jwk_format(const sai_ec_key *k, char **json, sai_error *err)
     return rc;
 }
 
-void sai_kbs__attest_req_free(sai_kbs_attest_req *r)
+void sai_kbs__attest_req_free(sai_kbs_attest_req_t *r)
 {
     sai_ec_free(r->tee_key);
     free(r->evidence);
     memset(r, 0, sizeof *r);
 }
 
-int sai_kbs__parse_attest(sai_kbs_attest_req *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_attest(sai_kbs_attest_req_t *r, const char *body, size_t len, sai_error_t *err)
 {
     memset(r, 0, sizeof *r);
     cJSON *j = sai_kbs__json_parse(body, len, err);
@@ -341,7 +341,7 @@ out:
     return rc;
 }
 
-void sai_kbs__put_req_free(sai_kbs_put_req *r)
+void sai_kbs__put_req_free(sai_kbs_put_req_t *r)
 {
     if (r->secret) {
         sai_wipe(r->secret, r->secret_len);
@@ -352,7 +352,7 @@ void sai_kbs__put_req_free(sai_kbs_put_req *r)
 }
 
 /* {"secret": base64url, "policy": {...}} */
-int sai_kbs__parse_put(sai_kbs_put_req *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_put(sai_kbs_put_req_t *r, const char *body, size_t len, sai_error_t *err)
 {
     memset(r, 0, sizeof *r);
     cJSON *j = sai_kbs__json_parse(body, len, err);
@@ -388,7 +388,7 @@ out:
     return rc;
 }
 
-void sai_kbs__register_req_free(sai_kbs_register_req *r)
+void sai_kbs__register_req_free(sai_kbs_register_req_t *r)
 {
     free(r->jwe);
     free(r->policy);
@@ -398,7 +398,7 @@ void sai_kbs__register_req_free(sai_kbs_register_req *r)
 /* {"jwe": <sai_kbs_wrap_register output>, "policy": {...}}; a clear
  * "secret" member is refused outright (the registration path never takes a
  * secret that crossed the network unwrapped). */
-int sai_kbs__parse_register(sai_kbs_register_req *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_register(sai_kbs_register_req_t *r, const char *body, size_t len, sai_error_t *err)
 {
     memset(r, 0, sizeof *r);
     cJSON *j = sai_kbs__json_parse(body, len, err);
@@ -434,7 +434,7 @@ out:
 
 int sai_kbs_report_data(uint8_t out[static SAI_KBS_REPORT_DATA_LEN],
                         const uint8_t nonce[static SAI_KBS_NONCE_LEN],
-                        const uint8_t point[static SAI_P384_POINT_LEN], sai_error *err)
+                        const uint8_t point[static SAI_P384_POINT_LEN], sai_error_t *err)
 {
     uint8_t buf[SAI_KBS_NONCE_LEN + SAI_P384_POINT_LEN];
     memcpy(buf, nonce, SAI_KBS_NONCE_LEN);

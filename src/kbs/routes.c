@@ -44,11 +44,11 @@ static void trustee_error(struct evhttp_request *req, int code, const char *kind
 
 /* 0 when body is SecureAI's /auth (the caller goes on), else the status of
  * the answer given. */
-static int h_auth_trustee(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_auth_trustee(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                           const char *body, size_t len)
 {
-    sai_kbs_trustee_auth r;
-    sai_error err;
+    sai_kbs_trustee_auth_t r;
+    sai_error_t err;
     char id[33], tee[16], nb64[45], out[256];
     uint8_t nonce[SAI_KBS_NONCE_LEN];
     int rc = sai_kbs__parse_trustee_auth(&r, body, len, &err);
@@ -92,12 +92,12 @@ static bool trustee_attest_body(const char *body, size_t len)
     return yes;
 }
 
-static int h_attest_trustee(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_attest_trustee(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                             const char *body, size_t len)
 {
-    sai_kbs_trustee_attest r = {0};
-    sai_kbs_claims claims;
-    sai_error err;
+    sai_kbs_trustee_attest_t r = {0};
+    sai_kbs_claims_t claims;
+    sai_error_t err;
     char id[33], tee[16] = "", nb64[45], *jwt = NULL, *out = NULL, detail[400];
     uint8_t nonce[SAI_KBS_NONCE_LEN], rd[SAI_KBS_REPORT_DATA_LEN];
     const char *kind = NULL;
@@ -170,13 +170,13 @@ out:
     return code;
 }
 
-static int h_auth(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_auth(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                   const char *rest)
 {
     size_t len;
     char *body = sai_kbs__body(req, &len);
-    sai_kbs_auth_req r;
-    sai_error err;
+    sai_kbs_auth_req_t r;
+    sai_error_t err;
     char id[33], *nb64 = NULL, out[256];
     uint8_t nonce[SAI_KBS_NONCE_LEN];
     int code = 200;
@@ -213,14 +213,14 @@ static int h_auth(sai_kbs_server *s, struct evhttp_request *req, const char *pee
     return code;
 }
 
-static int h_attest(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_attest(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                     const char *rest)
 {
     size_t len;
     char *body = sai_kbs__body(req, &len);
-    sai_kbs_attest_req r = {0};
-    sai_kbs_claims claims;
-    sai_error err;
+    sai_kbs_attest_req_t r = {0};
+    sai_kbs_claims_t claims;
+    sai_error_t err;
     char tee[16] = "", *jwk = NULL, *jwt = NULL, *out = NULL;
     uint8_t nonce[SAI_KBS_NONCE_LEN], rd[SAI_KBS_REPORT_DATA_LEN];
     int code = 200;
@@ -294,11 +294,11 @@ out:
  * a SecureAI token fills *tee_key, a Trustee one *tkey, and *trustee says
  * which protocol the caller speaks (its errors' shape). A token from a
  * Trustee session is refused where tkey is NULL (registration). */
-static int attested_caller(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
-                          const char *name, const char *event, sai_kbs_claims *claims,
-                          sai_ec_key **tee_key, sai_kbs_tkey *tkey, bool *trustee)
+static int attested_caller(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
+                          const char *name, const char *event, sai_kbs_claims_t *claims,
+                          sai_ec_key_t **tee_key, sai_kbs_tkey_t *tkey, bool *trustee)
 {
-    sai_error err;
+    sai_error_t err;
     char id[33], *cookie_tok = NULL;
     const char *tok = sai_kbs__bearer(req);
     int64_t now = sai_kbs__wall_now();
@@ -355,16 +355,16 @@ static void resource_error(struct evhttp_request *req, bool trustee, int code, c
  * wrapped to the TEE key of the caller's token, if its claims satisfy the
  * resource's release policy: SecureAI's compact wrap, or for a Trustee
  * session the flattened JWE JSON to its EC or RSA key. */
-static int h_resource(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_resource(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                       const char *rest)
 {
     char name[600];
     snprintf(name, sizeof name, "%.*s", (int)strcspn(rest, "?"), rest);
-    sai_kbs_claims claims;
-    sai_ec_key *tee_key = NULL;
-    sai_kbs_tkey tkey = {0};
-    sai_secret *secret = NULL;
-    sai_error err;
+    sai_kbs_claims_t claims;
+    sai_ec_key_t *tee_key = NULL;
+    sai_kbs_tkey_t tkey = {0};
+    sai_secret_t *secret = NULL;
+    sai_error_t err;
     char *policy = NULL, *jwe = NULL, *out = NULL;
     bool trustee = false;
     int code = 200, rc;
@@ -438,15 +438,15 @@ static bool repo_writable(const char *list, const char *name)
  * arrives wrapped to this KBS's wrap key, bound to the name and the token
  * (sai_kbs_wrap_register); a clear one is refused. Never overwrites; every
  * attempt is audited with the registrant's claims. */
-static int h_register(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_register(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                       const char *name)
 {
-    sai_kbs_claims claims;
-    sai_ec_key *tee_key = NULL;
-    sai_error err;
-    sai_kbs_register_req r = {0};
-    sai_kbs_put_req clear = {0};
-    sai_secret *sec = NULL;
+    sai_kbs_claims_t claims;
+    sai_ec_key_t *tee_key = NULL;
+    sai_error_t err;
+    sai_kbs_register_req_t r = {0};
+    sai_kbs_put_req_t clear = {0};
+    sai_secret_t *sec = NULL;
     char detail[400];
     int code, rc;
     bool trustee;
@@ -509,21 +509,21 @@ out:
     return code;
 }
 
-static int h_wrap_key(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_wrap_key(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                       const char *rest)
 {
     sai_kbs__reply_json(req, 200, s->wrap_jwk);
     return 200;
 }
 
-static int h_healthz(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_healthz(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                      const char *rest)
 {
     sai_kbs__reply_json(req, 200, "{\"status\":\"ok\"}");
     return 200;
 }
 
-static int h_metrics(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+static int h_metrics(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                      const char *rest)
 {
     char *text = sai_kbs__metrics_render(s->metrics);
@@ -572,7 +572,7 @@ static const char *route_rest(const route *r, const char *path)
     return strcmp(path, r->path) == 0 ? path + n : NULL;
 }
 
-int sai_kbs__route(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+int sai_kbs__route(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                   const char *path, double now, const char **name)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(req);

@@ -44,7 +44,7 @@
 #include "kbs/server_internal.h"
 
 typedef struct sai_kbs_worker {
-    struct sai_kbs_server      *s;
+    struct sai_kbs_server_t      *s;
     struct event_base          *base;
     struct evhttp              *http;
     struct evhttp_bound_socket *bound;
@@ -63,7 +63,7 @@ typedef struct sai_kbs_worker {
 enum { C_NEW, C_HANDSHAKE, C_OPEN, C_REFUSED };
 
 typedef struct conn {
-    struct sai_kbs_server *s;
+    struct sai_kbs_server_t *s;
     struct bufferevent    *bev;
     struct event          *deadline;
     int                    state;
@@ -75,7 +75,7 @@ static int g_conn_ix = -1;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* ---- logging -------------------------------------------------------------- */
-void sai_kbs__log(sai_kbs_server *s, const char *level, const char *fmt, ...)
+void sai_kbs__log(sai_kbs_server_t *s, const char *level, const char *fmt, ...)
 {
     if (s->cfg.quiet && strcmp(level, "info") == 0)
         return;
@@ -107,7 +107,7 @@ static void arm_deadline(conn *c, int seconds)
 static void on_request(struct evhttp_request *req, void *arg)
 {
     worker *w = arg;
-    sai_kbs_server *s = w->s;
+    sai_kbs_server_t *s = w->s;
     double t0 = sai_now();
     const char *uri = evhttp_request_get_uri(req);
     char path[600], peer[64] = "?";
@@ -157,7 +157,7 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
         return;
     if (c->deadline)
         event_free(c->deadline);
-    sai_kbs_server *s = c->s;
+    sai_kbs_server_t *s = c->s;
     if (c->counted) {
         pthread_mutex_lock(&s->addr_mu);
         sai_kbs__addrcount_add(s->conns_by_addr, c->addr, -1);
@@ -193,7 +193,7 @@ static void close_conn(conn *c)
  * so it cannot take the slots other addresses need. */
 static void admit(conn *c)
 {
-    sai_kbs_server *s = c->s;
+    sai_kbs_server_t *s = c->s;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     evutil_socket_t fd = bufferevent_getfd(c->bev);
@@ -264,7 +264,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
     }
     if (c->state != C_HANDSHAKE)
         return;
-    sai_kbs_server *s = c->s;
+    sai_kbs_server_t *s = c->s;
     pthread_mutex_lock(&s->addr_mu);
     sai_kbs__addrcount_add(s->hs_by_addr, c->addr, -1);
     s->handshakes--;
@@ -276,7 +276,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 {
     worker *w = arg;
-    sai_kbs_server *s = w->s;
+    sai_kbs_server_t *s = w->s;
     SSL *ssl = SSL_new(s->ssl);
     conn *c = calloc(1, sizeof *c);
     if (ssl == NULL || c == NULL) {
@@ -321,7 +321,7 @@ static struct bufferevent *bev_plain_cb(struct event_base *base, void *arg)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     worker *w = arg;
-    sai_kbs_server *s = w->s;
+    sai_kbs_server_t *s = w->s;
     if (w == &s->w[0]) {
         sai_kbs__metrics_gauge(s->metrics, "connections", atomic_load(&s->conns));
         sai_kbs__metrics_gauge(s->metrics, "connections_refused", (double)atomic_load(&s->refused));
@@ -343,7 +343,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
-static int open_listener(sai_kbs_server *s, sai_error *err)
+static int open_listener(sai_kbs_server_t *s, sai_error_t *err)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port)};
     const char *a = strcmp(s->cfg.listen_addr, "localhost") == 0 ? "127.0.0.1" : s->cfg.listen_addr;
@@ -366,7 +366,7 @@ static int open_listener(sai_kbs_server *s, sai_error *err)
     return 0;
 }
 
-static int make_ssl(sai_kbs_server *s, sai_error *err)
+static int make_ssl(sai_kbs_server_t *s, sai_error_t *err)
 {
     char cert[600], key[600];
     bool created = false;
@@ -393,7 +393,7 @@ static int make_ssl(sai_kbs_server *s, sai_error *err)
 }
 
 /* The key-wrapping key and the answer GET /kbs/v0/wrap-key gives. */
-static int make_wrap_key(sai_kbs_server *s, sai_error *err)
+static int make_wrap_key(sai_kbs_server_t *s, sai_error_t *err)
 {
     char *jwk = NULL;
     int rc = sai_kbs__wrap_key_ensure(&s->wrap_key, s->cfg.data_dir, s->wrap_sha, err);
@@ -413,12 +413,12 @@ static int make_wrap_key(sai_kbs_server *s, sai_error *err)
     return rc;
 }
 
-int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
-                       const sai_kbs_verifier *verifier, sai_error *err)
+int sai_kbs_server_new(sai_kbs_server_t **out, const sai_kbs_config_t *cfg,
+                       const sai_kbs_verifier_t *verifier, sai_error_t *err)
 {
     *out = NULL;
     pthread_once(&g_once, init_once);
-    sai_kbs_server *s = calloc(1, sizeof *s);
+    sai_kbs_server_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     s->cfg = *cfg;
@@ -440,7 +440,7 @@ int sai_kbs_server_new(sai_kbs_server **out, const sai_kbs_config *cfg,
     {
         uint64_t n = 0;
         char head[65];
-        sai_error cut = {0};
+        sai_error_t cut = {0};
         int crc = sai_kbs__audit_anchor_check(s->store, s->cfg.data_dir, &n, head, &cut);
         if (crc != 0 && (crc != SAI_EAUTH || !s->cfg.accept_audit_cut)) {
             rc = sai_error_set(err, crc, "%s; refusing to start on it (kbs audit verify --data-dir %s shows "
@@ -537,15 +537,15 @@ fail:
     return rc;
 }
 
-int sai_kbs_server_port(const sai_kbs_server *s) { return s->port; }
-const char *sai_kbs_server_fingerprint(const sai_kbs_server *s) { return s->fp; }
-const char *sai_kbs_server_wrap_key_sha256(const sai_kbs_server *s) { return s->wrap_sha; }
+int sai_kbs_server_port(const sai_kbs_server_t *s) { return s->port; }
+const char *sai_kbs_server_fingerprint(const sai_kbs_server_t *s) { return s->fp; }
+const char *sai_kbs_server_wrap_key_sha256(const sai_kbs_server_t *s) { return s->wrap_sha; }
 
 /* Group commit of decision records: fsync what was committed in the last
  * 100 ms, off the event loops. */
 static void *sync_main(void *arg)
 {
-    sai_kbs_server *s = arg;
+    sai_kbs_server_t *s = arg;
     while (!atomic_load(&s->stopping)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -561,7 +561,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int sai_kbs_server_run(sai_kbs_server *s, sai_error *err)
+int sai_kbs_server_run(sai_kbs_server_t *s, sai_error_t *err)
 {
     signal(SIGPIPE, SIG_IGN);
     int started = 0;
@@ -582,13 +582,13 @@ int sai_kbs_server_run(sai_kbs_server *s, sai_error *err)
     return 0;
 }
 
-void sai_kbs_server_stop(sai_kbs_server *s)
+void sai_kbs_server_stop(sai_kbs_server_t *s)
 {
     if (s)
         atomic_store(&s->stopping, 1);
 }
 
-void sai_kbs_server_free(sai_kbs_server *s)
+void sai_kbs_server_free(sai_kbs_server_t *s)
 {
     if (s == NULL)
         return;

@@ -22,19 +22,19 @@ struct bufferevent;
 struct evhttp_request;
 struct sai_kbs_worker;
 
-struct sai_kbs_server {
-    sai_kbs_config     cfg;
-    sai_kbs_verifier   verifier;
-    sai_kbs_store     *store;
-    sai_kbs_sessions  *sessions;
-    sai_kbs_ratelimit *rl;
-    sai_kbs_metrics   *metrics;
-    sai_ec_key        *signer;
-    sai_ec_key        *wrap_key;      /* long-term key-wrapping key (registration) */
+struct sai_kbs_server_t {
+    sai_kbs_config_t     cfg;
+    sai_kbs_verifier_t   verifier;
+    sai_kbs_store_t     *store;
+    sai_kbs_sessions_t  *sessions;
+    sai_kbs_ratelimit_t *rl;
+    sai_kbs_metrics_t   *metrics;
+    sai_ec_key_t        *signer;
+    sai_ec_key_t        *wrap_key;      /* long-term key-wrapping key (registration) */
     char               wrap_sha[65];  /* hex SHA-256 of its raw point */
     char              *wrap_jwk;      /* {"jwk":..,"sha256":..}, served at /kbs/v0/wrap-key */
-    sai_kbs_issued    *issued;
-    sai_kbs_cookies   *cookies;       /* attested kbs-session-id cookies (Trustee) */
+    sai_kbs_issued_t    *issued;
+    sai_kbs_cookies_t   *cookies;       /* attested kbs-session-id cookies (Trustee) */
     uint8_t            admin_hash[SAI_SHA256_LEN];
     SSL_CTX           *ssl;
     char               fp[65];
@@ -46,15 +46,15 @@ struct sai_kbs_server {
     atomic_int         stopping;
     pthread_mutex_t    log_mu;
     pthread_mutex_t    addr_mu;       /* the two tables and handshakes below */
-    sai_kbs_addrcount *conns_by_addr; /* admitted TLS connections per address */
-    sai_kbs_addrcount *hs_by_addr;    /* unfinished handshakes per address */
+    sai_kbs_addrcount_t *conns_by_addr; /* admitted TLS connections per address */
+    sai_kbs_addrcount_t *hs_by_addr;    /* unfinished handshakes per address */
     int                handshakes;
     int                admitted;      /* connections holding a slot */
 };
 
 /* ---- the log (server.c): one JSON object a line on stderr; fmt gives the
  * fields after "ts" and "level". "info" lines are dropped when quiet. */
-void sai_kbs__log(sai_kbs_server *s, const char *level, const char *fmt, ...) SAI_PRINTF(3, 4);
+void sai_kbs__log(sai_kbs_server_t *s, const char *level, const char *fmt, ...) SAI_PRINTF(3, 4);
 
 /* ---- replies and request helpers (http.c) ------------------------------- */
 /* A JSON string literal of s (escaped, capped) into out. */
@@ -83,24 +83,24 @@ void sai_kbs__reply_trustee_error(struct evhttp_request *req, int code, const ch
 bool sai_kbs__session_cookie(struct evhttp_request *req, char id[static 33]);
 void sai_kbs__set_session_cookie(struct evhttp_request *req, const char *id, int max_age_s);
 /* Append an audit record; a failure is logged (the request's answer stands). */
-void sai_kbs__audit(sai_kbs_server *s, const char *event, const char *actor, const char *subject,
+void sai_kbs__audit(sai_kbs_server_t *s, const char *event, const char *actor, const char *subject,
                    const char *verdict, const char *detail);
 
 /* ---- routes (routes.c) --------------------------------------------------- */
 /* A route's handler: rest is what follows the route's path prefix ("" for
  * an exact route), query string included. Answers req, returns the status. */
-typedef int (*sai_kbs_handler)(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+typedef int (*sai_kbs_handler)(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                                const char *rest);
 /* Rate-limit, find path's route and answer req: the status, and in *route
  * the route's name for metrics ("other" when no route matches). */
-int sai_kbs__route(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+int sai_kbs__route(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                   const char *path, double now, const char **route);
 
 /* ---- admin API (admin.c) ------------------------------------------------- */
-int sai_kbs__admin_handle(sai_kbs_server *s, struct evhttp_request *req, const char *peer,
+int sai_kbs__admin_handle(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                          const char *rest);
 /* Hash the admin token (admin_token_file, or <data_dir>/admin.token, made
  * on first start) into s->admin_hash. */
-int sai_kbs__admin_token_load(sai_kbs_server *s, sai_error *err);
+int sai_kbs__admin_token_load(sai_kbs_server_t *s, sai_error_t *err);
 
 #endif

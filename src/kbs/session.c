@@ -34,19 +34,19 @@ typedef struct slot {
     int     state;
 } slot;
 
-struct sai_kbs_sessions {
+struct sai_kbs_sessions_t {
     pthread_mutex_t mu;
     slot  *slots;
     size_t nslots, cap, per_addr, live, used; /* used = LIVE + GONE */
     int    ttl_s;
     uint64_t evicted;
-    sai_kbs_addrcount *by_addr;     /* LIVE sessions per address */
+    sai_kbs_addrcount_t *by_addr;     /* LIVE sessions per address */
 };
 
-int sai_kbs__sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, int ttl_s,
-                         sai_error *err)
+int sai_kbs__sessions_new(sai_kbs_sessions_t **out, size_t cap, size_t per_addr, int ttl_s,
+                         sai_error_t *err)
 {
-    sai_kbs_sessions *t = calloc(1, sizeof *t);
+    sai_kbs_sessions_t *t = calloc(1, sizeof *t);
     size_t n = 16;
     if (cap < 1)
         cap = 1;
@@ -71,7 +71,7 @@ int sai_kbs__sessions_new(sai_kbs_sessions **out, size_t cap, size_t per_addr, i
     return 0;
 }
 
-void sai_kbs__sessions_free(sai_kbs_sessions *t)
+void sai_kbs__sessions_free(sai_kbs_sessions_t *t)
 {
     if (t == NULL)
         return;
@@ -89,7 +89,7 @@ static size_t hash_id(const uint8_t id[16])
     return (size_t)h;
 }
 
-static void put(sai_kbs_sessions *t, const slot *s)
+static void put(sai_kbs_sessions_t *t, const slot *s)
 {
     size_t i = hash_id(s->id) & (t->nslots - 1);
     while (t->slots[i].state == LIVE)
@@ -98,7 +98,7 @@ static void put(sai_kbs_sessions *t, const slot *s)
 }
 
 /* Drop expired and used slots by rebuilding the table in place. */
-static void sweep(sai_kbs_sessions *t, double now)
+static void sweep(sai_kbs_sessions_t *t, double now)
 {
     slot *old = t->slots;
     slot *fresh = malloc(t->nslots * sizeof(slot));
@@ -120,7 +120,7 @@ static void sweep(sai_kbs_sessions *t, double now)
 }
 
 /* Retire LIVE slot s (taken, expired or evicted). */
-static void retire(sai_kbs_sessions *t, slot *s)
+static void retire(sai_kbs_sessions_t *t, slot *s)
 {
     s->state = GONE;
     t->live--;
@@ -130,7 +130,7 @@ static void retire(sai_kbs_sessions *t, slot *s)
 
 /* Make room: retire addr's expired sessions (addr NULL: anyone's) and, if
  * that was not enough, evict the oldest pending one left. */
-static void make_room(sai_kbs_sessions *t, const char *addr, double now)
+static void make_room(sai_kbs_sessions_t *t, const char *addr, double now)
 {
     slot *oldest = NULL;
     for (size_t i = 0; i < t->nslots; i++) {
@@ -149,8 +149,8 @@ static void make_room(sai_kbs_sessions *t, const char *addr, double now)
     }
 }
 
-int sai_kbs__session_create(sai_kbs_sessions *t, const char *tee, const char *addr, char id_hex[33],
-                           uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err)
+int sai_kbs__session_create(sai_kbs_sessions_t *t, const char *tee, const char *addr, char id_hex[33],
+                           uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error_t *err)
 {
     slot s = {.state = LIVE};
     int rc = sai_random_bytes(s.id, sizeof s.id, err);
@@ -188,8 +188,8 @@ int sai_kbs__session_create(sai_kbs_sessions *t, const char *tee, const char *ad
     return 0;
 }
 
-int sai_kbs__session_take(sai_kbs_sessions *t, const char *id_hex, char tee[16],
-                         uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error *err)
+int sai_kbs__session_take(sai_kbs_sessions_t *t, const char *id_hex, char tee[16],
+                         uint8_t nonce[static SAI_KBS_NONCE_LEN], sai_error_t *err)
 {
     uint8_t id[16];
     if (strlen(id_hex) != 32 || sai_hex_decode(id, sizeof id, id_hex, NULL) != 0)
@@ -221,7 +221,7 @@ int sai_kbs__session_take(sai_kbs_sessions *t, const char *id_hex, char tee[16],
     return rc;
 }
 
-uint64_t sai_kbs__sessions_evicted(sai_kbs_sessions *t)
+uint64_t sai_kbs__sessions_evicted(sai_kbs_sessions_t *t)
 {
     pthread_mutex_lock(&t->mu);
     uint64_t n = t->evicted;
@@ -229,7 +229,7 @@ uint64_t sai_kbs__sessions_evicted(sai_kbs_sessions *t)
     return n;
 }
 
-size_t sai_kbs__sessions_live(sai_kbs_sessions *t)
+size_t sai_kbs__sessions_live(sai_kbs_sessions_t *t)
 {
     pthread_mutex_lock(&t->mu);
     size_t n = t->live;

@@ -26,7 +26,7 @@
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
 
-struct sai_kbs_store {
+struct sai_kbs_store_t {
     sqlite3        *db;
     bool            audit_missing;  /* an existing database without its audit table */
     char            anchor_path[1100]; /* "" until the server enables the file anchor */
@@ -35,12 +35,12 @@ struct sai_kbs_store {
     sqlite3        *sync_db;    /* a second connection, for checkpoints only */
     pthread_mutex_t sync_mu;
     pthread_mutex_t mu;
-    sai_secret     *keys;       /* [0..31] store key, [32..63] audit chain key */
-    sai_aead       *aead;
+    sai_secret_t     *keys;       /* [0..31] store key, [32..63] audit chain key */
+    sai_aead_t       *aead;
 };
 
-sqlite3 *sai_kbs__store_db(sai_kbs_store *s) { return s->db; }
-const uint8_t *sai_kbs__store_audit_key(sai_kbs_store *s) { return s->keys->data + 32; }
+sqlite3 *sai_kbs__store_db(sai_kbs_store_t *s) { return s->db; }
+const uint8_t *sai_kbs__store_audit_key(sai_kbs_store_t *s) { return s->keys->data + 32; }
 
 static const char *k_schema =
     "CREATE TABLE IF NOT EXISTS resource("
@@ -74,7 +74,7 @@ static bool has_table(sqlite3 *db, const char *name)
 /* Tables: a new database gets all of them; an existing one is not given
  * back an audit table that is gone (that is a cut the anchor check must
  * see), and one from before the head anchor gets it from its chain. */
-static int init_schema(sai_kbs_store *s, const char *path, sai_error *err)
+static int init_schema(sai_kbs_store_t *s, const char *path, sai_error_t *err)
 {
     bool fresh = !has_table(s->db, "resource") && !has_table(s->db, "audit");
     bool had_head = has_table(s->db, "audit_head");
@@ -97,20 +97,20 @@ static int init_schema(sai_kbs_store *s, const char *path, sai_error *err)
     return 0;
 }
 
-bool sai_kbs__store_audit_missing(sai_kbs_store *s) { return s->audit_missing; }
+bool sai_kbs__store_audit_missing(sai_kbs_store_t *s) { return s->audit_missing; }
 
-int sai_kbs__store_open(sai_kbs_store **out, const char *dir, bool create, sai_error *err)
+int sai_kbs__store_open(sai_kbs_store_t **out, const char *dir, bool create, sai_error_t *err)
 {
     return sai_kbs__store_open_sealed(out, dir, create, NULL, err);
 }
 
-int sai_kbs__store_open_sealed(sai_kbs_store **out, const char *dir, bool create,
-                              const char *seal_tee, sai_error *err)
+int sai_kbs__store_open_sealed(sai_kbs_store_t **out, const char *dir, bool create,
+                              const char *seal_tee, sai_error_t *err)
 {
     *out = NULL;
     if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
         return sai_error_set(err, SAI_EIO, "cannot create %s: %s", dir, strerror(errno));
-    sai_kbs_store *s = calloc(1, sizeof *s);
+    sai_kbs_store_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
@@ -181,7 +181,7 @@ fail:
     return rc;
 }
 
-void sai_kbs__store_close(sai_kbs_store *s)
+void sai_kbs__store_close(sai_kbs_store_t *s)
 {
     if (s == NULL)
         return;
@@ -196,7 +196,7 @@ void sai_kbs__store_close(sai_kbs_store *s)
     free(s);
 }
 
-static int db_fail(sai_kbs_store *s, sai_error *err, const char *what)
+static int db_fail(sai_kbs_store_t *s, sai_error_t *err, const char *what)
 {
     return sai_error_set(err, SAI_EIO, "%s: %s", what, sqlite3_errmsg(s->db));
 }
@@ -205,7 +205,7 @@ static int db_fail(sai_kbs_store *s, sai_error *err, const char *what)
  * the request path) the COMMIT reaches the WAL in the page cache, which
  * survives a crash of the process, and sai_kbs__store_sync fsyncs the batch
  * within 100 ms: group commit, so a flow does not wait for the disk. */
-static int begin_mode(sai_kbs_store *s, bool durable, sai_error *err)
+static int begin_mode(sai_kbs_store_t *s, bool durable, sai_error_t *err)
 {
     pthread_mutex_lock(&s->mu);
     sqlite3_exec(s->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
@@ -220,7 +220,7 @@ static int begin_mode(sai_kbs_store *s, bool durable, sai_error *err)
     return 0;
 }
 
-static int begin(sai_kbs_store *s, sai_error *err)
+static int begin(sai_kbs_store_t *s, sai_error_t *err)
 {
     return begin_mode(s, true, err);
 }
@@ -228,7 +228,7 @@ static int begin(sai_kbs_store *s, sai_error *err)
 /* On its own connection, so the request path (s->mu) never waits for the
  * disk: a PASSIVE checkpoint runs beside writers. In WAL mode a checkpoint
  * first syncs the WAL, then the database. */
-int sai_kbs__store_sync(sai_kbs_store *s)
+int sai_kbs__store_sync(sai_kbs_store_t *s)
 {
     int rc = 0;
     uint64_t seq = 0;
@@ -247,7 +247,7 @@ int sai_kbs__store_sync(sai_kbs_store *s)
     return rc;
 }
 
-void sai_kbs__store_anchor_enable(sai_kbs_store *s, const char *path, uint64_t seq)
+void sai_kbs__store_anchor_enable(sai_kbs_store_t *s, const char *path, uint64_t seq)
 {
     pthread_mutex_lock(&s->sync_mu);
     snprintf(s->anchor_path, sizeof s->anchor_path, "%s", path);
@@ -255,7 +255,7 @@ void sai_kbs__store_anchor_enable(sai_kbs_store *s, const char *path, uint64_t s
     pthread_mutex_unlock(&s->sync_mu);
 }
 
-static int end(sai_kbs_store *s, int rc, sai_error *err)
+static int end(sai_kbs_store_t *s, int rc, sai_error_t *err)
 {
     if (rc == 0) {
         if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -271,9 +271,9 @@ static int end(sai_kbs_store *s, int rc, sai_error *err)
 
 /* Seal and store; exclusive: refuse (SAI_EEXIST) when the name exists. The
  * audit entry is written in the same transaction. */
-static int put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret, size_t len,
+static int put_resource(sai_kbs_store_t *s, const char *name, const uint8_t *secret, size_t len,
                         const char *policy_json, bool exclusive, const char *event,
-                        const char *actor, const char *detail, sai_error *err)
+                        const char *actor, const char *detail, sai_error_t *err)
 {
     if (len == 0 || len > SAI_KBS_MAX_SECRET)
         return sai_error_set(err, SAI_ELIMIT, "a secret must be 1..%d bytes", SAI_KBS_MAX_SECRET);
@@ -316,23 +316,23 @@ static int put_resource(sai_kbs_store *s, const char *name, const uint8_t *secre
     return end(s, rc, err);
 }
 
-int sai_kbs__store_put_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+int sai_kbs__store_put_resource(sai_kbs_store_t *s, const char *name, const uint8_t *secret,
                                size_t len, const char *policy_json, const char *actor,
-                               sai_error *err)
+                               sai_error_t *err)
 {
     return put_resource(s, name, secret, len, policy_json, false, "admin.put-resource", actor,
                         policy_json, err);
 }
 
-int sai_kbs__store_register_resource(sai_kbs_store *s, const char *name, const uint8_t *secret,
+int sai_kbs__store_register_resource(sai_kbs_store_t *s, const char *name, const uint8_t *secret,
                                     size_t len, const char *policy_json, const char *actor,
-                                    const char *detail, sai_error *err)
+                                    const char *detail, sai_error_t *err)
 {
     return put_resource(s, name, secret, len, policy_json, true, "register", actor, detail, err);
 }
 
-int sai_kbs__store_delete_resource(sai_kbs_store *s, const char *name, const char *actor,
-                                  sai_error *err)
+int sai_kbs__store_delete_resource(sai_kbs_store_t *s, const char *name, const char *actor,
+                                  sai_error_t *err)
 {
     int rc = begin(s, err);
     if (rc != 0)
@@ -353,8 +353,8 @@ int sai_kbs__store_delete_resource(sai_kbs_store *s, const char *name, const cha
     return end(s, rc, err);
 }
 
-int sai_kbs__store_get_resource(sai_kbs_store *s, const char *name, sai_secret **secret,
-                               char **policy, sai_error *err)
+int sai_kbs__store_get_resource(sai_kbs_store_t *s, const char *name, sai_secret_t **secret,
+                               char **policy, sai_error_t *err)
 {
     *secret = NULL;
     *policy = NULL;
@@ -408,8 +408,8 @@ out:
     return rc;
 }
 
-int sai_kbs__store_put_setting(sai_kbs_store *s, const char *key, const char *value,
-                              const char *actor, sai_error *err)
+int sai_kbs__store_put_setting(sai_kbs_store_t *s, const char *key, const char *value,
+                              const char *actor, sai_error_t *err)
 {
     int rc = begin(s, err);
     if (rc != 0)
@@ -436,7 +436,7 @@ int sai_kbs__store_put_setting(sai_kbs_store *s, const char *key, const char *va
     return end(s, rc, err);
 }
 
-int sai_kbs__store_get_setting(sai_kbs_store *s, const char *key, char **value, sai_error *err)
+int sai_kbs__store_get_setting(sai_kbs_store_t *s, const char *key, char **value, sai_error_t *err)
 {
     *value = NULL;
     pthread_mutex_lock(&s->mu);
@@ -461,9 +461,9 @@ int sai_kbs__store_get_setting(sai_kbs_store *s, const char *key, char **value, 
     return rc;
 }
 
-int sai_kbs__audit_append(sai_kbs_store *s, const char *event, const char *actor,
+int sai_kbs__audit_append(sai_kbs_store_t *s, const char *event, const char *actor,
                          const char *subject, const char *verdict, const char *detail,
-                         sai_error *err)
+                         sai_error_t *err)
 {
     bool admin = strncmp(event, "admin", 5) == 0;
     int rc = begin_mode(s, admin, err);
@@ -473,17 +473,17 @@ int sai_kbs__audit_append(sai_kbs_store *s, const char *event, const char *actor
     return end(s, rc, err);
 }
 
-int sai_kbs__audit_check(sai_kbs_store *s, uint64_t *entries, char head_hex[65], sai_error *err);
+int sai_kbs__audit_check(sai_kbs_store_t *s, uint64_t *entries, char head_hex[65], sai_error_t *err);
 
-int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65], sai_error *err)
+int sai_kbs_audit_verify(const char *data_dir, uint64_t *entries, char head_hex[65], sai_error_t *err)
 {
     return sai_kbs_audit_verify_anchor(data_dir, NULL, entries, head_hex, NULL, err);
 }
 
 int sai_kbs_audit_verify_anchor(const char *data_dir, const char *expect_head, uint64_t *entries,
-                                char head_hex[65], uint64_t *anchor_seq, sai_error *err)
+                                char head_hex[65], uint64_t *anchor_seq, sai_error_t *err)
 {
-    sai_kbs_store *s = NULL;
+    sai_kbs_store_t *s = NULL;
     *entries = 0;
     head_hex[0] = '\0';
     if (anchor_seq)
@@ -500,9 +500,9 @@ int sai_kbs_audit_verify_anchor(const char *data_dir, const char *expect_head, u
     return rc;
 }
 
-int sai_kbs_audit_dump_locked(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err);
+int sai_kbs_audit_dump_locked(sai_kbs_store_t *s, uint64_t limit, char **json, sai_error_t *err);
 
-int sai_kbs__audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why, sai_error *err)
+int sai_kbs__audit_accept_cut(sai_kbs_store_t *s, const char *dir, const char *why, sai_error_t *err)
 {
     int rc = begin(s, err);
     if (rc != 0)
@@ -527,9 +527,9 @@ int sai_kbs__audit_accept_cut(sai_kbs_store *s, const char *dir, const char *why
     return sai_kbs__anchor_write(path, seq, hash, err);
 }
 
-int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json, sai_error *err)
+int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json, sai_error_t *err)
 {
-    sai_kbs_store *s = NULL;
+    sai_kbs_store_t *s = NULL;
     *json = NULL;
     int rc = sai_kbs__store_open(&s, data_dir, false, err);
     if (rc != 0)
@@ -541,7 +541,7 @@ int sai_kbs_audit_export(const char *data_dir, uint64_t limit, char **json, sai_
     return rc;
 }
 
-int sai_kbs__audit_dump(sai_kbs_store *s, uint64_t limit, char **json, sai_error *err)
+int sai_kbs__audit_dump(sai_kbs_store_t *s, uint64_t limit, char **json, sai_error_t *err)
 {
     pthread_mutex_lock(&s->mu);
     int rc = sai_kbs_audit_dump_locked(s, limit, json, err);

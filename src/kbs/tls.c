@@ -27,7 +27,7 @@
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
 
-int sai_kbs__key_ensure(sai_ec_key **out, const char *path, sai_error *err)
+int sai_kbs__key_ensure(sai_ec_key_t **out, const char *path, sai_error_t *err)
 {
     *out = NULL;
     uint8_t *buf = NULL;
@@ -61,7 +61,7 @@ int sai_kbs__key_ensure(sai_ec_key **out, const char *path, sai_error *err)
     return rc;
 }
 
-int sai_kbs__wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65], sai_error *err)
+int sai_kbs__wrap_key_ensure(sai_ec_key_t **out, const char *dir, char sha_hex[65], sai_error_t *err)
 {
     char path[600];
     char *pem = NULL;
@@ -93,7 +93,7 @@ int sai_kbs__wrap_key_ensure(sai_ec_key **out, const char *dir, char sha_hex[65]
     return rc;
 }
 
-static int fingerprint_x509(X509 *x, char fp_hex[65], sai_error *err)
+static int fingerprint_x509(X509 *x, char fp_hex[65], sai_error_t *err)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -103,7 +103,7 @@ static int fingerprint_x509(X509 *x, char fp_hex[65], sai_error *err)
     return 0;
 }
 
-int sai_kbs__cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error *err)
+int sai_kbs__cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error_t *err)
 {
     FILE *f = fopen(cert_path, "r");
     if (f == NULL)
@@ -118,7 +118,7 @@ int sai_kbs__cert_fingerprint(const char *cert_path, char fp_hex[65], sai_error 
 }
 
 /* A fresh P-256 TLS key, written 0600 to key_path. */
-static int make_tls_key(EVP_PKEY **out, const char *key_path, sai_error *err)
+static int make_tls_key(EVP_PKEY **out, const char *key_path, sai_error_t *err)
 {
     EVP_PKEY *pk = EVP_EC_gen("P-256");
     BIO *bio = BIO_new(BIO_s_mem());
@@ -139,7 +139,7 @@ static int make_tls_key(EVP_PKEY **out, const char *key_path, sai_error *err)
     return rc;
 }
 
-static int make_cert(const char *cert_path, const char *key_path, sai_error *err)
+static int make_cert(const char *cert_path, const char *key_path, sai_error_t *err)
 {
     EVP_PKEY *pk = NULL;
     int rc = make_tls_key(&pk, key_path, err);
@@ -193,7 +193,7 @@ out:
 }
 
 int sai_kbs__tls_ensure(const char *cert_path, const char *key_path, char fp_hex[65],
-                       bool *created, sai_error *err)
+                       bool *created, sai_error_t *err)
 {
     struct stat st;
     *created = false;
@@ -210,7 +210,7 @@ int sai_kbs__tls_ensure(const char *cert_path, const char *key_path, char fp_hex
 }
 
 int sai_kbs_info(const char *data_dir, const char *tls_cert, char cert_hex[65], char wrap_hex[65],
-                 sai_error *err)
+                 sai_error_t *err)
 {
     char path[600];
     cert_hex[0] = wrap_hex[0] = '\0';
@@ -229,7 +229,7 @@ int sai_kbs_info(const char *data_dir, const char *tls_cert, char cert_hex[65], 
     int rc = sai_read_file(path, 64 * 1024, &pem, &len, err);
     if (rc == SAI_ENOTFOUND)
         return 0;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     if (rc == 0)
         rc = sai_ec_from_pem(&k, (const char *)pem, len, err);
     if (rc == 0)

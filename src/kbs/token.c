@@ -27,15 +27,15 @@ int64_t sai_kbs__wall_now(void)
 
 static const char k_hdr[] = "{\"alg\":\"ES384\",\"typ\":\"JWT\",\"kid\":\"kbs\"}";
 
-int sai_kbs__token_issue(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
-                        const char *tee_jwk_json, int64_t now, int ttl_s, sai_error *err)
+int sai_kbs__token_issue(char **jwt, const sai_ec_key_t *signer, const sai_kbs_claims_t *c,
+                        const char *tee_jwk_json, int64_t now, int ttl_s, sai_error_t *err)
 {
     return sai_kbs__token_issue_ex(jwt, signer, c, tee_jwk_json, NULL, now, ttl_s, err);
 }
 
-int sai_kbs__token_issue_ex(char **jwt, const sai_ec_key *signer, const sai_kbs_claims *c,
+int sai_kbs__token_issue_ex(char **jwt, const sai_ec_key_t *signer, const sai_kbs_claims_t *c,
                            const char *tee_jwk_json, const char *protocol, int64_t now, int ttl_s,
-                           sai_error *err)
+                           sai_error_t *err)
 {
     *jwt = NULL;
     int rc = 0;
@@ -100,7 +100,7 @@ out:
     return rc;
 }
 
-static int copy_str(char *dst, size_t cap, const cJSON *o, const char *name, sai_error *err)
+static int copy_str(char *dst, size_t cap, const cJSON *o, const char *name, sai_error_t *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
     if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap)
@@ -109,22 +109,22 @@ static int copy_str(char *dst, size_t cap, const cJSON *o, const char *name, sai
     return 0;
 }
 
-int sai_kbs__token_verify(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
-                         sai_kbs_claims *c, sai_ec_key **tee_key, sai_error *err)
+int sai_kbs__token_verify(const sai_ec_key_t *signer, const char *jwt, size_t len, int64_t now,
+                         sai_kbs_claims_t *c, sai_ec_key_t **tee_key, sai_error_t *err)
 {
     return sai_kbs__token_decode(signer, jwt, len, now, false, c, tee_key, err);
 }
 
-int sai_kbs__token_decode(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
-                         bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
-                         sai_error *err)
+int sai_kbs__token_decode(const sai_ec_key_t *signer, const char *jwt, size_t len, int64_t now,
+                         bool signature_known_good, sai_kbs_claims_t *c, sai_ec_key_t **tee_key,
+                         sai_error_t *err)
 {
     return sai_kbs__token_decode_ex(signer, jwt, len, now, signature_known_good, c, tee_key, NULL, err);
 }
 
-int sai_kbs__token_decode_ex(const sai_ec_key *signer, const char *jwt, size_t len, int64_t now,
-                            bool signature_known_good, sai_kbs_claims *c, sai_ec_key **tee_key,
-                            sai_kbs_tkey *tkey, sai_error *err)
+int sai_kbs__token_decode_ex(const sai_ec_key_t *signer, const char *jwt, size_t len, int64_t now,
+                            bool signature_known_good, sai_kbs_claims_t *c, sai_ec_key_t **tee_key,
+                            sai_kbs_tkey_t *tkey, sai_error_t *err)
 {
     memset(c, 0, sizeof *c);
     *tee_key = NULL;
@@ -225,12 +225,12 @@ typedef struct issued_slot {
     int64_t exp;
 } issued_slot;
 
-struct sai_kbs_issued {
+struct sai_kbs_issued_t {
     pthread_mutex_t mu;
     issued_slot     slot[ISSUED_SLOTS];
 };
 
-int sai_kbs__issued_new(sai_kbs_issued **out, sai_error *err)
+int sai_kbs__issued_new(sai_kbs_issued_t **out, sai_error_t *err)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL)
@@ -239,7 +239,7 @@ int sai_kbs__issued_new(sai_kbs_issued **out, sai_error *err)
     return 0;
 }
 
-void sai_kbs__issued_free(sai_kbs_issued *t)
+void sai_kbs__issued_free(sai_kbs_issued_t *t)
 {
     if (t == NULL)
         return;
@@ -252,7 +252,7 @@ static size_t issued_ix(const uint8_t h[SAI_SHA256_LEN])
     return ((size_t)h[0] << 8 | h[1]) % ISSUED_SLOTS;
 }
 
-void sai_kbs__issued_add(sai_kbs_issued *t, const char *jwt, int64_t exp)
+void sai_kbs__issued_add(sai_kbs_issued_t *t, const char *jwt, int64_t exp)
 {
     uint8_t h[SAI_SHA256_LEN];
     if (sai_hash(SAI_SHA256, h, jwt, strlen(jwt), NULL) != 0)
@@ -264,7 +264,7 @@ void sai_kbs__issued_add(sai_kbs_issued *t, const char *jwt, int64_t exp)
     pthread_mutex_unlock(&t->mu);
 }
 
-bool sai_kbs__issued_has(sai_kbs_issued *t, const char *jwt, int64_t now)
+bool sai_kbs__issued_has(sai_kbs_issued_t *t, const char *jwt, int64_t now)
 {
     uint8_t h[SAI_SHA256_LEN];
     if (sai_hash(SAI_SHA256, h, jwt, strlen(jwt), NULL) != 0)

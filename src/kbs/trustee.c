@@ -61,7 +61,7 @@ static const tee_name k_tees[] = {
     {"hygondcu", NULL},    {"sampledevice", NULL},
 };
 
-int sai_kbs__trustee_tee(const char *name, const char **kind, sai_error *err)
+int sai_kbs__trustee_tee(const char *name, const char **kind, sai_error_t *err)
 {
     *kind = NULL;
     for (size_t i = 0; i < sizeof k_tees / sizeof k_tees[0]; i++) {
@@ -217,7 +217,7 @@ static int cmp_u16(const void *a, const void *b)
     }
 }
 
-static int jcs_value(sbuf *b, const cJSON *v, int depth, sai_error *err)
+static int jcs_value(sbuf *b, const cJSON *v, int depth, sai_error_t *err)
 {
     if (depth > JCS_DEPTH)
         return sai_error_set(err, SAI_ELIMIT, "JSON nested deeper than %d", JCS_DEPTH);
@@ -288,7 +288,7 @@ static int jcs_value(sbuf *b, const cJSON *v, int depth, sai_error *err)
     return 0;
 }
 
-int sai_kbs__jcs(const cJSON *v, char **out, size_t *len, sai_error *err)
+int sai_kbs__jcs(const cJSON *v, char **out, size_t *len, sai_error_t *err)
 {
     sbuf b = {0};
     *out = NULL;
@@ -318,7 +318,7 @@ static const char *str_member(const cJSON *o, const char *name, size_t max)
 /* Unpadded base64url only (what Trustee's decoder takes), exactly want
  * bytes when want != 0, else 1..max bytes. */
 static int b64u_field(uint8_t **out, size_t *n, const char *s, size_t want, size_t max,
-                      const char *what, sai_error *err)
+                      const char *what, sai_error_t *err)
 {
     *out = NULL;
     size_t l = strlen(s);
@@ -334,7 +334,7 @@ static int b64u_field(uint8_t **out, size_t *n, const char *s, size_t want, size
 }
 
 static int ec_from_xy(EVP_PKEY **out, const char *group, const uint8_t *x, const uint8_t *y, size_t cl,
-                      sai_error *err)
+                      sai_error_t *err)
 {
     uint8_t pt[1 + 2 * 66];
     pt[0] = 0x04;
@@ -362,7 +362,7 @@ static int ec_from_xy(EVP_PKEY **out, const char *group, const uint8_t *x, const
 }
 
 static int rsa_from_ne(EVP_PKEY **out, const uint8_t *n, size_t nl, const uint8_t *e, size_t el,
-                       sai_error *err)
+                       sai_error_t *err)
 {
     *out = NULL;
     BIGNUM *bn = BN_bin2bn(n, (int)nl, NULL), *be = BN_bin2bn(e, (int)el, NULL);
@@ -397,7 +397,7 @@ static int rsa_from_ne(EVP_PKEY **out, const uint8_t *n, size_t nl, const uint8_
     return rc;
 }
 
-void sai_kbs__tkey_free(sai_kbs_tkey *k)
+void sai_kbs__tkey_free(sai_kbs_tkey_t *k)
 {
     if (k == NULL)
         return;
@@ -408,7 +408,7 @@ void sai_kbs__tkey_free(sai_kbs_tkey *k)
 
 /* The typed members only, as kbs-types' TeePubKey has them: that object,
  * canonicalised, is what the runtime data hash and the token carry. */
-int sai_kbs__tkey_from_json(sai_kbs_tkey *k, const cJSON *jwk, sai_error *err)
+int sai_kbs__tkey_from_json(sai_kbs_tkey_t *k, const cJSON *jwk, sai_error_t *err)
 {
     memset(k, 0, sizeof *k);
     if (!cJSON_IsObject(jwk))
@@ -476,7 +476,7 @@ int sai_kbs__tkey_from_json(sai_kbs_tkey *k, const cJSON *jwk, sai_error *err)
     return rc;
 }
 
-int sai_kbs__tkey_parse(sai_kbs_tkey *k, const char *json, size_t len, sai_error *err)
+int sai_kbs__tkey_parse(sai_kbs_tkey_t *k, const char *json, size_t len, sai_error_t *err)
 {
     memset(k, 0, sizeof *k);
     cJSON *j = sai_kbs__json_parse(json, len, err);
@@ -495,7 +495,7 @@ int sai_kbs__tkey_parse(sai_kbs_tkey *k, const char *json, size_t len, sai_error
  * SNP/TDX report data field. */
 int sai_kbs__trustee_report_data(uint8_t rd[static SAI_KBS_REPORT_DATA_LEN], const char *nonce,
                                  const char *tkey_jwk, const char *additional_evidence,
-                                 sai_error *err)
+                                 sai_error_t *err)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *k = cJSON_Parse(tkey_jwk);
@@ -519,7 +519,7 @@ int sai_kbs__trustee_report_data(uint8_t rd[static SAI_KBS_REPORT_DATA_LEN], con
 }
 
 /* ---- the /attest body ------------------------------------------------------------------ */
-void sai_kbs__trustee_attest_free(sai_kbs_trustee_attest *r)
+void sai_kbs__trustee_attest_free(sai_kbs_trustee_attest_t *r)
 {
     sai_kbs__tkey_free(&r->key);
     free(r->evidence);
@@ -527,8 +527,8 @@ void sai_kbs__trustee_attest_free(sai_kbs_trustee_attest *r)
     memset(r, 0, sizeof *r);
 }
 
-int sai_kbs__parse_trustee_attest(sai_kbs_trustee_attest *r, const char *body, size_t len,
-                                  sai_error *err)
+int sai_kbs__parse_trustee_attest(sai_kbs_trustee_attest_t *r, const char *body, size_t len,
+                                  sai_error_t *err)
 {
     memset(r, 0, sizeof *r);
     cJSON *j = sai_kbs__json_parse(body, len, err);
@@ -584,7 +584,7 @@ int sai_kbs__parse_trustee_attest(sai_kbs_trustee_attest *r, const char *body, s
 /* ---- JWE: ECDH-ES+A256KW / RSA-OAEP-256, A256GCM, flattened JSON --------------------------- */
 /* Concat KDF (NIST SP 800-56A, RFC 7518 4.6.2) for 256 bits with
  * AlgorithmID = alg, empty PartyUInfo and PartyVInfo: one SHA-256 block. */
-static int concat_kdf(uint8_t kek[32], const uint8_t *z, size_t zl, sai_error *err)
+static int concat_kdf(uint8_t kek[32], const uint8_t *z, size_t zl, sai_error_t *err)
 {
     static const char alg[] = ECDH_A256KW;
     uint8_t buf[4 + 66 + 4 + sizeof alg - 1 + 4 + 4 + 4];
@@ -600,7 +600,7 @@ static int concat_kdf(uint8_t kek[32], const uint8_t *z, size_t zl, sai_error *e
     return rc;
 }
 
-static int ecdh(uint8_t z[66], size_t *zl, EVP_PKEY *priv, EVP_PKEY *peer, sai_error *err)
+static int ecdh(uint8_t z[66], size_t *zl, EVP_PKEY *priv, EVP_PKEY *peer, sai_error_t *err)
 {
     *zl = 66;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
@@ -617,7 +617,7 @@ static int ecdh(uint8_t z[66], size_t *zl, EVP_PKEY *priv, EVP_PKEY *peer, sai_e
 /* AES-256 key wrap (RFC 3394) of a 32-byte key: 40 bytes; unwrap checks
  * the integrity value. */
 static int aes_kw(bool wrap, const uint8_t kek[32], const uint8_t *in, size_t inl, uint8_t *out,
-                  size_t *outl, sai_error *err)
+                  size_t *outl, sai_error_t *err)
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int l1 = 0, l2 = 0;
@@ -636,7 +636,7 @@ static int aes_kw(bool wrap, const uint8_t kek[32], const uint8_t *in, size_t in
 }
 
 static int rsa_oaep(bool enc, EVP_PKEY *k, const uint8_t *in, size_t inl, uint8_t *out, size_t *outl,
-                    sai_error *err)
+                    sai_error_t *err)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
     int ok = ctx != NULL && (enc ? EVP_PKEY_encrypt_init(ctx) : EVP_PKEY_decrypt_init(ctx)) == 1 &&
@@ -651,13 +651,13 @@ static int rsa_oaep(bool enc, EVP_PKEY *k, const uint8_t *in, size_t inl, uint8_
     return 0;
 }
 
-static int fresh_ec(EVP_PKEY **out, const char *crv, sai_error *err)
+static int fresh_ec(EVP_PKEY **out, const char *crv, sai_error_t *err)
 {
     *out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", crv);
     return *out ? 0 : sai_error_set(err, SAI_ECRYPTO, "cannot generate a %s key", crv);
 }
 
-static int ec_xy(EVP_PKEY *k, size_t cl, char **x, char **y, sai_error *err)
+static int ec_xy(EVP_PKEY *k, size_t cl, char **x, char **y, sai_error_t *err)
 {
     uint8_t pt[1 + 2 * 66];
     size_t pl = 0;
@@ -672,8 +672,8 @@ static int ec_xy(EVP_PKEY *k, size_t cl, char **x, char **y, sai_error *err)
     return rc;
 }
 
-int sai_kbs__trustee_wrap(char **json, const sai_kbs_tkey *k, const uint8_t *secret, size_t len,
-                          sai_error *err)
+int sai_kbs__trustee_wrap(char **json, const sai_kbs_tkey_t *k, const uint8_t *secret, size_t len,
+                          sai_error_t *err)
 {
     *json = NULL;
     uint8_t cek[32], iv[12], tag[16], ek[1024], kek[32], z[66];
@@ -681,7 +681,7 @@ int sai_kbs__trustee_wrap(char **json, const sai_kbs_tkey *k, const uint8_t *sec
     char hdr[512], *ph = NULL, *pek = NULL, *piv = NULL, *pct = NULL, *ptag = NULL, *x = NULL, *y = NULL;
     uint8_t *ct = malloc(len ? len : 1);
     EVP_PKEY *eph = NULL;
-    sai_aead *a = NULL;
+    sai_aead_t *a = NULL;
     int rc = ct ? 0 : sai_error_set(err, SAI_ENOMEM, "out of memory");
     if (rc == 0 && (rc = sai_random_bytes(cek, sizeof cek, err)) == 0)
         rc = sai_random_bytes(iv, sizeof iv, err);
@@ -727,7 +727,7 @@ int sai_kbs__trustee_wrap(char **json, const sai_kbs_tkey *k, const uint8_t *sec
 
 /* A base64url member of the JWE: exactly want bytes (want != 0) or at most max. */
 static int jwe_field(uint8_t **out, size_t *n, const cJSON *o, const char *name, size_t want, size_t max,
-                     sai_error *err)
+                     sai_error_t *err)
 {
     *out = NULL;
     *n = 0;
@@ -744,8 +744,8 @@ static int jwe_field(uint8_t **out, size_t *n, const cJSON *o, const char *name,
     return 0;
 }
 
-int sai_kbs__trustee_unwrap(sai_secret **out, const sai_kbs_tkey *priv, const char *json, size_t len,
-                            sai_error *err)
+int sai_kbs__trustee_unwrap(sai_secret_t **out, const sai_kbs_tkey_t *priv, const char *json, size_t len,
+                            sai_error_t *err)
 {
     *out = NULL;
     cJSON *j = sai_kbs__json_parse(json, len, err), *h = NULL;
@@ -756,7 +756,7 @@ int sai_kbs__trustee_unwrap(sai_secret **out, const sai_kbs_tkey *priv, const ch
     uint8_t z[66], kek[32], cek[1024];
     char *aad = NULL;
     EVP_PKEY *epk = NULL;
-    sai_aead *a = NULL;
+    sai_aead_t *a = NULL;
     const char *ph = str_member(j, "protected", 4096);
     const cJSON *jaad = cJSON_GetObjectItemCaseSensitive(j, "aad");
     int rc = 0;
@@ -825,7 +825,7 @@ int sai_kbs__trustee_unwrap(sai_secret **out, const sai_kbs_tkey *priv, const ch
 }
 
 /* A fresh TEE key pair of the given type, its typed public JWK in k->jwk. */
-int sai_kbs__tkey_generate(sai_kbs_tkey *k, sai_kbs_tee_key type, sai_error *err)
+int sai_kbs__tkey_generate(sai_kbs_tkey_t *k, sai_kbs_tee_key_t type, sai_error_t *err)
 {
     memset(k, 0, sizeof *k);
     char buf[2048], *x = NULL, *y = NULL, *n = NULL, *e = NULL;
@@ -877,12 +877,12 @@ typedef struct cookie_slot {
     int64_t exp;
 } cookie_slot;
 
-struct sai_kbs_cookies {
+struct sai_kbs_cookies_t {
     pthread_mutex_t mu;
     cookie_slot     slot[COOKIE_SLOTS];
 };
 
-int sai_kbs__cookies_new(sai_kbs_cookies **out, sai_error *err)
+int sai_kbs__cookies_new(sai_kbs_cookies_t **out, sai_error_t *err)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL)
@@ -891,7 +891,7 @@ int sai_kbs__cookies_new(sai_kbs_cookies **out, sai_error *err)
     return 0;
 }
 
-void sai_kbs__cookies_free(sai_kbs_cookies *t)
+void sai_kbs__cookies_free(sai_kbs_cookies_t *t)
 {
     if (t == NULL)
         return;
@@ -915,7 +915,7 @@ static size_t cookie_ix(const char *id)
     return (((size_t)b[0] << 24) | ((size_t)b[1] << 16) | ((size_t)b[2] << 8) | b[3]) % COOKIE_SLOTS;
 }
 
-void sai_kbs__cookie_put(sai_kbs_cookies *t, const char *id, const char *token, int64_t exp)
+void sai_kbs__cookie_put(sai_kbs_cookies_t *t, const char *id, const char *token, int64_t exp)
 {
     char *copy = cookie_id_ok(id) ? strdup(token) : NULL;
     if (copy == NULL)
@@ -929,7 +929,7 @@ void sai_kbs__cookie_put(sai_kbs_cookies *t, const char *id, const char *token, 
     pthread_mutex_unlock(&t->mu);
 }
 
-char *sai_kbs__cookie_token(sai_kbs_cookies *t, const char *id, int64_t now)
+char *sai_kbs__cookie_token(sai_kbs_cookies_t *t, const char *id, int64_t now)
 {
     if (!cookie_id_ok(id))
         return NULL;
@@ -952,7 +952,7 @@ static bool lists_sha384(const cJSON *a)
     return false;
 }
 
-int sai_kbs__parse_trustee_auth(sai_kbs_trustee_auth *r, const char *body, size_t len, sai_error *err)
+int sai_kbs__parse_trustee_auth(sai_kbs_trustee_auth_t *r, const char *body, size_t len, sai_error_t *err)
 {
     memset(r, 0, sizeof *r);
     /* A first, lenient look: a body without a string version, or with

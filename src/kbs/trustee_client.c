@@ -15,7 +15,7 @@
 #include "secureai/util.h"
 
 /* A non-200 answer as an error with the KBS's ErrorInformation detail. */
-static int answer_error(const char *what, int status, const char *resp, size_t len, sai_error *err)
+static int answer_error(const char *what, int status, const char *resp, size_t len, sai_error_t *err)
 {
     cJSON *o = cJSON_ParseWithLength(resp, len);
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "detail");
@@ -31,8 +31,8 @@ static int answer_error(const char *what, int status, const char *resp, size_t l
 }
 
 /* One JSON exchange; *j is the parsed body of a 200. */
-static int exchange(sai_kbs_client *c, const char *what, const char *method, const char *path,
-                    const char *hdr, const char *body, cJSON **j, sai_error *err)
+static int exchange(sai_kbs_client_t *c, const char *what, const char *method, const char *path,
+                    const char *hdr, const char *body, cJSON **j, sai_error_t *err)
 {
     int status = 0;
     char *resp = NULL;
@@ -50,9 +50,9 @@ static int exchange(sai_kbs_client *c, const char *what, const char *method, con
     return rc;
 }
 
-int sai_kbs_client_get_resource_trustee(sai_kbs_client *c, const sai_kbs_attester *att,
-                                        const char *resource, sai_kbs_tee_key key, bool bearer,
-                                        sai_secret **secret, sai_error *err)
+int sai_kbs_client_get_resource_trustee(sai_kbs_client_t *c, const sai_kbs_attester_t *att,
+                                        const char *resource, sai_kbs_tee_key_t key, bool bearer,
+                                        sai_secret_t **secret, sai_error_t *err)
 {
     *secret = NULL;
     if (!sai_kbs__resource_name_ok(resource))
@@ -60,7 +60,7 @@ int sai_kbs_client_get_resource_trustee(sai_kbs_client *c, const sai_kbs_atteste
     const char *tname = sai_kbs__trustee_tee_name(att->tee);
     if (tname == NULL)
         return sai_error_set(err, SAI_EUNSUPP, "TEE %s has no name in Trustee's protocol", att->tee);
-    sai_kbs_tkey k = {0};
+    sai_kbs_tkey_t k = {0};
     cJSON *j = NULL, *body = NULL, *rt = NULL, *te = NULL;
     char req[256], cookie[80], *evidence = NULL, *text = NULL, *hdr = NULL, *nonce = NULL;
     char path[300];

@@ -44,8 +44,8 @@
  * identity) already proves the point lies in the prime-order group; it is
  * done here, on every call, so the check does not depend on where the key
  * came from. */
-static int ecdh_checked(const sai_ec_key *priv, const sai_ec_key *peer,
-                        uint8_t z[static SAI_ECDH_P384_LEN], sai_error *err)
+static int ecdh_checked(const sai_ec_key_t *priv, const sai_ec_key_t *peer,
+                        uint8_t z[static SAI_ECDH_P384_LEN], sai_error_t *err)
 {
     size_t len = SAI_ECDH_P384_LEN;
     EVP_PKEY *peer_pk = sai_ec_evp(peer);
@@ -66,9 +66,9 @@ static int ecdh_checked(const sai_ec_key *priv, const sai_ec_key *peer,
     return 0;
 }
 
-static int derive(uint8_t cek[32], const char *label, const sai_ec_key *priv, const sai_ec_key *peer,
+static int derive(uint8_t cek[32], const char *label, const sai_ec_key_t *priv, const sai_ec_key_t *peer,
                   const uint8_t epk_pt[SAI_P384_POINT_LEN],
-                  const uint8_t rcpt_pt[SAI_P384_POINT_LEN], sai_error *err)
+                  const uint8_t rcpt_pt[SAI_P384_POINT_LEN], sai_error_t *err)
 {
     uint8_t z[SAI_ECDH_P384_LEN];
     uint8_t info[LABEL_MAX + 2 * SAI_P384_POINT_LEN];
@@ -87,7 +87,7 @@ static int derive(uint8_t cek[32], const char *label, const sai_ec_key *priv, co
 /* The AAD: the encoded header, or (with extra data) encoded header "."
  * b64u(extra), as JWE's JSON serialisation forms it. *out is malloc'ed. */
 static int make_aad(char **out, size_t *out_len, const char *b_hdr, size_t hlen, const uint8_t *extra,
-                    size_t extra_len, sai_error *err)
+                    size_t extra_len, sai_error_t *err)
 {
     char *b_x = NULL;
     int rc = 0;
@@ -109,12 +109,12 @@ static int make_aad(char **out, size_t *out_len, const char *b_hdr, size_t hlen,
     return 0;
 }
 
-static int wrap_ex(char **jwe, const char *label, const sai_ec_key *recipient, const uint8_t *secret,
-                   size_t len, const uint8_t *extra, size_t extra_len, sai_error *err)
+static int wrap_ex(char **jwe, const char *label, const sai_ec_key_t *recipient, const uint8_t *secret,
+                   size_t len, const uint8_t *extra, size_t extra_len, sai_error_t *err)
 {
     *jwe = NULL;
-    sai_ec_key *eph = NULL;
-    sai_aead *aead = NULL;
+    sai_ec_key_t *eph = NULL;
+    sai_aead_t *aead = NULL;
     char *epk_json = NULL, *hdr = NULL, *b_hdr = NULL, *b_iv = NULL, *b_ct = NULL, *b_tag = NULL;
     uint8_t *ct = NULL;
     char *aad = NULL;
@@ -159,15 +159,15 @@ out:
     return rc;
 }
 
-int sai_kbs_wrap(char **jwe, const sai_ec_key *recipient, const uint8_t *secret, size_t len,
-                 sai_error *err)
+int sai_kbs_wrap(char **jwe, const sai_ec_key_t *recipient, const uint8_t *secret, size_t len,
+                 sai_error_t *err)
 {
     return wrap_ex(jwe, WRAP_INFO, recipient, secret, len, NULL, 0, err);
 }
 
-static int unwrap_ex(sai_secret **out, const char *label, const sai_ec_key *recipient_priv,
+static int unwrap_ex(sai_secret_t **out, const char *label, const sai_ec_key_t *recipient_priv,
                      const char *jwe, size_t len, const uint8_t *extra, size_t extra_len,
-                     sai_error *err)
+                     sai_error_t *err)
 {
     *out = NULL;
     const char *part[5];
@@ -186,8 +186,8 @@ static int unwrap_ex(sai_secret **out, const char *label, const sai_ec_key *reci
     uint8_t *hdr = NULL, *iv = NULL, *ct = NULL, *tag = NULL;
     size_t hl = 0, ivl = 0, ctl = 0, tagl = 0;
     cJSON *h = NULL;
-    sai_ec_key *epk = NULL;
-    sai_aead *aead = NULL;
+    sai_ec_key_t *epk = NULL;
+    sai_aead_t *aead = NULL;
     char *aad = NULL;
     size_t aad_len = 0;
     uint8_t cek[32], epk_pt[SAI_P384_POINT_LEN], rcpt_pt[SAI_P384_POINT_LEN];
@@ -232,15 +232,15 @@ out:
     return rc;
 }
 
-int sai_kbs_unwrap(sai_secret **out, const sai_ec_key *recipient_priv, const char *jwe,
-                   size_t len, sai_error *err)
+int sai_kbs_unwrap(sai_secret_t **out, const sai_ec_key_t *recipient_priv, const char *jwe,
+                   size_t len, sai_error_t *err)
 {
     return unwrap_ex(out, WRAP_INFO, recipient_priv, jwe, len, NULL, 0, err);
 }
 
 /* A = label || 0x00 || resource || 0x00 || SHA-256(token); *a malloc'ed. */
 static int register_aad(uint8_t **a, size_t *alen, const char *resource, const char *token,
-                        sai_error *err)
+                        sai_error_t *err)
 {
     size_t rl = strlen(resource), ll = sizeof REG_INFO - 1;
     size_t n = ll + 1 + rl + 1 + SAI_SHA256_LEN;
@@ -262,8 +262,8 @@ static int register_aad(uint8_t **a, size_t *alen, const char *resource, const c
     return 0;
 }
 
-int sai_kbs_wrap_register(char **jwe, const sai_ec_key *kbs_wrap_key, const char *resource,
-                          const char *token, const uint8_t *secret, size_t len, sai_error *err)
+int sai_kbs_wrap_register(char **jwe, const sai_ec_key_t *kbs_wrap_key, const char *resource,
+                          const char *token, const uint8_t *secret, size_t len, sai_error_t *err)
 {
     uint8_t *a = NULL;
     size_t al = 0;
@@ -275,8 +275,8 @@ int sai_kbs_wrap_register(char **jwe, const sai_ec_key *kbs_wrap_key, const char
     return rc;
 }
 
-int sai_kbs_unwrap_register(sai_secret **out, const sai_ec_key *kbs_wrap_priv, const char *resource,
-                            const char *token, const char *jwe, size_t len, sai_error *err)
+int sai_kbs_unwrap_register(sai_secret_t **out, const sai_ec_key_t *kbs_wrap_priv, const char *resource,
+                            const char *token, const char *jwe, size_t len, sai_error_t *err)
 {
     uint8_t *a = NULL;
     size_t al = 0;
@@ -288,7 +288,7 @@ int sai_kbs_unwrap_register(sai_secret **out, const sai_ec_key *kbs_wrap_priv, c
     return rc;
 }
 
-int sai_kbs_wrap_key_hash(const sai_ec_key *k, uint8_t out[static SAI_SHA256_LEN], sai_error *err)
+int sai_kbs_wrap_key_hash(const sai_ec_key_t *k, uint8_t out[static SAI_SHA256_LEN], sai_error_t *err)
 {
     uint8_t pt[SAI_P384_POINT_LEN];
     int rc = sai_ec_public_raw(k, pt, err);

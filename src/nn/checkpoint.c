@@ -41,7 +41,7 @@ static void put64(wbuf *w, uint64_t v) { put(w, &v, 8); }
 static void putf(wbuf *w, float v) { put(w, &v, 4); }
 
 int sai_nn_ckpt_save_mem(const sai_nn_model_t *m, const sai_nn_ckpt_meta_t *meta, uint8_t **buf,
-                         size_t *len, sai_error *err)
+                         size_t *len, sai_error_t *err)
 {
     *buf = NULL;
     *len = 0;
@@ -120,7 +120,7 @@ static bool get(rbuf *r, void *dst, size_t n)
     return true;
 }
 
-static int check_header(const uint8_t *buf, size_t len, sai_nn_ckpt_meta_t *meta, sai_error *err)
+static int check_header(const uint8_t *buf, size_t len, sai_nn_ckpt_meta_t *meta, sai_error_t *err)
 {
     if (len < 8 || memcmp(buf, SAI_NN_CKPT_MAGIC, 8) != 0)
         return sai_error_set(err, SAI_EFORMAT, "not a SecureAI checkpoint (bad magic)");
@@ -170,13 +170,13 @@ static int check_header(const uint8_t *buf, size_t len, sai_nn_ckpt_meta_t *meta
     return 0;
 }
 
-int sai_nn_ckpt_read_meta(const uint8_t *buf, size_t len, sai_nn_ckpt_meta_t *meta, sai_error *err)
+int sai_nn_ckpt_read_meta(const uint8_t *buf, size_t len, sai_nn_ckpt_meta_t *meta, sai_error_t *err)
 {
     return check_header(buf, len, meta, err);
 }
 
 /* One pass over the tensor section; copies only when apply. */
-static int walk(sai_nn_model_t *m, const uint8_t *buf, size_t len, bool apply, sai_error *err)
+static int walk(sai_nn_model_t *m, const uint8_t *buf, size_t len, bool apply, sai_error_t *err)
 {
     rbuf r = {buf, len - SAI_SHA256_LEN, 116};
     uint32_t nt;
@@ -229,7 +229,7 @@ static int walk(sai_nn_model_t *m, const uint8_t *buf, size_t len, bool apply, s
 }
 
 int sai_nn_ckpt_load_mem(sai_nn_model_t *m, const uint8_t *buf, size_t len,
-                         sai_nn_ckpt_meta_t *meta, sai_error *err)
+                         sai_nn_ckpt_meta_t *meta, sai_error_t *err)
 {
     sai_nn_ckpt_meta_t tmp;
     if (meta == NULL)
@@ -252,7 +252,7 @@ int sai_nn_ckpt_load_mem(sai_nn_model_t *m, const uint8_t *buf, size_t len,
 }
 
 int sai_nn_ckpt_load_model(sai_nn_model_t **out, const uint8_t *buf, size_t len, int max_batch,
-                           sai_nn_ckpt_meta_t *meta, sai_error *err)
+                           sai_nn_ckpt_meta_t *meta, sai_error_t *err)
 {
     sai_nn_ckpt_meta_t tmp;
     if (meta == NULL)
@@ -276,7 +276,7 @@ int sai_nn_ckpt_load_model(sai_nn_model_t **out, const uint8_t *buf, size_t len,
 }
 
 int sai_nn_ckpt_save_file(const sai_nn_model_t *m, const sai_nn_ckpt_meta_t *meta,
-                          const char *path, sai_error *err)
+                          const char *path, sai_error_t *err)
 {
     uint8_t *buf;
     size_t len;
@@ -289,7 +289,7 @@ int sai_nn_ckpt_save_file(const sai_nn_model_t *m, const sai_nn_ckpt_meta_t *met
 }
 
 int sai_nn_ckpt_load_file(sai_nn_model_t **out, const char *path, int max_batch,
-                          sai_nn_ckpt_meta_t *meta, sai_error *err)
+                          sai_nn_ckpt_meta_t *meta, sai_error_t *err)
 {
     uint8_t *buf;
     size_t len;

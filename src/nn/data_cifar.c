@@ -12,7 +12,7 @@
 #include "secureai/util.h"
 #include "nn/nn_internal.h"
 
-static int ds_grow(sai_nn_dataset_t *ds, int add, size_t img, sai_error *err)
+static int ds_grow(sai_nn_dataset_t *ds, int add, size_t img, sai_error_t *err)
 {
     size_t n = (size_t)ds->n + (size_t)add;
     if (n > (size_t)1 << 26 || n * img > SAI_NN_DATA_MAX_BYTES * 2)
@@ -28,7 +28,7 @@ static int ds_grow(sai_nn_dataset_t *ds, int add, size_t img, sai_error *err)
     return 0;
 }
 
-int sai_nn_dataset_add_cifar10(sai_nn_dataset_t *ds, const sai_nn_source_t *src, sai_error *err)
+int sai_nn_dataset_add_cifar10(sai_nn_dataset_t *ds, const sai_nn_source_t *src, sai_error_t *err)
 {
     const size_t img = 3 * 32 * 32;
     const char *name = src->name ? src->name : "CIFAR-10 batch";
@@ -101,7 +101,7 @@ static void gen_record(uint8_t *r, int label, uint64_t *rng)
             }
 }
 
-static int write_batch(const char *dir, const char *name, int n, uint64_t *rng, sai_error *err)
+static int write_batch(const char *dir, const char *name, int n, uint64_t *rng, sai_error_t *err)
 {
     char path[4096];
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
@@ -116,7 +116,7 @@ static int write_batch(const char *dir, const char *name, int n, uint64_t *rng, 
     return rc;
 }
 
-int sai_nn_gen_cifar10(const char *dir, int n, uint64_t seed, sai_error *err)
+int sai_nn_gen_cifar10(const char *dir, int n, uint64_t seed, sai_error_t *err)
 {
     if (n < 5 || n > 1000000)
         return sai_error_set(err, SAI_EINVAL, "--n must be between 5 and 1000000 (got %d)", n);

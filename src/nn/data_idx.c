@@ -17,10 +17,10 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len, sai_error *err)
+static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len, sai_error_t *err)
 {
     size_t first = len * 4 + 4096;
-    sai_buf b;
+    sai_buf_t b;
     sai_buf_init(&b, SAI_NN_DATA_MAX_BYTES);
     if (sai_buf_reserve(&b, first < b.max ? first : b.max) != 0)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -70,7 +70,7 @@ static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
 }
 
 int sai_nn_idx_parse(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len, int *ndim,
-                     uint32_t dims[4], sai_error *err)
+                     uint32_t dims[4], sai_error_t *err)
 {
     *out = NULL;
     *out_len = 0;
@@ -131,7 +131,7 @@ out:
     return rc;
 }
 
-static int read_all(const sai_nn_source_t *src, uint8_t **buf, sai_error *err)
+static int read_all(const sai_nn_source_t *src, uint8_t **buf, sai_error_t *err)
 {
     if (src->size > SAI_NN_DATA_MAX_BYTES)
         return sai_error_set(err, SAI_ELIMIT, "%s: larger than the size cap",
@@ -148,7 +148,7 @@ static int read_all(const sai_nn_source_t *src, uint8_t **buf, sai_error *err)
 }
 
 int sai_nn_dataset_add_idx(sai_nn_dataset_t *ds, const sai_nn_source_t *images,
-                           const sai_nn_source_t *labels, sai_error *err)
+                           const sai_nn_source_t *labels, sai_error_t *err)
 {
     uint8_t *ib = NULL, *lb = NULL, *ip = NULL, *lp = NULL;
     size_t il = 0, ll = 0;

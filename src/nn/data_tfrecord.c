@@ -17,7 +17,7 @@ typedef struct {
     uint64_t               off;
 } src_stream;
 
-static int src_pull(void *ctx, void *buf, size_t len, size_t *got, sai_error *err)
+static int src_pull(void *ctx, void *buf, size_t len, size_t *got, sai_error_t *err)
 {
     src_stream *s = ctx;
     uint64_t left = s->src->size - s->off;
@@ -33,7 +33,7 @@ static int src_pull(void *ctx, void *buf, size_t len, size_t *got, sai_error *er
     return 0;
 }
 
-static int grow(sai_nn_dataset_t *ds, size_t cap, size_t img, sai_error *err)
+static int grow(sai_nn_dataset_t *ds, size_t cap, size_t img, sai_error_t *err)
 {
     if (cap > (size_t)1 << 26 || cap * img > SAI_NN_DATA_MAX_BYTES)
         return sai_error_set(err, SAI_ELIMIT, "dataset too large (%zu records)", cap);
@@ -49,10 +49,10 @@ static int grow(sai_nn_dataset_t *ds, size_t cap, size_t img, sai_error *err)
 }
 
 /* One Example into pixels[img] and *label. */
-static int decode(const sai_tfexample *ex, const sai_nn_tfrecord_map_t *m, size_t img,
-                  uint8_t *px, uint8_t *label, sai_error *err)
+static int decode(const sai_tfexample_t *ex, const sai_nn_tfrecord_map_t *m, size_t img,
+                  uint8_t *px, uint8_t *label, sai_error_t *err)
 {
-    sai_tffeature f;
+    sai_tffeature_t f;
     if (sai_tfexample_get(ex, m->image, &f) != 0)
         return sai_error_set(err, SAI_EFORMAT, "no image feature '%s'", m->image);
     if (f.kind == SAI_TFFEATURE_BYTES && f.n == 1 && f.bytes[0].len == img) {
@@ -79,7 +79,7 @@ static int decode(const sai_tfexample *ex, const sai_nn_tfrecord_map_t *m, size_
 }
 
 int sai_nn_dataset_add_tfrecord(sai_nn_dataset_t *ds, const sai_nn_source_t *src,
-                                const sai_nn_tfrecord_map_t *m, sai_error *err)
+                                const sai_nn_tfrecord_map_t *m, sai_error_t *err)
 {
     const char *name = src->name ? src->name : "TFRecord";
     if (m->image == NULL || m->label == NULL || m->c < 1 || m->c > 3 || m->h < 1 ||
@@ -91,8 +91,8 @@ int sai_nn_dataset_add_tfrecord(sai_nn_dataset_t *ds, const sai_nn_source_t *src
                              name, m->c, m->h, m->w, ds->c, ds->h, ds->w);
     size_t img = (size_t)m->c * (size_t)m->h * (size_t)m->w;
     src_stream s = {src, 0};
-    sai_tfrecord_reader *r = NULL;
-    sai_tfexample *ex = NULL;
+    sai_tfrecord_reader_t *r = NULL;
+    sai_tfexample_t *ex = NULL;
     size_t n = (size_t)ds->n, cap = n;
     int rc = sai_tfrecord_reader_new(&r, src_pull, &s, name, m->compression, err);
     while (rc == 0) {

@@ -22,7 +22,7 @@ void sai_nn_dataset_free(sai_nn_dataset_t *ds)
     memset(ds, 0, sizeof(*ds));
 }
 
-int sai_nn_dataset_set_norm(sai_nn_dataset_t *ds, const char *kind, sai_error *err)
+int sai_nn_dataset_set_norm(sai_nn_dataset_t *ds, const char *kind, sai_error_t *err)
 {
     if (strcmp(kind, "cifar10") == 0) {
         static const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, sd[3] = {0.2470f, 0.2435f, 0.2616f};
@@ -53,7 +53,7 @@ const char *sai_nn_class_name(const char *kind, int k)
     return "?";
 }
 
-static int add_file_cifar(sai_nn_dataset_t *ds, const char *dir, const char *name, sai_error *err)
+static int add_file_cifar(sai_nn_dataset_t *ds, const char *dir, const char *name, sai_error_t *err)
 {
     char path[4096];
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
@@ -68,7 +68,7 @@ static int add_file_cifar(sai_nn_dataset_t *ds, const char *dir, const char *nam
 }
 
 /* Finds dir/base or dir/base.gz. */
-static int open_idx(sai_nn_source_t *src, const char *dir, const char *base, sai_error *err)
+static int open_idx(sai_nn_source_t *src, const char *dir, const char *base, sai_error_t *err)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, base);
@@ -81,7 +81,7 @@ static int open_idx(sai_nn_source_t *src, const char *dir, const char *base, sai
 }
 
 int sai_nn_dataset_load_dir(sai_nn_dataset_t *ds, const char *kind, const char *dir, bool train,
-                            sai_error *err)
+                            sai_error_t *err)
 {
     sai_nn_dataset_init(ds);
     int rc = sai_nn_dataset_set_norm(ds, kind, err);

@@ -9,7 +9,7 @@
 #include "secureai/nn_graph.h"
 #include "nn/nn_internal.h"
 
-static sai_nn_node_kind node_kind(nn_op_kind k)
+static sai_nn_node_kind_t node_kind(nn_op_kind k)
 {
     switch (k) {
     case OP_CONV: return SAI_NN_NODE_CONV;

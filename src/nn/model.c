@@ -256,7 +256,7 @@ bool sai_nn_model_known(const char *name)
     return false;
 }
 
-int sai_nn__build(sai_nn_model_t *m, sai_error *err)
+int sai_nn__build(sai_nn_model_t *m, sai_error_t *err)
 {
     int x = add_act(m, m->in_c, m->in_h, m->in_w);
     m->acts[x].need_grad = false;  /* sai_nn_set_input_grad turns it on (tests) */
@@ -468,7 +468,7 @@ static void init_weights(sai_nn_model_t *m)
 }
 
 int sai_nn_model_create(sai_nn_model_t **out, const char *name, int in_c, int in_h, int in_w,
-                        int num_classes, int max_batch, uint64_t seed, sai_error *err)
+                        int num_classes, int max_batch, uint64_t seed, sai_error_t *err)
 {
     return sai_nn_model_create_ex(out, name, in_c, in_h, in_w, num_classes, max_batch, seed, 0,
                                   err);
@@ -476,7 +476,7 @@ int sai_nn_model_create(sai_nn_model_t **out, const char *name, int in_c, int in
 
 int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int in_h, int in_w,
                            int num_classes, int max_batch, uint64_t seed, unsigned flags,
-                           sai_error *err)
+                           sai_error_t *err)
 {
     *out = NULL;
     if (name == NULL || strlen(name) >= 32)

@@ -205,10 +205,10 @@ static inline int nn_conv_group(int P)
 }
 
 /* model builder (model.c) */
-int sai_nn__build(sai_nn_model_t *m, sai_error *err);
+int sai_nn__build(sai_nn_model_t *m, sai_error_t *err);
 
 /* bounds-checked read from a source (source.c) */
-int sai_nn__src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error *err);
+int sai_nn__src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error_t *err);
 
 /* arena helpers (tensor.c) */
 void *sai_nn__aligned_alloc(size_t bytes);

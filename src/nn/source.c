@@ -12,7 +12,7 @@
 
 #include "nn/nn_internal.h"
 
-static int file_read_at(void *ctx, uint64_t off, void *buf, size_t len, sai_error *err)
+static int file_read_at(void *ctx, uint64_t off, void *buf, size_t len, sai_error_t *err)
 {
     int fd = (int)(intptr_t)ctx;
     uint8_t *p = buf;
@@ -30,7 +30,7 @@ static int file_read_at(void *ctx, uint64_t off, void *buf, size_t len, sai_erro
     return 0;
 }
 
-int sai_nn_source_file(sai_nn_source_t *src, const char *path, sai_error *err)
+int sai_nn_source_file(sai_nn_source_t *src, const char *path, sai_error_t *err)
 {
     memset(src, 0, sizeof(*src));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -58,7 +58,7 @@ void sai_nn_source_file_close(sai_nn_source_t *src)
 
 /* The buffer has no length of its own here: sai_nn__src_read checks every read
  * against src->size before calling read_at. */
-static int mem_read_at(void *ctx, uint64_t off, void *buf, size_t len, sai_error *err)
+static int mem_read_at(void *ctx, uint64_t off, void *buf, size_t len, sai_error_t *err)
 {
     (void)err;
     memcpy(buf, (const uint8_t *)ctx + off, len);
@@ -74,7 +74,7 @@ void sai_nn_source_mem(sai_nn_source_t *src, const void *buf, size_t len)
     src->name = "memory";
 }
 
-int sai_nn__src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error *err)
+int sai_nn__src_read(const sai_nn_source_t *src, uint64_t off, void *buf, size_t len, sai_error_t *err)
 {
     if (off > src->size || len > src->size - off)
         return sai_error_set(err, SAI_EFORMAT, "%s: read of %zu bytes at %llu is past its end "

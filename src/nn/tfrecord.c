@@ -24,10 +24,10 @@
 
 #define IO_CHUNK (256u << 10)   /* bytes pulled from the stream per read */
 
-_Static_assert(sizeof(sai_tfbytes) == sizeof(ProtobufCBinaryData) &&
-               offsetof(sai_tfbytes, len) == offsetof(ProtobufCBinaryData, len) &&
-               offsetof(sai_tfbytes, data) == offsetof(ProtobufCBinaryData, data),
-               "sai_tfbytes must mirror ProtobufCBinaryData");
+_Static_assert(sizeof(sai_tfbytes_t) == sizeof(ProtobufCBinaryData) &&
+               offsetof(sai_tfbytes_t, len) == offsetof(ProtobufCBinaryData, len) &&
+               offsetof(sai_tfbytes_t, data) == offsetof(ProtobufCBinaryData, data),
+               "sai_tfbytes_t must mirror ProtobufCBinaryData");
 
 /* ---- CRC-32C ------------------------------------------------------------------ */
 
@@ -94,7 +94,7 @@ static void put_le32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-int sai_tfrecord_compression_parse(const char *s, sai_tfrecord_compression *out, sai_error *err)
+int sai_tfrecord_compression_parse(const char *s, sai_tfrecord_compression_t *out, sai_error_t *err)
 {
     if (s == NULL || s[0] == '\0' || strcmp(s, "NONE") == 0)
         *out = SAI_TFRECORD_NONE;
@@ -111,7 +111,7 @@ int sai_tfrecord_compression_parse(const char *s, sai_tfrecord_compression *out,
 /* ---- one frame ---------------------------------------------------------------- */
 
 /* The header: 0 and *len when complete and its CRC matches. */
-static int frame_header(const uint8_t *p, size_t avail, uint64_t *len, sai_error *err)
+static int frame_header(const uint8_t *p, size_t avail, uint64_t *len, sai_error_t *err)
 {
     if (avail < 12)
         return sai_error_set(err, SAI_EFORMAT, "truncated record (%zu header bytes of 12)", avail);
@@ -125,7 +125,7 @@ static int frame_header(const uint8_t *p, size_t avail, uint64_t *len, sai_error
 }
 
 int sai_tfrecord_frame_parse(const uint8_t *buf, size_t avail, const uint8_t **data, size_t *len,
-                             size_t *frame_len, sai_error *err)
+                             size_t *frame_len, sai_error_t *err)
 {
     uint64_t n = 0;
     int rc = frame_header(buf, avail, &n, err);
@@ -144,11 +144,11 @@ int sai_tfrecord_frame_parse(const uint8_t *buf, size_t avail, const uint8_t **d
 
 /* ---- reader ------------------------------------------------------------------- */
 
-struct sai_tfrecord_reader {
+struct sai_tfrecord_reader_t {
     sai_tfrecord_read_fn     fn;
     void                    *ctx;
     char                    *name;
-    sai_tfrecord_compression comp;
+    sai_tfrecord_compression_t comp;
     int                      fd;           /* reader_open's file, else -1 */
     z_stream                 z;
     bool                     z_live;
@@ -162,7 +162,7 @@ struct sai_tfrecord_reader {
     uint64_t                 count;
 };
 
-static int fd_read(void *ctx, void *buf, size_t len, size_t *got, sai_error *err)
+static int fd_read(void *ctx, void *buf, size_t len, size_t *got, sai_error_t *err)
 {
     int fd = (int)(intptr_t)ctx;
     for (;;) {
@@ -176,11 +176,11 @@ static int fd_read(void *ctx, void *buf, size_t len, size_t *got, sai_error *err
     }
 }
 
-int sai_tfrecord_reader_new(sai_tfrecord_reader **out, sai_tfrecord_read_fn fn, void *ctx,
-                            const char *name, sai_tfrecord_compression c, sai_error *err)
+int sai_tfrecord_reader_new(sai_tfrecord_reader_t **out, sai_tfrecord_read_fn fn, void *ctx,
+                            const char *name, sai_tfrecord_compression_t c, sai_error_t *err)
 {
     *out = NULL;
-    sai_tfrecord_reader *r = calloc(1, sizeof *r);
+    sai_tfrecord_reader_t *r = calloc(1, sizeof *r);
     if (r == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     r->fn = fn;
@@ -206,8 +206,8 @@ nomem:
     return sai_error_set(err, SAI_ENOMEM, "out of memory");
 }
 
-int sai_tfrecord_reader_open(sai_tfrecord_reader **out, const char *path,
-                             sai_tfrecord_compression c, sai_error *err)
+int sai_tfrecord_reader_open(sai_tfrecord_reader_t **out, const char *path,
+                             sai_tfrecord_compression_t c, sai_error_t *err)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -223,7 +223,7 @@ int sai_tfrecord_reader_open(sai_tfrecord_reader **out, const char *path,
     return 0;
 }
 
-void sai_tfrecord_reader_close(sai_tfrecord_reader *r)
+void sai_tfrecord_reader_close(sai_tfrecord_reader_t *r)
 {
     if (r == NULL)
         return;
@@ -237,13 +237,13 @@ void sai_tfrecord_reader_close(sai_tfrecord_reader *r)
     free(r);
 }
 
-uint64_t sai_tfrecord_reader_count(const sai_tfrecord_reader *r)
+uint64_t sai_tfrecord_reader_count(const sai_tfrecord_reader_t *r)
 {
     return r->count;
 }
 
 /* Inflate more bytes into buf[end..cap). */
-static int inflate_more(sai_tfrecord_reader *r, sai_error *err)
+static int inflate_more(sai_tfrecord_reader_t *r, sai_error_t *err)
 {
     for (;;) {
         if (r->z.avail_in == 0 && !r->in_eof) {
@@ -290,7 +290,7 @@ static int inflate_more(sai_tfrecord_reader *r, sai_error *err)
 
 /* Make at least need bytes available at buf[pos..), or as many as the
  * stream has left. */
-static int fill(sai_tfrecord_reader *r, size_t need, sai_error *err)
+static int fill(sai_tfrecord_reader_t *r, size_t need, sai_error_t *err)
 {
     if (r->end - r->pos >= need || r->eof)
         return 0;
@@ -327,8 +327,8 @@ static int fill(sai_tfrecord_reader *r, size_t need, sai_error *err)
     return 0;
 }
 
-int sai_tfrecord_next(sai_tfrecord_reader *r, const uint8_t **data, size_t *len,
-                      uint64_t *offset, sai_error *err)
+int sai_tfrecord_next(sai_tfrecord_reader_t *r, const uint8_t **data, size_t *len,
+                      uint64_t *offset, sai_error_t *err)
 {
     *data = NULL;
     *len = 0;
@@ -359,10 +359,10 @@ int sai_tfrecord_next(sai_tfrecord_reader *r, const uint8_t **data, size_t *len,
 
 /* ---- writer ------------------------------------------------------------------- */
 
-struct sai_tfrecord_writer {
+struct sai_tfrecord_writer_t {
     sai_tfrecord_write_fn    fn;
     void                    *ctx;
-    sai_tfrecord_compression comp;
+    sai_tfrecord_compression_t comp;
     z_stream                 z;
     bool                     z_live;
     uint8_t                 *out;
@@ -371,18 +371,18 @@ struct sai_tfrecord_writer {
     bool                     finished;
 };
 
-static int fd_write(void *ctx, const void *buf, size_t len, sai_error *err)
+static int fd_write(void *ctx, const void *buf, size_t len, sai_error_t *err)
 {
     if (sai_write_full((int)(intptr_t)ctx, buf, len) != 0)
         return sai_error_set(err, SAI_EIO, "write failed: %s", strerror(errno));
     return 0;
 }
 
-int sai_tfrecord_writer_new(sai_tfrecord_writer **out, sai_tfrecord_write_fn fn, void *ctx,
-                            sai_tfrecord_compression c, sai_error *err)
+int sai_tfrecord_writer_new(sai_tfrecord_writer_t **out, sai_tfrecord_write_fn fn, void *ctx,
+                            sai_tfrecord_compression_t c, sai_error_t *err)
 {
     *out = NULL;
-    sai_tfrecord_writer *w = calloc(1, sizeof *w);
+    sai_tfrecord_writer_t *w = calloc(1, sizeof *w);
     if (w == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     w->fn = fn;
@@ -404,8 +404,8 @@ int sai_tfrecord_writer_new(sai_tfrecord_writer **out, sai_tfrecord_write_fn fn,
     return 0;
 }
 
-int sai_tfrecord_writer_create(sai_tfrecord_writer **out, const char *path,
-                               sai_tfrecord_compression c, sai_error *err)
+int sai_tfrecord_writer_create(sai_tfrecord_writer_t **out, const char *path,
+                               sai_tfrecord_compression_t c, sai_error_t *err)
 {
     *out = NULL;
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -427,7 +427,7 @@ int sai_tfrecord_writer_create(sai_tfrecord_writer **out, const char *path,
     return 0;
 }
 
-static int emit(sai_tfrecord_writer *w, const void *p, size_t n, int flush, sai_error *err)
+static int emit(sai_tfrecord_writer_t *w, const void *p, size_t n, int flush, sai_error_t *err)
 {
     if (w->comp == SAI_TFRECORD_NONE)
         return n > 0 ? w->fn(w->ctx, p, n, err) : 0;
@@ -450,7 +450,7 @@ static int emit(sai_tfrecord_writer *w, const void *p, size_t n, int flush, sai_
     return 0;
 }
 
-int sai_tfrecord_write(sai_tfrecord_writer *w, const void *data, size_t len, sai_error *err)
+int sai_tfrecord_write(sai_tfrecord_writer_t *w, const void *data, size_t len, sai_error_t *err)
 {
     if (w->finished)
         return sai_error_set(err, SAI_ESTATE, "TFRecord writer already finished");
@@ -474,7 +474,7 @@ int sai_tfrecord_write(sai_tfrecord_writer *w, const void *data, size_t len, sai
     return rc;
 }
 
-int sai_tfrecord_writer_finish(sai_tfrecord_writer *w, sai_error *err)
+int sai_tfrecord_writer_finish(sai_tfrecord_writer_t *w, sai_error_t *err)
 {
     int rc = 0;
     if (w->comp != SAI_TFRECORD_NONE)
@@ -491,7 +491,7 @@ int sai_tfrecord_writer_finish(sai_tfrecord_writer *w, sai_error *err)
     return rc;
 }
 
-void sai_tfrecord_writer_free(sai_tfrecord_writer *w)
+void sai_tfrecord_writer_free(sai_tfrecord_writer_t *w)
 {
     if (w == NULL)
         return;
@@ -508,16 +508,16 @@ void sai_tfrecord_writer_free(sai_tfrecord_writer *w)
 
 /* ---- tf.train.Example ----------------------------------------------------------- */
 
-struct sai_tfexample {
+struct sai_tfexample_t {
     Sai__Tfexample__Example *msg;
 };
 
-int sai_tfexample_parse(sai_tfexample **out, const uint8_t *data, size_t len, sai_error *err)
+int sai_tfexample_parse(sai_tfexample_t **out, const uint8_t *data, size_t len, sai_error_t *err)
 {
     *out = NULL;
     if (len > SAI_TFRECORD_RECORD_MAX)
         return sai_error_set(err, SAI_ELIMIT, "Example of %zu bytes is over the cap", len);
-    sai_tfexample *ex = calloc(1, sizeof *ex);
+    sai_tfexample_t *ex = calloc(1, sizeof *ex);
     if (ex == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     ex->msg = sai__tfexample__example__unpack(NULL, len, data);
@@ -530,7 +530,7 @@ int sai_tfexample_parse(sai_tfexample **out, const uint8_t *data, size_t len, sa
     return 0;
 }
 
-void sai_tfexample_free(sai_tfexample *ex)
+void sai_tfexample_free(sai_tfexample_t *ex)
 {
     if (ex == NULL)
         return;
@@ -538,12 +538,12 @@ void sai_tfexample_free(sai_tfexample *ex)
     free(ex);
 }
 
-size_t sai_tfexample_count(const sai_tfexample *ex)
+size_t sai_tfexample_count(const sai_tfexample_t *ex)
 {
     return ex->msg->features != NULL ? ex->msg->features->n_feature : 0;
 }
 
-static void view(const Sai__Tfexample__FeatureEntry *e, sai_tffeature *f)
+static void view(const Sai__Tfexample__FeatureEntry *e, sai_tffeature_t *f)
 {
     memset(f, 0, sizeof *f);
     f->key = e->key != NULL ? e->key : "";
@@ -554,7 +554,7 @@ static void view(const Sai__Tfexample__FeatureEntry *e, sai_tffeature *f)
     case SAI__TFEXAMPLE__FEATURE__KIND_BYTES_LIST:
         f->kind = SAI_TFFEATURE_BYTES;
         f->n = v->bytes_list->n_value;
-        f->bytes = (const sai_tfbytes *)v->bytes_list->value;
+        f->bytes = (const sai_tfbytes_t *)v->bytes_list->value;
         break;
     case SAI__TFEXAMPLE__FEATURE__KIND_FLOAT_LIST:
         f->kind = SAI_TFFEATURE_FLOAT;
@@ -571,7 +571,7 @@ static void view(const Sai__Tfexample__FeatureEntry *e, sai_tffeature *f)
     }
 }
 
-int sai_tfexample_at(const sai_tfexample *ex, size_t i, sai_tffeature *f)
+int sai_tfexample_at(const sai_tfexample_t *ex, size_t i, sai_tffeature_t *f)
 {
     if (i >= sai_tfexample_count(ex))
         return SAI_EINVAL;
@@ -579,7 +579,7 @@ int sai_tfexample_at(const sai_tfexample *ex, size_t i, sai_tffeature *f)
     return 0;
 }
 
-int sai_tfexample_get(const sai_tfexample *ex, const char *key, sai_tffeature *f)
+int sai_tfexample_get(const sai_tfexample_t *ex, const char *key, sai_tffeature_t *f)
 {
     size_t n = sai_tfexample_count(ex);
     for (size_t i = n; i-- > 0;) {
@@ -593,8 +593,8 @@ int sai_tfexample_get(const sai_tfexample *ex, const char *key, sai_tffeature *f
     return SAI_ENOTFOUND;
 }
 
-int sai_tfexample_encode(const sai_tffeature *features, size_t n, uint8_t **out, size_t *out_len,
-                         sai_error *err)
+int sai_tfexample_encode(const sai_tffeature_t *features, size_t n, uint8_t **out, size_t *out_len,
+                         sai_error_t *err)
 {
     *out = NULL;
     *out_len = 0;
@@ -610,7 +610,7 @@ int sai_tfexample_encode(const sai_tffeature *features, size_t n, uint8_t **out,
     if (!ents || !eptr || !vals || !bl || !fl || !il)
         goto out;
     for (size_t i = 0; i < n; i++) {
-        const sai_tffeature *f = &features[i];
+        const sai_tffeature_t *f = &features[i];
         sai__tfexample__feature_entry__init(&ents[i]);
         sai__tfexample__feature__init(&vals[i]);
         ents[i].key = (char *)(uintptr_t)f->key;     /* protobuf-c packs from non-const */

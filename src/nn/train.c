@@ -10,7 +10,7 @@
 #include "secureai/util.h"
 #include "nn/nn_internal.h"
 
-static int check_shapes(const sai_nn_model_t *m, const sai_nn_dataset_t *ds, sai_error *err)
+static int check_shapes(const sai_nn_model_t *m, const sai_nn_dataset_t *ds, sai_error_t *err)
 {
     if (ds->n <= 0)
         return sai_error_set(err, SAI_EINVAL, "the dataset is empty");
@@ -49,7 +49,7 @@ void sai_nn_train_cfg_defaults(sai_nn_train_cfg_t *cfg, const char *kind)
 }
 
 int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_train_cfg_t *cfg,
-                 sai_nn_train_result_t *res, sai_error *err)
+                 sai_nn_train_result_t *res, sai_error_t *err)
 {
     memset(res, 0, sizeof(*res));
     int rc = check_shapes(m, ds, err);
@@ -149,7 +149,7 @@ out:
 }
 
 int sai_nn_evaluate(sai_nn_model_t *m, const sai_nn_dataset_t *ds, sai_nn_eval_result_t *res,
-                    sai_error *err)
+                    sai_error_t *err)
 {
     memset(res, 0, sizeof(*res));
     int rc = check_shapes(m, ds, err);

@@ -52,7 +52,7 @@ static void set_ints(enode *e, int slot, const char *name, int64_t v, size_t n)
     e->node.attribute = e->attrp;
 }
 
-int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_error *err)
+int sai_onnx_export(const sai_nn_model_t *m, uint8_t **buf, size_t *len, sai_error_t *err)
 {
     *buf = NULL;
     *len = 0;

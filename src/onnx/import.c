@@ -89,7 +89,7 @@ static const SaiOnnx__TensorProto *find_tensor(const lower_ctx *cx, const char *
     return NULL;
 }
 
-static int tensor_numel(const SaiOnnx__TensorProto *t, size_t *numel, sai_error *err)
+static int tensor_numel(const SaiOnnx__TensorProto *t, size_t *numel, sai_error_t *err)
 {
     size_t n = 1;
     if (t->n_dims > 8)
@@ -109,7 +109,7 @@ static int tensor_numel(const SaiOnnx__TensorProto *t, size_t *numel, sai_error 
 }
 
 /* A float tensor's data as a new malloc'ed array (raw_data or float_data). */
-static int tensor_floats(const SaiOnnx__TensorProto *t, float **out, size_t *numel, sai_error *err)
+static int tensor_floats(const SaiOnnx__TensorProto *t, float **out, size_t *numel, sai_error_t *err)
 {
     *out = NULL;
     int rc = tensor_numel(t, numel, err);
@@ -152,7 +152,7 @@ static int tensor_floats(const SaiOnnx__TensorProto *t, float **out, size_t *num
 
 /* An int64 tensor of at most cap values (Reshape's shape). */
 static int tensor_int64s(const SaiOnnx__TensorProto *t, int64_t *out, size_t cap, size_t *count,
-                         sai_error *err)
+                         sai_error_t *err)
 {
     size_t n = 0;
     int rc = tensor_numel(t, &n, err);
@@ -235,7 +235,7 @@ static lvalue *find_value(lower_ctx *cx, const char *name)
 }
 
 static int add_value(lower_ctx *cx, const char *name, int id, int c, int h, int w, bool flat,
-                     sai_error *err)
+                     sai_error_t *err)
 {
     if (name == NULL || name[0] == '\0')
         return sai_error_set(err, SAI_EFORMAT, "a node output has no name");
@@ -247,8 +247,8 @@ static int add_value(lower_ctx *cx, const char *name, int id, int c, int h, int 
     return 0;
 }
 
-static lnode *new_node(lower_ctx *cx, sai_nn_node_kind kind, const lvalue *in, int c, int h, int w,
-                       const char *src, sai_error *err)
+static lnode *new_node(lower_ctx *cx, sai_nn_node_kind_t kind, const lvalue *in, int c, int h, int w,
+                       const char *src, sai_error_t *err)
 {
     if (cx->nn >= MAX_LNODES) {
         sai_error_set(err, SAI_ELIMIT, "the graph has more than %d engine nodes", MAX_LNODES);
@@ -292,7 +292,7 @@ static int readers(const SaiOnnx__GraphProto *g, const char *name)
 #define NODE_ERR(code, ...) \
     do { rc = sai_error_set(err, code, __VA_ARGS__); goto out; } while (0)
 
-static int lower_node(lower_ctx *cx, const SaiOnnx__NodeProto *nd, int idx, sai_error *err)
+static int lower_node(lower_ctx *cx, const SaiOnnx__NodeProto *nd, int idx, sai_error_t *err)
 {
     int rc = 0;
     const char *op = str_or(nd->op_type, "");
@@ -600,7 +600,7 @@ static void lower_free(lower_ctx *cx)
 }
 
 static int input_shape(lower_ctx *cx, const SaiOnnx__GraphProto *g, const char **name,
-                       sai_error *err)
+                       sai_error_t *err)
 {
     const SaiOnnx__ValueInfoProto *in = NULL;
     for (size_t i = 0; i < g->n_input; i++) {
@@ -636,7 +636,7 @@ static int input_shape(lower_ctx *cx, const SaiOnnx__GraphProto *g, const char *
     return 0;
 }
 
-static int lower(lower_ctx *cx, const SaiOnnx__ModelProto *mp, sai_error *err)
+static int lower(lower_ctx *cx, const SaiOnnx__ModelProto *mp, sai_error_t *err)
 {
     const SaiOnnx__GraphProto *g = mp->graph;
     int rc;
@@ -682,7 +682,7 @@ static int lower(lower_ctx *cx, const SaiOnnx__ModelProto *mp, sai_error *err)
     return 0;
 }
 
-static int unpack(const uint8_t *buf, size_t len, SaiOnnx__ModelProto **mp, sai_error *err)
+static int unpack(const uint8_t *buf, size_t len, SaiOnnx__ModelProto **mp, sai_error_t *err)
 {
     *mp = NULL;
     if (len > SAI_ONNX_MAX_BYTES)
@@ -695,7 +695,7 @@ static int unpack(const uint8_t *buf, size_t len, SaiOnnx__ModelProto **mp, sai_
     return 0;
 }
 
-int sai_onnx_check(const uint8_t *buf, size_t len, int *nodes, sai_error *err)
+int sai_onnx_check(const uint8_t *buf, size_t len, int *nodes, sai_error_t *err)
 {
     SaiOnnx__ModelProto *mp;
     lower_ctx cx;
@@ -777,7 +777,7 @@ static bool match(sai_nn_model_t *m, const lower_ctx *cx)
 }
 
 int sai_onnx_import(sai_nn_model_t **out, const uint8_t *buf, size_t len, int max_batch,
-                    sai_error *err)
+                    sai_error_t *err)
 {
     *out = NULL;
     SaiOnnx__ModelProto *mp;
@@ -795,7 +795,7 @@ int sai_onnx_import(sai_nn_model_t **out, const uint8_t *buf, size_t len, int ma
     for (size_t a = 0; a < sizeof(k_arch) / sizeof(k_arch[0]); a++) {
         if (k_arch[a].convs != convs)
             continue;
-        sai_error e2 = {0};
+        sai_error_t e2 = {0};
         if (sai_nn_model_create_ex(&m, k_arch[a].name, cx.in_c, cx.in_h, cx.in_w, cx.classes,
                                    max_batch, 0, SAI_NN_INFERENCE_ONLY, &e2) != 0)
             continue;

@@ -31,7 +31,7 @@ static const char *mname(uint32_t t)
     return t < sizeof msg_names / sizeof msg_names[0] ? msg_names[t] : "?";
 }
 
-int sai_chan_pair(sai_chan *host, sai_chan *enclave, sai_error *err)
+int sai_chan_pair(sai_chan_t *host, sai_chan_t *enclave, sai_error_t *err)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
@@ -50,7 +50,7 @@ int sai_chan_pair(sai_chan *host, sai_chan *enclave, sai_error *err)
     return 0;
 }
 
-void sai_chan_close(sai_chan *c)
+void sai_chan_close(sai_chan_t *c)
 {
     if (c != NULL && c->fd >= 0) {
         close(c->fd);
@@ -58,8 +58,8 @@ void sai_chan_close(sai_chan *c)
     }
 }
 
-int sai_chan_send(sai_chan *c, sai_msg_type type, const void *data, size_t len,
-                  const int *fds, size_t nfds, sai_error *err)
+int sai_chan_send(sai_chan_t *c, sai_msg_type_t type, const void *data, size_t len,
+                  const int *fds, size_t nfds, sai_error_t *err)
 {
     if (len > SAI_CHAN_MAX_PAYLOAD || nfds > SAI_CHAN_MAX_FDS || type <= 0 || type >= SAI_MSG_MAX_)
         return sai_error_set(err, SAI_ELIMIT, "channel: %s message of %zu bytes and %zu fds is too large",
@@ -100,9 +100,9 @@ int sai_chan_send(sai_chan *c, sai_msg_type type, const void *data, size_t len,
     return 0;
 }
 
-int sai_chan_recv_any(sai_chan *c, const sai_msg_type *want, size_t nwant, sai_msg_type *got,
+int sai_chan_recv_any(sai_chan_t *c, const sai_msg_type_t *want, size_t nwant, sai_msg_type_t *got,
                       uint8_t **data, size_t *len, size_t max_len, int *fds, size_t max_fds,
-                      size_t *nfds, sai_error *err)
+                      size_t *nfds, sai_error_t *err)
 {
     *data = NULL;
     *len = 0;
@@ -195,7 +195,7 @@ int sai_chan_recv_any(sai_chan *c, const sai_msg_type *want, size_t nwant, sai_m
     *data = buf;
     *len = plen;
     if (got)
-        *got = (sai_msg_type)type;
+        *got = (sai_msg_type_t)type;
     c->received++;
     return 0;
 fail:
@@ -205,8 +205,8 @@ fail:
     return rc;
 }
 
-int sai_chan_recv(sai_chan *c, sai_msg_type want, uint8_t **data, size_t *len, size_t max_len,
-                  int *fds, size_t max_fds, size_t *nfds, sai_error *err)
+int sai_chan_recv(sai_chan_t *c, sai_msg_type_t want, uint8_t **data, size_t *len, size_t max_len,
+                  int *fds, size_t max_fds, size_t *nfds, sai_error_t *err)
 {
     return sai_chan_recv_any(c, &want, 1, NULL, data, len, max_len, fds, max_fds, nfds, err);
 }

@@ -59,7 +59,7 @@ static uint32_t get32be(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void attester_serve(int fd, sai_tee *t)
+static void attester_serve(int fd, sai_tee_t *t)
 {
     for (;;) {
         uint8_t rd[SAI_TEE_REPORT_DATA_LEN], hdr[8];
@@ -67,7 +67,7 @@ static void attester_serve(int fd, sai_tee *t)
             _exit(0);   /* the enclave closed the socket (or is gone) */
         char *json = NULL;
         size_t len = 0;
-        sai_error e = {0};
+        sai_error_t e = {0};
         int rc = sai_tee_get_evidence(t, rd, &json, &len, &e);
         const char *msg = e.msg[0] ? e.msg : sai_strerror(rc);
         const void *body = rc == 0 ? (const void *)json : (const void *)msg;
@@ -83,18 +83,18 @@ static void attester_serve(int fd, sai_tee *t)
     }
 }
 
-int sai_pipeline__cvm_attester_start(sai_cvm_attester *a, sai_tee_kind kind, const char *tee_root, int close_fd,
-                                     sai_error *err)
+int sai_pipeline__cvm_attester_start(sai_cvm_attester_t *a, sai_tee_kind_t kind, const char *tee_root, int close_fd,
+                                     sai_error_t *err)
 {
     a->fd = -1;
     a->pid = -1;
     if (kind != SAI_TEE_SEV_SNP && kind != SAI_TEE_TDX)
         return sai_error_set(err, SAI_EUNSUPP, "confidential-VM mode is for sev-snp and tdx");
-    sai_tee_opts to;
+    sai_tee_opts_t to;
     memset(&to, 0, sizeof to);
     to.psp_fd = -1;
     to.root = tee_root;
-    sai_tee *t = NULL;
+    sai_tee_t *t = NULL;
     int sv[2] = {-1, -1};
     int rc = sai_tee_open(&t, kind, &to, err);
     if (rc)
@@ -130,7 +130,7 @@ out:
     return rc;
 }
 
-void sai_pipeline__cvm_attester_stop(sai_cvm_attester *a)
+void sai_pipeline__cvm_attester_stop(sai_cvm_attester_t *a)
 {
     if (a->fd >= 0)
         close(a->fd);   /* the attester exits on EOF */
@@ -140,8 +140,8 @@ void sai_pipeline__cvm_attester_stop(sai_cvm_attester *a)
     a->pid = -1;
 }
 
-int sai_pipeline__cvm_evidence(sai_cvm_attester *a, const uint8_t rd[static 64], char **json, size_t *len,
-                               sai_error *err)
+int sai_pipeline__cvm_evidence(sai_cvm_attester_t *a, const uint8_t rd[static 64], char **json, size_t *len,
+                               sai_error_t *err)
 {
     uint8_t hdr[8];
     *json = NULL;
@@ -171,14 +171,14 @@ int sai_pipeline__cvm_evidence(sai_cvm_attester *a, const uint8_t rd[static 64],
 }
 
 /* The launch binding, from a fresh report of the guest's own TEE. */
-int sai_pipeline__cvm_launch_claims(sai_cvm_attester *a, sai_tee_kind kind, const uint8_t spec_hash[static 32],
+int sai_pipeline__cvm_launch_claims(sai_cvm_attester_t *a, sai_tee_kind_t kind, const uint8_t spec_hash[static 32],
                                     uint8_t measurement[static SAI_MEASUREMENT_LEN], bool *emulated,
-                                    sai_error *err)
+                                    sai_error_t *err)
 {
     uint8_t rd[64], bound[48];
     char *json = NULL;
     size_t len = 0;
-    sai_evidence ev;
+    sai_evidence_t ev;
     bool ev_ok = false;
     const char *field = kind == SAI_TEE_TDX ? "MRCONFIGID" : "HOST_DATA";
     int rc = sai_random_bytes(rd, sizeof rd, err);
@@ -196,7 +196,7 @@ int sai_pipeline__cvm_launch_claims(sai_cvm_attester *a, sai_tee_kind kind, cons
     uint8_t got_rd[64];
     memset(bound, 0, sizeof bound);
     if (kind == SAI_TEE_SEV_SNP) {
-        sai_snp_report r;
+        sai_snp_report_t r;
         if ((rc = sai_snp_report_parse(&r, ev.report, ev.report_len, err)) != 0) {
             sai_error_prefix(err, "TEE: the guest's report");
             goto out;
@@ -205,7 +205,7 @@ int sai_pipeline__cvm_launch_claims(sai_cvm_attester *a, sai_tee_kind kind, cons
         memcpy(measurement, r.measurement, 48);
         memcpy(got_rd, r.report_data, 64);
     } else {
-        sai_dcap_quote q;
+        sai_dcap_quote_t q;
         if ((rc = sai_dcap_quote_parse(ev.quote, ev.quote_len, &q, err)) != 0 || q.tee != SAI_DCAP_TDX) {
             rc = rc ? rc : sai_error_set(err, SAI_EFORMAT, "not a TDX quote");
             sai_error_prefix(err, "TEE: the guest's quote");
@@ -230,7 +230,7 @@ int sai_pipeline__cvm_launch_claims(sai_cvm_attester *a, sai_tee_kind kind, cons
                            "is not the report's %s (%s...), which the VMM set at launch", field, h);
         goto out;
     }
-    sai_provenance_evidence_info info;
+    sai_provenance_evidence_info_t info;
     if ((rc = sai_provenance_evidence_info_get(&info, (const uint8_t *)json, len, err)) != 0)
         goto out;
     *emulated = info.emulated;
@@ -245,7 +245,7 @@ out:
 
 extern char **environ;
 
-int sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid_out, sai_error *err)
+int sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid_out, sai_error_t *err)
 {
     /* Built before fork: the child only dup2s and execs. The environment is
      * this guest user's (inside the TEE, as the guest image is), with
@@ -299,7 +299,7 @@ int sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid_out, s
     return 0;
 }
 
-int sai_pipeline__cvm_wait(pid_t pid, int timeout_ms, int *status, sai_error *err)
+int sai_pipeline__cvm_wait(pid_t pid, int timeout_ms, int *status, sai_error_t *err)
 {
     for (int waited = 0;; waited += 10) {
         pid_t r = waitpid(pid, status, WNOHANG);

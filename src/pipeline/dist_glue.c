@@ -29,7 +29,7 @@
 #include "secureai/util.h"
 
 int sai_pipeline__dist_job_id(uint8_t job[SAI_DIST_JOB_ID_LEN], const uint8_t spec_hash[32],
-                             sai_error *err)
+                             sai_error_t *err)
 {
     static const char label[] = "secureai/dist/v1 job";
     uint8_t buf[sizeof label - 1 + 32], h[32];
@@ -42,9 +42,9 @@ int sai_pipeline__dist_job_id(uint8_t job[SAI_DIST_JOB_ID_LEN], const uint8_t sp
 }
 
 int sai_pipeline__dist_get_evidence(void *ctx, const uint8_t report_data[64], uint8_t **ev,
-                                   size_t *len, sai_error *err)
+                                   size_t *len, sai_error_t *err)
 {
-    sai_pipeline_dist_member *m = ctx;
+    sai_pipeline_dist_member_t *m = ctx;
     char *json = NULL;
     int rc = sai_tee_get_evidence(m->tee, report_data, &json, len, err);
     if (rc)
@@ -54,11 +54,11 @@ int sai_pipeline__dist_get_evidence(void *ctx, const uint8_t report_data[64], ui
 }
 
 int sai_pipeline__dist_verify_peer(void *ctx, uint32_t peer, const uint8_t *evidence, size_t len,
-                                  const uint8_t report_data[64], sai_error *err)
+                                  const uint8_t report_data[64], sai_error_t *err)
 {
-    const sai_pipeline_dist_member *m = ctx;
-    sai_attest_result res;
-    sai_provenance_evidence_info info;
+    const sai_pipeline_dist_member_t *m = ctx;
+    sai_attest_result_t res;
+    sai_provenance_evidence_info_t info;
     char got[97], want[97];
     memset(&res, 0, sizeof res);
     int rc = sai_attest_verify_evidence((const char *)evidence, len, m->policy, report_data, 0,

@@ -14,7 +14,7 @@
  *      and writes what the host handed over.
  *   4. Attest to the KBS (RCAR; the evidence comes from the TEE, which under
  *      `sim` is the launcher: EVIDENCE_REQ/EVIDENCE) and receive the dataset
- *      key in a locked sai_secret.
+ *      key in a locked sai_secret_t.
  *   5. Check the manifest MAC, the dataset identity (against the spec, when
  *      it names one) and each shard's SHA-256 against the manifest; the
  *      STREAM reader then authenticates every chunk as it decrypts.
@@ -48,33 +48,33 @@
 
 
 typedef struct enclave {
-    sai_chan           chan;
-    sai_pipeline_spec *spec;
+    sai_chan_t           chan;
+    sai_pipeline_spec_t *spec;
     char               tee[16];
     uint8_t            measurement[SAI_MEASUREMENT_LEN];
     uint8_t            spec_hash[32];
-    sai_kbs_client    *kbs;
+    sai_kbs_client_t    *kbs;
     const char        *kbs_channel;    /* "tls-pin", "tls-ca" or "insecure-http" (static) */
-    sai_tee           *tee_dev;        /* the TEE (sim: the PSP signer's socket) */
+    sai_tee_t           *tee_dev;        /* the TEE (sim: the PSP signer's socket) */
     int                tee_fd;
     /* confidential-VM mode (tee: sev-snp / tdx; cvm.c) */
     bool               is_cvm;
     const char        *tee_root;       /* the guest interfaces' prefix (tests), NULL = real */
-    sai_cvm_attester   cvm;            /* evidence from the guest's own TEE */
+    sai_cvm_attester_t   cvm;            /* evidence from the guest's own TEE */
     bool               emulated;       /* its evidence does not chain to AMD's roots */
     char              *kbs_url;
     /* data */
-    sai_proto_shards   shards;         /* SHARD_FDS, decoded */
-    sai_manifest       mf;
+    sai_proto_shards_t   shards;         /* SHARD_FDS, decoded */
+    sai_manifest_t       mf;
     bool               mf_ok;
     uint8_t          **shard_ct;      /* the sealed bytes of each shard, in memory */
     size_t            *shard_ct_len;
-    sai_seal_reader  **readers;
-    sai_stage_file    *files;
+    sai_seal_reader_t  **readers;
+    sai_stage_file_t    *files;
     size_t             nshards;
     uint8_t            dataset_id[32];
     /* a distributed job (spec dist.workers >= 2; docs/distributed.md) */
-    sai_proto_dist     dist;           /* DIST, decoded: rank and world (== dist.workers) */
+    sai_proto_dist_t     dist;           /* DIST, decoded: rank and world (== dist.workers) */
     int                ring_fds[2];    /* the streams to the next and from the previous worker */
 } enclave;
 
@@ -84,7 +84,7 @@ typedef struct enclave {
  * HELLO) and can only ask for reports over its own report data. The host
  * never produces or touches evidence. */
 
-static int tee_evidence(void *ctx, const uint8_t rd[static 64], char **json, size_t *len, sai_error *err)
+static int tee_evidence(void *ctx, const uint8_t rd[static 64], char **json, size_t *len, sai_error_t *err)
 {
     enclave *e = ctx;
     if (e->is_cvm)
@@ -92,14 +92,14 @@ static int tee_evidence(void *ctx, const uint8_t rd[static 64], char **json, siz
     return sai_tee_get_evidence(e->tee_dev, rd, json, len, err);
 }
 
-static int get_key(enclave *e, const sai_kbs_resource *r, sai_secret **key, sai_error *err)
+static int get_key(enclave *e, const sai_kbs_resource_t *r, sai_secret_t **key, sai_error_t *err)
 {
     /* every key this enclave fetches is 32 bytes: the dataset and model keys
      * (SAI_SEAL_KEY_LEN) and a job's group secret (SAI_DIST_SECRET_LEN) */
     _Static_assert(SAI_SEAL_KEY_LEN == SAI_DIST_SECRET_LEN, "one key length");
     char res[200];
     snprintf(res, sizeof res, "%s/%s/%s", r->repo, r->type, r->tag);
-    sai_kbs_attester att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
+    sai_kbs_attester_t att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
     char *token = NULL;
     int rc = sai_kbs_client_get_resource(e->kbs, &att, res, key, &token, err);
     free(token);
@@ -119,12 +119,12 @@ static int get_key(enclave *e, const sai_kbs_resource *r, sai_secret **key, sai_
  * buffer, registered with the KBS under r with the spec's release policy
  * (attested registration: the KBS takes it only into an enclave-writable
  * repo and never overwrites, so no one else's key can be replaced). */
-static int generate_key(enclave *e, const sai_kbs_resource *r, const char *policy, sai_secret **key,
-                        sai_error *err)
+static int generate_key(enclave *e, const sai_kbs_resource_t *r, const char *policy, sai_secret_t **key,
+                        sai_error_t *err)
 {
     char res[200];
     snprintf(res, sizeof res, "%s/%s/%s", r->repo, r->type, r->tag);
-    sai_kbs_attester att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
+    sai_kbs_attester_t att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
     int rc = sai_secret_new(key, SAI_SEAL_KEY_LEN, err);
     if (rc == 0)
         rc = sai_random_bytes((*key)->data, SAI_SEAL_KEY_LEN, err);
@@ -145,10 +145,10 @@ static int generate_key(enclave *e, const sai_kbs_resource *r, const char *polic
 
 /* ---- the dataset ------------------------------------------------------- */
 
-static int read_fd_all(int fd, const char *name, uint8_t **out, size_t *len, sai_error *err)
+static int read_fd_all(int fd, const char *name, uint8_t **out, size_t *len, sai_error_t *err)
 {
     /* pread in a loop until EOF; capped like the engine's source cap. */
-    sai_buf b;
+    sai_buf_t b;
     sai_buf_init(&b, (size_t)SAI_NN_DATA_MAX_BYTES * 2);
     int rc = sai_buf_reserve(&b, 1 << 20);
     for (;;) {
@@ -174,13 +174,13 @@ out:
     return rc;
 }
 
-static int src_read(void *ctx, uint64_t off, void *buf, size_t len, sai_error *err)
+static int src_read(void *ctx, uint64_t off, void *buf, size_t len, sai_error_t *err)
 {
     return sai_seal_read_at(ctx, off, buf, len, err);
 }
 
-static int open_dataset(enclave *e, const sai_secret *key, const char *const *names, const int *fds,
-                        size_t nfds, sai_error *err)
+static int open_dataset(enclave *e, const sai_secret_t *key, const char *const *names, const int *fds,
+                        size_t nfds, sai_error_t *err)
 {
     int rc;
     /* The MAC first: nothing of the manifest is believed before it. */
@@ -215,7 +215,7 @@ static int open_dataset(enclave *e, const sai_secret *key, const char *const *na
     if (n && (!e->shard_ct || !e->shard_ct_len || !e->readers || !e->files))
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const sai_dataset_shard *sh = &e->mf.shards[i];
+        const sai_dataset_shard_t *sh = &e->mf.shards[i];
         size_t j = 0;
         while (j < nfds && strcmp(names[j], sh->name) != 0)
             j++;
@@ -231,7 +231,7 @@ static int open_dataset(enclave *e, const sai_secret *key, const char *const *na
         if (!sai_ct_equal(h, sh->sha256, 32))
             return sai_error_set(err, SAI_EAUTH, "shard %s: its SHA-256 does not match the manifest "
                                  "(altered, truncated or substituted)", sh->name);
-        sai_seal_open_opts o = {.expect_key_id = e->mf.key_id};
+        sai_seal_open_opts_t o = {.expect_key_id = e->mf.key_id};
         if ((rc = sai_seal_open_mem(&e->readers[i], e->shard_ct[i], e->shard_ct_len[i], sh->name, key->data,
                                     &o, err)))
             return sai_error_prefix(err, "shard %s", sh->name);
@@ -250,8 +250,8 @@ static int open_dataset(enclave *e, const sai_secret *key, const char *const *na
 
 /* The data in chunks, then OUTPUT_END with its SHA-256 (computed once by
  * the caller: the model's is also the provenance subject's). */
-static int send_output(enclave *e, sai_proto_out id, const uint8_t *data, size_t len, const uint8_t sha256[32],
-                       sai_error *err)
+static int send_output(enclave *e, sai_proto_out_t id, const uint8_t *data, size_t len, const uint8_t sha256[32],
+                       sai_error_t *err)
 {
     uint8_t *pkt = malloc(SAI_CHAN_MAX_PAYLOAD);
     if (pkt == NULL)
@@ -276,16 +276,16 @@ static int send_output(enclave *e, sai_proto_out id, const uint8_t *data, size_t
 static void progress_line(void *ctx, const char *line)
 {
     enclave *e = ctx;
-    sai_error ignore = {0};
+    sai_error_t ignore = {0};
     if (sai_chan_send(&e->chan, SAI_MSG_PROGRESS, line, strlen(line), NULL, 0, &ignore) != 0)
         return;   /* progress is best effort; a dead host shows at the next real message */
 }
 
 /* ---- main ---------------------------------------------------------------------- */
 
-static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error *err)
+static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_error_t *err)
 {
-    sai_proto_hello h;
+    sai_proto_hello_t h;
     int rc = sai_pipeline__proto_hello_decode(&h, d, n, err);
     if (rc)
         return rc;
@@ -295,7 +295,7 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
         goto out;
     snprintf(e->tee, sizeof e->tee, "%s", e->spec->tee);
     /* Nothing of the spec is used before it is known to be the measured one. */
-    sai_tee_kind kind = sai_tee_kind_from_name(e->tee);
+    sai_tee_kind_t kind = sai_tee_kind_from_name(e->tee);
     if (e->is_cvm) {
         /* Confidential VM: the guest is the TEE; the VMM bound the spec at
          * launch (HOST_DATA / MRCONFIGID), the guest's own report says
@@ -309,7 +309,7 @@ static int parse_hello(enclave *e, const uint8_t *d, size_t n, int tee_fd, sai_e
             (rc = sai_pipeline__cvm_launch_claims(&e->cvm, kind, e->spec_hash, e->measurement, &e->emulated, err)))
             goto out;
     } else {
-        sai_tee_opts to;
+        sai_tee_opts_t to;
         memset(&to, 0, sizeof to);
         to.psp_fd = tee_fd;
         if (kind != SAI_TEE_SIM || tee_fd < 0) {
@@ -359,20 +359,20 @@ static void rfc3339(char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int run(enclave *e, sai_error *err)
+static int run(enclave *e, sai_error_t *err)
 {
     uint8_t *d = NULL;
     size_t n = 0, nfds = 0;
     int fds[SAI_CHAN_MAX_FDS], model_fd = -1;
     int rc;
-    sai_seal_writer *sw = NULL;
-    sai_secret *dkey = NULL, *mkey = NULL, *gkey = NULL;
-    sai_stage_result sr = {0};
+    sai_seal_writer_t *sw = NULL;
+    sai_secret_t *dkey = NULL, *mkey = NULL, *gkey = NULL;
+    sai_stage_result_t sr = {0};
     uint8_t *evidence = NULL;
     size_t ev_len = 0;
     uint64_t sealed_len = 0;
     char *stmt = NULL;
-    sai_ec_key *pk = NULL;
+    sai_ec_key_t *pk = NULL;
     double t0 = sai_now(), t;
 
     if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err)))
@@ -390,7 +390,7 @@ static int run(enclave *e, sai_error *err)
     uint8_t warm[16];
     if ((rc = sai_random_bytes(warm, sizeof warm, err)))
         return rc;
-    sai_sandbox_status st;
+    sai_sandbox_status_t st;
     if ((rc = sai_sandbox_harden(&st, err)))
         return rc;
     char ready[160];
@@ -463,7 +463,7 @@ static int run(enclave *e, sai_error *err)
      * released by the KBS under its release policy, like the keys above. */
     if (e->spec->dist.workers >= 2) {
         char dist_type[] = "dist", group_tag[] = "group";
-        sai_kbs_resource gr = {.repo = e->spec->name, .type = dist_type, .tag = group_tag};
+        sai_kbs_resource_t gr = {.repo = e->spec->name, .type = dist_type, .tag = group_tag};
         if ((rc = get_key(e, &gr, &gkey, err)))
             goto out;
     }
@@ -494,7 +494,7 @@ static int run(enclave *e, sai_error *err)
      * cache (the hash is the provenance subject's): no sealed copy of the
      * whole checkpoint in memory, no second pass, no copy through the
      * channel. */
-    sai_seal_params sp = {.key_id = kid, .hash_output = true};
+    sai_seal_params_t sp = {.key_id = kid, .hash_output = true};
     uint8_t model_sha[32];
     if ((rc = sai_seal_writer_new_fd(&sw, model_fd, "the sealed model", mkey->data, &sp, sr.ckpt_len, err)) ||
         (rc = sai_seal_writer_write(sw, sr.ckpt, sr.ckpt_len, err)) ||
@@ -532,7 +532,7 @@ static int run(enclave *e, sai_error *err)
     char resource[200];
     snprintf(resource, sizeof resource, "%s/%s/%s", e->spec->dataset.key.repo, e->spec->dataset.key.type,
              e->spec->dataset.key.tag);
-    sai_provenance_facts f = {0};
+    sai_provenance_facts_t f = {0};
     f.subject_name = e->spec->outputs.model_name;
     memcpy(f.subject_sha256, model_sha, 32);
     memcpy(f.dataset_identity, e->dataset_id, 32);
@@ -600,7 +600,7 @@ out:
     return rc;
 }
 
-static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root, sai_error *err)
+static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root, sai_error_t *err)
 {
     enclave e;
     memset(&e, 0, sizeof e);
@@ -621,7 +621,7 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
         _exit(1);
     int rc = run(&e, err);
     if (rc) {
-        sai_error ignore = {0};
+        sai_error_t ignore = {0};
         const char *msg = err && err->msg[0] ? err->msg : sai_strerror(rc);
         if (sai_chan_send(&e.chan, SAI_MSG_ERROR, msg, strlen(msg), NULL, 0, &ignore) != 0)
             rc = rc ? rc : SAI_EIO;   /* the host is gone; nothing more to tell */
@@ -651,12 +651,12 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
     return rc;
 }
 
-int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error *err)
+int sai_pipeline_enclave_main(int chan_fd, int tee_fd, sai_error_t *err)
 {
     return enclave_main(chan_fd, tee_fd, false, NULL, err);
 }
 
-int sai_pipeline_enclave_main_cvm(int chan_fd, const char *tee_root, sai_error *err)
+int sai_pipeline_enclave_main_cvm(int chan_fd, const char *tee_root, sai_error_t *err)
 {
     return enclave_main(chan_fd, -1, true, tee_root, err);
 }

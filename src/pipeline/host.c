@@ -40,7 +40,7 @@
 
 extern char **environ;
 
-static int set_str(char **field, const char *v, sai_error *err)
+static int set_str(char **field, const char *v, sai_error_t *err)
 {
     if (v == NULL)
         return 0;
@@ -53,7 +53,7 @@ static int set_str(char **field, const char *v, sai_error *err)
 }
 
 typedef struct prepared {
-    sai_pipeline_spec *spec;
+    sai_pipeline_spec_t *spec;
     char              *canon;
     size_t             canon_len;
     uint8_t            meas[SAI_MEASUREMENT_LEN];   /* from the platform */
@@ -71,7 +71,7 @@ static void prepared_free(prepared *p)
     memset(p, 0, sizeof *p);
 }
 
-static int prepare(const sai_pipeline_run_opts *o, prepared *p, sai_error *err)
+static int prepare(const sai_pipeline_run_opts_t *o, prepared *p, sai_error_t *err)
 {
     memset(p, 0, sizeof *p);
     int rc;
@@ -102,7 +102,7 @@ static int prepare(const sai_pipeline_run_opts *o, prepared *p, sai_error *err)
             return rc;
         cap = ca_hash;
     }
-    sai_tee_kind kind = sai_tee_kind_from_canonical_name(p->spec->tee);
+    sai_tee_kind_t kind = sai_tee_kind_from_canonical_name(p->spec->tee);
     p->cvm = kind == SAI_TEE_SEV_SNP || kind == SAI_TEE_TDX;
     if ((rc = sai_pipeline_spec_canonical(p->spec, cap, &p->canon, &p->canon_len, err)) ||
         (rc = sai_hash(SAI_SHA256, p->spec_hash, p->canon, p->canon_len, err)))
@@ -110,14 +110,14 @@ static int prepare(const sai_pipeline_run_opts *o, prepared *p, sai_error *err)
     return 0;
 }
 
-static int platform_connect(const sai_pipeline_run_opts *o, sai_sim_conn *c, sai_error *err)
+static int platform_connect(const sai_pipeline_run_opts_t *o, sai_sim_conn_t *c, sai_error_t *err)
 {
-    sai_sim_connect_opts co = {.socket_path = o->platform_socket, .insecure_dev = o->insecure_dev,
+    sai_sim_connect_opts_t co = {.socket_path = o->platform_socket, .insecure_dev = o->insecure_dev,
                                .enclave_image = o->enclave_binary};
     return sai_sim_connect(c, &co, err);
 }
 
-int sai_pipeline_canonical_spec(const sai_pipeline_run_opts *o, char **canon, size_t *len, sai_error *err)
+int sai_pipeline_canonical_spec(const sai_pipeline_run_opts_t *o, char **canon, size_t *len, sai_error_t *err)
 {
     prepared p;
     int rc = prepare(o, &p, err);
@@ -131,8 +131,8 @@ int sai_pipeline_canonical_spec(const sai_pipeline_run_opts *o, char **canon, si
     return rc;
 }
 
-int sai_pipeline_launch_binding(const sai_pipeline_run_opts *o, char tee[static 16],
-                                uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err)
+int sai_pipeline_launch_binding(const sai_pipeline_run_opts_t *o, char tee[static 16],
+                                uint8_t spec_hash[static SAI_SHA256_LEN], sai_error_t *err)
 {
     prepared p;
     int rc = prepare(o, &p, err);
@@ -145,11 +145,11 @@ int sai_pipeline_launch_binding(const sai_pipeline_run_opts *o, char tee[static 
 }
 
 /* The platform measures: the host can only ask what a launch would get. */
-int sai_pipeline_measure(const sai_pipeline_run_opts *o, uint8_t out[static SAI_MEASUREMENT_LEN],
-                         uint8_t spec_hash[static SAI_SHA256_LEN], sai_error *err)
+int sai_pipeline_measure(const sai_pipeline_run_opts_t *o, uint8_t out[static SAI_MEASUREMENT_LEN],
+                         uint8_t spec_hash[static SAI_SHA256_LEN], sai_error_t *err)
 {
     prepared p;
-    sai_sim_conn c = {.fd = -1, .local_pid = -1};
+    sai_sim_conn_t c = {.fd = -1, .local_pid = -1};
     uint8_t hd[32];
     int rc = prepare(o, &p, err);
     if (rc == 0 && strcmp(p.spec->tee, "sim") != 0)
@@ -191,7 +191,7 @@ static void shards_free(shards *s)
     memset(s, 0, sizeof *s);
 }
 
-static int open_shards(const char *dir, shards *s, sai_error *err)
+static int open_shards(const char *dir, shards *s, sai_error_t *err)
 {
     memset(s, 0, sizeof *s);
     char path[4096];
@@ -214,7 +214,7 @@ static int open_shards(const char *dir, shards *s, sai_error *err)
     if (!mac_ok)
         return sai_error_set(err, SAI_EFORMAT, "sealed dataset %s: %s is not 64 hex digits", dir, SAI_DATASET_MAC);
     /* Parsed here only to learn the file names; the enclave checks the MAC. */
-    sai_manifest m;
+    sai_manifest_t m;
     if ((rc = sai_manifest_parse(&m, s->manifest, s->manifest_len, err)))
         return sai_error_prefix(err, "sealed dataset %s", dir);
     if (m.n_shards > SAI_CHAN_MAX_FDS) {
@@ -250,13 +250,13 @@ static int open_shards(const char *dir, shards *s, sai_error *err)
 #define OUT_MAX ((size_t)SAI_NN_CKPT_MAX + (1u << 20))
 
 typedef struct outbuf {
-    sai_buf  b;            /* the output's bytes (provenance; capped at OUT_MAX) */
+    sai_buf_t  b;            /* the output's bytes (provenance; capped at OUT_MAX) */
     size_t   sealed_len;   /* the model: sealed into the file, only its length comes */
     bool     ended;
     uint8_t  sha256[32];   /* checked against OUTPUT_END */
 } outbuf;
 
-static int out_append(outbuf *o, const uint8_t *d, size_t n, sai_error *err)
+static int out_append(outbuf *o, const uint8_t *d, size_t n, sai_error_t *err)
 {
     if (o->ended)
         return sai_error_set(err, SAI_EFORMAT, "enclave sent output after its end");
@@ -281,7 +281,7 @@ typedef struct model_out {
     bool made_dir, published;
 } model_out;
 
-static int model_out_open(model_out *mo, const sai_pipeline_spec *s, sai_error *err)
+static int model_out_open(model_out *mo, const sai_pipeline_spec_t *s, sai_error_t *err)
 {
     const char *dir = s->outputs.dir;
     if (mkdir(dir, 0755) == 0)
@@ -294,7 +294,7 @@ static int model_out_open(model_out *mo, const sai_pipeline_spec *s, sai_error *
     return 0;
 }
 
-static int model_out_publish(model_out *mo, const sai_pipeline_spec *s, const char *path, sai_error *err)
+static int model_out_publish(model_out *mo, const sai_pipeline_spec_t *s, const char *path, sai_error_t *err)
 {
     char fdp[64], tmp[4200];
     snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", mo->fd);
@@ -313,7 +313,7 @@ static int model_out_publish(model_out *mo, const sai_pipeline_spec *s, const ch
     return 0;
 }
 
-static void model_out_abandon(model_out *mo, const sai_pipeline_spec *s)
+static void model_out_abandon(model_out *mo, const sai_pipeline_spec_t *s)
 {
     if (mo->fd >= 0)
         close(mo->fd);
@@ -322,10 +322,10 @@ static void model_out_abandon(model_out *mo, const sai_pipeline_spec *s)
         rmdir(s->outputs.dir);   /* only if still empty */
 }
 
-static int write_outputs(const sai_pipeline_spec *s, const prepared *p, const sai_pipeline_run_opts *o,
+static int write_outputs(const sai_pipeline_spec_t *s, const prepared *p, const sai_pipeline_run_opts_t *o,
                          model_out *mo, outbuf *model, outbuf *prov, cJSON *done, cJSON *hist,
-                         double work_s, double launch_s, double exit_s, sai_pipeline_run_result *res,
-                         sai_error *err)
+                         double work_s, double launch_s, double exit_s, sai_pipeline_run_result_t *res,
+                         sai_error_t *err)
 {
     int rc;
     const char *dir = s->outputs.dir;
@@ -450,7 +450,7 @@ static void print_progress(cJSON *p, bool quiet)
 /* Confidential VM: the launch measurement and the platform's label come
  * from the enclave half (from its own report; the provenance statement is
  * what proves them). */
-static int cvm_done(prepared *p, cJSON *done, sai_pipeline_run_result *res, bool quiet, sai_error *err)
+static int cvm_done(prepared *p, cJSON *done, sai_pipeline_run_result_t *res, bool quiet, sai_error_t *err)
 {
     cJSON *att = cJSON_GetObjectItemCaseSensitive(done, "attestation");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(att, "launch_measurement");
@@ -466,17 +466,17 @@ static int cvm_done(prepared *p, cJSON *done, sai_pipeline_run_result *res, bool
     return 0;
 }
 
-int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_result *res, sai_error *err)
+int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res, sai_error_t *err)
 {
-    sai_pipeline_run_result local;
+    sai_pipeline_run_result_t local;
     if (res == NULL)
         res = &local;
     memset(res, 0, sizeof *res);
     prepared p;
     shards sh = {0};
-    sai_chan hc = {.fd = -1}, ec = {.fd = -1};
-    sai_sim_conn plat = {.fd = -1, .local_pid = -1};
-    sai_sim_launched launched;
+    sai_chan_t hc = {.fd = -1}, ec = {.fd = -1};
+    sai_sim_conn_t plat = {.fd = -1, .local_pid = -1};
+    sai_sim_launched_t launched;
     pid_t cvm_pid = -1;
     bool running = false;
     uint8_t *d = NULL;
@@ -547,10 +547,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     }
 
     /* HELLO, READY */
-    sai_proto_hello hl = {.spec = p.canon, .spec_len = p.canon_len, .kbs_url = p.spec->kbs.url,
+    sai_proto_hello_t hl = {.spec = p.canon, .spec_len = p.canon_len, .kbs_url = p.spec->kbs.url,
                           .kbs_ca = p.ca, .kbs_ca_len = p.ca_len, .threads = o->threads};
     size_t hello_len = 0;
-    sai_sandbox_status ready;
+    sai_sandbox_status_t ready;
     if ((rc = sai_pipeline__proto_hello_encode(&hl, &hello, &hello_len, err)) ||
         (rc = sai_chan_send(&hc, SAI_MSG_HELLO, hello, hello_len, NULL, 0, err)) ||
         (rc = sai_chan_recv(&hc, SAI_MSG_READY, &d, &n, 4096, NULL, 0, NULL, err)) ||
@@ -564,7 +564,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
     double launch_s = sai_now() - t0;   /* measuring, the TEE, fork+exec, HELLO, hardening */
 
     /* SHARD_FDS: the shards' descriptors, then the model's file */
-    sai_proto_shards ps = {.manifest = sh.manifest, .manifest_len = sh.manifest_len, .names = sh.names, .n = sh.n};
+    sai_proto_shards_t ps = {.manifest = sh.manifest, .manifest_len = sh.manifest_len, .names = sh.names, .n = sh.n};
     memcpy(ps.mac, sh.mac, 32);
     char *stxt = NULL;
     size_t stxt_len = 0;
@@ -585,10 +585,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
         goto out;
 
     /* Serve the enclave until DONE. */
-    static const sai_msg_type want[] = {SAI_MSG_PROGRESS, SAI_MSG_OUTPUT, SAI_MSG_OUTPUT_END};
-    static const sai_msg_type want_done[] = {SAI_MSG_DONE};
+    static const sai_msg_type_t want[] = {SAI_MSG_PROGRESS, SAI_MSG_OUTPUT, SAI_MSG_OUTPUT_END};
+    static const sai_msg_type_t want_done[] = {SAI_MSG_DONE};
     for (;;) {
-        sai_msg_type got;
+        sai_msg_type_t got;
         bool outputs_done = model.ended && prov.ended;
         rc = sai_chan_recv_any(&hc, outputs_done ? want_done : want, outputs_done ? 1 : 3, &got, &d, &n,
                                SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err);
@@ -606,7 +606,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts *o, sai_pipeline_run_resul
                 cJSON_Delete(pj);
             }
         } else if (got == SAI_MSG_OUTPUT || got == SAI_MSG_OUTPUT_END) {
-            sai_proto_output po;
+            sai_proto_output_t po;
             if ((rc = sai_pipeline__proto_output_decode(&po, got == SAI_MSG_OUTPUT_END, d, n, err)))
                 goto out;
             outbuf *ob = po.id == SAI_PROTO_OUT_MODEL ? &model : &prov;
@@ -673,7 +673,7 @@ out:
         /* Give a failing enclave a moment to exit on its own; closing the
          * platform connection then stops it. */
         int st;
-        sai_error ignore = {0};
+        sai_error_t ignore = {0};
         if (p.cvm && cvm_pid > 0) {
             if (sai_pipeline__cvm_wait(cvm_pid, 500, &st, &ignore) != 0) {
                 kill(cvm_pid, SIGKILL);

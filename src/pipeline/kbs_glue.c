@@ -20,8 +20,8 @@
 #include "secureai/util.h"
 #include "util/weaken.h"
 
-int sai_pipeline_kbs_client_for_spec(const sai_pipeline_spec *s, const char *url, const char *ca_pem,
-                                     size_t ca_len, sai_kbs_client **out, sai_error *err)
+int sai_pipeline_kbs_client_for_spec(const sai_pipeline_spec_t *s, const char *url, const char *ca_pem,
+                                     size_t ca_len, sai_kbs_client_t **out, sai_error_t *err)
 {
     *out = NULL;
     bool http = url != NULL && strncmp(url, "http://", 7) == 0;
@@ -37,7 +37,7 @@ int sai_pipeline_kbs_client_for_spec(const sai_pipeline_spec *s, const char *url
         return sai_error_set(err, SAI_EINVAL, "key broker: the KBS must be pinned (kbs.pin) or CA-anchored "
                              "(kbs.ca) in the spec");
     char pinhex[65] = "";
-    sai_kbs_client_opts ko = {0};
+    sai_kbs_client_opts_t ko = {0};
     if (s->kbs.pin != NULL) {
         /* "sha256:<64 hex>", checked by the spec parser */
         if (strlen(s->kbs.pin) != 71)

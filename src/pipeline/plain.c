@@ -17,14 +17,14 @@
 
 #include "secureai/util.h"
 
-int sai_pipeline_plain_run(const sai_pipeline_run_opts *o, const char *plain_dir,
-                           sai_pipeline_run_result *res, sai_error *err)
+int sai_pipeline_plain_run(const sai_pipeline_run_opts_t *o, const char *plain_dir,
+                           sai_pipeline_run_result_t *res, sai_error_t *err)
 {
-    sai_pipeline_spec *s = NULL;
-    sai_stage_file files[64];
+    sai_pipeline_spec_t *s = NULL;
+    sai_stage_file_t files[64];
     char *names[64];
     size_t n = 0;
-    sai_stage_result sr = {0};
+    sai_stage_result_t sr = {0};
     memset(res, 0, sizeof *res);
     double t0 = sai_now();
     int rc = sai_pipeline_spec_load(&s, o->spec_path, err);

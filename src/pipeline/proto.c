@@ -4,14 +4,14 @@
  * and nothing else reads a payload, so bytes from the other side are parsed
  * once, at the edge (channel.c frames the packets and passes descriptors).
  *
- *   H->E HELLO       {"spec", "kbs_url", ["kbs_ca"], "threads"}       sai_proto_hello
- *   E->H READY       {"dumpable","core","no_new_privs","seccomp"}     sai_sandbox_status
- *   H->E SHARD_FDS   {"manifest" (base64), "mac" (hex), "names"}      sai_proto_shards
+ *   H->E HELLO       {"spec", "kbs_url", ["kbs_ca"], "threads"}       sai_proto_hello_t
+ *   E->H READY       {"dumpable","core","no_new_privs","seccomp"}     sai_sandbox_status_t
+ *   H->E SHARD_FDS   {"manifest" (base64), "mac" (hex), "names"}      sai_proto_shards_t
  *                    + one descriptor per shard, then the model's file
- *   E->H OUTPUT      u8 output id || bytes                             sai_proto_output
- *   E->H OUTPUT_END  u8 id || SHA-256 [|| u64le sealed length (model)] sai_proto_output
+ *   E->H OUTPUT      u8 output id || bytes                             sai_proto_output_t
+ *   E->H OUTPUT_END  u8 id || SHA-256 [|| u64le sealed length (model)] sai_proto_output_t
  *   E->H DONE        a JSON object with the members run.json takes      (cJSON, checked)
- *   H->E DIST        {"rank", "world"} + the streams to next, from prev  sai_proto_dist
+ *   H->E DIST        {"rank", "world"} + the streams to next, from prev  sai_proto_dist_t
  *
  * The JSON objects are strict: every member known, none twice, each of its
  * type and within its cap. The enclave decodes what the host sends (HELLO,
@@ -34,7 +34,7 @@
 #define NAME_MAX_LEN 255
 
 /* Every member of o is one of names[], and none appears twice. */
-static int strict_object(const cJSON *o, const char *const *names, size_t n, const char *what, sai_error *err)
+static int strict_object(const cJSON *o, const char *const *names, size_t n, const char *what, sai_error_t *err)
 {
     if (!cJSON_IsObject(o))
         return sai_error_set(err, SAI_EFORMAT, "%s is not a JSON object", what);
@@ -68,7 +68,7 @@ static char *dup_or_null(const char *s, size_t *len)
 
 /* ---- HELLO ------------------------------------------------------------------ */
 
-int sai_pipeline__proto_hello_encode(const sai_proto_hello *h, char **out, size_t *len, sai_error *err)
+int sai_pipeline__proto_hello_encode(const sai_proto_hello_t *h, char **out, size_t *len, sai_error_t *err)
 {
     cJSON *o = cJSON_CreateObject();
     bool ok = o && cJSON_AddStringToObject(o, "spec", h->spec) && cJSON_AddStringToObject(o, "kbs_url", h->kbs_url) &&
@@ -87,7 +87,7 @@ int sai_pipeline__proto_hello_encode(const sai_proto_hello *h, char **out, size_
     return 0;
 }
 
-int sai_pipeline__proto_hello_decode(sai_proto_hello *h, const uint8_t *d, size_t n, sai_error *err)
+int sai_pipeline__proto_hello_decode(sai_proto_hello_t *h, const uint8_t *d, size_t n, sai_error_t *err)
 {
     static const char *const names[] = {"spec", "kbs_url", "kbs_ca", "threads"};
     memset(h, 0, sizeof *h);
@@ -116,7 +116,7 @@ out:
     return rc;
 }
 
-void sai_pipeline__proto_hello_clear(sai_proto_hello *h)
+void sai_pipeline__proto_hello_clear(sai_proto_hello_t *h)
 {
     free(h->spec);
     free(h->kbs_url);
@@ -126,7 +126,7 @@ void sai_pipeline__proto_hello_clear(sai_proto_hello *h)
 
 /* ---- READY ------------------------------------------------------------------ */
 
-int sai_pipeline__proto_ready_encode(const sai_sandbox_status *st, char *out, size_t cap)
+int sai_pipeline__proto_ready_encode(const sai_sandbox_status_t *st, char *out, size_t cap)
 {
     int k = snprintf(out, cap, "{\"dumpable\":%s,\"core\":%s,\"no_new_privs\":%s,\"seccomp\":%s}",
                      st->dumpable_off ? "false" : "true", st->core_off ? "false" : "true",
@@ -134,7 +134,7 @@ int sai_pipeline__proto_ready_encode(const sai_sandbox_status *st, char *out, si
     return k > 0 && (size_t)k < cap ? k : -1;
 }
 
-int sai_pipeline__proto_ready_decode(sai_sandbox_status *st, const uint8_t *d, size_t n, sai_error *err)
+int sai_pipeline__proto_ready_decode(sai_sandbox_status_t *st, const uint8_t *d, size_t n, sai_error_t *err)
 {
     static const char *const names[] = {"dumpable", "core", "no_new_privs", "seccomp"};
     memset(st, 0, sizeof *st);
@@ -154,7 +154,7 @@ int sai_pipeline__proto_ready_decode(sai_sandbox_status *st, const uint8_t *d, s
 
 /* ---- SHARD_FDS ------------------------------------------------------------- */
 
-int sai_pipeline__proto_shards_encode(const sai_proto_shards *s, char **out, size_t *len, sai_error *err)
+int sai_pipeline__proto_shards_encode(const sai_proto_shards_t *s, char **out, size_t *len, sai_error_t *err)
 {
     char *m64 = NULL, mac[65];
     int rc = sai_b64url_encode(&m64, s->manifest, s->manifest_len, err);
@@ -180,7 +180,7 @@ int sai_pipeline__proto_shards_encode(const sai_proto_shards *s, char **out, siz
     return 0;
 }
 
-int sai_pipeline__proto_shards_decode(sai_proto_shards *s, const uint8_t *d, size_t n, size_t nfds, sai_error *err)
+int sai_pipeline__proto_shards_decode(sai_proto_shards_t *s, const uint8_t *d, size_t n, size_t nfds, sai_error_t *err)
 {
     static const char *const names[] = {"manifest", "mac", "names"};
     memset(s, 0, sizeof *s);
@@ -223,7 +223,7 @@ out:
     return rc;
 }
 
-void sai_pipeline__proto_shards_clear(sai_proto_shards *s)
+void sai_pipeline__proto_shards_clear(sai_proto_shards_t *s)
 {
     for (size_t i = 0; s->names != NULL && i < s->n; i++)
         free(s->names[i]);
@@ -234,7 +234,7 @@ void sai_pipeline__proto_shards_clear(sai_proto_shards *s)
 
 /* ---- OUTPUT / OUTPUT_END -------------------------------------------------- */
 
-size_t sai_pipeline__proto_output_end_encode(uint8_t out[SAI_PROTO_OUTPUT_END_MAX], sai_proto_out id,
+size_t sai_pipeline__proto_output_end_encode(uint8_t out[SAI_PROTO_OUTPUT_END_MAX], sai_proto_out_t id,
                                    const uint8_t sha256[32], uint64_t sealed_len)
 {
     out[0] = (uint8_t)id;
@@ -246,12 +246,12 @@ size_t sai_pipeline__proto_output_end_encode(uint8_t out[SAI_PROTO_OUTPUT_END_MA
     return 41;
 }
 
-int sai_pipeline__proto_output_decode(sai_proto_output *o, bool end, const uint8_t *d, size_t n, sai_error *err)
+int sai_pipeline__proto_output_decode(sai_proto_output_t *o, bool end, const uint8_t *d, size_t n, sai_error_t *err)
 {
     memset(o, 0, sizeof *o);
     if (n < 1 || (d[0] != SAI_PROTO_OUT_MODEL && d[0] != SAI_PROTO_OUT_PROVENANCE))
         return sai_error_set(err, SAI_EFORMAT, "enclave: output for an unknown file");
-    o->id = (sai_proto_out)d[0];
+    o->id = (sai_proto_out_t)d[0];
     o->end = end;
     if (!end) {
         /* The model travels in its descriptor, never through the channel. */
@@ -272,7 +272,7 @@ int sai_pipeline__proto_output_decode(sai_proto_output *o, bool end, const uint8
 
 /* ---- DONE ------------------------------------------------------------------ */
 
-int sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error *err)
+int sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error_t *err)
 {
     static const char *const names[] = {"metrics", "throughput", "timing", "dataset_identity", "sandbox",
                                         "attestation"};
@@ -296,7 +296,7 @@ int sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai
 
 /* ---- DIST ------------------------------------------------------------------- */
 
-int sai_pipeline__proto_dist_encode(const sai_proto_dist *d, char *out, size_t cap)
+int sai_pipeline__proto_dist_encode(const sai_proto_dist_t *d, char *out, size_t cap)
 {
     int k = snprintf(out, cap, "{\"rank\":%u,\"world\":%u}", d->rank, d->world);
     return k > 0 && (size_t)k < cap ? k : -1;
@@ -312,8 +312,8 @@ static int u32_member(const cJSON *o, const char *name, uint32_t *v)
     return 0;
 }
 
-int sai_pipeline__proto_dist_decode(sai_proto_dist *d, const uint8_t *b, size_t n, size_t nfds,
-                                    unsigned workers, sai_error *err)
+int sai_pipeline__proto_dist_decode(sai_proto_dist_t *d, const uint8_t *b, size_t n, size_t nfds,
+                                    unsigned workers, sai_error_t *err)
 {
     static const char *const names[] = {"rank", "world"};
     memset(d, 0, sizeof *d);

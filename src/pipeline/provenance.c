@@ -42,7 +42,7 @@
 static const char binding_label[] = "secureai/v1/provenance";
 
 int sai_provenance_report_data(uint8_t out[static 64], const uint8_t pub[static SAI_P384_POINT_LEN],
-                               sai_error *err)
+                               sai_error_t *err)
 {
     uint8_t buf[sizeof binding_label + SAI_P384_POINT_LEN];
     memcpy(buf, binding_label, sizeof binding_label);   /* with the NUL separator */
@@ -51,11 +51,11 @@ int sai_provenance_report_data(uint8_t out[static 64], const uint8_t pub[static 
 }
 
 
-int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const uint8_t *evidence,
-                                     size_t len, sai_error *err)
+int sai_provenance_evidence_info_get(sai_provenance_evidence_info_t *info, const uint8_t *evidence,
+                                     size_t len, sai_error_t *err)
 {
     memset(info, 0, sizeof *info);
-    sai_evidence ev;
+    sai_evidence_t ev;
     int rc = sai_evidence_parse(&ev, (const char *)evidence, len, err);
     if (rc)
         return sai_error_prefix(err, "not a secureai-evidence/v1 envelope");
@@ -69,7 +69,7 @@ int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const u
          * pinned AMD root. Anything else (an emulation's test root, no
          * certificates) is labelled EMULATED and counts as simulated in
          * every output, whatever a verifier was told to trust. */
-        sai_snp_verifier *sv = NULL;
+        sai_snp_verifier_t *sv = NULL;
         int64_t at = ev.generated_at > 0 ? ev.generated_at : (int64_t)time(NULL);
         if (ev.certs == NULL ||
             sai_snp_verifier_new(&sv, (const uint8_t *)ev.certs, ev.certs_len, NULL, 0, NULL, 0, at, NULL) != 0)
@@ -77,7 +77,7 @@ int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const u
         sai_snp_verifier_free(sv);
     }
     if (ev.report != NULL) {
-        sai_snp_report r;
+        sai_snp_report_t r;
         if ((rc = sai_snp_report_parse(&r, ev.report, ev.report_len, err)) != 0) {
             sai_evidence_clear(&ev);
             return sai_error_prefix(err, "the evidence's report");
@@ -93,7 +93,7 @@ int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const u
     } else if (ev.tee == SAI_TEE_TDX && ev.quote != NULL) {
         /* MRCONFIGID = SHA-256(spec) || 16 zero bytes (confidential-VM mode,
          * docs/hardware.md); any other MRCONFIGID binds no spec. */
-        sai_dcap_quote q;
+        sai_dcap_quote_t q;
         static const uint8_t zero[16];
         if (sai_dcap_quote_parse(ev.quote, ev.quote_len, &q, NULL) == 0 && q.tee == SAI_DCAP_TDX &&
             memcmp(q.td.mrconfigid + 32, zero, 16) == 0) {
@@ -107,7 +107,7 @@ int sai_provenance_evidence_info_get(sai_provenance_evidence_info *info, const u
 
 /* The protection line of a statement / verify output / report: from the
  * evidence, never from what a statement claims. */
-static const char *protection_text(const sai_provenance_evidence_info *in)
+static const char *protection_text(const sai_provenance_evidence_info_t *in)
 {
     if (in->insecure_dev || in->family_unknown)
         return SAI_PROVENANCE_INSECURE_DEV_TEXT;
@@ -120,7 +120,7 @@ static const char *protection_text(const sai_provenance_evidence_info *in)
 
 /* DSSE pre-authentication encoding. *out malloc'ed. */
 static int pae(uint8_t **out, size_t *out_len, const char *type, const uint8_t *body, size_t blen,
-               sai_error *err)
+               sai_error_t *err)
 {
     char head[160];
     int h = snprintf(head, sizeof head, "DSSEv1 %zu %s %zu ", strlen(type), type, blen);
@@ -144,8 +144,8 @@ static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n)
     cJSON_AddStringToObject(o, k, hex);
 }
 
-int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts *f,
-                        const sai_ec_key *key, sai_error *err)
+int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts_t *f,
+                        const sai_ec_key_t *key, sai_error_t *err)
 {
     *envelope = NULL;
     int rc = 0;
@@ -154,7 +154,7 @@ int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts
     size_t msg_len = 0;
     uint8_t pub[SAI_P384_POINT_LEN], sig[SAI_P384_SIG_LEN], kid[32];
     cJSON *s = NULL, *env = NULL;
-    sai_provenance_evidence_info info;
+    sai_provenance_evidence_info_t info;
 
     if ((rc = sai_provenance_evidence_info_get(&info, f->evidence, f->evidence_len, err)) != 0) {
         sai_error_prefix(err, "provenance: evidence");
@@ -338,7 +338,7 @@ static void fmt_age(char *out, size_t cap, int64_t s)
 }
 
 /* Freshness of one time (what = "the statement" / "the evidence"). */
-static int check_time(const char *what, int64_t t, int64_t now, int64_t max_age, sai_error *err)
+static int check_time(const char *what, int64_t t, int64_t now, int64_t max_age, sai_error_t *err)
 {
     char ts[40], ns[40], as[32];
     fmt_time(ts, sizeof ts, t);
@@ -354,16 +354,16 @@ static int check_time(const char *what, int64_t t, int64_t now, int64_t max_age,
     return 0;
 }
 
-int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance_expect *exp,
-                          const sai_evidence_verifier *v, sai_provenance_result *res, sai_error *err)
+int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance_expect_t *exp,
+                          const sai_evidence_verifier_t *v, sai_provenance_result_t *res, sai_error_t *err)
 {
     int rc = 0;
     char kb[48];
     cJSON *env = NULL, *st = NULL;
     uint8_t *payload = NULL, *sig = NULL, *pub = NULL, *evidence = NULL, *msg = NULL;
     size_t payload_len = 0, sig_len = 0, pub_len = 0, ev_len = 0, msg_len = 0;
-    sai_ec_key *key = NULL;
-    sai_provenance_result local;
+    sai_ec_key_t *key = NULL;
+    sai_provenance_result_t local;
     if (res == NULL)
         res = &local;
     memset(res, 0, sizeof *res);
@@ -437,12 +437,12 @@ int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance
         VFAIL(SAI_EPOLICY, "evidence: format '%s' does not match the verifier's '%s'", evfmt, v->format);
     uint8_t rd[64], ev_meas[SAI_MEASUREMENT_LEN];
     char ev_tee[32] = "";
-    sai_error verr = {0};
+    sai_error_t verr = {0};
     if (v->verify(v->ctx, evidence, ev_len, rd, ev_meas, ev_tee, sizeof ev_tee, &verr) != 0)
         VFAIL(verr.code ? verr.code : SAI_EAUTH, "evidence: %s", verr.msg[0] ? verr.msg : "rejected");
     /* What the (now verified) evidence itself says: its format, HOST_DATA,
      * the insecure-dev marker. The same bytes, the same parser. */
-    sai_provenance_evidence_info info;
+    sai_provenance_evidence_info_t info;
     if (sai_provenance_evidence_info_get(&info, evidence, ev_len, &verr) != 0)
         VFAIL(SAI_EFORMAT, "evidence: %s", verr.msg);
     if (ev_tee[0] != '\0' && strcmp(ev_tee, "sim") == 0)
@@ -578,7 +578,7 @@ cJSON *sai_provenance_payload(const char *envelope, size_t len)
 
 /* ---- verify policy and the whole of `secureai verify` -------------------- */
 
-int sai_parse_duration(int64_t *secs, const char *s, sai_error *err)
+int sai_parse_duration(int64_t *secs, const char *s, sai_error_t *err)
 {
     char *end = NULL;
     errno = 0;
@@ -602,7 +602,7 @@ int sai_parse_duration(int64_t *secs, const char *s, sai_error *err)
 }
 
 static int policy_hex(const cJSON *o, const char *k, uint8_t *out, size_t n, bool required, bool *present,
-                      const char *path, sai_error *err)
+                      const char *path, sai_error_t *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     *present = false;
@@ -615,7 +615,7 @@ static int policy_hex(const cJSON *o, const char *k, uint8_t *out, size_t n, boo
     return 0;
 }
 
-static int policy_bool(const cJSON *o, const char *k, bool *out, const char *path, sai_error *err)
+static int policy_bool(const cJSON *o, const char *k, bool *out, const char *path, sai_error_t *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     *out = false;
@@ -627,7 +627,7 @@ static int policy_bool(const cJSON *o, const char *k, bool *out, const char *pat
     return 0;
 }
 
-int sai_verify_policy_load(sai_verify_policy *p, const char *path, sai_error *err)
+int sai_verify_policy_load(sai_verify_policy_t *p, const char *path, sai_error_t *err)
 {
     memset(p, 0, sizeof *p);
     uint8_t *txt = NULL;
@@ -699,12 +699,12 @@ out:
 }
 
 int sai_provenance_verify_files(const char *model_path, const uint8_t *statement, size_t len,
-                                const sai_verify_policy *pol, int64_t max_age, int64_t at,
-                                sai_provenance_result *res, sai_error *err)
+                                const sai_verify_policy_t *pol, int64_t max_age, int64_t at,
+                                sai_provenance_result_t *res, sai_error_t *err)
 {
     uint8_t *model = NULL;
     size_t model_len = 0;
-    sai_evidence_verifier v = {0};
+    sai_evidence_verifier_t v = {0};
     int rc = sai_read_file(model_path, (size_t)3 << 30, &model, &model_len, err);
     if (rc) {
         sai_error_prefix(err, "model %s", model_path);
@@ -714,7 +714,7 @@ int sai_provenance_verify_files(const char *model_path, const uint8_t *statement
                                         pol->allow_simulated, err)))
         goto out;
     sai_pipeline_verifier_set_time(&v, at);
-    sai_provenance_expect e = {0};
+    sai_provenance_expect_t e = {0};
     e.model = model;
     e.model_len = model_len;
     e.dataset_identity = pol->dataset_identity;

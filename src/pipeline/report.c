@@ -33,7 +33,7 @@
 
 /* The page, uncapped as before; the first failure sticks. */
 typedef struct buf {
-    sai_buf s;
+    sai_buf_t s;
     bool    oom;
 } buf;
 
@@ -198,7 +198,7 @@ static void rownum_host(buf *b, const char *k, const cJSON *o, const char *key, 
 }
 
 int sai_report_render(char **html, size_t *len, const char *run_json, size_t run_len,
-                      const char *provenance, size_t prov_len, const sai_report_check *chk, sai_error *err)
+                      const char *provenance, size_t prov_len, const sai_report_check_t *chk, sai_error_t *err)
 {
     *html = NULL;
     cJSON *run = cJSON_ParseWithLength(run_json, run_len);
@@ -435,7 +435,7 @@ static void model_path(char *out, size_t cap, const char *run_dir, const uint8_t
 }
 
 int sai_report_write_verified(const char *run_dir, const char *policy_path, int64_t max_age, char *out_path,
-                              size_t out_cap, bool *verified, sai_error *err)
+                              size_t out_cap, bool *verified, sai_error_t *err)
 {
     char path[4096];
     uint8_t *run = NULL, *prov = NULL;
@@ -443,7 +443,7 @@ int sai_report_write_verified(const char *run_dir, const char *policy_path, int6
     char *html = NULL;
     size_t hlen = 0;
     int rc;
-    sai_report_check *chk = NULL;
+    sai_report_check_t *chk = NULL;
     if (verified)
         *verified = false;
     if (snprintf(path, sizeof path, "%s/run.json", run_dir) >= (int)sizeof path)
@@ -451,11 +451,11 @@ int sai_report_write_verified(const char *run_dir, const char *policy_path, int6
     if ((rc = sai_read_file(path, 16u << 20, &run, &run_len, err)))
         return sai_error_prefix(err, "%s", path);
     snprintf(path, sizeof path, "%s/provenance.json", run_dir);
-    sai_error perr = {0};
+    sai_error_t perr = {0};
     if (sai_read_file(path, SAI_PROVENANCE_MAX_BYTES, &prov, &prov_len, &perr) != 0)
         prov = NULL;
     if (policy_path != NULL) {
-        sai_verify_policy pol;
+        sai_verify_policy_t pol;
         if ((rc = sai_verify_policy_load(&pol, policy_path, err)))
             goto out;
         if ((chk = calloc(1, sizeof *chk)) == NULL) {
@@ -468,7 +468,7 @@ int sai_report_write_verified(const char *run_dir, const char *policy_path, int6
             snprintf(chk->reason, sizeof chk->reason, "provenance.json: %.400s", perr.msg);
         } else {
             char mp[4200];
-            sai_error verr = {0};
+            sai_error_t verr = {0};
             model_path(mp, sizeof mp, run_dir, run, run_len);
             chk->rc = sai_provenance_verify_files(mp, prov, prov_len, &pol, max_age, 0, &chk->res, &verr);
             snprintf(chk->reason, sizeof chk->reason, "%s", verr.msg);
@@ -492,7 +492,7 @@ out:
     return rc;
 }
 
-int sai_report_write(const char *run_dir, char *out_path, size_t out_cap, sai_error *err)
+int sai_report_write(const char *run_dir, char *out_path, size_t out_cap, sai_error_t *err)
 {
     return sai_report_write_verified(run_dir, NULL, 0, out_path, out_cap, NULL, err);
 }

@@ -17,7 +17,7 @@
  *     to AF_INET/AF_INET6 (no AF_UNIX path connects), prctl cannot turn
  *     dumping back on, prlimit can only read.
  *
- * Keys live in sai_secret buffers (locked, MADV_DONTDUMP, wiped on free;
+ * Keys live in sai_secret_t buffers (locked, MADV_DONTDUMP, wiped on free;
  * src/crypto/secret.c), which keep working under the filter (mlock, madvise,
  * munmap are allowed).
  *
@@ -93,7 +93,7 @@ const char *sai_sandbox_policy_text(void)
            "prctl(PR_SET_NAME|PR_GET_*),prlimit64(get)\n";
 }
 
-static int drop_caps(sai_error *err)
+static int drop_caps(sai_error_t *err)
 {
     /* Bounding set first (needs CAP_SETPCAP, which a root process has;
      * EINVAL past the last cap ends the loop), then every set to zero. */
@@ -108,9 +108,9 @@ static int drop_caps(sai_error *err)
     return 0;
 }
 
-int sai_sandbox_harden_process(sai_sandbox_status *st, sai_error *err)
+int sai_sandbox_harden_process(sai_sandbox_status_t *st, sai_error_t *err)
 {
-    sai_sandbox_status local;
+    sai_sandbox_status_t local;
     if (st == NULL)
         st = &local;
     memset(st, 0, sizeof *st);
@@ -138,7 +138,7 @@ int sai_sandbox_harden_process(sai_sandbox_status *st, sai_error *err)
     } while (0)
 
 /* Load ctx into the kernel and release it; what names the filter in errors. */
-static int load_filter(scmp_filter_ctx ctx, int rc, const char *what, sai_error *err)
+static int load_filter(scmp_filter_ctx ctx, int rc, const char *what, sai_error_t *err)
 {
     if (rc >= 0)
         rc = seccomp_load(ctx);
@@ -148,7 +148,7 @@ static int load_filter(scmp_filter_ctx ctx, int rc, const char *what, sai_error 
     return 0;
 }
 
-static int install_seccomp(sai_error *err)
+static int install_seccomp(sai_error_t *err)
 {
     int rc = 0;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
@@ -186,7 +186,7 @@ out:
  * answer wins): no new socket, no connect, bind, listen or accept. Sockets
  * the enclave already holds (the host channel, the PSP socket) keep
  * working; a compromised decoder can no longer dial anywhere. */
-int sai_sandbox_no_network(sai_error *err)
+int sai_sandbox_no_network(sai_error_t *err)
 {
     static const char *const net[] = {"socket", "socketpair", "connect", "bind", "listen", "accept",
                                       "accept4"};
@@ -204,9 +204,9 @@ out:
     return load_filter(ctx, rc, "no-network filter", err);
 }
 
-int sai_sandbox_harden(sai_sandbox_status *st, sai_error *err)
+int sai_sandbox_harden(sai_sandbox_status_t *st, sai_error_t *err)
 {
-    sai_sandbox_status local;
+    sai_sandbox_status_t local;
     if (st == NULL)
         st = &local;
     int rc = sai_sandbox_harden_process(st, err);

@@ -49,14 +49,14 @@ bool sai_pipeline__spec_model_name_ok(const char *n)
     return true;
 }
 
-static void free_res(sai_kbs_resource *r)
+static void free_res(sai_kbs_resource_t *r)
 {
     free(r->repo);
     free(r->type);
     free(r->tag);
 }
 
-void sai_pipeline_spec_free(sai_pipeline_spec *s)
+void sai_pipeline_spec_free(sai_pipeline_spec_t *s)
 {
     if (s == NULL)
         return;
@@ -109,7 +109,7 @@ const char *sai_pipeline_tee_statement(const char *tee)
 }
 
 /* ---- dist.rendezvous ---------------------------------------------------------- */
-int sai_pipeline__spec_hostport(const char *hp, char **host, uint16_t *port, sai_error *err)
+int sai_pipeline__spec_hostport(const char *hp, char **host, uint16_t *port, sai_error_t *err)
 {
     *host = NULL;
     const char *colon = strrchr(hp, ':');
@@ -142,7 +142,7 @@ bool sai_pipeline__spec_hostport_ok(const char *hp)
 {
     char *h = NULL;
     uint16_t port = 0;
-    sai_error ignore = {0};
+    sai_error_t ignore = {0};
     int rc = sai_pipeline__spec_hostport(hp, &h, &port, &ignore);
     free(h);
     return rc == 0;

@@ -20,7 +20,7 @@
 
 #include "secureai/util.h"
 
-static cJSON *res_json(const sai_kbs_resource *r)
+static cJSON *res_json(const sai_kbs_resource_t *r)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
@@ -31,8 +31,8 @@ static cJSON *res_json(const sai_kbs_resource *r)
     return o;
 }
 
-int sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
-                                char **out, size_t *len, sai_error *err)
+int sai_pipeline_spec_canonical(const sai_pipeline_spec_t *s, const uint8_t *ca_sha256,
+                                char **out, size_t *len, sai_error_t *err)
 {
     *out = NULL;
     char hex[65];
@@ -124,8 +124,8 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec *s, const uint8_t *ca_sh
     return 0;
 }
 
-int sai_pipeline_spec_hash(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
-                           uint8_t out[static SAI_SHA256_LEN], sai_error *err)
+int sai_pipeline_spec_hash(const sai_pipeline_spec_t *s, const uint8_t *ca_sha256,
+                           uint8_t out[static SAI_SHA256_LEN], sai_error_t *err)
 {
     char *c = NULL;
     size_t n = 0;
@@ -139,7 +139,7 @@ int sai_pipeline_spec_hash(const sai_pipeline_spec *s, const uint8_t *ca_sha256,
 
 /* ---- back from canonical JSON (inside the enclave) ------------------------ */
 
-static int jstr(cJSON *o, const char *key, char **out, bool required, sai_error *err)
+static int jstr(cJSON *o, const char *key, char **out, bool required, sai_error_t *err)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (v == NULL && !required)
@@ -151,7 +151,7 @@ static int jstr(cJSON *o, const char *key, char **out, bool required, sai_error 
     return 0;
 }
 
-static int jnum(cJSON *o, const char *key, unsigned *out, sai_error *err)
+static int jnum(cJSON *o, const char *key, unsigned *out, sai_error_t *err)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 4294967295.0)
@@ -160,7 +160,7 @@ static int jnum(cJSON *o, const char *key, unsigned *out, sai_error *err)
     return 0;
 }
 
-static int jdbl(cJSON *o, const char *key, double *out, sai_error *err)
+static int jdbl(cJSON *o, const char *key, double *out, sai_error_t *err)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     char *end = NULL;
@@ -169,7 +169,7 @@ static int jdbl(cJSON *o, const char *key, double *out, sai_error *err)
     return 0;
 }
 
-static int jres(cJSON *o, const char *key, sai_kbs_resource *r, sai_error *err)
+static int jres(cJSON *o, const char *key, sai_kbs_resource_t *r, sai_error_t *err)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     int rc;
@@ -189,8 +189,8 @@ static bool sha256_ref_ok(const char *v)
     return strncmp(v, "sha256:", 7) == 0 && strlen(v) == 71 && sai_hex_decode(tmp, 32, v + 7, NULL) == 0;
 }
 
-int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, size_t len,
-                                     sai_error *err)
+int sai_pipeline_spec_from_canonical(sai_pipeline_spec_t **out, const char *json, size_t len,
+                                     sai_error_t *err)
 {
     *out = NULL;
     if (len > SAI_SPEC_MAX_BYTES)
@@ -198,7 +198,7 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec **out, const char *json, 
     cJSON *o = cJSON_ParseWithLength(json, len);
     if (o == NULL)
         return sai_error_set(err, SAI_EFORMAT, "canonical spec is not JSON");
-    sai_pipeline_spec *s = calloc(1, sizeof *s);
+    sai_pipeline_spec_t *s = calloc(1, sizeof *s);
     int rc = 0;
     if (s == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");

@@ -24,7 +24,7 @@ bool sai_pipeline__spec_model_name_ok(const char *n);
 /* dist.rendezvous: HOST:PORT (a name, an IPv4 address or [IPv6]), port 1..65535. */
 bool sai_pipeline__spec_hostport_ok(const char *hp);
 /* Parse it; host is malloc'ed. */
-int  sai_pipeline__spec_hostport(const char *hp, char **host, uint16_t *port, sai_error *err);
+int  sai_pipeline__spec_hostport(const char *hp, char **host, uint16_t *port, sai_error_t *err);
 #define SAI_SPEC_MAX_WORKERS 256
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * spec_yaml.c — the pipeline spec's YAML reader: libyaml's document API in,
- * a validated sai_pipeline_spec out (sai_pipeline_spec_parse/_load).
+ * a validated sai_pipeline_spec_t out (sai_pipeline_spec_parse/_load).
  *
  * The YAML is untrusted in the sense that a typo must never turn into a
  * silently different pipeline: every mapping rejects unknown keys, every
@@ -28,7 +28,7 @@
 typedef struct parser {
     yaml_document_t *doc;
     const char      *name;
-    sai_error       *err;
+    sai_error_t       *err;
 } parser;
 
 SAI_PRINTF(4, 5)
@@ -200,14 +200,14 @@ static int unknown(parser *p, yaml_node_t *kn, const char *field)
 static int res_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
-    sai_kbs_resource *r = ctx;
+    sai_kbs_resource_t *r = ctx;
     if (strcmp(key, "repo") == 0) return get_string(p, vn, f, &r->repo, 64, true);
     if (strcmp(key, "type") == 0) return get_string(p, vn, f, &r->type, 64, true);
     if (strcmp(key, "tag") == 0)  return get_string(p, vn, f, &r->tag, 64, true);
     return unknown(p, kn, f);
 }
 
-static int get_resource(parser *p, yaml_node_t *vn, const char *field, sai_kbs_resource *r)
+static int get_resource(parser *p, yaml_node_t *vn, const char *field, sai_kbs_resource_t *r)
 {
     static const char *const req[] = {"repo", "type", "tag"};
     return walk_map(p, vn, field, res_pair, r, req, 3);
@@ -217,7 +217,7 @@ static int get_resource(parser *p, yaml_node_t *vn, const char *field, sai_kbs_r
 static int dataset_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                         yaml_node_t *vn, void *ctx)
 {
-    sai_pipeline_spec *s = ctx;
+    sai_pipeline_spec_t *s = ctx;
     if (strcmp(key, "sealed") == 0)
         return get_string(p, vn, f, &s->dataset.sealed_dir, 4096, false);
     if (strcmp(key, "format") == 0) {
@@ -246,7 +246,7 @@ static int dataset_pair(parser *p, const char *f, const char *key, yaml_node_t *
 static int model_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                       yaml_node_t *vn, void *ctx)
 {
-    sai_pipeline_spec *s = ctx;
+    sai_pipeline_spec_t *s = ctx;
     if (strcmp(key, "arch") == 0)
         return get_string(p, vn, f, &s->model.arch, 32, true);
     if (strcmp(key, "classes") == 0)
@@ -280,7 +280,7 @@ static int model_pair(parser *p, const char *f, const char *key, yaml_node_t *kn
 static int hyper_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                       yaml_node_t *vn, void *ctx)
 {
-    sai_pipeline_spec *s = ctx;
+    sai_pipeline_spec_t *s = ctx;
     if (strcmp(key, "epochs") == 0)       return get_uint(p, vn, f, &s->hyper.epochs, 1, 1000);
     if (strcmp(key, "batch") == 0)        return get_uint(p, vn, f, &s->hyper.batch, 1, 4096);
     if (strcmp(key, "max_steps") == 0)    return get_uint(p, vn, f, &s->hyper.max_steps, 0, 100000000);
@@ -297,7 +297,7 @@ static int hyper_pair(parser *p, const char *f, const char *key, yaml_node_t *kn
 static int pre_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
-    sai_pipeline_spec *s = ctx;
+    sai_pipeline_spec_t *s = ctx;
     if (strcmp(key, "normalize") == 0)
         return get_bool(p, vn, f, &s->preprocess.normalize);
     if (strcmp(key, "augment") == 0) {
@@ -335,7 +335,7 @@ static int get_sha256(parser *p, const yaml_node_t *vn, const char *f, char **ou
 static int kbs_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
-    sai_pipeline_spec *s = ctx;
+    sai_pipeline_spec_t *s = ctx;
     if (strcmp(key, "url") == 0) {
         int rc = get_string(p, vn, f, &s->kbs.url, 256, false);
         if (rc == 0 && strncmp(s->kbs.url, "http://", 7) != 0 && strncmp(s->kbs.url, "https://", 8) != 0)
@@ -359,7 +359,7 @@ static int kbs_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
 static int dist_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                      yaml_node_t *vn, void *ctx)
 {
-    sai_pipeline_spec *s = ctx;
+    sai_pipeline_spec_t *s = ctx;
     int rc;
     if (strcmp(key, "workers") == 0)
         return get_uint(p, vn, f, &s->dist.workers, 1, SAI_SPEC_MAX_WORKERS);
@@ -388,7 +388,7 @@ static int dist_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
 static int out_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
-    sai_pipeline_spec *s = ctx;
+    sai_pipeline_spec_t *s = ctx;
     if (strcmp(key, "dir") == 0)
         return get_string(p, vn, f, &s->outputs.dir, 4096, false);
     if (strcmp(key, "model") == 0) {
@@ -405,7 +405,7 @@ static int out_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
 static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
 {
-    sai_pipeline_spec *s = ctx;
+    sai_pipeline_spec_t *s = ctx;
     if (strcmp(key, "version") == 0) {
         int rc = get_uint(p, vn, f, &s->version, 1, 1000);
         if (rc == 0 && s->version != SAI_SPEC_VERSION)
@@ -476,7 +476,7 @@ static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     return unknown(p, kn, f);
 }
 
-static int set_default(char **field, const char *v, sai_error *err)
+static int set_default(char **field, const char *v, sai_error_t *err)
 {
     if (*field != NULL)
         return 0;
@@ -484,7 +484,7 @@ static int set_default(char **field, const char *v, sai_error *err)
     return *field ? 0 : sai_error_set(err, SAI_ENOMEM, "out of memory");
 }
 
-static void spec_defaults(sai_pipeline_spec *s)
+static void spec_defaults(sai_pipeline_spec_t *s)
 {
     s->version = SAI_SPEC_VERSION;
     s->stages = SAI_STAGE_INGEST | SAI_STAGE_PREPROCESS | SAI_STAGE_TRAIN | SAI_STAGE_EVALUATE;
@@ -502,7 +502,7 @@ static void spec_defaults(sai_pipeline_spec *s)
 /* What must hold before any key is fetched (checked at load, so a spec
  * error never costs a training run): where the model key is, and how the
  * enclave trusts the KBS. */
-static int spec_check_kbs(const sai_pipeline_spec *s, const char *name, sai_error *err)
+static int spec_check_kbs(const sai_pipeline_spec_t *s, const char *name, sai_error_t *err)
 {
     if (!s->model.has_key)
         return sai_error_set(err, SAI_EINVAL, "%s: model.key is required (where the model key is in the "
@@ -520,7 +520,7 @@ static int spec_check_kbs(const sai_pipeline_spec *s, const char *name, sai_erro
     return 0;
 }
 
-static int spec_finish(sai_pipeline_spec *s, sai_error *err)
+static int spec_finish(sai_pipeline_spec_t *s, sai_error_t *err)
 {
     int rc;
     if ((rc = set_default(&s->tee, "sim", err)) || (rc = set_default(&s->dataset.format, "idx", err)) ||
@@ -530,8 +530,8 @@ static int spec_finish(sai_pipeline_spec *s, sai_error *err)
     return 0;
 }
 
-int sai_pipeline_spec_parse(sai_pipeline_spec **out, const char *name, const char *yaml,
-                            size_t len, sai_error *err)
+int sai_pipeline_spec_parse(sai_pipeline_spec_t **out, const char *name, const char *yaml,
+                            size_t len, sai_error_t *err)
 {
     *out = NULL;
     if (name == NULL)
@@ -551,7 +551,7 @@ int sai_pipeline_spec_parse(sai_pipeline_spec **out, const char *name, const cha
         return rc;
     }
     int rc = 0;
-    sai_pipeline_spec *s = calloc(1, sizeof *s);
+    sai_pipeline_spec_t *s = calloc(1, sizeof *s);
     parser p = {&doc, name, err};
     if (s == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -626,7 +626,7 @@ out:
     return 0;
 }
 
-int sai_pipeline_spec_load(sai_pipeline_spec **out, const char *path, sai_error *err)
+int sai_pipeline_spec_load(sai_pipeline_spec_t **out, const char *path, sai_error_t *err)
 {
     uint8_t *buf = NULL;
     size_t len = 0;

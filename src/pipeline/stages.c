@@ -22,7 +22,7 @@ static double tv_s(struct timeval tv)
 }
 
 /* u = after - before (getrusage(RUSAGE_SELF): every thread of the process). */
-static void usage_delta(sai_train_usage *u, const struct rusage *a, const struct rusage *b)
+static void usage_delta(sai_train_usage_t *u, const struct rusage *a, const struct rusage *b)
 {
     u->sys_s = tv_s(b->ru_stime) - tv_s(a->ru_stime);
     u->cpu_s = tv_s(b->ru_utime) - tv_s(a->ru_utime) + u->sys_s;
@@ -31,7 +31,7 @@ static void usage_delta(sai_train_usage *u, const struct rusage *a, const struct
     u->nivcsw = b->ru_nivcsw - a->ru_nivcsw;
 }
 
-static const sai_stage_file *find(const sai_stage_file *f, size_t n, const char *prefix)
+static const sai_stage_file_t *find(const sai_stage_file_t *f, size_t n, const char *prefix)
 {
     for (size_t i = 0; i < n; i++)
         if (strncmp(f[i].name, prefix, strlen(prefix)) == 0)
@@ -39,8 +39,8 @@ static const sai_stage_file *find(const sai_stage_file *f, size_t n, const char 
     return NULL;
 }
 
-static int load(const sai_pipeline_spec *s, const sai_stage_file *f, size_t n, bool train,
-                sai_nn_dataset_t *ds, sai_error *err)
+static int load(const sai_pipeline_spec_t *s, const sai_stage_file_t *f, size_t n, bool train,
+                sai_nn_dataset_t *ds, sai_error_t *err)
 {
     int rc;
     const char *kind = strcmp(s->dataset.format, "cifar10") == 0 ? "cifar10" : "fashion-mnist";
@@ -61,8 +61,8 @@ static int load(const sai_pipeline_spec *s, const sai_stage_file *f, size_t n, b
             return sai_error_set(err, SAI_ENOTFOUND, "the dataset has no %s shard",
                                  train ? "data_batch_*.bin" : "test_batch.bin");
     } else {
-        const sai_stage_file *im = find(f, n, train ? "train-images" : "t10k-images");
-        const sai_stage_file *lb = find(f, n, train ? "train-labels" : "t10k-labels");
+        const sai_stage_file_t *im = find(f, n, train ? "train-images" : "t10k-images");
+        const sai_stage_file_t *lb = find(f, n, train ? "train-labels" : "t10k-labels");
         if (im == NULL || lb == NULL)
             return sai_error_set(err, SAI_ENOTFOUND, "the dataset has no %s-images/-labels shards",
                                  train ? "train" : "t10k");
@@ -95,7 +95,7 @@ static void on_progress(void *ctx, const sai_nn_progress_info_t *p)
     pc->fn(pc->ctx, line);
 }
 
-void sai_pipeline__stage_result_clear(sai_stage_result *r)
+void sai_pipeline__stage_result_clear(sai_stage_result_t *r)
 {
     if (r->ckpt != NULL) {
         sai_wipe(r->ckpt, r->ckpt_len);
@@ -109,11 +109,11 @@ void sai_pipeline__stage_result_clear(sai_stage_result *r)
 typedef struct epochs {
     sai_nn_model_t          *m;
     const sai_nn_dataset_t  *test;
-    sai_buf                  json;   /* uncapped, as before: one short entry per epoch */
+    sai_buf_t                  json;   /* uncapped, as before: one short entry per epoch */
     double                   eval_s;
 } epochs;
 
-static int epochs_add(epochs *e, uint32_t epoch, uint64_t step, double acc, double loss, sai_error *err)
+static int epochs_add(epochs *e, uint32_t epoch, uint64_t step, double acc, double loss, sai_error_t *err)
 {
     char one[160];
     int n = snprintf(one, sizeof one, "%s{\"epoch\":%u,\"step\":%llu,\"test_accuracy\":%.5f,\"test_loss\":%.5f}",
@@ -125,7 +125,7 @@ static int epochs_add(epochs *e, uint32_t epoch, uint64_t step, double acc, doub
     return 0;
 }
 
-static int on_epoch_end(void *ctx, uint32_t epoch, uint64_t step, sai_error *err)
+static int on_epoch_end(void *ctx, uint32_t epoch, uint64_t step, sai_error_t *err)
 {
     epochs *e = ctx;
     sai_nn_eval_result_t ev;
@@ -135,9 +135,9 @@ static int on_epoch_end(void *ctx, uint32_t epoch, uint64_t step, sai_error *err
     return rc ? rc : epochs_add(e, epoch, step, ev.accuracy, ev.loss, err);
 }
 
-int sai_pipeline__stages(const sai_pipeline_spec *s, const sai_stage_file *files, size_t n,
-                         sai_stage_progress_fn progress, void *ctx, sai_stage_result *res,
-                         sai_error *err)
+int sai_pipeline__stages(const sai_pipeline_spec_t *s, const sai_stage_file_t *files, size_t n,
+                         sai_stage_progress_fn progress, void *ctx, sai_stage_result_t *res,
+                         sai_error_t *err)
 {
     memset(res, 0, sizeof *res);
     sai_nn_dataset_t train, test;

@@ -21,16 +21,16 @@
 #include "secureai/tee.h"
 
 typedef struct glue {
-    sai_attest_policy *policy;
+    sai_attest_policy_t *policy;
     bool               allow_simulated;
     int64_t            at;                 /* 0 = now */
 } glue;
 
 static int verify(void *ctx, const uint8_t *evidence, size_t len, uint8_t rd[static 64],
-                  uint8_t meas[static SAI_MEASUREMENT_LEN], char *tee, size_t tee_len, sai_error *err)
+                  uint8_t meas[static SAI_MEASUREMENT_LEN], char *tee, size_t tee_len, sai_error_t *err)
 {
     const glue *g = ctx;
-    sai_attest_result res;
+    sai_attest_result_t res;
     memset(&res, 0, sizeof res);
     int rc = sai_attest_verify_evidence((const char *)evidence, len, g->policy, NULL, g->at, &res, err);
     if (rc)
@@ -48,11 +48,11 @@ static int verify(void *ctx, const uint8_t *evidence, size_t len, uint8_t rd[sta
     return 0;
 }
 
-int sai_pipeline_verifier_new(sai_evidence_verifier *v, const char *policy_path, bool allow_simulated,
-                           sai_error *err)
+int sai_pipeline_verifier_new(sai_evidence_verifier_t *v, const char *policy_path, bool allow_simulated,
+                           sai_error_t *err)
 {
     memset(v, 0, sizeof *v);
-    sai_attest_policy *p = NULL;
+    sai_attest_policy_t *p = NULL;
     int rc;
     if (policy_path != NULL) {
         rc = sai_attest_policy_load_file(&p, policy_path, err);
@@ -81,13 +81,13 @@ int sai_pipeline_verifier_new(sai_evidence_verifier *v, const char *policy_path,
     return 0;
 }
 
-void sai_pipeline_verifier_set_time(sai_evidence_verifier *v, int64_t at)
+void sai_pipeline_verifier_set_time(sai_evidence_verifier_t *v, int64_t at)
 {
     if (v != NULL && v->ctx != NULL)
         ((glue *)v->ctx)->at = at;
 }
 
-void sai_pipeline_verifier_release(sai_evidence_verifier *v)
+void sai_pipeline_verifier_release(sai_evidence_verifier_t *v)
 {
     if (v != NULL) {
         glue *g = v->ctx;

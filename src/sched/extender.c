@@ -17,7 +17,7 @@
 #include "sched/extender_internal.h"
 
 
-int sai_extender_new(sai_extender_t **out, const sai_sched_policy_t *pol, sai_error *err)
+int sai_extender_new(sai_extender_t **out, const sai_sched_policy_t *pol, sai_error_t *err)
 {
     if (pol == NULL || !pol->safe)
         return sai_error_set(err, SAI_EPOLICY, "the extender only serves policies that enforce "
@@ -131,7 +131,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 }
 
 int sai_extender_serve(sai_extender_t *x, const char *addr, uint16_t port,
-                       void (*on_ready)(uint16_t, void *), void *arg, sai_error *err)
+                       void (*on_ready)(uint16_t, void *), void *arg, sai_error_t *err)
 {
     int rc = 0;
     struct event *sig_int = NULL, *sig_term = NULL;

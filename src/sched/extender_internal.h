@@ -19,7 +19,7 @@
 
 typedef struct sai_ext_node {
     char    name[254];
-    sai_sched_tee tee;
+    sai_sched_tee_t tee;
     int64_t cpu_milli, mem_mib, epc_mib;
     int32_t cvm_slots;
 } sai_ext_node_t;
@@ -60,7 +60,7 @@ void sai_sched__cache_free(sai_ext_cache_t *c);
  * *cont: metadata.continue when non-empty (malloc'ed), else NULL; *n: the
  * number of items. */
 int sai_sched__nodelist_add(sai_ext_cache_t *c, const char *json, size_t len, size_t budget,
-                            char **cont, size_t *n, sai_error *err);
+                            char **cont, size_t *n, sai_error_t *err);
 
 /* kube_nodes.c: is the cache fed from the API server, and has one list
  * completed? (false, false without --kube-api) */
@@ -70,11 +70,11 @@ void sai_sched__kube_kick(sai_ext_kube_t *k);
 void sai_sched__kube_stop(sai_ext_kube_t *k);
 
 /* Kubernetes quantities (quantity.c): apimachinery's grammar, exact. */
-typedef enum sai_k8s_unit { SAI_K8S_MILLI = 0, SAI_K8S_MIB } sai_k8s_unit;
+typedef enum sai_k8s_unit_t { SAI_K8S_MILLI = 0, SAI_K8S_MIB } sai_k8s_unit_t;
 #define SAI_K8S_QTY_MAX (INT64_C(1) << 52)   /* saturation, in units */
 #define SAI_K8S_QTY_MAX_CHARS 128
 /* 0 and *out in units (rounded up or down), or -1 when s is not a
  * non-negative quantity. */
-int sai_sched__quantity_parse(const char *s, sai_k8s_unit unit, bool round_up, int64_t *out);
+int sai_sched__quantity_parse(const char *s, sai_k8s_unit_t unit, bool round_up, int64_t *out);
 
 #endif

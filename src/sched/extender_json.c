@@ -74,7 +74,7 @@
     "and no sgx.intel.com/epc request: it would run as an ordinary container"
 
 /* Confidential RuntimeClasses (the CoCo operator's names) and their TEE. */
-static const struct { const char *name; sai_sched_tee tee; } conf_rc[] = {
+static const struct { const char *name; sai_sched_tee_t tee; } conf_rc[] = {
     {"kata-qemu-snp", SAI_SCHED_TEE_SNP}, {"kata-qemu-nvidia-gpu-snp", SAI_SCHED_TEE_SNP},
     {"kata-qemu-tdx", SAI_SCHED_TEE_TDX}, {"kata-qemu-nvidia-gpu-tdx", SAI_SCHED_TEE_TDX},
 };
@@ -150,7 +150,7 @@ static bool label_true(const cJSON *labels, const char *k)
     return v != NULL && strcmp(v, "true") == 0;
 }
 
-static int64_t qty(const cJSON *o, const char *k, sai_k8s_unit u, bool up)
+static int64_t qty(const cJSON *o, const char *k, sai_k8s_unit_t u, bool up)
 {
     int64_t v = 0;
     const char *t = o ? str_at(o, k) : NULL;
@@ -347,7 +347,7 @@ void sai_sched__cache_free(sai_ext_cache_t *c)
 }
 
 int sai_sched__nodelist_add(sai_ext_cache_t *c, const char *json, size_t len, size_t budget,
-                            char **cont, size_t *n, sai_error *err)
+                            char **cont, size_t *n, sai_error_t *err)
 {
     bool over;
     cJSON *root = budgeted_parse(json, len, budget, &over);
@@ -384,7 +384,7 @@ out:
 }
 
 int sai_extender_load_nodes(sai_extender_t *x, const char *json, size_t len, size_t *n,
-                            sai_error *err)
+                            sai_error_t *err)
 {
     char *cont = NULL;
     pthread_mutex_lock(&x->mu);

@@ -21,7 +21,7 @@ static int64_t node_key(const sai_pool_index_t *x, const sai_sched_node_t *n)
 }
 
 /* Spreading rules maximise the free-capacity key, packing rules minimise it. */
-static bool picks_most_free(sai_sched_pick p)
+static bool picks_most_free(sai_sched_pick_t p)
 {
     return p == SAI_PICK_WORST || p == SAI_PICK_VAUCHER_WORST;
 }
@@ -55,7 +55,7 @@ static void set_leaf(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_
 }
 
 int sai_sched__pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t base,
-                        uint32_t n, const sai_sched_pool_t *p, sai_sched_pick pick)
+                        uint32_t n, const sai_sched_pool_t *p, sai_sched_pick_t pick)
 {
     memset(x, 0, sizeof *x);
     x->base = base; x->n = n; x->pick = pick;

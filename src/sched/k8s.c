@@ -664,10 +664,10 @@ static const char sched_yaml[] =
     "          configMap:\n"
     "            name: secureai-scheduler-config\n";
 
-static int write_one(const char *dir, const char *name, sai_error *err, const char *fmt, ...)
+static int write_one(const char *dir, const char *name, sai_error_t *err, const char *fmt, ...)
     SAI_PRINTF(4, 5);
 
-static int write_one(const char *dir, const char *name, sai_error *err, const char *fmt, ...)
+static int write_one(const char *dir, const char *name, sai_error_t *err, const char *fmt, ...)
 {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
@@ -723,7 +723,7 @@ const char *sai_k8s_scoring_strategy(const sai_sched_policy_t *pol)
     return spread ? "LeastAllocated" : "MostAllocated";
 }
 
-int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error *err)
+int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error_t *err)
 {
     if (!dns_label(o->ns))
         return sai_error_set(err, SAI_EINVAL, "namespace must be a DNS label (a-z, 0-9, '-', at most 63)");

@@ -130,7 +130,7 @@ static bool loopback(const char *host)
 }
 
 /* Fill host/port/tls/prefix from o (no file is read). */
-static int parse_opts(const sai_extender_kube_opts_t *o, sai_ext_kube_t *k, sai_error *err)
+static int parse_opts(const sai_extender_kube_opts_t *o, sai_ext_kube_t *k, sai_error_t *err)
 {
     int rc = 0;
     struct evhttp_uri *u = NULL;
@@ -187,7 +187,7 @@ out:
     return rc;
 }
 
-int sai_extender_kube_check(const sai_extender_kube_opts_t *o, sai_error *err)
+int sai_extender_kube_check(const sai_extender_kube_opts_t *o, sai_error_t *err)
 {
     sai_ext_kube_t k;
     memset(&k, 0, sizeof k);
@@ -195,7 +195,7 @@ int sai_extender_kube_check(const sai_extender_kube_opts_t *o, sai_error *err)
 }
 
 /* "Bearer <token>" from the token file (NULL when there is none). */
-static int load_auth(sai_ext_kube_t *k, char **auth, sai_error *err)
+static int load_auth(sai_ext_kube_t *k, char **auth, sai_error_t *err)
 {
     *auth = NULL;
     if (k->token_file == NULL)
@@ -233,7 +233,7 @@ static void free_auth(char *auth)
     }
 }
 
-static int make_ctx(sai_ext_kube_t *k, SSL_CTX **out, sai_error *err)
+static int make_ctx(sai_ext_kube_t *k, SSL_CTX **out, sai_error_t *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     *out = NULL;
@@ -305,7 +305,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 /* One GET on a fresh connection. 0 with r->status and r->body, or an error
  * naming the transport or TLS failure. */
 static int get(sai_ext_kube_t *k, struct event_base *base, SSL_CTX *ctx, const char *path,
-               const char *auth, kreq *r, sai_error *err)
+               const char *auth, kreq *r, sai_error_t *err)
 {
     int rc = 0;
     struct bufferevent *bev = NULL;
@@ -405,7 +405,7 @@ static void status_message(const kreq *r, char *out, size_t cap)
 
 /* One complete list into a new cache (*out). */
 static int list_nodes(sai_ext_kube_t *k, struct event_base *base, sai_ext_cache_t **out,
-                      size_t *pages_out, int *restarts_out, sai_error *err)
+                      size_t *pages_out, int *restarts_out, sai_error_t *err)
 {
     int rc = 0, restarts = 0;
     size_t pages = 0;
@@ -538,7 +538,7 @@ static void *lister(void *arg)
         k->last_start = now_s();
         pthread_mutex_unlock(&k->mu);
 
-        sai_error err = {0};
+        sai_error_t err = {0};
         sai_ext_cache_t *c = NULL;
         size_t pages = 0;
         int restarts = 0;
@@ -575,7 +575,7 @@ static void *lister(void *arg)
     return NULL;
 }
 
-int sai_extender_watch_nodes(sai_extender_t *x, const sai_extender_kube_opts_t *o, sai_error *err)
+int sai_extender_watch_nodes(sai_extender_t *x, const sai_extender_kube_opts_t *o, sai_error_t *err)
 {
     int rc = 0;
     bool mu = false, cv = false;

@@ -30,7 +30,7 @@ const sai_sched_policy_t *sai_sched_policy_find(const char *name)
     return NULL;
 }
 
-bool sai_sched_tee_allowed(const sai_sched_job_t *j, sai_sched_tee k)
+bool sai_sched_tee_allowed(const sai_sched_job_t *j, sai_sched_tee_t k)
 {
     if (k == SAI_SCHED_TEE_NONE || k >= SAI_SCHED_TEE_COUNT)
         return false;

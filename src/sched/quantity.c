@@ -24,7 +24,7 @@
 typedef unsigned __int128 u128;
 #define U128_LIMIT (((u128)1) << 120)
 
-int sai_sched__quantity_parse(const char *s, sai_k8s_unit unit, bool round_up, int64_t *out)
+int sai_sched__quantity_parse(const char *s, sai_k8s_unit_t unit, bool round_up, int64_t *out)
 {
     *out = 0;
     if (s == NULL)

@@ -18,11 +18,11 @@ typedef struct sai_pool_index {
     int64_t *cpu_lo, *mem_lo, *epc_lo;  /* minimum free below (NodeResourcesFit bounds) */
     int32_t *cvm;
     int64_t  cpu_cap, mem_cap, epc_cap;
-    sai_sched_pick pick;
+    sai_sched_pick_t pick;
 } sai_pool_index_t;
 
 int  sai_sched__pool_index_init(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t base,
-                         uint32_t n, const sai_sched_pool_t *p, sai_sched_pick pick);
+                         uint32_t n, const sai_sched_pool_t *p, sai_sched_pick_t pick);
 void sai_sched__pool_index_free(sai_pool_index_t *x);
 void sai_sched__pool_index_update(sai_pool_index_t *x, const sai_sched_node_t *nodes, uint32_t node);
 /* Global node number of the chosen node, or -1. */

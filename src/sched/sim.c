@@ -264,7 +264,7 @@ static double pct(const double *v, size_t n, double q)
 }
 
 int sai_sched_simulate(const sai_sched_cluster_t *c, const sai_sched_workload_t *w,
-                       const sai_sched_opts_t *o, sai_sched_metrics_t *m, sai_error *err)
+                       const sai_sched_opts_t *o, sai_sched_metrics_t *m, sai_error_t *err)
 {
     int rc = 0;
     sim_t s;

@@ -21,15 +21,15 @@
 
 static const char *const tee_names[SAI_SCHED_TEE_COUNT] = { "none", "sgx", "sev-snp", "tdx" };
 
-const char *sai_sched_tee_name(sai_sched_tee k)
+const char *sai_sched_tee_name(sai_sched_tee_t k)
 {
     return k < SAI_SCHED_TEE_COUNT ? tee_names[k] : "?";
 }
 
-int sai_sched_tee_parse(const char *s, sai_sched_tee *k)
+int sai_sched_tee_parse(const char *s, sai_sched_tee_t *k)
 {
     for (int i = 0; i < SAI_SCHED_TEE_COUNT; i++)
-        if (strcmp(s, tee_names[i]) == 0) { *k = (sai_sched_tee)i; return 0; }
+        if (strcmp(s, tee_names[i]) == 0) { *k = (sai_sched_tee_t)i; return 0; }
     if (strcmp(s, "snp") == 0) { *k = SAI_SCHED_TEE_SNP; return 0; }
     return SAI_EINVAL;
 }
@@ -41,7 +41,7 @@ uint8_t sai_sched_tee_mask_parse(const char *s)
     snprintf(buf, sizeof buf, "%s", s);
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        sai_sched_tee k;
+        sai_sched_tee_t k;
         if (strcmp(t, "any") == 0) { m |= SAI_SCHED_TEE_ANY_CONF; continue; }
         if (sai_sched_tee_parse(t, &k) != 0 || k == SAI_SCHED_TEE_NONE)
             return 0;
@@ -82,7 +82,7 @@ uint64_t sai_sched_cluster_nodes(const sai_sched_cluster_t *c)
 
 typedef struct ctx {
     yaml_document_t *doc;
-    sai_error *err;
+    sai_error_t *err;
     char path[256];
 } ctx_t;
 
@@ -360,7 +360,7 @@ static int parse_workload(ctx_t *x, const yaml_node_t *n, sai_sched_spec_t *s, c
 }
 
 int sai_sched_spec_parse(sai_sched_spec_t *s, const char *text, size_t len,
-                         const char *base_dir, sai_error *err)
+                         const char *base_dir, sai_error_t *err)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -443,7 +443,7 @@ out:
     return rc;
 }
 
-int sai_sched_spec_load(sai_sched_spec_t *s, const char *path, sai_error *err)
+int sai_sched_spec_load(sai_sched_spec_t *s, const char *path, sai_error_t *err)
 {
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -82,7 +82,7 @@ static int row_cmp(const void *a, const void *b)
 }
 
 int sai_sched_trace_parse(const sai_sched_trace_opts_t *o, const char *csv, size_t len,
-                          sai_sched_workload_t *w, sai_error *err)
+                          sai_sched_workload_t *w, sai_error_t *err)
 {
     int rc = 0;
     row_t *rows = NULL;
@@ -205,7 +205,7 @@ out:
     return rc;
 }
 
-int sai_sched_trace_load(const sai_sched_trace_opts_t *o, sai_sched_workload_t *w, sai_error *err)
+int sai_sched_trace_load(const sai_sched_trace_opts_t *o, sai_sched_workload_t *w, sai_error_t *err)
 {
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -16,7 +16,7 @@ void sai_sched_workload_free(sai_sched_workload_t *w)
     memset(w, 0, sizeof *w);
 }
 
-int sai_sched_workload_push(sai_sched_workload_t *w, const sai_sched_job_t *j, sai_error *err)
+int sai_sched_workload_push(sai_sched_workload_t *w, const sai_sched_job_t *j, sai_error_t *err)
 {
     if (w->njobs == w->cap) {
         size_t nc = w->cap ? w->cap * 2 : 1024;
@@ -113,7 +113,7 @@ void sai_sched_synth_defaults(sai_sched_synth_opts_t *o)
 }
 
 int sai_sched_synth_generate(const sai_sched_synth_opts_t *o, sai_sched_workload_t *w,
-                             sai_error *err)
+                             sai_error_t *err)
 {
     if (o->rate <= 0 || o->runtime_min <= 0 || o->runtime_alpha <= 0)
         return sai_error_set(err, SAI_EINVAL, "synthetic workload: rate, runtime_min and "

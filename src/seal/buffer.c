@@ -13,13 +13,13 @@
 #include <string.h>
 
 int sai_seal_buffer(uint8_t **out, size_t *out_len, const uint8_t key[static SAI_SEAL_KEY_LEN],
-                    const sai_seal_params *p, const void *pt, size_t len, sai_error *err)
+                    const sai_seal_params_t *p, const void *pt, size_t len, sai_error_t *err)
 {
     *out = NULL;
     *out_len = 0;
-    sai_seal_header h;
+    sai_seal_header_t h;
     uint8_t hdr[SAI_SEAL_HEADER_MAX], salt[SAI_SEAL_SALT_LEN], fkey[32];
-    sai_aead *a = NULL;
+    sai_aead_t *a = NULL;
     const char *kid = p && p->key_id ? p->key_id : SAI_SEAL_DEFAULT_KEY_ID;
     uint32_t cs = p && p->chunk_size ? p->chunk_size : SAI_SEAL_CHUNK_DEFAULT;
     int rc;

@@ -26,11 +26,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct sai_dataset {
+struct sai_dataset_t {
     char        *dir;
-    sai_manifest m;
+    sai_manifest_t m;
     uint8_t      id[SAI_SHA256_LEN];
-    sai_secret  *key_s;                   /* copy of the data key, locked, wiped on close */
+    sai_secret_t  *key_s;                   /* copy of the data key, locked, wiped on close */
 };
 
 /* ---- small path helpers -------------------------------------------------------- */
@@ -56,7 +56,7 @@ static void rm_tree(const char *dir)
 }
 
 /* mkdir -p for the parent directories of root/rel. */
-static int make_parents(const char *root, const char *rel, sai_error *err)
+static int make_parents(const char *root, const char *rel, sai_error_t *err)
 {
     char *p = join(root, rel, "");
     if (p == NULL)
@@ -74,7 +74,7 @@ static int make_parents(const char *root, const char *rel, sai_error *err)
     return rc;
 }
 
-static char *make_tmp_dir(const char *out, sai_error *err)
+static char *make_tmp_dir(const char *out, sai_error_t *err)
 {
     size_t n = strlen(out) + 16;
     char *t = malloc(n);
@@ -97,7 +97,7 @@ static char *make_tmp_dir(const char *out, sai_error *err)
     return t;
 }
 
-static int publish_dir(const char *tmp, const char *out, sai_error *err)
+static int publish_dir(const char *tmp, const char *out, sai_error_t *err)
 {
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE) != 0)
         return sai_error_set(err, errno == EEXIST ? SAI_EEXIST : SAI_EIO,
@@ -140,7 +140,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk(const char *root, const char *rel, names_t *out, int depth, sai_error *err)
+static int walk(const char *root, const char *rel, names_t *out, int depth, sai_error_t *err)
 {
     char *path = rel[0] ? join(root, rel, "") : strdup(root);
     if (path == NULL)
@@ -193,8 +193,8 @@ static int walk(const char *root, const char *rel, names_t *out, int depth, sai_
 
 /* ---- sealing a directory ---------------------------------------------------------- */
 
-static int write_manifest(const char *dir, const sai_manifest *m, const uint8_t *key,
-                          uint8_t id[SAI_SHA256_LEN], sai_error *err)
+static int write_manifest(const char *dir, const sai_manifest_t *m, const uint8_t *key,
+                          uint8_t id[SAI_SHA256_LEN], sai_error_t *err)
 {
     char *txt = NULL, *mp = NULL, *macp = NULL;
     size_t len = 0;
@@ -227,13 +227,13 @@ out:
 }
 
 int sai_dataset_seal_dir(const char *in_dir, const char *out_dir,
-                         const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
-                         sai_progress *progress, uint8_t id[SAI_SHA256_LEN], sai_error *err)
+                         const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params_t *p,
+                         sai_progress_t *progress, uint8_t id[SAI_SHA256_LEN], sai_error_t *err)
 {
     names_t names = {0};
-    sai_manifest m = {0};
+    sai_manifest_t m = {0};
     char *tmp = NULL;
-    sai_seal_params pp = p ? *p : (sai_seal_params){0};
+    sai_seal_params_t pp = p ? *p : (sai_seal_params_t){0};
     pp.hash_output = true;
     pp.excl = true;
     if (pp.key_id == NULL)
@@ -265,7 +265,7 @@ int sai_dataset_seal_dir(const char *in_dir, const char *out_dir,
     }
     uint64_t done = 0;
     for (size_t i = 0; i < names.n; i++) {
-        sai_dataset_shard *s = &m.shards[i];
+        sai_dataset_shard_t *s = &m.shards[i];
         char *src = join(in_dir, names.v[i], ""), *dst = join(tmp, names.v[i], ".sealed");
         struct stat st;
         if (src == NULL || dst == NULL)
@@ -307,7 +307,7 @@ out:
 
 /* ---- reading a dataset ------------------------------------------------------------- */
 
-void sai_dataset_close(sai_dataset *d)
+void sai_dataset_close(sai_dataset_t *d)
 {
     if (d == NULL)
         return;
@@ -317,15 +317,15 @@ void sai_dataset_close(sai_dataset *d)
     free(d);
 }
 
-int sai_dataset_open(sai_dataset **out, const char *dir, const uint8_t key[static SAI_SEAL_KEY_LEN],
-                     sai_error *err)
+int sai_dataset_open(sai_dataset_t **out, const char *dir, const uint8_t key[static SAI_SEAL_KEY_LEN],
+                     sai_error_t *err)
 {
     *out = NULL;
     uint8_t *man = NULL, *macf = NULL;
     size_t man_len = 0, mac_len = 0;
     char *mp = join(dir, SAI_DATASET_MANIFEST, ""), *macp = join(dir, SAI_DATASET_MAC, "");
     uint8_t want[SAI_SHA256_LEN], got[SAI_SHA256_LEN];
-    sai_dataset *d = calloc(1, sizeof *d);
+    sai_dataset_t *d = calloc(1, sizeof *d);
     int rc;
     if (d == NULL || mp == NULL || macp == NULL || (d->dir = strdup(dir)) == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -367,12 +367,12 @@ out:
     return rc;
 }
 
-const sai_manifest *sai_dataset_manifest(const sai_dataset *d) { return &d->m; }
-const char *sai_seal__dataset_dir(const sai_dataset *d) { return d->dir; }
-const uint8_t *sai_seal__dataset_key(const sai_dataset *d) { return d->key_s->data; }
-const uint8_t *sai_dataset_id(const sai_dataset *d) { return d->id; }
+const sai_manifest_t *sai_dataset_manifest(const sai_dataset_t *d) { return &d->m; }
+const char *sai_seal__dataset_dir(const sai_dataset_t *d) { return d->dir; }
+const uint8_t *sai_seal__dataset_key(const sai_dataset_t *d) { return d->key_s->data; }
+const uint8_t *sai_dataset_id(const sai_dataset_t *d) { return d->id; }
 
-long sai_dataset_find(const sai_dataset *d, const char *name)
+long sai_dataset_find(const sai_dataset_t *d, const char *name)
 {
     size_t lo = 0, hi = d->m.n_shards;   /* shards are sorted by name */
     while (lo < hi) {
@@ -388,21 +388,21 @@ long sai_dataset_find(const sai_dataset *d, const char *name)
     return -1;
 }
 
-int sai_dataset_open_shard(sai_dataset *d, size_t i, sai_seal_reader **out, sai_error *err)
+int sai_dataset_open_shard(sai_dataset_t *d, size_t i, sai_seal_reader_t **out, sai_error_t *err)
 {
     return sai_dataset_open_shard_opts(d, i, NULL, out, err);
 }
 
-int sai_dataset_open_shard_opts(sai_dataset *d, size_t i, const sai_seal_open_opts *opts,
-                                sai_seal_reader **out, sai_error *err)
+int sai_dataset_open_shard_opts(sai_dataset_t *d, size_t i, const sai_seal_open_opts_t *opts,
+                                sai_seal_reader_t **out, sai_error_t *err)
 {
     *out = NULL;
     if (i >= d->m.n_shards)
         return sai_error_set(err, SAI_EINVAL, "no shard %zu", i);
-    const sai_dataset_shard *s = &d->m.shards[i];
+    const sai_dataset_shard_t *s = &d->m.shards[i];
     char *path = join(d->dir, s->name, ".sealed");
     uint8_t *buf = malloc(1u << 20);
-    sai_hash_ctx *h = NULL;
+    sai_hash_ctx_t *h = NULL;
     uint8_t got[SAI_SHA256_LEN];
     int fd = -1, rc;
     if (path == NULL || buf == NULL) {
@@ -437,7 +437,7 @@ int sai_dataset_open_shard_opts(sai_dataset *d, size_t i, const sai_seal_open_op
                            "SHA-256 differs: replaced, modified or from another dataset)", path);
         goto out;
     }
-    sai_seal_open_opts o = opts ? *opts : (sai_seal_open_opts){0};
+    sai_seal_open_opts_t o = opts ? *opts : (sai_seal_open_opts_t){0};
     o.expect_key_id = d->m.key_id;
     if ((rc = sai_seal_open_fd(out, fd, path, d->key_s->data, &o, err)) != 0)
         goto out;
@@ -458,11 +458,11 @@ out:
 }
 
 int sai_dataset_unseal_dir(const char *in_dir, const char *out_dir,
-                           const uint8_t key[static SAI_SEAL_KEY_LEN], sai_progress *progress,
-                           sai_error *err)
+                           const uint8_t key[static SAI_SEAL_KEY_LEN], sai_progress_t *progress,
+                           sai_error_t *err)
 {
-    sai_dataset *d = NULL;
-    sai_seal_reader *r = NULL;
+    sai_dataset_t *d = NULL;
+    sai_seal_reader_t *r = NULL;
     char *tmp = NULL, *dst = NULL;
     uint8_t *buf = NULL;
     size_t bl = 1u << 20;
@@ -482,7 +482,7 @@ int sai_dataset_unseal_dir(const char *in_dir, const char *out_dir,
     }
     uint64_t done = 0;
     for (size_t i = 0; i < d->m.n_shards; i++) {
-        const sai_dataset_shard *s = &d->m.shards[i];
+        const sai_dataset_shard_t *s = &d->m.shards[i];
         if ((rc = sai_dataset_open_shard(d, i, &r, err)) != 0 ||
             (rc = make_parents(tmp, s->name, err)) != 0)
             goto out;

@@ -55,7 +55,7 @@ bool sai_seal_key_id_valid(const char *id)
     return true;
 }
 
-static int finish_header(sai_seal_header *h, sai_error *err)
+static int finish_header(sai_seal_header_t *h, sai_error_t *err)
 {
     if (h->chunk_size < SAI_SEAL_CHUNK_MIN || h->chunk_size > SAI_SEAL_CHUNK_MAX)
         return sai_error_set(err, SAI_EFORMAT, "chunk size %u is outside %u..%u",
@@ -68,9 +68,9 @@ static int finish_header(sai_seal_header *h, sai_error *err)
     return 0;
 }
 
-int sai_seal__header_build(sai_seal_header *h, uint8_t *buf, uint32_t chunk_size,
+int sai_seal__header_build(sai_seal_header_t *h, uint8_t *buf, uint32_t chunk_size,
                            uint64_t length, const uint8_t salt[SAI_SEAL_SALT_LEN],
-                           const char *key_id, sai_error *err)
+                           const char *key_id, sai_error_t *err)
 {
     memset(h, 0, sizeof *h);
     if (!sai_seal_key_id_valid(key_id))
@@ -102,7 +102,7 @@ int sai_seal__header_build(sai_seal_header *h, uint8_t *buf, uint32_t chunk_size
     return 0;
 }
 
-int sai_seal_header_parse(sai_seal_header *h, const uint8_t *buf, size_t len, sai_error *err)
+int sai_seal_header_parse(sai_seal_header_t *h, const uint8_t *buf, size_t len, sai_error_t *err)
 {
     memset(h, 0, sizeof *h);
     if (len < SAI_SEAL_MAGIC_LEN || memcmp(buf, SAI_SEAL_MAGIC, SAI_SEAL_MAGIC_LEN) != 0)
@@ -135,7 +135,7 @@ int sai_seal_header_parse(sai_seal_header *h, const uint8_t *buf, size_t len, sa
 
 int sai_seal__derive(uint8_t out[32], const uint8_t key[SAI_SEAL_KEY_LEN],
                      const uint8_t salt[SAI_SEAL_SALT_LEN], const char *info_prefix,
-                     const char *key_id, sai_error *err)
+                     const char *key_id, sai_error_t *err)
 {
     uint8_t info[64 + SAI_SEAL_KEY_ID_MAX];
     size_t pl = strlen(info_prefix), kl = strlen(key_id);
@@ -154,7 +154,7 @@ void sai_seal__nonce(uint8_t nonce[SAI_AEAD_NONCE_LEN], uint64_t i, bool last)
     nonce[11] = last ? 1 : 0;
 }
 
-int sai_seal_inspect(const char *path, sai_seal_header *h, uint64_t *file_size, sai_error *err)
+int sai_seal_inspect(const char *path, sai_seal_header_t *h, uint64_t *file_size, sai_error_t *err)
 {
     uint8_t buf[SAI_SEAL_HEADER_MAX];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -180,9 +180,9 @@ int sai_seal_inspect(const char *path, sai_seal_header *h, uint64_t *file_size, 
 
 /* ---- key files -------------------------------------------------------------- */
 
-int sai_seal_keygen(const char *path, sai_error *err)
+int sai_seal_keygen(const char *path, sai_error_t *err)
 {
-    sai_secret *k = NULL;
+    sai_secret_t *k = NULL;
     int rc = sai_secret_new(&k, SAI_SEAL_KEY_LEN, err);
     if (rc != 0)
         return rc;
@@ -193,7 +193,7 @@ int sai_seal_keygen(const char *path, sai_error *err)
     return rc;
 }
 
-int sai_seal_key_load(sai_secret **out, const char *path, sai_error *err)
+int sai_seal_key_load(sai_secret_t **out, const char *path, sai_error_t *err)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -217,7 +217,7 @@ int sai_seal_key_load(sai_secret **out, const char *path, sai_error *err)
                            (long long)st.st_size, SAI_SEAL_KEY_LEN);
         goto out;
     }
-    sai_secret *k = NULL;
+    sai_secret_t *k = NULL;
     rc = sai_secret_new(&k, SAI_SEAL_KEY_LEN, err);
     if (rc != 0)
         goto out;
@@ -234,7 +234,7 @@ out:
 
 /* Write all of p to fd, with a message naming the file; shared by the writer
  * and the reader. */
-int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error *err)
+int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, sai_error_t *err)
 {
     if (sai_write_full(fd, p, len) != 0)
         return sai_error_set(err, SAI_EIO, "cannot write %s: %s", name, strerror(errno));
@@ -245,7 +245,7 @@ int sai_seal__write_all(int fd, const uint8_t *p, size_t len, const char *name, 
  * tmp onto path: link() when excl (fails if path appeared meanwhile: no
  * silent overwrite), else rename(). On failure tmp is left for the caller
  * to unlink; the caller syncs path's directory. Shared by writer and reader. */
-int sai_seal__publish(int *fd, const char *tmp, const char *path, bool excl, sai_error *err)
+int sai_seal__publish(int *fd, const char *tmp, const char *path, bool excl, sai_error_t *err)
 {
     if (fsync(*fd) != 0)
         return sai_error_set(err, SAI_EIO, "cannot sync %s: %s", tmp, strerror(errno));

@@ -22,7 +22,7 @@
 
 #define NUM_MAX 9007199254740992.0   /* 2^53: exact in a double */
 
-void sai_manifest_clear(sai_manifest *m)
+void sai_manifest_clear(sai_manifest_t *m)
 {
     if (m == NULL)
         return;
@@ -53,7 +53,7 @@ bool sai_seal__name_ok(const char *s)
     return true;
 }
 
-int sai_manifest_encode(const sai_manifest *m, char **out, size_t *len, sai_error *err)
+int sai_manifest_encode(const sai_manifest_t *m, char **out, size_t *len, sai_error_t *err)
 {
     *out = NULL;
     *len = 0;
@@ -68,7 +68,7 @@ int sai_manifest_encode(const sai_manifest *m, char **out, size_t *len, sai_erro
         (arr = cJSON_AddArrayToObject(root, "shards")) == NULL)
         goto out;
     for (size_t i = 0; i < m->n_shards; i++) {
-        const sai_dataset_shard *s = &m->shards[i];
+        const sai_dataset_shard_t *s = &m->shards[i];
         char hex[2 * SAI_SHA256_LEN + 1];
         sai_hex_encode(hex, s->sha256, SAI_SHA256_LEN);
         cJSON *o = cJSON_CreateObject();
@@ -106,7 +106,7 @@ static const cJSON *field(const cJSON *o, const char *k, bool str)
     return v;
 }
 
-int sai_manifest_parse(sai_manifest *m, const uint8_t *buf, size_t len, sai_error *err)
+int sai_manifest_parse(sai_manifest_t *m, const uint8_t *buf, size_t len, sai_error_t *err)
 {
     memset(m, 0, sizeof *m);
     if (len > SAI_DATASET_MANIFEST_MAX)
@@ -155,7 +155,7 @@ int sai_manifest_parse(sai_manifest *m, const uint8_t *buf, size_t len, sai_erro
     }
     const cJSON *o;
     cJSON_ArrayForEach(o, arr) {
-        sai_dataset_shard *s = &m->shards[m->n_shards];
+        sai_dataset_shard_t *s = &m->shards[m->n_shards];
         const cJSON *nm = field(o, "name", true), *sz = field(o, "size", false),
                     *h = field(o, "sha256", true), *f = field(o, "format", true),
                     *r = field(o, "records", false);
@@ -205,7 +205,7 @@ out:
 }
 
 int sai_manifest_mac(uint8_t mac[static SAI_SHA256_LEN], const uint8_t key[static SAI_SEAL_KEY_LEN],
-                     const uint8_t *bytes, size_t len, sai_error *err)
+                     const uint8_t *bytes, size_t len, sai_error_t *err)
 {
     uint8_t mk[32];
     int rc = sai_hkdf_sha256(mk, sizeof mk, key, SAI_SEAL_KEY_LEN, NULL, 0,

@@ -39,22 +39,22 @@
 #define BATCH_BYTES (256u << 10)
 #define BATCH_MAX   64u
 
-struct sai_seal_reader {
+struct sai_seal_reader_t {
     int             fd;         /* -1 for a memory or mapped reader */
     const uint8_t  *mem;
     uint64_t        mem_len;
     void           *map;        /* our own mapping (opts->map), unmapped on close */
     char           *name;
-    sai_seal_header h;
+    sai_seal_header_t h;
     uint8_t         hdr[SAI_SEAL_HEADER_MAX];
-    sai_aead       *aead;
+    sai_aead_t       *aead;
     uint8_t        *cache;      /* chunk_size + tag bytes */
     uint64_t        cache_idx;
     uint8_t         tags[BATCH_MAX][SAI_AEAD_TAG_LEN];
     struct iovec    iov[2 * BATCH_MAX];
 };
 
-void sai_seal_close(sai_seal_reader *r)
+void sai_seal_close(sai_seal_reader_t *r)
 {
     if (r == NULL)
         return;
@@ -71,11 +71,11 @@ void sai_seal_close(sai_seal_reader *r)
     free(r);
 }
 
-uint64_t sai_seal_size(const sai_seal_reader *r) { return r->h.length; }
+uint64_t sai_seal_size(const sai_seal_reader_t *r) { return r->h.length; }
 
-const sai_seal_header *sai_seal_reader_header(const sai_seal_reader *r) { return &r->h; }
+const sai_seal_header_t *sai_seal_reader_header(const sai_seal_reader_t *r) { return &r->h; }
 
-static int chunk_auth_error(const sai_seal_reader *r, uint64_t i, sai_error *err)
+static int chunk_auth_error(const sai_seal_reader_t *r, uint64_t i, sai_error_t *err)
 {
     return sai_error_set(err, SAI_EAUTH,
                          "%s: chunk %llu of %llu: authentication failed (wrong key, or the file "
@@ -85,7 +85,7 @@ static int chunk_auth_error(const sai_seal_reader *r, uint64_t i, sai_error *err
 
 /* Decrypt chunk i into dst (chunk_len(i) bytes; for the fd path dst must
  * have room for the ciphertext, i.e. the same). dst is wiped on failure. */
-static int decrypt_chunk(sai_seal_reader *r, uint64_t i, uint8_t *dst, sai_error *err)
+static int decrypt_chunk(sai_seal_reader_t *r, uint64_t i, uint8_t *dst, sai_error_t *err)
 {
     size_t clen = sai_seal__chunk_len(&r->h, i);
     uint64_t off = sai_seal__chunk_off(&r->h, i);
@@ -133,7 +133,7 @@ static int decrypt_chunk(sai_seal_reader *r, uint64_t i, uint8_t *dst, sai_error
     return 0;
 }
 
-static int load_cache(sai_seal_reader *r, uint64_t i, sai_error *err)
+static int load_cache(sai_seal_reader_t *r, uint64_t i, sai_error_t *err)
 {
     if (r->cache_idx == i)
         return 0;
@@ -147,7 +147,7 @@ static int load_cache(sai_seal_reader *r, uint64_t i, sai_error *err)
 /* Decrypt the n whole chunks i.. into dst (their plaintext lengths laid end
  * to end; for the fd path the ciphertexts are read there with one preadv
  * and decrypted in place). Returns 0, or an error with dst[0, all) wiped. */
-static int decrypt_run(sai_seal_reader *r, uint64_t i, uint64_t n, uint8_t *dst, sai_error *err)
+static int decrypt_run(sai_seal_reader_t *r, uint64_t i, uint64_t n, uint8_t *dst, sai_error_t *err)
 {
     size_t done = 0, all = 0, got = 0;
     uint64_t k = 0;
@@ -196,15 +196,15 @@ static int decrypt_run(sai_seal_reader *r, uint64_t i, uint64_t n, uint8_t *dst,
     return 0;
 }
 
-static int open_common(sai_seal_reader *r, const uint8_t *key, uint64_t file_size,
-                       const uint8_t *hbuf, size_t hlen, const sai_seal_open_opts *opts,
-                       sai_error *err)
+static int open_common(sai_seal_reader_t *r, const uint8_t *key, uint64_t file_size,
+                       const uint8_t *hbuf, size_t hlen, const sai_seal_open_opts_t *opts,
+                       sai_error_t *err)
 {
     int rc = sai_seal_header_parse(&r->h, hbuf, hlen, err);
     if (rc != 0)
         return sai_error_prefix(err, "%s", r->name);
     memcpy(r->hdr, hbuf, r->h.header_len);
-    const sai_seal_header *h = &r->h;
+    const sai_seal_header_t *h = &r->h;
     if (file_size < h->sealed_len) {
         uint64_t k = file_size <= h->header_len
                          ? 0 : (file_size - h->header_len) / ((uint64_t)h->chunk_size + SAI_AEAD_TAG_LEN);
@@ -236,9 +236,9 @@ static int open_common(sai_seal_reader *r, const uint8_t *key, uint64_t file_siz
     return load_cache(r, h->chunks - 1, err);
 }
 
-static sai_seal_reader *reader_alloc(const char *name)
+static sai_seal_reader_t *reader_alloc(const char *name)
 {
-    sai_seal_reader *r = calloc(1, sizeof *r);
+    sai_seal_reader_t *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
     r->fd = -1;
@@ -251,12 +251,12 @@ static sai_seal_reader *reader_alloc(const char *name)
     return r;
 }
 
-int sai_seal_open_fd(sai_seal_reader **out, int fd, const char *name,
-                     const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_open_opts *opts,
-                     sai_error *err)
+int sai_seal_open_fd(sai_seal_reader_t **out, int fd, const char *name,
+                     const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_open_opts_t *opts,
+                     sai_error_t *err)
 {
     *out = NULL;
-    sai_seal_reader *r = reader_alloc(name);
+    sai_seal_reader_t *r = reader_alloc(name);
     if (r == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     int rc;
@@ -306,9 +306,9 @@ fail:
     return rc;
 }
 
-int sai_seal_open(sai_seal_reader **out, const char *path,
-                  const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_open_opts *opts,
-                  sai_error *err)
+int sai_seal_open(sai_seal_reader_t **out, const char *path,
+                  const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_open_opts_t *opts,
+                  sai_error_t *err)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -320,12 +320,12 @@ int sai_seal_open(sai_seal_reader **out, const char *path,
     return rc;
 }
 
-int sai_seal_open_mem(sai_seal_reader **out, const void *data, size_t len, const char *name,
-                      const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_open_opts *opts,
-                      sai_error *err)
+int sai_seal_open_mem(sai_seal_reader_t **out, const void *data, size_t len, const char *name,
+                      const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_open_opts_t *opts,
+                      sai_error_t *err)
 {
     *out = NULL;
-    sai_seal_reader *r = reader_alloc(name);
+    sai_seal_reader_t *r = reader_alloc(name);
     if (r == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     r->mem = data;
@@ -339,7 +339,7 @@ int sai_seal_open_mem(sai_seal_reader **out, const void *data, size_t len, const
     return 0;
 }
 
-int sai_seal_read_at(sai_seal_reader *r, uint64_t offset, void *buf, size_t len, sai_error *err)
+int sai_seal_read_at(sai_seal_reader_t *r, uint64_t offset, void *buf, size_t len, sai_error_t *err)
 {
     uint64_t size = r->h.length;
     if (offset > size || len > size - offset)
@@ -381,7 +381,7 @@ int sai_seal_read_at(sai_seal_reader *r, uint64_t offset, void *buf, size_t len,
     return 0;
 }
 
-int sai_seal_verify(sai_seal_reader *r, sai_progress *progress, sai_error *err)
+int sai_seal_verify(sai_seal_reader_t *r, sai_progress_t *progress, sai_error_t *err)
 {
     for (uint64_t i = 0; i < r->h.chunks; i++) {
         int rc = load_cache(r, i, err);
@@ -393,8 +393,8 @@ int sai_seal_verify(sai_seal_reader *r, sai_progress *progress, sai_error *err)
     return 0;
 }
 
-static int copy_out(sai_seal_reader *r, int fd, const char *name, uint8_t *buf, size_t bl,
-                    sai_progress *progress, sai_error *err)
+static int copy_out(sai_seal_reader_t *r, int fd, const char *name, uint8_t *buf, size_t bl,
+                    sai_progress_t *progress, sai_error_t *err)
 {
     uint64_t size = r->h.length;
     for (uint64_t off = 0; off < size;) {
@@ -412,9 +412,9 @@ static int copy_out(sai_seal_reader *r, int fd, const char *name, uint8_t *buf, 
 }
 
 int sai_unseal_file(const char *in, const char *out, const uint8_t key[static SAI_SEAL_KEY_LEN],
-                    bool excl, sai_progress *progress, sai_error *err)
+                    bool excl, sai_progress_t *progress, sai_error_t *err)
 {
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     uint8_t *buf = NULL;
     char *tmp = NULL;
     int fd = -1;

@@ -26,16 +26,16 @@
 
 static const char *const names[] = {"raw", "cifar10-bin", "idx", "idx.gz", "tfrecord"};
 
-const char *sai_record_format_name(sai_record_format f)
+const char *sai_record_format_name(sai_record_format_t f)
 {
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "?";
 }
 
-int sai_record_format_parse(const char *name, sai_record_format *out)
+int sai_record_format_parse(const char *name, sai_record_format_t *out)
 {
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i]) == 0) {
-            *out = (sai_record_format)i;
+            *out = (sai_record_format_t)i;
             return 0;
         }
     return SAI_EFORMAT;
@@ -84,7 +84,7 @@ static int idx_header(const uint8_t *p, size_t n, size_t *hlen, uint64_t *total,
     return 1;
 }
 
-static int detect_idx_gz(int fd, const char *path, uint64_t *records, sai_error *err)
+static int detect_idx_gz(int fd, const char *path, uint64_t *records, sai_error_t *err)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -238,7 +238,7 @@ out:
     return ok;
 }
 
-int sai_seal__tfrecord_offsets(const char *path, uint64_t **offs, uint64_t *n, sai_error *err)
+int sai_seal__tfrecord_offsets(const char *path, uint64_t **offs, uint64_t *n, sai_error_t *err)
 {
     *offs = NULL;
     *n = 0;
@@ -286,8 +286,8 @@ out:
     return ok;
 }
 
-int sai_record_detect(const char *path, sai_record_format *fmt, uint64_t *records,
-                      sai_error *err)
+int sai_record_detect(const char *path, sai_record_format_t *fmt, uint64_t *records,
+                      sai_error_t *err)
 {
     *fmt = SAI_REC_RAW;
     *records = 0;

@@ -28,12 +28,12 @@
 #define INDEX_HDR 56u
 #define FRAME_OVH 16u   /* TFRecord: 8 length + 4 + 4 CRC */
 
-struct sai_dataset_records {
-    sai_dataset     *d;
+struct sai_dataset_records_t {
+    sai_dataset_t     *d;
     size_t           shard;
     const char      *name;
-    sai_record_format fmt;
-    sai_seal_reader *r;
+    sai_record_format_t fmt;
+    sai_seal_reader_t *r;
     uint64_t         n;
     uint64_t         size;       /* plaintext bytes of the shard */
     uint64_t        *offs;       /* TFRecord: n frame offsets */
@@ -77,8 +77,8 @@ static char *index_path(const char *sealed_or_dir, const char *name)
 }
 
 int sai_seal__tfrecord_index_write(const char *sealed_path, const char *plain_path,
-                                   const uint8_t key[SAI_SEAL_KEY_LEN], const sai_seal_params *p,
-                                   const uint8_t shard_sha256[SAI_SHA256_LEN], sai_error *err)
+                                   const uint8_t key[SAI_SEAL_KEY_LEN], const sai_seal_params_t *p,
+                                   const uint8_t shard_sha256[SAI_SHA256_LEN], sai_error_t *err)
 {
     uint64_t *offs = NULL, n = 0;
     uint8_t *pt = NULL, *ct = NULL;
@@ -99,7 +99,7 @@ int sai_seal__tfrecord_index_write(const char *sealed_path, const char *plain_pa
     memcpy(pt + 24, shard_sha256, SAI_SHA256_LEN);
     for (uint64_t i = 0; i < n; i++)
         put_le(pt + INDEX_HDR + 8 * i, offs[i], 8);
-    sai_seal_params ip_params = {.key_id = p->key_id, .chunk_size = p->chunk_size};
+    sai_seal_params_t ip_params = {.key_id = p->key_id, .chunk_size = p->chunk_size};
     if ((rc = sai_seal_buffer(&ct, &ct_len, key, &ip_params, pt, len, err)) != 0)
         goto out;
     rc = sai_write_file_atomic(ip, ct, ct_len, 0644, true, err);
@@ -113,11 +113,11 @@ out:
 
 /* ---- reading ---------------------------------------------------------------------- */
 
-static int load_index(sai_dataset_records *x, sai_error *err)
+static int load_index(sai_dataset_records_t *x, sai_error_t *err)
 {
-    const sai_dataset_shard *s = &sai_dataset_manifest(x->d)->shards[x->shard];
+    const sai_dataset_shard_t *s = &sai_dataset_manifest(x->d)->shards[x->shard];
     char *ip = index_path(sai_seal__dataset_dir(x->d), s->name);
-    sai_seal_reader *ir = NULL;
+    sai_seal_reader_t *ir = NULL;
     uint8_t hdr[INDEX_HDR];
     int rc = 0;
     if (ip == NULL)
@@ -126,7 +126,7 @@ static int load_index(sai_dataset_records *x, sai_error *err)
         free(ip);
         return SAI_ENOTFOUND;                   /* sealed before indexes: walk instead */
     }
-    sai_seal_open_opts o = {.expect_key_id = sai_dataset_manifest(x->d)->key_id};
+    sai_seal_open_opts_t o = {.expect_key_id = sai_dataset_manifest(x->d)->key_id};
     if ((rc = sai_seal_open(&ir, ip, sai_seal__dataset_key(x->d), &o, err)) != 0)
         goto out;
     if (s->records > (SIZE_MAX - INDEX_HDR) / 8 || sai_seal_size(ir) != INDEX_HDR + 8 * s->records) {
@@ -166,9 +166,9 @@ out:
 
 /* Index a shard sealed without one: walk the frame headers through the
  * reader (decrypts every chunk a header falls in). */
-static int walk_index(sai_dataset_records *x, sai_error *err)
+static int walk_index(sai_dataset_records_t *x, sai_error_t *err)
 {
-    const sai_dataset_shard *s = &sai_dataset_manifest(x->d)->shards[x->shard];
+    const sai_dataset_shard_t *s = &sai_dataset_manifest(x->d)->shards[x->shard];
     if (s->records > x->size / FRAME_OVH)
         return sai_error_set(err, SAI_EFORMAT, "%s: more records than bytes", x->name);
     x->n = s->records;
@@ -200,23 +200,23 @@ static int walk_index(sai_dataset_records *x, sai_error *err)
 /* The shard failed its hash check: say which chunk is damaged and which
  * records it holds, so an operator knows what was hit. Diagnostic only:
  * the shard stays refused whatever this finds. */
-static void localise(sai_dataset_records *x, sai_error *err)
+static void localise(sai_dataset_records_t *x, sai_error_t *err)
 {
-    const sai_dataset_shard *s = &sai_dataset_manifest(x->d)->shards[x->shard];
+    const sai_dataset_shard_t *s = &sai_dataset_manifest(x->d)->shards[x->shard];
     size_t pl = strlen(sai_seal__dataset_dir(x->d)) + strlen(s->name) + 16;
     char *path = malloc(pl);
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     uint8_t *chunk = NULL;
-    sai_error e2;
+    sai_error_t e2;
     if (path == NULL)
         return;
     snprintf(path, pl, "%s/%s.sealed", sai_seal__dataset_dir(x->d), s->name);
-    sai_seal_open_opts o = {.expect_key_id = sai_dataset_manifest(x->d)->key_id};
+    sai_seal_open_opts_t o = {.expect_key_id = sai_dataset_manifest(x->d)->key_id};
     if (sai_seal_open(&r, path, sai_seal__dataset_key(x->d), &o, &e2) != 0) {
         sai_error_prefix(err, "%s: %s", s->name, e2.msg);
         goto out;
     }
-    const sai_seal_header *h = sai_seal_reader_header(r);
+    const sai_seal_header_t *h = sai_seal_reader_header(r);
     if ((chunk = malloc(h->chunk_size)) == NULL)
         goto out;
     for (uint64_t c = 0; c < h->chunks; c++) {
@@ -257,7 +257,7 @@ out:
     free(path);
 }
 
-void sai_dataset_records_close(sai_dataset_records *x)
+void sai_dataset_records_close(sai_dataset_records_t *x)
 {
     if (x == NULL)
         return;
@@ -270,19 +270,19 @@ void sai_dataset_records_close(sai_dataset_records *x)
     free(x);
 }
 
-int sai_dataset_records_open(sai_dataset_records **out, sai_dataset *d, size_t shard,
-                             sai_error *err)
+int sai_dataset_records_open(sai_dataset_records_t **out, sai_dataset_t *d, size_t shard,
+                             sai_error_t *err)
 {
     *out = NULL;
-    const sai_manifest *m = sai_dataset_manifest(d);
+    const sai_manifest_t *m = sai_dataset_manifest(d);
     if (shard >= m->n_shards)
         return sai_error_set(err, SAI_EINVAL, "no shard %zu", shard);
-    const sai_dataset_shard *s = &m->shards[shard];
+    const sai_dataset_shard_t *s = &m->shards[shard];
     if (s->format != SAI_REC_TFRECORD && s->format != SAI_REC_CIFAR10_BIN &&
         s->format != SAI_REC_IDX)
         return sai_error_set(err, SAI_EUNSUPP, "%s: a %s shard has no addressable records",
                              s->name, sai_record_format_name(s->format));
-    sai_dataset_records *x = calloc(1, sizeof *x);
+    sai_dataset_records_t *x = calloc(1, sizeof *x);
     if (x == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     x->d = d;
@@ -338,13 +338,13 @@ out:
     return rc;
 }
 
-uint64_t sai_dataset_records_count(const sai_dataset_records *x)
+uint64_t sai_dataset_records_count(const sai_dataset_records_t *x)
 {
     return x->n;
 }
 
-int sai_dataset_records_get(sai_dataset_records *x, uint64_t k, const uint8_t **data, size_t *len,
-                            sai_error *err)
+int sai_dataset_records_get(sai_dataset_records_t *x, uint64_t k, const uint8_t **data, size_t *len,
+                            sai_error_t *err)
 {
     *data = NULL;
     *len = 0;

@@ -31,17 +31,17 @@
 /* Ciphertext batched per write(): small enough to stay in L2. */
 #define OUT_BYTES (256u << 10)
 
-struct sai_seal_writer {
+struct sai_seal_writer_t {
     int             fd;
     bool            borrowed;  /* fd is the caller's: not closed, not published */
     char           *path;
     char           *tmp;
     bool            excl;
     bool            done;
-    sai_seal_header h;
+    sai_seal_header_t h;
     uint8_t         hdr[SAI_SEAL_HEADER_MAX];
-    sai_aead       *aead;
-    sai_hash_ctx   *hash;
+    sai_aead_t       *aead;
+    sai_hash_ctx_t   *hash;
     uint8_t        *acc;       /* plaintext chunk being filled */
     size_t          acc_len;
     uint8_t        *out;       /* out_cap bytes: whole sealed chunks */
@@ -51,7 +51,7 @@ struct sai_seal_writer {
     uint64_t        written;   /* plaintext bytes accepted */
 };
 
-void sai_seal_writer_free(sai_seal_writer *w)
+void sai_seal_writer_free(sai_seal_writer_t *w)
 {
     if (w == NULL)
         return;
@@ -71,19 +71,19 @@ void sai_seal_writer_free(sai_seal_writer *w)
     free(w);
 }
 
-static int writer_new(sai_seal_writer **out, const char *path, int fd,
-                      const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
-                      uint64_t length, sai_error *err)
+static int writer_new(sai_seal_writer_t **out, const char *path, int fd,
+                      const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params_t *p,
+                      uint64_t length, sai_error_t *err)
 {
     *out = NULL;
-    sai_seal_params defp = {0};
+    sai_seal_params_t defp = {0};
     if (p == NULL)
         p = &defp;
     const char *kid = p->key_id ? p->key_id : SAI_SEAL_DEFAULT_KEY_ID;
     uint32_t cs = p->chunk_size ? p->chunk_size : SAI_SEAL_CHUNK_DEFAULT;
     uint8_t salt[SAI_SEAL_SALT_LEN];
     uint8_t fkey[32];
-    sai_seal_writer *w = calloc(1, sizeof *w);
+    sai_seal_writer_t *w = calloc(1, sizeof *w);
     if (w == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     w->fd = -1;
@@ -150,16 +150,16 @@ fail:
     return rc;
 }
 
-int sai_seal_writer_new(sai_seal_writer **out, const char *path,
-                        const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
-                        uint64_t length, sai_error *err)
+int sai_seal_writer_new(sai_seal_writer_t **out, const char *path,
+                        const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params_t *p,
+                        uint64_t length, sai_error_t *err)
 {
     return writer_new(out, path, -1, key, p, length, err);
 }
 
-int sai_seal_writer_new_fd(sai_seal_writer **out, int fd, const char *name,
-                           const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params *p,
-                           uint64_t length, sai_error *err)
+int sai_seal_writer_new_fd(sai_seal_writer_t **out, int fd, const char *name,
+                           const uint8_t key[static SAI_SEAL_KEY_LEN], const sai_seal_params_t *p,
+                           uint64_t length, sai_error_t *err)
 {
     *out = NULL;
     if (fd < 0)
@@ -167,12 +167,12 @@ int sai_seal_writer_new_fd(sai_seal_writer **out, int fd, const char *name,
     return writer_new(out, name, fd, key, p, length, err);
 }
 
-uint64_t sai_seal_writer_sealed_len(const sai_seal_writer *w)
+uint64_t sai_seal_writer_sealed_len(const sai_seal_writer_t *w)
 {
     return w->h.sealed_len;
 }
 
-static int flush_out(sai_seal_writer *w, sai_error *err)
+static int flush_out(sai_seal_writer_t *w, sai_error_t *err)
 {
     int rc = sai_seal__write_all(w->fd, w->out, w->out_len, w->tmp ? w->tmp : w->path, err);
     w->out_len = 0;
@@ -181,7 +181,7 @@ static int flush_out(sai_seal_writer *w, sai_error *err)
 
 /* Seal chunk w->index from pt (pt_len bytes) into the output buffer, and
  * write the buffer when it is full. */
-static int emit(sai_seal_writer *w, const uint8_t *pt, size_t pt_len, sai_error *err)
+static int emit(sai_seal_writer_t *w, const uint8_t *pt, size_t pt_len, sai_error_t *err)
 {
     uint8_t nonce[SAI_AEAD_NONCE_LEN];
     bool last = w->index + 1 == w->h.chunks;
@@ -203,7 +203,7 @@ static int emit(sai_seal_writer *w, const uint8_t *pt, size_t pt_len, sai_error 
     return 0;
 }
 
-int sai_seal_writer_write(sai_seal_writer *w, const void *data, size_t len, sai_error *err)
+int sai_seal_writer_write(sai_seal_writer_t *w, const void *data, size_t len, sai_error_t *err)
 {
     const uint8_t *p = data;
     if (w->done)
@@ -239,7 +239,7 @@ int sai_seal_writer_write(sai_seal_writer *w, const void *data, size_t len, sai_
     return 0;
 }
 
-int sai_seal_writer_finish(sai_seal_writer *w, uint8_t ct_sha256[SAI_SHA256_LEN], sai_error *err)
+int sai_seal_writer_finish(sai_seal_writer_t *w, uint8_t ct_sha256[SAI_SHA256_LEN], sai_error_t *err)
 {
     int rc;
     if (w->done)
@@ -270,14 +270,14 @@ int sai_seal_writer_finish(sai_seal_writer *w, uint8_t ct_sha256[SAI_SHA256_LEN]
 }
 
 int sai_seal_file(const char *in, const char *out, const uint8_t key[static SAI_SEAL_KEY_LEN],
-                  const sai_seal_params *p, sai_progress *progress,
-                  uint8_t ct_sha256[SAI_SHA256_LEN], sai_error *err)
+                  const sai_seal_params_t *p, sai_progress_t *progress,
+                  uint8_t ct_sha256[SAI_SHA256_LEN], sai_error_t *err)
 {
     int fd = open(in, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return sai_error_set(err, errno == ENOENT ? SAI_ENOTFOUND : SAI_EIO, "cannot open %s: %s",
                              in, strerror(errno));
-    sai_seal_writer *w = NULL;
+    sai_seal_writer_t *w = NULL;
     uint8_t *buf = NULL;
     int rc;
     struct stat st;
@@ -285,7 +285,7 @@ int sai_seal_file(const char *in, const char *out, const uint8_t key[static SAI_
         rc = sai_error_set(err, SAI_EINVAL, "%s is not a regular file", in);
         goto out;
     }
-    sai_seal_params pp = p ? *p : (sai_seal_params){0};
+    sai_seal_params_t pp = p ? *p : (sai_seal_params_t){0};
     if (ct_sha256 != NULL)
         pp.hash_output = true;
     rc = sai_seal_writer_new(&w, out, key, &pp, (uint64_t)st.st_size, err);

@@ -39,8 +39,8 @@ static int add_certs(cJSON *arr, const char *pem)
     return 0;
 }
 
-int sai_evidence_build(char **json, size_t *json_len, const sai_evidence_parts *parts,
-                       sai_error *err)
+int sai_evidence_build(char **json, size_t *json_len, const sai_evidence_parts_t *parts,
+                       sai_error_t *err)
 {
     const uint8_t *report = parts->report, *quote = parts->quote;
     const char *certs_pem = parts->certs_pem, *collateral_json = parts->collateral_json;

@@ -32,7 +32,7 @@ typedef struct sgx_state {
     char dir[4096];
 } sgx_state;
 
-static int sgx_open(sai_tee *t, const sai_tee_opts *o, sai_error *err)
+static int sgx_open(sai_tee_t *t, const sai_tee_opts_t *o, sai_error_t *err)
 {
     sgx_state *s = calloc(1, sizeof *s);
     struct stat st;
@@ -73,13 +73,13 @@ static int sgx_open(sai_tee *t, const sai_tee_opts *o, sai_error *err)
     return 0;
 }
 
-static void sgx_close(sai_tee *t)
+static void sgx_close(sai_tee_t *t)
 {
     free(t->priv);
     t->priv = NULL;
 }
 
-static int sgx_quote(sai_tee *t, const uint8_t rd[64], uint8_t **q, size_t *qlen, sai_error *err)
+static int sgx_quote(sai_tee_t *t, const uint8_t rd[64], uint8_t **q, size_t *qlen, sai_error_t *err)
 {
     const sgx_state *s = t->priv;
     char path[4200];
@@ -115,21 +115,21 @@ out:
     return 0;
 }
 
-static int sgx_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_t *json_len,
-                            sai_error *err)
+static int sgx_get_evidence(sai_tee_t *t, const uint8_t rd[64], char **json, size_t *json_len,
+                            sai_error_t *err)
 {
     uint8_t *q = NULL;
     size_t n = 0;
     int rc = sgx_quote(t, rd, &q, &n, err);
     if (rc != 0)
         return rc;
-    sai_evidence_parts ev = {.tee = SAI_TEE_SGX, .quote = q, .quote_len = n};
+    sai_evidence_parts_t ev = {.tee = SAI_TEE_SGX, .quote = q, .quote_len = n};
     rc = sai_evidence_build(json, json_len, &ev, err);
     free(q);
     return rc;
 }
 
-static int sgx_measure(sai_tee *t, uint8_t out[48], size_t *len, sai_error *err)
+static int sgx_measure(sai_tee_t *t, uint8_t out[48], size_t *len, sai_error_t *err)
 {
     uint8_t rd[64] = {0}, *q = NULL;
     size_t n = 0;
@@ -142,7 +142,7 @@ static int sgx_measure(sai_tee *t, uint8_t out[48], size_t *len, sai_error *err)
     return 0;
 }
 
-static int sgx_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t key[32], sai_error *err)
+static int sgx_derive(sai_tee_t *t, const uint8_t *ctx, size_t ctx_len, uint8_t key[32], sai_error_t *err)
 {
     const sgx_state *s = t->priv;
     char path[4200];
@@ -162,6 +162,6 @@ static int sgx_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
     return rc;
 }
 
-const sai_tee_backend sai_tee_backend_sgx = {
+const sai_tee_backend_t sai_tee_backend_sgx = {
     SAI_TEE_SGX, sgx_open, sgx_close, sgx_measure, sgx_get_evidence, sgx_derive,
 };

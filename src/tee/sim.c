@@ -20,11 +20,11 @@
 
 typedef struct sim_state {
     int         fd;
-    sai_sim_psp psp;      /* self-launch only */
+    sai_sim_psp_t psp;      /* self-launch only */
     bool        own_psp;
 } sim_state;
 
-static int sim_open(sai_tee *t, const sai_tee_opts *o, sai_error *err)
+static int sim_open(sai_tee_t *t, const sai_tee_opts_t *o, sai_error_t *err)
 {
     sim_state *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -59,7 +59,7 @@ static int sim_open(sai_tee *t, const sai_tee_opts *o, sai_error *err)
     return 0;
 }
 
-static void sim_close(sai_tee *t)
+static void sim_close(sai_tee_t *t)
 {
     sim_state *s = t->priv;
     if (s == NULL)
@@ -70,7 +70,7 @@ static void sim_close(sai_tee *t)
     t->priv = NULL;
 }
 
-static int sim_measure(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len, sai_error *err)
+static int sim_measure(sai_tee_t *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t *len, sai_error_t *err)
 {
     sim_state *s = t->priv;
     uint8_t *resp = NULL;
@@ -88,8 +88,8 @@ static int sim_measure(sai_tee *t, uint8_t out[SAI_TEE_MEASUREMENT_MAX], size_t 
     return 0;
 }
 
-static int sim_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_t *json_len,
-                            sai_error *err)
+static int sim_get_evidence(sai_tee_t *t, const uint8_t rd[64], char **json, size_t *json_len,
+                            sai_error_t *err)
 {
     sim_state *s = t->priv;
     uint8_t *resp = NULL;
@@ -101,7 +101,7 @@ static int sim_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
         free(resp);
         return sai_error_set(err, SAI_EFORMAT, "sim PSP returned no certificate chain");
     }
-    sai_evidence_parts ev = {.tee = SAI_TEE_SIM, .simulated = true,
+    sai_evidence_parts_t ev = {.tee = SAI_TEE_SIM, .simulated = true,
                              .report = resp, .report_len = SAI_SNP_REPORT_LEN,
                              .certs_pem = (const char *)resp + SAI_SNP_REPORT_LEN};
     rc = sai_evidence_build(json, json_len, &ev, err);
@@ -109,7 +109,7 @@ static int sim_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     return rc;
 }
 
-static int sim_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t key[32], sai_error *err)
+static int sim_derive(sai_tee_t *t, const uint8_t *ctx, size_t ctx_len, uint8_t key[32], sai_error_t *err)
 {
     sim_state *s = t->priv;
     uint8_t *resp = NULL;
@@ -126,12 +126,12 @@ static int sim_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t ke
     return rc;
 }
 
-const sai_tee_backend sai_tee_backend_sim = {
+const sai_tee_backend_t sai_tee_backend_sim = {
     SAI_TEE_SIM, sim_open, sim_close, sim_measure, sim_get_evidence, sim_derive,
 };
 
-int sai_sim_launch_claims(sai_tee *t, uint8_t measurement[48], uint8_t host_data[32], bool *insecure_dev,
-                          sai_error *err)
+int sai_sim_launch_claims(sai_tee_t *t, uint8_t measurement[48], uint8_t host_data[32], bool *insecure_dev,
+                          sai_error_t *err)
 {
     if (t == NULL || t->be != &sai_tee_backend_sim)
         return sai_error_set(err, SAI_EUNSUPP, "launch claims: not a sim TEE");

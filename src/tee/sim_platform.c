@@ -31,7 +31,7 @@
 #define SIM_SNP   22
 #define SIM_UCODE 213
 
-int sai_sim_platform_dir(char *out, size_t cap, const char *dir, sai_error *err)
+int sai_sim_platform_dir(char *out, size_t cap, const char *dir, sai_error_t *err)
 {
     const char *env = getenv("SECUREAI_PLATFORM_DIR");
     const char *xdg = getenv("XDG_DATA_HOME");
@@ -53,7 +53,7 @@ int sai_sim_platform_dir(char *out, size_t cap, const char *dir, sai_error *err)
     return 0;
 }
 
-static int mkdirs(const char *path, sai_error *err)
+static int mkdirs(const char *path, sai_error_t *err)
 {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
@@ -107,8 +107,8 @@ static int add_v3(X509 *x, X509 *issuer, int nid, const char *value)
 
 /* Make a certificate for subject key `key` signed by `ikey` (issuer cert
  * `icert`, NULL = self-signed). */
-static X509 *make_cert(sai_ec_key *key, const char *cn, X509 *icert, sai_ec_key *ikey,
-                       long days, bool ca, const sai_sim_identity *vcek_id)
+static X509 *make_cert(sai_ec_key_t *key, const char *cn, X509 *icert, sai_ec_key_t *ikey,
+                       long days, bool ca, const sai_sim_identity_t *vcek_id)
 {
     X509 *x = X509_new();
     uint8_t serial[16];
@@ -170,7 +170,7 @@ fail:
     return NULL;
 }
 
-static int write_cert(const char *dir, const char *name, X509 *x, sai_error *err)
+static int write_cert(const char *dir, const char *name, X509 *x, sai_error_t *err)
 {
     char path[4200];
     BIO *m = BIO_new(BIO_s_mem());
@@ -187,7 +187,7 @@ static int write_cert(const char *dir, const char *name, X509 *x, sai_error *err
     return rc;
 }
 
-static int write_key(const char *dir, const char *name, const sai_ec_key *k, sai_error *err)
+static int write_key(const char *dir, const char *name, const sai_ec_key_t *k, sai_error_t *err)
 {
     char path[4200], *pem = NULL;
     size_t len = 0;
@@ -200,15 +200,15 @@ static int write_key(const char *dir, const char *name, const sai_ec_key *k, sai
     return rc;
 }
 
-int sai_sim_platform_init(const char *dir_in, bool force, sai_error *err)
+int sai_sim_platform_init(const char *dir_in, bool force, sai_error_t *err)
 {
     char dir[4096], path[4200];
     int rc;
-    sai_ec_key *ark = NULL, *ask = NULL, *vcek = NULL;
+    sai_ec_key_t *ark = NULL, *ask = NULL, *vcek = NULL;
     X509 *ark_c = NULL, *ask_c = NULL, *vcek_c = NULL;
     char *json = NULL;
     uint8_t seal[32];
-    sai_sim_identity id;
+    sai_sim_identity_t id;
 
     if ((rc = sai_sim_platform_dir(dir, sizeof dir, dir_in, err)) != 0)
         return rc;
@@ -266,7 +266,7 @@ out:
     return rc;
 }
 
-int sai_tee__sim_identity_load(sai_sim_identity *id, const char *dir, sai_error *err)
+int sai_tee__sim_identity_load(sai_sim_identity_t *id, const char *dir, sai_error_t *err)
 {
     char path[4200];
     uint8_t *buf = NULL;
@@ -295,7 +295,7 @@ int sai_tee__sim_identity_load(sai_sim_identity *id, const char *dir, sai_error 
     return 0;
 }
 
-int sai_sim_platform_ark_fingerprint(const char *dir_in, uint8_t fp[32], sai_error *err)
+int sai_sim_platform_ark_fingerprint(const char *dir_in, uint8_t fp[32], sai_error_t *err)
 {
     char dir[4096], path[4200];
     int rc = sai_sim_platform_dir(dir, sizeof dir, dir_in, err);
@@ -317,11 +317,11 @@ int sai_sim_platform_ark_fingerprint(const char *dir_in, uint8_t fp[32], sai_err
     return rc;
 }
 
-static int hash_file_into(sai_hash_ctx *outer, const char *path, sai_error *err)
+static int hash_file_into(sai_hash_ctx_t *outer, const char *path, sai_error_t *err)
 {
     uint8_t digest[48], lenbuf[8];
     uint64_t total = 0;
-    sai_hash_ctx *h = NULL;
+    sai_hash_ctx_t *h = NULL;
     int rc = sai_hash_new(&h, SAI_SHA384, err);
     if (rc != 0)
         return rc;
@@ -355,10 +355,10 @@ static int hash_file_into(sai_hash_ctx *outer, const char *path, sai_error *err)
 }
 
 int sai_sim_launch_measurement(uint8_t out[48], const char *binary, const char *spec,
-                               const char *policy, sai_error *err)
+                               const char *policy, sai_error_t *err)
 {
     static const char label[] = "secureai/sim/launch/v1";
-    sai_hash_ctx *h = NULL;
+    sai_hash_ctx_t *h = NULL;
     int rc = sai_hash_new(&h, SAI_SHA384, err);
     if (rc != 0)
         return rc;

@@ -48,7 +48,7 @@ static void put64(uint8_t *p, uint64_t v)
 }
 
 int sai_tee__psp_call(int fd, uint32_t type, const void *body, size_t body_len,
-                 uint8_t **resp, size_t *resp_len, sai_error *err)
+                 uint8_t **resp, size_t *resp_len, sai_error_t *err)
 {
     uint8_t hdr[12];
     *resp = NULL;
@@ -85,7 +85,7 @@ int sai_tee__psp_call(int fd, uint32_t type, const void *body, size_t body_len,
 
 /* ---- the signer (child) ------------------------------------------------------ */
 
-static int load_text(char **out, size_t *len, const char *dir, const char *name, sai_error *err)
+static int load_text(char **out, size_t *len, const char *dir, const char *name, sai_error_t *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -95,7 +95,7 @@ static int load_text(char **out, size_t *len, const char *dir, const char *name,
     return rc;
 }
 
-int sai_tee__sim_signer_load(sai_sim_signer *s, const char *dir, sai_error *err)
+int sai_tee__sim_signer_load(sai_sim_signer_t *s, const char *dir, sai_error_t *err)
 {
     char *pem = NULL, *a = NULL, *b = NULL, *c = NULL;
     size_t len = 0, la, lb, lc;
@@ -140,7 +140,7 @@ out:
     return rc;
 }
 
-static void build_report(const sai_sim_signer *s, uint8_t rep[SAI_SNP_REPORT_LEN],
+static void build_report(const sai_sim_signer_t *s, uint8_t rep[SAI_SNP_REPORT_LEN],
                          const uint8_t report_data[64])
 {
     memset(rep, 0, SAI_SNP_REPORT_LEN);
@@ -167,7 +167,7 @@ static void build_report(const sai_sim_signer *s, uint8_t rep[SAI_SNP_REPORT_LEN
     put64(rep + 0x1F0, s->id.tcb_raw);     /* launch_tcb */
 }
 
-static int sign_report(const sai_sim_signer *s, uint8_t rep[SAI_SNP_REPORT_LEN])
+static int sign_report(const sai_sim_signer_t *s, uint8_t rep[SAI_SNP_REPORT_LEN])
 {
     uint8_t sig[SAI_P384_SIG_LEN];
     if (sai_ecdsa_sign(s->vcek, sig, rep, SAI_SNP_SIGNED_LEN, NULL) != 0)
@@ -193,7 +193,7 @@ static int reply_err(int fd, int code, const char *msg)
     return reply(fd, code, msg, strlen(msg));
 }
 
-int sai_tee__sim_signer_handle(const sai_sim_signer *s, int fd)
+int sai_tee__sim_signer_handle(const sai_sim_signer_t *s, int fd)
 {
     uint8_t hdr[12], body[SAI_PSP_REQ_MAX];
     if (sai_read_full(fd, hdr, sizeof hdr) != 0 || get32(hdr) != SAI_PSP_MAGIC)
@@ -244,7 +244,7 @@ int sai_tee__sim_signer_handle(const sai_sim_signer *s, int fd)
     return -1;
 }
 
-void sai_tee__sim_signer_clear(sai_sim_signer *s)
+void sai_tee__sim_signer_clear(sai_sim_signer_t *s)
 {
     sai_wipe(s->seal_root, sizeof s->seal_root);
     sai_ec_free(s->vcek);
@@ -266,7 +266,7 @@ static void close_all_fds_except(int a, int b)
 /* The start-up handshake of a child that loads the platform keys (the
  * PSP signer, the insecure-dev monitor): one write of 'K', or 'E' and the
  * reason, on a pipe the parent reads once. Both close their end. */
-int sai_tee__sim_start_report(int fd, int rc, const sai_error *e)
+int sai_tee__sim_start_report(int fd, int rc, const sai_error_t *e)
 {
     char msg[SAI_ERROR_MAX + 1];
     msg[0] = rc == 0 ? 'K' : 'E';
@@ -301,7 +301,7 @@ int sai_tee__sim_start_wait(int fd, char *why, size_t cap)
  * exists, makes the socket it will serve on (type) and its start-up pipe,
  * and forks. In the child (0 returned) sv[1] and hp[1] are open; in the
  * parent (pid returned) sv[0] and hp[0]; the other ends are closed. */
-pid_t sai_tee__sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2], sai_error *err)
+pid_t sai_tee__sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2], sai_error_t *err)
 {
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/platform.json", dir);
@@ -325,14 +325,14 @@ pid_t sai_tee__sim_fork_keyholder(const char *dir, int type, int sv[2], int hp[2
     return pid;
 }
 
-int sai_sim_psp_start(sai_sim_psp *psp, const char *platform_dir, const uint8_t measurement[48],
-                      sai_error *err)
+int sai_sim_psp_start(sai_sim_psp_t *psp, const char *platform_dir, const uint8_t measurement[48],
+                      sai_error_t *err)
 {
     return sai_sim_psp_start_ex(psp, platform_dir, measurement, NULL, err);
 }
 
-int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8_t measurement[48],
-                         const uint8_t host_data[SAI_SIM_HOST_DATA_LEN], sai_error *err)
+int sai_sim_psp_start_ex(sai_sim_psp_t *psp, const char *platform_dir, const uint8_t measurement[48],
+                         const uint8_t host_data[SAI_SIM_HOST_DATA_LEN], sai_error_t *err)
 {
     char dir[4096];
     int sv[2];
@@ -354,13 +354,13 @@ int sai_sim_psp_start_ex(sai_sim_psp *psp, const char *platform_dir, const uint8
         prctl(PR_SET_DUMPABLE, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         signal(SIGPIPE, SIG_IGN);
-        sai_sim_signer s;
+        sai_sim_signer_t s;
         memset(&s, 0, sizeof s);
         s.insecure_dev = true;   /* launched by the user, not by the platform service */
         memcpy(s.measurement, measurement, 48);
         if (host_data != NULL)
             memcpy(s.host_data, host_data, sizeof s.host_data);
-        sai_error e;
+        sai_error_t e;
         sai_error_clear(&e);
         int lrc = sai_random_bytes(s.report_id, sizeof s.report_id, &e);
         if (lrc == 0)
@@ -395,24 +395,24 @@ void sai_tee__sim_close_reap(int *fd, int *pid)
     *pid = -1;
 }
 
-void sai_sim_psp_stop(sai_sim_psp *psp)
+void sai_sim_psp_stop(sai_sim_psp_t *psp)
 {
     if (psp != NULL)
         sai_tee__sim_close_reap(&psp->enclave_fd, &psp->pid);
 }
 
-int sai_sim_launch(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
+int sai_sim_launch(sai_sim_psp_t *psp, int *enclave_pid, const char *platform_dir,
                    const char *binary, char *const argv[], const char *spec_path,
-                   const char *policy_path, uint8_t measurement[48], sai_error *err)
+                   const char *policy_path, uint8_t measurement[48], sai_error_t *err)
 {
     return sai_sim_launch_ex(psp, enclave_pid, platform_dir, binary, argv, spec_path, policy_path,
                              NULL, measurement, err);
 }
 
-int sai_sim_launch_ex(sai_sim_psp *psp, int *enclave_pid, const char *platform_dir,
+int sai_sim_launch_ex(sai_sim_psp_t *psp, int *enclave_pid, const char *platform_dir,
                       const char *binary, char *const argv[], const char *spec_path,
                       const char *policy_path, const uint8_t host_data[SAI_SIM_HOST_DATA_LEN],
-                      uint8_t measurement[48], sai_error *err)
+                      uint8_t measurement[48], sai_error_t *err)
 {
     uint8_t m[48];
     *enclave_pid = -1;

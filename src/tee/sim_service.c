@@ -182,9 +182,9 @@ typedef struct image {
     char    path[4096];         /* where it was copied from */
 } image;
 
-static int hash_fd(int fd, uint8_t out[48], sai_error *err)
+static int hash_fd(int fd, uint8_t out[48], sai_error_t *err)
 {
-    sai_hash_ctx *h = NULL;
+    sai_hash_ctx_t *h = NULL;
     uint8_t buf[1 << 16];
     int rc = sai_hash_new(&h, SAI_SHA384, err);
     off_t off = 0;
@@ -209,7 +209,7 @@ static int hash_fd(int fd, uint8_t out[48], sai_error *err)
 
 /* The objects the loader maps for the image, as ld.so resolves them under
  * the enclave's (empty) environment, each with its SHA-384. */
-static int library_manifest(image *im, sai_error *err)
+static int library_manifest(image *im, sai_error_t *err)
 {
     static const char *const loaders[] = {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"};
     const char *ld = NULL;
@@ -307,7 +307,7 @@ static int library_manifest(image *im, sai_error *err)
  * platform administrator's OpenBLAS kernel choice from the service's own
  * environment (some kernels compute wrong results on some CPUs), never
  * anything of the launcher's. */
-static int enclave_environment(image *im, sai_error *err)
+static int enclave_environment(image *im, sai_error_t *err)
 {
     static const char *const fixed[] = {"OPENBLAS_NUM_THREADS=1", "LC_ALL=C"};
     static const char *const from_platform[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
@@ -342,7 +342,7 @@ static void image_clear(image *im)
     im->fd = -1;
 }
 
-static int image_load(image *im, const char *path, sai_error *err)
+static int image_load(image *im, const char *path, sai_error_t *err)
 {
     memset(im, 0, sizeof *im);
     im->fd = -1;
@@ -397,7 +397,7 @@ out:
     return rc;
 }
 
-static int put_len(sai_hash_ctx *h, uint64_t n, sai_error *err)
+static int put_len(sai_hash_ctx_t *h, uint64_t n, sai_error_t *err)
 {
     uint8_t b[8];
     for (int i = 0; i < 8; i++)
@@ -406,10 +406,10 @@ static int put_len(sai_hash_ctx *h, uint64_t n, sai_error *err)
 }
 
 static int measure(const image *im, const uint8_t *spec, size_t spec_len, uint8_t m[48], uint8_t hd[32],
-                   sai_error *err)
+                   sai_error_t *err)
 {
     static const char label[] = "secureai/sim/launch/v2";
-    sai_hash_ctx *h = NULL;
+    sai_hash_ctx_t *h = NULL;
     int rc = sai_hash_new(&h, SAI_SHA384, err);
     if (rc == 0)
         rc = sai_hash_update(h, label, sizeof label, err);   /* with the NUL */
@@ -440,7 +440,7 @@ static int measure(const image *im, const uint8_t *spec, size_t spec_len, uint8_
 /* ---- the monitor: one request, one enclave ---------------------------- */
 
 typedef struct platform {
-    sai_sim_signer signer;
+    sai_sim_signer_t signer;
     image          img;
     uint8_t        ark_fp[32];
     uid_t          enclave_uid;
@@ -576,7 +576,7 @@ static void monitor(platform *pf, int conn)
     struct ucred cred = {0};
     socklen_t cl = sizeof cred;
     (void)getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
-    sai_error err;
+    sai_error_t err;
     sai_error_clear(&err);
     uint8_t out[48 + 32 + 16];
     if (type == SVC_INFO && len == 0 && chan < 0) {
@@ -678,7 +678,7 @@ out:
     free(buf);
 }
 
-static int platform_load(platform *pf, const char *dir, const char *image_path, sai_error *err)
+static int platform_load(platform *pf, const char *dir, const char *image_path, sai_error_t *err)
 {
     int rc;
     memset(&pf->signer, 0, sizeof pf->signer);
@@ -705,7 +705,7 @@ static void on_stop(int sig)
     stop_flag = 1;
 }
 
-static int lookup_user(const char *name, uid_t *uid, gid_t *gid, sai_error *err)
+static int lookup_user(const char *name, uid_t *uid, gid_t *gid, sai_error_t *err)
 {
     struct passwd *pw = getpwnam(name);
     if (pw == NULL)
@@ -716,7 +716,7 @@ static int lookup_user(const char *name, uid_t *uid, gid_t *gid, sai_error *err)
 }
 
 /* The platform directory belongs to the service user alone (0700). */
-static int own_platform_dir(const char *dir, uid_t uid, gid_t gid, sai_error *err)
+static int own_platform_dir(const char *dir, uid_t uid, gid_t gid, sai_error_t *err)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
@@ -738,7 +738,7 @@ static int own_platform_dir(const char *dir, uid_t uid, gid_t gid, sai_error *er
     return rc;
 }
 
-static int listen_on(const char *path, sai_error *err)
+static int listen_on(const char *path, sai_error_t *err)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof a.sun_path)
@@ -770,7 +770,7 @@ static int listen_on(const char *path, sai_error *err)
     return fd;
 }
 
-int sai_sim_service_serve(const sai_sim_service_opts *o, sai_error *err)
+int sai_sim_service_serve(const sai_sim_service_opts_t *o, sai_error_t *err)
 {
     char dir[4096];
     int rc = sai_sim_platform_dir(dir, sizeof dir, o->platform_dir, err);
@@ -895,7 +895,7 @@ int sai_sim_service_serve(const sai_sim_service_opts *o, sai_error *err)
 
 /* ---- the client side ------------------------------------------------------ */
 
-int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *err)
+int sai_sim_connect(sai_sim_conn_t *c, const sai_sim_connect_opts_t *o, sai_error_t *err)
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
@@ -937,7 +937,7 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
         pf.quiet = true;
         pf.enclave_uid = getuid();
         pf.enclave_gid = getgid();
-        sai_error e;
+        sai_error_t e;
         sai_error_clear(&e);
         int lrc = platform_load(&pf, dir, o->enclave_image ? o->enclave_image : "/proc/self/exe", &e);
         pf.signer.insecure_dev = true;
@@ -959,15 +959,15 @@ int sai_sim_connect(sai_sim_conn *c, const sai_sim_connect_opts *o, sai_error *e
     return 0;
 }
 
-void sai_sim_disconnect(sai_sim_conn *c)
+void sai_sim_disconnect(sai_sim_conn_t *c)
 {
     if (c != NULL)
         sai_tee__sim_close_reap(&c->fd, &c->local_pid);
 }
 
 /* One request, one REPLY. */
-static int call(sai_sim_conn *c, uint32_t type, const void *body, size_t len, int pass_fd, uint8_t *out,
-                size_t want, sai_error *err)
+static int call(sai_sim_conn_t *c, uint32_t type, const void *body, size_t len, int pass_fd, uint8_t *out,
+                size_t want, sai_error_t *err)
 {
     if (len > SAI_SIM_SPEC_MAX)
         return sai_error_set(err, SAI_ELIMIT, "the spec is larger than the platform takes (%u bytes)",
@@ -991,7 +991,7 @@ static int call(sai_sim_conn *c, uint32_t type, const void *body, size_t len, in
     return 0;
 }
 
-int sai_sim_info(sai_sim_conn *c, sai_sim_platform_info *info, sai_error *err)
+int sai_sim_info(sai_sim_conn_t *c, sai_sim_platform_info_t *info, sai_error_t *err)
 {
     uint8_t b[41];
     int rc = call(c, SVC_INFO, NULL, 0, -1, b, sizeof b, err);
@@ -1004,8 +1004,8 @@ int sai_sim_info(sai_sim_conn *c, sai_sim_platform_info *info, sai_error *err)
     return 0;
 }
 
-int sai_sim_measure(sai_sim_conn *c, const void *spec, size_t len, uint8_t measurement[48],
-                    uint8_t host_data[32], sai_error *err)
+int sai_sim_measure(sai_sim_conn_t *c, const void *spec, size_t len, uint8_t measurement[48],
+                    uint8_t host_data[32], sai_error_t *err)
 {
     uint8_t b[80];
     int rc = call(c, SVC_MEASURE, spec, len, -1, b, sizeof b, err);
@@ -1016,8 +1016,8 @@ int sai_sim_measure(sai_sim_conn *c, const void *spec, size_t len, uint8_t measu
     return 0;
 }
 
-int sai_sim_launch_enclave(sai_sim_conn *c, const void *spec, size_t len, int chan_fd, sai_sim_launched *out,
-                           sai_error *err)
+int sai_sim_launch_enclave(sai_sim_conn_t *c, const void *spec, size_t len, int chan_fd, sai_sim_launched_t *out,
+                           sai_error_t *err)
 {
     uint8_t b[89];
 #ifdef SAI_REDTEAM_WEAKEN
@@ -1046,7 +1046,7 @@ int sai_sim_launch_enclave(sai_sim_conn *c, const void *spec, size_t len, int ch
     return 0;
 }
 
-int sai_sim_wait_exit(sai_sim_conn *c, int timeout_ms, int *status, sai_error *err)
+int sai_sim_wait_exit(sai_sim_conn_t *c, int timeout_ms, int *status, sai_error_t *err)
 {
     struct pollfd p = {c->fd, POLLIN, 0};
     int r;

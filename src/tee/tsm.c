@@ -59,7 +59,7 @@ static atomic_uint entry_counter;
 /* One write(2) of the whole value, then close: configfs commits a binary
  * attribute (inblob) when the file is released, a text attribute on write. */
 static int write_attr(const char *entry, const char *name, const void *data, size_t len,
-                      sai_error *err)
+                      sai_error_t *err)
 {
     char path[4500];
     if (snprintf(path, sizeof path, "%s/%s", entry, name) >= (int)sizeof path)
@@ -81,7 +81,7 @@ static int write_attr(const char *entry, const char *name, const void *data, siz
 }
 
 static int read_attr(const char *entry, const char *name, size_t cap, uint8_t **buf, size_t *len,
-                     sai_error *err)
+                     sai_error_t *err)
 {
     char path[4500];
     if (snprintf(path, sizeof path, "%s/%s", entry, name) >= (int)sizeof path)
@@ -90,7 +90,7 @@ static int read_attr(const char *entry, const char *name, size_t cap, uint8_t **
 }
 
 /* A text attribute holding one unsigned decimal number ("5\n"). */
-static int read_attr_u64(const char *entry, const char *name, unsigned long long *v, sai_error *err)
+static int read_attr_u64(const char *entry, const char *name, unsigned long long *v, sai_error_t *err)
 {
     uint8_t *b = NULL;
     size_t n = 0;
@@ -108,8 +108,8 @@ static int read_attr_u64(const char *entry, const char *name, unsigned long long
     return 0;
 }
 
-static int tsm_open_common(sai_tee *t, const sai_tee_opts *o, const char *devname,
-                           const char *what, sai_error *err)
+static int tsm_open_common(sai_tee_t *t, const sai_tee_opts_t *o, const char *devname,
+                           const char *what, sai_error_t *err)
 {
     tsm_state *s = calloc(1, sizeof *s);
     struct stat st;
@@ -138,14 +138,14 @@ static int tsm_open_common(sai_tee *t, const sai_tee_opts *o, const char *devnam
     return 0;
 }
 
-static void tsm_close(sai_tee *t)
+static void tsm_close(sai_tee_t *t)
 {
     free(t->priv);
     t->priv = NULL;
 }
 
 /* Make (or, with opts.tsm_entry, join) an entry; *made when we made it. */
-static int entry_make(const sai_tee *t, char *entry, size_t cap, bool *made, sai_error *err)
+static int entry_make(const sai_tee_t *t, char *entry, size_t cap, bool *made, sai_error_t *err)
 {
     const tsm_state *s = t->priv;
     *made = false;
@@ -175,7 +175,7 @@ static int entry_make(const sai_tee *t, char *entry, size_t cap, bool *made, sai
 }
 
 /* The generation must be what our own writes made it (see the top). */
-static int gen_check(const char *entry, unsigned long long want, const char *after, sai_error *err)
+static int gen_check(const char *entry, unsigned long long want, const char *after, sai_error_t *err)
 {
     unsigned long long g = 0;
     int rc = read_attr_u64(entry, "generation", &g, err);
@@ -190,8 +190,8 @@ static int gen_check(const char *entry, unsigned long long want, const char *aft
 
 /* One configfs-tsm round trip. *out is the outblob; with aux, *aux the
  * auxblob (NULL and 0 when the provider has none or it is empty). */
-static int tsm_report(const sai_tee *t, const char *want_provider, const uint8_t rd[64],
-                      uint8_t **out, size_t *out_len, uint8_t **aux, size_t *aux_len, sai_error *err)
+static int tsm_report(const sai_tee_t *t, const char *want_provider, const uint8_t rd[64],
+                      uint8_t **out, size_t *out_len, uint8_t **aux, size_t *aux_len, sai_error_t *err)
 {
     char entry[4400];
     uint8_t *prov = NULL;
@@ -221,7 +221,7 @@ static int tsm_report(const sai_tee *t, const char *want_provider, const uint8_t
     /* privlevel (SNP: the VMPL of the report): the kernel builds the request
      * from it and refuses a value below privlevel_floor; providers without
      * privilege levels (tdx_guest) have neither attribute. */
-    sai_error e2;
+    sai_error_t e2;
     rc = read_attr_u64(entry, "privlevel_floor", &floor, &e2);
     if (rc == 0) {
         unsigned long long lvl = t->opts.privlevel > 0 ? (unsigned long long)t->opts.privlevel : floor;
@@ -333,7 +333,7 @@ static int der_to_pem(BIO *out, const uint8_t *der, size_t len)
  * VCEK or VLEK (no table, an empty one, or only other entries): the caller
  * then reports evidence without certificates. A malformed table is an
  * error. */
-static int certtable_to_pem(char **pem, const uint8_t *aux, size_t len, sai_error *err)
+static int certtable_to_pem(char **pem, const uint8_t *aux, size_t len, sai_error_t *err)
 {
     uint8_t rfc[N_CERT_GUIDS][16], efi[N_CERT_GUIDS][16];
     const uint8_t *der[N_CERT_GUIDS] = {NULL};
@@ -392,7 +392,7 @@ out:
 
 /* The VMPL for /dev/sev-guest requests: opts.privlevel, else the
  * configfs-tsm privlevel_floor when configfs-tsm is there, else 0. */
-static int sev_guest_vmpl(const sai_tee *t, uint32_t *vmpl, sai_error *err)
+static int sev_guest_vmpl(const sai_tee_t *t, uint32_t *vmpl, sai_error_t *err)
 {
     const tsm_state *s = t->priv;
     char entry[4400];
@@ -415,7 +415,7 @@ static int sev_guest_vmpl(const sai_tee *t, uint32_t *vmpl, sai_error *err)
 }
 
 static int sev_guest_call(const char *dev, unsigned long req, struct snp_guest_request_ioctl *io,
-                          const char *what, sai_error *err)
+                          const char *what, sai_error_t *err)
 {
     int fd = open(dev, O_RDWR | O_CLOEXEC);
     if (fd < 0)
@@ -435,7 +435,7 @@ static int sev_guest_call(const char *dev, unsigned long req, struct snp_guest_r
 
 /* MSG_REPORT_RSP: u32 status, u32 report_size, 24 reserved, report. */
 static int report_resp(const struct snp_report_resp *resp, uint8_t rep[SAI_SNP_REPORT_LEN],
-                       sai_error *err)
+                       sai_error_t *err)
 {
     uint32_t status = (uint32_t)resp->data[0] | (uint32_t)resp->data[1] << 8 |
                       (uint32_t)resp->data[2] << 16 | (uint32_t)resp->data[3] << 24;
@@ -453,8 +453,8 @@ static int report_resp(const struct snp_report_resp *resp, uint8_t rep[SAI_SNP_R
  * certificate buffer that is too small comes back as EIO with the VMM error
  * INVALID_LEN and the needed size in certs_len: once more with that size.
  * Kernels without the extended request (ENOTTY) get SNP_GET_REPORT. */
-static int sev_guest_report(const sai_tee *t, const uint8_t rd[64], uint8_t rep[SAI_SNP_REPORT_LEN],
-                            uint8_t **certs, size_t *certs_len, sai_error *err)
+static int sev_guest_report(const sai_tee_t *t, const uint8_t rd[64], uint8_t rep[SAI_SNP_REPORT_LEN],
+                            uint8_t **certs, size_t *certs_len, sai_error_t *err)
 {
     const tsm_state *s = t->priv;
     struct snp_ext_report_req req;
@@ -516,8 +516,8 @@ static int sev_guest_report(const sai_tee *t, const uint8_t rd[64], uint8_t rep[
     return report_resp(&resp, rep, err);
 }
 
-static int snp_report(sai_tee *t, const uint8_t rd[64], uint8_t **rep, size_t *rep_len,
-                      char **pem, sai_error *err)
+static int snp_report(sai_tee_t *t, const uint8_t rd[64], uint8_t **rep, size_t *rep_len,
+                      char **pem, sai_error_t *err)
 {
     const tsm_state *s = t->priv;
     uint8_t *aux = NULL;
@@ -547,13 +547,13 @@ static int snp_report(sai_tee *t, const uint8_t rd[64], uint8_t **rep, size_t *r
     return rc;
 }
 
-static int snp_open(sai_tee *t, const sai_tee_opts *o, sai_error *err)
+static int snp_open(sai_tee_t *t, const sai_tee_opts_t *o, sai_error_t *err)
 {
     return tsm_open_common(t, o, "/dev/sev-guest", "SEV-SNP", err);
 }
 
-static int snp_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_t *json_len,
-                            sai_error *err)
+static int snp_get_evidence(sai_tee_t *t, const uint8_t rd[64], char **json, size_t *json_len,
+                            sai_error_t *err)
 {
     uint8_t *rep = NULL;
     size_t len = 0;
@@ -561,7 +561,7 @@ static int snp_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     int rc = snp_report(t, rd, &rep, &len, &pem, err);
     if (rc != 0)
         return rc;
-    sai_evidence_parts ev = {.tee = SAI_TEE_SEV_SNP, .report = rep, .report_len = len,
+    sai_evidence_parts_t ev = {.tee = SAI_TEE_SEV_SNP, .report = rep, .report_len = len,
                              .certs_pem = pem};
     rc = sai_evidence_build(json, json_len, &ev, err);
     free(rep);
@@ -569,7 +569,7 @@ static int snp_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_
     return rc;
 }
 
-static int snp_measure(sai_tee *t, uint8_t out[48], size_t *len, sai_error *err)
+static int snp_measure(sai_tee_t *t, uint8_t out[48], size_t *len, sai_error_t *err)
 {
     uint8_t rd[64] = {0}, *rep = NULL;
     size_t n = 0;
@@ -584,7 +584,7 @@ static int snp_measure(sai_tee *t, uint8_t out[48], size_t *len, sai_error *err)
     return 0;
 }
 
-static int snp_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t key[32], sai_error *err)
+static int snp_derive(sai_tee_t *t, const uint8_t *ctx, size_t ctx_len, uint8_t key[32], sai_error_t *err)
 {
     const tsm_state *s = t->priv;
     if (s->dev[0] == '\0')
@@ -624,18 +624,18 @@ out:
     return rc;
 }
 
-const sai_tee_backend sai_tee_backend_sev_snp = {
+const sai_tee_backend_t sai_tee_backend_sev_snp = {
     SAI_TEE_SEV_SNP, snp_open, tsm_close, snp_measure, snp_get_evidence, snp_derive,
 };
 
 /* ---- TDX ---------------------------------------------------------------------- */
 
-static int tdx_open(sai_tee *t, const sai_tee_opts *o, sai_error *err)
+static int tdx_open(sai_tee_t *t, const sai_tee_opts_t *o, sai_error_t *err)
 {
     return tsm_open_common(t, o, "/dev/tdx_guest", "TDX", err);
 }
 
-static int tdx_quote(sai_tee *t, const uint8_t rd[64], uint8_t **q, size_t *qlen, sai_error *err)
+static int tdx_quote(sai_tee_t *t, const uint8_t rd[64], uint8_t **q, size_t *qlen, sai_error_t *err)
 {
     const tsm_state *s = t->priv;
     if (s->tsm[0] == '\0')
@@ -651,21 +651,21 @@ static int tdx_quote(sai_tee *t, const uint8_t rd[64], uint8_t **q, size_t *qlen
     return rc;
 }
 
-static int tdx_get_evidence(sai_tee *t, const uint8_t rd[64], char **json, size_t *json_len,
-                            sai_error *err)
+static int tdx_get_evidence(sai_tee_t *t, const uint8_t rd[64], char **json, size_t *json_len,
+                            sai_error_t *err)
 {
     uint8_t *q = NULL;
     size_t n = 0;
     int rc = tdx_quote(t, rd, &q, &n, err);
     if (rc != 0)
         return rc;
-    sai_evidence_parts ev = {.tee = SAI_TEE_TDX, .quote = q, .quote_len = n};
+    sai_evidence_parts_t ev = {.tee = SAI_TEE_TDX, .quote = q, .quote_len = n};
     rc = sai_evidence_build(json, json_len, &ev, err);
     free(q);
     return rc;
 }
 
-static int tdx_measure(sai_tee *t, uint8_t out[48], size_t *len, sai_error *err)
+static int tdx_measure(sai_tee_t *t, uint8_t out[48], size_t *len, sai_error_t *err)
 {
     uint8_t rd[64] = {0}, *q = NULL;
     size_t n = 0;
@@ -684,12 +684,12 @@ static int tdx_measure(sai_tee *t, uint8_t out[48], size_t *len, sai_error *err)
     return 0;
 }
 
-static int tdx_derive(sai_tee *t, const uint8_t *ctx, size_t ctx_len, uint8_t key[32], sai_error *err)
+static int tdx_derive(sai_tee_t *t, const uint8_t *ctx, size_t ctx_len, uint8_t key[32], sai_error_t *err)
 {
     return sai_error_set(err, SAI_EUNSUPP,
                          "TDX has no hardware sealing key; obtain keys from the key broker after attestation");
 }
 
-const sai_tee_backend sai_tee_backend_tdx = {
+const sai_tee_backend_t sai_tee_backend_tdx = {
     SAI_TEE_TDX, tdx_open, tsm_close, tdx_measure, tdx_get_evidence, tdx_derive,
 };

@@ -1,5 +1,5 @@
 /*
- * buf.c — sai_buf, the capped growable byte buffer (util.h). It replaces the
+ * buf.c — sai_buf_t, the capped growable byte buffer (util.h). It replaces the
  * hand-rolled realloc loops that each re-derived growth, overflow and cap
  * checks; every buffer filled from outside gets a hard cap this way (curl's
  * dynbuf, OpenSSH's sshbuf). Callers own the messages: these functions only
@@ -13,7 +13,7 @@
 
 #define BUF_FIRST_CAP 256
 
-void sai_buf_init(sai_buf *b, size_t max)
+void sai_buf_init(sai_buf_t *b, size_t max)
 {
     b->data = NULL;
     b->len = 0;
@@ -21,7 +21,7 @@ void sai_buf_init(sai_buf *b, size_t max)
     b->max = max < SIZE_MAX ? max : SIZE_MAX - 1;   /* room for the NUL */
 }
 
-int sai_buf_reserve(sai_buf *b, size_t n)
+int sai_buf_reserve(sai_buf_t *b, size_t n)
 {
     if (b->data != NULL && n <= b->cap - b->len)
         return 0;
@@ -42,13 +42,13 @@ int sai_buf_reserve(sai_buf *b, size_t n)
     return 0;
 }
 
-void sai_buf_commit(sai_buf *b, size_t n)
+void sai_buf_commit(sai_buf_t *b, size_t n)
 {
     b->len += n;
     b->data[b->len] = '\0';
 }
 
-int sai_buf_append(sai_buf *b, const void *p, size_t n)
+int sai_buf_append(sai_buf_t *b, const void *p, size_t n)
 {
     int rc = sai_buf_reserve(b, n);
     if (rc != 0)
@@ -59,7 +59,7 @@ int sai_buf_append(sai_buf *b, const void *p, size_t n)
     return 0;
 }
 
-int sai_buf_printf(sai_buf *b, const char *fmt, ...)
+int sai_buf_printf(sai_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -68,7 +68,7 @@ int sai_buf_printf(sai_buf *b, const char *fmt, ...)
     return rc;
 }
 
-int sai_buf_vprintf(sai_buf *b, const char *fmt, va_list ap)
+int sai_buf_vprintf(sai_buf_t *b, const char *fmt, va_list ap)
 {
     for (;;) {
         size_t room = b->data != NULL ? b->cap - b->len + 1 : 0;   /* + the NUL's byte */
@@ -91,7 +91,7 @@ int sai_buf_vprintf(sai_buf *b, const char *fmt, va_list ap)
     }
 }
 
-uint8_t *sai_buf_take(sai_buf *b, size_t *len)
+uint8_t *sai_buf_take(sai_buf_t *b, size_t *len)
 {
     uint8_t *p = b->data;
     if (len != NULL)
@@ -100,7 +100,7 @@ uint8_t *sai_buf_take(sai_buf *b, size_t *len)
     return p;
 }
 
-void sai_buf_free(sai_buf *b)
+void sai_buf_free(sai_buf_t *b)
 {
     free(b->data);
     sai_buf_init(b, b->max);

@@ -22,7 +22,7 @@ static int hexval(char c)
     return -1;
 }
 
-int sai_hex_decode(uint8_t *out, size_t out_len, const char *hex, sai_error *err)
+int sai_hex_decode(uint8_t *out, size_t out_len, const char *hex, sai_error_t *err)
 {
     if (strlen(hex) != 2 * out_len)
         return sai_error_set(err, SAI_EINVAL, "expected %zu hex digits, got %zu",
@@ -36,7 +36,7 @@ int sai_hex_decode(uint8_t *out, size_t out_len, const char *hex, sai_error *err
     return 0;
 }
 
-int sai_b64url_encode(char **out, const uint8_t *in, size_t len, sai_error *err)
+int sai_b64url_encode(char **out, const uint8_t *in, size_t len, sai_error_t *err)
 {
     static const char tbl[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -77,7 +77,7 @@ static int b64val(unsigned char c)
     return -1;
 }
 
-int sai_b64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len, sai_error *err)
+int sai_b64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len, sai_error_t *err)
 {
     *out = NULL;
     *out_len = 0;

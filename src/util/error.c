@@ -1,11 +1,11 @@
-/* error.c — sai_error helpers (see include/secureai/common.h). */
+/* error.c — sai_error_t helpers (see include/secureai/common.h). */
 #include "secureai/common.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-int sai_error_set(sai_error *err, int code, const char *fmt, ...)
+int sai_error_set(sai_error_t *err, int code, const char *fmt, ...)
 {
     if (err != NULL) {
         va_list ap;
@@ -17,7 +17,7 @@ int sai_error_set(sai_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-int sai_error_prefix(sai_error *err, const char *fmt, ...)
+int sai_error_prefix(sai_error_t *err, const char *fmt, ...)
 {
     if (err == NULL)
         return SAI_EINVAL;
@@ -43,7 +43,7 @@ int sai_error_prefix(sai_error *err, const char *fmt, ...)
     return err->code;
 }
 
-void sai_error_clear(sai_error *err)
+void sai_error_clear(sai_error_t *err)
 {
     if (err != NULL) {
         err->code = 0;

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int sai_read_file(const char *path, size_t max, uint8_t **buf, size_t *len, sai_error *err)
+int sai_read_file(const char *path, size_t max, uint8_t **buf, size_t *len, sai_error_t *err)
 {
     *buf = NULL;
     *len = 0;
@@ -60,9 +60,9 @@ int sai_read_file(const char *path, size_t max, uint8_t **buf, size_t *len, sai_
 }
 
 int sai_read_pseudo_file(const char *path, size_t max, uint8_t **buf, size_t *len,
-                         sai_error *err)
+                         sai_error_t *err)
 {
-    sai_buf b;
+    sai_buf_t b;
     struct stat st;
     int rc = 0;
     *buf = NULL;
@@ -123,7 +123,7 @@ out:
     return 0;
 }
 
-int sai_fsync_parent(const char *path, sai_error *err)
+int sai_fsync_parent(const char *path, sai_error_t *err)
 {
     char *copy = strdup(path);
     if (copy == NULL)
@@ -140,7 +140,7 @@ int sai_fsync_parent(const char *path, sai_error *err)
 }
 
 int sai_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
-                          bool excl, sai_error *err)
+                          bool excl, sai_error_t *err)
 {
     if (excl && access(path, F_OK) == 0)
         return sai_error_set(err, SAI_EEXIST, "%s already exists; refusing to overwrite", path);

@@ -3,7 +3,7 @@
 
 #include <unistd.h>
 
-void sai_progress_begin(sai_progress *p, const char *label, uint64_t total, bool enabled)
+void sai_progress_begin(sai_progress_t *p, const char *label, uint64_t total, bool enabled)
 {
     p->label = label;
     p->total = total;
@@ -12,7 +12,7 @@ void sai_progress_begin(sai_progress *p, const char *label, uint64_t total, bool
     p->enabled = enabled && isatty(STDERR_FILENO);
 }
 
-static void draw(sai_progress *p, double now)
+static void draw(sai_progress_t *p, double now)
 {
     double secs = now - p->start;
     double mb = (double)p->done / 1e6;
@@ -25,7 +25,7 @@ static void draw(sai_progress *p, double now)
     fflush(stderr);
 }
 
-void sai_progress_update(sai_progress *p, uint64_t done)
+void sai_progress_update(sai_progress_t *p, uint64_t done)
 {
     p->done = done;
     if (!p->enabled)
@@ -37,7 +37,7 @@ void sai_progress_update(sai_progress *p, uint64_t done)
     draw(p, now);
 }
 
-void sai_progress_end(sai_progress *p)
+void sai_progress_end(sai_progress_t *p)
 {
     if (!p->enabled)
         return;

@@ -17,7 +17,7 @@ static void test_rfc3339(void **state)
 {
     (void)state;
     int64_t t;
-    sai_error e;
+    sai_error_t e;
     assert_int_equal(sai_parse_rfc3339(&t, "1970-01-01T00:00:00Z", &e), 0);
     assert_int_equal(t, 0);
     assert_int_equal(sai_parse_rfc3339(&t, "2022-09-24T01:00:00Z", &e), 0);
@@ -48,11 +48,11 @@ static void test_envelope_refusals(void **state)
         "{\"format\":\"secureai-evidence/v1\",\"tee\":\"sev-snp\",\"report\":5}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        sai_evidence ev;
-        sai_error e;
+        sai_evidence_t ev;
+        sai_error_t e;
         if (sai_evidence_parse(&ev, bad[i], strlen(bad[i]), &e) == 0)
             fail_msg("accepted: %s", bad[i]);
-        sai_attest_result res;
+        sai_attest_result_t res;
         assert_int_not_equal(sai_attest_verify_evidence(bad[i], strlen(bad[i]), NULL, NULL, 0, &res, &e), 0);
         assert_int_equal(res.verdict, SAI_VERDICT_CONTRAINDICATED);
     }
@@ -60,10 +60,10 @@ static void test_envelope_refusals(void **state)
     uint8_t rep[SAI_SNP_REPORT_LEN] = { 2 };
     char *json = NULL;
     size_t len;
-    sai_error e;
-    sai_evidence_parts parts = {.tee = SAI_TEE_SEV_SNP, .report = rep, .report_len = sizeof rep};
+    sai_error_t e;
+    sai_evidence_parts_t parts = {.tee = SAI_TEE_SEV_SNP, .report = rep, .report_len = sizeof rep};
     assert_int_equal(sai_evidence_build(&json, &len, &parts, &e), 0);
-    sai_attest_result res;
+    sai_attest_result_t res;
     assert_int_equal(sai_attest_verify_evidence(json, len, NULL, NULL, 0, &res, &e), SAI_EFORMAT);
     assert_string_equal(res.rule, "chain");
     free(json);
@@ -71,7 +71,7 @@ static void test_envelope_refusals(void **state)
     size_t big = SAI_EVIDENCE_MAX + 1;
     char *huge = malloc(big);
     memset(huge, ' ', big);
-    sai_evidence ev;
+    sai_evidence_t ev;
     assert_int_equal(sai_evidence_parse(&ev, huge, big, &e), SAI_ELIMIT);
     free(huge);
 }
@@ -79,7 +79,7 @@ static void test_envelope_refusals(void **state)
 static char *b64(const char *s)
 {
     char *out = NULL;
-    sai_error e;
+    sai_error_t e;
     assert_int_equal(sai_b64url_encode(&out, (const uint8_t *)s, strlen(s), &e), 0);
     return out;
 }
@@ -87,16 +87,16 @@ static char *b64(const char *s)
 static void test_token_alg_confusion(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
-    sai_error e;
+    sai_ec_key_t *k = NULL;
+    sai_error_t e;
     assert_int_equal(sai_ec_generate(&k, &e), 0);
-    sai_attest_result r;
+    sai_attest_result_t r;
     memset(&r, 0, sizeof r);
     r.tee = SAI_TEE_SEV_SNP;
     r.verdict = SAI_VERDICT_AFFIRMING;
     char *jwt = NULL;
     assert_int_equal(sai_attest_token_sign(&jwt, &r, k, 1000, 60, &e), 0);
-    sai_attest_token tok;
+    sai_attest_token_t tok;
     assert_int_equal(sai_attest_token_verify(&tok, jwt, strlen(jwt), k, 1010, &e), 0);
     assert_int_equal(tok.tee, SAI_TEE_SEV_SNP);
     assert_int_equal(tok.exp, 1060);

@@ -18,7 +18,7 @@
 static const char M1[] = "111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111";
 static const char M2[] = "222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222";
 
-static void base_snp(sai_attest_result *r)
+static void base_snp(sai_attest_result_t *r)
 {
     memset(r, 0, sizeof *r);
     r->tee = SAI_TEE_SEV_SNP;
@@ -36,9 +36,9 @@ static void base_snp(sai_attest_result *r)
     r->evidence_time = NOW - 10;
 }
 
-static int appraise(const char *yaml, sai_attest_result *r, const uint8_t *rd, sai_error *err)
+static int appraise(const char *yaml, sai_attest_result_t *r, const uint8_t *rd, sai_error_t *err)
 {
-    sai_attest_policy *p = NULL;
+    sai_attest_policy_t *p = NULL;
     int rc = sai_attest_policy_load(&p, yaml, strlen(yaml), err);
     if (rc != 0)
         fail_msg("policy '%s': %s", yaml, err->msg);
@@ -47,17 +47,17 @@ static int appraise(const char *yaml, sai_attest_result *r, const uint8_t *rd, s
     return rc;
 }
 
-#define PASS(yaml, r) do { sai_error e_; int rc_ = appraise(yaml, r, NULL, &e_); \
+#define PASS(yaml, r) do { sai_error_t e_; int rc_ = appraise(yaml, r, NULL, &e_); \
     if (rc_ != 0) fail_msg("expected pass for '%s': %s", yaml, e_.msg); \
     assert_int_equal((r)->verdict, SAI_VERDICT_AFFIRMING); } while (0)
-#define FAILS(yaml, r, want_rule) do { sai_error e_; int rc_ = appraise(yaml, r, NULL, &e_); \
+#define FAILS(yaml, r, want_rule) do { sai_error_t e_; int rc_ = appraise(yaml, r, NULL, &e_); \
     assert_int_equal(rc_, SAI_EPOLICY); assert_int_equal((r)->verdict, SAI_VERDICT_CONTRAINDICATED); \
     assert_string_equal((r)->rule, want_rule); assert_non_null(strstr(e_.msg, want_rule)); } while (0)
 
 static void test_allowed_tee(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     base_snp(&r); PASS("allowed_tee: [sev-snp, tdx]\n", &r);
     base_snp(&r); FAILS("allowed_tee: [tdx, sgx]\n", &r, "allowed_tee");
     base_snp(&r); r.tee = SAI_TEE_SGX; PASS("{}\n", &r);    /* default: real TEEs */
@@ -66,7 +66,7 @@ static void test_allowed_tee(void **state)
 static void test_allow_simulated(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     base_snp(&r); r.tee = SAI_TEE_SIM; r.is_simulated = true;
     PASS("allow_simulated: true\n", &r);
     base_snp(&r); r.tee = SAI_TEE_SIM; r.is_simulated = true;
@@ -82,7 +82,7 @@ static void test_allow_simulated(void **state)
 static void test_debug(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     base_snp(&r); r.debug = true; FAILS("{}\n", &r, "debug");
     base_snp(&r); r.debug = true; PASS("allow_debug: true\n", &r);
     base_snp(&r); PASS("allow_debug: false\n", &r);
@@ -91,7 +91,7 @@ static void test_debug(void **state)
 static void test_measurements(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     char y[512];
     snprintf(y, sizeof y, "measurements: [%s, %s]\n", M2, M1);
     base_snp(&r); PASS(y, &r);
@@ -102,7 +102,7 @@ static void test_measurements(void **state)
 static void test_td_and_sgx_measurements(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     char y[1024];
     base_snp(&r); r.tee = SAI_TEE_TDX; r.has_td = true;
     memset(r.mrtd, 0x11, 48); memset(r.rtmr[1], 0x22, 48);
@@ -124,8 +124,8 @@ static void test_td_and_sgx_measurements(void **state)
 static void test_min_tcb(void **state)
 {
     (void)state;
-    sai_attest_result r;
-    sai_error e;
+    sai_attest_result_t r;
+    sai_error_t e;
     base_snp(&r); PASS("min_tcb: {bl: 3, snp: 8, ucode: 0x48}\n", &r);
     base_snp(&r);
     assert_int_equal(appraise("min_tcb: {ucode: 0x49}\n", &r, NULL, &e), SAI_EPOLICY);
@@ -138,7 +138,7 @@ static void test_min_tcb(void **state)
 static void test_tcb_statuses(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     base_snp(&r); r.tee = SAI_TEE_SGX; snprintf(r.tcb_status, sizeof r.tcb_status, "SWHardeningNeeded");
     PASS("tcb_statuses: [UpToDate, SWHardeningNeeded]\n", &r);
     base_snp(&r); r.tee = SAI_TEE_SGX; snprintf(r.tcb_status, sizeof r.tcb_status, "OutOfDate");
@@ -161,7 +161,7 @@ static void test_tcb_statuses(void **state)
 static void test_isv_prodid(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     base_snp(&r); r.tee = SAI_TEE_SGX; r.has_sgx = true; r.isv_prodid = 7;
     snprintf(r.tcb_status, sizeof r.tcb_status, "UpToDate");
     PASS("isv_prodid: [1, 7]\n", &r);
@@ -175,7 +175,7 @@ static void test_isv_prodid(void **state)
 static void test_report_data(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     char y[300], hex[129];
     uint8_t rd[64];
     memset(rd, 0xAB, 64);
@@ -184,7 +184,7 @@ static void test_report_data(void **state)
     base_snp(&r); PASS(y, &r);
     base_snp(&r); r.report_data[63] ^= 1; FAILS(y, &r, "report_data");
     /* the caller's expected report data (the nonce) */
-    sai_error e;
+    sai_error_t e;
     base_snp(&r);
     assert_int_equal(appraise("{}\n", &r, rd, &e), 0);
     rd[0] ^= 1;
@@ -196,7 +196,7 @@ static void test_report_data(void **state)
 static void test_max_age(void **state)
 {
     (void)state;
-    sai_attest_result r;
+    sai_attest_result_t r;
     base_snp(&r); PASS("max_age: 60\n", &r);
     base_snp(&r); r.evidence_time = NOW - 61; FAILS("max_age: 60\n", &r, "max_age");
     base_snp(&r); r.evidence_time = 0; FAILS("max_age: 60\n", &r, "max_age");
@@ -224,14 +224,14 @@ static void test_strict_parsing(void **state)
         "key: [unclosed\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        sai_attest_policy *p = NULL;
-        sai_error e;
+        sai_attest_policy_t *p = NULL;
+        sai_error_t e;
         if (sai_attest_policy_load(&p, bad[i], strlen(bad[i]), &e) == 0)
             fail_msg("policy accepted: %s", bad[i]);
         assert_null(p);
     }
-    sai_attest_policy *p = NULL;
-    sai_error e;
+    sai_attest_policy_t *p = NULL;
+    sai_error_t e;
     assert_int_equal(sai_attest_policy_load(&p, "", 0, &e), 0);   /* empty = default */
     sai_attest_policy_free(p);
 }

@@ -23,7 +23,7 @@ static uint8_t fp_a[32], fp_b[32];
 static int setup(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     char tmpl[] = "/tmp/sai-sim-XXXXXX";
     if (mkdtemp(tmpl) == NULL)
         return -1;
@@ -57,11 +57,11 @@ static int teardown(void **state)
 
 static char *make_evidence(const char *dir, const uint8_t rd[64], size_t *len)
 {
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.platform_dir = dir;
-    sai_tee *t = NULL;
-    sai_error err;
+    sai_tee_t *t = NULL;
+    sai_error_t err;
     char *json = NULL;
     assert_int_equal(sai_tee_open(&t, SAI_TEE_SIM, &o, &err), 0);
     assert_int_equal(sai_tee_kind_of(t), SAI_TEE_SIM);
@@ -70,13 +70,13 @@ static char *make_evidence(const char *dir, const uint8_t rd[64], size_t *len)
     return json;
 }
 
-static sai_attest_policy *policy_for(const char *extra, const uint8_t fp[32])
+static sai_attest_policy_t *policy_for(const char *extra, const uint8_t fp[32])
 {
     char hex[65], yaml[4096];
     sai_hex_encode(hex, fp, 32);
     snprintf(yaml, sizeof yaml, "allow_simulated: true\nsim_roots: [%s]\n%s", hex, extra ? extra : "");
-    sai_attest_policy *p = NULL;
-    sai_error err;
+    sai_attest_policy_t *p = NULL;
+    sai_error_t err;
     if (sai_attest_policy_load(&p, yaml, strlen(yaml), &err) != 0)
         fail_msg("policy: %s", err.msg);
     return p;
@@ -85,7 +85,7 @@ static sai_attest_policy *policy_for(const char *extra, const uint8_t fp[32])
 static void test_platform_init_refuses_overwrite(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_sim_platform_init(dir_a, false, &err), SAI_EEXIST);
     assert_memory_not_equal(fp_a, fp_b, 32);
 }
@@ -95,13 +95,13 @@ static void test_roundtrip_affirms(void **state)
     (void)state;
     uint8_t rd[64];
     size_t len;
-    sai_error err;
+    sai_error_t err;
     for (int i = 0; i < 64; i++)
         rd[i] = (uint8_t)(i * 7);
     char *json = make_evidence(dir_a, rd, &len);
     assert_non_null(strstr(json, "SIMULATED TEE"));
-    sai_attest_policy *p = policy_for(NULL, fp_a);
-    sai_attest_result res;
+    sai_attest_policy_t *p = policy_for(NULL, fp_a);
+    sai_attest_result_t res;
     int rc = sai_attest_verify_evidence(json, len, p, rd, 0, &res, &err);
     if (rc != 0)
         fail_msg("verify: %s", err.msg);
@@ -118,12 +118,12 @@ static void test_roundtrip_affirms(void **state)
     assert_memory_equal(res.measurement, m, 48);
 
     /* the token: sign, verify, expiry, tamper */
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, &err), 0);
     char *jwt = NULL;
     int64_t now = (int64_t)time(NULL);
     assert_int_equal(sai_attest_token_sign(&jwt, &res, k, now, 300, &err), 0);
-    sai_attest_token tok;
+    sai_attest_token_t tok;
     assert_int_equal(sai_attest_token_verify(&tok, jwt, strlen(jwt), k, now + 10, &err), 0);
     assert_int_equal(tok.verdict, SAI_VERDICT_AFFIRMING);
     assert_int_equal(tok.tee, SAI_TEE_SIM);
@@ -136,7 +136,7 @@ static void test_roundtrip_affirms(void **state)
     dot[3] ^= 1;
     assert_int_not_equal(sai_attest_token_verify(&tok, jwt, strlen(jwt), k, now, &err), 0);
     dot[3] ^= 1;
-    sai_ec_key *other = NULL;
+    sai_ec_key_t *other = NULL;
     assert_int_equal(sai_ec_generate(&other, &err), 0);
     assert_int_equal(sai_attest_token_verify(&tok, jwt, strlen(jwt), other, now, &err), SAI_EAUTH);
     free(jwt);
@@ -151,14 +151,14 @@ static void test_refused_without_allow_simulated(void **state)
     (void)state;
     uint8_t rd[64] = { 1 };
     size_t len;
-    sai_error err;
+    sai_error_t err;
     char *json = make_evidence(dir_a, rd, &len);
     char hex[65], yaml[256];
     sai_hex_encode(hex, fp_a, 32);
     snprintf(yaml, sizeof yaml, "sim_roots: [%s]\n", hex);
-    sai_attest_policy *p = NULL;
+    sai_attest_policy_t *p = NULL;
     assert_int_equal(sai_attest_policy_load(&p, yaml, strlen(yaml), &err), 0);
-    sai_attest_result res;
+    sai_attest_result_t res;
     assert_int_equal(sai_attest_verify_evidence(json, len, p, rd, 0, &res, &err), SAI_EPOLICY);
     assert_int_equal(res.verdict, SAI_VERDICT_CONTRAINDICATED);
     assert_string_equal(res.rule, "allow_simulated");
@@ -172,10 +172,10 @@ static void test_refused_measurement_and_report_data(void **state)
     (void)state;
     uint8_t rd[64] = { 2 }, other_rd[64] = { 3 };
     size_t len;
-    sai_error err;
+    sai_error_t err;
     char *json = make_evidence(dir_a, rd, &len);
-    sai_attest_result res;
-    sai_attest_policy *p = policy_for(
+    sai_attest_result_t res;
+    sai_attest_policy_t *p = policy_for(
         "measurements: [000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000]\n",
         fp_a);
     assert_int_equal(sai_attest_verify_evidence(json, len, p, rd, 0, &res, &err), SAI_EPOLICY);
@@ -194,13 +194,13 @@ static void test_refused_swapped_vcek_and_other_platform(void **state)
     (void)state;
     uint8_t rd[64] = { 4 };
     size_t len, blen;
-    sai_error err;
+    sai_error_t err;
     char *json = make_evidence(dir_a, rd, &len);
     char path[400];
     uint8_t *bvcek = NULL;
     snprintf(path, sizeof path, "%s/vcek.pem", dir_b);
     assert_int_equal(sai_read_file(path, 65536, &bvcek, &blen, &err), 0);
-    sai_evidence ev;
+    sai_evidence_t ev;
     assert_int_equal(sai_evidence_parse(&ev, json, len, &err), 0);
     /* certs = A.vcek A.ask A.ark; rebuild with B.vcek first */
     char *ask = strstr(ev.certs + 1, "-----BEGIN CERTIFICATE-----");
@@ -210,11 +210,11 @@ static void test_refused_swapped_vcek_and_other_platform(void **state)
     snprintf(mixed, n, "%s%s", (char *)bvcek, ask);
     char *json2 = NULL;
     size_t len2;
-    sai_evidence_parts parts = {.tee = SAI_TEE_SIM, .simulated = true, .report = ev.report,
+    sai_evidence_parts_t parts = {.tee = SAI_TEE_SIM, .simulated = true, .report = ev.report,
                                 .report_len = ev.report_len, .certs_pem = mixed};
     assert_int_equal(sai_evidence_build(&json2, &len2, &parts, &err), 0);
-    sai_attest_policy *p = policy_for(NULL, fp_a);
-    sai_attest_result res;
+    sai_attest_policy_t *p = policy_for(NULL, fp_a);
+    sai_attest_result_t res;
     assert_int_equal(sai_attest_verify_evidence(json2, len2, p, rd, 0, &res, &err), SAI_EAUTH);
     assert_string_equal(res.rule, "chain");
 
@@ -234,11 +234,11 @@ static void test_refused_swapped_vcek_and_other_platform(void **state)
 static void test_sealing_key_and_measure(void **state)
 {
     (void)state;
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.platform_dir = dir_a;
-    sai_tee *t = NULL;
-    sai_error err;
+    sai_tee_t *t = NULL;
+    sai_error_t err;
     uint8_t k1[32], k2[32], k3[32], m[48], want[48];
     size_t mlen;
     assert_int_equal(sai_tee_open(&t, SAI_TEE_SIM, &o, &err), 0);
@@ -265,25 +265,25 @@ static void test_sealing_key_and_measure(void **state)
 static void host_data_of(const uint8_t *hd, uint8_t got[32])
 {
     uint8_t m[48] = {0x42}, rd[64] = {1};
-    sai_sim_psp psp;
-    sai_error err;
+    sai_sim_psp_t psp;
+    sai_error_t err;
     assert_int_equal(hd ? sai_sim_psp_start_ex(&psp, dir_a, m, hd, &err) : sai_sim_psp_start(&psp, dir_a, m, &err), 0);
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.psp_fd = psp.enclave_fd;
-    sai_tee *t = NULL;
+    sai_tee_t *t = NULL;
     char *json = NULL;
     size_t len = 0;
     assert_int_equal(sai_tee_open(&t, SAI_TEE_SIM, &o, &err), 0);
     assert_int_equal(sai_tee_get_evidence(t, rd, &json, &len, &err), 0);
-    sai_evidence ev;
-    sai_snp_report r;
+    sai_evidence_t ev;
+    sai_snp_report_t r;
     assert_int_equal(sai_evidence_parse(&ev, json, len, &err), 0);
     assert_int_equal(sai_snp_report_parse(&r, ev.report, ev.report_len, &err), 0);
     memcpy(got, r.host_data, 32);
     assert_memory_equal(r.measurement, m, 48);
-    sai_attest_policy *p = policy_for(NULL, fp_a);
-    sai_attest_result res;
+    sai_attest_policy_t *p = policy_for(NULL, fp_a);
+    sai_attest_result_t res;
     if (sai_attest_verify_evidence(json, len, p, rd, 0, &res, &err) != 0)
         fail_msg("verify: %s", err.msg);
     sai_attest_policy_free(p);
@@ -311,11 +311,11 @@ static void test_host_data_from_launcher(void **state)
 static void test_two_tees_close_in_any_order(void **state)
 {
     (void)state;
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.platform_dir = dir_a;
-    sai_tee *t1 = NULL, *t2 = NULL;
-    sai_error err;
+    sai_tee_t *t1 = NULL, *t2 = NULL;
+    sai_error_t err;
     uint8_t rd[64] = {0};
     char *ev = NULL;
     size_t evlen = 0;
@@ -340,13 +340,13 @@ static void test_launcher_measures_enclave(void **state)
     snprintf(spec, sizeof spec, "%s/spec.yaml", dir_a);
     snprintf(pol, sizeof pol, "%s/policy.yaml", dir_a);
     snprintf(out, sizeof out, "%s/launched.json", dir_a);
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_write_file_atomic(spec, "stages: [train]\n", 16, 0644, false, &err), 0);
     assert_int_equal(sai_write_file_atomic(pol, "allow_debug: false\n", 19, 0644, false, &err), 0);
     char *const argv[] = { (char *)SAI_CLI, (char *)"attest", (char *)"--tee", (char *)"sim",
                            (char *)"--report-data", (char *)"c0ffee", (char *)"--out", out, NULL };
     setenv("SECUREAI_PLATFORM_DIR", "/nonexistent/enclave-cannot-see-keys", 1);
-    sai_sim_psp psp;
+    sai_sim_psp_t psp;
     int pid, st;
     uint8_t m[48], want[48];
     if (sai_sim_launch(&psp, &pid, dir_a, SAI_CLI, argv, spec, pol, m, &err) != 0)
@@ -361,8 +361,8 @@ static void test_launcher_measures_enclave(void **state)
     uint8_t *json = NULL;
     size_t len;
     assert_int_equal(sai_read_file(out, 1 << 20, &json, &len, &err), 0);
-    sai_attest_policy *p = policy_for(NULL, fp_a);
-    sai_attest_result res;
+    sai_attest_policy_t *p = policy_for(NULL, fp_a);
+    sai_attest_result_t res;
     uint8_t rd[64] = { 0xc0, 0xff, 0xee };
     if (sai_attest_verify_evidence((char *)json, len, p, rd, 0, &res, &err) != 0)
         fail_msg("verify: %s", err.msg);
@@ -377,11 +377,11 @@ static void test_launcher_measures_enclave(void **state)
 static void test_missing_platform(void **state)
 {
     (void)state;
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.platform_dir = "/nonexistent/sai-platform";
-    sai_tee *t = NULL;
-    sai_error err;
+    sai_tee_t *t = NULL;
+    sai_error_t err;
     assert_int_equal(sai_tee_open(&t, SAI_TEE_SIM, &o, &err), SAI_ENOTFOUND);
     assert_non_null(strstr(err.msg, "platform init"));
 }

@@ -88,7 +88,7 @@ static uint8_t *load(const char *name, size_t *len)
 {
     char path[1024];
     uint8_t *buf = NULL;
-    sai_error err;
+    sai_error_t err;
     snprintf(path, sizeof path, "%s/vectors/sev-snp/%s", SAI_TEST_DATA_DIR, name);
     if (sai_read_file(path, 1 << 20, &buf, len, &err) != 0)
         fail_msg("cannot read vector %s: %s", path, err.msg);
@@ -98,13 +98,13 @@ static uint8_t *load(const char *name, size_t *len)
 static int64_t at_of(const char *s)
 {
     int64_t t;
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_parse_rfc3339(&t, s, &err), 0);
     return t;
 }
 
 static int verify_vec(const vec *v, const uint8_t *rep, size_t rlen, const uint8_t *vcek,
-                      size_t vlen, int64_t at, sai_attest_result *res, sai_error *err)
+                      size_t vlen, int64_t at, sai_attest_result_t *res, sai_error_t *err)
 {
     size_t clen = 0;
     uint8_t *chain = v->chain ? load(v->chain, &clen) : NULL;
@@ -129,8 +129,8 @@ static void test_vectors_verify(void **state)
         const vec *v = &V[i];
         size_t rlen, vlen;
         uint8_t *rep = load(v->report, &rlen), *vcek = load(v->vcek, &vlen);
-        sai_attest_result res;
-        sai_error err;
+        sai_attest_result_t res;
+        sai_error_t err;
         if (verify_vec(v, rep, rlen, vcek, vlen, at_of(v->at), &res, &err) != 0)
             fail_msg("%s does not verify: %s", v->id, err.msg);
         assert_int_equal(res.tee, SAI_TEE_SEV_SNP);
@@ -167,8 +167,8 @@ static void test_vectors_flips_refused(void **state)
         size_t rlen, vlen;
         uint8_t *rep = load(v->report, &rlen), *vcek = load(v->vcek, &vlen);
         int64_t at = at_of(v->at);
-        sai_attest_result res;
-        sai_error err;
+        sai_attest_result_t res;
+        sai_error_t err;
         for (size_t k = 0; k < sizeof offs / sizeof offs[0]; k++) {
             rep[offs[k]] ^= 0x01;
             int rc = verify_vec(v, rep, rlen, vcek, vlen, at, &res, &err);
@@ -198,8 +198,8 @@ static void test_vectors_flips_refused(void **state)
 static void expect_refusal(const vec *v, uint8_t *rep, size_t rlen, uint8_t *vcek, size_t vlen,
                            const char *at, int code, const char *rule)
 {
-    sai_attest_result res;
-    sai_error err;
+    sai_attest_result_t res;
+    sai_error_t err;
     int rc = verify_vec(v, rep, rlen, vcek, vlen, at_of(at), &res, &err);
     if (rc != code || strcmp(res.rule, rule) != 0)
         fail_msg("%s: got rc %d rule '%s' (%s), want rc %d rule '%s'", v->id, rc, res.rule, err.msg,
@@ -218,8 +218,8 @@ static void test_repo_negative_cases(void **state)
     rep[21] ^= 0x80;
     /* S2 milan_chain_invalid: byte 40 of the VCEK DER */
     vcek[40] ^= 0xFF;
-    sai_attest_result res;
-    sai_error err;
+    sai_attest_result_t res;
+    sai_error_t err;
     assert_int_not_equal(verify_vec(&V[1], rep, rlen, vcek, vlen, at_of(V[1].at), &res, &err), 0);
     free(rep);
     free(vcek);
@@ -280,8 +280,8 @@ static void test_report_format_errors(void **state)
     (void)state;
     size_t rlen;
     uint8_t *rep = load(V[0].report, &rlen);
-    sai_snp_report r;
-    sai_error err;
+    sai_snp_report_t r;
+    sai_error_t err;
     assert_int_equal(sai_snp_report_parse(&r, rep, rlen, &err), 0);
     assert_int_equal(sai_snp_report_parse(&r, rep, rlen - 1, &err), SAI_EFORMAT);
     rep[0] = 4;
@@ -340,8 +340,8 @@ static void test_turin_chain_and_tcb_order(void **state)
     (void)state;
     size_t vlen, clen;
     uint8_t *vcek = load("virtee_vcek_turin.der", &vlen), *chain = load("amd_ask_ark_turin_vcek.pem", &clen);
-    sai_snp_verifier *v = NULL;
-    sai_error err;
+    sai_snp_verifier_t *v = NULL;
+    sai_error_t err;
     if (sai_snp_verifier_new(&v, vcek, vlen, chain, clen, NULL, 0, at_of("2025-06-01T00:00:00Z"), &err) != 0)
         fail_msg("turin chain: %s", err.msg);
     sai_snp_verifier_free(v);
@@ -351,7 +351,7 @@ static void test_turin_chain_and_tcb_order(void **state)
     assert_int_equal(sai_snp_verifier_new(&v, vcek, vlen, milan, mlen, NULL, 0,
                                           at_of("2025-06-01T00:00:00Z"), &err), SAI_EAUTH);
     free(milan);
-    sai_snp_cert_ext e;
+    sai_snp_cert_ext_t e;
     assert_int_equal(sai_snp_cert_extensions(&e, vcek, vlen, &err), 0);
     assert_string_equal(e.product_name, "Turin");
     assert_true(e.fmc >= 0);
@@ -359,7 +359,7 @@ static void test_turin_chain_and_tcb_order(void **state)
     /* build REPORTED_TCB in Turin order [fmc, bl, tee, snp, 0,0,0, ucode] */
     uint64_t raw = (uint64_t)e.fmc | (uint64_t)e.bl << 8 | (uint64_t)e.tee << 16 |
                    (uint64_t)e.snp << 24 | (uint64_t)e.ucode << 56;
-    sai_snp_tcb t;
+    sai_snp_tcb_t t;
     sai_snp_tcb_decode(&t, raw, SAI_SNP_PRODUCT_TURIN);
     assert_int_equal(t.fmc, e.fmc);
     assert_int_equal(t.bl, e.bl);
@@ -376,7 +376,7 @@ static void test_turin_chain_and_tcb_order(void **state)
 /* A Turin report built over the real Turin VCEK: version 3, CPUID family
  * 1Ah, REPORTED_TCB in Turin order. Its signature is not AMD's, but the TCB
  * comparison comes before the signature, so a mismatch is refused by name. */
-static void turin_report(uint8_t rep[SAI_SNP_REPORT_LEN], const sai_snp_cert_ext *e,
+static void turin_report(uint8_t rep[SAI_SNP_REPORT_LEN], const sai_snp_cert_ext_t *e,
                          int fmc, int ucode)
 {
     memset(rep, 0, SAI_SNP_REPORT_LEN);
@@ -396,10 +396,10 @@ static void test_turin_fmc_mismatch_named(void **state)
     (void)state;
     size_t vlen, clen;
     uint8_t *vcek = load("virtee_vcek_turin.der", &vlen), *chain = load("amd_ask_ark_turin_vcek.pem", &clen);
-    sai_snp_verifier *v = NULL;
-    sai_snp_cert_ext e;
-    sai_error err;
-    sai_attest_result res;
+    sai_snp_verifier_t *v = NULL;
+    sai_snp_cert_ext_t e;
+    sai_error_t err;
+    sai_attest_result_t res;
     uint8_t rep[SAI_SNP_REPORT_LEN];
     char want[160];
     assert_int_equal(sai_snp_cert_extensions(&e, vcek, vlen, &err), 0);
@@ -443,13 +443,13 @@ static void test_hwid_encodings_and_invalid_vceks(void **state)
     for (int i = 0; i < 2; i++) {
         size_t len, clen;
         uint8_t *der = load(files[i], &len), *chain = load("amd_ask_ark_milan.pem", &clen);
-        sai_snp_cert_ext e;
-        sai_error err;
+        sai_snp_cert_ext_t e;
+        sai_error_t err;
         assert_int_equal(sai_snp_cert_extensions(&e, der, len, &err), 0);
         assert_int_equal(e.hwid_len, 64);
         for (int k = 0; k < 64; k++)
             assert_int_equal(e.hwid[k], k);
-        sai_snp_verifier *v = NULL;
+        sai_snp_verifier_t *v = NULL;
         assert_int_equal(sai_snp_verifier_new(&v, der, len, chain, clen, NULL, 0,
                                               at_of("2024-01-01T00:00:00Z"), &err), SAI_EAUTH);
         free(der);
@@ -457,8 +457,8 @@ static void test_hwid_encodings_and_invalid_vceks(void **state)
     }
     size_t len;
     uint8_t *vlek = load("trustee_test-vlek.der", &len);
-    sai_snp_cert_ext e;
-    sai_error err;
+    sai_snp_cert_ext_t e;
+    sai_error_t err;
     assert_int_equal(sai_snp_cert_extensions(&e, vlek, len, &err), 0);
     assert_true(e.is_vlek);
     assert_int_equal(e.hwid_len, 0);
@@ -473,10 +473,10 @@ static void test_policy_on_real_evidence(void **state)
     (void)state;
     size_t rlen, vlen;
     uint8_t *rep = load(V[0].report, &rlen), *vcek = load(V[0].vcek, &vlen);
-    sai_attest_result res;
-    sai_error err;
+    sai_attest_result_t res;
+    sai_error_t err;
     assert_int_equal(verify_vec(&V[0], rep, rlen, vcek, vlen, at_of(V[0].at), &res, &err), 0);
-    sai_attest_policy *p = NULL;
+    sai_attest_policy_t *p = NULL;
     assert_int_equal(sai_attest_policy_default(&p, &err), 0);
     assert_int_equal(sai_attest_policy_appraise(p, &res, NULL, at_of(V[0].at), &err), SAI_EPOLICY);
     assert_string_equal(res.rule, "debug");

@@ -11,7 +11,7 @@
 
 static void unhex(uint8_t *out, size_t len, const char *hex)
 {
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_hex_decode(out, len, hex, &err), 0);
 }
 
@@ -20,8 +20,8 @@ static void test_gcm_known_answer(void **state)
 {
     (void)state;
     uint8_t key[32] = {0}, nonce[12] = {0}, pt[16] = {0}, ct[16], tag[16], want[16], back[16];
-    sai_aead *a = NULL;
-    sai_error err;
+    sai_aead_t *a = NULL;
+    sai_error_t err;
     assert_int_equal(sai_aead_new(&a, key, &err), 0);
     assert_int_equal(sai_aead_seal(a, ct, tag, pt, 0, NULL, 0, nonce, &err), 0);
     unhex(want, 16, "530f8afbc74536b9a963b4f1c4cb738b");
@@ -40,10 +40,10 @@ static void test_gcm_rejects_tampering_and_wipes(void **state)
 {
     (void)state;
     uint8_t key[32], nonce[12] = {1}, aad[5] = "head", pt[100], ct[100], tag[16], out[100];
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_random_bytes(key, sizeof key, &err), 0);
     memset(pt, 'A', sizeof pt);
-    sai_aead *a = NULL;
+    sai_aead_t *a = NULL;
     assert_int_equal(sai_aead_new(&a, key, &err), 0);
     assert_int_equal(sai_aead_seal(a, ct, tag, pt, sizeof pt, aad, sizeof aad, nonce, &err), 0);
     /* flip each kind of input in turn */
@@ -71,7 +71,7 @@ static void test_sha2_known_answers(void **state)
 {
     (void)state;
     uint8_t out[64], want[64];
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_hash(SAI_SHA256, out, "abc", 3, &err), 0);
     unhex(want, 32, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert_memory_equal(out, want, 32);
@@ -80,7 +80,7 @@ static void test_sha2_known_answers(void **state)
                     "1a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7");
     assert_memory_equal(out, want, 48);
     /* streaming equals one-shot */
-    sai_hash_ctx *h = NULL;
+    sai_hash_ctx_t *h = NULL;
     assert_int_equal(sai_hash_new(&h, SAI_SHA384, &err), 0);
     assert_int_equal(sai_hash_update(h, "a", 1, &err), 0);
     assert_int_equal(sai_hash_update(h, "bc", 2, &err), 0);
@@ -94,7 +94,7 @@ static void test_hmac_hkdf_known_answers(void **state)
 {
     (void)state;
     uint8_t key[22], out[42], want[42], salt[13], info[10];
-    sai_error err;
+    sai_error_t err;
     memset(key, 0x0b, sizeof key);
     assert_int_equal(sai_hmac_sha256(out, key, 20, "Hi There", 8, &err), 0);
     unhex(want, 32, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
@@ -111,8 +111,8 @@ static void test_hmac_hkdf_known_answers(void **state)
 static void test_ecdsa_ecdh(void **state)
 {
     (void)state;
-    sai_error err;
-    sai_ec_key *a = NULL, *b = NULL, *apub = NULL, *bpub = NULL, *apem = NULL;
+    sai_error_t err;
+    sai_ec_key_t *a = NULL, *b = NULL, *apub = NULL, *bpub = NULL, *apem = NULL;
     uint8_t sig[96], pa[97], pb[97], s1[48], s2[48];
     assert_int_equal(sai_ec_generate(&a, &err), 0);
     assert_int_equal(sai_ec_generate(&b, &err), 0);
@@ -150,8 +150,8 @@ static void test_ecdsa_ecdh(void **state)
 static void test_secret_and_ct_equal(void **state)
 {
     (void)state;
-    sai_error err;
-    sai_secret *s = NULL;
+    sai_error_t err;
+    sai_secret_t *s = NULL;
     assert_int_equal(sai_secret_new(&s, 32, &err), 0);
     assert_int_equal(s->len, 32);
     for (size_t i = 0; i < 32; i++)

@@ -34,7 +34,7 @@
 static uint8_t *load(const char *path, size_t *len)
 {
     uint8_t *buf = NULL;
-    sai_error err = { 0 };
+    sai_error_t err = { 0 };
     if (sai_read_file(path, 1 << 20, &buf, len, &err) != 0)
         fail_msg("%s: %s", path, err.msg);
     return buf;
@@ -69,12 +69,12 @@ static void hex_prefix(const uint8_t *got, size_t n, const char *want)
 static const char ZERO48[] = "000000000000000000000000000000000000000000000000"
                              "000000000000000000000000000000000000000000000000";
 
-static sai_dcap_collateral *collateral(const char *path)
+static sai_dcap_collateral_t *collateral(const char *path)
 {
     size_t n;
     uint8_t *j = load(path, &n);
-    sai_dcap_collateral *c = NULL;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = NULL;
+    sai_error_t err = { 0 };
     int rc = sai_dcap_collateral_parse((const char *)j, n, &c, &err);
     free(j);
     if (rc != 0)
@@ -83,8 +83,8 @@ static sai_dcap_collateral *collateral(const char *path)
 }
 
 /* Verify a vector file; returns rc, fills res. */
-static int verify_file(const char *path, sai_dcap_collateral *c, time_t at, sai_dcap_result *res,
-                       sai_error *err)
+static int verify_file(const char *path, sai_dcap_collateral_t *c, time_t at, sai_dcap_result_t *res,
+                       sai_error_t *err)
 {
     size_t n;
     uint8_t *q = load(path, &n);
@@ -133,8 +133,8 @@ static void test_every_vector_verifies(void **state)
 {
     (void)state;
     for (size_t i = 0; i < NVECS; i++) {
-        sai_dcap_result res;
-        sai_error err = { 0 };
+        sai_dcap_result_t res;
+        sai_error_t err = { 0 };
         int rc = verify_file(vpath(VECS[i].file), NULL, ts(VECS[i].at), &res, &err);
         if (rc != 0)
             fail_msg("%s: %s", VECS[i].file, err.msg);
@@ -148,10 +148,10 @@ static void test_every_vector_verifies(void **state)
     }
 }
 
-static sai_dcap_result must_verify(const char *rel, const char *at)
+static sai_dcap_result_t must_verify(const char *rel, const char *at)
 {
-    sai_dcap_result res;
-    sai_error err = { 0 };
+    sai_dcap_result_t res;
+    sai_error_t err = { 0 };
     if (verify_file(vpath(rel), NULL, ts(at), &res, &err) != 0)
         fail_msg("%s: %s", rel, err.msg);
     return res;
@@ -161,7 +161,7 @@ static void test_tdx_fields(void **state)
 {
     (void)state;
     /* T1 */
-    sai_dcap_result r = must_verify("tdx/gotdxguest_tdx_prod_quote_SPR_E4.dat", "2023-07-01T01:00:00");
+    sai_dcap_result_t r = must_verify("tdx/gotdxguest_tdx_prod_quote_SPR_E4.dat", "2023-07-01T01:00:00");
     hex_eq(r.tee_tcb_svn, 16, "03000400000000000000000000000000");
     hex_eq(r.mrseam, 48, "2fd279c16164a93dd5bf373d834328d46008c2b693af9ebb865b08b2ced320c9a89b4869a9fab60fbe9d0c5a5363c656");
     hex_eq(r.td_attributes, 8, "0000004000000000");
@@ -189,7 +189,7 @@ static void test_tdx_fields(void **state)
     {
         size_t n;
         uint8_t *raw = load(vpath("tdx/gotdxguest_quote_v5_sample.dat"), &n);
-        sai_dcap_quote q;
+        sai_dcap_quote_t q;
         assert_int_equal(sai_dcap_quote_parse(raw, n, &q, NULL), 0);
         assert_true(q.td.v15);
         hex_eq(q.td.tee_tcb_svn2, 16, "0d010400000000000000000000000000");
@@ -260,7 +260,7 @@ static void test_tdx_fields(void **state)
 static void test_sgx_fields(void **state)
 {
     (void)state;
-    sai_dcap_result r = must_verify("sgx/dcapqvl_sgx_quote.dat", "2025-07-19T10:01:17");
+    sai_dcap_result_t r = must_verify("sgx/dcapqvl_sgx_quote.dat", "2025-07-19T10:01:17");
     hex_eq(r.mrenclave, 32, "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb");
     hex_eq(r.mrsigner, 32, "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6");
     hex_eq(r.sgx_attributes, 16, "0500000000000000e700000000000000");
@@ -276,7 +276,7 @@ static void test_sgx_fields(void **state)
     {
         size_t n;
         uint8_t *raw = load(vpath("sgx/dcapqvl_sgx_quote.dat"), &n);
-        sai_dcap_quote q;
+        sai_dcap_quote_t q;
         assert_int_equal(sai_dcap_quote_parse(raw, n, &q, NULL), 0);
         assert_int_equal(q.qe_svn, 10);
         assert_int_equal(q.pce_svn, 15);
@@ -294,7 +294,7 @@ static void test_sgx_fields(void **state)
     {
         size_t n;
         uint8_t *raw = load(vpath("sgx/trustee_occlum_quote.dat"), &n);
-        sai_dcap_quote q;
+        sai_dcap_quote_t q;
         assert_int_equal(sai_dcap_quote_parse(raw, n, &q, NULL), 0);
         assert_int_equal(q.sgx.miscselect, 1);
         assert_int_equal(q.qe_svn, 8);
@@ -308,9 +308,9 @@ static void test_sgx_fields(void **state)
 static void test_collateral_tdx_uptodate(void **state)
 {
     (void)state;
-    sai_dcap_collateral *c = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
-    sai_dcap_result r;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
+    sai_dcap_result_t r;
+    sai_error_t err = { 0 };
     int rc = verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), c, 1752919234, &r, &err);
     if (rc != 0)
         fail_msg("%s", err.msg);
@@ -330,7 +330,7 @@ static void test_collateral_tdx_uptodate(void **state)
     /* times as RFC 3339, not Unix seconds */
     assert_non_null(strstr(r.failed_detail, "Z .. 2025-07-19T10:00:35Z, not at 2025-07-19T10:01:40Z"));
     {
-        sai_dcap_collateral *fresh = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
+        sai_dcap_collateral_t *fresh = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
         rc = verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), fresh, 1752919300, &r, &err);
         assert_int_not_equal(rc, 0);
         assert_string_equal(r.failed_check, "pck_chain");
@@ -343,7 +343,7 @@ static void test_collateral_tdx_uptodate(void **state)
     assert_int_equal(r.verdict, SAI_DCAP_CONTRAINDICATED);
     /* collateral for SGX against a TDX quote: refused (its PCK CRL is the
      * Processor CA's, so the Platform CA chain already lacks its CRL) */
-    sai_dcap_collateral *sgx = collateral(vpath("sgx/dcapqvl_sgx_quote_collateral.json"));
+    sai_dcap_collateral_t *sgx = collateral(vpath("sgx/dcapqvl_sgx_quote_collateral.json"));
     rc = verify_file(vpath("tdx/dcapqvl_tdx_quote.dat"), sgx, 1752919234, &r, &err);
     assert_int_not_equal(rc, 0);
     assert_string_equal(r.failed_check, "pck_chain");
@@ -355,9 +355,9 @@ static void test_collateral_tdx_uptodate(void **state)
 static void test_collateral_sgx_config_swhardening(void **state)
 {
     (void)state;
-    sai_dcap_collateral *c = collateral(vpath("sgx/dcapqvl_sgx_quote_collateral.json"));
-    sai_dcap_result r;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = collateral(vpath("sgx/dcapqvl_sgx_quote_collateral.json"));
+    sai_dcap_result_t r;
+    sai_error_t err = { 0 };
     int rc = verify_file(vpath("sgx/dcapqvl_sgx_quote.dat"), c, 1752919277, &r, &err);
     if (rc != 0)
         fail_msg("%s", err.msg);
@@ -374,9 +374,9 @@ static void test_collateral_sgx_config_swhardening(void **state)
 static void test_collateral_tdx_no_level(void **state)
 {
     (void)state;
-    sai_dcap_collateral *c = collateral(vpath("tdx/dcapqvl_tdx_quote_outdated_collateral.json"));
-    sai_dcap_result r;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = collateral(vpath("tdx/dcapqvl_tdx_quote_outdated_collateral.json"));
+    sai_dcap_result_t r;
+    sai_error_t err = { 0 };
     int rc = verify_file(vpath("tdx/dcapqvl_tdx_quote_outdated.dat"), c, 1774003274, &r, &err);
     assert_int_equal(rc, SAI_EPOLICY);
     assert_int_equal(r.verdict, SAI_DCAP_CONTRAINDICATED);
@@ -446,11 +446,11 @@ static void test_collateral_gotdxguest_pieces(void **state)
     cJSON_AddStringToObject(o, "root_ca_crl", root);
     cJSON_AddStringToObject(o, "pck_crl", pck);
     char *json = cJSON_PrintUnformatted(o);
-    sai_dcap_collateral *c = NULL;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = NULL;
+    sai_error_t err = { 0 };
     if (sai_dcap_collateral_parse(json, strlen(json), &c, &err) != 0)
         fail_msg("%s", err.msg);
-    sai_dcap_result r;
+    sai_dcap_result_t r;
     int rc = verify_file(vpath("tdx/gotdxguest_tdx_prod_quote_SPR_E4.dat"), c,
                          ts("2023-07-01T01:00:00"), &r, &err);
     assert_int_equal(rc, SAI_EPOLICY);
@@ -466,7 +466,7 @@ static void test_collateral_gotdxguest_pieces(void **state)
     char *p = strstr(bad, "UpToDate");
     assert_non_null(p);
     memcpy(p, "Revoked!", 8);
-    sai_dcap_collateral *c2 = NULL;
+    sai_dcap_collateral_t *c2 = NULL;
     if (sai_dcap_collateral_parse(bad, strlen(bad), &c2, &err) == 0) {
         rc = verify_file(vpath("tdx/gotdxguest_tdx_prod_quote_SPR_E4.dat"), c2,
                          ts("2023-07-01T01:00:00"), &r, &err);
@@ -496,11 +496,11 @@ static void test_collateral_t2_tcbinfo_v5(void **state)
     cJSON_ReplaceItemInObjectCaseSensitive(o, "tcb_info", cJSON_CreateString(tcb));
     cJSON_ReplaceItemInObjectCaseSensitive(o, "tcb_info_signature", cJSON_CreateString(tsig));
     char *json = cJSON_PrintUnformatted(o);
-    sai_dcap_collateral *c = NULL;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = NULL;
+    sai_error_t err = { 0 };
     if (sai_dcap_collateral_parse(json, strlen(json), &c, &err) != 0)
         fail_msg("%s", err.msg);
-    sai_dcap_result r;
+    sai_dcap_result_t r;
     if (verify_file(vpath("tdx/gotdxguest_quote_v5_sample.dat"), c, ts("2026-02-20T00:00:00"), &r, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(r.verdict, SAI_DCAP_AFFIRMING);
@@ -524,8 +524,8 @@ static void test_negative_t1(void **state)
     (void)state;
     size_t n;
     uint8_t *q = load(vpath("tdx/gotdxguest_tdx_prod_quote_SPR_E4.dat"), &n);
-    sai_dcap_result r;
-    sai_error err = { 0 };
+    sai_dcap_result_t r;
+    sai_error_t err = { 0 };
     /* expired PCK at 2053 */
     assert_int_equal(sai_dcap_verify_bytes(q, n, NULL, ts("2053-07-01T01:00:00"), &r, &err), SAI_EAUTH);
     assert_string_equal(r.failed_check, "pck_chain");
@@ -558,8 +558,8 @@ static void flip_case(const uint8_t *q, size_t n, size_t off, time_t at, const c
     /* keep PEM base64 characters inside the alphabet: flip to a neighbour */
     if (strcmp(what, "certificate") == 0)
         m[off] = q[off] == 'A' ? 'B' : 'A';
-    sai_dcap_result r;
-    sai_error err = { 0 };
+    sai_dcap_result_t r;
+    sai_error_t err = { 0 };
     int rc = sai_dcap_verify_bytes(m, n, NULL, at, &r, &err);
     if (rc == 0)
         fail_msg("%s: flipped byte %zu (%s) was accepted", file, off, what);
@@ -573,7 +573,7 @@ static void test_flipped_bytes_refused(void **state)
     for (size_t i = 0; i < NVECS; i++) {
         size_t n;
         uint8_t *q = load(vpath(VECS[i].file), &n);
-        sai_dcap_quote p;
+        sai_dcap_quote_t p;
         assert_int_equal(sai_dcap_quote_parse(q, n, &p, NULL), 0);
         time_t at = ts(VECS[i].at);
         /* signed region: header, a few body offsets, the last signed byte */
@@ -608,7 +608,7 @@ static void test_flipped_bytes_refused(void **state)
 /* ---- rebuilt quotes: foreign root, missing intermediate ---- */
 /* Rebuild a v4 quote with a different PEM chain (the PEM is outside the
  * signed region, so only the chain checks can catch a swap). */
-static uint8_t *rebuild_v4(const uint8_t *q, const sai_dcap_quote *p, const char *pem,
+static uint8_t *rebuild_v4(const uint8_t *q, const sai_dcap_quote_t *p, const char *pem,
                            size_t *out_len)
 {
     size_t head = (size_t)(p->cert_data - q) - 6; /* inner type+size */
@@ -636,15 +636,15 @@ static void test_chain_substitutions_refused(void **state)
     (void)state;
     size_t n;
     uint8_t *q = load(vpath("tdx/dcapqvl_tdx_quote.dat"), &n);
-    sai_dcap_quote p;
+    sai_dcap_quote_t p;
     assert_int_equal(sai_dcap_quote_parse(q, n, &p, NULL), 0);
     char *pem = strndup((const char *)p.cert_data, p.cert_len);
     char *second = strstr(pem + 10, "-----BEGIN CERTIFICATE-----");
     char *third = strstr(second + 10, "-----BEGIN CERTIFICATE-----");
     assert_non_null(third);
     time_t at = 1752919234;
-    sai_dcap_result r;
-    sai_error err = { 0 };
+    sai_dcap_result_t r;
+    sai_error_t err = { 0 };
 
     /* the same chain rebuilt verifies (the rebuild itself is sound) */
     size_t m_len;
@@ -697,7 +697,7 @@ static void test_chain_substitutions_refused(void **state)
     /* another platform's valid PCK chain: the QE report signature fails */
     size_t on;
     uint8_t *oq = load(vpath("tdx/trustee_tdx_quote_6.dat"), &on);
-    sai_dcap_quote op;
+    sai_dcap_quote_t op;
     assert_int_equal(sai_dcap_quote_parse(oq, on, &op, NULL), 0);
     char *other = strndup((const char *)op.cert_data, op.cert_len);
     m = rebuild_v4(q, &p, other, &m_len);
@@ -744,8 +744,8 @@ static void test_ratls(void **state)
     for (size_t i = 0; i < 3; i++) {
         size_t n;
         uint8_t *pem = load(vpath(certs[i].file), &n);
-        sai_ratls r;
-        sai_error err = { 0 };
+        sai_ratls_t r;
+        sai_error_t err = { 0 };
         if (sai_dcap_ratls_extract(pem, n, &r, &err) != 0)
             fail_msg("%s: %s", certs[i].file, err.msg);
         assert_int_equal(r.n, certs[i].n);
@@ -762,7 +762,7 @@ static void test_ratls(void **state)
         free(q0);
         sai_dcap_ratls_free(&r);
 
-        sai_dcap_result res;
+        sai_dcap_result_t res;
         if (sai_dcap_ratls_verify(pem, n, NULL, at, &res, &err) != 0)
             fail_msg("%s: %s", certs[i].file, err.msg);
         assert_int_equal(res.verdict, SAI_DCAP_TCB_UNKNOWN);
@@ -774,10 +774,10 @@ static void test_ratls(void **state)
     /* Gramine: report_data[0:32] of the legacy quote = SHA-256(SPKI) */
     size_t n;
     uint8_t *pem = load(vpath("sgx/ccc_ratls_gramine-cert.pem"), &n);
-    sai_ratls r;
+    sai_ratls_t r;
     assert_int_equal(sai_dcap_ratls_extract(pem, n, &r, NULL), 0);
     hex_eq(r.spki_sha256, 32, "5a5a5b2d177433048e9d62409d1acc4ec526c06e294d09e69a36cff9369e4851");
-    sai_dcap_quote q;
+    sai_dcap_quote_t q;
     assert_int_equal(sai_dcap_quote_parse(r.ev[1].quote, r.ev[1].quote_len, &q, NULL), 0);
     hex_eq(q.sgx.report_data, 32, "d8673446fe0f6842d4af0d182c8751d7e967039116deff5f85a43b2ca90c2831");
     sai_dcap_ratls_free(&r);
@@ -805,8 +805,8 @@ static void test_ratls_tamper(void **state)
             uint8_t *m = malloc(n);
             memcpy(m, pem, n);
             m[off] = pem[off] == 'A' ? 'B' : 'A';
-            sai_dcap_result res;
-            sai_error err = { 0 };
+            sai_dcap_result_t res;
+            sai_error_t err = { 0 };
             if (sai_dcap_ratls_verify(m, n, NULL, at, &res, &err) == 0)
                 fail_msg("%s: flipped character at %zu accepted", files[i], off);
             free(m);
@@ -820,7 +820,7 @@ static void test_parser_limits(void **state)
     (void)state;
     size_t n;
     uint8_t *q = load(vpath("tdx/dcapqvl_tdx_quote.dat"), &n);
-    sai_dcap_quote p;
+    sai_dcap_quote_t p;
     /* every truncation is refused, none reads out of bounds (ASan) */
     for (size_t len = 0; len < 4300 + 636; len += 7)
         assert_int_not_equal(sai_dcap_quote_parse(q, len, &p, NULL), 0);
@@ -831,12 +831,12 @@ static void test_parser_limits(void **state)
     assert_int_equal(sai_dcap_quote_parse(m, n, &p, NULL), SAI_EFORMAT);
     free(m);
     free(q);
-    sai_dcap_collateral *c = NULL;
+    sai_dcap_collateral_t *c = NULL;
     assert_int_not_equal(sai_dcap_collateral_parse("{}", 2, &c, NULL), 0);
     assert_int_not_equal(sai_dcap_collateral_parse("[", 1, &c, NULL), 0);
     assert_null(c);
     /* empty and white space: refused as empty, never taken as "none" */
-    sai_error err = { 0 };
+    sai_error_t err = { 0 };
     assert_int_equal(sai_dcap_collateral_parse("", 0, &c, &err), SAI_EFORMAT);
     assert_string_equal(err.msg, "the collateral is empty (0 bytes)");
     assert_int_equal(sai_dcap_collateral_parse(" \n\t\r\n", 5, &c, &err), SAI_EFORMAT);
@@ -847,9 +847,9 @@ static void test_parser_limits(void **state)
 static void test_result_json(void **state)
 {
     (void)state;
-    sai_dcap_collateral *c = collateral(vpath("sgx/dcapqvl_sgx_quote_collateral.json"));
-    sai_dcap_result r;
-    sai_error err = { 0 };
+    sai_dcap_collateral_t *c = collateral(vpath("sgx/dcapqvl_sgx_quote_collateral.json"));
+    sai_dcap_result_t r;
+    sai_error_t err = { 0 };
     assert_int_equal(verify_file(vpath("sgx/dcapqvl_sgx_quote.dat"), c, 1752919277, &r, &err), 0);
     char *json = NULL;
     assert_int_equal(sai_dcap_result_json(&r, &json, &err), 0);
@@ -871,7 +871,7 @@ static void test_result_json(void **state)
 /* The collateral's caches are shared: four threads verifying the same and
  * different quotes at once all get the right answers. */
 typedef struct {
-    sai_dcap_collateral *c;
+    sai_dcap_collateral_t *c;
     uint8_t *q;
     size_t n;
     int failures;
@@ -881,7 +881,7 @@ static void *verify_loop(void *arg)
 {
     thread_arg *t = arg;
     for (int i = 0; i < 40; i++) {
-        sai_dcap_result r;
+        sai_dcap_result_t r;
         if (sai_dcap_verify_bytes(t->q, t->n, t->c, 1752919234, &r, NULL) != 0 ||
             strcmp(r.tcb_status, "UpToDate") != 0)
             t->failures++;
@@ -894,7 +894,7 @@ static void *verify_loop(void *arg)
 static void test_concurrent_verify(void **state)
 {
     (void)state;
-    sai_dcap_collateral *c = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
+    sai_dcap_collateral_t *c = collateral(vpath("tdx/dcapqvl_tdx_quote_collateral.json"));
     size_t n;
     uint8_t *q = load(vpath("tdx/dcapqvl_tdx_quote.dat"), &n);
     pthread_t th[4];

@@ -83,7 +83,7 @@ static const uint8_t dt_secret[SAI_DIST_SECRET_LEN] = "group-secret-of-the-test-
 static int dt_relayed;
 
 static inline int dt_join(int lfd, const char *host, uint16_t port, const sai_dist_cfg_t *cfg,
-                          sai_dist_comm_t **c, sai_error *err)
+                          sai_dist_comm_t **c, sai_error_t *err)
 {
     if (!dt_relayed || cfg->world < 2)
         return sai_dist_comm_tcp(c, cfg, lfd, host, port, err);
@@ -94,7 +94,7 @@ static inline int dt_join(int lfd, const char *host, uint16_t port, const sai_di
 }
 
 static inline int dt_connect(dt_run *run, int rank, const sai_dist_cfg_t *cfg,
-                             sai_dist_comm_t **c, sai_error *err)
+                             sai_dist_comm_t **c, sai_error_t *err)
 {
     int next = (rank + 1) % run->n;
     int fd = run->lfd[rank];
@@ -118,7 +118,7 @@ static inline void dt_start(dt_run *run, int n, size_t out_cap, dt_fn fn, void *
         abort();
     }
     for (int i = 0; i < n; i++) {
-        sai_error err = {0};
+        sai_error_t err = {0};
         run->port[i] = 0;
         if (sai_dist_tcp_listen(&run->lfd[i], "127.0.0.1", &run->port[i], &err) != 0) {
             fprintf(stderr, "listen: %s\n", err.msg);

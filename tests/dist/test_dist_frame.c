@@ -32,7 +32,7 @@ typedef struct {
 /* Seal 4 frames of step 5 from worker 1 to worker 2. */
 static void setup_frames(fixture *f, const uint8_t *rx_job, const uint8_t *rx_key)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     assert_int_equal(sai_dist_link_new(&f->tx, key1, job_a, 1, 2, false, &err), 0);
     assert_int_equal(sai_dist_link_new(&f->rx, rx_key, rx_job, 1, 2, false, &err), 0);
     assert_int_equal(sai_dist_link_begin_step(f->tx, 5, &err), 0);
@@ -54,7 +54,7 @@ static void teardown_frames(fixture *f)
 /* The refusal names worker 1 and step 5; the link is dead afterwards. */
 static void assert_refused(fixture *f, const uint8_t *frame, int code, const char *why)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t out[PAY];
     memset(out, 0x5a, sizeof out);
     assert_int_equal(sai_dist_frame_open(f->rx, out, frame, FLEN, &err), code);
@@ -74,7 +74,7 @@ static void test_roundtrip_in_order(void **state)
     (void)state;
     fixture f;
     setup_frames(&f, job_a, key1);
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t out[PAY];
     for (int i = 0; i < 4; i++) {
         assert_int_equal(sai_dist_frame_open(f.rx, out, f.frames[i], FLEN, &err), 0);
@@ -109,7 +109,7 @@ static void test_replayed(void **state)
     (void)state;
     fixture f;
     setup_frames(&f, job_a, key1);
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t out[PAY];
     assert_int_equal(sai_dist_frame_open(f.rx, out, f.frames[0], FLEN, &err), 0);
     assert_int_equal(sai_dist_frame_open(f.rx, out, f.frames[1], FLEN, &err), 0);
@@ -135,7 +135,7 @@ static void test_reordered_and_dropped(void **state)
     assert_refused(&f, f.frames[1], SAI_EPOLICY, "reordered, or a frame was dropped");
     teardown_frames(&f);
     setup_frames(&f, job_a, key1);
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t out[PAY];
     assert_int_equal(sai_dist_frame_open(f.rx, out, f.frames[0], FLEN, &err), 0);
     assert_refused(&f, f.frames[2], SAI_EPOLICY, "chunk 2");   /* frame 1 dropped */
@@ -168,7 +168,7 @@ static void test_cross_job_and_misrouted(void **state)
     assert_refused(&f, f.frames[0], SAI_EAUTH, "tag does not verify");
     teardown_frames(&f);
     /* a frame for another receiver */
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_dist_link_t *tx, *rx;
     uint8_t fr[FLEN], out[PAY], pay[PAY] = {0};
     assert_int_equal(sai_dist_link_new(&tx, key1, job_a, 1, 3, false, &err), 0);
@@ -185,7 +185,7 @@ static void test_cross_job_and_misrouted(void **state)
 static void test_limits(void **state)
 {
     (void)state;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_dist_link_t *l;
     uint8_t fr[SAI_DIST_FRAME_OVERHEAD], out[1];
     assert_int_equal(sai_dist_link_new(&l, key1, job_a, 0, 1, false, &err), 0);
@@ -201,7 +201,7 @@ static void test_limits(void **state)
 static void test_key_schedule(void **state)
 {
     (void)state;
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t gs[32] = {7}, gs2[32] = {8}, ecdh[48] = {1}, tr[32] = {2}, tr2[32] = {3};
     uint8_t k[2][32], c[2][32], k2[2][32], c2[2][32];
     assert_int_equal(sai_dist_derive_keys(k, c, gs, ecdh, 48, tr, job_a, 0, 1, &err), 0);

@@ -21,7 +21,7 @@
 
 static int rank_main(void)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
     uint32_t r = 0, n = 0;
     const size_t len = 100003;
@@ -77,7 +77,7 @@ out:
     for (int i = 0; i < 2; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    sai_error ignore = {0};
+    sai_error_t ignore = {0};
     if (sai_dist_relay_close(relay, 5000, &ignore) != 0 && rc == 0) {
         fprintf(stderr, "rank %u: relay: %s\n", r, ignore.msg);
         rc = SAI_ENET;

@@ -33,7 +33,7 @@ typedef struct ar_arg {
 static int ar_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
 {
     ar_arg *a = argp;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
     float *v = malloc((a->n + 1) * sizeof *v), *first = (float *)(void *)res->out;
     int rc;
@@ -127,7 +127,7 @@ typedef struct bc_arg { size_t len; uint32_t root; } bc_arg;
 static int bc_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
 {
     bc_arg *a = argp;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
     cfg->chunk_bytes = 1024;
     for (size_t i = 0; i < a->len; i++)
@@ -214,7 +214,7 @@ static void test_hung_worker(void **state)
 typedef struct join_arg { int mode; } join_arg;
 
 /* A stand-in TEE: evidence = measurement (13 bytes) || report data (64). */
-static int fake_tee(void *ctx, const uint8_t rd[64], uint8_t **ev, size_t *len, sai_error *err)
+static int fake_tee(void *ctx, const uint8_t rd[64], uint8_t **ev, size_t *len, sai_error_t *err)
 {
     bool stale = ctx != NULL;
     if ((*ev = malloc(13 + 64)) == NULL)
@@ -229,7 +229,7 @@ static int fake_tee(void *ctx, const uint8_t rd[64], uint8_t **ev, size_t *len, 
 }
 
 static int require_a(void *ctx, uint32_t peer, const uint8_t *ev, size_t len,
-                     const uint8_t rd[64], sai_error *err)
+                     const uint8_t rd[64], sai_error_t *err)
 {
     bool bound = ctx != NULL;
     if (len < 13 || memcmp(ev, "measurement-A", 13) != 0)
@@ -245,7 +245,7 @@ static int join_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
 {
     join_arg *a = argp;
     static const uint8_t other[SAI_DIST_SECRET_LEN] = "not-the-group-secret-of-the-job";
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
     static int bound_marker, stale_marker;
     cfg->verify_peer = require_a;
@@ -383,7 +383,7 @@ static void proxy_main(const wire_arg *w)
 static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
 {
     wire_arg *w = argp;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
     float v[2048];
     int rc;
@@ -407,7 +407,7 @@ static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
 
 static void wire_case(int mode, const char *want)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     wire_arg proxy = {.mode = mode};    /* listens on lfd, forwards to worker 1 */
     wire_arg worker = {.mode = mode};   /* worker 0 dials the proxy's port */
     assert_int_equal(sai_dist_tcp_listen(&proxy.lfd, "127.0.0.1", &worker.to_port, &err), 0);

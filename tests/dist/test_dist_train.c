@@ -66,7 +66,7 @@ static void local_grad(sai_nn_model_t *m, int rank, int step)
 static int train_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *arg)
 {
     (void)arg;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
     sai_nn_model_t *m = NULL;
     int rc;
@@ -98,7 +98,7 @@ out:
 static void test_two_workers_train_identically(void **state)
 {
     (void)state;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_model_t *a = NULL, *b = NULL;
     assert_int_equal(sai_nn_model_create(&a, "smallcnn", 1, 28, 28, 10, B, 100, &err), 0);
     assert_int_equal(sai_nn_model_create(&b, "smallcnn", 1, 28, 28, 10, B, 100, &err), 0);

@@ -20,8 +20,8 @@
 #include "secureai/util.h"
 
 typedef struct test_kbs {
-    sai_kbs_server  *srv;
-    sai_kbs_verifier v;
+    sai_kbs_server_t  *srv;
+    sai_kbs_verifier_t v;
     pthread_t        th;
     char             dir[512];
     char             url[64];
@@ -33,7 +33,7 @@ typedef struct test_kbs {
 static inline void *test_kbs_main(void *arg)
 {
     test_kbs *t = arg;
-    sai_error err;
+    sai_error_t err;
     sai_kbs_server_run(t->srv, &err);
     return NULL;
 }
@@ -52,9 +52,9 @@ static inline void test_mkdtemp(char *dir, size_t cap)
  * an attestation policy accepting sim evidence at POLICY, this test
  * binary's launch measurement in hex (97 bytes) and a sim attester. */
 static inline int test_sim_world(char *root, size_t root_cap, char *policy, size_t policy_cap,
-                                 char meas_hex[97], sai_kbs_attester *att)
+                                 char meas_hex[97], sai_kbs_attester_t *att)
 {
-    sai_error err;
+    sai_error_t err;
     char plat[400];
     test_mkdtemp(root, root_cap);
     snprintf(plat, sizeof plat, "%s/platform", root);
@@ -78,10 +78,10 @@ static inline int test_sim_world(char *root, size_t root_cap, char *policy, size
     return 0;
 }
 
-static inline int test_kbs_start_dir(test_kbs *t, const char *dir, void (*cfg_tweak)(sai_kbs_config *))
+static inline int test_kbs_start_dir(test_kbs *t, const char *dir, void (*cfg_tweak)(sai_kbs_config_t *))
 {
-    sai_kbs_config cfg;
-    sai_error err = {0};
+    sai_kbs_config_t cfg;
+    sai_error_t err = {0};
     sai_kbs_config_defaults(&cfg);
     snprintf(t->dir, sizeof t->dir, "%s", dir);
     snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
@@ -112,7 +112,7 @@ static inline int test_kbs_start_dir(test_kbs *t, const char *dir, void (*cfg_tw
     return pthread_create(&t->th, NULL, test_kbs_main, t);
 }
 
-static inline int test_kbs_start(test_kbs *t, void (*cfg_tweak)(sai_kbs_config *))
+static inline int test_kbs_start(test_kbs *t, void (*cfg_tweak)(sai_kbs_config_t *))
 {
     char dir[256];
     test_mkdtemp(dir, sizeof dir);
@@ -135,12 +135,12 @@ static inline void test_kbs_stop(test_kbs *t, bool remove_dir)
 }
 
 /* retries 0: the library's default (4 attempts; 429s are waited out). */
-static inline sai_kbs_client *test_client_retries(const test_kbs *t, int retries)
+static inline sai_kbs_client_t *test_client_retries(const test_kbs *t, int retries)
 {
-    sai_kbs_client_opts o = {.url = t->url, .pin_sha256 = t->fp[0] ? t->fp : NULL, .timeout_s = 5,
+    sai_kbs_client_opts_t o = {.url = t->url, .pin_sha256 = t->fp[0] ? t->fp : NULL, .timeout_s = 5,
                              .allow_insecure_http = t->fp[0] == '\0', .retries = retries};
-    sai_kbs_client *c = NULL;
-    sai_error err;
+    sai_kbs_client_t *c = NULL;
+    sai_error_t err;
     if (sai_kbs_client_new(&c, &o, &err) != 0) {
         fprintf(stderr, "client: %s\n", err.msg);
         abort();
@@ -148,19 +148,19 @@ static inline sai_kbs_client *test_client_retries(const test_kbs *t, int retries
     return c;
 }
 
-static inline sai_kbs_client *test_client(const test_kbs *t)
+static inline sai_kbs_client_t *test_client(const test_kbs *t)
 {
     return test_client_retries(t, 0);
 }
 
 /* One request; returns the status, *resp (malloc'ed) when resp != NULL. */
-static inline int test_req(sai_kbs_client *c, const char *method, const char *path, const char *hdr,
+static inline int test_req(sai_kbs_client_t *c, const char *method, const char *path, const char *hdr,
                     const char *body, char **resp)
 {
     int status = 0;
     char *r = NULL;
     size_t rl = 0;
-    sai_error err;
+    sai_error_t err;
     if (sai_kbs_client_request(c, method, path, hdr, body, body ? strlen(body) : 0, &status, &r,
                                &rl, &err) != 0) {
         fprintf(stderr, "request %s %s: %s\n", method, path, err.msg);
@@ -174,11 +174,11 @@ static inline int test_req(sai_kbs_client *c, const char *method, const char *pa
 }
 
 /* PUT a resource with a base64url secret and a policy JSON; returns the status. */
-static inline int test_put(const test_kbs *t, sai_kbs_client *c, const char *name, const char *secret,
+static inline int test_put(const test_kbs *t, sai_kbs_client_t *c, const char *name, const char *secret,
                     const char *policy)
 {
     char *b64 = NULL, body[4096], path[300];
-    sai_error err;
+    sai_error_t err;
     if (sai_b64url_encode(&b64, (const uint8_t *)secret, strlen(secret), &err) != 0)
         return -1;
     snprintf(body, sizeof body, "{\"secret\":\"%s\",\"policy\":%s}", b64, policy);

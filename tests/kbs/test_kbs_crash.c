@@ -37,7 +37,7 @@ static pid_t start_server(const char *dir, test_kbs *t)
             int port = atoi((char *)buf);
             free(buf);
             char cert[600], path[600];
-            sai_error err;
+            sai_error_t err;
             snprintf(cert, sizeof cert, "%s/tls.crt", dir);
             assert_int_equal(sai_kbs__cert_fingerprint(cert, t->fp, &err), 0);
             snprintf(t->url, sizeof t->url, "https://127.0.0.1:%d", port);
@@ -79,9 +79,9 @@ static void test_sigkill_loses_no_acknowledged_resource(void **state)
         test_kbs t;
         memset(&t, 0, sizeof t);
         pid_t pid = start_server(dir, &t);
-        sai_kbs_client_opts o = {.url = t.url, .pin_sha256 = t.fp, .retries = 1, .timeout_s = 2};
-        sai_kbs_client *c = NULL;
-        sai_error err;
+        sai_kbs_client_opts_t o = {.url = t.url, .pin_sha256 = t.fp, .retries = 1, .timeout_s = 2};
+        sai_kbs_client_t *c = NULL;
+        sai_error_t err;
         assert_int_equal(sai_kbs_client_new(&c, &o, &err), 0);
         killer k = {pid, 300 + rand() % 500};
         pthread_t th;
@@ -112,9 +112,9 @@ static void test_sigkill_loses_no_acknowledged_resource(void **state)
     test_kbs t;
     memset(&t, 0, sizeof t);
     pid_t pid = start_server(dir, &t);
-    sai_kbs_client_opts o = {.url = t.url, .pin_sha256 = t.fp};
-    sai_kbs_client *c = NULL;
-    sai_error err;
+    sai_kbs_client_opts_t o = {.url = t.url, .pin_sha256 = t.fp};
+    sai_kbs_client_t *c = NULL;
+    sai_error_t err;
     assert_int_equal(sai_kbs_client_new(&c, &o, &err), 0);
     int found = 0;
     for (int i = 0; i < next; i++) {

@@ -27,7 +27,7 @@
 #include <pthread.h>
 
 static char g_root[256], g_policy_path[400], g_meas_hex[97];
-static sai_kbs_attester g_att;
+static sai_kbs_attester_t g_att;
 
 static int raw_connect_from(const char *src, int port)
 {
@@ -81,10 +81,10 @@ static void sigpipe_case(const char *scheme)
         close(lfd);
         close(pfd[0]);
         signal(SIGPIPE, SIG_DFL);
-        sai_kbs_client_opts o = {.url = url, .pin_sha256 = fp, .retries = 3, .timeout_s = 2,
+        sai_kbs_client_opts_t o = {.url = url, .pin_sha256 = fp, .retries = 3, .timeout_s = 2,
                                  .allow_insecure_http = true};
-        sai_kbs_client *c = NULL;
-        sai_error e = {0};
+        sai_kbs_client_t *c = NULL;
+        sai_error_t e = {0};
         char body[2048];
         memset(body, ' ', sizeof body - 1);
         body[0] = '{';
@@ -179,7 +179,7 @@ static void *slowloris_main(void *arg)
     return NULL;
 }
 
-static void tweak_slow(sai_kbs_config *c)
+static void tweak_slow(sai_kbs_config_t *c)
 {
     c->max_connections = 32;
     c->max_connections_per_addr = 8;
@@ -204,14 +204,14 @@ static void test_slowloris_one_address(void **state)
     int ok = 0;
     double t0 = sai_now();
     for (int i = 0; i < 12; i++) {
-        sai_kbs_client *c = test_client(&t);
+        sai_kbs_client_t *c = test_client(&t);
         ok += test_req(c, "GET", "/healthz", NULL, NULL, NULL) == 200;
         sai_kbs_client_free(c);
         usleep(100 * 1000);
     }
     double dt = sai_now() - t0;
     /* Still under attack: the handshake slots the attacker holds are capped. */
-    sai_kbs_client *c = test_client(&t);
+    sai_kbs_client_t *c = test_client(&t);
     char *resp = NULL;
     assert_int_equal(test_req(c, "GET", "/metrics", NULL, NULL, &resp), 200);
     const char *h = strstr(resp, "\nsai_kbs_handshakes ");
@@ -230,7 +230,7 @@ static void test_slowloris_one_address(void **state)
 }
 
 /* ---- 3. an /auth flood neither locks others out nor grows the audit log --------- */
-static void tweak_sessions(sai_kbs_config *c)
+static void tweak_sessions(sai_kbs_config_t *c)
 {
     snprintf(c->attestation_policy, sizeof c->attestation_policy, "%s", g_policy_path);
     c->max_sessions = 64;
@@ -241,10 +241,10 @@ static void test_auth_flood(void **state)
 {
     (void)state;
     test_kbs t;
-    sai_error err;
+    sai_error_t err;
     memset(&t, 0, sizeof t);
     assert_int_equal(test_kbs_start(&t, tweak_sessions), 0);
-    sai_kbs_client *c = test_client(&t);
+    sai_kbs_client_t *c = test_client(&t);
     char pol[300];
     snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}",
              g_meas_hex);
@@ -260,7 +260,7 @@ static void test_auth_flood(void **state)
     assert_int_equal(sai_kbs_audit_verify(t.dir, &after, head, &err), 0);
     assert_int_equal(after, before);      /* no audit row per /auth */
     /* A legitimate flow right after it completes. */
-    sai_secret *sec = NULL;
+    sai_secret_t *sec = NULL;
     if (sai_kbs_client_get_resource(c, &g_att, "demo/dataset/k", &sec, NULL, &err) != 0)
         fail_msg("get_resource after the flood: %s", err.msg);
     assert_int_equal(sec->len, 17);
@@ -270,7 +270,7 @@ static void test_auth_flood(void **state)
 }
 
 /* ---- 5. the client waits out a 429 as Retry-After says ------------------------ */
-static void tweak_rate(sai_kbs_config *c)
+static void tweak_rate(sai_kbs_config_t *c)
 {
     c->rate_per_s = 1;
     c->rate_burst = 1;
@@ -282,7 +282,7 @@ static void test_client_honours_retry_after(void **state)
     test_kbs t;
     memset(&t, 0, sizeof t);
     assert_int_equal(test_kbs_start(&t, tweak_rate), 0);
-    sai_kbs_client *c = test_client(&t);
+    sai_kbs_client_t *c = test_client(&t);
     assert_int_equal(test_req(c, "POST", "/kbs/v0/auth", NULL, k_auth, NULL), 200);
     /* The bucket is empty: 429 with Retry-After: 1, waited out, then 200. */
     double t0 = sai_now();
@@ -298,7 +298,7 @@ static void test_client_honours_retry_after(void **state)
 }
 
 /* ---- 5. the small ones --------------------------------------------------------- */
-static void tweak_small(sai_kbs_config *c)
+static void tweak_small(sai_kbs_config_t *c)
 {
     c->max_body = 64 * 1024;
 }
@@ -318,7 +318,7 @@ static void test_small_findings(void **state)
 {
     (void)state;
     test_kbs t;
-    sai_error err;
+    sai_error_t err;
     struct stat st;
     char path[700], *resp = NULL;
     memset(&t, 0, sizeof t);
@@ -331,7 +331,7 @@ static void test_small_findings(void **state)
         if ((st.st_mode & 0777) != 0600)
             fail_msg("%s is %o", files[i], (unsigned)(st.st_mode & 0777));
     }
-    sai_kbs_client *c = test_client(&t);
+    sai_kbs_client_t *c = test_client(&t);
     /* evhttp's own refusals come back as the documented JSON error. */
     size_t big = 70 * 1024;
     char *huge = malloc(big + 1);

@@ -20,9 +20,9 @@
 
 static test_kbs g_kbs;
 static char g_root[256], g_policy_path[400], g_meas_hex[97];
-static sai_kbs_attester g_att;
+static sai_kbs_attester_t g_att;
 
-static void tweak_main(sai_kbs_config *c)
+static void tweak_main(sai_kbs_config_t *c)
 {
     snprintf(c->attestation_policy, sizeof c->attestation_policy, "%s", g_policy_path);
     c->max_body = 64 * 1024;
@@ -51,7 +51,7 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void put_ok(sai_kbs_client *c, const char *name, const char *secret, const char *meas)
+static void put_ok(sai_kbs_client_t *c, const char *name, const char *secret, const char *meas)
 {
     char pol[400];
     snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}", meas);
@@ -61,10 +61,10 @@ static void put_ok(sai_kbs_client *c, const char *name, const char *secret, cons
 static void test_happy_path(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
-    sai_secret *sec = NULL;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    sai_secret_t *sec = NULL;
     char *token = NULL, *resp = NULL;
-    sai_error err;
+    sai_error_t err;
     put_ok(c, "demo/dataset/key1", "0123456789abcdef-dataset-key", g_meas_hex);
     int rc = sai_kbs_client_get_resource(c, &g_att, "demo/dataset/key1", &sec, &token, &err);
     if (rc != 0)
@@ -85,24 +85,24 @@ static void test_happy_path(void **state)
     /* The CA path works too (the self-signed certificate as its own CA). */
     char ca[600];
     snprintf(ca, sizeof ca, "%s/tls.crt", g_kbs.dir);
-    sai_kbs_client_opts o = {.url = g_kbs.url, .ca_file = ca};
+    sai_kbs_client_opts_t o = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), 0);
     sai_secret_free(sec);
     /* ... and the CA as PEM bytes in memory (what a sandboxed enclave has). */
     uint8_t *pem = NULL;
     size_t pem_len = 0;
     assert_int_equal(sai_read_file(ca, 1 << 20, &pem, &pem_len, &err), 0);
-    sai_kbs_client_opts op = {.url = g_kbs.url, .ca_pem = (const char *)pem, .ca_pem_len = pem_len};
+    sai_kbs_client_opts_t op = {.url = g_kbs.url, .ca_pem = (const char *)pem, .ca_pem_len = pem_len};
     assert_int_equal(sai_kbs_get_resource(&op, &g_att, "demo/dataset/key1", &sec, &err), 0);
     sai_secret_free(sec);
     free(pem);
     /* A TEE the caller opened itself (the pipeline's enclave), borrowed. */
-    sai_tee *tee = NULL;
-    sai_tee_opts to;
+    sai_tee_t *tee = NULL;
+    sai_tee_opts_t to;
     memset(&to, 0, sizeof to);
     to.psp_fd = -1;
     assert_int_equal(sai_tee_open(&tee, SAI_TEE_SIM, &to, &err), 0);
-    sai_kbs_attester borrowed;
+    sai_kbs_attester_t borrowed;
     sai_kbs_attester_borrow(&borrowed, tee);
     assert_string_equal(borrowed.tee, "sim");
     assert_int_equal(sai_kbs_client_get_resource(c, &borrowed, "demo/dataset/key1", &sec, NULL, &err), 0);
@@ -118,9 +118,9 @@ static void test_happy_path(void **state)
 static void test_wrong_measurement_refused(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
-    sai_secret *sec = NULL;
-    sai_error err;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    sai_secret_t *sec = NULL;
+    sai_error_t err;
     char other[97];
     memset(other, '0', 96);
     other[96] = '\0';
@@ -144,9 +144,9 @@ static void test_wrong_measurement_refused(void **state)
 static void test_attested_registration(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
-    sai_error err;
-    sai_secret *sec = NULL;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    sai_error_t err;
+    sai_secret_t *sec = NULL;
     char pol[300], *resp = NULL;
     snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}",
              g_meas_hex);
@@ -201,7 +201,7 @@ static void test_attested_registration(void **state)
 }
 
 /* The flow by hand, for the attacks. */
-static void do_auth(sai_kbs_client *c, char session[65], uint8_t nonce[32])
+static void do_auth(sai_kbs_client_t *c, char session[65], uint8_t nonce[32])
 {
     char *resp = NULL;
     assert_int_equal(test_req(c, "POST", "/kbs/v0/auth", NULL, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", &resp), 200);
@@ -219,13 +219,13 @@ static void do_auth(sai_kbs_client *c, char session[65], uint8_t nonce[32])
 }
 
 /* Evidence binding (nonce, bind_key); the body names send_key. */
-static char *attest_body(const char *session, const uint8_t nonce[32], sai_ec_key *bind_key,
-                         sai_ec_key *send_key)
+static char *attest_body(const char *session, const uint8_t nonce[32], sai_ec_key_t *bind_key,
+                         sai_ec_key_t *send_key)
 {
     uint8_t pt[SAI_P384_POINT_LEN], rd[64];
     char *ev = NULL, *jwk = NULL;
     size_t evl = 0;
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_ec_public_raw(bind_key, pt, &err), 0);
     assert_int_equal(sai_kbs_report_data(rd, nonce, pt, &err), 0);
     assert_int_equal(g_att.evidence(g_att.ctx, rd, &ev, &evl, &err), 0);
@@ -249,9 +249,9 @@ static char *token_from(const char *resp)
 static void test_replayed_nonce_refused(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
-    sai_ec_key *k = NULL;
-    sai_error err;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    sai_ec_key_t *k = NULL;
+    sai_error_t err;
     char session[65], *resp = NULL;
     uint8_t nonce[32];
     assert_int_equal(sai_ec_generate(&k, &err), 0);
@@ -274,9 +274,9 @@ static void test_replayed_nonce_refused(void **state)
 static void test_evidence_bound_to_other_key_refused(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
-    sai_ec_key *mine = NULL, *theirs = NULL;
-    sai_error err;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    sai_ec_key_t *mine = NULL, *theirs = NULL;
+    sai_error_t err;
     char session[65], *resp = NULL;
     uint8_t nonce[32];
     assert_int_equal(sai_ec_generate(&mine, &err), 0);
@@ -322,7 +322,7 @@ static void test_evidence_bound_to_other_key_refused(void **state)
     sai_kbs_client_free(c);
 }
 
-static char *valid_token(sai_kbs_client *c, sai_ec_key *k)
+static char *valid_token(sai_kbs_client_t *c, sai_ec_key_t *k)
 {
     char session[65], *resp = NULL;
     uint8_t nonce[32];
@@ -338,9 +338,9 @@ static char *valid_token(sai_kbs_client *c, sai_ec_key *k)
 static void test_expired_and_tampered_tokens_refused(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
-    sai_ec_key *k = NULL, *signer = NULL;
-    sai_error err;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    sai_ec_key_t *k = NULL, *signer = NULL;
+    sai_error_t err;
     char hdr[8192], path[600], *resp = NULL;
     assert_int_equal(sai_ec_generate(&k, &err), 0);
     put_ok(c, "demo/model/key", "model-key-bytes", g_meas_hex);
@@ -363,7 +363,7 @@ static void test_expired_and_tampered_tokens_refused(void **state)
     /* Expired: a token the KBS's own key signed, 10 minutes ago. */
     snprintf(path, sizeof path, "%s/signing.key", g_kbs.dir);
     assert_int_equal(sai_kbs__key_ensure(&signer, path, &err), 0);
-    sai_kbs_claims cl;
+    sai_kbs_claims_t cl;
     memset(&cl, 0, sizeof cl);
     snprintf(cl.tee, sizeof cl.tee, "sim");
     snprintf(cl.measurement, sizeof cl.measurement, "%s", g_meas_hex);
@@ -393,7 +393,7 @@ static void test_expired_and_tampered_tokens_refused(void **state)
 static void test_admin_requires_credential(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
+    sai_kbs_client_t *c = test_client(&g_kbs);
     const char *body = "{\"secret\":\"c2VjcmV0\",\"policy\":{\"tee\":[\"sim\"]}}";
     assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/resource/a/b/c", NULL, body, NULL), 401);
     assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/resource/a/b/c",
@@ -413,9 +413,9 @@ static void test_admin_requires_credential(void **state)
 static void test_attestation_policy_via_admin(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
-    sai_secret *sec = NULL;
-    sai_error err;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    sai_secret_t *sec = NULL;
+    sai_error_t err;
     put_ok(c, "demo/dataset/pol", "policy-test", g_meas_hex);
     assert_int_equal(test_req(c, "PUT", "/kbs/v0/admin/policy", g_kbs.admin_hdr,
                               "allowed_tee: [sev-snp]\n", NULL), 201);
@@ -432,7 +432,7 @@ static void test_attestation_policy_via_admin(void **state)
 static void test_malformed_and_oversized_bodies(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
+    sai_kbs_client_t *c = test_client(&g_kbs);
     static const char *bad[] = {
         "{", "[]", "null", "{\"version\":\"0.1.0\"}", "{\"version\":\"0.1.0\",\"tee\":7}",
         "{\"version\":\"0.1.0\",\"tee\":\"simsimsimsimsimsimsim\"}", "\"str\"", "{\"a\":[[[[[[[[[[]]]]]]]]]]}",
@@ -497,13 +497,13 @@ static void test_protocol_cases(void **state)
     assert_non_null(ls);
     char file[512];
     int n = 0;
-    sai_kbs_client *c = test_client(&g_kbs);
+    sai_kbs_client_t *c = test_client(&g_kbs);
     const char *admin = strchr(g_kbs.admin_hdr, ' ') + 1 + strlen("Bearer ");
     while (fgets(file, sizeof file, ls)) {
         file[strcspn(file, "\n")] = '\0';
         uint8_t *text = NULL;
         size_t len = 0;
-        sai_error err;
+        sai_error_t err;
         assert_int_equal(sai_read_file(file, 64 * 1024, &text, &len, &err), 0);
         char method[16] = "", path[512] = "", hdr[512] = "", body[8192] = "", expect[256] = "";
         int status = 0;
@@ -542,7 +542,7 @@ static void test_protocol_cases(void **state)
 static void test_metrics(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
+    sai_kbs_client_t *c = test_client(&g_kbs);
     char *resp = NULL;
     assert_int_equal(test_req(c, "GET", "/metrics", NULL, NULL, &resp), 200);
     assert_non_null(strstr(resp, "# TYPE sai_kbs_request_duration_seconds histogram"));
@@ -556,12 +556,12 @@ static void test_metrics(void **state)
 static void test_client_verifies_server(void **state)
 {
     (void)state;
-    sai_error err;
-    sai_secret *sec = NULL;
+    sai_error_t err;
+    sai_secret_t *sec = NULL;
     char pin[65];
     snprintf(pin, sizeof pin, "%s", g_kbs.fp);
     pin[10] = pin[10] == '0' ? '1' : '0';
-    sai_kbs_client_opts o = {.url = g_kbs.url, .pin_sha256 = pin};
+    sai_kbs_client_opts_t o = {.url = g_kbs.url, .pin_sha256 = pin};
     assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
     assert_non_null(strstr(err.msg, "TLS"));
     /* A CA that did not sign the KBS certificate. */
@@ -571,16 +571,16 @@ static void test_client_verifies_server(void **state)
     snprintf(ca, sizeof ca, "%s/ca.crt", other_dir);
     snprintf(key, sizeof key, "%s/ca.key", other_dir);
     assert_int_equal(sai_kbs__tls_ensure(ca, key, fp, &created, &err), 0);
-    sai_kbs_client_opts o2 = {.url = g_kbs.url, .ca_file = ca};
+    sai_kbs_client_opts_t o2 = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_get_resource(&o2, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
     /* The same wrong CA as PEM bytes is refused too; a PEM buffer without a
      * certificate (or with a truncated one) is refused before connecting. */
     uint8_t *pem = NULL;
     size_t pem_len = 0;
     assert_int_equal(sai_read_file(ca, 1 << 20, &pem, &pem_len, &err), 0);
-    sai_kbs_client_opts op = {.url = g_kbs.url, .ca_pem = (const char *)pem, .ca_pem_len = pem_len};
+    sai_kbs_client_opts_t op = {.url = g_kbs.url, .ca_pem = (const char *)pem, .ca_pem_len = pem_len};
     assert_int_equal(sai_kbs_get_resource(&op, &g_att, "demo/dataset/key1", &sec, &err), SAI_EAUTH);
-    sai_kbs_client *bad = NULL;
+    sai_kbs_client_t *bad = NULL;
     op.ca_pem_len = pem_len / 2;
     assert_int_equal(sai_kbs_client_new(&bad, &op, &err), SAI_EFORMAT);
     op.ca_pem = "not a certificate";
@@ -588,8 +588,8 @@ static void test_client_verifies_server(void **state)
     assert_int_equal(sai_kbs_client_new(&bad, &op, &err), SAI_EFORMAT);
     free(pem);
     /* No way to verify -> refused before connecting. */
-    sai_kbs_client_opts o3 = {.url = g_kbs.url};
-    sai_kbs_client *c = NULL;
+    sai_kbs_client_opts_t o3 = {.url = g_kbs.url};
+    sai_kbs_client_t *c = NULL;
     assert_int_equal(sai_kbs_client_new(&c, &o3, &err), SAI_EINVAL);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", other_dir);
@@ -607,9 +607,9 @@ static void test_down_kbs_bounded_error(void **state)
     close(fd);  /* a port nobody listens on */
     char url[64];
     snprintf(url, sizeof url, "https://127.0.0.1:%d", ntohs(sa.sin_port));
-    sai_kbs_client_opts o = {.url = url, .pin_sha256 = g_kbs.fp, .retries = 3, .timeout_s = 2};
-    sai_secret *sec = NULL;
-    sai_error err;
+    sai_kbs_client_opts_t o = {.url = url, .pin_sha256 = g_kbs.fp, .retries = 3, .timeout_s = 2};
+    sai_secret_t *sec = NULL;
+    sai_error_t err;
     double t0 = sai_now();
     assert_int_equal(sai_kbs_get_resource(&o, &g_att, "demo/dataset/key1", &sec, &err), SAI_ENET);
     double dt = sai_now() - t0;
@@ -618,7 +618,7 @@ static void test_down_kbs_bounded_error(void **state)
 }
 
 /* ---- limits, each on its own server ------------------------------------------ */
-static void tweak_limits(sai_kbs_config *c)
+static void tweak_limits(sai_kbs_config_t *c)
 {
     tweak_main(c);
     c->header_timeout_s = 2;
@@ -696,7 +696,7 @@ static void test_limits(void **state)
     usleep(2200 * 1000);
     /* Rate limit: a burst of 3 at 1/s, then 429 (one attempt: the client
      * would otherwise wait out Retry-After). */
-    sai_kbs_client *c = test_client_retries(&t, 1);
+    sai_kbs_client_t *c = test_client_retries(&t, 1);
     int ok = 0, limited = 0;
     double t1 = sai_now();
     for (int i = 0; i < 12; i++) {
@@ -728,9 +728,9 @@ static void test_limits(void **state)
 static void test_registration_is_wrapped(void **state)
 {
     (void)state;
-    sai_kbs_client *c = test_client(&g_kbs);
-    sai_error err;
-    sai_secret *sec = NULL;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    sai_error_t err;
+    sai_secret_t *sec = NULL;
     char *token = NULL, *resp = NULL, *jwe = NULL, hdr[2048], body[4096], pol[300];
     struct stat st;
     char path[700];
@@ -743,7 +743,7 @@ static void test_registration_is_wrapped(void **state)
     snprintf(path, sizeof path, "%s/wrap.pub", g_kbs.dir);
     uint8_t *pem = NULL;
     size_t pem_len = 0;
-    sai_ec_key *wk = NULL;
+    sai_ec_key_t *wk = NULL;
     assert_int_equal(sai_read_file(path, 65536, &pem, &pem_len, &err), 0);
     assert_int_equal(sai_ec_from_pem(&wk, (const char *)pem, pem_len, &err), 0);
     assert_false(sai_ec_has_private(wk));
@@ -808,9 +808,9 @@ static void test_registration_is_wrapped(void **state)
 static void test_client_refuses_http_unless_allowed(void **state)
 {
     (void)state;
-    sai_kbs_client *c = NULL;
-    sai_error err;
-    sai_kbs_client_opts o = {.url = "http://127.0.0.1:1"};
+    sai_kbs_client_t *c = NULL;
+    sai_error_t err;
+    sai_kbs_client_opts_t o = {.url = "http://127.0.0.1:1"};
     assert_int_equal(sai_kbs_client_new(&c, &o, &err), SAI_EPOLICY);
     assert_null(c);
     assert_non_null(strstr(err.msg, "plain HTTP"));
@@ -820,13 +820,13 @@ static void test_client_refuses_http_unless_allowed(void **state)
     assert_int_equal(sai_kbs_client_new(&c, &o, &err), 0);
     assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "insecure-http");
     sai_kbs_client_free(c);
-    sai_kbs_client_opts p = {.url = g_kbs.url, .pin_sha256 = g_kbs.fp};
+    sai_kbs_client_opts_t p = {.url = g_kbs.url, .pin_sha256 = g_kbs.fp};
     assert_int_equal(sai_kbs_client_new(&c, &p, &err), 0);
     assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "tls-pin");
     sai_kbs_client_free(c);
     char ca[600];
     snprintf(ca, sizeof ca, "%s/tls.crt", g_kbs.dir);
-    sai_kbs_client_opts q = {.url = g_kbs.url, .ca_file = ca};
+    sai_kbs_client_opts_t q = {.url = g_kbs.url, .ca_file = ca};
     assert_int_equal(sai_kbs_client_new(&c, &q, &err), 0);
     assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "tls-ca");
     sai_kbs_client_free(c);
@@ -835,9 +835,9 @@ static void test_client_refuses_http_unless_allowed(void **state)
 static void test_insecure_http_loopback_only(void **state)
 {
     (void)state;
-    sai_kbs_config cfg;
-    sai_kbs_server *s = NULL;
-    sai_error err;
+    sai_kbs_config_t cfg;
+    sai_kbs_server_t *s = NULL;
+    sai_error_t err;
     char dir[256];
     test_mkdtemp(dir, sizeof dir);
     sai_kbs_config_defaults(&cfg);

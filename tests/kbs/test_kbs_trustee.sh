@@ -20,7 +20,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 python3 -c 'import cryptography' 2>/dev/null || { echo "SKIP: python3-cryptography missing (scripts/install-deps.sh check)"; exit 77; }
 export SECUREAI_PLATFORM_DIR=$tmp/platform
-"$cli" platform init >/dev/null 2>&1 || { echo "SKIP: no sim platform in this build"; exit 77; }
+"$cli" platform init >/dev/null 2>"$tmp/init.err" || fail "platform init: $(cat "$tmp/init.err")"
 printf 'allowed_tee: [sim]\nallow_simulated: true\n' > "$tmp/att.yaml"
 "$cli" kbs serve --data-dir "$tmp/kbs" --port 0 --port-file "$tmp/port" \
   --attestation-policy "$tmp/att.yaml" --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &

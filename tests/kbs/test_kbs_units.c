@@ -17,10 +17,10 @@
 static void test_wrap_roundtrip_and_tamper(void **state)
 {
     (void)state;
-    sai_ec_key *tee = NULL, *other = NULL;
-    sai_error err;
+    sai_ec_key_t *tee = NULL, *other = NULL;
+    sai_error_t err;
     char *jwe = NULL;
-    sai_secret *out = NULL;
+    sai_secret_t *out = NULL;
     const uint8_t secret[] = "dataset key 0123456789abcdef0123";
     assert_int_equal(sai_ec_generate(&tee, &err), 0);
     assert_int_equal(sai_ec_generate(&other, &err), 0);
@@ -55,10 +55,10 @@ static void test_wrap_roundtrip_and_tamper(void **state)
 static void test_wrap_register_binding(void **state)
 {
     (void)state;
-    sai_ec_key *kbs = NULL;
-    sai_error err;
+    sai_ec_key_t *kbs = NULL;
+    sai_error_t err;
     char *jwe = NULL, *rel = NULL;
-    sai_secret *out = NULL;
+    sai_secret_t *out = NULL;
     const uint8_t key[32] = {1, 2, 3, 4, 5};
     assert_int_equal(sai_ec_generate(&kbs, &err), 0);
     assert_int_equal(sai_kbs_wrap_register(&jwe, kbs, "gen/model/r1", "tok.en.1", key, 32, &err), 0);
@@ -91,8 +91,8 @@ static void test_wrap_register_binding(void **state)
 static void test_jwk(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL, *back = NULL;
-    sai_error err;
+    sai_ec_key_t *k = NULL, *back = NULL;
+    sai_error_t err;
     char *json = NULL;
     uint8_t a[SAI_P384_POINT_LEN], b[SAI_P384_POINT_LEN];
     assert_int_equal(sai_ec_generate(&k, &err), 0);
@@ -127,7 +127,7 @@ static void test_tls_self_signed_p256(void **state)
 {
     (void)state;
     char dir[256], cert[400], key[400], fp[65], fp2[65];
-    sai_error err;
+    sai_error_t err;
     bool created = false;
     struct stat st;
     test_mkdtemp(dir, sizeof dir);
@@ -155,7 +155,7 @@ static void test_tls_self_signed_p256(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-static void claims_fill(sai_kbs_claims *c)
+static void claims_fill(sai_kbs_claims_t *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->tee, sizeof c->tee, "sim");
@@ -170,9 +170,9 @@ static void claims_fill(sai_kbs_claims *c)
 static void test_token(void **state)
 {
     (void)state;
-    sai_ec_key *signer = NULL, *other = NULL, *tee = NULL, *got = NULL;
-    sai_error err;
-    sai_kbs_claims c, back;
+    sai_ec_key_t *signer = NULL, *other = NULL, *tee = NULL, *got = NULL;
+    sai_error_t err;
+    sai_kbs_claims_t c, back;
     char *jwk = NULL, *jwt = NULL;
     claims_fill(&c);
     assert_int_equal(sai_ec_generate(&signer, &err), 0);
@@ -208,8 +208,8 @@ static void test_token(void **state)
 static void test_policy(void **state)
 {
     (void)state;
-    sai_kbs_claims c;
-    sai_error err;
+    sai_kbs_claims_t c;
+    sai_error_t err;
     char pol[800], meas[97];
     claims_fill(&c);
     memset(meas, 'a', 96);
@@ -218,7 +218,7 @@ static void test_policy(void **state)
              "\"min_tcb\":{\"snp\":8},\"pipeline_spec_hash\":\"%.64s\"}", meas, c.host_data);
     assert_int_equal(sai_kbs_policy_validate(pol, strlen(pol), &err), 0);
     assert_int_equal(sai_kbs_policy_check(pol, &c, &err), 0);
-    sai_kbs_claims d = c;
+    sai_kbs_claims_t d = c;
     d.measurement[0] = 'c';
     assert_int_equal(sai_kbs_policy_check(pol, &d, &err), SAI_EPOLICY);
     assert_non_null(strstr(err.msg, "allow-list"));
@@ -245,8 +245,8 @@ static void test_policy(void **state)
 static void test_sessions_single_use_and_expiry(void **state)
 {
     (void)state;
-    sai_kbs_sessions *t = NULL;
-    sai_error err;
+    sai_kbs_sessions_t *t = NULL;
+    sai_error_t err;
     char id[33], tee[16];
     uint8_t n1[32], n2[32];
     assert_int_equal(sai_kbs__sessions_new(&t, 4, 0, 1, &err), 0);
@@ -275,8 +275,8 @@ static void test_sessions_single_use_and_expiry(void **state)
 static void test_sessions_flood_per_address(void **state)
 {
     (void)state;
-    sai_kbs_sessions *t = NULL;
-    sai_error err;
+    sai_kbs_sessions_t *t = NULL;
+    sai_error_t err;
     char id[33], mine[33], tee[16], addr[32];
     uint8_t n[32], got[32], my_nonce[32];
     assert_int_equal(sai_kbs__sessions_new(&t, 64, 4, 60, &err), 0);
@@ -325,8 +325,8 @@ static int exec_sql(const char *dir, const char *sql)
 
 static void fill_store(const char *dir)
 {
-    sai_kbs_store *s = NULL;
-    sai_error err;
+    sai_kbs_store_t *s = NULL;
+    sai_error_t err;
     assert_int_equal(sai_kbs__store_open(&s, dir, true, &err), 0);
     const char *pol = "{\"tee\":[\"sim\"],\"allow_simulated\":true}";
     for (int i = 0; i < 5; i++) {
@@ -343,7 +343,7 @@ static void test_store_at_rest_and_master_key(void **state)
 {
     (void)state;
     char dir[256], path[400];
-    sai_error err;
+    sai_error_t err;
     test_mkdtemp(dir, sizeof dir);
     fill_store(dir);
     /* The secrets are not in the database files in the clear. */
@@ -357,8 +357,8 @@ static void test_store_at_rest_and_master_key(void **state)
         assert_null(memmem(buf, len, "PLAINTEXT-SECRET", 16));
         free(buf);
     }
-    sai_kbs_store *s = NULL;
-    sai_secret *sec = NULL;
+    sai_kbs_store_t *s = NULL;
+    sai_secret_t *sec = NULL;
     char *pol = NULL;
     assert_int_equal(sai_kbs__store_open(&s, dir, false, &err), 0);
     assert_int_equal(sai_kbs__store_get_resource(s, "repo/key/r3", &sec, &pol, &err), 0);
@@ -391,7 +391,7 @@ static void test_master_key_sealed_to_tee(void **state)
 {
     (void)state;
     char root[256], plat[400], other[400], dir[400], path[500], cmd[300];
-    sai_error err;
+    sai_error_t err;
     test_mkdtemp(root, sizeof root);
     snprintf(plat, sizeof plat, "%s/plat", root);
     snprintf(other, sizeof other, "%s/other", root);
@@ -399,8 +399,8 @@ static void test_master_key_sealed_to_tee(void **state)
     assert_int_equal(sai_sim_platform_init(plat, false, &err), 0);
     assert_int_equal(sai_sim_platform_init(other, false, &err), 0);
     setenv("SECUREAI_PLATFORM_DIR", plat, 1);
-    sai_kbs_store *s = NULL;
-    sai_secret *sec = NULL;
+    sai_kbs_store_t *s = NULL;
+    sai_secret_t *sec = NULL;
     char *pol = NULL;
     assert_int_equal(sai_kbs__store_open_sealed(&s, dir, true, "sim", &err), 0);
     assert_int_equal(sai_kbs__store_put_resource(s, "a/b/c", (const uint8_t *)"sealed-secret", 13,
@@ -451,7 +451,7 @@ static void test_audit_tamper(void **state)
     for (size_t i = 0; i < sizeof attacks / sizeof *attacks; i++) {
         char dir[256], head[65], cmd[300];
         uint64_t n = 0;
-        sai_error err;
+        sai_error_t err;
         test_mkdtemp(dir, sizeof dir);
         fill_store(dir);
         assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
@@ -478,7 +478,7 @@ static void test_audit_tamper(void **state)
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
         char dir[256], head[65], cmd[300], anchor[400];
         uint64_t n = 0;
-        sai_error err;
+        sai_error_t err;
         test_mkdtemp(dir, sizeof dir);
         fill_store(dir);
         assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
@@ -496,11 +496,11 @@ static void test_audit_tamper(void **state)
     }
     char dir[256], head[65], head2[65], cmd[300];
     uint64_t n = 0, at = 0;
-    sai_error err;
+    sai_error_t err;
     test_mkdtemp(dir, sizeof dir);
     fill_store(dir);
     assert_int_equal(sai_kbs_audit_verify(dir, &n, head, &err), 0);
-    sai_kbs_store *s = NULL;
+    sai_kbs_store_t *s = NULL;
     assert_int_equal(sai_kbs__store_open(&s, dir, false, &err), 0);
     assert_int_equal(sai_kbs__audit_append(s, "attest", "127.0.0.1", "x", "allow", "", &err), 0);
     assert_int_equal(sai_kbs__audit_append(s, "attest", "127.0.0.1", "y", "allow", "", &err), 0);
@@ -520,8 +520,8 @@ static void test_config(void **state)
 {
     (void)state;
     char dir[256], path[400], cmd[300];
-    sai_kbs_config c;
-    sai_error err;
+    sai_kbs_config_t c;
+    sai_error_t err;
     test_mkdtemp(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/kbs.yaml", dir);
     const char *good = "port: 9443\nmax_connections: 7\nrate_per_s: 2.5\nseal_master_key: sim\n"
@@ -557,10 +557,10 @@ static void test_config(void **state)
 static void test_request_parsers(void **state)
 {
     (void)state;
-    sai_kbs_auth_req a;
-    sai_kbs_attest_req r;
-    sai_kbs_put_req p;
-    sai_error err;
+    sai_kbs_auth_req_t a;
+    sai_kbs_attest_req_t r;
+    sai_kbs_put_req_t p;
+    sai_error_t err;
     assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"}", 31, &err), 0);
     assert_int_equal(sai_kbs__parse_auth(&a, "{\"version\":\"0.1.0\",\"tee\":\"sim\"} \r\n", 34, &err), 0);
     /* one value and nothing after it (a NUL included); no member twice */
@@ -591,7 +591,7 @@ static void test_request_parsers(void **state)
 static void test_trustee_blocks(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     char *out = NULL;
     size_t len = 0;
     cJSON *j = cJSON_Parse("{\"\\u20ac\":\"Euro Sign\",\"\\r\":\"Carriage Return\",\"\\ufb33\":\"Hebrew\","
@@ -624,19 +624,19 @@ static void test_trustee_blocks(void **state)
         "{\"kty\":\"oct\",\"alg\":\"A256KW\",\"k\":\"AA\"}",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        sai_kbs_tkey k;
+        sai_kbs_tkey_t k;
         assert_int_not_equal(sai_kbs__tkey_parse(&k, refused[i], strlen(refused[i]), &err), 0);
     }
     const uint8_t secret[] = "the dataset key, 32 bytes long..";
     for (int t = SAI_KBS_TEE_KEY_P256; t <= SAI_KBS_TEE_KEY_RSA; t++) {
-        sai_kbs_tkey priv, pub, other;
-        assert_int_equal(sai_kbs__tkey_generate(&priv, (sai_kbs_tee_key)t, &err), 0);
-        assert_int_equal(sai_kbs__tkey_generate(&other, (sai_kbs_tee_key)t, &err), 0);
+        sai_kbs_tkey_t priv, pub, other;
+        assert_int_equal(sai_kbs__tkey_generate(&priv, (sai_kbs_tee_key_t)t, &err), 0);
+        assert_int_equal(sai_kbs__tkey_generate(&other, (sai_kbs_tee_key_t)t, &err), 0);
         /* the server sees only the public JWK; with "d" it refuses it */
         assert_int_equal(sai_kbs__tkey_parse(&pub, priv.jwk, strlen(priv.jwk), &err), 0);
         assert_string_equal(pub.jwk, priv.jwk);
         char *jwe = NULL;
-        sai_secret *got = NULL;
+        sai_secret_t *got = NULL;
         assert_int_equal(sai_kbs__trustee_wrap(&jwe, &pub, secret, 32, &err), 0);
         assert_int_equal(sai_kbs__trustee_unwrap(&got, &priv, jwe, strlen(jwe), &err), 0);
         assert_int_equal(got->len, 32);

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     const char *dir = argv[1];
     int nesterov = atoi(argv[2]);
     sai_nn_set_threads(2);
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m = NULL;
     if (sai_nn_model_create_ex(&m, "resnet8", C, H, W, K, N, 1234, getenv("NOWINO") ? SAI_NN_NO_WINOGRAD : 0, &err)) return 1;
     float *x = malloc((size_t)N * C * H * W * sizeof(float));

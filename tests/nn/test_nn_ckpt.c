@@ -22,7 +22,7 @@
 
 static sai_nn_model_t *trained(uint64_t seed)
 {
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m;
     assert_int_equal(sai_nn_model_create(&m, "resnet8", 3, 16, 16, 10, B, seed, &err), 0);
     static float x[B * IMG];
@@ -56,7 +56,7 @@ static void assert_same(const sai_nn_model_t *a, const sai_nn_model_t *b)
 static void test_roundtrip(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *a = trained(1), *b = trained(2);
     sai_nn_ckpt_meta_t meta = {.step = 77, .epoch = 3, .lr = 0.05f,
                                .sgd = {.momentum = 0.9f, .weight_decay = 1e-4f, .nesterov = true}};
@@ -121,7 +121,7 @@ static void test_roundtrip(void **state)
 static void test_rejects(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *a = trained(1), *b = trained(2), *ref = trained(2);
     uint8_t *buf;
     size_t len;

@@ -26,7 +26,7 @@ static char g_dir[] = "/tmp/sai_nn_data_XXXXXX";
 static void test_cifar_roundtrip(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_nn_gen_cifar10(g_dir, 50, 7, &err), 0);
     sai_nn_dataset_t ds;
     assert_int_equal(sai_nn_dataset_load_dir(&ds, "cifar10", g_dir, true, &err), 0);
@@ -85,7 +85,7 @@ static size_t make_idx(uint8_t *out, uint8_t magic3, uint32_t n, uint32_t h, uin
 static void test_idx(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t img[4 + 12 + 5 * 4 * 4], lab[4 + 4 + 5];
     size_t il = make_idx(img, 3, 5, 4, 4), ll = make_idx(lab, 1, 5, 0, 0);
     uint8_t *p;
@@ -142,7 +142,7 @@ static void test_fashion_mnist_real(void **state)
     const char *dir = "/usr/share/datasets/fashion-mnist";
     if (access(dir, R_OK) != 0)
         skip();
-    sai_error err;
+    sai_error_t err;
     sai_nn_dataset_t ds;
     assert_int_equal(sai_nn_dataset_load_dir(&ds, "fashion-mnist", dir, false, &err), 0);
     assert_int_equal(ds.n, 10000);
@@ -159,7 +159,7 @@ static void test_fashion_mnist_real(void **state)
 static void test_batch_augment(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     sai_nn_dataset_t ds;
     assert_int_equal(sai_nn_dataset_load_dir(&ds, "cifar10", g_dir, false, &err), 0);
     int idx[2] = {0, 1}, y[2];

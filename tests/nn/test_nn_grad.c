@@ -33,7 +33,7 @@ static float loss_at(sai_nn_model_t *m, const float *x, const int *y)
 
 static double check_model(const char *name, int c, int h, int w, int maxs, float eps)
 {
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m = NULL;
     assert_int_equal(sai_nn_model_create(&m, name, c, h, w, 3, N, 7, &err), 0);
     sai_nn_set_input_grad(m, true);
@@ -146,7 +146,7 @@ static void test_model_zoo(void **state)
     for (size_t i = 0; i < sizeof(x) / sizeof(x[0]); i++)
         x[i] = (float)(i % 13) / 13.0f - 0.5f;
     for (size_t i = 0; i < sizeof(zoo) / sizeof(zoo[0]); i++) {
-        sai_error err;
+        sai_error_t err;
         sai_nn_model_t *m = NULL;
         assert_int_equal(sai_nn_model_create_ex(&m, zoo[i].name, 3, 32, 32, 10, 2, 1,
                                                 SAI_NN_INFERENCE_ONLY, &err), 0);
@@ -167,7 +167,7 @@ static void test_model_zoo(void **state)
 static void test_label_smoothing(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m = NULL;
     assert_int_equal(sai_nn_model_create(&m, "test-linear", 2, 6, 6, 3, N, 7, &err), 0);
     float x[N * 72];
@@ -210,7 +210,7 @@ static void test_label_smoothing(void **state)
 static void test_bad_model(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m = NULL;
     assert_int_equal(sai_nn_model_create(&m, "resnet9000", 3, 32, 32, 10, 4, 1, &err),
                      SAI_ENOTFOUND);

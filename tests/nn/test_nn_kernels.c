@@ -74,7 +74,7 @@ static void assert_same(const float *got, const float *want, size_t n, const cha
 static sai_nn_model_t *train_step(const char *name, int C, int H, int W, int n, unsigned flags,
                                   float ***rm0, float ***rv0)
 {
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m;
     sai_nn_set_threads(THREADS);
     assert_int_equal(sai_nn_model_create_ex(&m, name, C, H, W, 10, n, 7, flags, &err), 0);

@@ -171,7 +171,7 @@ static void run_oracle(bool nesterov)
         skip();
     char dir[] = "/tmp/sai_nn_torch_XXXXXX";
     assert_non_null(mkdtemp(dir));
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *m = NULL;
     assert_int_equal(sai_nn_model_create(&m, "resnet8", C, H, W, K, N, 1234, &err), 0);
     float *x = malloc((size_t)N * C * H * W * sizeof(float));

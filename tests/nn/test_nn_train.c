@@ -19,7 +19,7 @@ static char g_dir[] = "/tmp/sai_nn_train_XXXXXX";
 
 static void run(uint64_t seed, uint32_t epochs, uint8_t **ckpt, size_t *len, float *test_acc)
 {
-    sai_error err;
+    sai_error_t err;
     sai_nn_dataset_t tr, te;
     assert_int_equal(sai_nn_dataset_load_dir(&tr, "cifar10", g_dir, true, &err), 0);
     assert_int_equal(sai_nn_dataset_load_dir(&te, "cifar10", g_dir, false, &err), 0);
@@ -72,7 +72,7 @@ static void test_learns_and_reproduces(void **state)
 /* Six steps of resnet8 on the generated set with cfg; the checkpoint. */
 static void steps6(const sai_nn_train_cfg_t *cfg, uint8_t **ckpt, size_t *len)
 {
-    sai_error err;
+    sai_error_t err;
     sai_nn_dataset_t tr;
     assert_int_equal(sai_nn_dataset_load_dir(&tr, "cifar10", g_dir, true, &err), 0);
     sai_nn_model_t *m;
@@ -132,7 +132,7 @@ static void test_defaults(void **state)
     free(b);
     free(c);
 
-    sai_error err;
+    sai_error_t err;
     sai_nn_dataset_t tr;
     assert_int_equal(sai_nn_dataset_load_dir(&tr, "cifar10", g_dir, true, &err), 0);
     sai_nn_model_t *m;
@@ -152,7 +152,7 @@ int main(void)
     sai_nn_set_threads(2);
     if (mkdtemp(g_dir) == NULL)
         return 1;
-    sai_error err;
+    sai_error_t err;
     if (sai_nn_gen_cifar10(g_dir, 320, 11, &err) != 0)
         return 1;
     const struct CMUnitTest tests[] = {

@@ -42,7 +42,7 @@ static void run(sai_nn_model_t *m, const float *x, const int *y, int n)
 
 static void check_model(const char *name, int C, int H, int W, int n, int threads)
 {
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *w, *d;
     sai_nn_set_threads(threads);
     assert_int_equal(sai_nn_model_create_ex(&w, name, C, H, W, 3, n, 5, 0, &err), 0);
@@ -104,7 +104,7 @@ static void test_shapes(void **state)
 static void test_resnet8(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     sai_nn_model_t *w, *d;
     const int n = 4;
     sai_nn_set_threads(2);

@@ -27,7 +27,7 @@
 static uint8_t *slurp(const char *path, size_t *len)
 {
     uint8_t *b = NULL;
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_read_file(path, 64u << 20, &b, len, &err), 0);
     return b;
 }
@@ -38,12 +38,12 @@ static uint32_t le32(const uint8_t *p)
 }
 
 /* Read every record of a file; for each, call fn(example, record length). */
-typedef void (*rec_fn)(const sai_tfexample *ex, size_t len, uint64_t i, void *ctx);
+typedef void (*rec_fn)(const sai_tfexample_t *ex, size_t len, uint64_t i, void *ctx);
 
-static uint64_t read_all(const char *path, sai_tfrecord_compression c, rec_fn fn, void *ctx)
+static uint64_t read_all(const char *path, sai_tfrecord_compression_t c, rec_fn fn, void *ctx)
 {
-    sai_error err;
-    sai_tfrecord_reader *r;
+    sai_error_t err;
+    sai_tfrecord_reader_t *r;
     assert_int_equal(sai_tfrecord_reader_open(&r, path, c, &err), 0);
     uint64_t n = 0, off, want_off = 0;
     for (;;) {
@@ -56,7 +56,7 @@ static uint64_t read_all(const char *path, sai_tfrecord_compression c, rec_fn fn
             break;
         assert_int_equal(off, want_off);
         want_off += len + 16;
-        sai_tfexample *ex;
+        sai_tfexample_t *ex;
         if (sai_tfexample_parse(&ex, d, len, &err) != 0)
             fail_msg("record %llu: %s", (unsigned long long)n, err.msg);
         fn(ex, len, n, ctx);
@@ -93,10 +93,10 @@ typedef struct {
     const char *label_key;
 } cifar_ctx;
 
-static void cifar_rec(const sai_tfexample *ex, size_t len, uint64_t i, void *vctx)
+static void cifar_rec(const sai_tfexample_t *ex, size_t len, uint64_t i, void *vctx)
 {
     cifar_ctx *c = vctx;
-    sai_tffeature f;
+    sai_tffeature_t f;
     assert_int_equal(sai_tfexample_count(ex), 3);
     assert_int_equal(sai_tfexample_get(ex, "label", &f), 0);
     assert_int_equal(f.kind, SAI_TFFEATURE_INT64);
@@ -132,7 +132,7 @@ static void check_first_header(const char *path, uint64_t len, uint32_t lcrc, ui
     assert_int_equal(le32(b + 12 + len), dcrc);
     const uint8_t *d;
     size_t dl, fl;
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_tfrecord_frame_parse(b, n, &d, &dl, &fl, &err), 0);
     assert_int_equal(dl, len);
     assert_int_equal(fl, len + 16);
@@ -158,12 +158,12 @@ static void test_cifar10_files(void **state)
     assert_int_equal(c.max_len, 2755);
 }
 
-static void mnist_rec(const sai_tfexample *ex, size_t len, uint64_t i, void *vctx)
+static void mnist_rec(const sai_tfexample_t *ex, size_t len, uint64_t i, void *vctx)
 {
     int *counts = vctx;
     (void)i;
     assert_int_equal(len, 3187);
-    sai_tffeature f;
+    sai_tffeature_t f;
     assert_int_equal(sai_tfexample_get(ex, "image_class", &f), 0);
     assert_int_equal(f.kind, SAI_TFFEATURE_INT64);
     assert_int_equal(f.n, 1);
@@ -190,11 +190,11 @@ static void test_mnist_file(void **state)
     check_first_header(DATA "tfx_mnist.tfrecord", 3187, 0xf77f4a87u, 0x70003febu);
 }
 
-static void penguin_rec(const sai_tfexample *ex, size_t len, uint64_t i, void *vctx)
+static void penguin_rec(const sai_tfexample_t *ex, size_t len, uint64_t i, void *vctx)
 {
     int *counts = vctx;
     assert_int_equal(len, 136);
-    sai_tffeature f;
+    sai_tffeature_t f;
     static const char *const fl[] = {"body_mass_g", "culmen_depth_mm", "culmen_length_mm",
                                      "flipper_length_mm"};
     for (int k = 0; k < 4; k++) {
@@ -220,8 +220,8 @@ static void test_penguin_gzip_file(void **state)
     assert_int_equal(counts[1], 46);
     assert_int_equal(counts[2], 89);
     /* the first record's golden CRCs: the first 12 + 136 + 4 inflated bytes */
-    sai_error err;
-    sai_tfrecord_reader *r;
+    sai_error_t err;
+    sai_tfrecord_reader_t *r;
     const uint8_t *d;
     size_t len;
     uint64_t off;
@@ -245,7 +245,7 @@ static void test_penguin_gzip_file(void **state)
     sai_tfrecord_reader_close(r);
 }
 
-static void deeplab_rec(const sai_tfexample *ex, size_t len, uint64_t i, void *vctx)
+static void deeplab_rec(const sai_tfexample_t *ex, size_t len, uint64_t i, void *vctx)
 {
     (void)vctx;
     static const char *const names[] = {"2007_000033", "2007_000042", "2007_000061"};
@@ -253,7 +253,7 @@ static void deeplab_rec(const sai_tfexample *ex, size_t len, uint64_t i, void *v
     static const size_t lens[] = {402447, 368172, 367007};
     assert_true(i < 3);
     assert_int_equal(len, lens[i]);
-    sai_tffeature f;
+    sai_tffeature_t f;
     assert_int_equal(sai_tfexample_get(ex, "image/filename", &f), 0);
     assert_int_equal(f.kind, SAI_TFFEATURE_BYTES);
     assert_true(f.bytes[0].len >= strlen(names[i]));
@@ -285,7 +285,7 @@ static void test_deeplab_large_records(void **state)
 
 /* ---- writer --------------------------------------------------------------------- */
 
-static int mem_write(void *ctx, const void *buf, size_t len, sai_error *err)
+static int mem_write(void *ctx, const void *buf, size_t len, sai_error_t *err)
 {
     (void)err;
     return sai_buf_append(ctx, buf, len);
@@ -297,7 +297,7 @@ typedef struct {
     size_t         step;   /* bytes per read call: exercises refills */
 } mem_src;
 
-static int mem_read(void *ctx, void *buf, size_t len, size_t *got, sai_error *err)
+static int mem_read(void *ctx, void *buf, size_t len, size_t *got, sai_error_t *err)
 {
     (void)err;
     mem_src *m = ctx;
@@ -315,12 +315,12 @@ static void test_writer_reproduces_mnist_file(void **state)
     (void)state;
     size_t n;
     uint8_t *orig = slurp(DATA "tfx_mnist.tfrecord", &n);
-    sai_error err;
-    sai_tfrecord_compression modes[] = {SAI_TFRECORD_NONE, SAI_TFRECORD_ZLIB, SAI_TFRECORD_GZIP};
+    sai_error_t err;
+    sai_tfrecord_compression_t modes[] = {SAI_TFRECORD_NONE, SAI_TFRECORD_ZLIB, SAI_TFRECORD_GZIP};
     for (int m = 0; m < 3; m++) {
-        sai_buf out;
+        sai_buf_t out;
         sai_buf_init(&out, 16u << 20);
-        sai_tfrecord_writer *w;
+        sai_tfrecord_writer_t *w;
         assert_int_equal(sai_tfrecord_writer_new(&w, mem_write, &out, modes[m], &err), 0);
         for (size_t off = 0; off < n;) {
             const uint8_t *d;
@@ -338,7 +338,7 @@ static void test_writer_reproduces_mnist_file(void **state)
             assert_true(out.len < n / 2);               /* it did compress */
             /* read back through small reads: every record, same bytes */
             mem_src src = {out.data, out.len, 0, 777};
-            sai_tfrecord_reader *r;
+            sai_tfrecord_reader_t *r;
             assert_int_equal(sai_tfrecord_reader_new(&r, mem_read, &src, "mem", modes[m], &err), 0);
             size_t off = 0;
             const uint8_t *d;
@@ -367,14 +367,14 @@ static void test_writer_file_and_example_encode(void **state)
     assert_non_null(mkdtemp(dir));
     char path[256];
     snprintf(path, sizeof path, "%s/x.tfrecord.gz", dir);
-    sai_error err;
-    sai_tfrecord_writer *w;
+    sai_error_t err;
+    sai_tfrecord_writer_t *w;
     assert_int_equal(sai_tfrecord_writer_create(&w, path, SAI_TFRECORD_GZIP, &err), 0);
     for (int i = 0; i < 50; i++) {
         float px[4] = {(float)i, 0.5f, -1.0f, 2.0f};
         int64_t lab = i % 7;
-        sai_tfbytes name = {5, (const uint8_t *)"hello"};
-        sai_tffeature fs[3] = {
+        sai_tfbytes_t name = {5, (const uint8_t *)"hello"};
+        sai_tffeature_t fs[3] = {
             {.key = "image", .kind = SAI_TFFEATURE_FLOAT, .n = 4, .floats = px},
             {.key = "label", .kind = SAI_TFFEATURE_INT64, .n = 1, .int64s = &lab},
             {.key = "name", .kind = SAI_TFFEATURE_BYTES, .n = 1, .bytes = &name},
@@ -389,15 +389,15 @@ static void test_writer_file_and_example_encode(void **state)
     sai_tfrecord_writer_free(w);
     /* it exists now: a second create refuses to overwrite */
     assert_int_equal(sai_tfrecord_writer_create(&w, path, SAI_TFRECORD_NONE, &err), SAI_EEXIST);
-    sai_tfrecord_reader *r;
+    sai_tfrecord_reader_t *r;
     assert_int_equal(sai_tfrecord_reader_open(&r, path, SAI_TFRECORD_GZIP, &err), 0);
     const uint8_t *d;
     size_t dl;
     for (int i = 0; i < 50; i++) {
         assert_int_equal(sai_tfrecord_next(r, &d, &dl, NULL, &err), 0);
         assert_non_null(d);
-        sai_tfexample *ex;
-        sai_tffeature f;
+        sai_tfexample_t *ex;
+        sai_tffeature_t f;
         assert_int_equal(sai_tfexample_parse(&ex, d, dl, &err), 0);
         assert_int_equal(sai_tfexample_count(ex), 3);
         assert_int_equal(sai_tfexample_at(ex, 0, &f), 0);
@@ -426,11 +426,11 @@ static void test_writer_file_and_example_encode(void **state)
 
 /* ---- damaged input ---------------------------------------------------------------- */
 
-static int read_mem_all(const uint8_t *p, size_t n, sai_tfrecord_compression c, uint64_t *recs,
-                        sai_error *err)
+static int read_mem_all(const uint8_t *p, size_t n, sai_tfrecord_compression_t c, uint64_t *recs,
+                        sai_error_t *err)
 {
     mem_src src = {p, n, 0, 4096};
-    sai_tfrecord_reader *r;
+    sai_tfrecord_reader_t *r;
     int rc = sai_tfrecord_reader_new(&r, mem_read, &src, "t", c, err);
     if (rc != 0)
         return rc;
@@ -452,7 +452,7 @@ static void test_damage_detected(void **state)
     (void)state;
     size_t n;
     uint8_t *b = slurp(DATA "tfx_cifar10_test.tfrecord", &n);
-    sai_error err;
+    sai_error_t err;
     uint64_t recs;
     assert_int_equal(read_mem_all(b, n, SAI_TFRECORD_NONE, &recs, &err), 0);
     assert_int_equal(recs, 128);
@@ -545,9 +545,9 @@ static void test_example_unpacked_and_garbage(void **state)
     buf[n++] = 0x0a; buf[n++] = (uint8_t)(2 + n1 + 2 + n2);     /* Example.features */
     buf[n++] = 0x0a; buf[n++] = (uint8_t)n1; memcpy(buf + n, e1, n1); n += n1;
     buf[n++] = 0x0a; buf[n++] = (uint8_t)n2; memcpy(buf + n, e2, n2); n += n2;
-    sai_error err;
-    sai_tfexample *ex;
-    sai_tffeature f;
+    sai_error_t err;
+    sai_tfexample_t *ex;
+    sai_tffeature_t f;
     assert_int_equal(sai_tfexample_parse(&ex, buf, n, &err), 0);
     assert_int_equal(sai_tfexample_get(ex, "f", &f), 0);
     assert_int_equal(f.kind, SAI_TFFEATURE_FLOAT);
@@ -578,7 +578,7 @@ static void test_example_unpacked_and_garbage(void **state)
 static void test_nn_loader(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     sai_nn_dataset_t ds;
     sai_nn_dataset_init(&ds);
     sai_nn_source_t src;
@@ -594,14 +594,14 @@ static void test_nn_loader(void **state)
         counts[ds.labels[i]]++;
     assert_memory_equal(counts, want, sizeof want);
     /* pixels are the floats mapped to 0..255: record 0 against the decoder */
-    sai_tfrecord_reader *r;
+    sai_tfrecord_reader_t *r;
     const uint8_t *d;
     size_t len;
     assert_int_equal(sai_tfrecord_reader_open(&r, DATA "tfx_mnist.tfrecord", SAI_TFRECORD_NONE,
                                               &err), 0);
     assert_int_equal(sai_tfrecord_next(r, &d, &len, NULL, &err), 0);
-    sai_tfexample *ex;
-    sai_tffeature f;
+    sai_tfexample_t *ex;
+    sai_tffeature_t f;
     assert_int_equal(sai_tfexample_parse(&ex, d, len, &err), 0);
     assert_int_equal(sai_tfexample_get(ex, "image_floats", &f), 0);
     int nonzero = 0;

@@ -21,7 +21,7 @@
 
 static void roundtrip(const char *arch, int c, int h, int w, int classes)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_model_t *m = NULL, *m2 = NULL;
     assert_int_equal(sai_nn_model_create_ex(&m, arch, c, h, w, classes, 2, 42,
                                             SAI_NN_INFERENCE_ONLY, &err), 0);
@@ -84,7 +84,7 @@ static void test_roundtrip_large(void **state)
 static void test_hostile_bytes(void **state)
 {
     (void)state;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_model_t *m = NULL, *m2 = NULL;
     assert_int_equal(sai_nn_model_create_ex(&m, "smallcnn", 1, 8, 8, 10, 1, 1,
                                             SAI_NN_INFERENCE_ONLY, &err), 0);

@@ -70,7 +70,7 @@ static uint8_t *slurp(const char *name, size_t *len)
     char p[128];
     snprintf(p, sizeof(p), "%s/%s", g_dir, name);
     uint8_t *buf = NULL;
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_read_file(p, SAI_ONNX_MAX_BYTES, &buf, len, &err) != 0)
         fail_msg("%s: %s", p, err.msg);
     return buf;
@@ -129,7 +129,7 @@ static void test_torch(void **state)
     for (int f = 0; f < 2; f++) {
         size_t len;
         uint8_t *buf = slurp(files[f], &len);
-        sai_error err = {0};
+        sai_error_t err = {0};
         sai_nn_model_t *m = NULL;
         if (sai_onnx_import(&m, buf, len, 100, &err) != 0)
             fail_msg("%s: %s", files[f], err.msg);
@@ -150,7 +150,7 @@ static void test_refusals(void **state)
     if (g_dir[0] == '\0')
         skip();
     size_t len;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_model_t *m = NULL;
     uint8_t *buf = slurp("sigmoid.onnx", &len);
     assert_int_equal(sai_onnx_import(&m, buf, len, 1, &err), SAI_EUNSUPP);
@@ -180,7 +180,7 @@ static void test_onnxruntime(void **state)
     size_t len, xl, tl;
     float *x = (float *)slurp("x.bin", &xl), *t = (float *)slurp("torch.bin", &tl);
     uint8_t *buf = slurp("fused.onnx", &len);
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_nn_model_t *m = NULL;
     assert_int_equal(sai_onnx_import(&m, buf, len, 100, &err), 0);
     free(buf);

@@ -32,8 +32,8 @@ static int count_fds(void)
 static void test_roundtrip_with_fds(void **state)
 {
     (void)state;
-    sai_chan h, e;
-    sai_error err = {0};
+    sai_chan_t h, e;
+    sai_error_t err = {0};
     assert_int_equal(sai_chan_pair(&h, &e, &err), 0);
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -72,8 +72,8 @@ static void test_roundtrip_with_fds(void **state)
 static void test_out_of_order_is_fatal(void **state)
 {
     (void)state;
-    sai_chan h, e;
-    sai_error err = {0};
+    sai_chan_t h, e;
+    sai_error_t err = {0};
     assert_int_equal(sai_chan_pair(&h, &e, &err), 0);
     int before = count_fds();
     int p[2];
@@ -103,8 +103,8 @@ static void test_out_of_order_is_fatal(void **state)
 static void test_caps_and_lies(void **state)
 {
     (void)state;
-    sai_chan h, e;
-    sai_error err = {0};
+    sai_chan_t h, e;
+    sai_error_t err = {0};
     assert_int_equal(sai_chan_pair(&h, &e, &err), 0);
     uint8_t *d = NULL;
     size_t n = 0;

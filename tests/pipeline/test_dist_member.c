@@ -27,7 +27,7 @@ static uint8_t fp_a[32];
 static int setup(void **state)
 {
     (void)state;
-    sai_error err = {0};
+    sai_error_t err = {0};
     char tmpl[] = "/tmp/sai-distm-XXXXXX";
     if (mkdtemp(tmpl) == NULL)
         return -1;
@@ -62,14 +62,14 @@ typedef struct who {
 static int member_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *arg)
 {
     const who *w = arg;
-    sai_error err = {0};
-    sai_tee_opts o;
+    sai_error_t err = {0};
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.platform_dir = w->platform[rank];
     o.spec_path = w->spec[rank];
-    sai_pipeline_dist_member m;
+    sai_pipeline_dist_member_t m;
     memset(&m, 0, sizeof m);
-    sai_attest_policy *pol = NULL;
+    sai_attest_policy_t *pol = NULL;
     sai_dist_comm_t *c = NULL;
     char hex[65], yaml[256];
     bool insecure = false;

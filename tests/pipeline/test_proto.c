@@ -21,8 +21,8 @@
 static void test_hello_roundtrip_and_refusals(void **state)
 {
     (void)state;
-    sai_error err = {0};
-    sai_proto_hello h = {.spec = "{\"version\":1}", .kbs_url = "https://127.0.0.1:8443", .kbs_ca = "PEM",
+    sai_error_t err = {0};
+    sai_proto_hello_t h = {.spec = "{\"version\":1}", .kbs_url = "https://127.0.0.1:8443", .kbs_ca = "PEM",
                          .threads = 3}, g;
     char *txt = NULL;
     size_t len = 0;
@@ -56,8 +56,8 @@ static void test_hello_roundtrip_and_refusals(void **state)
 static void test_ready(void **state)
 {
     (void)state;
-    sai_error err = {0};
-    sai_sandbox_status st = {.dumpable_off = true, .core_off = true, .no_new_privs = true, .seccomp = true}, got;
+    sai_error_t err = {0};
+    sai_sandbox_status_t st = {.dumpable_off = true, .core_off = true, .no_new_privs = true, .seccomp = true}, got;
     char buf[160];
     int k = sai_pipeline__proto_ready_encode(&st, buf, sizeof buf);
     assert_true(k > 0);
@@ -72,10 +72,10 @@ static void test_ready(void **state)
 static void test_shards(void **state)
 {
     (void)state;
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t man[] = "{\"manifest\":1}";
     char *names[] = {"train.gz", "t10k.gz"};
-    sai_proto_shards s = {.manifest = man, .manifest_len = sizeof man - 1, .names = names, .n = 2}, g;
+    sai_proto_shards_t s = {.manifest = man, .manifest_len = sizeof man - 1, .names = names, .n = 2}, g;
     memset(s.mac, 0xab, 32);
     char *txt = NULL;
     size_t len = 0;
@@ -103,10 +103,10 @@ static void test_shards(void **state)
 static void test_outputs(void **state)
 {
     (void)state;
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t sha[32], buf[SAI_PROTO_OUTPUT_END_MAX];
     memset(sha, 7, sizeof sha);
-    sai_proto_output o;
+    sai_proto_output_t o;
     size_t k = sai_pipeline__proto_output_end_encode(buf, SAI_PROTO_OUT_MODEL, sha, 123456789012ull);
     assert_int_equal(sai_pipeline__proto_output_decode(&o, true, buf, k, &err), 0);
     assert_int_equal(o.id, SAI_PROTO_OUT_MODEL);
@@ -128,7 +128,7 @@ static void test_outputs(void **state)
 static void test_done(void **state)
 {
     (void)state;
-    sai_error err = {0};
+    sai_error_t err = {0};
     char ok[400], bad[400];
     snprintf(ok, sizeof ok, "{\"metrics\":{},\"throughput\":{},\"timing\":{},\"dataset_identity\":\"%064d\","
              "\"sandbox\":{},\"attestation\":{}}", 0);
@@ -150,8 +150,8 @@ static void test_done(void **state)
 static void test_dist(void **state)
 {
     (void)state;
-    sai_error err = {0};
-    sai_proto_dist d = {.rank = 2, .world = 3}, got;
+    sai_error_t err = {0};
+    sai_proto_dist_t d = {.rank = 2, .world = 3}, got;
     char buf[64];
     int k = sai_pipeline__proto_dist_encode(&d, buf, sizeof buf);
     assert_true(k > 0);

@@ -31,7 +31,7 @@
  * (r at 0x2A0, s at 0x2E8). It stands in for the attestation module's chain
  * checks so that the provenance checks are tested on their own; the
  * end-to-end tests (test_e2e.sh, tests/redteam) use the real sim TEE. */
-static sai_ec_key *platform;
+static sai_ec_key_t *platform;
 static uint8_t host_data[32];
 static const char *family = "";          /* FAMILY_ID text, "" = zero */
 static const char *ev_tee_name = "sim";
@@ -50,7 +50,7 @@ static char *make_evidence(const uint8_t m[48], const uint8_t rd[64], size_t *le
     memcpy(rep + 0x2A0, sig, 48);
     memcpy(rep + 0x2E8, sig + 48, 48);
     char *json = NULL;
-    sai_evidence_parts parts = {.tee = sai_tee_kind_from_name(ev_tee_name),
+    sai_evidence_parts_t parts = {.tee = sai_tee_kind_from_name(ev_tee_name),
                                 .simulated = strcmp(ev_tee_name, "sim") == 0,
                                 .report = rep, .report_len = sizeof rep};
     assert_int_equal(sai_evidence_build(&json, len, &parts, NULL), 0);
@@ -67,10 +67,10 @@ static char *make_evidence(const uint8_t m[48], const uint8_t rd[64], size_t *le
 }
 
 static int test_verify(void *ctx, const uint8_t *ev, size_t len, uint8_t rd[static 64],
-                       uint8_t m[static 48], char *tee, size_t tee_len, sai_error *err)
+                       uint8_t m[static 48], char *tee, size_t tee_len, sai_error_t *err)
 {
     (void)ctx;
-    sai_evidence e;
+    sai_evidence_t e;
     int rc = sai_evidence_parse(&e, (const char *)ev, len, err);
     if (rc)
         return rc;
@@ -92,7 +92,7 @@ static int test_verify(void *ctx, const uint8_t *ev, size_t len, uint8_t rd[stat
     return 0;
 }
 
-static const sai_evidence_verifier verifier = {NULL, test_verify, NULL};
+static const sai_evidence_verifier_t verifier = {NULL, test_verify, NULL};
 
 /* ---- fixture -------------------------------------------------------------- */
 static const uint8_t model[] = "SAI sealed model ciphertext ...";
@@ -105,16 +105,16 @@ static int64_t verify_now;            /* 0 = 2026-11-26T05:00:00Z */
 static int64_t verify_max_age;
 static bool allow_insecure_dev;
 
-static char *sign_with(const sai_ec_key *signer, const sai_ec_key *bound, const uint8_t *m,
+static char *sign_with(const sai_ec_key_t *signer, const sai_ec_key_t *bound, const uint8_t *m,
                        const uint8_t *ds)
 {
     uint8_t pub[97], rd[64];
-    sai_error err = {0};
+    sai_error_t err = {0};
     assert_int_equal(sai_ec_public_raw(bound, pub, &err), 0);
     assert_int_equal(sai_provenance_report_data(rd, pub, &err), 0);
     size_t evlen = 0;
     char *ev = make_evidence(meas, rd, &evlen);
-    sai_provenance_facts f = {0};
+    sai_provenance_facts_t f = {0};
     f.subject_name = "model.sealed";
     assert_int_equal(sai_hash(SAI_SHA256, f.subject_sha256, m, sizeof model, &err), 0);
     memcpy(f.dataset_identity, ds, 32);
@@ -143,11 +143,11 @@ static int64_t base_now(void)
     return t;
 }
 
-static int verify(const char *env, const uint8_t *m, sai_error *err)
+static int verify(const char *env, const uint8_t *m, sai_error_t *err)
 {
-    sai_provenance_expect e = {m, sizeof model, dsid, meas, spec, verify_now ? verify_now : base_now(),
+    sai_provenance_expect_t e = {m, sizeof model, dsid, meas, spec, verify_now ? verify_now : base_now(),
                                verify_max_age, allow_insecure_dev};
-    sai_provenance_result r;
+    sai_provenance_result_t r;
     return sai_provenance_verify(env, strlen(env), &e, &verifier, &r, err);
 }
 
@@ -171,7 +171,7 @@ static int teardown(void **state)
 
 static void expect_fail(const char *env, const uint8_t *m, const char *needle)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     int rc = verify(env, m, &err);
     assert_int_not_equal(rc, 0);
     if (strstr(err.msg, needle) == NULL)
@@ -182,12 +182,12 @@ static void expect_fail(const char *env, const uint8_t *m, const char *needle)
 static void test_genuine_verifies(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     char *env = sign_with(k, k, model, dsid);
-    sai_error err = {0};
-    sai_provenance_expect e = {model, sizeof model, dsid, meas, spec, base_now(), 0, false};
-    sai_provenance_result r;
+    sai_error_t err = {0};
+    sai_provenance_expect_t e = {model, sizeof model, dsid, meas, spec, base_now(), 0, false};
+    sai_provenance_result_t r;
     if (sai_provenance_verify(env, strlen(env), &e, &verifier, &r, &err) != 0)
         fail_msg("%s", err.msg);
     assert_string_equal(r.tee, "sim");
@@ -235,7 +235,7 @@ static char *tamper(const char *env, const char *path, const char *newval)
 static void test_any_field_changed_fails(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     char *env = sign_with(k, k, model, dsid);
     static const char *const edits[][2] = {
@@ -256,7 +256,7 @@ static void test_any_field_changed_fails(void **state)
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char *t = tamper(env, edits[i][0], edits[i][1]);
-        sai_error err = {0};
+        sai_error_t err = {0};
         if (verify(t, model, &err) == 0)
             fail_msg("changing %s was not detected", edits[i][0]);
         if (strstr(err.msg, "signature:") == NULL && strstr(err.msg, "statement:") == NULL)
@@ -281,7 +281,7 @@ static void test_any_field_changed_fails(void **state)
 static void test_unbound_key_fails(void **state)
 {
     (void)state;
-    sai_ec_key *enclave = NULL, *attacker = NULL;
+    sai_ec_key_t *enclave = NULL, *attacker = NULL;
     assert_int_equal(sai_ec_generate(&enclave, NULL), 0);
     assert_int_equal(sai_ec_generate(&attacker, NULL), 0);
     /* Genuine evidence binds the enclave's key; the attacker signs a
@@ -296,7 +296,7 @@ static void test_unbound_key_fails(void **state)
 static void test_each_expectation(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     /* The enclave itself signed, but over another dataset. */
     uint8_t other_ds[32];
@@ -311,26 +311,26 @@ static void test_each_expectation(void **state)
     m2[3] ^= 1;
     expect_fail(env, m2, "model: ");
     /* A different expected measurement / spec. */
-    sai_error err = {0};
+    sai_error_t err = {0};
     uint8_t meas2[48];
     memcpy(meas2, meas, 48);
     meas2[47] ^= 1;
-    sai_provenance_expect e = {model, sizeof model, dsid, meas2, spec, base_now(), 0, false};
+    sai_provenance_expect_t e = {model, sizeof model, dsid, meas2, spec, base_now(), 0, false};
     assert_int_not_equal(sai_provenance_verify(env, strlen(env), &e, &verifier, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "measurement: "));
     uint8_t spec2[32] = {0};
-    sai_provenance_expect e2 = {model, sizeof model, dsid, meas, spec2, base_now(), 0, false};
+    sai_provenance_expect_t e2 = {model, sizeof model, dsid, meas, spec2, base_now(), 0, false};
     assert_int_not_equal(sai_provenance_verify(env, strlen(env), &e2, &verifier, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "spec: "));
     /* No verifier, or one for another format. */
-    sai_provenance_expect e3 = {model, sizeof model, dsid, meas, spec, base_now(), 0, false};
+    sai_provenance_expect_t e3 = {model, sizeof model, dsid, meas, spec, base_now(), 0, false};
     assert_int_not_equal(sai_provenance_verify(env, strlen(env), &e3, NULL, NULL, &err), 0);
-    sai_evidence_verifier other = {"sev-snp", test_verify, NULL};   /* expects another format */
+    sai_evidence_verifier_t other = {"sev-snp", test_verify, NULL};   /* expects another format */
     assert_int_not_equal(sai_provenance_verify(env, strlen(env), &e3, &other, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "evidence: "));
     free(env);
     /* Evidence signed by another platform. */
-    sai_ec_key *real = platform;
+    sai_ec_key_t *real = platform;
     assert_int_equal(sai_ec_generate(&platform, NULL), 0);
     env = sign_with(k, k, model, dsid);
     sai_ec_free(platform);
@@ -370,7 +370,7 @@ static char *payload_of(const char *env)
 
 /* An envelope around `payload`, properly signed by k (what the enclave key
  * holder could sign: tests the checks after the signature). */
-static char *resign(const char *payload, const sai_ec_key *k)
+static char *resign(const char *payload, const sai_ec_key_t *k)
 {
     const char *t = SAI_PROVENANCE_PAYLOAD_TYPE;
     size_t pn = strlen(payload);
@@ -409,10 +409,10 @@ static char *subst(const char *s, const char *from, const char *to)
 static void test_duplicate_and_unknown_keys(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     char *env = sign_with(k, k, model, dsid);
-    sai_error err = {0};
+    sai_error_t err = {0};
     assert_int_equal(verify(env, model, &err), 0);
     /* A second "payload" (other parsers read the last one). */
     char *t = subst(env, "\"signatures\"", "\"payload\": \"e30\", \"signatures\"");
@@ -459,7 +459,7 @@ static void test_duplicate_and_unknown_keys(void **state)
 static void test_evidence_format_from_evidence(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     char *env = sign_with(k, k, model, dsid);
     char *pl = payload_of(env);
@@ -472,13 +472,13 @@ static void test_evidence_format_from_evidence(void **state)
     free(p2);
     free(e2);
     /* Evidence that is not an envelope cannot be signed into a statement. */
-    sai_provenance_facts f = {0};
+    sai_provenance_facts_t f = {0};
     f.subject_name = "m";
     f.tee = "sim";
     f.evidence = (const uint8_t *)"evidence";
     f.evidence_len = 8;
     char *out = NULL;
-    sai_error err = {0};
+    sai_error_t err = {0};
     assert_int_not_equal(sai_provenance_sign(&out, NULL, &f, k, &err), 0);
     assert_non_null(strstr(err.msg, "evidence"));
     free(pl);
@@ -489,15 +489,15 @@ static void test_evidence_format_from_evidence(void **state)
 static void test_spec_is_host_data(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     /* The TEE bound another spec at launch than the one the statement names:
      * refused even when the verifier expects no particular spec. */
     memset(host_data, 0x99, 32);
     char *env = sign_with(k, k, model, dsid);
     memcpy(host_data, spec, 32);
-    sai_error err = {0};
-    sai_provenance_expect e = {model, sizeof model, dsid, meas, NULL, base_now(), 0, false};
+    sai_error_t err = {0};
+    sai_provenance_expect_t e = {model, sizeof model, dsid, meas, NULL, base_now(), 0, false};
     assert_int_not_equal(sai_provenance_verify(env, strlen(env), &e, &verifier, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "spec: the statement's spec_sha256 5e5e5e5e5e5e5e5e... is not the evidence's "
                                     "HOST_DATA 9999999999999999..."));
@@ -508,10 +508,10 @@ static void test_spec_is_host_data(void **state)
 static void test_freshness(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     char *env = sign_with(k, k, model, dsid);
-    sai_error err = {0};
+    sai_error_t err = {0};
     verify_max_age = 7 * 86400;
     assert_int_equal(verify(env, model, &err), 0);
     verify_now = base_now() + 8 * 86400;
@@ -541,7 +541,7 @@ static void test_freshness(void **state)
 static void test_insecure_dev_marker(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     family = "INSECURE-DEV";
     char *env = sign_with(k, k, model, dsid);
@@ -550,9 +550,9 @@ static void test_insecure_dev_marker(void **state)
     free(pl);
     expect_fail(env, model, "insecure-dev: INSECURE-DEV: the launcher held the platform key; nothing is proven");
     allow_insecure_dev = true;
-    sai_error err = {0};
-    sai_provenance_expect e = {model, sizeof model, dsid, meas, spec, base_now(), 0, true};
-    sai_provenance_result r;
+    sai_error_t err = {0};
+    sai_provenance_expect_t e = {model, sizeof model, dsid, meas, spec, base_now(), 0, true};
+    sai_provenance_result_t r;
     if (sai_provenance_verify(env, strlen(env), &e, &verifier, &r, &err) != 0)
         fail_msg("%s", err.msg);
     assert_true(r.insecure_dev);
@@ -579,7 +579,7 @@ static void test_insecure_dev_marker(void **state)
 static void test_kbs_channel_and_epochs(void **state)
 {
     (void)state;
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     extra_epochs = "[{\"epoch\":1,\"step\":4,\"test_accuracy\":0.5,\"test_loss\":1.5},"
                    "{\"epoch\":2,\"step\":8,\"test_accuracy\":0.7,\"test_loss\":1.0}]";
@@ -588,9 +588,9 @@ static void test_kbs_channel_and_epochs(void **state)
     char *pl = payload_of(env);
     char *p2 = subst(pl, "\"tee\":", "\"kbs_channel\":\"insecure-http\",\"tee\":");
     char *e2 = resign(p2, k);
-    sai_error err = {0};
-    sai_provenance_expect e = {model, sizeof model, dsid, meas, spec, base_now(), 0, false};
-    sai_provenance_result r;
+    sai_error_t err = {0};
+    sai_provenance_expect_t e = {model, sizeof model, dsid, meas, spec, base_now(), 0, false};
+    sai_provenance_result_t r;
     if (sai_provenance_verify(e2, strlen(e2), &e, &verifier, &r, &err) != 0)
         fail_msg("%s", err.msg);
     assert_string_equal(r.kbs_channel, "insecure-http");
@@ -629,8 +629,8 @@ static void test_duration_and_policy(void **state)
     snprintf(txt, sizeof txt, "{\"measurement\":\"%s\",\"dataset_identity\":\"%s\",\"max_age\":\"24h\","
              "\"allow_simulated\":false,\"attestation_policy\":\"att.yaml\"}", mh, dh);
     assert_int_equal(sai_write_file_atomic(p, txt, strlen(txt), 0600, false, NULL), 0);
-    sai_verify_policy pol;
-    sai_error err = {0};
+    sai_verify_policy_t pol;
+    sai_error_t err = {0};
     if (sai_verify_policy_load(&pol, p, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(pol.max_age, 86400);

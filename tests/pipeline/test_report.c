@@ -33,17 +33,17 @@ static const char run_json[] =
 
 static char *make_provenance(void)
 {
-    sai_ec_key *k = NULL;
+    sai_ec_key_t *k = NULL;
     assert_int_equal(sai_ec_generate(&k, NULL), 0);
     uint8_t rep[SAI_SNP_REPORT_LEN] = {0};
     rep[0] = 3;
     rep[0x34] = 1;
     char *ev = NULL;
     size_t evlen = 0;
-    sai_evidence_parts parts = {.tee = SAI_TEE_SIM, .simulated = true, .report = rep,
+    sai_evidence_parts_t parts = {.tee = SAI_TEE_SIM, .simulated = true, .report = rep,
                                 .report_len = sizeof rep};
     assert_int_equal(sai_evidence_build(&ev, &evlen, &parts, NULL), 0);
-    sai_provenance_facts f = {0};
+    sai_provenance_facts_t f = {0};
     f.subject_name = "model.sealed";
     memset(f.subject_sha256, 0xab, 32);
     memset(f.dataset_identity, 0xd5, 32);
@@ -66,9 +66,9 @@ static char *make_provenance(void)
 
 /* What sai_provenance_verify reports for that statement (the report's own
  * verification of real files is exercised by test_e2e.sh and tests/redteam). */
-static sai_report_check verified_check(void)
+static sai_report_check_t verified_check(void)
 {
-    sai_report_check c;
+    sai_report_check_t c;
     memset(&c, 0, sizeof c);
     c.policy_given = true;
     c.rc = 0;
@@ -110,8 +110,8 @@ static void test_renders_facts(void **state)
     char *prov = make_provenance();
     char *html = NULL;
     size_t n = 0;
-    sai_error err = {0};
-    sai_report_check c = verified_check();
+    sai_error_t err = {0};
+    sai_report_check_t c = verified_check();
     assert_int_equal(sai_report_render(&html, &n, run_json, strlen(run_json), prov, strlen(prov), &c, &err), 0);
     assert_int_equal(strlen(html), n);
     assert_non_null(strstr(html, "VERIFIED</span>: the provenance statement"));
@@ -159,9 +159,9 @@ static void test_host_lies_are_not_shown_as_verified(void **state)
     (void)state;
     char *prov = make_provenance();
     char *html = NULL;
-    sai_error err = {0};
+    sai_error_t err = {0};
     /* Verified statement: its values win; run.json's are not used. */
-    sai_report_check c = verified_check();
+    sai_report_check_t c = verified_check();
     assert_int_equal(sai_report_render(&html, NULL, lying_run, strlen(lying_run), prov, strlen(prov), &c, &err), 0);
     assert_non_null(strstr(html, "TEE kind: sim</strong> <span class='ok'>verified"));
     assert_null(strstr(html, "sev-snp"));
@@ -195,8 +195,8 @@ static void test_without_provenance_or_history(void **state)
     (void)state;
     const char *j = "{\"name\":\"x\",\"tee\":\"sev-snp\"}";
     char *html = NULL;
-    sai_error err = {0};
-    sai_report_check c = verified_check();
+    sai_error_t err = {0};
+    sai_report_check_t c = verified_check();
     c.rc = SAI_ENOTFOUND;
     assert_int_equal(sai_report_render(&html, NULL, j, strlen(j), NULL, 0, &c, &err), 0);
     assert_non_null(strstr(html, "No provenance statement"));

@@ -98,8 +98,8 @@ static int child_status(void)
     if (status_caps(fd, "CapEff:", &eff0) != 0)
         return 93;
     bool can_drop_bounding = geteuid() == 0 || (eff0 >> CAP_SETPCAP & 1);
-    sai_sandbox_status st;
-    sai_error err = {0};
+    sai_sandbox_status_t st;
+    sai_error_t err = {0};
     if (sai_sandbox_harden(&st, &err) != 0)
         return 91;
     if (!st.dumpable_off || !st.core_off || !st.no_new_privs || !st.seccomp)
@@ -142,7 +142,7 @@ static int child_fs(void)
         pre = open("/proc/self/cmdline", O_RDONLY);
     if (pre < 0)
         return 90;
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_sandbox_harden(NULL, &err) != 0)
         return 91;
     errno = 0;
@@ -195,7 +195,7 @@ static int child_no_network(void)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
         return 90;
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_sandbox_harden(NULL, &err) != 0)
         return 91;
     int s = socket(AF_INET, SOCK_STREAM, 0);   /* still allowed before */
@@ -231,7 +231,7 @@ static void test_no_network_after_keys(void **state)
 
 static int child_exec(void)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_sandbox_harden(NULL, &err) != 0)
         return 91;
     char *argv[] = {"/bin/true", NULL};
@@ -266,7 +266,7 @@ static pid_t spawn_target(bool harden, int ready[2])
     pid_t pid = fork();
     if (pid == 0) {
         close(ready[0]);
-        sai_error err = {0};
+        sai_error_t err = {0};
         int ok = harden ? sai_sandbox_harden_process(NULL, &err) == 0 : drop_one_cap(CAP_SYS_PTRACE) == 0;
         char c = ok ? 'y' : 'n';
         if (write(ready[1], &c, 1) != 1)
@@ -326,11 +326,11 @@ static int child_secret(void)
     int fd = open("/proc/self/status", O_RDONLY);
     if (fd < 0)
         return 90;
-    sai_error err = {0};
+    sai_error_t err = {0};
     if (sai_sandbox_harden(NULL, &err) != 0)
         return 91;
     long before = status_field(fd, "VmLck:");
-    sai_secret *s = NULL;
+    sai_secret_t *s = NULL;
     if (sai_secret_new(&s, 32, &err) != 0)
         return 1;
     if (!s->locked)

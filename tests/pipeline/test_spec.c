@@ -40,10 +40,10 @@ static const char *base =
 #define PIN0 "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 #define PIN1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
-static sai_pipeline_spec *parse_ok(const char *y)
+static sai_pipeline_spec_t *parse_ok(const char *y)
 {
-    sai_pipeline_spec *s = NULL;
-    sai_error err = {0};
+    sai_pipeline_spec_t *s = NULL;
+    sai_error_t err = {0};
     int rc = sai_pipeline_spec_parse(&s, "t.yaml", y, strlen(y), &err);
     if (rc)
         fail_msg("parse failed: %s", err.msg);
@@ -52,8 +52,8 @@ static sai_pipeline_spec *parse_ok(const char *y)
 
 static void expect_error(const char *y, const char *needle)
 {
-    sai_pipeline_spec *s = NULL;
-    sai_error err = {0};
+    sai_pipeline_spec_t *s = NULL;
+    sai_error_t err = {0};
     int rc = sai_pipeline_spec_parse(&s, "t.yaml", y, strlen(y), &err);
     assert_int_not_equal(rc, 0);
     assert_null(s);
@@ -94,8 +94,8 @@ static void test_examples(void **state)
     (void)state;
     const char *files[] = {SAI_SOURCE_DIR "/examples/fashion-mnist.yaml", SAI_SOURCE_DIR "/examples/cifar10.yaml"};
     for (size_t i = 0; i < 2; i++) {
-        sai_pipeline_spec *s = NULL;
-        sai_error err = {0};
+        sai_pipeline_spec_t *s = NULL;
+        sai_error_t err = {0};
         if (sai_pipeline_spec_load(&s, files[i], &err))
             fail_msg("%s: %s", files[i], err.msg);
         assert_string_equal(s->tee, "sim");
@@ -104,8 +104,8 @@ static void test_examples(void **state)
         assert_non_null(s->dataset.key.repo);
         sai_pipeline_spec_free(s);
     }
-    sai_pipeline_spec *s = NULL;
-    sai_error err = {0};
+    sai_pipeline_spec_t *s = NULL;
+    sai_error_t err = {0};
     assert_int_equal(sai_pipeline_spec_load(&s, files[0], &err), 0);
     assert_string_equal(s->model.arch, "smallcnn");
     assert_true(s->model.has_key);
@@ -118,7 +118,7 @@ static void test_examples(void **state)
 static void test_defaults(void **state)
 {
     (void)state;
-    sai_pipeline_spec *s = parse_ok(base);
+    sai_pipeline_spec_t *s = parse_ok(base);
     assert_string_equal(s->tee, "sim");
     assert_string_equal(s->dataset.format, "idx");
     assert_string_equal(s->outputs.model_name, "model.sealed");
@@ -192,8 +192,8 @@ static void test_errors_name_line_and_field(void **state)
 
 static void hash_of(const char *y, uint8_t out[32])
 {
-    sai_pipeline_spec *s = parse_ok(y);
-    sai_error err = {0};
+    sai_pipeline_spec_t *s = parse_ok(y);
+    sai_error_t err = {0};
     assert_int_equal(sai_pipeline_spec_hash(s, NULL, out, &err), 0);
     sai_pipeline_spec_free(s);
 }
@@ -241,15 +241,15 @@ static void test_canonical_hash(void **state)
         free(y);
     }
     /* The CA's bytes count. */
-    sai_pipeline_spec *s = parse_ok(base);
-    sai_error err = {0};
+    sai_pipeline_spec_t *s = parse_ok(base);
+    sai_error_t err = {0};
     uint8_t ca[32] = {1};
     assert_int_equal(sai_pipeline_spec_hash(s, ca, h1, &err), 0);
     assert_memory_not_equal(h0, h1, 32);
     /* Round trip through the canonical form (what the enclave receives). */
     size_t n = 0, n2 = 0;
     assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &y, &n, &err), 0);
-    sai_pipeline_spec *t = NULL;
+    sai_pipeline_spec_t *t = NULL;
     if (sai_pipeline_spec_from_canonical(&t, y, n, &err))
         fail_msg("%s", err.msg);
     assert_int_equal(sai_pipeline_spec_canonical(t, NULL, &z, &n2, &err), 0);
@@ -273,9 +273,9 @@ static void test_dist_run_refused_until_built(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, y, strlen(y)), (ssize_t)strlen(y));
     close(fd);
-    sai_pipeline_run_opts o = {.spec_path = path, .out_dir = "/nonexistent/sai-dist-out", .quiet = true};
-    sai_pipeline_run_result r;
-    sai_error err = {0};
+    sai_pipeline_run_opts_t o = {.spec_path = path, .out_dir = "/nonexistent/sai-dist-out", .quiet = true};
+    sai_pipeline_run_result_t r;
+    sai_error_t err = {0};
     assert_int_equal(sai_pipeline_host_run(&o, &r, &err), SAI_EUNSUPP);
     assert_non_null(strstr(err.msg, "dist.workers 2"));
     unlink(path);
@@ -310,8 +310,8 @@ static void test_dist_section(void **state)
     assert_memory_equal(h0, h2, 32);
     free(z);
     /* round trip through the canonical form */
-    sai_pipeline_spec *s = parse_ok(y), *t = NULL;
-    sai_error err = {0};
+    sai_pipeline_spec_t *s = parse_ok(y), *t = NULL;
+    sai_error_t err = {0};
     char *c1 = NULL, *c2 = NULL;
     size_t n1 = 0, n2 = 0;
     assert_int_equal(s->dist.workers, 2);
@@ -355,14 +355,14 @@ static void test_generated_model_key(void **state)
     const char *gen = "  arch: mlp\n  key: {repo: gen, type: model, tag: r1}\n  generate_key: true\n"
                       "  key_policy: '{\"tee\": [\"sim\"],  \"allow_simulated\": true}'\n";
     char *y = edit2(ARCHKEY, gen, WRAPPED);
-    sai_pipeline_spec *s = parse_ok(y);
+    sai_pipeline_spec_t *s = parse_ok(y);
     assert_true(s->model.generate_key);
     assert_string_equal(s->model.key_policy, "{\"tee\":[\"sim\"],\"allow_simulated\":true}");
-    sai_error err = {0};
+    sai_error_t err = {0};
     char *c = NULL, *c2 = NULL;
     size_t n = 0, n2 = 0;
     assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c, &n, &err), 0);
-    sai_pipeline_spec *t = NULL;
+    sai_pipeline_spec_t *t = NULL;
     if (sai_pipeline_spec_from_canonical(&t, c, n, &err))
         fail_msg("%s", err.msg);
     assert_true(t->model.generate_key);
@@ -420,7 +420,7 @@ static void test_kbs_trust_rules(void **state)
     expect_error(y, "plain HTTP");   /* a pin does not make an http:// URL acceptable */
     free(y);
     y = edit("  url: http://127.0.0.1:1\n  insecure_http: true\n", "  url: https://127.0.0.1:1\n  pin: " PIN0 "\n");
-    sai_pipeline_spec *s = parse_ok(y);
+    sai_pipeline_spec_t *s = parse_ok(y);
     assert_false(s->kbs.insecure_http);
     sai_pipeline_spec_free(s);
     free(y);
@@ -453,14 +453,14 @@ static void test_kbs_trust_rules(void **state)
              "ABCDEF0000000000000000000000000000000000000000000000000000000000\n");
     s = parse_ok(y);
     free(y);
-    sai_error err = {0};
+    sai_error_t err = {0};
     char *c = NULL;
     size_t n = 0;
     uint8_t ca[32] = {9, 8, 7};
     assert_int_equal(sai_pipeline_spec_canonical(s, ca, &c, &n, &err), 0);
     assert_non_null(strstr(c, "\"insecure_http\":true"));
     assert_non_null(strstr(c, "\"wrap_key_sha256\":\"sha256:abcdef00"));
-    sai_pipeline_spec *t = NULL;
+    sai_pipeline_spec_t *t = NULL;
     if (sai_pipeline_spec_from_canonical(&t, c, n, &err))
         fail_msg("%s", err.msg);
     assert_true(t->kbs.insecure_http);
@@ -493,16 +493,16 @@ static void test_model_file_name(void **state)
         free(y);
     }
     char *y = edit("  dir: /tmp/out\n", "  dir: /tmp/out\n  model: run.sealed\n");
-    sai_pipeline_spec *s = parse_ok(y);
+    sai_pipeline_spec_t *s = parse_ok(y);
     assert_string_equal(s->outputs.model_name, "run.sealed");
     sai_pipeline_spec_free(s);
     free(y);
 }
 
-static sai_pipeline_spec *enclave_spec(const char *y, const uint8_t *ca_sha)
+static sai_pipeline_spec_t *enclave_spec(const char *y, const uint8_t *ca_sha)
 {
-    sai_pipeline_spec *s = parse_ok(y), *t = NULL;
-    sai_error err = {0};
+    sai_pipeline_spec_t *s = parse_ok(y), *t = NULL;
+    sai_error_t err = {0};
     char *c = NULL;
     size_t n = 0;
     assert_int_equal(sai_pipeline_spec_canonical(s, ca_sha, &c, &n, &err), 0);
@@ -519,10 +519,10 @@ static sai_pipeline_spec *enclave_spec(const char *y, const uint8_t *ca_sha)
 static void test_kbs_client_for_spec(void **state)
 {
     (void)state;
-    sai_kbs_client *c = NULL;
-    sai_error err = {0};
+    sai_kbs_client_t *c = NULL;
+    sai_error_t err = {0};
     char *y = edit("  url: http://127.0.0.1:1\n  insecure_http: true\n", "  url: https://127.0.0.1:1\n  pin: " PIN0 "\n");
-    sai_pipeline_spec *pinned = enclave_spec(y, NULL);
+    sai_pipeline_spec_t *pinned = enclave_spec(y, NULL);
     free(y);
     /* the downgrade: the host hands a pinned enclave an http:// URL */
     assert_int_equal(sai_pipeline_kbs_client_for_spec(pinned, "http://127.0.0.1:9", NULL, 0, &c, &err), SAI_EPOLICY);
@@ -535,7 +535,7 @@ static void test_kbs_client_for_spec(void **state)
     c = NULL;
     sai_pipeline_spec_free(pinned);
     /* http only where the spec says so */
-    sai_pipeline_spec *insecure = enclave_spec(base, NULL);
+    sai_pipeline_spec_t *insecure = enclave_spec(base, NULL);
     assert_int_equal(sai_pipeline_kbs_client_for_spec(insecure, "http://127.0.0.1:9", NULL, 0, &c, &err), 0);
     assert_string_equal(sai_kbs_channel_name(sai_kbs_client_channel(c)), "insecure-http");
     sai_kbs_client_free(c);
@@ -553,7 +553,7 @@ static void test_kbs_client_for_spec(void **state)
     assert_int_equal(sai_read_file(crt, 65536, &pem, &pem_len, &err), 0);
     assert_int_equal(sai_hash(SAI_SHA256, ca_sha, pem, pem_len, &err), 0);
     y = edit("  url: http://127.0.0.1:1\n  insecure_http: true\n", "  url: https://127.0.0.1:1\n  ca: /x.pem\n");
-    sai_pipeline_spec *anchored = enclave_spec(y, ca_sha);
+    sai_pipeline_spec_t *anchored = enclave_spec(y, ca_sha);
     free(y);
     assert_int_equal(sai_pipeline_kbs_client_for_spec(anchored, "https://127.0.0.1:9", NULL, 0, &c, &err), SAI_EAUTH);
     pem[pem_len / 2] ^= 1;

@@ -38,7 +38,7 @@ static const char mixed_yaml[] =
 
 static void load_mixed(sai_sched_spec_t *s)
 {
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_sched_spec_init(s);
     int rc = sai_sched_spec_parse(s, mixed_yaml, strlen(mixed_yaml), NULL, &err);
     if (rc != 0) fprintf(stderr, "%s\n", err.msg);
@@ -83,7 +83,7 @@ static void test_spec_parses_pools(void **state)
 static void expect_spec_error(const char *yaml, const char *needle)
 {
     sai_sched_spec_t s;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_sched_spec_init(&s);
     assert_int_not_equal(sai_sched_spec_parse(&s, yaml, strlen(yaml), NULL, &err), 0);
     if (strstr(err.msg, needle) == NULL)
@@ -122,7 +122,7 @@ static void test_index_matches_scan(void **state)
         for (int i = 0; i < 37; i++)
             nodes[i] = (sai_sched_node_t){ 0, 16000, 65536, 128, 8, 0 };
         sai_pool_index_t x;
-        assert_int_equal(sai_sched__pool_index_init(&x, nodes, 0, 37, &p, (sai_sched_pick)pick), 0);
+        assert_int_equal(sai_sched__pool_index_init(&x, nodes, 0, 37, &p, (sai_sched_pick_t)pick), 0);
         for (int step = 0; step < 3000; step++) {
             r = r * 6364136223846793005ull + 1442695040888963407ull;
             uint32_t k = (uint32_t)((r >> 33) % 37);
@@ -160,7 +160,7 @@ static void test_index_matches_scan(void **state)
 static void synth(sai_sched_workload_t *w, uint64_t seed, size_t n, double conf)
 {
     sai_sched_synth_opts_t o;
-    sai_error err = {0};
+    sai_error_t err = {0};
     sai_sched_synth_defaults(&o);
     o.seed = seed;
     o.njobs = n;
@@ -178,7 +178,7 @@ static void run_policy(const sai_sched_spec_t *s, const sai_sched_workload_t *w,
                        bool check_all, sai_sched_metrics_t *m)
 {
     sai_sched_opts_t o = {0};
-    sai_error err = {0};
+    sai_error_t err = {0};
     o.policy = sai_sched_policy_find(pol);
     assert_non_null(o.policy);
     o.check_all = check_all;
@@ -246,7 +246,7 @@ static void test_violation_counter_checks_placement(void **state)
     const sai_sched_policy_t *u = sai_sched_policy_find("unsafe");
     sai_sched_opts_t o = {0};
     sai_sched_metrics_t m;
-    sai_error err = {0};
+    sai_error_t err = {0};
     o.policy = u;
     assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &m, &err), 0);
     assert_true(m.violations > 0);
@@ -328,7 +328,7 @@ static void test_alibaba_trace_slice(void **state)
     o.conf_fraction = 0.5;
     o.seed = 9;
     sai_sched_workload_t w = {0}, w2 = {0};
-    sai_error err = {0};
+    sai_error_t err = {0};
     int rc = sai_sched_trace_load(&o, &w, &err);
     if (rc) fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, 0);
@@ -379,7 +379,7 @@ static void test_alibaba_trace_slice(void **state)
 /* apimachinery's quantity grammar, exact: each case is what
  * resource.MustParse(s).MilliValue() (cpu) or the value in MiB rounded up
  * (memory, EPC) gives; malformed strings are refused. */
-static int64_t q(const char *s, sai_k8s_unit u, bool up)
+static int64_t q(const char *s, sai_k8s_unit_t u, bool up)
 {
     int64_t v = -7;
     return sai_sched__quantity_parse(s, u, up, &v) == 0 ? v : -1;
@@ -432,7 +432,7 @@ static void test_extender_handler_malformed(void **state)
 {
     (void)state;
     sai_extender_t *x = NULL;
-    sai_error err = {0};
+    sai_error_t err = {0};
     assert_int_not_equal(sai_extender_new(&x, sai_sched_policy_find("unsafe"), &err), 0);
     assert_int_equal(sai_extender_new(&x, sai_sched_policy_find("security-first"), &err), 0);
     const char *bad[] = { "", "{", "[]", "null", "{\"Pod\":1}", "{\"Pod\":{},\"Nodes\":{\"items\":5}}",
@@ -466,7 +466,7 @@ static void test_backfill_and_priority(void **state)
         w.jobs[i].arrival /= 4;         /* overload: queues form */
     sai_sched_opts_t o = {0};
     sai_sched_metrics_t fcfs, bf;
-    sai_error err = {0};
+    sai_error_t err = {0};
     o.policy = sai_sched_policy_find("binpack");
     assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &fcfs, &err), 0);
     o.backfill = true;
@@ -519,7 +519,7 @@ static void test_index_equals_reference_run(void **state)
         w.jobs[i].arrival /= 3;
     sai_sched_opts_t o = {0};
     sai_sched_metrics_t a, b;
-    sai_error err = {0};
+    sai_error_t err = {0};
     o.policy = sai_sched_policy_find("first-fit");
     assert_int_equal(sai_sched_simulate(&s.cluster, &w, &o, &a, &err), 0);
     o.linear_scan = true;
@@ -538,7 +538,7 @@ static void test_index_equals_reference_run(void **state)
 static void load_vaucher(sai_sched_spec_t *s, size_t run, double share, int64_t epc)
 {
     char yaml[2048];
-    sai_error err = {0};
+    sai_error_t err = {0};
     snprintf(yaml, sizeof yaml,
              "pools:\n"
              "  - {name: standard, count: 2, cpu_milli: 8000, memory_mib: 65536, tee: none}\n"
@@ -561,7 +561,7 @@ static void vaucher_run(size_t run, double share, int64_t epc, const char *pol, 
 {
     sai_sched_spec_t s;
     sai_sched_workload_t w = {0};
-    sai_error err = {0};
+    sai_error_t err = {0};
     load_vaucher(&s, run, share, epc);
     assert_int_equal(sai_sched_trace_load(&s.trace, &w, &err), 0);
     assert_int_equal(w.njobs, 300);
@@ -604,7 +604,7 @@ static void test_vaucher_strategies(void **state)
     };
     sai_sched_workload_t w = { jobs, 3, 3, 0 };
     sai_sched_opts_t o = {0};
-    sai_error err = {0};
+    sai_error_t err = {0};
     o.policy = sai_sched_policy_find("vaucher-binpack");
     assert_int_equal(sai_sched_simulate(&c, &w, &o, &a, &err), 0);
     assert_int_equal(a.pools[0].jobs, 2);       /* jobs 0 and 2 */
@@ -683,7 +683,7 @@ static void test_fit_load_aware_and_index(void **state)
     sai_sched_workload_t w = { jobs, 3, 3, 0 };
     sai_sched_opts_t o = {0};
     sai_sched_metrics_t m;
-    sai_error err = {0};
+    sai_error_t err = {0};
     double wait[3];
     o.job_wait = wait;
     o.check_all = true;

@@ -36,14 +36,14 @@ static char *P(const char *fmt, ...)
 
 static void put(const char *path, const void *data, size_t len)
 {
-    sai_error err;
+    sai_error_t err;
     if (sai_write_file_atomic(path, data, len, 0644, false, &err) != 0)
         fail_msg("%s", err.msg);
 }
 
 __attribute__((noinline)) static uint8_t *get(const char *path, size_t *len)
 {
-    sai_error err;
+    sai_error_t err;
     uint8_t *b = NULL;
     assert_int_equal(sai_read_file(path, 1u << 30, &b, len, &err), 0);
     return b;
@@ -141,15 +141,15 @@ static void assert_same_file(const char *a, const char *b)
 static void test_dataset_round_trip(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     make_input(P("in"), 40);
-    sai_seal_params p = {.key_id = "ds-key", .chunk_size = 1000};
+    sai_seal_params_t p = {.key_id = "ds-key", .chunk_size = 1000};
     uint8_t id[32];
     assert_int_equal(sai_dataset_seal_dir(P("in"), P("ds"), g_key, &p, NULL, id, &err), 0);
-    sai_dataset *d = NULL;
+    sai_dataset_t *d = NULL;
     assert_int_equal(sai_dataset_open(&d, P("ds"), g_key, &err), 0);
     assert_memory_equal(sai_dataset_id(d), id, 32);
-    const sai_manifest *m = sai_dataset_manifest(d);
+    const sai_manifest_t *m = sai_dataset_manifest(d);
     assert_int_equal(m->n_shards, 44);
     assert_string_equal(m->key_id, "ds-key");
     assert_int_equal(m->chunk_size, 1000);
@@ -171,8 +171,8 @@ static void test_dataset_round_trip(void **state)
     assert_int_equal(sai_dataset_find(d, "nope"), -1);
     /* every shard reads back as the input, through the dataset reader */
     for (size_t k = 0; k < m->n_shards; k++) {
-        sai_seal_reader *r = NULL;
-        sai_seal_open_opts mo = {.map = (k % 2) == 1};   /* both reader kinds */
+        sai_seal_reader_t *r = NULL;
+        sai_seal_open_opts_t mo = {.map = (k % 2) == 1};   /* both reader kinds */
         assert_int_equal(sai_dataset_open_shard_opts(d, k, &mo, &r, &err), 0);
         size_t len;
         uint8_t *want = get(P("in/%s", m->shards[k].name), &len);
@@ -221,15 +221,15 @@ static void cp(const char *a, const char *b)
 static void test_shard_from_other_dataset_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     char cmd[600];
     snprintf(cmd, sizeof cmd, "cp -r %s %s", P("ds"), P("dsx"));
     assert_int_equal(system(cmd), 0);
     cp(P("ds2/raw-005.txt.sealed"), P("dsx/raw-005.txt.sealed"));
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     assert_int_equal(sai_seal_open(&r, P("dsx/raw-005.txt.sealed"), g_key, NULL, &err), 0);
     sai_seal_close(r);
-    sai_dataset *d = NULL;
+    sai_dataset_t *d = NULL;
     assert_int_equal(sai_dataset_open(&d, P("dsx"), g_key, &err), 0);
     long i = sai_dataset_find(d, "raw-005.txt");
     assert_int_equal(sai_dataset_open_shard(d, (size_t)i, &r, &err), SAI_EAUTH);
@@ -257,13 +257,13 @@ static void test_shard_from_other_dataset_rejected(void **state)
 static void test_manifest_edited_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", P("dsm"), P("ds"), P("dsm"));
     assert_int_equal(system(cmd), 0);
     size_t ml;
     uint8_t *man = get(P("dsm/manifest.json"), &ml);
-    sai_dataset *d = NULL;
+    sai_dataset_t *d = NULL;
     /* every single-byte change of the manifest */
     for (size_t off = 0; off < ml; off += 7) {
         man[off] ^= 0x04;
@@ -302,7 +302,7 @@ static void test_manifest_edited_rejected(void **state)
     assert_int_equal(sai_hash(SAI_SHA256, id1, man, ml, &err), 0);
     assert_memory_not_equal(sai_dataset_id(d), id1, 32);
     for (size_t k = 0; k < sai_dataset_manifest(d)->n_shards; k++) {
-        sai_seal_reader *r = NULL;
+        sai_seal_reader_t *r = NULL;
         assert_int_equal(sai_dataset_open_shard(d, k, &r, &err), SAI_EAUTH);
     }
     sai_dataset_close(d);
@@ -312,8 +312,8 @@ static void test_manifest_edited_rejected(void **state)
 static void test_manifest_canonical_only(void **state)
 {
     (void)state;
-    sai_error err;
-    sai_manifest m;
+    sai_error_t err;
+    sai_manifest_t m;
     const char *good =
         "{\"type\":\"secureai-dataset\",\"version\":1,\"key_id\":\"k\",\"chunk_size\":65536,"
         "\"shards\":[{\"name\":\"a/b\",\"size\":5,\"sha256\":\""
@@ -368,8 +368,8 @@ static void test_manifest_canonical_only(void **state)
 static void test_record_detection(void **state)
 {
     (void)state;
-    sai_error err;
-    sai_record_format f;
+    sai_error_t err;
+    sai_record_format_t f;
     uint64_t n;
     size_t len;
     uint8_t *b = make_idx(3, &len);

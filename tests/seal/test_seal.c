@@ -48,9 +48,9 @@ static char *path_of(const char *name)
 static uint8_t *seal_buf(const char *name, const uint8_t *pt, size_t n, uint32_t cs,
                          const char *kid, const uint8_t *key, size_t *out_len)
 {
-    sai_error err;
-    sai_seal_writer *w = NULL;
-    sai_seal_params p = {.key_id = kid, .chunk_size = cs};
+    sai_error_t err;
+    sai_seal_writer_t *w = NULL;
+    sai_seal_params_t p = {.key_id = kid, .chunk_size = cs};
     assert_int_equal(sai_seal_writer_new(&w, path_of(name), key, &p, n, &err), 0);
     /* feed in odd pieces to exercise buffering */
     size_t off = 0, step = 1;
@@ -71,9 +71,9 @@ static uint8_t *seal_buf(const char *name, const uint8_t *pt, size_t n, uint32_t
 
 /* Open over memory and read everything; 0 when all of it authenticates. */
 static int read_all_mem(const uint8_t *ct, size_t len, size_t pt_len, const uint8_t *key,
-                        sai_error *err)
+                        sai_error_t *err)
 {
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     int rc = sai_seal_open_mem(&r, ct, len, "mem.sealed", key, NULL, err);
     if (rc != 0)
         return rc;
@@ -90,7 +90,7 @@ static int read_all_mem(const uint8_t *ct, size_t len, size_t pt_len, const uint
 
 static void check_round_trip(size_t n, uint32_t cs)
 {
-    sai_error err;
+    sai_error_t err;
     uint8_t *pt = calloc(1, n + 1);
     fill(pt, n, n * 31 + cs, 0);
     size_t clen;
@@ -98,7 +98,7 @@ static void check_round_trip(size_t n, uint32_t cs)
     uint64_t chunks = n == 0 ? 1 : (n + cs - 1) / cs;
     assert_int_equal(clen, 56 + strlen(SAI_SEAL_DEFAULT_KEY_ID) + n + 16 * chunks);
 
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     assert_int_equal(sai_seal_open(&r, path_of("rt.sealed"), g_key, NULL, &err), 0);
     assert_int_equal(sai_seal_size(r), n);
     uint8_t *out = malloc(n + 1);
@@ -106,8 +106,8 @@ static void check_round_trip(size_t n, uint32_t cs)
     if (n)
         assert_memory_equal(out, pt, n);
     /* random ranges, crossing chunk boundaries, through file and memory */
-    sai_seal_reader *m = NULL, *mp = NULL;
-    sai_seal_open_opts mo = {.map = true};
+    sai_seal_reader_t *m = NULL, *mp = NULL;
+    sai_seal_open_opts_t mo = {.map = true};
     assert_int_equal(sai_seal_open_mem(&m, ct, clen, "mem", g_key, NULL, &err), 0);
     assert_int_equal(sai_seal_open(&mp, path_of("rt.sealed"), g_key, &mo, &err), 0);
     uint64_t s = n + 7;
@@ -182,11 +182,11 @@ static void test_round_trip_odd_chunks(void **state)
 static void test_round_trip_100mib(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     const uint64_t n = 100ull << 20;
     const size_t bl = (1u << 20) + 333;   /* not a multiple of the chunk */
     uint8_t *a = malloc(bl), *b = malloc(bl);
-    sai_seal_writer *w = NULL;
+    sai_seal_writer_t *w = NULL;
     assert_int_equal(sai_seal_writer_new(&w, path_of("big.sealed"), g_key, NULL, n, &err), 0);
     for (uint64_t off = 0; off < n;) {
         size_t t = n - off < bl ? (size_t)(n - off) : bl;
@@ -196,7 +196,7 @@ static void test_round_trip_100mib(void **state)
     }
     assert_int_equal(sai_seal_writer_finish(w, NULL, &err), 0);
     sai_seal_writer_free(w);
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     assert_int_equal(sai_seal_open(&r, path_of("big.sealed"), g_key, NULL, &err), 0);
     assert_int_equal(sai_seal_size(r), n);
     for (uint64_t off = 0; off < n;) {
@@ -217,7 +217,7 @@ static void test_round_trip_100mib(void **state)
 static void test_every_byte_flip_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[100];
     fill(pt, sizeof pt, 7, 0);
     size_t clen;
@@ -239,7 +239,7 @@ static void test_every_byte_flip_rejected(void **state)
 static void test_truncation_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[200];
     fill(pt, sizeof pt, 9, 0);
     size_t clen;
@@ -256,7 +256,7 @@ static void test_truncation_rejected(void **state)
     assert_non_null(strstr(err.msg, "chunk 2 of 4"));
     /* on disk too */
     assert_int_equal(truncate(path_of("trunc.sealed"), (off_t)(clen - 10)), 0);
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     assert_int_equal(sai_seal_open(&r, path_of("trunc.sealed"), g_key, NULL, &err), SAI_EAUTH);
     assert_non_null(strstr(err.msg, "trunc.sealed"));
     assert_non_null(strstr(err.msg, "chunk 3 of 4"));
@@ -268,7 +268,7 @@ static void test_truncation_rejected(void **state)
 static void test_truncation_with_forged_length(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[200];
     fill(pt, sizeof pt, 10, 0);
     size_t clen;
@@ -285,7 +285,7 @@ static void test_truncation_with_forged_length(void **state)
 static void test_appended_bytes_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[150];
     fill(pt, sizeof pt, 11, 0);
     size_t clen;
@@ -305,7 +305,7 @@ static void test_appended_bytes_rejected(void **state)
 static void test_chunks_swapped_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[64 * 4];
     fill(pt, sizeof pt, 12, 0);
     size_t clen;
@@ -316,7 +316,7 @@ static void test_chunks_swapped_rejected(void **state)
     memcpy(tmp, ct + hl, cl);
     memcpy(ct + hl, ct + hl + cl, cl);
     memcpy(ct + hl + cl, tmp, cl);
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     assert_int_equal(sai_seal_open_mem(&r, ct, clen, "swap.sealed", g_key, NULL, &err), 0);
     uint8_t out[sizeof pt];
     memset(out, 0, sizeof out);
@@ -363,7 +363,7 @@ static void test_chunks_swapped_rejected(void **state)
 static void test_batched_read_tamper_wipes(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     enum { CS = 4096, N = 100 };               /* two batches and a bit */
     size_t n = (size_t)CS * N - 123;           /* short last chunk */
     uint8_t *pt = malloc(n), *out = malloc(n);
@@ -371,7 +371,7 @@ static void test_batched_read_tamper_wipes(void **state)
     size_t clen;
     uint8_t *ct = seal_buf("batch.sealed", pt, n, CS, NULL, g_key, &clen);
     size_t hl = 56 + strlen(SAI_SEAL_DEFAULT_KEY_ID);
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     /* untouched: one read of everything, and one starting mid-chunk */
     assert_int_equal(sai_seal_open(&r, path_of("batch.sealed"), g_key, NULL, &err), 0);
     assert_int_equal(sai_seal_read_at(r, 0, out, n, &err), 0);
@@ -420,7 +420,7 @@ static void test_batched_read_tamper_wipes(void **state)
 static void test_chunk_from_other_file_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[64 * 3];
     fill(pt, sizeof pt, 13, 0);
     size_t al, bl;
@@ -429,7 +429,7 @@ static void test_chunk_from_other_file_rejected(void **state)
     assert_int_equal(al, bl);
     size_t hl = 56 + strlen(SAI_SEAL_DEFAULT_KEY_ID), cl = 64 + 16;
     memcpy(a + hl + cl, b + hl + cl, cl);   /* chunk 1 of b into a */
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     assert_int_equal(sai_seal_open_mem(&r, a, al, "a.sealed", g_key, NULL, &err), 0);
     uint8_t out[64];
     assert_int_equal(sai_seal_read_at(r, 0, out, 64, &err), 0);
@@ -438,7 +438,7 @@ static void test_chunk_from_other_file_rejected(void **state)
     sai_seal_close(r);
     /* the same splice on disk, read through a mapped reader */
     assert_int_equal(sai_write_file_atomic(path_of("a.sealed"), a, al, 0644, false, &err), 0);
-    sai_seal_open_opts mo = {.map = true};
+    sai_seal_open_opts_t mo = {.map = true};
     assert_int_equal(sai_seal_open(&r, path_of("a.sealed"), g_key, &mo, &err), 0);
     assert_int_equal(sai_seal_read_at(r, 0, out, 64, &err), 0);
     assert_int_equal(sai_seal_read_at(r, 64, out, 64, &err), SAI_EAUTH);
@@ -454,12 +454,12 @@ static void test_chunk_from_other_file_rejected(void **state)
 static void test_wrong_key_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[100];
     fill(pt, sizeof pt, 14, 0);
     size_t clen;
     uint8_t *ct = seal_buf("wk.sealed", pt, sizeof pt, 64, NULL, g_key, &clen);
-    sai_seal_reader *r = NULL;
+    sai_seal_reader_t *r = NULL;
     assert_int_equal(sai_seal_open(&r, path_of("wk.sealed"), g_key2, NULL, &err), SAI_EAUTH);
     assert_null(r);
     assert_non_null(strstr(err.msg, "wk.sealed: chunk 1 of 2"));
@@ -469,14 +469,14 @@ static void test_wrong_key_rejected(void **state)
 static void test_wrong_key_id_rejected(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[100];
     fill(pt, sizeof pt, 15, 0);
     size_t clen;
     uint8_t *ct = seal_buf("kid.sealed", pt, sizeof pt, 64, "tenant-a", g_key, &clen);
     /* the reader was told which key id to expect */
-    sai_seal_reader *r = NULL;
-    sai_seal_open_opts o = {.expect_key_id = "tenant-b"};
+    sai_seal_reader_t *r = NULL;
+    sai_seal_open_opts_t o = {.expect_key_id = "tenant-b"};
     assert_int_equal(sai_seal_open_mem(&r, ct, clen, "kid.sealed", g_key, &o, &err), SAI_EAUTH);
     assert_non_null(strstr(err.msg, "key id 'tenant-a'"));
     o.expect_key_id = "tenant-a";
@@ -491,11 +491,11 @@ static void test_wrong_key_id_rejected(void **state)
 static void test_header_parser(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t pt[10] = {0};
     size_t clen;
     uint8_t *ct = seal_buf("hdr.sealed", pt, sizeof pt, 16, "id", g_key, &clen);
-    sai_seal_header h;
+    sai_seal_header_t h;
     assert_int_equal(sai_seal_header_parse(&h, ct, clen, &err), 0);
     assert_int_equal(h.chunk_size, 16);
     assert_int_equal(h.length, 10);
@@ -541,14 +541,14 @@ static int count_entries(const char *dir)
 static void test_writer_failures_leave_nothing(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     char sub[128];
     snprintf(sub, sizeof sub, "%s/w", g_dir);
     mkdir(sub, 0700);
     char out[160];
     snprintf(out, sizeof out, "%s/x.sealed", sub);
     uint8_t buf[100] = {0};
-    sai_seal_writer *w = NULL;
+    sai_seal_writer_t *w = NULL;
     assert_int_equal(sai_seal_writer_new(&w, out, g_key, NULL, 100, &err), 0);
     assert_int_equal(sai_seal_writer_write(w, buf, 99, &err), 0);
     assert_int_equal(sai_seal_writer_finish(w, NULL, &err), SAI_EINVAL);
@@ -558,13 +558,13 @@ static void test_writer_failures_leave_nothing(void **state)
     assert_int_equal(sai_seal_writer_write(w, buf, 11, &err), SAI_EINVAL);
     sai_seal_writer_free(w);
     assert_int_equal(count_entries(sub), 0);
-    sai_seal_params p = {.chunk_size = 8};
+    sai_seal_params_t p = {.chunk_size = 8};
     assert_int_equal(sai_seal_writer_new(&w, out, g_key, &p, 10, &err), SAI_EINVAL);
-    p = (sai_seal_params){.key_id = "bad id"};
+    p = (sai_seal_params_t){.key_id = "bad id"};
     assert_int_equal(sai_seal_writer_new(&w, out, g_key, &p, 10, &err), SAI_EINVAL);
     /* excl refuses to overwrite */
     assert_int_equal(sai_write_file_atomic(out, "x", 1, 0644, false, &err), 0);
-    p = (sai_seal_params){.excl = true};
+    p = (sai_seal_params_t){.excl = true};
     assert_int_equal(sai_seal_writer_new(&w, out, g_key, &p, 10, &err), SAI_EEXIST);
     /* a failed unseal leaves no output */
     char in[160], res[160];
@@ -594,7 +594,7 @@ static void test_writer_failures_leave_nothing(void **state)
 static void test_io_failure_leaves_nothing(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     char sub[128], in[160], out[160], cmd[300];
     snprintf(sub, sizeof sub, "%s/io", g_dir);
     mkdir(sub, 0700);
@@ -649,8 +649,8 @@ static void test_io_failure_leaves_nothing(void **state)
 static void test_key_files(void **state)
 {
     (void)state;
-    sai_error err;
-    sai_secret *k = NULL;
+    sai_error_t err;
+    sai_secret_t *k = NULL;
     assert_int_equal(sai_seal_keygen(path_of("key"), &err), 0);
     struct stat st;
     assert_int_equal(stat(path_of("key"), &st), 0);

@@ -22,15 +22,15 @@ static void roundtrip(size_t len, uint32_t chunk)
         pt[i] = (uint8_t)(i * 7 + 3);
     uint8_t *ct = NULL;
     size_t ct_len = 0;
-    sai_error err = {0};
-    sai_seal_params sp = {.key_id = "model", .chunk_size = chunk};
+    sai_error_t err = {0};
+    sai_seal_params_t sp = {.key_id = "model", .chunk_size = chunk};
     assert_int_equal(sai_seal_buffer(&ct, &ct_len, key, &sp, pt, len, &err), 0);
-    sai_seal_header h;
+    sai_seal_header_t h;
     assert_int_equal(sai_seal_header_parse(&h, ct, ct_len, &err), 0);
     assert_int_equal(h.chunk_size, chunk ? chunk : SAI_SEAL_CHUNK_DEFAULT);
     assert_int_equal(h.sealed_len, ct_len);
-    sai_seal_reader *r = NULL;
-    sai_seal_open_opts o = {.expect_key_id = "model"};
+    sai_seal_reader_t *r = NULL;
+    sai_seal_open_opts_t o = {.expect_key_id = "model"};
     if (sai_seal_open_mem(&r, ct, ct_len, "model.sealed", key, &o, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(sai_seal_size(r), len);
@@ -66,15 +66,15 @@ static void test_bad_params(void **state)
     (void)state;
     uint8_t key[32] = {1}, *ct = (uint8_t *)1;
     size_t ct_len = 1;
-    sai_error err = {0};
-    sai_seal_params bad_id = {.key_id = "no spaces"}, bad_chunk = {.chunk_size = 3};
+    sai_error_t err = {0};
+    sai_seal_params_t bad_id = {.key_id = "no spaces"}, bad_chunk = {.chunk_size = 3};
     assert_int_equal(sai_seal_buffer(&ct, &ct_len, key, &bad_id, "x", 1, &err), SAI_EINVAL);
     assert_null(ct);
     assert_int_equal(ct_len, 0);
     assert_int_equal(sai_seal_buffer(&ct, &ct_len, key, &bad_chunk, "x", 1, &err), SAI_EINVAL);
     /* NULL params: the default key id */
     assert_int_equal(sai_seal_buffer(&ct, &ct_len, key, NULL, "x", 1, &err), 0);
-    sai_seal_header h;
+    sai_seal_header_t h;
     assert_int_equal(sai_seal_header_parse(&h, ct, ct_len, &err), 0);
     assert_string_equal(h.key_id, SAI_SEAL_DEFAULT_KEY_ID);
     free(ct);

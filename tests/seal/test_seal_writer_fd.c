@@ -29,9 +29,9 @@ static void roundtrip(size_t len, uint32_t chunk, size_t piece)
     FILE *f = tmpfile();
     assert_non_null(f);
     int fd = fileno(f);
-    sai_error err = {0};
-    sai_seal_params sp = {.key_id = "bench/model/resnet18", .chunk_size = chunk, .hash_output = true};
-    sai_seal_writer *w = NULL;
+    sai_error_t err = {0};
+    sai_seal_params_t sp = {.key_id = "bench/model/resnet18", .chunk_size = chunk, .hash_output = true};
+    sai_seal_writer_t *w = NULL;
     if (sai_seal_writer_new_fd(&w, fd, "the sealed model", key, &sp, len, &err) != 0)
         fail_msg("%s", err.msg);
     for (size_t off = 0; off < len; off += piece) {
@@ -53,8 +53,8 @@ static void roundtrip(size_t len, uint32_t chunk, size_t piece)
     assert_int_equal(sai_hash(SAI_SHA256, want, ct, sealed_len, &err), 0);
     assert_memory_equal(sha, want, 32);
 
-    sai_seal_reader *r = NULL;
-    sai_seal_open_opts o = {.expect_key_id = "bench/model/resnet18"};
+    sai_seal_reader_t *r = NULL;
+    sai_seal_open_opts_t o = {.expect_key_id = "bench/model/resnet18"};
     if (sai_seal_open_mem(&r, ct, sealed_len, "model.sealed", key, &o, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(sai_seal_size(r), len);
@@ -82,10 +82,10 @@ static void test_short_input_and_bad_fd(void **state)
 {
     (void)state;
     uint8_t key[32] = {7};
-    sai_error err = {0};
+    sai_error_t err = {0};
     FILE *f = tmpfile();
     assert_non_null(f);
-    sai_seal_writer *w = NULL;
+    sai_seal_writer_t *w = NULL;
     assert_int_equal(sai_seal_writer_new_fd(&w, fileno(f), "m", key, NULL, 100, &err), 0);
     assert_int_equal(sai_seal_writer_write(w, "0123456789", 10, &err), 0);
     assert_int_not_equal(sai_seal_writer_finish(w, NULL, &err), 0);
@@ -94,7 +94,7 @@ static void test_short_input_and_bad_fd(void **state)
     struct stat st;
     assert_int_equal(fstat(fileno(f), &st), 0);
     fclose(f);
-    w = (sai_seal_writer *)1;
+    w = (sai_seal_writer_t *)1;
     assert_int_equal(sai_seal_writer_new_fd(&w, -1, "m", key, NULL, 1, &err), SAI_EINVAL);
     assert_null(w);
 }

@@ -45,7 +45,7 @@ static char *P(const char *fmt, ...)
 static uint8_t *slurp(const char *path, size_t *len)
 {
     uint8_t *b = NULL;
-    sai_error err;
+    sai_error_t err;
     if (sai_read_file(path, 64u << 20, &b, len, &err) != 0)
         fail_msg("%s", err.msg);
     return b;
@@ -85,8 +85,8 @@ static int setup(void **state)
         snprintf(src, sizeof src, "%s%s", DATA, files[i]);
         copy(src, P("in/%s", files[i]));
     }
-    sai_seal_params p = {.key_id = "tf"};
-    sai_error err;
+    sai_seal_params_t p = {.key_id = "tf"};
+    sai_error_t err;
     if (sai_dataset_seal_dir(P("in"), P("ds"), g_key, &p, NULL, NULL, &err) != 0)
         fail_msg("%s", err.msg);
     return 0;
@@ -116,15 +116,15 @@ static size_t frames(const uint8_t *b, size_t n, size_t *offs, size_t max)
 
 static void check_dataset(const char *dir)
 {
-    sai_error err;
-    sai_dataset *d;
+    sai_error_t err;
+    sai_dataset_t *d;
     assert_int_equal(sai_dataset_open(&d, dir, g_key, &err), 0);
     for (size_t f = 0; f < 4; f++) {
         long i = sai_dataset_find(d, files[f]);
         assert_true(i >= 0);
         assert_int_equal(sai_dataset_manifest(d)->shards[i].format, SAI_REC_TFRECORD);
         assert_int_equal(sai_dataset_manifest(d)->shards[i].records, counts[f]);
-        sai_dataset_records *r;
+        sai_dataset_records_t *r;
         if (sai_dataset_records_open(&r, d, (size_t)i, &err) != 0)
             fail_msg("%s", err.msg);
         assert_int_equal(sai_dataset_records_count(r), counts[f]);
@@ -158,7 +158,7 @@ static void test_records_addressable(void **state)
     assert_int_equal(access(P("ds/tfx_mnist.tfrecord.sai-index"), F_OK), 0);
     check_dataset(P("ds"));
     /* unsealing gives the input files back, and no index files */
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_dataset_unseal_dir(P("ds"), P("out"), g_key, NULL, &err), 0);
     assert_int_not_equal(access(P("out/tfx_mnist.tfrecord.sai-index"), F_OK), 0);
     size_t a, b;
@@ -181,16 +181,16 @@ static void test_without_index_walks(void **state)
 static void test_index_from_other_sealing_refused(void **state)
 {
     (void)state;
-    sai_error err;
-    sai_seal_params p = {.key_id = "tf"};
+    sai_error_t err;
+    sai_seal_params_t p = {.key_id = "tf"};
     assert_int_equal(sai_dataset_seal_dir(P("in"), P("ds2"), g_key, &p, NULL, NULL, &err), 0);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "cp -r %s %s && cp %s %s", P("ds"), P("mixed"),
              P("ds2/tfx_mnist.tfrecord.sai-index"), P("mixed/tfx_mnist.tfrecord.sai-index"));
     assert_int_equal(system(cmd), 0);
-    sai_dataset *d;
+    sai_dataset_t *d;
     assert_int_equal(sai_dataset_open(&d, P("mixed"), g_key, &err), 0);
-    sai_dataset_records *r;
+    sai_dataset_records_t *r;
     long i = sai_dataset_find(d, "tfx_mnist.tfrecord");
     assert_int_equal(sai_dataset_records_open(&r, d, (size_t)i, &err), SAI_EAUTH);
     assert_non_null(strstr(err.msg, "not the index of this shard"));
@@ -226,11 +226,11 @@ static void test_flipped_byte_names_record(void **state)
     put(P("flip/tfx_mnist.tfrecord.sealed"), b, n);
     free(b);
     uint64_t rec = (20 * 65536 + 1000) / 3203;   /* the record holding that byte */
-    sai_error err;
-    sai_dataset *d;
+    sai_error_t err;
+    sai_dataset_t *d;
     assert_int_equal(sai_dataset_open(&d, P("flip"), g_key, &err), 0);
     long i = sai_dataset_find(d, "tfx_mnist.tfrecord");
-    sai_dataset_records *r;
+    sai_dataset_records_t *r;
     assert_int_equal(sai_dataset_records_open(&r, d, (size_t)i, &err), SAI_EAUTH);
     char want[128];
     /* chunk 20 spans plaintext 1310720..1376256: records 409..429 */
@@ -272,11 +272,11 @@ static void test_fixed_size_records(void **state)
     assert_int_equal(mkdir(P("fx"), 0755), 0);
     put(P("fx/data_batch_1.bin"), cif, sizeof cif);
     put(P("fx/images-idx3-ubyte"), idx, sizeof idx);
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_dataset_seal_dir(P("fx"), P("fxs"), g_key, NULL, NULL, NULL, &err), 0);
-    sai_dataset *d;
+    sai_dataset_t *d;
     assert_int_equal(sai_dataset_open(&d, P("fxs"), g_key, &err), 0);
-    sai_dataset_records *r;
+    sai_dataset_records_t *r;
     const uint8_t *rec;
     size_t len;
     assert_int_equal(sai_dataset_records_open(&r, d, (size_t)sai_dataset_find(d, "data_batch_1.bin"),

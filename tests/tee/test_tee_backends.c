@@ -42,7 +42,7 @@ static char sub[512];     /* this test's emulated root */
 static uint8_t *load(const char *path, size_t *len)
 {
     uint8_t *buf = NULL;
-    sai_error err;
+    sai_error_t err;
     if (sai_read_file(path, 1 << 20, &buf, len, &err) != 0)
         fail_msg("cannot read %s: %s", path, err.msg);
     return buf;
@@ -79,14 +79,14 @@ static const char certs_rfc[] =
 static const char certs_efi[] =
     "efi:" G_ARK "=" SNP_CHAIN "#1;efi:" G_ASK "=" SNP_CHAIN "#0;efi:" G_VCEK "=" SNP_VCEK;
 
-static sai_tee *open_tee(sai_tee_kind k, int privlevel)
+static sai_tee_t *open_tee(sai_tee_kind_t k, int privlevel)
 {
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.root = sub;
     o.privlevel = privlevel;
-    sai_tee *t = NULL;
-    sai_error err;
+    sai_tee_t *t = NULL;
+    sai_error_t err;
     if (sai_tee_open(&t, k, &o, &err) != 0)
         fail_msg("open %s: %s", sai_tee_kind_name(k), err.msg);
     return t;
@@ -99,10 +99,10 @@ static void rd_fill(uint8_t rd[64], uint8_t base)
 }
 
 /* Evidence from t; *ev parsed. Fails the test on error. */
-static char *evidence(sai_tee *t, const uint8_t rd[64], size_t *len, sai_evidence *ev)
+static char *evidence(sai_tee_t *t, const uint8_t rd[64], size_t *len, sai_evidence_t *ev)
 {
     char *json = NULL;
-    sai_error err;
+    sai_error_t err;
     if (sai_tee_get_evidence(t, rd, &json, len, &err) != 0)
         fail_msg("get_evidence: %s", err.msg);
     if (ev != NULL && sai_evidence_parse(ev, json, *len, &err) != 0)
@@ -118,11 +118,11 @@ static int count_certs(const char *pem)
     return n;
 }
 
-static sai_attest_policy *debug_policy(void)
+static sai_attest_policy_t *debug_policy(void)
 {
     static const char y[] = "allow_debug: true\n";
-    sai_attest_policy *pol = NULL;
-    sai_error err;
+    sai_attest_policy_t *pol = NULL;
+    sai_error_t err;
     assert_int_equal(sai_attest_policy_load(&pol, y, sizeof y - 1, &err), 0);
     return pol;
 }
@@ -130,7 +130,7 @@ static sai_attest_policy *debug_policy(void)
 static int64_t s1_time(void)
 {
     int64_t at;
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_parse_rfc3339(&at, "2022-09-24T01:00:00Z", &err), 0);
     return at;
 }
@@ -164,7 +164,7 @@ static void test_tsm_stale_entry_names(void **state)
         snprintf(path, sizeof path, "%s" TSM "/secureai-%ld-%d", sub, (long)getpid(), i);
         assert_int_equal(mkdir(path, 0700), 0);   /* the emulator's configfs */
     }
-    sai_tee *t = open_tee(SAI_TEE_SEV_SNP, 0);
+    sai_tee_t *t = open_tee(SAI_TEE_SEV_SNP, 0);
     uint8_t rd[64];
     size_t len;
     rd_fill(rd, 1);
@@ -178,7 +178,7 @@ static void test_read_pseudo_file(void **state)
     (void)state;
     uint8_t *b = NULL;
     size_t n = 0;
-    sai_error err;
+    sai_error_t err;
     struct stat st;
     /* procfs: stats as 0 bytes, reads hundreds */
     assert_int_equal(stat("/proc/self/status", &st), 0);
@@ -221,16 +221,16 @@ static void test_snp_configfs_real_vector(void **state)
     (void)state;
     size_t rlen;
     uint8_t *rep = load(SNP_REPORT, &rlen);
-    sai_attest_policy *pol = debug_policy();
+    sai_attest_policy_t *pol = debug_policy();
     const char *tables[2] = {certs_rfc, certs_efi};
     for (int k = 0; k < 2; k++) {
         emu_reset(k == 0 ? "snp-rfc" : "snp-efi");
         emu_snp_configfs(tables[k]);
-        sai_tee *t = open_tee(SAI_TEE_SEV_SNP, 0);
+        sai_tee_t *t = open_tee(SAI_TEE_SEV_SNP, 0);
         uint8_t rd[64], m[48];
         size_t jlen, ml;
-        sai_evidence ev;
-        sai_error err;
+        sai_evidence_t ev;
+        sai_error_t err;
         rd_fill(rd, 0xA0);
         char *json = evidence(t, rd, &jlen, &ev);
         assert_int_equal(ev.report_len, rlen);
@@ -240,7 +240,7 @@ static void test_snp_configfs_real_vector(void **state)
         assert_int_equal(sai_tee_measure(t, m, &ml, &err), 0);
         assert_memory_equal(m, rep + 0x90, 48);
         sai_tee_close(t);
-        sai_attest_result res;
+        sai_attest_result_t res;
         if (sai_attest_verify_evidence(json, jlen, pol, NULL, s1_time(), &res, &err) != 0)
             fail_msg("verify (%s order): %s", k ? "EFI" : "RFC 4122", err.msg);
         assert_int_equal(res.verdict, SAI_VERDICT_AFFIRMING);
@@ -256,10 +256,10 @@ static void test_snp_configfs_real_vector(void **state)
     emu_reset("snp-bind");
     emu_snp_configfs(certs_rfc);
     setenv("SAI_EMU_BIND", "1", 1);
-    sai_tee *t = open_tee(SAI_TEE_SEV_SNP, 0);
+    sai_tee_t *t = open_tee(SAI_TEE_SEV_SNP, 0);
     uint8_t rd[64];
     size_t jlen;
-    sai_evidence ev;
+    sai_evidence_t ev;
     rd_fill(rd, 0x30);
     free(evidence(t, rd, &jlen, &ev));
     assert_memory_equal(ev.report + 0x50, rd, 64);
@@ -271,7 +271,7 @@ static void test_snp_configfs_real_vector(void **state)
     setenv("SAI_EMU_OUTBLOB", SNP_REPORT, 1);
     t = open_tee(SAI_TEE_SEV_SNP, 0);
     char *json = NULL;
-    sai_error err;
+    sai_error_t err;
     assert_int_equal(sai_tee_get_evidence(t, rd, &json, &jlen, &err), SAI_EUNSUPP);
     assert_non_null(strstr(err.msg, "provider"));
     sai_tee_close(t);
@@ -287,17 +287,17 @@ static void test_snp_certs_missing(void **state)
     (void)state;
     uint8_t rd[64];
     size_t jlen;
-    sai_evidence ev;
-    sai_error err;
+    sai_evidence_t ev;
+    sai_error_t err;
     char *json = NULL;
     rd_fill(rd, 7);
     emu_reset("nocerts");
     emu_snp_configfs(NULL);
-    sai_tee *t = open_tee(SAI_TEE_SEV_SNP, 0);
+    sai_tee_t *t = open_tee(SAI_TEE_SEV_SNP, 0);
     json = evidence(t, rd, &jlen, &ev);
     assert_null(ev.certs);
     sai_evidence_clear(&ev);
-    sai_attest_result res;
+    sai_attest_result_t res;
     assert_int_not_equal(sai_attest_verify_evidence(json, jlen, NULL, NULL, s1_time(), &res, &err), 0);
     assert_string_equal(res.rule, "chain");
     free(json);
@@ -329,23 +329,23 @@ static void test_snp_certs_missing(void **state)
 static void test_snp_sev_guest_ext_report(void **state)
 {
     (void)state;
-    sai_attest_policy *pol = debug_policy();
+    sai_attest_policy_t *pol = debug_policy();
     const char *tables[2] = {certs_rfc, certs_efi};
     for (int k = 0; k < 2; k++) {
         emu_reset(k ? "sevg-efi" : "sevg-rfc");
         setenv("SAI_EMU_SEV_GUEST", "1", 1);
         setenv("SAI_EMU_OUTBLOB", SNP_REPORT, 1);
         setenv("SAI_EMU_CERTS", tables[k], 1);
-        sai_tee *t = open_tee(SAI_TEE_SEV_SNP, 0);
+        sai_tee_t *t = open_tee(SAI_TEE_SEV_SNP, 0);
         uint8_t rd[64];
         size_t jlen;
-        sai_evidence ev;
-        sai_error err;
+        sai_evidence_t ev;
+        sai_error_t err;
         rd_fill(rd, 3);
         char *json = evidence(t, rd, &jlen, &ev);
         assert_int_equal(count_certs(ev.certs), 3);
         sai_evidence_clear(&ev);
-        sai_attest_result res;
+        sai_attest_result_t res;
         if (sai_attest_verify_evidence(json, jlen, pol, NULL, s1_time(), &res, &err) != 0)
             fail_msg("verify: %s", err.msg);
         assert_int_equal(res.verdict, SAI_VERDICT_AFFIRMING);
@@ -362,13 +362,13 @@ static void test_snp_privlevel_and_derived_key(void **state)
     (void)state;
     uint8_t k1[32], k2[32], k3[32], rd[64];
     size_t jlen;
-    sai_evidence ev;
-    sai_error err;
+    sai_evidence_t ev;
+    sai_error_t err;
     rd_fill(rd, 9);
     emu_reset("key");
     setenv("SAI_EMU_SEV_GUEST", "1", 1);
     setenv("SAI_EMU_OUTBLOB", SNP_REPORT, 1);
-    sai_tee *t = open_tee(SAI_TEE_SEV_SNP, 0);
+    sai_tee_t *t = open_tee(SAI_TEE_SEV_SNP, 0);
     assert_int_equal(sai_tee_derive_sealing_key(t, (const uint8_t *)"a", 1, k1, &err), 0);
     assert_int_equal(sai_tee_derive_sealing_key(t, (const uint8_t *)"a", 1, k2, &err), 0);
     assert_int_equal(sai_tee_derive_sealing_key(t, (const uint8_t *)"b", 1, k3, &err), 0);
@@ -416,11 +416,11 @@ static void test_tsm_generation_race(void **state)
     emu_snp_configfs(certs_rfc);
     setenv("SAI_EMU_BIND", "1", 1);
     setenv("SAI_EMU_RACE", "1", 1);
-    sai_tee *t = open_tee(SAI_TEE_SEV_SNP, 0);
+    sai_tee_t *t = open_tee(SAI_TEE_SEV_SNP, 0);
     uint8_t rd[64];
     char *json = NULL;
     size_t jlen;
-    sai_error err;
+    sai_error_t err;
     rd_fill(rd, 0x11);
     assert_int_equal(sai_tee_get_evidence(t, rd, &json, &jlen, &err), SAI_ESTATE);
     assert_null(json);
@@ -431,7 +431,7 @@ static void test_tsm_generation_race(void **state)
 /* Finding 6: threads collecting at once each get a report for their own
  * request (entry names from an atomic counter). */
 struct worker {
-    sai_tee *t;
+    sai_tee_t *t;
     uint8_t  base;
     int      iters;
     bool     sgx;          /* report data in the quote (SGX) or the SNP report */
@@ -445,8 +445,8 @@ static void *evidence_worker(void *arg)
         uint8_t rd[64];
         char *json = NULL;
         size_t jlen;
-        sai_error err;
-        sai_evidence ev;
+        sai_error_t err;
+        sai_evidence_t ev;
         rd_fill(rd, (uint8_t)(w->base + i));
         if (sai_tee_get_evidence(w->t, rd, &json, &jlen, &err) != 0 ||
             sai_evidence_parse(&ev, json, jlen, &err) != 0) {
@@ -467,7 +467,7 @@ static void test_tsm_threads(void **state)
     emu_reset("threads");
     emu_snp_configfs(certs_rfc);
     setenv("SAI_EMU_BIND", "1", 1);
-    sai_tee *t = open_tee(SAI_TEE_SEV_SNP, 0);
+    sai_tee_t *t = open_tee(SAI_TEE_SEV_SNP, 0);
     struct worker w[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -485,11 +485,11 @@ static void test_missing_devices(void **state)
 {
     (void)state;
     emu_reset("empty");   /* nothing emulated: a real empty directory */
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.root = sub;
-    sai_tee *t = NULL;
-    sai_error err;
+    sai_tee_t *t = NULL;
+    sai_error_t err;
     assert_int_equal(sai_tee_open(&t, SAI_TEE_SEV_SNP, &o, &err), SAI_ENOTFOUND);
     assert_non_null(strstr(err.msg, "no SEV-SNP guest interface found (looked at "));
     assert_non_null(strstr(err.msg, "/dev/sev-guest"));
@@ -509,8 +509,8 @@ static void test_tdx_configfs_and_dev_fallback(void **state)
     emu_reset("tdx");
     setenv("SAI_EMU_TSM_PROVIDER", "tdx_guest", 1);
     setenv("SAI_EMU_OUTBLOB", V "tdx/trustee_tdx_quote_4.dat", 1);
-    sai_tee *t = open_tee(SAI_TEE_TDX, 0);
-    sai_error err;
+    sai_tee_t *t = open_tee(SAI_TEE_TDX, 0);
+    sai_error_t err;
     uint8_t m[48], want[48];
     size_t ml;
     assert_int_equal(sai_tee_measure(t, m, &ml, &err), 0);
@@ -519,7 +519,7 @@ static void test_tdx_configfs_and_dev_fallback(void **state)
     uint8_t rd[64] = { 9 }, key[32];
     char *json = NULL;
     size_t jlen;
-    sai_evidence ev;
+    sai_evidence_t ev;
     json = evidence(t, rd, &jlen, &ev);
     assert_int_equal(ev.tee, SAI_TEE_TDX);
     assert_int_equal(ev.quote_len, qlen);
@@ -527,12 +527,12 @@ static void test_tdx_configfs_and_dev_fallback(void **state)
     sai_evidence_clear(&ev);
     /* T4 is a debug TD: the default policy refuses it; allowing debug and
      * the Unknown TCB status (no collateral) affirms it with its MRTD */
-    sai_attest_result res;
+    sai_attest_result_t res;
     const int64_t at = 1704067200; /* 2024-01-01, inside the PCK validity */
     assert_int_equal(sai_attest_verify_evidence(json, jlen, NULL, NULL, at, &res, &err), SAI_EPOLICY);
     assert_string_equal(res.rule, "debug");
     static const char pol_yaml[] = "allow_debug: true\ntcb_statuses: [Unknown]\n";
-    sai_attest_policy *pol = NULL;
+    sai_attest_policy_t *pol = NULL;
     assert_int_equal(sai_attest_policy_load(&pol, pol_yaml, sizeof pol_yaml - 1, &err), 0);
     assert_int_equal(sai_attest_verify_evidence(json, jlen, pol, NULL, at, &res, &err), 0);
     assert_int_equal(res.verdict, SAI_VERDICT_AFFIRMING);
@@ -582,12 +582,12 @@ static void test_sgx_gramine(void **state)
     snprintf(path, sizeof path, "%s/dev/attestation/quote", sub);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_size, 0);
-    sai_tee *t = open_tee(SAI_TEE_SGX, 0);
+    sai_tee_t *t = open_tee(SAI_TEE_SGX, 0);
     uint8_t rd[64], m[48], want[32];
     rd_fill(rd, 0);
     size_t jlen, ml;
-    sai_evidence ev;
-    sai_error err;
+    sai_evidence_t ev;
+    sai_error_t err;
     char *json = evidence(t, rd, &jlen, &ev);
     assert_int_equal(ev.quote_len, qlen);
     assert_memory_equal(ev.quote, q, qlen);
@@ -613,7 +613,7 @@ static void test_sgx_gramine(void **state)
     sai_tee_close(t);
     /* wrong attestation type */
     setenv("SAI_EMU_GRAMINE", "epid", 1);
-    sai_tee_opts o;
+    sai_tee_opts_t o;
     memset(&o, 0, sizeof o);
     o.root = sub;
     assert_int_equal(sai_tee_open(&t, SAI_TEE_SGX, &o, &err), SAI_EUNSUPP);
@@ -630,7 +630,7 @@ static void test_sgx_threads(void **state)
     emu_gramine();
     setenv("SAI_EMU_BIND", "1", 1);
     setenv("SAI_EMU_DELAY_US", "20000", 1);
-    sai_tee *t = open_tee(SAI_TEE_SGX, 0);
+    sai_tee_t *t = open_tee(SAI_TEE_SGX, 0);
     struct worker w[2];
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
@@ -650,7 +650,7 @@ static void test_sgx_threads(void **state)
 static void test_tee_names(void **state)
 {
     (void)state;
-    static const struct { sai_tee_kind k; const char *n; } want[] = {
+    static const struct { sai_tee_kind_t k; const char *n; } want[] = {
         {SAI_TEE_SIM, "sim"}, {SAI_TEE_SEV_SNP, "sev-snp"}, {SAI_TEE_TDX, "tdx"}, {SAI_TEE_SGX, "sgx"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -659,7 +659,7 @@ static void test_tee_names(void **state)
         assert_int_equal(sai_tee_kind_from_canonical_name(want[i].n), want[i].k);
     }
     assert_null(sai_tee_kind_name(SAI_TEE_NONE));
-    assert_null(sai_tee_kind_name((sai_tee_kind)99));
+    assert_null(sai_tee_kind_name((sai_tee_kind_t)99));
     assert_int_equal(sai_tee_kind_from_name("snp"), SAI_TEE_SEV_SNP);
     assert_int_equal(sai_tee_kind_from_name("sev_snp"), SAI_TEE_SEV_SNP);
     const char *bad[] = {"snp", "sev_snp", "SIM", "nitro", "", "sim "};

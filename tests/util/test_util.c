@@ -30,7 +30,7 @@ const char *__asan_default_options(void)
 static void test_b64url_round_trip(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t in[64];
     for (int i = 0; i < 64; i++) in[i] = (uint8_t)(i * 37 + 11);
     for (size_t n = 0; n <= sizeof in; n++) {
@@ -57,7 +57,7 @@ static void test_b64url_round_trip(void **state)
 static void test_hex(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     uint8_t out[3];
     char s[7];
     assert_int_equal(sai_hex_decode(out, 3, "00fFa1", &err), 0);
@@ -70,7 +70,7 @@ static void test_hex(void **state)
 static void test_atomic_write(void **state)
 {
     (void)state;
-    sai_error err;
+    sai_error_t err;
     char dir[] = "/tmp/sai-util-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[256];
@@ -147,7 +147,7 @@ static void test_read_write_full(void **state)
 static void test_buf(void **state)
 {
     (void)state;
-    sai_buf b;
+    sai_buf_t b;
     sai_buf_init(&b, 1000);
     assert_null(b.data);
     assert_int_equal(sai_buf_append(&b, "hello", 5), 0);
@@ -179,7 +179,7 @@ static void test_buf(void **state)
     assert_int_equal(b.data[600], '7');
     assert_int_equal(b.data[601], '\0');
     /* a long printf into a buffer that has to grow several times */
-    sai_buf w;
+    sai_buf_t w;
     sai_buf_init(&w, 100000);
     assert_int_equal(sai_buf_printf(&w, "%s|%05000d|%s", "head", 3, "tail"), 0);
     assert_int_equal(w.len, 5010);
