@@ -270,9 +270,17 @@ int sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid_out, s
     if (envp == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     size_t k = 0;
-    for (size_t i = 0; i < ne; i++)
-        if (strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) != 0)
-            envp[k++] = environ[i];
+    for (size_t i = 0; i < ne; i++) {
+        if (strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) == 0)
+            continue;
+#if defined(__SANITIZE_ADDRESS__)
+        /* Sanitizer builds: the enclave half takes main.c's defaults, as a
+         * sim enclave does (LeakSanitizer's ptrace dies under its filter). */
+        if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0)
+            continue;
+#endif
+        envp[k++] = environ[i];
+    }
     envp[k++] = (char *)"OPENBLAS_NUM_THREADS=1";
     envp[k] = NULL;
     int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);

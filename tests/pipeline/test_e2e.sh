@@ -216,7 +216,7 @@ for f in metrics dataset time; do
     [ "$(wc -l < "$T/.e")" = 1 ] && ok "one-line reason ($f)" || bad "reason is not one line ($f)"
 done
 cp out/model.sealed model2.sealed
-printf '\x01' | dd of=model2.sealed bs=1 seek=200 conv=notrunc status=none
+/usr/bin/python3 "$SAI_SOURCE_DIR/tests/helpers/flip_byte.py" model2.sealed 200
 expect 1 "verify rejects a different model file" "$CLI" verify model2.sealed --provenance out/provenance.json --policy verify.json
 has "$T/.e" "model:" "the reason names the model"
 printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true,"attestation_policy":"att.yaml"}\n' "$ME" "$DSID" > verify-evil.json
@@ -264,7 +264,7 @@ has "$T/.e" "key broker" "the refusal comes from the key broker"
 
 cp -r sealed sealed-flip
 SH=sealed-flip/train-labels-idx1-ubyte.gz.sealed
-printf '\xff' | dd of="$SH" bs=1 seek=100 conv=notrunc status=none
+/usr/bin/python3 "$SAI_SOURCE_DIR/tests/helpers/flip_byte.py" "$SH" 100
 expect 1 "a flipped byte in one shard stops the run" "$CLI" run --quiet --dataset "$T/sealed-flip" --out "$T/out-flip" good.yaml
 has "$T/.e" "shard train-labels-idx1-ubyte.gz" "the error names the shard"
 [ ! -e out-flip/model.sealed ] && ok "no model after a flipped byte" || bad "a model was written"

@@ -18,7 +18,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; 
 trap cleanup EXIT
 gen="$SAI_SOURCE_DIR/tests/sched/helpers/big_request.py"
 asan=0
-ldd "$SAI_CLI" | grep -q libasan && asan=1
+ldd "$SAI_CLI" | grep libasan >/dev/null && asan=1
 mib=63; [ $asan = 1 ] && mib=16
 
 "$SAI_CLI" deploy k8s --out "$tmp/m" >/dev/null

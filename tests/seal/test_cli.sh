@@ -70,7 +70,7 @@ grep -q TOP-SECRET out && bad "inspect --json printed plaintext" || ok "inspect 
 hl=$((56 + 8))
 cp plain.sealed flip.sealed
 off=$((hl + 150 * 1016 + 10))
-printf '\x55' | dd of=flip.sealed bs=1 seek=$off conv=notrunc status=none
+/usr/bin/python3 "$SAI_SOURCE_DIR/tests/helpers/flip_byte.py" flip.sealed $off
 expect_rc 1 "unseal of a modified file fails" "$CLI" unseal --key key flip.sealed flip.out
 err_has "message names file and chunk" '^secureai: unseal: flip.sealed: chunk 150 of 200: authentication failed'
 [ ! -e flip.out ] && ok "no output file after failed unseal" || bad "flip.out left behind"
