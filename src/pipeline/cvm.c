@@ -270,14 +270,23 @@ int sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid_out, s
     if (envp == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     size_t k = 0;
+    char *asan_opts = NULL;   /* sanitizer builds only */
     for (size_t i = 0; i < ne; i++) {
         if (strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) == 0)
             continue;
 #if defined(__SANITIZE_ADDRESS__)
-        /* Sanitizer builds: the enclave half takes main.c's defaults, as a
-         * sim enclave does (LeakSanitizer's ptrace dies under its filter). */
-        if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0)
-            continue;
+        /* Sanitizer builds: leak checking off in the enclave half, as main.c
+         * sets it for a sim enclave (LeakSanitizer's ptrace dies under the
+         * filter); the caller's other options (e.g. verify_asan_link_order
+         * for a preloaded emulator) stay. The last setting of an option wins. */
+        if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0 && asan_opts == NULL) {
+            size_t n = strlen(environ[i]) + sizeof ":detect_leaks=0";
+            if ((asan_opts = malloc(n)) != NULL) {
+                snprintf(asan_opts, n, "%s:detect_leaks=0", environ[i]);
+                envp[k++] = asan_opts;
+                continue;
+            }
+        }
 #endif
         envp[k++] = environ[i];
     }
@@ -286,6 +295,7 @@ int sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid_out, s
     int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (exe < 0) {
         free(envp);
+        free(asan_opts);
         return sai_error_set(err, SAI_EIO, "cannot open /proc/self/exe: %s", strerror(errno));
     }
     pid_t pid = fork();
@@ -293,6 +303,7 @@ int sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid_out, s
         int e = errno;
         close(exe);
         free(envp);
+        free(asan_opts);
         return sai_error_set(err, SAI_EIO, "fork: %s", strerror(e));
     }
     if (pid == 0) {
@@ -303,6 +314,7 @@ int sai_pipeline__cvm_spawn(int chan_fd, const char *tee_root, pid_t *pid_out, s
     }
     close(exe);
     free(envp);
+    free(asan_opts);
     *pid_out = pid;
     return 0;
 }
