@@ -46,6 +46,7 @@
 
 #include "kbs/kbs_internal.h"
 #include "secureai/util.h"
+#include "util/tls.h"
 #include "util/weaken.h"
 
 #define RESP_MAX (1024 * 1024)
@@ -408,19 +409,11 @@ static int connect_kbs(sai_kbs_client_t *c, sai_error_t *err)
         return 0;
     struct bufferevent *bev = NULL;
     if (c->tls) {
-        SSL *ssl = SSL_new(c->ctx);
+        /* a pinned certificate is checked by its hash, not by name */
+        SSL *ssl = sai_tls_client_ssl(c->ctx, c->host, c->host_is_ip, !c->pinned);
         if (ssl == NULL)
             return sai_error_set(err, SAI_ECRYPTO, "cannot create a TLS session");
         SSL_set_app_data(ssl, c);
-        if (!c->host_is_ip)
-            SSL_set_tlsext_host_name(ssl, c->host);
-        if (!c->pinned) {
-            X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-            if (c->host_is_ip)
-                X509_VERIFY_PARAM_set1_ip_asc(param, c->host);
-            else
-                X509_VERIFY_PARAM_set1_host(param, c->host, 0);
-        }
         bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                              BEV_OPT_CLOSE_ON_FREE);
         if (bev == NULL) {

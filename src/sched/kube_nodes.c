@@ -58,6 +58,7 @@
 
 #include "sched/extender_internal.h"
 #include "secureai/util.h"
+#include "util/tls.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define IN_CLUSTER_HOST "kubernetes.default.svc"
@@ -314,16 +315,9 @@ static int get(sai_ext_kube_t *k, struct event_base *base, SSL_CTX *ctx, const c
     memset(r, 0, sizeof *r);
     r->base = base;
     if (ctx) {
-        SSL *ssl = SSL_new(ctx);
+        SSL *ssl = sai_tls_client_ssl(ctx, k->host, k->host_is_ip, true);
         if (ssl == NULL)
             return sai_error_set(err, SAI_ECRYPTO, "cannot create a TLS session");
-        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-        if (k->host_is_ip) {
-            X509_VERIFY_PARAM_set1_ip_asc(param, k->host);
-        } else {
-            SSL_set_tlsext_host_name(ssl, k->host);
-            X509_VERIFY_PARAM_set1_host(param, k->host, 0);
-        }
         bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                              BEV_OPT_CLOSE_ON_FREE);
         if (bev == NULL) {
