@@ -244,6 +244,19 @@ int sai_attest_verify_evidence(const char *evidence_json, size_t len,
                                int64_t at, sai_attest_result_t *res,
                                sai_error_t *err) SAI_MUST_CHECK;
 
+/* The trust anchor this evidence chains to, learnt from the evidence
+ * itself (SEV-SNP and sim; others SAI_EUNSUPP): every certificate after the
+ * signing one is tried as the anchor (the pinned AMD ARKs as usual), and
+ * one is taken only when the report's signature and the whole chain verify
+ * up to it (validity at `at`, 0 = now). On success res is the verified,
+ * unappraised result: res->signer_root_fp is the anchor's SHA-256, res->tee
+ * SAI_TEE_SIM for a non-AMD anchor, else SAI_TEE_SEV_SNP. This proves which
+ * root, not that it is trustworthy: use it only on evidence from a source
+ * trusted for another reason (an enclave's own TEE, to hold peers to the
+ * platform that launched it; docs/distributed.md). */
+int sai_attest_evidence_root(const char *evidence_json, size_t len, int64_t at,
+                             sai_attest_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
+
 /* ---- the evidence envelope ------------------------------------------------
  * The format and sai_evidence_build belong to tee (tee.h), its producer;
  * attest parses it. */

@@ -65,6 +65,14 @@ int sai_pipeline__dist_verify_peer(void *ctx, uint32_t peer, const uint8_t *evid
                                         &res, err);
     if (rc)
         return sai_error_prefix(err, "worker %u's evidence", peer);
+    if (m->has_root && !sai_ct_equal(res.signer_root_fp, m->root_fp, 32)) {
+        sai_hex_encode(got, res.signer_root_fp, 32);
+        sai_hex_encode(want, m->root_fp, 32);
+        return sai_error_set(err, SAI_EPOLICY,
+                             "worker %u's evidence chains to another root (%.16s..., this worker's platform "
+                             "is %.16s...): not the platform that launched this worker, refused", peer, got,
+                             want);
+    }
     if (res.measurement_len != SAI_MEASUREMENT_LEN ||
         !sai_ct_equal(res.measurement, m->measurement, SAI_MEASUREMENT_LEN)) {
         sai_hex_encode(got, res.measurement, res.measurement_len <= 48 ? res.measurement_len : 48);
@@ -80,4 +88,41 @@ int sai_pipeline__dist_verify_peer(void *ctx, uint32_t peer, const uint8_t *evid
                              "worker %u's HOST_DATA is not this job's spec hash: another spec, refused",
                              peer);
     return 0;
+}
+
+int sai_pipeline__dist_peer_policy(sai_pipeline_dist_member_t *m, sai_attest_policy_t **pol, sai_error_t *err)
+{
+    uint8_t rd[64];
+    char *json = NULL, hex[65], yaml[256];
+    size_t len = 0;
+    sai_attest_result_t res;
+    *pol = NULL;
+    int rc = sai_random_bytes(rd, sizeof rd, err);
+    if (rc == 0 && (rc = sai_tee_get_evidence(m->tee, rd, &json, &len, err)))
+        sai_error_prefix(err, "this worker's own evidence");
+    if (rc == 0 && (rc = sai_attest_evidence_root(json, len, 0, &res, err)))
+        sai_error_prefix(err, "this worker's own evidence");
+    if (rc)
+        goto out;
+    /* Our own TEE, fresh, of our own launch: anything else is a broken TEE
+     * connection, not a policy to adopt. */
+    if (!sai_ct_equal(res.report_data, rd, 64) || res.measurement_len != SAI_MEASUREMENT_LEN ||
+        !sai_ct_equal(res.measurement, m->measurement, SAI_MEASUREMENT_LEN)) {
+        rc = sai_error_set(err, SAI_EAUTH, "this worker's own evidence is not a fresh report of its launch");
+        goto out;
+    }
+    if (res.tee != SAI_TEE_SIM) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "a distributed job on %s: the peers' policy is built for sim "
+                           "platforms only so far (docs/distributed.md)", sai_tee_kind_name(res.tee));
+        goto out;
+    }
+    sai_hex_encode(hex, res.signer_root_fp, 32);
+    snprintf(yaml, sizeof yaml, "allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n", hex);
+    if ((rc = sai_attest_policy_load(pol, yaml, strlen(yaml), err)))
+        goto out;
+    memcpy(m->root_fp, res.signer_root_fp, 32);
+    m->has_root = true;
+out:
+    free(json);
+    return rc;
 }

@@ -86,7 +86,20 @@ typedef struct sai_pipeline_dist_member_t {
     struct sai_tee_t *tee;                         /* this worker's TEE */
     uint8_t measurement[SAI_MEASUREMENT_LEN];   /* this worker's launch, which peers must share */
     uint8_t spec_hash[32];                      /* its HOST_DATA */
+    bool    has_root;                           /* when set, peers' evidence must chain to */
+    uint8_t root_fp[32];                        /* this anchor (SHA-256 of its ARK) */
 } sai_pipeline_dist_member_t;
+
+/* The peers' attestation policy inside an enclave (docs/distributed.md,
+ * "Peers' attestation policy"): a peer must show evidence of the same TEE
+ * kind chaining to the same root as this worker's own. Asks m->tee for a
+ * report over fresh random report data, learns its root from the report's
+ * own chain (sai_attest_evidence_root; the report is this enclave's own TEE's,
+ * fresh, and of m->measurement), sets m->has_root / root_fp, and builds the
+ * policy that accepts exactly that kind and root (*pol, caller frees).
+ * Sim only for now (SAI_EUNSUPP otherwise). */
+int sai_pipeline__dist_peer_policy(sai_pipeline_dist_member_t *m, struct sai_attest_policy_t **pol,
+                                   sai_error_t *err) SAI_MUST_CHECK;
 
 /* job id = SHA-256("secureai/dist/v1 job" || spec hash)[0..16): another spec is another job. */
 int sai_pipeline__dist_job_id(uint8_t job[SAI_DIST_JOB_ID_LEN], const uint8_t spec_hash[32],
