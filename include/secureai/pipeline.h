@@ -468,6 +468,9 @@ typedef struct sai_pipeline_run_opts_t {
                                     (atomic, fsync'd, counted in wall_s), as the enclave run
                                     writes its sealed one; NULL: write nothing */
     bool        quiet;
+    unsigned    workers;         /* a distributed spec (dist.workers >= 2): run it as this many
+                                    local workers, each with its own host and enclave, ring over
+                                    loopback (`secureai run --workers N`; must equal dist.workers) */
 } sai_pipeline_run_opts_t;
 
 /* What the training stage cost its process (getrusage(RUSAGE_SELF) deltas

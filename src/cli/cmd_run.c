@@ -49,6 +49,8 @@ static const char usage[] =
     "  --tee-root DIR    tee: sev-snp / tdx (confidential-VM mode): prefix of the guest's TEE\n"
     "                    interfaces (/sys/kernel/config/tsm, /dev/sev-guest); TESTS ONLY,\n"
     "                    e.g. an emulator's tree (docs/hardware.md)\n"
+    "  --workers N       a distributed spec (dist.workers: N): run its N workers here, each\n"
+    "                    its own host and enclave, the ring over loopback\n"
     "  --quiet           no progress lines\n"
     "  --dry-run         check the options and stop (reads nothing, runs nothing)\n";
 
@@ -64,6 +66,7 @@ static int run(int argc, char **argv)
         {"tee-fd", required_argument, NULL, 'T'},  {"insecure-dev", no_argument, NULL, 'I'},
         {"platform-socket", required_argument, NULL, 'L'}, {"canonical-out", required_argument, NULL, 'K'},
         {"cvm", no_argument, NULL, 'V'},           {"tee-root", required_argument, NULL, 'R'},
+        {"workers", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     sai_pipeline_run_opts_t o = {0};
@@ -108,6 +111,13 @@ static int run(int argc, char **argv)
         case 'K': canon_out = optarg; break;
         case 'V': cvm = true; break;
         case 'R': o.tee_root = optarg; break;
+        case 'W': {
+            long long v = sai_cli_parse_size(optarg);
+            if (v < 2 || v > 256)
+                return sai_cli_usage_error("run: --workers takes 2..256 (the spec's dist.workers)");
+            o.workers = (unsigned)v;
+            break;
+        }
         default: return sai_cli_usage_error("run: unknown option");
         }
     }

@@ -373,6 +373,7 @@ static int run(enclave *e, sai_error_t *err)
     uint64_t sealed_len = 0;
     char *stmt = NULL;
     sai_ec_key_t *pk = NULL;
+    sai_pipeline_dist_run_t *dr = NULL;   /* a distributed job's ring (enclave_dist.c) */
     double t0 = sai_now(), t;
 
     if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err)))
@@ -472,20 +473,36 @@ static int run(enclave *e, sai_error_t *err)
     e->kbs = NULL;
     if ((rc = sai_sandbox_no_network(err)))
         goto out;
+    /* A distributed job: join the ring (the peers' policy, the handshake);
+     * the stages then train over it (enclave_dist.c). */
     if (e->spec->dist.workers >= 2) {
-        /* Not yet: the loop that trains over the ring (docs/distributed.md,
-         * "Not built yet"). Training alone on a distributed spec would give
-         * a model the spec does not describe, so the enclave refuses. */
-        rc = sai_error_set(err, SAI_EUNSUPP, "worker %u of %u: the distributed training loop is not built yet",
-                           e->dist.rank, e->dist.world);
-        goto out;
+        if (e->is_cvm || !(e->spec->stages & SAI_STAGE_TRAIN)) {
+            rc = sai_error_set(err, SAI_EUNSUPP, "a distributed job needs the train stage and a sim enclave "
+                               "(confidential-VM workers are not built yet)");
+            goto out;
+        }
+        if ((rc = sai_pipeline__dist_join(&dr, e->tee_dev, e->measurement, e->spec_hash, gkey->data, e->dist.rank,
+                                          e->dist.world, e->ring_fds, err)))
+            goto out;
     }
 
     /* The stages. */
-    if ((rc = sai_pipeline__stages(e->spec, e->files, e->nshards, progress_line, e, &sr, err)))
+    if ((rc = sai_pipeline__stages_ex(e->spec, e->files, e->nshards, progress_line, e,
+                                      dr ? sai_pipeline__dist_train : NULL, dr, &sr, err)))
         goto out;
     sai_secret_free(dkey);
     dkey = NULL;
+    if (dr != NULL) {
+        /* Every worker's evidence to worker 0; only worker 0 seals and signs. */
+        if ((rc = sai_pipeline__dist_finish(dr, err)))
+            goto out;
+        if (dr->rank != 0) {
+            char wdone[256];
+            size_t wl = sai_pipeline__dist_worker_done(dr, wdone, sizeof wdone);
+            rc = sai_chan_send(&e->chan, SAI_MSG_DONE, wdone, wl, NULL, 0, err);
+            goto out;
+        }
+    }
 
     t = sai_now();
     char kid[200];
@@ -569,7 +586,14 @@ static int run(enclave *e, sai_error_t *err)
                  ",\"launched_by\":\"confidential-vm\",\"launch_measurement\":\"%s\",\"emulated\":%s,"
                  "\"protection\":\"%s\"", mhex, e->emulated ? "true" : "false",
                  e->emulated ? SAI_PROVENANCE_EMULATED_TEXT : sai_pipeline_tee_statement(e->tee));
-    char done[2600];
+    char dist_info[256] = "";
+    if (dr != NULL) {   /* ,"dist":{rank, world, weights_sha256} */
+        size_t dl = sai_pipeline__dist_worker_done(dr, dist_info + 1, sizeof dist_info - 1);
+        dist_info[0] = ',';
+        dist_info[dl] = '\0';   /* drops the closing brace of the object it wrote */
+        memmove(dist_info + 1, dist_info + 2, dl);
+    }
+    char done[2900];
     snprintf(done, sizeof done,
              "{\"metrics\":%s,\"throughput\":{\"train_images_per_s\":%.1f,\"infer_images_per_s\":%.1f},"
              "\"timing\":{\"attest_s\":%.4f,\"model_key_s\":%.4f,\"ingest_s\":%.4f,\"train_s\":%.4f,"
@@ -578,11 +602,11 @@ static int run(enclave *e, sai_error_t *err)
              "\"train_nvcsw\":%ld,\"train_nivcsw\":%ld},"
              "\"dataset_identity\":\"%s\",\"sandbox\":%s,"
              "\"attestation\":{\"verdict\":\"affirming\","
-             "\"detail\":\"the KBS verified the evidence and released the dataset and model keys\"%s}}",
+             "\"detail\":\"the KBS verified the evidence and released the dataset and model keys\"%s}%s}",
              metrics, sr.train_images_per_s, sr.infer_images_per_s, attest_s, model_key_s, open_s + sr.ingest_s,
              sr.train_s, sr.evaluate_s, sr.infer_s, seal_s, prov_s, output_s, sai_now() - t0,
              sr.train_usage.cpu_s, sr.train_usage.sys_s, sr.train_usage.minflt, sr.train_usage.nvcsw,
-             sr.train_usage.nivcsw, hex, ready, cvm_info);
+             sr.train_usage.nivcsw, hex, ready, cvm_info, dist_info);
     rc = sai_chan_send(&e->chan, SAI_MSG_DONE, done, strlen(done), NULL, 0, err);
 out:
     for (size_t i = 0; i < nfds; i++)
@@ -597,6 +621,7 @@ out:
     free(evidence);
     free(stmt);
     sai_ec_free(pk);
+    sai_pipeline__dist_leave(dr);
     return rc;
 }
 

@@ -379,7 +379,7 @@ static int write_outputs(const sai_pipeline_spec_t *s, const prepared *p, const 
     cJSON_AddStringToObject(r, "stages", stages);
     cJSON_AddStringToObject(r, "model_arch", s->model.arch);
     static const char *const keys[] = {"dataset_identity", "sandbox", "metrics", "throughput", "timing",
-                                       "attestation"};
+                                       "attestation", "dist"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(done, keys[i]);
         if (v != NULL)
@@ -433,7 +433,7 @@ static int write_outputs(const sai_pipeline_spec_t *s, const prepared *p, const 
     return rc;
 }
 
-static void print_progress(cJSON *p, bool quiet)
+static void print_progress(cJSON *p, bool quiet, const sai_host_dist_t *hd)
 {
     if (quiet)
         return;
@@ -441,10 +441,14 @@ static void print_progress(cJSON *p, bool quiet)
           *t = cJSON_GetObjectItemCaseSensitive(p, "total_steps"), *l = cJSON_GetObjectItemCaseSensitive(p, "loss"),
           *a = cJSON_GetObjectItemCaseSensitive(p, "train_acc"),
           *ips = cJSON_GetObjectItemCaseSensitive(p, "images_per_s");
-    if (cJSON_IsNumber(e) && cJSON_IsNumber(s) && cJSON_IsNumber(t) && cJSON_IsNumber(l) && cJSON_IsNumber(a) &&
-        cJSON_IsNumber(ips))
-        fprintf(stderr, "  [enclave] epoch %.0f step %.0f/%.0f loss %.4f acc %.4f %.0f img/s\n", e->valuedouble,
-                s->valuedouble, t->valuedouble, l->valuedouble, a->valuedouble, ips->valuedouble);
+    if (!(cJSON_IsNumber(e) && cJSON_IsNumber(s) && cJSON_IsNumber(t) && cJSON_IsNumber(l) && cJSON_IsNumber(a) &&
+          cJSON_IsNumber(ips)))
+        return;
+    char who[32] = "enclave";
+    if (hd != NULL)   /* a distributed job: every worker's lines, rank-prefixed */
+        snprintf(who, sizeof who, "worker %u", hd->rank);
+    fprintf(stderr, "  [%s] epoch %.0f step %.0f/%.0f loss %.4f acc %.4f %.0f img/s\n", who, e->valuedouble,
+            s->valuedouble, t->valuedouble, l->valuedouble, a->valuedouble, ips->valuedouble);
 }
 
 /* Confidential VM: the launch measurement and the platform's label come
@@ -466,7 +470,9 @@ static int cvm_done(prepared *p, cJSON *done, sai_pipeline_run_result_t *res, bo
     return 0;
 }
 
-int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res, sai_error_t *err)
+/* hd: one worker of a distributed job (NULL: a single-enclave run). */
+static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd, sai_pipeline_run_result_t *res,
+                    sai_error_t *err)
 {
     sai_pipeline_run_result_t local;
     if (res == NULL)
@@ -487,18 +493,20 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
     model_out mo = {.fd = -1};
     cJSON *hist = cJSON_CreateArray(), *done = NULL;
     char *hello = NULL;
+    int listen_fd = hd ? hd->listen_fd : -1, ring[2] = {-1, -1};
+    bool worker0 = hd == NULL || hd->rank == 0;   /* publishes the outputs */
     double t0 = sai_now();
     int rc = prepare(o, &p, err);
     if (rc)
         goto out;
-    if (p.spec->dist.workers >= 2) {
+    if ((p.spec->dist.workers >= 2) != (hd != NULL) || (hd && hd->world != p.spec->dist.workers)) {
         /* The enclave of a distributed job waits for DIST (rank and the two
-         * ring streams) after SHARD_FDS; the host side that forms the ring
-         * (`--workers N`, mpirun) is not built, so refuse before launching
-         * rather than leave an enclave waiting. */
-        rc = sai_error_set(err, SAI_EUNSUPP, "the spec is a distributed job (dist.workers %u): running one "
-                           "(secureai run --workers N, or under mpirun) is not built yet, see "
-                           "docs/distributed.md", p.spec->dist.workers);
+         * ring streams) after SHARD_FDS: only a worker's host sends it. */
+        rc = p.spec->dist.workers >= 2
+                 ? sai_error_set(err, SAI_EINVAL, "the spec is a distributed job of %u workers: run it with "
+                                 "--workers %u (or under mpirun, not built yet), see docs/distributed.md",
+                                 p.spec->dist.workers, p.spec->dist.workers)
+                 : sai_error_set(err, SAI_EINVAL, "--workers: the spec is not a distributed job (no dist.workers)");
         goto out;
     }
     if (p.spec->kbs.url == NULL) {
@@ -537,7 +545,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
         memcpy(p.meas, launched.measurement, 48);
         memcpy(res->measurement, p.meas, 48);
         res->insecure_dev = launched.insecure_dev;
-        if (!o->quiet)
+        if (!o->quiet && worker0)
             fprintf(stderr, "%s\n", launched.insecure_dev
                                         ? "secureai: INSECURE-DEV: no platform service; you hold the platform key, "
                                           "so nothing this run produces is proven"
@@ -573,7 +581,11 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
         rc = sai_error_set(err, SAI_ELIMIT, "too many shards (%zu)", sh.n);
         goto out;
     }
-    if ((rc = sai_pipeline__proto_shards_encode(&ps, &stxt, &stxt_len, err)) || (rc = model_out_open(&mo, p.spec, err))) {
+    /* Only worker 0 seals the model; the others get a descriptor they never write. */
+    if (!worker0 && (mo.fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+        rc = sai_error_set(err, SAI_EIO, "cannot open /dev/null: %s", strerror(errno));
+    if (rc || (rc = sai_pipeline__proto_shards_encode(&ps, &stxt, &stxt_len, err)) ||
+        (worker0 && (rc = model_out_open(&mo, p.spec, err)))) {
         free(stxt);
         goto out;
     }
@@ -583,15 +595,36 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
     free(stxt);
     if (rc)
         goto out;
+    if (hd != NULL) {
+        /* The ring over loopback: accept the previous worker, dial the next
+         * (no handshake here: the enclaves run it over these sockets), then
+         * DIST with the two streams. */
+        char dj[64];
+        sai_proto_dist_t pd = {.rank = hd->rank, .world = hd->world};
+        int dl = sai_pipeline__proto_dist_encode(&pd, dj, sizeof dj);
+        rc = sai_dist_tcp_ring_connect(ring, hd->rank, hd->world, listen_fd, hd->next_host, hd->next_port,
+                                       hd->timeout_ms, err);
+        listen_fd = -1;
+        if (rc || (rc = dl < 0 ? sai_error_set(err, SAI_ELIMIT, "DIST does not fit") : 0) ||
+            (rc = sai_chan_send(&hc, SAI_MSG_DIST, dj, (size_t)dl, ring, 2, err))) {
+            sai_error_prefix(err, "forming the ring");
+            goto out;
+        }
+        close(ring[0]);
+        close(ring[1]);
+        ring[0] = ring[1] = -1;
+    }
 
     /* Serve the enclave until DONE. */
     static const sai_msg_type_t want[] = {SAI_MSG_PROGRESS, SAI_MSG_OUTPUT, SAI_MSG_OUTPUT_END};
     static const sai_msg_type_t want_done[] = {SAI_MSG_DONE};
+    static const sai_msg_type_t want_worker[] = {SAI_MSG_PROGRESS, SAI_MSG_DONE};   /* seals nothing */
     for (;;) {
         sai_msg_type_t got;
         bool outputs_done = model.ended && prov.ended;
-        rc = sai_chan_recv_any(&hc, outputs_done ? want_done : want, outputs_done ? 1 : 3, &got, &d, &n,
-                               SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err);
+        rc = sai_chan_recv_any(&hc, !worker0 ? want_worker : outputs_done ? want_done : want,
+                               !worker0 ? 2 : outputs_done ? 1 : 3, &got, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0,
+                               NULL, err);
         if (rc) {
             if (rc == SAI_ESTATE)   /* the enclave's own sentence */
                 sai_error_prefix(err, "enclave");
@@ -600,7 +633,7 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
         if (got == SAI_MSG_PROGRESS) {
             cJSON *pj = cJSON_ParseWithLength((const char *)d, n);
             if (cJSON_IsObject(pj)) {
-                print_progress(pj, o->quiet);
+                print_progress(pj, o->quiet, hd);
                 cJSON_AddItemToArray(hist, pj);
             } else {
                 cJSON_Delete(pj);
@@ -636,10 +669,17 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
                 ob->ended = true;
             }
         } else if (got == SAI_MSG_DONE) {
-            if ((rc = sai_pipeline__proto_done_decode(&done, d, n, err)))
+            if ((rc = worker0 ? sai_pipeline__proto_done_decode(&done, d, n, err)
+                              : sai_pipeline__proto_worker_done_decode(&done, d, n, err)))
                 goto out;
             if (p.cvm && (rc = cvm_done(&p, done, res, o->quiet, err)))
                 goto out;
+            if (hd != NULL && !o->quiet) {   /* each worker's final weights (the enclaves compared them) */
+                cJSON *ws = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(done, "dist"),
+                                                             "weights_sha256");
+                fprintf(stderr, "  [worker %u] done: weights sha256 %s\n", hd->rank,
+                        cJSON_IsString(ws) ? ws->valuestring : "(not reported)");
+            }
             break;
         }
         free(d);
@@ -663,6 +703,8 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
         goto out;
     }
     double exit_s = sai_now() - te;
+    if (!worker0)
+        goto out;   /* worker 0 publishes the job's outputs */
     rc = write_outputs(p.spec, &p, o, &mo, &model, &prov, done, hist, work_s, launch_s, exit_s, res, err);
 out:
     free(d);
@@ -691,5 +733,32 @@ out:
     sai_buf_free(&prov.b);
     cJSON_Delete(hist);
     cJSON_Delete(done);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    for (int i = 0; i < 2; i++)
+        if (ring[i] >= 0)
+            close(ring[i]);
     return rc;
+}
+
+int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res, sai_error_t *err)
+{
+    if (o->workers == 0)
+        return host_run(o, NULL, res, err);   /* refuses a distributed spec, naming --workers */
+    /* --workers N: the spec must say N workers; checked before anything forks. */
+    prepared p;
+    int rc = prepare(o, &p, err);
+    if (rc == 0 && p.spec->dist.workers != o->workers)
+        rc = p.spec->dist.workers >= 2
+                 ? sai_error_set(err, SAI_EINVAL, "--workers %u: the spec's dist.workers is %u (measured: the "
+                                 "enclaves hold the host to it)", o->workers, p.spec->dist.workers)
+                 : sai_error_set(err, SAI_EINVAL, "--workers: the spec is not a distributed job (no dist.workers)");
+    prepared_free(&p);
+    return rc ? rc : sai_pipeline__host_run_workers(o, o->workers, res, err);
+}
+
+int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
+                                  sai_pipeline_run_result_t *res, sai_error_t *err)
+{
+    return host_run(o, hd, res, err);
 }

@@ -63,6 +63,10 @@ int  sai_pipeline__proto_output_decode(sai_proto_output_t *o, bool end, const ui
                              sai_error_t *err) SAI_MUST_CHECK;
 /* DONE: a strict JSON object (*out owned by the caller). */
 int  sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error_t *err) SAI_MUST_CHECK;
+/* DONE of a distributed job's worker other than 0 (it seals nothing):
+ * {"dist":{"rank","world","weights_sha256"}}; worker 0's DONE carries the
+ * same "dist" next to the usual members. */
+int  sai_pipeline__proto_worker_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- membership of a distributed job (dist_glue.c) ---------------------- */
 #include "secureai/dist.h"
@@ -110,6 +114,23 @@ int sai_pipeline__dist_get_evidence(void *ctx, const uint8_t report_data[64], ui
 int sai_pipeline__dist_verify_peer(void *ctx, uint32_t peer, const uint8_t *evidence, size_t len,
                                   const uint8_t report_data[64], sai_error_t *err);
 
+/* ---- the host of one worker of a distributed job (host.c, host_dist.c) --- */
+typedef struct sai_host_dist_t {
+    uint32_t rank, world;
+    int      listen_fd;     /* this worker's bound, listening socket (taken) */
+    const char *next_host;  /* where the next worker listens */
+    uint16_t next_port;
+    int      timeout_ms;    /* forming the ring */
+} sai_host_dist_t;
+/* One worker's host: as sai_pipeline_host_run, plus the TCP ring and DIST
+ * after SHARD_FDS; only worker 0 publishes outputs. */
+int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
+                                  sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
+/* `secureai run --workers N`: bind N loopback listeners, fork N worker
+ * hosts, wait for all; an error names every worker that failed. */
+int sai_pipeline__host_run_workers(const sai_pipeline_run_opts_t *o, unsigned workers,
+                                   sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
+
 /* ---- stages (stages.c): shared by the enclave and the plain baseline ---- */
 #include "secureai/nn.h"
 
@@ -141,6 +162,54 @@ typedef struct sai_stage_result_t {
 int sai_pipeline__stages(const sai_pipeline_spec_t *s, const sai_stage_file_t *files, size_t n,
                          sai_stage_progress_fn progress, void *ctx, sai_stage_result_t *res,
                          sai_error_t *err) SAI_MUST_CHECK;
+/* The same with the train stage's loop replaced by train(train_ctx, ...)
+ * (sai_nn_train's contract; NULL = sai_nn_train): a distributed job's
+ * data-parallel loop (enclave_dist.c). */
+typedef int (*sai_stage_train_fn)(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_t *ds,
+                                  const sai_nn_train_cfg_t *cfg, sai_nn_train_result_t *res,
+                                  sai_error_t *err);
+int sai_pipeline__stages_ex(const sai_pipeline_spec_t *s, const sai_stage_file_t *files, size_t n,
+                            sai_stage_progress_fn progress, void *ctx, sai_stage_train_fn train,
+                            void *train_ctx, sai_stage_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
+
+/* ---- the enclave's side of a distributed job (enclave_dist.c) ------------ */
+typedef struct sai_pipeline_dist_run_t {
+    sai_dist_comm_t *comm;
+    sai_pipeline_dist_member_t member;
+    struct sai_attest_policy_t *policy;       /* peers': this worker's TEE kind and root */
+    uint32_t rank, world;
+    uint8_t  job_id[SAI_DIST_JOB_ID_LEN];
+    uint64_t next_step;                       /* the ring's next step number */
+    bool     trained;                         /* the final weight-hash check passed */
+    uint8_t  weights_sha256[32];              /* SHA-256 over every tensor, the same on every worker */
+    uint8_t **evidence;                       /* worker 0: each rank's final evidence */
+    size_t  *evidence_len;
+    uint32_t n_evidence;
+} sai_pipeline_dist_run_t;
+
+/* Join the ring the host formed (ring_fds taken): the peers' policy from this
+ * worker's own evidence, then the handshake (group secret, evidence bound
+ * to it, same measurement and spec hash). */
+int  sai_pipeline__dist_join(sai_pipeline_dist_run_t **out, struct sai_tee_t *tee,
+                             const uint8_t measurement[SAI_MEASUREMENT_LEN], const uint8_t spec_hash[32],
+                             const uint8_t group_secret[SAI_DIST_SECRET_LEN], uint32_t rank, uint32_t world,
+                             int ring_fds[2], sai_error_t *err) SAI_MUST_CHECK;
+void sai_pipeline__dist_leave(sai_pipeline_dist_run_t *d);
+/* After training: each worker's evidence over
+ *   SHA-512("secureai/dist/v1 worker" || job || u32 rank || u32 world || weights SHA-256)
+ * (sai_pipeline__dist_worker_report_data), carried round the ring to worker 0
+ * (d->evidence[r]; worker 0's own slot 0 stays empty: its evidence is the
+ * statement's). */
+int  sai_pipeline__dist_finish(sai_pipeline_dist_run_t *d, sai_error_t *err) SAI_MUST_CHECK;
+int  sai_pipeline__dist_worker_report_data(uint8_t rd[64], const uint8_t job[SAI_DIST_JOB_ID_LEN], uint32_t rank,
+                                           uint32_t world, const uint8_t weights_sha256[32],
+                                           sai_error_t *err) SAI_MUST_CHECK;
+/* DONE of a worker other than 0 (it seals nothing): {"dist":{"rank","world","weights_sha256"}}. */
+size_t sai_pipeline__dist_worker_done(const sai_pipeline_dist_run_t *d, char *out, size_t cap);
+/* A sai_stage_train_fn over a joined sai_pipeline_dist_run_t (docs/distributed.md step 3). */
+int  sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_t *ds,
+                              const sai_nn_train_cfg_t *cfg, sai_nn_train_result_t *res,
+                              sai_error_t *err) SAI_MUST_CHECK;
 void sai_pipeline__stage_result_clear(sai_stage_result_t *r);
 
 /* ---- confidential-VM mode (cvm.c) ---------------------------------------- */

@@ -272,13 +272,46 @@ int sai_pipeline__proto_output_decode(sai_proto_output_t *o, bool end, const uin
 
 /* ---- DONE ------------------------------------------------------------------ */
 
+/* "dist": {"rank", "world", "weights_sha256": 64 hex} of a distributed job's DONE */
+static int dist_done_check(const cJSON *dist, sai_error_t *err)
+{
+    static const char *const names[] = {"rank", "world", "weights_sha256"};
+    const char *ws = bounded_string(dist, "weights_sha256", 64);
+    uint8_t tmp[32];
+    int rc = strict_object(dist, names, 3, "DONE's dist", err);
+    if (rc == 0 && (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(dist, "rank")) ||
+                    !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(dist, "world")) || ws == NULL ||
+                    strlen(ws) != 64 || sai_hex_decode(tmp, 32, ws, NULL) != 0))
+        rc = sai_error_set(err, SAI_EFORMAT, "DONE's dist is malformed");
+    return rc;
+}
+
+int sai_pipeline__proto_worker_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error_t *err)
+{
+    static const char *const names[] = {"dist"};
+    cJSON *o = cJSON_ParseWithLength((const char *)d, n);
+    int rc = strict_object(o, names, 1, "DONE", err);
+    const cJSON *dist = rc == 0 ? cJSON_GetObjectItemCaseSensitive(o, "dist") : NULL;
+    if (rc == 0)
+        rc = dist ? dist_done_check(dist, err) : sai_error_set(err, SAI_EFORMAT, "a worker's DONE has no dist");
+    if (rc) {
+        cJSON_Delete(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
 int sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai_error_t *err)
 {
     static const char *const names[] = {"metrics", "throughput", "timing", "dataset_identity", "sandbox",
-                                        "attestation"};
+                                        "attestation", "dist"};
     static const char *const objects[] = {"metrics", "throughput", "timing", "sandbox", "attestation"};
     cJSON *o = cJSON_ParseWithLength((const char *)d, n);
-    int rc = strict_object(o, names, 6, "DONE", err);
+    int rc = strict_object(o, names, 7, "DONE", err);
+    const cJSON *dist = rc == 0 ? cJSON_GetObjectItemCaseSensitive(o, "dist") : NULL;
+    if (dist != NULL)   /* worker 0 of a distributed job */
+        rc = dist_done_check(dist, err);
     for (size_t i = 0; rc == 0 && i < 5; i++)
         if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, objects[i])))
             rc = sai_error_set(err, SAI_EFORMAT, "DONE: '%s' is missing or not an object", objects[i]);

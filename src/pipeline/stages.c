@@ -139,6 +139,13 @@ int sai_pipeline__stages(const sai_pipeline_spec_t *s, const sai_stage_file_t *f
                          sai_stage_progress_fn progress, void *ctx, sai_stage_result_t *res,
                          sai_error_t *err)
 {
+    return sai_pipeline__stages_ex(s, files, n, progress, ctx, NULL, NULL, res, err);
+}
+
+int sai_pipeline__stages_ex(const sai_pipeline_spec_t *s, const sai_stage_file_t *files, size_t n,
+                            sai_stage_progress_fn progress, void *ctx, sai_stage_train_fn train_fn,
+                            void *train_ctx, sai_stage_result_t *res, sai_error_t *err)
+{
     memset(res, 0, sizeof *res);
     sai_nn_dataset_t train, test;
     sai_nn_dataset_init(&train);
@@ -206,7 +213,7 @@ int sai_pipeline__stages(const sai_pipeline_spec_t *s, const sai_stage_file_t *f
         struct rusage ru0, ru1;
         int have_ru = getrusage(RUSAGE_SELF, &ru0) == 0;
         t = sai_now();
-        if ((rc = sai_nn_train(m, &train, &cfg, &tr, err)))
+        if ((rc = train_fn ? train_fn(train_ctx, m, &train, &cfg, &tr, err) : sai_nn_train(m, &train, &cfg, &tr, err)))
             goto out;
         res->train_s = sai_now() - t - eps.eval_s;
         res->epoch_eval_s = eps.eval_s;

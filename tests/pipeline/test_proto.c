@@ -146,6 +146,29 @@ static void test_done(void **state)
     assert_int_not_equal(DEC(sai_pipeline__proto_done_decode, bad, &o), 0);
 }
 
+/* A distributed job's DONE: worker 0's carries "dist" next to the usual
+ * members; the others' carry only it; a malformed hash or an extra member is refused. */
+static void test_dist_done(void **state)
+{
+    (void)state;
+    sai_error_t err = {0};
+    char ok[500], bad[500];
+    cJSON *o = NULL;
+    snprintf(ok, sizeof ok, "{\"metrics\":{},\"throughput\":{},\"timing\":{},\"dataset_identity\":\"%064d\","
+             "\"sandbox\":{},\"attestation\":{},\"dist\":{\"rank\":0,\"world\":2,\"weights_sha256\":\"%064d\"}}", 0, 0);
+    assert_int_equal(DEC(sai_pipeline__proto_done_decode, ok, &o), 0);
+    cJSON_Delete(o);
+    snprintf(ok, sizeof ok, "{\"dist\":{\"rank\":1,\"world\":2,\"weights_sha256\":\"%064d\"}}", 0);
+    assert_int_equal(DEC(sai_pipeline__proto_worker_done_decode, ok, &o), 0);
+    cJSON_Delete(o);
+    snprintf(bad, sizeof bad, "{\"dist\":{\"rank\":1,\"world\":2,\"weights_sha256\":\"%063d\"}}", 0);
+    assert_int_not_equal(DEC(sai_pipeline__proto_worker_done_decode, bad, &o), 0);
+    snprintf(bad, sizeof bad, "{\"dist\":{\"rank\":1,\"world\":2,\"weights_sha256\":\"%064d\",\"x\":1}}", 0);
+    assert_int_not_equal(DEC(sai_pipeline__proto_worker_done_decode, bad, &o), 0);
+    snprintf(bad, sizeof bad, "{\"metrics\":{},\"dist\":{\"rank\":1,\"world\":2,\"weights_sha256\":\"%064d\"}}", 0);
+    assert_int_not_equal(DEC(sai_pipeline__proto_worker_done_decode, bad, &o), 0);
+}
+
 /* DIST: the host says which rank; the world size is the measured spec's. */
 static void test_dist(void **state)
 {
@@ -187,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_done),
         cmocka_unit_test(test_dist),
+        cmocka_unit_test(test_dist_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

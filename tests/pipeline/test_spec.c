@@ -261,24 +261,36 @@ static void test_canonical_hash(void **state)
     sai_pipeline_spec_free(t);
 }
 
-/* A distributed spec is refused by the host before anything is launched
- * (the enclave of such a job waits for DIST, which only the not yet built
- * `--workers` / mpirun host sends): a clear error, no hang, no output. */
-static void test_dist_run_refused_until_built(void **state)
+/* A distributed spec runs only as its measured number of workers: without
+ * --workers, or with another count, the host refuses before launching or
+ * forking anything (a clear error naming the count, no output); --workers on
+ * a single-enclave spec is refused too. The runs themselves:
+ * tests/dist/test_dist_run.sh. */
+static void test_dist_run_needs_its_workers(void **state)
 {
     (void)state;
     char *y = edit("outputs:\n", "dist: {workers: 2}\noutputs:\n");
-    char path[] = "/tmp/sai-dist-spec.XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    char path[] = "/tmp/sai-dist-spec.XXXXXX", plain_path[] = "/tmp/sai-dist-spec1.XXXXXX";
+    int fd = mkstemp(path), fd1 = mkstemp(plain_path);
+    assert_true(fd >= 0 && fd1 >= 0);
     assert_int_equal(write(fd, y, strlen(y)), (ssize_t)strlen(y));
+    assert_int_equal(write(fd1, base, strlen(base)), (ssize_t)strlen(base));
     close(fd);
+    close(fd1);
     sai_pipeline_run_opts_t o = {.spec_path = path, .out_dir = "/nonexistent/sai-dist-out", .quiet = true};
     sai_pipeline_run_result_t r;
     sai_error_t err = {0};
-    assert_int_equal(sai_pipeline_host_run(&o, &r, &err), SAI_EUNSUPP);
-    assert_non_null(strstr(err.msg, "dist.workers 2"));
+    assert_int_equal(sai_pipeline_host_run(&o, &r, &err), SAI_EINVAL);
+    assert_non_null(strstr(err.msg, "--workers 2"));
+    o.workers = 3;
+    assert_int_equal(sai_pipeline_host_run(&o, &r, &err), SAI_EINVAL);
+    assert_non_null(strstr(err.msg, "dist.workers is 2"));
+    o.spec_path = plain_path;
+    o.workers = 2;
+    assert_int_equal(sai_pipeline_host_run(&o, &r, &err), SAI_EINVAL);
+    assert_non_null(strstr(err.msg, "not a distributed job"));
     unlink(path);
+    unlink(plain_path);
     free(y);
 }
 
@@ -582,7 +594,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_line_and_field),
         cmocka_unit_test(test_canonical_hash),
         cmocka_unit_test(test_dist_section),
-        cmocka_unit_test(test_dist_run_refused_until_built),
+        cmocka_unit_test(test_dist_run_needs_its_workers),
         cmocka_unit_test(test_generated_model_key),
         cmocka_unit_test(test_kbs_trust_rules),
         cmocka_unit_test(test_model_file_name),

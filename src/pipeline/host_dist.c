@@ -1,0 +1,251 @@
+/*
+ * host_dist.c — `secureai run SPEC --workers N`: a distributed job's N
+ * workers on this machine (docs/distributed.md, "Running a job").
+ *
+ * The parent binds N loopback listeners first (so no worker races another
+ * for a port and every worker knows its next neighbour's port before any
+ * starts), then forks N worker hosts. Each is an ordinary host
+ * (host.c): it launches its own enclave through the platform service, hands
+ * over the shards, forms its part of the TCP ring (accept the previous
+ * worker, dial the next) and sends DIST with the two sockets. The enclaves
+ * do the rest (enclave_dist.c); only worker 0 seals and publishes.
+ *
+ * Every worker reports {rc, error, result} on its own pipe. When one fails,
+ * the others are given a few seconds to fail on their own (a dead ring
+ * member fails every step at once: its sockets close) and are then stopped,
+ * so a worker that failed before the ring existed leaves no one waiting
+ * for it. The error names every worker that failed and why.
+ */
+#include "pipeline/pipeline_internal.h"
+#include "pipeline/spec_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "secureai/util.h"
+
+#define RING_TIMEOUT_MS 60000
+#define GRACE_MS        3000
+
+typedef struct report {
+    int rc;
+    sai_error_t err;
+    sai_pipeline_run_result_t res;
+} report;
+
+typedef struct worker {
+    pid_t  pid;
+    int    fd;       /* read end of its report pipe */
+    size_t got;
+    bool   done;     /* reported, or its pipe closed */
+    report r;
+} worker;
+
+static int write_all(int fd, const void *b, size_t n)
+{
+    const uint8_t *p = b;
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void run_child(const sai_pipeline_run_opts_t *o, unsigned rank, unsigned N, int listen_fd,
+                      uint16_t next_port, int report_fd)
+{
+    report r;
+    memset(&r, 0, sizeof r);
+    sai_host_dist_t hd = {.rank = rank, .world = N, .listen_fd = listen_fd, .next_host = "127.0.0.1",
+                          .next_port = next_port, .timeout_ms = RING_TIMEOUT_MS};
+    r.rc = sai_pipeline__host_run_worker(o, &hd, &r.res, &r.err);
+    int ok = write_all(report_fd, &r, sizeof r) == 0;
+    close(report_fd);
+    _exit(r.rc == 0 && ok ? 0 : 1);
+}
+
+/* Read what is there of each report; mark a worker done when its report is
+ * complete or its pipe closed. */
+static void drain(worker *w)
+{
+    while (!w->done) {
+        ssize_t k = read(w->fd, (uint8_t *)&w->r + w->got, sizeof w->r - w->got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno == EAGAIN)
+            return;
+        if (k <= 0) {   /* closed before a full report: it died */
+            if (w->got != sizeof w->r) {
+                memset(&w->r, 0, sizeof w->r);
+                w->r.rc = SAI_ESTATE;
+                snprintf(w->r.err.msg, sizeof w->r.err.msg, "its host died without a report");
+            }
+            w->done = true;
+            return;
+        }
+        w->got += (size_t)k;
+        if (w->got == sizeof w->r)
+            w->done = true;
+    }
+}
+
+int sai_pipeline__host_run_workers(const sai_pipeline_run_opts_t *o, unsigned N, sai_pipeline_run_result_t *res,
+                                   sai_error_t *err)
+{
+    int rc = 0;
+    if (N < 2 || N > SAI_SPEC_MAX_WORKERS)
+        return sai_error_set(err, SAI_EINVAL, "--workers takes 2..%u", (unsigned)SAI_SPEC_MAX_WORKERS);
+    int *lfd = calloc(N, sizeof *lfd);
+    uint16_t *port = calloc(N, sizeof *port);
+    worker *w = calloc(N, sizeof *w);
+    struct pollfd *pf = calloc(N, sizeof *pf);
+    if (lfd == NULL || port == NULL || w == NULL || pf == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (unsigned i = 0; i < N; i++) {
+        lfd[i] = -1;
+        w[i].pid = -1;
+        w[i].fd = -1;
+    }
+    for (unsigned i = 0; i < N; i++)
+        if ((rc = sai_dist_tcp_listen(&lfd[i], "127.0.0.1", &port[i], err))) {
+            sai_error_prefix(err, "worker %u's listener", i);
+            goto out;
+        }
+    fflush(stdout);
+    fflush(stderr);
+    for (unsigned i = 0; i < N; i++) {
+        int pp[2];
+        if (pipe2(pp, O_CLOEXEC) != 0) {
+            rc = sai_error_set(err, SAI_EIO, "pipe: %s", strerror(errno));
+            goto out;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            close(pp[0]);
+            close(pp[1]);
+            rc = sai_error_set(err, SAI_EIO, "fork: %s", strerror(errno));
+            goto out;
+        }
+        if (pid == 0) {
+            close(pp[0]);
+            for (unsigned j = 0; j < N; j++) {
+                if (j != i && lfd[j] >= 0)
+                    close(lfd[j]);
+                if (w[j].fd >= 0)
+                    close(w[j].fd);
+            }
+            run_child(o, i, N, lfd[i], port[(i + 1) % N], pp[1]);
+        }
+        close(pp[1]);
+        w[i].pid = pid;
+        w[i].fd = pp[0];
+        (void)fcntl(pp[0], F_SETFL, O_NONBLOCK);
+    }
+    for (unsigned i = 0; i < N; i++) {   /* each listener now lives in its worker */
+        close(lfd[i]);
+        lfd[i] = -1;
+    }
+
+    /* Wait for every report; once one worker failed, the rest get GRACE_MS. */
+    double failed_at = -1.0;
+    for (;;) {
+        nfds_t np = 0;
+        bool any_failed = false;
+        for (unsigned i = 0; i < N; i++) {
+            if (w[i].done && w[i].r.rc != 0)
+                any_failed = true;
+            if (!w[i].done) {
+                pf[np].fd = w[i].fd;
+                pf[np].events = POLLIN;
+                np++;
+            }
+        }
+        if (np == 0)
+            break;
+        if (any_failed && failed_at < 0)
+            failed_at = sai_now();
+        int tmo = -1;
+        if (failed_at >= 0) {
+            double left = GRACE_MS / 1000.0 - (sai_now() - failed_at);
+            if (left <= 0) {
+                for (unsigned i = 0; i < N; i++)
+                    if (!w[i].done) {
+                        kill(w[i].pid, SIGTERM);
+                        w[i].done = true;
+                        w[i].r.rc = SAI_ESTATE;
+                        snprintf(w[i].r.err.msg, sizeof w[i].r.err.msg,
+                                 "stopped: another worker had failed and this one had not ended %d s later",
+                                 GRACE_MS / 1000);
+                    }
+                continue;
+            }
+            tmo = (int)(left * 1000.0) + 1;
+        }
+        if (poll(pf, np, tmo) < 0 && errno != EINTR) {
+            rc = sai_error_set(err, SAI_EIO, "poll: %s", strerror(errno));
+            goto out;
+        }
+        for (unsigned i = 0; i < N; i++)
+            if (!w[i].done)
+                drain(&w[i]);
+    }
+
+    /* The summary: every worker that failed, by rank. */
+    char ranks[256] = "";
+    size_t rl = 0;
+    unsigned nfail = 0, first = N;
+    for (unsigned i = 0; i < N; i++) {
+        if (w[i].r.rc == 0)
+            continue;
+        nfail++;
+        if (first == N)
+            first = i;
+        int k = snprintf(ranks + rl, sizeof ranks - rl, "%s%u", rl ? ", " : "", i);
+        if (k > 0 && (size_t)k < sizeof ranks - rl)
+            rl += (size_t)k;
+        if (!o->quiet)
+            fprintf(stderr, "secureai: worker %u: %s\n", i, w[i].r.err.msg[0] ? w[i].r.err.msg : sai_strerror(w[i].r.rc));
+    }
+    if (nfail > 0) {
+        rc = sai_error_set(err, w[first].r.rc, "distributed run failed on worker%s %s of %u (worker %u: %s)",
+                           nfail > 1 ? "s" : "", ranks, N, first,
+                           w[first].r.err.msg[0] ? w[first].r.err.msg : sai_strerror(w[first].r.rc));
+        goto out;
+    }
+    if (res != NULL)
+        *res = w[0].r.res;
+out:
+    for (unsigned i = 0; w != NULL && i < N; i++) {
+        if (w[i].pid > 0) {
+            if (rc)
+                kill(w[i].pid, SIGTERM);
+            int st;
+            while (waitpid(w[i].pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        }
+        if (w[i].fd >= 0)
+            close(w[i].fd);
+    }
+    for (unsigned i = 0; lfd != NULL && i < N; i++)
+        if (lfd[i] >= 0)
+            close(lfd[i]);
+    free(lfd);
+    free(port);
+    free(w);
+    free(pf);
+    return rc;
+}
