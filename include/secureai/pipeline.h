@@ -268,6 +268,15 @@ typedef struct sai_provenance_facts_t {
     size_t      evidence_len;
     const char *kbs_channel;                  /* how the keys travelled: "tls-pin", "tls-ca"
                                                * or "insecure-http" (sai_kbs_channel_name) */
+    /* A distributed job (docs/distributed.md; dist_world 0: one enclave):
+     * this statement is worker 0's; every other worker's evidence is listed,
+     * each over SHA-512("secureai/dist/v1 worker" || job || u32 rank ||
+     * u32 world || weights SHA-256), job = SHA-256("secureai/dist/v1 job" ||
+     * spec hash)[0..16). */
+    uint32_t    dist_world;
+    uint8_t     dist_weights_sha256[SAI_SHA256_LEN];
+    const uint8_t *const *dist_evidence;      /* indexed by rank, 1..dist_world-1 */
+    const size_t *dist_evidence_len;
 } sai_provenance_facts_t;
 
 /* What a sim TEE protects, in the words every output of a sim run uses, and
@@ -368,6 +377,8 @@ typedef struct sai_provenance_result_t {
     bool insecure_dev;                        /* sim evidence of an --insecure-dev launch */
     const char *protection;                   /* what the TEE protects (static text, from the
                                                * evidence, not from the statement) */
+    unsigned dist_workers;                    /* a distributed job: every worker's evidence
+                                               * verified (0: one enclave) */
 } sai_provenance_result_t;
 
 /* Every check, in order: envelope shape (no duplicate keys at any level, no
@@ -376,6 +387,9 @@ typedef struct sai_provenance_result_t {
  * binding in the report data, the evidence's measurement equals the
  * statement's and the expected one, TEE kind, the insecure-dev marker,
  * spec_sha256 = the evidence's HOST_DATA (always) and the expected one,
+ * a distributed job's every other worker's evidence (via v; the same
+ * measurement, TEE kind and HOST_DATA, bound to job, rank, world and the
+ * weights hash, fresh; ranks 1..N-1 each once),
  * freshness, dataset identity, model hash. On failure err->msg is one line
  * naming the first check that failed. */
 int sai_provenance_verify(const char *envelope, size_t len,

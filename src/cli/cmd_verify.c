@@ -88,6 +88,9 @@ static int run(int argc, char **argv)
     sai_hex_encode(mh, pol.measurement, 8);
     printf("verified: %s was produced by enclave %s... under TEE '%s' (evidence %s) at %s from the expected "
            "dataset; metrics %s\n", r.subject_name, mh, r.tee, r.evidence_format, r.time, r.metrics);
+    if (r.dist_workers >= 2)
+        printf("distributed job: %u workers, each one's evidence verified (same launch measurement and spec, bound "
+               "to the job, its rank and the final weights)\n", r.dist_workers);
     if (r.insecure_dev)
         printf("%s\n", SAI_PROVENANCE_INSECURE_DEV_TEXT);
     else if (r.emulated)

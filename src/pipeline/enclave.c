@@ -564,6 +564,8 @@ static int run(enclave *e, sai_error_t *err)
     f.evidence = evidence;
     f.evidence_len = ev_len;
     f.kbs_channel = e->kbs_channel;   /* recorded at set-up: the client is gone by now */
+    if (dr != NULL)
+        sai_pipeline__dist_facts(dr, &f);   /* every other worker's evidence */
     size_t stmt_len = 0;
     if ((rc = sai_provenance_sign(&stmt, &stmt_len, &f, pk, err)))
         goto out;

@@ -329,3 +329,11 @@ size_t sai_pipeline__dist_worker_done(const sai_pipeline_dist_run_t *d, char *ou
                      d->world, hex);
     return k > 0 && (size_t)k < cap ? (size_t)k : 0;
 }
+
+void sai_pipeline__dist_facts(const sai_pipeline_dist_run_t *d, sai_provenance_facts_t *f)
+{
+    f->dist_world = d->world;
+    memcpy(f->dist_weights_sha256, d->weights_sha256, 32);
+    f->dist_evidence = (const uint8_t *const *)d->evidence;
+    f->dist_evidence_len = d->evidence_len;
+}

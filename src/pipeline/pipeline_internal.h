@@ -204,6 +204,8 @@ int  sai_pipeline__dist_finish(sai_pipeline_dist_run_t *d, sai_error_t *err) SAI
 int  sai_pipeline__dist_worker_report_data(uint8_t rd[64], const uint8_t job[SAI_DIST_JOB_ID_LEN], uint32_t rank,
                                            uint32_t world, const uint8_t weights_sha256[32],
                                            sai_error_t *err) SAI_MUST_CHECK;
+/* Worker 0: the statement's dist facts (world, weights hash, the others' evidence; borrowed from d). */
+void sai_pipeline__dist_facts(const sai_pipeline_dist_run_t *d, sai_provenance_facts_t *f);
 /* DONE of a worker other than 0 (it seals nothing): {"dist":{"rank","world","weights_sha256"}}. */
 size_t sai_pipeline__dist_worker_done(const sai_pipeline_dist_run_t *d, char *out, size_t cap);
 /* A sai_stage_train_fn over a joined sai_pipeline_dist_run_t (docs/distributed.md step 3). */

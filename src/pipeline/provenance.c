@@ -24,7 +24,7 @@
  * -> dataset identity -> model hash. Tests: tests/pipeline/test_provenance.c,
  * tests/redteam/test_rt_verify.sh.
  */
-#include "secureai/pipeline.h"
+#include "pipeline/pipeline_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -144,6 +144,37 @@ static void add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n)
     cJSON_AddStringToObject(o, k, hex);
 }
 
+/* predicate.dist: the job's size, the weights hash every worker ended with,
+ * and every other worker's evidence bound to it. */
+static int add_dist(cJSON *pr, const sai_provenance_facts_t *f, sai_error_t *err)
+{
+    if (f->dist_world > SAI_DIST_MAX_WORKERS || f->dist_evidence == NULL || f->dist_evidence_len == NULL)
+        return sai_error_set(err, SAI_EINVAL, "provenance: a distributed job without its workers' evidence");
+    cJSON *d = cJSON_AddObjectToObject(pr, "dist");
+    cJSON_AddNumberToObject(d, "workers", f->dist_world);
+    add_hex(d, "weights_sha256", f->dist_weights_sha256, 32);
+    cJSON_AddStringToObject(d, "report_data", "SHA-512(\"secureai/dist/v1 worker\" || job || u32 rank || u32 "
+                                              "workers || weights_sha256), job = SHA-256(\"secureai/dist/v1 job\" "
+                                              "|| spec_sha256)[0..16)");
+    cJSON *arr = cJSON_AddArrayToObject(d, "worker_evidence");
+    for (uint32_t r = 1; r < f->dist_world; r++) {
+        sai_provenance_evidence_info_t info;
+        char *b64 = NULL;
+        int rc = sai_provenance_evidence_info_get(&info, f->dist_evidence[r], f->dist_evidence_len[r], err);
+        if (rc == 0)
+            rc = sai_b64url_encode(&b64, f->dist_evidence[r], f->dist_evidence_len[r], err);
+        if (rc)
+            return sai_error_prefix(err, "provenance: worker %u's evidence", r);
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddNumberToObject(w, "rank", r);
+        cJSON_AddStringToObject(w, "format", info.format);
+        cJSON_AddStringToObject(w, "data", b64);
+        cJSON_AddItemToArray(arr, w);
+        free(b64);
+    }
+    return 0;
+}
+
 int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts_t *f,
                         const sai_ec_key_t *key, sai_error_t *err)
 {
@@ -213,6 +244,8 @@ int sai_provenance_sign(char **envelope, size_t *len, const sai_provenance_facts
     cJSON_AddStringToObject(ev, "report_data",
                             "SHA-512(\"secureai/v1/provenance\" || 0x00 || signing_key.public)");
     cJSON_AddStringToObject(ev, "data", ev64);
+    if (f->dist_world >= 2 && (rc = add_dist(pr, f, err)))
+        goto out;
     stmt = cJSON_PrintUnformatted(s);
     if (stmt == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
@@ -352,6 +385,77 @@ static int check_time(const char *what, int64_t t, int64_t now, int64_t max_age,
                              "(verification time %s)", what, ts, as, ns);
     }
     return 0;
+}
+
+/* predicate.dist (docs/distributed.md, "Provenance of a distributed job"):
+ * ranks 1..N-1 each once, each worker's evidence verified by v, of the
+ * same launch (measurement, TEE kind, HOST_DATA = the statement's spec) as
+ * worker 0's, not of an --insecure-dev launch unless allowed, fresh, and
+ * bound to this job, its rank, N and the weights hash. */
+static int verify_workers(const cJSON *dj, const sai_evidence_verifier_t *v, const uint8_t meas0[SAI_MEASUREMENT_LEN],
+                          const char *tee0, const uint8_t spec_hash[32], const sai_provenance_expect_t *exp,
+                          int64_t now, unsigned *n_out, sai_error_t *err)
+{
+    int rc = 0;
+    uint8_t ws[32], job[SAI_DIST_JOB_ID_LEN], *evb = NULL;
+    size_t evl = 0;
+    const cJSON *wn = cJSON_GetObjectItemCaseSensitive(dj, "workers");
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(dj, "worker_evidence");
+    if (!cJSON_IsObject(dj) || !cJSON_IsNumber(wn) || wn->valuedouble < 2 || wn->valuedouble > SAI_DIST_MAX_WORKERS ||
+        wn->valuedouble != (double)(unsigned)wn->valuedouble || hex_field(dj, "weights_sha256", ws, 32) != 0 ||
+        !cJSON_IsArray(arr))
+        return sai_error_set(err, SAI_EFORMAT, "dist: malformed (workers, weights_sha256, worker_evidence)");
+    unsigned n = (unsigned)wn->valuedouble;
+    if ((unsigned)cJSON_GetArraySize(arr) != n - 1)
+        return sai_error_set(err, SAI_EAUTH, "dist: %u workers but %d workers' evidence (every worker but 0 must "
+                             "be listed)", n, cJSON_GetArraySize(arr));
+    if ((rc = sai_pipeline__dist_job_id(job, spec_hash, err)))
+        return rc;
+    unsigned want = 1;
+    const cJSON *w;
+    cJSON_ArrayForEach(w, arr) {
+        const cJSON *rk = cJSON_GetObjectItemCaseSensitive(w, "rank");
+        const char *d64 = jget_str(w, "data"), *fmt = jget_str(w, "format");
+        if (!cJSON_IsNumber(rk) || rk->valuedouble != (double)want)
+            VFAIL(SAI_EAUTH, "dist: the workers' evidence is not ranks 1..%u in order (expected rank %u)", n - 1, want);
+        free(evb);
+        evb = NULL;
+        if (d64 == NULL || fmt == NULL || sai_b64_decode(&evb, &evl, d64, strlen(d64), NULL) != 0)
+            VFAIL(SAI_EFORMAT, "dist: worker %u's evidence is missing or not base64", want);
+        uint8_t rd[64], m[SAI_MEASUREMENT_LEN], rd_want[64];
+        char tee[32] = "";
+        sai_error_t verr = {0};
+        if (v->verify(v->ctx, evb, evl, rd, m, tee, sizeof tee, &verr) != 0)
+            VFAIL(verr.code ? verr.code : SAI_EAUTH, "dist: worker %u's evidence: %s", want,
+                  verr.msg[0] ? verr.msg : "rejected");
+        sai_provenance_evidence_info_t info;
+        if (sai_provenance_evidence_info_get(&info, evb, evl, &verr) != 0)
+            VFAIL(SAI_EFORMAT, "dist: worker %u's evidence: %s", want, verr.msg);
+        if (strcmp(fmt, info.format) != 0)
+            VFAIL(SAI_EAUTH, "dist: worker %u's evidence is '%s', not the '%s' the statement says", want, info.format,
+                  fmt);
+        if (!sai_ct_equal(m, meas0, SAI_MEASUREMENT_LEN))
+            VFAIL(SAI_EAUTH, "dist: worker %u ran another launch measurement than worker 0", want);
+        if (strcmp(tee, tee0) != 0)
+            VFAIL(SAI_EAUTH, "dist: worker %u's TEE is '%s', worker 0's '%s'", want, tee, tee0);
+        if (!info.has_host_data || !sai_ct_equal(info.host_data, spec_hash, 32))
+            VFAIL(SAI_EAUTH, "dist: worker %u's HOST_DATA is not the statement's spec", want);
+        if ((info.insecure_dev || info.family_unknown) && !exp->allow_insecure_dev)
+            VFAIL(SAI_EPOLICY, "dist: worker %u: %s", want, SAI_PROVENANCE_INSECURE_DEV_TEXT);
+        if ((rc = sai_pipeline__dist_worker_report_data(rd_want, job, want, n, ws, err)))
+            goto out;
+        if (!sai_ct_equal(rd, rd_want, 64))
+            VFAIL(SAI_EAUTH, "dist: worker %u's evidence is not bound to this job, its rank, %u workers and the "
+                  "weights hash (another job's or a replayed report)", want, n);
+        if (!SAI_WEAKENED("freshness") && info.generated_at != 0 &&
+            (rc = check_time("a worker's evidence", info.generated_at, now, exp->max_age, err)))
+            goto out;
+        want++;
+    }
+    *n_out = n;
+out:
+    free(evb);
+    return rc;
 }
 
 int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance_expect_t *exp,
@@ -508,6 +612,11 @@ int sai_provenance_verify(const char *envelope, size_t len, const sai_provenance
             (info.generated_at != 0 && (rc = check_time("the evidence", info.generated_at, now, exp->max_age, err))))
             goto out;
     }
+
+    /* A distributed job: every other worker's evidence. */
+    const cJSON *dj = cJSON_GetObjectItemCaseSensitive(pr, "dist");
+    if (dj != NULL && (rc = verify_workers(dj, v, ev_meas, ev_tee, sh, exp, now, &res->dist_workers, err)))
+        goto out;
 
     /* Dataset identity. */
     uint8_t ds[32];

@@ -108,6 +108,10 @@ printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true,"atte
     "$M" "$DSID" > verify.json
 expect 0 "secureai verify accepts the distributed run" "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify.json
 has "$T/.o" "verified: model.sealed" "verify says what it verified"
+has "$T/.o" "distributed job: 2 workers, each one's evidence verified" "verify checked worker 1's evidence too"
+N1=$(python3 -c 'import json,base64,sys; e=json.load(open("out/provenance.json")); p=json.loads(base64.urlsafe_b64decode(e["payload"]+"==")); d=p["predicate"]["dist"]; print(d["workers"], len(d["worker_evidence"]), d["weights_sha256"])')
+[ "$N1" = "2 1 $W0" ] && ok "the statement lists worker 1's evidence and the weights hash both workers printed" \
+    || bad "statement dist section: '$N1'"
 
 # ---- a failure on every worker, each rank named -------------------------------
 expect 1 "a job whose group secret is not released fails" "$CLI" run --threads 1 --workers 2 nogroup.yaml

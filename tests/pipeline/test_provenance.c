@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "pipeline/pipeline_internal.h"
 #include <cjson/cJSON.h>
 
 #include "secureai/attest.h"
@@ -657,9 +659,95 @@ static void test_duration_and_policy(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- a distributed job: every other worker's evidence ---------------------
+ * Worker 0 signs; workers 1..N-1 are listed with evidence over
+ * SHA-512("secureai/dist/v1 worker" || job || rank || N || weights hash).
+ * Each check refuses one wrong worker, naming it. */
+enum { DW_OK, DW_OTHER_MEAS, DW_OTHER_WEIGHTS, DW_WRONG_RANK, DW_OTHER_SPEC, DW_MISSING };
+
+static char *sign_dist(int how)
+{
+    enum { N = 3 };
+    sai_error_t err = {0};
+    sai_ec_key_t *k = NULL;
+    uint8_t pub[97], rd[64], job[16], ws[32], other_meas[48];
+    memset(ws, 0x77, sizeof ws);
+    memset(other_meas, 0x4e, sizeof other_meas);
+    assert_int_equal(sai_ec_generate(&k, NULL), 0);
+    assert_int_equal(sai_ec_public_raw(k, pub, &err), 0);
+    assert_int_equal(sai_provenance_report_data(rd, pub, &err), 0);
+    assert_int_equal(sai_pipeline__dist_job_id(job, spec, &err), 0);
+    size_t evlen = 0, wl[N] = {0};
+    char *ev = make_evidence(meas, rd, &evlen), *wev[N] = {NULL};
+    for (uint32_t r = 1; r < N; r++) {
+        uint8_t wrd[64], wws[32];
+        memcpy(wws, ws, 32);
+        if (how == DW_OTHER_WEIGHTS && r == 2)
+            wws[0] ^= 1;
+        assert_int_equal(sai_pipeline__dist_worker_report_data(wrd, job, how == DW_WRONG_RANK && r == 2 ? 1 : r, N,
+                                                               wws, &err), 0);
+        if (how == DW_OTHER_SPEC && r == 2)
+            host_data[0] ^= 1;
+        wev[r] = make_evidence(how == DW_OTHER_MEAS && r == 2 ? other_meas : meas, wrd, &wl[r]);
+        if (how == DW_OTHER_SPEC && r == 2)
+            host_data[0] ^= 1;
+    }
+    sai_provenance_facts_t f = {0};
+    f.subject_name = "model.sealed";
+    assert_int_equal(sai_hash(SAI_SHA256, f.subject_sha256, model, sizeof model, &err), 0);
+    memcpy(f.dataset_identity, dsid, 32);
+    memcpy(f.measurement, meas, 48);
+    memcpy(f.spec_hash, spec, 32);
+    f.tee = "sim";
+    f.time = claimed_time;
+    f.evidence = (const uint8_t *)ev;
+    f.evidence_len = evlen;
+    f.dist_world = N;
+    memcpy(f.dist_weights_sha256, ws, 32);
+    const uint8_t *wp[N] = {NULL, (const uint8_t *)wev[1], (const uint8_t *)wev[2]};
+    if (how == DW_MISSING)
+        f.dist_world = N - 1;   /* claims 2 workers, lists worker 1 bound to 3: refused by the binding */
+    f.dist_evidence = wp;
+    f.dist_evidence_len = wl;
+    char *env = NULL;
+    if (sai_provenance_sign(&env, NULL, &f, k, &err) != 0)
+        fail_msg("sign: %s", err.msg);
+    free(ev);
+    for (int r = 1; r < N; r++)
+        free(wev[r]);
+    sai_ec_free(k);
+    return env;
+}
+
+static void test_dist_workers_evidence(void **state)
+{
+    (void)state;
+    char *env = sign_dist(DW_OK);
+    sai_error_t err = {0};
+    sai_provenance_expect_t e = {model, sizeof model, dsid, meas, spec, base_now(), 0, false};
+    sai_provenance_result_t r;
+    if (sai_provenance_verify(env, strlen(env), &e, &verifier, &r, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.dist_workers, 3);
+    free(env);
+    static const struct { int how; const char *why; } bad[] = {
+        {DW_OTHER_MEAS, "worker 2 ran another launch measurement"},
+        {DW_OTHER_WEIGHTS, "worker 2's evidence is not bound to this job"},
+        {DW_WRONG_RANK, "worker 2's evidence is not bound to this job"},
+        {DW_OTHER_SPEC, "worker 2's HOST_DATA is not the statement's spec"},
+        {DW_MISSING, "worker 1's evidence is not bound"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        env = sign_dist(bad[i].how);
+        expect_fail(env, model, bad[i].why);
+        free(env);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dist_workers_evidence),
         cmocka_unit_test(test_genuine_verifies),
         cmocka_unit_test(test_any_field_changed_fails),
         cmocka_unit_test(test_unbound_key_fails),
