@@ -11,7 +11,7 @@
  * do the rest (enclave_dist.c); only worker 0 seals and publishes.
  *
  * Every worker reports {rc, error, result} on its own pipe. When one fails,
- * the others are given a few seconds to fail on their own (a dead ring
+ * the others are given 10 s to fail on their own (a dead ring
  * member fails every step at once: its sockets close) and are then stopped,
  * so a worker that failed before the ring existed leaves no one waiting
  * for it. The error names every worker that failed and why.
@@ -32,7 +32,7 @@
 #include "secureai/util.h"
 
 #define RING_TIMEOUT_MS 60000
-#define GRACE_MS        3000
+#define GRACE_MS        10000
 
 typedef struct report {
     int rc;

@@ -116,7 +116,10 @@ N1=$(python3 -c 'import json,base64,sys; e=json.load(open("out/provenance.json")
 # ---- a failure on every worker, each rank named -------------------------------
 expect 1 "a job whose group secret is not released fails" "$CLI" run --threads 1 --workers 2 nogroup.yaml
 has "$T/.e" "secureai: worker 0: .*nogroup/dist/group" "worker 0's failure names the group secret"
-has "$T/.e" "secureai: worker 1: .*nogroup/dist/group" "worker 1's failure names the group secret"
+# worker 1 names it too, unless a loaded machine made it slower than the
+# parent's grace period after worker 0 failed: then it was stopped, and says so
+grep -Eq "secureai: worker 1: (.*nogroup/dist/group|stopped: another worker had failed)" "$T/.e" \
+    && ok "worker 1's failure is named" || { bad "worker 1's failure is named"; cat "$T/.e"; }
 has "$T/.e" "failed on workers 0, 1 of 2" "the error names every failed rank"
 [ ! -e out-nogroup/model.sealed ] && ok "the failed job wrote no model" || bad "the failed job wrote a model"
 
