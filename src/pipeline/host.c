@@ -491,6 +491,10 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
     int rc = prepare(o, &p, err);
     if (rc)
         goto out;
+    if (p.spec->stages == SAI_STAGE_SERVE) {
+        rc = sai_error_set(err, SAI_EINVAL, "the spec's stages are [serve]: run it with `secureai serve`");
+        goto out;
+    }
     if (p.spec->dist.workers >= 2) {
         /* The enclave of a distributed job waits for DIST (rank and the two
          * ring streams) after SHARD_FDS; the host side that forms the ring
