@@ -24,13 +24,16 @@ fi
 #   nn -> crypto: the checkpoint format's SHA-256 trailer (checkpoint.c).
 #   pipeline -> dist: the enclave runtime of a distributed job joins the
 #               ring and checks its peers' evidence (dist_glue.c).
+#   pipeline -> serve: `secureai serve` launches an enclave like a run, and
+#               that enclave runs the model server (serve_enclave.c); serve
+#               itself knows nothing of the pipeline (it serves descriptors).
 # onnx (src/onnx/, ONNX import/export) sits on nn: it reads the engine's
 # graph view (secureai/nn_graph.h, part of nn) and builds nn models.
 declare -A allowed=(
   [util]="" [crypto]="" [seal]="crypto" [tee]="crypto" [attest]="crypto"
   [kbs]="attest crypto seal tee" [nn]="crypto" [onnx]="nn"
-  [pipeline]="crypto seal tee attest kbs nn dist" [dist]="crypto attest nn"
-  [serve]="attest kbs nn onnx seal" [sched]=""
+  [pipeline]="crypto seal tee attest kbs nn dist serve" [dist]="crypto attest nn"
+  [serve]="crypto attest kbs nn onnx seal" [sched]=""
   [cli]="crypto seal tee attest kbs nn onnx pipeline dist serve sched"
 )
 owner() {   # owner HEADER: the module a project header belongs to ("" = base)

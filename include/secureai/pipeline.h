@@ -27,6 +27,7 @@
 #include "secureai/common.h"
 #include "secureai/crypto.h"
 #include "secureai/kbs.h"     /* sai_kbs_resource_t */
+#include "secureai/serve.h"   /* sai_serve_limits_t */
 
 /* ======================================================================
  * The pipeline spec (YAML). See docs/pipeline.md for every field.
@@ -41,6 +42,7 @@ enum {
     SAI_STAGE_TRAIN      = 1u << 2,
     SAI_STAGE_EVALUATE   = 1u << 3,
     SAI_STAGE_INFER      = 1u << 4,
+    SAI_STAGE_SERVE      = 1u << 5,   /* alone: `secureai serve` (docs/serving.md) */
 };
 
 typedef struct sai_pipeline_spec_t {
@@ -205,6 +207,9 @@ typedef enum {
     SAI_MSG_KBS_REQ,            /* E->H: an HTTP request for the KBS (relayed) */
     SAI_MSG_KBS_RESP,           /* H->E: the KBS response (status + body) */
     SAI_MSG_DIST,               /* H->E: rank, world + the two ring streams (fds; distributed runs) */
+    SAI_MSG_SERVE,              /* H->E: serving limits (JSON) + the sealed model (fd) [+ provenance (fd)] */
+    SAI_MSG_SERVING,            /* E->H: the server is up (JSON: model and certificate hashes) */
+    SAI_MSG_SERVE_CONN,         /* H->E: one accepted TCP connection (fd; ciphertext only) */
     SAI_MSG_MAX_
 } sai_msg_type_t;
 
@@ -535,6 +540,25 @@ int sai_pipeline_canonical_spec(const sai_pipeline_run_opts_t *o, char **canon, 
  * it says DONE), run.json and report.html. */
 int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res,
                           sai_error_t *err) SAI_MUST_CHECK;
+
+/* `secureai serve SPEC` (docs/serving.md): the spec's stages are [serve].
+ * The host launches the enclave as for a run, hands it the sealed model
+ * (and the run's provenance statement), listens on `listen` and passes
+ * every accepted connection to the enclave, which terminates TLS 1.3 with
+ * its RA-TLS key: the host moves ciphertext only. Returns when SIGINT or
+ * SIGTERM arrives (0) or the enclave fails. sim TEE only for now. */
+typedef struct sai_pipeline_serve_opts_t {
+    sai_pipeline_run_opts_t run;      /* spec_path, out_dir, kbs_url, platform_socket, insecure_dev,
+                                       * threads, quiet */
+    const char *listen;               /* "ADDR:PORT" ("[v6]:PORT"); NULL = 127.0.0.1:8443 */
+    const char *port_file;            /* write the bound port here once serving (for --listen :0) */
+    const char *model_path;           /* NULL = outputs.dir/model_name */
+    const char *provenance_path;      /* NULL = outputs.dir/provenance.json when it exists */
+    sai_serve_limits_t limits;        /* 0 fields: the defaults (serve.h) */
+    unsigned    max_batch;            /* images per forward pass, 0 = 16 */
+} sai_pipeline_serve_opts_t;
+
+int sai_pipeline_serve(const sai_pipeline_serve_opts_t *o, sai_error_t *err) SAI_MUST_CHECK;
 
 /* The enclave process's main (`secureai run --enclave-fd 3 --tee-fd 4`, as
  * the platform launches it: 3 = the host's channel, 4 = its PSP socket). */

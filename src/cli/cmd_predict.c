@@ -4,13 +4,13 @@
  * file (plain or .gz), or CIFAR-10 binary records (labels ignored).
  */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "secureai/nn.h"
+#include "secureai/serve.h"
 #include "secureai/util.h"
 
 static const char usage[] =
@@ -96,43 +96,39 @@ static int run(int argc, char **argv)
                 "file nor CIFAR-10 records\n", input, len, meta.in_c, meta.in_h, meta.in_w);
         goto out;
     }
-    sai_nn_dataset_t norm;
-    sai_nn_dataset_init(&norm);
-    if (sai_nn_dataset_set_norm(&norm, meta.dataset[0] ? meta.dataset : "cifar10", &err) != 0) {
-        sai_cli_fail(&err, "predict");
-        goto out;
-    }
     int K = meta.classes;
     if (top > K)
         top = K;
     for (size_t i = 0; i < count && i < (size_t)limit; i++) {
-        const uint8_t *p = pix + i * stride;
-        for (size_t j = 0; j < img; j++) {
-            int ch = (int)(j / ((size_t)meta.in_h * meta.in_w));
-            x[j] = ((float)p[j] / 255.0f - norm.mean[ch]) / norm.std[ch];
+        /* The same normalisation and top-k formatting as the model server
+         * (src/serve/predict.c), so the two agree to the digit. */
+        if (sai_serve_normalize_u8(x, pix + i * stride, 1, meta.in_c, meta.in_h, meta.in_w, meta.dataset,
+                                   &err) != 0) {
+            sai_cli_fail(&err, "predict");
+            goto out;
         }
         const float *z = sai_nn_forward(m, x, 1, false);
-        float mx = z[0], sum = 0.0f, prob[1000];
-        for (int j = 1; j < K; j++)
-            mx = z[j] > mx ? z[j] : mx;
-        for (int j = 0; j < K; j++)
-            sum += (prob[j] = expf(z[j] - mx));
-        int used[1000] = {0};
-        printf(json ? "{\"image\":%zu,\"top\":[" : "image %zu:", i);
-        for (int t = 0; t < top; t++) {
-            int best = -1;
-            for (int j = 0; j < K; j++)
-                if (!used[j] && (best < 0 || prob[j] > prob[best]))
-                    best = j;
-            used[best] = 1;
-            if (json)
-                printf("%s{\"class\":%d,\"name\":\"%s\",\"p\":%.6f}", t ? "," : "", best,
-                       sai_nn_class_name(meta.dataset, best), prob[best] / sum);
-            else
-                printf("  %d %s %.4f", best, sai_nn_class_name(meta.dataset, best),
-                       prob[best] / sum);
+        if (json) {
+            sai_buf_t line;
+            sai_buf_init(&line, 1u << 20);
+            int frc = sai_serve_topk_json(&line, z, 1, K, (int)top, meta.dataset, i, "");
+            if (frc == 0)
+                printf("%s\n", (const char *)line.data);
+            sai_buf_free(&line);
+            if (frc != 0) {
+                sai_error_set(&err, frc, "cannot format the prediction");
+                sai_cli_fail(&err, "predict");
+                goto out;
+            }
+            continue;
         }
-        printf(json ? "]}\n" : "\n");
+        int cls[SAI_SERVE_CLASSES_MAX];
+        float prob[SAI_SERVE_CLASSES_MAX];
+        int got = sai_serve_topk(z, K, (int)top, cls, prob);
+        printf("image %zu:", i);
+        for (int t = 0; t < got; t++)
+            printf("  %d %s %.4f", cls[t], sai_nn_class_name(meta.dataset, cls[t]), prob[t]);
+        printf("\n");
     }
     ret = 0;
 out:

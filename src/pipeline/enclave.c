@@ -115,6 +115,11 @@ static int get_key(enclave *e, const sai_kbs_resource_t *r, sai_secret_t **key, 
     return 0;
 }
 
+static int get_key_cb(void *ctx, const sai_kbs_resource_t *r, sai_secret_t **key, sai_error_t *err)
+{
+    return get_key(ctx, r, key, err);
+}
+
 /* The model key generated here, never outside: 32 random bytes in a locked
  * buffer, registered with the KBS under r with the spec's release policy
  * (attested registration: the KBS takes it only into an enclave-writable
@@ -400,6 +405,14 @@ static int run(enclave *e, sai_error_t *err)
         return sai_error_set(err, SAI_ELIMIT, "READY does not fit");
     if ((rc = sai_chan_send(&e->chan, SAI_MSG_READY, ready, (size_t)ready_len, NULL, 0, err)))
         return rc;
+
+    /* `secureai serve`: the model server instead of the stages (serve_enclave.c). */
+    if (e->spec->stages == SAI_STAGE_SERVE) {
+        sai_pipeline_enclave_ctx_t sc = {.chan = &e->chan, .spec = e->spec, .tee = e->tee,
+                                         .measurement = e->measurement, .spec_hash = e->spec_hash, .kbs = &e->kbs,
+                                         .ctx = e, .get_key = get_key_cb, .evidence = tee_evidence};
+        return sai_pipeline__serve_enclave(&sc, err);
+    }
 
     /* The shards. */
     if ((rc = sai_chan_recv(&e->chan, SAI_MSG_SHARD_FDS, &d, &n, SAI_CHAN_MAX_PAYLOAD, fds, SAI_CHAN_MAX_FDS,

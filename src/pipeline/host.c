@@ -499,6 +499,10 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
     int rc = prepare(o, &p, err);
     if (rc)
         goto out;
+    if (p.spec->stages == SAI_STAGE_SERVE) {
+        rc = sai_error_set(err, SAI_EINVAL, "the spec's stages are [serve]: run it with `secureai serve`");
+        goto out;
+    }
     if ((p.spec->dist.workers >= 2) != (hd != NULL) || (hd && hd->world != p.spec->dist.workers)) {
         /* The enclave of a distributed job waits for DIST (rank and the two
          * ring streams) after SHARD_FDS: only a worker's host sends it. */

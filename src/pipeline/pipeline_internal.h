@@ -131,6 +131,28 @@ int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_ho
 int sai_pipeline__host_run_workers(const sai_pipeline_run_opts_t *o, unsigned workers,
                                    sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
+/* ---- `secureai serve` (serve_enclave.c, serve_host.c) --------------------- */
+struct sai_kbs_client_t;
+struct sai_secret_t;
+/* What the enclave runtime (enclave.c) lends the serving enclave once the
+ * spec is known to be the measured one, the sandbox is up and READY sent. */
+typedef struct sai_pipeline_enclave_ctx_t {
+    sai_chan_t                *chan;
+    const sai_pipeline_spec_t *spec;
+    const char                *tee;
+    const uint8_t             *measurement;   /* 48 bytes */
+    const uint8_t             *spec_hash;     /* 32 bytes */
+    struct sai_kbs_client_t  **kbs;           /* freed (and set NULL) once the key is in */
+    void                      *ctx;           /* for the two calls below */
+    int (*get_key)(void *ctx, const sai_kbs_resource_t *r, struct sai_secret_t **key, sai_error_t *err);
+    int (*evidence)(void *ctx, const uint8_t rd[static 64], char **json, size_t *len, sai_error_t *err);
+} sai_pipeline_enclave_ctx_t;
+
+/* After READY, for a spec whose stages are [serve]: SERVE, the model key,
+ * the model, the RA-TLS server; then one SERVE_CONN per connection until
+ * the host hangs up. */
+int sai_pipeline__serve_enclave(const sai_pipeline_enclave_ctx_t *c, sai_error_t *err) SAI_MUST_CHECK;
+
 /* ---- stages (stages.c): shared by the enclave and the plain baseline ---- */
 #include "secureai/nn.h"
 

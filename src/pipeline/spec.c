@@ -13,7 +13,7 @@
 #include "secureai/tee.h"
 
 const char *const sai_spec_stage_names[SAI_SPEC_NSTAGES] = {"ingest", "preprocess", "train",
-                                                            "evaluate", "infer"};
+                                                            "evaluate", "infer", "serve"};
 
 const char *sai_pipeline_stage_name(unsigned bit)
 {

@@ -12,7 +12,7 @@
 #include "secureai/pipeline.h"
 
 /* The stage names, in canonical order: name i is the stage bit 1u << i. */
-#define SAI_SPEC_NSTAGES 5u
+#define SAI_SPEC_NSTAGES 6u
 extern const char *const sai_spec_stage_names[SAI_SPEC_NSTAGES];
 
 /* Identifiers that end up in URLs and file names: [A-Za-z0-9._-]{1,64},

@@ -436,7 +436,7 @@ static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
             while (i < SAI_SPEC_NSTAGES && strcmp(scalar(en), sai_spec_stage_names[i]) != 0)
                 i++;
             if (i == SAI_SPEC_NSTAGES)
-                return fail(p, en, f, "'%.40s' is not a stage (ingest, preprocess, train, evaluate, infer)",
+                return fail(p, en, f, "'%.40s' is not a stage (ingest, preprocess, train, evaluate, infer; or serve alone)",
                             scalar(en));
             if (s->stages & (1u << i))
                 return fail(p, en, f, "stage '%s' is listed twice", sai_spec_stage_names[i]);
@@ -449,6 +449,10 @@ static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
         }
         if (s->stages == 0)
             return fail(p, vn, f, "must list at least one stage");
+        /* Serving is its own enclave (measured as such: a key released to
+         * a server is not released to a trainer, docs/serving.md). */
+        if ((s->stages & SAI_STAGE_SERVE) && s->stages != SAI_STAGE_SERVE)
+            return fail(p, vn, f, "serve is a spec of its own: stages: [serve]");
         return 0;
     }
     if (strcmp(key, "dataset") == 0) {
