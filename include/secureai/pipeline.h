@@ -490,7 +490,25 @@ typedef struct sai_pipeline_run_opts_t {
     unsigned    workers;         /* a distributed spec (dist.workers >= 2): run it as this many
                                     local workers, each with its own host and enclave, ring over
                                     loopback (`secureai run --workers N`; must equal dist.workers) */
+    const struct sai_pipeline_peers_t *peers; /* one worker of a job spread over machines
+                                    (`--rank R --peers TEMPLATE`): where rank k listens */
+    unsigned    rank;            /* with peers: this worker's rank, < dist.workers */
+    const char *listen_addr;     /* with peers: the address to listen on (NULL: every address) */
 } sai_pipeline_run_opts_t;
+
+/* Where the workers of a multi-machine TCP job listen, decoded once from a
+ * template such as "job-{rank}.job.ns.svc:7070" (an Indexed Job's pod DNS
+ * names under a headless Service): worker k is prefix || k || suffix, all
+ * on one port. The host part holds [A-Za-z0-9.-] and exactly one {rank}. */
+typedef struct sai_pipeline_peers_t {
+    char     prefix[256], suffix[256];
+    uint16_t port;
+} sai_pipeline_peers_t;
+
+int sai_pipeline_peers_parse(sai_pipeline_peers_t *out, const char *tmpl,
+                             sai_error_t *err) SAI_MUST_CHECK;
+/* Worker rank's host name into host (room for 600 bytes). */
+void sai_pipeline_peers_host(const sai_pipeline_peers_t *p, unsigned rank, char *host, size_t n);
 
 /* What the training stage cost its process (getrusage(RUSAGE_SELF) deltas
  * around sai_nn_train, all threads): CPU time is less sensitive than wall

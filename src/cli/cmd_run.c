@@ -51,6 +51,12 @@ static const char usage[] =
     "                    e.g. an emulator's tree (docs/hardware.md)\n"
     "  --workers N       a distributed spec (dist.workers: N): run its N workers here, each\n"
     "                    its own host and enclave, the ring over loopback\n"
+    "  --rank R --peers TEMPLATE\n"
+    "                    one worker of a distributed spec whose workers run on different\n"
+    "                    machines: this is worker R; worker k listens at TEMPLATE with\n"
+    "                    {rank} replaced by k, e.g. job-{rank}.job.ns.svc:7070 (an Indexed\n"
+    "                    Job under a headless Service: `secureai deploy k8s`)\n"
+    "  --listen ADDR     with --peers: listen on this address only (default: every address)\n"
     "  --quiet           no progress lines\n"
     "  --dry-run         check the options and stop (reads nothing, runs nothing)\n";
 
@@ -67,10 +73,13 @@ static int run(int argc, char **argv)
         {"platform-socket", required_argument, NULL, 'L'}, {"canonical-out", required_argument, NULL, 'K'},
         {"cvm", no_argument, NULL, 'V'},           {"tee-root", required_argument, NULL, 'R'},
         {"workers", required_argument, NULL, 'W'},
+        {"rank", required_argument, NULL, 'r'},    {"peers", required_argument, NULL, 'p'},
+        {"listen", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     sai_pipeline_run_opts_t o = {0};
-    bool measure = false, dry_run = false, cvm = false;
+    sai_pipeline_peers_t peers;
+    bool measure = false, dry_run = false, cvm = false, have_rank = false;
     const char *plain = NULL, *canon_out = NULL;
     int enclave_fd = -1, tee_fd = -1, c;
     sai_error_t err = {0};
@@ -118,6 +127,20 @@ static int run(int argc, char **argv)
             o.workers = (unsigned)v;
             break;
         }
+        case 'r': {
+            long long v = sai_cli_parse_size(optarg);
+            if (v < 0 || v > 255)   /* a spec has at most 256 workers */
+                return sai_cli_usage_error("run: --rank takes 0..255");
+            o.rank = (unsigned)v;
+            have_rank = true;
+            break;
+        }
+        case 'p':
+            if (sai_pipeline_peers_parse(&peers, optarg, &err) != 0)
+                return sai_cli_usage_error("run: %s", err.msg);
+            o.peers = &peers;
+            break;
+        case 'l': o.listen_addr = optarg; break;
         default: return sai_cli_usage_error("run: unknown option");
         }
     }
@@ -141,6 +164,12 @@ static int run(int argc, char **argv)
         return sai_cli_usage_error("run: --plain-ckpt only applies to --plain");
     if (o.plain_max_steps > 0 && plain == NULL)
         return sai_cli_usage_error("run: --max-steps only applies to --plain (the enclave runs the measured spec)");
+    if (have_rank != (o.peers != NULL))
+        return sai_cli_usage_error("run: --rank and --peers go together");
+    if (o.listen_addr != NULL && o.peers == NULL)
+        return sai_cli_usage_error("run: --listen only applies to --peers");
+    if (o.peers != NULL && o.workers != 0)
+        return sai_cli_usage_error("run: --workers runs every worker here; --rank/--peers one of them");
     if (optind != argc - 1)
         return sai_cli_usage_error("run: expected exactly one SPEC");
     o.spec_path = argv[optind];

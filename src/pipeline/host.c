@@ -747,6 +747,19 @@ out:
 
 int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res, sai_error_t *err)
 {
+    if (o->peers != NULL) {
+        /* --rank R --peers T: one worker of a job spread over machines */
+        prepared p;
+        int rc = prepare(o, &p, err);
+        unsigned world = rc == 0 ? p.spec->dist.workers : 0;
+        if (rc == 0 && world < 2)
+            rc = sai_error_set(err, SAI_EINVAL, "--peers: the spec is not a distributed job (no dist.workers)");
+        else if (rc == 0 && strcmp(p.spec->dist.transport ? p.spec->dist.transport : "tcp", "tcp") != 0)
+            rc = sai_error_set(err, SAI_EINVAL, "--peers: the spec's transport is %s, not tcp",
+                               p.spec->dist.transport);
+        prepared_free(&p);
+        return rc ? rc : sai_pipeline__host_run_peer(o, world, res, err);
+    }
     if (o->workers == 0)
         return host_run(o, NULL, res, err);   /* refuses a distributed spec, naming --workers */
     /* --workers N: the spec must say N workers; checked before anything forks. */

@@ -15,6 +15,13 @@
  * member fails every step at once: its sockets close) and are then stopped,
  * so a worker that failed before the ring existed leaves no one waiting
  * for it. The error names every worker that failed and why.
+ *
+ * `secureai run SPEC --rank R --peers TEMPLATE` is one worker of a job
+ * whose workers run on different machines (an Indexed Job: docs/
+ * scheduling.md): it listens on the template's port on every address,
+ * dials worker R+1 at the template's name for it, and is otherwise the same
+ * worker host; the ring's security is the enclaves' (evidence-bound
+ * handshake, AEAD frames), never the names.
  */
 #include "pipeline/pipeline_internal.h"
 #include "pipeline/spec_internal.h"
@@ -33,6 +40,9 @@
 
 #define RING_TIMEOUT_MS 60000
 #define GRACE_MS        10000
+/* Workers on other machines start when their pods do (image pulls, node
+ * start-up): they get longer to form the ring. */
+#define PEER_TIMEOUT_MS 300000
 
 typedef struct report {
     int rc;
@@ -248,4 +258,74 @@ out:
     free(w);
     free(pf);
     return rc;
+}
+
+/* ---- one worker of a job spread over machines (`--rank R --peers T`) ------ */
+
+static bool host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
+}
+
+int sai_pipeline_peers_parse(sai_pipeline_peers_t *out, const char *tmpl, sai_error_t *err)
+{
+    static const char mark[] = "{rank}";
+    memset(out, 0, sizeof *out);
+    const char *at = strstr(tmpl, mark), *colon = strrchr(tmpl, ':');
+    if (at == NULL || strstr(at + 1, mark) != NULL)
+        return sai_error_set(err, SAI_EINVAL, "--peers: the template must hold {rank} exactly once, "
+                             "e.g. job-{rank}.job.ns.svc:7070");
+    if (colon == NULL || colon < at)
+        return sai_error_set(err, SAI_EINVAL, "--peers: the template must end in :PORT after the host");
+    size_t np = (size_t)(at - tmpl), ns = (size_t)(colon - (at + sizeof mark - 1));
+    if (np >= sizeof out->prefix || ns >= sizeof out->suffix)
+        return sai_error_set(err, SAI_EINVAL, "--peers: the host part is too long");
+    if (np + ns == 0)
+        return sai_error_set(err, SAI_EINVAL, "--peers: the host part is only {rank}");
+    for (const char *c = tmpl; c < colon; c++) {
+        if (c == at) {
+            c += sizeof mark - 2;
+            continue;
+        }
+        if (!host_char(*c))
+            return sai_error_set(err, SAI_EINVAL, "--peers: '%c' in the host part (letters, digits, "
+                                 "'.', '-' and one {rank})", *c);
+    }
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno || port < 1 || port > 65535)
+        return sai_error_set(err, SAI_EINVAL, "--peers: '%s' is not a port (1..65535)", colon + 1);
+    memcpy(out->prefix, tmpl, np);
+    memcpy(out->suffix, at + sizeof mark - 1, ns);
+    out->port = (uint16_t)port;
+    return 0;
+}
+
+void sai_pipeline_peers_host(const sai_pipeline_peers_t *p, unsigned rank, char *host, size_t n)
+{
+    snprintf(host, n, "%s%u%s", p->prefix, rank, p->suffix);
+}
+
+int sai_pipeline__host_run_peer(const sai_pipeline_run_opts_t *o, unsigned world,
+                                sai_pipeline_run_result_t *res, sai_error_t *err)
+{
+    if (o->rank >= world)
+        return sai_error_set(err, SAI_EINVAL, "--rank %u: the job has %u workers (0..%u)", o->rank, world,
+                             world - 1);
+    int lfd = -1;
+    uint16_t port = o->peers->port;
+    /* Every address of this machine: the name in the template resolves to
+     * it (a pod's own DNS record) but may not be bindable as such. */
+    int rc = sai_dist_tcp_listen(&lfd, o->listen_addr ? o->listen_addr : "0.0.0.0", &port, err);
+    if (rc) {
+        sai_error_prefix(err, "worker %u's listener on port %u", o->rank, (unsigned)o->peers->port);
+        return rc;
+    }
+    char next[600];
+    sai_pipeline_peers_host(o->peers, (o->rank + 1) % world, next, sizeof next);
+    sai_host_dist_t hd = {.rank = o->rank, .world = world, .listen_fd = lfd, .next_host = next,
+                          .next_port = o->peers->port, .timeout_ms = PEER_TIMEOUT_MS};
+    return sai_pipeline__host_run_worker(o, &hd, res, err);
 }

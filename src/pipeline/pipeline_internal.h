@@ -130,6 +130,10 @@ int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_ho
  * hosts, wait for all; an error names every worker that failed. */
 int sai_pipeline__host_run_workers(const sai_pipeline_run_opts_t *o, unsigned workers,
                                    sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
+/* `secureai run --rank R --peers T`: this machine's worker of a job of
+ * `world` workers; listens on T's port, dials worker R+1 at T's name. */
+int sai_pipeline__host_run_peer(const sai_pipeline_run_opts_t *o, unsigned world,
+                                sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- `secureai serve` (serve_enclave.c, serve_host.c) --------------------- */
 struct sai_kbs_client_t;
