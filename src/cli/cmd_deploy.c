@@ -19,10 +19,14 @@ static const char usage[] =
     "use a confidential RuntimeClass or an SGX enclave), the scheduler extender,\n"
     "a second scheduler `secureai-scheduler` (ServiceAccount, RBAC, ConfigMap\n"
     "with its KubeSchedulerConfiguration, Deployment with leader election), the\n"
-    "pipeline specs, and one training Job per TEE kind (SGX via Intel's device\n"
-    "plugin, SEV-SNP and TDX via the CoCo RuntimeClasses; NFD node selectors).\n"
+    "pipeline specs, and per TEE kind a training Job (SGX via Intel's device\n"
+    "plugin, SEV-SNP and TDX via the CoCo RuntimeClasses; NFD node selectors):\n"
+    "an Indexed Job whose workers form the encrypted TCP ring through a\n"
+    "headless Service, and with more than one worker also a Kubeflow MPIJob\n"
+    "(kubeflow.org/v2beta1) whose launcher runs `mpirun secureai run`.\n"
     "Prerequisites the cluster installs itself: the CoCo operator, Intel's SGX\n"
-    "device plugin and webhook, node-feature-discovery (docs/scheduling.md).\n"
+    "device plugin and webhook, node-feature-discovery, and for the MPIJob the\n"
+    "MPI Operator (docs/scheduling.md).\n"
     "\n"
     "options:\n"
     "  --out DIR          output directory (created if missing)\n"
@@ -34,7 +38,8 @@ static const char usage[] =
     "                     (`secureai kbs info`; default all zero: fails closed)\n"
     "  --policy NAME      extender policy (default security-first)\n"
     "  --extender-url URL default http://secureai-extender.<ns>.svc:8888\n"
-    "  --workers N        workers per training Job (default 2)\n"
+    "  --workers N        workers per training Job and MPIJob (default 2; 1\n"
+    "                     writes no ring and no MPIJob)\n"
     "  --epc MIB          EPC limit of an SGX worker (default 64)\n";
 
 static int run(int argc, char **argv)
@@ -68,8 +73,8 @@ static int run(int argc, char **argv)
         case 's': o.scheduler_image = optarg; break;
         case 'k': o.kbs_pin = optarg; break;
         case 'w':
-            if ((v = sai_cli_parse_size(optarg)) < 1 || v > 10000)
-                return sai_cli_usage_error("deploy k8s: --workers expects 1..10000");
+            if ((v = sai_cli_parse_size(optarg)) < 1 || v > 256)
+                return sai_cli_usage_error("deploy k8s: --workers expects 1..256");
             o.workers = (uint32_t)v; break;
         case 'e':
             if ((v = sai_cli_parse_size(optarg)) < 1 || v > (1 << 20))

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -264,10 +265,31 @@ static const char vap_yaml[] =
     "  policyName: secureai-confidential-pods\n"
     "  validationActions: [\"Deny\"]\n";
 
-/* One training Job per TEE kind. %1$s ns, %2$s image, %3$u workers,
- * %4$s TEE name, %5$s extra pod metadata/spec lines, %6$s extra limits,
- * %7$s node selector line(s) */
+/* One training Job per TEE kind: the TCP variant of a distributed run, an
+ * Indexed Job whose pods find each other through a headless Service (pod
+ * k is secureai-train-<tee>-k.secureai-train-<tee>, by the Job's hostname
+ * and subdomain). %1$s ns, %2$s image, %3$u workers, %4$s TEE name,
+ * %5$s extra pod metadata/spec lines, %6$s extra limits, %7$s node
+ * selector line(s), %8$s extra run arguments (the ring, when workers > 1) */
 static const char job_yaml[] =
+    "# Workers reach each other on port 7070 for the encrypted ring (frames\n"
+    "# AEAD-sealed inside the enclaves; docs/distributed.md). Headless: DNS\n"
+    "# names for the pods, no load-balanced address.\n"
+    "apiVersion: v1\n"
+    "kind: Service\n"
+    "metadata:\n"
+    "  name: secureai-train-%4$s\n"
+    "  namespace: %1$s\n"
+    "spec:\n"
+    "  clusterIP: None\n"
+    "  publishNotReadyAddresses: true\n"
+    "  selector:\n"
+    "    secureai.io/job: train-%4$s\n"
+    "  ports:\n"
+    "    - name: ring\n"
+    "      port: 7070\n"
+    "      targetPort: 7070\n"
+    "---\n"
     "apiVersion: batch/v1\n"
     "kind: Job\n"
     "metadata:\n"
@@ -285,24 +307,29 @@ static const char job_yaml[] =
     "    metadata:\n"
     "      labels:\n"
     "        app.kubernetes.io/name: secureai-train\n"
+    "        secureai.io/job: train-%4$s\n"
     "        secureai.io/confidentiality: required\n"
     "%5$s"
     "      schedulerName: secureai-scheduler\n"
     "      restartPolicy: Never\n"
     "      automountServiceAccountToken: false\n"
+    "      subdomain: secureai-train-%4$s\n"
     "      nodeSelector:\n"
     "%7$s"
     "      containers:\n"
     "        - name: worker\n"
     "          image: %2$s\n"
-    "          # The TEE kind, the KBS pin and the release policy are in the\n"
-    "          # measured spec (ConfigMap secureai-pipeline-%4$s).\n"
-    "          args: [\"run\", \"/etc/secureai/pipeline.yaml\", \"--kbs\", \"https://secureai-kbs.%1$s.svc:8443\"]\n"
+    "          # The TEE kind, the KBS pin, the release policy and the ring's\n"
+    "          # size are in the measured spec (ConfigMap secureai-pipeline-%4$s).\n"
+    "          args: [\"run\", \"/etc/secureai/pipeline.yaml\", \"--kbs\", \"https://secureai-kbs.%1$s.svc:8443\"%8$s]\n"
     "          env:\n"
     "            - name: SAI_WORKER_INDEX\n"
     "              valueFrom:\n"
     "                fieldRef:\n"
     "                  fieldPath: metadata.annotations['batch.kubernetes.io/job-completion-index']\n"
+    "          ports:\n"
+    "            - name: ring\n"
+    "              containerPort: 7070\n"
     "          resources:\n"
     "            requests:\n"
     "              cpu: \"4\"\n"
@@ -330,6 +357,100 @@ static const char job_yaml[] =
     "        - name: run\n"
     "          emptyDir: {}\n";
 
+/* The MPI variant: a Kubeflow MPIJob (kubeflow.org/v2beta1, the MPI
+ * Operator). The launcher runs mpirun, which starts `secureai run` on the
+ * workers over SSH; each rank's host relays the enclaves' AEAD frames as
+ * MPI messages (libsecureai-mpi.so), so neither the launcher nor the MPI
+ * library sees a key or a plaintext byte, and only the workers are
+ * confidential pods. %1$s ns, %2$s image, %3$u workers, %4$s TEE name,
+ * %5$s extra pod metadata/spec lines, %6$s extra limits, %7$s node
+ * selector line(s) */
+static const char mpijob_yaml[] =
+    "apiVersion: kubeflow.org/v2beta1\n"
+    "kind: MPIJob\n"
+    "metadata:\n"
+    "  name: secureai-train-mpi-%4$s\n"
+    "  namespace: %1$s\n"
+    "  labels:\n"
+    "    app.kubernetes.io/name: secureai-train-mpi\n"
+    "    secureai.io/tee: %4$s\n"
+    "spec:\n"
+    "  slotsPerWorker: 1\n"
+    "  mpiImplementation: OpenMPI\n"
+    "  runPolicy:\n"
+    "    backoffLimit: 0\n"
+    "    cleanPodPolicy: Running\n"
+    "    ttlSecondsAfterFinished: 86400\n"
+    "  mpiReplicaSpecs:\n"
+    "    Launcher:\n"
+    "      replicas: 1\n"
+    "      restartPolicy: Never\n"
+    "      template:\n"
+    "        metadata:\n"
+    "          labels:\n"
+    "            app.kubernetes.io/name: secureai-train-mpi-launcher\n"
+    "        spec:\n"
+    "          automountServiceAccountToken: false\n"
+    "          containers:\n"
+    "            - name: launcher\n"
+    "              image: %2$s\n"
+    "              # One rank per worker; the spec's dist.workers must equal -np.\n"
+    "              command: [\"mpirun\"]\n"
+    "              args: [\"-np\", \"%3$u\", \"--bind-to\", \"none\", \"secureai\", \"run\",\n"
+    "                     \"/etc/secureai/pipeline-mpi.yaml\", \"--kbs\", \"https://secureai-kbs.%1$s.svc:8443\"]\n"
+    "              resources:\n"
+    "                requests:\n"
+    "                  cpu: 500m\n"
+    "                  memory: 512Mi\n"
+    "                limits:\n"
+    "                  memory: 512Mi\n"
+    "    Worker:\n"
+    "      replicas: %3$u\n"
+    "      restartPolicy: Never\n"
+    "      template:\n"
+    "        metadata:\n"
+    "          labels:\n"
+    "            app.kubernetes.io/name: secureai-train-mpi-worker\n"
+    "            secureai.io/confidentiality: required\n"
+    "%5$s"
+    "          schedulerName: secureai-scheduler\n"
+    "          automountServiceAccountToken: false\n"
+    "          nodeSelector:\n"
+    "%7$s"
+    "          containers:\n"
+    "            - name: worker\n"
+    "              image: %2$s\n"
+    "              # mpirun reaches the worker over SSH (keys mounted by the MPI\n"
+    "              # Operator); the image carries sshd and OpenMPI.\n"
+    "              command: [\"/usr/sbin/sshd\"]\n"
+    "              args: [\"-De\"]\n"
+    "              resources:\n"
+    "                requests:\n"
+    "                  cpu: \"4\"\n"
+    "                  memory: 8Gi\n"
+    "                limits:\n"
+    "                  memory: 8Gi\n"
+    "%6$s"
+    "              volumeMounts:\n"
+    "                - name: pipeline\n"
+    "                  mountPath: /etc/secureai\n"
+    "                  readOnly: true\n"
+    "                - name: datasets\n"
+    "                  mountPath: /var/lib/secureai/datasets\n"
+    "                  readOnly: true\n"
+    "                - name: run\n"
+    "                  mountPath: /var/lib/secureai/run\n"
+    "          volumes:\n"
+    "            - name: pipeline\n"
+    "              configMap:\n"
+    "                name: secureai-pipeline-%4$s\n"
+    "            - name: datasets\n"
+    "              persistentVolumeClaim:\n"
+    "                claimName: secureai-datasets\n"
+    "                readOnly: true\n"
+    "            - name: run\n"
+    "              emptyDir: {}\n";
+
 /* The sealed datasets the Jobs read (the operator fills the volume with
  * `secureai seal` output; sealed data is safe to store outside a TEE). */
 static const char datasets_yaml[] =
@@ -344,8 +465,9 @@ static const char datasets_yaml[] =
     "    requests:\n"
     "      storage: 10Gi\n";
 
-/* The measured pipeline spec a Job runs. %1$s ns, %2$s TEE, %3$s KBS pin */
-static const char pipeline_yaml[] =
+/* The ConfigMap holding the measured pipeline specs of one TEE kind.
+ * %1$s ns, %2$s TEE */
+static const char pipeline_cm_yaml[] =
     "apiVersion: v1\n"
     "kind: ConfigMap\n"
     "metadata:\n"
@@ -353,12 +475,16 @@ static const char pipeline_yaml[] =
     "  namespace: %1$s\n"
     "  labels:\n"
     "    app.kubernetes.io/part-of: secureai\n"
-    "data:\n"
-    "  pipeline.yaml: |\n"
+    "data:\n";
+
+/* One measured pipeline spec, a key of that ConfigMap. %1$s ns, %2$s TEE,
+ * %3$s KBS pin, %4$s key, %5$s name suffix, %6$s dist section */
+static const char pipeline_yaml[] =
+    "  %4$s: |\n"
     "    # Fields: docs/pipeline.md. Everything but the host-side paths\n"
     "    # (dataset.sealed, outputs.dir) and kbs.url is measured.\n"
     "    version: 1\n"
-    "    name: fashion-mnist-smallcnn-%2$s\n"
+    "    name: fashion-mnist-smallcnn-%2$s%5$s\n"
     "    tee: %2$s\n"
     "    stages: [ingest, preprocess, train, evaluate, infer]\n"
     "    dataset:\n"
@@ -379,6 +505,7 @@ static const char pipeline_yaml[] =
     "    preprocess:\n"
     "      normalize: true\n"
     "      augment: []\n"
+    "%6$s"
     "    kbs:\n"
     "      url: https://secureai-kbs.%1$s.svc:8443\n"
     "      # `secureai kbs info --data-dir DIR` prints the KBS's pin; the\n"
@@ -723,6 +850,48 @@ const char *sai_k8s_scoring_strategy(const sai_sched_policy_t *pol)
     return spread ? "LeastAllocated" : "MostAllocated";
 }
 
+/* Copy lines to out with `extra` more spaces in front of each one. */
+static void indent(char *out, size_t n, const char *lines, int extra)
+{
+    size_t o = 0;
+    bool bol = true;
+    for (const char *p = lines; *p && o + (size_t)extra + 2 < n; p++) {
+        if (bol)
+            for (int k = 0; k < extra; k++)
+                out[o++] = ' ';
+        out[o++] = *p;
+        bol = *p == '\n';
+    }
+    out[o] = '\0';
+}
+
+/* The ConfigMap of one TEE kind: pipeline.yaml for the Job (TCP ring when
+ * there are several workers) and, with several workers, pipeline-mpi.yaml
+ * for the MPIJob. Transport and ring size are measured, so they are two
+ * specs (two names, two group secrets), not one spec and a flag. */
+static int write_pipeline(const char *dir, const char *name, const sai_k8s_opts_t *o,
+                          const char *tee, const char *pin, sai_error_t *err)
+{
+    char tcp[128] = "", mpi[128] = "";
+    if (o->workers > 1) {
+        snprintf(tcp, sizeof tcp, "    dist:\n      workers: %u\n      transport: tcp\n", o->workers);
+        snprintf(mpi, sizeof mpi, "    dist:\n      workers: %u\n      transport: mpi\n", o->workers);
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    fprintf(m, pipeline_cm_yaml, o->ns, tee);
+    fprintf(m, pipeline_yaml, o->ns, tee, pin, "pipeline.yaml", "", tcp);
+    if (o->workers > 1)
+        fprintf(m, pipeline_yaml, o->ns, tee, pin, "pipeline-mpi.yaml", "-mpi", mpi);
+    int rc = ferror(m) | fclose(m) ? sai_error_set(err, SAI_ENOMEM, "out of memory")
+                                   : write_one(dir, name, err, "%s", buf);
+    free(buf);
+    return rc;
+}
+
 int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error_t *err)
 {
     if (!dns_label(o->ns))
@@ -733,8 +902,9 @@ int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error_t *err)
     const sai_sched_policy_t *pol = sai_sched_policy_find(o->policy);
     if (pol == NULL || !pol->safe)
         return sai_error_set(err, SAI_EINVAL, "policy %s is unknown or not safe to deploy", o->policy);
-    if (o->workers == 0 || o->workers > 10000 || o->epc_mib <= 0 || o->epc_mib > 1 << 20)
-        return sai_error_set(err, SAI_EINVAL, "workers must be 1..10000 and epc 1..1048576 MiB");
+    /* workers: a pipeline spec's dist.workers is at most 256 */
+    if (o->workers == 0 || o->workers > 256 || o->epc_mib <= 0 || o->epc_mib > 1 << 20)
+        return sai_error_set(err, SAI_EINVAL, "workers must be 1..256 and epc 1..1048576 MiB");
     const char *pin = o->kbs_pin ? o->kbs_pin
                                  : "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     if (!pin_ok(pin))
@@ -765,32 +935,49 @@ int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error_t *err)
     for (size_t i = 0; i < 3; i++) {
         char name[64];
         snprintf(name, sizeof name, "45-pipeline-%s.yaml", tees[i]);
-        if ((rc = write_one(dir, name, err, pipeline_yaml, o->ns, tees[i], pin)))
+        if ((rc = write_pipeline(dir, name, o, tees[i], pin, err)))
             return rc;
     }
     /* SGX: Intel's device plugin serves sgx.intel.com/epc and
      * sgx.intel.com/enclave; its admission webhook mounts the aesmd socket
      * for quote generation when the pod carries the quote-provider
-     * annotation. NFD (with Intel's NodeFeatureRule) labels the nodes. */
+     * annotation. NFD (with Intel's NodeFeatureRule) labels the nodes.
+     * The lines are at the Job's indentation; the MPIJob's pod template
+     * sits four columns deeper. */
     char sgx_lim[200];
     snprintf(sgx_lim, sizeof sgx_lim,
              "              sgx.intel.com/epc: %lldMi\n"
              "              sgx.intel.com/enclave: \"1\"\n", (long long)o->epc_mib);
-    static const char sgx_meta[] =
-        "      annotations:\n"
-        "        sgx.intel.com/quote-provider: aesmd\n"
-        "    spec:\n";
-    static const char snp_meta[] = "    spec:\n      runtimeClassName: kata-qemu-snp\n";
-    static const char tdx_meta[] = "    spec:\n      runtimeClassName: kata-qemu-tdx\n";
-    static const char sgx_sel[] = "        feature.node.kubernetes.io/cpu-security.sgx.enabled: \"true\"\n";
-    static const char snp_sel[] = "        feature.node.kubernetes.io/cpu-security.sev.snp.enabled: \"true\"\n";
-    static const char tdx_sel[] = "        feature.node.kubernetes.io/cpu-security.tdx.enabled: \"true\"\n";
-    if ((rc = write_one(dir, "50-train-sgx.yaml", err, job_yaml, o->ns, o->image, o->workers, "sgx",
-                        sgx_meta, sgx_lim, sgx_sel)) ||
-        (rc = write_one(dir, "51-train-sev-snp.yaml", err, job_yaml, o->ns, o->image, o->workers,
-                        "sev-snp", snp_meta, "", snp_sel)) ||
-        (rc = write_one(dir, "52-train-tdx.yaml", err, job_yaml, o->ns, o->image, o->workers, "tdx",
-                        tdx_meta, "", tdx_sel)))
-        return rc;
+    const struct { const char *tee, *meta, *lim, *sel; } kinds[] = {
+        {"sgx", "      annotations:\n        sgx.intel.com/quote-provider: aesmd\n    spec:\n", sgx_lim,
+         "        feature.node.kubernetes.io/cpu-security.sgx.enabled: \"true\"\n"},
+        {"sev-snp", "    spec:\n      runtimeClassName: kata-qemu-snp\n", "",
+         "        feature.node.kubernetes.io/cpu-security.sev.snp.enabled: \"true\"\n"},
+        {"tdx", "    spec:\n      runtimeClassName: kata-qemu-tdx\n", "",
+         "        feature.node.kubernetes.io/cpu-security.tdx.enabled: \"true\"\n"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const char *t = kinds[i].tee;
+        char name[64], ring[300] = "";
+        if (o->workers > 1)
+            snprintf(ring, sizeof ring,
+                     ", \"--rank\", \"$(SAI_WORKER_INDEX)\",\n"
+                     "                 \"--peers\", \"secureai-train-%s-{rank}.secureai-train-%s.%s.svc:7070\"",
+                     t, t, o->ns);
+        snprintf(name, sizeof name, "5%zu-train-%s.yaml", i, t);
+        if ((rc = write_one(dir, name, err, job_yaml, o->ns, o->image, o->workers, t, kinds[i].meta,
+                            kinds[i].lim, kinds[i].sel, ring)))
+            return rc;
+        if (o->workers < 2)
+            continue;
+        char meta[200], lim[200], sel[200];
+        indent(meta, sizeof meta, kinds[i].meta, 4);
+        indent(lim, sizeof lim, kinds[i].lim, 4);
+        indent(sel, sizeof sel, kinds[i].sel, 4);
+        snprintf(name, sizeof name, "5%zu-train-mpi-%s.yaml", i + 5, t);
+        if ((rc = write_one(dir, name, err, mpijob_yaml, o->ns, o->image, o->workers, t, meta, lim,
+                            sel)))
+            return rc;
+    }
     return 0;
 }

@@ -21,16 +21,30 @@ for f in sorted(glob.glob(d + "/*.yaml")):
             continue
         if doc.get("kind") == "ConfigMap" and "kbs.yaml" in doc.get("data", {}):
             open(tmp + "/kbs.yaml", "w").write(doc["data"]["kbs.yaml"])
-        if doc.get("kind") == "ConfigMap" and "pipeline.yaml" in doc.get("data", {}):
-            open(tmp + "/" + doc["metadata"]["name"] + ".yaml", "w").write(doc["data"]["pipeline.yaml"])
-        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
-        for c in spec.get("containers", []):
-            if c.get("name") == "kube-scheduler":   # not our binary: its config is checked
-                continue                            # by test_k8s_sched_rules.sh
-            if "command" in c:
-                print("%s\tcommand\t%s" % (f, c["command"]))
-            print(f.split("/")[-1] + "\t" + "\t".join(c.get("args", [])))
-            seen += 1
+        if doc.get("kind") == "ConfigMap":
+            for key in ("pipeline.yaml", "pipeline-mpi.yaml"):
+                if key in doc.get("data", {}):
+                    name = doc["metadata"]["name"] + ("-mpi" if "mpi" in key else "")
+                    open(tmp + "/" + name + ".yaml", "w").write(doc["data"][key])
+        templates = [doc.get("spec", {}).get("template", {})]
+        if doc.get("kind") == "MPIJob":
+            templates = [r["template"] for r in doc["spec"]["mpiReplicaSpecs"].values()]
+        for t in templates:
+            for c in t.get("spec", {}).get("containers", []):
+                if c.get("name") == "kube-scheduler":   # not our binary: its config is checked
+                    continue                            # by test_k8s_sched_rules.sh
+                args = c.get("args", [])
+                if doc.get("kind") == "MPIJob" and c.get("command") == ["/usr/sbin/sshd"]:
+                    continue                            # an MPI worker: mpirun starts secureai in it
+                if doc.get("kind") == "MPIJob" and c.get("command") == ["mpirun"]:
+                    # the launcher: mpirun's options, then our command line on every rank
+                    if "secureai" not in args or "-np" not in args:
+                        print("%s\tcommand\tmpirun without secureai or -np" % f)
+                    args = args[args.index("secureai") + 1:] if "secureai" in args else args
+                elif "command" in c:
+                    print("%s\tcommand\t%s" % (f, c["command"]))
+                print(f.split("/")[-1] + "\t" + "\t".join(args))
+                seen += 1
 sys.stderr.write("%d containers\n" % seen)
 PY
 [ -s "$tmp/kbs.yaml" ] || { echo "FAIL: no kbs.yaml ConfigMap"; fail=1; }
@@ -39,6 +53,8 @@ while IFS=$'\t' read -r -a line; do
     if [ "${args[0]:-}" = command ]; then echo "FAIL: $file overrides the image command"; fail=1; continue; fi
     for i in "${!args[@]}"; do   # the ConfigMap's file, as mounted in the pod
         [ "${args[$i]}" = /etc/secureai/kbs/kbs.yaml ] && args[$i]=$tmp/kbs.yaml
+        # the kubelet expands $(VAR) from the container's env: a Job index
+        [ "${args[$i]}" = '$(SAI_WORKER_INDEX)' ] && args[$i]=1
     done
     n=$((n + 1))
     if out=$("$SAI_CLI" "${args[@]}" --dry-run 2>&1) && grep -q 'options ok' <<<"$out"; then
@@ -60,7 +76,7 @@ for f in "$tmp"/secureai-pipeline-*.yaml; do
     if grep -q "$f:[0-9]" <<<"$out"; then echo "FAIL - $(basename "$f"): $out"; fail=1
     else echo "ok   - $(basename "$f") parses ($(tail -c 80 <<<"$out"))"; fi
 done
-[ "$np" = 3 ] || { echo "FAIL: $np pipeline specs, want 3"; fail=1; }
+[ "$np" = 6 ] || { echo "FAIL: $np pipeline specs, want 6 (TCP and MPI per TEE kind)"; fail=1; }
 sed 's/^version: 1/version: 1\nbogus: 1/' "$tmp/secureai-pipeline-sgx.yaml" >"$tmp/bad-spec.yaml"
 grep -q "bad-spec.yaml:[0-9]" <<<"$("$SAI_CLI" run "$tmp/bad-spec.yaml" --measure 2>&1)" ||
     { echo "FAIL: a bad pipeline spec was not refused by the parser"; fail=1; }

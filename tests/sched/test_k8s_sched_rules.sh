@@ -118,6 +118,9 @@ def interested(pod):
 def profile_of(pod):
     return pod["spec"].get("schedulerName") or "default-scheduler"
 pods = [("Job " + x["metadata"]["name"], x["spec"]["template"]) for x in docs if x["kind"] == "Job"]
+pods += [("MPIJob worker " + x["metadata"]["name"], x["spec"]["mpiReplicaSpecs"]["Worker"]["template"])
+         for x in docs if x["kind"] == "MPIJob"]
+if not any(x["kind"] == "MPIJob" for x in docs): bad("no MPIJob in the manifests")
 def mk(labels, spec):
     spec = dict(spec, schedulerName="secureai-scheduler")
     return {"metadata": {"labels": labels}, "spec": spec}

@@ -14,6 +14,7 @@ R = {  # group/version -> [(resource, kind, namespaced)]
  "rbac.authorization.k8s.io/v1": [("roles","Role",True),("rolebindings","RoleBinding",True),("clusterroles","ClusterRole",False),("clusterrolebindings","ClusterRoleBinding",False)],
  "admissionregistration.k8s.io/v1": [("validatingadmissionpolicies","ValidatingAdmissionPolicy",False),("validatingadmissionpolicybindings","ValidatingAdmissionPolicyBinding",False)],
  "node.k8s.io/v1": [("runtimeclasses","RuntimeClass",False)],
+ "kubeflow.org/v2beta1": [("mpijobs","MPIJob",True)],   # the MPI Operator's CRD
 }
 log = open(sys.argv[1], "a")
 class H(BaseHTTPRequestHandler):

@@ -6,11 +6,20 @@
 // any missing required field. All directories are checked in one compiler
 // run (one module per directory); prints "RESULT <dir> valid|invalid" per
 // directory and exits 0 only when every directory is valid.
+//
+// Custom resources (Kubeflow's MPIJob) have no TypeScript types: they are
+// checked with Ajv against the openAPIV3Schema their project publishes in
+// its CRD (crdSchemas below, vendored by vendor-crd.mjs), made strict the
+// way kube-apiserver's strict field validation is (an object that declares
+// its properties and does not preserve unknown fields refuses any other
+// field). Their pod templates are then also type-checked as PodTemplateSpec
+// with the Kubernetes types, like every other pod in the directory.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import ts from "typescript";
+import Ajv from "ajv";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dirs = process.argv.slice(2);
@@ -36,12 +45,34 @@ const types = {
   "kubescheduler.config.k8s.io/v1/KubeSchedulerConfiguration": ["./kube-scheduler-config", "KubeSchedulerConfiguration"],
 };
 
+// custom resources: apiVersion/kind -> [vendored schema, pod templates of a document]
+const crdSchemas = {
+  "kubeflow.org/v2beta1/MPIJob": ["mpijob-v2beta1.schema.json",
+    (d) => Object.entries(d.spec?.mpiReplicaSpecs ?? {}).map(([role, r]) => [`mpiReplicaSpecs.${role}.template`, r?.template])],
+};
+const strictify = (n) => {
+  if (Array.isArray(n)) return n.map(strictify);
+  if (!n || typeof n !== "object") return n;
+  const o = {};
+  for (const [k, v] of Object.entries(n)) o[k] = k === "enum" || k === "default" ? v : strictify(v);
+  if (o.properties && !("additionalProperties" in o) && !o["x-kubernetes-preserve-unknown-fields"])
+    o.additionalProperties = false;
+  return o;
+};
+const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+const crdCheck = {};
+for (const [key, [file]] of Object.entries(crdSchemas)) {
+  const { schema } = JSON.parse(fs.readFileSync(path.join(here, file), "utf8"));
+  crdCheck[key] = ajv.compile(strictify(schema));
+}
+types["pod/PodTemplateSpec"] = ["kubernetes-types/core/v1", "PodTemplateSpec"];
+
 const work = fs.mkdtempSync(path.join(here, ".check-"));
 const files = [];
 const info = new Map();          // file -> {dir, header, origin, bad}
 try {
   dirs.forEach((dir, k) => {
-    let src = "", n = 0, bad = false;
+    let src = "", n = 0, nv = 0, bad = false;
     const imports = new Set(), origin = [];
     const yamls = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort() : [];
     for (const f of yamls) {
@@ -59,14 +90,30 @@ try {
             if (inner && typeof inner === "object" && "apiVersion" in inner && "kind" in inner) docs.push(inner);
           }
       }
+      const emit = (d, key, label) => {
+        const t = types[key];
+        imports.add(`import type { ${t[1]} } from "${t[0].startsWith("./") ? path.join(here, t[0]) : t[0]}";`);
+        src += `// ${label}\nexport const doc${nv++}: ${t[1]} = ${JSON.stringify(d, null, 1)};\n`;
+        origin.push([src.split("\n").length, `${label} (${key})`]);
+      };
       docs.forEach((d, i) => {
         if (d === null || d === undefined) return;
         const key = `${d.apiVersion}/${d.kind}`;
-        const t = types[key];
-        if (!t) { console.error(`${dir}/${f} document ${i + 1}: no schema for ${key}`); bad = true; return; }
-        imports.add(`import type { ${t[1]} } from "${t[0].startsWith("./") ? path.join(here, t[0]) : t[0]}";`);
-        src += `// ${f} document ${i + 1}\nexport const doc${n}: ${t[1]} = ${JSON.stringify(d, null, 1)};\n`;
-        origin.push([src.split("\n").length, `${f} document ${i + 1} (${key})`]);
+        const label = `${f} document ${i + 1}`;
+        if (crdCheck[key]) {
+          if (!crdCheck[key](d)) {
+            for (const e of crdCheck[key].errors)
+              console.error(`${dir}/${label} (${key}): ${e.instancePath || "/"} ${e.message}` +
+                            (e.params?.additionalProperty ? ` '${e.params.additionalProperty}'` : ""));
+            bad = true;
+          }
+          for (const [where, tpl] of crdSchemas[key][1](d))
+            if (tpl !== undefined) emit(tpl, "pod/PodTemplateSpec", `${label} ${where}`);
+          n++;
+          return;
+        }
+        if (!types[key]) { console.error(`${dir}/${label}: no schema for ${key}`); bad = true; return; }
+        emit(d, key, label);
         n++;
       });
     }
