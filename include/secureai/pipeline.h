@@ -51,9 +51,16 @@ typedef struct sai_pipeline_spec_t {
 
     struct {
         char            *sealed_dir;         /* host-side path (not measured) */
-        char            *format;             /* "idx" or "cifar10" */
+        char            *format;             /* "idx", "cifar10" or "tfrecord" */
         sai_kbs_resource_t key;                /* where the dataset key lives */
         char            *identity;           /* expected dataset identity (64 hex), optional */
+        struct {                             /* format tfrecord (all measured) */
+            char    *image, *label;          /* tf.train.Example feature keys */
+            unsigned shape[3];               /* c, h, w of one image */
+            double   scale, offset;          /* float-list images: pixel = (v*scale+offset)*255 */
+            char    *train, *test;           /* shard-name prefixes of the splits
+                                              * (default "train", "test") */
+        } tfrecord;
     } dataset;
 
     struct {

@@ -66,6 +66,10 @@ void sai_pipeline_spec_free(sai_pipeline_spec_t *s)
     free(s->dataset.format);
     free_res(&s->dataset.key);
     free(s->dataset.identity);
+    free(s->dataset.tfrecord.image);
+    free(s->dataset.tfrecord.label);
+    free(s->dataset.tfrecord.train);
+    free(s->dataset.tfrecord.test);
     free(s->model.arch);
     free_res(&s->model.key);
     free(s->model.key_policy);

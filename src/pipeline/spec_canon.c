@@ -53,6 +53,22 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec_t *s, const uint8_t *ca_
         cJSON_AddItemToObject(d, "resource", res_json(&s->dataset.key));
         if (s->dataset.identity)
             cJSON_AddStringToObject(d, "identity", s->dataset.identity);
+        /* absent for the other formats: their specs keep their hash */
+        cJSON *tf = s->dataset.format && strcmp(s->dataset.format, "tfrecord") == 0
+                        ? cJSON_AddObjectToObject(d, "tfrecord") : NULL;
+        if (tf) {
+            cJSON_AddStringToObject(tf, "image", s->dataset.tfrecord.image ? s->dataset.tfrecord.image : "");
+            cJSON_AddStringToObject(tf, "label", s->dataset.tfrecord.label ? s->dataset.tfrecord.label : "");
+            cJSON *sh = cJSON_AddArrayToObject(tf, "shape");
+            for (int i = 0; sh && i < 3; i++)
+                cJSON_AddItemToArray(sh, cJSON_CreateNumber(s->dataset.tfrecord.shape[i]));
+            snprintf(num, sizeof num, "%.17g", s->dataset.tfrecord.scale);
+            cJSON_AddStringToObject(tf, "scale", num);
+            snprintf(num, sizeof num, "%.17g", s->dataset.tfrecord.offset);
+            cJSON_AddStringToObject(tf, "offset", num);
+            cJSON_AddStringToObject(tf, "train", s->dataset.tfrecord.train ? s->dataset.tfrecord.train : "train");
+            cJSON_AddStringToObject(tf, "test", s->dataset.tfrecord.test ? s->dataset.tfrecord.test : "test");
+        }
     }
     m = cJSON_AddObjectToObject(o, "model");
     if (m) {
@@ -189,6 +205,39 @@ static bool sha256_ref_ok(const char *v)
     return strncmp(v, "sha256:", 7) == 0 && strlen(v) == 71 && sai_hex_decode(tmp, 32, v + 7, NULL) == 0;
 }
 
+/* dataset.tfrecord: present exactly when the format is tfrecord. */
+static int tfrecord_from_canonical(sai_pipeline_spec_t *s, cJSON *d, sai_error_t *err)
+{
+    cJSON *tf = cJSON_GetObjectItemCaseSensitive(d, "tfrecord");
+    bool is_tf = strcmp(s->dataset.format, "tfrecord") == 0;
+    int rc;
+    if (!is_tf && tf == NULL)
+        return strcmp(s->dataset.format, "idx") == 0 || strcmp(s->dataset.format, "cifar10") == 0
+                   ? 0 : sai_error_set(err, SAI_EFORMAT, "canonical spec: unknown dataset format");
+    if (!is_tf || !cJSON_IsObject(tf))
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: dataset.tfrecord goes with format tfrecord");
+    if ((rc = jstr(tf, "image", &s->dataset.tfrecord.image, true, err)) ||
+        (rc = jstr(tf, "label", &s->dataset.tfrecord.label, true, err)) ||
+        (rc = jdbl(tf, "scale", &s->dataset.tfrecord.scale, err)) ||
+        (rc = jdbl(tf, "offset", &s->dataset.tfrecord.offset, err)) ||
+        (rc = jstr(tf, "train", &s->dataset.tfrecord.train, true, err)) ||
+        (rc = jstr(tf, "test", &s->dataset.tfrecord.test, true, err)))
+        return rc;
+    cJSON *sh = cJSON_GetObjectItemCaseSensitive(tf, "shape");
+    if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) != 3)
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: dataset.tfrecord.shape is not [c,h,w]");
+    for (int i = 0; i < 3; i++) {
+        cJSON *v = cJSON_GetArrayItem(sh, i);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > (i == 0 ? 3 : 1024))
+            return sai_error_set(err, SAI_EFORMAT, "canonical spec: dataset.tfrecord.shape out of range");
+        s->dataset.tfrecord.shape[i] = (unsigned)v->valuedouble;
+    }
+    if (s->dataset.tfrecord.image[0] == '\0' || s->dataset.tfrecord.label[0] == '\0' ||
+        !sai_pipeline__spec_ident_ok(s->dataset.tfrecord.train) || !sai_pipeline__spec_ident_ok(s->dataset.tfrecord.test))
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: bad dataset.tfrecord mapping");
+    return 0;
+}
+
 int sai_pipeline_spec_from_canonical(sai_pipeline_spec_t **out, const char *json, size_t len,
                                      sai_error_t *err)
 {
@@ -262,6 +311,8 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec_t **out, const char *json
             goto out;
         }
     }
+    if ((rc = tfrecord_from_canonical(s, d, err)))
+        goto out;
     cJSON *ds = cJSON_GetObjectItemCaseSensitive(o, "dist");
     if (ds != NULL) {
         if (!cJSON_IsObject(ds) || (rc = jnum(ds, "workers", &s->dist.workers, err)) ||
