@@ -43,6 +43,23 @@ enum {
     SAI_STAGE_INFER      = 1u << 4,
 };
 
+/* Framework mode: `train: {framework: pytorch, script: FILE, args: [...]}`
+ * (docs/frameworks.md). All measured but script_path. */
+typedef struct sai_pipeline_framework_t {
+    char    *framework;                  /* "pytorch", or NULL: the engine trains */
+    char    *script_path;                /* host side: where the script is (relative to the
+                                          * spec's directory), read at load */
+    char    *script_name;                /* its base name (argv[0] of the script) */
+    uint8_t *script;                     /* its bytes (in the canonical form) */
+    size_t   script_len;
+    char   **args;                       /* the script's arguments */
+    size_t   nargs;
+    char    *python_sha256;              /* 64 hex: the interpreter binary the enclave runs */
+    char    *python_version;             /* sys.version's first word, e.g. "3.11.2" */
+    char    *torch_version;              /* torch.__version__ */
+    char    *runtime_sha256;             /* 64 hex: libsecureai.so and the secureai package */
+} sai_pipeline_framework_t;
+
 typedef struct sai_pipeline_spec_t {
     unsigned version;                        /* SAI_SPEC_VERSION */
     char    *name;                           /* [A-Za-z0-9._-]{1,64} */
@@ -111,6 +128,8 @@ typedef struct sai_pipeline_spec_t {
         char    *rendezvous;                 /* HOST:PORT (host-side, not measured: reachability
                                               * only, as kbs.url): worker r listens on PORT+r */
     } dist;
+
+    sai_pipeline_framework_t framework;     /* framework mode (`train:`); docs/frameworks.md */
 
     struct {
         char *dir;                           /* host-side output directory (not measured) */

@@ -466,6 +466,44 @@ static int out_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     return unknown(p, kn, f);
 }
 
+/* ---- train (framework mode) --------------------------------------------- */
+#define SAI_SPEC_MAX_ARGS 64
+static int train_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
+                      yaml_node_t *vn, void *ctx)
+{
+    sai_pipeline_spec_t *s = ctx;
+    int rc;
+    if (strcmp(key, "framework") == 0) {
+        if ((rc = get_string(p, vn, f, &s->framework.framework, 16, true)))
+            return rc;
+        if (strcmp(s->framework.framework, "pytorch") != 0)
+            return fail(p, vn, f, "'%s' is not a supported framework (pytorch)", s->framework.framework);
+        return 0;
+    }
+    if (strcmp(key, "script") == 0)
+        return get_string(p, vn, f, &s->framework.script_path, 4096, false);
+    if (strcmp(key, "args") == 0) {
+        if ((rc = want_type(p, vn, YAML_SEQUENCE_NODE, f)))
+            return rc;
+        size_t n = (size_t)(vn->data.sequence.items.top - vn->data.sequence.items.start);
+        if (n > SAI_SPEC_MAX_ARGS)
+            return fail(p, vn, f, "more than %d arguments", SAI_SPEC_MAX_ARGS);
+        s->framework.args = calloc(n ? n : 1, sizeof *s->framework.args);
+        if (s->framework.args == NULL)
+            return sai_error_set(p->err, SAI_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            yaml_node_t *en = yaml_document_get_node(p->doc, vn->data.sequence.items.start[i]);
+            if (en == NULL)
+                return fail(p, vn, f, "bad item");
+            if ((rc = get_string(p, en, f, &s->framework.args[i], 1024, false)))
+                return rc;
+            s->framework.nargs = i + 1;
+        }
+        return 0;
+    }
+    return unknown(p, kn, f);
+}
+
 /* ---- top level -------------------------------------------------------- */
 static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
@@ -534,6 +572,10 @@ static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     }
     if (strcmp(key, "dist") == 0)
         return walk_map(p, vn, f, dist_pair, s, NULL, 0);
+    if (strcmp(key, "train") == 0) {
+        static const char *const req[] = {"framework", "script"};
+        return walk_map(p, vn, f, train_pair, s, req, 2);
+    }
     if (strcmp(key, "outputs") == 0) {
         static const char *const req[] = {"dir"};
         return walk_map(p, vn, f, out_pair, s, req, 1);
@@ -729,6 +771,14 @@ int sai_pipeline_spec_load(sai_pipeline_spec_t **out, const char *path, sai_erro
         return sai_error_prefix(err, "%s", path);
     rc = sai_pipeline_spec_parse(out, path, (const char *)buf, len, err);
     free(buf);
+    /* Framework mode: the script's bytes, the interpreter's and torch's
+     * versions and hashes go into the measured spec (framework.c). */
+    if (rc == 0 && (*out)->framework.framework != NULL &&
+        (rc = sai_pipeline__framework_resolve(*out, path, err)) != 0) {
+        sai_pipeline_spec_free(*out);
+        *out = NULL;
+        return rc;
+    }
     if (rc == 0 && ((*out)->source = strdup(path)) == NULL) {
         sai_pipeline_spec_free(*out);
         *out = NULL;

@@ -92,8 +92,8 @@ static int load_tfrecord(const sai_pipeline_spec_t *s, const sai_stage_file_t *f
     return 0;
 }
 
-static int load(const sai_pipeline_spec_t *s, const sai_stage_file_t *f, size_t n, bool train,
-                sai_nn_dataset_t *ds, sai_error_t *err)
+int sai_pipeline__stage_load(const sai_pipeline_spec_t *s, const sai_stage_file_t *f, size_t n, bool train,
+                             sai_nn_dataset_t *ds, sai_error_t *err)
 {
     int rc;
     if (strcmp(s->dataset.format, "tfrecord") == 0) {
@@ -217,8 +217,8 @@ int sai_pipeline__stages(const sai_pipeline_spec_t *s, const sai_stage_file_t *f
     /* ingest */
     if (!(s->stages & SAI_STAGE_INGEST))
         return sai_error_set(err, SAI_EINVAL, "a pipeline without the ingest stage has no data");
-    if ((want_train && (rc = load(s, files, n, true, &train, err))) ||
-        (want_test && (rc = load(s, files, n, false, &test, err))))
+    if ((want_train && (rc = sai_pipeline__stage_load(s, files, n, true, &train, err))) ||
+        (want_test && (rc = sai_pipeline__stage_load(s, files, n, false, &test, err))))
         goto out;
     /* A TFRecord test split is normalised like the data the model learnt. */
     if (want_train && want_test && strcmp(s->dataset.format, "tfrecord") == 0) {
