@@ -45,6 +45,23 @@ enum {
     SAI_STAGE_SERVE      = 1u << 5,   /* alone: `secureai serve` (docs/serving.md) */
 };
 
+/* Framework mode: `train: {framework: pytorch, script: FILE, args: [...]}`
+ * (docs/frameworks.md). All measured but script_path. */
+typedef struct sai_pipeline_framework_t {
+    char    *framework;                  /* "pytorch", or NULL: the engine trains */
+    char    *script_path;                /* host side: where the script is (relative to the
+                                          * spec's directory), read at load */
+    char    *script_name;                /* its base name (argv[0] of the script) */
+    uint8_t *script;                     /* its bytes (in the canonical form) */
+    size_t   script_len;
+    char   **args;                       /* the script's arguments */
+    size_t   nargs;
+    char    *python_sha256;              /* 64 hex: the interpreter binary the enclave runs */
+    char    *python_version;             /* sys.version's first word, e.g. "3.11.2" */
+    char    *torch_version;              /* torch.__version__ */
+    char    *runtime_sha256;             /* 64 hex: libsecureai.so and the secureai package */
+} sai_pipeline_framework_t;
+
 typedef struct sai_pipeline_spec_t {
     unsigned version;                        /* SAI_SPEC_VERSION */
     char    *name;                           /* [A-Za-z0-9._-]{1,64} */
@@ -53,9 +70,16 @@ typedef struct sai_pipeline_spec_t {
 
     struct {
         char            *sealed_dir;         /* host-side path (not measured) */
-        char            *format;             /* "idx" or "cifar10" */
+        char            *format;             /* "idx", "cifar10" or "tfrecord" */
         sai_kbs_resource_t key;                /* where the dataset key lives */
         char            *identity;           /* expected dataset identity (64 hex), optional */
+        struct {                             /* format tfrecord (all measured) */
+            char    *image, *label;          /* tf.train.Example feature keys */
+            unsigned shape[3];               /* c, h, w of one image */
+            double   scale, offset;          /* float-list images: pixel = (v*scale+offset)*255 */
+            char    *train, *test;           /* shard-name prefixes of the splits
+                                              * (default "train", "test") */
+        } tfrecord;
     } dataset;
 
     struct {
@@ -106,6 +130,8 @@ typedef struct sai_pipeline_spec_t {
         char    *rendezvous;                 /* HOST:PORT (host-side, not measured: reachability
                                               * only, as kbs.url): worker r listens on PORT+r */
     } dist;
+
+    sai_pipeline_framework_t framework;     /* framework mode (`train:`); docs/frameworks.md */
 
     struct {
         char *dir;                           /* host-side output directory (not measured) */

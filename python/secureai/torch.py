@@ -101,13 +101,35 @@ class SealedDataset(_Dataset):
         return x, y
 
 
-def save(obj: Any, path: Union[str, "os.PathLike[str]"], key: KeyLike, *,
+def save(obj: Any, path: Optional[Union[str, "os.PathLike[str]"]] = None, key: Optional[KeyLike] = None, *,
          key_id: str = "default", chunk_size: int = 0, overwrite: bool = False) -> None:
     """``torch.save(obj)`` sealed to ``path`` (the ``secureai seal`` format).
 
     The pickle is built in memory, sealed chunk by chunk into
     ``<path>.tmp.XXXXXX`` and renamed onto ``path`` only when complete; the
-    in-memory plaintext is wiped afterwards."""
+    in-memory plaintext is wiped afterwards.
+
+    In the framework mode of ``secureai run`` call it with no path and no
+    key: the bytes go to the enclave, which seals them under the model key
+    of the spec and names them in the signed provenance statement."""
+    if path is None:
+        from . import pipeline as _pl
+        if key is not None or not _pl.active():
+            raise ValueError("save without a path is the pipeline's model (secureai run, framework mode); "
+                             "otherwise give path and key")
+        buf = io.BytesIO()
+        _torch.save(obj, buf)
+        view = buf.getbuffer()
+        try:
+            _pl._save_bytes(view)
+        finally:
+            if len(view):
+                lib.sai_wipe((ctypes.c_char * len(view)).from_buffer(view), len(view))
+            view.release()
+            buf.close()
+        return
+    if key is None:
+        raise ValueError("a key is needed to seal to a path")
     k = as_key(key)
     buf = io.BytesIO()
     _torch.save(obj, buf)

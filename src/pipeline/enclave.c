@@ -76,6 +76,7 @@ typedef struct enclave {
     /* a distributed job (spec dist.workers >= 2; docs/distributed.md) */
     sai_proto_dist_t     dist;           /* DIST, decoded: rank and world (== dist.workers) */
     int                ring_fds[2];    /* the streams to the next and from the previous worker */
+    sai_fw_t           fw;             /* framework mode: the interpreter child (enclave_framework.c) */
 } enclave;
 
 /* ---- the attester: evidence straight from the TEE ------------------------
@@ -388,6 +389,10 @@ static int run(enclave *e, sai_error_t *err)
     d = NULL;
     if (rc)
         return rc;
+    /* Framework mode: the interpreter starts (and sandboxes itself) now,
+     * while exec is still possible and before any key exists. */
+    if (e->spec->framework.framework != NULL && (rc = sai_pipeline__fw_start_for(&e->fw, e->spec, err)))
+        return rc;
 
     /* Load what lazily reads files while the file system is still there;
      * OpenSSL reads no configuration file (the platform also gives the
@@ -489,9 +494,9 @@ static int run(enclave *e, sai_error_t *err)
     /* A distributed job: join the ring (the peers' policy, the handshake);
      * the stages then train over it (enclave_dist.c). */
     if (e->spec->dist.workers >= 2) {
-        if (e->is_cvm || !(e->spec->stages & SAI_STAGE_TRAIN)) {
-            rc = sai_error_set(err, SAI_EUNSUPP, "a distributed job needs the train stage and a sim enclave "
-                               "(confidential-VM workers are not built yet)");
+        if (e->is_cvm || !(e->spec->stages & SAI_STAGE_TRAIN) || e->spec->framework.framework != NULL) {
+            rc = sai_error_set(err, SAI_EUNSUPP, "a distributed job needs the engine's train stage and a sim "
+                               "enclave (confidential-VM workers and framework mode are one worker)");
             goto out;
         }
         if ((rc = sai_pipeline__dist_join(&dr, e->tee_dev, e->measurement, e->spec_hash, gkey->data, e->dist.rank,
@@ -500,8 +505,10 @@ static int run(enclave *e, sai_error_t *err)
     }
 
     /* The stages. */
-    if ((rc = sai_pipeline__stages_ex(e->spec, e->files, e->nshards, progress_line, e,
-                                      dr ? sai_pipeline__dist_train : NULL, dr, &sr, err)))
+    if ((rc = e->spec->framework.framework != NULL
+                  ? sai_pipeline__fw_train(&e->fw, e->spec, e->files, e->nshards, progress_line, e, &sr, err)
+                  : sai_pipeline__stages_ex(e->spec, e->files, e->nshards, progress_line, e,
+                                            dr ? sai_pipeline__dist_train : NULL, dr, &sr, err)))
         goto out;
     sai_secret_free(dkey);
     dkey = NULL;
@@ -651,6 +658,7 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
     e.cvm.fd = -1;
     e.cvm.pid = -1;
     e.ring_fds[0] = e.ring_fds[1] = -1;
+    e.fw.sock = -1;
     signal(SIGPIPE, SIG_IGN);
     /* Die with the platform's launch monitor (it exits when the host goes
      * away), set again here after exec; a monitor that died before this
@@ -686,6 +694,7 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
     for (int i = 0; i < 2; i++)
         if (e.ring_fds[i] >= 0)
             close(e.ring_fds[i]);
+    sai_pipeline__fw_stop(&e.fw);
     sai_pipeline_spec_free(e.spec);
     sai_chan_close(&e.chan);
     return rc;

@@ -240,6 +240,46 @@ int  sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset
                               sai_error_t *err) SAI_MUST_CHECK;
 void sai_pipeline__stage_result_clear(sai_stage_result_t *r);
 
+/* One split (train or test) of the spec's dataset, decoded as the stages
+ * decode it (formats, limits, normalisation constants). */
+int sai_pipeline__stage_load(const sai_pipeline_spec_t *s, const sai_stage_file_t *files, size_t n, bool train,
+                             sai_nn_dataset_t *ds, sai_error_t *err) SAI_MUST_CHECK;
+
+/* ---- framework mode (framework.c, enclave_framework.c) ------------------- */
+#include <sys/types.h>
+/* The runtime the enclave hands the interpreter, in hashing order. */
+#define SAI_FW_RUNTIME_N 5
+extern const char *const sai_pipeline__fw_runtime_names[SAI_FW_RUNTIME_N];
+/* Where file i is on this machine (fixed at build time). */
+int sai_pipeline__fw_runtime_path(size_t i, char *out, size_t cap, sai_error_t *err) SAI_MUST_CHECK;
+int sai_pipeline__fw_runtime_hash(uint8_t out[32], const uint8_t *const *bufs, const size_t *lens,
+                                  sai_error_t *err) SAI_MUST_CHECK;
+
+/* The interpreter child of the enclave: a stream socket to it and its pid. */
+typedef struct sai_fw_t {
+    int   sock;
+    pid_t pid;
+    char  sandbox[200];   /* what the child reported of its sandbox (JSON) */
+} sai_fw_t;
+
+/* Before the enclave's own sandbox (it forks and execs): check the
+ * interpreter and the runtime against the measured spec, start the
+ * interpreter on the measured bootstrap, hand it the runtime's and the
+ * script's bytes, and wait until it reports its versions (checked against
+ * the spec) and its sandbox (the enclave's, plus no network). No data and
+ * no key exist yet. */
+int  sai_pipeline__fw_start(sai_fw_t *fw, const sai_pipeline_spec_t *s, const char *canon, size_t canon_len,
+                            int threads, sai_error_t *err) SAI_MUST_CHECK;
+/* In place of the stages: decode the splits, hand them to the script, run
+ * it, and collect what it saved through secureai.torch.save (res->ckpt,
+ * plaintext: the caller seals and wipes it) and reported. */
+int  sai_pipeline__fw_train(sai_fw_t *fw, const sai_pipeline_spec_t *s, const sai_stage_file_t *files, size_t n,
+                            sai_stage_progress_fn progress, void *ctx, sai_stage_result_t *res,
+                            sai_error_t *err) SAI_MUST_CHECK;
+/* fw_start with the spec's canonical form and the engine's thread setting. */
+int  sai_pipeline__fw_start_for(sai_fw_t *fw, const sai_pipeline_spec_t *s, sai_error_t *err) SAI_MUST_CHECK;
+void sai_pipeline__fw_stop(sai_fw_t *fw);
+
 /* ---- confidential-VM mode (cvm.c) ---------------------------------------- */
 #include <sys/types.h>
 #include "secureai/tee.h"

@@ -66,6 +66,10 @@ void sai_pipeline_spec_free(sai_pipeline_spec_t *s)
     free(s->dataset.format);
     free_res(&s->dataset.key);
     free(s->dataset.identity);
+    free(s->dataset.tfrecord.image);
+    free(s->dataset.tfrecord.label);
+    free(s->dataset.tfrecord.train);
+    free(s->dataset.tfrecord.test);
     free(s->model.arch);
     free_res(&s->model.key);
     free(s->model.key_policy);
@@ -76,6 +80,17 @@ void sai_pipeline_spec_free(sai_pipeline_spec_t *s)
     free(s->dist.transport);
     free(s->dist.algorithm);
     free(s->dist.rendezvous);
+    free(s->framework.framework);
+    free(s->framework.script_path);
+    free(s->framework.script_name);
+    free(s->framework.script);
+    for (size_t i = 0; i < s->framework.nargs; i++)
+        free(s->framework.args[i]);
+    free(s->framework.args);
+    free(s->framework.python_sha256);
+    free(s->framework.python_version);
+    free(s->framework.torch_version);
+    free(s->framework.runtime_sha256);
     free(s->outputs.dir);
     free(s->outputs.model_name);
     free(s->source);

@@ -31,6 +31,53 @@ static cJSON *res_json(const sai_kbs_resource_t *r)
     return o;
 }
 
+/* train: the framework, the script (name, SHA-256, bytes), its arguments,
+ * the interpreter (path, SHA-256, version), torch's version and the
+ * runtime's hash: everything the enclave checks before running a line. */
+static int framework_json(cJSON *o, const sai_pipeline_spec_t *s, sai_error_t *err)
+{
+    const sai_pipeline_framework_t *f = &s->framework;
+    if (f->script == NULL || f->script_name == NULL || f->python_sha256 == NULL || f->python_version == NULL ||
+        f->torch_version == NULL || f->runtime_sha256 == NULL)
+        return sai_error_set(err, SAI_EINVAL, "framework mode: the script and the runtime are resolved when "
+                             "the spec is loaded from its file (sai_pipeline_spec_load)");
+    uint8_t h[32];
+    char hex[65], *b64 = NULL;
+    int rc;
+    if ((rc = sai_hash(SAI_SHA256, h, f->script, f->script_len, err)) ||
+        (rc = sai_b64url_encode(&b64, f->script, f->script_len, err)))
+        return rc;
+    sai_hex_encode(hex, h, 32);
+    cJSON *t = cJSON_AddObjectToObject(o, "train"), *sc, *a, *py, *tc;
+    if (t == NULL || (sc = cJSON_AddObjectToObject(t, "script")) == NULL) {
+        free(b64);
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    }
+    cJSON_AddStringToObject(t, "framework", f->framework);
+    cJSON_AddStringToObject(sc, "name", f->script_name);
+    cJSON_AddStringToObject(sc, "sha256", hex);
+    cJSON_AddStringToObject(sc, "bytes", b64);
+    free(b64);
+    a = cJSON_AddArrayToObject(t, "args");
+    for (size_t i = 0; a && i < f->nargs; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(f->args[i]));
+    if ((py = cJSON_AddObjectToObject(t, "python")) != NULL) {
+        cJSON_AddStringToObject(py, "path", SAI_FRAMEWORK_PYTHON);
+        cJSON_AddStringToObject(py, "sha256", f->python_sha256);
+        cJSON_AddStringToObject(py, "version", f->python_version);
+    }
+    if ((tc = cJSON_AddObjectToObject(t, "torch")) != NULL)
+        cJSON_AddStringToObject(tc, "version", f->torch_version);
+    cJSON_AddStringToObject(t, "runtime_sha256", f->runtime_sha256);
+    return 0;
+}
+
+static bool hex64_ok(const char *v)
+{
+    uint8_t tmp[32];
+    return v != NULL && strlen(v) == 64 && sai_hex_decode(tmp, 32, v, NULL) == 0;
+}
+
 int sai_pipeline_spec_canonical(const sai_pipeline_spec_t *s, const uint8_t *ca_sha256,
                                 char **out, size_t *len, sai_error_t *err)
 {
@@ -53,6 +100,22 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec_t *s, const uint8_t *ca_
         cJSON_AddItemToObject(d, "resource", res_json(&s->dataset.key));
         if (s->dataset.identity)
             cJSON_AddStringToObject(d, "identity", s->dataset.identity);
+        /* absent for the other formats: their specs keep their hash */
+        cJSON *tf = s->dataset.format && strcmp(s->dataset.format, "tfrecord") == 0
+                        ? cJSON_AddObjectToObject(d, "tfrecord") : NULL;
+        if (tf) {
+            cJSON_AddStringToObject(tf, "image", s->dataset.tfrecord.image ? s->dataset.tfrecord.image : "");
+            cJSON_AddStringToObject(tf, "label", s->dataset.tfrecord.label ? s->dataset.tfrecord.label : "");
+            cJSON *sh = cJSON_AddArrayToObject(tf, "shape");
+            for (int i = 0; sh && i < 3; i++)
+                cJSON_AddItemToArray(sh, cJSON_CreateNumber(s->dataset.tfrecord.shape[i]));
+            snprintf(num, sizeof num, "%.17g", s->dataset.tfrecord.scale);
+            cJSON_AddStringToObject(tf, "scale", num);
+            snprintf(num, sizeof num, "%.17g", s->dataset.tfrecord.offset);
+            cJSON_AddStringToObject(tf, "offset", num);
+            cJSON_AddStringToObject(tf, "train", s->dataset.tfrecord.train ? s->dataset.tfrecord.train : "train");
+            cJSON_AddStringToObject(tf, "test", s->dataset.tfrecord.test ? s->dataset.tfrecord.test : "test");
+        }
     }
     m = cJSON_AddObjectToObject(o, "model");
     if (m) {
@@ -111,6 +174,13 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec_t *s, const uint8_t *ca_
             cJSON_AddNumberToObject(ds, "workers", s->dist.workers);
             cJSON_AddStringToObject(ds, "transport", s->dist.transport ? s->dist.transport : "tcp");
             cJSON_AddStringToObject(ds, "algorithm", s->dist.algorithm ? s->dist.algorithm : "ring");
+        }
+    }
+    if (s->framework.framework) {   /* absent otherwise: engine specs keep their hash */
+        int rc = framework_json(o, s, err);
+        if (rc) {
+            cJSON_Delete(o);
+            return rc;
         }
     }
     cJSON_AddStringToObject(o, "model_file", s->outputs.model_name ? s->outputs.model_name : "model.sealed");
@@ -189,6 +259,94 @@ static bool sha256_ref_ok(const char *v)
     return strncmp(v, "sha256:", 7) == 0 && strlen(v) == 71 && sai_hex_decode(tmp, 32, v + 7, NULL) == 0;
 }
 
+/* dataset.tfrecord: present exactly when the format is tfrecord. */
+static int tfrecord_from_canonical(sai_pipeline_spec_t *s, cJSON *d, sai_error_t *err)
+{
+    cJSON *tf = cJSON_GetObjectItemCaseSensitive(d, "tfrecord");
+    bool is_tf = strcmp(s->dataset.format, "tfrecord") == 0;
+    int rc;
+    if (!is_tf && tf == NULL)
+        return strcmp(s->dataset.format, "idx") == 0 || strcmp(s->dataset.format, "cifar10") == 0
+                   ? 0 : sai_error_set(err, SAI_EFORMAT, "canonical spec: unknown dataset format");
+    if (!is_tf || !cJSON_IsObject(tf))
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: dataset.tfrecord goes with format tfrecord");
+    if ((rc = jstr(tf, "image", &s->dataset.tfrecord.image, true, err)) ||
+        (rc = jstr(tf, "label", &s->dataset.tfrecord.label, true, err)) ||
+        (rc = jdbl(tf, "scale", &s->dataset.tfrecord.scale, err)) ||
+        (rc = jdbl(tf, "offset", &s->dataset.tfrecord.offset, err)) ||
+        (rc = jstr(tf, "train", &s->dataset.tfrecord.train, true, err)) ||
+        (rc = jstr(tf, "test", &s->dataset.tfrecord.test, true, err)))
+        return rc;
+    cJSON *sh = cJSON_GetObjectItemCaseSensitive(tf, "shape");
+    if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) != 3)
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: dataset.tfrecord.shape is not [c,h,w]");
+    for (int i = 0; i < 3; i++) {
+        cJSON *v = cJSON_GetArrayItem(sh, i);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > (i == 0 ? 3 : 1024))
+            return sai_error_set(err, SAI_EFORMAT, "canonical spec: dataset.tfrecord.shape out of range");
+        s->dataset.tfrecord.shape[i] = (unsigned)v->valuedouble;
+    }
+    if (s->dataset.tfrecord.image[0] == '\0' || s->dataset.tfrecord.label[0] == '\0' ||
+        !sai_pipeline__spec_ident_ok(s->dataset.tfrecord.train) || !sai_pipeline__spec_ident_ok(s->dataset.tfrecord.test))
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: bad dataset.tfrecord mapping");
+    return 0;
+}
+
+static int framework_from_canonical(sai_pipeline_spec_t *s, cJSON *o, sai_error_t *err)
+{
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "train");
+    if (t == NULL)
+        return 0;
+    cJSON *sc = cJSON_GetObjectItemCaseSensitive(t, "script"), *a = cJSON_GetObjectItemCaseSensitive(t, "args");
+    cJSON *py = cJSON_GetObjectItemCaseSensitive(t, "python"), *tc = cJSON_GetObjectItemCaseSensitive(t, "torch");
+    if (!cJSON_IsObject(t) || !cJSON_IsObject(sc) || !cJSON_IsArray(a) || !cJSON_IsObject(py) || !cJSON_IsObject(tc))
+        return sai_error_set(err, SAI_EFORMAT, "canonical spec: bad train section");
+    sai_pipeline_framework_t *f = &s->framework;
+    char *b64 = NULL, *sha = NULL, *path = NULL;
+    int rc;
+    if ((rc = jstr(t, "framework", &f->framework, true, err)) || (rc = jstr(sc, "name", &f->script_name, true, err)) ||
+        (rc = jstr(sc, "sha256", &sha, true, err)) || (rc = jstr(sc, "bytes", &b64, true, err)) ||
+        (rc = jstr(py, "path", &path, true, err)) || (rc = jstr(py, "sha256", &f->python_sha256, true, err)) ||
+        (rc = jstr(py, "version", &f->python_version, true, err)) ||
+        (rc = jstr(tc, "version", &f->torch_version, true, err)) ||
+        (rc = jstr(t, "runtime_sha256", &f->runtime_sha256, true, err)))
+        goto out;
+    if (strcmp(f->framework, "pytorch") != 0 || strcmp(path, SAI_FRAMEWORK_PYTHON) != 0 || !hex64_ok(sha) ||
+        !hex64_ok(f->python_sha256) || !hex64_ok(f->runtime_sha256) || cJSON_GetArraySize(a) > 64) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: bad train section");
+        goto out;
+    }
+    if ((rc = sai_b64_decode(&f->script, &f->script_len, b64, strlen(b64), err)))
+        goto out;
+    uint8_t h[32], want[32];
+    if ((rc = sai_hash(SAI_SHA256, h, f->script, f->script_len, err)))
+        goto out;
+    if (sai_hex_decode(want, 32, sha, NULL) != 0 || !sai_ct_equal(h, want, 32) ||
+        f->script_len > SAI_FRAMEWORK_SCRIPT_MAX) {
+        rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: train.script's bytes do not match its sha256");
+        goto out;
+    }
+    int na = cJSON_GetArraySize(a);
+    f->args = calloc(na > 0 ? (size_t)na : 1, sizeof *f->args);
+    if (f->args == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < na; i++) {
+        cJSON *v = cJSON_GetArrayItem(a, i);
+        if (!cJSON_IsString(v) || (f->args[i] = strdup(v->valuestring)) == NULL) {
+            rc = sai_error_set(err, SAI_EFORMAT, "canonical spec: train.args must be strings");
+            goto out;
+        }
+        f->nargs = (size_t)i + 1;
+    }
+out:
+    free(b64);
+    free(sha);
+    free(path);
+    return rc;
+}
+
 int sai_pipeline_spec_from_canonical(sai_pipeline_spec_t **out, const char *json, size_t len,
                                      sai_error_t *err)
 {
@@ -262,6 +420,8 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec_t **out, const char *json
             goto out;
         }
     }
+    if ((rc = tfrecord_from_canonical(s, d, err)) || (rc = framework_from_canonical(s, o, err)))
+        goto out;
     cJSON *ds = cJSON_GetObjectItemCaseSensitive(o, "dist");
     if (ds != NULL) {
         if (!cJSON_IsObject(ds) || (rc = jnum(ds, "workers", &s->dist.workers, err)) ||

@@ -27,4 +27,14 @@ bool sai_pipeline__spec_hostport_ok(const char *hp);
 int  sai_pipeline__spec_hostport(const char *hp, char **host, uint16_t *port, sai_error_t *err);
 #define SAI_SPEC_MAX_WORKERS 256
 
+/* ---- framework mode (framework.c) --------------------------------------- */
+/* A script travels inside the canonical spec (HELLO is one 64 KiB message). */
+#define SAI_FRAMEWORK_SCRIPT_MAX (40u * 1024u)
+/* The interpreter: Debian's, by a fixed path (its hash is measured). */
+#define SAI_FRAMEWORK_PYTHON "/usr/bin/python3"
+/* Host side, at spec load: read train.script (relative to the spec's
+ * directory), hash the interpreter, ask it for its and torch's versions,
+ * hash the runtime (libsecureai.so and the secureai package). */
+int sai_pipeline__framework_resolve(sai_pipeline_spec_t *s, const char *spec_path, sai_error_t *err) SAI_MUST_CHECK;
+
 #endif

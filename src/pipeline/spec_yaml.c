@@ -214,6 +214,58 @@ static int get_resource(parser *p, yaml_node_t *vn, const char *field, sai_kbs_r
 }
 
 /* ---- dataset ------------------------------------------------------------- */
+/* A tf.train.Example feature key: printable ASCII without spaces (e.g.
+ * "image/encoded"), at most 128 bytes. */
+static int get_feature_key(parser *p, const yaml_node_t *n, const char *field, char **out)
+{
+    int rc = get_string(p, n, field, out, 128, false);
+    for (const char *c = rc == 0 ? *out : ""; *c; c++)
+        if (*c <= 0x20 || *c > 0x7e)
+            return fail(p, n, field, "a feature key is printable ASCII without spaces");
+    return rc;
+}
+
+static int features_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
+                         yaml_node_t *vn, void *ctx)
+{
+    sai_pipeline_spec_t *s = ctx;
+    if (strcmp(key, "image") == 0)
+        return get_feature_key(p, vn, f, &s->dataset.tfrecord.image);
+    if (strcmp(key, "label") == 0)
+        return get_feature_key(p, vn, f, &s->dataset.tfrecord.label);
+    return unknown(p, kn, f);
+}
+
+static int splits_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
+                       yaml_node_t *vn, void *ctx)
+{
+    sai_pipeline_spec_t *s = ctx;
+    if (strcmp(key, "train") == 0)
+        return get_string(p, vn, f, &s->dataset.tfrecord.train, 64, true);
+    if (strcmp(key, "test") == 0)
+        return get_string(p, vn, f, &s->dataset.tfrecord.test, 64, true);
+    return unknown(p, kn, f);
+}
+
+/* shape: [c, h, w], c 1..3, h and w 1..1024 (the engine loader's limits). */
+static int get_shape(parser *p, yaml_node_t *vn, const char *f, unsigned shape[3])
+{
+    int rc = want_type(p, vn, YAML_SEQUENCE_NODE, f);
+    if (rc)
+        return rc;
+    size_t n = (size_t)(vn->data.sequence.items.top - vn->data.sequence.items.start);
+    if (n != 3)
+        return fail(p, vn, f, "must be [channels, height, width]");
+    for (size_t i = 0; i < 3; i++) {
+        yaml_node_t *en = yaml_document_get_node(p->doc, vn->data.sequence.items.start[i]);
+        if (en == NULL)
+            return fail(p, vn, f, "bad item");
+        if ((rc = get_uint(p, en, f, &shape[i], 1, i == 0 ? 3 : 1024)))
+            return rc;
+    }
+    return 0;
+}
+
 static int dataset_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                         yaml_node_t *vn, void *ctx)
 {
@@ -222,10 +274,23 @@ static int dataset_pair(parser *p, const char *f, const char *key, yaml_node_t *
         return get_string(p, vn, f, &s->dataset.sealed_dir, 4096, false);
     if (strcmp(key, "format") == 0) {
         int rc = get_string(p, vn, f, &s->dataset.format, 16, true);
-        if (rc == 0 && strcmp(s->dataset.format, "idx") != 0 && strcmp(s->dataset.format, "cifar10") != 0)
-            return fail(p, vn, f, "'%s' is not a known format (idx, cifar10)", s->dataset.format);
+        if (rc == 0 && strcmp(s->dataset.format, "idx") != 0 && strcmp(s->dataset.format, "cifar10") != 0 &&
+            strcmp(s->dataset.format, "tfrecord") != 0)
+            return fail(p, vn, f, "'%s' is not a known format (idx, cifar10, tfrecord)", s->dataset.format);
         return rc;
     }
+    if (strcmp(key, "features") == 0) {
+        static const char *const req[] = {"image", "label"};
+        return walk_map(p, vn, f, features_pair, s, req, 2);
+    }
+    if (strcmp(key, "splits") == 0)
+        return walk_map(p, vn, f, splits_pair, s, NULL, 0);
+    if (strcmp(key, "shape") == 0)
+        return get_shape(p, vn, f, s->dataset.tfrecord.shape);
+    if (strcmp(key, "image_scale") == 0)
+        return get_double(p, vn, f, &s->dataset.tfrecord.scale, -1e6, 1e6, false);
+    if (strcmp(key, "image_offset") == 0)
+        return get_double(p, vn, f, &s->dataset.tfrecord.offset, -1e6, 1e6, false);
     if (strcmp(key, "resource") == 0)
         return get_resource(p, vn, f, &s->dataset.key);
     if (strcmp(key, "identity") == 0) {
@@ -401,6 +466,44 @@ static int out_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     return unknown(p, kn, f);
 }
 
+/* ---- train (framework mode) --------------------------------------------- */
+#define SAI_SPEC_MAX_ARGS 64
+static int train_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
+                      yaml_node_t *vn, void *ctx)
+{
+    sai_pipeline_spec_t *s = ctx;
+    int rc;
+    if (strcmp(key, "framework") == 0) {
+        if ((rc = get_string(p, vn, f, &s->framework.framework, 16, true)))
+            return rc;
+        if (strcmp(s->framework.framework, "pytorch") != 0)
+            return fail(p, vn, f, "'%s' is not a supported framework (pytorch)", s->framework.framework);
+        return 0;
+    }
+    if (strcmp(key, "script") == 0)
+        return get_string(p, vn, f, &s->framework.script_path, 4096, false);
+    if (strcmp(key, "args") == 0) {
+        if ((rc = want_type(p, vn, YAML_SEQUENCE_NODE, f)))
+            return rc;
+        size_t n = (size_t)(vn->data.sequence.items.top - vn->data.sequence.items.start);
+        if (n > SAI_SPEC_MAX_ARGS)
+            return fail(p, vn, f, "more than %d arguments", SAI_SPEC_MAX_ARGS);
+        s->framework.args = calloc(n ? n : 1, sizeof *s->framework.args);
+        if (s->framework.args == NULL)
+            return sai_error_set(p->err, SAI_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            yaml_node_t *en = yaml_document_get_node(p->doc, vn->data.sequence.items.start[i]);
+            if (en == NULL)
+                return fail(p, vn, f, "bad item");
+            if ((rc = get_string(p, en, f, &s->framework.args[i], 1024, false)))
+                return rc;
+            s->framework.nargs = i + 1;
+        }
+        return 0;
+    }
+    return unknown(p, kn, f);
+}
+
 /* ---- top level -------------------------------------------------------- */
 static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
                     yaml_node_t *vn, void *ctx)
@@ -473,6 +576,10 @@ static int top_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     }
     if (strcmp(key, "dist") == 0)
         return walk_map(p, vn, f, dist_pair, s, NULL, 0);
+    if (strcmp(key, "train") == 0) {
+        static const char *const req[] = {"framework", "script"};
+        return walk_map(p, vn, f, train_pair, s, req, 2);
+    }
     if (strcmp(key, "outputs") == 0) {
         static const char *const req[] = {"dir"};
         return walk_map(p, vn, f, out_pair, s, req, 1);
@@ -501,6 +608,33 @@ static void spec_defaults(sai_pipeline_spec_t *s)
     s->hyper.seed = 1;
     s->preprocess.normalize = true;
     s->kbs.retries = 4;
+    s->dataset.tfrecord.scale = 1.0;
+}
+
+/* dataset.format tfrecord needs its feature mapping and shape; the mapping
+ * means nothing to another format, so it is refused there rather than
+ * silently ignored. */
+static int spec_check_dataset(sai_pipeline_spec_t *s, const char *name, sai_error_t *err)
+{
+    bool tf = strcmp(s->dataset.format, "tfrecord") == 0;
+    bool mapped = s->dataset.tfrecord.image != NULL || s->dataset.tfrecord.shape[0] != 0 ||
+                  s->dataset.tfrecord.train != NULL || s->dataset.tfrecord.test != NULL ||
+                  s->dataset.tfrecord.scale != 1.0 || s->dataset.tfrecord.offset != 0.0;
+    if (!tf && mapped)
+        return sai_error_set(err, SAI_EINVAL, "%s: dataset.features, shape, splits, image_scale and "
+                             "image_offset apply only to dataset.format: tfrecord", name);
+    if (!tf)
+        return 0;
+    if (s->dataset.tfrecord.image == NULL || s->dataset.tfrecord.shape[0] == 0)
+        return sai_error_set(err, SAI_EINVAL, "%s: dataset.format tfrecord needs dataset.features {image, "
+                             "label} and dataset.shape [c, h, w]", name);
+    if (s->model.classes > 256)
+        return sai_error_set(err, SAI_EINVAL, "%s: a TFRecord dataset has at most 256 classes", name);
+    int rc;
+    if ((rc = set_default(&s->dataset.tfrecord.train, "train", err)) ||
+        (rc = set_default(&s->dataset.tfrecord.test, "test", err)))
+        return rc;
+    return 0;
 }
 
 /* What must hold before any key is fetched (checked at load, so a spec
@@ -618,7 +752,8 @@ int sai_pipeline_spec_parse(sai_pipeline_spec_t **out, const char *name, const c
     }
     if ((rc = spec_check_kbs(s, name, err)))
         goto out;
-    rc = spec_finish(s, err);
+    if ((rc = spec_finish(s, err)) || (rc = spec_check_dataset(s, name, err)))
+        goto out;
 out:
     yaml_document_delete(&doc);
     yaml_parser_delete(&yp);
@@ -640,6 +775,14 @@ int sai_pipeline_spec_load(sai_pipeline_spec_t **out, const char *path, sai_erro
         return sai_error_prefix(err, "%s", path);
     rc = sai_pipeline_spec_parse(out, path, (const char *)buf, len, err);
     free(buf);
+    /* Framework mode: the script's bytes, the interpreter's and torch's
+     * versions and hashes go into the measured spec (framework.c). */
+    if (rc == 0 && (*out)->framework.framework != NULL &&
+        (rc = sai_pipeline__framework_resolve(*out, path, err)) != 0) {
+        sai_pipeline_spec_free(*out);
+        *out = NULL;
+        return rc;
+    }
     if (rc == 0 && ((*out)->source = strdup(path)) == NULL) {
         sai_pipeline_spec_free(*out);
         *out = NULL;

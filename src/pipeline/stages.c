@@ -9,11 +9,13 @@
  */
 #include "pipeline/pipeline_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "secureai/tfrecord.h"
 #include "secureai/util.h"
 
 static double tv_s(struct timeval tv)
@@ -39,10 +41,70 @@ static const sai_stage_file_t *find(const sai_stage_file_t *f, size_t n, const c
     return NULL;
 }
 
-static int load(const sai_pipeline_spec_t *s, const sai_stage_file_t *f, size_t n, bool train,
-                sai_nn_dataset_t *ds, sai_error_t *err)
+/* Per-channel mean and standard deviation of pixel/255 over the split: a
+ * TFRecord dataset has no known constants (the test split takes the train
+ * split's, see sai_pipeline__stages). */
+static void data_norm(sai_nn_dataset_t *ds)
+{
+    size_t hw = (size_t)ds->h * (size_t)ds->w;
+    for (int c = 0; c < ds->c && c < 3; c++) {
+        double sum = 0, sq = 0;
+        for (int i = 0; i < ds->n; i++) {
+            const uint8_t *p = ds->pixels + ((size_t)i * (size_t)ds->c + (size_t)c) * hw;
+            for (size_t k = 0; k < hw; k++) {
+                double v = p[k] / 255.0;
+                sum += v;
+                sq += v * v;
+            }
+        }
+        double cnt = (double)ds->n * (double)hw, mean = cnt > 0 ? sum / cnt : 0;
+        double var = cnt > 0 ? sq / cnt - mean * mean : 1;
+        ds->mean[c] = (float)mean;
+        ds->std[c] = var > 1e-12 ? (float)sqrt(var) : 1.0f;
+    }
+}
+
+/* The shards of a TFRecord split: those whose names start with its prefix
+ * (dataset.splits, measured), decoded by the feature mapping. */
+static int load_tfrecord(const sai_pipeline_spec_t *s, const sai_stage_file_t *f, size_t n, bool train,
+                         sai_nn_dataset_t *ds, sai_error_t *err)
+{
+    const char *prefix = train ? s->dataset.tfrecord.train : s->dataset.tfrecord.test;
+    sai_nn_tfrecord_map_t map = {
+        .image = s->dataset.tfrecord.image, .label = s->dataset.tfrecord.label,
+        .c = (int)s->dataset.tfrecord.shape[0], .h = (int)s->dataset.tfrecord.shape[1],
+        .w = (int)s->dataset.tfrecord.shape[2], .classes = (int)s->model.classes,
+        .scale = (float)s->dataset.tfrecord.scale, .offset = (float)s->dataset.tfrecord.offset,
+        .compression = SAI_TFRECORD_NONE,
+    };
+    bool any = false;
+    int rc;
+    for (size_t i = 0; i < n; i++) {
+        if (prefix == NULL || strncmp(f[i].name, prefix, strlen(prefix)) != 0)
+            continue;
+        if ((rc = sai_nn_dataset_add_tfrecord(ds, &f[i].src, &map, err)))
+            return rc;   /* the loader names the shard and the record */
+        any = true;
+    }
+    if (!any)
+        return sai_error_set(err, SAI_ENOTFOUND, "the dataset has no TFRecord shard named %s*", prefix ? prefix : "?");
+    snprintf(ds->kind, sizeof ds->kind, "tfrecord");
+    return 0;
+}
+
+int sai_pipeline__stage_load(const sai_pipeline_spec_t *s, const sai_stage_file_t *f, size_t n, bool train,
+                             sai_nn_dataset_t *ds, sai_error_t *err)
 {
     int rc;
+    if (strcmp(s->dataset.format, "tfrecord") == 0) {
+        if ((rc = load_tfrecord(s, f, n, train, ds, err)))
+            return rc;
+        unsigned lim = train ? s->hyper.train_limit : s->hyper.test_limit;
+        if (lim > 0 && (unsigned)ds->n > lim)
+            ds->n = (int)lim;
+        data_norm(ds);
+        return 0;
+    }
     const char *kind = strcmp(s->dataset.format, "cifar10") == 0 ? "cifar10" : "fashion-mnist";
     if ((rc = sai_nn_dataset_set_norm(ds, kind, err)))
         return rc;
@@ -162,9 +224,14 @@ int sai_pipeline__stages_ex(const sai_pipeline_spec_t *s, const sai_stage_file_t
     /* ingest */
     if (!(s->stages & SAI_STAGE_INGEST))
         return sai_error_set(err, SAI_EINVAL, "a pipeline without the ingest stage has no data");
-    if ((want_train && (rc = load(s, files, n, true, &train, err))) ||
-        (want_test && (rc = load(s, files, n, false, &test, err))))
+    if ((want_train && (rc = sai_pipeline__stage_load(s, files, n, true, &train, err))) ||
+        (want_test && (rc = sai_pipeline__stage_load(s, files, n, false, &test, err))))
         goto out;
+    /* A TFRecord test split is normalised like the data the model learnt. */
+    if (want_train && want_test && strcmp(s->dataset.format, "tfrecord") == 0) {
+        memcpy(test.mean, train.mean, sizeof test.mean);
+        memcpy(test.std, train.std, sizeof test.std);
+    }
     res->ingest_s = sai_now() - t;
     res->train_n = train.n;
     res->test_n = test.n;

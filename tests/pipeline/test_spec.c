@@ -358,6 +358,66 @@ static void test_dist_section(void **state)
     }
 }
 
+/* dataset.format tfrecord: the feature mapping and shape are required,
+ * measured (each changes the hash), survive the canonical round trip, and
+ * are refused with another format. */
+static void test_tfrecord_dataset(void **state)
+{
+    (void)state;
+#define TFDS "  resource: {repo: r, type: dataset, tag: t}\n  format: tfrecord\n"
+    uint8_t h0[32], h1[32];
+    char *y = edit("  resource: {repo: r, type: dataset, tag: t}\n",
+                   TFDS "  features: {image: image/encoded, label: image/class/label}\n  shape: [1, 28, 28]\n");
+    hash_of(y, h0);
+    const char *variants[] = {
+        TFDS "  features: {image: image/raw, label: image/class/label}\n  shape: [1, 28, 28]\n",
+        TFDS "  features: {image: image/encoded, label: label}\n  shape: [1, 28, 28]\n",
+        TFDS "  features: {image: image/encoded, label: image/class/label}\n  shape: [3, 28, 28]\n",
+        TFDS "  features: {image: image/encoded, label: image/class/label}\n  shape: [1, 28, 28]\n  image_offset: 0.5\n",
+        TFDS "  features: {image: image/encoded, label: image/class/label}\n  shape: [1, 28, 28]\n"
+             "  splits: {train: tr}\n",
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        char *z = edit("  resource: {repo: r, type: dataset, tag: t}\n", variants[i]);
+        hash_of(z, h1);
+        assert_memory_not_equal(h0, h1, 32);
+        free(z);
+    }
+    sai_pipeline_spec_t *s = parse_ok(y), *t = NULL;
+    sai_error_t err = {0};
+    char *c1 = NULL, *c2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    assert_string_equal(s->dataset.tfrecord.image, "image/encoded");
+    assert_string_equal(s->dataset.tfrecord.train, "train");
+    assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c1, &n1, &err), 0);
+    if (sai_pipeline_spec_from_canonical(&t, c1, n1, &err))
+        fail_msg("%s", err.msg);
+    assert_string_equal(t->dataset.tfrecord.label, "image/class/label");
+    assert_int_equal(t->dataset.tfrecord.shape[2], 28);
+    assert_int_equal(sai_pipeline_spec_canonical(t, NULL, &c2, &n2, &err), 0);
+    assert_string_equal(c1, c2);
+    free(c1);
+    free(c2);
+    free(y);
+    sai_pipeline_spec_free(s);
+    sai_pipeline_spec_free(t);
+    const char *bad[][2] = {
+        {TFDS, "needs dataset.features"},
+        {TFDS "  features: {image: x}\n  shape: [1, 2, 2]\n", "missing field 'label'"},
+        {TFDS "  features: {image: x, label: y}\n  shape: [4, 2, 2]\n", "out of range"},
+        {TFDS "  features: {image: x, label: y}\n  shape: [1, 2]\n", "[channels, height, width]"},
+        {TFDS "  features: {image: 'a b', label: y}\n  shape: [1, 2, 2]\n", "printable ASCII"},
+        {"  resource: {repo: r, type: dataset, tag: t}\n  shape: [1, 2, 2]\n", "only to dataset.format: tfrecord"},
+        {"  resource: {repo: r, type: dataset, tag: t}\n  format: png\n", "not a known format"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *z = edit("  resource: {repo: r, type: dataset, tag: t}\n", bad[i][0]);
+        expect_error(z, bad[i][1]);
+        free(z);
+    }
+#undef TFDS
+}
+
 /* model.generate_key + model.key_policy: both or neither, with model.key;
  * the policy is a JSON object, measured in compact form, and survives the
  * canonical round trip the enclave relies on. */
@@ -595,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_canonical_hash),
         cmocka_unit_test(test_dist_section),
         cmocka_unit_test(test_dist_run_needs_its_workers),
+        cmocka_unit_test(test_tfrecord_dataset),
         cmocka_unit_test(test_generated_model_key),
         cmocka_unit_test(test_kbs_trust_rules),
         cmocka_unit_test(test_model_file_name),
