@@ -743,10 +743,8 @@ static off_t sp_lseek(int fd, off_t off, int whence)
     } else {
         r = (off_t)(base + off);
     }
-    if (r >= 0 && whence != SEEK_DATA && whence != SEEK_HOLE)
-        f->off = (uint64_t)r;
-    else if (r >= 0)
-        f->off = (uint64_t)r;
+    if (r >= 0)
+        f->off = (uint64_t)r;   /* SEEK_DATA/SEEK_HOLE move the offset too, as on Linux */
     pthread_mutex_unlock(&f->mu);
     return r;
 }
