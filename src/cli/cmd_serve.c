@@ -32,7 +32,10 @@ static const char usage[] =
     "  --max-body BYTES      request body limit (default 8M; 413 beyond)\n"
     "  --max-conns N         connections served at once (default 16; more are closed)\n"
     "  --max-images N        images in one request (default 256; 413 beyond)\n"
-    "  --max-batch N         images per forward pass (default 16)\n"
+    "  --max-batch N         images per forward pass (default 16): concurrent requests\n"
+    "                        are gathered into one pass\n"
+    "  --batch-wait-ms MS    the longest a request waits for others to join its pass\n"
+    "                        (default 5; none when every connection is waiting)\n"
     "  --head-timeout-ms MS  TLS handshake + request head deadline (default 5000; 408)\n"
     "  --body-timeout-ms MS  request body deadline (default 10000; 408)\n"
     "  --idle-timeout-ms MS  keep-alive idle limit (default 15000)\n"
@@ -51,7 +54,7 @@ static int run(int argc, char **argv)
         {"max-batch", required_argument, NULL, 'b'}, {"head-timeout-ms", required_argument, NULL, 'H'},
         {"body-timeout-ms", required_argument, NULL, 'T'}, {"idle-timeout-ms", required_argument, NULL, 'I'},
         {"platform-socket", required_argument, NULL, 'L'}, {"insecure-dev", no_argument, NULL, 'X'},
-        {"quiet", no_argument, NULL, 'q'},          {NULL, 0, NULL, 0},
+        {"quiet", no_argument, NULL, 'q'},          {"batch-wait-ms", required_argument, NULL, 'W'},          {NULL, 0, NULL, 0},
     };
     sai_pipeline_serve_opts_t o;
     memset(&o, 0, sizeof o);
@@ -59,7 +62,7 @@ static int run(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         long long v = 0;
-        if (strchr("BCNbHTI", c) != NULL && (v = sai_cli_parse_size(optarg)) < 1)
+        if (strchr("BCNbHTIW", c) != NULL && (v = sai_cli_parse_size(optarg)) < 1)
             return sai_cli_usage_error("serve: a limit takes a positive number");
         switch (c) {
         case 'l': o.listen = optarg; break;
@@ -78,6 +81,7 @@ static int run(int argc, char **argv)
         case 'C': o.limits.max_conns = v > 1024 ? 1024 : (unsigned)v; break;
         case 'N': o.limits.max_images = v > 65536 ? 65536 : (unsigned)v; break;
         case 'b': o.max_batch = v > 256 ? 256 : (unsigned)v; break;
+        case 'W': o.batch_wait_ms = v > 10000 ? 10000 : (unsigned)v; break;
         case 'H': o.limits.head_timeout_ms = v > 600000 ? 600000 : (unsigned)v; break;
         case 'T': o.limits.body_timeout_ms = v > 600000 ? 600000 : (unsigned)v; break;
         case 'I': o.limits.idle_timeout_ms = v > 600000 ? 600000 : (unsigned)v; break;

@@ -107,6 +107,7 @@ static char *limits_json(const sai_pipeline_serve_opts_t *o)
     cJSON_AddNumberToObject(j, "idle_timeout_ms", o->limits.idle_timeout_ms);
     cJSON_AddNumberToObject(j, "max_images", o->limits.max_images);
     cJSON_AddNumberToObject(j, "max_batch", o->max_batch);
+    cJSON_AddNumberToObject(j, "batch_wait_ms", o->batch_wait_ms);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
