@@ -123,6 +123,22 @@ m = json.load(open(sys.argv[1]))
 assert m["model_sha256"] == sys.argv[2] and m["measurement"] == sys.argv[3], m
 assert m["evidence"]["tee"] == "sim" and m["provenance"]["payloadType"], list(m)
 PY
+# ---- the Python client (python/secureai/serve.py: the C client's verification) -----------
+export SECUREAI_LIB=${SAI_BINARY_DIR:?}/libsecureai.so
+if nm -D "$SECUREAI_LIB" 2>/dev/null | grep ' __asan_init' >/dev/null; then
+    echo "skip - the Python client: an AddressSanitizer libsecureai.so cannot be loaded by python3"
+else
+    /usr/bin/python3 "$SRC/tests/serve/pyclient.py" "$EP" good.json "$IMG" got.jsonl > py.out 2>&1 &&
+        ok "python: secureai.serve.infer gives what secureai infer gives (8 images)" ||
+        { bad "python client"; cat py.out; }
+    metrics m0
+    /usr/bin/python3 "$SRC/tests/serve/pyclient.py" "$EP" wrongm.json "$IMG" refused > py.out 2>&1 &&
+        ok "python: a mismatching policy raises PolicyError" || { bad "python refusal"; cat py.out; }
+    metrics m1
+    [ "$(counter secureai_serve_requests_total m1)" = $(($(counter secureai_serve_requests_total m0) + 1)) ] &&
+        ok "python: the refused client sent no request" || bad "python: the refused client sent a request"
+fi
+
 # ---- dynamic batching ------------------------------------------------------------------
 metrics b0
 /usr/bin/python3 "$SRC/tests/serve/batchload.py" "$PORT" batch "$IMG" 8 4 > batch.out 2>&1 &&
