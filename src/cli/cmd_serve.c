@@ -41,7 +41,11 @@ static const char usage[] =
     "  --idle-timeout-ms MS  keep-alive idle limit (default 15000)\n"
     "  --platform-socket PATH  the platform service (as for `secureai run`)\n"
     "  --insecure-dev        no platform service (you hold the platform key; nothing is proven)\n"
-    "  --quiet               no status lines\n";
+    "  --quiet               no status lines\n"
+    "  --plain-checkpoint CKPT  bench/test only, instead of SPEC: serve this plaintext\n"
+    "                        checkpoint from this process with the same server, TLS\n"
+    "                        and HTTP, but no TEE and no evidence (no client policy\n"
+    "                        accepts it); bench/serve.sh measures the TEE against it\n";
 
 static int run(int argc, char **argv)
 {
@@ -54,7 +58,8 @@ static int run(int argc, char **argv)
         {"max-batch", required_argument, NULL, 'b'}, {"head-timeout-ms", required_argument, NULL, 'H'},
         {"body-timeout-ms", required_argument, NULL, 'T'}, {"idle-timeout-ms", required_argument, NULL, 'I'},
         {"platform-socket", required_argument, NULL, 'L'}, {"insecure-dev", no_argument, NULL, 'X'},
-        {"quiet", no_argument, NULL, 'q'},          {"batch-wait-ms", required_argument, NULL, 'W'},          {NULL, 0, NULL, 0},
+        {"quiet", no_argument, NULL, 'q'},          {"batch-wait-ms", required_argument, NULL, 'W'},
+        {"plain-checkpoint", required_argument, NULL, 'Z'},          {NULL, 0, NULL, 0},
     };
     sai_pipeline_serve_opts_t o;
     memset(&o, 0, sizeof o);
@@ -88,12 +93,14 @@ static int run(int argc, char **argv)
         case 'L': o.run.platform_socket = optarg; break;
         case 'X': o.run.insecure_dev = true; break;
         case 'q': o.run.quiet = true; break;
+        case 'Z': o.plain_checkpoint = optarg; break;
         default: return sai_cli_usage_error("serve: unknown option");
         }
     }
-    if (optind != argc - 1)
-        return sai_cli_usage_error("serve: one SPEC expected");
-    o.run.spec_path = argv[optind];
+    if (o.plain_checkpoint == NULL ? optind != argc - 1 : optind != argc)
+        return sai_cli_usage_error(o.plain_checkpoint ? "serve: --plain-checkpoint takes no SPEC"
+                                                      : "serve: one SPEC expected");
+    o.run.spec_path = o.plain_checkpoint ? NULL : argv[optind];
     sai_error_t err = {0};
     if (sai_pipeline_serve(&o, &err) != 0)
         return sai_cli_fail(&err, "serve");

@@ -164,6 +164,24 @@ case $lat in
 *) bad "lone request: $lat" ;;
 esac
 
+# ---- --plain-checkpoint (bench/serve.sh's baseline): same server, no TEE, refused by clients
+"$CLI" serve --plain-checkpoint model.ckpt --listen 127.0.0.1:0 --port-file pport --threads 1 --quiet 2>plain.log &
+PPID2=$!
+for _ in $(seq 100); do [ -s pport ] && break; sleep 0.1; done
+if [ -s pport ]; then
+    /usr/bin/python3 "$SRC/tests/serve/batchload.py" "$(cat pport)" batch "$IMG" 2 2 > plain.out 2>&1 &&
+        ok "plain: serves predictions (the bench's baseline)" || { bad "plain serving"; cat plain.out plain.log; }
+    if "$CLI" infer --endpoint "https://127.0.0.1:$(cat pport)" --policy good.json "$IMG" >/dev/null 2>plain.err; then
+        bad "a verifying client accepted the plain server"
+    else
+        grep -q "refused before sending anything" plain.err && ok "plain: a verifying client refuses it (no evidence)" ||
+            { bad "plain: wrong refusal"; cat plain.err; }
+    fi
+else
+    bad "plain server did not start"; cat plain.log
+fi
+kill $PPID2; wait $PPID2 2>/dev/null
+
 # the server never writes a request or a prediction to its log
 if grep -qiE 'predict|"class"|image' serve.log; then bad "serve.log mentions requests"; cat serve.log; else ok "nothing about requests in the log"; fi
 
