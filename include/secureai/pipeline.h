@@ -600,6 +600,10 @@ typedef struct sai_pipeline_serve_opts_t {
     const char *provenance_path;      /* NULL = outputs.dir/provenance.json when it exists */
     sai_serve_limits_t limits;        /* 0 fields: the defaults (serve.h) */
     unsigned    max_batch;            /* images per forward pass, 0 = 16 */
+    unsigned    batch_wait_ms;        /* dynamic batching's latency bound, 0 = serve.h's default */
+    const char *plain_checkpoint;     /* bench/test only: serve this plaintext checkpoint from
+                                       * this process, no TEE, no attestation (same server,
+                                       * TLS and HTTP; its "evidence" no policy accepts) */
 } sai_pipeline_serve_opts_t;
 
 int sai_pipeline_serve(const sai_pipeline_serve_opts_t *o, sai_error_t *err) SAI_MUST_CHECK;

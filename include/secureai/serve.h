@@ -108,7 +108,12 @@ typedef struct sai_serve_config_t {
     void          *evidence_ctx;
     sai_serve_limits_t limits;
     unsigned       max_batch;          /* images in one forward pass; 0 = 16 */
+    unsigned       batch_wait_ms;      /* dynamic batching's latency bound: the longest a
+                                        * queued request waits for others to join its
+                                        * pass; 0 = SAI_SERVE_BATCH_WAIT_MS */
 } sai_serve_config_t;
+
+#define SAI_SERVE_BATCH_WAIT_MS 5
 
 typedef struct sai_serve_t sai_serve_t;
 
@@ -124,7 +129,9 @@ typedef struct sai_serve_t sai_serve_t;
 #define SAI_RATLS_DOMAIN       "secureai/v1/ratls"
 int  sai_serve_new(sai_serve_t **out, const sai_serve_config_t *c, sai_error_t *err) SAI_MUST_CHECK;
 /* Serve one accepted connection on its own thread (TLS 1.3, keep-alive,
- * the limits); takes fd (closed when done, also on failure). */
+ * the limits); takes fd (closed when done, also on failure). Predictions of
+ * concurrent connections are batched into one forward pass (up to
+ * max_batch images; a request waits at most batch_wait_ms for others). */
 int  sai_serve_conn(sai_serve_t *s, int fd, sai_error_t *err) SAI_MUST_CHECK;
 /* SHA-256 of the certificate's DER (what a client pins or logs). */
 void sai_serve_cert_sha256(const sai_serve_t *s, uint8_t out[32]);

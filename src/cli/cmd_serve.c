@@ -32,13 +32,20 @@ static const char usage[] =
     "  --max-body BYTES      request body limit (default 8M; 413 beyond)\n"
     "  --max-conns N         connections served at once (default 16; more are closed)\n"
     "  --max-images N        images in one request (default 256; 413 beyond)\n"
-    "  --max-batch N         images per forward pass (default 16)\n"
+    "  --max-batch N         images per forward pass (default 16): concurrent requests\n"
+    "                        are gathered into one pass\n"
+    "  --batch-wait-ms MS    the longest a request waits for others to join its pass\n"
+    "                        (default 5; none when every connection is waiting)\n"
     "  --head-timeout-ms MS  TLS handshake + request head deadline (default 5000; 408)\n"
     "  --body-timeout-ms MS  request body deadline (default 10000; 408)\n"
     "  --idle-timeout-ms MS  keep-alive idle limit (default 15000)\n"
     "  --platform-socket PATH  the platform service (as for `secureai run`)\n"
     "  --insecure-dev        no platform service (you hold the platform key; nothing is proven)\n"
-    "  --quiet               no status lines\n";
+    "  --quiet               no status lines\n"
+    "  --plain-checkpoint CKPT  bench/test only, instead of SPEC: serve this plaintext\n"
+    "                        checkpoint from this process with the same server, TLS\n"
+    "                        and HTTP, but no TEE and no evidence (no client policy\n"
+    "                        accepts it); bench/serve.sh measures the TEE against it\n";
 
 static int run(int argc, char **argv)
 {
@@ -51,7 +58,8 @@ static int run(int argc, char **argv)
         {"max-batch", required_argument, NULL, 'b'}, {"head-timeout-ms", required_argument, NULL, 'H'},
         {"body-timeout-ms", required_argument, NULL, 'T'}, {"idle-timeout-ms", required_argument, NULL, 'I'},
         {"platform-socket", required_argument, NULL, 'L'}, {"insecure-dev", no_argument, NULL, 'X'},
-        {"quiet", no_argument, NULL, 'q'},          {NULL, 0, NULL, 0},
+        {"quiet", no_argument, NULL, 'q'},          {"batch-wait-ms", required_argument, NULL, 'W'},
+        {"plain-checkpoint", required_argument, NULL, 'Z'},          {NULL, 0, NULL, 0},
     };
     sai_pipeline_serve_opts_t o;
     memset(&o, 0, sizeof o);
@@ -59,7 +67,7 @@ static int run(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         long long v = 0;
-        if (strchr("BCNbHTI", c) != NULL && (v = sai_cli_parse_size(optarg)) < 1)
+        if (strchr("BCNbHTIW", c) != NULL && (v = sai_cli_parse_size(optarg)) < 1)
             return sai_cli_usage_error("serve: a limit takes a positive number");
         switch (c) {
         case 'l': o.listen = optarg; break;
@@ -78,18 +86,21 @@ static int run(int argc, char **argv)
         case 'C': o.limits.max_conns = v > 1024 ? 1024 : (unsigned)v; break;
         case 'N': o.limits.max_images = v > 65536 ? 65536 : (unsigned)v; break;
         case 'b': o.max_batch = v > 256 ? 256 : (unsigned)v; break;
+        case 'W': o.batch_wait_ms = v > 10000 ? 10000 : (unsigned)v; break;
         case 'H': o.limits.head_timeout_ms = v > 600000 ? 600000 : (unsigned)v; break;
         case 'T': o.limits.body_timeout_ms = v > 600000 ? 600000 : (unsigned)v; break;
         case 'I': o.limits.idle_timeout_ms = v > 600000 ? 600000 : (unsigned)v; break;
         case 'L': o.run.platform_socket = optarg; break;
         case 'X': o.run.insecure_dev = true; break;
         case 'q': o.run.quiet = true; break;
+        case 'Z': o.plain_checkpoint = optarg; break;
         default: return sai_cli_usage_error("serve: unknown option");
         }
     }
-    if (optind != argc - 1)
-        return sai_cli_usage_error("serve: one SPEC expected");
-    o.run.spec_path = argv[optind];
+    if (o.plain_checkpoint == NULL ? optind != argc - 1 : optind != argc)
+        return sai_cli_usage_error(o.plain_checkpoint ? "serve: --plain-checkpoint takes no SPEC"
+                                                      : "serve: one SPEC expected");
+    o.run.spec_path = o.plain_checkpoint ? NULL : argv[optind];
     sai_error_t err = {0};
     if (sai_pipeline_serve(&o, &err) != 0)
         return sai_cli_fail(&err, "serve");

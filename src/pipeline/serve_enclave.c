@@ -67,7 +67,8 @@ static unsigned jnum(const cJSON *o, const char *k, unsigned max)
 
 /* The limits are the host's choice: it can deny service anyway. They
  * are clamped so a host cannot make the enclave allocate without bound. */
-static int parse_limits(const uint8_t *d, size_t n, sai_serve_limits_t *l, unsigned *max_batch, sai_error_t *err)
+static int parse_limits(const uint8_t *d, size_t n, sai_serve_limits_t *l, unsigned *max_batch,
+                        unsigned *batch_wait_ms, sai_error_t *err)
 {
     cJSON *o = cJSON_ParseWithLength((const char *)d, n);
     if (!cJSON_IsObject(o)) {
@@ -82,6 +83,7 @@ static int parse_limits(const uint8_t *d, size_t n, sai_serve_limits_t *l, unsig
     l->idle_timeout_ms = jnum(o, "idle_timeout_ms", 600000);
     l->max_images = jnum(o, "max_images", 65536);
     *max_batch = jnum(o, "max_batch", 256);
+    *batch_wait_ms = jnum(o, "batch_wait_ms", 10000);
     cJSON_Delete(o);
     return 0;
 }
@@ -144,7 +146,7 @@ int sai_pipeline__serve_enclave(const sai_pipeline_enclave_ctx_t *c, sai_error_t
         rc = sai_error_set(err, SAI_EFORMAT, "SERVE: no model descriptor");
         goto out;
     }
-    if ((rc = parse_limits(d, n, &cfg.limits, &cfg.max_batch, err)) ||
+    if ((rc = parse_limits(d, n, &cfg.limits, &cfg.max_batch, &cfg.batch_wait_ms, err)) ||
         (rc = slurp(fds[0], SEALED_MODEL_MAX, "the sealed model", &sealed, &sealed_len, err)) ||
         (nfds == 2 && (rc = slurp(fds[1], SAI_PROVENANCE_MAX_BYTES, "the provenance statement", &prov, &prov_len,
                                   err))) ||

@@ -30,6 +30,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "secureai/crypto.h"
+#include "secureai/nn.h"
+#include "secureai/serve.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
 
@@ -107,9 +110,91 @@ static char *limits_json(const sai_pipeline_serve_opts_t *o)
     cJSON_AddNumberToObject(j, "idle_timeout_ms", o->limits.idle_timeout_ms);
     cJSON_AddNumberToObject(j, "max_images", o->limits.max_images);
     cJSON_AddNumberToObject(j, "max_batch", o->max_batch);
+    cJSON_AddNumberToObject(j, "batch_wait_ms", o->batch_wait_ms);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
+}
+
+/* ---- --plain-checkpoint: the same server without a TEE (bench/test only) ------ */
+
+/* What the certificate carries instead of evidence: src/attest cannot parse
+ * it, so no serving policy accepts this server. */
+static int plain_evidence(void *ctx, const uint8_t rd[64], char **json, size_t *len, sai_error_t *err)
+{
+    static const char e[] = "{\"tee\":\"none\",\"note\":\"plain: no TEE, nothing attested (bench only)\"}";
+    if ((*json = strdup(e)) == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    *len = sizeof e - 1;
+    return 0;
+}
+
+/* The isolation of the TEE's cost in bench/serve: the enclave's server code
+ * (model, batcher, TLS 1.3, HTTP, limits) run in this process on the
+ * connections it accepts itself: no enclave launch, no KBS, no sealed
+ * model, no descriptor passing, no sandbox. */
+static int serve_plain(const sai_pipeline_serve_opts_t *o, sai_error_t *err)
+{
+    uint8_t *ckpt = NULL;
+    size_t ckpt_len = 0;
+    sai_serve_t *srv = NULL;
+    int lfd = -1, port = 0;
+    sai_serve_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int rc = sai_read_file(o->plain_checkpoint, (size_t)SAI_NN_CKPT_MAX, &ckpt, &ckpt_len, err);
+    if (rc)
+        return rc;
+    sai_nn_set_threads(o->run.threads);
+    if ((rc = sai_hash(SAI_SHA256, cfg.model_sha256, ckpt, ckpt_len, err)))
+        goto out;
+    cfg.ckpt = ckpt;
+    cfg.ckpt_len = ckpt_len;
+    cfg.tee = "none";
+    cfg.evidence = plain_evidence;
+    cfg.limits = o->limits;
+    cfg.max_batch = o->max_batch;
+    cfg.batch_wait_ms = o->batch_wait_ms;
+    rc = sai_serve_new(&srv, &cfg, err);
+    sai_wipe(ckpt, ckpt_len);   /* the model lives in the engine now */
+    free(ckpt);
+    ckpt = NULL;
+    if (rc || (rc = listen_on(o->listen ? o->listen : "127.0.0.1:8443", &lfd, &port, err)))
+        goto out;
+    if (o->port_file != NULL) {
+        char pt[16];
+        snprintf(pt, sizeof pt, "%d\n", port);
+        if ((rc = sai_write_file_atomic(o->port_file, pt, strlen(pt), 0644, false, err)))
+            goto out;
+    }
+    if (!o->run.quiet)
+        fprintf(stderr, "secureai: PLAIN (no TEE, nothing attested; bench only): serving %s on port %d\n",
+                o->plain_checkpoint, port);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    while (!stop_flag) {
+        struct pollfd pf = {lfd, POLLIN, 0};
+        if (poll(&pf, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = sai_error_set(err, SAI_EIO, "poll: %s", strerror(errno));
+            break;
+        }
+        int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd >= 0 && (rc = sai_serve_conn(srv, cfd, err)))
+            break;
+    }
+out:
+    if (lfd >= 0)
+        close(lfd);
+    sai_serve_free(srv);
+    if (ckpt != NULL) {
+        sai_wipe(ckpt, ckpt_len);
+        free(ckpt);
+    }
+    return rc;
 }
 
 int sai_pipeline_serve(const sai_pipeline_serve_opts_t *o, sai_error_t *err)
@@ -126,6 +211,8 @@ int sai_pipeline_serve(const sai_pipeline_serve_opts_t *o, sai_error_t *err)
     bool running = false;
     char path[4200];
     int rc;
+    if (o->plain_checkpoint != NULL)
+        return serve_plain(o, err);
     if ((rc = sai_pipeline_spec_load(&spec, o->run.spec_path, err)))
         return rc;
     if (spec->stages != SAI_STAGE_SERVE) {

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -111,6 +113,8 @@ int sai_serve_client_connect(sai_serve_client_t **out, const char *url, const sa
         goto out;
     }
     struct timeval tv = {30, 0};
+    int one = 1;   /* a request's head and body are two records: no delayed-ACK wait between them */
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     c->ctx = SSL_CTX_new(TLS_client_method());

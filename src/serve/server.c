@@ -8,11 +8,19 @@
  * key (ratls.c), so the host moves ciphertext only. One thread per
  * connection, at most limits.max_conns of them (more are closed at once);
  * every read has a deadline (SO_RCVTIMEO set to what is left of it), so a
- * slow client costs one thread for head_timeout_ms at most. The model is
- * shared: forward passes run one at a time under a mutex (the engine
- * parallelises inside a pass); the number of requests waiting for it is the
- * queue depth in /metrics. No cross-request batching: a request's images
- * are one batch (split at max_batch).
+ * slow client costs one thread for head_timeout_ms at most.
+ *
+ * Dynamic batching: connection threads do not run the model. They queue
+ * their request's normalised images and wait; one batcher thread owns the
+ * model and gathers the queued requests, in arrival order, into one engine
+ * batch of at most max_batch images. It starts the pass when the batch is
+ * full, when batch_wait_ms have passed since the oldest queued request
+ * arrived (the latency bound), or at once when every open connection has a
+ * request in the queue (no one else can join, so waiting would only add
+ * latency: a lone client pays nothing). The logits are copied back to each
+ * request's own buffer. A request of more than max_batch images is run on
+ * its own, in passes of max_batch. /metrics shows the queue depth and the
+ * images and requests per engine batch.
  *
  * Nothing here logs a request body, an image or a prediction.
  */
@@ -26,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -41,12 +51,25 @@ static const unsigned BATCH_BUCKETS[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 static const int CODES[] = {200, 400, 404, 405, 408, 411, 413, 414, 415, 431, 500, 501, 505};
 #define NCODES (sizeof CODES / sizeof CODES[0])
 
+/* One request waiting for the model (on its connection thread's stack). */
+typedef struct job {
+    const float *x;                         /* n images, normalised */
+    float       *logits;                    /* n x classes, filled by the batcher */
+    size_t       n;
+    double       t_enq;
+    bool         done;
+    struct job  *next;
+} job;
+
 struct sai_serve_t {
-    sai_nn_model_t    *model;
+    sai_nn_model_t    *model;               /* the batcher thread's only */
     sai_nn_ckpt_meta_t meta;
     int                max_batch;
+    double             batch_wait;          /* seconds */
     size_t             img;                 /* floats per image */
-    pthread_mutex_t    model_mu;
+    float             *xb;                  /* the batcher's input: max_batch images */
+    pthread_t          batcher;
+    bool               batcher_started;
     SSL_CTX           *ctx;
     uint8_t            cert_sha256[32];
     char               model_hex[65];
@@ -55,14 +78,20 @@ struct sai_serve_t {
     sai_serve_limits_t lim;
     /* under mu */
     pthread_mutex_t    mu;
-    pthread_cond_t     cv;
+    pthread_cond_t     cv;                  /* a connection ended */
+    pthread_cond_t     qcv;                 /* to the batcher: a job, or stop */
+    pthread_cond_t     dcv;                 /* from the batcher: jobs done */
+    job               *qhead, *qtail;
+    size_t             q_imgs;
+    bool               stop;
     unsigned           active;
     int               *fds;                 /* the connections being served (max_conns) */
     uint64_t           conns, conns_rejected, handshake_failed, timeouts;
     uint64_t           by_code[NCODES + 1];
     uint64_t           lat[NLAT + 1], lat_n, batch[NBATCH + 1], batch_n, batch_sum;
+    uint64_t           breq[NBATCH + 1], breq_sum;
     double             lat_sum;
-    unsigned           queued, inflight;
+    unsigned           queued;              /* requests in the queue */
 };
 
 void sai_serve_limits_default(sai_serve_limits_t *l)
@@ -121,6 +150,124 @@ static int build_model_json(sai_serve_t *s, const sai_serve_config_t *c, const c
     return 0;
 }
 
+/* ---- the batcher ------------------------------------------------------------------ */
+
+static size_t batch_bucket(size_t v)
+{
+    size_t i = 0;
+    while (i < NBATCH && v > BATCH_BUCKETS[i])
+        i++;
+    return i;
+}
+
+/* Account one engine pass of imgs images from nreq requests (under s->mu). */
+static void count_pass(sai_serve_t *s, size_t imgs, size_t nreq)
+{
+    s->batch[batch_bucket(imgs)]++;
+    s->batch_n++;
+    s->batch_sum += imgs;
+    s->breq[batch_bucket(nreq)]++;
+    s->breq_sum += nreq;
+}
+
+/* Run the chain of jobs from first (imgs images in all) through the model
+ * and copy each job's logits back. A lone job runs from its own buffer (in
+ * passes of max_batch when it is larger); several are gathered into xb,
+ * which is wiped afterwards (it held clients' images). Without s->mu. */
+static void run_jobs(sai_serve_t *s, job *first, size_t imgs)
+{
+    const size_t classes = (size_t)s->meta.classes, mb = (size_t)s->max_batch;
+    if (first->next == NULL) {
+        for (size_t i = 0; i < first->n; i += mb) {
+            size_t b = first->n - i < mb ? first->n - i : mb;
+            const float *z = sai_nn_forward(s->model, first->x + i * s->img, (int)b, false);
+            memcpy(first->logits + i * classes, z, b * classes * sizeof *z);
+            if (first->n > mb) {
+                pthread_mutex_lock(&s->mu);
+                count_pass(s, b, 1);
+                pthread_mutex_unlock(&s->mu);
+            }
+        }
+        if (first->n <= mb) {
+            pthread_mutex_lock(&s->mu);
+            count_pass(s, first->n, 1);
+            pthread_mutex_unlock(&s->mu);
+        }
+        return;
+    }
+    size_t off = 0, nreq = 0;
+    for (const job *j = first; j != NULL; j = j->next, nreq++) {
+        memcpy(s->xb + off * s->img, j->x, j->n * s->img * sizeof *s->xb);
+        off += j->n;
+    }
+    const float *z = sai_nn_forward(s->model, s->xb, (int)imgs, false);
+    off = 0;
+    for (job *j = first; j != NULL; j = j->next) {
+        memcpy(j->logits, z + off * classes, j->n * classes * sizeof *z);
+        off += j->n;
+    }
+    sai_wipe(s->xb, imgs * s->img * sizeof *s->xb);
+    pthread_mutex_lock(&s->mu);
+    count_pass(s, imgs, nreq);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void deadline_ts(struct timespec *ts, double left)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    long long ns = (long long)ts->tv_nsec + (long long)(left * 1e9);
+    ts->tv_sec += (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
+}
+
+static void *batcher_main(void *arg)
+{
+    sai_serve_t *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->stop && s->qhead == NULL)
+            pthread_cond_wait(&s->qcv, &s->mu);
+        if (s->qhead == NULL)
+            break;   /* stopped, nothing left */
+        /* Gather: full, or the oldest waited batch_wait, or every open
+         * connection is waiting in the queue (nobody else can join). */
+        double deadline = s->qhead->t_enq + s->batch_wait;
+        while (!s->stop && s->q_imgs < (size_t)s->max_batch && s->queued < s->active) {
+            double left = deadline - sai_now();
+            if (left <= 0)
+                break;
+            struct timespec ts;
+            deadline_ts(&ts, left);
+            pthread_cond_timedwait(&s->qcv, &s->mu, &ts);
+        }
+        job *first = s->qhead, *last = first;
+        size_t imgs = first->n, nreq = 1;
+        while (last->next != NULL && imgs + last->next->n <= (size_t)s->max_batch) {
+            last = last->next;
+            imgs += last->n;
+            nreq++;
+        }
+        s->qhead = last->next;
+        if (s->qhead == NULL)
+            s->qtail = NULL;
+        last->next = NULL;
+        s->q_imgs -= imgs;
+        s->queued -= (unsigned)nreq;
+        pthread_mutex_unlock(&s->mu);
+        run_jobs(s, first, imgs);
+        pthread_mutex_lock(&s->mu);
+        for (job *j = first; j != NULL;) {
+            job *nx = j->next;   /* j belongs to its thread once done */
+            j->done = true;
+            j = nx;
+        }
+        pthread_cond_broadcast(&s->dcv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    OPENSSL_thread_stop();
+    return NULL;
+}
+
 int sai_serve_new(sai_serve_t **out, const sai_serve_config_t *c, sai_error_t *err)
 {
     *out = NULL;
@@ -133,11 +280,17 @@ int sai_serve_new(sai_serve_t **out, const sai_serve_config_t *c, sai_error_t *e
     if (s == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->model_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* batch_wait is on sai_now's clock */
+    pthread_cond_init(&s->qcv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&s->dcv, NULL);
     s->lim = c->limits;
     sai_serve_limits_default(&s->lim);
     s->max_batch = c->max_batch ? (int)c->max_batch : 16;
+    s->batch_wait = (c->batch_wait_ms ? c->batch_wait_ms : SAI_SERVE_BATCH_WAIT_MS) / 1000.0;
     if ((s->fds = calloc(s->lim.max_conns, sizeof *s->fds)) == NULL) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
         goto out;
@@ -154,6 +307,15 @@ int sai_serve_new(sai_serve_t **out, const sai_serve_config_t *c, sai_error_t *e
         goto out;
     }
     s->img = (size_t)s->meta.in_c * (size_t)s->meta.in_h * (size_t)s->meta.in_w;
+    if ((s->xb = malloc((size_t)s->max_batch * s->img * sizeof *s->xb)) == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (pthread_create(&s->batcher, NULL, batcher_main, s) != 0) {
+        rc = sai_error_set(err, SAI_EIO, "cannot start the batcher thread");
+        goto out;
+    }
+    s->batcher_started = true;
     sai_hex_encode(s->model_hex, c->model_sha256, 32);
     sai_hex_encode(hex, c->spec_sha256, 32);
     snprintf(claims, sizeof claims, "{\"model_sha256\":\"%s\",\"spec_sha256\":\"%s\"}", s->model_hex, hex);
@@ -202,14 +364,21 @@ void sai_serve_free(sai_serve_t *s)
             shutdown(s->fds[i], SHUT_RDWR);
     while (s->active > 0)
         pthread_cond_wait(&s->cv, &s->mu);
+    /* No connection left, so no job: the batcher ends. */
+    s->stop = true;
+    pthread_cond_broadcast(&s->qcv);
     pthread_mutex_unlock(&s->mu);
+    if (s->batcher_started)
+        pthread_join(s->batcher, NULL);
     SSL_CTX_free(s->ctx);
     sai_nn_model_free(s->model);
+    free(s->xb);
     free(s->model_json);
     free(s->fds);
     pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->model_mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->qcv);
+    pthread_cond_destroy(&s->dcv);
     free(s);
 }
 
@@ -365,9 +534,21 @@ static int metrics(conn *c)
                              (unsigned long long)cum);
     }
     rc |= sai_buf_printf(&b, "secureai_serve_batch_size_bucket{le=\"+Inf\"} %llu\nsecureai_serve_batch_size_sum %llu\n"
-                         "secureai_serve_batch_size_count %llu\n",
+                         "secureai_serve_batch_size_count %llu\n"
+                         "# TYPE secureai_serve_batch_requests histogram\n",
                          (unsigned long long)s->batch_n, (unsigned long long)s->batch_sum,
                          (unsigned long long)s->batch_n);
+    cum = 0;
+    for (size_t i = 0; i < NBATCH; i++) {
+        cum += s->breq[i];
+        rc |= sai_buf_printf(&b, "secureai_serve_batch_requests_bucket{le=\"%u\"} %llu\n", BATCH_BUCKETS[i],
+                             (unsigned long long)cum);
+    }
+    rc |= sai_buf_printf(&b, "secureai_serve_batch_requests_bucket{le=\"+Inf\"} %llu\n"
+                         "secureai_serve_batch_requests_sum %llu\nsecureai_serve_batch_requests_count %llu\n"
+                         "# TYPE secureai_serve_queue_images gauge\nsecureai_serve_queue_images %zu\n",
+                         (unsigned long long)s->batch_n, (unsigned long long)s->breq_sum,
+                         (unsigned long long)s->batch_n, s->q_imgs);
     pthread_mutex_unlock(&s->mu);
     int r = rc ? reply_err(c, 500, "metrics do not fit")
                : reply(c, 200, "text/plain; version=0.0.4", (const char *)b.data, b.len, false);
@@ -445,19 +626,19 @@ static int predict(conn *c, const sai_http_req_t *r, const uint8_t *body, size_t
         memcpy(x, body, len);   /* little-endian float32, as on every host this runs on */
     }
     double t0 = sai_now();
+    job j = {.x = x, .logits = logits, .n = n, .t_enq = t0};
     pthread_mutex_lock(&s->mu);
+    if (s->qtail != NULL)
+        s->qtail->next = &j;
+    else
+        s->qhead = &j;
+    s->qtail = &j;
     s->queued++;
+    s->q_imgs += n;
+    pthread_cond_signal(&s->qcv);
+    while (!j.done)
+        pthread_cond_wait(&s->dcv, &s->mu);
     pthread_mutex_unlock(&s->mu);
-    pthread_mutex_lock(&s->model_mu);
-    pthread_mutex_lock(&s->mu);
-    s->queued--;
-    pthread_mutex_unlock(&s->mu);
-    for (size_t i = 0; i < n; i += (size_t)s->max_batch) {
-        int b = n - i < (size_t)s->max_batch ? (int)(n - i) : s->max_batch;
-        const float *z = sai_nn_forward(s->model, x + i * s->img, b, false);
-        memcpy(logits + i * (size_t)m->classes, z, (size_t)b * (size_t)m->classes * sizeof *z);
-    }
-    pthread_mutex_unlock(&s->model_mu);
     sai_buf_t out;
     sai_buf_init(&out, 64u << 20);
     int frc = sai_buf_printf(&out, "{\"model_sha256\":\"%s\",\"predictions\":[", s->model_hex);
@@ -467,14 +648,9 @@ static int predict(conn *c, const sai_http_req_t *r, const uint8_t *body, size_t
         frc = sai_buf_printf(&out, "]}");
     double dt = sai_now() - t0;
     pthread_mutex_lock(&s->mu);
-    size_t bi = 0, li = 0;
-    while (bi < NBATCH && n > BATCH_BUCKETS[bi])
-        bi++;
+    size_t li = 0;
     while (li < NLAT && dt > LAT_BUCKETS[li])
         li++;
-    s->batch[bi]++;
-    s->batch_n++;
-    s->batch_sum += n;
     s->lat[li]++;
     s->lat_n++;
     s->lat_sum += dt;
@@ -483,6 +659,10 @@ static int predict(conn *c, const sai_http_req_t *r, const uint8_t *body, size_t
              : reply(c, 200, "application/json", (const char *)out.data, out.len, r->close);
     sai_buf_free(&out);
 out:
+    if (x != NULL)
+        sai_wipe(x, n * s->img * sizeof *x);   /* the images, normalised */
+    if (logits != NULL)
+        sai_wipe(logits, n * (size_t)m->classes * sizeof *logits);
     free(x);
     free(logits);
     return rc;
@@ -588,6 +768,12 @@ static void *conn_main(void *arg)
 {
     conn *c = arg;
     sai_serve_t *s = c->s;
+    /* A reply is a head and a body in two TLS records: without NODELAY the
+     * second waits for the client's delayed ACK (40 ms a request). Not a
+     * socket of ours to fail on: a descriptor that is no TCP socket (a unix
+     * socketpair in tests) just keeps its default. */
+    int one = 1;
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->ssl = SSL_new(s->ctx);
     bool ok = c->ssl != NULL && SSL_set_fd(c->ssl, c->fd) == 1 &&
               arm(c->fd, sai_now() + s->lim.head_timeout_ms / 1000.0) && SSL_accept(c->ssl) == 1;
@@ -608,6 +794,7 @@ static void *conn_main(void *arg)
     close(c->fd);
     s->active--;
     pthread_cond_broadcast(&s->cv);
+    pthread_cond_signal(&s->qcv);   /* one fewer who could join a batch */
     pthread_mutex_unlock(&s->mu);
     free(c);
     OPENSSL_thread_stop();

@@ -34,6 +34,7 @@ e2e_tiny_run "$T/e2e"; rc=$?
 [ $rc = 0 ] || { bad "training run for the model"; exit 1; }
 D=$T/e2e
 cd "$T" || exit 1
+BOUND_MS=200   # --batch-wait-ms: long enough that concurrent requests surely meet
 sed 's/^stages: .*/stages: [serve]/' "$D/spec.yaml" > serve.yaml
 MS=$("$CLI" run --measure serve.yaml | awk '/^measurement/ {print $2}')
 [ ${#MS} = 96 ] && [ "$MS" != "$E2E_M" ] && ok "a serving spec is its own measurement" || bad "serve measurement ($MS)"
@@ -45,7 +46,7 @@ printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$E
     || { bad "put-resource for the server"; exit 1; }
 
 "$CLI" serve --listen 127.0.0.1:0 --port-file sport --threads 1 --head-timeout-ms 700 --body-timeout-ms 700 \
-    --max-body 1M serve.yaml >serve.log 2>&1 &
+    --max-body 1M --max-batch 16 --batch-wait-ms $BOUND_MS serve.yaml >serve.log 2>&1 &
 SPID=$!
 for _ in $(seq 150); do [ -s sport ] && break; kill -0 $SPID 2>/dev/null || break; sleep 0.1; done
 [ -s sport ] && ok "serve: listening on 127.0.0.1:$(cat sport)" || { bad "serve did not start"; cat serve.log; exit 1; }
@@ -122,6 +123,65 @@ m = json.load(open(sys.argv[1]))
 assert m["model_sha256"] == sys.argv[2] and m["measurement"] == sys.argv[3], m
 assert m["evidence"]["tee"] == "sim" and m["provenance"]["payloadType"], list(m)
 PY
+# ---- the Python client (python/secureai/serve.py: the C client's verification) -----------
+export SECUREAI_LIB=${SAI_BINARY_DIR:?}/libsecureai.so
+if nm -D "$SECUREAI_LIB" 2>/dev/null | grep ' __asan_init' >/dev/null; then
+    echo "skip - the Python client: an AddressSanitizer libsecureai.so cannot be loaded by python3"
+else
+    /usr/bin/python3 "$SRC/tests/serve/pyclient.py" "$EP" good.json "$IMG" got.jsonl > py.out 2>&1 &&
+        ok "python: secureai.serve.infer gives what secureai infer gives (8 images)" ||
+        { bad "python client"; cat py.out; }
+    metrics m0
+    /usr/bin/python3 "$SRC/tests/serve/pyclient.py" "$EP" wrongm.json "$IMG" refused > py.out 2>&1 &&
+        ok "python: a mismatching policy raises PolicyError" || { bad "python refusal"; cat py.out; }
+    metrics m1
+    [ "$(counter secureai_serve_requests_total m1)" = $(($(counter secureai_serve_requests_total m0) + 1)) ] &&
+        ok "python: the refused client sent no request" || bad "python: the refused client sent a request"
+fi
+
+# ---- dynamic batching ------------------------------------------------------------------
+metrics b0
+/usr/bin/python3 "$SRC/tests/serve/batchload.py" "$PORT" batch "$IMG" 8 4 > batch.out 2>&1 &&
+    ok "8 concurrent clients get what one client gets alone ($(cat batch.out) images)" ||
+    { bad "concurrent results differ"; cat batch.out; }
+metrics b1
+p0=$(counter secureai_serve_batch_requests_count b0) p1=$(counter secureai_serve_batch_requests_count b1)
+s0=$(counter 'secureai_serve_batch_requests_bucket{le="1"}' b0) s1=$(counter 'secureai_serve_batch_requests_bucket{le="1"}' b1)
+i0=$(counter secureai_serve_batch_size_sum b0) i1=$(counter secureai_serve_batch_size_sum b1)
+# 64 single-image requests: 32 alone, then 32 from 8 connections at once
+[ $((i1 - i0)) = 64 ] && [ $((p1 - p0 - (s1 - s0))) -ge 1 ] &&
+    ok "/metrics: $((p1 - p0)) engine passes for 64 requests, $((p1 - p0 - (s1 - s0))) of them batched across requests" ||
+    bad "no batch of more than one request (passes $p0 -> $p1, single-request $s0 -> $s1, images $i0 -> $i1)"
+grep -q '^secureai_serve_queue_depth 0$' b1 && grep -q '^secureai_serve_queue_images 0$' b1 &&
+    ok "/metrics: queue depth back to 0" || bad "queue depth"
+# A lone request waits at most the bound for others (here another connection
+# is open and idle, so the server does wait for it): bound + compute, loosely.
+lat=$(/usr/bin/python3 "$SRC/tests/serve/batchload.py" "$PORT" lone "$IMG" 2>&1)
+case $lat in
+[0-9]*) awk -v l="$lat" -v b=$BOUND_MS 'BEGIN {exit !(l < b + 800)}' &&
+        ok "a lone request with an idle connection open: $lat ms (bound $BOUND_MS ms)" ||
+        bad "lone request: $lat ms, bound $BOUND_MS ms" ;;
+*) bad "lone request: $lat" ;;
+esac
+
+# ---- --plain-checkpoint (bench/serve.sh's baseline): same server, no TEE, refused by clients
+"$CLI" serve --plain-checkpoint model.ckpt --listen 127.0.0.1:0 --port-file pport --threads 1 --quiet 2>plain.log &
+PPID2=$!
+for _ in $(seq 100); do [ -s pport ] && break; sleep 0.1; done
+if [ -s pport ]; then
+    /usr/bin/python3 "$SRC/tests/serve/batchload.py" "$(cat pport)" batch "$IMG" 2 2 > plain.out 2>&1 &&
+        ok "plain: serves predictions (the bench's baseline)" || { bad "plain serving"; cat plain.out plain.log; }
+    if "$CLI" infer --endpoint "https://127.0.0.1:$(cat pport)" --policy good.json "$IMG" >/dev/null 2>plain.err; then
+        bad "a verifying client accepted the plain server"
+    else
+        grep -q "refused before sending anything" plain.err && ok "plain: a verifying client refuses it (no evidence)" ||
+            { bad "plain: wrong refusal"; cat plain.err; }
+    fi
+else
+    bad "plain server did not start"; cat plain.log
+fi
+kill $PPID2; wait $PPID2 2>/dev/null
+
 # the server never writes a request or a prediction to its log
 if grep -qiE 'predict|"class"|image' serve.log; then bad "serve.log mentions requests"; cat serve.log; else ok "nothing about requests in the log"; fi
 
