@@ -49,9 +49,22 @@ typedef struct sai_kbs_worker {
     struct evhttp              *http;
     struct evhttp_bound_socket *bound;
     struct event               *tick;
+    struct event               *ready_ev;  /* activated by the sync thread */
+    pthread_mutex_t             ready_mu;
+    struct sai_kbs_pending     *ready;     /* answers whose record is durable (or failed) */
     pthread_t                   th;
     bool                        closing;
 } worker;
+
+/* An answer held for the group commit. */
+typedef struct sai_kbs_pending {
+    struct sai_kbs_pending *next;
+    worker                 *w;
+    struct evhttp_request  *req;
+    uint64_t                ticket;
+    char                   *body;
+    bool                    trustee, ok;
+} pending;
 
 /* One per TLS connection, hung on the SSL object; freed with it.
  *   NEW        accepted; admitted (or closed) by a zero-delay timer, the
@@ -342,6 +355,131 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ---- group commit ------------------------------------------------------------------- */
+static void pending_free(pending *p)
+{
+    if (p == NULL)
+        return;
+    if (p->body) {
+        sai_wipe(p->body, strlen(p->body));   /* a wrapped secret, but still */
+        free(p->body);
+    }
+    free(p);
+}
+
+/* On p's event loop: the answer, now that its record is durable (or not). */
+static void complete(sai_kbs_server_t *s, pending *p)
+{
+    if (p->ok) {
+        sai_kbs__reply_json(p->req, 200, p->body);
+    } else {
+        const char *what = "cannot make the release record durable (fsync failed); refusing";
+        if (p->trustee)
+            sai_kbs__reply_trustee_error(p->req, 500, "PluginInternalError", what, false);
+        else
+            sai_kbs__reply_error(p->req, 500, what);
+        sai_kbs__log(s, "error", "\"msg\":\"release refused\",\"why\":\"%s\"", what);
+    }
+    sai_kbs__metrics_verdict(s->metrics, "release", p->ok);
+    pending_free(p);
+}
+
+static void ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+    pthread_mutex_lock(&w->ready_mu);
+    pending *p = w->ready;
+    w->ready = NULL;
+    pthread_mutex_unlock(&w->ready_mu);
+    /* the list is newest first: answer in commit order */
+    pending *rev = NULL;
+    while (p) {
+        pending *n = p->next;
+        p->next = rev;
+        rev = p;
+        p = n;
+    }
+    while (rev) {
+        pending *n = rev->next;
+        complete(w->s, rev);
+        rev = n;
+    }
+}
+
+static worker *worker_of(sai_kbs_server_t *s, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct event_base *base = evcon ? evhttp_connection_get_base(evcon) : NULL;
+    for (int i = 0; base && i < s->nw; i++)
+        if (s->w[i].base == base)
+            return &s->w[i];
+    return NULL;
+}
+
+void sai_kbs__reply_durable(sai_kbs_server_t *s, struct evhttp_request *req, uint64_t ticket,
+                            char *body, bool trustee)
+{
+    pending *p = calloc(1, sizeof *p);
+    worker *w = worker_of(s, req);
+    if (p == NULL || w == NULL) {
+        if (body) {
+            sai_wipe(body, strlen(body));
+            free(body);
+        }
+        free(p);
+        sai_kbs__reply_error(req, 500, "cannot hold the answer for the audit record's fsync");
+        sai_kbs__metrics_verdict(s->metrics, "release", false);
+        return;
+    }
+    *p = (pending){.w = w, .req = req, .ticket = ticket, .body = body, .trustee = trustee};
+    bool now = false;
+    pthread_mutex_lock(&s->wait_mu);
+    if (s->sync_failed || ticket <= s->durable) {
+        p->ok = !s->sync_failed;
+        now = true;
+    } else {
+        p->next = s->waiting;
+        s->waiting = p;
+    }
+    pthread_mutex_unlock(&s->wait_mu);
+    if (now)
+        complete(s, p);   /* on req's own loop already */
+}
+
+/* After an fsync: hand every answer it covered (all of them, if it failed:
+ * none can become durable now) to its event loop. */
+static void release_waiters(sai_kbs_server_t *s, uint64_t covered, bool failed)
+{
+    pending *keep = NULL, *p;
+    bool wake[64] = {false};
+    pthread_mutex_lock(&s->wait_mu);
+    s->durable = covered;
+    s->sync_failed = s->sync_failed || failed;
+    p = s->waiting;
+    s->waiting = NULL;
+    while (p) {
+        pending *n = p->next;
+        if (s->sync_failed || p->ticket <= covered) {
+            p->ok = !s->sync_failed;
+            worker *w = p->w;
+            pthread_mutex_lock(&w->ready_mu);
+            p->next = w->ready;
+            w->ready = p;
+            pthread_mutex_unlock(&w->ready_mu);
+            wake[(w - s->w) % 64] = true;
+        } else {
+            p->next = keep;
+            keep = p;
+        }
+        p = n;
+    }
+    s->waiting = keep;
+    pthread_mutex_unlock(&s->wait_mu);
+    for (int i = 0; i < s->nw; i++)
+        if (wake[i % 64] && s->w[i].ready_ev)
+            event_active(s->w[i].ready_ev, EV_READ, 0);
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------ */
 static int open_listener(sai_kbs_server_t *s, sai_error_t *err)
 {
@@ -426,6 +564,8 @@ int sai_kbs_server_new(sai_kbs_server_t **out, const sai_kbs_config_t *cfg,
     s->fd = -1;
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_mutex_init(&s->addr_mu, NULL);
+    pthread_mutex_init(&s->wait_mu, NULL);
+    pthread_mutex_init(&s->tls_mu, NULL);
     int rc = 0;
     char path[600];
     if ((rc = sai_kbs_config_check(&s->cfg, err)) != 0)
@@ -499,6 +639,7 @@ int sai_kbs_server_new(sai_kbs_server_t **out, const sai_kbs_config_t *cfg,
     for (int i = 0; i < s->nw; i++) {
         worker *w = &s->w[i];
         w->s = s;
+        pthread_mutex_init(&w->ready_mu, NULL);
         w->base = event_base_new();
         w->http = w->base ? evhttp_new(w->base) : NULL;
         int fd = dup(s->fd);
@@ -521,8 +662,9 @@ int sai_kbs_server_new(sai_kbs_server_t **out, const sai_kbs_config_t *cfg,
         evhttp_set_gencb(w->http, on_request, w);
         evhttp_set_bevcb(w->http, s->cfg.insecure_http ? bev_plain_cb : bev_cb, w);
         w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
+        w->ready_ev = event_new(w->base, -1, 0, ready_cb, w);
         struct timeval tv = {0, 100 * 1000};
-        if (w->tick == NULL || event_add(w->tick, &tv) != 0) {
+        if (w->tick == NULL || w->ready_ev == NULL || event_add(w->tick, &tv) != 0) {
             rc = sai_error_set(err, SAI_EIO, "cannot set up timers");
             goto fail;
         }
@@ -538,18 +680,31 @@ fail:
 }
 
 int sai_kbs_server_port(const sai_kbs_server_t *s) { return s->port; }
+sai_kbs_store_t *sai_kbs__server_store(sai_kbs_server_t *s) { return s->store; }
 const char *sai_kbs_server_fingerprint(const sai_kbs_server_t *s) { return s->fp; }
 const char *sai_kbs_server_wrap_key_sha256(const sai_kbs_server_t *s) { return s->wrap_sha; }
 
-/* Group commit of decision records: fsync what was committed in the last
- * 100 ms, off the event loops. */
+/* Group commit, off the event loops: one fsync of the WAL covers every
+ * decision record committed before it started (by any worker); the
+ * answers waiting for them go out after it. While an fsync runs, new
+ * commits gather for the next one, so the fsync rate adapts to the disk.
+ * Every 100 ms also a checkpoint and the audit.anchor file. */
 static void *sync_main(void *arg)
 {
     sai_kbs_server_t *s = arg;
-    while (!atomic_load(&s->stopping)) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        sai_kbs__store_sync(s->store);
+    double last = sai_now();
+    for (;;) {
+        bool stop = atomic_load(&s->stopping);
+        uint64_t seen = sai_kbs__store_committed(s->store), covered = 0;
+        int rc = sai_kbs__store_sync_wal(s->store, &covered);
+        release_waiters(s, covered, rc != 0);
+        if (stop)
+            break;
+        if (sai_now() - last >= 0.1) {
+            sai_kbs__store_sync(s->store);
+            last = sai_now();
+        }
+        sai_kbs__store_wait_commits(s->store, seen, 0.1);
     }
     return NULL;
 }
@@ -592,13 +747,26 @@ void sai_kbs_server_free(sai_kbs_server_t *s)
 {
     if (s == NULL)
         return;
+    /* Answers still held at the end: their requests belong to evhttp (freed
+     * with the connections below); only the bodies are ours. */
+    for (pending *p = s->waiting, *n; p; p = n) {
+        n = p->next;
+        pending_free(p);
+    }
     for (int i = 0; s->w && i < s->nw; i++) {
+        for (pending *p = s->w[i].ready, *n; p; p = n) {
+            n = p->next;
+            pending_free(p);
+        }
+        if (s->w[i].ready_ev)
+            event_free(s->w[i].ready_ev);
         if (s->w[i].tick)
             event_free(s->w[i].tick);
         if (s->w[i].http)
             evhttp_free(s->w[i].http);
         if (s->w[i].base)
             event_base_free(s->w[i].base);
+        pthread_mutex_destroy(&s->w[i].ready_mu);
     }
     free(s->w);
     if (s->fd >= 0)
@@ -618,5 +786,8 @@ void sai_kbs_server_free(sai_kbs_server_t *s)
     sai_kbs__addrcount_free(s->hs_by_addr);
     pthread_mutex_destroy(&s->addr_mu);
     pthread_mutex_destroy(&s->log_mu);
+    pthread_mutex_destroy(&s->wait_mu);
+    pthread_mutex_destroy(&s->tls_mu);
+    sai_wipe(s->ticket_keys, sizeof s->ticket_keys);
     free(s);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -32,8 +33,16 @@ struct sai_kbs_store_t {
     char            anchor_path[1100]; /* "" until the server enables the file anchor */
     uint64_t        anchor_seq;     /* what the file anchor says now */
     atomic_bool     dirty;      /* audit entries committed without fsync */
-    sqlite3        *sync_db;    /* a second connection, for checkpoints only */
+    sqlite3        *sync_db;    /* a second connection, for checkpoints and the WAL's fsync */
     pthread_mutex_t sync_mu;
+    /* group commit: tickets of commits made without fsync, in order */
+    atomic_uint_fast64_t committed;
+    uint64_t        durable;    /* highest ticket an fsync covered (sync_mu) */
+    bool            sync_failed; /* sticky (sync_mu) */
+    int           (*sync_hook)(void *);
+    void           *sync_hook_arg;
+    pthread_mutex_t gc_mu;      /* with gc_cv: the sync thread's wait for commits */
+    pthread_cond_t  gc_cv;
     pthread_mutex_t mu;
     sai_secret_t     *keys;       /* [0..31] store key, [32..63] audit chain key */
     sai_aead_t       *aead;
@@ -115,6 +124,8 @@ int sai_kbs__store_open_sealed(sai_kbs_store_t **out, const char *dir, bool crea
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_mutex_init(&s->gc_mu, NULL);
+    pthread_cond_init(&s->gc_cv, NULL);
     int rc;
     uint8_t master[32];
     if ((rc = sai_secret_new(&s->keys, 64, err)) != 0)
@@ -174,6 +185,9 @@ int sai_kbs__store_open_sealed(sai_kbs_store_t **out, const char *dir, bool crea
     }
     sqlite3_busy_timeout(s->sync_db, 5000);
     sqlite3_exec(s->sync_db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    /* One read, so this connection has the WAL open (its handle is what
+     * sai_kbs__store_sync_wal fsyncs). */
+    sqlite3_exec(s->sync_db, "SELECT count(*) FROM setting", NULL, NULL, NULL);
     *out = s;
     return 0;
 fail:
@@ -190,6 +204,8 @@ void sai_kbs__store_close(sai_kbs_store_t *s)
     if (s->db)
         sqlite3_close(s->db);
     pthread_mutex_destroy(&s->sync_mu);
+    pthread_mutex_destroy(&s->gc_mu);
+    pthread_cond_destroy(&s->gc_cv);
     sai_aead_free(s->aead);
     sai_secret_free(s->keys);
     pthread_mutex_destroy(&s->mu);
@@ -255,7 +271,10 @@ void sai_kbs__store_anchor_enable(sai_kbs_store_t *s, const char *path, uint64_t
     pthread_mutex_unlock(&s->sync_mu);
 }
 
-static int end(sai_kbs_store_t *s, int rc, sai_error_t *err)
+/* ticket (non-NULL for a commit made without fsync): its group-commit
+ * ticket, taken after COMMIT returned, so the WAL frames are written (to
+ * the page cache) before any fsync that covers the ticket starts. */
+static int end_ticket(sai_kbs_store_t *s, int rc, uint64_t *ticket, sai_error_t *err)
 {
     if (rc == 0) {
         if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -265,7 +284,81 @@ static int end(sai_kbs_store_t *s, int rc, sai_error_t *err)
     } else {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    if (rc == 0 && ticket != NULL)
+        *ticket = atomic_fetch_add(&s->committed, 1) + 1;
     pthread_mutex_unlock(&s->mu);
+    if (rc == 0 && ticket != NULL) {
+        pthread_mutex_lock(&s->gc_mu);
+        pthread_cond_signal(&s->gc_cv);
+        pthread_mutex_unlock(&s->gc_mu);
+    }
+    return rc;
+}
+
+static int end(sai_kbs_store_t *s, int rc, sai_error_t *err)
+{
+    return end_ticket(s, rc, NULL, err);
+}
+
+uint64_t sai_kbs__store_committed(sai_kbs_store_t *s)
+{
+    return atomic_load(&s->committed);
+}
+
+void sai_kbs__store_wait_commits(sai_kbs_store_t *s, uint64_t seen, double timeout_s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long ns = ts.tv_nsec + (long)(timeout_s * 1e9);
+    ts.tv_sec += ns / 1000000000L;
+    ts.tv_nsec = ns % 1000000000L;
+    pthread_mutex_lock(&s->gc_mu);
+    if (atomic_load(&s->committed) == seen)
+        pthread_cond_timedwait(&s->gc_cv, &s->gc_mu, &ts);
+    pthread_mutex_unlock(&s->gc_mu);
+}
+
+void sai_kbs__store_wake(sai_kbs_store_t *s)
+{
+    pthread_mutex_lock(&s->gc_mu);
+    pthread_cond_broadcast(&s->gc_cv);
+    pthread_mutex_unlock(&s->gc_mu);
+}
+
+void sai_kbs__store_set_sync_hook(sai_kbs_store_t *s, int (*hook)(void *), void *arg)
+{
+    pthread_mutex_lock(&s->sync_mu);
+    s->sync_hook = hook;
+    s->sync_hook_arg = arg;
+    pthread_mutex_unlock(&s->sync_mu);
+}
+
+/* One fsync of the WAL for every commit ticketed before it starts: the
+ * sync connection's own handle on the WAL file (fsync is per file, not per
+ * descriptor, so it covers the frames the request connection wrote). Runs
+ * beside writers: they only wait for s->mu, never for this. */
+int sai_kbs__store_sync_wal(sai_kbs_store_t *s, uint64_t *covered)
+{
+    pthread_mutex_lock(&s->sync_mu);
+    uint64_t target = atomic_load(&s->committed);
+    int rc = 0;
+    if (s->sync_failed) {
+        rc = SAI_EIO;
+    } else if (target > s->durable) {
+        sqlite3_file *wal = NULL;
+        if (s->sync_hook != NULL && s->sync_hook(s->sync_hook_arg) != 0)
+            rc = SAI_EIO;
+        else if (sqlite3_file_control(s->sync_db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+                 wal == NULL || wal->pMethods == NULL ||
+                 wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+            rc = SAI_EIO;
+        if (rc == 0)
+            s->durable = target;
+        else
+            s->sync_failed = true;
+    }
+    *covered = s->durable;
+    pthread_mutex_unlock(&s->sync_mu);
     return rc;
 }
 
@@ -465,12 +558,21 @@ int sai_kbs__audit_append(sai_kbs_store_t *s, const char *event, const char *act
                          const char *subject, const char *verdict, const char *detail,
                          sai_error_t *err)
 {
+    uint64_t ticket;
+    return sai_kbs__audit_append_ticket(s, event, actor, subject, verdict, detail, &ticket, err);
+}
+
+int sai_kbs__audit_append_ticket(sai_kbs_store_t *s, const char *event, const char *actor,
+                                const char *subject, const char *verdict, const char *detail,
+                                uint64_t *ticket, sai_error_t *err)
+{
     bool admin = strncmp(event, "admin", 5) == 0;
+    *ticket = 0;   /* an admin entry is durable at COMMIT: ticket 0 is always covered */
     int rc = begin_mode(s, admin, err);
     if (rc != 0)
         return rc;
     rc = sai_kbs__audit_append_locked(s, event, actor, subject, verdict, detail, err);
-    return end(s, rc, err);
+    return end_ticket(s, rc, admin ? NULL : ticket, err);
 }
 
 int sai_kbs__audit_check(sai_kbs_store_t *s, uint64_t *entries, char head_hex[65], sai_error_t *err);
