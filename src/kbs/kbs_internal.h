@@ -347,6 +347,14 @@ char *sai_kbs__cookie_token(sai_kbs_cookies_t *t, const char *id, int64_t now);
 /* The client's kbs-session-id cookie from its last answer ("" if none). */
 struct sai_kbs_client_t;
 const char *sai_kbs__client_cookie(const struct sai_kbs_client_t *c);
+/* TLS session resumption (client.c): the session the process holds for c's
+ * KBS and trust configuration (a new reference, or NULL), replacing it (the
+ * reference is taken; tests tamper with its ticket), and whether c's last
+ * connection resumed one. */
+struct ssl_session_st;
+struct ssl_session_st *sai_kbs__client_session(const struct sai_kbs_client_t *c);
+void sai_kbs__client_session_set(const struct sai_kbs_client_t *c, struct ssl_session_st *sess);
+bool sai_kbs__client_resumed(const struct sai_kbs_client_t *c);
 
 int64_t sai_kbs__wall_now(void);
 

@@ -38,7 +38,10 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "kbs/server_internal.h"
@@ -504,6 +507,75 @@ static int open_listener(sai_kbs_server_t *s, sai_error_t *err)
     return 0;
 }
 
+/* ---- TLS 1.3 session tickets ---------------------------------------------------------
+ * A returning client resumes with a ticket instead of a full handshake (no
+ * certificate, no CertificateVerify signature; the key exchange stays
+ * ephemeral, psk_dhe_ke). Tickets are sealed under the server's own keys:
+ * random per process, each key = 16-byte name || 32-byte AES-256-CBC key ||
+ * 32-byte HMAC-SHA-256 key, rotated every SAI_KBS_TICKET_ROTATE_S; a ticket
+ * under the previous key still opens (and is replaced by a new one), any
+ * other one (older, another process's, damaged: the HMAC is checked before
+ * anything is decrypted) means a full handshake. The keys live only in
+ * memory, are never logged, and are wiped on rotation and at exit. The
+ * server asks for no client certificate, so a resumed session skips no
+ * check the full handshake makes: admission, caps and deadlines are per
+ * connection either way. */
+#define SAI_KBS_TICKET_ROTATE_S 3600
+
+static int ticket_key_new(unsigned char k[80])
+{
+    return RAND_bytes(k, 16) == 1 && RAND_priv_bytes(k + 16, 64) == 1 ? 0 : -1;
+}
+
+static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
+                     EVP_CIPHER_CTX *ctx, EVP_MAC_CTX *hctx, int enc)
+{
+    sai_kbs_server_t *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    unsigned char k[80];
+    int ret = 0;
+    if (s == NULL)
+        return -1;
+    pthread_mutex_lock(&s->tls_mu);
+    if (enc) {
+        double now = sai_now();
+        if (now - s->ticket_rotated >= SAI_KBS_TICKET_ROTATE_S) {
+            unsigned char fresh[80];
+            if (ticket_key_new(fresh) == 0) {
+                memcpy(s->ticket_keys[1], s->ticket_keys[0], 80);
+                memcpy(s->ticket_keys[0], fresh, 80);
+                s->ticket_rotated = now;
+            }
+            sai_wipe(fresh, sizeof fresh);
+        }
+        memcpy(k, s->ticket_keys[0], 80);
+        ret = 1;
+    } else {
+        for (int i = 0; i < 2 && ret == 0; i++)
+            if (memcmp(key_name, s->ticket_keys[i], 16) == 0) {
+                memcpy(k, s->ticket_keys[i], 80);
+                ret = i == 0 ? 1 : 2;   /* 2: valid, issue a fresh ticket */
+            }
+    }
+    pthread_mutex_unlock(&s->tls_mu);
+    if (ret == 0)
+        return 0;       /* not ours (any more): full handshake */
+    OSSL_PARAM p3[3] = {OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k + 48, 32),
+                        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                        OSSL_PARAM_construct_end()};
+    if (enc) {
+        memcpy(key_name, k, 16);
+        if (RAND_bytes(iv, 16) != 1 ||
+            EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, k + 16, iv) != 1)
+            ret = -1;
+    } else if (EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, k + 16, iv) != 1) {
+        ret = -1;
+    }
+    if (ret > 0 && EVP_MAC_CTX_set_params(hctx, p3) != 1)
+        ret = -1;
+    sai_wipe(k, sizeof k);
+    return ret;
+}
+
 static int make_ssl(sai_kbs_server_t *s, sai_error_t *err)
 {
     char cert[600], key[600];
@@ -523,7 +595,19 @@ static int make_ssl(sai_kbs_server_t *s, sai_error_t *err)
         SSL_CTX_use_PrivateKey_file(s->ssl, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(s->ssl) != 1)
         return sai_error_set(err, SAI_ECRYPTO, "cannot load TLS certificate %s / key %s", cert, key);
-    SSL_CTX_set_session_cache_mode(s->ssl, SSL_SESS_CACHE_SERVER);
+    /* Stateless tickets only (nothing kept per client on the server); one
+     * per handshake, as the client keeps one. */
+    if (ticket_key_new(s->ticket_keys[0]) != 0 || ticket_key_new(s->ticket_keys[1]) != 0)
+        return sai_error_set(err, SAI_ECRYPTO, "cannot make TLS ticket keys");
+    s->ticket_rotated = sai_now();
+    SSL_CTX_set_app_data(s->ssl, s);
+    SSL_CTX_set_session_cache_mode(s->ssl, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(s->ssl, 1);
+    SSL_CTX_set_timeout(s->ssl, SAI_KBS_TICKET_ROTATE_S);
+    static const unsigned char sid_ctx[] = "secureai-kbs";
+    SSL_CTX_set_session_id_context(s->ssl, sid_ctx, sizeof sid_ctx - 1);
+    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(s->ssl, ticket_cb) != 1)
+        return sai_error_set(err, SAI_ECRYPTO, "cannot install the TLS ticket callback");
     SSL_CTX_set_info_callback(s->ssl, info_cb);
     sai_kbs__log(s, "notice", "\"msg\":\"tls certificate\",\"file\":\"%s\",\"generated\":%s,"
              "\"sha256\":\"%s\"", cert, created ? "true" : "false", s->fp);
