@@ -70,14 +70,9 @@ int sai_kbs__store_sync(sai_kbs_store_t *s);
  * before the call: *covered is the highest ticket that is now durable. A
  * failed fsync is sticky (SAI_EIO from then on: after a failed fsync Linux
  * may have dropped the pages, and a later fsync can "succeed" without them),
- * so nothing that needed durability is acknowledged until a restart.
- * sai_kbs__store_wait_commits blocks until a commit newer than `seen` or the
- * timeout (the sync thread's idle wait). */
+ * so nothing that needed durability is acknowledged until a restart. */
 int  sai_kbs__store_sync_wal(sai_kbs_store_t *s, uint64_t *covered);
-void sai_kbs__store_wait_commits(sai_kbs_store_t *s, uint64_t seen, double timeout_s);
 uint64_t sai_kbs__store_committed(sai_kbs_store_t *s);
-/* Wake a sync thread waiting in sai_kbs__store_wait_commits (shutdown). */
-void sai_kbs__store_wake(sai_kbs_store_t *s);
 /* Tests: hook runs in place of the WAL's fsync (after it, when it returns
  * 0 the real fsync still runs); non-zero fails it. NULL removes it. */
 void sai_kbs__store_set_sync_hook(sai_kbs_store_t *s, int (*hook)(void *), void *arg);

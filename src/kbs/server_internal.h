@@ -53,6 +53,7 @@ struct sai_kbs_server_t {
     int                admitted;      /* connections holding a slot */
     /* group commit: answers held until their audit record is durable */
     pthread_mutex_t    wait_mu;
+    pthread_cond_t     wait_cv;       /* an answer started waiting */
     struct sai_kbs_pending *waiting;  /* tickets not yet covered by an fsync */
     uint64_t           durable;       /* highest ticket covered (wait_mu) */
     bool               sync_failed;   /* an fsync failed: hold nothing, refuse (wait_mu) */

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -41,8 +40,7 @@ struct sai_kbs_store_t {
     bool            sync_failed; /* sticky (sync_mu) */
     int           (*sync_hook)(void *);
     void           *sync_hook_arg;
-    pthread_mutex_t gc_mu;      /* with gc_cv: the sync thread's wait for commits */
-    pthread_cond_t  gc_cv;
+
     pthread_mutex_t mu;
     sai_secret_t     *keys;       /* [0..31] store key, [32..63] audit chain key */
     sai_aead_t       *aead;
@@ -124,8 +122,6 @@ int sai_kbs__store_open_sealed(sai_kbs_store_t **out, const char *dir, bool crea
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->sync_mu, NULL);
-    pthread_mutex_init(&s->gc_mu, NULL);
-    pthread_cond_init(&s->gc_cv, NULL);
     int rc;
     uint8_t master[32];
     if ((rc = sai_secret_new(&s->keys, 64, err)) != 0)
@@ -204,8 +200,6 @@ void sai_kbs__store_close(sai_kbs_store_t *s)
     if (s->db)
         sqlite3_close(s->db);
     pthread_mutex_destroy(&s->sync_mu);
-    pthread_mutex_destroy(&s->gc_mu);
-    pthread_cond_destroy(&s->gc_cv);
     sai_aead_free(s->aead);
     sai_secret_free(s->keys);
     pthread_mutex_destroy(&s->mu);
@@ -287,11 +281,6 @@ static int end_ticket(sai_kbs_store_t *s, int rc, uint64_t *ticket, sai_error_t 
     if (rc == 0 && ticket != NULL)
         *ticket = atomic_fetch_add(&s->committed, 1) + 1;
     pthread_mutex_unlock(&s->mu);
-    if (rc == 0 && ticket != NULL) {
-        pthread_mutex_lock(&s->gc_mu);
-        pthread_cond_signal(&s->gc_cv);
-        pthread_mutex_unlock(&s->gc_mu);
-    }
     return rc;
 }
 
@@ -303,26 +292,6 @@ static int end(sai_kbs_store_t *s, int rc, sai_error_t *err)
 uint64_t sai_kbs__store_committed(sai_kbs_store_t *s)
 {
     return atomic_load(&s->committed);
-}
-
-void sai_kbs__store_wait_commits(sai_kbs_store_t *s, uint64_t seen, double timeout_s)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long ns = ts.tv_nsec + (long)(timeout_s * 1e9);
-    ts.tv_sec += ns / 1000000000L;
-    ts.tv_nsec = ns % 1000000000L;
-    pthread_mutex_lock(&s->gc_mu);
-    if (atomic_load(&s->committed) == seen)
-        pthread_cond_timedwait(&s->gc_cv, &s->gc_mu, &ts);
-    pthread_mutex_unlock(&s->gc_mu);
-}
-
-void sai_kbs__store_wake(sai_kbs_store_t *s)
-{
-    pthread_mutex_lock(&s->gc_mu);
-    pthread_cond_broadcast(&s->gc_cv);
-    pthread_mutex_unlock(&s->gc_mu);
 }
 
 void sai_kbs__store_set_sync_hook(sai_kbs_store_t *s, int (*hook)(void *), void *arg)
