@@ -16,7 +16,7 @@ mode=${1:-demo}
 
 DEMO_PKGS=(
   build-essential cmake pkg-config
-  libssl-dev libopenblas-dev libsqlite3-dev zlib1g-dev
+  libssl-dev nettle-dev libopenblas-dev libsqlite3-dev zlib1g-dev
   libevent-dev libyaml-dev libcjson-dev libseccomp-dev
   libprotobuf-c-dev protobuf-c-compiler
   dataset-fashion-mnist openssl

@@ -13,6 +13,15 @@
  * gives SAI_ENET after a bounded number of attempts with doubling backoff;
  * every request has a timeout, so nothing here can hang.
  *
+ * TLS session resumption: a process keeps one TLS 1.3 session (ticket) per
+ * KBS and trust configuration (the cache key is SHA-256 of host, port, pin,
+ * CA file and CA PEM), shared by every client object in the process, so a
+ * new connection to the same KBS skips the certificate exchange (and its
+ * signature and verification). The session was made by a full handshake
+ * that passed this configuration's pin or CA check; a client with any other
+ * pin, CA or host has another key and never offers it. A ticket the server
+ * cannot open (restarted, rotated out, damaged) costs only a full handshake.
+ *
  * SIGPIPE: a KBS that hangs up mid-handshake (all its slots taken, a
  * restart) must cost a retry, not the process; the library runs inside the
  * enclave and other programs, so it does not touch the process's signal
@@ -76,7 +85,84 @@ struct sai_kbs_client_t {
     char                      tls_err[200];
     bool                      tls_verify_failed;
     char                      cookie[40];    /* kbs-session-id of the last Set-Cookie (Trustee) */
+    uint8_t                   sess_key[32];  /* the TLS session cache's key for this KBS + trust */
+    bool                      resumed;       /* the last connection resumed a session */
 };
+
+/* ---- the process's TLS sessions, one per KBS and trust configuration ---------- */
+#define SESS_SLOTS 16
+static struct {
+    pthread_mutex_t mu;
+    struct { uint8_t key[32]; SSL_SESSION *sess; double used; } slot[SESS_SLOTS];
+} g_sess = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static SSL_SESSION *sess_get(const uint8_t key[32])
+{
+    SSL_SESSION *r = NULL;
+    pthread_mutex_lock(&g_sess.mu);
+    for (int i = 0; i < SESS_SLOTS; i++)
+        if (g_sess.slot[i].sess && memcmp(g_sess.slot[i].key, key, 32) == 0) {
+            if (SSL_SESSION_is_resumable(g_sess.slot[i].sess) && SSL_SESSION_up_ref(g_sess.slot[i].sess) == 1)
+                r = g_sess.slot[i].sess;
+            break;
+        }
+    pthread_mutex_unlock(&g_sess.mu);
+    return r;
+}
+
+/* Takes sess (NULL: forget key's session). The least recently stored slot
+ * goes when all are taken. */
+static void sess_put(const uint8_t key[32], SSL_SESSION *sess)
+{
+    int at = -1, old = 0;
+    pthread_mutex_lock(&g_sess.mu);
+    for (int i = 0; i < SESS_SLOTS && at < 0; i++)
+        if (g_sess.slot[i].sess && memcmp(g_sess.slot[i].key, key, 32) == 0)
+            at = i;
+    for (int i = 0; i < SESS_SLOTS && at < 0; i++)
+        if (g_sess.slot[i].sess == NULL)
+            at = i;
+    if (at < 0) {
+        for (int i = 1; i < SESS_SLOTS; i++)
+            if (g_sess.slot[i].used < g_sess.slot[old].used)
+                old = i;
+        at = old;
+    }
+    SSL_SESSION *prev = g_sess.slot[at].sess;
+    memcpy(g_sess.slot[at].key, key, 32);
+    g_sess.slot[at].sess = sess;
+    g_sess.slot[at].used = sai_now();
+    pthread_mutex_unlock(&g_sess.mu);
+    SSL_SESSION_free(prev);
+}
+
+/* A new ticket from the KBS (TLS 1.3 sends them after the handshake). A
+ * copy is kept: OpenSSL marks the connection's own session not resumable
+ * when the connection is freed without a close_notify, which is how a
+ * client object ends. */
+static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    sai_kbs_client_t *c = SSL_get_app_data(ssl);
+    SSL_SESSION *copy = c ? SSL_SESSION_dup(sess) : NULL;
+    if (copy != NULL)
+        sess_put(c->sess_key, copy);
+    return 0;
+}
+
+SSL_SESSION *sai_kbs__client_session(const sai_kbs_client_t *c)
+{
+    return sess_get(c->sess_key);
+}
+
+void sai_kbs__client_session_set(const sai_kbs_client_t *c, SSL_SESSION *sess)
+{
+    sess_put(c->sess_key, sess);
+}
+
+bool sai_kbs__client_resumed(const sai_kbs_client_t *c)
+{
+    return c->resumed;
+}
 
 /* ---- a socket BIO that never raises SIGPIPE ---------------------------------- */
 typedef struct nosig {
@@ -356,6 +442,26 @@ int sai_kbs_client_new(sai_kbs_client_t **out, const sai_kbs_client_opts_t *o, s
         }
         if (!c->pinned)
             c->channel = SAI_KBS_CHANNEL_TLS_CA;
+        /* The session cache key: this KBS under this trust configuration. */
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        char hp[300];
+        snprintf(hp, sizeof hp, "secureai/v1/kbs-tls-session %s %d %d|", c->host, c->port, c->pinned);
+        unsigned int hl = 0;
+        if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(md, hp, strlen(hp)) != 1 ||
+            EVP_DigestUpdate(md, c->pin, c->pinned ? sizeof c->pin : 0) != 1 ||
+            EVP_DigestUpdate(md, "|", 1) != 1 ||
+            EVP_DigestUpdate(md, o->ca_file ? o->ca_file : "", o->ca_file ? strlen(o->ca_file) + 1 : 0) != 1 ||
+            EVP_DigestUpdate(md, "|", 1) != 1 ||
+            EVP_DigestUpdate(md, o->ca_pem ? o->ca_pem : "", o->ca_pem ? o->ca_pem_len : 0) != 1 ||
+            EVP_DigestFinal_ex(md, c->sess_key, &hl) != 1) {
+            EVP_MD_CTX_free(md);
+            rc = sai_error_set(err, SAI_ECRYPTO, "cannot hash the TLS session key");
+            goto out;
+        }
+        EVP_MD_CTX_free(md);
+        SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c->ctx, new_session_cb);
     }
     if ((c->base = event_base_new()) == NULL)
         rc = sai_error_set(err, SAI_ENOMEM, "cannot create an event loop");
@@ -414,6 +520,14 @@ static int connect_kbs(sai_kbs_client_t *c, sai_error_t *err)
         if (ssl == NULL)
             return sai_error_set(err, SAI_ECRYPTO, "cannot create a TLS session");
         SSL_set_app_data(ssl, c);
+        /* A copy is offered (the server may refuse it): the cached one
+         * stays resumable whatever becomes of this connection. */
+        SSL_SESSION *sess = sess_get(c->sess_key);
+        SSL_SESSION *copy = sess ? SSL_SESSION_dup(sess) : NULL;
+        if (copy != NULL)
+            SSL_set_session(ssl, copy);
+        SSL_SESSION_free(copy);
+        SSL_SESSION_free(sess);
         bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                              BEV_OPT_CLOSE_ON_FREE);
         if (bev == NULL) {
@@ -454,6 +568,11 @@ static void on_response(struct evhttp_request *req, void *arg)
 {
     sai_kbs_client_t *c = arg;
     c->done = true;
+    if (req != NULL && c->tls && c->evcon) {
+        struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+        SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+        c->resumed = ssl && SSL_session_reused(ssl);
+    }
     if (req != NULL) {
         c->status = evhttp_request_get_response_code(req);
         const char *ra = evhttp_find_header(evhttp_request_get_input_headers(req), "Retry-After");

@@ -58,14 +58,38 @@ int sai_kbs__store_put_setting(sai_kbs_store_t *s, const char *key, const char *
 /* *value malloc'ed; SAI_ENOTFOUND when absent. */
 int sai_kbs__store_get_setting(sai_kbs_store_t *s, const char *key, char **value, sai_error_t *err);
 
-/* fsync decision records committed since the last call (group commit). */
+/* Checkpoint the WAL into the database and move the audit.anchor file to
+ * the head as it was before (every 100 ms from the server's sync thread,
+ * and at shutdown). */
 int sai_kbs__store_sync(sai_kbs_store_t *s);
+
+/* ---- group commit (store.c) -------------------------------------------------
+ * Decision records on the request path commit to the WAL without an fsync
+ * (a crash of the process loses none) and each gets a ticket, in commit
+ * order. sai_kbs__store_sync_wal fsyncs the WAL once for every commit made
+ * before the call: *covered is the highest ticket that is now durable. A
+ * failed fsync is sticky (SAI_EIO from then on: after a failed fsync Linux
+ * may have dropped the pages, and a later fsync can "succeed" without them),
+ * so nothing that needed durability is acknowledged until a restart. */
+int  sai_kbs__store_sync_wal(sai_kbs_store_t *s, uint64_t *covered);
+uint64_t sai_kbs__store_committed(sai_kbs_store_t *s);
+/* Tests: hook runs in place of the WAL's fsync (after it, when it returns
+ * 0 the real fsync still runs); non-zero fails it. NULL removes it. */
+void sai_kbs__store_set_sync_hook(sai_kbs_store_t *s, int (*hook)(void *), void *arg);
+/* Tests: a running server's store. */
+struct sai_kbs_server_t;
+sai_kbs_store_t *sai_kbs__server_store(struct sai_kbs_server_t *s);
 
 /* Append one audit entry (its own transaction; admin.* entries are fsynced
  * at once, decision records within the next sai_kbs__store_sync). */
 int sai_kbs__audit_append(sai_kbs_store_t *s, const char *event, const char *actor,
                          const char *subject, const char *verdict, const char *detail,
                          sai_error_t *err);
+/* The same for a decision record, with its group-commit ticket: it is
+ * durable once sai_kbs__store_sync_wal covers *ticket. */
+int sai_kbs__audit_append_ticket(sai_kbs_store_t *s, const char *event, const char *actor,
+                                const char *subject, const char *verdict, const char *detail,
+                                uint64_t *ticket, sai_error_t *err);
 /* The last `limit` entries (0: all) as a JSON array (malloc'ed). */
 int sai_kbs__audit_dump(sai_kbs_store_t *s, uint64_t limit, char **json, sai_error_t *err);
 int sai_kbs__audit_check(sai_kbs_store_t *s, uint64_t *entries, char head_hex[65], sai_error_t *err);
@@ -318,6 +342,14 @@ char *sai_kbs__cookie_token(sai_kbs_cookies_t *t, const char *id, int64_t now);
 /* The client's kbs-session-id cookie from its last answer ("" if none). */
 struct sai_kbs_client_t;
 const char *sai_kbs__client_cookie(const struct sai_kbs_client_t *c);
+/* TLS session resumption (client.c): the session the process holds for c's
+ * KBS and trust configuration (a new reference, or NULL), replacing it (the
+ * reference is taken; tests tamper with its ticket), and whether c's last
+ * connection resumed one. */
+struct ssl_session_st;
+struct ssl_session_st *sai_kbs__client_session(const struct sai_kbs_client_t *c);
+void sai_kbs__client_session_set(const struct sai_kbs_client_t *c, struct ssl_session_st *sess);
+bool sai_kbs__client_resumed(const struct sai_kbs_client_t *c);
 
 int64_t sai_kbs__wall_now(void);
 

@@ -401,13 +401,16 @@ static int h_resource(sai_kbs_server_t *s, struct evhttp_request *req, const cha
     char detail[300];
     snprintf(detail, sizeof detail, "%stee=%s measurement=%s", tkey.kind ? "protocol=trustee " : "",
              claims.tee, claims.measurement);
-    /* The record is durable before the wrapped secret leaves. */
-    if (sai_kbs__audit_append(s->store, "release", peer, name, "allow", detail, &err) != 0) {
+    /* The record is durable before the wrapped secret leaves: committed
+     * here, the answer held until the group commit's fsync covers it. */
+    uint64_t ticket = 0;
+    if (sai_kbs__audit_append_ticket(s->store, "release", peer, name, "allow", detail, &ticket, &err) != 0) {
         resource_error(req, trustee, code = 500, "cannot record the release; refusing");
+        sai_kbs__metrics_verdict(s->metrics, "release", false);
         goto out;
     }
-    sai_kbs__metrics_verdict(s->metrics, "release", true);
-    sai_kbs__reply_json(req, 200, out);
+    sai_kbs__reply_durable(s, req, ticket, out, trustee);
+    out = NULL;
 out:
     sai_ec_free(tee_key);
     sai_kbs__tkey_free(&tkey);

@@ -38,7 +38,10 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "kbs/server_internal.h"
@@ -49,9 +52,22 @@ typedef struct sai_kbs_worker {
     struct evhttp              *http;
     struct evhttp_bound_socket *bound;
     struct event               *tick;
+    struct event               *ready_ev;  /* activated by the sync thread */
+    pthread_mutex_t             ready_mu;
+    struct sai_kbs_pending     *ready;     /* answers whose record is durable (or failed) */
     pthread_t                   th;
     bool                        closing;
 } worker;
+
+/* An answer held for the group commit. */
+typedef struct sai_kbs_pending {
+    struct sai_kbs_pending *next;
+    worker                 *w;
+    struct evhttp_request  *req;
+    uint64_t                ticket;
+    char                   *body;
+    bool                    trustee, ok;
+} pending;
 
 /* One per TLS connection, hung on the SSL object; freed with it.
  *   NEW        accepted; admitted (or closed) by a zero-delay timer, the
@@ -342,6 +358,132 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ---- group commit ------------------------------------------------------------------- */
+static void pending_free(pending *p)
+{
+    if (p == NULL)
+        return;
+    if (p->body) {
+        sai_wipe(p->body, strlen(p->body));   /* a wrapped secret, but still */
+        free(p->body);
+    }
+    free(p);
+}
+
+/* On p's event loop: the answer, now that its record is durable (or not). */
+static void complete(sai_kbs_server_t *s, pending *p)
+{
+    if (p->ok) {
+        sai_kbs__reply_json(p->req, 200, p->body);
+    } else {
+        const char *what = "cannot make the release record durable (fsync failed); refusing";
+        if (p->trustee)
+            sai_kbs__reply_trustee_error(p->req, 500, "PluginInternalError", what, false);
+        else
+            sai_kbs__reply_error(p->req, 500, what);
+        sai_kbs__log(s, "error", "\"msg\":\"release refused\",\"why\":\"%s\"", what);
+    }
+    sai_kbs__metrics_verdict(s->metrics, "release", p->ok);
+    pending_free(p);
+}
+
+static void ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+    pthread_mutex_lock(&w->ready_mu);
+    pending *p = w->ready;
+    w->ready = NULL;
+    pthread_mutex_unlock(&w->ready_mu);
+    /* the list is newest first: answer in commit order */
+    pending *rev = NULL;
+    while (p) {
+        pending *n = p->next;
+        p->next = rev;
+        rev = p;
+        p = n;
+    }
+    while (rev) {
+        pending *n = rev->next;
+        complete(w->s, rev);
+        rev = n;
+    }
+}
+
+static worker *worker_of(sai_kbs_server_t *s, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct event_base *base = evcon ? evhttp_connection_get_base(evcon) : NULL;
+    for (int i = 0; base && i < s->nw; i++)
+        if (s->w[i].base == base)
+            return &s->w[i];
+    return NULL;
+}
+
+void sai_kbs__reply_durable(sai_kbs_server_t *s, struct evhttp_request *req, uint64_t ticket,
+                            char *body, bool trustee)
+{
+    pending *p = calloc(1, sizeof *p);
+    worker *w = worker_of(s, req);
+    if (p == NULL || w == NULL) {
+        if (body) {
+            sai_wipe(body, strlen(body));
+            free(body);
+        }
+        free(p);
+        sai_kbs__reply_error(req, 500, "cannot hold the answer for the audit record's fsync");
+        sai_kbs__metrics_verdict(s->metrics, "release", false);
+        return;
+    }
+    *p = (pending){.w = w, .req = req, .ticket = ticket, .body = body, .trustee = trustee};
+    bool now = false;
+    pthread_mutex_lock(&s->wait_mu);
+    if (s->sync_failed || ticket <= s->durable) {
+        p->ok = !s->sync_failed;
+        now = true;
+    } else {
+        p->next = s->waiting;
+        s->waiting = p;
+        pthread_cond_signal(&s->wait_cv);
+    }
+    pthread_mutex_unlock(&s->wait_mu);
+    if (now)
+        complete(s, p);   /* on req's own loop already */
+}
+
+/* After an fsync: hand every answer it covered (all of them, if it failed:
+ * none can become durable now) to its event loop. */
+static void release_waiters(sai_kbs_server_t *s, uint64_t covered, bool failed)
+{
+    pending *keep = NULL, *p;
+    bool wake[64] = {false};
+    pthread_mutex_lock(&s->wait_mu);
+    s->durable = covered;
+    s->sync_failed = s->sync_failed || failed;
+    p = s->waiting;
+    s->waiting = NULL;
+    while (p) {
+        pending *n = p->next;
+        if (s->sync_failed || p->ticket <= covered) {
+            p->ok = !s->sync_failed;
+            worker *w = p->w;
+            pthread_mutex_lock(&w->ready_mu);
+            p->next = w->ready;
+            w->ready = p;
+            pthread_mutex_unlock(&w->ready_mu);
+            wake[(w - s->w) % 64] = true;
+        } else {
+            p->next = keep;
+            keep = p;
+        }
+        p = n;
+    }
+    s->waiting = keep;
+    pthread_mutex_unlock(&s->wait_mu);
+    for (int i = 0; i < s->nw; i++)
+        if (wake[i % 64] && s->w[i].ready_ev)
+            event_active(s->w[i].ready_ev, EV_READ, 0);
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------ */
 static int open_listener(sai_kbs_server_t *s, sai_error_t *err)
 {
@@ -366,6 +508,75 @@ static int open_listener(sai_kbs_server_t *s, sai_error_t *err)
     return 0;
 }
 
+/* ---- TLS 1.3 session tickets ---------------------------------------------------------
+ * A returning client resumes with a ticket instead of a full handshake (no
+ * certificate, no CertificateVerify signature; the key exchange stays
+ * ephemeral, psk_dhe_ke). Tickets are sealed under the server's own keys:
+ * random per process, each key = 16-byte name || 32-byte AES-256-CBC key ||
+ * 32-byte HMAC-SHA-256 key, rotated every SAI_KBS_TICKET_ROTATE_S; a ticket
+ * under the previous key still opens (and is replaced by a new one), any
+ * other one (older, another process's, damaged: the HMAC is checked before
+ * anything is decrypted) means a full handshake. The keys live only in
+ * memory, are never logged, and are wiped on rotation and at exit. The
+ * server asks for no client certificate, so a resumed session skips no
+ * check the full handshake makes: admission, caps and deadlines are per
+ * connection either way. */
+#define SAI_KBS_TICKET_ROTATE_S 3600
+
+static int ticket_key_new(unsigned char k[80])
+{
+    return RAND_bytes(k, 16) == 1 && RAND_priv_bytes(k + 16, 64) == 1 ? 0 : -1;
+}
+
+static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
+                     EVP_CIPHER_CTX *ctx, EVP_MAC_CTX *hctx, int enc)
+{
+    sai_kbs_server_t *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    unsigned char k[80];
+    int ret = 0;
+    if (s == NULL)
+        return -1;
+    pthread_mutex_lock(&s->tls_mu);
+    if (enc) {
+        double now = sai_now();
+        if (now - s->ticket_rotated >= SAI_KBS_TICKET_ROTATE_S) {
+            unsigned char fresh[80];
+            if (ticket_key_new(fresh) == 0) {
+                memcpy(s->ticket_keys[1], s->ticket_keys[0], 80);
+                memcpy(s->ticket_keys[0], fresh, 80);
+                s->ticket_rotated = now;
+            }
+            sai_wipe(fresh, sizeof fresh);
+        }
+        memcpy(k, s->ticket_keys[0], 80);
+        ret = 1;
+    } else {
+        for (int i = 0; i < 2 && ret == 0; i++)
+            if (memcmp(key_name, s->ticket_keys[i], 16) == 0) {
+                memcpy(k, s->ticket_keys[i], 80);
+                ret = i == 0 ? 1 : 2;   /* 2: valid, issue a fresh ticket */
+            }
+    }
+    pthread_mutex_unlock(&s->tls_mu);
+    if (ret == 0)
+        return 0;       /* not ours (any more): full handshake */
+    OSSL_PARAM p3[3] = {OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k + 48, 32),
+                        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                        OSSL_PARAM_construct_end()};
+    if (enc) {
+        memcpy(key_name, k, 16);
+        if (RAND_bytes(iv, 16) != 1 ||
+            EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, k + 16, iv) != 1)
+            ret = -1;
+    } else if (EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, k + 16, iv) != 1) {
+        ret = -1;
+    }
+    if (ret > 0 && EVP_MAC_CTX_set_params(hctx, p3) != 1)
+        ret = -1;
+    sai_wipe(k, sizeof k);
+    return ret;
+}
+
 static int make_ssl(sai_kbs_server_t *s, sai_error_t *err)
 {
     char cert[600], key[600];
@@ -385,7 +596,19 @@ static int make_ssl(sai_kbs_server_t *s, sai_error_t *err)
         SSL_CTX_use_PrivateKey_file(s->ssl, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(s->ssl) != 1)
         return sai_error_set(err, SAI_ECRYPTO, "cannot load TLS certificate %s / key %s", cert, key);
-    SSL_CTX_set_session_cache_mode(s->ssl, SSL_SESS_CACHE_SERVER);
+    /* Stateless tickets only (nothing kept per client on the server); one
+     * per handshake, as the client keeps one. */
+    if (ticket_key_new(s->ticket_keys[0]) != 0 || ticket_key_new(s->ticket_keys[1]) != 0)
+        return sai_error_set(err, SAI_ECRYPTO, "cannot make TLS ticket keys");
+    s->ticket_rotated = sai_now();
+    SSL_CTX_set_app_data(s->ssl, s);
+    SSL_CTX_set_session_cache_mode(s->ssl, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(s->ssl, 1);
+    SSL_CTX_set_timeout(s->ssl, SAI_KBS_TICKET_ROTATE_S);
+    static const unsigned char sid_ctx[] = "secureai-kbs";
+    SSL_CTX_set_session_id_context(s->ssl, sid_ctx, sizeof sid_ctx - 1);
+    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(s->ssl, ticket_cb) != 1)
+        return sai_error_set(err, SAI_ECRYPTO, "cannot install the TLS ticket callback");
     SSL_CTX_set_info_callback(s->ssl, info_cb);
     sai_kbs__log(s, "notice", "\"msg\":\"tls certificate\",\"file\":\"%s\",\"generated\":%s,"
              "\"sha256\":\"%s\"", cert, created ? "true" : "false", s->fp);
@@ -426,6 +649,9 @@ int sai_kbs_server_new(sai_kbs_server_t **out, const sai_kbs_config_t *cfg,
     s->fd = -1;
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_mutex_init(&s->addr_mu, NULL);
+    pthread_mutex_init(&s->wait_mu, NULL);
+    pthread_cond_init(&s->wait_cv, NULL);
+    pthread_mutex_init(&s->tls_mu, NULL);
     int rc = 0;
     char path[600];
     if ((rc = sai_kbs_config_check(&s->cfg, err)) != 0)
@@ -499,6 +725,7 @@ int sai_kbs_server_new(sai_kbs_server_t **out, const sai_kbs_config_t *cfg,
     for (int i = 0; i < s->nw; i++) {
         worker *w = &s->w[i];
         w->s = s;
+        pthread_mutex_init(&w->ready_mu, NULL);
         w->base = event_base_new();
         w->http = w->base ? evhttp_new(w->base) : NULL;
         int fd = dup(s->fd);
@@ -521,8 +748,9 @@ int sai_kbs_server_new(sai_kbs_server_t **out, const sai_kbs_config_t *cfg,
         evhttp_set_gencb(w->http, on_request, w);
         evhttp_set_bevcb(w->http, s->cfg.insecure_http ? bev_plain_cb : bev_cb, w);
         w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
+        w->ready_ev = event_new(w->base, -1, 0, ready_cb, w);
         struct timeval tv = {0, 100 * 1000};
-        if (w->tick == NULL || event_add(w->tick, &tv) != 0) {
+        if (w->tick == NULL || w->ready_ev == NULL || event_add(w->tick, &tv) != 0) {
             rc = sai_error_set(err, SAI_EIO, "cannot set up timers");
             goto fail;
         }
@@ -538,18 +766,43 @@ fail:
 }
 
 int sai_kbs_server_port(const sai_kbs_server_t *s) { return s->port; }
+sai_kbs_store_t *sai_kbs__server_store(sai_kbs_server_t *s) { return s->store; }
 const char *sai_kbs_server_fingerprint(const sai_kbs_server_t *s) { return s->fp; }
 const char *sai_kbs_server_wrap_key_sha256(const sai_kbs_server_t *s) { return s->wrap_sha; }
 
-/* Group commit of decision records: fsync what was committed in the last
- * 100 ms, off the event loops. */
+/* Group commit, off the event loops: one fsync of the WAL covers every
+ * record committed before it started (by any worker), and the answers
+ * waiting for them go out after it. An fsync starts as soon as a release
+ * waits for one; while it runs, new ones gather for the next, so the fsync
+ * rate follows the disk. Records nobody waits for (attest decisions) are
+ * fsynced by the next release's fsync or within 100 ms, with the
+ * checkpoint and the audit.anchor file. */
 static void *sync_main(void *arg)
 {
     sai_kbs_server_t *s = arg;
-    while (!atomic_load(&s->stopping)) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        sai_kbs__store_sync(s->store);
+    double last = sai_now();
+    for (;;) {
+        bool stop = atomic_load(&s->stopping);
+        uint64_t covered = 0;
+        int rc = sai_kbs__store_sync_wal(s->store, &covered);
+        release_waiters(s, covered, rc != 0);
+        if (stop)
+            break;
+        if (sai_now() - last >= 0.1) {
+            sai_kbs__store_sync(s->store);
+            last = sai_now();
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&s->wait_mu);
+        if (s->waiting == NULL)
+            pthread_cond_timedwait(&s->wait_cv, &s->wait_mu, &ts);
+        pthread_mutex_unlock(&s->wait_mu);
     }
     return NULL;
 }
@@ -592,13 +845,26 @@ void sai_kbs_server_free(sai_kbs_server_t *s)
 {
     if (s == NULL)
         return;
+    /* Answers still held at the end: their requests belong to evhttp (freed
+     * with the connections below); only the bodies are ours. */
+    for (pending *p = s->waiting, *n; p; p = n) {
+        n = p->next;
+        pending_free(p);
+    }
     for (int i = 0; s->w && i < s->nw; i++) {
+        for (pending *p = s->w[i].ready, *n; p; p = n) {
+            n = p->next;
+            pending_free(p);
+        }
+        if (s->w[i].ready_ev)
+            event_free(s->w[i].ready_ev);
         if (s->w[i].tick)
             event_free(s->w[i].tick);
         if (s->w[i].http)
             evhttp_free(s->w[i].http);
         if (s->w[i].base)
             event_base_free(s->w[i].base);
+        pthread_mutex_destroy(&s->w[i].ready_mu);
     }
     free(s->w);
     if (s->fd >= 0)
@@ -618,5 +884,9 @@ void sai_kbs_server_free(sai_kbs_server_t *s)
     sai_kbs__addrcount_free(s->hs_by_addr);
     pthread_mutex_destroy(&s->addr_mu);
     pthread_mutex_destroy(&s->log_mu);
+    pthread_mutex_destroy(&s->wait_mu);
+    pthread_cond_destroy(&s->wait_cv);
+    pthread_mutex_destroy(&s->tls_mu);
+    sai_wipe(s->ticket_keys, sizeof s->ticket_keys);
     free(s);
 }

@@ -21,6 +21,7 @@
 struct bufferevent;
 struct evhttp_request;
 struct sai_kbs_worker;
+struct sai_kbs_pending;
 
 struct sai_kbs_server_t {
     sai_kbs_config_t     cfg;
@@ -50,7 +51,26 @@ struct sai_kbs_server_t {
     sai_kbs_addrcount_t *hs_by_addr;    /* unfinished handshakes per address */
     int                handshakes;
     int                admitted;      /* connections holding a slot */
+    /* group commit: answers held until their audit record is durable */
+    pthread_mutex_t    wait_mu;
+    pthread_cond_t     wait_cv;       /* an answer started waiting */
+    struct sai_kbs_pending *waiting;  /* tickets not yet covered by an fsync */
+    uint64_t           durable;       /* highest ticket covered (wait_mu) */
+    bool               sync_failed;   /* an fsync failed: hold nothing, refuse (wait_mu) */
+    unsigned char      ticket_keys[2][80]; /* TLS ticket keys: [0] current, [1] previous (tls_mu) */
+    double             ticket_rotated;    /* when [0] was made */
+    pthread_mutex_t    tls_mu;
 };
+
+/* ---- group commit (server.c) ---------------------------------------------
+ * Answer req with 200 and body (taken; malloc'ed) once the audit record
+ * with group-commit ticket `ticket` is durable (sai_kbs__store_sync_wal on
+ * the sync thread covers it), from req's own event loop; if the fsync
+ * fails, answer 500 instead (SecureAI's or, when trustee, Trustee's error
+ * shape) and count a refused release. Never before: the secret in body
+ * does not leave ahead of its record. */
+void sai_kbs__reply_durable(sai_kbs_server_t *s, struct evhttp_request *req, uint64_t ticket,
+                            char *body, bool trustee);
 
 /* ---- the log (server.c): one JSON object a line on stderr; fmt gives the
  * fields after "ts" and "level". "info" lines are dropped when quiet. */

@@ -32,8 +32,15 @@ struct sai_kbs_store_t {
     char            anchor_path[1100]; /* "" until the server enables the file anchor */
     uint64_t        anchor_seq;     /* what the file anchor says now */
     atomic_bool     dirty;      /* audit entries committed without fsync */
-    sqlite3        *sync_db;    /* a second connection, for checkpoints only */
+    sqlite3        *sync_db;    /* a second connection, for checkpoints and the WAL's fsync */
     pthread_mutex_t sync_mu;
+    /* group commit: tickets of commits made without fsync, in order */
+    atomic_uint_fast64_t committed;
+    uint64_t        durable;    /* highest ticket an fsync covered (sync_mu) */
+    bool            sync_failed; /* sticky (sync_mu) */
+    int           (*sync_hook)(void *);
+    void           *sync_hook_arg;
+
     pthread_mutex_t mu;
     sai_secret_t     *keys;       /* [0..31] store key, [32..63] audit chain key */
     sai_aead_t       *aead;
@@ -174,6 +181,9 @@ int sai_kbs__store_open_sealed(sai_kbs_store_t **out, const char *dir, bool crea
     }
     sqlite3_busy_timeout(s->sync_db, 5000);
     sqlite3_exec(s->sync_db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    /* One read, so this connection has the WAL open (its handle is what
+     * sai_kbs__store_sync_wal fsyncs). */
+    sqlite3_exec(s->sync_db, "SELECT count(*) FROM setting", NULL, NULL, NULL);
     *out = s;
     return 0;
 fail:
@@ -255,7 +265,10 @@ void sai_kbs__store_anchor_enable(sai_kbs_store_t *s, const char *path, uint64_t
     pthread_mutex_unlock(&s->sync_mu);
 }
 
-static int end(sai_kbs_store_t *s, int rc, sai_error_t *err)
+/* ticket (non-NULL for a commit made without fsync): its group-commit
+ * ticket, taken after COMMIT returned, so the WAL frames are written (to
+ * the page cache) before any fsync that covers the ticket starts. */
+static int end_ticket(sai_kbs_store_t *s, int rc, uint64_t *ticket, sai_error_t *err)
 {
     if (rc == 0) {
         if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -265,7 +278,56 @@ static int end(sai_kbs_store_t *s, int rc, sai_error_t *err)
     } else {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    if (rc == 0 && ticket != NULL)
+        *ticket = atomic_fetch_add(&s->committed, 1) + 1;
     pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int end(sai_kbs_store_t *s, int rc, sai_error_t *err)
+{
+    return end_ticket(s, rc, NULL, err);
+}
+
+uint64_t sai_kbs__store_committed(sai_kbs_store_t *s)
+{
+    return atomic_load(&s->committed);
+}
+
+void sai_kbs__store_set_sync_hook(sai_kbs_store_t *s, int (*hook)(void *), void *arg)
+{
+    pthread_mutex_lock(&s->sync_mu);
+    s->sync_hook = hook;
+    s->sync_hook_arg = arg;
+    pthread_mutex_unlock(&s->sync_mu);
+}
+
+/* One fsync of the WAL for every commit ticketed before it starts: the
+ * sync connection's own handle on the WAL file (fsync is per file, not per
+ * descriptor, so it covers the frames the request connection wrote). Runs
+ * beside writers: they only wait for s->mu, never for this. */
+int sai_kbs__store_sync_wal(sai_kbs_store_t *s, uint64_t *covered)
+{
+    pthread_mutex_lock(&s->sync_mu);
+    uint64_t target = atomic_load(&s->committed);
+    int rc = 0;
+    if (s->sync_failed) {
+        rc = SAI_EIO;
+    } else if (target > s->durable) {
+        sqlite3_file *wal = NULL;
+        if (s->sync_hook != NULL && s->sync_hook(s->sync_hook_arg) != 0)
+            rc = SAI_EIO;
+        else if (sqlite3_file_control(s->sync_db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+                 wal == NULL || wal->pMethods == NULL ||
+                 wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+            rc = SAI_EIO;
+        if (rc == 0)
+            s->durable = target;
+        else
+            s->sync_failed = true;
+    }
+    *covered = s->durable;
+    pthread_mutex_unlock(&s->sync_mu);
     return rc;
 }
 
@@ -465,12 +527,21 @@ int sai_kbs__audit_append(sai_kbs_store_t *s, const char *event, const char *act
                          const char *subject, const char *verdict, const char *detail,
                          sai_error_t *err)
 {
+    uint64_t ticket;
+    return sai_kbs__audit_append_ticket(s, event, actor, subject, verdict, detail, &ticket, err);
+}
+
+int sai_kbs__audit_append_ticket(sai_kbs_store_t *s, const char *event, const char *actor,
+                                const char *subject, const char *verdict, const char *detail,
+                                uint64_t *ticket, sai_error_t *err)
+{
     bool admin = strncmp(event, "admin", 5) == 0;
+    *ticket = 0;   /* an admin entry is durable at COMMIT: ticket 0 is always covered */
     int rc = begin_mode(s, admin, err);
     if (rc != 0)
         return rc;
     rc = sai_kbs__audit_append_locked(s, event, actor, subject, verdict, detail, err);
-    return end(s, rc, err);
+    return end_ticket(s, rc, admin ? NULL : ticket, err);
 }
 
 int sai_kbs__audit_check(sai_kbs_store_t *s, uint64_t *entries, char head_hex[65], sai_error_t *err);

@@ -35,35 +35,16 @@
 #define WRAP_ALG  "ECDH-ES+HKDF-SHA256"
 #define LABEL_MAX 32
 
-/* ECDH with the peer point checked once, cheaply. sai_ecdh goes through
- * EVP_PKEY_derive_set_peer, which in OpenSSL 3 runs the full public-key check
- * on the peer, including the n*Q scalar multiplication: a whole extra P-384
- * multiplication per wrap and per unwrap (perf probes on bench/kbs_load:
- * 5 EC_POINT_mul per flow on the server, 4 on the client). P-384 has
- * cofactor 1, so the quick check (the point is on the curve and not the
- * identity) already proves the point lies in the prime-order group; it is
- * done here, on every call, so the check does not depend on where the key
- * came from. */
+/* ECDH with the peer point checked once, cheaply: every sai_ec_key_t's
+ * point was checked to be on the curve when the key was made (crypto/ec.c,
+ * Nettle's ecc_point_set), and P-384 has cofactor 1, so that proves the
+ * point lies in the prime-order group; OpenSSL's EVP_PKEY_derive_set_peer
+ * would add the n*Q multiplication (perf probes on bench/kbs_load: 5
+ * EC_POINT_mul per flow on the server, 4 on the client, before). */
 static int ecdh_checked(const sai_ec_key_t *priv, const sai_ec_key_t *peer,
                         uint8_t z[static SAI_ECDH_P384_LEN], sai_error_t *err)
 {
-    size_t len = SAI_ECDH_P384_LEN;
-    EVP_PKEY *peer_pk = sai_ec_evp(peer);
-    EVP_PKEY_CTX *chk = EVP_PKEY_CTX_new_from_pkey(NULL, peer_pk, NULL);
-    int ok = chk != NULL && EVP_PKEY_public_check_quick(chk) == 1;
-    EVP_PKEY_CTX_free(chk);
-    if (!ok)
-        return sai_error_set(err, SAI_EINVAL, "the peer key is not a point on P-384");
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, sai_ec_evp(priv), NULL);
-    ok = ctx != NULL && EVP_PKEY_derive_init(ctx) == 1 &&
-         EVP_PKEY_derive_set_peer_ex(ctx, peer_pk, 0) == 1 &&
-         EVP_PKEY_derive(ctx, z, &len) == 1 && len == SAI_ECDH_P384_LEN;
-    EVP_PKEY_CTX_free(ctx);
-    if (!ok) {
-        sai_wipe(z, SAI_ECDH_P384_LEN);
-        return sai_error_set(err, SAI_ECRYPTO, "ECDH P-384 failed");
-    }
-    return 0;
+    return sai_ecdh(priv, peer, z, err);
 }
 
 static int derive(uint8_t cek[32], const char *label, const sai_ec_key_t *priv, const sai_ec_key_t *peer,

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include "secureai/crypto.h"
 #include "secureai/util.h"
 
@@ -147,6 +148,63 @@ static void test_ecdsa_ecdh(void **state)
     sai_ec_free(a); sai_ec_free(b); sai_ec_free(apub); sai_ec_free(bpub); sai_ec_free(apem);
 }
 
+/* The P-384 arithmetic is Nettle's, the keys OpenSSL's: each side must
+ * accept the other's signatures and agree on ECDH, or a peer running plain
+ * OpenSSL (a verifier, a Trustee client) would not interoperate. */
+static void test_p384_matches_openssl(void **state)
+{
+    (void)state;
+    sai_error_t err;
+    for (int round = 0; round < 8; round++) {
+        sai_ec_key_t *a = NULL, *b = NULL;
+        uint8_t raw[96], der[128], z1[48], z2[48];
+        size_t der_len = sizeof der, zl = sizeof z2;
+        assert_int_equal(sai_ec_generate(&a, &err), 0);
+        assert_int_equal(sai_ec_generate(&b, &err), 0);
+        EVP_PKEY *pa = sai_ec_evp(a), *pb = sai_ec_evp(b);
+        /* ours -> OpenSSL's verify */
+        assert_int_equal(sai_ecdsa_sign(a, raw, "cross", 5, &err), 0);
+        assert_int_equal(sai_ecdsa_raw_to_der(der, &der_len, raw, 48, &err), 0);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, pa), 1);
+        assert_int_equal(EVP_DigestVerify(md, der, der_len, (const uint8_t *)"cross", 5), 1);
+        EVP_MD_CTX_free(md);
+        /* OpenSSL's sign -> ours */
+        der_len = sizeof der;
+        md = EVP_MD_CTX_new();
+        assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, pb), 1);
+        assert_int_equal(EVP_DigestSign(md, der, &der_len, (const uint8_t *)"other", 5), 1);
+        EVP_MD_CTX_free(md);
+        assert_int_equal(sai_ecdsa_der_to_raw(raw, 48, der, der_len, &err), 0);
+        assert_int_equal(sai_ecdsa_verify(b, raw, "other", 5, &err), 0);
+        assert_int_equal(sai_ecdsa_verify(a, raw, "other", 5, &err), SAI_EAUTH);
+        /* r = 0 and s = n are refused */
+        uint8_t bad[96];
+        memcpy(bad, raw, 96);
+        memset(bad, 0, 48);
+        assert_int_equal(sai_ecdsa_verify(b, bad, "other", 5, &err), SAI_EAUTH);
+        /* ECDH: ours against OpenSSL's derive */
+        assert_int_equal(sai_ecdh(a, b, z1, &err), 0);
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pb, NULL);
+        assert_int_equal(EVP_PKEY_derive_init(ctx), 1);
+        assert_int_equal(EVP_PKEY_derive_set_peer(ctx, pa), 1);
+        assert_int_equal(EVP_PKEY_derive(ctx, z2, &zl), 1);
+        EVP_PKEY_CTX_free(ctx);
+        assert_int_equal(zl, 48);
+        assert_memory_equal(z1, z2, 48);
+        /* a public key without its private half cannot sign */
+        uint8_t pt[97];
+        sai_ec_key_t *apub = NULL;
+        assert_int_equal(sai_ec_public_raw(a, pt, &err), 0);
+        assert_int_equal(sai_ec_from_public_raw(&apub, pt, sizeof pt, &err), 0);
+        assert_int_equal(sai_ecdsa_sign(apub, raw, "x", 1, &err), SAI_EINVAL);
+        assert_int_equal(sai_ecdh(apub, b, z1, &err), SAI_EINVAL);
+        sai_ec_free(apub);
+        sai_ec_free(a);
+        sai_ec_free(b);
+    }
+}
+
 static void test_secret_and_ct_equal(void **state)
 {
     (void)state;
@@ -171,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_sha2_known_answers),
         cmocka_unit_test(test_hmac_hkdf_known_answers),
         cmocka_unit_test(test_ecdsa_ecdh),
+        cmocka_unit_test(test_p384_matches_openssl),
         cmocka_unit_test(test_secret_and_ct_equal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include "kbs/kbs_test.h"
@@ -113,6 +115,172 @@ static void test_happy_path(void **state)
     assert_int_equal(sai_tee_measure(tee, m, &ml, &err), 0);
     sai_tee_close(tee);
     sai_kbs_client_free(c);
+}
+
+/* ---- group commit: no release before its durable audit record ---------- */
+static atomic_int g_hook_mode;      /* 0 pass, 1 hold once, 2 fail */
+static atomic_int g_hook_entered, g_hook_go;
+
+static int sync_hook(void *arg)
+{
+    (void)arg;
+    int m = atomic_load(&g_hook_mode);
+    if (m == 2)
+        return -1;
+    if (m == 1) {
+        atomic_store(&g_hook_entered, 1);
+        while (!atomic_load(&g_hook_go))
+            usleep(1000);
+        atomic_store(&g_hook_mode, 0);
+    }
+    return 0;
+}
+
+typedef struct flow_arg {
+    const test_kbs *t;
+    const char *name;
+    int rc;
+    sai_secret_t *sec;
+    sai_error_t err;
+    atomic_int done;
+} flow_arg;
+
+static void *flow_main(void *arg)
+{
+    flow_arg *f = arg;
+    sai_kbs_client_t *c = test_client(f->t);
+    f->rc = sai_kbs_client_get_resource(c, &g_att, f->name, &f->sec, NULL, &f->err);
+    sai_kbs_client_free(c);
+    atomic_store(&f->done, 1);
+    return NULL;
+}
+
+static void test_release_waits_for_durable_record(void **state)
+{
+    (void)state;
+    sai_kbs_client_t *c = test_client(&g_kbs);
+    put_ok(c, "demo/durable/k", "durable-before-release-secret", g_meas_hex);
+    sai_kbs_client_free(c);
+    sai_kbs_store_t *st = sai_kbs__server_store(g_kbs.srv);
+    /* Hold the WAL's fsync: the flow's attest goes through (its record is
+     * committed, its fsync pending), the release is committed and its
+     * answer held, however long the fsync takes. */
+    atomic_store(&g_hook_mode, 1);
+    atomic_store(&g_hook_entered, 0);
+    atomic_store(&g_hook_go, 0);
+    sai_kbs__store_set_sync_hook(st, sync_hook, NULL);
+    flow_arg f = {.t = &g_kbs, .name = "demo/durable/k"};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, flow_main, &f), 0);
+    for (int i = 0; i < 2000 && !atomic_load(&g_hook_entered); i++)
+        usleep(1000);
+    assert_true(atomic_load(&g_hook_entered));
+    usleep(400 * 1000);
+    bool early = atomic_load(&f.done);
+    atomic_store(&g_hook_go, 1);          /* (before any assert: never leave the syncer held) */
+    pthread_join(th, NULL);
+    sai_kbs__store_set_sync_hook(st, NULL, NULL);
+    assert_false(early);                  /* no secret while the record is not durable */
+    if (f.rc != 0)
+        fail_msg("get_resource after the fsync: %s", f.err.msg);
+    assert_memory_equal(f.sec->data, "durable-before-release-secret", 29);
+    sai_secret_free(f.sec);
+
+    /* A failed fsync refuses the release, and every later one (sticky: the
+     * pages may be gone); on a server of its own, as it stays refusing. */
+    test_kbs t2;
+    memset(&t2, 0, sizeof t2);
+    assert_int_equal(test_kbs_start(&t2, tweak_main), 0);
+    c = test_client(&t2);
+    char pol[400];
+    snprintf(pol, sizeof pol, "{\"tee\":[\"sim\"],\"allow_simulated\":true,\"measurements\":[\"%s\"]}",
+             g_meas_hex);
+    assert_int_equal(test_put(&t2, c, "demo/durable/k2", "never-without-its-record", pol), 201);
+    sai_secret_t *sec = NULL;
+    sai_error_t err;
+    assert_int_equal(sai_kbs_client_get_resource(c, &g_att, "demo/durable/k2", &sec, NULL, &err), 0);
+    sai_secret_free(sec);
+    sec = NULL;
+    atomic_store(&g_hook_mode, 2);
+    sai_kbs__store_set_sync_hook(sai_kbs__server_store(t2.srv), sync_hook, NULL);
+    assert_int_not_equal(sai_kbs_client_get_resource(c, &g_att, "demo/durable/k2", &sec, NULL, &err), 0);
+    assert_null(sec);
+    assert_non_null(strstr(err.msg, "durable"));
+    atomic_store(&g_hook_mode, 0);
+    assert_int_not_equal(sai_kbs_client_get_resource(c, &g_att, "demo/durable/k2", &sec, NULL, &err), 0);
+    assert_null(sec);
+    sai_kbs_client_free(c);
+    test_kbs_stop(&t2, true);
+}
+
+/* ---- TLS session resumption ----------------------------------------------- */
+static void test_tls_resumption(void **state)
+{
+    (void)state;
+    sai_kbs_client_t *c1 = test_client(&g_kbs);
+    sai_kbs__client_session_set(c1, NULL);    /* nothing from earlier tests */
+    assert_int_equal(test_req(c1, "GET", "/healthz", NULL, NULL, NULL), 200);
+    assert_false(sai_kbs__client_resumed(c1));
+    SSL_SESSION *sess = sai_kbs__client_session(c1);
+    assert_non_null(sess);                    /* the KBS sent a ticket */
+    SSL_SESSION_free(sess);
+    sai_kbs_client_free(c1);
+    /* Another client object in the process, same KBS and pin: resumed, and
+     * the whole flow works over it. */
+    sai_kbs_client_t *c2 = test_client(&g_kbs);
+    put_ok(c2, "demo/resume/k", "resumed-session-secret", g_meas_hex);
+    assert_true(sai_kbs__client_resumed(c2));
+    sai_secret_t *sec = NULL;
+    sai_error_t err;
+    assert_int_equal(sai_kbs_client_get_resource(c2, &g_att, "demo/resume/k", &sec, NULL, &err), 0);
+    assert_memory_equal(sec->data, "resumed-session-secret", 22);
+    sai_secret_free(sec);
+    sai_kbs_client_free(c2);
+    /* A tampered ticket: the server cannot open it, the client gets a full
+     * handshake (and its answer), not an error. */
+    sai_kbs_client_t *c3 = test_client(&g_kbs);
+    sess = sai_kbs__client_session(c3);
+    assert_non_null(sess);
+    const unsigned char *tick = NULL;
+    size_t tl = 0;
+    SSL_SESSION_get0_ticket(sess, &tick, &tl);
+    assert_true(tl > 40);
+    int dl = i2d_SSL_SESSION(sess, NULL);
+    unsigned char *der = malloc((size_t)dl), *p = der;
+    assert_int_equal(i2d_SSL_SESSION(sess, &p), dl);
+    unsigned char *at = memmem(der, (size_t)dl, tick, tl);
+    assert_non_null(at);
+    at[tl / 2] ^= 0x01;                       /* inside the sealed part */
+    const unsigned char *q = der;
+    SSL_SESSION *bad = d2i_SSL_SESSION(NULL, &q, dl);
+    assert_non_null(bad);
+    free(der);
+    SSL_SESSION_free(sess);
+    sai_kbs__client_session_set(c3, bad);
+    assert_int_equal(test_req(c3, "GET", "/healthz", NULL, NULL, NULL), 200);
+    assert_false(sai_kbs__client_resumed(c3));
+    sai_kbs_client_free(c3);
+    /* ... and the full handshake left a good ticket behind. */
+    sai_kbs_client_t *c4 = test_client(&g_kbs);
+    assert_int_equal(test_req(c4, "GET", "/healthz", NULL, NULL, NULL), 200);
+    assert_true(sai_kbs__client_resumed(c4));
+    sai_kbs_client_free(c4);
+    /* A session is never offered under another trust configuration: a
+     * client with a wrong pin for the same URL does a full handshake, which
+     * its pin check refuses. */
+    char wrong[65];
+    snprintf(wrong, sizeof wrong, "%s", g_kbs.fp);
+    wrong[0] = wrong[0] == '0' ? '1' : '0';
+    sai_kbs_client_opts_t o = {.url = g_kbs.url, .pin_sha256 = wrong, .timeout_s = 5, .retries = 1};
+    sai_kbs_client_t *c5 = NULL;
+    assert_int_equal(sai_kbs_client_new(&c5, &o, &err), 0);
+    int status = 0;
+    char *resp = NULL;
+    size_t rl = 0;
+    assert_int_equal(sai_kbs_client_request(c5, "GET", "/healthz", NULL, NULL, 0, &status, &resp, &rl, &err),
+                     SAI_EAUTH);
+    free(resp);
+    sai_kbs_client_free(c5);
 }
 
 static void test_wrong_measurement_refused(void **state)
@@ -856,6 +1024,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_happy_path),
+        cmocka_unit_test(test_release_waits_for_durable_record),
+        cmocka_unit_test(test_tls_resumption),
         cmocka_unit_test(test_wrong_measurement_refused),
         cmocka_unit_test(test_attested_registration),
         cmocka_unit_test(test_registration_is_wrapped),
