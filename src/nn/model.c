@@ -287,6 +287,8 @@ int sai_nn__build(sai_nn_model_t *m, sai_error_t *err)
         else if (strcmp(l, "conv1x1") == 0)  x = conv(m, x, 5, 1, 1, 0, "c");
         else if (strcmp(l, "conv1x1s2") == 0) x = conv(m, x, 5, 1, 2, 0, "c");
         else if (strcmp(l, "conv5x5") == 0)  x = conv(m, x, 3, 5, 1, 2, "c");
+        else if (strcmp(l, "convbn") == 0)   /* eval folds: 1x1 direct + Winograd (test_nn_eval) */
+            x = bn(m, conv(m, relu(m, bn(m, conv(m, x, 16, 1, 1, 0, "a"), "abn")), 16, 3, 1, 1, "c"), "cbn");
         else if (strcmp(l, "bn") == 0)       x = bn(m, x, "bn");
         else if (strcmp(l, "relu") == 0)     x = relu(m, x);
         else if (strcmp(l, "bnrelu") == 0)   x = relu(m, bn(m, x, "bn"));

@@ -5,8 +5,9 @@
  * weights cached), so the cache must
  *   - give the unfused evaluation's logits (a model built with
  *     SAI_NN_NO_EVAL_CACHE, same weights) within a tight tolerance, for
- *     ResNet-8 and ResNet-18 with random weights and random BN statistics,
- *     through the Winograd, im2col and split-over-channels paths (batch 1
+ *     ResNet-8 and ResNet-18 with random weights and random BN statistics
+ *     (and a conv 1x1 + BN, conv 3x3 + BN test model for the direct 1x1
+ *     path), through the Winograd, im2col and split-over-channels paths (batch 1
  *     and larger, 1 and 2 threads). Folding changes rounding: (w*s) (*) x
  *     + b instead of s * (w (*) x) + b', so the tolerance is norm-wise
  *     relative 1e-5 (measured: ~1e-7..1e-6);
@@ -119,7 +120,9 @@ static void test_folded_matches_unfused(void **state)
     check_model("resnet8", 32, 8, SAI_NN_INFERENCE_ONLY);
     check_model("resnet8", 32, 8, 0);
     check_model("resnet18", 16, 4, SAI_NN_INFERENCE_ONLY);
-    check_model("resnet50", 8, 2, SAI_NN_INFERENCE_ONLY);
+    /* a 1x1 stride-1 conv (the direct GEMM path, ResNet-50's bottlenecks)
+     * and a Winograd conv, each with a folded BN */
+    check_model("test-convbn", 16, 2, SAI_NN_INFERENCE_ONLY);
 }
 
 /* Two training models with the same weights, f folded, r the reference. */
