@@ -350,10 +350,12 @@ void sai_nn__conv_forward_ex(float *y, const float *x, const float *w, const nn_
     int P = c.Ho * c.Wo;
     /* Evaluation with fewer images than threads: split each image's GEMM
      * over output channels (blocks of 16 rows at least) when it is large
-     * enough to pay for the hand-offs (training keeps its per-image split:
-     * its sums must not move). */
+     * enough to pay for the hand-offs: 16M multiply-adds (~0.5 ms on one
+     * core; at 1M, ResNet-8's layers, batch-1 latency doubled when the
+     * other core was busy with another job). Training keeps its per-image
+     * split: its sums must not move. */
     int Tk = K / 16 < T ? K / 16 : T;
-    if (epi != NULL && N < T && Tk > 1 && (double)K * C * k * k * P >= 1e6) {
+    if (epi != NULL && N < T && Tk > 1 && (double)K * C * k * k * P >= 16e6) {
         bool direct = (k == 1 && s == 1 && p == 0);
         for (int i = 0; i < N; i++) {
             c.x = x + (size_t)i * C * H * W;
