@@ -78,9 +78,22 @@ void sai_nn_model_free(sai_nn_model_t *m);
 #define SAI_NN_NO_WINOGRAD    2u   /* 3x3 stride-1 convolutions by im2col + sgemm
                                     * instead of Winograd F(2x2,3x3) (tests and
                                     * benchmarks compare the two) */
+#define SAI_NN_NO_EVAL_CACHE  4u   /* evaluation runs batch norm as its own op, with
+                                    * the trained weights (no folded copies): the
+                                    * unfused reference for tests and benchmarks */
 int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int in_h,
                            int in_w, int num_classes, int max_batch, uint64_t seed,
                            unsigned flags, sai_error_t *err) SAI_MUST_CHECK;
+
+/* Evaluation-mode forwards run every convolution followed by batch norm
+ * with the BN folded in (weights scaled per output channel, a bias, and
+ * for Winograd layers the transformed weights), cached in memory the model
+ * allocates at its first evaluation forward and recomputed whenever the
+ * weights may have changed: after sai_nn_sgd_step, a checkpoint load, a
+ * training-mode forward (running statistics), and any sai_nn_model_tensor
+ * call (its data pointer is writable). A caller that keeps a data pointer
+ * across forwards and writes through it later calls this first. */
+void sai_nn_model_weights_changed(sai_nn_model_t *m);
 
 /* True when name is a model this engine can build. */
 bool        sai_nn_model_known(const char *name);

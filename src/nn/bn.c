@@ -27,7 +27,7 @@
 #define BN_AVX2 1
 #endif
 
-#define BN_EPS 1e-5f
+#define BN_EPS NN_BN_EPS
 #define BN_MOMENTUM 0.1f
 
 /* One call's arguments, for the channel tasks. x, y, dy, dx are [N][C][HW]. */

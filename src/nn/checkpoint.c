@@ -178,6 +178,8 @@ int sai_nn_ckpt_read_meta(const uint8_t *buf, size_t len, sai_nn_ckpt_meta_t *me
 /* One pass over the tensor section; copies only when apply. */
 static int walk(sai_nn_model_t *m, const uint8_t *buf, size_t len, bool apply, sai_error_t *err)
 {
+    if (apply)
+        nn_weights_changed(m);   /* the eval folds are recomputed (nn_eval_cache) */
     rbuf r = {buf, len - SAI_SHA256_LEN, 116};
     uint32_t nt;
     if (!get(&r, &nt, 4))

@@ -208,9 +208,31 @@ typedef struct {
     const float *x, *dy, *w;
     int N, C, H, W, K, k, s, p, Ho, Wo;
     const nn_conv_ws *ws;
+    const float *bias;               /* forward epilogue (evaluation), or NULL */
+    bool relu;
+    const float *col;                /* split over output channels: the shared columns */
     float *dw[SAI_NN_MAX_THREADS];   /* per thread weight-gradient target */
     bool used[SAI_NN_MAX_THREADS];   /* thread t zeroed and filled dw[t] */
 } conv_ctx;
+
+/* Evaluation epilogue over rows [k0, k1) of y[K][ld] (P used columns):
+ * the folded batch norm's bias, then ReLU if fused. */
+static void epilogue(float *y, int k0, int k1, int P, size_t ld, const float *bias, bool relu)
+{
+    if (bias == NULL)
+        return;
+    for (int k = k0; k < k1; k++) {
+        float *r = y + (size_t)k * ld, b = bias[k];
+        if (relu)
+            for (int q = 0; q < P; q++) {
+                float v = r[q] + b;
+                r[q] = v > 0.0f ? v : 0.0f;
+            }
+        else
+            for (int q = 0; q < P; q++)
+                r[q] += b;
+    }
+}
 
 static void conv_fwd_task(void *vc, long i0, long i1, int tid)
 {
@@ -232,7 +254,41 @@ static void conv_fwd_task(void *vc, long i0, long i1, int tid)
         /* y[Co][P] = W[Co][K] * col[K][P] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, P, K, 1.0f, W, K, col, P,
                     0.0f, y, P);
+        epilogue(y, 0, Co, P, (size_t)P, cx->bias, cx->relu);
     }
+}
+
+/* Fewer images than threads (batch-1 inference): the image's columns are
+ * built once, split over input channels (col_task), then each thread runs
+ * the GEMM for a block of output channels (rows_task), instead of one
+ * thread doing the whole layer while the other waits. */
+static void col_task(void *vc, long c0, long c1, int tid)
+{
+    const conv_ctx *cx = vc;
+    (void)tid;
+    size_t P = (size_t)cx->Ho * cx->Wo, kk = (size_t)cx->k * cx->k;
+    im2col(cx->x + (size_t)c0 * cx->H * cx->W, (int)(c1 - c0), cx->H, cx->W, cx->k, cx->s,
+           cx->p, cx->Ho, cx->Wo, (float *)cx->col + (size_t)c0 * kk * P, P);
+}
+
+static void rows_task(void *vc, long k0, long k1, int tid);
+
+static void rows16_task(void *vc, long b0, long b1, int tid)
+{
+    const conv_ctx *cx = vc;
+    long k1 = b1 * 16 < cx->K ? b1 * 16 : cx->K;
+    rows_task(vc, b0 * 16, k1, tid);
+}
+
+static void rows_task(void *vc, long k0, long k1, int tid)
+{
+    const conv_ctx *cx = vc;
+    (void)tid;
+    int P = cx->Ho * cx->Wo, K = cx->C * cx->k * cx->k;
+    float *y = cx->y + (size_t)k0 * P;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(k1 - k0), P, K, 1.0f,
+                cx->w + (size_t)k0 * K, K, cx->col, P, 0.0f, y, P);
+    epilogue(cx->y, (int)k0, (int)k1, P, (size_t)P, cx->bias, cx->relu);
 }
 
 /* Small feature maps (late ResNet stages: 8x8, 4x4) make per-image GEMMs
@@ -268,6 +324,7 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
                 for (int q = 0; q < P; q++)
                     dst[q] = src[q];
             }
+            epilogue(y, 0, Co, P, (size_t)P, cx->bias, cx->relu);
         }
     }
 }
@@ -275,14 +332,44 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
 void sai_nn__conv_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
                           int K, int k, int s, int p, const nn_conv_ws *ws, int T)
 {
+    sai_nn__conv_forward_ex(y, x, w, NULL, N, C, H, W, K, k, s, p, ws, T);
+}
+
+void sai_nn__conv_forward_ex(float *y, const float *x, const float *w, const nn_conv_epi *epi,
+                             int N, int C, int H, int W, int K, int k, int s, int p,
+                             const nn_conv_ws *ws, int T)
+{
     if (sai_nn__wino_eligible(ws, N, C, H, W, K, k, s, p)) {
-        sai_nn__wino_forward(y, x, w, N, C, H, W, K, ws, T);
+        sai_nn__wino_forward_ex(y, x, w, epi, N, C, H, W, K, ws, T);
         return;
     }
     conv_ctx c = {.y = y, .x = x, .w = w, .N = N, .C = C, .H = H, .W = W, .K = K, .k = k,
                   .s = s, .p = p, .Ho = (H + 2 * p - k) / s + 1, .Wo = (W + 2 * p - k) / s + 1,
-                  .ws = ws};
-    int g = nn_conv_group(c.Ho * c.Wo);
+                  .ws = ws, .bias = epi != NULL ? epi->bias : NULL,
+                  .relu = epi != NULL && epi->relu};
+    int P = c.Ho * c.Wo;
+    /* Evaluation with fewer images than threads: split each image's GEMM
+     * over output channels (blocks of 16 rows at least) when it is large
+     * enough to pay for the hand-offs: 16M multiply-adds (~0.5 ms on one
+     * core; at 1M, ResNet-8's layers, batch-1 latency doubled when the
+     * other core was busy with another job). Training keeps its per-image
+     * split: its sums must not move. */
+    int Tk = K / 16 < T ? K / 16 : T;
+    if (epi != NULL && N < T && Tk > 1 && (double)K * C * k * k * P >= 16e6) {
+        bool direct = (k == 1 && s == 1 && p == 0);
+        for (int i = 0; i < N; i++) {
+            c.x = x + (size_t)i * C * H * W;
+            c.y = y + (size_t)i * K * P;
+            c.col = c.x;
+            if (!direct) {
+                c.col = ws->col;   /* thread 0's block holds one image's columns */
+                sai_nn__parallel(C, sai_nn__grain(T, (size_t)C * k * k * P), col_task, &c);
+            }
+            sai_nn__parallel((K + 15) / 16, Tk, rows16_task, &c);
+        }
+        return;
+    }
+    int g = nn_conv_group(P);
     if (g > 1 && N > 1) {
         sai_nn__parallel((N + g - 1) / g, T, conv_fwd_group_task, &c);
         return;

@@ -287,6 +287,8 @@ int sai_nn__build(sai_nn_model_t *m, sai_error_t *err)
         else if (strcmp(l, "conv1x1") == 0)  x = conv(m, x, 5, 1, 1, 0, "c");
         else if (strcmp(l, "conv1x1s2") == 0) x = conv(m, x, 5, 1, 2, 0, "c");
         else if (strcmp(l, "conv5x5") == 0)  x = conv(m, x, 3, 5, 1, 2, "c");
+        else if (strcmp(l, "convbn") == 0)   /* eval folds: 1x1 direct + Winograd (test_nn_eval) */
+            x = bn(m, conv(m, relu(m, bn(m, conv(m, x, 16, 1, 1, 0, "a"), "abn")), 16, 3, 1, 1, "c"), "cbn");
         else if (strcmp(l, "bn") == 0)       x = bn(m, x, "bn");
         else if (strcmp(l, "relu") == 0)     x = relu(m, x);
         else if (strcmp(l, "bnrelu") == 0)   x = relu(m, bn(m, x, "bn"));
@@ -351,7 +353,9 @@ static size_t layout(sai_nn_model_t *m, float *base)
             last[op->in] = j;
             if (op->in2 >= 0)
                 last[op->in2] = j;
-            prod[op->out] = j;
+            /* a folded BN's output is written by its convolution (eval
+             * cache): it must not share a buffer with the conv's input */
+            prod[op->out] = op->kind == OP_BN && j > 0 && m->ops[j - 1].fuse_bn ? j - 1 : j;
         }
         last[m->logits] = m->nops;
         for (int i = 0; i < m->nacts; i++) {
@@ -509,6 +513,17 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         m->acts[m->ops[j].out].prod = j;
     }
     m->acts[m->logits].last = m->nops;
+    for (int j = 0; j + 1 < m->nops; j++) {
+        nn_op *op = &m->ops[j], *nx = &m->ops[j + 1];
+        op->fuse_bn = op->kind == OP_CONV && nx->kind == OP_BN && nx->in == op->out &&
+                      m->acts[op->out].last == j + 1 && op->out != m->logits;
+    }
+    m->eval = calloc(1, sizeof(*m->eval));
+    if (m->eval == NULL) {
+        free(m);
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    }
+    m->eval->disabled = (flags & SAI_NN_NO_EVAL_CACHE) != 0;
     nn_conv_ws *ws = &m->conv_ws;
     for (int i = 0; i < m->nops; i++) {
         const nn_op *op = &m->ops[i];
@@ -523,12 +538,14 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
     m->arena_bytes = floats * sizeof(float);
     m->arena = sai_nn__aligned_alloc(m->arena_bytes);
     if (m->arena == NULL) {
+        free(m->eval);
         free(m);
         return sai_error_set(err, SAI_ENOMEM, "cannot allocate a %zu MiB arena for '%s'",
                              floats * sizeof(float) >> 20, name);
     }
     layout(m, m->arena);
     init_weights(m);
+    nn_weights_changed(m);
     *out = m;
     return 0;
 }
@@ -538,6 +555,9 @@ void sai_nn_model_free(sai_nn_model_t *m)
     if (m == NULL)
         return;
     prof_report();
+    if (m->eval != NULL)
+        sai_nn__aligned_free(m->eval->block);
+    free(m->eval);
     sai_nn__aligned_free(m->arena);
     free(m);
 }
@@ -566,6 +586,10 @@ size_t sai_nn_model_num_params(const sai_nn_model_t *m)
 void sai_nn_model_tensor(const sai_nn_model_t *m, int i, sai_nn_tensor_info_t *info)
 {
     const nn_tensor *t = &m->tensors[i];
+    /* info->data is writable and callers write through it (checkpoint
+     * import, ONNX import, distributed broadcast): the eval folds are
+     * recomputed at the next evaluation forward */
+    nn_weights_changed(m);
     info->name = t->name;
     info->ndim = t->ndim;
     memcpy(info->shape, t->shape, sizeof(info->shape));
@@ -596,10 +620,25 @@ typedef struct {
 #define OUT(op) (&m->acts[(op)->out])
 #define GRAD_OR_NULL(a) ((a)->need_grad ? (a)->dx : NULL)
 
+/* Evaluation with valid folds: a conv with fuse_bn runs with the folded
+ * weights and bias (ReLU too if the BN has it) straight into the BN's
+ * output, and the BN op is skipped. */
+static bool folded(const sai_nn_model_t *m, const nn_op *op, bool train)
+{
+    return !train && m->eval->use && op->fuse_bn;
+}
+
 static void conv_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 {
-    (void)train;
     const nn_act *a = IN(op);
+    if (folded(m, op, train)) {
+        const nn_fold *f = &m->eval->fold[op - m->ops];
+        const nn_op *b = op + 1;
+        nn_conv_epi epi = {.bias = f->b, .wino_u = f->u, .relu = b->relu};
+        sai_nn__conv_forward_ex(m->acts[b->out].x, a->x, f->w, &epi, n, a->c, a->h, a->w,
+                                OUT(op)->c, op->k, op->stride, op->pad, &m->conv_ws, T);
+        return;
+    }
     sai_nn__conv_forward(OUT(op)->x, a->x, m->tensors[op->w].data, n, a->c, a->h, a->w,
                          OUT(op)->c, op->k, op->stride, op->pad, &m->conv_ws, T);
 }
@@ -615,6 +654,8 @@ static void conv_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
 static void bn_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 {
     const nn_act *a = IN(op);
+    if (op > m->ops && folded(m, op - 1, train))
+        return;   /* folded into the convolution before it */
     sai_nn__bn_forward(OUT(op)->x, a->x, m->tensors[op->w].data, m->tensors[op->b].data,
                        m->tensors[op->rm].data, m->tensors[op->rv].data, &op->save, n, a->c,
                        a->h * a->w, train, op->relu, T);
@@ -743,6 +784,85 @@ static void prof_report(void)
     memset(g_prof, 0, sizeof(g_prof));
 }
 
+/* ---- evaluation cache (nn_eval_cache) -------------------------------------- */
+
+static size_t fold_floats(const sai_nn_model_t *m, const nn_op *op, bool *wino)
+{
+    const nn_act *a = &m->acts[op->in];
+    int K = m->acts[op->out].c;
+    *wino = m->conv_ws.winograd && sai_nn__wino_shape_ok(a->c, K, op->k, op->stride, op->pad);
+    return round_up(m->tensors[op->w].numel) + round_up((size_t)K) +
+           (*wino ? round_up(sai_nn__wino_u_floats(a->c, K)) : 0);
+}
+
+/* Makes the folds match the current weights; false: run unfolded (disabled,
+ * or the one-time allocation failed). */
+static bool eval_cache_ready(sai_nn_model_t *m, int T)
+{
+    nn_eval_cache *ec = m->eval;
+    if (ec->disabled)
+        return false;
+    if (ec->block != NULL && ec->built == ec->version)
+        return true;
+    bool wino;
+    if (ec->block == NULL) {
+        size_t floats = 0;
+        for (int j = 0; j < m->nops; j++)
+            if (m->ops[j].fuse_bn)
+                floats += fold_floats(m, &m->ops[j], &wino);
+        if (floats == 0 || (ec->block = sai_nn__aligned_alloc(floats * sizeof(float))) == NULL) {
+            ec->disabled = true;
+            return false;
+        }
+        ec->floats = floats;
+        float *p = ec->block;
+        for (int j = 0; j < m->nops; j++) {
+            const nn_op *op = &m->ops[j];
+            if (!op->fuse_bn)
+                continue;
+            nn_fold *f = &ec->fold[j];
+            size_t wn = m->tensors[op->w].numel;
+            f->w = p;
+            p += round_up(wn);
+            f->b = p;
+            p += round_up((size_t)m->acts[op->out].c);
+            fold_floats(m, op, &wino);
+            f->u = wino ? p : NULL;
+            if (wino)
+                p += round_up(sai_nn__wino_u_floats(m->acts[op->in].c, m->acts[op->out].c));
+        }
+    }
+    for (int j = 0; j < m->nops; j++) {
+        const nn_op *op = &m->ops[j];
+        if (!op->fuse_bn)
+            continue;
+        const nn_op *b = op + 1;
+        const nn_fold *f = &ec->fold[j];
+        const float *w = m->tensors[op->w].data, *g = m->tensors[b->w].data;
+        const float *beta = m->tensors[b->b].data, *rm = m->tensors[b->rm].data;
+        const float *rv = m->tensors[b->rv].data;
+        int K = m->acts[op->out].c;
+        size_t per = m->tensors[op->w].numel / (size_t)K;
+        for (int k = 0; k < K; k++) {
+            /* the scale and shift bn.c's evaluation mode applies */
+            float istd = 1.0f / sqrtf(rv[k] + NN_BN_EPS);
+            float scale = g[k] * istd, shift = beta[k] - rm[k] * scale;
+            for (size_t q = 0; q < per; q++)
+                f->w[(size_t)k * per + q] = w[(size_t)k * per + q] * scale;
+            f->b[k] = shift;
+        }
+        if (f->u != NULL)
+            sai_nn__wino_weights(f->u, f->w, m->acts[op->in].c, K, &m->conv_ws, T);
+    }
+    ec->built = ec->version;
+    return true;
+}
+
+void sai_nn_model_weights_changed(sai_nn_model_t *m)
+{
+    nn_weights_changed(m);
+}
+
 const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train)
 {
     bool prof = prof_on();
@@ -750,6 +870,9 @@ const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train
         return NULL;
     memcpy(m->acts[0].x, x, (size_t)n * m->acts[0].size * sizeof(float));
     int T = sai_nn__pass_threads(m);
+    if (train)
+        nn_weights_changed(m);   /* batch norm's running statistics move */
+    m->eval->use = !train && eval_cache_ready(m, T);
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
         double t0 = prof ? sai_now() : 0.0;

@@ -26,6 +26,7 @@ int sai_nn__grain(int threads, size_t work);
 int sai_nn__pass_threads(const sai_nn_model_t *m);
 
 #define SAI_NN_ALIGN 64
+#define NN_BN_EPS 1e-5f   /* batch norm's epsilon (bn.c, and the eval folds in model.c) */
 #define SAI_NN_MAX_TENSORS 512
 #define SAI_NN_MAX_ACTS 512
 #define SAI_NN_MAX_OPS 512
@@ -65,8 +66,48 @@ typedef struct nn_op {
     int w, b, rm, rv;        /* tensor indices (-1 unused) */
     int k, stride, pad;
     bool relu;               /* BN / ADD: ReLU fused into the output */
+    bool fuse_bn;            /* CONV: the next op is a BN that is its output's only
+                              * reader; evaluation folds it in (nn_eval_cache) */
     nn_bn_saved save;        /* BN, C floats each, arena */
 } nn_op;
+
+/* Evaluation-mode caches, derived from the weights (model.c, eval_cache):
+ * per convolution followed by batch norm, the weights scaled by the BN's
+ * gamma/sqrt(running_var + eps), its shift as a bias and, for Winograd
+ * shapes, those weights already transformed (U[36][K][C]). The trained
+ * tensors are never overwritten; training-mode forwards never read this.
+ *
+ * Validity is one counter: `version` moves whenever the weights can have
+ * changed — every writer inside the engine (SGD step, checkpoint load,
+ * training-mode forward: running statistics, initialisation) and every
+ * hand-out of a writable pointer (sai_nn_model_tensor, whose data pointer
+ * callers write through) calls nn_weights_changed — and an eval forward
+ * rebuilds the cache when `built` != `version`. It lives behind a pointer
+ * so that the const accessor can bump it. */
+typedef struct nn_fold {
+    float *w;       /* [K][C][k][k] folded weights */
+    float *b;       /* [K] folded bias */
+    float *u;       /* [36][K][C] Winograd-transformed folded weights, or NULL */
+} nn_fold;
+
+typedef struct nn_eval_cache {
+    uint64_t version;        /* weights version: bumped by nn_weights_changed */
+    uint64_t built;          /* version the folds were computed from; 0 = none */
+    bool     disabled;       /* SAI_NN_NO_EVAL_CACHE, or the allocation failed */
+    bool     use;            /* this forward runs folded (set by sai_nn_forward) */
+    float   *block;          /* one allocation for every fold (at the first eval forward) */
+    size_t   floats;
+    nn_fold  fold[SAI_NN_MAX_OPS];   /* indexed by the conv op */
+} nn_eval_cache;
+
+/* A convolution's epilogue in evaluation mode (sai_nn__conv_forward_ex):
+ * y = conv(x, w) + bias[k], ReLU if relu; wino_u: w already transformed
+ * (Winograd calls skip their weight transform). NULL members: none. */
+typedef struct nn_conv_epi {
+    const float *bias;
+    const float *wino_u;
+    bool relu;
+} nn_conv_epi;
 
 /* The convolution kernels' workspace (conv.c, winograd.c): sized at model
  * creation for the model's largest convolution (sai_nn__conv_ws_fit) and
@@ -105,7 +146,16 @@ struct sai_nn_model {
     size_t  arena_bytes;
     double  macs;
     uint64_t rng;
+    nn_eval_cache *eval;         /* evaluation-mode folds; never NULL after create */
 };
+
+/* Every path that may change a weight or a BN statistic calls this (see
+ * nn_eval_cache); the next evaluation-mode forward recomputes the folds. */
+static inline void nn_weights_changed(const sai_nn_model_t *m)
+{
+    if (m->eval != NULL)
+        m->eval->version++;
+}
 
 /* Kernels, with explicit shapes, llm.c style: pointers and sizes only, no
  * model; the op table's adapters (model.c) are the one reader of the
@@ -122,6 +172,10 @@ struct sai_nn_model {
  * Backward: dw += and dx += (dx NULL: not needed). N <= ws->max_batch. */
 void sai_nn__conv_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
                           int K, int k, int s, int p, const nn_conv_ws *ws, int T);
+/* The same with an evaluation epilogue (epi may be NULL: plain). */
+void sai_nn__conv_forward_ex(float *y, const float *x, const float *w, const nn_conv_epi *epi,
+                             int N, int C, int H, int W, int K, int k, int s, int p,
+                             const nn_conv_ws *ws, int T);
 void sai_nn__conv_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                            int N, int C, int H, int W, int K, int k, int s, int p,
                            const nn_conv_ws *ws, int T);
@@ -184,6 +238,12 @@ size_t sai_nn__wino_thread_floats(int C, int H, int W, int K, int max_batch, boo
 size_t sai_nn__wino_u_floats(int C, int K);
 void   sai_nn__wino_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
                             int K, const nn_conv_ws *ws, int T);
+/* With an epilogue: bias / ReLU per output channel in the output
+ * transform; epi->wino_u (if set) replaces the weight transform of w. */
+void   sai_nn__wino_forward_ex(float *y, const float *x, const float *w, const nn_conv_epi *epi,
+                               int N, int C, int H, int W, int K, const nn_conv_ws *ws, int T);
+/* u[36][K][C] = the transform of w[K][C][3][3] (ws: its tap scratch). */
+void   sai_nn__wino_weights(float *u, const float *w, int C, int K, const nn_conv_ws *ws, int T);
 void   sai_nn__wino_backward(float *dx, float *const *dw, const float *dy, const float *x,
                              const float *w, int N, int C, int H, int W, int K,
                              const nn_conv_ws *ws, int T, bool *used);

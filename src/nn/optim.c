@@ -29,6 +29,7 @@ static void sgd_task(void *vc, long b, long e, int tid)
 void sai_nn_sgd_step(sai_nn_model_t *m, const sai_nn_sgd_t *opt, float lr)
 {
     int T = sai_nn__pass_threads(m);
+    nn_weights_changed(m);
     for (int t = 0; t < m->ntensors; t++) {
         nn_tensor *ts = &m->tensors[t];
         if (!ts->trainable || ts->grad == NULL)

@@ -130,6 +130,10 @@ typedef struct {
     float *dw[SAI_NN_MAX_THREADS];
     bool used[SAI_NN_MAX_THREADS];
     int T;                           /* the pass's threads (driver) */
+    float *u_out;                    /* weight transform target (ws->wino_u unless cached) */
+    const float *u;                  /* transformed weights the GEMMs read */
+    const float *bias;               /* forward epilogue: per output channel, or NULL */
+    bool relu;
 } wino_ctx;
 
 /* ---- the 1-D transforms ------------------------------------------------
@@ -248,7 +252,7 @@ static void wtrans_task(void *vc, long k0, long k1, int tid)
                                   gg + (size_t)(i * 3 + 2) * C};
             float *out[6];
             for (int q = 0; q < 6; q++)
-                out[q] = cx->ws->wino_u + (size_t)(i * WA + q) * S + (size_t)k * C;
+                out[q] = cx->u_out + (size_t)(i * WA + q) * S + (size_t)k * C;
             ROWS_APPLY(g6, 3, 6, in, out, C);
         }
     }
@@ -256,6 +260,8 @@ static void wtrans_task(void *vc, long k0, long k1, int tid)
 
 static void weight_transform(wino_ctx *cx)
 {
+    cx->u_out = cx->ws->wino_u;
+    cx->u = cx->ws->wino_u;
     sai_nn__parallel(cx->K, sai_nn__grain(cx->T, (size_t)cx->K * cx->C * WX), wtrans_task, cx);
 }
 
@@ -376,7 +382,7 @@ static void in_transform(const float *x, int H, int W, int tw, int r0, int cnt, 
 /* y = A^T m A into plane y (H x W) for the run's tiles. */
 WINO_CLONES
 static void out_transform(const float *mm, size_t ms, float *y, int H, int W, int tw, int r0,
-                          int cnt)
+                          int cnt, const float *bias, bool relu)
 {
     float t[WM][WA][WINO_RUN];   /* [output row][column][tile] */
     float row[WINO_MAX_ROW];
@@ -405,6 +411,13 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
                 for (int q = 0; q < WA; q++)
                     mm6[q] = t[r][q][off + j];
                 at6(mm6, dst + WM * j);
+            }
+            if (bias != NULL) {   /* evaluation: folded batch norm (+ ReLU) */
+                float b = *bias;
+                for (int j = 0; j < WM * n; j++) {
+                    float v = dst[j] + b;
+                    dst[j] = relu ? (v > 0.0f ? v : 0.0f) : v;
+                }
             }
             if (dst == row)
                 memcpy(y + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
@@ -543,14 +556,15 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
         gather_v(cx, cx->x, isz, t0, nt, V);
         for (int xi = 0; xi < WX; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
-                        ws->wino_u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
+                        cx->u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
                         M + (size_t)xi * K * nt, nt);
         size_t ms = (size_t)K * nt;
         FOR_RUNS(cx, t0, nt, {
             float *y = cx->y + (size_t)img * osz;
             for (int k = 0; k < K; k++)
                 out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, H, W,
-                              cx->tw, r0, cnt);
+                              cx->tw, r0, cnt, cx->bias != NULL ? cx->bias + k : NULL,
+                              cx->relu);
         });
     }
 }
@@ -571,14 +585,35 @@ static void setup(wino_ctx *cx, const float *w, int n, int C, int H, int W, int 
     cx->T = T;
 }
 
+void sai_nn__wino_weights(float *u, const float *w, int C, int K, const nn_conv_ws *ws, int T)
+{
+    wino_ctx cx = {0};
+    setup(&cx, w, 1, C, 4, 4, K, ws, T);
+    cx.u_out = u;
+    sai_nn__parallel(K, sai_nn__grain(T, (size_t)K * C * WX), wtrans_task, &cx);
+}
+
 void sai_nn__wino_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
                           int K, const nn_conv_ws *ws, int T)
+{
+    sai_nn__wino_forward_ex(y, x, w, NULL, N, C, H, W, K, ws, T);
+}
+
+void sai_nn__wino_forward_ex(float *y, const float *x, const float *w, const nn_conv_epi *epi,
+                             int N, int C, int H, int W, int K, const nn_conv_ws *ws, int T)
 {
     wino_ctx cx = {0};
     setup(&cx, w, N, C, H, W, K, ws, T);
     cx.y = y;
     cx.x = x;
-    weight_transform(&cx);
+    if (epi != NULL) {
+        cx.bias = epi->bias;
+        cx.relu = epi->relu;
+    }
+    if (epi != NULL && epi->wino_u != NULL)
+        cx.u = epi->wino_u;   /* cached: computed once per weights version */
+    else
+        weight_transform(&cx);
     /* as many chunks as fit the buffers, rounded up to a multiple of the
      * threads so they all get the same number of tiles */
     long total = (long)N * cx.P;
@@ -640,7 +675,7 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
             continue;
         for (int xi = 0; xi < WX; xi++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, nt, K, 1.0f,
-                        ws->wino_u + (size_t)xi * K * C, C, dM + (size_t)xi * ms, nt, 0.0f,
+                        cx->u + (size_t)xi * K * C, C, dM + (size_t)xi * ms, nt, 0.0f,
                         dV + (size_t)xi * vs, nt);
         FOR_RUNS(cx, t0, nt, {
             float *dx = cx->dx + (size_t)img * isz;
