@@ -265,11 +265,41 @@ static const char vap_yaml[] =
     "  policyName: secureai-confidential-pods\n"
     "  validationActions: [\"Deny\"]\n";
 
+/* A training worker's resources and volumes, at the Job's indentation (the
+ * MPIJob's workers take it four columns deeper). %1$s extra limits, %2$s TEE */
+static const char worker_tail_yaml[] =
+    "          resources:\n"
+    "            requests:\n"
+    "              cpu: \"4\"\n"
+    "              memory: 8Gi\n"
+    "            limits:\n"
+    "              memory: 8Gi\n"
+    "%1$s"
+    "          volumeMounts:\n"
+    "            - name: pipeline\n"
+    "              mountPath: /etc/secureai\n"
+    "              readOnly: true\n"
+    "            - name: datasets\n"
+    "              mountPath: /var/lib/secureai/datasets\n"
+    "              readOnly: true\n"
+    "            - name: run\n"
+    "              mountPath: /var/lib/secureai/run\n"
+    "      volumes:\n"
+    "        - name: pipeline\n"
+    "          configMap:\n"
+    "            name: secureai-pipeline-%2$s\n"
+    "        - name: datasets\n"
+    "          persistentVolumeClaim:\n"
+    "            claimName: secureai-datasets\n"
+    "            readOnly: true\n"
+    "        - name: run\n"
+    "          emptyDir: {}\n";
+
 /* One training Job per TEE kind: the TCP variant of a distributed run, an
  * Indexed Job whose pods find each other through a headless Service (pod
  * k is secureai-train-<tee>-k.secureai-train-<tee>, by the Job's hostname
  * and subdomain). %1$s ns, %2$s image, %3$u workers, %4$s TEE name,
- * %5$s extra pod metadata/spec lines, %6$s extra limits, %7$s node
+ * %5$s extra pod metadata/spec lines, %6$s worker_tail_yaml, %7$s node
  * selector line(s), %8$s extra run arguments (the ring, when workers > 1) */
 static const char job_yaml[] =
     "# Workers reach each other on port 7070 for the encrypted ring (frames\n"
@@ -330,32 +360,7 @@ static const char job_yaml[] =
     "          ports:\n"
     "            - name: ring\n"
     "              containerPort: 7070\n"
-    "          resources:\n"
-    "            requests:\n"
-    "              cpu: \"4\"\n"
-    "              memory: 8Gi\n"
-    "            limits:\n"
-    "              memory: 8Gi\n"
-    "%6$s"
-    "          volumeMounts:\n"
-    "            - name: pipeline\n"
-    "              mountPath: /etc/secureai\n"
-    "              readOnly: true\n"
-    "            - name: datasets\n"
-    "              mountPath: /var/lib/secureai/datasets\n"
-    "              readOnly: true\n"
-    "            - name: run\n"
-    "              mountPath: /var/lib/secureai/run\n"
-    "      volumes:\n"
-    "        - name: pipeline\n"
-    "          configMap:\n"
-    "            name: secureai-pipeline-%4$s\n"
-    "        - name: datasets\n"
-    "          persistentVolumeClaim:\n"
-    "            claimName: secureai-datasets\n"
-    "            readOnly: true\n"
-    "        - name: run\n"
-    "          emptyDir: {}\n";
+    "%6$s";
 
 /* The MPI variant: a Kubeflow MPIJob (kubeflow.org/v2beta1, the MPI
  * Operator). The launcher runs mpirun, which starts `secureai run` on the
@@ -363,7 +368,7 @@ static const char job_yaml[] =
  * MPI messages (libsecureai-mpi.so), so neither the launcher nor the MPI
  * library sees a key or a plaintext byte, and only the workers are
  * confidential pods. %1$s ns, %2$s image, %3$u workers, %4$s TEE name,
- * %5$s extra pod metadata/spec lines, %6$s extra limits, %7$s node
+ * %5$s extra pod metadata/spec lines, %6$s worker_tail_yaml, %7$s node
  * selector line(s) */
 static const char mpijob_yaml[] =
     "apiVersion: kubeflow.org/v2beta1\n"
@@ -424,32 +429,7 @@ static const char mpijob_yaml[] =
     "              # Operator); the image carries sshd and OpenMPI.\n"
     "              command: [\"/usr/sbin/sshd\"]\n"
     "              args: [\"-De\"]\n"
-    "              resources:\n"
-    "                requests:\n"
-    "                  cpu: \"4\"\n"
-    "                  memory: 8Gi\n"
-    "                limits:\n"
-    "                  memory: 8Gi\n"
-    "%6$s"
-    "              volumeMounts:\n"
-    "                - name: pipeline\n"
-    "                  mountPath: /etc/secureai\n"
-    "                  readOnly: true\n"
-    "                - name: datasets\n"
-    "                  mountPath: /var/lib/secureai/datasets\n"
-    "                  readOnly: true\n"
-    "                - name: run\n"
-    "                  mountPath: /var/lib/secureai/run\n"
-    "          volumes:\n"
-    "            - name: pipeline\n"
-    "              configMap:\n"
-    "                name: secureai-pipeline-%4$s\n"
-    "            - name: datasets\n"
-    "              persistentVolumeClaim:\n"
-    "                claimName: secureai-datasets\n"
-    "                readOnly: true\n"
-    "            - name: run\n"
-    "              emptyDir: {}\n";
+    "%6$s";
 
 /* The sealed datasets the Jobs read (the operator fills the volume with
  * `secureai seal` output; sealed data is safe to store outside a TEE). */
@@ -964,18 +944,20 @@ int sai_k8s_write(const char *dir, const sai_k8s_opts_t *o, sai_error_t *err)
                      ", \"--rank\", \"$(SAI_WORKER_INDEX)\",\n"
                      "                 \"--peers\", \"secureai-train-%s-{rank}.secureai-train-%s.%s.svc:7070\"",
                      t, t, o->ns);
+        char tail[2048];
+        snprintf(tail, sizeof tail, worker_tail_yaml, kinds[i].lim, t);
         snprintf(name, sizeof name, "5%zu-train-%s.yaml", i, t);
         if ((rc = write_one(dir, name, err, job_yaml, o->ns, o->image, o->workers, t, kinds[i].meta,
-                            kinds[i].lim, kinds[i].sel, ring)))
+                            tail, kinds[i].sel, ring)))
             return rc;
         if (o->workers < 2)
             continue;
-        char meta[200], lim[200], sel[200];
+        char meta[200], tail4[2560], sel[200];
         indent(meta, sizeof meta, kinds[i].meta, 4);
-        indent(lim, sizeof lim, kinds[i].lim, 4);
+        indent(tail4, sizeof tail4, tail, 4);
         indent(sel, sizeof sel, kinds[i].sel, 4);
         snprintf(name, sizeof name, "5%zu-train-mpi-%s.yaml", i + 5, t);
-        if ((rc = write_one(dir, name, err, mpijob_yaml, o->ns, o->image, o->workers, t, meta, lim,
+        if ((rc = write_one(dir, name, err, mpijob_yaml, o->ns, o->image, o->workers, t, meta, tail4,
                             sel)))
             return rc;
     }
