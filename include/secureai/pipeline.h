@@ -511,6 +511,7 @@ typedef struct sai_pipeline_run_result_t {
     double  ingest_s, train_s;        /* plain baseline: per-stage times */
     double  ckpt_write_s;             /* plain baseline: writing ckpt_out (fsync'd) */
     sai_train_usage_t train_usage;      /* plain baseline */
+    uint32_t dist_rank, dist_world;   /* under mpirun: this process's rank (only 0 publishes) */
 } sai_pipeline_run_result_t;
 
 /* Measure only: the launch measurement `secureai run` would give SPEC (for

@@ -50,7 +50,9 @@ static const char usage[] =
     "                    interfaces (/sys/kernel/config/tsm, /dev/sev-guest); TESTS ONLY,\n"
     "                    e.g. an emulator's tree (docs/hardware.md)\n"
     "  --workers N       a distributed spec (dist.workers: N): run its N workers here, each\n"
-    "                    its own host and enclave, the ring over loopback\n"
+    "                    its own host and enclave, the ring over loopback (dist.transport\n"
+    "                    tcp). A spec with dist.transport mpi runs under\n"
+    "                    `mpirun -np N secureai run SPEC` instead: one worker per rank\n"
     "  --quiet           no progress lines\n"
     "  --dry-run         check the options and stop (reads nothing, runs nothing)\n";
 
@@ -197,6 +199,10 @@ static int run(int argc, char **argv)
     }
     if (sai_pipeline_host_run(&o, &r, &err) != 0)
         return sai_cli_fail(&err, "run %s", o.spec_path);
+    if (r.dist_world >= 2 && r.dist_rank != 0) {   /* under mpirun: rank 0 publishes the outputs */
+        printf("worker %u of %u done (rank 0 writes the outputs)\n", r.dist_rank, r.dist_world);
+        return 0;
+    }
     char mh[97];
     sai_hex_encode(mh, r.measurement, sizeof r.measurement);
     printf("model       %s\nprovenance  %s\nreport      %s/report.html\nmeasurement %s\n"

@@ -494,6 +494,10 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
     cJSON *hist = cJSON_CreateArray(), *done = NULL;
     char *hello = NULL;
     int listen_fd = hd ? hd->listen_fd : -1, ring[2] = {-1, -1};
+    if (hd != NULL && hd->relayed) {   /* the MPI relay's streams: ours to close from here */
+        ring[0] = hd->streams[0];
+        ring[1] = hd->streams[1];
+    }
     bool worker0 = hd == NULL || hd->rank == 0;   /* publishes the outputs */
     double t0 = sai_now();
     int rc = prepare(o, &p, err);
@@ -504,8 +508,9 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
          * ring streams) after SHARD_FDS: only a worker's host sends it. */
         rc = p.spec->dist.workers >= 2
                  ? sai_error_set(err, SAI_EINVAL, "the spec is a distributed job of %u workers: run it with "
-                                 "--workers %u (or under mpirun, not built yet), see docs/distributed.md",
-                                 p.spec->dist.workers, p.spec->dist.workers)
+                                 "--workers %u (dist.transport tcp) or under `mpirun -np %u` (dist.transport mpi), "
+                                 "see docs/distributed.md",
+                                 p.spec->dist.workers, p.spec->dist.workers, p.spec->dist.workers)
                  : sai_error_set(err, SAI_EINVAL, "--workers: the spec is not a distributed job (no dist.workers)");
         goto out;
     }
@@ -597,13 +602,14 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
         goto out;
     if (hd != NULL) {
         /* The ring over loopback: accept the previous worker, dial the next
-         * (no handshake here: the enclaves run it over these sockets), then
-         * DIST with the two streams. */
+         * (no handshake here: the enclaves run it over these sockets), or
+         * under mpirun the relay's two streams; then DIST with the two. */
         char dj[64];
         sai_proto_dist_t pd = {.rank = hd->rank, .world = hd->world};
         int dl = sai_pipeline__proto_dist_encode(&pd, dj, sizeof dj);
-        rc = sai_dist_tcp_ring_connect(ring, hd->rank, hd->world, listen_fd, hd->next_host, hd->next_port,
-                                       hd->timeout_ms, err);
+        if (!hd->relayed)
+            rc = sai_dist_tcp_ring_connect(ring, hd->rank, hd->world, listen_fd, hd->next_host, hd->next_port,
+                                           hd->timeout_ms, err);
         listen_fd = -1;
         if (rc || (rc = dl < 0 ? sai_error_set(err, SAI_ELIMIT, "DIST does not fit") : 0) ||
             (rc = sai_chan_send(&hc, SAI_MSG_DIST, dj, (size_t)dl, ring, 2, err))) {
@@ -743,18 +749,31 @@ out:
 
 int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res, sai_error_t *err)
 {
+    /* The spec decides the launcher: dist.transport mpi runs under mpirun
+     * (one host per rank), tcp under --workers N (all hosts here). */
+    prepared p;
+    int rc = prepare(o, &p, err);
+    if (rc) {
+        prepared_free(&p);
+        return rc;
+    }
+    unsigned workers = p.spec->dist.workers;
+    bool mpi = workers >= 2 && p.spec->dist.transport != NULL && strcmp(p.spec->dist.transport, "mpi") == 0;
+    prepared_free(&p);
+    if (mpi)
+        return o->workers != 0
+                   ? sai_error_set(err, SAI_EINVAL, "--workers runs a TCP ring on this machine; the spec's "
+                                   "dist.transport is mpi: start it with `mpirun -np %u secureai run SPEC`", workers)
+                   : sai_pipeline__host_run_mpi(o, res, err);
     if (o->workers == 0)
         return host_run(o, NULL, res, err);   /* refuses a distributed spec, naming --workers */
     /* --workers N: the spec must say N workers; checked before anything forks. */
-    prepared p;
-    int rc = prepare(o, &p, err);
-    if (rc == 0 && p.spec->dist.workers != o->workers)
-        rc = p.spec->dist.workers >= 2
-                 ? sai_error_set(err, SAI_EINVAL, "--workers %u: the spec's dist.workers is %u (measured: the "
-                                 "enclaves hold the host to it)", o->workers, p.spec->dist.workers)
-                 : sai_error_set(err, SAI_EINVAL, "--workers: the spec is not a distributed job (no dist.workers)");
-    prepared_free(&p);
-    return rc ? rc : sai_pipeline__host_run_workers(o, o->workers, res, err);
+    if (workers != o->workers)
+        return workers >= 2
+                   ? sai_error_set(err, SAI_EINVAL, "--workers %u: the spec's dist.workers is %u (measured: the "
+                                   "enclaves hold the host to it)", o->workers, workers)
+                   : sai_error_set(err, SAI_EINVAL, "--workers: the spec is not a distributed job (no dist.workers)");
+    return sai_pipeline__host_run_workers(o, o->workers, res, err);
 }
 
 int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,

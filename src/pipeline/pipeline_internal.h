@@ -121,6 +121,9 @@ typedef struct sai_host_dist_t {
     const char *next_host;  /* where the next worker listens */
     uint16_t next_port;
     int      timeout_ms;    /* forming the ring */
+    bool     relayed;       /* under mpirun: no listener; streams are the MPI
+                               relay's two (to next, from prev; taken) */
+    int      streams[2];
 } sai_host_dist_t;
 /* One worker's host: as sai_pipeline_host_run, plus the TCP ring and DIST
  * after SHARD_FDS; only worker 0 publishes outputs. */
@@ -128,6 +131,11 @@ int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_ho
                                   sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 /* `secureai run --workers N`: bind N loopback listeners, fork N worker
  * hosts, wait for all; an error names every worker that failed. */
+/* `mpirun -np N secureai run SPEC` (dist.transport: mpi): this process is
+ * one worker's host; rank and world from the MPI relay plugin, whose two
+ * streams go to the enclave in DIST. */
+int sai_pipeline__host_run_mpi(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res,
+                               sai_error_t *err) SAI_MUST_CHECK;
 int sai_pipeline__host_run_workers(const sai_pipeline_run_opts_t *o, unsigned workers,
                                    sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 

@@ -10,6 +10,11 @@
 # without --workers, or with another count, is refused before launching; a
 # job whose group secret the KBS does not release fails on every worker,
 # the error naming each rank, and leaves no output.
+# Over MPI (when the build has OpenMPI): the same spec with dist.transport
+# mpi under `mpirun --oversubscribe -np 2 secureai run SPEC` ends with the
+# very same weights as the TCP run (same seed, same order; the spec hash
+# differs, the transport being measured), rank 0 alone publishes and verify
+# accepts it; without mpirun, or with --workers, that spec is refused.
 set -u
 CLI=${SAI_CLI:?}
 SRC=${SAI_SOURCE_DIR:?}
@@ -52,7 +57,7 @@ for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
 [ -s port ] || { bad "KBS did not start"; cat kbs.log; exit 1; }
 KBS=http://127.0.0.1:$(cat port)
 
-spec() { # spec FILE NAME OUTDIR
+spec() { # spec FILE NAME OUTDIR [TRANSPORT]
     cat > "$1" <<EOS
 version: 1
 name: $2
@@ -69,16 +74,19 @@ hyper:
   train_limit: 64
   test_limit: 64
   lr: 0.05
-dist: {workers: 2}
+dist: {workers: 2, transport: ${4:-tcp}}
 kbs: {url: "$KBS", insecure_http: true, retries: 2}
 outputs: {dir: $3}
 EOS
 }
 spec job.yaml distjob "$T/out"
 spec nogroup.yaml nogroup "$T/out-nogroup"   # its <name>/dist/group is never put
+spec mpijob.yaml distjob "$T/out" mpi            # the same job but for the transport
 M=$("$CLI" run --measure job.yaml | awk '/^measurement/ {print $2}')
 MN=$("$CLI" run --measure nogroup.yaml | awk '/^measurement/ {print $2}')
-printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$M" "$MN" > release.json
+MM=$("$CLI" run --measure mpijob.yaml | awk '/^measurement/ {print $2}')
+[ "$MM" != "$M" ] && ok "the transport is measured (another launch measurement)" || bad "mpi and tcp specs measure alike"
+printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s","%s"]}\n' "$M" "$MN" "$MM" > release.json
 put() { "$CLI" kbs put-resource --insecure-http --kbs "$KBS" --admin-token-file kbsd/admin.token --resource "$1" \
             --secret-file "$2" --policy release.json >/dev/null 2>&1 || { bad "put-resource $1"; exit 1; }; }
 put e2e/dataset/fm data.key
@@ -89,6 +97,10 @@ put distjob/dist/group group.key
 expect 1 "a distributed spec without --workers is refused" "$CLI" run --quiet job.yaml
 has "$T/.e" "--workers 2" "the refusal names --workers 2"
 expect 1 "--workers 3 on a 2-worker spec is refused" "$CLI" run --quiet --workers 3 job.yaml
+expect 1 "a dist.transport mpi spec run without mpirun is refused" "$CLI" run --quiet mpijob.yaml
+has "$T/.e" "start it with \`mpirun -np 2 secureai run SPEC\`" "the refusal says to start it under mpirun -np 2"
+expect 1 "--workers on a dist.transport mpi spec is refused" "$CLI" run --quiet --workers 2 mpijob.yaml
+has "$T/.e" "dist.transport is mpi" "the refusal names the transport"
 [ ! -e out ] && ok "nothing written by the refusals" || bad "a refusal wrote out/"
 
 # ---- the job ---------------------------------------------------------------------
@@ -112,6 +124,36 @@ has "$T/.o" "distributed job: 2 workers, each one's evidence verified" "verify c
 N1=$(python3 -c 'import json,base64,sys; e=json.load(open("out/provenance.json")); p=json.loads(base64.urlsafe_b64decode(e["payload"]+"==")); d=p["predicate"]["dist"]; print(d["workers"], len(d["worker_evidence"]), d["weights_sha256"])')
 [ "$N1" = "2 1 $W0" ] && ok "the statement lists worker 1's evidence and the weights hash both workers printed" \
     || bad "statement dist section: '$N1'"
+
+# ---- the same job over MPI: the same weights -----------------------------------
+if [ -n "${SAI_MPIRUN:-}" ] && [ -n "${SAI_MPI_RELAY:-}" ] && [ -f "$SAI_MPI_RELAY" ]; then
+    mv out out-tcp
+    export SECUREAI_MPI_RELAY=$SAI_MPI_RELAY
+    # as root (containers, CI) mpirun refuses to start without the flag
+    ROOTFLAG=; [ "$(id -u)" -eq 0 ] && ROOTFLAG=--allow-run-as-root
+    t0=$(date +%s.%N)
+    expect 0 "mpirun --oversubscribe -np 2 secureai run (dist.transport mpi)" \
+        "$SAI_MPIRUN" $ROOTFLAG --oversubscribe -np 2 "$CLI" run --threads 1 mpijob.yaml
+    cp "$T/.e" mpi.err; cp "$T/.o" mpi.out
+    echo "  (the 2-rank MPI run took $(echo "$(date +%s.%N) - $t0" | bc) s)"
+    P0=$(sed -n 's/.*\[worker 0\] done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' mpi.err)
+    P1=$(sed -n 's/.*\[worker 1\] done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' mpi.err)
+    [ ${#P0} = 64 ] && [ "$P0" = "$P1" ] && [ "$P0" = "$W0" ] \
+        && ok "over MPI both ranks end with the TCP run's weights, bit for bit ($P0)" \
+        || { bad "MPI weights (rank 0 '$P0', rank 1 '$P1') vs TCP '$W0'"; tail -20 mpi.err; }
+    has mpi.out "worker 1 of 2 done (rank 0 writes the outputs)" "rank 1 publishes nothing and says so"
+    [ -s out/model.sealed ] && [ -s out/provenance.json ] && ok "rank 0 published the sealed model and provenance" \
+        || bad "MPI outputs missing"
+    printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true,"attestation_policy":"att.yaml"}\n' \
+        "$MM" "$DSID" > verify-mpi.json
+    expect 0 "secureai verify accepts the MPI run" "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify-mpi.json
+    has "$T/.o" "distributed job: 2 workers, each one's evidence verified" "verify checked rank 1's evidence too"
+    expect 1 "mpirun -np 3 on a 2-worker spec is refused" \
+        "$SAI_MPIRUN" $ROOTFLAG --oversubscribe -np 3 "$CLI" run --quiet mpijob.yaml
+    has "$T/.e" "mpirun started 3 ranks; the spec's dist.workers is 2" "the refusal names both counts"
+else
+    echo "skip - MPI run (the build has no OpenMPI)"
+fi
 
 # ---- a failure on every worker, each rank named -------------------------------
 expect 1 "a job whose group secret is not released fails" "$CLI" run --threads 1 --workers 2 nogroup.yaml
