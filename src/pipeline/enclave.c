@@ -430,6 +430,11 @@ static int run(enclave *e, sai_error_t *err)
         }
         e->ring_fds[0] = rfds[0];
         e->ring_fds[1] = rfds[1];
+        /* `ps` tells a job's enclaves apart by rank (an operator stopping
+         * one; tests/dist/test_dist_fault.sh kills one) */
+        char nm[16];
+        snprintf(nm, sizeof nm, "sai-encl-w%u", (unsigned)e->dist.rank);
+        (void)prctl(PR_SET_NAME, nm, 0, 0, 0);
     }
 
     /* Attest and receive the dataset key. */

@@ -175,10 +175,10 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
             sai_nn_backward(m, b);
             if ((rc = sai_dist_step_begin(d->comm, comm_step++, err)) ||
                 (rc = sai_dist_allreduce_grads(d->comm, m, scratch, err)))
-                goto out;
+                goto step_failed;
             sai_nn_sgd_step(m, &cfg->sgd, sai_nn_sched_lr(&sched, step));
             if ((rc = sai_dist_broadcast_buffers(d->comm, m, 0, err)))
-                goto out;
+                goto step_failed;
             seen += (uint64_t)B;
             iv_loss += loss; iv_correct += (uint64_t)correct; iv_n += (uint64_t)b; iv_steps++;
             ep_loss += loss; ep_correct += (uint64_t)correct; ep_n += (uint64_t)b; ep_steps++;
@@ -237,6 +237,10 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
         };
         cfg->progress(cfg->progress_ctx, &p);
     }
+    goto out;
+step_failed:   /* a collective of a training step: name the step (the peer is named by the ring) */
+    sai_error_prefix(err, "worker %u of %u: training step %llu of %llu (epoch %u)", r, N,
+                     (unsigned long long)step + 1, (unsigned long long)total, ep + 1);
 out:
     d->next_step = comm_step;
     if (rc && !(err && strstr(err->msg, "worker") == err->msg))

@@ -727,8 +727,8 @@ out:
                 kill(cvm_pid, SIGKILL);
                 (void)!sai_pipeline__cvm_wait(cvm_pid, -1, &st, &ignore);
             }
-        } else {
-            (void)!sai_sim_wait_exit(&plat, 500, &st, &ignore);
+        } else if (sai_sim_wait_exit(&plat, 500, &st, &ignore) == 0 && rc != 0 && WIFSIGNALED(st)) {
+            sai_error_prefix(err, "the enclave was killed (signal %d)", WTERMSIG(st));
         }
     }
     sai_sim_disconnect(&plat);

@@ -15,70 +15,9 @@
 # very same weights as the TCP run (same seed, same order; the spec hash
 # differs, the transport being measured), rank 0 alone publishes and verify
 # accepts it; without mpirun, or with --workers, that spec is refused.
-set -u
-CLI=${SAI_CLI:?}
-SRC=${SAI_SOURCE_DIR:?}
-FM=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d /tmp/sai-dist-run.XXXXXX)
-KBS_PID=
-. "$SRC/tests/helpers/platform.sh"
-cleanup() {
-    sai_platform_stop
-    if [ -n "$KBS_PID" ]; then kill "$KBS_PID" 2>/dev/null; wait "$KBS_PID" 2>/dev/null; fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-ok()  { echo "ok   - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-expect() { # expect CODE DESC cmd...
-    local want=$1 desc=$2; shift 2
-    "$@" >"$T/.o" 2>"$T/.e"; local got=$?
-    if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, want $want)"; tail -8 "$T/.e"; fi
-}
-has() { grep -q -- "$2" "$1" && ok "$3" || { bad "$3"; echo "  no '$2' in:"; head -5 "$1"; }; }
+. "${SAI_SOURCE_DIR:?}/tests/dist/dist_env.sh"
+dist_env_start dist-run
 
-if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then echo "skip: $FM missing"; exit 0; fi
-if ! sai_platform_can_run; then echo "SKIP: enclaves are launched by the platform service, which needs root"; exit 77; fi
-chmod 755 "$T"
-export OMP_NUM_THREADS=1
-cd "$T" || exit 1
-
-/usr/bin/python3 "$SRC/tests/pipeline/mkidx.py" "$FM" plain 256 128 >/dev/null || { bad "mkidx"; exit 1; }
-sai_platform_start "$CLI" "$T/plat" || { bad "platform service"; exit 1; }
-for k in data model group; do "$CLI" keygen --out $k.key >/dev/null 2>&1 || { bad "keygen"; exit 1; }; done
-"$CLI" seal --key data.key plain sealed >seal.out 2>&1 || { bad "seal"; cat seal.out; exit 1; }
-DSID=$(sed -n 's/^dataset id: sha256:\([0-9a-f]\{64\}\)$/\1/p' seal.out)
-printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$SAI_PLATFORM_FP" > att.yaml
-"$CLI" kbs serve --data-dir kbsd --insecure-http --port 0 --port-file port \
-    --attestation-policy att.yaml --quiet >kbs.log 2>&1 &
-KBS_PID=$!
-for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || { bad "KBS did not start"; cat kbs.log; exit 1; }
-KBS=http://127.0.0.1:$(cat port)
-
-spec() { # spec FILE NAME OUTDIR [TRANSPORT]
-    cat > "$1" <<EOS
-version: 1
-name: $2
-stages: [ingest, preprocess, train, evaluate, infer]
-dataset:
-  sealed: $T/sealed
-  resource: {repo: e2e, type: dataset, tag: fm}
-model:
-  arch: smallcnn
-  key: {repo: e2e, type: model, tag: fm}
-hyper:
-  epochs: 2
-  batch: 32
-  train_limit: 64
-  test_limit: 64
-  lr: 0.05
-dist: {workers: 2, transport: ${4:-tcp}}
-kbs: {url: "$KBS", insecure_http: true, retries: 2}
-outputs: {dir: $3}
-EOS
-}
 spec job.yaml distjob "$T/out"
 spec nogroup.yaml nogroup "$T/out-nogroup"   # its <name>/dist/group is never put
 spec mpijob.yaml distjob "$T/out" mpi            # the same job but for the transport
@@ -87,8 +26,6 @@ MN=$("$CLI" run --measure nogroup.yaml | awk '/^measurement/ {print $2}')
 MM=$("$CLI" run --measure mpijob.yaml | awk '/^measurement/ {print $2}')
 [ "$MM" != "$M" ] && ok "the transport is measured (another launch measurement)" || bad "mpi and tcp specs measure alike"
 printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s","%s"]}\n' "$M" "$MN" "$MM" > release.json
-put() { "$CLI" kbs put-resource --insecure-http --kbs "$KBS" --admin-token-file kbsd/admin.token --resource "$1" \
-            --secret-file "$2" --policy release.json >/dev/null 2>&1 || { bad "put-resource $1"; exit 1; }; }
 put e2e/dataset/fm data.key
 put e2e/model/fm model.key
 put distjob/dist/group group.key
@@ -165,5 +102,4 @@ grep -Eq "secureai: worker 1: (.*nogroup/dist/group|stopped: another worker had 
 has "$T/.e" "failed on workers 0, 1 of 2" "the error names every failed rank"
 [ ! -e out-nogroup/model.sealed ] && ok "the failed job wrote no model" || bad "the failed job wrote a model"
 
-[ "$fails" -eq 0 ] && echo "all ok" || echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+dist_env_done
