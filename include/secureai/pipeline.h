@@ -103,6 +103,8 @@ typedef struct sai_pipeline_spec_t {
         char    *algorithm;                  /* "ring" (measured) */
         char    *rendezvous;                 /* HOST:PORT (host-side, not measured: reachability
                                               * only, as kbs.url): worker r listens on PORT+r */
+        unsigned checkpoint_every;           /* epochs between worker 0's sealed checkpoints
+                                              * (0: none; measured when set) */
     } dist;
 
     struct {
@@ -482,6 +484,8 @@ typedef struct sai_pipeline_run_opts_t {
                                     (atomic, fsync'd, counted in wall_s), as the enclave run
                                     writes its sealed one; NULL: write nothing */
     bool        quiet;
+    bool        resume;          /* a distributed spec with dist.checkpoint_every: resume from
+                                    worker 0's sealed checkpoint in outputs.dir (--resume) */
     unsigned    workers;         /* a distributed spec (dist.workers >= 2): run it as this many
                                     local workers, each with its own host and enclave, ring over
                                     loopback (`secureai run --workers N`; must equal dist.workers) */

@@ -53,6 +53,9 @@ static const char usage[] =
     "                    its own host and enclave, the ring over loopback (dist.transport\n"
     "                    tcp). A spec with dist.transport mpi runs under\n"
     "                    `mpirun -np N secureai run SPEC` instead: one worker per rank\n"
+    "  --resume          a distributed job with dist.checkpoint_every: resume from worker 0's\n"
+    "                    last sealed checkpoint in outputs.dir (one of an earlier attempt\n"
+    "                    than the job's KBS counter says is refused)\n"
     "  --quiet           no progress lines\n"
     "  --dry-run         check the options and stop (reads nothing, runs nothing)\n";
 
@@ -68,7 +71,7 @@ static int run(int argc, char **argv)
         {"tee-fd", required_argument, NULL, 'T'},  {"insecure-dev", no_argument, NULL, 'I'},
         {"platform-socket", required_argument, NULL, 'L'}, {"canonical-out", required_argument, NULL, 'K'},
         {"cvm", no_argument, NULL, 'V'},           {"tee-root", required_argument, NULL, 'R'},
-        {"workers", required_argument, NULL, 'W'},
+        {"workers", required_argument, NULL, 'W'}, {"resume", no_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     sai_pipeline_run_opts_t o = {0};
@@ -113,6 +116,7 @@ static int run(int argc, char **argv)
         case 'K': canon_out = optarg; break;
         case 'V': cvm = true; break;
         case 'R': o.tee_root = optarg; break;
+        case 'r': o.resume = true; break;
         case 'W': {
             long long v = sai_cli_parse_size(optarg);
             if (v < 2 || v > 256)

@@ -493,7 +493,7 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
     model_out mo = {.fd = -1};
     cJSON *hist = cJSON_CreateArray(), *done = NULL;
     char *hello = NULL;
-    int listen_fd = hd ? hd->listen_fd : -1, ring[2] = {-1, -1};
+    int listen_fd = hd ? hd->listen_fd : -1, ring[2] = {-1, -1}, ckpt_fd = -1;
     if (hd != NULL && hd->relayed) {   /* the MPI relay's streams: ours to close from here */
         ring[0] = hd->streams[0];
         ring[1] = hd->streams[1];
@@ -606,19 +606,39 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
          * under mpirun the relay's two streams; then DIST with the two. */
         char dj[64];
         sai_proto_dist_t pd = {.rank = hd->rank, .world = hd->world};
+        if (hd->rank == 0 && p.spec->dist.checkpoint_every > 0) {
+            /* Worker 0's checkpoints (sealed in the enclave; dist_ckpt.c):
+             * kept in outputs.dir, resumed from with --resume. */
+            char cp[4200];
+            struct stat cst;
+            snprintf(cp, sizeof cp, "%s/%s", p.spec->outputs.dir, SAI_PIPELINE_DIST_CKPT);
+            if ((ckpt_fd = open(cp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || fstat(ckpt_fd, &cst) != 0) {
+                rc = sai_error_set(err, SAI_EIO, "%s: %s", cp, strerror(errno));
+                goto out;
+            }
+            if (o->resume && cst.st_size == 0) {
+                rc = sai_error_set(err, SAI_ENOTFOUND, "--resume: no checkpoint in %s", cp);
+                goto out;
+            }
+            pd.ckpt = o->resume ? SAI_PROTO_CKPT_RESUME : SAI_PROTO_CKPT_NEW;
+        }
         int dl = sai_pipeline__proto_dist_encode(&pd, dj, sizeof dj);
         if (!hd->relayed)
             rc = sai_dist_tcp_ring_connect(ring, hd->rank, hd->world, listen_fd, hd->next_host, hd->next_port,
                                            hd->timeout_ms, err);
         listen_fd = -1;
         if (rc || (rc = dl < 0 ? sai_error_set(err, SAI_ELIMIT, "DIST does not fit") : 0) ||
-            (rc = sai_chan_send(&hc, SAI_MSG_DIST, dj, (size_t)dl, ring, 2, err))) {
+            (rc = sai_chan_send(&hc, SAI_MSG_DIST, dj, (size_t)dl, (int[3]){ring[0], ring[1], ckpt_fd},
+                                ckpt_fd >= 0 ? 3 : 2, err))) {
             sai_error_prefix(err, "forming the ring");
             goto out;
         }
         close(ring[0]);
         close(ring[1]);
         ring[0] = ring[1] = -1;
+        if (ckpt_fd >= 0)
+            close(ckpt_fd);
+        ckpt_fd = -1;
     }
 
     /* Serve the enclave until DONE. */
@@ -744,6 +764,8 @@ out:
     for (int i = 0; i < 2; i++)
         if (ring[i] >= 0)
             close(ring[i]);
+    if (ckpt_fd >= 0)
+        close(ckpt_fd);
     return rc;
 }
 
@@ -758,8 +780,11 @@ int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_res
         return rc;
     }
     unsigned workers = p.spec->dist.workers;
+    bool ckpts = p.spec->dist.checkpoint_every > 0;
     bool mpi = workers >= 2 && p.spec->dist.transport != NULL && strcmp(p.spec->dist.transport, "mpi") == 0;
     prepared_free(&p);
+    if (o->resume && !ckpts)
+        return sai_error_set(err, SAI_EINVAL, "--resume: the spec's job does not checkpoint (dist.checkpoint_every)");
     if (mpi)
         return o->workers != 0
                    ? sai_error_set(err, SAI_EINVAL, "--workers runs a TCP ring on this machine; the spec's "
