@@ -5,6 +5,7 @@
 # Skips (exit 0 / 77) without the dataset or root.
 #
 #   dist_env_start NAME      set up under a fresh $T (cd'ed into), or exit
+#                            (DIST_ENV_NTRAIN / _NTEST records: default 256 / 128)
 #   spec FILE NAME OUTDIR [TRANSPORT [EPOCHS [TRAIN_LIMIT [EXTRA_HYPER]]]]
 #                            a 2-worker spec (smallcnn, batch 32)
 #   put RESOURCE FILE        put a secret on the KBS under release.json
@@ -43,7 +44,7 @@ dist_env_start() {
     chmod 755 "$T"
     export OMP_NUM_THREADS=1
     cd "$T" || exit 1
-    /usr/bin/python3 "$SRC/tests/pipeline/mkidx.py" "$FM" plain 256 128 >/dev/null || { bad "mkidx"; exit 1; }
+    /usr/bin/python3 "$SRC/tests/pipeline/mkidx.py" "$FM" plain "${DIST_ENV_NTRAIN:-256}" "${DIST_ENV_NTEST:-128}" >/dev/null || { bad "mkidx"; exit 1; }
     sai_platform_start "$CLI" "$T/plat" || { bad "platform service"; exit 1; }
     for k in data model group; do "$CLI" keygen --out $k.key >/dev/null 2>&1 || { bad "keygen"; exit 1; }; done
     "$CLI" seal --key data.key plain sealed >seal.out 2>&1 || { bad "seal"; cat seal.out; exit 1; }
