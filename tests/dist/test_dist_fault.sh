@@ -21,7 +21,7 @@ put longjob/dist/group group.key
 "$CLI" run --threads 1 --workers 2 long.yaml >run.out 2>run.err &
 RUN=$!
 # both workers training: each has printed a progress line (every 50 steps)
-for _ in $(seq 300); do
+for _ in $(seq 1200); do   # up to 120 s: a sanitizer build on a loaded machine is slow
     grep -q "\[worker 0\] epoch" run.err && grep -q "\[worker 1\] epoch" run.err && break
     kill -0 $RUN 2>/dev/null || break
     sleep 0.1
