@@ -219,6 +219,15 @@ int  sai_kbs_client_register_resource(sai_kbs_client_t *c, const sai_kbs_atteste
                                       const char *policy_json,
                                       const uint8_t wrap_key_sha256[static SAI_SHA256_LEN],
                                       sai_error_t *err) SAI_MUST_CHECK;
+/* A job's monotonic counter on the KBS (docs/distributed.md "Resume"):
+ * attest as for get_resource, then with expect NULL read it (GET
+ * /kbs/v0/counter/<name>), else compare-and-increment (POST {"expect": n}):
+ * when the counter is *expect it becomes *expect + 1. *value is the
+ * counter afterwards; SAI_ESTATE "counter NAME is X, not Y" (with *value =
+ * X) when it was not *expect. Allowed only to a caller whose claims satisfy
+ * the release policy of the resource named name. */
+int  sai_kbs_client_counter(sai_kbs_client_t *c, const sai_kbs_attester_t *att, const char *name,
+                            const uint64_t *expect, uint64_t *value, sai_error_t *err) SAI_MUST_CHECK;
 /* Trustee's protocol (0.4.0, as confidential-containers' kbs_protocol
  * speaks it; docs/kbs.md "Two protocols"): the TEE key types its clients
  * generate. */

@@ -129,6 +129,8 @@ typedef struct sai_pipeline_spec_t {
         char    *algorithm;                  /* "ring" (measured) */
         char    *rendezvous;                 /* HOST:PORT (host-side, not measured: reachability
                                               * only, as kbs.url): worker r listens on PORT+r */
+        unsigned checkpoint_every;           /* epochs between worker 0's sealed checkpoints
+                                              * (0: none; measured when set) */
     } dist;
 
     sai_pipeline_framework_t framework;     /* framework mode (`train:`); docs/frameworks.md */
@@ -513,6 +515,8 @@ typedef struct sai_pipeline_run_opts_t {
                                     (atomic, fsync'd, counted in wall_s), as the enclave run
                                     writes its sealed one; NULL: write nothing */
     bool        quiet;
+    bool        resume;          /* a distributed spec with dist.checkpoint_every: resume from
+                                    worker 0's sealed checkpoint in outputs.dir (--resume) */
     unsigned    workers;         /* a distributed spec (dist.workers >= 2): run it as this many
                                     local workers, each with its own host and enclave, ring over
                                     loopback (`secureai run --workers N`; must equal dist.workers) */
@@ -560,6 +564,7 @@ typedef struct sai_pipeline_run_result_t {
     double  ingest_s, train_s;        /* plain baseline: per-stage times */
     double  ckpt_write_s;             /* plain baseline: writing ckpt_out (fsync'd) */
     sai_train_usage_t train_usage;      /* plain baseline */
+    uint32_t dist_rank, dist_world;   /* under mpirun: this process's rank (only 0 publishes) */
 } sai_pipeline_run_result_t;
 
 /* Measure only: the launch measurement `secureai run` would give SPEC (for

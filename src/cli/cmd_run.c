@@ -50,13 +50,18 @@ static const char usage[] =
     "                    interfaces (/sys/kernel/config/tsm, /dev/sev-guest); TESTS ONLY,\n"
     "                    e.g. an emulator's tree (docs/hardware.md)\n"
     "  --workers N       a distributed spec (dist.workers: N): run its N workers here, each\n"
-    "                    its own host and enclave, the ring over loopback\n"
+    "                    its own host and enclave, the ring over loopback (dist.transport\n"
+    "                    tcp). A spec with dist.transport mpi runs under\n"
+    "                    `mpirun -np N secureai run SPEC` instead: one worker per rank\n"
     "  --rank R --peers TEMPLATE\n"
     "                    one worker of a distributed spec whose workers run on different\n"
     "                    machines: this is worker R; worker k listens at TEMPLATE with\n"
     "                    {rank} replaced by k, e.g. job-{rank}.job.ns.svc:7070 (an Indexed\n"
     "                    Job under a headless Service: `secureai deploy k8s`)\n"
     "  --listen ADDR     with --peers: listen on this address only (default: every address)\n"
+    "  --resume          a distributed job with dist.checkpoint_every: resume from worker 0's\n"
+    "                    last sealed checkpoint in outputs.dir (one of an earlier attempt\n"
+    "                    than the job's KBS counter says is refused)\n"
     "  --quiet           no progress lines\n"
     "  --dry-run         check the options and stop (reads nothing, runs nothing)\n";
 
@@ -72,7 +77,7 @@ static int run(int argc, char **argv)
         {"tee-fd", required_argument, NULL, 'T'},  {"insecure-dev", no_argument, NULL, 'I'},
         {"platform-socket", required_argument, NULL, 'L'}, {"canonical-out", required_argument, NULL, 'K'},
         {"cvm", no_argument, NULL, 'V'},           {"tee-root", required_argument, NULL, 'R'},
-        {"workers", required_argument, NULL, 'W'},
+        {"workers", required_argument, NULL, 'W'}, {"resume", no_argument, NULL, 'U'},
         {"rank", required_argument, NULL, 'r'},    {"peers", required_argument, NULL, 'p'},
         {"listen", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
@@ -120,6 +125,7 @@ static int run(int argc, char **argv)
         case 'K': canon_out = optarg; break;
         case 'V': cvm = true; break;
         case 'R': o.tee_root = optarg; break;
+        case 'U': o.resume = true; break;
         case 'W': {
             long long v = sai_cli_parse_size(optarg);
             if (v < 2 || v > 256)
@@ -226,6 +232,10 @@ static int run(int argc, char **argv)
     }
     if (sai_pipeline_host_run(&o, &r, &err) != 0)
         return sai_cli_fail(&err, "run %s", o.spec_path);
+    if (r.dist_world >= 2 && r.dist_rank != 0) {   /* under mpirun: rank 0 publishes the outputs */
+        printf("worker %u of %u done (rank 0 writes the outputs)\n", r.dist_rank, r.dist_world);
+        return 0;
+    }
     char mh[97];
     sai_hex_encode(mh, r.measurement, sizeof r.measurement);
     printf("model       %s\nprovenance  %s\nreport      %s/report.html\nmeasurement %s\n"

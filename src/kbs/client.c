@@ -973,6 +973,54 @@ int sai_kbs_client_register_resource(sai_kbs_client_t *c, const sai_kbs_attester
     return rc;
 }
 
+int sai_kbs_client_counter(sai_kbs_client_t *c, const sai_kbs_attester_t *att, const char *name,
+                           const uint64_t *expect, uint64_t *value, sai_error_t *err)
+{
+    *value = 0;
+    if (!sai_kbs__resource_name_ok(name))
+        return sai_error_set(err, SAI_EINVAL, "counter \"%s\" is not repo/type/tag", name);
+    sai_ec_key_t *eph = NULL;
+    char *hdr = NULL, *token = NULL, *resp = NULL, body[64], path[300];
+    size_t rl = 0;
+    int status = 0;
+    cJSON *j = NULL;
+    int rc = attest_token(c, att, &eph, &token, err);
+    if (rc == 0 && (hdr = bearer_header(token, err)) == NULL)
+        rc = SAI_ENOMEM;
+    if (rc)
+        goto out;
+    snprintf(path, sizeof path, "/kbs/v0/counter/%s", name);
+    if (expect != NULL)
+        snprintf(body, sizeof body, "{\"expect\":%llu}", (unsigned long long)*expect);
+    if ((rc = sai_kbs_client_request(c, expect ? "POST" : "GET", path, hdr, expect ? body : NULL,
+                                     expect ? strlen(body) : 0, &status, &resp, &rl, err))) {
+        sai_error_prefix(err, "counter %s", name);
+        goto out;
+    }
+    j = cJSON_ParseWithLength(resp, rl);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "value");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if ((status == 200 || status == 409) && cJSON_IsNumber(v) && v->valuedouble >= 0)
+        *value = (uint64_t)v->valuedouble;
+    if (status == 200 && cJSON_IsNumber(v))
+        rc = 0;
+    else if (status == 409 && cJSON_IsNumber(v))
+        rc = sai_error_set(err, SAI_ESTATE, "counter %s is %llu, not %llu", name, (unsigned long long)*value,
+                           (unsigned long long)*expect);
+    else
+        rc = sai_error_set(err, status == 403 ? SAI_EPOLICY : status == 404 ? SAI_ENOTFOUND
+                                : status == 401 ? SAI_EAUTH : SAI_ENET,
+                           "counter %s: the KBS answered %d: %s", name, status,
+                           cJSON_IsString(e) ? e->valuestring : "(no reason given)");
+out:
+    cJSON_Delete(j);
+    sai_ec_free(eph);
+    free(resp);
+    free(hdr);
+    free(token);
+    return rc;
+}
+
 int sai_kbs_get_resource(const sai_kbs_client_opts_t *o, const sai_kbs_attester_t *att,
                          const char *resource, sai_secret_t **secret, sai_error_t *err)
 {

@@ -126,6 +126,19 @@ int sai_kbs__audit_append_locked(sai_kbs_store_t *s, const char *event, const ch
                                 const char *detail, sai_error_t *err);
 struct sqlite3 *sai_kbs__store_db(sai_kbs_store_t *s);
 const uint8_t *sai_kbs__store_audit_key(sai_kbs_store_t *s);
+/* A durable (fsynced at commit) transaction on the store: begin, then end
+ * with the outcome (0 commits, else rolls back; returns the outcome). */
+int sai_kbs__store_begin(sai_kbs_store_t *s, sai_error_t *err);
+int sai_kbs__store_end(sai_kbs_store_t *s, int rc, sai_error_t *err);
+
+/* ---- per-job monotonic counters (counter.c; docs/distributed.md "Resume") --
+ * One counter per name (a resource name, repo/type/tag), 0 until first
+ * incremented. Compare-and-increment: when the counter equals expect it
+ * becomes expect + 1 (durably, audited in the same transaction) and *value
+ * is that; otherwise SAI_ESTATE and *value is the counter as it stands. */
+int sai_kbs__counter_cas(sai_kbs_store_t *s, const char *name, uint64_t expect, uint64_t *value,
+                        const char *actor, sai_error_t *err);
+int sai_kbs__counter_get(sai_kbs_store_t *s, const char *name, uint64_t *value, sai_error_t *err);
 
 /* ---- request parsers (request.c; fuzzed) --------------------------------- */
 typedef struct sai_kbs_auth_req_t {

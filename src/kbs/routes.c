@@ -512,6 +512,22 @@ out:
     return code;
 }
 
+/* A job's monotonic counter (counter.c): attested like a resource read. */
+static int h_counter(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer, const char *rest)
+{
+    char name[600];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(rest, "?"), rest);
+    sai_kbs_claims_t claims;
+    sai_ec_key_t *tee_key = NULL;
+    bool trustee;
+    int code = attested_caller(s, req, peer, name, "counter", &claims, &tee_key, NULL, &trustee);
+    sai_ec_free(tee_key);
+    if (code == 0)
+        code = sai_kbs__counter_handle(s, req, peer, name, &claims);
+    sai_kbs__metrics_verdict(s->metrics, "counter", code == 200);
+    return code;
+}
+
 static int h_wrap_key(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                       const char *rest)
 {
@@ -561,6 +577,7 @@ static const route routes[] = {
     /* Not POST /kbs/v0/resource/...: that is Trustee's admin set-resource,
      * and an attested registration must not be mistaken for it. */
     {"register", EVHTTP_REQ_POST, "/kbs/v0/register/", h_register, false},
+    {"counter",  EVHTTP_REQ_GET | EVHTTP_REQ_POST, "/kbs/v0/counter/", h_counter, false},
     {"admin",    ANY_METHOD,      "/kbs/v0/admin/",    sai_kbs__admin_handle, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])

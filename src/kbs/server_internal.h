@@ -116,6 +116,13 @@ typedef int (*sai_kbs_handler)(sai_kbs_server_t *s, struct evhttp_request *req, 
 int sai_kbs__route(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                   const char *path, double now, const char **route);
 
+/* GET / POST /kbs/v0/counter/<name> for a caller whose token's claims are
+ * given (counter.c): allowed only under the release policy of the resource
+ * of the same name. */
+struct sai_kbs_claims_t;
+int sai_kbs__counter_handle(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
+                           const char *name, const struct sai_kbs_claims_t *claims);
+
 /* ---- admin API (admin.c) ------------------------------------------------- */
 int sai_kbs__admin_handle(sai_kbs_server_t *s, struct evhttp_request *req, const char *peer,
                          const char *rest);

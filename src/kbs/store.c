@@ -53,7 +53,9 @@ static const char *k_schema =
     "CREATE TABLE IF NOT EXISTS resource("
     "  name TEXT PRIMARY KEY, sealed BLOB NOT NULL, policy TEXT NOT NULL,"
     "  created INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS setting(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS setting(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    /* per-job monotonic counters (counter.c) */
+    "CREATE TABLE IF NOT EXISTS counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
 /* The audit chain and, outside it, its head (written in the same
  * transaction as every entry: the anchor a cut of the table cannot move). */
 const char *const sai_kbs_audit_schema =
@@ -330,6 +332,10 @@ int sai_kbs__store_sync_wal(sai_kbs_store_t *s, uint64_t *covered)
     pthread_mutex_unlock(&s->sync_mu);
     return rc;
 }
+
+/* A durable transaction for another file of the store (counter.c). */
+int sai_kbs__store_begin(sai_kbs_store_t *s, sai_error_t *err) { return begin(s, err); }
+int sai_kbs__store_end(sai_kbs_store_t *s, int rc, sai_error_t *err) { return end(s, rc, err); }
 
 /* Seal and store; exclusive: refuse (SAI_EEXIST) when the name exists. The
  * audit entry is written in the same transaction. */

@@ -77,6 +77,7 @@ typedef struct enclave {
     sai_proto_dist_t     dist;           /* DIST, decoded: rank and world (== dist.workers) */
     int                ring_fds[2];    /* the streams to the next and from the previous worker */
     sai_fw_t           fw;             /* framework mode: the interpreter child (enclave_framework.c) */
+    int                ckpt_fd;        /* worker 0 of a checkpointing job: its checkpoint file */
 } enclave;
 
 /* ---- the attester: evidence straight from the TEE ------------------------
@@ -380,6 +381,7 @@ static int run(enclave *e, sai_error_t *err)
     char *stmt = NULL;
     sai_ec_key_t *pk = NULL;
     sai_pipeline_dist_run_t *dr = NULL;   /* a distributed job's ring (enclave_dist.c) */
+    sai_pipeline_dist_ckpt_t *ckpt = NULL;   /* worker 0's checkpoints (dist_ckpt.c) */
     double t0 = sai_now(), t;
 
     if ((rc = sai_chan_recv(&e->chan, SAI_MSG_HELLO, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0, NULL, err)))
@@ -448,6 +450,21 @@ static int run(enclave *e, sai_error_t *err)
         }
         e->ring_fds[0] = rfds[0];
         e->ring_fds[1] = rfds[1];
+        if (e->dist.ckpt)
+            e->ckpt_fd = rfds[2];
+        /* Checkpoints are measured (dist.checkpoint_every): worker 0 must
+         * get a checkpoint file, no other worker writes one. */
+        if ((e->dist.ckpt != 0) != (e->dist.rank == 0 && e->spec->dist.checkpoint_every > 0)) {
+            rc = sai_error_set(err, SAI_EPOLICY, "DIST: %s", e->dist.ckpt ? "a checkpoint file for a worker that "
+                               "does not checkpoint" : "no checkpoint file for worker 0 of a job that checkpoints "
+                               "(dist.checkpoint_every)");
+            goto out;
+        }
+        /* `ps` tells a job's enclaves apart by rank (an operator stopping
+         * one; tests/dist/test_dist_fault.sh kills one) */
+        char nm[16];
+        snprintf(nm, sizeof nm, "sai-encl-w%u", (unsigned)e->dist.rank);
+        (void)prctl(PR_SET_NAME, nm, 0, 0, 0);
     }
 
     /* Attest and receive the dataset key. */
@@ -486,6 +503,25 @@ static int run(enclave *e, sai_error_t *err)
         if ((rc = get_key(e, &gr, &gkey, err)))
             goto out;
     }
+    /* Worker 0 of a checkpointing job: the job's KBS counter moves for this
+     * attempt, and a resume is held to it (dist_ckpt.c), while the enclave
+     * still has its KBS connection. */
+    if (e->ckpt_fd >= 0) {
+        char counter[200];
+        uint8_t job[SAI_DIST_JOB_ID_LEN];
+        snprintf(counter, sizeof counter, "%s/dist/group", e->spec->name);
+        sai_kbs_attester_t att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
+        rc = sai_pipeline__dist_job_id(job, e->spec_hash, err);
+        if (rc == 0)
+            rc = sai_pipeline__dist_ckpt_begin(&ckpt, e->kbs, &att, counter, e->ckpt_fd,
+                                               e->dist.ckpt == SAI_PROTO_CKPT_RESUME, e->spec->dist.checkpoint_every,
+                                               mkey->data, job, err);
+        e->ckpt_fd = -1;   /* taken */
+        if (rc) {
+            sai_error_prefix(err, "worker 0: %s", e->dist.ckpt == SAI_PROTO_CKPT_RESUME ? "resume" : "checkpoints");
+            goto out;
+        }
+    }
     double model_key_s = sai_now() - t;
     sai_kbs_client_free(e->kbs);
     e->kbs = NULL;
@@ -502,6 +538,8 @@ static int run(enclave *e, sai_error_t *err)
         if ((rc = sai_pipeline__dist_join(&dr, e->tee_dev, e->measurement, e->spec_hash, gkey->data, e->dist.rank,
                                           e->dist.world, e->ring_fds, err)))
             goto out;
+        dr->ckpt = ckpt;
+        ckpt = NULL;
     }
 
     /* The stages. */
@@ -639,6 +677,7 @@ out:
     sai_secret_free(dkey);
     sai_secret_free(mkey);
     sai_secret_free(gkey);
+    sai_pipeline__dist_ckpt_free(ckpt);
     sai_pipeline__stage_result_clear(&sr);
     free(evidence);
     free(stmt);
@@ -659,6 +698,7 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
     e.cvm.pid = -1;
     e.ring_fds[0] = e.ring_fds[1] = -1;
     e.fw.sock = -1;
+    e.ckpt_fd = -1;
     signal(SIGPIPE, SIG_IGN);
     /* Die with the platform's launch monitor (it exits when the host goes
      * away), set again here after exec; a monitor that died before this
@@ -695,6 +735,8 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
         if (e.ring_fds[i] >= 0)
             close(e.ring_fds[i]);
     sai_pipeline__fw_stop(&e.fw);
+    if (e.ckpt_fd >= 0)
+        close(e.ckpt_fd);
     sai_pipeline_spec_free(e.spec);
     sai_chan_close(&e.chan);
     return rc;

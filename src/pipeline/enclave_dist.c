@@ -88,6 +88,7 @@ void sai_pipeline__dist_leave(sai_pipeline_dist_run_t *d)
     if (d == NULL)
         return;
     sai_dist_comm_free(d->comm);
+    sai_pipeline__dist_ckpt_free(d->ckpt);
     sai_attest_policy_free(d->policy);
     for (uint32_t i = 0; i < d->n_evidence; i++)
         free(d->evidence[i]);
@@ -110,6 +111,52 @@ static int weights_sha256(sai_nn_model_t *m, uint8_t out[32], sai_error_t *err)
         rc = sai_hash_final(h, out, err);
     sai_hash_free(h);
     return rc;
+}
+
+/* Every tensor's values, then its momentum (when it has one), in tensor
+ * order: a checkpoint's payload (dist_ckpt.c). to: model -> buf; else
+ * buf -> model. The size when buf is NULL. */
+static size_t model_blob(sai_nn_model_t *m, uint8_t *buf, bool to)
+{
+    size_t off = 0;
+    for (int i = 0; i < sai_nn_model_num_tensors(m); i++) {
+        sai_nn_tensor_info_t ti;
+        sai_nn_model_tensor(m, i, &ti);
+        float *parts[2] = {ti.data, ti.momentum};
+        for (int k = 0; k < 2; k++) {
+            if (parts[k] == NULL)
+                continue;
+            size_t n = ti.numel * sizeof(float);
+            if (buf != NULL && to)
+                memcpy(buf + off, parts[k], n);
+            else if (buf != NULL)
+                memcpy(parts[k], buf + off, n);
+            off += n;
+        }
+    }
+    return off;
+}
+
+/* Worker 0 at the end of an epoch of a checkpointing job. */
+static int write_checkpoint(sai_pipeline_dist_run_t *d, sai_nn_model_t *m, uint32_t epoch, sai_error_t *err)
+{
+    size_t n = model_blob(m, NULL, true);
+    uint8_t *b = malloc(n);
+    if (b == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory for a checkpoint");
+    model_blob(m, b, true);
+    int rc = sai_pipeline__dist_ckpt_write(d->ckpt, epoch, b, n, err);
+    sai_wipe(b, n);
+    free(b);
+    return rc ? sai_error_prefix(err, "worker 0: the checkpoint after epoch %u", epoch) : 0;
+}
+
+/* A worker's augmentation draws for an epoch: from (seed, rank, epoch), so a
+ * resumed job draws what an uninterrupted one would have. */
+static uint64_t aug_seed(uint64_t seed, uint32_t rank, uint32_t epoch)
+{
+    return (seed ^ (0xD1B54A32D192ED03ULL * ((uint64_t)rank + 1)) ^ (0x94D049BB133111EBULL * ((uint64_t)epoch + 1))) *
+               0x9E3779B97F4A7C15ULL + 1;
 }
 
 int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_t *ds,
@@ -152,19 +199,45 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
     /* one permutation per epoch, the same on every worker; augmentation
      * drawn per worker */
     uint64_t perm_rng = cfg->seed * 0x9E3779B97F4A7C15ULL + 1;
-    uint64_t aug_rng = (cfg->seed ^ (0xD1B54A32D192ED03ULL * ((uint64_t)r + 1))) * 0x9E3779B97F4A7C15ULL + 1;
+    uint64_t aug_rng = 0;
     const sai_nn_augment_t *aug = (cfg->aug.crop_pad > 0 || cfg->aug.hflip) ? &cfg->aug : NULL;
     uint64_t every = cfg->progress_every ? cfg->progress_every : 50, step = 0, seen = 0;
 
-    /* worker 0's initial weights (and momentum, BN buffers) everywhere */
+    /* A resume: worker 0 loads its checkpoint (every tensor and momentum)
+     * and every worker starts after the checkpoint's epoch. */
+    uint32_t start = 0;
+    if (d->ckpt != NULL && d->ckpt->resume_epoch > 0) {
+        if (d->ckpt->payload_len != model_blob(m, NULL, false) || d->ckpt->resume_epoch >= cfg->epochs) {
+            rc = sai_error_set(err, SAI_EFORMAT, "worker 0: the checkpoint (epoch %u, %zu bytes) is not one of "
+                               "this model and schedule", d->ckpt->resume_epoch, d->ckpt->payload_len);
+            goto out;
+        }
+        model_blob(m, d->ckpt->payload, false);
+        start = d->ckpt->resume_epoch;
+    }
+    /* worker 0's initial weights (and momentum, BN buffers) everywhere, and
+     * the epoch to start at */
     if ((rc = sai_dist_step_begin(d->comm, comm_step++, err)) ||
-        (rc = sai_dist_broadcast_model(d->comm, m, 0, err)))
+        (rc = sai_dist_broadcast_model(d->comm, m, 0, err)) ||
+        (rc = sai_dist_broadcast(d->comm, 0, &start, sizeof start, err)))
         goto out;
+    if (start >= cfg->epochs) {
+        rc = sai_error_set(err, SAI_EFORMAT, "worker %u: worker 0 says to start at epoch %u of %u", r, start,
+                           cfg->epochs);
+        goto out;
+    }
+    /* the epochs before it: their permutations drawn, their steps counted */
+    for (uint32_t e0 = 0; e0 < start; e0++)
+        sai_nn_shuffle(idx, ds->n, &perm_rng);
+    step = (uint64_t)start * spe;
+    if (step > total)
+        step = total;
     double t0 = sai_now(), iv_loss = 0.0, ep_loss = 0.0;
     uint64_t iv_correct = 0, iv_n = 0, iv_steps = 0, ep_correct = 0, ep_n = 0, ep_steps = 0;
     uint32_t ep;
-    for (ep = 0; ep < cfg->epochs && step < total; ep++) {
+    for (ep = start; ep < cfg->epochs && step < total; ep++) {
         sai_nn_shuffle(idx, ds->n, &perm_rng);
+        aug_rng = aug_seed(cfg->seed, r, ep);
         ep_loss = 0.0; ep_correct = 0; ep_n = 0; ep_steps = 0;
         for (uint64_t s = 0; s < spe && step < total; s++, step++) {
             sai_nn_dataset_batch(ds, idx + s * (uint64_t)B + (uint64_t)r * (uint64_t)b, b, aug, &aug_rng, x, y);
@@ -175,10 +248,10 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
             sai_nn_backward(m, b);
             if ((rc = sai_dist_step_begin(d->comm, comm_step++, err)) ||
                 (rc = sai_dist_allreduce_grads(d->comm, m, scratch, err)))
-                goto out;
+                goto step_failed;
             sai_nn_sgd_step(m, &cfg->sgd, sai_nn_sched_lr(&sched, step));
             if ((rc = sai_dist_broadcast_buffers(d->comm, m, 0, err)))
-                goto out;
+                goto step_failed;
             seen += (uint64_t)B;
             iv_loss += loss; iv_correct += (uint64_t)correct; iv_n += (uint64_t)b; iv_steps++;
             ep_loss += loss; ep_correct += (uint64_t)correct; ep_n += (uint64_t)b; ep_steps++;
@@ -194,6 +267,9 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
                 iv_loss = 0.0; iv_correct = 0; iv_n = 0; iv_steps = 0;
             }
         }
+        if (d->ckpt != NULL && step < total && (ep + 1) % d->ckpt->every == 0 &&
+            (rc = write_checkpoint(d, m, ep + 1, err)))
+            goto out;
         if (cfg->epoch_end != NULL && step < total) {
             double c0 = sai_now();
             if ((rc = cfg->epoch_end(cfg->epoch_ctx, ep + 1, step, err)))
@@ -237,6 +313,10 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
         };
         cfg->progress(cfg->progress_ctx, &p);
     }
+    goto out;
+step_failed:   /* a collective of a training step: name the step (the peer is named by the ring) */
+    sai_error_prefix(err, "worker %u of %u: training step %llu of %llu (epoch %u)", r, N,
+                     (unsigned long long)step + 1, (unsigned long long)total, ep + 1);
 out:
     d->next_step = comm_step;
     if (rc && !(err && strstr(err->msg, "worker") == err->msg))

@@ -493,7 +493,11 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
     model_out mo = {.fd = -1};
     cJSON *hist = cJSON_CreateArray(), *done = NULL;
     char *hello = NULL;
-    int listen_fd = hd ? hd->listen_fd : -1, ring[2] = {-1, -1};
+    int listen_fd = hd ? hd->listen_fd : -1, ring[2] = {-1, -1}, ckpt_fd = -1;
+    if (hd != NULL && hd->relayed) {   /* the MPI relay's streams: ours to close from here */
+        ring[0] = hd->streams[0];
+        ring[1] = hd->streams[1];
+    }
     bool worker0 = hd == NULL || hd->rank == 0;   /* publishes the outputs */
     double t0 = sai_now();
     int rc = prepare(o, &p, err);
@@ -508,8 +512,9 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
          * ring streams) after SHARD_FDS: only a worker's host sends it. */
         rc = p.spec->dist.workers >= 2
                  ? sai_error_set(err, SAI_EINVAL, "the spec is a distributed job of %u workers: run it with "
-                                 "--workers %u (or under mpirun, not built yet), see docs/distributed.md",
-                                 p.spec->dist.workers, p.spec->dist.workers)
+                                 "--workers %u (dist.transport tcp) or under `mpirun -np %u` (dist.transport mpi), "
+                                 "see docs/distributed.md",
+                                 p.spec->dist.workers, p.spec->dist.workers, p.spec->dist.workers)
                  : sai_error_set(err, SAI_EINVAL, "--workers: the spec is not a distributed job (no dist.workers)");
         goto out;
     }
@@ -601,22 +606,43 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
         goto out;
     if (hd != NULL) {
         /* The ring over loopback: accept the previous worker, dial the next
-         * (no handshake here: the enclaves run it over these sockets), then
-         * DIST with the two streams. */
+         * (no handshake here: the enclaves run it over these sockets), or
+         * under mpirun the relay's two streams; then DIST with the two. */
         char dj[64];
         sai_proto_dist_t pd = {.rank = hd->rank, .world = hd->world};
+        if (hd->rank == 0 && p.spec->dist.checkpoint_every > 0) {
+            /* Worker 0's checkpoints (sealed in the enclave; dist_ckpt.c):
+             * kept in outputs.dir, resumed from with --resume. */
+            char cp[4200];
+            struct stat cst;
+            snprintf(cp, sizeof cp, "%s/%s", p.spec->outputs.dir, SAI_PIPELINE_DIST_CKPT);
+            if ((ckpt_fd = open(cp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || fstat(ckpt_fd, &cst) != 0) {
+                rc = sai_error_set(err, SAI_EIO, "%s: %s", cp, strerror(errno));
+                goto out;
+            }
+            if (o->resume && cst.st_size == 0) {
+                rc = sai_error_set(err, SAI_ENOTFOUND, "--resume: no checkpoint in %s", cp);
+                goto out;
+            }
+            pd.ckpt = o->resume ? SAI_PROTO_CKPT_RESUME : SAI_PROTO_CKPT_NEW;
+        }
         int dl = sai_pipeline__proto_dist_encode(&pd, dj, sizeof dj);
-        rc = sai_dist_tcp_ring_connect(ring, hd->rank, hd->world, listen_fd, hd->next_host, hd->next_port,
-                                       hd->timeout_ms, err);
+        if (!hd->relayed)
+            rc = sai_dist_tcp_ring_connect(ring, hd->rank, hd->world, listen_fd, hd->next_host, hd->next_port,
+                                           hd->timeout_ms, err);
         listen_fd = -1;
         if (rc || (rc = dl < 0 ? sai_error_set(err, SAI_ELIMIT, "DIST does not fit") : 0) ||
-            (rc = sai_chan_send(&hc, SAI_MSG_DIST, dj, (size_t)dl, ring, 2, err))) {
+            (rc = sai_chan_send(&hc, SAI_MSG_DIST, dj, (size_t)dl, (int[3]){ring[0], ring[1], ckpt_fd},
+                                ckpt_fd >= 0 ? 3 : 2, err))) {
             sai_error_prefix(err, "forming the ring");
             goto out;
         }
         close(ring[0]);
         close(ring[1]);
         ring[0] = ring[1] = -1;
+        if (ckpt_fd >= 0)
+            close(ckpt_fd);
+        ckpt_fd = -1;
     }
 
     /* Serve the enclave until DONE. */
@@ -725,8 +751,8 @@ out:
                 kill(cvm_pid, SIGKILL);
                 (void)!sai_pipeline__cvm_wait(cvm_pid, -1, &st, &ignore);
             }
-        } else {
-            (void)!sai_sim_wait_exit(&plat, 500, &st, &ignore);
+        } else if (sai_sim_wait_exit(&plat, 500, &st, &ignore) == 0 && rc != 0 && WIFSIGNALED(st)) {
+            sai_error_prefix(err, "the enclave was killed (signal %d)", WTERMSIG(st));
         }
     }
     sai_sim_disconnect(&plat);
@@ -742,36 +768,50 @@ out:
     for (int i = 0; i < 2; i++)
         if (ring[i] >= 0)
             close(ring[i]);
+    if (ckpt_fd >= 0)
+        close(ckpt_fd);
     return rc;
 }
 
 int sai_pipeline_host_run(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res, sai_error_t *err)
 {
-    if (o->peers != NULL) {
-        /* --rank R --peers T: one worker of a job spread over machines */
-        prepared p;
-        int rc = prepare(o, &p, err);
-        unsigned world = rc == 0 ? p.spec->dist.workers : 0;
-        if (rc == 0 && world < 2)
-            rc = sai_error_set(err, SAI_EINVAL, "--peers: the spec is not a distributed job (no dist.workers)");
-        else if (rc == 0 && strcmp(p.spec->dist.transport ? p.spec->dist.transport : "tcp", "tcp") != 0)
-            rc = sai_error_set(err, SAI_EINVAL, "--peers: the spec's transport is %s, not tcp",
-                               p.spec->dist.transport);
+    /* The spec decides the launcher: dist.transport mpi runs under mpirun
+     * (one host per rank), tcp under --workers N (all hosts here) or as one
+     * worker per machine (--rank R --peers T). */
+    prepared p;
+    int rc = prepare(o, &p, err);
+    if (rc) {
         prepared_free(&p);
-        return rc ? rc : sai_pipeline__host_run_peer(o, world, res, err);
+        return rc;
     }
+    unsigned workers = p.spec->dist.workers;
+    bool ckpts = p.spec->dist.checkpoint_every > 0;
+    bool mpi = workers >= 2 && p.spec->dist.transport != NULL && strcmp(p.spec->dist.transport, "mpi") == 0;
+    prepared_free(&p);
+    if (o->resume && !ckpts)
+        return sai_error_set(err, SAI_EINVAL, "--resume: the spec's job does not checkpoint (dist.checkpoint_every)");
+    if (o->peers != NULL) {
+        if (workers < 2)
+            return sai_error_set(err, SAI_EINVAL, "--peers: the spec is not a distributed job (no dist.workers)");
+        if (mpi)
+            return sai_error_set(err, SAI_EINVAL, "--peers: the spec's dist.transport is mpi: start it with "
+                                 "`mpirun -np %u secureai run SPEC`", workers);
+        return sai_pipeline__host_run_peer(o, workers, res, err);
+    }
+    if (mpi)
+        return o->workers != 0
+                   ? sai_error_set(err, SAI_EINVAL, "--workers runs a TCP ring on this machine; the spec's "
+                                   "dist.transport is mpi: start it with `mpirun -np %u secureai run SPEC`", workers)
+                   : sai_pipeline__host_run_mpi(o, res, err);
     if (o->workers == 0)
         return host_run(o, NULL, res, err);   /* refuses a distributed spec, naming --workers */
     /* --workers N: the spec must say N workers; checked before anything forks. */
-    prepared p;
-    int rc = prepare(o, &p, err);
-    if (rc == 0 && p.spec->dist.workers != o->workers)
-        rc = p.spec->dist.workers >= 2
-                 ? sai_error_set(err, SAI_EINVAL, "--workers %u: the spec's dist.workers is %u (measured: the "
-                                 "enclaves hold the host to it)", o->workers, p.spec->dist.workers)
-                 : sai_error_set(err, SAI_EINVAL, "--workers: the spec is not a distributed job (no dist.workers)");
-    prepared_free(&p);
-    return rc ? rc : sai_pipeline__host_run_workers(o, o->workers, res, err);
+    if (workers != o->workers)
+        return workers >= 2
+                   ? sai_error_set(err, SAI_EINVAL, "--workers %u: the spec's dist.workers is %u (measured: the "
+                                   "enclaves hold the host to it)", o->workers, workers)
+                   : sai_error_set(err, SAI_EINVAL, "--workers: the spec is not a distributed job (no dist.workers)");
+    return sai_pipeline__host_run_workers(o, o->workers, res, err);
 }
 
 int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,

@@ -22,6 +22,13 @@
  * dials worker R+1 at the template's name for it, and is otherwise the same
  * worker host; the ring's security is the enclaves' (evidence-bound
  * handshake, AEAD frames), never the names.
+ *
+ * Under `mpirun -np N secureai run SPEC` (dist.transport: mpi) each process
+ * is one worker's host: sai_pipeline__host_run_mpi loads the MPI relay
+ * plugin (libsecureai-mpi.so, dlopen'ed; secureai never links libmpi),
+ * takes rank and world from it and hands the enclave the relay's two
+ * streams in DIST. mpirun is the parent here: a rank that fails exits
+ * non-zero and mpirun stops the others.
  */
 #include "pipeline/pipeline_internal.h"
 #include "pipeline/spec_internal.h"
@@ -43,6 +50,7 @@
 /* Workers on other machines start when their pods do (image pulls, node
  * start-up): they get longer to form the ring. */
 #define PEER_TIMEOUT_MS 300000
+#define RELAY_DRAIN_MS  10000   /* after the enclave ended: the peers' streams end too */
 
 typedef struct report {
     int rc;
@@ -328,4 +336,68 @@ int sai_pipeline__host_run_peer(const sai_pipeline_run_opts_t *o, unsigned world
     sai_host_dist_t hd = {.rank = o->rank, .world = world, .listen_fd = lfd, .next_host = next,
                           .next_port = o->peers->port, .timeout_ms = PEER_TIMEOUT_MS};
     return sai_pipeline__host_run_worker(o, &hd, res, err);
+}
+
+/* Started by an MPI launcher? (Open MPI, and PMI / PMIx for the others.) */
+static bool under_mpi_launcher(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i]) != NULL)
+            return true;
+    return false;
+}
+
+int sai_pipeline__host_run_mpi(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res, sai_error_t *err)
+{
+    sai_pipeline_spec_t *spec = NULL;
+    sai_dist_relay_t *relay = NULL;
+    int fds[2] = {-1, -1};
+    uint32_t rank = 0, world = 0;
+    int rc = sai_pipeline_spec_load(&spec, o->spec_path, err);
+    if (rc)
+        goto out;
+    unsigned want = spec->dist.workers;
+    if (!under_mpi_launcher()) {
+        rc = sai_error_set(err, SAI_EINVAL, "the spec's dist.transport is mpi: start it with `mpirun -np %u "
+                           "secureai run SPEC` (one host and enclave per rank), or set dist.transport: tcp and "
+                           "run it here with --workers %u", want, want);
+        goto out;
+    }
+    if ((rc = sai_dist_mpi_relay_open(&relay, NULL, &rank, &world, fds, err))) {
+        sai_error_prefix(err, "dist.transport mpi");
+        goto out;
+    }
+    if (world != want) {
+        rc = sai_error_set(err, SAI_EINVAL, "mpirun started %u ranks; the spec's dist.workers is %u (measured: "
+                           "the enclaves hold the host to it)", world, want);
+        goto out;
+    }
+    sai_host_dist_t hd = {.rank = rank, .world = world, .listen_fd = -1, .relayed = true,
+                          .streams = {fds[0], fds[1]}, .timeout_ms = RING_TIMEOUT_MS};
+    fds[0] = fds[1] = -1;   /* taken by the worker's host */
+    rc = sai_pipeline__host_run_worker(o, &hd, res, err);
+    if (rc)
+        sai_error_prefix(err, "worker %u of %u", rank, world);
+    if (res != NULL) {
+        res->dist_rank = rank;
+        res->dist_world = world;
+    }
+out:
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (relay != NULL) {
+        /* The enclave has ended and closed its ends; once the neighbours'
+         * streams have ended too, the relay finalises MPI. A failed worker
+         * waits less: its peers fail at once on the closed streams. */
+        sai_error_t rerr = {0};
+        int rrc = sai_dist_relay_close(relay, rc ? 2000 : RELAY_DRAIN_MS, &rerr);
+        if (rc == 0 && rrc != 0) {
+            *err = rerr;
+            rc = rrc;
+        }
+    }
+    sai_pipeline_spec_free(spec);
+    return rc;
 }

@@ -78,7 +78,14 @@ int  sai_pipeline__proto_worker_done_decode(cJSON **out, const uint8_t *d, size_
  * with exactly two descriptors; the host chooses only which rank this is. */
 typedef struct sai_proto_dist_t {
     uint32_t rank, world;
+    uint32_t ckpt;   /* worker 0 of a checkpointing job: a third descriptor, its
+                        checkpoint file, SAI_PROTO_CKPT_NEW (write) or _RESUME
+                        (holds the checkpoint to resume from) */
 } sai_proto_dist_t;
+#define SAI_PIPELINE_DIST_CKPT "checkpoint.sealed"   /* worker 0's, in outputs.dir */
+#define SAI_PROTO_CKPT_NONE   0u
+#define SAI_PROTO_CKPT_NEW    1u
+#define SAI_PROTO_CKPT_RESUME 2u
 int sai_pipeline__proto_dist_encode(const sai_proto_dist_t *d, char *out, size_t cap);
 int sai_pipeline__proto_dist_decode(sai_proto_dist_t *d, const uint8_t *b, size_t n, size_t nfds,
                                     unsigned workers, sai_error_t *err) SAI_MUST_CHECK;
@@ -121,6 +128,9 @@ typedef struct sai_host_dist_t {
     const char *next_host;  /* where the next worker listens */
     uint16_t next_port;
     int      timeout_ms;    /* forming the ring */
+    bool     relayed;       /* under mpirun: no listener; streams are the MPI
+                               relay's two (to next, from prev; taken) */
+    int      streams[2];
 } sai_host_dist_t;
 /* One worker's host: as sai_pipeline_host_run, plus the TCP ring and DIST
  * after SHARD_FDS; only worker 0 publishes outputs. */
@@ -128,6 +138,11 @@ int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_ho
                                   sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 /* `secureai run --workers N`: bind N loopback listeners, fork N worker
  * hosts, wait for all; an error names every worker that failed. */
+/* `mpirun -np N secureai run SPEC` (dist.transport: mpi): this process is
+ * one worker's host; rank and world from the MPI relay plugin, whose two
+ * streams go to the enclave in DIST. */
+int sai_pipeline__host_run_mpi(const sai_pipeline_run_opts_t *o, sai_pipeline_run_result_t *res,
+                               sai_error_t *err) SAI_MUST_CHECK;
 int sai_pipeline__host_run_workers(const sai_pipeline_run_opts_t *o, unsigned workers,
                                    sai_pipeline_run_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 /* `secureai run --rank R --peers T`: this machine's worker of a job of
@@ -199,8 +214,36 @@ int sai_pipeline__stages_ex(const sai_pipeline_spec_t *s, const sai_stage_file_t
                             void *train_ctx, sai_stage_result_t *res, sai_error_t *err) SAI_MUST_CHECK;
 
 /* ---- the enclave's side of a distributed job (enclave_dist.c) ------------ */
+/* Worker 0's sealed checkpoints and the job's KBS counter (dist_ckpt.c). */
+typedef struct sai_pipeline_dist_ckpt_t {
+    int      fd;                 /* the host's checkpoint file (two slots) */
+    unsigned every;              /* epochs between checkpoints */
+    size_t   payload_len;        /* every tensor and its momentum, as floats */
+    uint8_t  key[32];            /* HKDF(model key, job id) */
+    uint64_t gen;                /* this attempt's counter value */
+    unsigned slot;               /* the slot written last */
+    uint64_t resume_gen;         /* resume: the loaded checkpoint's attempt and epoch */
+    uint32_t resume_epoch;       /* 0: a fresh start */
+    uint8_t *payload;            /* resume: its tensors (wiped on free) */
+} sai_pipeline_dist_ckpt_t;
+struct sai_kbs_client_t;
+struct sai_kbs_attester_t;
+/* At the start of an attempt (before the enclave gives up the network):
+ * on resume open the newest checkpoint in fd and require its attempt to be
+ * the KBS counter's value; then compare-and-increment the counter (named
+ * counter, the group secret's resource); a resume re-seals the loaded
+ * checkpoint under the new value. fd is taken. */
+int  sai_pipeline__dist_ckpt_begin(sai_pipeline_dist_ckpt_t **out, struct sai_kbs_client_t *kbs,
+                                   const struct sai_kbs_attester_t *att, const char *counter, int fd, bool resume,
+                                   unsigned every, const uint8_t model_key[32],
+                                   const uint8_t job[SAI_DIST_JOB_ID_LEN], sai_error_t *err) SAI_MUST_CHECK;
+int  sai_pipeline__dist_ckpt_write(sai_pipeline_dist_ckpt_t *ck, uint32_t epoch, const uint8_t *payload,
+                                   size_t len, sai_error_t *err) SAI_MUST_CHECK;
+void sai_pipeline__dist_ckpt_free(sai_pipeline_dist_ckpt_t *ck);
+
 typedef struct sai_pipeline_dist_run_t {
     sai_dist_comm_t *comm;
+    sai_pipeline_dist_ckpt_t *ckpt;           /* worker 0 of a checkpointing job (taken), else NULL */
     sai_pipeline_dist_member_t member;
     struct sai_attest_policy_t *policy;       /* peers': this worker's TEE kind and root */
     uint32_t rank, world;

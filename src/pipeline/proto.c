@@ -331,7 +331,7 @@ int sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai
 
 int sai_pipeline__proto_dist_encode(const sai_proto_dist_t *d, char *out, size_t cap)
 {
-    int k = snprintf(out, cap, "{\"rank\":%u,\"world\":%u}", d->rank, d->world);
+    int k = snprintf(out, cap, "{\"rank\":%u,\"world\":%u,\"ckpt\":%u}", d->rank, d->world, d->ckpt);
     return k > 0 && (size_t)k < cap ? k : -1;
 }
 
@@ -348,15 +348,18 @@ static int u32_member(const cJSON *o, const char *name, uint32_t *v)
 int sai_pipeline__proto_dist_decode(sai_proto_dist_t *d, const uint8_t *b, size_t n, size_t nfds,
                                     unsigned workers, sai_error_t *err)
 {
-    static const char *const names[] = {"rank", "world"};
+    static const char *const names[] = {"rank", "world", "ckpt"};
     memset(d, 0, sizeof *d);
     cJSON *o = cJSON_ParseWithLength((const char *)b, n);
-    int rc = strict_object(o, names, 2, "DIST", err);
-    if (rc == 0 && (u32_member(o, "rank", &d->rank) != 0 || u32_member(o, "world", &d->world) != 0))
+    int rc = strict_object(o, names, 3, "DIST", err);
+    if (rc == 0 && (u32_member(o, "rank", &d->rank) != 0 || u32_member(o, "world", &d->world) != 0 ||
+                    (cJSON_GetObjectItemCaseSensitive(o, "ckpt") != NULL && u32_member(o, "ckpt", &d->ckpt) != 0) ||
+                    d->ckpt > SAI_PROTO_CKPT_RESUME))
         rc = sai_error_set(err, SAI_EFORMAT, "DIST is malformed");
     cJSON_Delete(o);
-    if (rc == 0 && nfds != 2)
-        rc = sai_error_set(err, SAI_EFORMAT, "DIST carries %zu descriptors, not the two ring streams", nfds);
+    if (rc == 0 && nfds != (d->ckpt ? 3u : 2u))
+        rc = sai_error_set(err, SAI_EFORMAT, "DIST carries %zu descriptors, not the two ring streams%s", nfds,
+                           d->ckpt ? " and the checkpoint file" : "");
     /* The world size is measured (dist.workers); the host cannot shrink or
      * grow the job, only say which rank this enclave is. */
     if (rc == 0 && (workers < 2 || d->world != workers))

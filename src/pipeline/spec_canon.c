@@ -174,6 +174,8 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec_t *s, const uint8_t *ca_
             cJSON_AddNumberToObject(ds, "workers", s->dist.workers);
             cJSON_AddStringToObject(ds, "transport", s->dist.transport ? s->dist.transport : "tcp");
             cJSON_AddStringToObject(ds, "algorithm", s->dist.algorithm ? s->dist.algorithm : "ring");
+            if (s->dist.checkpoint_every > 0)   /* absent unless set: earlier specs keep their hash */
+                cJSON_AddNumberToObject(ds, "checkpoint_every", s->dist.checkpoint_every);
         }
     }
     if (s->framework.framework) {   /* absent otherwise: engine specs keep their hash */
@@ -429,7 +431,10 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec_t **out, const char *json
             (rc = jstr(ds, "algorithm", &s->dist.algorithm, true, err)) || s->dist.workers < 2 ||
             s->dist.workers > SAI_SPEC_MAX_WORKERS ||
             (strcmp(s->dist.transport, "tcp") != 0 && strcmp(s->dist.transport, "mpi") != 0) ||
-            strcmp(s->dist.algorithm, "ring") != 0) {
+            strcmp(s->dist.algorithm, "ring") != 0 ||
+            (cJSON_GetObjectItemCaseSensitive(ds, "checkpoint_every") != NULL &&
+             ((rc = jnum(ds, "checkpoint_every", &s->dist.checkpoint_every, err)) || s->dist.checkpoint_every < 1 ||
+              s->dist.checkpoint_every > 1000))) {
             rc = rc ? rc : sai_error_set(err, SAI_EFORMAT, "canonical spec: bad dist section");
             goto out;
         }

@@ -440,6 +440,8 @@ static int dist_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
             return fail(p, vn, f, "'%s' is not an algorithm this build has (ring)", s->dist.algorithm);
         return rc;
     }
+    if (strcmp(key, "checkpoint_every") == 0)
+        return get_uint(p, vn, f, &s->dist.checkpoint_every, 1, 1000);
     if (strcmp(key, "rendezvous") == 0) {
         if ((rc = get_string(p, vn, f, &s->dist.rendezvous, 300, false)) == 0 &&
             !sai_pipeline__spec_hostport_ok(s->dist.rendezvous))
@@ -665,6 +667,9 @@ static int spec_finish(sai_pipeline_spec_t *s, sai_error_t *err)
         (rc = set_default(&s->dist.transport, "tcp", err)) || (rc = set_default(&s->dist.algorithm, "ring", err)) ||
         (rc = set_default(&s->outputs.model_name, "model.sealed", err)))
         return rc;
+    if (s->dist.checkpoint_every > 0 && s->dist.workers < 2)
+        return sai_error_set(err, SAI_EINVAL, "dist.checkpoint_every: only a distributed job (dist.workers >= 2) "
+                             "checkpoints");
     return 0;
 }
 

@@ -12,77 +12,22 @@
 # without --workers, or with another count, is refused before launching; a
 # job whose group secret the KBS does not release fails on every worker,
 # the error naming each rank, and leaves no output.
-set -u
-CLI=${SAI_CLI:?}
-SRC=${SAI_SOURCE_DIR:?}
-FM=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d /tmp/sai-dist-run.XXXXXX)
-KBS_PID=
-. "$SRC/tests/helpers/platform.sh"
-cleanup() {
-    sai_platform_stop
-    if [ -n "$KBS_PID" ]; then kill "$KBS_PID" 2>/dev/null; wait "$KBS_PID" 2>/dev/null; fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-ok()  { echo "ok   - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-expect() { # expect CODE DESC cmd...
-    local want=$1 desc=$2; shift 2
-    "$@" >"$T/.o" 2>"$T/.e"; local got=$?
-    if [ "$got" = "$want" ]; then ok "$desc"; else bad "$desc (exit $got, want $want)"; tail -8 "$T/.e"; fi
-}
-has() { grep -q -- "$2" "$1" && ok "$3" || { bad "$3"; echo "  no '$2' in:"; head -5 "$1"; }; }
+# Over MPI (when the build has OpenMPI): the same spec with dist.transport
+# mpi under `mpirun --oversubscribe -np 2 secureai run SPEC` ends with the
+# very same weights as the TCP run (same seed, same order; the spec hash
+# differs, the transport being measured), rank 0 alone publishes and verify
+# accepts it; without mpirun, or with --workers, that spec is refused.
+. "${SAI_SOURCE_DIR:?}/tests/dist/dist_env.sh"
+dist_env_start dist-run
 
-if [ ! -f "$FM/train-images-idx3-ubyte.gz" ]; then echo "skip: $FM missing"; exit 0; fi
-if ! sai_platform_can_run; then echo "SKIP: enclaves are launched by the platform service, which needs root"; exit 77; fi
-chmod 755 "$T"
-export OMP_NUM_THREADS=1
-cd "$T" || exit 1
-
-/usr/bin/python3 "$SRC/tests/pipeline/mkidx.py" "$FM" plain 256 128 >/dev/null || { bad "mkidx"; exit 1; }
-sai_platform_start "$CLI" "$T/plat" || { bad "platform service"; exit 1; }
-for k in data model group; do "$CLI" keygen --out $k.key >/dev/null 2>&1 || { bad "keygen"; exit 1; }; done
-"$CLI" seal --key data.key plain sealed >seal.out 2>&1 || { bad "seal"; cat seal.out; exit 1; }
-DSID=$(sed -n 's/^dataset id: sha256:\([0-9a-f]\{64\}\)$/\1/p' seal.out)
-printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$SAI_PLATFORM_FP" > att.yaml
-"$CLI" kbs serve --data-dir kbsd --insecure-http --port 0 --port-file port \
-    --attestation-policy att.yaml --quiet >kbs.log 2>&1 &
-KBS_PID=$!
-for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || { bad "KBS did not start"; cat kbs.log; exit 1; }
-KBS=http://127.0.0.1:$(cat port)
-
-spec() { # spec FILE NAME OUTDIR
-    cat > "$1" <<EOS
-version: 1
-name: $2
-stages: [ingest, preprocess, train, evaluate, infer]
-dataset:
-  sealed: $T/sealed
-  resource: {repo: e2e, type: dataset, tag: fm}
-model:
-  arch: smallcnn
-  key: {repo: e2e, type: model, tag: fm}
-hyper:
-  epochs: 2
-  batch: 32
-  train_limit: 64
-  test_limit: 64
-  lr: 0.05
-dist: {workers: 2}
-kbs: {url: "$KBS", insecure_http: true, retries: 2}
-outputs: {dir: $3}
-EOS
-}
 spec job.yaml distjob "$T/out"
 spec nogroup.yaml nogroup "$T/out-nogroup"   # its <name>/dist/group is never put
+spec mpijob.yaml distjob "$T/out" mpi            # the same job but for the transport
 M=$("$CLI" run --measure job.yaml | awk '/^measurement/ {print $2}')
 MN=$("$CLI" run --measure nogroup.yaml | awk '/^measurement/ {print $2}')
-printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s"]}\n' "$M" "$MN" > release.json
-put() { "$CLI" kbs put-resource --insecure-http --kbs "$KBS" --admin-token-file kbsd/admin.token --resource "$1" \
-            --secret-file "$2" --policy release.json >/dev/null 2>&1 || { bad "put-resource $1"; exit 1; }; }
+MM=$("$CLI" run --measure mpijob.yaml | awk '/^measurement/ {print $2}')
+[ "$MM" != "$M" ] && ok "the transport is measured (another launch measurement)" || bad "mpi and tcp specs measure alike"
+printf '{"tee":["sim"],"allow_simulated":true,"measurements":["%s","%s","%s"]}\n' "$M" "$MN" "$MM" > release.json
 put e2e/dataset/fm data.key
 put e2e/model/fm model.key
 put distjob/dist/group group.key
@@ -91,6 +36,10 @@ put distjob/dist/group group.key
 expect 1 "a distributed spec without --workers is refused" "$CLI" run --quiet job.yaml
 has "$T/.e" "--workers 2" "the refusal names --workers 2"
 expect 1 "--workers 3 on a 2-worker spec is refused" "$CLI" run --quiet --workers 3 job.yaml
+expect 1 "a dist.transport mpi spec run without mpirun is refused" "$CLI" run --quiet mpijob.yaml
+has "$T/.e" "start it with \`mpirun -np 2 secureai run SPEC\`" "the refusal says to start it under mpirun -np 2"
+expect 1 "--workers on a dist.transport mpi spec is refused" "$CLI" run --quiet --workers 2 mpijob.yaml
+has "$T/.e" "dist.transport is mpi" "the refusal names the transport"
 [ ! -e out ] && ok "nothing written by the refusals" || bad "a refusal wrote out/"
 
 # ---- the job ---------------------------------------------------------------------
@@ -141,6 +90,40 @@ expect 2 "--rank without --peers is a usage error" "$CLI" run --rank 0 job.yaml
 expect 1 "--rank 2 of a 2-worker job is refused" "$CLI" run --rank 2 --peers "127.0.0.1{rank}:$PORT" job.yaml
 has "$T/.e" "the job has 2 workers" "the refusal names the job's size"
 
+# ---- the same job over MPI: the same weights -----------------------------------
+if [ -n "${SAI_MPIRUN:-}" ] && [ -n "${SAI_MPI_RELAY:-}" ] && [ -f "$SAI_MPI_RELAY" ]; then
+    mv out out-tcp
+    export SECUREAI_MPI_RELAY=$SAI_MPI_RELAY
+    # as root (containers, CI) mpirun refuses to start without the flag
+    ROOTFLAG=; [ "$(id -u)" -eq 0 ] && ROOTFLAG=--allow-run-as-root
+    # OpenMPI itself leaks from MPI_Init (every frame of the report is in
+    # libmpi / libopen-pal): under `make asan` the ranks' hosts run without
+    # leak detection, as in test_dist_mpi; the TCP runs above keep it
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0"
+    t0=$(date +%s.%N)
+    expect 0 "mpirun --oversubscribe -np 2 secureai run (dist.transport mpi)" \
+        "$SAI_MPIRUN" $ROOTFLAG --oversubscribe -np 2 "$CLI" run --threads 1 mpijob.yaml
+    cp "$T/.e" mpi.err; cp "$T/.o" mpi.out
+    echo "  (the 2-rank MPI run took $(echo "$(date +%s.%N) - $t0" | bc) s)"
+    P0=$(sed -n 's/.*\[worker 0\] done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' mpi.err)
+    P1=$(sed -n 's/.*\[worker 1\] done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' mpi.err)
+    [ ${#P0} = 64 ] && [ "$P0" = "$P1" ] && [ "$P0" = "$W0" ] \
+        && ok "over MPI both ranks end with the TCP run's weights, bit for bit ($P0)" \
+        || { bad "MPI weights (rank 0 '$P0', rank 1 '$P1') vs TCP '$W0'"; tail -20 mpi.err; }
+    has mpi.out "worker 1 of 2 done (rank 0 writes the outputs)" "rank 1 publishes nothing and says so"
+    [ -s out/model.sealed ] && [ -s out/provenance.json ] && ok "rank 0 published the sealed model and provenance" \
+        || bad "MPI outputs missing"
+    printf '{"measurement":"%s","dataset_identity":"%s","allow_simulated":true,"attestation_policy":"att.yaml"}\n' \
+        "$MM" "$DSID" > verify-mpi.json
+    expect 0 "secureai verify accepts the MPI run" "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify-mpi.json
+    has "$T/.o" "distributed job: 2 workers, each one's evidence verified" "verify checked rank 1's evidence too"
+    expect 1 "mpirun -np 3 on a 2-worker spec is refused" \
+        "$SAI_MPIRUN" $ROOTFLAG --oversubscribe -np 3 "$CLI" run --quiet mpijob.yaml
+    has "$T/.e" "mpirun started 3 ranks; the spec's dist.workers is 2" "the refusal names both counts"
+else
+    echo "skip - MPI run (the build has no OpenMPI)"
+fi
+
 # ---- a failure on every worker, each rank named -------------------------------
 expect 1 "a job whose group secret is not released fails" "$CLI" run --threads 1 --workers 2 nogroup.yaml
 has "$T/.e" "secureai: worker 0: .*nogroup/dist/group" "worker 0's failure names the group secret"
@@ -151,5 +134,4 @@ grep -Eq "secureai: worker 1: (.*nogroup/dist/group|stopped: another worker had 
 has "$T/.e" "failed on workers 0, 1 of 2" "the error names every failed rank"
 [ ! -e out-nogroup/model.sealed ] && ok "the failed job wrote no model" || bad "the failed job wrote a model"
 
-[ "$fails" -eq 0 ] && echo "all ok" || echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+dist_env_done

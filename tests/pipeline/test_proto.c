@@ -193,6 +193,16 @@ static void test_dist(void **state)
     /* not the two streams */
     assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 1, 3, &err), SAI_EFORMAT);
     assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 3, &err), SAI_EFORMAT);
+    /* worker 0 of a checkpointing job: a third descriptor, its checkpoint file */
+    sai_proto_dist_t dc = {.rank = 0, .world = 3, .ckpt = SAI_PROTO_CKPT_RESUME};
+    k = sai_pipeline__proto_dist_encode(&dc, buf, sizeof buf);
+    assert_true(k > 0);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 3, &err), 0);
+    assert_int_equal(got.ckpt, SAI_PROTO_CKPT_RESUME);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 3, &err), SAI_EFORMAT);
+    assert_non_null(strstr(err.msg, "checkpoint file"));
+    const char *c3 = "{\"rank\":0,\"world\":3,\"ckpt\":3}";
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)c3, strlen(c3), 3, 3, &err), SAI_EFORMAT);
     /* malformed: unknown member, negative, fractional, missing */
     static const char *const bad[] = {"{\"rank\":0,\"world\":3,\"x\":1}", "{\"rank\":-1,\"world\":3}",
                                       "{\"rank\":0.5,\"world\":3}", "{\"world\":3}", "[0,3]"};

@@ -310,8 +310,9 @@ static void test_dist_section(void **state)
     hash_of(z, h2);
     assert_memory_equal(h1, h2, 32);   /* defaults spelled out; another rendezvous */
     free(z);
-    const char *changes[] = {"dist: {workers: 3}\noutputs:\n", "dist: {workers: 2, transport: mpi}\noutputs:\n"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *changes[] = {"dist: {workers: 3}\noutputs:\n", "dist: {workers: 2, transport: mpi}\noutputs:\n",
+                             "dist: {workers: 2, checkpoint_every: 1}\noutputs:\n"};
+    for (size_t i = 0; i < 3; i++) {
         z = edit("outputs:\n", changes[i]);
         hash_of(z, h2);
         assert_memory_not_equal(h1, h2, 32);
@@ -341,6 +342,16 @@ static void test_dist_section(void **state)
     free(y);
     sai_pipeline_spec_free(s);
     sai_pipeline_spec_free(t);
+    /* checkpoint_every survives the canonical form (the enclave reads it there) */
+    z = edit("outputs:\n", "dist: {workers: 2, checkpoint_every: 3}\noutputs:\n");
+    s = parse_ok(z);
+    assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c1, &n1, &err), 0);
+    assert_int_equal(sai_pipeline_spec_from_canonical(&t, c1, n1, &err), 0);
+    assert_int_equal(t->dist.checkpoint_every, 3);
+    free(c1);
+    free(z);
+    sai_pipeline_spec_free(s);
+    sai_pipeline_spec_free(t);
     const char *bad[][2] = {
         {"dist: {workers: 0}\n", "dist.workers"},
         {"dist: {workers: 2, transport: udp}\n", "not a transport"},
@@ -348,6 +359,8 @@ static void test_dist_section(void **state)
         {"dist: {workers: 2, rendezvous: nohostport}\n", "not HOST:PORT"},
         {"dist: {workers: 2, rendezvous: 'a:70000'}\n", "not HOST:PORT"},
         {"dist: {workers: 2, peers: 3}\n", "dist.peers: unknown field"},
+        {"dist: {workers: 2, checkpoint_every: 0}\n", "checkpoint_every"},
+        {"dist: {workers: 1, checkpoint_every: 2}\n", "only a distributed job"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char buf[128];
