@@ -321,6 +321,13 @@ typedef struct sai_nn_train_cfg {
     void    *epoch_ctx;
 } sai_nn_train_cfg_t;
 
+/* The plan of a run as sai_nn_train makes it, for loops that train in their
+ * own way (the distributed one): records/batch steps per epoch, the total
+ * (epochs, cut at max_steps) and the schedule with total_steps and the
+ * warm-up resolved against that total. batch in 1..records. */
+void sai_nn_train_plan(const sai_nn_train_cfg_t *cfg, int records, int batch,
+                       uint64_t *steps_per_epoch, uint64_t *total, sai_nn_sched_t *sched);
+
 typedef struct sai_nn_train_result {
     uint64_t steps;
     uint32_t epochs;

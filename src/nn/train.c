@@ -48,6 +48,20 @@ void sai_nn_train_cfg_defaults(sai_nn_train_cfg_t *cfg, const char *kind)
     cfg->label_smoothing = 0.0f;
 }
 
+void sai_nn_train_plan(const sai_nn_train_cfg_t *cfg, int records, int batch,
+                       uint64_t *steps_per_epoch, uint64_t *total, sai_nn_sched_t *sched)
+{
+    *steps_per_epoch = batch > 0 ? (uint64_t)(records / batch) : 0;
+    *total = *steps_per_epoch * cfg->epochs;
+    if (cfg->max_steps > 0 && cfg->max_steps < *total)
+        *total = cfg->max_steps;
+    *sched = cfg->sched;
+    if (sched->total_steps == 0)
+        sched->total_steps = *total;
+    if (sched->warmup_steps == 0 && sched->warmup_frac > 0.0f)
+        sched->warmup_steps = (uint64_t)((double)sched->warmup_frac * (double)sched->total_steps + 0.5);
+}
+
 int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_train_cfg_t *cfg,
                  sai_nn_train_result_t *res, sai_error_t *err)
 {
@@ -66,15 +80,9 @@ int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_tra
         return sai_error_set(err, SAI_EINVAL, "label smoothing must be in [0, 1)");
     if (!(cfg->sched.warmup_frac >= 0.0f && cfg->sched.warmup_frac < 1.0f))
         return sai_error_set(err, SAI_EINVAL, "the warm-up fraction must be in [0, 1)");
-    uint64_t spe = (uint64_t)(ds->n / B);
-    uint64_t total = spe * cfg->epochs;
-    if (cfg->max_steps > 0 && cfg->max_steps < total)
-        total = cfg->max_steps;
-    sai_nn_sched_t sched = cfg->sched;
-    if (sched.total_steps == 0)
-        sched.total_steps = total;
-    if (sched.warmup_steps == 0 && sched.warmup_frac > 0.0f)
-        sched.warmup_steps = (uint64_t)((double)sched.warmup_frac * (double)sched.total_steps + 0.5);
+    uint64_t spe, total;
+    sai_nn_sched_t sched;
+    sai_nn_train_plan(cfg, ds->n, B, &spe, &total, &sched);
     size_t img = (size_t)ds->c * ds->h * ds->w;
     int *idx = malloc((size_t)ds->n * sizeof(int));
     int *y = malloc((size_t)B * sizeof(int));

@@ -176,15 +176,10 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
         return sai_error_set(err, SAI_EINVAL, "worker %u: the global batch %d must be a positive multiple of "
                              "the %u workers (each takes batch/workers records of every batch)", r, B, N);
     int b = B / (int)N;
-    uint64_t spe = (uint64_t)(ds->n / B), total = spe * cfg->epochs;
-    if (cfg->max_steps > 0 && cfg->max_steps < total)
-        total = cfg->max_steps;
-    /* the learning rate exactly as sai_nn_train computes it */
-    sai_nn_sched_t sched = cfg->sched;
-    if (sched.total_steps == 0)
-        sched.total_steps = total;
-    if (sched.warmup_steps == 0 && sched.warmup_frac > 0.0f)
-        sched.warmup_steps = (uint64_t)((double)sched.warmup_frac * (double)sched.total_steps + 0.5);
+    /* steps and the learning rate exactly as sai_nn_train plans them */
+    uint64_t spe, total;
+    sai_nn_sched_t sched;
+    sai_nn_train_plan(cfg, ds->n, B, &spe, &total, &sched);
     size_t img = (size_t)ds->c * ds->h * ds->w;
     idx = malloc((size_t)ds->n * sizeof *idx);
     y = malloc((size_t)b * sizeof *y);
