@@ -82,6 +82,33 @@ print("  test accuracy", m["test_accuracy"])' out/run.json && ok "the script's m
 rc_verify_policy "$T" "$DSID"
 "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify.json >verify.out 2>&1 &&
     ok "secureai verify accepts the framework run's statement" || { bad "verify"; cat verify.out; }
+# The same statement through the Python package (secureai.provenance, the C
+# verifier via ctypes): the script's sp.report() metrics are the signed ones;
+# a statement whose metrics were edited, or a policy of another
+# measurement, is refused with the verifier's sentence.
+SECUREAI_LIB="$BIN/libsecureai.so" PYTHONPATH="$SRC/python" /usr/bin/python3 - >prov.out 2>&1 <<'PY'
+import base64, json, secureai, secureai.provenance as prov
+v = prov.verify("out/model.sealed", "out/provenance.json", "verify.json")
+run = json.load(open("out/run.json"))["metrics"]
+assert v.tee == "sim" and v.simulated, v
+assert v.metrics["test_accuracy"] == run["test_accuracy"] and v.metrics["steps"] == 16, (v.metrics, run)
+env = json.load(open("out/provenance.json"))
+b = env["payload"]; p = json.loads(base64.urlsafe_b64decode(b + "=" * (-len(b) % 4)))
+p["predicate"]["metrics"]["test_accuracy"] = 0.99
+env["payload"] = base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
+try:
+    prov.verify("out/model.sealed", json.dumps(env).encode(), "verify.json"); raise SystemExit("edited metrics verified")
+except secureai.SecureAIError as e:
+    assert "signature" in str(e), e
+pol = json.load(open("verify.json")); pol["measurement"] = "ab" * 48
+json.dump(pol, open("verify-other.json", "w"))
+try:
+    prov.verify("out/model.sealed", "out/provenance.json", "verify-other.json"); raise SystemExit("other measurement verified")
+except secureai.SecureAIError as e:
+    assert "measurement" in str(e), e
+print("provenance ok")
+PY
+grep -qx "provenance ok" prov.out && ok "secureai.provenance verifies the statement (the script's metrics signed), refuses edited metrics and another measurement" || { bad "secureai.provenance"; cat prov.out; }
 "$CLI" unseal --key model.key out/model.sealed model.pt >/dev/null 2>&1 || bad "secureai unseal of the model"
 # One interpreter (torch imported once) checks the measured spec's train
 # section against the files and loads the unsealed model.
