@@ -90,6 +90,20 @@ class Key:
             _check(lib.sai_seal_key_load(ctypes.byref(self._secret), os.fsencode(key),
                                          ctypes.byref(err)), err)
 
+    @classmethod
+    def _adopt(cls, secret: ctypes.c_void_p) -> "Key":
+        """A Key owning a sai_secret_t the C library returned (secureai.kbs)."""
+        k = cls.__new__(cls)
+        k._secret, k._raw = secret, None
+        return k
+
+    def __len__(self) -> int:
+        if self._raw is not None:
+            return len(self._raw)
+        if not self._secret:
+            raise ValueError("key was closed")
+        return ctypes.cast(self._secret, ctypes.POINTER(_lib.Secret)).contents.len
+
     @property
     def ptr(self) -> ctypes.c_void_p:
         """Pointer to the 32 key bytes, for the C calls."""
@@ -97,7 +111,20 @@ class Key:
             return ctypes.cast(self._raw, ctypes.c_void_p)
         if not self._secret:
             raise ValueError("key was closed")
+        if len(self) != _lib.SAI_SEAL_KEY_LEN:
+            raise ValueError("this secret is %d bytes, not a 32-byte data key" % len(self))
         return ctypes.cast(self._secret, ctypes.POINTER(ctypes.c_void_p))[0]
+
+    def reveal(self) -> bytes:
+        """The secret's bytes as a Python object: a copy the process cannot
+        wipe (for a secret that is not a data key, e.g. a token). A data key
+        needs no reveal: pass the Key itself."""
+        if self._raw is not None:
+            return bytes(self._raw)
+        if not self._secret:
+            raise ValueError("key was closed")
+        s = ctypes.cast(self._secret, ctypes.POINTER(_lib.Secret)).contents
+        return ctypes.string_at(s.data, s.len)
 
     def close(self) -> None:
         """Wipe and free the key now (also done on garbage collection)."""

@@ -2,7 +2,8 @@
 
 Only the library's public API (include/secureai/*.h) is bound. The structs
 mirrored here (sai_error_t, sai_manifest_t, sai_dataset_shard_t, sai_tffeature_t,
-sai_tfbytes_t, sai_seal_params_t, sai_seal_open_opts_t) must match the headers;
+sai_tfbytes_t, sai_seal_params_t, sai_seal_open_opts_t, sai_secret_t;
+secureai.kbs and secureai.provenance mirror their own) must match the headers;
 tests/ exercise every one of them.
 
 The library is found, in order, at $SECUREAI_LIB, next to this package's
@@ -50,6 +51,11 @@ class TfFeature(Structure):
     _fields_ = [("key", c_char_p), ("kind", c_int), ("n", c_size_t),
                 ("floats", POINTER(c_float)), ("int64s", POINTER(c_int64)),
                 ("bytes", POINTER(TfBytes))]
+
+
+class Secret(Structure):  # sai_secret_t (include/secureai/crypto.h)
+    _fields_ = [("data", POINTER(c_uint8)), ("len", c_size_t), ("map_len", c_size_t),
+                ("locked", c_bool)]
 
 
 class SealParams(Structure):

@@ -13,7 +13,10 @@ splits to the script over an inherited socket (never a file)::
 
 The interpreter runs under the enclave's sandbox: no file can be opened or
 created, no process started, no socket made. ``spec()`` is the measured
-spec. Outside a pipeline run :func:`active` is False and the rest raises.
+spec. Outside a pipeline run :func:`active` is False and the rest raises,
+unless :func:`plaintext` was called: then the same script runs as a plain
+``python3`` program on plaintext IDX files (a baseline to compare a
+framework-mode run with; nothing is sealed, attested or signed).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import sys
 import traceback
 from typing import Any, Dict, Optional, Tuple
 
-__all__ = ["active", "spec", "dataset", "report", "progress", "PipelineDataset"]
+__all__ = ["active", "spec", "dataset", "report", "progress", "plaintext", "PipelineDataset"]
 
 # Frame types (src/pipeline/enclave_framework.c).
 SETUP, SCRIPT, READY, DATA, PIXELS, LABELS, DATA_END = 1, 2, 3, 4, 5, 6, 7
@@ -38,6 +41,7 @@ _sock = None
 _spec: Optional[Dict[str, Any]] = None
 _splits: Dict[str, Tuple[Dict[str, Any], bytearray, bytearray]] = {}
 _model_saved = False
+_plain: Optional[Dict[str, Any]] = None   # plaintext mode: {"metrics": {...}}
 
 
 def active() -> bool:
@@ -46,7 +50,7 @@ def active() -> bool:
 
 
 def _need() -> None:
-    if _sock is None:
+    if _sock is None and _plain is None:
         raise RuntimeError("secureai.pipeline: not running inside `secureai run` (framework mode)")
 
 
@@ -80,13 +84,66 @@ def spec() -> Dict[str, Any]:
 
 def report(**metrics: float) -> None:
     """Metrics for the provenance statement: test_accuracy, test_loss,
-    train_loss, train_accuracy, steps (numbers; others are ignored)."""
-    _send(METRICS, json.dumps({k: float(v) for k, v in metrics.items()}).encode())
+    train_loss, train_accuracy, steps (numbers; others are ignored).
+    In plaintext mode they are kept in ``plain_metrics()``."""
+    m = {k: float(v) for k, v in metrics.items()}
+    if _plain is not None:
+        _plain["metrics"].update(m)
+        return
+    _send(METRICS, json.dumps(m).encode())
 
 
 def progress(**fields: Any) -> None:
-    """One progress line (JSON) to the host's log, e.g. epoch and loss."""
+    """One progress line (JSON) to the host's log, e.g. epoch and loss
+    (to stderr in plaintext mode)."""
+    if _plain is not None:
+        _plain["progress"].append(fields)
+        print(json.dumps(fields), file=sys.stderr, flush=True)
+        return
     _send(PROGRESS, json.dumps(fields).encode()[:1000])
+
+
+def _idx(path: str) -> Tuple[Tuple[int, ...], bytes]:
+    import gzip
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        b = f.read()
+    if len(b) < 4 or b[0] or b[1] or b[2] != 8:
+        raise ValueError("%s: not an unsigned-byte IDX file" % path)
+    dims = struct.unpack(">%dI" % b[3], b[4:4 + 4 * b[3]])
+    return dims, b[4 + 4 * b[3]:]
+
+
+def plaintext(spec: Dict[str, Any], splits: Dict[str, Tuple[str, str]],
+              limits: Optional[Dict[str, int]] = None, threads: int = 2) -> None:
+    """Run the calling script outside the enclave, on plaintext IDX files:
+    ``splits`` maps ``"train"``/``"test"`` to ``(images, labels)`` paths
+    (``.gz`` too), ``limits`` keeps the first N records of a split (as the
+    spec's ``hyper.train_limit``/``test_limit``), ``spec`` is what
+    :func:`spec` returns. :func:`dataset` then gives the same tensors the
+    enclave hands over (uint8 pixels, float in [0, 1] per item), so a seeded
+    script computes the same thing in both modes. Not a protection: the
+    files are read as they are; for comparisons and development only."""
+    global _plain, _spec
+    if _sock is not None:
+        raise RuntimeError("secureai.pipeline: plaintext() inside a framework-mode run")
+    _spec, _plain = spec, {"metrics": {}, "progress": []}
+    for split, (images, labels) in splits.items():
+        (n, h, w), pix = _idx(images)
+        (nl,), lab = _idx(labels)
+        if nl != n:
+            raise ValueError("%s: %d labels for %d images" % (labels, nl, n))
+        k = min(n, (limits or {}).get(split) or n)
+        hdr = {"n": k, "c": 1, "h": h, "w": w, "classes": 10, "mean": [0.0], "std": [1.0]}
+        _splits[split] = (hdr, bytearray(pix[:k * h * w]), bytearray(lab[:k]))
+    import torch
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def plain_metrics() -> Dict[str, float]:
+    """What the script reported in plaintext mode."""
+    if _plain is None:
+        raise RuntimeError("secureai.pipeline: not in plaintext mode")
+    return dict(_plain["metrics"])
 
 
 def _save_bytes(data) -> None:

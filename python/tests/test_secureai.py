@@ -151,6 +151,38 @@ class TestTorch(Base):
         allx = (torch.cat(xs).reshape(N, -1) * 255).round().to(torch.uint8)
         self.assertEqual(bytes(allx.reshape(-1).tolist()), self.pixels)
 
+    def test_pipeline_plaintext_mode(self):
+        # secureai.pipeline.plaintext: the framework-mode API outside the
+        # enclave on plaintext IDX files (the baseline of
+        # bench/fw_resnet8_fmnist.sh): the same pixels, labels and limit
+        import secureai.pipeline as sp
+        self.assertFalse(sp.active())
+        with self.assertRaises(RuntimeError):
+            sp.dataset("train")
+        img = os.path.join(self.plain, "train-images-idx3-ubyte")
+        lab = os.path.join(self.plain, "train-labels-idx1-ubyte")
+        with open(lab, "rb") as f, gzip.open(os.path.join(self.tmp, "l.gz"), "wb") as g:
+            g.write(f.read())
+        sp.plaintext({"hyper": {"seed": 3}}, {"train": (img, os.path.join(self.tmp, "l.gz")),
+                                              "test": (img, lab)}, limits={"test": 10}, threads=1)
+        try:
+            self.assertFalse(sp.active())
+            self.assertEqual(sp.spec()["hyper"]["seed"], 3)
+            tr, te = sp.dataset("train"), sp.dataset("test")
+            self.assertEqual((len(tr), len(te), tr.shape), (N, 10, (1, 28, 28)))
+            x, y = tr[5]
+            want = torch.tensor(list(self.pixels[5 * 784:6 * 784]), dtype=torch.float32) / 255
+            self.assertTrue(torch.equal(x.reshape(-1), want))
+            self.assertEqual(y, self.labels[5])
+            self.assertEqual(te[9][1], self.labels[9])
+            sp.report(test_accuracy=0.5, steps=2)
+            self.assertEqual(sp.plain_metrics(), {"test_accuracy": 0.5, "steps": 2.0})
+            with self.assertRaises(ValueError):   # labels of another length
+                sp.plaintext({}, {"train": (img, os.path.join(self.plain, "tfx_mnist.tfrecord"))})
+        finally:
+            sp._plain, sp._spec = None, None
+            sp._splits.clear()
+
     def test_tfrecord_features(self):
         ds = st.SealedDataset(self.sealed, self.key, shard="tfx_mnist.tfrecord",
                               features={"image": "image_floats", "label": "image_class"},

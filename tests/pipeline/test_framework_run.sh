@@ -24,7 +24,10 @@ if ! sai_platform_can_run; then echo "SKIP: enclaves are launched by the platfor
 if nm -D "$BIN/libsecureai.so" 2>/dev/null | grep ' __asan_init' >/dev/null; then
     echo "SKIP: libsecureai.so is an AddressSanitizer build"; exit 77
 fi
-/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "FAIL: /usr/bin/python3 cannot import torch"; exit 1; }
+# (found, not imported: importing torch takes seconds, and the one check
+# below that imports it does so once for everything)
+/usr/bin/python3 -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' 2>/dev/null ||
+    { echo "FAIL: /usr/bin/python3 has no torch (scripts/install-deps.sh check)"; exit 1; }
 chmod 755 "$T"
 cd "$T" || exit 1
 export OMP_NUM_THREADS=1
@@ -59,16 +62,6 @@ EOS
 }
 spec fw.yaml train.py "$T/out"
 "$CLI" run --measure fw.yaml --canonical-out canon.json >measure.out 2>&1 || { bad "measure"; cat measure.out; exit 1; }
-/usr/bin/python3 - canon.json "$(sha256sum train.py | cut -c1-64)" <<'PY' && ok "the script's bytes and hash, the interpreter's hash and version, torch's version and the runtime hash are in the measured spec" || bad "canonical train section"
-import base64, json, sys, hashlib, torch
-t = json.load(open(sys.argv[1]))["train"]
-assert t["framework"] == "pytorch" and t["script"]["name"] == "train.py"
-assert t["script"]["sha256"] == sys.argv[2]
-b = t["script"]["bytes"]; assert hashlib.sha256(base64.urlsafe_b64decode(b + "=" * (-len(b) % 4))).hexdigest() == sys.argv[2]
-assert t["python"]["sha256"] == hashlib.sha256(open("/usr/bin/python3", "rb").read()).hexdigest()
-assert t["python"]["version"] == sys.version.split()[0] and t["torch"]["version"] == torch.__version__
-assert len(t["runtime_sha256"]) == 64 and len(t["args"]) == 3
-PY
 rc_release "$T" fw.yaml fw || { bad "release"; exit 1; }
 start=$(date +%s.%N)
 if "$CLI" run --threads 2 fw.yaml >run.log 2>&1; then ok "secureai run (framework mode) trains the script's model"
@@ -89,9 +82,59 @@ print("  test accuracy", m["test_accuracy"])' out/run.json && ok "the script's m
 rc_verify_policy "$T" "$DSID"
 "$CLI" verify out/model.sealed --provenance out/provenance.json --policy verify.json >verify.out 2>&1 &&
     ok "secureai verify accepts the framework run's statement" || { bad "verify"; cat verify.out; }
-"$CLI" unseal --key model.key out/model.sealed model.pt >/dev/null 2>&1 &&
-    /usr/bin/python3 -c 'import torch,sys; sd=torch.load(sys.argv[1]); assert sd["fc.weight"].shape == (10, 1568)' model.pt &&
-    ok "the sealed model is the script's torch.save under the model key" || bad "unseal + torch.load"
+# The same statement through the Python package (secureai.provenance, the C
+# verifier via ctypes): the script's sp.report() metrics are the signed ones;
+# a statement whose metrics were edited, or a policy of another
+# measurement, is refused with the verifier's sentence.
+SECUREAI_LIB="$BIN/libsecureai.so" PYTHONPATH="$SRC/python" /usr/bin/python3 - >prov.out 2>&1 <<'PY'
+import base64, json, secureai, secureai.provenance as prov
+v = prov.verify("out/model.sealed", "out/provenance.json", "verify.json")
+run = json.load(open("out/run.json"))["metrics"]
+assert v.tee == "sim" and v.simulated, v
+assert v.metrics["test_accuracy"] == run["test_accuracy"] and v.metrics["steps"] == 16, (v.metrics, run)
+env = json.load(open("out/provenance.json"))
+b = env["payload"]; p = json.loads(base64.urlsafe_b64decode(b + "=" * (-len(b) % 4)))
+p["predicate"]["metrics"]["test_accuracy"] = 0.99
+env["payload"] = base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
+try:
+    prov.verify("out/model.sealed", json.dumps(env).encode(), "verify.json"); raise SystemExit("edited metrics verified")
+except secureai.SecureAIError as e:
+    assert "signature" in str(e), e
+pol = json.load(open("verify.json")); pol["measurement"] = "ab" * 48
+json.dump(pol, open("verify-other.json", "w"))
+try:
+    prov.verify("out/model.sealed", "out/provenance.json", "verify-other.json"); raise SystemExit("other measurement verified")
+except secureai.SecureAIError as e:
+    assert "measurement" in str(e), e
+print("provenance ok")
+PY
+grep -qx "provenance ok" prov.out && ok "secureai.provenance verifies the statement (the script's metrics signed), refuses edited metrics and another measurement" || { bad "secureai.provenance"; cat prov.out; }
+"$CLI" unseal --key model.key out/model.sealed model.pt >/dev/null 2>&1 || bad "secureai unseal of the model"
+# One interpreter (torch imported once) checks the measured spec's train
+# section against the files and loads the unsealed model.
+/usr/bin/python3 - canon.json "$(sha256sum train.py | cut -c1-64)" model.pt >canon.out 2>&1 <<'PY'
+import base64, json, sys, hashlib, torch
+t = json.load(open(sys.argv[1]))["train"]
+ok = True
+try:
+    assert t["framework"] == "pytorch" and t["script"]["name"] == "train.py"
+    assert t["script"]["sha256"] == sys.argv[2]
+    b = t["script"]["bytes"]; assert hashlib.sha256(base64.urlsafe_b64decode(b + "=" * (-len(b) % 4))).hexdigest() == sys.argv[2]
+    assert t["python"]["sha256"] == hashlib.sha256(open("/usr/bin/python3", "rb").read()).hexdigest()
+    assert t["python"]["version"] == sys.version.split()[0], (t["python"], sys.version)
+    assert t["torch"]["version"] == torch.__version__, (t["torch"], torch.__version__)
+    assert len(t["runtime_sha256"]) == 64 and len(t["args"]) == 3
+    print("canon ok")
+except AssertionError as e:
+    print("canon FAIL", repr(e)); ok = False
+try:
+    sd = torch.load(sys.argv[3]); assert sd["fc.weight"].shape == (10, 1568)
+    print("model ok")
+except Exception as e:
+    print("model FAIL", repr(e))
+PY
+grep -qx "canon ok" canon.out && ok "the script's bytes and hash, the interpreter's hash and version, torch's version and the runtime hash are in the measured spec" || { bad "canonical train section"; cat canon.out; }
+grep -qx "model ok" canon.out && ok "the sealed model is the script's torch.save under the model key" || { bad "unseal + torch.load"; cat canon.out; }
 
 # One byte more in the script: another measurement, no key, nothing published.
 { cat train.py; echo "# changed"; } > train2.py
