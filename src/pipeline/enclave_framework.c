@@ -220,8 +220,12 @@ static int setup_json(char **out, const sai_pipeline_spec_t *s, const char *cano
 
 /* The child's environment, built before fork (the enclave may already run
  * threads, so the child does nothing but move descriptors and exec): the
- * enclave's own measured OpenBLAS/locale settings plus the fixed variables
- * the package reads; -I keeps PYTHON* out anyway. */
+ * enclave's own OpenBLAS core-type/locale settings, the run's thread count
+ * for OpenMP and OpenBLAS, and the fixed variables the package reads; -I
+ * keeps PYTHON* out anyway. The enclave's own OPENBLAS_NUM_THREADS (1: the
+ * engine threads itself) is not passed on: torch calls OpenBLAS from its
+ * own pool, and a single-threaded BLAS made a script's epoch 1.35x a plain
+ * python3 run's (bench/fw_resnet8_fmnist.sh, quiet machine). */
 typedef struct child_env {
     char  kv[5][128];
     char *envp[10];
@@ -229,14 +233,16 @@ typedef struct child_env {
 
 static void child_env_build(child_env *ce, int threads)
 {
-    static const char *const keep[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "LC_ALL"};
+    static const char *const keep[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LC_ALL"};
     int ne = 0;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 3; i++) {
         const char *v = getenv(keep[i]);
         if (v != NULL && snprintf(ce->kv[i], sizeof ce->kv[i], "%s=%s", keep[i], v) < (int)sizeof ce->kv[i])
             ce->envp[ne++] = ce->kv[i];
     }
-    snprintf(ce->kv[4], sizeof ce->kv[4], "OMP_NUM_THREADS=%d", threads > 0 ? threads : 2);
+    snprintf(ce->kv[3], sizeof ce->kv[3], "OMP_NUM_THREADS=%d", threads > 0 ? threads : 2);
+    ce->envp[ne++] = ce->kv[3];
+    snprintf(ce->kv[4], sizeof ce->kv[4], "OPENBLAS_NUM_THREADS=%d", threads > 0 ? threads : 2);
     ce->envp[ne++] = ce->kv[4];
     ce->envp[ne++] = (char *)"SECUREAI_LIB=/proc/self/fd/4";
     ce->envp[ne++] = (char *)"SECUREAI_PIPELINE_FD=3";
