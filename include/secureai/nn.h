@@ -335,6 +335,30 @@ typedef struct sai_nn_train_result {
     double   seconds, images_per_s;
 } sai_nn_train_result_t;
 
+/* The accounting of a training loop (sai_nn_train's, and loops that train
+ * in their own way, such as the distributed one): the progress callbacks
+ * every cfg->progress_every steps and at the last, and the result's loss,
+ * accuracy and throughput. first_step is where this run starts (a resumed
+ * run does not start at 0); time spent in sai_nn_meter_pause is not
+ * training time. */
+typedef struct sai_nn_meter {
+    const sai_nn_train_cfg_t *cfg;
+    uint64_t total, first_step, every, seen;
+    double   t0, iv_loss, ep_loss;
+    uint64_t iv_correct, iv_n, iv_steps, ep_correct, ep_n, ep_steps;
+} sai_nn_meter_t;
+
+void sai_nn_meter_start(sai_nn_meter_t *mt, const sai_nn_train_cfg_t *cfg, uint64_t first_step,
+                        uint64_t total);
+void sai_nn_meter_epoch(sai_nn_meter_t *mt);
+/* After step `step` (0-based) of epoch `epoch` (0-based): its loss and
+ * correct count over n records; images counts toward images/s. */
+void sai_nn_meter_step(sai_nn_meter_t *mt, uint32_t epoch, uint64_t step, float loss, int correct,
+                       int n, int images);
+void sai_nn_meter_pause(sai_nn_meter_t *mt, double seconds);
+void sai_nn_meter_result(const sai_nn_meter_t *mt, uint64_t steps, uint32_t epochs,
+                         sai_nn_train_result_t *res);
+
 /* The engine's measured defaults for a dataset kind ("cifar10",
  * "fashion-mnist"; others get the fashion-mnist ones without augmentation):
  * optimizer, schedule, augmentation and label smoothing (docs/engine.md,

@@ -62,6 +62,61 @@ void sai_nn_train_plan(const sai_nn_train_cfg_t *cfg, int records, int batch,
         sched->warmup_steps = (uint64_t)((double)sched->warmup_frac * (double)sched->total_steps + 0.5);
 }
 
+void sai_nn_meter_start(sai_nn_meter_t *mt, const sai_nn_train_cfg_t *cfg, uint64_t first_step,
+                        uint64_t total)
+{
+    memset(mt, 0, sizeof *mt);
+    mt->cfg = cfg;
+    mt->total = total;
+    mt->first_step = first_step;
+    mt->every = cfg->progress_every ? cfg->progress_every : 50;
+    mt->t0 = sai_now();
+}
+
+void sai_nn_meter_epoch(sai_nn_meter_t *mt)
+{
+    mt->ep_loss = 0.0;
+    mt->ep_correct = mt->ep_n = mt->ep_steps = 0;
+}
+
+void sai_nn_meter_step(sai_nn_meter_t *mt, uint32_t epoch, uint64_t step, float loss, int correct,
+                       int n, int images)
+{
+    const sai_nn_train_cfg_t *cfg = mt->cfg;
+    mt->seen += (uint64_t)images;
+    mt->iv_loss += loss; mt->iv_correct += (uint64_t)correct; mt->iv_n += (uint64_t)n; mt->iv_steps++;
+    mt->ep_loss += loss; mt->ep_correct += (uint64_t)correct; mt->ep_n += (uint64_t)n; mt->ep_steps++;
+    if (cfg->progress == NULL || ((step + 1) % mt->every != 0 && step + 1 != mt->total))
+        return;
+    double el = sai_now() - mt->t0;
+    sai_nn_progress_info_t p = {
+        .epoch = epoch + 1, .epochs = cfg->epochs, .step = step + 1, .total_steps = mt->total,
+        .loss = (float)(mt->iv_loss / (double)mt->iv_steps),
+        .accuracy = (float)mt->iv_correct / (float)mt->iv_n,
+        .images_per_s = el > 0 ? (double)mt->seen / el : 0.0, .seconds = el,
+        .eta_s = el / (double)(step + 1 - mt->first_step) * (double)(mt->total - step - 1),
+    };
+    cfg->progress(cfg->progress_ctx, &p);
+    mt->iv_loss = 0.0;
+    mt->iv_correct = mt->iv_n = mt->iv_steps = 0;
+}
+
+void sai_nn_meter_pause(sai_nn_meter_t *mt, double seconds)
+{
+    mt->t0 += seconds;
+}
+
+void sai_nn_meter_result(const sai_nn_meter_t *mt, uint64_t steps, uint32_t epochs,
+                         sai_nn_train_result_t *res)
+{
+    res->steps = steps;
+    res->epochs = epochs;
+    res->seconds = sai_now() - mt->t0;
+    res->images_per_s = res->seconds > 0 ? (double)mt->seen / res->seconds : 0.0;
+    res->loss = mt->ep_steps ? (float)(mt->ep_loss / (double)mt->ep_steps) : 0.0f;
+    res->accuracy = mt->ep_n ? (float)mt->ep_correct / (float)mt->ep_n : 0.0f;
+}
+
 int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_train_cfg_t *cfg,
                  sai_nn_train_result_t *res, sai_error_t *err)
 {
@@ -94,15 +149,13 @@ int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_tra
     for (int i = 0; i < ds->n; i++)
         idx[i] = i;
     uint64_t rng = cfg->seed * 0x9E3779B97F4A7C15ULL + 1;
-    uint64_t every = cfg->progress_every ? cfg->progress_every : 50;
-    double t0 = sai_now();
-    uint64_t step = 0, seen = 0;
-    double iv_loss = 0.0, ep_loss = 0.0;
-    uint64_t iv_correct = 0, iv_n = 0, iv_steps = 0, ep_correct = 0, ep_n = 0, ep_steps = 0;
+    sai_nn_meter_t mt;
+    sai_nn_meter_start(&mt, cfg, 0, total);
+    uint64_t step = 0;
     uint32_t ep = 0;
     for (ep = 0; ep < cfg->epochs && step < total; ep++) {
         sai_nn_shuffle(idx, ds->n, &rng);
-        ep_loss = 0.0; ep_correct = 0; ep_n = 0; ep_steps = 0;
+        sai_nn_meter_epoch(&mt);
         for (uint64_t s = 0; s < spe && step < total; s++, step++) {
             const sai_nn_augment_t *aug = (cfg->aug.crop_pad > 0 || cfg->aug.hflip) ? &cfg->aug : NULL;
             sai_nn_dataset_batch(ds, idx + s * (uint64_t)B, B, aug, &rng, x, y);
@@ -112,35 +165,16 @@ int sai_nn_train(sai_nn_model_t *m, const sai_nn_dataset_t *ds, const sai_nn_tra
             sai_nn_zero_grad(m);
             sai_nn_backward(m, B);
             sai_nn_sgd_step(m, &cfg->sgd, sai_nn_sched_lr(&sched, step));
-            seen += (uint64_t)B;
-            iv_loss += loss; iv_correct += (uint64_t)correct; iv_n += (uint64_t)B; iv_steps++;
-            ep_loss += loss; ep_correct += (uint64_t)correct; ep_n += (uint64_t)B; ep_steps++;
-            if (cfg->progress != NULL && ((step + 1) % every == 0 || step + 1 == total)) {
-                double el = sai_now() - t0;
-                sai_nn_progress_info_t p = {
-                    .epoch = ep + 1, .epochs = cfg->epochs, .step = step + 1, .total_steps = total,
-                    .loss = (float)(iv_loss / (double)iv_steps),
-                    .accuracy = (float)iv_correct / (float)iv_n,
-                    .images_per_s = (double)seen / el, .seconds = el,
-                    .eta_s = el / (double)(step + 1) * (double)(total - step - 1),
-                };
-                cfg->progress(cfg->progress_ctx, &p);
-                iv_loss = 0.0; iv_correct = 0; iv_n = 0; iv_steps = 0;
-            }
+            sai_nn_meter_step(&mt, ep, step, loss, correct, B, B);
         }
         if (cfg->epoch_end != NULL && step < total) {
             double c0 = sai_now();
             if ((rc = cfg->epoch_end(cfg->epoch_ctx, ep + 1, step, err)) != 0)
                 goto out;
-            t0 += sai_now() - c0;   /* not training time */
+            sai_nn_meter_pause(&mt, sai_now() - c0);   /* not training time */
         }
     }
-    res->steps = step;
-    res->epochs = ep;
-    res->seconds = sai_now() - t0;
-    res->images_per_s = res->seconds > 0 ? (double)seen / res->seconds : 0.0;
-    res->loss = ep_steps ? (float)(ep_loss / (double)ep_steps) : 0.0f;
-    res->accuracy = ep_n ? (float)ep_correct / (float)ep_n : 0.0f;
+    sai_nn_meter_result(&mt, step, ep, res);
     if (cfg->progress != NULL) {
         sai_nn_progress_info_t p = {
             .final = true, .epoch = ep, .epochs = cfg->epochs, .step = step, .total_steps = total,

@@ -196,7 +196,7 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
     uint64_t perm_rng = cfg->seed * 0x9E3779B97F4A7C15ULL + 1;
     uint64_t aug_rng = 0;
     const sai_nn_augment_t *aug = (cfg->aug.crop_pad > 0 || cfg->aug.hflip) ? &cfg->aug : NULL;
-    uint64_t every = cfg->progress_every ? cfg->progress_every : 50, step = 0, seen = 0;
+    uint64_t step = 0;
 
     /* A resume: worker 0 loads its checkpoint (every tensor and momentum)
      * and every worker starts after the checkpoint's epoch. */
@@ -227,13 +227,13 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
     step = (uint64_t)start * spe;
     if (step > total)
         step = total;
-    double t0 = sai_now(), iv_loss = 0.0, ep_loss = 0.0;
-    uint64_t iv_correct = 0, iv_n = 0, iv_steps = 0, ep_correct = 0, ep_n = 0, ep_steps = 0;
+    sai_nn_meter_t mt;
+    sai_nn_meter_start(&mt, cfg, step, total);
     uint32_t ep;
     for (ep = start; ep < cfg->epochs && step < total; ep++) {
         sai_nn_shuffle(idx, ds->n, &perm_rng);
         aug_rng = aug_seed(cfg->seed, r, ep);
-        ep_loss = 0.0; ep_correct = 0; ep_n = 0; ep_steps = 0;
+        sai_nn_meter_epoch(&mt);
         for (uint64_t s = 0; s < spe && step < total; s++, step++) {
             sai_nn_dataset_batch(ds, idx + s * (uint64_t)B + (uint64_t)r * (uint64_t)b, b, aug, &aug_rng, x, y);
             sai_nn_forward(m, x, b, true);
@@ -247,20 +247,8 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
             sai_nn_sgd_step(m, &cfg->sgd, sai_nn_sched_lr(&sched, step));
             if ((rc = sai_dist_broadcast_buffers(d->comm, m, 0, err)))
                 goto step_failed;
-            seen += (uint64_t)B;
-            iv_loss += loss; iv_correct += (uint64_t)correct; iv_n += (uint64_t)b; iv_steps++;
-            ep_loss += loss; ep_correct += (uint64_t)correct; ep_n += (uint64_t)b; ep_steps++;
-            if (cfg->progress != NULL && ((step + 1) % every == 0 || step + 1 == total)) {
-                double el = sai_now() - t0;
-                sai_nn_progress_info_t p = {
-                    .epoch = ep + 1, .epochs = cfg->epochs, .step = step + 1, .total_steps = total,
-                    .loss = (float)(iv_loss / (double)iv_steps), .accuracy = (float)iv_correct / (float)iv_n,
-                    .images_per_s = el > 0 ? (double)seen / el : 0.0, .seconds = el,
-                    .eta_s = el / (double)(step + 1) * (double)(total - step - 1),
-                };
-                cfg->progress(cfg->progress_ctx, &p);
-                iv_loss = 0.0; iv_correct = 0; iv_n = 0; iv_steps = 0;
-            }
+            /* the loss and accuracy of this worker's slice; images/s of the global batch */
+            sai_nn_meter_step(&mt, ep, step, loss, correct, b, B);
         }
         if (d->ckpt != NULL && step < total && (ep + 1) % d->ckpt->every == 0 &&
             (rc = write_checkpoint(d, m, ep + 1, err)))
@@ -269,15 +257,10 @@ int sai_pipeline__dist_train(void *ctx, sai_nn_model_t *m, const sai_nn_dataset_
             double c0 = sai_now();
             if ((rc = cfg->epoch_end(cfg->epoch_ctx, ep + 1, step, err)))
                 goto out;
-            t0 += sai_now() - c0;
+            sai_nn_meter_pause(&mt, sai_now() - c0);
         }
     }
-    res->steps = step;
-    res->epochs = ep;
-    res->seconds = sai_now() - t0;
-    res->images_per_s = res->seconds > 0 ? (double)seen / res->seconds : 0.0;
-    res->loss = ep_steps ? (float)(ep_loss / (double)ep_steps) : 0.0f;
-    res->accuracy = ep_n ? (float)ep_correct / (float)ep_n : 0.0f;
+    sai_nn_meter_result(&mt, step, ep, res);
 
     /* The final check: worker 0's weight hash against everyone's, and a
      * mismatch anywhere fails every worker. */
