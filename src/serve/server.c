@@ -493,6 +493,22 @@ static int reply_err(conn *c, int code, const char *msg)
     return -1;
 }
 
+/* A Prometheus histogram over BATCH_BUCKETS: counts[i] observations fell
+ * in bucket i (cumulated here), sum of the values, n observations. */
+static int batch_histogram(sai_buf_t *b, const char *name, const uint64_t *counts, uint64_t sum,
+                           uint64_t n)
+{
+    int rc = sai_buf_printf(b, "# TYPE %s histogram\n", name);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < NBATCH; i++) {
+        cum += counts[i];
+        rc |= sai_buf_printf(b, "%s_bucket{le=\"%u\"} %llu\n", name, BATCH_BUCKETS[i], (unsigned long long)cum);
+    }
+    rc |= sai_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu\n%s_count %llu\n", name,
+                         (unsigned long long)n, name, (unsigned long long)sum, name, (unsigned long long)n);
+    return rc;
+}
+
 static int metrics(conn *c)
 {
     sai_serve_t *s = c->s;
@@ -524,31 +540,12 @@ static int metrics(conn *c)
                              (unsigned long long)cum);
     }
     rc |= sai_buf_printf(&b, "secureai_serve_predict_seconds_bucket{le=\"+Inf\"} %llu\n"
-                         "secureai_serve_predict_seconds_sum %.6f\nsecureai_serve_predict_seconds_count %llu\n"
-                         "# TYPE secureai_serve_batch_size histogram\n",
+                         "secureai_serve_predict_seconds_sum %.6f\nsecureai_serve_predict_seconds_count %llu\n",
                          (unsigned long long)s->lat_n, s->lat_sum, (unsigned long long)s->lat_n);
-    cum = 0;
-    for (size_t i = 0; i < NBATCH; i++) {
-        cum += s->batch[i];
-        rc |= sai_buf_printf(&b, "secureai_serve_batch_size_bucket{le=\"%u\"} %llu\n", BATCH_BUCKETS[i],
-                             (unsigned long long)cum);
-    }
-    rc |= sai_buf_printf(&b, "secureai_serve_batch_size_bucket{le=\"+Inf\"} %llu\nsecureai_serve_batch_size_sum %llu\n"
-                         "secureai_serve_batch_size_count %llu\n"
-                         "# TYPE secureai_serve_batch_requests histogram\n",
-                         (unsigned long long)s->batch_n, (unsigned long long)s->batch_sum,
-                         (unsigned long long)s->batch_n);
-    cum = 0;
-    for (size_t i = 0; i < NBATCH; i++) {
-        cum += s->breq[i];
-        rc |= sai_buf_printf(&b, "secureai_serve_batch_requests_bucket{le=\"%u\"} %llu\n", BATCH_BUCKETS[i],
-                             (unsigned long long)cum);
-    }
-    rc |= sai_buf_printf(&b, "secureai_serve_batch_requests_bucket{le=\"+Inf\"} %llu\n"
-                         "secureai_serve_batch_requests_sum %llu\nsecureai_serve_batch_requests_count %llu\n"
-                         "# TYPE secureai_serve_queue_images gauge\nsecureai_serve_queue_images %zu\n",
-                         (unsigned long long)s->batch_n, (unsigned long long)s->breq_sum,
-                         (unsigned long long)s->batch_n, s->q_imgs);
+    rc |= batch_histogram(&b, "secureai_serve_batch_size", s->batch, s->batch_sum, s->batch_n);
+    rc |= batch_histogram(&b, "secureai_serve_batch_requests", s->breq, s->breq_sum, s->batch_n);
+    rc |= sai_buf_printf(&b, "# TYPE secureai_serve_queue_images gauge\nsecureai_serve_queue_images %zu\n",
+                         s->q_imgs);
     pthread_mutex_unlock(&s->mu);
     int r = rc ? reply_err(c, 500, "metrics do not fit")
                : reply(c, 200, "text/plain; version=0.0.4", (const char *)b.data, b.len, false);
