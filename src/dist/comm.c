@@ -145,6 +145,10 @@ struct plan {
     const uint8_t *(*out_chunk)(const plan *p, size_t o, size_t *len);
     bool (*in_ready)(const plan *p, size_t i, size_t out_sealed);
     size_t (*in_len)(const plan *p, size_t i);
+    /* where incoming frame i's payload belongs when processing it is a
+     * copy: it is opened straight there (one pass instead of open + copy);
+     * NULL: into the payload buffer, then in_process */
+    uint8_t *(*in_dest)(const plan *p, size_t i);
     void (*in_process)(plan *p, size_t i, const uint8_t *payload, size_t len);
     uint8_t *data;
     size_t   elems;    /* all-reduce: floats; broadcast: bytes */
@@ -194,11 +198,15 @@ static int run(sai_dist_comm_t *c, plan *p, sai_error_t *err)
         }
         if (receiving && io[SAI_DIST_PREV].rdone == io[SAI_DIST_PREV].rlen) {
             size_t flen = io[SAI_DIST_PREV].rlen;
-            if ((rc = sai_dist_frame_open(c->rx, c->payload, c->rframe, flen, err)))
+            uint8_t *dest = p->in_dest(p, i);
+            /* a refused frame wipes what it was opened into */
+            if ((rc = sai_dist_frame_open(c->rx, dest ? dest : c->payload, c->rframe, flen, err)))
                 goto out;
-            double t1 = sai_now();
-            p->in_process(p, i, c->payload, flen - SAI_DIST_FRAME_OVERHEAD);
-            c->st.reduce_seconds += sai_now() - t1;
+            if (dest == NULL) {
+                double t1 = sai_now();
+                p->in_process(p, i, c->payload, flen - SAI_DIST_FRAME_OVERHEAD);
+                c->st.reduce_seconds += sai_now() - t1;
+            }
             c->st.frames_received++;
             c->st.bytes_received += flen;
             io[SAI_DIST_PREV].rlen = io[SAI_DIST_PREV].rdone = 0;
@@ -259,6 +267,17 @@ static size_t ar_in_len(const plan *p, size_t i)
     return (hi - lo) * sizeof(float);
 }
 
+/* the all-gather half (ring steps N-1 ..): the complete segment, copied */
+static uint8_t *ar_in_dest(const plan *p, size_t i)
+{
+    size_t k = i / p->nch, lo, hi;
+    if (k + 1 < p->N)
+        return NULL;
+    ar_range(p, ar_recv_seg(p, k), i % p->nch, &lo, &hi);
+    return p->data + lo * sizeof(float);
+}
+
+/* the reduce-scatter half: add (and at its last step divide) */
 static void ar_in_process(plan *p, size_t i, const uint8_t *payload, size_t len)
 {
     size_t k = i / p->nch, lo, hi;
@@ -270,12 +289,10 @@ static void ar_in_process(plan *p, size_t i, const uint8_t *payload, size_t len)
     if (k + 2 < p->N) {
         for (size_t x = 0; x < n; x++)
             d[x] = in[x] + d[x];
-    } else if (k + 2 == p->N) {
+    } else {
         const float w = (float)p->N;
         for (size_t x = 0; x < n; x++)
             d[x] = (in[x] + d[x]) / w;
-    } else {
-        memcpy(d, in, n * sizeof(float));
     }
 }
 
@@ -290,7 +307,7 @@ int sai_dist_allreduce_avg(sai_dist_comm_t *c, float *data, size_t n, sai_error_
         return sai_error_set(err, SAI_EINVAL, "all-reduce of %zu floats is too large", n);
     plan p = {
         .out_ready = ar_out_ready, .out_chunk = ar_out_chunk, .in_ready = ar_in_ready,
-        .in_len = ar_in_len, .in_process = ar_in_process,
+        .in_len = ar_in_len, .in_dest = ar_in_dest, .in_process = ar_in_process,
         .data = (uint8_t *)data, .elems = n, .N = c->world, .r = c->rank,
     };
     size_t cf = c->chunk_bytes / sizeof(float);
@@ -330,9 +347,9 @@ static size_t bc_in_len(const plan *p, size_t i)
     return hi - lo;
 }
 
-static void bc_in_process(plan *p, size_t i, const uint8_t *payload, size_t len)
+static uint8_t *bc_in_dest(const plan *p, size_t i)
 {
-    memcpy(p->data + i * p->cb, payload, len);
+    return p->data + i * p->cb;
 }
 
 int sai_dist_broadcast(sai_dist_comm_t *c, uint32_t root, void *data, size_t len, sai_error_t *err)
@@ -346,7 +363,7 @@ int sai_dist_broadcast(sai_dist_comm_t *c, uint32_t root, void *data, size_t len
         return 0;
     plan p = {
         .out_ready = bc_out_ready, .out_chunk = bc_out_chunk, .in_ready = bc_in_ready,
-        .in_len = bc_in_len, .in_process = bc_in_process,
+        .in_len = bc_in_len, .in_dest = bc_in_dest,
         .data = data, .elems = len, .cb = c->chunk_bytes, .N = c->world, .r = c->rank,
         .pos = (c->rank + c->world - root) % c->world,
     };
