@@ -18,8 +18,8 @@
  *     and pipelined) and broadcast, in a fixed reduction order so repeated
  *     runs and every worker give the same bits.
  *
- * Not here yet (docs/distributed.md, "Not built yet"): the parameter-server
- * mode, real TEE evidence and the KBS policy behind get_evidence /
+ * Also a sharded parameter-server all-reduce over a full mesh (ps.c,
+ * mesh.c). Not here yet (docs/distributed.md, "Not built yet"): real TEE evidence and the KBS policy behind get_evidence /
  * verify_peer, the group secret from the KBS, the spec's dist: section and
  * `secureai run --workers`.
  */
@@ -95,6 +95,17 @@ int sai_dist_derive_keys(uint8_t keys[2][32], uint8_t confirm[2][32],
 /* ---- the communicator ------------------------------------------------------ */
 typedef struct sai_dist_comm sai_dist_comm_t;
 
+/* How sai_dist_allreduce_avg reduces (docs/distributed.md, "Parameter-server
+ * mode"): the ring (sai_dist_comm_tcp / _stream), or a sharded parameter
+ * server over a full mesh (sai_dist_comm_mesh_tcp / _mesh_stream): servers
+ * on ranks 0..S-1, server s owns the s-th of S equal shards, sums the N
+ * contributions in rank order 0, 1, ..., N-1, divides by N and sends the
+ * result back to every worker. */
+typedef enum sai_dist_algorithm {
+    SAI_DIST_RING = 0,
+    SAI_DIST_PS = 1,
+} sai_dist_algorithm_t;
+
 /* Evidence is bound to one handshake by its 64-byte report data:
  *   report_data = SHA-512("secureai/dist/v1 evidence" || hello[0..133))
  * i.e. the hello's magic, version, flags, job id, sender, receiver, world
@@ -128,6 +139,10 @@ typedef struct sai_dist_cfg {
     bool           insecure_plaintext; /* benchmarks only: frames carry no
                                         * encryption and a zero tag (both ends
                                         * must agree: it is in the handshake) */
+    sai_dist_algorithm_t algorithm;  /* RING (default) needs a ring communicator,
+                                      * PS a mesh */
+    uint32_t       servers;          /* PS: servers S on ranks 0..S-1, 1..world;
+                                      * 0 = world */
 } sai_dist_cfg_t;
 
 /* TCP ring: listen_fd is a bound, listening socket of this worker (taken:
@@ -160,6 +175,30 @@ int sai_dist_tcp_ring_connect(int fds[2], uint32_t rank, uint32_t world, int lis
                               const char *next_host, uint16_t next_port, int timeout_ms,
                               sai_error_t *err) SAI_MUST_CHECK;
 
+/* A full mesh for the parameter-server mode (cfg->algorithm == SAI_DIST_PS):
+ * one connected stream per pair of workers, the same handshake per pair
+ * (the lower rank initiates) and the same frames, on a link per direction
+ * and pair. fds has `world` entries, fds[rank] unused (-1); every other one
+ * is taken. The handshakes run in the order of the pairs (lower rank, higher
+ * rank), so no two workers wait on each other. As sai_dist_comm_stream, a
+ * failed handshake is final. */
+int sai_dist_comm_mesh_stream(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int *fds,
+                              sai_error_t *err) SAI_MUST_CHECK;
+/* The host's half of a TCP mesh: worker `rank` dials every lower rank q at
+ * hosts[q]:ports[q] (hosts NULL = 127.0.0.1 for all) and says its rank in
+ * an 8-byte preamble ("SAIM" || u32 rank: routing only, the handshake
+ * authenticates it), and accepts every higher rank on listen_fd (taken;
+ * -1 for the last rank). fds gets `world` entries, fds[rank] = -1. A
+ * connection with a bad or duplicate preamble is dropped and the wait goes
+ * on until the deadline. */
+int sai_dist_tcp_mesh_connect(int *fds, uint32_t rank, uint32_t world, int listen_fd,
+                              const char *const *hosts, const uint16_t *ports, int timeout_ms,
+                              sai_error_t *err) SAI_MUST_CHECK;
+/* Both: sai_dist_tcp_mesh_connect, then sai_dist_comm_mesh_stream. */
+int sai_dist_comm_mesh_tcp(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, int listen_fd,
+                           const char *const *hosts, const uint16_t *ports,
+                           sai_error_t *err) SAI_MUST_CHECK;
+
 /* The MPI relay (`mpirun -np N secureai ...`): the host loads
  * libsecureai-mpi.so (built only when OpenMPI is found; plugin path NULL =
  * $SECUREAI_MPI_RELAY, else next to this program, else the loader's path)
@@ -181,14 +220,17 @@ int  sai_dist_relay_close(sai_dist_relay_t *r, int grace_ms, sai_error_t *err);
  * from 0 within it. */
 int sai_dist_step_begin(sai_dist_comm_t *c, uint64_t step, sai_error_t *err) SAI_MUST_CHECK;
 
-/* In-place average of n floats over all workers. The sum of segment s
- * (the ring's s-th of `world` equal parts) is formed starting at worker s
+/* In-place average of n floats over all workers. Ring: the sum of segment
+ * s (the ring's s-th of `world` equal parts) is formed starting at worker s
  * and adding each next worker's values round the ring, then divided by
- * world; the result is copied, not recomputed, to every worker, so every
- * worker gets the same bits, and a repeat with the same inputs too. On
- * failure the data is unspecified and the communicator is dead. */
+ * world. PS: every value is summed in rank order 0, 1, ..., world-1 by the
+ * server owning its shard, then divided by world. Either way the result is
+ * copied, not recomputed, to every worker, so every worker gets the same
+ * bits, and a repeat with the same inputs too. On failure the data is
+ * unspecified and the communicator is dead. */
 int sai_dist_allreduce_avg(sai_dist_comm_t *c, float *data, size_t n, sai_error_t *err) SAI_MUST_CHECK;
-/* Copy len bytes from worker root to every worker (pipelined down the ring). */
+/* Copy len bytes from worker root to every worker (pipelined down the ring;
+ * on a mesh the root sends to every worker itself). */
 int sai_dist_broadcast(sai_dist_comm_t *c, uint32_t root, void *data, size_t len,
                        sai_error_t *err) SAI_MUST_CHECK;
 
@@ -202,6 +244,7 @@ typedef struct sai_dist_stats {
 void sai_dist_comm_stats(const sai_dist_comm_t *c, sai_dist_stats_t *st);
 uint32_t sai_dist_comm_rank(const sai_dist_comm_t *c);
 uint32_t sai_dist_comm_world(const sai_dist_comm_t *c);
+sai_dist_algorithm_t sai_dist_comm_algorithm(const sai_dist_comm_t *c);
 
 /* ---- data-parallel helpers over the engine (include/secureai/nn.h) --------- */
 struct sai_nn_model;

@@ -44,9 +44,17 @@ int sai_dist__comm_alloc(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, sai_e
         return sai_error_set(err, SAI_EINVAL,
                              "chunk of %zu bytes: want a multiple of 4 in 64..%u", cb,
                              SAI_DIST_MAX_PAYLOAD);
+    if (cfg->algorithm != SAI_DIST_RING && cfg->algorithm != SAI_DIST_PS)
+        return sai_error_set(err, SAI_EINVAL, "unknown all-reduce algorithm %d",
+                             (int)cfg->algorithm);
+    if (cfg->algorithm == SAI_DIST_PS && cfg->servers > cfg->world)
+        return sai_error_set(err, SAI_EINVAL, "%u parameter servers for %u workers: want 1..%u",
+                             cfg->servers, cfg->world, cfg->world);
     sai_dist_comm_t *c = calloc(1, sizeof *c);
     if (c == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    c->algorithm = cfg->algorithm;
+    c->servers = cfg->servers ? cfg->servers : cfg->world;
     c->rank = cfg->rank;
     c->world = cfg->world;
     c->next = (cfg->rank + 1) % cfg->world;
@@ -80,6 +88,7 @@ void sai_dist_comm_free(sai_dist_comm_t *c)
     close_transport(c);
     sai_dist_link_free(c->tx);
     sai_dist_link_free(c->rx);
+    sai_dist__mesh_free(c->mesh);
     /* the buffers held gradients and weights in the clear */
     if (c->payload != NULL)
         sai_wipe(c->payload, c->chunk_bytes);
@@ -120,7 +129,8 @@ int sai_dist_step_begin(sai_dist_comm_t *c, uint64_t step, sai_error_t *err)
                              (unsigned long long)step, (unsigned long long)c->step);
     int rc = 0;
     if ((c->tx != NULL && (rc = sai_dist_link_begin_step(c->tx, step, err))) ||
-        (c->rx != NULL && (rc = sai_dist_link_begin_step(c->rx, step, err))))
+        (c->rx != NULL && (rc = sai_dist_link_begin_step(c->rx, step, err))) ||
+        (c->mesh != NULL && (rc = sai_dist__mesh_begin_step(c->mesh, step, err))))
         return rc;
     c->have_step = true;
     c->step = step;
@@ -129,11 +139,13 @@ int sai_dist_step_begin(sai_dist_comm_t *c, uint64_t step, sai_error_t *err)
 
 uint32_t sai_dist_comm_rank(const sai_dist_comm_t *c) { return c->rank; }
 uint32_t sai_dist_comm_world(const sai_dist_comm_t *c) { return c->world; }
+sai_dist_algorithm_t sai_dist_comm_algorithm(const sai_dist_comm_t *c) { return c->algorithm; }
 
 void sai_dist_comm_stats(const sai_dist_comm_t *c, sai_dist_stats_t *st)
 {
     *st = c->st;
-    st->crypto_seconds = (c->tx ? c->tx->crypto_s : 0) + (c->rx ? c->rx->crypto_s : 0);
+    st->crypto_seconds = (c->tx ? c->tx->crypto_s : 0) + (c->rx ? c->rx->crypto_s : 0) +
+                         (c->mesh ? sai_dist__mesh_crypto_seconds(c->mesh) : 0);
 }
 
 /* ---- the schedule ------------------------------------------------------------ */
@@ -303,6 +315,8 @@ int sai_dist_allreduce_avg(sai_dist_comm_t *c, float *data, size_t n, sai_error_
         return rc;
     if (c->world == 1)
         return 0;   /* x / 1 == x */
+    if (c->algorithm == SAI_DIST_PS)
+        return sai_dist__ps_allreduce_avg(c, data, n, err);   /* ps.c */
     if (n > SIZE_MAX / sizeof(float))
         return sai_error_set(err, SAI_EINVAL, "all-reduce of %zu floats is too large", n);
     plan p = {
@@ -361,6 +375,8 @@ int sai_dist_broadcast(sai_dist_comm_t *c, uint32_t root, void *data, size_t len
         return sai_error_set(err, SAI_EINVAL, "broadcast root %u of %u workers", root, c->world);
     if (c->world == 1 || len == 0)
         return 0;
+    if (c->mesh != NULL)
+        return sai_dist__mesh_broadcast(c, root, data, len, err);   /* mesh.c */
     plan p = {
         .out_ready = bc_out_ready, .out_chunk = bc_out_chunk, .in_ready = bc_in_ready,
         .in_len = bc_in_len, .in_dest = bc_in_dest,

@@ -59,6 +59,10 @@ struct sai_dist_comm {
     bool     have_step;
     uint64_t step;
     sai_dist_stats_t st;
+    sai_dist_algorithm_t algorithm;
+    uint32_t servers;                 /* PS: 1..world */
+    struct sai_dist_mesh *mesh;       /* a mesh communicator's per-peer streams and
+                                       * links (mesh.c), else NULL; also c->t */
 };
 
 /* Validate cfg and allocate a communicator without a transport (enough
@@ -69,6 +73,33 @@ int sai_dist__comm_alloc(sai_dist_comm_t **out, const sai_dist_cfg_t *cfg, sai_e
  * the failure at once instead of at their deadline) and refuse every later
  * call. Returns err->code (or code when err is NULL). */
 int sai_dist__fail(sai_dist_comm_t *c, int code, sai_error_t *err);
+
+/* ---- the mesh (mesh.c) and the parameter server (ps.c) ---------------------
+ * A mesh plan is a collective as per-peer lists of frames: n_out[q] frames
+ * to peer q and n_in[q] from it, each list in a fixed order. Outgoing frame
+ * o to q is sealed once out_ready says so; incoming frame i from q is opened
+ * into in_dest (exactly len bytes), then in_done runs (which may make
+ * outgoing frames ready). One frame travels each way per peer at a time, and
+ * every peer's stream is polled, so no worker waits on one peer while
+ * another waits on it. */
+typedef struct sai_dist_mplan sai_dist_mplan_t;
+struct sai_dist_mplan {
+    const size_t *n_out, *n_in;       /* indexed by rank; [own rank] = 0 */
+    bool (*out_ready)(const sai_dist_mplan_t *p, uint32_t q, size_t o);
+    const uint8_t *(*out_chunk)(const sai_dist_mplan_t *p, uint32_t q, size_t o, size_t *len);
+    uint8_t *(*in_dest)(sai_dist_mplan_t *p, uint32_t q, size_t i, size_t *len);
+    void (*in_done)(sai_dist_mplan_t *p, uint32_t q, size_t i);
+    void *ctx;
+};
+int    sai_dist__mesh_run(sai_dist_comm_t *c, sai_dist_mplan_t *p, sai_error_t *err);
+void   sai_dist__mesh_free(struct sai_dist_mesh *m);
+int    sai_dist__mesh_begin_step(struct sai_dist_mesh *m, uint64_t step, sai_error_t *err);
+double sai_dist__mesh_crypto_seconds(const struct sai_dist_mesh *m);
+/* Per-collective scratch of at least bytes (kept; wiped when freed). */
+void  *sai_dist__mesh_scratch(struct sai_dist_mesh *m, size_t bytes);
+int    sai_dist__mesh_broadcast(sai_dist_comm_t *c, uint32_t root, void *data, size_t len,
+                                sai_error_t *err);
+int    sai_dist__ps_allreduce_avg(sai_dist_comm_t *c, float *data, size_t n, sai_error_t *err);
 
 /* ---- the handshake ---------------------------------------------------------
  * hello = "SAIH" | u16 version | u16 flags | job[16] | u32 sender |
@@ -114,6 +145,17 @@ int  sai_dist__hs_check_finish(const sai_dist_hs_t *hs, const uint8_t msg[SAI_DI
 /* The link for my sending direction (send=true) or the peer's. */
 int  sai_dist__hs_link(sai_dist_hs_t *hs, sai_dist_link_t **out, bool send, sai_error_t *err);
 void sai_dist__hs_clear(sai_dist_hs_t *hs);
+
+/* Blocking helpers of tcp.c (one stream, one deadline), shared with mesh.c. */
+int  sai_dist__fd_nonblock(int fd);
+int  sai_dist__fd_send_all(int fd, uint32_t peer, const void *buf, size_t len, double deadline,
+                           sai_error_t *err);
+int  sai_dist__fd_recv_all(int fd, uint32_t peer, void *buf, size_t len, double deadline,
+                           sai_error_t *err);
+int  sai_dist__fd_recv_hello(int fd, sai_dist_hs_t *hs, double deadline, sai_error_t *err);
+int  sai_dist__tcp_dial(int *out, const char *host, uint16_t port, uint32_t peer, double deadline,
+                        sai_error_t *err);
+int  sai_dist__remaining_ms(double deadline);
 
 /* ---- the MPI relay plugin (libsecureai-mpi.so, src/dist/mpi/relay.c) ------
  * libmpi stays out of libsecureai, so out of the enclave's image and its

@@ -506,3 +506,31 @@ out:
     }
     return rc;
 }
+
+/* ---- for mesh.c: the same blocking helpers, one stream each ------------------ */
+
+int sai_dist__fd_nonblock(int fd) { return set_socket_opts(fd); }
+int sai_dist__remaining_ms(double deadline) { return remaining_ms(deadline); }
+
+int sai_dist__fd_send_all(int fd, uint32_t peer, const void *buf, size_t len, double deadline,
+                          sai_error_t *err)
+{
+    return send_all(fd, peer, buf, len, deadline, err);
+}
+
+int sai_dist__fd_recv_all(int fd, uint32_t peer, void *buf, size_t len, double deadline,
+                          sai_error_t *err)
+{
+    return recv_all(fd, peer, buf, len, deadline, err);
+}
+
+int sai_dist__fd_recv_hello(int fd, sai_dist_hs_t *hs, double deadline, sai_error_t *err)
+{
+    return recv_hello(fd, hs, deadline, err);
+}
+
+int sai_dist__tcp_dial(int *out, const char *host, uint16_t port, uint32_t peer, double deadline,
+                       sai_error_t *err)
+{
+    return tcp_connect(out, host, port, peer, deadline, err);
+}
