@@ -1,0 +1,434 @@
+/*
+ * test_dist_ps.c — the parameter-server mode over the TCP mesh between
+ * forked workers on loopback (docs/distributed.md, "Parameter-server
+ * mode"): the all-reduce equals the sum in rank order 0..N-1 divided by N,
+ * bit for bit, on every worker and on a repeat, for N = 2, 3, 4 and S = 1,
+ * 2 servers (and for N = 2 it equals the ring's bits); broadcast on the
+ * mesh copies the root's bytes; a worker without the group secret cannot
+ * join; a proxy on one mesh link that flips, replays, reorders or rewrites
+ * the job of a frame makes the step fail with the peer and the step named;
+ * a killed or hung worker fails the step on every other worker within the
+ * deadline.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dist/dist_testutil.h"
+
+/* The documented PS order: every value summed from worker 0 up, then / N
+ * (independent of S and of the shard bounds). */
+static void ps_reference(float *out, size_t n, int N)
+{
+    for (size_t x = 0; x < n; x++) {
+        float acc = dt_input(0, x);
+        for (int r = 1; r < N; r++)
+            acc = acc + dt_input(r, x);
+        out[x] = acc / (float)N;
+    }
+}
+
+/* Join the mesh: dial lower ranks at ports (run->port, or a proxy's). */
+static int ps_join(dt_run *run, int rank, sai_dist_cfg_t *cfg, const uint16_t *ports,
+                   sai_dist_comm_t **c, sai_error_t *err)
+{
+    int fd = run->lfd[rank];
+    run->lfd[rank] = -1;
+    cfg->algorithm = SAI_DIST_PS;
+    return sai_dist_comm_mesh_tcp(c, cfg, fd, NULL, ports ? ports : run->port, err);
+}
+
+typedef struct ps_arg {
+    size_t   n, chunk;
+    uint32_t servers;
+    int      mode;       /* 0 plain; 1 kill rank 2 at step 1; 2 hang rank 2 at step 1 */
+} ps_arg;
+
+static int ps_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    ps_arg *a = argp;
+    sai_error_t err = {0};
+    sai_dist_comm_t *c = NULL;
+    float *v = malloc((a->n + 1) * sizeof *v), *first = (float *)(void *)res->out;
+    int rc;
+    cfg->chunk_bytes = a->chunk;
+    cfg->servers = a->servers;
+    if ((rc = ps_join(run, rank, cfg, NULL, &c, &err)))
+        goto out;
+    for (uint64_t step = 0; step < 2; step++) {
+        for (size_t i = 0; i < a->n; i++)
+            v[i] = dt_input(rank, i);
+        if ((rc = sai_dist_step_begin(c, step, &err)))
+            goto out;
+        if (step == 1 && rank == 2 && a->mode == 1)
+            raise(SIGKILL);
+        if (step == 1 && rank == 2 && a->mode == 2)
+            sleep(60);   /* the parent kills it */
+        double t0 = sai_now();
+        rc = sai_dist_allreduce_avg(c, v, a->n, &err);
+        res->seconds = sai_now() - t0;
+        if (rc)
+            goto out;
+        if (step == 0) {
+            memcpy(first, v, a->n * sizeof *v);
+            res->out_len = a->n * sizeof *v;
+        } else if (memcmp(first, v, a->n * sizeof *v) != 0) {
+            rc = sai_error_set(&err, -100, "the repeat gave other bits");
+        }
+    }
+out:
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    free(v);
+    return rc;
+}
+
+static void run_ps(int N, uint32_t S, size_t n, size_t chunk)
+{
+    dt_run run;
+    ps_arg a = {.n = n, .chunk = chunk, .servers = S};
+    dt_start(&run, N, n * sizeof(float) + 4, ps_worker, &a, 20000);
+    assert_int_equal(dt_wait(&run), 0);
+    float *ref = malloc((n + 1) * sizeof *ref), *ring = malloc((n + 1) * sizeof *ring);
+    ps_reference(ref, n, N);
+    dt_reference(ring, n, N);
+    for (int r = 0; r < N; r++) {
+        dt_result *res = dt_res(&run, r);
+        if (res->rc != 0)
+            fail_msg("N=%d S=%u n=%zu: worker %d: %s", N, S, n, r, res->msg);
+        assert_int_equal(res->out_len, n * sizeof(float));
+        if (memcmp(res->out, ref, n * sizeof(float)) != 0)
+            fail_msg("N=%d S=%u n=%zu: worker %d differs from the rank-order average", N, S, n,
+                     r);
+    }
+    /* two workers: g0 + g1 is the ring's sum too, so the same bits */
+    if (N == 2 && memcmp(ref, ring, n * sizeof(float)) != 0)
+        fail_msg("N=2: the PS average differs from the ring's");
+    free(ring);
+    free(ref);
+    dt_free(&run);
+}
+
+static void test_ps_exact(void **state)
+{
+    (void)state;
+    for (int N = 2; N <= 4; N++)
+        for (uint32_t S = 1; S <= 2; S++) {
+            run_ps(N, S, 20011, 4096);   /* several chunks per shard: pipelined */
+            run_ps(N, S, 1, 64);         /* fewer values than servers: empty shards */
+        }
+    run_ps(4, 4, 200000, 0);             /* S = N, the default chunk */
+}
+
+/* The test can fail: from N = 3 on, the rank order and the ring's order
+ * differ somewhere. */
+static void test_ps_order_differs_from_ring(void **state)
+{
+    (void)state;
+    size_t n = 20011, diff = 0;
+    float *ref = malloc(n * sizeof *ref), *ring = malloc(n * sizeof *ring);
+    ps_reference(ref, n, 3);
+    dt_reference(ring, n, 3);
+    for (size_t x = 0; x < n; x++)
+        diff += ref[x] != ring[x];
+    assert_true(diff > 0);
+    free(ref);
+    free(ring);
+}
+
+typedef struct bc_arg { size_t len; uint32_t root; } bc_arg;
+
+static int bc_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    bc_arg *a = argp;
+    sai_error_t err = {0};
+    sai_dist_comm_t *c = NULL;
+    cfg->chunk_bytes = 1024;
+    for (size_t i = 0; i < a->len; i++)
+        res->out[i] = (uint8_t)((unsigned)rank == a->root ? i * 7 + 3 : 0);
+    int rc;
+    if ((rc = ps_join(run, rank, cfg, NULL, &c, &err)) == 0 &&
+        (rc = sai_dist_step_begin(c, 0, &err)) == 0)
+        rc = sai_dist_broadcast(c, a->root, res->out, a->len, &err);
+    res->out_len = a->len;
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void test_mesh_broadcast(void **state)
+{
+    (void)state;
+    dt_run run;
+    bc_arg a = {.len = 10007, .root = 2};
+    dt_start(&run, 4, a.len, bc_worker, &a, 20000);
+    assert_int_equal(dt_wait(&run), 0);
+    for (int r = 0; r < 4; r++) {
+        dt_result *res = dt_res(&run, r);
+        if (res->rc)
+            fail_msg("worker %d: %s", r, res->msg);
+        for (size_t i = 0; i < a.len; i++)
+            if (res->out[i] != (uint8_t)(i * 7 + 3))
+                fail_msg("worker %d: byte %zu differs", r, i);
+    }
+    dt_free(&run);
+}
+
+/* A worker without the group secret fails key confirmation on the mesh too. */
+static int secret_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    static const uint8_t other[SAI_DIST_SECRET_LEN] = "not-the-group-secret-of-the-job";
+    sai_error_t err = {0};
+    sai_dist_comm_t *c = NULL;
+    (void)argp;
+    if (rank == 2)
+        cfg->group_secret = other;
+    int rc = ps_join(run, rank, cfg, NULL, &c, &err);
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void test_mesh_join_needs_secret(void **state)
+{
+    (void)state;
+    dt_run run;
+    dt_start(&run, 3, 0, secret_worker, NULL, 3000);
+    assert_int_equal(dt_wait(&run), 0);
+    /* worker 0 meets worker 2 first (pairs in order) and refuses it; worker
+     * 2 then gives up, so worker 1 sees its stream to worker 2 end */
+    dt_result *r0 = dt_res(&run, 0), *r1 = dt_res(&run, 1);
+    if (r0->rc == 0 || strstr(r0->msg, "worker 2 failed key confirmation") == NULL)
+        fail_msg("worker 0: \"%s\"", r0->msg);
+    if (r1->rc == 0 || strstr(r1->msg, "worker 2") == NULL)
+        fail_msg("worker 1: \"%s\"", r1->msg);
+    assert_int_not_equal(dt_res(&run, 2)->rc, 0);
+    dt_free(&run);
+}
+
+/* ---- faults ------------------------------------------------------------------ */
+
+static void fault_case(int mode, int timeout_ms)
+{
+    dt_run run;
+    ps_arg a = {.n = 300000, .chunk = 0, .servers = 2, .mode = mode};
+    dt_start(&run, 4, a.n * sizeof(float), ps_worker, &a, timeout_ms);
+    for (int r = 0; r < 4; r++) {
+        if (r == 2)
+            continue;
+        int st;
+        assert_int_equal(waitpid(run.pid[r], &st, 0), run.pid[r]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        run.pid[r] = 0;
+    }
+    kill(run.pid[2], SIGKILL);
+    assert_int_equal(dt_wait(&run), 1);   /* worker 2, killed */
+    int named = 0;
+    for (int r = 0; r < 4; r++) {
+        if (r == 2)
+            continue;
+        dt_result *res = dt_res(&run, r);
+        named += strstr(res->msg, "worker 2") != NULL;
+        if (getenv("SAI_DIST_TEST_VERBOSE"))
+            fprintf(stderr, "  worker %d after %.2f s: %s\n", r, res->seconds, res->msg);
+        if (res->rc == 0)
+            fail_msg("mode %d: worker %d completed a step with a worker missing", mode, r);
+        if (strstr(res->msg, "step 1") == NULL)
+            fail_msg("mode %d: worker %d: \"%s\" does not name step 1", mode, r, res->msg);
+        if (res->seconds > timeout_ms / 1000.0 + 1.0)
+            fail_msg("mode %d: worker %d took %.2f s (deadline %d ms): %s", mode, r,
+                     res->seconds, timeout_ms, res->msg);
+    }
+    /* the first server to see worker 2's streams close (killed) or its
+     * deadline pass (hung) names worker 2; it then fails and closes its own
+     * streams, so the others may see that first */
+    if (named == 0)
+        fail_msg("mode %d: no worker named worker 2", mode);
+    dt_free(&run);
+}
+
+static void test_killed_worker(void **state)
+{
+    (void)state;
+    fault_case(1, 3000);
+}
+
+static void test_hung_worker(void **state)
+{
+    (void)state;
+    fault_case(2, 1500);
+}
+
+/* ---- an attacker on one mesh link --------------------------------------------
+ * Worker 1 dials worker 0 through a proxy, which forwards everything and
+ * changes the stream from worker 1 after the handshake: worker 1 (the
+ * responder) sends the preamble (8), hello_r (137, no evidence) and
+ * finish_r (36), then its contribution frames to server 0: 2048 floats,
+ * S = 1, 1 KiB chunks, so 8 frames of 1024 + 64 bytes. */
+#define WIRE_HS    (8 + 137 + 36)
+#define WIRE_FRAME (1024 + SAI_DIST_FRAME_OVERHEAD)
+
+typedef struct wire_arg { int lfd; uint16_t to_port; int mode; } wire_arg;
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* mode 0 tamper, 1 replay, 2 reorder, 3 another job's header */
+static void proxy_main(const wire_arg *w)
+{
+    int c = accept(w->lfd, NULL, NULL);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(w->to_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (c < 0 || s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
+        _exit(1);
+    static uint8_t held[WIRE_FRAME];
+    size_t off = 0;   /* bytes read so far from worker 1 */
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
+        if (poll(pf, 2, 10000) <= 0)
+            _exit(0);
+        uint8_t buf[4096];
+        if (pf[1].revents) {   /* worker 0 -> worker 1: untouched */
+            ssize_t k = read(s, buf, sizeof buf);
+            if (k <= 0 || write_all(c, buf, (size_t)k))
+                _exit(0);
+        }
+        if (!pf[0].revents)
+            continue;
+        ssize_t k = read(c, buf, sizeof buf);
+        if (k <= 0)
+            _exit(0);
+        for (ssize_t j = 0; j < k; j++, off++) {
+            uint8_t b = buf[j];
+            size_t f0 = WIRE_HS, f1 = WIRE_HS + WIRE_FRAME, f2 = WIRE_HS + 2 * WIRE_FRAME;
+            if (w->mode == 0 && off == f0 + SAI_DIST_FRAME_HDR_LEN + 10)
+                b ^= 0x04;
+            if (w->mode == 3 && off == f0 + 8 + 3)   /* a byte of the header's job id */
+                b ^= 0x01;
+            if (w->mode == 2 && off >= f0 && off < f1) {
+                held[off - f0] = b;   /* frame 0 waits */
+                continue;
+            }
+            if (write_all(s, &b, 1))
+                _exit(0);
+            if (w->mode == 1 && off >= f0 && off < f1)
+                held[off - f0] = b;
+            if ((w->mode == 1 && off + 1 == f1) || (w->mode == 2 && off + 1 == f2))
+                if (write_all(s, held, sizeof held))   /* frame 0 again / late */
+                    _exit(0);
+        }
+    }
+}
+
+static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    wire_arg *w = argp;
+    sai_error_t err = {0};
+    sai_dist_comm_t *c = NULL;
+    float v[2048];
+    uint16_t ports[2] = {w->to_port, run->port[1]};   /* worker 1 dials the proxy */
+    int rc;
+    cfg->chunk_bytes = 1024;
+    cfg->servers = 1;
+    rc = ps_join(run, rank, cfg, ports, &c, &err);
+    for (size_t i = 0; i < 2048; i++)
+        v[i] = dt_input(rank, i);
+    if (rc == 0 && (rc = sai_dist_step_begin(c, 0, &err)) == 0)
+        rc = sai_dist_allreduce_avg(c, v, 2048, &err);
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static void wire_case(int mode, const char *want)
+{
+    sai_error_t err = {0};
+    wire_arg proxy = {.mode = mode};    /* listens on lfd, forwards to worker 0 */
+    wire_arg worker = {.mode = mode};   /* worker 1 dials the proxy's port */
+    assert_int_equal(sai_dist_tcp_listen(&proxy.lfd, "127.0.0.1", &worker.to_port, &err), 0);
+    dt_run run;
+    dt_start(&run, 2, 0, wire_worker, &worker, 3000);
+    proxy.to_port = run.port[0];
+    pid_t pp = fork();
+    if (pp == 0) {
+        proxy_main(&proxy);
+        _exit(0);
+    }
+    close(proxy.lfd);
+    assert_int_equal(dt_wait(&run), 0);
+    kill(pp, SIGKILL);
+    waitpid(pp, NULL, 0);
+    dt_result *r0 = dt_res(&run, 0);
+    if (getenv("SAI_DIST_TEST_VERBOSE"))
+        fprintf(stderr, "  worker 0: %s\n  worker 1: %s\n", r0->msg, dt_res(&run, 1)->msg);
+    if (r0->rc == 0 || strstr(r0->msg, want) == NULL || strstr(r0->msg, "worker 1") == NULL ||
+        strstr(r0->msg, "step 0") == NULL)
+        fail_msg("mode %d: server 0 said \"%s\", wanted \"%s\" naming worker 1 and step 0",
+                 mode, r0->msg, want);
+    assert_int_not_equal(dt_res(&run, 1)->rc, 0);   /* the step fails for both */
+    dt_free(&run);
+}
+
+static void test_wire_attacks(void **state)
+{
+    (void)state;
+    wire_case(0, "tag does not verify");
+    wire_case(1, "chunk 0 (replayed)");
+    wire_case(2, "chunk 1 (reordered, or a frame was dropped)");
+    wire_case(3, "belongs to another job");
+}
+
+/* The algorithm needs its communicator: a ring refuses ps, a mesh ring. */
+static void test_algorithm_needs_its_communicator(void **state)
+{
+    (void)state;
+    sai_dist_comm_t *c = NULL;
+    sai_error_t err = {0};
+    sai_dist_cfg_t cfg = {.group_secret = dt_secret, .rank = 0, .world = 2};
+    int fds[2] = {-1, -1};
+    assert_int_equal(sai_dist_comm_mesh_stream(&c, &cfg, fds, &err), SAI_EINVAL);
+    assert_non_null(strstr(err.msg, "ring runs over"));
+    cfg.algorithm = SAI_DIST_PS;
+    cfg.servers = 3;
+    assert_int_equal(sai_dist_comm_mesh_stream(&c, &cfg, fds, &err), SAI_EINVAL);
+    assert_non_null(strstr(err.msg, "3 parameter servers for 2 workers"));
+    assert_null(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ps_exact),
+        cmocka_unit_test(test_ps_order_differs_from_ring),
+        cmocka_unit_test(test_mesh_broadcast),
+        cmocka_unit_test(test_mesh_join_needs_secret),
+        cmocka_unit_test(test_killed_worker),
+        cmocka_unit_test(test_hung_worker),
+        cmocka_unit_test(test_wire_attacks),
+        cmocka_unit_test(test_algorithm_needs_its_communicator),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
