@@ -6,7 +6,10 @@
  * Prints each mode's best time, bus bandwidth and CPU time, the ratio
  * (plaintext time / encrypted time; goal >= 0.85) and the AES-GCM share of
  * the encrypted all-reduce's time on worker 0, and, when the workers have no
- * core to spare, the ceiling their CPU time puts on the ratio.
+ * core to spare, the ceiling their CPU time puts on the ratio. In the same
+ * run, alternated with the two ring modes: the encrypted parameter-server
+ * all-reduce (mesh, S = N servers co-located with the workers, same gradient
+ * and frames), and its time over the encrypted ring's.
  *
  *   build/bench/allreduce [workers [floats [reps [chunk KiB]]]]
  *                                          (2, 11200000, 5, 1024 = the library default)
@@ -33,9 +36,11 @@
 typedef struct shared {
     int    rc;
     char   msg[SAI_ERROR_MAX];
-    double t[2][MAXREPS];        /* [plaintext, encrypted][rep] on worker 0 */
-    double cpu[2];               /* CPU seconds (user + system) per mode, worker 0, all reps */
-    double crypto_s, total_s;    /* encrypted comm's stats, worker 0 */
+    double t[3][MAXREPS];        /* [ring plaintext, ring encrypted, PS encrypted][rep]
+                                  * on worker 0 */
+    double cpu[3];               /* CPU seconds (user + system) per mode, worker 0, all reps */
+    double crypto_s, total_s;    /* encrypted ring's stats, worker 0 */
+    double ps_crypto_s, ps_total_s;
     double crypto_bytes;         /* payload bytes sealed + opened there */
 } shared;
 
@@ -63,9 +68,9 @@ int main(int argc, char **argv)
     shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         return 1;
-    int lfd[2][MAXW];
-    uint16_t port[2][MAXW];
-    for (int m = 0; m < 2; m++)
+    int lfd[3][MAXW];
+    uint16_t port[3][MAXW];
+    for (int m = 0; m < 3; m++)
         for (int r = 0; r < N; r++) {
             sai_error_t err = {0};
             port[m][r] = 0;
@@ -80,27 +85,32 @@ int main(int argc, char **argv)
         if ((pid[r] = fork()) != 0)
             continue;
         sai_error_t err = {0};
-        sai_dist_comm_t *c[2] = {NULL, NULL};
+        sai_dist_comm_t *c[3] = {NULL, NULL, NULL};
         float *v = malloc(n * sizeof *v);
         int rc = v == NULL ? SAI_ENOMEM : 0;
-        for (int m = 0; m < 2; m++)
+        for (int m = 0; m < 3; m++)
             for (int q = 0; q < N; q++)
                 if (q != r)
                     close(lfd[m][q]);
-        for (int m = 0; m < 2 && rc == 0; m++) {
+        for (int m = 0; m < 3 && rc == 0; m++) {
             sai_dist_cfg_t cfg = {.group_secret = secret, .rank = (uint32_t)r,
                                   .world = (uint32_t)N, .timeout_ms = 120000, .chunk_bytes = chunk,
                                   .insecure_plaintext = (m == 0)};
             memcpy(cfg.job_id, "bench-allreduce", SAI_DIST_JOB_ID_LEN);
-            rc = sai_dist_comm_tcp(&c[m], &cfg, lfd[m][r], "127.0.0.1", port[m][(r + 1) % N],
-                                   &err);
+            if (m < 2) {
+                rc = sai_dist_comm_tcp(&c[m], &cfg, lfd[m][r], "127.0.0.1",
+                                       port[m][(r + 1) % N], &err);
+            } else {
+                cfg.algorithm = SAI_DIST_PS;   /* servers = N */
+                rc = sai_dist_comm_mesh_tcp(&c[m], &cfg, lfd[m][r], NULL, port[m], &err);
+            }
         }
         for (size_t i = 0; i < n && rc == 0; i++)
             v[i] = (float)((i * 2654435761u + (size_t)r) % 1000) * 1e-3f;
         /* a warm-up step each, then alternate the modes so drift in the
          * machine's load hits both alike */
         for (int k = -1; k < reps && rc == 0; k++)
-            for (int m = 0; m < 2 && rc == 0; m++) {
+            for (int m = 0; m < 3 && rc == 0; m++) {
                 if ((rc = sai_dist_step_begin(c[m], (uint64_t)(k + 1), &err)))
                     break;
                 double t0 = sai_now(), u0 = cpu_seconds();
@@ -118,6 +128,11 @@ int main(int argc, char **argv)
                 sh->total_s = st.total_seconds;
                 sh->crypto_bytes = (double)(st.bytes_sent + st.bytes_received);
             }
+            if (c[2] != NULL) {
+                sai_dist_comm_stats(c[2], &st);
+                sh->ps_crypto_s = st.crypto_seconds;
+                sh->ps_total_s = st.total_seconds;
+            }
             sh->rc = rc;
             snprintf(sh->msg, sizeof sh->msg, "%s", err.msg);
         } else if (rc) {
@@ -125,10 +140,11 @@ int main(int argc, char **argv)
         }
         sai_dist_comm_free(c[0]);
         sai_dist_comm_free(c[1]);
+        sai_dist_comm_free(c[2]);
         free(v);
         _exit(rc ? 1 : 0);
     }
-    for (int m = 0; m < 2; m++)
+    for (int m = 0; m < 3; m++)
         for (int r = 0; r < N; r++)
             close(lfd[m][r]);
     int bad = 0;
@@ -141,8 +157,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "allreduce: failed: %s\n", sh->msg);
         return 1;
     }
-    double best[2] = {1e30, 1e30};
-    for (int m = 0; m < 2; m++)
+    double best[3] = {1e30, 1e30, 1e30};
+    for (int m = 0; m < 3; m++)
         for (int k = 0; k < reps; k++)
             if (sh->t[m][k] < best[m])
                 best[m] = sh->t[m][k];
@@ -172,6 +188,14 @@ int main(int argc, char **argv)
      * crypto hides behind a link slower than this when overlapped */
     printf("  AES-GCM speed inside the all-reduce (seal + open, one core) %.2f GB/s = %.2f Gb/s\n",
            sh->crypto_bytes / sh->crypto_s / 1e9, 8 * sh->crypto_bytes / sh->crypto_s / 1e9);
+    /* the same bytes per worker as the ring: 2(N-1)/N of the gradient */
+    printf("parameter server (mesh, %d servers co-located, AES-GCM), same run and gradient\n", N);
+    printf("  PS AES-GCM %8.1f ms  %6.2f GB/s bus  worker 0's CPU %5.1f ms per all-reduce\n",
+           best[2] * 1e3, bus / best[2] / 1e9, sh->cpu[2] / reps * 1e3);
+    printf("  ratio PS time / ring time (both AES-GCM) %.3f  (< 1: PS faster)\n",
+           best[2] / best[1]);
+    printf("  AES-GCM share of the PS all-reduce's time (worker 0, all reps) %.1f%%\n",
+           100.0 * sh->ps_crypto_s / sh->ps_total_s);
     munmap(sh, sizeof *sh);
     return 0;
 }
