@@ -436,8 +436,12 @@ static int dist_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     }
     if (strcmp(key, "algorithm") == 0) {
         if ((rc = get_string(p, vn, f, &s->dist.algorithm, 8, true)) == 0 &&
-            strcmp(s->dist.algorithm, "ring") != 0)
+            strcmp(s->dist.algorithm, "ring") != 0) {
+            if (strcmp(s->dist.algorithm, "ps") == 0)   /* docs/distributed.md */
+                return fail(p, vn, f, "'ps' (the parameter-server mode) is in the library only: "
+                            "secureai run cannot form its mesh yet; use ring");
             return fail(p, vn, f, "'%s' is not an algorithm this build has (ring)", s->dist.algorithm);
+        }
         return rc;
     }
     if (strcmp(key, "checkpoint_every") == 0)

@@ -355,7 +355,8 @@ static void test_dist_section(void **state)
     const char *bad[][2] = {
         {"dist: {workers: 0}\n", "dist.workers"},
         {"dist: {workers: 2, transport: udp}\n", "not a transport"},
-        {"dist: {workers: 2, algorithm: ps}\n", "not an algorithm"},
+        {"dist: {workers: 2, algorithm: tree}\n", "not an algorithm"},
+        {"dist: {workers: 2, algorithm: ps}\n", "cannot form its mesh yet; use ring"},
         {"dist: {workers: 2, rendezvous: nohostport}\n", "not HOST:PORT"},
         {"dist: {workers: 2, rendezvous: 'a:70000'}\n", "not HOST:PORT"},
         {"dist: {workers: 2, peers: 3}\n", "dist.peers: unknown field"},
