@@ -176,12 +176,12 @@ int main(int argc, char **argv)
      * spare (cores <= workers) and the plaintext run CPU-bound, wall time
      * goes as CPU time: overlapping seal, send, receive and open (threads)
      * cannot lift the ratio above the CPU-time ratio, only cheaper crypto
-     * can. Under other load both modes share the cores alike (the runs
-     * alternate), so the bound still reads off this ratio. */
+     * can. Other load breaks the bound (a plaintext rep that waited for a
+     * core counts as slow): read it on an otherwise idle machine. */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores > 0 && cores <= N)
         printf("  CPU time ratio (plaintext / encrypted) %.3f: with %ld cores for %d workers, none to spare, "
-               "the throughput ratio cannot exceed it by overlapping\n", sh->cpu[0] / sh->cpu[1], cores, N);
+               "and nothing else running, the throughput ratio cannot exceed it by overlapping\n", sh->cpu[0] / sh->cpu[1], cores, N);
     /* measured per-byte cost, for the link model in docs/distributed.md:
      * crypto hides behind a link slower than this when overlapped */
     printf("  AES-GCM speed inside the all-reduce (seal + open, one core) %.2f GB/s = %.2f Gb/s\n",
