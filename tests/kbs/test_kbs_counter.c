@@ -4,14 +4,19 @@
  * from the value the caller names, a stale value is refused naming both
  * values, it is governed by the release policy of the resource of its
  * name (another measurement, or no such resource, is refused), it
- * survives a restart, and every increment is audited. */
+ * survives a restart, and every increment is audited. Over a stream
+ * someone else connected (an enclave's host, after the enclave's
+ * no-network filter) the client checks the pin as over its own socket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include "kbs/kbs_test.h"
 
@@ -137,12 +142,87 @@ static void test_survives_restart(void **state)
     sai_kbs_client_free(c);
 }
 
+/* What an enclave's host does on KBS_CONN: connect a socket to the KBS
+ * (the test server's port) and hand it over; or refuse. */
+typedef struct dialer {
+    int  calls;
+    bool refuse;
+} dialer;
+
+static int dial_kbs(void *ctx, int *fd, sai_error_t *err)
+{
+    dialer *d = ctx;
+    d->calls++;
+    if (d->refuse)
+        return sai_error_set(err, SAI_ENET, "the host gave no connection");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(strrchr(g_kbs.url, ':') + 1)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (s >= 0)
+            close(s);
+        return sai_error_set(err, SAI_ENET, "connect failed");
+    }
+    *fd = s;
+    return 0;
+}
+
+static void test_over_dialed_stream(void **state)
+{
+    (void)state;
+    sai_kbs_client_t *c = test_client(&g_kbs);   /* https, the server's pin */
+    sai_error_t err = {0};
+    uint64_t v = 0, e = 0;
+    dialer d = {0};
+    put(c, "job5/dist/group", g_meas_hex);
+    sai_kbs_client_set_dialer(c, dial_kbs, &d);
+    if (sai_kbs_client_counter(c, &g_att, "job5/dist/group", &e, &v, &err) != 0)
+        fail_msg("over a dialed stream: %s", err.msg);
+    assert_int_equal(v, 1);
+    assert_int_equal(d.calls, 1);   /* auth, attest and the counter on one kept-alive stream */
+    /* a checkpoint minutes later: a fresh stream, the TLS session resumed */
+    sai_kbs_client_disconnect(c);
+    e = 1;
+    assert_int_equal(sai_kbs_client_counter(c, &g_att, "job5/dist/group", &e, &v, &err), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(d.calls, 2);
+    assert_true(sai_kbs__client_resumed(c));
+    /* compare-and-increment holds over it as over the client's own socket */
+    e = 1;
+    assert_int_equal(sai_kbs_client_counter(c, &g_att, "job5/dist/group", &e, &v, &err), SAI_ESTATE);
+    assert_int_equal(v, 2);
+    sai_kbs_client_free(c);
+
+    /* the pin is checked over the dialed stream: a client pinned to another
+     * certificate is refused by its own TLS, whoever connected the stream */
+    char pin[65];
+    memset(pin, '0', 64);
+    pin[64] = '\0';
+    sai_kbs_client_opts_t o = {.url = g_kbs.url, .pin_sha256 = pin, .timeout_s = 5, .retries = 1};
+    assert_int_equal(sai_kbs_client_new(&c, &o, &err), 0);
+    sai_kbs_client_set_dialer(c, dial_kbs, &d);
+    assert_int_equal(sai_kbs_client_counter(c, &g_att, "job5/dist/group", NULL, &v, &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "does not match the pin or CA"));
+    sai_kbs_client_free(c);
+
+    /* a host that gives no stream: the request fails after the retries, no hang */
+    c = test_client_retries(&g_kbs, 2);
+    sai_kbs_client_set_dialer(c, dial_kbs, &d);
+    d.calls = 0;
+    d.refuse = true;
+    assert_int_equal(sai_kbs_client_counter(c, &g_att, "job5/dist/group", NULL, &v, &err), SAI_ENET);
+    assert_int_equal(d.calls, 2);
+    assert_non_null(strstr(err.msg, "the host gave no connection"));
+    sai_kbs_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compare_and_increment),
         cmocka_unit_test(test_policy_governs),
         cmocka_unit_test(test_survives_restart),
+        cmocka_unit_test(test_over_dialed_stream),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
