@@ -6,7 +6,9 @@
  * name (another measurement, or no such resource, is refused), it
  * survives a restart, and every increment is audited. Over a stream
  * someone else connected (an enclave's host, after the enclave's
- * no-network filter) the client checks the pin as over its own socket. */
+ * no-network filter) the client checks the pin as over its own socket.
+ * Worker 0's checkpoints (src/pipeline/dist_ckpt.c) move the counter
+ * before they are sealed and write nothing when it cannot move. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +16,13 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 
 #include "kbs/kbs_test.h"
+#include "pipeline/pipeline_internal.h"
 
 static test_kbs g_kbs;
 static char g_root[256], g_policy_path[400], g_meas_hex[97];
@@ -216,6 +220,82 @@ static void test_over_dialed_stream(void **state)
     sai_kbs_client_free(c);
 }
 
+static size_t file_bytes(const char *path, uint8_t *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static uint64_t counter_now(sai_kbs_client_t *c, const char *name)
+{
+    sai_error_t err = {0};
+    uint64_t v = 0;
+    if (sai_kbs_client_counter(c, &g_att, name, NULL, &v, &err) != 0)
+        fail_msg("reading %s: %s", name, err.msg);
+    return v;
+}
+
+static void test_checkpoint_order(void **state)
+{
+    (void)state;
+    static const char name[] = "job6/dist/group";
+    sai_kbs_client_t *own = test_client(&g_kbs);   /* the test's own view of the KBS */
+    sai_error_t err = {0};
+    sai_pipeline_dist_ckpt_t *ck = NULL;
+    uint8_t mk[32] = {1}, job[SAI_DIST_JOB_ID_LEN] = {2}, pay[64], before[1024], after[1024];
+    char path[400];
+    dialer d = {0};
+    uint64_t e = 0, v = 0;
+    memset(pay, 7, sizeof pay);
+    put(own, name, g_meas_hex);
+    snprintf(path, sizeof path, "%s/checkpoint.sealed", g_root);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    /* a fresh attempt: 0 -> 1, then a checkpoint over dialed streams: 1 -> 2 */
+    if (sai_pipeline__dist_ckpt_begin(&ck, test_client_retries(&g_kbs, 2), &g_att, name, fd, false, 1, mk, job,
+                                      &err) != 0)
+        fail_msg("begin: %s", err.msg);
+    assert_int_equal(counter_now(own, name), 1);
+    sai_kbs_client_set_dialer(ck->kbs, dial_kbs, &d);
+    if (sai_pipeline__dist_ckpt_write(ck, 1, pay, sizeof pay, &err) != 0)
+        fail_msg("checkpoint: %s", err.msg);
+    assert_int_equal(counter_now(own, name), 2);
+    assert_int_equal(d.calls, 1);
+    size_t nb = file_bytes(path, before, sizeof before);
+    assert_true(nb > 64);
+    /* the host gives no stream: nothing is written, the counter stays */
+    d.refuse = true;
+    assert_int_equal(sai_pipeline__dist_ckpt_write(ck, 2, pay, sizeof pay, &err), SAI_ENET);
+    assert_non_null(strstr(err.msg, "did not move from 2: no checkpoint is written"));
+    assert_int_equal(file_bytes(path, after, sizeof after), nb);
+    assert_memory_equal(before, after, nb);
+    assert_int_equal(counter_now(own, name), 2);
+    /* another attempt of the job moved the counter: this one writes nothing */
+    d.refuse = false;
+    e = 2;
+    assert_int_equal(sai_kbs_client_counter(own, &g_att, name, &e, &v, &err), 0);
+    assert_int_equal(sai_pipeline__dist_ckpt_write(ck, 2, pay, sizeof pay, &err), SAI_ESTATE);
+    assert_non_null(strstr(err.msg, "moved past 2 without this enclave"));
+    assert_int_equal(file_bytes(path, after, sizeof after), nb);
+    assert_memory_equal(before, after, nb);
+    sai_pipeline__dist_ckpt_free(ck);
+    ck = NULL;
+    /* the file one behind the counter (what a crash between the KBS's
+     * confirmation and the fsync leaves): a resume is refused, naming both */
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(sai_pipeline__dist_ckpt_begin(&ck, test_client(&g_kbs), &g_att, name, fd, true, 1, mk, job,
+                                                   &err), SAI_EPOLICY);
+    assert_null(ck);
+    assert_non_null(strstr(err.msg, "carries counter value 2 (epoch 1), but the job's counter on the KBS is 3"));
+    assert_non_null(strstr(err.msg, "start it afresh"));
+    assert_int_equal(counter_now(own, name), 3);
+    sai_kbs_client_free(own);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_policy_governs),
         cmocka_unit_test(test_survives_restart),
         cmocka_unit_test(test_over_dialed_stream),
+        cmocka_unit_test(test_checkpoint_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
