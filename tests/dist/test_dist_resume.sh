@@ -11,6 +11,9 @@
 # only epoch 4 and ends with the very same weights as the uninterrupted run
 # (the counter moves to 5). The first attempt's file, put back, is then
 # refused too, and nothing is published by a refused resume.
+# The KBS speaks TLS (its certificate pinned in the spec): at each checkpoint
+# the enclave runs TLS itself over the socket its host connected.
+DIST_ENV_TLS=1
 . "${SAI_SOURCE_DIR:?}/tests/dist/dist_env.sh"
 dist_env_start dist-resume
 
@@ -34,6 +37,8 @@ cp "$T/.e" a.err
 WA=$(w0 a.err)
 [ ${#WA} = 64 ] && ok "it ends with weights $WA" || { bad "no weights hash"; tail a.err; }
 [ -s out/checkpoint.sealed ] && ok "worker 0 left a sealed checkpoint in out/" || bad "no checkpoint file"
+grep -q '^kbs: {url: "https://' ck.yaml && ok "the KBS is reached over TLS, its certificate pinned in the spec" \
+    || bad "the spec does not pin a TLS KBS"
 [ "$(counter)" = 4 ] && ok "the job's KBS counter is 4: one move for the attempt, one per checkpoint (3)" \
     || bad "counter is '$(counter)', want 4"
 cp out/checkpoint.sealed attempt1.sealed
