@@ -475,7 +475,6 @@ static int cvm_done(prepared *p, cJSON *done, sai_pipeline_run_result_t *res, bo
     return 0;
 }
 
-/* hd: one worker of a distributed job (NULL: a single-enclave run). */
 /* A TCP connection to the KBS of the spec's kbs.url, for an enclave that
  * has given up the network (worker 0's checkpoint counter; dist_ckpt.c).
  * The host only connects: the enclave runs TLS over it and checks the
@@ -528,6 +527,7 @@ out:
     return rc;
 }
 
+/* hd: one worker of a distributed job (NULL: a single-enclave run). */
 static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd, sai_pipeline_run_result_t *res,
                     sai_error_t *err)
 {
