@@ -189,6 +189,22 @@ sai_kbs_channel_t sai_kbs_client_channel(const sai_kbs_client_t *c);
 int  sai_kbs_client_new(sai_kbs_client_t **out, const sai_kbs_client_opts_t *o, sai_error_t *err) SAI_MUST_CHECK;
 void sai_kbs_client_free(sai_kbs_client_t *c);
 
+/* Connections from a dialer (docs/kbs.md "Over a stream someone else
+ * connected"), for a caller that can no longer open sockets (an enclave
+ * after sai_sandbox_no_network): from now on every connection the client
+ * needs is a stream dial returns in *fd (taken; connected to the KBS by
+ * someone the caller need not trust, e.g. its host), and TLS with the pin
+ * or CA check, the session cache and HTTP run over it in the calling
+ * thread exactly as over a socket of the client's own. The client's own
+ * connection, if any, is closed now. A dial failure should be SAI_ENET
+ * (retried with backoff like an unreachable KBS); any other code ends the
+ * request. */
+typedef int (*sai_kbs_dial_fn)(void *ctx, int *fd, sai_error_t *err);
+void sai_kbs_client_set_dialer(sai_kbs_client_t *c, sai_kbs_dial_fn dial, void *ctx);
+/* Close the client's kept-alive connection now (the next request opens or
+ * dials another): for a caller that talks to the KBS minutes apart. */
+void sai_kbs_client_disconnect(sai_kbs_client_t *c);
+
 /* One HTTP exchange (keeps the connection alive). *resp is malloc'ed,
  * NUL-terminated, capped at 1 MiB. extra_header is "Name: value" or NULL. */
 int  sai_kbs_client_request(sai_kbs_client_t *c, const char *method, const char *path,

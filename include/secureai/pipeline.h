@@ -226,7 +226,7 @@ typedef enum {
     SAI_MSG_SHARD_FDS,          /* H->E: manifest bytes + shard fds (names in payload) */
     SAI_MSG_EVIDENCE_REQ,       /* E->H: 64-byte report data */
     SAI_MSG_EVIDENCE,           /* H->E: evidence blob (from the TEE backend) */
-    SAI_MSG_KBS_CONN,           /* H->E: a connected socket to the KBS (fd) */
+    SAI_MSG_KBS_CONN,           /* E->H: asks for a stream to the KBS; H->E: a connected socket (fd), or none and why */
     SAI_MSG_PROGRESS,           /* E->H: one line of metrics JSON */
     SAI_MSG_OUTPUT,             /* E->H: name + one chunk of an output file */
     SAI_MSG_OUTPUT_END,         /* E->H: name + sha256 of the whole file */

@@ -40,7 +40,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -87,6 +91,11 @@ struct sai_kbs_client_t {
     char                      cookie[40];    /* kbs-session-id of the last Set-Cookie (Trustee) */
     uint8_t                   sess_key[32];  /* the TLS session cache's key for this KBS + trust */
     bool                      resumed;       /* the last connection resumed a session */
+    /* connections from a dialer instead (sai_kbs_client_set_dialer) */
+    sai_kbs_dial_fn           dial;
+    void                     *dial_ctx;
+    int                       sfd;           /* the dialed stream, -1: none */
+    SSL                      *sssl;          /* TLS over it (https) */
 };
 
 /* ---- the process's TLS sessions, one per KBS and trust configuration ---------- */
@@ -383,6 +392,7 @@ int sai_kbs_client_new(sai_kbs_client_t **out, const sai_kbs_client_opts_t *o, s
     if (c == NULL)
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     int rc = 0;
+    c->sfd = -1;
     c->timeout_s = o->timeout_s > 0 ? o->timeout_s : 5;
     c->retries = o->retries > 0 ? o->retries : 4;
     struct evhttp_uri *u = o->url ? evhttp_uri_parse(o->url) : NULL;
@@ -497,11 +507,14 @@ static void drop_connection(sai_kbs_client_t *c)
     c->evcon = NULL;
 }
 
+static void stream_drop(sai_kbs_client_t *c);
+
 void sai_kbs_client_free(sai_kbs_client_t *c)
 {
     if (c == NULL)
         return;
     drop_connection(c);
+    stream_drop(c);
     if (c->base)
         event_base_free(c->base);
     SSL_CTX_free(c->ctx);
@@ -597,10 +610,15 @@ static void on_response(struct evhttp_request *req, void *arg)
     event_base_loopbreak(c->base);
 }
 
+static int stream_request(sai_kbs_client_t *c, const char *method, const char *path,
+                          const char *extra_header, const void *body, size_t body_len, sai_error_t *err);
+
 static int one_request(sai_kbs_client_t *c, const char *method, const char *path,
                        const char *extra_header, const void *body, size_t body_len,
                        sai_error_t *err)
 {
+    if (c->dial != NULL)
+        return stream_request(c, method, path, extra_header, body, body_len, err);
     int rc = connect_kbs(c, err);
     if (rc != 0)
         return rc;
@@ -684,6 +702,353 @@ static int one_request(sai_kbs_client_t *c, const char *method, const char *path
     return 0;
 }
 
+/* ---- connections from a dialer ------------------------------------------------
+ * The caller cannot open sockets (an enclave whose no-network filter is on):
+ * its dialer hands over a stream someone else connected to the KBS (the
+ * enclave's host). Whoever connected it only moves bytes: TLS is
+ * terminated here, with the same SSL_CTX, pin or CA check and session cache
+ * as a connection of the client's own, so a stream to anything but the KBS
+ * fails the handshake (SAI_EAUTH), and one that drops or stalls fails the
+ * request within the timeout. HTTP/1.1 is spoken in the calling thread,
+ * blocking with poll deadlines: evhttp cannot adopt a connected socket. */
+
+void sai_kbs_client_set_dialer(sai_kbs_client_t *c, sai_kbs_dial_fn dial, void *ctx)
+{
+    drop_connection(c);   /* a socket of the client's own is never used again */
+    c->dial = dial;
+    c->dial_ctx = ctx;
+}
+
+static void stream_drop(sai_kbs_client_t *c)
+{
+    SSL_free(c->sssl);   /* no close_notify: the ticket was kept by new_session_cb */
+    c->sssl = NULL;
+    if (c->sfd >= 0)
+        close(c->sfd);
+    c->sfd = -1;
+}
+
+void sai_kbs_client_disconnect(sai_kbs_client_t *c)
+{
+    if (c == NULL)
+        return;
+    drop_connection(c);
+    stream_drop(c);
+}
+
+/* Wait until fd is ready for ev or the deadline (sai_now()) passes: 0 or -1. */
+static int stream_wait(int fd, short ev, double deadline)
+{
+    for (;;) {
+        double left = deadline - sai_now();
+        if (left <= 0)
+            return -1;
+        struct pollfd p = {fd, ev, 0};
+        int k = poll(&p, 1, (int)(left * 1000) + 1);
+        if (k > 0)
+            return 0;
+        if (k < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* TLS's answer to an I/O call: 1 retry (after waiting), 0 EOF, -1 failed. */
+static int stream_tls_retry(sai_kbs_client_t *c, int r, double deadline)
+{
+    int e = SSL_get_error(c->sssl, r);
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return stream_wait(c->sfd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) == 0 ? 1 : -1;
+    return -1;
+}
+
+static int stream_write(sai_kbs_client_t *c, const void *buf, size_t n, double deadline)
+{
+    const char *b = buf;
+    for (size_t off = 0; off < n;) {
+        if (c->sssl != NULL) {
+            size_t w = 0;
+            ERR_clear_error();
+            int r = SSL_write_ex(c->sssl, b + off, n - off, &w);
+            if (r == 1)
+                off += w;
+            else if (stream_tls_retry(c, r, deadline) != 1)
+                return -1;
+            continue;
+        }
+        ssize_t k = send(c->sfd, b + off, n - off, MSG_NOSIGNAL);
+        if (k < 0 && errno == ENOTSOCK)
+            k = write(c->sfd, b + off, n - off);
+        if (k > 0)
+            off += (size_t)k;
+        else if (k < 0 && errno == EINTR)
+            continue;
+        else if (!(k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ||
+                 stream_wait(c->sfd, POLLOUT, deadline) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Some bytes (> 0), 0 at the end of the stream, -1 failed or timed out. */
+static ssize_t stream_read(sai_kbs_client_t *c, char *b, size_t n, double deadline)
+{
+    for (;;) {
+        if (c->sssl != NULL) {
+            size_t got = 0;
+            ERR_clear_error();
+            int r = SSL_read_ex(c->sssl, b, n, &got);
+            if (r == 1)
+                return (ssize_t)got;
+            int t = stream_tls_retry(c, r, deadline);
+            if (t != 1)
+                return t;
+            continue;
+        }
+        ssize_t k = recv(c->sfd, b, n, 0);
+        if (k < 0 && errno == ENOTSOCK)
+            k = read(c->sfd, b, n);
+        if (k >= 0)
+            return k;
+        if (errno == EINTR)
+            continue;
+        if ((errno != EAGAIN && errno != EWOULDBLOCK) || stream_wait(c->sfd, POLLIN, deadline) != 0)
+            return -1;
+    }
+}
+
+static int stream_connect(sai_kbs_client_t *c, const char *hostport, double deadline, sai_error_t *err)
+{
+    int fd = -1, rc = c->dial(c->dial_ctx, &fd, err);
+    if (rc != 0)
+        return sai_error_prefix(err, "a stream to the KBS %s", hostport);
+    if (fd < 0)
+        return sai_error_set(err, SAI_ENET, "a stream to the KBS %s: the dialer gave none", hostport);
+    c->sfd = fd;
+    int fl = fcntl(fd, F_GETFL), one = 1;
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+        stream_drop(c);
+        return sai_error_set(err, SAI_EIO, "the stream to the KBS: %s", strerror(errno));
+    }
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* not TCP: no matter */
+    c->resumed = false;
+    if (!c->tls)
+        return 0;
+    SSL *ssl = sai_tls_client_ssl(c->ctx, c->host, c->host_is_ip, !c->pinned);
+    pthread_once(&g_nosig_once, nosig_init);
+    BIO *b = ssl != NULL && g_nosig_meth != NULL ? BIO_new(g_nosig_meth) : NULL;
+    if (b == NULL) {
+        SSL_free(ssl);
+        stream_drop(c);
+        return sai_error_set(err, SAI_ECRYPTO, "cannot create a TLS session");
+    }
+    BIO_set_fd(b, fd, BIO_NOCLOSE);   /* stream_drop closes it */
+    SSL_set_bio(ssl, b, b);
+    SSL_set_app_data(ssl, c);
+    /* the KBS may close without close_notify once it has answered */
+    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_SESSION *sess = sess_get(c->sess_key);
+    SSL_SESSION *copy = sess ? SSL_SESSION_dup(sess) : NULL;
+    if (copy != NULL)
+        SSL_set_session(ssl, copy);
+    SSL_SESSION_free(copy);
+    SSL_SESSION_free(sess);
+    c->sssl = ssl;
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_connect(ssl);
+        if (r == 1)
+            break;
+        if (stream_tls_retry(c, r, deadline) == 1)
+            continue;
+        unsigned long e = ERR_peek_last_error();
+        char why[200] = "the stream closed or timed out";
+        if (e != 0)
+            ERR_error_string_n(e, why, sizeof why);
+        bool verify = e != 0 && ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+        ERR_clear_error();
+        stream_drop(c);
+        return verify ? sai_error_set(err, SAI_EAUTH, "TLS with %s failed: the KBS certificate does not match "
+                                      "the pin or CA: %s", hostport, why)
+                      : sai_error_set(err, SAI_ENET, "TLS with %s failed: %s", hostport, why);
+    }
+    c->resumed = SSL_session_reused(ssl) == 1;
+    return 0;
+}
+
+/* The value of header `name` in the header block h (NUL-terminated lines
+ * separated by CRLF), copied into out; false when absent. */
+static bool stream_header(const char *h, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(h, "\r\n"); l != NULL; l = strstr(l, "\r\n")) {
+        l += 2;
+        if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
+            const char *v = l + nl + 1, *end = strstr(v, "\r\n");
+            while (*v == ' ' || *v == '\t')
+                v++;
+            size_t n = end ? (size_t)(end - v) : strlen(v);
+            while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+                n--;
+            snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), v);
+            return true;
+        }
+    }
+    return false;
+}
+
+#define STREAM_HEAD_MAX (16 * 1024)
+
+static int stream_request(sai_kbs_client_t *c, const char *method, const char *path,
+                          const char *extra_header, const void *body, size_t body_len, sai_error_t *err)
+{
+    char hostport[300], v[200];
+    char *head = NULL, *buf = NULL;
+    size_t head_cap = strlen(path) + (extra_header ? strlen(extra_header) : 0) + 512, have = 0, cap = 0;
+    double deadline = sai_now() + c->timeout_s;
+    int rc = 0;
+    snprintf(hostport, sizeof hostport, "%s:%d", c->host, c->port);
+    c->status = 0;
+    c->retry_after = -1;
+    free(c->resp);
+    c->resp = NULL;
+    c->resp_len = 0;
+    if (c->sfd < 0 && (rc = stream_connect(c, hostport, deadline, err)) != 0)
+        return rc;
+    if ((head = malloc(head_cap)) == NULL) {
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    int hl = snprintf(head, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n%s"
+                      "Content-Length: %zu\r\n%s%s\r\n", method, path, hostport,
+                      body ? "Content-Type: application/json\r\n" : "", body ? body_len : 0,
+                      extra_header ? extra_header : "", extra_header ? "\r\n" : "");
+    if (hl < 0 || (size_t)hl >= head_cap || strpbrk(path, "\r\n") != NULL ||
+        (extra_header && strpbrk(extra_header, "\r\n") != NULL)) {
+        rc = sai_error_set(err, SAI_EINVAL, "a request line or header that does not fit one line");
+        goto out;
+    }
+    if (stream_write(c, head, (size_t)hl, deadline) != 0 ||
+        (body && body_len && stream_write(c, body, body_len, deadline) != 0)) {
+        rc = sai_error_set(err, SAI_ENET, "%s: the stream closed or timed out while sending", hostport);
+        goto out;
+    }
+    /* the status line and headers */
+    char *end = NULL;
+    while (end == NULL) {
+        if (have + 1 >= cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            char *nb = have >= STREAM_HEAD_MAX ? NULL : realloc(buf, ncap);
+            if (nb == NULL) {
+                rc = sai_error_set(err, SAI_EFORMAT, "%s: the KBS's answer has no end of its headers", hostport);
+                goto out;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t k = stream_read(c, buf + have, cap - 1 - have, deadline);
+        if (k <= 0) {
+            rc = sai_error_set(err, SAI_ENET, "%s: %s", hostport, k == 0 ? "connection closed" : "timed out");
+            goto out;
+        }
+        have += (size_t)k;
+        buf[have] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+    }
+    end[2] = '\0';   /* the header block ends with its last CRLF */
+    size_t body_off = (size_t)(end + 4 - buf);
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*1[01] %3d", &status) != 1 || status < 100 || status > 599) {
+        rc = sai_error_set(err, SAI_EFORMAT, "%s: the KBS's answer is not HTTP/1.x", hostport);
+        goto out;
+    }
+    bool close_after = stream_header(buf, "Connection", v, sizeof v) && strcasecmp(v, "close") == 0;
+    if (stream_header(buf, "Transfer-Encoding", v, sizeof v) && strcasecmp(v, "identity") != 0) {
+        rc = sai_error_set(err, SAI_EUNSUPP, "%s: the KBS's answer is %s-encoded (only Content-Length is "
+                           "read over a dialed stream)", hostport, v);
+        goto out;
+    }
+    long long want = -1;
+    if (stream_header(buf, "Content-Length", v, sizeof v)) {
+        char *e = NULL;
+        want = strtoll(v, &e, 10);
+        if (e == v || *e != '\0' || want < 0) {
+            rc = sai_error_set(err, SAI_EFORMAT, "%s: the KBS's Content-Length is not a number", hostport);
+            goto out;
+        }
+    } else if (!close_after) {
+        rc = sai_error_set(err, SAI_EFORMAT, "%s: the KBS's answer has no length", hostport);
+        goto out;
+    }
+    if (want > RESP_MAX) {
+        rc = sai_error_set(err, SAI_ELIMIT, "the KBS's answer is larger than %d bytes", RESP_MAX);
+        goto out;
+    }
+    if (stream_header(buf, "Retry-After", v, sizeof v)) {
+        char *e = NULL;
+        double ra = strtod(v, &e);
+        c->retry_after = e != v && *e == '\0' && ra >= 0 ? ra : -1;
+    }
+    const size_t cl = sizeof SAI_KBS_TRUSTEE_COOKIE;
+    if (stream_header(buf, "Set-Cookie", v, sizeof v) && strncmp(v, SAI_KBS_TRUSTEE_COOKIE "=", cl) == 0 &&
+        strcspn(v + cl, "; ") < sizeof c->cookie)
+        snprintf(c->cookie, sizeof c->cookie, "%.*s", (int)strcspn(v + cl, "; "), v + cl);
+    /* the body: move it to the front, then read the rest */
+    have -= body_off;
+    memmove(buf, buf + body_off, have);
+    if (want >= 0 && have > (size_t)want) {   /* bytes past the answer: nothing was asked for them */
+        have = (size_t)want;
+        close_after = true;
+    }
+    for (;;) {
+        if (want >= 0 && have >= (size_t)want)
+            break;
+        if (have + 1 >= cap) {
+            size_t ncap = cap * 2;
+            char *nb = have > RESP_MAX ? NULL : realloc(buf, ncap);
+            if (nb == NULL) {
+                rc = sai_error_set(err, SAI_ELIMIT, "the KBS's answer is larger than %d bytes", RESP_MAX);
+                goto out;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t room = cap - 1 - have;
+        if (want >= 0 && room > (size_t)want - have)
+            room = (size_t)want - have;
+        ssize_t k = stream_read(c, buf + have, room, deadline);
+        if (k == 0 && want < 0)
+            break;   /* Connection: close without a length: the end of the stream ends it */
+        if (k <= 0) {
+            rc = sai_error_set(err, SAI_ENET, "%s: %s in the middle of the answer", hostport,
+                               k == 0 ? "connection closed" : "timed out");
+            goto out;
+        }
+        have += (size_t)k;
+    }
+    if (have > RESP_MAX) {
+        rc = sai_error_set(err, SAI_ELIMIT, "the KBS's answer is larger than %d bytes", RESP_MAX);
+        goto out;
+    }
+    buf[have] = '\0';
+    c->status = status;
+    c->resp = buf;
+    c->resp_len = have;
+    buf = NULL;
+    if (close_after)
+        stream_drop(c);
+out:
+    if (rc != 0)
+        stream_drop(c);   /* a failed exchange leaves the stream in an unknown state */
+    if (head != NULL) {
+        sai_wipe(head, head_cap);   /* it holds the bearer token */
+        free(head);
+    }
+    free(buf);
+    return rc;
+}
+
 int sai_kbs_client_request(sai_kbs_client_t *c, const char *method, const char *path,
                            const char *extra_header, const void *body, size_t body_len,
                            int *status, char **resp, size_t *resp_len, sai_error_t *err)
@@ -699,7 +1064,7 @@ int sai_kbs_client_request(sai_kbs_client_t *c, const char *method, const char *
             struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        bool reused = c->evcon != NULL;
+        bool reused = c->evcon != NULL || c->sfd >= 0;
         rc = one_request(c, method, path, extra_header, body, body_len, err);
         /* A kept-alive connection the server closed while we were idle
          * (its header timeout; a pipeline enclave trains for minutes

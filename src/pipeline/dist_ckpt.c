@@ -3,20 +3,34 @@
  * KBS-held counter that refuses a rolled-back one (docs/distributed.md,
  * "Resume").
  *
- * At the start of every attempt (a fresh start or a resume), while the
- * enclave still has its KBS connection, worker 0 reads the job's counter
- * (resource <spec name>/dist/group's, src/kbs/counter.c) and moves it by
- * one with compare-and-increment; the new value g is this attempt's. Every
- * checkpoint it seals during the attempt carries g. A resume opens the
- * newest valid checkpoint in the file and requires its g to equal the
- * counter *before* the increment: a checkpoint of an earlier attempt is
- * refused, naming both values. The loaded checkpoint is re-sealed under
- * the new g at once, so this attempt can itself be resumed before its
- * first checkpoint. (The enclave has no network while training, so the
- * counter moves per attempt, not per checkpoint: within the latest attempt
- * the host may hand back an earlier checkpoint of that same attempt, which
- * replays the same steps to the same weights, training being
- * deterministic. It costs time, as stopping the job does.)
+ * The job's counter (resource <spec name>/dist/group's, src/kbs/counter.c)
+ * moves once at the start of every attempt (a fresh start or a resume) and
+ * once per checkpoint, each time by compare-and-increment from the value
+ * this enclave last moved it to, so it always equals the value in the
+ * newest checkpoint's header:
+ *
+ *   begin  while the enclave still has its own KBS connection: read the
+ *          counter v; a resume opens the newest valid checkpoint in the
+ *          file and requires its value to equal v (anything older is a
+ *          rolled-back checkpoint, refused naming both values); move v ->
+ *          v+1; a resume re-seals the loaded checkpoint under v+1 at once,
+ *          so an attempt that dies before its first checkpoint resumes.
+ *   write  at each checkpoint, after the no-network filter: the client's
+ *          connections are streams the host connects (KBS_CONN; the
+ *          enclave runs TLS and the pin check itself): move g -> g+1, and
+ *          only after the KBS confirmed it seal the checkpoint with g+1
+ *          into the other slot and fsync. A failure to move the counter
+ *          (KBS unreachable, or it is not g: another attempt moved it)
+ *          writes nothing and stops the run.
+ *
+ * The crash window: between the KBS's confirmation of g+1 and the fsync of
+ * the slot carrying g+1 the file's newest checkpoint is g: a resume is
+ * refused (clearly, naming g and g+1) and the job starts afresh. The other
+ * order (write g+1, then move the counter) would leave a resumable file,
+ * but then two checkpoints (g and g+1) are each acceptable while the
+ * counter is g, and a host that drops the KBS stream at that moment could
+ * choose the older: a rollback. Refusal loses time only, as stopping the
+ * job does.
  *
  * The file has two slots, written alternately (a crash while writing one
  * leaves the other); each is
@@ -181,15 +195,23 @@ int sai_pipeline__dist_ckpt_begin(sai_pipeline_dist_ckpt_t **out, sai_kbs_client
     *out = NULL;
     if (ck == NULL) {
         close(fd);
+        sai_kbs_client_free(kbs);
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     }
     ck->fd = fd;
     ck->every = every;
+    ck->kbs = kbs;
+    ck->att = att;
+    if (strlen(counter) >= sizeof ck->counter) {
+        rc = sai_error_set(err, SAI_EINVAL, "the counter's name is too long");
+        goto out;
+    }
+    snprintf(ck->counter, sizeof ck->counter, "%s", counter);
     if ((rc = sai_hkdf_sha256(ck->key, sizeof ck->key, model_key, 32, job, SAI_DIST_JOB_ID_LEN,
                               (const uint8_t *)info, sizeof info - 1, err)))
         goto out;
     if (resume) {
-        /* the newest valid slot: highest (attempt, epoch) */
+        /* the newest valid slot: highest (counter value, epoch) */
         struct stat stt;
         if (fstat(fd, &stt) != 0) {
             rc = sai_error_set(err, SAI_EIO, "the checkpoint file: %s", strerror(errno));
@@ -225,19 +247,21 @@ int sai_pipeline__dist_ckpt_begin(sai_pipeline_dist_ckpt_t **out, sai_kbs_client
             goto out;
         }
     }
-    /* The job's counter: a resume must hold the latest attempt's checkpoint;
-     * then this attempt takes the next value. */
+    /* The job's counter: a resume must hold the newest checkpoint; then
+     * this attempt takes the next value. */
     uint64_t v = 0, expect;
-    if ((rc = sai_kbs_client_counter(kbs, att, counter, NULL, &v, err)))
+    if ((rc = sai_kbs_client_counter(ck->kbs, att, counter, NULL, &v, err)))
         goto out;
     if (resume && ck->resume_gen != v) {
-        rc = sai_error_set(err, SAI_EPOLICY, "the checkpoint is of attempt %" PRIu64 " (epoch %u), but the job's "
-                           "counter on the KBS is %" PRIu64 ": %s checkpoint is refused", ck->resume_gen,
-                           ck->resume_epoch, v, ck->resume_gen < v ? "an older (rolled-back)" : "this");
+        rc = sai_error_set(err, SAI_EPOLICY, "the checkpoint carries counter value %" PRIu64 " (epoch %u), but the "
+                           "job's counter on the KBS is %" PRIu64 ": %s checkpoint is refused%s", ck->resume_gen,
+                           ck->resume_epoch, v, ck->resume_gen < v ? "an older (rolled-back)" : "this",
+                           ck->resume_gen + 1 == v ? " (or the job stopped while sealing the next one: start "
+                                                     "it afresh)" : "");
         goto out;
     }
     expect = v;
-    if ((rc = sai_kbs_client_counter(kbs, att, counter, &expect, &v, err)))
+    if ((rc = sai_kbs_client_counter(ck->kbs, att, counter, &expect, &v, err)))
         goto out;
     ck->gen = v;
     if (resume) {   /* re-sealed under this attempt's value, in the other slot */
@@ -261,6 +285,20 @@ int sai_pipeline__dist_ckpt_write(sai_pipeline_dist_ckpt_t *ck, uint32_t epoch, 
         ck->payload_len = len;   /* a fresh start: the model's size */
     if (len != ck->payload_len)
         return sai_error_set(err, SAI_EINVAL, "checkpoint of %zu bytes, not %zu", len, ck->payload_len);
+    /* The counter first: the checkpoint carries g+1 only once the KBS holds
+     * g+1, so at no time are two checkpoints acceptable. */
+    uint64_t expect = ck->gen, v = 0;
+    int rc = sai_kbs_client_counter(ck->kbs, ck->att, ck->counter, &expect, &v, err);
+    sai_kbs_client_disconnect(ck->kbs);   /* the next checkpoint may be minutes away */
+    if (rc == SAI_ESTATE)
+        return sai_error_prefix(err, "the job's counter moved past %" PRIu64 " without this enclave (another "
+                                "attempt of the job runs): no checkpoint is written, this attempt stops",
+                                ck->gen);
+    if (rc)
+        return sai_error_prefix(err, "the job's counter on the KBS did not move from %" PRIu64 ": no checkpoint "
+                                "is written, the run stops (the newest checkpoint resumes unless the KBS moved "
+                                "the counter before the failure)", ck->gen);
+    ck->gen = v;
     ck->slot ^= 1u;
     return write_slot(ck, ck->slot, ck->gen, epoch, payload, len, err);
 }
@@ -271,6 +309,7 @@ void sai_pipeline__dist_ckpt_free(sai_pipeline_dist_ckpt_t *ck)
         return;
     if (ck->fd >= 0)
         close(ck->fd);
+    sai_kbs_client_free(ck->kbs);
     if (ck->payload != NULL) {
         sai_wipe(ck->payload, ck->payload_len);
         free(ck->payload);

@@ -78,6 +78,7 @@ typedef struct enclave {
     int                ring_fds[2];    /* the streams to the next and from the previous worker */
     sai_fw_t           fw;             /* framework mode: the interpreter child (enclave_framework.c) */
     int                ckpt_fd;        /* worker 0 of a checkpointing job: its checkpoint file */
+    sai_kbs_attester_t   ckpt_att;       /* ... and the attester its checkpoints' counter moves use */
 } enclave;
 
 /* ---- the attester: evidence straight from the TEE ------------------------
@@ -115,6 +116,36 @@ static int get_key(enclave *e, const sai_kbs_resource_t *r, sai_secret_t **key, 
                              got);
     }
     return 0;
+}
+
+/* A stream to the KBS, for a client that can no longer open sockets
+ * (worker 0's checkpoint counter after the no-network filter; dist_ckpt.c):
+ * KBS_CONN asks the host, which answers KBS_CONN with one connected socket,
+ * or with none and its reason. The client runs TLS and the KBS's pin or CA
+ * check over it: the host only moves bytes, as on the ring. */
+static int kbs_dial(void *ctx, int *fd, sai_error_t *err)
+{
+    enclave *e = ctx;
+    uint8_t *d = NULL;
+    size_t n = 0, nfds = 0;
+    int got[1] = {-1};
+    *fd = -1;
+    int rc = sai_chan_send(&e->chan, SAI_MSG_KBS_CONN, "", 0, NULL, 0, err);
+    if (rc == 0)
+        rc = sai_chan_recv(&e->chan, SAI_MSG_KBS_CONN, &d, &n, 1024, got, 1, &nfds, err);
+    if (rc)
+        return rc;
+    if (nfds == 1) {
+        *fd = got[0];
+    } else {
+        for (size_t i = 0; i < n; i++)   /* the host's words, printed as text only */
+            if (d[i] < 0x20 || d[i] > 0x7e)
+                d[i] = '?';
+        rc = sai_error_set(err, SAI_ENET, "the host gave no connection to the KBS (it says: %.*s)",
+                           (int)(n > 300 ? 300 : n), n ? (const char *)d : "nothing");
+    }
+    free(d);
+    return rc;
 }
 
 static int get_key_cb(void *ctx, const sai_kbs_resource_t *r, sai_secret_t **key, sai_error_t *err)
@@ -510,17 +541,20 @@ static int run(enclave *e, sai_error_t *err)
         char counter[200];
         uint8_t job[SAI_DIST_JOB_ID_LEN];
         snprintf(counter, sizeof counter, "%s/dist/group", e->spec->name);
-        sai_kbs_attester_t att = {.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
+        e->ckpt_att = (sai_kbs_attester_t){.ctx = e, .tee = e->tee, .borrowed = true, .evidence = tee_evidence};
         rc = sai_pipeline__dist_job_id(job, e->spec_hash, err);
-        if (rc == 0)
-            rc = sai_pipeline__dist_ckpt_begin(&ckpt, e->kbs, &att, counter, e->ckpt_fd,
+        if (rc == 0) {
+            rc = sai_pipeline__dist_ckpt_begin(&ckpt, e->kbs, &e->ckpt_att, counter, e->ckpt_fd,
                                                e->dist.ckpt == SAI_PROTO_CKPT_RESUME, e->spec->dist.checkpoint_every,
                                                mkey->data, job, err);
+            e->kbs = NULL;   /* taken: the checkpoints move the counter again, over streams the host connects */
+        }
         e->ckpt_fd = -1;   /* taken */
         if (rc) {
             sai_error_prefix(err, "worker 0: %s", e->dist.ckpt == SAI_PROTO_CKPT_RESUME ? "resume" : "checkpoints");
             goto out;
         }
+        sai_kbs_client_set_dialer(ckpt->kbs, kbs_dial, e);
     }
     double model_key_s = sai_now() - t;
     sai_kbs_client_free(e->kbs);

@@ -26,7 +26,10 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,8 @@
 #include "secureai/seal.h"
 #include "secureai/tee.h"
 #include "secureai/util.h"
+
+#include <event2/http.h>
 
 extern char **environ;
 
@@ -470,6 +475,58 @@ static int cvm_done(prepared *p, cJSON *done, sai_pipeline_run_result_t *res, bo
     return 0;
 }
 
+/* A TCP connection to the KBS of the spec's kbs.url, for an enclave that
+ * has given up the network (worker 0's checkpoint counter; dist_ckpt.c).
+ * The host only connects: the enclave runs TLS over it and checks the
+ * KBS's pin or CA itself, so this socket is as untrusted as the network. */
+#define KBS_STREAM_TIMEOUT_MS 5000
+static int kbs_stream(const char *url, int *out, sai_error_t *err)
+{
+    struct evhttp_uri *u = url ? evhttp_uri_parse(url) : NULL;
+    const char *host = u ? evhttp_uri_get_host(u) : NULL, *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char ps[8];
+    int rc = 0, s = -1;
+    *out = -1;
+    if (host == NULL || scheme == NULL) {
+        rc = sai_error_set(err, SAI_EINVAL, "the KBS URL %s has no host", url ? url : "(none)");
+        goto out;
+    }
+    int port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : strcmp(scheme, "https") == 0 ? 443 : 80;
+    snprintf(ps, sizeof ps, "%d", port);
+    int g = getaddrinfo(host, ps, &hints, &ai);
+    if (g != 0 || ai == NULL) {
+        rc = sai_error_set(err, SAI_ENET, "cannot resolve %s: %s", host, gai_strerror(g));
+        goto out;
+    }
+    s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0 || (connect(s, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)) {
+        rc = sai_error_set(err, SAI_ENET, "cannot connect to %s:%s: %s", host, ps, strerror(errno));
+        goto out;
+    }
+    struct pollfd pf = {.fd = s, .events = POLLOUT};
+    int e = 0, k;
+    socklen_t el = sizeof e;
+    while ((k = poll(&pf, 1, KBS_STREAM_TIMEOUT_MS)) < 0 && errno == EINTR) {
+    }
+    if (k != 1 || getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) {
+        rc = sai_error_set(err, SAI_ENET, "cannot connect to %s:%s: %s", host, ps,
+                           k == 0 ? "timed out" : strerror(e ? e : errno));
+        goto out;
+    }
+    *out = s;
+    s = -1;
+out:
+    if (s >= 0)
+        close(s);
+    if (ai != NULL)
+        freeaddrinfo(ai);
+    if (u != NULL)
+        evhttp_uri_free(u);
+    return rc;
+}
+
 /* hd: one worker of a distributed job (NULL: a single-enclave run). */
 static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd, sai_pipeline_run_result_t *res,
                     sai_error_t *err)
@@ -646,14 +703,16 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
     }
 
     /* Serve the enclave until DONE. */
-    static const sai_msg_type_t want[] = {SAI_MSG_PROGRESS, SAI_MSG_OUTPUT, SAI_MSG_OUTPUT_END};
+    /* KBS_CONN: the enclave asks for a stream to the KBS (worker 0 of a
+     * checkpointing job, at each checkpoint; dist_ckpt.c) */
+    static const sai_msg_type_t want[] = {SAI_MSG_PROGRESS, SAI_MSG_OUTPUT, SAI_MSG_OUTPUT_END, SAI_MSG_KBS_CONN};
     static const sai_msg_type_t want_done[] = {SAI_MSG_DONE};
     static const sai_msg_type_t want_worker[] = {SAI_MSG_PROGRESS, SAI_MSG_DONE};   /* seals nothing */
     for (;;) {
         sai_msg_type_t got;
         bool outputs_done = model.ended && prov.ended;
         rc = sai_chan_recv_any(&hc, !worker0 ? want_worker : outputs_done ? want_done : want,
-                               !worker0 ? 2 : outputs_done ? 1 : 3, &got, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0,
+                               !worker0 ? 2 : outputs_done ? 1 : 4, &got, &d, &n, SAI_CHAN_MAX_PAYLOAD, NULL, 0,
                                NULL, err);
         if (rc) {
             if (rc == SAI_ESTATE)   /* the enclave's own sentence */
@@ -668,6 +727,18 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
             } else {
                 cJSON_Delete(pj);
             }
+        } else if (got == SAI_MSG_KBS_CONN) {
+            /* a connected socket, or none and why (the enclave's request then fails) */
+            int kfd = -1;
+            sai_error_t why = {0};
+            if (kbs_stream(p.spec->kbs.url, &kfd, &why) == 0) {
+                rc = sai_chan_send(&hc, SAI_MSG_KBS_CONN, "", 0, &kfd, 1, err);
+                close(kfd);
+            } else {
+                rc = sai_chan_send(&hc, SAI_MSG_KBS_CONN, why.msg, strlen(why.msg), NULL, 0, err);
+            }
+            if (rc)
+                goto out;
         } else if (got == SAI_MSG_OUTPUT || got == SAI_MSG_OUTPUT_END) {
             sai_proto_output_t po;
             if ((rc = sai_pipeline__proto_output_decode(&po, got == SAI_MSG_OUTPUT_END, d, n, err)))

@@ -215,28 +215,37 @@ int sai_pipeline__stages_ex(const sai_pipeline_spec_t *s, const sai_stage_file_t
 
 /* ---- the enclave's side of a distributed job (enclave_dist.c) ------------ */
 /* Worker 0's sealed checkpoints and the job's KBS counter (dist_ckpt.c). */
+struct sai_kbs_client_t;
+struct sai_kbs_attester_t;
 typedef struct sai_pipeline_dist_ckpt_t {
     int      fd;                 /* the host's checkpoint file (two slots) */
     unsigned every;              /* epochs between checkpoints */
     size_t   payload_len;        /* every tensor and its momentum, as floats */
     uint8_t  key[32];            /* HKDF(model key, job id) */
-    uint64_t gen;                /* this attempt's counter value */
+    uint64_t gen;                /* the counter's value this enclave moved it to last */
     unsigned slot;               /* the slot written last */
-    uint64_t resume_gen;         /* resume: the loaded checkpoint's attempt and epoch */
+    uint64_t resume_gen;         /* resume: the loaded checkpoint's counter value and epoch */
     uint32_t resume_epoch;       /* 0: a fresh start */
     uint8_t *payload;            /* resume: its tensors (wiped on free) */
+    struct sai_kbs_client_t *kbs;              /* owned: moves the counter at each checkpoint */
+    const struct sai_kbs_attester_t *att;      /* borrowed: the enclave's TEE */
+    char     counter[200];       /* the counter's name (the group secret's resource) */
 } sai_pipeline_dist_ckpt_t;
-struct sai_kbs_client_t;
-struct sai_kbs_attester_t;
 /* At the start of an attempt (before the enclave gives up the network):
- * on resume open the newest checkpoint in fd and require its attempt to be
- * the KBS counter's value; then compare-and-increment the counter (named
+ * on resume open the newest checkpoint in fd and require its counter value
+ * to be the KBS counter's; then compare-and-increment the counter (named
  * counter, the group secret's resource); a resume re-seals the loaded
- * checkpoint under the new value. fd is taken. */
+ * checkpoint under the new value. fd and kbs are taken (kbs moves the
+ * counter again at every checkpoint: after sai_sandbox_no_network give it
+ * a dialer, sai_kbs_client_set_dialer); att must outlive the checkpoints. */
 int  sai_pipeline__dist_ckpt_begin(sai_pipeline_dist_ckpt_t **out, struct sai_kbs_client_t *kbs,
                                    const struct sai_kbs_attester_t *att, const char *counter, int fd, bool resume,
                                    unsigned every, const uint8_t model_key[32],
                                    const uint8_t job[SAI_DIST_JOB_ID_LEN], sai_error_t *err) SAI_MUST_CHECK;
+/* One checkpoint: the KBS counter moves from gen to gen+1 by
+ * compare-and-increment, and only once the KBS confirmed it is the
+ * checkpoint sealed with gen+1 into the other slot (fsynced). Any failure
+ * writes nothing and is the caller's error (the run stops). */
 int  sai_pipeline__dist_ckpt_write(sai_pipeline_dist_ckpt_t *ck, uint32_t epoch, const uint8_t *payload,
                                    size_t len, sai_error_t *err) SAI_MUST_CHECK;
 void sai_pipeline__dist_ckpt_free(sai_pipeline_dist_ckpt_t *ck);

@@ -5,7 +5,9 @@
 # Skips (exit 0 / 77) without the dataset or root.
 #
 #   dist_env_start NAME      set up under a fresh $T (cd'ed into), or exit
-#                            (DIST_ENV_NTRAIN / _NTEST records: default 256 / 128)
+#                            (DIST_ENV_NTRAIN / _NTEST records: default 256 / 128;
+#                            DIST_ENV_TLS=1: the KBS speaks TLS and specs pin its
+#                            certificate, instead of plain HTTP on loopback)
 #   spec FILE NAME OUTDIR [TRANSPORT [EPOCHS [TRAIN_LIMIT [EXTRA_HYPER]]]]
 #                            a 2-worker spec (smallcnn, batch 32)
 #   put RESOURCE FILE        put a secret on the KBS under release.json
@@ -16,6 +18,11 @@ SRC=${SAI_SOURCE_DIR:?}
 FM=/usr/share/datasets/fashion-mnist
 T=
 KBS_PID=
+# plain HTTP on loopback unless DIST_ENV_TLS=1 (then set by dist_env_start)
+KBS_HTTP_FLAG=--insecure-http
+[ "${DIST_ENV_TLS:-0}" = 1 ] && KBS_HTTP_FLAG=
+KBS_TRUST=--insecure-http
+KBS_SPEC=
 . "$SRC/tests/helpers/platform.sh"
 fails=0
 ok()  { echo "ok   - $1"; }
@@ -50,15 +57,25 @@ dist_env_start() {
     "$CLI" seal --key data.key plain sealed >seal.out 2>&1 || { bad "seal"; cat seal.out; exit 1; }
     DSID=$(sed -n 's/^dataset id: sha256:\([0-9a-f]\{64\}\)$/\1/p' seal.out)
     printf 'allowed_tee: [sim]\nallow_simulated: true\nsim_roots: [%s]\n' "$SAI_PLATFORM_FP" > att.yaml
-    "$CLI" kbs serve --data-dir kbsd --insecure-http --port 0 --port-file port \
+    "$CLI" kbs serve --data-dir kbsd ${KBS_HTTP_FLAG} --port 0 --port-file port \
         --attestation-policy att.yaml --quiet >kbs.log 2>&1 &
     KBS_PID=$!
     for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
     [ -s port ] || { bad "KBS did not start"; cat kbs.log; exit 1; }
-    KBS=http://127.0.0.1:$(cat port)
+    if [ -n "$KBS_HTTP_FLAG" ]; then
+        KBS=http://127.0.0.1:$(cat port)
+    else
+        KBS=https://127.0.0.1:$(cat port)
+        KBS_PIN=$(sed -n 's/^kbs: certificate sha256 \([0-9a-f]\{64\}\)$/\1/p' kbs.log)
+        [ ${#KBS_PIN} = 64 ] || { bad "no KBS certificate fingerprint"; cat kbs.log; exit 1; }
+        KBS_TRUST="--pin $KBS_PIN"
+        KBS_SPEC="kbs: {url: \"$KBS\", pin: \"sha256:$KBS_PIN\", retries: 2}"
+    fi
 }
 
 spec() { # spec FILE NAME OUTDIR [TRANSPORT [EPOCHS [TRAIN_LIMIT [EXTRA_HYPER]]]]
+    local kl=$KBS_SPEC
+    [ -n "$kl" ] || kl="kbs: {url: \"$KBS\", insecure_http: true, retries: 2}"
     cat > "$1" <<EOS
 version: 1
 name: $2
@@ -77,10 +94,10 @@ hyper:
   lr: 0.05
 ${7:+  $7}
 dist: {workers: 2, transport: ${4:-tcp}}
-kbs: {url: "$KBS", insecure_http: true, retries: 2}
+$kl
 outputs: {dir: $3}
 EOS
 }
 
-put() { "$CLI" kbs put-resource --insecure-http --kbs "$KBS" --admin-token-file kbsd/admin.token --resource "$1" \
+put() { "$CLI" kbs put-resource $KBS_TRUST --kbs "$KBS" --admin-token-file kbsd/admin.token --resource "$1" \
             --secret-file "$2" --policy release.json >/dev/null 2>&1 || { bad "put-resource $1"; exit 1; }; }

@@ -4,16 +4,25 @@
  * from the value the caller names, a stale value is refused naming both
  * values, it is governed by the release policy of the resource of its
  * name (another measurement, or no such resource, is refused), it
- * survives a restart, and every increment is audited. */
+ * survives a restart, and every increment is audited. Over a stream
+ * someone else connected (an enclave's host, after the enclave's
+ * no-network filter) the client checks the pin as over its own socket.
+ * Worker 0's checkpoints (src/pipeline/dist_ckpt.c) move the counter
+ * before they are sealed and write nothing when it cannot move. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include "kbs/kbs_test.h"
+#include "pipeline/pipeline_internal.h"
 
 static test_kbs g_kbs;
 static char g_root[256], g_policy_path[400], g_meas_hex[97];
@@ -137,12 +146,164 @@ static void test_survives_restart(void **state)
     sai_kbs_client_free(c);
 }
 
+/* What an enclave's host does on KBS_CONN: connect a socket to the KBS
+ * (the test server's port) and hand it over; or refuse. */
+typedef struct dialer {
+    int  calls;
+    bool refuse;
+} dialer;
+
+static int dial_kbs(void *ctx, int *fd, sai_error_t *err)
+{
+    dialer *d = ctx;
+    d->calls++;
+    if (d->refuse)
+        return sai_error_set(err, SAI_ENET, "the host gave no connection");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(strrchr(g_kbs.url, ':') + 1)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (s >= 0)
+            close(s);
+        return sai_error_set(err, SAI_ENET, "connect failed");
+    }
+    *fd = s;
+    return 0;
+}
+
+static void test_over_dialed_stream(void **state)
+{
+    (void)state;
+    sai_kbs_client_t *c = test_client(&g_kbs);   /* https, the server's pin */
+    sai_error_t err = {0};
+    uint64_t v = 0, e = 0;
+    dialer d = {0};
+    put(c, "job5/dist/group", g_meas_hex);
+    sai_kbs_client_set_dialer(c, dial_kbs, &d);
+    if (sai_kbs_client_counter(c, &g_att, "job5/dist/group", &e, &v, &err) != 0)
+        fail_msg("over a dialed stream: %s", err.msg);
+    assert_int_equal(v, 1);
+    assert_int_equal(d.calls, 1);   /* auth, attest and the counter on one kept-alive stream */
+    /* a checkpoint minutes later: a fresh stream, the TLS session resumed */
+    sai_kbs_client_disconnect(c);
+    e = 1;
+    assert_int_equal(sai_kbs_client_counter(c, &g_att, "job5/dist/group", &e, &v, &err), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(d.calls, 2);
+    assert_true(sai_kbs__client_resumed(c));
+    /* compare-and-increment holds over it as over the client's own socket */
+    e = 1;
+    assert_int_equal(sai_kbs_client_counter(c, &g_att, "job5/dist/group", &e, &v, &err), SAI_ESTATE);
+    assert_int_equal(v, 2);
+    sai_kbs_client_free(c);
+
+    /* the pin is checked over the dialed stream: a client pinned to another
+     * certificate is refused by its own TLS, whoever connected the stream */
+    char pin[65];
+    memset(pin, '0', 64);
+    pin[64] = '\0';
+    sai_kbs_client_opts_t o = {.url = g_kbs.url, .pin_sha256 = pin, .timeout_s = 5, .retries = 1};
+    assert_int_equal(sai_kbs_client_new(&c, &o, &err), 0);
+    sai_kbs_client_set_dialer(c, dial_kbs, &d);
+    assert_int_equal(sai_kbs_client_counter(c, &g_att, "job5/dist/group", NULL, &v, &err), SAI_EAUTH);
+    assert_non_null(strstr(err.msg, "does not match the pin or CA"));
+    sai_kbs_client_free(c);
+
+    /* a host that gives no stream: the request fails after the retries, no hang */
+    c = test_client_retries(&g_kbs, 2);
+    sai_kbs_client_set_dialer(c, dial_kbs, &d);
+    d.calls = 0;
+    d.refuse = true;
+    assert_int_equal(sai_kbs_client_counter(c, &g_att, "job5/dist/group", NULL, &v, &err), SAI_ENET);
+    assert_int_equal(d.calls, 2);
+    assert_non_null(strstr(err.msg, "the host gave no connection"));
+    sai_kbs_client_free(c);
+}
+
+static size_t file_bytes(const char *path, uint8_t *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static uint64_t counter_now(sai_kbs_client_t *c, const char *name)
+{
+    sai_error_t err = {0};
+    uint64_t v = 0;
+    if (sai_kbs_client_counter(c, &g_att, name, NULL, &v, &err) != 0)
+        fail_msg("reading %s: %s", name, err.msg);
+    return v;
+}
+
+static void test_checkpoint_order(void **state)
+{
+    (void)state;
+    static const char name[] = "job6/dist/group";
+    sai_kbs_client_t *own = test_client(&g_kbs);   /* the test's own view of the KBS */
+    sai_error_t err = {0};
+    sai_pipeline_dist_ckpt_t *ck = NULL;
+    uint8_t mk[32] = {1}, job[SAI_DIST_JOB_ID_LEN] = {2}, pay[64], before[1024], after[1024];
+    char path[400];
+    dialer d = {0};
+    uint64_t e = 0, v = 0;
+    memset(pay, 7, sizeof pay);
+    put(own, name, g_meas_hex);
+    snprintf(path, sizeof path, "%s/checkpoint.sealed", g_root);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    /* a fresh attempt: 0 -> 1, then a checkpoint over dialed streams: 1 -> 2 */
+    if (sai_pipeline__dist_ckpt_begin(&ck, test_client_retries(&g_kbs, 2), &g_att, name, fd, false, 1, mk, job,
+                                      &err) != 0)
+        fail_msg("begin: %s", err.msg);
+    assert_int_equal(counter_now(own, name), 1);
+    sai_kbs_client_set_dialer(ck->kbs, dial_kbs, &d);
+    if (sai_pipeline__dist_ckpt_write(ck, 1, pay, sizeof pay, &err) != 0)
+        fail_msg("checkpoint: %s", err.msg);
+    assert_int_equal(counter_now(own, name), 2);
+    assert_int_equal(d.calls, 1);
+    size_t nb = file_bytes(path, before, sizeof before);
+    assert_true(nb > 64);
+    /* the host gives no stream: nothing is written, the counter stays */
+    d.refuse = true;
+    assert_int_equal(sai_pipeline__dist_ckpt_write(ck, 2, pay, sizeof pay, &err), SAI_ENET);
+    assert_non_null(strstr(err.msg, "did not move from 2: no checkpoint is written"));
+    assert_int_equal(file_bytes(path, after, sizeof after), nb);
+    assert_memory_equal(before, after, nb);
+    assert_int_equal(counter_now(own, name), 2);
+    /* another attempt of the job moved the counter: this one writes nothing */
+    d.refuse = false;
+    e = 2;
+    assert_int_equal(sai_kbs_client_counter(own, &g_att, name, &e, &v, &err), 0);
+    assert_int_equal(sai_pipeline__dist_ckpt_write(ck, 2, pay, sizeof pay, &err), SAI_ESTATE);
+    assert_non_null(strstr(err.msg, "moved past 2 without this enclave"));
+    assert_int_equal(file_bytes(path, after, sizeof after), nb);
+    assert_memory_equal(before, after, nb);
+    sai_pipeline__dist_ckpt_free(ck);
+    ck = NULL;
+    /* the file one behind the counter (what a crash between the KBS's
+     * confirmation and the fsync leaves): a resume is refused, naming both */
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(sai_pipeline__dist_ckpt_begin(&ck, test_client(&g_kbs), &g_att, name, fd, true, 1, mk, job,
+                                                   &err), SAI_EPOLICY);
+    assert_null(ck);
+    assert_non_null(strstr(err.msg, "carries counter value 2 (epoch 1), but the job's counter on the KBS is 3"));
+    assert_non_null(strstr(err.msg, "start it afresh"));
+    assert_int_equal(counter_now(own, name), 3);
+    sai_kbs_client_free(own);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compare_and_increment),
         cmocka_unit_test(test_policy_governs),
         cmocka_unit_test(test_survives_restart),
+        cmocka_unit_test(test_over_dialed_stream),
+        cmocka_unit_test(test_checkpoint_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
