@@ -877,33 +877,10 @@ static int stream_connect(sai_kbs_client_t *c, const char *hostport, double dead
     return 0;
 }
 
-/* The value of header `name` in the header block h (NUL-terminated lines
- * separated by CRLF), copied into out; false when absent. */
-static bool stream_header(const char *h, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    for (const char *l = strstr(h, "\r\n"); l != NULL; l = strstr(l, "\r\n")) {
-        l += 2;
-        if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
-            const char *v = l + nl + 1, *end = strstr(v, "\r\n");
-            while (*v == ' ' || *v == '\t')
-                v++;
-            size_t n = end ? (size_t)(end - v) : strlen(v);
-            while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-                n--;
-            snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), v);
-            return true;
-        }
-    }
-    return false;
-}
-
-#define STREAM_HEAD_MAX (16 * 1024)
-
 static int stream_request(sai_kbs_client_t *c, const char *method, const char *path,
                           const char *extra_header, const void *body, size_t body_len, sai_error_t *err)
 {
-    char hostport[300], v[200];
+    char hostport[300];
     char *head = NULL, *buf = NULL;
     size_t head_cap = strlen(path) + (extra_header ? strlen(extra_header) : 0) + 512, have = 0, cap = 0;
     double deadline = sai_now() + c->timeout_s;
@@ -934,14 +911,15 @@ static int stream_request(sai_kbs_client_t *c, const char *method, const char *p
         rc = sai_error_set(err, SAI_ENET, "%s: the stream closed or timed out while sending", hostport);
         goto out;
     }
-    /* the status line and headers */
-    char *end = NULL;
-    while (end == NULL) {
-        if (have + 1 >= cap) {
+    /* the status line and headers (http_response.c: strict, fuzzed) */
+    sai_kbs_resp_head_t rh;
+    bool complete = false;
+    while (!complete) {
+        if (have + 1 >= cap) {   /* the parser refuses a head over SAI_KBS_RESP_HEAD_MAX */
             size_t ncap = cap ? cap * 2 : 4096;
-            char *nb = have >= STREAM_HEAD_MAX ? NULL : realloc(buf, ncap);
+            char *nb = realloc(buf, ncap);
             if (nb == NULL) {
-                rc = sai_error_set(err, SAI_EFORMAT, "%s: the KBS's answer has no end of its headers", hostport);
+                rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
                 goto out;
             }
             buf = nb;
@@ -953,47 +931,22 @@ static int stream_request(sai_kbs_client_t *c, const char *method, const char *p
             goto out;
         }
         have += (size_t)k;
-        buf[have] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    end[2] = '\0';   /* the header block ends with its last CRLF */
-    size_t body_off = (size_t)(end + 4 - buf);
-    int status = 0;
-    if (sscanf(buf, "HTTP/1.%*1[01] %3d", &status) != 1 || status < 100 || status > 599) {
-        rc = sai_error_set(err, SAI_EFORMAT, "%s: the KBS's answer is not HTTP/1.x", hostport);
-        goto out;
-    }
-    bool close_after = stream_header(buf, "Connection", v, sizeof v) && strcasecmp(v, "close") == 0;
-    if (stream_header(buf, "Transfer-Encoding", v, sizeof v) && strcasecmp(v, "identity") != 0) {
-        rc = sai_error_set(err, SAI_EUNSUPP, "%s: the KBS's answer is %s-encoded (only Content-Length is "
-                           "read over a dialed stream)", hostport, v);
-        goto out;
-    }
-    long long want = -1;
-    if (stream_header(buf, "Content-Length", v, sizeof v)) {
-        char *e = NULL;
-        want = strtoll(v, &e, 10);
-        if (e == v || *e != '\0' || want < 0) {
-            rc = sai_error_set(err, SAI_EFORMAT, "%s: the KBS's Content-Length is not a number", hostport);
+        if ((rc = sai_kbs__parse_response_head(&rh, (const uint8_t *)buf, have, &complete, err)) != 0) {
+            sai_error_prefix(err, "%s", hostport);
             goto out;
         }
-    } else if (!close_after) {
-        rc = sai_error_set(err, SAI_EFORMAT, "%s: the KBS's answer has no length", hostport);
-        goto out;
     }
+    size_t body_off = rh.head_len;
+    int status = rh.status;
+    bool close_after = rh.close;
+    long long want = rh.has_length ? (long long)rh.content_length : -1;   /* < 10^15 */
     if (want > RESP_MAX) {
         rc = sai_error_set(err, SAI_ELIMIT, "the KBS's answer is larger than %d bytes", RESP_MAX);
         goto out;
     }
-    if (stream_header(buf, "Retry-After", v, sizeof v)) {
-        char *e = NULL;
-        double ra = strtod(v, &e);
-        c->retry_after = e != v && *e == '\0' && ra >= 0 ? ra : -1;
-    }
-    const size_t cl = sizeof SAI_KBS_TRUSTEE_COOKIE;
-    if (stream_header(buf, "Set-Cookie", v, sizeof v) && strncmp(v, SAI_KBS_TRUSTEE_COOKIE "=", cl) == 0 &&
-        strcspn(v + cl, "; ") < sizeof c->cookie)
-        snprintf(c->cookie, sizeof c->cookie, "%.*s", (int)strcspn(v + cl, "; "), v + cl);
+    c->retry_after = rh.retry_after;
+    if (rh.cookie[0] != '\0')
+        snprintf(c->cookie, sizeof c->cookie, "%s", rh.cookie);
     /* the body: move it to the front, then read the rest */
     have -= body_off;
     memmove(buf, buf + body_off, have);

@@ -3,7 +3,8 @@
  * (store.c, masterkey.c), the audit chain (audit.c), request parsers
  * (request.c), release policies (policy.c), secret wrapping (wrap.c), the
  * session table (session.c), limits (limits.c), metrics (metrics.c), result
- * tokens (token.c), TLS material (tls.c) and config (config.c); the server
+ * tokens (token.c), TLS material (tls.c), config (config.c) and the
+ * client's response-head parser (http_response.c); the server
  * (server.c, routes.c, admin.c, http.c; see server_internal.h) and client.c
  * use them, attest_glue.c binds the verifier to src/attest. Not
  * installed: src/kbs, the KBS tests, fuzzers and bench only.
@@ -363,6 +364,36 @@ struct ssl_session_st;
 struct ssl_session_st *sai_kbs__client_session(const struct sai_kbs_client_t *c);
 void sai_kbs__client_session_set(const struct sai_kbs_client_t *c, struct ssl_session_st *sess);
 bool sai_kbs__client_resumed(const struct sai_kbs_client_t *c);
+
+/* ---- the KBS's response head over a dialed stream (http_response.c) ------ */
+#define SAI_KBS_RESP_HEAD_MAX    (16u * 1024u)   /* status line + headers, bytes */
+#define SAI_KBS_RESP_HEADERS_MAX 100u
+#define SAI_KBS_RESP_COOKIE_MAX  40u             /* the kbs-session-id value, with its NUL */
+
+typedef struct sai_kbs_resp_head_t {
+    int      status;           /* 200..599 (1xx is refused: never asked for) */
+    bool     has_length;       /* the body's length is known: content_length */
+    uint64_t content_length;   /* 0 for 204 and 304, whatever they say */
+    bool     close;            /* the server closes after this answer (Connection:
+                                * close, or HTTP/1.0 without keep-alive); with no
+                                * length the end of the stream ends the body */
+    double   retry_after;      /* Retry-After in seconds, -1: none or not seconds */
+    char     cookie[SAI_KBS_RESP_COOKIE_MAX];   /* kbs-session-id's value, "": none */
+    size_t   head_len;         /* bytes up to and including the empty line */
+} sai_kbs_resp_head_t;
+
+/* Parse an HTTP/1.x response head from buf[0..len), a pure function (fuzz:
+ * fuzz/fuzz_kbs_response.c). *complete is false (and 0 is returned) while
+ * no end of the head is in buf and buf is below SAI_KBS_RESP_HEAD_MAX; bytes
+ * a head may never hold are refused at once. Strict: CRLF line ends only,
+ * no NUL, control (but HTAB) or non-ASCII byte, "HTTP/1.1 " or "HTTP/1.0 "
+ * + 3 digits + (SP reason) status line, "token: value" headers without
+ * folding, one Content-Length (repeats refused unless the same number),
+ * Transfer-Encoding other than identity refused, a body length or
+ * Connection: close. Refusals are SAI_EFORMAT, SAI_ELIMIT (over the
+ * limits) or SAI_EUNSUPP (an encoded body), each with its sentence. */
+int sai_kbs__parse_response_head(sai_kbs_resp_head_t *h, const uint8_t *buf, size_t len, bool *complete,
+                                 sai_error_t *err) SAI_MUST_CHECK;
 
 int64_t sai_kbs__wall_now(void);
 
