@@ -34,11 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 1: {
-        if (which & 0x80) {   /* DIST: world must equal the measured workers, rank below it */
+        if (which & 0x80) {   /* DIST: world must equal the measured workers, rank below it;
+                                 bit 6: a ps spec (servers = workers, one stream per peer) */
             sai_proto_dist_t dd;
-            unsigned workers = (which >> 3) % 8;
-            if ((rc = sai_pipeline__proto_dist_decode(&dd, d, n, 2, workers, &err)) == 0 &&
-                (workers < 2 || dd.world != workers || dd.rank >= dd.world))
+            unsigned workers = (which >> 3) % 8, servers = (which & 0x40) ? workers : 0;
+            size_t nfds = servers ? (workers ? workers - 1 : 0) : 2;
+            if ((rc = sai_pipeline__proto_dist_decode(&dd, d, n, nfds, workers, servers, &err)) == 0 &&
+                (workers < 2 || dd.world != workers || dd.rank >= dd.world || dd.servers != servers ||
+                 sai_pipeline__proto_dist_streams(&dd) + (dd.ckpt ? 1 : 0) != nfds))
                 abort();
             break;
         }

@@ -126,7 +126,10 @@ typedef struct sai_pipeline_spec_t {
         unsigned workers;                    /* >= 2: distributed (measured); 0/1: one enclave,
                                               * and the section is absent from the canonical form */
         char    *transport;                  /* "tcp" (default) or "mpi" (measured) */
-        char    *algorithm;                  /* "ring" (measured) */
+        char    *algorithm;                  /* "ring" (default) or "ps" (measured) */
+        unsigned servers;                    /* ps: parameter servers S on ranks 0..S-1,
+                                              * 1..workers (measured; default workers);
+                                              * 0 for the ring */
         char    *rendezvous;                 /* HOST:PORT (host-side, not measured: reachability
                                               * only, as kbs.url): worker r listens on PORT+r */
         unsigned checkpoint_every;           /* epochs between worker 0's sealed checkpoints
@@ -234,7 +237,7 @@ typedef enum {
     SAI_MSG_ERROR,              /* E->H: one sentence */
     SAI_MSG_KBS_REQ,            /* E->H: an HTTP request for the KBS (relayed) */
     SAI_MSG_KBS_RESP,           /* H->E: the KBS response (status + body) */
-    SAI_MSG_DIST,               /* H->E: rank, world + the two ring streams (fds; distributed runs) */
+    SAI_MSG_DIST,               /* H->E: rank, world + the two ring streams, or ps one per peer (fds) */
     SAI_MSG_SERVE,              /* H->E: serving limits (JSON) + the sealed model (fd) [+ provenance (fd)] */
     SAI_MSG_SERVING,            /* E->H: the server is up (JSON: model and certificate hashes) */
     SAI_MSG_SERVE_CONN,         /* H->E: one accepted TCP connection (fd; ciphertext only) */

@@ -75,7 +75,9 @@ typedef struct enclave {
     uint8_t            dataset_id[32];
     /* a distributed job (spec dist.workers >= 2; docs/distributed.md) */
     sai_proto_dist_t     dist;           /* DIST, decoded: rank and world (== dist.workers) */
-    int                ring_fds[2];    /* the streams to the next and from the previous worker */
+    int                peer_fds[SAI_CHAN_MAX_FDS]; /* the ring's streams to the next and from the
+                                        * previous worker, or ps: one per peer in rank order */
+    size_t             n_peer_fds;
     sai_fw_t           fw;             /* framework mode: the interpreter child (enclave_framework.c) */
     int                ckpt_fd;        /* worker 0 of a checkpointing job: its checkpoint file */
     sai_kbs_attester_t   ckpt_att;       /* ... and the attester its checkpoints' counter moves use */
@@ -464,14 +466,15 @@ static int run(enclave *e, sai_error_t *err)
     model_fd = fds[--nfds];   /* the last descriptor is the sealed model's */
 
     /* A distributed job: DIST says which rank this is and hands over the
-     * two ring streams the host formed; the world size must be the
-     * measured dist.workers (proto.c). */
+     * two ring streams the host formed (ps: one stream per peer); the world
+     * size and the algorithm must be the measured ones (proto.c). */
     if (e->spec->dist.workers >= 2) {
         int rfds[SAI_CHAN_MAX_FDS];
         size_t nr = 0;
         if ((rc = sai_chan_recv(&e->chan, SAI_MSG_DIST, &d, &n, 256, rfds, SAI_CHAN_MAX_FDS, &nr, err)))
             goto out;
-        rc = sai_pipeline__proto_dist_decode(&e->dist, d, n, nr, e->spec->dist.workers, err);
+        rc = sai_pipeline__proto_dist_decode(&e->dist, d, n, nr, e->spec->dist.workers, e->spec->dist.servers,
+                                             err);
         free(d);
         d = NULL;
         if (rc) {
@@ -479,10 +482,10 @@ static int run(enclave *e, sai_error_t *err)
                 close(rfds[i]);
             goto out;
         }
-        e->ring_fds[0] = rfds[0];
-        e->ring_fds[1] = rfds[1];
+        e->n_peer_fds = sai_pipeline__proto_dist_streams(&e->dist);
+        memcpy(e->peer_fds, rfds, e->n_peer_fds * sizeof *rfds);
         if (e->dist.ckpt)
-            e->ckpt_fd = rfds[2];
+            e->ckpt_fd = rfds[e->n_peer_fds];
         /* Checkpoints are measured (dist.checkpoint_every): worker 0 must
          * get a checkpoint file, no other worker writes one. */
         if ((e->dist.ckpt != 0) != (e->dist.rank == 0 && e->spec->dist.checkpoint_every > 0)) {
@@ -561,7 +564,7 @@ static int run(enclave *e, sai_error_t *err)
     e->kbs = NULL;
     if ((rc = sai_sandbox_no_network(err)))
         goto out;
-    /* A distributed job: join the ring (the peers' policy, the handshake);
+    /* A distributed job: join the ring or the ps mesh (the peers' policy, the handshake);
      * the stages then train over it (enclave_dist.c). */
     if (e->spec->dist.workers >= 2) {
         if (e->is_cvm || !(e->spec->stages & SAI_STAGE_TRAIN) || e->spec->framework.framework != NULL) {
@@ -570,7 +573,7 @@ static int run(enclave *e, sai_error_t *err)
             goto out;
         }
         if ((rc = sai_pipeline__dist_join(&dr, e->tee_dev, e->measurement, e->spec_hash, gkey->data, e->dist.rank,
-                                          e->dist.world, e->ring_fds, err)))
+                                          e->dist.world, e->dist.servers, e->peer_fds, e->n_peer_fds, err)))
             goto out;
         dr->ckpt = ckpt;
         ckpt = NULL;
@@ -730,7 +733,6 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
     e.tee_root = tee_root;
     e.cvm.fd = -1;
     e.cvm.pid = -1;
-    e.ring_fds[0] = e.ring_fds[1] = -1;
     e.fw.sock = -1;
     e.ckpt_fd = -1;
     signal(SIGPIPE, SIG_IGN);
@@ -765,9 +767,9 @@ static int enclave_main(int chan_fd, int tee_fd, bool cvm, const char *tee_root,
     sai_pipeline__cvm_attester_stop(&e.cvm);
     if (e.tee_fd >= 0)
         close(e.tee_fd);
-    for (int i = 0; i < 2; i++)
-        if (e.ring_fds[i] >= 0)
-            close(e.ring_fds[i]);
+    for (size_t i = 0; i < e.n_peer_fds; i++)
+        if (e.peer_fds[i] >= 0)
+            close(e.peer_fds[i]);
     sai_pipeline__fw_stop(&e.fw);
     if (e.ckpt_fd >= 0)
         close(e.ckpt_fd);

@@ -5,7 +5,8 @@
  *
  *   join   the peers' policy from this worker's own evidence (same TEE kind,
  *          same root: the platform that launched it; dist_glue.c), then the
- *          handshake over the two streams with the group secret from the
+ *          handshake over the two ring streams (dist.algorithm ps: over the
+ *          mesh, one stream per peer) with the group secret from the
  *          KBS, evidence bound to each handshake, peers held to this
  *          launch's measurement and spec hash. Worker 0's initial weights
  *          are broadcast (every worker built them from the same seed; the
@@ -14,7 +15,7 @@
  *          every worker, from the seed) is cut into N slices of B/N; worker
  *          r computes the gradient of slice r (its own augmentation rng from
  *          seed and rank), the gradients are averaged by the fixed-order
- *          ring all-reduce, every worker takes the same SGD step at the
+ *          ring (or parameter-server) all-reduce, every worker takes the same SGD step at the
  *          learning rate sai_nn_train would use, and the BN running
  *          statistics are copied from worker 0. At the end every worker
  *          hashes its weights; worker 0's hash is broadcast and compared,
@@ -22,7 +23,8 @@
  *          fails the run on every worker.
  *   evidence  after training each worker binds its evidence to (job, rank,
  *          world, weights hash), and the evidence of ranks 1..N-1 travels
- *          to worker 0 over the ring for its provenance statement.
+ *          to worker 0 (broadcasts: round the ring, or straight over the
+ *          mesh) for its provenance statement.
  */
 #include "pipeline/pipeline_internal.h"
 
@@ -40,13 +42,19 @@
 int sai_pipeline__dist_join(sai_pipeline_dist_run_t **out, struct sai_tee_t *tee,
                             const uint8_t measurement[SAI_MEASUREMENT_LEN], const uint8_t spec_hash[32],
                             const uint8_t group_secret[SAI_DIST_SECRET_LEN], uint32_t rank, uint32_t world,
-                            int ring_fds[2], sai_error_t *err)
+                            uint32_t servers, int *fds, size_t nfds, sai_error_t *err)
 {
     int rc;
+    int *mesh = NULL;   /* ps: the streams indexed by peer rank */
     sai_pipeline_dist_run_t *d = calloc(1, sizeof *d);
     *out = NULL;
-    if (d == NULL) {
+    if (d == NULL || (servers > 0 && (mesh = malloc(world * sizeof *mesh)) == NULL)) {
         rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (nfds != (servers == 0 ? 2u : (size_t)world - 1) || rank >= world) {
+        rc = sai_error_set(err, SAI_EINVAL, "%zu streams for worker %u of a %s of %u", nfds, rank,
+                           servers ? "mesh" : "ring", world);
         goto out;
     }
     d->rank = rank;
@@ -70,15 +78,28 @@ int sai_pipeline__dist_join(sai_pipeline_dist_run_t **out, struct sai_tee_t *tee
     cfg.verify_peer = sai_pipeline__dist_verify_peer;
     cfg.verify_ctx = &d->member;
     cfg.timeout_ms = DIST_TIMEOUT_MS;
-    rc = sai_dist_comm_stream(&d->comm, &cfg, ring_fds[0], ring_fds[1], err);
-    ring_fds[0] = ring_fds[1] = -1;   /* taken, whatever happened */
+    if (servers == 0) {
+        rc = sai_dist_comm_stream(&d->comm, &cfg, fds[0], fds[1], err);
+    } else {
+        /* The parameter-server mode (docs/distributed.md): S servers on
+         * ranks 0..S-1 over the full mesh, everything else as on the ring. */
+        cfg.algorithm = SAI_DIST_PS;
+        cfg.servers = servers;
+        for (uint32_t q = 0, j = 0; q < world; q++)
+            mesh[q] = q == rank ? -1 : fds[j++];
+        rc = sai_dist_comm_mesh_stream(&d->comm, &cfg, mesh, err);
+    }
+    for (size_t i = 0; i < nfds; i++)   /* taken, whatever happened */
+        fds[i] = -1;
     if (rc)
         goto out;
     *out = d;
     d = NULL;
 out:
     if (rc)
-        sai_error_prefix(err, "worker %u of %u: joining the ring", rank, world);
+        sai_error_prefix(err, "worker %u of %u: joining the %s", rank, world,
+                         servers ? "parameter-server mesh" : "ring");
+    free(mesh);
     sai_pipeline__dist_leave(d);
     return rc;
 }

@@ -664,8 +664,9 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
     if (hd != NULL) {
         /* The ring over loopback: accept the previous worker, dial the next
          * (no handshake here: the enclaves run it over these sockets), or
-         * under mpirun the relay's two streams; then DIST with the two. */
-        char dj[64];
+         * under mpirun the relay's two streams; then DIST with the two
+         * (dist.algorithm ps: the mesh, DIST with one stream per peer). */
+        char dj[96];
         sai_proto_dist_t pd = {.rank = hd->rank, .world = hd->world};
         if (hd->rank == 0 && p.spec->dist.checkpoint_every > 0) {
             /* Worker 0's checkpoints (sealed in the enclave; dist_ckpt.c):
@@ -683,17 +684,34 @@ static int host_run(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
             }
             pd.ckpt = o->resume ? SAI_PROTO_CKPT_RESUME : SAI_PROTO_CKPT_NEW;
         }
+        /* dist.algorithm ps: the full mesh instead, one stream per peer (host_dist.c) */
+        bool mesh = strcmp(p.spec->dist.algorithm, "ps") == 0;
+        int sfd[SAI_CHAN_MAX_FDS];
+        size_t ns = 0, nmesh = 0;
+        pd.servers = mesh ? p.spec->dist.servers : 0;
         int dl = sai_pipeline__proto_dist_encode(&pd, dj, sizeof dj);
-        if (!hd->relayed)
+        if (mesh && (hd->relayed || hd->peer_ports == NULL))
+            rc = sai_error_set(err, SAI_EINVAL, "dist.algorithm ps needs the TCP mesh this host cannot form here");
+        else if (mesh)
+            rc = sai_pipeline__host_mesh_connect(hd, listen_fd, sfd, &nmesh, err);
+        else if (!hd->relayed)
             rc = sai_dist_tcp_ring_connect(ring, hd->rank, hd->world, listen_fd, hd->next_host, hd->next_port,
                                            hd->timeout_ms, err);
         listen_fd = -1;
-        if (rc || (rc = dl < 0 ? sai_error_set(err, SAI_ELIMIT, "DIST does not fit") : 0) ||
-            (rc = sai_chan_send(&hc, SAI_MSG_DIST, dj, (size_t)dl, (int[3]){ring[0], ring[1], ckpt_fd},
-                                ckpt_fd >= 0 ? 3 : 2, err))) {
-            sai_error_prefix(err, "forming the ring");
-            goto out;
+        ns = nmesh;
+        if (!mesh) {
+            sfd[ns++] = ring[0];
+            sfd[ns++] = ring[1];
         }
+        if (ckpt_fd >= 0)
+            sfd[ns++] = ckpt_fd;
+        if (rc || (rc = dl < 0 ? sai_error_set(err, SAI_ELIMIT, "DIST does not fit") : 0) ||
+            (rc = sai_chan_send(&hc, SAI_MSG_DIST, dj, (size_t)dl, sfd, ns, err)))
+            sai_error_prefix(err, mesh ? "forming the mesh" : "forming the ring");
+        for (size_t i = 0; i < nmesh; i++)
+            close(sfd[i]);
+        if (rc)
+            goto out;
         close(ring[0]);
         close(ring[1]);
         ring[0] = ring[1] = -1;

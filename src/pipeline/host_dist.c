@@ -8,7 +8,10 @@
  * (host.c): it launches its own enclave through the platform service, hands
  * over the shards, forms its part of the TCP ring (accept the previous
  * worker, dial the next) and sends DIST with the two sockets. The enclaves
- * do the rest (enclave_dist.c); only worker 0 seals and publishes.
+ * do the rest (enclave_dist.c); only worker 0 seals and publishes. With
+ * dist.algorithm ps the workers form the full mesh instead (each dials
+ * every lower rank's listener and accepts every higher one,
+ * sai_dist_tcp_mesh_connect) and DIST carries one stream per peer.
  *
  * Every worker reports {rc, error, result} on its own pipe. When one fails,
  * the others are given 10 s to fail on their own (a dead ring
@@ -82,12 +85,15 @@ static int write_all(int fd, const void *b, size_t n)
 }
 
 static void run_child(const sai_pipeline_run_opts_t *o, unsigned rank, unsigned N, int listen_fd,
-                      uint16_t next_port, int report_fd)
+                      const uint16_t *ports, int report_fd)
 {
     report r;
     memset(&r, 0, sizeof r);
+    /* The ring needs the next worker's port, the ps mesh every one's (the
+     * host picks by the spec's dist.algorithm, host.c). */
     sai_host_dist_t hd = {.rank = rank, .world = N, .listen_fd = listen_fd, .next_host = "127.0.0.1",
-                          .next_port = next_port, .timeout_ms = RING_TIMEOUT_MS};
+                          .next_port = ports[(rank + 1) % N], .timeout_ms = RING_TIMEOUT_MS,
+                          .peer_ports = ports};
     r.rc = sai_pipeline__host_run_worker(o, &hd, &r.res, &r.err);
     int ok = write_all(report_fd, &r, sizeof r) == 0;
     close(report_fd);
@@ -166,7 +172,7 @@ int sai_pipeline__host_run_workers(const sai_pipeline_run_opts_t *o, unsigned N,
                 if (w[j].fd >= 0)
                     close(w[j].fd);
             }
-            run_child(o, i, N, lfd[i], port[(i + 1) % N], pp[1]);
+            run_child(o, i, N, lfd[i], port, pp[1]);
         }
         close(pp[1]);
         w[i].pid = pid;
@@ -333,9 +339,49 @@ int sai_pipeline__host_run_peer(const sai_pipeline_run_opts_t *o, unsigned world
     }
     char next[600];
     sai_pipeline_peers_host(o->peers, (o->rank + 1) % world, next, sizeof next);
+    /* dist.algorithm ps: the mesh dials every lower rank, each at its name
+     * in the template, all on the template's port */
+    char (*names)[600] = calloc(world, sizeof *names);
+    const char **hosts = calloc(world, sizeof *hosts);
+    uint16_t *ports = calloc(world, sizeof *ports);
+    if (names == NULL || hosts == NULL || ports == NULL) {
+        close(lfd);
+        rc = sai_error_set(err, SAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (unsigned q = 0; q < world; q++) {
+        sai_pipeline_peers_host(o->peers, q, names[q], sizeof names[q]);
+        hosts[q] = names[q];
+        ports[q] = o->peers->port;
+    }
     sai_host_dist_t hd = {.rank = o->rank, .world = world, .listen_fd = lfd, .next_host = next,
-                          .next_port = o->peers->port, .timeout_ms = PEER_TIMEOUT_MS};
-    return sai_pipeline__host_run_worker(o, &hd, res, err);
+                          .next_port = o->peers->port, .timeout_ms = PEER_TIMEOUT_MS,
+                          .peer_hosts = hosts, .peer_ports = ports};
+    rc = sai_pipeline__host_run_worker(o, &hd, res, err);
+out:
+    free(names);
+    free(hosts);
+    free(ports);
+    return rc;
+}
+
+int sai_pipeline__host_mesh_connect(const sai_host_dist_t *hd, int listen_fd, int *fds, size_t *n,
+                                    sai_error_t *err)
+{
+    *n = 0;
+    int *all = hd->world >= 2 && hd->world <= SAI_CHAN_MAX_FDS ? malloc(hd->world * sizeof *all) : NULL;
+    if (all == NULL) {
+        if (listen_fd >= 0)
+            close(listen_fd);
+        return sai_error_set(err, SAI_EINVAL, "no mesh of %u workers to form", hd->world);
+    }
+    int rc = sai_dist_tcp_mesh_connect(all, hd->rank, hd->world, listen_fd, hd->peer_hosts, hd->peer_ports,
+                                       hd->timeout_ms, err);
+    for (uint32_t q = 0; rc == 0 && q < hd->world; q++)
+        if (q != hd->rank)
+            fds[(*n)++] = all[q];
+    free(all);
+    return rc;
 }
 
 /* Started by an MPI launcher? (Open MPI, and PMI / PMIx for the others.) */
@@ -358,6 +404,14 @@ int sai_pipeline__host_run_mpi(const sai_pipeline_run_opts_t *o, sai_pipeline_ru
     if (rc)
         goto out;
     unsigned want = spec->dist.workers;
+    if (strcmp(spec->dist.algorithm, "ps") == 0) {
+        /* The relay plugin carries two streams per rank (the ring's); the
+         * mesh would need one per peer. */
+        rc = sai_error_set(err, SAI_EUNSUPP, "dist.algorithm ps runs over TCP only (secureai run --workers %u, or "
+                           "--rank/--peers): under mpirun the relay carries the ring's two streams, not a stream "
+                           "per peer; use dist.algorithm: ring with dist.transport: mpi", want);
+        goto out;
+    }
     if (!under_mpi_launcher()) {
         rc = sai_error_set(err, SAI_EINVAL, "the spec's dist.transport is mpi: start it with `mpirun -np %u "
                            "secureai run SPEC` (one host and enclave per rank), or set dist.transport: tcp and "

@@ -73,11 +73,16 @@ int  sai_pipeline__proto_worker_done_decode(cJSON **out, const uint8_t *d, size_
 
 /* DIST (H->E, after SHARD_FDS, only when the measured spec has dist.workers
  * >= 2): {"rank":r,"world":w} + two descriptors, the stream to the next
- * worker then the one from the previous. The decoder holds the host to the
- * measured spec: world must equal `workers` (dist.workers) and rank < world,
- * with exactly two descriptors; the host chooses only which rank this is. */
+ * worker then the one from the previous; for the parameter-server mode
+ * (dist.algorithm ps) {"rank","world","servers":S} + world-1 descriptors,
+ * one stream per peer in rank order (0..world-1 without this rank). The
+ * decoder holds the host to the measured spec: world must equal `workers`
+ * (dist.workers), servers the measured `servers` (0: the ring, and no
+ * "servers" member), rank < world, with exactly that many descriptors; the
+ * host chooses only which rank this is. */
 typedef struct sai_proto_dist_t {
     uint32_t rank, world;
+    uint32_t servers;   /* ps: the measured dist.servers; 0: the ring */
     uint32_t ckpt;   /* worker 0 of a checkpointing job: a third descriptor, its
                         checkpoint file, SAI_PROTO_CKPT_NEW (write) or _RESUME
                         (holds the checkpoint to resume from) */
@@ -87,8 +92,10 @@ typedef struct sai_proto_dist_t {
 #define SAI_PROTO_CKPT_NEW    1u
 #define SAI_PROTO_CKPT_RESUME 2u
 int sai_pipeline__proto_dist_encode(const sai_proto_dist_t *d, char *out, size_t cap);
+/* The number of streams DIST carries (without the checkpoint file). */
+size_t sai_pipeline__proto_dist_streams(const sai_proto_dist_t *d);
 int sai_pipeline__proto_dist_decode(sai_proto_dist_t *d, const uint8_t *b, size_t n, size_t nfds,
-                                    unsigned workers, sai_error_t *err) SAI_MUST_CHECK;
+                                    unsigned workers, unsigned servers, sai_error_t *err) SAI_MUST_CHECK;
 
 struct sai_attest_policy_t;
 struct sai_tee_t;
@@ -131,7 +138,16 @@ typedef struct sai_host_dist_t {
     bool     relayed;       /* under mpirun: no listener; streams are the MPI
                                relay's two (to next, from prev; taken) */
     int      streams[2];
+    /* dist.algorithm ps: where every worker listens (world entries; hosts
+     * NULL = 127.0.0.1), for the full mesh (sai_dist_tcp_mesh_connect:
+     * dial every lower rank, accept every higher one). NULL: no mesh. */
+    const char *const *peer_hosts;
+    const uint16_t *peer_ports;
 } sai_host_dist_t;
+/* The host's half of the ps mesh: connected streams to every peer, in rank
+ * order (world-1 of them into fds, *n set), listen_fd taken. */
+int sai_pipeline__host_mesh_connect(const sai_host_dist_t *hd, int listen_fd, int *fds, size_t *n,
+                                    sai_error_t *err) SAI_MUST_CHECK;
 /* One worker's host: as sai_pipeline_host_run, plus the TCP ring and DIST
  * after SHARD_FDS; only worker 0 publishes outputs. */
 int sai_pipeline__host_run_worker(const sai_pipeline_run_opts_t *o, const sai_host_dist_t *hd,
@@ -265,17 +281,21 @@ typedef struct sai_pipeline_dist_run_t {
     uint32_t n_evidence;
 } sai_pipeline_dist_run_t;
 
-/* Join the ring the host formed (ring_fds taken): the peers' policy from this
- * worker's own evidence, then the handshake (group secret, evidence bound
- * to it, same measurement and spec hash). */
+/* Join the ring or mesh the host formed (fds taken, each set to -1): the
+ * peers' policy from this worker's own evidence, then the handshake (group
+ * secret, evidence bound to it, same measurement and spec hash). servers 0:
+ * the ring, fds = {to next, from prev}; else the parameter-server mode with
+ * that many servers (the measured dist.servers), fds = one stream per peer
+ * in rank order (world-1). */
 int  sai_pipeline__dist_join(sai_pipeline_dist_run_t **out, struct sai_tee_t *tee,
                              const uint8_t measurement[SAI_MEASUREMENT_LEN], const uint8_t spec_hash[32],
                              const uint8_t group_secret[SAI_DIST_SECRET_LEN], uint32_t rank, uint32_t world,
-                             int ring_fds[2], sai_error_t *err) SAI_MUST_CHECK;
+                             uint32_t servers, int *fds, size_t nfds, sai_error_t *err) SAI_MUST_CHECK;
 void sai_pipeline__dist_leave(sai_pipeline_dist_run_t *d);
 /* After training: each worker's evidence over
  *   SHA-512("secureai/dist/v1 worker" || job || u32 rank || u32 world || weights SHA-256)
- * (sai_pipeline__dist_worker_report_data), carried round the ring to worker 0
+ * (sai_pipeline__dist_worker_report_data), broadcast by each rank in turn (round the
+ * ring, or straight from it on the ps mesh) to worker 0
  * (d->evidence[r]; worker 0's own slot 0 stays empty: its evidence is the
  * statement's). */
 int  sai_pipeline__dist_finish(sai_pipeline_dist_run_t *d, sai_error_t *err) SAI_MUST_CHECK;

@@ -12,6 +12,7 @@
  *   E->H OUTPUT_END  u8 id || SHA-256 [|| u64le sealed length (model)] sai_proto_output_t
  *   E->H DONE        a JSON object with the members run.json takes      (cJSON, checked)
  *   H->E DIST        {"rank", "world"} + the streams to next, from prev  sai_proto_dist_t
+ *                     (ps: {"rank", "world", "servers"} + one stream per peer)
  *
  * The JSON objects are strict: every member known, none twice, each of its
  * type and within its cap. The enclave decodes what the host sends (HELLO,
@@ -331,8 +332,16 @@ int sai_pipeline__proto_done_decode(cJSON **out, const uint8_t *d, size_t n, sai
 
 int sai_pipeline__proto_dist_encode(const sai_proto_dist_t *d, char *out, size_t cap)
 {
-    int k = snprintf(out, cap, "{\"rank\":%u,\"world\":%u,\"ckpt\":%u}", d->rank, d->world, d->ckpt);
+    int k = d->servers == 0   /* the ring's DIST keeps its bytes */
+                ? snprintf(out, cap, "{\"rank\":%u,\"world\":%u,\"ckpt\":%u}", d->rank, d->world, d->ckpt)
+                : snprintf(out, cap, "{\"rank\":%u,\"world\":%u,\"servers\":%u,\"ckpt\":%u}", d->rank, d->world,
+                           d->servers, d->ckpt);
     return k > 0 && (size_t)k < cap ? k : -1;
+}
+
+size_t sai_pipeline__proto_dist_streams(const sai_proto_dist_t *d)
+{
+    return d->servers == 0 ? 2u : (size_t)d->world - 1;
 }
 
 static int u32_member(const cJSON *o, const char *name, uint32_t *v)
@@ -346,27 +355,41 @@ static int u32_member(const cJSON *o, const char *name, uint32_t *v)
 }
 
 int sai_pipeline__proto_dist_decode(sai_proto_dist_t *d, const uint8_t *b, size_t n, size_t nfds,
-                                    unsigned workers, sai_error_t *err)
+                                    unsigned workers, unsigned servers, sai_error_t *err)
 {
-    static const char *const names[] = {"rank", "world", "ckpt"};
+    static const char *const names[] = {"rank", "world", "ckpt", "servers"};
     memset(d, 0, sizeof *d);
     cJSON *o = cJSON_ParseWithLength((const char *)b, n);
-    int rc = strict_object(o, names, 3, "DIST", err);
+    int rc = strict_object(o, names, 4, "DIST", err);
+    bool has_servers = rc == 0 && cJSON_GetObjectItemCaseSensitive(o, "servers") != NULL;
     if (rc == 0 && (u32_member(o, "rank", &d->rank) != 0 || u32_member(o, "world", &d->world) != 0 ||
                     (cJSON_GetObjectItemCaseSensitive(o, "ckpt") != NULL && u32_member(o, "ckpt", &d->ckpt) != 0) ||
+                    (has_servers && u32_member(o, "servers", &d->servers) != 0) ||
                     d->ckpt > SAI_PROTO_CKPT_RESUME))
         rc = sai_error_set(err, SAI_EFORMAT, "DIST is malformed");
     cJSON_Delete(o);
-    if (rc == 0 && nfds != (d->ckpt ? 3u : 2u))
-        rc = sai_error_set(err, SAI_EFORMAT, "DIST carries %zu descriptors, not the two ring streams%s", nfds,
-                           d->ckpt ? " and the checkpoint file" : "");
-    /* The world size is measured (dist.workers); the host cannot shrink or
-     * grow the job, only say which rank this enclave is. */
+    /* The world size and the algorithm are measured (dist.workers,
+     * dist.algorithm / servers); the host cannot shrink or grow the job or
+     * switch it between ring and mesh, only say which rank this enclave is. */
     if (rc == 0 && (workers < 2 || d->world != workers))
         rc = sai_error_set(err, SAI_EPOLICY, "DIST: the host says %u workers, the measured spec dist.workers %u",
                            d->world, workers);
+    if (rc == 0 && (has_servers != (servers != 0) || d->servers != servers))
+        rc = servers == 0 ? sai_error_set(err, SAI_EPOLICY, "DIST: the host says parameter-server mode, the "
+                                          "measured spec dist.algorithm ring")
+                          : sai_error_set(err, SAI_EPOLICY, "DIST: the host says %s, the measured spec "
+                                          "dist.algorithm ps with %u servers",
+                                          has_servers ? "another number of servers" : "a ring", servers);
     if (rc == 0 && d->rank >= d->world)
         rc = sai_error_set(err, SAI_EPOLICY, "DIST: rank %u is not below the world size %u", d->rank, d->world);
+    if (rc == 0 && nfds != sai_pipeline__proto_dist_streams(d) + (d->ckpt ? 1u : 0u)) {
+        if (servers == 0)
+            rc = sai_error_set(err, SAI_EFORMAT, "DIST carries %zu descriptors, not the two ring streams%s", nfds,
+                               d->ckpt ? " and the checkpoint file" : "");
+        else
+            rc = sai_error_set(err, SAI_EFORMAT, "DIST carries %zu descriptors, not the %u mesh streams (one per "
+                               "peer)%s", nfds, d->world - 1, d->ckpt ? " and the checkpoint file" : "");
+    }
     if (rc)
         memset(d, 0, sizeof *d);
     return rc;

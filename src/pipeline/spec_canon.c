@@ -174,6 +174,8 @@ int sai_pipeline_spec_canonical(const sai_pipeline_spec_t *s, const uint8_t *ca_
             cJSON_AddNumberToObject(ds, "workers", s->dist.workers);
             cJSON_AddStringToObject(ds, "transport", s->dist.transport ? s->dist.transport : "tcp");
             cJSON_AddStringToObject(ds, "algorithm", s->dist.algorithm ? s->dist.algorithm : "ring");
+            if (s->dist.servers > 0)   /* ps only: ring specs keep their hash */
+                cJSON_AddNumberToObject(ds, "servers", s->dist.servers);
             if (s->dist.checkpoint_every > 0)   /* absent unless set: earlier specs keep their hash */
                 cJSON_AddNumberToObject(ds, "checkpoint_every", s->dist.checkpoint_every);
         }
@@ -431,7 +433,12 @@ int sai_pipeline_spec_from_canonical(sai_pipeline_spec_t **out, const char *json
             (rc = jstr(ds, "algorithm", &s->dist.algorithm, true, err)) || s->dist.workers < 2 ||
             s->dist.workers > SAI_SPEC_MAX_WORKERS ||
             (strcmp(s->dist.transport, "tcp") != 0 && strcmp(s->dist.transport, "mpi") != 0) ||
-            strcmp(s->dist.algorithm, "ring") != 0 ||
+            (strcmp(s->dist.algorithm, "ring") != 0 && strcmp(s->dist.algorithm, "ps") != 0) ||
+            /* servers: present exactly for ps, 1..workers */
+            ((cJSON_GetObjectItemCaseSensitive(ds, "servers") != NULL) != (strcmp(s->dist.algorithm, "ps") == 0)) ||
+            (strcmp(s->dist.algorithm, "ps") == 0 &&
+             ((rc = jnum(ds, "servers", &s->dist.servers, err)) || s->dist.servers < 1 ||
+              s->dist.servers > s->dist.workers || s->dist.workers > SAI_SPEC_MAX_PS_WORKERS)) ||
             (cJSON_GetObjectItemCaseSensitive(ds, "checkpoint_every") != NULL &&
              ((rc = jnum(ds, "checkpoint_every", &s->dist.checkpoint_every, err)) || s->dist.checkpoint_every < 1 ||
               s->dist.checkpoint_every > 1000))) {

@@ -26,6 +26,9 @@ bool sai_pipeline__spec_hostport_ok(const char *hp);
 /* Parse it; host is malloc'ed. */
 int  sai_pipeline__spec_hostport(const char *hp, char **host, uint16_t *port, sai_error_t *err);
 #define SAI_SPEC_MAX_WORKERS 256
+/* dist.algorithm ps: the host hands its enclave one stream per peer in one
+ * DIST message, next to worker 0's checkpoint file (SAI_CHAN_MAX_FDS). */
+#define SAI_SPEC_MAX_PS_WORKERS 64
 
 /* ---- framework mode (framework.c) --------------------------------------- */
 /* A script travels inside the canonical spec (HELLO is one 64 KiB message). */

@@ -436,14 +436,12 @@ static int dist_pair(parser *p, const char *f, const char *key, yaml_node_t *kn,
     }
     if (strcmp(key, "algorithm") == 0) {
         if ((rc = get_string(p, vn, f, &s->dist.algorithm, 8, true)) == 0 &&
-            strcmp(s->dist.algorithm, "ring") != 0) {
-            if (strcmp(s->dist.algorithm, "ps") == 0)   /* docs/distributed.md */
-                return fail(p, vn, f, "'ps' (the parameter-server mode) is in the library only: "
-                            "secureai run cannot form its mesh yet; use ring");
-            return fail(p, vn, f, "'%s' is not an algorithm this build has (ring)", s->dist.algorithm);
-        }
+            strcmp(s->dist.algorithm, "ring") != 0 && strcmp(s->dist.algorithm, "ps") != 0)
+            return fail(p, vn, f, "'%s' is not an algorithm (ring, ps)", s->dist.algorithm);
         return rc;
     }
+    if (strcmp(key, "servers") == 0)   /* ps only; checked against workers in spec_finish */
+        return get_uint(p, vn, f, &s->dist.servers, 1, SAI_SPEC_MAX_PS_WORKERS);
     if (strcmp(key, "checkpoint_every") == 0)
         return get_uint(p, vn, f, &s->dist.checkpoint_every, 1, 1000);
     if (strcmp(key, "rendezvous") == 0) {
@@ -674,6 +672,23 @@ static int spec_finish(sai_pipeline_spec_t *s, sai_error_t *err)
     if (s->dist.checkpoint_every > 0 && s->dist.workers < 2)
         return sai_error_set(err, SAI_EINVAL, "dist.checkpoint_every: only a distributed job (dist.workers >= 2) "
                              "checkpoints");
+    /* The parameter-server mode (docs/distributed.md): S servers on ranks
+     * 0..S-1, S = workers unless dist.servers says fewer. */
+    bool ps = strcmp(s->dist.algorithm, "ps") == 0;
+    if (s->dist.servers > 0 && !(ps && s->dist.workers >= 2))
+        return sai_error_set(err, SAI_EINVAL, "dist.servers: only the parameter-server mode of a distributed job "
+                             "(dist.algorithm: ps, dist.workers >= 2) has servers");
+    if (ps && s->dist.workers >= 2) {
+        if (s->dist.workers > SAI_SPEC_MAX_PS_WORKERS)
+            return sai_error_set(err, SAI_EINVAL, "dist.algorithm ps: at most %u workers (each enclave gets one "
+                                 "stream per peer in one message); use ring for %u", SAI_SPEC_MAX_PS_WORKERS,
+                                 s->dist.workers);
+        if (s->dist.servers == 0)
+            s->dist.servers = s->dist.workers;
+        if (s->dist.servers > s->dist.workers)
+            return sai_error_set(err, SAI_EINVAL, "dist.servers %u: more servers than the %u workers (they run on "
+                                 "ranks 0..servers-1)", s->dist.servers, s->dist.workers);
+    }
     return 0;
 }
 

@@ -178,36 +178,101 @@ static void test_dist(void **state)
     char buf[64];
     int k = sai_pipeline__proto_dist_encode(&d, buf, sizeof buf);
     assert_true(k > 0);
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 3, &err), 0);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 3, 0, &err), 0);
     assert_int_equal(got.rank, 2);
     assert_int_equal(got.world, 3);
     /* another world size than the measured dist.workers */
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 4, &err), SAI_EPOLICY);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 4, 0, &err), SAI_EPOLICY);
     assert_non_null(strstr(err.msg, "dist.workers 4"));
     /* a spec that is not distributed takes no DIST */
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 0, &err), SAI_EPOLICY);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 0, 0, &err), SAI_EPOLICY);
     /* rank outside the world */
     const char *r3 = "{\"rank\":3,\"world\":3}";
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)r3, strlen(r3), 2, 3, &err), SAI_EPOLICY);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)r3, strlen(r3), 2, 3, 0, &err), SAI_EPOLICY);
     assert_non_null(strstr(err.msg, "rank 3"));
     /* not the two streams */
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 1, 3, &err), SAI_EFORMAT);
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 3, &err), SAI_EFORMAT);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 1, 3, 0, &err), SAI_EFORMAT);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 3, 0, &err), SAI_EFORMAT);
     /* worker 0 of a checkpointing job: a third descriptor, its checkpoint file */
     sai_proto_dist_t dc = {.rank = 0, .world = 3, .ckpt = SAI_PROTO_CKPT_RESUME};
     k = sai_pipeline__proto_dist_encode(&dc, buf, sizeof buf);
     assert_true(k > 0);
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 3, &err), 0);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 3, 0, &err), 0);
     assert_int_equal(got.ckpt, SAI_PROTO_CKPT_RESUME);
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 3, &err), SAI_EFORMAT);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 3, 0, &err), SAI_EFORMAT);
     assert_non_null(strstr(err.msg, "checkpoint file"));
     const char *c3 = "{\"rank\":0,\"world\":3,\"ckpt\":3}";
-    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)c3, strlen(c3), 3, 3, &err), SAI_EFORMAT);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)c3, strlen(c3), 3, 3, 0, &err), SAI_EFORMAT);
     /* malformed: unknown member, negative, fractional, missing */
     static const char *const bad[] = {"{\"rank\":0,\"world\":3,\"x\":1}", "{\"rank\":-1,\"world\":3}",
                                       "{\"rank\":0.5,\"world\":3}", "{\"world\":3}", "[0,3]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)bad[i], strlen(bad[i]), 2, 3, &err),
+        assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)bad[i], strlen(bad[i]), 2, 3, 0, &err),
+                         SAI_EFORMAT);
+}
+
+/* DIST of the parameter-server mode: one stream per peer, the measured
+ * number of servers; the host cannot switch a ring job to the mesh or back,
+ * nor change S, nor hand over another number of streams. */
+static void test_dist_ps(void **state)
+{
+    (void)state;
+    sai_error_t err = {0};
+    sai_proto_dist_t d = {.rank = 1, .world = 4, .servers = 2}, got;
+    char buf[96];
+    int k = sai_pipeline__proto_dist_encode(&d, buf, sizeof buf);
+    assert_true(k > 0);
+    assert_non_null(strstr(buf, "\"servers\":2"));
+    assert_int_equal(sai_pipeline__proto_dist_streams(&d), 3);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 4, 2, &err), 0);
+    assert_int_equal(got.rank, 1);
+    assert_int_equal(got.world, 4);
+    assert_int_equal(got.servers, 2);
+    /* exactly world-1 streams: not the ring's two, not one more or fewer */
+    for (size_t nf = 0; nf <= 5; nf++) {
+        if (nf == 3)
+            continue;
+        assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, nf, 4, 2, &err),
+                         SAI_EFORMAT);
+        assert_non_null(strstr(err.msg, "not the 3 mesh streams"));
+        assert_int_equal(got.world, 0);
+    }
+    /* another number of servers than the measured dist.servers */
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 4, 4, &err),
+                     SAI_EPOLICY);
+    assert_non_null(strstr(err.msg, "ps with 4 servers"));
+    /* a mesh DIST to an enclave whose measured spec is a ring */
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 4, 0, &err),
+                     SAI_EPOLICY);
+    assert_non_null(strstr(err.msg, "dist.algorithm ring"));
+    /* a ring DIST (no servers, two streams) to an enclave whose spec is ps */
+    sai_proto_dist_t r = {.rank = 1, .world = 4};
+    k = sai_pipeline__proto_dist_encode(&r, buf, sizeof buf);
+    assert_null(strstr(buf, "servers"));   /* the ring's DIST keeps its bytes */
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 4, 2, &err),
+                     SAI_EPOLICY);
+    assert_non_null(strstr(err.msg, "says a ring"));
+    /* world still the measured one; 2 workers: one stream */
+    sai_proto_dist_t d2 = {.rank = 0, .world = 2, .servers = 1};
+    k = sai_pipeline__proto_dist_encode(&d2, buf, sizeof buf);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 1, 3, 1, &err),
+                     SAI_EPOLICY);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 1, 2, 1, &err), 0);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 2, 1, &err),
+                     SAI_EFORMAT);
+    /* worker 0 of a checkpointing ps job: the streams, then the checkpoint file */
+    sai_proto_dist_t dc = {.rank = 0, .world = 3, .servers = 3, .ckpt = SAI_PROTO_CKPT_NEW};
+    k = sai_pipeline__proto_dist_encode(&dc, buf, sizeof buf);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 3, 3, 3, &err), 0);
+    assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)buf, (size_t)k, 2, 3, 3, &err),
+                     SAI_EFORMAT);
+    assert_non_null(strstr(err.msg, "and the checkpoint file"));
+    /* malformed servers */
+    static const char *const bad[] = {"{\"rank\":0,\"world\":3,\"servers\":-1}",
+                                      "{\"rank\":0,\"world\":3,\"servers\":1.5}",
+                                      "{\"rank\":0,\"world\":3,\"servers\":\"3\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(sai_pipeline__proto_dist_decode(&got, (const uint8_t *)bad[i], strlen(bad[i]), 2, 3, 3, &err),
                          SAI_EFORMAT);
 }
 
@@ -220,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_done),
         cmocka_unit_test(test_dist),
+        cmocka_unit_test(test_dist_ps),
         cmocka_unit_test(test_dist_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -352,11 +352,81 @@ static void test_dist_section(void **state)
     free(z);
     sai_pipeline_spec_free(s);
     sai_pipeline_spec_free(t);
+    /* dist.algorithm ps: measured with its servers (default: every worker),
+     * and through the canonical form; a ring spec's bytes do not mention them */
+    z = edit("outputs:\n", "dist: {workers: 3, algorithm: ps}\noutputs:\n");
+    s = parse_ok(z);
+    assert_string_equal(s->dist.algorithm, "ps");
+    assert_int_equal(s->dist.servers, 3);
+    assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c1, &n1, &err), 0);
+    assert_non_null(strstr(c1, "\"servers\":3"));
+    assert_int_equal(sai_pipeline_spec_from_canonical(&t, c1, n1, &err), 0);
+    assert_string_equal(t->dist.algorithm, "ps");
+    assert_int_equal(t->dist.servers, 3);
+    assert_int_equal(sai_pipeline_spec_canonical(t, NULL, &c2, &n2, &err), 0);
+    assert_string_equal(c1, c2);
+    uint8_t hp3[32], hp2[32], hr3[32];
+    hash_of(z, hp3);
+    free(c1);
+    free(c2);
+    free(z);
+    sai_pipeline_spec_free(s);
+    sai_pipeline_spec_free(t);
+    z = edit("outputs:\n", "dist: {workers: 3, algorithm: ps, servers: 3}\noutputs:\n");
+    hash_of(z, h2);
+    assert_memory_equal(hp3, h2, 32);   /* the default spelled out */
+    free(z);
+    z = edit("outputs:\n", "dist: {workers: 3, algorithm: ps, servers: 2}\noutputs:\n");
+    hash_of(z, hp2);
+    assert_memory_not_equal(hp3, hp2, 32);   /* servers are measured */
+    free(z);
+    z = edit("outputs:\n", "dist: {workers: 3}\noutputs:\n");
+    hash_of(z, hr3);
+    assert_memory_not_equal(hp3, hr3, 32);   /* the algorithm is measured */
+    s = parse_ok(z);
+    assert_int_equal(s->dist.servers, 0);
+    assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c1, &n1, &err), 0);
+    assert_null(strstr(c1, "servers"));
+    free(c1);
+    free(z);
+    sai_pipeline_spec_free(s);
+    /* a canonical form that is not self-consistent is refused */
+    static const char *const canon_bad[][2] = {
+        {"\"algorithm\":\"ring\"", "\"algorithm\":\"ring\",\"servers\":1"},
+        {"\"servers\":2", "\"servers\":4"},
+        {"\"servers\":2", "\"servers\":0"},
+        {",\"servers\":2", ""},
+    };
+    for (size_t i = 0; i < sizeof canon_bad / sizeof canon_bad[0]; i++) {
+        const char *src = i == 0 ? "dist: {workers: 3}\noutputs:\n" : "dist: {workers: 3, algorithm: ps, servers: 2}\noutputs:\n";
+        z = edit("outputs:\n", src);
+        s = parse_ok(z);
+        assert_int_equal(sai_pipeline_spec_canonical(s, NULL, &c1, &n1, &err), 0);
+        char *at = strstr(c1, canon_bad[i][0]);
+        assert_non_null(at);
+        size_t la = strlen(canon_bad[i][0]), lb = strlen(canon_bad[i][1]);
+        char *c3 = malloc(n1 + lb + 1);
+        assert_non_null(c3);
+        memcpy(c3, c1, (size_t)(at - c1));
+        memcpy(c3 + (at - c1), canon_bad[i][1], lb);
+        strcpy(c3 + (at - c1) + lb, at + la);
+        t = NULL;
+        assert_int_not_equal(sai_pipeline_spec_from_canonical(&t, c3, strlen(c3), &err), 0);
+        assert_null(t);
+        free(c3);
+        free(c1);
+        free(z);
+        sai_pipeline_spec_free(s);
+    }
     const char *bad[][2] = {
         {"dist: {workers: 0}\n", "dist.workers"},
         {"dist: {workers: 2, transport: udp}\n", "not a transport"},
         {"dist: {workers: 2, algorithm: tree}\n", "not an algorithm"},
-        {"dist: {workers: 2, algorithm: ps}\n", "cannot form its mesh yet; use ring"},
+        {"dist: {workers: 3, algorithm: ps, servers: 4}\n", "more servers than the 3 workers"},
+        {"dist: {workers: 3, algorithm: ps, servers: 0}\n", "dist.servers"},
+        {"dist: {workers: 3, servers: 2}\n", "only the parameter-server mode"},
+        {"dist: {workers: 1, algorithm: ps, servers: 1}\n", "only the parameter-server mode"},
+        {"dist: {workers: 65, algorithm: ps}\n", "at most 64 workers"},
         {"dist: {workers: 2, rendezvous: nohostport}\n", "not HOST:PORT"},
         {"dist: {workers: 2, rendezvous: 'a:70000'}\n", "not HOST:PORT"},
         {"dist: {workers: 2, peers: 3}\n", "dist.peers: unknown field"},
