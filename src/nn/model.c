@@ -634,7 +634,8 @@ static void conv_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
     if (folded(m, op, train)) {
         const nn_fold *f = &m->eval->fold[op - m->ops];
         const nn_op *b = op + 1;
-        nn_conv_epi epi = {.bias = f->b, .wino_u = f->u, .relu = b->relu};
+        nn_conv_epi epi = {.bias = f->b, .wino_u = f->u, .relu = b->relu,
+                           .packed = m->eval->packed};
         sai_nn__conv_forward_ex(m->acts[b->out].x, a->x, f->w, &epi, n, a->c, a->h, a->w,
                                 OUT(op)->c, op->k, op->stride, op->pad, &m->conv_ws, T);
         return;
@@ -786,13 +787,28 @@ static void prof_report(void)
 
 /* ---- evaluation cache (nn_eval_cache) -------------------------------------- */
 
+/* Floats of one conv's folds: weights (packed for the AVX-512 GEMM when
+ * ec->packed, 8-row blocks), bias, and the Winograd U (packed per tap). */
+static size_t fold_w_floats(const sai_nn_model_t *m, const nn_op *op)
+{
+    int K = m->acts[op->out].c;
+    size_t kd = m->tensors[op->w].numel / (size_t)K;
+    return m->eval->packed ? sai_nn__gemm_packed_floats(K, (int)kd) : m->tensors[op->w].numel;
+}
+
+static size_t fold_u_floats(const sai_nn_model_t *m, const nn_op *op)
+{
+    int C = m->acts[op->in].c, K = m->acts[op->out].c;
+    return m->eval->packed ? 36 * sai_nn__gemm_packed_floats(K, C) : sai_nn__wino_u_floats(C, K);
+}
+
 static size_t fold_floats(const sai_nn_model_t *m, const nn_op *op, bool *wino)
 {
     const nn_act *a = &m->acts[op->in];
     int K = m->acts[op->out].c;
     *wino = m->conv_ws.winograd && sai_nn__wino_shape_ok(a->c, K, op->k, op->stride, op->pad);
-    return round_up(m->tensors[op->w].numel) + round_up((size_t)K) +
-           (*wino ? round_up(sai_nn__wino_u_floats(a->c, K)) : 0);
+    return round_up(fold_w_floats(m, op)) + round_up((size_t)K) +
+           (*wino ? round_up(fold_u_floats(m, op)) : 0);
 }
 
 /* Makes the folds match the current weights; false: run unfolded (disabled,
@@ -806,6 +822,7 @@ static bool eval_cache_ready(sai_nn_model_t *m, int T)
         return true;
     bool wino;
     if (ec->block == NULL) {
+        ec->packed = sai_nn__gemm_fast();   /* fixed for the cache's life: its layout */
         size_t floats = 0;
         for (int j = 0; j < m->nops; j++)
             if (m->ops[j].fuse_bn)
@@ -821,15 +838,36 @@ static bool eval_cache_ready(sai_nn_model_t *m, int T)
             if (!op->fuse_bn)
                 continue;
             nn_fold *f = &ec->fold[j];
-            size_t wn = m->tensors[op->w].numel;
             f->w = p;
-            p += round_up(wn);
+            p += round_up(fold_w_floats(m, op));
             f->b = p;
             p += round_up((size_t)m->acts[op->out].c);
             fold_floats(m, op, &wino);
             f->u = wino ? p : NULL;
             if (wino)
-                p += round_up(sai_nn__wino_u_floats(m->acts[op->in].c, m->acts[op->out].c));
+                p += round_up(fold_u_floats(m, op));
+        }
+    }
+    /* packed folds are computed plain in scratch first, then packed */
+    float *tw = NULL, *tu = NULL;
+    if (ec->packed) {
+        size_t wmax = 0, umax = 0;
+        for (int j = 0; j < m->nops; j++) {
+            const nn_op *op = &m->ops[j];
+            if (!op->fuse_bn)
+                continue;
+            if (m->tensors[op->w].numel > wmax)
+                wmax = m->tensors[op->w].numel;
+            if (ec->fold[j].u != NULL &&
+                sai_nn__wino_u_floats(m->acts[op->in].c, m->acts[op->out].c) > umax)
+                umax = sai_nn__wino_u_floats(m->acts[op->in].c, m->acts[op->out].c);
+        }
+        tw = malloc(wmax * sizeof(float));
+        tu = umax > 0 ? malloc(umax * sizeof(float)) : NULL;
+        if (tw == NULL || (umax > 0 && tu == NULL)) {
+            free(tw);
+            free(tu);
+            return false;   /* this forward runs unfused; the next one tries again */
         }
     }
     for (int j = 0; j < m->nops; j++) {
@@ -841,19 +879,31 @@ static bool eval_cache_ready(sai_nn_model_t *m, int T)
         const float *w = m->tensors[op->w].data, *g = m->tensors[b->w].data;
         const float *beta = m->tensors[b->b].data, *rm = m->tensors[b->rm].data;
         const float *rv = m->tensors[b->rv].data;
-        int K = m->acts[op->out].c;
+        int K = m->acts[op->out].c, C = m->acts[op->in].c;
         size_t per = m->tensors[op->w].numel / (size_t)K;
+        float *fw = ec->packed ? tw : f->w;
         for (int k = 0; k < K; k++) {
             /* the scale and shift bn.c's evaluation mode applies */
             float istd = 1.0f / sqrtf(rv[k] + NN_BN_EPS);
             float scale = g[k] * istd, shift = beta[k] - rm[k] * scale;
             for (size_t q = 0; q < per; q++)
-                f->w[(size_t)k * per + q] = w[(size_t)k * per + q] * scale;
+                fw[(size_t)k * per + q] = w[(size_t)k * per + q] * scale;
             f->b[k] = shift;
         }
         if (f->u != NULL)
-            sai_nn__wino_weights(f->u, f->w, m->acts[op->in].c, K, &m->conv_ws, T);
+            sai_nn__wino_weights(ec->packed ? tu : f->u, fw, C, K, &m->conv_ws, T);
+        if (!ec->packed)
+            continue;
+        sai_nn__gemm_pack(f->w, fw, K, (int)per, per);
+        if (f->u != NULL) {   /* U[xi][K][C] -> per tap [K/8][C][8] */
+            size_t us = sai_nn__gemm_packed_floats(K, C);
+            for (int xi = 0; xi < 36; xi++)
+                sai_nn__gemm_pack(f->u + (size_t)xi * us, tu + (size_t)xi * K * C, K, C,
+                                  (size_t)C);
+        }
     }
+    free(tw);
+    free(tu);
     ec->built = ec->version;
     return true;
 }

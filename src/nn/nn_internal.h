@@ -95,6 +95,8 @@ typedef struct nn_eval_cache {
     uint64_t built;          /* version the folds were computed from; 0 = none */
     bool     disabled;       /* SAI_NN_NO_EVAL_CACHE, or the allocation failed */
     bool     use;            /* this forward runs folded (set by sai_nn_forward) */
+    bool     packed;         /* folds packed for the AVX-512 GEMM (sai_nn__gemm_fast at
+                              * the first eval forward; fixes the block's layout) */
     float   *block;          /* one allocation for every fold (at the first eval forward) */
     size_t   floats;
     nn_fold  fold[SAI_NN_MAX_OPS];   /* indexed by the conv op */
@@ -107,6 +109,8 @@ typedef struct nn_conv_epi {
     const float *bias;
     const float *wino_u;
     bool relu;
+    bool packed;    /* w is packed [K/8][C*k*k][8] and wino_u [36][K/8][C][8]
+                     * (sai_nn__gemm_pack): the products run sai_nn__gemm_packed */
 } nn_conv_epi;
 
 /* The convolution kernels' workspace (conv.c, winograd.c): sized at model
@@ -263,6 +267,16 @@ static inline int nn_conv_group(int P)
 {
     return P >= 256 ? 1 : (256 + P - 1) / P;
 }
+
+/* The evaluation path's GEMM (gemm.c): c[M][N] = a[M][K] b[K][N] (+ bias[m],
+ * ReLU) with a packed by sai_nn__gemm_pack into [ceil(M/8)][K][8] (rows past M
+ * zero), b and c rows ldb / ldc floats apart. Only when sai_nn__gemm_fast():
+ * AVX-512F and no SAI_NN_NO_AVX512 in the environment. */
+bool   sai_nn__gemm_fast(void);
+size_t sai_nn__gemm_packed_floats(int M, int K);
+void   sai_nn__gemm_pack(float *ap, const float *a, int M, int K, size_t lda);
+void   sai_nn__gemm_packed(int M, int N, int K, const float *ap, const float *b, size_t ldb,
+                           float *c, size_t ldc, const float *bias, bool relu);
 
 /* model builder (model.c) */
 int sai_nn__build(sai_nn_model_t *m, sai_error_t *err);

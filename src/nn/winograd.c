@@ -134,6 +134,7 @@ typedef struct {
     const float *u;                  /* transformed weights the GEMMs read */
     const float *bias;               /* forward epilogue: per output channel, or NULL */
     bool relu;
+    bool packed;                     /* u is packed per tap (sai_nn__gemm_pack) */
 } wino_ctx;
 
 /* ---- the 1-D transforms ------------------------------------------------
@@ -554,10 +555,17 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
         long t0 = ch * cx->nt;
         int nt = (int)(total - t0 < cx->nt ? total - t0 : cx->nt);
         gather_v(cx, cx->x, isz, t0, nt, V);
-        for (int xi = 0; xi < WX; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
-                        cx->u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
-                        M + (size_t)xi * K * nt, nt);
+        if (cx->packed) {
+            size_t us = sai_nn__gemm_packed_floats(K, C);
+            for (int xi = 0; xi < WX; xi++)
+                sai_nn__gemm_packed(K, nt, C, cx->u + (size_t)xi * us, V + (size_t)xi * C * nt,
+                                    (size_t)nt, M + (size_t)xi * K * nt, (size_t)nt, NULL, false);
+        } else {
+            for (int xi = 0; xi < WX; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
+                            cx->u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
+                            M + (size_t)xi * K * nt, nt);
+        }
         size_t ms = (size_t)K * nt;
         FOR_RUNS(cx, t0, nt, {
             float *y = cx->y + (size_t)img * osz;
@@ -610,9 +618,10 @@ void sai_nn__wino_forward_ex(float *y, const float *x, const float *w, const nn_
         cx.bias = epi->bias;
         cx.relu = epi->relu;
     }
-    if (epi != NULL && epi->wino_u != NULL)
+    if (epi != NULL && epi->wino_u != NULL) {
         cx.u = epi->wino_u;   /* cached: computed once per weights version */
-    else
+        cx.packed = epi->packed;
+    } else
         weight_transform(&cx);
     /* as many chunks as fit the buffers, rounded up to a multiple of the
      * threads so they all get the same number of tiles */
