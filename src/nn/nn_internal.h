@@ -47,6 +47,9 @@ typedef struct nn_act {
     bool   need_grad;   /* false for the input */
     int    prod, last;  /* producing op (-1: input), last reading op (logits: nops) */
     float *x, *dx;
+    size_t region;      /* floats between the threads' regions of x when evaluation
+                         * splits the batch over threads (eval_split in model.c);
+                         * 0: in image order, thread t's first image i0 at x + i0 * size */
 } nn_act;
 
 typedef enum {
@@ -95,6 +98,9 @@ typedef struct nn_eval_cache {
     uint64_t built;          /* version the folds were computed from; 0 = none */
     bool     disabled;       /* SAI_NN_NO_EVAL_CACHE, or the allocation failed */
     bool     use;            /* this forward runs folded (set by sai_nn_forward) */
+    bool     no_split;       /* SAI_NN_NO_EVAL_SPLIT at creation: every kernel splits
+                              * its own work (model.c, eval_split) */
+    struct sai_nn_model *views;   /* per thread views for the split, or NULL */
     bool     packed;         /* folds packed for the AVX-512 GEMM (sai_nn__gemm_fast at
                               * the first eval forward; fixes the block's layout) */
     float   *block;          /* one allocation for every fold (at the first eval forward) */
