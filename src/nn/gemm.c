@@ -63,7 +63,7 @@ void sai_nn__gemm_pack(float *ap, const float *a, int M, int K, size_t lda)
  * epilogue (bias, ReLU) runs. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 kern(const int nv, __mmask16 ml, int mr, int kc, const float *ap, const float *b, size_t ldb,
-     float *c, size_t ldc, bool first, const float *bias, bool relu)
+     float *c, size_t ldc, bool first, const float *bias, const float *res, bool relu)
 {
     __m512 acc[MR][NV];
 #pragma GCC unroll 8
@@ -98,11 +98,13 @@ kern(const int nv, __mmask16 ml, int mr, int kc, const float *ap, const float *b
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++) {
             __m512 o = acc[r][v];
+            __mmask16 mk = v == nv - 1 ? ml : (__mmask16)0xFFFF;
             if (bias != NULL)
                 o = _mm512_add_ps(o, bb);
+            if (res != NULL)
+                o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(mk, res + (size_t)r * ldc + 16 * v));
             if (relu)
                 o = _mm512_max_ps(o, zero);
-            __mmask16 mk = v == nv - 1 ? ml : (__mmask16)0xFFFF;
             _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16 * v, mk, o);
         }
     }
@@ -110,31 +112,33 @@ kern(const int nv, __mmask16 ml, int mr, int kc, const float *ap, const float *b
 
 __attribute__((target("avx512f"))) static void
 gemm_avx512(int M, int N, int K, const float *ap, const float *b, size_t ldb, float *c,
-            size_t ldc, const float *bias, bool relu)
+            size_t ldc, const float *bias, const float *res, bool relu)
 {
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;
         bool first = k0 == 0, last = k0 + kc == K;
-        const float *eb = last ? bias : NULL;
-        bool er = last && relu;
+        const float *eb = last ? bias : NULL, *eres = last ? res : NULL;
+        bool erelu = last && relu;
         for (int n0 = 0; n0 < N; n0 += NC) {
             int nc = N - n0 < NC ? N - n0 : NC;
             for (int m0 = 0; m0 < M; m0 += MR) {
                 int mr = M - m0 < MR ? M - m0 : MR;
                 const float *a = ap + (size_t)m0 * K + (size_t)k0 * MR;
                 const float *bm = eb != NULL ? eb + m0 : NULL;
+                const float *rm = eres != NULL ? eres + (size_t)m0 * ldc : NULL;
                 for (int j = n0; j < n0 + nc; j += 16 * NV) {
                     int nn = n0 + nc - j < 16 * NV ? n0 + nc - j : 16 * NV;
                     int nv = (nn + 15) / 16, rem = nn - 16 * (nv - 1);
                     __mmask16 ml = (__mmask16)(rem == 16 ? 0xFFFF : (1u << rem) - 1);
                     const float *bj = b + (size_t)k0 * ldb + j;
                     float *cj = c + (size_t)m0 * ldc + j;
+                    const float *rj = rm != NULL ? rm + j : NULL;
                     if (nv == 3)
-                        kern(3, ml, mr, kc, a, bj, ldb, cj, ldc, first, bm, er);
+                        kern(3, ml, mr, kc, a, bj, ldb, cj, ldc, first, bm, rj, erelu);
                     else if (nv == 2)
-                        kern(2, ml, mr, kc, a, bj, ldb, cj, ldc, first, bm, er);
+                        kern(2, ml, mr, kc, a, bj, ldb, cj, ldc, first, bm, rj, erelu);
                     else
-                        kern(1, ml, mr, kc, a, bj, ldb, cj, ldc, first, bm, er);
+                        kern(1, ml, mr, kc, a, bj, ldb, cj, ldc, first, bm, rj, erelu);
                 }
             }
         }
@@ -143,10 +147,10 @@ gemm_avx512(int M, int N, int K, const float *ap, const float *b, size_t ldb, fl
 #endif
 
 void sai_nn__gemm_packed(int M, int N, int K, const float *ap, const float *b, size_t ldb,
-                         float *c, size_t ldc, const float *bias, bool relu)
+                         float *c, size_t ldc, const float *bias, const float *res, bool relu)
 {
 #ifdef GEMM_X86
-    gemm_avx512(M, N, K, ap, b, ldb, c, ldc, bias, relu);
+    gemm_avx512(M, N, K, ap, b, ldb, c, ldc, bias, res, relu);
 #else
     /* not reached (the eval cache packs only when sai_nn__gemm_fast()),
      * but correct: the same product in plain C */
@@ -157,6 +161,8 @@ void sai_nn__gemm_packed(int M, int N, int K, const float *ap, const float *b, s
                 s += ap[(size_t)(m / MR * MR) * K + (size_t)k * MR + m % MR] * b[(size_t)k * ldb + j];
             if (bias != NULL)
                 s += bias[m];
+            if (res != NULL)
+                s += res[(size_t)m * ldc + j];
             c[(size_t)m * ldc + j] = relu && s < 0.0f ? 0.0f : s;
         }
 #endif

@@ -289,6 +289,10 @@ int sai_nn__build(sai_nn_model_t *m, sai_error_t *err)
         else if (strcmp(l, "conv5x5") == 0)  x = conv(m, x, 3, 5, 1, 2, "c");
         else if (strcmp(l, "convbn") == 0)   /* eval folds: 1x1 direct + Winograd (test_nn_eval) */
             x = bn(m, conv(m, relu(m, bn(m, conv(m, x, 16, 1, 1, 0, "a"), "abn")), 16, 3, 1, 1, "c"), "cbn");
+        else if (strcmp(l, "bottleneck") == 0) {   /* eval: residual adds folded into 1x1 convs */
+            x = relu(m, bn(m, conv(m, x, 32, 3, 1, 1, "s"), "sbn"));
+            x = bottleneck(m, bottleneck(m, x, 8, 1, "b1"), 16, 2, "b2");
+        }
         else if (strcmp(l, "bn") == 0)       x = bn(m, x, "bn");
         else if (strcmp(l, "relu") == 0)     x = relu(m, x);
         else if (strcmp(l, "bnrelu") == 0)   x = relu(m, bn(m, x, "bn"));
@@ -363,6 +367,10 @@ static size_t layout(sai_nn_model_t *m, float *base)
             /* a folded BN's output is written by its convolution (eval
              * cache): it must not share a buffer with the conv's input */
             prod[op->out] = op->kind == OP_BN && j > 0 && m->ops[j - 1].fuse_bn ? j - 1 : j;
+            /* so is the output of a residual add folded into the conv two ops back
+             * (it must not share a buffer with the conv's input either) */
+            if (op->kind == OP_ADD && j > 1 && m->ops[j - 2].fuse_add)
+                prod[op->out] = j - 2;
         }
         last[m->logits] = m->nops;
         for (int i = 0; i < m->nacts; i++) {
@@ -528,6 +536,13 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         nn_op *op = &m->ops[j], *nx = &m->ops[j + 1];
         op->fuse_bn = op->kind == OP_CONV && nx->kind == OP_BN && nx->in == op->out &&
                       m->acts[op->out].last == j + 1 && op->out != m->logits;
+        /* conv, BN, then a residual add of the BN's output (its only reader)
+         * and an activation computed before: the basic block's conv2 + bn2 +
+         * add, the bottleneck's conv3, a projection shortcut */
+        const nn_op *ad = j + 2 < m->nops ? &m->ops[j + 2] : NULL;
+        op->fuse_add = op->fuse_bn && !nx->relu && ad != NULL && ad->kind == OP_ADD &&
+                       (ad->in == nx->out) != (ad->in2 == nx->out) &&
+                       m->acts[nx->out].last == j + 2 && nx->out != m->logits;
     }
     m->eval = calloc(1, sizeof(*m->eval));
     if (m->eval == NULL) {
@@ -650,8 +665,15 @@ static void conv_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
         const nn_op *b = op + 1;
         nn_conv_epi epi = {.bias = f->b, .wino_u = f->u, .relu = b->relu,
                            .packed = m->eval->packed};
-        sai_nn__conv_forward_ex(m->acts[b->out].x, a->x, f->w, &epi, n, a->c, a->h, a->w,
-                                OUT(op)->c, op->k, op->stride, op->pad, &m->conv_ws, T);
+        float *y = m->acts[b->out].x;
+        if (op->fuse_add) {   /* straight into the add's output */
+            const nn_op *ad = op + 2;
+            epi.res = m->acts[ad->in == b->out ? ad->in2 : ad->in].x;
+            epi.relu = ad->relu;
+            y = OUT(ad)->x;
+        }
+        sai_nn__conv_forward_ex(y, a->x, f->w, &epi, n, a->c, a->h, a->w, OUT(op)->c, op->k,
+                                op->stride, op->pad, &m->conv_ws, T);
         return;
     }
     sai_nn__conv_forward(OUT(op)->x, a->x, m->tensors[op->w].data, n, a->c, a->h, a->w,
@@ -700,7 +722,8 @@ static void relu_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
 
 static void add_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 {
-    (void)train;
+    if (op - m->ops > 1 && folded(m, op - 2, train) && (op - 2)->fuse_add)
+        return;   /* folded into the convolution two ops back */
     sai_nn__add_forward(OUT(op)->x, IN(op)->x, m->acts[op->in2].x, (long)n * (long)OUT(op)->size,
                         op->relu, T);
 }

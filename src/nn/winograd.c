@@ -133,6 +133,7 @@ typedef struct {
     float *u_out;                    /* weight transform target (ws->wino_u unless cached) */
     const float *u;                  /* transformed weights the GEMMs read */
     const float *bias;               /* forward epilogue: per output channel, or NULL */
+    const float *res;                /* forward epilogue: residual, laid out as y, or NULL */
     bool relu;
     bool packed;                     /* u is packed per tap (sai_nn__gemm_pack) */
 } wino_ctx;
@@ -398,7 +399,8 @@ static void in_transform(const float *x, size_t isz, int P, int H, int W, int tw
 /* y = A^T m A into plane y (H x W) for the run's tiles. */
 WINO_CLONES
 static void out_transform(const float *mm, size_t ms, float *y, size_t osz, int P, int H, int W,
-                          int tw, int r0, int cnt, const float *bias, bool relu)
+                          int tw, int r0, int cnt, const float *bias, const float *res,
+                          bool relu)
 {
     float t[WM][WA][WINO_RUN];   /* [output row][column][tile] */
     float row[WINO_MAX_ROW];
@@ -429,7 +431,14 @@ static void out_transform(const float *mm, size_t ms, float *y, size_t osz, int 
                     mm6[q] = t[r][q][off + j];
                 at6(mm6, dst + WM * j);
             }
-            if (bias != NULL) {   /* evaluation: folded batch norm (+ ReLU) */
+            if (bias != NULL && res != NULL) {   /* + the residual add (and its ReLU) */
+                float b = *bias;
+                const float *rr = res + (size_t)img_ * osz + (size_t)oh * W + c0;
+                for (int j = 0; j < len; j++) {
+                    float v = dst[j] + b + rr[j];
+                    dst[j] = relu ? (v > 0.0f ? v : 0.0f) : v;
+                }
+            } else if (bias != NULL) {   /* evaluation: folded batch norm (+ ReLU) */
                 float b = *bias;
                 for (int j = 0; j < WM * n; j++) {
                     float v = dst[j] + b;
@@ -580,7 +589,8 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
             size_t us = sai_nn__gemm_packed_floats(K, C);
             for (int xi = 0; xi < WX; xi++)
                 sai_nn__gemm_packed(K, nt, C, cx->u + (size_t)xi * us, V + (size_t)xi * C * nt,
-                                    (size_t)nt, M + (size_t)xi * K * nt, (size_t)nt, NULL, false);
+                                    (size_t)nt, M + (size_t)xi * K * nt, (size_t)nt, NULL, NULL,
+                                    false);
         } else {
             for (int xi = 0; xi < WX; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
@@ -590,10 +600,11 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
         size_t ms = (size_t)K * nt;
         FOR_RUNS_X(cx, t0, nt, cx->packed, {
             float *y = cx->y + (size_t)img * osz;
+            const float *res = cx->res != NULL ? cx->res + (size_t)img * osz : NULL;
             for (int k = 0; k < K; k++)
                 out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, osz, cx->P,
                               H, W, cx->tw, r0, cnt, cx->bias != NULL ? cx->bias + k : NULL,
-                              cx->relu);
+                              res != NULL ? res + (size_t)k * H * W : NULL, cx->relu);
         });
     }
 }
@@ -637,6 +648,7 @@ void sai_nn__wino_forward_ex(float *y, const float *x, const float *w, const nn_
     cx.x = x;
     if (epi != NULL) {
         cx.bias = epi->bias;
+        cx.res = epi->res;
         cx.relu = epi->relu;
     }
     if (epi != NULL && epi->wino_u != NULL) {

@@ -142,13 +142,17 @@ static void test_folded_matches_unfused(void **state)
      * and a Winograd conv, each with a folded BN */
     check_model_both("test-convbn", 16, 2, SAI_NN_INFERENCE_ONLY);
     check_model_both("test-convbn", 15, 3, SAI_NN_INFERENCE_ONLY);
+    /* bottlenecks: the residual add folded into a 1x1 conv (identity
+     * shortcut) and into a stride-2 projection shortcut */
+    check_model_both("test-bottleneck", 16, 6, SAI_NN_INFERENCE_ONLY);
+    check_model_both("test-bottleneck", 9, 5, 0);
 }
 
 /* The packed GEMM against a double-precision product, on shapes that hit
  * every edge of its blocking: rows not a multiple of 8, columns not a
  * multiple of 16 or 48 and past one 192-column block, depth past one
  * 256-deep pass (accumulating into C), rows of B and C with padding, with
- * and without the bias + ReLU epilogue. */
+ * no epilogue, bias + ReLU, and bias + residual + ReLU. */
 static void test_gemm_packed(void **state)
 {
     (void)state;
@@ -163,7 +167,7 @@ static void test_gemm_packed(void **state)
     for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
         for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
             for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
-                for (int epi = 0; epi < 2; epi++) {
+                for (int epi = 0; epi < 3; epi++) {
                     int M = Ms[mi], N = Ns[ni], K = Ks[ki];
                     size_t lda = (size_t)K + 1, ldb = (size_t)N + 3, ldc = (size_t)N + 5;
                     float *a = malloc((size_t)M * lda * sizeof(float));
@@ -171,7 +175,10 @@ static void test_gemm_packed(void **state)
                     float *b = malloc((size_t)K * ldb * sizeof(float));
                     float *c = malloc((size_t)M * ldc * sizeof(float));
                     float *bias = malloc((size_t)M * sizeof(float));
-                    assert_true(a && ap && b && c && bias);
+                    float *res = malloc((size_t)M * ldc * sizeof(float));
+                    assert_true(a && ap && b && c && bias && res);
+                    for (size_t i = 0; i < (size_t)M * ldc; i++)
+                        res[i] = sai_nn_rng_uniform(&r) - 0.5f;
                     for (size_t i = 0; i < (size_t)M * lda; i++)
                         a[i] = sai_nn_rng_uniform(&r) - 0.5f;
                     for (size_t i = 0; i < (size_t)K * ldb; i++)
@@ -182,7 +189,7 @@ static void test_gemm_packed(void **state)
                         c[i] = 1234.0f;   /* the padding must survive */
                     sai_nn__gemm_pack(ap, a, M, K, lda);
                     sai_nn__gemm_packed(M, N, K, ap, b, ldb, c, ldc, epi ? bias : NULL,
-                                        epi == 1);
+                                        epi == 2 ? res : NULL, epi > 0);
                     double worst = 0.0;
                     for (int i = 0; i < M; i++) {
                         for (int j = 0; j < N; j++) {
@@ -190,6 +197,10 @@ static void test_gemm_packed(void **state)
                             for (int k = 0; k < K; k++) {
                                 s += (double)a[(size_t)i * lda + k] * b[(size_t)k * ldb + j];
                                 mag += fabs((double)a[(size_t)i * lda + k] * b[(size_t)k * ldb + j]);
+                            }
+                            if (epi == 2) {
+                                s += res[(size_t)i * ldc + j];
+                                mag += fabs(res[(size_t)i * ldc + j]);
                             }
                             if (epi && s < 0.0)
                                 s = 0.0;
@@ -207,6 +218,7 @@ static void test_gemm_packed(void **state)
                     free(b);
                     free(c);
                     free(bias);
+                    free(res);
                 }
 }
 
