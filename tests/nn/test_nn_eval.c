@@ -86,7 +86,7 @@ static float *input(int n, int hw, uint64_t seed)
 /* eval logits of a and b on x (n images), norm-wise relative difference */
 static double eval_diff(sai_nn_model_t *a, sai_nn_model_t *b, const float *x, int n)
 {
-    float la[8 * 10];
+    float la[16 * 10];
     memcpy(la, sai_nn_forward(a, x, n, false), (size_t)n * 10 * sizeof(float));
     const float *lb = sai_nn_forward(b, x, n, false);
     return nn_rel_err(la, lb, (size_t)n * 10);
@@ -134,6 +134,10 @@ static void test_folded_matches_unfused(void **state)
      * maps on im2col */
     check_model_both("resnet8", 32, 8, SAI_NN_INFERENCE_ONLY);
     check_model("resnet8", 32, 8, 0);
+    /* 8 images per thread: ResNet-8 goes through the network 4 images at a
+     * time (split_group), two groups per thread */
+    check_model("resnet8", 32, 16, SAI_NN_INFERENCE_ONLY);
+    check_model("resnet8", 32, 16, 0);
     /* odd sizes: 20x20 (5x5 tiles, partial GEMM columns everywhere), 3 images */
     check_model_both("resnet8", 20, 3, SAI_NN_INFERENCE_ONLY);
     /* batch 1 on 32x32: the 8x8 and 4x4 layers (under 8 tiles) run
