@@ -644,6 +644,13 @@ void sai_nn__wino_forward_ex(float *y, const float *x, const float *w, const nn_
 {
     wino_ctx cx = {0};
     setup(&cx, w, N, C, H, W, K, ws, T);
+    /* Evaluation under 16M multiply-adds (batch-1 inference; the threshold
+     * of conv.c's channel split) runs on the calling thread: splitting 64
+     * tiles of ResNet-8 over two threads made its batch-1 forward 10x
+     * slower whenever the other core was busy (0.17 ms alone, ~2.5 ms in
+     * hand-offs at load 5). Training keeps its chunks: its sums must not move. */
+    if (epi != NULL && (double)WX * K * C * N * cx.P < 16e6)
+        T = cx.T = 1;
     cx.y = y;
     cx.x = x;
     if (epi != NULL) {
