@@ -209,21 +209,31 @@ typedef struct {
     int N, C, H, W, K, k, s, p, Ho, Wo;
     const nn_conv_ws *ws;
     const float *bias;               /* forward epilogue (evaluation), or NULL */
+    const float *res;                /* forward epilogue: residual laid out as y, or NULL */
     bool relu;
+    bool packed;                     /* w packed: sai_nn__gemm_packed, epilogue inside */
     const float *col;                /* split over output channels: the shared columns */
     float *dw[SAI_NN_MAX_THREADS];   /* per thread weight-gradient target */
     bool used[SAI_NN_MAX_THREADS];   /* thread t zeroed and filled dw[t] */
 } conv_ctx;
 
 /* Evaluation epilogue over rows [k0, k1) of y[K][ld] (P used columns):
- * the folded batch norm's bias, then ReLU if fused. */
-static void epilogue(float *y, int k0, int k1, int P, size_t ld, const float *bias, bool relu)
+ * the folded batch norm's bias, the residual res[K][ld] if fused, then
+ * ReLU if fused. */
+static void epilogue(float *y, int k0, int k1, int P, size_t ld, const float *bias,
+                     const float *res, bool relu)
 {
     if (bias == NULL)
         return;
     for (int k = k0; k < k1; k++) {
         float *r = y + (size_t)k * ld, b = bias[k];
-        if (relu)
+        if (res != NULL) {
+            const float *rr = res + (size_t)k * ld;
+            for (int q = 0; q < P; q++) {
+                float v = r[q] + b + rr[q];
+                r[q] = relu ? (v > 0.0f ? v : 0.0f) : v;
+            }
+        } else if (relu)
             for (int q = 0; q < P; q++) {
                 float v = r[q] + b;
                 r[q] = v > 0.0f ? v : 0.0f;
@@ -252,9 +262,15 @@ static void conv_fwd_task(void *vc, long i0, long i1, int tid)
             col = cb;
         }
         /* y[Co][P] = W[Co][K] * col[K][P] */
+        const float *res = cx->res != NULL ? cx->res + (size_t)i * osz : NULL;
+        if (cx->packed) {
+            sai_nn__gemm_packed(Co, P, K, W, col, (size_t)P, y, (size_t)P, cx->bias, res,
+                                cx->relu);
+            continue;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, P, K, 1.0f, W, K, col, P,
                     0.0f, y, P);
-        epilogue(y, 0, Co, P, (size_t)P, cx->bias, cx->relu);
+        epilogue(y, 0, Co, P, (size_t)P, cx->bias, res, cx->relu);
     }
 }
 
@@ -286,9 +302,15 @@ static void rows_task(void *vc, long k0, long k1, int tid)
     (void)tid;
     int P = cx->Ho * cx->Wo, K = cx->C * cx->k * cx->k;
     float *y = cx->y + (size_t)k0 * P;
+    if (cx->packed) {   /* k0 is a multiple of 16: a whole block of the packing */
+        sai_nn__gemm_packed((int)(k1 - k0), P, K, cx->w + (size_t)k0 * K, cx->col, (size_t)P, y,
+                            (size_t)P, cx->bias != NULL ? cx->bias + k0 : NULL,
+                            cx->res != NULL ? cx->res + (size_t)k0 * P : NULL, cx->relu);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(k1 - k0), P, K, 1.0f,
                 cx->w + (size_t)k0 * K, K, cx->col, P, 0.0f, y, P);
-    epilogue(cx->y, (int)k0, (int)k1, P, (size_t)P, cx->bias, cx->relu);
+    epilogue(cx->y, (int)k0, (int)k1, P, (size_t)P, cx->bias, cx->res, cx->relu);
 }
 
 /* Small feature maps (late ResNet stages: 8x8, 4x4) make per-image GEMMs
@@ -314,8 +336,13 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
             im2col(cx->x + (size_t)(i0 + j) * isz, C, H, Wd, k, s, p, Ho, Wo,
                    cb + (size_t)j * P, LD);
         /* yb[Co][cnt*P] = W[Co][K] * col[K][cnt*P] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)LD, K, 1.0f, W, K, cb,
-                    (int)LD, 0.0f, yb, (int)LD);
+        if (cx->packed && cx->res == NULL)
+            sai_nn__gemm_packed(Co, (int)LD, K, W, cb, LD, yb, LD, cx->bias, NULL, cx->relu);
+        else if (cx->packed)   /* the residual is added image by image below */
+            sai_nn__gemm_packed(Co, (int)LD, K, W, cb, LD, yb, LD, NULL, NULL, false);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)LD, K, 1.0f, W, K,
+                        cb, (int)LD, 0.0f, yb, (int)LD);
         for (int j = 0; j < cnt; j++) {
             float *y = cx->y + (size_t)(i0 + j) * osz;
             for (int co = 0; co < Co; co++) {
@@ -324,7 +351,9 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
                 for (int q = 0; q < P; q++)
                     dst[q] = src[q];
             }
-            epilogue(y, 0, Co, P, (size_t)P, cx->bias, cx->relu);
+            if (!cx->packed || cx->res != NULL)
+                epilogue(y, 0, Co, P, (size_t)P, cx->bias,
+                         cx->res != NULL ? cx->res + (size_t)(i0 + j) * osz : NULL, cx->relu);
         }
     }
 }
@@ -346,7 +375,8 @@ void sai_nn__conv_forward_ex(float *y, const float *x, const float *w, const nn_
     conv_ctx c = {.y = y, .x = x, .w = w, .N = N, .C = C, .H = H, .W = W, .K = K, .k = k,
                   .s = s, .p = p, .Ho = (H + 2 * p - k) / s + 1, .Wo = (W + 2 * p - k) / s + 1,
                   .ws = ws, .bias = epi != NULL ? epi->bias : NULL,
-                  .relu = epi != NULL && epi->relu};
+                  .res = epi != NULL ? epi->res : NULL, .relu = epi != NULL && epi->relu,
+                  .packed = epi != NULL && epi->packed};
     int P = c.Ho * c.Wo;
     /* Evaluation with fewer images than threads: split each image's GEMM
      * over output channels (blocks of 16 rows at least) when it is large
@@ -360,6 +390,7 @@ void sai_nn__conv_forward_ex(float *y, const float *x, const float *w, const nn_
         for (int i = 0; i < N; i++) {
             c.x = x + (size_t)i * C * H * W;
             c.y = y + (size_t)i * K * P;
+            c.res = epi->res != NULL ? epi->res + (size_t)i * K * P : NULL;
             c.col = c.x;
             if (!direct) {
                 c.col = ws->col;   /* thread 0's block holds one image's columns */

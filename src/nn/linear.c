@@ -14,7 +14,9 @@ void sai_nn__linear_forward(float *y, const float *x, const float *W, const floa
     for (int i = 0; i < N; i++)
         for (int j = 0; j < out; j++)
             y[(size_t)i * out + j] = b[j];
-    bool big = (double)N * in * out > 1e6;   /* small GEMMs: a BLAS hand-off costs more */
+    /* small GEMMs: a BLAS hand-off costs more; T = 1: an evaluation split
+     * over images may run two of these at once, leave BLAS alone */
+    bool big = (double)N * in * out > 1e6 && T > 1;
     if (big)
         openblas_set_num_threads(T);
     /* y[N][out] += x[N][in] * W[out][in]^T */

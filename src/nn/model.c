@@ -289,6 +289,10 @@ int sai_nn__build(sai_nn_model_t *m, sai_error_t *err)
         else if (strcmp(l, "conv5x5") == 0)  x = conv(m, x, 3, 5, 1, 2, "c");
         else if (strcmp(l, "convbn") == 0)   /* eval folds: 1x1 direct + Winograd (test_nn_eval) */
             x = bn(m, conv(m, relu(m, bn(m, conv(m, x, 16, 1, 1, 0, "a"), "abn")), 16, 3, 1, 1, "c"), "cbn");
+        else if (strcmp(l, "bottleneck") == 0) {   /* eval: residual adds folded into 1x1 convs */
+            x = relu(m, bn(m, conv(m, x, 32, 3, 1, 1, "s"), "sbn"));
+            x = bottleneck(m, bottleneck(m, x, 8, 1, "b1"), 16, 2, "b2");
+        }
         else if (strcmp(l, "bn") == 0)       x = bn(m, x, "bn");
         else if (strcmp(l, "relu") == 0)     x = relu(m, x);
         else if (strcmp(l, "bnrelu") == 0)   x = relu(m, bn(m, x, "bn"));
@@ -344,7 +348,14 @@ static size_t layout(sai_nn_model_t *m, float *base)
          * into a buffer it reads). ResNet-50 at batch 64: 2.2 GiB -> ~0.1. */
         int last[SAI_NN_MAX_ACTS], prod[SAI_NN_MAX_ACTS], slot_of[SAI_NN_MAX_ACTS];
         int free_at[SAI_NN_MAX_ACTS], nslots = 0;
-        size_t slot_size[SAI_NN_MAX_ACTS];
+        size_t slot_size[SAI_NN_MAX_ACTS], slot_img[SAI_NN_MAX_ACTS];
+        /* Evaluation may run the whole network once per thread over its own
+         * images (eval_split): thread t then uses region t of every shared
+         * buffer, ceil(B / threads) images of the buffer's largest
+         * activation, so two threads at different ops never touch the same
+         * floats. The input and the logits keep buffers of their own, in
+         * image order (the caller's batch in, the logits out). */
+        size_t Ts = (size_t)m->scratch_threads, nb = (B + Ts - 1) / Ts;
         float *slot_ptr[SAI_NN_MAX_ACTS];
         for (int i = 0; i < m->nacts; i++)
             last[i] = prod[i] = -1;
@@ -356,27 +367,35 @@ static size_t layout(sai_nn_model_t *m, float *base)
             /* a folded BN's output is written by its convolution (eval
              * cache): it must not share a buffer with the conv's input */
             prod[op->out] = op->kind == OP_BN && j > 0 && m->ops[j - 1].fuse_bn ? j - 1 : j;
+            /* so is the output of a residual add folded into the conv two ops back
+             * (it must not share a buffer with the conv's input either) */
+            if (op->kind == OP_ADD && j > 1 && m->ops[j - 2].fuse_add)
+                prod[op->out] = j - 2;
         }
         last[m->logits] = m->nops;
         for (int i = 0; i < m->nacts; i++) {
+            bool own = i == 0 || i == m->logits;
             int best = -1;
-            for (int sl = 0; sl < nslots; sl++)
+            for (int sl = 0; sl < nslots && !own; sl++)
                 if (free_at[sl] < prod[i] && (best < 0 || slot_size[sl] > slot_size[best]))
                     best = sl;
             if (best < 0) {
                 best = nslots++;
-                slot_size[best] = 0;
+                slot_size[best] = slot_img[best] = 0;
             }
-            if (B * m->acts[i].size > slot_size[best])
-                slot_size[best] = B * m->acts[i].size;
-            free_at[best] = last[i] > prod[i] ? last[i] : prod[i];
+            if (m->acts[i].size > slot_img[best])
+                slot_img[best] = m->acts[i].size;
+            slot_size[best] = own ? B * slot_img[best] : Ts * nb * slot_img[best];
+            free_at[best] = own ? SAI_NN_MAX_OPS + 1 : last[i] > prod[i] ? last[i] : prod[i];
             slot_of[i] = best;
         }
         for (int sl = 0; sl < nslots; sl++)
             TAKE(slot_ptr[sl], slot_size[sl]);
         if (base)
-            for (int i = 0; i < m->nacts; i++)
+            for (int i = 0; i < m->nacts; i++) {
                 m->acts[i].x = slot_ptr[slot_of[i]];
+                m->acts[i].region = i == 0 || i == m->logits ? 0 : nb * slot_img[slot_of[i]];
+            }
     } else {
         for (int i = 0; i < m->nacts; i++)
             TAKE(m->acts[i].x, B * m->acts[i].size);
@@ -517,6 +536,13 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         nn_op *op = &m->ops[j], *nx = &m->ops[j + 1];
         op->fuse_bn = op->kind == OP_CONV && nx->kind == OP_BN && nx->in == op->out &&
                       m->acts[op->out].last == j + 1 && op->out != m->logits;
+        /* conv, BN, then a residual add of the BN's output (its only reader)
+         * and an activation computed before: the basic block's conv2 + bn2 +
+         * add, the bottleneck's conv3, a projection shortcut */
+        const nn_op *ad = j + 2 < m->nops ? &m->ops[j + 2] : NULL;
+        op->fuse_add = op->fuse_bn && !nx->relu && ad != NULL && ad->kind == OP_ADD &&
+                       (ad->in == nx->out) != (ad->in2 == nx->out) &&
+                       m->acts[nx->out].last == j + 2 && nx->out != m->logits;
     }
     m->eval = calloc(1, sizeof(*m->eval));
     if (m->eval == NULL) {
@@ -524,6 +550,7 @@ int sai_nn_model_create_ex(sai_nn_model_t **out, const char *name, int in_c, int
         return sai_error_set(err, SAI_ENOMEM, "out of memory");
     }
     m->eval->disabled = (flags & SAI_NN_NO_EVAL_CACHE) != 0;
+    m->eval->no_split = getenv("SAI_NN_NO_EVAL_SPLIT") != NULL;
     nn_conv_ws *ws = &m->conv_ws;
     for (int i = 0; i < m->nops; i++) {
         const nn_op *op = &m->ops[i];
@@ -555,8 +582,10 @@ void sai_nn_model_free(sai_nn_model_t *m)
     if (m == NULL)
         return;
     prof_report();
-    if (m->eval != NULL)
+    if (m->eval != NULL) {
         sai_nn__aligned_free(m->eval->block);
+        free(m->eval->views);
+    }
     free(m->eval);
     sai_nn__aligned_free(m->arena);
     free(m);
@@ -634,9 +663,17 @@ static void conv_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
     if (folded(m, op, train)) {
         const nn_fold *f = &m->eval->fold[op - m->ops];
         const nn_op *b = op + 1;
-        nn_conv_epi epi = {.bias = f->b, .wino_u = f->u, .relu = b->relu};
-        sai_nn__conv_forward_ex(m->acts[b->out].x, a->x, f->w, &epi, n, a->c, a->h, a->w,
-                                OUT(op)->c, op->k, op->stride, op->pad, &m->conv_ws, T);
+        nn_conv_epi epi = {.bias = f->b, .wino_u = f->u, .relu = b->relu,
+                           .packed = m->eval->packed};
+        float *y = m->acts[b->out].x;
+        if (op->fuse_add) {   /* straight into the add's output */
+            const nn_op *ad = op + 2;
+            epi.res = m->acts[ad->in == b->out ? ad->in2 : ad->in].x;
+            epi.relu = ad->relu;
+            y = OUT(ad)->x;
+        }
+        sai_nn__conv_forward_ex(y, a->x, f->w, &epi, n, a->c, a->h, a->w, OUT(op)->c, op->k,
+                                op->stride, op->pad, &m->conv_ws, T);
         return;
     }
     sai_nn__conv_forward(OUT(op)->x, a->x, m->tensors[op->w].data, n, a->c, a->h, a->w,
@@ -685,7 +722,8 @@ static void relu_bwd(sai_nn_model_t *m, const nn_op *op, int n, int T)
 
 static void add_fwd(sai_nn_model_t *m, nn_op *op, int n, bool train, int T)
 {
-    (void)train;
+    if (op - m->ops > 1 && folded(m, op - 2, train) && (op - 2)->fuse_add)
+        return;   /* folded into the convolution two ops back */
     sai_nn__add_forward(OUT(op)->x, IN(op)->x, m->acts[op->in2].x, (long)n * (long)OUT(op)->size,
                         op->relu, T);
 }
@@ -786,13 +824,28 @@ static void prof_report(void)
 
 /* ---- evaluation cache (nn_eval_cache) -------------------------------------- */
 
+/* Floats of one conv's folds: weights (packed for the AVX-512 GEMM when
+ * ec->packed, 8-row blocks), bias, and the Winograd U (packed per tap). */
+static size_t fold_w_floats(const sai_nn_model_t *m, const nn_op *op)
+{
+    int K = m->acts[op->out].c;
+    size_t kd = m->tensors[op->w].numel / (size_t)K;
+    return m->eval->packed ? sai_nn__gemm_packed_floats(K, (int)kd) : m->tensors[op->w].numel;
+}
+
+static size_t fold_u_floats(const sai_nn_model_t *m, const nn_op *op)
+{
+    int C = m->acts[op->in].c, K = m->acts[op->out].c;
+    return m->eval->packed ? 36 * sai_nn__gemm_packed_floats(K, C) : sai_nn__wino_u_floats(C, K);
+}
+
 static size_t fold_floats(const sai_nn_model_t *m, const nn_op *op, bool *wino)
 {
     const nn_act *a = &m->acts[op->in];
     int K = m->acts[op->out].c;
     *wino = m->conv_ws.winograd && sai_nn__wino_shape_ok(a->c, K, op->k, op->stride, op->pad);
-    return round_up(m->tensors[op->w].numel) + round_up((size_t)K) +
-           (*wino ? round_up(sai_nn__wino_u_floats(a->c, K)) : 0);
+    return round_up(fold_w_floats(m, op)) + round_up((size_t)K) +
+           (*wino ? round_up(fold_u_floats(m, op)) : 0);
 }
 
 /* Makes the folds match the current weights; false: run unfolded (disabled,
@@ -806,6 +859,7 @@ static bool eval_cache_ready(sai_nn_model_t *m, int T)
         return true;
     bool wino;
     if (ec->block == NULL) {
+        ec->packed = sai_nn__gemm_fast();   /* fixed for the cache's life: its layout */
         size_t floats = 0;
         for (int j = 0; j < m->nops; j++)
             if (m->ops[j].fuse_bn)
@@ -821,15 +875,36 @@ static bool eval_cache_ready(sai_nn_model_t *m, int T)
             if (!op->fuse_bn)
                 continue;
             nn_fold *f = &ec->fold[j];
-            size_t wn = m->tensors[op->w].numel;
             f->w = p;
-            p += round_up(wn);
+            p += round_up(fold_w_floats(m, op));
             f->b = p;
             p += round_up((size_t)m->acts[op->out].c);
             fold_floats(m, op, &wino);
             f->u = wino ? p : NULL;
             if (wino)
-                p += round_up(sai_nn__wino_u_floats(m->acts[op->in].c, m->acts[op->out].c));
+                p += round_up(fold_u_floats(m, op));
+        }
+    }
+    /* packed folds are computed plain in scratch first, then packed */
+    float *tw = NULL, *tu = NULL;
+    if (ec->packed) {
+        size_t wmax = 0, umax = 0;
+        for (int j = 0; j < m->nops; j++) {
+            const nn_op *op = &m->ops[j];
+            if (!op->fuse_bn)
+                continue;
+            if (m->tensors[op->w].numel > wmax)
+                wmax = m->tensors[op->w].numel;
+            if (ec->fold[j].u != NULL &&
+                sai_nn__wino_u_floats(m->acts[op->in].c, m->acts[op->out].c) > umax)
+                umax = sai_nn__wino_u_floats(m->acts[op->in].c, m->acts[op->out].c);
+        }
+        tw = malloc(wmax * sizeof(float));
+        tu = umax > 0 ? malloc(umax * sizeof(float)) : NULL;
+        if (tw == NULL || (umax > 0 && tu == NULL)) {
+            free(tw);
+            free(tu);
+            return false;   /* this forward runs unfused; the next one tries again */
         }
     }
     for (int j = 0; j < m->nops; j++) {
@@ -841,19 +916,31 @@ static bool eval_cache_ready(sai_nn_model_t *m, int T)
         const float *w = m->tensors[op->w].data, *g = m->tensors[b->w].data;
         const float *beta = m->tensors[b->b].data, *rm = m->tensors[b->rm].data;
         const float *rv = m->tensors[b->rv].data;
-        int K = m->acts[op->out].c;
+        int K = m->acts[op->out].c, C = m->acts[op->in].c;
         size_t per = m->tensors[op->w].numel / (size_t)K;
+        float *fw = ec->packed ? tw : f->w;
         for (int k = 0; k < K; k++) {
             /* the scale and shift bn.c's evaluation mode applies */
             float istd = 1.0f / sqrtf(rv[k] + NN_BN_EPS);
             float scale = g[k] * istd, shift = beta[k] - rm[k] * scale;
             for (size_t q = 0; q < per; q++)
-                f->w[(size_t)k * per + q] = w[(size_t)k * per + q] * scale;
+                fw[(size_t)k * per + q] = w[(size_t)k * per + q] * scale;
             f->b[k] = shift;
         }
         if (f->u != NULL)
-            sai_nn__wino_weights(f->u, f->w, m->acts[op->in].c, K, &m->conv_ws, T);
+            sai_nn__wino_weights(ec->packed ? tu : f->u, fw, C, K, &m->conv_ws, T);
+        if (!ec->packed)
+            continue;
+        sai_nn__gemm_pack(f->w, fw, K, (int)per, per);
+        if (f->u != NULL) {   /* U[xi][K][C] -> per tap [K/8][C][8] */
+            size_t us = sai_nn__gemm_packed_floats(K, C);
+            for (int xi = 0; xi < 36; xi++)
+                sai_nn__gemm_pack(f->u + (size_t)xi * us, tu + (size_t)xi * K * C, K, C,
+                                  (size_t)C);
+        }
     }
+    free(tw);
+    free(tu);
     ec->built = ec->version;
     return true;
 }
@@ -861,6 +948,97 @@ static bool eval_cache_ready(sai_nn_model_t *m, int T)
 void sai_nn_model_weights_changed(sai_nn_model_t *m)
 {
     nn_weights_changed(m);
+}
+
+/* ---- evaluation split over images ------------------------------------------
+ * A batch of at least two images per thread, in evaluation with valid
+ * folds: each thread runs the whole network over its own images, inline
+ * (T = 1 inside), instead of every kernel splitting its work and joining
+ * at its end. One hand-off per forward instead of one or more per op
+ * (ResNet-8 at batch 64: ~20 joins, a third of the profile when the other
+ * core is busy). Thread t works through a view of the model: a copy of
+ * the model struct whose activation pointers start at its images (or its
+ * region of a shared buffer, nn_act.region) and whose convolution scratch
+ * is its own block; the kernels cannot tell it from a model. The weights,
+ * the folds and the arena are shared and only read. */
+
+typedef struct {
+    const sai_nn_model_t *m;
+    int n, nb;   /* images, images per thread */
+    int g;       /* images per pass through the network (micro-batch) */
+} split_ctx;
+
+/* Images a thread takes through the whole network at a time: with small
+ * folds (ResNet-8: 1.1 MiB), groups whose largest activation stays within
+ * ~256 KiB, so a layer's input is still in L2 when the next layer reads it
+ * (ResNet-8's 32 images per thread made every activation 2 MiB, and the
+ * Winograd row loads waited on L3); large models re-reading their folds
+ * per group would cost more than they save, they take all their images
+ * at once. */
+static int split_group(const sai_nn_model_t *m, int nb)
+{
+    if (m->eval->floats * sizeof(float) > ((size_t)4 << 20))
+        return nb;
+    size_t big = 0;
+    for (int a = 0; a < m->nacts; a++)
+        if (m->acts[a].size > big)
+            big = m->acts[a].size;
+    size_t g = ((size_t)256 << 10) / (big * sizeof(float) + 1);
+    return g < 1 ? 1 : g > (size_t)nb ? nb : (int)g;
+}
+
+static bool eval_split_ok(const sai_nn_model_t *m, int n, int T)
+{
+    if (!m->eval->use || m->eval->no_split || T < 2 || n < 2 * T)
+        return false;
+    if (m->eval->views == NULL &&
+        (m->eval->views = malloc((size_t)m->scratch_threads * sizeof(sai_nn_model_t))) == NULL)
+        return false;
+    /* an inference-only model's shared buffers hold ceil(max_batch /
+     * scratch_threads) images per region */
+    int per = (n + T - 1) / T, cap = (m->max_batch + m->scratch_threads - 1) / m->scratch_threads;
+    return !m->inference || per <= cap;
+}
+
+static float *shift(float *p, size_t floats)
+{
+    return p != NULL ? p + floats : NULL;
+}
+
+static void split_task(void *vc, long t0, long t1, int tid)
+{
+    const split_ctx *sc = vc;
+    const sai_nn_model_t *m = sc->m;
+    bool prof = prof_on() && tid == 0;   /* thread 0's share of the time */
+    for (long t = t0; t < t1; t++) {
+        int first = (int)t * sc->nb, end = sc->n < first + sc->nb ? sc->n : first + sc->nb;
+        if (end <= first)
+            continue;
+        sai_nn_model_t *v = &m->eval->views[t];
+        memcpy(v, m, sizeof(*v));
+        nn_conv_ws *ws = &v->conv_ws;
+        ws->col = shift(ws->col, (size_t)t * ws->col_floats);
+        ws->ybuf = shift(ws->ybuf, (size_t)t * ws->ybuf_floats);
+        ws->wino = shift(ws->wino, (size_t)t * ws->wino_floats);
+        ws->wino_tap = shift(ws->wino_tap, (size_t)t * ws->wino_tap_floats);
+        /* a group finishes the network before the next starts: each reuses
+         * the start of the thread's region; image-ordered buffers move on */
+        for (int i0 = first; i0 < end; i0 += sc->g) {
+            int cnt = end - i0 < sc->g ? end - i0 : sc->g;
+            for (int a = 0; a < m->nacts; a++) {
+                const nn_act *src = &m->acts[a];
+                v->acts[a].x = src->x + (src->region ? (size_t)t * src->region
+                                                     : (size_t)i0 * src->size);
+            }
+            for (int i = 0; i < v->nops; i++) {
+                nn_op *op = &v->ops[i];
+                double s0 = prof ? sai_now() : 0.0;
+                k_ops[op->kind].forward(v, op, cnt, false, 1);
+                if (prof)
+                    g_prof[0][op->kind] += sai_now() - s0;
+            }
+        }
+    }
 }
 
 const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train)
@@ -873,6 +1051,14 @@ const float *sai_nn_forward(sai_nn_model_t *m, const float *x, int n, bool train
     if (train)
         nn_weights_changed(m);   /* batch norm's running statistics move */
     m->eval->use = !train && eval_cache_ready(m, T);
+    if (!train && eval_split_ok(m, n, T)) {
+        split_ctx sc = {.m = m, .n = n, .nb = (n + T - 1) / T};
+        sc.g = split_group(m, sc.nb);
+        sai_nn__parallel(T, T, split_task, &sc);
+        m->last_n = n;
+        m->last_train = train;
+        return m->acts[m->logits].x;
+    }
     for (int i = 0; i < m->nops; i++) {
         nn_op *op = &m->ops[i];
         double t0 = prof ? sai_now() : 0.0;

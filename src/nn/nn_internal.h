@@ -47,6 +47,9 @@ typedef struct nn_act {
     bool   need_grad;   /* false for the input */
     int    prod, last;  /* producing op (-1: input), last reading op (logits: nops) */
     float *x, *dx;
+    size_t region;      /* floats between the threads' regions of x when evaluation
+                         * splits the batch over threads (eval_split in model.c);
+                         * 0: in image order, thread t's first image i0 at x + i0 * size */
 } nn_act;
 
 typedef enum {
@@ -68,6 +71,9 @@ typedef struct nn_op {
     bool relu;               /* BN / ADD: ReLU fused into the output */
     bool fuse_bn;            /* CONV: the next op is a BN that is its output's only
                               * reader; evaluation folds it in (nn_eval_cache) */
+    bool fuse_add;           /* CONV with fuse_bn: that BN (no ReLU) feeds only the residual
+                              * add right after it; evaluation folds the add (and its
+                              * ReLU) into the convolution's epilogue too */
     nn_bn_saved save;        /* BN, C floats each, arena */
 } nn_op;
 
@@ -95,18 +101,26 @@ typedef struct nn_eval_cache {
     uint64_t built;          /* version the folds were computed from; 0 = none */
     bool     disabled;       /* SAI_NN_NO_EVAL_CACHE, or the allocation failed */
     bool     use;            /* this forward runs folded (set by sai_nn_forward) */
+    bool     no_split;       /* SAI_NN_NO_EVAL_SPLIT at creation: every kernel splits
+                              * its own work (model.c, eval_split) */
+    struct sai_nn_model *views;   /* per thread views for the split, or NULL */
+    bool     packed;         /* folds packed for the AVX-512 GEMM (sai_nn__gemm_fast at
+                              * the first eval forward; fixes the block's layout) */
     float   *block;          /* one allocation for every fold (at the first eval forward) */
     size_t   floats;
     nn_fold  fold[SAI_NN_MAX_OPS];   /* indexed by the conv op */
 } nn_eval_cache;
 
 /* A convolution's epilogue in evaluation mode (sai_nn__conv_forward_ex):
- * y = conv(x, w) + bias[k], ReLU if relu; wino_u: w already transformed
+ * y = conv(x, w) + bias[k] (+ res), ReLU if relu; wino_u: w already transformed
  * (Winograd calls skip their weight transform). NULL members: none. */
 typedef struct nn_conv_epi {
     const float *bias;
     const float *wino_u;
+    const float *res;   /* residual added before the ReLU, laid out as y; or NULL */
     bool relu;
+    bool packed;    /* w is packed [K/8][C*k*k][8] and wino_u [36][K/8][C][8]
+                     * (sai_nn__gemm_pack): the products run sai_nn__gemm_packed */
 } nn_conv_epi;
 
 /* The convolution kernels' workspace (conv.c, winograd.c): sized at model
@@ -263,6 +277,17 @@ static inline int nn_conv_group(int P)
 {
     return P >= 256 ? 1 : (256 + P - 1) / P;
 }
+
+/* The evaluation path's GEMM (gemm.c): c[M][N] = a[M][K] b[K][N] (+ bias[m],
+ * ReLU) with a packed by sai_nn__gemm_pack into [ceil(M/8)][K][8] (rows past M
+ * zero), b and c rows ldb / ldc floats apart; res (or NULL) is added before the
+ * ReLU, laid out as c. Only when sai_nn__gemm_fast():
+ * AVX-512F and no SAI_NN_NO_AVX512 in the environment. */
+bool   sai_nn__gemm_fast(void);
+size_t sai_nn__gemm_packed_floats(int M, int K);
+void   sai_nn__gemm_pack(float *ap, const float *a, int M, int K, size_t lda);
+void   sai_nn__gemm_packed(int M, int N, int K, const float *ap, const float *b, size_t ldb,
+                           float *c, size_t ldc, const float *bias, const float *res, bool relu);
 
 /* model builder (model.c) */
 int sai_nn__build(sai_nn_model_t *m, sai_error_t *err);

@@ -133,7 +133,9 @@ typedef struct {
     float *u_out;                    /* weight transform target (ws->wino_u unless cached) */
     const float *u;                  /* transformed weights the GEMMs read */
     const float *bias;               /* forward epilogue: per output channel, or NULL */
+    const float *res;                /* forward epilogue: residual, laid out as y, or NULL */
     bool relu;
+    bool packed;                     /* u is packed per tap (sai_nn__gemm_pack) */
 } wino_ctx;
 
 /* ---- the 1-D transforms ------------------------------------------------
@@ -317,6 +319,21 @@ static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap, int
         }                                                                   \
     } while (0)
 
+/* The same over tiles numbered across images (evaluation: a run may go on
+ * into the next images, P tiles each, planes isz floats apart), so small
+ * maps (4x4: one tile per image) still fill the vectors: plane x of the
+ * segment's image is xs. */
+#define FOR_SEGS_X(tw, P, r0, cnt, ...)                                    \
+    do {                                                                    \
+        for (int off = 0; off < (cnt);) {                                   \
+            int g_ = (r0) + off, img_ = g_ / (P), r_ = g_ % (P);            \
+            int ty = r_ / (tw), tx0 = r_ % (tw);                            \
+            int n = (tw) - tx0 < (cnt) - off ? (tw) - tx0 : (cnt) - off;    \
+            __VA_ARGS__;                                                    \
+            off += n;                                                       \
+        }                                                                   \
+    } while (0)
+
 /* Rows y0 .. y0+nrows-1 of plane x (H x W), columns WM*tx0 - shift onwards,
  * WM*n + 4 of them, zero outside the plane. */
 NN_INLINE_COPIES
@@ -348,13 +365,13 @@ static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, 
 
 /* V planes for the run: v[xi * vs + t] */
 WINO_CLONES
-static void in_transform(const float *x, int H, int W, int tw, int r0, int cnt, float *v,
-                         size_t vs)
+static void in_transform(const float *x, size_t isz, int P, int H, int W, int tw, int r0,
+                         int cnt, float *v, size_t vs)
 {
     float rows[WA][WINO_MAX_ROW];
     float e[WA][WA][WINO_RUN];   /* [input row][B^T column][tile] */
-    FOR_SEGS(tw, r0, cnt, {
-        load_rows(x, H, W, WM * ty - 1, WA, tx0, n, 1, rows);
+    FOR_SEGS_X(tw, P, r0, cnt, {
+        load_rows(x + (size_t)img_ * isz, H, W, WM * ty - 1, WA, tx0, n, 1, rows);
         for (int r = 0; r < WA; r++) {
             /* straight from the row (stride WM): staging it through a
              * small array made the vector loads wait on scalar stores */
@@ -381,8 +398,9 @@ static void in_transform(const float *x, int H, int W, int tw, int r0, int cnt, 
 
 /* y = A^T m A into plane y (H x W) for the run's tiles. */
 WINO_CLONES
-static void out_transform(const float *mm, size_t ms, float *y, int H, int W, int tw, int r0,
-                          int cnt, const float *bias, bool relu)
+static void out_transform(const float *mm, size_t ms, float *y, size_t osz, int P, int H, int W,
+                          int tw, int r0, int cnt, const float *bias, const float *res,
+                          bool relu)
 {
     float t[WM][WA][WINO_RUN];   /* [output row][column][tile] */
     float row[WINO_MAX_ROW];
@@ -395,8 +413,9 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
             out[r] = t[r][q];
         ROWS_APPLY(at6, 6, 4, in, out, cnt);
     }
-    FOR_SEGS(tw, r0, cnt, {
+    FOR_SEGS_X(tw, P, r0, cnt, {
         int c0 = WM * tx0, len = WM * n;
+        float *yi = y + (size_t)img_ * osz;
         if (c0 + len > W)
             len = W - c0;
         for (int r = 0; r < WM; r++) {
@@ -404,7 +423,7 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
             if (oh >= H)
                 break;
             /* whole tiles go straight into y; a partial last tile through row */
-            float *dst = len == WM * n ? y + (size_t)oh * W + c0 : row;
+            float *dst = len == WM * n ? yi + (size_t)oh * W + c0 : row;
             IVDEP
             for (int j = 0; j < n; j++) {
                 float mm6[6];
@@ -412,7 +431,14 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
                     mm6[q] = t[r][q][off + j];
                 at6(mm6, dst + WM * j);
             }
-            if (bias != NULL) {   /* evaluation: folded batch norm (+ ReLU) */
+            if (bias != NULL && res != NULL) {   /* + the residual add (and its ReLU) */
+                float b = *bias;
+                const float *rr = res + (size_t)img_ * osz + (size_t)oh * W + c0;
+                for (int j = 0; j < len; j++) {
+                    float v = dst[j] + b + rr[j];
+                    dst[j] = relu ? (v > 0.0f ? v : 0.0f) : v;
+                }
+            } else if (bias != NULL) {   /* evaluation: folded batch norm (+ ReLU) */
                 float b = *bias;
                 for (int j = 0; j < WM * n; j++) {
                     float v = dst[j] + b;
@@ -420,7 +446,7 @@ static void out_transform(const float *mm, size_t ms, float *y, int H, int W, in
                 }
             }
             if (dst == row)
-                memcpy(y + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
+                memcpy(yi + (size_t)oh * W + c0, row, (size_t)len * sizeof(float));
         }
     });
 }
@@ -511,13 +537,18 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
 
 /* Visit the runs of global tile range [t0, t0 + nt): image img, first tile
  * r0 of that image, cnt tiles, offset off of the run in the chunk. */
-#define FOR_RUNS(cx, t0, nt, ...)                                          \
+#define FOR_RUNS(cx, t0, nt, ...) FOR_RUNS_X(cx, t0, nt, false, __VA_ARGS__)
+
+/* span: a run may go on into the next images (in_transform and
+ * out_transform take tiles numbered across images); evaluation only, where
+ * small maps would otherwise transform one to four tiles per call. */
+#define FOR_RUNS_X(cx, t0, nt, span, ...)                                  \
     do {                                                                    \
         long t_ = (t0), end_ = (t0) + (nt);                                 \
         while (t_ < end_) {                                                 \
             long img = t_ / (cx)->P;                                        \
             int r0 = (int)(t_ % (cx)->P);                                   \
-            int cnt = (cx)->P - r0;                                         \
+            int cnt = (span) ? WINO_RUN : (cx)->P - r0;                     \
             if (cnt > end_ - t_)                                            \
                 cnt = (int)(end_ - t_);                                     \
             if (cnt > WINO_RUN)                                             \
@@ -529,14 +560,14 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
     } while (0)
 
 static void gather_v(const wino_ctx *cx, const float *xall, size_t isz, long t0, int nt,
-                     float *V)
+                     float *V, bool span)
 {
     int C = cx->C, H = cx->H, W = cx->W;
     size_t vs = (size_t)C * nt;
-    FOR_RUNS(cx, t0, nt, {
+    FOR_RUNS_X(cx, t0, nt, span, {
         const float *x = xall + (size_t)img * isz;
         for (int c = 0; c < C; c++)
-            in_transform(x + (size_t)c * H * W, H, W, cx->tw, r0, cnt,
+            in_transform(x + (size_t)c * H * W, isz, cx->P, H, W, cx->tw, r0, cnt,
                          V + (size_t)c * nt + off, vs);
     });
 }
@@ -553,18 +584,27 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
     for (long ch = c0; ch < c1; ch++) {
         long t0 = ch * cx->nt;
         int nt = (int)(total - t0 < cx->nt ? total - t0 : cx->nt);
-        gather_v(cx, cx->x, isz, t0, nt, V);
-        for (int xi = 0; xi < WX; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
-                        cx->u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
-                        M + (size_t)xi * K * nt, nt);
+        gather_v(cx, cx->x, isz, t0, nt, V, cx->packed);
+        if (cx->packed) {
+            size_t us = sai_nn__gemm_packed_floats(K, C);
+            for (int xi = 0; xi < WX; xi++)
+                sai_nn__gemm_packed(K, nt, C, cx->u + (size_t)xi * us, V + (size_t)xi * C * nt,
+                                    (size_t)nt, M + (size_t)xi * K * nt, (size_t)nt, NULL, NULL,
+                                    false);
+        } else {
+            for (int xi = 0; xi < WX; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
+                            cx->u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
+                            M + (size_t)xi * K * nt, nt);
+        }
         size_t ms = (size_t)K * nt;
-        FOR_RUNS(cx, t0, nt, {
+        FOR_RUNS_X(cx, t0, nt, cx->packed, {
             float *y = cx->y + (size_t)img * osz;
+            const float *res = cx->res != NULL ? cx->res + (size_t)img * osz : NULL;
             for (int k = 0; k < K; k++)
-                out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, H, W,
-                              cx->tw, r0, cnt, cx->bias != NULL ? cx->bias + k : NULL,
-                              cx->relu);
+                out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, osz, cx->P,
+                              H, W, cx->tw, r0, cnt, cx->bias != NULL ? cx->bias + k : NULL,
+                              res != NULL ? res + (size_t)k * H * W : NULL, cx->relu);
         });
     }
 }
@@ -604,15 +644,24 @@ void sai_nn__wino_forward_ex(float *y, const float *x, const float *w, const nn_
 {
     wino_ctx cx = {0};
     setup(&cx, w, N, C, H, W, K, ws, T);
+    /* Evaluation under 16M multiply-adds (batch-1 inference; the threshold
+     * of conv.c's channel split) runs on the calling thread: splitting 64
+     * tiles of ResNet-8 over two threads made its batch-1 forward 10x
+     * slower whenever the other core was busy (0.17 ms alone, ~2.5 ms in
+     * hand-offs at load 5). Training keeps its chunks: its sums must not move. */
+    if (epi != NULL && (double)WX * K * C * N * cx.P < 16e6)
+        T = cx.T = 1;
     cx.y = y;
     cx.x = x;
     if (epi != NULL) {
         cx.bias = epi->bias;
+        cx.res = epi->res;
         cx.relu = epi->relu;
     }
-    if (epi != NULL && epi->wino_u != NULL)
+    if (epi != NULL && epi->wino_u != NULL) {
         cx.u = epi->wino_u;   /* cached: computed once per weights version */
-    else
+        cx.packed = epi->packed;
+    } else
         weight_transform(&cx);
     /* as many chunks as fit the buffers, rounded up to a multiple of the
      * threads so they all get the same number of tiles */
@@ -655,7 +704,7 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
                 dy_transform(dy + (size_t)k * H * W, H, W, cx->tw, r0, cnt,
                              dM + (size_t)k * nt + off, ms);
         });
-        gather_v(cx, cx->x, isz, t0, nt, V);
+        gather_v(cx, cx->x, isz, t0, nt, V, false);
         if (kb == K) {
             for (int xi = 0; xi < WX; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nt, 1.0f,

@@ -32,6 +32,7 @@
 
 #include "nn_testutil.h"
 #include "secureai/nn.h"
+#include "nn/nn_internal.h"
 
 #define TOL 1e-5
 
@@ -85,7 +86,7 @@ static float *input(int n, int hw, uint64_t seed)
 /* eval logits of a and b on x (n images), norm-wise relative difference */
 static double eval_diff(sai_nn_model_t *a, sai_nn_model_t *b, const float *x, int n)
 {
-    float la[8 * 10];
+    float la[16 * 10];
     memcpy(la, sai_nn_forward(a, x, n, false), (size_t)n * 10 * sizeof(float));
     const float *lb = sai_nn_forward(b, x, n, false);
     return nn_rel_err(la, lb, (size_t)n * 10);
@@ -112,19 +113,118 @@ static void check_model(const char *name, int hw, int batch, unsigned flags)
     sai_nn_model_free(r);
 }
 
+/* Most model checks below run twice: with the AVX-512 GEMM over packed
+ * folds (where the CPU has it) and with SAI_NN_NO_AVX512, the cblas_sgemm
+ * path over plain folds (ResNet-18 and the training ResNet-8 only with the
+ * former: the test must stay fast under ASan). The variable is read when a model's cache is
+ * first built, so each check makes fresh models. */
+static void check_model_both(const char *name, int hw, int batch, unsigned flags)
+{
+    check_model(name, hw, batch, flags);
+    setenv("SAI_NN_NO_AVX512", "1", 1);
+    check_model(name, hw, batch, flags);
+    unsetenv("SAI_NN_NO_AVX512");
+}
+
 static void test_folded_matches_unfused(void **state)
 {
     (void)state;
+    printf("AVX-512 GEMM: %s\n", sai_nn__gemm_fast() ? "yes" : "no (cblas path twice)");
     /* batch 8 on 32x32: every 3x3 layer on Winograd; batch 1: the small
      * maps on im2col */
-    check_model("resnet8", 32, 8, SAI_NN_INFERENCE_ONLY);
+    check_model_both("resnet8", 32, 8, SAI_NN_INFERENCE_ONLY);
     check_model("resnet8", 32, 8, 0);
+    /* 8 images per thread: ResNet-8 goes through the network 4 images at a
+     * time (split_group), two groups per thread */
+    check_model("resnet8", 32, 16, SAI_NN_INFERENCE_ONLY);
+    check_model("resnet8", 32, 16, 0);
+    /* odd sizes: 20x20 (5x5 tiles, partial GEMM columns everywhere), 3 images */
+    check_model_both("resnet8", 20, 3, SAI_NN_INFERENCE_ONLY);
     /* batch 1 on 32x32: the 8x8 and 4x4 layers (under 8 tiles) run
      * im2col split over output channels with 2 threads */
-    check_model("resnet18", 32, 2, SAI_NN_INFERENCE_ONLY);
+    check_model("resnet18", 32, 2, SAI_NN_INFERENCE_ONLY);   /* the largest: once */
     /* a 1x1 stride-1 conv (the direct GEMM path, ResNet-50's bottlenecks)
      * and a Winograd conv, each with a folded BN */
-    check_model("test-convbn", 16, 2, SAI_NN_INFERENCE_ONLY);
+    check_model_both("test-convbn", 16, 2, SAI_NN_INFERENCE_ONLY);
+    check_model_both("test-convbn", 15, 3, SAI_NN_INFERENCE_ONLY);
+    /* bottlenecks: the residual add folded into a 1x1 conv (identity
+     * shortcut) and into a stride-2 projection shortcut */
+    check_model_both("test-bottleneck", 16, 6, SAI_NN_INFERENCE_ONLY);
+    check_model_both("test-bottleneck", 9, 5, 0);
+}
+
+/* The packed GEMM against a double-precision product, on shapes that hit
+ * every edge of its blocking: rows not a multiple of 8, columns not a
+ * multiple of 16 or 48 and past one 192-column block, depth past one
+ * 256-deep pass (accumulating into C), rows of B and C with padding, with
+ * no epilogue, bias + ReLU, and bias + residual + ReLU. */
+static void test_gemm_packed(void **state)
+{
+    (void)state;
+    if (!sai_nn__gemm_fast()) {
+        printf("no AVX-512F: the packed GEMM is not used here\n");
+        skip();
+    }
+    static const int Ms[] = {1, 7, 8, 13, 24};
+    static const int Ns[] = {1, 15, 16, 17, 48, 50, 193, 400};
+    static const int Ks[] = {1, 3, 256, 300, 577};
+    uint64_t r = 5;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                for (int epi = 0; epi < 3; epi++) {
+                    int M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                    size_t lda = (size_t)K + 1, ldb = (size_t)N + 3, ldc = (size_t)N + 5;
+                    float *a = malloc((size_t)M * lda * sizeof(float));
+                    float *ap = malloc(sai_nn__gemm_packed_floats(M, K) * sizeof(float));
+                    float *b = malloc((size_t)K * ldb * sizeof(float));
+                    float *c = malloc((size_t)M * ldc * sizeof(float));
+                    float *bias = malloc((size_t)M * sizeof(float));
+                    float *res = malloc((size_t)M * ldc * sizeof(float));
+                    assert_true(a && ap && b && c && bias && res);
+                    for (size_t i = 0; i < (size_t)M * ldc; i++)
+                        res[i] = sai_nn_rng_uniform(&r) - 0.5f;
+                    for (size_t i = 0; i < (size_t)M * lda; i++)
+                        a[i] = sai_nn_rng_uniform(&r) - 0.5f;
+                    for (size_t i = 0; i < (size_t)K * ldb; i++)
+                        b[i] = sai_nn_rng_uniform(&r) - 0.5f;
+                    for (int i = 0; i < M; i++)
+                        bias[i] = sai_nn_rng_uniform(&r) - 0.5f;
+                    for (size_t i = 0; i < (size_t)M * ldc; i++)
+                        c[i] = 1234.0f;   /* the padding must survive */
+                    sai_nn__gemm_pack(ap, a, M, K, lda);
+                    sai_nn__gemm_packed(M, N, K, ap, b, ldb, c, ldc, epi ? bias : NULL,
+                                        epi == 2 ? res : NULL, epi > 0);
+                    double worst = 0.0;
+                    for (int i = 0; i < M; i++) {
+                        for (int j = 0; j < N; j++) {
+                            double s = epi ? bias[i] : 0.0, mag = fabs(s);
+                            for (int k = 0; k < K; k++) {
+                                s += (double)a[(size_t)i * lda + k] * b[(size_t)k * ldb + j];
+                                mag += fabs((double)a[(size_t)i * lda + k] * b[(size_t)k * ldb + j]);
+                            }
+                            if (epi == 2) {
+                                s += res[(size_t)i * ldc + j];
+                                mag += fabs(res[(size_t)i * ldc + j]);
+                            }
+                            if (epi && s < 0.0)
+                                s = 0.0;
+                            double e = fabs(c[(size_t)i * ldc + j] - s) / (mag + 1e-30);
+                            worst = e > worst ? e : worst;
+                        }
+                        for (size_t j = (size_t)N; j < ldc; j++)
+                            assert_true(c[(size_t)i * ldc + j] == 1234.0f);
+                    }
+                    if (worst > 1e-6)
+                        printf("gemm M=%d N=%d K=%d epi=%d: %.2e\n", M, N, K, epi, worst);
+                    assert_true(worst <= 1e-6);
+                    free(a);
+                    free(ap);
+                    free(b);
+                    free(c);
+                    free(bias);
+                    free(res);
+                }
 }
 
 /* Two training models with the same weights, f folded, r the reference. */
@@ -265,6 +365,7 @@ static void test_invalidated_by_setter(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_packed),
         cmocka_unit_test(test_folded_matches_unfused),
         cmocka_unit_test(test_invalidated_by_sgd_step),
         cmocka_unit_test(test_invalidated_by_train_forward),
