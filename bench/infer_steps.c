@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "secureai/nn.h"
+
+#include "bench_nn.h"
 #include "secureai/util.h"
 
 static int cmp_d(const void *a, const void *b)
@@ -40,23 +42,9 @@ int main(int argc, char **argv)
     sai_error_t err;
     sai_nn_model_t *m;
     sai_nn_set_threads(threads);
-    if (sai_nn_model_create_ex(&m, name, 3, 32, 32, 10, batch, 1, SAI_NN_INFERENCE_ONLY,
-                               &err) != 0) {
+    if (bench_infer_model(&m, name, batch, &err) != 0) {
         fprintf(stderr, "infer_steps: %s\n", err.msg);
         return 1;
-    }
-    uint64_t rng = 7;
-    for (int i = 0; i < sai_nn_model_num_tensors(m); i++) {
-        sai_nn_tensor_info_t ti;
-        sai_nn_model_tensor(m, i, &ti);
-        if (ti.ndim != 1 || strstr(ti.name, "fc.") == ti.name)
-            continue;
-        bool var = strstr(ti.name, "running_var") != NULL;
-        bool gamma = strstr(ti.name, ".weight") != NULL;
-        for (size_t j = 0; j < ti.numel; j++) {
-            float u = sai_nn_rng_uniform(&rng);
-            ti.data[j] = var || gamma ? 0.5f + u : 0.2f * (u - 0.5f);
-        }
     }
     float *x = malloc((size_t)batch * 3072 * sizeof(float));
     double *t = malloc((size_t)steps * sizeof(double));
@@ -64,7 +52,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "infer_steps: out of memory\n");
         return 1;
     }
-    rng = 1;
+    uint64_t rng = 1;
     for (size_t i = 0; i < (size_t)batch * 3072; i++)
         x[i] = sai_nn_rng_uniform(&rng) * 2.0f - 1.0f;
     sai_nn_forward(m, x, batch, false);

@@ -25,6 +25,8 @@
 #include <string.h>
 
 #include "secureai/nn.h"
+
+#include "bench_nn.h"
 #include "secureai/util.h"
 
 typedef struct {
@@ -49,24 +51,9 @@ static int run_engine(const spec *s, const float *x, double *ips, double *best, 
 {
     sai_error_t err;
     sai_nn_model_t *m;
-    if (sai_nn_model_create_ex(&m, s->name, 3, 32, 32, 10, 64, 1, SAI_NN_INFERENCE_ONLY,
-                               &err) != 0) {
+    if (bench_infer_model(&m, s->name, 64, &err) != 0) {
         fprintf(stderr, "infer_throughput: %s\n", err.msg);
         return -1;
-    }
-    /* batch-norm statistics and affine parameters away from the identity */
-    uint64_t rng = 7;
-    for (int i = 0; i < sai_nn_model_num_tensors(m); i++) {
-        sai_nn_tensor_info_t ti;
-        sai_nn_model_tensor(m, i, &ti);
-        if (ti.ndim != 1 || strstr(ti.name, "fc.") == ti.name)
-            continue;
-        bool var = strstr(ti.name, "running_var") != NULL;
-        bool gamma = strstr(ti.name, ".weight") != NULL;
-        for (size_t j = 0; j < ti.numel; j++) {
-            float u = sai_nn_rng_uniform(&rng);
-            ti.data[j] = var ? 0.5f + u : gamma ? 0.5f + u : 0.2f * (u - 0.5f);
-        }
     }
     double t[512];
     int n64 = s->b64_runs > 512 ? 512 : s->b64_runs, n1 = s->lat_runs > 512 ? 512 : s->lat_runs;

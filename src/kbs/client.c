@@ -119,6 +119,18 @@ static SSL_SESSION *sess_get(const uint8_t key[32])
     return r;
 }
 
+/* Offer ssl a copy of key's session (the server may refuse it): the cached
+ * one stays resumable whatever becomes of this connection. */
+static void offer_session(SSL *ssl, const uint8_t key[32])
+{
+    SSL_SESSION *sess = sess_get(key);
+    SSL_SESSION *copy = sess ? SSL_SESSION_dup(sess) : NULL;
+    if (copy != NULL)
+        SSL_set_session(ssl, copy);
+    SSL_SESSION_free(copy);
+    SSL_SESSION_free(sess);
+}
+
 /* Takes sess (NULL: forget key's session). The least recently stored slot
  * goes when all are taken. */
 static void sess_put(const uint8_t key[32], SSL_SESSION *sess)
@@ -533,14 +545,7 @@ static int connect_kbs(sai_kbs_client_t *c, sai_error_t *err)
         if (ssl == NULL)
             return sai_error_set(err, SAI_ECRYPTO, "cannot create a TLS session");
         SSL_set_app_data(ssl, c);
-        /* A copy is offered (the server may refuse it): the cached one
-         * stays resumable whatever becomes of this connection. */
-        SSL_SESSION *sess = sess_get(c->sess_key);
-        SSL_SESSION *copy = sess ? SSL_SESSION_dup(sess) : NULL;
-        if (copy != NULL)
-            SSL_set_session(ssl, copy);
-        SSL_SESSION_free(copy);
-        SSL_SESSION_free(sess);
+        offer_session(ssl, c->sess_key);
         bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                              BEV_OPT_CLOSE_ON_FREE);
         if (bev == NULL) {
@@ -848,12 +853,7 @@ static int stream_connect(sai_kbs_client_t *c, const char *hostport, double dead
     SSL_set_app_data(ssl, c);
     /* the KBS may close without close_notify once it has answered */
     SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_SESSION *sess = sess_get(c->sess_key);
-    SSL_SESSION *copy = sess ? SSL_SESSION_dup(sess) : NULL;
-    if (copy != NULL)
-        SSL_set_session(ssl, copy);
-    SSL_SESSION_free(copy);
-    SSL_SESSION_free(sess);
+    offer_session(ssl, c->sess_key);
     c->sssl = ssl;
     for (;;) {
         ERR_clear_error();

@@ -10,11 +10,15 @@
 #ifndef SAI_DIST_TESTUTIL_H
 #define SAI_DIST_TESTUTIL_H
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -170,6 +174,74 @@ static inline int dt_wait(dt_run *run)
 static inline void dt_free(dt_run *run)
 {
     munmap(run->shm, run->slot * (size_t)run->n);
+}
+
+/* A man in the middle for the wire-attack tests: it accepts the dialing
+ * worker on lfd, connects to to_port, passes the handshake (the first hs
+ * bytes the dialer sends) and everything the other way untouched, and then
+ * attacks the dialer's frames (each DT_WIRE_FRAME bytes: 1 KiB payloads).
+ * mode 0 tamper, 1 replay, 2 reorder, 3 another job's header. */
+typedef struct dt_wire { int lfd; uint16_t to_port; int mode; size_t hs; } dt_wire;
+
+#define DT_WIRE_FRAME (1024 + SAI_DIST_FRAME_OVERHEAD)
+
+static inline int dt_write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static inline void dt_proxy_main(const dt_wire *w)
+{
+    int c = accept(w->lfd, NULL, NULL);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(w->to_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (c < 0 || s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
+        _exit(1);
+    static uint8_t held[DT_WIRE_FRAME];
+    size_t off = 0;   /* bytes read so far from the dialer */
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
+        if (poll(pf, 2, 10000) <= 0)
+            _exit(0);
+        uint8_t buf[4096];
+        if (pf[1].revents) {   /* the other way: untouched */
+            ssize_t k = read(s, buf, sizeof buf);
+            if (k <= 0 || dt_write_all(c, buf, (size_t)k))
+                _exit(0);
+        }
+        if (!pf[0].revents)
+            continue;
+        ssize_t k = read(c, buf, sizeof buf);
+        if (k <= 0)
+            _exit(0);
+        for (ssize_t j = 0; j < k; j++, off++) {
+            uint8_t b = buf[j];
+            size_t f0 = w->hs, f1 = w->hs + DT_WIRE_FRAME, f2 = w->hs + 2 * DT_WIRE_FRAME;
+            if (w->mode == 0 && off == f0 + SAI_DIST_FRAME_HDR_LEN + 10)
+                b ^= 0x04;
+            if (w->mode == 3 && off == f0 + 8 + 3)   /* a byte of the header's job id */
+                b ^= 0x01;
+            if (w->mode == 2 && off >= f0 && off < f1) {
+                held[off - f0] = b;   /* frame 0 waits */
+                continue;
+            }
+            if (dt_write_all(s, &b, 1))
+                _exit(0);
+            if (w->mode == 1 && off >= f0 && off < f1)
+                held[off - f0] = b;
+            if ((w->mode == 1 && off + 1 == f1) || (w->mode == 2 && off + 1 == f2))
+                if (dt_write_all(s, held, sizeof held))   /* frame 0 again / late */
+                    _exit(0);
+        }
+    }
 }
 
 #endif

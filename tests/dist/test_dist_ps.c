@@ -278,73 +278,10 @@ static void test_hung_worker(void **state)
  * finish_r (36), then its contribution frames to server 0: 2048 floats,
  * S = 1, 1 KiB chunks, so 8 frames of 1024 + 64 bytes. */
 #define WIRE_HS    (8 + 137 + 36)
-#define WIRE_FRAME (1024 + SAI_DIST_FRAME_OVERHEAD)
-
-typedef struct wire_arg { int lfd; uint16_t to_port; int mode; } wire_arg;
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* mode 0 tamper, 1 replay, 2 reorder, 3 another job's header */
-static void proxy_main(const wire_arg *w)
-{
-    int c = accept(w->lfd, NULL, NULL);
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(w->to_port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (c < 0 || s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
-        _exit(1);
-    static uint8_t held[WIRE_FRAME];
-    size_t off = 0;   /* bytes read so far from worker 1 */
-    for (;;) {
-        struct pollfd pf[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
-        if (poll(pf, 2, 10000) <= 0)
-            _exit(0);
-        uint8_t buf[4096];
-        if (pf[1].revents) {   /* worker 0 -> worker 1: untouched */
-            ssize_t k = read(s, buf, sizeof buf);
-            if (k <= 0 || write_all(c, buf, (size_t)k))
-                _exit(0);
-        }
-        if (!pf[0].revents)
-            continue;
-        ssize_t k = read(c, buf, sizeof buf);
-        if (k <= 0)
-            _exit(0);
-        for (ssize_t j = 0; j < k; j++, off++) {
-            uint8_t b = buf[j];
-            size_t f0 = WIRE_HS, f1 = WIRE_HS + WIRE_FRAME, f2 = WIRE_HS + 2 * WIRE_FRAME;
-            if (w->mode == 0 && off == f0 + SAI_DIST_FRAME_HDR_LEN + 10)
-                b ^= 0x04;
-            if (w->mode == 3 && off == f0 + 8 + 3)   /* a byte of the header's job id */
-                b ^= 0x01;
-            if (w->mode == 2 && off >= f0 && off < f1) {
-                held[off - f0] = b;   /* frame 0 waits */
-                continue;
-            }
-            if (write_all(s, &b, 1))
-                _exit(0);
-            if (w->mode == 1 && off >= f0 && off < f1)
-                held[off - f0] = b;
-            if ((w->mode == 1 && off + 1 == f1) || (w->mode == 2 && off + 1 == f2))
-                if (write_all(s, held, sizeof held))   /* frame 0 again / late */
-                    _exit(0);
-        }
-    }
-}
 
 static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
 {
-    wire_arg *w = argp;
+    dt_wire *w = argp;
     sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
     float v[2048];
@@ -366,15 +303,15 @@ static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
 static void wire_case(int mode, const char *want)
 {
     sai_error_t err = {0};
-    wire_arg proxy = {.mode = mode};    /* listens on lfd, forwards to worker 0 */
-    wire_arg worker = {.mode = mode};   /* worker 1 dials the proxy's port */
+    dt_wire proxy = {.mode = mode, .hs = WIRE_HS};    /* listens on lfd, forwards to worker 0 */
+    dt_wire worker = {.mode = mode, .hs = WIRE_HS};   /* worker 1 dials the proxy's port */
     assert_int_equal(sai_dist_tcp_listen(&proxy.lfd, "127.0.0.1", &worker.to_port, &err), 0);
     dt_run run;
     dt_start(&run, 2, 0, wire_worker, &worker, 3000);
     proxy.to_port = run.port[0];
     pid_t pp = fork();
     if (pp == 0) {
-        proxy_main(&proxy);
+        dt_proxy_main(&proxy);
         _exit(0);
     }
     close(proxy.lfd);
