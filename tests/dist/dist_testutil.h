@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -242,6 +243,50 @@ static inline void dt_proxy_main(const dt_wire *w)
                     _exit(0);
         }
     }
+}
+
+/* One wire attack: two workers, worker `dialer`'s connection to the other
+ * through dt_proxy_main in `mode`; fn is the worker body, which gets the
+ * dt_wire whose to_port is the proxy's (the dialer connects there). 0 if
+ * the other worker refused the step with `want`, naming the dialer and step
+ * 0, and the dialer's step failed too; else why (the workers' words). */
+static inline int dt_wire_case(dt_fn fn, int dialer, int mode, size_t hs, const char *want, char *why,
+                               size_t why_len)
+{
+    sai_error_t err = {0};
+    dt_wire proxy = {.mode = mode, .hs = hs};    /* listens on lfd, forwards to the receiver */
+    dt_wire worker = {.mode = mode, .hs = hs};   /* the dialer dials the proxy's port */
+    int recv = 1 - dialer, rc = 0;
+    if (sai_dist_tcp_listen(&proxy.lfd, "127.0.0.1", &worker.to_port, &err)) {
+        snprintf(why, why_len, "proxy: %s", err.msg);
+        return -1;
+    }
+    dt_run run;
+    dt_start(&run, 2, 0, fn, &worker, 3000);
+    proxy.to_port = run.port[recv];
+    pid_t pp = fork();
+    if (pp == 0) {
+        dt_proxy_main(&proxy);
+        _exit(0);
+    }
+    close(proxy.lfd);
+    int waited = dt_wait(&run);
+    kill(pp, SIGKILL);
+    waitpid(pp, NULL, 0);
+    const dt_result *r = dt_res(&run, recv), *d = dt_res(&run, dialer);
+    char name[32];
+    const char *stepn = "step 0";
+    snprintf(name, sizeof name, "worker %d", dialer);
+    if (getenv("SAI_DIST_TEST_VERBOSE"))
+        fprintf(stderr, "  worker %d: %s\n  worker %d: %s\n", recv, r->msg, dialer, d->msg);
+    if (waited != 0 || r->rc == 0 || strstr(r->msg, want) == NULL || strstr(r->msg, name) == NULL ||
+        strstr(r->msg, stepn) == NULL || d->rc == 0) {
+        snprintf(why, why_len, "worker %d said \"%s\" (worker %d: rc %d), wanted \"%s\" naming %s and %s",
+                 recv, r->msg, dialer, d->rc, want, name, stepn);
+        rc = -1;
+    }
+    dt_free(&run);
+    return rc;
 }
 
 #endif

@@ -302,31 +302,9 @@ static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
 
 static void wire_case(int mode, const char *want)
 {
-    sai_error_t err = {0};
-    dt_wire proxy = {.mode = mode, .hs = WIRE_HS};    /* listens on lfd, forwards to worker 0 */
-    dt_wire worker = {.mode = mode, .hs = WIRE_HS};   /* worker 1 dials the proxy's port */
-    assert_int_equal(sai_dist_tcp_listen(&proxy.lfd, "127.0.0.1", &worker.to_port, &err), 0);
-    dt_run run;
-    dt_start(&run, 2, 0, wire_worker, &worker, 3000);
-    proxy.to_port = run.port[0];
-    pid_t pp = fork();
-    if (pp == 0) {
-        dt_proxy_main(&proxy);
-        _exit(0);
-    }
-    close(proxy.lfd);
-    assert_int_equal(dt_wait(&run), 0);
-    kill(pp, SIGKILL);
-    waitpid(pp, NULL, 0);
-    dt_result *r0 = dt_res(&run, 0);
-    if (getenv("SAI_DIST_TEST_VERBOSE"))
-        fprintf(stderr, "  worker 0: %s\n  worker 1: %s\n", r0->msg, dt_res(&run, 1)->msg);
-    if (r0->rc == 0 || strstr(r0->msg, want) == NULL || strstr(r0->msg, "worker 1") == NULL ||
-        strstr(r0->msg, "step 0") == NULL)
-        fail_msg("mode %d: server 0 said \"%s\", wanted \"%s\" naming worker 1 and step 0",
-                 mode, r0->msg, want);
-    assert_int_not_equal(dt_res(&run, 1)->rc, 0);   /* the step fails for both */
-    dt_free(&run);
+    char why[2 * SAI_ERROR_MAX];
+    if (dt_wire_case(wire_worker, 1, mode, WIRE_HS, want, why, sizeof why))
+        fail_msg("mode %d: %s", mode, why);
 }
 
 static void test_wire_attacks(void **state)
