@@ -177,6 +177,42 @@ static inline void dt_free(dt_run *run)
     munmap(run->shm, run->slot * (size_t)run->n);
 }
 
+/* An all-reduce worker's steps once joined: two all-reduces of n inputs
+ * (dt_input), the second must give the first's bits, which go to res->out;
+ * mode 1 kills worker 2 at step 1 (SIGKILL), mode 2 hangs it there (the
+ * parent kills it). res->seconds is the last all-reduce's time. */
+static inline int dt_allreduce_twice(sai_dist_comm_t *c, int rank, size_t n, int mode, dt_result *res,
+                                     sai_error_t *err)
+{
+    float *v = malloc((n + 1) * sizeof *v), *first = (float *)(void *)res->out;
+    int rc = 0;
+    if (v == NULL)
+        return sai_error_set(err, SAI_ENOMEM, "out of memory");
+    for (uint64_t step = 0; step < 2 && rc == 0; step++) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = dt_input(rank, i);
+        if ((rc = sai_dist_step_begin(c, step, err)))
+            break;
+        if (step == 1 && rank == 2 && mode == 1)
+            raise(SIGKILL);
+        if (step == 1 && rank == 2 && mode == 2)
+            sleep(60);
+        double t0 = sai_now();
+        rc = sai_dist_allreduce_avg(c, v, n, err);
+        res->seconds = sai_now() - t0;
+        if (rc)
+            break;
+        if (step == 0) {
+            memcpy(first, v, n * sizeof *v);
+            res->out_len = n * sizeof *v;
+        } else if (memcmp(first, v, n * sizeof *v) != 0) {
+            rc = sai_error_set(err, -100, "the repeat gave other bits");
+        }
+    }
+    free(v);
+    return rc;
+}
+
 /* A man in the middle for the wire-attack tests: it accepts the dialing
  * worker on lfd, connects to to_port, passes the handshake (the first hs
  * bytes the dialer sends) and everything the other way untouched, and then
