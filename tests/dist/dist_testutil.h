@@ -177,6 +177,57 @@ static inline void dt_free(dt_run *run)
     munmap(run->shm, run->slot * (size_t)run->n);
 }
 
+/* Broadcast of len bytes from root over 4 workers joined by join (the
+ * ring's dt_connect or the mesh's): every worker must end with the root's
+ * bytes (i * 7 + 3). 0, or why. */
+typedef int (*dt_join_fn)(dt_run *run, int rank, const sai_dist_cfg_t *cfg, sai_dist_comm_t **c,
+                          sai_error_t *err);
+typedef struct dt_bcast { size_t len; uint32_t root; dt_join_fn join; } dt_bcast;
+
+static inline int dt_bcast_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *res, void *argp)
+{
+    const dt_bcast *a = argp;
+    sai_error_t err = {0};
+    sai_dist_comm_t *c = NULL;
+    cfg->chunk_bytes = 1024;
+    for (size_t i = 0; i < a->len; i++)
+        res->out[i] = (uint8_t)((unsigned)rank == a->root ? i * 7 + 3 : 0);
+    int rc;
+    if ((rc = a->join(run, rank, cfg, &c, &err)) == 0 && (rc = sai_dist_step_begin(c, 0, &err)) == 0)
+        rc = sai_dist_broadcast(c, a->root, res->out, a->len, &err);
+    res->out_len = a->len;
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
+static inline int dt_bcast_case(dt_join_fn join, char *why, size_t why_len)
+{
+    dt_run run;
+    dt_bcast a = {.len = 10007, .root = 2, .join = join};
+    int rc = 0;
+    dt_start(&run, 4, a.len, dt_bcast_worker, &a, 20000);
+    if (dt_wait(&run) != 0) {
+        snprintf(why, why_len, "a worker did not finish");
+        rc = -1;
+    }
+    for (int r = 0; r < 4 && rc == 0; r++) {
+        const dt_result *res = dt_res(&run, r);
+        if (res->rc) {
+            snprintf(why, why_len, "worker %d: %s", r, res->msg);
+            rc = -1;
+        }
+        for (size_t i = 0; i < a.len && rc == 0; i++)
+            if (res->out[i] != (uint8_t)(i * 7 + 3)) {
+                snprintf(why, why_len, "worker %d: byte %zu differs", r, i);
+                rc = -1;
+            }
+    }
+    dt_free(&run);
+    return rc;
+}
+
 /* An all-reduce worker's steps once joined: two all-reduces of n inputs
  * (dt_input), the second must give the first's bits, which go to res->out;
  * mode 1 kills worker 2 at step 1 (SIGKILL), mode 2 hangs it there (the
