@@ -11,6 +11,8 @@
 #   spec FILE NAME OUTDIR [TRANSPORT [EPOCHS [TRAIN_LIMIT [EXTRA_HYPER]]]]
 #                            a 2-worker spec (smallcnn, batch 32)
 #   put RESOURCE FILE        put a secret on the KBS under release.json
+#   run_peers SPEC OUTDIR    a 2-worker job as two programs (--rank 0/1 --peers on
+#                            127.0.0.10/.11); 0 if both finish; PEER_W0/1 = their weight hashes, PEER_PORT the port
 #   expect CODE DESC cmd...  / has FILE PATTERN DESC / ok DESC / bad DESC
 set -u
 CLI=${SAI_CLI:?}
@@ -101,3 +103,18 @@ EOS
 
 put() { "$CLI" kbs put-resource $KBS_TRUST --kbs "$KBS" --admin-token-file kbsd/admin.token --resource "$1" \
             --secret-file "$2" --policy release.json >/dev/null 2>&1 || { bad "put-resource $1"; exit 1; }; }
+
+run_peers() { # run_peers SPEC OUTDIR
+    local r rc0 rc1 p0 p1
+    PEER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    for r in 0 1; do
+        "$CLI" run --threads 1 --rank $r --peers "127.0.0.1{rank}:$PEER_PORT" --listen 127.0.0.1$r \
+            --out "$2" "$1" >peer$r.out 2>peer$r.err &
+        eval "p$r=\$!"
+    done
+    wait "$p0"; rc0=$?
+    wait "$p1"; rc1=$?
+    PEER_W0=$(sed -n 's/.*done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' peer0.err | head -1)
+    PEER_W1=$(sed -n 's/.*done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' peer1.err | head -1)
+    [ "$rc0" = 0 ] && [ "$rc1" = 0 ] || { echo "  peers exit $rc0/$rc1"; tail -5 peer0.err peer1.err; return 1; }
+}

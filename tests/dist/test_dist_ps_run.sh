@@ -95,18 +95,9 @@ R3=$(stmt_w out-ring3/provenance.json)
     || bad "3-worker ring '$R3' vs ps '$Q0'"
 
 # ---- the 2-worker ps job as two programs (--rank/--peers) ----------------------
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-for r in 0 1; do
-    "$CLI" run --threads 1 --rank $r --peers "127.0.0.1{rank}:$PORT" --listen 127.0.0.1$r \
-        --out "$T/out-peers" ps2.yaml >peer$r.out 2>peer$r.err &
-    eval "PEER$r=\$!"
-done
-wait "$PEER0"; rc0=$?
-wait "$PEER1"; rc1=$?
-[ "$rc0" = 0 ] && [ "$rc1" = 0 ] && ok "two separate ps workers (--rank 0/1 --peers) finish" \
-    || { bad "separate ps workers exit $rc0/$rc1"; tail -5 peer0.err peer1.err; }
-S0=$(sed -n 's/.*done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' peer0.err | head -1)
-S1=$(sed -n 's/.*done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' peer1.err | head -1)
+run_peers ps2.yaml "$T/out-peers" && ok "two separate ps workers (--rank 0/1 --peers) finish" \
+    || bad "separate ps workers failed"
+S0=$PEER_W0 S1=$PEER_W1
 [ "$S0" = "$P0" ] && [ "$S1" = "$P0" ] && ok "they end with the --workers ps run's weights" \
     || bad "weights differ: peers '$S0' '$S1', --workers '$P0'"
 

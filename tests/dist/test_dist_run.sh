@@ -69,25 +69,16 @@ N1=$(python3 -c 'import json,base64,sys; e=json.load(open("out/provenance.json")
 # `secureai run`, finding the next one by a name template. Here the names
 # are two loopback addresses, 127.0.0.10 and .11, so both can listen on the
 # template's one port. Same spec, same seed: the same weights as above.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-for r in 0 1; do
-    "$CLI" run --threads 1 --rank $r --peers "127.0.0.1{rank}:$PORT" --listen 127.0.0.1$r \
-        --out "$T/out-peers" job.yaml >peer$r.out 2>peer$r.err &
-    eval "PEER$r=\$!"
-done
-wait "$PEER0"; rc0=$?
-wait "$PEER1"; rc1=$?
-[ "$rc0" = 0 ] && [ "$rc1" = 0 ] && ok "two separate workers (--rank 0/1 --peers) finish" \
-    || { bad "separate workers exit $rc0/$rc1"; tail -5 peer0.err peer1.err; }
-P0=$(sed -n 's/.*done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' peer0.err | head -1)
-P1=$(sed -n 's/.*done: weights sha256 \([0-9a-f]\{64\}\).*/\1/p' peer1.err | head -1)
+run_peers job.yaml "$T/out-peers" && ok "two separate workers (--rank 0/1 --peers) finish" \
+    || bad "separate workers failed"
+P0=$PEER_W0 P1=$PEER_W1
 [ "$P0" = "$W0" ] && [ "$P1" = "$W0" ] && ok "they end with the weights of the --workers run" \
     || bad "weights differ: peers '$P0' '$P1', --workers '$W0'"
 [ -s out-peers/model.sealed ] && ok "rank 0 published the model" || bad "no model from the separate workers"
 expect 0 "verify accepts the separate workers' run" "$CLI" verify out-peers/model.sealed \
     --provenance out-peers/provenance.json --policy verify.json
 expect 2 "--rank without --peers is a usage error" "$CLI" run --rank 0 job.yaml
-expect 1 "--rank 2 of a 2-worker job is refused" "$CLI" run --rank 2 --peers "127.0.0.1{rank}:$PORT" job.yaml
+expect 1 "--rank 2 of a 2-worker job is refused" "$CLI" run --rank 2 --peers "127.0.0.1{rank}:$PEER_PORT" job.yaml
 has "$T/.e" "the job has 2 workers" "the refusal names the job's size"
 
 # ---- the same job over MPI: the same weights -----------------------------------
