@@ -3,6 +3,9 @@
 # own, a TLS KBS on loopback (self-signed; specs anchor it with kbs.ca), keys
 # released to one spec's measurement, the verify policy for its statement.
 #
+#   rc_begin NAME           a fresh $T (cd'ed into, removed with the services
+#                           on exit), ok/bad counting into $fails; skip 77
+#                           without root
 #   rc_start DIR            platform + KBS; sets RC_KBS (URL), RC_CA; writes
 #                           DIR/att.yaml (pins this sim platform's ARK)
 #   rc_release DIR SPEC RES measure SPEC; put DIR/data.key and DIR/model.key
@@ -13,6 +16,18 @@
 # Needs SAI_CLI and SAI_SOURCE_DIR. Root (the platform service) or skip 77.
 . "${SAI_SOURCE_DIR:?}/tests/helpers/platform.sh"
 RC_KBS_PID=
+fails=0
+ok()  { echo "ok   - $1"; }
+bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
+
+rc_begin() {
+    T=$(mktemp -d "/tmp/sai-$1.XXXXXX")
+    trap 'rc_stop; rm -rf "$T"' EXIT
+    if ! sai_platform_can_run; then echo "SKIP: enclaves are launched by the platform service, which needs root"; exit 77; fi
+    chmod 755 "$T"
+    cd "$T" || exit 1
+}
+
 rc_stop() {
     if [ -n "$RC_KBS_PID" ]; then kill "$RC_KBS_PID" 2>/dev/null; wait "$RC_KBS_PID" 2>/dev/null; fi
     RC_KBS_PID=

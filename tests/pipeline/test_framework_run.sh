@@ -12,14 +12,8 @@ set -u
 CLI=${SAI_CLI:?}
 SRC=${SAI_SOURCE_DIR:?}
 BIN=${SAI_BINARY_DIR:?}
-T=$(mktemp -d /tmp/sai-fwrun.XXXXXX)
 . "$SRC/tests/pipeline/run_common.sh"
-cleanup() { rc_stop; rm -rf "$T"; }
-trap cleanup EXIT
-fails=0
-ok()  { echo "ok   - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-if ! sai_platform_can_run; then echo "SKIP: enclaves are launched by the platform service, which needs root"; exit 77; fi
+rc_begin fwrun
 # An ASan build's library cannot be loaded by an uninstrumented python3 (as tests/python).
 if nm -D "$BIN/libsecureai.so" 2>/dev/null | grep ' __asan_init' >/dev/null; then
     echo "SKIP: libsecureai.so is an AddressSanitizer build"; exit 77
@@ -28,8 +22,6 @@ fi
 # below that imports it does so once for everything)
 /usr/bin/python3 -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' 2>/dev/null ||
     { echo "FAIL: /usr/bin/python3 has no torch (scripts/install-deps.sh check)"; exit 1; }
-chmod 755 "$T"
-cd "$T" || exit 1
 export OMP_NUM_THREADS=1
 
 cp -r "$SRC/tests/data/fashion-mnist-slice" plain

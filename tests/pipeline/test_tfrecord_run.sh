@@ -9,16 +9,8 @@
 set -u
 CLI=${SAI_CLI:?}
 SRC=${SAI_SOURCE_DIR:?}
-T=$(mktemp -d /tmp/sai-tfrun.XXXXXX)
 . "$SRC/tests/pipeline/run_common.sh"
-cleanup() { rc_stop; rm -rf "$T"; }
-trap cleanup EXIT
-fails=0
-ok()  { echo "ok   - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-if ! sai_platform_can_run; then echo "SKIP: enclaves are launched by the platform service, which needs root"; exit 77; fi
-chmod 755 "$T"
-cd "$T" || exit 1
+rc_begin tfrun
 export OMP_NUM_THREADS=1
 
 /usr/bin/python3 "$SRC/tests/pipeline/tfsplit.py" "$SRC/tests/data/tfrecord/tfx_mnist.tfrecord" plain 800 200 mnist ||
