@@ -36,7 +36,9 @@ bool sai_nn__gemm_fast(void)
 {
 #ifdef GEMM_X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && getenv("SAI_NN_NO_AVX512") == NULL;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("fma") &&
+           getenv("SAI_NN_NO_AVX512") == NULL;
 #else
     return false;
 #endif

@@ -262,6 +262,21 @@ void   sai_nn__wino_backward(float *dx, float *const *dw, const float *dy, const
                              const float *w, int N, int C, int H, int W, int K,
                              const nn_conv_ws *ws, int T, bool *used);
 
+/* The evaluation path's tile transforms in AVX-512 (wino_x86.c), used when
+ * the eval cache is packed (sai_nn__gemm_fast() also means AVX-512VL).
+ * in: V planes of channels [0, C) for the run of cnt tiles from tile r0 of
+ * image x (numbered across images of P tiles, images isz floats apart):
+ * v[xi * vs + c * cs + t]. out: y = A^T m A (+ bias[k], + res, ReLU) for
+ * channels [0, K) from m[xi * ms + k * ks + t]; y and res images osz apart. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NN_WINO_X512 1
+void sai_nn__wino_in_x512(const float *x, size_t isz, int C, int P, int H, int W, int tw,
+                          int r0, int cnt, float *v, size_t cs, size_t vs);
+void sai_nn__wino_out_x512(const float *m, size_t ks, size_t ms, float *y, size_t osz, int K,
+                           int P, int H, int W, int tw, int r0, int cnt, const float *bias,
+                           const float *res, bool relu);
+#endif
+
 /* Backward: op is the first to touch act's gradient in this pass (it is the
  * act's last reader), so the buffer holds stale data. Kernels whose op
  * table entry (model.c) says bwd_stores then store instead of accumulating

@@ -57,6 +57,12 @@
 #define WA 6                        /* input tile (WM + 2) */
 #define WX (WA * WA)                /* transformed planes */
 #define WINO_MAX_ROW (WM * 64 + 8)  /* a tile-row segment of a run, padded */
+/* The forward's V and M planes (one per xi) lie C * nt + WPAD and K * nt +
+ * WPAD floats apart: with a bare C * nt (often a multiple of 1024 floats)
+ * all 36 planes fall in one set of the L1 cache, and the transforms' 36
+ * stores or loads per tile group evicted each other (ResNet-8 at batch 64:
+ * the input transform took twice its time with 4 images per pass). */
+#define WPAD 16
 
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -109,7 +115,7 @@ size_t sai_nn__wino_thread_floats(int Ci, int H, int W, int Ki, int max_batch, b
 {
     size_t C = (size_t)Ci, K = (size_t)Ki;
     size_t nt = (size_t)sai_nn__wino_chunk(Ci, H, W, Ki, max_batch);
-    size_t f = r16(WX * C * nt) + r16(WX * K * nt);
+    size_t f = r16(WX * (C * nt + WPAD)) + r16(WX * (K * nt + WPAD));
     if (train)
         f += r16(WX * C * nt) + r16(WX * (size_t)du_rows((int)C, (int)K) * C);
     return f;
@@ -560,10 +566,18 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
     } while (0)
 
 static void gather_v(const wino_ctx *cx, const float *xall, size_t isz, long t0, int nt,
-                     float *V, bool span)
+                     float *V, size_t vs, bool span)
 {
     int C = cx->C, H = cx->H, W = cx->W;
-    size_t vs = (size_t)C * nt;
+#ifdef NN_WINO_X512
+    if (span) {   /* evaluation, packed: AVX-512 transforms (wino_x86.c) */
+        FOR_RUNS_X(cx, t0, nt, true, {
+            sai_nn__wino_in_x512(xall + (size_t)img * isz, isz, C, cx->P, H, W, cx->tw, r0,
+                                 cnt, V + off, (size_t)nt, vs);
+        });
+        return;
+    }
+#endif
     FOR_RUNS_X(cx, t0, nt, span, {
         const float *x = xall + (size_t)img * isz;
         for (int c = 0; c < C; c++)
@@ -579,25 +593,36 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
     int C = cx->C, K = cx->K, H = cx->H, W = cx->W;
     size_t isz = (size_t)C * H * W, osz = (size_t)K * H * W;
     float *V = ws->wino + (size_t)tid * ws->wino_floats;
-    float *M = V + r16(WX * (size_t)C * cx->nt);
+    float *M = V + r16(WX * ((size_t)C * cx->nt + WPAD));
     long total = (long)cx->n * cx->P;
     for (long ch = c0; ch < c1; ch++) {
         long t0 = ch * cx->nt;
         int nt = (int)(total - t0 < cx->nt ? total - t0 : cx->nt);
-        gather_v(cx, cx->x, isz, t0, nt, V, cx->packed);
+        size_t vs = (size_t)C * nt + WPAD, ms = (size_t)K * nt + WPAD;
+        gather_v(cx, cx->x, isz, t0, nt, V, vs, cx->packed);
         if (cx->packed) {
             size_t us = sai_nn__gemm_packed_floats(K, C);
             for (int xi = 0; xi < WX; xi++)
-                sai_nn__gemm_packed(K, nt, C, cx->u + (size_t)xi * us, V + (size_t)xi * C * nt,
-                                    (size_t)nt, M + (size_t)xi * K * nt, (size_t)nt, NULL, NULL,
+                sai_nn__gemm_packed(K, nt, C, cx->u + (size_t)xi * us, V + (size_t)xi * vs,
+                                    (size_t)nt, M + (size_t)xi * ms, (size_t)nt, NULL, NULL,
                                     false);
         } else {
             for (int xi = 0; xi < WX; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nt, C, 1.0f,
-                            cx->u + (size_t)xi * K * C, C, V + (size_t)xi * C * nt, nt, 0.0f,
-                            M + (size_t)xi * K * nt, nt);
+                            cx->u + (size_t)xi * K * C, C, V + (size_t)xi * vs, nt, 0.0f,
+                            M + (size_t)xi * ms, nt);
         }
-        size_t ms = (size_t)K * nt;
+#ifdef NN_WINO_X512
+        if (cx->packed) {
+            FOR_RUNS_X(cx, t0, nt, true, {
+                sai_nn__wino_out_x512(M + off, (size_t)nt, ms, cx->y + (size_t)img * osz, osz, K,
+                                      cx->P, H, W, cx->tw, r0, cnt, cx->bias,
+                                      cx->res != NULL ? cx->res + (size_t)img * osz : NULL,
+                                      cx->relu);
+            });
+            continue;
+        }
+#endif
         FOR_RUNS_X(cx, t0, nt, cx->packed, {
             float *y = cx->y + (size_t)img * osz;
             const float *res = cx->res != NULL ? cx->res + (size_t)img * osz : NULL;
@@ -704,7 +729,7 @@ static void bwd_task(void *vc, long i0, long i1, int tid)
                 dy_transform(dy + (size_t)k * H * W, H, W, cx->tw, r0, cnt,
                              dM + (size_t)k * nt + off, ms);
         });
-        gather_v(cx, cx->x, isz, t0, nt, V, false);
+        gather_v(cx, cx->x, isz, t0, nt, V, vs, false);
         if (kb == K) {
             for (int xi = 0; xi < WX; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, nt, 1.0f,

@@ -140,6 +140,11 @@ static void test_folded_matches_unfused(void **state)
     check_model("resnet8", 32, 16, 0);
     /* odd sizes: 20x20 (5x5 tiles, partial GEMM columns everywhere), 3 images */
     check_model_both("resnet8", 20, 3, SAI_NN_INFERENCE_ONLY);
+    /* the AVX-512 transforms' lane sets (wino_x86.c): 40x40 is 10 tiles
+     * across (a set of 8 and one of 2 per tile row), 16x16 ends in 4x4
+     * maps (one tile per image, two tile rows to a set) */
+    check_model_both("resnet8", 40, 2, SAI_NN_INFERENCE_ONLY);
+    check_model_both("resnet8", 16, 5, SAI_NN_INFERENCE_ONLY);
     /* batch 1 on 32x32: the 8x8 and 4x4 layers (under 8 tiles) run
      * im2col split over output channels with 2 threads */
     check_model("resnet18", 32, 2, SAI_NN_INFERENCE_ONLY);   /* the largest: once */
