@@ -358,6 +358,20 @@ static void conv_fwd_group_task(void *vc, long g0, long g1, int tid)
     }
 }
 
+#ifdef NN_X512
+/* Evaluation, packed weights: the direct AVX-512 kernel per image. */
+static void convx_task(void *vc, long i0, long i1, int tid)
+{
+    const conv_ctx *cx = vc;
+    (void)tid;
+    size_t isz = (size_t)cx->C * cx->H * cx->W, osz = (size_t)cx->K * cx->Ho * cx->Wo;
+    for (long i = i0; i < i1; i++)
+        sai_nn__conv_x512(cx->y + (size_t)i * osz, cx->x + (size_t)i * isz, cx->w, cx->C, cx->H,
+                          cx->W, cx->K, cx->k, cx->s, cx->p, cx->Ho, cx->Wo, cx->bias,
+                          cx->res != NULL ? cx->res + (size_t)i * osz : NULL, cx->relu);
+}
+#endif
+
 void sai_nn__conv_forward(float *y, const float *x, const float *w, int N, int C, int H, int W,
                           int K, int k, int s, int p, const nn_conv_ws *ws, int T)
 {
@@ -400,6 +414,12 @@ void sai_nn__conv_forward_ex(float *y, const float *x, const float *w, const nn_
         }
         return;
     }
+#ifdef NN_X512
+    if (c.packed && sai_nn__conv_x512_ok(C, H, W, k, s, p, c.Ho, c.Wo)) {
+        sai_nn__parallel(N, T, convx_task, &c);
+        return;
+    }
+#endif
     int g = nn_conv_group(P);
     if (g > 1 && N > 1) {
         sai_nn__parallel((N + g - 1) / g, T, conv_fwd_group_task, &c);

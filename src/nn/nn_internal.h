@@ -269,12 +269,20 @@ void   sai_nn__wino_backward(float *dx, float *const *dw, const float *dy, const
  * v[xi * vs + c * cs + t]. out: y = A^T m A (+ bias[k], + res, ReLU) for
  * channels [0, K) from m[xi * ms + k * ks + t]; y and res images osz apart. */
 #if defined(__x86_64__) && defined(__GNUC__)
-#define NN_WINO_X512 1
+#define NN_X512 1
 void sai_nn__wino_in_x512(const float *x, size_t isz, int C, int P, int H, int W, int tw,
                           int r0, int cnt, float *v, size_t cs, size_t vs);
 void sai_nn__wino_out_x512(const float *m, size_t ks, size_t ms, float *y, size_t osz, int K,
                            int P, int H, int W, int tw, int r0, int cnt, const float *bias,
                            const float *res, bool relu);
+/* The evaluation path's direct convolution (conv_x86.c): 3x3 pad 1 stride
+ * 1 or 2, 1x1 stride 2; one image, w packed as for sai_nn__gemm_packed
+ * ([K/8][C*k*k][8]), the same epilogue; only for the shapes
+ * sai_nn__conv_x512_ok takes. */
+bool sai_nn__conv_x512_ok(int C, int H, int W, int k, int s, int p, int Ho, int Wo);
+void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, int H, int W, int K,
+                       int k, int s, int p, int Ho, int Wo, const float *bias, const float *res,
+                       bool relu);
 #endif
 
 /* Backward: op is the first to touch act's gradient in this pass (it is the

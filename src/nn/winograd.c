@@ -569,7 +569,7 @@ static void gather_v(const wino_ctx *cx, const float *xall, size_t isz, long t0,
                      float *V, size_t vs, bool span)
 {
     int C = cx->C, H = cx->H, W = cx->W;
-#ifdef NN_WINO_X512
+#ifdef NN_X512
     if (span) {   /* evaluation, packed: AVX-512 transforms (wino_x86.c) */
         FOR_RUNS_X(cx, t0, nt, true, {
             sai_nn__wino_in_x512(xall + (size_t)img * isz, isz, C, cx->P, H, W, cx->tw, r0,
@@ -612,7 +612,7 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
                             cx->u + (size_t)xi * K * C, C, V + (size_t)xi * vs, nt, 0.0f,
                             M + (size_t)xi * ms, nt);
         }
-#ifdef NN_WINO_X512
+#ifdef NN_X512
         if (cx->packed) {
             FOR_RUNS_X(cx, t0, nt, true, {
                 sai_nn__wino_out_x512(M + off, (size_t)nt, ms, cx->y + (size_t)img * osz, osz, K,

@@ -1,0 +1,251 @@
+/*
+ * conv_x86.c — the evaluation path's direct 3x3 convolution (pad 1,
+ * stride 1 or 2) in AVX-512, for the layers Winograd does not take: the
+ * RGB stem (3 input channels) and the ResNets' stride-2 convolutions.
+ *
+ * Why: on the im2col path these layers wrote and re-read a column matrix
+ * 9x the size of their input (ResNet-8 at batch 64: im2col 20% of the
+ * forward, as much as their GEMMs). Here the GEMM's micro-kernel reads its
+ * B vectors straight from the image: 16 output pixels in the lanes, eight
+ * output channels (one block of the packed weights, [K/8][C*9][8], the
+ * same packing as gemm.c) times up to three vectors of pixels in 24
+ * accumulators, one broadcast FMA per weight. A stride-1 vector is one
+ * masked load (lanes whose column falls in the padding are masked off); a
+ * stride-2 vector is two loads and one permute that keeps the even
+ * columns. Maps narrower than 16 put 16 / Wo output rows in a vector
+ * (stride 1: they are contiguous in memory; stride 2 with Wo = 8: two rows,
+ * one permute).
+ *
+ * The sums run over the same products in another order (kernel row, kernel
+ * column, then input channel), so results agree with im2col + GEMM to float
+ * rounding (nn.test_nn_eval checks the model against the unfolded path).
+ */
+#include <stdint.h>
+
+#include "nn/nn_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define X512 __attribute__((target("avx512f,avx512vl,fma")))
+#define X512_INLINE __attribute__((target("avx512f,avx512vl,fma"), always_inline)) static inline
+
+#define MR 8   /* output channels per pass (the packing's block) */
+#define NA 3   /* accumulator vectors per channel */
+
+/* How one accumulator vector's lanes map to the image. */
+typedef struct {
+    int oh[2];       /* output rows of lanes 0-7 / 8-15 (mode rows2), or oh[0] for all */
+    int ow0;         /* first output column (one-row vectors) */
+    __mmask16 out;   /* lanes inside the output */
+} avec;
+
+static inline const float *at_c(const float *p, long off)
+{
+    return (const float *)((uintptr_t)p + (uintptr_t)(off * (long)sizeof(float)));
+}
+
+static inline float *at_m(float *p, long off)
+{
+    return (float *)((uintptr_t)p + (uintptr_t)(off * (long)sizeof(float)));
+}
+
+static __mmask16 lanes(int lo, int hi)   /* lanes [lo, hi) of 16, clipped */
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    return hi <= lo ? 0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
+}
+
+/* Shapes the kernel takes. Vectors are one output row (Wo >= 16, up to
+ * three per row), or several: stride 1 with Wo dividing 16 (the rows are
+ * contiguous in the input and the output), stride 2 with Wo = 8. */
+bool sai_nn__conv_x512_ok(int C, int H, int W, int k, int s, int p, int Ho, int Wo)
+{
+    (void)C;
+    (void)H;
+    /* 3x3 pad 1; 1x1 unpadded stride 2 (the projection shortcuts; stride
+     * 1 needs no columns and stays on the GEMM) */
+    if (!((k == 3 && p == 1) || (k == 1 && p == 0 && s == 2)) || (s != 1 && s != 2))
+        return false;
+    if (Wo >= 16)
+        return Wo <= 16 * NA;
+    if (s == 1)
+        return 16 % Wo == 0 && W == Wo;
+    return Wo == 8 && W <= 16;
+}
+
+/* Where the B vector of v comes from for kernel row ki, column kj, in
+ * every input channel plane: stride 1, one masked load at o[0]; stride 2,
+ * loads at o[0] and o[1] whose even lanes it keeps. Masks cover the
+ * padding (and rows outside the image: mask 0). */
+typedef struct {
+    long o[2];
+    __mmask16 m[2];
+} bsrc;
+
+static bsrc bsetup(const avec *v, int H, int W, int s, int p, int Wo, bool multi, int ki, int kj)
+{
+    bsrc b = {{0, 0}, {0, 0}};
+    if (!multi) {   /* one output row */
+        int ih = v->oh[0] * s - p + ki;
+        if (ih < 0 || ih >= H)
+            return b;
+        int c0 = v->ow0 * s - p + kj;   /* input column of lane 0 */
+        b.o[0] = (long)ih * W + c0;
+        b.o[1] = b.o[0] + 16;
+        b.m[0] = lanes(-c0, W - c0);
+        b.m[1] = lanes(-c0 - 16, W - c0 - 16);
+        if (s == 1)
+            b.m[0] &= v->out;
+        return b;
+    }
+    if (s == 1) {   /* 16 / Wo whole rows, contiguous (W == Wo) */
+        int r0 = v->oh[0] - p + ki;   /* input row of lane 0 */
+        b.o[0] = (long)r0 * W + kj - p;
+        int lo = p - kj > 0 ? p - kj : 0, hi = W + p - kj < Wo ? W + p - kj : Wo;
+        for (int l = 0; l < 16; l += Wo) {
+            int ih = r0 + l / Wo;
+            if (ih >= 0 && ih < H)
+                b.m[0] |= lanes(l + lo, l + hi);
+        }
+        b.m[0] &= v->out;
+        return b;
+    }
+    /* stride 2, Wo = 8: rows oh[0], oh[1], lane l of each at column 2l + kj - p */
+    int c0 = kj - p;
+    __mmask16 cm = lanes(-c0, W - c0);
+    int ia = v->oh[0] * 2 - p + ki, ib = v->oh[1] * 2 - p + ki;
+    b.o[0] = (long)ia * W + c0;
+    b.o[1] = (long)ib * W + c0;
+    b.m[0] = ia >= 0 && ia < H ? cm : 0;
+    b.m[1] = v->oh[1] >= 0 && ib >= 0 && ib < H ? cm : 0;
+    return b;
+}
+
+/* One pass: output channels [kb, kb + 8) for the na vectors of va. */
+X512_INLINE void pass(const float *x, int C, int H, int W, int s, int Wo, bool multi, int kk,
+                      const avec *va, const bsrc (*bsall)[NA], const int na, const float *ap,
+                      float *y, size_t ysz, int kn, const float *bias, const float *res,
+                      bool relu)
+{
+    __m512 acc[MR][NA];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 3
+        for (int j = 0; j < na; j++)
+            acc[r][j] = _mm512_setzero_ps();
+    __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    size_t hw = (size_t)H * W;
+    for (int t = 0; t < kk; t++) {
+        const bsrc *bs = bsall[t];
+        const float *a = ap + (size_t)t * MR;
+        const float *xc = x;
+        for (int c = 0; c < C; c++, a += kk * MR, xc += hw) {
+            __m512 bv[NA];
+#pragma GCC unroll 3
+            for (int j = 0; j < na; j++) {
+                __m512 lo = _mm512_maskz_loadu_ps(bs[j].m[0], at_c(xc, bs[j].o[0]));
+                if (s == 2)
+                    bv[j] = _mm512_permutex2var_ps(
+                        lo, even, _mm512_maskz_loadu_ps(bs[j].m[1], at_c(xc, bs[j].o[1])));
+                else
+                    bv[j] = lo;
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) {
+                __m512 w = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 3
+                for (int j = 0; j < na; j++)
+                    acc[r][j] = _mm512_fmadd_ps(w, bv[j], acc[r][j]);
+            }
+        }
+    }
+    __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+        if (r >= kn)
+            break;
+        __m512 bb = bias != NULL ? _mm512_set1_ps(bias[r]) : zero;
+#pragma GCC unroll 3
+        for (int j = 0; j < na; j++) {
+            long off = multi ? (long)va[j].oh[0] * Wo : (long)va[j].oh[0] * Wo + va[j].ow0;
+            off += (long)r * (long)ysz;
+            __m512 o = _mm512_add_ps(acc[r][j], bb);
+            if (res != NULL)
+                o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(va[j].out, at_c(res, off)));
+            if (relu)
+                o = _mm512_max_ps(o, zero);
+            _mm512_mask_storeu_ps(at_m(y, off), va[j].out, o);
+        }
+    }
+}
+
+X512 static void pass_any(const float *x, int C, int H, int W, int s, int Wo, bool multi, int kk,
+                          const avec *va, const bsrc (*bsall)[NA], int na, const float *ap,
+                          float *y, size_t ysz, int kn, const float *bias, const float *res,
+                          bool relu)
+{
+    /* constant vector counts and stride, so the accumulators stay in
+     * registers and the inner loop has no branch */
+#define PASS(n, st) \
+    pass(x, C, H, W, st, Wo, multi, kk, va, bsall, n, ap, y, ysz, kn, bias, res, relu)
+    if (s == 1)
+        na == 3 ? PASS(3, 1) : na == 2 ? PASS(2, 1) : PASS(1, 1);
+    else
+        na == 3 ? PASS(3, 2) : na == 2 ? PASS(2, 2) : PASS(1, 2);
+#undef PASS
+}
+
+X512 void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, int H, int W,
+                            int K, int k, int s, int p, int Ho, int Wo, const float *bias,
+                            const float *res, bool relu)
+{
+    bool multi = Wo < 16;
+    int rpv = multi ? 16 / Wo : 1;                 /* output rows per vector */
+    if (multi && s == 2)
+        rpv = 2;
+    int vpr = multi ? 1 : (Wo + 15) / 16;          /* vectors per output row */
+    /* the pass's vectors: up to NA, whole rows */
+    avec va[NA];
+    int kk = k * k;
+    size_t ysz = (size_t)Ho * Wo, depth = (size_t)C * kk;
+    for (int oh = 0; oh < Ho;) {
+        int na = 0;
+        while (na < NA && oh < Ho) {
+            if (multi) {
+                avec *v = &va[na++];
+                v->oh[0] = oh;
+                v->oh[1] = oh + 1 < Ho ? oh + 1 : -1;
+                int rows = Ho - oh < rpv ? Ho - oh : rpv;
+                v->out = lanes(0, rows * Wo);
+                v->ow0 = 0;
+                oh += rows;
+            } else {
+                if (na + vpr > NA)
+                    break;
+                for (int j = 0; j < vpr; j++) {
+                    avec *v = &va[na++];
+                    v->oh[0] = v->oh[1] = oh;
+                    v->ow0 = 16 * j;
+                    v->out = lanes(0, Wo - 16 * j);
+                }
+                oh++;
+            }
+        }
+        /* where each vector's B comes from, per kernel tap: the same for
+         * every block of output channels */
+        bsrc bsall[9][NA];
+        for (int t = 0; t < kk; t++)
+            for (int j = 0; j < na; j++)
+                bsall[t][j] = bsetup(&va[j], H, W, s, p, Wo, multi, t / k, t % k);
+        for (int kb = 0; kb < K; kb += MR) {
+            int kn = K - kb < MR ? K - kb : MR;
+            pass_any(x, C, H, W, s, Wo, multi, kk, va, (const bsrc(*)[NA])bsall, na,
+                     ap + (size_t)kb * depth,
+                     y + (size_t)kb * ysz, ysz, kn, bias != NULL ? bias + kb : NULL,
+                     res != NULL ? res + (size_t)kb * ysz : NULL, relu);
+        }
+    }
+}
+#endif
