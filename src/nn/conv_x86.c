@@ -20,15 +20,10 @@
  * column, then input channel), so results agree with im2col + GEMM to float
  * rounding (nn.test_nn_eval checks the model against the unfolded path).
  */
-#include <stdint.h>
-
 #include "nn/nn_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-#define X512 __attribute__((target("avx512f,avx512vl,fma")))
-#define X512_INLINE __attribute__((target("avx512f,avx512vl,fma"), always_inline)) static inline
+#ifdef NN_X512
+#include "nn/x512_internal.h"
 
 #define MR 8   /* output channels per pass (the packing's block) */
 #define NA 3   /* accumulator vectors per channel */
@@ -39,23 +34,6 @@ typedef struct {
     int ow0;         /* first output column (one-row vectors) */
     __mmask16 out;   /* lanes inside the output */
 } avec;
-
-static inline const float *at_c(const float *p, long off)
-{
-    return (const float *)((uintptr_t)p + (uintptr_t)(off * (long)sizeof(float)));
-}
-
-static inline float *at_m(float *p, long off)
-{
-    return (float *)((uintptr_t)p + (uintptr_t)(off * (long)sizeof(float)));
-}
-
-static __mmask16 lanes(int lo, int hi)   /* lanes [lo, hi) of 16, clipped */
-{
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > 16 ? 16 : hi;
-    return hi <= lo ? 0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
-}
 
 /* Shapes the kernel takes. Vectors are one output row (Wo >= 16, up to
  * three per row), or several: stride 1 with Wo dividing 16 (the rows are
@@ -94,8 +72,8 @@ static bsrc bsetup(const avec *v, int H, int W, int s, int p, int Wo, bool multi
         int c0 = v->ow0 * s - p + kj;   /* input column of lane 0 */
         b.o[0] = (long)ih * W + c0;
         b.o[1] = b.o[0] + 16;
-        b.m[0] = lanes(-c0, W - c0);
-        b.m[1] = lanes(-c0 - 16, W - c0 - 16);
+        b.m[0] = x512_lanes(-c0, W - c0);
+        b.m[1] = x512_lanes(-c0 - 16, W - c0 - 16);
         if (s == 1)
             b.m[0] &= v->out;
         return b;
@@ -107,14 +85,14 @@ static bsrc bsetup(const avec *v, int H, int W, int s, int p, int Wo, bool multi
         for (int l = 0; l < 16; l += Wo) {
             int ih = r0 + l / Wo;
             if (ih >= 0 && ih < H)
-                b.m[0] |= lanes(l + lo, l + hi);
+                b.m[0] |= x512_lanes(l + lo, l + hi);
         }
         b.m[0] &= v->out;
         return b;
     }
     /* stride 2, Wo = 8: rows oh[0], oh[1], lane l of each at column 2l + kj - p */
     int c0 = kj - p;
-    __mmask16 cm = lanes(-c0, W - c0);
+    __mmask16 cm = x512_lanes(-c0, W - c0);
     int ia = v->oh[0] * 2 - p + ki, ib = v->oh[1] * 2 - p + ki;
     b.o[0] = (long)ia * W + c0;
     b.o[1] = (long)ib * W + c0;
@@ -145,38 +123,27 @@ X512_INLINE void pass(const float *x, int C, int H, int W, int s, int Wo, bool m
             __m512 bv[NA];
 #pragma GCC unroll 3
             for (int j = 0; j < na; j++) {
-                __m512 lo = _mm512_maskz_loadu_ps(bs[j].m[0], at_c(xc, bs[j].o[0]));
+                __m512 lo = _mm512_maskz_loadu_ps(bs[j].m[0], x512_at(xc, bs[j].o[0]));
                 if (s == 2)
                     bv[j] = _mm512_permutex2var_ps(
-                        lo, even, _mm512_maskz_loadu_ps(bs[j].m[1], at_c(xc, bs[j].o[1])));
+                        lo, even, _mm512_maskz_loadu_ps(bs[j].m[1], x512_at(xc, bs[j].o[1])));
                 else
                     bv[j] = lo;
             }
-#pragma GCC unroll 8
-            for (int r = 0; r < MR; r++) {
-                __m512 w = _mm512_set1_ps(a[r]);
-#pragma GCC unroll 3
-                for (int j = 0; j < na; j++)
-                    acc[r][j] = _mm512_fmadd_ps(w, bv[j], acc[r][j]);
-            }
+            x512_rank1(acc, a, bv, na);
         }
     }
-    __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int r = 0; r < MR; r++) {
         if (r >= kn)
             break;
-        __m512 bb = bias != NULL ? _mm512_set1_ps(bias[r]) : zero;
 #pragma GCC unroll 3
         for (int j = 0; j < na; j++) {
             long off = multi ? (long)va[j].oh[0] * Wo : (long)va[j].oh[0] * Wo + va[j].ow0;
             off += (long)r * (long)ysz;
-            __m512 o = _mm512_add_ps(acc[r][j], bb);
-            if (res != NULL)
-                o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(va[j].out, at_c(res, off)));
-            if (relu)
-                o = _mm512_max_ps(o, zero);
-            _mm512_mask_storeu_ps(at_m(y, off), va[j].out, o);
+            x512_epilogue(acc[r][j], bias != NULL ? bias + r : NULL,
+                          res != NULL ? x512_at(res, off) : NULL, relu, va[j].out,
+                          x512_at_mut(y, off));
         }
     }
 }
@@ -218,7 +185,7 @@ X512 void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, in
                 v->oh[0] = oh;
                 v->oh[1] = oh + 1 < Ho ? oh + 1 : -1;
                 int rows = Ho - oh < rpv ? Ho - oh : rpv;
-                v->out = lanes(0, rows * Wo);
+                v->out = x512_lanes(0, rows * Wo);
                 v->ow0 = 0;
                 oh += rows;
             } else {
@@ -228,7 +195,7 @@ X512 void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, in
                     avec *v = &va[na++];
                     v->oh[0] = v->oh[1] = oh;
                     v->ow0 = 16 * j;
-                    v->out = lanes(0, Wo - 16 * j);
+                    v->out = x512_lanes(0, Wo - 16 * j);
                 }
                 oh++;
             }

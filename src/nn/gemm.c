@@ -22,8 +22,8 @@
 
 #include "nn/nn_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#ifdef NN_X512
+#include "nn/x512_internal.h"
 #define GEMM_X86 1
 #endif
 
@@ -63,7 +63,7 @@ void sai_nn__gemm_pack(float *ap, const float *a, int M, int K, size_t lda)
 /* rows [0, mr) of an 8 x (16 nv) block of C over depth kc; the last vector
  * masked by ml. first: C is overwritten, else accumulated into; last: the
  * epilogue (bias, ReLU) runs. */
-__attribute__((target("avx512f"), always_inline)) static inline void
+X512_INLINE void
 kern(const int nv, __mmask16 ml, int mr, int kc, const float *ap, const float *b, size_t ldb,
      float *c, size_t ldc, bool first, const float *bias, const float *res, bool relu)
 {
@@ -82,37 +82,21 @@ kern(const int nv, __mmask16 ml, int mr, int kc, const float *ap, const float *b
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
             bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(ml, bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
-        const float *a = ap + (size_t)k * MR;
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(a[r]);
-#pragma GCC unroll 3
-            for (int v = 0; v < nv; v++)
-                acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
-        }
+        x512_rank1(acc, ap + (size_t)k * MR, bv, nv);
     }
-    __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int r = 0; r < MR; r++) {
         if (r >= mr)
             break;
-        __m512 bb = bias != NULL ? _mm512_set1_ps(bias[r]) : zero;
 #pragma GCC unroll 3
-        for (int v = 0; v < nv; v++) {
-            __m512 o = acc[r][v];
-            __mmask16 mk = v == nv - 1 ? ml : (__mmask16)0xFFFF;
-            if (bias != NULL)
-                o = _mm512_add_ps(o, bb);
-            if (res != NULL)
-                o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(mk, res + (size_t)r * ldc + 16 * v));
-            if (relu)
-                o = _mm512_max_ps(o, zero);
-            _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16 * v, mk, o);
-        }
+        for (int v = 0; v < nv; v++)
+            x512_epilogue(acc[r][v], bias != NULL ? bias + r : NULL,
+                          res != NULL ? res + (size_t)r * ldc + 16 * v : NULL, relu,
+                          v == nv - 1 ? ml : (__mmask16)0xFFFF, c + (size_t)r * ldc + 16 * v);
     }
 }
 
-__attribute__((target("avx512f"))) static void
+X512 static void
 gemm_avx512(int M, int N, int K, const float *ap, const float *b, size_t ldb, float *c,
             size_t ldc, const float *bias, const float *res, bool relu)
 {

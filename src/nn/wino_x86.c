@@ -29,15 +29,10 @@
  * Loads and stores past a plane's edge are masked (a masked-out lane
  * neither reads nor faults), so no row is staged through a padded copy.
  */
-#include <stdint.h>
-
 #include "nn/nn_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-#define X512 __attribute__((target("avx512f,avx512vl,fma")))
-#define X512_INLINE __attribute__((target("avx512f,avx512vl,fma"), always_inline)) static inline
+#ifdef NN_X512
+#include "nn/x512_internal.h"
 
 #define WM 4      /* output tile */
 #define LANES 8   /* tiles per register */
@@ -63,23 +58,6 @@ typedef struct {
 } lset;
 
 #define MAX_LSETS 64
-
-static inline const float *at_c(const float *p, long off)
-{
-    return (const float *)((uintptr_t)p + (uintptr_t)(off * (long)sizeof(float)));
-}
-
-static inline float *at_m(float *p, long off)
-{
-    return (float *)((uintptr_t)p + (uintptr_t)(off * (long)sizeof(float)));
-}
-
-static __mmask16 bits(int lo, int hi)   /* bits [lo, hi) of 16, clipped */
-{
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > 16 ? 16 : hi;
-    return hi <= lo ? 0 : (__mmask16)(((1u << (hi - lo)) - 1) << lo);
-}
 
 /* The run's segments (tiles r0 .. r0+cnt-1 of the image at offset 0,
  * numbered across images of P tiles), grouped into lane sets. in: window
@@ -119,7 +97,7 @@ X512 static int plan(lset *ls, int P, int H, int W, int tw, int r0, int cnt, siz
             int hi = W - c0 < wlen ? W - c0 : wlen;
             for (int i = 0; i < 6; i++)
                 for (int b = 0; b < 3; b++)
-                    gp->lm[i][b] = gp->rows >> i & 1u ? bits(-c0 - 16 * b, hi - 16 * b) : 0;
+                    gp->lm[i][b] = gp->rows >> i & 1u ? x512_lanes(-c0 - 16 * b, hi - 16 * b) : 0;
             gp->nb = (wlen + 15) / 16;
         } else {
             gp->off = (long)img * (long)isz + (long)WM * ty * W + WM * tx0;
@@ -164,10 +142,10 @@ X512 static void plan_out_masks(lset *ls, int nls, int W)
             int c0 = (int)(g->off % W);   /* offsets are whole rows plus c0 */
             int len = W - c0 < WM * g->n ? W - c0 : WM * g->n;
             if (l->ng == 1) {
-                l->sm[0] = bits(0, len);
-                l->sm[1] = bits(0, len - 16);
+                l->sm[0] = x512_lanes(0, len);
+                l->sm[1] = x512_lanes(0, len - 16);
             } else {
-                l->sm[s] = bits(0, len);
+                l->sm[s] = x512_lanes(0, len);
             }
         }
     }
@@ -208,8 +186,8 @@ DEF_AT6(at6_y, __m256, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_set
 X512_INLINE void rows6(const float *x, const grp *g, int b, int W, long pf, __m512 d[6])
 {
     for (int r = 0; r < 6; r++) {
-        const float *a = at_c(x, g->off + (long)r * W + 16 * b);
-        _mm_prefetch((const char *)at_c(a, pf), _MM_HINT_T0);
+        const float *a = x512_at(x, g->off + (long)r * W + 16 * b);
+        _mm_prefetch((const char *)x512_at(a, pf), _MM_HINT_T0);
         d[r] = _mm512_maskz_loadu_ps(g->lm[r][b], a);
     }
 }
@@ -333,10 +311,10 @@ X512_INLINE __m512 join(__m256 lo, __m256 hi)
                                                _mm256_castps_pd(hi), 1));
 }
 
-/* A^T m A of lane set l into plane y: m[xi * ms + lane]; + bias, + res
- * (laid out as y), ReLU. */
+/* A^T m A of lane set l into plane y: m[xi * ms + lane]; + *bias (or
+ * NULL), + res (laid out as y), ReLU. */
 X512_INLINE void out_lset(const float *m, size_t ms, float *y, const lset *l, int W,
-                          bool has_bias, float bias, const float *res, bool relu)
+                          const float *bias, const float *res, bool relu)
 {
     __mmask8 lm = (__mmask8)((1u << l->lanes) - 1);
     __m256 t[4][6];
@@ -348,7 +326,6 @@ X512_INLINE void out_lset(const float *m, size_t ms, float *y, const lset *l, in
         for (int r = 0; r < 4; r++)
             t[r][q] = o[r];
     }
-    __m512 zero = _mm512_setzero_ps(), bb = _mm512_set1_ps(bias);
     for (int r = 0; r < 4; r++) {
         __m256 o[4];
         at6_y(t[r], o);
@@ -361,14 +338,8 @@ X512_INLINE void out_lset(const float *m, size_t ms, float *y, const lset *l, in
             if (mk == 0)
                 continue;
             long off = g->off + (long)r * W + (l->ng == 1 ? 16 * s : 0);
-            __m512 v = _mm512_permutex2var_ps(z01, l->k[s], z23);
-            if (has_bias)
-                v = _mm512_add_ps(v, bb);
-            if (res != NULL)
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, at_c(res, off)));
-            if (relu)
-                v = _mm512_max_ps(v, zero);
-            _mm512_mask_storeu_ps(at_m(y, off), mk, v);
+            x512_epilogue(_mm512_permutex2var_ps(z01, l->k[s], z23), bias,
+                          res != NULL ? x512_at(res, off) : NULL, relu, mk, x512_at_mut(y, off));
         }
     }
 }
@@ -396,7 +367,7 @@ X512 void sai_nn__wino_out_x512(const float *m, size_t ks, size_t ms, float *y, 
         const float *rk = res != NULL ? res + (size_t)k * hw : NULL;
         for (int i = 0; i < nls; i++)
             out_lset(m + (size_t)k * ks + ls[i].off, ms, y + (size_t)k * hw, &ls[i], W,
-                     bias != NULL, bias != NULL ? bias[k] : 0.0f, rk, relu);
+                     bias != NULL ? bias + k : NULL, rk, relu);
     }
 }
 #endif
