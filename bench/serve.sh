@@ -18,7 +18,7 @@
 # the ratios are printed per round.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${1:-$SRC/build}
+BUILD=$(cd "${1:-$SRC/build}" && pwd) || exit 1   # absolute: the runs below change directory
 export SAI_CLI=$BUILD/secureai SAI_SOURCE_DIR=$SRC
 CLI=$SAI_CLI LOAD=$BUILD/bench/serve_load
 LOCK=${BENCH_LOCK:-/work/bench.lock}
@@ -33,7 +33,7 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-e2e_tiny_run "$T/e2e" >/dev/null || { echo "the training run for the KBS and keys failed"; exit 1; }
+e2e_tiny_run "$T/e2e" >"$T/e2e.log" 2>&1 || { cat "$T/e2e.log"; false; } || { echo "the training run for the KBS and keys failed"; exit 1; }
 D=$T/e2e
 cd "$T" || exit 1
 /usr/bin/python3 "$SRC/bench/serve_torch.py" export "$T" 2>/dev/null || exit 1
