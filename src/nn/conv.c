@@ -415,7 +415,7 @@ void sai_nn__conv_forward_ex(float *y, const float *x, const float *w, const nn_
         return;
     }
 #ifdef NN_X512
-    if (c.packed && sai_nn__conv_x512_ok(C, H, W, k, s, p, c.Ho, c.Wo)) {
+    if (c.packed && sai_nn__conv_x512_ok(W, k, s, p, c.Wo)) {
         sai_nn__parallel(N, T, convx_task, &c);
         return;
     }

@@ -38,10 +38,8 @@ typedef struct {
 /* Shapes the kernel takes. Vectors are one output row (Wo >= 16, up to
  * three per row), or several: stride 1 with Wo dividing 16 (the rows are
  * contiguous in the input and the output), stride 2 with Wo = 8. */
-bool sai_nn__conv_x512_ok(int C, int H, int W, int k, int s, int p, int Ho, int Wo)
+bool sai_nn__conv_x512_ok(int W, int k, int s, int p, int Wo)
 {
-    (void)C;
-    (void)H;
     /* 3x3 pad 1; 1x1 unpadded stride 2 (the projection shortcuts; stride
      * 1 needs no columns and stays on the GEMM) */
     if (!((k == 3 && p == 1) || (k == 1 && p == 0 && s == 2)) || (s != 1 && s != 2))

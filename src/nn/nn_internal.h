@@ -279,7 +279,7 @@ void sai_nn__wino_out_x512(const float *m, size_t ks, size_t ms, float *y, size_
  * 1 or 2, 1x1 stride 2; one image, w packed as for sai_nn__gemm_packed
  * ([K/8][C*k*k][8]), the same epilogue; only for the shapes
  * sai_nn__conv_x512_ok takes. */
-bool sai_nn__conv_x512_ok(int C, int H, int W, int k, int s, int p, int Ho, int Wo);
+bool sai_nn__conv_x512_ok(int W, int k, int s, int p, int Wo);
 void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, int H, int W, int K,
                        int k, int s, int p, int Ho, int Wo, const float *bias, const float *res,
                        bool relu);
