@@ -243,10 +243,35 @@ X512_INLINE void horiz(__m512 P, __m512 Q, __m512 Pt, __m512 Qt, const __m512i j
         _mm256_mask_storeu_ps(v + (size_t)q * vs, sm, o[q]);
 }
 
-/* V planes of one channel plane x for lane set l: v[xi * vs + lane]. The
- * window rows stay in registers; B^T down them is taken a row (or two) of
- * V at a time, so no intermediate plane is stored. One segment: its window
- * is blocks 0, 1, 2; two: blocks 0, 1 of each. */
+/* The six rows of V from the window rows in registers: P and Pt (shifted
+ * by 4 columns) come from blocks x0 and x1, Q and Qt from y0 and y1. B^T
+ * down the window is taken a row (or two) of V at a time, so no
+ * intermediate plane is stored. */
+X512_INLINE void in_rows(const __m512 x0[6], const __m512 x1[6], const __m512 y0[6],
+                         const __m512 y1[6], const __m512i j[4], float *v, size_t vs,
+                         __mmask8 sm)
+{
+#define PG(pg, p0, np)                                                            \
+    do {                                                                          \
+        __m512 a[2], b[2], c[2], d[2];                                            \
+        vrows(x0, pg, a);                                                         \
+        vrows(x1, pg, b);                                                         \
+        vrows(y0, pg, c);                                                         \
+        vrows(y1, pg, d);                                                         \
+        for (int k = 0; k < (np); k++)                                            \
+            horiz(a[k], c[k], shift4(b[k], a[k]), shift4(d[k], c[k]), j,          \
+                  v + (size_t)(((p0) + k) * 6) * vs, vs, sm);                     \
+    } while (0)
+    PG(0, 0, 1);
+    PG(1, 1, 2);
+    PG(2, 3, 2);
+    PG(3, 5, 1);
+#undef PG
+}
+
+/* V planes of one channel plane x for lane set l: v[xi * vs + lane]. One
+ * segment: its window is blocks 0, 1, 2 (P, Q from 0, 1; Pt, Qt from 1, 2);
+ * two: blocks 0, 1 of each (P, Pt from the first, Q, Qt from the second). */
 X512_INLINE void in_lset(const float *x, const lset *l, int W, long pf, float *v, size_t vs)
 {
     __mmask8 sm = (__mmask8)((1u << l->lanes) - 1);
@@ -254,7 +279,6 @@ X512_INLINE void in_lset(const float *x, const lset *l, int W, long pf, float *v
     j[0] = l->j0;
     for (int i = 1; i < 4; i++)
         j[i] = _mm512_add_epi32(j[i - 1], _mm512_set1_epi32(1));
-    __m512 zero = _mm512_setzero_ps();
     if (l->ng == 1) {
         const grp *g = &l->g[0];
         __m512 r0[6], r1[6], r2[6];
@@ -264,44 +288,15 @@ X512_INLINE void in_lset(const float *x, const lset *l, int W, long pf, float *v
             rows6(x, g, 2, W, pf, r2);
         else
             for (int r = 0; r < 6; r++)
-                r2[r] = zero;
-#define PG1(pg, p0, np)                                                          \
-    do {                                                                         \
-        __m512 a[2], b[2], c[2];                                                 \
-        vrows(r0, pg, a);                                                        \
-        vrows(r1, pg, b);                                                        \
-        vrows(r2, pg, c);                                                        \
-        for (int k = 0; k < (np); k++)                                           \
-            horiz(a[k], b[k], shift4(b[k], a[k]), shift4(c[k], b[k]), j,         \
-                  v + (size_t)(((p0) + k) * 6) * vs, vs, sm);                    \
-    } while (0)
-        PG1(0, 0, 1);
-        PG1(1, 1, 2);
-        PG1(2, 3, 2);
-        PG1(3, 5, 1);
-#undef PG1
+                r2[r] = _mm512_setzero_ps();
+        in_rows(r0, r1, r1, r2, j, v, vs, sm);
     } else {
         __m512 a0[6], a1[6], b0[6], b1[6];
         rows6(x, &l->g[0], 0, W, pf, a0);
         rows6(x, &l->g[0], 1, W, pf, a1);
         rows6(x, &l->g[1], 0, W, pf, b0);
         rows6(x, &l->g[1], 1, W, pf, b1);
-#define PG2(pg, p0, np)                                                          \
-    do {                                                                         \
-        __m512 fa0[2], fa1[2], fb0[2], fb1[2];                                   \
-        vrows(a0, pg, fa0);                                                      \
-        vrows(a1, pg, fa1);                                                      \
-        vrows(b0, pg, fb0);                                                      \
-        vrows(b1, pg, fb1);                                                      \
-        for (int k = 0; k < (np); k++)                                           \
-            horiz(fa0[k], fb0[k], shift4(fa1[k], fa0[k]), shift4(fb1[k], fb0[k]), j, \
-                  v + (size_t)(((p0) + k) * 6) * vs, vs, sm);                    \
-    } while (0)
-        PG2(0, 0, 1);
-        PG2(1, 1, 2);
-        PG2(2, 3, 2);
-        PG2(3, 5, 1);
-#undef PG2
+        in_rows(a0, a1, b0, b1, j, v, vs, sm);
     }
 }
 
