@@ -332,6 +332,23 @@ static inline void dt_proxy_main(const dt_wire *w)
     }
 }
 
+/* The wire-attack workers' step once joined (rc and err: the join's
+ * result): one all-reduce of 2048 inputs at step 0; the error text into
+ * res. Frees c. */
+static inline int dt_wire_step(sai_dist_comm_t *c, int rc, int rank, dt_result *res,
+                               sai_error_t *err)
+{
+    float v[2048];
+    for (size_t i = 0; i < 2048; i++)
+        v[i] = dt_input(rank, i);
+    if (rc == 0 && (rc = sai_dist_step_begin(c, 0, err)) == 0)
+        rc = sai_dist_allreduce_avg(c, v, 2048, err);
+    if (rc)
+        snprintf(res->msg, sizeof res->msg, "%s", err->msg);
+    sai_dist_comm_free(c);
+    return rc;
+}
+
 /* One wire attack: two workers, worker `dialer`'s connection to the other
  * through dt_proxy_main in `mode`; fn is the worker body, which gets the
  * dt_wire whose to_port is the proxy's (the dialer connects there). 0 if

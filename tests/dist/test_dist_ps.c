@@ -238,20 +238,12 @@ static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
     dt_wire *w = argp;
     sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
-    float v[2048];
     uint16_t ports[2] = {w->to_port, run->port[1]};   /* worker 1 dials the proxy */
     int rc;
     cfg->chunk_bytes = 1024;
     cfg->servers = 1;
     rc = ps_join(run, rank, cfg, ports, &c, &err);
-    for (size_t i = 0; i < 2048; i++)
-        v[i] = dt_input(rank, i);
-    if (rc == 0 && (rc = sai_dist_step_begin(c, 0, &err)) == 0)
-        rc = sai_dist_allreduce_avg(c, v, 2048, &err);
-    if (rc)
-        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
-    sai_dist_comm_free(c);
-    return rc;
+    return dt_wire_step(c, rc, rank, res, &err);
 }
 
 static void wire_case(int mode, const char *want)

@@ -271,7 +271,6 @@ static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
     dt_wire *w = argp;
     sai_error_t err = {0};
     sai_dist_comm_t *c = NULL;
-    float v[2048];
     int rc;
     cfg->chunk_bytes = 1024;
     if (rank == 0) {   /* through the proxy */
@@ -281,14 +280,7 @@ static int wire_worker(dt_run *run, int rank, sai_dist_cfg_t *cfg, dt_result *re
     } else {
         rc = dt_connect(run, rank, cfg, &c, &err);
     }
-    for (size_t i = 0; i < 2048; i++)
-        v[i] = dt_input(rank, i);
-    if (rc == 0 && (rc = sai_dist_step_begin(c, 0, &err)) == 0)
-        rc = sai_dist_allreduce_avg(c, v, 2048, &err);
-    if (rc)
-        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
-    sai_dist_comm_free(c);
-    return rc;
+    return dt_wire_step(c, rc, rank, res, &err);
 }
 
 static void wire_case(int mode, const char *want)
