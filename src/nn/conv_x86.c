@@ -30,8 +30,10 @@
 
 /* How one accumulator vector's lanes map to the image. */
 typedef struct {
-    int oh[2];       /* output rows of lanes 0-7 / 8-15 (mode rows2), or oh[0] for all */
+    int oh[2];       /* output row of the lanes; stride 2 with Wo = 8: of lanes
+                      * 0-7 and 8-15 (-1: none) */
     int ow0;         /* first output column (one-row vectors) */
+    long yoff;       /* lane 0's offset in an output channel plane */
     __mmask16 out;   /* lanes inside the output */
 } avec;
 
@@ -100,10 +102,9 @@ static bsrc bsetup(const avec *v, int H, int W, int s, int p, int Wo, bool multi
 }
 
 /* One pass: output channels [kb, kb + 8) for the na vectors of va. */
-X512_INLINE void pass(const float *x, int C, int H, int W, int s, int Wo, bool multi, int kk,
-                      const avec *va, const bsrc (*bsall)[NA], const int na, const float *ap,
-                      float *y, size_t ysz, int kn, const float *bias, const float *res,
-                      bool relu)
+X512_INLINE void pass(const float *x, int C, size_t hw, int s, int kk, const avec *va,
+                      const bsrc (*bsall)[NA], const int na, const float *ap, float *y,
+                      size_t ysz, int kn, const float *bias, const float *res, bool relu)
 {
     __m512 acc[MR][NA];
 #pragma GCC unroll 8
@@ -112,7 +113,6 @@ X512_INLINE void pass(const float *x, int C, int H, int W, int s, int Wo, bool m
         for (int j = 0; j < na; j++)
             acc[r][j] = _mm512_setzero_ps();
     __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    size_t hw = (size_t)H * W;
     for (int t = 0; t < kk; t++) {
         const bsrc *bs = bsall[t];
         const float *a = ap + (size_t)t * MR;
@@ -137,8 +137,7 @@ X512_INLINE void pass(const float *x, int C, int H, int W, int s, int Wo, bool m
             break;
 #pragma GCC unroll 3
         for (int j = 0; j < na; j++) {
-            long off = multi ? (long)va[j].oh[0] * Wo : (long)va[j].oh[0] * Wo + va[j].ow0;
-            off += (long)r * (long)ysz;
+            long off = va[j].yoff + (long)r * (long)ysz;
             x512_epilogue(acc[r][j], bias != NULL ? bias + r : NULL,
                           res != NULL ? x512_at(res, off) : NULL, relu, va[j].out,
                           x512_at_mut(y, off));
@@ -146,15 +145,14 @@ X512_INLINE void pass(const float *x, int C, int H, int W, int s, int Wo, bool m
     }
 }
 
-X512 static void pass_any(const float *x, int C, int H, int W, int s, int Wo, bool multi, int kk,
-                          const avec *va, const bsrc (*bsall)[NA], int na, const float *ap,
-                          float *y, size_t ysz, int kn, const float *bias, const float *res,
-                          bool relu)
+X512 static void pass_any(const float *x, int C, size_t hw, int s, int kk, const avec *va,
+                          const bsrc (*bsall)[NA], int na, const float *ap, float *y,
+                          size_t ysz, int kn, const float *bias, const float *res, bool relu)
 {
     /* constant vector counts and stride, so the accumulators stay in
      * registers and the inner loop has no branch */
 #define PASS(n, st) \
-    pass(x, C, H, W, st, Wo, multi, kk, va, bsall, n, ap, y, ysz, kn, bias, res, relu)
+    pass(x, C, hw, st, kk, va, bsall, n, ap, y, ysz, kn, bias, res, relu)
     if (s == 1)
         na == 3 ? PASS(3, 1) : na == 2 ? PASS(2, 1) : PASS(1, 1);
     else
@@ -168,8 +166,6 @@ X512 void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, in
 {
     bool multi = Wo < 16;
     int rpv = multi ? 16 / Wo : 1;                 /* output rows per vector */
-    if (multi && s == 2)
-        rpv = 2;
     int vpr = multi ? 1 : (Wo + 15) / 16;          /* vectors per output row */
     /* the pass's vectors: up to NA, whole rows */
     avec va[NA];
@@ -185,6 +181,7 @@ X512 void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, in
                 int rows = Ho - oh < rpv ? Ho - oh : rpv;
                 v->out = x512_lanes(0, rows * Wo);
                 v->ow0 = 0;
+                v->yoff = (long)oh * Wo;
                 oh += rows;
             } else {
                 if (na + vpr > NA)
@@ -193,6 +190,7 @@ X512 void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, in
                     avec *v = &va[na++];
                     v->oh[0] = v->oh[1] = oh;
                     v->ow0 = 16 * j;
+                    v->yoff = (long)oh * Wo + 16 * j;
                     v->out = x512_lanes(0, Wo - 16 * j);
                 }
                 oh++;
@@ -206,9 +204,9 @@ X512 void sai_nn__conv_x512(float *y, const float *x, const float *ap, int C, in
                 bsall[t][j] = bsetup(&va[j], H, W, s, p, Wo, multi, t / k, t % k);
         for (int kb = 0; kb < K; kb += MR) {
             int kn = K - kb < MR ? K - kb : MR;
-            pass_any(x, C, H, W, s, Wo, multi, kk, va, (const bsrc(*)[NA])bsall, na,
-                     ap + (size_t)kb * depth,
-                     y + (size_t)kb * ysz, ysz, kn, bias != NULL ? bias + kb : NULL,
+            pass_any(x, C, (size_t)H * W, s, kk, va, (const bsrc(*)[NA])bsall, na,
+                     ap + (size_t)kb * depth, y + (size_t)kb * ysz, ysz, kn,
+                     bias != NULL ? bias + kb : NULL,
                      res != NULL ? res + (size_t)kb * ysz : NULL, relu);
         }
     }

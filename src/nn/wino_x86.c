@@ -9,14 +9,15 @@
  * Their first pass reads a tile's six columns 4 floats apart, which GCC
  * vectorises four lanes wide through shuffles and a staging copy.
  *
- * Here eight tiles are the eight lanes of a ymm register. The input
+ * Here eight tiles are the first eight lanes of a register. The input
  * transform runs down the columns first (B^T over the six rows of a tile
  * row, contiguous over x, in 16-float blocks), then picks each tile's six
  * columns out of those blocks with one two-source permute per column and
- * runs B^T across them; the output transform runs A^T down and across in
- * lanes, then interleaves the four output columns of each tile back into
- * image rows with two permutes, adds the folded batch norm's bias and the
- * residual, applies the ReLU and stores straight into the image. Maps of 4
+ * runs the same B^T across them (vrows, once for both directions); the
+ * output transform runs A^T down and across in ymm lanes, then
+ * interleaves the four output columns of each tile back into image rows
+ * with two permutes, adds the folded batch norm's bias and the residual,
+ * applies the ReLU and stores straight into the image. Maps of 4
  * tiles or fewer across (16x16 and smaller) put two tile rows in one
  * register (lanes 0..nA-1 and nA..), so they fill half or more of it.
  *
@@ -54,7 +55,7 @@ typedef struct {
     int ng, lanes, off;     /* off: lane 0's tile in the run */
     __m512i j0;             /* in: column 0 of lane l's window in the sources */
     __m512i k[2];           /* out: image-row order of the two output vectors */
-    __mmask16 sm[2];        /* out: store masks of the two output vectors */
+    __mmask16 sm[2];        /* out: store masks of the two output vectors (0: none) */
 } lset;
 
 #define MAX_LSETS 64
@@ -104,6 +105,15 @@ X512 static int plan(lset *ls, int P, int H, int W, int tw, int r0, int cnt, siz
             for (int i = 0; i < WM; i++)
                 if (WM * ty + i < H)
                     gp->rows |= 1u << i;
+            /* store masks: the segment's output columns inside the plane;
+             * one segment's second vector holds its tiles 4..7 */
+            int len = W - WM * tx0 < WM * n ? W - WM * tx0 : WM * n;
+            if (gp == &l->g[0]) {
+                l->sm[0] = x512_lanes(0, len);
+                l->sm[1] = x512_lanes(0, len - 16);
+            } else {
+                l->sm[1] = x512_lanes(0, len);
+            }
         }
         l->lanes += n;
         off += n;
@@ -132,68 +142,30 @@ X512 static int plan(lset *ls, int P, int H, int W, int tw, int r0, int cnt, siz
     return nls;
 }
 
-/* Output store masks need the columns left in each segment's rows. */
-X512 static void plan_out_masks(lset *ls, int nls, int W)
-{
-    for (int i = 0; i < nls; i++) {
-        lset *l = &ls[i];
-        for (int s = 0; s < l->ng; s++) {
-            grp *g = &l->g[s];
-            int c0 = (int)(g->off % W);   /* offsets are whole rows plus c0 */
-            int len = W - c0 < WM * g->n ? W - c0 : WM * g->n;
-            if (l->ng == 1) {
-                l->sm[0] = x512_lanes(0, len);
-                l->sm[1] = x512_lanes(0, len - 16);
-            } else {
-                l->sm[s] = x512_lanes(0, len);
-            }
-        }
-    }
-}
-
 /* ---- the 1-D transforms on vectors (winograd.c's bt6 and at6) ---------- */
 
-#define DEF_BT6(name, V, ADD, SUB, FMA, SET1)                                \
-    X512_INLINE void name(const V d[6], V o[6])                              \
-    {                                                                        \
-        V s12 = ADD(d[1], d[2]), d12 = SUB(d[1], d[2]);                      \
-        V d42 = SUB(d[4], d[2]), d13 = SUB(d[1], d[3]);                      \
-        o[0] = FMA(SET1(4.0f), d[0], FMA(SET1(-5.0f), d[2], d[4]));          \
-        o[1] = FMA(SET1(-4.0f), s12, ADD(d[3], d[4]));                       \
-        o[2] = FMA(SET1(4.0f), d12, SUB(d[4], d[3]));                        \
-        o[3] = FMA(SET1(-2.0f), d13, d42);                                   \
-        o[4] = FMA(SET1(2.0f), d13, d42);                                    \
-        o[5] = FMA(SET1(4.0f), d[1], FMA(SET1(-5.0f), d[3], d[5]));          \
-    }
-
-#define DEF_AT6(name, V, ADD, SUB, FMA, SET1)                                \
-    X512_INLINE void name(const V m[6], V o[4])                              \
-    {                                                                        \
-        V s12 = ADD(m[1], m[2]), d12 = SUB(m[1], m[2]);                      \
-        V s34 = ADD(m[3], m[4]), d34 = SUB(m[3], m[4]);                      \
-        o[0] = ADD(ADD(m[0], s12), s34);                                     \
-        o[1] = FMA(SET1(2.0f), d34, d12);                                    \
-        o[2] = FMA(SET1(4.0f), s34, s12);                                    \
-        o[3] = ADD(FMA(SET1(8.0f), d34, d12), m[5]);                         \
-    }
-
-DEF_BT6(bt6_y, __m256, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_set1_ps)
-DEF_AT6(at6_y, __m256, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_set1_ps)
-
-/* The six window rows of segment g of plane x, 16 columns from block b
- * (rows and columns outside the plane read as zero); prefetches the same
- * rows pf floats on (the next channel). */
-X512_INLINE void rows6(const float *x, const grp *g, int b, int W, long pf, __m512 d[6])
+/* o = A^T m (4 from 6) on eight lanes */
+X512_INLINE void at6_y(const __m256 m[6], __m256 o[4])
 {
-    for (int r = 0; r < 6; r++) {
-        const float *a = x512_at(x, g->off + (long)r * W + 16 * b);
-        _mm_prefetch((const char *)x512_at(a, pf), _MM_HINT_T0);
-        d[r] = _mm512_maskz_loadu_ps(g->lm[r][b], a);
-    }
+    __m256 s12 = _mm256_add_ps(m[1], m[2]), d12 = _mm256_sub_ps(m[1], m[2]);
+    __m256 s34 = _mm256_add_ps(m[3], m[4]), d34 = _mm256_sub_ps(m[3], m[4]);
+    o[0] = _mm256_add_ps(_mm256_add_ps(m[0], s12), s34);
+    o[1] = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), d34, d12);
+    o[2] = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), s34, s12);
+    o[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), d34, d12), m[5]);
 }
 
-/* Rows pg of B^T d down the window (pg 0: row 0; 1: rows 1, 2; 2: rows
- * 3, 4; 3: row 5), the same sums as bt6 */
+/* The six window rows of segment g of plane x, 16 columns from block b
+ * (rows and columns outside the plane read as zero). */
+X512_INLINE void rows6(const float *x, const grp *g, int b, int W, __m512 d[6])
+{
+    for (int r = 0; r < 6; r++)
+        d[r] = _mm512_maskz_loadu_ps(g->lm[r][b], x512_at(x, g->off + (long)r * W + 16 * b));
+}
+
+/* Outputs pg of o = B^T d (pg 0: o[0]; 1: o[1], o[2]; 2: o[3], o[4]; 3:
+ * o[5]), the same sums as bt6: down the window rows, and across a lane's
+ * six columns. */
 X512_INLINE void vrows(const __m512 d[6], int pg, __m512 o[2])
 {
     switch (pg) {
@@ -227,20 +199,23 @@ X512_INLINE __m512 shift4(__m512 hi, __m512 lo)   /* lo[4..15], hi[0..3] */
 }
 
 /* Row p of V for the lane set: B^T across each lane's six window columns,
- * which are columns j0 + 0..3 of (P, Q) and j0 + 0..1 of (Pt, Qt). */
+ * which are columns j0 + 0..3 of (P, Q) and j0 + 0..1 of (Pt, Qt); lanes
+ * past the set's are computed and not stored. */
 X512_INLINE void horiz(__m512 P, __m512 Q, __m512 Pt, __m512 Qt, const __m512i j[4],
-                       float *v, size_t vs, __mmask8 sm)
+                       float *v, size_t vs, __mmask16 sm)
 {
-    __m256 d[6], o[6];
-    d[4] = _mm512_castps512_ps256(_mm512_permutex2var_ps(Pt, j[0], Qt));
-    d[5] = _mm512_castps512_ps256(_mm512_permutex2var_ps(Pt, j[1], Qt));
-    d[0] = _mm512_castps512_ps256(_mm512_permutex2var_ps(P, j[0], Q));
-    d[1] = _mm512_castps512_ps256(_mm512_permutex2var_ps(P, j[1], Q));
-    d[2] = _mm512_castps512_ps256(_mm512_permutex2var_ps(P, j[2], Q));
-    d[3] = _mm512_castps512_ps256(_mm512_permutex2var_ps(P, j[3], Q));
-    bt6_y(d, o);
-    for (int q = 0; q < 6; q++)
-        _mm256_mask_storeu_ps(v + (size_t)q * vs, sm, o[q]);
+    __m512 d[6], o[2];
+    d[4] = _mm512_permutex2var_ps(Pt, j[0], Qt);
+    d[5] = _mm512_permutex2var_ps(Pt, j[1], Qt);
+    d[0] = _mm512_permutex2var_ps(P, j[0], Q);
+    d[1] = _mm512_permutex2var_ps(P, j[1], Q);
+    d[2] = _mm512_permutex2var_ps(P, j[2], Q);
+    d[3] = _mm512_permutex2var_ps(P, j[3], Q);
+    for (int pg = 0, q = 0; pg < 4; pg++) {
+        vrows(d, pg, o);
+        for (int k = 0; k < (pg == 1 || pg == 2 ? 2 : 1); k++, q++)
+            _mm512_mask_storeu_ps(v + (size_t)q * vs, sm, o[k]);
+    }
 }
 
 /* The six rows of V from the window rows in registers: P and Pt (shifted
@@ -249,7 +224,7 @@ X512_INLINE void horiz(__m512 P, __m512 Q, __m512 Pt, __m512 Qt, const __m512i j
  * intermediate plane is stored. */
 X512_INLINE void in_rows(const __m512 x0[6], const __m512 x1[6], const __m512 y0[6],
                          const __m512 y1[6], const __m512i j[4], float *v, size_t vs,
-                         __mmask8 sm)
+                         __mmask16 sm)
 {
 #define PG(pg, p0, np)                                                            \
     do {                                                                          \
@@ -272,9 +247,9 @@ X512_INLINE void in_rows(const __m512 x0[6], const __m512 x1[6], const __m512 y0
 /* V planes of one channel plane x for lane set l: v[xi * vs + lane]. One
  * segment: its window is blocks 0, 1, 2 (P, Q from 0, 1; Pt, Qt from 1, 2);
  * two: blocks 0, 1 of each (P, Pt from the first, Q, Qt from the second). */
-X512_INLINE void in_lset(const float *x, const lset *l, int W, long pf, float *v, size_t vs)
+X512_INLINE void in_lset(const float *x, const lset *l, int W, float *v, size_t vs)
 {
-    __mmask8 sm = (__mmask8)((1u << l->lanes) - 1);
+    __mmask16 sm = x512_lanes(0, l->lanes);
     __m512i j[4];
     j[0] = l->j0;
     for (int i = 1; i < 4; i++)
@@ -282,20 +257,20 @@ X512_INLINE void in_lset(const float *x, const lset *l, int W, long pf, float *v
     if (l->ng == 1) {
         const grp *g = &l->g[0];
         __m512 r0[6], r1[6], r2[6];
-        rows6(x, g, 0, W, pf, r0);
-        rows6(x, g, 1, W, pf, r1);
+        rows6(x, g, 0, W, r0);
+        rows6(x, g, 1, W, r1);
         if (g->nb > 2)
-            rows6(x, g, 2, W, pf, r2);
+            rows6(x, g, 2, W, r2);
         else
             for (int r = 0; r < 6; r++)
                 r2[r] = _mm512_setzero_ps();
         in_rows(r0, r1, r1, r2, j, v, vs, sm);
     } else {
         __m512 a0[6], a1[6], b0[6], b1[6];
-        rows6(x, &l->g[0], 0, W, pf, a0);
-        rows6(x, &l->g[0], 1, W, pf, a1);
-        rows6(x, &l->g[1], 0, W, pf, b0);
-        rows6(x, &l->g[1], 1, W, pf, b1);
+        rows6(x, &l->g[0], 0, W, a0);
+        rows6(x, &l->g[0], 1, W, a1);
+        rows6(x, &l->g[1], 0, W, b0);
+        rows6(x, &l->g[1], 1, W, b1);
         in_rows(a0, a1, b0, b1, j, v, vs, sm);
     }
 }
@@ -347,7 +322,7 @@ X512 void sai_nn__wino_in_x512(const float *x, size_t isz, int C, int P, int H, 
     size_t hw = (size_t)H * W;
     for (int c = 0; c < C; c++)
         for (int i = 0; i < nls; i++)
-            in_lset(x + (size_t)c * hw, &ls[i], W, c + 1 < C ? (long)hw : 0, v + (size_t)c * cs + ls[i].off, vs);
+            in_lset(x + (size_t)c * hw, &ls[i], W, v + (size_t)c * cs + ls[i].off, vs);
 }
 
 X512 void sai_nn__wino_out_x512(const float *m, size_t ks, size_t ms, float *y, size_t osz, int K,
@@ -356,7 +331,6 @@ X512 void sai_nn__wino_out_x512(const float *m, size_t ks, size_t ms, float *y, 
 {
     lset ls[MAX_LSETS];
     int nls = plan(ls, P, H, W, tw, r0, cnt, osz, false);
-    plan_out_masks(ls, nls, W);
     size_t hw = (size_t)H * W;
     for (int k = 0; k < K; k++) {
         const float *rk = res != NULL ? res + (size_t)k * hw : NULL;

@@ -325,21 +325,6 @@ static void dw_from_du(const float *dU, float *dw, int K, int C, float *tap, int
         }                                                                   \
     } while (0)
 
-/* The same over tiles numbered across images (evaluation: a run may go on
- * into the next images, P tiles each, planes isz floats apart), so small
- * maps (4x4: one tile per image) still fill the vectors: plane x of the
- * segment's image is xs. */
-#define FOR_SEGS_X(tw, P, r0, cnt, ...)                                    \
-    do {                                                                    \
-        for (int off = 0; off < (cnt);) {                                   \
-            int g_ = (r0) + off, img_ = g_ / (P), r_ = g_ % (P);            \
-            int ty = r_ / (tw), tx0 = r_ % (tw);                            \
-            int n = (tw) - tx0 < (cnt) - off ? (tw) - tx0 : (cnt) - off;    \
-            __VA_ARGS__;                                                    \
-            off += n;                                                       \
-        }                                                                   \
-    } while (0)
-
 /* Rows y0 .. y0+nrows-1 of plane x (H x W), columns WM*tx0 - shift onwards,
  * WM*n + 4 of them, zero outside the plane. */
 NN_INLINE_COPIES
@@ -371,13 +356,13 @@ static void load_rows(const float *x, int H, int W, int y0, int nrows, int tx0, 
 
 /* V planes for the run: v[xi * vs + t] */
 WINO_CLONES
-static void in_transform(const float *x, size_t isz, int P, int H, int W, int tw, int r0,
-                         int cnt, float *v, size_t vs)
+static void in_transform(const float *x, int H, int W, int tw, int r0, int cnt, float *v,
+                         size_t vs)
 {
     float rows[WA][WINO_MAX_ROW];
     float e[WA][WA][WINO_RUN];   /* [input row][B^T column][tile] */
-    FOR_SEGS_X(tw, P, r0, cnt, {
-        load_rows(x + (size_t)img_ * isz, H, W, WM * ty - 1, WA, tx0, n, 1, rows);
+    FOR_SEGS(tw, r0, cnt, {
+        load_rows(x, H, W, WM * ty - 1, WA, tx0, n, 1, rows);
         for (int r = 0; r < WA; r++) {
             /* straight from the row (stride WM): staging it through a
              * small array made the vector loads wait on scalar stores */
@@ -404,9 +389,8 @@ static void in_transform(const float *x, size_t isz, int P, int H, int W, int tw
 
 /* y = A^T m A into plane y (H x W) for the run's tiles. */
 WINO_CLONES
-static void out_transform(const float *mm, size_t ms, float *y, size_t osz, int P, int H, int W,
-                          int tw, int r0, int cnt, const float *bias, const float *res,
-                          bool relu)
+static void out_transform(const float *mm, size_t ms, float *y, int H, int W, int tw, int r0,
+                          int cnt, const float *bias, const float *res, bool relu)
 {
     float t[WM][WA][WINO_RUN];   /* [output row][column][tile] */
     float row[WINO_MAX_ROW];
@@ -419,9 +403,9 @@ static void out_transform(const float *mm, size_t ms, float *y, size_t osz, int 
             out[r] = t[r][q];
         ROWS_APPLY(at6, 6, 4, in, out, cnt);
     }
-    FOR_SEGS_X(tw, P, r0, cnt, {
+    FOR_SEGS(tw, r0, cnt, {
         int c0 = WM * tx0, len = WM * n;
-        float *yi = y + (size_t)img_ * osz;
+        float *yi = y;
         if (c0 + len > W)
             len = W - c0;
         for (int r = 0; r < WM; r++) {
@@ -439,7 +423,7 @@ static void out_transform(const float *mm, size_t ms, float *y, size_t osz, int 
             }
             if (bias != NULL && res != NULL) {   /* + the residual add (and its ReLU) */
                 float b = *bias;
-                const float *rr = res + (size_t)img_ * osz + (size_t)oh * W + c0;
+                const float *rr = res + (size_t)oh * W + c0;
                 for (int j = 0; j < len; j++) {
                     float v = dst[j] + b + rr[j];
                     dst[j] = relu ? (v > 0.0f ? v : 0.0f) : v;
@@ -545,9 +529,9 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
  * r0 of that image, cnt tiles, offset off of the run in the chunk. */
 #define FOR_RUNS(cx, t0, nt, ...) FOR_RUNS_X(cx, t0, nt, false, __VA_ARGS__)
 
-/* span: a run may go on into the next images (in_transform and
- * out_transform take tiles numbered across images); evaluation only, where
- * small maps would otherwise transform one to four tiles per call. */
+/* span: a run may go on into the next images (the AVX-512 transforms take
+ * tiles numbered across images, wino_x86.c), so small maps do not
+ * transform one to four tiles per call. */
 #define FOR_RUNS_X(cx, t0, nt, span, ...)                                  \
     do {                                                                    \
         long t_ = (t0), end_ = (t0) + (nt);                                 \
@@ -566,11 +550,11 @@ static void dx_transform(const float *dv, size_t vs, float *dx, int H, int W, in
     } while (0)
 
 static void gather_v(const wino_ctx *cx, const float *xall, size_t isz, long t0, int nt,
-                     float *V, size_t vs, bool span)
+                     float *V, size_t vs, bool packed)
 {
     int C = cx->C, H = cx->H, W = cx->W;
 #ifdef NN_X512
-    if (span) {   /* evaluation, packed: AVX-512 transforms (wino_x86.c) */
+    if (packed) {   /* evaluation: AVX-512 transforms (wino_x86.c) */
         FOR_RUNS_X(cx, t0, nt, true, {
             sai_nn__wino_in_x512(xall + (size_t)img * isz, isz, C, cx->P, H, W, cx->tw, r0,
                                  cnt, V + off, (size_t)nt, vs);
@@ -578,11 +562,12 @@ static void gather_v(const wino_ctx *cx, const float *xall, size_t isz, long t0,
         return;
     }
 #endif
-    FOR_RUNS_X(cx, t0, nt, span, {
+    (void)packed;   /* only ever packed with the AVX-512 GEMM (sai_nn__gemm_fast) */
+    FOR_RUNS(cx, t0, nt, {
         const float *x = xall + (size_t)img * isz;
         for (int c = 0; c < C; c++)
-            in_transform(x + (size_t)c * H * W, isz, cx->P, H, W, cx->tw, r0, cnt,
-                         V + (size_t)c * nt + off, vs);
+            in_transform(x + (size_t)c * H * W, H, W, cx->tw, r0, cnt, V + (size_t)c * nt + off,
+                         vs);
     });
 }
 
@@ -623,12 +608,12 @@ static void fwd_task(void *vc, long c0, long c1, int tid)
             continue;
         }
 #endif
-        FOR_RUNS_X(cx, t0, nt, cx->packed, {
+        FOR_RUNS(cx, t0, nt, {
             float *y = cx->y + (size_t)img * osz;
             const float *res = cx->res != NULL ? cx->res + (size_t)img * osz : NULL;
             for (int k = 0; k < K; k++)
-                out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, osz, cx->P,
-                              H, W, cx->tw, r0, cnt, cx->bias != NULL ? cx->bias + k : NULL,
+                out_transform(M + (size_t)k * nt + off, ms, y + (size_t)k * H * W, H, W, cx->tw,
+                              r0, cnt, cx->bias != NULL ? cx->bias + k : NULL,
                               res != NULL ? res + (size_t)k * H * W : NULL, cx->relu);
         });
     }
