@@ -156,11 +156,16 @@ X512_INLINE void at6_y(const __m256 m[6], __m256 o[4])
 }
 
 /* The six window rows of segment g of plane x, 16 columns from block b
- * (rows and columns outside the plane read as zero). */
-X512_INLINE void rows6(const float *x, const grp *g, int b, int W, __m512 d[6])
+ * (rows and columns outside the plane read as zero); prefetches the same
+ * rows pf floats on (the next channel: ResNet-18's batch-64 forward is
+ * ~10% faster with it, ResNet-8's the same). */
+X512_INLINE void rows6(const float *x, const grp *g, int b, int W, long pf, __m512 d[6])
 {
-    for (int r = 0; r < 6; r++)
-        d[r] = _mm512_maskz_loadu_ps(g->lm[r][b], x512_at(x, g->off + (long)r * W + 16 * b));
+    for (int r = 0; r < 6; r++) {
+        const float *a = x512_at(x, g->off + (long)r * W + 16 * b);
+        _mm_prefetch((const char *)x512_at(a, pf), _MM_HINT_T0);
+        d[r] = _mm512_maskz_loadu_ps(g->lm[r][b], a);
+    }
 }
 
 /* Outputs pg of o = B^T d (pg 0: o[0]; 1: o[1], o[2]; 2: o[3], o[4]; 3:
@@ -247,7 +252,7 @@ X512_INLINE void in_rows(const __m512 x0[6], const __m512 x1[6], const __m512 y0
 /* V planes of one channel plane x for lane set l: v[xi * vs + lane]. One
  * segment: its window is blocks 0, 1, 2 (P, Q from 0, 1; Pt, Qt from 1, 2);
  * two: blocks 0, 1 of each (P, Pt from the first, Q, Qt from the second). */
-X512_INLINE void in_lset(const float *x, const lset *l, int W, float *v, size_t vs)
+X512_INLINE void in_lset(const float *x, const lset *l, int W, long pf, float *v, size_t vs)
 {
     __mmask16 sm = x512_lanes(0, l->lanes);
     __m512i j[4];
@@ -257,20 +262,20 @@ X512_INLINE void in_lset(const float *x, const lset *l, int W, float *v, size_t 
     if (l->ng == 1) {
         const grp *g = &l->g[0];
         __m512 r0[6], r1[6], r2[6];
-        rows6(x, g, 0, W, r0);
-        rows6(x, g, 1, W, r1);
+        rows6(x, g, 0, W, pf, r0);
+        rows6(x, g, 1, W, pf, r1);
         if (g->nb > 2)
-            rows6(x, g, 2, W, r2);
+            rows6(x, g, 2, W, pf, r2);
         else
             for (int r = 0; r < 6; r++)
                 r2[r] = _mm512_setzero_ps();
         in_rows(r0, r1, r1, r2, j, v, vs, sm);
     } else {
         __m512 a0[6], a1[6], b0[6], b1[6];
-        rows6(x, &l->g[0], 0, W, a0);
-        rows6(x, &l->g[0], 1, W, a1);
-        rows6(x, &l->g[1], 0, W, b0);
-        rows6(x, &l->g[1], 1, W, b1);
+        rows6(x, &l->g[0], 0, W, pf, a0);
+        rows6(x, &l->g[0], 1, W, pf, a1);
+        rows6(x, &l->g[1], 0, W, pf, b0);
+        rows6(x, &l->g[1], 1, W, pf, b1);
         in_rows(a0, a1, b0, b1, j, v, vs, sm);
     }
 }
@@ -322,7 +327,8 @@ X512 void sai_nn__wino_in_x512(const float *x, size_t isz, int C, int P, int H, 
     size_t hw = (size_t)H * W;
     for (int c = 0; c < C; c++)
         for (int i = 0; i < nls; i++)
-            in_lset(x + (size_t)c * hw, &ls[i], W, v + (size_t)c * cs + ls[i].off, vs);
+            in_lset(x + (size_t)c * hw, &ls[i], W, c + 1 < C ? (long)hw : 0,
+                    v + (size_t)c * cs + ls[i].off, vs);
 }
 
 X512 void sai_nn__wino_out_x512(const float *m, size_t ks, size_t ms, float *y, size_t osz, int K,
